@@ -1,0 +1,6 @@
+"""vibedrill's fake outside world: social APIs, LLM and media providers, the MCP tool gateway."""
+
+from .app import FAKE_NAMES, HOSTS, FakeWorld, build_services
+from .core.world import World
+
+__all__ = ["FAKE_NAMES", "HOSTS", "FakeWorld", "World", "build_services"]

@@ -1,0 +1,98 @@
+"""Compose the fakes: build every fake's app from one World and mount them, plus ``/_fake/``."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from .core.admin import create_admin_app
+from .core.http import FakeService
+from .core.world import World
+from .routing import FakeWorldTransport
+
+__all__ = ["FAKE_NAMES", "HOSTS", "FakeWorld", "build_services"]
+
+#: fake name → module whose ``create(world) -> FakeService`` builds it
+FAKE_MODULES: dict[str, str] = {
+    "x": "fakes.x",
+    "instagram": "fakes.instagram",
+    "linkedin": "fakes.linkedin",
+    "openai": "fakes.openai",
+    "anthropic": "fakes.anthropic",
+    "media": "fakes.media",
+    "toolgate": "fakes.toolgate",
+}
+FAKE_NAMES: tuple[str, ...] = tuple(FAKE_MODULES)
+
+#: real hostnames → fake, for in-process routing
+HOSTS: dict[str, str] = {
+    "api.x.com": "x",
+    "api.twitter.com": "x",
+    "graph.facebook.com": "instagram",
+    "graph.instagram.com": "instagram",
+    "api.linkedin.com": "linkedin",
+    "api.openai.com": "openai",
+    "api.anthropic.com": "anthropic",
+    "api.media.vibedrill.test": "media",
+    "toolgate.vibedrill.test": "toolgate",
+}
+
+
+def build_services(world: World, only: Iterable[str] | None = None) -> dict[str, FakeService]:
+    """Build the fakes named in ``only`` (default all) on ``world`` and register their routes."""
+    out: dict[str, FakeService] = {}
+    for name in only or FAKE_NAMES:
+        if name not in FAKE_MODULES:
+            raise ValueError(f"{name!r} is not a fake; valid: {', '.join(FAKE_NAMES)}")
+        mod = importlib.import_module(FAKE_MODULES[name])
+        svc: FakeService = mod.create(world)
+        out[name] = svc
+        world.faults.routes[name] = tuple(svc.route_names)
+    return out
+
+
+class FakeWorld:
+    """All fakes of one World, as one ASGI app (``/<fake>/…`` and ``/_fake/…``) and per fake."""
+
+    def __init__(self, world: World, only: Iterable[str] | None = None) -> None:
+        self.world = world
+        self.services = build_services(world, only)
+        self.apps = {name: svc.asgi() for name, svc in self.services.items()}
+        self.admin = create_admin_app(world, self.services)
+        self.app = Starlette(
+            routes=[Mount("/_fake", app=self.admin), *(Mount(f"/{n}", app=a) for n, a in self.apps.items())],
+            lifespan=self._lifespan,
+        )
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[FakeWorld]:
+        """Start every fake's background machinery (e.g. the MCP session manager); for in-process use."""
+        async with AsyncExitStack() as stack:
+            for svc in self.services.values():
+                hook = svc.lifespan
+                if hook is not None:
+                    await stack.enter_async_context(hook())
+            yield self
+
+    def _lifespan(self, app: Starlette) -> AbstractAsyncContextManager[None]:
+        @asynccontextmanager
+        async def cm() -> AsyncIterator[None]:
+            async with self.running():
+                yield
+
+        return cm()
+
+    def transport(self) -> FakeWorldTransport:
+        """An httpx transport routing the real hostnames (and ``http://fakes/<fake>/``) here."""
+        return FakeWorldTransport(self.apps, self.app)
+
+    def client(self, **kw: Any) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` whose traffic goes to this world's fakes, in-process."""
+        return httpx.AsyncClient(transport=self.transport(), **kw)

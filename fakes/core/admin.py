@@ -1,0 +1,175 @@
+"""The admin contract under ``/_fake/``: faults, ledger, journal, roster, inbound, reset, health.
+
+WireMock's idea: the harness (or a person with curl) arranges and inspects the outside world
+over HTTP. Every bad input gets a 422 naming the path, the bad value and the valid choices, and
+nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .faults import FAULT_KINDS, FaultRuleError, did_you_mean
+from .http import json_response
+from .roster import Roster
+from .world import World
+
+__all__ = ["create_admin_app"]
+
+
+def _error(path: str, value: Any, message: str, valid: list[str] | None = None, status: int = 422) -> Response:
+    return json_response({"error": {"message": f"{path}: {message}", "path": path, "value": value, "valid": valid or []}}, status)
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw or b"null")
+    except json.JSONDecodeError as e:
+        raise FaultRuleError("$", raw[:200].decode(errors="replace"), f"body is not JSON ({e.msg} at char {e.pos})") from None
+
+
+def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
+    """Build the admin ASGI app for ``world``; ``services`` maps fake name → its FakeService."""
+
+    def authorised(request: Request) -> bool:
+        if not world.admin_token:
+            return True
+        given = request.headers.get("authorization", "")[7:]
+        return hmac.compare_digest(given.encode(), world.admin_token.encode())
+
+    def guard(fn: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            if not authorised(request):
+                return json_response({"error": {"message": "admin token required (Authorization: Bearer …)"}}, 401)
+            try:
+                return await fn(request)  # type: ignore[no-any-return]
+            except FaultRuleError as e:
+                return json_response(e.to_json(), 422)
+
+        return endpoint
+
+    async def health(_: Request) -> Response:
+        return json_response({"status": "ok", "fakes": sorted(services), "now": world.now(), "ledger": len(world.ledger), "journal": len(world.journal)})
+
+    async def kinds(_: Request) -> Response:
+        return json_response({"kinds": [FAULT_KINDS[k].describe() for k in sorted(FAULT_KINDS)]})
+
+    async def faults_get(_: Request) -> Response:
+        return json_response({"faults": world.faults.rules(), "history": world.faults.history})
+
+    async def faults_post(request: Request) -> Response:
+        body = await _json(request)
+        specs = body if isinstance(body, list) else [body]
+        for s in specs:  # validate all first: nothing half-installed
+            world.faults.validate(s)
+        rules = [world.faults.add(s) for s in specs]
+        if isinstance(body, list):
+            return json_response({"ids": [r.id for r in rules]}, 201)
+        return json_response({"id": rules[0].id, "rule": rules[0].model_dump(mode="json")}, 201)
+
+    async def fault_delete(request: Request) -> Response:
+        rid = request.path_params["rule_id"]
+        if not world.faults.remove(rid):
+            known = [r["id"] for r in world.faults.rules()]
+            return _error("rule_id", rid, f"no fault rule {rid!r}{did_you_mean(rid, known)}", known, 404)
+        return json_response({"deleted": rid})
+
+    async def faults_clear(_: Request) -> Response:
+        return json_response({"deleted": world.faults.clear()})
+
+    def _since(request: Request) -> int:
+        v = request.query_params.get("since", "0")
+        if not v.isdigit():
+            raise FaultRuleError("since", v, "must be a non-negative integer sequence number")
+        return int(v)
+
+    async def ledger(request: Request) -> Response:
+        q = request.query_params
+        fake = q.get("fake")
+        if fake is not None and fake not in services:
+            return _error("fake", fake, f"not a fake{did_you_mean(fake, services)}", sorted(services))
+        rows = world.ledger.entries(fake=fake, action=q.get("action"), account_id=q.get("account"), since_seq=_since(request))
+        return json_response({"entries": [e.to_json() for e in rows], "count": len(rows), "total": len(world.ledger)})
+
+    async def journal(request: Request) -> Response:
+        q = request.query_params
+        rows = world.journal.entries(fake=q.get("fake"), since_seq=_since(request))
+        return json_response({"entries": [e.to_json() for e in rows], "count": len(rows), "dropped": world.journal.dropped})
+
+    async def roster_get(request: Request) -> Response:
+        if request.query_params.get("secrets") == "1" and authorised(request):
+            return json_response(world.roster.model_dump(mode="json"))
+        return json_response(world.roster.redacted())
+
+    async def roster_put(request: Request) -> Response:
+        body = await _json(request)
+        try:
+            roster = Roster.model_validate(body)
+        except ValidationError as e:
+            err = e.errors()[0]
+            path = ".".join(str(p) for p in err["loc"])
+            return _error(path, err.get("input"), err["msg"])
+        world.replace_roster(roster)
+        return json_response(roster.redacted())
+
+    async def inbound_post(request: Request) -> Response:
+        body = await _json(request)
+        items = body if isinstance(body, list) else [body]
+        valid_keys = ["fake", "kind", "account", "text", "author", "at", "post_id"]
+        checked = []
+        for i, it in enumerate(items):
+            if not isinstance(it, dict):
+                return _error(f"[{i}]", it, "each inbound item must be an object", valid_keys)
+            extra = sorted(set(it) - set(valid_keys))
+            if extra:
+                return _error(f"[{i}].{extra[0]}", extra[0], f"unknown key{did_you_mean(extra[0], valid_keys)}", valid_keys)
+            fake = it.get("fake")
+            if fake not in ("x", "instagram", "linkedin"):
+                return _error(f"[{i}].fake", fake, "inbound traffic goes to a social fake", ["instagram", "linkedin", "x"])
+            kind = it.get("kind", "comment")
+            if kind not in ("comment", "dm"):
+                return _error(f"[{i}].kind", kind, "not an inbound kind", ["comment", "dm"])
+            acc = it.get("account")
+            ids = [a.id for a in world.roster.accounts(fake)]
+            if acc not in ids:
+                return _error(f"[{i}].account", acc, f"not an account of {fake}{did_you_mean(str(acc), ids)}", ids)
+            if not isinstance(it.get("text"), str) or not it["text"]:
+                return _error(f"[{i}].text", it.get("text"), "text must be a non-empty string")
+            checked.append(it)
+        out = [
+            world.inbound.schedule(
+                it["fake"], it.get("kind", "comment"), it["account"], it["text"], it.get("author", "@fan"),
+                float(it["at"]) if it.get("at") is not None else None, it.get("post_id"),
+            ).id
+            for it in checked
+        ]
+        return json_response({"ids": out}, 201)
+
+    async def reset(_: Request) -> Response:
+        world.reset()
+        return json_response({"reset": True})
+
+    routes = [
+        Route("/health", guard(health), methods=["GET"]),
+        Route("/faults/kinds", guard(kinds), methods=["GET"]),
+        Route("/faults", guard(faults_get), methods=["GET"]),
+        Route("/faults", guard(faults_post), methods=["POST"]),
+        Route("/faults", guard(faults_clear), methods=["DELETE"]),
+        Route("/faults/{rule_id}", guard(fault_delete), methods=["DELETE"]),
+        Route("/ledger", guard(ledger), methods=["GET"]),
+        Route("/journal", guard(journal), methods=["GET"]),
+        Route("/roster", guard(roster_get), methods=["GET"]),
+        Route("/roster", guard(roster_put), methods=["PUT"]),
+        Route("/inbound", guard(inbound_post), methods=["POST"]),
+        Route("/reset", guard(reset), methods=["POST"]),
+    ]
+    return Starlette(routes=routes)

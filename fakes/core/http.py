@@ -1,0 +1,197 @@
+"""The request pipeline every fake shares: account resolution, transport faults, the journal.
+
+A fake declares its routes with :meth:`FakeService.route`; each handler receives a :class:`Call`
+(ids, the resolved account, the raw credential for checks — never logged) and returns a Starlette
+response. Transport-layer faults (latency, hang, reset, malformed body) and the generic 5xx
+outage are applied here, before the handler, so every fake fails the same way at that layer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from .faults import Fired
+from .world import World
+
+__all__ = ["Call", "ConnectionDropped", "DroppedResponse", "FakeService", "json_response"]
+
+
+class ConnectionDropped(Exception):
+    """Raised by a fake to drop the connection mid-response (``http.reset``, stream cuts)."""
+
+
+class DroppedResponse(Response):
+    """Starts a response, sends part of the body, then drops the connection."""
+
+    def __init__(self, partial: bytes = b'{"data": {"id": "') -> None:
+        super().__init__(content=partial, status_code=200, media_type="application/json")
+        self.partial = partial
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(self.partial) + 64).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": self.partial, "more_body": True})
+        raise ConnectionDropped("vibedrill fault: connection dropped mid-response")
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A compact JSON response (no spaces, UTF-8), as real APIs send."""
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+@dataclass
+class Call:
+    """One request being served."""
+
+    request: Request
+    fake: str
+    route: str
+    request_id: str
+    #: the raw bearer token or API key; used for checks, never logged or journaled
+    credential: str | None
+    account_id: str | None
+    fault: Fired | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+    def fire(self, world: World, kinds: str | tuple[str, ...]) -> Fired | None:
+        """Ask the fault engine for a rule of ``kinds`` for this request; remember it for the journal."""
+        fired = world.faults.fire(self.fake, self.route, self.account_id, kinds)
+        if fired is not None and self.fault is None:
+            self.fault = fired
+        return fired
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+CredentialOf = Callable[[Request], str | None]
+OutageBody = Callable[[Call, int], Response]
+
+
+def bearer(request: Request) -> str | None:
+    """The bearer token of a request, if any."""
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return None
+
+
+class FakeService:
+    """One fake: its name, routes, credential extraction and outage body."""
+
+    def __init__(
+        self,
+        world: World,
+        name: str,
+        *,
+        credential_of: CredentialOf = bearer,
+        outage_body: OutageBody | None = None,
+        request_id_header: str | None = None,
+    ) -> None:
+        self.world = world
+        self.name = name
+        self.credential_of = credential_of
+        self.outage_body = outage_body or self._default_outage
+        self.request_id_header = request_id_header
+        self.route_names: list[str] = []
+        self._routes: list[BaseRoute] = []
+        self._extra_routes: list[BaseRoute] = []
+        #: an async context manager factory started with the server (e.g. MCP's session manager)
+        self.lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None
+
+    # registration ---------------------------------------------------------------------------
+    def route(self, path: str, name: str, methods: list[str]) -> Callable[[Handler], Handler]:
+        """Register a handler for ``path`` under the route name ``name`` (used by fault matching)."""
+
+        def deco(handler: Handler) -> Handler:
+            if name not in self.route_names:
+                self.route_names.append(name)
+
+            async def endpoint(request: Request) -> Response:
+                return await self.serve(request, name, handler)
+
+            self._routes.append(Route(path, endpoint, methods=methods, name=f"{self.name}.{name}"))
+            return handler
+
+        return deco
+
+    def mount_extra(self, route: BaseRoute) -> None:
+        """Add a raw ASGI route (e.g. the MCP endpoint) that handles its own journaling."""
+        self._extra_routes.append(route)
+
+    def asgi(self) -> Starlette:
+        """The ASGI app of this fake."""
+        return Starlette(routes=[*self._routes, *self._extra_routes])
+
+    # serving --------------------------------------------------------------------------------
+    def account_for(self, credential: str | None) -> str | None:
+        """The account a credential was issued to (whether or not it is still valid)."""
+        return self.world.tokens.account_of(credential) if credential else None
+
+    async def serve(self, request: Request, route: str, handler: Handler) -> Response:
+        """Run one request through faults, the handler and the journal."""
+        w = self.world
+        cred = self.credential_of(request)
+        call = Call(request, self.name, route, w.request_id(self.name), cred, self.account_for(cred))
+        resp: Response | None = None
+        try:
+            resp = await self._transport_faults(call)
+            if resp is None:
+                resp = await handler(call)
+        finally:
+            status = resp.status_code if resp is not None else 0
+            h = request.headers
+            rc = h.get("x-stainless-retry-count")
+            w.journal.record(
+                t=w.now(),
+                fake=self.name,
+                method=request.method,
+                path=request.url.path,
+                route=route,
+                status=status,
+                account_id=call.account_id,
+                request_id=call.request_id,
+                retry_count=int(rc) if rc and rc.isdigit() else None,
+                idempotency_key=h.get("idempotency-key"),
+                fault_id=call.fault.rule_id if call.fault else None,
+                fault_kind=call.fault.kind if call.fault else None,
+                user_agent=h.get("user-agent"),
+            )
+        if self.request_id_header and self.request_id_header not in resp.headers:
+            resp.headers[self.request_id_header] = call.request_id
+        for k, v in call.extra_headers.items():
+            resp.headers[k] = v
+        return resp
+
+    async def _transport_faults(self, call: Call) -> Response | None:
+        w = self.world
+        if not w.faults._by_kind:
+            return None
+        f = call.fire(w, ("http.hang", "http.latency"))
+        if f is not None:
+            p: Any = f.params
+            if f.kind == "http.hang":
+                await w.sleep(p.seconds)
+                return self.outage_body(call, 504)
+            await w.sleep((p.ms + (w.rng.uniform(0, p.jitter_ms) if p.jitter_ms else 0.0)) / 1000.0)
+        f = call.fire(w, ("http.reset", "http.malformed_body", "http.outage"))
+        if f is None:
+            return None
+        if f.kind == "http.reset":
+            return DroppedResponse()
+        if f.kind == "http.malformed_body":
+            return Response(b'{"data": {"id": "1', status_code=200, media_type="application/json")
+        return self.outage_body(call, int(getattr(f.params, "status", 503)))
+
+    @staticmethod
+    def _default_outage(call: Call, status: int) -> Response:
+        return json_response({"error": {"message": "Service Unavailable", "status": status}}, status)

@@ -1,0 +1,67 @@
+"""The request journal: every request a fake received, with retry evidence and the fault applied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+__all__ = ["Journal", "JournalEntry"]
+
+
+class JournalEntry(NamedTuple):
+    """One request as the fake saw it. Authorization headers are never stored."""
+
+    seq: int
+    t: float
+    fake: str
+    method: str
+    path: str
+    route: str
+    status: int
+    account_id: str | None
+    request_id: str
+    #: the SDK's ``x-stainless-retry-count`` (0 on first try), when it sends one
+    retry_count: int | None
+    idempotency_key: str | None
+    #: id of the fault rule applied to this request, if any
+    fault_id: str | None
+    fault_kind: str | None
+    user_agent: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as a JSON-ready dict."""
+        return self._asdict()
+
+
+class Journal:
+    """Append-only, bounded by ``max_entries`` (oldest dropped, count kept)."""
+
+    def __init__(self, max_entries: int = 2_000_000) -> None:
+        self._entries: list[JournalEntry] = []
+        self._max = max_entries
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return iter(self._entries)
+
+    def record(self, **fields: Any) -> JournalEntry:
+        """Append an entry; ``seq`` is assigned here."""
+        entry = JournalEntry(seq=len(self._entries) + self.dropped + 1, **fields)
+        self._entries.append(entry)
+        if len(self._entries) > self._max:
+            cut = len(self._entries) - self._max
+            del self._entries[:cut]
+            self.dropped += cut
+        return entry
+
+    def entries(self, *, fake: str | None = None, since_seq: int = 0) -> list[JournalEntry]:
+        """Entries with ``seq`` > ``since_seq``, optionally of one fake."""
+        return [e for e in self._entries if e.seq > since_seq and (fake is None or e.fake == fake)]
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._entries = []
+        self.dropped = 0

@@ -1,0 +1,186 @@
+"""The world roster: clients (tenants) → accounts → credentials.
+
+The roster is the fakes' truth about who owns what. A credential is resolved to the account it
+belongs to and from there to the tenant that owns the account; the ledger records both, so a
+post made with client A's token on client B's behalf is visible as such.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Account",
+    "Client",
+    "Credential",
+    "Platform",
+    "Roster",
+    "fingerprint",
+]
+
+Platform = Literal["x", "instagram", "linkedin", "openai", "anthropic", "media", "toolgate"]
+SOCIAL_PLATFORMS: tuple[str, ...] = ("x", "instagram", "linkedin")
+PROVIDER_PLATFORMS: tuple[str, ...] = ("openai", "anthropic", "media", "toolgate")
+
+
+def fingerprint(secret: str) -> str:
+    """Return a short, stable, non-reversible id of a secret: what logs and ledgers may show."""
+    return "fp_" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+class Credential(BaseModel):
+    """A credential as issued at the start of the world (the fakes track later rotations)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    access_token: str
+    refresh_token: str | None = None
+    scopes: tuple[str, ...] = ()
+    #: lifetime of an access token in seconds (X: 2 h; Instagram long-lived: 60 days)
+    ttl_s: float = 7200.0
+
+
+class Account(BaseModel):
+    """One account on one platform, owned by one client."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(description="stable account id, e.g. 'acme-x'")
+    platform: Platform
+    handle: str
+    #: the id the platform itself uses (X user id, IG user id, LinkedIn person URN)
+    platform_user_id: str
+    credential: Credential
+
+
+class Client(BaseModel):
+    """A tenant of the agency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    name: str
+    accounts: tuple[Account, ...] = ()
+
+
+_NAMES = (
+    ("acme", "Acme Bakery"),
+    ("northwind", "Northwind Tools"),
+    ("globex", "Globex Fitness"),
+    ("initech", "Initech Coffee"),
+    ("umbrella", "Umbrella Florists"),
+    ("hooli", "Hooli Yoga"),
+    ("stark", "Stark Bikes"),
+    ("wayne", "Wayne Books"),
+)
+
+_SCOPES = {
+    "x": ("tweet.read", "tweet.write", "users.read", "offline.access"),
+    "instagram": ("instagram_basic", "instagram_content_publish", "instagram_manage_comments"),
+    "linkedin": ("w_member_social", "r_member_social"),
+    "openai": (),
+    "anthropic": (),
+    "media": (),
+    "toolgate": (),
+}
+_TTL = {"x": 7200.0, "instagram": 60 * 86400.0, "linkedin": 60 * 86400.0}
+
+
+class Roster(BaseModel):
+    """Everything the world knows about tenants and accounts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clients: tuple[Client, ...] = ()
+
+    @classmethod
+    def generate(
+        cls,
+        clients: int = 3,
+        platforms: tuple[str, ...] | list[str] = SOCIAL_PLATFORMS,
+        seed: int = 0,
+        providers: bool = True,
+    ) -> Roster:
+        """Build a roster of ``clients`` tenants with one account per platform, from a seed.
+
+        Providers (openai, anthropic, media, toolgate) get one agency-wide account owned by the
+        pseudo-client ``agency`` when ``providers`` is true.
+        """
+        if clients < 1 or clients > 64:
+            raise ValueError(f"clients must be between 1 and 64, got {clients!r}")
+        rng = random.Random(f"roster:{seed}")
+        out: list[Client] = []
+        for i in range(clients):
+            slug, name = _NAMES[i % len(_NAMES)]
+            if i >= len(_NAMES):
+                slug, name = f"{slug}{i // len(_NAMES) + 1}", f"{name} {i // len(_NAMES) + 1}"
+            accounts = []
+            for p in platforms:
+                accounts.append(
+                    Account(
+                        id=f"{slug}-{p}",
+                        platform=p,  # type: ignore[arg-type]
+                        handle=f"@{slug}_{p}",
+                        platform_user_id=str(rng.randrange(10**17, 10**18)),
+                        credential=Credential(
+                            access_token=f"{p}at-{rng.getrandbits(128):032x}",
+                            refresh_token=f"{p}rt-{rng.getrandbits(128):032x}",
+                            scopes=_SCOPES.get(p, ()),
+                            ttl_s=_TTL.get(p, 7200.0),
+                        ),
+                    )
+                )
+            out.append(Client(id=slug, name=name, accounts=tuple(accounts)))
+        if providers:
+            prov = tuple(
+                Account(
+                    id=f"agency-{p}",
+                    platform=p,  # type: ignore[arg-type]
+                    handle=f"agency@{p}",
+                    platform_user_id=f"org-{rng.getrandbits(48):012x}",
+                    credential=Credential(access_token=f"sk-{p}-{rng.getrandbits(160):040x}", ttl_s=10**9),
+                )
+                for p in PROVIDER_PLATFORMS
+            )
+            out.append(Client(id="agency", name="The agency (providers)", accounts=prov))
+        return cls(clients=tuple(out))
+
+    def accounts(self, platform: str | None = None) -> list[Account]:
+        """All accounts, optionally of one platform."""
+        return [a for c in self.clients for a in c.accounts if platform in (None, a.platform)]
+
+    def account(self, account_id: str) -> Account:
+        """The account with this id; KeyError naming the known ids otherwise."""
+        for a in self.accounts():
+            if a.id == account_id:
+                return a
+        raise KeyError(f"no account {account_id!r}; known: {sorted(a.id for a in self.accounts())}")
+
+    def owner(self, account_id: str) -> Client:
+        """The client (tenant) that owns an account."""
+        for c in self.clients:
+            if any(a.id == account_id for a in c.accounts):
+                return c
+        raise KeyError(f"no account {account_id!r} in the roster")
+
+    def by_platform_user_id(self, platform: str, user_id: str) -> Account | None:
+        """The account a platform-side user id belongs to, if any."""
+        for a in self.accounts(platform):
+            if a.platform_user_id == user_id:
+                return a
+        return None
+
+    def redacted(self) -> dict[str, object]:
+        """The roster as JSON with every secret replaced by its fingerprint."""
+        data = self.model_dump(mode="json")
+        for c in data["clients"]:
+            for a in c["accounts"]:
+                cred = a["credential"]
+                cred["access_token"] = fingerprint(cred["access_token"])
+                if cred.get("refresh_token"):
+                    cred["refresh_token"] = fingerprint(cred["refresh_token"])
+        return data

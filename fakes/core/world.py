@@ -1,0 +1,119 @@
+"""The World: one outside world's shared state — roster, tokens, ledger, journal, faults, inbound.
+
+Every fake app is built from a World by a factory; two Worlds never share state. Time comes from
+the injected ``now`` and randomness from ``rng`` (seeded), so an in-process drill replays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import Now, wall_clock
+from .faults import FaultEngine
+from .inbound import Inbound
+from .journal import Journal
+from .ledger import Ledger, LedgerEntry, content_hash
+from .roster import Roster, fingerprint
+from .tokens import TokenStore
+
+__all__ = ["World"]
+
+
+@dataclass
+class World:
+    """Shared state of the fakes; build one per drill (or per served process)."""
+
+    roster: Roster = field(default_factory=Roster.generate)
+    now: Now = wall_clock
+    seed: int = 0
+    #: optional bearer token required on the admin API (served on a non-loopback host)
+    admin_token: str | None = None
+    #: how fakes wait (latency, hangs): the running loop's sleep, virtual in drills
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    rng: random.Random = field(init=False)
+    tokens: TokenStore = field(init=False)
+    ledger: Ledger = field(default_factory=Ledger)
+    journal: Journal = field(default_factory=Journal)
+    faults: FaultEngine = field(init=False)
+    inbound: Inbound = field(init=False)
+    #: per-fake reset hooks, registered by the factories
+    _reset_hooks: list[Callable[[], None]] = field(default_factory=list)
+    _counters: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(f"world:{self.seed}")
+        self.tokens = TokenStore(self.roster, self.now, random.Random(f"tokens:{self.seed}"))
+        self.faults = FaultEngine(random.Random(f"faults:{self.seed}"), self.now)
+        self.inbound = Inbound(self.now)
+
+    # ids ------------------------------------------------------------------------------------
+    def next_id(self, prefix: str) -> int:
+        """A per-prefix counter: deterministic ids without wall clock or global randomness."""
+        n = self._counters.get(prefix, 0) + 1
+        self._counters[prefix] = n
+        return n
+
+    def request_id(self, fake: str) -> str:
+        """A request id in the shape real services use (hex, unique per world)."""
+        n = self.next_id("req")
+        return f"req_{fake[:3]}{n:010x}"
+
+    # lifecycle ------------------------------------------------------------------------------
+    def on_reset(self, hook: Callable[[], None]) -> None:
+        """Register a fake's state reset."""
+        self._reset_hooks.append(hook)
+
+    def reset(self) -> None:
+        """Forget ledger, journal, faults, inbound and every fake's state; keep the roster."""
+        self.ledger.clear()
+        self.journal.clear()
+        self.faults.clear()
+        self.faults.history.clear()
+        self.inbound.clear()
+        self.tokens.reset()
+        self._counters.clear()
+        for hook in self._reset_hooks:
+            hook()
+
+    def replace_roster(self, roster: Roster) -> None:
+        """Swap the roster (admin PUT) and reissue tokens from it."""
+        self.roster = roster
+        self.tokens.roster = roster
+        self.tokens.reset()
+
+    # ledger ---------------------------------------------------------------------------------
+    def record(
+        self,
+        fake: str,
+        action: str,
+        *,
+        account_id: str | None,
+        credential: str | None,
+        request_id: str,
+        resource_id: str | None = None,
+        content: str | bytes | None = None,
+        **extra: Any,
+    ) -> LedgerEntry:
+        """Write one side effect to the ledger, resolving the tenant and fingerprinting the secret."""
+        tenant = None
+        if account_id is not None:
+            try:
+                tenant = self.roster.owner(account_id).id
+            except KeyError:
+                tenant = None
+        return self.ledger.record(
+            t=self.now(),
+            fake=fake,
+            action=action,
+            account_id=account_id,
+            tenant_id=tenant,
+            credential_fp=fingerprint(credential) if credential else None,
+            request_id=request_id,
+            resource_id=resource_id,
+            content_hash=content_hash(content),
+            **extra,
+        )

@@ -1,0 +1,162 @@
+"""Serve every fake in one uvicorn server on loopback, and announce where (the ready file)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from .app import FakeWorld
+from .core.clock import wall_clock
+from .core.roster import Roster
+from .core.world import World
+
+__all__ = ["ServeError", "is_loopback", "ready_document", "serve"]
+
+
+class ServeError(Exception):
+    """The fakes cannot be served as asked (bad host, port in use, …)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def ready_document(base: str, names: list[str]) -> dict[str, Any]:
+    """The ready-file JSON: admin URL and every fake's base URL."""
+    fakes = {n: f"{base}/{n}" for n in names}
+    if "openai" in fakes:
+        fakes["openai"] = f"{base}/openai/v1"
+    if "toolgate" in fakes:
+        fakes["toolgate"] = f"{base}/toolgate/mcp"
+    return {"admin": f"{base}/_fake", "fakes": fakes, "base": base}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+async def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    ready_file: Path | None = None,
+    admin_token: str | None = None,
+    seed: int = 0,
+    clients: int = 3,
+    on_ready: Any = None,
+    world: World | None = None,
+) -> None:
+    """Run the fakes until cancelled. Binds loopback unless told otherwise (then needs a token)."""
+    if not is_loopback(host) and not admin_token:
+        raise ServeError(f"refusing to serve the fakes on non-loopback host {host!r} without --admin-token")
+    if world is None:
+        world = World(roster=Roster.generate(clients=clients, seed=seed), now=wall_clock, seed=seed, admin_token=admin_token)
+    fw = FakeWorld(world)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ServeError(f"cannot bind {host}:{port}: {e.strerror}") from None
+    real_port = sock.getsockname()[1]
+    config = uvicorn.Config(fw.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{real_port}"
+    doc = ready_document(base, list(fw.services))
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        text = json.dumps(doc)
+        if ready_file is not None:
+            _write_atomic(ready_file, text)
+        if on_ready is not None:
+            on_ready(doc)
+        else:
+            print(text, flush=True)
+
+    task = asyncio.create_task(announce())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        task.cancel()
+        sock.close()
+        if ready_file is not None and ready_file.exists():
+            ready_file.unlink()
+
+
+class ServedFakes:
+    """Run :func:`serve` on a background thread's event loop (tests, benchmarks, the CLI's drills).
+
+    Use as a context manager: ``with ServedFakes() as doc: doc["fakes"]["openai"]``. Port 0 picks
+    a free port. The server is stopped and joined on exit, so no thread or socket is left behind.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, **kw: Any) -> None:
+        import threading
+
+        self.host, self.port, self.kw = host, port, kw
+        self.doc: dict[str, Any] | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+
+        def on_ready(doc: dict[str, Any]) -> None:
+            self.doc = doc
+            self._ready.set()
+
+        async def main() -> None:
+            self._task = asyncio.current_task()  # type: ignore[assignment]
+            await serve(self.host, self.port, on_ready=on_ready, **self.kw)
+
+        try:
+            loop.run_until_complete(main())
+        except asyncio.CancelledError:
+            pass
+        except BaseException as e:  # reported to the caller of __enter__
+            self._error = e
+        finally:
+            self._ready.set()
+            loop.close()
+
+    def __enter__(self) -> dict[str, Any]:
+        import threading
+
+        self._thread = threading.Thread(target=self._run, name="vibedrill-fakes", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise ServeError("the fakes did not start within 30 s")
+        if self._error is not None or self.doc is None:
+            raise ServeError(f"the fakes failed to start: {self._error}")
+        return self.doc
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._task is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._task.cancel)
+        if self._thread is not None:
+            self._thread.join(15)
