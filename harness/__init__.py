@@ -1,0 +1,1 @@
+"""vibedrill's drill engine: scenarios, faults, runbooks, invariants, judging, reports, CLI."""
