@@ -189,13 +189,13 @@ def _error_of(provider: str, resp: httpx.Response) -> ProviderError:
 
 
 async def _send(
-    http: httpx.AsyncClient, provider: str, method: str, url: str, *, retry: int, timeout: float, **kw: Any
+    http: httpx.AsyncClient, provider: str, method: str, url: str, *, retry: int, request_timeout: float, **kw: Any
 ) -> httpx.Response:
     """Send one request; transport failures and undecodable bodies become ProviderErrors."""
     headers = dict(kw.pop("headers", {}))
     headers["x-stainless-retry-count"] = str(retry)
     try:
-        resp = await http.request(method, url, headers=headers, timeout=timeout, **kw)
+        resp = await http.request(method, url, headers=headers, timeout=request_timeout, **kw)
     except httpx.HTTPError as e:
         raise ProviderError(provider, f"{type(e).__name__}: {e}", retryable=True) from None
     if resp.status_code >= 400:
@@ -260,7 +260,7 @@ class OpenAIClient:
                 for t in tools
             ]
         resp = await _send(self.http, self.name, "POST", f"{self.base_url.rstrip('/')}/chat/completions",
-                           retry=retry, timeout=self.timeout, json=body,
+                           retry=retry, request_timeout=self.timeout, json=body,
                            headers={"authorization": f"Bearer {self.api_key()}"})
         data = _json(self.name, resp)
         try:
@@ -284,7 +284,7 @@ class OpenAIClient:
         """POST ``/images/generations`` and decode the first image (``b64_json`` or a ``url``)."""
         body = {"model": self.image_model, "prompt": prompt, "n": 1, "size": size}
         resp = await _send(self.http, self.name, "POST", f"{self.base_url.rstrip('/')}/images/generations",
-                           retry=retry, timeout=self.timeout, json=body,
+                           retry=retry, request_timeout=self.timeout, json=body,
                            headers={"authorization": f"Bearer {self.api_key()}"})
         data = _json(self.name, resp)
         try:
@@ -346,7 +346,7 @@ class AnthropicClient:
         if tools:
             body["tools"] = [{"name": t.name, "description": t.description, "input_schema": dict(t.input_schema)} for t in tools]
         resp = await _send(self.http, self.name, "POST", f"{self.base_url.rstrip('/')}/v1/messages",
-                           retry=retry, timeout=self.timeout, json=body,
+                           retry=retry, request_timeout=self.timeout, json=body,
                            headers={"x-api-key": self.api_key(), "anthropic-version": ANTHROPIC_VERSION})
         data = _json(self.name, resp)
         try:
@@ -382,7 +382,7 @@ class MediaClient:
     async def render(self, prompt: str, *, duration_s: float = 10.0, kind: str = "video", retry: int = 0) -> Rendered:
         """Submit ``POST /v1/renders``, poll ``GET /v1/renders/{id}``, fetch ``…/content``."""
         base = f"{self.base_url.rstrip('/')}/v1/renders"
-        resp = await _send(self.http, self.name, "POST", base, retry=retry, timeout=self.timeout,
+        resp = await _send(self.http, self.name, "POST", base, retry=retry, request_timeout=self.timeout,
                            json={"prompt": prompt, "duration_s": duration_s, "kind": kind}, headers=self._h())
         job = _json(self.name, resp)
         rid = _request_id(resp)
@@ -397,7 +397,7 @@ class MediaClient:
                                     code="render_timeout", request_id=rid)
             await self.sleep(self.poll_interval_s)
             waited += self.poll_interval_s
-            poll = await _send(self.http, self.name, "GET", f"{base}/{render_id}", retry=0, timeout=self.timeout, headers=self._h())
+            poll = await _send(self.http, self.name, "GET", f"{base}/{render_id}", retry=0, request_timeout=self.timeout, headers=self._h())
             job = _json(self.name, poll)
             status = str(job.get("status", status))
         if status != "succeeded" and status != "completed":
@@ -406,5 +406,5 @@ class MediaClient:
             raise ProviderError(self.name, f"render {render_id} ended {status!r}: {msg or 'no detail'}",
                                 code="render_failed", request_id=rid)
         content = await _send(self.http, self.name, "GET", f"{base}/{render_id}/content", retry=0,
-                              timeout=self.timeout, headers=self._h())
+                              request_timeout=self.timeout, headers=self._h())
         return Rendered(self.name, render_id, content.content, rid, {"duration_s": duration_s, "polled_s": waited})
