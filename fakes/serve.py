@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,14 @@ async def serve(
     clients: int = 3,
     on_ready: Any = None,
     world: World | None = None,
+    only: Iterable[str] | None = None,
 ) -> None:
     """Run the fakes until cancelled. Binds loopback unless told otherwise (then needs a token)."""
     if not is_loopback(host) and not admin_token:
         raise ServeError(f"refusing to serve the fakes on non-loopback host {host!r} without --admin-token")
     if world is None:
         world = World(roster=Roster.generate(clients=clients, seed=seed), now=wall_clock, seed=seed, admin_token=admin_token)
-    fw = FakeWorld(world)
+    fw = FakeWorld(world, only)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -401,8 +401,13 @@ class FaultEngine:
         route: str,
         account: str | None,
         kinds: str | tuple[str, ...],
+        where: Callable[[BaseModel], bool] | None = None,
     ) -> Fired | None:
-        """Return the first rule of ``kinds`` that matches this request and triggers, counting it."""
+        """Return the first rule of ``kinds`` that matches this request and triggers, counting it.
+
+        ``where`` narrows the match by the rule's params (e.g. a toolgate rule for one ``tool``),
+        before the rule's match and trigger counters move.
+        """
         if isinstance(kinds, str):
             kinds = (kinds,)
         t: float | None = None
@@ -417,6 +422,8 @@ class FaultEngine:
                 if m.account is not None and m.account != account:
                     continue
                 if m.route is not None and m.route != route and not fnmatch.fnmatchcase(route, m.route):
+                    continue
+                if where is not None and not where(inst.params):
                     continue
                 if t is None:
                     t = self.now()
