@@ -1,0 +1,341 @@
+"""The drill record: everything a drill saw, as plain data, so judging is a pure function of it.
+
+The drill loop fills a :class:`DrillRecord` at the end of a run: the scenario, the timeline, the
+fakes' ground truth (ledger, journal, fault rules with their hit counts), the platform's claims
+(audit, control changes, alerts, final job states, metrics samples) and the drill's intent (the
+workload it submitted) plus a few *world facts* (who owns which account and credential, which
+posts the fakes never made visible, which inbound comments exist). Invariants, metrics, the
+verdict and the postmortem read nothing else.
+
+Rows are plain dicts of JSON atoms: ``LedgerEntry``/``JournalEntry`` named tuples and pydantic
+models (``AuditEvent``, ``ControlChange``, ``Alert``, ``Job``) are converted on construction.
+``secrets`` holds the credential strings the drill knows, only so that ``no_secret_in_artifacts``
+can look for them; it is never written out (:meth:`DrillRecord.to_json` leaves it out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .timeline import Timeline
+
+__all__ = [
+    "AUDIT_ACTION_OF",
+    "KILL_ACTION_OF",
+    "PROVIDER_FAKES",
+    "SIDE_EFFECT_ACTIONS",
+    "SOCIAL_FAKES",
+    "DrillRecord",
+    "KillInterval",
+    "as_row",
+    "scenario_field",
+]
+
+SOCIAL_FAKES: tuple[str, ...] = ("x", "instagram", "linkedin")
+PROVIDER_FAKES: tuple[str, ...] = ("openai", "anthropic", "media", "toolgate")
+#: ledger action → the audit action that claims it
+AUDIT_ACTION_OF: dict[str, str] = {
+    "post.created": "post.create",
+    "post.deleted": "post.delete",
+    "reply.created": "reply.create",
+    "dm.sent": "dm.send",
+    "like.created": "like.create",
+    "llm.completion": "llm.complete",
+    "image.generated": "image.generate",
+    "video.generated": "video.generate",
+    "tool.called": "tool.call",
+}
+#: ledger action → the kill-switch action type that covers it (None: only global/client switches)
+KILL_ACTION_OF: dict[str, str | None] = {
+    "post.created": "publish",
+    "post.deleted": "publish",
+    "reply.created": "reply",
+    "dm.sent": "dm",
+    "like.created": "like",
+    "llm.completion": "generate",
+    "image.generated": "generate",
+    "video.generated": "generate",
+    "tool.called": None,
+}
+#: the side effects on social accounts (what a kill switch exists to stop)
+SIDE_EFFECT_ACTIONS: tuple[str, ...] = ("post.created", "reply.created", "dm.sent", "like.created")
+
+
+def as_row(obj: Any) -> dict[str, Any]:
+    """Convert a named tuple, pydantic model, dataclass-like or mapping into a plain dict."""
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if hasattr(obj, "model_dump"):
+        return dict(obj.model_dump(mode="json"))
+    if hasattr(obj, "_asdict"):
+        return dict(obj._asdict())
+    if hasattr(obj, "to_json"):
+        return dict(obj.to_json())
+    raise TypeError(f"cannot turn {type(obj).__name__} {obj!r} into a record row")
+
+
+def scenario_field(scenario: Any, name: str, default: Any = None) -> Any:
+    """Read ``name`` from a Scenario model or a plain dict, with a default."""
+    if scenario is None:
+        return default
+    if isinstance(scenario, Mapping):
+        return scenario.get(name, default)
+    return getattr(scenario, name, default)
+
+
+@dataclass(frozen=True, slots=True)
+class KillInterval:
+    """A kill switch engaged over ``[start, end)`` for ``scope`` (end None: still engaged)."""
+
+    start: float
+    end: float | None
+    scope: Mapping[str, Any]
+    control_seq: int | None = None
+    actor: str = ""
+    reason: str = ""
+
+    def covers(
+        self, t: float, *, client_id: str | None, platform: str | None, action: str | None
+    ) -> bool:
+        """Whether a side effect at ``t`` with these attributes falls under this switch."""
+        if t < self.start or (self.end is not None and t >= self.end):
+            return False
+        for key, value in (("client_id", client_id), ("platform", platform), ("action", action)):
+            want = self.scope.get(key)
+            if want is not None and want != value:
+                return False
+        return True
+
+    def label(self) -> str:
+        """'global' or e.g. 'client_id=acme, platform=x'."""
+        parts = [f"{k}={v}" for k, v in sorted(self.scope.items()) if v is not None]
+        return ", ".join(parts) if parts else "global"
+
+
+def _rows(items: Iterable[Any] | None) -> list[dict[str, Any]]:
+    return [as_row(x) for x in (items or ())]
+
+
+@dataclass(frozen=True)
+class DrillRecord:
+    """Everything one drill saw; see the module docstring for what each field holds."""
+
+    scenario: Any
+    drill_id: str
+    seed: int
+    start_t: float
+    end_t: float
+    timeline: Timeline = field(default_factory=Timeline)
+    commit: str | None = None
+    topology: str = "in-process"
+    mode: str = "auto"
+    defects: tuple[str, ...] = ()
+    #: fakes' ledger rows (``LedgerEntry._asdict()``), in ledger order
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+    #: fakes' journal rows (``JournalEntry._asdict()``)
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    #: platform AuditEvents (attempts and outcomes)
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    control_changes: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: ``GET /_fake/faults`` rows: id, kind, params, match, start, end, hits, first_hit_at, …
+    fault_rules: list[dict[str, Any]] = field(default_factory=list)
+    #: ``GET /_fake/faults`` history: id, kind, installed_at, removed_at, hits, first_hit_at
+    fault_history: list[dict[str, Any]] = field(default_factory=list)
+    #: the drill's intent: job_id, kind, client_id, platform, account_id, submitted_at,
+    #: idempotency_key, content_hash, episode_id, blueprint_id
+    workload: list[dict[str, Any]] = field(default_factory=list)
+    #: the platform's jobs at the end: id, state, kind, client_id, platform, run_at, updated_at
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+    #: metric samples in time order: (t, {metric: value})
+    metrics_samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    #: budgets in force: client_usd / client_tokens (per client id or one number),
+    #: episode_usd / episode_tokens
+    budgets: dict[str, Any] = field(default_factory=dict)
+    #: world facts — account id → {tenant_id, platform, handle}
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: world facts — client id → display name
+    clients: dict[str, str] = field(default_factory=dict)
+    #: world facts — credential fingerprint → {account_id, tenant_id}
+    credentials: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: world facts — "platform:resource_id" of posts the fakes never made visible
+    invisible_resources: frozenset[str] = frozenset()
+    #: world facts — inbound comments/DMs: id, fake, account_id, post_id, author, t, echo
+    inbound: list[dict[str, Any]] = field(default_factory=list)
+    #: provider status during the drill (fake → status text), for the evidence bundle
+    provider_status: dict[str, str] = field(default_factory=dict)
+    #: first containment action; derived from the timeline when None
+    containment_t: float | None = None
+    #: (start, end) of the fault window; derived from the timeline when None
+    fault_window: tuple[float, float] | None = None
+    #: report files rendered before judging (relative path → text), scanned for secrets
+    artifacts: dict[str, str] = field(default_factory=dict)
+    #: credential strings known to the drill; never written out
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: anything else the drill loop wants in the report (JSON atoms)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        tl = self.timeline
+        if not isinstance(tl, Timeline):
+            set_(self, "timeline", Timeline(tl))
+        for name in (
+            "ledger",
+            "journal",
+            "audit",
+            "control_changes",
+            "alerts",
+            "fault_rules",
+            "fault_history",
+            "workload",
+            "jobs",
+            "inbound",
+        ):
+            set_(self, name, _rows(getattr(self, name)))
+        samples = self.metrics_samples
+        if isinstance(samples, Mapping):
+            samples = sorted(samples.items())
+        set_(self, "metrics_samples", [(float(t), dict(v)) for t, v in samples])
+        set_(self, "defects", tuple(self.defects))
+        set_(self, "secrets", tuple(s for s in self.secrets if s))
+        set_(self, "invisible_resources", frozenset(self.invisible_resources))
+        if self.fault_window is not None:
+            set_(self, "fault_window", (float(self.fault_window[0]), float(self.fault_window[1])))
+
+    # --- scenario ---------------------------------------------------------------------------
+
+    @property
+    def scenario_id(self) -> str:
+        """The scenario's id."""
+        return str(scenario_field(self.scenario, "id", "") or "")
+
+    @property
+    def title(self) -> str:
+        """The scenario's title."""
+        return str(scenario_field(self.scenario, "title", "") or self.scenario_id)
+
+    @property
+    def runbook(self) -> str:
+        """The runbook id, e.g. ``RB-05``."""
+        return str(scenario_field(self.scenario, "runbook", "") or "")
+
+    @property
+    def severity(self) -> str:
+        """The severity, e.g. ``P2``."""
+        return str(scenario_field(self.scenario, "severity", "") or "")
+
+    @property
+    def incident_types(self) -> tuple[str, ...]:
+        """The incident types, e.g. ``('RATE',)``."""
+        return tuple(str(x) for x in scenario_field(self.scenario, "incident_types", ()) or ())
+
+    # --- derived facts ----------------------------------------------------------------------
+
+    def offset(self, t: float | None) -> float | None:
+        """Seconds since the drill's start."""
+        return None if t is None else t - self.start_t
+
+    def handle(self, account_id: str | None) -> str:
+        """The account's handle (``@acme_x``) when known, else its id."""
+        if account_id is None:
+            return "an unknown account"
+        return str(self.accounts.get(account_id, {}).get("handle") or account_id)
+
+    def client_name(self, client_id: str | None) -> str:
+        """The client's display name when known, else its id."""
+        if client_id is None:
+            return "an unknown client"
+        return self.clients.get(client_id, client_id)
+
+    def kill_intervals(self) -> list[KillInterval]:
+        """Kill-switch intervals from the control changes (control ``kill_switch``)."""
+        open_: dict[str, tuple[dict[str, Any], float, Any, str, str]] = {}
+        out: list[KillInterval] = []
+        for c in sorted(self.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+            if c.get("control") != "kill_switch":
+                continue
+            scope = {k: v for k, v in dict(c.get("scope") or {}).items() if v is not None}
+            key = repr(sorted(scope.items()))
+            value = c.get("value")
+            engaged = value.get("engaged") if isinstance(value, Mapping) else bool(value)
+            if engaged and key not in open_:
+                open_[key] = (
+                    scope,
+                    float(c["t"]),
+                    c.get("seq"),
+                    str(c.get("actor", "")),
+                    str(c.get("reason", "")),
+                )
+            elif not engaged and key in open_:
+                scope_, start, seq, actor, reason = open_.pop(key)
+                out.append(KillInterval(start, float(c["t"]), scope_, seq, actor, reason))
+        for scope_, start, seq, actor, reason in open_.values():
+            out.append(KillInterval(start, None, scope_, seq, actor, reason))
+        return sorted(out, key=lambda k: k.start)
+
+    def first_containment_t(self) -> float | None:
+        """When the first containment action happened: explicit, else the earliest kill switch
+        engaged or control change made by someone other than the drill/platform."""
+        if self.containment_t is not None:
+            return self.containment_t
+        cands = [e.t for e in self.timeline.of_kind("kill_switch.engaged")]
+        cands += [k.start for k in self.kill_intervals() if k.actor != "drill"]
+        cands += [
+            e.t
+            for e in self.timeline.of_kind("control.changed")
+            if e.actor not in ("drill", "platform", "fake")
+        ]
+        return min(cands) if cands else None
+
+    def window(self) -> tuple[float, float] | None:
+        """The fault window: explicit, else first fault.injected/defect.activated → last heal."""
+        if self.fault_window is not None:
+            return self.fault_window
+        starts = [e.t for e in self.timeline.of_kind("fault.injected", "defect.activated")]
+        if not starts:
+            return None
+        ends = [e.t for e in self.timeline.of_kind("fault.healed", "defect.deactivated")]
+        end = max(ends) if ends and max(ends) >= min(starts) else self.end_t
+        return (min(starts), end)
+
+    def fault_rows(self) -> list[dict[str, Any]]:
+        """Every fault rule ever installed, merged from ``fault_rules`` and ``fault_history``."""
+        by_id: dict[str, dict[str, Any]] = {}
+        for h in self.fault_history:
+            by_id[str(h.get("id"))] = dict(h)
+        for r in self.fault_rules:
+            by_id.setdefault(str(r.get("id")), {}).update(r)
+        return list(by_id.values())
+
+    def job_intent(self) -> dict[str, dict[str, Any]]:
+        """Workload rows by job id."""
+        return {str(w["job_id"]): w for w in self.workload if w.get("job_id") is not None}
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON, without the secrets (for debugging and replay)."""
+        return {
+            "drill_id": self.drill_id,
+            "scenario": self.scenario_id,
+            "seed": self.seed,
+            "commit": self.commit,
+            "topology": self.topology,
+            "mode": self.mode,
+            "defects": list(self.defects),
+            "start_t": self.start_t,
+            "end_t": self.end_t,
+            "containment_t": self.first_containment_t(),
+            "fault_window": self.window(),
+            "counts": {
+                "timeline": len(self.timeline),
+                "ledger": len(self.ledger),
+                "journal": len(self.journal),
+                "audit": len(self.audit),
+                "control_changes": len(self.control_changes),
+                "alerts": len(self.alerts),
+                "workload": len(self.workload),
+                "jobs": len(self.jobs),
+            },
+        }
