@@ -1,0 +1,85 @@
+"""What the X fake remembers: posts, DMs, likes and the rate-limit windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Dm", "Tweet", "Window", "XState"]
+
+
+@dataclass
+class Tweet:
+    """A post made through the fake (replies included)."""
+
+    id: str
+    account_id: str
+    author_id: str
+    text: str
+    created_at: float
+    conversation_id: str
+    in_reply_to: str | None = None
+    in_reply_to_user_id: str | None = None
+    #: lookups do not find it before this time (``x.post_invisible``); inf = never
+    visible_from: float = 0.0
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Dm:
+    """A direct message sent through the fake."""
+
+    id: str
+    account_id: str
+    sender_id: str
+    participant_id: str
+    text: str
+    created_at: float
+
+
+@dataclass
+class Window:
+    """A fixed counting window that starts with its first request."""
+
+    start: float
+    length: float
+    count: int = 0
+
+    @property
+    def reset(self) -> float:
+        """When the window ends."""
+        return self.start + self.length
+
+
+@dataclass
+class XState:
+    """Per-world state of the X fake; :meth:`clear` is registered with ``world.on_reset``."""
+
+    tweets: dict[str, Tweet] = field(default_factory=dict)
+    dms: list[Dm] = field(default_factory=list)
+    likes: set[tuple[str, str]] = field(default_factory=set)
+    #: (key, route) → 15-minute window; key is an account id or ``app:<client id>``
+    windows: dict[tuple[str, str], Window] = field(default_factory=dict)
+    #: account id (or ``app``) → 24-hour post-creation window
+    days: dict[str, Window] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self.tweets.clear()
+        self.dms.clear()
+        self.likes.clear()
+        self.windows.clear()
+        self.days.clear()
+
+    def window(self, key: str, route: str, length: float, now: float) -> Window:
+        """The live window of ``key`` on ``route``, starting a new one if the last has ended."""
+        w = self.windows.get((key, route))
+        if w is None or now >= w.reset:
+            w = self.windows[(key, route)] = Window(now, length)
+        return w
+
+    def day(self, key: str, now: float) -> Window:
+        """The live 24-hour window of ``key``."""
+        w = self.days.get(key)
+        if w is None or now >= w.reset:
+            w = self.days[key] = Window(now, 86_400.0)
+        return w

@@ -1,0 +1,122 @@
+"""X's wire formats: problem JSON bodies, partial errors, timestamps, ids and header names."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from http import HTTPStatus
+from typing import Any
+
+from starlette.responses import Response
+
+from ..core.http import Call, json_response
+
+__all__ = [
+    "DUPLICATE_DETAIL",
+    "PROBLEMS",
+    "SPAM_DETAIL",
+    "epoch_s",
+    "invalid_request",
+    "iso",
+    "not_found",
+    "oauth_error",
+    "outage",
+    "problem",
+    "snowflake",
+    "user_id_of",
+]
+
+PROBLEMS = "https://api.twitter.com/2/problems"
+DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
+#: X's automation/spam refusal (v1.1 code 226), as v2 serves it in a 403 problem body
+SPAM_DETAIL = (
+    "This request looks like it might be automated. To protect our users from spam and other "
+    "malicious activity, we can't complete this action right now. Please try again later."
+)
+NOT_PERMITTED = "You are not permitted to perform this action."
+REPLY_NOT_VISIBLE = "You attempted to reply to a Tweet that is deleted or not visible to you."
+#: X's epoch for snowflake ids (2010-11-04T01:42:54.657Z), in milliseconds
+TWEPOCH_MS = 1_288_834_974_657
+
+
+def problem(status: int, detail: str | None = None, title: str | None = None, type_: str = "about:blank", **extra: Any) -> dict[str, Any]:
+    """An RFC 7807 problem body the way X v2 spells it."""
+    phrase = HTTPStatus(status).phrase
+    return {"title": title or phrase, "type": type_, "status": status, "detail": detail or phrase, **extra}
+
+
+def problem_response(status: int, detail: str | None = None, headers: dict[str, str] | None = None, **kw: Any) -> Response:
+    """A problem body as a response."""
+    return json_response(problem(status, detail, **kw), status, headers)
+
+
+def unauthorized() -> Response:
+    """X's real 401 for a missing, unknown, expired or revoked token."""
+    return json_response({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}, 401)
+
+
+def forbidden(detail: str) -> Response:
+    """A 403 problem body (duplicate, spam, scope, not permitted)."""
+    return problem_response(403, detail, title="Forbidden")
+
+
+def invalid_request(message: str, parameter: str | None = None, value: Any = None) -> Response:
+    """X's 400 invalid-request problem with one error."""
+    err: dict[str, Any] = {"message": message}
+    if parameter is not None:
+        err["parameters"] = {parameter: [] if value is None else [str(value)]}
+    return json_response(
+        {
+            "errors": [err],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": f"{PROBLEMS}/invalid-request",
+        },
+        400,
+    )
+
+
+def not_found(value: str, parameter: str = "ids", resource_type: str = "tweet") -> dict[str, Any]:
+    """One partial error for a missing, deleted or invisible resource (served in a 200 body)."""
+    return {
+        "value": value,
+        "detail": f"Could not find {resource_type} with {parameter}: [{value}].",
+        "title": "Not Found Error",
+        "resource_type": resource_type,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": f"{PROBLEMS}/resource-not-found",
+    }
+
+
+def oauth_error(error: str, description: str, status: int = 400) -> Response:
+    """An OAuth 2.0 token-endpoint error."""
+    return json_response({"error": error, "error_description": description}, status)
+
+
+def outage(call: Call, status: int) -> Response:
+    """X's 5xx body for ``http.outage``: a problem JSON with the status phrase."""
+    return problem_response(status)
+
+
+def iso(t: float) -> str:
+    """Unix seconds → X's ``created_at`` (millisecond precision, Z)."""
+    ms = round(t * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+def epoch_s(t: float) -> str:
+    """Unix seconds (rounded up) as a header value."""
+    return str(math.ceil(t))
+
+
+def snowflake(t: float, seq: int) -> str:
+    """A snowflake-shaped post id from the injected clock and a per-world counter."""
+    ms = max(int(t * 1000) - TWEPOCH_MS, 0)
+    return str((ms << 22) | (seq & 0x3FFFFF))
+
+
+def user_id_of(handle: str) -> str:
+    """A stable numeric user id for an inbound author handle (they are not in the roster)."""
+    return str(10**17 + int(hashlib.sha256(handle.lower().lstrip("@").encode()).hexdigest()[:14], 16) % (9 * 10**17))
