@@ -1,0 +1,284 @@
+"""Generation through provider routing: ordered failover, budgets, the tool-call recursion stop.
+
+For each capability (text, image, video) the control plane names providers in failover order.
+:class:`Generator` tries them in turn: each provider gets its own retries (see
+:class:`~sandbox.providers.RetryPolicy`); an error that says another provider may help
+(outage, rate limit after retries, quota gone, overload, auth) moves on to the next one. Before
+every call the :class:`~sandbox.budget.Budget` is checked with an estimate; after it, the real
+usage is charged. Every call is audited (``llm.complete``, ``image.generate``,
+``video.generate``) with the provider's request id as proof, and tokens and spend go to
+telemetry.
+
+Defects declared here: ``no_provider_failover`` (only the first provider is ever tried) and
+``no_budget_stop`` (budgets and the recursion cap count but never stop anything).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .budget import IMAGE_USD, VIDEO_USD_PER_S, Budget, BudgetExceeded, RecursionCapExceeded, price
+from .defects import Defect
+from .providers import (
+    CAPABILITIES,
+    AnthropicClient,
+    Completion,
+    MediaClient,
+    OpenAIClient,
+    ProviderError,
+    Rendered,
+    RetryPolicy,
+    ToolCall,
+    ToolSpec,
+    with_retries,
+)
+
+__all__ = ["HARD_TOOL_ROUND_CEILING", "GenerationFailed", "Generator", "TextOutcome"]
+
+#: a safety net below the platform's controls: even the ``no_budget_stop`` defect stops here,
+#: so a drill of the defect terminates (the damage is long done by then)
+HARD_TOOL_ROUND_CEILING = 64
+
+AuditFn = Callable[..., Any]
+MetricFn = Callable[[str, float, Mapping[str, str]], None]
+RunTool = Callable[[ToolCall], Awaitable[str]]
+
+
+class NoProviderFailover(Defect, name="no_provider_failover", runbook="RB-09"):
+    """Provider routing ignores the failover order: only the first provider of a capability is
+    tried, so an outage there fails every generation (RB-09 Fix: route to alternate provider)."""
+
+
+class NoBudgetStop(Defect, name="no_budget_stop", runbook="RB-12"):
+    """Cost budgets and the tool-call recursion cap are counted but not enforced: a model stuck in
+    a tool-call loop burns tokens until the hard ceiling (RB-12 Diagnosis: infinite recursion;
+    Fix: enforce per-episode budgets, fix recursion stop conditions)."""
+
+
+class GenerationFailed(Exception):
+    """Every provider routed for a capability failed (or none was routed)."""
+
+    def __init__(self, capability: str, errors: Sequence[ProviderError], tried: Sequence[str]) -> None:
+        self.capability, self.errors, self.tried = capability, list(errors), list(tried)
+        detail = "; ".join(str(e) for e in errors) or "no provider routed"
+        super().__init__(f"{capability} generation failed on {', '.join(tried) or 'no provider'}: {detail}")
+
+
+@dataclass(frozen=True)
+class TextOutcome:
+    """A finished text episode: the final completion and what it took."""
+
+    completion: Completion
+    rounds: int
+    providers: tuple[str, ...]
+    tokens: int
+    usd: float
+
+
+async def _call(fn: AuditFn, **kw: Any) -> None:
+    value = fn(**kw)
+    if isinstance(value, Awaitable):
+        await value
+
+
+@dataclass
+class Generator:
+    """Runs generation requests through routing, failover, budgets, audit and telemetry."""
+
+    http: httpx.AsyncClient
+    base_urls: Callable[[str], str]
+    api_key: Callable[[str], str]
+    routing: Callable[[str], Sequence[str]]
+    budget: Budget
+    audit: AuditFn
+    metric: MetricFn
+    defect: Callable[[str], bool]
+    rng: random.Random
+    sleep: Callable[[float], Awaitable[None]]
+    account_of: Callable[[str], str | None] = field(default=lambda p: f"agency-{p}")
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    _episodes: int = 0
+
+    # clients --------------------------------------------------------------------------------
+    def _text(self, provider: str) -> OpenAIClient | AnthropicClient:
+        key = lambda: self.api_key(provider)  # noqa: E731
+        if provider == "openai":
+            return OpenAIClient(self.http, self.base_urls("openai"), key)
+        if provider == "anthropic":
+            return AnthropicClient(self.http, self.base_urls("anthropic"), key)
+        raise ValueError(f"{provider!r} cannot generate text; valid: {', '.join(CAPABILITIES['text'])}")
+
+    def _providers(self, capability: str) -> list[str]:
+        routed = [p for p in self.routing(capability) if p in CAPABILITIES[capability]]
+        return routed[:1] if self.defect("no_provider_failover") else routed
+
+    # the shared failover loop ---------------------------------------------------------------
+    async def _route(
+        self,
+        capability: str,
+        action: str,
+        call: Callable[[str, int], Awaitable[Any]],
+        *,
+        client_id: str,
+        episode_id: str,
+        estimate: tuple[int, float],
+        job_id: str | None,
+        trace_id: str,
+    ) -> tuple[Any, str]:
+        """Try each routed provider in order; return (result, provider) or raise GenerationFailed."""
+        errors: list[ProviderError] = []
+        tried: list[str] = []
+        for provider in self._providers(capability):
+            common = dict(client_id=client_id, platform=provider, account_id=self.account_of(provider),
+                          action=action, job_id=job_id, trace_id=trace_id)
+            try:
+                self.budget.check(client_id, episode_id, tokens=estimate[0], usd=estimate[1])
+            except BudgetExceeded as e:
+                self.metric("budget_stops", 1, {"client_id": client_id, "capability": capability})
+                await _call(self.audit, phase="outcome", outcome="blocked", error=f"budget: {e}",
+                            detail={"episode_id": episode_id}, **common)
+                raise
+            tried.append(provider)
+            await _call(self.audit, phase="attempt", detail={"episode_id": episode_id}, **common)
+
+            def on_error(err: ProviderError, attempt: int, provider: str = provider) -> None:
+                self.metric("provider_errors", 1, {"provider": provider, "kind": err.kind})
+                if err.code in ("rate_limit_exceeded", "rate_limit_error") or err.status == 429:
+                    self.metric("rate_limit_hits", 1, {"platform": provider})
+
+            try:
+                result = await with_retries(lambda r, p=provider: call(p, r), self.policy, self.rng, self.sleep, on_error)
+            except ProviderError as e:
+                errors.append(e)
+                proof = {"request_id": e.request_id} if e.request_id else {}
+                await _call(self.audit, phase="outcome", outcome="failed", error=str(e), proof=proof,
+                            detail={"episode_id": episode_id, "failure": e.kind}, **common)
+                if not e.failover:
+                    break
+                self.metric("provider_failovers", 1, {"capability": capability, "from": provider})
+                continue
+            return result, provider
+        raise GenerationFailed(capability, errors, tried)
+
+    def _charge(self, client_id: str, episode_id: str, provider: str, tokens: int, usd: float) -> None:
+        self.budget.charge(client_id, episode_id, tokens=tokens, usd=usd)
+        labels = {"client_id": client_id, "provider": provider}
+        self.metric("llm_tokens", tokens, labels)
+        self.metric("llm_spend_usd", usd, labels)
+
+    # text -----------------------------------------------------------------------------------
+    async def complete(
+        self,
+        *,
+        client_id: str,
+        prompt: str | None = None,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        episode_id: str | None = None,
+        job_id: str | None = None,
+        trace_id: str = "",
+        tools: Sequence[ToolSpec] = (),
+        run_tool: RunTool | None = None,
+        max_tokens: int = 256,
+    ) -> TextOutcome:
+        """Run a text episode: complete, run requested tools, repeat until a final answer.
+
+        Raises :class:`BudgetExceeded`, :class:`RecursionCapExceeded` or :class:`GenerationFailed`.
+        """
+        if episode_id is None:
+            self._episodes += 1
+            episode_id = job_id or f"ep-{self._episodes:06d}"
+        msgs: list[dict[str, Any]] = [dict(m) for m in messages or ()]
+        if prompt is not None:
+            msgs.append({"role": "user", "content": prompt})
+        if not msgs:
+            raise ValueError("complete() needs a prompt or messages; got neither")
+        used: list[str] = []
+        tokens, usd, rounds = 0, 0.0, 0
+        while True:
+            est_in = sum(len(json.dumps(m)) for m in msgs) // 4
+            model_guess = "gpt-4o-mini"
+
+            async def once(provider: str, retry: int) -> Completion:
+                return await self._text(provider).complete(msgs, tools, max_tokens=max_tokens, retry=retry)
+
+            comp, provider = await self._route(
+                "text", "llm.complete", once, client_id=client_id, episode_id=episode_id,
+                estimate=(est_in + max_tokens, price(model_guess, est_in, max_tokens)),
+                job_id=job_id, trace_id=trace_id,
+            )
+            cost = price(comp.model, comp.tokens_in, comp.tokens_out)
+            await _call(self.audit, client_id=client_id, platform=provider, account_id=self.account_of(provider),
+                        action="llm.complete", job_id=job_id, trace_id=trace_id, phase="outcome", outcome="success",
+                        proof={"request_id": comp.request_id},
+                        detail={"episode_id": episode_id, "model": comp.model, "tokens_in": comp.tokens_in,
+                                "tokens_out": comp.tokens_out, "cost_usd": round(cost, 6),
+                                "tool_calls": [c.name for c in comp.tool_calls]})
+            self._charge(client_id, episode_id, provider, comp.tokens_in + comp.tokens_out, cost)
+            tokens += comp.tokens_in + comp.tokens_out
+            usd += cost
+            used.append(provider)
+            if not comp.tool_calls or run_tool is None:
+                return TextOutcome(comp, rounds, tuple(used), tokens, usd)
+            rounds = self.budget.tool_round(client_id, episode_id)
+            self.metric("tool_call_rounds", 1, {"client_id": client_id})
+            if rounds > HARD_TOOL_ROUND_CEILING:
+                raise RecursionCapExceeded(episode_id, rounds, HARD_TOOL_ROUND_CEILING)
+            msgs.append({
+                "role": "assistant", "content": comp.text or None,
+                "tool_calls": [{"id": c.id, "type": "function",
+                                "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+                               for c in comp.tool_calls],
+            })
+            for c in comp.tool_calls:
+                msgs.append({"role": "tool", "tool_call_id": c.id, "content": await run_tool(c)})
+
+    # images and video -----------------------------------------------------------------------
+    async def image(
+        self, *, client_id: str, prompt: str, episode_id: str | None = None, job_id: str | None = None,
+        trace_id: str = "", size: str = "1024x1024",
+    ) -> Rendered:
+        """Generate one image through the image routing; audited as ``image.generate``."""
+        ep = episode_id or job_id or "images"
+
+        async def once(provider: str, retry: int) -> Rendered:
+            return await OpenAIClient(self.http, self.base_urls(provider), lambda: self.api_key(provider)).image(
+                prompt, size=size, retry=retry)
+
+        out, provider = await self._route("image", "image.generate", once, client_id=client_id, episode_id=ep,
+                                          estimate=(0, IMAGE_USD), job_id=job_id, trace_id=trace_id)
+        await self._success(out, provider, "image.generate", client_id, ep, job_id, trace_id, IMAGE_USD)
+        return out  # type: ignore[no-any-return]
+
+    async def video(
+        self, *, client_id: str, prompt: str, duration_s: float = 10.0, episode_id: str | None = None,
+        job_id: str | None = None, trace_id: str = "",
+    ) -> Rendered:
+        """Render one video through the video routing (submit, poll, fetch); audited as ``video.generate``."""
+        ep = episode_id or job_id or "videos"
+        usd = VIDEO_USD_PER_S * duration_s
+
+        async def once(provider: str, retry: int) -> Rendered:
+            client = MediaClient(self.http, self.base_urls(provider), lambda: self.api_key(provider), self.sleep)
+            return await client.render(prompt, duration_s=duration_s, retry=retry)
+
+        out, provider = await self._route("video", "video.generate", once, client_id=client_id, episode_id=ep,
+                                          estimate=(0, usd), job_id=job_id, trace_id=trace_id)
+        await self._success(out, provider, "video.generate", client_id, ep, job_id, trace_id, usd)
+        return out  # type: ignore[no-any-return]
+
+    async def _success(
+        self, out: Rendered, provider: str, action: str, client_id: str, ep: str, job_id: str | None,
+        trace_id: str, usd: float,
+    ) -> None:
+        await _call(self.audit, client_id=client_id, platform=provider, account_id=self.account_of(provider),
+                    action=action, job_id=job_id, trace_id=trace_id, phase="outcome", outcome="success",
+                    proof={"request_id": out.request_id, "resource_id": out.resource_id},
+                    detail={"episode_id": ep, "bytes": len(out.content), "cost_usd": usd})
+        self.budget.charge(client_id, ep, tokens=0, usd=usd)
+        self.metric("llm_spend_usd", usd, {"client_id": client_id, "provider": provider})
