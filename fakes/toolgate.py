@@ -41,7 +41,14 @@ from starlette.types import Message, Receive, Scope, Send
 from .core.http import Call, ConnectionDropped, FakeService, json_response
 from .core.world import World
 
-__all__ = ["AGENCY_ACCOUNT", "DRIFTED_ARGUMENT", "ROUTES", "TOOL_NAMES", "McpAsgiTransport", "create"]
+__all__ = [
+    "AGENCY_ACCOUNT",
+    "DRIFTED_ARGUMENT",
+    "ROUTES",
+    "TOOL_NAMES",
+    "McpAsgiTransport",
+    "create",
+]
 
 #: the agency-wide account every tool call is booked on
 AGENCY_ACCOUNT = "agency-toolgate"
@@ -87,8 +94,11 @@ def _schedule_lookup(world: World, a: dict[str, str]) -> dict[str, Any]:
     d = _digest("schedule", a["client_id"], a["date"])
     platforms = ("x", "instagram", "linkedin")
     slots = [
-        {"time": f"{a['date']}T{8 + d[i] % 12:02d}:{(d[i + 4] % 4) * 15:02d}:00Z", "platform": platforms[d[i + 8] % 3],
-         "post_id": f"sched-{d[i + 12]:03d}{i}"}
+        {
+            "time": f"{a['date']}T{8 + d[i] % 12:02d}:{(d[i + 4] % 4) * 15:02d}:00Z",
+            "platform": platforms[d[i + 8] % 3],
+            "post_id": f"sched-{d[i + 12]:03d}{i}",
+        }
         for i in range(1 + d[0] % 3)
     ]
     return {"client_id": a["client_id"], "date": a["date"], "scheduled": slots}
@@ -102,8 +112,11 @@ def _analytics_fetch(world: World, a: dict[str, str]) -> dict[str, Any]:
 def _kb_search(world: World, a: dict[str, str]) -> dict[str, Any]:
     d = _digest("kb", a["client_id"], a["query"].strip().lower())
     hits = [
-        {"doc_id": f"kb-{a['client_id']}-{d[i]:03d}", "score": round(0.5 + d[i + 3] / 512, 3),
-         "snippet": f"{a['client_id']} handbook §{d[i] % 20 + 1}: about {a['query'].strip()!r}"}
+        {
+            "doc_id": f"kb-{a['client_id']}-{d[i]:03d}",
+            "score": round(0.5 + d[i + 3] / 512, 3),
+            "snippet": f"{a['client_id']} handbook §{d[i] % 20 + 1}: about {a['query'].strip()!r}",
+        }
         for i in range(1 + d[0] % 3)
     ]
     return {"client_id": a["client_id"], "query": a["query"], "hits": hits}
@@ -113,22 +126,52 @@ def _asset_upload(world: World, a: dict[str, str]) -> dict[str, Any]:
     try:
         data = base64.b64decode(a["content_b64"], validate=True)
     except (binascii.Error, ValueError):
-        raise _ToolFailure(f"content_b64 is not valid base64 (got {a['content_b64'][:40]!r})") from None
+        raise _ToolFailure(
+            f"content_b64 is not valid base64 (got {a['content_b64'][:40]!r})"
+        ) from None
     sha = hashlib.sha256(data).hexdigest()
-    return {"asset_id": f"asset-{sha[:12]}", "client_id": a["client_id"], "filename": a["filename"], "bytes": len(data), "sha256": sha}
+    return {
+        "asset_id": f"asset-{sha[:12]}",
+        "client_id": a["client_id"],
+        "filename": a["filename"],
+        "bytes": len(data),
+        "sha256": sha,
+    }
 
 
 _TOOLS: tuple[_Tool, ...] = (
-    _Tool("schedule_lookup", "The posts scheduled for a client on a date.",
-          {"client_id": "the client (tenant) id", "date": "a date, YYYY-MM-DD"}, _schedule_lookup),
-    _Tool("analytics_fetch", "One engagement metric of a client's account on a platform (last 7 days).",
-          {"client_id": "the client (tenant) id", "platform": "x, instagram or linkedin", "metric": "e.g. impressions, likes"},
-          _analytics_fetch),
-    _Tool("kb_search", "Search the client's knowledge base (brand book, FAQ).",
-          {"client_id": "the client (tenant) id", "query": "free-text query"}, _kb_search),
-    _Tool("asset_upload", "Upload a media asset to the client's library.",
-          {"client_id": "the client (tenant) id", "filename": "file name with extension", "content_b64": "the bytes, base64"},
-          _asset_upload),
+    _Tool(
+        "schedule_lookup",
+        "The posts scheduled for a client on a date.",
+        {"client_id": "the client (tenant) id", "date": "a date, YYYY-MM-DD"},
+        _schedule_lookup,
+    ),
+    _Tool(
+        "analytics_fetch",
+        "One engagement metric of a client's account on a platform (last 7 days).",
+        {
+            "client_id": "the client (tenant) id",
+            "platform": "x, instagram or linkedin",
+            "metric": "e.g. impressions, likes",
+        },
+        _analytics_fetch,
+    ),
+    _Tool(
+        "kb_search",
+        "Search the client's knowledge base (brand book, FAQ).",
+        {"client_id": "the client (tenant) id", "query": "free-text query"},
+        _kb_search,
+    ),
+    _Tool(
+        "asset_upload",
+        "Upload a media asset to the client's library.",
+        {
+            "client_id": "the client (tenant) id",
+            "filename": "file name with extension",
+            "content_b64": "the bytes, base64",
+        },
+        _asset_upload,
+    ),
 )
 TOOL_NAMES: tuple[str, ...] = tuple(t.name for t in _TOOLS)
 
@@ -138,7 +181,9 @@ class _ToolFailure(Exception):
 
 
 def _error_result(text: str, request_id: str) -> types.CallToolResult:
-    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True, _meta={"request_id": request_id})
+    return types.CallToolResult(
+        content=[types.TextContent(text=text)], is_error=True, _meta={"request_id": request_id}
+    )
 
 
 @dataclass
@@ -174,7 +219,11 @@ class _Gateway:
         """Fire ``kind`` for this request; rules with a ``tool`` param only match that tool."""
 
         def where(p: BaseModel) -> bool:
-            return getattr(p, "tool", None) in (None, tool) if tool is not None else getattr(p, "tool", None) is None
+            return (
+                getattr(p, "tool", None) in (None, tool)
+                if tool is not None
+                else getattr(p, "tool", None) is None
+            )
 
         w = self.world
         account = call.account_id if call else self._default_account()
@@ -213,20 +262,26 @@ class _Gateway:
     ) -> types.ListToolsResult:
         view = self._view(self._call_of(ctx), "mcp.tools_list")
         tools = [
-            types.Tool(name=t.name, description=t.description, input_schema=t.schema(view[t.name][1]))
+            types.Tool(
+                name=t.name, description=t.description, input_schema=t.schema(view[t.name][1])
+            )
             for t in _TOOLS
             if not view[t.name][0]
         ]
         return types.ListToolsResult(tools=tools, ttl_ms=0)
 
-    async def call_tool(self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(
+        self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         call = self._call_of(ctx)
         w = self.world
         rid = call.request_id if call else w.request_id(self.svc.name)
         route = "mcp.tools_call"
         tool = next((t for t in _TOOLS if t.name == params.name), None)
-        missing = tool is not None and w.faults.active("toolgate.tool_missing") and (
-            self._fire(call, route, "toolgate.tool_missing", tool.name) is not None
+        missing = (
+            tool is not None
+            and w.faults.active("toolgate.tool_missing")
+            and (self._fire(call, route, "toolgate.tool_missing", tool.name) is not None)
         )
         if tool is None or missing:
             known = [t for t in TOOL_NAMES if not (missing and tool is not None and t == tool.name)]
@@ -342,18 +397,33 @@ class _Endpoint:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", call.request_id.encode())]}
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"x-request-id", call.request_id.encode()),
+                    ],
+                }
             await send(message)
 
         try:
             resp: Response | None = None
             if w.faults._by_kind:
                 resp = await svc._transport_faults(call)
-                if resp is None and route == "mcp.initialize" and call.fire(w, "toolgate.unavailable"):
+                if (
+                    resp is None
+                    and route == "mcp.initialize"
+                    and call.fire(w, "toolgate.unavailable")
+                ):
                     resp = _EofResponse()
             if resp is None and not gw.managers:
                 resp = json_response(
-                    {"error": {"message": "toolgate is not running: enter FakeWorld.running() (or serve the fakes)"}}, 503
+                    {
+                        "error": {
+                            "message": "toolgate is not running: enter FakeWorld.running() (or serve the fakes)"
+                        }
+                    },
+                    503,
                 )
             if resp is not None:
                 await resp(scope, _replay(body, receive), send_)
@@ -398,7 +468,9 @@ class _EofResponse(Response):
 
 
 def _outage(call: Call, status: int) -> Response:
-    return Response(f"{status} upstream MCP server unavailable\n", status_code=status, media_type="text/plain")
+    return Response(
+        f"{status} upstream MCP server unavailable\n", status_code=status, media_type="text/plain"
+    )
 
 
 class McpAsgiTransport(httpx2.AsyncBaseTransport):
@@ -416,7 +488,10 @@ class McpAsgiTransport(httpx2.AsyncBaseTransport):
         try:
             return await self._inner.handle_async_request(request)
         except ConnectionDropped as e:
-            raise httpx2.RemoteProtocolError(f"peer closed connection without sending complete message body ({e})", request=request) from None
+            raise httpx2.RemoteProtocolError(
+                f"peer closed connection without sending complete message body ({e})",
+                request=request,
+            ) from None
 
 
 def create(world: World) -> FakeService:
