@@ -1,0 +1,226 @@
+"""The runbook action registry: ``<subject>.<imperative>`` → an async function of keyword arguments.
+
+Every action acts through the platform contract (:class:`sandbox.contract.PlatformClient`),
+except the rehearsal's own levers, which go through the :class:`ActionContext`: ``fault.heal``
+(the fakes' admin contract: the outside world recovers) and ``evidence.snapshot`` (the drill's
+evidence bundle). An action returns a small JSON-ready summary for the timeline.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fakes.core.faults import did_you_mean
+from sandbox.contract import JobSpec, KillScope, PlatformClient
+
+__all__ = ["ACTIONS", "ActionContext", "ActionError", "action", "check_step", "params_of", "run_action"]
+
+ActionFn = Callable[..., Awaitable[dict[str, Any]]]
+#: dotted name → the registered function
+ACTIONS: dict[str, ActionFn] = {}
+
+
+class ActionError(ValueError):
+    """A runbook step that cannot run: unknown action or bad parameters (names both)."""
+
+
+@dataclass
+class ActionContext:
+    """What an action may touch: the platform, and the rehearsal's heal and snapshot levers."""
+
+    platform: PlatformClient
+    actor: str = "ops-lead(auto)"
+    reason: str = ""
+    #: remove the fakes' fault rules of a kind (None = every scenario fault); returns how many
+    heal: Callable[[str | None], Awaitable[int]] | None = None
+    #: capture named evidence into the drill's bundle
+    snapshot: Callable[[list[str], str], Awaitable[None]] | None = None
+
+
+def action(name: str) -> Callable[[ActionFn], ActionFn]:
+    """Register an action under ``name``; a duplicate name is refused naming both definitions."""
+
+    def deco(fn: ActionFn) -> ActionFn:
+        if name in ACTIONS:
+            prev = ACTIONS[name]
+            raise TypeError(f"runbook action {name!r} defined twice: {prev.__module__}.{prev.__qualname__} and {fn.__module__}.{fn.__qualname__}")
+        ACTIONS[name] = fn
+        return fn
+
+    return deco
+
+
+def params_of(name: str) -> list[str]:
+    """The keyword parameters an action accepts (besides the context)."""
+    sig = inspect.signature(ACTIONS[name])
+    return [p for p in sig.parameters if p != "ctx"]
+
+
+def check_step(name: str, params: dict[str, Any]) -> str | None:
+    """Why a step of ``name`` with ``params`` cannot run, or None when it can."""
+    if name not in ACTIONS:
+        return f"{name!r} is not a runbook action{did_you_mean(name, ACTIONS)}; valid: {', '.join(sorted(ACTIONS))}"
+    allowed = params_of(name)
+    for key in params:
+        if key not in allowed:
+            return f"{name} takes no parameter {key!r}{did_you_mean(key, allowed)}; valid: {', '.join(allowed)}"
+    return None
+
+
+async def run_action(name: str, ctx: ActionContext, **params: Any) -> dict[str, Any]:
+    """Run one registered action; ActionError when it is unknown or its parameters are wrong."""
+    why = check_step(name, params)
+    if why:
+        raise ActionError(why)
+    return await ACTIONS[name](ctx, **params)
+
+
+def _cc(change: Any) -> dict[str, Any]:
+    dump = getattr(change, "model_dump", None)
+    return dump(mode="json") if dump else {"result": change}
+
+
+@action("kill_switch.engage")
+async def kill_switch_engage(ctx: ActionContext, client_id: str | None = None, platform: str | None = None, action: str | None = None) -> dict[str, Any]:
+    """Engage a kill switch (global when no scope is given)."""
+    scope = KillScope(client_id=client_id, platform=platform, action=action)  # type: ignore[arg-type]
+    return _cc(await ctx.platform.set_kill_switch(scope, True, actor=ctx.actor, reason=ctx.reason))
+
+
+@action("kill_switch.release")
+async def kill_switch_release(ctx: ActionContext, client_id: str | None = None, platform: str | None = None, action: str | None = None) -> dict[str, Any]:
+    """Release a kill switch."""
+    scope = KillScope(client_id=client_id, platform=platform, action=action)  # type: ignore[arg-type]
+    return _cc(await ctx.platform.set_kill_switch(scope, False, actor=ctx.actor, reason=ctx.reason))
+
+
+@action("lane.route")
+async def lane_route(ctx: ActionContext, platform: str, lane: str) -> dict[str, Any]:
+    """Route a platform's side effects to the api, browser or hybrid lane."""
+    return _cc(await ctx.platform.set_lane(platform, lane, actor=ctx.actor, reason=ctx.reason))  # type: ignore[arg-type]
+
+
+@action("mode.set")
+async def mode_set(ctx: ActionContext, mode: str, client_id: str | None = None, platform: str | None = None) -> dict[str, Any]:
+    """Set the operating mode (auto, approval_required, manual_only, read_only) for a scope."""
+    return _cc(await ctx.platform.set_mode(mode, client_id=client_id, platform=platform, actor=ctx.actor, reason=ctx.reason))  # type: ignore[arg-type]
+
+
+@action("queue.pause")
+async def queue_pause(ctx: ActionContext, job_class: str) -> dict[str, Any]:
+    """Pause the consumers of one job class (publish, engagement, generation, maintenance)."""
+    return _cc(await ctx.platform.set_queue_paused(job_class, True, actor=ctx.actor, reason=ctx.reason))
+
+
+@action("queue.resume")
+async def queue_resume(ctx: ActionContext, job_class: str) -> dict[str, Any]:
+    """Resume the consumers of one job class."""
+    return _cc(await ctx.platform.set_queue_paused(job_class, False, actor=ctx.actor, reason=ctx.reason))
+
+
+@action("pacing.set")
+async def pacing_set(
+    ctx: ActionContext,
+    platform: str,
+    concurrency: int | None = None,
+    min_interval_s: float | None = None,
+    jitter_s: float | None = None,
+    daily_caps: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """Change a platform's pacing: concurrency, minimum interval, jitter, daily caps."""
+    return _cc(await ctx.platform.set_pacing(
+        platform, actor=ctx.actor, reason=ctx.reason, concurrency=concurrency,
+        min_interval_s=min_interval_s, jitter_s=jitter_s, daily_caps=daily_caps,
+    ))
+
+
+@action("blueprint.disable")
+async def blueprint_disable(ctx: ActionContext, blueprint_id: str) -> dict[str, Any]:
+    """Disable a blueprint (e.g. one causing burst actions)."""
+    return _cc(await ctx.platform.set_blueprint_enabled(blueprint_id, False, actor=ctx.actor, reason=ctx.reason))
+
+
+@action("blueprint.enable")
+async def blueprint_enable(ctx: ActionContext, blueprint_id: str) -> dict[str, Any]:
+    """Re-enable a blueprint."""
+    return _cc(await ctx.platform.set_blueprint_enabled(blueprint_id, True, actor=ctx.actor, reason=ctx.reason))
+
+
+@action("triggers.lock")
+async def triggers_lock(ctx: ActionContext, client_id: str | None = None) -> dict[str, Any]:
+    """Lock keyword triggers (globally or for one client)."""
+    return _cc(await ctx.platform.set_trigger_lock(True, client_id=client_id, actor=ctx.actor, reason=ctx.reason))
+
+
+@action("triggers.unlock")
+async def triggers_unlock(ctx: ActionContext, client_id: str | None = None) -> dict[str, Any]:
+    """Unlock keyword triggers."""
+    return _cc(await ctx.platform.set_trigger_lock(False, client_id=client_id, actor=ctx.actor, reason=ctx.reason))
+
+
+@action("provider.route")
+async def provider_route(ctx: ActionContext, capability: str, providers: list[str]) -> dict[str, Any]:
+    """Route a capability (text, image, video) to providers in failover order."""
+    return _cc(await ctx.platform.set_provider_routing(capability, list(providers), actor=ctx.actor, reason=ctx.reason))  # type: ignore[arg-type]
+
+
+@action("budget.set")
+async def budget_set(
+    ctx: ActionContext,
+    client_id: str | None = None,
+    episode_tokens: int | None = None,
+    episode_usd: float | None = None,
+    client_usd: float | None = None,
+    client_tokens: int | None = None,
+) -> dict[str, Any]:
+    """Enforce cost caps per client and per episode."""
+    return _cc(await ctx.platform.set_budget(
+        actor=ctx.actor, reason=ctx.reason, client_id=client_id, episode_tokens=episode_tokens,
+        episode_usd=episode_usd, client_usd=client_usd, client_tokens=client_tokens,
+    ))
+
+
+@action("jobs.mark_needs_human_confirm")
+async def jobs_mark_needs_human_confirm(ctx: ActionContext, platform: str | None = None, kind: str = "publish") -> dict[str, Any]:
+    """Mark the platform's unconfirmed jobs of ``kind`` as needing a human's confirmation."""
+    pending = {"queued", "scheduled", "retry_wait", "awaiting_approval"}
+    jobs = [
+        j for j in await ctx.platform.jobs()
+        if j.spec.kind == kind and (platform is None or j.spec.platform == platform) and j.state in pending
+    ]
+    if not jobs:
+        return {"marked": 0}
+    done = await ctx.platform.mark_needs_human_confirm([j.id for j in jobs], actor=ctx.actor, reason=ctx.reason)
+    return {"marked": len(done)}
+
+
+@action("jobs.submit")
+async def jobs_submit(ctx: ActionContext, kind: str, client_id: str, platform: str | None = None, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Submit one job (an auth check, a test post, a tool health call)."""
+    job = await ctx.platform.submit(JobSpec(kind=kind, client_id=client_id, platform=platform, payload=payload or {}))  # type: ignore[arg-type]
+    return {"job_id": job.id, "state": job.state}
+
+
+@action("evidence.snapshot")
+async def evidence_snapshot(ctx: ActionContext, what: list[str] | None = None, why: str = "") -> dict[str, Any]:
+    """Capture evidence (audit, metrics, controls, alerts, ledger, journal, faults) into the bundle."""
+    items = list(what or ["audit", "metrics", "controls", "alerts"])
+    if ctx.snapshot is not None:
+        await ctx.snapshot(items, why or ctx.reason)
+    return {"captured": items}
+
+
+@action("fault.heal")
+async def fault_heal(ctx: ActionContext, kind: str | None = None) -> dict[str, Any]:
+    """The outside world recovers: remove the scenario's fault rules (of one kind, or all)."""
+    n = await ctx.heal(kind) if ctx.heal is not None else 0
+    return {"healed": n, "kind": kind}
+
+
+@action("canary.run")
+async def canary_run(ctx: ActionContext, client_id: str, platform: str) -> dict[str, Any]:
+    """Run the golden-path canary: one test post for one client on one platform, verified."""
+    return dict(await ctx.platform.canary(client_id, platform))

@@ -1,0 +1,394 @@
+"""Scenarios: one YAML file per drill, loaded into frozen pydantic models that refuse unknown keys.
+
+A bad file gets exactly one message naming the file, the key path, the value and the valid
+choices, e.g. ``scenarios/rb05.yaml: faults[0].kind: 'x.ratelimited' is not a fault kind; did you
+mean 'x.rate_limited'?``. Names that live in other catalogues (fault kinds, defects, invariants,
+runbooks) are checked against a :class:`Catalogue` handed in as validation context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from fakes.core.faults import FAULT_KINDS, FaultKind, did_you_mean
+
+from .durations import Duration
+from .runbooks.model import AlertRule, IncidentType, Severity, VerificationCheck
+from .scenario_errors import ScenarioError, explain
+
+__all__ = [
+    "Catalogue",
+    "DefectSpec",
+    "Detection",
+    "Expect",
+    "FaultSpec",
+    "InvariantSpec",
+    "Mutant",
+    "ReachedCheck",
+    "Scenario",
+    "ScenarioError",
+    "Surge",
+    "Workload",
+    "WorldSpec",
+    "default_catalogue",
+    "load_scenario",
+]
+
+SocialPlatform = Literal["x", "instagram", "linkedin"]
+SurgeJob = Literal[
+    "publish", "misrouted_publish", "generate_text", "generate_image", "generate_video", "tool_call",
+    "comment", "dm",
+]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The names a scenario may use, from the catalogues of the fakes, the sandbox and the judge."""
+
+    fault_kinds: Mapping[str, type[FaultKind]]
+    defects: Collection[str]
+    invariants: Collection[str]
+    runbooks: Collection[str]
+
+
+def default_catalogue() -> Catalogue:
+    """The live catalogues: fault kinds, the platform's defects, the judge's invariants, runbooks."""
+    from .drill import known_invariants, platform_defects
+    from .runbooks import runbooks
+
+    return Catalogue(FAULT_KINDS, sorted(platform_defects()), sorted(known_invariants()), sorted(runbooks()))
+
+
+def _cat(info: ValidationInfo) -> Catalogue | None:
+    ctx = info.context or {}
+    cat = ctx.get("catalogue")
+    return cat if isinstance(cat, Catalogue) else None
+
+
+def _choose(value: str, what: str, choices: Collection[str]) -> str:
+    return f"{value!r} is not {what}{did_you_mean(value, choices)}; valid: {', '.join(sorted(choices))}"
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WorldSpec(_M):
+    """Who exists in the sandbox: clients (tenants), their social platforms and each one's lane."""
+
+    clients: int = Field(3, ge=1, le=8)
+    platforms: tuple[SocialPlatform, ...] = ("x",)
+    lanes: dict[SocialPlatform, Literal["api", "browser", "hybrid"]] = Field(default_factory=dict)
+
+
+class Surge(_M):
+    """Extra work in a window: a burst of posts, long generation jobs, misrouted jobs, inbound."""
+
+    job: SurgeJob
+    at: Duration
+    duration: Duration
+    per_hour: float = Field(gt=0, le=100_000)
+
+
+class Workload(_M):
+    """The intent: what the agency schedules and what the outside world sends, per hour."""
+
+    duration: Duration = 7200.0
+    steady_state: Duration = 600.0
+    posts_per_hour: float = Field(60.0, ge=0, le=100_000)
+    inbound_comments_per_hour: float = Field(0.0, ge=0, le=100_000)
+    dms_per_hour: float = Field(0.0, ge=0, le=100_000)
+    generation_jobs_per_hour: float = Field(0.0, ge=0, le=100_000)
+    image_jobs_per_hour: float = Field(0.0, ge=0, le=100_000)
+    video_jobs_per_hour: float = Field(0.0, ge=0, le=100_000)
+    tool_calls_per_hour: float = Field(0.0, ge=0, le=100_000)
+    #: the keyword a blueprint answers (inbound comments carry it)
+    trigger_keyword: str = "price?"
+    surges: tuple[Surge, ...] = ()
+
+
+class DefectSpec(_M):
+    """A platform defect switched on for the drill (from the start, or from ``at``)."""
+
+    name: str
+    at: Duration = 0.0
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str, info: ValidationInfo) -> str:
+        cat = _cat(info)
+        if cat is not None and v not in cat.defects:
+            raise ValueError(_choose(v, "a defect", cat.defects))
+        return v
+
+
+def _name_or_mapping(v: Any) -> Any:
+    return {"name": v} if isinstance(v, str) else v
+
+
+class MatchSpec(_M):
+    """Which requests a fault applies to (see the fakes' fault rules)."""
+
+    fake: str | None = None
+    route: str | None = None
+    account: str | None = None
+
+
+class FaultSpec(_M):
+    """A fault rule of the fakes' catalogue, installed at ``at`` for ``duration`` (or to the end)."""
+
+    kind: str
+    at: Duration = 0.0
+    duration: Duration | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    match: MatchSpec = Field(default_factory=MatchSpec)
+    probability: float = Field(1.0, ge=0.0, le=1.0)
+    first_n: int | None = Field(None, ge=1)
+    every_nth: int | None = Field(None, ge=1)
+
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, v: str, info: ValidationInfo) -> str:
+        kinds = (_cat(info) or Catalogue(FAULT_KINDS, (), (), ())).fault_kinds
+        if v not in kinds:
+            raise ValueError(f"{v!r} is not a fault kind{did_you_mean(v, kinds)}; see `vibedrill faults`")
+        return v
+
+    @model_validator(mode="after")
+    def _params_fit_the_kind(self) -> FaultSpec:
+        kind = FAULT_KINDS.get(self.kind)
+        if kind is None:
+            return self
+        fields = list(kind.Params.model_fields)
+        for key in self.params:
+            if key not in fields:
+                valid = ", ".join(fields) or "none"
+                raise ValueError(f"params: {self.kind} takes no parameter {key!r}{did_you_mean(key, fields)}; valid: {valid}")
+        try:
+            kind.Params.model_validate(self.params)
+        except ValidationError as e:
+            errs = e.errors()
+            loc = ".".join(str(p) for p in errs[0]["loc"])
+            raise ValueError(f"params.{loc}: {errs[0]['msg']} (got {errs[0].get('input')!r}) for {self.kind}") from None
+        if self.match.fake is not None and self.match.fake not in kind.fakes:
+            raise ValueError(f"match.fake: {self.kind} does not apply to {self.match.fake!r}; valid: {', '.join(kind.fakes)}")
+        return self
+
+    def target(self) -> str:
+        """The fake the fault lives on (``x`` for ``x.rate_limited``)."""
+        return self.match.fake or FAULT_KINDS[self.kind].fakes[0] if self.kind in FAULT_KINDS else self.kind.split(".")[0]
+
+
+class Detection(_M):
+    """How the incident is detected: alert rules (default: the runbook's symptoms) and a deadline."""
+
+    rules: tuple[AlertRule, ...] = ()
+    deadline: Duration | None = None
+    poll: Duration = 15.0
+
+
+class RunbookOverrides(_M):
+    """Changes to the runbook for this drill: steps to skip, deadlines, parameters."""
+
+    skip: tuple[str, ...] = ()
+    deadlines: dict[str, Duration] = Field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class InvariantSpec(_M):
+    """An invariant to judge, with parameters and a scope (``after_containment``: blast radius)."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    scope: Literal["always", "after_containment"] = "always"
+    blast_radius: int | None = Field(None, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str, info: ValidationInfo) -> str:
+        cat = _cat(info)
+        if cat is not None and cat.invariants and v not in cat.invariants:
+            raise ValueError(_choose(v, "an invariant", cat.invariants) + "; see `vibedrill invariants`")
+        return v
+
+
+class ReachedCheck(_M):
+    """Proof the drill bit: a fault kind served at least ``min_hits`` times (or a named probe)."""
+
+    fault: str | None = None
+    probe: str | None = None
+    min_hits: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ReachedCheck:
+        if (self.fault is None) == (self.probe is None):
+            raise ValueError("a reached check names exactly one of 'fault' or 'probe'")
+        if self.fault is not None and self.fault not in FAULT_KINDS:
+            raise ValueError(f"fault: {self.fault!r} is not a fault kind{did_you_mean(self.fault, FAULT_KINDS)}")
+        return self
+
+    @property
+    def name(self) -> str:
+        """How the check reads in verdict.json: ``x.rate_limited served``."""
+        return f"{self.fault} served" if self.fault else f"{self.probe} observed"
+
+
+class TimeBound(_M):
+    """A deadline: at most ``max``."""
+
+    max: Duration
+
+
+class CountBound(_M):
+    """A count limit: at most ``max``."""
+
+    max: int = Field(ge=0)
+
+
+class Expect(_M):
+    """What the drill must show beyond the invariants: deadlines and blast-radius limits."""
+
+    time_to_detect: TimeBound | None = None
+    time_to_contain: TimeBound | None = None
+    time_to_mitigate: TimeBound | None = None
+    time_to_recover: TimeBound | None = None
+    side_effects_after_containment: CountBound | None = None
+    side_effects_in_fault_window: CountBound | None = None
+
+
+class Mutant(_M):
+    """A row of the mutation matrix: run with ``defect``, ``invariant`` must come out violated."""
+
+    defect: str
+    invariant: str
+
+    @field_validator("defect")
+    @classmethod
+    def _known_defect(cls, v: str, info: ValidationInfo) -> str:
+        cat = _cat(info)
+        if cat is not None and v not in cat.defects:
+            raise ValueError(_choose(v, "a defect", cat.defects))
+        return v
+
+    @field_validator("invariant")
+    @classmethod
+    def _known_invariant(cls, v: str, info: ValidationInfo) -> str:
+        cat = _cat(info)
+        if cat is not None and cat.invariants and v not in cat.invariants:
+            raise ValueError(_choose(v, "an invariant", cat.invariants))
+        return v
+
+
+class Scenario(_M):
+    """One drill: the world, the workload, what goes wrong, how it is found and fixed, and judged."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    runbook: str = Field(pattern=r"^RB-\d\d$")
+    severity: Severity
+    incident_types: tuple[IncidentType, ...] = Field(min_length=1)
+    seed: int = 0
+    lane: Literal["api", "browser"] = "api"
+    description: str = ""
+    world: WorldSpec = Field(default_factory=WorldSpec)
+    workload: Workload = Field(default_factory=Workload)
+    defects: tuple[DefectSpec, ...] = ()
+    faults: tuple[FaultSpec, ...] = ()
+    detection: Detection = Field(default_factory=Detection)
+    response: Literal["auto", "observe"] = "auto"
+    runbook_overrides: RunbookOverrides = Field(default_factory=RunbookOverrides)
+    invariants: tuple[InvariantSpec, ...] = Field(min_length=1)
+    reached: tuple[ReachedCheck, ...] | None = None
+    verification: tuple[VerificationCheck, ...] | None = None
+    expect: Expect = Field(default_factory=Expect)
+    mutants: tuple[Mutant, ...] = ()
+
+    _coerce_defects = field_validator("defects", mode="before")(lambda v: [_name_or_mapping(x) for x in v] if isinstance(v, list) else v)
+    _coerce_invariants = field_validator("invariants", mode="before")(lambda v: [_name_or_mapping(x) for x in v] if isinstance(v, list) else v)
+
+    @field_validator("runbook")
+    @classmethod
+    def _known_runbook(cls, v: str, info: ValidationInfo) -> str:
+        cat = _cat(info)
+        if cat is not None and cat.runbooks and v not in cat.runbooks:
+            raise ValueError(_choose(v, "a runbook", cat.runbooks))
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        for i, f in enumerate(self.faults):
+            if f.at >= self.workload.duration:
+                raise ValueError(f"faults[{i}].at: {f.at:g}s is after the drill ends (workload.duration {self.workload.duration:g}s)")
+            fake = f.match.fake or FAULT_KINDS[f.kind].fakes[0]
+            if fake in ("x", "instagram", "linkedin") and fake not in self.world.platforms:
+                raise ValueError(f"faults[{i}].kind: {f.kind} targets {fake!r}, which is not in world.platforms ({', '.join(self.world.platforms)})")
+        for i, s in enumerate(self.workload.surges):
+            if s.at >= self.workload.duration:
+                raise ValueError(f"workload.surges[{i}].at: {s.at:g}s is after the drill ends")
+        return self
+
+    @property
+    def reached_checks(self) -> tuple[ReachedCheck, ...]:
+        """The reached checks: as written, or one per distinct fault kind."""
+        if self.reached is not None:
+            return self.reached
+        kinds = dict.fromkeys(f.kind for f in self.faults)
+        return tuple(ReachedCheck(fault=k) for k in kinds)
+
+    def fault_window(self) -> tuple[float, float] | None:
+        """Offsets (seconds) of the first fault's start and the last fault's end, if any."""
+        if not self.faults:
+            return None
+        end = self.workload.duration
+        return min(f.at for f in self.faults), max(min(end, f.at + (f.duration if f.duration is not None else end)) for f in self.faults)
+
+
+def load_scenario(path: str | Path, catalogue: Catalogue | None = None, *, display: str | None = None) -> Scenario:
+    """Load and validate one scenario file; ScenarioError with one clear message otherwise."""
+    path = Path(path)
+    shown = display or _display(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ScenarioError(f"{shown}: cannot read: {e.strerror or e}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise ScenarioError(f"{shown}{where}: YAML syntax error: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise ScenarioError(f"{shown}: YAML syntax error: {e}") from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{shown}: a scenario must be a mapping of keys (id, title, runbook, …), got {type(raw).__name__}")
+    if raw.get("id") != path.stem:
+        raise ScenarioError(f"{shown}: id: {raw.get('id')!r} must equal the file name's stem {path.stem!r}")
+    cat = catalogue if catalogue is not None else default_catalogue()
+    try:
+        return Scenario.model_validate(raw, context={"catalogue": cat})
+    except Exception as e:
+        msg = explain(e, Scenario, raw)
+        if msg is None:
+            raise
+        raise ScenarioError(f"{shown}: {msg}") from None
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
