@@ -1,0 +1,172 @@
+"""The audit log: an append-only record of every side-effect attempt and outcome, cursor-paged.
+
+The audit is the platform's *claim*; the fakes' ledger is the truth it is judged against. No
+credential may ever appear in it: every string is scrubbed against the secrets the keyring
+registered and against credential-shaped patterns before it is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .contract import AuditEvent, AuditPage
+from .defects import Defects
+
+__all__ = ["REDACTED", "AuditLog", "Scrubber"]
+
+REDACTED = "[redacted]"
+
+_PATTERNS = re.compile(
+    r"(?i)(bearer\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|\b(?:sk|rk|pk)-[A-Za-z0-9_-]{16,}"
+    r"|\b[a-z]{1,12}(?:at|rt)-[0-9a-f]{24,}"
+    r"|\bEAA[A-Za-z0-9]{20,}"
+    r"|(?:access_token|refresh_token|client_secret|api_key|password)[\"']?\s*[=:]\s*[\"']?[^\s\"'&,}]{6,})"
+)
+
+
+class Scrubber:
+    """Redacts known secrets and credential-shaped strings from anything bound for evidence."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+
+    def register(self, secret: str | None) -> None:
+        """Remember a secret (the keyring registers every token it holds or receives)."""
+        if secret and len(secret) >= 8:
+            self._secrets.add(secret)
+
+    def text(self, s: str) -> str:
+        """``s`` with every secret replaced by ``[redacted]``."""
+        for sec in self._secrets:
+            if sec in s:
+                s = s.replace(sec, REDACTED)
+        return _PATTERNS.sub(REDACTED, s)
+
+    def value(self, v: Any) -> Any:
+        """A JSON-like value with every string scrubbed."""
+        if isinstance(v, str):
+            return self.text(v)
+        if isinstance(v, dict):
+            return {str(k): self.value(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [self.value(x) for x in v]
+        return v
+
+
+# stored rows are plain tuples in AuditEvent field order: cheap to keep 10^6 of them
+_FIELDS = tuple(AuditEvent.model_fields)
+
+
+class AuditLog:
+    """Append-only AuditEvents with cursor paging (cursor = last seq seen)."""
+
+    def __init__(
+        self,
+        now: Callable[[], float],
+        defects: Defects | None = None,
+        scrubber: Scrubber | None = None,
+    ) -> None:
+        self.now = now
+        self.defects = defects or Defects()
+        self.scrubber = scrubber or Scrubber()
+        self._rows: list[tuple[Any, ...]] = []
+        self._success_outcomes = 0
+        #: successful side-effect outcomes the platform meant to audit (audit_gap detection)
+        self.intended_outcomes = 0
+        self._stored_success = 0
+        #: called with every stored event (storage, streaming)
+        self.on_append: list[Callable[[AuditEvent], None]] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def record(
+        self,
+        *,
+        client_id: str,
+        platform: str,
+        account_id: str | None,
+        action: str,
+        phase: str,
+        trace_id: str,
+        outcome: str | None = None,
+        job_id: str | None = None,
+        idempotency_key: str | None = None,
+        lane: str = "api",
+        proof: dict[str, Any] | None = None,
+        error: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEvent | None:
+        """Append one event (scrubbed); returns it, or None if the ``audit_dropped`` defect ate it."""
+        if phase == "outcome" and outcome == "success":
+            self.intended_outcomes += 1
+            if self.defects.on("audit_dropped"):
+                self._success_outcomes += 1
+                if self._success_outcomes % 4 == 0:
+                    return None
+        sc = self.scrubber
+        seq = len(self._rows) + 1
+        row = (
+            seq,
+            self.now(),
+            f"ae-{seq:06d}",
+            client_id,
+            platform,
+            account_id,
+            action,
+            phase,
+            outcome,
+            job_id,
+            idempotency_key,
+            lane,
+            trace_id,
+            sc.value(proof) if proof else {},
+            sc.text(error) if error else None,
+            sc.value(detail) if detail else {},
+        )
+        self._rows.append(row)
+        if phase == "outcome" and outcome == "success":
+            self._stored_success += 1
+        if self.on_append:
+            ev = self._event(row)
+            for fn in self.on_append:
+                fn(ev)
+            return ev
+        return self._event(row)
+
+    def restore(self, event: AuditEvent) -> None:
+        """Re-append an event loaded from storage (its seq must be the next one)."""
+        if event.seq != len(self._rows) + 1:
+            raise ValueError(
+                f"audit restore out of order: got seq {event.seq}, expected {len(self._rows) + 1}"
+            )
+        self._rows.append(tuple(getattr(event, f) for f in _FIELDS))
+        if event.phase == "outcome" and event.outcome == "success":
+            self._stored_success += 1
+            self.intended_outcomes += 1
+
+    @staticmethod
+    def _event(row: tuple[Any, ...]) -> AuditEvent:
+        return AuditEvent.model_construct(**dict(zip(_FIELDS, row, strict=True)))
+
+    def page(self, cursor: int = 0, limit: int = 500) -> AuditPage:
+        """Events with ``seq > cursor``, at most ``limit``; ``next_cursor`` continues."""
+        if cursor < 0:
+            raise ValueError(f"cursor must be ≥ 0, got {cursor!r}")
+        if not 1 <= limit <= 10_000:
+            raise ValueError(f"limit must be between 1 and 10000, got {limit!r}")
+        rows = self._rows[cursor : cursor + limit]
+        return AuditPage.model_construct(
+            events=[self._event(r) for r in rows], next_cursor=cursor + len(rows)
+        )
+
+    def events(self) -> list[AuditEvent]:
+        """Every event (tests and evidence bundles)."""
+        return [self._event(r) for r in self._rows]
+
+    def gap(self) -> int:
+        """Successful outcomes meant to be audited but missing from the log (RB-11's signal)."""
+        return self.intended_outcomes - self._stored_success
