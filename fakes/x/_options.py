@@ -61,13 +61,21 @@ class XOptions:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.limits) - set(ROUTES))
         if unknown:
-            raise ValueError(f"XOptions.limits: {unknown[0]!r} is not an X route; valid: {', '.join(ROUTES)}")
+            raise ValueError(
+                f"XOptions.limits: {unknown[0]!r} is not an X route; valid: {', '.join(ROUTES)}"
+            )
         merged = {**DEFAULT_LIMITS, **self.limits}
         bad = {k: v for k, v in merged.items() if not isinstance(v, int) or v < 1}
         if bad:
             raise ValueError(f"XOptions.limits: limits must be positive integers, got {bad!r}")
         object.__setattr__(self, "limits", MappingProxyType(merged))
-        for name in ("window_s", "user_24h_limit", "app_24h_limit", "access_ttl_s", "max_lookup_ids"):
+        for name in (
+            "window_s",
+            "user_24h_limit",
+            "app_24h_limit",
+            "access_ttl_s",
+            "max_lookup_ids",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"XOptions.{name} must be positive, got {getattr(self, name)!r}")
 

@@ -40,20 +40,37 @@ REPLY_NOT_VISIBLE = "You attempted to reply to a Tweet that is deleted or not vi
 TWEPOCH_MS = 1_288_834_974_657
 
 
-def problem(status: int, detail: str | None = None, title: str | None = None, type_: str = "about:blank", **extra: Any) -> dict[str, Any]:
+def problem(
+    status: int,
+    detail: str | None = None,
+    title: str | None = None,
+    type_: str = "about:blank",
+    **extra: Any,
+) -> dict[str, Any]:
     """An RFC 7807 problem body the way X v2 spells it."""
     phrase = HTTPStatus(status).phrase
-    return {"title": title or phrase, "type": type_, "status": status, "detail": detail or phrase, **extra}
+    return {
+        "title": title or phrase,
+        "type": type_,
+        "status": status,
+        "detail": detail or phrase,
+        **extra,
+    }
 
 
-def problem_response(status: int, detail: str | None = None, headers: dict[str, str] | None = None, **kw: Any) -> Response:
+def problem_response(
+    status: int, detail: str | None = None, headers: dict[str, str] | None = None, **kw: Any
+) -> Response:
     """A problem body as a response."""
     return json_response(problem(status, detail, **kw), status, headers)
 
 
 def unauthorized() -> Response:
     """X's real 401 for a missing, unknown, expired or revoked token."""
-    return json_response({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}, 401)
+    return json_response(
+        {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"},
+        401,
+    )
 
 
 def forbidden(detail: str) -> Response:
@@ -119,4 +136,8 @@ def snowflake(t: float, seq: int) -> str:
 
 def user_id_of(handle: str) -> str:
     """A stable numeric user id for an inbound author handle (they are not in the roster)."""
-    return str(10**17 + int(hashlib.sha256(handle.lower().lstrip("@").encode()).hexdigest()[:14], 16) % (9 * 10**17))
+    return str(
+        10**17
+        + int(hashlib.sha256(handle.lower().lstrip("@").encode()).hexdigest()[:14], 16)
+        % (9 * 10**17)
+    )

@@ -1,0 +1,233 @@
+"""The X fake's core: the request gate (token, faults, 15-minute windows) and shared helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.responses import Response
+
+from ..core.faults import Fired
+from ..core.http import Call, json_response
+from ..core.inbound import InboundItem
+from ..core.world import World
+from . import _wire as wire
+from ._options import XOptions
+from ._state import Tweet, Window, XState
+
+__all__ = ["DEFAULT_FIELDS", "MENTION_FIELDS", "TWEET_FIELDS", "Handler", "XCore"]
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+TWEET_FIELDS: tuple[str, ...] = (
+    "author_id",
+    "conversation_id",
+    "created_at",
+    "edit_history_tweet_ids",
+    "id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "text",
+)
+#: what every listing of mentions serves, so the platform can thread inbound comments
+MENTION_FIELDS = frozenset(TWEET_FIELDS)
+DEFAULT_FIELDS = frozenset({"id", "text", "edit_history_tweet_ids"})
+#: the developer-account id X puts in a usage-cap body
+USAGE_CAP_ACCOUNT = 1_478_005_236
+
+
+class XCore:
+    """The X fake bound to one world: state, options, the request gate and shared helpers."""
+
+    def __init__(self, world: World, options: XOptions) -> None:
+        self.world = world
+        self.opts = options
+        self.state = XState()
+        world.on_reset(self.state.clear)
+
+    # gate -----------------------------------------------------------------------------------
+    def _rate_headers(self, limit: int, win: Window) -> dict[str, str]:
+        return {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": str(max(limit - win.count, 0)),
+            "x-rate-limit-reset": wire.epoch_s(win.reset),
+        }
+
+    def gated(self, handler: Handler, scope: str | None = None) -> Handler:
+        """Wrap a handler in X's checks: token, faults of the protocol layer, the 15-minute window."""
+
+        async def run(call: Call) -> Response:
+            w = self.world
+            cred = call.credential
+            if cred is None:
+                return wire.unauthorized()
+            acc, problem = w.tokens.check(cred)
+            if acc is None:
+                return wire.unauthorized()
+            if call.fire(w, "x.token_revoked"):
+                w.tokens.revoke_account(acc)
+                return wire.unauthorized()
+            if call.fire(w, "x.token_expired") or problem is not None:
+                return wire.unauthorized()
+            denied = self.count(call, acc)
+            if denied is not None:
+                return denied
+            if call.fire(w, "x.usage_capped"):
+                return json_response(
+                    {
+                        "account_id": USAGE_CAP_ACCOUNT,
+                        "product_name": "standard-basic",
+                        "title": "UsageCapExceeded",
+                        "period": "Monthly",
+                        "scope": "Product",
+                        "detail": "Usage cap exceeded: Monthly product cap",
+                        "type": f"{wire.PROBLEMS}/usage-capped",
+                        "status": 429,
+                    },
+                    429,
+                )
+            if scope is not None and w.tokens.check(cred, scope)[1] == "scope":
+                return wire.forbidden(wire.NOT_PERMITTED)
+            return await handler(call)
+
+        return run
+
+    def count(self, call: Call, key: str) -> Response | None:
+        """Count one request in its 15-minute window; a 429 when exhausted or a fault says so."""
+        now = self.world.now()
+        limit = self.opts.limits[call.route]
+        win = self.state.window(key, call.route, self.opts.window_s, now)
+        call.extra_headers.update(self._rate_headers(limit, win))
+        fired = call.fire(self.world, "x.rate_limited")
+        if fired is not None:
+            return self._rate_limited(call, fired, limit, win)
+        if win.count >= limit:
+            return wire.problem_response(429, title="Too Many Requests")
+        win.count += 1
+        call.extra_headers.update(self._rate_headers(limit, win))
+        return None
+
+    def _rate_limited(self, call: Call, fired: Fired, limit: int, win: Window) -> Response:
+        p: Any = fired.params
+        reset = wire.epoch_s(self.world.now() + p.retry_after_s)
+        if p.window == "24h":
+            call.extra_headers.update(
+                {
+                    "x-user-limit-24hour-limit": str(self.opts.user_24h_limit),
+                    "x-user-limit-24hour-remaining": "0",
+                    "x-user-limit-24hour-reset": reset,
+                }
+            )
+        else:
+            call.extra_headers.update(
+                {
+                    "x-rate-limit-limit": str(limit),
+                    "x-rate-limit-remaining": "0",
+                    "x-rate-limit-reset": reset,
+                }
+            )
+        if p.style == "v1":
+            return json_response({"errors": [{"code": 88, "message": "Rate limit exceeded"}]}, 429)
+        return wire.problem_response(429, title="Too Many Requests")
+
+    # helpers --------------------------------------------------------------------------------
+    async def json_body(self, call: Call) -> dict[str, Any] | Response:
+        """The JSON object of a request, or X's 400."""
+        raw = await call.request.body()
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            return wire.invalid_request("Request body is not valid JSON.")
+        if not isinstance(body, dict):
+            return wire.invalid_request("Request body must be a JSON object.")
+        return body
+
+    def user_id(self, account_id: str) -> str:
+        """The X user id of a roster account."""
+        return self.world.roster.account(account_id).platform_user_id
+
+    def username(self, account_id: str) -> str:
+        """The handle of a roster account, without the @."""
+        return self.world.roster.account(account_id).handle.lstrip("@")
+
+    def from_inbound(self, item: InboundItem) -> Tweet:
+        """An inbound comment seen as a post by someone outside the roster."""
+        conv = item.id
+        reply_user = None
+        if item.post_id is not None:
+            parent = self.state.tweets.get(item.post_id)
+            conv = parent.conversation_id if parent else item.post_id
+            reply_user = self.user_id(item.account_id)
+        return Tweet(
+            id=item.id,
+            account_id="",
+            author_id=wire.user_id_of(item.author),
+            text=item.text,
+            created_at=item.at,
+            conversation_id=conv,
+            in_reply_to=item.post_id,
+            in_reply_to_user_id=reply_user,
+        )
+
+    def find(self, tweet_id: str) -> Tweet | None:
+        """A post as lookups see it: None when missing, deleted, invisible or not yet arrived."""
+        now = self.world.now()
+        t = self.state.tweets.get(tweet_id)
+        if t is not None:
+            return t if not t.deleted and now >= t.visible_from else None
+        item = self.world.inbound.get(tweet_id)
+        if item is not None and item.fake == "x" and item.kind == "comment" and item.at <= now:
+            return self.from_inbound(item)
+        return None
+
+    @staticmethod
+    def render(t: Tweet, fields: frozenset[str]) -> dict[str, Any]:
+        """A post as X serializes it with the requested ``tweet.fields``."""
+        out: dict[str, Any] = {"id": t.id, "text": t.text, "edit_history_tweet_ids": [t.id]}
+        if "author_id" in fields:
+            out["author_id"] = t.author_id
+        if "conversation_id" in fields:
+            out["conversation_id"] = t.conversation_id
+        if "created_at" in fields:
+            out["created_at"] = wire.iso(t.created_at)
+        if t.in_reply_to is not None:
+            if "in_reply_to_user_id" in fields and t.in_reply_to_user_id:
+                out["in_reply_to_user_id"] = t.in_reply_to_user_id
+            if "referenced_tweets" in fields:
+                out["referenced_tweets"] = [{"type": "replied_to", "id": t.in_reply_to}]
+        return out
+
+    @staticmethod
+    def fields(call: Call) -> frozenset[str] | Response:
+        """The ``tweet.fields`` asked for, or X's 400 naming the bad value."""
+        raw = call.request.query_params.get("tweet.fields")
+        if not raw:
+            return DEFAULT_FIELDS
+        asked = [f.strip() for f in raw.split(",") if f.strip()]
+        for f in asked:
+            if f not in TWEET_FIELDS:
+                return wire.invalid_request(
+                    f"The `tweet.fields` query parameter value [{f}] is not one of [{','.join(TWEET_FIELDS)}]",
+                    "tweet.fields",
+                    f,
+                )
+        return DEFAULT_FIELDS | frozenset(asked)
+
+    def record(
+        self, call: Call, action: str, resource_id: str, content: str | None, **extra: Any
+    ) -> None:
+        """Write one accepted side effect to the ledger, as the credential's account."""
+        self.world.record(
+            "x",
+            action,
+            account_id=call.account_id,
+            credential=call.credential,
+            request_id=call.request_id,
+            resource_id=resource_id,
+            content=content,
+            channel="api",
+            **extra,
+        )
+
+    # posts ----------------------------------------------------------------------------------

@@ -1,0 +1,169 @@
+"""Posts on the X fake: create (and reply), lookup by id or ids, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from ..core.http import Call, json_response
+from . import _wire as wire
+from ._core import XCore
+from ._state import Tweet, Window
+
+__all__ = ["create_tweet", "delete_tweet", "get_tweet", "lookup_tweets"]
+
+
+async def create_tweet(x: XCore, call: Call) -> Response:
+    """POST /2/tweets: a post, or a reply when ``reply.in_reply_to_tweet_id`` is given."""
+    w, acc = x.world, str(call.account_id)
+    body = await x.json_body(call)
+    if isinstance(body, Response):
+        return body
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return wire.invalid_request("$.text: a post needs non-empty text", "text", text)
+    reply = body.get("reply")
+    reply_to = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
+    if reply is not None and not isinstance(reply_to, str):
+        return wire.invalid_request(
+            "$.reply.in_reply_to_tweet_id: must be a post id string",
+            "reply.in_reply_to_tweet_id",
+            reply_to,
+        )
+    if call.fire(w, "x.scope_revoked"):
+        return wire.forbidden(wire.NOT_PERMITTED)
+    if call.fire(w, "x.action_blocked"):
+        return wire.forbidden(wire.SPAM_DETAIL)
+    if call.fire(w, "x.duplicate_rejected"):
+        return wire.forbidden(wire.DUPLICATE_DETAIL)
+    now = w.now()
+    for t in x.state.tweets.values():
+        if (
+            t.account_id == acc
+            and not t.deleted
+            and t.text == text
+            and now - t.created_at < x.opts.duplicate_window_s
+        ):
+            return wire.forbidden(wire.DUPLICATE_DETAIL)
+    target = None
+    if reply_to is not None:
+        target = x.find(reply_to)
+        if target is None:
+            return wire.forbidden(wire.REPLY_NOT_VISIBLE)
+    user_day, app_day = x.state.day(acc, now), x.state.day("app", now)
+    if user_day.count >= x.opts.user_24h_limit or app_day.count >= x.opts.app_24h_limit:
+        call.extra_headers.update(_day_headers(x, user_day, app_day))
+        return wire.problem_response(429, title="Too Many Requests")
+    user_day.count += 1
+    app_day.count += 1
+    call.extra_headers.update(_day_headers(x, user_day, app_day))
+    tid = wire.snowflake(now, w.next_id("x.tweet"))
+    tweet = Tweet(
+        id=tid,
+        account_id=acc,
+        author_id=x.user_id(acc),
+        text=text,
+        created_at=now,
+        conversation_id=target.conversation_id if target else tid,
+        in_reply_to=target.id if target else None,
+        in_reply_to_user_id=target.author_id if target else None,
+    )
+    detail = None
+    fired = call.fire(w, "x.post_invisible")
+    if fired is not None:
+        for_s: float | None = getattr(fired.params, "for_s", None)
+        tweet.visible_from = float("inf") if for_s is None else now + for_s
+        detail = "invisible" if for_s is None else f"invisible_for={for_s:g}s"
+    x.state.tweets[tid] = tweet
+    if target is not None:
+        x.record(call, "reply.created", tid, text, in_reply_to=target.id, detail=detail)
+        echo = call.fire(w, "x.reply_echo")
+        if echo is not None:
+            p: Any = echo.params
+            n = w.next_id("x.echo_author")
+            w.inbound.schedule(
+                "x",
+                "comment",
+                acc,
+                f"@{x.username(acc)} {p.keyword}",
+                author=f"@echo_fan_{n}",
+                at=now + p.delay_s,
+                post_id=tid,
+                echo_of=tid,
+            )
+    else:
+        x.record(call, "post.created", tid, text, detail=detail)
+    return json_response({"data": {"id": tid, "text": text, "edit_history_tweet_ids": [tid]}}, 201)
+
+
+def _day_headers(x: XCore, user_day: Window, app_day: Window) -> dict[str, str]:
+    o = x.opts
+    return {
+        "x-user-limit-24hour-limit": str(o.user_24h_limit),
+        "x-user-limit-24hour-remaining": str(max(o.user_24h_limit - user_day.count, 0)),
+        "x-user-limit-24hour-reset": wire.epoch_s(user_day.reset),
+        "x-app-limit-24hour-limit": str(o.app_24h_limit),
+        "x-app-limit-24hour-remaining": str(max(o.app_24h_limit - app_day.count, 0)),
+        "x-app-limit-24hour-reset": wire.epoch_s(app_day.reset),
+    }
+
+
+async def get_tweet(x: XCore, call: Call) -> Response:
+    """GET /2/tweets/{id}: the post, or a 200 with a not-found partial error."""
+    fields = x.fields(call)
+    if isinstance(fields, Response):
+        return fields
+    tid = call.request.path_params["id"]
+    t = x.find(tid)
+    if t is None:
+        return json_response({"errors": [wire.not_found(tid, "id")]})
+    return json_response({"data": x.render(t, fields)})
+
+
+async def lookup_tweets(x: XCore, call: Call) -> Response:
+    """GET /2/tweets?ids=a,b: found posts in ``data``, the rest as partial errors."""
+    fields = x.fields(call)
+    if isinstance(fields, Response):
+        return fields
+    raw = call.request.query_params.get("ids", "")
+    ids = [i.strip() for i in raw.split(",") if i.strip()]
+    if not ids:
+        return wire.invalid_request("The `ids` query parameter can not be empty", "ids", raw)
+    if len(ids) > x.opts.max_lookup_ids:
+        return wire.invalid_request(
+            f"The number of values in the `ids` query parameter list [{len(ids)}] is not between 1 and {x.opts.max_lookup_ids}",
+            "ids",
+            raw,
+        )
+    data, errors = [], []
+    for tid in ids:
+        t = x.find(tid)
+        if t is None:
+            errors.append(wire.not_found(tid, "ids"))
+        else:
+            data.append(x.render(t, fields))
+    out: dict[str, Any] = {}
+    if data:
+        out["data"] = data
+    if errors:
+        out["errors"] = errors
+    return json_response(out)
+
+
+async def delete_tweet(x: XCore, call: Call) -> Response:
+    """DELETE /2/tweets/{id}: the account's own post (or reply) → ``post.deleted``."""
+    tid = call.request.path_params["id"]
+    if call.fire(x.world, "x.scope_revoked"):
+        return wire.forbidden(wire.NOT_PERMITTED)
+    t = x.state.tweets.get(tid)
+    if t is None or t.deleted:
+        return json_response({"errors": [wire.not_found(tid, "id")]})
+    if t.account_id != call.account_id:
+        return wire.forbidden("You are not allowed to delete this Tweet.")
+    t.deleted = True
+    x.record(call, "post.deleted", tid, None)
+    return json_response({"data": {"deleted": True}})
+
+
+# users, mentions, DMs, likes --------------------------------------------------------------
