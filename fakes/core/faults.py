@@ -25,11 +25,11 @@ from .clock import Now
 
 __all__ = [
     "FAULT_KINDS",
-    "Fired",
     "FaultEngine",
     "FaultKind",
     "FaultRule",
     "FaultRuleError",
+    "Fired",
     "Match",
     "did_you_mean",
 ]

@@ -37,7 +37,9 @@ class Journal:
     """Append-only, bounded by ``max_entries`` (oldest dropped, count kept)."""
 
     def __init__(self, max_entries: int = 2_000_000) -> None:
-        self._entries: list[JournalEntry] = []
+        #: plain tuples in JournalEntry's field order: exact tuples of atoms leave the GC's
+        #: tracked set after a collection, NamedTuple instances do not
+        self._entries: list[tuple[Any, ...]] = []
         self._max = max_entries
         self.dropped = 0
 
@@ -45,12 +47,12 @@ class Journal:
         return len(self._entries)
 
     def __iter__(self) -> Iterator[JournalEntry]:
-        return iter(self._entries)
+        return map(JournalEntry._make, self._entries)
 
     def record(self, **fields: Any) -> JournalEntry:
         """Append an entry; ``seq`` is assigned here."""
         entry = JournalEntry(seq=len(self._entries) + self.dropped + 1, **fields)
-        self._entries.append(entry)
+        self._entries.append(tuple(entry))
         if len(self._entries) > self._max:
             cut = len(self._entries) - self._max
             del self._entries[:cut]
@@ -59,7 +61,7 @@ class Journal:
 
     def entries(self, *, fake: str | None = None, since_seq: int = 0) -> list[JournalEntry]:
         """Entries with ``seq`` > ``since_seq``, optionally of one fake."""
-        return [e for e in self._entries if e.seq > since_seq and (fake is None or e.fake == fake)]
+        return [JournalEntry._make(e) for e in self._entries if e[0] > since_seq and (fake is None or e[2] == fake)]
 
     def clear(self) -> None:
         """Forget every entry."""

@@ -1,8 +1,10 @@
 """The ledger: one entry per side effect the outside world accepted — the drill's ground truth.
 
-Entries are stored as flat tuples of atoms (str/int/float/None). CPython stops tracking such
-tuples in the cyclic garbage collector, so a ledger of a million entries does not make every
-collection walk a million objects (a ledger of dicts pauses 40–110 ms at 50k–150k entries).
+Entries are stored as plain flat tuples of atoms (str/int/float/None) and wrapped as
+:class:`LedgerEntry` only when read. CPython stops tracking exact tuples of atoms in the cyclic
+garbage collector (a tuple *subclass* such as a NamedTuple stays tracked), so a ledger of a
+million entries does not make every collection walk a million objects (a ledger of dicts pauses
+40–110 ms at 50k–150k entries).
 """
 
 from __future__ import annotations
@@ -66,13 +68,14 @@ class Ledger:
     """An append-only list of :class:`LedgerEntry`, with cheap filtering."""
 
     def __init__(self) -> None:
-        self._entries: list[LedgerEntry] = []
+        #: plain tuples in LedgerEntry's field order; see the module docstring for why
+        self._entries: list[tuple[Any, ...]] = []
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def __iter__(self) -> Iterator[LedgerEntry]:
-        return iter(self._entries)
+        return map(LedgerEntry._make, self._entries)
 
     def record(self, **fields: Any) -> LedgerEntry:
         """Append an entry; ``seq`` is assigned here. Unknown actions are refused."""
@@ -80,7 +83,7 @@ class Ledger:
         if action not in ACTIONS:
             raise ValueError(f"ledger action {action!r} is not one of {ACTIONS}")
         entry = LedgerEntry(seq=len(self._entries) + 1, **fields)
-        self._entries.append(entry)
+        self._entries.append(tuple(entry))
         return entry
 
     def entries(
@@ -94,11 +97,11 @@ class Ledger:
         """Entries after ``since_seq`` matching every given filter."""
         out = self._entries[since_seq:] if since_seq else self._entries
         return [
-            e
+            LedgerEntry._make(e)
             for e in out
-            if (fake is None or e.fake == fake)
-            and (action is None or e.action == action)
-            and (account_id is None or e.account_id == account_id)
+            if (fake is None or e[2] == fake)
+            and (action is None or e[3] == action)
+            and (account_id is None or e[4] == account_id)
         ]
 
     def clear(self) -> None:

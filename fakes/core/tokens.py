@@ -13,7 +13,7 @@ from typing import Literal
 from .clock import Now
 from .roster import Roster
 
-__all__ = ["TokenState", "TokenStore", "TokenProblem"]
+__all__ = ["TokenProblem", "TokenState", "TokenStore"]
 
 TokenProblem = Literal["unknown", "expired", "revoked", "scope"]
 
