@@ -1,0 +1,226 @@
+"""The engagement engine: keyword-triggered replies to comments and DMs, bounded by design.
+
+Each poll reads every account's inbound comments and DMs through its lane (``list_inbound``),
+and for each item decides — in this order — whether to answer it:
+
+1. never answer ourselves (the author is the account's own user id or handle);
+2. a **dedupe key** per inbound item (``<platform>:<account>:<item id>``): an item delivered
+   twice (``<f>.duplicate_inbound``) is answered once;
+3. a blueprint of the client for that platform must be enabled and one of its keywords must
+   appear in the text; keyword triggers must not be locked for the client;
+4. **conversation state**: the conversation is the platform's conversation id, or — followed
+   through our own replies — the conversation of the item we answered, so a bot commenting on
+   each of our replies (``<f>.reply_echo``) stays in one conversation; each conversation gets at
+   most ``max_replies_per_conversation`` replies, ``cooldown_s`` apart;
+5. kill switches and modes: a covering kill switch or a non-auto mode stops the reply.
+
+A reply that passes is submitted as a ``reply`` (comment) or ``dm`` job with the dedupe key as
+its idempotency key, so the runner's gates (checked again immediately before sending), pacing
+and audit apply. Defects: ``engagement_dedupe_off`` skips 1, 2 and 4 — the runaway loop of
+RB-10 — and ``kill_switch_ignored_by_engagement`` skips 5 (and asks the runner to skip it too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .contract import JobSpec
+from .defects import Defect
+from .lanes.base import Credential, InboundMessage
+from .settings import AccountSettings, Blueprint, ClientSettings
+
+__all__ = ["Conversation", "Decision", "EngagementEngine", "EngagementPolicy"]
+
+
+class EngagementDedupeOff(Defect, name="engagement_dedupe_off", runbook="RB-10"):
+    """The engagement engine keeps no dedupe keys and no conversation state: it answers inbound
+    items delivered twice, answers its own echoes and has no per-conversation cap or cooldown, so
+    a reply echo becomes a runaway loop (RB-10 Diagnosis: dedupe/idempotency missing)."""
+
+
+@dataclass(frozen=True)
+class EngagementPolicy:
+    """Hard limits of the engine (RB-10 Fix: hard caps and cooldowns)."""
+
+    max_replies_per_conversation: int = 3
+    cooldown_s: float = 60.0
+    #: replies one poll may start, across all accounts (a brake on bursts)
+    max_replies_per_poll: int = 200
+
+
+@dataclass
+class Conversation:
+    """What the engine remembers about one conversation."""
+
+    key: str
+    replies: int = 0
+    last_reply_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Why an inbound item was or was not answered (kept for tests and the evidence bundle)."""
+
+    item_id: str
+    account_id: str
+    action: str  # "reply" | "dm" | "skip"
+    reason: str
+    job_id: str | None = None
+
+
+class _Controls(Protocol):
+    def is_killed(self, client_id: str | None, platform: str | None, action: str | None) -> Any: ...
+    def mode_for(self, client_id: str | None, platform: str | None) -> str: ...
+    def blueprint_enabled(self, blueprint_id: str) -> bool: ...
+    def triggers_locked(self, client_id: str) -> bool: ...
+
+
+Submit = Callable[[JobSpec], Awaitable[Any]]
+ListInbound = Callable[[ClientSettings, AccountSettings], Awaitable[tuple[Credential | None, Sequence[InboundMessage]]]]
+
+
+@dataclass
+class EngagementEngine:
+    """Decides which inbound items to answer and submits the reply jobs.
+
+    ``list_inbound(client, account)`` reads an account's inbound items (through its lane);
+    ``submit(spec)`` hands a reply job to the runner; ``defect(name)`` asks the defect registry.
+    """
+
+    clients: Sequence[ClientSettings]
+    blueprints: Sequence[Blueprint]
+    controls: _Controls
+    list_inbound: ListInbound
+    submit: Submit
+    defect: Callable[[str], bool]
+    now: Callable[[], float]
+    policy: EngagementPolicy = field(default_factory=EngagementPolicy)
+    #: dedupe keys of inbound items already answered (or decided not to answer, for good)
+    seen: set[str] = field(default_factory=set)
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+    #: our reply's resource id → the conversation it belongs to (echo chains stay in one)
+    reply_conversation: dict[str, str] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
+    polls: int = 0
+
+    def _blueprint(self, client_id: str, platform: str, text: str) -> Blueprint | None:
+        low = text.lower()
+        for bp in self.blueprints:
+            if bp.client_id != client_id or bp.platform != platform:
+                continue
+            if not self.controls.blueprint_enabled(bp.id):
+                continue
+            if any(k.lower() in low for k in bp.keywords):
+                return bp
+        return None
+
+    def _conversation_key(self, account: AccountSettings, item: InboundMessage) -> str:
+        if item.post_id is not None and item.post_id in self.reply_conversation:
+            return self.reply_conversation[item.post_id]
+        if item.kind == "dm":
+            return f"{account.account_id}:dm:{item.conversation_id or item.author_id}"
+        return f"{account.account_id}:c:{item.conversation_id or item.post_id or item.id}"
+
+    def remember_reply(self, conversation_key: str, resource_id: str | None) -> None:
+        """Record that our reply ``resource_id`` belongs to ``conversation_key`` (called after sending)."""
+        if resource_id:
+            self.reply_conversation[resource_id] = conversation_key
+
+    def _skip(self, item: InboundMessage, account: AccountSettings, reason: str) -> None:
+        self.decisions.append(Decision(item.id, account.account_id, "skip", reason))
+
+    async def poll(self) -> list[Decision]:
+        """Read every account's inbound items once and submit the replies due; returns decisions."""
+        self.polls += 1
+        start = len(self.decisions)
+        budget = self.policy.max_replies_per_poll
+        for client in self.clients:
+            for account in client.accounts:
+                if budget <= 0:
+                    break
+                _cred, items = await self.list_inbound(client, account)
+                for item in items:
+                    if budget <= 0:
+                        break
+                    if await self._consider(client, account, item):
+                        budget -= 1
+        return self.decisions[start:]
+
+    async def _consider(self, client: ClientSettings, account: AccountSettings, item: InboundMessage) -> bool:
+        """Decide one item; submit its reply job if due. Returns True if a reply was submitted."""
+        careless = self.defect("engagement_dedupe_off")
+        key = f"{account.platform}:{account.account_id}:{item.id}"
+        if not careless:
+            if key in self.seen:
+                return False
+            own = item.author_id == account.platform_user_id or (
+                item.author_handle is not None and item.author_handle.lstrip("@").lower() == account.handle.lstrip("@").lower()
+            )
+            if own:
+                self.seen.add(key)
+                self._skip(item, account, "own message")
+                return False
+        bp = self._blueprint(client.client_id, account.platform, item.text)
+        if bp is None:
+            self.seen.add(key)
+            self._skip(item, account, "no enabled blueprint keyword")
+            return False
+        if self.controls.triggers_locked(client.client_id):
+            self.seen.add(key)
+            self._skip(item, account, "keyword triggers locked")
+            return False
+        action = "dm" if item.kind == "dm" else "reply"
+        if not self.defect("kill_switch_ignored_by_engagement"):
+            killed = self.controls.is_killed(client.client_id, account.platform, action)
+            if killed is not None:
+                # not marked seen: once the switch is released the item may still be answered
+                self._skip(item, account, f"kill switch engaged: {killed}")
+                return False
+            mode = self.controls.mode_for(client.client_id, account.platform)
+            if mode in ("read_only", "manual_only"):
+                self._skip(item, account, f"mode {mode}")
+                return False
+        conv_key = self._conversation_key(account, item)
+        conv = self.conversations.setdefault(conv_key, Conversation(conv_key))
+        t = self.now()
+        if not careless:
+            if conv.replies >= self.policy.max_replies_per_conversation:
+                self.seen.add(key)
+                self._skip(item, account, f"conversation cap of {self.policy.max_replies_per_conversation} reached")
+                return False
+            if conv.last_reply_at is not None and t - conv.last_reply_at < self.policy.cooldown_s:
+                # not seen: the item may be answered after the cooldown
+                self._skip(item, account, f"conversation cooling down ({self.policy.cooldown_s:g} s)")
+                return False
+        self.seen.add(key)
+        conv.replies += 1
+        conv.last_reply_at = t
+        text = _render(bp.reply_template, item)
+        payload: dict[str, Any] = {
+            "text": text, "inbound_id": item.id, "conversation": conv_key, "author_id": item.author_id,
+        }
+        if action == "dm":
+            payload["recipient_id"] = item.author_id
+        else:
+            payload["target_id"] = item.id
+        spec = JobSpec(
+            kind=action, client_id=client.client_id, platform=account.platform, account_id=account.account_id,
+            payload=payload, idempotency_key=None if careless else f"eng:{key}", blueprint_id=bp.id,
+        )
+        job = await self.submit(spec)
+        job_id = getattr(job, "id", None)
+        self.decisions.append(Decision(item.id, account.account_id, action, f"blueprint {bp.id}", job_id))
+        return True
+
+
+def _render(template: str, item: InboundMessage) -> str:
+    """The reply text: the blueprint's template with ``{author}`` filled in (unknown fields kept)."""
+    author = item.author_handle or item.author_id
+    if author and not author.startswith("@") and item.author_handle:
+        author = f"@{author}"
+    try:
+        return template.format(author=author, text=item.text)
+    except (KeyError, IndexError, ValueError):
+        return template
