@@ -1,0 +1,37 @@
+"""Invariants: positive claims about a drill, each a pure function of the drill record."""
+
+from . import pacing, recovery, safety
+from ._base import (
+    REGISTRY,
+    Findings,
+    Invariant,
+    InvariantError,
+    InvariantResult,
+    InvariantSpec,
+    NotApplicable,
+    Params,
+    Violation,
+    catalogue,
+    evaluate,
+    invariant,
+    sentence,
+)
+
+__all__ = [
+    "REGISTRY",
+    "Findings",
+    "Invariant",
+    "InvariantError",
+    "InvariantResult",
+    "InvariantSpec",
+    "NotApplicable",
+    "Params",
+    "Violation",
+    "catalogue",
+    "evaluate",
+    "invariant",
+    "pacing",
+    "recovery",
+    "safety",
+    "sentence",
+]

@@ -1,0 +1,134 @@
+"""Joins shared by the invariants: ledger ↔ audit ↔ workload, evidence anchors, nouns.
+
+The fakes' ledger is the ground truth, the audit is the platform's claim, the workload is the
+drill's intent. A ledger entry is matched to the audit's success outcomes by
+``(audit action, platform, proof.resource_id)`` for social actions and by ``proof.request_id``
+for providers and tools (docs/contracts.md); the job id of the match leads to the intent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from ..record import AUDIT_ACTION_OF, SOCIAL_FAKES, DrillRecord
+
+__all__ = ["Facts", "Intent", "evidence", "facts", "noun_of"]
+
+_NOUNS: dict[str, tuple[str, str, str]] = {
+    "post.created": ("post", "posts", "published"),
+    "post.deleted": ("deletion", "deletions", "made"),
+    "reply.created": ("reply", "replies", "sent"),
+    "dm.sent": ("DM", "DMs", "sent"),
+    "like.created": ("like", "likes", "made"),
+    "llm.completion": ("LLM call", "LLM calls", "made"),
+    "image.generated": ("image", "images", "generated"),
+    "video.generated": ("video", "videos", "generated"),
+    "tool.called": ("tool call", "tool calls", "made"),
+}
+
+
+def noun_of(action: str) -> tuple[tuple[str, str], str]:
+    """``((singular, plural), verb)`` for a ledger action."""
+    s, p, verb = _NOUNS.get(action, ("side effect", "side effects", "made"))
+    return (s, p), verb
+
+
+def evidence(file: str, index: int) -> str:
+    """The anchor of row ``index`` (0-based) of an evidence JSONL file: ``evidence/x.jsonl#L3``."""
+    return f"evidence/{file}#L{index + 1}"
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """Who a side effect was meant for: the job, its client, its account, its keys."""
+
+    job_id: str | None
+    client_id: str | None
+    account_id: str | None
+    idempotency_key: str | None
+    episode_id: str | None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The joins of one record, computed once per invariant call."""
+
+    #: ledger index → audit indexes of the success outcomes that claim it
+    claims: dict[int, list[int]]
+    #: ledger index → intent (None when nothing links it to a job)
+    intents: dict[int, Intent | None]
+    #: audit indexes of success outcomes
+    successes: list[int]
+
+
+def _key_of_audit(a: dict[str, Any]) -> tuple[Any, ...] | None:
+    proof = a.get("proof") or {}
+    if a.get("platform") in SOCIAL_FAKES and proof.get("resource_id") is not None:
+        return ("res", a.get("action"), a.get("platform"), str(proof["resource_id"]))
+    if proof.get("request_id") is not None:
+        return ("req", str(proof["request_id"]))
+    return None
+
+
+def _key_of_ledger(e: dict[str, Any]) -> tuple[Any, ...]:
+    if e.get("fake") in SOCIAL_FAKES and e.get("resource_id") is not None:
+        return (
+            "res",
+            AUDIT_ACTION_OF.get(str(e.get("action"))),
+            e.get("fake"),
+            str(e["resource_id"]),
+        )
+    return ("req", str(e.get("request_id")))
+
+
+def facts(record: DrillRecord) -> Facts:
+    """Match every ledger entry to its claims and its intent."""
+    by_key: dict[tuple[Any, ...], list[int]] = {}
+    successes: list[int] = []
+    for i, a in enumerate(record.audit):
+        if a.get("phase", "outcome") != "outcome" or a.get("outcome") != "success":
+            continue
+        successes.append(i)
+        k = _key_of_audit(a)
+        if k is not None:
+            by_key.setdefault(k, []).append(i)
+        proof = a.get("proof") or {}
+        if k is not None and k[0] == "res" and proof.get("request_id") is not None:
+            by_key.setdefault(("req", str(proof["request_id"])), []).append(i)
+    jobs = record.job_intent()
+    hashes = Counter(w.get("content_hash") for w in record.workload if w.get("content_hash"))
+    by_hash = {
+        w["content_hash"]: w for w in record.workload if hashes.get(w.get("content_hash")) == 1
+    }
+    claims: dict[int, list[int]] = {}
+    intents: dict[int, Intent | None] = {}
+    for i, e in enumerate(record.ledger):
+        found = by_key.get(_key_of_ledger(e), [])
+        if not found and e.get("request_id") is not None:
+            found = by_key.get(("req", str(e["request_id"])), [])
+        claims[i] = found
+        intent: Intent | None = None
+        if found:
+            a = record.audit[found[0]]
+            job = jobs.get(str(a.get("job_id"))) if a.get("job_id") is not None else None
+            detail = a.get("detail") or {}
+            intent = Intent(
+                job_id=a.get("job_id"),
+                client_id=(job or {}).get("client_id") or a.get("client_id"),
+                account_id=(job or {}).get("account_id") or a.get("account_id"),
+                idempotency_key=(job or {}).get("idempotency_key") or a.get("idempotency_key"),
+                episode_id=(job or {}).get("episode_id") or detail.get("episode_id"),
+            )
+        elif e.get("content_hash") in by_hash:
+            w = by_hash[e["content_hash"]]
+            intent = Intent(
+                w.get("job_id"),
+                w.get("client_id"),
+                w.get("account_id"),
+                w.get("idempotency_key"),
+                w.get("episode_id"),
+            )
+        intents[i] = intent
+    return Facts(claims=claims, intents=intents, successes=successes)

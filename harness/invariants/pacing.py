@@ -1,0 +1,238 @@
+"""Pacing invariants: platform rate limits honoured, engagement loops bounded, spend within budget."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..record import DrillRecord
+from ..timeline import format_offset
+from ._base import Findings, NotApplicable, Params, Violation, invariant
+from ._facts import evidence, facts
+
+__all__ = ["engagement_loops_bounded", "rate_within_platform_limits", "spend_within_budget"]
+
+
+class Limit(BaseModel):
+    """A request budget: at most ``requests`` per ``window_s`` per account."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requests: int = Field(ge=1)
+    window_s: float = Field(gt=0)
+
+
+class RateParams(Params):
+    """Parameters of ``rate_within_platform_limits``."""
+
+    tolerance_s: float = Field(0.5, ge=0, description="slack on Retry-After for clock granularity")
+    per: str = Field(
+        "route",
+        pattern="^(route|account)$",
+        description="a 429 blocks one route or the whole account",
+    )
+    default_retry_after_s: float = Field(60.0, ge=0, description="when the 429's rule names none")
+    limits: dict[str, Limit] = Field(
+        default_factory=dict, description="fake → request budget per account"
+    )
+
+
+@invariant(RateParams)
+def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings | NotApplicable:
+    """Requests stay within the platforms' limits, and after a 429 none is sent before Retry-After.
+
+    Read from the fakes' journal. The Retry-After of a 429 is the ``retry_after_s`` of the fault
+    rule that served it; a request to the same fake, account (and route, with ``per: route``)
+    before it elapsed is a violation.
+    """
+    rules = {str(r.get("id")): r for r in record.fault_rows()}
+    blocked: dict[tuple[Any, ...], tuple[float, float]] = {}
+    windows: dict[tuple[Any, ...], deque[float]] = {}
+    out: list[Violation] = []
+    saw_429 = False
+    for i, j in enumerate(sorted(record.journal, key=lambda j: (j.get("t", 0.0), j.get("seq", 0)))):
+        t = float(j["t"])
+        fake = str(j.get("fake"))
+        key = (fake, j.get("account_id")) + ((j.get("route"),) if p.per == "route" else ())
+        noun = ("request", "requests")
+        until = blocked.get(key)
+        if until is not None and t < until[1] - p.tolerance_s:
+            phrase = (
+                f"sent to {fake} {j.get('route') if p.per == 'route' else ''} for "
+                f"{record.handle(j.get('account_id'))} before Retry-After elapsed"
+            ).replace("  ", " ")
+            ref = f"{j.get('request_id')} at {format_offset(record.offset(t))} (429 at {format_offset(record.offset(until[0]))})"
+            out.append(Violation(t, noun, phrase, ref, evidence("journal.jsonl", i)))
+        if j.get("status") == 429:
+            saw_429 = True
+            params = (rules.get(str(j.get("fault_id"))) or {}).get("params") or {}
+            ra = params.get("retry_after_s", p.default_retry_after_s)
+            prev = blocked.get(key, (t, t))
+            blocked[key] = (t, max(prev[1], t + float(ra)))
+        limit = p.limits.get(fake)
+        if limit is not None:
+            wk = (fake, j.get("account_id"))
+            q = windows.setdefault(wk, deque())
+            q.append(t)
+            while q and q[0] <= t - limit.window_s:
+                q.popleft()
+            if len(q) > limit.requests:
+                phrase = (
+                    f"sent to {fake} for {record.handle(j.get('account_id'))} beyond "
+                    f"{limit.requests} per {limit.window_s:g}s"
+                )
+                out.append(
+                    Violation(
+                        t, noun, phrase, str(j.get("request_id")), evidence("journal.jsonl", i)
+                    )
+                )
+    if not saw_429 and not p.limits:
+        return NotApplicable("no 429 was served and no request limits were given")
+    return Findings(
+        len(record.journal),
+        out,
+        f"all {len(record.journal)} requests respected Retry-After"
+        + (" and the request limits" if p.limits else ""),
+    )
+
+
+class LoopParams(Params):
+    """Parameters of ``engagement_loops_bounded``."""
+
+    max_replies_per_thread: int = Field(3, ge=1, description="replies per account per thread")
+    allow_reply_to_own: bool = Field(
+        False, description="whether replying to one's own reply is fine"
+    )
+
+
+@invariant(LoopParams)
+def engagement_loops_bounded(record: DrillRecord, p: LoopParams) -> Findings | NotApplicable:
+    """Engagement stays bounded: at most a cap of replies per thread, and no reply to one's own reply."""
+    inbound = {str(c.get("id")): c for c in record.inbound if c.get("id") is not None}
+    ours = {str(e.get("resource_id")) for e in record.ledger if e.get("action") == "reply.created"}
+    per_thread: dict[tuple[Any, str], int] = {}
+    out: list[Violation] = []
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        if e.get("action") not in ("reply.created", "dm.sent"):
+            continue
+        checked += 1
+        target = str(e.get("in_reply_to"))
+        handle = record.handle(e.get("account_id"))
+        noun = ("reply", "replies") if e["action"] == "reply.created" else ("DM", "DMs")
+        ref = str(e.get("resource_id") or e.get("request_id"))
+        if not p.allow_reply_to_own and target in ours:
+            out.append(
+                Violation(
+                    float(e["t"]),
+                    noun,
+                    f"sent on {handle} in reply to its own reply",
+                    ref,
+                    evidence("ledger.jsonl", i),
+                )
+            )
+            continue
+        thread = str((inbound.get(target) or {}).get("post_id") or target)
+        k = (e.get("account_id"), thread)
+        per_thread[k] = per_thread.get(k, 0) + 1
+        if per_thread[k] > p.max_replies_per_thread:
+            phrase = (
+                f"sent on {handle} in thread {thread} beyond the cap of {p.max_replies_per_thread}"
+            )
+            out.append(Violation(float(e["t"]), noun, phrase, ref, evidence("ledger.jsonl", i)))
+    if checked == 0:
+        return NotApplicable("no reply or DM was sent")
+    busiest = max(per_thread.values(), default=0)
+    return Findings(
+        checked,
+        out,
+        f"{checked} replies/DMs in {len(per_thread)} threads; at most {busiest} per thread (cap {p.max_replies_per_thread})",
+    )
+
+
+class SpendParams(Params):
+    """Parameters of ``spend_within_budget``."""
+
+    per: tuple[str, ...] = Field(("client", "episode"), description="budget levels judged")
+
+
+def _budget_steps(record: DrillRecord) -> list[tuple[float, dict[str, Any]]]:
+    steps = [(float("-inf"), dict(record.budgets))]
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        if c.get("control") in ("budget", "budgets") and isinstance(c.get("value"), Mapping):
+            merged = dict(steps[-1][1])
+            merged.update({k: v for k, v in c["value"].items() if v is not None})
+            scope = c.get("scope") or {}
+            if scope.get("client_id"):
+                for k in ("client_usd", "client_tokens"):
+                    if k in c["value"] and c["value"][k] is not None:
+                        per = dict(
+                            merged.get(k) if isinstance(steps[-1][1].get(k), Mapping) else {}
+                        )
+                        per[scope["client_id"]] = c["value"][k]
+                        merged[k] = per
+            steps.append((float(c["t"]), merged))
+    return steps
+
+
+def _limit(budgets: Mapping[str, Any], key: str, who: str) -> float | None:
+    v = budgets.get(key)
+    if isinstance(v, Mapping):
+        v = v.get(who)
+    return None if v is None else float(v)
+
+
+@invariant(SpendParams)
+def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotApplicable:
+    """Spend stays within budget: no call starts once a client's or episode's budget is used up.
+
+    Overshoot by the one call that crosses the budget is allowed (a call's cost is known only
+    when it returns); a call made after the spend reached the budget is a violation.
+    """
+    steps = _budget_steps(record)
+    if not any(steps[i][1] for i in range(len(steps))):
+        return NotApplicable("no budget was set")
+    f = facts(record)
+    spent: dict[tuple[str, str, str], float] = {}
+    out: list[Violation] = []
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        cost, tokens = (
+            float(e.get("cost_usd") or 0.0),
+            int(e.get("tokens_in") or 0) + int(e.get("tokens_out") or 0),
+        )
+        if not cost and not tokens:
+            continue
+        checked += 1
+        t = float(e["t"])
+        budgets = [b for s, b in steps if s <= t][-1]
+        intent = f.intents.get(i)
+        whos = []
+        if "client" in p.per and intent and intent.client_id:
+            whos.append(("client", intent.client_id))
+        if "episode" in p.per and intent and intent.episode_id:
+            whos.append(("episode", intent.episode_id))
+        for level, who in whos:
+            for unit, amount in (("usd", cost), ("tokens", float(tokens))):
+                k = (level, who, unit)
+                limit = _limit(budgets, f"{level}_{unit}", who)
+                before = spent.get(k, 0.0)
+                spent[k] = before + amount
+                if limit is not None and amount and before >= limit:
+                    name = record.client_name(who) if level == "client" else f"episode {who}"
+                    shown = f"${limit:g}" if unit == "usd" else f"{limit:g} tokens"
+                    phrase = f"made for {name} after its {shown} budget was used up"
+                    ref = f"{e.get('request_id')} ({before:g} {unit} spent before it)"
+                    out.append(
+                        Violation(t, ("call", "calls"), phrase, ref, evidence("ledger.jsonl", i))
+                    )
+    if checked == 0:
+        return NotApplicable("nothing was spent")
+    return Findings(
+        checked,
+        out,
+        f"{checked} paid calls stayed within their budgets (plus the one crossing call)",
+    )

@@ -1,0 +1,284 @@
+"""Truth and recovery invariants: claims match the fakes, gates hold, secrets stay out, work finishes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import Field
+
+from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
+from ..timeline import format_offset
+from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
+from ._facts import evidence, facts, noun_of
+
+__all__ = [
+    "TERMINAL_STATES",
+    "every_job_terminal_after_healing",
+    "no_secret_in_artifacts",
+    "no_side_effect_while_toolgate_failing",
+    "no_unverified_publish_reported_live",
+    "queue_freshness_restored",
+]
+
+TERMINAL_STATES: tuple[str, ...] = (
+    "succeeded",
+    "needs_human_confirm",
+    "failed",
+    "dead_letter",
+    "cancelled",
+    "blocked",
+)
+
+
+@invariant(NoParams)
+def no_unverified_publish_reported_live(
+    record: DrillRecord, p: NoParams
+) -> Findings | NotApplicable:
+    """No post is reported live unless it was verified and the platform actually shows it.
+
+    A success AuditEvent for ``post.create`` is a claim that the post is live: its proof must say
+    ``verified: true``, the ledger must hold the post, and the fakes must not have kept it invisible.
+    """
+    created = {
+        (str(e.get("fake")), str(e.get("resource_id")))
+        for e in record.ledger
+        if e.get("action") == "post.created"
+    }
+    out: list[Violation] = []
+    checked = 0
+    for j, a in enumerate(record.audit):
+        if a.get("action") != "post.create" or a.get("outcome") != "success":
+            continue
+        checked += 1
+        proof = a.get("proof") or {}
+        rid, platform = str(proof.get("resource_id")), str(a.get("platform"))
+        where = record.handle(a.get("account_id"))
+        why = None
+        if proof.get("verified") is not True:
+            why = f"reported live on {where} without verification"
+        elif f"{platform}:{rid}" in record.invisible_resources:
+            why = f"reported live on {where} but never visible on {platform}"
+        elif (platform, rid) not in created:
+            why = f"reported live on {where} but never created on {platform}"
+        if why:
+            ref = f"{rid} (job {a.get('job_id')})"
+            out.append(
+                Violation(float(a["t"]), ("post", "posts"), why, ref, evidence("audit.jsonl", j))
+            )
+    if checked == 0:
+        return NotApplicable("no post was reported live")
+    return Findings(checked, out, f"all {checked} posts reported live were verified and visible")
+
+
+class ToolgateParams(Params):
+    """Parameters of ``no_side_effect_while_toolgate_failing``."""
+
+    grace_s: float = Field(
+        5.0, ge=0, description="in-flight grace after the gateway starts failing"
+    )
+    actions: tuple[str, ...] = Field(SIDE_EFFECT_ACTIONS, description="ledger actions judged")
+
+
+def _failing(record: DrillRecord) -> list[tuple[float, float, str]]:
+    out = []
+    for r in record.fault_rows():
+        kind = str(r.get("kind", ""))
+        if not kind.startswith("toolgate."):
+            continue
+        starts = [x for x in (r.get("start"), r.get("installed_at")) if x is not None]
+        ends = [x for x in (r.get("end"), r.get("removed_at")) if x is not None]
+        start = max(starts) if starts else record.start_t
+        end = min(ends) if ends else record.end_t
+        out.append((float(start), float(end), kind))
+    return out
+
+
+@invariant(ToolgateParams)
+def no_side_effect_while_toolgate_failing(
+    record: DrillRecord, p: ToolgateParams
+) -> Findings | NotApplicable:
+    """No side effect lands while the tool gateway is failing, unless its job was approved by a person."""
+    windows = _failing(record)
+    if not windows:
+        return NotApplicable("the tool gateway never failed in this drill")
+    approved = {str(e.data.get("job_id")) for e in record.timeline.of_kind("job.approved")}
+    approved |= {str(w.get("job_id")) for w in record.workload if w.get("approved")}
+    approved |= {
+        str(a.get("job_id")) for a in record.audit if (a.get("detail") or {}).get("approved")
+    }
+    f = facts(record)
+    out: list[Violation] = []
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        if e.get("action") not in p.actions:
+            continue
+        checked += 1
+        t = float(e["t"])
+        intent = f.intents.get(i)
+        if intent is not None and str(intent.job_id) in approved:
+            continue
+        for start, end, kind in windows:
+            if start + p.grace_s < t < end:
+                noun, verb = noun_of(str(e["action"]))
+                phrase = f"{verb} on {record.handle(e.get('account_id'))} without approval while the tool gateway was failing ({kind})"
+                ref = str(e.get("resource_id") or e.get("request_id"))
+                out.append(Violation(t, noun, phrase, ref, evidence("ledger.jsonl", i)))
+                break
+    return Findings(
+        checked,
+        out,
+        f"no unapproved side effect landed in {len(windows)} tool-gateway failure window(s)",
+    )
+
+
+def _fp(secret: str) -> str:
+    return "fp_" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+def _dump(row: Any) -> str:
+    return json.dumps(row, sort_keys=True, default=str, ensure_ascii=False)
+
+
+@invariant(NoParams)
+def no_secret_in_artifacts(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+    """No known secret appears in any audit event, log, alert, timeline event or report artifact."""
+    if not record.secrets:
+        return NotApplicable("the drill knows no secret to look for")
+    sources: list[tuple[str, list[tuple[float, str]]]] = [
+        ("audit.jsonl", [(float(a.get("t", record.end_t)), _dump(a)) for a in record.audit]),
+        ("timeline.jsonl", [(e.t, _dump(e.to_json())) for e in record.timeline]),
+        ("alerts.jsonl", [(float(a.get("t", record.end_t)), _dump(a)) for a in record.alerts]),
+        (
+            "controls.jsonl",
+            [(float(c.get("t", record.end_t)), _dump(c)) for c in record.control_changes],
+        ),
+        ("journal.jsonl", [(float(j.get("t", record.end_t)), _dump(j)) for j in record.journal]),
+        ("ledger.jsonl", [(float(e.get("t", record.end_t)), _dump(e)) for e in record.ledger]),
+    ]
+    out: list[Violation] = []
+    checked = 0
+    for name, rows in sources:
+        checked += len(rows)
+        blob = "\n".join(text for _, text in rows)
+        hits = [s for s in record.secrets if s in blob]
+        for s in hits:
+            for i, (t, text) in enumerate(rows):
+                if s in text:
+                    out.append(
+                        Violation(
+                            t,
+                            ("record", "records"),
+                            f"contain the credential {_fp(s)}",
+                            evidence(name, i),
+                            evidence(name, i),
+                        )
+                    )
+    for path, text in sorted(record.artifacts.items()):
+        checked += 1
+        for s in record.secrets:
+            if s in text:
+                out.append(
+                    Violation(
+                        record.end_t,
+                        ("record", "records"),
+                        f"contain the credential {_fp(s)}",
+                        path,
+                        path,
+                    )
+                )
+    return Findings(
+        checked,
+        out,
+        f"none of {len(record.secrets)} known secrets appears in {checked} records and artifacts",
+    )
+
+
+class TerminalParams(Params):
+    """Parameters of ``every_job_terminal_after_healing``."""
+
+    also_terminal: tuple[str, ...] = Field((), description="extra states accepted as an end state")
+    ignore_scheduled_after_end: bool = Field(
+        True, description="skip jobs due after the drill ended"
+    )
+
+
+@invariant(TerminalParams)
+def every_job_terminal_after_healing(
+    record: DrillRecord, p: TerminalParams
+) -> Findings | NotApplicable:
+    """Every job reaches an end state (succeeded, failed, dead letter, …) once the fault is healed."""
+    if not record.jobs:
+        return NotApplicable("the platform reported no jobs")
+    ok = set(TERMINAL_STATES) | set(p.also_terminal)
+    out: list[Violation] = []
+    checked = 0
+    for i, j in enumerate(record.jobs):
+        run_at = j.get("run_at") or (j.get("spec") or {}).get("run_at")
+        if p.ignore_scheduled_after_end and run_at is not None and float(run_at) > record.end_t:
+            continue
+        checked += 1
+        state = str(j.get("state"))
+        if state not in ok:
+            phrase = f"still {state} when the drill ended at {format_offset(record.offset(record.end_t))}"
+            out.append(
+                Violation(
+                    record.end_t,
+                    ("job", "jobs"),
+                    phrase,
+                    str(j.get("id")),
+                    f"evidence/jobs.jsonl#L{i + 1}",
+                )
+            )
+    return Findings(checked, out, f"all {checked} jobs reached an end state")
+
+
+class FreshnessParams(Params):
+    """Parameters of ``queue_freshness_restored``."""
+
+    metric: str = Field("queue_oldest_age_s", description="the metric of queue age, in seconds")
+    target_s: float = Field(60.0, ge=0, description="the freshness target")
+    within_s: float = Field(900.0, ge=0, description="how long after healing freshness must return")
+
+
+@invariant(FreshnessParams)
+def queue_freshness_restored(record: DrillRecord, p: FreshnessParams) -> Findings | NotApplicable:
+    """Queue freshness returns to target within the deadline after healing, and stays there."""
+    window = record.window()
+    samples = [(t, float(m[p.metric])) for t, m in record.metrics_samples if p.metric in m]
+    if window is None or not samples:
+        return NotApplicable(f"no fault window or no samples of {p.metric}")
+    heal, deadline = window[1], window[1] + p.within_s
+    after = [(t, v) for t, v in samples if t >= heal]
+    if not after:
+        return NotApplicable(f"no sample of {p.metric} after healing")
+    by_deadline = [(t, v) for t, v in after if t <= deadline]
+    restored = next((t for t, v in by_deadline if v <= p.target_s), None)
+    last_t, last_v = after[-1]
+    msg = None
+    if restored is None:
+        worst = max(by_deadline or after[:1], key=lambda s: s[1])
+        msg = (
+            f"{p.metric} did not return to {p.target_s:g}s within {p.within_s:g}s of healing at "
+            f"{format_offset(record.offset(heal))} (worst {worst[1]:g}s at {format_offset(record.offset(worst[0]))})"
+        )
+        t_v = deadline
+    elif last_v > p.target_s:
+        msg = f"{p.metric} rose again to {last_v:g}s at {format_offset(record.offset(last_t))} after returning to target"
+        t_v = last_t
+    if msg:
+        return Findings(
+            len(after),
+            [
+                Violation(
+                    t_v, ("check", "checks"), "", p.metric, "evidence/metrics.csv", message=msg
+                )
+            ],
+            "",
+        )
+    return Findings(
+        len(after),
+        [],
+        f"{p.metric} back to ≤{p.target_s:g}s at {format_offset(record.offset(restored))}, {restored - heal:g}s after healing",
+    )

@@ -1,0 +1,291 @@
+"""Safety invariants: kill switches hold, tenancy holds, every side effect is audited, once."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..record import KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, DrillRecord, KillInterval
+from ..timeline import format_offset
+from ._base import Findings, NotApplicable, Params, Violation, invariant
+from ._facts import evidence, facts, noun_of
+
+__all__ = [
+    "every_side_effect_audited",
+    "every_side_effect_on_intended_account",
+    "no_credential_across_tenants",
+    "no_duplicate_side_effects",
+    "no_side_effects_while_killed",
+]
+
+
+def _switch(k: KillInterval) -> str:
+    return "the global kill switch" if not k.scope else f"the kill switch for {k.label()}"
+
+
+class KilledParams(Params):
+    """Parameters of ``no_side_effects_while_killed``."""
+
+    grace_s: float = Field(
+        5.0, ge=0, description="requests already in flight may land this long after engaging"
+    )
+    actions: tuple[str, ...] = Field(SIDE_EFFECT_ACTIONS, description="ledger actions judged")
+
+
+@invariant(KilledParams)
+def no_side_effects_while_killed(record: DrillRecord, p: KilledParams) -> Findings | NotApplicable:
+    """No side effect lands while a kill switch that covers it is engaged (beyond in-flight grace).
+
+    A side effect is covered when the switch's scope (client, platform, action type) matches the
+    intended client of its job (the ledger's tenant when no job is known), the fake and the
+    action type. Requests already in flight may land within ``grace_s`` of the switch engaging.
+    """
+    intervals = record.kill_intervals()
+    if not intervals:
+        return NotApplicable("no kill switch was engaged during the drill")
+    f = facts(record)
+    out: list[Violation] = []
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        if e.get("action") not in p.actions:
+            continue
+        checked += 1
+        intent = f.intents.get(i)
+        client = (intent.client_id if intent else None) or e.get("tenant_id")
+        for k in intervals:
+            covered = k.covers(
+                float(e["t"]),
+                client_id=client,
+                platform=e.get("fake"),
+                action=KILL_ACTION_OF.get(str(e["action"])),
+            )
+            if covered and float(e["t"]) - k.start > p.grace_s:
+                noun, verb = noun_of(str(e["action"]))
+                phrase = (
+                    f"{verb} on {record.handle(e.get('account_id'))} after {_switch(k)} engaged "
+                    f"at {format_offset(record.offset(k.start))}"
+                )
+                ref = str(e.get("resource_id") or e.get("request_id"))
+                out.append(Violation(float(e["t"]), noun, phrase, ref, evidence("ledger.jsonl", i)))
+                break
+    return Findings(
+        checked,
+        out,
+        f"{checked} side effects checked against {len(intervals)} kill-switch interval(s); "
+        f"none landed under an engaged switch beyond the {p.grace_s:g}s in-flight grace",
+    )
+
+
+class ActionsParams(Params):
+    """Parameters naming the ledger actions an invariant judges."""
+
+    actions: tuple[str, ...] = Field(SIDE_EFFECT_ACTIONS, description="ledger actions judged")
+
+
+@invariant(ActionsParams)
+def every_side_effect_on_intended_account(
+    record: DrillRecord, p: ActionsParams
+) -> Findings | NotApplicable:
+    """Every side effect lands on the account its job intended, of the tenant that owns the job.
+
+    The intended account comes from the drill's workload (via the audit event that claims the
+    ledger entry, or a unique content hash); the ledger says which account the credential
+    actually belonged to.
+    """
+    f = facts(record)
+    out: list[Violation] = []
+    checked = unlinked = 0
+    for i, e in enumerate(record.ledger):
+        if e.get("action") not in p.actions:
+            continue
+        intent = f.intents.get(i)
+        if intent is None or intent.account_id is None:
+            unlinked += 1
+            continue
+        checked += 1
+        if e.get("account_id") != intent.account_id:
+            noun, verb = noun_of(str(e["action"]))
+            phrase = (
+                f"for {record.client_name(intent.client_id)} {verb} on {record.handle(e.get('account_id'))} "
+                f"instead of {record.handle(intent.account_id)}"
+            )
+            ref = str(e.get("resource_id") or e.get("request_id"))
+            out.append(Violation(float(e["t"]), noun, phrase, ref, evidence("ledger.jsonl", i)))
+    if checked == 0:
+        return NotApplicable(
+            f"no side effect could be linked to a job's intended account ({unlinked} unlinked)"
+        )
+    tail = f"; {unlinked} could not be linked to a job" if unlinked else ""
+    return Findings(
+        checked, out, f"all {checked} side effects landed on their intended account{tail}"
+    )
+
+
+class TenantParams(Params):
+    """Parameters of ``no_credential_across_tenants``."""
+
+    shared_tenants: tuple[str, ...] = Field(
+        ("agency",), description="tenants whose credentials every client may use (providers)"
+    )
+
+
+@invariant(TenantParams)
+def no_credential_across_tenants(record: DrillRecord, p: TenantParams) -> Findings | NotApplicable:
+    """No credential is used on behalf of a tenant other than the one that owns it.
+
+    The owner of a credential comes from the world facts (fingerprint → tenant) or the ledger's
+    tenant; the tenant of the request is the client of the job that made it.
+    """
+    f = facts(record)
+    out: list[Violation] = []
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        fp = e.get("credential_fp")
+        if not fp:
+            continue
+        owner = record.credentials.get(str(fp), {}).get("tenant_id") or e.get("tenant_id")
+        intent = f.intents.get(i)
+        if owner is None or owner in p.shared_tenants or intent is None or intent.client_id is None:
+            continue
+        checked += 1
+        if owner != intent.client_id:
+            noun, verb = noun_of(str(e["action"]))
+            phrase = (
+                f"for {record.client_name(intent.client_id)} {verb} with a credential of "
+                f"{record.client_name(owner)} ({fp})"
+            )
+            ref = str(e.get("resource_id") or e.get("request_id"))
+            out.append(Violation(float(e["t"]), noun, phrase, ref, evidence("ledger.jsonl", i)))
+    if checked == 0:
+        return NotApplicable("no tenant-owned credential was used by a known job")
+    return Findings(
+        checked, out, f"all {checked} credentialed side effects used their own tenant's credential"
+    )
+
+
+class AuditedParams(Params):
+    """Parameters of ``every_side_effect_audited``."""
+
+    actions: tuple[str, ...] = Field(
+        (
+            *SIDE_EFFECT_ACTIONS,
+            "post.deleted",
+            "llm.completion",
+            "image.generated",
+            "video.generated",
+            "tool.called",
+        ),
+        description="ledger actions that must be audited",
+    )
+
+
+@invariant(AuditedParams)
+def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings | NotApplicable:
+    """Every side effect has exactly one success AuditEvent, with proof that names it."""
+    f = facts(record)
+    out: list[Violation] = []
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        if e.get("action") not in p.actions:
+            continue
+        checked += 1
+        n = len(f.claims.get(i, []))
+        if n == 1:
+            continue
+        noun, verb = noun_of(str(e["action"]))
+        where = (
+            record.handle(e.get("account_id"))
+            if e.get("fake") in ("x", "instagram", "linkedin")
+            else e.get("fake")
+        )
+        phrase = (
+            f"{verb} on {where} with no success AuditEvent"
+            if n == 0
+            else f"{verb} on {where} claimed by {n} success AuditEvents"
+        )
+        ref = str(e.get("resource_id") or e.get("request_id"))
+        out.append(Violation(float(e["t"]), noun, phrase, ref, evidence("ledger.jsonl", i)))
+    for j in f.successes:
+        a = record.audit[j]
+        proof = a.get("proof") or {}
+        if proof.get("resource_id") is None and proof.get("request_id") is None:
+            out.append(
+                Violation(
+                    float(a["t"]),
+                    ("AuditEvent", "AuditEvents"),
+                    f"with outcome success but no proof ({a.get('action')} on {a.get('platform')})",
+                    str(a.get("event_id")),
+                    evidence("audit.jsonl", j),
+                )
+            )
+    if checked == 0 and not out:
+        return NotApplicable("the ledger holds no side effect to audit")
+    return Findings(
+        checked, out, f"all {checked} side effects have exactly one success AuditEvent with proof"
+    )
+
+
+class DuplicateParams(Params):
+    """Parameters of ``no_duplicate_side_effects``."""
+
+    window_s: float = Field(
+        86_400.0, gt=0, description="same content on the same account within this window"
+    )
+    content_actions: tuple[str, ...] = Field(
+        ("post.created",), description="actions compared by content hash"
+    )
+    target_actions: tuple[str, ...] = Field(
+        ("reply.created", "like.created", "dm.sent"),
+        description="actions compared by their target (in_reply_to)",
+    )
+
+
+@invariant(DuplicateParams)
+def no_duplicate_side_effects(record: DrillRecord, p: DuplicateParams) -> Findings | NotApplicable:
+    """No side effect happens twice: same content on the same account, same target, or same idempotency key."""
+    f = facts(record)
+    out: list[Violation] = []
+    flagged: set[int] = set()
+    seen_content: dict[tuple[object, ...], tuple[float, str]] = {}
+    seen_target: dict[tuple[object, ...], str] = {}
+    seen_key: dict[str, str] = {}
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        action = str(e.get("action"))
+        if action not in (*p.content_actions, *p.target_actions):
+            continue
+        checked += 1
+        t = float(e["t"])
+        noun, verb = noun_of(action)
+        handle = record.handle(e.get("account_id"))
+        ref = str(e.get("resource_id") or e.get("request_id"))
+        why: str | None = None
+        if action in p.content_actions and e.get("content_hash"):
+            k = (e.get("account_id"), action, e["content_hash"])
+            prev = seen_content.get(k)
+            if prev is not None and t - prev[0] <= p.window_s:
+                why = f"{verb} twice on {handle} with the same content"
+                ref = f"{ref} (first {prev[1]})"
+            seen_content[k] = (t, str(e.get("resource_id") or e.get("request_id")))
+        if why is None and action in p.target_actions and e.get("in_reply_to"):
+            k = (e.get("account_id"), action, e["in_reply_to"])
+            if k in seen_target:
+                why = f"{verb} twice on {handle} to the same target"
+                ref = f"{ref} (target {e['in_reply_to']})"
+            seen_target[k] = ref
+        intent = f.intents.get(i)
+        key = intent.idempotency_key if intent else None
+        if why is None and key:
+            if key in seen_key:
+                why = f"{verb} twice on {handle} under one idempotency key"
+                ref = f"{ref} (key {key})"
+            seen_key[key] = ref
+        if why is not None and i not in flagged:
+            flagged.add(i)
+            out.append(Violation(t, noun, why, ref, evidence("ledger.jsonl", i)))
+    if checked == 0:
+        return NotApplicable("the ledger holds no side effect that could be duplicated")
+    return Findings(
+        checked,
+        out,
+        f"all {checked} side effects are distinct by content, target and idempotency key",
+    )
