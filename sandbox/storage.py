@@ -1,0 +1,111 @@
+"""SQLite persistence of jobs and the audit log, for the served platform (survives a restart).
+
+In-process drills keep everything in memory; a served platform attaches a :class:`SqliteStore`
+to its :class:`~sandbox.jobs.JobStore` and :class:`~sandbox.audit.AuditLog`: every job state
+change is upserted and every audit event appended, in the same thread as the change (SQLite is
+fast enough for a served platform's rates and the write is durable before the next await).
+On start, :meth:`SqliteStore.load` puts jobs and events back; a job caught ``running`` by the
+restart goes back to ``queued`` so it is retried (its idempotency key guards the side effect).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from .audit import AuditLog
+from .contract import AuditEvent, JobSpec
+from .jobs import JobRecord, JobStore
+
+__all__ = ["SqliteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+_JOB_FIELDS = tuple(f.name for f in fields(JobRecord))
+
+
+def _job_doc(rec: JobRecord) -> str:
+    doc: dict[str, Any] = {}
+    for name in _JOB_FIELDS:
+        v = getattr(rec, name)
+        doc[name] = v.model_dump(mode="json") if name == "spec" else v
+    return json.dumps(doc, separators=(",", ":"), default=str)
+
+
+def _job_of(doc: str) -> JobRecord:
+    d = json.loads(doc)
+    d["spec"] = JobSpec.model_validate(d["spec"])
+    return JobRecord(**{k: d[k] for k in _JOB_FIELDS if k in d})
+
+
+class SqliteStore:
+    """Jobs and audit events in one SQLite file (WAL journal)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    # writing ---------------------------------------------------------------------------------
+    def save_job(self, rec: JobRecord, _old: str | None = None) -> None:
+        """Upsert one job (a :attr:`JobStore.on_change` listener)."""
+        self.db.execute(
+            "INSERT INTO jobs (id, seq, doc) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
+            (rec.id, rec.seq, _job_doc(rec)),
+        )
+
+    def append_event(self, ev: AuditEvent) -> None:
+        """Append one audit event (an :attr:`AuditLog.on_append` listener)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO audit (seq, doc) VALUES (?, ?)", (ev.seq, ev.model_dump_json())
+        )
+
+    # reading ---------------------------------------------------------------------------------
+    def jobs(self) -> list[JobRecord]:
+        """Every stored job, in intake order."""
+        return [_job_of(doc) for (doc,) in self.db.execute("SELECT doc FROM jobs ORDER BY seq")]
+
+    def events(self) -> list[AuditEvent]:
+        """Every stored audit event, in order."""
+        return [AuditEvent.model_validate_json(doc) for (doc,) in self.db.execute("SELECT doc FROM audit ORDER BY seq")]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table (health)."""
+        (j,) = self.db.execute("SELECT COUNT(*) FROM jobs").fetchone()
+        (a,) = self.db.execute("SELECT COUNT(*) FROM audit").fetchone()
+        return {"jobs": int(j), "audit": int(a)}
+
+    # attaching -------------------------------------------------------------------------------
+    def load(self, jobs: JobStore, audit: AuditLog) -> dict[str, int]:
+        """Restore stored jobs and events into empty stores; returns what was restored."""
+        n_jobs = n_events = 0
+        for ev in self.events():
+            audit.restore(ev)
+            n_events += 1
+        for rec in self.jobs():
+            if rec.state == "running":
+                rec.state = "queued"
+                rec.last_error = "interrupted by a platform restart"
+            jobs.restore(rec)
+            n_jobs += 1
+        return {"jobs": n_jobs, "audit": n_events}
+
+    def attach(self, jobs: JobStore, audit: AuditLog) -> dict[str, int]:
+        """Load what is stored, then persist every later change; returns what was restored."""
+        restored = self.load(jobs, audit)
+        jobs.on_change.append(self.save_job)
+        audit.on_append.append(self.append_event)
+        return restored
