@@ -1,0 +1,592 @@
+"""The Anthropic fake: the Messages API (with SSE) and models — the failover LLM provider.
+
+Served at ``<base>/anthropic`` so that ``Anthropic(base_url=<served>/anthropic)`` works (routes at
+``/v1/…``; in process the host ``api.anthropic.com`` reaches them). Checked against the source
+of the official ``anthropic`` SDK (v2):
+
+- Auth: ``x-api-key: <key>`` (or ``Authorization: Bearer``), the key of the roster account
+  ``agency-anthropic``; every request also needs ``anthropic-version``.
+- Errors: ``{"type": "error", "error": {"type", "message"}, "request_id"}``, with the
+  ``request-id`` header (the SDK's ``request_id``). The SDK maps 429 to ``RateLimitError``,
+  529 to ``OverloadedError`` (an ``InternalServerError``), other 5xx to ``InternalServerError``.
+- Rate limits: ``anthropic-ratelimit-requests|tokens-limit|remaining|reset`` (RFC 3339), from
+  continuously refilled buckets per key; an empty bucket is a real 429 with ``retry-after``.
+- Streaming: ``event: message_start``, ``content_block_start``, ``ping``,
+  ``content_block_delta`` (``text_delta`` / ``input_json_delta``) …, ``content_block_stop``,
+  ``message_delta`` (stop reason and output usage), ``message_stop``.
+- The answers come from :mod:`fakes.openai.model`, the deterministic fake LLM both providers
+  share: the same conversation gets the same text from either provider.
+
+Prices (USD per million tokens in / out; the fake's own table, from 2025 list prices; dated ids
+like ``claude-sonnet-4-5-20250929`` are priced as the name they start with): claude-opus-4-5
+and later Opus 5/25, claude-opus-4-1 15/75, every Sonnet 3/15, claude-haiku-4-5 1/5,
+claude-3-5-haiku 0.80/4. (The SDK warns, as a ``DeprecationWarning``, about deprecated ids such
+as claude-sonnet-4-5; the fake serves them without comment, as the API does until end of life.)
+
+Ledger: ``llm.completion`` per message (tokens, ``cost_usd``, ``detail`` = the model; a stream cut
+part-way is billed for what was sent with ``detail`` = ``<model>;partial``).
+
+Faults: ``anthropic.rate_limited`` (429 ``rate_limit_error`` with ``retry-after``),
+``anthropic.overloaded`` (529 ``overloaded_error``), ``anthropic.stream_cut`` (an ``event:
+error`` with ``overloaded_error``, as the real API sends mid-stream, or the connection drops,
+after ``after_chunks`` events), ``anthropic.token_bloat`` (usage and cost multiplied),
+``anthropic.tool_call_loop`` (every turn with ``tools`` is a ``tool_use`` block for
+``params.tool``, ``stop_reason: tool_use``), and ``http.outage`` with Anthropic's 5xx body.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .core.faults import Fired
+from .core.http import Call, ConnectionDropped, FakeService, bearer, json_response
+from .core.world import World
+from .openai.limits import Limits, OrgLimits
+from .openai.model import (
+    Price,
+    answer_text,
+    count_tokens,
+    digest,
+    dumps,
+    pick_tool,
+    sse,
+    stream_pieces,
+    text_of,
+    tool_arguments,
+    truncate_to_tokens,
+)
+from .openai.prices import resolve
+
+__all__ = ["MODELS", "AnthropicFake", "create"]
+
+FAKE = "anthropic"
+
+#: model → (display name, price)
+MODELS: dict[str, tuple[str, Price]] = {
+    "claude-opus-4-8": ("Claude Opus 4.8", Price(5.0, 25.0)),
+    "claude-opus-4-7": ("Claude Opus 4.7", Price(5.0, 25.0)),
+    "claude-opus-4-6": ("Claude Opus 4.6", Price(5.0, 25.0)),
+    "claude-sonnet-4-6": ("Claude Sonnet 4.6", Price(3.0, 15.0)),
+    "claude-opus-4-5": ("Claude Opus 4.5", Price(5.0, 25.0)),
+    "claude-sonnet-4-5": ("Claude Sonnet 4.5", Price(3.0, 15.0)),
+    "claude-haiku-4-5": ("Claude Haiku 4.5", Price(1.0, 5.0)),
+    "claude-opus-4-1": ("Claude Opus 4.1", Price(15.0, 75.0)),
+    "claude-sonnet-4": ("Claude Sonnet 4", Price(3.0, 15.0)),
+    "claude-3-5-haiku": ("Claude Haiku 3.5", Price(0.80, 4.0)),
+}
+_MODEL_CREATED = "2025-05-14T00:00:00Z"
+_ERROR_TYPES = {
+    500: "api_error",
+    502: "api_error",
+    503: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_ERROR_MESSAGES = {500: "Internal server error", 504: "Request timed out", 529: "Overloaded"}
+
+
+def api_key(request: Request) -> str | None:
+    """The caller's key: ``x-api-key``, else a bearer token (the SDK's ``auth_token``)."""
+    return request.headers.get("x-api-key") or bearer(request)
+
+
+def error(
+    call: Call, status: int, type_: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Anthropic's error body with ``status``."""
+    body = {
+        "type": "error",
+        "error": {"type": type_, "message": message},
+        "request_id": call.request_id,
+    }
+    return json_response(body, status, headers)
+
+
+def _rfc3339(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _seconds_header(s: float) -> str:
+    return str(int(s)) if float(s).is_integer() else f"{s:g}"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What the model answered: text or one tool use, with (possibly bloated) usage and cost."""
+
+    text: str
+    tool: str | None
+    tool_input: dict[str, Any]
+    stop_reason: str
+    tokens_in: int
+    tokens_out: int
+    factor: float
+
+
+class AnthropicFake:
+    """State and handlers of one Anthropic fake (per World)."""
+
+    def __init__(self, world: World, limits: Limits) -> None:
+        self.world = world
+        self.limits = limits
+        self.orgs: dict[str, OrgLimits] = {}
+        world.on_reset(self.orgs.clear)
+        svc = FakeService(
+            world,
+            FAKE,
+            credential_of=api_key,
+            outage_body=self._outage,
+            request_id_header="request-id",
+        )
+        svc.route("/v1/messages", "messages.create", ["POST"])(self.messages)
+        svc.route("/v1/messages/count_tokens", "messages.count_tokens", ["POST"])(self.count_tokens)
+        svc.route("/v1/models", "models.list", ["GET"])(self.models)
+        svc.route("/v1/models/{model}", "models.retrieve", ["GET"])(self.model)
+        self.service = svc
+
+    # plumbing -------------------------------------------------------------------------------
+    @staticmethod
+    def _outage(call: Call, status: int) -> Response:
+        return error(
+            call,
+            status,
+            _ERROR_TYPES.get(status, "api_error"),
+            _ERROR_MESSAGES.get(status, "Internal server error"),
+        )
+
+    def _auth(self, call: Call) -> Response | None:
+        if call.credential is None:
+            return error(call, 401, "authentication_error", "x-api-key header is required")
+        account, problem = self.world.tokens.check(call.credential)
+        platform = self.world.roster.account(account).platform if account else None
+        if problem is not None or platform != FAKE:
+            return error(call, 401, "authentication_error", "invalid x-api-key")
+        if not call.request.headers.get("anthropic-version"):
+            return error(
+                call, 400, "invalid_request_error", "anthropic-version: header is required"
+            )
+        return None
+
+    async def _body(self, call: Call) -> dict[str, Any] | Response:
+        raw = await call.request.body()
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            return error(
+                call,
+                400,
+                "invalid_request_error",
+                f"There was an issue with your request body: invalid JSON ({e})",
+            )
+        if not isinstance(data, dict):
+            return error(
+                call,
+                400,
+                "invalid_request_error",
+                "There was an issue with your request body: expected an object",
+            )
+        return data
+
+    def _org(self, call: Call) -> OrgLimits:
+        key = call.account_id or "?"
+        org = self.orgs.get(key)
+        if org is None:
+            org = self.orgs[key] = OrgLimits.of(self.limits)
+        return org
+
+    def _rate_headers(self, org: OrgLimits) -> dict[str, str]:
+        now = self.world.now()
+        return {
+            "anthropic-ratelimit-requests-limit": str(self.limits.requests_per_window),
+            "anthropic-ratelimit-requests-remaining": str(org.requests.remaining(now)),
+            "anthropic-ratelimit-requests-reset": _rfc3339(now + org.requests.reset_in(now)),
+            "anthropic-ratelimit-tokens-limit": str(self.limits.tokens_per_window),
+            "anthropic-ratelimit-tokens-remaining": str(org.tokens.remaining(now)),
+            "anthropic-ratelimit-tokens-reset": _rfc3339(now + org.tokens.reset_in(now)),
+        }
+
+    def _rate_limited(self, call: Call, what: str, limit: int, wait_s: float) -> Response:
+        org_id = (
+            self.world.roster.account(call.account_id).platform_user_id
+            if call.account_id
+            else "unknown"
+        )
+        msg = (
+            f"This request would exceed the rate limit for your organization ({org_id}) of {limit:,} {what} per minute. "
+            "For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for "
+            "current usage. Please reduce the prompt length or the maximum tokens requested, or try again later."
+        )
+        return error(
+            call, 429, "rate_limit_error", msg, {"retry-after": _seconds_header(round(wait_s, 3))}
+        )
+
+    def _gate(self, call: Call, est_tokens: int) -> Response | None:
+        """Faults and rate limits that refuse a call before the model runs."""
+        w = self.world
+        org = self._org(call)
+        call.extra_headers.update(self._rate_headers(org))
+        f = call.fire(w, ("anthropic.overloaded", "anthropic.rate_limited"))
+        if f is not None:
+            if f.kind == "anthropic.overloaded":
+                return error(call, 529, "overloaded_error", "Overloaded")
+            p: Any = f.params
+            call.extra_headers["anthropic-ratelimit-requests-remaining"] = "0"
+            call.extra_headers["anthropic-ratelimit-requests-reset"] = _rfc3339(
+                w.now() + p.retry_after_s
+            )
+            return self._rate_limited(
+                call, "requests", self.limits.requests_per_window, p.retry_after_s
+            )
+        now = w.now()
+        if not org.requests.can_take(now, 1):
+            return self._rate_limited(
+                call, "requests", self.limits.requests_per_window, org.requests.wait_for(now, 1)
+            )
+        if not org.tokens.can_take(now, est_tokens):
+            return self._rate_limited(
+                call,
+                "input tokens",
+                self.limits.tokens_per_window,
+                org.tokens.wait_for(now, est_tokens),
+            )
+        org.requests.take(now, 1)
+        org.tokens.take(now, est_tokens)
+        call.extra_headers.update(self._rate_headers(org))
+        return None
+
+    def _bill(
+        self,
+        call: Call,
+        msg_id: str,
+        model: str,
+        turn: Turn,
+        tokens_out: int | None = None,
+        partial: bool = False,
+    ) -> None:
+        out = turn.tokens_out if tokens_out is None else tokens_out
+        entry = resolve(model, MODELS)
+        price = entry[1] if entry else MODELS["claude-sonnet-4-6"][1]
+        self.world.record(
+            FAKE,
+            "llm.completion",
+            account_id=call.account_id,
+            credential=call.credential,
+            request_id=call.request_id,
+            resource_id=msg_id,
+            content=turn.text if turn.tool is None else f"{turn.tool}({dumps(turn.tool_input)})",
+            tokens_in=turn.tokens_in,
+            tokens_out=out,
+            cost_usd=price.cost(turn.tokens_in, out),
+            detail=f"{model};partial" if partial else model,
+        )
+
+    def _id(self, call: Call, prefix: str) -> str:
+        return f"{prefix}01{digest(prefix, call.request_id).hex()[:22]}"
+
+    # messages -------------------------------------------------------------------------------
+    async def messages(self, call: Call) -> Response:
+        """``POST /v1/messages``."""
+        if (refused := self._auth(call)) is not None:
+            return refused
+        body = await self._body(call)
+        if isinstance(body, Response):
+            return body
+        for key in ("model", "max_tokens", "messages"):
+            if key not in body:
+                return error(call, 400, "invalid_request_error", f"{key}: Field required")
+        model, max_tokens, messages = body["model"], body["max_tokens"], body["messages"]
+        if not isinstance(max_tokens, int) or max_tokens < 1:
+            return error(
+                call,
+                400,
+                "invalid_request_error",
+                f"max_tokens: Input should be a valid positive integer (got {max_tokens!r})",
+            )
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(isinstance(m, dict) for m in messages)
+        ):
+            return error(
+                call, 400, "invalid_request_error", "messages: at least one message is required"
+            )
+        if not isinstance(model, str) or resolve(model, MODELS) is None:
+            return error(call, 404, "not_found_error", f"model: {model}")
+        prompt, last_user, after_tool = _conversation(messages, body.get("system"))
+        if (refused := self._gate(call, count_tokens(prompt))) is not None:
+            return refused
+        turn = self._turn(call, prompt, last_user, after_tool, len(messages), body, max_tokens)
+        msg_id = self._id(call, "msg_")
+        usage = {
+            "input_tokens": turn.tokens_in,
+            "output_tokens": turn.tokens_out,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "service_tier": "standard",
+        }
+        if body.get("stream"):
+            cut = call.fire(self.world, "anthropic.stream_cut")
+            return StreamingResponse(
+                self._stream(call, msg_id, model, turn, usage, cut.params if cut else None),
+                media_type="text/event-stream",
+                headers={"cache-control": "no-cache"},
+            )
+        self._org(call).tokens.take(self.world.now(), turn.tokens_out)
+        self._bill(call, msg_id, model, turn)
+        return json_response(
+            {
+                "id": msg_id,
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [self._block(call, turn)],
+                "stop_reason": turn.stop_reason,
+                "stop_sequence": None,
+                "usage": usage,
+            }
+        )
+
+    def _block(self, call: Call, turn: Turn) -> dict[str, Any]:
+        if turn.tool is not None:
+            return {
+                "type": "tool_use",
+                "id": self._id(call, "toolu_"),
+                "name": turn.tool,
+                "input": turn.tool_input,
+            }
+        return {"type": "text", "text": turn.text}
+
+    def _turn(
+        self,
+        call: Call,
+        prompt: str,
+        last_user: str,
+        after_tool: bool,
+        n_messages: int,
+        body: dict[str, Any],
+        max_tokens: int,
+    ) -> Turn:
+        """Run the fake model once, with the semantic faults that change its answer."""
+        w = self.world
+        tools = {
+            t["name"]: t.get("input_schema")
+            for t in body.get("tools") or []
+            if isinstance(t, dict) and isinstance(t.get("name"), str)
+        }
+        raw_choice = body.get("tool_choice")
+        choice: dict[str, Any] = raw_choice if isinstance(raw_choice, dict) else {}
+        kind = choice.get("type", "auto")
+        forced = "*" if kind == "any" else choice.get("name") if kind == "tool" else None
+        if kind == "none":
+            tools = {}
+        tool: str | None = None
+        if tools:
+            loop = call.fire(w, "anthropic.tool_call_loop")
+            tool = (
+                _param(loop, "tool")
+                if loop is not None
+                else pick_tool(list(tools), forced, last_user, after_tool)
+            )
+        bloat = call.fire(w, "anthropic.token_bloat")
+        factor = float(_param(bloat, "factor")) if bloat is not None else 1.0
+        tokens_in = count_tokens(prompt) + 3 * n_messages
+        if tool is not None:
+            args = tool_arguments(tool, tools.get(tool), prompt)
+            text, stop, raw_out = "", "tool_use", count_tokens(tool) + count_tokens(dumps(args)) + 7
+        else:
+            args = {}
+            text, cut = truncate_to_tokens(answer_text(prompt), max_tokens)
+            stop, raw_out = ("max_tokens" if cut else "end_turn"), count_tokens(text)
+        return Turn(
+            text,
+            tool,
+            args,
+            stop,
+            math.ceil(tokens_in * factor),
+            math.ceil(raw_out * factor),
+            factor,
+        )
+
+    async def _stream(
+        self, call: Call, msg_id: str, model: str, turn: Turn, usage: dict[str, Any], cut: Any
+    ) -> AsyncIterator[bytes]:
+        start_usage = {**usage, "output_tokens": 1}
+        message: dict[str, Any] = {
+            "id": msg_id,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": start_usage,
+        }
+        block = self._block(call, turn)
+        empty = {**block, "input": {}} if turn.tool is not None else {"type": "text", "text": ""}
+        events: list[tuple[str, dict[str, Any], str]] = [
+            ("message_start", {"type": "message_start", "message": message}, ""),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": empty},
+                "",
+            ),
+            ("ping", {"type": "ping"}, ""),
+        ]
+        if turn.tool is not None:
+            args = dumps(turn.tool_input)
+            for i in range(0, len(args), 16):
+                piece = args[i : i + 16]
+                events.append(
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "input_json_delta", "partial_json": piece},
+                        },
+                        piece,
+                    )
+                )
+        else:
+            for piece in stream_pieces(turn.text):
+                events.append(
+                    (
+                        "content_block_delta",
+                        {
+                            "type": "content_block_delta",
+                            "index": 0,
+                            "delta": {"type": "text_delta", "text": piece},
+                        },
+                        piece,
+                    )
+                )
+        events += [
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}, ""),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": turn.stop_reason, "stop_sequence": None},
+                    "usage": {"output_tokens": turn.tokens_out},
+                },
+                "",
+            ),
+            ("message_stop", {"type": "message_stop"}, ""),
+        ]
+        stop_at = len(events) if cut is None else min(cut.after_chunks, len(events) - 1)
+        sent = ""
+        for name, data, text in events[:stop_at]:
+            yield sse(dumps(data), name)
+            sent += text
+        if cut is None:
+            self._org(call).tokens.take(self.world.now(), turn.tokens_out)
+            self._bill(call, msg_id, model, turn)
+            return
+        self._bill(
+            call,
+            msg_id,
+            model,
+            turn,
+            tokens_out=math.ceil(count_tokens(sent) * turn.factor),
+            partial=True,
+        )
+        if cut.mode == "error_event":
+            yield sse(
+                dumps(
+                    {
+                        "type": "error",
+                        "error": {"type": "overloaded_error", "message": "Overloaded"},
+                        "request_id": call.request_id,
+                    }
+                ),
+                "error",
+            )
+            return
+        raise ConnectionDropped(
+            "vibedrill fault anthropic.stream_cut: connection dropped mid-stream"
+        )
+
+    async def count_tokens(self, call: Call) -> Response:
+        """``POST /v1/messages/count_tokens``."""
+        if (refused := self._auth(call)) is not None:
+            return refused
+        body = await self._body(call)
+        if isinstance(body, Response):
+            return body
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return error(call, 400, "invalid_request_error", "messages: Field required")
+        prompt, _, _ = _conversation(messages, body.get("system"))
+        return json_response({"input_tokens": count_tokens(prompt) + 3 * len(messages)})
+
+    # models ---------------------------------------------------------------------------------
+    async def models(self, call: Call) -> Response:
+        """``GET /v1/models``."""
+        if (refused := self._auth(call)) is not None:
+            return refused
+        data = [_model_obj(m) for m in MODELS]
+        return json_response(
+            {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
+        )
+
+    async def model(self, call: Call) -> Response:
+        """``GET /v1/models/{model}``."""
+        if (refused := self._auth(call)) is not None:
+            return refused
+        name = call.request.path_params["model"]
+        if name not in MODELS:
+            return error(call, 404, "not_found_error", f"model: {name}")
+        return json_response(_model_obj(name))
+
+
+def _param(fired: Fired, name: str) -> Any:
+    """A parameter of a fired rule (validated against the kind's params model when installed)."""
+    return getattr(fired.params, name)
+
+
+def _model_obj(name: str) -> dict[str, Any]:
+    return {
+        "type": "model",
+        "id": name,
+        "display_name": MODELS[name][0],
+        "created_at": _MODEL_CREATED,
+    }
+
+
+def _conversation(messages: list[dict[str, Any]], system: Any) -> tuple[str, str, bool]:
+    """(prompt text, last user text, whether the last turn is a tool result)."""
+    lines = [f"system: {text_of(system)}"] if system else []
+    last_user = ""
+    for m in messages:
+        role = str(m.get("role", ""))
+        content = m.get("content")
+        text = text_of(content)
+        if isinstance(content, list):
+            text += "".join(
+                dumps(b.get("input"))
+                for b in content
+                if isinstance(b, dict) and b.get("type") == "tool_use"
+            )
+        lines.append(f"{role}: {text}")
+        if role == "user":
+            last_user = text
+    last = messages[-1].get("content")
+    after_tool = isinstance(last, list) and any(
+        isinstance(b, dict) and b.get("type") == "tool_result" for b in last
+    )
+    return "\n".join(lines), last_user, after_tool
+
+
+def create(world: World, *, limits: Limits | None = None) -> FakeService:
+    """Build the Anthropic fake on ``world``."""
+    return AnthropicFake(
+        world, limits or Limits(requests_per_window=4_000, tokens_per_window=400_000)
+    ).service
