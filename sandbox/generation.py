@@ -265,7 +265,8 @@ class Generator:
 
         async def once(provider: str, retry: int) -> Rendered:
             client = MediaClient(self.http, self.base_urls(provider), lambda: self.api_key(provider), self.sleep)
-            return await client.render(prompt, duration_s=duration_s, retry=retry)
+            return await client.render(prompt, client_id=client_id, duration_s=duration_s, retry=retry,
+                                       idempotency_key=f"{ep}:{job_id or 'video'}")
 
         out, provider = await self._route("video", "video.generate", once, client_id=client_id, episode_id=ep,
                                           estimate=(0, usd), job_id=job_id, trace_id=trace_id)

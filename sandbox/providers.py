@@ -379,11 +379,21 @@ class MediaClient:
     def _h(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.api_key()}"}
 
-    async def render(self, prompt: str, *, duration_s: float = 10.0, kind: str = "video", retry: int = 0) -> Rendered:
-        """Submit ``POST /v1/renders``, poll ``GET /v1/renders/{id}``, fetch ``…/content``."""
+    async def render(
+        self, script: str, *, client_id: str, duration_s: float = 10.0, kind: str = "video",
+        idempotency_key: str | None = None, retry: int = 0,
+    ) -> Rendered:
+        """Submit ``POST /v1/renders``, poll ``GET /v1/renders/{id}``, fetch ``…/content``.
+
+        The ``Idempotency-Key`` makes a retried submit return the same render, not a second one.
+        """
         base = f"{self.base_url.rstrip('/')}/v1/renders"
+        headers = self._h()
+        if idempotency_key:
+            headers["idempotency-key"] = idempotency_key
+        body = {"kind": kind, "script": script[:5000], "client_id": client_id, "duration_s": duration_s}
         resp = await _send(self.http, self.name, "POST", base, retry=retry, request_timeout=self.timeout,
-                           json={"prompt": prompt, "duration_s": duration_s, "kind": kind}, headers=self._h())
+                           json=body, headers=headers)
         job = _json(self.name, resp)
         rid = _request_id(resp)
         render_id = str(job.get("id", ""))
