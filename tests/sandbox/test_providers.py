@@ -1,0 +1,245 @@
+"""Generation through provider routing against the in-process openai, anthropic and media fakes.
+
+Each test runs on the virtual-time loop: retry-after waits and render polling cost no wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from fakes import FakeWorld, World
+from fakes.core.roster import Roster
+from harness.clock import run_virtual
+from sandbox.budget import Budget, BudgetExceeded, BudgetLimits, RecursionCapExceeded
+from sandbox.generation import HARD_TOOL_ROUND_CEILING, GenerationFailed, Generator
+from sandbox.providers import ToolCall, ToolSpec
+
+URLS = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "media": "https://api.media.vibedrill.test",
+}
+SEED = 11
+
+
+@dataclass
+class Rig:
+    """A generator wired to one fake world, with its audit and metrics captured."""
+
+    world: World
+    gen: Generator
+    budget: Budget
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[tuple[str, float]] = field(default_factory=list)
+
+    def ledger(self, action: str) -> list[Any]:
+        return self.world.ledger.entries(action=action)
+
+    def journal(self, fake: str) -> list[Any]:
+        return self.world.journal.entries(fake=fake)
+
+    def outcomes(self, outcome: str) -> list[dict[str, Any]]:
+        return [e for e in self.audit if e["phase"] == "outcome" and e.get("outcome") == outcome]
+
+
+def drill(
+    body: Callable[[Rig], Awaitable[None]],
+    *,
+    routing: dict[str, tuple[str, ...]] | None = None,
+    limits: BudgetLimits | None = None,
+    defects: tuple[str, ...] = (),
+    faults: tuple[dict[str, Any], ...] = (),
+) -> None:
+    """Run ``body`` against a fresh world of fakes on the virtual-time loop."""
+    route = routing or {"text": ("openai", "anthropic"), "image": ("openai",), "video": ("media",)}
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        world = World(roster=Roster.generate(clients=2, seed=SEED), now=loop.time, seed=SEED)
+        fw = FakeWorld(world, only=["openai", "anthropic", "media"])
+        for f in faults:
+            world.faults.add(f)
+        budget = Budget(lambda c: limits or BudgetLimits(), enforce=lambda: "no_budget_stop" not in defects)
+        rig_audit: list[dict[str, Any]] = []
+        rig_metrics: list[tuple[str, float]] = []
+        async with httpx.AsyncClient(transport=fw.transport()) as http:
+            gen = Generator(
+                http=http,
+                base_urls=URLS.__getitem__,
+                api_key=lambda p: world.roster.account(f"agency-{p}").credential.access_token,
+                routing=lambda cap: route[cap],
+                budget=budget,
+                audit=lambda **kw: rig_audit.append(kw),
+                metric=lambda name, v, labels: rig_metrics.append((name, v)),
+                defect=lambda name: name in defects,
+                rng=random.Random(SEED),
+                sleep=asyncio.sleep,
+            )
+            await body(Rig(world, gen, budget, rig_audit, rig_metrics))
+
+    run_virtual(main)
+
+
+def test_text_generation_answers_from_openai_and_audits_the_request_id_of_the_ledger_entry() -> None:
+    async def body(rig: Rig) -> None:
+        out = await rig.gen.complete(client_id="acme", prompt="A caption for our weekend bake sale")
+        assert out.completion.provider == "openai" and out.completion.text
+        (entry,) = rig.ledger("llm.completion")
+        (ok,) = rig.outcomes("success")
+        assert ok["action"] == "llm.complete" and ok["proof"]["request_id"] == entry.request_id
+        assert ("llm_tokens", out.tokens) in rig.metrics
+
+    drill(body)
+
+
+def test_provider_failover_happens_on_an_openai_outage() -> None:
+    async def body(rig: Rig) -> None:
+        out = await rig.gen.complete(client_id="acme", prompt="A caption for our weekend bake sale")
+        assert out.completion.provider == "anthropic"
+        (entry,) = rig.ledger("llm.completion")
+        assert entry.fake == "anthropic"
+        failed = rig.outcomes("failed")
+        assert [e["platform"] for e in failed] == ["openai"]
+        assert rig.outcomes("success")[0]["proof"]["request_id"] == entry.request_id
+        # openai was retried (max_retries=2) before failing over
+        assert [j.retry_count for j in rig.journal("openai")] == [0, 1, 2]
+
+    drill(body, faults=({"kind": "http.outage", "match": {"fake": "openai"}},))
+
+
+def test_without_failover_an_openai_outage_fails_every_generation() -> None:
+    async def body(rig: Rig) -> None:
+        with pytest.raises(GenerationFailed, match="openai: 503"):
+            await rig.gen.complete(client_id="acme", prompt="A caption")
+        assert rig.journal("anthropic") == [] and rig.ledger("llm.completion") == []
+
+    drill(body, defects=("no_provider_failover",), faults=({"kind": "http.outage", "match": {"fake": "openai"}},))
+
+
+def test_a_rate_limit_is_retried_after_its_retry_after_and_stays_on_openai() -> None:
+    async def body(rig: Rig) -> None:
+        t0 = asyncio.get_running_loop().time()
+        out = await rig.gen.complete(client_id="acme", prompt="hello")
+        assert out.completion.provider == "openai"
+        assert asyncio.get_running_loop().time() - t0 >= 7.0
+        assert [j.status for j in rig.journal("openai")] == [429, 200]
+        assert ("rate_limit_hits", 1) in rig.metrics
+
+    drill(body, faults=({"kind": "openai.rate_limited", "first_n": 1, "params": {"retry_after_s": 7}},))
+
+
+def test_insufficient_quota_fails_over_at_once_without_retrying() -> None:
+    async def body(rig: Rig) -> None:
+        out = await rig.gen.complete(client_id="acme", prompt="hello")
+        assert out.completion.provider == "anthropic"
+        assert [j.status for j in rig.journal("openai")] == [429]
+
+    drill(body, faults=({"kind": "openai.quota_exhausted"},))
+
+
+def test_anthropic_529_overloaded_is_retried_then_reported() -> None:
+    async def body(rig: Rig) -> None:
+        with pytest.raises(GenerationFailed) as err:
+            await rig.gen.complete(client_id="acme", prompt="hello")
+        assert err.value.errors[0].status == 529 and err.value.errors[0].kind == "anthropic.overloaded"
+        assert len(rig.journal("anthropic")) == 3
+
+    drill(body, routing={"text": ("anthropic",)}, faults=({"kind": "anthropic.overloaded"},))
+
+
+async def _spend(rig: Rig, calls: int) -> BudgetExceeded | None:
+    """Complete up to ``calls`` times in one episode; the BudgetExceeded that stopped it, if any."""
+    for i in range(calls):
+        try:
+            await rig.gen.complete(client_id="acme", prompt=f"caption number {i}", episode_id="ep-1", max_tokens=100)
+        except BudgetExceeded as e:
+            return e
+    return None
+
+
+def _ledger_tokens(rig: Rig) -> int:
+    return sum(e.tokens_in + e.tokens_out for e in rig.ledger("llm.completion"))
+
+
+def test_the_budget_stop_refuses_calls_before_the_episode_budget_is_exceeded() -> None:
+    async def body(rig: Rig) -> None:
+        stop = await _spend(rig, 30)
+        assert stop is not None and stop.scope == "episode" and stop.key == "ep-1"
+        assert 0 < _ledger_tokens(rig) <= 400 and rig.budget.episode("ep-1").tokens <= 400
+        assert rig.outcomes("blocked")[0]["error"].startswith("budget:")
+        # another episode has a budget of its own
+        await rig.gen.complete(client_id="acme", prompt="hello", episode_id="ep-2", max_tokens=100)
+
+    drill(body, limits=BudgetLimits(episode_tokens=400))
+
+
+def test_no_budget_stop_lets_spend_run_past_the_budget() -> None:
+    async def body(rig: Rig) -> None:
+        assert await _spend(rig, 30) is None
+        assert len(rig.ledger("llm.completion")) == 30
+        assert _ledger_tokens(rig) > 400 and rig.budget.overruns > 0
+
+    drill(body, limits=BudgetLimits(episode_tokens=400), defects=("no_budget_stop",))
+
+
+async def _kb(call: ToolCall) -> str:
+    return '{"hits": []}'
+
+
+def test_the_recursion_cap_stops_a_tool_call_loop() -> None:
+    async def body(rig: Rig) -> None:
+        with pytest.raises(RecursionCapExceeded) as err:
+            await rig.gen.complete(client_id="acme", prompt="look up the price", episode_id="ep-loop",
+                                   tools=[ToolSpec("kb_search")], run_tool=_kb)
+        assert err.value.cap == 3 and err.value.rounds == 4
+        assert len(rig.ledger("llm.completion")) == 4
+
+    drill(body, limits=BudgetLimits(max_tool_rounds=3), faults=({"kind": "openai.tool_call_loop"},))
+
+
+def test_a_tool_call_ends_with_a_text_answer_without_the_loop_fault() -> None:
+    async def body(rig: Rig) -> None:
+        out = await rig.gen.complete(client_id="acme", prompt="kb_search the opening hours",
+                                     tools=[ToolSpec("kb_search")], run_tool=_kb)
+        assert out.rounds == 1 and out.completion.text and not out.completion.tool_calls
+
+    drill(body)
+
+
+def test_no_budget_stop_lets_the_tool_call_loop_run_to_the_hard_ceiling() -> None:
+    async def body(rig: Rig) -> None:
+        with pytest.raises(RecursionCapExceeded):
+            await rig.gen.complete(client_id="acme", prompt="look up the price", tools=[ToolSpec("kb_search")],
+                                   run_tool=_kb)
+        assert len(rig.ledger("llm.completion")) == HARD_TOOL_ROUND_CEILING + 1
+
+    drill(body, limits=BudgetLimits(max_tool_rounds=3), defects=("no_budget_stop",),
+          faults=({"kind": "openai.tool_call_loop"},))
+
+
+def test_an_image_is_generated_by_openai_and_a_video_rendered_by_the_media_provider() -> None:
+    async def body(rig: Rig) -> None:
+        img = await rig.gen.image(client_id="acme", prompt="a loaf of sourdough")
+        assert img.content and rig.ledger("image.generated")[0].request_id == img.request_id
+        vid = await rig.gen.video(client_id="acme", prompt="a ten second clip of the bakery", duration_s=10, job_id="j-1")
+        (entry,) = rig.ledger("video.generated")
+        assert vid.resource_id == entry.resource_id and vid.content
+        assert [e["action"] for e in rig.outcomes("success")] == ["image.generate", "video.generate"]
+
+    drill(body)
+
+
+def test_a_failed_render_is_reported_and_not_billed() -> None:
+    async def body(rig: Rig) -> None:
+        with pytest.raises(GenerationFailed, match="render_failed"):
+            await rig.gen.video(client_id="acme", prompt="a clip", duration_s=5)
+        assert rig.ledger("video.generated") == []
+
+    drill(body, faults=({"kind": "media.job_failed"},))
