@@ -69,8 +69,20 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
     async def faults_post(request: Request) -> Response:
         body = await _json(request)
         specs = body if isinstance(body, list) else [body]
-        for s in specs:  # validate all first: nothing half-installed
-            world.faults.validate(s)
+        installed = {r["id"] for r in world.faults.rules()}
+        seen: set[str] = set()
+        for i, s in enumerate(specs):  # validate all first, ids included: nothing half-installed
+            try:
+                world.faults.validate(s)
+                rid = s.get("id")
+                if rid and (rid in installed or rid in seen):
+                    raise FaultRuleError("id", rid, f"a fault rule with id {rid!r} is already installed or given twice")
+                if rid:
+                    seen.add(rid)
+            except FaultRuleError as e:
+                if not isinstance(body, list):
+                    raise
+                raise FaultRuleError(f"[{i}].{e.path}", e.value, str(e)[len(e.path) + 2 :], e.valid) from None
         rules = [world.faults.add(s) for s in specs]
         if isinstance(body, list):
             return json_response({"ids": [r.id for r in rules]}, 201)
