@@ -17,7 +17,11 @@ from ._base import (
     sentence,
 )
 
+#: the registry under the name the drill loop looks up
+INVARIANTS = REGISTRY
+
 __all__ = [
+    "INVARIANTS",
     "REGISTRY",
     "Findings",
     "Invariant",
