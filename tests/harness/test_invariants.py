@@ -505,7 +505,7 @@ def test_a_misspelt_parameter_names_the_invariant_the_value_and_the_valid_keys()
 def test_the_registry_refuses_a_duplicate_and_names_both_definitions():
     with pytest.raises(
         InvariantError,
-        match="defined twice: harness.invariants.safety.no_side_effects_while_killed and",
+        match=r"defined twice: harness.invariants.safety.no_side_effects_while_killed and",
     ):
 
         @invariant()
