@@ -1,0 +1,214 @@
+"""The Instagram fake's core: parameters, the request gate (token, usage, faults) and helpers."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..core.http import Call
+from ..core.roster import Account
+from ..core.world import World
+from . import _wire as wire
+from ._options import InstagramOptions
+from ._state import IgState
+
+__all__ = ["Handler", "IgCore", "credential_of"]
+
+Handler = Callable[[Call], Awaitable[Response]]
+_VERSION = re.compile(r"\d+\.\d+")
+
+
+def credential_of(request: Request) -> str | None:
+    """The access token from the query string or a bearer header (form bodies: see the gate)."""
+    q = request.query_params.get("access_token")
+    if q:
+        return q
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return None
+
+
+def _fb_time(t: float) -> str:
+    return time.strftime("%A, %d-%b-%y %H:%M:%S UTC", time.gmtime(int(t)))
+
+
+class IgCore:
+    """The Instagram fake bound to one world: state, options, the gate and shared helpers."""
+
+    def __init__(self, world: World, options: InstagramOptions) -> None:
+        self.world = world
+        self.opts = options
+        self.state = IgState()
+        world.on_reset(self.state.clear)
+
+    # parameters -----------------------------------------------------------------------------
+    @staticmethod
+    async def _read_params(request: Request) -> dict[str, str] | None:
+        """Query string merged with a form or JSON body (Graph accepts parameters in any of them)."""
+        out = dict(request.query_params)
+        raw = await request.body()
+        if not raw:
+            return out
+        ctype = request.headers.get("content-type", "")
+        if "json" in ctype:
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError:
+                return None
+            if not isinstance(body, dict):
+                return None
+            for k, v in body.items():
+                out[str(k)] = v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+        else:
+            out.update(parse_qsl(raw.decode(errors="replace"), keep_blank_values=True))
+        return out
+
+    @staticmethod
+    def params(call: Call) -> dict[str, str]:
+        """The request's merged parameters, as read by the gate."""
+        p: dict[str, str] = call.request.state.ig_params
+        return p
+
+    def err(
+        self, status: int, message: str, code: int, subcode: int | None = None, **kw: Any
+    ) -> Response:
+        """A Graph error object on this world (seeded fbtrace ids)."""
+        return wire.error(self.world, status, message, code, subcode, **kw)
+
+    # the gate -------------------------------------------------------------------------------
+    def gated(self, handler: Handler, scope: str | None = None) -> Handler:
+        """Wrap a handler in Graph's checks: version, token, usage windows, protocol faults, scope."""
+
+        async def run(call: Call) -> Response:
+            w = self.world
+            params = await self._read_params(call.request)
+            if params is None:
+                return self.err(400, "(#100) The request body could not be parsed as JSON", 100)
+            call.request.state.ig_params = params
+            ver = call.request.path_params.get("version")
+            if ver is not None and not _VERSION.fullmatch(ver):
+                return self.err(400, f"Unknown path components: /v{ver}", 2500)
+            if call.credential is None and params.get("access_token"):
+                call.credential = params["access_token"]
+                call.account_id = w.tokens.account_of(call.credential)
+            now = w.now()
+            _, app_calls = self.state.tick("app", now)
+            app_pct = wire.percent(app_calls, self.opts.app_calls_per_hour)
+            call.extra_headers["x-app-usage"] = wire.app_usage(app_pct)
+            cred = call.credential
+            if cred is None:
+                return self.err(400, "An access token is required to request this resource.", 104)
+            acc, problem = w.tokens.check(cred)
+            if acc is None:
+                return self.err(400, "Invalid OAuth access token - Cannot parse access token", 190)
+            biz = w.roster.account(acc).platform_user_id
+            start, acc_calls = self.state.tick(acc, now)
+            acc_pct = wire.percent(acc_calls, self.opts.account_calls_per_hour)
+            regain = math.ceil((start + 3600 - now) / 60) if acc_pct >= 100 else 0
+            call.extra_headers["x-business-use-case-usage"] = wire.buc_usage(biz, acc_pct, regain)
+            if call.fire(w, "instagram.token_revoked"):
+                w.tokens.revoke_account(acc)
+                problem = "revoked"
+            elif call.fire(w, "instagram.token_expired"):
+                problem = "expired"
+            if problem == "revoked":
+                return self.err(
+                    400,
+                    "Error validating access token: The session has been invalidated because the user "
+                    "changed their password or Facebook has changed the session for security reasons.",
+                    190,
+                    460,
+                )
+            if problem == "expired":
+                st = w.tokens.access[cred]
+                return self.err(
+                    400,
+                    f"Error validating access token: Session has expired on {_fb_time(min(st.expires_at, now))}. "
+                    f"The current time is {_fb_time(now)}.",
+                    190,
+                    463,
+                )
+            if app_calls > self.opts.app_calls_per_hour:
+                return self.err(400, wire.THROTTLE_MESSAGES[4], 4, transient=True)
+            if acc_calls > self.opts.account_calls_per_hour:
+                return self.err(400, wire.THROTTLE_MESSAGES[80002], 80002, transient=True)
+            fired = call.fire(w, "instagram.rate_limited")
+            if fired is not None:
+                p: Any = fired.params
+                minutes = math.ceil(p.retry_after_s / 60)
+                call.extra_headers["x-app-usage"] = wire.app_usage(100)
+                call.extra_headers["x-business-use-case-usage"] = wire.buc_usage(biz, 100, minutes)
+                msg = wire.THROTTLE_MESSAGES.get(p.code, f"(#{p.code}) Rate limit reached")
+                return self.err(400, msg, p.code, transient=True)
+            if scope is not None and w.tokens.check(cred, scope)[1] == "scope":
+                return self.permission_denied()
+            return await handler(call)
+
+        return run
+
+    # helpers --------------------------------------------------------------------------------
+    def permission_denied(self) -> Response:
+        """Code 10: the token lacks the permission for this action."""
+        return self.err(403, "(#10) Application does not have permission for this action", 10)
+
+    def account(self, call: Call) -> Account:
+        """The roster account the credential belongs to."""
+        return self.world.roster.account(str(call.account_id))
+
+    def owns(self, call: Call, ig_user_id: str) -> bool:
+        """Whether the path's IG user is the credential's own account."""
+        return self.account(call).platform_user_id == ig_user_id
+
+    def missing(self, name: str) -> Response:
+        """Code 100 for a required parameter that is absent."""
+        return self.err(400, f"(#100) The parameter {name} is required", 100)
+
+    def fields(
+        self,
+        call: Call,
+        allowed: tuple[str, ...],
+        node_type: str,
+        default: tuple[str, ...] = ("id",),
+    ) -> list[str] | Response:
+        """The ``fields`` asked for, or code 100 naming the first one the node does not have."""
+        raw = self.params(call).get("fields")
+        if not raw:
+            return list(default)
+        asked = [f.strip() for f in raw.split(",") if f.strip()]
+        for f in asked:
+            if f not in allowed:
+                return self.err(
+                    400,
+                    f"(#100) Tried accessing nonexisting field ({f}) on node type ({node_type})",
+                    100,
+                )
+        return asked
+
+    def record(
+        self, call: Call, action: str, resource_id: str, content: str | None, **extra: Any
+    ) -> None:
+        """Write one accepted side effect to the ledger, as the credential's account."""
+        self.world.record(
+            "instagram",
+            action,
+            account_id=call.account_id,
+            credential=call.credential,
+            request_id=call.request_id,
+            resource_id=resource_id,
+            content=content,
+            channel="api",
+            **extra,
+        )
+
+    def next_id(self, prefix: str) -> str:
+        """A 17-digit Graph id with a per-kind prefix (178 containers, 179 media, 180 comments)."""
+        return f"{prefix}{self.world.next_id(f'instagram.{prefix}'):014d}"

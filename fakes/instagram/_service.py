@@ -1,0 +1,66 @@
+"""Assemble the Instagram fake: every route with and without a ``/v{N}.0`` prefix."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from starlette.responses import Response
+
+from ..core.http import Call, FakeService
+from ..core.world import World
+from . import _engagement, _publishing
+from . import _wire as wire
+from ._core import IgCore, credential_of
+from ._options import InstagramOptions
+
+__all__ = ["create"]
+
+
+def create(world: World, options: InstagramOptions | None = None, **overrides: Any) -> FakeService:
+    """Build the Instagram fake on ``world``; ``overrides`` replace fields of ``options``."""
+    opts = (
+        (options or InstagramOptions()).with_(**overrides)
+        if overrides
+        else (options or InstagramOptions())
+    )
+    ig = IgCore(world, opts)
+
+    def outage(call: Call, status: int) -> Response:
+        return wire.error(
+            world,
+            status,
+            "An unexpected error has occurred. Please retry your request later.",
+            2,
+            transient=True,
+        )
+
+    svc = FakeService(world, "instagram", credential_of=credential_of, outage_body=outage)
+
+    def add(path: str, name: str, method: str, handler: Any, scope: str | None = None) -> None:
+        gated = ig.gated(partial(handler, ig), scope)
+        # versioned first: '/v21.0/123' must not be taken for an unversioned '/{node}/{edge}'
+        svc.route("/v{version}" + path, name, [method])(gated)
+        svc.route(path, name, [method])(gated)
+
+    publish_scope = "instagram_content_publish"
+    add("/refresh_access_token", "token.refresh", "GET", _engagement.refresh_token)
+    add("/{ig_user_id}/media", "media.create", "POST", _publishing.create_container, publish_scope)
+    add("/{ig_user_id}/media_publish", "media.publish", "POST", _publishing.publish, publish_scope)
+    add(
+        "/{ig_user_id}/content_publishing_limit",
+        "publishing_limit.get",
+        "GET",
+        _publishing.publishing_limit,
+    )
+    add("/{media_id}/comments", "comments.list", "GET", _engagement.list_comments)
+    add(
+        "/{comment_id}/replies",
+        "comments.reply",
+        "POST",
+        _engagement.reply,
+        "instagram_manage_comments",
+    )
+    add("/{ig_user_id}/messages", "messages.send", "POST", _engagement.send_message)
+    add("/{node_id}", "node.get", "GET", _publishing.get_node)
+    return svc

@@ -1,0 +1,84 @@
+"""What the Instagram fake remembers: containers, media, replies, messages, windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Container", "IgState", "Media", "Reply"]
+
+
+@dataclass
+class Container:
+    """A media container on its way from upload to publication."""
+
+    id: str
+    account_id: str
+    created_at: float
+    #: status becomes FINISHED (or ERROR) at this time; inf = stuck IN_PROGRESS
+    ready_at: float
+    media_type: str
+    caption: str
+    error: bool = False
+    media_id: str | None = None
+
+
+@dataclass
+class Media:
+    """A published post."""
+
+    id: str
+    account_id: str
+    container_id: str
+    caption: str
+    media_type: str
+    created_at: float
+    permalink: str
+    #: lookups do not find it before this time (``instagram.post_invisible``); inf = never
+    visible_from: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply the account made to an inbound comment."""
+
+    id: str
+    account_id: str
+    comment_id: str
+    media_id: str | None
+    text: str
+    created_at: float
+
+
+@dataclass
+class IgState:
+    """Per-world state of the Instagram fake; :meth:`clear` is registered with ``world.on_reset``."""
+
+    containers: dict[str, Container] = field(default_factory=dict)
+    media: dict[str, Media] = field(default_factory=dict)
+    replies: dict[str, Reply] = field(default_factory=dict)
+    #: account id → publication times, for the moving 24-hour cap
+    published: dict[str, list[float]] = field(default_factory=dict)
+    #: key ('app' or an account id) → (hour start, calls)
+    hours: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self.containers.clear()
+        self.media.clear()
+        self.replies.clear()
+        self.published.clear()
+        self.hours.clear()
+
+    def tick(self, key: str, now: float) -> tuple[float, int]:
+        """Count one call in the hourly window of ``key``; return (window start, calls so far)."""
+        start, n = self.hours.get(key, (now, 0))
+        if now >= start + 3600:
+            start, n = now, 0
+        self.hours[key] = (start, n + 1)
+        return start, n + 1
+
+    def published_within(self, account_id: str, now: float, window: float) -> int:
+        """Publications of an account in the moving window ending now."""
+        times = [t for t in self.published.get(account_id, []) if t > now - window]
+        self.published[account_id] = times
+        return len(times)
