@@ -178,13 +178,14 @@ async def get_node(ig: IgCore, call: Call) -> Response:
     w = ig.world
     nid = call.request.path_params["node_id"]
     acc = ig.account(call)
+    values: dict[str, Any]
     c = ig.state.containers.get(nid)
     if c is not None and c.account_id == acc.id:
         fields = ig.fields(call, CONTAINER_FIELDS, "ShadowIGMediaBuilder")
         if isinstance(fields, Response):
             return fields
         code = status_code(ig, c)
-        values: dict[str, Any] = {"id": c.id, "status_code": code, "status": STATUS_TEXT[code]}
+        values = {"id": c.id, "status_code": code, "status": STATUS_TEXT[code]}
         return json_response({f: values[f] for f in fields})
     m = ig.state.media.get(nid)
     if m is not None and m.account_id == acc.id and w.now() >= m.visible_from:
@@ -192,7 +193,7 @@ async def get_node(ig: IgCore, call: Call) -> Response:
         if isinstance(fields, Response):
             return fields
         comments = [i for i in w.inbound.visible("instagram", post_id=m.id, kind="comment")]
-        values: dict[str, Any] = {
+        values = {
             "id": m.id,
             "caption": m.caption,
             "comments_count": len(comments),
@@ -217,7 +218,7 @@ async def get_node(ig: IgCore, call: Call) -> Response:
             return fields
         published = sum(1 for x in ig.state.media.values() if x.account_id == acc.id)
         name = w.roster.owner(acc.id).name
-        values: dict[str, Any] = {
+        values = {
             "id": nid,
             "username": acc.handle.lstrip("@"),
             "name": name,
