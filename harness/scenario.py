@@ -87,12 +87,23 @@ class _M(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class Budgets(_M):
+    """Cost budgets in force from the start (None = unlimited)."""
+
+    episode_tokens: int | None = Field(None, ge=0)
+    episode_usd: float | None = Field(None, ge=0)
+    client_tokens: int | None = Field(None, ge=0)
+    client_usd: float | None = Field(None, ge=0)
+
+
 class WorldSpec(_M):
     """Who exists in the sandbox: clients (tenants), their social platforms and each one's lane."""
 
     clients: int = Field(3, ge=1, le=8)
     platforms: tuple[SocialPlatform, ...] = ("x",)
     lanes: dict[SocialPlatform, Literal["api", "browser", "hybrid"]] = Field(default_factory=dict)
+    budgets: Budgets | None = None
+
 
 
 class Surge(_M):

@@ -1,0 +1,333 @@
+"""One drill's run on the event loop: the phases of :mod:`harness.drill`, step by step.
+
+Kept apart from :mod:`harness.drill` (the public entry point) so each stays readable. Time is the
+running loop's clock; every random draw comes from seeded RNGs in the world, the platform and the
+workload; the engine itself draws nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from fakes.app import FakeWorld
+from fakes.core.roster import Roster
+from fakes.core.world import World
+
+from . import drill as _drill
+from .detect import Detection, Detector
+from .durations import format_duration
+from .respond import ACTOR, OpsLead
+from .runbooks import ActionContext, runbooks
+from .scenario import Scenario
+from .timeline import Timeline
+from .verify import run_checks
+from .workload import WorkItem, plan_workload, run_jobs
+
+__all__ = ["DrillEngine"]
+
+#: how long after the workload ends the platform gets to drain before verification
+DRAIN_S = 900.0
+
+
+class DrillEngine:
+    """Runs one scenario; :meth:`run` returns a :class:`~harness.drill.DrillResult`."""
+
+    def __init__(self, scenario: Scenario, opts: _drill.DrillOptions) -> None:
+        self.s = scenario
+        self.opts = opts
+        self.seed = scenario.seed if opts.seed is None else opts.seed
+        self.mode = opts.mode or scenario.response
+        if self.mode != scenario.response:
+            self.s = scenario.model_copy(update={"response": self.mode})
+        self.defects = tuple(dict.fromkeys([d.name for d in scenario.defects] + list(opts.defects)))
+        self.tl = Timeline()
+        self.drill_id = _drill.drill_id_for(scenario, self.seed, suffix=opts.suffix)
+        self.workload_rows: list[dict[str, Any]] = []
+        self.snapshots: list[dict[str, Any]] = []
+        self.verifications: list[dict[str, Any]] = []
+        self.detection: Detection | None = None
+        self.fault_ids: dict[int, str] = {}
+        self.healed: set[int] = set()
+        self._main: asyncio.Task[Any] | None = None
+        self.interrupted = False
+        self._cc_seen = 0
+        self._expiries: list[asyncio.Future[None]] = []
+
+    # --- helpers ---------------------------------------------------------------------------
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def ev(self, kind: str, actor: str, summary: str, data: dict[str, Any] | None = None, t: float | None = None) -> None:
+        self.tl.append(self.now() if t is None else t, kind, actor, summary, data or {})
+
+    def progress(self, phase: str) -> None:
+        if self.opts.progress is not None:
+            self.opts.progress(phase, self.now() - self.t0, self.s.workload.duration)
+
+    def interrupt(self) -> None:
+        """Stop the drill (signal handler): the run is cancelled and what it has is written."""
+        self.interrupted = True
+        if self._main is not None:
+            self._main.cancel()
+
+    # --- the run ---------------------------------------------------------------------------
+    async def run(self) -> _drill.DrillResult:
+        """Arrange, run every phase, then judge and write, even when interrupted."""
+        from .finish import finish
+
+        self.t0 = self.now()
+        self.ev("drill.started", "drill", f"drill {self.drill_id} started (seed {self.seed}, mode {self.mode})",
+                {"scenario": self.s.id, "seed": self.seed, "mode": self.mode, "defects": list(self.defects)})
+        error: str | None = None
+        self.platform = None
+        roster = Roster.generate(clients=self.s.world.clients, platforms=self.s.world.platforms, seed=self.seed)
+        self.world = World(roster=roster, now=self.now, seed=self.seed)
+        self.fw = FakeWorld(self.world)
+        async with self.fw.running(), self.fw.client(base_url="http://fakes/_fake") as admin:
+            self.admin = admin
+            self._main = asyncio.ensure_future(self._phases(roster))
+            try:
+                await self._main
+            except asyncio.CancelledError:
+                self.interrupted = True
+                error = "interrupted"
+                self.ev("drill.interrupted", "drill", "drill interrupted; writing what it has")
+            except Exception as e:  # the rehearsal broke: judged as error, reported, exit 3
+                error = f"{type(e).__name__}: {e}"
+                self.ev("drill.failed", "drill", f"harness error: {error}", {"error": error})
+            finally:
+                if self.platform is not None:
+                    with contextlib.suppress(Exception):
+                        await self.platform.stop()
+                await self._cancel_tasks()
+            return await finish(self, error)
+
+    async def _cancel_tasks(self) -> None:
+        """Cancel every task this drill started, so nothing outlives it."""
+        me = asyncio.current_task()
+        others = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+        for t in others:
+            t.cancel()
+        if others:
+            await asyncio.gather(*others, return_exceptions=True)
+
+    async def _phases(self, roster: Roster) -> None:
+        s = self.s
+        # arrange ------------------------------------------------------------------------
+        roster_json = roster.model_dump(mode="json")
+        self.clients = [c.id for c in roster.clients if c.id != "agency"]
+        self.accounts = {(c.id, a.platform): a.id for c in roster.clients for a in c.accounts}
+        blueprints = [
+            _drill.blueprint(id=f"bp-{c}-{p}", client_id=c, platform=p, keywords=(s.workload.trigger_keyword,),
+                             reply_template="Thanks {author}! Prices are on our site.")
+            for c in self.clients for p in s.world.platforms
+        ]
+        settings, secrets = _drill.platform_settings(roster_json, blueprints=tuple(blueprints))
+        self.secrets = [a.credential.access_token for a in roster.accounts()] + [
+            a.credential.refresh_token for a in roster.accounts() if a.credential.refresh_token
+        ]
+        self.platform = _drill.make_platform(settings, secrets, transport=self.fw.transport(), now=self.now,
+                                             seed=self.seed, defects=self.defects)
+        await _maybe_await(self.platform.start())
+        self.pc = self.platform.client
+        self.ev("world.arranged", "drill", f"{len(self.clients)} clients on {', '.join(s.world.platforms)}",
+                {"clients": self.clients, "platforms": list(s.world.platforms)})
+        for d in self.defects:
+            self.ev("defect.activated", "drill", f"platform defect {d} switched on", {"defect": d})
+        for p, lane in sorted(s.world.lanes.items()):
+            if lane != "api":
+                await self.pc.set_lane(p, lane, actor="drill", reason="scenario world")
+        plan = plan_workload(s, self.seed, self.clients, self.accounts)
+        if plan.inbound:
+            body = [{"fake": i.fake, "kind": i.kind, "account": i.account, "text": i.text, "author": i.author,
+                     "at": self.t0 + i.at} for i in plan.inbound]
+            r = await self.admin.post("/inbound", json=body)
+            if r.status_code != 201:
+                raise _drill.DrillError(f"the fakes refused the inbound traffic: {r.text[:300]}")
+        self.ev("workload.started", "drill",
+                f"{len(plan.jobs)} jobs and {len(plan.inbound)} inbound items over {format_duration(s.workload.duration)}",
+                {"jobs": len(plan.jobs), "inbound": len(plan.inbound)})
+        self.inbound_planned = plan.inbound
+        rb = runbooks()[s.runbook]
+        rules = s.detection.rules or rb.symptoms
+        self.detector = Detector(self.pc, tuple(rules), tuple(s.world.platforms))
+        ctx = ActionContext(self.pc, actor=ACTOR, heal=self._heal, snapshot=self._snapshot)
+        timed_ends = [self.t0 + f.at + f.duration for f in s.faults if f.duration is not None]
+        self.ops = OpsLead(s, rb, ctx, self.tl, self.now, self.t0, max(timed_ends) if timed_ends else None)
+        self.ops.after_step = self._sync_controls
+        tasks = [
+            asyncio.ensure_future(run_jobs(plan, self.pc, self.t0, self.now, self._submitted)),
+            asyncio.ensure_future(self._inject()),
+            asyncio.ensure_future(self._monitor()),
+        ]
+        # steady state -------------------------------------------------------------------
+        await self._sleep_until(self.t0 + min(s.workload.steady_state, self._incident_start_offset()))
+        await self._steady_state()
+        # the rest of the workload: inject, detect, respond run as tasks ------------------
+        await self._sleep_until(self.t0 + s.workload.duration)
+        self.progress("heal")
+        await tasks[0]
+        await self._heal(None, actor="drill")
+        responder = getattr(self, "_responder", None)
+        if responder is not None:
+            await responder
+        self.ev("workload.finished", "drill", "workload finished; the outside world is healed; draining")
+        await self._drain()
+        tasks[2].cancel()
+        await asyncio.gather(tasks[1], tasks[2], return_exceptions=True)
+        await self._poll_once()
+        self.progress("verify")
+        await self._verify()
+
+    def _incident_start_offset(self) -> float:
+        starts = [f.at for f in self.s.faults] + [x.at for x in self.s.workload.surges]
+        return min(starts) if starts else self.s.workload.steady_state
+
+    async def _sleep_until(self, t: float) -> None:
+        d = t - self.now()
+        if d > 0:
+            await asyncio.sleep(d)
+
+    async def _submitted(self, item: WorkItem, job: Any) -> None:
+        sp = item.spec
+        self.workload_rows.append({
+            "job_id": job.id, "kind": sp.kind, "client_id": sp.client_id, "platform": sp.platform,
+            "account_id": sp.account_id, "submitted_at": self.now(), "idempotency_key": sp.idempotency_key,
+            "episode_id": sp.episode_id, "blueprint_id": sp.blueprint_id, "origin": item.origin,
+        })
+
+    async def _steady_state(self) -> None:
+        await self._poll_once()
+        ok = [e for e in self.detector.audit if e.phase == "outcome" and e.outcome == "success"]
+        failed = [e for e in self.detector.audit if e.phase == "outcome" and e.outcome in ("failed", "dead_letter")]
+        kind = "steady_state.verified" if ok or not self.workload_rows else "steady_state.failed"
+        self.ev(kind, "drill", f"steady state: {len(ok)} side effects succeeded, {len(failed)} failed",
+                {"succeeded": len(ok), "failed": len(failed)})
+        self.progress("steady state")
+
+    # --- inject / heal ---------------------------------------------------------------------
+    async def _inject(self) -> None:
+        for i, f in sorted(enumerate(self.s.faults), key=lambda x: (x[1].at, x[0])):
+            await self._sleep_until(self.t0 + f.at)
+            spec: dict[str, Any] = {"kind": f.kind, "params": f.params, "probability": f.probability,
+                                    "match": f.match.model_dump(exclude_none=True)}
+            if f.first_n is not None:
+                spec["first_n"] = f.first_n
+            if f.every_nth is not None:
+                spec["every_nth"] = f.every_nth
+            if f.duration is not None:
+                spec["end"] = self.t0 + f.at + f.duration
+            r = await self.admin.post("/faults", json=spec)
+            if r.status_code != 201:
+                raise _drill.DrillError(f"faults[{i}]: the fakes refused {f.kind}: {r.text[:300]}")
+            rid = r.json()["id"]
+            self.fault_ids[i] = rid
+            self.ev("fault.injected", "drill", f"fault {f.kind} injected" + (f" for {format_duration(f.duration)}" if f.duration else ""),
+                    {"kind": f.kind, "rule_id": rid, "params": f.params, "match": spec["match"], "index": i})
+            self.progress(f"inject {f.kind}")
+            if f.duration is not None:
+                self._expiries.append(asyncio.ensure_future(self._expire(i, self.t0 + f.at + f.duration)))
+
+    async def _expire(self, i: int, t: float) -> None:
+        await self._sleep_until(t)
+        await self._remove(i, "fake", "the fault's window ended")
+
+    async def _remove(self, i: int, actor: str, why: str) -> bool:
+        if i in self.healed or i not in self.fault_ids:
+            return False
+        self.healed.add(i)
+        rid = self.fault_ids[i]
+        await self.admin.delete(f"/faults/{rid}")
+        self.ev("fault.healed", actor, f"fault {self.s.faults[i].kind} healed: {why}",
+                {"kind": self.s.faults[i].kind, "rule_id": rid})
+        return True
+
+    async def _heal(self, kind: str | None, actor: str = ACTOR) -> int:
+        """Remove open-ended faults (of ``kind``); timed ones end on their own."""
+        n = 0
+        for i, f in enumerate(self.s.faults):
+            if (kind is None or f.kind == kind) and (f.duration is None or actor == "drill"):
+                n += await self._remove(i, actor, "healed by the runbook's fix" if actor != "drill" else "the drill ended")
+        return n
+
+    async def _snapshot(self, items: list[str], why: str) -> None:
+        await self._poll_once()
+        snap = {"t": self.now(), "items": items, "why": why, "audit_events": len(self.detector.audit),
+                "ledger_entries": len(self.world.ledger), "alerts": len(self.detector.platform_alerts)}
+        self.snapshots.append(snap)
+        self.ev("evidence.captured", ACTOR, f"evidence snapshot: {', '.join(items)}",
+                {"items": items, "why": why, "index": len(self.snapshots)})
+
+    # --- detect / respond ------------------------------------------------------------------
+    async def _sync_controls(self) -> None:
+        for c in await self.pc.control_changes(self._cc_seen):
+            self._cc_seen = max(self._cc_seen, c.seq)
+            scope = {k: v for k, v in dict(c.scope).items() if v is not None}
+            data = {"control": c.control, "scope": scope, "value": _jsonable(c.value), "control_seq": c.seq,
+                    "reason": c.reason}
+            self.ev("control.changed", c.actor, f"{c.control} → {_jsonable(c.value)} ({c.reason})", data, t=c.t)
+            if c.control == "kill_switch":
+                engaged = c.value.get("engaged") if isinstance(c.value, dict) else bool(c.value)
+                label = ", ".join(f"{k}={v}" for k, v in sorted(scope.items())) or "global"
+                self.ev("kill_switch.engaged" if engaged else "kill_switch.released", c.actor,
+                        f"kill switch ({label}) {'engaged' if engaged else 'released'}",
+                        {"scope": scope, "control_seq": c.seq}, t=c.t)
+
+    async def _poll_once(self) -> list[Any]:
+        alerts, _ = await self.detector.poll(self.now())
+        for a in alerts:
+            self.ev("alert.fired", "platform", f"platform alert {a.name}: {a.message}",
+                    {"name": a.name, "severity": a.severity, "alert_seq": a.seq, "labels": dict(a.labels)}, t=a.t)
+        await self._sync_controls()
+        return alerts
+
+    async def _monitor(self) -> None:
+        start = self.t0 + self._incident_start_offset()
+        poll = self.s.detection.poll
+        while True:
+            await asyncio.sleep(poll)
+            alerts = await self._poll_once()
+            if self.detection is None and self.now() >= start:
+                det = self.detector.evaluate(self.now(), start, alerts)
+                if det is not None:
+                    self.detection = det
+                    self.ev("alert.fired", "monitoring", f"{det.rule}: {det.message}",
+                            {"name": det.rule, "severity": "page", "source": det.source})
+                    self.ev("incident.detected", "monitoring", f"incident detected by {det.rule} ({det.source})",
+                            {"signal": det.rule, "source": det.source, "platforms": list(det.platforms),
+                             "clients": list(det.clients)})
+                    self.progress(f"detected by {det.rule}")
+                    self._responder = asyncio.ensure_future(self.ops.respond(det))
+
+    async def _drain(self) -> None:
+        deadline = self.now() + DRAIN_S
+        while self.now() < deadline:
+            await asyncio.sleep(30.0)
+            await self._poll_once()
+            pending = [j for j in await self.pc.jobs() if j.state in ("queued", "scheduled", "running", "retry_wait")]
+            if not pending:
+                break
+
+    async def _verify(self) -> None:
+        rb = runbooks()[self.s.runbook]
+        checks = self.s.verification if self.s.verification is not None else rb.verification
+        self.verifications = await run_checks(self, checks)
+        await self._poll_once()
+
+
+async def _maybe_await(x: Any) -> Any:
+    if asyncio.iscoroutine(x) or isinstance(x, asyncio.Future):
+        return await x
+    return x
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, str | int | float | bool):
+        return v
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    return str(v)

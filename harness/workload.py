@@ -1,0 +1,169 @@
+"""The scenario's workload: the agency's intent (jobs) and the outside world's traffic (inbound).
+
+Everything is drawn up front from ``random.Random(f"workload:{seed}")``: Poisson arrivals at the
+scenario's hourly rates, spread over clients and platforms, plus the surges. Inbound comments and
+DMs are handed to the fakes in one ``POST /_fake/inbound`` (each with its arrival time); jobs are
+submitted to the platform at their times by :func:`run_jobs`. The submitted jobs are the
+workload rows of the drill record (what the platform was asked to do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.contract import JobSpec, PlatformClient
+
+from .scenario import Scenario
+
+__all__ = ["InboundItem", "Plan", "WorkItem", "plan_workload", "run_jobs"]
+
+_PROMPTS = ("a caption for the autumn menu", "three hashtags for a launch", "a reply to a happy customer")
+_TOOLS = ("kb_search", "schedule_lookup", "analytics_fetch")
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One job the agency schedules, ``at`` seconds after the drill starts."""
+
+    at: float
+    spec: JobSpec
+    #: 'steady' or the surge that produced it (e.g. 'misrouted_publish')
+    origin: str = "steady"
+
+
+@dataclass(frozen=True)
+class InboundItem:
+    """A comment or DM the outside world sends, ``at`` seconds after the drill starts."""
+
+    at: float
+    fake: str
+    kind: str
+    account: str
+    text: str
+    author: str
+
+
+@dataclass
+class Plan:
+    """The whole workload of one drill, in time order."""
+
+    jobs: list[WorkItem] = field(default_factory=list)
+    inbound: list[InboundItem] = field(default_factory=list)
+
+
+def _arrivals(rng: random.Random, per_hour: float, start: float, end: float) -> list[float]:
+    """Poisson arrival offsets in ``[start, end)`` at ``per_hour``."""
+    out: list[float] = []
+    if per_hour <= 0:
+        return out
+    t = start
+    rate = per_hour / 3600.0
+    while True:
+        t += rng.expovariate(rate)
+        if t >= end:
+            return out
+        out.append(round(t, 3))
+
+
+def plan_workload(scenario: Scenario, seed: int, clients: list[str], accounts: dict[tuple[str, str], str]) -> Plan:
+    """Draw the workload of ``scenario`` from ``seed``.
+
+    ``clients`` are the tenant ids in roster order; ``accounts`` maps (client, platform) → account
+    id. Rates are totals per hour across all clients and platforms of the world.
+    """
+    rng = random.Random(f"workload:{seed}")
+    w = scenario.workload
+    platforms = list(scenario.world.platforms)
+    plan = Plan()
+    n = 0
+
+    def job(at: float, kind: str, client: str, platform: str | None, origin: str = "steady", **payload: Any) -> None:
+        nonlocal n
+        n += 1
+        account = accounts.get((client, platform)) if platform else None
+        if origin == "misrouted_publish" and platform:
+            others = [c for c in clients if c != client]
+            account = accounts.get((rng.choice(others), platform)) if others else account
+        spec = JobSpec(
+            kind=kind,  # type: ignore[arg-type]
+            client_id=client,
+            platform=platform,
+            account_id=account,
+            payload=payload,
+            idempotency_key=f"wl-{seed}-{n:06d}",
+            episode_id=f"ep-{client}-{n:06d}" if kind.startswith("generate") or kind == "tool_call" else None,
+        )
+        plan.jobs.append(WorkItem(at, spec, origin))
+
+    def post(at: float, origin: str = "steady") -> None:
+        c, p = rng.choice(clients), rng.choice(platforms)
+        job(at, "publish", c, p, origin, text=f"{c} update #{n + 1} on {p} ({rng.getrandbits(32):08x})")
+
+    def generate(at: float, kind: str, origin: str = "steady") -> None:
+        job(at, kind, rng.choice(clients), None, origin, prompt=rng.choice(_PROMPTS))
+
+    def tool(at: float, origin: str = "steady") -> None:
+        job(at, "tool_call", rng.choice(clients), None, origin, tool=rng.choice(_TOOLS), arguments={"query": "opening hours"})
+
+    def inbound(at: float, kind: str) -> None:
+        c, p = rng.choice(clients), rng.choice(platforms)
+        acc = accounts.get((c, p))
+        if acc is None:
+            return
+        keyword = w.trigger_keyword if rng.random() < 0.5 else "love this"
+        plan.inbound.append(InboundItem(at, p, kind, acc, f"{keyword} #{len(plan.inbound) + 1}", f"@fan{rng.randrange(1, 500)}"))
+
+    end = w.duration
+    for at in _arrivals(rng, w.posts_per_hour, 0.0, end):
+        post(at)
+    for at in _arrivals(rng, w.generation_jobs_per_hour, 0.0, end):
+        generate(at, "generate_text")
+    for at in _arrivals(rng, w.image_jobs_per_hour, 0.0, end):
+        generate(at, "generate_image")
+    for at in _arrivals(rng, w.video_jobs_per_hour, 0.0, end):
+        generate(at, "generate_video")
+    for at in _arrivals(rng, w.tool_calls_per_hour, 0.0, end):
+        tool(at)
+    for at in _arrivals(rng, w.inbound_comments_per_hour, 0.0, end):
+        inbound(at, "comment")
+    for at in _arrivals(rng, w.dms_per_hour, 0.0, end):
+        inbound(at, "dm")
+    for s in w.surges:
+        for at in _arrivals(rng, s.per_hour, s.at, min(end, s.at + s.duration)):
+            if s.job in ("publish", "misrouted_publish"):
+                post(at, s.job)
+            elif s.job in ("comment", "dm"):
+                inbound(at, s.job)
+            elif s.job == "tool_call":
+                tool(at, s.job)
+            else:
+                generate(at, s.job, s.job)
+    plan.jobs.sort(key=lambda j: j.at)
+    plan.inbound.sort(key=lambda i: i.at)
+    return plan
+
+
+async def run_jobs(
+    plan: Plan,
+    platform: PlatformClient,
+    t0: float,
+    now: Callable[[], float],
+    on_submitted: Callable[[WorkItem, Any], Awaitable[None] | None] | None = None,
+) -> int:
+    """Submit every planned job at its time (virtual clock); return how many were submitted."""
+    n = 0
+    for item in plan.jobs:
+        delay = t0 + item.at - now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        job = await platform.submit(item.spec)
+        n += 1
+        if on_submitted is not None:
+            res = on_submitted(item, job)
+            if res is not None:
+                await res
+    return n
