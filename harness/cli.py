@@ -1,12 +1,19 @@
-"""The ``vibedrill`` command line."""
+"""The ``vibedrill`` command line.
+
+Exit codes: 0 every drill held, 1 something violated or vacuous, 2 bad scenario or usage,
+3 harness error.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 __all__ = ["app", "main"]
 
@@ -19,6 +26,228 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def scenarios_dir() -> Path:
+    """``./scenarios`` when present, else the repository's ``scenarios/``."""
+    here = Path.cwd() / "scenarios"
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def _resolve(ref: str) -> Path:
+    """A scenario id from scenarios/ or a path to a YAML file; BadParameter naming the choices."""
+    from fakes.core.faults import did_you_mean
+
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml") or "/" in ref:
+        if not p.is_file():
+            raise typer.BadParameter(f"{ref}: no such scenario file")
+        return p
+    d = scenarios_dir()
+    ids = sorted(x.stem for x in d.glob("*.yaml"))
+    if ref in ids:
+        return d / f"{ref}.yaml"
+    prefixed = [i for i in ids if i.startswith(ref)]
+    if len(prefixed) == 1:
+        return d / f"{prefixed[0]}.yaml"
+    raise typer.BadParameter(f"{ref!r} is not a scenario{did_you_mean(ref, ids)}; valid: {', '.join(ids)}")
+
+
+def _all_paths() -> list[Path]:
+    return sorted(scenarios_dir().glob("*.yaml"))
+
+
+@app.command("list")
+def list_() -> None:
+    """List the scenarios with their runbook, severity, incident types and lane."""
+    from .scenario import ScenarioError, load_scenario
+
+    t = Table("scenario", "runbook", "severity", "types", "lane", "title")
+    bad = 0
+    for p in _all_paths():
+        try:
+            s = load_scenario(p)
+        except ScenarioError as e:
+            bad += 1
+            t.add_row(p.stem, "?", "?", "?", "?", f"[red]invalid: {e}[/red]")
+            continue
+        t.add_row(s.id, s.runbook, s.severity, ",".join(s.incident_types), s.lane, s.title)
+    out.print(t)
+    if bad:
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command()
+def validate(paths: Annotated[list[Path] | None, typer.Argument(help="scenario files (default: every file in scenarios/)")] = None) -> None:
+    """Check scenario files; print one clear message per bad file; exit 2 if any is bad."""
+    from .scenario import ScenarioError, load_scenario
+
+    bad = 0
+    files = list(paths or _all_paths())
+    for p in files:
+        try:
+            load_scenario(p)
+            out.print(f"[green]ok[/green] {p}")
+        except ScenarioError as e:
+            bad += 1
+            err.print(str(e), markup=False)
+    if bad:
+        raise typer.Exit(EXIT_USAGE)
+    out.print(f"{len(files)} scenario(s) valid")
+
+
+@app.command()
+def run(
+    scenarios: Annotated[list[str] | None, typer.Argument(help="scenario ids (from scenarios/) or YAML paths")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every API-lane scenario in scenarios/")] = False,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    defect: Annotated[list[str] | None, typer.Option("--defect", help="switch a platform defect on (repeatable)")] = None,
+    mode: Annotated[str | None, typer.Option(help="auto (the automated Ops Lead responds) or observe")] = None,
+    reports_dir: Annotated[Path, typer.Option("--reports-dir", help="where reports/<drill_id>/ go")] = Path("reports"),
+) -> None:
+    """Run drills in-process on virtual time; write a report per drill; print a summary."""
+    from .drill import platform_defects
+    from .scenario import ScenarioError, load_scenario
+
+    if mode is not None and mode not in ("auto", "observe"):
+        err.print(f"--mode: {mode!r} is not one of auto, observe", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    if bool(scenarios) == all_:
+        err.print("give scenario ids/paths or --all (not both, not neither)")
+        raise typer.Exit(EXIT_USAGE)
+    known = platform_defects()
+    for d in defect or ():
+        if d not in known:
+            from fakes.core.faults import did_you_mean
+
+            err.print(f"--defect: {d!r} is not a defect{did_you_mean(d, known)}; valid: {', '.join(sorted(known))}", markup=False)
+            raise typer.Exit(EXIT_USAGE)
+    try:
+        paths = _all_paths() if all_ else [_resolve(r) for r in scenarios or ()]
+    except typer.BadParameter as e:
+        err.print(str(e), markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    loaded = []
+    for p in paths:
+        try:
+            loaded.append(load_scenario(p))
+        except ScenarioError as e:
+            err.print(str(e), markup=False)
+            folder = reports_dir / p.stem
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "error.txt").write_text(str(e) + "\n")
+            raise typer.Exit(EXIT_USAGE) from None
+    if all_:
+        for s in [s for s in loaded if s.lane != "api"]:
+            out.print(f"[yellow]skipped[/yellow] {s.id}: {s.lane}-lane scenario; it runs when the {s.lane} lane lands")
+        loaded = [s for s in loaded if s.lane == "api"]
+    raise typer.Exit(_run_many(loaded, seed=seed, defects=tuple(defect or ()), mode=mode, reports_dir=reports_dir))
+
+
+def _run_many(scenarios: list, *, seed: int | None, defects: tuple[str, ...], mode: str | None, reports_dir: Path, suffix: str = "") -> int:  # type: ignore[type-arg]
+    """Run each scenario with a live progress line; print the summary table; return the exit code."""
+    import time
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .drill import DrillOptions, commit_of, run_drill
+
+    commit = commit_of()
+    results = []
+    wall0 = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[phase]}"),
+                  TimeElapsedColumn(), console=out, transient=True) as prog:
+        for s in scenarios:
+            task = prog.add_task(s.id, total=1.0, phase="arrange")
+
+            def progress(phase: str, offset: float, duration: float, _task: int = task) -> None:
+                prog.update(_task, completed=min(1.0, offset / duration if duration else 1.0), phase=phase)
+
+            opts = DrillOptions(seed=seed, defects=defects, mode=mode, reports_dir=reports_dir, progress=progress,
+                                commit=commit, suffix=suffix)
+            try:
+                results.append(run_drill(s, opts))
+            except KeyboardInterrupt:
+                err.print("interrupted")
+                return EXIT_HARNESS
+            prog.update(task, completed=1.0, phase="done")
+            prog.remove_task(task)
+    table = Table("scenario", "verdict", "detect", "contain", "violated", "sim", "wall", "report", title="drills")
+    colour = {"held": "green", "violated": "red", "vacuous": "yellow", "error": "magenta"}
+    for r in results:
+        m = r.verdict_json.get("metrics") or {}
+        bad = [i["name"] for i in r.verdict_json.get("invariants", []) if i.get("verdict") == "violated"]
+        det, con = m.get("time_to_detect_s"), m.get("time_to_contain_s")
+        table.add_row(r.scenario, f"[{colour.get(r.verdict, 'white')}]{r.verdict}[/]",
+                      "-" if det is None else f"{det:.0f}s", "-" if con is None else f"{con:.0f}s",
+                      ", ".join(bad) or "-", f"{r.simulated_s / 60:.0f}m", f"{r.wall_s:.1f}s", str(r.report_dir))
+    out.print(table)
+    out.print(f"{len(results)} drill(s) in {time.perf_counter() - wall0:.1f}s wall")
+    if any(r.verdict == "error" for r in results):
+        return EXIT_HARNESS
+    if any(r.verdict in ("violated", "vacuous") for r in results):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+@app.command()
+def replay(report_dir: Annotated[Path, typer.Argument(help="a report folder written by `vibedrill run`")]) -> None:
+    """Re-run a drill with its recorded scenario, seed and defects; say whether the timeline hash matches."""
+    from .drill import DrillOptions, run_drill
+    from .scenario import Scenario
+
+    meta_file = report_dir / "replay.json"
+    if not meta_file.is_file():
+        err.print(f"{report_dir}: no replay.json; is this a report folder of `vibedrill run`?", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    meta = json.loads(meta_file.read_text())
+    scenario = Scenario.model_validate(meta["scenario"])
+    opts = DrillOptions(seed=meta["seed"], defects=tuple(meta["defects"]), mode=meta["mode"],
+                        reports_dir=report_dir.parent, suffix="-replay")
+    result = run_drill(scenario, opts)
+    want = meta["timeline_sha256"]
+    if result.timeline_sha256 == want:
+        out.print(f"[green]timeline hash matches[/green]: {want} ({result.drill_id}, verdict {result.verdict})")
+        raise typer.Exit(EXIT_OK)
+    out.print(f"[red]timeline hash differs[/red]: recorded {want}, replayed {result.timeline_sha256}")
+    raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def faults() -> None:
+    """The fault kinds of the fakes: what the outside world sees, and their parameters."""
+    from fakes.core.faults import FAULT_KINDS
+
+    t = Table("kind", "layer", "fakes", "what is seen", "params")
+    for k in sorted(FAULT_KINDS):
+        d = FAULT_KINDS[k].describe()
+        t.add_row(k, d["layer"], ",".join(d["fakes"]), d["description"], ", ".join(d["params"]))
+    out.print(t)
+
+
+@app.command()
+def invariants() -> None:
+    """The invariants a scenario may name: the positive claim each one checks."""
+    from .invariants import catalogue
+
+    t = Table("invariant", "claim", "params")
+    for row in catalogue():
+        params = row.get("params") or {}
+        t.add_row(str(row.get("name")), str(row.get("claim", "")), ", ".join(params))
+    out.print(t)
+
+
+@app.command()
+def defects() -> None:
+    """The platform defects a drill can switch on, and the runbook whose Diagnosis names them."""
+    from .drill import defect_catalogue
+
+    t = Table("defect", "runbook", "what is broken")
+    for d in defect_catalogue():
+        t.add_row(d["name"], d["runbook"], d["summary"])
+    out.print(t)
 
 
 @app.command()
@@ -32,10 +261,10 @@ def serve(
 ) -> None:
     """Serve every fake (x, instagram, linkedin, openai, anthropic, media, toolgate) on one port."""
     from fakes.serve import ServeError
-    from fakes.serve import serve as run
+    from fakes.serve import serve as run_served
 
     try:
-        asyncio.run(run(host, port, ready_file=ready_file, admin_token=admin_token, seed=seed, clients=clients))
+        asyncio.run(run_served(host, port, ready_file=ready_file, admin_token=admin_token, seed=seed, clients=clients))
     except ServeError as e:
         typer.echo(f"vibedrill serve: {e}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

@@ -175,6 +175,9 @@ async def finish(e: DrillEngine, error: str | None) -> DrillResult:
         _write_atomic(out_dir / "verdict.json", json.dumps(vj, indent=2, sort_keys=True) + "\n")
         _write_atomic(out_dir / "timeline.jsonl", record.timeline.to_jsonl())
         _write_atomic(out_dir / "scenario.json", json.dumps(e.s.model_dump(mode="json"), indent=2) + "\n")
+    replay = {"scenario": e.s.model_dump(mode="json"), "seed": e.seed, "defects": list(e.defects),
+              "mode": e.mode, "commit": e.opts.commit, "timeline_sha256": record.timeline.sha256()}
+    _write_atomic(out_dir / "replay.json", json.dumps(replay, indent=2, sort_keys=True) + "\n")
     return DrillResult(
         drill_id=e.drill_id, scenario=e.s.id, verdict=str(vj.get("verdict")), verdict_json=vj, report_dir=out_dir,
         timeline_sha256=record.timeline.sha256(), simulated_s=e.now() - e.t0, interrupted=e.interrupted,
