@@ -1,0 +1,488 @@
+"""The LinkedIn fake's routes: version and token checks, daily limits, posts and comments."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from starlette.responses import Response
+
+from ..core.http import Call, FakeService, json_response
+from ..core.world import World
+from ._options import LinkedInOptions
+from ._wire import error, ms, outage, person_urn_of
+
+__all__ = ["create"]
+
+_VERSION = re.compile(r"(\d{4})(\d{2})(?:\.\d{2})?")
+_COMMENT_URN = re.compile(r"urn:li:comment:\((.+),([^,()]+)\)")
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+@dataclass
+class _Post:
+    urn: str
+    account_id: str
+    author: str
+    commentary: str
+    visibility: str
+    distribution: Any
+    created_at: float
+    visible_from: float = 0.0
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class _Comment:
+    urn: str
+    id: str
+    account_id: str
+    actor: str
+    post_urn: str
+    text: str
+    created_at: float
+    parent: str | None
+
+
+@dataclass
+class _State:
+    posts: dict[str, _Post] = field(default_factory=dict)
+    comments: dict[str, _Comment] = field(default_factory=dict)
+    #: (UTC day, member account id or 'app', route) → calls
+    daily: dict[tuple[int, str, str], int] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.posts.clear()
+        self.comments.clear()
+        self.daily.clear()
+
+
+class _LinkedIn:
+    """The LinkedIn fake bound to one world."""
+
+    def __init__(self, world: World, options: LinkedInOptions) -> None:
+        self.world = world
+        self.opts = options
+        self.state = _State()
+        world.on_reset(self.state.clear)
+
+    # checks ---------------------------------------------------------------------------------
+    def version_error(self, call: Call) -> Response | None:
+        """400 when ``Linkedin-Version`` is missing, 426 when it is not an active version."""
+        raw = call.request.headers.get("linkedin-version")
+        if not raw:
+            return error(
+                400,
+                "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
+                code="VERSION_MISSING",
+            )
+        m = _VERSION.fullmatch(raw.strip())
+        now = time.gmtime(int(self.world.now()))
+        current = now.tm_year * 12 + now.tm_mon - 1
+        asked = (
+            int(m.group(1)) * 12 + int(m.group(2)) - 1 if m and 1 <= int(m.group(2)) <= 12 else None
+        )
+        if asked is None or asked > current or current - asked >= self.opts.version_support_months:
+            return error(426, f"Requested version {raw} is not active", code="NONEXISTENT_VERSION")
+        return None
+
+    def gated(
+        self, handler: Handler, scope: str, *, versioned: bool = True, write: bool = False
+    ) -> Handler:
+        """Wrap a handler in LinkedIn's checks: version headers, token, faults, daily limits, scope."""
+
+        async def run(call: Call) -> Response:
+            w = self.world
+            if versioned:
+                bad = self.version_error(call)
+                if bad is not None:
+                    return bad
+                if write and call.request.headers.get("x-restli-protocol-version") != "2.0.0":
+                    return error(
+                        400, "The X-Restli-Protocol-Version header must be 2.0.0 for this resource"
+                    )
+            cred = call.credential
+            if cred is None:
+                return error(401, "Empty oauth2_access_token", 65604)
+            acc, problem = w.tokens.check(cred)
+            if acc is None:
+                return error(401, "Invalid access token", 65600)
+            if call.fire(w, "linkedin.token_revoked"):
+                w.tokens.revoke_account(acc)
+                problem = "revoked"
+            elif call.fire(w, "linkedin.token_expired"):
+                problem = "expired"
+            if problem == "revoked":
+                return error(
+                    401, "The token used in the request has been revoked by the user", 65601
+                )
+            if problem == "expired":
+                return error(401, "The token used in the request has expired", 65602)
+            if call.fire(w, "linkedin.rate_limited"):
+                return self.throttled("MEMBER")
+            day = int(w.now() // 86_400)
+            for key, limits, who in (
+                (acc, self.opts.member_daily, "MEMBER"),
+                ("app", self.opts.app_daily, "APPLICATION"),
+            ):
+                limit = limits.get(call.route)
+                if limit is not None and self.state.daily.get((day, key, call.route), 0) >= limit:
+                    return self.throttled(who)
+            for key in (acc, "app"):
+                self.state.daily[(day, key, call.route)] = (
+                    self.state.daily.get((day, key, call.route), 0) + 1
+                )
+            if w.tokens.check(cred, scope)[1] == "scope" or (
+                write and call.fire(w, "linkedin.scope_revoked")
+            ):
+                return self.no_permission(call)
+            return await handler(call)
+
+        return run
+
+    @staticmethod
+    def throttled(who: str) -> Response:
+        """The daily-limit 429: no rate-limit or Retry-After header, by design."""
+        return error(
+            429,
+            f"Resource level throttle {who} DAY limit for calls to this resource is reached.",
+            101,
+        )
+
+    @staticmethod
+    def no_permission(call: Call) -> Response:
+        """403 code 100 naming the resource and method, as LinkedIn does."""
+        version = call.request.headers.get("linkedin-version", "NO_VERSION")
+        method = {"POST": "CREATE", "DELETE": "DELETE"}.get(call.request.method, "GET")
+        resource = (
+            "partnerApiPostsExternal"
+            if call.route.startswith("posts.")
+            else "partnerApiSocialActions"
+        )
+        return error(403, f"Not enough permissions to access: {resource}.{method}.{version}", 100)
+
+    # helpers --------------------------------------------------------------------------------
+    def me(self, call: Call) -> str:
+        """The person URN of the credential's account."""
+        return f"urn:li:person:{self.world.roster.account(str(call.account_id)).platform_user_id}"
+
+    async def body(self, call: Call) -> dict[str, Any] | Response:
+        """The JSON object of a request, or LinkedIn's 400."""
+        try:
+            data = json.loads(await call.request.body() or b"{}")
+        except json.JSONDecodeError as e:
+            return error(400, f"Unable to parse the request body as JSON: {e.msg}")
+        return (
+            data if isinstance(data, dict) else error(400, "The request body must be a JSON object")
+        )
+
+    def record(
+        self, call: Call, action: str, resource_id: str, content: str | None, **extra: Any
+    ) -> None:
+        """Write one accepted side effect to the ledger, as the credential's account."""
+        self.world.record(
+            "linkedin",
+            action,
+            account_id=call.account_id,
+            credential=call.credential,
+            request_id=call.request_id,
+            resource_id=resource_id,
+            content=content,
+            channel="api",
+            **extra,
+        )
+
+    def visible_post(self, urn: str) -> _Post | None:
+        """A post as reads see it: None when missing, deleted or not (yet) displayed."""
+        p = self.state.posts.get(urn)
+        if p is None or p.deleted or self.world.now() < p.visible_from:
+            return None
+        return p
+
+    @staticmethod
+    def blocked() -> Response:
+        """403 for a member restricted from this activity (``linkedin.action_blocked``)."""
+        return error(
+            403,
+            "Member is restricted from performing this action due to suspected spam activity",
+            100,
+        )
+
+    # posts ----------------------------------------------------------------------------------
+    async def create_post(self, call: Call) -> Response:
+        """POST /rest/posts → 201, empty body, the URN in ``x-restli-id``; ``post.created``."""
+        w = self.world
+        body = await self.body(call)
+        if isinstance(body, Response):
+            return body
+        for name in ("author", "lifecycleState", "visibility"):
+            if not isinstance(body.get(name), str):
+                return error(
+                    422,
+                    f"ERROR :: /{name} :: field is required but not found and has no default value",
+                )
+        text = body.get("commentary", "")
+        if not isinstance(text, str):
+            return error(422, "ERROR :: /commentary :: expected a string")
+        if body["author"] != self.me(call):
+            return self.no_permission(call)
+        if call.fire(w, "linkedin.action_blocked"):
+            return self.blocked()
+        now = w.now()
+        acc = str(call.account_id)
+        mine = [p for p in self.state.posts.values() if p.account_id == acc and not p.deleted]
+        dup = next(
+            (
+                p
+                for p in mine
+                if p.commentary == text and now - p.created_at < self.opts.duplicate_window_s
+            ),
+            None,
+        )
+        if dup is not None or call.fire(w, "linkedin.duplicate_rejected"):
+            other = (
+                dup.urn
+                if dup
+                else (
+                    mine[-1].urn
+                    if mine
+                    else f"urn:li:share:{7_300_000_000_000_000_000 + w.next_id('linkedin.dup')}"
+                )
+            )
+            return error(422, f"Content is a duplicate of {other}", code="DUPLICATE_POST")
+        urn = f"urn:li:share:{7_400_000_000_000_000_000 + w.next_id('linkedin.post')}"
+        post = _Post(
+            urn, acc, body["author"], text, body["visibility"], body.get("distribution"), now
+        )
+        detail = None
+        fired = call.fire(w, "linkedin.post_invisible")
+        if fired is not None:
+            for_s: float | None = getattr(fired.params, "for_s", None)
+            post.visible_from = float("inf") if for_s is None else now + for_s
+            detail = "invisible" if for_s is None else f"invisible_for={for_s:g}s"
+        self.state.posts[urn] = post
+        self.record(call, "post.created", urn, text, detail=detail)
+        return Response(status_code=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
+
+    async def get_post(self, call: Call) -> Response:
+        """GET /rest/posts/{urn}."""
+        urn = call.request.path_params["urn"]
+        p = self.visible_post(urn)
+        if p is None:
+            return error(404, f"Post {urn} does not exist", code="NOT_FOUND")
+        dist = p.distribution or {
+            "feedDistribution": "MAIN_FEED",
+            "targetEntities": [],
+            "thirdPartyDistributionChannels": [],
+        }
+        return json_response(
+            {
+                "id": p.urn,
+                "author": p.author,
+                "commentary": p.commentary,
+                "visibility": p.visibility,
+                "distribution": dist,
+                "lifecycleState": "PUBLISHED",
+                "lifecycleStateInfo": {"isEditedByAuthor": False},
+                "isReshareDisabledByAuthor": False,
+                "createdAt": ms(p.created_at),
+                "publishedAt": ms(p.created_at),
+                "lastModifiedAt": ms(p.created_at),
+            }
+        )
+
+    async def delete_post(self, call: Call) -> Response:
+        """DELETE /rest/posts/{urn} → 204 and ``post.deleted`` (the author's own posts only)."""
+        urn = call.request.path_params["urn"]
+        p = self.state.posts.get(urn)
+        if p is None or p.deleted:
+            return error(404, f"Post {urn} does not exist", code="NOT_FOUND")
+        if p.account_id != call.account_id:
+            return self.no_permission(call)
+        p.deleted = True
+        self.record(call, "post.deleted", urn, None)
+        return Response(status_code=204)
+
+    # comments -------------------------------------------------------------------------------
+    def _thread(self, urn: str) -> tuple[str, str | None]:
+        """(post URN, parent comment id) of a socialActions target: a post or a comment URN."""
+        m = _COMMENT_URN.fullmatch(urn)
+        return (m.group(1), m.group(2)) if m else (urn, None)
+
+    def _comment_json(self, c: _Comment) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "actor": c.actor,
+            "commentUrn": c.urn,
+            "id": c.id,
+            "message": {"text": c.text, "attributes": []},
+            "object": c.post_urn,
+            "created": {"actor": c.actor, "time": ms(c.created_at)},
+            "lastModified": {"actor": c.actor, "time": ms(c.created_at)},
+        }
+        if c.parent is not None:
+            out["parentComment"] = f"urn:li:comment:({c.post_urn},{c.parent})"
+        return out
+
+    def _comments(self, post_urn: str, call: Call) -> list[_Comment]:
+        w = self.world
+        items = w.inbound.visible("linkedin", post_id=post_urn, kind="comment")
+        if items and call.fire(w, "linkedin.duplicate_inbound"):
+            items = [i for i in items for _ in (0, 1)]
+        out = [
+            _Comment(
+                f"urn:li:comment:({post_urn},{i.id})",
+                i.id,
+                i.account_id,
+                person_urn_of(i.author),
+                post_urn,
+                i.text,
+                i.at,
+                None,
+            )
+            for i in items
+        ]
+        out += [c for c in self.state.comments.values() if c.post_urn == post_urn]
+        return sorted(out, key=lambda c: c.created_at)
+
+    async def list_comments(self, call: Call) -> Response:
+        """GET /rest/socialActions/{urn}/comments: inbound comments and the account's, oldest first."""
+        post_urn, _ = self._thread(call.request.path_params["urn"])
+        if self.visible_post(post_urn) is None:
+            return error(404, f"Post {post_urn} does not exist", code="NOT_FOUND")
+        q = call.request.query_params
+        start, count = q.get("start", "0"), q.get("count", "10")
+        if not start.isdigit() or not count.isdigit() or not 1 <= int(count) <= 100:
+            return error(
+                400,
+                f"Invalid paging parameters start={start!r} count={count!r}; count must be 1..100",
+            )
+        every = self._comments(post_urn, call)
+        page = every[int(start) : int(start) + int(count)]
+        return json_response(
+            {
+                "elements": [self._comment_json(c) for c in page],
+                "paging": {
+                    "start": int(start),
+                    "count": int(count),
+                    "total": len(every),
+                    "links": [],
+                },
+            }
+        )
+
+    async def create_comment(self, call: Call) -> Response:
+        """POST /rest/socialActions/{urn}/comments → 201 and ``reply.created`` (a reply when it has a parent)."""
+        w = self.world
+        post_urn, parent = self._thread(call.request.path_params["urn"])
+        body = await self.body(call)
+        if isinstance(body, Response):
+            return body
+        msg = body.get("message")
+        text = msg.get("text") if isinstance(msg, dict) else None
+        if not isinstance(text, str) or not text:
+            return error(
+                422,
+                "ERROR :: /message/text :: field is required but not found and has no default value",
+            )
+        if not isinstance(body.get("actor"), str):
+            return error(
+                422, "ERROR :: /actor :: field is required but not found and has no default value"
+            )
+        if body["actor"] != self.me(call):
+            return self.no_permission(call)
+        if isinstance(body.get("parentComment"), str):
+            post_urn, parent = self._thread(body["parentComment"])
+        if self.visible_post(post_urn) is None:
+            return error(404, f"Post {post_urn} does not exist", code="NOT_FOUND")
+        if parent is not None and parent not in {c.id for c in self._known_comments(post_urn)}:
+            return error(
+                404,
+                f"Comment urn:li:comment:({post_urn},{parent}) does not exist",
+                code="NOT_FOUND",
+            )
+        if call.fire(w, "linkedin.action_blocked"):
+            return self.blocked()
+        now = w.now()
+        cid = str(7_410_000_000_000_000_000 + w.next_id("linkedin.comment"))
+        c = _Comment(
+            f"urn:li:comment:({post_urn},{cid})",
+            cid,
+            str(call.account_id),
+            body["actor"],
+            post_urn,
+            text,
+            now,
+            parent,
+        )
+        self.state.comments[c.urn] = c
+        self.record(call, "reply.created", c.urn, text, in_reply_to=parent or post_urn)
+        echo = call.fire(w, "linkedin.reply_echo")
+        if echo is not None:
+            p: Any = echo.params
+            n = w.next_id("linkedin.echo_author")
+            w.inbound.schedule(
+                "linkedin",
+                "comment",
+                str(call.account_id),
+                p.keyword,
+                author=f"Echo Fan {n}",
+                at=now + p.delay_s,
+                post_id=post_urn,
+                echo_of=c.urn,
+            )
+        return json_response(self._comment_json(c), 201, {"x-restli-id": c.urn})
+
+    def _known_comments(self, post_urn: str) -> list[_Comment]:
+        w = self.world
+        inbound = [
+            _Comment("", i.id, i.account_id, "", post_urn, i.text, i.at, None)
+            for i in w.inbound.visible("linkedin", post_id=post_urn, kind="comment")
+        ]
+        return inbound + [c for c in self.state.comments.values() if c.post_urn == post_urn]
+
+    async def userinfo(self, call: Call) -> Response:
+        """GET /v2/userinfo (OpenID Connect): who the token belongs to."""
+        acc = self.world.roster.account(str(call.account_id))
+        name = self.world.roster.owner(acc.id).name
+        return json_response(
+            {
+                "sub": acc.platform_user_id,
+                "name": name,
+                "given_name": name.split()[0],
+                "family_name": name.split()[-1],
+                "locale": {"country": "US", "language": "en"},
+            }
+        )
+
+
+def create(world: World, options: LinkedInOptions | None = None, **overrides: Any) -> FakeService:
+    """Build the LinkedIn fake on ``world``; ``overrides`` replace fields of ``options``."""
+    opts = (
+        (options or LinkedInOptions()).with_(**overrides)
+        if overrides
+        else (options or LinkedInOptions())
+    )
+    li = _LinkedIn(world, opts)
+    svc = FakeService(world, "linkedin", outage_body=outage, request_id_header="x-li-uuid")
+    write, read = "w_member_social", "r_member_social"
+    svc.route("/rest/posts", "posts.create", ["POST"])(li.gated(li.create_post, write, write=True))
+    svc.route("/rest/posts/{urn}", "posts.get", ["GET"])(li.gated(li.get_post, read))
+    svc.route("/rest/posts/{urn}", "posts.delete", ["DELETE"])(
+        li.gated(li.delete_post, write, write=True)
+    )
+    svc.route("/rest/socialActions/{urn}/comments", "comments.list", ["GET"])(
+        li.gated(li.list_comments, read)
+    )
+    svc.route("/rest/socialActions/{urn}/comments", "comments.create", ["POST"])(
+        li.gated(li.create_comment, write, write=True)
+    )
+    svc.route("/v2/userinfo", "userinfo.get", ["GET"])(
+        partial(li.gated, versioned=False)(li.userinfo, read)
+    )
+    return svc
