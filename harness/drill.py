@@ -103,7 +103,9 @@ class DrillResult:
     notes: list[str] = field(default_factory=list)
 
 
-def drill_id_for(scenario: Scenario, seed: int, start: float = DEFAULT_EPOCH, suffix: str = "") -> str:
+def drill_id_for(
+    scenario: Scenario, seed: int, start: float = DEFAULT_EPOCH, suffix: str = ""
+) -> str:
     """``rb05-rate-limit-storm-20261127T120000Z-s7``: scenario, virtual start time (UTC), seed."""
     import datetime as _dt
 
@@ -145,8 +147,12 @@ def commit_of(root: Path | None = None) -> str | None:
 
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root or Path(__file__).resolve().parent.parent,
-            capture_output=True, text=True, timeout=5, check=False,
+            ["git", "rev-parse", "HEAD"],
+            cwd=root or Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -154,18 +160,30 @@ def commit_of(root: Path | None = None) -> str | None:
     return sha if out.returncode == 0 and len(sha) == 40 else None
 
 
-
-def make_platform(settings: Any, secrets: Any, *, transport: Any, now: Callable[[], float], seed: int, defects: Collection[str]) -> Any:
+def make_platform(
+    settings: Any,
+    secrets: Any,
+    *,
+    transport: Any,
+    now: Callable[[], float],
+    seed: int,
+    defects: Collection[str],
+) -> Any:
     """Build the reference platform (``sandbox.Platform``) in-process: the one import of its implementation."""
-    from sandbox import Platform  # type: ignore[attr-defined]
+    from sandbox.platform import Platform
 
-    return Platform(settings, secrets, transport=transport, now=now, seed=seed, defects=tuple(defects))
+    return Platform(
+        settings, secrets, transport=transport, now=now, seed=seed, defects=tuple(defects)
+    )
 
 
 def platform_settings(roster_json: dict[str, Any], **overrides: Any) -> tuple[Any, Any]:
     """Settings and keyring secrets for the platform from the fakes' roster (with secrets)."""
-    from sandbox.settings import Settings
+    from sandbox.settings import BudgetSettings, Settings
 
+    budgets = overrides.pop("budgets", None)
+    if budgets:
+        overrides["budgets"] = BudgetSettings(**budgets)
     return Settings.from_roster(roster_json, **overrides)
 
 

@@ -59,7 +59,14 @@ class DrillEngine:
     def now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    def ev(self, kind: str, actor: str, summary: str, data: dict[str, Any] | None = None, t: float | None = None) -> None:
+    def ev(
+        self,
+        kind: str,
+        actor: str,
+        summary: str,
+        data: dict[str, Any] | None = None,
+        t: float | None = None,
+    ) -> None:
         self.tl.append(self.now() if t is None else t, kind, actor, summary, data or {})
 
     def progress(self, phase: str) -> None:
@@ -78,11 +85,22 @@ class DrillEngine:
         from .finish import finish
 
         self.t0 = self.now()
-        self.ev("drill.started", "drill", f"drill {self.drill_id} started (seed {self.seed}, mode {self.mode})",
-                {"scenario": self.s.id, "seed": self.seed, "mode": self.mode, "defects": list(self.defects)})
+        self.ev(
+            "drill.started",
+            "drill",
+            f"drill {self.drill_id} started (seed {self.seed}, mode {self.mode})",
+            {
+                "scenario": self.s.id,
+                "seed": self.seed,
+                "mode": self.mode,
+                "defects": list(self.defects),
+            },
+        )
         error: str | None = None
         self.platform = None
-        roster = Roster.generate(clients=self.s.world.clients, platforms=self.s.world.platforms, seed=self.seed)
+        roster = Roster.generate(
+            clients=self.s.world.clients, platforms=self.s.world.platforms, seed=self.seed
+        )
         self.world = World(roster=roster, now=self.now, seed=self.seed)
         self.fw = FakeWorld(self.world)
         async with self.fw.running(), self.fw.client(base_url="http://fakes/_fake") as admin:
@@ -120,20 +138,39 @@ class DrillEngine:
         self.clients = [c.id for c in roster.clients if c.id != "agency"]
         self.accounts = {(c.id, a.platform): a.id for c in roster.clients for a in c.accounts}
         blueprints = [
-            _drill.blueprint(id=f"bp-{c}-{p}", client_id=c, platform=p, keywords=(s.workload.trigger_keyword,),
-                             reply_template="Thanks {author}! Prices are on our site.")
-            for c in self.clients for p in s.world.platforms
+            _drill.blueprint(
+                id=f"bp-{c}-{p}",
+                client_id=c,
+                platform=p,
+                keywords=(s.workload.trigger_keyword,),
+                reply_template="Thanks {author}! Prices are on our site.",
+            )
+            for c in self.clients
+            for p in s.world.platforms
         ]
-        settings, secrets = _drill.platform_settings(roster_json, blueprints=tuple(blueprints))
+        budgets = s.world.budgets.model_dump(exclude_none=True) if s.world.budgets else None
+        settings, secrets = _drill.platform_settings(
+            roster_json, blueprints=tuple(blueprints), budgets=budgets
+        )
         self.secrets = [a.credential.access_token for a in roster.accounts()] + [
             a.credential.refresh_token for a in roster.accounts() if a.credential.refresh_token
         ]
-        self.platform = _drill.make_platform(settings, secrets, transport=self.fw.transport(), now=self.now,
-                                             seed=self.seed, defects=self.defects)
+        self.platform = _drill.make_platform(
+            settings,
+            secrets,
+            transport=self.fw.transport(),
+            now=self.now,
+            seed=self.seed,
+            defects=self.defects,
+        )
         await _maybe_await(self.platform.start())
         self.pc = self.platform.client
-        self.ev("world.arranged", "drill", f"{len(self.clients)} clients on {', '.join(s.world.platforms)}",
-                {"clients": self.clients, "platforms": list(s.world.platforms)})
+        self.ev(
+            "world.arranged",
+            "drill",
+            f"{len(self.clients)} clients on {', '.join(s.world.platforms)}",
+            {"clients": self.clients, "platforms": list(s.world.platforms)},
+        )
         for d in self.defects:
             self.ev("defect.activated", "drill", f"platform defect {d} switched on", {"defect": d})
         for p, lane in sorted(s.world.lanes.items()):
@@ -141,21 +178,35 @@ class DrillEngine:
                 await self.pc.set_lane(p, lane, actor="drill", reason="scenario world")
         plan = plan_workload(s, self.seed, self.clients, self.accounts)
         if plan.inbound:
-            body = [{"fake": i.fake, "kind": i.kind, "account": i.account, "text": i.text, "author": i.author,
-                     "at": self.t0 + i.at} for i in plan.inbound]
+            body = [
+                {
+                    "fake": i.fake,
+                    "kind": i.kind,
+                    "account": i.account,
+                    "text": i.text,
+                    "author": i.author,
+                    "at": self.t0 + i.at,
+                }
+                for i in plan.inbound
+            ]
             r = await self.admin.post("/inbound", json=body)
             if r.status_code != 201:
                 raise _drill.DrillError(f"the fakes refused the inbound traffic: {r.text[:300]}")
-        self.ev("workload.started", "drill",
-                f"{len(plan.jobs)} jobs and {len(plan.inbound)} inbound items over {format_duration(s.workload.duration)}",
-                {"jobs": len(plan.jobs), "inbound": len(plan.inbound)})
+        self.ev(
+            "workload.started",
+            "drill",
+            f"{len(plan.jobs)} jobs and {len(plan.inbound)} inbound items over {format_duration(s.workload.duration)}",
+            {"jobs": len(plan.jobs), "inbound": len(plan.inbound)},
+        )
         self.inbound_planned = plan.inbound
         rb = runbooks()[s.runbook]
         rules = s.detection.rules or rb.symptoms
         self.detector = Detector(self.pc, tuple(rules), tuple(s.world.platforms))
         ctx = ActionContext(self.pc, actor=ACTOR, heal=self._heal, snapshot=self._snapshot)
         timed_ends = [self.t0 + f.at + f.duration for f in s.faults if f.duration is not None]
-        self.ops = OpsLead(s, rb, ctx, self.tl, self.now, self.t0, max(timed_ends) if timed_ends else None)
+        self.ops = OpsLead(
+            s, rb, ctx, self.tl, self.now, self.t0, max(timed_ends) if timed_ends else None
+        )
         self.ops.after_step = self._sync_controls
         tasks = [
             asyncio.ensure_future(run_jobs(plan, self.pc, self.t0, self.now, self._submitted)),
@@ -163,7 +214,9 @@ class DrillEngine:
             asyncio.ensure_future(self._monitor()),
         ]
         # steady state -------------------------------------------------------------------
-        await self._sleep_until(self.t0 + min(s.workload.steady_state, self._incident_start_offset()))
+        await self._sleep_until(
+            self.t0 + min(s.workload.steady_state, self._incident_start_offset())
+        )
         await self._steady_state()
         # the rest of the workload: inject, detect, respond run as tasks ------------------
         await self._sleep_until(self.t0 + s.workload.duration)
@@ -173,7 +226,9 @@ class DrillEngine:
         responder = getattr(self, "_responder", None)
         if responder is not None:
             await responder
-        self.ev("workload.finished", "drill", "workload finished; the outside world is healed; draining")
+        self.ev(
+            "workload.finished", "drill", "workload finished; the outside world is healed; draining"
+        )
         await self._drain()
         tasks[2].cancel()
         await asyncio.gather(tasks[1], tasks[2], return_exceptions=True)
@@ -192,27 +247,48 @@ class DrillEngine:
 
     async def _submitted(self, item: WorkItem, job: Any) -> None:
         sp = item.spec
-        self.workload_rows.append({
-            "job_id": job.id, "kind": sp.kind, "client_id": sp.client_id, "platform": sp.platform,
-            "account_id": sp.account_id, "submitted_at": self.now(), "idempotency_key": sp.idempotency_key,
-            "episode_id": sp.episode_id, "blueprint_id": sp.blueprint_id, "origin": item.origin,
-        })
+        self.workload_rows.append(
+            {
+                "job_id": job.id,
+                "kind": sp.kind,
+                "client_id": sp.client_id,
+                "platform": sp.platform,
+                "account_id": sp.account_id,
+                "submitted_at": self.now(),
+                "idempotency_key": sp.idempotency_key,
+                "episode_id": sp.episode_id,
+                "blueprint_id": sp.blueprint_id,
+                "origin": item.origin,
+            }
+        )
 
     async def _steady_state(self) -> None:
         await self._poll_once()
         ok = [e for e in self.detector.audit if e.phase == "outcome" and e.outcome == "success"]
-        failed = [e for e in self.detector.audit if e.phase == "outcome" and e.outcome in ("failed", "dead_letter")]
+        failed = [
+            e
+            for e in self.detector.audit
+            if e.phase == "outcome" and e.outcome in ("failed", "dead_letter")
+        ]
         kind = "steady_state.verified" if ok or not self.workload_rows else "steady_state.failed"
-        self.ev(kind, "drill", f"steady state: {len(ok)} side effects succeeded, {len(failed)} failed",
-                {"succeeded": len(ok), "failed": len(failed)})
+        self.ev(
+            kind,
+            "drill",
+            f"steady state: {len(ok)} side effects succeeded, {len(failed)} failed",
+            {"succeeded": len(ok), "failed": len(failed)},
+        )
         self.progress("steady state")
 
     # --- inject / heal ---------------------------------------------------------------------
     async def _inject(self) -> None:
         for i, f in sorted(enumerate(self.s.faults), key=lambda x: (x[1].at, x[0])):
             await self._sleep_until(self.t0 + f.at)
-            spec: dict[str, Any] = {"kind": f.kind, "params": f.params, "probability": f.probability,
-                                    "match": f.match.model_dump(exclude_none=True)}
+            spec: dict[str, Any] = {
+                "kind": f.kind,
+                "params": f.params,
+                "probability": f.probability,
+                "match": f.match.model_dump(exclude_none=True),
+            }
             if f.first_n is not None:
                 spec["first_n"] = f.first_n
             if f.every_nth is not None:
@@ -224,11 +300,24 @@ class DrillEngine:
                 raise _drill.DrillError(f"faults[{i}]: the fakes refused {f.kind}: {r.text[:300]}")
             rid = r.json()["id"]
             self.fault_ids[i] = rid
-            self.ev("fault.injected", "drill", f"fault {f.kind} injected" + (f" for {format_duration(f.duration)}" if f.duration else ""),
-                    {"kind": f.kind, "rule_id": rid, "params": f.params, "match": spec["match"], "index": i})
+            self.ev(
+                "fault.injected",
+                "drill",
+                f"fault {f.kind} injected"
+                + (f" for {format_duration(f.duration)}" if f.duration else ""),
+                {
+                    "kind": f.kind,
+                    "rule_id": rid,
+                    "params": f.params,
+                    "match": spec["match"],
+                    "index": i,
+                },
+            )
             self.progress(f"inject {f.kind}")
             if f.duration is not None:
-                self._expiries.append(asyncio.ensure_future(self._expire(i, self.t0 + f.at + f.duration)))
+                self._expiries.append(
+                    asyncio.ensure_future(self._expire(i, self.t0 + f.at + f.duration))
+                )
 
     async def _expire(self, i: int, t: float) -> None:
         await self._sleep_until(t)
@@ -240,8 +329,12 @@ class DrillEngine:
         self.healed.add(i)
         rid = self.fault_ids[i]
         await self.admin.delete(f"/faults/{rid}")
-        self.ev("fault.healed", actor, f"fault {self.s.faults[i].kind} healed: {why}",
-                {"kind": self.s.faults[i].kind, "rule_id": rid})
+        self.ev(
+            "fault.healed",
+            actor,
+            f"fault {self.s.faults[i].kind} healed: {why}",
+            {"kind": self.s.faults[i].kind, "rule_id": rid},
+        )
         return True
 
     async def _heal(self, kind: str | None, actor: str = ACTOR) -> int:
@@ -249,37 +342,76 @@ class DrillEngine:
         n = 0
         for i, f in enumerate(self.s.faults):
             if (kind is None or f.kind == kind) and (f.duration is None or actor == "drill"):
-                n += await self._remove(i, actor, "healed by the runbook's fix" if actor != "drill" else "the drill ended")
+                n += await self._remove(
+                    i,
+                    actor,
+                    "healed by the runbook's fix" if actor != "drill" else "the drill ended",
+                )
         return n
 
     async def _snapshot(self, items: list[str], why: str) -> None:
         await self._poll_once()
-        snap = {"t": self.now(), "items": items, "why": why, "audit_events": len(self.detector.audit),
-                "ledger_entries": len(self.world.ledger), "alerts": len(self.detector.platform_alerts)}
+        snap = {
+            "t": self.now(),
+            "items": items,
+            "why": why,
+            "audit_events": len(self.detector.audit),
+            "ledger_entries": len(self.world.ledger),
+            "alerts": len(self.detector.platform_alerts),
+        }
         self.snapshots.append(snap)
-        self.ev("evidence.captured", ACTOR, f"evidence snapshot: {', '.join(items)}",
-                {"items": items, "why": why, "index": len(self.snapshots)})
+        self.ev(
+            "evidence.captured",
+            ACTOR,
+            f"evidence snapshot: {', '.join(items)}",
+            {"items": items, "why": why, "index": len(self.snapshots)},
+        )
 
     # --- detect / respond ------------------------------------------------------------------
     async def _sync_controls(self) -> None:
         for c in await self.pc.control_changes(self._cc_seen):
             self._cc_seen = max(self._cc_seen, c.seq)
             scope = {k: v for k, v in dict(c.scope).items() if v is not None}
-            data = {"control": c.control, "scope": scope, "value": _jsonable(c.value), "control_seq": c.seq,
-                    "reason": c.reason}
-            self.ev("control.changed", c.actor, f"{c.control} → {_jsonable(c.value)} ({c.reason})", data, t=c.t)
+            data = {
+                "control": c.control,
+                "scope": scope,
+                "value": _jsonable(c.value),
+                "control_seq": c.seq,
+                "reason": c.reason,
+            }
+            self.ev(
+                "control.changed",
+                c.actor,
+                f"{c.control} → {_jsonable(c.value)} ({c.reason})",
+                data,
+                t=c.t,
+            )
             if c.control == "kill_switch":
                 engaged = c.value.get("engaged") if isinstance(c.value, dict) else bool(c.value)
                 label = ", ".join(f"{k}={v}" for k, v in sorted(scope.items())) or "global"
-                self.ev("kill_switch.engaged" if engaged else "kill_switch.released", c.actor,
-                        f"kill switch ({label}) {'engaged' if engaged else 'released'}",
-                        {"scope": scope, "control_seq": c.seq}, t=c.t)
+                self.ev(
+                    "kill_switch.engaged" if engaged else "kill_switch.released",
+                    c.actor,
+                    f"kill switch ({label}) {'engaged' if engaged else 'released'}",
+                    {"scope": scope, "control_seq": c.seq},
+                    t=c.t,
+                )
 
     async def _poll_once(self) -> list[Any]:
         alerts, _ = await self.detector.poll(self.now())
         for a in alerts:
-            self.ev("alert.fired", "platform", f"platform alert {a.name}: {a.message}",
-                    {"name": a.name, "severity": a.severity, "alert_seq": a.seq, "labels": dict(a.labels)}, t=a.t)
+            self.ev(
+                "alert.fired",
+                "platform",
+                f"platform alert {a.name}: {a.message}",
+                {
+                    "name": a.name,
+                    "severity": a.severity,
+                    "alert_seq": a.seq,
+                    "labels": dict(a.labels),
+                },
+                t=a.t,
+            )
         await self._sync_controls()
         return alerts
 
@@ -293,11 +425,23 @@ class DrillEngine:
                 det = self.detector.evaluate(self.now(), start, alerts)
                 if det is not None:
                     self.detection = det
-                    self.ev("alert.fired", "monitoring", f"{det.rule}: {det.message}",
-                            {"name": det.rule, "severity": "page", "source": det.source})
-                    self.ev("incident.detected", "monitoring", f"incident detected by {det.rule} ({det.source})",
-                            {"signal": det.rule, "source": det.source, "platforms": list(det.platforms),
-                             "clients": list(det.clients)})
+                    self.ev(
+                        "alert.fired",
+                        "monitoring",
+                        f"{det.rule}: {det.message}",
+                        {"name": det.rule, "severity": "page", "source": det.source},
+                    )
+                    self.ev(
+                        "incident.detected",
+                        "monitoring",
+                        f"incident detected by {det.rule} ({det.source})",
+                        {
+                            "signal": det.rule,
+                            "source": det.source,
+                            "platforms": list(det.platforms),
+                            "clients": list(det.clients),
+                        },
+                    )
                     self.progress(f"detected by {det.rule}")
                     self._responder = asyncio.ensure_future(self.ops.respond(det))
 
@@ -306,7 +450,11 @@ class DrillEngine:
         while self.now() < deadline:
             await asyncio.sleep(30.0)
             await self._poll_once()
-            pending = [j for j in await self.pc.jobs() if j.state in ("queued", "scheduled", "running", "retry_wait")]
+            pending = [
+                j
+                for j in await self.pc.jobs()
+                if j.state in ("queued", "scheduled", "running", "retry_wait")
+            ]
             if not pending:
                 break
 

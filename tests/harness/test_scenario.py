@@ -1,0 +1,156 @@
+"""Scenarios load from YAML, and a bad file gets one clear message: file, key path, value, choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.durations import DurationError, format_duration, format_offset, parse_duration
+from harness.scenario import ScenarioError, load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = """\
+id: {id}
+title: 429 storm on X
+runbook: RB-05
+severity: P2
+incident_types: [RATE]
+seed: 7
+world: {{clients: 2, platforms: [x]}}
+workload: {{duration: 1h, posts_per_hour: 60}}
+faults:
+  - {{kind: x.rate_limited, at: 20m, duration: 30m, params: {{retry_after_s: 60}}}}
+invariants: [rate_within_platform_limits]
+expect: {{time_to_detect: {{max: 2m}}}}
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "rb05") -> Path:
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(text)
+    return p
+
+
+def _error(tmp_path: Path, text: str, name: str = "rb05") -> str:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(_write(tmp_path, text, name))
+    msg = str(info.value)
+    assert "\n" not in msg.strip(), msg
+    return msg
+
+
+def test_a_good_scenario_loads_with_durations_in_seconds(tmp_path: Path) -> None:
+    s = load_scenario(_write(tmp_path, GOOD.format(id="rb05")))
+    assert s.id == "rb05" and s.workload.duration == 3600.0
+    assert s.faults[0].at == 1200.0 and s.faults[0].duration == 1800.0
+    assert s.expect.time_to_detect is not None and s.expect.time_to_detect.max == 120.0
+    assert [c.name for c in s.reached_checks] == ["x.rate_limited served"]
+
+
+def test_a_misspelt_fault_kind_names_file_path_value_and_suggestion(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05").replace("x.rate_limited", "x.ratelimited"))
+    assert msg.startswith(f"{tmp_path / 'rb05.yaml'}: faults[0].kind: 'x.ratelimited' is not a fault kind; did you mean 'x.rate_limited'?")
+
+
+def test_an_unknown_key_lists_the_valid_keys_and_the_closest(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05").replace("seed: 7", "sead: 7"))
+    assert ": sead: unknown key 'sead'; did you mean 'seed'?" in msg
+    assert "valid keys: id, title, runbook" in msg
+
+
+def test_an_unknown_nested_key_names_its_path(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05").replace("posts_per_hour", "post_per_hour"))
+    assert "workload.post_per_hour: unknown key 'post_per_hour'; did you mean 'posts_per_hour'?" in msg
+
+
+def test_a_bad_enum_shows_the_value_and_the_choices(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05").replace("severity: P2", "severity: P5"))
+    assert "severity: 'P5' is not one of P0, P1, P2, P3" in msg
+    msg = _error(tmp_path, GOOD.format(id="rb05").replace("[RATE]", "[RATES]"))
+    assert "incident_types[0]: 'RATES' is not one of" in msg and "did you mean 'RATE'?" in msg
+
+
+def test_a_duration_without_a_unit_is_refused_with_the_valid_shapes(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05").replace("at: 20m", "at: 20 minutes"))
+    assert "faults[0].at: '20 minutes' is not a duration" in msg and "'1h30m'" in msg
+
+
+def test_an_unknown_defect_lists_the_catalogue(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05") + "defects: [retry_after_ignord]\n")
+    assert "defects[0].name: 'retry_after_ignord' is not a defect; did you mean 'retry_after_ignored'?" in msg
+
+
+def test_an_unknown_invariant_suggests_the_closest(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05").replace("[rate_within_platform_limits]", "[rate_within_platform_limit]"))
+    assert "invariants[0].name: 'rate_within_platform_limit' is not an invariant; did you mean 'rate_within_platform_limits'?" in msg
+
+
+def test_bad_fault_params_name_the_parameter_of_that_kind(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05").replace("retry_after_s: 60", "retry_after: 60"))
+    assert "faults[0].params: x.rate_limited takes no parameter 'retry_after'; did you mean 'retry_after_s'?" in msg
+
+
+def test_a_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    msg = _error(tmp_path, "id: rb05\ntitle: [unclosed\nrunbook: RB-05\n")
+    assert msg.startswith(f"{tmp_path / 'rb05.yaml'}:3:") and "YAML syntax error" in msg
+
+
+def test_the_id_must_equal_the_file_stem(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05_other"))
+    assert "id: 'rb05_other' must equal the file name's stem 'rb05'" in msg
+
+
+def test_an_unknown_runbook_lists_the_runbooks(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05").replace("RB-05", "RB-13"))
+    assert "runbook: 'RB-13' is not a runbook" in msg and "RB-12" in msg
+
+
+def test_a_fault_on_a_platform_outside_the_world_is_refused(tmp_path: Path) -> None:
+    msg = _error(tmp_path, GOOD.format(id="rb05").replace("x.rate_limited", "instagram.rate_limited").replace("retry_after_s: 60", "code: 4"))
+    assert "faults[0].kind: instagram.rate_limited targets 'instagram', which is not in world.platforms (x)" in msg
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_scenario_in_the_repository_validates(path: Path) -> None:
+    s = load_scenario(path)
+    assert s.id == path.stem and s.invariants
+
+
+def test_the_scenarios_cover_every_runbook_and_every_incident_type() -> None:
+    from harness.runbooks import INCIDENT_TYPES
+
+    loaded = [load_scenario(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
+    assert {s.runbook for s in loaded} == {f"RB-{i:02d}" for i in range(1, 13)}
+    assert {t for s in loaded for t in s.incident_types} == set(INCIDENT_TYPES)
+    assert sum(1 for s in loaded if len(s.incident_types) > 1 and s.id.startswith("combo_")) >= 2
+
+
+def test_every_api_lane_defect_has_a_mutant_row() -> None:
+    from harness.drill import platform_defects
+
+    loaded = [load_scenario(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
+    covered = {m.defect for s in loaded if s.lane == "api" for m in s.mutants}
+    assert set(platform_defects()) <= covered
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("20m", 1200.0), ("2h", 7200.0), ("1m30s", 90.0), ("250ms", 0.25), ("T+20m03s", 1203.0), (45, 45.0), ("1.5h", 5400.0)],
+)
+def test_durations_parse_with_units(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["20", "20 minutes", "-5m", "1m1m", "", True, None, -1, "m"])
+def test_durations_without_a_proper_unit_are_refused_showing_the_value(bad: object) -> None:
+    with pytest.raises(DurationError, match="is not a duration"):
+        parse_duration(bad)
+
+
+def test_offsets_render_as_t_plus_with_padded_fields() -> None:
+    assert format_offset(1203) == "T+20m03s"
+    assert format_offset(7262) == "T+2h01m02s"
+    assert format_offset(41) == "T+41s"
+    assert format_duration(90) == "1m30s" and format_duration(3600) == "1h" and format_duration(0) == "0s"
