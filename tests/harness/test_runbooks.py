@@ -48,7 +48,7 @@ def test_the_action_names_follow_subject_imperative() -> None:
 
 
 def test_a_duplicate_action_is_refused_naming_both_definitions() -> None:
-    with pytest.raises(TypeError, match="defined twice: harness.runbooks.actions.kill_switch_engage and"):
+    with pytest.raises(TypeError, match=r"defined twice: harness\.runbooks\.actions\.kill_switch_engage and"):
         @action("kill_switch.engage")
         async def again(ctx: ActionContext) -> dict[str, Any]:
             return {}
@@ -88,7 +88,7 @@ async def test_kill_switch_engage_calls_the_contract_with_actor_and_reason() -> 
 
 async def test_an_action_with_a_wrong_parameter_is_refused_before_any_call() -> None:
     fp = FakePlatform()
-    with pytest.raises(ActionError, match="pacing.set takes no parameter 'concurency'; did you mean 'concurrency'"):
+    with pytest.raises(ActionError, match=r"pacing\.set takes no parameter 'concurency'; did you mean 'concurrency'"):
         await run_action("pacing.set", ActionContext(fp), platform="x", concurency=1)  # type: ignore[arg-type]
     assert fp.calls == []
 
