@@ -180,7 +180,8 @@ class Settings(_M):
     alert_interval_s: float = Field(30.0, gt=0)
     #: OAuth client id the platform uses for X token refresh
     x_oauth_client_id: str = "vibedrill-sandbox"
-    linkedin_version: str = "202411"
+    #: ``Linkedin-Version`` to send (YYYYMM); None = the month before the current one (UTC)
+    linkedin_version: str | None = None
     #: the platform checks the X token's identity with GET /2/users/me before side effects
     x_identity_check: bool = True
 

@@ -33,6 +33,8 @@ class Credential:
     account: AccountSettings
     credential_ref: str
     access_token: str = field(repr=False)
+    #: the keyring's generation of this ref's secret when it was resolved (refresh bookkeeping)
+    generation: int = 0
 
     @property
     def platform(self) -> str:

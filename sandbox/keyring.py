@@ -1,0 +1,270 @@
+"""The credential keyring: resolves ``credentialRef`` per client, refreshes tokens, guards tenancy.
+
+Secrets live only here (and are registered with the audit scrubber the moment they are seen).
+Before any side effect the tenancy guard checks that the job's account belongs to the job's
+client, that the credential handed out is the one recorded for that account and, on X, that
+the token's identity (``GET /2/users/me``, cached per credential ref) is that account's user id.
+X refresh tokens are single-use, so refreshes of one account are serialised by a per-account
+lock and a worker that lost the race reuses the winner's fresh token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from .audit import Scrubber
+from .defects import Defects
+from .errors import AuthFailed, Blocked, EgressRefused, Retryable
+from .lanes.base import Credential
+from .settings import AccountSettings, CredentialSecret, Settings
+
+__all__ = ["Keyring", "TenancyMismatch"]
+
+
+class TenancyMismatch(Blocked):
+    """The credential or account of a job does not belong to the job's tenant (RB-01)."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error, reason="tenancy", resumable=False)
+
+
+@dataclass
+class _Slot:
+    access_token: str
+    refresh_token: str | None
+    expires_at: float | None
+    generation: int = 0
+    #: refresh token as of each generation (what a stale worker copy would hold)
+    refresh_by_gen: dict[int, str | None] = field(default_factory=dict)
+
+
+class Keyring:
+    """credential_ref → secret, with refresh and the tenancy guard."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Mapping[str, CredentialSecret],
+        *,
+        http: httpx.AsyncClient,
+        now: Callable[[], float],
+        defects: Defects,
+        rng: random.Random,
+        scrubber: Scrubber,
+    ) -> None:
+        self.settings = settings
+        self.http = http
+        self.now = now
+        self.defects = defects
+        self.rng = rng
+        self.scrubber = scrubber
+        self._slots: dict[str, _Slot] = {}
+        for ref, sec in secrets.items():
+            self._slots[ref] = _Slot(
+                sec.access_token, sec.refresh_token, sec.expires_at, 0, {0: sec.refresh_token}
+            )
+            scrubber.register(sec.access_token)
+            scrubber.register(sec.refresh_token)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._identity: dict[str, str] = {}
+        self._x_resolutions = 0
+        self.refreshes = 0
+        self.refresh_failures = 0
+
+    # resolution -----------------------------------------------------------------------------
+    def account_for(self, client_id: str, platform: str, account_id: str | None) -> AccountSettings:
+        """The account a job means: ``account_id`` if given, else the client's account on ``platform``."""
+        if account_id is not None:
+            try:
+                return self.settings.account(account_id)[1]
+            except KeyError as e:
+                raise AuthFailed(str(e.args[0])) from None
+        client = self.settings.client(client_id)
+        acc = client.account(platform)
+        if acc is None:
+            raise AuthFailed(
+                f"client {client_id!r} has no {platform} account; it has {[a.platform for a in client.accounts]}"
+            )
+        return acc
+
+    def resolve(self, client_id: str, account: AccountSettings) -> Credential:
+        """The credential for ``account`` on behalf of ``client_id``."""
+        ref = account.credential_ref
+        slot = self._slot(ref)
+        token, gen = slot.access_token, slot.generation
+        if account.platform == "x" and self.defects.on("credential_cross_wire"):
+            self._x_resolutions += 1
+            if self._x_resolutions % 3 == 0:
+                others = [
+                    a.credential_ref
+                    for c in self.settings.clients
+                    for a in c.accounts
+                    if a.platform == "x"
+                    and c.client_id != client_id
+                    and a.credential_ref in self._slots
+                ]
+                if others:
+                    token = self._slots[self.rng.choice(sorted(others))].access_token
+        return Credential(
+            client_id=client_id,
+            account=account,
+            credential_ref=ref,
+            access_token=token,
+            generation=gen,
+        )
+
+    def provider_secret(self, provider: str) -> str:
+        """The agency's API key at a provider (openai, anthropic, media, toolgate)."""
+        for p in self.settings.providers:
+            if p.provider == provider:
+                return self._slot(p.credential_ref).access_token
+        raise KeyError(
+            f"no provider account for {provider!r}; known: {sorted(p.provider for p in self.settings.providers)}"
+        )
+
+    def _slot(self, ref: str) -> _Slot:
+        try:
+            return self._slots[ref]
+        except KeyError:
+            raise AuthFailed(f"credential_ref {ref!r} has no secret in the keyring") from None
+
+    def needs_refresh(self, cred: Credential, margin_s: float = 300.0) -> bool:
+        """Whether the credential is known to expire within ``margin_s``."""
+        exp = self._slot(cred.credential_ref).expires_at
+        return exp is not None and exp - self.now() < margin_s and cred.platform == "x"
+
+    # tenancy --------------------------------------------------------------------------------
+    async def check_tenancy(
+        self, client_id: str, account: AccountSettings, cred: Credential
+    ) -> None:
+        """Refuse (``TenancyMismatch``) unless ``cred`` acts as ``account`` of ``client_id``."""
+        if self.defects.on("tenancy_guard_off"):
+            return
+        owner, _ = self.settings.account(account.account_id)
+        if owner.client_id != client_id:
+            raise TenancyMismatch(
+                f"tenancy: account {account.account_id!r} belongs to client {owner.client_id!r}, "
+                f"not to the job's client {client_id!r}"
+            )
+        if (
+            cred.credential_ref != account.credential_ref
+            or cred.account.account_id != account.account_id
+        ):
+            raise TenancyMismatch(
+                f"tenancy: credential {cred.credential_ref!r} is recorded for {cred.account.account_id!r}, "
+                f"not for {account.account_id!r}"
+            )
+        if account.platform == "x" and self.settings.x_identity_check:
+            uid = await self._x_identity(cred)
+            if uid is not None and uid != account.platform_user_id:
+                raise TenancyMismatch(
+                    f"tenancy: the X token for {account.account_id!r} acts as user {uid}, "
+                    f"not {account.platform_user_id} ({account.handle})"
+                )
+
+    async def _x_identity(self, cred: Credential) -> str | None:
+        cached = self._identity.get(cred.credential_ref)
+        if cached is not None:
+            return cached
+        url = f"{self.settings.base_urls.of('x')}/2/users/me"
+        for _ in range(2):
+            try:
+                r = await asyncio.wait_for(
+                    self.http.get(url, headers={"authorization": f"Bearer {cred.access_token}"}),
+                    self.settings.request_timeout_s,
+                )
+            except EgressRefused:
+                raise
+            except (httpx.HTTPError, TimeoutError) as e:
+                raise Retryable(f"x.identity_unverified: {type(e).__name__}") from None
+            if r.status_code == 401:
+                cred = await self.refresh(cred)
+                continue
+            if r.status_code == 404:
+                return None  # the platform offers no identity endpoint: rely on the keyring record
+            if r.status_code != 200:
+                raise Retryable(f"x.identity_unverified: HTTP {r.status_code}")
+            uid = str((r.json().get("data") or {}).get("id", ""))
+            self._identity[cred.credential_ref] = uid
+            return uid
+        raise AuthFailed(
+            f"x.token_rejected: {cred.account.account_id} still unauthorised after refresh"
+        )
+
+    # refresh --------------------------------------------------------------------------------
+    def current(self, cred: Credential) -> Credential:
+        """``cred`` with the keyring's current token for its ref."""
+        slot = self._slot(cred.credential_ref)
+        return Credential(
+            cred.client_id, cred.account, cred.credential_ref, slot.access_token, slot.generation
+        )
+
+    async def refresh(self, cred: Credential) -> Credential:
+        """Refresh the access token behind ``cred`` (X OAuth 2.0); return the fresh credential.
+
+        Healthy: one refresh per account at a time; a worker whose copy is stale takes the
+        token another worker already obtained. With ``refresh_race`` each worker refreshes with
+        the refresh token it saw when it resolved the credential, without a lock.
+        """
+        if cred.platform != "x":
+            raise AuthFailed(
+                f"{cred.platform}.token_rejected: {cred.account.account_id} needs re-authentication (no refresh flow)"
+            )
+        ref = cred.credential_ref
+        if self.defects.on("refresh_race"):
+            rt = self._slot(ref).refresh_by_gen.get(cred.generation)
+            return await self._redeem(cred, rt)
+        lock = self._locks.setdefault(ref, asyncio.Lock())
+        async with lock:
+            slot = self._slot(ref)
+            if slot.generation != cred.generation:
+                return self.current(cred)
+            return await self._redeem(cred, slot.refresh_token)
+
+    async def _redeem(self, cred: Credential, refresh_token: str | None) -> Credential:
+        ref = cred.credential_ref
+        if not refresh_token:
+            self.refresh_failures += 1
+            raise AuthFailed(f"x.refresh_failed: {cred.account.account_id} has no refresh token")
+        url = f"{self.settings.base_urls.of('x')}/2/oauth2/token"
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self.settings.x_oauth_client_id,
+        }
+        try:
+            r = await asyncio.wait_for(
+                self.http.post(url, data=form), self.settings.request_timeout_s
+            )
+        except EgressRefused:
+            raise
+        except (httpx.HTTPError, TimeoutError) as e:
+            raise Retryable(f"x.refresh_unreachable: {type(e).__name__}") from None
+        if r.status_code != 200:
+            self.refresh_failures += 1
+            try:
+                body = r.json()
+            except ValueError:
+                body = {}
+            err = body.get("error") if isinstance(body, dict) else None
+            if r.status_code >= 500 or r.status_code == 429:
+                raise Retryable(f"x.refresh_unavailable: HTTP {r.status_code}")
+            raise AuthFailed(
+                f"x.refresh_failed: HTTP {r.status_code} {err or ''} for {cred.account.account_id}".strip()
+            )
+        data = r.json()
+        slot = self._slot(ref)
+        slot.access_token = str(data["access_token"])
+        slot.refresh_token = data.get("refresh_token") or slot.refresh_token
+        slot.expires_at = self.now() + float(data["expires_in"]) if data.get("expires_in") else None
+        slot.generation += 1
+        slot.refresh_by_gen[slot.generation] = slot.refresh_token
+        self.scrubber.register(slot.access_token)
+        self.scrubber.register(slot.refresh_token)
+        self.refreshes += 1
+        return self.current(cred)

@@ -1,0 +1,166 @@
+"""The API lane's shared machinery: authenticated requests, timeouts, refresh on 401, and the
+mapping of transport failures onto retryable, ambiguous and blocking errors.
+
+Per-platform wire formats live in :mod:`sandbox.lanes.x`, :mod:`sandbox.lanes.instagram` and
+:mod:`sandbox.lanes.linkedin`. A mutating request whose response never arrived (timeout, dropped
+connection) is :class:`~sandbox.errors.Ambiguous`: it may have taken effect, so a retry must
+check the platform first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..defects import Defects
+from ..errors import (
+    Ambiguous,
+    AuthFailed,
+    Blocked,
+    EgressRefused,
+    Fatal,
+    JobInterrupt,
+    RateLimited,
+    Retryable,
+)
+from ..keyring import Keyring
+from ..pacing import Pacer
+from ..settings import Settings
+from ..telemetry import Telemetry
+from .base import Credential, SideEffectScope
+
+__all__ = ["ApiLane", "LaneDeps"]
+
+
+@dataclass
+class LaneDeps:
+    """What an API lane needs from the platform."""
+
+    http: httpx.AsyncClient
+    settings: Settings
+    keyring: Keyring
+    pacer: Pacer
+    telemetry: Telemetry
+    now: Callable[[], float]
+    defects: Defects
+    rng: random.Random
+
+
+class ApiLane:
+    """Base of the per-platform API lanes."""
+
+    name = "api"
+    platform = ""
+    #: the platform refuses identical text as a duplicate (so a re-post after an ambiguous
+    #: attempt cannot double-post)
+    dedupes_identical_text = False
+
+    def __init__(self, deps: LaneDeps) -> None:
+        self.d = deps
+        self.http = deps.http
+        self.base = deps.settings.base_urls.of(self.platform)
+
+    # overridables ---------------------------------------------------------------------------
+    def _auth_headers(self, cred: Credential) -> dict[str, str]:
+        return {"authorization": f"Bearer {cred.access_token}"}
+
+    def _observe(self, r: httpx.Response, cred: Credential) -> None:
+        """Adapt pacing to the platform's rate-limit / usage headers (per platform)."""
+
+    def _is_auth_failure(self, r: httpx.Response) -> bool:
+        return r.status_code == 401
+
+    def error_for(self, r: httpx.Response, *, mutating: bool) -> JobInterrupt:
+        """The interrupt for a non-success response (platforms refine this)."""
+        s = r.status_code
+        label = f"{self.platform}.http_{s}: {_phrase(s)}"
+        if s == 401:
+            return AuthFailed(f"{self.platform}.unauthorized: 401")
+        if s == 429:
+            return RateLimited(
+                f"{self.platform}.rate_limited: 429 Too Many Requests", self.retry_after(r)
+            )
+        if s >= 500:
+            return Ambiguous(label) if mutating else Retryable(label)
+        return Fatal(label)
+
+    def retry_after(self, r: httpx.Response) -> float | None:
+        """Seconds to wait according to the response's headers (Retry-After by default)."""
+        ra = r.headers.get("retry-after")
+        if ra is not None:
+            try:
+                return max(0.0, float(ra))
+            except ValueError:
+                return None
+        return None
+
+    # requests -------------------------------------------------------------------------------
+    async def send(
+        self,
+        method: str,
+        path_or_url: str,
+        cred: Credential,
+        scope: SideEffectScope,
+        *,
+        action: str | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[httpx.Response, Credential]:
+        """One request; refreshes and resends once on an auth failure. ``action`` marks it mutating."""
+        mutating = action is not None
+        url = path_or_url if path_or_url.startswith("http") else f"{self.base}{path_or_url}"
+        for attempt in range(2):
+            if attempt and mutating:
+                scope.check(action)  # type: ignore[arg-type]
+            h = {**scope.headers(), **self._auth_headers(cred), **(headers or {})}
+            try:
+                r = await asyncio.wait_for(
+                    self.http.request(method, url, json=json, params=params, data=data, headers=h),
+                    self.d.settings.request_timeout_s,
+                )
+            except EgressRefused as e:
+                raise Blocked(str(e), reason="egress", resumable=False) from None
+            except TimeoutError:
+                msg = f"{self.platform}.timeout: no response within {self.d.settings.request_timeout_s:g}s"
+                raise (Ambiguous(msg) if mutating else Retryable(msg)) from None
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                raise Retryable(f"{self.platform}.connect_failed: {type(e).__name__}") from None
+            except httpx.HTTPError as e:
+                msg = f"{self.platform}.transport: {type(e).__name__}"
+                raise (Ambiguous(msg) if mutating else Retryable(msg)) from None
+            self._observe(r, cred)
+            if r.status_code == 429:
+                self.d.telemetry.rate_limit_hits.labels(self.platform).inc()
+                self.d.telemetry.mark(f"rate_limited:{self.platform}")
+            if self._is_auth_failure(r):
+                self.d.telemetry.auth_failures.labels(self.platform).inc()
+                self.d.telemetry.mark(f"auth_failed:{self.platform}")
+                if attempt == 0 and cred.platform == "x":
+                    cred = await self.d.keyring.refresh(cred)
+                    continue
+            return r, cred
+        return r, cred
+
+    def json_of(self, r: httpx.Response, *, mutating: bool) -> Any:
+        """The response's JSON; a body that does not parse is ambiguous for a mutating request."""
+        try:
+            return r.json()
+        except ValueError:
+            msg = f"{self.platform}.malformed_body: HTTP {r.status_code} body is not JSON"
+            raise (Ambiguous(msg) if mutating else Retryable(msg)) from None
+
+
+def _phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"

@@ -1,0 +1,302 @@
+"""The Instagram API lane: container → status → media_publish, media lookups, comment replies, DMs.
+
+Errors come as the Graph error object; throttling codes (4, 17, 32, 613) and the usage headers
+(``X-App-Usage``, ``X-Business-Use-Case-Usage``) feed adaptive pacing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import httpx
+
+from ..errors import Ambiguous, AuthFailed, Fatal, JobInterrupt, RateLimited, Retryable
+from .api import ApiLane
+from .base import Credential, InboundMessage, Lookup, SendResult, SideEffectScope
+
+__all__ = ["InstagramLane"]
+
+THROTTLE_CODES = frozenset({4, 17, 32, 613})
+DEFAULT_IMAGE = "https://cdn.vibedrill.test/img/placeholder.jpg"
+
+
+class InstagramLane(ApiLane):
+    """Instagram Graph API (content publishing)."""
+
+    platform = "instagram"
+    #: container status polls before giving up on this attempt (the container is kept)
+    poll_attempts = 6
+    poll_interval_s = 5.0
+
+    def _usage(self, r: httpx.Response) -> tuple[float, float | None]:
+        """(highest usage percent, seconds to regain access) from the usage headers."""
+        pct, regain = 0.0, None
+        raw = r.headers.get("x-app-usage")
+        if raw:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                pct = max(pct, *(float(v) for v in json.loads(raw).values()))
+        raw = r.headers.get("x-business-use-case-usage")
+        if raw:
+            try:
+                for entries in json.loads(raw).values():
+                    for e in entries:
+                        pct = max(
+                            pct,
+                            *(
+                                float(e.get(k, 0))
+                                for k in ("call_count", "total_cputime", "total_time")
+                            ),
+                        )
+                        if e.get("estimated_time_to_regain_access"):
+                            regain = max(
+                                regain or 0.0, float(e["estimated_time_to_regain_access"]) * 60
+                            )
+            except (ValueError, TypeError, AttributeError):
+                pass
+        return pct, regain
+
+    def _observe(self, r: httpx.Response, cred: Credential) -> None:
+        pct, regain = self._usage(r)
+        now = self.d.now()
+        if regain:
+            self.d.pacer.penalise(cred.account.account_id, now + regain)
+        elif pct >= 95:
+            self.d.pacer.penalise(cred.account.account_id, now + 300)
+        elif pct >= 80:
+            self.d.pacer.penalise(cred.account.account_id, now + 30)
+
+    def _err(self, r: httpx.Response) -> dict[str, Any]:
+        try:
+            body = r.json()
+        except ValueError:
+            return {}
+        e = body.get("error") if isinstance(body, dict) else None
+        return e if isinstance(e, dict) else {}
+
+    def _is_auth_failure(self, r: httpx.Response) -> bool:
+        return r.status_code == 401 or (r.status_code >= 400 and self._err(r).get("code") == 190)
+
+    def retry_after(self, r: httpx.Response) -> float | None:
+        """Retry-After, else the business-use-case regain time."""
+        ra = super().retry_after(r)
+        if ra is not None:
+            return ra
+        return self._usage(r)[1]
+
+    def error_for(self, r: httpx.Response, *, mutating: bool) -> JobInterrupt:
+        """Graph error object → interrupt."""
+        e = self._err(r)
+        code, sub = e.get("code"), e.get("error_subcode")
+        msg = str(e.get("message") or "")
+        label = f"code {code}" + (f"/{sub}" if sub else "") + f": {msg}"
+        if code == 190:
+            return AuthFailed(f"instagram.token_invalid: {label}")
+        if sub == 2207051 or code == 368:
+            return Fatal(f"instagram.action_blocked: {label}")
+        if code in THROTTLE_CODES or r.status_code == 429:
+            self.d.telemetry.rate_limit_hits.labels(self.platform).inc()
+            self.d.telemetry.mark("rate_limited:instagram")
+            return RateLimited(f"instagram.rate_limited: {label}", self.retry_after(r) or 300.0)
+        if code == 9 and sub == 2207042:
+            return RateLimited(f"instagram.publish_cap: {label}", 3600.0)
+        if code == 9007:
+            return Retryable(f"instagram.media_not_ready: {label}")
+        if code == 506:
+            return Fatal(f"instagram.duplicate: {label}")
+        if code in (1, 2) or e.get("is_transient") or r.status_code >= 500:
+            return (
+                Ambiguous(f"instagram.transient: {label}")
+                if mutating
+                else Retryable(f"instagram.transient: {label}")
+            )
+        return Fatal(f"instagram.error: HTTP {r.status_code} {label}")
+
+    # publish --------------------------------------------------------------------------------
+    async def publish(
+        self, cred: Credential, text: str, scope: SideEffectScope, *, media_url: str | None = None
+    ) -> SendResult:
+        """Create a container (or reuse this job's), wait for FINISHED, then media_publish."""
+        uid = cred.account.platform_user_id
+        container = scope.recall("ig_container")
+        if not container:
+            scope.check("post.create")
+            r, cred = await self.send(
+                "POST",
+                f"/{uid}/media",
+                cred,
+                scope,
+                params={"image_url": media_url or DEFAULT_IMAGE, "caption": text},
+            )
+            if r.status_code != 200:
+                raise self.error_for(r, mutating=False)
+            container = str(self.json_of(r, mutating=False).get("id", ""))
+            scope.note("ig_container", container)
+        status = None
+        for i in range(self.poll_attempts):
+            r, cred = await self.send(
+                "GET", f"/{container}", cred, scope, params={"fields": "status_code,status"}
+            )
+            if r.status_code != 200:
+                raise self.error_for(r, mutating=False)
+            status = self.json_of(r, mutating=False).get("status_code")
+            if status != "IN_PROGRESS":
+                break
+            if i + 1 < self.poll_attempts:
+                await asyncio.sleep(self.poll_interval_s)
+        if status == "IN_PROGRESS":
+            raise Retryable(f"instagram.container_in_progress: {container} still IN_PROGRESS")
+        if status in ("ERROR", "EXPIRED"):
+            scope.note("ig_container", None)
+            raise Fatal(f"instagram.container_{str(status).lower()}: {container}")
+        if status == "PUBLISHED":
+            raise Ambiguous(
+                f"instagram.container_published: {container} was published by an earlier attempt"
+            )
+        async with scope.side_effect("post.create"):
+            r, cred = await self.send(
+                "POST",
+                f"/{uid}/media_publish",
+                cred,
+                scope,
+                action="post.create",
+                params={"creation_id": container},
+            )
+            if r.status_code != 200:
+                raise self.error_for(r, mutating=True)
+            mid = str(self.json_of(r, mutating=True).get("id", ""))
+        if not mid:
+            raise Ambiguous("instagram.malformed_body: media_publish without id")
+        return SendResult(mid, None, r.headers.get("x-fb-trace-id"), {"container_id": container})
+
+    async def verify(self, cred: Credential, resource_id: str, scope: SideEffectScope) -> Lookup:
+        """GET /{media-id}?fields=id,permalink."""
+        try:
+            r, cred = await self.send(
+                "GET",
+                f"/{resource_id}",
+                cred,
+                scope,
+                params={"fields": "id,caption,permalink,timestamp"},
+            )
+        except Retryable as e:
+            return Lookup(None, error=e.error)
+        if r.status_code == 200:
+            try:
+                return Lookup(True, r.json().get("permalink"))
+            except ValueError:
+                return Lookup(None, error="instagram.lookup: body is not JSON")
+        e = self._err(r)
+        if r.status_code in (400, 404) and e.get("code") in (100, 803, None):
+            return Lookup(False)
+        return Lookup(None, error=f"instagram.lookup: HTTP {r.status_code} code {e.get('code')}")
+
+    async def find_published(
+        self, cred: Credential, text: str, scope: SideEffectScope
+    ) -> SendResult | None:
+        """GET /{ig-user-id}/media?fields=id,caption,permalink and match the caption."""
+        r, cred = await self.send(
+            "GET",
+            f"/{cred.account.platform_user_id}/media",
+            cred,
+            scope,
+            params={"fields": "id,caption,permalink"},
+        )
+        if r.status_code != 200:
+            raise Ambiguous(f"instagram.unsearchable: HTTP {r.status_code}")
+        for m in self.json_of(r, mutating=False).get("data") or ():
+            if m.get("caption") == text:
+                return SendResult(str(m["id"]), m.get("permalink"))
+        return None
+
+    # engagement -----------------------------------------------------------------------------
+    async def reply(
+        self, cred: Credential, target_id: str, text: str, scope: SideEffectScope
+    ) -> SendResult:
+        """POST /{comment-id}/replies?message=…"""
+        async with scope.side_effect("reply.create"):
+            r, cred = await self.send(
+                "POST",
+                f"/{target_id}/replies",
+                cred,
+                scope,
+                action="reply.create",
+                params={"message": text},
+            )
+            if r.status_code != 200:
+                raise self.error_for(r, mutating=True)
+            rid = str(self.json_of(r, mutating=True).get("id", ""))
+        return SendResult(rid, None, r.headers.get("x-fb-trace-id"))
+
+    async def dm(
+        self, cred: Credential, recipient_id: str, text: str, scope: SideEffectScope
+    ) -> SendResult:
+        """POST /{ig-user-id}/messages (Send API)."""
+        async with scope.side_effect("dm.send"):
+            body = {"recipient": {"id": recipient_id}, "message": {"text": text}}
+            r, cred = await self.send(
+                "POST",
+                f"/{cred.account.platform_user_id}/messages",
+                cred,
+                scope,
+                action="dm.send",
+                json=body,
+            )
+            if r.status_code != 200:
+                raise self.error_for(r, mutating=True)
+            data = self.json_of(r, mutating=True)
+        return SendResult(
+            str(data.get("message_id") or data.get("id") or ""),
+            None,
+            r.headers.get("x-fb-trace-id"),
+        )
+
+    async def like(self, cred: Credential, target_id: str, scope: SideEffectScope) -> SendResult:
+        """The Instagram API cannot like."""
+        raise Fatal("instagram.unsupported: the Graph API has no like action")
+
+    async def delete(self, cred: Credential, resource_id: str, scope: SideEffectScope) -> bool:
+        """DELETE /{media-id}."""
+        async with scope.side_effect("post.delete"):
+            r, cred = await self.send(
+                "DELETE", f"/{resource_id}", cred, scope, action="post.delete"
+            )
+            if r.status_code != 200:
+                raise self.error_for(r, mutating=True)
+        return True
+
+    async def list_inbound(
+        self, cred: Credential, scope: SideEffectScope, *, since: str | None = None
+    ) -> list[InboundMessage]:
+        """Comments on the account's recent media."""
+        r, cred = await self.send(
+            "GET", f"/{cred.account.platform_user_id}/media", cred, scope, params={"fields": "id"}
+        )
+        if r.status_code != 200:
+            raise self.error_for(r, mutating=False)
+        out: list[InboundMessage] = []
+        for m in (self.json_of(r, mutating=False).get("data") or ())[:25]:
+            rc, cred = await self.send(
+                "GET",
+                f"/{m['id']}/comments",
+                cred,
+                scope,
+                params={"fields": "id,text,username,from,timestamp"},
+            )
+            if rc.status_code != 200:
+                continue
+            for c in self.json_of(rc, mutating=False).get("data") or ():
+                frm = c.get("from") or {}
+                out.append(
+                    InboundMessage(
+                        str(c["id"]),
+                        "comment",
+                        c.get("text", ""),
+                        str(frm.get("id", "")),
+                        c.get("username") or frm.get("username"),
+                        str(m["id"]),
+                    )
+                )
+        return out

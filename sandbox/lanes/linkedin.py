@@ -1,0 +1,227 @@
+"""The LinkedIn API lane: Posts API (``x-restli-id``), lookups, comments and likes.
+
+LinkedIn's 429 carries no rate-limit or Retry-After header; its limits are daily and reset at
+midnight UTC, so a throttled account is held until then.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ..errors import Ambiguous, AuthFailed, Fatal, JobInterrupt, RateLimited
+from .api import ApiLane
+from .base import Credential, InboundMessage, Lookup, SendResult, SideEffectScope
+
+__all__ = ["LinkedInLane"]
+
+DAY = 86400.0
+
+
+class LinkedInLane(ApiLane):
+    """LinkedIn Posts API."""
+
+    platform = "linkedin"
+    dedupes_identical_text = True
+
+    def __init__(self, deps: Any) -> None:
+        super().__init__(deps)
+        self._recent: dict[str, list[str]] = {}
+
+    def _auth_headers(self, cred: Credential) -> dict[str, str]:
+        return {
+            "authorization": f"Bearer {cred.access_token}",
+            "linkedin-version": self.d.settings.linkedin_version or self.version(),
+            "x-restli-protocol-version": "2.0.0",
+        }
+
+    def version(self) -> str:
+        """The month before the current one (UTC) as ``YYYYMM``: a version LinkedIn still serves."""
+        t = time.gmtime(int(self.d.now()))
+        y, m = (t.tm_year, t.tm_mon - 1) if t.tm_mon > 1 else (t.tm_year - 1, 12)
+        return f"{y:04d}{m:02d}"
+
+    @staticmethod
+    def author(cred: Credential) -> str:
+        """The member URN of the account."""
+        uid = cred.account.platform_user_id
+        return uid if uid.startswith("urn:") else f"urn:li:person:{uid}"
+
+    def retry_after(self, r: httpx.Response) -> float | None:
+        """Seconds to the next midnight UTC (LinkedIn's daily limits), unless a header says otherwise."""
+        ra = super().retry_after(r)
+        if ra is not None:
+            return ra
+        now = self.d.now()
+        return max(1.0, (int(now // DAY) + 1) * DAY - now)
+
+    def error_for(self, r: httpx.Response, *, mutating: bool) -> JobInterrupt:
+        """``{"message", "serviceErrorCode", "status"}`` → interrupt."""
+        try:
+            body: Any = r.json()
+        except ValueError:
+            body = {}
+        msg = str(body.get("message", "")) if isinstance(body, dict) else ""
+        s = r.status_code
+        if s == 429:
+            ra = self.retry_after(r) or DAY
+            return RateLimited(f"linkedin.rate_limited: 429 {msg or 'daily limit'}", ra)
+        if s == 401:
+            return AuthFailed(f"linkedin.unauthorized: 401 {msg}")
+        if s == 422 and "duplicate" in msg.lower():
+            return Fatal(f"linkedin.duplicate: 422 {msg}")
+        if s in (403, 422, 426, 400):
+            return Fatal(f"linkedin.http_{s}: {msg}")
+        return super().error_for(r, mutating=mutating)
+
+    def _observe(self, r: httpx.Response, cred: Credential) -> None:
+        if r.status_code == 429:
+            now = self.d.now()
+            self.d.pacer.penalise(cred.account.account_id, (int(now // DAY) + 1) * DAY)
+
+    async def publish(
+        self, cred: Credential, text: str, scope: SideEffectScope, *, media_url: str | None = None
+    ) -> SendResult:
+        """POST /rest/posts → 201 with the URN in ``x-restli-id``."""
+        body = {
+            "author": self.author(cred),
+            "commentary": text,
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+        async with scope.side_effect("post.create"):
+            r, cred = await self.send(
+                "POST", "/rest/posts", cred, scope, action="post.create", json=body
+            )
+            if r.status_code != 201:
+                raise self.error_for(r, mutating=True)
+            urn = r.headers.get("x-restli-id", "")
+        if not urn:
+            raise Ambiguous("linkedin.malformed_response: 201 without x-restli-id")
+        self._recent.setdefault(cred.account.account_id, []).append(urn)
+        del self._recent[cred.account.account_id][:-50]
+        return SendResult(
+            urn,
+            f"https://www.linkedin.com/feed/update/{urn}/",
+            r.headers.get("x-li-uuid") or r.headers.get("x-restli-request-id"),
+        )
+
+    async def verify(self, cred: Credential, resource_id: str, scope: SideEffectScope) -> Lookup:
+        """GET /rest/posts/{urn}: 200 and PUBLISHED → visible; 404 → not visible."""
+        r, cred = await self.send("GET", f"/rest/posts/{quote(resource_id, safe='')}", cred, scope)
+        if r.status_code == 404:
+            return Lookup(False)
+        if r.status_code != 200:
+            return Lookup(None, error=f"linkedin.lookup: HTTP {r.status_code}")
+        try:
+            body = r.json()
+        except ValueError:
+            return Lookup(None, error="linkedin.lookup: body is not JSON")
+        state = body.get("lifecycleState", "PUBLISHED")
+        return Lookup(state == "PUBLISHED", f"https://www.linkedin.com/feed/update/{resource_id}/")
+
+    async def find_published(
+        self, cred: Credential, text: str, scope: SideEffectScope
+    ) -> SendResult | None:
+        """GET /rest/posts?q=author&author={urn} and match the commentary."""
+        r, cred = await self.send(
+            "GET",
+            "/rest/posts",
+            cred,
+            scope,
+            params={"q": "author", "author": self.author(cred), "count": 50},
+        )
+        if r.status_code != 200:
+            raise Ambiguous(f"linkedin.unsearchable: HTTP {r.status_code}")
+        for p in self.json_of(r, mutating=False).get("elements") or ():
+            if p.get("commentary") == text:
+                return SendResult(str(p["id"]), f"https://www.linkedin.com/feed/update/{p['id']}/")
+        return None
+
+    async def reply(
+        self, cred: Credential, target_id: str, text: str, scope: SideEffectScope
+    ) -> SendResult:
+        """POST /rest/socialActions/{urn}/comments."""
+        body = {"actor": self.author(cred), "object": target_id, "message": {"text": text}}
+        async with scope.side_effect("reply.create"):
+            r, cred = await self.send(
+                "POST",
+                f"/rest/socialActions/{quote(target_id, safe='')}/comments",
+                cred,
+                scope,
+                action="reply.create",
+                json=body,
+            )
+            if r.status_code not in (200, 201):
+                raise self.error_for(r, mutating=True)
+            rid = r.headers.get("x-restli-id") or str(self.json_of(r, mutating=True).get("id", ""))
+        return SendResult(rid, None, r.headers.get("x-li-uuid"))
+
+    async def dm(
+        self, cred: Credential, recipient_id: str, text: str, scope: SideEffectScope
+    ) -> SendResult:
+        """LinkedIn's API offers members no DMs."""
+        raise Fatal("linkedin.unsupported: no direct messages through the API")
+
+    async def like(self, cred: Credential, target_id: str, scope: SideEffectScope) -> SendResult:
+        """POST /rest/socialActions/{urn}/likes."""
+        body = {"actor": self.author(cred), "object": target_id}
+        async with scope.side_effect("like.create"):
+            r, cred = await self.send(
+                "POST",
+                f"/rest/socialActions/{quote(target_id, safe='')}/likes",
+                cred,
+                scope,
+                action="like.create",
+                json=body,
+            )
+            if r.status_code not in (200, 201):
+                raise self.error_for(r, mutating=True)
+        return SendResult(target_id, None, r.headers.get("x-li-uuid"))
+
+    async def delete(self, cred: Credential, resource_id: str, scope: SideEffectScope) -> bool:
+        """DELETE /rest/posts/{urn}."""
+        async with scope.side_effect("post.delete"):
+            r, cred = await self.send(
+                "DELETE",
+                f"/rest/posts/{quote(resource_id, safe='')}",
+                cred,
+                scope,
+                action="post.delete",
+            )
+            if r.status_code not in (200, 204):
+                raise self.error_for(r, mutating=True)
+        return True
+
+    async def list_inbound(
+        self, cred: Credential, scope: SideEffectScope, *, since: str | None = None
+    ) -> list[InboundMessage]:
+        """Comments on the account's recent posts (those this lane published)."""
+        out: list[InboundMessage] = []
+        for urn in self._recent.get(cred.account.account_id, []):
+            r, cred = await self.send(
+                "GET", f"/rest/socialActions/{quote(urn, safe='')}/comments", cred, scope
+            )
+            if r.status_code != 200:
+                continue
+            for c in self.json_of(r, mutating=False).get("elements") or ():
+                out.append(
+                    InboundMessage(
+                        str(c.get("id") or c.get("$URN")),
+                        "comment",
+                        (c.get("message") or {}).get("text", ""),
+                        str(c.get("actor", "")),
+                        None,
+                        urn,
+                    )
+                )
+        return out

@@ -1,0 +1,238 @@
+"""The X API lane: posts, lookups, replies, DMs, likes and inbound mentions on X API v2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ..errors import Ambiguous, AuthFailed, Fatal, JobInterrupt, RateLimited, Retryable
+from .api import ApiLane
+from .base import Credential, InboundMessage, Lookup, SendResult, SideEffectScope
+
+__all__ = ["XLane"]
+
+_NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
+_USAGE_CAPPED = "https://api.twitter.com/2/problems/usage-capped"
+
+
+class XLane(ApiLane):
+    """X API v2."""
+
+    platform = "x"
+    dedupes_identical_text = True
+
+    def _observe(self, r: httpx.Response, cred: Credential) -> None:
+        h = r.headers
+        for remaining, reset in (
+            ("x-rate-limit-remaining", "x-rate-limit-reset"),
+            ("x-user-limit-24hour-remaining", "x-user-limit-24hour-reset"),
+        ):
+            if h.get(remaining) == "0" and h.get(reset, "").isdigit():
+                self.d.pacer.penalise(cred.account.account_id, float(h[reset]))
+
+    def retry_after(self, r: httpx.Response) -> float | None:
+        """Retry-After, else the reset of the exhausted window (unix seconds) minus now."""
+        ra = super().retry_after(r)
+        if ra is not None:
+            return ra
+        h, now = r.headers, self.d.now()
+        resets = [
+            float(h[reset])
+            for remaining, reset in (
+                ("x-user-limit-24hour-remaining", "x-user-limit-24hour-reset"),
+                ("x-rate-limit-remaining", "x-rate-limit-reset"),
+            )
+            if h.get(remaining) == "0" and h.get(reset, "").isdigit()
+        ]
+        return max(1.0, max(resets) - now) if resets else None
+
+    def error_for(self, r: httpx.Response, *, mutating: bool) -> JobInterrupt:
+        """X's errors: problem JSON and v1-style bodies."""
+        try:
+            body: Any = r.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        detail = str(body.get("detail") or "")
+        if r.status_code == 429:
+            if body.get("type") == _USAGE_CAPPED:
+                return Fatal("x.usage_capped: 429 UsageCapExceeded (not retryable)")
+            return RateLimited("x.rate_limited: 429 Too Many Requests", self.retry_after(r))
+        if r.status_code == 401:
+            return AuthFailed("x.unauthorized: 401 Unauthorized (after refresh)")
+        if r.status_code == 403:
+            if "duplicate" in detail.lower():
+                return Fatal(f"x.duplicate: 403 {detail}")
+            return Fatal(f"x.forbidden: 403 {detail}")
+        return super().error_for(r, mutating=mutating)
+
+    # side effects ---------------------------------------------------------------------------
+    async def _create(
+        self, cred: Credential, body: dict[str, Any], scope: SideEffectScope, action: str
+    ) -> SendResult:
+        async with scope.side_effect(action):
+            r, cred = await self.send("POST", "/2/tweets", cred, scope, action=action, json=body)
+            if r.status_code != 201:
+                raise self.error_for(r, mutating=True)
+            data = self.json_of(r, mutating=True).get("data") or {}
+        tid = str(data.get("id", ""))
+        if not tid:
+            raise Ambiguous("x.malformed_body: 201 without data.id")
+        handle = cred.account.handle.lstrip("@")
+        return SendResult(
+            tid, f"https://x.com/{handle}/status/{tid}", r.headers.get("x-request-id")
+        )
+
+    async def publish(
+        self, cred: Credential, text: str, scope: SideEffectScope, *, media_url: str | None = None
+    ) -> SendResult:
+        """POST /2/tweets."""
+        return await self._create(cred, {"text": text}, scope, "post.create")
+
+    async def reply(
+        self, cred: Credential, target_id: str, text: str, scope: SideEffectScope
+    ) -> SendResult:
+        """POST /2/tweets with ``reply.in_reply_to_tweet_id``."""
+        return await self._create(
+            cred,
+            {"text": text, "reply": {"in_reply_to_tweet_id": target_id}},
+            scope,
+            "reply.create",
+        )
+
+    async def dm(
+        self, cred: Credential, recipient_id: str, text: str, scope: SideEffectScope
+    ) -> SendResult:
+        """POST /2/dm_conversations/with/:participant_id/messages."""
+        async with scope.side_effect("dm.send"):
+            r, cred = await self.send(
+                "POST",
+                f"/2/dm_conversations/with/{recipient_id}/messages",
+                cred,
+                scope,
+                action="dm.send",
+                json={"text": text},
+            )
+            if r.status_code not in (200, 201):
+                raise self.error_for(r, mutating=True)
+            data = self.json_of(r, mutating=True).get("data") or {}
+        return SendResult(
+            str(data.get("dm_event_id", "")),
+            None,
+            r.headers.get("x-request-id"),
+            {"conversation_id": data.get("dm_conversation_id")},
+        )
+
+    async def like(self, cred: Credential, target_id: str, scope: SideEffectScope) -> SendResult:
+        """POST /2/users/:id/likes."""
+        async with scope.side_effect("like.create"):
+            r, cred = await self.send(
+                "POST",
+                f"/2/users/{cred.account.platform_user_id}/likes",
+                cred,
+                scope,
+                action="like.create",
+                json={"tweet_id": target_id},
+            )
+            if r.status_code != 200:
+                raise self.error_for(r, mutating=True)
+            body = self.json_of(r, mutating=True)
+            if "errors" in body and "data" not in body:
+                raise Fatal(f"x.not_found: cannot like {target_id}")
+        return SendResult(target_id, None, r.headers.get("x-request-id"))
+
+    async def delete(self, cred: Credential, resource_id: str, scope: SideEffectScope) -> bool:
+        """DELETE /2/tweets/:id."""
+        async with scope.side_effect("post.delete"):
+            r, cred = await self.send(
+                "DELETE", f"/2/tweets/{resource_id}", cred, scope, action="post.delete"
+            )
+            if r.status_code != 200:
+                raise self.error_for(r, mutating=True)
+            body = self.json_of(r, mutating=True)
+        return bool((body.get("data") or {}).get("deleted"))
+
+    # reads ----------------------------------------------------------------------------------
+    async def verify(self, cred: Credential, resource_id: str, scope: SideEffectScope) -> Lookup:
+        """GET /2/tweets/:id: ``data`` → visible; a resource-not-found partial error → not visible."""
+        try:
+            r, cred = await self.send("GET", f"/2/tweets/{resource_id}", cred, scope)
+        except Retryable as e:
+            return Lookup(None, error=e.error)
+        if r.status_code != 200:
+            return Lookup(None, error=f"x.lookup: HTTP {r.status_code}")
+        try:
+            body = r.json()
+        except ValueError:
+            return Lookup(None, error="x.lookup: body is not JSON")
+        if body.get("data"):
+            return Lookup(
+                True, f"https://x.com/{cred.account.handle.lstrip('@')}/status/{resource_id}"
+            )
+        if any(e.get("type") == _NOT_FOUND for e in body.get("errors", ())):
+            return Lookup(False)
+        return Lookup(None, error="x.lookup: neither data nor not-found")
+
+    async def find_published(
+        self, cred: Credential, text: str, scope: SideEffectScope
+    ) -> SendResult | None:
+        """X v2 offers no search of one's own recent posts here: the platform cannot tell."""
+        raise Ambiguous("x.unsearchable: cannot look up own posts by text")
+
+    async def list_inbound(
+        self, cred: Credential, scope: SideEffectScope, *, since: str | None = None
+    ) -> list[InboundMessage]:
+        """Mentions (comments) and DMs to the account, oldest first."""
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "tweet.fields": "author_id,conversation_id,created_at,referenced_tweets,in_reply_to_user_id",
+        }
+        if since:
+            params["since_id"] = since
+        r, cred = await self.send(
+            "GET", f"/2/users/{cred.account.platform_user_id}/mentions", cred, scope, params=params
+        )
+        if r.status_code != 200:
+            raise self.error_for(r, mutating=False)
+        body = self.json_of(r, mutating=False)
+        users = {u["id"]: u.get("username") for u in (body.get("includes") or {}).get("users", ())}
+        out = []
+        for t in body.get("data") or ():
+            post_id = next(
+                (
+                    ref["id"]
+                    for ref in t.get("referenced_tweets") or ()
+                    if ref.get("type") == "replied_to"
+                ),
+                t.get("conversation_id"),
+            )
+            out.append(
+                InboundMessage(
+                    str(t["id"]),
+                    "comment",
+                    t.get("text", ""),
+                    str(t.get("author_id", "")),
+                    users.get(t.get("author_id")),
+                    post_id,
+                    t.get("conversation_id"),
+                )
+            )
+        r, cred = await self.send("GET", "/2/dm_events", cred, scope, params={"max_results": 100})
+        if r.status_code == 200:
+            me = cred.account.platform_user_id
+            for e in self.json_of(r, mutating=False).get("data") or ():
+                if str(e.get("sender_id")) != me:
+                    out.append(
+                        InboundMessage(
+                            str(e["id"]),
+                            "dm",
+                            e.get("text", ""),
+                            str(e.get("sender_id")),
+                            None,
+                            None,
+                            e.get("dm_conversation_id"),
+                        )
+                    )
+        out.reverse()
+        return out

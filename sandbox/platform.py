@@ -1,0 +1,358 @@
+"""The platform: one instance of the reference Raize The Vibe core, wired together.
+
+``Platform(settings, secrets, transport=…, now=…, seed=…, defects=…)`` builds the control plane,
+job store, runner, keyring, lanes, audit, telemetry and alerts on the caller's event loop. It
+reaches the outside world only through ``transport`` wrapped in the egress guard, and takes
+time from ``now`` and randomness from ``seed``, so an in-process drill on a virtual clock is a
+pure function of its inputs.
+
+Components owned elsewhere plug in without editing this file: each module named in
+:data:`COMPONENT_MODULES` is imported (declaring its defects) and, if it defines
+``install(platform)``, called; the object it returns is started and stopped with the platform
+when it has ``start()`` / ``stop()`` coroutines. Hooks they use: ``platform.runner.register``,
+``platform.controls``, ``platform.audit``, ``platform.telemetry``, ``platform.alerts``,
+``platform.http``, ``platform.keyring``, ``platform.defects``, ``platform.lanes``,
+``platform.scope(job, …)``, ``platform.publishing.prepare(job)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType
+from typing import Any
+
+import httpx
+
+from .alerts import AlertRules, Alerts
+from .audit import AuditLog, Scrubber
+from .contract import ControlChange, JobSpec
+from .controls import Controls
+from .defects import Defects
+from .egress import EgressGuard
+from .errors import Blocked
+from .jobs import JobRecord, JobStore
+from .keyring import Keyring
+from .lanes.api import LaneDeps
+from .lanes.base import Lane
+from .lanes.instagram import InstagramLane
+from .lanes.linkedin import LinkedInLane
+from .lanes.x import XLane
+from .pacing import Pacer
+from .publishing import PublishHandlers
+from .runner import CURRENT_JOB, Runner
+from .scope import JobScope
+from .settings import SOCIAL_PLATFORMS, CredentialSecret, Settings
+from .telemetry import Telemetry
+
+__all__ = ["COMPONENT_MODULES", "Platform"]
+
+#: optional components (other modules of ``sandbox``) loaded by every platform
+COMPONENT_MODULES: tuple[str, ...] = (
+    "sandbox.generation",
+    "sandbox.engagement",
+    "sandbox.toolgate_client",
+)
+
+
+def load_components() -> list[ModuleType]:
+    """Import the component modules that exist (their defects register on import)."""
+    out = []
+    for name in COMPONENT_MODULES:
+        try:
+            out.append(importlib.import_module(name))
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+    return out
+
+
+class Platform:
+    """The reference platform under test."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Mapping[str, CredentialSecret],
+        *,
+        transport: httpx.AsyncBaseTransport,
+        now: Callable[[], float] = time.time,
+        seed: int = 0,
+        defects: Iterable[str] = (),
+        alert_rules: AlertRules | None = None,
+    ) -> None:
+        modules = load_components()
+        self.settings = settings
+        self.now = now
+        self.seed = seed
+        self.rng = random.Random(f"platform:{seed}")
+        self.defects = Defects(defects)
+        self.scrubber = Scrubber()
+        self.audit = AuditLog(now, self.defects, self.scrubber)
+        self.telemetry = Telemetry(now)
+        self.alerts = Alerts(now)
+        self.alert_rules = alert_rules or AlertRules()
+        self.controls = Controls(settings, now)
+        self.controls.listeners.append(self._on_control)
+        self.jobs = JobStore(now, self._trace_id)
+        urls = [settings.base_urls.of(s) for s in type(settings.base_urls).model_fields]
+        self.egress = EgressGuard(transport, urls, on_refused=self._egress_refused)
+        self.http = httpx.AsyncClient(transport=self.egress, timeout=None)
+        self.keyring = Keyring(
+            settings, secrets, http=self.http, now=now, defects=self.defects,
+            rng=random.Random(f"keyring:{seed}"), scrubber=self.scrubber,
+        )  # fmt: skip
+        self.pacer = Pacer(self.controls, now, random.Random(f"pacing:{seed}"), self.defects)
+        self.runner = Runner(
+            self.jobs, self.controls, self.telemetry, settings, self.defects,
+            random.Random(f"runner:{seed}"), now,
+        )  # fmt: skip
+        self.runner.on_dead_letter.append(self._dead_letter)
+        deps = LaneDeps(
+            self.http,
+            settings,
+            self.keyring,
+            self.pacer,
+            self.telemetry,
+            now,
+            self.defects,
+            self.rng,
+        )
+        self.lanes: dict[str, Lane] = {
+            "x": XLane(deps),
+            "instagram": InstagramLane(deps),
+            "linkedin": LinkedInLane(deps),
+        }
+        #: the browser lane's seam: platform → lane, filled when the Playwright lane lands
+        self.browser_lanes: dict[str, Lane] = {}
+        self.publishing = PublishHandlers(self)
+        self.publishing.install()
+        self.components: dict[str, Any] = {}
+        for mod in modules:
+            install = getattr(mod, "install", None)
+            if callable(install):
+                self.components[mod.__name__] = install(self)
+        self._alert_task: asyncio.Task[None] | None = None
+        self.started = False
+        from .client import InProcessPlatformClient
+
+        self.client = InProcessPlatformClient(self)
+
+    # wiring ---------------------------------------------------------------------------------
+    def _trace_id(self) -> str:
+        return f"{self.rng.getrandbits(128):032x}"
+
+    def scope(
+        self, job: JobRecord, *, service: str, account_id: str | None, lane: str = "api"
+    ) -> JobScope:
+        """A side-effect scope for ``job`` acting on ``service`` as ``account_id``."""
+        return JobScope(
+            self,
+            job,
+            client_id=job.spec.client_id,
+            service=service,
+            account_id=account_id,
+            lane=lane,
+        )
+
+    def lane_for(self, platform: str) -> Lane:
+        """The lane the control plane routes ``platform`` to (browser falls back to nothing)."""
+        if platform not in self.lanes:
+            raise Blocked(
+                f"lane: {platform!r} is not a social platform; valid: {', '.join(SOCIAL_PLATFORMS)}",
+                reason="lane_unavailable",
+                resumable=False,
+            )
+        route = self.controls.lanes.get(platform, "api")
+        if route == "api":
+            return self.lanes[platform]
+        lane = self.browser_lanes.get(platform)
+        if lane is not None:
+            return lane
+        if route == "hybrid":
+            return self.lanes[platform]
+        raise Blocked(
+            f"lane: {platform} is routed to the browser lane, which is not available",
+            reason="lane_unavailable",
+            resumable=True,
+        )
+
+    def _on_control(self, ch: ControlChange) -> None:
+        if ch.control == "kill_switch":
+            label = ",".join(f"{k}={v}" for k, v in sorted(ch.scope.items())) or "global"
+            self.telemetry.kill_switch_state.labels(label).set(1 if ch.value else 0)
+        if ch.control == "lane":
+            for job in self.jobs.all("blocked"):
+                if job.hold_reason == "lane_unavailable":
+                    self.runner.requeue(job)
+
+    def _egress_refused(self, request: httpx.Request, message: str) -> None:
+        job = CURRENT_JOB.get()
+        self.telemetry.blocked.labels("egress").inc()
+        self.alerts.fire("egress_refused", message, host=request.url.host)
+        self.audit.record(
+            client_id=job.spec.client_id if job else "platform",
+            platform=(job.spec.platform or "-") if job else "-",
+            account_id=job.spec.account_id if job else None,
+            action="http.request",
+            phase="outcome",
+            outcome="blocked",
+            job_id=job.id if job else None,
+            idempotency_key=job.idempotency_key if job else None,
+            trace_id=job.trace_id if job else self._trace_id(),
+            error=message,
+            detail={"method": request.method, "host": request.url.host},
+        )
+
+    def _dead_letter(self, job: JobRecord) -> None:
+        self.audit.record(
+            client_id=job.spec.client_id, platform=job.spec.platform or "-", account_id=job.spec.account_id,
+            action=job.kind, phase="outcome", outcome="dead_letter", job_id=job.id,
+            idempotency_key=job.idempotency_key, trace_id=job.trace_id, error=job.last_error,
+        )  # fmt: skip
+
+    # lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the runner, the alert evaluator and every component with a ``start()``."""
+        if self.started:
+            return
+        self.started = True
+        await self.runner.start()
+        for comp in self.components.values():
+            if hasattr(comp, "start"):
+                await comp.start()
+        self._alert_task = asyncio.create_task(self._alert_loop(), name="vibedrill-alerts")
+
+    async def stop(self) -> None:
+        """Stop everything this platform started; in-flight jobs return to the queue."""
+        if not self.started:
+            await self.http.aclose()
+            return
+        self.started = False
+        if self._alert_task is not None:
+            self._alert_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._alert_task
+            self._alert_task = None
+        for comp in reversed(list(self.components.values())):
+            if hasattr(comp, "stop"):
+                await comp.stop()
+        await self.runner.stop()
+        await self.http.aclose()
+
+    async def __aenter__(self) -> Platform:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # operations -----------------------------------------------------------------------------
+    def submit(self, spec: JobSpec) -> JobRecord:
+        """Take in a job (idempotent on ``spec.idempotency_key``)."""
+        if spec.client_id != "agency":
+            self.settings.client(spec.client_id)
+        return self.jobs.submit(spec)[0]
+
+    async def canary(self, client_id: str, platform: str) -> dict[str, Any]:
+        """Publish one test post for one client on one platform, verify it, and report."""
+        if platform not in SOCIAL_PLATFORMS:
+            raise ValueError(
+                f"platform: {platform!r} is not a social platform; valid: {', '.join(SOCIAL_PLATFORMS)}"
+            )
+        self.settings.client(client_id)
+        job = self.submit(JobSpec(kind="canary", client_id=client_id, platform=platform))
+        job = await self.jobs.wait_settled(job.id)
+        return {
+            "ok": job.state == "succeeded" and bool(job.result.get("verified")),
+            "job_id": job.id,
+            "state": job.state,
+            "client_id": client_id,
+            "platform": platform,
+            "resource_id": job.result.get("resource_id"),
+            "permalink": job.result.get("permalink"),
+            "verified": bool(job.result.get("verified")),
+            "error": job.last_error,
+        }
+
+    def health(self) -> dict[str, Any]:
+        """Liveness and a few vital signs."""
+        return {
+            "status": "ok" if self.started else "stopped",
+            "now": self.now(),
+            "jobs": len(self.jobs),
+            "running": self.runner.running,
+            "states": {k: v for k, v in self.jobs.counts.items() if v},
+            "audit_events": len(self.audit),
+            "alerts": len(self.alerts.fired),
+            "defects": sorted(self.defects.enabled),
+            "components": sorted(self.components),
+        }
+
+    # alerts ---------------------------------------------------------------------------------
+    async def _alert_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.alert_interval_s)
+            self.evaluate_alerts()
+
+    def evaluate_alerts(self) -> None:
+        """Evaluate the windowed alert rules now."""
+        r, tm, fire = self.alert_rules, self.telemetry, self.alerts.fire
+        w = r.window_s
+        for p in SOCIAL_PLATFORMS:
+            n = tm.window(f"verification_failed:{p}", w)
+            if n >= r.verification_failed_min:
+                fire(
+                    "verification_failed_high",
+                    f"{n} publishes on {p} not visible in the last {w:g}s",
+                    platform=p,
+                )
+            att, err = tm.window(f"publish_attempt:{p}", w), tm.window(f"publish_failed:{p}", w)
+            if att >= r.error_min_attempts and err / att >= r.error_rate:
+                fire(
+                    "publish_error_rate_high",
+                    f"{err} of {att} publishes on {p} failed in the last {w:g}s",
+                    platform=p,
+                )
+            n = tm.window(f"rate_limited:{p}", w)
+            if n >= r.rate_limited_min:
+                fire(
+                    "rate_limited",
+                    f"{n} throttling responses from {p} in the last {w:g}s",
+                    severity="ticket",
+                    platform=p,
+                )
+            n = tm.window(f"auth_failed:{p}", w)
+            if n >= r.auth_failures_min:
+                fire(
+                    "auth_failing",
+                    f"{n} authentication failures on {p} in the last {w:g}s",
+                    platform=p,
+                )
+        n = tm.window("dead_letter", w)
+        if n >= r.dead_letters_min:
+            fire(
+                "dead_letters_rising",
+                f"{n} jobs dead-lettered in the last {w:g}s",
+                severity="ticket",
+            )
+        gap = self.audit.gap()
+        if gap > 0:
+            fire("audit_gap", f"{gap} successful side effects have no outcome AuditEvent")
+        depth = sum(self.runner._depth.values())
+        if depth >= r.backlog_depth:
+            fire("queue_backlog", f"{depth} jobs waiting", severity="ticket")
+        for c in self.settings.clients:
+            b = self.controls.budget_for(c.client_id)
+            if b.client_usd:
+                spent = tm.spend_usd.labels(c.client_id)._value.get()
+                if spent >= r.spend_fraction * b.client_usd:
+                    fire(
+                        "spend_high",
+                        f"{c.client_id} spent ${spent:.2f} of ${b.client_usd:.2f}",
+                        client_id=c.client_id,
+                    )

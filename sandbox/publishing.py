@@ -1,0 +1,193 @@
+"""The publish pipeline: resolve and guard the credential, post idempotently, verify, audit.
+
+A publish is reported ``succeeded`` only after the post was looked up and found visible; if it
+is not visible within the verification policy the job becomes ``needs_human_confirm`` (RB-03).
+A retry after an ambiguous attempt (timeout, dropped connection) first asks the platform whether
+the post exists; where the platform cannot tell, it relies on the platform's duplicate refusal
+or stops for a person instead of posting twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from .errors import Ambiguous, Fatal, JobInterrupt, NeedsHumanConfirm
+from .jobs import JobRecord
+from .keyring import TenancyMismatch
+from .lanes.base import Credential, Lane, SendResult
+from .scope import JobScope
+
+if TYPE_CHECKING:
+    from .platform import Platform
+
+__all__ = ["KIND_AUDIT_ACTION", "PublishHandlers"]
+
+#: job kind → the audit action of its side effect
+KIND_AUDIT_ACTION: dict[str, str] = {
+    "publish": "post.create",
+    "canary": "post.create",
+    "auth_check": "auth.check",
+    "reply": "reply.create",
+    "dm": "dm.send",
+    "like": "like.create",
+}
+
+
+class PublishHandlers:
+    """Job handlers for ``publish``, ``canary`` and ``auth_check``."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.p = platform
+        self._canaries = 0
+
+    def install(self) -> None:
+        """Register the handlers with the platform's runner."""
+        r = self.p.runner
+        r.register("publish", self.publish)
+        r.register("canary", self.publish)
+        r.register("auth_check", self.auth_check)
+
+    # shared ---------------------------------------------------------------------------------
+    async def prepare(self, job: JobRecord) -> tuple[Lane, Credential, JobScope]:
+        """Lane, guarded credential and side-effect scope for a social job (tenancy checked)."""
+        p, spec = self.p, job.spec
+        if spec.platform is None:
+            raise Fatal(
+                f"{spec.kind} job {job.id} names no platform; valid: x, instagram, linkedin"
+            )
+        lane = p.lane_for(spec.platform)
+        account = p.keyring.account_for(spec.client_id, spec.platform, spec.account_id)
+        scope = JobScope(
+            p,
+            job,
+            client_id=spec.client_id,
+            service=spec.platform,
+            account_id=account.account_id,
+            lane=lane.name,
+        )
+        cred = p.keyring.resolve(spec.client_id, account)
+        if p.keyring.needs_refresh(cred):
+            cred = await p.keyring.refresh(cred)
+        try:
+            await p.keyring.check_tenancy(spec.client_id, account, cred)
+        except TenancyMismatch as e:
+            p.telemetry.mark("tenancy_mismatch")
+            p.alerts.fire(
+                "tenancy_mismatch", e.error, client_id=spec.client_id, platform=spec.platform
+            )
+            scope.outcome(
+                "post.create" if job.action == "publish" else f"{job.kind}.create",
+                "blocked",
+                error=e.error,
+            )
+            raise
+        return lane, cred, scope
+
+    # handlers -------------------------------------------------------------------------------
+    async def publish(self, job: JobRecord) -> dict[str, Any]:
+        """Publish ``payload.text`` (and ``payload.media_url``) and verify it is visible."""
+        p = self.p
+        text = str(job.spec.payload.get("text") or "")
+        if job.kind == "canary" and not text:
+            text = job.result.setdefault(
+                "canary_text", f"vibedrill canary {job.id} at T{job.created_at:.0f}"
+            )
+        if not text:
+            raise Fatal(f"payload.text: a {job.kind} job needs non-empty text")
+        lane, cred, scope = await self.prepare(job)
+        res = self._known_result(job)
+        if res is None:
+            res = await self._post(job, lane, cred, scope, text)
+            job.result.update(
+                resource_id=res.resource_id, permalink=res.permalink, request_id=res.request_id
+            )
+        proof: dict[str, Any] = {
+            "resource_id": res.resource_id,
+            "permalink": res.permalink,
+            "request_id": res.request_id,
+        }
+        if p.defects.on("verification_skipped"):
+            scope.outcome("post.create", "success", proof={**proof, "verified": False})
+            p.telemetry.publish_success.labels(scope.service).inc()
+            return {**proof, "verified": False}
+        return await self._verify(job, lane, cred, scope, res, proof)
+
+    def _known_result(self, job: JobRecord) -> SendResult | None:
+        rid = job.result.get("resource_id")
+        if rid:
+            return SendResult(rid, job.result.get("permalink"), job.result.get("request_id"))
+        return None
+
+    async def _post(
+        self, job: JobRecord, lane: Lane, cred: Credential, scope: JobScope, text: str
+    ) -> SendResult:
+        media_url = job.spec.payload.get("media_url")
+        ambiguous = bool(job.result.get("ambiguous"))
+        dedupes = bool(getattr(lane, "dedupes_identical_text", False))
+        if ambiguous and not self.p.defects.on("retry_not_idempotent"):
+            try:
+                found = await lane.find_published(cred, text, scope)
+            except Ambiguous as e:
+                if not dedupes:
+                    raise NeedsHumanConfirm(
+                        f"idempotency: an earlier attempt may have posted ({job.result.get('ambiguous')}); "
+                        f"{e.error}; not posting again",
+                        {"ambiguous": job.result.get("ambiguous")},
+                    ) from None
+                found = None
+            if found is not None:
+                scope.note("ig_container", None)
+                return found
+        try:
+            return await lane.publish(cred, text, scope, media_url=media_url)
+        except Ambiguous as e:
+            job.result["ambiguous"] = e.error
+            raise
+        except JobInterrupt as e:
+            if ambiguous and "duplicate" in e.error:
+                raise NeedsHumanConfirm(
+                    f"idempotency: the platform refused the retry as a duplicate, so the earlier attempt "
+                    f"posted ({e.error}); its id is unknown",
+                    {"ambiguous": job.result.get("ambiguous")},
+                ) from None
+            raise
+
+    async def _verify(
+        self,
+        job: JobRecord,
+        lane: Lane,
+        cred: Credential,
+        scope: JobScope,
+        res: SendResult,
+        proof: dict[str, Any],
+    ) -> dict[str, Any]:
+        p, pol = self.p, self.p.settings.verification
+        await asyncio.sleep(pol.delay_s)
+        last = None
+        for i in range(pol.attempts):
+            look = await lane.verify(cred, res.resource_id, scope)
+            if look.visible:
+                proof = {**proof, "permalink": look.permalink or res.permalink, "verified": True}
+                scope.outcome("post.create", "success", proof=proof)
+                p.telemetry.publish_success.labels(scope.service).inc()
+                return proof
+            last = look.error or "not visible"
+            if i + 1 < pol.attempts:
+                await asyncio.sleep(pol.interval_s)
+        p.telemetry.verification_failed.labels(scope.service).inc()
+        p.telemetry.mark(f"verification_failed:{scope.service}")
+        err = f"{scope.service}.not_visible: post {res.resource_id} not visible after {pol.attempts} lookups ({last})"
+        scope.outcome(
+            "post.create", "needs_human_confirm", proof={**proof, "verified": False}, error=err
+        )
+        raise NeedsHumanConfirm(err, {**proof, "verified": False})
+
+    async def auth_check(self, job: JobRecord) -> dict[str, Any]:
+        """Resolve the credential and pass the tenancy guard (identity lookup on X); no side effect."""
+        lane, cred, _ = await self.prepare(job)
+        return {
+            "account_id": cred.account.account_id,
+            "credential_ref": cred.credential_ref,
+            "lane": lane.name,
+        }
