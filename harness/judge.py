@@ -1,0 +1,191 @@
+"""The judge: turn a drill record into a :class:`~harness.verdict.Verdict`, purely.
+
+Order of precedence: ``error`` (the rehearsal broke: a bad invariant spec, a crash) over
+``violated`` (an invariant broke or an expectation was missed) over ``vacuous`` (a reached check
+never hit: the fault never fired) over ``held``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .invariants import InvariantError, InvariantResult, InvariantSpec, evaluate
+from .metrics import DrillMetrics, compute_metrics
+from .record import DrillRecord, scenario_field
+from .timeline import format_offset
+from .verdict import ExpectationResult, ReachedResult, Verdict, VerdictName
+
+__all__ = ["judge", "judge_expectations", "judge_reached"]
+
+_TIME_KEYS = ("time_to_detect", "time_to_contain", "time_to_mitigate", "time_to_recover")
+_COUNT_KEYS = ("side_effects_after_containment", "side_effects_in_fault_window")
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    from .durations import parse_duration
+
+    return parse_duration(value)
+
+
+def _reached_specs(record: DrillRecord) -> list[tuple[str, str | None, str | None, int]]:
+    sc = record.scenario
+    checks = getattr(sc, "reached_checks", None)
+    if checks is None:
+        checks = scenario_field(sc, "reached")
+    if checks is None:
+        kinds = dict.fromkeys(
+            str(scenario_field(f, "kind")) for f in scenario_field(sc, "faults", ()) or ()
+        )
+        checks = [{"fault": k} for k in kinds]
+    out = []
+    for c in checks:
+        if isinstance(c, str):
+            target, _, verb = c.partition(" ")
+            fault, probe = (target, None) if verb in ("", "served", "fired") else (None, target)
+            out.append((c, fault, probe, 1))
+            continue
+        fault, probe = scenario_field(c, "fault"), scenario_field(c, "probe")
+        name = scenario_field(c, "name") or (f"{fault} served" if fault else f"{probe} observed")
+        out.append((str(name), fault, probe, int(scenario_field(c, "min_hits", 1) or 1)))
+    return out
+
+
+def judge_reached(record: DrillRecord) -> list[ReachedResult]:
+    """Did each fault fire (hits from the fault rules) or each probe show up (timeline, metrics)?"""
+    rows = record.fault_rows()
+    out = []
+    for name, fault, probe, need in _reached_specs(record):
+        if fault is not None:
+            count = sum(int(r.get("hits") or 0) for r in rows if r.get("kind") == fault)
+        else:
+            count = sum(
+                1 for e in record.timeline if e.kind == probe or e.data.get("probe") == probe
+            )
+            if count == 0 and record.metrics_samples:
+                last = record.metrics_samples[-1][1].get(str(probe))
+                count = int(last or 0)
+        out.append(ReachedResult(name=name, hit=count >= need, count=count, min=need))
+    return out
+
+
+def _bound(expect: Any, key: str) -> Any:
+    b = scenario_field(expect, key)
+    if b is None:
+        return None
+    return scenario_field(b, "max") if not isinstance(b, int | float | str) else b
+
+
+def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[ExpectationResult]:
+    """Deadlines (``time_to_*``) and blast-radius limits from the scenario's ``expect``."""
+    expect = scenario_field(record.scenario, "expect") or {}
+    out = []
+    for key in _TIME_KEYS:
+        limit = _bound(expect, key)
+        if limit is None:
+            continue
+        lim = _seconds(limit)
+        actual = metrics.value(key)
+        what = key.replace("_", " ")
+        if actual is None:
+            out.append(
+                ExpectationResult(
+                    key,
+                    False,
+                    None,
+                    lim,
+                    f"{what} never happened (deadline {format_offset(lim)[2:]})",
+                )
+            )
+        else:
+            met = actual <= lim
+            verdict = "within" if met else "missed"
+            out.append(
+                ExpectationResult(
+                    key, met, actual, lim, f"{what} {actual:g}s, {verdict} the deadline of {lim:g}s"
+                )
+            )
+    for key in _COUNT_KEYS:
+        limit = _bound(expect, key)
+        if limit is None:
+            continue
+        lim_i = int(limit)
+        actual_n = metrics.value(key)
+        what = key.replace("_", " ")
+        if actual_n is None:
+            out.append(
+                ExpectationResult(
+                    key, False, None, lim_i, f"{what}: no containment action was taken"
+                )
+            )
+        else:
+            out.append(
+                ExpectationResult(
+                    key, actual_n <= lim_i, actual_n, lim_i, f"{what}: {actual_n} (limit {lim_i})"
+                )
+            )
+    return out
+
+
+def _specs(record: DrillRecord) -> list[InvariantSpec]:
+    raw = scenario_field(record.scenario, "invariants", ()) or ()
+    return [InvariantSpec.parse(s) for s in raw]
+
+
+def judge(
+    record: DrillRecord, *, error: str | None = None, extra: Mapping[str, Any] | None = None
+) -> Verdict:
+    """Judge a drill record: invariants, reached checks, expectations, metrics, verdict.
+
+    ``error`` marks a drill that broke as a rehearsal (the verdict is then ``error`` whatever
+    else was found). Never raises for a bad invariant spec: that becomes an ``error`` verdict too.
+    """
+    results: list[InvariantResult] = []
+    problems = [error] if error else []
+    try:
+        specs = _specs(record)
+    except InvariantError as e:
+        specs, problems = [], [*problems, str(e)]
+    for spec in specs:
+        try:
+            results.append(evaluate(spec, record))
+        except InvariantError as e:
+            problems.append(str(e))
+        except Exception as e:  # a crashing checker is a harness error, not a platform failure
+            problems.append(f"invariant {spec.name} crashed: {type(e).__name__}: {e}")
+    metrics = compute_metrics(record, results)
+    reached = judge_reached(record)
+    try:
+        expectations = judge_expectations(record, metrics)
+    except ValueError as e:
+        expectations, problems = [], [*problems, f"expect: {e}"]
+    verdict: VerdictName = "held"
+    if problems:
+        verdict = "error"
+    elif any(r.verdict == "violated" for r in results) or any(not e.met for e in expectations):
+        verdict = "violated"
+    elif any(not r.hit for r in reached):
+        verdict = "vacuous"
+    return Verdict(
+        drill_id=record.drill_id,
+        scenario=record.scenario_id,
+        runbook=record.runbook,
+        severity=record.severity,
+        seed=record.seed,
+        commit=record.commit,
+        topology=record.topology,
+        mode=record.mode,
+        defects=tuple(record.defects),
+        verdict=verdict,
+        invariants=tuple(results),
+        reached=tuple(reached),
+        expectations=tuple(expectations),
+        metrics=metrics,
+        timeline_sha256=record.timeline.sha256(),
+        title=record.title,
+        incident_types=record.incident_types,
+        error="; ".join(problems) or None,
+        extra=dict(extra or {}),
+    )
