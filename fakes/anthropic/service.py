@@ -39,19 +39,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from .core.faults import Fired
-from .core.http import Call, ConnectionDropped, FakeService, bearer, json_response
-from .core.world import World
-from .openai.limits import Limits, OrgLimits
-from .openai.model import (
-    Price,
+from ..core.http import Call, ConnectionDropped, FakeService, json_response
+from ..core.world import World
+from ..openai.limits import Limits, OrgLimits
+from ..openai.model import (
     answer_text,
     count_tokens,
     digest,
@@ -59,76 +54,26 @@ from .openai.model import (
     pick_tool,
     sse,
     stream_pieces,
-    text_of,
     tool_arguments,
     truncate_to_tokens,
 )
-from .openai.prices import resolve
+from ..openai.prices import resolve
+from .wire import (
+    ERROR_MESSAGES,
+    ERROR_TYPES,
+    FAKE,
+    MODELS,
+    Turn,
+    api_key,
+    conversation,
+    error,
+    model_obj,
+    param,
+    rfc3339,
+    seconds_header,
+)
 
-__all__ = ["MODELS", "AnthropicFake", "create"]
-
-FAKE = "anthropic"
-
-#: model → (display name, price)
-MODELS: dict[str, tuple[str, Price]] = {
-    "claude-opus-4-8": ("Claude Opus 4.8", Price(5.0, 25.0)),
-    "claude-opus-4-7": ("Claude Opus 4.7", Price(5.0, 25.0)),
-    "claude-opus-4-6": ("Claude Opus 4.6", Price(5.0, 25.0)),
-    "claude-sonnet-4-6": ("Claude Sonnet 4.6", Price(3.0, 15.0)),
-    "claude-opus-4-5": ("Claude Opus 4.5", Price(5.0, 25.0)),
-    "claude-sonnet-4-5": ("Claude Sonnet 4.5", Price(3.0, 15.0)),
-    "claude-haiku-4-5": ("Claude Haiku 4.5", Price(1.0, 5.0)),
-    "claude-opus-4-1": ("Claude Opus 4.1", Price(15.0, 75.0)),
-    "claude-sonnet-4": ("Claude Sonnet 4", Price(3.0, 15.0)),
-    "claude-3-5-haiku": ("Claude Haiku 3.5", Price(0.80, 4.0)),
-}
-_MODEL_CREATED = "2025-05-14T00:00:00Z"
-_ERROR_TYPES = {
-    500: "api_error",
-    502: "api_error",
-    503: "api_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
-_ERROR_MESSAGES = {500: "Internal server error", 504: "Request timed out", 529: "Overloaded"}
-
-
-def api_key(request: Request) -> str | None:
-    """The caller's key: ``x-api-key``, else a bearer token (the SDK's ``auth_token``)."""
-    return request.headers.get("x-api-key") or bearer(request)
-
-
-def error(
-    call: Call, status: int, type_: str, message: str, headers: dict[str, str] | None = None
-) -> Response:
-    """Anthropic's error body with ``status``."""
-    body = {
-        "type": "error",
-        "error": {"type": type_, "message": message},
-        "request_id": call.request_id,
-    }
-    return json_response(body, status, headers)
-
-
-def _rfc3339(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _seconds_header(s: float) -> str:
-    return str(int(s)) if float(s).is_integer() else f"{s:g}"
-
-
-@dataclass(frozen=True)
-class Turn:
-    """What the model answered: text or one tool use, with (possibly bloated) usage and cost."""
-
-    text: str
-    tool: str | None
-    tool_input: dict[str, Any]
-    stop_reason: str
-    tokens_in: int
-    tokens_out: int
-    factor: float
+__all__ = ["AnthropicFake", "create"]
 
 
 class AnthropicFake:
@@ -158,8 +103,8 @@ class AnthropicFake:
         return error(
             call,
             status,
-            _ERROR_TYPES.get(status, "api_error"),
-            _ERROR_MESSAGES.get(status, "Internal server error"),
+            ERROR_TYPES.get(status, "api_error"),
+            ERROR_MESSAGES.get(status, "Internal server error"),
         )
 
     def _auth(self, call: Call) -> Response | None:
@@ -207,10 +152,10 @@ class AnthropicFake:
         return {
             "anthropic-ratelimit-requests-limit": str(self.limits.requests_per_window),
             "anthropic-ratelimit-requests-remaining": str(org.requests.remaining(now)),
-            "anthropic-ratelimit-requests-reset": _rfc3339(now + org.requests.reset_in(now)),
+            "anthropic-ratelimit-requests-reset": rfc3339(now + org.requests.reset_in(now)),
             "anthropic-ratelimit-tokens-limit": str(self.limits.tokens_per_window),
             "anthropic-ratelimit-tokens-remaining": str(org.tokens.remaining(now)),
-            "anthropic-ratelimit-tokens-reset": _rfc3339(now + org.tokens.reset_in(now)),
+            "anthropic-ratelimit-tokens-reset": rfc3339(now + org.tokens.reset_in(now)),
         }
 
     def _rate_limited(self, call: Call, what: str, limit: int, wait_s: float) -> Response:
@@ -225,7 +170,7 @@ class AnthropicFake:
             "current usage. Please reduce the prompt length or the maximum tokens requested, or try again later."
         )
         return error(
-            call, 429, "rate_limit_error", msg, {"retry-after": _seconds_header(round(wait_s, 3))}
+            call, 429, "rate_limit_error", msg, {"retry-after": seconds_header(round(wait_s, 3))}
         )
 
     def _gate(self, call: Call, est_tokens: int) -> Response | None:
@@ -239,7 +184,7 @@ class AnthropicFake:
                 return error(call, 529, "overloaded_error", "Overloaded")
             p: Any = f.params
             call.extra_headers["anthropic-ratelimit-requests-remaining"] = "0"
-            call.extra_headers["anthropic-ratelimit-requests-reset"] = _rfc3339(
+            call.extra_headers["anthropic-ratelimit-requests-reset"] = rfc3339(
                 w.now() + p.retry_after_s
             )
             return self._rate_limited(
@@ -320,7 +265,7 @@ class AnthropicFake:
             )
         if not isinstance(model, str) or resolve(model, MODELS) is None:
             return error(call, 404, "not_found_error", f"model: {model}")
-        prompt, last_user, after_tool = _conversation(messages, body.get("system"))
+        prompt, last_user, after_tool = conversation(messages, body.get("system"))
         if (refused := self._gate(call, count_tokens(prompt))) is not None:
             return refused
         turn = self._turn(call, prompt, last_user, after_tool, len(messages), body, max_tokens)
@@ -391,12 +336,12 @@ class AnthropicFake:
         if tools:
             loop = call.fire(w, "anthropic.tool_call_loop")
             tool = (
-                _param(loop, "tool")
+                param(loop, "tool")
                 if loop is not None
                 else pick_tool(list(tools), forced, last_user, after_tool)
             )
         bloat = call.fire(w, "anthropic.token_bloat")
-        factor = float(_param(bloat, "factor")) if bloat is not None else 1.0
+        factor = float(param(bloat, "factor")) if bloat is not None else 1.0
         tokens_in = count_tokens(prompt) + 3 * n_messages
         if tool is not None:
             args = tool_arguments(tool, tools.get(tool), prompt)
@@ -524,7 +469,7 @@ class AnthropicFake:
         messages = body.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
             return error(call, 400, "invalid_request_error", "messages: Field required")
-        prompt, _, _ = _conversation(messages, body.get("system"))
+        prompt, _, _ = conversation(messages, body.get("system"))
         return json_response({"input_tokens": count_tokens(prompt) + 3 * len(messages)})
 
     # models ---------------------------------------------------------------------------------
@@ -532,7 +477,7 @@ class AnthropicFake:
         """``GET /v1/models``."""
         if (refused := self._auth(call)) is not None:
             return refused
-        data = [_model_obj(m) for m in MODELS]
+        data = [model_obj(m) for m in MODELS]
         return json_response(
             {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
         )
@@ -544,45 +489,7 @@ class AnthropicFake:
         name = call.request.path_params["model"]
         if name not in MODELS:
             return error(call, 404, "not_found_error", f"model: {name}")
-        return json_response(_model_obj(name))
-
-
-def _param(fired: Fired, name: str) -> Any:
-    """A parameter of a fired rule (validated against the kind's params model when installed)."""
-    return getattr(fired.params, name)
-
-
-def _model_obj(name: str) -> dict[str, Any]:
-    return {
-        "type": "model",
-        "id": name,
-        "display_name": MODELS[name][0],
-        "created_at": _MODEL_CREATED,
-    }
-
-
-def _conversation(messages: list[dict[str, Any]], system: Any) -> tuple[str, str, bool]:
-    """(prompt text, last user text, whether the last turn is a tool result)."""
-    lines = [f"system: {text_of(system)}"] if system else []
-    last_user = ""
-    for m in messages:
-        role = str(m.get("role", ""))
-        content = m.get("content")
-        text = text_of(content)
-        if isinstance(content, list):
-            text += "".join(
-                dumps(b.get("input"))
-                for b in content
-                if isinstance(b, dict) and b.get("type") == "tool_use"
-            )
-        lines.append(f"{role}: {text}")
-        if role == "user":
-            last_user = text
-    last = messages[-1].get("content")
-    after_tool = isinstance(last, list) and any(
-        isinstance(b, dict) and b.get("type") == "tool_result" for b in last
-    )
-    return "\n".join(lines), last_user, after_tool
+        return json_response(model_obj(name))
 
 
 def create(world: World, *, limits: Limits | None = None) -> FakeService:
