@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .invariants._facts import facts
 from .record import PROVIDER_FAKES, SIDE_EFFECT_ACTIONS, DrillRecord
 from .timeline import TimelineEvent, canonical_json, format_offset
 from .verdict import Verdict
@@ -101,9 +102,11 @@ def impact(record: DrillRecord, verdict: Verdict) -> Impact:
                 lines.add(int(v.evidence.rsplit("#L", 1)[1]) - 1)
     harmful = sorted(i for i in lines if 0 <= i < len(record.ledger))
     rows = [record.ledger[i] for i in harmful]
+    intents = facts(record).intents
     clients: list[str] = []
-    for e in rows:
-        for c in (e.get("tenant_id"),):
+    for i in harmful:
+        intent = intents.get(i)
+        for c in (intent.client_id if intent else None, record.ledger[i].get("tenant_id")):
             if c and c not in clients:
                 clients.append(str(c))
     window = record.window()

@@ -55,6 +55,10 @@ class Action:
     status: str = "open"
 
 
+def _n(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _dur(seconds: float | None) -> str:
     return "—" if seconds is None else format_offset(seconds)[2:]
 
@@ -74,7 +78,11 @@ def _defect_docs() -> dict[str, str]:
         from sandbox.defects import DEFECTS
     except ImportError:  # pragma: no cover
         return {}
-    return {k: v.summary() for k, v in DEFECTS.items()}
+    out = {}
+    for k, v in DEFECTS.items():
+        para = " ".join((v.__doc__ or "").strip().split("\n\n")[0].split())
+        out[k] = para.split(". ")[0].rstrip(".")
+    return out
 
 
 def _runbook(rb: str) -> Any:
@@ -106,7 +114,8 @@ def _summary(record: DrillRecord, verdict: Verdict, imp: Any) -> list[str]:
     faults = record.fault_rows()
     if faults or record.defects:
         bits = [
-            f"the fakes served `{r.get('kind')}` ({int(r.get('hits') or 0)} times)" for r in faults
+            f"the fakes served `{r.get('kind')}` ({_n(int(r.get('hits') or 0), 'time')})"
+            for r in faults
         ]
         bits += [f"the platform ran with defect `{d}`" for d in record.defects]
         start = m.fault_start_t if m else None
@@ -162,7 +171,7 @@ def _impact_rows(record: DrillRecord, verdict: Verdict, imp: Any) -> list[tuple[
     ]
     for action, n in imp.by_action.items():
         rows.append((f"harmful `{action}`", str(n), "evidence/ledger.jsonl"))
-    names = ", ".join(f"{record.client_name(c)}: {n}" for c, n in imp.by_client.items()) or "none"
+    names = " → ".join(record.client_name(c) for c in imp.clients_affected) or "none"
     rows.append(
         (
             "clients affected",
@@ -442,7 +451,7 @@ def _actions(record: DrillRecord, verdict: Verdict) -> list[Action]:
         cause = f" (defect {', '.join(record.defects)})" if record.defects else ""
         out.append(
             Action(
-                f"Restore `{r.name}`{cause}: {r.claim or r.name}; add this drill as a regression",
+                f"Restore `{r.name}`{cause}: {(r.claim or r.name).rstrip('.')}; add this drill as a regression",
                 "prevent",
                 owner,
                 due("prevent"),
