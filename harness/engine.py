@@ -88,7 +88,7 @@ class DrillEngine:
         self.ev(
             "drill.started",
             "drill",
-            f"drill {self.drill_id} started (seed {self.seed}, mode {self.mode})",
+            f"drill of {self.s.id} started (seed {self.seed}, mode {self.mode})",
             {
                 "scenario": self.s.id,
                 "seed": self.seed,

@@ -158,23 +158,20 @@ async def finish(e: DrillEngine, error: str | None) -> DrillResult:
 
     got = await _collect(e)
     record = build_record(e, got, error)
-    try:
-        from .judge import judge  # type: ignore[attr-defined]
-    except ImportError:
-        judge = None
-    try:
-        from .report import write_report  # type: ignore[attr-defined]
-    except ImportError:
-        write_report = None
-    verdict = judge(record, error=error) if judge is not None else _fallback_verdict(record, error)
-    vj: dict[str, Any] = verdict if isinstance(verdict, dict) else verdict.to_json()
     out_dir = e.opts.reports_dir / e.drill_id
+    try:
+        from .report import write_report
+    except ImportError:  # before the judging/reporting modules land
+        write_report = None  # type: ignore[assignment]
     if write_report is not None:
-        out_dir = Path(write_report(record, verdict, e.opts.reports_dir))
+        rep = write_report(record, e.opts.reports_dir, error=error)
+        out_dir = Path(rep.dir)
+        verdict = rep.verdict
+        vj: dict[str, Any] = verdict.to_json()
     else:
+        vj = _fallback_verdict(record, error)
         _write_atomic(out_dir / "verdict.json", json.dumps(vj, indent=2, sort_keys=True) + "\n")
         _write_atomic(out_dir / "timeline.jsonl", record.timeline.to_jsonl())
-        _write_atomic(out_dir / "scenario.json", json.dumps(e.s.model_dump(mode="json"), indent=2) + "\n")
     replay = {"scenario": e.s.model_dump(mode="json"), "seed": e.seed, "defects": list(e.defects),
               "mode": e.mode, "commit": e.opts.commit, "timeline_sha256": record.timeline.sha256()}
     _write_atomic(out_dir / "replay.json", json.dumps(replay, indent=2, sort_keys=True) + "\n")

@@ -54,6 +54,7 @@ class OpsLead:
     #: called after every step (the drill syncs control changes onto the timeline)
     after_step: Callable[[], Awaitable[None]] | None = None
     first_containment_t: float | None = None
+    _order: int = 0
 
     def _active(self, step: Step) -> bool:
         ov = self.scenario.runbook_overrides
@@ -75,6 +76,8 @@ class OpsLead:
     async def _run_step(self, phase: str, index: int, step: Step, det: Detection) -> None:
         step = self._params(step)
         name = f"{self.runbook.id}.{phase}.{index}"
+        self._order += 1
+        index = self._order  # the judge reads ``index`` as the step's place in the whole runbook
         deadline_t = det.t + step.deadline if step.deadline is not None else None
         await asyncio.sleep(STEP_SECONDS)
         self.timeline.append(
