@@ -22,16 +22,24 @@ RB-10 — and ``kill_switch_ignored_by_engagement`` skips 5 (and asks the runner
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .alerts import ALERT_NAMES
 from .contract import JobSpec
 from .defects import Defect
-from .lanes.base import Credential, InboundMessage
+from .errors import Fatal, JobInterrupt
+from .jobs import JobRecord
+from .lanes.base import Credential, InboundMessage, SendResult
 from .settings import AccountSettings, Blueprint, ClientSettings
 
-__all__ = ["Conversation", "Decision", "EngagementEngine", "EngagementPolicy"]
+if TYPE_CHECKING:
+    from .platform import Platform
+
+__all__ = ["Conversation", "Decision", "EngagementComponent", "EngagementEngine", "EngagementPolicy", "install"]
 
 
 class EngagementDedupeOff(Defect, name="engagement_dedupe_off", runbook="RB-10"):
@@ -224,3 +232,124 @@ def _render(template: str, item: InboundMessage) -> str:
         return template.format(author=author, text=item.text)
     except (KeyError, IndexError, ValueError):
         return template
+
+
+# --- wiring into a platform --------------------------------------------------------------------
+
+#: replies in the last 10 minutes, across accounts, above which the engine raises an alert
+REPLY_RATE_ALERT = 60
+
+
+class EngagementComponent:
+    """The engine wired into a platform: poll jobs, reply/dm handlers and the poll loop.
+
+    Every ``poll_interval_s`` (platform time) an ``engagement_poll`` job is submitted unless one
+    is pending, so pausing the engagement queue also pauses polling.
+    """
+
+    def __init__(self, platform: Platform, poll_interval_s: float = 30.0, policy: EngagementPolicy | None = None) -> None:
+        p = self.p = platform
+        self.poll_interval_s = poll_interval_s
+        self.engine = EngagementEngine(
+            clients=p.settings.clients, blueprints=p.settings.blueprints, controls=p.controls,
+            list_inbound=self._list_inbound, submit=self._submit, defect=p.defects.on, now=p.now,
+            policy=policy or EngagementPolicy(),
+        )
+        self._job: JobRecord | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._polls = 0
+        p.runner.register("engagement_poll", self.poll_job)
+        p.runner.register("reply", self.reply_job)
+        p.runner.register("dm", self.reply_job)
+
+    # loop -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the poll loop (if an interval is set)."""
+        if self.poll_interval_s > 0 and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="vibedrill-engagement")
+
+    async def stop(self) -> None:
+        """Stop the poll loop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval_s)
+            self.submit_poll()
+
+    def submit_poll(self) -> JobRecord | None:
+        """Submit one ``engagement_poll`` job unless one is still waiting or running."""
+        pending = ("queued", "scheduled", "retry_wait", "running")
+        if any(j.kind == "engagement_poll" and j.state in pending for j in self.p.jobs.all()):
+            return None
+        self._polls += 1
+        return self.p.submit(JobSpec(kind="engagement_poll", client_id="agency", idempotency_key=f"poll:{self._polls}"))
+
+    # engine hooks ---------------------------------------------------------------------------
+    async def _submit(self, spec: JobSpec) -> JobRecord:
+        return self.p.submit(spec)
+
+    async def _list_inbound(self, client: ClientSettings, account: AccountSettings) -> tuple[Credential | None, Sequence[InboundMessage]]:
+        p, job = self.p, self._job
+        if job is None:
+            return None, ()
+        try:
+            lane = p.lane_for(account.platform)
+            cred = p.keyring.resolve(client.client_id, account)
+            if p.keyring.needs_refresh(cred):
+                cred = await p.keyring.refresh(cred)
+            scope = p.scope(job, service=account.platform, account_id=account.account_id, lane=lane.name)
+            return cred, await lane.list_inbound(cred, scope)
+        except JobInterrupt as e:
+            # one account's inbox failing must not stop the others; the next poll tries again
+            p.telemetry.mark(f"engagement_poll_failed:{account.platform}")
+            job.result.setdefault("errors", []).append(f"{account.account_id}: {e.error}")
+            return None, ()
+
+    # handlers -------------------------------------------------------------------------------
+    async def poll_job(self, job: JobRecord) -> dict[str, Any]:
+        """Handler of ``engagement_poll``: one pass of the engine over every account."""
+        self._job = job
+        try:
+            decisions = await self.engine.poll()
+        finally:
+            self._job = None
+        n = self.p.telemetry.window("engagement_reply", 600)
+        if n >= REPLY_RATE_ALERT and "engagement_rate_high" in ALERT_NAMES:
+            self.p.alerts.fire("engagement_rate_high", f"{n} engagement replies in the last 600s")
+        replies = [d for d in decisions if d.action != "skip"]
+        return {"replies": len(replies), "skipped": len(decisions) - len(replies)}
+
+    async def reply_job(self, job: JobRecord) -> dict[str, Any]:
+        """Handler of ``reply`` and ``dm``: send through the lane (gated, paced, audited), once."""
+        payload = job.spec.payload
+        text = str(payload.get("text") or "")
+        target = payload.get("recipient_id" if job.kind == "dm" else "target_id")
+        if not text or not target:
+            need = "recipient_id" if job.kind == "dm" else "target_id"
+            raise Fatal(f"payload: a {job.kind} job needs 'text' and {need!r}; got keys {sorted(payload)}")
+        action = "dm.send" if job.kind == "dm" else "reply.create"
+        lane, cred, scope = await self.p.publishing.prepare(job)
+        rid = job.result.get("resource_id")
+        if rid:
+            res = SendResult(str(rid), job.result.get("permalink"), job.result.get("request_id"))
+        elif job.kind == "dm":
+            res = await lane.dm(cred, str(target), text, scope)
+        else:
+            res = await lane.reply(cred, str(target), text, scope)
+        proof = {"resource_id": res.resource_id, "permalink": res.permalink, "request_id": res.request_id}
+        scope.outcome(action, "success", proof=proof, detail={"inbound_id": payload.get("inbound_id")})
+        self.p.telemetry.mark("engagement_reply")
+        conv = payload.get("conversation")
+        if isinstance(conv, str):
+            self.engine.remember_reply(conv, res.resource_id)
+        return proof
+
+
+def install(platform: Platform) -> EngagementComponent:
+    """Wire the engagement engine into ``platform`` (called by the platform at construction)."""
+    return EngagementComponent(platform)

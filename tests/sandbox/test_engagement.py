@@ -1,0 +1,169 @@
+"""The engagement engine in a running platform, against the in-process X fake, on virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sandbox.contract import KillScope
+from sandbox.engagement import EngagementComponent
+from sandbox.settings import Blueprint
+from tests.sandbox.platform_rig import Rig, rig, virtual
+
+BLUEPRINTS = (
+    Blueprint(id="bp-acme-x", client_id="acme", platform="x", keywords=("price",),
+              reply_template="Hi {author}, our prices are on the menu page!"),
+    Blueprint(id="bp-northwind-x", client_id="northwind", platform="x", keywords=("hours",),
+              reply_template="Hi {author}, we open at 9."),
+)
+
+
+def engagement(r: Rig) -> EngagementComponent:
+    comp = r.platform.components["sandbox.engagement"]
+    assert isinstance(comp, EngagementComponent)
+    return comp
+
+
+def comment(r: Rig, text: str, *, account: str = "acme-x", author: str = "@fan", at: float | None = None,
+            kind: str = "comment") -> Any:
+    return r.world.inbound.schedule("x", kind, account, text, author=author, at=at)  # type: ignore[arg-type]
+
+
+def replies(r: Rig, account: str = "acme-x") -> list[Any]:
+    return r.ledger("reply.created", fake="x") if account is None else [
+        e for e in r.ledger("reply.created", fake="x") if e.account_id == account
+    ]
+
+
+def run(body: Callable[[Rig], Awaitable[None]], *, defects: tuple[str, ...] = (), faults: tuple[dict[str, Any], ...] = ()) -> None:
+    async def main() -> None:
+        async with rig(clients=2, platforms=("x",), defects=defects, blueprints=BLUEPRINTS) as r:
+            for f in faults:
+                r.world.faults.add(f)
+            await body(r)
+
+    virtual(main)
+
+
+def test_engagement_answers_a_keyword_comment_once_on_the_intended_account() -> None:
+    async def body(r: Rig) -> None:
+        item = comment(r, "what is the price of sourdough?", author="@hungry")
+        comment(r, "lovely photo", author="@quiet")
+        await asyncio.sleep(600)
+        (entry,) = replies(r)
+        assert entry.in_reply_to == item.id and entry.tenant_id == "acme"
+        (ok,) = r.audit(action="reply.create", phase="outcome", outcome="success")
+        assert ok.proof["resource_id"] == entry.resource_id and ok.account_id == "acme-x"
+        assert replies(r, "northwind-x") == []
+
+    run(body)
+
+
+def test_an_inbound_comment_delivered_twice_is_answered_once() -> None:
+    async def body(r: Rig) -> None:
+        items = [comment(r, f"price for item {i}?", author=f"@fan{i}") for i in range(3)]
+        await asyncio.sleep(900)
+        assert sorted(e.in_reply_to for e in replies(r)) == sorted(i.id for i in items)
+        assert r.world.faults.hits_by_kind().get("x.duplicate_inbound", 0) > 0
+
+    run(body, faults=({"kind": "x.duplicate_inbound"},))
+
+
+def test_a_reply_echo_stays_bounded_by_the_conversation_cap() -> None:
+    async def body(r: Rig) -> None:
+        comment(r, "price?", author="@baiter")
+        await asyncio.sleep(3 * 3600)
+        cap = engagement(r).engine.policy.max_replies_per_conversation
+        assert 1 <= len(replies(r)) <= cap
+        assert r.world.faults.hits_by_kind()["x.reply_echo"] >= 1
+
+    run(body, faults=({"kind": "x.reply_echo", "params": {"keyword": "price?", "delay_s": 5}},))
+
+
+def test_engagement_dedupe_off_turns_a_reply_echo_into_a_runaway_loop() -> None:
+    async def body(r: Rig) -> None:
+        comment(r, "price?", author="@baiter")
+        await asyncio.sleep(3600)
+        assert len(replies(r)) > 20, "the defect should make engagement loop on its own echoes"
+
+    run(body, defects=("engagement_dedupe_off",),
+        faults=({"kind": "x.reply_echo", "params": {"keyword": "price?", "delay_s": 5}},))
+
+
+def test_engagement_dedupe_off_answers_a_duplicated_dm_again_and_again() -> None:
+    async def body(r: Rig) -> None:
+        comment(r, "price?", author="@fan", kind="dm")
+        await asyncio.sleep(300)
+        assert len(r.ledger("dm.sent", fake="x")) >= 2
+
+    run(body, defects=("engagement_dedupe_off",), faults=({"kind": "x.duplicate_inbound"},))
+
+
+def test_engagement_never_answers_its_own_account() -> None:
+    async def body(r: Rig) -> None:
+        handle = r.world.roster.account("acme-x").handle
+        comment(r, "price list is up!", author=handle)
+        await asyncio.sleep(600)
+        assert replies(r) == []
+        assert any(d.reason == "own message" for d in engagement(r).engine.decisions)
+
+    run(body)
+
+
+async def _stream_then_kill(r: Rig) -> float:
+    """Comments every minute for an hour; the reply kill switch is engaged at T+20m."""
+    t0 = r.platform.now()
+    for i in range(60):
+        comment(r, f"price of cake {i}?", author=f"@fan{i}", at=t0 + 60 * i)
+    await asyncio.sleep(20 * 60)
+    await r.client.set_kill_switch(KillScope(action="reply"), True, actor="ops", reason="RB-10 drill")
+    t_kill = r.platform.now()
+    await asyncio.sleep(45 * 60)
+    return t_kill
+
+
+def test_replies_stop_when_the_kill_switch_is_engaged() -> None:
+    async def body(r: Rig) -> None:
+        t_kill = await _stream_then_kill(r)
+        before = [e for e in replies(r) if e.t <= t_kill]
+        after = [e for e in replies(r) if e.t > t_kill]
+        assert len(before) >= 10 and after == []
+
+    run(body)
+
+
+def test_kill_switch_ignored_by_engagement_keeps_replying_after_the_switch() -> None:
+    async def body(r: Rig) -> None:
+        t_kill = await _stream_then_kill(r)
+        after = [e for e in replies(r) if e.t > t_kill]
+        assert len(after) >= 10, "with the defect, replies continue after the kill switch"
+
+    run(body, defects=("kill_switch_ignored_by_engagement",))
+
+
+def test_a_disabled_blueprint_and_a_trigger_lock_stop_keyword_replies() -> None:
+    async def body(r: Rig) -> None:
+        await r.client.set_blueprint_enabled("bp-acme-x", False, actor="ops", reason="test")
+        await r.client.set_trigger_lock(True, client_id="northwind", actor="ops", reason="RB-10")
+        comment(r, "price?", author="@a")
+        comment(r, "opening hours?", account="northwind-x", author="@b")
+        await asyncio.sleep(600)
+        assert r.ledger("reply.created") == []
+        await r.client.set_blueprint_enabled("bp-acme-x", True, actor="ops", reason="test over")
+        comment(r, "price again?", author="@c")
+        await asyncio.sleep(600)
+        assert len(replies(r)) == 1
+
+    run(body)
+
+
+def test_a_keyword_dm_is_answered_by_dm_once() -> None:
+    async def body(r: Rig) -> None:
+        comment(r, "what's the price of a cake?", author="@dmfan", kind="dm")
+        await asyncio.sleep(600)
+        dms = r.ledger("dm.sent", fake="x")
+        assert len(dms) == 1 and dms[0].account_id == "acme-x"
+        assert len(r.audit(action="dm.send", phase="outcome", outcome="success")) == 1
+
+    run(body, faults=({"kind": "x.duplicate_inbound"},))
