@@ -39,8 +39,17 @@ from .contract import (
 __all__ = ["JOB_STATES", "ROUTES", "ApiRoute", "create_app", "error_body"]
 
 JOB_STATES: tuple[str, ...] = (
-    "queued", "scheduled", "running", "awaiting_approval", "retry_wait", "succeeded",
-    "needs_human_confirm", "failed", "dead_letter", "cancelled", "blocked",
+    "queued",
+    "scheduled",
+    "running",
+    "awaiting_approval",
+    "retry_wait",
+    "succeeded",
+    "needs_human_confirm",
+    "failed",
+    "dead_letter",
+    "cancelled",
+    "blocked",
 )
 JobClass = Literal["publish", "engagement", "generation", "maintenance"]
 Capability = Literal["text", "image", "video"]
@@ -195,12 +204,21 @@ class MetricsJson(BaseModel):
 class ApiError(Exception):
     """An error answer with a status and a body naming the field, value and valid choices."""
 
-    def __init__(self, status: int, message: str, path: str | None = None, value: Any = None, valid: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        path: str | None = None,
+        value: Any = None,
+        valid: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.body = status, error_body(message, path, value, valid)
 
 
-def error_body(message: str, path: str | None = None, value: Any = None, valid: list[str] | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, path: str | None = None, value: Any = None, valid: list[str] | None = None
+) -> dict[str, Any]:
     """The JSON error body."""
     try:
         json.dumps(value)
@@ -216,7 +234,9 @@ def _from_validation(e: ValidationError, prefix: str = "") -> ApiError:
     valid = re.findall(r"'([^']*)'", str(ctx.get("expected", ""))) if "expected" in ctx else []
     value = err.get("input")
     tail = f"; valid: {', '.join(valid)}" if valid else ""
-    return ApiError(422, f"{path or 'body'}: {err['msg']} (got {value!r}){tail}", path or None, value, valid)
+    return ApiError(
+        422, f"{path or 'body'}: {err['msg']} (got {value!r}){tail}", path or None, value, valid
+    )
 
 
 def _control_error(e: Exception) -> ApiError | None:
@@ -224,7 +244,9 @@ def _control_error(e: Exception) -> ApiError | None:
     if callable(to_json):
         body = to_json()
         err = body.get("error", {}) if isinstance(body, dict) else {}
-        return ApiError(422, str(err.get("message", e)), err.get("path"), err.get("value"), err.get("valid"))
+        return ApiError(
+            422, str(err.get("message", e)), err.get("path"), err.get("value"), err.get("valid")
+        )
     return None
 
 
@@ -279,7 +301,9 @@ class ApiRoute:
     media_type: str = "application/json"
 
 
-def _control(fn: Callable[[PlatformClient, Any], Awaitable[ControlChange]], model: type[BaseModel]) -> Handler:
+def _control(
+    fn: Callable[[PlatformClient, Any], Awaitable[ControlChange]], model: type[BaseModel]
+) -> Handler:
     async def handler(pc: PlatformClient, request: Request) -> Any:
         return await fn(pc, await _body(request, model))
 
@@ -295,7 +319,9 @@ async def _lane(pc: PlatformClient, b: LaneRequest) -> ControlChange:
 
 
 async def _mode(pc: PlatformClient, b: ModeRequest) -> ControlChange:
-    return await pc.set_mode(b.mode, client_id=b.client_id, platform=b.platform, actor=b.actor, reason=b.reason)
+    return await pc.set_mode(
+        b.mode, client_id=b.client_id, platform=b.platform, actor=b.actor, reason=b.reason
+    )
 
 
 async def _queue(pc: PlatformClient, b: QueueRequest) -> ControlChange:
@@ -303,9 +329,15 @@ async def _queue(pc: PlatformClient, b: QueueRequest) -> ControlChange:
 
 
 async def _pacing(pc: PlatformClient, b: PacingRequest) -> ControlChange:
-    return await pc.set_pacing(b.platform, actor=b.actor, reason=b.reason, concurrency=b.concurrency,
-                               min_interval_s=b.min_interval_s, jitter_s=b.jitter_s,
-                               daily_caps=dict(b.daily_caps) if b.daily_caps is not None else None)
+    return await pc.set_pacing(
+        b.platform,
+        actor=b.actor,
+        reason=b.reason,
+        concurrency=b.concurrency,
+        min_interval_s=b.min_interval_s,
+        jitter_s=b.jitter_s,
+        daily_caps=dict(b.daily_caps) if b.daily_caps is not None else None,
+    )
 
 
 async def _blueprint(pc: PlatformClient, b: BlueprintRequest) -> ControlChange:
@@ -313,16 +345,27 @@ async def _blueprint(pc: PlatformClient, b: BlueprintRequest) -> ControlChange:
 
 
 async def _trigger(pc: PlatformClient, b: TriggerLockRequest) -> ControlChange:
-    return await pc.set_trigger_lock(b.locked, client_id=b.client_id, actor=b.actor, reason=b.reason)
+    return await pc.set_trigger_lock(
+        b.locked, client_id=b.client_id, actor=b.actor, reason=b.reason
+    )
 
 
 async def _routing(pc: PlatformClient, b: ProviderRoutingRequest) -> ControlChange:
-    return await pc.set_provider_routing(b.capability, list(b.providers), actor=b.actor, reason=b.reason)
+    return await pc.set_provider_routing(
+        b.capability, list(b.providers), actor=b.actor, reason=b.reason
+    )
 
 
 async def _budget(pc: PlatformClient, b: BudgetRequest) -> ControlChange:
-    return await pc.set_budget(actor=b.actor, reason=b.reason, client_id=b.client_id, episode_tokens=b.episode_tokens,
-                               episode_usd=b.episode_usd, client_tokens=b.client_tokens, client_usd=b.client_usd)
+    return await pc.set_budget(
+        actor=b.actor,
+        reason=b.reason,
+        client_id=b.client_id,
+        episode_tokens=b.episode_tokens,
+        episode_usd=b.episode_usd,
+        client_tokens=b.client_tokens,
+        client_usd=b.client_usd,
+    )
 
 
 async def _health(pc: PlatformClient, r: Request) -> Any:
@@ -344,7 +387,13 @@ async def _submit(pc: PlatformClient, r: Request) -> Any:
 async def _jobs(pc: PlatformClient, r: Request) -> Any:
     state = r.query_params.get("state")
     if state is not None and state not in JOB_STATES:
-        raise ApiError(422, f"state: {state!r} is not a job state; valid: {', '.join(JOB_STATES)}", "state", state, list(JOB_STATES))
+        raise ApiError(
+            422,
+            f"state: {state!r} is not a job state; valid: {', '.join(JOB_STATES)}",
+            "state",
+            state,
+            list(JOB_STATES),
+        )
     return JobList(jobs=await pc.jobs(state))
 
 
@@ -359,11 +408,15 @@ async def _approve(pc: PlatformClient, r: Request) -> Any:
 
 async def _confirm(pc: PlatformClient, r: Request) -> Any:
     b = await _body(r, NeedsHumanConfirmRequest)
-    return JobList(jobs=await pc.mark_needs_human_confirm(list(b.job_ids), actor=b.actor, reason=b.reason))
+    return JobList(
+        jobs=await pc.mark_needs_human_confirm(list(b.job_ids), actor=b.actor, reason=b.reason)
+    )
 
 
 async def _audit(pc: PlatformClient, r: Request) -> Any:
-    return await pc.audit(_int_param(r, "cursor", 0, 0, 2**31), _int_param(r, "limit", 500, 1, 10_000))
+    return await pc.audit(
+        _int_param(r, "cursor", 0, 0, 2**31), _int_param(r, "limit", 500, 1, 10_000)
+    )
 
 
 async def _alerts(pc: PlatformClient, r: Request) -> Any:
@@ -383,34 +436,218 @@ async def _canary(pc: PlatformClient, r: Request) -> Any:
     return await pc.canary(b.client_id, b.platform)
 
 
-_SINCE = ("since", {"type": "integer", "minimum": 0, "maximum": 2**31, "default": 0}, "sequence number already seen")
+_SINCE = (
+    "since",
+    {"type": "integer", "minimum": 0, "maximum": 2**31, "default": 0},
+    "sequence number already seen",
+)
 _C = "/controls"
 ROUTES: tuple[ApiRoute, ...] = (
-    ApiRoute("GET", "/health", "health", "Liveness and readiness of the platform.", _health, response=FreeForm, errors=()),
-    ApiRoute("GET", _C, "controls", "The whole control-plane state.", _controls, response=FreeForm, errors=()),
-    ApiRoute("GET", f"{_C}/changes", "control_changes", "Control changes after `since`.", _changes, response=ChangeList, query=(_SINCE,)),
-    ApiRoute("POST", f"{_C}/kill-switch", "set_kill_switch", "Engage or release a kill switch.", _control(_kill, KillSwitchRequest), KillSwitchRequest, ControlChange),
-    ApiRoute("POST", f"{_C}/lane", "set_lane", "Route a platform through a lane.", _control(_lane, LaneRequest), LaneRequest, ControlChange),
-    ApiRoute("POST", f"{_C}/mode", "set_mode", "Set the mode of a scope.", _control(_mode, ModeRequest), ModeRequest, ControlChange),
-    ApiRoute("POST", f"{_C}/queue", "set_queue_paused", "Pause or resume a job class.", _control(_queue, QueueRequest), QueueRequest, ControlChange),
-    ApiRoute("POST", f"{_C}/pacing", "set_pacing", "Change a platform's pacing.", _control(_pacing, PacingRequest), PacingRequest, ControlChange),
-    ApiRoute("POST", f"{_C}/blueprint", "set_blueprint_enabled", "Enable or disable a blueprint.", _control(_blueprint, BlueprintRequest), BlueprintRequest, ControlChange),
-    ApiRoute("POST", f"{_C}/trigger-lock", "set_trigger_lock", "Lock or unlock keyword triggers.", _control(_trigger, TriggerLockRequest), TriggerLockRequest, ControlChange),
-    ApiRoute("POST", f"{_C}/provider-routing", "set_provider_routing", "Route a capability to providers.", _control(_routing, ProviderRoutingRequest), ProviderRoutingRequest, ControlChange),
-    ApiRoute("POST", f"{_C}/budget", "set_budget", "Set cost budgets.", _control(_budget, BudgetRequest), BudgetRequest, ControlChange),
+    ApiRoute(
+        "GET",
+        "/health",
+        "health",
+        "Liveness and readiness of the platform.",
+        _health,
+        response=FreeForm,
+        errors=(),
+    ),
+    ApiRoute(
+        "GET",
+        _C,
+        "controls",
+        "The whole control-plane state.",
+        _controls,
+        response=FreeForm,
+        errors=(),
+    ),
+    ApiRoute(
+        "GET",
+        f"{_C}/changes",
+        "control_changes",
+        "Control changes after `since`.",
+        _changes,
+        response=ChangeList,
+        query=(_SINCE,),
+    ),
+    ApiRoute(
+        "POST",
+        f"{_C}/kill-switch",
+        "set_kill_switch",
+        "Engage or release a kill switch.",
+        _control(_kill, KillSwitchRequest),
+        KillSwitchRequest,
+        ControlChange,
+    ),
+    ApiRoute(
+        "POST",
+        f"{_C}/lane",
+        "set_lane",
+        "Route a platform through a lane.",
+        _control(_lane, LaneRequest),
+        LaneRequest,
+        ControlChange,
+    ),
+    ApiRoute(
+        "POST",
+        f"{_C}/mode",
+        "set_mode",
+        "Set the mode of a scope.",
+        _control(_mode, ModeRequest),
+        ModeRequest,
+        ControlChange,
+    ),
+    ApiRoute(
+        "POST",
+        f"{_C}/queue",
+        "set_queue_paused",
+        "Pause or resume a job class.",
+        _control(_queue, QueueRequest),
+        QueueRequest,
+        ControlChange,
+    ),
+    ApiRoute(
+        "POST",
+        f"{_C}/pacing",
+        "set_pacing",
+        "Change a platform's pacing.",
+        _control(_pacing, PacingRequest),
+        PacingRequest,
+        ControlChange,
+    ),
+    ApiRoute(
+        "POST",
+        f"{_C}/blueprint",
+        "set_blueprint_enabled",
+        "Enable or disable a blueprint.",
+        _control(_blueprint, BlueprintRequest),
+        BlueprintRequest,
+        ControlChange,
+    ),
+    ApiRoute(
+        "POST",
+        f"{_C}/trigger-lock",
+        "set_trigger_lock",
+        "Lock or unlock keyword triggers.",
+        _control(_trigger, TriggerLockRequest),
+        TriggerLockRequest,
+        ControlChange,
+    ),
+    ApiRoute(
+        "POST",
+        f"{_C}/provider-routing",
+        "set_provider_routing",
+        "Route a capability to providers.",
+        _control(_routing, ProviderRoutingRequest),
+        ProviderRoutingRequest,
+        ControlChange,
+    ),
+    ApiRoute(
+        "POST",
+        f"{_C}/budget",
+        "set_budget",
+        "Set cost budgets.",
+        _control(_budget, BudgetRequest),
+        BudgetRequest,
+        ControlChange,
+    ),
     ApiRoute("POST", "/jobs", "submit", "Submit a job.", _submit, JobSpec, Job, status=201),
-    ApiRoute("GET", "/jobs", "jobs", "Jobs, optionally in one state.", _jobs, response=JobList,
-             query=(("state", {"type": "string", "enum": list(JOB_STATES)}, "only jobs in this state"),)),
-    ApiRoute("POST", "/jobs/needs-human-confirm", "mark_needs_human_confirm", "Park jobs as needs-human-confirm.", _confirm, NeedsHumanConfirmRequest, JobList, errors=(404, 422)),
-    ApiRoute("GET", "/jobs/{job_id}", "job", "One job.", _job, response=Job, path_params=("job_id",), errors=(404,)),
-    ApiRoute("POST", "/jobs/{job_id}/approve", "approve", "Approve a job awaiting approval.", _approve, ApproveRequest, Job, path_params=("job_id",), errors=(404, 409, 422)),
-    ApiRoute("GET", "/audit", "audit", "The audit feed, cursor-paged.", _audit, response=AuditPage,
-             query=(("cursor", {"type": "integer", "minimum": 0, "maximum": 2**31, "default": 0}, "last seq seen"),
-                    ("limit", {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 500}, "page size"))),
-    ApiRoute("GET", "/alerts", "alerts", "Alerts the platform raised.", _alerts, response=AlertList, query=(_SINCE,)),
-    ApiRoute("GET", "/metrics.json", "metrics", "Every metric sample as JSON.", _metrics_json, response=MetricsJson, errors=()),
-    ApiRoute("GET", "/defects", "defects", "The defect catalogue and the defects switched on.", _defects, response=FreeForm, errors=()),
-    ApiRoute("POST", "/canary", "canary", "Publish one test post and verify it.", _canary, CanaryRequest, FreeForm),
+    ApiRoute(
+        "GET",
+        "/jobs",
+        "jobs",
+        "Jobs, optionally in one state.",
+        _jobs,
+        response=JobList,
+        query=(("state", {"type": "string", "enum": list(JOB_STATES)}, "only jobs in this state"),),
+    ),
+    ApiRoute(
+        "POST",
+        "/jobs/needs-human-confirm",
+        "mark_needs_human_confirm",
+        "Park jobs as needs-human-confirm.",
+        _confirm,
+        NeedsHumanConfirmRequest,
+        JobList,
+        errors=(404, 422),
+    ),
+    ApiRoute(
+        "GET",
+        "/jobs/{job_id}",
+        "job",
+        "One job.",
+        _job,
+        response=Job,
+        path_params=("job_id",),
+        errors=(404,),
+    ),
+    ApiRoute(
+        "POST",
+        "/jobs/{job_id}/approve",
+        "approve",
+        "Approve a job awaiting approval.",
+        _approve,
+        ApproveRequest,
+        Job,
+        path_params=("job_id",),
+        errors=(404, 409, 422),
+    ),
+    ApiRoute(
+        "GET",
+        "/audit",
+        "audit",
+        "The audit feed, cursor-paged.",
+        _audit,
+        response=AuditPage,
+        query=(
+            (
+                "cursor",
+                {"type": "integer", "minimum": 0, "maximum": 2**31, "default": 0},
+                "last seq seen",
+            ),
+            (
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 500},
+                "page size",
+            ),
+        ),
+    ),
+    ApiRoute(
+        "GET",
+        "/alerts",
+        "alerts",
+        "Alerts the platform raised.",
+        _alerts,
+        response=AlertList,
+        query=(_SINCE,),
+    ),
+    ApiRoute(
+        "GET",
+        "/metrics.json",
+        "metrics",
+        "Every metric sample as JSON.",
+        _metrics_json,
+        response=MetricsJson,
+        errors=(),
+    ),
+    ApiRoute(
+        "GET",
+        "/defects",
+        "defects",
+        "The defect catalogue and the defects switched on.",
+        _defects,
+        response=FreeForm,
+        errors=(),
+    ),
+    ApiRoute(
+        "POST",
+        "/canary",
+        "canary",
+        "Publish one test post and verify it.",
+        _canary,
+        CanaryRequest,
+        FreeForm,
+    ),
 )
 
 
@@ -453,13 +690,17 @@ def create_app(
     openapi: Callable[[], dict[str, Any]] | None = None,
 ) -> Starlette:
     """The HTTP app serving ``pc``; ``exposition()`` gives the Prometheus text of ``/metrics``."""
-    routes = [Route(r.path, _endpoint(pc, r), methods=[r.method], name=r.operation_id) for r in ROUTES]
+    routes = [
+        Route(r.path, _endpoint(pc, r), methods=[r.method], name=r.operation_id) for r in ROUTES
+    ]
 
     async def metrics(request: Request) -> Response:
         if exposition is not None:
             return Response(exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
         lines = [f"{k} {v}" for k, v in sorted((await pc.metrics()).items()) if "{" not in k]
-        return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(
+            "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
 
     async def openapi_json(request: Request) -> Response:
         if openapi is None:

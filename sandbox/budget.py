@@ -52,7 +52,9 @@ def price(model: str, tokens_in: int, tokens_out: int) -> float:
 class BudgetExceeded(Exception):
     """A provider call was refused because a budget would be exceeded."""
 
-    def __init__(self, scope: str, key: str, unit: str, limit: float, spent: float, needed: float) -> None:
+    def __init__(
+        self, scope: str, key: str, unit: str, limit: float, spent: float, needed: float
+    ) -> None:
         self.scope, self.key, self.unit = scope, key, unit
         self.limit, self.spent, self.needed = limit, spent, needed
         super().__init__(

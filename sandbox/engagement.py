@@ -39,7 +39,14 @@ from .settings import AccountSettings, Blueprint, ClientSettings
 if TYPE_CHECKING:
     from .platform import Platform
 
-__all__ = ["Conversation", "Decision", "EngagementComponent", "EngagementEngine", "EngagementPolicy", "install"]
+__all__ = [
+    "Conversation",
+    "Decision",
+    "EngagementComponent",
+    "EngagementEngine",
+    "EngagementPolicy",
+    "install",
+]
 
 
 class EngagementDedupeOff(Defect, name="engagement_dedupe_off", runbook="RB-10"):
@@ -86,7 +93,9 @@ class _Controls(Protocol):
 
 
 Submit = Callable[[JobSpec], Awaitable[Any]]
-ListInbound = Callable[[ClientSettings, AccountSettings], Awaitable[tuple[Credential | None, Sequence[InboundMessage]]]]
+ListInbound = Callable[
+    [ClientSettings, AccountSettings], Awaitable[tuple[Credential | None, Sequence[InboundMessage]]]
+]
 
 
 @dataclass
@@ -156,7 +165,9 @@ class EngagementEngine:
                         budget -= 1
         return self.decisions[start:]
 
-    async def _consider(self, client: ClientSettings, account: AccountSettings, item: InboundMessage) -> bool:
+    async def _consider(
+        self, client: ClientSettings, account: AccountSettings, item: InboundMessage
+    ) -> bool:
         """Decide one item; submit its reply job if due. Returns True if a reply was submitted."""
         careless = self.defect("engagement_dedupe_off")
         key = f"{account.platform}:{account.account_id}:{item.id}"
@@ -164,7 +175,8 @@ class EngagementEngine:
             if key in self.seen:
                 return False
             own = item.author_id == account.platform_user_id or (
-                item.author_handle is not None and item.author_handle.lstrip("@").lower() == account.handle.lstrip("@").lower()
+                item.author_handle is not None
+                and item.author_handle.lstrip("@").lower() == account.handle.lstrip("@").lower()
             )
             if own:
                 self.seen.add(key)
@@ -196,30 +208,46 @@ class EngagementEngine:
         if not careless:
             if conv.replies >= self.policy.max_replies_per_conversation:
                 self.seen.add(key)
-                self._skip(item, account, f"conversation cap of {self.policy.max_replies_per_conversation} reached")
+                self._skip(
+                    item,
+                    account,
+                    f"conversation cap of {self.policy.max_replies_per_conversation} reached",
+                )
                 return False
             if conv.last_reply_at is not None and t - conv.last_reply_at < self.policy.cooldown_s:
                 # not seen: the item may be answered after the cooldown
-                self._skip(item, account, f"conversation cooling down ({self.policy.cooldown_s:g} s)")
+                self._skip(
+                    item, account, f"conversation cooling down ({self.policy.cooldown_s:g} s)"
+                )
                 return False
         self.seen.add(key)
         conv.replies += 1
         conv.last_reply_at = t
         text = _render(bp.reply_template, item)
         payload: dict[str, Any] = {
-            "text": text, "inbound_id": item.id, "conversation": conv_key, "author_id": item.author_id,
+            "text": text,
+            "inbound_id": item.id,
+            "conversation": conv_key,
+            "author_id": item.author_id,
         }
         if action == "dm":
             payload["recipient_id"] = item.author_id
         else:
             payload["target_id"] = item.id
         spec = JobSpec(
-            kind=action, client_id=client.client_id, platform=account.platform, account_id=account.account_id,
-            payload=payload, idempotency_key=None if careless else f"eng:{key}", blueprint_id=bp.id,
+            kind=action,
+            client_id=client.client_id,
+            platform=account.platform,
+            account_id=account.account_id,
+            payload=payload,
+            idempotency_key=None if careless else f"eng:{key}",
+            blueprint_id=bp.id,
         )
         job = await self.submit(spec)
         job_id = getattr(job, "id", None)
-        self.decisions.append(Decision(item.id, account.account_id, action, f"blueprint {bp.id}", job_id))
+        self.decisions.append(
+            Decision(item.id, account.account_id, action, f"blueprint {bp.id}", job_id)
+        )
         return True
 
 
@@ -247,12 +275,22 @@ class EngagementComponent:
     is pending, so pausing the engagement queue also pauses polling.
     """
 
-    def __init__(self, platform: Platform, poll_interval_s: float = 30.0, policy: EngagementPolicy | None = None) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        poll_interval_s: float = 30.0,
+        policy: EngagementPolicy | None = None,
+    ) -> None:
         p = self.p = platform
         self.poll_interval_s = poll_interval_s
         self.engine = EngagementEngine(
-            clients=p.settings.clients, blueprints=p.settings.blueprints, controls=p.controls,
-            list_inbound=self._list_inbound, submit=self._submit, defect=p.defects.on, now=p.now,
+            clients=p.settings.clients,
+            blueprints=p.settings.blueprints,
+            controls=p.controls,
+            list_inbound=self._list_inbound,
+            submit=self._submit,
+            defect=p.defects.on,
+            now=p.now,
             policy=policy or EngagementPolicy(),
         )
         self._job: JobRecord | None = None
@@ -287,13 +325,19 @@ class EngagementComponent:
         if any(j.kind == "engagement_poll" and j.state in pending for j in self.p.jobs.all()):
             return None
         self._polls += 1
-        return self.p.submit(JobSpec(kind="engagement_poll", client_id="agency", idempotency_key=f"poll:{self._polls}"))
+        return self.p.submit(
+            JobSpec(
+                kind="engagement_poll", client_id="agency", idempotency_key=f"poll:{self._polls}"
+            )
+        )
 
     # engine hooks ---------------------------------------------------------------------------
     async def _submit(self, spec: JobSpec) -> JobRecord:
         return self.p.submit(spec)
 
-    async def _list_inbound(self, client: ClientSettings, account: AccountSettings) -> tuple[Credential | None, Sequence[InboundMessage]]:
+    async def _list_inbound(
+        self, client: ClientSettings, account: AccountSettings
+    ) -> tuple[Credential | None, Sequence[InboundMessage]]:
         p, job = self.p, self._job
         if job is None:
             return None, ()
@@ -302,7 +346,9 @@ class EngagementComponent:
             cred = p.keyring.resolve(client.client_id, account)
             if p.keyring.needs_refresh(cred):
                 cred = await p.keyring.refresh(cred)
-            scope = p.scope(job, service=account.platform, account_id=account.account_id, lane=lane.name)
+            scope = p.scope(
+                job, service=account.platform, account_id=account.account_id, lane=lane.name
+            )
             return cred, await lane.list_inbound(cred, scope)
         except JobInterrupt as e:
             # one account's inbox failing must not stop the others; the next poll tries again
@@ -331,7 +377,9 @@ class EngagementComponent:
         target = payload.get("recipient_id" if job.kind == "dm" else "target_id")
         if not text or not target:
             need = "recipient_id" if job.kind == "dm" else "target_id"
-            raise Fatal(f"payload: a {job.kind} job needs 'text' and {need!r}; got keys {sorted(payload)}")
+            raise Fatal(
+                f"payload: a {job.kind} job needs 'text' and {need!r}; got keys {sorted(payload)}"
+            )
         action = "dm.send" if job.kind == "dm" else "reply.create"
         lane, cred, scope = await self.p.publishing.prepare(job)
         rid = job.result.get("resource_id")
@@ -341,8 +389,14 @@ class EngagementComponent:
             res = await lane.dm(cred, str(target), text, scope)
         else:
             res = await lane.reply(cred, str(target), text, scope)
-        proof = {"resource_id": res.resource_id, "permalink": res.permalink, "request_id": res.request_id}
-        scope.outcome(action, "success", proof=proof, detail={"inbound_id": payload.get("inbound_id")})
+        proof = {
+            "resource_id": res.resource_id,
+            "permalink": res.permalink,
+            "request_id": res.request_id,
+        }
+        scope.outcome(
+            action, "success", proof=proof, detail={"inbound_id": payload.get("inbound_id")}
+        )
         self.p.telemetry.mark("engagement_reply")
         conv = payload.get("conversation")
         if isinstance(conv, str):

@@ -64,10 +64,14 @@ class NoBudgetStop(Defect, name="no_budget_stop", runbook="RB-12"):
 class GenerationFailed(Exception):
     """Every provider routed for a capability failed (or none was routed)."""
 
-    def __init__(self, capability: str, errors: Sequence[ProviderError], tried: Sequence[str]) -> None:
+    def __init__(
+        self, capability: str, errors: Sequence[ProviderError], tried: Sequence[str]
+    ) -> None:
         self.capability, self.errors, self.tried = capability, list(errors), list(tried)
         detail = "; ".join(str(e) for e in errors) or "no provider routed"
-        super().__init__(f"{capability} generation failed on {', '.join(tried) or 'no provider'}: {detail}")
+        super().__init__(
+            f"{capability} generation failed on {', '.join(tried) or 'no provider'}: {detail}"
+        )
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,9 @@ class Generator:
             return OpenAIClient(self.http, self.base_urls("openai"), key)
         if provider == "anthropic":
             return AnthropicClient(self.http, self.base_urls("anthropic"), key)
-        raise ValueError(f"{provider!r} cannot generate text; valid: {', '.join(CAPABILITIES['text'])}")
+        raise ValueError(
+            f"{provider!r} cannot generate text; valid: {', '.join(CAPABILITIES['text'])}"
+        )
 
     def _providers(self, capability: str) -> list[str]:
         routed = [p for p in self.routing(capability) if p in CAPABILITIES[capability]]
@@ -135,14 +141,26 @@ class Generator:
         errors: list[ProviderError] = []
         tried: list[str] = []
         for provider in self._providers(capability):
-            common = dict(client_id=client_id, platform=provider, account_id=self.account_of(provider),
-                          action=action, job_id=job_id, trace_id=trace_id)
+            common = dict(
+                client_id=client_id,
+                platform=provider,
+                account_id=self.account_of(provider),
+                action=action,
+                job_id=job_id,
+                trace_id=trace_id,
+            )
             try:
                 self.budget.check(client_id, episode_id, tokens=estimate[0], usd=estimate[1])
             except BudgetExceeded as e:
                 self.metric("budget_stops", 1, {"client_id": client_id, "capability": capability})
-                await _call(self.audit, phase="outcome", outcome="blocked", error=f"budget: {e}",
-                            detail={"episode_id": episode_id}, **common)
+                await _call(
+                    self.audit,
+                    phase="outcome",
+                    outcome="blocked",
+                    error=f"budget: {e}",
+                    detail={"episode_id": episode_id},
+                    **common,
+                )
                 raise
             tried.append(provider)
             await _call(self.audit, phase="attempt", detail={"episode_id": episode_id}, **common)
@@ -153,12 +171,21 @@ class Generator:
                     self.metric("rate_limit_hits", 1, {"platform": provider})
 
             try:
-                result = await with_retries(lambda r, p=provider: call(p, r), self.policy, self.rng, self.sleep, on_error)
+                result = await with_retries(
+                    lambda r, p=provider: call(p, r), self.policy, self.rng, self.sleep, on_error
+                )
             except ProviderError as e:
                 errors.append(e)
                 proof = {"request_id": e.request_id} if e.request_id else {}
-                await _call(self.audit, phase="outcome", outcome="failed", error=str(e), proof=proof,
-                            detail={"episode_id": episode_id, "failure": e.kind}, **common)
+                await _call(
+                    self.audit,
+                    phase="outcome",
+                    outcome="failed",
+                    error=str(e),
+                    proof=proof,
+                    detail={"episode_id": episode_id, "failure": e.kind},
+                    **common,
+                )
                 if not e.failover:
                     break
                 self.metric("provider_failovers", 1, {"capability": capability, "from": provider})
@@ -166,7 +193,9 @@ class Generator:
             return result, provider
         raise GenerationFailed(capability, errors, tried)
 
-    def _charge(self, client_id: str, episode_id: str, provider: str, tokens: int, usd: float) -> None:
+    def _charge(
+        self, client_id: str, episode_id: str, provider: str, tokens: int, usd: float
+    ) -> None:
         self.budget.charge(client_id, episode_id, tokens=tokens, usd=usd)
         labels = {"client_id": client_id, "provider": provider}
         self.metric("llm_tokens", tokens, labels)
@@ -205,20 +234,41 @@ class Generator:
             model_guess = "gpt-4o-mini"
 
             async def once(provider: str, retry: int) -> Completion:
-                return await self._text(provider).complete(msgs, tools, max_tokens=max_tokens, retry=retry)
+                return await self._text(provider).complete(
+                    msgs, tools, max_tokens=max_tokens, retry=retry
+                )
 
             comp, provider = await self._route(
-                "text", "llm.complete", once, client_id=client_id, episode_id=episode_id,
+                "text",
+                "llm.complete",
+                once,
+                client_id=client_id,
+                episode_id=episode_id,
                 estimate=(est_in + max_tokens, price(model_guess, est_in, max_tokens)),
-                job_id=job_id, trace_id=trace_id,
+                job_id=job_id,
+                trace_id=trace_id,
             )
             cost = price(comp.model, comp.tokens_in, comp.tokens_out)
-            await _call(self.audit, client_id=client_id, platform=provider, account_id=self.account_of(provider),
-                        action="llm.complete", job_id=job_id, trace_id=trace_id, phase="outcome", outcome="success",
-                        proof={"request_id": comp.request_id},
-                        detail={"episode_id": episode_id, "model": comp.model, "tokens_in": comp.tokens_in,
-                                "tokens_out": comp.tokens_out, "cost_usd": round(cost, 6),
-                                "tool_calls": [c.name for c in comp.tool_calls]})
+            await _call(
+                self.audit,
+                client_id=client_id,
+                platform=provider,
+                account_id=self.account_of(provider),
+                action="llm.complete",
+                job_id=job_id,
+                trace_id=trace_id,
+                phase="outcome",
+                outcome="success",
+                proof={"request_id": comp.request_id},
+                detail={
+                    "episode_id": episode_id,
+                    "model": comp.model,
+                    "tokens_in": comp.tokens_in,
+                    "tokens_out": comp.tokens_out,
+                    "cost_usd": round(cost, 6),
+                    "tool_calls": [c.name for c in comp.tool_calls],
+                },
+            )
             self._charge(client_id, episode_id, provider, comp.tokens_in + comp.tokens_out, cost)
             tokens += comp.tokens_in + comp.tokens_out
             usd += cost
@@ -229,57 +279,119 @@ class Generator:
             self.metric("tool_call_rounds", 1, {"client_id": client_id})
             if rounds > HARD_TOOL_ROUND_CEILING:
                 raise RecursionCapExceeded(episode_id, rounds, HARD_TOOL_ROUND_CEILING)
-            msgs.append({
-                "role": "assistant", "content": comp.text or None,
-                "tool_calls": [{"id": c.id, "type": "function",
-                                "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-                               for c in comp.tool_calls],
-            })
+            msgs.append(
+                {
+                    "role": "assistant",
+                    "content": comp.text or None,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                        }
+                        for c in comp.tool_calls
+                    ],
+                }
+            )
             for c in comp.tool_calls:
                 msgs.append({"role": "tool", "tool_call_id": c.id, "content": await run_tool(c)})
 
     # images and video -----------------------------------------------------------------------
     async def image(
-        self, *, client_id: str, prompt: str, episode_id: str | None = None, job_id: str | None = None,
-        trace_id: str = "", size: str = "1024x1024",
+        self,
+        *,
+        client_id: str,
+        prompt: str,
+        episode_id: str | None = None,
+        job_id: str | None = None,
+        trace_id: str = "",
+        size: str = "1024x1024",
     ) -> Rendered:
         """Generate one image through the image routing; audited as ``image.generate``."""
         ep = episode_id or job_id or "images"
 
         async def once(provider: str, retry: int) -> Rendered:
-            return await OpenAIClient(self.http, self.base_urls(provider), lambda: self.api_key(provider)).image(
-                prompt, size=size, retry=retry)
+            return await OpenAIClient(
+                self.http, self.base_urls(provider), lambda: self.api_key(provider)
+            ).image(prompt, size=size, retry=retry)
 
-        out, provider = await self._route("image", "image.generate", once, client_id=client_id, episode_id=ep,
-                                          estimate=(0, IMAGE_USD), job_id=job_id, trace_id=trace_id)
-        await self._success(out, provider, "image.generate", client_id, ep, job_id, trace_id, IMAGE_USD)
+        out, provider = await self._route(
+            "image",
+            "image.generate",
+            once,
+            client_id=client_id,
+            episode_id=ep,
+            estimate=(0, IMAGE_USD),
+            job_id=job_id,
+            trace_id=trace_id,
+        )
+        await self._success(
+            out, provider, "image.generate", client_id, ep, job_id, trace_id, IMAGE_USD
+        )
         return out  # type: ignore[no-any-return]
 
     async def video(
-        self, *, client_id: str, prompt: str, duration_s: float = 10.0, episode_id: str | None = None,
-        job_id: str | None = None, trace_id: str = "",
+        self,
+        *,
+        client_id: str,
+        prompt: str,
+        duration_s: float = 10.0,
+        episode_id: str | None = None,
+        job_id: str | None = None,
+        trace_id: str = "",
     ) -> Rendered:
         """Render one video through the video routing (submit, poll, fetch); audited as ``video.generate``."""
         ep = episode_id or job_id or "videos"
         usd = VIDEO_USD_PER_S * duration_s
 
         async def once(provider: str, retry: int) -> Rendered:
-            client = MediaClient(self.http, self.base_urls(provider), lambda: self.api_key(provider), self.sleep)
-            return await client.render(prompt, client_id=client_id, duration_s=duration_s, retry=retry,
-                                       idempotency_key=f"{ep}:{job_id or 'video'}")
+            client = MediaClient(
+                self.http, self.base_urls(provider), lambda: self.api_key(provider), self.sleep
+            )
+            return await client.render(
+                prompt,
+                client_id=client_id,
+                duration_s=duration_s,
+                retry=retry,
+                idempotency_key=f"{ep}:{job_id or 'video'}",
+            )
 
-        out, provider = await self._route("video", "video.generate", once, client_id=client_id, episode_id=ep,
-                                          estimate=(0, usd), job_id=job_id, trace_id=trace_id)
+        out, provider = await self._route(
+            "video",
+            "video.generate",
+            once,
+            client_id=client_id,
+            episode_id=ep,
+            estimate=(0, usd),
+            job_id=job_id,
+            trace_id=trace_id,
+        )
         await self._success(out, provider, "video.generate", client_id, ep, job_id, trace_id, usd)
         return out  # type: ignore[no-any-return]
 
     async def _success(
-        self, out: Rendered, provider: str, action: str, client_id: str, ep: str, job_id: str | None,
-        trace_id: str, usd: float,
+        self,
+        out: Rendered,
+        provider: str,
+        action: str,
+        client_id: str,
+        ep: str,
+        job_id: str | None,
+        trace_id: str,
+        usd: float,
     ) -> None:
-        await _call(self.audit, client_id=client_id, platform=provider, account_id=self.account_of(provider),
-                    action=action, job_id=job_id, trace_id=trace_id, phase="outcome", outcome="success",
-                    proof={"request_id": out.request_id, "resource_id": out.resource_id},
-                    detail={"episode_id": ep, "bytes": len(out.content), "cost_usd": usd})
+        await _call(
+            self.audit,
+            client_id=client_id,
+            platform=provider,
+            account_id=self.account_of(provider),
+            action=action,
+            job_id=job_id,
+            trace_id=trace_id,
+            phase="outcome",
+            outcome="success",
+            proof={"request_id": out.request_id, "resource_id": out.resource_id},
+            detail={"episode_id": ep, "bytes": len(out.content), "cost_usd": usd},
+        )
         self.budget.charge(client_id, ep, tokens=0, usd=usd)
         self.metric("llm_spend_usd", usd, {"client_id": client_id, "provider": provider})

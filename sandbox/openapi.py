@@ -42,13 +42,20 @@ def document() -> dict[str, Any]:
     def ref(m: type[BaseModel]) -> dict[str, Any]:
         return {"$ref": f"#/components/schemas/{m.__name__}"}
 
-    err = {"description": "bad input: names the field, the value and the valid choices",
-           "content": {"application/json": {"schema": ref(ErrorResponse)}}}
+    err = {
+        "description": "bad input: names the field, the value and the valid choices",
+        "content": {"application/json": {"schema": ref(ErrorResponse)}},
+    }
     paths: dict[str, Any] = {}
     for r in ROUTES:
         op: dict[str, Any] = {"operationId": r.operation_id, "summary": r.summary}
         params = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+            {
+                "name": p,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1},
+            }
             for p in r.path_params
         ]
         params += [
@@ -58,22 +65,41 @@ def document() -> dict[str, Any]:
         if params:
             op["parameters"] = params
         if r.body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(r.body)}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(r.body)}},
+            }
         ok: dict[str, Any] = {"description": "OK"}
         if r.response is not None:
             ok["content"] = {"application/json": {"schema": ref(r.response)}}
         responses: dict[str, Any] = {str(r.status): ok}
         for code in r.errors:
-            responses[str(code)] = {**err, "description": {404: "not found", 409: "conflict"}.get(code, err["description"])}
+            responses[str(code)] = {
+                **err,
+                "description": {404: "not found", 409: "conflict"}.get(code, err["description"]),
+            }
         op["responses"] = responses
         paths.setdefault(r.path, {})[r.method.lower()] = op
-    paths["/metrics"] = {"get": {"operationId": "prometheus", "summary": "Prometheus text exposition.",
-                                 "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
+    paths["/metrics"] = {
+        "get": {
+            "operationId": "prometheus",
+            "summary": "Prometheus text exposition.",
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    }
     return {
         "openapi": "3.1.0",
-        "info": {"title": TITLE, "version": VERSION,
-                 "description": "Controls, jobs, approvals, audit feed, alerts, metrics, defects, health and canary "
-                                "of a drillable Raize The Vibe platform."},
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "Controls, jobs, approvals, audit feed, alerts, metrics, defects, health and canary "
+            "of a drillable Raize The Vibe platform.",
+        },
         "paths": paths,
         "components": {"schemas": dict(sorted(schemas.items()))},
     }

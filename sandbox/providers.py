@@ -72,8 +72,10 @@ class ProviderError(Exception):
     def kind(self) -> str:
         """A short, stable classification for audit and metrics (e.g. ``openai.rate_limited``)."""
         table = {
-            "rate_limit_exceeded": "rate_limited", "rate_limit_error": "rate_limited",
-            "insufficient_quota": "quota_exhausted", "overloaded_error": "overloaded",
+            "rate_limit_exceeded": "rate_limited",
+            "rate_limit_error": "rate_limited",
+            "insufficient_quota": "quota_exhausted",
+            "overloaded_error": "overloaded",
         }
         if self.code in table:
             return f"{self.provider}.{table[self.code]}"
@@ -88,7 +90,9 @@ class ToolSpec:
 
     name: str
     description: str = ""
-    input_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    input_schema: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
 
 
 @dataclass(frozen=True)
@@ -183,13 +187,26 @@ def _error_of(provider: str, resp: httpx.Response) -> ProviderError:
     if should in ("true", "false"):
         retryable = should == "true"
     return ProviderError(
-        provider, message, status=status, code=str(code) if code else None, retryable=retryable,
-        failover=failover, retry_after=_retry_after(resp), request_id=_request_id(resp),
+        provider,
+        message,
+        status=status,
+        code=str(code) if code else None,
+        retryable=retryable,
+        failover=failover,
+        retry_after=_retry_after(resp),
+        request_id=_request_id(resp),
     )
 
 
 async def _send(
-    http: httpx.AsyncClient, provider: str, method: str, url: str, *, retry: int, request_timeout: float, **kw: Any
+    http: httpx.AsyncClient,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    retry: int,
+    request_timeout: float,
+    **kw: Any,
 ) -> httpx.Response:
     """Send one request; transport failures and undecodable bodies become ProviderErrors."""
     headers = dict(kw.pop("headers", {}))
@@ -207,11 +224,21 @@ def _json(provider: str, resp: httpx.Response) -> dict[str, Any]:
     try:
         data = resp.json()
     except ValueError:
-        raise ProviderError(provider, "response body is not JSON", status=resp.status_code,
-                            retryable=True, request_id=_request_id(resp)) from None
+        raise ProviderError(
+            provider,
+            "response body is not JSON",
+            status=resp.status_code,
+            retryable=True,
+            request_id=_request_id(resp),
+        ) from None
     if not isinstance(data, dict):
-        raise ProviderError(provider, f"expected a JSON object, got {type(data).__name__}",
-                            status=resp.status_code, retryable=True, request_id=_request_id(resp))
+        raise ProviderError(
+            provider,
+            f"expected a JSON object, got {type(data).__name__}",
+            status=resp.status_code,
+            retryable=True,
+            request_id=_request_id(resp),
+        )
     return data
 
 
@@ -250,51 +277,106 @@ class OpenAIClient:
     name: str = "openai"
 
     async def complete(
-        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[ToolSpec] = (), *, max_tokens: int = 256, retry: int = 0
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        max_tokens: int = 256,
+        retry: int = 0,
     ) -> Completion:
         """POST ``/chat/completions`` and parse the first choice (text and tool calls)."""
-        body: dict[str, Any] = {"model": self.model, "messages": list(messages), "max_tokens": max_tokens}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(messages),
+            "max_tokens": max_tokens,
+        }
         if tools:
             body["tools"] = [
-                {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": dict(t.input_schema)}}
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": dict(t.input_schema),
+                    },
+                }
                 for t in tools
             ]
-        resp = await _send(self.http, self.name, "POST", f"{self.base_url.rstrip('/')}/chat/completions",
-                           retry=retry, request_timeout=self.timeout, json=body,
-                           headers={"authorization": f"Bearer {self.api_key()}"})
+        resp = await _send(
+            self.http,
+            self.name,
+            "POST",
+            f"{self.base_url.rstrip('/')}/chat/completions",
+            retry=retry,
+            request_timeout=self.timeout,
+            json=body,
+            headers={"authorization": f"Bearer {self.api_key()}"},
+        )
         data = _json(self.name, resp)
         try:
             choice = data["choices"][0]
             msg = choice["message"]
             calls = tuple(
-                ToolCall(c["id"], c["function"]["name"], json.loads(c["function"].get("arguments") or "{}"))
+                ToolCall(
+                    c["id"],
+                    c["function"]["name"],
+                    json.loads(c["function"].get("arguments") or "{}"),
+                )
                 for c in msg.get("tool_calls") or ()
             )
             usage = data.get("usage") or {}
             return Completion(
-                self.name, str(data.get("model", self.model)), msg.get("content") or "", calls,
-                int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
-                _request_id(resp), choice.get("finish_reason"),
+                self.name,
+                str(data.get("model", self.model)),
+                msg.get("content") or "",
+                calls,
+                int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)),
+                _request_id(resp),
+                choice.get("finish_reason"),
             )
         except (KeyError, IndexError, TypeError, ValueError) as e:
-            raise ProviderError(self.name, f"unexpected completion shape: {e!r}", status=resp.status_code,
-                                retryable=True, request_id=_request_id(resp)) from None
+            raise ProviderError(
+                self.name,
+                f"unexpected completion shape: {e!r}",
+                status=resp.status_code,
+                retryable=True,
+                request_id=_request_id(resp),
+            ) from None
 
     async def image(self, prompt: str, *, size: str = "1024x1024", retry: int = 0) -> Rendered:
         """POST ``/images/generations`` and decode the first image (``b64_json`` or a ``url``)."""
         body = {"model": self.image_model, "prompt": prompt, "n": 1, "size": size}
-        resp = await _send(self.http, self.name, "POST", f"{self.base_url.rstrip('/')}/images/generations",
-                           retry=retry, request_timeout=self.timeout, json=body,
-                           headers={"authorization": f"Bearer {self.api_key()}"})
+        resp = await _send(
+            self.http,
+            self.name,
+            "POST",
+            f"{self.base_url.rstrip('/')}/images/generations",
+            retry=retry,
+            request_timeout=self.timeout,
+            json=body,
+            headers={"authorization": f"Bearer {self.api_key()}"},
+        )
         data = _json(self.name, resp)
         try:
             item = data["data"][0]
-            content = base64.b64decode(item["b64_json"]) if item.get("b64_json") else str(item.get("url", "")).encode()
+            content = (
+                base64.b64decode(item["b64_json"])
+                if item.get("b64_json")
+                else str(item.get("url", "")).encode()
+            )
         except (KeyError, IndexError, TypeError, ValueError) as e:
-            raise ProviderError(self.name, f"unexpected image shape: {e!r}", status=resp.status_code,
-                                retryable=True, request_id=_request_id(resp)) from None
+            raise ProviderError(
+                self.name,
+                f"unexpected image shape: {e!r}",
+                status=resp.status_code,
+                retryable=True,
+                request_id=_request_id(resp),
+            ) from None
         rid = _request_id(resp)
-        return Rendered(self.name, f"img-{rid or data.get('created', '')}", content, rid, {"size": size})
+        return Rendered(
+            self.name, f"img-{rid or data.get('created', '')}", content, rid, {"size": size}
+        )
 
 
 def _to_anthropic(messages: Sequence[Mapping[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -310,17 +392,32 @@ def _to_anthropic(messages: Sequence[Mapping[str, Any]]) -> tuple[str, list[dict
             if m.get("content"):
                 blocks.append({"type": "text", "text": m["content"]})
             for c in m["tool_calls"]:
-                blocks.append({"type": "tool_use", "id": c["id"], "name": c["function"]["name"],
-                               "input": json.loads(c["function"].get("arguments") or "{}")})
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": c["id"],
+                        "name": c["function"]["name"],
+                        "input": json.loads(c["function"].get("arguments") or "{}"),
+                    }
+                )
             out.append({"role": "assistant", "content": blocks})
         elif role == "tool":
-            block = {"type": "tool_result", "tool_use_id": m.get("tool_call_id"), "content": str(m.get("content") or "")}
+            block = {
+                "type": "tool_result",
+                "tool_use_id": m.get("tool_call_id"),
+                "content": str(m.get("content") or ""),
+            }
             if out and out[-1]["role"] == "user" and isinstance(out[-1]["content"], list):
                 out[-1]["content"].append(block)
             else:
                 out.append({"role": "user", "content": [block]})
         else:
-            out.append({"role": "assistant" if role == "assistant" else "user", "content": str(m.get("content") or "")})
+            out.append(
+                {
+                    "role": "assistant" if role == "assistant" else "user",
+                    "content": str(m.get("content") or ""),
+                }
+            )
     return "\n".join(system), out
 
 
@@ -336,7 +433,12 @@ class AnthropicClient:
     name: str = "anthropic"
 
     async def complete(
-        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[ToolSpec] = (), *, max_tokens: int = 256, retry: int = 0
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[ToolSpec] = (),
+        *,
+        max_tokens: int = 256,
+        retry: int = 0,
     ) -> Completion:
         """POST ``/v1/messages`` and parse text and ``tool_use`` blocks."""
         system, msgs = _to_anthropic(messages)
@@ -344,22 +446,47 @@ class AnthropicClient:
         if system:
             body["system"] = system
         if tools:
-            body["tools"] = [{"name": t.name, "description": t.description, "input_schema": dict(t.input_schema)} for t in tools]
-        resp = await _send(self.http, self.name, "POST", f"{self.base_url.rstrip('/')}/v1/messages",
-                           retry=retry, request_timeout=self.timeout, json=body,
-                           headers={"x-api-key": self.api_key(), "anthropic-version": ANTHROPIC_VERSION})
+            body["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": dict(t.input_schema)}
+                for t in tools
+            ]
+        resp = await _send(
+            self.http,
+            self.name,
+            "POST",
+            f"{self.base_url.rstrip('/')}/v1/messages",
+            retry=retry,
+            request_timeout=self.timeout,
+            json=body,
+            headers={"x-api-key": self.api_key(), "anthropic-version": ANTHROPIC_VERSION},
+        )
         data = _json(self.name, resp)
         try:
             text = "".join(b.get("text", "") for b in data["content"] if b.get("type") == "text")
-            calls = tuple(ToolCall(b["id"], b["name"], dict(b.get("input") or {}))
-                          for b in data["content"] if b.get("type") == "tool_use")
+            calls = tuple(
+                ToolCall(b["id"], b["name"], dict(b.get("input") or {}))
+                for b in data["content"]
+                if b.get("type") == "tool_use"
+            )
             usage = data.get("usage") or {}
-            return Completion(self.name, str(data.get("model", self.model)), text, calls,
-                              int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)),
-                              _request_id(resp), data.get("stop_reason"))
+            return Completion(
+                self.name,
+                str(data.get("model", self.model)),
+                text,
+                calls,
+                int(usage.get("input_tokens", 0)),
+                int(usage.get("output_tokens", 0)),
+                _request_id(resp),
+                data.get("stop_reason"),
+            )
         except (KeyError, TypeError, AttributeError) as e:
-            raise ProviderError(self.name, f"unexpected message shape: {e!r}", status=resp.status_code,
-                                retryable=True, request_id=_request_id(resp)) from None
+            raise ProviderError(
+                self.name,
+                f"unexpected message shape: {e!r}",
+                status=resp.status_code,
+                retryable=True,
+                request_id=_request_id(resp),
+            ) from None
 
 
 @dataclass
@@ -380,8 +507,14 @@ class MediaClient:
         return {"authorization": f"Bearer {self.api_key()}"}
 
     async def render(
-        self, script: str, *, client_id: str, duration_s: float = 10.0, kind: str = "video",
-        idempotency_key: str | None = None, retry: int = 0,
+        self,
+        script: str,
+        *,
+        client_id: str,
+        duration_s: float = 10.0,
+        kind: str = "video",
+        idempotency_key: str | None = None,
+        retry: int = 0,
     ) -> Rendered:
         """Submit ``POST /v1/renders``, poll ``GET /v1/renders/{id}``, fetch ``…/content``.
 
@@ -391,30 +524,74 @@ class MediaClient:
         headers = self._h()
         if idempotency_key:
             headers["idempotency-key"] = idempotency_key
-        body = {"kind": kind, "script": script[:5000], "client_id": client_id, "duration_s": duration_s}
-        resp = await _send(self.http, self.name, "POST", base, retry=retry, request_timeout=self.timeout,
-                           json=body, headers=headers)
+        body = {
+            "kind": kind,
+            "script": script[:5000],
+            "client_id": client_id,
+            "duration_s": duration_s,
+        }
+        resp = await _send(
+            self.http,
+            self.name,
+            "POST",
+            base,
+            retry=retry,
+            request_timeout=self.timeout,
+            json=body,
+            headers=headers,
+        )
         job = _json(self.name, resp)
         rid = _request_id(resp)
         render_id = str(job.get("id", ""))
         if not render_id:
-            raise ProviderError(self.name, f"render submit answered without an id: {job!r}", request_id=rid)
+            raise ProviderError(
+                self.name, f"render submit answered without an id: {job!r}", request_id=rid
+            )
         waited = 0.0
         status = str(job.get("status", "queued"))
         while status not in ("succeeded", "completed", "failed", "canceled", "cancelled"):
             if waited >= self.deadline_s:
-                raise ProviderError(self.name, f"render {render_id} still {status!r} after {waited:g} s",
-                                    code="render_timeout", request_id=rid)
+                raise ProviderError(
+                    self.name,
+                    f"render {render_id} still {status!r} after {waited:g} s",
+                    code="render_timeout",
+                    request_id=rid,
+                )
             await self.sleep(self.poll_interval_s)
             waited += self.poll_interval_s
-            poll = await _send(self.http, self.name, "GET", f"{base}/{render_id}", retry=0, request_timeout=self.timeout, headers=self._h())
+            poll = await _send(
+                self.http,
+                self.name,
+                "GET",
+                f"{base}/{render_id}",
+                retry=0,
+                request_timeout=self.timeout,
+                headers=self._h(),
+            )
             job = _json(self.name, poll)
             status = str(job.get("status", status))
         if status != "succeeded" and status != "completed":
             err = job.get("error")
             msg = err.get("message") if isinstance(err, dict) else err
-            raise ProviderError(self.name, f"render {render_id} ended {status!r}: {msg or 'no detail'}",
-                                code="render_failed", request_id=rid)
-        content = await _send(self.http, self.name, "GET", f"{base}/{render_id}/content", retry=0,
-                              request_timeout=self.timeout, headers=self._h())
-        return Rendered(self.name, render_id, content.content, rid, {"duration_s": duration_s, "polled_s": waited})
+            raise ProviderError(
+                self.name,
+                f"render {render_id} ended {status!r}: {msg or 'no detail'}",
+                code="render_failed",
+                request_id=rid,
+            )
+        content = await _send(
+            self.http,
+            self.name,
+            "GET",
+            f"{base}/{render_id}/content",
+            retry=0,
+            request_timeout=self.timeout,
+            headers=self._h(),
+        )
+        return Rendered(
+            self.name,
+            render_id,
+            content.content,
+            rid,
+            {"duration_s": duration_s, "polled_s": waited},
+        )

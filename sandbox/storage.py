@@ -80,7 +80,10 @@ class SqliteStore:
 
     def events(self) -> list[AuditEvent]:
         """Every stored audit event, in order."""
-        return [AuditEvent.model_validate_json(doc) for (doc,) in self.db.execute("SELECT doc FROM audit ORDER BY seq")]
+        return [
+            AuditEvent.model_validate_json(doc)
+            for (doc,) in self.db.execute("SELECT doc FROM audit ORDER BY seq")
+        ]
 
     def counts(self) -> dict[str, int]:
         """Rows per table (health)."""

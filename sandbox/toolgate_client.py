@@ -37,7 +37,9 @@ AuditFn = Callable[..., Any]
 class ToolGateError(Exception):
     """The gateway could not give a trustworthy result for a tool call."""
 
-    def __init__(self, kind: FailureKind, tool: str, message: str, request_id: str | None = None) -> None:
+    def __init__(
+        self, kind: FailureKind, tool: str, message: str, request_id: str | None = None
+    ) -> None:
         self.kind, self.tool, self.request_id = kind, tool, request_id
         super().__init__(f"toolgate.{kind}: {tool}: {message}")
 
@@ -88,7 +90,9 @@ class _EgressBridge(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         body = await request.aread()
-        req = self.http.build_request(request.method, str(request.url), headers=list(request.headers.raw), content=body)
+        req = self.http.build_request(
+            request.method, str(request.url), headers=list(request.headers.raw), content=body
+        )
         try:
             resp = await self.http.send(req, stream=True)
         except httpx.TimeoutException as e:
@@ -97,7 +101,9 @@ class _EgressBridge(httpx2.AsyncBaseTransport):
             raise httpx2.ConnectError(f"{type(e).__name__}: {e}", request=request) from None
         if b'"tools/call"' in body:
             self.last_call_request_id = resp.headers.get("x-request-id")
-        return httpx2.Response(resp.status_code, headers=resp.headers.raw, stream=_Stream(resp), request=request)
+        return httpx2.Response(
+            resp.status_code, headers=resp.headers.raw, stream=_Stream(resp), request=request
+        )
 
 
 def _drift(schema: Mapping[str, Any], args: Mapping[str, Any]) -> str | None:
@@ -133,8 +139,12 @@ class ToolGate:
         key = self.api_key()
         headers = {"authorization": f"Bearer {key}"} if key else None
         h2 = httpx2.AsyncClient(transport=bridge, headers=headers, timeout=self.read_timeout_s)
-        return Client(streamable_http_client(self.url, http_client=h2), mode="legacy",
-                      read_timeout_seconds=self.read_timeout_s, cache=None)
+        return Client(
+            streamable_http_client(self.url, http_client=h2),
+            mode="legacy",
+            read_timeout_seconds=self.read_timeout_s,
+            cache=None,
+        )
 
     async def list_tools(self) -> list[types.Tool]:
         """The tools the gateway lists now; :class:`ToolGateError` ``unavailable`` if it cannot."""
@@ -151,7 +161,9 @@ class ToolGate:
             async with await self._session(bridge) as client:
                 listed = {t.name: t for t in (await client.list_tools()).tools}
                 if tool not in listed:
-                    raise ToolGateError("tool_missing", tool, f"not in tools/list; listed: {sorted(listed)}")
+                    raise ToolGateError(
+                        "tool_missing", tool, f"not in tools/list; listed: {sorted(listed)}"
+                    )
                 drift = _drift(listed[tool].input_schema, arguments)
                 if drift is not None:
                     raise ToolGateError("schema_drift", tool, drift)
@@ -176,24 +188,51 @@ class ToolGate:
         return ToolResult(tool, dict(data), rid)
 
     async def call(
-        self, tool: str, arguments: Mapping[str, Any], *, client_id: str, job_id: str | None = None,
-        trace_id: str = "", idempotency_key: str | None = None,
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        *,
+        client_id: str,
+        job_id: str | None = None,
+        trace_id: str = "",
+        idempotency_key: str | None = None,
     ) -> ToolResult:
         """Call one tool and audit it; raises :class:`ToolGateError` on any gateway failure."""
-        common = dict(client_id=client_id, platform="toolgate", account_id=self.account_id, action="tool.call",
-                      job_id=job_id, trace_id=trace_id, idempotency_key=idempotency_key)
+        common = dict(
+            client_id=client_id,
+            platform="toolgate",
+            account_id=self.account_id,
+            action="tool.call",
+            job_id=job_id,
+            trace_id=trace_id,
+            idempotency_key=idempotency_key,
+        )
         await _maybe_await(self.audit(phase="attempt", detail={"tool": tool}, **common))
         self.calls += 1
         try:
             result = await self._call(tool, arguments)
         except ToolGateError as e:
             self.failures += 1
-            await _maybe_await(self.audit(phase="outcome", outcome="failed", error=str(e),
-                                          proof={"request_id": e.request_id} if e.request_id else {},
-                                          detail={"tool": tool, "failure": e.kind}, **common))
+            await _maybe_await(
+                self.audit(
+                    phase="outcome",
+                    outcome="failed",
+                    error=str(e),
+                    proof={"request_id": e.request_id} if e.request_id else {},
+                    detail={"tool": tool, "failure": e.kind},
+                    **common,
+                )
+            )
             raise
-        await _maybe_await(self.audit(phase="outcome", outcome="success", proof={"request_id": result.request_id},
-                                      detail={"tool": tool}, **common))
+        await _maybe_await(
+            self.audit(
+                phase="outcome",
+                outcome="success",
+                proof={"request_id": result.request_id},
+                detail={"tool": tool},
+                **common,
+            )
+        )
         return result
 
     async def guarded(
@@ -215,7 +254,9 @@ class ToolGate:
         effect runs with an empty, ``defaulted`` result, as it does under ``toolgate_fail_open``.
         """
         try:
-            result = await self.call(tool, arguments, client_id=client_id, job_id=job_id, trace_id=trace_id)
+            result = await self.call(
+                tool, arguments, client_id=client_id, job_id=job_id, trace_id=trace_id
+            )
         except ToolGateError as e:
             if approved or self.fail_open():
                 stand_in = ToolResult(tool, {}, None, defaulted=True)

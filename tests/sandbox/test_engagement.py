@@ -12,10 +12,20 @@ from sandbox.settings import Blueprint
 from tests.sandbox.platform_rig import Rig, rig, virtual
 
 BLUEPRINTS = (
-    Blueprint(id="bp-acme-x", client_id="acme", platform="x", keywords=("price",),
-              reply_template="Hi {author}, our prices are on the menu page!"),
-    Blueprint(id="bp-northwind-x", client_id="northwind", platform="x", keywords=("hours",),
-              reply_template="Hi {author}, we open at 9."),
+    Blueprint(
+        id="bp-acme-x",
+        client_id="acme",
+        platform="x",
+        keywords=("price",),
+        reply_template="Hi {author}, our prices are on the menu page!",
+    ),
+    Blueprint(
+        id="bp-northwind-x",
+        client_id="northwind",
+        platform="x",
+        keywords=("hours",),
+        reply_template="Hi {author}, we open at 9.",
+    ),
 )
 
 
@@ -25,18 +35,32 @@ def engagement(r: Rig) -> EngagementComponent:
     return comp
 
 
-def comment(r: Rig, text: str, *, account: str = "acme-x", author: str = "@fan", at: float | None = None,
-            kind: str = "comment") -> Any:
+def comment(
+    r: Rig,
+    text: str,
+    *,
+    account: str = "acme-x",
+    author: str = "@fan",
+    at: float | None = None,
+    kind: str = "comment",
+) -> Any:
     return r.world.inbound.schedule("x", kind, account, text, author=author, at=at)  # type: ignore[arg-type]
 
 
 def replies(r: Rig, account: str = "acme-x") -> list[Any]:
-    return r.ledger("reply.created", fake="x") if account is None else [
-        e for e in r.ledger("reply.created", fake="x") if e.account_id == account
-    ]
+    return (
+        r.ledger("reply.created", fake="x")
+        if account is None
+        else [e for e in r.ledger("reply.created", fake="x") if e.account_id == account]
+    )
 
 
-def run(body: Callable[[Rig], Awaitable[None]], *, defects: tuple[str, ...] = (), faults: tuple[dict[str, Any], ...] = ()) -> None:
+def run(
+    body: Callable[[Rig], Awaitable[None]],
+    *,
+    defects: tuple[str, ...] = (),
+    faults: tuple[dict[str, Any], ...] = (),
+) -> None:
     async def main() -> None:
         async with rig(clients=2, platforms=("x",), defects=defects, blueprints=BLUEPRINTS) as r:
             for f in faults:
@@ -87,8 +111,11 @@ def test_engagement_dedupe_off_turns_a_reply_echo_into_a_runaway_loop() -> None:
         await asyncio.sleep(3600)
         assert len(replies(r)) > 20, "the defect should make engagement loop on its own echoes"
 
-    run(body, defects=("engagement_dedupe_off",),
-        faults=({"kind": "x.reply_echo", "params": {"keyword": "price?", "delay_s": 5}},))
+    run(
+        body,
+        defects=("engagement_dedupe_off",),
+        faults=({"kind": "x.reply_echo", "params": {"keyword": "price?", "delay_s": 5}},),
+    )
 
 
 def test_engagement_dedupe_off_answers_a_duplicated_dm_again_and_again() -> None:
@@ -117,7 +144,9 @@ async def _stream_then_kill(r: Rig) -> float:
     for i in range(60):
         comment(r, f"price of cake {i}?", author=f"@fan{i}", at=t0 + 60 * i)
     await asyncio.sleep(20 * 60)
-    await r.client.set_kill_switch(KillScope(action="reply"), True, actor="ops", reason="RB-10 drill")
+    await r.client.set_kill_switch(
+        KillScope(action="reply"), True, actor="ops", reason="RB-10 drill"
+    )
     t_kill = r.platform.now()
     await asyncio.sleep(45 * 60)
     return t_kill

@@ -66,7 +66,9 @@ def drill(
         fw = FakeWorld(world, only=["openai", "anthropic", "media"])
         for f in faults:
             world.faults.add(f)
-        budget = Budget(lambda c: limits or BudgetLimits(), enforce=lambda: "no_budget_stop" not in defects)
+        budget = Budget(
+            lambda c: limits or BudgetLimits(), enforce=lambda: "no_budget_stop" not in defects
+        )
         rig_audit: list[dict[str, Any]] = []
         rig_metrics: list[tuple[str, float]] = []
         async with httpx.AsyncClient(transport=fw.transport()) as http:
@@ -87,7 +89,9 @@ def drill(
     run_virtual(main)
 
 
-def test_text_generation_answers_from_openai_and_audits_the_request_id_of_the_ledger_entry() -> None:
+def test_text_generation_answers_from_openai_and_audits_the_request_id_of_the_ledger_entry() -> (
+    None
+):
     async def body(rig: Rig) -> None:
         out = await rig.gen.complete(client_id="acme", prompt="A caption for our weekend bake sale")
         assert out.completion.provider == "openai" and out.completion.text
@@ -120,7 +124,11 @@ def test_without_failover_an_openai_outage_fails_every_generation() -> None:
             await rig.gen.complete(client_id="acme", prompt="A caption")
         assert rig.journal("anthropic") == [] and rig.ledger("llm.completion") == []
 
-    drill(body, defects=("no_provider_failover",), faults=({"kind": "http.outage", "match": {"fake": "openai"}},))
+    drill(
+        body,
+        defects=("no_provider_failover",),
+        faults=({"kind": "http.outage", "match": {"fake": "openai"}},),
+    )
 
 
 def test_a_rate_limit_is_retried_after_its_retry_after_and_stays_on_openai() -> None:
@@ -132,7 +140,10 @@ def test_a_rate_limit_is_retried_after_its_retry_after_and_stays_on_openai() -> 
         assert [j.status for j in rig.journal("openai")] == [429, 200]
         assert ("rate_limit_hits", 1) in rig.metrics
 
-    drill(body, faults=({"kind": "openai.rate_limited", "first_n": 1, "params": {"retry_after_s": 7}},))
+    drill(
+        body,
+        faults=({"kind": "openai.rate_limited", "first_n": 1, "params": {"retry_after_s": 7}},),
+    )
 
 
 def test_insufficient_quota_fails_over_at_once_without_retrying() -> None:
@@ -148,7 +159,9 @@ def test_anthropic_529_overloaded_is_retried_then_reported() -> None:
     async def body(rig: Rig) -> None:
         with pytest.raises(GenerationFailed) as err:
             await rig.gen.complete(client_id="acme", prompt="hello")
-        assert err.value.errors[0].status == 529 and err.value.errors[0].kind == "anthropic.overloaded"
+        assert (
+            err.value.errors[0].status == 529 and err.value.errors[0].kind == "anthropic.overloaded"
+        )
         assert len(rig.journal("anthropic")) == 3
 
     drill(body, routing={"text": ("anthropic",)}, faults=({"kind": "anthropic.overloaded"},))
@@ -158,7 +171,9 @@ async def _spend(rig: Rig, calls: int) -> BudgetExceeded | None:
     """Complete up to ``calls`` times in one episode; the BudgetExceeded that stopped it, if any."""
     for i in range(calls):
         try:
-            await rig.gen.complete(client_id="acme", prompt=f"caption number {i}", episode_id="ep-1", max_tokens=100)
+            await rig.gen.complete(
+                client_id="acme", prompt=f"caption number {i}", episode_id="ep-1", max_tokens=100
+            )
         except BudgetExceeded as e:
             return e
     return None
@@ -196,8 +211,13 @@ async def _kb(call: ToolCall) -> str:
 def test_the_recursion_cap_stops_a_tool_call_loop() -> None:
     async def body(rig: Rig) -> None:
         with pytest.raises(RecursionCapExceeded) as err:
-            await rig.gen.complete(client_id="acme", prompt="look up the price", episode_id="ep-loop",
-                                   tools=[ToolSpec("kb_search")], run_tool=_kb)
+            await rig.gen.complete(
+                client_id="acme",
+                prompt="look up the price",
+                episode_id="ep-loop",
+                tools=[ToolSpec("kb_search")],
+                run_tool=_kb,
+            )
         assert err.value.cap == 3 and err.value.rounds == 4
         assert len(rig.ledger("llm.completion")) == 4
 
@@ -206,8 +226,12 @@ def test_the_recursion_cap_stops_a_tool_call_loop() -> None:
 
 def test_a_tool_call_ends_with_a_text_answer_without_the_loop_fault() -> None:
     async def body(rig: Rig) -> None:
-        out = await rig.gen.complete(client_id="acme", prompt="kb_search the opening hours",
-                                     tools=[ToolSpec("kb_search")], run_tool=_kb)
+        out = await rig.gen.complete(
+            client_id="acme",
+            prompt="kb_search the opening hours",
+            tools=[ToolSpec("kb_search")],
+            run_tool=_kb,
+        )
         assert out.rounds == 1 and out.completion.text and not out.completion.tool_calls
 
     drill(body)
@@ -216,22 +240,35 @@ def test_a_tool_call_ends_with_a_text_answer_without_the_loop_fault() -> None:
 def test_no_budget_stop_lets_the_tool_call_loop_run_to_the_hard_ceiling() -> None:
     async def body(rig: Rig) -> None:
         with pytest.raises(RecursionCapExceeded):
-            await rig.gen.complete(client_id="acme", prompt="look up the price", tools=[ToolSpec("kb_search")],
-                                   run_tool=_kb)
+            await rig.gen.complete(
+                client_id="acme",
+                prompt="look up the price",
+                tools=[ToolSpec("kb_search")],
+                run_tool=_kb,
+            )
         assert len(rig.ledger("llm.completion")) == HARD_TOOL_ROUND_CEILING + 1
 
-    drill(body, limits=BudgetLimits(max_tool_rounds=3), defects=("no_budget_stop",),
-          faults=({"kind": "openai.tool_call_loop"},))
+    drill(
+        body,
+        limits=BudgetLimits(max_tool_rounds=3),
+        defects=("no_budget_stop",),
+        faults=({"kind": "openai.tool_call_loop"},),
+    )
 
 
 def test_an_image_is_generated_by_openai_and_a_video_rendered_by_the_media_provider() -> None:
     async def body(rig: Rig) -> None:
         img = await rig.gen.image(client_id="acme", prompt="a loaf of sourdough")
         assert img.content and rig.ledger("image.generated")[0].request_id == img.request_id
-        vid = await rig.gen.video(client_id="acme", prompt="a ten second clip of the bakery", duration_s=10, job_id="j-1")
+        vid = await rig.gen.video(
+            client_id="acme", prompt="a ten second clip of the bakery", duration_s=10, job_id="j-1"
+        )
         (entry,) = rig.ledger("video.generated")
         assert vid.resource_id == entry.resource_id and vid.content
-        assert [e["action"] for e in rig.outcomes("success")] == ["image.generate", "video.generate"]
+        assert [e["action"] for e in rig.outcomes("success")] == [
+            "image.generate",
+            "video.generate",
+        ]
 
     drill(body)
 

@@ -37,8 +37,11 @@ class Rig:
         """The dependent side effect: post the tool's first hit on acme's X account."""
         token = self.world.roster.account("acme-x").credential.access_token
         hits = result.data.get("hits") or [{"snippet": "no data"}]
-        r = await self.http.post("https://api.x.com/2/tweets", json={"text": f"FAQ: {hits[0]['snippet']}"},
-                                 headers={"authorization": f"Bearer {token}"})
+        r = await self.http.post(
+            "https://api.x.com/2/tweets",
+            json={"text": f"FAQ: {hits[0]['snippet']}"},
+            headers={"authorization": f"Bearer {token}"},
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["data"]["id"])
 
@@ -67,9 +70,17 @@ def drill(
             world.faults.add(f)
         audit: list[dict[str, Any]] = []
         key = world.roster.account("agency-toolgate").credential.access_token
-        async with fw.running(), httpx.AsyncClient(transport=EgressGuard(fw.transport(), allowed)) as http:
-            gate = ToolGate(http, URL, audit=lambda **kw: audit.append(kw), fail_open=lambda: fail_open,
-                            api_key=lambda: key)
+        async with (
+            fw.running(),
+            httpx.AsyncClient(transport=EgressGuard(fw.transport(), allowed)) as http,
+        ):
+            gate = ToolGate(
+                http,
+                URL,
+                audit=lambda **kw: audit.append(kw),
+                fail_open=lambda: fail_open,
+                api_key=lambda: key,
+            )
             await body(Rig(world, gate, http, audit))
 
     run_virtual(main)
@@ -77,11 +88,16 @@ def drill(
 
 def test_a_tool_call_returns_data_and_is_audited_with_the_ledgers_request_id() -> None:
     async def body(rig: Rig) -> None:
-        res = await rig.gate.call("kb_search", KB, client_id="acme", job_id="j-1", trace_id="t" * 32)
+        res = await rig.gate.call(
+            "kb_search", KB, client_id="acme", job_id="j-1", trace_id="t" * 32
+        )
         assert res.data["hits"] and not res.defaulted
         (entry,) = rig.world.ledger.entries(action="tool.called")
         (out,) = rig.tool_outcomes()
-        assert out["outcome"] == "success" and out["proof"]["request_id"] == entry.request_id == res.request_id
+        assert (
+            out["outcome"] == "success"
+            and out["proof"]["request_id"] == entry.request_id == res.request_id
+        )
         assert out["account_id"] == entry.account_id == "agency-toolgate"
 
     drill(body)
@@ -89,7 +105,9 @@ def test_a_tool_call_returns_data_and_is_audited_with_the_ledgers_request_id() -
 
 def test_the_dependent_side_effect_runs_when_the_tool_answers() -> None:
     async def body(rig: Rig) -> None:
-        out = await rig.gate.guarded("kb_search", KB, rig.post, client_id="acme", on_blocked=rig.on_blocked)
+        out = await rig.gate.guarded(
+            "kb_search", KB, rig.post, client_id="acme", on_blocked=rig.on_blocked
+        )
         assert out.performed and len(rig.posts()) == 1 and not rig.blocked
 
     drill(body)
@@ -107,7 +125,9 @@ def test_the_dependent_side_effect_runs_when_the_tool_answers() -> None:
 )
 def test_the_client_fails_closed_on_every_gateway_failure(fault: dict[str, Any], kind: str) -> None:
     async def body(rig: Rig) -> None:
-        out = await rig.gate.guarded("kb_search", KB, rig.post, client_id="acme", on_blocked=rig.on_blocked)
+        out = await rig.gate.guarded(
+            "kb_search", KB, rig.post, client_id="acme", on_blocked=rig.on_blocked
+        )
         assert not out.performed and out.error is not None and out.error.kind == kind
         assert rig.posts() == [], "a side effect ran although the tool gateway failed"
         assert [e.kind for e in rig.blocked] == [kind]
@@ -119,7 +139,9 @@ def test_the_client_fails_closed_on_every_gateway_failure(fault: dict[str, Any],
 
 def test_toolgate_fail_open_performs_the_side_effect_with_an_empty_result() -> None:
     async def body(rig: Rig) -> None:
-        out = await rig.gate.guarded("kb_search", KB, rig.post, client_id="acme", on_blocked=rig.on_blocked)
+        out = await rig.gate.guarded(
+            "kb_search", KB, rig.post, client_id="acme", on_blocked=rig.on_blocked
+        )
         assert out.performed and out.result is not None and out.result.defaulted
         assert len(rig.posts()) == 1 and not rig.blocked
 
