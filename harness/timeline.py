@@ -252,7 +252,7 @@ class Timeline:
     @classmethod
     def from_jsonl(cls, text: str) -> Timeline:
         """Rebuild a timeline from :meth:`to_jsonl` output."""
-        return cls(json.loads(line) for line in text.splitlines() if line.strip())
+        return cls(json.loads(line) for line in text.split("\n") if line.strip())
 
     def sha256(self) -> str:
         """A hash of the canonical JSON of every event: identical drills give identical hashes."""

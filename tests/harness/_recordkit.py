@@ -168,3 +168,189 @@ def record(**kw: Any) -> DrillRecord:
     }
     base.update(kw)
     return DrillRecord(**base)
+
+
+def drill_record(*, leaked: bool = True, detected: bool = True, **kw: Any) -> DrillRecord:
+    """A whole RB-01 drill: a cross-wired credential posts Acme's content on Northwind's account."""
+    tl = Timeline()
+    tl.append(T0, "drill.started", "drill", "drill started", {"seed": 11})
+    tl.append(T0 + 600, "steady_state.verified", "drill", "steady state verified: 10 posts live")
+    tl.append(
+        T0 + 1200,
+        "defect.activated",
+        "drill",
+        "defect credential_cross_wire active",
+        {"defect": "credential_cross_wire"},
+    )
+    tl.append(
+        T0 + 1200,
+        "fault.injected",
+        "drill",
+        "fault x.rate_limited injected",
+        {"kind": "x.rate_limited", "rule_id": "f1"},
+    )
+    ledger = [led(i, 60 * i, resource=f"p{i}") for i in range(1, 11)]
+    audit = [aud(i, 60 * i + 1, job=f"j-{i}", resource=f"p{i}") for i in range(1, 11)]
+    workload = [intent(f"j-{i}") for i in range(1, 11)]
+    if leaked:
+        for n, at in ((11, 1215), (12, 1230), (13, 1241)):
+            ledger.append(led(n, at, account="northwind-x", resource=f"p{n}", fp="fp_north"))
+            audit.append(aud(n, at + 1, job=f"j-{n}", resource=f"p{n}"))
+            workload.append(intent(f"j-{n}"))
+    alerts = []
+    if detected:
+        alerts = [
+            {
+                "seq": 1,
+                "t": T0 + 1241,
+                "name": "tenancy_mismatch",
+                "severity": "page",
+                "labels": {},
+                "message": "audit account differs",
+            }
+        ]
+        tl.append(
+            T0 + 1241,
+            "alert.fired",
+            "monitoring",
+            "alert tenancy_mismatch fired",
+            {"name": "tenancy_mismatch", "alert_seq": 1},
+        )
+        tl.append(
+            T0 + 1241,
+            "incident.detected",
+            "monitoring",
+            "incident detected by tenancy_mismatch",
+            {"signal": "tenancy_mismatch"},
+        )
+        tl.append(
+            T0 + 1242,
+            "runbook_step.started",
+            "ops-lead (auto)",
+            "RB-01.1 kill_switch.engage started",
+            {"step": "RB-01.1", "index": 1, "action": "kill_switch.engage", "deadline_s": 120},
+        )
+        tl.append(
+            T0 + 1244,
+            "kill_switch.engaged",
+            "ops-lead (auto)",
+            'kill_switch.engaged scope=global reason="RB-01 step 1"',
+            {"scope": {}, "control_seq": 1},
+        )
+        tl.append(
+            T0 + 1244,
+            "runbook_step.completed",
+            "ops-lead (auto)",
+            "RB-01.1 done",
+            {
+                "step": "RB-01.1",
+                "index": 1,
+                "postcondition": "no side effects",
+                "postcondition_met": True,
+            },
+        )
+        tl.append(
+            T0 + 1250,
+            "runbook_step.started",
+            "ops-lead (auto)",
+            "RB-01.2 mode.set started",
+            {"step": "RB-01.2", "index": 2, "action": "mode.set", "deadline_s": 60},
+        )
+        tl.append(
+            T0 + 1400,
+            "runbook_step.completed",
+            "ops-lead (auto)",
+            "RB-01.2 done",
+            {
+                "step": "RB-01.2",
+                "index": 2,
+                "postcondition": "manual only",
+                "postcondition_met": True,
+            },
+        )
+    tl.append(
+        T0 + 1800,
+        "fault.healed",
+        "drill",
+        "fault x.rate_limited healed",
+        {"kind": "x.rate_limited", "rule_id": "f1"},
+    )
+    tl.append(
+        T0 + 1900, "verification.passed", "drill", "canary verified for acme", {"check": "canary"}
+    )
+    tl.append(T0 + 3600, "drill.finished", "drill", "drill finished")
+    controls = [kill(1, 1244, True)] if detected else []
+    journal = [
+        {
+            "seq": 1,
+            "t": T0 + 1205,
+            "fake": "x",
+            "method": "POST",
+            "path": "/2/tweets",
+            "route": "tweets.create",
+            "status": 429,
+            "account_id": "acme-x",
+            "request_id": "q1",
+            "retry_count": None,
+            "idempotency_key": None,
+            "fault_id": "f1",
+            "fault_kind": "x.rate_limited",
+            "user_agent": None,
+        },
+    ]
+    base: dict[str, Any] = {
+        "scenario": {
+            "id": "rb01_wrong_account_api_lane",
+            "title": "Posts for Acme Bakery published on Northwind Tools' X account",
+            "runbook": "RB-01",
+            "severity": "P0",
+            "incident_types": ["SAFETY"],
+            "invariants": [
+                "every_side_effect_on_intended_account",
+                "no_side_effects_while_killed",
+                "every_side_effect_audited",
+                {"name": "no_secret_in_artifacts"},
+            ],
+            "faults": [{"kind": "x.rate_limited"}],
+            "expect": {
+                "time_to_detect": {"max": "2m"},
+                "side_effects_after_containment": {"max": 0},
+            },
+        },
+        "drill_id": "rb01-wrong-account-20261127T120000Z-s11",
+        "seed": 11,
+        "commit": "4e1c2a9f00",
+        "defects": ("credential_cross_wire",),
+        "start_t": T0,
+        "end_t": T0 + 3600,
+        "timeline": tl,
+        "ledger": ledger,
+        "audit": audit,
+        "workload": workload,
+        "alerts": alerts,
+        "control_changes": controls,
+        "journal": journal,
+        "fault_rules": [
+            {
+                "id": "f1",
+                "kind": "x.rate_limited",
+                "params": {"retry_after_s": 60},
+                "hits": 1,
+                "matched": 3,
+                "first_hit_at": T0 + 1205,
+                "start": T0 + 1200,
+                "end": T0 + 1800,
+            }
+        ],
+        "jobs": [{"id": w["job_id"], "state": "succeeded"} for w in workload],
+        "metrics_samples": [
+            (T0 + 60 * i, {"queue_depth": float(i % 5), "publish_success": float(i)})
+            for i in range(0, 60, 5)
+        ],
+        "accounts": ACCOUNTS,
+        "clients": CLIENTS,
+        "credentials": CREDENTIALS,
+        "secrets": (SECRET,),
+    }
+    base.update(kw)
+    return DrillRecord(**base)

@@ -1,0 +1,108 @@
+"""The judge: verdicts, reached checks, expectations, metrics and verdict.json's keys."""
+
+from __future__ import annotations
+
+from _recordkit import T0, drill_record, record
+
+from harness.judge import judge
+from harness.verdict import exit_code
+
+DESIGN_KEYS = [
+    "drill_id",
+    "scenario",
+    "runbook",
+    "severity",
+    "seed",
+    "commit",
+    "topology",
+    "mode",
+    "defects",
+    "verdict",
+    "invariants",
+    "reached",
+    "metrics",
+    "timeline_sha256",
+]
+
+
+def test_a_drill_with_wrong_account_posts_is_violated_and_names_the_invariant():
+    v = judge(drill_record())
+    assert v.verdict == "violated"
+    assert [r.name for r in v.violated] == ["every_side_effect_on_intended_account"]
+    assert exit_code([v]) == 1
+
+
+def test_verdict_json_keeps_the_design_keys_first_and_in_order():
+    data = judge(drill_record()).to_json()
+    assert list(data)[: len(DESIGN_KEYS)] == DESIGN_KEYS
+    assert list(data["metrics"])[:3] == [
+        "time_to_detect_s",
+        "time_to_contain_s",
+        "side_effects_after_containment",
+    ]
+    assert data["reached"] == [{"name": "x.rate_limited served", "hit": True, "count": 1}]
+    assert data["invariants"][0]["first_violation"]["evidence"] == "evidence/ledger.jsonl#L11"
+
+
+def test_metrics_are_measured_from_the_fault_start_on_the_virtual_clock():
+    m = judge(drill_record()).metrics
+    assert m.time_to_detect_s == 41.0
+    assert m.time_to_contain_s == 44.0
+    assert m.time_to_mitigate_s == 600.0
+    assert m.time_to_recover_s == 700.0
+    assert m.side_effects_in_fault_window == 3
+    assert m.side_effects_after_containment == 0
+    assert m.detection_signal == "tenancy_mismatch"
+
+
+def test_runbook_adherence_marks_a_late_step():
+    m = judge(drill_record()).metrics
+    steps = {s.step: s for s in m.runbook}
+    assert steps["RB-01.1"].ok
+    assert not steps["RB-01.2"].in_time
+    assert m.runbook_adherence == 0.5
+
+
+def test_a_healthy_drill_holds_and_exits_zero():
+    v = judge(drill_record(leaked=False))
+    assert v.verdict == "held", v.reasons()
+    assert exit_code([v]) == 0
+
+
+def test_a_missed_detection_deadline_violates_the_drill_even_when_invariants_hold():
+    v = judge(drill_record(leaked=False, detected=False))
+    assert v.verdict == "violated"
+    assert [e.name for e in v.unmet] == ["time_to_detect", "side_effects_after_containment"]
+    assert v.unmet[0].detail == "time to detect never happened (deadline 2m00s)"
+
+
+def test_a_drill_whose_fault_never_fired_is_vacuous():
+    rec = drill_record(
+        leaked=False, fault_rules=[{"id": "f1", "kind": "x.rate_limited", "hits": 0}]
+    )
+    v = judge(rec)
+    assert v.verdict == "vacuous"
+    assert v.reasons() == ["reached check 'x.rate_limited served' never hit (count 0, needed 1)"]
+
+
+def test_a_bad_invariant_spec_is_a_harness_error_with_the_message():
+    rec = record(scenario={"id": "s", "invariants": [{"name": "no_such_thing"}]})
+    v = judge(rec)
+    assert v.verdict == "error"
+    assert "'no_such_thing' is not known" in v.error
+    assert exit_code([v]) == 3
+
+
+def test_probe_reached_checks_count_timeline_events():
+    rec = record(
+        scenario={
+            "id": "s",
+            "invariants": [],
+            "reached": [{"probe": "token.expired", "min_hits": 2}],
+        }
+    )
+    rec.timeline.append(T0 + 5, "token.expired", "fake", "token expired")
+    v = judge(rec)
+    assert v.verdict == "vacuous"
+    assert v.reached[0].name == "token.expired observed"
+    assert v.reached[0].count == 1
