@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -118,7 +118,7 @@ class InvariantSpec:
             raise InvariantError(
                 f"invariant {name}: scope {scope!r} is not one of 'always', 'after_containment'"
             )
-        return cls(name=name, params=dict(params), scope=scope, max=int(limit or 0))
+        return cls(name=name, params=dict(params), scope=cast(Scope, scope), max=int(limit or 0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,9 +169,8 @@ def _budget_steps(record: DrillRecord) -> list[tuple[float, dict[str, Any]]]:
             if scope.get("client_id"):
                 for k in ("client_usd", "client_tokens"):
                     if k in c["value"] and c["value"][k] is not None:
-                        per = dict(
-                            merged.get(k) if isinstance(steps[-1][1].get(k), Mapping) else {}
-                        )
+                        prev = steps[-1][1].get(k)
+                        per = dict(prev) if isinstance(prev, Mapping) else {}
                         per[scope["client_id"]] = c["value"][k]
                         merged[k] = per
             steps.append((float(c["t"]), merged))

@@ -277,6 +277,7 @@ def queue_freshness_restored(record: DrillRecord, p: FreshnessParams) -> Finding
             ],
             "",
         )
+    restored = heal if restored is None else restored
     return Findings(
         len(after),
         [],
