@@ -72,7 +72,9 @@ async def serve(
     if world is None:
         world = World(roster=Roster.generate(clients=clients, seed=seed), now=wall_clock, seed=seed, admin_token=admin_token)
     fw = FakeWorld(world, only)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when the proto
+    # says TCP, and without it every response pays a 40 ms delayed-ACK stall.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -477,3 +477,21 @@ def test_served_fakes_write_a_ready_file_with_every_fakes_base_url(tmp_path: Pat
         assert health["status"] == "ok" and health["fakes"] == sorted(FAKE_NAMES)
         assert doc["base"].startswith("http://127.0.0.1:")
     assert not ready.exists()
+
+
+@pytest.mark.served
+def test_served_fakes_answer_without_a_delayed_ack_stall() -> None:
+    """Regression: a listening socket made with proto 0 left TCP_NODELAY off (40 ms per response)."""
+    import statistics
+    import time
+
+    with ServedFakes(only=["toolgate"]) as doc, httpx.Client(base_url=doc["admin"]) as client:
+        client.get("/health").raise_for_status()
+        took = []
+        for _ in range(21):
+            t0 = time.perf_counter()
+            client.get("/health").raise_for_status()
+            took.append(time.perf_counter() - t0)
+    assert statistics.median(took) < 0.02, (
+        f"median {statistics.median(took) * 1000:.1f} ms per request"
+    )

@@ -1,0 +1,49 @@
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+ROOT = Path(__file__).parent
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (pytest -q); extra arguments go to pytest."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint with ruff check; extra arguments go to ruff (e.g. ``--fix``)."""
+    session.install("-e", ".[dev]")
+    session.run("ruff", "check", ".", *session.posargs)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check harness, fakes and sandbox with mypy (strict, pydantic plugin)."""
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every bench/bench_*.py; each writes reports/bench/<name>.json and prints a summary.
+
+    Extra arguments go to every script (e.g. ``nox -s bench -- --check`` fails on a missed target).
+    """
+    session.install("-e", ".[dev]")
+    scripts = sorted((ROOT / "bench").glob("bench_*.py"))
+    if not scripts:
+        session.error("no bench/bench_*.py scripts found")
+    for script in scripts:
+        name = script.stem.removeprefix("bench_")
+        out = ROOT / "reports" / "bench" / f"{name}.json"
+        session.run("python", str(script), "--out", str(out), *session.posargs)
