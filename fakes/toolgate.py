@@ -215,19 +215,15 @@ class _Gateway:
                 return call
         return None
 
-    def _fire(self, call: Call | None, route: str, kind: str, tool: str | None) -> BaseModel | None:
-        """Fire ``kind`` for this request; rules with a ``tool`` param only match that tool."""
-
-        def where(p: BaseModel) -> bool:
-            return (
-                getattr(p, "tool", None) in (None, tool)
-                if tool is not None
-                else getattr(p, "tool", None) is None
-            )
-
+    def _fire(
+        self, call: Call | None, route: str, kind: str, tools: tuple[str | None, ...]
+    ) -> BaseModel | None:
+        """Fire ``kind`` for this request, only from rules whose ``tool`` param is one of ``tools``."""
         w = self.world
         account = call.account_id if call else self._default_account()
-        fired = w.faults.fire(self.svc.name, route, account, kind, where=where)
+        fired = w.faults.fire(
+            self.svc.name, route, account, kind, where=lambda p: getattr(p, "tool", None) in tools
+        )
         if fired is None:
             return None
         if call is not None and call.fault is None:
@@ -247,9 +243,10 @@ class _Gateway:
         for kind, slot in (("toolgate.tool_missing", 0), ("toolgate.schema_drift", 1)):
             if not w.faults.active(kind):
                 continue
-            every = self._fire(call, route, kind, None) is not None
+            # each rule counts at most once per listing: rules for every tool, then per tool
+            every = self._fire(call, route, kind, (None,)) is not None
             for t in _TOOLS:
-                hit = every or self._fire(call, route, kind, t.name) is not None
+                hit = every or self._fire(call, route, kind, (t.name,)) is not None
                 if hit:
                     flags = list(out[t.name])
                     flags[slot] = True
@@ -281,13 +278,13 @@ class _Gateway:
         missing = (
             tool is not None
             and w.faults.active("toolgate.tool_missing")
-            and (self._fire(call, route, "toolgate.tool_missing", tool.name) is not None)
+            and (self._fire(call, route, "toolgate.tool_missing", (None, tool.name)) is not None)
         )
         if tool is None or missing:
             known = [t for t in TOOL_NAMES if not (missing and tool is not None and t == tool.name)]
             raise MCPError(_INVALID_PARAMS, f"Unknown tool: {params.name}", {"tools": known})
         drifted = w.faults.active("toolgate.schema_drift") and (
-            self._fire(call, route, "toolgate.schema_drift", tool.name) is not None
+            self._fire(call, route, "toolgate.schema_drift", (None, tool.name)) is not None
         )
         problem = _invalid_arguments(tool.schema(drifted), params.arguments or {})
         if problem is not None:
@@ -297,7 +294,7 @@ class _Gateway:
             old, new = DRIFTED_ARGUMENT
             args[old] = args.pop(new)
         if w.faults.active("toolgate.tool_error"):
-            p = self._fire(call, route, "toolgate.tool_error", tool.name)
+            p = self._fire(call, route, "toolgate.tool_error", (None, tool.name))
             if p is not None:
                 return _error_result(str(getattr(p, "message", "upstream tool failed")), rid)
         try:

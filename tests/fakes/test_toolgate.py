@@ -184,6 +184,14 @@ async def test_tool_missing_for_every_tool_leaves_tools_list_empty(fw: FakeWorld
         assert (await client.list_tools()).tools == []
 
 
+async def test_a_rule_for_every_tool_hides_all_tools_or_none_in_one_listing(fw: FakeWorld) -> None:
+    rid = await add_fault(fw, {"kind": "toolgate.tool_missing", "probability": 0.5})
+    async with connect(fw) as client:
+        sizes = [len((await client.list_tools(cache_mode="bypass")).tools) for _ in range(20)]
+    assert set(sizes) == {0, len(TOOL_NAMES)}  # seeded: both outcomes occur in 20 draws
+    assert (await hits(fw))[rid] == sizes.count(0)
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_unavailable_makes_the_session_fail_to_initialize(fw: FakeWorld, mode: str) -> None:
     import httpx2
