@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,7 +16,6 @@ from mcp.shared.exceptions import MCPError
 from fakes import FakeWorld, World
 from fakes.core.clock import ManualClock
 from fakes.core.roster import Roster
-from fakes.serve import ServedFakes
 from fakes.toolgate import AGENCY_ACCOUNT, TOOL_NAMES, McpAsgiTransport
 from harness.clock import run_virtual
 
@@ -340,23 +339,15 @@ def test_the_official_client_runs_on_the_virtual_time_loop() -> None:
 # --- served ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[dict[str, Any]]:
-    with ServedFakes(only=["toolgate"]) as doc:
-        yield doc
-
-
 @pytest.fixture
-def toolgate_url(served: dict[str, Any]) -> Iterator[str]:
-    """The served toolgate's URL, on a world reset before and after the test."""
-    httpx.post(f"{served['admin']}/reset").raise_for_status()
-    yield str(served["fakes"]["toolgate"])
-    httpx.post(f"{served['admin']}/reset").raise_for_status()
+def toolgate_url(served_fakes: dict[str, Any], fake_admin: httpx.Client) -> str:
+    """The session's served toolgate, on a freshly reset world (``fake_admin`` resets it)."""
+    return str(served_fakes["fakes"]["toolgate"])
 
 
 @pytest.mark.served
 async def test_served_toolgate_lists_and_calls_tools_over_streamable_http(
-    served: dict[str, Any], toolgate_url: str
+    served_fakes: dict[str, Any], toolgate_url: str
 ) -> None:
     assert toolgate_url.endswith("/toolgate/mcp")
     async with Client(toolgate_url) as client:
@@ -364,16 +355,16 @@ async def test_served_toolgate_lists_and_calls_tools_over_streamable_http(
         result = await client.call_tool("kb_search", KB_ARGS)
     assert sorted(names) == sorted(TOOL_NAMES)
     assert not result.is_error
-    async with httpx.AsyncClient(base_url=served["admin"]) as admin:
+    async with httpx.AsyncClient(base_url=served_fakes["admin"]) as admin:
         [entry] = (await admin.get("/ledger", params={"fake": "toolgate"})).json()["entries"]
     assert (entry["action"], entry["account_id"]) == ("tool.called", AGENCY_ACCOUNT)
 
 
 @pytest.mark.served
 async def test_served_tool_missing_and_hit_counts_show_in_the_admin_api(
-    served: dict[str, Any], toolgate_url: str
+    served_fakes: dict[str, Any], toolgate_url: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=served["admin"]) as admin:
+    async with httpx.AsyncClient(base_url=served_fakes["admin"]) as admin:
         rid = (
             await admin.post(
                 "/faults", json={"kind": "toolgate.tool_missing", "params": {"tool": "kb_search"}}
@@ -391,11 +382,11 @@ async def test_served_tool_missing_and_hit_counts_show_in_the_admin_api(
 @pytest.mark.served
 @pytest.mark.parametrize("mode", MODES)
 async def test_served_unavailable_makes_the_session_fail_to_initialize(
-    served: dict[str, Any], toolgate_url: str, mode: str
+    served_fakes: dict[str, Any], toolgate_url: str, mode: str
 ) -> None:
     import httpx2
 
-    async with httpx.AsyncClient(base_url=served["admin"]) as admin:
+    async with httpx.AsyncClient(base_url=served_fakes["admin"]) as admin:
         (await admin.post("/faults", json={"kind": "toolgate.unavailable"})).raise_for_status()
         with pytest.raises(BaseExceptionGroup) as info:
             async with Client(toolgate_url, mode=mode):
