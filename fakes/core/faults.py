@@ -457,3 +457,23 @@ class FaultEngine:
         for i in self._rules.values():
             out[i.rule.kind] = out.get(i.rule.kind, 0) + i.hits
         return out
+
+
+# --- the social fakes' web UI (the browser lane) -------------------------------------------
+
+
+class DriftParams(_P):
+    reword_labels: bool = Field(True, description="labels and accessible names reworded too, so no v1 locator matches; false keeps them, so a role/label fallback finds the controls")
+
+
+class SlowRenderParams(_P):
+    delay_ms: float = Field(2000.0, ge=0, le=120_000, description="milliseconds before a page's content appears")
+
+
+WEB: tuple[str, ...] = ("x", "instagram")
+_kind("web.selector_drift", "semantic", WEB, "web: a new UI version: test ids and classes renamed, publish moved into a menu, another control where it was.", DriftParams)
+_kind("web.interstitial", "semantic", WEB, "web: a modal dialog covers the page until it is dismissed.")
+_kind("web.captcha", "semantic", WEB, "web: a 'confirm you are human' challenge replaces the page; nothing happens until a person solves it.")
+_kind("web.action_blocked", "semantic", WEB, "web: the action is refused with a 'we restrict certain activity' banner.")
+_kind("web.slow_render", "semantic", WEB, "web: pages show their content late (after `delay_ms`).", SlowRenderParams)
+_kind("web.session_expired", "semantic", WEB, "web: the browser session is logged out; pages send it back to the login form.")

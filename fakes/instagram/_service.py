@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ..core.http import Call, FakeService
 from ..core.world import World
-from . import _engagement, _publishing
+from . import _engagement, _publishing, web
 from . import _wire as wire
 from ._core import IgCore, credential_of
 from ._options import InstagramOptions
@@ -36,6 +36,7 @@ def create(world: World, options: InstagramOptions | None = None, **overrides: A
         )
 
     svc = FakeService(world, "instagram", credential_of=credential_of, outage_body=outage)
+    web.install(svc, ig)
 
     def add(path: str, name: str, method: str, handler: Any, scope: str | None = None) -> None:
         gated = ig.gated(partial(handler, ig), scope)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core.http import FakeService
 from ..core.world import World
-from . import _inbox, _oauth, _posts
+from . import _inbox, _oauth, _posts, web
 from . import _wire as wire
 from ._core import XCore
 from ._options import XOptions
@@ -34,4 +34,5 @@ def create(world: World, options: XOptions | None = None, **overrides: Any) -> F
     add("/2/dm_events", "dm_events.list", "GET", _inbox.dm_events)
     add("/2/dm_conversations/with/{participant_id}/messages", "dm.send", "POST", _inbox.send_dm)
     add("/2/users/{id}/likes", "likes.create", "POST", _inbox.like)
+    web.install(svc, x)
     return svc
