@@ -38,14 +38,10 @@ async def create_tweet(x: XCore, call: Call) -> Response:
     if call.fire(w, "x.duplicate_rejected"):
         return wire.forbidden(wire.DUPLICATE_DETAIL)
     now = w.now()
-    for t in x.state.tweets.values():
-        if (
-            t.account_id == acc
-            and not t.deleted
-            and t.text == text
-            and now - t.created_at < x.opts.duplicate_window_s
-        ):
-            return wire.forbidden(wire.DUPLICATE_DETAIL)
+    prev_id = x.state.by_text.get((acc, text))
+    prev = x.state.tweets.get(prev_id) if prev_id is not None else None
+    if prev is not None and not prev.deleted and now - prev.created_at < x.opts.duplicate_window_s:
+        return wire.forbidden(wire.DUPLICATE_DETAIL)
     target = None
     if reply_to is not None:
         target = x.find(reply_to)
@@ -76,6 +72,7 @@ async def create_tweet(x: XCore, call: Call) -> Response:
         tweet.visible_from = float("inf") if for_s is None else now + for_s
         detail = "invisible" if for_s is None else f"invisible_for={for_s:g}s"
     x.state.tweets[tid] = tweet
+    x.state.by_text[(acc, text)] = tid
     if target is not None:
         x.record(call, "reply.created", tid, text, in_reply_to=target.id, detail=detail)
         echo = call.fire(w, "x.reply_echo")

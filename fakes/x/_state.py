@@ -61,10 +61,13 @@ class XState:
     windows: dict[tuple[str, str], Window] = field(default_factory=dict)
     #: account id (or ``app``) → 24-hour post-creation window
     days: dict[str, Window] = field(default_factory=dict)
+    #: (account id, text) → id of the latest post with that text: the duplicate check in O(1)
+    by_text: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def clear(self) -> None:
         """Forget everything."""
         self.tweets.clear()
+        self.by_text.clear()
         self.dms.clear()
         self.likes.clear()
         self.windows.clear()
