@@ -174,10 +174,10 @@ class Keyring:
         url = f"{self.settings.base_urls.of('x')}/2/users/me"
         for _ in range(2):
             try:
-                r = await asyncio.wait_for(
-                    self.http.get(url, headers={"authorization": f"Bearer {cred.access_token}"}),
-                    self.settings.request_timeout_s,
-                )
+                async with asyncio.timeout(self.settings.request_timeout_s):
+                    r = await self.http.get(
+                        url, headers={"authorization": f"Bearer {cred.access_token}"}
+                    )
             except EgressRefused:
                 raise
             except (httpx.HTTPError, TimeoutError) as e:
@@ -238,9 +238,8 @@ class Keyring:
             "client_id": self.settings.x_oauth_client_id,
         }
         try:
-            r = await asyncio.wait_for(
-                self.http.post(url, data=form), self.settings.request_timeout_s
-            )
+            async with asyncio.timeout(self.settings.request_timeout_s):
+                r = await self.http.post(url, data=form)
         except EgressRefused:
             raise
         except (httpx.HTTPError, TimeoutError) as e:

@@ -242,6 +242,10 @@ class Platform:
             if hasattr(comp, "stop"):
                 await comp.stop()
         await self.runner.stop()
+        for lane in self.lanes.values():
+            close = getattr(lane, "aclose", None)
+            if close is not None:
+                await close()
         await self.http.aclose()
 
     async def __aenter__(self) -> Platform:

@@ -125,7 +125,9 @@ class PublishHandlers:
         media_url = job.spec.payload.get("media_url")
         ambiguous = bool(job.result.get("ambiguous"))
         dedupes = bool(getattr(lane, "dedupes_identical_text", False))
-        if ambiguous and not self.p.defects.on("retry_not_idempotent"):
+        if ambiguous and self.p.defects.on("retry_not_idempotent"):
+            scope.note("ig_container", None)  # the bug: start over as if nothing happened
+        elif ambiguous:
             try:
                 found = await lane.find_published(cred, text, scope)
             except Ambiguous as e:

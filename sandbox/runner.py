@@ -10,7 +10,6 @@ handler raises (:mod:`sandbox.errors`) decides the job's next state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import heapq
 import random
@@ -180,9 +179,18 @@ class Runner:
                 self._active.add(task)
                 task.add_done_callback(self._done)
             self._wake.clear()
-            timeout = self._timers[0][0] - self.now() if self._timers else None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            # not asyncio.wait_for: on 3.11 it can swallow a cancellation (and hang stop())
+            loop = asyncio.get_running_loop()
+            timer = (
+                loop.call_later(max(0.0, self._timers[0][0] - self.now()), self._wake.set)
+                if self._timers
+                else None
+            )
+            try:
+                await self._wake.wait()
+            finally:
+                if timer is not None:
+                    timer.cancel()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._active.discard(task)

@@ -64,6 +64,15 @@ class ApiLane:
         self.d = deps
         self.http = deps.http
         self.base = deps.settings.base_urls.of(self.platform)
+        #: requests still running after their caller gave up (a server keeps processing them)
+        self._orphans: set[asyncio.Future[httpx.Response]] = set()
+
+    async def aclose(self) -> None:
+        """Cancel requests still running after a timeout (no task is left behind)."""
+        for f in list(self._orphans):
+            f.cancel()
+        await asyncio.gather(*self._orphans, return_exceptions=True)
+        self._orphans.clear()
 
     # overridables ---------------------------------------------------------------------------
     def _auth_headers(self, cred: Credential) -> dict[str, str]:
@@ -120,11 +129,15 @@ class ApiLane:
             if attempt and mutating:
                 scope.check(action)  # type: ignore[arg-type]
             h = {**scope.headers(), **self._auth_headers(cred), **(headers or {})}
+            # shielded: a request we stop waiting for still reaches the server, as on a network
+            fut = asyncio.ensure_future(
+                self.http.request(method, url, json=json, params=params, data=data, headers=h)
+            )
+            self._orphans.add(fut)
+            fut.add_done_callback(self._orphans.discard)
             try:
-                r = await asyncio.wait_for(
-                    self.http.request(method, url, json=json, params=params, data=data, headers=h),
-                    self.d.settings.request_timeout_s,
-                )
+                async with asyncio.timeout(self.d.settings.request_timeout_s):
+                    r = await asyncio.shield(fut)
             except EgressRefused as e:
                 raise Blocked(str(e), reason="egress", resumable=False) from None
             except TimeoutError:

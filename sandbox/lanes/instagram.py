@@ -196,19 +196,22 @@ class InstagramLane(ApiLane):
     async def find_published(
         self, cred: Credential, text: str, scope: SideEffectScope
     ) -> SendResult | None:
-        """GET /{ig-user-id}/media?fields=id,caption,permalink and match the caption."""
+        """The job's container is the idempotency key: PUBLISHED means an earlier attempt posted.
+
+        No container (or one not published) → None: publishing it cannot double-post.
+        """
+        container = scope.recall("ig_container")
+        if not container:
+            return None
         r, cred = await self.send(
-            "GET",
-            f"/{cred.account.platform_user_id}/media",
-            cred,
-            scope,
-            params={"fields": "id,caption,permalink"},
+            "GET", f"/{container}", cred, scope, params={"fields": "status_code,status"}
         )
         if r.status_code != 200:
-            raise Ambiguous(f"instagram.unsearchable: HTTP {r.status_code}")
-        for m in self.json_of(r, mutating=False).get("data") or ():
-            if m.get("caption") == text:
-                return SendResult(str(m["id"]), m.get("permalink"))
+            raise Ambiguous(f"instagram.container_unknown: HTTP {r.status_code} for {container}")
+        if self.json_of(r, mutating=False).get("status_code") == "PUBLISHED":
+            raise Ambiguous(
+                f"instagram.container_published: {container} was published by an earlier attempt; media id unknown"
+            )
         return None
 
     # engagement -----------------------------------------------------------------------------

@@ -1,0 +1,143 @@
+"""The browser lane's runtime: one Chromium, one isolated context per (client, account) profile.
+
+Each profile keeps its own storage state (cookies, local storage) in its own directory under
+``profiles_dir/<client>/<account>/``, so sessions of different tenants never share a jar. The
+browser can reach only the hosts of the platform's base URLs: every other request is aborted,
+and host resolution is disabled for any other name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .browser_select import find_browser
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, BrowserContext, Playwright, Route
+
+__all__ = ["LAUNCH_ARGS", "BrowserRuntime", "Profile"]
+
+LAUNCH_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-extensions",
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A browser profile: the storage of one client's session on one account."""
+
+    client_id: str
+    account_id: str
+    platform: str
+    directory: Path
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(client, account): what keeps profiles apart."""
+        return (self.client_id, self.account_id)
+
+    @property
+    def state_path(self) -> Path:
+        """Where the profile's storage state (cookies) is kept between runs."""
+        return self.directory / "storage-state.json"
+
+
+class BrowserRuntime:
+    """Starts Chromium lazily; hands out one context per profile; closes everything on stop."""
+
+    def __init__(
+        self, allowed_hosts: set[str], *, chromium: str | None, headless: bool, timeout_s: float
+    ) -> None:
+        self.allowed_hosts = allowed_hosts
+        self.chromium = chromium
+        self.headless = headless
+        self.timeout_s = timeout_s
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self._contexts: dict[tuple[str, str], BrowserContext] = {}
+        self._lock = asyncio.Lock()
+        #: requests the browser tried to make outside the allowed hosts (aborted)
+        self.refused: list[str] = []
+        self.launches = 0
+
+    async def browser(self) -> Browser:
+        """The running Chromium (launched on first use)."""
+        async with self._lock:
+            if self._browser is None:
+                from playwright.async_api import async_playwright
+
+                choice = find_browser(self.chromium)
+                self._pw = await async_playwright().start()
+                rules = "MAP * ~NOTFOUND, " + ", ".join(
+                    f"EXCLUDE {h}" for h in sorted(self.allowed_hosts)
+                )
+                self._browser = await self._pw.chromium.launch(
+                    executable_path=str(choice.executable),
+                    headless=self.headless,
+                    args=[*LAUNCH_ARGS, f"--host-resolver-rules={rules}"],
+                )
+                self.launches += 1
+            return self._browser
+
+    async def _guard(self, route: Route) -> None:
+        host = urlsplit(route.request.url).hostname or ""
+        if host in self.allowed_hosts or route.request.url.startswith(("data:", "about:")):
+            await route.continue_()
+        else:
+            self.refused.append(host)
+            await route.abort("blockedbyclient")
+
+    async def context(self, profile: Profile) -> BrowserContext:
+        """The profile's context, created from its stored state on first use."""
+        ctx = self._contexts.get(profile.key)
+        if ctx is not None:
+            return ctx
+        browser = await self.browser()
+        profile.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(profile.directory, 0o700)
+        kw: dict[str, Any] = {
+            "viewport": {"width": 1000, "height": 800},
+            "service_workers": "block",
+        }
+        if profile.state_path.exists():
+            kw["storage_state"] = str(profile.state_path)
+        ctx = await browser.new_context(**kw)
+        ctx.set_default_timeout(self.timeout_s * 1000)
+        await ctx.route("**/*", self._guard)
+        self._contexts[profile.key] = ctx
+        return ctx
+
+    def warm(self) -> list[tuple[str, str]]:
+        """Profiles with an open context, oldest first."""
+        return list(self._contexts)
+
+    async def save(self, profile: Profile) -> None:
+        """Persist the profile's storage state (after a login)."""
+        ctx = self._contexts.get(profile.key)
+        if ctx is not None:
+            await ctx.storage_state(path=str(profile.state_path))
+            os.chmod(profile.state_path, 0o600)
+
+    async def stop(self) -> None:
+        """Close every context, the browser and Playwright."""
+        for ctx in self._contexts.values():
+            await ctx.close()
+        self._contexts.clear()
+        if self._browser is not None:
+            await self._browser.close()
+            self._browser = None
+        if self._pw is not None:
+            await self._pw.stop()
+            self._pw = None

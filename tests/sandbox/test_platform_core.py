@@ -1,0 +1,400 @@
+"""The healthy platform against the in-process fakes: publish, verify, audit, and every control."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+
+import httpx
+import pytest
+from platform_rig import Rig, rig, virtual
+
+from sandbox.contract import JobSpec, KillScope
+from sandbox.controls import ControlError
+from sandbox.defects import UnknownDefectError
+from sandbox.settings import Settings
+
+PLATFORMS = ("x", "instagram", "linkedin")
+CLIENTS = ("acme", "northwind", "globex")
+OPS = {"actor": "ops-lead", "reason": "drill"}
+
+
+def _publish(r: Rig, client: str, platform: str, text: str | None = None) -> str:
+    spec = JobSpec(
+        kind="publish",
+        client_id=client,
+        platform=platform,
+        payload={"text": text or f"{client} on {platform} #{len(r.platform.jobs)}"},
+    )
+    return r.platform.submit(spec).id
+
+
+def _social_posts(r: Rig) -> list:
+    return [e for e in r.world.ledger if e.action == "post.created"]
+
+
+def _assert_one_success_audit_per_post(r: Rig) -> None:
+    successes = Counter(
+        (e.platform, e.proof.get("resource_id"))
+        for e in r.audit(phase="outcome", outcome="success")
+    )
+    posts = _social_posts(r)
+    assert posts, "no post reached the fakes"
+    for e in posts:
+        assert successes[(e.fake, e.resource_id)] == 1, (
+            f"ledger post {e.fake}/{e.resource_id} has {successes[(e.fake, e.resource_id)]} success audit events"
+        )
+    assert sum(successes.values()) == len(posts)
+
+
+def test_a_healthy_platform_publishes_and_verifies_every_post_on_the_intended_account() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            for c in CLIENTS:
+                for p in PLATFORMS:
+                    for _ in range(2):
+                        _publish(r, c, p)
+            await r.settle()
+            jobs = r.platform.jobs.all()
+            assert {j.state for j in jobs} == {"succeeded"}, [
+                (j.id, j.state, j.last_error) for j in jobs
+            ]
+            assert all(j.result["verified"] for j in jobs)
+            assert len(_social_posts(r)) == 18
+            for e in _social_posts(r):
+                job = next(j for j in jobs if j.result["resource_id"] == e.resource_id)
+                assert e.account_id == f"{job.spec.client_id}-{job.spec.platform}"
+                assert e.tenant_id == job.spec.client_id
+            _assert_one_success_audit_per_post(r)
+            m = await r.client.metrics()
+            assert m["publish_success_total"] == 18 and m["publish_attempts_total"] == 18
+
+    virtual(main)
+
+
+def test_the_canary_publishes_one_post_and_verifies_it() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            out = await r.client.canary("acme", "instagram")
+            assert out["ok"] and out["verified"] and out["resource_id"]
+            assert [e.account_id for e in _social_posts(r)] == ["acme-instagram"]
+
+    virtual(main)
+
+
+def test_the_global_kill_switch_stops_every_side_effect_until_released() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            await r.client.set_kill_switch(KillScope(), True, **OPS)
+            ids = [_publish(r, c, p) for c in CLIENTS for p in PLATFORMS]
+            await asyncio.sleep(600)
+            assert not _social_posts(r)
+            assert {r.platform.jobs.get(i).state for i in ids} == {"blocked"}
+            assert r.audit(outcome="blocked")
+            assert (await r.client.metrics())['kill_switch_state{scope="global"}'] == 1
+            await r.client.set_kill_switch(KillScope(), False, **OPS)
+            await r.settle()
+            assert len(_social_posts(r)) == 9
+            assert {r.platform.jobs.get(i).state for i in ids} == {"succeeded"}
+
+    virtual(main)
+
+
+def test_a_kill_switch_engaged_mid_job_stops_the_side_effect_not_yet_sent() -> None:
+    async def main() -> None:
+        async with rig(pacing={"x": {"min_interval_s": 120}}) as r:
+            first, second = _publish(r, "acme", "x"), _publish(r, "acme", "x")
+            await asyncio.sleep(30)  # the first posted; the second waits in pacing
+            await r.client.set_kill_switch(KillScope(client_id="acme"), True, **OPS)
+            await asyncio.sleep(600)
+            assert r.platform.jobs.get(first).state == "succeeded"
+            assert r.platform.jobs.get(second).state == "blocked"
+            assert len(_social_posts(r)) == 1
+
+    virtual(main)
+
+
+@pytest.mark.parametrize(
+    ("scope", "stopped"),
+    [
+        (KillScope(client_id="acme"), lambda c, p: c == "acme"),
+        (KillScope(platform="instagram"), lambda c, p: p == "instagram"),
+        (KillScope(client_id="northwind", platform="x"), lambda c, p: (c, p) == ("northwind", "x")),
+        (KillScope(action="publish"), lambda c, p: True),
+        (KillScope(action="reply"), lambda c, p: False),
+    ],
+    ids=["client", "platform", "client+platform", "action=publish", "action=reply"],
+)
+def test_a_scoped_kill_switch_stops_only_the_side_effects_it_covers(
+    scope: KillScope, stopped: object
+) -> None:
+    async def main() -> None:
+        async with rig() as r:
+            await r.client.set_kill_switch(scope, True, **OPS)
+            ids = {(c, p): _publish(r, c, p) for c in CLIENTS for p in PLATFORMS}
+            await asyncio.sleep(1800)
+            for (c, p), jid in ids.items():
+                want = "blocked" if stopped(c, p) else "succeeded"  # type: ignore[operator]
+                assert r.platform.jobs.get(jid).state == want, (
+                    c,
+                    p,
+                    r.platform.jobs.get(jid).last_error,
+                )
+            landed = {(e.tenant_id, e.fake) for e in _social_posts(r)}
+            assert landed == {k for k in ids if not stopped(*k)}  # type: ignore[operator]
+
+    virtual(main)
+
+
+@pytest.mark.parametrize("mode", ["approval_required", "manual_only"])
+def test_a_fail_closed_mode_holds_jobs_until_an_operator_approves_them(mode: str) -> None:
+    async def main() -> None:
+        async with rig() as r:
+            await r.client.set_mode(mode, platform="x", **OPS)  # type: ignore[arg-type]
+            held, free = _publish(r, "acme", "x"), _publish(r, "acme", "linkedin")
+            await asyncio.sleep(600)
+            assert r.platform.jobs.get(held).state == "awaiting_approval"
+            assert r.platform.jobs.get(free).state == "succeeded"
+            assert [e.fake for e in _social_posts(r)] == ["linkedin"]
+            job = await r.client.approve(held, **OPS)
+            assert job.state == "queued"
+            await r.settle()
+            assert r.platform.jobs.get(held).state == "succeeded"
+            assert sorted(e.fake for e in _social_posts(r)) == ["linkedin", "x"]
+
+    virtual(main)
+
+
+def test_read_only_mode_blocks_side_effects_and_releasing_it_resumes_them() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            await r.client.set_mode("read_only", client_id="globex", **OPS)
+            jid = _publish(r, "globex", "linkedin")
+            await asyncio.sleep(300)
+            assert r.platform.jobs.get(jid).state == "blocked" and not _social_posts(r)
+            await r.client.set_mode("auto", client_id="globex", **OPS)
+            await r.settle()
+            assert r.platform.jobs.get(jid).state == "succeeded"
+
+    virtual(main)
+
+
+def test_pacing_holds_the_minimum_interval_and_the_daily_cap_per_account() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            await r.client.set_pacing(
+                "instagram", min_interval_s=300, daily_caps={"publish": 3}, **OPS
+            )
+            ids = [_publish(r, "acme", "instagram") for _ in range(5)]
+            await asyncio.sleep(3 * 3600)
+            times = [e.t for e in _social_posts(r)]
+            assert len(times) == 3, "the daily cap of 3 must hold"
+            assert all(b - a >= 300 for a, b in itertools.pairwise(times)), times
+            states = Counter(r.platform.jobs.get(i).state for i in ids)
+            assert states == {"succeeded": 3, "scheduled": 2}
+
+    virtual(main)
+
+
+def test_paused_queue_consumers_start_no_job_of_that_class() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            await r.client.set_queue_paused("publish", True, **OPS)
+            jid = _publish(r, "acme", "x")
+            await asyncio.sleep(600)
+            assert r.platform.jobs.get(jid).state == "queued" and not _social_posts(r)
+            assert (await r.client.metrics())['queue_depth{job_class="publish"}'] == 1
+            await r.client.set_queue_paused("publish", False, **OPS)
+            await r.settle()
+            assert r.platform.jobs.get(jid).state == "succeeded"
+
+    virtual(main)
+
+
+def test_retry_after_is_honoured_by_the_api_lane() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            r.world.faults.add(
+                {
+                    "kind": "x.rate_limited",
+                    "params": {"retry_after_s": 900},
+                    "match": {"fake": "x", "route": "tweets.create"},
+                    "first_n": 1,
+                }
+            )
+            t0 = r.platform.now()
+            jid = _publish(r, "acme", "x")
+            await r.settle()
+            job = r.platform.jobs.get(jid)
+            assert job.state == "succeeded" and job.attempts == 2
+            creates = [j for j in r.world.journal.entries(fake="x") if j.route == "tweets.create"]
+            assert [c.status for c in creates] == [429, 201]
+            assert creates[1].t - t0 >= 900, "the retry came before x-rate-limit-reset"
+            assert (await r.client.metrics())["rate_limit_hits_total"] == 1
+
+    virtual(main)
+
+
+def test_a_publish_not_visible_is_marked_needs_human_confirm_never_succeeded() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            r.world.faults.add({"kind": "linkedin.post_invisible", "match": {"fake": "linkedin"}})
+            for c in CLIENTS:
+                _publish(r, c, "linkedin")
+            await r.settle()
+            assert {j.state for j in r.platform.jobs.all()} == {"needs_human_confirm"}
+            assert not r.audit(outcome="success")
+            assert len(r.audit(outcome="needs_human_confirm")) == 3
+            r.platform.evaluate_alerts()
+            assert any(a.name == "verification_failed_high" for a in r.platform.alerts.fired)
+
+    virtual(main)
+
+
+def test_a_timed_out_publish_is_not_posted_twice_on_retry() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            r.world.faults.add(
+                {
+                    "kind": "http.reset",
+                    "match": {"fake": "instagram", "route": "media.publish"},
+                    "first_n": 1,
+                }
+            )
+            r.world.faults.add(
+                {
+                    "kind": "http.reset",
+                    "match": {"fake": "linkedin", "route": "posts.create"},
+                    "first_n": 1,
+                }
+            )
+            ig, li = _publish(r, "acme", "instagram"), _publish(r, "acme", "linkedin")
+            await r.settle()
+            assert Counter(e.fake for e in _social_posts(r)) == {"instagram": 1, "linkedin": 1}
+            assert r.platform.jobs.get(ig).state in ("succeeded", "needs_human_confirm")
+            assert r.platform.jobs.get(li).state in ("succeeded", "needs_human_confirm")
+
+    virtual(main)
+
+
+def test_the_egress_guard_refuses_audits_and_alerts_an_unknown_host() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            with pytest.raises(
+                httpx.ConnectError, match=r"egress refused: https://evil\.example\.com:443"
+            ):
+                await r.platform.http.get("https://evil.example.com/steal")
+            assert r.audit(action="http.request", outcome="blocked")
+            assert [a.name for a in r.platform.alerts.fired] == ["egress_refused"]
+
+    virtual(main)
+
+
+def test_a_job_for_another_tenants_account_is_blocked_by_the_tenancy_guard() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            jid = r.platform.submit(
+                JobSpec(
+                    kind="publish",
+                    client_id="acme",
+                    platform="x",
+                    account_id="northwind-x",
+                    payload={"text": "hi"},
+                )
+            ).id
+            await r.settle()
+            assert r.platform.jobs.get(jid).state == "blocked"
+            assert not _social_posts(r)
+            assert [a.name for a in r.platform.alerts.fired] == ["tenancy_mismatch"]
+
+    virtual(main)
+
+
+def test_no_secret_reaches_the_audit_log_or_the_metrics() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            tok = r.world.roster.account("acme-x").credential.access_token
+            r.platform.audit.record(
+                client_id="acme",
+                platform="x",
+                account_id="acme-x",
+                action="post.create",
+                phase="attempt",
+                trace_id="0" * 32,
+                error=f"boom Bearer {tok}",
+                detail={"token": tok},
+            )
+            _publish(r, "acme", "x")
+            await r.settle()
+            dump = (
+                repr([e.model_dump() for e in r.platform.audit.events()])
+                + r.platform.telemetry.exposition().decode()
+            )
+            for a in r.world.roster.accounts():
+                assert a.credential.access_token not in dump
+            assert "[redacted]" in dump
+
+    virtual(main)
+
+
+def test_bad_control_input_names_the_field_the_value_and_the_valid_choices() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            with pytest.raises(
+                ControlError,
+                match=r"lane: 'browsr' is not a lane; did you mean 'browser'\?; valid: api, browser, hybrid",
+            ):
+                await r.client.set_lane("x", "browsr", **OPS)  # type: ignore[arg-type]
+            with pytest.raises(ControlError, match="job_class: 'publishing'"):
+                await r.client.set_queue_paused("publishing", True, **OPS)
+            with pytest.raises(ControlError, match=r"scope\.client_id: .acme2. is not a client"):
+                await r.client.set_kill_switch(KillScope(client_id="acme2"), True, **OPS)
+            changes = await r.client.control_changes()
+            assert changes == []
+
+    virtual(main)
+
+
+def test_an_unknown_defect_name_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(
+        UnknownDefectError, match=r"'fifo_queu' is not a defect; did you mean 'fifo_queue'\?"
+    ):
+        from sandbox import Platform
+
+        Platform(
+            Settings(),
+            {},
+            transport=httpx.MockTransport(lambda r: httpx.Response(200)),
+            now=lambda: 0.0,
+            defects=["fifo_queu"],
+        )
+
+
+def test_every_control_change_is_recorded_with_actor_reason_and_time() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            await r.client.set_kill_switch(
+                KillScope(platform="x"), True, actor="ic", reason="RB-01 step 1"
+            )
+            await r.client.set_provider_routing("text", ["anthropic", "openai"], **OPS)
+            await r.client.set_budget(client_id="acme", client_usd=5.0, **OPS)
+            await r.client.set_trigger_lock(True, **OPS)
+            ch = await r.client.control_changes()
+            assert [c.control for c in ch] == [
+                "kill_switch",
+                "provider_routing",
+                "budget",
+                "trigger_lock",
+            ]
+            assert (
+                ch[0].actor == "ic"
+                and ch[0].reason == "RB-01 step 1"
+                and ch[0].scope == {"platform": "x"}
+            )
+            snap = await r.client.controls()
+            assert snap["kill_switches"] == [{"platform": "x"}] and snap["provider_routing"][
+                "text"
+            ] == ["anthropic", "openai"]
+
+    virtual(main)
