@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import Any
 
 import httpx
-
 from starlette.applications import Starlette
 from starlette.routing import Mount
 

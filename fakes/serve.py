@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
+import logging
 import os
 import socket
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import uvicorn
 
 from .app import FakeWorld
 from .core.clock import wall_clock
+from .core.http import ConnectionDropped
 from .core.roster import Roster
 from .core.world import World
 
@@ -46,6 +49,14 @@ def ready_document(base: str, names: list[str]) -> dict[str, Any]:
     return {"admin": f"{base}/_fake", "fakes": fakes, "base": base}
 
 
+class _QuietDrops(logging.Filter):
+    """Drop uvicorn's traceback for connections a fault dropped on purpose (``http.reset`` …)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionDropped)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -65,6 +76,7 @@ async def serve(
     on_ready: Any = None,
     world: World | None = None,
     only: Iterable[str] | None = None,
+    on_server: Callable[[uvicorn.Server], None] | None = None,
 ) -> None:
     """Run the fakes until cancelled. Binds loopback unless told otherwise (then needs a token)."""
     if not is_loopback(host) and not admin_token:
@@ -84,11 +96,17 @@ async def serve(
     real_port = sock.getsockname()[1]
     config = uvicorn.Config(fw.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
+    err_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDrops) for f in err_log.filters):
+        err_log.addFilter(_QuietDrops())
+    if on_server is not None:
+        on_server(server)
     base = f"http://{'[' + host + ']' if ':' in host else host}:{real_port}"
     doc = ready_document(base, list(fw.services))
 
     async def announce() -> None:
-        while not server.started:
+        # uvicorn has no "started" event to await; it sets a flag once its sockets listen.
+        while not server.started:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         text = json.dumps(doc)
         if ready_file is not None:
@@ -104,8 +122,9 @@ async def serve(
     finally:
         task.cancel()
         sock.close()
-        if ready_file is not None and ready_file.exists():
-            ready_file.unlink()
+        if ready_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(ready_file)
 
 
 class ServedFakes:
@@ -123,7 +142,7 @@ class ServedFakes:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._server: uvicorn.Server | None = None
         self._error: BaseException | None = None
 
     def _run(self) -> None:
@@ -134,14 +153,12 @@ class ServedFakes:
             self.doc = doc
             self._ready.set()
 
-        async def main() -> None:
-            self._task = asyncio.current_task()  # type: ignore[assignment]
-            await serve(self.host, self.port, on_ready=on_ready, **self.kw)
+        def on_server(server: uvicorn.Server) -> None:
+            self._server = server
 
         try:
-            loop.run_until_complete(main())
-        except asyncio.CancelledError:
-            pass
+            loop.run_until_complete(serve(self.host, self.port, on_ready=on_ready, on_server=on_server, **self.kw))
+            loop.run_until_complete(loop.shutdown_asyncgens())
         except BaseException as e:  # reported to the caller of __enter__
             self._error = e
         finally:
@@ -160,7 +177,8 @@ class ServedFakes:
         return self.doc
 
     def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._task is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._task.cancel)
+        # A graceful uvicorn shutdown: it polls ``should_exit`` and closes every connection.
+        if self._server is not None:
+            self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(15)
