@@ -155,3 +155,20 @@ class KillSwitchIgnoredByEngagement(
     """The engagement engine does not consult the kill switches before replies, DMs and likes;
     engagement continues after the switch is engaged (RB-10 Immediate actions: engagement kill
     switch ON)."""
+
+
+# ---- the browser lane's defects (sandbox.lanes.browser) ----------------------------------------
+
+
+class BrowserProfileMixup(Defect, name="browser_profile_mixup", runbook="RB-01"):
+    """Browser profile selection reuses a warm profile of another client on the same platform for
+    every 2nd browser job, and trusts a warm profile without re-checking whose session it holds:
+    the side effect lands on the other tenant's account (RB-01 Diagnosis: browser profile
+    selection logic)."""
+
+
+class BrittleSelectors(Defect, name="brittle_selectors", runbook="RB-06"):
+    """The browser lane finds controls by position and CSS class only, with no fallbacks and no
+    check of the element's role or label before acting: after a UI change it can click a
+    different control (delete or like where it meant to publish) (RB-06 Fix: resilient locator
+    strategy)."""
