@@ -166,6 +166,8 @@ class Keyring:
                     f"tenancy: the X token for {account.account_id!r} acts as user {uid}, "
                     f"not {account.platform_user_id} ({account.handle})"
                 )
+            if uid is not None:
+                self._identity[cred.credential_ref] = uid
 
     async def _x_identity(self, cred: Credential) -> str | None:
         cached = self._identity.get(cred.credential_ref)
@@ -189,9 +191,7 @@ class Keyring:
                 return None  # the platform offers no identity endpoint: rely on the keyring record
             if r.status_code != 200:
                 raise Retryable(f"x.identity_unverified: HTTP {r.status_code}")
-            uid = str((r.json().get("data") or {}).get("id", ""))
-            self._identity[cred.credential_ref] = uid
-            return uid
+            return str((r.json().get("data") or {}).get("id", ""))
         raise AuthFailed(
             f"x.token_rejected: {cred.account.account_id} still unauthorised after refresh"
         )
