@@ -19,11 +19,18 @@ import json
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .budget import IMAGE_USD, VIDEO_USD_PER_S, Budget, BudgetExceeded, RecursionCapExceeded, price
+from .budget import (
+    IMAGE_USD,
+    VIDEO_USD_PER_S,
+    Budget,
+    BudgetExceeded,
+    RecursionCapExceeded,
+    price,
+)
 from .defects import Defect
 from .providers import (
     CAPABILITIES,
@@ -39,7 +46,18 @@ from .providers import (
     with_retries,
 )
 
-__all__ = ["HARD_TOOL_ROUND_CEILING", "GenerationFailed", "Generator", "TextOutcome"]
+if TYPE_CHECKING:
+    from .generation_jobs import GenerationComponent
+    from .platform import Platform
+
+__all__ = [
+    "HARD_TOOL_ROUND_CEILING",
+    "GenerationComponent",
+    "GenerationFailed",
+    "Generator",
+    "TextOutcome",
+    "install",
+]
 
 #: a safety net below the platform's controls: even the ``no_budget_stop`` defect stops here,
 #: so a drill of the defect terminates (the damage is long done by then)
@@ -106,6 +124,8 @@ class Generator:
     rng: random.Random
     sleep: Callable[[float], Awaitable[None]]
     account_of: Callable[[str], str | None] = field(default=lambda p: f"agency-{p}")
+    #: called before each provider call with (client_id, provider, action); raises to refuse it
+    gate: Callable[[str, str, str], None] | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     _episodes: int = 0
 
@@ -149,6 +169,19 @@ class Generator:
                 job_id=job_id,
                 trace_id=trace_id,
             )
+            if self.gate is not None:
+                try:
+                    self.gate(client_id, provider, action)
+                except Exception as e:
+                    await _call(
+                        self.audit,
+                        phase="outcome",
+                        outcome="blocked",
+                        error=str(e),
+                        detail={"episode_id": episode_id},
+                        **common,
+                    )
+                    raise
             try:
                 self.budget.check(client_id, episode_id, tokens=estimate[0], usd=estimate[1])
             except BudgetExceeded as e:
@@ -170,10 +203,11 @@ class Generator:
                 if err.code in ("rate_limit_exceeded", "rate_limit_error") or err.status == 429:
                     self.metric("rate_limit_hits", 1, {"platform": provider})
 
+            def attempt(retry: int, provider: str = provider) -> Awaitable[Any]:
+                return call(provider, retry)
+
             try:
-                result = await with_retries(
-                    lambda r, p=provider: call(p, r), self.policy, self.rng, self.sleep, on_error
-                )
+                result = await with_retries(attempt, self.policy, self.rng, self.sleep, on_error)
             except ProviderError as e:
                 errors.append(e)
                 proof = {"request_id": e.request_id} if e.request_id else {}
@@ -194,11 +228,18 @@ class Generator:
         raise GenerationFailed(capability, errors, tried)
 
     def _charge(
-        self, client_id: str, episode_id: str, provider: str, tokens: int, usd: float
+        self,
+        client_id: str,
+        episode_id: str,
+        provider: str,
+        tokens: int,
+        usd: float,
+        tokens_in: int = 0,
     ) -> None:
         self.budget.charge(client_id, episode_id, tokens=tokens, usd=usd)
         labels = {"client_id": client_id, "provider": provider}
-        self.metric("llm_tokens", tokens, labels)
+        self.metric("llm_tokens_in", tokens_in, labels)
+        self.metric("llm_tokens_out", tokens - tokens_in, labels)
         self.metric("llm_spend_usd", usd, labels)
 
     # text -----------------------------------------------------------------------------------
@@ -269,7 +310,14 @@ class Generator:
                     "tool_calls": [c.name for c in comp.tool_calls],
                 },
             )
-            self._charge(client_id, episode_id, provider, comp.tokens_in + comp.tokens_out, cost)
+            self._charge(
+                client_id,
+                episode_id,
+                provider,
+                comp.tokens_in + comp.tokens_out,
+                cost,
+                comp.tokens_in,
+            )
             tokens += comp.tokens_in + comp.tokens_out
             usd += cost
             used.append(provider)
@@ -395,3 +443,13 @@ class Generator:
         )
         self.budget.charge(client_id, ep, tokens=0, usd=usd)
         self.metric("llm_spend_usd", usd, {"client_id": client_id, "provider": provider})
+
+
+# --- wiring into a platform --------------------------------------------------------------------
+
+
+def install(platform: Platform) -> GenerationComponent:
+    """Wire generation into ``platform`` (called by the platform at construction)."""
+    from .generation_jobs import GenerationComponent
+
+    return GenerationComponent(platform)

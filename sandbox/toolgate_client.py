@@ -19,19 +19,42 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 import httpx2
 import mcp_types as types
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
+from pydantic import ValidationError
 
-__all__ = ["FailureKind", "GuardedOutcome", "ToolGate", "ToolGateError", "ToolResult"]
+from .contract import JobSpec
+from .defects import Defect
+from .errors import Fatal, Held, Retryable
+from .jobs import JobRecord
+
+if TYPE_CHECKING:
+    from .platform import Platform
+
+__all__ = [
+    "FailureKind",
+    "GuardedOutcome",
+    "ToolGate",
+    "ToolGateComponent",
+    "ToolGateError",
+    "ToolResult",
+    "install",
+]
 
 FailureKind = Literal["unavailable", "tool_missing", "schema_drift", "tool_error", "bad_result"]
 T = TypeVar("T")
 AuditFn = Callable[..., Any]
+
+
+class ToolgateFailOpen(Defect, name="toolgate_fail_open", runbook="RB-08"):
+    """Tool gateway failures are treated as success: the side effect that depends on the tool
+    result goes ahead with an empty default result (RB-08 Immediate action: fail closed, block
+    side effects; Diagnosis: MCP unavailable, tool registry mismatch)."""
 
 
 class ToolGateError(Exception):
@@ -289,3 +312,126 @@ def _find(e: BaseException, cls: type[ToolGateError]) -> ToolGateError | None:
 async def _maybe_await(value: Any) -> None:
     if isinstance(value, Awaitable):
         await value
+
+
+# --- wiring into a platform --------------------------------------------------------------------
+
+#: job kind → the audit action of the side effect a tool result may feed
+_FOLLOWUP_ACTION = {
+    "publish": "post.create",
+    "reply": "reply.create",
+    "dm": "dm.send",
+    "like": "like.create",
+}
+
+
+def _summary(data: Mapping[str, Any]) -> str:
+    """A short text form of a tool result, for ``{result}`` in a follow-up's text."""
+    hits = data.get("hits")
+    if isinstance(hits, list) and hits and isinstance(hits[0], dict):
+        return str(hits[0].get("snippet", ""))[:200]
+    if "value" in data:
+        return str(data["value"])
+    return json.dumps(dict(data), separators=(",", ":"), sort_keys=True)[:200] if data else ""
+
+
+class ToolGateComponent:
+    """The tool gateway client wired into a platform, with the ``tool_call`` job handler.
+
+    A ``tool_call`` job's payload names ``tool`` and ``arguments`` and, optionally, ``then``: a
+    job spec (e.g. a publish) submitted only with the tool's result in hand — its
+    ``payload.text`` may carry ``{result}``. When the gateway fails, the follow-up is not
+    submitted (its action is audited ``blocked``) and the job waits for approval: a person may
+    let it go ahead without the tool (RB-08: fail closed, unless approved).
+    """
+
+    def __init__(self, platform: Platform) -> None:
+        p = self.p = platform
+        account = next(
+            (a.account_id for a in p.settings.providers if a.provider == "toolgate"),
+            "agency-toolgate",
+        )
+        self.gate = ToolGate(
+            p.http,
+            p.settings.base_urls.of("toolgate"),
+            audit=p.audit.record,
+            fail_open=lambda: p.defects.on("toolgate_fail_open"),
+            api_key=self._key,
+            account_id=account,
+        )
+        p.runner.register("tool_call", self.handle)
+
+    def _key(self) -> str | None:
+        try:
+            return self.p.keyring.provider_secret("toolgate")
+        except KeyError:
+            return None
+
+    async def handle(self, job: JobRecord) -> dict[str, Any]:
+        """Handler of ``tool_call`` jobs."""
+        spec, pl = job.spec, job.spec.payload
+        tool, args, then = pl.get("tool"), pl.get("arguments") or {}, pl.get("then")
+        if not isinstance(tool, str) or not tool or not isinstance(args, dict):
+            raise Fatal(
+                f"payload: a tool_call job needs 'tool' (a name) and 'arguments' (an object); got {pl!r}"
+            )
+        common = {"client_id": spec.client_id, "job_id": job.id, "trace_id": job.trace_id}
+        if then is None:
+            try:
+                res = await self.gate.call(
+                    tool, args, idempotency_key=job.idempotency_key, **common
+                )
+            except ToolGateError as e:
+                raise Retryable(str(e)) from None
+            return {"tool": tool, "request_id": res.request_id, "data": res.data}
+        try:
+            follow = JobSpec.model_validate({"client_id": spec.client_id, **then})
+        except ValidationError as e:
+            raise Fatal(
+                f"payload.then: not a job spec: {e.errors(include_url=False)[0]['msg']}"
+            ) from None
+
+        async def side_effect(result: ToolResult) -> str:
+            payload = dict(follow.payload)
+            if isinstance(payload.get("text"), str):
+                payload["text"] = payload["text"].replace("{result}", _summary(result.data))
+            rec = self.p.submit(
+                follow.model_copy(
+                    update={"payload": payload, "idempotency_key": f"{job.idempotency_key}:then"}
+                )
+            )
+            if job.approved:
+                rec.approved = True
+            return rec.id
+
+        async def on_blocked(err: ToolGateError) -> None:
+            self.p.telemetry.blocked.labels("toolgate").inc()
+            self.p.telemetry.mark("toolgate_failed")
+            self.p.audit.record(
+                client_id=follow.client_id, platform=follow.platform or "-", account_id=follow.account_id,
+                action=_FOLLOWUP_ACTION.get(follow.kind, follow.kind), phase="outcome", outcome="blocked",
+                job_id=job.id, idempotency_key=job.idempotency_key, trace_id=job.trace_id,
+                error=f"fail_closed: {err}",
+            )  # fmt: skip
+
+        out = await self.gate.guarded(
+            tool, args, side_effect, approved=job.approved, on_blocked=on_blocked, **common
+        )
+        if not out.performed:
+            raise Held(
+                f"{out.error}; fail closed: the dependent {follow.kind} was not submitted — "
+                "approve the job to go ahead without the tool result"
+            )
+        got = out.result
+        return {
+            "tool": tool,
+            "followup_job_id": out.value,
+            "request_id": got.request_id if got else None,
+            "defaulted": bool(got and got.defaulted),
+            "tool_error": str(out.error) if out.error else None,
+        }
+
+
+def install(platform: Platform) -> ToolGateComponent:
+    """Wire the tool gateway client into ``platform`` (called by the platform at construction)."""
+    return ToolGateComponent(platform)

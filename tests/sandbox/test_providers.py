@@ -98,7 +98,7 @@ def test_text_generation_answers_from_openai_and_audits_the_request_id_of_the_le
         (entry,) = rig.ledger("llm.completion")
         (ok,) = rig.outcomes("success")
         assert ok["action"] == "llm.complete" and ok["proof"]["request_id"] == entry.request_id
-        assert ("llm_tokens", out.tokens) in rig.metrics
+        assert ("llm_tokens_in", out.completion.tokens_in) in rig.metrics
 
     drill(body)
 
