@@ -112,13 +112,13 @@ class JobRecord:
         return Job.model_construct(
             id=self.id,
             spec=self.spec,
-            state=self.state,
+            state=self.state,  # type: ignore[arg-type]
             attempts=self.attempts,
             created_at=self.created_at,
             updated_at=self.updated_at,
             last_error=self.last_error,
             result=dict(self.result),
-            job_class=self.job_class,
+            job_class=self.job_class,  # type: ignore[arg-type]
         )
 
 

@@ -165,9 +165,10 @@ class Runner:
                 _, seq, jid = heapq.heappop(self._timers)
                 heapq.heappush(self._ready[self.jobs.get(jid).job_class], (seq, jid))
             while len(self._active) < limit:
-                jid = self._next()
-                if jid is None:
+                nxt = self._next()
+                if nxt is None:
                     break
+                jid = nxt
                 job = self.jobs.get(jid)
                 if (
                     job.state not in ("queued", "scheduled", "retry_wait")

@@ -116,8 +116,8 @@ class RetryPolicy(_M):
 
     def backoff(self, attempt: int, u: float) -> float:
         """Delay before attempt ``attempt + 1`` (attempt ≥ 1), with ``u`` ∈ [0, 1) from the RNG."""
-        d = min(self.base_delay_s * 2 ** (attempt - 1), self.max_delay_s)
-        return d * (1 + self.jitter * u)
+        d = min(self.base_delay_s * 2.0 ** (attempt - 1), self.max_delay_s)
+        return float(d * (1 + self.jitter * u))
 
 
 class VerificationPolicy(_M):

@@ -188,10 +188,10 @@ class InstagramLane(ApiLane):
                 return Lookup(True, r.json().get("permalink"))
             except ValueError:
                 return Lookup(None, error="instagram.lookup: body is not JSON")
-        e = self._err(r)
-        if r.status_code in (400, 404) and e.get("code") in (100, 803, None):
+        err = self._err(r)
+        if r.status_code in (400, 404) and err.get("code") in (100, 803, None):
             return Lookup(False)
-        return Lookup(None, error=f"instagram.lookup: HTTP {r.status_code} code {e.get('code')}")
+        return Lookup(None, error=f"instagram.lookup: HTTP {r.status_code} code {err.get('code')}")
 
     async def find_published(
         self, cred: Credential, text: str, scope: SideEffectScope
