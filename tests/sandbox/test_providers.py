@@ -17,7 +17,14 @@ import pytest
 from fakes import FakeWorld, World
 from fakes.core.roster import Roster
 from harness.clock import run_virtual
-from sandbox.budget import Budget, BudgetExceeded, BudgetLimits, RecursionCapExceeded
+from sandbox.budget import (
+    DEFAULT_MAX_TOOL_ROUNDS,
+    Budget,
+    BudgetExceeded,
+    BudgetLimits,
+    RecursionCapExceeded,
+)
+from sandbox.contract import KillScope
 from sandbox.generation import HARD_TOOL_ROUND_CEILING, GenerationFailed, Generator
 from sandbox.providers import ToolCall, ToolSpec
 
@@ -280,3 +287,87 @@ def test_a_failed_render_is_reported_and_not_billed() -> None:
         assert rig.ledger("video.generated") == []
 
     drill(body, faults=({"kind": "media.job_failed"},))
+
+
+# --- through the platform: generation jobs ----------------------------------------------------
+
+
+def _platform(
+    body: Callable[[Any], Awaitable[None]],
+    *,
+    defects: tuple[str, ...] = (),
+    faults: tuple[dict[str, Any], ...] = (),
+) -> None:
+    from tests.sandbox.platform_rig import rig, virtual
+
+    async def main() -> None:
+        async with rig(clients=2, platforms=("x",), defects=defects) as r:
+            for f in faults:
+                r.world.faults.add(f)
+            await body(r)
+
+    virtual(main)
+
+
+def _gen(kind: str = "generate_text", **payload: Any) -> Any:
+    from sandbox.contract import JobSpec
+
+    return JobSpec(
+        kind=kind, client_id="acme", payload={"prompt": "a caption for the bake sale", **payload}
+    )  # type: ignore[arg-type]
+
+
+def test_a_generation_job_fails_over_to_anthropic_on_an_openai_outage() -> None:
+    async def body(r: Any) -> None:
+        job = r.platform.submit(_gen())
+        await r.settle()
+        assert job.state == "succeeded" and job.result["provider"] == "anthropic"
+        (entry,) = r.ledger("llm.completion")
+        (ok,) = r.audit(action="llm.complete", outcome="success")
+        assert ok.proof["request_id"] == entry.request_id
+        m = await r.client.metrics()
+        assert m["tokens_total"] > 0 and m["spend_usd_total"] > 0, m
+
+    _platform(body, faults=({"kind": "http.outage", "match": {"fake": "openai"}},))
+
+
+def test_rerouting_text_to_anthropic_takes_effect_on_the_next_job() -> None:
+    async def body(r: Any) -> None:
+        await r.client.set_provider_routing("text", ["anthropic"], actor="ops", reason="RB-09")
+        job = r.platform.submit(_gen())
+        await r.settle()
+        assert (
+            job.result["provider"] == "anthropic" and r.world.journal.entries(fake="openai") == []
+        )
+
+    _platform(body)
+
+
+def test_a_generation_job_is_blocked_by_the_client_budget_and_by_the_generate_kill_switch() -> None:
+    async def body(r: Any) -> None:
+        await r.client.set_budget(actor="ops", reason="RB-12", client_id="acme", client_tokens=10)
+        job = r.platform.submit(_gen())
+        await r.settle()
+        assert job.state == "blocked" and job.last_error.startswith("budget:")
+        await r.client.set_budget(
+            actor="ops", reason="RB-12 over", client_id="acme", client_tokens=10**9
+        )
+        await r.client.set_kill_switch(
+            KillScope(action="generate"), True, actor="ops", reason="RB-12"
+        )
+        job2 = r.platform.submit(_gen())
+        await r.settle()
+        assert job2.state == "blocked" and "kill_switch" in job2.last_error
+        assert r.ledger("llm.completion") == []
+
+    _platform(body)
+
+
+def test_a_tool_call_loop_job_fails_at_the_recursion_stop() -> None:
+    async def body(r: Any) -> None:
+        job = r.platform.submit(_gen(tools=["kb_search"]))
+        await r.settle()
+        assert job.state == "failed" and job.last_error.startswith("recursion_stop")
+        assert len(r.ledger("llm.completion")) == DEFAULT_MAX_TOOL_ROUNDS + 1
+
+    _platform(body, faults=({"kind": "openai.tool_call_loop"},))

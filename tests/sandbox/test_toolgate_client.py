@@ -172,3 +172,75 @@ def test_list_tools_names_the_gateways_tools() -> None:
         assert {"kb_search", "schedule_lookup"} <= names
 
     drill(body)
+
+
+# --- through the platform: tool_call jobs ---------------------------------------------------
+
+
+def _tool_job(client: str = "acme") -> Any:
+    from sandbox.contract import JobSpec
+
+    return JobSpec(
+        kind="tool_call",
+        client_id=client,
+        payload={
+            "tool": "kb_search",
+            "arguments": {"client_id": client, "query": "opening hours"},
+            "then": {"kind": "publish", "platform": "x", "payload": {"text": "FAQ: {result}"}},
+        },
+    )
+
+
+def _platform(
+    body: Callable[[Any], Awaitable[None]],
+    *,
+    defects: tuple[str, ...] = (),
+    faults: tuple[dict[str, Any], ...] = (),
+) -> None:
+    from tests.sandbox.platform_rig import rig, virtual
+
+    async def main() -> None:
+        async with rig(clients=2, platforms=("x",), defects=defects) as r:
+            for f in faults:
+                r.world.faults.add(f)
+            await body(r)
+
+    virtual(main)
+
+
+def test_a_tool_call_job_publishes_its_follow_up_with_the_tool_result() -> None:
+    async def body(r: Any) -> None:
+        job = r.platform.submit(_tool_job())
+        await r.settle()
+        assert job.state == "succeeded" and not job.result["defaulted"]
+        (post,) = r.ledger("post.created", fake="x")
+        assert post.account_id == "acme-x"
+        assert len(r.ledger("tool.called", fake="toolgate")) == 1
+
+    _platform(body)
+
+
+def test_a_failing_gateway_holds_the_tool_job_and_blocks_its_follow_up() -> None:
+    async def body(r: Any) -> None:
+        job = r.platform.submit(_tool_job())
+        await r.settle()
+        assert job.state == "awaiting_approval" and "fail closed" in (job.last_error or "")
+        assert r.ledger("post.created") == []
+        (blocked,) = r.audit(action="post.create", outcome="blocked")
+        assert blocked.error.startswith("fail_closed: toolgate.unavailable")
+        # a person approves: the follow-up goes ahead without the tool
+        await r.client.approve(job.id, actor="ops", reason="RB-08: post the FAQ anyway")
+        await r.settle()
+        assert job.state == "succeeded" and len(r.ledger("post.created")) == 1
+
+    _platform(body, faults=({"kind": "toolgate.unavailable"},))
+
+
+def test_toolgate_fail_open_publishes_the_follow_up_although_the_gateway_failed() -> None:
+    async def body(r: Any) -> None:
+        job = r.platform.submit(_tool_job())
+        await r.settle()
+        assert job.state == "succeeded" and job.result["defaulted"]
+        assert len(r.ledger("post.created")) == 1 and r.ledger("tool.called") == []
+
+    _platform(body, defects=("toolgate_fail_open",), faults=({"kind": "toolgate.unavailable"},))
