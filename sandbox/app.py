@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .client import JobStateError
 from .contract import (
     Alert,
     AuditPage,
@@ -336,7 +337,9 @@ async def _pacing(pc: PlatformClient, b: PacingRequest) -> ControlChange:
         concurrency=b.concurrency,
         min_interval_s=b.min_interval_s,
         jitter_s=b.jitter_s,
-        daily_caps=dict(b.daily_caps) if b.daily_caps is not None else None,
+        daily_caps={str(k): v for k, v in b.daily_caps.items()}
+        if b.daily_caps is not None
+        else None,
     )
 
 
@@ -670,6 +673,8 @@ def _endpoint(pc: PlatformClient, route: ApiRoute) -> Callable[[Request], Awaita
         except ValidationError as e:
             err = _from_validation(e)
             return JSONResponse(err.body, err.status)
+        except JobStateError as e:
+            return JSONResponse(error_body(str(e), "job_id", e.job_id, list(e.valid)), 409)
         except KeyError as e:
             msg = str(e.args[0]) if e.args else "not found"
             return JSONResponse(error_body(msg, None, request.path_params.get("job_id")), 404)

@@ -145,11 +145,12 @@ class RetryPolicy:
             return None
         if err.retry_after is not None:
             return err.retry_after if err.retry_after <= self.max_retry_after_s else None
-        return min(self.base_s * 2**attempt, self.cap_s) * (1 - 0.25 * rng.random())
+        return float(min(self.base_s * 2**attempt, self.cap_s) * (1 - 0.25 * rng.random()))
 
 
 def _request_id(resp: httpx.Response) -> str | None:
-    return resp.headers.get("x-request-id") or resp.headers.get("request-id")
+    rid = resp.headers.get("x-request-id") or resp.headers.get("request-id")
+    return str(rid) if rid else None
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
