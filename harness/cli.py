@@ -216,6 +216,65 @@ def replay(report_dir: Annotated[Path, typer.Argument(help="a report folder writ
 
 
 @app.command()
+def mutants(
+    scenarios: Annotated[list[str] | None, typer.Argument(help="scenario ids or YAML paths (default: every API-lane scenario)")] = None,
+    reports_dir: Annotated[Path, typer.Option("--reports-dir", help="where the drills' reports and mutants.json go")] = Path("reports/mutants"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="drills run in this many processes (0: CPUs, at most 4)")] = 0,
+) -> None:
+    """Run the mutation matrix: each scenario healthy, then once per defect of its ``mutants:``.
+
+    Prints defect × scenario → verdict with the invariant expected violated, writes
+    ``mutants.json`` in the reports folder, and exits 0 only when every defect is caught, every
+    healthy run holds and every defect of the sandbox (browser-lane ones aside) is covered.
+    """
+    from .drill import commit_of
+    from .mutants import default_jobs, run_matrix
+    from .scenario import ScenarioError, load_scenario
+
+    try:
+        paths = [_resolve(r) for r in scenarios] if scenarios else _all_paths()
+        loaded = [load_scenario(p) for p in paths]
+    except typer.BadParameter as e:
+        err.print(str(e), markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    except ScenarioError as e:
+        err.print(str(e), markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    loaded = [s for s in loaded if s.lane == "api"]
+    total = len(loaded) + sum(len(s.mutants) for s in loaded)
+    n = 0
+
+    def done(o: object) -> None:
+        nonlocal n
+        n += 1
+        err.print(f"[{n}/{total}] {getattr(o, 'scenario', '?')} {'+'.join(getattr(o, 'defects', ())) or 'healthy'}: {getattr(o, 'verdict', '?')}", markup=False)
+
+    try:
+        m = run_matrix(loaded, reports_dir, jobs=jobs or default_jobs(), commit=commit_of(), on_done=done)
+    except Exception as e:  # the rehearsal broke, not the platform
+        err.print(f"harness error: {type(e).__name__}: {e}", markup=False)
+        raise typer.Exit(EXIT_HARNESS) from None
+    colour = {"held": "green", "violated": "red", "vacuous": "yellow", "error": "magenta"}
+    t = Table("defect", "scenario", "expected violated", "verdict", "violated", "caught", title="mutation matrix")
+    for r in m.rows:
+        t.add_row(r.defect, r.scenario, r.invariant, f"[{colour.get(r.verdict, 'white')}]{r.verdict}[/]",
+                  ", ".join(r.violated) or "-", "[green]yes[/green]" if r.caught else "[red]NO[/red]")
+    out.print(t)
+    bad = [h for h in m.healthy if h.verdict != "held"]
+    for h in bad:
+        out.print(f"[red]healthy run not held[/red]: {h.scenario} is {h.verdict} ({', '.join(h.violated) or 'no invariant violated'})")
+    for d in m.uncovered:
+        out.print(f"[red]uncovered defect[/red]: {d} is in no scenario's mutants")
+    if m.deferred:
+        out.print(f"deferred to the browser lane: {', '.join(m.deferred)}")
+    path = m.write(reports_dir)
+    pct = 100.0 * m.caught / len(m.rows) if m.rows else 100.0
+    out.print(f"{m.caught}/{len(m.rows)} mutants caught ({pct:.0f} %); {len(m.healthy) - len(bad)}/{len(m.healthy)} healthy runs held; "
+              f"{m.wall_s:.1f}s wall; {path}")
+    raise typer.Exit(EXIT_OK if m.ok else EXIT_FAILED)
+
+
+@app.command()
 def faults() -> None:
     """The fault kinds of the fakes: what the outside world sees, and their parameters."""
     from fakes.core.faults import FAULT_KINDS

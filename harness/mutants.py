@@ -1,0 +1,218 @@
+"""The mutation matrix: every sandbox defect must be caught by the invariant that names its harm.
+
+Each scenario lists ``mutants:`` rows (defect → invariant expected violated). The matrix runs
+every scenario once on the healthy platform (each must come out ``held``) and once per row with
+that defect switched on (the row is *caught* when the drill is ``violated`` and the expected
+invariant is among the violated ones). A defect of the sandbox's registry that no scenario lists
+is *uncovered*, unless it belongs to a lane that has not landed yet (:data:`DEFERRED_DEFECTS`).
+
+Drills are independent pure functions of (scenario, seed, defects), so they may run in worker
+processes (``jobs``); the rows come back in a stable order either way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .scenario import Scenario
+
+__all__ = [
+    "DEFERRED_DEFECTS",
+    "DrillOutcome",
+    "Matrix",
+    "MutantRow",
+    "run_matrix",
+    "run_one",
+]
+
+#: browser-lane defects: they come with the browser lane and its scenarios (RB-06 and variants)
+DEFERRED_DEFECTS: frozenset[str] = frozenset({"browser_profile_mixup", "brittle_selectors"})
+
+
+@dataclass(frozen=True)
+class DrillOutcome:
+    """What one drill of the matrix showed: its verdict, what broke, where the report is."""
+
+    scenario: str
+    defects: tuple[str, ...]
+    verdict: str
+    violated: tuple[str, ...]
+    timeline_sha256: str
+    report_dir: str | None
+    wall_s: float
+    simulated_s: float
+
+
+@dataclass(frozen=True)
+class MutantRow:
+    """One (scenario, defect) row: the invariant expected violated and what happened."""
+
+    scenario: str
+    defect: str
+    invariant: str
+    verdict: str
+    violated: tuple[str, ...]
+    report_dir: str | None
+
+    @property
+    def caught(self) -> bool:
+        """The drill came out violated and the expected invariant is among the violated ones."""
+        return self.verdict == "violated" and self.invariant in self.violated
+
+
+@dataclass
+class Matrix:
+    """The whole matrix: healthy runs, mutant rows and the defects no scenario covers."""
+
+    healthy: list[DrillOutcome] = field(default_factory=list)
+    rows: list[MutantRow] = field(default_factory=list)
+    uncovered: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def caught(self) -> int:
+        """How many mutant rows were caught."""
+        return sum(r.caught for r in self.rows)
+
+    @property
+    def healthy_held(self) -> bool:
+        """Every scenario held on the healthy platform."""
+        return all(h.verdict == "held" for h in self.healthy)
+
+    @property
+    def ok(self) -> bool:
+        """Every row caught, every healthy run held, every defect covered."""
+        return self.healthy_held and self.caught == len(self.rows) and not self.uncovered
+
+    def to_json(self) -> dict[str, Any]:
+        """``mutants.json``: the rows, the healthy runs, coverage and the score."""
+        return {
+            "caught": self.caught,
+            "total": len(self.rows),
+            "score": 1.0 if not self.rows else self.caught / len(self.rows),
+            "healthy_held": self.healthy_held,
+            "ok": self.ok,
+            "uncovered_defects": self.uncovered,
+            "deferred_defects": self.deferred,
+            "wall_s": round(self.wall_s, 3),
+            "rows": [{**asdict(r), "caught": r.caught} for r in self.rows],
+            "healthy": [asdict(h) for h in self.healthy],
+        }
+
+    def write(self, reports_dir: Path) -> Path:
+        """Write ``mutants.json`` into ``reports_dir`` (atomically); return its path."""
+        from .finish import _write_atomic
+
+        path = reports_dir / "mutants.json"
+        _write_atomic(path, json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+        return path
+
+
+def run_one(
+    scenario: Scenario, defects: tuple[str, ...], reports_dir: Path, commit: str | None = None
+) -> DrillOutcome:
+    """Run one drill (healthy when ``defects`` is empty) and summarise it."""
+    from .drill import DrillOptions, run_drill
+
+    suffix = "".join(f"-{d.replace('_', '-')}" for d in defects)
+    r = run_drill(
+        scenario,
+        DrillOptions(defects=defects, reports_dir=reports_dir, commit=commit, suffix=suffix),
+    )
+    violated = tuple(
+        str(i["name"]) for i in r.verdict_json.get("invariants", []) if i.get("verdict") == "violated"
+    )
+    return DrillOutcome(
+        scenario=scenario.id,
+        defects=defects,
+        verdict=r.verdict,
+        violated=violated,
+        timeline_sha256=r.timeline_sha256,
+        report_dir=None if r.report_dir is None else str(r.report_dir),
+        wall_s=r.wall_s,
+        simulated_s=r.simulated_s,
+    )
+
+
+def _run_job(args: tuple[dict[str, Any], tuple[str, ...], str, str | None]) -> DrillOutcome:
+    """Worker-process entry: rebuild the scenario and run it."""
+    raw, defects, reports_dir, commit = args
+    return run_one(Scenario.model_validate(raw), defects, Path(reports_dir), commit)
+
+
+def default_jobs() -> int:
+    """Worker processes for a matrix: the machine's CPUs (at most 4)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def run_drills(
+    work: Sequence[tuple[Scenario, tuple[str, ...]]],
+    reports_dir: Path,
+    *,
+    jobs: int = 1,
+    commit: str | None = None,
+    on_done: Callable[[DrillOutcome], None] | None = None,
+) -> list[DrillOutcome]:
+    """Run every (scenario, defects) pair, in ``jobs`` processes; results in the order given."""
+    if jobs <= 1 or len(work) <= 1:
+        out = []
+        for s, d in work:
+            o = run_one(s, d, reports_dir, commit)
+            if on_done is not None:
+                on_done(o)
+            out.append(o)
+        return out
+    args = [(s.model_dump(mode="json"), d, str(reports_dir), commit) for s, d in work]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_run_job, a) for a in args]
+        results = []
+        for f in futures:
+            o = f.result()
+            if on_done is not None:
+                on_done(o)
+            results.append(o)
+    return results
+
+
+def coverage(scenarios: Iterable[Scenario], registry: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Defects of ``registry`` that no scenario's mutants name: (uncovered, deferred)."""
+    named = {m.defect for s in scenarios for m in s.mutants}
+    missing = sorted(set(registry) - named)
+    return [d for d in missing if d not in DEFERRED_DEFECTS], [d for d in missing if d in DEFERRED_DEFECTS]
+
+
+def run_matrix(
+    scenarios: Sequence[Scenario],
+    reports_dir: Path,
+    *,
+    jobs: int = 1,
+    commit: str | None = None,
+    on_done: Callable[[DrillOutcome], None] | None = None,
+) -> Matrix:
+    """Run every scenario healthy and with each of its mutants; see the module doc."""
+    import time
+
+    from .drill import platform_defects
+
+    wall0 = time.perf_counter()
+    work: list[tuple[Scenario, tuple[str, ...]]] = [(s, ()) for s in scenarios]
+    work += [(s, (m.defect,)) for s in scenarios for m in s.mutants]
+    done = run_drills(work, reports_dir, jobs=jobs, commit=commit, on_done=on_done)
+    m = Matrix(healthy=done[: len(scenarios)])
+    rest = iter(done[len(scenarios) :])
+    for s in scenarios:
+        for mu in s.mutants:
+            o = next(rest)
+            m.rows.append(
+                MutantRow(s.id, mu.defect, mu.invariant, o.verdict, o.violated, o.report_dir)
+            )
+    m.uncovered, m.deferred = coverage(scenarios, platform_defects())
+    m.wall_s = time.perf_counter() - wall0
+    return m
