@@ -3,7 +3,9 @@
 The fakes' ledger is the ground truth, the audit is the platform's claim, the workload is the
 drill's intent. A ledger entry is matched to the audit's success outcomes by
 ``(audit action, platform, proof.resource_id)`` for social actions and by ``proof.request_id``
-for providers and tools (docs/contracts.md); the job id of the match leads to the intent.
+for providers and tools (docs/contracts.md); the job id of the match leads to the intent. An
+outcome *claims* a side effect when it is a success, or a ``needs_human_confirm`` whose proof
+names the resource (the platform says "I made this, but could not confirm it is live", RB-03).
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from typing import Any
 
 from ..record import AUDIT_ACTION_OF, SOCIAL_FAKES, DrillRecord
 
-__all__ = ["Facts", "Intent", "evidence", "facts", "noun_of"]
+__all__ = ["CLAIMING_OUTCOMES", "Facts", "Intent", "evidence", "facts", "noun_of"]
+
+#: audit outcomes that account for a side effect named by their proof
+CLAIMING_OUTCOMES: frozenset[str] = frozenset({"success", "needs_human_confirm"})
 
 _NOUNS: dict[str, tuple[str, str, str]] = {
     "post.created": ("post", "posts", "published"),
@@ -55,7 +60,7 @@ class Intent:
 class Facts:
     """The joins of one record, computed once per invariant call."""
 
-    #: ledger index → audit indexes of the success outcomes that claim it
+    #: ledger index → audit indexes of the outcomes that claim it (:data:`CLAIMING_OUTCOMES`)
     claims: dict[int, list[int]]
     #: ledger index → intent (None when nothing links it to a job)
     intents: dict[int, Intent | None]
@@ -88,9 +93,10 @@ def facts(record: DrillRecord) -> Facts:
     by_key: dict[tuple[Any, ...], list[int]] = {}
     successes: list[int] = []
     for i, a in enumerate(record.audit):
-        if a.get("phase", "outcome") != "outcome" or a.get("outcome") != "success":
+        if a.get("phase", "outcome") != "outcome" or a.get("outcome") not in CLAIMING_OUTCOMES:
             continue
-        successes.append(i)
+        if a.get("outcome") == "success":
+            successes.append(i)
         k = _key_of_audit(a)
         if k is not None:
             by_key.setdefault(k, []).append(i)

@@ -180,7 +180,11 @@ class AuditedParams(Params):
 
 @invariant(AuditedParams)
 def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings | NotApplicable:
-    """Every side effect has exactly one success AuditEvent, with proof that names it."""
+    """Every side effect has exactly one AuditEvent that claims it, with proof that names it.
+
+    A claim is a success outcome, or a ``needs_human_confirm`` outcome whose proof names the
+    resource (the platform published it but could not confirm it is live, and says so).
+    """
     f = facts(record)
     out: list[Violation] = []
     checked = 0
@@ -198,9 +202,9 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
             else e.get("fake")
         )
         phrase = (
-            f"{verb} on {where} with no success AuditEvent"
+            f"{verb} on {where} with no AuditEvent claiming it"
             if n == 0
-            else f"{verb} on {where} claimed by {n} success AuditEvents"
+            else f"{verb} on {where} claimed by {n} AuditEvents"
         )
         ref = str(e.get("resource_id") or e.get("request_id"))
         out.append(Violation(float(e["t"]), noun, phrase, ref, evidence("ledger.jsonl", i)))
@@ -220,7 +224,7 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
     if checked == 0 and not out:
         return NotApplicable("the ledger holds no side effect to audit")
     return Findings(
-        checked, out, f"all {checked} side effects have exactly one success AuditEvent with proof"
+        checked, out, f"all {checked} side effects have exactly one AuditEvent with proof claiming them"
     )
 
 

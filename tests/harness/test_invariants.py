@@ -135,9 +135,22 @@ def test_a_side_effect_without_audit_and_one_audited_twice_are_both_named():
     r = judge("every_side_effect_audited", rec)
     assert r.verdict == "violated"
     assert r.detail == (
-        "1 post published on @acme_x claimed by 2 success AuditEvents: ids r2; "
-        "1 post published on @acme_x with no success AuditEvent: ids r3"
+        "1 post published on @acme_x claimed by 2 AuditEvents: ids r2; "
+        "1 post published on @acme_x with no AuditEvent claiming it: ids r3"
     )
+
+
+def test_a_post_marked_needs_human_confirm_with_its_proof_is_audited_and_a_failed_one_is_not():
+    rec = record(
+        ledger=[led(1, 60), led(2, 70)],
+        audit=[
+            aud(1, 61, job="j-1", resource="r1", outcome="needs_human_confirm", verified=False),
+            aud(2, 71, job="j-2", resource="r2", outcome="failed", verified=False),
+        ],
+    )
+    r = judge("every_side_effect_audited", rec)
+    assert r.verdict == "violated"
+    assert r.detail == "1 post published on @acme_x with no AuditEvent claiming it: ids r2"
 
 
 def test_a_success_audit_without_proof_violates_the_audit_invariant():
