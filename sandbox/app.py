@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -693,6 +694,7 @@ def create_app(
     *,
     exposition: Callable[[], bytes] | None = None,
     openapi: Callable[[], dict[str, Any]] | None = None,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> Starlette:
     """The HTTP app serving ``pc``; ``exposition()`` gives the Prometheus text of ``/metrics``."""
     routes = [
@@ -716,4 +718,4 @@ def create_app(
 
     routes.append(Route("/metrics", metrics, methods=["GET"], name="prometheus"))
     routes.append(Route("/openapi.json", openapi_json, methods=["GET"], name="openapi"))
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=lifespan)
