@@ -50,13 +50,14 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the platform contract (controls, jobs, audit, metrics, …) on 127.0.0.1."""
-    from sandbox.defects import UnknownDefectError
+    from sandbox.defects import Defects, UnknownDefectError
     from sandbox.platform import load_components
     from sandbox.serve import PlatformServeError
     from sandbox.serve import serve as run_served
 
     load_components()
     try:
+        Defects(defect or ())
         asyncio.run(
             run_served(
                 world,
