@@ -148,9 +148,12 @@ class InstagramLane(ApiLane):
                 await asyncio.sleep(self.poll_interval_s)
         if status == "IN_PROGRESS":
             raise Retryable(f"instagram.container_in_progress: {container} still IN_PROGRESS")
-        if status in ("ERROR", "EXPIRED"):
+        if status == "EXPIRED":  # not published within 24 h: a fresh container next attempt
             scope.note("ig_container", None)
-            raise Fatal(f"instagram.container_{str(status).lower()}: {container}")
+            raise Retryable(f"instagram.container_expired: {container}")
+        if status == "ERROR":
+            scope.note("ig_container", None)
+            raise Fatal(f"instagram.container_error: {container}")
         if status == "PUBLISHED":
             raise Ambiguous(
                 f"instagram.container_published: {container} was published by an earlier attempt"
