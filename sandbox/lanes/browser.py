@@ -425,6 +425,7 @@ class BrowserLane:
     ) -> dict[str, list[str]]:
         """Check the kill switch, click, and read where the platform sent us; ``expect`` is a
         path fragment of success (``/web/post/``)."""
+        await self._obstacles(op)
         scope.check(op.action)
         page = op.page
         async with page.expect_navigation() as nav:
