@@ -385,7 +385,16 @@ async def _changes(pc: PlatformClient, r: Request) -> Any:
 
 
 async def _submit(pc: PlatformClient, r: Request) -> Any:
-    return await pc.submit(await _body(r, JobSpec))
+    spec = await _body(r, JobSpec)
+    try:
+        return await pc.submit(spec)
+    except KeyError as e:
+        raise ApiError(
+            422,
+            str(e.args[0]) if e.args else f"unknown client {spec.client_id!r}",
+            "client_id",
+            spec.client_id,
+        ) from None
 
 
 async def _jobs(pc: PlatformClient, r: Request) -> Any:
@@ -437,7 +446,15 @@ async def _defects(pc: PlatformClient, r: Request) -> Any:
 
 async def _canary(pc: PlatformClient, r: Request) -> Any:
     b = await _body(r, CanaryRequest)
-    return await pc.canary(b.client_id, b.platform)
+    try:
+        return await pc.canary(b.client_id, b.platform)
+    except KeyError as e:
+        raise ApiError(
+            422,
+            str(e.args[0]) if e.args else f"unknown client {b.client_id!r}",
+            "client_id",
+            b.client_id,
+        ) from None
 
 
 _SINCE = (

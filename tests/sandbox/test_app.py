@@ -1,0 +1,227 @@
+"""The HTTP platform contract: the app over a running platform, the HTTP client, the OpenAPI
+document, the served platform (restart survival) and a schemathesis run of its own document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from sandbox.app import create_app
+from sandbox.client import HttpPlatformClient, PlatformHttpError
+from sandbox.contract import JobSpec, KillScope, PlatformClient
+from sandbox.openapi import document
+from tests.sandbox.platform_rig import Rig, rig, virtual
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def over_http(body: Callable[[Rig, HttpPlatformClient], Awaitable[None]]) -> None:
+    """Run ``body`` with the platform's app mounted in-process and an HTTP client on it."""
+
+    async def main() -> None:
+        async with rig(clients=2, platforms=("x",)) as r:
+            app = create_app(r.platform.client, exposition=r.platform.telemetry.exposition)
+            http = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://platform"
+            )
+            async with HttpPlatformClient("http://platform", http=http) as pc, http:
+                await body(r, pc)
+
+    virtual(main)
+
+
+def test_the_http_client_implements_the_platform_protocol() -> None:
+    assert isinstance(HttpPlatformClient("http://platform"), PlatformClient)
+
+
+def test_a_publish_submitted_over_http_is_published_verified_and_audited() -> None:
+    async def body(r: Rig, pc: HttpPlatformClient) -> None:
+        job = await pc.submit(
+            JobSpec(kind="publish", client_id="acme", platform="x", payload={"text": "over HTTP"})
+        )
+        await r.settle()
+        done = await pc.job(job.id)
+        assert done.state == "succeeded" and done.result["verified"]
+        page = await pc.audit(0, 1)
+        events = list(page.events)
+        while True:
+            page = await pc.audit(page.next_cursor, 1)
+            if not page.events:
+                break
+            events.extend(page.events)
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        (ok,) = [e for e in events if e.action == "post.create" and e.outcome == "success"]
+        (entry,) = r.ledger("post.created")
+        assert ok.proof["resource_id"] == entry.resource_id
+        assert [j.id for j in await pc.jobs("succeeded")] == [job.id]
+
+    over_http(body)
+
+
+def test_controls_over_http_are_recorded_with_actor_and_reason_and_change_behaviour() -> None:
+    async def body(r: Rig, pc: HttpPlatformClient) -> None:
+        ch = await pc.set_kill_switch(
+            KillScope(client_id="acme"), True, actor="ops-lead", reason="RB-01"
+        )
+        assert (ch.actor, ch.reason, ch.control) == ("ops-lead", "RB-01", "kill_switch")
+        job = await pc.submit(
+            JobSpec(kind="publish", client_id="acme", platform="x", payload={"text": "no"})
+        )
+        await r.settle()
+        assert (await pc.job(job.id)).state == "blocked" and r.ledger("post.created") == []
+        state = await pc.controls()
+        assert state["kill_switches"] == [{"client_id": "acme"}]
+        assert [c.control for c in await pc.control_changes()] == ["kill_switch"]
+
+    over_http(body)
+
+
+def test_bad_control_input_is_a_422_naming_the_field_and_the_valid_values() -> None:
+    async def body(r: Rig, pc: HttpPlatformClient) -> None:
+        resp = await pc.http.post(
+            "/controls/lane", json={"platform": "x", "lane": "bogus", "actor": "a", "reason": "r"}
+        )
+        assert resp.status_code == 422
+        err = resp.json()["error"]
+        assert (
+            err["path"] == "lane"
+            and err["value"] == "bogus"
+            and err["valid"] == ["api", "browser", "hybrid"]
+        )
+        assert "'bogus'" in err["message"] and "api, browser, hybrid" in err["message"]
+        with pytest.raises(PlatformHttpError) as e:
+            await pc.set_kill_switch(KillScope(client_id="nobody"), True, actor="a", reason="r")
+        assert e.value.status == 422 and e.value.detail["path"] == "scope.client_id"
+        assert e.value.detail["valid"] == ["acme", "northwind"]
+        resp = await pc.http.post("/controls/mode", json={"mode": "auto", "actor": "a"})
+        assert resp.status_code == 422 and resp.json()["error"]["path"] == "reason"
+        resp = await pc.http.post("/controls/queue", content=b"{not json")
+        assert resp.status_code == 422
+        resp = await pc.http.get("/jobs", params={"state": "done"})
+        assert resp.status_code == 422 and "succeeded" in resp.json()["error"]["valid"]
+
+    over_http(body)
+
+
+def test_unknown_jobs_are_404_and_approving_a_job_not_held_is_409() -> None:
+    async def body(r: Rig, pc: HttpPlatformClient) -> None:
+        with pytest.raises(KeyError):
+            await pc.job("j-999999")
+        job = await pc.submit(
+            JobSpec(kind="publish", client_id="acme", platform="x", payload={"text": "hi"})
+        )
+        await r.settle()
+        with pytest.raises(PlatformHttpError) as e:
+            await pc.approve(job.id, actor="ops", reason="why not")
+        assert e.value.status == 409
+        resp = await pc.http.post("/jobs", json={"kind": "publish", "client_id": "nobody"})
+        assert resp.status_code == 422 and resp.json()["error"]["path"] == "client_id"
+
+    over_http(body)
+
+
+def test_metrics_are_served_as_prometheus_text_and_as_json() -> None:
+    async def body(r: Rig, pc: HttpPlatformClient) -> None:
+        await pc.canary("acme", "x")
+        text = (await pc.http.get("/metrics")).text
+        assert 'publish_attempts_total{platform="x"} 1.0' in text
+        assert (await pc.metrics())["publish_success_total"] == 1.0
+        assert (await pc.health())["status"] == "ok"
+        assert "toolgate_fail_open" in {d["name"] for d in (await pc.defects())["catalogue"]}
+
+    over_http(body)
+
+
+def test_the_committed_openapi_document_is_up_to_date() -> None:
+    committed = json.loads((ROOT / "docs" / "platform-openapi.json").read_text())
+    assert committed == json.loads(json.dumps(document())), (
+        "docs/platform-openapi.json is stale: run `python -m sandbox.openapi > docs/platform-openapi.json`"
+    )
+
+
+# --- served ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from fakes.serve import ServedFakes
+    from sandbox.serve import ServedPlatform
+
+    db = tmp_path_factory.mktemp("platform") / "platform.db"
+    with ServedFakes(clients=2) as world, ServedPlatform(world, db_path=db) as info:
+        yield {"world": world, "db": db, **info}
+
+
+@pytest.mark.served
+def test_the_served_platform_keeps_jobs_and_audit_across_a_restart(tmp_path: Path) -> None:
+    from fakes.serve import ServedFakes
+    from sandbox.serve import ServedPlatform
+
+    db = tmp_path / "platform.db"
+    with ServedFakes(clients=2) as world:
+        with ServedPlatform(world, db_path=db) as info:
+            r = httpx.post(
+                f"{info['base']}/jobs",
+                json={
+                    "kind": "publish",
+                    "client_id": "acme",
+                    "platform": "x",
+                    "payload": {"text": "before the restart"},
+                },
+            )
+            job_id = r.json()["id"]
+            for _ in range(100):
+                if httpx.get(f"{info['base']}/jobs/{job_id}").json()["state"] == "succeeded":
+                    break
+                asyncio.run(asyncio.sleep(0.1))
+            before = httpx.get(f"{info['base']}/audit").json()["events"]
+        with ServedPlatform(world, db_path=db) as info:
+            job = httpx.get(f"{info['base']}/jobs/{job_id}").json()
+            after = httpx.get(f"{info['base']}/audit").json()["events"]
+    assert job["state"] == "succeeded" and before and after[: len(before)] == before
+
+
+@pytest.mark.served
+def test_schemathesis_finds_no_server_error_in_the_served_platform(served: dict[str, Any]) -> None:
+    import schemathesis
+
+    schema = schemathesis.openapi.from_url(served["openapi"])
+    ops = [r.ok() for r in schema.get_all_operations()]
+    assert len(ops) >= 20
+    failures: list[str] = []
+    for op in ops:
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+            _probe(op, mode, failures)
+    assert not failures, "\n".join(failures[:10])
+
+
+def _probe(op: Any, mode: Any, failures: list[str]) -> None:
+    """Call one operation with generated inputs of ``mode``; record every 5xx."""
+
+    @given(case=op.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=8,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    def probe(case: Any) -> None:
+        resp = case.call(timeout=20)
+        if resp.status_code >= 500:
+            failures.append(
+                f"{case.method} {case.formatted_path} ({mode.value}): {resp.status_code} {resp.text[:200]}"
+            )
+
+    try:
+        probe()
+    except Exception as e:  # an operation with nothing to generate in this mode
+        if "Unsatisfiable" not in type(e).__name__:
+            raise
