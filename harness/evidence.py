@@ -230,19 +230,23 @@ def _esc(s: str) -> str:
 
 
 def _metrics_csv(record: DrillRecord) -> str:
+    """One row per metrics sample; labelled names (``a{x="1",y="2"}``) are quoted (RFC 4180)."""
+    import csv
+    import io
+
     names = sorted({k for _, m in record.metrics_samples for k in m})
-    lines = [",".join(["t_utc", "offset_s", *names])]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["t_utc", "offset_s", *names])
     for t, m in record.metrics_samples:
-        lines.append(
-            ",".join(
-                [
-                    utc(t, True),
-                    f"{t - record.start_t:g}",
-                    *(f"{m[k]:g}" if k in m else "" for k in names),
-                ]
-            )
+        w.writerow(
+            [
+                utc(t, True),
+                f"{t - record.start_t:g}",
+                *(f"{m[k]:g}" if k in m else "" for k in names),
+            ]
         )
-    return "\n".join(lines) + "\n"
+    return buf.getvalue()
 
 
 def _trace_ids(record: DrillRecord) -> list[str]:

@@ -361,11 +361,17 @@ class Scenario(_M):
         return tuple(ReachedCheck(fault=k) for k in kinds)
 
     def fault_window(self) -> tuple[float, float] | None:
-        """Offsets (seconds) of the first fault's start and the last fault's end, if any."""
-        if not self.faults:
-            return None
+        """Offsets (seconds) of the incident: the first fault or surge's start to the last one's end.
+
+        A surge (misrouted jobs, a flood of renders, a burst of inbound) is as much the incident
+        as a fault rule is; with neither, there is no window.
+        """
         end = self.workload.duration
-        return min(f.at for f in self.faults), max(min(end, f.at + (f.duration if f.duration is not None else end)) for f in self.faults)
+        spans = [(f.at, min(end, f.at + (f.duration if f.duration is not None else end))) for f in self.faults]
+        spans += [(s.at, min(end, s.at + s.duration)) for s in self.workload.surges]
+        if not spans:
+            return None
+        return min(a for a, _ in spans), max(b for _, b in spans)
 
 
 def load_scenario(path: str | Path, catalogue: Catalogue | None = None, *, display: str | None = None) -> Scenario:
