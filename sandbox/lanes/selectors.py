@@ -89,14 +89,32 @@ def _t(name: str, *locs: Locator, roles: tuple[str, ...] = (), accessible_name: 
     return Target(name, locs, frozenset(roles), accessible_name, reveal)
 
 
+def tid(v: str) -> Locator:
+    """A ``data-testid`` locator."""
+    return Locator("testid", v)
+
+
+def role(r: str, v: str) -> Locator:
+    """A role and accessible-name locator."""
+    return Locator("role", v, r)
+
+
+def label(v: str) -> Locator:
+    """A label locator."""
+    return Locator("label", v)
+
+
+def text(v: str) -> Locator:
+    """A visible-text locator."""
+    return Locator("text", v)
+
+
+def css(v: str) -> Locator:
+    """A CSS locator (structural, used only where no name exists)."""
+    return Locator("css", v)
+
+
 def _map(platform: str, composer: str, publish: str) -> SelectorMap:
-    tid, role, label, text, css = (
-        lambda v: Locator("testid", v),
-        lambda r, v: Locator("role", v, r),
-        lambda v: Locator("label", v),
-        lambda v: Locator("text", v),
-        lambda v: Locator("css", v),
-    )
     targets = [
         _t("login.username", tid("login-username"), role("textbox", r"^username$"), label(r"^username$"), roles=("textbox",)),
         _t("login.password", tid("login-password"), label(r"^password$"), css('input[type="password"]'), roles=("textbox",)),
