@@ -29,6 +29,7 @@ __all__ = [
     "known_invariants",
     "platform_defects",
     "run_drill",
+    "run_for_pytest",
 ]
 
 Progress = Callable[[str, float, float], None]
@@ -58,11 +59,7 @@ def platform_defects() -> Collection[str]:
             importlib.import_module(mod)
     from sandbox.defects import DEFECTS
 
-    return tuple(sorted(set(DEFECTS) | set(ANNOUNCED_DEFECTS)))
-
-
-#: defects the sandbox has announced (issue 3) and declares in components still landing
-ANNOUNCED_DEFECTS: tuple[str, ...] = ("toolgate_fail_open",)
+    return tuple(sorted(DEFECTS))
 
 
 def defect_catalogue() -> list[dict[str, str]]:
@@ -101,6 +98,8 @@ class DrillResult:
     simulated_s: float = 0.0
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    #: the judged :class:`harness.verdict.Verdict` (None only without the judge)
+    verdict_obj: Any = None
 
 
 def drill_id_for(
@@ -139,6 +138,31 @@ def run_drill(scenario: Scenario, options: DrillOptions | None = None) -> DrillR
     result = run_virtual(main, start=DEFAULT_EPOCH)
     result.wall_s = time.perf_counter() - wall0
     return result
+
+
+def run_for_pytest(
+    scenario: str | Path | Scenario,
+    *,
+    seed: int | None = None,
+    defects: Collection[str] = (),
+    reports_dir: Path,
+) -> Any:
+    """Run one scenario for the pytest plugin's ``drill`` fixture; return its Verdict.
+
+    ``scenario`` is a :class:`Scenario`, the path of a YAML file, or an id from ``scenarios/``.
+    """
+    from .scenario import load_scenario
+
+    if not isinstance(scenario, Scenario):
+        ref = Path(scenario)
+        if ref.suffix not in (".yaml", ".yml") and not ref.is_file():
+            ref = Path(__file__).resolve().parent.parent / "scenarios" / f"{scenario}.yaml"
+        scenario = load_scenario(ref)
+    result = run_drill(
+        scenario,
+        DrillOptions(seed=seed, defects=tuple(defects), reports_dir=Path(reports_dir)),
+    )
+    return result.verdict_obj
 
 
 def commit_of(root: Path | None = None) -> str | None:

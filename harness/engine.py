@@ -43,7 +43,9 @@ class DrillEngine:
             self.s = scenario.model_copy(update={"response": self.mode})
         self.defects = tuple(dict.fromkeys([d.name for d in scenario.defects] + list(opts.defects)))
         self.tl = Timeline()
-        self.drill_id = _drill.drill_id_for(scenario, self.seed, suffix=opts.suffix)
+        # a drill with extra defects gets its own folder: it never overwrites the healthy report
+        suffix = opts.suffix or "".join(f"-{d.replace('_', '-')}" for d in opts.defects)
+        self.drill_id = _drill.drill_id_for(scenario, self.seed, suffix=suffix)
         self.workload_rows: list[dict[str, Any]] = []
         self.snapshots: list[dict[str, Any]] = []
         self.verifications: list[dict[str, Any]] = []
@@ -165,6 +167,9 @@ class DrillEngine:
         )
         await _maybe_await(self.platform.start())
         self.pc = self.platform.client
+        from .finish import flat_budgets
+
+        self.initial_budgets = flat_budgets(dict((await self.pc.controls()).get("budgets") or {}))
         self.ev(
             "world.arranged",
             "drill",
@@ -429,7 +434,7 @@ class DrillEngine:
                         "alert.fired",
                         "monitoring",
                         f"{det.rule}: {det.message}",
-                        {"name": det.rule, "severity": "page", "source": det.source},
+                        {"name": det.rule, "severity": "page", "source": det.source, "alert_seq": None},
                     )
                     self.ev(
                         "incident.detected",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .drill import DrillResult
     from .engine import DrillEngine
 
-__all__ = ["build_record", "finish"]
+__all__ = ["build_record", "finish", "flat_budgets"]
 
 
 async def _collect(e: DrillEngine) -> dict[str, Any]:
@@ -41,12 +41,34 @@ async def _collect(e: DrillEngine) -> dict[str, Any]:
                  "updated_at": j.updated_at, "attempts": j.attempts, "last_error": j.last_error}
                 for j in await pc.jobs()
             ]
-        with contextlib.suppress(Exception):
-            controls = await pc.controls()
-            out["budgets"] = dict(controls.get("budgets") or {})
+        initial = getattr(e, "initial_budgets", None)
+        if initial is not None:
+            out["budgets"] = dict(initial)
+        else:
+            with contextlib.suppress(Exception):
+                controls = await pc.controls()
+                out["budgets"] = flat_budgets(controls.get("budgets") or {})
     with contextlib.suppress(Exception):
         r = await e.admin.get("/faults")
         out["faults"] = r.json()
+    return out
+
+
+def flat_budgets(budgets: dict[str, Any]) -> dict[str, Any]:
+    """The platform's budgets (``{"platform": {...}, "clients": {id: {...}}}``) in the record's
+    shape: ``{key: number}`` for platform-wide budgets, ``{key: {client: number}}`` where a client
+    has its own (a platform-wide number is kept under ``"*"``)."""
+    if "platform" not in budgets and "clients" not in budgets:
+        return {k: v for k, v in budgets.items() if v is not None}
+    out: dict[str, Any] = {k: v for k, v in (budgets.get("platform") or {}).items() if v is not None}
+    for client, own in sorted((budgets.get("clients") or {}).items()):
+        for k, v in (own or {}).items():
+            if v is None:
+                continue
+            cur = out.get(k)
+            per = dict(cur) if isinstance(cur, dict) else ({} if cur is None else {"*": cur})
+            per[client] = v
+            out[k] = per
     return out
 
 
@@ -163,6 +185,7 @@ async def finish(e: DrillEngine, error: str | None) -> DrillResult:
         from .report import write_report
     except ImportError:  # before the judging/reporting modules land
         write_report = None  # type: ignore[assignment]
+    verdict: Any = None
     if write_report is not None:
         rep = write_report(record, e.opts.reports_dir, error=error)
         out_dir = Path(rep.dir)
@@ -178,4 +201,5 @@ async def finish(e: DrillEngine, error: str | None) -> DrillResult:
     return DrillResult(
         drill_id=e.drill_id, scenario=e.s.id, verdict=str(vj.get("verdict")), verdict_json=vj, report_dir=out_dir,
         timeline_sha256=record.timeline.sha256(), simulated_s=e.now() - e.t0, interrupted=e.interrupted,
+        verdict_obj=verdict,
     )

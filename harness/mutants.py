@@ -121,10 +121,9 @@ def run_one(
     """Run one drill (healthy when ``defects`` is empty) and summarise it."""
     from .drill import DrillOptions, run_drill
 
-    suffix = "".join(f"-{d.replace('_', '-')}" for d in defects)
     r = run_drill(
         scenario,
-        DrillOptions(defects=defects, reports_dir=reports_dir, commit=commit, suffix=suffix),
+        DrillOptions(defects=defects, reports_dir=reports_dir, commit=commit),
     )
     violated = tuple(
         str(i["name"]) for i in r.verdict_json.get("invariants", []) if i.get("verdict") == "violated"

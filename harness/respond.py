@@ -37,6 +37,34 @@ def expand_step(step: Step, platforms: tuple[str, ...], clients: tuple[str, ...]
     return out
 
 
+#: what holds once a step's action went through (the postcondition the judge reads)
+_POSTCONDITIONS: dict[str, str] = {
+    "kill_switch.engage": "the kill switch is engaged for the scope",
+    "kill_switch.release": "the kill switch is released for the scope",
+    "lane.route": "the platform is routed to the lane",
+    "mode.set": "the mode is in force for the scope",
+    "queue.pause": "the job class is paused",
+    "queue.resume": "the job class is consuming again",
+    "pacing.set": "the pacing is in force for the platform",
+    "blueprint.disable": "the blueprint is disabled",
+    "blueprint.enable": "the blueprint is enabled",
+    "triggers.lock": "keyword triggers are locked",
+    "triggers.unlock": "keyword triggers answer again",
+    "provider.route": "the capability is routed to the providers",
+    "budget.set": "the cost caps are in force",
+    "jobs.mark_needs_human_confirm": "the unconfirmed jobs wait for a person",
+    "jobs.submit": "the job is submitted",
+    "canary.run": "the canary post is verified",
+    "evidence.snapshot": "the evidence is captured",
+    "fault.heal": "the outside world is healed",
+}
+
+
+def postcondition_of(step: Step) -> str:
+    """The sentence that holds once ``step`` went through (read back through the contract)."""
+    return _POSTCONDITIONS.get(step.action, f"{step.action} went through")
+
+
 @dataclass
 class OpsLead:
     """Runs one runbook for one scenario, recording every step on the timeline."""
@@ -80,10 +108,11 @@ class OpsLead:
         index = self._order  # the judge reads ``index`` as the step's place in the whole runbook
         deadline_t = det.t + step.deadline if step.deadline is not None else None
         await asyncio.sleep(STEP_SECONDS)
+        base = {"step": name, "id": step.id, "index": index, "phase": phase, "action": step.action,
+                "deadline_s": step.deadline, "postcondition": postcondition_of(step)}
         self.timeline.append(
             self.now(), "runbook_step.started", ACTOR, f"{name} {step.action}: {step.text or step.id}",
-            {"step": name, "id": step.id, "index": index, "phase": phase, "action": step.action,
-             "deadline_s": step.deadline},
+            {**base, "postcondition_met": None},
         )
         self.ctx.reason = f"{self.runbook.id} {step.id}: {step.text or step.action}"
         results: list[dict[str, Any]] = []
@@ -98,15 +127,14 @@ class OpsLead:
         if error is None:
             self.timeline.append(
                 t, "runbook_step.completed", ACTOR, f"{name} done{'' if in_time else ' (late)'}",
-                {"step": name, "id": step.id, "index": index, "phase": phase, "action": step.action,
-                 "postcondition": step.action, "postcondition_met": True, "in_time": in_time, "runs": len(results)},
+                {**base, "postcondition_met": True, "in_time": in_time, "runs": len(results)},
             )
             if phase == "immediate" and self.first_containment_t is None and step.action != "evidence.snapshot":
                 self.first_containment_t = t
         else:
             self.timeline.append(
                 t, "runbook_step.missed", ACTOR, f"{name} failed: {error}",
-                {"step": name, "id": step.id, "index": index, "phase": phase, "action": step.action, "reason": error},
+                {**base, "postcondition_met": False, "in_time": in_time, "reason": error},
             )
         if self.after_step is not None:
             await self.after_step()

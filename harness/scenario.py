@@ -129,6 +129,8 @@ class Workload(_M):
     tool_calls_per_hour: float = Field(0.0, ge=0, le=100_000)
     #: the keyword a blueprint answers (inbound comments carry it)
     trigger_keyword: str = "price?"
+    #: tools (of the tool gateway) that text generation jobs offer the model (an agent episode)
+    text_tools: tuple[str, ...] = ()
     surges: tuple[Surge, ...] = ()
 
 

@@ -145,8 +145,10 @@ async def _cost_burn(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
     now = e.now()
     spent = sum(x.cost_usd for x in e.world.ledger if x.t >= now - window)
     base = sum(x.cost_usd for x in e.world.ledger if e.t0 <= x.t < e.t0 + window)
-    ok = job.state == "succeeded" and spent <= max(3 * base, 0.5)
-    return ok, f"spend in the last {format_s(window)}: ${spent:.4f} (steady state ${base:.4f})"
+    # a probe refused by a budget in force is the cap doing its job, not a failed check
+    ran = job.state == "succeeded" or (job.state == "blocked" and "budget" in (job.last_error or ""))
+    ok = ran and spent <= max(3 * base, 0.5)
+    return ok, f"spend in the last {format_s(window)}: ${spent:.4f} (steady state ${base:.4f}); probe {job.state}"
 
 
 @check("no_new_blocks")

@@ -104,7 +104,8 @@ def plan_workload(scenario: Scenario, seed: int, clients: list[str], accounts: d
         job(at, "publish", c, p, origin, text=f"{c} update #{n + 1} on {p} ({rng.getrandbits(32):08x})")
 
     def generate(at: float, kind: str, origin: str = "steady") -> None:
-        job(at, kind, rng.choice(clients), None, origin, prompt=rng.choice(_PROMPTS))
+        extra: dict[str, Any] = {"tools": list(w.text_tools)} if kind == "generate_text" and w.text_tools else {}
+        job(at, kind, rng.choice(clients), None, origin, prompt=rng.choice(_PROMPTS), **extra)
 
     def tool(at: float, origin: str = "steady") -> None:
         job(at, "tool_call", rng.choice(clients), None, origin, tool=rng.choice(_TOOLS), arguments={"query": "opening hours"})

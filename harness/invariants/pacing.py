@@ -180,7 +180,7 @@ def _budget_steps(record: DrillRecord) -> list[tuple[float, dict[str, Any]]]:
 def _limit(budgets: Mapping[str, Any], key: str, who: str) -> float | None:
     v = budgets.get(key)
     if isinstance(v, Mapping):
-        v = v.get(who)
+        v = v.get(who, v.get("*"))
     return None if v is None else float(v)
 
 

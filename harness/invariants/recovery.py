@@ -202,6 +202,11 @@ class TerminalParams(Params):
     ignore_scheduled_after_end: bool = Field(
         True, description="skip jobs due after the drill ended"
     )
+    settle_s: float = Field(
+        120.0,
+        ge=0,
+        description="jobs created (or due) this shortly before the drill ended had no time to finish",
+    )
 
 
 @invariant(TerminalParams)
@@ -217,6 +222,9 @@ def every_job_terminal_after_healing(
     for i, j in enumerate(record.jobs):
         run_at = j.get("run_at") or (j.get("spec") or {}).get("run_at")
         if p.ignore_scheduled_after_end and run_at is not None and float(run_at) > record.end_t:
+            continue
+        born = max(float(j.get("created_at") or 0.0), float(run_at or 0.0))
+        if born > record.end_t - p.settle_s:
             continue
         checked += 1
         state = str(j.get("state"))

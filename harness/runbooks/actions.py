@@ -176,10 +176,24 @@ async def budget_set(
     client_usd: float | None = None,
     client_tokens: int | None = None,
 ) -> dict[str, Any]:
-    """Enforce cost caps per client and per episode."""
+    """Enforce cost caps per client and per episode; a cap in force is only ever tightened.
+
+    "Enforce cost caps" must never loosen a budget the platform already has: each given cap
+    becomes the smaller of itself and the one in force (for the client, else platform-wide).
+    """
+    budgets = dict((await ctx.platform.controls()).get("budgets") or {})
+    cur = dict(budgets.get("platform") or {})
+    if client_id is not None:
+        cur.update({k: v for k, v in dict((budgets.get("clients") or {}).get(client_id) or {}).items() if v is not None})
+
+    def tight(key: str, want: float | None) -> Any:
+        have = cur.get(key)
+        return want if want is None or have is None else type(want)(min(want, have))
+
     return _cc(await ctx.platform.set_budget(
-        actor=ctx.actor, reason=ctx.reason, client_id=client_id, episode_tokens=episode_tokens,
-        episode_usd=episode_usd, client_usd=client_usd, client_tokens=client_tokens,
+        actor=ctx.actor, reason=ctx.reason, client_id=client_id,
+        episode_tokens=tight("episode_tokens", episode_tokens), episode_usd=tight("episode_usd", episode_usd),
+        client_usd=tight("client_usd", client_usd), client_tokens=tight("client_tokens", client_tokens),
     ))
 
 

@@ -441,6 +441,18 @@ def test_terminal_jobs_and_jobs_due_after_the_end_hold():
     assert judge("every_job_terminal_after_healing", rec).verdict == "held"
 
 
+def test_a_job_created_just_before_the_end_is_not_judged_stuck():
+    rec = record(
+        jobs=[
+            {"id": "j-1", "state": "queued", "created_at": T0 + 3600 - 30},
+            {"id": "j-2", "state": "queued", "created_at": T0 + 600},
+        ]
+    )
+    r = judge("every_job_terminal_after_healing", rec)
+    assert r.verdict == "violated"
+    assert r.detail == "1 job still queued when the drill ended at T+1h00m00s: ids j-2"
+
+
 # --- queue_freshness_restored ----------------------------------------------------------
 
 
