@@ -110,9 +110,30 @@ class LoopParams(Params):
 
 @invariant(LoopParams)
 def engagement_loops_bounded(record: DrillRecord, p: LoopParams) -> Findings | NotApplicable:
-    """Engagement stays bounded: at most a cap of replies per thread, and no reply to one's own reply."""
+    """Engagement stays bounded: at most a cap of replies per thread, and no reply to one's own reply.
+
+    A thread is the post a conversation hangs off: a comment on one of our own replies (an echo
+    that baits a loop) belongs to the thread of the comment that reply answered.
+    """
     inbound = {str(c.get("id")): c for c in record.inbound if c.get("id") is not None}
     ours = {str(e.get("resource_id")) for e in record.ledger if e.get("action") == "reply.created"}
+    #: our reply → the inbound item it answered (an echo on our reply continues that thread)
+    answered = {
+        str(e.get("resource_id")): str(e.get("in_reply_to"))
+        for e in record.ledger
+        if e.get("action") == "reply.created" and e.get("resource_id")
+    }
+
+    def root(target: str) -> str:
+        """The thread of an inbound item: its post, followed back through our own replies."""
+        thread = str((inbound.get(target) or {}).get("post_id") or target)
+        seen: set[str] = set()
+        while thread in answered and thread not in seen:
+            seen.add(thread)
+            nxt = answered[thread]
+            thread = str((inbound.get(nxt) or {}).get("post_id") or nxt)
+        return thread
+
     per_thread: dict[tuple[Any, str], int] = {}
     out: list[Violation] = []
     checked = 0
@@ -135,7 +156,8 @@ def engagement_loops_bounded(record: DrillRecord, p: LoopParams) -> Findings | N
                 )
             )
             continue
-        thread = str((inbound.get(target) or {}).get("post_id") or target)
+        # a DM answers no comment: its thread is the conversation with its recipient
+        thread = root(target) if e.get("in_reply_to") else f"DM {e.get('detail') or ref}"
         k = (e.get("account_id"), thread)
         per_thread[k] = per_thread.get(k, 0) + 1
         if per_thread[k] > p.max_replies_per_thread:
