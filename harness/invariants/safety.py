@@ -81,11 +81,22 @@ class ActionsParams(Params):
     actions: tuple[str, ...] = Field(SIDE_EFFECT_ACTIONS, description="ledger actions judged")
 
 
-@invariant(ActionsParams)
+class IntendedParams(ActionsParams):
+    """Parameters of ``every_side_effect_on_intended_account``."""
+
+    shared_tenants: tuple[str, ...] = Field(
+        ("agency",), description="tenants whose accounts serve every client (providers)"
+    )
+
+
+@invariant(IntendedParams)
 def every_side_effect_on_intended_account(
-    record: DrillRecord, p: ActionsParams
+    record: DrillRecord, p: IntendedParams
 ) -> Findings | NotApplicable:
     """Every side effect lands on the account its job intended, of the tenant that owns the job.
+
+    A job that names another tenant's account (a misrouted job) intends a wrong-tenant action:
+    landing there is a violation too, however faithfully the account was used.
 
     The intended account comes from the drill's workload (via the audit event that claims the
     ledger entry, or a unique content hash); the ledger says which account the credential
@@ -102,11 +113,21 @@ def every_side_effect_on_intended_account(
             unlinked += 1
             continue
         checked += 1
-        if e.get("account_id") != intent.account_id:
+        owner = e.get("tenant_id")
+        wrong_tenant = (
+            owner is not None
+            and intent.client_id is not None
+            and owner not in p.shared_tenants
+            and owner != intent.client_id
+        )
+        if e.get("account_id") != intent.account_id or wrong_tenant:
             noun, verb = noun_of(str(e["action"]))
+            where = record.handle(e.get("account_id"))
             phrase = (
-                f"for {record.client_name(intent.client_id)} {verb} on {record.handle(e.get('account_id'))} "
+                f"for {record.client_name(intent.client_id)} {verb} on {where} "
                 f"instead of {record.handle(intent.account_id)}"
+                if e.get("account_id") != intent.account_id
+                else f"for {record.client_name(intent.client_id)} {verb} on {where}, an account of {record.client_name(str(owner))}"
             )
             ref = str(e.get("resource_id") or e.get("request_id"))
             out.append(Violation(float(e["t"]), noun, phrase, ref, evidence("ledger.jsonl", i)))

@@ -67,6 +67,19 @@ def test_a_post_on_another_tenants_account_violates_the_intended_account():
     assert r.detail == "1 post for Acme Bakery published on @northwind_x instead of @acme_x: ids r1"
 
 
+def test_a_misrouted_job_that_lands_where_it_named_still_violates_the_tenant():
+    rec = record(
+        ledger=[led(1, 60, account="northwind-x")],
+        audit=[aud(1, 61, job="j-1", resource="r1", account="northwind-x")],
+        workload=[intent("j-1", account="northwind-x")],
+    )
+    r = judge("every_side_effect_on_intended_account", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 post for Acme Bakery published on @northwind_x, an account of Northwind Tools: ids r1"
+    )
+
+
 def test_posts_on_their_intended_accounts_hold_and_content_hash_links_unaudited_posts():
     rec = record(
         ledger=[led(1, 60), led(2, 70, content="hc")],
