@@ -5,20 +5,30 @@ at once with ``loop.time()`` an hour later, so a two-hour drill takes seconds of
 every timestamp is a pure function of the scenario and seed. Real file descriptors (the loop's
 self-pipe, threads finishing ``to_thread`` work) are still polled, without blocking, on every
 turn; only when no timer is scheduled at all does the loop wait for real I/O.
+
+Real I/O that takes real time (a Chromium driven by the browser lane, a served socket it talks
+to) runs under :meth:`VirtualTimeLoop.hold_virtual_time`: while at least one hold is open the
+clock does not jump; the selector really waits (at most :data:`HOLD_SLICE_S` per turn) and
+virtual time advances by the real time that passed. Drills that hold time this way are not
+hash-deterministic (their timing follows the machine), everything else stays so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import selectors
+import time
 from collections.abc import Awaitable, Callable
+from types import TracebackType
 from typing import Any, TypeVar
 
 from fakes.core.clock import DEFAULT_EPOCH
 
-__all__ = ["DEFAULT_EPOCH", "VirtualTimeLoop", "run_virtual"]
+__all__ = ["DEFAULT_EPOCH", "HOLD_SLICE_S", "TimeHold", "VirtualTimeLoop", "run_virtual"]
 
 T = TypeVar("T")
+#: the longest real wait of one loop turn while virtual time is held
+HOLD_SLICE_S = 0.05
 
 
 class _VirtualSelector(selectors.DefaultSelector):
@@ -27,14 +37,45 @@ class _VirtualSelector(selectors.DefaultSelector):
         self.loop: VirtualTimeLoop | None = None
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self.loop
+        assert loop is not None
+        if loop.holds:
+            wait = HOLD_SLICE_S if timeout is None else min(max(timeout, 0.0), HOLD_SLICE_S)
+            events = super().select(wait)
+            loop._follow_real_time()
+            return events
         events = super().select(0)
         if events or timeout == 0:
             return events
         if timeout is None:
             return super().select(None)
-        assert self.loop is not None
-        self.loop._advance(timeout)
+        loop._advance(timeout)
         return events
+
+
+class TimeHold:
+    """One hold of virtual time (see :meth:`VirtualTimeLoop.hold_virtual_time`); re-entrant
+    across tasks (a counter), usable with ``with`` and ``async with``."""
+
+    def __init__(self, loop: VirtualTimeLoop) -> None:
+        self.loop = loop
+
+    def __enter__(self) -> TimeHold:
+        self.loop._hold(+1)
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.loop._hold(-1)
+
+    async def __aenter__(self) -> TimeHold:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.__exit__(et, e, tb)
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -46,6 +87,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         super().__init__(sel)
         sel.loop = self
         self.advanced = 0.0
+        #: open holds of virtual time (real I/O in flight)
+        self.holds = 0
+        #: virtual seconds that followed real time under a hold
+        self.held = 0.0
+        self._wall = 0.0
         # Timers are due when ``when < time() + resolution``. At unix-epoch magnitudes a float's
         # step is ~2.4e-7 s, so the monotonic clock's 1e-9 resolution would never make them due.
         self._clock_resolution = 1e-6
@@ -57,6 +103,27 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         if seconds > 0:
             self._vt += seconds
             self.advanced += seconds
+
+    def hold_virtual_time(self) -> TimeHold:
+        """A context (``with`` or ``async with``) under which the clock follows real time
+        instead of jumping: for real I/O in flight (a browser, a socket) that virtual time
+        must not outrun."""
+        return TimeHold(self)
+
+    def _hold(self, delta: int) -> None:
+        if delta > 0 and self.holds == 0:
+            self._wall = time.perf_counter()
+        elif delta < 0 and self.holds == 1:
+            self._follow_real_time()
+        self.holds = max(0, self.holds + delta)
+
+    def _follow_real_time(self) -> None:
+        now = time.perf_counter()
+        elapsed, self._wall = now - self._wall, now
+        if elapsed > 0:
+            self._vt += elapsed
+            self.advanced += elapsed
+            self.held += elapsed
 
 
 def run_virtual(main: Callable[[], Awaitable[T]], start: float = DEFAULT_EPOCH, **_: Any) -> T:
