@@ -80,6 +80,14 @@ class LaneRequest(_Req):
     lane: Lane
 
 
+class LaneReadOnlyRequest(_Req):
+    """Hold one lane of a platform read-only (ingest only), or let it act again."""
+
+    platform: SocialPlatform
+    read_only: bool
+    lane: Lane = "browser"
+
+
 class ModeRequest(_Req):
     """Set the mode of a scope (auto removes the override)."""
 
@@ -320,6 +328,12 @@ async def _lane(pc: PlatformClient, b: LaneRequest) -> ControlChange:
     return await pc.set_lane(b.platform, b.lane, actor=b.actor, reason=b.reason)
 
 
+async def _lane_read_only(pc: PlatformClient, b: LaneReadOnlyRequest) -> ControlChange:
+    return await pc.set_lane_read_only(
+        b.platform, b.read_only, lane=b.lane, actor=b.actor, reason=b.reason
+    )
+
+
 async def _mode(pc: PlatformClient, b: ModeRequest) -> ControlChange:
     return await pc.set_mode(
         b.mode, client_id=b.client_id, platform=b.platform, actor=b.actor, reason=b.reason
@@ -507,6 +521,15 @@ ROUTES: tuple[ApiRoute, ...] = (
         "Route a platform through a lane.",
         _control(_lane, LaneRequest),
         LaneRequest,
+        ControlChange,
+    ),
+    ApiRoute(
+        "POST",
+        f"{_C}/lane-read-only",
+        "set_lane_read_only",
+        "Hold a platform's lane read-only (ingest only), or let it act again.",
+        _control(_lane_read_only, LaneReadOnlyRequest),
+        LaneReadOnlyRequest,
         ControlChange,
     ),
     ApiRoute(

@@ -61,6 +61,20 @@ class InProcessPlatformClient:
         """Route a platform to a lane."""
         return self.p.controls.set_lane(platform, lane, actor=actor, reason=reason)
 
+    async def set_lane_read_only(
+        self,
+        platform: str,
+        read_only: bool,
+        *,
+        lane: Literal["api", "browser", "hybrid"] = "browser",
+        actor: str,
+        reason: str,
+    ) -> ControlChange:
+        """Hold a platform's lane read-only (ingest only), or let it act again."""
+        return self.p.controls.set_lane_read_only(
+            platform, read_only, lane=lane, actor=actor, reason=reason
+        )
+
     async def set_mode(
         self,
         mode: Literal["auto", "approval_required", "manual_only", "read_only"],
@@ -282,6 +296,21 @@ class HttpPlatformClient:
         """POST /controls/lane."""
         return await self._control(
             "lane", {"platform": platform, "lane": lane, "actor": actor, "reason": reason}
+        )
+
+    async def set_lane_read_only(
+        self, platform: str, read_only: bool, *, lane: Lane = "browser", actor: str, reason: str
+    ) -> ControlChange:
+        """POST /controls/lane-read-only."""
+        return await self._control(
+            "lane-read-only",
+            {
+                "platform": platform,
+                "lane": lane,
+                "read_only": read_only,
+                "actor": actor,
+                "reason": reason,
+            },
         )
 
     async def set_mode(

@@ -73,6 +73,8 @@ class Controls:
     kill_switches: set[tuple[str | None, str | None, str | None]] = field(default_factory=set)
     lanes: dict[str, str] = field(default_factory=dict)
     modes: dict[tuple[str | None, str | None], str] = field(default_factory=dict)
+    #: (platform, lane) pairs held read-only: ingest only, every side effect through them refused
+    read_only_lanes: set[tuple[str, str]] = field(default_factory=set)
     paused: set[str] = field(default_factory=set)
     pacing: dict[str, PacingSettings] = field(default_factory=dict)
     blueprints: dict[str, bool] = field(default_factory=dict)
@@ -169,6 +171,24 @@ class Controls:
         _choice("lane", lane, LANES, "a lane")
         self.lanes[platform] = lane
         return self._record("lane", {"platform": platform}, lane, actor, reason)
+
+    def set_lane_read_only(
+        self, platform: str, read_only: bool, *, lane: str = "browser", actor: str, reason: str
+    ) -> ControlChange:
+        """Hold one lane of ``platform`` read-only (ingest only) or let it act again (RB-06)."""
+        _choice("platform", platform, SOCIAL_PLATFORMS, "a platform")
+        _choice("lane", lane, LANES, "a lane")
+        if read_only:
+            self.read_only_lanes.add((platform, lane))
+        else:
+            self.read_only_lanes.discard((platform, lane))
+        return self._record(
+            "lane_read_only", {"platform": platform, "lane": lane}, read_only, actor, reason
+        )
+
+    def lane_read_only(self, platform: str | None, lane: str) -> bool:
+        """Whether side effects through ``lane`` on ``platform`` are refused (read-only lane)."""
+        return (platform or "", lane) in self.read_only_lanes
 
     def set_mode(
         self,
@@ -355,6 +375,9 @@ class Controls:
                 for c, p, a in sorted(self.kill_switches, key=lambda t: tuple(x or "" for x in t))
             ],
             "lanes": dict(self.lanes),
+            "read_only_lanes": [
+                {"platform": p, "lane": lane} for p, lane in sorted(self.read_only_lanes)
+            ],
             "modes": [
                 {**({"client_id": c} if c else {}), **({"platform": p} if p else {}), "mode": m}
                 for (c, p), m in sorted(

@@ -127,7 +127,7 @@ class Runner:
             self._enqueue(job)
 
     def _on_control(self, ch: ControlChange) -> None:
-        if ch.control not in ("kill_switch", "mode", "queue_paused"):
+        if ch.control not in ("kill_switch", "mode", "queue_paused", "lane_read_only"):
             return
         for job in self.jobs.all("blocked") + self.jobs.all("awaiting_approval"):
             if job.state == "blocked" and job.hold_reason in ("kill_switch", "mode:read_only"):

@@ -72,6 +72,12 @@ class JobScope:
                     reason="kill_switch",
                     resumable=True,
                 )
+        if p.controls.lane_read_only(self.service, self.lane):
+            raise Blocked(
+                f"lane:read_only: the {self.lane} lane on {self.service} is read-only (ingest only); {action} refused",
+                reason="mode:read_only",
+                resumable=True,
+            )
         mode = p.controls.mode_for(self.client_id, self.service)
         if mode == "read_only":
             raise Blocked(

@@ -19,8 +19,10 @@ Defects: ``brittle_selectors`` (positional and class selectors, no fallbacks, no
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,6 +105,13 @@ class BrowserSettings(BaseModel):
     #: seconds a job waits after an action-blocked banner before it is retried
     action_blocked_backoff_s: float = Field(900.0, ge=0)
     selector_version: str = SELECTOR_MAP_VERSION
+    #: where each platform's web UI is, when not beside its API base URL (e.g. the fakes served
+    #: on a loopback socket for Chromium while the platform's API calls stay in-process)
+    web_base_urls: dict[str, str] = Field(default_factory=dict)
+
+
+#: a context around real browser I/O (e.g. holding a virtual clock so it follows real time)
+RealIO = Callable[[], AbstractAsyncContextManager[Any]]
 
 
 @dataclass
@@ -117,6 +126,12 @@ class BrowserDeps:
     alerts: Alerts
     defects: Defects
     now: Callable[[], float]
+    #: entered around every stretch of real browser I/O (None: nothing to enter)
+    real_io: RealIO | None = None
+
+    def io(self) -> AbstractAsyncContextManager[Any]:
+        """The context around one stretch of real browser I/O."""
+        return self.real_io() if self.real_io is not None else contextlib.nullcontext()
 
 
 class SelectorMiss(Fatal):
@@ -149,7 +164,9 @@ class BrowserLane:
     def __init__(self, platform: str, deps: BrowserDeps) -> None:
         self.platform = platform
         self.d = deps
-        self.base = web_base(deps.settings.base_urls.of(platform))
+        self.base = deps.browser.web_base_urls.get(platform) or web_base(
+            deps.settings.base_urls.of(platform)
+        )
         self.map: SelectorMap = selector_map(platform, deps.browser.selector_version)
         self.read_only = deps.browser.read_only
         #: why side effects are halted on this platform (a challenge), until :meth:`resume`
@@ -467,7 +484,7 @@ class BrowserLane:
     ) -> SendResult:
         """Compose and publish through the web UI; the permalink page is the proof."""
         self._may_act("post.create")
-        async with scope.side_effect("post.create"):
+        async with scope.side_effect("post.create"), self.d.io():
             op = await self._open(cred, "home", "post.create", scope)
             try:
                 box = await self._find(op, "composer.text", first=True)
@@ -491,30 +508,32 @@ class BrowserLane:
 
     async def verify(self, cred: Credential, resource_id: str, scope: SideEffectScope) -> Lookup:
         """Open the post's page: visible when it shows the post."""
-        try:
-            op = await self._open(cred, f"post/{resource_id}", "post.verify", scope)
-        except Blocked as e:
-            return Lookup(None, error=e.error)
-        try:
-            art = op.page.locator(f'article[data-post-id="{resource_id}"]')
-            if await art.count() == 0:
-                return Lookup(False, error=f"{self.platform}.web.not_visible: {resource_id}")
-            return Lookup(True, await self._permalink(op))
-        finally:
-            await op.page.close()
+        async with self.d.io():
+            try:
+                op = await self._open(cred, f"post/{resource_id}", "post.verify", scope)
+            except Blocked as e:
+                return Lookup(None, error=e.error)
+            try:
+                art = op.page.locator(f'article[data-post-id="{resource_id}"]')
+                if await art.count() == 0:
+                    return Lookup(False, error=f"{self.platform}.web.not_visible: {resource_id}")
+                return Lookup(True, await self._permalink(op))
+            finally:
+                await op.page.close()
 
     async def find_published(
         self, cred: Credential, text: str, scope: SideEffectScope
     ) -> SendResult | None:
         """A post of ours with exactly ``text`` on the home timeline, if any."""
-        op = await self._open(cred, "home", "post.find", scope)
-        try:
-            rows = await op.page.eval_on_selector_all(
-                "article[data-post-id]",
-                "els => els.map(e => [e.dataset.postId, e.querySelector('p').textContent])",
-            )
-        finally:
-            await op.page.close()
+        async with self.d.io():
+            op = await self._open(cred, "home", "post.find", scope)
+            try:
+                rows = await op.page.eval_on_selector_all(
+                    "article[data-post-id]",
+                    "els => els.map(e => [e.dataset.postId, e.querySelector('p').textContent])",
+                )
+            finally:
+                await op.page.close()
         for pid, body in rows:
             if body == text:
                 return SendResult(str(pid), None)
@@ -530,7 +549,7 @@ class BrowserLane:
         within_id: str | None,
     ) -> SendResult:
         self._may_act(action)
-        async with scope.side_effect(action):
+        async with scope.side_effect(action), self.d.io():
             op = await self._open(cred, "inbox", action, scope)
             try:
                 within = None
@@ -580,7 +599,7 @@ class BrowserLane:
         expect: str,
     ) -> dict[str, Any]:
         self._may_act(action)
-        async with scope.side_effect(action):
+        async with scope.side_effect(action), self.d.io():
             op = await self._open(cred, f"post/{post_id}", action, scope)
             try:
                 button = await self._find(op, target, first=True)
@@ -605,16 +624,17 @@ class BrowserLane:
         self, cred: Credential, scope: SideEffectScope, *, since: str | None = None
     ) -> list[InboundMessage]:
         """Comments and DMs from the inbox page, oldest first (read-only; works in read-only mode)."""
-        op = await self._open(cred, "inbox", "inbound.list", scope)
-        try:
-            rows = await op.page.eval_on_selector_all(
-                "article[data-inbound-id]",
-                "els => els.map(e => ({id: e.dataset.inboundId, kind: e.dataset.kind, author: e.dataset.author,"
-                " author_id: e.dataset.authorId, post_id: e.dataset.postId || null, at: parseFloat(e.dataset.at),"
-                " text: e.querySelector('p span').textContent}))",
-            )
-        finally:
-            await op.page.close()
+        async with self.d.io():
+            op = await self._open(cred, "inbox", "inbound.list", scope)
+            try:
+                rows = await op.page.eval_on_selector_all(
+                    "article[data-inbound-id]",
+                    "els => els.map(e => ({id: e.dataset.inboundId, kind: e.dataset.kind, author: e.dataset.author,"
+                    " author_id: e.dataset.authorId, post_id: e.dataset.postId || null, at: parseFloat(e.dataset.at),"
+                    " text: e.querySelector('p span').textContent}))",
+                )
+            finally:
+                await op.page.close()
         out = [
             InboundMessage(
                 r["id"],
@@ -638,15 +658,21 @@ class BrowserComponent:
     """The browser lanes of one platform and the Chromium they share (stopped with the platform)."""
 
     def __init__(
-        self, lanes: dict[str, BrowserLane], runtime: BrowserRuntime, evidence: EvidenceStore
+        self,
+        lanes: dict[str, BrowserLane],
+        runtime: BrowserRuntime,
+        evidence: EvidenceStore,
+        real_io: RealIO | None = None,
     ) -> None:
         self.lanes = lanes
         self.runtime = runtime
         self.evidence = evidence
+        self.real_io = real_io
 
     async def stop(self) -> None:
         """Close the browser."""
-        await self.runtime.stop()
+        async with self.real_io() if self.real_io is not None else contextlib.nullcontext():
+            await self.runtime.stop()
 
 
 def build_lanes(
@@ -659,9 +685,17 @@ def build_lanes(
     scrubber: Scrubber,
     now: Callable[[], float],
     platforms: tuple[str, ...] = ("x", "instagram"),
+    real_io: RealIO | None = None,
 ) -> BrowserComponent:
-    """Browser lanes for ``platforms`` sharing one (lazily launched) Chromium."""
-    hosts = {urlsplit(settings.base_urls.of(p)).hostname or "" for p in platforms}
+    """Browser lanes for ``platforms`` sharing one (lazily launched) Chromium.
+
+    ``real_io`` is entered around every stretch of real browser I/O (a drill on virtual time
+    holds its clock there); the web UI is at ``browser.web_base_urls`` where given.
+    """
+    hosts = {
+        urlsplit(browser.web_base_urls.get(p) or settings.base_urls.of(p)).hostname or ""
+        for p in platforms
+    }
     runtime = BrowserRuntime(
         hosts,
         chromium=browser.chromium,
@@ -669,22 +703,38 @@ def build_lanes(
         timeout_s=browser.navigation_timeout_s,
     )
     evidence = EvidenceStore(browser.artifacts_dir, scrubber)
-    deps = BrowserDeps(settings, browser, runtime, evidence, telemetry, alerts, defects, now)
-    return BrowserComponent({p: BrowserLane(p, deps) for p in platforms}, runtime, evidence)
+    deps = BrowserDeps(
+        settings, browser, runtime, evidence, telemetry, alerts, defects, now, real_io
+    )
+    return BrowserComponent(
+        {p: BrowserLane(p, deps) for p in platforms}, runtime, evidence, real_io
+    )
 
 
-def install(platform: Platform, browser: BrowserSettings | None = None) -> BrowserComponent:
+def install(
+    platform: Platform, browser: BrowserSettings | None = None, *, real_io: RealIO | None = None
+) -> BrowserComponent:
     """Give ``platform`` browser lanes for x and instagram (Chromium starts on first use).
 
     The lanes go to ``platform.browser_lanes`` (used when the control plane routes a platform to
     the browser); the component is stopped with the platform; outcome AuditEvents of the browser
-    lane get the evidence of their side effect (screenshot, DOM snapshot, URL) in ``proof``.
+    lane get the evidence of their side effect (screenshot, DOM snapshot, URL) in ``proof``; the
+    control ``lane_read_only`` (lane ``browser``) sets a lane's read-only mode. ``real_io`` is
+    entered around real browser I/O (see :func:`build_lanes`).
     """
     comp = build_lanes(
         platform.settings, browser or BrowserSettings(), telemetry=platform.telemetry, alerts=platform.alerts,
-        defects=platform.defects, scrubber=platform.scrubber, now=platform.now,
+        defects=platform.defects, scrubber=platform.scrubber, now=platform.now, real_io=real_io,
     )  # fmt: skip
     platform.browser_lanes.update(comp.lanes)
+
+    def on_control(ch: Any) -> None:
+        if ch.control == "lane_read_only" and ch.scope.get("lane") == "browser":
+            lane = comp.lanes.get(str(ch.scope.get("platform")))
+            if lane is not None:
+                lane.set_read_only(bool(ch.value))
+
+    platform.controls.listeners.append(on_control)
     platform.components[__name__] = comp
     record = platform.audit.record
     evidence = comp.evidence
