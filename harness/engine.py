@@ -16,6 +16,7 @@ from fakes.core.roster import Roster
 from fakes.core.world import World
 
 from . import drill as _drill
+from .browser_drill import hooks_for
 from .detect import Detection, Detector
 from .durations import format_duration
 from .respond import ACTOR, OpsLead
@@ -56,6 +57,8 @@ class DrillEngine:
         self.interrupted = False
         self._cc_seen = 0
         self._expiries: list[asyncio.Future[None]] = []
+        #: what the scenario's lane adds (browser drills: a served world, the Playwright lane)
+        self.lane = hooks_for(self)
 
     # --- helpers ---------------------------------------------------------------------------
     def now(self) -> float:
@@ -105,7 +108,11 @@ class DrillEngine:
         )
         self.world = World(roster=roster, now=self.now, seed=self.seed)
         self.fw = FakeWorld(self.world)
-        async with self.fw.running(), self.fw.client(base_url="http://fakes/_fake") as admin:
+        async with (
+            self.fw.running(),
+            self.lane.serve(),
+            self.fw.client(base_url="http://fakes/_fake") as admin,
+        ):
             self.admin = admin
             self._main = asyncio.ensure_future(self._phases(roster))
             try:
@@ -165,6 +172,7 @@ class DrillEngine:
             seed=self.seed,
             defects=self.defects,
         )
+        self.lane.install(self.platform)
         await _maybe_await(self.platform.start())
         self.pc = self.platform.client
         from .finish import flat_budgets

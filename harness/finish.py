@@ -179,8 +179,9 @@ async def finish(e: DrillEngine, error: str | None) -> DrillResult:
     from .drill import DrillResult
 
     got = await _collect(e)
-    record = build_record(e, got, error)
+    record = e.lane.amend(build_record(e, got, error))
     out_dir = e.opts.reports_dir / e.drill_id
+    e.lane.write_files(out_dir)
     try:
         from .report import write_report
     except ImportError:  # before the judging/reporting modules land

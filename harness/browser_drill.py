@@ -1,0 +1,238 @@
+"""Browser drills: scenarios whose platform acts through the Playwright lane and a real Chromium.
+
+The drill engine calls a :class:`LaneHooks` at four points (serve the world, install lanes on the
+platform, amend the record, write extra files); :func:`hooks_for` gives the no-op hooks to
+API-lane scenarios and :class:`BrowserDrill` to browser ones (``lane: browser`` or a platform
+routed to ``browser`` in ``world.lanes``). A browser drill:
+
+* serves the drill's own ``FakeWorld`` on ``127.0.0.1:<free port>`` from its own event loop
+  (:mod:`harness.served_world`): Chromium drives the fakes' web UI while the platform's API
+  calls stay in-process, and both write to the one World's ledger;
+* installs the browser lanes on the platform (``sandbox.lanes.browser.install``) with the web
+  UI at the served address and the loop's :meth:`~harness.clock.VirtualTimeLoop.hold_virtual_time`
+  as the lane's ``real_io``: while Chromium works, virtual time follows real time instead of
+  jumping, so the rest of the drill sees browser work take the time it really takes;
+* copies every screenshot and DOM snapshot the lane captured into the report's
+  ``evidence/browser/`` (each one also a timeline event, linked from the postmortem) and hands
+  the session cookie values to the record's secrets (``no_secret_in_artifacts`` looks for them,
+  in the DOM snapshots too).
+
+Browser drills are ``topology: "served-browser"`` in ``verdict.json``: their timing follows the
+machine, so unlike in-process API drills their timeline hash is not promised to repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .served_world import ServedApp, serve_app
+
+if TYPE_CHECKING:
+    from .engine import DrillEngine
+    from .record import DrillRecord
+
+__all__ = [
+    "BROWSER_PLATFORMS",
+    "TOPOLOGY",
+    "BrowserDrill",
+    "LaneHooks",
+    "browser_available",
+    "hooks_for",
+    "is_browser_scenario",
+]
+
+#: the topology of a browser drill in ``verdict.json``
+TOPOLOGY = "served-browser"
+#: the platforms whose fakes have a web UI
+BROWSER_PLATFORMS: tuple[str, ...] = ("x", "instagram")
+#: where a browser drill's evidence goes inside its report folder
+EVIDENCE_DIR = "evidence/browser"
+
+
+def is_browser_scenario(scenario: Any) -> bool:
+    """Whether ``scenario`` needs the browser lane (``lane: browser`` or a platform routed there)."""
+    lanes = dict(getattr(getattr(scenario, "world", None), "lanes", {}) or {})
+    return getattr(scenario, "lane", "api") == "browser" or "browser" in lanes.values()
+
+
+def browser_available(chromium: str | None = None) -> tuple[bool, str]:
+    """(True, where) when a Chromium is found, else (False, the error naming what was tried)."""
+    from sandbox.lanes.browser_select import BrowserNotFound, find_browser
+
+    try:
+        choice = find_browser(chromium)
+    except BrowserNotFound as e:
+        return False, str(e)
+    return True, f"{choice.executable} ({choice.source})"
+
+
+class LaneHooks:
+    """What the drill engine asks of a scenario's lane; the API lane needs nothing."""
+
+    topology = "in-process"
+
+    def serve(self) -> AbstractAsyncContextManager[Any]:
+        """A context the drill runs inside, once the fakes are up."""
+        return contextlib.nullcontext()
+
+    def install(self, platform: Any) -> None:
+        """Give the platform what the lane needs (before it starts)."""
+
+    def amend(self, record: DrillRecord) -> DrillRecord:
+        """The record with what the lane adds (topology, secrets, artifacts)."""
+        return record
+
+    def write_files(self, out_dir: Path) -> None:
+        """Write the lane's own files (binary evidence) into the report folder."""
+
+
+def hooks_for(engine: DrillEngine) -> LaneHooks:
+    """The hooks of ``engine``'s scenario: :class:`BrowserDrill` for a browser scenario."""
+    return BrowserDrill(engine) if is_browser_scenario(engine.s) else LaneHooks()
+
+
+class BrowserDrill(LaneHooks):
+    """The hooks of one browser drill (see the module doc)."""
+
+    topology = TOPOLOGY
+    #: timeouts of the lane in a drill: short, the fakes answer at once
+    render_timeout_s = 2.0
+    step_timeout_s = 0.5
+
+    def __init__(self, engine: DrillEngine) -> None:
+        self.e = engine
+        self.tmp = Path(tempfile.mkdtemp(prefix="vibedrill-browser-"))
+        self.served: ServedApp | None = None
+        self.comp: Any = None
+        #: every piece of evidence the lane captured, with its path in the report folder
+        self.shots: list[dict[str, Any]] = []
+        self.cookies: set[str] = set()
+
+    # serve ------------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _serve(self) -> AsyncIterator[ServedApp]:
+        async with serve_app(self.e.fw.app) as served:
+            self.served = served
+            yield served
+
+    def serve(self) -> AbstractAsyncContextManager[Any]:
+        """Serve the drill's FakeWorld on loopback for Chromium."""
+        return self._serve()
+
+    # install ----------------------------------------------------------------------------------
+    def install(self, platform: Any) -> None:
+        """Install the browser lanes on ``platform``, the web UI at the served address."""
+        from sandbox.lanes.browser import BrowserSettings, install
+        from sandbox.lanes.browser_select import BrowserNotFound, find_browser
+
+        from .drill import DrillError
+
+        try:
+            find_browser()
+        except BrowserNotFound as e:
+            raise DrillError(str(e)) from None
+        assert self.served is not None, "serve() runs before install()"
+        loop = asyncio.get_running_loop()
+        hold = getattr(loop, "hold_virtual_time", None)
+        settings = BrowserSettings(
+            artifacts_dir=self.tmp / "artifacts",
+            profiles_dir=self.tmp / "profiles",
+            render_timeout_s=self.render_timeout_s,
+            step_timeout_s=self.step_timeout_s,
+            web_base_urls={p: self.served.web_base(p) for p in BROWSER_PLATFORMS},
+        )
+        self.comp = install(platform, settings, real_io=hold)
+        self._watch(self.comp)
+
+    def _watch(self, comp: Any) -> None:
+        """Every capture becomes a timeline event; cookies are remembered before the browser stops."""
+        store, runtime = comp.evidence, comp.runtime
+        capture, stop = store.capture, runtime.stop
+        root = store.root
+
+        async def capture_and_note(page: Any, **kw: Any) -> dict[str, Any]:
+            entry: dict[str, Any] = await capture(page, **kw)
+            with contextlib.suppress(Exception):
+                self.cookies.update(c["value"] for c in await page.context.cookies())
+            self._note(entry, root, kw)
+            return entry
+
+        async def stop_after_cookies() -> None:
+            for ctx in list(getattr(runtime, "_contexts", {}).values()):
+                with contextlib.suppress(Exception):
+                    self.cookies.update(c["value"] for c in await ctx.cookies())
+            await stop()
+
+        store.capture = capture_and_note
+        runtime.stop = stop_after_cookies
+
+    def _note(self, entry: dict[str, Any], root: Path, kw: dict[str, Any]) -> None:
+        rel = {
+            k: f"{EVIDENCE_DIR}/{Path(entry[k]).relative_to(root).as_posix()}"
+            for k in ("screenshot", "dom_snapshot")
+        }
+        tag, action = str(kw.get("tag")), str(kw.get("action"))
+        shot = {
+            "t": self.e.now(),
+            "tag": tag,
+            "action": action,
+            "client_id": kw.get("client_id"),
+            "platform": kw.get("platform"),
+            "job_id": kw.get("job_id"),
+            "resource_id": kw.get("resource_id"),
+            "url": entry.get("url"),
+            "ui_version": entry.get("ui_version"),
+            "screenshot": rel["screenshot"],
+            "dom_snapshot": rel["dom_snapshot"],
+            "source": {"screenshot": entry["screenshot"], "dom_snapshot": entry["dom_snapshot"]},
+        }
+        self.shots.append(shot)
+        self.e.tl.append(
+            shot["t"],
+            "browser.evidence",
+            "platform",
+            f"browser lane evidence {tag} of {action} on {kw.get('platform')} "
+            f"for {kw.get('client_id')} (UI {entry.get('ui_version') or 'v1'})",
+            {k: v for k, v in shot.items() if k not in ("t", "source")},
+            evidence=rel["screenshot"],
+        )
+
+    # record and files -------------------------------------------------------------------------
+    def amend(self, record: DrillRecord) -> DrillRecord:
+        """Served-browser topology, session cookies as secrets, DOM snapshots as artifacts."""
+        import dataclasses
+
+        artifacts = dict(record.artifacts)
+        for s in self.shots:
+            with contextlib.suppress(OSError):
+                artifacts[s["dom_snapshot"]] = Path(s["source"]["dom_snapshot"]).read_text(
+                    encoding="utf-8"
+                )
+        shots = [{k: v for k, v in s.items() if k != "source"} for s in self.shots]
+        return dataclasses.replace(
+            record,
+            topology=self.topology,
+            secrets=tuple(dict.fromkeys((*record.secrets, *sorted(self.cookies)))),
+            artifacts=artifacts,
+            extra={**record.extra, "browser_evidence": shots, "served_at": self._where()},
+        )
+
+    def _where(self) -> str | None:
+        return None if self.served is None else self.served.base
+
+    def write_files(self, out_dir: Path) -> None:
+        """Copy the screenshots and DOM snapshots into ``out_dir/evidence/browser/``; clean up."""
+        for s in self.shots:
+            for k in ("screenshot", "dom_snapshot"):
+                src, dst = Path(s["source"][k]), out_dir / s[k]
+                if src.is_file():
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src, dst)
+        shutil.rmtree(self.tmp, ignore_errors=True)
