@@ -1,11 +1,23 @@
-"""The drill's pure parts: a seeded workload plan, drill ids, and detection over telemetry."""
+"""The drill: its pure parts (seeded workload, drill ids) and whole drills end to end.
+
+The end-to-end tests read the session's matrix (:mod:`_drills`): every API-lane scenario ran
+once healthy and once per mutant; only replay, a ``--defect`` run and the plugin run again.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
-from harness.drill import drill_id_for
+import pytest
+from _drills import api_scenarios, matrix
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.drill import drill_id_for, run_for_pytest
 from harness.scenario import load_scenario
+from harness.verdict import Verdict
 from harness.workload import plan_workload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,3 +54,83 @@ def test_misrouted_surge_jobs_name_another_clients_account() -> None:
 def test_drill_ids_name_scenario_virtual_start_and_seed() -> None:
     s = load_scenario(ROOT / "scenarios/rb05_rate_limit_storm.yaml")
     assert drill_id_for(s, 7) == "rb05-rate-limit-storm-20261127T120000Z-s7"
+
+
+# --- whole drills ----------------------------------------------------------------------------
+
+SECTIONS = (
+    "1) Summary", "2) Impact", "3) Detection", "4) Timeline (UTC)", "5) Root cause(s)",
+    "6) What went well", "7) What went poorly", "8) Where we got lucky", "9) Corrective actions",
+    "10) Follow-up changes to docs/tests", "11) Appendix",
+)
+VERDICT_KEYS = {
+    "drill_id", "scenario", "runbook", "severity", "seed", "commit", "topology", "mode", "defects",
+    "verdict", "invariants", "reached", "metrics", "timeline_sha256",
+}
+
+
+def _healthy(scenario_id: str):  # type: ignore[no-untyped-def]
+    return next(h for h in matrix().healthy if h.scenario == scenario_id)
+
+
+@pytest.mark.parametrize("scenario_id", [s.id for s in api_scenarios()])
+def test_every_api_lane_scenario_holds_on_the_healthy_platform(scenario_id: str) -> None:
+    h = _healthy(scenario_id)
+    doc = json.loads((Path(h.report_dir or "") / "verdict.json").read_text())
+    broken = [f"{i['name']}: {i['detail']}" for i in doc["invariants"] if i["verdict"] == "violated"]
+    unmet = [x["detail"] for x in doc.get("expectations", []) if not x.get("met")]
+    missed = [r["name"] for r in doc["reached"] if not r["hit"]]
+    assert (h.verdict, broken, unmet, missed) == ("held", [], [], [])
+
+
+@pytest.mark.parametrize("scenario_id", [s.id for s in api_scenarios()])
+def test_every_report_is_complete_with_a_postmortem_of_eleven_drill_specific_sections(
+    scenario_id: str,
+) -> None:
+    h = _healthy(scenario_id)
+    folder = Path(h.report_dir or "")
+    for name in ("verdict.json", "postmortem.md", "postmortem.html", "junit.xml", "replay.json",
+                 "evidence/timeline.jsonl", "evidence/ledger.jsonl", "evidence/audit.jsonl",
+                 "evidence/bundle.json", "evidence/side-effects-per-minute.svg"):
+        assert (folder / name).is_file(), name
+    doc = json.loads((folder / "verdict.json").read_text())
+    assert VERDICT_KEYS <= set(doc)
+    assert doc["scenario"] == scenario_id and doc["topology"] == "in-process"
+    assert re.fullmatch(r"[0-9a-f]{64}", doc["timeline_sha256"])
+    md = (folder / "postmortem.md").read_text()
+    heads = re.findall(r"^##+ (\d+\).*)$", md, flags=re.M)
+    assert tuple(heads) == SECTIONS
+    bodies = re.split(r"^##+ \d+\).*$", md, flags=re.M)[1:]
+    assert all(b.strip() for b in bodies), "every section has content"
+    assert h.scenario.replace("_", "-") in md  # the drill's own id, not a template
+    assert doc["runbook"] in md
+
+
+def test_replay_reruns_rb05_with_seed_7_and_confirms_the_timeline_hash(tmp_path: Path) -> None:
+    h = _healthy("rb05_rate_limit_storm")
+    doc = json.loads((Path(h.report_dir or "") / "verdict.json").read_text())
+    assert doc["seed"] == 7
+    res = CliRunner().invoke(app, ["replay", str(h.report_dir)], env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    assert f"timeline hash matches: {doc['timeline_sha256']}" in res.output
+
+
+def test_a_run_with_a_defect_exits_1_and_names_the_expected_invariant(tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        app,
+        ["run", "rb01_cross_tenant_post", "--defect", "tenancy_guard_off", "--reports-dir", str(tmp_path)],
+        env={"COLUMNS": "250"},
+    )
+    assert res.exit_code == 1, res.output
+    (folder,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert folder.name.endswith("-tenancy-guard-off")
+    doc = json.loads((folder / "verdict.json").read_text())
+    assert doc["verdict"] == "violated" and doc["defects"] == ["tenancy_guard_off"]
+    violated = {i["name"] for i in doc["invariants"] if i["verdict"] == "violated"}
+    assert "every_side_effect_on_intended_account" in violated
+
+
+def test_the_plugin_runner_returns_the_verdict_of_a_scenario_id(tmp_path: Path) -> None:
+    v = run_for_pytest("rb01_cross_tenant_post", seed=None, defects=(), reports_dir=tmp_path)
+    assert isinstance(v, Verdict)
+    assert v.verdict == "held" and v.timeline_sha256 == _healthy("rb01_cross_tenant_post").timeline_sha256
