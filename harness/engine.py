@@ -272,6 +272,7 @@ class DrillEngine:
                 "episode_id": sp.episode_id,
                 "blueprint_id": sp.blueprint_id,
                 "origin": item.origin,
+                "tool": sp.payload.get("tool") if sp.kind == "tool_call" else None,
             }
         )
 

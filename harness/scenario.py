@@ -131,6 +131,8 @@ class Workload(_M):
     trigger_keyword: str = "price?"
     #: tools (of the tool gateway) that text generation jobs offer the model (an agent episode)
     text_tools: tuple[str, ...] = ()
+    #: what a tool call's result feeds: nothing, or a post made with it (``then`` of the job)
+    tool_followup: Literal["none", "publish"] = "none"
     surges: tuple[Surge, ...] = ()
 
 

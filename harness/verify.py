@@ -94,8 +94,14 @@ async def _auth_check(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
 
 @check("tool_health")
 async def _tool_health(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
-    job = await _submit(e, "tool_call", None, tool="kb_search", arguments={"query": "health"})
-    return job.state == "succeeded", f"tool health call ended {job.state}"
+    from .workload import tool_arguments
+
+    bad = []
+    for tool in ("kb_search", "schedule_lookup", "analytics_fetch"):
+        job = await _submit(e, "tool_call", None, tool=tool, arguments=tool_arguments(tool, e.clients[0], e.s.world.platforms[0]))
+        if job.state != "succeeded":
+            bad.append(f"{tool} ended {job.state}: {job.last_error or ''}".strip())
+    return not bad, "; ".join(bad) or "tool health suite: kb_search, schedule_lookup and analytics_fetch answered"
 
 
 @check("asset_end_to_end")

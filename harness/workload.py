@@ -19,10 +19,19 @@ from sandbox.contract import JobSpec, PlatformClient
 
 from .scenario import Scenario
 
-__all__ = ["InboundItem", "Plan", "WorkItem", "plan_workload", "run_jobs"]
+__all__ = ["InboundItem", "Plan", "WorkItem", "plan_workload", "run_jobs", "tool_arguments"]
 
 _PROMPTS = ("a caption for the autumn menu", "three hashtags for a launch", "a reply to a happy customer")
 _TOOLS = ("kb_search", "schedule_lookup", "analytics_fetch")
+
+
+def tool_arguments(tool: str, client: str, platform: str) -> dict[str, str]:
+    """Arguments of one of the gateway's tools (its ``tools/list`` schema), for ``client``."""
+    if tool == "schedule_lookup":
+        return {"client_id": client, "date": "2026-11-27"}
+    if tool == "analytics_fetch":
+        return {"client_id": client, "platform": platform, "metric": "impressions"}
+    return {"client_id": client, "query": "opening hours"}
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,14 @@ def plan_workload(scenario: Scenario, seed: int, clients: list[str], accounts: d
         job(at, kind, rng.choice(clients), None, origin, prompt=rng.choice(_PROMPTS), **extra)
 
     def tool(at: float, origin: str = "steady") -> None:
-        job(at, "tool_call", rng.choice(clients), None, origin, tool=rng.choice(_TOOLS), arguments={"query": "opening hours"})
+        c = rng.choice(clients)
+        extra: dict[str, Any] = {}
+        if w.tool_followup == "publish":
+            p = rng.choice(platforms)
+            extra["then"] = {"kind": "publish", "platform": p, "account_id": accounts.get((c, p)),
+                             "payload": {"text": f"{c} opening hours today: {{result}} ({rng.getrandbits(32):08x})"}}
+        name = rng.choice(_TOOLS)
+        job(at, "tool_call", c, None, origin, tool=name, arguments=tool_arguments(name, c, platforms[0]), **extra)
 
     def inbound(at: float, kind: str) -> None:
         c, p = rng.choice(clients), rng.choice(platforms)

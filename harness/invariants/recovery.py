@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -79,9 +79,19 @@ class ToolgateParams(Params):
         5.0, ge=0, description="in-flight grace after the gateway starts failing"
     )
     actions: tuple[str, ...] = Field(SIDE_EFFECT_ACTIONS, description="ledger actions judged")
+    judged: Literal["dependent", "all"] = Field(
+        "dependent",
+        description="dependent: side effects that ride on a tool result (a tool call's follow-up, "
+        "idempotency key '…:then'); all: every side effect",
+    )
 
 
-def _failing(record: DrillRecord) -> list[tuple[float, float, str]]:
+def _failing(record: DrillRecord) -> list[tuple[float, float, str, str | None]]:
+    """Failure windows of the gateway: (start, end, fault kind, the one tool it hits or None)."""
+    injected = {
+        str(e.data.get("rule_id")): dict(e.data.get("params") or {})
+        for e in record.timeline.of_kind("fault.injected")
+    }
     out = []
     for r in record.fault_rows():
         kind = str(r.get("kind", ""))
@@ -91,7 +101,9 @@ def _failing(record: DrillRecord) -> list[tuple[float, float, str]]:
         ends = [x for x in (r.get("end"), r.get("removed_at")) if x is not None]
         start = max(starts) if starts else record.start_t
         end = min(ends) if ends else record.end_t
-        out.append((float(start), float(end), kind))
+        params = r.get("params") or injected.get(str(r.get("id"))) or {}
+        tool = params.get("tool") if kind != "toolgate.unavailable" else None
+        out.append((float(start), float(end), kind, str(tool) if tool else None))
     return out
 
 
@@ -99,7 +111,12 @@ def _failing(record: DrillRecord) -> list[tuple[float, float, str]]:
 def no_side_effect_while_toolgate_failing(
     record: DrillRecord, p: ToolgateParams
 ) -> Findings | NotApplicable:
-    """No side effect lands while the tool gateway is failing, unless its job was approved by a person."""
+    """No side effect lands while the tool gateway is failing, unless its job was approved by a person.
+
+    Judged by default on the side effects that depend on a tool's result (the follow-up a
+    ``tool_call`` job submits, idempotency key ``<tool job's key>:then``): failing closed means
+    not acting on a result the gateway never gave. ``judged: all`` holds every side effect to it.
+    """
     windows = _failing(record)
     if not windows:
         return NotApplicable("the tool gateway never failed in this drill")
@@ -109,6 +126,7 @@ def no_side_effect_while_toolgate_failing(
         str(a.get("job_id")) for a in record.audit if (a.get("detail") or {}).get("approved")
     }
     f = facts(record)
+    tool_of = {str(w.get("idempotency_key")): w.get("tool") for w in record.workload}
     out: list[Violation] = []
     checked = 0
     for i, e in enumerate(record.ledger):
@@ -119,7 +137,13 @@ def no_side_effect_while_toolgate_failing(
         intent = f.intents.get(i)
         if intent is not None and str(intent.job_id) in approved:
             continue
-        for start, end, kind in windows:
+        key = str((intent.idempotency_key if intent else "") or "")
+        if p.judged == "dependent" and not key.endswith(":then"):
+            continue
+        rode_on = tool_of.get(key.removesuffix(":then"))
+        for start, end, kind, tool in windows:
+            if tool is not None and rode_on is not None and tool != rode_on:
+                continue  # the fault hits another tool: this result was real
             if start + p.grace_s < t < end:
                 noun, verb = noun_of(str(e["action"]))
                 phrase = f"{verb} on {record.handle(e.get('account_id'))} without approval while the tool gateway was failing ({kind})"
