@@ -236,3 +236,31 @@ class BrowserDrill(LaneHooks):
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(src, dst)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def scenarios_for_all(
+    scenarios: list[Any], *, no_browser: bool
+) -> tuple[list[Any], list[str], str | None]:
+    """What ``vibedrill run --all`` runs: (scenarios, notes to print, error or None).
+
+    Browser scenarios run when a Chromium is found. Without one, ``--all`` is an error naming what
+    was tried (exit 3), unless ``no_browser`` says to skip them, which is then printed.
+    """
+    browser = [s for s in scenarios if is_browser_scenario(s)]
+    if not browser:
+        return scenarios, [], None
+    rest = [s for s in scenarios if not is_browser_scenario(s)]
+    names = ", ".join(s.id for s in browser)
+    if no_browser:
+        return rest, [f"skipped {len(browser)} browser scenario(s) (--no-browser): {names}"], None
+    ok, where = browser_available()
+    if not ok:
+        return (
+            rest,
+            [],
+            (
+                f"{len(browser)} browser scenario(s) need a Chromium ({names}): {where} "
+                "Pass --no-browser to run the other scenarios without them."
+            ),
+        )
+    return scenarios, [f"browser scenarios run with {where}"], None

@@ -105,11 +105,12 @@ def validate(paths: Annotated[list[Path] | None, typer.Argument(help="scenario f
 @app.command()
 def run(
     scenarios: Annotated[list[str] | None, typer.Argument(help="scenario ids (from scenarios/) or YAML paths")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="every API-lane scenario in scenarios/")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="every scenario in scenarios/ (browser ones need a Chromium)")] = False,
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     defect: Annotated[list[str] | None, typer.Option("--defect", help="switch a platform defect on (repeatable)")] = None,
     mode: Annotated[str | None, typer.Option(help="auto (the automated Ops Lead responds) or observe")] = None,
     reports_dir: Annotated[Path, typer.Option("--reports-dir", help="where reports/<drill_id>/ go")] = Path("reports"),
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="with --all: skip the browser scenarios (they need a Chromium)")] = False,
 ) -> None:
     """Run drills in-process on virtual time; write a report per drill; print a summary."""
     from .drill import platform_defects
@@ -144,9 +145,14 @@ def run(
             (folder / "error.txt").write_text(str(e) + "\n")
             raise typer.Exit(EXIT_USAGE) from None
     if all_:
-        for s in [s for s in loaded if s.lane != "api"]:
-            out.print(f"[yellow]skipped[/yellow] {s.id}: {s.lane}-lane scenario; it runs when the {s.lane} lane lands")
-        loaded = [s for s in loaded if s.lane == "api"]
+        from .browser_drill import scenarios_for_all
+
+        loaded, notes, why = scenarios_for_all(loaded, no_browser=no_browser)
+        for note in notes:
+            out.print(note, markup=False)
+        if why is not None:
+            err.print(why, markup=False)
+            raise typer.Exit(EXIT_HARNESS)
     raise typer.Exit(_run_many(loaded, seed=seed, defects=tuple(defect or ()), mode=mode, reports_dir=reports_dir))
 
 
