@@ -226,6 +226,11 @@ class TerminalParams(Params):
     ignore_scheduled_after_end: bool = Field(
         True, description="skip jobs due after the drill ended"
     )
+    must_succeed: tuple[str, ...] = Field(
+        (),
+        description="job kinds whose work has a healthy alternative (a failover provider): they must "
+        "end succeeded, not failed or dead-lettered",
+    )
     settle_s: float = Field(
         120.0,
         ge=0,
@@ -252,6 +257,21 @@ def every_job_terminal_after_healing(
             continue
         checked += 1
         state = str(j.get("state"))
+        if state in ok and state != "succeeded" and str(j.get("kind")) in p.must_succeed:
+            phrase = (
+                f"of kind {j.get('kind')} ended {state} although its work had a healthy alternative "
+                f"({str(j.get('last_error') or '')[:80]})"
+            )
+            out.append(
+                Violation(
+                    float(j.get("updated_at") or record.end_t),
+                    ("job", "jobs"),
+                    phrase,
+                    str(j.get("id")),
+                    f"evidence/jobs.jsonl#L{i + 1}",
+                )
+            )
+            continue
         if state not in ok:
             phrase = f"still {state} when the drill ended at {format_offset(record.offset(record.end_t))}"
             out.append(
