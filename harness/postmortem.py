@@ -556,7 +556,43 @@ def postmortem_context(record: DrillRecord, verdict: Verdict) -> dict[str, Any]:
         "types": ", ".join(record.incident_types) or "—",
         "defects": ", ".join(record.defects) or "none",
         "offset": lambda t: format_offset(record.offset(t)),
+        "shots": _browser_shots(record),
+        "key_shots": _key_shots(record),
     }
+
+
+def _browser_shots(record: DrillRecord) -> list[dict[str, Any]]:
+    """The browser lane's evidence (screenshots, DOM snapshots), oldest first, with captions."""
+    out = []
+    for s in record.extra.get("browser_evidence") or []:
+        out.append(
+            {
+                **s,
+                "time": utc(float(s["t"])),
+                "offset": format_offset(record.offset(float(s["t"]))),
+                "caption": f"{s.get('tag')} — {s.get('action')} on {s.get('platform')} for "
+                f"{record.client_name(str(s.get('client_id')))} (UI {s.get('ui_version') or 'v1'})",
+            }
+        )
+    return out
+
+
+def _key_shots(record: DrillRecord, limit: int = 6) -> list[dict[str, Any]]:
+    """The screenshots worth seeing inline: every failure's first (per tag), then a success."""
+    shots = _browser_shots(record)
+    key: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for s in shots:
+        tag = str(s.get("tag"))
+        if tag not in ("published", "sent", "done") and tag not in seen:
+            seen.add(tag)
+            key.append(s)
+    ok = [s for s in shots if s.get("tag") in ("published", "sent", "done")]
+    if ok:
+        key.append(ok[0])
+        if ok[-1] is not ok[0]:
+            key.append(ok[-1])
+    return sorted(key[:limit], key=lambda s: float(s["t"]))
 
 
 def _env() -> jinja2.Environment:

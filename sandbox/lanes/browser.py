@@ -85,6 +85,10 @@ _ROLE_AND_NAME = """el => {
 }"""
 
 
+#: lane operations that only read (not counted as jobs by the profile mix-up defect)
+_READS: frozenset[str] = frozenset({"post.verify", "post.find", "inbound.list"})
+
+
 class BrowserSettings(BaseModel):
     """How the browser lane runs: where profiles and evidence go, which Chromium, timeouts."""
 
@@ -209,10 +213,13 @@ class BrowserLane:
         root = self.d.browser.profiles_dir
         return Profile(client_id, account_id, self.platform, root / client_id / account_id)
 
-    def select_profile(self, cred: Credential) -> tuple[Profile, bool]:
-        """The profile for this credential's client and account, and whether it is trusted unchecked."""
+    def select_profile(self, cred: Credential, action: str = "") -> tuple[Profile, bool]:
+        """The profile for this credential's client and account, and whether it is trusted unchecked.
+
+        (With ``browser_profile_mixup`` every 2nd side-effect job gets another client's warm
+        profile; reads — verify, find, inbound — are not counted, so the pattern follows jobs.)"""
         own = self._profile(cred.client_id, cred.account.account_id)
-        if self.d.defects.on("browser_profile_mixup"):
+        if self.d.defects.on("browser_profile_mixup") and action not in _READS:
             self._picks += 1
             if self._picks % 2 == 0:
                 for client_id, account_id in reversed(self.d.runtime.warm()):
@@ -225,7 +232,7 @@ class BrowserLane:
     async def _open(
         self, cred: Credential, path: str, action: str, scope: SideEffectScope | None
     ) -> _Op:
-        profile, trusted = self.select_profile(cred)
+        profile, trusted = self.select_profile(cred, action)
         ctx = await self.d.runtime.context(profile)
         page = await ctx.new_page()
         page.set_default_navigation_timeout(self.d.browser.navigation_timeout_s * 1000)
