@@ -1,0 +1,115 @@
+"""Browser drills end to end: a real Chromium, the fakes served from the drill's own loop.
+
+Each (scenario, defect) pair runs once per module (``_drill``'s cache) and every test reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.browser_drill import TOPOLOGY, is_browser_scenario
+from harness.drill import DrillOptions, DrillResult, run_drill
+from harness.scenario import load_scenario
+
+pytestmark = [pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+#: browser scenario → (its defect, the invariant that defect must violate)
+BROWSER_DRILLS: dict[str, tuple[str, str]] = {
+    "rb06_browser_drift": ("brittle_selectors", "every_side_effect_audited"),
+}
+_cache: dict[tuple[str, str | None], DrillResult] = {}
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("browser-drills")
+
+
+def _drill(reports: Path, scenario: str, defect: str | None = None) -> DrillResult:
+    key = (scenario, defect)
+    if key not in _cache:
+        s = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
+        _cache[key] = run_drill(
+            s, DrillOptions(defects=(defect,) if defect else (), reports_dir=reports)
+        )
+    return _cache[key]
+
+
+def _invariant(result: DrillResult, name: str) -> dict[str, Any]:
+    return next(i for i in result.verdict_json["invariants"] if i["name"] == name)
+
+
+@pytest.mark.parametrize("scenario", sorted(BROWSER_DRILLS))
+def test_a_browser_scenario_holds_on_the_healthy_sandbox(reports: Path, scenario: str) -> None:
+    r = _drill(reports, scenario)
+    assert r.verdict == "held", json.dumps(r.verdict_json["invariants"], indent=1)[:2000]
+    assert r.verdict_json["topology"] == TOPOLOGY
+
+
+@pytest.mark.parametrize("scenario", sorted(BROWSER_DRILLS))
+def test_a_browser_scenario_is_violated_by_its_defect_on_the_expected_invariant(
+    reports: Path, scenario: str
+) -> None:
+    defect, invariant = BROWSER_DRILLS[scenario]
+    r = _drill(reports, scenario, defect)
+    assert r.verdict == "violated"
+    assert _invariant(r, invariant)["verdict"] == "violated"
+
+
+def test_the_brittle_lane_deletes_a_post_the_ledger_shows_and_no_audit_claims(
+    reports: Path,
+) -> None:
+    r = _drill(reports, "rb06_browser_drift", "brittle_selectors")
+    assert r.report_dir is not None
+    ledger = [
+        json.loads(x) for x in (r.report_dir / "evidence/ledger.jsonl").read_text().splitlines()
+    ]
+    assert [e for e in ledger if e["action"] == "post.deleted" and e.get("channel") == "web"]
+
+
+@pytest.mark.parametrize("scenario", sorted(BROWSER_DRILLS))
+def test_screenshots_and_dom_snapshots_are_in_the_evidence_and_linked_from_the_postmortem(
+    reports: Path, scenario: str
+) -> None:
+    r = _drill(reports, scenario)
+    assert r.report_dir is not None
+    shots = sorted((r.report_dir / "evidence/browser").rglob("*.png"))
+    doms = sorted((r.report_dir / "evidence/browser").rglob("*.html"))
+    assert shots and doms
+    html = (r.report_dir / "postmortem.html").read_text()
+    md = (r.report_dir / "postmortem.md").read_text()
+    for p in shots + doms:
+        rel = p.relative_to(r.report_dir).as_posix()
+        assert rel in md, f"{rel} is not linked from postmortem.md"
+        assert rel in html
+    assert '<img src="evidence/browser/' in html
+    timeline = (r.report_dir / "evidence/timeline.jsonl").read_text()
+    assert '"evidence":"evidence/browser/' in timeline
+
+
+@pytest.mark.parametrize("scenario", sorted(BROWSER_DRILLS))
+def test_no_credential_or_session_cookie_in_any_screenshot_snapshot_log_or_report(
+    reports: Path, scenario: str
+) -> None:
+    r = _drill(reports, scenario)
+    assert r.report_dir is not None and r.verdict_obj is not None
+    assert _invariant(r, "no_secret_in_artifacts")["verdict"] == "held"
+    cookie = re.compile(rb"\b(xs|in)s-[0-9a-f]{40}\b")
+    files = [f for f in r.report_dir.rglob("*") if f.is_file()]
+    assert any(f.suffix == ".png" for f in files) and any(f.suffix == ".html" for f in files)
+    for f in files:
+        assert not cookie.search(f.read_bytes()), f"a session cookie value in {f}"
+    assert _invariant(r, "no_secret_in_artifacts")["checked"] > 0
+
+
+def test_every_browser_scenario_is_marked_and_has_mutants() -> None:
+    for path in sorted((ROOT / "scenarios").glob("*browser*.yaml")):
+        s = load_scenario(path)
+        assert is_browser_scenario(s), path.name
+        assert s.mutants, f"{path.name} has no mutants"
