@@ -56,7 +56,9 @@ def _resolve(ref: str) -> Path:
     prefixed = [i for i in ids if i.startswith(ref)]
     if len(prefixed) == 1:
         return d / f"{prefixed[0]}.yaml"
-    raise typer.BadParameter(f"{ref!r} is not a scenario{did_you_mean(ref, ids)}; valid: {', '.join(ids)}")
+    raise typer.BadParameter(
+        f"{ref!r} is not a scenario{did_you_mean(ref, ids)}; valid: {', '.join(ids)}"
+    )
 
 
 def _all_paths() -> list[Path]:
@@ -84,7 +86,11 @@ def list_() -> None:
 
 
 @app.command()
-def validate(paths: Annotated[list[Path] | None, typer.Argument(help="scenario files (default: every file in scenarios/)")] = None) -> None:
+def validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="scenario files (default: every file in scenarios/)")
+    ] = None,
+) -> None:
     """Check scenario files; print one clear message per bad file; exit 2 if any is bad."""
     from .scenario import ScenarioError, load_scenario
 
@@ -104,13 +110,29 @@ def validate(paths: Annotated[list[Path] | None, typer.Argument(help="scenario f
 
 @app.command()
 def run(
-    scenarios: Annotated[list[str] | None, typer.Argument(help="scenario ids (from scenarios/) or YAML paths")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="every scenario in scenarios/ (browser ones need a Chromium)")] = False,
+    scenarios: Annotated[
+        list[str] | None, typer.Argument(help="scenario ids (from scenarios/) or YAML paths")
+    ] = None,
+    all_: Annotated[
+        bool,
+        typer.Option("--all", help="every scenario in scenarios/ (browser ones need a Chromium)"),
+    ] = False,
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
-    defect: Annotated[list[str] | None, typer.Option("--defect", help="switch a platform defect on (repeatable)")] = None,
-    mode: Annotated[str | None, typer.Option(help="auto (the automated Ops Lead responds) or observe")] = None,
-    reports_dir: Annotated[Path, typer.Option("--reports-dir", help="where reports/<drill_id>/ go")] = Path("reports"),
-    no_browser: Annotated[bool, typer.Option("--no-browser", help="with --all: skip the browser scenarios (they need a Chromium)")] = False,
+    defect: Annotated[
+        list[str] | None, typer.Option("--defect", help="switch a platform defect on (repeatable)")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="auto (the automated Ops Lead responds) or observe")
+    ] = None,
+    reports_dir: Annotated[
+        Path, typer.Option("--reports-dir", help="where reports/<drill_id>/ go")
+    ] = Path("reports"),
+    no_browser: Annotated[
+        bool,
+        typer.Option(
+            "--no-browser", help="with --all: skip the browser scenarios (they need a Chromium)"
+        ),
+    ] = False,
 ) -> None:
     """Run drills in-process on virtual time; write a report per drill; print a summary."""
     from .drill import platform_defects
@@ -127,7 +149,10 @@ def run(
         if d not in known:
             from fakes.core.faults import did_you_mean
 
-            err.print(f"--defect: {d!r} is not a defect{did_you_mean(d, known)}; valid: {', '.join(sorted(known))}", markup=False)
+            err.print(
+                f"--defect: {d!r} is not a defect{did_you_mean(d, known)}; valid: {', '.join(sorted(known))}",
+                markup=False,
+            )
             raise typer.Exit(EXIT_USAGE)
     try:
         paths = _all_paths() if all_ else [_resolve(r) for r in scenarios or ()]
@@ -153,10 +178,22 @@ def run(
         if why is not None:
             err.print(why, markup=False)
             raise typer.Exit(EXIT_HARNESS)
-    raise typer.Exit(_run_many(loaded, seed=seed, defects=tuple(defect or ()), mode=mode, reports_dir=reports_dir))
+    raise typer.Exit(
+        _run_many(
+            loaded, seed=seed, defects=tuple(defect or ()), mode=mode, reports_dir=reports_dir
+        )
+    )
 
 
-def _run_many(scenarios: list, *, seed: int | None, defects: tuple[str, ...], mode: str | None, reports_dir: Path, suffix: str = "") -> int:  # type: ignore[type-arg]
+def _run_many(
+    scenarios: list,
+    *,
+    seed: int | None,
+    defects: tuple[str, ...],
+    mode: str | None,
+    reports_dir: Path,
+    suffix: str = "",
+) -> int:  # type: ignore[type-arg]
     """Run each scenario with a live progress line; print the summary table; return the exit code."""
     import time
 
@@ -167,16 +204,31 @@ def _run_many(scenarios: list, *, seed: int | None, defects: tuple[str, ...], mo
     commit = commit_of()
     results = []
     wall0 = time.perf_counter()
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[phase]}"),
-                  TimeElapsedColumn(), console=out, transient=True) as prog:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[phase]}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    ) as prog:
         for s in scenarios:
             task = prog.add_task(s.id, total=1.0, phase="arrange")
 
             def progress(phase: str, offset: float, duration: float, _task: int = task) -> None:
-                prog.update(_task, completed=min(1.0, offset / duration if duration else 1.0), phase=phase)
+                prog.update(
+                    _task, completed=min(1.0, offset / duration if duration else 1.0), phase=phase
+                )
 
-            opts = DrillOptions(seed=seed, defects=defects, mode=mode, reports_dir=reports_dir, progress=progress,
-                                commit=commit, suffix=suffix)
+            opts = DrillOptions(
+                seed=seed,
+                defects=defects,
+                mode=mode,
+                reports_dir=reports_dir,
+                progress=progress,
+                commit=commit,
+                suffix=suffix,
+            )
             try:
                 results.append(run_drill(s, opts))
             except KeyboardInterrupt:
@@ -184,15 +236,36 @@ def _run_many(scenarios: list, *, seed: int | None, defects: tuple[str, ...], mo
                 return EXIT_HARNESS
             prog.update(task, completed=1.0, phase="done")
             prog.remove_task(task)
-    table = Table("scenario", "verdict", "detect", "contain", "violated", "sim", "wall", "report", title="drills")
+    table = Table(
+        "scenario",
+        "verdict",
+        "detect",
+        "contain",
+        "violated",
+        "sim",
+        "wall",
+        "report",
+        title="drills",
+    )
     colour = {"held": "green", "violated": "red", "vacuous": "yellow", "error": "magenta"}
     for r in results:
         m = r.verdict_json.get("metrics") or {}
-        bad = [i["name"] for i in r.verdict_json.get("invariants", []) if i.get("verdict") == "violated"]
+        bad = [
+            i["name"]
+            for i in r.verdict_json.get("invariants", [])
+            if i.get("verdict") == "violated"
+        ]
         det, con = m.get("time_to_detect_s"), m.get("time_to_contain_s")
-        table.add_row(r.scenario, f"[{colour.get(r.verdict, 'white')}]{r.verdict}[/]",
-                      "-" if det is None else f"{det:.0f}s", "-" if con is None else f"{con:.0f}s",
-                      ", ".join(bad) or "-", f"{r.simulated_s / 60:.0f}m", f"{r.wall_s:.1f}s", str(r.report_dir))
+        table.add_row(
+            r.scenario,
+            f"[{colour.get(r.verdict, 'white')}]{r.verdict}[/]",
+            "-" if det is None else f"{det:.0f}s",
+            "-" if con is None else f"{con:.0f}s",
+            ", ".join(bad) or "-",
+            f"{r.simulated_s / 60:.0f}m",
+            f"{r.wall_s:.1f}s",
+            str(r.report_dir),
+        )
     out.print(table)
     out.print(f"{len(results)} drill(s) in {time.perf_counter() - wall0:.1f}s wall")
     if any(r.verdict == "error" for r in results):
@@ -203,33 +276,57 @@ def _run_many(scenarios: list, *, seed: int | None, defects: tuple[str, ...], mo
 
 
 @app.command()
-def replay(report_dir: Annotated[Path, typer.Argument(help="a report folder written by `vibedrill run`")]) -> None:
+def replay(
+    report_dir: Annotated[Path, typer.Argument(help="a report folder written by `vibedrill run`")],
+) -> None:
     """Re-run a drill with its recorded scenario, seed and defects; say whether the timeline hash matches."""
     from .drill import DrillOptions, run_drill
     from .scenario import Scenario
 
     meta_file = report_dir / "replay.json"
     if not meta_file.is_file():
-        err.print(f"{report_dir}: no replay.json; is this a report folder of `vibedrill run`?", markup=False)
+        err.print(
+            f"{report_dir}: no replay.json; is this a report folder of `vibedrill run`?",
+            markup=False,
+        )
         raise typer.Exit(EXIT_USAGE)
     meta = json.loads(meta_file.read_text())
     scenario = Scenario.model_validate(meta["scenario"])
-    opts = DrillOptions(seed=meta["seed"], defects=tuple(meta["defects"]), mode=meta["mode"],
-                        reports_dir=report_dir.parent, suffix="-replay")
+    opts = DrillOptions(
+        seed=meta["seed"],
+        defects=tuple(meta["defects"]),
+        mode=meta["mode"],
+        reports_dir=report_dir.parent,
+        suffix="-replay",
+    )
     result = run_drill(scenario, opts)
     want = meta["timeline_sha256"]
     if result.timeline_sha256 == want:
-        out.print(f"[green]timeline hash matches[/green]: {want} ({result.drill_id}, verdict {result.verdict})")
+        out.print(
+            f"[green]timeline hash matches[/green]: {want} ({result.drill_id}, verdict {result.verdict})"
+        )
         raise typer.Exit(EXIT_OK)
-    out.print(f"[red]timeline hash differs[/red]: recorded {want}, replayed {result.timeline_sha256}")
+    out.print(
+        f"[red]timeline hash differs[/red]: recorded {want}, replayed {result.timeline_sha256}"
+    )
     raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()
 def mutants(
-    scenarios: Annotated[list[str] | None, typer.Argument(help="scenario ids or YAML paths (default: every API-lane scenario)")] = None,
-    reports_dir: Annotated[Path, typer.Option("--reports-dir", help="where the drills' reports and mutants.json go")] = Path("reports/mutants"),
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="drills run in this many processes (0: CPUs, at most 4)")] = 0,
+    scenarios: Annotated[
+        list[str] | None,
+        typer.Argument(help="scenario ids or YAML paths (default: every API-lane scenario)"),
+    ] = None,
+    reports_dir: Annotated[
+        Path, typer.Option("--reports-dir", help="where the drills' reports and mutants.json go")
+    ] = Path("reports/mutants"),
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", min=0, help="drills run in this many processes (0: CPUs, at most 4)"
+        ),
+    ] = 0,
 ) -> None:
     """Run the mutation matrix: each scenario healthy, then once per defect of its ``mutants:``.
 
@@ -257,30 +354,53 @@ def mutants(
     def done(o: object) -> None:
         nonlocal n
         n += 1
-        err.print(f"[{n}/{total}] {getattr(o, 'scenario', '?')} {'+'.join(getattr(o, 'defects', ())) or 'healthy'}: {getattr(o, 'verdict', '?')}", markup=False)
+        err.print(
+            f"[{n}/{total}] {getattr(o, 'scenario', '?')} {'+'.join(getattr(o, 'defects', ())) or 'healthy'}: {getattr(o, 'verdict', '?')}",
+            markup=False,
+        )
 
     try:
-        m = run_matrix(loaded, reports_dir, jobs=jobs or default_jobs(), commit=commit_of(), on_done=done)
+        m = run_matrix(
+            loaded, reports_dir, jobs=jobs or default_jobs(), commit=commit_of(), on_done=done
+        )
     except Exception as e:  # the rehearsal broke, not the platform
         err.print(f"harness error: {type(e).__name__}: {e}", markup=False)
         raise typer.Exit(EXIT_HARNESS) from None
     colour = {"held": "green", "violated": "red", "vacuous": "yellow", "error": "magenta"}
-    t = Table("defect", "scenario", "expected violated", "verdict", "violated", "caught", title="mutation matrix")
+    t = Table(
+        "defect",
+        "scenario",
+        "expected violated",
+        "verdict",
+        "violated",
+        "caught",
+        title="mutation matrix",
+    )
     for r in m.rows:
-        t.add_row(r.defect, r.scenario, r.invariant, f"[{colour.get(r.verdict, 'white')}]{r.verdict}[/]",
-                  ", ".join(r.violated) or "-", "[green]yes[/green]" if r.caught else "[red]NO[/red]")
+        t.add_row(
+            r.defect,
+            r.scenario,
+            r.invariant,
+            f"[{colour.get(r.verdict, 'white')}]{r.verdict}[/]",
+            ", ".join(r.violated) or "-",
+            "[green]yes[/green]" if r.caught else "[red]NO[/red]",
+        )
     out.print(t)
     bad = [h for h in m.healthy if h.verdict != "held"]
     for h in bad:
-        out.print(f"[red]healthy run not held[/red]: {h.scenario} is {h.verdict} ({', '.join(h.violated) or 'no invariant violated'})")
+        out.print(
+            f"[red]healthy run not held[/red]: {h.scenario} is {h.verdict} ({', '.join(h.violated) or 'no invariant violated'})"
+        )
     for d in m.uncovered:
         out.print(f"[red]uncovered defect[/red]: {d} is in no scenario's mutants")
     if m.deferred:
         out.print(f"deferred to the browser lane: {', '.join(m.deferred)}")
     path = m.write(reports_dir)
     pct = 100.0 * m.caught / len(m.rows) if m.rows else 100.0
-    out.print(f"{m.caught}/{len(m.rows)} mutants caught ({pct:.0f} %); {len(m.healthy) - len(bad)}/{len(m.healthy)} healthy runs held; "
-              f"{m.wall_s:.1f}s wall; {path}")
+    out.print(
+        f"{m.caught}/{len(m.rows)} mutants caught ({pct:.0f} %); {len(m.healthy) - len(bad)}/{len(m.healthy)} healthy runs held; "
+        f"{m.wall_s:.1f}s wall; {path}"
+    )
     raise typer.Exit(EXIT_OK if m.ok else EXIT_FAILED)
 
 
@@ -321,10 +441,21 @@ def defects() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="interface to bind; loopback unless --admin-token is given")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="interface to bind; loopback unless --admin-token is given")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port (0 picks a free one)")] = 8000,
-    ready_file: Annotated[Path | None, typer.Option("--ready-file", help="write the ready JSON here once listening")] = None,
-    admin_token: Annotated[str | None, typer.Option("--admin-token", envvar="VIBEDRILL_ADMIN_TOKEN", help="bearer token required on /_fake/ (needed off loopback)")] = None,
+    ready_file: Annotated[
+        Path | None, typer.Option("--ready-file", help="write the ready JSON here once listening")
+    ] = None,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-token",
+            envvar="VIBEDRILL_ADMIN_TOKEN",
+            help="bearer token required on /_fake/ (needed off loopback)",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="seed of the world's roster and fault RNG")] = 0,
     clients: Annotated[int, typer.Option(help="number of client tenants in the roster")] = 3,
 ) -> None:
@@ -333,7 +464,16 @@ def serve(
     from fakes.serve import serve as run_served
 
     try:
-        asyncio.run(run_served(host, port, ready_file=ready_file, admin_token=admin_token, seed=seed, clients=clients))
+        asyncio.run(
+            run_served(
+                host,
+                port,
+                ready_file=ready_file,
+                admin_token=admin_token,
+                seed=seed,
+                clients=clients,
+            )
+        )
     except ServeError as e:
         typer.echo(f"vibedrill serve: {e}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

@@ -89,33 +89,64 @@ class Detector:
                 return hit
         return None
 
-    def _check(self, rule: AlertRule, now: float, since: float, new_alerts: list[Alert]) -> Detection | None:
+    def _check(
+        self, rule: AlertRule, now: float, since: float, new_alerts: list[Alert]
+    ) -> Detection | None:
         if rule.source == "alert":
             pattern = rule.alert or "*"
             for a in new_alerts:
                 if a.t >= since and fnmatch.fnmatchcase(a.name, pattern):
                     plats = tuple(v for k, v in sorted(a.labels.items()) if k == "platform")
                     clients = tuple(v for k, v in sorted(a.labels.items()) if k == "client_id")
-                    return Detection(now, rule.name, "alert", f"platform alert {a.name}: {a.message}", plats, clients)
+                    return Detection(
+                        now,
+                        rule.name,
+                        "alert",
+                        f"platform alert {a.name}: {a.message}",
+                        plats,
+                        clients,
+                    )
             return None
         if rule.source == "audit":
             lo = max(since, now - rule.window)
-            globs = [rule.error.replace("{platform}", p) for p in self.platforms] if rule.error and "{platform}" in rule.error else [rule.error]
+            globs = (
+                [rule.error.replace("{platform}", p) for p in self.platforms]
+                if rule.error and "{platform}" in rule.error
+                else [rule.error]
+            )
             matched = [
-                e for e in self._recent
+                e
+                for e in self._recent
                 if e.t >= lo
                 and (rule.action is None or e.action == rule.action)
                 and (rule.outcome is None or e.outcome == rule.outcome)
-                and (rule.error is None or (e.error is not None and any(fnmatch.fnmatchcase(e.error, g or "*") for g in globs)))
+                and (
+                    rule.error is None
+                    or (
+                        e.error is not None
+                        and any(fnmatch.fnmatchcase(e.error, g or "*") for g in globs)
+                    )
+                )
             ]
             if len(matched) >= rule.threshold:
                 plats = tuple(sorted({e.platform for e in matched}))
                 clients = tuple(sorted({e.client_id for e in matched}))
                 what = " ".join(x for x in (rule.action, rule.outcome, rule.error) if x) or "events"
-                return Detection(now, rule.name, "audit", f"{len(matched)} audit outcomes ({what}) in {rule.window:g}s", plats, clients)
+                return Detection(
+                    now,
+                    rule.name,
+                    "audit",
+                    f"{len(matched)} audit outcomes ({what}) in {rule.window:g}s",
+                    plats,
+                    clients,
+                )
             return None
         assert rule.metric is not None
-        current = _metric_total(self.metrics_samples[-1][1], rule.metric) if self.metrics_samples else None
+        current = (
+            _metric_total(self.metrics_samples[-1][1], rule.metric)
+            if self.metrics_samples
+            else None
+        )
         if current is None:
             return None
         lo = max(since, now - rule.window)
@@ -125,7 +156,12 @@ class Detector:
                 base = _metric_total(snap, rule.metric)
                 break
         if base is not None and current - base >= rule.threshold:
-            return Detection(now, rule.name, "metric", f"{rule.metric} rose by {current - base:g} within {rule.window:g}s")
+            return Detection(
+                now,
+                rule.name,
+                "metric",
+                f"{rule.metric} rose by {current - base:g} within {rule.window:g}s",
+            )
         return None
 
     def describe(self) -> list[dict[str, Any]]:

@@ -443,7 +443,12 @@ class DrillEngine:
                         "alert.fired",
                         "monitoring",
                         f"{det.rule}: {det.message}",
-                        {"name": det.rule, "severity": "page", "source": det.source, "alert_seq": None},
+                        {
+                            "name": det.rule,
+                            "severity": "page",
+                            "source": det.source,
+                            "alert_seq": None,
+                        },
                     )
                     self.ev(
                         "incident.detected",

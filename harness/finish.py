@@ -22,7 +22,14 @@ __all__ = ["build_record", "finish", "flat_budgets"]
 
 async def _collect(e: DrillEngine) -> dict[str, Any]:
     """Everything the platform and the fakes can tell, tolerating a half-built drill."""
-    out: dict[str, Any] = {"audit": [], "control_changes": [], "alerts": [], "jobs": [], "budgets": {}, "faults": {}}
+    out: dict[str, Any] = {
+        "audit": [],
+        "control_changes": [],
+        "alerts": [],
+        "jobs": [],
+        "budgets": {},
+        "faults": {},
+    }
     det = getattr(e, "detector", None)
     pc = getattr(e, "pc", None)
     if pc is not None and det is not None:
@@ -36,9 +43,18 @@ async def _collect(e: DrillEngine) -> dict[str, Any]:
             out["control_changes"] = list(await pc.control_changes(0))
         with contextlib.suppress(Exception):
             out["jobs"] = [
-                {"id": j.id, "state": j.state, "kind": j.spec.kind, "client_id": j.spec.client_id,
-                 "platform": j.spec.platform, "run_at": j.spec.run_at, "created_at": j.created_at,
-                 "updated_at": j.updated_at, "attempts": j.attempts, "last_error": j.last_error}
+                {
+                    "id": j.id,
+                    "state": j.state,
+                    "kind": j.spec.kind,
+                    "client_id": j.spec.client_id,
+                    "platform": j.spec.platform,
+                    "run_at": j.spec.run_at,
+                    "created_at": j.created_at,
+                    "updated_at": j.updated_at,
+                    "attempts": j.attempts,
+                    "last_error": j.last_error,
+                }
                 for j in await pc.jobs()
             ]
         initial = getattr(e, "initial_budgets", None)
@@ -60,7 +76,9 @@ def flat_budgets(budgets: dict[str, Any]) -> dict[str, Any]:
     has its own (a platform-wide number is kept under ``"*"``)."""
     if "platform" not in budgets and "clients" not in budgets:
         return {k: v for k, v in budgets.items() if v is not None}
-    out: dict[str, Any] = {k: v for k, v in (budgets.get("platform") or {}).items() if v is not None}
+    out: dict[str, Any] = {
+        k: v for k, v in (budgets.get("platform") or {}).items() if v is not None
+    }
     for client, own in sorted((budgets.get("clients") or {}).items()):
         for k, v in (own or {}).items():
             if v is None:
@@ -76,26 +94,58 @@ def build_record(e: DrillEngine, got: dict[str, Any], error: str | None) -> Dril
     """The :class:`DrillRecord` of a (possibly unfinished) drill."""
     w = e.world
     roster = w.roster
-    accounts = {a.id: {"tenant_id": c.id, "platform": a.platform, "handle": a.handle} for c in roster.clients for a in c.accounts}
+    accounts = {
+        a.id: {"tenant_id": c.id, "platform": a.platform, "handle": a.handle}
+        for c in roster.clients
+        for a in c.accounts
+    }
     credentials: dict[str, dict[str, Any]] = {}
     secrets: list[str] = []
     for token, st in list(w.tokens.access.items()) + list(w.tokens.refresh.items()):
         acc = st.account_id
-        credentials[fingerprint(token)] = {"account_id": acc, "tenant_id": accounts.get(acc, {}).get("tenant_id")}
+        credentials[fingerprint(token)] = {
+            "account_id": acc,
+            "tenant_id": accounts.get(acc, {}).get("tenant_id"),
+        }
         secrets.append(token)
     ledger = [x.to_json() if hasattr(x, "to_json") else dict(x._asdict()) for x in w.ledger]
-    journal = [x.to_json() if hasattr(x, "to_json") else dict(x._asdict()) for x in w.journal.entries()]
-    invisible = {f"{x['fake']}:{x['resource_id']}" for x in ledger if x.get("detail") == "invisible" and x.get("resource_id")}
-    inbound = [{"id": i.id, "fake": i.fake, "kind": i.kind, "account_id": i.account_id, "post_id": i.post_id,
-                "author": i.author, "t": i.at, "echo": i.echo_of} for i in w.inbound.items]
+    journal = [
+        x.to_json() if hasattr(x, "to_json") else dict(x._asdict()) for x in w.journal.entries()
+    ]
+    invisible = {
+        f"{x['fake']}:{x['resource_id']}"
+        for x in ledger
+        if x.get("detail") == "invisible" and x.get("resource_id")
+    }
+    inbound = [
+        {
+            "id": i.id,
+            "fake": i.fake,
+            "kind": i.kind,
+            "account_id": i.account_id,
+            "post_id": i.post_id,
+            "author": i.author,
+            "t": i.at,
+            "echo": i.echo_of,
+        }
+        for i in w.inbound.items
+    ]
     window = e.s.fault_window()
     ops = getattr(e, "ops", None)
     det = e.detection
     extra = {
         "verification": e.verifications,
         "snapshots": e.snapshots,
-        "detection": None if det is None else {"t": det.t, "rule": det.rule, "source": det.source, "message": det.message,
-                                               "platforms": list(det.platforms), "clients": list(det.clients)},
+        "detection": None
+        if det is None
+        else {
+            "t": det.t,
+            "rule": det.rule,
+            "source": det.source,
+            "message": det.message,
+            "platforms": list(det.platforms),
+            "clients": list(det.clients),
+        },
         "runbook_steps": list(ops.done) if ops is not None else [],
         "detection_rules": e.detector.describe() if hasattr(e, "detector") else [],
         "interrupted": e.interrupted,
@@ -154,8 +204,14 @@ def _fallback_verdict(record: DrillRecord, error: str | None) -> dict[str, Any]:
     hits: dict[str, int] = {}
     for row in record.fault_rows():
         hits[str(row.get("kind"))] = hits.get(str(row.get("kind")), 0) + int(row.get("hits") or 0)
-    reached = [{"name": c.name, "hit": hits.get(c.fault or "", 0) >= c.min_hits, "count": hits.get(c.fault or "", 0)}
-               for c in s.reached_checks]
+    reached = [
+        {
+            "name": c.name,
+            "hit": hits.get(c.fault or "", 0) >= c.min_hits,
+            "count": hits.get(c.fault or "", 0),
+        }
+        for c in s.reached_checks
+    ]
     det = record.timeline.first("incident.detected")
     start = record.window()
     verdict = "held"
@@ -166,9 +222,18 @@ def _fallback_verdict(record: DrillRecord, error: str | None) -> dict[str, Any]:
     elif not all(r["hit"] for r in reached):
         verdict = "vacuous"
     return {
-        "drill_id": record.drill_id, "scenario": s.id, "runbook": s.runbook, "severity": s.severity,
-        "seed": record.seed, "commit": record.commit, "topology": record.topology, "mode": record.mode,
-        "defects": list(record.defects), "verdict": verdict, "invariants": results, "reached": reached,
+        "drill_id": record.drill_id,
+        "scenario": s.id,
+        "runbook": s.runbook,
+        "severity": s.severity,
+        "seed": record.seed,
+        "commit": record.commit,
+        "topology": record.topology,
+        "mode": record.mode,
+        "defects": list(record.defects),
+        "verdict": verdict,
+        "invariants": results,
+        "reached": reached,
         "metrics": {"time_to_detect_s": None if det is None or start is None else det.t - start[0]},
         "timeline_sha256": record.timeline.sha256(),
     }
@@ -196,11 +261,23 @@ async def finish(e: DrillEngine, error: str | None) -> DrillResult:
         vj = _fallback_verdict(record, error)
         _write_atomic(out_dir / "verdict.json", json.dumps(vj, indent=2, sort_keys=True) + "\n")
         _write_atomic(out_dir / "timeline.jsonl", record.timeline.to_jsonl())
-    replay = {"scenario": e.s.model_dump(mode="json"), "seed": e.seed, "defects": list(e.defects),
-              "mode": e.mode, "commit": e.opts.commit, "timeline_sha256": record.timeline.sha256()}
+    replay = {
+        "scenario": e.s.model_dump(mode="json"),
+        "seed": e.seed,
+        "defects": list(e.defects),
+        "mode": e.mode,
+        "commit": e.opts.commit,
+        "timeline_sha256": record.timeline.sha256(),
+    }
     _write_atomic(out_dir / "replay.json", json.dumps(replay, indent=2, sort_keys=True) + "\n")
     return DrillResult(
-        drill_id=e.drill_id, scenario=e.s.id, verdict=str(vj.get("verdict")), verdict_json=vj, report_dir=out_dir,
-        timeline_sha256=record.timeline.sha256(), simulated_s=e.now() - e.t0, interrupted=e.interrupted,
+        drill_id=e.drill_id,
+        scenario=e.s.id,
+        verdict=str(vj.get("verdict")),
+        verdict_json=vj,
+        report_dir=out_dir,
+        timeline_sha256=record.timeline.sha256(),
+        simulated_s=e.now() - e.t0,
+        interrupted=e.interrupted,
         verdict_obj=verdict,
     )

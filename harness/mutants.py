@@ -126,7 +126,9 @@ def run_one(
         DrillOptions(defects=defects, reports_dir=reports_dir, commit=commit),
     )
     violated = tuple(
-        str(i["name"]) for i in r.verdict_json.get("invariants", []) if i.get("verdict") == "violated"
+        str(i["name"])
+        for i in r.verdict_json.get("invariants", [])
+        if i.get("verdict") == "violated"
     )
     return DrillOutcome(
         scenario=scenario.id,
@@ -184,7 +186,9 @@ def coverage(scenarios: Iterable[Scenario], registry: Iterable[str]) -> tuple[li
     """Defects of ``registry`` that no scenario's mutants name: (uncovered, deferred)."""
     named = {m.defect for s in scenarios for m in s.mutants}
     missing = sorted(set(registry) - named)
-    return [d for d in missing if d not in DEFERRED_DEFECTS], [d for d in missing if d in DEFERRED_DEFECTS]
+    return [d for d in missing if d not in DEFERRED_DEFECTS], [
+        d for d in missing if d in DEFERRED_DEFECTS
+    ]
 
 
 def run_matrix(

@@ -26,14 +26,21 @@ ACTOR = "ops-lead (auto)"
 STEP_SECONDS = 5.0
 
 
-def expand_step(step: Step, platforms: tuple[str, ...], clients: tuple[str, ...]) -> list[dict[str, Any]]:
+def expand_step(
+    step: Step, platforms: tuple[str, ...], clients: tuple[str, ...]
+) -> list[dict[str, Any]]:
     """The parameter sets a step runs with: one per affected platform / client it names."""
     uses_p = any(v == "{platform}" for v in step.params.values())
     uses_c = any(v == "{client_id}" for v in step.params.values())
     out: list[dict[str, Any]] = []
     for p in platforms if uses_p else (None,):
         for c in clients if uses_c else (None,):
-            out.append({k: (p if v == "{platform}" else c if v == "{client_id}" else v) for k, v in step.params.items()})
+            out.append(
+                {
+                    k: (p if v == "{platform}" else c if v == "{client_id}" else v)
+                    for k, v in step.params.items()
+                }
+            )
     return out
 
 
@@ -89,7 +96,9 @@ class OpsLead:
         if step.id in ov.skip:
             return False
         if step.when == "lane:browser":
-            return "browser" in self.scenario.world.lanes.values() or self.scenario.lane == "browser"
+            return (
+                "browser" in self.scenario.world.lanes.values() or self.scenario.lane == "browser"
+            )
         return True
 
     def _params(self, step: Step) -> Step:
@@ -108,10 +117,20 @@ class OpsLead:
         index = self._order  # the judge reads ``index`` as the step's place in the whole runbook
         deadline_t = det.t + step.deadline if step.deadline is not None else None
         await asyncio.sleep(STEP_SECONDS)
-        base = {"step": name, "id": step.id, "index": index, "phase": phase, "action": step.action,
-                "deadline_s": step.deadline, "postcondition": postcondition_of(step)}
+        base = {
+            "step": name,
+            "id": step.id,
+            "index": index,
+            "phase": phase,
+            "action": step.action,
+            "deadline_s": step.deadline,
+            "postcondition": postcondition_of(step),
+        }
         self.timeline.append(
-            self.now(), "runbook_step.started", ACTOR, f"{name} {step.action}: {step.text or step.id}",
+            self.now(),
+            "runbook_step.started",
+            ACTOR,
+            f"{name} {step.action}: {step.text or step.id}",
             {**base, "postcondition_met": None},
         )
         self.ctx.reason = f"{self.runbook.id} {step.id}: {step.text or step.action}"
@@ -126,22 +145,36 @@ class OpsLead:
         in_time = deadline_t is None or t <= deadline_t
         if error is None:
             self.timeline.append(
-                t, "runbook_step.completed", ACTOR, f"{name} done{'' if in_time else ' (late)'}",
+                t,
+                "runbook_step.completed",
+                ACTOR,
+                f"{name} done{'' if in_time else ' (late)'}",
                 {**base, "postcondition_met": True, "in_time": in_time, "runs": len(results)},
             )
-            if phase == "immediate" and self.first_containment_t is None and step.action != "evidence.snapshot":
+            if (
+                phase == "immediate"
+                and self.first_containment_t is None
+                and step.action != "evidence.snapshot"
+            ):
                 self.first_containment_t = t
         else:
             self.timeline.append(
-                t, "runbook_step.missed", ACTOR, f"{name} failed: {error}",
+                t,
+                "runbook_step.missed",
+                ACTOR,
+                f"{name} failed: {error}",
                 {**base, "postcondition_met": False, "in_time": in_time, "reason": error},
             )
         if self.after_step is not None:
             await self.after_step()
-        self.done.append({"step": name, "id": step.id, "t": t, "ok": error is None, "in_time": in_time})
+        self.done.append(
+            {"step": name, "id": step.id, "t": t, "ok": error is None, "in_time": in_time}
+        )
 
     def _fault_platforms(self) -> tuple[str, ...]:
-        plats = {f.target() for f in self.scenario.faults if f.target() in ("x", "instagram", "linkedin")}
+        plats = {
+            f.target() for f in self.scenario.faults if f.target() in ("x", "instagram", "linkedin")
+        }
         return tuple(sorted(plats)) or tuple(self.scenario.world.platforms)
 
     async def respond(self, det: Detection) -> None:

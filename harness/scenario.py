@@ -50,8 +50,14 @@ __all__ = [
 
 SocialPlatform = Literal["x", "instagram", "linkedin"]
 SurgeJob = Literal[
-    "publish", "misrouted_publish", "generate_text", "generate_image", "generate_video", "tool_call",
-    "comment", "dm",
+    "publish",
+    "misrouted_publish",
+    "generate_text",
+    "generate_image",
+    "generate_video",
+    "tool_call",
+    "comment",
+    "dm",
 ]
 
 
@@ -70,7 +76,9 @@ def default_catalogue() -> Catalogue:
     from .drill import known_invariants, platform_defects
     from .runbooks import runbooks
 
-    return Catalogue(FAULT_KINDS, sorted(platform_defects()), sorted(known_invariants()), sorted(runbooks()))
+    return Catalogue(
+        FAULT_KINDS, sorted(platform_defects()), sorted(known_invariants()), sorted(runbooks())
+    )
 
 
 def _cat(info: ValidationInfo) -> Catalogue | None:
@@ -103,7 +111,6 @@ class WorldSpec(_M):
     platforms: tuple[SocialPlatform, ...] = ("x",)
     lanes: dict[SocialPlatform, Literal["api", "browser", "hybrid"]] = Field(default_factory=dict)
     budgets: Budgets | None = None
-
 
 
 class Surge(_M):
@@ -180,7 +187,9 @@ class FaultSpec(_M):
     def _known(cls, v: str, info: ValidationInfo) -> str:
         kinds = (_cat(info) or Catalogue(FAULT_KINDS, (), (), ())).fault_kinds
         if v not in kinds:
-            raise ValueError(f"{v!r} is not a fault kind{did_you_mean(v, kinds)}; see `vibedrill faults`")
+            raise ValueError(
+                f"{v!r} is not a fault kind{did_you_mean(v, kinds)}; see `vibedrill faults`"
+            )
         return v
 
     @model_validator(mode="after")
@@ -192,20 +201,30 @@ class FaultSpec(_M):
         for key in self.params:
             if key not in fields:
                 valid = ", ".join(fields) or "none"
-                raise ValueError(f"params: {self.kind} takes no parameter {key!r}{did_you_mean(key, fields)}; valid: {valid}")
+                raise ValueError(
+                    f"params: {self.kind} takes no parameter {key!r}{did_you_mean(key, fields)}; valid: {valid}"
+                )
         try:
             kind.Params.model_validate(self.params)
         except ValidationError as e:
             errs = e.errors()
             loc = ".".join(str(p) for p in errs[0]["loc"])
-            raise ValueError(f"params.{loc}: {errs[0]['msg']} (got {errs[0].get('input')!r}) for {self.kind}") from None
+            raise ValueError(
+                f"params.{loc}: {errs[0]['msg']} (got {errs[0].get('input')!r}) for {self.kind}"
+            ) from None
         if self.match.fake is not None and self.match.fake not in kind.fakes:
-            raise ValueError(f"match.fake: {self.kind} does not apply to {self.match.fake!r}; valid: {', '.join(kind.fakes)}")
+            raise ValueError(
+                f"match.fake: {self.kind} does not apply to {self.match.fake!r}; valid: {', '.join(kind.fakes)}"
+            )
         return self
 
     def target(self) -> str:
         """The fake the fault lives on (``x`` for ``x.rate_limited``)."""
-        return self.match.fake or FAULT_KINDS[self.kind].fakes[0] if self.kind in FAULT_KINDS else self.kind.split(".")[0]
+        return (
+            self.match.fake or FAULT_KINDS[self.kind].fakes[0]
+            if self.kind in FAULT_KINDS
+            else self.kind.split(".")[0]
+        )
 
 
 class Detection(_M):
@@ -237,7 +256,9 @@ class InvariantSpec(_M):
     def _known(cls, v: str, info: ValidationInfo) -> str:
         cat = _cat(info)
         if cat is not None and cat.invariants and v not in cat.invariants:
-            raise ValueError(_choose(v, "an invariant", cat.invariants) + "; see `vibedrill invariants`")
+            raise ValueError(
+                _choose(v, "an invariant", cat.invariants) + "; see `vibedrill invariants`"
+            )
         return v
 
 
@@ -253,7 +274,9 @@ class ReachedCheck(_M):
         if (self.fault is None) == (self.probe is None):
             raise ValueError("a reached check names exactly one of 'fault' or 'probe'")
         if self.fault is not None and self.fault not in FAULT_KINDS:
-            raise ValueError(f"fault: {self.fault!r} is not a fault kind{did_you_mean(self.fault, FAULT_KINDS)}")
+            raise ValueError(
+                f"fault: {self.fault!r} is not a fault kind{did_you_mean(self.fault, FAULT_KINDS)}"
+            )
         return self
 
     @property
@@ -332,8 +355,12 @@ class Scenario(_M):
     expect: Expect = Field(default_factory=Expect)
     mutants: tuple[Mutant, ...] = ()
 
-    _coerce_defects = field_validator("defects", mode="before")(lambda v: [_name_or_mapping(x) for x in v] if isinstance(v, list) else v)
-    _coerce_invariants = field_validator("invariants", mode="before")(lambda v: [_name_or_mapping(x) for x in v] if isinstance(v, list) else v)
+    _coerce_defects = field_validator("defects", mode="before")(
+        lambda v: [_name_or_mapping(x) for x in v] if isinstance(v, list) else v
+    )
+    _coerce_invariants = field_validator("invariants", mode="before")(
+        lambda v: [_name_or_mapping(x) for x in v] if isinstance(v, list) else v
+    )
 
     @field_validator("runbook")
     @classmethod
@@ -347,10 +374,14 @@ class Scenario(_M):
     def _consistent(self) -> Scenario:
         for i, f in enumerate(self.faults):
             if f.at >= self.workload.duration:
-                raise ValueError(f"faults[{i}].at: {f.at:g}s is after the drill ends (workload.duration {self.workload.duration:g}s)")
+                raise ValueError(
+                    f"faults[{i}].at: {f.at:g}s is after the drill ends (workload.duration {self.workload.duration:g}s)"
+                )
             fake = f.match.fake or FAULT_KINDS[f.kind].fakes[0]
             if fake in ("x", "instagram", "linkedin") and fake not in self.world.platforms:
-                raise ValueError(f"faults[{i}].kind: {f.kind} targets {fake!r}, which is not in world.platforms ({', '.join(self.world.platforms)})")
+                raise ValueError(
+                    f"faults[{i}].kind: {f.kind} targets {fake!r}, which is not in world.platforms ({', '.join(self.world.platforms)})"
+                )
         for i, s in enumerate(self.workload.surges):
             if s.at >= self.workload.duration:
                 raise ValueError(f"workload.surges[{i}].at: {s.at:g}s is after the drill ends")
@@ -371,14 +402,19 @@ class Scenario(_M):
         as a fault rule is; with neither, there is no window.
         """
         end = self.workload.duration
-        spans = [(f.at, min(end, f.at + (f.duration if f.duration is not None else end))) for f in self.faults]
+        spans = [
+            (f.at, min(end, f.at + (f.duration if f.duration is not None else end)))
+            for f in self.faults
+        ]
         spans += [(s.at, min(end, s.at + s.duration)) for s in self.workload.surges]
         if not spans:
             return None
         return min(a for a, _ in spans), max(b for _, b in spans)
 
 
-def load_scenario(path: str | Path, catalogue: Catalogue | None = None, *, display: str | None = None) -> Scenario:
+def load_scenario(
+    path: str | Path, catalogue: Catalogue | None = None, *, display: str | None = None
+) -> Scenario:
     """Load and validate one scenario file; ScenarioError with one clear message otherwise."""
     path = Path(path)
     shown = display or _display(path)
@@ -391,13 +427,19 @@ def load_scenario(path: str | Path, catalogue: Catalogue | None = None, *, displ
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise ScenarioError(f"{shown}{where}: YAML syntax error: {e.problem or e.context}") from None
+        raise ScenarioError(
+            f"{shown}{where}: YAML syntax error: {e.problem or e.context}"
+        ) from None
     except yaml.YAMLError as e:
         raise ScenarioError(f"{shown}: YAML syntax error: {e}") from None
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{shown}: a scenario must be a mapping of keys (id, title, runbook, …), got {type(raw).__name__}")
+        raise ScenarioError(
+            f"{shown}: a scenario must be a mapping of keys (id, title, runbook, …), got {type(raw).__name__}"
+        )
     if raw.get("id") != path.stem:
-        raise ScenarioError(f"{shown}: id: {raw.get('id')!r} must equal the file name's stem {path.stem!r}")
+        raise ScenarioError(
+            f"{shown}: id: {raw.get('id')!r} must equal the file name's stem {path.stem!r}"
+        )
     cat = catalogue if catalogue is not None else default_catalogue()
     try:
         return Scenario.model_validate(raw, context={"catalogue": cat})

@@ -56,8 +56,16 @@ async def _wait(e: DrillEngine, job: Job, limit: float = 900.0) -> Job:
 async def _submit(e: DrillEngine, kind: str, platform: str | None = None, **payload: Any) -> Job:
     client = e.clients[0]
     account = e.accounts.get((client, platform)) if platform else None
-    job = await e.pc.submit(JobSpec(kind=kind, client_id=client, platform=platform, account_id=account,  # type: ignore[arg-type]
-                                    payload=payload, idempotency_key=f"verify-{kind}-{platform}-{e.now():.0f}"))
+    job = await e.pc.submit(
+        JobSpec(
+            kind=kind,
+            client_id=client,
+            platform=platform,
+            account_id=account,  # type: ignore[arg-type]
+            payload=payload,
+            idempotency_key=f"verify-{kind}-{platform}-{e.now():.0f}",
+        )
+    )
     return await _wait(e, job)
 
 
@@ -79,7 +87,10 @@ async def _posts_verified(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]
     for i in range(n):
         job = await _submit(e, "publish", plat, text=f"verification post {i + 1} of {n}")
         if job.state != "succeeded":
-            return False, f"post {i + 1} of {n} on {plat} ended {job.state}: {job.last_error or ''}".strip()
+            return (
+                False,
+                f"post {i + 1} of {n} on {plat} ended {job.state}: {job.last_error or ''}".strip(),
+            )
     return True, f"{n} consecutive posts verified on {plat}"
 
 
@@ -98,10 +109,18 @@ async def _tool_health(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
 
     bad = []
     for tool in ("kb_search", "schedule_lookup", "analytics_fetch"):
-        job = await _submit(e, "tool_call", None, tool=tool, arguments=tool_arguments(tool, e.clients[0], e.s.world.platforms[0]))
+        job = await _submit(
+            e,
+            "tool_call",
+            None,
+            tool=tool,
+            arguments=tool_arguments(tool, e.clients[0], e.s.world.platforms[0]),
+        )
         if job.state != "succeeded":
             bad.append(f"{tool} ended {job.state}: {job.last_error or ''}".strip())
-    return not bad, "; ".join(bad) or "tool health suite: kb_search, schedule_lookup and analytics_fetch answered"
+    return not bad, "; ".join(
+        bad
+    ) or "tool health suite: kb_search, schedule_lookup and analytics_fetch answered"
 
 
 @check("asset_end_to_end")
@@ -115,22 +134,37 @@ async def _thread_replay(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
     plat = e.s.world.platforms[0]
     acc = e.accounts[(e.clients[0], plat)]
     before = len(e.world.ledger)
-    r = await e.admin.post("/inbound", json={"fake": plat, "kind": "comment", "account": acc,
-                                               "text": f"{e.s.workload.trigger_keyword} (test thread)", "author": "@drill_tester"})
+    r = await e.admin.post(
+        "/inbound",
+        json={
+            "fake": plat,
+            "kind": "comment",
+            "account": acc,
+            "text": f"{e.s.workload.trigger_keyword} (test thread)",
+            "author": "@drill_tester",
+        },
+    )
     item_id = r.json()["ids"][0] if r.status_code == 201 else None
     await asyncio.sleep(600.0)
     replies = [x for x in e.world.ledger.entries(since_seq=before) if x.action == "reply.created"]
     to_item = [x for x in replies if x.in_reply_to == item_id] if item_id else replies
     ok = len(replies) <= 2
-    return ok, f"test thread replayed: {len(to_item)} reply to the test comment, {len(replies)} replies in 10m"
+    return (
+        ok,
+        f"test thread replayed: {len(to_item)} reply to the test comment, {len(replies)} replies in 10m",
+    )
 
 
 @check("queue_freshness")
 async def _queue_freshness(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
     max_age = parse_duration(p.get("max_age", "5m"))
     now = e.now()
-    stale = [j for j in await e.pc.jobs() if j.state in ("queued", "scheduled", "retry_wait")
-             and (j.spec.run_at or j.created_at) < now - max_age]
+    stale = [
+        j
+        for j in await e.pc.jobs()
+        if j.state in ("queued", "scheduled", "retry_wait")
+        and (j.spec.run_at or j.created_at) < now - max_age
+    ]
     return not stale, f"{len(stale)} jobs waiting longer than {p.get('max_age', '5m')}"
 
 
@@ -140,8 +174,10 @@ async def _audit_complete(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]
     job = await _submit(e, "publish", plat, text="audit completeness probe")
     await e._poll_once()
     outcomes = [x for x in e.detector.audit if x.job_id == job.id and x.phase == "outcome"]
-    return (job.state == "succeeded" and len(outcomes) >= 1,
-            f"probe post {job.state}; {len(outcomes)} outcome audit event(s)")
+    return (
+        job.state == "succeeded" and len(outcomes) >= 1,
+        f"probe post {job.state}; {len(outcomes)} outcome audit event(s)",
+    )
 
 
 @check("cost_burn_normal")
@@ -152,9 +188,14 @@ async def _cost_burn(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
     spent = sum(x.cost_usd for x in e.world.ledger if x.t >= now - window)
     base = sum(x.cost_usd for x in e.world.ledger if e.t0 <= x.t < e.t0 + window)
     # a probe refused by a budget in force is the cap doing its job, not a failed check
-    ran = job.state == "succeeded" or (job.state == "blocked" and "budget" in (job.last_error or ""))
+    ran = job.state == "succeeded" or (
+        job.state == "blocked" and "budget" in (job.last_error or "")
+    )
     ok = ran and spent <= max(3 * base, 0.5)
-    return ok, f"spend in the last {format_s(window)}: ${spent:.4f} (steady state ${base:.4f}); probe {job.state}"
+    return (
+        ok,
+        f"spend in the last {format_s(window)}: ${spent:.4f} (steady state ${base:.4f}); probe {job.state}",
+    )
 
 
 @check("no_new_blocks")
@@ -164,8 +205,15 @@ async def _no_new_blocks(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
     job = await _submit(e, "publish", plat, text="resume slowly probe")
     await e._poll_once()
     now = e.now()
-    blocks = [x for x in e.detector.audit if x.t >= now - window and x.error and ("rate_limited" in x.error or "blocked" in x.error)]
-    return job.state == "succeeded" and not blocks, f"{len(blocks)} new blocks in {format_s(window)}; probe {job.state}"
+    blocks = [
+        x
+        for x in e.detector.audit
+        if x.t >= now - window and x.error and ("rate_limited" in x.error or "blocked" in x.error)
+    ]
+    return (
+        job.state == "succeeded" and not blocks,
+        f"{len(blocks)} new blocks in {format_s(window)}; probe {job.state}",
+    )
 
 
 @check("accounts_correct")
@@ -175,7 +223,10 @@ async def _accounts_correct(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, st
     job = await _submit(e, "publish", plat, text="identity probe")
     new = [x for x in e.world.ledger.entries(since_seq=before) if x.action == "post.created"]
     wrong = [x for x in new if x.tenant_id != e.clients[0]]
-    return job.state == "succeeded" and not wrong, f"probe {job.state}; {len(wrong)} side effect(s) on another tenant"
+    return (
+        job.state == "succeeded" and not wrong,
+        f"probe {job.state}; {len(wrong)} side effect(s) on another tenant",
+    )
 
 
 def format_s(seconds: float) -> str:

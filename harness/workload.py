@@ -21,7 +21,11 @@ from .scenario import Scenario
 
 __all__ = ["InboundItem", "Plan", "WorkItem", "plan_workload", "run_jobs", "tool_arguments"]
 
-_PROMPTS = ("a caption for the autumn menu", "three hashtags for a launch", "a reply to a happy customer")
+_PROMPTS = (
+    "a caption for the autumn menu",
+    "three hashtags for a launch",
+    "a reply to a happy customer",
+)
 _TOOLS = ("kb_search", "schedule_lookup", "analytics_fetch")
 
 
@@ -78,7 +82,9 @@ def _arrivals(rng: random.Random, per_hour: float, start: float, end: float) -> 
         out.append(round(t, 3))
 
 
-def plan_workload(scenario: Scenario, seed: int, clients: list[str], accounts: dict[tuple[str, str], str]) -> Plan:
+def plan_workload(
+    scenario: Scenario, seed: int, clients: list[str], accounts: dict[tuple[str, str], str]
+) -> Plan:
     """Draw the workload of ``scenario`` from ``seed``.
 
     ``clients`` are the tenant ids in roster order; ``accounts`` maps (client, platform) → account
@@ -90,7 +96,14 @@ def plan_workload(scenario: Scenario, seed: int, clients: list[str], accounts: d
     plan = Plan()
     n = 0
 
-    def job(at: float, kind: str, client: str, platform: str | None, origin: str = "steady", **payload: Any) -> None:
+    def job(
+        at: float,
+        kind: str,
+        client: str,
+        platform: str | None,
+        origin: str = "steady",
+        **payload: Any,
+    ) -> None:
         nonlocal n
         n += 1
         account = accounts.get((client, platform)) if platform else None
@@ -104,16 +117,27 @@ def plan_workload(scenario: Scenario, seed: int, clients: list[str], accounts: d
             account_id=account,
             payload=payload,
             idempotency_key=f"wl-{seed}-{n:06d}",
-            episode_id=f"ep-{client}-{n:06d}" if kind.startswith("generate") or kind == "tool_call" else None,
+            episode_id=f"ep-{client}-{n:06d}"
+            if kind.startswith("generate") or kind == "tool_call"
+            else None,
         )
         plan.jobs.append(WorkItem(at, spec, origin))
 
     def post(at: float, origin: str = "steady") -> None:
         c, p = rng.choice(clients), rng.choice(platforms)
-        job(at, "publish", c, p, origin, text=f"{c} update #{n + 1} on {p} ({rng.getrandbits(32):08x})")
+        job(
+            at,
+            "publish",
+            c,
+            p,
+            origin,
+            text=f"{c} update #{n + 1} on {p} ({rng.getrandbits(32):08x})",
+        )
 
     def generate(at: float, kind: str, origin: str = "steady") -> None:
-        extra: dict[str, Any] = {"tools": list(w.text_tools)} if kind == "generate_text" and w.text_tools else {}
+        extra: dict[str, Any] = (
+            {"tools": list(w.text_tools)} if kind == "generate_text" and w.text_tools else {}
+        )
         job(at, kind, rng.choice(clients), None, origin, prompt=rng.choice(_PROMPTS), **extra)
 
     def tool(at: float, origin: str = "steady") -> None:
@@ -121,10 +145,25 @@ def plan_workload(scenario: Scenario, seed: int, clients: list[str], accounts: d
         extra: dict[str, Any] = {}
         if w.tool_followup == "publish":
             p = rng.choice(platforms)
-            extra["then"] = {"kind": "publish", "platform": p, "account_id": accounts.get((c, p)),
-                             "payload": {"text": f"{c} opening hours today: {{result}} ({rng.getrandbits(32):08x})"}}
+            extra["then"] = {
+                "kind": "publish",
+                "platform": p,
+                "account_id": accounts.get((c, p)),
+                "payload": {
+                    "text": f"{c} opening hours today: {{result}} ({rng.getrandbits(32):08x})"
+                },
+            }
         name = rng.choice(_TOOLS)
-        job(at, "tool_call", c, None, origin, tool=name, arguments=tool_arguments(name, c, platforms[0]), **extra)
+        job(
+            at,
+            "tool_call",
+            c,
+            None,
+            origin,
+            tool=name,
+            arguments=tool_arguments(name, c, platforms[0]),
+            **extra,
+        )
 
     def inbound(at: float, kind: str) -> None:
         c, p = rng.choice(clients), rng.choice(platforms)
@@ -132,7 +171,16 @@ def plan_workload(scenario: Scenario, seed: int, clients: list[str], accounts: d
         if acc is None:
             return
         keyword = w.trigger_keyword if rng.random() < 0.5 else "love this"
-        plan.inbound.append(InboundItem(at, p, kind, acc, f"{keyword} #{len(plan.inbound) + 1}", f"@fan{rng.randrange(1, 500)}"))
+        plan.inbound.append(
+            InboundItem(
+                at,
+                p,
+                kind,
+                acc,
+                f"{keyword} #{len(plan.inbound) + 1}",
+                f"@fan{rng.randrange(1, 500)}",
+            )
+        )
 
     end = w.duration
     for at in _arrivals(rng, w.posts_per_hour, 0.0, end):

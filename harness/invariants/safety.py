@@ -245,7 +245,9 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
     if checked == 0 and not out:
         return NotApplicable("the ledger holds no side effect to audit")
     return Findings(
-        checked, out, f"all {checked} side effects have exactly one AuditEvent with proof claiming them"
+        checked,
+        out,
+        f"all {checked} side effects have exactly one AuditEvent with proof claiming them",
     )
 
 

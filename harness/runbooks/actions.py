@@ -16,7 +16,15 @@ from typing import Any
 from fakes.core.faults import did_you_mean
 from sandbox.contract import JobSpec, KillScope, PlatformClient
 
-__all__ = ["ACTIONS", "ActionContext", "ActionError", "action", "check_step", "params_of", "run_action"]
+__all__ = [
+    "ACTIONS",
+    "ActionContext",
+    "ActionError",
+    "action",
+    "check_step",
+    "params_of",
+    "run_action",
+]
 
 ActionFn = Callable[..., Awaitable[dict[str, Any]]]
 #: dotted name → the registered function
@@ -46,7 +54,9 @@ def action(name: str) -> Callable[[ActionFn], ActionFn]:
     def deco(fn: ActionFn) -> ActionFn:
         if name in ACTIONS:
             prev = ACTIONS[name]
-            raise TypeError(f"runbook action {name!r} defined twice: {prev.__module__}.{prev.__qualname__} and {fn.__module__}.{fn.__qualname__}")
+            raise TypeError(
+                f"runbook action {name!r} defined twice: {prev.__module__}.{prev.__qualname__} and {fn.__module__}.{fn.__qualname__}"
+            )
         ACTIONS[name] = fn
         return fn
 
@@ -84,14 +94,24 @@ def _cc(change: Any) -> dict[str, Any]:
 
 
 @action("kill_switch.engage")
-async def kill_switch_engage(ctx: ActionContext, client_id: str | None = None, platform: str | None = None, action: str | None = None) -> dict[str, Any]:
+async def kill_switch_engage(
+    ctx: ActionContext,
+    client_id: str | None = None,
+    platform: str | None = None,
+    action: str | None = None,
+) -> dict[str, Any]:
     """Engage a kill switch (global when no scope is given)."""
     scope = KillScope(client_id=client_id, platform=platform, action=action)  # type: ignore[arg-type]
     return _cc(await ctx.platform.set_kill_switch(scope, True, actor=ctx.actor, reason=ctx.reason))
 
 
 @action("kill_switch.release")
-async def kill_switch_release(ctx: ActionContext, client_id: str | None = None, platform: str | None = None, action: str | None = None) -> dict[str, Any]:
+async def kill_switch_release(
+    ctx: ActionContext,
+    client_id: str | None = None,
+    platform: str | None = None,
+    action: str | None = None,
+) -> dict[str, Any]:
     """Release a kill switch."""
     scope = KillScope(client_id=client_id, platform=platform, action=action)  # type: ignore[arg-type]
     return _cc(await ctx.platform.set_kill_switch(scope, False, actor=ctx.actor, reason=ctx.reason))
@@ -104,21 +124,31 @@ async def lane_route(ctx: ActionContext, platform: str, lane: str) -> dict[str, 
 
 
 @action("mode.set")
-async def mode_set(ctx: ActionContext, mode: str, client_id: str | None = None, platform: str | None = None) -> dict[str, Any]:
+async def mode_set(
+    ctx: ActionContext, mode: str, client_id: str | None = None, platform: str | None = None
+) -> dict[str, Any]:
     """Set the operating mode (auto, approval_required, manual_only, read_only) for a scope."""
-    return _cc(await ctx.platform.set_mode(mode, client_id=client_id, platform=platform, actor=ctx.actor, reason=ctx.reason))  # type: ignore[arg-type]
+    return _cc(
+        await ctx.platform.set_mode(
+            mode, client_id=client_id, platform=platform, actor=ctx.actor, reason=ctx.reason
+        )
+    )  # type: ignore[arg-type]
 
 
 @action("queue.pause")
 async def queue_pause(ctx: ActionContext, job_class: str) -> dict[str, Any]:
     """Pause the consumers of one job class (publish, engagement, generation, maintenance)."""
-    return _cc(await ctx.platform.set_queue_paused(job_class, True, actor=ctx.actor, reason=ctx.reason))
+    return _cc(
+        await ctx.platform.set_queue_paused(job_class, True, actor=ctx.actor, reason=ctx.reason)
+    )
 
 
 @action("queue.resume")
 async def queue_resume(ctx: ActionContext, job_class: str) -> dict[str, Any]:
     """Resume the consumers of one job class."""
-    return _cc(await ctx.platform.set_queue_paused(job_class, False, actor=ctx.actor, reason=ctx.reason))
+    return _cc(
+        await ctx.platform.set_queue_paused(job_class, False, actor=ctx.actor, reason=ctx.reason)
+    )
 
 
 @action("pacing.set")
@@ -131,40 +161,69 @@ async def pacing_set(
     daily_caps: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Change a platform's pacing: concurrency, minimum interval, jitter, daily caps."""
-    return _cc(await ctx.platform.set_pacing(
-        platform, actor=ctx.actor, reason=ctx.reason, concurrency=concurrency,
-        min_interval_s=min_interval_s, jitter_s=jitter_s, daily_caps=daily_caps,
-    ))
+    return _cc(
+        await ctx.platform.set_pacing(
+            platform,
+            actor=ctx.actor,
+            reason=ctx.reason,
+            concurrency=concurrency,
+            min_interval_s=min_interval_s,
+            jitter_s=jitter_s,
+            daily_caps=daily_caps,
+        )
+    )
 
 
 @action("blueprint.disable")
 async def blueprint_disable(ctx: ActionContext, blueprint_id: str) -> dict[str, Any]:
     """Disable a blueprint (e.g. one causing burst actions)."""
-    return _cc(await ctx.platform.set_blueprint_enabled(blueprint_id, False, actor=ctx.actor, reason=ctx.reason))
+    return _cc(
+        await ctx.platform.set_blueprint_enabled(
+            blueprint_id, False, actor=ctx.actor, reason=ctx.reason
+        )
+    )
 
 
 @action("blueprint.enable")
 async def blueprint_enable(ctx: ActionContext, blueprint_id: str) -> dict[str, Any]:
     """Re-enable a blueprint."""
-    return _cc(await ctx.platform.set_blueprint_enabled(blueprint_id, True, actor=ctx.actor, reason=ctx.reason))
+    return _cc(
+        await ctx.platform.set_blueprint_enabled(
+            blueprint_id, True, actor=ctx.actor, reason=ctx.reason
+        )
+    )
 
 
 @action("triggers.lock")
 async def triggers_lock(ctx: ActionContext, client_id: str | None = None) -> dict[str, Any]:
     """Lock keyword triggers (globally or for one client)."""
-    return _cc(await ctx.platform.set_trigger_lock(True, client_id=client_id, actor=ctx.actor, reason=ctx.reason))
+    return _cc(
+        await ctx.platform.set_trigger_lock(
+            True, client_id=client_id, actor=ctx.actor, reason=ctx.reason
+        )
+    )
 
 
 @action("triggers.unlock")
 async def triggers_unlock(ctx: ActionContext, client_id: str | None = None) -> dict[str, Any]:
     """Unlock keyword triggers."""
-    return _cc(await ctx.platform.set_trigger_lock(False, client_id=client_id, actor=ctx.actor, reason=ctx.reason))
+    return _cc(
+        await ctx.platform.set_trigger_lock(
+            False, client_id=client_id, actor=ctx.actor, reason=ctx.reason
+        )
+    )
 
 
 @action("provider.route")
-async def provider_route(ctx: ActionContext, capability: str, providers: list[str]) -> dict[str, Any]:
+async def provider_route(
+    ctx: ActionContext, capability: str, providers: list[str]
+) -> dict[str, Any]:
     """Route a capability (text, image, video) to providers in failover order."""
-    return _cc(await ctx.platform.set_provider_routing(capability, list(providers), actor=ctx.actor, reason=ctx.reason))  # type: ignore[arg-type]
+    return _cc(
+        await ctx.platform.set_provider_routing(
+            capability, list(providers), actor=ctx.actor, reason=ctx.reason
+        )
+    )  # type: ignore[arg-type]
 
 
 @action("budget.set")
@@ -184,42 +243,71 @@ async def budget_set(
     budgets = dict((await ctx.platform.controls()).get("budgets") or {})
     cur = dict(budgets.get("platform") or {})
     if client_id is not None:
-        cur.update({k: v for k, v in dict((budgets.get("clients") or {}).get(client_id) or {}).items() if v is not None})
+        cur.update(
+            {
+                k: v
+                for k, v in dict((budgets.get("clients") or {}).get(client_id) or {}).items()
+                if v is not None
+            }
+        )
 
     def tight(key: str, want: float | None) -> Any:
         have = cur.get(key)
         return want if want is None or have is None else type(want)(min(want, have))
 
-    return _cc(await ctx.platform.set_budget(
-        actor=ctx.actor, reason=ctx.reason, client_id=client_id,
-        episode_tokens=tight("episode_tokens", episode_tokens), episode_usd=tight("episode_usd", episode_usd),
-        client_usd=tight("client_usd", client_usd), client_tokens=tight("client_tokens", client_tokens),
-    ))
+    return _cc(
+        await ctx.platform.set_budget(
+            actor=ctx.actor,
+            reason=ctx.reason,
+            client_id=client_id,
+            episode_tokens=tight("episode_tokens", episode_tokens),
+            episode_usd=tight("episode_usd", episode_usd),
+            client_usd=tight("client_usd", client_usd),
+            client_tokens=tight("client_tokens", client_tokens),
+        )
+    )
 
 
 @action("jobs.mark_needs_human_confirm")
-async def jobs_mark_needs_human_confirm(ctx: ActionContext, platform: str | None = None, kind: str = "publish") -> dict[str, Any]:
+async def jobs_mark_needs_human_confirm(
+    ctx: ActionContext, platform: str | None = None, kind: str = "publish"
+) -> dict[str, Any]:
     """Mark the platform's unconfirmed jobs of ``kind`` as needing a human's confirmation."""
     pending = {"queued", "scheduled", "retry_wait", "awaiting_approval"}
     jobs = [
-        j for j in await ctx.platform.jobs()
-        if j.spec.kind == kind and (platform is None or j.spec.platform == platform) and j.state in pending
+        j
+        for j in await ctx.platform.jobs()
+        if j.spec.kind == kind
+        and (platform is None or j.spec.platform == platform)
+        and j.state in pending
     ]
     if not jobs:
         return {"marked": 0}
-    done = await ctx.platform.mark_needs_human_confirm([j.id for j in jobs], actor=ctx.actor, reason=ctx.reason)
+    done = await ctx.platform.mark_needs_human_confirm(
+        [j.id for j in jobs], actor=ctx.actor, reason=ctx.reason
+    )
     return {"marked": len(done)}
 
 
 @action("jobs.submit")
-async def jobs_submit(ctx: ActionContext, kind: str, client_id: str, platform: str | None = None, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+async def jobs_submit(
+    ctx: ActionContext,
+    kind: str,
+    client_id: str,
+    platform: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Submit one job (an auth check, a test post, a tool health call)."""
-    job = await ctx.platform.submit(JobSpec(kind=kind, client_id=client_id, platform=platform, payload=payload or {}))  # type: ignore[arg-type]
+    job = await ctx.platform.submit(
+        JobSpec(kind=kind, client_id=client_id, platform=platform, payload=payload or {})
+    )  # type: ignore[arg-type]
     return {"job_id": job.id, "state": job.state}
 
 
 @action("evidence.snapshot")
-async def evidence_snapshot(ctx: ActionContext, what: list[str] | None = None, why: str = "") -> dict[str, Any]:
+async def evidence_snapshot(
+    ctx: ActionContext, what: list[str] | None = None, why: str = ""
+) -> dict[str, Any]:
     """Capture evidence (audit, metrics, controls, alerts, ledger, journal, faults) into the bundle."""
     items = list(what or ["audit", "metrics", "controls", "alerts"])
     if ctx.snapshot is not None:

@@ -26,20 +26,49 @@ __all__ = [
 ]
 
 INCIDENT_TYPES: tuple[str, ...] = (
-    "SAFETY", "PUBLISH", "ENGAGE", "AUTH", "RATE", "BROWSER", "QUEUE", "TOOLGATE", "PROVIDER",
-    "COST", "DATA", "OBS",
+    "SAFETY",
+    "PUBLISH",
+    "ENGAGE",
+    "AUTH",
+    "RATE",
+    "BROWSER",
+    "QUEUE",
+    "TOOLGATE",
+    "PROVIDER",
+    "COST",
+    "DATA",
+    "OBS",
 )
 SEVERITIES: tuple[str, ...] = ("P0", "P1", "P2", "P3")
 IncidentType = Literal[
-    "SAFETY", "PUBLISH", "ENGAGE", "AUTH", "RATE", "BROWSER", "QUEUE", "TOOLGATE", "PROVIDER",
-    "COST", "DATA", "OBS",
+    "SAFETY",
+    "PUBLISH",
+    "ENGAGE",
+    "AUTH",
+    "RATE",
+    "BROWSER",
+    "QUEUE",
+    "TOOLGATE",
+    "PROVIDER",
+    "COST",
+    "DATA",
+    "OBS",
 ]
 Severity = Literal["P0", "P1", "P2", "P3"]
 
 #: the verification checks the drill knows how to run
 CHECK_KINDS: tuple[str, ...] = (
-    "canary", "posts_verified", "auth_check", "tool_health", "asset_end_to_end", "thread_replay",
-    "queue_freshness", "audit_complete", "cost_burn_normal", "no_new_blocks", "accounts_correct",
+    "canary",
+    "posts_verified",
+    "auth_check",
+    "tool_health",
+    "asset_end_to_end",
+    "thread_replay",
+    "queue_freshness",
+    "audit_complete",
+    "cost_burn_normal",
+    "no_new_blocks",
+    "accounts_correct",
 )
 
 
@@ -61,7 +90,9 @@ class AlertRule(_M):
     name: str
     source: Literal["audit", "metric", "alert"]
     action: str | None = None
-    outcome: Literal["success", "failed", "blocked", "needs_human_confirm", "dead_letter"] | None = None
+    outcome: (
+        Literal["success", "failed", "blocked", "needs_human_confirm", "dead_letter"] | None
+    ) = None
     error: str | None = None
     metric: str | None = None
     alert: str | None = None
@@ -100,7 +131,9 @@ class VerificationCheck(_M):
     @model_validator(mode="after")
     def _known(self) -> VerificationCheck:
         if self.check not in CHECK_KINDS:
-            raise ValueError(f"{self.check!r} is not a verification check; valid: {', '.join(CHECK_KINDS)}")
+            raise ValueError(
+                f"{self.check!r} is not a verification check; valid: {', '.join(CHECK_KINDS)}"
+            )
         return self
 
 
@@ -120,8 +153,13 @@ class Runbook(_M):
     severity: Severity
     types: tuple[IncidentType, ...]
     symptoms: tuple[AlertRule, ...]
-    scope: tuple[Literal["clients", "platforms", "lane", "action_types", "providers", "tools"], ...] = (
-        "clients", "platforms", "lane", "action_types",
+    scope: tuple[
+        Literal["clients", "platforms", "lane", "action_types", "providers", "tools"], ...
+    ] = (
+        "clients",
+        "platforms",
+        "lane",
+        "action_types",
     )
     immediate: tuple[Step, ...]
     diagnosis: tuple[Step, ...] = ()

@@ -23,7 +23,10 @@ def test_validate_exits_2_with_one_clear_message_for_a_bad_file(tmp_path: Path) 
     p.write_text(BAD)
     res = runner.invoke(app, ["validate", str(p)])
     assert res.exit_code == 2
-    assert f"{p}: faults[0].kind: 'x.ratelimited' is not a fault kind; did you mean 'x.rate_limited'?" in res.output
+    assert (
+        f"{p}: faults[0].kind: 'x.ratelimited' is not a fault kind; did you mean 'x.rate_limited'?"
+        in res.output
+    )
 
 
 def test_run_of_a_malformed_scenario_exits_2_and_writes_only_the_message(tmp_path: Path) -> None:
@@ -60,8 +63,12 @@ def test_replay_of_a_folder_without_a_record_is_a_usage_error(tmp_path: Path) ->
 
 
 def test_the_catalogue_commands_list_faults_invariants_defects_and_scenarios() -> None:
-    for cmd, needle in (("faults", "x.rate_limited"), ("invariants", "rate_within_platform_limits"),
-                        ("defects", "retry_after_ignored"), ("list", "rb05_rate_limit_storm")):
+    for cmd, needle in (
+        ("faults", "x.rate_limited"),
+        ("invariants", "rate_within_platform_limits"),
+        ("defects", "retry_after_ignored"),
+        ("list", "rb05_rate_limit_storm"),
+    ):
         res = runner.invoke(app, [cmd], env={"COLUMNS": "250"})
         assert res.exit_code == 0, (cmd, res.output)
         assert needle in res.output, cmd

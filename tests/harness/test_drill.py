@@ -47,7 +47,9 @@ def test_misrouted_surge_jobs_name_another_clients_account() -> None:
     s = load_scenario(ROOT / "scenarios/rb01_cross_tenant_post.yaml")
     plan = plan_workload(s, 1, CLIENTS, ACCOUNTS)
     bad = [j for j in plan.jobs if j.origin == "misrouted_publish"]
-    assert bad and all(not (j.spec.account_id or "").startswith(j.spec.client_id + "-") for j in bad)
+    assert bad and all(
+        not (j.spec.account_id or "").startswith(j.spec.client_id + "-") for j in bad
+    )
     assert all(1200 <= j.at < 1800 for j in bad)
 
 
@@ -59,13 +61,33 @@ def test_drill_ids_name_scenario_virtual_start_and_seed() -> None:
 # --- whole drills ----------------------------------------------------------------------------
 
 SECTIONS = (
-    "1) Summary", "2) Impact", "3) Detection", "4) Timeline (UTC)", "5) Root cause(s)",
-    "6) What went well", "7) What went poorly", "8) Where we got lucky", "9) Corrective actions",
-    "10) Follow-up changes to docs/tests", "11) Appendix",
+    "1) Summary",
+    "2) Impact",
+    "3) Detection",
+    "4) Timeline (UTC)",
+    "5) Root cause(s)",
+    "6) What went well",
+    "7) What went poorly",
+    "8) Where we got lucky",
+    "9) Corrective actions",
+    "10) Follow-up changes to docs/tests",
+    "11) Appendix",
 )
 VERDICT_KEYS = {
-    "drill_id", "scenario", "runbook", "severity", "seed", "commit", "topology", "mode", "defects",
-    "verdict", "invariants", "reached", "metrics", "timeline_sha256",
+    "drill_id",
+    "scenario",
+    "runbook",
+    "severity",
+    "seed",
+    "commit",
+    "topology",
+    "mode",
+    "defects",
+    "verdict",
+    "invariants",
+    "reached",
+    "metrics",
+    "timeline_sha256",
 }
 
 
@@ -77,7 +99,9 @@ def _healthy(scenario_id: str):  # type: ignore[no-untyped-def]
 def test_every_api_lane_scenario_holds_on_the_healthy_platform(scenario_id: str) -> None:
     h = _healthy(scenario_id)
     doc = json.loads((Path(h.report_dir or "") / "verdict.json").read_text())
-    broken = [f"{i['name']}: {i['detail']}" for i in doc["invariants"] if i["verdict"] == "violated"]
+    broken = [
+        f"{i['name']}: {i['detail']}" for i in doc["invariants"] if i["verdict"] == "violated"
+    ]
     unmet = [x["detail"] for x in doc.get("expectations", []) if not x.get("met")]
     missed = [r["name"] for r in doc["reached"] if not r["hit"]]
     assert (h.verdict, broken, unmet, missed) == ("held", [], [], [])
@@ -89,12 +113,21 @@ def test_every_report_is_complete_with_a_postmortem_of_eleven_drill_specific_sec
 ) -> None:
     h = _healthy(scenario_id)
     folder = Path(h.report_dir or "")
-    for name in ("verdict.json", "postmortem.md", "postmortem.html", "junit.xml", "replay.json",
-                 "evidence/timeline.jsonl", "evidence/ledger.jsonl", "evidence/audit.jsonl",
-                 "evidence/bundle.json", "evidence/side-effects-per-minute.svg"):
+    for name in (
+        "verdict.json",
+        "postmortem.md",
+        "postmortem.html",
+        "junit.xml",
+        "replay.json",
+        "evidence/timeline.jsonl",
+        "evidence/ledger.jsonl",
+        "evidence/audit.jsonl",
+        "evidence/bundle.json",
+        "evidence/side-effects-per-minute.svg",
+    ):
         assert (folder / name).is_file(), name
     doc = json.loads((folder / "verdict.json").read_text())
-    assert VERDICT_KEYS <= set(doc)
+    assert set(doc) >= VERDICT_KEYS
     assert doc["scenario"] == scenario_id and doc["topology"] == "in-process"
     assert re.fullmatch(r"[0-9a-f]{64}", doc["timeline_sha256"])
     md = (folder / "postmortem.md").read_text()
@@ -118,7 +151,14 @@ def test_replay_reruns_rb05_with_seed_7_and_confirms_the_timeline_hash(tmp_path:
 def test_a_run_with_a_defect_exits_1_and_names_the_expected_invariant(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         app,
-        ["run", "rb01_cross_tenant_post", "--defect", "tenancy_guard_off", "--reports-dir", str(tmp_path)],
+        [
+            "run",
+            "rb01_cross_tenant_post",
+            "--defect",
+            "tenancy_guard_off",
+            "--reports-dir",
+            str(tmp_path),
+        ],
         env={"COLUMNS": "250"},
     )
     assert res.exit_code == 1, res.output
@@ -133,4 +173,7 @@ def test_a_run_with_a_defect_exits_1_and_names_the_expected_invariant(tmp_path: 
 def test_the_plugin_runner_returns_the_verdict_of_a_scenario_id(tmp_path: Path) -> None:
     v = run_for_pytest("rb01_cross_tenant_post", seed=None, defects=(), reports_dir=tmp_path)
     assert isinstance(v, Verdict)
-    assert v.verdict == "held" and v.timeline_sha256 == _healthy("rb01_cross_tenant_post").timeline_sha256
+    assert (
+        v.verdict == "held"
+        and v.timeline_sha256 == _healthy("rb01_cross_tenant_post").timeline_sha256
+    )

@@ -408,24 +408,42 @@ def test_an_unapproved_post_riding_on_a_tool_while_the_gateway_fails_is_a_violat
 
 def test_every_post_is_judged_with_judged_all():
     rec = record(
-        ledger=[led(2, 210)], audit=[aud(2, 211, job="j-2", resource="r2", key="k-plain")], fault_rules=TG
+        ledger=[led(2, 210)],
+        audit=[aud(2, 211, job="j-2", resource="r2", key="k-plain")],
+        fault_rules=TG,
     )
-    r = evaluate({"name": "no_side_effect_while_toolgate_failing", "params": {"judged": "all"}}, rec)
+    r = evaluate(
+        {"name": "no_side_effect_while_toolgate_failing", "params": {"judged": "all"}}, rec
+    )
     assert r.verdict == "violated"
     assert judge("no_side_effect_while_toolgate_failing", rec).verdict == "held"
 
 
 def test_a_post_riding_on_another_tool_than_the_drifted_one_holds():
     tl = Timeline()
-    tl.append(T0 + 100, "fault.injected", "drill", "drift", {"rule_id": "f2", "params": {"tool": "kb_search"}})
-    drift = [{"id": "f2", "kind": "toolgate.schema_drift", "start": T0 + 100, "end": T0 + 500, "hits": 3}]
-    wl = [{**intent("j-0", kind="tool_call", key="k-a"), "tool": "analytics_fetch"},
-          {**intent("j-9", kind="tool_call", key="k-b"), "tool": "kb_search"}]
+    tl.append(
+        T0 + 100,
+        "fault.injected",
+        "drill",
+        "drift",
+        {"rule_id": "f2", "params": {"tool": "kb_search"}},
+    )
+    drift = [
+        {"id": "f2", "kind": "toolgate.schema_drift", "start": T0 + 100, "end": T0 + 500, "hits": 3}
+    ]
+    wl = [
+        {**intent("j-0", kind="tool_call", key="k-a"), "tool": "analytics_fetch"},
+        {**intent("j-9", kind="tool_call", key="k-b"), "tool": "kb_search"},
+    ]
     rec = record(
         ledger=[led(1, 200), led(2, 210)],
-        audit=[aud(1, 201, job="j-1", resource="r1", key="k-a:then"),
-               aud(2, 211, job="j-2", resource="r2", key="k-b:then")],
-        fault_rules=drift, timeline=tl, workload=wl,
+        audit=[
+            aud(1, 201, job="j-1", resource="r1", key="k-a:then"),
+            aud(2, 211, job="j-2", resource="r2", key="k-b:then"),
+        ],
+        fault_rules=drift,
+        timeline=tl,
+        workload=wl,
     )
     r = judge("no_side_effect_while_toolgate_failing", rec)
     assert r.verdict == "violated" and "ids r2" in r.detail and "r1" not in r.detail

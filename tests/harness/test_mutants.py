@@ -32,4 +32,6 @@ def test_the_matrix_is_written_as_mutants_json_with_a_full_score(tmp_path) -> No
     path = matrix().write(tmp_path)
     doc = json.loads(path.read_text())
     assert doc["ok"] is True and doc["score"] == 1.0 and doc["healthy_held"] is True
-    assert {"scenario", "defect", "invariant", "verdict", "violated", "caught"} <= set(doc["rows"][0])
+    assert {"scenario", "defect", "invariant", "verdict", "violated", "caught"} <= set(
+        doc["rows"][0]
+    )

@@ -51,7 +51,9 @@ def test_a_good_scenario_loads_with_durations_in_seconds(tmp_path: Path) -> None
 
 def test_a_misspelt_fault_kind_names_file_path_value_and_suggestion(tmp_path: Path) -> None:
     msg = _error(tmp_path, GOOD.format(id="rb05").replace("x.rate_limited", "x.ratelimited"))
-    assert msg.startswith(f"{tmp_path / 'rb05.yaml'}: faults[0].kind: 'x.ratelimited' is not a fault kind; did you mean 'x.rate_limited'?")
+    assert msg.startswith(
+        f"{tmp_path / 'rb05.yaml'}: faults[0].kind: 'x.ratelimited' is not a fault kind; did you mean 'x.rate_limited'?"
+    )
 
 
 def test_an_unknown_key_lists_the_valid_keys_and_the_closest(tmp_path: Path) -> None:
@@ -62,7 +64,9 @@ def test_an_unknown_key_lists_the_valid_keys_and_the_closest(tmp_path: Path) -> 
 
 def test_an_unknown_nested_key_names_its_path(tmp_path: Path) -> None:
     msg = _error(tmp_path, GOOD.format(id="rb05").replace("posts_per_hour", "post_per_hour"))
-    assert "workload.post_per_hour: unknown key 'post_per_hour'; did you mean 'posts_per_hour'?" in msg
+    assert (
+        "workload.post_per_hour: unknown key 'post_per_hour'; did you mean 'posts_per_hour'?" in msg
+    )
 
 
 def test_a_bad_enum_shows_the_value_and_the_choices(tmp_path: Path) -> None:
@@ -79,17 +83,31 @@ def test_a_duration_without_a_unit_is_refused_with_the_valid_shapes(tmp_path: Pa
 
 def test_an_unknown_defect_lists_the_catalogue(tmp_path: Path) -> None:
     msg = _error(tmp_path, GOOD.format(id="rb05") + "defects: [retry_after_ignord]\n")
-    assert "defects[0].name: 'retry_after_ignord' is not a defect; did you mean 'retry_after_ignored'?" in msg
+    assert (
+        "defects[0].name: 'retry_after_ignord' is not a defect; did you mean 'retry_after_ignored'?"
+        in msg
+    )
 
 
 def test_an_unknown_invariant_suggests_the_closest(tmp_path: Path) -> None:
-    msg = _error(tmp_path, GOOD.format(id="rb05").replace("[rate_within_platform_limits]", "[rate_within_platform_limit]"))
-    assert "invariants[0].name: 'rate_within_platform_limit' is not an invariant; did you mean 'rate_within_platform_limits'?" in msg
+    msg = _error(
+        tmp_path,
+        GOOD.format(id="rb05").replace(
+            "[rate_within_platform_limits]", "[rate_within_platform_limit]"
+        ),
+    )
+    assert (
+        "invariants[0].name: 'rate_within_platform_limit' is not an invariant; did you mean 'rate_within_platform_limits'?"
+        in msg
+    )
 
 
 def test_bad_fault_params_name_the_parameter_of_that_kind(tmp_path: Path) -> None:
     msg = _error(tmp_path, GOOD.format(id="rb05").replace("retry_after_s: 60", "retry_after: 60"))
-    assert "faults[0].params: x.rate_limited takes no parameter 'retry_after'; did you mean 'retry_after_s'?" in msg
+    assert (
+        "faults[0].params: x.rate_limited takes no parameter 'retry_after'; did you mean 'retry_after_s'?"
+        in msg
+    )
 
 
 def test_a_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
@@ -108,8 +126,16 @@ def test_an_unknown_runbook_lists_the_runbooks(tmp_path: Path) -> None:
 
 
 def test_a_fault_on_a_platform_outside_the_world_is_refused(tmp_path: Path) -> None:
-    msg = _error(tmp_path, GOOD.format(id="rb05").replace("x.rate_limited", "instagram.rate_limited").replace("retry_after_s: 60", "code: 4"))
-    assert "faults[0].kind: instagram.rate_limited targets 'instagram', which is not in world.platforms (x)" in msg
+    msg = _error(
+        tmp_path,
+        GOOD.format(id="rb05")
+        .replace("x.rate_limited", "instagram.rate_limited")
+        .replace("retry_after_s: 60", "code: 4"),
+    )
+    assert (
+        "faults[0].kind: instagram.rate_limited targets 'instagram', which is not in world.platforms (x)"
+        in msg
+    )
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml")), ids=lambda p: p.stem)
@@ -139,7 +165,15 @@ def test_every_api_lane_defect_has_a_mutant_row() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("20m", 1200.0), ("2h", 7200.0), ("1m30s", 90.0), ("250ms", 0.25), ("T+20m03s", 1203.0), (45, 45.0), ("1.5h", 5400.0)],
+    [
+        ("20m", 1200.0),
+        ("2h", 7200.0),
+        ("1m30s", 90.0),
+        ("250ms", 0.25),
+        ("T+20m03s", 1203.0),
+        (45, 45.0),
+        ("1.5h", 5400.0),
+    ],
 )
 def test_durations_parse_with_units(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
@@ -155,4 +189,8 @@ def test_offsets_render_as_t_plus_with_padded_fields() -> None:
     assert format_offset(1203) == "T+20m03s"
     assert format_offset(7262) == "T+2h01m02s"
     assert format_offset(41) == "T+41s"
-    assert format_duration(90) == "1m30s" and format_duration(3600) == "1h" and format_duration(0) == "0s"
+    assert (
+        format_duration(90) == "1m30s"
+        and format_duration(3600) == "1h"
+        and format_duration(0) == "0s"
+    )
