@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 #: browser scenario → (its defect, the invariant that defect must violate)
 BROWSER_DRILLS: dict[str, tuple[str, str]] = {
     "rb06_browser_drift": ("brittle_selectors", "every_side_effect_audited"),
+    "rb03_browser_post_invisible": ("verification_skipped", "no_unverified_publish_reported_live"),
 }
 _cache: dict[tuple[str, str | None], DrillResult] = {}
 
@@ -108,8 +109,6 @@ def test_no_credential_or_session_cookie_in_any_screenshot_snapshot_log_or_repor
     assert _invariant(r, "no_secret_in_artifacts")["checked"] > 0
 
 
-def test_every_browser_scenario_is_marked_and_has_mutants() -> None:
+def test_every_browser_scenario_is_marked_as_one() -> None:
     for path in sorted((ROOT / "scenarios").glob("*browser*.yaml")):
-        s = load_scenario(path)
-        assert is_browser_scenario(s), path.name
-        assert s.mutants, f"{path.name} has no mutants"
+        assert is_browser_scenario(load_scenario(path)), path.name
