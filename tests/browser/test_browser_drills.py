@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 BROWSER_DRILLS: dict[str, tuple[str, str]] = {
     "rb06_browser_drift": ("brittle_selectors", "every_side_effect_audited"),
     "rb03_browser_post_invisible": ("verification_skipped", "no_unverified_publish_reported_live"),
+    "rb01_browser_profile_mixup": (
+        "browser_profile_mixup",
+        "every_side_effect_on_intended_account",
+    ),
 }
 _cache: dict[tuple[str, str | None], DrillResult] = {}
 
