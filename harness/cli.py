@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -186,18 +186,18 @@ def run(
 
 
 def _run_many(
-    scenarios: list,
+    scenarios: list[Any],
     *,
     seed: int | None,
     defects: tuple[str, ...],
     mode: str | None,
     reports_dir: Path,
     suffix: str = "",
-) -> int:  # type: ignore[type-arg]
+) -> int:
     """Run each scenario with a live progress line; print the summary table; return the exit code."""
     import time
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from .drill import DrillOptions, commit_of, run_drill
 
@@ -215,7 +215,7 @@ def _run_many(
         for s in scenarios:
             task = prog.add_task(s.id, total=1.0, phase="arrange")
 
-            def progress(phase: str, offset: float, duration: float, _task: int = task) -> None:
+            def progress(phase: str, offset: float, duration: float, _task: TaskID = task) -> None:
                 prog.update(
                     _task, completed=min(1.0, offset / duration if duration else 1.0), phase=phase
                 )

@@ -124,7 +124,7 @@ def run_drill(scenario: Scenario, options: DrillOptions | None = None) -> DrillR
 
     async def main() -> DrillResult:
         loop = asyncio.get_running_loop()
-        installed: list[int] = []
+        installed: list[signal.Signals] = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
                 loop.add_signal_handler(sig, engine.interrupt)

@@ -102,7 +102,7 @@ class DrillEngine:
             },
         )
         error: str | None = None
-        self.platform = None
+        self.platform: Any = None
         roster = Roster.generate(
             clients=self.s.world.clients, platforms=self.s.world.platforms, seed=self.seed
         )
@@ -145,7 +145,9 @@ class DrillEngine:
         # arrange ------------------------------------------------------------------------
         roster_json = roster.model_dump(mode="json")
         self.clients = [c.id for c in roster.clients if c.id != "agency"]
-        self.accounts = {(c.id, a.platform): a.id for c in roster.clients for a in c.accounts}
+        self.accounts: dict[tuple[str, str], str] = {
+            (c.id, str(a.platform)): a.id for c in roster.clients for a in c.accounts
+        }
         blueprints = [
             _drill.blueprint(
                 id=f"bp-{c}-{p}",

@@ -39,10 +39,11 @@ def check(name: str) -> Callable[[Check], Check]:
 
 def _platforms(e: DrillEngine) -> list[str]:
     det = e.detection
-    plats = [p for p in (det.platforms if det else ()) if p in e.s.world.platforms]
+    world: list[str] = list(e.s.world.platforms)
+    plats: list[str] = [p for p in (det.platforms if det else ()) if p in world]
     if not plats:
-        plats = sorted({f.target() for f in e.s.faults if f.target() in e.s.world.platforms})
-    return plats or [e.s.world.platforms[0]]
+        plats = sorted({str(f.target()) for f in e.s.faults if f.target() in world})
+    return plats or [world[0]]
 
 
 async def _wait(e: DrillEngine, job: Job, limit: float = 900.0) -> Job:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 from fakes.core.faults import did_you_mean
 from sandbox.contract import JobSpec, KillScope, PlatformClient
@@ -29,6 +29,9 @@ __all__ = [
 ActionFn = Callable[..., Awaitable[dict[str, Any]]]
 #: dotted name → the registered function
 ACTIONS: dict[str, ActionFn] = {}
+
+Mode = Literal["auto", "approval_required", "manual_only", "read_only"]
+Capability = Literal["text", "image", "video"]
 
 
 class ActionError(ValueError):
@@ -130,9 +133,13 @@ async def mode_set(
     """Set the operating mode (auto, approval_required, manual_only, read_only) for a scope."""
     return _cc(
         await ctx.platform.set_mode(
-            mode, client_id=client_id, platform=platform, actor=ctx.actor, reason=ctx.reason
+            cast(Mode, mode),
+            client_id=client_id,
+            platform=platform,
+            actor=ctx.actor,
+            reason=ctx.reason,
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 @action("queue.pause")
@@ -221,9 +228,9 @@ async def provider_route(
     """Route a capability (text, image, video) to providers in failover order."""
     return _cc(
         await ctx.platform.set_provider_routing(
-            capability, list(providers), actor=ctx.actor, reason=ctx.reason
+            cast(Capability, capability), list(providers), actor=ctx.actor, reason=ctx.reason
         )
-    )  # type: ignore[arg-type]
+    )
 
 
 @action("budget.set")
