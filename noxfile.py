@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``."""
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``drills``, ``bench``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ def typecheck(session: nox.Session) -> None:
     """Type-check harness, fakes and sandbox with mypy (strict, pydantic plugin)."""
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+@nox.session
+def drills(session: nox.Session) -> None:
+    """Run every drill (``vibedrill run --all``); extra arguments go to ``vibedrill run``."""
+    session.install("-e", ".[dev]")
+    session.run("vibedrill", "run", "--all", *session.posargs)
 
 
 @nox.session
