@@ -8,6 +8,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from typing import Any
 
 import httpx
+import respx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -66,7 +67,10 @@ class FakeWorld:
         self.apps = {name: svc.asgi() for name, svc in self.services.items()}
         self.admin = create_admin_app(world, self.services)
         self.app = Starlette(
-            routes=[Mount("/_fake", app=self.admin), *(Mount(f"/{n}", app=a) for n, a in self.apps.items())],
+            routes=[
+                Mount("/_fake", app=self.admin),
+                *(Mount(f"/{n}", app=a) for n, a in self.apps.items()),
+            ],
             lifespan=self._lifespan,
         )
 
@@ -91,6 +95,26 @@ class FakeWorld:
     def transport(self) -> FakeWorldTransport:
         """An httpx transport routing the real hostnames (and ``http://fakes/<fake>/``) here."""
         return FakeWorldTransport(self.apps, self.app)
+
+    def mock_hosts(self) -> respx.MockRouter:
+        """A respx router sending *every* httpx client's traffic for the real hostnames here.
+
+        For code that builds its own ``httpx.AsyncClient()`` and cannot be handed a transport:
+        ``with fw.mock_hosts(): …``. Requests to any other host fail (respx refuses unmocked
+        requests), so nothing leaks to the real internet. The official SDKs send through
+        ``httpx2`` and are not intercepted: drive them against the served fakes instead.
+        """
+        transport = self.transport()
+        router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+
+        async def forward(request: httpx.Request) -> httpx.Response:
+            response = await transport.handle_async_request(request)
+            await response.aread()
+            return response
+
+        for host in HOSTS:
+            router.route(host=host).mock(side_effect=forward)
+        return router
 
     def client(self, **kw: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` whose traffic goes to this world's fakes, in-process."""

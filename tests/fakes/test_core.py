@@ -495,3 +495,29 @@ def test_served_fakes_answer_without_a_delayed_ack_stall() -> None:
     assert statistics.median(took) < 0.02, (
         f"median {statistics.median(took) * 1000:.1f} ms per request"
     )
+
+
+async def test_mock_hosts_routes_a_plain_httpx_client_to_the_fakes_and_refuses_other_hosts() -> None:
+    import httpx
+
+    from fakes import FakeWorld, World
+    from fakes.core.clock import ManualClock
+
+    fw = FakeWorld(World(now=ManualClock(), seed=3), only=["x"])
+    token = fw.world.roster.accounts("x")[0].credential.access_token
+    with fw.mock_hosts():
+        async with httpx.AsyncClient() as c:
+            r = await c.post(
+                "https://api.x.com/2/tweets",
+                json={"text": "routed by respx"},
+                headers={"authorization": f"Bearer {token}"},
+            )
+            assert r.status_code == 201, r.text
+            assert r.json()["data"]["id"]
+            try:
+                await c.get("https://example.com/")
+            except Exception as e:  # respx refuses unmocked hosts
+                assert "example.com" in str(e)
+            else:
+                raise AssertionError("a request to a host outside the fake world was let through")
+    assert [e.action for e in fw.world.ledger] == ["post.created"]
