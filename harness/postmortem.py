@@ -112,10 +112,19 @@ def _summary(record: DrillRecord, verdict: Verdict, imp: Any) -> list[str]:
     m = verdict.metrics
     out = []
     faults = record.fault_rows()
-    if faults or record.defects:
+    surges: dict[str, int] = {}
+    for w in record.workload:
+        origin = str(w.get("origin") or "steady")
+        if origin != "steady":
+            surges[origin] = surges.get(origin, 0) + 1
+    if faults or record.defects or surges:
         bits = [
             f"the fakes served `{r.get('kind')}` ({_n(int(r.get('hits') or 0), 'time')})"
             for r in faults
+        ]
+        bits += [
+            f"the workload sent {_n(n, 'job')} of the `{o}` surge"
+            for o, n in sorted(surges.items())
         ]
         bits += [f"the platform ran with defect `{d}`" for d in record.defects]
         start = m.fault_start_t if m else None
@@ -323,6 +332,15 @@ def _root_causes(record: DrillRecord, verdict: Verdict) -> dict[str, list[str]]:
     primary += [
         f"Injected fault `{r.get('kind')}` (rule {r.get('id')}, {int(r.get('hits') or 0)} hits): {fd.get(str(r.get('kind')), '')}"
         for r in record.fault_rows()
+    ]
+    surges: dict[str, int] = {}
+    for w in record.workload:
+        origin = str(w.get("origin") or "steady")
+        if origin != "steady":
+            surges[origin] = surges.get(origin, 0) + 1
+    primary += [
+        f"Injected workload surge `{o}`: {_n(n, 'job')} submitted to the platform as the incident's trigger"
+        for o, n in sorted(surges.items())
     ]
     contributing = [f"`{e.name}` missed: {e.detail}" for e in verdict.unmet]
     m = verdict.metrics
