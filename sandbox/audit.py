@@ -17,6 +17,7 @@ from .defects import Defects
 __all__ = ["REDACTED", "AuditLog", "Scrubber"]
 
 REDACTED = "[redacted]"
+_PREFIX = 8
 
 _PATTERNS = re.compile(
     r"(?i)(bearer\s+[A-Za-z0-9._~+/=-]{8,}"
@@ -32,17 +33,29 @@ class Scrubber:
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
+        #: first 8 characters → the secrets starting with them: ``text()`` looks
+        #: up each 8-character window of its input instead of scanning every secret (the keyring
+        #: registers every rotated token, so the set grows with the run)
+        self._by_prefix: dict[str, list[str]] = {}
 
     def register(self, secret: str | None) -> None:
         """Remember a secret (the keyring registers every token it holds or receives)."""
-        if secret and len(secret) >= 8:
+        if secret and len(secret) >= 8 and secret not in self._secrets:
             self._secrets.add(secret)
+            self._by_prefix.setdefault(secret[:_PREFIX], []).append(secret)
 
     def text(self, s: str) -> str:
         """``s`` with every secret replaced by ``[redacted]``."""
-        for sec in self._secrets:
-            if sec in s:
-                s = s.replace(sec, REDACTED)
+        index = self._by_prefix
+        if index and len(s) >= _PREFIX:
+            found = [
+                sec
+                for i in range(len(s) - _PREFIX + 1)
+                for sec in index.get(s[i : i + _PREFIX], ())
+            ]
+            for sec in sorted(set(found), key=len, reverse=True):
+                if sec in s:
+                    s = s.replace(sec, REDACTED)
         return _PATTERNS.sub(REDACTED, s)
 
     def value(self, v: Any) -> Any:

@@ -268,6 +268,10 @@ def _render(template: str, item: InboundMessage) -> str:
 REPLY_RATE_ALERT = 60
 
 
+#: job states in which an engagement poll counts as still pending
+_POLL_PENDING = frozenset({"queued", "scheduled", "retry_wait", "running"})
+
+
 class EngagementComponent:
     """The engine wired into a platform: poll jobs, reply/dm handlers and the poll loop.
 
@@ -296,6 +300,8 @@ class EngagementComponent:
         self._job: JobRecord | None = None
         self._task: asyncio.Task[None] | None = None
         self._polls = 0
+        self._pending_polls: set[str] = set()
+        p.jobs.on_change.append(self._track_poll)
         p.runner.register("engagement_poll", self.poll_job)
         p.runner.register("reply", self.reply_job)
         p.runner.register("dm", self.reply_job)
@@ -303,6 +309,11 @@ class EngagementComponent:
     # loop -----------------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the poll loop (if an interval is set)."""
+        self._pending_polls = {
+            j.id
+            for j in self.p.jobs.all()
+            if j.kind == "engagement_poll" and j.state in _POLL_PENDING
+        }  # jobs restored from storage
         if self.poll_interval_s > 0 and self._task is None:
             self._task = asyncio.create_task(self._loop(), name="vibedrill-engagement")
 
@@ -321,8 +332,7 @@ class EngagementComponent:
 
     def submit_poll(self) -> JobRecord | None:
         """Submit one ``engagement_poll`` job unless one is still waiting or running."""
-        pending = ("queued", "scheduled", "retry_wait", "running")
-        if any(j.kind == "engagement_poll" and j.state in pending for j in self.p.jobs.all()):
+        if self._pending_polls:
             return None
         self._polls += 1
         return self.p.submit(
@@ -330,6 +340,14 @@ class EngagementComponent:
                 kind="engagement_poll", client_id="agency", idempotency_key=f"poll:{self._polls}"
             )
         )
+
+    def _track_poll(self, job: JobRecord, old: str | None) -> None:
+        # the poll jobs waiting or running, kept up to date instead of scanning every job per poll
+        if job.kind == "engagement_poll":
+            if job.state in _POLL_PENDING:
+                self._pending_polls.add(job.id)
+            else:
+                self._pending_polls.discard(job.id)
 
     # engine hooks ---------------------------------------------------------------------------
     async def _submit(self, spec: JobSpec) -> JobRecord:

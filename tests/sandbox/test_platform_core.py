@@ -10,6 +10,7 @@ import httpx
 import pytest
 from platform_rig import Rig, rig, virtual
 
+from sandbox.audit import Scrubber
 from sandbox.contract import JobSpec, KillScope
 from sandbox.controls import ControlError
 from sandbox.defects import UnknownDefectError
@@ -309,6 +310,21 @@ def test_a_job_for_another_tenants_account_is_blocked_by_the_tenancy_guard() -> 
             assert [a.name for a in r.platform.alerts.fired] == ["tenancy_mismatch"]
 
     virtual(main)
+
+
+def test_the_scrubber_redacts_every_registered_secret_however_many_rotations() -> None:
+    sc = Scrubber()
+    tokens = [f"xtok{i:04d}-{'ab' * 12}" for i in range(5000)]  # rotations share prefixes
+    for t in tokens:
+        sc.register(t)
+    sc.register("short")  # under 8 characters: not a secret the scrubber tracks
+    sc.register("opaque-secret")
+    sc.register("opaque-secret-longer")  # a secret another secret is a prefix of
+    text = f"used {tokens[0]} then {tokens[4999]}; {{'k': 'opaque-secret-longer'}} opaque-secret"
+    out = sc.text(text)
+    assert out == "used [redacted] then [redacted]; {'k': '[redacted]'} [redacted]"
+    assert sc.value({"a": [tokens[1234], "short"]}) == {"a": ["[redacted]", "short"]}
+    assert sc.text("tok") == "tok"
 
 
 def test_no_secret_reaches_the_audit_log_or_the_metrics() -> None:
