@@ -331,6 +331,29 @@ def test_a_generation_job_fails_over_to_anthropic_on_an_openai_outage() -> None:
     _platform(body, faults=({"kind": "http.outage", "match": {"fake": "openai"}},))
 
 
+def test_generation_spend_is_counted_per_client_and_raises_spend_high_near_the_budget() -> None:
+    async def body(r: Any) -> None:
+        job = r.platform.submit(_gen())
+        await r.settle()
+        assert job.state == "succeeded", job.last_error
+        m = await r.client.metrics()
+        spent = m['spend_usd_total{client_id="acme"}']
+        assert spent > 0 and spent == pytest.approx(job.result["usd"], abs=1e-6)
+        assert m.get('spend_usd_total{client_id="northwind"}', 0.0) == 0.0
+        r.platform.evaluate_alerts()
+        assert not [a for a in r.platform.alerts.fired if a.name == "spend_high"]
+        # acme has now spent 90 % of its budget (the rule fires at 80 %); northwind nothing of its
+        for client in ("acme", "northwind"):
+            r.platform.controls.set_budget(
+                client_id=client, client_usd=spent / 0.9, actor="ops-lead", reason="drill"
+            )
+        r.platform.evaluate_alerts()
+        high = [a for a in r.platform.alerts.fired if a.name == "spend_high"]
+        assert [a.labels for a in high] == [{"client_id": "acme"}], high
+
+    _platform(body)
+
+
 def test_rerouting_text_to_anthropic_takes_effect_on_the_next_job() -> None:
     async def body(r: Any) -> None:
         await r.client.set_provider_routing("text", ["anthropic"], actor="ops", reason="RB-09")
