@@ -66,7 +66,10 @@ class Runner:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._depth: dict[str, int] = dict.fromkeys(CLASS_PRIORITY, 0)
+        #: the waiting jobs of each class, by id (for the queue-age gauge)
+        self._waiting: dict[str, dict[str, JobRecord]] = {c: {} for c in CLASS_PRIORITY}
         jobs.on_change.append(self._on_job_change)
+        telemetry.collectors.append(self.update_queue_age)
         controls.listeners.append(self._on_control)
 
     # registration ---------------------------------------------------------------------------
@@ -84,6 +87,7 @@ class Runner:
         if self._task is None:
             for j in self.jobs.all():
                 if j.state in ("queued", "scheduled", "retry_wait"):
+                    self._waiting[j.job_class][j.id] = j  # restored from storage
                     self._enqueue(j)
             self._task = asyncio.create_task(self._dispatch(), name="vibedrill-runner")
 
@@ -120,11 +124,35 @@ class Runner:
         c = job.job_class
         if old in WAITING_STATES:
             self._depth[c] -= 1
+            self._waiting[c].pop(job.id, None)
         if job.state in WAITING_STATES:
             self._depth[c] += 1
+            self._waiting[c][job.id] = job
         self.telemetry.queue_depth.labels(c).set(self._depth[c])
         if old is None or (job.state in ("queued", "scheduled") and old not in WAITING_STATES):
             self._enqueue(job)
+
+    def queue_age(self) -> dict[str, float]:
+        """Per job class, how long (s) its oldest due, waiting job has waited; 0 when none.
+
+        Due and waiting: ``queued``, or ``scheduled``/``retry_wait`` past its ``run_at``; the wait
+        counts from ``run_at`` (when the job became due), which is ``created_at`` for a job
+        submitted to run now.
+        """
+        t = self.now()
+        out: dict[str, float] = {}
+        for c, waiting in self._waiting.items():
+            oldest = t
+            for job in waiting.values():
+                if job.state == "queued" or job.run_at <= t:
+                    oldest = min(oldest, job.run_at)
+            out[c] = max(0.0, t - oldest)
+        return out
+
+    def update_queue_age(self) -> None:
+        """Set the ``queue_oldest_age_s{job_class}`` gauges (called before every metrics export)."""
+        for c, age in self.queue_age().items():
+            self.telemetry.queue_oldest_age_s.labels(c).set(age)
 
     def _on_control(self, ch: ControlChange) -> None:
         if ch.control not in ("kill_switch", "mode", "queue_paused", "lane_read_only"):

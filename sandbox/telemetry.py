@@ -3,7 +3,9 @@
 Each platform instance owns a :class:`prometheus_client.CollectorRegistry` (never the global
 one), so two platforms in one process — two drills, or a test suite — never mix their numbers.
 ``snapshot()`` flattens it into ``{"name{label=\"v\"}": value}`` for ``metrics()``, and adds
-a label-free total per metric family.
+a label-free total per metric family (the maximum, for the gauges in :data:`MAX_TOTAL`).
+Gauges that are computed from state rather than counted (queue age) are refreshed by the
+``collectors`` hooks just before every ``snapshot()`` and ``exposition()``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-__all__ = ["Telemetry"]
+__all__ = ["MAX_TOTAL", "Telemetry"]
+
+#: gauge families whose label-free total is the largest sample, not the sum (an age adds up to nothing)
+MAX_TOTAL = frozenset({"queue_oldest_age_s"})
 
 
 class Telemetry:
@@ -40,6 +45,12 @@ class Telemetry:
         self.queue_depth = Gauge(
             "queue_depth",
             "Jobs waiting (queued, scheduled, retry_wait) per job class",
+            ["job_class"],
+            registry=r,
+        )
+        self.queue_oldest_age_s = Gauge(
+            "queue_oldest_age_s",
+            "Seconds the oldest due, waiting job of each job class has waited (0 when none)",
             ["job_class"],
             registry=r,
         )
@@ -77,6 +88,8 @@ class Telemetry:
         self.jobs_finished = Counter(
             "jobs_finished", "Jobs reaching a final or parked state", ["state"], registry=r
         )
+        #: called before every export, to refresh gauges computed from state (queue age)
+        self.collectors: list[Callable[[], None]] = []
         self._windows: dict[str, deque[float]] = {}
         self._per_account: dict[str, deque[float]] = {}
 
@@ -118,10 +131,14 @@ class Telemetry:
     # export ---------------------------------------------------------------------------------
     def exposition(self) -> bytes:
         """The Prometheus text exposition (``GET /metrics``)."""
+        for fn in self.collectors:
+            fn()
         return generate_latest(self.registry)
 
     def snapshot(self) -> dict[str, float]:
         """Every sample as ``name{labels}`` → value, plus a label-free total per family."""
+        for fn in self.collectors:
+            fn()
         t = self.now()
         for acc, d in self._per_account.items():
             while d and d[0] <= t - 60:
@@ -135,5 +152,8 @@ class Telemetry:
                 if s.labels:
                     lab = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
                     out[f"{s.name}{{{lab}}}"] = float(s.value)
-                out[s.name] = out.get(s.name, 0.0) + float(s.value)
+                if s.name in MAX_TOTAL:
+                    out[s.name] = max(out.get(s.name, 0.0), float(s.value))
+                else:
+                    out[s.name] = out.get(s.name, 0.0) + float(s.value)
         return out
