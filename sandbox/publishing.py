@@ -132,10 +132,11 @@ class PublishHandlers:
                 found = await lane.find_published(cred, text, scope)
             except Ambiguous as e:
                 if not dedupes:
-                    raise NeedsHumanConfirm(
+                    raise self._stop_for_human(
+                        job,
+                        scope,
                         f"idempotency: an earlier attempt may have posted ({job.result.get('ambiguous')}); "
                         f"{e.error}; not posting again",
-                        {"ambiguous": job.result.get("ambiguous")},
                     ) from None
                 found = None
             if found is not None:
@@ -148,12 +149,36 @@ class PublishHandlers:
             raise
         except JobInterrupt as e:
             if ambiguous and "duplicate" in e.error:
-                raise NeedsHumanConfirm(
+                raise self._stop_for_human(
+                    job,
+                    scope,
                     f"idempotency: the platform refused the retry as a duplicate, so the earlier attempt "
                     f"posted ({e.error}); its id is unknown",
-                    {"ambiguous": job.result.get("ambiguous")},
                 ) from None
             raise
+
+    def _stop_for_human(self, job: JobRecord, scope: JobScope, err: str) -> NeedsHumanConfirm:
+        """Audit ``needs_human_confirm`` for a post an earlier attempt may have made; the error to raise.
+
+        The idempotency check stopped the retry, so the job's trail must still end with an
+        outcome: its proof names what is known (the Instagram container an earlier attempt
+        published), never a resource id that was not seen.
+        """
+        proof: dict[str, Any] = {"resource_id": None, "verified": False}
+        container = scope.recall("ig_container")
+        if container:
+            proof["container_id"] = container
+        scope.outcome(
+            "post.create",
+            "needs_human_confirm",
+            proof=proof,
+            error=err,
+            detail={"ambiguous": job.result.get("ambiguous")},
+        )
+        result = {"ambiguous": job.result.get("ambiguous"), "verified": False}
+        if container:
+            result["container_id"] = container
+        return NeedsHumanConfirm(err, result)
 
     async def _verify(
         self,

@@ -11,7 +11,14 @@ from . import _wire as wire
 from ._core import IgCore
 from ._state import Container, Media
 
-__all__ = ["create_container", "get_node", "publish", "publishing_limit"]
+__all__ = [
+    "create_container",
+    "get_node",
+    "list_media",
+    "media_values",
+    "publish",
+    "publishing_limit",
+]
 
 MEDIA_TYPES = ("IMAGE", "VIDEO", "REELS", "STORIES", "CAROUSEL")
 CONTAINER_FIELDS = ("id", "status_code", "status")
@@ -192,25 +199,7 @@ async def get_node(ig: IgCore, call: Call) -> Response:
         fields = ig.fields(call, MEDIA_FIELDS, "ShadowIGMedia")
         if isinstance(fields, Response):
             return fields
-        comments = [i for i in w.inbound.visible("instagram", post_id=m.id, kind="comment")]
-        values = {
-            "id": m.id,
-            "caption": m.caption,
-            "comments_count": len(comments),
-            "like_count": 0,
-            "media_product_type": "REELS"
-            if m.media_type == "REELS"
-            else ("STORY" if m.media_type == "STORIES" else "FEED"),
-            "media_type": "CAROUSEL_ALBUM"
-            if m.media_type == "CAROUSEL"
-            else ("VIDEO" if m.media_type in ("VIDEO", "REELS") else "IMAGE"),
-            "media_url": f"https://scontent.cdninstagram.com/v/{m.id}.jpg",
-            "owner": {"id": acc.platform_user_id},
-            "permalink": m.permalink,
-            "shortcode": m.permalink.rstrip("/").rsplit("/", 1)[1],
-            "timestamp": wire.iso(m.created_at),
-            "username": acc.handle.lstrip("@"),
-        }
+        values = media_values(ig, m)
         return json_response({f: values[f] for f in fields})
     if nid == acc.platform_user_id:
         fields = ig.fields(call, USER_FIELDS, "IGUser")
@@ -232,6 +221,56 @@ async def get_node(ig: IgCore, call: Call) -> Response:
             return fields
         return json_response({f: comment[f] for f in fields if f in comment})
     return wire.not_found(w, nid)
+
+
+def media_values(ig: IgCore, m: Media) -> dict[str, Any]:
+    """Every field of a published media object (its owner's view)."""
+    w = ig.world
+    acc = w.roster.account(m.account_id)
+    comments = [i for i in w.inbound.visible("instagram", post_id=m.id, kind="comment")]
+    return {
+        "id": m.id,
+        "caption": m.caption,
+        "comments_count": len(comments),
+        "like_count": 0,
+        "media_product_type": "REELS"
+        if m.media_type == "REELS"
+        else ("STORY" if m.media_type == "STORIES" else "FEED"),
+        "media_type": "CAROUSEL_ALBUM"
+        if m.media_type == "CAROUSEL"
+        else ("VIDEO" if m.media_type in ("VIDEO", "REELS") else "IMAGE"),
+        "media_url": f"https://scontent.cdninstagram.com/v/{m.id}.jpg",
+        "owner": {"id": acc.platform_user_id},
+        "permalink": m.permalink,
+        "shortcode": m.permalink.rstrip("/").rsplit("/", 1)[1],
+        "timestamp": wire.iso(m.created_at),
+        "username": acc.handle.lstrip("@"),
+    }
+
+
+async def list_media(ig: IgCore, call: Call) -> Response:
+    """GET /{ig-user-id}/media: the user's published media that lookups can see, newest first."""
+    w = ig.world
+    uid = call.request.path_params["ig_user_id"]
+    if not ig.owns(call, uid):
+        return wire.not_found(w, uid)
+    fields = ig.fields(call, MEDIA_FIELDS, "ShadowIGMedia")
+    if isinstance(fields, Response):
+        return fields
+    try:
+        limit = max(1, min(100, int(ig.params(call).get("limit", "25"))))
+    except ValueError:
+        return ig.err(400, "(#100) Param limit must be an integer", 100)
+    acc = ig.account(call)
+    mine = [
+        m for m in ig.state.media.values() if m.account_id == acc.id and w.now() >= m.visible_from
+    ]
+    mine.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+    data = []
+    for m in mine[:limit]:
+        values = media_values(ig, m)
+        data.append({f: values[f] for f in fields})
+    return json_response({"data": data})
 
 
 def comment_values(ig: IgCore, comment_id: str, account_id: str) -> dict[str, Any] | None:

@@ -47,6 +47,7 @@ def create(world: World, options: InstagramOptions | None = None, **overrides: A
     publish_scope = "instagram_content_publish"
     add("/refresh_access_token", "token.refresh", "GET", _engagement.refresh_token)
     add("/{ig_user_id}/media", "media.create", "POST", _publishing.create_container, publish_scope)
+    add("/{ig_user_id}/media", "media.list", "GET", _publishing.list_media)
     add("/{ig_user_id}/media_publish", "media.publish", "POST", _publishing.publish, publish_scope)
     add(
         "/{ig_user_id}/content_publishing_limit",

@@ -30,6 +30,8 @@ class InstagramLane(ApiLane):
     #: container status polls before giving up on this attempt (the container is kept)
     poll_attempts = 6
     poll_interval_s = 5.0
+    #: recent media searched for a caption when a published container does not name its media
+    media_scan = 25
 
     def _usage(self, r: httpx.Response) -> tuple[float, float | None]:
         """(highest usage percent, seconds to regain access) from the usage headers."""
@@ -201,7 +203,10 @@ class InstagramLane(ApiLane):
     ) -> SendResult | None:
         """The job's container is the idempotency key: PUBLISHED means an earlier attempt posted.
 
-        No container (or one not published) → None: publishing it cannot double-post.
+        No container (or one not published) → None: publishing it cannot double-post. A
+        PUBLISHED container does not name its media, so the account's recent media
+        (``GET /{ig-user-id}/media``) are searched for the caption; found → that media (the job
+        goes on to verify it), not found or not listable → ``Ambiguous`` naming the container.
         """
         container = scope.recall("ig_container")
         if not container:
@@ -211,10 +216,40 @@ class InstagramLane(ApiLane):
         )
         if r.status_code != 200:
             raise Ambiguous(f"instagram.container_unknown: HTTP {r.status_code} for {container}")
-        if self.json_of(r, mutating=False).get("status_code") == "PUBLISHED":
+        if self.json_of(r, mutating=False).get("status_code") != "PUBLISHED":
+            return None
+        found = await self._media_with_caption(cred, text, scope)
+        if found is None:
             raise Ambiguous(
                 f"instagram.container_published: {container} was published by an earlier attempt; media id unknown"
             )
+        mid, permalink = found
+        return SendResult(mid, permalink, None, {"container_id": container})
+
+    async def _media_with_caption(
+        self, cred: Credential, text: str, scope: SideEffectScope
+    ) -> tuple[str, str | None] | None:
+        """(id, permalink) of the account's most recent media captioned ``text``, if listed."""
+        uid = cred.account.platform_user_id
+        try:
+            r, cred = await self.send(
+                "GET",
+                f"/{uid}/media",
+                cred,
+                scope,
+                params={"fields": "id,caption,permalink,timestamp", "limit": self.media_scan},
+            )
+        except Retryable:
+            return None
+        if r.status_code != 200:
+            return None
+        try:
+            rows = r.json().get("data") or []
+        except (ValueError, AttributeError):
+            return None
+        for row in rows:
+            if isinstance(row, dict) and row.get("caption") == text and row.get("id"):
+                return str(row["id"]), row.get("permalink")
         return None
 
     # engagement -----------------------------------------------------------------------------

@@ -493,3 +493,21 @@ async def test_an_outage_serves_a_transient_graph_error(env: Env) -> None:
     err = error_of(r)
     assert (r.status_code, err["code"], err["is_transient"]) == (500, 2, True)
     assert await env.hits("http.outage") == 1
+
+
+async def test_the_user_media_edge_lists_the_accounts_own_media_newest_first(env: Env) -> None:
+    first = await env.published("first loaf")
+    env.clock.advance(60)
+    second = await env.published("second loaf")
+    r = await env.client.get(
+        f"{G}/{env.uid}/media", params={"fields": "id,caption,permalink"}, headers=env.h()
+    )
+    assert r.status_code == 200, r.text
+    rows = r.json()["data"]
+    assert [row["id"] for row in rows] == [second, first]
+    assert rows[0]["caption"] == "second loaf" and rows[0]["permalink"].startswith("https://")
+    assert set(rows[0]) == {"id", "caption", "permalink"}
+    other = await env.client.get(f"{G}/{env.uid}/media", headers=env.h(env.northwind))
+    assert other.status_code != 200, "another account's media must not be listed"
+    limited = await env.client.get(f"{G}/{env.uid}/media", params={"limit": 1}, headers=env.h())
+    assert [row["id"] for row in limited.json()["data"]] == [second]

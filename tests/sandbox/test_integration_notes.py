@@ -44,3 +44,57 @@ def test_the_age_of_the_oldest_due_waiting_job_of_each_class_is_a_metric() -> No
             assert (await r.client.metrics())['queue_oldest_age_s{job_class="publish"}'] == 0
 
     virtual(main)
+
+
+# --- note 4 ------------------------------------------------------------------------------------
+def _slow_media_publish(r: Rig) -> None:
+    r.world.faults.add(
+        {
+            "kind": "http.latency",
+            "params": {"ms": 32_000},  # > the 30 s timeout: the post is made, the response lost
+            "match": {"fake": "instagram", "route": "media.publish"},
+            "first_n": 1,
+        }
+    )
+
+
+def test_an_instagram_publish_whose_response_was_lost_is_found_by_caption_and_audited() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            _slow_media_publish(r)
+            jid = _publish(r, "acme", "instagram", "lost response, live post")
+            await r.settle()
+            job = r.platform.jobs.get(jid)
+            posts = r.ledger("post.created", "instagram")
+            assert len(posts) == 1, "the retry posted again"
+            assert job.state == "succeeded" and job.result["resource_id"] == posts[0].resource_id
+            claims = r.audit(job_id=jid, phase="outcome", outcome="success")
+            assert [e.proof["resource_id"] for e in claims] == [posts[0].resource_id]
+
+    virtual(main)
+
+
+def test_a_published_container_whose_media_cannot_be_found_ends_audited_needs_human_confirm() -> (
+    None
+):
+    async def main() -> None:
+        async with rig() as r:
+            _slow_media_publish(r)
+            r.world.faults.add(
+                {
+                    "kind": "http.outage",
+                    "params": {"status": 503},
+                    "match": {"fake": "instagram", "route": "media.list"},
+                }
+            )
+            jid = _publish(r, "acme", "instagram", "lost response, unlisted post")
+            await r.settle()
+            job = r.platform.jobs.get(jid)
+            assert job.state == "needs_human_confirm"
+            assert len(r.ledger("post.created", "instagram")) == 1
+            [last] = r.audit(job_id=jid, phase="outcome")[-1:]
+            assert last.outcome == "needs_human_confirm" and last.action == "post.create"
+            assert last.proof["container_id"] == job.result["container_id"]
+            assert "media id unknown" in (last.error or "")
+
+    virtual(main)
