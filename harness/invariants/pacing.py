@@ -35,6 +35,12 @@ class RateParams(Params):
         description="a 429 blocks one route or the whole account",
     )
     default_retry_after_s: float = Field(60.0, ge=0, description="when the 429's rule names none")
+    in_flight_s: float = Field(
+        0.0,
+        ge=0,
+        description="a request reaching the fake this soon after a 429 was already on the wire "
+        "(served topology: concurrent requests cannot have seen it)",
+    )
     limits: dict[str, Limit] = Field(
         default_factory=dict, description="fake → request budget per account"
     )
@@ -46,7 +52,8 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
 
     Read from the fakes' journal. The Retry-After of a 429 is the ``retry_after_s`` of the fault
     rule that served it; a request to the same fake, account (and route, with ``per: route``)
-    before it elapsed is a violation.
+    before it elapsed is a violation, unless it reached the fake within ``in_flight_s`` of the
+    429 (it was sent before the 429 could be seen: served runs with concurrent requests).
     """
     rules = {str(r.get("id")): r for r in record.fault_rows()}
     blocked: dict[tuple[Any, ...], tuple[float, float]] = {}
@@ -59,7 +66,8 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
         key = (fake, j.get("account_id")) + ((j.get("route"),) if p.per == "route" else ())
         noun = ("request", "requests")
         until = blocked.get(key)
-        if until is not None and t < until[1] - p.tolerance_s:
+        in_flight = until is not None and p.in_flight_s > 0 and t <= until[0] + p.in_flight_s
+        if until is not None and t < until[1] - p.tolerance_s and not in_flight:
             phrase = (
                 f"sent to {fake} {j.get('route') if p.per == 'route' else ''} for "
                 f"{record.handle(j.get('account_id'))} before Retry-After elapsed"
