@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_load import load_app
 from .cli_platform import platform_app
 
 __all__ = ["app", "main"]
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 
 app.add_typer(platform_app, name="platform")
+app.add_typer(load_app, name="load")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 out = Console(highlight=False, soft_wrap=True)
