@@ -19,11 +19,14 @@ import httpx
 
 from .audit import Scrubber
 from .defects import Defects
-from .errors import AuthFailed, Blocked, EgressRefused, Retryable
+from .errors import AuthFailed, Blocked, EgressRefused, RateLimited, Retryable
 from .lanes.base import Credential
 from .settings import AccountSettings, CredentialSecret, Settings
 
-__all__ = ["Keyring", "TenancyMismatch"]
+__all__ = ["TOKEN_HOLD_DEFAULT_S", "Keyring", "TenancyMismatch"]
+
+#: how long the token endpoint is left alone after a 429 that names no reset
+TOKEN_HOLD_DEFAULT_S = 60.0
 
 
 class TenancyMismatch(Blocked):
@@ -71,6 +74,8 @@ class Keyring:
             scrubber.register(sec.access_token)
             scrubber.register(sec.refresh_token)
         self._locks: dict[str, asyncio.Lock] = {}
+        #: credential ref → until when its token refresh is held (the token endpoint said 429)
+        self._token_holds: dict[str, float] = {}
         self._identity: dict[str, str] = {}
         self._x_resolutions = 0
         self.refreshes = 0
@@ -226,11 +231,30 @@ class Keyring:
                 return self.current(cred)
             return await self._redeem(cred, slot.refresh_token)
 
+    def _retry_after(self, r: httpx.Response) -> float:
+        """Seconds a 429 of the token endpoint asks for: Retry-After, else the window's reset."""
+        h = r.headers
+        try:
+            if h.get("retry-after") is not None:
+                return max(0.0, float(h["retry-after"]))
+            if h.get("x-rate-limit-reset", "").isdigit():
+                return max(1.0, float(h["x-rate-limit-reset"]) - self.now())
+        except ValueError:
+            pass
+        return TOKEN_HOLD_DEFAULT_S
+
     async def _redeem(self, cred: Credential, refresh_token: str | None) -> Credential:
         ref = cred.credential_ref
         if not refresh_token:
             self.refresh_failures += 1
             raise AuthFailed(f"x.refresh_failed: {cred.account.account_id} has no refresh token")
+        held = self._token_holds.get(ref, 0.0) - self.now()
+        if held > 0:
+            raise RateLimited(
+                f"x.refresh_rate_limited: token refresh for {cred.account.account_id} held for "
+                f"{held:g}s more (Retry-After of an earlier 429)",
+                held,
+            )
         url = f"{self.settings.base_urls.of('x')}/2/oauth2/token"
         form = {
             "grant_type": "refresh_token",
@@ -251,7 +275,14 @@ class Keyring:
             except ValueError:
                 body = {}
             err = body.get("error") if isinstance(body, dict) else None
-            if r.status_code >= 500 or r.status_code == 429:
+            if r.status_code == 429:
+                wait = self._retry_after(r)
+                if not self.defects.on("retry_after_ignored"):
+                    self._token_holds[ref] = max(self._token_holds.get(ref, 0.0), self.now() + wait)
+                raise RateLimited(
+                    f"x.refresh_rate_limited: HTTP 429 for {cred.account.account_id}", wait
+                )
+            if r.status_code >= 500:
                 raise Retryable(f"x.refresh_unavailable: HTTP {r.status_code}")
             raise AuthFailed(
                 f"x.refresh_failed: HTTP {r.status_code} {err or ''} for {cred.account.account_id}".strip()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .errors import Ambiguous, Fatal, JobInterrupt, NeedsHumanConfirm
+from .errors import Ambiguous, Deferred, Fatal, JobInterrupt, NeedsHumanConfirm
 from .jobs import JobRecord
 from .keyring import TenancyMismatch
 from .lanes.base import Credential, Lane, SendResult
@@ -21,7 +21,10 @@ from .scope import JobScope
 if TYPE_CHECKING:
     from .platform import Platform
 
-__all__ = ["KIND_AUDIT_ACTION", "PublishHandlers"]
+__all__ = ["KIND_AUDIT_ACTION", "MAX_REFUSED_LOOKUPS", "PublishHandlers"]
+
+#: lookups refused (429) in one run of a job before it is deferred to verify later
+MAX_REFUSED_LOOKUPS = 10
 
 #: job kind → the audit action of its side effect
 KIND_AUDIT_ACTION: dict[str, str] = {
@@ -192,15 +195,29 @@ class PublishHandlers:
         p, pol = self.p, self.p.settings.verification
         await asyncio.sleep(pol.delay_s)
         last = None
-        for i in range(pol.attempts):
+        looked = refused = 0
+        while looked < pol.attempts:
             look = await lane.verify(cred, res.resource_id, scope)
             if look.visible:
                 proof = {**proof, "permalink": look.permalink or res.permalink, "verified": True}
                 scope.outcome("post.create", "success", proof=proof)
                 p.telemetry.publish_success.labels(scope.service).inc()
                 return proof
+            if look.retry_after is not None:
+                # refused (429): unknown, not "not visible" — wait out Retry-After, keep the attempt
+                refused += 1
+                wait = max(pol.interval_s, look.retry_after)
+                if refused > MAX_REFUSED_LOOKUPS:
+                    raise Deferred(
+                        f"{scope.service}.verify_deferred: lookups of {res.resource_id} refused "
+                        f"{refused} times ({look.error}); verifying later",
+                        run_at=p.now() + wait,
+                    )
+                await asyncio.sleep(wait)
+                continue
+            looked += 1
             last = look.error or "not visible"
-            if i + 1 < pol.attempts:
+            if looked < pol.attempts:
                 await asyncio.sleep(pol.interval_s)
         p.telemetry.verification_failed.labels(scope.service).inc()
         p.telemetry.mark(f"verification_failed:{scope.service}")

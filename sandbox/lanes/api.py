@@ -5,12 +5,17 @@ Per-platform wire formats live in :mod:`sandbox.lanes.x`, :mod:`sandbox.lanes.in
 :mod:`sandbox.lanes.linkedin`. A mutating request whose response never arrived (timeout, dropped
 connection) is :class:`~sandbox.errors.Ambiguous`: it may have taken effect, so a retry must
 check the platform first.
+
+A 429 on a read (lookups, inbox polls) holds that route for that account until its Retry-After
+elapsed: until then the lane refuses the read itself with :class:`~sandbox.errors.RateLimited`
+instead of asking again (side effects are held by the :class:`~sandbox.pacing.Pacer`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,9 +37,14 @@ from ..keyring import Keyring
 from ..pacing import Pacer
 from ..settings import Settings
 from ..telemetry import Telemetry
-from .base import Credential, SideEffectScope
+from .base import Credential, Lookup, SideEffectScope
 
-__all__ = ["ApiLane", "LaneDeps"]
+__all__ = ["DEFAULT_READ_HOLD_S", "ApiLane", "LaneDeps"]
+
+#: how long a read route is held after a 429 that names no Retry-After
+DEFAULT_READ_HOLD_S = 60.0
+#: a path segment that names one object (a long numeric id, a URN): ``{id}`` in route keys
+_ID_SEGMENT = re.compile(r"\d{4,}|^urn", re.IGNORECASE)
 
 
 @dataclass
@@ -66,6 +76,9 @@ class ApiLane:
         self.base = deps.settings.base_urls.of(self.platform)
         #: requests still running after their caller gave up (a server keeps processing them)
         self._orphans: set[asyncio.Future[httpx.Response]] = set()
+        #: (account id, method, route) → until when reads of it are held after a 429
+        self._read_holds: dict[tuple[str, str, str], float] = {}
+        self._read_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
     async def aclose(self) -> None:
         """Cancel requests still running after a timeout (no task is left behind)."""
@@ -108,6 +121,38 @@ class ApiLane:
                 return None
         return None
 
+    # read holds -----------------------------------------------------------------------------
+    @staticmethod
+    def route_of(url: str) -> str:
+        """The route of a URL: its path with object ids replaced (``/2/tweets/{id}``)."""
+        path = httpx.URL(url).path
+        return "/".join("{id}" if _ID_SEGMENT.search(seg) else seg for seg in path.split("/"))
+
+    def _hold_read(self, account_id: str, method: str, url: str, r: httpx.Response) -> None:
+        if self.d.defects.on("retry_after_ignored"):
+            return
+        wait = self.retry_after(r)
+        until = self.d.now() + (DEFAULT_READ_HOLD_S if wait is None else wait)
+        key = (account_id, method, self.route_of(url))
+        if until > self._read_holds.get(key, 0.0):
+            self._read_holds[key] = until
+
+    def refused_lookup(self, r: httpx.Response, error: str) -> Lookup:
+        """A lookup the platform answered with ``r`` (not 2xx): refused (429) or failed."""
+        if r.status_code == 429:
+            wait = self.retry_after(r)
+            return Lookup(
+                None, error=error, retry_after=DEFAULT_READ_HOLD_S if wait is None else wait
+            )
+        return Lookup(None, error=error)
+
+    @staticmethod
+    def failed_lookup(e: Retryable) -> Lookup:
+        """A lookup that raised: a local hold or a 429 (wait ``retry_after``), or a transport error."""
+        if isinstance(e, RateLimited):
+            return Lookup(None, error=e.error, retry_after=e.retry_after or DEFAULT_READ_HOLD_S)
+        return Lookup(None, error=e.error)
+
     # requests -------------------------------------------------------------------------------
     async def send(
         self,
@@ -125,6 +170,37 @@ class ApiLane:
         """One request; refreshes and resends once on an auth failure. ``action`` marks it mutating."""
         mutating = action is not None
         url = path_or_url if path_or_url.startswith("http") else f"{self.base}{path_or_url}"
+        if mutating:
+            return await self._send(method, url, cred, scope, action, json, params, data, headers)
+        # one read of a route per account at a time: a 429 is seen before the next one is sent
+        key = (cred.account.account_id, method, self.route_of(url))
+        lock = self._read_locks.get(key)
+        if lock is None:
+            lock = self._read_locks[key] = asyncio.Lock()
+        async with lock:
+            held = self._read_holds.get(key, 0.0) - self.d.now()
+            if held > 0:
+                raise RateLimited(
+                    f"{self.platform}.rate_limited: {method} {key[2]} held for {held:g}s more "
+                    "(Retry-After of an earlier 429)",
+                    held,
+                )
+            return await self._send(method, url, cred, scope, action, json, params, data, headers)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        cred: Credential,
+        scope: SideEffectScope,
+        action: str | None,
+        json: Any,
+        params: dict[str, Any] | None,
+        data: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+    ) -> tuple[httpx.Response, Credential]:
+        mutating = action is not None
+        account_id = cred.account.account_id
         for attempt in range(2):
             if attempt and mutating:
                 scope.check(action)  # type: ignore[arg-type]
@@ -152,6 +228,8 @@ class ApiLane:
             if r.status_code == 429:
                 self.d.telemetry.rate_limit_hits.labels(self.platform).inc()
                 self.d.telemetry.mark(f"rate_limited:{self.platform}")
+                if not mutating:
+                    self._hold_read(account_id, method, url, r)
             if self._is_auth_failure(r):
                 self.d.telemetry.auth_failures.labels(self.platform).inc()
                 self.d.telemetry.mark(f"auth_failed:{self.platform}")

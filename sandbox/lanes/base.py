@@ -59,6 +59,9 @@ class Lookup:
     visible: bool | None
     permalink: str | None = None
     error: str | None = None
+    #: the platform refused the lookup (429): wait this long before asking again; "unknown",
+    #: not "not visible"
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

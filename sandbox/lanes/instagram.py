@@ -187,7 +187,7 @@ class InstagramLane(ApiLane):
                 params={"fields": "id,caption,permalink,timestamp"},
             )
         except Retryable as e:
-            return Lookup(None, error=e.error)
+            return self.failed_lookup(e)
         if r.status_code == 200:
             try:
                 return Lookup(True, r.json().get("permalink"))
@@ -196,7 +196,9 @@ class InstagramLane(ApiLane):
         err = self._err(r)
         if r.status_code in (400, 404) and err.get("code") in (100, 803, None):
             return Lookup(False)
-        return Lookup(None, error=f"instagram.lookup: HTTP {r.status_code} code {err.get('code')}")
+        return self.refused_lookup(
+            r, f"instagram.lookup: HTTP {r.status_code} code {err.get('code')}"
+        )
 
     async def find_published(
         self, cred: Credential, text: str, scope: SideEffectScope
@@ -313,12 +315,18 @@ class InstagramLane(ApiLane):
     ) -> list[InboundMessage]:
         """Comments on the account's recent media."""
         r, cred = await self.send(
-            "GET", f"/{cred.account.platform_user_id}/media", cred, scope, params={"fields": "id"}
+            "GET",
+            f"/{cred.account.platform_user_id}/media",
+            cred,
+            scope,
+            params={"fields": "id,comments_count"},
         )
         if r.status_code != 200:
             raise self.error_for(r, mutating=False)
         out: list[InboundMessage] = []
         for m in (self.json_of(r, mutating=False).get("data") or ())[:25]:
+            if not m.get("comments_count", 1):
+                continue  # nothing to read: no request for an empty comment list
             rc, cred = await self.send(
                 "GET",
                 f"/{m['id']}/comments",

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..errors import Ambiguous, AuthFailed, Fatal, JobInterrupt, RateLimited
+from ..errors import Ambiguous, AuthFailed, Fatal, JobInterrupt, RateLimited, Retryable
 from .api import ApiLane
 from .base import Credential, InboundMessage, Lookup, SendResult, SideEffectScope
 
@@ -117,11 +117,16 @@ class LinkedInLane(ApiLane):
 
     async def verify(self, cred: Credential, resource_id: str, scope: SideEffectScope) -> Lookup:
         """GET /rest/posts/{urn}: 200 and PUBLISHED → visible; 404 → not visible."""
-        r, cred = await self.send("GET", f"/rest/posts/{quote(resource_id, safe='')}", cred, scope)
+        try:
+            r, cred = await self.send(
+                "GET", f"/rest/posts/{quote(resource_id, safe='')}", cred, scope
+            )
+        except Retryable as e:
+            return self.failed_lookup(e)
         if r.status_code == 404:
             return Lookup(False)
         if r.status_code != 200:
-            return Lookup(None, error=f"linkedin.lookup: HTTP {r.status_code}")
+            return self.refused_lookup(r, f"linkedin.lookup: HTTP {r.status_code}")
         try:
             body = r.json()
         except ValueError:

@@ -159,9 +159,9 @@ class XLane(ApiLane):
         try:
             r, cred = await self.send("GET", f"/2/tweets/{resource_id}", cred, scope)
         except Retryable as e:
-            return Lookup(None, error=e.error)
+            return self.failed_lookup(e)
         if r.status_code != 200:
-            return Lookup(None, error=f"x.lookup: HTTP {r.status_code}")
+            return self.refused_lookup(r, f"x.lookup: HTTP {r.status_code}")
         try:
             body = r.json()
         except ValueError:

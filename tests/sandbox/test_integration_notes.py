@@ -98,3 +98,56 @@ def test_a_published_container_whose_media_cannot_be_found_ends_audited_needs_hu
             assert "media id unknown" in (last.error or "")
 
     virtual(main)
+
+
+# --- notes 1 and 2 -----------------------------------------------------------------------------
+def _x_429(r: Rig, route: str, n: int, retry_after_s: float = 60) -> None:
+    r.world.faults.add(
+        {
+            "kind": "x.rate_limited",
+            "params": {"retry_after_s": retry_after_s},
+            "match": {"fake": "x", "route": route},
+            "first_n": n,
+        }
+    )
+
+
+def _requests_after_429s_wait_retry_after(r: Rig, route: str, retry_after_s: float) -> int:
+    calls = [j for j in r.world.journal.entries(fake="x") if j.route == route]
+    by_account: dict[str, float] = {}
+    refused = 0
+    for c in calls:
+        until = by_account.get(c.account_id)
+        assert until is None or c.t >= until, f"{route} asked again {until - c.t:g}s early"
+        if c.status == 429:
+            refused += 1
+            by_account[c.account_id] = c.t + retry_after_s
+    return refused
+
+
+def test_the_engagement_poller_leaves_a_rate_limited_inbox_alone_until_retry_after() -> None:
+    async def main() -> None:
+        async with rig(platforms=("x",)) as r:
+            _x_429(r, "users.mentions", 1)
+            await asyncio.sleep(300)  # ten polls, 30 s apart
+            assert _requests_after_429s_wait_retry_after(r, "users.mentions", 60) == 1
+            assert (
+                len([j for j in r.world.journal.entries(fake="x") if j.route == "users.mentions"])
+                >= 4
+            )
+
+    virtual(main)
+
+
+def test_a_refused_lookup_waits_for_retry_after_and_does_not_use_up_the_verification() -> None:
+    async def main() -> None:
+        async with rig(platforms=("x",)) as r:
+            _x_429(r, "tweets.get", 4)  # more refusals than verification attempts
+            jid = _publish(r, "acme", "x", "live, lookups throttled")
+            await r.settle()
+            job = r.platform.jobs.get(jid)
+            assert job.state == "succeeded", job.last_error
+            assert _requests_after_429s_wait_retry_after(r, "tweets.get", 60) == 4
+            assert r.audit(job_id=jid, phase="outcome", outcome="success")
+
+    virtual(main)
