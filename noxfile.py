@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``drills``, ``bench``."""
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``drills``, ``bench``, ``load``."""
 
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ def drills(session: nox.Session) -> None:
     """Run every drill (``vibedrill run --all``); extra arguments go to ``vibedrill run``."""
     session.install("-e", ".[dev]")
     session.run("vibedrill", "run", "--all", *session.posargs)
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """Load-test rate-limit handling with Locust against a 429 storm (``vibedrill load``).
+
+    Headless, 20 users for 30 s by default; extra arguments go to ``vibedrill load``.
+    """
+    session.install("-e", ".[dev]")
+    session.run("vibedrill", "load", *session.posargs)
 
 
 @nox.session

@@ -142,11 +142,11 @@ def run_locust(cfg: dict[str, Any]) -> dict[str, Any]:
 
         @task(1)
         def reply(self) -> None:
-            """Reply to one of this user's published posts (a publish when there is none yet)."""
+            """Reply once to one of this user's published posts (a publish when there is none)."""
             if self.target["platform"] not in reply_platforms or not self.posts:
                 self.publish()
                 return
-            target = self.posts[(counter["jobs"] + self.n) % len(self.posts)]
+            target = self.posts.pop(0)  # one reply per post: a second one is a duplicate
             text = f"thanks for reading! ({self.n}/{time.time_ns():x})"
             self._submit("reply", {"text": text, "target_id": target})
 
@@ -177,7 +177,7 @@ def run_locust(cfg: dict[str, Any]) -> dict[str, Any]:
             stopped_by["why"] = "max_requests"
             gevent.spawn(runner.quit)
 
-    env.events.request.add_listener(on_request)
+    env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
     t0 = time.perf_counter()
     runner.start(int(cfg["users"]), spawn_rate=float(cfg["spawn_rate"]))
     timer = gevent.spawn_later(float(cfg["run_time_s"]), runner.quit)

@@ -1,0 +1,185 @@
+"""``vibedrill load``: a short Locust run on the healthy platform holds, one with
+``retry_after_ignored`` is caught, bad usage is refused; no process is left behind.
+
+The two served runs go in parallel child processes (Locust monkey-patches with gevent, which
+must not happen in the pytest process), once per module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.invariants import evaluate
+from harness.record import DrillRecord
+
+RUN = ["--users", "5", "--spawn-rate", "5", "--run-time", "8s", "--drain", "30s"]
+CLI = [sys.executable, "-c", "from harness.cli import main; main()", "load"]
+
+
+@dataclass
+class Run:
+    """One finished ``vibedrill load`` child: exit code, output, the report and its folder."""
+
+    code: int
+    out: str
+    report: dict[str, Any]
+    folder: Path
+
+
+#: every process of this module's runs inherits this environment variable
+MARK = f"VIBEDRILL_LOAD_TEST={uuid.uuid4().hex}".encode()
+
+
+def _leftovers() -> set[int]:
+    """Pids of living processes that this module's ``vibedrill load`` runs started."""
+    out: set[int] = set()
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            env = (d / "environ").read_bytes().split(b"\0")
+            state = (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and MARK in env:
+            out.add(int(d.name))
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+    """The healthy run and the ``retry_after_ignored`` run, side by side."""
+    base = tmp_path_factory.mktemp("load")
+    procs = {
+        name: subprocess.Popen(
+            [*CLI, *RUN, "--reports-dir", str(base / name), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **dict([MARK.decode().split("=", 1)])},
+        )
+        for name, extra in (("healthy", []), ("defect", ["--defect", "retry_after_ignored"]))
+    }
+    out: dict[str, Run] = {}
+    try:
+        for name, p in procs.items():
+            text, _ = p.communicate(timeout=120)
+            folder = next((base / name).glob("load-*"), base / name / "missing")
+            report_file = folder / "load.json"
+            report = json.loads(report_file.read_text()) if report_file.is_file() else {}
+            out[name] = Run(p.returncode, text, report, folder)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    yield out
+
+
+@pytest.mark.served
+def test_a_short_run_on_the_healthy_platform_holds_with_no_early_request(
+    runs: dict[str, Run],
+) -> None:
+    r = runs["healthy"]
+    assert r.code == 0, r.out
+    rep = r.report
+    assert rep["id"] == "load-healthy" and rep["verdict"] == "held"
+    assert rep["rate_limits"]["early_requests"] == 0
+    assert rep["rate_limits"]["served_429_by_storm"] > 0, "the storm never bit"
+    assert rep["locust"]["total"]["requests"] > 0 and rep["locust"]["total"]["failures"] == 0
+    assert rep["intake"]["requests"] > 0 and rep["intake"]["p95_ms"] is not None
+    assert rep["jobs"]["submitted"] > 0 and rep["jobs"]["unsettled"] == 0
+    assert rep["side_effects"]["total"] > 0 and rep["side_effects"]["per_minute"] > 0
+    assert {i["name"]: i["verdict"] for i in rep["invariants"]} == {
+        "rate_within_platform_limits": "held",
+        "no_duplicate_side_effects": "held",
+        "every_side_effect_audited": "held",
+    }
+    assert (r.folder / "load.md").read_text().startswith("# Load test `load-healthy`: held")
+    assert (r.folder / "evidence" / "journal.jsonl").is_file()
+
+
+@pytest.mark.served
+def test_a_run_with_retry_after_ignored_is_violated_naming_the_rate_invariant(
+    runs: dict[str, Run],
+) -> None:
+    r = runs["defect"]
+    assert r.code == 1, r.out
+    assert "rate_within_platform_limits" in r.out
+    assert r.report["verdict"] == "violated"
+    assert "rate_within_platform_limits" in r.report["violated"]
+    assert r.report["rate_limits"]["early_requests"] > 0
+    assert r.report["defects"] == ["retry_after_ignored"]
+
+
+@pytest.mark.served
+def test_no_server_or_locust_process_outlives_a_run(runs: dict[str, Run]) -> None:
+    assert runs and not _leftovers()
+    for r in runs.values():
+        assert "fakes on http://127.0.0.1:" in r.out and "platform on http://127.0.0.1:" in r.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--run-time", "20m"], "--run-time: 1200s is out of range"),
+        (["--run-time", "soon"], "--run-time: 'soon' is not a duration"),
+        (["--fault", "x.rate_limted"], "did you mean 'x.rate_limited'"),
+        (["--defect", "retry_after_ignord"], "did you mean 'retry_after_ignored'"),
+        (["--platform-url", "http://127.0.0.1:1"], "--platform-url and --world go together"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_clear_message_and_starts_nothing(
+    args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(app, ["load", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "locust" not in sys.modules and "gevent.monkey" not in sys.modules
+
+
+def _journal(*rows: tuple[float, int]) -> list[dict[str, Any]]:
+    return [
+        {
+            "seq": i,
+            "t": t,
+            "fake": "x",
+            "route": "tweets.create",
+            "account_id": "acme-x",
+            "status": status,
+            "request_id": f"r{i}",
+            "fault_id": "f1" if status == 429 else None,
+        }
+        for i, (t, status) in enumerate(rows, 1)
+    ]
+
+
+def test_a_request_already_in_flight_when_a_429_is_served_is_not_counted_early() -> None:
+    rule = {"id": "f1", "kind": "x.rate_limited", "params": {"retry_after_s": 3.0}, "hits": 1}
+    record = DrillRecord(
+        scenario={"id": "load"},
+        drill_id="load",
+        seed=0,
+        start_t=0.0,
+        end_t=10.0,
+        journal=_journal((1.0, 429), (1.05, 201), (2.0, 201), (4.5, 201)),
+        fault_rules=[rule],
+    )
+    strict = evaluate("rate_within_platform_limits", record)
+    assert strict.verdict == "violated" and strict.count == 2
+    spec = {"name": "rate_within_platform_limits", "params": {"in_flight_s": 0.25}}
+    served = evaluate(spec, record)
+    assert served.verdict == "violated" and served.count == 1
+    assert "r3" in served.detail and "r2" not in served.detail
