@@ -102,9 +102,11 @@ class BrowserDrill(LaneHooks):
     """The hooks of one browser drill (see the module doc)."""
 
     topology = TOPOLOGY
-    #: timeouts of the lane in a drill: short, the fakes answer at once
+    #: timeouts of the lane in a drill: short, the fakes answer at once on loopback (a click that
+    #: navigates nowhere — a brittle lane's wrong control — costs the navigation timeout)
     render_timeout_s = 2.0
     step_timeout_s = 0.5
+    navigation_timeout_s = 4.0
 
     def __init__(self, engine: DrillEngine) -> None:
         self.e = engine
@@ -146,6 +148,7 @@ class BrowserDrill(LaneHooks):
             profiles_dir=self.tmp / "profiles",
             render_timeout_s=self.render_timeout_s,
             step_timeout_s=self.step_timeout_s,
+            navigation_timeout_s=self.navigation_timeout_s,
             web_base_urls={p: self.served.web_base(p) for p in BROWSER_PLATFORMS},
         )
         self.comp = install(platform, settings, real_io=hold)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,8 +233,7 @@ class BrowserLane:
         self, cred: Credential, path: str, action: str, scope: SideEffectScope | None
     ) -> _Op:
         profile, trusted = self.select_profile(cred, action)
-        ctx = await self.d.runtime.context(profile)
-        page = await ctx.new_page()
+        page = await self.d.runtime.page(profile)
         page.set_default_navigation_timeout(self.d.browser.navigation_timeout_s * 1000)
         job = getattr(getattr(scope, "job", None), "id", None)
         op = _Op(cred, page, profile, action, job)
@@ -247,9 +246,19 @@ class BrowserLane:
             if not trusted:
                 await self._check_identity(op)
         except BaseException:
-            await page.close()
+            await self.d.runtime.release(profile, page, reuse=False)
             raise
         return op
+
+    @contextlib.asynccontextmanager
+    async def _using(self, op: _Op) -> AsyncIterator[_Op]:
+        """The operation's page until the block ends: reused after a clean end, closed after an error."""
+        clean = False
+        try:
+            yield op
+            clean = True
+        finally:
+            await self.d.runtime.release(op.profile, op.page, reuse=clean)
 
     async def _login(self, op: _Op) -> None:
         page = op.page
@@ -289,7 +298,11 @@ class BrowserLane:
     async def _obstacles(self, op: _Op) -> None:
         """A challenge halts the lane; an interstitial is dismissed (after checking its button)."""
         page = op.page
-        if await self._visible(await self._any(page, self.map["challenge"])):
+        challenge = await self._any(page, self.map["challenge"])
+        dialog = page.get_by_role("dialog")
+        if await challenge.or_(dialog).filter(visible=True).count() == 0:
+            return  # the usual case: one round trip shows a clean page
+        if await self._visible(challenge):
             await self._evidence(op, "captcha")
             self.halted = f"a challenge (captcha) on {self.platform} needs a person"
             self._event("captcha", url=page.url, client_id=op.cred.client_id)
@@ -303,7 +316,6 @@ class BrowserLane:
                 reason="captcha",
                 resumable=True,
             )
-        dialog = page.get_by_role("dialog")
         if await self._visible(dialog):
             button = await self._find(op, "interstitial.dismiss", within=dialog.first)
             await button.click()
@@ -493,7 +505,7 @@ class BrowserLane:
         self._may_act("post.create")
         async with scope.side_effect("post.create"), self.d.io():
             op = await self._open(cred, "home", "post.create", scope)
-            try:
+            async with self._using(op):
                 box = await self._find(op, "composer.text", first=True)
                 await box.fill(text)
                 button = await self._find(op, "composer.publish")
@@ -501,8 +513,6 @@ class BrowserLane:
                 pid = urlsplit(op.page.url).path.rsplit("/", 1)[-1]
                 permalink = await self._permalink(op)
                 proof = await self._evidence(op, "published", resource_id=pid)
-            finally:
-                await op.page.close()
         return SendResult(
             pid, permalink, None, {"lane": "browser", "evidence": proof, "fallbacks": op.fallbacks}
         )
@@ -520,13 +530,11 @@ class BrowserLane:
                 op = await self._open(cred, f"post/{resource_id}", "post.verify", scope)
             except Blocked as e:
                 return Lookup(None, error=e.error)
-            try:
+            async with self._using(op):
                 art = op.page.locator(f'article[data-post-id="{resource_id}"]')
                 if await art.count() == 0:
                     return Lookup(False, error=f"{self.platform}.web.not_visible: {resource_id}")
                 return Lookup(True, await self._permalink(op))
-            finally:
-                await op.page.close()
 
     async def find_published(
         self, cred: Credential, text: str, scope: SideEffectScope
@@ -534,13 +542,11 @@ class BrowserLane:
         """A post of ours with exactly ``text`` on the home timeline, if any."""
         async with self.d.io():
             op = await self._open(cred, "home", "post.find", scope)
-            try:
+            async with self._using(op):
                 rows = await op.page.eval_on_selector_all(
                     "article[data-post-id]",
                     "els => els.map(e => [e.dataset.postId, e.querySelector('p').textContent])",
                 )
-            finally:
-                await op.page.close()
         for pid, body in rows:
             if body == text:
                 return SendResult(str(pid), None)
@@ -558,7 +564,7 @@ class BrowserLane:
         self._may_act(action)
         async with scope.side_effect(action), self.d.io():
             op = await self._open(cred, "inbox", action, scope)
-            try:
+            async with self._using(op):
                 within = None
                 if within_id is not None:
                     within = op.page.locator(f'article[data-inbound-id="{within_id}"]')
@@ -574,8 +580,6 @@ class BrowserLane:
                 q = await self._submit(op, button, scope, "/web/inbox")
                 rid = (q.get("sent") or [""])[0]
                 proof = await self._evidence(op, "sent", resource_id=rid)
-            finally:
-                await op.page.close()
         return SendResult(
             rid, None, None, {"lane": "browser", "evidence": proof, "fallbacks": op.fallbacks}
         )
@@ -608,12 +612,10 @@ class BrowserLane:
         self._may_act(action)
         async with scope.side_effect(action), self.d.io():
             op = await self._open(cred, f"post/{post_id}", action, scope)
-            try:
+            async with self._using(op):
                 button = await self._find(op, target, first=True)
                 await self._submit(op, button, scope, expect)
                 return await self._evidence(op, "done", resource_id=post_id)
-            finally:
-                await op.page.close()
 
     async def like(self, cred: Credential, target_id: str, scope: SideEffectScope) -> SendResult:
         """Like a post from its page."""
@@ -633,15 +635,13 @@ class BrowserLane:
         """Comments and DMs from the inbox page, oldest first (read-only; works in read-only mode)."""
         async with self.d.io():
             op = await self._open(cred, "inbox", "inbound.list", scope)
-            try:
+            async with self._using(op):
                 rows = await op.page.eval_on_selector_all(
                     "article[data-inbound-id]",
                     "els => els.map(e => ({id: e.dataset.inboundId, kind: e.dataset.kind, author: e.dataset.author,"
                     " author_id: e.dataset.authorId, post_id: e.dataset.postId || null, at: parseFloat(e.dataset.at),"
                     " text: e.querySelector('p span').textContent}))",
                 )
-            finally:
-                await op.page.close()
         out = [
             InboundMessage(
                 r["id"],

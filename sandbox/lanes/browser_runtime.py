@@ -1,5 +1,9 @@
 """The browser lane's runtime: one Chromium, one isolated context per (client, account) profile.
 
+Pages are reused: an operation borrows an idle page of its profile's context (or opens one)
+and hands it back when it ends cleanly, so a drill pays for a new tab only when operations of
+one profile overlap; a page that saw an error is closed instead of reused.
+
 Each profile keeps its own storage state (cookies, local storage) in its own directory under
 ``profiles_dir/<client>/<account>/``, so sessions of different tenants never share a jar. The
 browser can reach only the hosts of the platform's base URLs: every other request is aborted,
@@ -18,9 +22,12 @@ from urllib.parse import urlsplit
 from .browser_select import find_browser
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Playwright, Route
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
 
-__all__ = ["LAUNCH_ARGS", "BrowserRuntime", "Profile"]
+__all__ = ["IDLE_PAGES", "LAUNCH_ARGS", "BrowserRuntime", "Profile"]
+
+#: idle pages kept per profile for reuse (more concurrent operations open, then close, extra tabs)
+IDLE_PAGES = 2
 
 LAUNCH_ARGS: tuple[str, ...] = (
     "--no-sandbox",
@@ -67,10 +74,13 @@ class BrowserRuntime:
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self._contexts: dict[tuple[str, str], BrowserContext] = {}
+        self._idle: dict[tuple[str, str], list[Page]] = {}
         self._lock = asyncio.Lock()
         #: requests the browser tried to make outside the allowed hosts (aborted)
         self.refused: list[str] = []
         self.launches = 0
+        #: pages opened (a reused page is not counted again)
+        self.pages_opened = 0
 
     async def browser(self) -> Browser:
         """The running Chromium (launched on first use)."""
@@ -119,6 +129,27 @@ class BrowserRuntime:
         self._contexts[profile.key] = ctx
         return ctx
 
+    async def page(self, profile: Profile) -> Page:
+        """A page of the profile's context: an idle one when there is one, else a new one."""
+        idle = self._idle.get(profile.key)
+        while idle:
+            page = idle.pop()
+            if not page.is_closed():
+                return page
+        ctx = await self.context(profile)
+        self.pages_opened += 1
+        return await ctx.new_page()
+
+    async def release(self, profile: Profile, page: Page, *, reuse: bool) -> None:
+        """Hand a borrowed page back: kept for the profile's next operation when ``reuse`` (and
+        fewer than :data:`IDLE_PAGES` are idle), closed otherwise."""
+        idle = self._idle.setdefault(profile.key, [])
+        if reuse and not page.is_closed() and len(idle) < IDLE_PAGES:
+            idle.append(page)
+            return
+        if not page.is_closed():
+            await page.close()
+
     def warm(self) -> list[tuple[str, str]]:
         """Profiles with an open context, oldest first."""
         return list(self._contexts)
@@ -132,6 +163,7 @@ class BrowserRuntime:
 
     async def stop(self) -> None:
         """Close every context, the browser and Playwright."""
+        self._idle.clear()
         for ctx in self._contexts.values():
             await ctx.close()
         self._contexts.clear()
