@@ -182,8 +182,9 @@ class BrowserDrill(LaneHooks):
             for k in ("screenshot", "dom_snapshot")
         }
         tag, action = str(kw.get("tag")), str(kw.get("action"))
+        t = self.e.now()
         shot = {
-            "t": self.e.now(),
+            "t": t,
             "tag": tag,
             "action": action,
             "client_id": kw.get("client_id"),
@@ -198,7 +199,7 @@ class BrowserDrill(LaneHooks):
         }
         self.shots.append(shot)
         self.e.tl.append(
-            shot["t"],
+            t,
             "browser.evidence",
             "platform",
             f"browser lane evidence {tag} of {action} on {kw.get('platform')} "
