@@ -321,11 +321,19 @@ def replay(
 def mutants(
     scenarios: Annotated[
         list[str] | None,
-        typer.Argument(help="scenario ids or YAML paths (default: every API-lane scenario)"),
+        typer.Argument(
+            help="scenario ids or YAML paths (default: every scenario; browser ones need a Chromium)"
+        ),
     ] = None,
     reports_dir: Annotated[
         Path, typer.Option("--reports-dir", help="where the drills' reports and mutants.json go")
     ] = Path("reports/mutants"),
+    no_browser: Annotated[
+        bool,
+        typer.Option(
+            "--no-browser", help="leave the browser scenarios out (their defects are deferred)"
+        ),
+    ] = False,
     jobs: Annotated[
         int,
         typer.Option(
@@ -337,8 +345,11 @@ def mutants(
 
     Prints defect × scenario → verdict with the invariant expected violated, writes
     ``mutants.json`` in the reports folder, and exits 0 only when every defect is caught, every
-    healthy run holds and every defect of the sandbox (browser-lane ones aside) is covered.
+    healthy run holds and every defect of the sandbox is covered. Browser scenarios run when a
+    Chromium is found; without one (or with ``--no-browser``) they are left out, said so, and
+    the defects only they cover are listed as deferred.
     """
+    from .browser_drill import browser_available, is_browser_scenario
     from .drill import commit_of
     from .mutants import default_jobs, run_matrix
     from .scenario import ScenarioError, load_scenario
@@ -352,7 +363,19 @@ def mutants(
     except ScenarioError as e:
         err.print(str(e), markup=False)
         raise typer.Exit(EXIT_USAGE) from None
-    loaded = [s for s in loaded if s.lane == "api"]
+    browser = [s for s in loaded if is_browser_scenario(s)]
+    left_out: list[Any] = []
+    if browser:
+        ok, where = (False, "--no-browser") if no_browser else browser_available()
+        if ok:
+            err.print(f"browser scenarios run with {where}", markup=False)
+        else:
+            left_out = browser
+            loaded = [s for s in loaded if not is_browser_scenario(s)]
+            err.print(
+                f"left out {len(browser)} browser scenario(s) ({', '.join(s.id for s in browser)}): {where}",
+                markup=False,
+            )
     total = len(loaded) + sum(len(s.mutants) for s in loaded)
     n = 0
 
@@ -366,7 +389,12 @@ def mutants(
 
     try:
         m = run_matrix(
-            loaded, reports_dir, jobs=jobs or default_jobs(), commit=commit_of(), on_done=done
+            loaded,
+            reports_dir,
+            jobs=jobs or default_jobs(),
+            commit=commit_of(),
+            on_done=done,
+            left_out=left_out,
         )
     except Exception as e:  # the rehearsal broke, not the platform
         err.print(f"harness error: {type(e).__name__}: {e}", markup=False)
@@ -399,7 +427,7 @@ def mutants(
     for d in m.uncovered:
         out.print(f"[red]uncovered defect[/red]: {d} is in no scenario's mutants")
     if m.deferred:
-        out.print(f"deferred to the browser lane: {', '.join(m.deferred)}")
+        out.print(f"deferred (only left-out scenarios cover them): {', '.join(m.deferred)}")
     path = m.write(reports_dir)
     pct = 100.0 * m.caught / len(m.rows) if m.rows else 100.0
     out.print(

@@ -4,7 +4,9 @@ Each scenario lists ``mutants:`` rows (defect → invariant expected violated). 
 every scenario once on the healthy platform (each must come out ``held``) and once per row with
 that defect switched on (the row is *caught* when the drill is ``violated`` and the expected
 invariant is among the violated ones). A defect of the sandbox's registry that no scenario lists
-is *uncovered*, unless it belongs to a lane that has not landed yet (:data:`DEFERRED_DEFECTS`).
+is *uncovered*, unless it belongs to a lane that has not landed yet (:data:`DEFERRED_DEFECTS`)
+or only scenarios left out of this run list it (``left_out``: the browser scenarios on a machine
+without a Chromium); those are *deferred*.
 
 Drills are independent pure functions of (scenario, seed, defects), so they may run in worker
 processes (``jobs``); the rows come back in a stable order either way.
@@ -27,12 +29,14 @@ __all__ = [
     "DrillOutcome",
     "Matrix",
     "MutantRow",
+    "matrix_of",
+    "outcome_of",
     "run_matrix",
     "run_one",
 ]
 
-#: browser-lane defects: they come with the browser lane and its scenarios (RB-06 and variants)
-DEFERRED_DEFECTS: frozenset[str] = frozenset({"browser_profile_mixup", "brittle_selectors"})
+#: defects of lanes that have not landed yet (none: the browser lane's are in its scenarios)
+DEFERRED_DEFECTS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,11 @@ def run_one(
         scenario,
         DrillOptions(defects=defects, reports_dir=reports_dir, commit=commit),
     )
+    return outcome_of(scenario, defects, r)
+
+
+def outcome_of(scenario: Scenario, defects: tuple[str, ...], r: Any) -> DrillOutcome:
+    """The summary of a finished drill ``r`` (a :class:`~harness.drill.DrillResult`)."""
     violated = tuple(
         str(i["name"])
         for i in r.verdict_json.get("invariants", [])
@@ -182,13 +191,37 @@ def run_drills(
     return results
 
 
-def coverage(scenarios: Iterable[Scenario], registry: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Defects of ``registry`` that no scenario's mutants name: (uncovered, deferred)."""
+def coverage(
+    scenarios: Iterable[Scenario], registry: Iterable[str], left_out: Iterable[Scenario] = ()
+) -> tuple[list[str], list[str]]:
+    """Defects of ``registry`` that no scenario's mutants name: (uncovered, deferred).
+
+    Deferred: a lane's defect that has not landed (:data:`DEFERRED_DEFECTS`), or one that only
+    the ``left_out`` scenarios (not run here) name."""
     named = {m.defect for s in scenarios for m in s.mutants}
+    elsewhere = DEFERRED_DEFECTS | {m.defect for s in left_out for m in s.mutants}
     missing = sorted(set(registry) - named)
-    return [d for d in missing if d not in DEFERRED_DEFECTS], [
-        d for d in missing if d in DEFERRED_DEFECTS
-    ]
+    return [d for d in missing if d not in elsewhere], [d for d in missing if d in elsewhere]
+
+
+def matrix_of(
+    scenarios: Sequence[Scenario],
+    done: Sequence[DrillOutcome],
+    registry: Iterable[str],
+    left_out: Iterable[Scenario] = (),
+) -> Matrix:
+    """The matrix of drills already run: ``done`` holds each scenario's healthy outcome, in
+    order, then one outcome per ``mutants:`` row, scenario by scenario."""
+    m = Matrix(healthy=list(done[: len(scenarios)]))
+    rest = iter(done[len(scenarios) :])
+    for s in scenarios:
+        for mu in s.mutants:
+            o = next(rest)
+            m.rows.append(
+                MutantRow(s.id, mu.defect, mu.invariant, o.verdict, o.violated, o.report_dir)
+            )
+    m.uncovered, m.deferred = coverage(scenarios, registry, left_out)
+    return m
 
 
 def run_matrix(
@@ -198,8 +231,11 @@ def run_matrix(
     jobs: int = 1,
     commit: str | None = None,
     on_done: Callable[[DrillOutcome], None] | None = None,
+    left_out: Sequence[Scenario] = (),
 ) -> Matrix:
-    """Run every scenario healthy and with each of its mutants; see the module doc."""
+    """Run every scenario healthy and with each of its mutants; see the module doc.
+
+    ``left_out``: scenarios not run here (their defects are deferred, not uncovered)."""
     import time
 
     from .drill import platform_defects
@@ -208,14 +244,6 @@ def run_matrix(
     work: list[tuple[Scenario, tuple[str, ...]]] = [(s, ()) for s in scenarios]
     work += [(s, (m.defect,)) for s in scenarios for m in s.mutants]
     done = run_drills(work, reports_dir, jobs=jobs, commit=commit, on_done=on_done)
-    m = Matrix(healthy=done[: len(scenarios)])
-    rest = iter(done[len(scenarios) :])
-    for s in scenarios:
-        for mu in s.mutants:
-            o = next(rest)
-            m.rows.append(
-                MutantRow(s.id, mu.defect, mu.invariant, o.verdict, o.violated, o.report_dir)
-            )
-    m.uncovered, m.deferred = coverage(scenarios, platform_defects())
+    m = matrix_of(scenarios, done, platform_defects(), left_out)
     m.wall_s = time.perf_counter() - wall0
     return m

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from harness.browser_drill import TOPOLOGY, is_browser_scenario
-from harness.drill import DrillOptions, DrillResult, run_drill
+from harness.drill import DrillOptions, DrillResult, platform_defects, run_drill
+from harness.mutants import DEFERRED_DEFECTS, matrix_of, outcome_of
 from harness.scenario import load_scenario
 
 pytestmark = [pytest.mark.browser]
@@ -27,6 +28,7 @@ BROWSER_DRILLS: dict[str, tuple[str, str]] = {
         "browser_profile_mixup",
         "every_side_effect_on_intended_account",
     ),
+    "rb05_browser_action_blocked": ("retry_after_ignored", "every_job_terminal_after_healing"),
 }
 _cache: dict[tuple[str, str | None], DrillResult] = {}
 
@@ -111,6 +113,29 @@ def test_no_credential_or_session_cookie_in_any_screenshot_snapshot_log_or_repor
     for f in files:
         assert not cookie.search(f.read_bytes()), f"a session cookie value in {f}"
     assert _invariant(r, "no_secret_in_artifacts")["checked"] > 0
+
+
+def test_the_browser_mutation_matrix_catches_every_mutant_of_every_browser_scenario(
+    reports: Path,
+) -> None:
+    scenarios = [load_scenario(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
+    browser = [s for s in scenarios if is_browser_scenario(s)]
+    assert {s.id: [(m.defect, m.invariant) for m in s.mutants] for s in browser} == {
+        k: [v] for k, v in BROWSER_DRILLS.items()
+    }
+    done = [outcome_of(s, (), _drill(reports, s.id)) for s in browser]
+    done += [
+        outcome_of(s, (m.defect,), _drill(reports, s.id, m.defect))
+        for s in browser
+        for m in s.mutants
+    ]
+    left_out = [s for s in scenarios if not is_browser_scenario(s)]
+    m = matrix_of(browser, done, platform_defects(), left_out)
+    assert m.healthy_held, [(h.scenario, h.verdict, h.violated) for h in m.healthy]
+    assert m.rows and m.caught == len(m.rows), [(r.defect, r.verdict, r.violated) for r in m.rows]
+    assert m.uncovered == []
+    assert {"brittle_selectors", "browser_profile_mixup"} <= {r.defect for r in m.rows}
+    assert not {"brittle_selectors", "browser_profile_mixup"} & DEFERRED_DEFECTS
 
 
 def test_every_browser_scenario_is_marked_as_one() -> None:

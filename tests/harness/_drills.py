@@ -27,6 +27,13 @@ def api_scenarios() -> tuple[Scenario, ...]:
 
 
 @functools.cache
+def browser_scenarios() -> tuple[Scenario, ...]:
+    """Every browser scenario (their matrix rows run in ``tests/browser``)."""
+    loaded = [load_scenario(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
+    return tuple(s for s in loaded if s.lane != "api")
+
+
+@functools.cache
 def reports_root() -> Path:
     """A temporary reports folder for the session (removed at exit)."""
     path = Path(tempfile.mkdtemp(prefix="vibedrill-e2e-"))
@@ -36,5 +43,10 @@ def reports_root() -> Path:
 
 @functools.cache
 def matrix() -> Matrix:
-    """The mutation matrix of every API-lane scenario, run once."""
-    return run_matrix(list(api_scenarios()), reports_root() / "matrix", jobs=default_jobs())
+    """The mutation matrix of every API-lane scenario, run once (the browser ones left out)."""
+    return run_matrix(
+        list(api_scenarios()),
+        reports_root() / "matrix",
+        jobs=default_jobs(),
+        left_out=browser_scenarios(),
+    )
