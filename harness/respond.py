@@ -49,6 +49,7 @@ _POSTCONDITIONS: dict[str, str] = {
     "kill_switch.engage": "the kill switch is engaged for the scope",
     "kill_switch.release": "the kill switch is released for the scope",
     "lane.route": "the platform is routed to the lane",
+    "lane.read_only": "the lane's read-only mode is as set for the platform",
     "mode.set": "the mode is in force for the scope",
     "queue.pause": "the job class is paused",
     "queue.resume": "the job class is consuming again",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from fakes.core.faults import did_you_mean
-from sandbox.contract import JobSpec, KillScope, PlatformClient
+from sandbox.contract import JobSpec, KillScope, Lane, PlatformClient
 
 __all__ = [
     "ACTIONS",
@@ -124,6 +124,23 @@ async def kill_switch_release(
 async def lane_route(ctx: ActionContext, platform: str, lane: str) -> dict[str, Any]:
     """Route a platform's side effects to the api, browser or hybrid lane."""
     return _cc(await ctx.platform.set_lane(platform, lane, actor=ctx.actor, reason=ctx.reason))  # type: ignore[arg-type]
+
+
+@action("lane.read_only")
+async def lane_read_only(
+    ctx: ActionContext, platform: str, read_only: bool = True, lane: str = "browser"
+) -> dict[str, Any]:
+    """Hold one lane of a platform read-only (ingest only: verify and inbound keep working, its
+    side effects are refused) or release it; the platform's other lanes are not touched."""
+    return _cc(
+        await ctx.platform.set_lane_read_only(
+            platform,
+            bool(read_only),
+            lane=cast(Lane, lane),
+            actor=ctx.actor,
+            reason=ctx.reason,
+        )
+    )
 
 
 @action("mode.set")
