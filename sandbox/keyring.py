@@ -5,7 +5,8 @@ Before any side effect the tenancy guard checks that the job's account belongs t
 client, that the credential handed out is the one recorded for that account and, on X, that
 the token's identity (``GET /2/users/me``, cached per credential ref) is that account's user id.
 X refresh tokens are single-use, so refreshes of one account are serialised by a per-account
-lock and a worker that lost the race reuses the winner's fresh token.
+lock and a worker that lost the race reuses the winner's fresh token. A platform that refuses
+even a freshly refreshed token is retried later (:data:`AUTH_RETRY_S`), not given up on.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ from .errors import AuthFailed, Blocked, EgressRefused, RateLimited, Retryable
 from .lanes.base import Credential
 from .settings import AccountSettings, CredentialSecret, Settings
 
-__all__ = ["TOKEN_HOLD_DEFAULT_S", "Keyring", "TenancyMismatch"]
+__all__ = ["AUTH_RETRY_S", "TOKEN_HOLD_DEFAULT_S", "Keyring", "TenancyMismatch"]
 
 #: how long the token endpoint is left alone after a 429 that names no reset
 TOKEN_HOLD_DEFAULT_S = 60.0
+#: how long a job waits before retrying when the platform refused a token it was just refreshed
+#: to (the refresh succeeded, so the account's grant is alive: the platform's auth is flapping)
+AUTH_RETRY_S = 60.0
 
 
 class TenancyMismatch(Blocked):
@@ -42,8 +46,8 @@ class _Slot:
     refresh_token: str | None
     expires_at: float | None
     generation: int = 0
-    #: refresh token as of each generation (what a stale worker copy would hold)
-    refresh_by_gen: dict[int, str | None] = field(default_factory=dict)
+    #: (access, refresh, expiry) as of each generation: what a worker's copy resolved then holds
+    by_gen: dict[int, tuple[str, str | None, float | None]] = field(default_factory=dict)
 
 
 class Keyring:
@@ -69,7 +73,11 @@ class Keyring:
         self._slots: dict[str, _Slot] = {}
         for ref, sec in secrets.items():
             self._slots[ref] = _Slot(
-                sec.access_token, sec.refresh_token, sec.expires_at, 0, {0: sec.refresh_token}
+                sec.access_token,
+                sec.refresh_token,
+                sec.expires_at,
+                0,
+                {0: (sec.access_token, sec.refresh_token, sec.expires_at)},
             )
             scrubber.register(sec.access_token)
             scrubber.register(sec.refresh_token)
@@ -179,7 +187,7 @@ class Keyring:
         if cached is not None:
             return cached
         url = f"{self.settings.base_urls.of('x')}/2/users/me"
-        for _ in range(2):
+        for attempt in range(2):
             try:
                 async with asyncio.timeout(self.settings.request_timeout_s):
                     r = await self.http.get(
@@ -189,17 +197,21 @@ class Keyring:
                 raise
             except (httpx.HTTPError, TimeoutError) as e:
                 raise Retryable(f"x.identity_unverified: {type(e).__name__}") from None
-            if r.status_code == 401:
+            if r.status_code == 401 and attempt == 0:
                 cred = await self.refresh(cred)
                 continue
+            if r.status_code == 401:
+                raise Retryable(
+                    f"x.token_rejected: {cred.account.account_id} still unauthorised with the token "
+                    f"just refreshed; retrying in {AUTH_RETRY_S:g}s",
+                    AUTH_RETRY_S,
+                )
             if r.status_code == 404:
                 return None  # the platform offers no identity endpoint: rely on the keyring record
             if r.status_code != 200:
                 raise Retryable(f"x.identity_unverified: HTTP {r.status_code}")
             return str((r.json().get("data") or {}).get("id", ""))
-        raise AuthFailed(
-            f"x.token_rejected: {cred.account.account_id} still unauthorised after refresh"
-        )
+        raise AssertionError("unreachable: the second answer returns or raises")
 
     # refresh --------------------------------------------------------------------------------
     def current(self, cred: Credential) -> Credential:
@@ -213,8 +225,13 @@ class Keyring:
         """Refresh the access token behind ``cred`` (X OAuth 2.0); return the fresh credential.
 
         Healthy: one refresh per account at a time; a worker whose copy is stale takes the
-        token another worker already obtained. With ``refresh_race`` each worker refreshes with
-        the refresh token it saw when it resolved the credential, without a lock.
+        token another worker already obtained, without redeeming anything.
+
+        With ``refresh_race`` there is no lock: each worker redeems the refresh token of the copy
+        it resolved, so two workers that resolved the same generation spend the same single-use
+        refresh token; the second is refused (``invalid_request``) and, saving its copy of the
+        credential record to note the failure, writes the spent tokens back over the ones the
+        winner stored (a lost update) — every later refresh of the account is refused too.
         """
         if cred.platform != "x":
             raise AuthFailed(
@@ -222,8 +239,17 @@ class Keyring:
             )
         ref = cred.credential_ref
         if self.defects.on("refresh_race"):
-            rt = self._slot(ref).refresh_by_gen.get(cred.generation)
-            return await self._redeem(cred, rt)
+            slot = self._slot(ref)
+            copy = slot.by_gen.get(cred.generation) or (
+                cred.access_token,
+                slot.refresh_token,
+                slot.expires_at,
+            )
+            try:
+                return await self._redeem(cred, copy[1])
+            except AuthFailed:
+                self._store(slot, *copy)
+                raise
         lock = self._locks.setdefault(ref, asyncio.Lock())
         async with lock:
             slot = self._slot(ref)
@@ -289,12 +315,26 @@ class Keyring:
             )
         data = r.json()
         slot = self._slot(ref)
-        slot.access_token = str(data["access_token"])
-        slot.refresh_token = data.get("refresh_token") or slot.refresh_token
-        slot.expires_at = self.now() + float(data["expires_in"]) if data.get("expires_in") else None
-        slot.generation += 1
-        slot.refresh_by_gen[slot.generation] = slot.refresh_token
+        self._store(
+            slot,
+            str(data["access_token"]),
+            data.get("refresh_token") or slot.refresh_token,
+            self.now() + float(data["expires_in"]) if data.get("expires_in") else None,
+        )
         self.scrubber.register(slot.access_token)
         self.scrubber.register(slot.refresh_token)
         self.refreshes += 1
         return self.current(cred)
+
+    @staticmethod
+    def _store(
+        slot: _Slot, access_token: str, refresh_token: str | None, expires_at: float | None
+    ) -> None:
+        """Write a credential record into ``slot`` as its next generation."""
+        slot.access_token, slot.refresh_token, slot.expires_at = (
+            access_token,
+            refresh_token,
+            expires_at,
+        )
+        slot.generation += 1
+        slot.by_gen[slot.generation] = (access_token, refresh_token, expires_at)

@@ -6,6 +6,12 @@ Per-platform wire formats live in :mod:`sandbox.lanes.x`, :mod:`sandbox.lanes.in
 connection) is :class:`~sandbox.errors.Ambiguous`: it may have taken effect, so a retry must
 check the platform first.
 
+On X a 401 is answered by refreshing the token (one refresh per account at a time, see
+:meth:`~sandbox.keyring.Keyring.refresh`) and resending once; a resend that is refused again
+although the refresh succeeded is :class:`~sandbox.errors.Retryable` after
+:data:`~sandbox.keyring.AUTH_RETRY_S` (the grant is alive, the platform's auth is flapping), not
+a failure of the account's credentials.
+
 A 429 on a read (lookups, inbox polls) holds that route for that account until its Retry-After
 elapsed: until then the lane refuses the read itself with :class:`~sandbox.errors.RateLimited`
 instead of asking again (side effects are held by the :class:`~sandbox.pacing.Pacer`).
@@ -33,7 +39,7 @@ from ..errors import (
     RateLimited,
     Retryable,
 )
-from ..keyring import Keyring
+from ..keyring import AUTH_RETRY_S, Keyring
 from ..pacing import Pacer
 from ..settings import Settings
 from ..telemetry import Telemetry
@@ -148,9 +154,12 @@ class ApiLane:
 
     @staticmethod
     def failed_lookup(e: Retryable) -> Lookup:
-        """A lookup that raised: a local hold or a 429 (wait ``retry_after``), or a transport error."""
+        """A lookup that raised: refused for now — a local hold, a 429, a freshly refreshed token
+        rejected — (wait ``retry_after``), or a transport error."""
         if isinstance(e, RateLimited):
             return Lookup(None, error=e.error, retry_after=e.retry_after or DEFAULT_READ_HOLD_S)
+        if e.retry_after is not None:
+            return Lookup(None, error=e.error, retry_after=e.retry_after)
         return Lookup(None, error=e.error)
 
     # requests -------------------------------------------------------------------------------
@@ -236,6 +245,12 @@ class ApiLane:
                 if attempt == 0 and cred.platform == "x":
                     cred = await self.d.keyring.refresh(cred)
                     continue
+                if attempt == 1:
+                    raise Retryable(
+                        f"{self.platform}.unauthorized: 401 again with the token just refreshed "
+                        f"for {account_id}; retrying in {AUTH_RETRY_S:g}s",
+                        AUTH_RETRY_S,
+                    )
             return r, cred
         return r, cred
 

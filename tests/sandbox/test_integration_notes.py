@@ -151,3 +151,92 @@ def test_a_refused_lookup_waits_for_retry_after_and_does_not_use_up_the_verifica
             assert r.audit(job_id=jid, phase="outcome", outcome="success")
 
     virtual(main)
+
+
+# --- note 5 ------------------------------------------------------------------------------------
+def _expire_with_a_slow_token_endpoint(r: Rig) -> None:
+    """acme-x's access tokens expire and refreshes take 2 s, so two workers' refreshes overlap."""
+    r.world.tokens.expire_account("acme-x")
+    r.world.faults.add(
+        {
+            "kind": "http.latency",
+            "params": {"ms": 2_000},
+            "match": {"fake": "x", "route": "oauth2.token"},
+        }
+    )
+
+
+def _token_requests(r: Rig, account_id: str) -> list[tuple[float, int]]:
+    """(time, status) of every request of ``account_id`` to X's token endpoint."""
+    return [
+        (j.t, j.status)
+        for j in r.world.journal.entries(fake="x")
+        if j.route == "oauth2.token" and j.account_id == account_id
+    ]
+
+
+def test_concurrent_workers_of_one_account_redeem_its_refresh_token_once() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            _expire_with_a_slow_token_endpoint(r)
+            ids = [_publish(r, "acme", "x", f"expiry burst {i}") for i in range(3)]
+            await r.settle()
+            assert [r.platform.jobs.get(i).state for i in ids] == ["succeeded"] * 3
+            # one redemption: the workers that lost the lock took the winner's token
+            assert [st for _, st in _token_requests(r, "acme-x")] == [200]
+            assert r.platform.keyring.refreshes == 1
+            assert r.platform.keyring.refresh_failures == 0
+
+    virtual(main)
+
+
+def test_refresh_race_redeems_the_same_refresh_token_twice_and_breaks_the_accounts_auth() -> None:
+    async def main() -> None:
+        async with rig(defects=["refresh_race"]) as r:
+            _expire_with_a_slow_token_endpoint(r)
+            ids = [_publish(r, "acme", "x", f"expiry burst {i}") for i in range(2)]
+            await r.settle()
+            # both workers spent the refresh token they resolved, at once: the fake refused one
+            (t1, first), (t2, second), *rest = _token_requests(r, "acme-x")
+            assert (first, second) == (200, 400) and t1 == t2
+            assert {st for _, st in rest} <= {400}
+            errors = [r.platform.jobs.get(i).last_error or "" for i in ids]
+            assert any("x.refresh_failed: HTTP 400 invalid_request" in e for e in errors), errors
+            # the loser saved its copy over the winner's tokens: the stored refresh token is spent
+            slot = r.platform.keyring._slot(r.platform.settings.account("acme-x")[1].credential_ref)
+            assert r.world.tokens.refresh[slot.refresh_token].spent
+            later = _publish(r, "acme", "x", "after the race")
+            await r.settle()
+            assert r.platform.jobs.get(later).state == "failed"
+            assert _token_requests(r, "acme-x")[-1][1] == 400
+
+    virtual(main)
+
+
+def test_a_resend_refused_after_a_successful_refresh_is_retried_not_failed() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            await r.settle()
+            _publish(r, "acme", "x", "before the storm")  # the identity check is cached
+            await r.settle()
+            now = r.world.now()
+            r.world.faults.add(
+                {
+                    "kind": "x.token_expired",
+                    "match": {"fake": "x", "account": "acme-x"},
+                    "start": now,
+                    "end": now + 100,
+                }
+            )
+            jid = _publish(r, "acme", "x", "during an expiry storm")
+            await asyncio.sleep(1)
+            job = r.platform.jobs.get(jid)
+            assert job.state == "retry_wait", job.last_error
+            assert "401 again with the token just refreshed" in (job.last_error or "")
+            assert job.run_at - r.platform.now() >= 59
+            await r.settle()
+            job = r.platform.jobs.get(jid)
+            assert job.state == "succeeded", job.last_error
+            assert len(r.ledger("post.created", "x")) == 2
+
+    virtual(main)
