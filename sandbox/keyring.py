@@ -84,6 +84,8 @@ class Keyring:
         self._locks: dict[str, asyncio.Lock] = {}
         #: credential ref → until when its token refresh is held (the token endpoint said 429)
         self._token_holds: dict[str, float] = {}
+        #: credential ref → until when its identity check is held (``GET /2/users/me`` said 429)
+        self._identity_holds: dict[str, float] = {}
         self._identity: dict[str, str] = {}
         self._x_resolutions = 0
         self.refreshes = 0
@@ -186,6 +188,13 @@ class Keyring:
         cached = self._identity.get(cred.credential_ref)
         if cached is not None:
             return cached
+        held = self._identity_holds.get(cred.credential_ref, 0.0) - self.now()
+        if held > 0:
+            raise RateLimited(
+                f"x.identity_rate_limited: identity check for {cred.account.account_id} held for "
+                f"{held:g}s more (Retry-After of an earlier 429)",
+                held,
+            )
         url = f"{self.settings.base_urls.of('x')}/2/users/me"
         for attempt in range(2):
             try:
@@ -205,6 +214,16 @@ class Keyring:
                     f"x.token_rejected: {cred.account.account_id} still unauthorised with the token "
                     f"just refreshed; retrying in {AUTH_RETRY_S:g}s",
                     AUTH_RETRY_S,
+                )
+            if r.status_code == 429:
+                wait = self._retry_after(r)
+                if not self.defects.on("retry_after_ignored"):
+                    ref = cred.credential_ref
+                    self._identity_holds[ref] = max(
+                        self._identity_holds.get(ref, 0.0), self.now() + wait
+                    )
+                raise RateLimited(
+                    f"x.identity_rate_limited: HTTP 429 for {cred.account.account_id}", wait
                 )
             if r.status_code == 404:
                 return None  # the platform offers no identity endpoint: rely on the keyring record
@@ -258,7 +277,7 @@ class Keyring:
             return await self._redeem(cred, slot.refresh_token)
 
     def _retry_after(self, r: httpx.Response) -> float:
-        """Seconds a 429 of the token endpoint asks for: Retry-After, else the window's reset."""
+        """Seconds a 429 (token or identity endpoint) asks for: Retry-After, else the window's reset."""
         h = r.headers
         try:
             if h.get("retry-after") is not None:

@@ -153,6 +153,20 @@ def test_a_refused_lookup_waits_for_retry_after_and_does_not_use_up_the_verifica
     virtual(main)
 
 
+def test_a_rate_limited_identity_check_waits_for_retry_after_before_asking_again() -> None:
+    """Found by `vibedrill load --fault x.rate_limited`: GET /2/users/me was retried early."""
+
+    async def main() -> None:
+        async with rig(platforms=("x",)) as r:
+            _x_429(r, "users.me", 2)
+            ids = [_publish(r, "acme", "x", f"identity throttled {i}") for i in range(3)]
+            await r.settle()
+            assert [r.platform.jobs.get(i).state for i in ids] == ["succeeded"] * 3
+            assert _requests_after_429s_wait_retry_after(r, "users.me", 60) >= 1
+
+    virtual(main)
+
+
 # --- note 5 ------------------------------------------------------------------------------------
 def _expire_with_a_slow_token_endpoint(r: Rig) -> None:
     """acme-x's access tokens expire and refreshes take 2 s, so two workers' refreshes overlap."""
