@@ -21,9 +21,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint with ruff check; extra arguments go to ruff (e.g. ``--fix``)."""
+    """Lint with ruff check and ruff format --check; extra arguments go to ruff check."""
     session.install("-e", ".[dev]")
     session.run("ruff", "check", ".", *session.posargs)
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session

@@ -24,7 +24,11 @@ class FakeWorldTransport(httpx.AsyncBaseTransport):
     def __init__(self, apps: Mapping[str, ASGIApp], combined: ASGIApp) -> None:
         from .app import HOSTS
 
-        self._hosts = {host: httpx.ASGITransport(app=apps[name]) for host, name in HOSTS.items() if name in apps}
+        self._hosts = {
+            host: httpx.ASGITransport(app=apps[name])
+            for host, name in HOSTS.items()
+            if name in apps
+        }
         self._combined = httpx.ASGITransport(app=combined)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -80,13 +80,22 @@ async def serve(
 ) -> None:
     """Run the fakes until cancelled. Binds loopback unless told otherwise (then needs a token)."""
     if not is_loopback(host) and not admin_token:
-        raise ServeError(f"refusing to serve the fakes on non-loopback host {host!r} without --admin-token")
+        raise ServeError(
+            f"refusing to serve the fakes on non-loopback host {host!r} without --admin-token"
+        )
     if world is None:
-        world = World(roster=Roster.generate(clients=clients, seed=seed), now=wall_clock, seed=seed, admin_token=admin_token)
+        world = World(
+            roster=Roster.generate(clients=clients, seed=seed),
+            now=wall_clock,
+            seed=seed,
+            admin_token=admin_token,
+        )
     fw = FakeWorld(world, only)
     # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when the proto
     # says TCP, and without it every response pays a 40 ms delayed-ACK stall.
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -94,7 +103,9 @@ async def serve(
         sock.close()
         raise ServeError(f"cannot bind {host}:{port}: {e.strerror}") from None
     real_port = sock.getsockname()[1]
-    config = uvicorn.Config(fw.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        fw.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     err_log = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _QuietDrops) for f in err_log.filters):
@@ -157,7 +168,9 @@ class ServedFakes:
             self._server = server
 
         try:
-            loop.run_until_complete(serve(self.host, self.port, on_ready=on_ready, on_server=on_server, **self.kw))
+            loop.run_until_complete(
+                serve(self.host, self.port, on_ready=on_ready, on_server=on_server, **self.kw)
+            )
             loop.run_until_complete(loop.shutdown_asyncgens())
         except BaseException as e:  # reported to the caller of __enter__
             self._error = e

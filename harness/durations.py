@@ -31,13 +31,19 @@ def parse_duration(value: Any) -> float:
     refused with a message naming the value.
     """
     if isinstance(value, bool):
-        raise DurationError(f"{value!r} is not a duration; write it with a unit, e.g. '90s', '20m', '1h30m'")
+        raise DurationError(
+            f"{value!r} is not a duration; write it with a unit, e.g. '90s', '20m', '1h30m'"
+        )
     if isinstance(value, int | float):
         if math.isnan(value) or value < 0:
-            raise DurationError(f"{value!r} is not a duration; it must be a non-negative number of seconds")
+            raise DurationError(
+                f"{value!r} is not a duration; it must be a non-negative number of seconds"
+            )
         return float(value)
     if not isinstance(value, str):
-        raise DurationError(f"{value!r} is not a duration; write it with a unit, e.g. '90s', '20m', '1h30m'")
+        raise DurationError(
+            f"{value!r} is not a duration; write it with a unit, e.g. '90s', '20m', '1h30m'"
+        )
     text = value.strip().replace(" ", "")
     if text.startswith("T+"):
         text = text[2:]
@@ -86,4 +92,6 @@ def _validate(value: Any) -> float:
 
 
 #: A pydantic field type: accepts "20m" etc., holds seconds, dumps back as "20m".
-Duration = Annotated[float, BeforeValidator(_validate), PlainSerializer(format_duration, return_type=str)]
+Duration = Annotated[
+    float, BeforeValidator(_validate), PlainSerializer(format_duration, return_type=str)
+]

@@ -101,7 +101,9 @@ def explain(exc: BaseException, model: type[BaseModel], raw: Any) -> str | None:
         key = str(loc[-1])
         holder = _model_at(model, loc[:-1])
         valid = list(holder.model_fields) if holder else []
-        return f"{path}: unknown key {key!r}{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}"
+        return (
+            f"{path}: unknown key {key!r}{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}"
+        )
     if kind == "missing":
         return f"{path}: required key is missing"
     if kind in ("literal_error", "enum"):
@@ -120,7 +122,11 @@ def explain(exc: BaseException, model: type[BaseModel], raw: Any) -> str | None:
         return f"{path}: {msg}"
     if kind == "string_pattern_mismatch":
         pattern = (err.get("ctx") or {}).get("pattern", "")
-        hint = " (e.g. 'RB-05')" if loc and loc[-1] == "runbook" else " (lower_snake_case, e.g. 'rb05_rate_limit_storm')"
+        hint = (
+            " (e.g. 'RB-05')"
+            if loc and loc[-1] == "runbook"
+            else " (lower_snake_case, e.g. 'rb05_rate_limit_storm')"
+        )
         return f"{path}: {value!r} does not match {pattern}{hint}"
     msg = str(err["msg"])
     return f"{path}: {msg} (got {value!r})"

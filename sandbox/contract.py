@@ -29,17 +29,42 @@ __all__ = [
 ACTION_TYPES: tuple[str, ...] = ("publish", "reply", "dm", "like", "generate")
 #: audit actions (the platform's claims) — compare with the fakes' ledger actions
 AUDIT_ACTIONS: tuple[str, ...] = (
-    "post.create", "post.delete", "reply.create", "dm.send", "like.create",
-    "llm.complete", "image.generate", "video.generate", "tool.call",
+    "post.create",
+    "post.delete",
+    "reply.create",
+    "dm.send",
+    "like.create",
+    "llm.complete",
+    "image.generate",
+    "video.generate",
+    "tool.call",
 )
 JobKind = Literal[
-    "publish", "reply", "dm", "like", "generate_text", "generate_image", "generate_video",
-    "tool_call", "canary", "auth_check", "engagement_poll",
+    "publish",
+    "reply",
+    "dm",
+    "like",
+    "generate_text",
+    "generate_image",
+    "generate_video",
+    "tool_call",
+    "canary",
+    "auth_check",
+    "engagement_poll",
 ]
 JOB_KINDS: tuple[str, ...] = JobKind.__args__  # type: ignore[attr-defined]
 JobState = Literal[
-    "queued", "scheduled", "running", "awaiting_approval", "retry_wait", "succeeded",
-    "needs_human_confirm", "failed", "dead_letter", "cancelled", "blocked",
+    "queued",
+    "scheduled",
+    "running",
+    "awaiting_approval",
+    "retry_wait",
+    "succeeded",
+    "needs_human_confirm",
+    "failed",
+    "dead_letter",
+    "cancelled",
+    "blocked",
 ]
 Lane = Literal["api", "browser", "hybrid"]
 Mode = Literal["auto", "approval_required", "manual_only", "read_only"]
@@ -103,7 +128,9 @@ class AuditEvent(_M):
     account_id: str | None
     action: str
     phase: Literal["attempt", "outcome"]
-    outcome: Literal["success", "failed", "blocked", "needs_human_confirm", "dead_letter"] | None = None
+    outcome: (
+        Literal["success", "failed", "blocked", "needs_human_confirm", "dead_letter"] | None
+    ) = None
     job_id: str | None = None
     idempotency_key: str | None = None
     lane: Literal["api", "browser"] = "api"
@@ -151,22 +178,71 @@ class PlatformClient(Protocol):
     async def controls(self) -> dict[str, Any]: ...
     async def control_changes(self, since: int = 0) -> list[ControlChange]: ...
 
-    async def set_kill_switch(self, scope: KillScope, engaged: bool, *, actor: str, reason: str) -> ControlChange: ...
-    async def set_lane(self, platform: str, lane: Lane, *, actor: str, reason: str) -> ControlChange: ...
-    async def set_mode(self, mode: Mode, *, client_id: str | None = None, platform: str | None = None, actor: str, reason: str) -> ControlChange: ...
-    async def set_lane_read_only(self, platform: str, read_only: bool, *, lane: Lane = "browser", actor: str, reason: str) -> ControlChange: ...
-    async def set_queue_paused(self, job_class: str, paused: bool, *, actor: str, reason: str) -> ControlChange: ...
-    async def set_pacing(self, platform: str, *, actor: str, reason: str, concurrency: int | None = None, min_interval_s: float | None = None, jitter_s: float | None = None, daily_caps: dict[str, int] | None = None) -> ControlChange: ...
-    async def set_blueprint_enabled(self, blueprint_id: str, enabled: bool, *, actor: str, reason: str) -> ControlChange: ...
-    async def set_trigger_lock(self, locked: bool, *, client_id: str | None = None, actor: str, reason: str) -> ControlChange: ...
-    async def set_provider_routing(self, capability: Literal["text", "image", "video"], providers: list[str], *, actor: str, reason: str) -> ControlChange: ...
-    async def set_budget(self, *, actor: str, reason: str, client_id: str | None = None, episode_tokens: int | None = None, episode_usd: float | None = None, client_usd: float | None = None, client_tokens: int | None = None) -> ControlChange: ...
+    async def set_kill_switch(
+        self, scope: KillScope, engaged: bool, *, actor: str, reason: str
+    ) -> ControlChange: ...
+    async def set_lane(
+        self, platform: str, lane: Lane, *, actor: str, reason: str
+    ) -> ControlChange: ...
+    async def set_mode(
+        self,
+        mode: Mode,
+        *,
+        client_id: str | None = None,
+        platform: str | None = None,
+        actor: str,
+        reason: str,
+    ) -> ControlChange: ...
+    async def set_lane_read_only(
+        self, platform: str, read_only: bool, *, lane: Lane = "browser", actor: str, reason: str
+    ) -> ControlChange: ...
+    async def set_queue_paused(
+        self, job_class: str, paused: bool, *, actor: str, reason: str
+    ) -> ControlChange: ...
+    async def set_pacing(
+        self,
+        platform: str,
+        *,
+        actor: str,
+        reason: str,
+        concurrency: int | None = None,
+        min_interval_s: float | None = None,
+        jitter_s: float | None = None,
+        daily_caps: dict[str, int] | None = None,
+    ) -> ControlChange: ...
+    async def set_blueprint_enabled(
+        self, blueprint_id: str, enabled: bool, *, actor: str, reason: str
+    ) -> ControlChange: ...
+    async def set_trigger_lock(
+        self, locked: bool, *, client_id: str | None = None, actor: str, reason: str
+    ) -> ControlChange: ...
+    async def set_provider_routing(
+        self,
+        capability: Literal["text", "image", "video"],
+        providers: list[str],
+        *,
+        actor: str,
+        reason: str,
+    ) -> ControlChange: ...
+    async def set_budget(
+        self,
+        *,
+        actor: str,
+        reason: str,
+        client_id: str | None = None,
+        episode_tokens: int | None = None,
+        episode_usd: float | None = None,
+        client_usd: float | None = None,
+        client_tokens: int | None = None,
+    ) -> ControlChange: ...
 
     async def submit(self, spec: JobSpec) -> Job: ...
     async def jobs(self, state: str | None = None) -> list[Job]: ...
     async def job(self, job_id: str) -> Job: ...
     async def approve(self, job_id: str, *, actor: str, reason: str) -> Job: ...
-    async def mark_needs_human_confirm(self, job_ids: list[str], *, actor: str, reason: str) -> list[Job]: ...
+    async def mark_needs_human_confirm(
+        self, job_ids: list[str], *, actor: str, reason: str
+    ) -> list[Job]: ...
 
     async def audit(self, cursor: int = 0, limit: int = 500) -> AuditPage: ...
     async def alerts(self, since: int = 0) -> list[Alert]: ...

@@ -23,14 +23,21 @@ def test_every_scenario_is_in_the_readme() -> None:
 def test_every_fault_kind_is_in_the_readme() -> None:
     from fakes.core.faults import FAULT_KINDS
 
-    assert not _missing(sorted(FAULT_KINDS)), f"README.md lacks fault kinds: {_missing(sorted(FAULT_KINDS))}"
+    assert not _missing(sorted(FAULT_KINDS)), (
+        f"README.md lacks fault kinds: {_missing(sorted(FAULT_KINDS))}"
+    )
 
 
 def test_every_defect_is_in_the_readme() -> None:
     import sandbox.platform  # noqa: F401  (registers the component defects)
     from sandbox.defects import DEFECTS
 
-    for mod in ("sandbox.generation", "sandbox.engagement", "sandbox.toolgate_client", "sandbox.lanes.browser"):
+    for mod in (
+        "sandbox.generation",
+        "sandbox.engagement",
+        "sandbox.toolgate_client",
+        "sandbox.lanes.browser",
+    ):
         __import__(mod)
     assert not _missing(sorted(DEFECTS)), f"README.md lacks defects: {_missing(sorted(DEFECTS))}"
 
@@ -38,7 +45,9 @@ def test_every_defect_is_in_the_readme() -> None:
 def test_every_invariant_is_in_the_readme() -> None:
     from harness.invariants import INVARIANTS
 
-    assert not _missing(sorted(INVARIANTS)), f"README.md lacks invariants: {_missing(sorted(INVARIANTS))}"
+    assert not _missing(sorted(INVARIANTS)), (
+        f"README.md lacks invariants: {_missing(sorted(INVARIANTS))}"
+    )
 
 
 @pytest.mark.parametrize("code", ["| 0 |", "| 1 |", "| 2 |", "| 3 |"])

@@ -25,8 +25,20 @@ from .world import World
 __all__ = ["create_admin_app"]
 
 
-def _error(path: str, value: Any, message: str, valid: list[str] | None = None, status: int = 422) -> Response:
-    return json_response({"error": {"message": f"{path}: {message}", "path": path, "value": value, "valid": valid or []}}, status)
+def _error(
+    path: str, value: Any, message: str, valid: list[str] | None = None, status: int = 422
+) -> Response:
+    return json_response(
+        {
+            "error": {
+                "message": f"{path}: {message}",
+                "path": path,
+                "value": value,
+                "valid": valid or [],
+            }
+        },
+        status,
+    )
 
 
 async def _json(request: Request) -> Any:
@@ -34,7 +46,9 @@ async def _json(request: Request) -> Any:
     try:
         return json.loads(raw or b"null")
     except json.JSONDecodeError as e:
-        raise FaultRuleError("$", raw[:200].decode(errors="replace"), f"body is not JSON ({e.msg} at char {e.pos})") from None
+        raise FaultRuleError(
+            "$", raw[:200].decode(errors="replace"), f"body is not JSON ({e.msg} at char {e.pos})"
+        ) from None
 
 
 def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
@@ -49,7 +63,9 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
     def guard(fn: Any) -> Any:
         async def endpoint(request: Request) -> Response:
             if not authorised(request):
-                return json_response({"error": {"message": "admin token required (Authorization: Bearer …)"}}, 401)
+                return json_response(
+                    {"error": {"message": "admin token required (Authorization: Bearer …)"}}, 401
+                )
             try:
                 return await fn(request)  # type: ignore[no-any-return]
             except FaultRuleError as e:
@@ -58,7 +74,15 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
         return endpoint
 
     async def health(_: Request) -> Response:
-        return json_response({"status": "ok", "fakes": sorted(services), "now": world.now(), "ledger": len(world.ledger), "journal": len(world.journal)})
+        return json_response(
+            {
+                "status": "ok",
+                "fakes": sorted(services),
+                "now": world.now(),
+                "ledger": len(world.ledger),
+                "journal": len(world.journal),
+            }
+        )
 
     async def kinds(_: Request) -> Response:
         return json_response({"kinds": [FAULT_KINDS[k].describe() for k in sorted(FAULT_KINDS)]})
@@ -76,13 +100,19 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
                 world.faults.validate(s)
                 rid = s.get("id")
                 if rid and (rid in installed or rid in seen):
-                    raise FaultRuleError("id", rid, f"a fault rule with id {rid!r} is already installed or given twice")
+                    raise FaultRuleError(
+                        "id",
+                        rid,
+                        f"a fault rule with id {rid!r} is already installed or given twice",
+                    )
                 if rid:
                     seen.add(rid)
             except FaultRuleError as e:
                 if not isinstance(body, list):
                     raise
-                raise FaultRuleError(f"[{i}].{e.path}", e.value, str(e)[len(e.path) + 2 :], e.valid) from None
+                raise FaultRuleError(
+                    f"[{i}].{e.path}", e.value, str(e)[len(e.path) + 2 :], e.valid
+                ) from None
         rules = [world.faults.add(s) for s in specs]
         if isinstance(body, list):
             return json_response({"ids": [r.id for r in rules]}, 201)
@@ -92,7 +122,9 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
         rid = request.path_params["rule_id"]
         if not world.faults.remove(rid):
             known = [r["id"] for r in world.faults.rules()]
-            return _error("rule_id", rid, f"no fault rule {rid!r}{did_you_mean(rid, known)}", known, 404)
+            return _error(
+                "rule_id", rid, f"no fault rule {rid!r}{did_you_mean(rid, known)}", known, 404
+            )
         return json_response({"deleted": rid})
 
     async def faults_clear(_: Request) -> Response:
@@ -108,14 +140,29 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
         q = request.query_params
         fake = q.get("fake")
         if fake is not None and fake not in services:
-            return _error("fake", fake, f"not a fake{did_you_mean(fake, services)}", sorted(services))
-        rows = world.ledger.entries(fake=fake, action=q.get("action"), account_id=q.get("account"), since_seq=_since(request))
-        return json_response({"entries": [e.to_json() for e in rows], "count": len(rows), "total": len(world.ledger)})
+            return _error(
+                "fake", fake, f"not a fake{did_you_mean(fake, services)}", sorted(services)
+            )
+        rows = world.ledger.entries(
+            fake=fake,
+            action=q.get("action"),
+            account_id=q.get("account"),
+            since_seq=_since(request),
+        )
+        return json_response(
+            {"entries": [e.to_json() for e in rows], "count": len(rows), "total": len(world.ledger)}
+        )
 
     async def journal(request: Request) -> Response:
         q = request.query_params
         rows = world.journal.entries(fake=q.get("fake"), since_seq=_since(request))
-        return json_response({"entries": [e.to_json() for e in rows], "count": len(rows), "dropped": world.journal.dropped})
+        return json_response(
+            {
+                "entries": [e.to_json() for e in rows],
+                "count": len(rows),
+                "dropped": world.journal.dropped,
+            }
+        )
 
     async def roster_get(request: Request) -> Response:
         if request.query_params.get("secrets") == "1" and authorised(request):
@@ -143,24 +190,44 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
                 return _error(f"[{i}]", it, "each inbound item must be an object", valid_keys)
             extra = sorted(set(it) - set(valid_keys))
             if extra:
-                return _error(f"[{i}].{extra[0]}", extra[0], f"unknown key{did_you_mean(extra[0], valid_keys)}", valid_keys)
+                return _error(
+                    f"[{i}].{extra[0]}",
+                    extra[0],
+                    f"unknown key{did_you_mean(extra[0], valid_keys)}",
+                    valid_keys,
+                )
             fake = it.get("fake")
             if fake not in ("x", "instagram", "linkedin"):
-                return _error(f"[{i}].fake", fake, "inbound traffic goes to a social fake", ["instagram", "linkedin", "x"])
+                return _error(
+                    f"[{i}].fake",
+                    fake,
+                    "inbound traffic goes to a social fake",
+                    ["instagram", "linkedin", "x"],
+                )
             kind = it.get("kind", "comment")
             if kind not in ("comment", "dm"):
                 return _error(f"[{i}].kind", kind, "not an inbound kind", ["comment", "dm"])
             acc = it.get("account")
             ids = [a.id for a in world.roster.accounts(fake)]
             if acc not in ids:
-                return _error(f"[{i}].account", acc, f"not an account of {fake}{did_you_mean(str(acc), ids)}", ids)
+                return _error(
+                    f"[{i}].account",
+                    acc,
+                    f"not an account of {fake}{did_you_mean(str(acc), ids)}",
+                    ids,
+                )
             if not isinstance(it.get("text"), str) or not it["text"]:
                 return _error(f"[{i}].text", it.get("text"), "text must be a non-empty string")
             checked.append(it)
         out = [
             world.inbound.schedule(
-                it["fake"], it.get("kind", "comment"), it["account"], it["text"], it.get("author", "@fan"),
-                float(it["at"]) if it.get("at") is not None else None, it.get("post_id"),
+                it["fake"],
+                it.get("kind", "comment"),
+                it["account"],
+                it["text"],
+                it.get("author", "@fan"),
+                float(it["at"]) if it.get("at") is not None else None,
+                it.get("post_id"),
             ).id
             for it in checked
         ]

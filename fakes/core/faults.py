@@ -35,7 +35,15 @@ __all__ = [
 ]
 
 Layer = Literal["transport", "protocol", "semantic"]
-ALL_FAKES: tuple[str, ...] = ("x", "instagram", "linkedin", "openai", "anthropic", "media", "toolgate")
+ALL_FAKES: tuple[str, ...] = (
+    "x",
+    "instagram",
+    "linkedin",
+    "openai",
+    "anthropic",
+    "media",
+    "toolgate",
+)
 SOCIAL: tuple[str, ...] = ("x", "instagram", "linkedin")
 
 
@@ -100,11 +108,20 @@ class FaultKind:
         }
 
 
-def _kind(kind: str, layer: Layer, fakes: tuple[str, ...], doc: str, params: type[BaseModel] = NoParams) -> None:
+def _kind(
+    kind: str, layer: Layer, fakes: tuple[str, ...], doc: str, params: type[BaseModel] = NoParams
+) -> None:
     type(
         "".join(p.title() for p in kind.replace(".", "_").split("_")),
         (FaultKind,),
-        {"kind": kind, "layer": layer, "fakes": fakes, "Params": params, "__doc__": doc, "__module__": __name__},
+        {
+            "kind": kind,
+            "layer": layer,
+            "fakes": fakes,
+            "Params": params,
+            "__doc__": doc,
+            "__module__": __name__,
+        },
     )
 
 
@@ -128,25 +145,59 @@ class OutageParams(_P):
     status: int = Field(503, ge=500, le=599, description="the 5xx status served")
 
 
-_kind("http.latency", "transport", ALL_FAKES, "Responses arrive late by `ms` (plus seeded jitter).", LatencyParams)
-_kind("http.hang", "transport", ALL_FAKES, "The request hangs with no response until the client gives up.", HangParams)
-_kind("http.reset", "transport", ALL_FAKES, "The connection drops mid-response (the client sees a protocol error).")
-_kind("http.malformed_body", "transport", ALL_FAKES, "A 200 whose JSON body is cut short and does not parse.")
-_kind("http.outage", "protocol", ALL_FAKES, "The service answers 5xx with its own error body (an outage).", OutageParams)
+_kind(
+    "http.latency",
+    "transport",
+    ALL_FAKES,
+    "Responses arrive late by `ms` (plus seeded jitter).",
+    LatencyParams,
+)
+_kind(
+    "http.hang",
+    "transport",
+    ALL_FAKES,
+    "The request hangs with no response until the client gives up.",
+    HangParams,
+)
+_kind(
+    "http.reset",
+    "transport",
+    ALL_FAKES,
+    "The connection drops mid-response (the client sees a protocol error).",
+)
+_kind(
+    "http.malformed_body",
+    "transport",
+    ALL_FAKES,
+    "A 200 whose JSON body is cut short and does not parse.",
+)
+_kind(
+    "http.outage",
+    "protocol",
+    ALL_FAKES,
+    "The service answers 5xx with its own error body (an outage).",
+    OutageParams,
+)
 
 
 # --- social fakes: x, instagram, linkedin --------------------------------------------------
 
 
 class RateLimitedParams(_P):
-    retry_after_s: float = Field(60.0, ge=0, le=86_400, description="seconds until the window resets")
-    style: Literal["problem", "v1"] = Field("problem", description="X only: problem JSON or v1 code 88 body")
+    retry_after_s: float = Field(
+        60.0, ge=0, le=86_400, description="seconds until the window resets"
+    )
+    style: Literal["problem", "v1"] = Field(
+        "problem", description="X only: problem JSON or v1 code 88 body"
+    )
     window: Literal["15m", "24h"] = Field("15m", description="X only: which window is exhausted")
     code: int = Field(4, description="Instagram only: 4 app, 17 user, 32 page, 613 custom throttle")
 
 
 class InvisibleParams(_P):
-    for_s: float | None = Field(None, ge=0, description="seconds the post stays invisible; null = forever")
+    for_s: float | None = Field(
+        None, ge=0, description="seconds the post stays invisible; null = forever"
+    )
 
 
 class EchoParams(_P):
@@ -155,46 +206,124 @@ class EchoParams(_P):
 
 
 class ScopeParams(_P):
-    scope: str | None = Field(None, description="the scope that was revoked (default: the write scope)")
+    scope: str | None = Field(
+        None, description="the scope that was revoked (default: the write scope)"
+    )
 
 
 class RefreshFailedParams(_P):
-    error: Literal["invalid_request", "invalid_grant"] = Field("invalid_request", description="the OAuth error code")
+    error: Literal["invalid_request", "invalid_grant"] = Field(
+        "invalid_request", description="the OAuth error code"
+    )
 
 
 for _f in SOCIAL:
-    _kind(f"{_f}.rate_limited", "protocol", (_f,), f"{_f}: 429 storm with the platform's exact rate-limit headers and body.", RateLimitedParams)
-    _kind(f"{_f}.token_expired", "protocol", (_f,), f"{_f}: the access token is rejected as expired (X/LinkedIn 401, Instagram code 190/463).")
-    _kind(f"{_f}.token_revoked", "protocol", (_f,), f"{_f}: the access token (and its refresh token) is revoked by the user or platform.")
-    _kind(f"{_f}.scope_revoked", "protocol", (_f,), f"{_f}: writes are refused with 403 because a scope was withdrawn.", ScopeParams)
-    _kind(f"{_f}.post_invisible", "semantic", (_f,), f"{_f}: a post is accepted (2xx with an id) but lookups do not find it, for a time or forever.", InvisibleParams)
-    _kind(f"{_f}.duplicate_rejected", "semantic", (_f,), f"{_f}: a post is refused as duplicate content (X 403, Instagram 506, LinkedIn 422).")
-    _kind(f"{_f}.action_blocked", "semantic", (_f,), f"{_f}: the action is blocked as spam/restricted activity (X 403, Instagram 4/2207051, LinkedIn 403).")
-    _kind(f"{_f}.reply_echo", "semantic", (_f,), f"{_f}: each reply the platform sends draws a new inbound comment with the trigger keyword.", EchoParams)
-    _kind(f"{_f}.duplicate_inbound", "semantic", (_f,), f"{_f}: each inbound comment or DM is delivered twice (same id).")
+    _kind(
+        f"{_f}.rate_limited",
+        "protocol",
+        (_f,),
+        f"{_f}: 429 storm with the platform's exact rate-limit headers and body.",
+        RateLimitedParams,
+    )
+    _kind(
+        f"{_f}.token_expired",
+        "protocol",
+        (_f,),
+        f"{_f}: the access token is rejected as expired (X/LinkedIn 401, Instagram code 190/463).",
+    )
+    _kind(
+        f"{_f}.token_revoked",
+        "protocol",
+        (_f,),
+        f"{_f}: the access token (and its refresh token) is revoked by the user or platform.",
+    )
+    _kind(
+        f"{_f}.scope_revoked",
+        "protocol",
+        (_f,),
+        f"{_f}: writes are refused with 403 because a scope was withdrawn.",
+        ScopeParams,
+    )
+    _kind(
+        f"{_f}.post_invisible",
+        "semantic",
+        (_f,),
+        f"{_f}: a post is accepted (2xx with an id) but lookups do not find it, for a time or forever.",
+        InvisibleParams,
+    )
+    _kind(
+        f"{_f}.duplicate_rejected",
+        "semantic",
+        (_f,),
+        f"{_f}: a post is refused as duplicate content (X 403, Instagram 506, LinkedIn 422).",
+    )
+    _kind(
+        f"{_f}.action_blocked",
+        "semantic",
+        (_f,),
+        f"{_f}: the action is blocked as spam/restricted activity (X 403, Instagram 4/2207051, LinkedIn 403).",
+    )
+    _kind(
+        f"{_f}.reply_echo",
+        "semantic",
+        (_f,),
+        f"{_f}: each reply the platform sends draws a new inbound comment with the trigger keyword.",
+        EchoParams,
+    )
+    _kind(
+        f"{_f}.duplicate_inbound",
+        "semantic",
+        (_f,),
+        f"{_f}: each inbound comment or DM is delivered twice (same id).",
+    )
 
-_kind("x.refresh_failed", "protocol", ("x",), "x: POST /2/oauth2/token answers 400 invalid_request for a valid refresh token.", RefreshFailedParams)
+_kind(
+    "x.refresh_failed",
+    "protocol",
+    ("x",),
+    "x: POST /2/oauth2/token answers 400 invalid_request for a valid refresh token.",
+    RefreshFailedParams,
+)
 _kind("x.usage_capped", "protocol", ("x",), "x: 429 UsageCapExceeded (monthly cap, not retryable).")
 
 
 class StuckParams(_P):
-    for_s: float | None = Field(None, ge=0, description="seconds the container stays IN_PROGRESS; null = forever")
+    for_s: float | None = Field(
+        None, ge=0, description="seconds the container stays IN_PROGRESS; null = forever"
+    )
 
 
-_kind("instagram.container_stuck", "semantic", ("instagram",), "instagram: media containers stay IN_PROGRESS (for a time or forever).", StuckParams)
-_kind("instagram.container_error", "semantic", ("instagram",), "instagram: media containers end in status_code ERROR.")
+_kind(
+    "instagram.container_stuck",
+    "semantic",
+    ("instagram",),
+    "instagram: media containers stay IN_PROGRESS (for a time or forever).",
+    StuckParams,
+)
+_kind(
+    "instagram.container_error",
+    "semantic",
+    ("instagram",),
+    "instagram: media containers end in status_code ERROR.",
+)
 
 
 # --- LLM and media providers ---------------------------------------------------------------
 
 
 class LlmRateParams(_P):
-    retry_after_s: float = Field(1.0, ge=0, le=3600, description="value of retry-after (and retry-after-ms)")
+    retry_after_s: float = Field(
+        1.0, ge=0, le=3600, description="value of retry-after (and retry-after-ms)"
+    )
 
 
 class StreamCutParams(_P):
-    after_chunks: int = Field(3, ge=0, le=10_000, description="chunks sent before the stream is cut")
-    mode: Literal["error_event", "drop"] = Field("error_event", description="an SSE error object, or the connection drops")
+    after_chunks: int = Field(
+        3, ge=0, le=10_000, description="chunks sent before the stream is cut"
+    )
+    mode: Literal["error_event", "drop"] = Field(
+        "error_event", description="an SSE error object, or the connection drops"
+    )
 
 
 class BloatParams(_P):
@@ -206,15 +335,55 @@ class ToolLoopParams(_P):
 
 
 for _p in ("openai", "anthropic"):
-    _kind(f"{_p}.rate_limited", "protocol", (_p,), f"{_p}: 429 rate limit (retryable) with retry-after headers.", LlmRateParams)
-    _kind(f"{_p}.token_bloat", "semantic", (_p,), f"{_p}: completions succeed but report huge token usage (cost spike).", BloatParams)
-    _kind(f"{_p}.tool_call_loop", "semantic", (_p,), f"{_p}: the model answers every turn with another tool call, never a final answer.", ToolLoopParams)
-    _kind(f"{_p}.stream_cut", "transport", (_p,), f"{_p}: a streamed completion stops mid-way (error event or dropped connection).", StreamCutParams)
+    _kind(
+        f"{_p}.rate_limited",
+        "protocol",
+        (_p,),
+        f"{_p}: 429 rate limit (retryable) with retry-after headers.",
+        LlmRateParams,
+    )
+    _kind(
+        f"{_p}.token_bloat",
+        "semantic",
+        (_p,),
+        f"{_p}: completions succeed but report huge token usage (cost spike).",
+        BloatParams,
+    )
+    _kind(
+        f"{_p}.tool_call_loop",
+        "semantic",
+        (_p,),
+        f"{_p}: the model answers every turn with another tool call, never a final answer.",
+        ToolLoopParams,
+    )
+    _kind(
+        f"{_p}.stream_cut",
+        "transport",
+        (_p,),
+        f"{_p}: a streamed completion stops mid-way (error event or dropped connection).",
+        StreamCutParams,
+    )
 
-_kind("openai.quota_exhausted", "protocol", ("openai",), "openai: 429 insufficient_quota — credits gone; retrying does not help.")
+_kind(
+    "openai.quota_exhausted",
+    "protocol",
+    ("openai",),
+    "openai: 429 insufficient_quota — credits gone; retrying does not help.",
+)
 _kind("anthropic.overloaded", "protocol", ("anthropic",), "anthropic: 529 overloaded_error.")
-_kind("media.job_stuck", "semantic", ("media",), "media: render jobs stay 'processing' (for a time or forever).", StuckParams)
-_kind("media.job_failed", "semantic", ("media",), "media: render jobs end in status 'failed' with an error.")
+_kind(
+    "media.job_stuck",
+    "semantic",
+    ("media",),
+    "media: render jobs stay 'processing' (for a time or forever).",
+    StuckParams,
+)
+_kind(
+    "media.job_failed",
+    "semantic",
+    ("media",),
+    "media: render jobs end in status 'failed' with an error.",
+)
 
 
 # --- MCP tool gateway ----------------------------------------------------------------------
@@ -229,10 +398,33 @@ class ToolErrorParams(_P):
     message: str = Field("upstream tool failed", description="the error text in the tool result")
 
 
-_kind("toolgate.unavailable", "protocol", ("toolgate",), "toolgate: the gateway fails `initialize` (like `calling \"initialize\": EOF`).")
-_kind("toolgate.tool_missing", "semantic", ("toolgate",), "toolgate: a tool vanishes from tools/list and calls to it fail.", ToolParams)
-_kind("toolgate.schema_drift", "semantic", ("toolgate",), "toolgate: a tool's input schema changes (renamed required argument), unannounced.", ToolParams)
-_kind("toolgate.tool_error", "semantic", ("toolgate",), "toolgate: tool calls return a result with isError=true.", ToolErrorParams)
+_kind(
+    "toolgate.unavailable",
+    "protocol",
+    ("toolgate",),
+    'toolgate: the gateway fails `initialize` (like `calling "initialize": EOF`).',
+)
+_kind(
+    "toolgate.tool_missing",
+    "semantic",
+    ("toolgate",),
+    "toolgate: a tool vanishes from tools/list and calls to it fail.",
+    ToolParams,
+)
+_kind(
+    "toolgate.schema_drift",
+    "semantic",
+    ("toolgate",),
+    "toolgate: a tool's input schema changes (renamed required argument), unannounced.",
+    ToolParams,
+)
+_kind(
+    "toolgate.tool_error",
+    "semantic",
+    ("toolgate",),
+    "toolgate: tool calls return a result with isError=true.",
+    ToolErrorParams,
+)
 
 
 # --- rules ---------------------------------------------------------------------------------
@@ -247,7 +439,14 @@ class FaultRuleError(ValueError):
 
     def to_json(self) -> dict[str, Any]:
         """The error as served by the admin API."""
-        return {"error": {"message": str(self), "path": self.path, "value": self.value, "valid": self.valid}}
+        return {
+            "error": {
+                "message": str(self),
+                "path": self.path,
+                "value": self.value,
+                "valid": self.valid,
+            }
+        }
 
 
 class Match(BaseModel):
@@ -314,11 +513,19 @@ class FaultEngine:
     def validate(self, spec: dict[str, Any]) -> tuple[FaultRule, BaseModel]:
         """Validate a rule spec completely before anything is installed."""
         if not isinstance(spec, dict):
-            raise FaultRuleError("$", spec, "a fault rule must be a JSON object", ["kind", "params", "match", "probability", "first_n", "every_nth", "start", "end"])
+            raise FaultRuleError(
+                "$",
+                spec,
+                "a fault rule must be a JSON object",
+                ["kind", "params", "match", "probability", "first_n", "every_nth", "start", "end"],
+            )
         kind = spec.get("kind")
         if kind not in FAULT_KINDS:
             raise FaultRuleError(
-                "kind", kind, f"{kind!r} is not a fault kind{did_you_mean(str(kind), FAULT_KINDS)}", sorted(FAULT_KINDS)
+                "kind",
+                kind,
+                f"{kind!r} is not a fault kind{did_you_mean(str(kind), FAULT_KINDS)}",
+                sorted(FAULT_KINDS),
             )
         cls = FAULT_KINDS[kind]
         try:
@@ -326,30 +533,57 @@ class FaultEngine:
         except ValidationError as e:
             err = e.errors()[0]
             path = ".".join(str(p) for p in err["loc"])
-            valid = list(FaultRule.model_fields) if err["type"] == "extra_forbidden" and len(err["loc"]) == 1 else (
-                list(Match.model_fields) if err["loc"][:1] == ("match",) and err["type"] == "extra_forbidden" else []
+            valid = (
+                list(FaultRule.model_fields)
+                if err["type"] == "extra_forbidden" and len(err["loc"]) == 1
+                else (
+                    list(Match.model_fields)
+                    if err["loc"][:1] == ("match",) and err["type"] == "extra_forbidden"
+                    else []
+                )
             )
             hint = did_you_mean(str(err["loc"][-1]), valid) if valid else ""
-            raise FaultRuleError(path, err.get("input"), f"{err['msg']} (got {err.get('input')!r}){hint}", valid) from None
+            raise FaultRuleError(
+                path, err.get("input"), f"{err['msg']} (got {err.get('input')!r}){hint}", valid
+            ) from None
         try:
             params = cls.Params.model_validate(rule.params)
         except ValidationError as e:
             err = e.errors()[0]
             path = "params." + ".".join(str(p) for p in err["loc"])
             valid = list(cls.Params.model_fields)
-            hint = did_you_mean(str(err["loc"][-1]), valid) if err["type"] == "extra_forbidden" else ""
-            raise FaultRuleError(path, err.get("input"), f"{err['msg']} (got {err.get('input')!r}) for {kind}{hint}", valid) from None
+            hint = (
+                did_you_mean(str(err["loc"][-1]), valid) if err["type"] == "extra_forbidden" else ""
+            )
+            raise FaultRuleError(
+                path,
+                err.get("input"),
+                f"{err['msg']} (got {err.get('input')!r}) for {kind}{hint}",
+                valid,
+            ) from None
         m = rule.match
         if m.fake is not None:
             if m.fake not in self.routes:
-                raise FaultRuleError("match.fake", m.fake, f"{m.fake!r} is not a fake{did_you_mean(m.fake, self.routes)}", sorted(self.routes))
+                raise FaultRuleError(
+                    "match.fake",
+                    m.fake,
+                    f"{m.fake!r} is not a fake{did_you_mean(m.fake, self.routes)}",
+                    sorted(self.routes),
+                )
             if m.fake not in cls.fakes:
-                raise FaultRuleError("match.fake", m.fake, f"{kind} does not apply to {m.fake!r}", list(cls.fakes))
+                raise FaultRuleError(
+                    "match.fake", m.fake, f"{kind} does not apply to {m.fake!r}", list(cls.fakes)
+                )
         if m.route is not None:
             fakes = [m.fake] if m.fake else [f for f in cls.fakes if f in self.routes]
             names = sorted({r for f in fakes for r in self.routes.get(f, ())})
             if names and not any(fnmatch.fnmatchcase(r, m.route) for r in names):
-                raise FaultRuleError("match.route", m.route, f"{m.route!r} matches no route of {', '.join(fakes)}{did_you_mean(m.route, names)}", names)
+                raise FaultRuleError(
+                    "match.route",
+                    m.route,
+                    f"{m.route!r} matches no route of {', '.join(fakes)}{did_you_mean(m.route, names)}",
+                    names,
+                )
         if rule.start is not None and rule.end is not None and rule.end < rule.start:
             raise FaultRuleError("end", rule.end, f"end {rule.end} is before start {rule.start}")
         return rule, params
@@ -421,7 +655,11 @@ class FaultEngine:
                     continue
                 if m.account is not None and m.account != account:
                     continue
-                if m.route is not None and m.route != route and not fnmatch.fnmatchcase(route, m.route):
+                if (
+                    m.route is not None
+                    and m.route != route
+                    and not fnmatch.fnmatchcase(route, m.route)
+                ):
                     continue
                 if where is not None and not where(inst.params):
                     continue
@@ -446,8 +684,13 @@ class FaultEngine:
     def rules(self) -> list[dict[str, Any]]:
         """Installed rules with their hit counts."""
         return [
-            {**i.rule.model_dump(mode="json"), "matched": i.matched, "hits": i.hits,
-             "first_hit_at": i.first_hit_at, "last_hit_at": i.last_hit_at}
+            {
+                **i.rule.model_dump(mode="json"),
+                "matched": i.matched,
+                "hits": i.hits,
+                "first_hit_at": i.first_hit_at,
+                "last_hit_at": i.last_hit_at,
+            }
             for i in self._rules.values()
         ]
 
@@ -463,17 +706,54 @@ class FaultEngine:
 
 
 class DriftParams(_P):
-    reword_labels: bool = Field(True, description="labels and accessible names reworded too, so no v1 locator matches; false keeps them, so a role/label fallback finds the controls")
+    reword_labels: bool = Field(
+        True,
+        description="labels and accessible names reworded too, so no v1 locator matches; false keeps them, so a role/label fallback finds the controls",
+    )
 
 
 class SlowRenderParams(_P):
-    delay_ms: float = Field(2000.0, ge=0, le=120_000, description="milliseconds before a page's content appears")
+    delay_ms: float = Field(
+        2000.0, ge=0, le=120_000, description="milliseconds before a page's content appears"
+    )
 
 
 WEB: tuple[str, ...] = ("x", "instagram")
-_kind("web.selector_drift", "semantic", WEB, "web: a new UI version: test ids and classes renamed, publish moved into a menu, another control where it was.", DriftParams)
-_kind("web.interstitial", "semantic", WEB, "web: a modal dialog covers the page until it is dismissed.")
-_kind("web.captcha", "semantic", WEB, "web: a 'confirm you are human' challenge replaces the page; nothing happens until a person solves it.")
-_kind("web.action_blocked", "semantic", WEB, "web: the action is refused with a 'we restrict certain activity' banner.")
-_kind("web.slow_render", "semantic", WEB, "web: pages show their content late (after `delay_ms`).", SlowRenderParams)
-_kind("web.session_expired", "semantic", WEB, "web: the browser session is logged out; pages send it back to the login form.")
+_kind(
+    "web.selector_drift",
+    "semantic",
+    WEB,
+    "web: a new UI version: test ids and classes renamed, publish moved into a menu, another control where it was.",
+    DriftParams,
+)
+_kind(
+    "web.interstitial",
+    "semantic",
+    WEB,
+    "web: a modal dialog covers the page until it is dismissed.",
+)
+_kind(
+    "web.captcha",
+    "semantic",
+    WEB,
+    "web: a 'confirm you are human' challenge replaces the page; nothing happens until a person solves it.",
+)
+_kind(
+    "web.action_blocked",
+    "semantic",
+    WEB,
+    "web: the action is refused with a 'we restrict certain activity' banner.",
+)
+_kind(
+    "web.slow_render",
+    "semantic",
+    WEB,
+    "web: pages show their content late (after `delay_ms`).",
+    SlowRenderParams,
+)
+_kind(
+    "web.session_expired",
+    "semantic",
+    WEB,
+    "web: the browser session is logged out; pages send it back to the login form.",
+)

@@ -38,7 +38,10 @@ class DroppedResponse(Response):
         self.partial = partial
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(self.partial) + 64).encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.partial) + 64).encode()),
+        ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": self.partial, "more_body": True})
         raise ConnectionDropped("vibedrill fault: connection dropped mid-response")
@@ -141,7 +144,9 @@ class FakeService:
         """Run one request through faults, the handler and the journal."""
         w = self.world
         cred = self.credential_of(request)
-        call = Call(request, self.name, route, w.request_id(self.name), cred, self.account_for(cred))
+        call = Call(
+            request, self.name, route, w.request_id(self.name), cred, self.account_for(cred)
+        )
         resp: Response | None = None
         try:
             resp = await self._transport_faults(call)
@@ -194,4 +199,6 @@ class FakeService:
 
     @staticmethod
     def _default_outage(call: Call, status: int) -> Response:
-        return json_response({"error": {"message": "Service Unavailable", "status": status}}, status)
+        return json_response(
+            {"error": {"message": "Service Unavailable", "status": status}}, status
+        )

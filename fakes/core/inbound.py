@@ -64,7 +64,12 @@ class Inbound:
         return item
 
     def visible(
-        self, fake: str, *, account_id: str | None = None, post_id: str | None = None, kind: InboundKind | None = None
+        self,
+        fake: str,
+        *,
+        account_id: str | None = None,
+        post_id: str | None = None,
+        kind: InboundKind | None = None,
     ) -> list[InboundItem]:
         """Items of a fake that have arrived by now."""
         t = self.now()

@@ -61,7 +61,11 @@ class Journal:
 
     def entries(self, *, fake: str | None = None, since_seq: int = 0) -> list[JournalEntry]:
         """Entries with ``seq`` > ``since_seq``, optionally of one fake."""
-        return [JournalEntry._make(e) for e in self._entries if e[0] > since_seq and (fake is None or e[2] == fake)]
+        return [
+            JournalEntry._make(e)
+            for e in self._entries
+            if e[0] > since_seq and (fake is None or e[2] == fake)
+        ]
 
     def clear(self) -> None:
         """Forget every entry."""

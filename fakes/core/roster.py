@@ -142,7 +142,9 @@ class Roster(BaseModel):
                     platform=p,  # type: ignore[arg-type]
                     handle=f"agency@{p}",
                     platform_user_id=f"org-{rng.getrandbits(48):012x}",
-                    credential=Credential(access_token=f"sk-{p}-{rng.getrandbits(160):040x}", ttl_s=10**9),
+                    credential=Credential(
+                        access_token=f"sk-{p}-{rng.getrandbits(160):040x}", ttl_s=10**9
+                    ),
                 )
                 for p in PROVIDER_PLATFORMS
             )

@@ -497,7 +497,9 @@ def test_served_fakes_answer_without_a_delayed_ack_stall() -> None:
     )
 
 
-async def test_mock_hosts_routes_a_plain_httpx_client_to_the_fakes_and_refuses_other_hosts() -> None:
+async def test_mock_hosts_routes_a_plain_httpx_client_to_the_fakes_and_refuses_other_hosts() -> (
+    None
+):
     import httpx
 
     from fakes import FakeWorld, World

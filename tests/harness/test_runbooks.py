@@ -41,24 +41,45 @@ def test_the_action_names_follow_subject_imperative() -> None:
     for name in ACTIONS:
         subject, _, verb = name.partition(".")
         assert subject and verb and "." not in verb, name
-    for required in ("kill_switch.engage", "kill_switch.release", "lane.route", "mode.set", "queue.pause", "queue.resume",
-                     "pacing.set", "blueprint.disable", "triggers.lock", "provider.route", "budget.set",
-                     "jobs.mark_needs_human_confirm", "evidence.snapshot", "fault.heal"):
+    for required in (
+        "kill_switch.engage",
+        "kill_switch.release",
+        "lane.route",
+        "mode.set",
+        "queue.pause",
+        "queue.resume",
+        "pacing.set",
+        "blueprint.disable",
+        "triggers.lock",
+        "provider.route",
+        "budget.set",
+        "jobs.mark_needs_human_confirm",
+        "evidence.snapshot",
+        "fault.heal",
+    ):
         assert required in ACTIONS
 
 
 def test_a_duplicate_action_is_refused_naming_both_definitions() -> None:
-    with pytest.raises(TypeError, match=r"defined twice: harness\.runbooks\.actions\.kill_switch_engage and"):
+    with pytest.raises(
+        TypeError, match=r"defined twice: harness\.runbooks\.actions\.kill_switch_engage and"
+    ):
+
         @action("kill_switch.engage")
         async def again(ctx: ActionContext) -> dict[str, Any]:
             return {}
 
 
-def test_a_runbook_step_with_an_unknown_action_fails_to_load_with_a_suggestion(tmp_path: Path) -> None:
+def test_a_runbook_step_with_an_unknown_action_fails_to_load_with_a_suggestion(
+    tmp_path: Path,
+) -> None:
     src = (Path(__file__).resolve().parents[2] / "harness/runbooks/data/rb05.yaml").read_text()
     p = tmp_path / "rb05.yaml"
     p.write_text(src.replace("action: pacing.set", "action: pacing.sett", 1))
-    with pytest.raises(RunbookError, match=r"rb05.yaml: immediate\[0\].action: 'pacing.sett' is not a runbook action; did you mean 'pacing.set'\?"):
+    with pytest.raises(
+        RunbookError,
+        match=r"rb05.yaml: immediate\[0\].action: 'pacing.sett' is not a runbook action; did you mean 'pacing.set'\?",
+    ):
         load_runbook(p)
 
 
@@ -68,14 +89,25 @@ class FakePlatform:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    async def set_kill_switch(self, scope: KillScope, engaged: bool, *, actor: str, reason: str) -> ControlChange:
+    async def set_kill_switch(
+        self, scope: KillScope, engaged: bool, *, actor: str, reason: str
+    ) -> ControlChange:
         self.calls.append(("kill", (scope.model_dump(exclude_none=True), engaged, actor)))
-        return ControlChange(seq=len(self.calls), t=0.0, actor=actor, reason=reason, control="kill_switch",
-                             scope=scope.model_dump(), value={"engaged": engaged})
+        return ControlChange(
+            seq=len(self.calls),
+            t=0.0,
+            actor=actor,
+            reason=reason,
+            control="kill_switch",
+            scope=scope.model_dump(),
+            value={"engaged": engaged},
+        )
 
     async def set_pacing(self, platform: str, **kw: Any) -> ControlChange:
         self.calls.append(("pacing", (platform, kw["concurrency"])))
-        return ControlChange(seq=len(self.calls), t=0.0, actor=kw["actor"], reason=kw["reason"], control="pacing")
+        return ControlChange(
+            seq=len(self.calls), t=0.0, actor=kw["actor"], reason=kw["reason"], control="pacing"
+        )
 
 
 async def test_kill_switch_engage_calls_the_contract_with_actor_and_reason() -> None:
@@ -88,7 +120,10 @@ async def test_kill_switch_engage_calls_the_contract_with_actor_and_reason() -> 
 
 async def test_an_action_with_a_wrong_parameter_is_refused_before_any_call() -> None:
     fp = FakePlatform()
-    with pytest.raises(ActionError, match=r"pacing\.set takes no parameter 'concurency'; did you mean 'concurrency'"):
+    with pytest.raises(
+        ActionError,
+        match=r"pacing\.set takes no parameter 'concurency'; did you mean 'concurrency'",
+    ):
         await run_action("pacing.set", ActionContext(fp), platform="x", concurency=1)  # type: ignore[arg-type]
     assert fp.calls == []
 
@@ -96,7 +131,8 @@ async def test_an_action_with_a_wrong_parameter_is_refused_before_any_call() -> 
 def test_a_step_naming_the_platform_runs_once_per_affected_platform() -> None:
     step = runbooks()["RB-05"].immediate[0]
     assert expand_step(step, ("instagram", "x"), ()) == [
-        {"platform": "instagram", "concurrency": 1}, {"platform": "x", "concurrency": 1},
+        {"platform": "instagram", "concurrency": 1},
+        {"platform": "x", "concurrency": 1},
     ]
     glob = runbooks()["RB-01"].immediate[0]
     assert expand_step(glob, ("x",), ("acme",)) == [{}]
