@@ -9,6 +9,7 @@ outage are applied here, before the handler, so every fake fails the same way at
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -24,6 +25,11 @@ from .faults import Fired
 from .world import World
 
 __all__ = ["Call", "ConnectionDropped", "DroppedResponse", "FakeService", "json_response"]
+
+
+def _intern(value: str | None) -> str | None:
+    """One shared copy of a string every request repeats (a journal of millions stays small)."""
+    return sys.intern(value) if value is not None else None
 
 
 class ConnectionDropped(Exception):
@@ -159,7 +165,7 @@ class FakeService:
             w.journal.record(
                 t=w.now(),
                 fake=self.name,
-                method=request.method,
+                method=sys.intern(request.method),
                 path=request.url.path,
                 route=route,
                 status=status,
@@ -169,7 +175,7 @@ class FakeService:
                 idempotency_key=h.get("idempotency-key"),
                 fault_id=call.fault.rule_id if call.fault else None,
                 fault_kind=call.fault.kind if call.fault else None,
-                user_agent=h.get("user-agent"),
+                user_agent=_intern(h.get("user-agent")),
             )
         if self.request_id_header and self.request_id_header not in resp.headers:
             resp.headers[self.request_id_header] = call.request_id

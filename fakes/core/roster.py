@@ -11,7 +11,7 @@ import hashlib
 import random
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 __all__ = [
     "Account",
@@ -96,6 +96,13 @@ class Roster(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     clients: tuple[Client, ...] = ()
+    #: account id → (account, owner): built on first lookup; the roster is frozen, so it stays true
+    _index: dict[str, tuple[Account, Client]] | None = PrivateAttr(default=None)
+
+    def _lookup(self) -> dict[str, tuple[Account, Client]]:
+        if self._index is None:
+            self._index = {a.id: (a, c) for c in self.clients for a in c.accounts}
+        return self._index
 
     @classmethod
     def generate(
@@ -157,17 +164,17 @@ class Roster(BaseModel):
 
     def account(self, account_id: str) -> Account:
         """The account with this id; KeyError naming the known ids otherwise."""
-        for a in self.accounts():
-            if a.id == account_id:
-                return a
-        raise KeyError(f"no account {account_id!r}; known: {sorted(a.id for a in self.accounts())}")
+        hit = self._lookup().get(account_id)
+        if hit is None:
+            raise KeyError(f"no account {account_id!r}; known: {sorted(self._lookup())}")
+        return hit[0]
 
     def owner(self, account_id: str) -> Client:
         """The client (tenant) that owns an account."""
-        for c in self.clients:
-            if any(a.id == account_id for a in c.accounts):
-                return c
-        raise KeyError(f"no account {account_id!r} in the roster")
+        hit = self._lookup().get(account_id)
+        if hit is None:
+            raise KeyError(f"no account {account_id!r} in the roster")
+        return hit[1]
 
     def by_platform_user_id(self, platform: str, user_id: str) -> Account | None:
         """The account a platform-side user id belongs to, if any."""

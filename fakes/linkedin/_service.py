@@ -56,9 +56,15 @@ class _State:
     comments: dict[str, _Comment] = field(default_factory=dict)
     #: (UTC day, member account id or 'app', route) → calls
     daily: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    #: account id → URNs of its posts in creation order; the duplicate check stays O(own posts)
+    by_account: dict[str, list[str]] = field(default_factory=dict)
+    #: (account id, commentary) → URN of the latest post with that text: the duplicate check in O(1)
+    by_text: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def clear(self) -> None:
         self.posts.clear()
+        self.by_account.clear()
+        self.by_text.clear()
         self.comments.clear()
         self.daily.clear()
 
@@ -236,22 +242,30 @@ class _LinkedIn:
             return self.blocked()
         now = w.now()
         acc = str(call.account_id)
-        mine = [p for p in self.state.posts.values() if p.account_id == acc and not p.deleted]
-        dup = next(
-            (
-                p
-                for p in mine
-                if p.commentary == text and now - p.created_at < self.opts.duplicate_window_s
-            ),
-            None,
+        prev_urn = self.state.by_text.get((acc, text))
+        prev = self.state.posts.get(prev_urn) if prev_urn is not None else None
+        dup = (
+            prev
+            if prev is not None
+            and not prev.deleted
+            and now - prev.created_at < self.opts.duplicate_window_s
+            else None
         )
         if dup is not None or call.fire(w, "linkedin.duplicate_rejected"):
+            latest = next(
+                (
+                    u
+                    for u in reversed(self.state.by_account.get(acc, []))
+                    if not self.state.posts[u].deleted
+                ),
+                None,
+            )
             other = (
                 dup.urn
                 if dup
                 else (
-                    mine[-1].urn
-                    if mine
+                    latest
+                    if latest
                     else f"urn:li:share:{7_300_000_000_000_000_000 + w.next_id('linkedin.dup')}"
                 )
             )
@@ -267,6 +281,8 @@ class _LinkedIn:
             post.visible_from = float("inf") if for_s is None else now + for_s
             detail = "invisible" if for_s is None else f"invisible_for={for_s:g}s"
         self.state.posts[urn] = post
+        self.state.by_account.setdefault(acc, []).append(urn)
+        self.state.by_text[(acc, text)] = urn
         self.record(call, "post.created", urn, text, detail=detail)
         return Response(status_code=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
 
