@@ -514,6 +514,42 @@ def serve(
         pass
 
 
+@app.command()
+def doctor(
+    install_browser: Annotated[
+        bool,
+        typer.Option(
+            "--install-browser",
+            help="when no Chromium is found, install Debian's chromium with apt-get (needs root)",
+        ),
+    ] = False,
+) -> None:
+    """Check what the drills need here: a Chromium for the browser lane (optionally install one)."""
+    import shutil
+    import subprocess
+
+    from sandbox.lanes.browser_select import BrowserNotFound, find_browser
+
+    try:
+        choice = find_browser()
+    except BrowserNotFound as e:
+        if not install_browser:
+            err.print(f"vibedrill doctor: {e}")
+            raise typer.Exit(EXIT_HARNESS) from None
+        apt = shutil.which("apt-get")
+        if apt is None:
+            err.print(f"vibedrill doctor: {e}\nno apt-get here: install a Chromium by hand.")
+            raise typer.Exit(EXIT_HARNESS) from None
+        out.print("no Chromium found; installing Debian's chromium (apt-get install chromium) …")
+        for cmd in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "chromium"]):
+            done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+            if done.returncode != 0:
+                err.print(f"vibedrill doctor: {' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
+                raise typer.Exit(EXIT_HARNESS) from None
+        choice = find_browser()
+    out.print(f"browser lane: {choice.executable} ({choice.source})")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -72,3 +72,15 @@ def test_the_catalogue_commands_list_faults_invariants_defects_and_scenarios() -
         res = runner.invoke(app, [cmd], env={"COLUMNS": "250"})
         assert res.exit_code == 0, (cmd, res.output)
         assert needle in res.output, cmd
+
+
+def test_doctor_names_the_browser_it_found_and_fails_with_what_it_tried(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    runner = CliRunner()
+    monkeypatch.setenv("VIBEDRILL_CHROMIUM", "/nonexistent/chromium")
+    bad = runner.invoke(app, ["doctor"])
+    assert bad.exit_code == 3
+    assert "/nonexistent/chromium" in bad.output
