@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 __all__ = ["Container", "IgState", "Media", "Reply"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Container:
     """A media container on its way from upload to publication."""
 
@@ -22,7 +22,7 @@ class Container:
     media_id: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Media:
     """A published post."""
 
@@ -37,7 +37,7 @@ class Media:
     visible_from: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A reply the account made to an inbound comment."""
 

@@ -25,7 +25,7 @@ _COMMENT_URN = re.compile(r"urn:li:comment:\((.+),([^,()]+)\)")
 Handler = Callable[[Call], Awaitable[Response]]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Post:
     urn: str
     account_id: str
@@ -38,7 +38,7 @@ class _Post:
     deleted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Comment:
     urn: str
     id: str

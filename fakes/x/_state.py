@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 __all__ = ["Dm", "Tweet", "Window", "XState"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Tweet:
     """A post made through the fake (replies included)."""
 
@@ -24,7 +24,7 @@ class Tweet:
     deleted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dm:
     """A direct message sent through the fake."""
 
@@ -36,7 +36,7 @@ class Dm:
     created_at: float
 
 
-@dataclass
+@dataclass(slots=True)
 class Window:
     """A fixed counting window that starts with its first request."""
 
