@@ -494,6 +494,12 @@ class _Installed:
     hits: int = 0
     first_hit_at: float | None = None
     last_hit_at: float | None = None
+    #: install order: among candidates of one kind the earliest installed rule fires first
+    seq: int = 0
+
+
+def _install_order(inst: _Installed) -> int:
+    return inst.seq
 
 
 @dataclass
@@ -506,6 +512,9 @@ class FaultEngine:
     routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _rules: dict[str, _Installed] = field(default_factory=dict)
     _by_kind: dict[str, list[_Installed]] = field(default_factory=dict)
+    #: (kind, match.account) → rules: a request only walks the rules that could match its account,
+    #: so rules for other accounts cost a dict lookup, not a scan
+    _by_key: dict[tuple[str, str | None], list[_Installed]] = field(default_factory=dict)
     _next: int = 1
     #: every rule ever installed (kept after removal, for reached checks)
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -598,7 +607,9 @@ class FaultEngine:
         rule = rule.model_copy(update={"id": rid})
         inst = _Installed(rule, params)
         self._rules[rid] = inst
+        inst.seq = self._next
         self._by_kind.setdefault(rule.kind, []).append(inst)
+        self._by_key.setdefault((rule.kind, rule.match.account), []).append(inst)
         self.history.append({"id": rid, "kind": rule.kind, "installed_at": self.now()})
         return rule
 
@@ -608,6 +619,7 @@ class FaultEngine:
         if inst is None:
             return False
         self._by_kind[inst.rule.kind].remove(inst)
+        self._by_key[(inst.rule.kind, inst.rule.match.account)].remove(inst)
         self._record_removal(inst)
         return True
 
@@ -618,6 +630,7 @@ class FaultEngine:
             self._record_removal(inst)
         self._rules.clear()
         self._by_kind.clear()
+        self._by_key.clear()
         return n
 
     def _record_removal(self, inst: _Installed) -> None:
@@ -646,7 +659,13 @@ class FaultEngine:
             kinds = (kinds,)
         t: float | None = None
         for kind in kinds:
-            for inst in self._by_kind.get(kind, ()):
+            any_account = self._by_key.get((kind, None))
+            own = self._by_key.get((kind, account)) if account is not None else None
+            if any_account and own:
+                candidates: Iterable[_Installed] = sorted(any_account + own, key=_install_order)
+            else:
+                candidates = any_account or own or ()
+            for inst in candidates:
                 r = inst.rule
                 m = r.match
                 if m.fake is not None and m.fake != fake:

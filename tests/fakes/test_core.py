@@ -523,3 +523,19 @@ async def test_mock_hosts_routes_a_plain_httpx_client_to_the_fakes_and_refuses_o
             else:
                 raise AssertionError("a request to a host outside the fake world was let through")
     assert [e.action for e in fw.world.ledger] == ["post.created"]
+
+
+def test_a_rule_for_the_requests_account_fires_before_a_later_rule_for_any_account() -> None:
+    from fakes.core.clock import ManualClock
+    from fakes.core.world import World
+
+    w = World(now=ManualClock(), seed=5)
+    w.faults.routes["x"] = ("tweets.create",)
+    first = w.faults.add({"kind": "x.rate_limited", "match": {"account": "acme-x"}})
+    w.faults.add({"kind": "x.rate_limited"})
+    w.faults.add({"kind": "x.rate_limited", "match": {"account": "northwind-x"}})
+    fired = w.faults.fire("x", "tweets.create", "acme-x", "x.rate_limited")
+    assert fired is not None and fired.rule_id == first.id
+    other = w.faults.fire("x", "tweets.create", "globex-x", "x.rate_limited")
+    assert other is not None and other.rule_id != first.id
+    assert {r["id"]: r["hits"] for r in w.faults.rules()} == {first.id: 1, "f2": 1, "f3": 0}
