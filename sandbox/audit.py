@@ -8,6 +8,7 @@ registered and against credential-shaped patterns before it is stored.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -69,8 +70,35 @@ class Scrubber:
         return v
 
 
-# stored rows are plain tuples in AuditEvent field order: cheap to keep 10^6 of them
+# stored rows are plain tuples in AuditEvent field order minus ``seq`` (the row's position + 1):
+# cheap to keep 10^6 of them
 _FIELDS = tuple(AuditEvent.model_fields)
+_ROW_FIELDS = _FIELDS[1:]
+_EVENT_ID, _PROOF, _DETAIL = (_ROW_FIELDS.index(f) for f in ("event_id", "proof", "detail"))
+
+
+def _intern(s: str | None) -> str | None:
+    return sys.intern(s) if type(s) is str else s
+
+
+#: key tuples shared by every packed dict with the same keys (proofs repeat a few shapes)
+_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _pack(d: dict[str, Any]) -> tuple[Any, ...]:
+    """A proof/detail dict as ``(keys, *values)``: a flat tuple is a third of a small dict's size."""
+    keys = tuple(d)
+    shared = _KEYS.get(keys)
+    if shared is None:
+        shared = keys if len(_KEYS) >= 1024 else _KEYS.setdefault(keys, keys)
+    return (shared, *d.values())
+
+
+def _unpack(packed: tuple[Any, ...] | None) -> dict[str, Any]:
+    """The dict :func:`_pack` packed (a fresh ``{}`` for None)."""
+    if packed is None:
+        return {}
+    return dict(zip(packed[0], packed[1:], strict=True))
 
 
 class AuditLog:
@@ -122,33 +150,35 @@ class AuditLog:
                     return None
         sc = self.scrubber
         seq = len(self._rows) + 1
+        # compact row: the event id is derived from seq and empty proof/detail are stored as
+        # None (both rebuilt in _event); the few distinct tenant/platform/action strings are
+        # interned so a hundred thousand rows share them
         row = (
-            seq,
             self.now(),
-            f"ae-{seq:06d}",
-            client_id,
-            platform,
-            account_id,
-            action,
-            phase,
-            outcome,
+            None,
+            _intern(client_id),
+            _intern(platform),
+            _intern(account_id),
+            _intern(action),
+            _intern(phase),
+            _intern(outcome),
             job_id,
             idempotency_key,
-            lane,
+            _intern(lane),
             trace_id,
-            sc.value(proof) if proof else {},
+            _pack(sc.value(proof)) if proof else None,
             sc.text(error) if error else None,
-            sc.value(detail) if detail else {},
+            _pack(sc.value(detail)) if detail else None,
         )
         self._rows.append(row)
         if phase == "outcome" and outcome == "success":
             self._stored_success += 1
         if self.on_append:
-            ev = self._event(row)
+            ev = self._event(seq, row)
             for fn in self.on_append:
                 fn(ev)
             return ev
-        return self._event(row)
+        return self._event(seq, row)
 
     def restore(self, event: AuditEvent) -> None:
         """Re-append an event loaded from storage (its seq must be the next one)."""
@@ -156,14 +186,25 @@ class AuditLog:
             raise ValueError(
                 f"audit restore out of order: got seq {event.seq}, expected {len(self._rows) + 1}"
             )
-        self._rows.append(tuple(getattr(event, f) for f in _FIELDS))
+        row = [getattr(event, f) for f in _ROW_FIELDS]
+        if row[_EVENT_ID] == f"ae-{event.seq:06d}":
+            row[_EVENT_ID] = None
+        for i in (_PROOF, _DETAIL):
+            row[i] = _pack(row[i]) if row[i] else None
+        self._rows.append(tuple(row))
         if event.phase == "outcome" and event.outcome == "success":
             self._stored_success += 1
             self.intended_outcomes += 1
 
     @staticmethod
-    def _event(row: tuple[Any, ...]) -> AuditEvent:
-        return AuditEvent.model_construct(**dict(zip(_FIELDS, row, strict=True)))
+    def _event(seq: int, row: tuple[Any, ...]) -> AuditEvent:
+        d = dict(zip(_ROW_FIELDS, row, strict=True))
+        d["seq"] = seq
+        if d["event_id"] is None:
+            d["event_id"] = f"ae-{seq:06d}"
+        d["proof"] = _unpack(d["proof"])
+        d["detail"] = _unpack(d["detail"])
+        return AuditEvent.model_construct(**d)
 
     def page(self, cursor: int = 0, limit: int = 500) -> AuditPage:
         """Events with ``seq > cursor``, at most ``limit``; ``next_cursor`` continues."""
@@ -173,12 +214,13 @@ class AuditLog:
             raise ValueError(f"limit must be between 1 and 10000, got {limit!r}")
         rows = self._rows[cursor : cursor + limit]
         return AuditPage.model_construct(
-            events=[self._event(r) for r in rows], next_cursor=cursor + len(rows)
+            events=[self._event(cursor + i, r) for i, r in enumerate(rows, 1)],
+            next_cursor=cursor + len(rows),
         )
 
     def events(self) -> list[AuditEvent]:
         """Every event (tests and evidence bundles)."""
-        return [self._event(r) for r in self._rows]
+        return [self._event(i, r) for i, r in enumerate(self._rows, 1)]
 
     def gap(self) -> int:
         """Successful outcomes meant to be audited but missing from the log (RB-11's signal)."""

@@ -172,7 +172,7 @@ class FakeService:
                 account_id=call.account_id,
                 request_id=call.request_id,
                 retry_count=int(rc) if rc and rc.isdigit() else None,
-                idempotency_key=h.get("idempotency-key"),
+                idempotency_key=_intern(h.get("idempotency-key")),
                 fault_id=call.fault.rule_id if call.fault else None,
                 fault_kind=call.fault.kind if call.fault else None,
                 user_agent=_intern(h.get("user-agent")),

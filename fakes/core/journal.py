@@ -37,8 +37,9 @@ class Journal:
     """Append-only, bounded by ``max_entries`` (oldest dropped, count kept)."""
 
     def __init__(self, max_entries: int = 2_000_000) -> None:
-        #: plain tuples in JournalEntry's field order: exact tuples of atoms leave the GC's
-        #: tracked set after a collection, NamedTuple instances do not
+        #: plain tuples in JournalEntry's field order minus ``seq`` (derived from the position):
+        #: exact tuples of atoms leave the GC's tracked set after a collection, NamedTuple
+        #: instances do not
         self._entries: list[tuple[Any, ...]] = []
         self._max = max_entries
         self.dropped = 0
@@ -47,12 +48,18 @@ class Journal:
         return len(self._entries)
 
     def __iter__(self) -> Iterator[JournalEntry]:
-        return map(JournalEntry._make, self._entries)
+        return map(JournalEntry._make, self._with_seq(0))
+
+    def _with_seq(self, start: int) -> Iterator[tuple[Any, ...]]:
+        """Stored rows from index ``start`` with their ``seq`` put back in front."""
+        base = self.dropped + 1
+        return ((base + i, *e) for i, e in enumerate(self._entries[start:], start))
 
     def record(self, **fields: Any) -> JournalEntry:
         """Append an entry; ``seq`` is assigned here."""
         entry = JournalEntry(seq=len(self._entries) + self.dropped + 1, **fields)
-        self._entries.append(tuple(entry))
+        # stored without seq: it is always dropped + position + 1, so it is put back on read
+        self._entries.append(tuple(entry)[1:])
         if len(self._entries) > self._max:
             cut = len(self._entries) - self._max
             del self._entries[:cut]
@@ -61,9 +68,10 @@ class Journal:
 
     def entries(self, *, fake: str | None = None, since_seq: int = 0) -> list[JournalEntry]:
         """Entries with ``seq`` > ``since_seq``, optionally of one fake."""
+        start = max(0, since_seq - self.dropped)
         return [
             JournalEntry._make(e)
-            for e in self._entries
+            for e in self._with_seq(start)
             if e[0] > since_seq and (fake is None or e[2] == fake)
         ]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,8 @@ class World:
             action=action,
             account_id=account_id,
             tenant_id=tenant,
-            credential_fp=fingerprint(credential) if credential else None,
+            # interned: one copy per credential, not per ledger entry
+            credential_fp=sys.intern(fingerprint(credential)) if credential else None,
             request_id=request_id,
             resource_id=resource_id,
             content_hash=content_hash(content),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,28 @@ class _Post:
     created_at: float
     visible_from: float = 0.0
     deleted: bool = False
+
+
+#: compact JSON → one shared copy of each distinct ``distribution`` object posts carry (it is
+#: only ever read and serialized back); bounded so odd bodies cannot grow it without end
+_DISTRIBUTIONS: dict[str, Any] = {}
+_MAX_DISTRIBUTIONS = 256
+
+
+def _shared_distribution(dist: Any) -> Any:
+    """``dist``, or an equal object already kept for an earlier post (same JSON)."""
+    if not dist:
+        return dist
+    try:
+        key = json.dumps(dist, separators=(",", ":"))  # key order kept: an exact copy
+    except (TypeError, ValueError):
+        return dist
+    shared = _DISTRIBUTIONS.get(key)
+    if shared is not None:
+        return shared
+    if len(_DISTRIBUTIONS) < _MAX_DISTRIBUTIONS:
+        _DISTRIBUTIONS[key] = dist
+    return dist
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +295,13 @@ class _LinkedIn:
             return error(422, f"Content is a duplicate of {other}", code="DUPLICATE_POST")
         urn = f"urn:li:share:{7_400_000_000_000_000_000 + w.next_id('linkedin.post')}"
         post = _Post(
-            urn, acc, body["author"], text, body["visibility"], body.get("distribution"), now
+            urn,
+            acc,
+            sys.intern(body["author"]),
+            text,
+            sys.intern(body["visibility"]),
+            _shared_distribution(body.get("distribution")),
+            now,
         )
         detail = None
         fired = call.fire(w, "linkedin.post_invisible")
