@@ -9,6 +9,9 @@ ledger and the platform's audit, judge them with the invariants (``rate_within_p
 ``no_duplicate_side_effects``, ``every_side_effect_audited``) and write
 ``<reports>/load-<defects or healthy>/load.json`` and ``load.md``.
 
+Wall-clock time (``time.time``, ``time.sleep``) is deliberate here: a load test drives real
+servers over real sockets, so it is not a virtual-time drill and promises no timeline hash.
+
 Every child process gets its own process group (Ctrl-C reaches only this process) and is
 stopped and reaped on the way out, whatever happened. Locust never runs in this process: its
 gevent monkey-patching does not mix with asyncio.

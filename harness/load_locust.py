@@ -1,5 +1,8 @@
 """The Locust side of ``vibedrill load``, run in a child process: ``python -m harness.load_locust``.
 
+Wall-clock time (``time.time``, ``time.sleep``) is deliberate here: a load test drives real
+servers over real sockets, so it is not a virtual-time drill and promises no timeline hash.
+
 Importing Locust monkey-patches the standard library with gevent, which does not mix with the
 asyncio servers and clients of the rest of vibedrill; so Locust runs here, in its own process,
 as a library (``Environment``, ``LocalRunner``, ``stats``), headless. The parent
