@@ -32,6 +32,7 @@ from .contract import (
     ControlChange,
     Job,
     JobSpec,
+    JobState,
     KillScope,
     Lane,
     Mode,
@@ -40,19 +41,7 @@ from .contract import (
 
 __all__ = ["JOB_STATES", "ROUTES", "ApiRoute", "create_app", "error_body"]
 
-JOB_STATES: tuple[str, ...] = (
-    "queued",
-    "scheduled",
-    "running",
-    "awaiting_approval",
-    "retry_wait",
-    "succeeded",
-    "needs_human_confirm",
-    "failed",
-    "dead_letter",
-    "cancelled",
-    "blocked",
-)
+JOB_STATES: tuple[str, ...] = JobState.__args__  # type: ignore[attr-defined]
 JobClass = Literal["publish", "engagement", "generation", "maintenance"]
 Capability = Literal["text", "image", "video"]
 Provider = Literal["openai", "anthropic", "media"]

@@ -73,6 +73,22 @@ class Call:
     fault: Fired | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
 
+    def record(
+        self, world: World, action: str, resource_id: str, content: str | None, **extra: Any
+    ) -> None:
+        """Write the side effect this request made to the ledger, as the credential's account."""
+        extra.setdefault("channel", "api")
+        world.record(
+            self.fake,
+            action,
+            account_id=self.account_id,
+            credential=self.credential,
+            request_id=self.request_id,
+            resource_id=resource_id,
+            content=content,
+            **extra,
+        )
+
     def fire(self, world: World, kinds: str | tuple[str, ...]) -> Fired | None:
         """Ask the fault engine for a rule of ``kinds`` for this request; remember it for the journal."""
         fired = world.faults.fire(self.fake, self.route, self.account_id, kinds)

@@ -197,17 +197,7 @@ class IgCore:
         self, call: Call, action: str, resource_id: str, content: str | None, **extra: Any
     ) -> None:
         """Write one accepted side effect to the ledger, as the credential's account."""
-        self.world.record(
-            "instagram",
-            action,
-            account_id=call.account_id,
-            credential=call.credential,
-            request_id=call.request_id,
-            resource_id=resource_id,
-            content=content,
-            channel="api",
-            **extra,
-        )
+        call.record(self.world, action, resource_id, content, **extra)
 
     def next_id(self, prefix: str) -> str:
         """A 17-digit Graph id with a per-kind prefix (178 containers, 179 media, 180 comments)."""

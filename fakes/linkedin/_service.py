@@ -215,17 +215,7 @@ class _LinkedIn:
         self, call: Call, action: str, resource_id: str, content: str | None, **extra: Any
     ) -> None:
         """Write one accepted side effect to the ledger, as the credential's account."""
-        self.world.record(
-            "linkedin",
-            action,
-            account_id=call.account_id,
-            credential=call.credential,
-            request_id=call.request_id,
-            resource_id=resource_id,
-            content=content,
-            channel="api",
-            **extra,
-        )
+        call.record(self.world, action, resource_id, content, **extra)
 
     def visible_post(self, urn: str) -> _Post | None:
         """A post as reads see it: None when missing, deleted or not (yet) displayed."""

@@ -218,16 +218,6 @@ class XCore:
         self, call: Call, action: str, resource_id: str, content: str | None, **extra: Any
     ) -> None:
         """Write one accepted side effect to the ledger, as the credential's account."""
-        self.world.record(
-            "x",
-            action,
-            account_id=call.account_id,
-            credential=call.credential,
-            request_id=call.request_id,
-            resource_id=resource_id,
-            content=content,
-            channel="api",
-            **extra,
-        )
+        call.record(self.world, action, resource_id, content, **extra)
 
     # posts ----------------------------------------------------------------------------------
