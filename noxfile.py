@@ -1,4 +1,8 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``drills``, ``bench``, ``load``."""
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``drills``, ``bench``, ``load``, ``lock``.
+
+Every session installs exactly what ``uv.lock`` pins (``uv sync --locked``), so a session, CI and a
+newcomer's ``.ci/tests`` run the same versions. ``nox -s lock`` is the only way the lock moves.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,34 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 ROOT = Path(__file__).parent
 
 
+def install_locked(session: nox.Session) -> None:
+    """Install the project and every locked package (dev extras included) into the session's venv."""
+    venv = getattr(session.virtualenv, "location", None)
+    if not venv:
+        session.error("this session needs its own virtualenv")
+    session.run_install(
+        "uv",
+        "sync",
+        "--locked",
+        "--extra",
+        "dev",
+        f"--python={venv}",
+        env={"UV_PROJECT_ENVIRONMENT": venv, "UV_PYTHON_DOWNLOADS": "never"},
+        external=True,
+    )
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (pytest -q); extra arguments go to pytest."""
-    session.install("-e", ".[dev]")
+    install_locked(session)
     session.run("pytest", "-q", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """Lint with ruff check and ruff format --check; extra arguments go to ruff check."""
-    session.install("-e", ".[dev]")
+    install_locked(session)
     session.run("ruff", "check", ".", *session.posargs)
     session.run("ruff", "format", "--check", ".")
 
@@ -30,14 +51,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """Type-check harness, fakes and sandbox with mypy (strict, pydantic plugin)."""
-    session.install("-e", ".[dev]")
+    install_locked(session)
     session.run("mypy")
 
 
 @nox.session
 def drills(session: nox.Session) -> None:
     """Run every drill (``vibedrill run --all``); extra arguments go to ``vibedrill run``."""
-    session.install("-e", ".[dev]")
+    install_locked(session)
     session.run("vibedrill", "run", "--all", *session.posargs)
 
 
@@ -47,7 +68,7 @@ def load(session: nox.Session) -> None:
 
     Headless, 20 users for 30 s by default; extra arguments go to ``vibedrill load``.
     """
-    session.install("-e", ".[dev]")
+    install_locked(session)
     session.run("vibedrill", "load", *session.posargs)
 
 
@@ -57,7 +78,7 @@ def bench(session: nox.Session) -> None:
 
     Extra arguments go to every script (e.g. ``nox -s bench -- --check`` fails on a missed target).
     """
-    session.install("-e", ".[dev]")
+    install_locked(session)
     scripts = sorted((ROOT / "bench").glob("bench_*.py"))
     if not scripts:
         session.error("no bench/bench_*.py scripts found")
@@ -65,3 +86,16 @@ def bench(session: nox.Session) -> None:
         name = script.stem.removeprefix("bench_")
         out = ROOT / "reports" / "bench" / f"{name}.json"
         session.run("python", str(script), "--out", str(out), *session.posargs)
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Move the lock on purpose: re-resolve uv.lock to the newest releases, then run the tests on them.
+
+    ``nox -s lock -- --upgrade-package anthropic`` moves one package only. Review ``git diff uv.lock``
+    and the test result, then commit both; CI installs nothing but what the lock says.
+    """
+    args = session.posargs or ["--upgrade"]
+    session.run("uv", "lock", *args, external=True)
+    install_locked(session)
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider")

@@ -11,8 +11,8 @@ from typing import Any
 
 import anthropic
 import httpx
-import httpx2
 import pytest
+from _sdk_errors import connection_error
 from anthropic import Anthropic
 
 from fakes.anthropic import MODELS
@@ -256,19 +256,21 @@ def test_a_stream_cut_by_an_error_event_raises_mid_stream(
 
 
 @served
-def test_a_stream_cut_by_a_dropped_connection_raises_the_transport_error_unwrapped(
+def test_a_stream_cut_by_a_dropped_connection_ends_the_stream_with_a_connection_error(
     client: Anthropic, fake_admin: httpx.Client
 ) -> None:
     rid = install(fake_admin, "anthropic.stream_cut", after_chunks=4, mode="drop")
     got: list[str] = []
     with (
-        # unlike openai's, the anthropic SDK does not wrap a mid-stream transport error
-        pytest.raises(httpx2.RemoteProtocolError, match="incomplete chunked read"),
+        pytest.raises(Exception) as raised,
         client.messages.stream(model=MODEL, max_tokens=200, messages=HELLO) as stream,
     ):
         got.extend(stream.text_stream)
-    assert len(got) == 1
+    assert connection_error(raised.value, anthropic.APIConnectionError), repr(raised.value)
+    assert len(got) == 1  # the stream ended early: one text delta, then the cut
     assert hits(fake_admin, rid) == 1
+    [entry] = journal(fake_admin)
+    assert (entry["route"], entry["fault_kind"]) == ("messages.create", "anthropic.stream_cut")
 
 
 @served

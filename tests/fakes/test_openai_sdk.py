@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from _sdk_errors import connection_error
 from openai import OpenAI
 
 from fakes.core.clock import ManualClock
@@ -290,11 +291,14 @@ def test_a_stream_cut_by_a_dropped_connection_raises_a_connection_error(
 ) -> None:
     rid = install(fake_admin, "openai.stream_cut", after_chunks=3, mode="drop")
     got: list[str] = []
-    with pytest.raises(openai.APIConnectionError):
+    with pytest.raises(Exception) as raised:
         for chunk in client.chat.completions.create(model=MODEL, messages=HELLO, stream=True):
             got.append(chunk.choices[0].delta.content or "")
+    assert connection_error(raised.value, openai.APIConnectionError), repr(raised.value)
     assert len(got) == 3
     assert hits(fake_admin, rid) == 1
+    [entry] = journal(fake_admin)
+    assert entry["fault_kind"] == "openai.stream_cut"
 
 
 @served
