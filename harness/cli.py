@@ -7,7 +7,6 @@ Exit codes: 0 every drill held, 1 something violated or vacuous, 2 bad scenario 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -286,7 +285,8 @@ def replay(
 ) -> None:
     """Re-run a drill with its recorded scenario, seed and defects; say whether the timeline hash matches."""
     from .drill import DrillOptions, run_drill
-    from .scenario import Scenario
+    from .replay_file import load_replay
+    from .scenario import ScenarioError
 
     meta_file = report_dir / "replay.json"
     if not meta_file.is_file():
@@ -295,17 +295,21 @@ def replay(
             markup=False,
         )
         raise typer.Exit(EXIT_USAGE)
-    meta = json.loads(meta_file.read_text())
-    scenario = Scenario.model_validate(meta["scenario"])
+    try:
+        meta = load_replay(meta_file)
+    except ScenarioError as e:
+        err.print(str(e), markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    scenario = meta.scenario
     opts = DrillOptions(
-        seed=meta["seed"],
-        defects=tuple(meta["defects"]),
-        mode=meta["mode"],
+        seed=meta.seed,
+        defects=meta.defects,
+        mode=meta.mode,
         reports_dir=report_dir.parent,
         suffix="-replay",
     )
     result = run_drill(scenario, opts)
-    want = meta["timeline_sha256"]
+    want = meta.timeline_sha256
     if result.timeline_sha256 == want:
         out.print(
             f"[green]timeline hash matches[/green]: {want} ({result.drill_id}, verdict {result.verdict})"

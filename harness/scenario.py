@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,6 +27,7 @@ from fakes.core.faults import FAULT_KINDS, FaultKind, did_you_mean
 
 from .durations import Duration
 from .runbooks.model import AlertRule, IncidentType, Severity, VerificationCheck
+from .safe_input import UnsafeInput, clip, load_yaml_file, short_repr
 from .scenario_errors import ScenarioError, explain
 
 __all__ = [
@@ -419,26 +419,16 @@ def load_scenario(
     path = Path(path)
     shown = display or _display(path)
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise ScenarioError(f"{shown}: cannot read: {e.strerror or e}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise ScenarioError(
-            f"{shown}{where}: YAML syntax error: {e.problem or e.context}"
-        ) from None
-    except yaml.YAMLError as e:
-        raise ScenarioError(f"{shown}: YAML syntax error: {e}") from None
+        raw = load_yaml_file(path, shown)
+    except UnsafeInput as e:
+        raise ScenarioError(str(e)) from None
     if not isinstance(raw, dict):
         raise ScenarioError(
             f"{shown}: a scenario must be a mapping of keys (id, title, runbook, …), got {type(raw).__name__}"
         )
     if raw.get("id") != path.stem:
         raise ScenarioError(
-            f"{shown}: id: {raw.get('id')!r} must equal the file name's stem {path.stem!r}"
+            f"{shown}: id: {short_repr(raw.get('id'))} must equal the file name's stem {path.stem!r}"
         )
     cat = catalogue if catalogue is not None else default_catalogue()
     try:
@@ -447,7 +437,7 @@ def load_scenario(
         msg = explain(e, Scenario, raw)
         if msg is None:
             raise
-        raise ScenarioError(f"{shown}: {msg}") from None
+        raise ScenarioError(clip(f"{shown}: {msg}")) from None
 
 
 def _display(path: Path) -> str:

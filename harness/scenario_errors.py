@@ -15,6 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from fakes.core.faults import did_you_mean
 
+from .safe_input import short_repr
+
 __all__ = ["ScenarioError", "explain", "render_path"]
 
 
@@ -111,7 +113,7 @@ def explain(exc: BaseException, model: type[BaseModel], raw: Any) -> str | None:
         if not choices:
             expected = (err.get("ctx") or {}).get("expected", "")
             choices = re.findall(r"'([^']*)'", str(expected))
-        return f"{path}: {value!r} is not one of {', '.join(choices)}{did_you_mean(str(value), choices)}"
+        return f"{path}: {short_repr(value)} is not one of {', '.join(choices)}{did_you_mean(str(value), choices)}"
     if kind == "value_error":
         msg = str(err["msg"]).removeprefix("Value error, ")
         if not loc:  # a whole-scenario check names its own key path
@@ -127,6 +129,6 @@ def explain(exc: BaseException, model: type[BaseModel], raw: Any) -> str | None:
             if loc and loc[-1] == "runbook"
             else " (lower_snake_case, e.g. 'rb05_rate_limit_storm')"
         )
-        return f"{path}: {value!r} does not match {pattern}{hint}"
+        return f"{path}: {short_repr(value)} does not match {pattern}{hint}"
     msg = str(err["msg"])
-    return f"{path}: {msg} (got {value!r})"
+    return f"{path}: {msg} (got {short_repr(value)})"
