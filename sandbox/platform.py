@@ -113,7 +113,11 @@ class Platform:
         self.jobs = JobStore(now, self._trace_id)
         urls = [settings.base_urls.of(s) for s in type(settings.base_urls).model_fields]
         self.egress = EgressGuard(transport, urls, on_refused=self._egress_refused)
-        self.http = httpx.AsyncClient(transport=self.egress, timeout=None)
+        # connect/read/write/pool limits; the lanes also bound each whole request (asyncio.timeout)
+        limit = settings.request_timeout_s
+        self.http = httpx.AsyncClient(
+            transport=self.egress, timeout=httpx.Timeout(limit, connect=min(5.0, limit))
+        )
         self.http._cookies = _NoCookies()  # the setter would copy it into a plain jar
         self.keyring = Keyring(
             settings, secrets, http=self.http, now=now, defects=self.defects,
