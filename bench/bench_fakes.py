@@ -39,6 +39,8 @@ from typing import Any
 import httpx
 import psutil
 
+from fakes import admin_headers
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "bench" / "_fakes_server.py"
 ACCOUNT = "acme-x"
@@ -184,7 +186,9 @@ async def run(a: Server, b: Server, n: int, concurrency: int, rounds: int) -> di
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     seq = iter(range(10**9))
     for s in (a, b):
-        s.client = httpx.AsyncClient(base_url=s.info["base"], limits=limits, timeout=60)
+        s.client = httpx.AsyncClient(
+            base_url=s.info["base"], limits=limits, timeout=60, headers=admin_headers()
+        )
         roster = (await s.client.get("/_fake/roster", params={"secrets": "1"})).json()
         token = next(
             acc["credential"]["access_token"]

@@ -49,6 +49,7 @@ from typing import Any
 from starlette.responses import Response
 
 from .core.http import Call, FakeService, json_response
+from .core.jsonbody import loads_body
 from .core.world import World
 
 __all__ = ["PRICE_PER_SECOND", "MediaFake", "RenderTiming", "create"]
@@ -220,7 +221,7 @@ class MediaFake:
             return refused
         self._settle()
         try:
-            body = json.loads(await call.request.body())
+            body = loads_body(await call.request.body())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             return error(400, "invalid_json", f"the body is not JSON: {e}")
         if not isinstance(body, dict):

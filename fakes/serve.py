@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 
 from .app import FakeWorld
+from .core.admin_guard import host_names
 from .core.clock import wall_clock
 from .core.http import ConnectionDropped
 from .core.roster import Roster
@@ -90,6 +91,9 @@ async def serve(
             seed=seed,
             admin_token=admin_token,
         )
+    # a socket is about to listen: without a token, answer only loopback Host names, and only
+    # state-changing calls that carry the admin header (fakes.core.admin_guard)
+    world.admin_hosts = None if admin_token else host_names(host)
     fw = FakeWorld(world, only)
     # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when the proto
     # says TCP, and without it every response pays a 40 ms delayed-ACK stall.

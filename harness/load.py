@@ -37,6 +37,8 @@ from typing import Any
 
 import httpx
 
+from fakes import admin_headers
+
 __all__ = [
     "DEFAULT_FAULT",
     "DEFAULT_FAULT_ROUTE",
@@ -325,7 +327,7 @@ class _Admin:
     """The fakes' admin contract (``/_fake/``) and the platform contract, over sync httpx."""
 
     def __init__(self, admin: str, platform: str, token: str | None) -> None:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers = admin_headers(token)
         self.admin, self.platform = admin.rstrip("/"), platform.rstrip("/")
         self.http = httpx.Client(timeout=30.0, headers=headers)
 

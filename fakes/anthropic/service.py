@@ -44,6 +44,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from ..core.http import Call, ConnectionDropped, FakeService, json_response
+from ..core.jsonbody import loads_body
 from ..core.world import World
 from ..openai.limits import Limits, OrgLimits
 from ..openai.model import (
@@ -123,7 +124,7 @@ class AnthropicFake:
     async def _body(self, call: Call) -> dict[str, Any] | Response:
         raw = await call.request.body()
         try:
-            data = json.loads(raw)
+            data = loads_body(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             return error(
                 call,

@@ -17,8 +17,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .admin_guard import (
+    MAX_RULES_IN_FORCE,
+    MAX_RULES_PER_REQUEST,
+    clip_value,
+    oversized,
+    refusal,
+)
 from .faults import FAULT_KINDS, FaultRuleError, did_you_mean
 from .http import json_response
+from .jsonbody import loads_body
 from .roster import Roster
 from .world import World
 
@@ -33,7 +41,7 @@ def _error(
             "error": {
                 "message": f"{path}: {message}",
                 "path": path,
-                "value": value,
+                "value": clip_value(value),
                 "valid": valid or [],
             }
         },
@@ -44,11 +52,16 @@ def _error(
 async def _json(request: Request) -> Any:
     raw = await request.body()
     try:
-        return json.loads(raw or b"null")
-    except json.JSONDecodeError as e:
+        body = loads_body(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        msg = f"{e.msg} at char {e.pos}" if isinstance(e, json.JSONDecodeError) else str(e)
         raise FaultRuleError(
-            "$", raw[:200].decode(errors="replace"), f"body is not JSON ({e.msg} at char {e.pos})"
+            "$", raw[:200].decode(errors="replace"), f"body is not JSON ({msg})"
         ) from None
+    bad = oversized(body)
+    if bad is not None:
+        raise FaultRuleError(bad[0], clip_value(bad[1]), bad[2])
+    return body
 
 
 def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
@@ -66,10 +79,15 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
                 return json_response(
                     {"error": {"message": "admin token required (Authorization: Bearer …)"}}, 401
                 )
+            refused = refusal(request, world.admin_hosts, token_given=bool(world.admin_token))
+            if refused is not None:
+                return json_response({"error": {"message": refused[1]}}, refused[0])
             try:
                 return await fn(request)  # type: ignore[no-any-return]
             except FaultRuleError as e:
-                return json_response(e.to_json(), 422)
+                body = e.to_json()
+                body["error"]["value"] = clip_value(body["error"]["value"])
+                return json_response(body, 422)
 
         return endpoint
 
@@ -93,6 +111,17 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
     async def faults_post(request: Request) -> Response:
         body = await _json(request)
         specs = body if isinstance(body, list) else [body]
+        if len(specs) > MAX_RULES_PER_REQUEST:
+            raise FaultRuleError(
+                "$", f"{len(specs)} rules", f"at most {MAX_RULES_PER_REQUEST} rules per request"
+            )
+        in_force = len(world.faults.rules())
+        if in_force + len(specs) > MAX_RULES_IN_FORCE:
+            raise FaultRuleError(
+                "$",
+                f"{len(specs)} rules",
+                f"{in_force} rules are in force; at most {MAX_RULES_IN_FORCE} may be",
+            )
         installed = {r["id"] for r in world.faults.rules()}
         seen: set[str] = set()
         for i, s in enumerate(specs):  # validate all first, ids included: nothing half-installed

@@ -33,6 +33,8 @@ class World:
     seed: int = 0
     #: optional bearer token required on the admin API (served on a non-loopback host)
     admin_token: str | None = None
+    #: ``Host`` names the served admin API answers to; None in-process (no socket, no checks)
+    admin_hosts: frozenset[str] | None = None
     #: how fakes wait (latency, hangs): the running loop's sleep, virtual in drills
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rng: random.Random = field(init=False)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.http import Call
+from ..core.jsonbody import loads_body
 from ..core.roster import Account
 from ..core.world import World
 from . import _wire as wire
@@ -61,7 +62,7 @@ class IgCore:
         ctype = request.headers.get("content-type", "")
         if "json" in ctype:
             try:
-                body = json.loads(raw)
+                body = loads_body(raw)
             except json.JSONDecodeError:
                 return None
             if not isinstance(body, dict):

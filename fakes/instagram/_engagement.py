@@ -8,6 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..core.http import Call, json_response
+from ..core.jsonbody import loads_body
 from ..core.tokens import TokenState
 from . import _wire as wire
 from ._core import IgCore
@@ -99,7 +100,7 @@ def _obj(raw: str | None) -> dict[str, Any] | None:
     if not raw:
         return None
     try:
-        v = json.loads(raw)
+        v = loads_body(raw)
     except json.JSONDecodeError:
         return None
     return v if isinstance(v, dict) else None

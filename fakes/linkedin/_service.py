@@ -14,6 +14,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..core.http import Call, FakeService, json_response
+from ..core.jsonbody import loads_body
 from ..core.world import World
 from ._options import LinkedInOptions
 from ._wire import error, ms, outage, person_urn_of
@@ -204,7 +205,7 @@ class _LinkedIn:
     async def body(self, call: Call) -> dict[str, Any] | Response:
         """The JSON object of a request, or LinkedIn's 400."""
         try:
-            data = json.loads(await call.request.body() or b"{}")
+            data = loads_body(await call.request.body() or b"{}")
         except json.JSONDecodeError as e:
             return error(400, f"Unable to parse the request body as JSON: {e.msg}")
         return (

@@ -44,6 +44,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..core.http import Call, FakeService
+from ..core.jsonbody import loads_body
 from ..core.world import World
 from . import catalogue, chat, images
 from .limits import Limits, OrgLimits
@@ -135,7 +136,7 @@ class OpenAIFake:
     async def body(self, call: Call) -> dict[str, Any] | Response:
         raw = await call.request.body()
         try:
-            data = json.loads(raw)
+            data = loads_body(raw)
         except (json.JSONDecodeError, UnicodeDecodeError):
             return error(400, BAD_JSON)
         return data if isinstance(data, dict) else error(400, BAD_JSON)

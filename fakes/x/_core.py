@@ -11,6 +11,7 @@ from starlette.responses import Response
 from ..core.faults import Fired
 from ..core.http import Call, json_response
 from ..core.inbound import InboundItem
+from ..core.jsonbody import loads_body
 from ..core.world import World
 from . import _wire as wire
 from ._options import XOptions
@@ -136,7 +137,7 @@ class XCore:
         """The JSON object of a request, or X's 400."""
         raw = await call.request.body()
         try:
-            body = json.loads(raw or b"{}")
+            body = loads_body(raw or b"{}")
         except json.JSONDecodeError:
             return wire.invalid_request("Request body is not valid JSON.")
         if not isinstance(body, dict):

@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 
 import fakes
+from fakes import admin_headers
 from fakes.core.roster import Roster
 from fakes.serve import ServedFakes
 from sandbox.alerts import Alerts
@@ -47,12 +48,17 @@ class Served:
         return self.world.ledger.entries(**kw)
 
     def fault(self, kind: str, **kw: Any) -> str:
-        r = httpx.post(f"{self.doc['admin']}/faults", json={"kind": kind, **kw}, timeout=10)
+        r = httpx.post(
+            f"{self.doc['admin']}/faults",
+            json={"kind": kind, **kw},
+            headers=admin_headers(),
+            timeout=10,
+        )
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
     def clear_faults(self) -> None:
-        httpx.delete(f"{self.doc['admin']}/faults", timeout=10)
+        httpx.delete(f"{self.doc['admin']}/faults", headers=admin_headers(), timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fakes import admin_headers
 from fakes.app import FAKE_MODULES
 from fakes.serve import ServedFakes
 
@@ -44,7 +45,9 @@ def served_fakes() -> Iterator[dict[str, Any]]:
 @pytest.fixture
 def fake_admin(served_fakes: dict[str, Any]) -> Iterator[httpx.Client]:
     """An admin client on the served fakes, after a reset of the whole world."""
-    with httpx.Client(base_url=served_fakes["admin"], timeout=10) as client:
+    with httpx.Client(
+        base_url=served_fakes["admin"], timeout=10, headers=admin_headers()
+    ) as client:
         client.post("/reset").raise_for_status()
         yield client
 

@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from fakes import FakeWorld, World
+from fakes import FakeWorld, World, admin_headers
 from fakes.core.clock import ManualClock
 from fakes.core.roster import Roster
 from fakes.toolgate import AGENCY_ACCOUNT, TOOL_NAMES, McpAsgiTransport
@@ -354,7 +354,7 @@ async def test_served_toolgate_lists_and_calls_tools_over_streamable_http(
         result = await client.call_tool("kb_search", KB_ARGS)
     assert sorted(names) == sorted(TOOL_NAMES)
     assert not result.is_error
-    async with httpx.AsyncClient(base_url=served_fakes["admin"]) as admin:
+    async with httpx.AsyncClient(base_url=served_fakes["admin"], headers=admin_headers()) as admin:
         [entry] = (await admin.get("/ledger", params={"fake": "toolgate"})).json()["entries"]
     assert (entry["action"], entry["account_id"]) == ("tool.called", AGENCY_ACCOUNT)
 
@@ -363,7 +363,7 @@ async def test_served_toolgate_lists_and_calls_tools_over_streamable_http(
 async def test_served_tool_missing_and_hit_counts_show_in_the_admin_api(
     served_fakes: dict[str, Any], toolgate_url: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=served_fakes["admin"]) as admin:
+    async with httpx.AsyncClient(base_url=served_fakes["admin"], headers=admin_headers()) as admin:
         rid = (
             await admin.post(
                 "/faults", json={"kind": "toolgate.tool_missing", "params": {"tool": "kb_search"}}
@@ -383,7 +383,7 @@ async def test_served_tool_missing_and_hit_counts_show_in_the_admin_api(
 async def test_served_unavailable_makes_the_session_fail_to_initialize(
     served_fakes: dict[str, Any], toolgate_url: str, mode: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=served_fakes["admin"]) as admin:
+    async with httpx.AsyncClient(base_url=served_fakes["admin"], headers=admin_headers()) as admin:
         (await admin.post("/faults", json={"kind": "toolgate.unavailable"})).raise_for_status()
         with pytest.raises(BaseExceptionGroup) as info:
             async with Client(toolgate_url, mode=mode):
