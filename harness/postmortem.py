@@ -7,6 +7,7 @@ nothing to say says what was measured (e.g. "every runbook step was done in time
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from .evidence import anchor_of, audit_sample, chart_svg, impact, utc
 from .invariants import sentence
@@ -482,9 +484,15 @@ def _actions(record: DrillRecord, verdict: Verdict) -> list[Action]:
         )
     for e in verdict.unmet:
         kind = "detect" if e.name == "time_to_detect" else "mitigate"
+        unit = " s" if e.name.startswith("time_to_") else ""
+        was = (
+            f"was {e.actual:g}{unit}"
+            if isinstance(e.actual, (int, float))
+            else "never reached in this drill"
+        )
         out.append(
             Action(
-                f"Bring {e.name.replace('_', ' ')} within {e.limit:g} (was {e.actual})",
+                f"Bring {e.name.replace('_', ' ')} within {e.limit:g}{unit} ({was})",
                 kind,
                 "SRE" if kind == "detect" else "Ops",
                 due(kind),
@@ -613,7 +621,24 @@ def _key_shots(record: DrillRecord, limit: int = 6) -> list[dict[str, Any]]:
     return sorted(key[:limit], key=lambda s: float(s["t"]))
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def md_inline(text: str) -> markupsafe.Markup:
+    """The inline markdown the summaries use (``**bold**``, ```code```) as escaped HTML."""
+    html = str(markupsafe.escape(text))
+    html = _CODE.sub(r"<code>\1</code>", html)
+    return markupsafe.Markup(_BOLD.sub(r"<strong>\1</strong>", html))
+
+
 def _env() -> jinja2.Environment:
+    env = _new_env()
+    env.filters["md_inline"] = md_inline
+    return env
+
+
+def _new_env() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(["html", "j2.html"]),

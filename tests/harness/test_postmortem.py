@@ -108,3 +108,23 @@ def test_the_reproduce_command_adds_the_mode_when_not_auto():
     assert reproduce_command(drill_record(mode="observe")).endswith(
         "--defect credential_cross_wire --mode observe"
     )
+
+
+def test_an_undetected_incident_reads_as_never_detected_not_none():
+    text = md(detected=False)
+    assert "(was None)" not in text
+    assert "Bring time to detect within 120 s (never reached in this drill)" in text
+
+
+def test_the_appendix_keeps_deploy_diffs_on_its_own_line():
+    text = md()
+    assert "none (API lane)\n- Deploy diffs: commit 4e1c2a9f00" in text
+
+
+def test_the_html_summary_renders_bold_and_code_instead_of_raw_markdown():
+    rec = drill_record()
+    html = render_html(rec, judge(rec))
+    summary = html[html.index("<p>", html.index("Summary")) :]
+    summary = summary[: summary.index("</p>")]
+    assert "**" not in summary and "`" not in summary
+    assert "<strong>" in summary
