@@ -6,7 +6,6 @@ Exit codes: 0 every drill held, 1 something violated or vacuous, 2 bad scenario 
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -497,11 +496,11 @@ def serve(
     clients: Annotated[int, typer.Option(help="number of client tenants in the roster")] = 3,
 ) -> None:
     """Serve every fake (x, instagram, linkedin, openai, anthropic, media, toolgate) on one port."""
-    from fakes.serve import ServeError
+    from fakes.serve import ServeError, run_server
     from fakes.serve import serve as run_served
 
     try:
-        asyncio.run(
+        run_server(
             run_served(
                 host,
                 port,

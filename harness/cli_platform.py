@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +49,7 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the platform contract (controls, jobs, audit, metrics, …) on 127.0.0.1."""
+    from fakes.serve import run_server
     from sandbox.defects import Defects, UnknownDefectError
     from sandbox.platform import load_components
     from sandbox.serve import PlatformServeError
@@ -58,7 +58,7 @@ def serve(
     load_components()
     try:
         Defects(defect or ())
-        asyncio.run(
+        run_server(
             run_served(
                 world,
                 port=port,

@@ -136,3 +136,18 @@ def test_deeply_nested_json_gets_the_fakes_own_4xx(
     )
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
     assert r.headers["content-type"].startswith("application/json")
+
+
+def test_served_fakes_run_on_uvloop_where_it_is_installed() -> None:
+    import asyncio
+
+    import uvloop
+
+    from fakes.serve import new_server_loop
+
+    loop = new_server_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+        assert isinstance(loop, asyncio.AbstractEventLoop)
+    finally:
+        loop.close()
