@@ -161,8 +161,8 @@ def main() -> int:
 
 def bench_drills() -> list[dict[str, object]]:
     """Each browser scenario as a whole drill (Chromium start included), healthy and with its mutants."""
-    from harness.browser_drill import is_browser_scenario
-    from harness.drill import DrillOptions, run_drill
+    from harness.drill.browser import is_browser_scenario
+    from harness.drill.run import DrillOptions, run_drill
     from harness.scenario import load_scenario
 
     out: list[dict[str, object]] = []

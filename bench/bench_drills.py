@@ -34,7 +34,7 @@ SPEEDUP_TARGET = 500.0
 
 def run(reports_dir: Path) -> dict[str, Any]:
     """Run the suite once; return the measurements."""
-    from harness.drill import DrillOptions, commit_of, run_drill
+    from harness.drill.run import DrillOptions, commit_of, run_drill
     from harness.scenario import load_scenario
 
     scenarios = [load_scenario(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]

@@ -112,7 +112,7 @@ class Matrix:
 
     def write(self, reports_dir: Path) -> Path:
         """Write ``mutants.json`` into ``reports_dir`` (atomically); return its path."""
-        from .finish import _write_atomic
+        from .drill.finish import _write_atomic
 
         path = reports_dir / "mutants.json"
         _write_atomic(path, json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
@@ -123,7 +123,7 @@ def run_one(
     scenario: Scenario, defects: tuple[str, ...], reports_dir: Path, commit: str | None = None
 ) -> DrillOutcome:
     """Run one drill (healthy when ``defects`` is empty) and summarise it."""
-    from .drill import DrillOptions, run_drill
+    from .drill.run import DrillOptions, run_drill
 
     r = run_drill(
         scenario,
@@ -238,7 +238,7 @@ def run_matrix(
     ``left_out``: scenarios not run here (their defects are deferred, not uncovered)."""
     import time
 
-    from .drill import platform_defects
+    from .drill.run import platform_defects
 
     wall0 = time.perf_counter()
     work: list[tuple[Scenario, tuple[str, ...]]] = [(s, ()) for s in scenarios]

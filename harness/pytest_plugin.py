@@ -5,7 +5,7 @@ drill engine is imported only when the ``drill`` fixture runs. The ``drill`` mar
 in ``pyproject.toml`` (``@pytest.mark.drill(scenario=…, seed=…, defects=(…))``).
 
 The ``drill`` fixture runs the marker's scenario through :data:`DRILL_RUNNER` — by default
-``harness.drill:run_for_pytest(scenario, *, seed, defects, reports_dir) -> Verdict`` — and
+``harness.drill.run:run_for_pytest(scenario, *, seed, defects, reports_dir) -> Verdict`` — and
 returns the :class:`harness.verdict.Verdict`. A test asserts on it; a violated verdict fails
 the test with the invariant's sentence via ``verdict.assert_held()``.
 """
@@ -22,7 +22,7 @@ import pytest
 __all__ = ["DRILL_RUNNER", "drill", "drill_reports_dir", "drill_seed"]
 
 #: "module:function" that runs one scenario for the ``drill`` fixture
-DRILL_RUNNER = "harness.drill:run_for_pytest"
+DRILL_RUNNER = "harness.drill.run:run_for_pytest"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -43,7 +43,7 @@ def test_every_defect_is_in_the_readme() -> None:
 
 
 def test_every_invariant_is_in_the_readme() -> None:
-    from harness.invariants import INVARIANTS
+    from harness.judge.invariants import INVARIANTS
 
     assert not _missing(sorted(INVARIANTS)), (
         f"README.md lacks invariants: {_missing(sorted(INVARIANTS))}"

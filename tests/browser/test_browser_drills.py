@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness.browser_drill import TOPOLOGY, is_browser_scenario
-from harness.drill import DrillOptions, DrillResult, platform_defects, run_drill
+from harness.drill.browser import TOPOLOGY, is_browser_scenario
+from harness.drill.run import DrillOptions, DrillResult, platform_defects, run_drill
 from harness.mutants import DEFERRED_DEFECTS, matrix_of, outcome_of
 from harness.scenario import load_scenario
 

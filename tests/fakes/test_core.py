@@ -26,7 +26,7 @@ from fakes.core.ledger import Ledger
 from fakes.core.roster import Roster
 from fakes.core.world import World
 from fakes.serve import ServedFakes, is_loopback, ready_document
-from harness.cli import EXIT_USAGE, app
+from harness.cli.main import EXIT_USAGE, app
 from harness.clock import VirtualTimeLoop, run_virtual
 
 ROUTES = {

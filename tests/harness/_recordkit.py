@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.record import DrillRecord
-from harness.timeline import Timeline
+from harness.judge.record import DrillRecord
+from harness.judge.timeline import Timeline
 
 T0 = 1_795_780_800.0
 SECRET = "xat-0123456789abcdef0123456789abcdef"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.cli.main import app
 
 runner = CliRunner()
 BAD = "id: rb05\ntitle: x\nrunbook: RB-05\nseverity: P2\nincident_types: [RATE]\ninvariants: [rate_within_platform_limits]\nfaults:\n  - {kind: x.ratelimited, at: 20m}\n"
@@ -77,7 +77,7 @@ def test_the_catalogue_commands_list_faults_invariants_defects_and_scenarios() -
 def test_doctor_names_the_browser_it_found_and_fails_with_what_it_tried(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
 
-    from harness.cli import app
+    from harness.cli.main import app
 
     runner = CliRunner()
     monkeypatch.setenv("VIBEDRILL_CHROMIUM", "/nonexistent/chromium")

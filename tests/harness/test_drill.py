@@ -14,11 +14,11 @@ import pytest
 from _drills import api_scenarios, matrix
 from typer.testing import CliRunner
 
-from harness.cli import app
-from harness.drill import drill_id_for, run_for_pytest
+from harness.cli.main import app
+from harness.drill.run import drill_id_for, run_for_pytest
+from harness.drill.workload import plan_workload
+from harness.judge.verdict import Verdict
 from harness.scenario import load_scenario
-from harness.verdict import Verdict
-from harness.workload import plan_workload
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ["acme", "northwind", "globex"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from _recordkit import SECRET, T0, aud, intent, kill, led, record
 
-from harness.invariants import REGISTRY, InvariantError, catalogue, evaluate, invariant
-from harness.timeline import Timeline
+from harness.judge.invariants import REGISTRY, InvariantError, catalogue, evaluate, invariant
+from harness.judge.timeline import Timeline
 
 
 def judge(name: str, rec, **spec):
@@ -591,7 +591,7 @@ def test_a_misspelt_parameter_names_the_invariant_the_value_and_the_valid_keys()
 def test_the_registry_refuses_a_duplicate_and_names_both_definitions():
     with pytest.raises(
         InvariantError,
-        match=r"defined twice: harness.invariants.safety.no_side_effects_while_killed and",
+        match=r"defined twice: harness.judge.invariants.safety.no_side_effects_while_killed and",
     ):
 
         @invariant()

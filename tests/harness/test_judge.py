@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from _recordkit import T0, drill_record, record
 
-from harness.judge import judge
-from harness.verdict import exit_code
+from harness.judge.judgement import judge
+from harness.judge.verdict import exit_code
 
 DESIGN_KEYS = [
     "drill_id",

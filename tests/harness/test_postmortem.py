@@ -6,8 +6,8 @@ import re
 
 from _recordkit import drill_record
 
-from harness.judge import judge
-from harness.postmortem import render_html, render_markdown, reproduce_command
+from harness.judge.judgement import judge
+from harness.report.postmortem import render_html, render_markdown, reproduce_command
 
 SECTIONS = [
     "## 1) Summary",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from _recordkit import SECRET, aud, drill_record
 
-from harness import report as report_mod
-from harness.report import write_message, write_report
+from harness.report import writer as report_mod
+from harness.report.writer import write_message, write_report
 
 EVIDENCE = [
     "timeline.jsonl",

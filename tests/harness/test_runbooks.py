@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness.respond import expand_step
+from harness.drill.respond import expand_step
 from harness.runbooks import (
     ACTIONS,
     ActionContext,

@@ -7,8 +7,8 @@ from _recordkit import T0, record
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.invariants import REGISTRY, evaluate
-from harness.timeline import Timeline, TimelineError, format_offset
+from harness.judge.invariants import REGISTRY, evaluate
+from harness.judge.timeline import Timeline, TimelineError, format_offset
 
 atoms = (
     st.none()

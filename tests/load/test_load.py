@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
-from harness.invariants import evaluate
-from harness.record import DrillRecord
+from harness.cli.main import app
+from harness.judge.invariants import evaluate
+from harness.judge.record import DrillRecord
 
 RUN = ["--users", "5", "--spawn-rate", "5", "--run-time", "8s", "--drain", "30s"]
 CLI = [sys.executable, "-c", "from harness.cli import main; main()", "load"]

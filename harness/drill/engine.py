@@ -15,14 +15,14 @@ from fakes.app import FakeWorld
 from fakes.core.roster import Roster
 from fakes.core.world import World
 
-from . import drill as _drill
-from .browser_drill import hooks_for
+from ..durations import format_duration
+from ..judge.timeline import Timeline
+from ..runbooks import ActionContext, runbooks
+from ..scenario import Scenario
+from . import run as _drill
+from .browser import hooks_for
 from .detect import Detection, Detector
-from .durations import format_duration
 from .respond import ACTOR, OpsLead
-from .runbooks import ActionContext, runbooks
-from .scenario import Scenario
-from .timeline import Timeline
 from .verify import run_checks
 from .workload import WorkItem, plan_workload, run_jobs
 

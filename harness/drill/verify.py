@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.contract import Job, JobSpec
 
-from .durations import parse_duration
-from .runbooks.model import VerificationCheck
+from ..durations import parse_duration
+from ..runbooks.model import VerificationCheck
 
 if TYPE_CHECKING:
     from .engine import DrillEngine
@@ -232,7 +232,7 @@ async def _accounts_correct(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, st
 
 def format_s(seconds: float) -> str:
     """Seconds as ``10m``."""
-    from .durations import format_duration
+    from ..durations import format_duration
 
     return format_duration(seconds)
 

@@ -3,7 +3,7 @@
 The run: start the fakes (``vibedrill serve``) and the platform (``vibedrill platform serve``)
 as child processes on 127.0.0.1 (free ports) — or use a running pair (``--platform-url`` and
 ``--world``) — install a 429 storm on the fakes, run Locust headless in a child process
-(:mod:`harness.load_locust`: its users submit publish and reply jobs to the platform's job
+(:mod:`harness.load.locustfile`: its users submit publish and reply jobs to the platform's job
 intake and poll them), heal the storm, let the platform drain, then pull the fakes' journal and
 ledger and the platform's audit, judge them with the invariants (``rate_within_platform_limits``,
 ``no_duplicate_side_effects``, ``every_side_effect_audited``) and write
@@ -401,7 +401,7 @@ def _run_locust(cfg: dict[str, Any], tmp: Path, stack: contextlib.ExitStack) -> 
     cfg_file.write_text(json.dumps(cfg))
     child = Child.start(
         "locust",
-        [sys.executable, "-m", "harness.load_locust", str(cfg_file), str(out_file)],
+        [sys.executable, "-m", "harness.load.locustfile", str(cfg_file), str(out_file)],
         tmp / "locust.log",
     )
     stack.callback(child.stop)
@@ -435,7 +435,7 @@ def _percentile_row(entry: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _judge(record: Any, in_flight_s: float) -> tuple[list[dict[str, Any]], list[Any], int]:
     """Judge the record; returns (results as JSON, result objects, 429-adjacent in-flight count)."""
-    from .invariants import evaluate
+    from ..judge.invariants import evaluate
 
     results = []
     for name in INVARIANTS:
@@ -523,7 +523,7 @@ def run_load(opts: LoadOptions, note: Callable[[str], None] = print) -> LoadResu
     Raises ``LoadUsageError`` (exit 2), ``LoadError`` (exit 3) and ``KeyboardInterrupt``; every
     child process is stopped and reaped before any of them leaves this function.
     """
-    from .record import DrillRecord
+    from ..judge.record import DrillRecord
 
     opts.check()
     faults = list(opts.faults) or [
@@ -740,6 +740,6 @@ def run_load(opts: LoadOptions, note: Callable[[str], None] = print) -> LoadResu
 
 def with_commit(opts: LoadOptions) -> LoadOptions:
     """``opts`` with the working tree's commit filled in."""
-    from .drill import commit_of
+    from ..drill.run import commit_of
 
     return replace(opts, commit=commit_of())

@@ -17,11 +17,11 @@ from typing import Any
 import jinja2
 import markupsafe
 
+from ..judge.invariants import sentence
+from ..judge.record import DrillRecord
+from ..judge.timeline import format_offset
+from ..judge.verdict import Verdict
 from .evidence import anchor_of, audit_sample, chart_svg, impact, utc
-from .invariants import sentence
-from .record import DrillRecord
-from .timeline import format_offset
-from .verdict import Verdict
 
 __all__ = ["Action", "postmortem_context", "render_html", "render_markdown", "reproduce_command"]
 
@@ -89,7 +89,7 @@ def _defect_docs() -> dict[str, str]:
 
 def _runbook(rb: str) -> Any:
     try:
-        from .runbooks import runbooks
+        from ..runbooks import runbooks
 
         return runbooks().get(rb)
     except Exception:  # a broken runbook file must not stop the postmortem

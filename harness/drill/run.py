@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .clock import DEFAULT_EPOCH, run_virtual
-from .scenario import Scenario
+from ..clock import DEFAULT_EPOCH, run_virtual
+from ..scenario import Scenario
 
 __all__ = [
     "DrillError",
@@ -41,7 +41,7 @@ class DrillError(RuntimeError):
 
 def known_invariants() -> Collection[str]:
     """The judge's invariant names (``harness.invariants.REGISTRY``)."""
-    from .invariants import REGISTRY
+    from ..judge.invariants import REGISTRY
 
     return tuple(REGISTRY)
 
@@ -151,12 +151,12 @@ def run_for_pytest(
 
     ``scenario`` is a :class:`Scenario`, the path of a YAML file, or an id from ``scenarios/``.
     """
-    from .scenario import load_scenario
+    from ..scenario import load_scenario
 
     if not isinstance(scenario, Scenario):
         ref = Path(scenario)
         if ref.suffix not in (".yaml", ".yml") and not ref.is_file():
-            ref = Path(__file__).resolve().parent.parent / "scenarios" / f"{scenario}.yaml"
+            ref = Path(__file__).resolve().parents[2] / "scenarios" / f"{scenario}.yaml"
         scenario = load_scenario(ref)
     result = run_drill(
         scenario,
@@ -172,7 +172,7 @@ def commit_of(root: Path | None = None) -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=root or Path(__file__).resolve().parent.parent,
+            cwd=root or Path(__file__).resolve().parents[2],
             capture_output=True,
             text=True,
             timeout=5,

@@ -15,12 +15,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..judge.judgement import judge
+from ..judge.record import DrillRecord
+from ..judge.verdict import Verdict
 from .evidence import render_evidence, scrub
-from .judge import judge
 from .junit import render_junit
 from .postmortem import render_html, render_markdown
-from .record import DrillRecord
-from .verdict import Verdict
 
 __all__ = ["Report", "atomic_write", "render_report", "write_message", "write_report"]
 

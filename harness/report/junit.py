@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
-from .verdict import Verdict
+from ..judge.verdict import Verdict
 
 __all__ = ["render_junit"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sandbox.contract import JobSpec, PlatformClient
 
-from .scenario import Scenario
+from ..scenario import Scenario
 
 __all__ = ["InboundItem", "Plan", "WorkItem", "plan_workload", "run_jobs", "tool_arguments"]
 

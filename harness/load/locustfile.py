@@ -1,4 +1,4 @@
-"""The Locust side of ``vibedrill load``, run in a child process: ``python -m harness.load_locust``.
+"""The Locust side of ``vibedrill load``, run in a child process: ``python -m harness.load.locustfile``.
 
 Wall-clock time (``time.time``, ``time.sleep``) is deliberate here: a load test drives real
 servers over real sockets, so it is not a virtual-time drill and promises no timeline hash.
@@ -198,10 +198,10 @@ def run_locust(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m harness.load_locust CONFIG.json RESULT.json``: run, write the result, exit 0."""
+    """``python -m harness.load.locustfile CONFIG.json RESULT.json``: run, write the result, exit 0."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
-        print("usage: python -m harness.load_locust CONFIG.json RESULT.json", file=sys.stderr)
+        print("usage: python -m harness.load.locustfile CONFIG.json RESULT.json", file=sys.stderr)
         return 2
     cfg = json.loads(Path(args[0]).read_text())
     try:

@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .cli_load import load_app
-from .cli_platform import platform_app
+from .load import load_app
+from .platform import platform_app
 
 __all__ = ["app", "main"]
 
@@ -40,7 +40,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
 def scenarios_dir() -> Path:
     """``./scenarios`` when present, else the repository's ``scenarios/``."""
     here = Path.cwd() / "scenarios"
-    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "scenarios"
+    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def _resolve(ref: str) -> Path:
@@ -71,7 +71,7 @@ def _all_paths() -> list[Path]:
 @app.command("list")
 def list_() -> None:
     """List the scenarios with their runbook, severity, incident types and lane."""
-    from .scenario import ScenarioError, load_scenario
+    from ..scenario import ScenarioError, load_scenario
 
     t = Table("scenario", "runbook", "severity", "types", "lane", "title")
     bad = 0
@@ -95,7 +95,7 @@ def validate(
     ] = None,
 ) -> None:
     """Check scenario files; print one clear message per bad file; exit 2 if any is bad."""
-    from .scenario import ScenarioError, load_scenario
+    from ..scenario import ScenarioError, load_scenario
 
     bad = 0
     files = list(paths or _all_paths())
@@ -138,8 +138,8 @@ def run(
     ] = False,
 ) -> None:
     """Run drills in-process on virtual time; write a report per drill; print a summary."""
-    from .drill import platform_defects
-    from .scenario import ScenarioError, load_scenario
+    from ..drill.run import platform_defects
+    from ..scenario import ScenarioError, load_scenario
 
     if mode is not None and mode not in ("auto", "observe"):
         err.print(f"--mode: {mode!r} is not one of auto, observe", markup=False)
@@ -173,7 +173,7 @@ def run(
             (folder / "error.txt").write_text(str(e) + "\n")
             raise typer.Exit(EXIT_USAGE) from None
     if all_:
-        from .browser_drill import scenarios_for_all
+        from ..drill.browser import scenarios_for_all
 
         loaded, notes, why = scenarios_for_all(loaded, no_browser=no_browser)
         for note in notes:
@@ -202,7 +202,7 @@ def _run_many(
 
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-    from .drill import DrillOptions, commit_of, run_drill
+    from ..drill.run import DrillOptions, commit_of, run_drill
 
     commit = commit_of()
     results = []
@@ -283,9 +283,9 @@ def replay(
     report_dir: Annotated[Path, typer.Argument(help="a report folder written by `vibedrill run`")],
 ) -> None:
     """Re-run a drill with its recorded scenario, seed and defects; say whether the timeline hash matches."""
-    from .drill import DrillOptions, run_drill
-    from .replay_file import load_replay
-    from .scenario import ScenarioError
+    from ..drill.run import DrillOptions, run_drill
+    from ..replay_file import load_replay
+    from ..scenario import ScenarioError
 
     meta_file = report_dir / "replay.json"
     if not meta_file.is_file():
@@ -352,10 +352,10 @@ def mutants(
     Chromium is found; without one (or with ``--no-browser``) they are left out, said so, and
     the defects only they cover are listed as deferred.
     """
-    from .browser_drill import browser_available, is_browser_scenario
-    from .drill import commit_of
-    from .mutants import default_jobs, run_matrix
-    from .scenario import ScenarioError, load_scenario
+    from ..drill.browser import browser_available, is_browser_scenario
+    from ..drill.run import commit_of
+    from ..mutants import default_jobs, run_matrix
+    from ..scenario import ScenarioError, load_scenario
 
     try:
         paths = [_resolve(r) for r in scenarios] if scenarios else _all_paths()
@@ -455,7 +455,7 @@ def faults() -> None:
 @app.command()
 def invariants() -> None:
     """The invariants a scenario may name: the positive claim each one checks."""
-    from .invariants import catalogue
+    from ..judge.invariants import catalogue
 
     t = Table("invariant", "claim", "params")
     for row in catalogue():
@@ -467,7 +467,7 @@ def invariants() -> None:
 @app.command()
 def defects() -> None:
     """The platform defects a drill can switch on, and the runbook whose Diagnosis names them."""
-    from .drill import defect_catalogue
+    from ..drill.run import defect_catalogue
 
     t = Table("defect", "runbook", "what is broken")
     for d in defect_catalogue():

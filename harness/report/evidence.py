@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .invariants._facts import facts
-from .record import PROVIDER_FAKES, SIDE_EFFECT_ACTIONS, DrillRecord
-from .timeline import TimelineEvent, canonical_json, format_offset
-from .verdict import Verdict
+from ..judge.invariants._facts import facts
+from ..judge.record import PROVIDER_FAKES, SIDE_EFFECT_ACTIONS, DrillRecord
+from ..judge.timeline import TimelineEvent, canonical_json, format_offset
+from ..judge.verdict import Verdict
 
 __all__ = [
     "Impact",

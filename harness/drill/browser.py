@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 from .served_world import ServedApp, serve_app
 
 if TYPE_CHECKING:
+    from ..judge.record import DrillRecord
     from .engine import DrillEngine
-    from .record import DrillRecord
 
 __all__ = [
     "BROWSER_PLATFORMS",
@@ -134,7 +134,7 @@ class BrowserDrill(LaneHooks):
         from sandbox.lanes.browser import BrowserSettings, install
         from sandbox.lanes.browser_select import BrowserNotFound, find_browser
 
-        from .drill import DrillError
+        from .run import DrillError
 
         try:
             find_browser()

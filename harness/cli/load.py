@@ -2,7 +2,7 @@
 
 Exit codes (the house's): 0 the invariants held, 1 one was violated (or the storm never bit),
 2 bad usage, 3 harness error (a server did not start, Locust failed, Ctrl-C).
-Locust is imported only by the child process that runs it (:mod:`harness.load_locust`).
+Locust is imported only by the child process that runs it (:mod:`harness.load.locustfile`).
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ def load(
     ] = None,
 ) -> None:
     """Run Locust headless against the platform during a 429 storm; judge; write the report."""
-    from .durations import DurationError, parse_duration
-    from .load import (
+    from ..durations import DurationError, parse_duration
+    from ..load.run import (
         DEFAULT_FAULT,
         DEFAULT_FAULT_ROUTE,
         LoadError,
@@ -140,7 +140,7 @@ def load(
         if defect:
             from fakes.core.faults import did_you_mean
 
-            from .drill import platform_defects
+            from ..drill.run import platform_defects
 
             known = platform_defects()
             for d in defect:

@@ -25,7 +25,7 @@ _COUNT_KEYS = ("side_effects_after_containment", "side_effects_in_fault_window")
 def _seconds(value: Any) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    from .durations import parse_duration
+    from ..durations import parse_duration
 
     return parse_duration(value)
 

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from fakes.core.roster import fingerprint
 
-from .record import DrillRecord
+from ..judge.record import DrillRecord
 
 if TYPE_CHECKING:
-    from .drill import DrillResult
     from .engine import DrillEngine
+    from .run import DrillResult
 
 __all__ = ["build_record", "finish", "flat_budgets"]
 
@@ -197,7 +197,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _fallback_verdict(record: DrillRecord, error: str | None) -> dict[str, Any]:
     """Judge with the invariants directly while the judge module is not available."""
-    from .invariants import evaluate
+    from ..judge.invariants import evaluate
 
     s = record.scenario
     results = [evaluate(spec, record).to_json() for spec in s.invariants]
@@ -241,14 +241,14 @@ def _fallback_verdict(record: DrillRecord, error: str | None) -> dict[str, Any]:
 
 async def finish(e: DrillEngine, error: str | None) -> DrillResult:
     """Judge and write the drill; returns the :class:`DrillResult`."""
-    from .drill import DrillResult
+    from .run import DrillResult
 
     got = await _collect(e)
     record = e.lane.amend(build_record(e, got, error))
     out_dir = e.opts.reports_dir / e.drill_id
     e.lane.write_files(out_dir)
     try:
-        from .report import write_report
+        from ..report.writer import write_report
     except ImportError:  # before the judging/reporting modules land
         write_report = None  # type: ignore[assignment]
     verdict: Any = None

@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..judge.timeline import Timeline
+from ..runbooks import ActionContext, Runbook, Step, run_action
+from ..scenario import Scenario
 from .detect import Detection
-from .runbooks import ActionContext, Runbook, Step, run_action
-from .scenario import Scenario
-from .timeline import Timeline
 
 __all__ = ["ACTOR", "OpsLead", "expand_step"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sandbox.contract import Alert, AuditEvent, PlatformClient
 
-from .runbooks.model import AlertRule
+from ..runbooks.model import AlertRule
 
 __all__ = ["Detection", "Detector"]
 
