@@ -6,7 +6,11 @@ Exit codes: 0 every drill held, 1 something violated or vacuous, 2 bad scenario 
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +35,8 @@ app.add_typer(platform_app, name="platform")
 app.add_typer(load_app, name="load")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
+#: a run stopped by a signal exits 128 + the signal's number, as shells do
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 # Off a terminal (CI logs, pipes) rich would assume 80 columns and cut scenario ids short.
 _WIDTH = None if sys.stdout.isatty() else 160
 out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
@@ -188,6 +194,39 @@ def run(
     )
 
 
+class _Stopped(Exception):
+    """A stop signal arrived between drills (inside one, the drill loop handles it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
+
+
+def _arm_stop_handlers() -> None:
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _raise_stopped)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM stop the whole run (no further drill starts); handlers restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _arm_stop_handlers()
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _run_many(
     scenarios: list[Any],
     *,
@@ -203,18 +242,23 @@ def _run_many(
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from ..drill.run import DrillOptions, commit_of, run_drill
+    from ..report.lock import ReportBusy
 
     commit = commit_of()
     results = []
     wall0 = time.perf_counter()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[phase]}"),
-        TimeElapsedColumn(),
-        console=out,
-        transient=True,
-    ) as prog:
+    stopped = 0  # the signal that stopped the run, 0 if none
+    with (
+        _stop_on_signals(),
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[phase]}"),
+            TimeElapsedColumn(),
+            console=out,
+            transient=True,
+        ) as prog,
+    ):
         for s in scenarios:
             task = prog.add_task(s.id, total=1.0, phase="arrange")
 
@@ -233,12 +277,24 @@ def _run_many(
                 suffix=suffix,
             )
             try:
-                results.append(run_drill(s, opts))
+                result = run_drill(s, opts)
+            except ReportBusy as e:
+                err.print(str(e), markup=False)
+                return EXIT_USAGE
+            except _Stopped as e:  # between drills, outside the drill loop's own handlers
+                stopped = e.signum
+                break
             except KeyboardInterrupt:
-                err.print("interrupted")
-                return EXIT_HARNESS
+                stopped = signal.SIGINT
+                break
+            finally:
+                _arm_stop_handlers()  # the drill loop's handlers were removed on its way out
+            results.append(result)
             prog.update(task, completed=1.0, phase="done")
             prog.remove_task(task)
+            if result.interrupted:
+                stopped = result.signum or signal.SIGINT
+                break
     table = Table(
         "scenario",
         "verdict",
@@ -271,6 +327,21 @@ def _run_many(
         )
     out.print(table)
     out.print(f"{len(results)} drill(s) in {time.perf_counter() - wall0:.1f}s wall")
+    if stopped:
+        name = signal.Signals(stopped).name
+        ran = {r.scenario for r in results}
+        not_run = [s.id for s in scenarios if s.id not in ran]
+        err.print(
+            f"interrupted by {name}: {len(results)} of {len(scenarios)} drill(s) ran"
+            + (
+                f" (the last one cut short and written: {results[-1].report_dir})"
+                if results and results[-1].interrupted
+                else ""
+            )
+            + (f"; not run: {', '.join(not_run)}" if not_run else ""),
+            markup=False,
+        )
+        return 128 + int(stopped)
     if any(r.verdict == "error" for r in results):
         return EXIT_HARNESS
     if any(r.verdict in ("violated", "vacuous") for r in results):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import Any
 
 from fakes.app import FakeWorld
@@ -45,7 +46,11 @@ class DrillEngine:
         self.defects = tuple(dict.fromkeys([d.name for d in scenario.defects] + list(opts.defects)))
         self.tl = Timeline()
         # a drill with extra defects gets its own folder: it never overwrites the healthy report
+        # … and so does a run in another mode than the scenario's: every option that changes the
+        # outcome is in the id (the scenario's own mode and defects add nothing, so ids stay stable)
         suffix = opts.suffix or "".join(f"-{d.replace('_', '-')}" for d in opts.defects)
+        if self.mode != scenario.response:
+            suffix = f"-{self.mode}{suffix}"
         self.drill_id = _drill.drill_id_for(scenario, self.seed, suffix=suffix)
         self.workload_rows: list[dict[str, Any]] = []
         self.snapshots: list[dict[str, Any]] = []
@@ -55,6 +60,8 @@ class DrillEngine:
         self.healed: set[int] = set()
         self._main: asyncio.Task[Any] | None = None
         self.interrupted = False
+        #: the signal that interrupted the drill (SIGINT 2, SIGTERM 15), 0 if none
+        self.signum = 0
         self._cc_seen = 0
         self._expiries: list[asyncio.Future[None]] = []
         #: what the scenario's lane adds (browser drills: a served world, the Playwright lane)
@@ -78,9 +85,17 @@ class DrillEngine:
         if self.opts.progress is not None:
             self.opts.progress(phase, self.now() - self.t0, self.s.workload.duration)
 
-    def interrupt(self) -> None:
-        """Stop the drill (signal handler): the run is cancelled and what it has is written."""
+    def interrupt(self, signum: int = 2) -> None:
+        """Stop the drill (signal handler): the run is cancelled and what it has is written.
+
+        A second signal while the first is being handled exits at once, with the shell's code for
+        that signal (130 for SIGINT, 143 for SIGTERM): the person pressing Ctrl-C twice means it.
+        """
+        if self.interrupted and self.signum:
+            os.write(2, b"\ninterrupted again: exiting now\n")
+            os._exit(128 + signum)
         self.interrupted = True
+        self.signum = signum
         if self._main is not None:
             self._main.cancel()
 

@@ -97,6 +97,8 @@ class DrillResult:
     wall_s: float = 0.0
     simulated_s: float = 0.0
     interrupted: bool = False
+    #: the signal that interrupted the drill (SIGINT 2, SIGTERM 15), 0 if none
+    signum: int = 0
     notes: list[str] = field(default_factory=list)
     #: the judged :class:`harness.verdict.Verdict` (None only without the judge)
     verdict_obj: Any = None
@@ -116,18 +118,20 @@ def run_drill(scenario: Scenario, options: DrillOptions | None = None) -> DrillR
     """Run one scenario in-process on virtual time and write its report; see the module doc."""
     import time
 
+    from ..report.lock import ReportLock
     from .engine import DrillEngine
 
     opts = options or DrillOptions()
     wall0 = time.perf_counter()
     engine = DrillEngine(scenario, opts)
+    lock = ReportLock(opts.reports_dir, engine.drill_id)
 
     async def main() -> DrillResult:
         loop = asyncio.get_running_loop()
         installed: list[signal.Signals] = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-                loop.add_signal_handler(sig, engine.interrupt)
+                loop.add_signal_handler(sig, engine.interrupt, int(sig))
                 installed.append(sig)
         try:
             return await engine.run()
@@ -135,8 +139,10 @@ def run_drill(scenario: Scenario, options: DrillOptions | None = None) -> DrillR
             for sig in installed:
                 loop.remove_signal_handler(sig)
 
-    result = run_virtual(main, start=DEFAULT_EPOCH)
+    with lock:  # ReportBusy when another process writes the same folder
+        result = run_virtual(main, start=DEFAULT_EPOCH)
     result.wall_s = time.perf_counter() - wall0
+    result.signum = engine.signum
     return result
 
 
