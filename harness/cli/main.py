@@ -594,14 +594,14 @@ def doctor(
         bool,
         typer.Option(
             "--install-browser",
-            help="when no Chromium is found, install Debian's chromium with apt-get (needs root)",
+            help=(
+                "when no Chromium is found, install one: Playwright's own (python -m playwright "
+                "install chromium), else Debian's chromium with apt-get (root or sudo -n)"
+            ),
         ),
     ] = False,
 ) -> None:
     """Check what the drills need here: a Chromium for the browser lane (optionally install one)."""
-    import shutil
-    import subprocess
-
     from sandbox.lanes.browser_select import BrowserNotFound, find_browser
 
     try:
@@ -610,18 +610,62 @@ def doctor(
         if not install_browser:
             err.print(f"vibedrill doctor: {e}")
             raise typer.Exit(EXIT_HARNESS) from None
-        apt = shutil.which("apt-get")
-        if apt is None:
-            err.print(f"vibedrill doctor: {e}\nno apt-get here: install a Chromium by hand.")
+        tried = _install_chromium()
+        try:
+            choice = find_browser()
+        except BrowserNotFound:
+            err.print(f"vibedrill doctor: {e}\ninstalling one failed:\n" + "\n".join(tried))
             raise typer.Exit(EXIT_HARNESS) from None
-        out.print("no Chromium found; installing Debian's chromium (apt-get install chromium) …")
-        for cmd in ([apt, "update", "-qq"], [apt, "install", "-y", "-qq", "chromium"]):
-            done = subprocess.run(cmd, check=False, capture_output=True, text=True)
-            if done.returncode != 0:
-                err.print(f"vibedrill doctor: {' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
-                raise typer.Exit(EXIT_HARNESS) from None
-        choice = find_browser()
     out.print(f"browser lane: {choice.executable} ({choice.source})")
+
+
+def _install_chromium() -> list[str]:
+    """Install a Chromium, Playwright's own first; return what was tried and how it failed."""
+    import os
+    import shutil
+    import subprocess
+
+    def attempt(cmd: list[str], timeout: float) -> str | None:
+        try:
+            done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"- {' '.join(cmd)}: {exc}"
+        if done.returncode == 0:
+            return None
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        return f"- {' '.join(cmd)}: exit {done.returncode}: {' / '.join(tail)[:400]}"
+
+    tried: list[str] = []
+    out.print(
+        "no Chromium found; installing Playwright's Chromium (python -m playwright install chromium) …"
+    )
+    failed = attempt([sys.executable, "-m", "playwright", "install", "chromium"], 600)
+    if failed is None:
+        return tried
+    tried.append(failed)
+    apt = shutil.which("apt-get")
+    if apt is None:
+        tried.append(
+            "- apt-get: not on this machine; install a Chromium by hand or set VIBEDRILL_CHROMIUM"
+        )
+        return tried
+    prefix: list[str] = []
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        sudo = shutil.which("sudo")
+        if sudo is None:
+            tried.append("- apt-get: needs root, and there is no sudo")
+            return tried
+        prefix = [sudo, "-n"]
+    out.print("installing Debian's chromium instead (apt-get install chromium) …")
+    for cmd in (
+        [*prefix, apt, "update", "-qq"],
+        [*prefix, apt, "install", "-y", "-qq", "chromium"],
+    ):
+        failed = attempt(cmd, 900)
+        if failed is not None:
+            tried.append(failed)
+            return tried
+    return tried
 
 
 def main() -> None:

@@ -84,3 +84,59 @@ def test_doctor_names_the_browser_it_found_and_fails_with_what_it_tried(monkeypa
     bad = runner.invoke(app, ["doctor"])
     assert bad.exit_code == 3
     assert "/nonexistent/chromium" in bad.output
+
+
+def test_doctor_installs_playwrights_chromium_first_then_debians(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from sandbox.lanes import browser_select
+    from sandbox.lanes.browser_select import BrowserNotFound
+
+    ran: list[list[str]] = []
+    installed = {"done": False}
+
+    def fake_run(cmd, **_kw):  # type: ignore[no-untyped-def]
+        ran.append(cmd)
+        if "playwright" in cmd:  # the prebuilt download is refused, as on a closed network
+            return subprocess.CompletedProcess(cmd, 1, "", "Error: download failed")
+        if "install" in cmd:
+            installed["done"] = True
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    class Found:
+        executable, source = "/usr/bin/chromium", "system"
+
+    def fake_find():  # type: ignore[no-untyped-def]
+        if not installed["done"]:
+            raise BrowserNotFound("no Chromium: tried Playwright's, /usr/bin/chromium")
+        return Found()
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(browser_select, "find_browser", fake_find)
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    res = runner.invoke(app, ["doctor", "--install-browser"])
+    assert res.exit_code == 0, res.output
+    assert ran[0][1:] == ["-m", "playwright", "install", "chromium"]
+    assert ran[-1][-1] == "chromium" and "apt-get" in ran[-1][0]
+    assert "browser lane: /usr/bin/chromium (system)" in res.output
+
+
+def test_doctor_says_what_it_tried_when_no_install_works(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from sandbox.lanes import browser_select
+    from sandbox.lanes.browser_select import BrowserNotFound
+
+    def fake_find():  # type: ignore[no-untyped-def]
+        raise BrowserNotFound("no Chromium found")
+
+    monkeypatch.setattr(
+        subprocess, "run", lambda cmd, **_kw: subprocess.CompletedProcess(cmd, 1, "", "refused")
+    )
+    monkeypatch.setattr(browser_select, "find_browser", fake_find)
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    res = runner.invoke(app, ["doctor", "--install-browser"])
+    assert res.exit_code == 3
+    assert "playwright install chromium: exit 1: refused" in res.output
+    assert "apt-get: not on this machine" in res.output
