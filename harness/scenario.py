@@ -73,7 +73,7 @@ class Catalogue:
 
 def default_catalogue() -> Catalogue:
     """The live catalogues: fault kinds, the platform's defects, the judge's invariants, runbooks."""
-    from .drill.run import known_invariants, platform_defects
+    from .catalogue import known_invariants, platform_defects
     from .runbooks import runbooks
 
     return Catalogue(

@@ -140,7 +140,7 @@ def run(
     ] = False,
 ) -> None:
     """Run drills in-process on virtual time; write a report per drill; print a summary."""
-    from ..drill.run import platform_defects
+    from ..catalogue import platform_defects
     from ..scenario import ScenarioError, load_scenario
 
     if mode is not None and mode not in ("auto", "observe"):
@@ -464,7 +464,7 @@ def invariants() -> None:
 @app.command()
 def defects() -> None:
     """The platform defects a drill can switch on, and the runbook whose Diagnosis names them."""
-    from ..drill.run import defect_catalogue
+    from ..catalogue import defect_catalogue
 
     t = Table("defect", "runbook", "what is broken")
     for d in defect_catalogue():
@@ -528,11 +528,11 @@ def doctor(
     import shutil
     import subprocess
 
-    from sandbox.lanes.browser_select import BrowserNotFound, find_browser
+    from ..platform_adapter import BrowserMissingError, browser_choice
 
     try:
-        choice = find_browser()
-    except BrowserNotFound as e:
+        executable, source = browser_choice()
+    except BrowserMissingError as e:
         if not install_browser:
             err.print(f"vibedrill doctor: {e}")
             raise typer.Exit(EXIT_HARNESS) from None
@@ -546,8 +546,8 @@ def doctor(
             if done.returncode != 0:
                 err.print(f"vibedrill doctor: {' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
                 raise typer.Exit(EXIT_HARNESS) from None
-        choice = find_browser()
-    out.print(f"browser lane: {choice.executable} ({choice.source})")
+        executable, source = browser_choice()
+    out.print(f"browser lane: {executable} ({source})")
 
 
 def main() -> None:

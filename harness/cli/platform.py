@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -50,25 +49,13 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the platform contract (controls, jobs, audit, metrics, …) on 127.0.0.1."""
-    from sandbox.defects import Defects, UnknownDefectError
-    from sandbox.platform import load_components
-    from sandbox.serve import PlatformServeError
-    from sandbox.serve import serve as run_served
+    from ..platform_adapter import PlatformServeUsageError, serve_platform
 
-    load_components()
     try:
-        Defects(defect or ())
-        asyncio.run(
-            run_served(
-                world,
-                port=port,
-                defects=defect or (),
-                db_path=db,
-                seed=seed,
-                admin_token=admin_token,
-            )
+        serve_platform(
+            world, port=port, defects=defect or (), db_path=db, seed=seed, admin_token=admin_token
         )
-    except (PlatformServeError, UnknownDefectError) as e:
+    except PlatformServeUsageError as e:
         typer.echo(f"vibedrill platform serve: {e}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:

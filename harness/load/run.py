@@ -37,6 +37,9 @@ from typing import Any
 
 import httpx
 
+from ..errors import BadInputError, RehearsalError
+from ..files import atomic_write
+
 __all__ = [
     "DEFAULT_FAULT",
     "DEFAULT_FAULT_ROUTE",
@@ -71,11 +74,11 @@ _UNSETTLED = frozenset({"queued", "scheduled", "running", "retry_wait"})
 _SIDE_EFFECTS = ("post.created", "reply.created", "dm.sent", "like.created")
 
 
-class LoadUsageError(ValueError):
+class LoadUsageError(BadInputError):
     """The load test was asked for something it cannot do (exit 2)."""
 
 
-class LoadError(RuntimeError):
+class LoadError(RehearsalError):
     """The rehearsal broke, not the platform: a server did not start, Locust failed (exit 3)."""
 
 
@@ -469,14 +472,6 @@ def _rate_limits(journal: list[dict[str, Any]], fault_ids: set[str]) -> dict[str
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def _markdown(rep: dict[str, Any]) -> str:
     i, j, rl, se = rep["intake"], rep["jobs"], rep["rate_limits"], rep["side_effects"]
 
@@ -539,11 +534,11 @@ def run_load(opts: LoadOptions, note: Callable[[str], None] = print) -> LoadResu
             doc, base = _start_world(opts, tmp, stack, note)
         else:
             assert opts.world is not None
-            from sandbox.serve import PlatformServeError, load_world
+            from ..platform_adapter import PlatformServeUsageError, load_served_world
 
             try:
-                doc = load_world(opts.world)
-            except PlatformServeError as e:
+                doc = load_served_world(opts.world)
+            except PlatformServeUsageError as e:
                 raise LoadUsageError(f"--world: {e}") from None
             base = opts.platform_url.rstrip("/")
         api = _Admin(str(doc["admin"]), base, opts.admin_token)
@@ -720,8 +715,8 @@ def run_load(opts: LoadOptions, note: Callable[[str], None] = print) -> LoadResu
         "counts": {"journal": len(journal), "ledger": len(ledger), "audit": len(audit)},
     }
     out_dir = opts.reports_dir / opts.report_id
-    _write_atomic(out_dir / "load.json", json.dumps(rep, indent=2, sort_keys=True) + "\n")
-    _write_atomic(out_dir / "load.md", _markdown(rep))
+    atomic_write(out_dir / "load.json", json.dumps(rep, indent=2, sort_keys=True) + "\n")
+    atomic_write(out_dir / "load.md", _markdown(rep))
     # the evidence the invariants' anchors point at (evidence/journal.jsonl#L12 …)
     for name, rows in (
         ("journal", record.journal),
@@ -731,7 +726,7 @@ def run_load(opts: LoadOptions, note: Callable[[str], None] = print) -> LoadResu
         ("workload", record.workload),
     ):
         text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows)
-        _write_atomic(out_dir / "evidence" / f"{name}.jsonl", text)
+        atomic_write(out_dir / "evidence" / f"{name}.jsonl", text)
     code = 0 if verdict == "held" else 1
     return LoadResult(verdict, code, rep, out_dir, violated)
 

@@ -74,15 +74,9 @@ def _fault_docs() -> dict[str, str]:
 
 @cache
 def _defect_docs() -> dict[str, str]:
-    try:
-        from sandbox.defects import DEFECTS
-    except ImportError:  # pragma: no cover
-        return {}
-    out = {}
-    for k, v in DEFECTS.items():
-        para = " ".join((v.__doc__ or "").strip().split("\n\n")[0].split())
-        out[k] = para.split(". ")[0].rstrip(".")
-    return out
+    from ..platform_adapter import defect_summaries
+
+    return defect_summaries()
 
 
 def _runbook(rb: str) -> Any:
