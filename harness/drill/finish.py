@@ -11,6 +11,20 @@ from fakes.core.roster import fingerprint
 
 from ..files import atomic_write
 from ..judge.record import DrillRecord
+from ..judge.rows import (
+    AccountFacts,
+    AlertRow,
+    AuditRow,
+    ControlChangeRow,
+    CredentialFacts,
+    FaultRow,
+    InboundRow,
+    JobRow,
+    JournalRow,
+    LedgerRow,
+    WorkloadRow,
+    rows_of,
+)
 from ..report.writer import write_report
 from .browser import LaneHooks
 from .options import DrillResult
@@ -93,12 +107,12 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
     """The :class:`DrillRecord` of a (possibly unfinished) drill."""
     w = e.world
     roster = w.roster
-    accounts = {
-        a.id: {"tenant_id": c.id, "platform": a.platform, "handle": a.handle}
+    accounts: dict[str, AccountFacts] = {
+        a.id: {"tenant_id": c.id, "platform": str(a.platform), "handle": a.handle}
         for c in roster.clients
         for a in c.accounts
     }
-    credentials: dict[str, dict[str, Any]] = {}
+    credentials: dict[str, CredentialFacts] = {}
     secrets: list[str] = []
     for token, st in list(w.tokens.access.items()) + list(w.tokens.refresh.items()):
         acc = st.account_id
@@ -116,7 +130,7 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         for x in ledger
         if x.get("detail") == "invisible" and x.get("resource_id")
     }
-    inbound = [
+    inbound: list[InboundRow] = [
         {
             "id": i.id,
             "fake": i.fake,
@@ -163,15 +177,15 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         topology="in-process",
         mode=e.mode,
         defects=e.defects,
-        ledger=ledger,
-        journal=journal,
-        audit=got.get("audit", []),
-        control_changes=got.get("control_changes", []),
-        alerts=got.get("alerts", []),
-        fault_rules=faults.get("faults", []),
-        fault_history=faults.get("history", []),
-        workload=e.workload_rows,
-        jobs=got.get("jobs", []),
+        ledger=rows_of(LedgerRow, ledger),
+        journal=rows_of(JournalRow, journal),
+        audit=rows_of(AuditRow, got.get("audit")),
+        control_changes=rows_of(ControlChangeRow, got.get("control_changes")),
+        alerts=rows_of(AlertRow, got.get("alerts")),
+        fault_rules=rows_of(FaultRow, faults.get("faults")),
+        fault_history=rows_of(FaultRow, faults.get("history")),
+        workload=rows_of(WorkloadRow, e.workload_rows),
+        jobs=rows_of(JobRow, got.get("jobs")),
         metrics_samples=got.get("metrics_samples", []),
         budgets=got.get("budgets", {}),
         accounts=accounts,

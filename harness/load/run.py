@@ -39,6 +39,7 @@ import httpx
 
 from ..errors import BadInputError, RehearsalError
 from ..files import atomic_write
+from ..judge.rows import AccountFacts, AuditRow, rows_of
 
 __all__ = [
     "DEFAULT_FAULT",
@@ -589,7 +590,7 @@ def run_load(opts: LoadOptions, note: Callable[[str], None] = print) -> LoadResu
         fstate = api.get("/faults")
         t_end = time.time()
     ids = set(fault_ids)
-    accounts = {
+    accounts: dict[str, AccountFacts] = {
         a["id"]: {"tenant_id": c["id"], "platform": a["platform"], "handle": a.get("handle")}
         for c in roster.get("clients") or []
         for a in c.get("accounts") or []
@@ -612,7 +613,7 @@ def run_load(opts: LoadOptions, note: Callable[[str], None] = print) -> LoadResu
         defects=opts.defects,
         ledger=ledger,
         journal=journal,
-        audit=audit,
+        audit=rows_of(AuditRow, audit),
         fault_rules=[r for r in installed if r.get("id") in ids],
         fault_history=[h for h in fstate.get("history") or [] if h.get("id") in ids],
         workload=[

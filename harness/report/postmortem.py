@@ -240,9 +240,9 @@ def _detection(record: DrillRecord, verdict: Verdict) -> list[str]:
     else:
         out.append("The platform raised no alert of its own.")
     hits = [
-        (float(r["first_hit_at"]), str(r.get("kind")))
+        (hit, str(r.get("kind")))
         for r in record.fault_rows()
-        if r.get("first_hit_at") is not None
+        if (hit := r.get("first_hit_at")) is not None
     ]
     viol = [(v.t, r.name) for r in verdict.invariants for v in r.violations]
     earliest = min(hits + viol, default=None)
