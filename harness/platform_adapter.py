@@ -128,7 +128,8 @@ def install_browser_lane(
     real_io: Any,
 ) -> Any:
     """Install the Playwright lanes on an in-process ``platform``; return the lane component."""
-    from sandbox.lanes.browser import BrowserSettings, install
+    from sandbox.lanes.browser_install import install
+    from sandbox.lanes.browser_settings import BrowserSettings
 
     browser_choice()
     settings = BrowserSettings(

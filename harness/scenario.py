@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from fakes.core.faults import FAULT_KINDS, FaultKind, did_you_mean
+from fakes.core.roster import SOCIAL_PLATFORMS
 
 from .durations import Duration
 from .runbooks.model import AlertRule, IncidentType, Severity, VerificationCheck
@@ -378,7 +379,7 @@ class Scenario(_M):
                     f"faults[{i}].at: {f.at:g}s is after the drill ends (workload.duration {self.workload.duration:g}s)"
                 )
             fake = f.match.fake or FAULT_KINDS[f.kind].fakes[0]
-            if fake in ("x", "instagram", "linkedin") and fake not in self.world.platforms:
+            if fake in SOCIAL_PLATFORMS and fake not in self.world.platforms:
                 raise ValueError(
                     f"faults[{i}].kind: {f.kind} targets {fake!r}, which is not in world.platforms ({', '.join(self.world.platforms)})"
                 )

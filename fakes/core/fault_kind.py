@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .roster import SOCIAL_PLATFORMS
+
 __all__ = [
     "ALL_FAKES",
     "FAULT_KINDS",
@@ -33,7 +35,8 @@ ALL_FAKES: tuple[str, ...] = (
     "media",
     "toolgate",
 )
-SOCIAL: tuple[str, ...] = ("x", "instagram", "linkedin")
+#: the social fakes (one list: ``fakes.core.roster.SOCIAL_PLATFORMS``)
+SOCIAL: tuple[str, ...] = SOCIAL_PLATFORMS
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

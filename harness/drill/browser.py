@@ -6,9 +6,9 @@ API-lane scenarios and :class:`BrowserDrill` to browser ones (``lane: browser`` 
 routed to ``browser`` in ``world.lanes``). A browser drill:
 
 * serves the drill's own ``FakeWorld`` on ``127.0.0.1:<free port>`` from its own event loop
-  (:mod:`harness.served_world`): Chromium drives the fakes' web UI while the platform's API
+  (:mod:`harness.drill.served_world`): Chromium drives the fakes' web UI while the platform's API
   calls stay in-process, and both write to the one World's ledger;
-* installs the browser lanes on the platform (``sandbox.lanes.browser.install``) with the web
+* installs the browser lanes on the platform (``sandbox.lanes.browser_install.install``, through ``harness.platform_adapter``) with the web
   UI at the served address and the loop's :meth:`~harness.clock.VirtualTimeLoop.hold_virtual_time`
   as the lane's ``real_io``: while Chromium works, virtual time follows real time instead of
   jumping, so the rest of the drill sees browser work take the time it really takes;

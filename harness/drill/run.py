@@ -4,7 +4,7 @@ In-process by default: the fakes (``fakes.World`` + ``FakeWorld``) and the platf
 (``sandbox.Platform``, built by :mod:`harness.platform_adapter`) share one virtual-time event loop
 (:func:`harness.clock.run_virtual`) and seeded RNGs, so a drill is a pure function of
 (scenario, seed, commit) and its timeline hash repeats. Every step is an event on one
-append-only :class:`~harness.timeline.Timeline`. An interrupt (Ctrl-C, SIGTERM) cancels the run,
+append-only :class:`~harness.judge.timeline.Timeline`. An interrupt (Ctrl-C, SIGTERM) cancels the run,
 and whatever was gathered is still judged as ``error`` and written.
 """
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.core.roster import SOCIAL_PLATFORMS
+
 from .rows import (
     AccountFacts,
     AlertRow,
@@ -48,7 +50,8 @@ __all__ = [
     "scenario_field",
 ]
 
-SOCIAL_FAKES: tuple[str, ...] = ("x", "instagram", "linkedin")
+#: the social platforms (one list for the whole project: ``fakes.core.roster``)
+SOCIAL_FAKES: tuple[str, ...] = SOCIAL_PLATFORMS
 PROVIDER_FAKES: tuple[str, ...] = ("openai", "anthropic", "media", "toolgate")
 #: ledger action → the audit action that claims it
 AUDIT_ACTION_OF: dict[str, str] = {

@@ -1,6 +1,6 @@
 """The evidence bundle (runbooks §3): files under ``evidence/``, anchors into them, the impact.
 
-Everything here renders text in memory from the record and the verdict; :mod:`harness.report`
+Everything here renders text in memory from the record and the verdict; :mod:`harness.report.writer`
 writes it. Line N of a JSONL file is row N-1 of the matching record list, so anchors such as
 ``evidence/ledger.jsonl#L12`` computed by the invariants point at the right line.
 """
