@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from ..record import AUDIT_ACTION_OF, SOCIAL_FAKES, DrillRecord
 from ..rows import AuditRow, LedgerRow, text
@@ -69,7 +68,7 @@ class Facts:
     successes: list[int]
 
 
-def _key_of_audit(a: AuditRow) -> tuple[Any, ...] | None:
+def _key_of_audit(a: AuditRow) -> tuple[object, ...] | None:
     proof = a.get("proof") or {}
     if a.get("platform") in SOCIAL_FAKES and proof.get("resource_id") is not None:
         return ("res", a.get("action"), a.get("platform"), str(proof["resource_id"]))
@@ -78,7 +77,7 @@ def _key_of_audit(a: AuditRow) -> tuple[Any, ...] | None:
     return None
 
 
-def _key_of_ledger(e: LedgerRow) -> tuple[Any, ...]:
+def _key_of_ledger(e: LedgerRow) -> tuple[object, ...]:
     if e.get("fake") in SOCIAL_FAKES and e.get("resource_id") is not None:
         return (
             "res",
@@ -91,7 +90,7 @@ def _key_of_ledger(e: LedgerRow) -> tuple[Any, ...]:
 
 def facts(record: DrillRecord) -> Facts:
     """Match every ledger entry to its claims and its intent."""
-    by_key: dict[tuple[Any, ...], list[int]] = {}
+    by_key: dict[tuple[object, ...], list[int]] = {}
     successes: list[int] = []
     for i, a in enumerate(record.audit):
         if a.get("phase", "outcome") != "outcome" or a.get("outcome") not in CLAIMING_OUTCOMES:

@@ -57,8 +57,8 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
     429 (it was sent before the 429 could be seen: served runs with concurrent requests).
     """
     rules = {str(r.get("id")): r for r in record.fault_rows()}
-    blocked: dict[tuple[Any, ...], tuple[float, float]] = {}
-    windows: dict[tuple[Any, ...], deque[float]] = {}
+    blocked: dict[tuple[object, ...], tuple[float, float]] = {}
+    windows: dict[tuple[object, ...], deque[float]] = {}
     out: list[Violation] = []
     saw_429 = False
     for i, j in enumerate(sorted(record.journal, key=lambda j: (j.get("t", 0.0), j.get("seq", 0)))):
@@ -143,7 +143,7 @@ def engagement_loops_bounded(record: DrillRecord, p: LoopParams) -> Findings | N
             thread = str((inbound.get(nxt) or {}).get("post_id") or nxt)
         return thread
 
-    per_thread: dict[tuple[Any, str], int] = {}
+    per_thread: dict[tuple[object, str], int] = {}
     out: list[Violation] = []
     checked = 0
     for i, e in enumerate(record.ledger):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -162,7 +162,7 @@ def _fp(secret: str) -> str:
     return "fp_" + hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
-def _dump(row: Any) -> str:
+def _dump(row: object) -> str:
     return json.dumps(row, sort_keys=True, default=str, ensure_ascii=False)
 
 
