@@ -39,6 +39,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from .core.http import Call, ConnectionDropped, FakeService, json_response
+from .core.roster import SOCIAL_PLATFORMS
 from .core.world import World
 
 __all__ = [
@@ -92,7 +93,7 @@ def _digest(*parts: str) -> bytes:
 
 def _schedule_lookup(world: World, a: dict[str, str]) -> dict[str, Any]:
     d = _digest("schedule", a["client_id"], a["date"])
-    platforms = ("x", "instagram", "linkedin")
+    platforms = SOCIAL_PLATFORMS
     slots = [
         {
             "time": f"{a['date']}T{8 + d[i] % 12:02d}:{(d[i + 4] % 4) * 15:02d}:00Z",

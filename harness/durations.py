@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
+from .errors import BadInputError
+
 __all__ = ["Duration", "DurationError", "format_duration", "format_offset", "parse_duration"]
 
 _UNITS: dict[str, float] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -20,7 +22,7 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
 
 
-class DurationError(ValueError):
+class DurationError(BadInputError):
     """A duration that does not parse; the message shows the value and the valid shapes."""
 
 

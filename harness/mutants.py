@@ -112,10 +112,10 @@ class Matrix:
 
     def write(self, reports_dir: Path) -> Path:
         """Write ``mutants.json`` into ``reports_dir`` (atomically); return its path."""
-        from .drill.finish import _write_atomic
+        from .files import atomic_write
 
         path = reports_dir / "mutants.json"
-        _write_atomic(path, json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+        atomic_write(path, json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
         return path
 
 
@@ -238,7 +238,7 @@ def run_matrix(
     ``left_out``: scenarios not run here (their defects are deferred, not uncovered)."""
     import time
 
-    from .drill.run import platform_defects
+    from .catalogue import platform_defects
 
     wall0 = time.perf_counter()
     work: list[tuple[Scenario, tuple[str, ...]]] = [(s, ()) for s in scenarios]

@@ -6,7 +6,7 @@ in ``pyproject.toml`` (``@pytest.mark.drill(scenario=…, seed=…, defects=(…
 
 The ``drill`` fixture runs the marker's scenario through :data:`DRILL_RUNNER` — by default
 ``harness.drill.run:run_for_pytest(scenario, *, seed, defects, reports_dir) -> Verdict`` — and
-returns the :class:`harness.verdict.Verdict`. A test asserts on it; a violated verdict fails
+returns the :class:`harness.judge.verdict.Verdict`. A test asserts on it; a violated verdict fails
 the test with the invariant's sentence via ``verdict.assert_held()``.
 """
 

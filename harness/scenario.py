@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from fakes.core.faults import FAULT_KINDS, FaultKind, did_you_mean
+from fakes.core.roster import SOCIAL_PLATFORMS
 
 from .durations import Duration
 from .runbooks.model import AlertRule, IncidentType, Severity, VerificationCheck
@@ -73,7 +74,7 @@ class Catalogue:
 
 def default_catalogue() -> Catalogue:
     """The live catalogues: fault kinds, the platform's defects, the judge's invariants, runbooks."""
-    from .drill.run import known_invariants, platform_defects
+    from .catalogue import known_invariants, platform_defects
     from .runbooks import runbooks
 
     return Catalogue(
@@ -378,7 +379,7 @@ class Scenario(_M):
                     f"faults[{i}].at: {f.at:g}s is after the drill ends (workload.duration {self.workload.duration:g}s)"
                 )
             fake = f.match.fake or FAULT_KINDS[f.kind].fakes[0]
-            if fake in ("x", "instagram", "linkedin") and fake not in self.world.platforms:
+            if fake in SOCIAL_PLATFORMS and fake not in self.world.platforms:
                 raise ValueError(
                     f"faults[{i}].kind: {f.kind} targets {fake!r}, which is not in world.platforms ({', '.join(self.world.platforms)})"
                 )

@@ -15,12 +15,13 @@ from pydantic import BaseModel, ValidationError
 
 from fakes.core.faults import did_you_mean
 
+from .errors import BadInputError
 from .safe_input import short_repr
 
 __all__ = ["ScenarioError", "explain", "render_path"]
 
 
-class ScenarioError(ValueError):
+class ScenarioError(BadInputError):
     """A scenario that cannot be used; ``str()`` is the one message shown to the user (exit 2)."""
 
 

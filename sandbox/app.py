@@ -2,7 +2,8 @@
 
 Every route delegates to an object implementing :class:`~sandbox.contract.PlatformClient`
 (normally the in-process client of a running platform), so the HTTP API and the Python Protocol
-cannot drift apart. The route table :data:`ROUTES` is data: :mod:`sandbox.openapi` builds the
+cannot drift apart. The route table :data:`ROUTES` is data — the controls' routes come from
+:data:`sandbox.control_table.CONTROLS`, one generic handler each — :mod:`sandbox.openapi` builds the
 OpenAPI document from it and from the pydantic models, and ``GET /openapi.json`` serves that.
 
 Errors are JSON ``{"error": {"message", "path", "value", "valid"}}``: bad input is a 422 that
@@ -17,7 +18,7 @@ import re
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
@@ -33,111 +34,20 @@ from .contract import (
     Job,
     JobSpec,
     JobState,
-    KillScope,
-    Lane,
-    Mode,
     PlatformClient,
 )
+from .control_table import CONTROLS, ChangeRequest, ControlSpec, SocialPlatform
 
 __all__ = ["JOB_STATES", "ROUTES", "ApiRoute", "create_app", "error_body"]
 
 JOB_STATES: tuple[str, ...] = JobState.__args__  # type: ignore[attr-defined]
-JobClass = Literal["publish", "engagement", "generation", "maintenance"]
-Capability = Literal["text", "image", "video"]
-Provider = Literal["openai", "anthropic", "media"]
-SocialPlatform = Literal["x", "instagram", "linkedin"]
 
 
-class _Req(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    actor: str = Field(min_length=1, max_length=200, description="who makes the change")
-    reason: str = Field(min_length=1, max_length=2000, description="why")
-
-
-class KillSwitchRequest(_Req):
-    """Engage or release a kill switch."""
-
-    scope: KillScope = Field(default_factory=KillScope)
-    engaged: bool
-
-
-class LaneRequest(_Req):
-    """Route a platform's side effects through a lane."""
-
-    platform: SocialPlatform
-    lane: Lane
-
-
-class LaneReadOnlyRequest(_Req):
-    """Hold one lane of a platform read-only (ingest only), or let it act again."""
-
-    platform: SocialPlatform
-    read_only: bool
-    lane: Lane = "browser"
-
-
-class ModeRequest(_Req):
-    """Set the mode of a scope (auto removes the override)."""
-
-    mode: Mode
-    client_id: str | None = None
-    platform: SocialPlatform | None = None
-
-
-class QueueRequest(_Req):
-    """Pause or resume the consumers of a job class."""
-
-    job_class: JobClass
-    paused: bool
-
-
-class PacingRequest(_Req):
-    """Change a platform's pacing; fields left out keep their value."""
-
-    platform: SocialPlatform
-    concurrency: int | None = Field(None, ge=1, le=256)
-    min_interval_s: float | None = Field(None, ge=0, le=86_400)
-    jitter_s: float | None = Field(None, ge=0, le=86_400)
-    daily_caps: dict[Literal["publish", "reply", "dm", "like", "generate"], int] | None = None
-
-
-class BlueprintRequest(_Req):
-    """Enable or disable an engagement blueprint."""
-
-    blueprint_id: str
-    enabled: bool
-
-
-class TriggerLockRequest(_Req):
-    """Lock or unlock keyword triggers, globally or for one client."""
-
-    locked: bool
-    client_id: str | None = None
-
-
-class ProviderRoutingRequest(_Req):
-    """Route a capability to providers, in failover order."""
-
-    capability: Capability
-    providers: list[Provider] = Field(min_length=1, max_length=3)
-
-
-class BudgetRequest(_Req):
-    """Set cost budgets, platform-wide or for one client; fields left out keep their value."""
-
-    client_id: str | None = None
-    episode_tokens: int | None = Field(None, ge=0)
-    episode_usd: float | None = Field(None, ge=0)
-    client_tokens: int | None = Field(None, ge=0)
-    client_usd: float | None = Field(None, ge=0)
-
-
-class ApproveRequest(_Req):
+class ApproveRequest(ChangeRequest):
     """Approve a job that waits for a person."""
 
 
-class NeedsHumanConfirmRequest(_Req):
+class NeedsHumanConfirmRequest(ChangeRequest):
     """Park jobs as 'needs human confirm' (e.g. after an incident's unverified publishes)."""
 
     job_ids: list[str] = Field(max_length=10_000)
@@ -300,78 +210,16 @@ class ApiRoute:
     media_type: str = "application/json"
 
 
-def _control(
-    fn: Callable[[PlatformClient, Any], Awaitable[ControlChange]], model: type[BaseModel]
-) -> Handler:
+def _control(spec: ControlSpec) -> ApiRoute:
+    """The HTTP route of one control of the table: validate the body, call the control."""
+
     async def handler(pc: PlatformClient, request: Request) -> Any:
-        return await fn(pc, await _body(request, model))
+        body = await _body(request, spec.request)
+        arguments = {f: getattr(body, f) for f in type(body).model_fields}
+        return await pc.call_control(spec.name, arguments)
 
-    return handler
-
-
-async def _kill(pc: PlatformClient, b: KillSwitchRequest) -> ControlChange:
-    return await pc.set_kill_switch(b.scope, b.engaged, actor=b.actor, reason=b.reason)
-
-
-async def _lane(pc: PlatformClient, b: LaneRequest) -> ControlChange:
-    return await pc.set_lane(b.platform, b.lane, actor=b.actor, reason=b.reason)
-
-
-async def _lane_read_only(pc: PlatformClient, b: LaneReadOnlyRequest) -> ControlChange:
-    return await pc.set_lane_read_only(
-        b.platform, b.read_only, lane=b.lane, actor=b.actor, reason=b.reason
-    )
-
-
-async def _mode(pc: PlatformClient, b: ModeRequest) -> ControlChange:
-    return await pc.set_mode(
-        b.mode, client_id=b.client_id, platform=b.platform, actor=b.actor, reason=b.reason
-    )
-
-
-async def _queue(pc: PlatformClient, b: QueueRequest) -> ControlChange:
-    return await pc.set_queue_paused(b.job_class, b.paused, actor=b.actor, reason=b.reason)
-
-
-async def _pacing(pc: PlatformClient, b: PacingRequest) -> ControlChange:
-    return await pc.set_pacing(
-        b.platform,
-        actor=b.actor,
-        reason=b.reason,
-        concurrency=b.concurrency,
-        min_interval_s=b.min_interval_s,
-        jitter_s=b.jitter_s,
-        daily_caps={str(k): v for k, v in b.daily_caps.items()}
-        if b.daily_caps is not None
-        else None,
-    )
-
-
-async def _blueprint(pc: PlatformClient, b: BlueprintRequest) -> ControlChange:
-    return await pc.set_blueprint_enabled(b.blueprint_id, b.enabled, actor=b.actor, reason=b.reason)
-
-
-async def _trigger(pc: PlatformClient, b: TriggerLockRequest) -> ControlChange:
-    return await pc.set_trigger_lock(
-        b.locked, client_id=b.client_id, actor=b.actor, reason=b.reason
-    )
-
-
-async def _routing(pc: PlatformClient, b: ProviderRoutingRequest) -> ControlChange:
-    return await pc.set_provider_routing(
-        b.capability, list(b.providers), actor=b.actor, reason=b.reason
-    )
-
-
-async def _budget(pc: PlatformClient, b: BudgetRequest) -> ControlChange:
-    return await pc.set_budget(
-        actor=b.actor,
-        reason=b.reason,
-        client_id=b.client_id,
-        episode_tokens=b.episode_tokens,
-        episode_usd=b.episode_usd,
-        client_tokens=b.client_tokens,
-        client_usd=b.client_usd,
+    return ApiRoute(
+        spec.method, spec.path, spec.name, spec.summary, handler, spec.request, ControlChange
     )
 
 
@@ -494,96 +342,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         response=ChangeList,
         query=(_SINCE,),
     ),
-    ApiRoute(
-        "POST",
-        f"{_C}/kill-switch",
-        "set_kill_switch",
-        "Engage or release a kill switch.",
-        _control(_kill, KillSwitchRequest),
-        KillSwitchRequest,
-        ControlChange,
-    ),
-    ApiRoute(
-        "POST",
-        f"{_C}/lane",
-        "set_lane",
-        "Route a platform through a lane.",
-        _control(_lane, LaneRequest),
-        LaneRequest,
-        ControlChange,
-    ),
-    ApiRoute(
-        "POST",
-        f"{_C}/lane-read-only",
-        "set_lane_read_only",
-        "Hold a platform's lane read-only (ingest only), or let it act again.",
-        _control(_lane_read_only, LaneReadOnlyRequest),
-        LaneReadOnlyRequest,
-        ControlChange,
-    ),
-    ApiRoute(
-        "POST",
-        f"{_C}/mode",
-        "set_mode",
-        "Set the mode of a scope.",
-        _control(_mode, ModeRequest),
-        ModeRequest,
-        ControlChange,
-    ),
-    ApiRoute(
-        "POST",
-        f"{_C}/queue",
-        "set_queue_paused",
-        "Pause or resume a job class.",
-        _control(_queue, QueueRequest),
-        QueueRequest,
-        ControlChange,
-    ),
-    ApiRoute(
-        "POST",
-        f"{_C}/pacing",
-        "set_pacing",
-        "Change a platform's pacing.",
-        _control(_pacing, PacingRequest),
-        PacingRequest,
-        ControlChange,
-    ),
-    ApiRoute(
-        "POST",
-        f"{_C}/blueprint",
-        "set_blueprint_enabled",
-        "Enable or disable a blueprint.",
-        _control(_blueprint, BlueprintRequest),
-        BlueprintRequest,
-        ControlChange,
-    ),
-    ApiRoute(
-        "POST",
-        f"{_C}/trigger-lock",
-        "set_trigger_lock",
-        "Lock or unlock keyword triggers.",
-        _control(_trigger, TriggerLockRequest),
-        TriggerLockRequest,
-        ControlChange,
-    ),
-    ApiRoute(
-        "POST",
-        f"{_C}/provider-routing",
-        "set_provider_routing",
-        "Route a capability to providers.",
-        _control(_routing, ProviderRoutingRequest),
-        ProviderRoutingRequest,
-        ControlChange,
-    ),
-    ApiRoute(
-        "POST",
-        f"{_C}/budget",
-        "set_budget",
-        "Set cost budgets.",
-        _control(_budget, BudgetRequest),
-        BudgetRequest,
-        ControlChange,
-    ),
+    *(_control(spec) for spec in CONTROLS),
     ApiRoute("POST", "/jobs", "submit", "Submit a job.", _submit, JobSpec, Job, status=201),
     ApiRoute(
         "GET",

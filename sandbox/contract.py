@@ -23,6 +23,7 @@ __all__ = [
     "JobSpec",
     "KillScope",
     "PlatformClient",
+    "PlatformControls",
 ]
 
 #: the action types a kill switch, a mode or a daily cap can name
@@ -170,20 +171,33 @@ class Alert(_M):
     message: str
 
 
-@runtime_checkable
-class PlatformClient(Protocol):
-    """What the harness may do to a platform. Every control call returns the ControlChange."""
+def _arguments(local_vars: dict[str, Any]) -> dict[str, Any]:
+    """A control method's arguments from its ``locals()`` (taken first thing, so nothing else)."""
+    return {k: v for k, v in local_vars.items() if k != "self"}
 
-    async def health(self) -> dict[str, Any]: ...
-    async def controls(self) -> dict[str, Any]: ...
-    async def control_changes(self, since: int = 0) -> list[ControlChange]: ...
+
+class PlatformControls(Protocol):
+    """The controls of the platform, typed; every call goes through :meth:`call_control`.
+
+    Each method is a signature and one line: the table ``sandbox.control_table.CONTROLS`` says
+    how the call travels over HTTP, and ``sandbox.controls.Controls`` implements it under the
+    same name. A client subclasses this class and implements only :meth:`call_control`.
+    """
+
+    async def call_control(self, name: str, arguments: dict[str, Any]) -> ControlChange: ...
 
     async def set_kill_switch(
         self, scope: KillScope, engaged: bool, *, actor: str, reason: str
-    ) -> ControlChange: ...
+    ) -> ControlChange:
+        """Engage or release a kill switch."""
+        return await self.call_control("set_kill_switch", _arguments(locals()))
+
     async def set_lane(
         self, platform: str, lane: Lane, *, actor: str, reason: str
-    ) -> ControlChange: ...
+    ) -> ControlChange:
+        """Route a platform's side effects through a lane."""
+        return await self.call_control("set_lane", _arguments(locals()))
+
     async def set_mode(
         self,
         mode: Mode,
@@ -192,13 +206,22 @@ class PlatformClient(Protocol):
         platform: str | None = None,
         actor: str,
         reason: str,
-    ) -> ControlChange: ...
+    ) -> ControlChange:
+        """Set the mode of a scope (auto removes the override)."""
+        return await self.call_control("set_mode", _arguments(locals()))
+
     async def set_lane_read_only(
         self, platform: str, read_only: bool, *, lane: Lane = "browser", actor: str, reason: str
-    ) -> ControlChange: ...
+    ) -> ControlChange:
+        """Hold one lane of a platform read-only (ingest only), or let it act again."""
+        return await self.call_control("set_lane_read_only", _arguments(locals()))
+
     async def set_queue_paused(
         self, job_class: str, paused: bool, *, actor: str, reason: str
-    ) -> ControlChange: ...
+    ) -> ControlChange:
+        """Pause or resume the consumers of a job class."""
+        return await self.call_control("set_queue_paused", _arguments(locals()))
+
     async def set_pacing(
         self,
         platform: str,
@@ -209,13 +232,22 @@ class PlatformClient(Protocol):
         min_interval_s: float | None = None,
         jitter_s: float | None = None,
         daily_caps: dict[str, int] | None = None,
-    ) -> ControlChange: ...
+    ) -> ControlChange:
+        """Change a platform's pacing; arguments left None keep their value."""
+        return await self.call_control("set_pacing", _arguments(locals()))
+
     async def set_blueprint_enabled(
         self, blueprint_id: str, enabled: bool, *, actor: str, reason: str
-    ) -> ControlChange: ...
+    ) -> ControlChange:
+        """Enable or disable an engagement blueprint."""
+        return await self.call_control("set_blueprint_enabled", _arguments(locals()))
+
     async def set_trigger_lock(
         self, locked: bool, *, client_id: str | None = None, actor: str, reason: str
-    ) -> ControlChange: ...
+    ) -> ControlChange:
+        """Lock or unlock keyword triggers, globally or for one client."""
+        return await self.call_control("set_trigger_lock", _arguments(locals()))
+
     async def set_provider_routing(
         self,
         capability: Literal["text", "image", "video"],
@@ -223,7 +255,10 @@ class PlatformClient(Protocol):
         *,
         actor: str,
         reason: str,
-    ) -> ControlChange: ...
+    ) -> ControlChange:
+        """Route a capability to providers, in failover order."""
+        return await self.call_control("set_provider_routing", _arguments(locals()))
+
     async def set_budget(
         self,
         *,
@@ -234,7 +269,18 @@ class PlatformClient(Protocol):
         episode_usd: float | None = None,
         client_usd: float | None = None,
         client_tokens: int | None = None,
-    ) -> ControlChange: ...
+    ) -> ControlChange:
+        """Set cost budgets, platform-wide or for one client; None keeps a value."""
+        return await self.call_control("set_budget", _arguments(locals()))
+
+
+@runtime_checkable
+class PlatformClient(PlatformControls, Protocol):
+    """What the harness may do to a platform. Every control call returns the ControlChange."""
+
+    async def health(self) -> dict[str, Any]: ...
+    async def controls(self) -> dict[str, Any]: ...
+    async def control_changes(self, since: int = 0) -> list[ControlChange]: ...
 
     async def submit(self, spec: JobSpec) -> Job: ...
     async def jobs(self, state: str | None = None) -> list[Job]: ...

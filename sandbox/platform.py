@@ -144,7 +144,7 @@ class Platform:
             "instagram": InstagramLane(deps),
             "linkedin": LinkedInLane(deps),
         }
-        #: the browser lane's seam: platform → lane, filled when the Playwright lane lands
+        #: platform → its browser lane, filled by ``sandbox.lanes.browser_install.install``
         self.browser_lanes: dict[str, Lane] = {}
         self.publishing = PublishHandlers(self)
         self.publishing.install()

@@ -27,7 +27,7 @@ from .admin_guard import (
 from .faults import FAULT_KINDS, FaultRuleError, did_you_mean
 from .http import json_response
 from .jsonbody import loads_body
-from .roster import Roster
+from .roster import SOCIAL_PLATFORMS, Roster
 from .world import World
 
 __all__ = ["create_admin_app"]
@@ -226,7 +226,7 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
                     valid_keys,
                 )
             fake = it.get("fake")
-            if fake not in ("x", "instagram", "linkedin"):
+            if fake not in SOCIAL_PLATFORMS:
                 return _error(
                     f"[{i}].fake",
                     fake,

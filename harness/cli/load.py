@@ -140,7 +140,7 @@ def load(
         if defect:
             from fakes.core.faults import did_you_mean
 
-            from ..drill.run import platform_defects
+            from ..catalogue import platform_defects
 
             known = platform_defects()
             for d in defect:

@@ -7,6 +7,7 @@ Exit codes: 0 every drill held, 1 something violated or vacuous, 2 bad scenario 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -144,7 +145,7 @@ def run(
     ] = False,
 ) -> None:
     """Run drills in-process on virtual time; write a report per drill; print a summary."""
-    from ..drill.run import platform_defects
+    from ..catalogue import platform_defects
     from ..scenario import ScenarioError, load_scenario
 
     if mode is not None and mode not in ("auto", "observe"):
@@ -194,37 +195,44 @@ def run(
     )
 
 
-class _Stopped(Exception):
-    """A stop signal arrived between drills (inside one, the drill loop handles it)."""
+class _StopRequest:
+    """SIGINT/SIGTERM during a run: remembered, never raised, so no drill's result is lost.
 
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
+    The drill that is running sees the request (its own loop's handler, or :meth:`pending` polled
+    as soon as its loop starts) and is cut and written; the run then starts no further drill. A
+    second signal exits at once with the shell's code.
+    """
+
+    def __init__(self) -> None:
+        self.signum = 0
+
+    def handle(self, signum: int, _frame: object) -> None:
+        if self.signum:
+            os.write(2, b"\ninterrupted again: exiting now\n")
+            os._exit(128 + signum)
         self.signum = signum
 
+    def pending(self) -> int:
+        return self.signum
 
-def _raise_stopped(signum: int, _frame: object) -> None:
-    raise _Stopped(signum)
+    def arm(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, self.handle)
 
-
-def _arm_stop_handlers() -> None:
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, _raise_stopped)
-
-
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM stop the whole run (no further drill starts); handlers restored after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    _arm_stop_handlers()
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    @contextlib.contextmanager
+    def armed(self) -> Iterator[_StopRequest]:
+        """Handlers installed for the run, the previous ones restored after."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self.arm()
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _run_many(
@@ -247,9 +255,9 @@ def _run_many(
     commit = commit_of()
     results = []
     wall0 = time.perf_counter()
-    stopped = 0  # the signal that stopped the run, 0 if none
+    stop = _StopRequest()
     with (
-        _stop_on_signals(),
+        stop.armed(),
         Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -260,6 +268,8 @@ def _run_many(
         ) as prog,
     ):
         for s in scenarios:
+            if stop.pending():
+                break
             task = prog.add_task(s.id, total=1.0, phase="arrange")
 
             def progress(phase: str, offset: float, duration: float, _task: TaskID = task) -> None:
@@ -275,26 +285,21 @@ def _run_many(
                 progress=progress,
                 commit=commit,
                 suffix=suffix,
+                stop_requested=stop.pending,
             )
             try:
                 result = run_drill(s, opts)
             except ReportBusy as e:
                 err.print(str(e), markup=False)
                 return EXIT_USAGE
-            except _Stopped as e:  # between drills, outside the drill loop's own handlers
-                stopped = e.signum
-                break
-            except KeyboardInterrupt:
-                stopped = signal.SIGINT
-                break
             finally:
-                _arm_stop_handlers()  # the drill loop's handlers were removed on its way out
+                stop.arm()  # the drill loop's own handlers were removed on its way out
+            if result.signum and not stop.signum:
+                stop.signum = result.signum
             results.append(result)
             prog.update(task, completed=1.0, phase="done")
             prog.remove_task(task)
-            if result.interrupted:
-                stopped = result.signum or signal.SIGINT
-                break
+    stopped = stop.signum
     table = Table(
         "scenario",
         "verdict",
@@ -538,7 +543,7 @@ def invariants() -> None:
 @app.command()
 def defects() -> None:
     """The platform defects a drill can switch on, and the runbook whose Diagnosis names them."""
-    from ..drill.run import defect_catalogue
+    from ..catalogue import defect_catalogue
 
     t = Table("defect", "runbook", "what is broken")
     for d in defect_catalogue():
@@ -602,21 +607,21 @@ def doctor(
     ] = False,
 ) -> None:
     """Check what the drills need here: a Chromium for the browser lane (optionally install one)."""
-    from sandbox.lanes.browser_select import BrowserNotFound, find_browser
+    from ..platform_adapter import BrowserMissingError, browser_choice
 
     try:
-        choice = find_browser()
-    except BrowserNotFound as e:
+        executable, source = browser_choice()
+    except BrowserMissingError as e:
         if not install_browser:
             err.print(f"vibedrill doctor: {e}")
             raise typer.Exit(EXIT_HARNESS) from None
         tried = _install_chromium()
         try:
-            choice = find_browser()
-        except BrowserNotFound:
+            executable, source = browser_choice()
+        except BrowserMissingError:
             err.print(f"vibedrill doctor: {e}\ninstalling one failed:\n" + "\n".join(tried))
             raise typer.Exit(EXIT_HARNESS) from None
-    out.print(f"browser lane: {choice.executable} ({choice.source})")
+    out.print(f"browser lane: {executable} ({source})")
 
 
 def _install_chromium() -> list[str]:

@@ -49,26 +49,13 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the platform contract (controls, jobs, audit, metrics, …) on 127.0.0.1."""
-    from fakes.serve import run_server
-    from sandbox.defects import Defects, UnknownDefectError
-    from sandbox.platform import load_components
-    from sandbox.serve import PlatformServeError
-    from sandbox.serve import serve as run_served
+    from ..platform_adapter import PlatformServeUsageError, serve_platform
 
-    load_components()
     try:
-        Defects(defect or ())
-        run_server(
-            run_served(
-                world,
-                port=port,
-                defects=defect or (),
-                db_path=db,
-                seed=seed,
-                admin_token=admin_token,
-            )
+        serve_platform(
+            world, port=port, defects=defect or (), db_path=db, seed=seed, admin_token=admin_token
         )
-    except (PlatformServeError, UnknownDefectError) as e:
+    except PlatformServeUsageError as e:
         typer.echo(f"vibedrill platform serve: {e}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:

@@ -4,9 +4,8 @@ from .run import (
     DrillError,
     DrillOptions,
     DrillResult,
+    commit_of,
     drill_id_for,
-    known_invariants,
-    platform_defects,
     run_drill,
     run_for_pytest,
 )
@@ -15,9 +14,8 @@ __all__ = [
     "DrillError",
     "DrillOptions",
     "DrillResult",
+    "commit_of",
     "drill_id_for",
-    "known_invariants",
-    "platform_defects",
     "run_drill",
     "run_for_pytest",
 ]

@@ -6,9 +6,9 @@ API-lane scenarios and :class:`BrowserDrill` to browser ones (``lane: browser`` 
 routed to ``browser`` in ``world.lanes``). A browser drill:
 
 * serves the drill's own ``FakeWorld`` on ``127.0.0.1:<free port>`` from its own event loop
-  (:mod:`harness.served_world`): Chromium drives the fakes' web UI while the platform's API
+  (:mod:`harness.drill.served_world`): Chromium drives the fakes' web UI while the platform's API
   calls stay in-process, and both write to the one World's ledger;
-* installs the browser lanes on the platform (``sandbox.lanes.browser.install``) with the web
+* installs the browser lanes on the platform (``sandbox.lanes.browser_install.install``, through ``harness.platform_adapter``) with the web
   UI at the served address and the loop's :meth:`~harness.clock.VirtualTimeLoop.hold_virtual_time`
   as the lane's ``real_io``: while Chromium works, virtual time follows real time instead of
   jumping, so the rest of the drill sees browser work take the time it really takes;
@@ -30,13 +30,12 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..judge.record import DrillRecord
+from ..platform_adapter import BrowserMissingError, browser_choice, install_browser_lane
 from .served_world import ServedApp, serve_app
-
-if TYPE_CHECKING:
-    from ..judge.record import DrillRecord
-    from .engine import DrillEngine
+from .state import DrillState
 
 __all__ = [
     "BROWSER_PLATFORMS",
@@ -64,13 +63,11 @@ def is_browser_scenario(scenario: Any) -> bool:
 
 def browser_available(chromium: str | None = None) -> tuple[bool, str]:
     """(True, where) when a Chromium is found, else (False, the error naming what was tried)."""
-    from sandbox.lanes.browser_select import BrowserNotFound, find_browser
-
     try:
-        choice = find_browser(chromium)
-    except BrowserNotFound as e:
+        executable, source = browser_choice(chromium)
+    except BrowserMissingError as e:
         return False, str(e)
-    return True, f"{choice.executable} ({choice.source})"
+    return True, f"{executable} ({source})"
 
 
 class LaneHooks:
@@ -93,9 +90,9 @@ class LaneHooks:
         """Write the lane's own files (binary evidence) into the report folder."""
 
 
-def hooks_for(engine: DrillEngine) -> LaneHooks:
-    """The hooks of ``engine``'s scenario: :class:`BrowserDrill` for a browser scenario."""
-    return BrowserDrill(engine) if is_browser_scenario(engine.s) else LaneHooks()
+def hooks_for(state: DrillState) -> LaneHooks:
+    """The hooks of the drill's scenario: :class:`BrowserDrill` for a browser scenario."""
+    return BrowserDrill(state) if is_browser_scenario(state.scenario) else LaneHooks()
 
 
 class BrowserDrill(LaneHooks):
@@ -108,8 +105,8 @@ class BrowserDrill(LaneHooks):
     step_timeout_s = 0.5
     navigation_timeout_s = 4.0
 
-    def __init__(self, engine: DrillEngine) -> None:
-        self.e = engine
+    def __init__(self, state: DrillState) -> None:
+        self.state = state
         self.tmp = Path(tempfile.mkdtemp(prefix="vibedrill-browser-"))
         self.served: ServedApp | None = None
         self.comp: Any = None
@@ -120,7 +117,7 @@ class BrowserDrill(LaneHooks):
     # serve ------------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def _serve(self) -> AsyncIterator[ServedApp]:
-        async with serve_app(self.e.fw.app) as served:
+        async with serve_app(self.state.fakes.app) as served:
             self.served = served
             yield served
 
@@ -131,27 +128,19 @@ class BrowserDrill(LaneHooks):
     # install ----------------------------------------------------------------------------------
     def install(self, platform: Any) -> None:
         """Install the browser lanes on ``platform``, the web UI at the served address."""
-        from sandbox.lanes.browser import BrowserSettings, install
-        from sandbox.lanes.browser_select import BrowserNotFound, find_browser
-
-        from .run import DrillError
-
-        try:
-            find_browser()
-        except BrowserNotFound as e:
-            raise DrillError(str(e)) from None
+        browser_choice()
         assert self.served is not None, "serve() runs before install()"
         loop = asyncio.get_running_loop()
-        hold = getattr(loop, "hold_virtual_time", None)
-        settings = BrowserSettings(
-            artifacts_dir=self.tmp / "artifacts",
-            profiles_dir=self.tmp / "profiles",
+        served = self.served
+        self.comp = install_browser_lane(
+            platform,
+            tmp=self.tmp,
+            web_base_urls={p: served.web_base(p) for p in BROWSER_PLATFORMS},
             render_timeout_s=self.render_timeout_s,
             step_timeout_s=self.step_timeout_s,
             navigation_timeout_s=self.navigation_timeout_s,
-            web_base_urls={p: self.served.web_base(p) for p in BROWSER_PLATFORMS},
+            real_io=getattr(loop, "hold_virtual_time", None),
         )
-        self.comp = install(platform, settings, real_io=hold)
         self._watch(self.comp)
 
     def _watch(self, comp: Any) -> None:
@@ -182,7 +171,7 @@ class BrowserDrill(LaneHooks):
             for k in ("screenshot", "dom_snapshot")
         }
         tag, action = str(kw.get("tag")), str(kw.get("action"))
-        t = self.e.now()
+        t = self.state.now()
         shot = {
             "t": t,
             "tag": tag,
@@ -198,7 +187,7 @@ class BrowserDrill(LaneHooks):
             "source": {"screenshot": entry["screenshot"], "dom_snapshot": entry["dom_snapshot"]},
         }
         self.shots.append(shot)
-        self.e.tl.append(
+        self.state.timeline.append(
             t,
             "browser.evidence",
             "platform",

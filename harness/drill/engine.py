@@ -1,6 +1,6 @@
 """One drill's run on the event loop: the phases of :mod:`harness.drill`, step by step.
 
-Kept apart from :mod:`harness.drill` (the public entry point) so each stays readable. Time is the
+Kept apart from :mod:`harness.drill.run` (the public entry point) so each stays readable. Time is the
 running loop's clock; every random draw comes from seeded RNGs in the world, the platform and the
 workload; the engine itself draws nothing.
 """
@@ -17,13 +17,16 @@ from fakes.core.roster import Roster
 from fakes.core.world import World
 
 from ..durations import format_duration
-from ..judge.timeline import Timeline
+from ..errors import DrillError
+from ..platform_adapter import blueprint, make_platform, platform_settings
 from ..runbooks import ActionContext, runbooks
 from ..scenario import Scenario
-from . import run as _drill
 from .browser import hooks_for
-from .detect import Detection, Detector
+from .detect import Detector
+from .finish import finish, flat_budgets
+from .options import DrillOptions, DrillResult
 from .respond import ACTOR, OpsLead
+from .state import DrillState
 from .verify import run_checks
 from .workload import WorkItem, plan_workload, run_jobs
 
@@ -33,57 +36,18 @@ __all__ = ["DrillEngine"]
 DRAIN_S = 900.0
 
 
-class DrillEngine:
+class DrillEngine(DrillState):
     """Runs one scenario; :meth:`run` returns a :class:`~harness.drill.DrillResult`."""
 
-    def __init__(self, scenario: Scenario, opts: _drill.DrillOptions) -> None:
-        self.s = scenario
-        self.opts = opts
-        self.seed = scenario.seed if opts.seed is None else opts.seed
-        self.mode = opts.mode or scenario.response
-        if self.mode != scenario.response:
-            self.s = scenario.model_copy(update={"response": self.mode})
-        self.defects = tuple(dict.fromkeys([d.name for d in scenario.defects] + list(opts.defects)))
-        self.tl = Timeline()
-        # a drill with extra defects gets its own folder: it never overwrites the healthy report
-        # … and so does a run in another mode than the scenario's: every option that changes the
-        # outcome is in the id (the scenario's own mode and defects add nothing, so ids stay stable)
-        suffix = opts.suffix or "".join(f"-{d.replace('_', '-')}" for d in opts.defects)
-        if self.mode != scenario.response:
-            suffix = f"-{self.mode}{suffix}"
-        self.drill_id = _drill.drill_id_for(scenario, self.seed, suffix=suffix)
-        self.workload_rows: list[dict[str, Any]] = []
-        self.snapshots: list[dict[str, Any]] = []
-        self.verifications: list[dict[str, Any]] = []
-        self.detection: Detection | None = None
-        self.fault_ids: dict[int, str] = {}
-        self.healed: set[int] = set()
+    def __init__(self, scenario: Scenario, opts: DrillOptions) -> None:
+        super().__init__(scenario, opts)
         self._main: asyncio.Task[Any] | None = None
-        self.interrupted = False
-        #: the signal that interrupted the drill (SIGINT 2, SIGTERM 15), 0 if none
-        self.signum = 0
+        self._responder: asyncio.Future[Any] | None = None
         self._cc_seen = 0
         self._expiries: list[asyncio.Future[None]] = []
+        self.poll = self._poll_once
         #: what the scenario's lane adds (browser drills: a served world, the Playwright lane)
         self.lane = hooks_for(self)
-
-    # --- helpers ---------------------------------------------------------------------------
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    def ev(
-        self,
-        kind: str,
-        actor: str,
-        summary: str,
-        data: dict[str, Any] | None = None,
-        t: float | None = None,
-    ) -> None:
-        self.tl.append(self.now() if t is None else t, kind, actor, summary, data or {})
-
-    def progress(self, phase: str) -> None:
-        if self.opts.progress is not None:
-            self.opts.progress(phase, self.now() - self.t0, self.s.workload.duration)
 
     def interrupt(self, signum: int = 2) -> None:
         """Stop the drill (signal handler): the run is cancelled and what it has is written.
@@ -100,36 +64,38 @@ class DrillEngine:
             self._main.cancel()
 
     # --- the run ---------------------------------------------------------------------------
-    async def run(self) -> _drill.DrillResult:
+    async def run(self) -> DrillResult:
         """Arrange, run every phase, then judge and write, even when interrupted."""
-        from .finish import finish
-
         self.t0 = self.now()
         self.ev(
             "drill.started",
             "drill",
-            f"drill of {self.s.id} started (seed {self.seed}, mode {self.mode})",
+            f"drill of {self.scenario.id} started (seed {self.seed}, mode {self.mode})",
             {
-                "scenario": self.s.id,
+                "scenario": self.scenario.id,
                 "seed": self.seed,
                 "mode": self.mode,
                 "defects": list(self.defects),
             },
         )
         error: str | None = None
-        self.platform: Any = None
+        self.platform = None
         roster = Roster.generate(
-            clients=self.s.world.clients, platforms=self.s.world.platforms, seed=self.seed
+            clients=self.scenario.world.clients,
+            platforms=self.scenario.world.platforms,
+            seed=self.seed,
         )
         self.world = World(roster=roster, now=self.now, seed=self.seed)
-        self.fw = FakeWorld(self.world)
+        self.fakes = FakeWorld(self.world)
         async with (
-            self.fw.running(),
+            self.fakes.running(),
             self.lane.serve(),
-            self.fw.client(base_url="http://fakes/_fake") as admin,
+            self.fakes.client(base_url="http://fakes/_fake") as admin,
         ):
             self.admin = admin
             self._main = asyncio.ensure_future(self._phases(roster))
+            if self.interrupted:  # a stop asked for before the phases began
+                self._main.cancel()
             try:
                 await self._main
             except asyncio.CancelledError:
@@ -144,7 +110,7 @@ class DrillEngine:
                     with contextlib.suppress(Exception):
                         await self.platform.stop()
                 await self._cancel_tasks()
-            return await finish(self, error)
+            return await finish(self, self.lane, error)
 
     async def _cancel_tasks(self) -> None:
         """Cancel every task this drill started, so nothing outlives it."""
@@ -156,15 +122,13 @@ class DrillEngine:
             await asyncio.gather(*others, return_exceptions=True)
 
     async def _phases(self, roster: Roster) -> None:
-        s = self.s
+        s = self.scenario
         # arrange ------------------------------------------------------------------------
         roster_json = roster.model_dump(mode="json")
         self.clients = [c.id for c in roster.clients if c.id != "agency"]
-        self.accounts: dict[tuple[str, str], str] = {
-            (c.id, str(a.platform)): a.id for c in roster.clients for a in c.accounts
-        }
+        self.accounts = {(c.id, str(a.platform)): a.id for c in roster.clients for a in c.accounts}
         blueprints = [
-            _drill.blueprint(
+            blueprint(
                 id=f"bp-{c}-{p}",
                 client_id=c,
                 platform=p,
@@ -175,26 +139,26 @@ class DrillEngine:
             for p in s.world.platforms
         ]
         budgets = s.world.budgets.model_dump(exclude_none=True) if s.world.budgets else None
-        settings, secrets = _drill.platform_settings(
+        settings, secrets = platform_settings(
             roster_json, blueprints=tuple(blueprints), budgets=budgets
         )
         self.secrets = [a.credential.access_token for a in roster.accounts()] + [
             a.credential.refresh_token for a in roster.accounts() if a.credential.refresh_token
         ]
-        self.platform = _drill.make_platform(
+        self.platform = make_platform(
             settings,
             secrets,
-            transport=self.fw.transport(),
+            transport=self.fakes.transport(),
             now=self.now,
             seed=self.seed,
             defects=self.defects,
         )
         self.lane.install(self.platform)
         await _maybe_await(self.platform.start())
-        self.pc = self.platform.client
-        from .finish import flat_budgets
-
-        self.initial_budgets = flat_budgets(dict((await self.pc.controls()).get("budgets") or {}))
+        self.platform_client = self.platform.client
+        self.initial_budgets = flat_budgets(
+            dict((await self.platform_client.controls()).get("budgets") or {})
+        )
         self.ev(
             "world.arranged",
             "drill",
@@ -205,7 +169,7 @@ class DrillEngine:
             self.ev("defect.activated", "drill", f"platform defect {d} switched on", {"defect": d})
         for p, lane in sorted(s.world.lanes.items()):
             if lane != "api":
-                await self.pc.set_lane(p, lane, actor="drill", reason="scenario world")
+                await self.platform_client.set_lane(p, lane, actor="drill", reason="scenario world")
         plan = plan_workload(s, self.seed, self.clients, self.accounts)
         if plan.inbound:
             body = [
@@ -221,7 +185,7 @@ class DrillEngine:
             ]
             r = await self.admin.post("/inbound", json=body)
             if r.status_code != 201:
-                raise _drill.DrillError(f"the fakes refused the inbound traffic: {r.text[:300]}")
+                raise DrillError(f"the fakes refused the inbound traffic: {r.text[:300]}")
         self.ev(
             "workload.started",
             "drill",
@@ -231,15 +195,19 @@ class DrillEngine:
         self.inbound_planned = plan.inbound
         rb = runbooks()[s.runbook]
         rules = s.detection.rules or rb.symptoms
-        self.detector = Detector(self.pc, tuple(rules), tuple(s.world.platforms))
-        ctx = ActionContext(self.pc, actor=ACTOR, heal=self._heal, snapshot=self._snapshot)
+        self.detector = Detector(self.platform_client, tuple(rules), tuple(s.world.platforms))
+        ctx = ActionContext(
+            self.platform_client, actor=ACTOR, heal=self._heal, snapshot=self._snapshot
+        )
         timed_ends = [self.t0 + f.at + f.duration for f in s.faults if f.duration is not None]
         self.ops = OpsLead(
-            s, rb, ctx, self.tl, self.now, self.t0, max(timed_ends) if timed_ends else None
+            s, rb, ctx, self.timeline, self.now, self.t0, max(timed_ends) if timed_ends else None
         )
         self.ops.after_step = self._sync_controls
         tasks = [
-            asyncio.ensure_future(run_jobs(plan, self.pc, self.t0, self.now, self._submitted)),
+            asyncio.ensure_future(
+                run_jobs(plan, self.platform_client, self.t0, self.now, self._submitted)
+            ),
             asyncio.ensure_future(self._inject()),
             asyncio.ensure_future(self._monitor()),
         ]
@@ -253,9 +221,8 @@ class DrillEngine:
         self.progress("heal")
         await tasks[0]
         await self._heal(None, actor="drill")
-        responder = getattr(self, "_responder", None)
-        if responder is not None:
-            await responder
+        if self._responder is not None:
+            await self._responder
         self.ev(
             "workload.finished", "drill", "workload finished; the outside world is healed; draining"
         )
@@ -267,8 +234,10 @@ class DrillEngine:
         await self._verify()
 
     def _incident_start_offset(self) -> float:
-        starts = [f.at for f in self.s.faults] + [x.at for x in self.s.workload.surges]
-        return min(starts) if starts else self.s.workload.steady_state
+        starts = [f.at for f in self.scenario.faults] + [
+            x.at for x in self.scenario.workload.surges
+        ]
+        return min(starts) if starts else self.scenario.workload.steady_state
 
     async def _sleep_until(self, t: float) -> None:
         d = t - self.now()
@@ -312,7 +281,7 @@ class DrillEngine:
 
     # --- inject / heal ---------------------------------------------------------------------
     async def _inject(self) -> None:
-        for i, f in sorted(enumerate(self.s.faults), key=lambda x: (x[1].at, x[0])):
+        for i, f in sorted(enumerate(self.scenario.faults), key=lambda x: (x[1].at, x[0])):
             await self._sleep_until(self.t0 + f.at)
             spec: dict[str, Any] = {
                 "kind": f.kind,
@@ -328,7 +297,7 @@ class DrillEngine:
                 spec["end"] = self.t0 + f.at + f.duration
             r = await self.admin.post("/faults", json=spec)
             if r.status_code != 201:
-                raise _drill.DrillError(f"faults[{i}]: the fakes refused {f.kind}: {r.text[:300]}")
+                raise DrillError(f"faults[{i}]: the fakes refused {f.kind}: {r.text[:300]}")
             rid = r.json()["id"]
             self.fault_ids[i] = rid
             self.ev(
@@ -363,15 +332,15 @@ class DrillEngine:
         self.ev(
             "fault.healed",
             actor,
-            f"fault {self.s.faults[i].kind} healed: {why}",
-            {"kind": self.s.faults[i].kind, "rule_id": rid},
+            f"fault {self.scenario.faults[i].kind} healed: {why}",
+            {"kind": self.scenario.faults[i].kind, "rule_id": rid},
         )
         return True
 
     async def _heal(self, kind: str | None, actor: str = ACTOR) -> int:
         """Remove open-ended faults (of ``kind``); timed ones end on their own."""
         n = 0
-        for i, f in enumerate(self.s.faults):
+        for i, f in enumerate(self.scenario.faults):
             if (kind is None or f.kind == kind) and (f.duration is None or actor == "drill"):
                 n += await self._remove(
                     i,
@@ -400,7 +369,7 @@ class DrillEngine:
 
     # --- detect / respond ------------------------------------------------------------------
     async def _sync_controls(self) -> None:
-        for c in await self.pc.control_changes(self._cc_seen):
+        for c in await self.platform_client.control_changes(self._cc_seen):
             self._cc_seen = max(self._cc_seen, c.seq)
             scope = {k: v for k, v in dict(c.scope).items() if v is not None}
             data = {
@@ -448,7 +417,7 @@ class DrillEngine:
 
     async def _monitor(self) -> None:
         start = self.t0 + self._incident_start_offset()
-        poll = self.s.detection.poll
+        poll = self.scenario.detection.poll
         while True:
             await asyncio.sleep(poll)
             alerts = await self._poll_once()
@@ -488,15 +457,19 @@ class DrillEngine:
             await self._poll_once()
             pending = [
                 j
-                for j in await self.pc.jobs()
+                for j in await self.platform_client.jobs()
                 if j.state in ("queued", "scheduled", "running", "retry_wait")
             ]
             if not pending:
                 break
 
     async def _verify(self) -> None:
-        rb = runbooks()[self.s.runbook]
-        checks = self.s.verification if self.s.verification is not None else rb.verification
+        rb = runbooks()[self.scenario.runbook]
+        checks = (
+            self.scenario.verification
+            if self.scenario.verification is not None
+            else rb.verification
+        )
         self.verifications = await run_checks(self, checks)
         await self._poll_once()
 

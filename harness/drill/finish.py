@@ -4,23 +4,36 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fakes.core.roster import fingerprint
 
+from ..files import atomic_write
 from ..judge.record import DrillRecord
-
-if TYPE_CHECKING:
-    from .engine import DrillEngine
-    from .run import DrillResult
+from ..judge.rows import (
+    AccountFacts,
+    AlertRow,
+    AuditRow,
+    ControlChangeRow,
+    CredentialFacts,
+    FaultRow,
+    InboundRow,
+    JobRow,
+    JournalRow,
+    LedgerRow,
+    WorkloadRow,
+    rows_of,
+)
+from ..report.writer import write_report
+from .browser import LaneHooks
+from .options import DrillResult
+from .state import DrillState
 
 __all__ = ["build_record", "finish", "flat_budgets"]
 
 
-async def _collect(e: DrillEngine) -> dict[str, Any]:
+async def _collect(e: DrillState) -> dict[str, Any]:
     """Everything the platform and the fakes can tell, tolerating a half-built drill."""
     out: dict[str, Any] = {
         "audit": [],
@@ -31,7 +44,7 @@ async def _collect(e: DrillEngine) -> dict[str, Any]:
         "faults": {},
     }
     det = getattr(e, "detector", None)
-    pc = getattr(e, "pc", None)
+    pc = getattr(e, "platform_client", None)
     if pc is not None and det is not None:
         with contextlib.suppress(Exception):
             await det.poll(e.now())
@@ -90,16 +103,16 @@ def flat_budgets(budgets: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def build_record(e: DrillEngine, got: dict[str, Any], error: str | None) -> DrillRecord:
+def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> DrillRecord:
     """The :class:`DrillRecord` of a (possibly unfinished) drill."""
     w = e.world
     roster = w.roster
-    accounts = {
-        a.id: {"tenant_id": c.id, "platform": a.platform, "handle": a.handle}
+    accounts: dict[str, AccountFacts] = {
+        a.id: {"tenant_id": c.id, "platform": str(a.platform), "handle": a.handle}
         for c in roster.clients
         for a in c.accounts
     }
-    credentials: dict[str, dict[str, Any]] = {}
+    credentials: dict[str, CredentialFacts] = {}
     secrets: list[str] = []
     for token, st in list(w.tokens.access.items()) + list(w.tokens.refresh.items()):
         acc = st.account_id
@@ -117,7 +130,7 @@ def build_record(e: DrillEngine, got: dict[str, Any], error: str | None) -> Dril
         for x in ledger
         if x.get("detail") == "invisible" and x.get("resource_id")
     }
-    inbound = [
+    inbound: list[InboundRow] = [
         {
             "id": i.id,
             "fake": i.fake,
@@ -130,7 +143,7 @@ def build_record(e: DrillEngine, got: dict[str, Any], error: str | None) -> Dril
         }
         for i in w.inbound.items
     ]
-    window = e.s.fault_window()
+    window = e.scenario.fault_window()
     ops = getattr(e, "ops", None)
     det = e.detection
     extra = {
@@ -154,25 +167,25 @@ def build_record(e: DrillEngine, got: dict[str, Any], error: str | None) -> Dril
     }
     faults = got.get("faults") or {}
     return DrillRecord(
-        scenario=e.s,
+        scenario=e.scenario,
         drill_id=e.drill_id,
         seed=e.seed,
         start_t=e.t0,
         end_t=e.now(),
-        timeline=e.tl,
+        timeline=e.timeline,
         commit=e.opts.commit,
         topology="in-process",
         mode=e.mode,
         defects=e.defects,
-        ledger=ledger,
-        journal=journal,
-        audit=got.get("audit", []),
-        control_changes=got.get("control_changes", []),
-        alerts=got.get("alerts", []),
-        fault_rules=faults.get("faults", []),
-        fault_history=faults.get("history", []),
-        workload=e.workload_rows,
-        jobs=got.get("jobs", []),
+        ledger=rows_of(LedgerRow, ledger),
+        journal=rows_of(JournalRow, journal),
+        audit=rows_of(AuditRow, got.get("audit")),
+        control_changes=rows_of(ControlChangeRow, got.get("control_changes")),
+        alerts=rows_of(AlertRow, got.get("alerts")),
+        fault_rules=rows_of(FaultRow, faults.get("faults")),
+        fault_history=rows_of(FaultRow, faults.get("history")),
+        workload=rows_of(WorkloadRow, e.workload_rows),
+        jobs=rows_of(JobRow, got.get("jobs")),
         metrics_samples=got.get("metrics_samples", []),
         budgets=got.get("budgets", {}),
         accounts=accounts,
@@ -187,92 +200,28 @@ def build_record(e: DrillEngine, got: dict[str, Any], error: str | None) -> Dril
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def _fallback_verdict(record: DrillRecord, error: str | None) -> dict[str, Any]:
-    """Judge with the invariants directly while the judge module is not available."""
-    from ..judge.invariants import evaluate
-
-    s = record.scenario
-    results = [evaluate(spec, record).to_json() for spec in s.invariants]
-    hits: dict[str, int] = {}
-    for row in record.fault_rows():
-        hits[str(row.get("kind"))] = hits.get(str(row.get("kind")), 0) + int(row.get("hits") or 0)
-    reached = [
-        {
-            "name": c.name,
-            "hit": hits.get(c.fault or "", 0) >= c.min_hits,
-            "count": hits.get(c.fault or "", 0),
-        }
-        for c in s.reached_checks
-    ]
-    det = record.timeline.first("incident.detected")
-    start = record.window()
-    verdict = "held"
-    if error:
-        verdict = "error"
-    elif any(r["verdict"] == "violated" for r in results):
-        verdict = "violated"
-    elif not all(r["hit"] for r in reached):
-        verdict = "vacuous"
-    return {
-        "drill_id": record.drill_id,
-        "scenario": s.id,
-        "runbook": s.runbook,
-        "severity": s.severity,
-        "seed": record.seed,
-        "commit": record.commit,
-        "topology": record.topology,
-        "mode": record.mode,
-        "defects": list(record.defects),
-        "verdict": verdict,
-        "invariants": results,
-        "reached": reached,
-        "metrics": {"time_to_detect_s": None if det is None or start is None else det.t - start[0]},
-        "timeline_sha256": record.timeline.sha256(),
-    }
-
-
-async def finish(e: DrillEngine, error: str | None) -> DrillResult:
+async def finish(e: DrillState, lane: LaneHooks, error: str | None) -> DrillResult:
     """Judge and write the drill; returns the :class:`DrillResult`."""
-    from .run import DrillResult
-
     got = await _collect(e)
-    record = e.lane.amend(build_record(e, got, error))
+    record = lane.amend(build_record(e, got, error))
     out_dir = e.opts.reports_dir / e.drill_id
-    e.lane.write_files(out_dir)
-    try:
-        from ..report.writer import write_report
-    except ImportError:  # before the judging/reporting modules land
-        write_report = None  # type: ignore[assignment]
-    verdict: Any = None
-    if write_report is not None:
-        rep = write_report(record, e.opts.reports_dir, error=error)
-        out_dir = Path(rep.dir)
-        verdict = rep.verdict
-        vj: dict[str, Any] = verdict.to_json()
-    else:
-        vj = _fallback_verdict(record, error)
-        _write_atomic(out_dir / "verdict.json", json.dumps(vj, indent=2, sort_keys=True) + "\n")
-        _write_atomic(out_dir / "timeline.jsonl", record.timeline.to_jsonl())
+    lane.write_files(out_dir)
+    rep = write_report(record, e.opts.reports_dir, error=error)
+    out_dir = Path(rep.dir)
+    verdict = rep.verdict
+    vj: dict[str, Any] = verdict.to_json()
     replay = {
-        "scenario": e.s.model_dump(mode="json"),
+        "scenario": e.scenario.model_dump(mode="json"),
         "seed": e.seed,
         "defects": list(e.defects),
         "mode": e.mode,
         "commit": e.opts.commit,
         "timeline_sha256": record.timeline.sha256(),
     }
-    _write_atomic(out_dir / "replay.json", json.dumps(replay, indent=2, sort_keys=True) + "\n")
+    atomic_write(out_dir / "replay.json", json.dumps(replay, indent=2, sort_keys=True) + "\n")
     return DrillResult(
         drill_id=e.drill_id,
-        scenario=e.s.id,
+        scenario=e.scenario.id,
         verdict=str(vj.get("verdict")),
         verdict_json=vj,
         report_dir=out_dir,

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.core.roster import SOCIAL_PLATFORMS
+
 from ..judge.timeline import Timeline
 from ..runbooks import ActionContext, Runbook, Step, run_action
 from ..scenario import Scenario
@@ -173,9 +175,7 @@ class OpsLead:
         )
 
     def _fault_platforms(self) -> tuple[str, ...]:
-        plats = {
-            f.target() for f in self.scenario.faults if f.target() in ("x", "instagram", "linkedin")
-        }
+        plats = {f.target() for f in self.scenario.faults if f.target() in SOCIAL_PLATFORMS}
         return tuple(sorted(plats)) or tuple(self.scenario.world.platforms)
 
     async def respond(self, det: Detection) -> None:

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox.contract import Job, JobSpec
 
-from ..durations import parse_duration
+from ..durations import format_duration, parse_duration
 from ..runbooks.model import VerificationCheck
-
-if TYPE_CHECKING:
-    from .engine import DrillEngine
+from .state import DrillState
+from .workload import tool_arguments
 
 __all__ = ["CHECKS", "run_checks"]
 
 _TERMINAL = {"succeeded", "needs_human_confirm", "failed", "dead_letter", "cancelled", "blocked"}
-Check = Callable[["DrillEngine", dict[str, Any]], Awaitable[tuple[bool, str]]]
+Check = Callable[[DrillState, dict[str, Any]], Awaitable[tuple[bool, str]]]
 CHECKS: dict[str, Check] = {}
 
 
@@ -37,27 +36,27 @@ def check(name: str) -> Callable[[Check], Check]:
     return deco
 
 
-def _platforms(e: DrillEngine) -> list[str]:
+def _platforms(e: DrillState) -> list[str]:
     det = e.detection
-    world: list[str] = list(e.s.world.platforms)
+    world: list[str] = list(e.scenario.world.platforms)
     plats: list[str] = [p for p in (det.platforms if det else ()) if p in world]
     if not plats:
-        plats = sorted({str(f.target()) for f in e.s.faults if f.target() in world})
+        plats = sorted({str(f.target()) for f in e.scenario.faults if f.target() in world})
     return plats or [world[0]]
 
 
-async def _wait(e: DrillEngine, job: Job, limit: float = 900.0) -> Job:
+async def _wait(e: DrillState, job: Job, limit: float = 900.0) -> Job:
     end = e.now() + limit
     while job.state not in _TERMINAL and e.now() < end:
         await asyncio.sleep(10.0)
-        job = await e.pc.job(job.id)
+        job = await e.platform_client.job(job.id)
     return job
 
 
-async def _submit(e: DrillEngine, kind: str, platform: str | None = None, **payload: Any) -> Job:
+async def _submit(e: DrillState, kind: str, platform: str | None = None, **payload: Any) -> Job:
     client = e.clients[0]
     account = e.accounts.get((client, platform)) if platform else None
-    job = await e.pc.submit(
+    job = await e.platform_client.submit(
         JobSpec(
             kind=kind,
             client_id=client,
@@ -71,10 +70,10 @@ async def _submit(e: DrillEngine, kind: str, platform: str | None = None, **payl
 
 
 @check("canary")
-async def _canary(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
+async def _canary(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     bad = []
     for plat in _platforms(e):
-        res = await e.pc.canary(e.clients[0], plat)
+        res = await e.platform_client.canary(e.clients[0], plat)
         ok = bool(res.get("verified", res.get("ok", False)))
         if not ok:
             bad.append(f"{plat}: {res.get('error') or res.get('state') or res}")
@@ -82,7 +81,7 @@ async def _canary(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
 
 
 @check("posts_verified")
-async def _posts_verified(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
+async def _posts_verified(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     n = int(p.get("count", 3))
     plat = _platforms(e)[0]
     for i in range(n):
@@ -96,7 +95,7 @@ async def _posts_verified(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]
 
 
 @check("auth_check")
-async def _auth_check(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
+async def _auth_check(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     for plat in _platforms(e):
         job = await _submit(e, "auth_check", plat)
         if job.state != "succeeded":
@@ -105,9 +104,7 @@ async def _auth_check(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
 
 
 @check("tool_health")
-async def _tool_health(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
-    from .workload import tool_arguments
-
+async def _tool_health(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     bad = []
     for tool in ("kb_search", "schedule_lookup", "analytics_fetch"):
         job = await _submit(
@@ -115,7 +112,7 @@ async def _tool_health(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
             "tool_call",
             None,
             tool=tool,
-            arguments=tool_arguments(tool, e.clients[0], e.s.world.platforms[0]),
+            arguments=tool_arguments(tool, e.clients[0], e.scenario.world.platforms[0]),
         )
         if job.state != "succeeded":
             bad.append(f"{tool} ended {job.state}: {job.last_error or ''}".strip())
@@ -125,14 +122,14 @@ async def _tool_health(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
 
 
 @check("asset_end_to_end")
-async def _asset(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
+async def _asset(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     job = await _submit(e, "generate_text", None, prompt="a one-line caption for a health check")
     return job.state == "succeeded", f"one asset generated end to end: {job.state}"
 
 
 @check("thread_replay")
-async def _thread_replay(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
-    plat = e.s.world.platforms[0]
+async def _thread_replay(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
+    plat = e.scenario.world.platforms[0]
     acc = e.accounts[(e.clients[0], plat)]
     before = len(e.world.ledger)
     r = await e.admin.post(
@@ -141,7 +138,7 @@ async def _thread_replay(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
             "fake": plat,
             "kind": "comment",
             "account": acc,
-            "text": f"{e.s.workload.trigger_keyword} (test thread)",
+            "text": f"{e.scenario.workload.trigger_keyword} (test thread)",
             "author": "@drill_tester",
         },
     )
@@ -157,12 +154,12 @@ async def _thread_replay(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
 
 
 @check("queue_freshness")
-async def _queue_freshness(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
+async def _queue_freshness(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     max_age = parse_duration(p.get("max_age", "5m"))
     now = e.now()
     stale = [
         j
-        for j in await e.pc.jobs()
+        for j in await e.platform_client.jobs()
         if j.state in ("queued", "scheduled", "retry_wait")
         and (j.spec.run_at or j.created_at) < now - max_age
     ]
@@ -170,10 +167,10 @@ async def _queue_freshness(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str
 
 
 @check("audit_complete")
-async def _audit_complete(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
-    plat = e.s.world.platforms[0]
+async def _audit_complete(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
+    plat = e.scenario.world.platforms[0]
     job = await _submit(e, "publish", plat, text="audit completeness probe")
-    await e._poll_once()
+    await e.poll()
     outcomes = [x for x in e.detector.audit if x.job_id == job.id and x.phase == "outcome"]
     return (
         job.state == "succeeded" and len(outcomes) >= 1,
@@ -182,7 +179,7 @@ async def _audit_complete(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]
 
 
 @check("cost_burn_normal")
-async def _cost_burn(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
+async def _cost_burn(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     window = parse_duration(p.get("window", "10m"))
     job = await _submit(e, "generate_text", None, prompt="a short caption")
     now = e.now()
@@ -200,11 +197,11 @@ async def _cost_burn(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
 
 
 @check("no_new_blocks")
-async def _no_new_blocks(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
+async def _no_new_blocks(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     window = parse_duration(p.get("window", "10m"))
     plat = _platforms(e)[0]
     job = await _submit(e, "publish", plat, text="resume slowly probe")
-    await e._poll_once()
+    await e.poll()
     now = e.now()
     blocks = [
         x
@@ -218,7 +215,7 @@ async def _no_new_blocks(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
 
 
 @check("accounts_correct")
-async def _accounts_correct(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, str]:
+async def _accounts_correct(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     plat = _platforms(e)[0]
     before = len(e.world.ledger)
     job = await _submit(e, "publish", plat, text="identity probe")
@@ -232,12 +229,10 @@ async def _accounts_correct(e: DrillEngine, p: dict[str, Any]) -> tuple[bool, st
 
 def format_s(seconds: float) -> str:
     """Seconds as ``10m``."""
-    from ..durations import format_duration
-
     return format_duration(seconds)
 
 
-async def run_checks(e: DrillEngine, checks: tuple[VerificationCheck, ...]) -> list[dict[str, Any]]:
+async def run_checks(e: DrillState, checks: tuple[VerificationCheck, ...]) -> list[dict[str, Any]]:
     """Run every check in order; record each on the timeline; return their results."""
     out: list[dict[str, Any]] = []
     for c in checks:

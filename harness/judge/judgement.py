@@ -1,4 +1,4 @@
-"""The judge: turn a drill record into a :class:`~harness.verdict.Verdict`, purely.
+"""The judge: turn a drill record into a :class:`~harness.judge.verdict.Verdict`, purely.
 
 Order of precedence: ``error`` (the rehearsal broke: a bad invariant spec, a crash) over
 ``violated`` (an invariant broke or an expectation was missed) over ``vacuous`` (a reached check

@@ -15,10 +15,27 @@ can look for them; it is never written out (:meth:`DrillRecord.to_json` leaves i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fakes.core.roster import SOCIAL_PLATFORMS
+
+from .rows import (
+    AccountFacts,
+    AlertRow,
+    AuditRow,
+    ControlChangeRow,
+    CredentialFacts,
+    FaultRow,
+    InboundRow,
+    JobRow,
+    JournalRow,
+    LedgerRow,
+    WorkloadRow,
+    as_row,
+    rows_of,
+)
 from .timeline import Timeline
 
 __all__ = [
@@ -33,7 +50,8 @@ __all__ = [
     "scenario_field",
 ]
 
-SOCIAL_FAKES: tuple[str, ...] = ("x", "instagram", "linkedin")
+#: the social platforms (one list for the whole project: ``fakes.core.roster``)
+SOCIAL_FAKES: tuple[str, ...] = SOCIAL_PLATFORMS
 PROVIDER_FAKES: tuple[str, ...] = ("openai", "anthropic", "media", "toolgate")
 #: ledger action → the audit action that claims it
 AUDIT_ACTION_OF: dict[str, str] = {
@@ -61,19 +79,6 @@ KILL_ACTION_OF: dict[str, str | None] = {
 }
 #: the side effects on social accounts (what a kill switch exists to stop)
 SIDE_EFFECT_ACTIONS: tuple[str, ...] = ("post.created", "reply.created", "dm.sent", "like.created")
-
-
-def as_row(obj: Any) -> dict[str, Any]:
-    """Convert a named tuple, pydantic model, dataclass-like or mapping into a plain dict."""
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    if hasattr(obj, "model_dump"):
-        return dict(obj.model_dump(mode="json"))
-    if hasattr(obj, "_asdict"):
-        return dict(obj._asdict())
-    if hasattr(obj, "to_json"):
-        return dict(obj.to_json())
-    raise TypeError(f"cannot turn {type(obj).__name__} {obj!r} into a record row")
 
 
 def scenario_field(scenario: Any, name: str, default: Any = None) -> Any:
@@ -114,10 +119,6 @@ class KillInterval:
         return ", ".join(parts) if parts else "global"
 
 
-def _rows(items: Iterable[Any] | None) -> list[dict[str, Any]]:
-    return [as_row(x) for x in (items or ())]
-
-
 @dataclass(frozen=True)
 class DrillRecord:
     """Everything one drill saw; see the module docstring for what each field holds."""
@@ -133,37 +134,37 @@ class DrillRecord:
     mode: str = "auto"
     defects: tuple[str, ...] = ()
     #: fakes' ledger rows (``LedgerEntry._asdict()``), in ledger order
-    ledger: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[LedgerRow] = field(default_factory=list)
     #: fakes' journal rows (``JournalEntry._asdict()``)
-    journal: list[dict[str, Any]] = field(default_factory=list)
+    journal: list[JournalRow] = field(default_factory=list)
     #: platform AuditEvents (attempts and outcomes)
-    audit: list[dict[str, Any]] = field(default_factory=list)
-    control_changes: list[dict[str, Any]] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[AuditRow] = field(default_factory=list)
+    control_changes: list[ControlChangeRow] = field(default_factory=list)
+    alerts: list[AlertRow] = field(default_factory=list)
     #: ``GET /_fake/faults`` rows: id, kind, params, match, start, end, hits, first_hit_at, …
-    fault_rules: list[dict[str, Any]] = field(default_factory=list)
+    fault_rules: list[FaultRow] = field(default_factory=list)
     #: ``GET /_fake/faults`` history: id, kind, installed_at, removed_at, hits, first_hit_at
-    fault_history: list[dict[str, Any]] = field(default_factory=list)
+    fault_history: list[FaultRow] = field(default_factory=list)
     #: the drill's intent: job_id, kind, client_id, platform, account_id, submitted_at,
     #: idempotency_key, content_hash, episode_id, blueprint_id
-    workload: list[dict[str, Any]] = field(default_factory=list)
+    workload: list[WorkloadRow] = field(default_factory=list)
     #: the platform's jobs at the end: id, state, kind, client_id, platform, run_at, updated_at
-    jobs: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[JobRow] = field(default_factory=list)
     #: metric samples in time order: (t, {metric: value})
     metrics_samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     #: budgets in force: client_usd / client_tokens (per client id or one number),
     #: episode_usd / episode_tokens
     budgets: dict[str, Any] = field(default_factory=dict)
     #: world facts — account id → {tenant_id, platform, handle}
-    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    accounts: dict[str, AccountFacts] = field(default_factory=dict)
     #: world facts — client id → display name
     clients: dict[str, str] = field(default_factory=dict)
     #: world facts — credential fingerprint → {account_id, tenant_id}
-    credentials: dict[str, dict[str, Any]] = field(default_factory=dict)
+    credentials: dict[str, CredentialFacts] = field(default_factory=dict)
     #: world facts — "platform:resource_id" of posts the fakes never made visible
     invisible_resources: frozenset[str] = frozenset()
     #: world facts — inbound comments/DMs: id, fake, account_id, post_id, author, t, echo
-    inbound: list[dict[str, Any]] = field(default_factory=list)
+    inbound: list[InboundRow] = field(default_factory=list)
     #: provider status during the drill (fake → status text), for the evidence bundle
     provider_status: dict[str, str] = field(default_factory=dict)
     #: first containment action; derived from the timeline when None
@@ -182,19 +183,16 @@ class DrillRecord:
         tl = self.timeline
         if not isinstance(tl, Timeline):
             set_(self, "timeline", Timeline(tl))
-        for name in (
-            "ledger",
-            "journal",
-            "audit",
-            "control_changes",
-            "alerts",
-            "fault_rules",
-            "fault_history",
-            "workload",
-            "jobs",
-            "inbound",
-        ):
-            set_(self, name, _rows(getattr(self, name)))
+        set_(self, "ledger", rows_of(LedgerRow, self.ledger))
+        set_(self, "journal", rows_of(JournalRow, self.journal))
+        set_(self, "audit", rows_of(AuditRow, self.audit))
+        set_(self, "control_changes", rows_of(ControlChangeRow, self.control_changes))
+        set_(self, "alerts", rows_of(AlertRow, self.alerts))
+        set_(self, "fault_rules", rows_of(FaultRow, self.fault_rules))
+        set_(self, "fault_history", rows_of(FaultRow, self.fault_history))
+        set_(self, "workload", rows_of(WorkloadRow, self.workload))
+        set_(self, "jobs", rows_of(JobRow, self.jobs))
+        set_(self, "inbound", rows_of(InboundRow, self.inbound))
         samples = self.metrics_samples
         if isinstance(samples, Mapping):
             samples = sorted(samples.items())
@@ -301,16 +299,16 @@ class DrillRecord:
         end = max(ends) if ends and max(ends) >= min(starts) else self.end_t
         return (min(starts), end)
 
-    def fault_rows(self) -> list[dict[str, Any]]:
+    def fault_rows(self) -> list[FaultRow]:
         """Every fault rule ever installed, merged from ``fault_rules`` and ``fault_history``."""
-        by_id: dict[str, dict[str, Any]] = {}
+        by_id: dict[str, FaultRow] = {}
         for h in self.fault_history:
-            by_id[str(h.get("id"))] = dict(h)
+            by_id[str(h.get("id"))] = FaultRow(**h)
         for r in self.fault_rules:
-            by_id.setdefault(str(r.get("id")), {}).update(r)
+            by_id.setdefault(str(r.get("id")), FaultRow()).update(r)
         return list(by_id.values())
 
-    def job_intent(self) -> dict[str, dict[str, Any]]:
+    def job_intent(self) -> dict[str, WorkloadRow]:
         """Workload rows by job id."""
         return {str(w["job_id"]): w for w in self.workload if w.get("job_id") is not None}
 

@@ -40,6 +40,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import BadInputError
+
 __all__ = [
     "ACTORS",
     "Timeline",
@@ -63,7 +65,7 @@ ACTORS: tuple[str, ...] = (
 _KIND = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
-class TimelineError(ValueError):
+class TimelineError(BadInputError):
     """An event that cannot go on the timeline; the message shows the offending value."""
 
 

@@ -1,6 +1,6 @@
 """The evidence bundle (runbooks §3): files under ``evidence/``, anchors into them, the impact.
 
-Everything here renders text in memory from the record and the verdict; :mod:`harness.report`
+Everything here renders text in memory from the record and the verdict; :mod:`harness.report.writer`
 writes it. Line N of a JSONL file is row N-1 of the matching record list, so anchors such as
 ``evidence/ledger.jsonl#L12`` computed by the invariants point at the right line.
 """
@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ..judge.invariants._facts import facts
 from ..judge.record import PROVIDER_FAKES, SIDE_EFFECT_ACTIONS, DrillRecord
+from ..judge.rows import AuditRow
 from ..judge.timeline import TimelineEvent, canonical_json, format_offset
 from ..judge.verdict import Verdict
 
@@ -53,7 +55,7 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> str:
+def _jsonl(rows: Iterable[Mapping[str, object]]) -> str:
     return "".join(
         json.dumps(r, sort_keys=True, default=str, ensure_ascii=False) + "\n" for r in rows
     )
@@ -137,12 +139,12 @@ def impact(record: DrillRecord, verdict: Verdict) -> Impact:
 
 def audit_sample(
     record: DrillRecord, verdict: Verdict | None = None, n: int = 20
-) -> list[tuple[int, dict[str, Any]]]:
+) -> list[tuple[int, AuditRow]]:
     """10–20 AuditEvents: outcomes tied to violations first, then an even spread of the rest."""
     outcomes = [(i, a) for i, a in enumerate(record.audit) if a.get("phase") == "outcome"] or list(
         enumerate(record.audit)
     )
-    chosen: dict[int, dict[str, Any]] = {}
+    chosen: dict[int, AuditRow] = {}
     flagged = {v.evidence for r in (verdict.invariants if verdict else ()) for v in r.violations}
     for i, a in outcomes:
         if f"evidence/audit.jsonl#L{i + 1}" in flagged and len(chosen) < n // 2:

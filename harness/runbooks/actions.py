@@ -16,6 +16,8 @@ from typing import Any, Literal, cast
 from fakes.core.faults import did_you_mean
 from sandbox.contract import JobSpec, KillScope, Lane, PlatformClient
 
+from ..errors import BadInputError
+
 __all__ = [
     "ACTIONS",
     "ActionContext",
@@ -34,7 +36,7 @@ Mode = Literal["auto", "approval_required", "manual_only", "read_only"]
 Capability = Literal["text", "image", "video"]
 
 
-class ActionError(ValueError):
+class ActionError(BadInputError):
     """A runbook step that cannot run: unknown action or bad parameters (names both)."""
 
 

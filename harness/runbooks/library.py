@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from ..errors import BadInputError
 from .actions import check_step
 from .model import Runbook
 
@@ -16,7 +17,7 @@ __all__ = ["DATA_DIR", "RunbookError", "load_runbook", "runbooks"]
 DATA_DIR = Path(__file__).parent / "data"
 
 
-class RunbookError(ValueError):
+class RunbookError(BadInputError):
     """A runbook data file that does not load; the message names file, key path and value."""
 
 

@@ -166,7 +166,7 @@ class Runbook(_M):
     fix: tuple[Step, ...] = ()
     verification: tuple[VerificationCheck, ...] = ()
     follow_ups: tuple[FollowUp, ...] = ()
-    #: the lane the runbook is written for; browser runbooks are data until the browser lane lands
+    #: the lane the runbook is written for (browser runbooks run in browser drills)
     lane: Literal["api", "browser", "any"] = "any"
 
     def step(self, step_id: str) -> Step:

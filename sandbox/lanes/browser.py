@@ -21,32 +21,22 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from .. import alerts as _alerts
-from ..alerts import Alerts
-from ..audit import Scrubber
-from ..defects import Defects
 from ..errors import Ambiguous, Blocked, Fatal, RateLimited, Retryable, SandboxError
-from ..settings import Settings
-from ..telemetry import Telemetry
 from .base import Credential, InboundMessage, Lookup, SendResult, SideEffectScope
-from .browser_evidence import EvidenceStore
-from .browser_runtime import BrowserRuntime, Profile
-from .selectors import BRITTLE, SELECTOR_MAP_VERSION, Locator, SelectorMap, Target, selector_map
+from .browser_runtime import Profile
+from .browser_settings import BrowserDeps, BrowserSettings, web_base
+from .selectors import BRITTLE, Locator, SelectorMap, Target, selector_map
 
 if TYPE_CHECKING:
     from playwright.async_api import Locator as PwLocator
     from playwright.async_api import Page
 
-    from ..platform import Platform
 
 __all__ = [
     "BROWSER_ALERTS",
@@ -54,7 +44,7 @@ __all__ = [
     "BrowserLane",
     "BrowserSettings",
     "SelectorMiss",
-    "install",
+    "web_base",
 ]
 
 #: alerts the browser lane raises (added to the platform's alert catalogue on import)
@@ -89,55 +79,6 @@ _ROLE_AND_NAME = """el => {
 _READS: frozenset[str] = frozenset({"post.verify", "post.find", "inbound.list"})
 
 
-class BrowserSettings(BaseModel):
-    """How the browser lane runs: where profiles and evidence go, which Chromium, timeouts."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    artifacts_dir: Path = Path("reports/artifacts/browser")
-    profiles_dir: Path = Path(".vibedrill/browser-profiles")
-    #: a Chromium path or command; None = $VIBEDRILL_CHROMIUM, Playwright's own, the system's
-    chromium: str | None = None
-    headless: bool = True
-    #: how long the first control of a page may take to appear (slow renders)
-    render_timeout_s: float = Field(4.0, gt=0)
-    #: how long each further control may take once the page is there
-    step_timeout_s: float = Field(0.75, gt=0)
-    navigation_timeout_s: float = Field(15.0, gt=0)
-    #: ingest only: verify and inbound work, every side effect is refused
-    read_only: bool = False
-    #: seconds a job waits after an action-blocked banner before it is retried
-    action_blocked_backoff_s: float = Field(900.0, ge=0)
-    selector_version: str = SELECTOR_MAP_VERSION
-    #: where each platform's web UI is, when not beside its API base URL (e.g. the fakes served
-    #: on a loopback socket for Chromium while the platform's API calls stay in-process)
-    web_base_urls: dict[str, str] = Field(default_factory=dict)
-
-
-#: a context around real browser I/O (e.g. holding a virtual clock so it follows real time)
-RealIO = Callable[[], AbstractAsyncContextManager[Any]]
-
-
-@dataclass
-class BrowserDeps:
-    """What a browser lane needs from the platform."""
-
-    settings: Settings
-    browser: BrowserSettings
-    runtime: BrowserRuntime
-    evidence: EvidenceStore
-    telemetry: Telemetry
-    alerts: Alerts
-    defects: Defects
-    now: Callable[[], float]
-    #: entered around every stretch of real browser I/O (None: nothing to enter)
-    real_io: RealIO | None = None
-
-    def io(self) -> AbstractAsyncContextManager[Any]:
-        """The context around one stretch of real browser I/O."""
-        return self.real_io() if self.real_io is not None else contextlib.nullcontext()
-
-
 class SelectorMiss(Fatal):
     """No locator of a target found a visible element (the page changed beyond the map)."""
 
@@ -152,11 +93,6 @@ class _Op:
     action: str
     job_id: str | None
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
-
-
-def web_base(api_base: str) -> str:
-    """The web UI's base URL for a fake's API base URL (``…/instagram/v21.0`` → ``…/instagram/web``)."""
-    return re.sub(r"/v\d+(\.\d+)?$", "", api_base.rstrip("/")) + "/web"
 
 
 class BrowserLane:
@@ -659,103 +595,3 @@ class BrowserLane:
             ids = [m.id for m in out]
             out = out[ids.index(since) + 1 :] if since in ids else out
         return out
-
-
-class BrowserComponent:
-    """The browser lanes of one platform and the Chromium they share (stopped with the platform)."""
-
-    def __init__(
-        self,
-        lanes: dict[str, BrowserLane],
-        runtime: BrowserRuntime,
-        evidence: EvidenceStore,
-        real_io: RealIO | None = None,
-    ) -> None:
-        self.lanes = lanes
-        self.runtime = runtime
-        self.evidence = evidence
-        self.real_io = real_io
-
-    async def stop(self) -> None:
-        """Close the browser."""
-        async with self.real_io() if self.real_io is not None else contextlib.nullcontext():
-            await self.runtime.stop()
-
-
-def build_lanes(
-    settings: Settings,
-    browser: BrowserSettings,
-    *,
-    telemetry: Telemetry,
-    alerts: Alerts,
-    defects: Defects,
-    scrubber: Scrubber,
-    now: Callable[[], float],
-    platforms: tuple[str, ...] = ("x", "instagram"),
-    real_io: RealIO | None = None,
-) -> BrowserComponent:
-    """Browser lanes for ``platforms`` sharing one (lazily launched) Chromium.
-
-    ``real_io`` is entered around every stretch of real browser I/O (a drill on virtual time
-    holds its clock there); the web UI is at ``browser.web_base_urls`` where given.
-    """
-    hosts = {
-        urlsplit(browser.web_base_urls.get(p) or settings.base_urls.of(p)).hostname or ""
-        for p in platforms
-    }
-    runtime = BrowserRuntime(
-        hosts,
-        chromium=browser.chromium,
-        headless=browser.headless,
-        timeout_s=browser.navigation_timeout_s,
-    )
-    evidence = EvidenceStore(browser.artifacts_dir, scrubber)
-    deps = BrowserDeps(
-        settings, browser, runtime, evidence, telemetry, alerts, defects, now, real_io
-    )
-    return BrowserComponent(
-        {p: BrowserLane(p, deps) for p in platforms}, runtime, evidence, real_io
-    )
-
-
-def install(
-    platform: Platform, browser: BrowserSettings | None = None, *, real_io: RealIO | None = None
-) -> BrowserComponent:
-    """Give ``platform`` browser lanes for x and instagram (Chromium starts on first use).
-
-    The lanes go to ``platform.browser_lanes`` (used when the control plane routes a platform to
-    the browser); the component is stopped with the platform; outcome AuditEvents of the browser
-    lane get the evidence of their side effect (screenshot, DOM snapshot, URL) in ``proof``; the
-    control ``lane_read_only`` (lane ``browser``) sets a lane's read-only mode. ``real_io`` is
-    entered around real browser I/O (see :func:`build_lanes`).
-    """
-    comp = build_lanes(
-        platform.settings, browser or BrowserSettings(), telemetry=platform.telemetry, alerts=platform.alerts,
-        defects=platform.defects, scrubber=platform.scrubber, now=platform.now, real_io=real_io,
-    )  # fmt: skip
-    platform.browser_lanes.update(comp.lanes)
-
-    def on_control(ch: Any) -> None:
-        if ch.control == "lane_read_only" and ch.scope.get("lane") == "browser":
-            lane = comp.lanes.get(str(ch.scope.get("platform")))
-            if lane is not None:
-                lane.set_read_only(bool(ch.value))
-
-    platform.controls.listeners.append(on_control)
-    platform.components[__name__] = comp
-    record = platform.audit.record
-    evidence = comp.evidence
-
-    def record_with_evidence(**kw: Any) -> Any:
-        if kw.get("lane") == "browser" and kw.get("phase") == "outcome":
-            proof = dict(kw.get("proof") or {})
-            ev = evidence.for_proof(
-                kw.get("platform", ""), proof.get("resource_id"), kw.get("job_id")
-            )
-            if ev is not None:
-                proof["evidence"] = ev
-                kw["proof"] = proof
-        return record(**kw)
-
-    platform.audit.record = record_with_evidence  # type: ignore[method-assign]
-    return comp

@@ -22,7 +22,9 @@ from sandbox.audit import Scrubber
 from sandbox.defects import Defects
 from sandbox.errors import Blocked
 from sandbox.lanes.base import Credential
-from sandbox.lanes.browser import BrowserComponent, BrowserLane, BrowserSettings, build_lanes
+from sandbox.lanes.browser import BrowserLane
+from sandbox.lanes.browser_install import BrowserComponent, build_lanes
+from sandbox.lanes.browser_settings import BrowserSettings
 from sandbox.settings import CredentialSecret, Settings
 from sandbox.telemetry import Telemetry
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from harness.catalogue import platform_defects
 from harness.drill.browser import TOPOLOGY, is_browser_scenario
-from harness.drill.run import DrillOptions, DrillResult, platform_defects, run_drill
+from harness.drill.run import DrillOptions, DrillResult, run_drill
 from harness.mutants import DEFERRED_DEFECTS, matrix_of, outcome_of
 from harness.scenario import load_scenario
 

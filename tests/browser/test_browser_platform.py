@@ -11,7 +11,8 @@ from browser_rig import Served
 
 from sandbox import Platform, Settings
 from sandbox.contract import JobSpec
-from sandbox.lanes.browser import BrowserSettings, install
+from sandbox.lanes.browser_install import install
+from sandbox.lanes.browser_settings import BrowserSettings
 from sandbox.settings import VerificationPolicy
 
 pytestmark = [pytest.mark.browser, pytest.mark.served, pytest.mark.asyncio(loop_scope="module")]

@@ -106,7 +106,7 @@ def test_doctor_installs_playwrights_chromium_first_then_debians(monkeypatch) ->
     class Found:
         executable, source = "/usr/bin/chromium", "system"
 
-    def fake_find():  # type: ignore[no-untyped-def]
+    def fake_find(*_a):  # type: ignore[no-untyped-def]
         if not installed["done"]:
             raise BrowserNotFound("no Chromium: tried Playwright's, /usr/bin/chromium")
         return Found()
@@ -128,7 +128,7 @@ def test_doctor_says_what_it_tried_when_no_install_works(monkeypatch) -> None:  
     from sandbox.lanes import browser_select
     from sandbox.lanes.browser_select import BrowserNotFound
 
-    def fake_find():  # type: ignore[no-untyped-def]
+    def fake_find(*_a):  # type: ignore[no-untyped-def]
         raise BrowserNotFound("no Chromium found")
 
     monkeypatch.setattr(

@@ -61,6 +61,7 @@ def test_a_signal_stops_the_whole_run_and_says_what_did_not_run(
     not_run = err.split("not run: ", 1)[1].strip().split(", ")
     ran = [d for d in reports.iterdir() if (d / "verdict.json").exists()]
     assert len(ran) + len(not_run) == len(SCENARIOS), (ran, not_run)
+    assert f"{len(ran)} of {len(SCENARIOS)} drill(s) ran" in err
     assert SCENARIOS[-1] in not_run
 
 

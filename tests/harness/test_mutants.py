@@ -6,7 +6,7 @@ import json
 
 from _drills import browser_scenarios, matrix
 
-from harness.drill.run import platform_defects
+from harness.catalogue import platform_defects
 from harness.mutants import DEFERRED_DEFECTS
 
 

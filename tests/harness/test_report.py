@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from _recordkit import SECRET, aud, drill_record
 
+from harness import files
 from harness.report import writer as report_mod
 from harness.report.writer import write_message, write_report
 
@@ -115,9 +116,9 @@ def test_a_failing_rename_removes_its_temporary_file(
     def boom(src: str, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(report_mod.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        report_mod.atomic_write(tmp_path / "a.txt", "x")
+        files.atomic_write(tmp_path / "a.txt", "x")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -154,7 +154,7 @@ def test_the_scenarios_cover_every_runbook_and_every_incident_type() -> None:
 
 
 def test_every_defect_has_a_mutant_row_and_the_browser_lanes_are_not_deferred() -> None:
-    from harness.drill.run import platform_defects
+    from harness.catalogue import platform_defects
     from harness.mutants import DEFERRED_DEFECTS, coverage
 
     loaded = [load_scenario(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]

@@ -16,6 +16,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ...errors import BadInputError
 from ..record import DrillRecord, scenario_field
 from ..timeline import format_offset
 
@@ -40,7 +41,7 @@ Scope = Literal["always", "after_containment"]
 Outcome = Literal["held", "violated", "not_applicable"]
 
 
-class InvariantError(ValueError):
+class InvariantError(BadInputError):
     """An invariant spec that cannot be judged (unknown name, bad params, duplicate definition)."""
 
 

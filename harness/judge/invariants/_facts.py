@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from ..record import AUDIT_ACTION_OF, SOCIAL_FAKES, DrillRecord
+from ..rows import AuditRow, LedgerRow, text
 
 __all__ = ["CLAIMING_OUTCOMES", "Facts", "Intent", "evidence", "facts", "noun_of"]
 
@@ -68,7 +68,7 @@ class Facts:
     successes: list[int]
 
 
-def _key_of_audit(a: dict[str, Any]) -> tuple[Any, ...] | None:
+def _key_of_audit(a: AuditRow) -> tuple[object, ...] | None:
     proof = a.get("proof") or {}
     if a.get("platform") in SOCIAL_FAKES and proof.get("resource_id") is not None:
         return ("res", a.get("action"), a.get("platform"), str(proof["resource_id"]))
@@ -77,7 +77,7 @@ def _key_of_audit(a: dict[str, Any]) -> tuple[Any, ...] | None:
     return None
 
 
-def _key_of_ledger(e: dict[str, Any]) -> tuple[Any, ...]:
+def _key_of_ledger(e: LedgerRow) -> tuple[object, ...]:
     if e.get("fake") in SOCIAL_FAKES and e.get("resource_id") is not None:
         return (
             "res",
@@ -90,7 +90,7 @@ def _key_of_ledger(e: dict[str, Any]) -> tuple[Any, ...]:
 
 def facts(record: DrillRecord) -> Facts:
     """Match every ledger entry to its claims and its intent."""
-    by_key: dict[tuple[Any, ...], list[int]] = {}
+    by_key: dict[tuple[object, ...], list[int]] = {}
     successes: list[int] = []
     for i, a in enumerate(record.audit):
         if a.get("phase", "outcome") != "outcome" or a.get("outcome") not in CLAIMING_OUTCOMES:
@@ -125,7 +125,7 @@ def facts(record: DrillRecord) -> Facts:
                 client_id=(job or {}).get("client_id") or a.get("client_id"),
                 account_id=(job or {}).get("account_id") or a.get("account_id"),
                 idempotency_key=(job or {}).get("idempotency_key") or a.get("idempotency_key"),
-                episode_id=(job or {}).get("episode_id") or detail.get("episode_id"),
+                episode_id=(job or {}).get("episode_id") or text(detail.get("episode_id")),
             )
         elif e.get("content_hash") in by_hash:
             w = by_hash[e["content_hash"]]

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..record import DrillRecord
+from ..rows import json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts
@@ -56,8 +57,8 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
     429 (it was sent before the 429 could be seen: served runs with concurrent requests).
     """
     rules = {str(r.get("id")): r for r in record.fault_rows()}
-    blocked: dict[tuple[Any, ...], tuple[float, float]] = {}
-    windows: dict[tuple[Any, ...], deque[float]] = {}
+    blocked: dict[tuple[object, ...], tuple[float, float]] = {}
+    windows: dict[tuple[object, ...], deque[float]] = {}
     out: list[Violation] = []
     saw_429 = False
     for i, j in enumerate(sorted(record.journal, key=lambda j: (j.get("t", 0.0), j.get("seq", 0)))):
@@ -79,7 +80,7 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
             params = (rules.get(str(j.get("fault_id"))) or {}).get("params") or {}
             ra = params.get("retry_after_s", p.default_retry_after_s)
             prev = blocked.get(key, (t, t))
-            blocked[key] = (t, max(prev[1], t + float(ra)))
+            blocked[key] = (t, max(prev[1], t + number(ra, p.default_retry_after_s)))
         limit = p.limits.get(fake)
         if limit is not None:
             wk = (fake, j.get("account_id"))
@@ -142,7 +143,7 @@ def engagement_loops_bounded(record: DrillRecord, p: LoopParams) -> Findings | N
             thread = str((inbound.get(nxt) or {}).get("post_id") or nxt)
         return thread
 
-    per_thread: dict[tuple[Any, str], int] = {}
+    per_thread: dict[tuple[object, str], int] = {}
     out: list[Violation] = []
     checked = 0
     for i, e in enumerate(record.ledger):
@@ -192,16 +193,17 @@ class SpendParams(Params):
 def _budget_steps(record: DrillRecord) -> list[tuple[float, dict[str, Any]]]:
     steps = [(float("-inf"), dict(record.budgets))]
     for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
-        if c.get("control") in ("budget", "budgets") and isinstance(c.get("value"), Mapping):
+        value = c.get("value")
+        if c.get("control") in ("budget", "budgets") and isinstance(value, dict):
             merged = dict(steps[-1][1])
-            merged.update({k: v for k, v in c["value"].items() if v is not None})
-            scope = c.get("scope") or {}
+            merged.update({k: v for k, v in value.items() if v is not None})
+            scope = json_object(c.get("scope"))
             if scope.get("client_id"):
                 for k in ("client_usd", "client_tokens"):
-                    if k in c["value"] and c["value"][k] is not None:
+                    if value.get(k) is not None:
                         prev = steps[-1][1].get(k)
                         per = dict(prev) if isinstance(prev, Mapping) else {}
-                        per[scope["client_id"]] = c["value"][k]
+                        per[str(scope["client_id"])] = value[k]
                         merged[k] = per
             steps.append((float(c["t"]), merged))
     return steps

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
+from ..rows import json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, noun_of
@@ -161,7 +162,7 @@ def _fp(secret: str) -> str:
     return "fp_" + hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
-def _dump(row: Any) -> str:
+def _dump(row: object) -> str:
     return json.dumps(row, sort_keys=True, default=str, ensure_ascii=False)
 
 
@@ -249,7 +250,8 @@ def every_job_terminal_after_healing(
     out: list[Violation] = []
     checked = 0
     for i, j in enumerate(record.jobs):
-        run_at = j.get("run_at") or (j.get("spec") or {}).get("run_at")
+        spec_run_at = json_object(j.get("spec")).get("run_at")
+        run_at = j.get("run_at") or (None if spec_run_at is None else number(spec_run_at))
         if p.ignore_scheduled_after_end and run_at is not None and float(run_at) > record.end_t:
             continue
         born = max(float(j.get("created_at") or 0.0), float(run_at or 0.0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..record import KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, DrillRecord, KillInterval
+from ..record import KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, SOCIAL_FAKES, DrillRecord, KillInterval
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, noun_of
@@ -218,9 +218,7 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
             continue
         noun, verb = noun_of(str(e["action"]))
         where = (
-            record.handle(e.get("account_id"))
-            if e.get("fake") in ("x", "instagram", "linkedin")
-            else e.get("fake")
+            record.handle(e.get("account_id")) if e.get("fake") in SOCIAL_FAKES else e.get("fake")
         )
         phrase = (
             f"{verb} on {where} with no AuditEvent claiming it"

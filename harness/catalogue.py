@@ -1,0 +1,36 @@
+"""What can be named in a scenario: fault kinds, platform defects, invariants, runbooks.
+
+The lookups the scenario model, the CLI and the mutation matrix share. Kept apart from the drill
+and the judge so that the data model (:mod:`harness.scenario`) imports neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from fakes.core.faults import FAULT_KINDS
+
+from . import platform_adapter
+from .judge.invariants import REGISTRY
+
+__all__ = ["defect_catalogue", "fault_kinds", "known_invariants", "platform_defects"]
+
+
+def fault_kinds() -> Collection[str]:
+    """The fakes' fault kinds (``fakes.core.faults.FAULT_KINDS``)."""
+    return tuple(FAULT_KINDS)
+
+
+def known_invariants() -> Collection[str]:
+    """The judge's invariant names (``harness.judge.invariants.REGISTRY``)."""
+    return tuple(REGISTRY)
+
+
+def platform_defects() -> Collection[str]:
+    """The sandbox's defect names, with every component that declares defects imported."""
+    return platform_adapter.defect_names()
+
+
+def defect_catalogue() -> list[dict[str, str]]:
+    """Every defect with its runbook and what is broken (``vibedrill defects``)."""
+    return platform_adapter.defect_catalogue()

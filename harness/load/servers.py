@@ -1,0 +1,272 @@
+"""The servers and child processes of a load test: fakes, platform and Locust on 127.0.0.1.
+
+Every child process gets its own process group (Ctrl-C reaches only this process) and is
+stopped and reaped on the way out, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+
+from fakes import admin_headers
+
+from .options import UNSETTLED, LoadError, LoadOptions, LoadUsageError
+
+__all__ = [
+    "Admin",
+    "Child",
+    "drain",
+    "run_locust",
+    "sigterm_as_interrupt",
+    "start_world",
+    "targets_of",
+]
+
+#: how a child process runs the CLI
+_CLI = "from harness.cli import main; main()"
+
+
+@dataclass
+class Child:
+    """A child process of the load test, its log file, and how to stop it."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(cls, name: str, argv: list[str], log: Path, cwd: Path | None = None) -> Child:
+        """Start ``argv`` in its own process group, stdout and stderr to ``log``."""
+        with log.open("wb") as f:
+            proc = subprocess.Popen(
+                argv,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=cwd,
+                process_group=0,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        return cls(name, proc, log)
+
+    def tail(self, lines: int = 15) -> str:
+        """The last lines of the child's log."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """SIGINT (servers shut down gracefully), then SIGKILL after ``grace_s``; always reaped."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        # anything the child itself started lives in its process group
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt while the load test runs, so cleanup still happens."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _wait_for(what: str, probe: Callable[[], Any], child: Child, timeout_s: float = 30.0) -> Any:
+    """Poll ``probe`` until it returns something; LoadError with the child's log if it died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = probe()
+        if got is not None:
+            return got
+        if child.proc.poll() is not None:
+            raise LoadError(
+                f"{what} exited with code {child.proc.returncode} before it was ready:\n{child.tail()}"
+            )
+        time.sleep(0.05)
+    raise LoadError(f"{what} was not ready within {timeout_s:g}s:\n{child.tail()}")
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _platform_ready(log: Path) -> dict[str, Any] | None:
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            doc = json.loads(line)
+            if isinstance(doc, dict) and "base" in doc:
+                return doc
+    return None
+
+
+def start_world(
+    opts: LoadOptions, tmp: Path, stack: contextlib.ExitStack, note: Callable[[str], None]
+) -> tuple[dict[str, Any], str]:
+    """Start the fakes and the platform on loopback; return (ready document, platform base)."""
+    ready = tmp / "world.json"
+    argv = [sys.executable, "-c", _CLI, "serve", "--host", "127.0.0.1", "--port", "0"]
+    argv += ["--ready-file", str(ready), "--seed", str(opts.seed), "--clients", str(opts.clients)]
+    fakes = Child.start("the fakes", argv, tmp / "fakes.log")
+    stack.callback(fakes.stop)
+    doc = _wait_for("the fakes", lambda: _read_json(ready), fakes)
+    note(f"fakes on {doc['base']}")
+    argv = [sys.executable, "-c", _CLI, "platform", "serve", "--world", str(ready), "--port", "0"]
+    argv += ["--db", str(tmp / "platform.db"), "--seed", str(opts.seed)]
+    for d in opts.defects:
+        argv += ["--defect", d]
+    platform = Child.start("the platform", argv, tmp / "platform.log")
+    stack.callback(platform.stop)
+    info = _wait_for("the platform", lambda: _platform_ready(platform.log), platform)
+    note(
+        f"platform on {info['base']}"
+        + (f" with defects {', '.join(info.get('defects') or [])}" if opts.defects else "")
+    )
+    return doc, str(info["base"])
+
+
+class Admin:
+    """The fakes' admin contract (``/_fake/``) and the platform contract, over sync httpx."""
+
+    def __init__(self, admin: str, platform: str, token: str | None) -> None:
+        headers = admin_headers(token)
+        self.admin, self.platform = admin.rstrip("/"), platform.rstrip("/")
+        self.http = httpx.Client(timeout=30.0, headers=headers)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def get(self, path: str, **params: Any) -> Any:
+        r = self.http.get(f"{self.admin}{path}", params=params or None)
+        if r.status_code != 200:
+            raise LoadError(f"GET {self.admin}{path} answered {r.status_code}: {r.text[:300]}")
+        return r.json()
+
+    def install(self, specs: list[dict[str, Any]]) -> list[str]:
+        if not specs:
+            return []
+        r = self.http.post(f"{self.admin}/faults", json=specs)
+        if r.status_code == 422:
+            err = r.json().get("error", {})
+            raise LoadUsageError(f"--fault: {err.get('message', r.text[:300])}")
+        if r.status_code != 201:
+            raise LoadError(f"POST {self.admin}/faults answered {r.status_code}: {r.text[:300]}")
+        return [str(i) for i in r.json()["ids"]]
+
+    def remove(self, ids: list[str]) -> None:
+        """Remove the fault rules ``ids`` (already gone or an unreachable fake: nothing to do)."""
+        for rid in ids:
+            with contextlib.suppress(httpx.HTTPError):
+                self.http.delete(f"{self.admin}/faults/{rid}")
+
+    def jobs(self) -> list[dict[str, Any]]:
+        r = self.http.get(f"{self.platform}/jobs")
+        if r.status_code != 200:
+            raise LoadError(f"GET {self.platform}/jobs answered {r.status_code}: {r.text[:300]}")
+        return list(r.json()["jobs"])
+
+    def audit(self, cursor: int = 0) -> tuple[list[dict[str, Any]], int]:
+        out: list[dict[str, Any]] = []
+        while True:
+            r = self.http.get(f"{self.platform}/audit", params={"cursor": cursor, "limit": 500})
+            if r.status_code != 200:
+                raise LoadError(f"GET {self.platform}/audit answered {r.status_code}")
+            page = r.json()
+            out += page["events"]
+            if not page["events"] or page["next_cursor"] == cursor:
+                return out, cursor
+            cursor = int(page["next_cursor"])
+
+    def high_water(self) -> dict[str, int]:
+        """The sequence numbers and audit cursor before the load test (a reused world)."""
+        j = self.get("/journal").get("entries") or []
+        ledger = self.get("/ledger").get("entries") or []
+        _, cursor = self.audit(0)
+        return {
+            "journal": max((int(e["seq"]) for e in j), default=0),
+            "ledger": max((int(e["seq"]) for e in ledger), default=0),
+            "audit": cursor,
+        }
+
+
+def targets_of(roster: Mapping[str, Any], platforms: list[str]) -> list[dict[str, str]]:
+    """Every (client, platform, account) of the world on ``platforms``: the users' targets."""
+    out = []
+    for c in roster.get("clients") or []:
+        for a in c.get("accounts") or []:
+            if a.get("platform") in platforms:
+                out.append({"client_id": c["id"], "platform": a["platform"], "account_id": a["id"]})
+    return out
+
+
+def run_locust(cfg: dict[str, Any], tmp: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
+    """Run Locust headless in a child process (:mod:`harness.load.locustfile`); its result."""
+    cfg_file, out_file = tmp / "locust-config.json", tmp / "locust-result.json"
+    cfg_file.write_text(json.dumps(cfg))
+    child = Child.start(
+        "locust",
+        [sys.executable, "-m", "harness.load.locustfile", str(cfg_file), str(out_file)],
+        tmp / "locust.log",
+    )
+    stack.callback(child.stop)
+    try:
+        code = child.proc.wait(float(cfg["run_time_s"]) + 60.0)
+    except subprocess.TimeoutExpired:
+        raise LoadError(f"Locust did not stop within its run time + 60s:\n{child.tail()}") from None
+    got = _read_json(out_file)
+    if code != 0 or got is None:
+        raise LoadError(f"Locust exited with code {code}:\n{child.tail()}")
+    return got
+
+
+def drain(api: Admin, prefix: str, drain_s: float) -> tuple[list[dict[str, Any]], float]:
+    """Poll the platform until every job of this run (idempotency key ``prefix…``) settled or
+    ``drain_s`` passed; return those jobs and the time it took."""
+    t0 = time.monotonic()
+    while True:
+        jobs = [
+            j for j in api.jobs() if (j["spec"].get("idempotency_key") or "").startswith(prefix)
+        ]
+        if not any(j["state"] in UNSETTLED for j in jobs) or time.monotonic() - t0 >= drain_s:
+            return jobs, time.monotonic() - t0
+        time.sleep(0.25)
