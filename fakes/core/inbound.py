@@ -7,9 +7,22 @@ from typing import Literal
 
 from .clock import Now
 
-__all__ = ["Inbound", "InboundItem"]
+__all__ = ["INBOUND_ID_BASE", "Inbound", "InboundItem", "inbound_id"]
 
 InboundKind = Literal["comment", "dm"]
+
+#: where each fake's inbound ids start: decimal strings of the width the platform serves
+#: (X: 19-digit snowflakes; Graph: 17-digit IG comment ids; LinkedIn: 19-digit activity ids)
+INBOUND_ID_BASE: dict[str, int] = {
+    "x": 1_860_000_000_000_000_000,
+    "instagram": 17_900_000_000_000_000,
+    "linkedin": 7_420_000_000_000_000_000,
+}
+
+
+def inbound_id(fake: str, n: int) -> str:
+    """The ``n``-th inbound id of a world: a decimal string, as clients that ``int(id)`` expect."""
+    return str(INBOUND_ID_BASE.get(fake, 1_000_000_000_000_000_000) + n)
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,7 @@ class Inbound:
         """Schedule one item; ``at`` defaults to now."""
         self._n += 1
         item = InboundItem(
-            id=f"{fake[:2]}c{self._n:07d}",
+            id=inbound_id(fake, self._n),
             fake=fake,
             kind=kind,
             account_id=account_id,

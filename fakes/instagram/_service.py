@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.http import Call, FakeService
@@ -35,7 +36,33 @@ def create(world: World, options: InstagramOptions | None = None, **overrides: A
             transient=True,
         )
 
-    svc = FakeService(world, "instagram", credential_of=credential_of, outage_body=outage)
+    def route_error(status: int, message: str, request: Request) -> Response:
+        # Graph answers an unknown path or an unsupported method with 400 and its error object
+        path = request.url.path
+        if status == 404:
+            return wire.error(world, 400, f"Unknown path components: {path}", 2500)
+        if status == 405:
+            node = path.rstrip("/").rsplit("/", 1)[-1]
+            return wire.error(
+                world,
+                400,
+                f"Unsupported {request.method.lower()} request. Object with ID '{node}' does not "
+                "exist, cannot be loaded due to missing permissions, or does not support this "
+                "operation. Please read the Graph API documentation at "
+                "https://developers.facebook.com/docs/graph-api",
+                100,
+                33,
+                type_="GraphMethodException",
+            )
+        return wire.error(world, status, f"(#100) {message}", 100)
+
+    svc = FakeService(
+        world,
+        "instagram",
+        credential_of=credential_of,
+        outage_body=outage,
+        error_body=route_error,
+    )
     web.install(svc, ig)
 
     def add(path: str, name: str, method: str, handler: Any, scope: str | None = None) -> None:

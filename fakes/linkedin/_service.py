@@ -16,7 +16,7 @@ from starlette.responses import Response
 from ..core.http import Call, FakeService, json_response
 from ..core.world import World
 from ._options import LinkedInOptions
-from ._wire import error, ms, outage, person_urn_of
+from ._wire import error, ms, outage, person_urn_of, route_error
 
 __all__ = ["create"]
 
@@ -504,9 +504,15 @@ def create(world: World, options: LinkedInOptions | None = None, **overrides: An
         else (options or LinkedInOptions())
     )
     li = _LinkedIn(world, opts)
-    svc = FakeService(world, "linkedin", outage_body=outage, request_id_header="x-li-uuid")
+    svc = FakeService(
+        world,
+        "linkedin",
+        outage_body=outage,
+        request_id_header="x-li-uuid",
+        error_body=route_error,
+    )
     write, read = "w_member_social", "r_member_social"
-    svc.route("/rest/posts", "posts.create", ["POST"])(li.gated(li.create_post, write, write=True))
+    svc.route("/rest/posts", "posts.create", ["POST"], json_body=True)(li.gated(li.create_post, write, write=True))
     svc.route("/rest/posts/{urn}", "posts.get", ["GET"])(li.gated(li.get_post, read))
     svc.route("/rest/posts/{urn}", "posts.delete", ["DELETE"])(
         li.gated(li.delete_post, write, write=True)
@@ -514,7 +520,9 @@ def create(world: World, options: LinkedInOptions | None = None, **overrides: An
     svc.route("/rest/socialActions/{urn}/comments", "comments.list", ["GET"])(
         li.gated(li.list_comments, read)
     )
-    svc.route("/rest/socialActions/{urn}/comments", "comments.create", ["POST"])(
+    svc.route(
+        "/rest/socialActions/{urn}/comments", "comments.create", ["POST"], json_body=True
+    )(
         li.gated(li.create_comment, write, write=True)
     )
     svc.route("/v2/userinfo", "userinfo.get", ["GET"])(

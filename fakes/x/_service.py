@@ -19,10 +19,12 @@ def create(world: World, options: XOptions | None = None, **overrides: Any) -> F
     """Build the X fake on ``world``; ``overrides`` replace fields of ``options`` (see XOptions)."""
     opts = (options or XOptions()).with_(**overrides) if overrides else (options or XOptions())
     x = XCore(world, opts)
-    svc = FakeService(world, "x", outage_body=wire.outage)
+    svc = FakeService(world, "x", outage_body=wire.outage, error_body=wire.route_error)
 
     def add(path: str, name: str, method: str, handler: Any, scope: str | None = None) -> None:
-        svc.route(path, name, [method])(x.gated(partial(handler, x), scope))
+        svc.route(path, name, [method], json_body=method == "POST")(
+            x.gated(partial(handler, x), scope)
+        )
 
     add("/2/tweets", "tweets.create", "POST", _posts.create_tweet, "tweet.write")
     add("/2/tweets", "tweets.lookup", "GET", _posts.lookup_tweets, "tweet.read")

@@ -8,6 +8,7 @@ import time
 from http import HTTPStatus
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.http import Call, json_response
@@ -23,6 +24,7 @@ __all__ = [
     "oauth_error",
     "outage",
     "problem",
+    "route_error",
     "snowflake",
     "user_id_of",
 ]
@@ -110,6 +112,19 @@ def not_found(value: str, parameter: str = "ids", resource_type: str = "tweet") 
 def oauth_error(error: str, description: str, status: int = 400) -> Response:
     """An OAuth 2.0 token-endpoint error."""
     return json_response({"error": error, "error_description": description}, status)
+
+
+def route_error(status: int, message: str, request: Request) -> Response:
+    """X's error for a request the fake does not route (404, 405) or refuses whole (413, 415).
+
+    404 is the v1.1-style ``{"errors": [{"message": "Sorry, that page does not exist", "code":
+    34}]}`` X serves for an unknown path on api.x.com; the others are problem JSON.
+    """
+    if status == 404:
+        return json_response(
+            {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}, 404
+        )
+    return problem_response(status, message)
 
 
 def outage(call: Call, status: int) -> Response:
