@@ -141,19 +141,34 @@ class IgCore:
                 return self.err(400, wire.THROTTLE_MESSAGES[4], 4, transient=True)
             if acc_calls > self.opts.account_calls_per_hour:
                 return self.err(400, wire.THROTTLE_MESSAGES[80002], 80002, transient=True)
-            fired = call.fire(w, "instagram.rate_limited")
-            if fired is not None:
-                p: Any = fired.params
-                minutes = math.ceil(p.retry_after_s / 60)
-                call.extra_headers["x-app-usage"] = wire.app_usage(100)
-                call.extra_headers["x-business-use-case-usage"] = wire.buc_usage(biz, 100, minutes)
-                msg = wire.THROTTLE_MESSAGES.get(p.code, f"(#{p.code}) Rate limit reached")
-                return self.err(400, msg, p.code, transient=True)
+            throttled = self.throttled(call, acc, biz, now)
+            if throttled is not None:
+                return throttled
             if scope is not None and w.tokens.check(cred, scope)[1] == "scope":
                 return self.permission_denied()
             return await handler(call)
 
         return run
+
+    def throttled(self, call: Call, acc: str, biz: str, now: float) -> Response | None:
+        """``instagram.rate_limited``: throttled until ``retry_after_s`` after it fires.
+
+        Until then every call of the account gets the same error, with
+        ``estimated_time_to_regain_access`` counting down (whole minutes, rounded up) and
+        ``x-app-usage`` at 100 %, so a client that waits that long gets in on its first retry.
+        """
+        until, code = self.state.throttled.get(acc, (0.0, 0))
+        if now >= until:
+            fired = call.fire(self.world, "instagram.rate_limited")
+            if fired is None:
+                return None
+            p: Any = fired.params
+            until, code = self.state.throttled[acc] = (now + p.retry_after_s, p.code)
+        minutes = math.ceil((until - now) / 60)
+        call.extra_headers["x-app-usage"] = wire.app_usage(100)
+        call.extra_headers["x-business-use-case-usage"] = wire.buc_usage(biz, 100, minutes)
+        msg = wire.THROTTLE_MESSAGES.get(code, f"(#{code}) Rate limit reached")
+        return self.err(400, msg, code, transient=True)
 
     # helpers --------------------------------------------------------------------------------
     def permission_denied(self) -> Response:

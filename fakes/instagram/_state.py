@@ -60,9 +60,12 @@ class IgState:
     published: dict[str, list[float]] = field(default_factory=dict)
     #: key ('app' or an account id) → (hour start, calls)
     hours: dict[str, tuple[float, int]] = field(default_factory=dict)
+    #: account id → (throttled until, Graph error code) after ``instagram.rate_limited``
+    throttled: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def clear(self) -> None:
         """Forget everything."""
+        self.throttled.clear()
         self.containers.clear()
         self.media.clear()
         self.replies.clear()

@@ -73,20 +73,9 @@ class XCore:
             denied = self.count(call, acc)
             if denied is not None:
                 return denied
-            if call.fire(w, "x.usage_capped"):
-                return json_response(
-                    {
-                        "account_id": USAGE_CAP_ACCOUNT,
-                        "product_name": "standard-basic",
-                        "title": "UsageCapExceeded",
-                        "period": "Monthly",
-                        "scope": "Product",
-                        "detail": "Usage cap exceeded: Monthly product cap",
-                        "type": f"{wire.PROBLEMS}/usage-capped",
-                        "status": 429,
-                    },
-                    429,
-                )
+            capped = self.usage_capped(call, acc)
+            if capped is not None:
+                return capped
             if scope is not None and w.tokens.check(cred, scope)[1] == "scope":
                 return wire.forbidden(wire.NOT_PERMITTED)
             return await handler(call)
@@ -98,38 +87,79 @@ class XCore:
         now = self.world.now()
         limit = self.opts.limits[call.route]
         win = self.state.window(key, call.route, self.opts.window_s, now)
-        call.extra_headers.update(self._rate_headers(limit, win))
+        if win.count >= limit:
+            # exhausted (by traffic or by an earlier x.rate_limited): 429 until the reset the
+            # headers name, without asking the fault engine again
+            call.extra_headers.update(self._rate_headers(limit, win))
+            return wire.problem_response(429, title="Too Many Requests")
         fired = call.fire(self.world, "x.rate_limited")
         if fired is not None:
-            return self._rate_limited(call, fired, limit, win)
-        if win.count >= limit:
-            return wire.problem_response(429, title="Too Many Requests")
+            return self._rate_limited(call, fired, key, limit, now)
         win.count += 1
         call.extra_headers.update(self._rate_headers(limit, win))
         return None
 
-    def _rate_limited(self, call: Call, fired: Fired, limit: int, win: Window) -> Response:
+    def _rate_limited(self, call: Call, fired: Fired, key: str, limit: int, now: float) -> Response:
+        """A fired ``x.rate_limited`` exhausts the window it names until ``retry_after_s`` from now.
+
+        The headers then say exactly when the fake accepts the next request: the 15-minute
+        window (or the account's 24-hour post window) is replaced by an exhausted one that ends
+        at the reset, so a client that waits for ``x-rate-limit-reset`` gets in on its first retry.
+        """
         p: Any = fired.params
-        reset = wire.epoch_s(self.world.now() + p.retry_after_s)
         if p.window == "24h":
+            day = self.state.days[key] = Window(now, p.retry_after_s, self.opts.user_24h_limit)
+            reset = wire.epoch_s(day.reset)
             call.extra_headers.update(
                 {
                     "x-user-limit-24hour-limit": str(self.opts.user_24h_limit),
                     "x-user-limit-24hour-remaining": "0",
                     "x-user-limit-24hour-reset": reset,
-                }
-            )
-        else:
-            call.extra_headers.update(
-                {
+                    # clients that only know the 15-minute headers must not retry before it
                     "x-rate-limit-limit": str(limit),
                     "x-rate-limit-remaining": "0",
                     "x-rate-limit-reset": reset,
                 }
             )
+        else:
+            win = self.state.windows[(key, call.route)] = Window(now, p.retry_after_s, limit)
+            call.extra_headers.update(self._rate_headers(limit, win))
         if p.style == "v1":
             return json_response({"errors": [{"code": 88, "message": "Rate limit exceeded"}]}, 429)
         return wire.problem_response(429, title="Too Many Requests")
+
+    def usage_capped(self, call: Call, acc: str) -> Response | None:
+        """``x.usage_capped``: the monthly cap, until the rule's window ends or the month does.
+
+        Once it fires, every request of the account is refused until then (a cap does not lift
+        between two requests), and ``x-rate-limit-reset`` names that moment, never a 15-minute
+        window: a client that waits on rate limits sleeps until the cap lifts.
+        """
+        now = self.world.now()
+        until = self.state.capped.get(acc)
+        if until is None or now >= until:
+            fired = call.fire(self.world, "x.usage_capped")
+            if fired is None:
+                return None
+            end = self.world.faults.rule_end(fired.rule_id)
+            month = wire.next_month(now)
+            until = self.state.capped[acc] = month if end is None else min(end, month)
+        call.extra_headers.update(
+            {"x-rate-limit-remaining": "0", "x-rate-limit-reset": wire.epoch_s(until)}
+        )
+        return json_response(
+            {
+                "account_id": USAGE_CAP_ACCOUNT,
+                "product_name": "standard-basic",
+                "title": "UsageCapExceeded",
+                "period": "Monthly",
+                "scope": "Product",
+                "detail": "Usage cap exceeded: Monthly product cap",
+                "type": f"{wire.PROBLEMS}/usage-capped",
+                "status": 429,
+            },
+            429,
+        )
 
     # helpers --------------------------------------------------------------------------------
     async def json_body(self, call: Call) -> dict[str, Any] | Response:

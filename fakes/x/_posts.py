@@ -48,8 +48,16 @@ async def create_tweet(x: XCore, call: Call) -> Response:
         if target is None:
             return wire.forbidden(wire.REPLY_NOT_VISIBLE)
     user_day, app_day = x.state.day(acc, now), x.state.day("app", now)
-    if user_day.count >= x.opts.user_24h_limit or app_day.count >= x.opts.app_24h_limit:
+    full = [
+        d.reset
+        for d, limit in ((user_day, x.opts.user_24h_limit), (app_day, x.opts.app_24h_limit))
+        if d.count >= limit
+    ]
+    if full:
         call.extra_headers.update(_day_headers(x, user_day, app_day))
+        # the 15-minute headers point at the same moment: no retry before a 24-hour window ends
+        call.extra_headers["x-rate-limit-remaining"] = "0"
+        call.extra_headers["x-rate-limit-reset"] = wire.epoch_s(max(full))
         return wire.problem_response(429, title="Too Many Requests")
     user_day.count += 1
     app_day.count += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import math
 import time
@@ -20,6 +21,7 @@ __all__ = [
     "epoch_s",
     "invalid_request",
     "iso",
+    "next_month",
     "not_found",
     "oauth_error",
     "outage",
@@ -141,6 +143,13 @@ def iso(t: float) -> str:
 def epoch_s(t: float) -> str:
     """Unix seconds (rounded up) as a header value."""
     return str(math.ceil(t))
+
+
+def next_month(t: float) -> float:
+    """The first instant of the UTC month after the one ``t`` is in (when a monthly cap lifts)."""
+    g = time.gmtime(int(t))
+    year, month = (g.tm_year + 1, 1) if g.tm_mon == 12 else (g.tm_year, g.tm_mon + 1)
+    return float(calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0)))
 
 
 def snowflake(t: float, seq: int) -> str:
