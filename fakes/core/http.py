@@ -218,6 +218,7 @@ class FakeService:
         self._journal(call, resp.status_code)
         self._finish(call, resp)
         return resp
+
     # serving --------------------------------------------------------------------------------
     def account_for(self, credential: str | None) -> str | None:
         """The account a credential was issued to (whether or not it is still valid)."""
@@ -280,11 +281,11 @@ class FakeService:
             )
         if call.route in self.json_routes and request.method in _JSON_METHODS:
             ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype and ctype != "application/json" and not ctype.endswith("+json"):
-                if length not in ("", "0"):
-                    return self.error_body(
-                        415, f"Content-Type {ctype} is not supported; send application/json", request
-                    )
+            foreign = ctype and ctype != "application/json" and not ctype.endswith("+json")
+            if foreign and length not in ("", "0"):
+                return self.error_body(
+                    415, f"Content-Type {ctype} is not supported; send application/json", request
+                )
         return None
 
     async def _transport_faults(self, call: Call) -> Response | None:

@@ -512,7 +512,9 @@ def create(world: World, options: LinkedInOptions | None = None, **overrides: An
         error_body=route_error,
     )
     write, read = "w_member_social", "r_member_social"
-    svc.route("/rest/posts", "posts.create", ["POST"], json_body=True)(li.gated(li.create_post, write, write=True))
+    svc.route("/rest/posts", "posts.create", ["POST"], json_body=True)(
+        li.gated(li.create_post, write, write=True)
+    )
     svc.route("/rest/posts/{urn}", "posts.get", ["GET"])(li.gated(li.get_post, read))
     svc.route("/rest/posts/{urn}", "posts.delete", ["DELETE"])(
         li.gated(li.delete_post, write, write=True)
@@ -520,9 +522,7 @@ def create(world: World, options: LinkedInOptions | None = None, **overrides: An
     svc.route("/rest/socialActions/{urn}/comments", "comments.list", ["GET"])(
         li.gated(li.list_comments, read)
     )
-    svc.route(
-        "/rest/socialActions/{urn}/comments", "comments.create", ["POST"], json_body=True
-    )(
+    svc.route("/rest/socialActions/{urn}/comments", "comments.create", ["POST"], json_body=True)(
         li.gated(li.create_comment, write, write=True)
     )
     svc.route("/v2/userinfo", "userinfo.get", ["GET"])(

@@ -16,7 +16,7 @@ from . import _wire as wire
 from ._options import XOptions
 from ._state import Tweet, Window, XState
 
-__all__ = ["DEFAULT_FIELDS", "MENTION_FIELDS", "TWEET_FIELDS", "Handler", "XCore"]
+__all__ = ["MENTION_FIELDS", "TWEET_FIELDS", "Handler", "XCore"]
 
 Handler = Callable[[Call], Awaitable[Response]]
 
@@ -32,7 +32,6 @@ TWEET_FIELDS: tuple[str, ...] = (
 )
 #: what every listing of mentions serves, so the platform can thread inbound comments
 MENTION_FIELDS = frozenset(TWEET_FIELDS)
-DEFAULT_FIELDS = frozenset({"id", "text", "edit_history_tweet_ids"})
 #: the developer-account id X puts in a usage-cap body
 USAGE_CAP_ACCOUNT = 1_478_005_236
 
@@ -210,39 +209,6 @@ class XCore:
         if item is not None and item.fake == "x" and item.kind == "comment" and item.at <= now:
             return self.from_inbound(item)
         return None
-
-    @staticmethod
-    def render(t: Tweet, fields: frozenset[str]) -> dict[str, Any]:
-        """A post as X serializes it with the requested ``tweet.fields``."""
-        out: dict[str, Any] = {"id": t.id, "text": t.text, "edit_history_tweet_ids": [t.id]}
-        if "author_id" in fields:
-            out["author_id"] = t.author_id
-        if "conversation_id" in fields:
-            out["conversation_id"] = t.conversation_id
-        if "created_at" in fields:
-            out["created_at"] = wire.iso(t.created_at)
-        if t.in_reply_to is not None:
-            if "in_reply_to_user_id" in fields and t.in_reply_to_user_id:
-                out["in_reply_to_user_id"] = t.in_reply_to_user_id
-            if "referenced_tweets" in fields:
-                out["referenced_tweets"] = [{"type": "replied_to", "id": t.in_reply_to}]
-        return out
-
-    @staticmethod
-    def fields(call: Call) -> frozenset[str] | Response:
-        """The ``tweet.fields`` asked for, or X's 400 naming the bad value."""
-        raw = call.request.query_params.get("tweet.fields")
-        if not raw:
-            return DEFAULT_FIELDS
-        asked = [f.strip() for f in raw.split(",") if f.strip()]
-        for f in asked:
-            if f not in TWEET_FIELDS:
-                return wire.invalid_request(
-                    f"The `tweet.fields` query parameter value [{f}] is not one of [{','.join(TWEET_FIELDS)}]",
-                    "tweet.fields",
-                    f,
-                )
-        return DEFAULT_FIELDS | frozenset(asked)
 
     def record(
         self, call: Call, action: str, resource_id: str, content: str | None, **extra: Any

@@ -21,6 +21,10 @@ ROUTES: tuple[str, ...] = (
     "dm_events.list",
     "dm.send",
     "likes.create",
+    "tweets.search",
+    "users.get",
+    "users.by_username",
+    "users.tweets",
 )
 
 #: requests per user per 15-minute window, close to X's documented Pro-tier limits; the token
@@ -37,6 +41,10 @@ DEFAULT_LIMITS: Mapping[str, int] = MappingProxyType(
         "dm_events.list": 300,
         "dm.send": 200,
         "likes.create": 50,
+        "tweets.search": 300,
+        "users.get": 900,
+        "users.by_username": 900,
+        "users.tweets": 900,
     }
 )
 
