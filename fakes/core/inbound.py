@@ -12,9 +12,9 @@ __all__ = ["INBOUND_ID_BASE", "Inbound", "InboundItem", "inbound_id"]
 InboundKind = Literal["comment", "dm"]
 
 #: where each fake's inbound ids start: decimal strings of the width the platform serves
-#: (Graph: 17-digit IG comment ids; LinkedIn: 19-digit activity ids)
+#: (Graph: 17-digit IG comment ids, prefix 181 apart from the fake's own 178–180; LinkedIn: 19-digit activity ids)
 INBOUND_ID_BASE: dict[str, int] = {
-    "instagram": 17_900_000_000_000_000,
+    "instagram": 18_100_000_000_000_000,
     "linkedin": 7_420_000_000_000_000_000,
 }
 

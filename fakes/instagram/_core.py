@@ -20,7 +20,7 @@ from . import _wire as wire
 from ._options import InstagramOptions
 from ._state import IgState
 
-__all__ = ["Handler", "IgCore", "credential_of"]
+__all__ = ["Handler", "IgCore", "credential_of", "field_names"]
 
 Handler = Callable[[Call], Awaitable[Response]]
 _VERSION = re.compile(r"\d+\.\d+")
@@ -35,6 +35,29 @@ def credential_of(request: Request) -> str | None:
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return None
+
+
+def field_names(raw: str) -> list[str]:
+    """The top-level names of a Graph ``fields`` value.
+
+    Nested selections and modifiers (``children{id,media_url}``, ``comments.limit(5)``) are
+    split off: commas inside braces or parentheses do not separate fields.
+    """
+    out: list[str] = []
+    depth, cur = 0, ""
+    for ch in raw + ",":
+        if ch in "{(":
+            depth += 1
+        elif ch in "})":
+            depth -= 1
+        if ch == "," and depth == 0:
+            name = re.split(r"[{.(]", cur.strip(), maxsplit=1)[0]
+            if name:
+                out.append(name)
+            cur = ""
+        else:
+            cur += ch
+    return out
 
 
 def _fb_time(t: float) -> str:
@@ -198,7 +221,7 @@ class IgCore:
         raw = self.params(call).get("fields")
         if not raw:
             return list(default)
-        asked = [f.strip() for f in raw.split(",") if f.strip()]
+        asked = field_names(raw)
         for f in asked:
             if f not in allowed:
                 return self.err(

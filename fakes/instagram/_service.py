@@ -7,10 +7,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from ..core.http import Call, FakeService
 from ..core.world import World
-from . import _engagement, _publishing, web
+from . import _batch, _engagement, _inbox, _publishing, web
 from . import _wire as wire
 from ._core import IgCore, credential_of
 from ._options import InstagramOptions
@@ -91,5 +92,23 @@ def create(world: World, options: InstagramOptions | None = None, **overrides: A
         "instagram_manage_comments",
     )
     add("/{ig_user_id}/messages", "messages.send", "POST", _engagement.send_message)
+    add(
+        "/{media_id}/comments",
+        "comments.create",
+        "POST",
+        _inbox.create_comment,
+        "instagram_manage_comments",
+    )
+    add("/{ig_user_id}/conversations", "conversations.list", "GET", _inbox.conversations)
     add("/{node_id}", "node.get", "GET", _publishing.get_node)
+    add("/{node_id}", "node.delete", "DELETE", _inbox.delete_node, "instagram_manage_comments")
+    apps: list[ASGIApp] = []
+
+    async def run_batch(call: Call) -> Response:
+        if not apps:
+            apps.append(svc.asgi())
+        return await _batch.batch(ig, apps[0], call)
+
+    svc.route("/v{version}/", "batch", ["POST"])(run_batch)
+    svc.route("/", "batch", ["POST"])(run_batch)
     return svc
