@@ -22,7 +22,7 @@ from . import _wire as wire
 from ._core import IgCore, field_names
 from ._state import Reply
 
-__all__ = ["conversations", "create_comment", "delete_node", "node"]
+__all__ = ["conversations", "create_comment", "delete_node", "list_replies", "node"]
 
 _CONV = "ig_thread:"
 _MSG = "ig_message_item:1:IN:"
@@ -63,6 +63,30 @@ async def create_comment(ig: IgCore, call: Call) -> Response:
     ig.state.replies[rid] = Reply(rid, str(call.account_id), mid, mid, message, w.now())
     ig.record(call, "reply.created", rid, message, in_reply_to=mid)
     return json_response({"id": rid})
+
+
+async def list_replies(ig: IgCore, call: Call) -> Response:
+    """GET /{ig-comment-id}/replies: the replies to a comment on the account's media, oldest first."""
+    from ._publishing import COMMENT_FIELDS, comment_values
+
+    w = ig.world
+    cid = call.request.path_params["comment_id"]
+    acc = str(call.account_id)
+    if comment_values(ig, cid, acc) is None:
+        return wire.not_found(w, cid)
+    fields = ig.fields(call, COMMENT_FIELDS, "IGComment", default=("timestamp", "text", "id"))
+    if isinstance(fields, Response):
+        return fields
+    mine = sorted(
+        (r for r in ig.state.replies.values() if r.comment_id == cid and r.media_id != cid),
+        key=lambda r: (r.created_at, r.id),
+    )
+    data = []
+    for r in mine:
+        values = comment_values(ig, r.id, acc)
+        if values is not None:
+            data.append({f: values[f] for f in fields if f in values})
+    return json_response({"data": data})
 
 
 async def delete_node(ig: IgCore, call: Call) -> Response:

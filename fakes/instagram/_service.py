@@ -99,6 +99,7 @@ def create(world: World, options: InstagramOptions | None = None, **overrides: A
         _inbox.create_comment,
         "instagram_manage_comments",
     )
+    add("/{comment_id}/replies", "comments.replies", "GET", _inbox.list_replies)
     add("/{ig_user_id}/conversations", "conversations.list", "GET", _inbox.conversations)
     add("/{node_id}", "node.get", "GET", _publishing.get_node)
     add("/{node_id}", "node.delete", "DELETE", _inbox.delete_node, "instagram_manage_comments")
