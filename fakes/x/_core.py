@@ -86,43 +86,54 @@ class XCore:
         now = self.world.now()
         limit = self.opts.limits[call.route]
         win = self.state.window(key, call.route, self.opts.window_s, now)
-        if win.count >= limit:
-            # exhausted (by traffic or by an earlier x.rate_limited): 429 until the reset the
-            # headers name, without asking the fault engine again
-            call.extra_headers.update(self._rate_headers(limit, win))
+        who = call.account_id or key
+        held = self.state.held.get((who, call.route))
+        if held is not None and now < held:
+            # an earlier x.rate_limited still holds: 429 until the reset its headers named
+            call.extra_headers.update(self._held_headers(limit, held))
             return wire.problem_response(429, title="Too Many Requests")
+        call.extra_headers.update(self._rate_headers(limit, win))
         fired = call.fire(self.world, "x.rate_limited")
         if fired is not None:
             return self._rate_limited(call, fired, key, limit, now)
+        if win.count >= limit:
+            return wire.problem_response(429, title="Too Many Requests")
         win.count += 1
         call.extra_headers.update(self._rate_headers(limit, win))
         return None
 
-    def _rate_limited(self, call: Call, fired: Fired, key: str, limit: int, now: float) -> Response:
-        """A fired ``x.rate_limited`` exhausts the window it names until ``retry_after_s`` from now.
+    @staticmethod
+    def _held_headers(limit: int, until: float) -> dict[str, str]:
+        return {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": "0",
+            "x-rate-limit-reset": wire.epoch_s(until),
+        }
 
-        The headers then say exactly when the fake accepts the next request: the 15-minute
-        window (or the account's 24-hour post window) is replaced by an exhausted one that ends
-        at the reset, so a client that waits for ``x-rate-limit-reset`` gets in on its first retry.
+    def _rate_limited(self, call: Call, fired: Fired, key: str, limit: int, now: float) -> Response:
+        """A fired ``x.rate_limited`` holds the account's endpoint until ``retry_after_s`` from now.
+
+        The headers say exactly when the fake accepts the next request: until then every request
+        of that account to that endpoint gets the same 429 and reset (without asking the fault
+        engine again), so a client that waits for ``x-rate-limit-reset`` gets in on its first
+        retry. With ``window: 24h`` the account's 24-hour post window is exhausted until then.
         """
         p: Any = fired.params
+        until = now + p.retry_after_s
         if p.window == "24h":
-            day = self.state.days[key] = Window(now, p.retry_after_s, self.opts.user_24h_limit)
-            reset = wire.epoch_s(day.reset)
+            self.state.days[key] = Window(now, p.retry_after_s, self.opts.user_24h_limit)
+            reset = wire.epoch_s(until)
             call.extra_headers.update(
                 {
                     "x-user-limit-24hour-limit": str(self.opts.user_24h_limit),
                     "x-user-limit-24hour-remaining": "0",
                     "x-user-limit-24hour-reset": reset,
-                    # clients that only know the 15-minute headers must not retry before it
-                    "x-rate-limit-limit": str(limit),
-                    "x-rate-limit-remaining": "0",
-                    "x-rate-limit-reset": reset,
                 }
             )
         else:
-            win = self.state.windows[(key, call.route)] = Window(now, p.retry_after_s, limit)
-            call.extra_headers.update(self._rate_headers(limit, win))
+            self.state.held[(call.account_id or key, call.route)] = until
+        # clients that only know the 15-minute headers must not retry before it either
+        call.extra_headers.update(self._held_headers(limit, until))
         if p.style == "v1":
             return json_response({"errors": [{"code": 88, "message": "Rate limit exceeded"}]}, 429)
         return wire.problem_response(429, title="Too Many Requests")

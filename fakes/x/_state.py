@@ -65,6 +65,8 @@ class XState:
     by_text: dict[tuple[str, str], str] = field(default_factory=dict)
     #: account id → when its usage cap (``x.usage_capped``) lifts
     capped: dict[str, float] = field(default_factory=dict)
+    #: (account id, route) → until when a fired ``x.rate_limited`` holds that endpoint
+    held: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def clear(self) -> None:
         """Forget everything."""
@@ -75,6 +77,7 @@ class XState:
         self.windows.clear()
         self.days.clear()
         self.capped.clear()
+        self.held.clear()
 
     def window(self, key: str, route: str, length: float, now: float) -> Window:
         """The live window of ``key`` on ``route``, starting a new one if the last has ended."""
