@@ -203,8 +203,8 @@ class IgCore:
         return self.world.roster.account(str(call.account_id))
 
     def owns(self, call: Call, ig_user_id: str) -> bool:
-        """Whether the path's IG user is the credential's own account."""
-        return self.account(call).platform_user_id == ig_user_id
+        """Whether the path's IG user is the credential's own account (``me`` is)."""
+        return ig_user_id == "me" or self.account(call).platform_user_id == ig_user_id
 
     def missing(self, name: str) -> Response:
         """Code 100 for a required parameter that is absent."""

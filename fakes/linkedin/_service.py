@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ..core.http import Call, FakeService, json_response
 from ..core.world import World
-from . import _more
+from . import _more, web
 from ._options import LinkedInOptions
 from ._wire import error, ms, outage, person_urn_of, route_error
 
@@ -548,4 +548,5 @@ def create(world: World, options: LinkedInOptions | None = None, **overrides: An
     svc.route("/v2/userinfo", "userinfo.get", ["GET"])(
         partial(li.gated, versioned=False)(li.userinfo, read)
     )
+    web.install(svc, li)
     return svc

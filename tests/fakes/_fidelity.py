@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -76,7 +76,12 @@ class ClientClock:
 
 
 class FakeHosts(HTTPAdapter):
-    """A transport adapter: requests for the real API hosts go to the served fakes."""
+    """A transport adapter: requests for the real API hosts go to the served fakes.
+
+    ``sent`` counts the requests it carried per real host (the suite's call count).
+    """
+
+    sent: ClassVar[dict[str, int]] = {}
 
     def __init__(self, fakes: dict[str, str]) -> None:
         super().__init__(max_retries=0)
@@ -91,6 +96,7 @@ class FakeHosts(HTTPAdapter):
             (base.scheme, base.netloc, base.path.rstrip("/") + url.path, url.query, "")
         )
         request.headers["Host"] = base.netloc
+        FakeHosts.sent[url.hostname or ""] = FakeHosts.sent.get(url.hostname or "", 0) + 1
         return super().send(request, *args, **kw)
 
     def mount_on(self, session: requests.Session) -> requests.Session:
