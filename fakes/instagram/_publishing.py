@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from starlette.responses import Response
@@ -20,6 +22,7 @@ __all__ = [
     "publishing_limit",
 ]
 
+_VERSION_NODE = re.compile(r"v\d+\.\d+")
 MEDIA_TYPES = ("IMAGE", "VIDEO", "REELS", "STORIES", "CAROUSEL")
 CONTAINER_FIELDS = ("id", "status_code", "status")
 MEDIA_FIELDS = (
@@ -198,9 +201,25 @@ async def publishing_limit(ig: IgCore, call: Call) -> Response:
 
 
 async def get_node(ig: IgCore, call: Call) -> Response:
-    """GET /{id}: a container's status, a media object, the user, or a comment — if the caller may see it."""
-    w = ig.world
+    """GET /{id}: a container's status, a media object, the user, or a comment — if the caller may see it.
+
+    ``GET /v{n}?ids=a,b`` (several nodes at once) answers ``{id: node, …}``.
+    """
     nid = call.request.path_params["node_id"]
+    ids = ig.params(call).get("ids")
+    if ids is not None and _VERSION_NODE.fullmatch(nid):
+        out: dict[str, Any] = {}
+        for one in [i.strip() for i in ids.split(",") if i.strip()]:
+            r = _node(ig, call, one)
+            if r.status_code != 200:
+                return r
+            out[one] = json.loads(bytes(r.body))
+        return json_response(out)
+    return _node(ig, call, nid)
+
+
+def _node(ig: IgCore, call: Call, nid: str) -> Response:
+    w = ig.world
     acc = ig.account(call)
     values: dict[str, Any]
     c = ig.state.containers.get(nid)

@@ -105,6 +105,13 @@ async def dm_events(x: XCore, call: Call) -> Response:
                     _dm_event(d.id, d.text, d.sender_id, d.participant_id, d.created_at),
                 )
             )
+    other = call.request.path_params.get("participant_id")
+    if other is not None:  # GET /2/dm_conversations/with/{participant_id}/dm_events
+        events = [
+            e
+            for e in events
+            if other in (e[2]["sender_id"], *e[2]["dm_conversation_id"].split("-"))
+        ]
     events.sort(key=lambda e: (e[0], e[1]), reverse=True)
     paged = _page(call, [e[2] for e in events])
     if isinstance(paged, Response):

@@ -44,6 +44,12 @@ def create(world: World, options: XOptions | None = None, **overrides: Any) -> F
     add("/2/users/{id}/tweets", "users.tweets", "GET", _search.user_tweets, "tweet.read")
     add("/2/users/{id}/mentions", "users.mentions", "GET", _inbox.mentions, "tweet.read")
     add("/2/dm_events", "dm_events.list", "GET", _inbox.dm_events)
+    add(
+        "/2/dm_conversations/with/{participant_id}/dm_events",
+        "dm_events.with",
+        "GET",
+        _inbox.dm_events,
+    )
     add("/2/dm_conversations/with/{participant_id}/messages", "dm.send", "POST", _inbox.send_dm)
     add("/2/users/{id}/likes", "likes.create", "POST", _inbox.like)
     web.install(svc, x)

@@ -71,6 +71,8 @@ def test_pyfacebook_publishes_and_reads_back_media_with_its_default_fields(sw: S
     me = c.user.get_info()
     assert me.username == "acme_instagram" and me.media_count == 1
     assert [m.id for m in c.user.get_media().data] == [mid]
+    batch = c.media.get_batch(ids=[mid])
+    assert batch[mid].caption == "Sourdough Saturday"
     assert [(r["action"], r["resource_id"]) for r in sw.ledger("instagram")] == [
         ("post.created", mid)
     ]

@@ -90,10 +90,15 @@ def test_tweepy_reads_mentions_and_dm_events_with_numeric_ids_and_replies(
         f"conversation_id:{post}", tweet_fields=["in_reply_to_user_id"], user_auth=False
     )
     assert {t.id for t in thread.data} == {int(post), int(cid), int(reply.data["id"])}
+    sw.clock.advance(1)
     dm = c.create_direct_message(
         participant_id=events.data[0].sender_id, text="hello!", user_auth=False
     )
     assert int(dm.data["dm_event_id"]) > 0
+    thread_dms = c.get_direct_message_events(
+        participant_id=events.data[0].sender_id, user_auth=False
+    )
+    assert [e.text for e in thread_dms.data] == ["hello!", "hi there"]
     c.like(cid, user_auth=False)
     mine = c.get_users_tweets(me.id, user_auth=False)
     assert [t.id for t in mine.data] == [int(reply.data["id"]), int(post)]
