@@ -237,7 +237,8 @@ def _node(ig: IgCore, call: Call, nid: str) -> Response:
             return fields
         values = media_values(ig, m)
         return json_response({f: values[f] for f in fields if f in values})
-    if nid == acc.platform_user_id:
+    if nid in (acc.platform_user_id, "me"):
+        nid = acc.platform_user_id
         fields = ig.fields(call, USER_FIELDS, "IGUser")
         if isinstance(fields, Response):
             return fields

@@ -70,6 +70,7 @@ def test_pyfacebook_publishes_and_reads_back_media_with_its_default_fields(sw: S
     assert "thumbnail_url" not in extra  # Graph omits it for images
     me = c.user.get_info()
     assert me.username == "acme_instagram" and me.media_count == 1
+    assert c.get_object("me", fields="id,username")["id"] == sw.account(ACC).platform_user_id
     assert [m.id for m in c.user.get_media().data] == [mid]
     batch = c.media.get_batch(ids=[mid])
     assert batch[mid].caption == "Sourdough Saturday"
