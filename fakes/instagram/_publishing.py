@@ -205,9 +205,9 @@ async def get_node(ig: IgCore, call: Call) -> Response:
 
     ``GET /v{n}?ids=a,b`` (several nodes at once) answers ``{id: node, …}``.
     """
-    nid = call.request.path_params["node_id"]
+    nid = call.request.path_params.get("node_id", "")
     ids = ig.params(call).get("ids")
-    if ids is not None and _VERSION_NODE.fullmatch(nid):
+    if ids is not None and (not nid or _VERSION_NODE.fullmatch(nid)):
         out: dict[str, Any] = {}
         for one in [i.strip() for i in ids.split(",") if i.strip()]:
             r = _node(ig, call, one)

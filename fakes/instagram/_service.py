@@ -110,6 +110,8 @@ def create(world: World, options: InstagramOptions | None = None, **overrides: A
             apps.append(svc.asgi())
         return await _batch.batch(ig, apps[0], call)
 
+    root_get = ig.gated(partial(_publishing.get_node, ig))
+    svc.route("/v{version}/", "node.get", ["GET"])(root_get)  # ?ids=a,b (several nodes)
     svc.route("/v{version}/", "batch", ["POST"])(run_batch)
     svc.route("/", "batch", ["POST"])(run_batch)
     return svc

@@ -74,6 +74,16 @@ def test_pyfacebook_publishes_and_reads_back_media_with_its_default_fields(sw: S
     assert [m.id for m in c.user.get_media().data] == [mid]
     batch = c.media.get_batch(ids=[mid])
     assert batch[mid].caption == "Sourdough Saturday"
+    s = sw.session()
+    many = s.get(
+        f"https://graph.facebook.com/{V}/",
+        params={
+            "ids": mid,
+            "fields": "caption",
+            "access_token": sw.account(ACC).credential.access_token,
+        },
+    )
+    assert many.json() == {mid: {"caption": "Sourdough Saturday"}}
     assert [(r["action"], r["resource_id"]) for r in sw.ledger("instagram")] == [
         ("post.created", mid)
     ]
