@@ -199,10 +199,12 @@ class XCore:
             parent = self.state.tweets.get(item.post_id)
             conv = parent.conversation_id if parent else item.post_id
             reply_user = self.user_id(item.account_id)
+        author_id = wire.user_id_of(item.author)
+        self.state.authors[author_id] = item.author.lstrip("@")
         return Tweet(
             id=item.id,
             account_id="",
-            author_id=wire.user_id_of(item.author),
+            author_id=author_id,
             text=item.text,
             created_at=item.at,
             conversation_id=conv,

@@ -24,14 +24,20 @@ def _user(x: XCore, user_id: str, fields: frozenset[str]) -> dict[str, Any] | No
     w = x.world
     acc = w.roster.by_platform_user_id("x", user_id)
     if acc is not None:
-        n = sum(1 for t in x.state.tweets.values() if t.account_id == acc.id and not t.deleted)
+        n = (
+            sum(1 for t in x.state.tweets.values() if t.account_id == acc.id and not t.deleted)
+            if "public_metrics" in fields
+            else 0
+        )
         name = w.roster.owner(acc.id).name
         return render_user(user_id, acc.handle.lstrip("@"), name, fields, n)
-    for i in w.inbound.items:
-        if i.fake == "x" and i.at <= w.now() and wire.user_id_of(i.author) == user_id:
-            handle = i.author.lstrip("@")
-            return render_user(user_id, handle, handle, fields, 0)
-    return None
+    handle = x.state.authors.get(user_id)
+    if handle is None:
+        for i in w.inbound.items:
+            if i.fake == "x" and i.at <= w.now() and wire.user_id_of(i.author) == user_id:
+                handle = x.state.authors[user_id] = i.author.lstrip("@")
+                break
+    return None if handle is None else render_user(user_id, handle, handle, fields, 0)
 
 
 def _metrics(x: XCore, t: Tweet) -> dict[str, int]:

@@ -67,6 +67,8 @@ class XState:
     capped: dict[str, float] = field(default_factory=dict)
     #: (account id, route) → until when a fired ``x.rate_limited`` holds that endpoint
     held: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: user id → handle of every inbound author a listing has shown (user lookups in O(1))
+    authors: dict[str, str] = field(default_factory=dict)
 
     def clear(self) -> None:
         """Forget everything."""
@@ -78,6 +80,7 @@ class XState:
         self.days.clear()
         self.capped.clear()
         self.held.clear()
+        self.authors.clear()
 
     def window(self, key: str, route: str, length: float, now: float) -> Window:
         """The live window of ``key`` on ``route``, starting a new one if the last has ended."""
