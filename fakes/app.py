@@ -38,6 +38,7 @@ HOSTS: dict[str, str] = {
     "graph.facebook.com": "instagram",
     "graph.instagram.com": "instagram",
     "api.linkedin.com": "linkedin",
+    "www.linkedin.com": "linkedin",
     "api.openai.com": "openai",
     "api.anthropic.com": "anthropic",
     "api.media.vibedrill.test": "media",

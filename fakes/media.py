@@ -118,6 +118,14 @@ class Job:
         return round(min(0.95, (now - self.started_at) / span if span > 0 else 0.95), 3)
 
 
+_MEDIA_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
 def error(status: int, code: str, message: str, param: str | None = None) -> Response:
     """The media fake's error body."""
     return json_response({"error": {"code": code, "message": message, "param": param}}, status)
@@ -133,7 +141,13 @@ class MediaFake:
         #: (account, idempotency key) → job id
         self.idempotency: dict[tuple[str | None, str], str] = {}
         world.on_reset(self.reset)
-        svc = FakeService(world, FAKE, outage_body=self._outage, request_id_header="x-request-id")
+        svc = FakeService(
+            world,
+            FAKE,
+            outage_body=self._outage,
+            request_id_header="x-request-id",
+            error_body=lambda status, message, _: error(status, _MEDIA_CODES[status], message),
+        )
         svc.route("/v1/renders", "renders.create", ["POST"])(self.create_render)
         svc.route("/v1/renders/{render_id}", "renders.get", ["GET"])(self.get_render)
         svc.route("/v1/renders/{render_id}/content", "renders.content", ["GET"])(self.content)

@@ -8,9 +8,11 @@ import ipaddress
 import json
 import logging
 import os
+import signal
 import socket
 import tempfile
-from collections.abc import Awaitable, Callable, Iterable
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,35 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+class Terminated(SystemExit):
+    """SIGTERM ended the server: exit status 143 (128 + 15), after cleaning up."""
+
+    def __init__(self) -> None:
+        super().__init__(128 + signal.SIGTERM)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Make SIGTERM an exception that unwinds ``serve`` (so the ready file is removed).
+
+    uvicorn shuts down gracefully on SIGTERM and then re-raises the signal to the handler that
+    was installed before it; with Python's default handler that kills the process before any
+    ``finally`` runs. Off the main thread signals cannot be handled and nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 async def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -153,7 +184,8 @@ async def serve(
 
     task = asyncio.create_task(announce())
     try:
-        await server.serve(sockets=[sock])
+        with _terminate_cleanly():
+            await server.serve(sockets=[sock])
     finally:
         task.cancel()
         sock.close()
@@ -170,7 +202,6 @@ class ServedFakes:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, **kw: Any) -> None:
-        import threading
 
         self.host, self.port, self.kw = host, port, kw
         self.doc: dict[str, Any] | None = None
@@ -203,8 +234,6 @@ class ServedFakes:
             loop.close()
 
     def __enter__(self) -> dict[str, Any]:
-        import threading
-
         self._thread = threading.Thread(target=self._run, name="vibedrill-fakes", daemon=True)
         self._thread.start()
         if not self._ready.wait(30):

@@ -41,6 +41,7 @@ import math
 from collections.abc import AsyncIterator
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from ..core.http import Call, ConnectionDropped, FakeService, json_response
@@ -91,6 +92,7 @@ class AnthropicFake:
             credential_of=api_key,
             outage_body=self._outage,
             request_id_header="request-id",
+            error_body=_route_error,
         )
         svc.route("/v1/messages", "messages.create", ["POST"])(self.messages)
         svc.route("/v1/messages/count_tokens", "messages.count_tokens", ["POST"])(self.count_tokens)
@@ -498,3 +500,15 @@ def create(world: World, *, limits: Limits | None = None) -> FakeService:
     return AnthropicFake(
         world, limits or Limits(requests_per_window=4_000, tokens_per_window=400_000)
     ).service
+
+
+_ERROR_TYPES = {404: "not_found_error", 413: "request_too_large"}
+
+
+def _route_error(status: int, message: str, request: Request) -> Response:
+    """Anthropic's error body for a path or method it does not serve, or a body it refuses."""
+    body = {
+        "type": "error",
+        "error": {"type": _ERROR_TYPES.get(status, "invalid_request_error"), "message": message},
+    }
+    return json_response(body, status)

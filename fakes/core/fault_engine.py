@@ -291,6 +291,11 @@ class FaultEngine:
                 return Fired(r.id, r.kind, inst.params)
         return None
 
+    def rule_end(self, rule_id: str) -> float | None:
+        """When an installed rule's window closes (None: open-ended or not installed)."""
+        inst = self._rules.get(rule_id)
+        return inst.rule.end if inst is not None else None
+
     def rules(self) -> list[dict[str, Any]]:
         """Installed rules with their hit counts."""
         return [

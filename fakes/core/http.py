@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -24,7 +25,20 @@ from starlette.types import Receive, Scope, Send
 from .faults import Fired
 from .world import World
 
-__all__ = ["Call", "ConnectionDropped", "DroppedResponse", "FakeService", "json_response"]
+__all__ = [
+    "UNMATCHED",
+    "Call",
+    "ConnectionDropped",
+    "DroppedResponse",
+    "ErrorBody",
+    "FakeService",
+    "json_response",
+]
+
+#: the route name the journal gives a request that matched none of a fake's routes
+UNMATCHED = "-"
+#: the largest request body a fake reads (bigger ones get the platform's 413)
+MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
 def _intern(value: str | None) -> str | None:
@@ -100,6 +114,10 @@ class Call:
 Handler = Callable[[Call], Awaitable[Response]]
 CredentialOf = Callable[[Request], str | None]
 OutageBody = Callable[[Call, int], Response]
+#: the platform's own error for a status the pipeline answers itself (404, 405, 413, 415):
+#: ``(status, message, request) -> Response``
+ErrorBody = Callable[[int, str, Request], Response]
+_JSON_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def bearer(request: Request) -> str | None:
@@ -121,8 +139,14 @@ class FakeService:
         credential_of: CredentialOf = bearer,
         outage_body: OutageBody | None = None,
         request_id_header: str | None = None,
+        error_body: ErrorBody | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.world = world
+        self.error_body = error_body or self._default_error
+        self.max_body_bytes = max_body_bytes
+        #: route names whose request bodies must be JSON (a declared other type gets 415)
+        self.json_routes: set[str] = set()
         self.name = name
         self.credential_of = credential_of
         self.outage_body = outage_body or self._default_outage
@@ -134,12 +158,20 @@ class FakeService:
         self.lifespan: Callable[[], AbstractAsyncContextManager[Any]] | None = None
 
     # registration ---------------------------------------------------------------------------
-    def route(self, path: str, name: str, methods: list[str]) -> Callable[[Handler], Handler]:
-        """Register a handler for ``path`` under the route name ``name`` (used by fault matching)."""
+    def route(
+        self, path: str, name: str, methods: list[str], *, json_body: bool = False
+    ) -> Callable[[Handler], Handler]:
+        """Register a handler for ``path`` under the route name ``name`` (used by fault matching).
+
+        ``json_body``: a body sent with a declared content type other than JSON gets the
+        platform's 415 (a body with no content type is read as JSON, as the platforms do).
+        """
 
         def deco(handler: Handler) -> Handler:
             if name not in self.route_names:
                 self.route_names.append(name)
+            if json_body:
+                self.json_routes.add(name)
 
             async def endpoint(request: Request) -> Response:
                 return await self.serve(request, name, handler)
@@ -154,8 +186,38 @@ class FakeService:
         self._extra_routes.append(route)
 
     def asgi(self) -> Starlette:
-        """The ASGI app of this fake."""
-        return Starlette(routes=[*self._routes, *self._extra_routes])
+        """The ASGI app of this fake.
+
+        A request no route matches (404) or whose method a route lacks (405) is answered with
+        the platform's own JSON error and journaled under the route name ``-``; trailing-slash
+        redirects are off, so no ``Location`` ever echoes a query string (and its token).
+        """
+        app = Starlette(
+            routes=[*self._routes, *self._extra_routes],
+            exception_handlers={404: self._unmatched, 405: self._unmatched},
+        )
+        app.router.redirect_slashes = False
+        return app
+
+    async def _unmatched(self, request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        cred = self.credential_of(request)
+        call = Call(
+            request,
+            self.name,
+            UNMATCHED,
+            self.world.request_id(self.name),
+            cred,
+            self.account_for(cred),
+        )
+        if status == 405:
+            msg = f"The method {request.method} is not allowed for {request.url.path}"
+        else:
+            msg = f"No route {request.method} {request.url.path} on this API"
+        resp = self.error_body(status, msg, request)
+        self._journal(call, resp.status_code)
+        self._finish(call, resp)
+        return resp
 
     # serving --------------------------------------------------------------------------------
     def account_for(self, credential: str | None) -> str | None:
@@ -171,33 +233,60 @@ class FakeService:
         )
         resp: Response | None = None
         try:
-            resp = await self._transport_faults(call)
+            resp = self._body_refusal(call)
+            if resp is None:
+                resp = await self._transport_faults(call)
             if resp is None:
                 resp = await handler(call)
         finally:
-            status = resp.status_code if resp is not None else 0
-            h = request.headers
-            rc = h.get("x-stainless-retry-count")
-            w.journal.record(
-                t=w.now(),
-                fake=self.name,
-                method=sys.intern(request.method),
-                path=request.url.path,
-                route=route,
-                status=status,
-                account_id=call.account_id,
-                request_id=call.request_id,
-                retry_count=int(rc) if rc and rc.isdigit() else None,
-                idempotency_key=_intern(h.get("idempotency-key")),
-                fault_id=call.fault.rule_id if call.fault else None,
-                fault_kind=call.fault.kind if call.fault else None,
-                user_agent=_intern(h.get("user-agent")),
-            )
+            self._journal(call, resp.status_code if resp is not None else 0)
+        self._finish(call, resp)
+        return resp
+
+    def _journal(self, call: Call, status: int) -> None:
+        w, request = self.world, call.request
+        h = request.headers
+        rc = h.get("x-stainless-retry-count")
+        w.journal.record(
+            t=w.now(),
+            fake=self.name,
+            method=sys.intern(request.method),
+            path=request.url.path,
+            route=call.route,
+            status=status,
+            account_id=call.account_id,
+            request_id=call.request_id,
+            retry_count=int(rc) if rc and rc.isdigit() else None,
+            idempotency_key=_intern(h.get("idempotency-key")),
+            fault_id=call.fault.rule_id if call.fault else None,
+            fault_kind=call.fault.kind if call.fault else None,
+            user_agent=_intern(h.get("user-agent")),
+        )
+
+    def _finish(self, call: Call, resp: Response) -> None:
         if self.request_id_header and self.request_id_header not in resp.headers:
             resp.headers[self.request_id_header] = call.request_id
         for k, v in call.extra_headers.items():
             resp.headers[k] = v
-        return resp
+
+    def _body_refusal(self, call: Call) -> Response | None:
+        """The platform's 413 for a body over the limit, 415 for a non-JSON body on a JSON route."""
+        request = call.request
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            return self.error_body(
+                413,
+                f"Request body of {length} bytes exceeds the limit of {self.max_body_bytes} bytes",
+                request,
+            )
+        if call.route in self.json_routes and request.method in _JSON_METHODS:
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            foreign = ctype and ctype != "application/json" and not ctype.endswith("+json")
+            if foreign and length not in ("", "0"):
+                return self.error_body(
+                    415, f"Content-Type {ctype} is not supported; send application/json", request
+                )
+        return None
 
     async def _transport_faults(self, call: Call) -> Response | None:
         w = self.world
@@ -218,6 +307,10 @@ class FakeService:
         if f.kind == "http.malformed_body":
             return Response(b'{"data": {"id": "1', status_code=200, media_type="application/json")
         return self.outage_body(call, int(getattr(f.params, "status", 503)))
+
+    @staticmethod
+    def _default_error(status: int, message: str, request: Request) -> Response:
+        return json_response({"error": {"message": message, "status": status}}, status)
 
     @staticmethod
     def _default_outage(call: Call, status: int) -> Response:

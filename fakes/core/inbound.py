@@ -7,9 +7,32 @@ from typing import Literal
 
 from .clock import Now
 
-__all__ = ["Inbound", "InboundItem"]
+__all__ = ["INBOUND_ID_BASE", "Inbound", "InboundItem", "inbound_id"]
 
 InboundKind = Literal["comment", "dm"]
+
+#: where each fake's inbound ids start: decimal strings of the width the platform serves
+#: (Graph: 17-digit IG comment ids, prefix 181 apart from the fake's own 178–180; LinkedIn: 19-digit activity ids)
+INBOUND_ID_BASE: dict[str, int] = {
+    "instagram": 18_100_000_000_000_000,
+    "linkedin": 7_420_000_000_000_000_000,
+}
+
+
+#: X's snowflake epoch (2010-11-04T01:42:54.657Z) in milliseconds
+_TWEPOCH_MS = 1_288_834_974_657
+
+
+def inbound_id(fake: str, n: int, at: float) -> str:
+    """The ``n``-th inbound id of a world: a decimal string, as clients that ``int(id)`` expect.
+
+    X's are snowflakes of their arrival time (ids order like time, so ``since_id`` works
+    across posts and mentions), with bit 21 set so they never equal a post's id.
+    """
+    if fake == "x":
+        ms = max(int(at * 1000) - _TWEPOCH_MS, 0)
+        return str((ms << 22) | (1 << 21) | (n & 0x1FFFFF))
+    return str(INBOUND_ID_BASE.get(fake, 1_000_000_000_000_000_000) + n)
 
 
 @dataclass(frozen=True)
@@ -49,14 +72,15 @@ class Inbound:
     ) -> InboundItem:
         """Schedule one item; ``at`` defaults to now."""
         self._n += 1
+        when = self.now() if at is None else at
         item = InboundItem(
-            id=f"{fake[:2]}c{self._n:07d}",
+            id=inbound_id(fake, self._n, when),
             fake=fake,
             kind=kind,
             account_id=account_id,
             text=text,
             author=author,
-            at=self.now() if at is None else at,
+            at=when,
             post_id=post_id,
             echo_of=echo_of,
         )

@@ -19,6 +19,7 @@ __all__ = ["ACTIONS", "Ledger", "LedgerEntry", "content_hash"]
 ACTIONS: tuple[str, ...] = (
     "post.created",
     "post.deleted",
+    "post.updated",
     "reply.created",
     "dm.sent",
     "like.created",

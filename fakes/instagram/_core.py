@@ -21,7 +21,7 @@ from . import _wire as wire
 from ._options import InstagramOptions
 from ._state import IgState
 
-__all__ = ["Handler", "IgCore", "credential_of"]
+__all__ = ["Handler", "IgCore", "credential_of", "field_names"]
 
 Handler = Callable[[Call], Awaitable[Response]]
 _VERSION = re.compile(r"\d+\.\d+")
@@ -36,6 +36,29 @@ def credential_of(request: Request) -> str | None:
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return None
+
+
+def field_names(raw: str) -> list[str]:
+    """The top-level names of a Graph ``fields`` value.
+
+    Nested selections and modifiers (``children{id,media_url}``, ``comments.limit(5)``) are
+    split off: commas inside braces or parentheses do not separate fields.
+    """
+    out: list[str] = []
+    depth, cur = 0, ""
+    for ch in raw + ",":
+        if ch in "{(":
+            depth += 1
+        elif ch in "})":
+            depth -= 1
+        if ch == "," and depth == 0:
+            name = re.split(r"[{.(]", cur.strip(), maxsplit=1)[0]
+            if name:
+                out.append(name)
+            cur = ""
+        else:
+            cur += ch
+    return out
 
 
 def _fb_time(t: float) -> str:
@@ -142,19 +165,34 @@ class IgCore:
                 return self.err(400, wire.THROTTLE_MESSAGES[4], 4, transient=True)
             if acc_calls > self.opts.account_calls_per_hour:
                 return self.err(400, wire.THROTTLE_MESSAGES[80002], 80002, transient=True)
-            fired = call.fire(w, "instagram.rate_limited")
-            if fired is not None:
-                p: Any = fired.params
-                minutes = math.ceil(p.retry_after_s / 60)
-                call.extra_headers["x-app-usage"] = wire.app_usage(100)
-                call.extra_headers["x-business-use-case-usage"] = wire.buc_usage(biz, 100, minutes)
-                msg = wire.THROTTLE_MESSAGES.get(p.code, f"(#{p.code}) Rate limit reached")
-                return self.err(400, msg, p.code, transient=True)
+            throttled = self.throttled(call, acc, biz, now)
+            if throttled is not None:
+                return throttled
             if scope is not None and w.tokens.check(cred, scope)[1] == "scope":
                 return self.permission_denied()
             return await handler(call)
 
         return run
+
+    def throttled(self, call: Call, acc: str, biz: str, now: float) -> Response | None:
+        """``instagram.rate_limited``: throttled until ``retry_after_s`` after it fires.
+
+        Until then every call of the account gets the same error, with
+        ``estimated_time_to_regain_access`` counting down (whole minutes, rounded up) and
+        ``x-app-usage`` at 100 %, so a client that waits that long gets in on its first retry.
+        """
+        until, code = self.state.throttled.get(acc, (0.0, 0))
+        if now >= until:
+            fired = call.fire(self.world, "instagram.rate_limited")
+            if fired is None:
+                return None
+            p: Any = fired.params
+            until, code = self.state.throttled[acc] = (now + p.retry_after_s, p.code)
+        minutes = math.ceil((until - now) / 60)
+        call.extra_headers["x-app-usage"] = wire.app_usage(100)
+        call.extra_headers["x-business-use-case-usage"] = wire.buc_usage(biz, 100, minutes)
+        msg = wire.THROTTLE_MESSAGES.get(code, f"(#{code}) Rate limit reached")
+        return self.err(400, msg, code, transient=True)
 
     # helpers --------------------------------------------------------------------------------
     def permission_denied(self) -> Response:
@@ -166,8 +204,8 @@ class IgCore:
         return self.world.roster.account(str(call.account_id))
 
     def owns(self, call: Call, ig_user_id: str) -> bool:
-        """Whether the path's IG user is the credential's own account."""
-        return self.account(call).platform_user_id == ig_user_id
+        """Whether the path's IG user is the credential's own account (``me`` is)."""
+        return ig_user_id == "me" or self.account(call).platform_user_id == ig_user_id
 
     def missing(self, name: str) -> Response:
         """Code 100 for a required parameter that is absent."""
@@ -184,7 +222,7 @@ class IgCore:
         raw = self.params(call).get("fields")
         if not raw:
             return list(default)
-        asked = [f.strip() for f in raw.split(",") if f.strip()]
+        asked = field_names(raw)
         for f in asked:
             if f not in allowed:
                 return self.err(

@@ -13,7 +13,7 @@ from ..core.tokens import TokenState
 from . import _wire as wire
 from ._core import IgCore
 from ._publishing import COMMENT_FIELDS, comment_values
-from ._state import Reply
+from ._state import Reply, Sent
 
 __all__ = ["list_comments", "refresh_token", "reply", "send_message"]
 
@@ -28,16 +28,23 @@ async def list_comments(ig: IgCore, call: Call) -> Response:
     fields = ig.fields(call, COMMENT_FIELDS, "IGComment", default=("timestamp", "text", "id"))
     if isinstance(fields, Response):
         return fields
+    gone = ig.state.deleted_comments
     items = sorted(
-        w.inbound.visible("instagram", post_id=mid, kind="comment"),
-        key=lambda i: (i.at, i.id),
+        (
+            (i.at, i.id)
+            for i in w.inbound.visible("instagram", post_id=mid, kind="comment")
+            if i.id not in gone
+        ),
         reverse=True,
     )
     if items and call.fire(w, "instagram.duplicate_inbound"):
         items = [i for i in items for _ in (0, 1)]
+    # the account's own top-level comments on its media are comments too
+    own = [(r.created_at, r.id) for r in ig.state.replies.values() if r.comment_id == mid]
+    items = sorted([*items, *own], reverse=True) if own else items
     data = []
-    for i in items:
-        values = comment_values(ig, i.id, m.account_id)
+    for _, cid in items:
+        values = comment_values(ig, cid, m.account_id)
         if values is not None:
             data.append({f: values[f] for f in fields if f in values})
     return json_response({"data": data})
@@ -125,6 +132,7 @@ async def send_message(ig: IgCore, call: Call) -> Response:
     if call.fire(w, "instagram.action_blocked"):
         return _blocked(ig)
     mid = wire.message_id(w.next_id("instagram.message"))
+    ig.state.messages.append(Sent(mid, str(call.account_id), to, text, w.now()))
     ig.record(call, "dm.sent", mid, text, detail=f"to={to}")
     return json_response({"recipient_id": to, "message_id": mid})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from starlette.responses import Response
@@ -20,12 +22,18 @@ __all__ = [
     "publishing_limit",
 ]
 
+_VERSION_NODE = re.compile(r"v\d+\.\d+")
 MEDIA_TYPES = ("IMAGE", "VIDEO", "REELS", "STORIES", "CAROUSEL")
 CONTAINER_FIELDS = ("id", "status_code", "status")
 MEDIA_FIELDS = (
     "id",
+    "alt_text",
     "caption",
+    "children",
     "comments_count",
+    "ig_id",
+    "is_comment_enabled",
+    "is_shared_to_feed",
     "like_count",
     "media_product_type",
     "media_type",
@@ -33,10 +41,22 @@ MEDIA_FIELDS = (
     "owner",
     "permalink",
     "shortcode",
+    "thumbnail_url",
     "timestamp",
     "username",
 )
-USER_FIELDS = ("id", "username", "name", "media_count")
+USER_FIELDS = (
+    "id",
+    "ig_id",
+    "username",
+    "name",
+    "biography",
+    "followers_count",
+    "follows_count",
+    "media_count",
+    "profile_picture_url",
+    "website",
+)
 COMMENT_FIELDS = ("id", "text", "timestamp", "username", "from", "like_count", "media", "parent_id")
 STATUS_TEXT = {
     "IN_PROGRESS": "In Progress: Media is still being processed.",
@@ -181,9 +201,25 @@ async def publishing_limit(ig: IgCore, call: Call) -> Response:
 
 
 async def get_node(ig: IgCore, call: Call) -> Response:
-    """GET /{id}: a container's status, a media object, the user, or a comment — if the caller may see it."""
+    """GET /{id}: a container's status, a media object, the user, or a comment — if the caller may see it.
+
+    ``GET /v{n}?ids=a,b`` (several nodes at once) answers ``{id: node, …}``.
+    """
+    nid = call.request.path_params.get("node_id", "")
+    ids = ig.params(call).get("ids")
+    if ids is not None and (not nid or _VERSION_NODE.fullmatch(nid)):
+        out: dict[str, Any] = {}
+        for one in [i.strip() for i in ids.split(",") if i.strip()]:
+            r = _node(ig, call, one)
+            if r.status_code != 200:
+                return r
+            out[one] = json.loads(bytes(r.body))
+        return json_response(out)
+    return _node(ig, call, nid)
+
+
+def _node(ig: IgCore, call: Call, nid: str) -> Response:
     w = ig.world
-    nid = call.request.path_params["node_id"]
     acc = ig.account(call)
     values: dict[str, Any]
     c = ig.state.containers.get(nid)
@@ -193,15 +229,16 @@ async def get_node(ig: IgCore, call: Call) -> Response:
             return fields
         code = status_code(ig, c)
         values = {"id": c.id, "status_code": code, "status": STATUS_TEXT[code]}
-        return json_response({f: values[f] for f in fields})
+        return json_response({f: values[f] for f in fields if f in values})
     m = ig.state.media.get(nid)
     if m is not None and m.account_id == acc.id and w.now() >= m.visible_from:
         fields = ig.fields(call, MEDIA_FIELDS, "ShadowIGMedia")
         if isinstance(fields, Response):
             return fields
         values = media_values(ig, m)
-        return json_response({f: values[f] for f in fields})
-    if nid == acc.platform_user_id:
+        return json_response({f: values[f] for f in fields if f in values})
+    if nid in (acc.platform_user_id, "me"):
+        nid = acc.platform_user_id
         fields = ig.fields(call, USER_FIELDS, "IGUser")
         if isinstance(fields, Response):
             return fields
@@ -209,18 +246,27 @@ async def get_node(ig: IgCore, call: Call) -> Response:
         name = w.roster.owner(acc.id).name
         values = {
             "id": nid,
+            "ig_id": int(nid) % 10**10,
             "username": acc.handle.lstrip("@"),
             "name": name,
+            "biography": "",
+            "followers_count": 0,
+            "follows_count": 0,
             "media_count": published,
+            "profile_picture_url": f"https://scontent.cdninstagram.com/v/{nid}_profile.jpg",
+            "website": "",
         }
-        return json_response({f: values[f] for f in fields})
+        return json_response({f: values[f] for f in fields if f in values})
     comment = comment_values(ig, nid, acc.id)
     if comment is not None:
         fields = ig.fields(call, COMMENT_FIELDS, "IGComment")
         if isinstance(fields, Response):
             return fields
         return json_response({f: comment[f] for f in fields if f in comment})
-    return wire.not_found(w, nid)
+    from ._inbox import node
+
+    found = node(ig, call, nid)
+    return found if found is not None else wire.not_found(w, nid)
 
 
 def media_values(ig: IgCore, m: Media) -> dict[str, Any]:
@@ -240,12 +286,27 @@ def media_values(ig: IgCore, m: Media) -> dict[str, Any]:
         if m.media_type == "CAROUSEL"
         else ("VIDEO" if m.media_type in ("VIDEO", "REELS") else "IMAGE"),
         "media_url": f"https://scontent.cdninstagram.com/v/{m.id}.jpg",
+        "ig_id": str(3_000_000_000_000_000_000 + int(m.id) % 10**15),
+        "is_comment_enabled": True,
         "owner": {"id": acc.platform_user_id},
         "permalink": m.permalink,
         "shortcode": m.permalink.rstrip("/").rsplit("/", 1)[1],
         "timestamp": wire.iso(m.created_at),
         "username": acc.handle.lstrip("@"),
+        **_type_fields(m),
     }
+
+
+def _type_fields(m: Media) -> dict[str, Any]:
+    """Fields Graph serves only for some media types (it omits them for the others)."""
+    out: dict[str, Any] = {}
+    if m.media_type in ("VIDEO", "REELS"):
+        out["thumbnail_url"] = f"https://scontent.cdninstagram.com/v/{m.id}_thumb.jpg"
+    if m.media_type == "REELS":
+        out["is_shared_to_feed"] = True
+    if m.media_type == "CAROUSEL":
+        out["children"] = {"data": [{"id": m.id}]}
+    return out
 
 
 async def list_media(ig: IgCore, call: Call) -> Response:
@@ -269,7 +330,7 @@ async def list_media(ig: IgCore, call: Call) -> Response:
     data = []
     for m in mine[:limit]:
         values = media_values(ig, m)
-        data.append({f: values[f] for f in fields})
+        data.append({f: values[f] for f in fields if f in values})
     return json_response({"data": data})
 
 
@@ -282,6 +343,7 @@ def comment_values(ig: IgCore, comment_id: str, account_id: str) -> dict[str, An
         and item.fake == "instagram"
         and item.kind == "comment"
         and item.at <= w.now()
+        and comment_id not in ig.state.deleted_comments
         and item.account_id == account_id
     ):
         username = item.author.lstrip("@")
@@ -307,8 +369,9 @@ def comment_values(ig: IgCore, comment_id: str, account_id: str) -> dict[str, An
             "username": username,
             "from": {"id": acc.platform_user_id, "username": username},
             "like_count": 0,
-            "parent_id": r.comment_id,
         }
+        if r.comment_id != r.media_id:
+            out["parent_id"] = r.comment_id
         if r.media_id:
             out["media"] = {"id": r.media_id}
         return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Container", "IgState", "Media", "Reply"]
+__all__ = ["Container", "IgState", "Media", "Reply", "Sent"]
 
 
 @dataclass(slots=True)
@@ -49,6 +49,17 @@ class Reply:
     created_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A direct message the account sent (Send API)."""
+
+    id: str
+    account_id: str
+    to: str
+    text: str
+    created_at: float
+
+
 @dataclass
 class IgState:
     """Per-world state of the Instagram fake; :meth:`clear` is registered with ``world.on_reset``."""
@@ -60,9 +71,18 @@ class IgState:
     published: dict[str, list[float]] = field(default_factory=dict)
     #: key ('app' or an account id) → (hour start, calls)
     hours: dict[str, tuple[float, int]] = field(default_factory=dict)
+    #: account id → (throttled until, Graph error code) after ``instagram.rate_limited``
+    throttled: dict[str, tuple[float, int]] = field(default_factory=dict)
+    #: messages the accounts sent, oldest first
+    messages: list[Sent] = field(default_factory=list)
+    #: inbound comments the accounts deleted (moderation)
+    deleted_comments: set[str] = field(default_factory=set)
 
     def clear(self) -> None:
         """Forget everything."""
+        self.throttled.clear()
+        self.messages.clear()
+        self.deleted_comments.clear()
         self.containers.clear()
         self.media.clear()
         self.replies.clear()

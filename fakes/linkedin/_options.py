@@ -11,11 +11,14 @@ __all__ = ["DEFAULT_APP_DAILY", "DEFAULT_MEMBER_DAILY", "ROUTES", "LinkedInOptio
 
 ROUTES: tuple[str, ...] = (
     "posts.create",
+    "posts.find",
     "posts.get",
+    "posts.update",
     "posts.delete",
     "comments.list",
     "comments.create",
     "userinfo.get",
+    "oauth.token",
 )
 #: calls per member per UTC day; routes not listed are not limited
 DEFAULT_MEMBER_DAILY: Mapping[str, int] = MappingProxyType(

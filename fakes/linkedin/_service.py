@@ -16,8 +16,9 @@ from starlette.responses import Response
 from ..core.http import Call, FakeService, json_response
 from ..core.jsonbody import loads_body
 from ..core.world import World
+from . import _more, web
 from ._options import LinkedInOptions
-from ._wire import error, ms, outage, person_urn_of
+from ._wire import error, ms, outage, person_urn_of, route_error
 
 __all__ = ["create"]
 
@@ -38,6 +39,7 @@ class _Post:
     created_at: float
     visible_from: float = 0.0
     deleted: bool = False
+    modified_at: float | None = None
 
 
 #: compact JSON → one shared copy of each distinct ``distribution`` object posts carry (it is
@@ -84,8 +86,14 @@ class _State:
     by_account: dict[str, list[str]] = field(default_factory=dict)
     #: (account id, commentary) → URN of the latest post with that text: the duplicate check in O(1)
     by_text: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: refresh token → when it was first redeemed (its 365-day lifetime counts from there)
+    refresh_issued: dict[str, float] = field(default_factory=dict)
+    #: (account id, route) → the UTC day a fired ``linkedin.rate_limited`` throttles
+    throttled: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def clear(self) -> None:
+        self.refresh_issued.clear()
+        self.throttled.clear()
         self.posts.clear()
         self.by_account.clear()
         self.by_text.clear()
@@ -154,9 +162,13 @@ class _LinkedIn:
                 )
             if problem == "expired":
                 return error(401, "The token used in the request has expired", 65602)
-            if call.fire(w, "linkedin.rate_limited"):
-                return self.throttled("MEMBER")
             day = int(w.now() // 86_400)
+            # a fired linkedin.rate_limited is the member's DAY limit: it lifts at UTC midnight
+            if self.state.throttled.get((acc, call.route), -1) == day:
+                return self.throttled("MEMBER")
+            if call.fire(w, "linkedin.rate_limited"):
+                self.state.throttled[(acc, call.route)] = day
+                return self.throttled("MEMBER")
             for key, limits, who in (
                 (acc, self.opts.member_daily, "MEMBER"),
                 ("app", self.opts.app_daily, "APPLICATION"),
@@ -312,26 +324,29 @@ class _LinkedIn:
         p = self.visible_post(urn)
         if p is None:
             return error(404, f"Post {urn} does not exist", code="NOT_FOUND")
+        return json_response(self.post_json(p))
+
+    @staticmethod
+    def post_json(p: _Post) -> dict[str, Any]:
+        """A post as ``GET /rest/posts`` serves it."""
         dist = p.distribution or {
             "feedDistribution": "MAIN_FEED",
             "targetEntities": [],
             "thirdPartyDistributionChannels": [],
         }
-        return json_response(
-            {
-                "id": p.urn,
-                "author": p.author,
-                "commentary": p.commentary,
-                "visibility": p.visibility,
-                "distribution": dist,
-                "lifecycleState": "PUBLISHED",
-                "lifecycleStateInfo": {"isEditedByAuthor": False},
-                "isReshareDisabledByAuthor": False,
-                "createdAt": ms(p.created_at),
-                "publishedAt": ms(p.created_at),
-                "lastModifiedAt": ms(p.created_at),
-            }
-        )
+        return {
+            "id": p.urn,
+            "author": p.author,
+            "commentary": p.commentary,
+            "visibility": p.visibility,
+            "distribution": dist,
+            "lifecycleState": "PUBLISHED",
+            "lifecycleStateInfo": {"isEditedByAuthor": p.modified_at is not None},
+            "isReshareDisabledByAuthor": False,
+            "createdAt": ms(p.created_at),
+            "publishedAt": ms(p.created_at),
+            "lastModifiedAt": ms(p.modified_at if p.modified_at is not None else p.created_at),
+        }
 
     async def delete_post(self, call: Call) -> Response:
         """DELETE /rest/posts/{urn} → 204 and ``post.deleted`` (the author's own posts only)."""
@@ -505,20 +520,34 @@ def create(world: World, options: LinkedInOptions | None = None, **overrides: An
         else (options or LinkedInOptions())
     )
     li = _LinkedIn(world, opts)
-    svc = FakeService(world, "linkedin", outage_body=outage, request_id_header="x-li-uuid")
+    svc = FakeService(
+        world,
+        "linkedin",
+        outage_body=outage,
+        request_id_header="x-li-uuid",
+        error_body=route_error,
+    )
     write, read = "w_member_social", "r_member_social"
-    svc.route("/rest/posts", "posts.create", ["POST"])(li.gated(li.create_post, write, write=True))
+    svc.route("/rest/posts", "posts.create", ["POST"], json_body=True)(
+        li.gated(li.create_post, write, write=True)
+    )
+    svc.route("/rest/posts", "posts.find", ["GET"])(li.gated(partial(_more.find_posts, li), read))
     svc.route("/rest/posts/{urn}", "posts.get", ["GET"])(li.gated(li.get_post, read))
+    svc.route("/rest/posts/{urn}", "posts.update", ["POST"], json_body=True)(
+        li.gated(partial(_more.update_post, li), write, write=True)
+    )
+    svc.route("/oauth/v2/accessToken", "oauth.token", ["POST"])(partial(_more.refresh_token, li))
     svc.route("/rest/posts/{urn}", "posts.delete", ["DELETE"])(
         li.gated(li.delete_post, write, write=True)
     )
     svc.route("/rest/socialActions/{urn}/comments", "comments.list", ["GET"])(
         li.gated(li.list_comments, read)
     )
-    svc.route("/rest/socialActions/{urn}/comments", "comments.create", ["POST"])(
+    svc.route("/rest/socialActions/{urn}/comments", "comments.create", ["POST"], json_body=True)(
         li.gated(li.create_comment, write, write=True)
     )
     svc.route("/v2/userinfo", "userinfo.get", ["GET"])(
         partial(li.gated, versioned=False)(li.userinfo, read)
     )
+    web.install(svc, li)
     return svc

@@ -6,11 +6,12 @@ import hashlib
 from http import HTTPStatus
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.http import Call, json_response
 
-__all__ = ["error", "ms", "outage", "person_urn_of"]
+__all__ = ["error", "ms", "outage", "person_urn_of", "route_error"]
 
 
 def error(status: int, message: str, service_code: int = 0, code: str | None = None) -> Response:
@@ -28,6 +29,17 @@ def ms(t: float) -> int:
 def person_urn_of(name: str) -> str:
     """A stable person URN for an inbound commenter (they are not in the roster)."""
     return "urn:li:person:" + hashlib.sha256(name.lower().lstrip("@").encode()).hexdigest()[:10]
+
+
+def route_error(status: int, message: str, request: Request) -> Response:
+    """LinkedIn's error for a request the fake does not route or refuses whole.
+
+    An unknown resource is Rest.li's ``No virtual resource found`` (404, code ``NOT_FOUND``).
+    """
+    if status == 404:
+        return error(404, "No virtual resource found", code="NOT_FOUND")
+    codes = {405: "METHOD_NOT_ALLOWED", 413: "REQUEST_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+    return error(status, message, code=codes.get(status))
 
 
 def outage(call: Call, status: int) -> Response:

@@ -41,12 +41,13 @@ import math
 from functools import partial
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.http import Call, FakeService
 from ..core.jsonbody import loads_body
 from ..core.world import World
-from . import catalogue, chat, images
+from . import catalogue, chat, images, wire
 from .limits import Limits, OrgLimits
 from .model import (
     Price,
@@ -87,7 +88,13 @@ class OpenAIFake:
         #: image id → the seed its PNG is drawn from (so a url can be fetched later)
         self.images: dict[str, str] = {}
         world.on_reset(self.reset)
-        svc = FakeService(world, FAKE, outage_body=self._outage, request_id_header="x-request-id")
+        svc = FakeService(
+            world,
+            FAKE,
+            outage_body=self._outage,
+            request_id_header="x-request-id",
+            error_body=_route_error,
+        )
         svc.route("/v1/chat/completions", "chat.completions", ["POST"])(partial(chat.chat, self))
         svc.route("/v1/responses", "responses.create", ["POST"])(partial(chat.responses, self))
         svc.route("/v1/images/generations", "images.generations", ["POST"])(
@@ -304,3 +311,11 @@ class OpenAIFake:
 def create(world: World, *, limits: Limits | None = None) -> FakeService:
     """Build the OpenAI fake on ``world``."""
     return OpenAIFake(world, limits or Limits()).service
+
+
+def _route_error(status: int, message: str, request: Request) -> Response:
+    """OpenAI's answer to a path it does not serve: ``Invalid URL (METHOD /path)``."""
+    if status in (404, 405):
+        path = request.url.path
+        return wire.error(status, f"Invalid URL ({request.method} {path})")
+    return wire.error(status, message)

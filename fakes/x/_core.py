@@ -17,7 +17,7 @@ from . import _wire as wire
 from ._options import XOptions
 from ._state import Tweet, Window, XState
 
-__all__ = ["DEFAULT_FIELDS", "MENTION_FIELDS", "TWEET_FIELDS", "Handler", "XCore"]
+__all__ = ["MENTION_FIELDS", "TWEET_FIELDS", "Handler", "XCore"]
 
 Handler = Callable[[Call], Awaitable[Response]]
 
@@ -33,7 +33,6 @@ TWEET_FIELDS: tuple[str, ...] = (
 )
 #: what every listing of mentions serves, so the platform can thread inbound comments
 MENTION_FIELDS = frozenset(TWEET_FIELDS)
-DEFAULT_FIELDS = frozenset({"id", "text", "edit_history_tweet_ids"})
 #: the developer-account id X puts in a usage-cap body
 USAGE_CAP_ACCOUNT = 1_478_005_236
 
@@ -74,20 +73,9 @@ class XCore:
             denied = self.count(call, acc)
             if denied is not None:
                 return denied
-            if call.fire(w, "x.usage_capped"):
-                return json_response(
-                    {
-                        "account_id": USAGE_CAP_ACCOUNT,
-                        "product_name": "standard-basic",
-                        "title": "UsageCapExceeded",
-                        "period": "Monthly",
-                        "scope": "Product",
-                        "detail": "Usage cap exceeded: Monthly product cap",
-                        "type": f"{wire.PROBLEMS}/usage-capped",
-                        "status": 429,
-                    },
-                    429,
-                )
+            capped = self.usage_capped(call, acc)
+            if capped is not None:
+                return capped
             if scope is not None and w.tokens.check(cred, scope)[1] == "scope":
                 return wire.forbidden(wire.NOT_PERMITTED)
             return await handler(call)
@@ -99,20 +87,43 @@ class XCore:
         now = self.world.now()
         limit = self.opts.limits[call.route]
         win = self.state.window(key, call.route, self.opts.window_s, now)
+        who = call.account_id or key
+        held = self.state.held.get((who, call.route))
+        if held is not None and now < held:
+            # an earlier x.rate_limited still holds: 429 until the reset its headers named
+            call.extra_headers.update(self._held_headers(limit, held))
+            return wire.problem_response(429, title="Too Many Requests")
         call.extra_headers.update(self._rate_headers(limit, win))
         fired = call.fire(self.world, "x.rate_limited")
         if fired is not None:
-            return self._rate_limited(call, fired, limit, win)
+            return self._rate_limited(call, fired, key, limit, now)
         if win.count >= limit:
             return wire.problem_response(429, title="Too Many Requests")
         win.count += 1
         call.extra_headers.update(self._rate_headers(limit, win))
         return None
 
-    def _rate_limited(self, call: Call, fired: Fired, limit: int, win: Window) -> Response:
+    @staticmethod
+    def _held_headers(limit: int, until: float) -> dict[str, str]:
+        return {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": "0",
+            "x-rate-limit-reset": wire.epoch_s(until),
+        }
+
+    def _rate_limited(self, call: Call, fired: Fired, key: str, limit: int, now: float) -> Response:
+        """A fired ``x.rate_limited`` holds the account's endpoint until ``retry_after_s`` from now.
+
+        The headers say exactly when the fake accepts the next request: until then every request
+        of that account to that endpoint gets the same 429 and reset (without asking the fault
+        engine again), so a client that waits for ``x-rate-limit-reset`` gets in on its first
+        retry. With ``window: 24h`` the account's 24-hour post window is exhausted until then.
+        """
         p: Any = fired.params
-        reset = wire.epoch_s(self.world.now() + p.retry_after_s)
+        until = now + p.retry_after_s
         if p.window == "24h":
+            self.state.days[key] = Window(now, p.retry_after_s, self.opts.user_24h_limit)
+            reset = wire.epoch_s(until)
             call.extra_headers.update(
                 {
                     "x-user-limit-24hour-limit": str(self.opts.user_24h_limit),
@@ -121,16 +132,45 @@ class XCore:
                 }
             )
         else:
-            call.extra_headers.update(
-                {
-                    "x-rate-limit-limit": str(limit),
-                    "x-rate-limit-remaining": "0",
-                    "x-rate-limit-reset": reset,
-                }
-            )
+            self.state.held[(call.account_id or key, call.route)] = until
+        # clients that only know the 15-minute headers must not retry before it either
+        call.extra_headers.update(self._held_headers(limit, until))
         if p.style == "v1":
             return json_response({"errors": [{"code": 88, "message": "Rate limit exceeded"}]}, 429)
         return wire.problem_response(429, title="Too Many Requests")
+
+    def usage_capped(self, call: Call, acc: str) -> Response | None:
+        """``x.usage_capped``: the monthly cap, until the rule's window ends or the month does.
+
+        Once it fires, every request of the account is refused until then (a cap does not lift
+        between two requests), and ``x-rate-limit-reset`` names that moment, never a 15-minute
+        window: a client that waits on rate limits sleeps until the cap lifts.
+        """
+        now = self.world.now()
+        until = self.state.capped.get(acc)
+        if until is None or now >= until:
+            fired = call.fire(self.world, "x.usage_capped")
+            if fired is None:
+                return None
+            end = self.world.faults.rule_end(fired.rule_id)
+            month = wire.next_month(now)
+            until = self.state.capped[acc] = month if end is None else min(end, month)
+        call.extra_headers.update(
+            {"x-rate-limit-remaining": "0", "x-rate-limit-reset": wire.epoch_s(until)}
+        )
+        return json_response(
+            {
+                "account_id": USAGE_CAP_ACCOUNT,
+                "product_name": "standard-basic",
+                "title": "UsageCapExceeded",
+                "period": "Monthly",
+                "scope": "Product",
+                "detail": "Usage cap exceeded: Monthly product cap",
+                "type": f"{wire.PROBLEMS}/usage-capped",
+                "status": 429,
+            },
+            429,
+        )
 
     # helpers --------------------------------------------------------------------------------
     async def json_body(self, call: Call) -> dict[str, Any] | Response:
@@ -160,10 +200,12 @@ class XCore:
             parent = self.state.tweets.get(item.post_id)
             conv = parent.conversation_id if parent else item.post_id
             reply_user = self.user_id(item.account_id)
+        author_id = wire.user_id_of(item.author)
+        self.state.authors[author_id] = item.author.lstrip("@")
         return Tweet(
             id=item.id,
             account_id="",
-            author_id=wire.user_id_of(item.author),
+            author_id=author_id,
             text=item.text,
             created_at=item.at,
             conversation_id=conv,
@@ -181,39 +223,6 @@ class XCore:
         if item is not None and item.fake == "x" and item.kind == "comment" and item.at <= now:
             return self.from_inbound(item)
         return None
-
-    @staticmethod
-    def render(t: Tweet, fields: frozenset[str]) -> dict[str, Any]:
-        """A post as X serializes it with the requested ``tweet.fields``."""
-        out: dict[str, Any] = {"id": t.id, "text": t.text, "edit_history_tweet_ids": [t.id]}
-        if "author_id" in fields:
-            out["author_id"] = t.author_id
-        if "conversation_id" in fields:
-            out["conversation_id"] = t.conversation_id
-        if "created_at" in fields:
-            out["created_at"] = wire.iso(t.created_at)
-        if t.in_reply_to is not None:
-            if "in_reply_to_user_id" in fields and t.in_reply_to_user_id:
-                out["in_reply_to_user_id"] = t.in_reply_to_user_id
-            if "referenced_tweets" in fields:
-                out["referenced_tweets"] = [{"type": "replied_to", "id": t.in_reply_to}]
-        return out
-
-    @staticmethod
-    def fields(call: Call) -> frozenset[str] | Response:
-        """The ``tweet.fields`` asked for, or X's 400 naming the bad value."""
-        raw = call.request.query_params.get("tweet.fields")
-        if not raw:
-            return DEFAULT_FIELDS
-        asked = [f.strip() for f in raw.split(",") if f.strip()]
-        for f in asked:
-            if f not in TWEET_FIELDS:
-                return wire.invalid_request(
-                    f"The `tweet.fields` query parameter value [{f}] is not one of [{','.join(TWEET_FIELDS)}]",
-                    "tweet.fields",
-                    f,
-                )
-        return DEFAULT_FIELDS | frozenset(asked)
 
     def record(
         self, call: Call, action: str, resource_id: str, content: str | None, **extra: Any

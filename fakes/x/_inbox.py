@@ -9,6 +9,8 @@ from starlette.responses import Response
 from ..core.http import Call, json_response
 from . import _wire as wire
 from ._core import MENTION_FIELDS, XCore
+from ._fields import select
+from ._search import posts_body
 from ._state import Dm
 
 __all__ = ["dm_events", "like", "me", "mentions", "send_dm"]
@@ -67,25 +69,18 @@ async def mentions(x: XCore, call: Call) -> Response:
     if isinstance(paged, Response):
         return paged
     page, next_token = paged
-    data = [x.render(x.from_inbound(i), MENTION_FIELDS) for i in page]
-    users = {
-        i.author: {
-            "id": wire.user_id_of(i.author),
-            "name": i.author.lstrip("@"),
-            "username": i.author.lstrip("@"),
-        }
-        for i in page
-    }
-    meta: dict[str, Any] = {"result_count": len(data)}
-    if data:
-        meta.update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])
+    sel = select(call, always=MENTION_FIELDS)
+    if isinstance(sel, Response):
+        return sel
+    tweets = [x.from_inbound(i) for i in page]
+    # the authors always come along in includes.users, so the platform can thread by handle
+    body = posts_body(x, sel, tweets, tuple(dict.fromkeys(t.author_id for t in tweets)))
+    meta: dict[str, Any] = {"result_count": len(tweets)}
+    if tweets:
+        meta.update(newest_id=tweets[0].id, oldest_id=tweets[-1].id)
     if next_token:
         meta["next_token"] = next_token
-    out: dict[str, Any] = (
-        {"data": data, "includes": {"users": list(users.values())}, "meta": meta}
-        if data
-        else {"meta": meta}
-    )
+    out: dict[str, Any] = {**body, "meta": meta} if tweets else {"meta": meta}
     return json_response(out)
 
 
@@ -110,6 +105,13 @@ async def dm_events(x: XCore, call: Call) -> Response:
                     _dm_event(d.id, d.text, d.sender_id, d.participant_id, d.created_at),
                 )
             )
+    other = call.request.path_params.get("participant_id")
+    if other is not None:  # GET /2/dm_conversations/with/{participant_id}/dm_events
+        events = [
+            e
+            for e in events
+            if other in (e[2]["sender_id"], *e[2]["dm_conversation_id"].split("-"))
+        ]
     events.sort(key=lambda e: (e[0], e[1]), reverse=True)
     paged = _page(call, [e[2] for e in events])
     if isinstance(paged, Response):

@@ -19,8 +19,13 @@ ROUTES: tuple[str, ...] = (
     "users.me",
     "users.mentions",
     "dm_events.list",
+    "dm_events.with",
     "dm.send",
     "likes.create",
+    "tweets.search",
+    "users.get",
+    "users.by_username",
+    "users.tweets",
 )
 
 #: requests per user per 15-minute window, close to X's documented Pro-tier limits; the token
@@ -35,8 +40,13 @@ DEFAULT_LIMITS: Mapping[str, int] = MappingProxyType(
         "users.me": 75,
         "users.mentions": 300,
         "dm_events.list": 300,
+        "dm_events.with": 300,
         "dm.send": 200,
         "likes.create": 50,
+        "tweets.search": 300,
+        "users.get": 900,
+        "users.by_username": 900,
+        "users.tweets": 900,
     }
 )
 

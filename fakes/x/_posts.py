@@ -9,6 +9,8 @@ from starlette.responses import Response
 from ..core.http import Call, json_response
 from . import _wire as wire
 from ._core import XCore
+from ._fields import select
+from ._search import posts_body
 from ._state import Tweet, Window
 
 __all__ = ["create_tweet", "delete_tweet", "get_tweet", "lookup_tweets"]
@@ -48,8 +50,16 @@ async def create_tweet(x: XCore, call: Call) -> Response:
         if target is None:
             return wire.forbidden(wire.REPLY_NOT_VISIBLE)
     user_day, app_day = x.state.day(acc, now), x.state.day("app", now)
-    if user_day.count >= x.opts.user_24h_limit or app_day.count >= x.opts.app_24h_limit:
+    full = [
+        d.reset
+        for d, limit in ((user_day, x.opts.user_24h_limit), (app_day, x.opts.app_24h_limit))
+        if d.count >= limit
+    ]
+    if full:
         call.extra_headers.update(_day_headers(x, user_day, app_day))
+        # the 15-minute headers point at the same moment: no retry before a 24-hour window ends
+        call.extra_headers["x-rate-limit-remaining"] = "0"
+        call.extra_headers["x-rate-limit-reset"] = wire.epoch_s(max(full))
         return wire.problem_response(429, title="Too Many Requests")
     user_day.count += 1
     app_day.count += 1
@@ -108,21 +118,23 @@ def _day_headers(x: XCore, user_day: Window, app_day: Window) -> dict[str, str]:
 
 async def get_tweet(x: XCore, call: Call) -> Response:
     """GET /2/tweets/{id}: the post, or a 200 with a not-found partial error."""
-    fields = x.fields(call)
-    if isinstance(fields, Response):
-        return fields
+    sel = select(call)
+    if isinstance(sel, Response):
+        return sel
     tid = call.request.path_params["id"]
     t = x.find(tid)
     if t is None:
         return json_response({"errors": [wire.not_found(tid, "id")]})
-    return json_response({"data": x.render(t, fields)})
+    body = posts_body(x, sel, [t])
+    body["data"] = body["data"][0]
+    return json_response(body)
 
 
 async def lookup_tweets(x: XCore, call: Call) -> Response:
     """GET /2/tweets?ids=a,b: found posts in ``data``, the rest as partial errors."""
-    fields = x.fields(call)
-    if isinstance(fields, Response):
-        return fields
+    sel = select(call)
+    if isinstance(sel, Response):
+        return sel
     raw = call.request.query_params.get("ids", "")
     ids = [i.strip() for i in raw.split(",") if i.strip()]
     if not ids:
@@ -133,16 +145,14 @@ async def lookup_tweets(x: XCore, call: Call) -> Response:
             "ids",
             raw,
         )
-    data, errors = [], []
+    found, errors = [], []
     for tid in ids:
         t = x.find(tid)
         if t is None:
             errors.append(wire.not_found(tid, "ids"))
         else:
-            data.append(x.render(t, fields))
-    out: dict[str, Any] = {}
-    if data:
-        out["data"] = data
+            found.append(t)
+    out: dict[str, Any] = posts_body(x, sel, found) if found else {}
     if errors:
         out["errors"] = errors
     return json_response(out)

@@ -63,6 +63,12 @@ class XState:
     days: dict[str, Window] = field(default_factory=dict)
     #: (account id, text) → id of the latest post with that text: the duplicate check in O(1)
     by_text: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: account id → when its usage cap (``x.usage_capped``) lifts
+    capped: dict[str, float] = field(default_factory=dict)
+    #: (account id, route) → until when a fired ``x.rate_limited`` holds that endpoint
+    held: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: user id → handle of every inbound author a listing has shown (user lookups in O(1))
+    authors: dict[str, str] = field(default_factory=dict)
 
     def clear(self) -> None:
         """Forget everything."""
@@ -72,6 +78,9 @@ class XState:
         self.likes.clear()
         self.windows.clear()
         self.days.clear()
+        self.capped.clear()
+        self.held.clear()
+        self.authors.clear()
 
     def window(self, key: str, route: str, length: float, now: float) -> Window:
         """The live window of ``key`` on ``route``, starting a new one if the last has ended."""

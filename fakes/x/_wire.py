@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import math
 import time
 from http import HTTPStatus
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.http import Call, json_response
@@ -19,10 +21,12 @@ __all__ = [
     "epoch_s",
     "invalid_request",
     "iso",
+    "next_month",
     "not_found",
     "oauth_error",
     "outage",
     "problem",
+    "route_error",
     "snowflake",
     "user_id_of",
 ]
@@ -112,6 +116,19 @@ def oauth_error(error: str, description: str, status: int = 400) -> Response:
     return json_response({"error": error, "error_description": description}, status)
 
 
+def route_error(status: int, message: str, request: Request) -> Response:
+    """X's error for a request the fake does not route (404, 405) or refuses whole (413, 415).
+
+    404 is the v1.1-style ``{"errors": [{"message": "Sorry, that page does not exist", "code":
+    34}]}`` X serves for an unknown path on api.x.com; the others are problem JSON.
+    """
+    if status == 404:
+        return json_response(
+            {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}, 404
+        )
+    return problem_response(status, message)
+
+
 def outage(call: Call, status: int) -> Response:
     """X's 5xx body for ``http.outage``: a problem JSON with the status phrase."""
     return problem_response(status)
@@ -126,6 +143,13 @@ def iso(t: float) -> str:
 def epoch_s(t: float) -> str:
     """Unix seconds (rounded up) as a header value."""
     return str(math.ceil(t))
+
+
+def next_month(t: float) -> float:
+    """The first instant of the UTC month after the one ``t`` is in (when a monthly cap lifts)."""
+    g = time.gmtime(int(t))
+    year, month = (g.tm_year + 1, 1) if g.tm_mon == 12 else (g.tm_year, g.tm_mon + 1)
+    return float(calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0)))
 
 
 def snowflake(t: float, seq: int) -> str:

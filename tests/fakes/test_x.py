@@ -453,7 +453,12 @@ async def test_rate_limited_fault_serves_problem_json_with_reset_at_now_plus_ret
     r = await env.post("blocked")
     assert r.status_code == 429 and r.json() == TOO_MANY
     assert r.headers["x-rate-limit-remaining"] == "0"
-    assert r.headers["x-rate-limit-reset"] == str(int(env.clock() + 120))
+    reset = r.headers["x-rate-limit-reset"]
+    assert reset == str(int(env.clock() + 120))
+    env.clock.advance(119)
+    early = await env.post("too early")
+    assert early.status_code == 429 and early.headers["x-rate-limit-reset"] == reset
+    env.clock.advance(1)
     assert (await env.post("through")).status_code == 201
     assert await env.hits("x.rate_limited") == 1
     assert len(env.world.ledger) == 1
