@@ -159,16 +159,54 @@ def _control_error(e: Exception) -> ApiError | None:
     return None
 
 
+#: the largest body and the deepest nesting the contract parses (json.loads recurses per level)
+MAX_BODY_BYTES = 1 << 20
+MAX_BODY_DEPTH = 32
+
+
+def _nesting_depth(raw: bytes, stop_at: int) -> int:
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > stop_at:
+                break
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _not_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 async def _body(request: Request, model: type[BaseModel]) -> Any:
     raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, f"body is {len(raw):,} bytes; the limit is {MAX_BODY_BYTES:,}", "body")
+    if _nesting_depth(raw, MAX_BODY_DEPTH) > MAX_BODY_DEPTH:
+        raise ApiError(422, f"body is nested deeper than {MAX_BODY_DEPTH} levels", "body")
     try:
-        data = json.loads(raw or b"null")
+        data = json.loads(raw or b"null", parse_constant=_not_json_constant)
     except ValueError:
         raise ApiError(422, f"body is not JSON (got {raw[:80]!r})", "body") from None
     if not isinstance(data, dict):
         raise ApiError(422, f"body must be a JSON object, got {type(data).__name__}", "body", data)
     try:
-        return model.model_validate(data)
+        # strict at the wire: ``true`` is a boolean and ``1`` is not, ``false`` is no amount of
+        # dollars, ``"5"`` is no count (in-process callers keep pydantic's usual coercion)
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as e:
         raise _from_validation(e) from None
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,7 +97,10 @@ class PacingRequest(ChangeRequest):
     concurrency: int | None = Field(None, ge=1, le=256)
     min_interval_s: float | None = Field(None, ge=0, le=86_400)
     jitter_s: float | None = Field(None, ge=0, le=86_400)
-    daily_caps: dict[Literal["publish", "reply", "dm", "like", "generate"], int] | None = None
+    daily_caps: (
+        dict[Literal["publish", "reply", "dm", "like", "generate"], Annotated[int, Field(ge=0)]]
+        | None
+    ) = None
 
 
 class BlueprintRequest(ChangeRequest):

@@ -225,3 +225,41 @@ def _probe(op: Any, mode: Any, failures: list[str]) -> None:
     except Exception as e:  # an operation with nothing to generate in this mode
         if "Unsatisfiable" not in type(e).__name__:
             raise
+
+
+@pytest.mark.served
+@pytest.mark.parametrize(
+    ("path", "body", "needle"),
+    [
+        ("/controls/kill-switch", {"actor": "a", "reason": "r", "engaged": 1}, "engaged"),
+        ("/controls/budget", {"actor": "a", "reason": "r", "client_usd": False}, "client_usd"),
+        (
+            "/controls/pacing",
+            {"actor": "a", "reason": "r", "platform": "x", "daily_caps": {"publish": -1}},
+            "daily_caps",
+        ),
+    ],
+)
+def test_the_contract_is_strict_about_booleans_numbers_and_caps(
+    served: dict[str, Any], path: str, body: dict[str, Any], needle: str
+) -> None:
+    r = httpx.post(served["base"] + path, json=body, timeout=10)
+    assert r.status_code == 422, r.text
+    assert needle in r.text
+
+
+@pytest.mark.served
+def test_hostile_bodies_get_4xx_on_every_post_route(served: dict[str, Any]) -> None:
+    spec = httpx.get(served["openapi"], timeout=10).json()
+    posts = [p for p, ops in spec["paths"].items() if "post" in ops and "{" not in p]
+    assert len(posts) >= 10
+    bodies = [b"[" * 100_000 + b"]" * 100_000, b'{"actor": NaN}', b"x" * (2 << 20)]
+    for path in posts:
+        for body in bodies:
+            r = httpx.post(
+                served["base"] + path,
+                content=body,
+                headers={"content-type": "application/json"},
+                timeout=20,
+            )
+            assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
