@@ -82,6 +82,8 @@ class DrillOptions:
     commit: str | None = None
     #: suffix of the report folder (e.g. "-replay")
     suffix: str = ""
+    #: False: judge only, write no report folder (``vibedrill explore``'s draws)
+    write: bool = True
 
 
 @dataclass

@@ -245,6 +245,12 @@ async def finish(e: DrillEngine, error: str | None) -> DrillResult:
 
     got = await _collect(e)
     record = e.lane.amend(build_record(e, got, error))
+    if not e.opts.write:  # judged in memory only (exploration draws): no report folder
+        from .judge import judge
+
+        v = judge(record, error=error)
+        sha = record.timeline.sha256()
+        return DrillResult(e.drill_id, e.s.id, v.verdict, v.to_json(), None, sha, verdict_obj=v)
     out_dir = e.opts.reports_dir / e.drill_id
     e.lane.write_files(out_dir)
     try:

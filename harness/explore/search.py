@@ -1,0 +1,287 @@
+"""The search: Hypothesis draws schedules, each runs as an in-process drill, a violation is shrunk.
+
+One Hypothesis test function (``probe``) is the whole search. Until the first violation it is a
+*search draw*: the drawn scenario runs (with the chosen defects) and is judged with every
+applicable invariant; a draw whose faults never fired is counted as wasted (``vacuous``), not as
+a pass. The first violated invariant becomes the *target*; ``probe`` then fails exactly when the
+target is violated again, so Hypothesis' own shrinker (fewer faults, shorter windows, fewer
+clients, smaller workload — see :mod:`.space`) walks to a minimal schedule violating the same
+invariant. A last pass drops any fault whose removal keeps the violation (1-minimality over the
+faults), so every fault left is needed.
+
+Reproducible for a seed: ``hypothesis.seed(seed)`` fixes the draws; drills are pure functions of
+(scenario, seed, commit). The example database (``reports/explore/db/<space>``) replays known
+failures first. With ``workers > 1`` the same draws are first generated without running them,
+evaluated in order by a process pool, and then replayed from that cache by the same Hypothesis
+run, so the result (the first violating draw, its shrink) does not depend on the worker count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hseed
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+
+from ..scenario import Scenario
+from .space import Space, scenarios
+
+__all__ = ["Outcome", "SearchConfig", "SearchResult", "evaluate", "minimise_faults", "search"]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """What to search: the space, the seed, the limits, the platform's defects."""
+
+    space: Space = field(default_factory=Space)
+    seed: int = 0
+    budget: int = 300
+    time_s: float | None = None
+    workers: int = 1
+    defects: tuple[str, ...] = ()
+    #: drills spent shrinking at most (then the smallest failure so far is kept)
+    max_shrinks: int = 150
+    #: the example database's folder (None: no database)
+    db_dir: Path | None = Path("reports/explore/db")
+
+    def key(self) -> str:
+        """A short digest of what makes two searches comparable (their database shares it)."""
+        doc = {"space": self.space.describe(), "defects": sorted(self.defects), "seed": self.seed}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One judged drill: verdict, violated invariants (with their sentences), fault hits, cost."""
+
+    verdict: str
+    violated: tuple[str, ...]
+    details: dict[str, str]
+    hits: dict[str, int]
+    error: str | None
+    cpu_s: float
+
+    @property
+    def reached(self) -> bool:
+        """Did every fault fire (not a wasted draw)?"""
+        return self.verdict != "vacuous" and all(n > 0 for n in self.hits.values())
+
+
+def _canon(s: Scenario) -> str:
+    return json.dumps(s.model_dump(mode="json"), sort_keys=True)
+
+
+def evaluate(raw: str, defects: tuple[str, ...]) -> Outcome:
+    """Run one scenario (JSON) in-process on virtual time, judge it, write nothing."""
+    from ..drill import DrillOptions, run_drill
+
+    s = Scenario.model_validate_json(raw)
+    c0 = time.process_time()
+    r = run_drill(s, DrillOptions(defects=defects, write=False))
+    v = r.verdict_obj
+    bad = tuple(i.name for i in v.invariants if i.verdict == "violated")
+    details = {i.name: str(i.to_json().get("detail") or "") for i in v.invariants if i.name in bad}
+    hits = {x.name.removesuffix(" served"): int(x.count) for x in v.reached}
+    return Outcome(r.verdict, bad, details, hits, v.error, time.process_time() - c0)
+
+
+@dataclass
+class SearchResult:
+    """What a search found (or not), and what it cost."""
+
+    config: SearchConfig
+    draws: int = 0
+    reached: int = 0
+    vacuous: int = 0
+    errors: list[str] = field(default_factory=list)
+    found_at: int | None = None
+    invariant: str | None = None
+    first: Scenario | None = None
+    minimal: Scenario | None = None
+    minimal_outcome: Outcome | None = None
+    shrink_drills: int = 0
+    dropped_faults: int = 0
+    drill_cpu_s: float = 0.0
+    wall_s: float = 0.0
+    coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: for each fault of the minimal scenario: the verdict of the drill without it
+    without: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        """Was a violation found?"""
+        return self.minimal is not None
+
+
+class _Found(AssertionError):
+    """Raised by the probe when the target invariant is violated (Hypothesis shrinks it)."""
+
+
+def _settings(cfg: SearchConfig, db: ExampleDatabase | None, phases: list[Phase]) -> settings:
+    return settings(
+        max_examples=cfg.budget,
+        database=db,
+        deadline=None,
+        phases=phases,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        print_blob=False,
+        derandomize=False,
+    )
+
+
+def _pregenerate(cfg: SearchConfig, strategy: Any) -> list[str]:
+    """The search draws in order, without running them (for the worker pool)."""
+    out: list[str] = []
+
+    @hseed(cfg.seed)
+    @_settings(cfg, None, [Phase.generate])
+    @given(strategy)
+    def collect(s: Scenario) -> None:
+        out.append(_canon(s))
+
+    collect()
+    return out
+
+
+def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> SearchResult:
+    """Search ``cfg.space`` for a violation; shrink and minimise it; see the module doc."""
+    t0 = time.perf_counter()
+    res = SearchResult(cfg)
+    cache: dict[str, Outcome] = {}
+    strategy = scenarios(cfg.space, seed=cfg.seed)
+    say = progress or (lambda _m: None)
+
+    def run(raw: str) -> Outcome:
+        if raw not in cache:
+            cache[raw] = evaluate(raw, cfg.defects)
+            res.drill_cpu_s += cache[raw].cpu_s
+        return cache[raw]
+
+    if cfg.workers > 1:
+        draws = _pregenerate(cfg, strategy)
+        batch = cfg.workers * 2
+        with ProcessPoolExecutor(max_workers=cfg.workers) as pool:
+            for i in range(0, len(draws), batch):
+                chunk = [d for d in draws[i : i + batch] if d not in cache]
+                for raw, out in zip(
+                    chunk, pool.map(evaluate, chunk, [cfg.defects] * len(chunk)), strict=True
+                ):
+                    cache[raw] = out
+                    res.drill_cpu_s += out.cpu_s
+                say(f"evaluated {min(i + batch, len(draws))}/{len(draws)} draws")
+                if any(cache[d].violated for d in draws[i : i + batch]):
+                    break
+                if cfg.time_s is not None and time.perf_counter() - t0 > cfg.time_s:
+                    break
+
+    state: dict[str, Any] = {"target": None, "best": None, "out_of_time": False}
+
+    @hseed(cfg.seed)
+    @_settings(cfg, _db(cfg), [Phase.reuse, Phase.generate, Phase.shrink])
+    @given(strategy)
+    def probe(s: Scenario) -> None:
+        # one raise site: Hypothesis tells failures apart by where they are raised
+        failed = _probe(s)
+        if failed:
+            raise _Found(failed)
+
+    def _probe(s: Scenario) -> str | None:
+        raw = _canon(s)
+        target = state["target"]
+        if target is None:
+            if state["out_of_time"] or (
+                cfg.time_s is not None and time.perf_counter() - t0 > cfg.time_s
+            ):
+                state["out_of_time"] = True
+                return None
+            out = run(raw)
+            res.draws += 1
+            _cover(res, s, out)
+            if out.error:
+                res.errors.append(out.error)
+            elif out.verdict == "vacuous":
+                res.vacuous += 1
+            if out.reached:
+                res.reached += 1
+            if out.violated:
+                state["target"] = out.violated[0]
+                state["best"] = raw
+                res.found_at, res.first, res.invariant = res.draws, s, out.violated[0]
+                say(f"draw {res.draws}: {out.violated[0]} violated; shrinking")
+                return out.violated[0]
+            if res.draws % 25 == 0:
+                say(f"{res.draws} draws, {res.reached} reached their faults, nothing violated")
+            return None
+        if raw not in cache and res.shrink_drills >= cfg.max_shrinks:
+            return None  # the shrink budget is spent: untried candidates count as not failing
+        if raw not in cache:
+            res.shrink_drills += 1
+        if target in run(raw).violated:
+            state["best"] = raw
+            return str(target)
+        return None
+
+    try:
+        probe()
+    except _Found:
+        pass
+    if state["best"] is not None:
+        shrunk = Scenario.model_validate_json(state["best"])
+        res.minimal, res.minimal_outcome, res.without = minimise_faults(
+            shrunk, str(state["target"]), run
+        )
+        res.dropped_faults = len(shrunk.faults) - len(res.minimal.faults)
+    res.wall_s = time.perf_counter() - t0
+    return res
+
+
+def _db(cfg: SearchConfig) -> ExampleDatabase | None:
+    if cfg.db_dir is None:
+        return None
+    return DirectoryBasedExampleDatabase(str(cfg.db_dir / cfg.key()))
+
+
+def _cover(res: SearchResult, s: Scenario, out: Outcome) -> None:
+    for f in s.faults:
+        row = res.coverage.setdefault(f"{f.kind}@{f.target()}", {"drawn": 0, "fired": 0})
+        row["drawn"] += 1
+        row["fired"] += int(out.hits.get(f.kind, 0) > 0)
+
+
+def without_fault(s: Scenario, i: int) -> Scenario:
+    """``s`` with its ``i``-th fault removed (everything else as it was)."""
+    raw = s.model_dump(mode="json")
+    raw["faults"] = [f for j, f in enumerate(raw["faults"]) if j != i]
+    return Scenario.model_validate(raw)
+
+
+def minimise_faults(
+    s: Scenario, target: str, run: Callable[[str], Outcome]
+) -> tuple[Scenario, Outcome, list[dict[str, Any]]]:
+    """Drop every fault whose removal keeps ``target`` violated, until each one left is needed.
+
+    Returns the scenario, its outcome, and for each remaining fault the verdict without it.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(s.faults)):
+            smaller = without_fault(s, i)
+            if target in run(_canon(smaller)).violated:
+                s, changed = smaller, True
+                break
+    proof = []
+    for i, f in enumerate(s.faults):
+        out = run(_canon(without_fault(s, i)))
+        proof.append({"fault": i, "kind": f.kind, "verdict_without": out.verdict})
+    return s, run(_canon(s)), proof
