@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .cli_explore import explore_cmd
 from .cli_load import load_app
 from .cli_platform import platform_app
 
@@ -29,6 +30,7 @@ app = typer.Typer(
 
 app.add_typer(platform_app, name="platform")
 app.add_typer(load_app, name="load")
+app.command("explore")(explore_cmd)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 # Off a terminal (CI logs, pipes) rich would assume 80 columns and cut scenario ids short.

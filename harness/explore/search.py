@@ -18,8 +18,10 @@ run, so the result (the first violating draw, its shrink) does not depend on the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -83,9 +85,13 @@ def evaluate(raw: str, defects: tuple[str, ...]) -> Outcome:
     """Run one scenario (JSON) in-process on virtual time, judge it, write nothing."""
     from ..drill import DrillOptions, run_drill
 
+    # the MCP client logs every malformed or dropped gateway response: expected under faults
+    logging.getLogger("mcp").setLevel(logging.CRITICAL)
     s = Scenario.model_validate_json(raw)
     c0 = time.process_time()
     r = run_drill(s, DrillOptions(defects=defects, write=False))
+    if r.interrupted:  # Ctrl-C / SIGTERM reached the drill's handler: stop the whole search
+        raise KeyboardInterrupt
     v = r.verdict_obj
     bad = tuple(i.name for i in v.invariants if i.verdict == "violated")
     details = {i.name: str(i.to_json().get("detail") or "") for i in v.invariants if i.name in bad}
@@ -112,8 +118,10 @@ class SearchResult:
     drill_cpu_s: float = 0.0
     wall_s: float = 0.0
     coverage: dict[str, dict[str, int]] = field(default_factory=dict)
-    #: for each fault of the minimal scenario: the verdict of the drill without it
+    #: for each fault of the minimal scenario: is the invariant still violated without it?
     without: list[dict[str, Any]] = field(default_factory=list)
+    #: under defects: invariants the same draws violated on the healthy platform too (not blamed)
+    healthy_violations: dict[str, int] = field(default_factory=dict)
 
     @property
     def found(self) -> bool:
@@ -161,11 +169,25 @@ def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> 
     strategy = scenarios(cfg.space, seed=cfg.seed)
     say = progress or (lambda _m: None)
 
+    healthy: dict[str, Outcome] = {}
+
     def run(raw: str) -> Outcome:
         if raw not in cache:
             cache[raw] = evaluate(raw, cfg.defects)
             res.drill_cpu_s += cache[raw].cpu_s
         return cache[raw]
+
+    def blame(raw: str) -> tuple[str, ...]:
+        """The invariants violated by ``raw``; under defects, only those that hold without them."""
+        out = run(raw)
+        if not cfg.defects or not out.violated:
+            return out.violated
+        if raw not in healthy:
+            healthy[raw] = evaluate(raw, ())
+            res.drill_cpu_s += healthy[raw].cpu_s
+            for name in healthy[raw].violated:
+                res.healthy_violations[name] = res.healthy_violations.get(name, 0) + 1
+        return tuple(v for v in out.violated if v not in healthy[raw].violated)
 
     if cfg.workers > 1:
         draws = _pregenerate(cfg, strategy)
@@ -213,12 +235,13 @@ def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> 
                 res.vacuous += 1
             if out.reached:
                 res.reached += 1
-            if out.violated:
-                state["target"] = out.violated[0]
+            bad = blame(raw)
+            if bad:
+                state["target"] = bad[0]
                 state["best"] = raw
-                res.found_at, res.first, res.invariant = res.draws, s, out.violated[0]
-                say(f"draw {res.draws}: {out.violated[0]} violated; shrinking")
-                return out.violated[0]
+                res.found_at, res.first, res.invariant = res.draws, s, bad[0]
+                say(f"draw {res.draws}: {bad[0]} violated; shrinking")
+                return bad[0]
             if res.draws % 25 == 0:
                 say(f"{res.draws} draws, {res.reached} reached their faults, nothing violated")
             return None
@@ -226,20 +249,17 @@ def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> 
             return None  # the shrink budget is spent: untried candidates count as not failing
         if raw not in cache:
             res.shrink_drills += 1
-        if target in run(raw).violated:
+        if target in blame(raw):
             state["best"] = raw
             return str(target)
         return None
 
-    try:
+    with contextlib.suppress(_Found):
         probe()
-    except _Found:
-        pass
     if state["best"] is not None:
         shrunk = Scenario.model_validate_json(state["best"])
-        res.minimal, res.minimal_outcome, res.without = minimise_faults(
-            shrunk, str(state["target"]), run
-        )
+        res.minimal, res.without = minimise_faults(shrunk, str(state["target"]), blame)
+        res.minimal_outcome = run(_canon(res.minimal))
         res.dropped_faults = len(shrunk.faults) - len(res.minimal.faults)
     res.wall_s = time.perf_counter() - t0
     return res
@@ -266,22 +286,27 @@ def without_fault(s: Scenario, i: int) -> Scenario:
 
 
 def minimise_faults(
-    s: Scenario, target: str, run: Callable[[str], Outcome]
-) -> tuple[Scenario, Outcome, list[dict[str, Any]]]:
+    s: Scenario, target: str, blame: Callable[[str], tuple[str, ...]]
+) -> tuple[Scenario, list[dict[str, Any]]]:
     """Drop every fault whose removal keeps ``target`` violated, until each one left is needed.
 
-    Returns the scenario, its outcome, and for each remaining fault the verdict without it.
+    ``blame`` names the invariants a scenario (JSON) violates. Returns the scenario and, for each
+    fault left, whether ``target`` still broke without it (never, once this returns).
     """
     changed = True
     while changed:
         changed = False
         for i in range(len(s.faults)):
             smaller = without_fault(s, i)
-            if target in run(_canon(smaller)).violated:
+            if target in blame(_canon(smaller)):
                 s, changed = smaller, True
                 break
-    proof = []
-    for i, f in enumerate(s.faults):
-        out = run(_canon(without_fault(s, i)))
-        proof.append({"fault": i, "kind": f.kind, "verdict_without": out.verdict})
-    return s, run(_canon(s)), proof
+    proof = [
+        {
+            "fault": i,
+            "kind": f.kind,
+            "violated_without": target in blame(_canon(without_fault(s, i))),
+        }
+        for i, f in enumerate(s.faults)
+    ]
+    return s, proof

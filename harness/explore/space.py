@@ -50,7 +50,12 @@ _SOCIAL_TYPE: dict[str, str] = {
     "duplicate_inbound": "ENGAGE",
 }
 #: incident type of any fault on a backend fake, with the semantic exceptions
-_BACKEND_TYPE = {"openai": "PROVIDER", "anthropic": "PROVIDER", "media": "QUEUE", "toolgate": "TOOLGATE"}
+_BACKEND_TYPE = {
+    "openai": "PROVIDER",
+    "anthropic": "PROVIDER",
+    "media": "QUEUE",
+    "toolgate": "TOOLGATE",
+}
 _COST_KINDS = ("token_bloat", "tool_call_loop")
 #: the runbook an incident type is rehearsed with
 RUNBOOK_OF_TYPE: dict[str, str] = {
@@ -94,9 +99,7 @@ def runbook_of(kind: str, fake: str) -> str:
 
 def fault_kinds_for(fake: str) -> list[str]:
     """The API-lane fault kinds that apply to ``fake``, sorted (``http.*`` first)."""
-    return sorted(
-        k for k, v in FAULT_KINDS.items() if fake in v.fakes and not k.startswith("web.")
-    )
+    return sorted(k for k, v in FAULT_KINDS.items() if fake in v.fakes and not k.startswith("web."))
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,9 @@ def _param(name: str, field: Any) -> st.SearchStrategy[Any]:
             "after_chunks": (3.0, 0.0),
             "delay_s": (5.0, 30.0),
         }.get(name, (default,))
-        vals = [v for v in grid if v is not None and (lo is None or v >= lo) and (hi is None or v <= hi)]
+        vals = [
+            v for v in grid if v is not None and (lo is None or v >= lo) and (hi is None or v <= hi)
+        ]
         vals = [int(v) if ann is int else float(v) for v in dict.fromkeys(vals)]
         return st.sampled_from(vals or [default])
     return st.just(default)
@@ -184,7 +189,9 @@ def _params(kind: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 @st.composite
-def _fault(draw: st.DrawFn, space: Space, platforms: Sequence[str], duration: int) -> dict[str, Any]:
+def _fault(
+    draw: st.DrawFn, space: Space, platforms: Sequence[str], duration: int
+) -> dict[str, Any]:
     fake = draw(st.sampled_from(space.fakes(platforms)))
     kind = draw(st.sampled_from(space.kinds(fake)))
     at_min = draw(st.integers(5, duration // 60 - 5))
@@ -202,6 +209,19 @@ def _fault(draw: st.DrawFn, space: Space, platforms: Sequence[str], duration: in
         route = draw(st.sampled_from(_ROUTES.get(fake, (None,))))
         f["match"] = {"fake": fake} | ({"route": route} if route else {})
     return f
+
+
+@st.composite
+def _surge(draw: st.DrawFn, jobs: Sequence[str], duration: int) -> dict[str, Any]:
+    job = draw(st.sampled_from(jobs))
+    # renders are long and slow: only a flood of them backs a queue up; other surges stay cheap
+    rates = [240.0, 900.0] if job == "generate_video" else [60.0, 240.0]
+    return {
+        "job": job,
+        "at": draw(st.integers(5, duration // 60 - 10)) * 60.0,
+        "duration": draw(st.sampled_from([300.0, 600.0])),
+        "per_hour": draw(st.sampled_from(rates)),
+    }
 
 
 def _needs(faults: Sequence[dict[str, Any]]) -> set[str]:
@@ -226,13 +246,17 @@ def _needs(faults: Sequence[dict[str, Any]]) -> set[str]:
 def scenarios(draw: st.DrawFn, space: Space, sid: str = "explore_draw", seed: int = 0) -> Scenario:
     """Draw one short scenario of ``space``; see the module doc."""
     platforms = draw(
-        st.lists(st.sampled_from(space.platforms), min_size=1, max_size=len(space.platforms), unique=True)
+        st.lists(
+            st.sampled_from(space.platforms), min_size=1, max_size=len(space.platforms), unique=True
+        )
     )
     platforms = [p for p in SOCIAL if p in platforms]
     clients = draw(st.integers(1, 3))
     duration = draw(st.sampled_from([1200, 1800]))
     faults = draw(
-        st.lists(_fault(space, platforms, duration), min_size=space.min_faults, max_size=space.max_faults)
+        st.lists(
+            _fault(space, platforms, duration), min_size=space.min_faults, max_size=space.max_faults
+        )
     )
     need = _needs(faults)
     wl: dict[str, Any] = {"duration": float(duration), "steady_state": 300.0}
@@ -258,19 +282,7 @@ def scenarios(draw: st.DrawFn, space: Space, sid: str = "explore_draw", seed: in
     surge_jobs = ["publish", "comment", "generate_video"] + (
         ["misrouted_publish"] if space.misrouting() else []
     )
-    surges = draw(
-        st.lists(
-            st.fixed_dictionaries(
-                {
-                    "job": st.sampled_from(surge_jobs),
-                    "at": st.integers(5, duration // 60 - 10).map(lambda m: m * 60.0),
-                    "duration": st.sampled_from([300.0, 600.0]),
-                    "per_hour": st.sampled_from([60.0, 240.0, 900.0]),
-                }
-            ),
-            max_size=2,
-        )
-    )
+    surges = draw(st.lists(_surge(surge_jobs, duration), max_size=2))
     if surges:
         wl["surges"] = surges
     world: dict[str, Any] = {"clients": clients, "platforms": platforms}
@@ -283,7 +295,9 @@ def scenarios(draw: st.DrawFn, space: Space, sid: str = "explore_draw", seed: in
     if space.runbook:
         books = [space.runbook]
     runbook = draw(st.sampled_from(books))
-    types = [incident_of(f["kind"], _fake_of(f)) for f in faults] + (["SAFETY"] if misrouted else [])
+    types = [incident_of(f["kind"], _fake_of(f)) for f in faults] + (
+        ["SAFETY"] if misrouted else []
+    )
     types = list(dict.fromkeys(types))
     mode = draw(st.sampled_from(space.modes))
     raw: dict[str, Any] = {
@@ -339,15 +353,18 @@ def invariants_for(raw: dict[str, Any]) -> list[Any]:
     must: list[str] = []
     llm = {fk for fk in fakes if fk in LLM}
     llm_ok = all(
-        any(t in f["kind"] for t in _TRANSIENT_PROVIDER) for f, fk in zip(faults, fakes, strict=True) if fk in LLM
+        any(t in f["kind"] for t in _TRANSIENT_PROVIDER)
+        for f, fk in zip(faults, fakes, strict=True)
+        if fk in LLM
     )
     if len(llm) == 1 and llm_ok and not (raw.get("world") or {}).get("budgets"):
         must.append("generate_text")
     social = [f for f, fk in zip(faults, fakes, strict=True) if fk in SOCIAL]
     misrouted = any(s.get("job") == "misrouted_publish" for s in wl.get("surges") or ())
-    if social and not misrouted and all(f["kind"].endswith("token_expired") for f in social):
-        if all(f.get("duration") is not None for f in faults) and not wl.get("tool_calls_per_hour"):
-            must.append("publish")
+    only_expiry = all(f["kind"].endswith("token_expired") for f in social)
+    timed = all(f.get("duration") is not None for f in faults)
+    if social and not misrouted and only_expiry and timed and not wl.get("tool_calls_per_hour"):
+        must.append("publish")
     out: list[Any] = list(ALWAYS)
     # a job parked for a person's approval (the tool gateway failed closed) has ended for the automation
     terminal: dict[str, Any] = {"also_terminal": ["awaiting_approval"]}
