@@ -175,3 +175,14 @@ def test_bad_options_exit_2_with_a_clear_message(args: list[str], message: str) 
     res = runner.invoke(app, ["explore", *args])
     assert res.exit_code == 2
     assert message in res.output
+
+
+def test_every_found_scenario_validates_and_says_what_was_found_and_how_to_reproduce() -> None:
+    paths = sorted(FOUND.glob("*.yaml"))
+    assert paths
+    res = runner.invoke(app, ["validate", *map(str, paths)])
+    assert res.exit_code == 0, res.output
+    for p in paths:
+        s = load_scenario(p)
+        assert "Found by `vibedrill explore` (seed" in s.description
+        assert f"Reproduce: vibedrill run scenarios/found/{p.name}" in s.description
