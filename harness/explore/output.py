@@ -125,8 +125,9 @@ def summary_json(res: SearchResult, found: Path | None, search_id: str) -> dict[
         "reached": res.reached,
         "wasted_vacuous": res.vacuous,
         "errors": res.errors,
+        "drills_total": res.drills,
         "drill_cpu_s": round(res.drill_cpu_s, 2),
-        "draws_per_cpu_s": round(res.draws / res.drill_cpu_s, 3) if res.drill_cpu_s else None,
+        "drills_per_cpu_s": round(res.drills / res.drill_cpu_s, 3) if res.drill_cpu_s else None,
         "wall_s": round(res.wall_s, 2),
         "healthy_violations": res.healthy_violations,
         "coverage": dict(sorted(res.coverage.items())),
@@ -172,10 +173,11 @@ def _markdown(doc: dict[str, Any]) -> str:
         f"Seed {doc['seed']}, budget {doc['budget']} drills, {doc['workers']} worker(s), defects: "
         f"{', '.join(doc['defects']) or 'none (healthy platform)'}.",
         "",
-        "| draws | reached their faults | wasted (faults never fired) | harness errors | drill CPU | wall |",
-        "|---|---|---|---|---|---|",
+        "| draws | reached their faults | wasted (faults never fired) | harness errors "
+        "| drills in all | drill CPU | drills per CPU-second | wall |",
+        "|---|---|---|---|---|---|---|---|",
         f"| {doc['draws']} | {doc['reached']} | {doc['wasted_vacuous']} | {len(doc['errors'])} "
-        f"| {doc['drill_cpu_s']}s | {doc['wall_s']}s |",
+        f"| {doc['drills_total']} | {doc['drill_cpu_s']}s | {doc['drills_per_cpu_s']} | {doc['wall_s']}s |",
         "",
     ]
     if v is None:

@@ -36,7 +36,15 @@ from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from ..scenario import Scenario
 from .space import Space, scenarios
 
-__all__ = ["Outcome", "SearchConfig", "SearchResult", "evaluate", "minimise_faults", "search"]
+__all__ = [
+    "Outcome",
+    "SearchConfig",
+    "SearchResult",
+    "evaluate",
+    "minimise_faults",
+    "minimise_workload",
+    "search",
+]
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,8 @@ class SearchResult:
     minimal: Scenario | None = None
     minimal_outcome: Outcome | None = None
     shrink_drills: int = 0
+    #: every drill run: draws, shrinking, minimising, healthy checks (and pool draws never used)
+    drills: int = 0
     dropped_faults: int = 0
     drill_cpu_s: float = 0.0
     wall_s: float = 0.0
@@ -175,6 +185,7 @@ def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> 
         if raw not in cache:
             cache[raw] = evaluate(raw, cfg.defects)
             res.drill_cpu_s += cache[raw].cpu_s
+            res.drills += 1
         return cache[raw]
 
     def blame(raw: str) -> tuple[str, ...]:
@@ -185,6 +196,7 @@ def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> 
         if raw not in healthy:
             healthy[raw] = evaluate(raw, ())
             res.drill_cpu_s += healthy[raw].cpu_s
+            res.drills += 1
             for name in healthy[raw].violated:
                 res.healthy_violations[name] = res.healthy_violations.get(name, 0) + 1
         return tuple(v for v in out.violated if v not in healthy[raw].violated)
@@ -200,6 +212,7 @@ def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> 
                 ):
                     cache[raw] = out
                     res.drill_cpu_s += out.cpu_s
+                    res.drills += 1
                 say(f"evaluated {min(i + batch, len(draws))}/{len(draws)} draws")
                 if any(cache[d].violated for d in draws[i : i + batch]):
                     break
@@ -258,7 +271,11 @@ def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> 
         probe()
     if state["best"] is not None:
         shrunk = Scenario.model_validate_json(state["best"])
-        res.minimal, res.without = minimise_faults(shrunk, str(state["target"]), blame)
+        target = str(state["target"])
+        smaller, _ = minimise_faults(shrunk, target, blame)
+        # with faults gone, the traffic they needed may be too: shrink the workload once more
+        smaller = minimise_workload(smaller, target, blame)
+        res.minimal, res.without = minimise_faults(smaller, target, blame)
         res.minimal_outcome = run(_canon(res.minimal))
         res.dropped_faults = len(shrunk.faults) - len(res.minimal.faults)
     res.wall_s = time.perf_counter() - t0
@@ -310,3 +327,57 @@ def minimise_faults(
         for i, f in enumerate(s.faults)
     ]
     return s, proof
+
+
+def _workload_cuts(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """Smaller variants of a scenario (JSON mapping): one surge, rate, platform or client less."""
+    out: list[dict[str, Any]] = []
+    wl = raw["workload"]
+
+    def variant(**workload: Any) -> dict[str, Any]:
+        return {**raw, "workload": {**wl, **workload}}
+
+    for i in range(len(wl.get("surges") or ())):
+        out.append(variant(surges=[x for j, x in enumerate(wl["surges"]) if j != i]))
+    for key, extra in (
+        ("dms_per_hour", {}),
+        ("inbound_comments_per_hour", {"dms_per_hour": 0.0}),
+        ("tool_calls_per_hour", {"tool_followup": "none"}),
+        ("generation_jobs_per_hour", {"text_tools": []}),
+        ("video_jobs_per_hour", {}),
+        ("image_jobs_per_hour", {}),
+    ):
+        if wl.get(key):
+            out.append(variant(**{key: 0.0, **extra}))
+    if (wl.get("posts_per_hour") or 0) > 30:
+        out.append(variant(posts_per_hour=30.0))
+    world = raw["world"]
+    if world.get("budgets"):
+        out.append({**raw, "world": {**world, "budgets": None}})
+    for p in world["platforms"]:
+        if len(world["platforms"]) > 1:
+            kept = [x for x in world["platforms"] if x != p]
+            out.append({**raw, "world": {**world, "platforms": kept}})
+    if world["clients"] > 1:
+        out.append({**raw, "world": {**world, "clients": world["clients"] - 1}})
+    return out
+
+
+def minimise_workload(
+    s: Scenario, target: str, blame: Callable[[str], tuple[str, ...]]
+) -> Scenario:
+    """Greedily drop surges, traffic, budgets, platforms and clients while ``target`` still breaks."""
+    from pydantic import ValidationError
+
+    changed = True
+    while changed:
+        changed = False
+        for cut in _workload_cuts(s.model_dump(mode="json")):
+            try:
+                smaller = Scenario.model_validate(cut)
+            except ValidationError:  # e.g. a fault still targets the platform dropped
+                continue
+            if target in blame(_canon(smaller)):
+                s, changed = smaller, True
+                break
+    return s
