@@ -258,7 +258,8 @@ def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> 
             if res.draws % 25 == 0:
                 say(f"{res.draws} draws, {res.reached} reached their faults, nothing violated")
             return None
-        if raw not in cache and res.shrink_drills >= cfg.max_shrinks:
+        late = cfg.time_s is not None and time.perf_counter() - t0 > cfg.time_s
+        if raw not in cache and (res.shrink_drills >= cfg.max_shrinks or late):
             return None  # the shrink budget is spent: untried candidates count as not failing
         if raw not in cache:
             res.shrink_drills += 1
