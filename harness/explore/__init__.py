@@ -1,6 +1,6 @@
 """``vibedrill explore``: search the fault space for a failure nobody scripted, shrink it to a scenario.
 
-:func:`explore` runs a :class:`SearchConfig` (see :mod:`.search`), then checks the minimal
+:func:`explore` runs a :class:`SearchConfig` (see :mod:`.loop`), then checks the minimal
 schedule the way a user will: written as a scenario file (:mod:`.output`), loaded back, run with
 the same defects (it must violate the same invariant) and on the healthy platform (under a
 defect, to say whether the defect is what breaks it); and writes the summary.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..scenario import load_scenario
 from .output import found_id, reproduce_command, write_found, write_summary
-from .search import Outcome, SearchConfig, SearchResult, evaluate, search, without_fault
+from .loop import Outcome, SearchConfig, SearchResult, evaluate, search, without_fault
 from .space import Space, scenarios
 
 __all__ = [

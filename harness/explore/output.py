@@ -20,7 +20,7 @@ import yaml
 
 from ..runbooks import runbooks
 from ..scenario import load_scenario
-from .search import SearchResult
+from .loop import SearchResult
 
 __all__ = ["found_id", "reproduce_command", "summary_json", "write_found", "write_summary"]
 

@@ -202,7 +202,9 @@ def _fault(
     params = draw(_params(kind))
     if params:
         f["params"] = params
-    prob = draw(st.sampled_from([1.0, 0.5]))
+    # no_side_effect_while_toolgate_failing judges the gateway's failure *window*, not each call:
+    # a gateway fault that hits every other call would blame posts made on real results
+    prob = 1.0 if fake == "toolgate" else draw(st.sampled_from([1.0, 0.5]))
     if prob != 1.0:
         f["probability"] = prob
     if len(FAULT_KINDS[kind].fakes) > 1:

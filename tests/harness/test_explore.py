@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from fakes.core.faults import FAULT_KINDS
 from harness.cli import app
 from harness.explore import SearchConfig, Space, evaluate, explore, scenarios, without_fault
-from harness.explore.search import _pregenerate
+from harness.explore.loop import _pregenerate
 from harness.explore.space import incident_of, invariants_for, runbook_of
 from harness.scenario import Scenario, load_scenario
 

@@ -220,6 +220,7 @@ def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> 
                     break
 
     state: dict[str, Any] = {"target": None, "best": None, "out_of_time": False}
+    drawn: set[str] = set()
 
     @hseed(cfg.seed)
     @_settings(cfg, _db(cfg), [Phase.reuse, Phase.generate, Phase.shrink])
@@ -239,6 +240,9 @@ def search(cfg: SearchConfig, progress: Callable[[str], None] | None = None) -> 
             ):
                 state["out_of_time"] = True
                 return None
+            if raw in drawn:  # Hypothesis replayed a draw: no new information, not a new draw
+                return None
+            drawn.add(raw)
             out = run(raw)
             res.draws += 1
             _cover(res, s, out)
