@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..scenario import load_scenario
-from .output import found_id, reproduce_command, write_found, write_summary
 from .loop import Outcome, SearchConfig, SearchResult, evaluate, search, without_fault
+from .output import found_id, reproduce_command, write_found, write_summary
 from .space import Space, scenarios
 
 __all__ = [
