@@ -28,7 +28,11 @@ def main() -> None:
         log = OUT / f"{d}.run.log"
         if v and log.exists():
             text = log.read_text()
-            rerun = "yes" if c["vibedrill_run_rc"] == "1" and re.search(v["invariant"][:20], text) else "NO"
+            rerun = (
+                "yes"
+                if c["vibedrill_run_rc"] == "1" and re.search(v["invariant"][:20], text)
+                else "NO"
+            )
         rows.append(
             f"| {d} | {'yes' if v else 'no'} | {v['invariant'] if v else '—'} "
             f"| {v['found_at_draw'] if v else s['draws']} | {v['shrink_drills'] if v else '—'} "
