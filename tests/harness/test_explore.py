@@ -186,3 +186,46 @@ def test_every_found_scenario_validates_and_says_what_was_found_and_how_to_repro
         s = load_scenario(p)
         assert "Found by `vibedrill explore` (seed" in s.description
         assert f"Reproduce: vibedrill run scenarios/found/{p.name}" in s.description
+
+
+def test_minimising_drops_every_fault_and_all_traffic_the_violation_does_not_need() -> None:
+    from harness.explore.loop import minimise_faults, minimise_workload
+
+    raw = {
+        "id": "t",
+        "title": "t",
+        "runbook": "RB-05",
+        "severity": "P2",
+        "incident_types": ["RATE"],
+        "world": {"clients": 3, "platforms": ["x", "instagram"]},
+        "workload": {
+            "duration": 1200,
+            "posts_per_hour": 60,
+            "inbound_comments_per_hour": 60,
+            "dms_per_hour": 30,
+            "surges": [{"job": "publish", "at": 400, "duration": 300, "per_hour": 60}],
+        },
+        "faults": [
+            {"kind": "x.rate_limited", "at": 600, "duration": 300},
+            {"kind": "instagram.token_expired", "at": 600, "duration": 300},
+        ],
+        "invariants": ["rate_within_platform_limits"],
+    }
+    s = Scenario.model_validate(raw)
+
+    def blame(j: str) -> tuple[str, ...]:  # violated iff the X 429s and inbound comments remain
+        d = json.loads(j)
+        needed = any(f["kind"] == "x.rate_limited" for f in d["faults"])
+        return (
+            ("rate_within_platform_limits",)
+            if needed and d["workload"]["inbound_comments_per_hour"]
+            else ()
+        )
+
+    fewer, proof = minimise_faults(s, "rate_within_platform_limits", blame)
+    assert [f.kind for f in fewer.faults] == ["x.rate_limited"]
+    assert proof == [{"fault": 0, "kind": "x.rate_limited", "violated_without": False}]
+    small = minimise_workload(fewer, "rate_within_platform_limits", blame)
+    assert small.world.platforms == ("x",) and small.world.clients == 1
+    assert small.workload.surges == () and small.workload.dms_per_hour == 0
+    assert small.workload.posts_per_hour == 30 and small.workload.inbound_comments_per_hour == 60
