@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``drills``, ``bench``, ``load``, ``lock``.
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``drills``, ``explore``, ``bench``, ``load``, ``lock``.
 
 Every session installs exactly what ``uv.lock`` pins (``uv sync --locked``), so a session, CI and a
 newcomer's ``.ci/tests`` run the same versions. ``nox -s lock`` is the only way the lock moves.
@@ -70,6 +70,19 @@ def load(session: nox.Session) -> None:
     """
     install_locked(session)
     session.run("vibedrill", "load", *session.posargs)
+
+
+@nox.session
+def explore(session: nox.Session) -> None:
+    """Search the fault space with a fixed small budget (``vibedrill explore --budget 40 --seed 0``).
+
+    Fails when the healthy platform violates an invariant; the minimal scenario is written under
+    ``scenarios/found/``. Extra arguments go to ``vibedrill explore``.
+    """
+    install_locked(session)
+    session.run(
+        "vibedrill", "explore", "--budget", "40", "--seed", "0", "--time", "15m", *session.posargs
+    )
 
 
 @nox.session

@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-__all__ = ["DRILL_RUNNER", "drill", "drill_reports_dir", "drill_seed"]
+from .pytest_explore import drill_explore
+
+__all__ = ["DRILL_RUNNER", "drill", "drill_explore", "drill_reports_dir", "drill_seed"]
 
 #: "module:function" that runs one scenario for the ``drill`` fixture
 DRILL_RUNNER = "harness.drill.run:run_for_pytest"

@@ -93,6 +93,8 @@ class Spend:
     usd: float = 0.0
     calls: int = 0
     tool_rounds: int = 0
+    #: the known cost of calls started but not charged yet (renders in flight for minutes)
+    held_usd: float = 0.0
 
 
 LimitsOf = Callable[[str], BudgetLimits]
@@ -127,9 +129,9 @@ class Budget:
         ep, cl = self.episode(episode_id), self.client(client_id)
         checks: tuple[tuple[str, str, str, float | None, float, float], ...] = (
             ("episode", episode_id, "tokens", lim.episode_tokens, ep.tokens, tokens),
-            ("episode", episode_id, "USD", lim.episode_usd, ep.usd, usd),
+            ("episode", episode_id, "USD", lim.episode_usd, ep.usd + ep.held_usd, usd),
             ("client", client_id, "tokens", lim.client_tokens, cl.tokens, tokens),
-            ("client", client_id, "USD", lim.client_usd, cl.usd, usd),
+            ("client", client_id, "USD", lim.client_usd, cl.usd + cl.held_usd, usd),
         )
         for scope, key, unit, limit, spent, needed in checks:
             if limit is not None and spent + needed > limit:
@@ -137,6 +139,20 @@ class Budget:
                 if self.enforce():
                     raise BudgetExceeded(scope, key, unit, limit, spent, needed)
                 return
+
+    def hold(self, client_id: str, episode_id: str, usd: float) -> None:
+        """Count a started call's known cost against the budgets until it is charged or fails.
+
+        Without it, every render that starts before the first one finishes passes the check:
+        a burst of renders overshoots a client's budget by all the renders in flight.
+        """
+        for s in (self.episode(episode_id), self.client(client_id)):
+            s.held_usd += usd
+
+    def release(self, client_id: str, episode_id: str, usd: float) -> None:
+        """Drop a hold (the call was charged, or failed)."""
+        for s in (self.episode(episode_id), self.client(client_id)):
+            s.held_usd = max(0.0, s.held_usd - usd)
 
     def charge(self, client_id: str, episode_id: str, *, tokens: int, usd: float) -> None:
         """Add a finished call's tokens and cost to its episode and client."""

@@ -201,7 +201,10 @@ class FaultEngine:
         inst.seq = self._next
         self._by_kind.setdefault(rule.kind, []).append(inst)
         self._by_key.setdefault((rule.kind, rule.match.account), []).append(inst)
-        self.history.append({"id": rid, "kind": rule.kind, "installed_at": self.now()})
+        # params are kept so a judge reading a healed rule still knows e.g. its Retry-After
+        self.history.append(
+            {"id": rid, "kind": rule.kind, "params": dict(rule.params), "installed_at": self.now()}
+        )
         return rule
 
     def remove(self, rule_id: str) -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from fakes.core.roster import fingerprint
 
 from ..files import atomic_write
+from ..judge.judgement import judge
 from ..judge.record import DrillRecord
 from ..judge.rows import (
     AccountFacts,
@@ -204,6 +205,12 @@ async def finish(e: DrillState, lane: LaneHooks, error: str | None) -> DrillResu
     """Judge and write the drill; returns the :class:`DrillResult`."""
     got = await _collect(e)
     record = lane.amend(build_record(e, got, error))
+    if not e.opts.write:  # judged in memory only (exploration draws): no report folder
+        v = judge(record, error=error)
+        sha = record.timeline.sha256()
+        return DrillResult(
+            e.drill_id, e.scenario.id, v.verdict, v.to_json(), None, sha, verdict_obj=v
+        )
     out_dir = e.opts.reports_dir / e.drill_id
     lane.write_files(out_dir)
     rep = write_report(record, e.opts.reports_dir, error=error)

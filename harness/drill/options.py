@@ -33,6 +33,8 @@ class DrillOptions:
     #: polled when the drill's loop starts: a signal number asks the drill to stop (the CLI's
     #: handler, for a signal that arrived before the drill loop installed its own)
     stop_requested: Callable[[], int] | None = None
+    #: False: judge only, write no report folder (``vibedrill explore``'s draws)
+    write: bool = True
 
 
 @dataclass
