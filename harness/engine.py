@@ -19,6 +19,7 @@ from . import drill as _drill
 from .browser_drill import hooks_for
 from .detect import Detection, Detector
 from .durations import format_duration
+from .operator import bite, operate
 from .respond import ACTOR, OpsLead
 from .runbooks import ActionContext, runbooks
 from .scenario import Scenario
@@ -227,6 +228,7 @@ class DrillEngine:
             asyncio.ensure_future(run_jobs(plan, self.pc, self.t0, self.now, self._submitted)),
             asyncio.ensure_future(self._inject()),
             asyncio.ensure_future(self._monitor()),
+            asyncio.ensure_future(operate(self)),
         ]
         # steady state -------------------------------------------------------------------
         await self._sleep_until(
@@ -237,6 +239,7 @@ class DrillEngine:
         await self._sleep_until(self.t0 + s.workload.duration)
         self.progress("heal")
         await tasks[0]
+        await tasks[3]  # an operator step that fails is a broken rehearsal: it raises here
         await self._heal(None, actor="drill")
         responder = getattr(self, "_responder", None)
         if responder is not None:
@@ -248,6 +251,7 @@ class DrillEngine:
         tasks[2].cancel()
         await asyncio.gather(tasks[1], tasks[2], return_exceptions=True)
         await self._poll_once()
+        bite(self, await self.pc.jobs())
         self.progress("verify")
         await self._verify()
 

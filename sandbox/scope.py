@@ -65,7 +65,7 @@ class JobScope:
             "kill_switch_ignored_by_engagement"
         )
         if not ignore_kill:
-            ks = p.controls.is_killed(self.client_id, self.service, atype)
+            ks = p.controls.is_killed(self.client_id, self.service, atype, self.account_id)
             if ks is not None:
                 raise Blocked(
                     f"kill_switch: {action} for {self.client_id} on {self.service} stopped by the switch {ks.model_dump(exclude_none=True) or 'global'}",
