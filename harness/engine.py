@@ -25,7 +25,7 @@ from .runbooks import ActionContext, runbooks
 from .scenario import Scenario
 from .timeline import Timeline
 from .verify import run_checks
-from .workload import WorkItem, plan_workload, run_jobs
+from .workload import OWN_AUTHOR, WorkItem, plan_workload, run_jobs
 
 __all__ = ["DrillEngine"]
 
@@ -193,6 +193,7 @@ class DrillEngine:
             if lane != "api":
                 await self.pc.set_lane(p, lane, actor="drill", reason="scenario world")
         plan = plan_workload(s, self.seed, self.clients, self.accounts)
+        handles = {a.id: a.handle for a in roster.accounts()}
         if plan.inbound:
             body = [
                 {
@@ -200,7 +201,9 @@ class DrillEngine:
                     "kind": i.kind,
                     "account": i.account,
                     "text": i.text,
-                    "author": i.author,
+                    "author": handles.get(i.account, i.author)
+                    if i.author == OWN_AUTHOR
+                    else i.author,
                     "at": self.t0 + i.at,
                 }
                 for i in plan.inbound

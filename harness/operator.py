@@ -25,7 +25,7 @@ from .runbooks import ActionContext, run_action
 if TYPE_CHECKING:
     from .engine import DrillEngine
 
-__all__ = ["ACTOR", "bite", "operate"]
+__all__ = ["ACTOR", "bite", "kill_scope", "operate"]
 
 ACTOR = "operator"
 
@@ -87,6 +87,22 @@ _BLOCK_PROBES: tuple[tuple[str, str], ...] = (
 )
 
 
+#: the kill-switch scope a refusal names → the scope's name in probes and coverage
+_SCOPE_NAMES: tuple[tuple[str, str], ...] = (
+    ("'account_id'", "account"),
+    ("'action'", "action"),
+    ("'platform'", "platform"),
+    ("'client_id'", "client"),
+)
+
+
+def kill_scope(error: str) -> str:
+    """``global``, ``client``, ``platform``, ``account`` or ``action``: the narrowest field the
+    switch named in a ``kill_switch:`` refusal (``… stopped by the switch {'platform': 'x'}``)."""
+    switch = error.rpartition("stopped by the switch")[2]
+    return next((name for key, name in _SCOPE_NAMES if key in switch), "global")
+
+
 def bite(engine: DrillEngine, jobs: list[Any]) -> None:
     """Write ``control.bit`` events for the controls that met work in this drill (see module)."""
     if not engine.s.operator:
@@ -110,8 +126,10 @@ def bite(engine: DrillEngine, jobs: list[Any]) -> None:
         for prefix, probe in _BLOCK_PROBES:
             if (a.error or "").startswith(prefix):
                 hit(probe, a.t)
-                if prefix == "kill_switch:" and a.job_id is not None:
-                    killed.add(a.job_id)
+                if prefix == "kill_switch:":
+                    hit(f"kill_switch.{kill_scope(a.error or '')}.bit", a.t)
+                    if a.job_id is not None:
+                        killed.add(a.job_id)
     for j in jobs:
         approved = j.result.get("approved_by")
         if isinstance(approved, dict):

@@ -59,6 +59,7 @@ SurgeJob = Literal[
     "tool_call",
     "comment",
     "dm",
+    "own_comment",
 ]
 
 

@@ -161,18 +161,21 @@ def nothing_lost_or_doubled_across_release(
         return NotApplicable("no job met an engaged kill switch")
     f = facts(record)
     keys = {str(w["job_id"]): w.get("idempotency_key") for w in record.workload if w.get("job_id")}
+    by_key = {key: job_id for job_id, key in keys.items() if job_id in stopped and key}
     landed: dict[str, list[int]] = {}
+    ran: set[str] = set()
     for i, e in enumerate(record.ledger):
-        if e.get("action") not in p.actions:
-            continue
         intent = f.intents.get(i)
         if intent is None:
             continue
-        for job_id, key in keys.items():
-            if job_id not in stopped:
-                continue
-            if intent.job_id == job_id or (key is not None and intent.idempotency_key == key):
-                landed.setdefault(job_id, []).append(i)
+        job_id = intent.job_id if intent.job_id in stopped else None
+        if job_id is None and intent.idempotency_key is not None:
+            job_id = by_key.get(intent.idempotency_key)
+        if job_id is None:
+            continue
+        ran.add(job_id)
+        if e.get("action") in p.actions:
+            landed.setdefault(job_id, []).append(i)
     jobs = {str(j.get("id")): j for j in record.jobs}
     out: list[Violation] = []
     for job_id, (t, j) in sorted(stopped.items(), key=lambda x: x[1]):
@@ -190,7 +193,7 @@ def nothing_lost_or_doubled_across_release(
                     evidence("ledger.jsonl", landed[job_id][1]),
                 )
             )
-        elif state in _PARKED or (n == 0 and state == "succeeded"):
+        elif state in _PARKED or (job_id not in ran and state == "succeeded"):
             out.append(
                 Violation(
                     t,
