@@ -176,6 +176,18 @@ def nothing_lost_or_doubled_across_release(
         ran.add(job_id)
         if e.get("action") in p.actions:
             landed.setdefault(job_id, []).append(i)
+    # a copy of a stopped job resubmitted under a new key posts the same content on its account
+    by_content = {
+        (record.ledger[i].get("account_id"), record.ledger[i].get("content_hash")): job_id
+        for job_id, idx in landed.items()
+        for i in idx
+        if record.ledger[i].get("content_hash")
+    }
+    claimed = {i for idx in landed.values() for i in idx}
+    for i, e in enumerate(record.ledger):
+        job_id = by_content.get((e.get("account_id"), e.get("content_hash")))
+        if job_id is not None and i not in claimed and e.get("action") in p.actions:
+            landed[job_id] = sorted([*landed[job_id], i])
     jobs = {str(j.get("id")): j for j in record.jobs}
     out: list[Violation] = []
     for job_id, (t, j) in sorted(stopped.items(), key=lambda x: x[1]):
