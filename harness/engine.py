@@ -254,7 +254,7 @@ class DrillEngine:
         tasks[2].cancel()
         await asyncio.gather(tasks[1], tasks[2], return_exceptions=True)
         await self._poll_once()
-        bite(self, await self.pc.jobs())
+        bite(self, await self.pc.jobs(), await self.pc.control_changes(0))
         self.progress("verify")
         await self._verify()
 

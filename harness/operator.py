@@ -103,7 +103,7 @@ def kill_scope(error: str) -> str:
     return next((name for key, name in _SCOPE_NAMES if key in switch), "global")
 
 
-def bite(engine: DrillEngine, jobs: list[Any]) -> None:
+def bite(engine: DrillEngine, jobs: list[Any], changes: list[Any]) -> None:
     """Write ``control.bit`` events for the controls that met work in this drill (see module)."""
     if not engine.s.operator:
         return
@@ -137,6 +137,20 @@ def bite(engine: DrillEngine, jobs: list[Any]) -> None:
         notes = str(j.last_error or "")
         if notes.startswith("pacing: daily cap"):
             hit("daily_cap.bit", j.updated_at)
+    paused: dict[str, float] = {}
+    samples = list(engine.detector.metrics_samples)
+    for c in changes:
+        if c.control != "queue_paused":
+            continue
+        cls = str(dict(c.scope).get("job_class"))
+        if c.value:
+            paused.setdefault(cls, c.t)
+        elif cls in paused:
+            start = paused.pop(cls)
+            metric = f'queue_depth{{job_class="{cls}"}}'
+            for t, m in samples:
+                if start < t <= c.t and (m.get(metric) or 0) > 0:
+                    hit("queue_paused.bit", t)
     for probe, (t, n) in sorted(seen.items(), key=lambda x: (x[1][0], x[0])):
         engine.ev(
             "control.bit",
