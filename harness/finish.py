@@ -124,7 +124,7 @@ def build_record(e: DrillEngine, got: dict[str, Any], error: str | None) -> Dril
             "fake": i.fake,
             "kind": i.kind,
             "account_id": i.account_id,
-            "post_id": i.post_id,
+            "post_id": w.inbound.post_of(i),
             "author": i.author,
             "t": i.at,
             "echo": i.echo_of,

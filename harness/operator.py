@@ -18,6 +18,7 @@ that met nothing makes the drill ``vacuous``, not ``held``.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING, Any
 
 from .runbooks import ActionContext, run_action
@@ -54,17 +55,18 @@ async def operate(engine: DrillEngine) -> None:
         await engine._sync_controls()
 
 
+_PLACEHOLDER = re.compile(r"\{(client|account):(\d+)(?::([a-z]+))?\}")
+
+
 def _resolve(engine: DrillEngine, params: dict[str, Any]) -> dict[str, Any]:
-    """``{client:N}`` → the N-th client's id, ``{account:N:platform}`` → its account id."""
-    out: dict[str, Any] = {}
-    for k, v in params.items():
-        if isinstance(v, str) and v.startswith("{client:") and v.endswith("}"):
-            v = engine.clients[int(v[8:-1])]
-        elif isinstance(v, str) and v.startswith("{account:") and v.endswith("}"):
-            n, platform = v[9:-1].split(":", 1)
-            v = engine.accounts[(engine.clients[int(n)], platform)]
-        out[k] = v
-    return out
+    """``{client:N}`` → the N-th client's id, ``{account:N:platform}`` → its account id
+    (anywhere in a string: ``bp-{client:1}-x``)."""
+
+    def sub(m: re.Match[str]) -> str:
+        client = engine.clients[int(m[2])]
+        return client if m[1] == "client" else engine.accounts[(client, str(m[3]))]
+
+    return {k: _PLACEHOLDER.sub(sub, v) if isinstance(v, str) else v for k, v in params.items()}
 
 
 def _label(params: Any) -> str:
@@ -151,6 +153,7 @@ def bite(engine: DrillEngine, jobs: list[Any], changes: list[Any]) -> None:
             for t, m in samples:
                 if start < t <= c.t and (m.get(metric) or 0) > 0:
                     hit("queue_paused.bit", t)
+    _engagement(engine, changes, hit)
     for probe, (t, n) in sorted(seen.items(), key=lambda x: (x[1][0], x[0])):
         engine.ev(
             "control.bit",
@@ -159,3 +162,40 @@ def bite(engine: DrillEngine, jobs: list[Any], changes: list[Any]) -> None:
             {"probe": probe, "count": n},
             t=t,
         )
+
+
+def _engagement(engine: DrillEngine, changes: list[Any], hit: Any) -> None:
+    """``own_message.bit``: the account's own comments arrived; ``triggers_off.bit``: keyword
+    comments arrived for a client whose triggers were locked or blueprint disabled."""
+    from .workload import OWN_AUTHOR
+
+    owner = {acc: c for (c, _p), acc in engine.accounts.items()}
+    keyword = engine.s.workload.trigger_keyword
+    off: list[tuple[str | None, str | None, float, float]] = []
+    on: dict[tuple[str, str], float] = {}
+    for c in changes:
+        scope = dict(c.scope)
+        if c.control == "trigger_lock":
+            k, stop = ("lock", str(scope.get("client_id"))), not c.value
+        elif c.control == "blueprint_enabled":
+            k, stop = ("bp", str(scope.get("blueprint_id"))), bool(c.value)
+        else:
+            continue
+        if not stop:
+            on.setdefault(k, c.t)
+        elif k in on:
+            start = on.pop(k)
+            off.append((k[1], None, start, c.t) if k[0] == "lock" else (None, k[1], start, c.t))
+    for item in engine.inbound_planned:
+        t = engine.t0 + item.at
+        if item.author == OWN_AUTHOR:
+            hit("own_message.bit", t)
+            continue
+        if keyword not in item.text:
+            continue
+        client = owner.get(item.account)
+        for lock, bp, a, b in off:
+            if a <= t < b and (
+                lock in (None, "None", client) if bp is None else bp == f"bp-{client}-{item.fake}"
+            ):
+                hit("triggers_off.bit", t)

@@ -100,6 +100,7 @@ class _LinkedIn:
         self.opts = options
         self.state = _State()
         world.on_reset(self.state.clear)
+        world.inbound.resolvers["linkedin"] = self.newest_post
 
     # checks ---------------------------------------------------------------------------------
     def version_error(self, call: Call) -> Response | None:
@@ -174,6 +175,17 @@ class _LinkedIn:
             return await handler(call)
 
         return run
+
+    def newest_post(self, account_id: str, t: float) -> str | None:
+        """The account's newest post created by ``t`` (else its first one), for a comment."""
+        mine = [
+            p for p in self.state.posts.values() if p.account_id == account_id and not p.deleted
+        ]
+        before = [p for p in mine if p.created_at <= t]
+        pick = max(before, key=lambda p: p.created_at, default=None) or min(
+            mine, key=lambda p: p.created_at, default=None
+        )
+        return None if pick is None else pick.urn
 
     @staticmethod
     def throttled(who: str) -> Response:

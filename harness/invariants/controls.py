@@ -20,6 +20,7 @@ from ._facts import evidence, facts, noun_of
 
 __all__ = [
     "engagement_never_answers_itself",
+    "no_reply_while_triggers_off",
     "nothing_lost_or_doubled_across_release",
     "side_effects_only_as_the_mode_allows",
 ]
@@ -87,8 +88,9 @@ def side_effects_only_as_the_mode_allows(
     effect landed (``approved_at`` of the final job). Canary jobs are exempt (they prove the path).
     """
     steps = mode_steps(record)
-    if len(steps) == 1:
-        return NotApplicable("no mode was changed during the drill")
+    lanes = _intervals(record, "lane_read_only", lambda sc: (sc.get("platform"), sc.get("lane")))
+    if len(steps) == 1 and not lanes:
+        return NotApplicable("no mode was changed and no lane held read-only during the drill")
     f = facts(record)
     jobs = {str(j.get("id")): j for j in record.jobs}
     out: list[Violation] = []
@@ -100,6 +102,10 @@ def side_effects_only_as_the_mode_allows(
         intent = f.intents.get(i)
         client = (intent.client_id if intent else None) or e.get("tenant_id")
         mode, since = mode_at(steps, t, client, e.get("fake"))
+        lane = "browser" if e.get("channel") == "web" else "api"
+        held = [a for (pf, ln), a, b in lanes if pf == e.get("fake") and ln == lane and a <= t < b]
+        if held and _RANK[mode] < _RANK["read_only"]:
+            mode, since = "read_only", max(held)
         if mode == "auto":
             continue
         checked += 1
@@ -219,6 +225,89 @@ def nothing_lost_or_doubled_across_release(
         len(stopped),
         out,
         f"all {len(stopped)} jobs stopped by a kill switch ran exactly once after its release",
+    )
+
+
+def _intervals(record: DrillRecord, control: str, key: Any) -> list[tuple[Any, float, float]]:
+    """``(key(scope), on, off)`` of a boolean control (``off`` = end of drill when never off)."""
+    on: dict[Any, float] = {}
+    out: list[tuple[Any, float, float]] = []
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        if c.get("control") != control:
+            continue
+        k = key(dict(c.get("scope") or {}))
+        if bool(c.get("value")):
+            on.setdefault(k, float(c["t"]))
+        elif k in on:
+            out.append((k, on.pop(k), float(c["t"])))
+    out += [(k, t, float("inf")) for k, t in on.items()]
+    return out
+
+
+class TriggerParams(Params):
+    """Parameters of ``no_reply_while_triggers_off``."""
+
+    grace_s: float = Field(
+        5.0, ge=0, description="replies already in flight may land this long after the change"
+    )
+
+
+@invariant(TriggerParams)
+def no_reply_while_triggers_off(record: DrillRecord, p: TriggerParams) -> Findings | NotApplicable:
+    """No reply or DM lands for a client whose keyword triggers are locked, or from a disabled blueprint.
+
+    A blueprint is ``bp-<client>-<platform>`` (the drill's blueprints, one per client and
+    platform); a lock without a client locks every client's triggers.
+    """
+    off = [
+        (f"triggers of {k or 'every client'}", k, None, a, b)
+        for k, a, b in _intervals(record, "trigger_lock", lambda sc: sc.get("client_id"))
+    ]
+    # blueprint_enabled is true when *enabled*: its off intervals run from false to true
+    disabled: dict[str, float] = {}
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        if c.get("control") != "blueprint_enabled":
+            continue
+        k = str((c.get("scope") or {}).get("blueprint_id"))
+        if not c.get("value"):
+            disabled.setdefault(k, float(c["t"]))
+        elif k in disabled:
+            off.append((f"blueprint {k}", None, k, disabled.pop(k), float(c["t"])))
+    off += [(f"blueprint {k}", None, k, t, float("inf")) for k, t in disabled.items()]
+    if not off:
+        return NotApplicable("no trigger was locked and no blueprint disabled during the drill")
+    out: list[Violation] = []
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        if e.get("action") not in ("reply.created", "dm.sent"):
+            continue
+        checked += 1
+        t = float(e["t"])
+        tenant = record.accounts.get(str(e.get("account_id")), {}).get("tenant_id") or e.get(
+            "tenant_id"
+        )
+        for what, client, blueprint, a, b in off:
+            if not a + p.grace_s < t < b:
+                continue
+            if client is not None and client != tenant:
+                continue
+            if blueprint is not None and blueprint != f"bp-{tenant}-{e.get('fake')}":
+                continue
+            noun, verb = noun_of(str(e["action"]))
+            out.append(
+                Violation(
+                    t,
+                    noun,
+                    f"{verb} on {record.handle(e.get('account_id'))} while the {what} was off",
+                    str(e.get("resource_id")),
+                    evidence("ledger.jsonl", i),
+                )
+            )
+            break
+    return Findings(
+        checked,
+        out,
+        f"{checked} replies/DMs checked; none while its triggers or blueprint were off",
     )
 
 
