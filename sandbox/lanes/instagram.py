@@ -81,6 +81,12 @@ class InstagramLane(ApiLane):
     def _is_auth_failure(self, r: httpx.Response) -> bool:
         return r.status_code == 401 or (r.status_code >= 400 and self._err(r).get("code") == 190)
 
+    def is_throttled(self, r: httpx.Response) -> bool:
+        """A 429, or a throttling error code (4, 17, 32, 613) whatever the status (usually 400)."""
+        return r.status_code == 429 or (
+            r.status_code >= 400 and self._err(r).get("code") in THROTTLE_CODES
+        )
+
     def retry_after(self, r: httpx.Response) -> float | None:
         """Retry-After, else the business-use-case regain time."""
         ra = super().retry_after(r)

@@ -221,7 +221,8 @@ class LinkedInLane(ApiLane):
             for c in self.json_of(r, mutating=False).get("elements") or ():
                 out.append(
                     InboundMessage(
-                        str(c.get("id") or c.get("$URN")),
+                        # the comment's URN: what a reply names (its bare id is not addressable)
+                        str(c.get("commentUrn") or c.get("$URN") or c.get("id")),
                         "comment",
                         (c.get("message") or {}).get("text", ""),
                         str(c.get("actor", "")),
