@@ -62,6 +62,11 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
     side effects of an action type in a UTC day than the cap in force.
     """
     rules = {str(r.get("id")): r for r in record.fault_rows()}
+    # a rule removed before the end is in the history without its params: the timeline has them
+    for ev in record.timeline.of_kind("fault.injected"):
+        rid = str(ev.data.get("rule_id"))
+        if rid in rules and not rules[rid].get("params"):
+            rules[rid] = {**rules[rid], "params": dict(ev.data.get("params") or {})}
     blocked: dict[tuple[Any, ...], tuple[float, float]] = {}
     windows: dict[tuple[Any, ...], deque[float]] = {}
     out: list[Violation] = []
