@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from pydantic import Field
 
@@ -40,7 +41,14 @@ def no_unverified_publish_reported_live(
 
     A success AuditEvent for ``post.create`` is a claim that the post is live: its proof must say
     ``verified: true``, the ledger must hold the post, and the fakes must not have kept it invisible.
+    Through the API lane the verification is a lookup: the fakes' journal must show a lookup of
+    the post that succeeded (2xx) before the claim — a lookup that errored proves nothing.
     """
+    looked: dict[tuple[str, str], float] = {}
+    for jr in record.journal:
+        if jr.get("method") == "GET" and 200 <= int(jr.get("status") or 0) < 300:
+            k = (str(jr.get("fake")), unquote(str(jr.get("path") or "")).rsplit("/", 1)[-1])
+            looked[k] = min(looked.get(k, float("inf")), float(jr["t"]))
     created = {
         (str(e.get("fake")), str(e.get("resource_id")))
         for e in record.ledger
@@ -62,6 +70,10 @@ def no_unverified_publish_reported_live(
             why = f"reported live on {where} but never visible on {platform}"
         elif (platform, rid) not in created:
             why = f"reported live on {where} but never created on {platform}"
+        elif a.get("lane", "api") == "api" and looked.get((platform, rid), float("inf")) > float(
+            a["t"]
+        ):
+            why = f"reported live on {where} though no lookup of it on {platform} succeeded"
         if why:
             ref = f"{rid} (job {a.get('job_id')})"
             out.append(
