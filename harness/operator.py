@@ -86,6 +86,7 @@ _BLOCK_PROBES: tuple[tuple[str, str], ...] = (
     ("kill_switch:", "kill_switch.bit"),
     ("mode:read_only", "mode.read_only.bit"),
     ("lane:read_only", "lane.read_only.bit"),
+    ("budget:", "budget.bit"),
 )
 
 
@@ -107,7 +108,8 @@ def kill_scope(error: str) -> str:
 
 def bite(engine: DrillEngine, jobs: list[Any], changes: list[Any]) -> None:
     """Write ``control.bit`` events for the controls that met work in this drill (see module)."""
-    if not engine.s.operator:
+    probes = [c.probe for c in engine.s.reached or () if c.probe]
+    if not engine.s.operator and not any(p.endswith(".bit") for p in probes):
         return
     audit = list(engine.detector.audit)
     seen: dict[str, tuple[float, int]] = {}
