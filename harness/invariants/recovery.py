@@ -179,7 +179,7 @@ def _dump(row: Any) -> str:
 
 @invariant(NoParams)
 def no_secret_in_artifacts(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
-    """No known secret appears in any audit event, log, alert, timeline event or report artifact."""
+    """No known secret appears in any audit event, log, alert, timeline event, job or report artifact."""
     if not record.secrets:
         return NotApplicable("the drill knows no secret to look for")
     sources: list[tuple[str, list[tuple[float, str]]]] = [
@@ -192,6 +192,10 @@ def no_secret_in_artifacts(record: DrillRecord, p: NoParams) -> Findings | NotAp
         ),
         ("journal.jsonl", [(float(j.get("t", record.end_t)), _dump(j)) for j in record.journal]),
         ("ledger.jsonl", [(float(e.get("t", record.end_t)), _dump(e)) for e in record.ledger]),
+        (
+            "jobs.jsonl",
+            [(float(j.get("updated_at") or record.end_t), _dump(j)) for j in record.jobs],
+        ),
     ]
     out: list[Violation] = []
     checked = 0
