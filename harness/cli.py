@@ -438,6 +438,20 @@ def mutants(
 
 
 @app.command()
+def coverage(
+    as_json: Annotated[bool, typer.Option("--json", help="print the map as JSON")] = False,
+    reports_dir: Annotated[Path, typer.Option("--reports-dir")] = Path("reports/coverage"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="processes (0: CPUs)")] = 0,
+    rerun: Annotated[bool, typer.Option("--rerun", help="run every drill again")] = False,
+) -> None:
+    """Map every control and guard to the drills that exercise it with a judged outcome; exit 1
+    when one is not covered (see harness/coverage.py)."""
+    from .coverage import command
+
+    raise typer.Exit(command(as_json=as_json, reports_dir=reports_dir, jobs=jobs, reuse=not rerun))
+
+
+@app.command()
 def faults() -> None:
     """The fault kinds of the fakes: what the outside world sees, and their parameters."""
     from fakes.core.faults import FAULT_KINDS

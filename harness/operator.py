@@ -167,8 +167,9 @@ def bite(engine: DrillEngine, jobs: list[Any], changes: list[Any]) -> None:
 
 
 def _engagement(engine: DrillEngine, changes: list[Any], hit: Any) -> None:
-    """``own_message.bit``: the account's own comments arrived; ``triggers_off.bit``: keyword
-    comments arrived for a client whose triggers were locked or blueprint disabled."""
+    """``own_message.bit``: the account's own comments arrived; ``trigger_lock.bit`` /
+    ``blueprint_off.bit``: keyword comments arrived for a client whose triggers were locked or
+    whose blueprint was disabled."""
     from .workload import OWN_AUTHOR
 
     owner = {acc: c for (c, _p), acc in engine.accounts.items()}
@@ -197,7 +198,7 @@ def _engagement(engine: DrillEngine, changes: list[Any], hit: Any) -> None:
             continue
         client = owner.get(item.account)
         for lock, bp, a, b in off:
-            if a <= t < b and (
-                lock in (None, "None", client) if bp is None else bp == f"bp-{client}-{item.fake}"
-            ):
-                hit("triggers_off.bit", t)
+            if bp is None and a <= t < b and lock in ("None", client):
+                hit("trigger_lock.bit", t)
+            elif bp is not None and a <= t < b and bp == f"bp-{client}-{item.fake}":
+                hit("blueprint_off.bit", t)
