@@ -32,12 +32,14 @@ def test_every_dependency_of_pyproject_is_pinned_in_the_lock() -> None:
     pinned = {p["name"] for p in lock["package"] if "version" in p}
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = meta["dependencies"] + meta["optional-dependencies"]["dev"]
-    names = {d.split(">")[0].split("=")[0].split("<")[0].split("[")[0].strip().lower() for d in wanted}
+    names = {
+        d.split(">")[0].split("=")[0].split("<")[0].split("[")[0].strip().lower() for d in wanted
+    }
     assert names <= {n.lower() for n in pinned}, names - pinned
     registry = [p for p in lock["package"] if p.get("source", {}).get("registry")]
-    assert registry and all(
-        all("hash" in w for w in p.get("wheels", [])) for p in registry
-    ), "every locked wheel carries its hash"
+    assert registry and all(all("hash" in w for w in p.get("wheels", [])) for p in registry), (
+        "every locked wheel carries its hash"
+    )
 
 
 def test_the_lock_is_current_with_pyproject() -> None:

@@ -41,8 +41,9 @@ def no_unverified_publish_reported_live(
 
     A success AuditEvent for ``post.create`` is a claim that the post is live: its proof must say
     ``verified: true``, the ledger must hold the post, and the fakes must not have kept it invisible.
-    Through the API lane the verification is a lookup: the fakes' journal must show a lookup of
-    the post that succeeded (2xx) before the claim — a lookup that errored proves nothing.
+    Through the API lane the verification is a lookup: the fakes' journal (when the record has
+    one) must show a lookup of the post that succeeded (2xx) before the claim — a lookup that
+    errored proves nothing.
     """
     looked: dict[tuple[str, str], float] = {}
     for jr in record.journal:
@@ -70,8 +71,10 @@ def no_unverified_publish_reported_live(
             why = f"reported live on {where} but never visible on {platform}"
         elif (platform, rid) not in created:
             why = f"reported live on {where} but never created on {platform}"
-        elif a.get("lane", "api") == "api" and looked.get((platform, rid), float("inf")) > float(
-            a["t"]
+        elif (
+            record.journal
+            and a.get("lane", "api") == "api"
+            and looked.get((platform, rid), float("inf")) > float(a["t"])
         ):
             why = f"reported live on {where} though no lookup of it on {platform} succeeded"
         if why:
