@@ -511,9 +511,9 @@ def load_evidence(report_dir: Path) -> DrillEvidence | None:
 def coverage_map(drills: Iterable[DrillEvidence]) -> dict[str, Any]:
     """``{"items": [...], "uncovered": [...], "drills": n}``; see the module docstring."""
     drills = list(drills)
-    items = []
+    items: list[dict[str, Any]] = []
     for it in ITEMS:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for d in drills:
             n = it.evidence(d)
             judged = [name for name in it.judged_by if d.judged(name)]
@@ -526,7 +526,7 @@ def coverage_map(drills: Iterable[DrillEvidence]) -> dict[str, Any]:
                 "what": it.what,
                 "shows": it.shows,
                 "judged_by": list(it.judged_by),
-                "scenarios": sorted(rows, key=lambda r: r["scenario"]),
+                "scenarios": sorted(rows, key=lambda r: str(r["scenario"])),
             }
         )
     return {
@@ -541,6 +541,8 @@ def command(*, as_json: bool, reports_dir: Path, jobs: int, reuse: bool) -> int:
 
     Returns the exit code: 0 when every item is covered, 1 otherwise.
     """
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
@@ -549,8 +551,6 @@ def command(*, as_json: bool, reports_dir: Path, jobs: int, reuse: bool) -> int:
     from .drill import commit_of, drill_id_for
     from .mutants import default_jobs, run_drills
     from .scenario import load_scenario
-
-    import sys
 
     out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     scenarios = [load_scenario(p) for p in sorted(scenarios_dir().glob("*.yaml"))]

@@ -206,8 +206,7 @@ class Generator:
             def attempt(retry: int, provider: str = provider) -> Awaitable[Any]:
                 return call(provider, retry)
 
-            hold = {"tokens": estimate[0], "usd": estimate[1]}
-            self.budget.hold(client_id, episode_id, **hold)
+            self.budget.hold(client_id, episode_id, tokens=estimate[0], usd=estimate[1])
             try:
                 result = await with_retries(attempt, self.policy, self.rng, self.sleep, on_error)
             except ProviderError as e:
@@ -227,7 +226,7 @@ class Generator:
                 self.metric("provider_failovers", 1, {"capability": capability, "from": provider})
                 continue
             finally:
-                self.budget.release(client_id, episode_id, **hold)
+                self.budget.release(client_id, episode_id, tokens=estimate[0], usd=estimate[1])
             return result, provider
         raise GenerationFailed(capability, errors, tried)
 

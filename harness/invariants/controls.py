@@ -259,7 +259,7 @@ def no_reply_while_triggers_off(record: DrillRecord, p: TriggerParams) -> Findin
     A blueprint is ``bp-<client>-<platform>`` (the drill's blueprints, one per client and
     platform); a lock without a client locks every client's triggers.
     """
-    off = [
+    off: list[tuple[str, Any, Any, float, float]] = [
         (f"triggers of {k or 'every client'}", k, None, a, b)
         for k, a, b in _intervals(record, "trigger_lock", lambda sc: sc.get("client_id"))
     ]
