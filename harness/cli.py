@@ -138,6 +138,12 @@ def run(
             "--no-browser", help="with --all: skip the browser scenarios (they need a Chromium)"
         ),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", min=0, help="API-lane drills in this many processes (0: CPUs)"
+        ),
+    ] = 0,
 ) -> None:
     """Run drills in-process on virtual time; write a report per drill; print a summary."""
     from .drill import platform_defects
@@ -185,7 +191,12 @@ def run(
             raise typer.Exit(EXIT_HARNESS)
     raise typer.Exit(
         _run_many(
-            loaded, seed=seed, defects=tuple(defect or ()), mode=mode, reports_dir=reports_dir
+            loaded,
+            seed=seed,
+            defects=tuple(defect or ()),
+            mode=mode,
+            reports_dir=reports_dir,
+            jobs=jobs,
         )
     )
 
@@ -198,17 +209,35 @@ def _run_many(
     mode: str | None,
     reports_dir: Path,
     suffix: str = "",
+    jobs: int = 1,
 ) -> int:
     """Run each scenario with a live progress line; print the summary table; return the exit code."""
     import time
 
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+    from .browser_drill import is_browser_scenario
     from .drill import DrillOptions, commit_of, run_drill
+    from .mutants import default_jobs
+    from .parallel import run_parallel
 
     commit = commit_of()
-    results = []
+    results: list[Any] = []
     wall0 = time.perf_counter()
+    jobs = jobs or default_jobs()
+    api = [s for s in scenarios if not is_browser_scenario(s)] if jobs > 1 and not suffix else []
+    if len(api) > 1:  # API-lane drills in worker processes; browser drills below, one at a time
+        results += run_parallel(
+            api,
+            jobs=jobs,
+            seed=seed,
+            defects=defects,
+            mode=mode,
+            reports_dir=reports_dir,
+            commit=commit,
+            on_done=lambda o: err.print(f"{o.scenario}: {o.verdict}", markup=False),
+        )
+        scenarios = [s for s in scenarios if s not in api]
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
