@@ -28,7 +28,7 @@ async def list_comments(ig: IgCore, call: Call) -> Response:
     if isinstance(fields, Response):
         return fields
     items = sorted(
-        w.inbound.visible("instagram", post_id=mid, kind="comment"),
+        w.inbound.visible("instagram", account_id=m.account_id, post_id=mid, kind="comment"),
         key=lambda i: (i.at, i.id),
         reverse=True,
     )

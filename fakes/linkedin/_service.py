@@ -378,7 +378,13 @@ class _LinkedIn:
 
     def _comments(self, post_urn: str, call: Call) -> list[_Comment]:
         w = self.world
-        items = w.inbound.visible("linkedin", post_id=post_urn, kind="comment")
+        post = self.state.posts.get(post_urn)
+        items = w.inbound.visible(
+            "linkedin",
+            account_id=post.account_id if post is not None else None,
+            post_id=post_urn,
+            kind="comment",
+        )
         if items and call.fire(w, "linkedin.duplicate_inbound"):
             items = [i for i in items for _ in (0, 1)]
         out = [

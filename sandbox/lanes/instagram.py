@@ -15,7 +15,14 @@ import httpx
 
 from ..errors import Ambiguous, AuthFailed, Fatal, JobInterrupt, RateLimited, Retryable
 from .api import ApiLane
-from .base import Credential, InboundMessage, Lookup, SendResult, SideEffectScope
+from .base import (
+    RECENT_POSTS_READ,
+    Credential,
+    InboundMessage,
+    Lookup,
+    SendResult,
+    SideEffectScope,
+)
 
 __all__ = ["InstagramLane"]
 
@@ -330,7 +337,7 @@ class InstagramLane(ApiLane):
         if r.status_code != 200:
             raise self.error_for(r, mutating=False)
         out: list[InboundMessage] = []
-        for m in (self.json_of(r, mutating=False).get("data") or ())[:25]:
+        for m in (self.json_of(r, mutating=False).get("data") or ())[:RECENT_POSTS_READ]:
             if not m.get("comments_count", 1):
                 continue  # nothing to read: no request for an empty comment list
             rc, cred = await self.send(
