@@ -7,13 +7,20 @@ and the judge so that the data model (:mod:`harness.scenario`) imports neither.
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 
 from fakes.core.faults import FAULT_KINDS
 
 from . import platform_adapter
 from .judge.invariants import REGISTRY
 
-__all__ = ["defect_catalogue", "fault_kinds", "known_invariants", "platform_defects"]
+__all__ = [
+    "defect_catalogue",
+    "fault_kinds",
+    "known_invariants",
+    "platform_defects",
+    "scenarios_dir",
+]
 
 
 def fault_kinds() -> Collection[str]:
@@ -34,3 +41,9 @@ def platform_defects() -> Collection[str]:
 def defect_catalogue() -> list[dict[str, str]]:
     """Every defect with its runbook and what is broken (``vibedrill defects``)."""
     return platform_adapter.defect_catalogue()
+
+
+def scenarios_dir() -> Path:
+    """``./scenarios`` when present, else the repository's ``scenarios/``."""
+    here = Path.cwd() / "scenarios"
+    return here if here.is_dir() else Path(__file__).resolve().parents[1] / "scenarios"

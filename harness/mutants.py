@@ -14,6 +14,7 @@ processes (``jobs``); the rows come back in a stable order either way.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -120,14 +121,19 @@ class Matrix:
 
 
 def run_one(
-    scenario: Scenario, defects: tuple[str, ...], reports_dir: Path, commit: str | None = None
+    scenario: Scenario,
+    defects: tuple[str, ...],
+    reports_dir: Path,
+    commit: str | None = None,
+    seed: int | None = None,
+    mode: str | None = None,
 ) -> DrillOutcome:
     """Run one drill (healthy when ``defects`` is empty) and summarise it."""
     from .drill.run import DrillOptions, run_drill
 
     r = run_drill(
         scenario,
-        DrillOptions(defects=defects, reports_dir=reports_dir, commit=commit),
+        DrillOptions(defects=defects, reports_dir=reports_dir, commit=commit, seed=seed, mode=mode),
     )
     return outcome_of(scenario, defects, r)
 
@@ -151,10 +157,12 @@ def outcome_of(scenario: Scenario, defects: tuple[str, ...], r: Any) -> DrillOut
     )
 
 
-def _run_job(args: tuple[dict[str, Any], tuple[str, ...], str, str | None]) -> DrillOutcome:
+def _run_job(
+    args: tuple[dict[str, Any], tuple[str, ...], str, str | None, int | None, str | None],
+) -> DrillOutcome:
     """Worker-process entry: rebuild the scenario and run it."""
-    raw, defects, reports_dir, commit = args
-    return run_one(Scenario.model_validate(raw), defects, Path(reports_dir), commit)
+    raw, defects, reports_dir, commit, seed, mode = args
+    return run_one(Scenario.model_validate(raw), defects, Path(reports_dir), commit, seed, mode)
 
 
 def default_jobs() -> int:
@@ -169,26 +177,54 @@ def run_drills(
     jobs: int = 1,
     commit: str | None = None,
     on_done: Callable[[DrillOutcome], None] | None = None,
+    seed: int | None = None,
+    mode: str | None = None,
+    should_stop: Callable[[], int] | None = None,
 ) -> list[DrillOutcome]:
-    """Run every (scenario, defects) pair, in ``jobs`` processes; results in the order given."""
+    """Run every (scenario, defects) pair, in ``jobs`` processes; results in the order given.
+
+    ``should_stop`` (a pending signal): no further drill starts; the ones running finish (a
+    terminal's Ctrl-C reaches the workers too, which cut and write theirs).
+    """
     if jobs <= 1 or len(work) <= 1:
         out = []
         for s, d in work:
-            o = run_one(s, d, reports_dir, commit)
+            if should_stop is not None and should_stop():
+                break
+            o = run_one(s, d, reports_dir, commit, seed, mode)
             if on_done is not None:
                 on_done(o)
             out.append(o)
         return out
-    args = [(s.model_dump(mode="json"), d, str(reports_dir), commit) for s, d in work]
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_run_job, a) for a in args]
-        results = []
-        for f in futures:
-            o = f.result()
-            if on_done is not None:
-                on_done(o)
-            results.append(o)
-    return results
+    args = [(s.model_dump(mode="json"), d, str(reports_dir), commit, seed, mode) for s, d in work]
+    done: dict[int, DrillOutcome] = {}
+    # submitted one per free worker, never queued ahead: a stop request starts nothing more
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint_in_worker) as pool:
+        running: dict[concurrent.futures.Future[DrillOutcome], int] = {}
+        todo = list(enumerate(args))
+        while todo or running:
+            stopping = should_stop is not None and bool(should_stop())
+            while todo and len(running) < jobs and not stopping:
+                i, a = todo.pop(0)
+                running[pool.submit(_run_job, a)] = i
+            if not running:
+                break
+            finished, _ = concurrent.futures.wait(
+                running, timeout=0.2, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for f in finished:
+                o = f.result()
+                done[running.pop(f)] = o
+                if on_done is not None:
+                    on_done(o)
+    return [done[i] for i in sorted(done)]
+
+
+def _ignore_sigint_in_worker() -> None:
+    """Workers leave stopping to the parent between drills; a running drill still handles it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def coverage(

@@ -34,8 +34,15 @@ PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
     "claude-3-5-haiku": (0.80, 4.00),
     "claude-sonnet-4": (3.00, 15.00),
 }
-#: USD per generated image / per rendered video second (platform estimates)
-IMAGE_USD = 0.04
+#: USD per generated image by model (1024×1024, standard quality) / per rendered video second
+IMAGE_PRICES: dict[str, float] = {
+    "dall-e-2": 0.02,
+    "dall-e-3": 0.04,
+    "gpt-image-1": 0.042,
+    "gpt-image-1-mini": 0.011,
+}
+#: the model the platform generates images with (``sandbox.providers.OpenAIClient.image_model``)
+IMAGE_USD = IMAGE_PRICES["gpt-image-1"]
 VIDEO_USD_PER_S = 0.05
 
 
@@ -93,8 +100,6 @@ class Spend:
     usd: float = 0.0
     calls: int = 0
     tool_rounds: int = 0
-    #: the known cost of calls started but not charged yet (renders in flight for minutes)
-    held_usd: float = 0.0
 
 
 LimitsOf = Callable[[str], BudgetLimits]
@@ -114,6 +119,26 @@ class Budget:
     clients: dict[str, Spend] = field(default_factory=dict)
     #: times a check would have stopped a call (counted even when the defect lets it through)
     overruns: int = 0
+    #: estimates of calls in flight, per ("episode"|"client", id): (tokens, usd). Two calls that
+    #: both fit the remaining budget may not both start: the second sees the first's estimate.
+    held: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
+
+    def hold(self, client_id: str, episode_id: str, *, tokens: int = 0, usd: float = 0.0) -> None:
+        """Count a checked call's estimate against its budgets until :meth:`release`."""
+        for k in (("episode", episode_id), ("client", client_id)):
+            t, u = self.held.get(k, (0, 0.0))
+            self.held[k] = (t + tokens, u + usd)
+
+    def release(
+        self, client_id: str, episode_id: str, *, tokens: int = 0, usd: float = 0.0
+    ) -> None:
+        """The call of :meth:`hold` ended (its real cost is charged by :meth:`charge`)."""
+        for k in (("episode", episode_id), ("client", client_id)):
+            t, u = self.held.get(k, (0, 0.0))
+            if t - tokens <= 0 and u - usd <= 1e-12:
+                self.held.pop(k, None)
+            else:
+                self.held[k] = (max(0, t - tokens), max(0.0, u - usd))
 
     def episode(self, episode_id: str) -> Spend:
         """The spend of one episode (created empty on first use)."""
@@ -127,11 +152,13 @@ class Budget:
         """Raise :class:`BudgetExceeded` if spending ``tokens``/``usd`` more would break a limit."""
         lim = self.limits_of(client_id)
         ep, cl = self.episode(episode_id), self.client(client_id)
+        het, heu = self.held.get(("episode", episode_id), (0, 0.0))
+        hct, hcu = self.held.get(("client", client_id), (0, 0.0))
         checks: tuple[tuple[str, str, str, float | None, float, float], ...] = (
-            ("episode", episode_id, "tokens", lim.episode_tokens, ep.tokens, tokens),
-            ("episode", episode_id, "USD", lim.episode_usd, ep.usd + ep.held_usd, usd),
-            ("client", client_id, "tokens", lim.client_tokens, cl.tokens, tokens),
-            ("client", client_id, "USD", lim.client_usd, cl.usd + cl.held_usd, usd),
+            ("episode", episode_id, "tokens", lim.episode_tokens, ep.tokens + het, tokens),
+            ("episode", episode_id, "USD", lim.episode_usd, ep.usd + heu, usd),
+            ("client", client_id, "tokens", lim.client_tokens, cl.tokens + hct, tokens),
+            ("client", client_id, "USD", lim.client_usd, cl.usd + hcu, usd),
         )
         for scope, key, unit, limit, spent, needed in checks:
             if limit is not None and spent + needed > limit:
@@ -139,20 +166,6 @@ class Budget:
                 if self.enforce():
                     raise BudgetExceeded(scope, key, unit, limit, spent, needed)
                 return
-
-    def hold(self, client_id: str, episode_id: str, usd: float) -> None:
-        """Count a started call's known cost against the budgets until it is charged or fails.
-
-        Without it, every render that starts before the first one finishes passes the check:
-        a burst of renders overshoots a client's budget by all the renders in flight.
-        """
-        for s in (self.episode(episode_id), self.client(client_id)):
-            s.held_usd += usd
-
-    def release(self, client_id: str, episode_id: str, usd: float) -> None:
-        """Drop a hold (the call was charged, or failed)."""
-        for s in (self.episode(episode_id), self.client(client_id)):
-            s.held_usd = max(0.0, s.held_usd - usd)
 
     def charge(self, client_id: str, episode_id: str, *, tokens: int, usd: float) -> None:
         """Add a finished call's tokens and cost to its episode and client."""

@@ -86,7 +86,13 @@ class Decision:
 
 
 class _Controls(Protocol):
-    def is_killed(self, client_id: str | None, platform: str | None, action: str | None) -> Any: ...
+    def is_killed(
+        self,
+        client_id: str | None,
+        platform: str | None,
+        action: str | None,
+        account_id: str | None = None,
+    ) -> Any: ...
     def mode_for(self, client_id: str | None, platform: str | None) -> str: ...
     def blueprint_enabled(self, blueprint_id: str) -> bool: ...
     def triggers_locked(self, client_id: str) -> bool: ...
@@ -193,7 +199,9 @@ class EngagementEngine:
             return False
         action = "dm" if item.kind == "dm" else "reply"
         if not self.defect("kill_switch_ignored_by_engagement"):
-            killed = self.controls.is_killed(client.client_id, account.platform, action)
+            killed = self.controls.is_killed(
+                client.client_id, account.platform, action, account.account_id
+            )
             if killed is not None:
                 # not marked seen: once the switch is released the item may still be answered
                 self._skip(item, account, f"kill switch engaged: {killed}")

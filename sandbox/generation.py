@@ -156,13 +156,8 @@ class Generator:
         estimate: tuple[int, float],
         job_id: str | None,
         trace_id: str,
-        hold: bool = False,
     ) -> tuple[Any, str]:
-        """Try each routed provider in order; return (result, provider) or raise GenerationFailed.
-
-        ``hold``: the estimate is the exact price (renders): it counts against the budgets while
-        the call is in flight, and the caller charges it before the hold is released.
-        """
+        """Try each routed provider in order; return (result, provider) or raise GenerationFailed."""
         errors: list[ProviderError] = []
         tried: list[str] = []
         for provider in self._providers(capability):
@@ -211,13 +206,10 @@ class Generator:
             def attempt(retry: int, provider: str = provider) -> Awaitable[Any]:
                 return call(provider, retry)
 
-            if hold:
-                self.budget.hold(client_id, episode_id, estimate[1])
+            self.budget.hold(client_id, episode_id, tokens=estimate[0], usd=estimate[1])
             try:
                 result = await with_retries(attempt, self.policy, self.rng, self.sleep, on_error)
             except ProviderError as e:
-                if hold:
-                    self.budget.release(client_id, episode_id, estimate[1])
                 errors.append(e)
                 proof = {"request_id": e.request_id} if e.request_id else {}
                 await _call(
@@ -233,6 +225,8 @@ class Generator:
                     break
                 self.metric("provider_failovers", 1, {"capability": capability, "from": provider})
                 continue
+            finally:
+                self.budget.release(client_id, episode_id, tokens=estimate[0], usd=estimate[1])
             return result, provider
         raise GenerationFailed(capability, errors, tried)
 
@@ -381,7 +375,6 @@ class Generator:
             estimate=(0, IMAGE_USD),
             job_id=job_id,
             trace_id=trace_id,
-            hold=True,
         )
         await self._success(
             out, provider, "image.generate", client_id, ep, job_id, trace_id, IMAGE_USD
@@ -423,7 +416,6 @@ class Generator:
             estimate=(0, usd),
             job_id=job_id,
             trace_id=trace_id,
-            hold=True,
         )
         await self._success(out, provider, "video.generate", client_id, ep, job_id, trace_id, usd)
         return out  # type: ignore[no-any-return]
@@ -439,9 +431,6 @@ class Generator:
         trace_id: str,
         usd: float,
     ) -> None:
-        # charged (and the in-flight hold dropped) at once, before anything awaits
-        self.budget.release(client_id, ep, usd)
-        self.budget.charge(client_id, ep, tokens=0, usd=usd)
         await _call(
             self.audit,
             client_id=client_id,
@@ -455,6 +444,7 @@ class Generator:
             proof={"request_id": out.request_id, "resource_id": out.resource_id},
             detail={"episode_id": ep, "bytes": len(out.content), "cost_usd": usd},
         )
+        self.budget.charge(client_id, ep, tokens=0, usd=usd)
         self.metric("llm_spend_usd", usd, {"client_id": client_id, "provider": provider})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -58,6 +59,22 @@ class Inbound:
     now: Now
     items: list[InboundItem] = field(default_factory=list)
     _n: int = 0
+    #: fake → ``(account_id, t) -> post id``: the post a comment scheduled without one lands on
+    #: (Instagram and LinkedIn comments always hang off a post: the account's newest by then)
+    resolvers: dict[str, Callable[[str, float], str | None]] = field(default_factory=dict)
+    _attached: dict[str, str] = field(default_factory=dict)
+
+    def post_of(self, item: InboundItem) -> str | None:
+        """The post a comment is on: its own, or the one it landed on when it arrived."""
+        if item.post_id is not None or item.kind != "comment":
+            return item.post_id
+        got = self._attached.get(item.id)
+        fn = self.resolvers.get(item.fake)
+        if got is None and fn is not None and item.at <= self.now():
+            got = fn(item.account_id, item.at)
+            if got is not None:
+                self._attached[item.id] = got
+        return got
 
     def schedule(
         self,
@@ -103,7 +120,7 @@ class Inbound:
             if i.fake == fake
             and i.at <= t
             and (account_id is None or i.account_id == account_id)
-            and (post_id is None or i.post_id == post_id)
+            and (post_id is None or self.post_of(i) == post_id)
             and (kind is None or i.kind == kind)
         ]
 
@@ -117,4 +134,5 @@ class Inbound:
     def clear(self) -> None:
         """Forget every item."""
         self.items.clear()
+        self._attached.clear()
         self._n = 0

@@ -73,6 +73,7 @@ class IgCore:
         self.opts = options
         self.state = IgState()
         world.on_reset(self.state.clear)
+        world.inbound.resolvers["instagram"] = self.newest_media
 
     # parameters -----------------------------------------------------------------------------
     @staticmethod
@@ -195,6 +196,15 @@ class IgCore:
         return self.err(400, msg, code, transient=True)
 
     # helpers --------------------------------------------------------------------------------
+    def newest_media(self, account_id: str, t: float) -> str | None:
+        """The account's newest media created by ``t`` (else its first one), for a comment."""
+        mine = [m for m in self.state.media.values() if m.account_id == account_id]
+        before = [m for m in mine if m.created_at <= t]
+        pick = max(before, key=lambda m: m.created_at, default=None) or min(
+            mine, key=lambda m: m.created_at, default=None
+        )
+        return None if pick is None else pick.id
+
     def permission_denied(self) -> Response:
         """Code 10: the token lacks the permission for this action."""
         return self.err(403, "(#10) Application does not have permission for this action", 10)

@@ -32,7 +32,9 @@ async def list_comments(ig: IgCore, call: Call) -> Response:
     items = sorted(
         (
             (i.at, i.id)
-            for i in w.inbound.visible("instagram", post_id=mid, kind="comment")
+            for i in w.inbound.visible(
+                "instagram", account_id=m.account_id, post_id=mid, kind="comment"
+            )
             if i.id not in gone
         ),
         reverse=True,

@@ -109,6 +109,7 @@ class _LinkedIn:
         self.opts = options
         self.state = _State()
         world.on_reset(self.state.clear)
+        world.inbound.resolvers["linkedin"] = self.newest_post
 
     # checks ---------------------------------------------------------------------------------
     def version_error(self, call: Call) -> Response | None:
@@ -187,6 +188,17 @@ class _LinkedIn:
             return await handler(call)
 
         return run
+
+    def newest_post(self, account_id: str, t: float) -> str | None:
+        """The account's newest post created by ``t`` (else its first one), for a comment."""
+        mine = [
+            p for p in self.state.posts.values() if p.account_id == account_id and not p.deleted
+        ]
+        before = [p for p in mine if p.created_at <= t]
+        pick = max(before, key=lambda p: p.created_at, default=None) or min(
+            mine, key=lambda p: p.created_at, default=None
+        )
+        return None if pick is None else pick.urn
 
     @staticmethod
     def throttled(who: str) -> Response:
@@ -382,7 +394,13 @@ class _LinkedIn:
 
     def _comments(self, post_urn: str, call: Call) -> list[_Comment]:
         w = self.world
-        items = w.inbound.visible("linkedin", post_id=post_urn, kind="comment")
+        post = self.state.posts.get(post_urn)
+        items = w.inbound.visible(
+            "linkedin",
+            account_id=post.account_id if post is not None else None,
+            post_id=post_urn,
+            kind="comment",
+        )
         if items and call.fire(w, "linkedin.duplicate_inbound"):
             items = [i for i in items for _ in (0, 1)]
         out = [

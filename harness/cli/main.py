@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..catalogue import scenarios_dir
 from .explore import explore_cmd
 from .load import load_app
 from .platform import platform_app
@@ -44,12 +45,6 @@ EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 _WIDTH = None if sys.stdout.isatty() else 160
 out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
-
-
-def scenarios_dir() -> Path:
-    """``./scenarios`` when present, else the repository's ``scenarios/``."""
-    here = Path.cwd() / "scenarios"
-    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def _resolve(ref: str) -> Path:
@@ -145,6 +140,12 @@ def run(
             "--no-browser", help="with --all: skip the browser scenarios (they need a Chromium)"
         ),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", min=0, help="API-lane drills in this many processes (0: CPUs)"
+        ),
+    ] = 0,
 ) -> None:
     """Run drills in-process on virtual time; write a report per drill; print a summary."""
     from ..catalogue import platform_defects
@@ -192,7 +193,12 @@ def run(
             raise typer.Exit(EXIT_HARNESS)
     raise typer.Exit(
         _run_many(
-            loaded, seed=seed, defects=tuple(defect or ()), mode=mode, reports_dir=reports_dir
+            loaded,
+            seed=seed,
+            defects=tuple(defect or ()),
+            mode=mode,
+            reports_dir=reports_dir,
+            jobs=jobs,
         )
     )
 
@@ -245,18 +251,23 @@ def _run_many(
     mode: str | None,
     reports_dir: Path,
     suffix: str = "",
+    jobs: int = 1,
 ) -> int:
     """Run each scenario with a live progress line; print the summary table; return the exit code."""
     import time
 
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+    from ..drill.browser import is_browser_scenario
     from ..drill.run import DrillOptions, commit_of, run_drill
+    from ..mutants import default_jobs
+    from ..parallel import run_parallel
     from ..report.lock import ReportBusy
 
     commit = commit_of()
-    results = []
+    results: list[Any] = []
     wall0 = time.perf_counter()
+    all_scenarios = list(scenarios)
     stop = _StopRequest()
     with (
         stop.armed(),
@@ -269,6 +280,23 @@ def _run_many(
             transient=True,
         ) as prog,
     ):
+        jobs = jobs or default_jobs()
+        api = (
+            [s for s in scenarios if not is_browser_scenario(s)] if jobs > 1 and not suffix else []
+        )
+        if len(api) > 1:  # API-lane drills in worker processes; browser drills below, one at a time
+            results += run_parallel(
+                api,
+                jobs=jobs,
+                seed=seed,
+                defects=defects,
+                mode=mode,
+                reports_dir=reports_dir,
+                commit=commit,
+                on_done=lambda o: err.print(f"{o.scenario}: {o.verdict}", markup=False),
+                should_stop=stop.pending,
+            )
+            scenarios = [s for s in scenarios if s not in api]
         for s in scenarios:
             if stop.pending():
                 break
@@ -337,12 +365,12 @@ def _run_many(
     if stopped:
         name = signal.Signals(stopped).name
         ran = {r.scenario for r in results}
-        not_run = [s.id for s in scenarios if s.id not in ran]
+        not_run = [s.id for s in all_scenarios if s.id not in ran]
         err.print(
-            f"interrupted by {name}: {len(results)} of {len(scenarios)} drill(s) ran"
+            f"interrupted by {name}: {len(results)} of {len(all_scenarios)} drill(s) ran"
             + (
                 f" (the last one cut short and written: {results[-1].report_dir})"
-                if results and results[-1].interrupted
+                if results and getattr(results[-1], "interrupted", False)
                 else ""
             )
             + (f"; not run: {', '.join(not_run)}" if not_run else ""),
@@ -516,6 +544,20 @@ def mutants(
         f"{m.wall_s:.1f}s wall; {path}"
     )
     raise typer.Exit(EXIT_OK if m.ok else EXIT_FAILED)
+
+
+@app.command()
+def coverage(
+    as_json: Annotated[bool, typer.Option("--json", help="print the map as JSON")] = False,
+    reports_dir: Annotated[Path, typer.Option("--reports-dir")] = Path("reports/coverage"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="processes (0: CPUs)")] = 0,
+    rerun: Annotated[bool, typer.Option("--rerun", help="run every drill again")] = False,
+) -> None:
+    """Map every control and guard to the drills that exercise it with a judged outcome; exit 1
+    when one is not covered (see harness/coverage.py)."""
+    from ..coverage import command
+
+    raise typer.Exit(command(as_json=as_json, reports_dir=reports_dir, jobs=jobs, reuse=not rerun))
 
 
 @app.command()

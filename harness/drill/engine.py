@@ -24,16 +24,26 @@ from ..scenario import Scenario
 from .browser import hooks_for
 from .detect import Detector
 from .finish import finish, flat_budgets
+from .operator import bite, operate
 from .options import DrillOptions, DrillResult
 from .respond import ACTOR, OpsLead
 from .state import DrillState
 from .verify import run_checks
-from .workload import WorkItem, plan_workload, run_jobs
+from .workload import OWN_AUTHOR, WorkItem, plan_workload, run_jobs
 
 __all__ = ["DrillEngine"]
 
 #: how long after the workload ends the platform gets to drain before verification
 DRAIN_S = 900.0
+
+
+class _Levers:
+    """The engine's heal, snapshot and control-sync levers, for the operator's steps."""
+
+    def __init__(self, engine: DrillEngine) -> None:
+        self.heal = engine._heal
+        self.snapshot = engine._snapshot
+        self.sync_controls = engine._sync_controls
 
 
 class DrillEngine(DrillState):
@@ -171,6 +181,7 @@ class DrillEngine(DrillState):
             if lane != "api":
                 await self.platform_client.set_lane(p, lane, actor="drill", reason="scenario world")
         plan = plan_workload(s, self.seed, self.clients, self.accounts)
+        handles = {a.id: a.handle for a in roster.accounts()}
         if plan.inbound:
             body = [
                 {
@@ -178,7 +189,9 @@ class DrillEngine(DrillState):
                     "kind": i.kind,
                     "account": i.account,
                     "text": i.text,
-                    "author": i.author,
+                    "author": handles.get(i.account, i.author)
+                    if i.author == OWN_AUTHOR
+                    else i.author,
                     "at": self.t0 + i.at,
                 }
                 for i in plan.inbound
@@ -210,6 +223,7 @@ class DrillEngine(DrillState):
             ),
             asyncio.ensure_future(self._inject()),
             asyncio.ensure_future(self._monitor()),
+            asyncio.ensure_future(operate(self, _Levers(self))),
         ]
         # steady state -------------------------------------------------------------------
         await self._sleep_until(
@@ -220,6 +234,7 @@ class DrillEngine(DrillState):
         await self._sleep_until(self.t0 + s.workload.duration)
         self.progress("heal")
         await tasks[0]
+        await tasks[3]  # an operator step that fails is a broken rehearsal: it raises here
         await self._heal(None, actor="drill")
         if self._responder is not None:
             await self._responder
@@ -230,6 +245,7 @@ class DrillEngine(DrillState):
         tasks[2].cancel()
         await asyncio.gather(tasks[1], tasks[2], return_exceptions=True)
         await self._poll_once()
+        bite(self, await self.platform_client.jobs(), await self.platform_client.control_changes(0))
         self.progress("verify")
         await self._verify()
 

@@ -68,6 +68,7 @@ async def _collect(e: DrillState) -> dict[str, Any]:
                     "updated_at": j.updated_at,
                     "attempts": j.attempts,
                     "last_error": j.last_error,
+                    "approved_at": (j.result.get("approved_by") or {}).get("t"),
                 }
                 for j in await pc.jobs()
             ]
@@ -137,7 +138,7 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
             "fake": i.fake,
             "kind": i.kind,
             "account_id": i.account_id,
-            "post_id": i.post_id,
+            "post_id": w.inbound.post_of(i),
             "author": i.author,
             "t": i.at,
             "echo": i.echo_of,

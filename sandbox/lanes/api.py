@@ -117,6 +117,10 @@ class ApiLane:
             return Ambiguous(label) if mutating else Retryable(label)
         return Fatal(label)
 
+    def is_throttled(self, r: httpx.Response) -> bool:
+        """Whether the platform throttles this request (a 429 by default)."""
+        return r.status_code == 429
+
     def retry_after(self, r: httpx.Response) -> float | None:
         """Seconds to wait according to the response's headers (Retry-After by default)."""
         ra = r.headers.get("retry-after")
@@ -145,7 +149,7 @@ class ApiLane:
 
     def refused_lookup(self, r: httpx.Response, error: str) -> Lookup:
         """A lookup the platform answered with ``r`` (not 2xx): refused (429) or failed."""
-        if r.status_code == 429:
+        if self.is_throttled(r):
             wait = self.retry_after(r)
             return Lookup(
                 None, error=error, retry_after=DEFAULT_READ_HOLD_S if wait is None else wait
@@ -234,7 +238,7 @@ class ApiLane:
                 msg = f"{self.platform}.transport: {type(e).__name__}"
                 raise (Ambiguous(msg) if mutating else Retryable(msg)) from None
             self._observe(r, cred)
-            if r.status_code == 429:
+            if self.is_throttled(r):
                 self.d.telemetry.rate_limit_hits.labels(self.platform).inc()
                 self.d.telemetry.mark(f"rate_limited:{self.platform}")
                 if not mutating:

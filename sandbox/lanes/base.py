@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..settings import AccountSettings
 
 __all__ = [
+    "RECENT_POSTS_READ",
     "Credential",
     "InboundMessage",
     "Lane",
@@ -23,6 +24,11 @@ __all__ = [
     "SendResult",
     "SideEffectScope",
 ]
+
+
+#: how many of an account's newest posts an engagement poll reads the comments of (Instagram,
+#: LinkedIn: one request per post; a new comment lands on a recent post)
+RECENT_POSTS_READ = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +93,8 @@ class SideEffectScope(Protocol):
         ...
 
     def check(self, action: str) -> None:
-        """Gate only (no pacing, no audit): raises Blocked / Held if the side effect may not run."""
+        """Gate only (no pacing): raises Blocked / Held if the side effect may not run; a Blocked
+        refusal is audited as a ``blocked`` outcome."""
         ...
 
     def headers(self) -> dict[str, str]:

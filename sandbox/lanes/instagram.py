@@ -15,7 +15,14 @@ import httpx
 
 from ..errors import Ambiguous, AuthFailed, Fatal, JobInterrupt, RateLimited, Retryable
 from .api import ApiLane
-from .base import Credential, InboundMessage, Lookup, SendResult, SideEffectScope
+from .base import (
+    RECENT_POSTS_READ,
+    Credential,
+    InboundMessage,
+    Lookup,
+    SendResult,
+    SideEffectScope,
+)
 
 __all__ = ["InstagramLane"]
 
@@ -80,6 +87,12 @@ class InstagramLane(ApiLane):
 
     def _is_auth_failure(self, r: httpx.Response) -> bool:
         return r.status_code == 401 or (r.status_code >= 400 and self._err(r).get("code") == 190)
+
+    def is_throttled(self, r: httpx.Response) -> bool:
+        """A 429, or a throttling error code (4, 17, 32, 613) whatever the status (usually 400)."""
+        return r.status_code == 429 or (
+            r.status_code >= 400 and self._err(r).get("code") in THROTTLE_CODES
+        )
 
     def retry_after(self, r: httpx.Response) -> float | None:
         """Retry-After, else the business-use-case regain time."""
@@ -324,7 +337,7 @@ class InstagramLane(ApiLane):
         if r.status_code != 200:
             raise self.error_for(r, mutating=False)
         out: list[InboundMessage] = []
-        for m in (self.json_of(r, mutating=False).get("data") or ())[:25]:
+        for m in (self.json_of(r, mutating=False).get("data") or ())[:RECENT_POSTS_READ]:
             if not m.get("comments_count", 1):
                 continue  # nothing to read: no request for an empty comment list
             rc, cred = await self.send(

@@ -14,7 +14,14 @@ import httpx
 
 from ..errors import Ambiguous, AuthFailed, Fatal, JobInterrupt, RateLimited, Retryable
 from .api import ApiLane
-from .base import Credential, InboundMessage, Lookup, SendResult, SideEffectScope
+from .base import (
+    RECENT_POSTS_READ,
+    Credential,
+    InboundMessage,
+    Lookup,
+    SendResult,
+    SideEffectScope,
+)
 
 __all__ = ["LinkedInLane"]
 
@@ -212,7 +219,7 @@ class LinkedInLane(ApiLane):
     ) -> list[InboundMessage]:
         """Comments on the account's recent posts (those this lane published)."""
         out: list[InboundMessage] = []
-        for urn in self._recent.get(cred.account.account_id, []):
+        for urn in self._recent.get(cred.account.account_id, [])[-RECENT_POSTS_READ:]:
             r, cred = await self.send(
                 "GET", f"/rest/socialActions/{quote(urn, safe='')}/comments", cred, scope
             )
@@ -221,7 +228,8 @@ class LinkedInLane(ApiLane):
             for c in self.json_of(r, mutating=False).get("elements") or ():
                 out.append(
                     InboundMessage(
-                        str(c.get("id") or c.get("$URN")),
+                        # the comment's URN: what a reply names (its bare id is not addressable)
+                        str(c.get("commentUrn") or c.get("$URN") or c.get("id")),
                         "comment",
                         (c.get("message") or {}).get("text", ""),
                         str(c.get("actor", "")),

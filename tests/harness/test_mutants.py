@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from _drills import browser_scenarios, matrix
 
 from harness.catalogue import platform_defects
 from harness.mutants import DEFERRED_DEFECTS
+
+# the matrix campaign may run inside this module's first test (see test_drill)
+pytestmark = pytest.mark.timeout(1800)
 
 
 def test_every_mutant_of_every_scenario_is_caught_by_its_expected_invariant() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Literal
+from urllib.parse import unquote
 
 from pydantic import Field
 
@@ -41,7 +42,15 @@ def no_unverified_publish_reported_live(
 
     A success AuditEvent for ``post.create`` is a claim that the post is live: its proof must say
     ``verified: true``, the ledger must hold the post, and the fakes must not have kept it invisible.
+    Through the API lane the verification is a lookup: the fakes' journal (when the record has
+    one) must show a lookup of the post that succeeded (2xx) before the claim — a lookup that
+    errored proves nothing.
     """
+    looked: dict[tuple[str, str], float] = {}
+    for jr in record.journal:
+        if jr.get("method") == "GET" and 200 <= int(jr.get("status") or 0) < 300:
+            k = (str(jr.get("fake")), unquote(str(jr.get("path") or "")).rsplit("/", 1)[-1])
+            looked[k] = min(looked.get(k, float("inf")), float(jr["t"]))
     created = {
         (str(e.get("fake")), str(e.get("resource_id")))
         for e in record.ledger
@@ -63,6 +72,12 @@ def no_unverified_publish_reported_live(
             why = f"reported live on {where} but never visible on {platform}"
         elif (platform, rid) not in created:
             why = f"reported live on {where} but never created on {platform}"
+        elif (
+            record.journal
+            and a.get("lane", "api") == "api"
+            and looked.get((platform, rid), float("inf")) > float(a["t"])
+        ):
+            why = f"reported live on {where} though no lookup of it on {platform} succeeded"
         if why:
             ref = f"{rid} (job {a.get('job_id')})"
             out.append(
@@ -168,7 +183,7 @@ def _dump(row: object) -> str:
 
 @invariant(NoParams)
 def no_secret_in_artifacts(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
-    """No known secret appears in any audit event, log, alert, timeline event or report artifact."""
+    """No known secret appears in any audit event, log, alert, timeline event, job or report artifact."""
     if not record.secrets:
         return NotApplicable("the drill knows no secret to look for")
     sources: list[tuple[str, list[tuple[float, str]]]] = [
@@ -181,6 +196,10 @@ def no_secret_in_artifacts(record: DrillRecord, p: NoParams) -> Findings | NotAp
         ),
         ("journal.jsonl", [(float(j.get("t", record.end_t)), _dump(j)) for j in record.journal]),
         ("ledger.jsonl", [(float(e.get("t", record.end_t)), _dump(e)) for e in record.ledger]),
+        (
+            "jobs.jsonl",
+            [(float(j.get("updated_at") or record.end_t), _dump(j)) for j in record.jobs],
+        ),
     ]
     out: list[Violation] = []
     checked = 0

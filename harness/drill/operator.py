@@ -1,0 +1,212 @@
+"""The scenario's operator: control changes made on the clock, whatever the incident looks like.
+
+A scenario's ``operator:`` steps are what a person at the console does at a fixed offset —
+engage a kill switch while work is in flight, switch a client to ``manual_only`` and approve
+what piles up, set a daily cap, release the switch again. They are not the runbook's response
+(that one waits for detection): they exist so that every control meets live work (queued,
+running, retrying, awaiting approval) and the judge can tell whether the platform obeyed.
+
+Each step runs a registered runbook action (:mod:`harness.runbooks.actions`) as the actor
+``operator`` and lands on the timeline as ``operator.step`` with the action's result. Once the
+drill is drained, :func:`bite` writes one ``control.bit`` event per control that met work
+(``probe`` names it, e.g. ``kill_switch.bit``), read from the platform's own evidence: audit
+outcomes ``blocked`` with the control's reason, jobs held for approval and approved, side
+effects deferred by a daily cap. A scenario's ``reached:`` probes name them, so a control
+that met nothing makes the drill ``vacuous``, not ``held``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+from ..runbooks import ActionContext, run_action
+from .state import DrillState
+
+
+class Levers(Protocol):
+    """The engine's levers an operator step may pull (passed in, so this module needs no engine)."""
+
+    def heal(self, kind: str | None, actor: str = ...) -> Awaitable[int]: ...
+    def snapshot(self, items: list[str], why: str) -> Awaitable[None]: ...
+    def sync_controls(self) -> Awaitable[None]: ...
+
+
+__all__ = ["ACTOR", "bite", "kill_scope", "operate"]
+
+ACTOR = "operator"
+
+
+async def operate(engine: DrillState, levers: Levers) -> None:
+    """Run the scenario's operator steps at their offsets (in order of time, then of listing)."""
+    steps = sorted(enumerate(engine.scenario.operator), key=lambda x: (x[1].at, x[0]))
+    for i, step in steps:
+        d = engine.t0 + step.at - engine.now()
+        if d > 0:
+            await asyncio.sleep(d)
+        ctx = ActionContext(
+            engine.platform_client,
+            actor=ACTOR,
+            reason=step.reason or f"scenario operator step {i}",
+            heal=levers.heal,
+            snapshot=levers.snapshot,
+        )
+        result = await run_action(step.do, ctx, **_resolve(engine, dict(step.params)))
+        engine.ev(
+            "operator.step",
+            ACTOR,
+            f"operator: {step.do} {_label(step.params)}".rstrip(),
+            {"index": i, "action": step.do, "params": _jsonable(step.params), "result": result},
+        )
+        await levers.sync_controls()
+
+
+_PLACEHOLDER = re.compile(r"\{(client|account):(\d+)(?::([a-z]+))?\}")
+
+
+def _resolve(engine: DrillState, params: dict[str, Any]) -> dict[str, Any]:
+    """``{client:N}`` → the N-th client's id, ``{account:N:platform}`` → its account id
+    (anywhere in a string: ``bp-{client:1}-x``)."""
+
+    def sub(m: re.Match[str]) -> str:
+        client = engine.clients[int(m[2])]
+        return client if m[1] == "client" else engine.accounts[(client, str(m[3]))]
+
+    return {k: _PLACEHOLDER.sub(sub, v) if isinstance(v, str) else v for k, v in params.items()}
+
+
+def _label(params: Any) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(dict(params).items()))
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+#: audit error prefix → the control whose refusal it is
+_BLOCK_PROBES: tuple[tuple[str, str], ...] = (
+    ("kill_switch:", "kill_switch.bit"),
+    ("mode:read_only", "mode.read_only.bit"),
+    ("lane:read_only", "lane.read_only.bit"),
+    ("budget:", "budget.bit"),
+)
+
+
+#: the kill-switch scope a refusal names → the scope's name in probes and coverage
+_SCOPE_NAMES: tuple[tuple[str, str], ...] = (
+    ("'account_id'", "account"),
+    ("'action'", "action"),
+    ("'platform'", "platform"),
+    ("'client_id'", "client"),
+)
+
+
+def kill_scope(error: str) -> str:
+    """``global``, ``client``, ``platform``, ``account`` or ``action``: the narrowest field the
+    switch named in a ``kill_switch:`` refusal (``… stopped by the switch {'platform': 'x'}``)."""
+    switch = error.rpartition("stopped by the switch")[2]
+    return next((name for key, name in _SCOPE_NAMES if key in switch), "global")
+
+
+def bite(engine: DrillState, jobs: list[Any], changes: list[Any]) -> None:
+    """Write ``control.bit`` events for the controls that met work in this drill (see module)."""
+    probes = [c.probe for c in engine.scenario.reached or () if c.probe]
+    if not engine.scenario.operator and not any(p.endswith(".bit") for p in probes):
+        return
+    audit = list(engine.detector.audit)
+    seen: dict[str, tuple[float, int]] = {}
+
+    def hit(probe: str, t: float) -> None:
+        first, n = seen.get(probe, (t, 0))
+        seen[probe] = (min(first, t), n + 1)
+
+    killed: set[str] = set()
+    for a in audit:
+        if a.phase != "outcome":
+            continue
+        if a.outcome == "success" and a.job_id in killed:
+            killed.discard(a.job_id)
+            hit("release.bit", a.t)
+        if a.outcome != "blocked":
+            continue
+        for prefix, probe in _BLOCK_PROBES:
+            if (a.error or "").startswith(prefix):
+                hit(probe, a.t)
+                if prefix == "kill_switch:":
+                    hit(f"kill_switch.{kill_scope(a.error or '')}.bit", a.t)
+                    if a.job_id is not None:
+                        killed.add(a.job_id)
+    for j in jobs:
+        approved = j.result.get("approved_by")
+        if isinstance(approved, dict):
+            hit("approval.bit", float(approved.get("t") or engine.now()))
+        notes = str(j.last_error or "")
+        if notes.startswith("pacing: daily cap"):
+            hit("daily_cap.bit", j.updated_at)
+    paused: dict[str, float] = {}
+    samples = list(engine.detector.metrics_samples)
+    for c in changes:
+        if c.control != "queue_paused":
+            continue
+        cls = str(dict(c.scope).get("job_class"))
+        if c.value:
+            paused.setdefault(cls, c.t)
+        elif cls in paused:
+            start = paused.pop(cls)
+            metric = f'queue_depth{{job_class="{cls}"}}'
+            for t, m in samples:
+                if start < t <= c.t and (m.get(metric) or 0) > 0:
+                    hit("queue_paused.bit", t)
+    _engagement(engine, changes, hit)
+    for probe, (t, n) in sorted(seen.items(), key=lambda x: (x[1][0], x[0])):
+        engine.ev(
+            "control.bit",
+            "drill",
+            f"{probe.rsplit('.', 1)[0]} met {n} piece(s) of work",
+            {"probe": probe, "count": n},
+            t=t,
+        )
+
+
+def _engagement(engine: DrillState, changes: list[Any], hit: Any) -> None:
+    """``own_message.bit``: the account's own comments arrived; ``trigger_lock.bit`` /
+    ``blueprint_off.bit``: keyword comments arrived for a client whose triggers were locked or
+    whose blueprint was disabled."""
+    from .workload import OWN_AUTHOR
+
+    owner = {acc: c for (c, _p), acc in engine.accounts.items()}
+    keyword = engine.scenario.workload.trigger_keyword
+    off: list[tuple[str | None, str | None, float, float]] = []
+    on: dict[tuple[str, str], float] = {}
+    for c in changes:
+        scope = dict(c.scope)
+        if c.control == "trigger_lock":
+            k, stop = ("lock", str(scope.get("client_id"))), not c.value
+        elif c.control == "blueprint_enabled":
+            k, stop = ("bp", str(scope.get("blueprint_id"))), bool(c.value)
+        else:
+            continue
+        if not stop:
+            on.setdefault(k, c.t)
+        elif k in on:
+            start = on.pop(k)
+            off.append((k[1], None, start, c.t) if k[0] == "lock" else (None, k[1], start, c.t))
+    for item in engine.inbound_planned:
+        t = engine.t0 + item.at
+        if item.author == OWN_AUTHOR:
+            hit("own_message.bit", t)
+            continue
+        if keyword not in item.text:
+            continue
+        client = owner.get(item.account)
+        for lock, bp, a, b in off:
+            if bp is None and a <= t < b and lock in ("None", client):
+                hit("trigger_lock.bit", t)
+            elif bp is not None and a <= t < b and bp == f"bp-{client}-{item.fake}":
+                hit("blueprint_off.bit", t)

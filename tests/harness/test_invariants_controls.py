@@ -1,0 +1,319 @@
+"""The control invariants (modes, kill-switch release, own messages, triggers), the daily caps and
+per-platform back-off of ``rate_within_platform_limits``, the lookup rule of verification and the
+invariants every drill is judged by: each shown to fail on a hand-built record and to hold on a
+healthy one. (``test_slips`` shows each one catching a real slip of the sandbox.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from _recordkit import SECRET, T0, aud, intent, kill, led, record
+
+from harness.judge.invariants import evaluate
+from harness.judge.judgement import DEFAULT_INVARIANTS, judge
+from harness.judge.timeline import Timeline
+
+
+def verdict(name: str, rec: Any, **spec: Any):
+    return evaluate({"name": name, **spec}, rec)
+
+
+def change(n: int, at: float, control: str, value: Any, **scope: Any) -> dict[str, Any]:
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "actor": "operator",
+        "reason": "test",
+        "control": control,
+        "scope": scope,
+        "value": value,
+    }
+
+
+def job(job_id: str, state: str = "succeeded", approved_at: float | None = None, **kw: Any):
+    return {
+        "id": job_id,
+        "state": state,
+        "kind": kw.get("kind", "publish"),
+        "client_id": kw.get("client", "acme"),
+        "platform": "x",
+        "approved_at": None if approved_at is None else T0 + approved_at,
+        "updated_at": T0 + 3000,
+        "last_error": kw.get("error"),
+    }
+
+
+# --- side_effects_only_as_the_mode_allows ---------------------------------------------------
+
+
+def test_a_post_under_manual_only_without_an_approval_is_a_violation_naming_the_mode():
+    rec = record(
+        ledger=[led(1, 700), led(2, 900)],
+        audit=[aud(1, 701, job="j-1", resource="r1"), aud(2, 901, job="j-2", resource="r2")],
+        workload=[intent("j-1"), intent("j-2")],
+        jobs=[job("j-1", approved_at=650), job("j-2")],
+        control_changes=[change(1, 600, "mode", "manual_only", client_id="acme")],
+    )
+    r = verdict("side_effects_only_as_the_mode_allows", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 post published on @acme_x under manual_only without an approval "
+        "(in force since T+10m00s): ids r2"
+    )
+
+
+def test_read_only_refuses_even_an_approved_job_and_a_read_only_lane_counts_as_read_only():
+    rec = record(
+        ledger=[led(1, 700), led(2, 2000)],
+        audit=[aud(1, 701, job="j-1", resource="r1"), aud(2, 2001, job="j-2", resource="r2")],
+        workload=[intent("j-1"), intent("j-2")],
+        jobs=[job("j-1", approved_at=650), job("j-2")],
+        control_changes=[
+            change(1, 600, "mode", "read_only", platform="x"),
+            change(2, 1200, "mode", "auto", platform="x"),
+            change(3, 1800, "lane_read_only", True, platform="x", lane="api"),
+        ],
+    )
+    r = verdict("side_effects_only_as_the_mode_allows", rec)
+    assert r.verdict == "violated"
+    assert r.count == 2
+    assert "under read_only" in r.detail
+
+
+def test_approved_posts_in_flight_posts_and_other_clients_hold_under_a_mode():
+    rec = record(
+        ledger=[led(1, 602), led(2, 700), led(3, 800, account="northwind-x")],
+        audit=[
+            aud(1, 603, job="j-1", resource="r1"),
+            aud(2, 701, job="j-2", resource="r2"),
+            aud(3, 801, job="j-3", resource="r3", client="northwind", account="northwind-x"),
+        ],
+        workload=[intent("j-1"), intent("j-2"), intent("j-3", client="northwind")],
+        jobs=[job("j-1"), job("j-2", approved_at=650), job("j-3", client="northwind")],
+        control_changes=[change(1, 600, "mode", "approval_required", client_id="acme")],
+    )
+    r = verdict("side_effects_only_as_the_mode_allows", rec)
+    assert r.verdict == "held", r.detail
+
+
+def test_without_a_mode_change_the_mode_invariant_does_not_apply():
+    r = verdict("side_effects_only_as_the_mode_allows", record(ledger=[led(1, 10)]))
+    assert r.verdict == "not_applicable"
+
+
+# --- nothing_lost_or_doubled_across_release ---------------------------------------------------
+
+
+def blocked(n: int, at: float, job_id: str) -> dict[str, Any]:
+    a = aud(n, at, job=job_id, outcome="blocked", proof={})
+    a["error"] = "kill_switch: post.create for acme on x stopped by the switch global"
+    return a
+
+
+def test_a_stopped_job_left_blocked_and_one_that_landed_twice_are_both_violations():
+    rec = record(
+        ledger=[led(1, 1600, content="c1"), led(2, 1601, content="c1"), led(3, 1700)],
+        audit=[
+            blocked(1, 1300, "j-1"),
+            blocked(2, 1310, "j-2"),
+            aud(3, 1600, job="j-1", resource="r1"),
+            aud(4, 1601, job="j-9", resource="r2"),
+        ],
+        workload=[intent("j-1"), intent("j-2")],
+        jobs=[job("j-1"), job("j-2", state="blocked"), job("j-9")],
+        control_changes=[kill(1, 1200, True), kill(2, 1500, False)],
+    )
+    r = verdict("nothing_lost_or_doubled_across_release", rec)
+    assert r.verdict == "violated"
+    assert "1 job stopped by a kill switch landed more than once after its release: ids j-1" in (
+        r.detail
+    )
+    assert "never ran after its release (ended blocked): ids j-2" in r.detail
+
+
+def test_every_stopped_job_running_once_after_the_release_holds():
+    rec = record(
+        ledger=[led(1, 1600)],
+        audit=[blocked(1, 1300, "j-1"), aud(2, 1600, job="j-1", resource="r1")],
+        workload=[intent("j-1")],
+        jobs=[job("j-1")],
+        control_changes=[kill(1, 1200, True), kill(2, 1500, False)],
+    )
+    assert verdict("nothing_lost_or_doubled_across_release", rec).verdict == "held"
+
+
+def test_a_switch_never_released_or_never_met_does_not_apply():
+    rec = record(ledger=[led(1, 10)], control_changes=[kill(1, 1200, True)])
+    assert verdict("nothing_lost_or_doubled_across_release", rec).verdict == "not_applicable"
+
+
+# --- engagement_never_answers_itself, no_reply_while_triggers_off -----------------------------
+
+INBOUND = [
+    {"id": "c1", "fake": "x", "account_id": "acme-x", "author": "@ACME_X", "post_id": "p1"},
+    {"id": "c2", "fake": "x", "account_id": "acme-x", "author": "@fan1", "post_id": "p1"},
+]
+
+
+def test_a_reply_to_the_accounts_own_comment_is_a_violation():
+    rec = record(
+        ledger=[led(1, 100, action="reply.created", in_reply_to="c1")],
+        inbound=INBOUND,
+    )
+    r = verdict("engagement_never_answers_itself", rec)
+    assert r.verdict == "violated"
+    assert r.detail == "1 reply sent on @acme_x answering its own message: ids r1 (to c1)"
+
+
+def test_replies_to_others_hold_and_without_own_comments_the_guard_does_not_apply():
+    rec = record(ledger=[led(1, 100, action="reply.created", in_reply_to="c2")], inbound=INBOUND)
+    assert verdict("engagement_never_answers_itself", rec).verdict == "held"
+    rec = record(ledger=[led(1, 100, action="reply.created")], inbound=INBOUND[1:])
+    assert verdict("engagement_never_answers_itself", rec).verdict == "not_applicable"
+
+
+def test_replies_while_triggers_are_locked_or_the_blueprint_is_off_are_violations():
+    rec = record(
+        ledger=[
+            led(1, 700, action="reply.created"),
+            led(2, 1300, action="reply.created"),
+            led(3, 2000, action="reply.created"),
+        ],
+        control_changes=[
+            change(1, 600, "trigger_lock", True, client_id="acme"),
+            change(2, 900, "trigger_lock", False, client_id="acme"),
+            change(3, 1200, "blueprint_enabled", False, blueprint_id="bp-acme-x"),
+            change(4, 1500, "blueprint_enabled", True, blueprint_id="bp-acme-x"),
+        ],
+    )
+    r = verdict("no_reply_while_triggers_off", rec)
+    assert r.verdict == "violated"
+    assert r.count == 2
+    assert "while the triggers of acme was off" in r.detail
+    assert "while the blueprint bp-acme-x was off" in r.detail
+
+
+def test_replies_of_other_clients_and_blueprints_hold_while_one_is_off():
+    rec = record(
+        ledger=[led(1, 700, action="reply.created", account="northwind-x")],
+        control_changes=[
+            change(1, 600, "trigger_lock", True, client_id="acme"),
+            change(2, 650, "blueprint_enabled", False, blueprint_id="bp-acme-x"),
+        ],
+    )
+    assert verdict("no_reply_while_triggers_off", rec).verdict == "held"
+
+
+# --- rate_within_platform_limits: daily caps, Instagram and LinkedIn ---------------------------
+
+
+def jr(n: int, at: float, fake: str, status: int = 200, fault: str | None = None) -> dict:
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "fake": fake,
+        "method": "POST",
+        "path": "/p",
+        "route": "posts.create",
+        "status": status,
+        "account_id": "acme-x",
+        "request_id": f"q{n}",
+        "idempotency_key": None,
+        "fault_id": fault,
+        "fault_kind": f"{fake}.rate_limited" if fault else None,
+    }
+
+
+def test_more_side_effects_than_the_daily_cap_is_a_violation():
+    caps = {"concurrency": 4, "min_interval_s": 0, "jitter_s": 0, "daily_caps": {"publish": 2}}
+    rec = record(
+        ledger=[led(i, 100 * i) for i in range(1, 4)],
+        control_changes=[change(1, 0, "pacing", caps, platform="x")],
+    )
+    r = verdict("rate_within_platform_limits", rec)
+    assert r.verdict == "violated"
+    assert r.detail == "1 side effect made on @acme_x beyond its daily cap of 2 publish: ids r3"
+    rec = record(
+        ledger=[led(i, 100 * i) for i in range(1, 3)],
+        control_changes=[change(1, 0, "pacing", caps, platform="x")],
+    )
+    assert verdict("rate_within_platform_limits", rec).verdict == "held"
+
+
+def test_instagram_throttles_without_a_429_and_holds_for_its_regain_time_in_whole_minutes():
+    rules = [{"id": "f1", "kind": "instagram.rate_limited", "params": {"retry_after_s": 90}}]
+    early = record(
+        journal=[jr(1, 100, "instagram", 400, "f1"), jr(2, 200, "instagram")], fault_rules=rules
+    )
+    assert verdict("rate_within_platform_limits", early).verdict == "violated"
+    late = record(
+        journal=[jr(1, 100, "instagram", 400, "f1"), jr(2, 221, "instagram")], fault_rules=rules
+    )
+    assert verdict("rate_within_platform_limits", late).verdict == "held"
+
+
+def test_a_linkedin_daily_429_holds_until_midnight_utc_and_a_removed_rule_keeps_its_params():
+    tl = Timeline()
+    tl.append(T0, "fault.injected", "drill", "x", {"rule_id": "f1", "params": {}})
+    history = [{"id": "f1", "kind": "linkedin.rate_limited"}]
+    rec = record(
+        journal=[jr(1, 100, "linkedin", 429, "f1"), jr(2, 3600, "linkedin")],
+        fault_history=history,
+        timeline=tl,
+    )
+    r = verdict("rate_within_platform_limits", rec)
+    assert r.verdict == "violated", r.detail
+
+
+# --- no_unverified_publish_reported_live: a lookup that errored proves nothing ----------------
+
+
+def lookup(n: int, at: float, status: int) -> dict[str, Any]:
+    return {
+        **jr(n, at, "x", status),
+        "method": "GET",
+        "path": "/2/tweets/r1",
+        "route": "tweets.get",
+    }
+
+
+def test_a_post_reported_live_after_only_failed_lookups_is_a_violation():
+    rec = record(
+        ledger=[led(1, 60)],
+        audit=[aud(1, 70, job="j-1", resource="r1")],
+        journal=[lookup(1, 65, 503)],
+    )
+    r = verdict("no_unverified_publish_reported_live", rec)
+    assert r.verdict == "violated"
+    assert "though no lookup of it on x succeeded" in r.detail
+    rec = record(
+        ledger=[led(1, 60)],
+        audit=[aud(1, 70, job="j-1", resource="r1")],
+        journal=[lookup(1, 65, 503), lookup(2, 66, 200)],
+    )
+    assert verdict("no_unverified_publish_reported_live", rec).verdict == "held"
+
+
+# --- judged in every drill --------------------------------------------------------------------
+
+
+def test_the_secret_and_audit_invariants_are_judged_even_when_a_scenario_does_not_list_them():
+    assert set(DEFAULT_INVARIANTS) == {"every_side_effect_audited", "no_secret_in_artifacts"}
+    rec = record(
+        scenario={
+            "id": "s",
+            "title": "s",
+            "runbook": "RB-01",
+            "severity": "P1",
+            "incident_types": ["SAFETY"],
+            "invariants": ["no_duplicate_side_effects"],
+        },
+        ledger=[led(1, 60)],
+        jobs=[job("j-1", state="failed", error=f"x.unauthorized: token {SECRET}")],
+        secrets=(SECRET,),
+    )
+    v = judge(rec)
+    names = {i.name: i.verdict for i in v.invariants}
+    assert names["no_secret_in_artifacts"] == "violated"
+    assert names["every_side_effect_audited"] == "violated"
+    assert v.verdict == "violated"

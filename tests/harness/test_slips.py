@@ -1,0 +1,128 @@
+"""Realistic one-line slips in the sandbox — not defects of the catalogue, nobody wrote a drill
+for them — and the drill that catches each one: its new invariant comes out ``violated``.
+
+Each slip is applied with ``monkeypatch`` for one in-process drill (on virtual time, a few
+seconds of wall time each) and undone afterwards; the healthy drills are judged in
+``test_drill``. Together with ``test_invariants_controls`` this shows every new invariant failing
+on a hand-built record *and* on a real bug.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.drill.run import DrillOptions, run_drill
+from harness.scenario import load_scenario
+from sandbox.controls import Controls
+from sandbox.lanes.api import ApiLane
+from sandbox.lanes.instagram import InstagramLane
+from sandbox.pacing import Pacer
+from sandbox.runner import Runner
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def violated(scenario: str, tmp_path: Path) -> set[str]:
+    result = run_drill(
+        load_scenario(ROOT / "scenarios" / f"{scenario}.yaml"),
+        DrillOptions(reports_dir=tmp_path, suffix="-slip"),
+    )
+    assert result.verdict_json["verdict"] != "error", result.verdict_json.get("error")
+    return {i["name"] for i in result.verdict_json["invariants"] if i["verdict"] == "violated"}
+
+
+def wrap(monkeypatch: pytest.MonkeyPatch, cls: type, name: str, make: Callable[[Any], Any]) -> None:
+    monkeypatch.setattr(cls, name, make(getattr(cls, name)))
+
+
+def test_manual_only_read_as_auto_is_caught_by_the_mode_invariant(monkeypatch, tmp_path):
+    wrap(
+        monkeypatch,
+        Controls,
+        "mode_for",
+        lambda orig: (
+            lambda self, c, p: "auto" if orig(self, c, p) == "manual_only" else orig(self, c, p)
+        ),
+    )
+    assert "side_effects_only_as_the_mode_allows" in violated("ctl_modes", tmp_path)
+
+
+def test_a_release_that_forgets_the_jobs_a_kill_switch_parked_is_caught(monkeypatch, tmp_path):
+    def make(orig):
+        def requeue(self, job):
+            if job.hold_reason != "kill_switch":
+                orig(self, job)
+
+        return requeue
+
+    wrap(monkeypatch, Runner, "requeue", make)
+    assert "nothing_lost_or_doubled_across_release" in violated("ctl_kill_switch_scopes", tmp_path)
+
+
+def test_an_instagram_inbox_without_authors_and_an_ignored_trigger_lock_are_caught(
+    monkeypatch, tmp_path
+):
+    def make(orig):
+        async def list_inbound(self, cred, scope, *, since=None):
+            items = await orig(self, cred, scope, since=since)
+            return [dataclasses.replace(i, author_id="", author_handle=None) for i in items]
+
+        return list_inbound
+
+    wrap(monkeypatch, InstagramLane, "list_inbound", make)
+    monkeypatch.setattr(Controls, "triggers_locked", lambda self, client_id: False)
+    got = violated("ctl_engagement_controls", tmp_path)
+    assert {"engagement_never_answers_itself", "no_reply_while_triggers_off"} <= got
+
+
+def test_a_daily_cap_off_by_one_is_caught_by_the_rate_invariant(monkeypatch, tmp_path):
+    wrap(
+        monkeypatch,
+        Pacer,
+        "used_today",
+        lambda orig: lambda self, account, action: orig(self, account, action) - 1,
+    )
+    assert "rate_within_platform_limits" in violated("ctl_daily_caps", tmp_path)
+
+
+def test_instagrams_regain_time_read_as_seconds_is_caught_by_the_rate_invariant(
+    monkeypatch, tmp_path
+):
+    def make(orig):
+        def usage(self, r):
+            pct, regain = orig(self, r)
+            return pct, None if regain is None else regain / 60
+
+        return usage
+
+    wrap(monkeypatch, InstagramLane, "_usage", make)
+    assert "rate_within_platform_limits" in violated("rb05_rate_limit_storm_instagram", tmp_path)
+
+
+def test_a_lookup_error_counted_as_visible_is_caught_by_verification(monkeypatch, tmp_path):
+    def make(orig):
+        def failed(self, r, error):
+            return dataclasses.replace(orig(self, r, error), visible=True)
+
+        return failed
+
+    wrap(monkeypatch, ApiLane, "refused_lookup", make)
+    assert "no_unverified_publish_reported_live" in violated("rb03_lookup_errors", tmp_path)
+
+
+def test_a_token_copied_into_an_error_text_is_caught_by_the_secret_check(monkeypatch, tmp_path):
+    def make(orig):
+        def error_for(self, r, *, mutating):
+            e = orig(self, r, mutating=mutating)
+            e.error = f"{e.error} (sent {r.request.headers.get('authorization')})"
+            return e
+
+        return error_for
+
+    wrap(monkeypatch, InstagramLane, "error_for", make)
+    assert "no_secret_in_artifacts" in violated("rb04_token_expiry_instagram", tmp_path)
