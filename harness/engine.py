@@ -19,12 +19,13 @@ from . import drill as _drill
 from .browser_drill import hooks_for
 from .detect import Detection, Detector
 from .durations import format_duration
+from .operator import bite, operate
 from .respond import ACTOR, OpsLead
 from .runbooks import ActionContext, runbooks
 from .scenario import Scenario
 from .timeline import Timeline
 from .verify import run_checks
-from .workload import WorkItem, plan_workload, run_jobs
+from .workload import OWN_AUTHOR, WorkItem, plan_workload, run_jobs
 
 __all__ = ["DrillEngine"]
 
@@ -192,6 +193,7 @@ class DrillEngine:
             if lane != "api":
                 await self.pc.set_lane(p, lane, actor="drill", reason="scenario world")
         plan = plan_workload(s, self.seed, self.clients, self.accounts)
+        handles = {a.id: a.handle for a in roster.accounts()}
         if plan.inbound:
             body = [
                 {
@@ -199,7 +201,9 @@ class DrillEngine:
                     "kind": i.kind,
                     "account": i.account,
                     "text": i.text,
-                    "author": i.author,
+                    "author": handles.get(i.account, i.author)
+                    if i.author == OWN_AUTHOR
+                    else i.author,
                     "at": self.t0 + i.at,
                 }
                 for i in plan.inbound
@@ -227,6 +231,7 @@ class DrillEngine:
             asyncio.ensure_future(run_jobs(plan, self.pc, self.t0, self.now, self._submitted)),
             asyncio.ensure_future(self._inject()),
             asyncio.ensure_future(self._monitor()),
+            asyncio.ensure_future(operate(self)),
         ]
         # steady state -------------------------------------------------------------------
         await self._sleep_until(
@@ -237,6 +242,7 @@ class DrillEngine:
         await self._sleep_until(self.t0 + s.workload.duration)
         self.progress("heal")
         await tasks[0]
+        await tasks[3]  # an operator step that fails is a broken rehearsal: it raises here
         await self._heal(None, actor="drill")
         responder = getattr(self, "_responder", None)
         if responder is not None:
@@ -248,6 +254,7 @@ class DrillEngine:
         tasks[2].cancel()
         await asyncio.gather(tasks[1], tasks[2], return_exceptions=True)
         await self._poll_once()
+        bite(self, await self.pc.jobs(), await self.pc.control_changes(0))
         self.progress("verify")
         await self._verify()
 

@@ -54,6 +54,7 @@ async def _collect(e: DrillEngine) -> dict[str, Any]:
                     "updated_at": j.updated_at,
                     "attempts": j.attempts,
                     "last_error": j.last_error,
+                    "approved_at": (j.result.get("approved_by") or {}).get("t"),
                 }
                 for j in await pc.jobs()
             ]

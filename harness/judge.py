@@ -129,9 +129,15 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
     return out
 
 
+#: judged in every drill, listed or not (a scenario lists one to give it parameters)
+DEFAULT_INVARIANTS: tuple[str, ...] = ("every_side_effect_audited", "no_secret_in_artifacts")
+
+
 def _specs(record: DrillRecord) -> list[InvariantSpec]:
     raw = scenario_field(record.scenario, "invariants", ()) or ()
-    return [InvariantSpec.parse(s) for s in raw]
+    specs = [InvariantSpec.parse(s) for s in raw]
+    named = {s.name for s in specs}
+    return specs + [InvariantSpec(name=n) for n in DEFAULT_INVARIANTS if n not in named]
 
 
 def judge(

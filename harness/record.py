@@ -97,12 +97,23 @@ class KillInterval:
     reason: str = ""
 
     def covers(
-        self, t: float, *, client_id: str | None, platform: str | None, action: str | None
+        self,
+        t: float,
+        *,
+        client_id: str | None,
+        platform: str | None,
+        action: str | None,
+        account_id: str | None = None,
     ) -> bool:
         """Whether a side effect at ``t`` with these attributes falls under this switch."""
         if t < self.start or (self.end is not None and t >= self.end):
             return False
-        for key, value in (("client_id", client_id), ("platform", platform), ("action", action)):
+        for key, value in (
+            ("client_id", client_id),
+            ("platform", platform),
+            ("action", action),
+            ("account_id", account_id),
+        ):
             want = self.scope.get(key)
             if want is not None and want != value:
                 return False

@@ -38,6 +38,7 @@ __all__ = [
     "FaultSpec",
     "InvariantSpec",
     "Mutant",
+    "OperatorStep",
     "ReachedCheck",
     "Scenario",
     "ScenarioError",
@@ -58,6 +59,7 @@ SurgeJob = Literal[
     "tool_call",
     "comment",
     "dm",
+    "own_comment",
 ]
 
 
@@ -308,6 +310,28 @@ class Expect(_M):
     side_effects_in_fault_window: CountBound | None = None
 
 
+class OperatorStep(_M):
+    """A control change a person makes at ``at`` (a runbook action), whatever the drill shows.
+
+    ``params`` may name ``{client:N}`` (the N-th client) or ``{account:N:platform}`` (its
+    account on a platform); see :mod:`harness.operator`.
+    """
+
+    at: Duration
+    do: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _runs(self) -> OperatorStep:
+        from .runbooks.actions import check_step
+
+        why = check_step(self.do, self.params)
+        if why is not None:
+            raise ValueError(why)
+        return self
+
+
 class Mutant(_M):
     """A row of the mutation matrix: run with ``defect``, ``invariant`` must come out violated."""
 
@@ -349,6 +373,7 @@ class Scenario(_M):
     detection: Detection = Field(default_factory=Detection)
     response: Literal["auto", "observe"] = "auto"
     runbook_overrides: RunbookOverrides = Field(default_factory=RunbookOverrides)
+    operator: tuple[OperatorStep, ...] = ()
     invariants: tuple[InvariantSpec, ...] = Field(min_length=1)
     reached: tuple[ReachedCheck, ...] | None = None
     verification: tuple[VerificationCheck, ...] | None = None
@@ -382,6 +407,9 @@ class Scenario(_M):
                 raise ValueError(
                     f"faults[{i}].kind: {f.kind} targets {fake!r}, which is not in world.platforms ({', '.join(self.world.platforms)})"
                 )
+        for i, o in enumerate(self.operator):
+            if o.at >= self.workload.duration:
+                raise ValueError(f"operator[{i}].at: {o.at:g}s is after the drill ends")
         for i, s in enumerate(self.workload.surges):
             if s.at >= self.workload.duration:
                 raise ValueError(f"workload.surges[{i}].at: {s.at:g}s is after the drill ends")

@@ -19,7 +19,19 @@ from sandbox.contract import JobSpec, PlatformClient
 
 from .scenario import Scenario
 
-__all__ = ["InboundItem", "Plan", "WorkItem", "plan_workload", "run_jobs", "tool_arguments"]
+__all__ = [
+    "OWN_AUTHOR",
+    "InboundItem",
+    "Plan",
+    "WorkItem",
+    "plan_workload",
+    "run_jobs",
+    "tool_arguments",
+]
+
+#: the author of an inbound item written by the receiving account itself (the drill fills in
+#: the account's handle when it sends the item)
+OWN_AUTHOR = "@<own account>"
 
 _PROMPTS = (
     "a caption for the autumn menu",
@@ -165,10 +177,14 @@ def plan_workload(
             **extra,
         )
 
-    def inbound(at: float, kind: str) -> None:
+    def inbound(at: float, kind: str, own: bool = False) -> None:
         c, p = rng.choice(clients), rng.choice(platforms)
         acc = accounts.get((c, p))
         if acc is None:
+            return
+        if own:  # the account's own voice, carrying the trigger keyword (an echo to ignore)
+            text = f"{w.trigger_keyword} we answer every question #{len(plan.inbound) + 1}"
+            plan.inbound.append(InboundItem(at, p, "comment", acc, text, OWN_AUTHOR))
             return
         keyword = w.trigger_keyword if rng.random() < 0.5 else "love this"
         plan.inbound.append(
@@ -203,6 +219,8 @@ def plan_workload(
                 post(at, s.job)
             elif s.job in ("comment", "dm"):
                 inbound(at, s.job)
+            elif s.job == "own_comment":
+                inbound(at, "comment", own=True)
             elif s.job == "tool_call":
                 tool(at, s.job)
             else:

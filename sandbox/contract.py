@@ -75,7 +75,8 @@ class _M(BaseModel):
 
 
 class KillScope(_M):
-    """What a kill switch covers: everything, one client, one platform or one action type.
+    """What a kill switch covers: everything, one client, one platform, one account or one
+    action type.
 
     Fields combine: ``{"client_id": "acme", "action": "reply"}`` stops Acme's replies only.
     An empty scope is the global switch.
@@ -84,6 +85,8 @@ class KillScope(_M):
     client_id: str | None = None
     platform: str | None = None
     action: Literal["publish", "reply", "dm", "like", "generate"] | None = None
+    #: one social account (e.g. the one account that misbehaves, RB-10)
+    account_id: str | None = None
 
 
 class JobSpec(_M):

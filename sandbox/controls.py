@@ -70,7 +70,9 @@ class Controls:
     settings: Settings
     now: Now
     changes: list[ControlChange] = field(default_factory=list)
-    kill_switches: set[tuple[str | None, str | None, str | None]] = field(default_factory=set)
+    kill_switches: set[tuple[str | None, str | None, str | None, str | None]] = field(
+        default_factory=set
+    )
     lanes: dict[str, str] = field(default_factory=dict)
     modes: dict[tuple[str | None, str | None], str] = field(default_factory=dict)
     #: (platform, lane) pairs held read-only: ingest only, every side effect through them refused
@@ -138,7 +140,7 @@ class Controls:
         self._client(scope.client_id, "scope.client_id")
         if scope.platform is not None:
             _choice("scope.platform", scope.platform, SOCIAL_PLATFORMS, "a platform")
-        key = (scope.client_id, scope.platform, scope.action)
+        key = (scope.client_id, scope.platform, scope.action, scope.account_id)
         if engaged:
             self.kill_switches.add(key)
         else:
@@ -148,20 +150,25 @@ class Controls:
         )
 
     def is_killed(
-        self, client_id: str | None, platform: str | None, action: str | None
+        self,
+        client_id: str | None,
+        platform: str | None,
+        action: str | None,
+        account_id: str | None = None,
     ) -> KillScope | None:
         """The engaged kill switch covering this side effect, or None.
 
         A switch covers a side effect when each field it names matches; a switch naming an
         action type does not cover side effects of no action type (e.g. tool calls).
         """
-        for c, p, a in self.kill_switches:
+        for c, p, a, acc in self.kill_switches:
             if (
                 (c is None or c == client_id)
                 and (p is None or p == platform)
                 and (a is None or a == action)
+                and (acc is None or acc == account_id)
             ):
-                return KillScope(client_id=c, platform=p, action=a)  # type: ignore[arg-type]
+                return KillScope(client_id=c, platform=p, action=a, account_id=acc)  # type: ignore[arg-type]
         return None
 
     # lanes and modes ------------------------------------------------------------------------
@@ -369,10 +376,17 @@ class Controls:
             "kill_switches": [
                 {
                     k: v
-                    for k, v in (("client_id", c), ("platform", p), ("action", a))
+                    for k, v in (
+                        ("client_id", c),
+                        ("platform", p),
+                        ("action", a),
+                        ("account_id", acc),
+                    )
                     if v is not None
                 }
-                for c, p, a in sorted(self.kill_switches, key=lambda t: tuple(x or "" for x in t))
+                for c, p, a, acc in sorted(
+                    self.kill_switches, key=lambda t: tuple(x or "" for x in t)
+                )
             ],
             "lanes": dict(self.lanes),
             "read_only_lanes": [

@@ -193,7 +193,9 @@ class EngagementEngine:
             return False
         action = "dm" if item.kind == "dm" else "reply"
         if not self.defect("kill_switch_ignored_by_engagement"):
-            killed = self.controls.is_killed(client.client_id, account.platform, action)
+            killed = self.controls.is_killed(
+                client.client_id, account.platform, action, account.account_id
+            )
             if killed is not None:
                 # not marked seen: once the switch is released the item may still be answered
                 self._skip(item, account, f"kill switch engaged: {killed}")

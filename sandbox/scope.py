@@ -58,6 +58,15 @@ class JobScope:
 
     # gate -----------------------------------------------------------------------------------
     def check(self, action: str) -> None:
+        """Gate ``action`` outside a side effect (a lane's pre-check, a resend): raise ``Blocked``
+        (audited as a ``blocked`` outcome, like a refusal inside :meth:`side_effect`) or ``Held``."""
+        try:
+            self._gate(action)
+        except Blocked as e:
+            self.outcome(action, "blocked", error=e.error)
+            raise
+
+    def _gate(self, action: str) -> None:
         """Raise ``Blocked`` (kill switch, read-only) or ``Held`` (approval) if ``action`` may not run now."""
         p, job = self.p, self.job
         atype = ACTION_TYPE.get(action)
@@ -65,7 +74,7 @@ class JobScope:
             "kill_switch_ignored_by_engagement"
         )
         if not ignore_kill:
-            ks = p.controls.is_killed(self.client_id, self.service, atype)
+            ks = p.controls.is_killed(self.client_id, self.service, atype, self.account_id)
             if ks is not None:
                 raise Blocked(
                     f"kill_switch: {action} for {self.client_id} on {self.service} stopped by the switch {ks.model_dump(exclude_none=True) or 'global'}",
@@ -101,14 +110,14 @@ class JobScope:
         atype = ACTION_TYPE.get(action)
         key = self.account_id or self.service
         try:
-            self.check(action)
+            self._gate(action)
             await p.pacer.acquire(self.service, key, atype)
         except Blocked as e:
             self.outcome(action, "blocked", error=e.error)
             raise
         try:
             try:
-                self.check(action)
+                self._gate(action)
             except Blocked as e:
                 p.pacer.uncount(key, atype)
                 self.outcome(action, "blocked", error=e.error)

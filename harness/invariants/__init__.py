@@ -1,6 +1,6 @@
 """Invariants: positive claims about a drill, each a pure function of the drill record."""
 
-from . import pacing, recovery, safety
+from . import controls, pacing, recovery, safety
 from ._base import (
     REGISTRY,
     Findings,
@@ -32,6 +32,7 @@ __all__ = [
     "Params",
     "Violation",
     "catalogue",
+    "controls",
     "evaluate",
     "invariant",
     "pacing",

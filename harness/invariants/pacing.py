@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..record import DrillRecord
+from ..record import KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, DrillRecord
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts
@@ -50,10 +51,15 @@ class RateParams(Params):
 def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings | NotApplicable:
     """Requests stay within the platforms' limits, and after a 429 none is sent before Retry-After.
 
-    Read from the fakes' journal. The Retry-After of a 429 is the ``retry_after_s`` of the fault
-    rule that served it; a request to the same fake, account (and route, with ``per: route``)
-    before it elapsed is a violation, unless it reached the fake within ``in_flight_s`` of the
-    429 (it was sent before the 429 could be seen: served runs with concurrent requests).
+    Read from the fakes' journal. A throttle is a 429 or any answer of a ``*.rate_limited`` fault
+    (Instagram throttles with a 400 and error code 4/17/32/613). How long it holds is what the
+    platform's wire says: X's Retry-After (the fault rule's ``retry_after_s``), Instagram's
+    regain time in whole minutes (``x-business-use-case-usage``), LinkedIn's header-less daily
+    429 until the next midnight UTC. A request to the same fake, account (and route, with
+    ``per: route``) before it elapsed is a violation, unless it reached the fake within
+    ``in_flight_s`` of the throttle (it was sent before the throttle could be seen: served runs
+    with concurrent requests). Daily caps set with ``set_pacing`` hold too: no account makes more
+    side effects of an action type in a UTC day than the cap in force.
     """
     rules = {str(r.get("id")): r for r in record.fault_rows()}
     blocked: dict[tuple[Any, ...], tuple[float, float]] = {}
@@ -74,12 +80,12 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
             ).replace("  ", " ")
             ref = f"{j.get('request_id')} at {format_offset(record.offset(t))} (429 at {format_offset(record.offset(until[0]))})"
             out.append(Violation(t, noun, phrase, ref, evidence("journal.jsonl", i)))
-        if j.get("status") == 429:
+        if j.get("status") == 429 or str(j.get("fault_kind") or "").endswith(".rate_limited"):
             saw_429 = True
             params = (rules.get(str(j.get("fault_id"))) or {}).get("params") or {}
-            ra = params.get("retry_after_s", p.default_retry_after_s)
+            ra = _hold_s(fake, t, float(params.get("retry_after_s", p.default_retry_after_s)))
             prev = blocked.get(key, (t, t))
-            blocked[key] = (t, max(prev[1], t + float(ra)))
+            blocked[key] = (t, max(prev[1], t + ra))
         limit = p.limits.get(fake)
         if limit is not None:
             wk = (fake, j.get("account_id"))
@@ -97,14 +103,67 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                         t, noun, phrase, str(j.get("request_id")), evidence("journal.jsonl", i)
                     )
                 )
-    if not saw_429 and not p.limits:
-        return NotApplicable("no 429 was served and no request limits were given")
+    capped = _daily_caps(record, out)
+    if not saw_429 and not p.limits and not capped:
+        return NotApplicable("no 429 was served and no request limits or daily caps were set")
     return Findings(
         len(record.journal),
         out,
         f"all {len(record.journal)} requests respected Retry-After"
-        + (" and the request limits" if p.limits else ""),
+        + (" and the request limits" if p.limits else "")
+        + (f"; {capped} side effects stayed within the daily caps" if capped else ""),
     )
+
+
+DAY = 86_400.0
+
+
+def _hold_s(fake: str, t: float, retry_after_s: float) -> float:
+    """How long a throttle holds, as the platform's wire tells it (see the invariant)."""
+    if fake == "instagram":
+        return math.ceil(retry_after_s / 60) * 60.0
+    if fake == "linkedin":
+        return (int(t // DAY) + 1) * DAY - t
+    return retry_after_s
+
+
+def _daily_caps(record: DrillRecord, out: list[Violation]) -> int:
+    """Judge the daily caps of the ``pacing`` control changes; return how many side effects
+    fell under a cap (0: no cap was ever set)."""
+    steps: list[tuple[float, str, dict[str, int]]] = []
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        value = c.get("value")
+        if c.get("control") == "pacing" and isinstance(value, Mapping):
+            platform = str((c.get("scope") or {}).get("platform"))
+            steps.append((float(c["t"]), platform, dict(value.get("daily_caps") or {})))
+    if not any(caps for _, _, caps in steps):
+        return 0
+    used: dict[tuple[Any, str, int], int] = {}
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        atype = KILL_ACTION_OF.get(str(e.get("action")))
+        if e.get("action") not in SIDE_EFFECT_ACTIONS or atype is None:
+            continue
+        t = float(e["t"])
+        k = (e.get("account_id"), atype, int(t // DAY))
+        used[k] = used.get(k, 0) + 1
+        caps = [cp for s, pf, cp in steps if s <= t and pf == e.get("fake")]
+        cap = caps[-1].get(atype) if caps else None
+        if cap is None:
+            continue
+        checked += 1
+        if used[k] > cap:
+            phrase = (
+                f"made on {record.handle(e.get('account_id'))} beyond its daily cap of "
+                f"{cap} {atype}"
+            )
+            ref = str(e.get("resource_id") or e.get("request_id"))
+            out.append(
+                Violation(
+                    t, ("side effect", "side effects"), phrase, ref, evidence("ledger.jsonl", i)
+                )
+            )
+    return max(checked, 1)
 
 
 class LoopParams(Params):

@@ -57,6 +57,7 @@ def no_side_effects_while_killed(record: DrillRecord, p: KilledParams) -> Findin
                 client_id=client,
                 platform=e.get("fake"),
                 action=KILL_ACTION_OF.get(str(e["action"])),
+                account_id=(intent.account_id if intent else None) or e.get("account_id"),
             )
             if covered and float(e["t"]) - k.start > p.grace_s:
                 noun, verb = noun_of(str(e["action"]))

@@ -102,9 +102,10 @@ async def kill_switch_engage(
     client_id: str | None = None,
     platform: str | None = None,
     action: str | None = None,
+    account_id: str | None = None,
 ) -> dict[str, Any]:
     """Engage a kill switch (global when no scope is given)."""
-    scope = KillScope(client_id=client_id, platform=platform, action=action)  # type: ignore[arg-type]
+    scope = KillScope(client_id=client_id, platform=platform, action=action, account_id=account_id)  # type: ignore[arg-type]
     return _cc(await ctx.platform.set_kill_switch(scope, True, actor=ctx.actor, reason=ctx.reason))
 
 
@@ -114,9 +115,10 @@ async def kill_switch_release(
     client_id: str | None = None,
     platform: str | None = None,
     action: str | None = None,
+    account_id: str | None = None,
 ) -> dict[str, Any]:
     """Release a kill switch."""
-    scope = KillScope(client_id=client_id, platform=platform, action=action)  # type: ignore[arg-type]
+    scope = KillScope(client_id=client_id, platform=platform, action=action, account_id=account_id)  # type: ignore[arg-type]
     return _cc(await ctx.platform.set_kill_switch(scope, False, actor=ctx.actor, reason=ctx.reason))
 
 
@@ -311,6 +313,27 @@ async def jobs_mark_needs_human_confirm(
         [j.id for j in jobs], actor=ctx.actor, reason=ctx.reason
     )
     return {"marked": len(done)}
+
+
+@action("jobs.approve")
+async def jobs_approve(
+    ctx: ActionContext,
+    client_id: str | None = None,
+    platform: str | None = None,
+    kind: str | None = None,
+) -> dict[str, Any]:
+    """A person approves every job awaiting approval (of a client, platform or kind)."""
+    jobs = [
+        j
+        for j in await ctx.platform.jobs()
+        if j.state == "awaiting_approval"
+        and (client_id is None or j.spec.client_id == client_id)
+        and (platform is None or j.spec.platform == platform)
+        and (kind is None or j.spec.kind == kind)
+    ]
+    for j in jobs:
+        await ctx.platform.approve(j.id, actor=ctx.actor, reason=ctx.reason)
+    return {"approved": len(jobs)}
 
 
 @action("jobs.submit")

@@ -87,7 +87,8 @@ class SideEffectScope(Protocol):
         ...
 
     def check(self, action: str) -> None:
-        """Gate only (no pacing, no audit): raises Blocked / Held if the side effect may not run."""
+        """Gate only (no pacing): raises Blocked / Held if the side effect may not run; a Blocked
+        refusal is audited as a ``blocked`` outcome."""
         ...
 
     def headers(self) -> dict[str, str]:
