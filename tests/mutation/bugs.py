@@ -45,9 +45,9 @@ class BugResult:
     detail: str
 
 
-def patches(only: list[str] | None = None) -> list[Path]:
+def patches(only: list[str] | None = None, folder: Path = BUGS_DIR) -> list[Path]:
     """The bug patches, sorted; ``only`` keeps those whose name contains one of the strings."""
-    found = sorted(BUGS_DIR.glob("*.patch"))
+    found = sorted(folder.glob("*.patch"))
     if only:
         found = [p for p in found if any(o in p.stem for o in only)]
     return found
@@ -59,6 +59,14 @@ def summary_of(patch: Path) -> str:
         if line.startswith("# What the platform then does wrong:"):
             return line.split(":", 1)[1].strip()
     return ""
+
+
+def revision_copy(dest: Path, rev: str, root: Path = ROOT) -> None:
+    """Write the tree of git revision ``rev`` (e.g. ``main``) to ``dest``."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev], cwd=root, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
 
 
 def tracked_copy(dest: Path, root: Path = ROOT) -> None:
@@ -97,7 +105,7 @@ def not_held(stdout: str) -> str:
 CLI = "import sys; from harness.cli import main; sys.argv[0] = 'vibedrill'; sys.exit(main())"
 
 
-def run_one(patch: Path | None, base: Path) -> BugResult:
+def run_one(patch: Path | None, base: Path, *, fail_fast: bool = False) -> BugResult:
     """Apply ``patch`` (None: the unpatched baseline) to a copy of ``base``; run the API-lane drills."""
     t0 = time.monotonic()
     name = patch.stem if patch is not None else "baseline"
@@ -113,8 +121,17 @@ def run_one(patch: Path | None, base: Path) -> BugResult:
             if ap.returncode != 0:
                 return BugResult(name, summary, "error", None, 0.0, ap.stderr[-400:])
         env = {**os.environ, "PYTHONPATH": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
-        cmd = [sys.executable, "-c", CLI, "run", "--all", "--no-browser"]
-        cmd += ["--reports-dir", str(work / "reports")]
+        if fail_fast:
+            # the same drills as the CLI's --all --no-browser, one pytest test each; stops at
+            # the first drill that does not hold (pytest exit 1 = caught, 0 = missed)
+            cases = work / "tests" / "mutation" / "drill_cases.py"
+            cases.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(__file__).with_name("drill_cases.py"), cases)
+            cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+            cmd += ["-o", "addopts=", "-W", "ignore", str(cases)]
+        else:
+            cmd = [sys.executable, "-c", CLI, "run", "--all", "--no-browser"]
+            cmd += ["--reports-dir", str(work / "reports")]
         try:
             r = subprocess.run(
                 cmd, cwd=work, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
@@ -123,9 +140,11 @@ def run_one(patch: Path | None, base: Path) -> BugResult:
             return BugResult(name, summary, "error", None, time.monotonic() - t0, "timeout")
     secs = round(time.monotonic() - t0, 1)
     status = {1: "caught", 0: "missed"}.get(r.returncode, "error")
-    detail = (
-        not_held(r.stdout) if status == "caught" else (r.stderr[-600:] if status == "error" else "")
-    )
+    if status == "caught":
+        failed = [ln[7:] for ln in r.stdout.splitlines() if ln.startswith("FAILED ")]
+        detail = "; ".join(failed)[:400] if fail_fast else not_held(r.stdout)
+    else:
+        detail = r.stderr[-600:] if status == "error" else ""
     return BugResult(name, summary, status, r.returncode, secs, detail)
 
 
@@ -134,30 +153,40 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="bugs run in parallel (default 2)")
     ap.add_argument("--only", nargs="*", help="only bugs whose name contains one of these")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--rev", help="measure this git revision (e.g. main) instead of the work tree")
+    ap.add_argument("--patches", type=Path, default=BUGS_DIR, help="folder of *.patch files")
+    ap.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="run the drills as pytest tests and stop at the first that does not hold (faster)",
+    )
     ap.add_argument(
         "--no-baseline", action="store_true", help="skip the unpatched run (must hold) first"
     )
     a = ap.parse_args(argv)
-    todo = patches(a.only)
+    todo = patches(a.only, a.patches)
     if not todo:
-        print(f"no patches under {BUGS_DIR}", file=sys.stderr)
+        print(f"no patches under {a.patches}", file=sys.stderr)
         return 2
     commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ["git", "rev-parse", a.rev or "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vd-bugs-base-") as base_tmp:
         base = Path(base_tmp)
-        tracked_copy(base)
+        if a.rev:
+            revision_copy(base, a.rev)
+        else:
+            tracked_copy(base)
         if not a.no_baseline:
-            b = run_one(None, base)
+            b = run_one(None, base, fail_fast=a.fail_fast)
             print(f"baseline {b.status} (exit {b.exit_code}) in {b.seconds} s", flush=True)
             if b.status != "missed":
                 print(f"the unpatched tree does not hold: {b.detail}", file=sys.stderr)
                 return 2
         with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
             results = []
-            for res in pool.map(lambda p: run_one(p, base), todo):
+            for res in pool.map(lambda p: run_one(p, base, fail_fast=a.fail_fast), todo):
                 print(
                     f"{res.status:7} {res.bug:50} {res.seconds:6.1f}s  {res.detail[:100]}",
                     flush=True,
@@ -169,7 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     judged = caught + len(missed)
     report = {
         "commit": commit,
-        "command": "vibedrill run --all --no-browser (python -m harness.cli) per patched copy",
+        "command": (
+            "pytest -x tests/mutation/drill_cases.py (fail fast)"
+            if a.fail_fast
+            else "vibedrill run --all --no-browser"
+        )
+        + " per patched copy",
+        "tree": a.rev or "work tree",
         "total": len(results),
         "caught": caught,
         "missed": len(missed),
