@@ -124,14 +124,24 @@ def mutation(session: nox.Session) -> None:
     ``[tool.mutmut]`` in pyproject.toml names the modules; each mutant runs only the drills that
     reach its function, stops at the first that does not hold, two at a time. Results are kept in
     mutants/ (a rerun continues). Writes reports/mutation/score.json and survivors.txt. Extra
-    arguments go to ``mutmut run`` (e.g. mutant-name globs: ``-- "sandbox.pacing.*"``).
+    arguments go to ``mutmut run`` (e.g. mutant-name globs: ``-- "sandbox.pacing.*"``);
+    ``-- --sample N [--seed S]`` checks a seeded sample of N unchecked mutants per module (after
+    mutmut has generated them: a first ``mutmut run`` does, and may be interrupted then).
     """
     import json
     import time
 
     install_locked(session)
+    args = list(session.posargs)
+    if args[:1] == ["--sample"]:
+        picked = session.run(
+            "python", "-m", "tests.mutation.score", *args[:4], silent=True, external=True
+        )
+        args = str(picked or "").split()
+        if not args:
+            session.error("no unchecked mutants to sample: run `mutmut run` once first")
     t0 = time.monotonic()
-    session.run(*NICE, "mutmut", "run", "--max-children", "2", *session.posargs, external=True)
+    session.run(*NICE, "mutmut", "run", "--max-children", "2", *args, external=True)
     wall = round(time.monotonic() - t0, 1)
     extra = ROOT / "reports" / "mutation" / "campaign.json"
     extra.parent.mkdir(parents=True, exist_ok=True)

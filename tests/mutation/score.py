@@ -98,6 +98,22 @@ def read_results(mutants_dir: Path) -> dict[str, int | None]:
     return out
 
 
+def sample(results: dict[str, int | None], per_module: int, seed: int = 0) -> list[str]:
+    """Up to ``per_module`` mutants of each module, drawn with a seeded RNG (a stratified sample
+    for a campaign that cannot afford every mutant); mutants already checked are kept out."""
+    import random
+
+    rng = random.Random(seed)
+    by_module: dict[str, list[str]] = {}
+    for name, code in sorted(results.items()):
+        if code is None:
+            by_module.setdefault(module_of(name), []).append(name)
+    out: list[str] = []
+    for names in by_module.values():
+        out += sorted(rng.sample(names, min(per_module, len(names))))
+    return out
+
+
 def score(results: dict[str, int | None], equivalent: dict[str, str]) -> dict[str, Any]:
     """The score document (per module and overall)."""
     per: dict[str, Counter[str]] = {}
@@ -151,7 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     ap.add_argument("--no-diffs", action="store_true", help="list survivors without diffs")
     ap.add_argument("--extra", type=Path, help="JSON merged into score.json (campaign facts)")
+    ap.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="print N unchecked mutant names per module (seeded) instead of scoring",
+    )
+    ap.add_argument("--seed", type=int, default=0, help="seed of --sample")
     a = ap.parse_args(argv)
+    if a.sample is not None:
+        print("\n".join(sample(read_results(a.mutants), a.sample, a.seed)))
+        return 0
     try:
         equivalent = load_equivalent()
     except EquivalentFileError as e:

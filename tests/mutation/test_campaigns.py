@@ -90,3 +90,18 @@ def test_score_buckets_and_equivalents() -> None:
     ]
     assert score.function_of("sandbox.pacing.xǁPacerǁacquire__mutmut_2") == "Pacer.acquire"
     assert score.module_of("sandbox.budget.x_price__mutmut_1") == "sandbox.budget"
+
+
+def test_sample_is_stratified_seeded_and_skips_checked_mutants() -> None:
+    results: dict[str, int | None] = {
+        f"sandbox.pacing.xǁPacerǁacquire__mutmut_{i}": None for i in range(1, 11)
+    }
+    results |= {f"sandbox.budget.x_price__mutmut_{i}": None for i in range(1, 4)}
+    results["sandbox.budget.x_price__mutmut_3"] = 1
+    picked = score.sample(results, 3, seed=7)
+    assert picked == score.sample(results, 3, seed=7)
+    assert sum(n.startswith("sandbox.pacing.") for n in picked) == 3
+    assert sorted(n for n in picked if n.startswith("sandbox.budget.")) == [
+        "sandbox.budget.x_price__mutmut_1",
+        "sandbox.budget.x_price__mutmut_2",
+    ]
