@@ -140,9 +140,13 @@ def run_one(patch: Path | None, base: Path, *, fail_fast: bool = False) -> BugRe
             return BugResult(name, summary, "error", None, time.monotonic() - t0, "timeout")
     secs = round(time.monotonic() - t0, 1)
     status = {1: "caught", 0: "missed"}.get(r.returncode, "error")
-    if status == "caught":
+    if status == "caught" and fail_fast:
         failed = [ln[7:] for ln in r.stdout.splitlines() if ln.startswith("FAILED ")]
-        detail = "; ".join(failed)[:400] if fail_fast else not_held(r.stdout)
+        detail = "; ".join(failed)[:400]
+        if not failed or any(": error;" in ln for ln in failed):
+            status = "error"  # a harness error, as the CLI's exit 3 (or no drill named)
+    elif status == "caught":
+        detail = not_held(r.stdout)
     else:
         detail = r.stderr[-600:] if status == "error" else ""
     return BugResult(name, summary, status, r.returncode, secs, detail)
