@@ -24,6 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BUGS_DIR = Path(__file__).resolve().parent / "bugs"
@@ -152,6 +153,43 @@ def run_one(patch: Path | None, base: Path, *, fail_fast: bool = False) -> BugRe
     return BugResult(name, summary, status, r.returncode, secs, detail)
 
 
+def build_report(
+    a: argparse.Namespace, commit: str, results: list[BugResult], planned: int, wall: float
+) -> dict[str, Any]:
+    """The bugs.json document for the results so far (``complete`` once every bug ran)."""
+    caught = sum(r.status == "caught" for r in results)
+    missed = [r.bug for r in results if r.status == "missed"]
+    errors = [r.bug for r in results if r.status == "error"]
+    judged = caught + len(missed)
+    return {
+        "commit": commit,
+        "command": (
+            "pytest -x tests/mutation/drill_cases.py (fail fast)"
+            if a.fail_fast
+            else "vibedrill run --all --no-browser"
+        )
+        + " per patched copy",
+        "tree": a.rev or "work tree",
+        "complete": len(results) == planned,
+        "planned": planned,
+        "total": len(results),
+        "caught": caught,
+        "missed": len(missed),
+        "errors": len(errors),
+        "catch_rate": round(caught / judged, 4) if judged else None,
+        "wall_s": round(wall, 1),
+        "missed_bugs": missed,
+        "error_bugs": errors,
+        "bugs": [asdict(r) for r in results],
+    }
+
+
+def write_report(out: Path, report: dict[str, Any]) -> None:
+    """Write ``report`` to ``out`` (folders created)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=2, help="bugs run in parallel (default 2)")
@@ -188,39 +226,18 @@ def main(argv: list[str] | None = None) -> int:
             if b.status != "missed":
                 print(f"the unpatched tree does not hold: {b.detail}", file=sys.stderr)
                 return 2
+        results: list[BugResult] = []
         with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
-            results = []
             for res in pool.map(lambda p: run_one(p, base, fail_fast=a.fail_fast), todo):
                 print(
                     f"{res.status:7} {res.bug:50} {res.seconds:6.1f}s  {res.detail[:100]}",
                     flush=True,
                 )
                 results.append(res)
-    caught = sum(r.status == "caught" for r in results)
-    missed = [r.bug for r in results if r.status == "missed"]
-    errors = [r.bug for r in results if r.status == "error"]
-    judged = caught + len(missed)
-    report = {
-        "commit": commit,
-        "command": (
-            "pytest -x tests/mutation/drill_cases.py (fail fast)"
-            if a.fail_fast
-            else "vibedrill run --all --no-browser"
-        )
-        + " per patched copy",
-        "tree": a.rev or "work tree",
-        "total": len(results),
-        "caught": caught,
-        "missed": len(missed),
-        "errors": len(errors),
-        "catch_rate": round(caught / judged, 4) if judged else None,
-        "wall_s": round(time.monotonic() - t0, 1),
-        "missed_bugs": missed,
-        "error_bugs": errors,
-        "bugs": [asdict(r) for r in results],
-    }
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(report, indent=2) + "\n")
+                # written after every bug: an interrupted campaign keeps what it measured
+                report = build_report(a, commit, results, len(todo), time.monotonic() - t0)
+                write_report(a.out, report)
+    caught, missed, errors = report["caught"], report["missed_bugs"], report["error_bugs"]
     rate = "n/a" if report["catch_rate"] is None else f"{100 * report['catch_rate']:.0f} %"
     print(
         f"caught {caught}/{len(results)} ({rate}); missed: {', '.join(missed) or 'none'}; "
