@@ -1,4 +1,5 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``drills``, ``explore``, ``bench``, ``load``, ``lock``.
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``drills``, ``explore``, ``bench``,
+``load``, ``lock``, ``bugs`` and ``mutation`` (the two campaigns of docs/mutation.md).
 
 Every session installs exactly what ``uv.lock`` pins (``uv sync --locked``), so a session, CI and a
 newcomer's ``.ci/tests`` run the same versions. ``nox -s lock`` is the only way the lock moves.
@@ -112,3 +113,50 @@ def lock(session: nox.Session) -> None:
     session.run("uv", "lock", *args, external=True)
     install_locked(session)
     session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider")
+
+
+#: long campaigns share the machine: run them at low priority
+NICE = ("nice", "-n", "15")
+
+
+@nox.session
+def bugs(session: nox.Session) -> None:
+    """Apply each realistic bug of tests/mutation/bugs/ to a copy of the tree; run every API-lane drill.
+
+    Writes reports/mutation/bugs.json (caught = exit 1, missed = exit 0) with the catch rate. Extra
+    arguments go to ``python -m tests.mutation.bugs`` (e.g. ``-- --only pacing --jobs 1``).
+    """
+    install_locked(session)
+    session.run(*NICE, "python", "-m", "tests.mutation.bugs", *session.posargs, external=True)
+
+
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """Mutation-test the safety-critical sandbox modules with mutmut; the drills are the test suite.
+
+    ``[tool.mutmut]`` in pyproject.toml names the modules; each mutant runs only the drills that
+    reach its function, stops at the first that does not hold, two at a time. Results are kept in
+    mutants/ (a rerun continues). Writes reports/mutation/score.json and survivors.txt. Extra
+    arguments go to ``mutmut run`` (e.g. mutant-name globs: ``-- "sandbox.pacing.*"``);
+    ``-- --sample N [--seed S]`` checks a seeded sample of N unchecked mutants per module (after
+    mutmut has generated them: a first ``mutmut run`` does, and may be interrupted then).
+    """
+    import json
+    import time
+
+    install_locked(session)
+    args = list(session.posargs)
+    if args[:1] == ["--sample"]:
+        picked = session.run(
+            "python", "-m", "tests.mutation.score", *args[:4], silent=True, external=True
+        )
+        args = str(picked or "").split()
+        if not args:
+            session.error("no unchecked mutants to sample: run `mutmut run` once first")
+    t0 = time.monotonic()
+    session.run(*NICE, "mutmut", "run", "--max-children", "2", *args, external=True)
+    wall = round(time.monotonic() - t0, 1)
+    extra = ROOT / "reports" / "mutation" / "campaign.json"
+    extra.parent.mkdir(parents=True, exist_ok=True)
+    extra.write_text(json.dumps({"campaign_wall_s": wall, "mutmut_args": session.posargs}) + "\n")
+    session.run("python", "-m", "tests.mutation.score", "--extra", str(extra))

@@ -1,0 +1,107 @@
+"""Cheap checks of the two mutation campaigns (the campaigns themselves run under nox)."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.mutation import bugs, score
+
+ROOT = Path(__file__).resolve().parents[2]
+PATCHES = bugs.patches()
+
+
+def test_there_are_realistic_bugs() -> None:
+    assert len(PATCHES) >= 15
+
+
+@pytest.mark.parametrize("patch", PATCHES, ids=[p.stem for p in PATCHES])
+def test_bug_patch_applies_and_says_what_goes_wrong(patch: Path) -> None:
+    r = subprocess.run(
+        ["git", "apply", "--check", str(patch)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert r.returncode == 0, f"{patch.name} no longer applies: {r.stderr}"
+    text = patch.read_text()
+    assert "# What a developer did:" in text
+    assert bugs.summary_of(patch), f"{patch.name}: no 'What the platform then does wrong' line"
+    # sandbox only, and never the defect catalogue
+    touched = [ln[6:] for ln in text.splitlines() if ln.startswith("+++ b/")]
+    assert touched and all(t.startswith("sandbox/") for t in touched), touched
+    assert "sandbox/defects.py" not in touched
+
+
+def test_not_held_reads_the_cli_summary_table() -> None:
+    table = (
+        "│ rb04_token_expiry      │ held    │ 15s │\n"
+        "│ rb05_rate_limit_storm  │ violated │ 30s │\n"
+        "│ scenario               │ verdict │ detect │\n"
+    )
+    assert bugs.not_held(table) == "rb05_rate_limit_storm=violated"
+
+
+def test_equivalent_file_parses_and_every_entry_has_a_reason() -> None:
+    eq = score.load_equivalent()
+    assert all(r.strip() and "\n" not in r for r in eq.values())
+
+
+def test_equivalent_file_errors_name_the_entry(tmp_path: Path) -> None:
+    bad = tmp_path / "equivalent.toml"
+    bad.write_text('[[equivalent]]\nmutant = "sandbox.pacing.x_f__mutmut_1"\nreason = ""\n')
+    with pytest.raises(score.EquivalentFileError, match=r"equivalent\[0\]\.reason"):
+        score.load_equivalent(bad)
+
+
+def test_mutmut_config_names_the_safety_critical_modules_and_the_drill_suite() -> None:
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    for mod in ("scope", "keyring", "runner", "jobs", "pacing", "budget", "engagement"):
+        assert f"sandbox/{mod}.py" in cfg["only_mutate"]
+    for mod in ("publishing", "toolgate_client", "lanes/api", "lanes/x", "lanes/instagram"):
+        assert f"sandbox/{mod}.py" in cfg["only_mutate"]
+    assert all((ROOT / m).is_file() for m in cfg["only_mutate"])
+    assert cfg["pytest_add_cli_args_test_selection"] == ["tests/mutation/drill_cases.py"]
+
+
+def test_score_buckets_and_equivalents() -> None:
+    results = {
+        "sandbox.pacing.xǁPacerǁacquire__mutmut_1": 1,
+        "sandbox.pacing.xǁPacerǁacquire__mutmut_2": 0,
+        "sandbox.pacing.xǁPacerǁacquire__mutmut_3": 0,
+        "sandbox.pacing.xǁPacerǁacquire__mutmut_4": 36,
+        "sandbox.pacing.xǁPacerǁacquire__mutmut_5": None,
+        "sandbox.budget.x_price__mutmut_1": 33,
+    }
+    doc = score.score(results, {"sandbox.pacing.xǁPacerǁacquire__mutmut_3": "same"})
+    p = doc["modules"]["sandbox.pacing"]
+    assert (p["killed"], p["survived"], p["timeout"], p["equivalent"], p["not_checked"]) == (
+        1,
+        1,
+        1,
+        1,
+        1,
+    )
+    assert p["score"] == round(2 / 3, 4)
+    assert doc["modules"]["sandbox.budget"]["not_reached"] == 1
+    assert doc["survivors"] == [
+        "sandbox.budget.x_price__mutmut_1",
+        "sandbox.pacing.xǁPacerǁacquire__mutmut_2",
+    ]
+    assert score.function_of("sandbox.pacing.xǁPacerǁacquire__mutmut_2") == "Pacer.acquire"
+    assert score.module_of("sandbox.budget.x_price__mutmut_1") == "sandbox.budget"
+
+
+def test_sample_is_stratified_seeded_and_skips_checked_mutants() -> None:
+    results: dict[str, int | None] = {
+        f"sandbox.pacing.xǁPacerǁacquire__mutmut_{i}": None for i in range(1, 11)
+    }
+    results |= {f"sandbox.budget.x_price__mutmut_{i}": None for i in range(1, 4)}
+    results["sandbox.budget.x_price__mutmut_3"] = 1
+    picked = score.sample(results, 3, seed=7)
+    assert picked == score.sample(results, 3, seed=7)
+    assert sum(n.startswith("sandbox.pacing.") for n in picked) == 3
+    assert sorted(n for n in picked if n.startswith("sandbox.budget.")) == [
+        "sandbox.budget.x_price__mutmut_1",
+        "sandbox.budget.x_price__mutmut_2",
+    ]
