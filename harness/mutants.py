@@ -15,6 +15,7 @@ processes (``jobs``); the rows come back in a stable order either way.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -202,8 +203,12 @@ def run_drills(
     with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint_in_worker) as pool:
         running: dict[concurrent.futures.Future[DrillOutcome], int] = {}
         todo = list(enumerate(args))
+        forwarded = False
         while todo or running:
             stopping = should_stop is not None and bool(should_stop())
+            if stopping and not forwarded:  # cut the drills running in the workers, too
+                forwarded = True
+                _interrupt_workers()
             while todo and len(running) < jobs and not stopping:
                 i, a = todo.pop(0)
                 running[pool.submit(_run_job, a)] = i
@@ -218,6 +223,17 @@ def run_drills(
                 if on_done is not None:
                     on_done(o)
     return [done[i] for i in sorted(done)]
+
+
+def _interrupt_workers() -> None:
+    """SIGINT to this process's workers: a running drill is cut and written, an idle one ignores it."""
+    import multiprocessing
+    import signal
+
+    for child in multiprocessing.active_children():
+        if child.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGINT)
 
 
 def _ignore_sigint_in_worker() -> None:

@@ -239,8 +239,9 @@ class _StopRequest:
         try:
             yield self
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            if not self.signum:  # stopping: keep ours until exit, so a second press exits at once
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
 
 def _run_many(

@@ -22,10 +22,10 @@ SCENARIOS = [
 ]
 
 
-def _start(reports: Path) -> subprocess.Popen[str]:
+def _start(reports: Path, *extra: str) -> subprocess.Popen[str]:
     code = "from harness.cli import main; main()"
     return subprocess.Popen(
-        [sys.executable, "-c", code, "run", *SCENARIOS, "--reports-dir", str(reports)],
+        [sys.executable, "-c", code, "run", *SCENARIOS, "--reports-dir", str(reports), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -67,9 +67,10 @@ def test_a_signal_stops_the_whole_run_and_says_what_did_not_run(
 
 def test_a_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    proc = _start(reports)
+    proc = _start(reports, "--jobs", "1")  # one drill at a time: the second press lands in one
     _wait_for_first_report(proc, reports)
     proc.send_signal(signal.SIGINT)
+    time.sleep(0.5)  # two signals at once are one pending signal: make it a second press
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     assert proc.returncode == 130

@@ -287,6 +287,15 @@ def test_waiting_out_retry_after_and_other_routes_hold():
     assert judge("rate_within_platform_limits", rec).verdict == "held"
 
 
+def test_the_fakes_own_hold_after_a_throttle_does_not_start_a_longer_one():
+    # served runs: a request already on the wire meets the fake's hold (a 429 with no rule of
+    # its own); the hold is the throttle's 3 s, not a default minute
+    rules = [{"id": "f1", "kind": "x.rate_limited", "params": {"retry_after_s": 3.0}, "hits": 1}]
+    rec = record(journal=[jr(1, 100, 429, "f1"), jr(2, 100.1, 429), jr(3, 104)], fault_rules=rules)
+    r = judge("rate_within_platform_limits", rec, params={"in_flight_s": 0.25})
+    assert r.verdict == "held", r.detail
+
+
 # --- engagement_loops_bounded -----------------------------------------------------------
 
 

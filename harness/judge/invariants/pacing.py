@@ -88,12 +88,20 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
             out.append(Violation(t, noun, phrase, ref, evidence("journal.jsonl", i)))
         if j.get("status") == 429 or str(j.get("fault_kind") or "").endswith(".rate_limited"):
             saw_429 = True
-            params = (rules.get(str(j.get("fault_id"))) or {}).get("params") or {}
-            ra = _hold_s(
-                fake, t, number(json_object(params).get("retry_after_s"), p.default_retry_after_s)
-            )
-            prev = blocked.get(key, (t, t))
-            blocked[key] = (t, max(prev[1], t + ra))
+            rule = rules.get(str(j.get("fault_id")))
+            if rule is None and until is not None and until[1] > t:
+                # no rule fired: the fake still holds the earlier throttle (it answers 429 until
+                # the reset it announced), so the hold is that one, not a new one of unknown length
+                pass
+            else:
+                params = (rule or {}).get("params") or {}
+                ra = _hold_s(
+                    fake,
+                    t,
+                    number(json_object(params).get("retry_after_s"), p.default_retry_after_s),
+                )
+                prev = blocked.get(key, (t, t))
+                blocked[key] = (t, max(prev[1], t + ra))
         limit = p.limits.get(fake)
         if limit is not None:
             wk = (fake, j.get("account_id"))
