@@ -203,6 +203,15 @@ def run(
     )
 
 
+def _kill_workers() -> None:
+    """Kill this process's children (``--jobs`` workers) before exiting at once."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        with contextlib.suppress(Exception):
+            child.kill()
+
+
 class _StopRequest:
     """SIGINT/SIGTERM during a run: remembered, never raised, so no drill's result is lost.
 
@@ -217,6 +226,7 @@ class _StopRequest:
     def handle(self, signum: int, _frame: object) -> None:
         if self.signum:
             os.write(2, b"\ninterrupted again: exiting now\n")
+            _kill_workers()  # parallel drills' workers would be orphans otherwise
             os._exit(128 + signum)
         self.signum = signum
 
