@@ -24,7 +24,16 @@ from typing import Any, TypeVar
 
 from fakes.core.clock import DEFAULT_EPOCH
 
-__all__ = ["DEFAULT_EPOCH", "HOLD_SLICE_S", "TimeHold", "VirtualTimeLoop", "run_virtual"]
+__all__ = [
+    "DEFAULT_EPOCH",
+    "HOLD_SLICE_S",
+    "ScaledTimeLoop",
+    "TimeHold",
+    "VirtualTimeLoop",
+    "run_scaled",
+    "run_virtual",
+    "scaled_now",
+]
 
 T = TypeVar("T")
 #: the longest real wait of one loop turn while virtual time is held
@@ -129,6 +138,70 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 def run_virtual(main: Callable[[], Awaitable[T]], start: float = DEFAULT_EPOCH, **_: Any) -> T:
     """Run ``main()`` to completion on a fresh :class:`VirtualTimeLoop` and close it."""
     loop = VirtualTimeLoop(start)
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main())  # type: ignore[arg-type]
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+# --- scaled wall-clock time -------------------------------------------------------------------
+# Served drills, game days and the served fakes/platform of a drill over HTTP run in real time,
+# compressed by a time scale K: scenario time = anchor + (unix time - anchor) · K. Every process
+# that shares the anchor and K (written in the fakes' ready file) agrees on the time, so a
+# Retry-After of 60 s told by a fake lasts one real second at K = 60 for a platform on the same
+# clock, and a one-hour scenario takes a minute.
+
+
+def scaled_now(scale: float, anchor: float) -> float:
+    """Scenario time now on the clock ``(scale, anchor)`` (unix seconds)."""
+    return anchor + (time.time() - anchor) * scale
+
+
+class _ScaledSelector(selectors.DefaultSelector):
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        # the loop computes timeouts in scenario seconds; the kernel waits real ones
+        return super().select(None if timeout is None else max(timeout, 0.0) / self.scale)
+
+
+class ScaledTimeLoop(asyncio.SelectorEventLoop):
+    """A selector event loop whose clock runs ``scale`` times faster than real time.
+
+    ``time()`` is scenario time in unix seconds: ``anchor + (unix now - anchor) · scale``, read
+    from the monotonic clock after one reading of the wall clock, so it never goes backwards.
+    ``asyncio.sleep(60)`` lasts ``60 / scale`` real seconds. ``scale`` 1 with any anchor is
+    real time.
+    """
+
+    def __init__(self, scale: float = 1.0, anchor: float | None = None) -> None:
+        if not scale > 0:
+            raise ValueError(f"a time scale must be > 0, not {scale!r}")
+        super().__init__(_ScaledSelector(scale))
+        self.scale = float(scale)
+        unix = time.time()
+        self.anchor = unix if anchor is None else float(anchor)
+        self._unix0 = unix
+        self._mono0 = time.monotonic()
+        self._clock_resolution = 1e-6
+
+    def time(self) -> float:
+        unix = self._unix0 + (time.monotonic() - self._mono0)
+        return self.anchor + (unix - self.anchor) * self.scale
+
+
+def run_scaled(
+    main: Callable[[], Awaitable[T]], scale: float = 1.0, anchor: float | None = None
+) -> T:
+    """Run ``main()`` to completion on a fresh :class:`ScaledTimeLoop` and close it."""
+    loop = ScaledTimeLoop(scale, anchor)
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(main())  # type: ignore[arg-type]

@@ -35,6 +35,17 @@ class DrillOptions:
     stop_requested: Callable[[], int] | None = None
     #: False: judge only, write no report folder (``vibedrill explore``'s draws)
     write: bool = True
+    #: drill a platform that already runs (any implementation of the platform contract) over
+    #: HTTP at this base URL, against the fakes served by ``vibedrill serve`` whose ready file is
+    #: ``world``; in wall-clock time compressed by ``time_scale`` (topology "served-platform")
+    platform_url: str | None = None
+    world: Path | None = None
+    time_scale: float = 1.0
+
+    @property
+    def served(self) -> bool:
+        """Whether the drill drives a platform over HTTP (``platform_url`` and ``world`` given)."""
+        return self.platform_url is not None
 
 
 @dataclass
