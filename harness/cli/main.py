@@ -625,11 +625,26 @@ def serve(
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of the world's roster and fault RNG")] = 0,
     clients: Annotated[int, typer.Option(help="number of client tenants in the roster")] = 3,
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            "--time-scale",
+            min=0.001,
+            help="run the world's clock K times faster than real time (rate-limit windows, "
+            "Retry-After, token lifetimes, render times); recorded in the ready file",
+        ),
+    ] = 1.0,
 ) -> None:
     """Serve every fake (x, instagram, linkedin, openai, anthropic, media, toolgate) on one port."""
+    import time
+
     from fakes.serve import ServeError, run_server
     from fakes.serve import serve as run_served
 
+    from ..clock import ScaledTimeLoop
+
+    anchor = time.time()
+    scaled = time_scale != 1.0
     try:
         run_server(
             run_served(
@@ -639,13 +654,23 @@ def serve(
                 admin_token=admin_token,
                 seed=seed,
                 clients=clients,
-            )
+                now=_loop_time if scaled else None,
+                clock={"time_scale": time_scale, "anchor": anchor if scaled else 0.0},
+            ),
+            loop_factory=(lambda: ScaledTimeLoop(time_scale, anchor)) if scaled else None,
         )
     except ServeError as e:
         typer.echo(f"vibedrill serve: {e}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:
         pass
+
+
+def _loop_time() -> float:
+    """The running loop's time (a time-scaled world's clock)."""
+    import asyncio
+
+    return asyncio.get_running_loop().time()
 
 
 @app.command()
