@@ -146,8 +146,29 @@ def run(
             "--jobs", "-j", min=0, help="API-lane drills in this many processes (0: CPUs)"
         ),
     ] = 0,
+    platform_url: Annotated[
+        str | None,
+        typer.Option(
+            "--platform-url",
+            help="drill a platform that already runs (any implementation of the platform "
+            "contract) over HTTP, in wall-clock time; needs --world",
+        ),
+    ] = None,
+    world: Annotated[
+        Path | None,
+        typer.Option("--world", help="the ready file of the fakes served by `vibedrill serve`"),
+    ] = None,
+    time_scale: Annotated[
+        float | None,
+        typer.Option(
+            "--time-scale",
+            min=0.001,
+            help="with --platform-url: the world's time scale K (default: the ready file's; a "
+            "mismatch is refused)",
+        ),
+    ] = None,
 ) -> None:
-    """Run drills in-process on virtual time; write a report per drill; print a summary."""
+    """Run drills in-process on virtual time (or a platform over HTTP); a report per drill."""
     from ..catalogue import platform_defects
     from ..scenario import ScenarioError, load_scenario
 
@@ -157,6 +178,17 @@ def run(
     if bool(scenarios) == all_:
         err.print("give scenario ids/paths or --all (not both, not neither)")
         raise typer.Exit(EXIT_USAGE)
+    if (platform_url is None) != (world is None):
+        err.print("--platform-url and --world go together (a served platform and its world)")
+        raise typer.Exit(EXIT_USAGE)
+    if time_scale is not None and platform_url is None:
+        err.print(
+            "--time-scale needs --platform-url and --world (in-process drills run on virtual time)"
+        )
+        raise typer.Exit(EXIT_USAGE)
+    served = None
+    if platform_url is not None and world is not None:
+        served = _served_target(platform_url, world, time_scale)
     known = platform_defects()
     for d in defect or ():
         if d not in known:
@@ -198,9 +230,35 @@ def run(
             defects=tuple(defect or ()),
             mode=mode,
             reports_dir=reports_dir,
-            jobs=jobs,
+            jobs=1 if served else jobs,
+            served=served,
         )
     )
+
+
+def _served_target(url: str, world: Path, time_scale: float | None) -> dict[str, Any]:
+    """``--platform-url``/``--world``/``--time-scale`` checked: the options of a served drill."""
+    from ..drill.run import world_clock
+    from ..platform_adapter import PlatformServeUsageError, load_served_world
+
+    if not url.startswith(("http://", "https://")):
+        err.print(f"--platform-url: {url!r} is not an http(s) URL", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        doc = load_served_world(world)
+    except PlatformServeUsageError as e:
+        err.print(f"--world: {e}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    scale, _ = world_clock(doc)
+    if time_scale is not None and abs(time_scale - scale) > 1e-9 * max(scale, 1.0):
+        err.print(
+            f"--time-scale {time_scale:g} does not match the served world ({world} runs at time "
+            f"scale {scale:g}); give --time-scale {scale:g} or restart the fakes and the platform "
+            f"with --time-scale {time_scale:g}",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    return {"platform_url": url, "world": world, "time_scale": scale}
 
 
 def _kill_workers() -> None:
@@ -263,6 +321,7 @@ def _run_many(
     reports_dir: Path,
     suffix: str = "",
     jobs: int = 1,
+    served: dict[str, Any] | None = None,
 ) -> int:
     """Run each scenario with a live progress line; print the summary table; return the exit code."""
     import time
@@ -327,6 +386,7 @@ def _run_many(
                 commit=commit,
                 suffix=suffix,
                 stop_requested=stop.pending,
+                **(served or {}),
             )
             try:
                 result = run_drill(s, opts)
@@ -352,7 +412,13 @@ def _run_many(
         "report",
         title="drills",
     )
-    colour = {"held": "green", "violated": "red", "vacuous": "yellow", "error": "magenta"}
+    colour = {
+        "held": "green",
+        "violated": "red",
+        "vacuous": "yellow",
+        "error": "magenta",
+        "skipped": "blue",
+    }
     for r in results:
         m = r.verdict_json.get("metrics") or {}
         bad = [
@@ -388,6 +454,9 @@ def _run_many(
             markup=False,
         )
         return 128 + int(stopped)
+    for r in results:
+        if r.verdict == "skipped":
+            err.print(f"{r.scenario}: skipped: {'; '.join(r.notes)}", markup=False)
     if any(r.verdict == "error" for r in results):
         return EXIT_HARNESS
     if any(r.verdict in ("violated", "vacuous") for r in results):
@@ -519,7 +588,13 @@ def mutants(
     except Exception as e:  # the rehearsal broke, not the platform
         err.print(f"harness error: {type(e).__name__}: {e}", markup=False)
         raise typer.Exit(EXIT_HARNESS) from None
-    colour = {"held": "green", "violated": "red", "vacuous": "yellow", "error": "magenta"}
+    colour = {
+        "held": "green",
+        "violated": "red",
+        "vacuous": "yellow",
+        "error": "magenta",
+        "skipped": "blue",
+    }
     t = Table(
         "defect",
         "scenario",

@@ -122,6 +122,12 @@ class DrillEngine(DrillState):
                 return await finish(self, self.lane, error)
         except DrillSkipped as e:
             return skipped(self, str(e))
+        except (DrillError, httpx.HTTPError) as e:  # the world could not be arranged at all
+            if self._main is not None:
+                raise
+            error = f"{type(e).__name__}: {e}"
+            self.ev("drill.failed", "drill", f"harness error: {error}", {"error": error})
+            return await finish(self, self.lane, error)
 
     @contextlib.asynccontextmanager
     async def _in_process_world(self) -> AsyncIterator[Roster]:
