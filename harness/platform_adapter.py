@@ -243,7 +243,9 @@ def served_roster(doc: Mapping[str, Any], admin_token: str | None = None) -> dic
     return dict(r.json())
 
 
-def check_settings(overrides: Mapping[str, Any], roster_json: Mapping[str, Any], source: str) -> None:
+def check_settings(
+    overrides: Mapping[str, Any], roster_json: Mapping[str, Any], source: str
+) -> None:
     """Validate settings overrides against the platform's settings model; a bad one raises
     :class:`PlatformServeUsageError` naming ``source``, the key path, the value and the error."""
     from pydantic import ValidationError

@@ -529,6 +529,18 @@ def mutants(
             "--jobs", "-j", min=0, help="drills run in this many processes (0: CPUs, at most 4)"
         ),
     ] = 0,
+    served: Annotated[
+        bool,
+        typer.Option(
+            "--served",
+            help="drill the sandbox served in other processes, over HTTP only (a fresh "
+            "`vibedrill serve` + `vibedrill platform serve --defect …` per drill)",
+        ),
+    ] = False,
+    time_scale: Annotated[
+        float,
+        typer.Option("--time-scale", min=1.0, help="with --served: the world's time scale K"),
+    ] = 120.0,
 ) -> None:
     """Run the mutation matrix: each scenario healthy, then once per defect of its ``mutants:``.
 
@@ -556,6 +568,8 @@ def mutants(
     left_out: list[Any] = []
     if browser:
         ok, where = (False, "--no-browser") if no_browser else browser_available()
+        if served:  # the served topology drills the API lane
+            ok, where = False, "--served drills the API lane over HTTP"
         if ok:
             err.print(f"browser scenarios run with {where}", markup=False)
         else:
@@ -584,6 +598,7 @@ def mutants(
             commit=commit_of(),
             on_done=done,
             left_out=left_out,
+            served=time_scale if served else None,
         )
     except Exception as e:  # the rehearsal broke, not the platform
         err.print(f"harness error: {type(e).__name__}: {e}", markup=False)
