@@ -25,7 +25,7 @@ from ..errors import DrillError
 from ..platform_adapter import make_platform, platform_settings
 from ..runbooks import ActionContext, runbooks
 from ..scenario import Scenario
-from .browser import hooks_for
+from .browser import hooks_for, is_browser_scenario
 from .detect import Detector
 from .finish import finish, flat_budgets, skipped
 from .operator import bite, operate
@@ -151,14 +151,24 @@ class DrillEngine(DrillState):
     @contextlib.asynccontextmanager
     async def _served_world(self) -> AsyncIterator[Roster]:
         """The fakes served by ``vibedrill serve`` (their ready file), and the platform at its URL."""
+        if is_browser_scenario(self.scenario):
+            raise DrillSkipped(
+                "a browser-lane scenario drives the platform's own browser lane, which the "
+                "platform contract does not expose; drill it in-process (without --platform-url)"
+            )
         doc = self.opts.served_world or {}
         headers = {"x-vibedrill-admin": "1"}
         token = os.environ.get("VIBEDRILL_ADMIN_TOKEN")
         if token:
             headers["authorization"] = f"Bearer {token}"
         async with (
-            httpx.AsyncClient(base_url=str(doc["admin"]), headers=headers, timeout=30.0) as admin,
-            HttpPlatformClient(str(self.opts.platform_url), timeout=30.0) as http_platform,
+            # the harness's own calls get 30 real seconds, whatever the world's time scale
+            httpx.AsyncClient(
+                base_url=str(doc["admin"]), headers=headers, timeout=30.0 * self.opts.time_scale
+            ) as admin,
+            HttpPlatformClient(
+                str(self.opts.platform_url), timeout=30.0 * self.opts.time_scale
+            ) as http_platform,
         ):
             self.admin = admin
             view = ServedWorld(admin)
@@ -170,6 +180,7 @@ class DrillEngine(DrillState):
             await scoped.mark(self.t0)
             await view.mark()
             self.platform_client = scoped
+            self.run_tag = f"r{int(self.t0):x}-"
             yield roster
 
     async def _cancel_tasks(self) -> None:
@@ -220,7 +231,7 @@ class DrillEngine(DrillState):
         for p, lane in sorted(s.world.lanes.items()):
             if lane != "api":
                 await self.platform_client.set_lane(p, lane, actor="drill", reason="scenario world")
-        plan = plan_workload(s, self.seed, self.clients, self.accounts)
+        plan = plan_workload(s, self.seed, self.clients, self.accounts, self.run_tag)
         handles = {a.id: a.handle for a in roster.accounts()}
         if plan.inbound:
             body = [
@@ -474,9 +485,19 @@ class DrillEngine(DrillState):
     async def _monitor(self) -> None:
         start = self.t0 + self._incident_start_offset()
         poll = self.scenario.detection.poll
+        failures = 0
         while True:
             await asyncio.sleep(poll)
-            alerts = await self._poll_once()
+            try:
+                alerts = await self._poll_once()
+                failures = 0
+            except (httpx.HTTPError, OSError) as e:
+                # a platform over HTTP may miss a poll; one that stops answering breaks the drill
+                failures += 1
+                if failures >= 5 or not self.opts.served:
+                    raise
+                self.ev("platform.poll_failed", "drill", f"polling the platform failed: {e!r}")
+                continue
             if self.detection is None and self.now() >= start:
                 det = self.detector.evaluate(self.now(), start, alerts)
                 if det is not None:

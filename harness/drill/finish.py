@@ -31,7 +31,11 @@ from .browser import LaneHooks
 from .options import DrillResult
 from .state import DrillState
 
-__all__ = ["build_record", "finish", "flat_budgets", "skipped"]
+__all__ = ["SERVED_IN_FLIGHT_REAL_S", "build_record", "finish", "flat_budgets", "skipped"]
+
+#: a drill over HTTP: a request reaching a fake this long (real seconds) after a 429 was already
+#: on the wire when the 429 was sent (loopback and a busy event loop: generous at 50 ms)
+SERVED_IN_FLIGHT_REAL_S = 0.05
 
 
 async def _collect(e: DrillState) -> dict[str, Any]:
@@ -162,6 +166,10 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         "error": error,
         "simulated_s": e.now() - e.t0,
     }
+    if e.opts.served:
+        # how long a request may be on the wire, in the world's (scaled) seconds
+        extra["in_flight_s"] = SERVED_IN_FLIGHT_REAL_S * e.opts.time_scale
+        extra["time_scale"] = e.opts.time_scale
     faults = got.get("faults") or {}
     return DrillRecord(
         scenario=e.scenario,

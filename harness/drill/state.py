@@ -90,6 +90,8 @@ class DrillState:
         #: the signal that interrupted the drill (SIGINT 2, SIGTERM 15), 0 if none
         self.signum = 0
         self.platform = None
+        #: "" in-process; a drill of a platform that outlives it tags its keys and texts
+        self.run_tag = ""
 
     def now(self) -> float:
         """The running loop's (virtual) time."""

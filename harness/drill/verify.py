@@ -17,7 +17,7 @@ from sandbox.contract import Job, JobSpec
 from ..durations import format_duration, parse_duration
 from ..runbooks.model import VerificationCheck
 from .state import DrillState
-from .workload import tool_arguments
+from .workload import tag_text, tool_arguments
 
 __all__ = ["CHECKS", "run_checks"]
 
@@ -63,7 +63,7 @@ async def _submit(e: DrillState, kind: str, platform: str | None = None, **paylo
             platform=platform,
             account_id=account,  # type: ignore[arg-type]
             payload=payload,
-            idempotency_key=f"verify-{kind}-{platform}-{e.now():.0f}",
+            idempotency_key=f"verify-{e.run_tag}{kind}-{platform}-{e.now():.0f}",
         )
     )
     return await _wait(e, job)
@@ -85,7 +85,9 @@ async def _posts_verified(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     n = int(p.get("count", 3))
     plat = _platforms(e)[0]
     for i in range(n):
-        job = await _submit(e, "publish", plat, text=f"verification post {i + 1} of {n}")
+        job = await _submit(
+            e, "publish", plat, text=f"verification post {i + 1} of {n}{tag_text(e.run_tag)}"
+        )
         if job.state != "succeeded":
             return (
                 False,
@@ -169,7 +171,7 @@ async def _queue_freshness(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]
 @check("audit_complete")
 async def _audit_complete(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     plat = e.scenario.world.platforms[0]
-    job = await _submit(e, "publish", plat, text="audit completeness probe")
+    job = await _submit(e, "publish", plat, text=f"audit completeness probe{tag_text(e.run_tag)}")
     await e.poll()
     outcomes = [x for x in e.detector.audit if x.job_id == job.id and x.phase == "outcome"]
     return (
@@ -201,7 +203,7 @@ async def _cost_burn(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
 async def _no_new_blocks(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     window = parse_duration(p.get("window", "10m"))
     plat = _platforms(e)[0]
-    job = await _submit(e, "publish", plat, text="resume slowly probe")
+    job = await _submit(e, "publish", plat, text=f"resume slowly probe{tag_text(e.run_tag)}")
     await e.poll()
     now = e.now()
     blocks = [
@@ -219,7 +221,7 @@ async def _no_new_blocks(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
 async def _accounts_correct(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     plat = _platforms(e)[0]
     before = await e.view.ledger_seq()
-    job = await _submit(e, "publish", plat, text="identity probe")
+    job = await _submit(e, "publish", plat, text=f"identity probe{tag_text(e.run_tag)}")
     new = [x for x in await e.view.ledger(before) if x["action"] == "post.created"]
     wrong = [x for x in new if x.get("tenant_id") != e.clients[0]]
     return (

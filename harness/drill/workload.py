@@ -94,13 +94,25 @@ def _arrivals(rng: random.Random, per_hour: float, start: float, end: float) -> 
         out.append(round(t, 3))
 
 
+def tag_text(run_tag: str) -> str:
+    """What a run tag adds to a post's text (nothing in-process)."""
+    return f" [{run_tag.strip('-')}]" if run_tag else ""
+
+
 def plan_workload(
-    scenario: Scenario, seed: int, clients: list[str], accounts: dict[tuple[str, str], str]
+    scenario: Scenario,
+    seed: int,
+    clients: list[str],
+    accounts: dict[tuple[str, str], str],
+    run_tag: str = "",
 ) -> Plan:
     """Draw the workload of ``scenario`` from ``seed``.
 
     ``clients`` are the tenant ids in roster order; ``accounts`` maps (client, platform) → account
-    id. Rates are totals per hour across all clients and platforms of the world.
+    id. Rates are totals per hour across all clients and platforms of the world. ``run_tag``
+    (a drill of a platform that outlives it) goes into every idempotency key and post text, so
+    a second drill of the same scenario and seed is not deduplicated against the first — by the
+    platform's idempotency keys or by a social API refusing duplicate content.
     """
     rng = random.Random(f"workload:{seed}")
     w = scenario.workload
@@ -128,7 +140,7 @@ def plan_workload(
             platform=platform,
             account_id=account,
             payload=payload,
-            idempotency_key=f"wl-{seed}-{n:06d}",
+            idempotency_key=f"wl-{run_tag}{seed}-{n:06d}",
             episode_id=f"ep-{client}-{n:06d}"
             if kind.startswith("generate") or kind == "tool_call"
             else None,
@@ -143,7 +155,7 @@ def plan_workload(
             c,
             p,
             origin,
-            text=f"{c} update #{n + 1} on {p} ({rng.getrandbits(32):08x})",
+            text=f"{c} update #{n + 1} on {p} ({rng.getrandbits(32):08x}){tag_text(run_tag)}",
         )
 
     def generate(at: float, kind: str, origin: str = "steady") -> None:

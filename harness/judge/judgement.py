@@ -16,7 +16,10 @@ from .record import DrillRecord, scenario_field
 from .timeline import format_offset
 from .verdict import ExpectationResult, ReachedResult, Verdict, VerdictName
 
-__all__ = ["judge", "judge_expectations", "judge_reached"]
+__all__ = ["STEADY_STATE", "judge", "judge_expectations", "judge_reached"]
+
+#: the reached check every drill with a steady-state phase carries
+STEADY_STATE = "steady state: side effects succeeded before the incident"
 
 _TIME_KEYS = ("time_to_detect", "time_to_contain", "time_to_mitigate", "time_to_recover")
 _COUNT_KEYS = ("side_effects_after_containment", "side_effects_in_fault_window")
@@ -68,6 +71,17 @@ def judge_reached(record: DrillRecord) -> list[ReachedResult]:
                 last = record.metrics_samples[-1][1].get(str(probe))
                 count = int(last or 0)
         out.append(ReachedResult(name=name, hit=count >= need, count=count, min=need))
+    # Chaos engineering's first rule: no steady state, no experiment. A platform whose work did
+    # not land before the incident began proves nothing about containing it (a dead platform
+    # "holds" every invariant), so a failed steady state makes the drill vacuous.
+    steady = [e for e in record.timeline if e.kind.startswith("steady_state.")]
+    if steady:
+        ok = steady[-1].kind == "steady_state.verified"
+        out.append(
+            ReachedResult(
+                name=STEADY_STATE, hit=ok, count=int(steady[-1].data.get("succeeded") or 0)
+            )
+        )
     return out
 
 

@@ -170,11 +170,20 @@ def record(**kw: Any) -> DrillRecord:
     return DrillRecord(**base)
 
 
-def drill_record(*, leaked: bool = True, detected: bool = True, **kw: Any) -> DrillRecord:
+def drill_record(
+    *, leaked: bool = True, detected: bool = True, steady: bool = True, **kw: Any
+) -> DrillRecord:
     """A whole RB-01 drill: a cross-wired credential posts Acme's content on Northwind's account."""
     tl = Timeline()
     tl.append(T0, "drill.started", "drill", "drill started", {"seed": 11})
-    tl.append(T0 + 600, "steady_state.verified", "drill", "steady state verified: 10 posts live")
+    if steady:
+        tl.append(
+            T0 + 600, "steady_state.verified", "drill", "steady state verified: 10 posts live"
+        )
+    else:
+        tl.append(
+            T0 + 600, "steady_state.failed", "drill", "steady state: 0 side effects succeeded"
+        )
     tl.append(
         T0 + 1200,
         "defect.activated",

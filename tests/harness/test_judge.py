@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from _recordkit import T0, drill_record, record
 
-from harness.judge.judgement import judge
+from harness.judge.judgement import STEADY_STATE, judge
 from harness.judge.verdict import exit_code
 
 DESIGN_KEYS = [
@@ -40,7 +40,10 @@ def test_verdict_json_keeps_the_design_keys_first_and_in_order():
         "time_to_contain_s",
         "side_effects_after_containment",
     ]
-    assert data["reached"] == [{"name": "x.rate_limited served", "hit": True, "count": 1}]
+    assert data["reached"] == [
+        {"name": "x.rate_limited served", "hit": True, "count": 1},
+        {"name": STEADY_STATE, "hit": True, "count": 0},
+    ]
     assert data["invariants"][0]["first_violation"]["evidence"] == "evidence/ledger.jsonl#L11"
 
 
@@ -106,3 +109,14 @@ def test_probe_reached_checks_count_timeline_events():
     assert v.verdict == "vacuous"
     assert v.reached[0].name == "token.expired observed"
     assert v.reached[0].count == 1
+
+
+def test_a_drill_whose_steady_state_failed_is_vacuous_whatever_the_invariants_say():
+    # a platform that lands nothing "holds" every invariant: without a steady state the drill
+    # proves nothing (seen on a served platform that deduplicated a second run's jobs)
+    healthy = judge(drill_record(leaked=False))
+    assert healthy.verdict == "held"
+    v = judge(drill_record(leaked=False, steady=False))
+    assert {"name": STEADY_STATE, "hit": False, "count": 0} in v.to_json()["reached"]
+    assert v.verdict == "vacuous"
+    assert exit_code([v]) == 1
