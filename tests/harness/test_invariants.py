@@ -491,6 +491,46 @@ def test_clean_records_hold_the_secret_invariant():
     assert judge("no_secret_in_artifacts", rec).verdict == "held"
 
 
+def test_the_first_characters_of_a_token_in_an_error_text_are_a_violation():
+    # realistic bug 20: ``cred.access_token[:16]`` ("xat-" and 12 characters of the secret part)
+    bad = aud(1, 61, job="j-1", resource="r1")
+    bad["error"] = f"x.unauthorized: 401 again with the token {SECRET[:16]}… just refreshed"
+    r = judge("no_secret_in_artifacts", record(audit=[bad], secrets=(SECRET,)))
+    assert r.verdict == "violated"
+    assert r.detail.startswith("1 record contain")
+    assert "part of the credential fp_" in r.detail and "(12 characters)" in r.detail
+    assert SECRET[4:16] not in r.detail
+
+
+def test_a_run_of_twelve_characters_from_the_middle_of_a_token_is_a_violation():
+    middle = SECRET[10:22]
+    rec = record(
+        audit=[aud(1, 61, job="j-1", resource="r1")],
+        secrets=("xat-ffffffffffffffffffffffffffffffff", SECRET),
+        artifacts={"postmortem.md": f"seen ...{middle}... in a log line"},
+    )
+    r = judge("no_secret_in_artifacts", rec)
+    assert r.verdict == "violated"
+    assert "postmortem.md" in r.detail and middle not in r.detail
+
+
+def test_the_public_prefix_a_fingerprint_and_short_hints_of_a_token_hold():
+    from harness.judge.secrets import secret_fp
+
+    rec = record(
+        audit=[aud(1, 61, job="j-1", resource="r1")],
+        secrets=(SECRET,),
+        artifacts={
+            "postmortem.md": (
+                f"tokens look like xat-…; credential {secret_fp(SECRET)} expired; "
+                # 11 characters of the secret part, and the usual last-four hint
+                f"hint {SECRET[:15]}… and …{SECRET[-4:]}"
+            )
+        },
+    )
+    assert judge("no_secret_in_artifacts", rec).verdict == "held"
+
+
 # --- every_job_terminal_after_healing ----------------------------------------------------
 
 
