@@ -367,6 +367,36 @@ def test_the_one_call_that_crosses_the_budget_is_allowed():
     assert judge("spend_within_budget", rec).verdict == "held"
 
 
+def test_a_call_priced_up_front_may_not_cross_the_budget_a_completion_may():
+    def image(n: int, at: float, cost: float) -> dict:
+        return led(
+            n, at, action="image.generated", account="agency-openai", resource=None, cost=cost
+        )
+
+    rec = record(
+        ledger=[llm(1, 10, 3.0), image(2, 20, 3.0)],
+        audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j")],
+        workload=[intent("j", kind="generate_text", platform="openai")],
+        budgets={"client_usd": {"acme": 5.0}},
+    )
+    assert judge("spend_within_budget", rec).verdict == "held"
+    r = judge("spend_within_budget", rec, params={"priced_up_front": ["image.generated"]})
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 call made for Acme Bakery at a known price that takes it over its $5 budget: "
+        "ids req-2 (3 + 3 usd)"
+    )
+    # a completion crossing the budget stays allowed, and a priced call that fits holds
+    rec = record(
+        ledger=[image(1, 10, 2.0), llm(2, 20, 4.0)],
+        audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j")],
+        workload=[intent("j", kind="generate_text", platform="openai")],
+        budgets={"client_usd": {"acme": 5.0}},
+    )
+    r = judge("spend_within_budget", rec, params={"priced_up_front": ["image.generated"]})
+    assert r.verdict == "held", r.detail
+
+
 # --- no_unverified_publish_reported_live -----------------------------------------------
 
 
