@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import respx
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
 from .core.admin import create_admin_app
@@ -59,6 +61,11 @@ def build_services(world: World, only: Iterable[str] | None = None) -> dict[str,
     return out
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """A path no fake and no admin route serves (e.g. one with a control character): JSON 404."""
+    return JSONResponse({"error": {"message": f"no route {request.url.path[:200]!r}"}}, 404)
+
+
 class FakeWorld:
     """All fakes of one World, as one ASGI app (``/<fake>/…`` and ``/_fake/…``) and per fake."""
 
@@ -73,6 +80,7 @@ class FakeWorld:
                 *(Mount(f"/{n}", app=a) for n, a in self.apps.items()),
             ],
             lifespan=self._lifespan,
+            exception_handlers={404: _not_found},
         )
 
     @asynccontextmanager

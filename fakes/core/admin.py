@@ -209,7 +209,8 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
     async def roster_put(request: Request) -> Response:
         body = await _json(request)
         try:
-            roster = Roster.model_validate(body)
+            # strict: a JSON string or boolean is not a number, as the OpenAPI document says
+            roster = Roster.model_validate_json(json.dumps(body), strict=True)
         except ValidationError as e:
             err = e.errors()[0]
             path = ".".join(str(p) for p in err["loc"])
@@ -255,6 +256,13 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
                 )
             if not isinstance(it.get("text"), str) or not it["text"]:
                 return _error(f"[{i}].text", it.get("text"), "text must be a non-empty string")
+            if not isinstance(it.get("author", ""), str):
+                return _error(f"[{i}].author", it["author"], "author must be a string")
+            if it.get("post_id") is not None and not isinstance(it["post_id"], str):
+                return _error(f"[{i}].post_id", it["post_id"], "post_id must be a string or null")
+            at = it.get("at")
+            if at is not None and (isinstance(at, bool) or not isinstance(at, (int, float))):
+                return _error(f"[{i}].at", at, "at must be a number (unix seconds) or null")
             checked.append(it)
         out = [
             world.inbound.schedule(
@@ -326,4 +334,34 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
         Route("/tokens", guard(tokens_get), methods=["GET"]),
         Route("/reset", guard(reset), methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = int(getattr(exc, "status_code", 404))
+        return json_response(
+            {"error": {"message": f"no admin route {request.method} {request.url.path[:200]}"}},
+            status,
+        )
+
+    return Starlette(
+        routes=one_route_per_path(routes), exception_handlers={404: not_found, 405: not_found}
+    )
+
+
+def one_route_per_path(routes: list[Route]) -> list[Route]:
+    """Routes of one path merged into one, so a 405 names every method of the path in ``Allow``
+    (Starlette answers a method mismatch from the first route of the path only)."""
+    by_path: dict[str, list[Route]] = {}
+    for r in routes:
+        by_path.setdefault(r.path, []).append(r)
+    out: list[Route] = []
+    for path, group in by_path.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        endpoints = {m: r.endpoint for r in group for m in (r.methods or ())}
+
+        async def dispatch(request: Request, endpoints: dict[str, Any] = endpoints) -> Response:
+            return await endpoints[request.method](request)  # type: ignore[no-any-return]
+
+        out.append(Route(path, dispatch, methods=sorted(endpoints)))
+    return out

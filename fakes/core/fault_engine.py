@@ -8,6 +8,7 @@ time window. Each firing is counted; the counts feed the drill's reached checks.
 from __future__ import annotations
 
 import fnmatch
+import json
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -119,8 +120,11 @@ class FaultEngine:
                 "a fault rule must be a JSON object",
                 ["kind", "params", "match", "probability", "first_n", "every_nth", "start", "end"],
             )
+        rid = spec.get("id")
+        if rid is not None and not isinstance(rid, str):
+            raise FaultRuleError("id", rid, "a rule id must be a string")
         kind = spec.get("kind")
-        if kind not in FAULT_KINDS:
+        if not isinstance(kind, str) or kind not in FAULT_KINDS:
             raise FaultRuleError(
                 "kind",
                 kind,
@@ -129,7 +133,10 @@ class FaultEngine:
             )
         cls = FAULT_KINDS[kind]
         try:
-            rule = FaultRule.model_validate({k: v for k, v in spec.items() if k != "id"})
+            # strict, as JSON: a boolean or a string is not a number (the OpenAPI document's rule)
+            rule = FaultRule.model_validate_json(
+                json.dumps({k: v for k, v in spec.items() if k != "id"}, default=str), strict=True
+            )
         except ValidationError as e:
             err = e.errors()[0]
             path = ".".join(str(p) for p in err["loc"])
@@ -147,7 +154,9 @@ class FaultEngine:
                 path, err.get("input"), f"{err['msg']} (got {err.get('input')!r}){hint}", valid
             ) from None
         try:
-            params = cls.Params.model_validate(rule.params)
+            params = cls.Params.model_validate_json(
+                json.dumps(rule.params, default=str), strict=True
+            )
         except ValidationError as e:
             err = e.errors()[0]
             path = "params." + ".".join(str(p) for p in err["loc"])

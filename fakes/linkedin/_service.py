@@ -408,7 +408,7 @@ class _LinkedIn:
                 f"urn:li:comment:({post_urn},{i.id})",
                 i.id,
                 i.account_id,
-                person_urn_of(i.author),
+                person_urn_of(i.author, w.roster),
                 post_urn,
                 i.text,
                 i.at,

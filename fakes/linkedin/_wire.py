@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.http import Call, json_response
+from ..core.roster import Roster
 
 __all__ = ["error", "ms", "outage", "person_urn_of", "route_error"]
 
@@ -26,9 +27,16 @@ def ms(t: float) -> int:
     return int(t * 1000)
 
 
-def person_urn_of(name: str) -> str:
-    """A stable person URN for an inbound commenter (they are not in the roster)."""
-    return "urn:li:person:" + hashlib.sha256(name.lower().lstrip("@").encode()).hexdigest()[:10]
+def person_urn_of(name: str, roster: Roster | None = None) -> str:
+    """The person URN of an inbound commenter: a roster account's own member URN when the name is
+    that account's handle (a comment the account wrote itself carries its own id, as on LinkedIn),
+    else a stable URN made from the name (strangers are not in the roster)."""
+    bare = name.lower().lstrip("@")
+    if roster is not None:
+        for acc in roster.accounts("linkedin"):
+            if acc.handle.lower().lstrip("@") == bare:
+                return f"urn:li:person:{acc.platform_user_id}"
+    return "urn:li:person:" + hashlib.sha256(bare.encode()).hexdigest()[:10]
 
 
 def route_error(status: int, message: str, request: Request) -> Response:

@@ -70,7 +70,15 @@ class LinkedInWeb:
         """Comments on the member's posts and messages to the member."""
         items = self.world.inbound.visible("linkedin", account_id=account_id)
         return [
-            WebInbound(i.id, i.kind, i.author, person_urn_of(i.author), i.text, i.at, i.post_id)
+            WebInbound(
+                i.id,
+                i.kind,
+                i.author,
+                person_urn_of(i.author, self.world.roster),
+                i.text,
+                i.at,
+                i.post_id,
+            )
             for i in sorted(items, key=lambda i: (i.at, i.id))
         ]
 

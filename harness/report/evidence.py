@@ -7,7 +7,6 @@ writes it. Line N of a JSONL file is row N-1 of the matching record list, so anc
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 from ..judge.invariants._facts import facts
 from ..judge.record import PROVIDER_FAKES, SIDE_EFFECT_ACTIONS, DrillRecord
 from ..judge.rows import AuditRow
+from ..judge.secrets import SecretIndex
 from ..judge.timeline import TimelineEvent, canonical_json, format_offset
 from ..judge.verdict import Verdict
 
@@ -43,16 +43,11 @@ def utc(t: float | None, with_date: bool = False) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%SZ") if with_date else d.strftime("%H:%M:%S")
 
 
-def _fp(secret: str) -> str:
-    return "fp_" + hashlib.sha256(secret.encode()).hexdigest()[:12]
-
-
-def scrub(text: str, secrets: tuple[str, ...]) -> str:
-    """Replace every known secret by ``[redacted fp_…]``, longest first."""
-    for s in sorted(secrets, key=len, reverse=True):
-        if s in text:
-            text = text.replace(s, f"[redacted {_fp(s)}]")
-    return text
+def scrub(text: str, secrets: tuple[str, ...] | SecretIndex) -> str:
+    """Replace every known secret by ``[redacted fp_…]`` (longest first) and every run of 12
+    characters of one (past its public prefix) by ``[redacted part of fp_…]``."""
+    index = secrets if isinstance(secrets, SecretIndex) else SecretIndex(secrets)
+    return index.scrub(text)
 
 
 def _jsonl(rows: Iterable[Mapping[str, object]]) -> str:

@@ -2,8 +2,9 @@
 
 Every file is written to a temporary name in the same folder and renamed into place, so an
 interrupted run leaves only complete files. ``verdict.json`` is written last: its presence means
-the report is complete. Known secrets are scrubbed from every file, and the judge's
-``no_secret_in_artifacts`` sees the rendered files *before* scrubbing, so a leak is reported.
+the report is complete. Known secrets, and any run of 12 characters of one, are scrubbed from
+every file, and the judge's ``no_secret_in_artifacts`` sees the rendered files *before*
+scrubbing, so a leak is reported.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from ..files import atomic_write
 from ..judge.judgement import judge
 from ..judge.record import DrillRecord
+from ..judge.secrets import SecretIndex
 from ..judge.verdict import Verdict
 from .evidence import render_evidence, scrub
 from .junit import render_junit
@@ -47,7 +49,7 @@ def render_report(
     files["postmortem.html"] = render_html(record, verdict)
     files["junit.xml"] = render_junit(verdict)
     files["verdict.json"] = json.dumps(verdict.to_json(), indent=2, ensure_ascii=False) + "\n"
-    secrets = record.secrets
+    secrets = SecretIndex(record.secrets)
     return verdict, {k: scrub(v, secrets) for k, v in files.items()}
 
 

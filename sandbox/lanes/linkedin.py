@@ -225,6 +225,7 @@ class LinkedInLane(ApiLane):
             )
             if r.status_code != 200:
                 continue
+            me, own_id = self.author(cred), cred.account.platform_user_id
             for c in self.json_of(r, mutating=False).get("elements") or ():
                 out.append(
                     InboundMessage(
@@ -232,7 +233,9 @@ class LinkedInLane(ApiLane):
                         str(c.get("commentUrn") or c.get("$URN") or c.get("id")),
                         "comment",
                         (c.get("message") or {}).get("text", ""),
-                        str(c.get("actor", "")),
+                        # the account's own id when the actor is the account's member URN
+                        # (LinkedIn sends no handle: the id is the only sign of its own comment)
+                        own_id if (actor := str(c.get("actor", ""))) == me else actor,
                         None,
                         urn,
                     )

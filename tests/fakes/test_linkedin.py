@@ -379,3 +379,19 @@ async def test_userinfo_names_the_tokens_member(env: Env) -> None:
         f"{API}/v2/userinfo", headers={"authorization": env.h()["authorization"]}
     )
     assert r.json()["sub"] == env.acme.platform_user_id
+
+
+async def test_a_comment_by_the_account_itself_carries_its_own_member_urn(env: Env) -> None:
+    # LinkedIn names a commenter by URN only (no handle): a comment the member wrote on its own
+    # post carries the member's own URN, the only sign an engagement engine has that it is an echo
+    urn = await env.posted()
+    acc = env.world.roster.account("acme-linkedin")
+    env.world.inbound.schedule(
+        "linkedin", "comment", acc.id, "price?", author=acc.handle, post_id=urn
+    )
+    env.world.inbound.schedule("linkedin", "comment", acc.id, "price?", author="Bob", post_id=urn)
+    els = (
+        await env.client.get(f"{API}/rest/socialActions/{quote(urn)}/comments", headers=env.h())
+    ).json()["elements"]
+    assert [e["actor"] for e in els][:1] == [env.person(acc)]
+    assert els[1]["actor"].startswith("urn:li:person:") and els[1]["actor"] != env.person(acc)

@@ -367,6 +367,36 @@ def test_the_one_call_that_crosses_the_budget_is_allowed():
     assert judge("spend_within_budget", rec).verdict == "held"
 
 
+def test_a_call_priced_up_front_may_not_cross_the_budget_a_completion_may():
+    def image(n: int, at: float, cost: float) -> dict:
+        return led(
+            n, at, action="image.generated", account="agency-openai", resource=None, cost=cost
+        )
+
+    rec = record(
+        ledger=[llm(1, 10, 3.0), image(2, 20, 3.0)],
+        audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j")],
+        workload=[intent("j", kind="generate_text", platform="openai")],
+        budgets={"client_usd": {"acme": 5.0}},
+    )
+    assert judge("spend_within_budget", rec).verdict == "held"
+    r = judge("spend_within_budget", rec, params={"priced_up_front": ["image.generated"]})
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 call made for Acme Bakery at a known price that takes it over its $5 budget: "
+        "ids req-2 (3 + 3 usd)"
+    )
+    # a completion crossing the budget stays allowed, and a priced call that fits holds
+    rec = record(
+        ledger=[image(1, 10, 2.0), llm(2, 20, 4.0)],
+        audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j")],
+        workload=[intent("j", kind="generate_text", platform="openai")],
+        budgets={"client_usd": {"acme": 5.0}},
+    )
+    r = judge("spend_within_budget", rec, params={"priced_up_front": ["image.generated"]})
+    assert r.verdict == "held", r.detail
+
+
 # --- no_unverified_publish_reported_live -----------------------------------------------
 
 
@@ -487,6 +517,46 @@ def test_a_secret_in_an_audit_event_or_an_artifact_is_a_violation_without_repeat
 def test_clean_records_hold_the_secret_invariant():
     rec = record(
         audit=[aud(1, 61, job="j-1", resource="r1")], secrets=(SECRET,), artifacts={"a.md": "ok"}
+    )
+    assert judge("no_secret_in_artifacts", rec).verdict == "held"
+
+
+def test_the_first_characters_of_a_token_in_an_error_text_are_a_violation():
+    # realistic bug 20: ``cred.access_token[:16]`` ("xat-" and 12 characters of the secret part)
+    bad = aud(1, 61, job="j-1", resource="r1")
+    bad["error"] = f"x.unauthorized: 401 again with the token {SECRET[:16]}… just refreshed"
+    r = judge("no_secret_in_artifacts", record(audit=[bad], secrets=(SECRET,)))
+    assert r.verdict == "violated"
+    assert r.detail.startswith("1 record contain")
+    assert "part of the credential fp_" in r.detail and "(12 characters)" in r.detail
+    assert SECRET[4:16] not in r.detail
+
+
+def test_a_run_of_twelve_characters_from_the_middle_of_a_token_is_a_violation():
+    middle = SECRET[10:22]
+    rec = record(
+        audit=[aud(1, 61, job="j-1", resource="r1")],
+        secrets=("xat-ffffffffffffffffffffffffffffffff", SECRET),
+        artifacts={"postmortem.md": f"seen ...{middle}... in a log line"},
+    )
+    r = judge("no_secret_in_artifacts", rec)
+    assert r.verdict == "violated"
+    assert "postmortem.md" in r.detail and middle not in r.detail
+
+
+def test_the_public_prefix_a_fingerprint_and_short_hints_of_a_token_hold():
+    from harness.judge.secrets import secret_fp
+
+    rec = record(
+        audit=[aud(1, 61, job="j-1", resource="r1")],
+        secrets=(SECRET,),
+        artifacts={
+            "postmortem.md": (
+                f"tokens look like xat-…; credential {secret_fp(SECRET)} expired; "
+                # 11 characters of the secret part, and the usual last-four hint
+                f"hint {SECRET[:15]}… and …{SECRET[-4:]}"
+            )
+        },
     )
     assert judge("no_secret_in_artifacts", rec).verdict == "held"
 

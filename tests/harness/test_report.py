@@ -73,6 +73,24 @@ def test_a_leaked_secret_is_scrubbed_from_every_file_and_violates_the_invariant(
     assert "[redacted fp_" in (rep.dir / "evidence/audit.jsonl").read_text()
 
 
+def test_a_leaked_token_prefix_is_scrubbed_from_every_file_and_violates_the_invariant(
+    tmp_path: Path,
+):
+    rec = drill_record(leaked=False)
+    bad = aud(99, 1300, job="j-99", resource="p99")
+    bad["error"] = f"401 again with the token {SECRET[:16]}… just refreshed"
+    rec = drill_record(leaked=False, audit=[*rec.audit, bad])
+    rep = write_report(rec, tmp_path)
+    for f in rep.dir.rglob("*"):
+        if f.is_file():
+            assert SECRET[4:16] not in f.read_text(), f
+    verdict = json.loads((rep.dir / "verdict.json").read_text())
+    secret = next(i for i in verdict["invariants"] if i["name"] == "no_secret_in_artifacts")
+    assert secret["verdict"] == "violated"
+    assert "part of the credential fp_" in secret["detail"]
+    assert "xat-[redacted part of fp_" in (rep.dir / "evidence/audit.jsonl").read_text()
+
+
 def test_junit_has_one_testcase_per_check_and_a_failure_with_the_sentence(tmp_path: Path):
     rep = write_report(drill_record(), tmp_path)
     suite = ET.parse(rep.dir / "junit.xml").getroot().find("testsuite")

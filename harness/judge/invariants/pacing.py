@@ -266,6 +266,14 @@ class SpendParams(Params):
     """Parameters of ``spend_within_budget``."""
 
     per: tuple[str, ...] = Field(("client", "episode"), description="budget levels judged")
+    priced_up_front: tuple[str, ...] = Field(
+        (),
+        description=(
+            "ledger actions whose price the platform knows before the call (a fixed price per "
+            "image, per second of video): for these even the call that crosses the budget is a "
+            "violation"
+        ),
+    )
 
 
 def _budget_steps(record: DrillRecord) -> list[tuple[float, dict[str, Any]]]:
@@ -299,7 +307,9 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
     """Spend stays within budget: no call starts once a client's or episode's budget is used up.
 
     Overshoot by the one call that crosses the budget is allowed (a call's cost is known only
-    when it returns); a call made after the spend reached the budget is a violation.
+    when it returns); a call made after the spend reached the budget is a violation. For the
+    actions listed in ``priced_up_front`` the price is known before the call, so a platform that
+    checks the call it is about to make never crosses: the crossing call is a violation too.
     """
     steps = _budget_steps(record)
     if not any(steps[i][1] for i in range(len(steps))):
@@ -319,6 +329,7 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
         t = float(e["t"])
         budgets = [b for s, b in steps if s <= t][-1]
         intent = f.intents.get(i)
+        priced_up_front = str(e.get("action")) in p.priced_up_front
         whos = []
         if "client" in p.per and intent and intent.client_id:
             whos.append(("client", intent.client_id))
@@ -330,18 +341,29 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
                 limit = _limit(budgets, f"{level}_{unit}", who)
                 before = spent.get(k, 0.0)
                 spent[k] = before + amount
-                if limit is not None and amount and before >= limit:
-                    name = record.client_name(who) if level == "client" else f"episode {who}"
-                    shown = f"${limit:g}" if unit == "usd" else f"{limit:g} tokens"
+                if limit is None or not amount:
+                    continue
+                name = record.client_name(who) if level == "client" else f"episode {who}"
+                shown = f"${limit:g}" if unit == "usd" else f"{limit:g} tokens"
+                if before >= limit:
                     phrase = f"made for {name} after its {shown} budget was used up"
                     ref = f"{e.get('request_id')} ({before:g} {unit} spent before it)"
-                    out.append(
-                        Violation(t, ("call", "calls"), phrase, ref, evidence("ledger.jsonl", i))
+                elif priced_up_front and before + amount > limit * (1 + 1e-9):
+                    phrase = (
+                        f"made for {name} at a known price that takes it over its {shown} budget"
                     )
+                    ref = f"{e.get('request_id')} ({before:g} + {amount:g} {unit})"
+                else:
+                    continue
+                out.append(
+                    Violation(t, ("call", "calls"), phrase, ref, evidence("ledger.jsonl", i))
+                )
     if checked == 0:
         return NotApplicable("nothing was spent")
     return Findings(
         checked,
         out,
-        f"{checked} paid calls stayed within their budgets (plus the one crossing call)",
+        f"{checked} paid calls stayed within their budgets (one that crosses a budget is allowed"
+        + (f", unless it is {' or '.join(p.priced_up_front)}" if p.priced_up_front else "")
+        + ")",
     )

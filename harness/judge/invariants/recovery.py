@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Literal
 from urllib.parse import unquote
@@ -11,6 +10,7 @@ from pydantic import Field
 
 from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
 from ..rows import json_object, number
+from ..secrets import SecretHit, SecretIndex
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, noun_of
@@ -173,18 +173,22 @@ def no_side_effect_while_toolgate_failing(
     )
 
 
-def _fp(secret: str) -> str:
-    return "fp_" + hashlib.sha256(secret.encode()).hexdigest()[:12]
-
-
 def _dump(row: object) -> str:
     return json.dumps(row, sort_keys=True, default=str, ensure_ascii=False)
 
 
+def _secret_phrase(hit: SecretHit) -> str:
+    if hit.whole:
+        return f"contain the credential {hit.fp}"
+    return f"contain part of the credential {hit.fp} ({hit.chars} characters)"
+
+
 @invariant(NoParams)
 def no_secret_in_artifacts(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
-    """No known secret appears in any audit event, log, alert, timeline event, job or report artifact."""
-    if not record.secrets:
+    """No known secret — whole, or any run of 12 characters of it past its public prefix such as
+    ``xat-`` — appears in any audit event, log, alert, timeline event, job or report artifact."""
+    index = SecretIndex(record.secrets)
+    if not index:
         return NotApplicable("the drill knows no secret to look for")
     sources: list[tuple[str, list[tuple[float, str]]]] = [
         ("audit.jsonl", [(float(a.get("t", record.end_t)), _dump(a)) for a in record.audit]),
@@ -205,37 +209,23 @@ def no_secret_in_artifacts(record: DrillRecord, p: NoParams) -> Findings | NotAp
     checked = 0
     for name, rows in sources:
         checked += len(rows)
-        blob = "\n".join(text for _, text in rows)
-        hits = [s for s in record.secrets if s in blob]
-        for s in hits:
-            for i, (t, text) in enumerate(rows):
-                if s in text:
-                    out.append(
-                        Violation(
-                            t,
-                            ("record", "records"),
-                            f"contain the credential {_fp(s)}",
-                            evidence(name, i),
-                            evidence(name, i),
-                        )
-                    )
+        if not index.spans("\n".join(text for _, text in rows)):
+            continue
+        for i, (t, text) in enumerate(rows):
+            for hit in index.find(text):
+                ref = evidence(name, i)
+                out.append(Violation(t, ("record", "records"), _secret_phrase(hit), ref, ref))
     for path, text in sorted(record.artifacts.items()):
         checked += 1
-        for s in record.secrets:
-            if s in text:
-                out.append(
-                    Violation(
-                        record.end_t,
-                        ("record", "records"),
-                        f"contain the credential {_fp(s)}",
-                        path,
-                        path,
-                    )
-                )
+        for hit in index.find(text):
+            out.append(
+                Violation(record.end_t, ("record", "records"), _secret_phrase(hit), path, path)
+            )
     return Findings(
         checked,
         out,
-        f"none of {len(record.secrets)} known secrets appears in {checked} records and artifacts",
+        f"none of {len(index.secrets)} known secrets appears, whole or as a run of "
+        f"{index.n} characters, in {checked} records and artifacts",
     )
 
 

@@ -1,0 +1,87 @@
+"""SecretIndex: whole secrets and runs of 12 characters of their secret part, found and scrubbed."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from harness.judge.secrets import FRAGMENT_CHARS, SecretIndex, public_prefix, secret_fp
+from harness.report.evidence import scrub
+
+RNG = random.Random(7)
+TOKENS = [
+    f"{p}{k}-{RNG.getrandbits(128):032x}"
+    for p in ("x", "instagram", "linkedin")
+    for k in ("at", "rt")
+]
+KEY = f"sk-openai-{RNG.getrandbits(160):040x}"
+
+
+def test_the_public_prefix_is_the_leading_words_ending_in_a_dash():
+    assert public_prefix(TOKENS[0]) == "xat-"
+    assert public_prefix(KEY) == "sk-openai-"
+    assert public_prefix("plainsecretwithoutdashes") == ""
+    # a prefix that would leave fewer than 12 characters is no prefix
+    assert public_prefix("xat-0123") == ""
+
+
+@pytest.mark.parametrize("secret", [*TOKENS, KEY])
+def test_every_run_of_twelve_characters_of_the_secret_part_is_found(secret: str):
+    index = SecretIndex([*TOKENS, KEY])
+    body = secret[len(public_prefix(secret)) :]
+    for i in range(len(body) - FRAGMENT_CHARS + 1):
+        frag = body[i : i + FRAGMENT_CHARS]
+        (hit,) = index.find(f'{{"error": "401 with {frag}…"}}')
+        assert hit.secret == secret and not hit.whole and hit.chars == FRAGMENT_CHARS
+
+
+def test_a_longer_fragment_is_reported_with_its_length_and_a_whole_secret_as_whole():
+    index = SecretIndex(TOKENS)
+    (hit,) = index.find(f"token {TOKENS[2][:30]} and more")
+    assert (hit.whole, hit.chars) == (False, 30 - len("instagramat-"))
+    (hit,) = index.find(f"Bearer {TOKENS[1]}")
+    assert hit.whole and hit.chars == len(TOKENS[1])
+
+
+def test_prefixes_fingerprints_masks_and_short_pieces_are_not_leaks():
+    index = SecretIndex([*TOKENS, KEY])
+    body = TOKENS[0][4:]
+    text = " ".join(
+        [
+            "xat- instagramrt- sk-openai-",
+            *(secret_fp(s) for s in TOKENS),
+            f"{KEY[:3]}{'*' * 30}{KEY[-4:]}",  # the OpenAI fake's masked key
+            body[:11],
+            body[-11:],
+            f"xat-{body[:7]}",
+        ]
+    )
+    assert index.find(text) == []
+    assert scrub(text, index) == text
+
+
+def test_scrub_redacts_whole_secrets_and_fragments_and_keeps_the_rest():
+    index = SecretIndex(TOKENS)
+    text = f"a {TOKENS[0]} b {TOKENS[1][:18]}… c {TOKENS[2][15:40]} d"
+    out = index.scrub(text)
+    assert out == (
+        f"a [redacted {secret_fp(TOKENS[0])}] b xrt-[redacted part of {secret_fp(TOKENS[1])}]… "
+        f"c [redacted part of {secret_fp(TOKENS[2])}] d"
+    )
+    assert index.find(out) == []
+
+
+def test_many_secrets_in_a_large_text():
+    secrets = [f"xat-{RNG.getrandbits(128):032x}" for _ in range(500)]
+    index = SecretIndex(secrets)
+    filler = "".join(f"{RNG.getrandbits(64):016x} " for _ in range(20_000))
+    text = filler + secrets[321][9:30] + " " + filler
+    (hit,) = index.find(text)
+    assert hit.secret == secrets[321] and hit.chars == 21
+    assert secrets[321][9:30] not in index.scrub(text)
+
+
+def test_a_fragment_threshold_below_four_is_refused():
+    with pytest.raises(ValueError, match="at least 4"):
+        SecretIndex(TOKENS, n=3)
