@@ -214,8 +214,10 @@ def _describe(
                             "now": {"type": "number"},
                             "ledger": {"type": "integer", "minimum": 0},
                             "journal": {"type": "integer", "minimum": 0},
+                            "journal_seq": {"type": "integer", "minimum": 0},
+                            "inbound": {"type": "integer", "minimum": 0},
                         },
-                        ["status", "fakes", "now", "ledger", "journal"],
+                        ["status", "fakes", "now", "ledger", "journal", "journal_seq", "inbound"],
                     ),
                     "the world is up",
                 )
@@ -373,6 +375,78 @@ def _describe(
                 }
             ],
             "responses": {"200": _json(roster_ref, "the roster")},
+        },
+        ("get", "/tokens"): {
+            "summary": "Every credential the fakes know (issued or refreshed) and its account",
+            "parameters": [
+                {
+                    "name": "secrets",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": (
+                        "1: the tokens themselves — only with the admin token when the world has "
+                        "one; any other value gives fingerprints"
+                    ),
+                }
+            ],
+            "responses": {
+                "200": _json(
+                    _obj(
+                        {
+                            "tokens": {
+                                "type": "array",
+                                "items": _obj(
+                                    {
+                                        "kind": {"enum": ["access", "refresh"]},
+                                        "account_id": {"type": "string"},
+                                        "token": {"type": "string"},
+                                        "fingerprint": {"type": "string"},
+                                    },
+                                    ["kind", "account_id"],
+                                ),
+                            },
+                            "count": {"type": "integer", "minimum": 0},
+                        },
+                        ["tokens", "count"],
+                    ),
+                    "the credentials",
+                )
+            },
+        },
+        ("get", "/inbound"): {
+            "summary": "Inbound comments and DMs scheduled, delivered or echoed, with their post",
+            "parameters": [since],
+            "responses": {
+                "200": _json(
+                    _obj(
+                        {
+                            "items": {
+                                "type": "array",
+                                "items": _obj(
+                                    {
+                                        "seq": {"type": "integer", "minimum": 1},
+                                        "id": {"type": "string"},
+                                        "fake": {"type": "string"},
+                                        "kind": {"enum": ["comment", "dm"]},
+                                        "account_id": {"type": "string"},
+                                        "post_id": {"type": ["string", "null"]},
+                                        "author": {"type": "string"},
+                                        "t": {"type": "number"},
+                                        "echo_of": {"type": ["string", "null"]},
+                                        "text": {"type": "string"},
+                                    },
+                                    ["seq", "id", "fake", "kind", "account_id", "t"],
+                                ),
+                            },
+                            "count": {"type": "integer", "minimum": 0},
+                        },
+                        ["items", "count"],
+                    ),
+                    "the inbound items after `since`",
+                ),
+                "422": _json(_ERROR, "`since` is not a non-negative integer"),
+            },
         },
         ("put", "/roster"): {
             "summary": "Replace the roster (tokens are re-issued); answers it with fingerprints",
