@@ -756,6 +756,58 @@ def serve(
         pass
 
 
+#: environment variables of a deployment pointed at a served world: the official SDKs' own
+#: (``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL``, …) and a ``VIBEDRILL_<FAKE>_BASE_URL`` for each
+ENV_NAMES = {
+    "openai": ("OPENAI_BASE_URL",),
+    "anthropic": ("ANTHROPIC_BASE_URL",),
+}
+SECRET_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+@app.command("env")
+def env_cmd(
+    world: Annotated[
+        Path, typer.Option("--world", help="the ready file written by `vibedrill serve`")
+    ],
+    secrets: Annotated[
+        bool,
+        typer.Option(
+            "--secrets",
+            help="also the providers' API keys (OPENAI_API_KEY, ANTHROPIC_API_KEY) from the roster",
+        ),
+    ] = False,
+) -> None:
+    """Print shell exports that point a deployment at a served world (its SDKs and base URLs)."""
+    import shlex
+
+    from ..platform_adapter import PlatformServeUsageError, load_served_world, served_roster
+
+    try:
+        doc = load_served_world(world)
+    except PlatformServeUsageError as e:
+        err.print(f"--world: {e}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    lines = []
+    for name, url in sorted(dict(doc.get("fakes") or {}).items()):
+        for var in (*ENV_NAMES.get(name, ()), f"VIBEDRILL_{name.upper()}_BASE_URL"):
+            lines.append(f"export {var}={shlex.quote(str(url))}")
+    lines.append(f"export VIBEDRILL_ADMIN_URL={shlex.quote(str(doc['admin']))}")
+    if secrets:
+        try:
+            roster = served_roster(doc, os.environ.get("VIBEDRILL_ADMIN_TOKEN"))
+        except PlatformServeUsageError as e:
+            err.print(str(e), markup=False)
+            raise typer.Exit(EXIT_HARNESS) from None
+        for c in roster.get("clients", ()):
+            for a in c.get("accounts", ()):
+                var = SECRET_ENV.get(str(a.get("platform")))
+                key = (a.get("credential") or {}).get("access_token")
+                if var and key and c.get("id") == "agency":
+                    lines.append(f"export {var}={shlex.quote(str(key))}")
+    out.print("\n".join(lines), markup=False, highlight=False)
+
+
 def _loop_time() -> float:
     """The running loop's time (a time-scaled world's clock)."""
     import asyncio

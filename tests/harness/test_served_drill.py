@@ -209,3 +209,46 @@ def test_scaled_loop_compresses_sleeps() -> None:
     virtual, wall = run_scaled(main, scale=600.0)
     assert 60.0 <= virtual < 75.0
     assert 0.09 <= wall < 0.5
+
+
+def test_env_points_the_official_sdk_at_the_served_world(tmp_path: Path) -> None:
+    # a deployment is pointed at the fakes by its environment alone: what `vibedrill env` prints
+    import os
+    import subprocess
+    import sys
+
+    from fakes.serve import ServedFakes
+
+    with ServedFakes() as doc:
+        world = tmp_path / "world.json"
+        world.write_text(json.dumps(doc))
+        res = CliRunner().invoke(app, ["env", "--world", str(world), "--secrets"])
+        assert res.exit_code == 0, res.output
+        env = {
+            k: v
+            for line in res.output.splitlines()
+            for k, _, v in [line.removeprefix("export ").partition("=")]
+        }
+        assert env["OPENAI_BASE_URL"].strip("'") == doc["fakes"]["openai"]
+        assert env["ANTHROPIC_BASE_URL"].strip("'") == doc["fakes"]["anthropic"]
+        assert env["VIBEDRILL_X_BASE_URL"].strip("'") == doc["fakes"]["x"]
+        script = (
+            "import openai; c = openai.OpenAI(); "
+            "r = c.chat.completions.create(model='gpt-4o-mini', "
+            "messages=[{'role': 'user', 'content': 'hi'}]); print(r.choices[0].message.role)"
+        )
+        child_env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))
+        }
+        child_env.update({k: v.strip("'") for k, v in env.items()})
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            env=child_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr[-500:]
+        assert out.stdout.strip() == "assistant"
+        ledger = httpx.get(f"{doc['admin']}/ledger", params={"action": "llm.completion"}).json()
+        assert ledger["count"] == 1  # the call landed on the fake, as the agency's account
