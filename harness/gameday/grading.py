@@ -211,25 +211,42 @@ def compare(people: dict[str, Any], auto: dict[str, Any] | None) -> dict[str, An
             "grade": "all" if n and people.get("steps_ok") == n else "missed, late or out of order",
         }
     )
-    for key, label in (
-        ("harmful", "harmful side effects (ledger)"),
-        ("in_incident_window", "side effects in the incident window (ledger)"),
-    ):
-        ph = people["harm"][key]
-        ah = a["harm"][key] if auto else None
-        worse = (
-            ah is not None
-            and (ph["after"] or 0) + ph["uncontained"] > (ah["after"] or 0) + ah["uncontained"]
+
+    def loose(split: dict[str, Any]) -> int:
+        return int(split["after"] or 0) + int(split["uncontained"])
+
+    ph = people["harm"]["harmful"]
+    ah = a["harm"]["harmful"] if auto else None
+    if ph["total"] == 0:
+        harm_grade = "no harm"
+    elif ah is not None and loose(ph) > loose(ah):
+        harm_grade = (
+            f"{loose(ph)} after containment or uncontained, {loose(ah)} with the automated Ops Lead"
         )
-        rows.append(
-            {
-                "measure": label,
-                "people": _count(ph),
-                "auto": _count(ah) if ah is not None else "—",
-                "grade": "more harm than the automated Ops Lead"
-                if worse
-                else ("not contained" if ph["before"] is None else "contained"),
-            }
-        )
+    else:
+        harm_grade = f"{loose(ph)} after containment or uncontained"
+    rows.append(
+        {
+            "measure": "harmful side effects (ledger)",
+            "people": _count(ph),
+            "auto": _count(ah) if ah is not None else "—",
+            "grade": harm_grade,
+        }
+    )
+    pw = people["harm"]["in_incident_window"]
+    aw = a["harm"]["in_incident_window"] if auto else None
+    window_grade = (
+        "never contained" if pw["before"] is None else f"{pw['before']} before containment"
+    )
+    if aw is not None:
+        window_grade += f"; {loose(pw) - loose(aw):+d} uncontained vs the automated Ops Lead"
+    rows.append(
+        {
+            "measure": "side effects in the incident window (ledger)",
+            "people": _count(pw),
+            "auto": _count(aw) if aw is not None else "—",
+            "grade": window_grade,
+        }
+    )
     grade = "contained" if people.get("contained") else "not contained"
     return {"grade": grade, "rows": rows}
