@@ -292,6 +292,8 @@ def build_app(gd: GameDay, spared: weakref.WeakSet[asyncio.Task[Any]] | None = N
                     data = json.dumps(gd.view(p, spoilers=p is None), default=str)
                     chunk = f"event: state\ndata: {data}\n\n".encode()
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    if gd.closing:  # the last state (with the grades) is sent: done
+                        break
                     changed = asyncio.ensure_future(gd.wait_change(seen))
                     keep.add(changed)
                     await asyncio.wait({changed, bye}, return_when=asyncio.FIRST_COMPLETED)

@@ -104,9 +104,16 @@ class GamedayResult:
 class _RehearsalLane(LaneHooks):
     """The scenario's lane hooks, with the record amended by ``amend`` after the lane's own."""
 
-    def __init__(self, inner: LaneHooks, amend: Callable[[DrillRecord], DrillRecord]) -> None:
+    def __init__(
+        self,
+        inner: LaneHooks,
+        amend: Callable[[DrillRecord], DrillRecord],
+        files: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
         self.inner = inner
         self._amend = amend
+        #: extra files for the report folder (name → text)
+        self.files = files
         self.topology = inner.topology
 
     def serve(self) -> Any:
@@ -120,6 +127,9 @@ class _RehearsalLane(LaneHooks):
 
     def write_files(self, out_dir: Path) -> None:
         self.inner.write_files(out_dir)
+        if self.files is not None:
+            for name, text in self.files().items():
+                atomic_write(out_dir / name, text)
 
     def __getattr__(self, name: str) -> Any:  # the browser lane's extras (served, comp, …)
         return getattr(self.inner, name)
@@ -157,7 +167,8 @@ class GamedayEngine(DrillEngine):
         self.gd = gd
         self.spared = spared
         self.rehearsal: dict[str, Any] = {}
-        self.lane = _RehearsalLane(self.lane, self._grade)
+        self._secrets: tuple[str, ...] = ()
+        self.lane = _RehearsalLane(self.lane, self._grade, self._files)
         # the folder is named for the real day it ran: game days are not replays of one another
         self.drill_id = drill_id_for(scenario, self.seed, start=time.time(), suffix="-gameday")
 
@@ -199,8 +210,16 @@ class GamedayEngine(DrillEngine):
         """Bring the platform's control changes onto the timeline now."""
         await self._sync_controls()
 
+    def _files(self) -> dict[str, str]:
+        """``rehearsal.json``: the grades, people, notes and drafts, next to ``verdict.json``."""
+        from ..report.evidence import scrub
+
+        text = json.dumps(self.rehearsal, indent=2, sort_keys=True) + "\n"
+        return {"rehearsal.json": scrub(text, self._secrets)}
+
     def _grade(self, record: DrillRecord) -> DrillRecord:
         """Steps never done become ``missed``; the grades go into ``extra["rehearsal"]``."""
+        self._secrets = record.secrets
         rb = self.gd.runbook
         det = record.timeline.first("incident.detected")
         if det is not None:
@@ -356,6 +375,9 @@ async def _main(
         if g.linger_s > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(gd.closed.wait(), timeout=g.linger_s * loop.scale)
+        gd.closing = True  # the live streams send the last state and end before the server stops
+        gd.bump()
+        await asyncio.sleep(0.5 * loop.scale)
     return result
 
 

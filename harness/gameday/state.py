@@ -166,6 +166,8 @@ class GameDay:
     #: the scenario time and scale (set by the runner)
     scale: float = 4.0
     version: int = 0
+    #: the console is closing: live streams end
+    closing: bool = False
     _changed: asyncio.Event | None = None
     _closed: asyncio.Event | None = None
     _seen_seq: int = 0
@@ -720,6 +722,8 @@ class GameDay:
         e = self.engine
         now = self.now()
         t0 = getattr(e, "t0", None)
+        if self.ready:
+            self._scan_timeline()  # a page shows at the next look, not the next sample
         out: dict[str, Any] = {
             "version": self.version,
             "status": self.status,
