@@ -12,6 +12,27 @@ __all__ = ["gameday_cmd"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 
 
+def _resolve(ref: str) -> Path:
+    """A scenario id from scenarios/ (or a unique prefix) or a YAML path; ValueError naming the
+    choices otherwise."""
+    from fakes.core.faults import did_you_mean
+
+    from ..catalogue import scenarios_dir
+
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml") or "/" in ref:
+        if not p.is_file():
+            raise ValueError(f"{ref}: no such scenario file")
+        return p
+    ids = sorted(x.stem for x in scenarios_dir().glob("*.yaml"))
+    if ref in ids:
+        return scenarios_dir() / f"{ref}.yaml"
+    prefixed = [i for i in ids if i.startswith(ref)]
+    if len(prefixed) == 1:
+        return scenarios_dir() / f"{prefixed[0]}.yaml"
+    raise ValueError(f"{ref!r} is not a scenario{did_you_mean(ref, ids)}; valid: {', '.join(ids)}")
+
+
 def gameday_cmd(
     scenario: Annotated[str, typer.Argument(help="scenario id (from scenarios/) or YAML path")],
     time_scale: Annotated[
@@ -69,11 +90,15 @@ def gameday_cmd(
 ) -> None:
     """Run a game day: the scenario in wall-clock time at --time-scale, a web console for the
     Incident Commander, Ops Lead, Scribe and Comms, and a graded postmortem."""
+    from rich.console import Console
+
     from ..catalogue import platform_defects
     from ..drill.run import commit_of
     from ..gameday import GamedayOptions, Urls, run_gameday
     from ..scenario import ScenarioError, load_scenario
-    from .main import _resolve, err, out
+
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     if not time_scale > 0:
         err.print(f"--time-scale: {time_scale!r} must be > 0", markup=False)
@@ -96,7 +121,7 @@ def gameday_cmd(
             raise typer.Exit(EXIT_USAGE)
     try:
         sc = load_scenario(_resolve(scenario))
-    except typer.BadParameter as e:
+    except ValueError as e:
         err.print(str(e), markup=False)
         raise typer.Exit(EXIT_USAGE) from None
     except ScenarioError as e:

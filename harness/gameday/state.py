@@ -18,15 +18,31 @@ import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import httpx
+
+from sandbox.contract import PlatformClient
 
 from ..errors import BadInputError
-from ..judge.timeline import TimelineEvent, format_offset
+from ..judge.timeline import Timeline, TimelineEvent, format_offset
 from ..runbooks import ACTIONS, ActionContext, Runbook, Step, check_step, run_action, runbooks
 from ..scenario import Scenario
 
-if TYPE_CHECKING:
-    from .run import GamedayEngine
+
+class DrillSide(Protocol):
+    """What the game day reads and calls of the running drill (:class:`~.run.GamedayEngine`)."""
+
+    timeline: Timeline
+    platform_client: PlatformClient
+    admin: httpx.AsyncClient
+
+    async def heal_as(self, kind: str | None, actor: str) -> int: ...
+
+    async def snapshot_as(self, items: list[str], why: str, actor: str) -> None: ...
+
+    async def sync(self) -> None: ...
+
 
 __all__ = [
     "CONTROL_ACTIONS",
@@ -145,7 +161,7 @@ class GameDay:
     scenario: Scenario
     #: secret of the facilitator's console (in its URL)
     token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
-    engine: GamedayEngine | None = None
+    engine: DrillSide | None = None
     participants: dict[str, Participant] = field(default_factory=dict)
     #: lobby → running ⇄ paused → ending → done
     status: str = "lobby"
