@@ -73,8 +73,9 @@ def test_two_people_contain_a_cross_tenant_incident_in_chromium(tmp_path: Path) 
             ic.get_by_role("button", name="Add note").click()
             ic.get_by_role("button", name="Declare mitigated").click()
             expect(ic.locator("#declared")).to_contain_text("Mitigated (declared by Alice")
-            ops.screenshot(path=str(shots / "gameday-participant.png"))
-            fac.screenshot(path=str(shots / "gameday-facilitator.png"))
+            top = {"x": 0, "y": 0, "width": 1400, "height": 1700}
+            ops.screenshot(path=str(shots / "gameday-participant.png"), full_page=True, clip=top)
+            fac.screenshot(path=str(shots / "gameday-facilitator.png"), full_page=True, clip=top)
             fac.get_by_role("button", name="End game day").click()
             expect(ic.locator("#outcome")).to_contain_text(
                 "Game day over: contained", timeout=120_000
