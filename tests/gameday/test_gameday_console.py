@@ -54,6 +54,17 @@ def test_two_people_contain_a_cross_tenant_incident_in_chromium(tmp_path: Path) 
             expect(ops.get_by_role("button", name="Add note")).to_be_hidden()
             fac.get_by_role("button", name="Start").click()
 
+            fac.get_by_role("button", name="Pause").click()
+            expect(ops.locator("#status")).to_have_text("paused")
+            frozen = ops.locator("#clock").inner_text()
+            fac.get_by_role("textbox", name="Hint").fill("look at the audit feed's blocked outcomes")
+            fac.get_by_role("button", name="Send hint").click()
+            expect(ops.locator("#hints")).to_contain_text(
+                "look at the audit feed's blocked outcomes"
+            )
+            assert ops.locator("#clock").inner_text() == frozen  # a paused clock stands still
+            fac.get_by_role("button", name="Resume").click()
+            expect(ops.locator("#status")).to_have_text("running")
             ack = ops.get_by_role("button", name=re.compile(r"^Acknowledge page tenancy"))
             ack.first.click(timeout=90_000)
             expect(ops.locator("#pages")).to_contain_text("acknowledged by Bob (Ops Lead)")
@@ -120,6 +131,9 @@ def test_two_people_contain_a_cross_tenant_incident_in_chromium(tmp_path: Path) 
     assert "| Bob (Ops Lead) |" in people and "| Alice (Incident Commander) |" in people
     assert "## 12) Rehearsal" in md and "Grade: **contained**" in md
     assert "Bob froze side effects after the tenancy page" in md
+    assert "look at the audit feed's blocked outcomes" in md  # the facilitator's hint
+    kinds = [e["kind"] for e in gd.timeline() if e["actor"] == "facilitator"]
+    assert kinds[:4] == ["gameday.started", "gameday.paused", "hint.sent", "gameday.resumed"]
 
 
 def test_a_game_day_where_nobody_acts_is_graded_not_contained_with_the_harm_counted(
