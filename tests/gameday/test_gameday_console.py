@@ -57,7 +57,9 @@ def test_two_people_contain_a_cross_tenant_incident_in_chromium(tmp_path: Path) 
             fac.get_by_role("button", name="Pause").click()
             expect(ops.locator("#status")).to_have_text("paused")
             frozen = ops.locator("#clock").inner_text()
-            fac.get_by_role("textbox", name="Hint").fill("look at the audit feed's blocked outcomes")
+            fac.get_by_role("textbox", name="Hint").fill(
+                "look at the audit feed's blocked outcomes"
+            )
             fac.get_by_role("button", name="Send hint").click()
             expect(ops.locator("#hints")).to_contain_text(
                 "look at the audit feed's blocked outcomes"
