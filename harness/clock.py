@@ -166,9 +166,16 @@ class _ScaledSelector(selectors.DefaultSelector):
     def __init__(self, scale: float) -> None:
         super().__init__()
         self.scale = scale
+        self.paused = False
+
+    #: the longest real wait of one loop turn while the clock is paused
+    PAUSED_SLICE_S = 0.25
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         # the loop computes timeouts in scenario seconds; the kernel waits real ones
+        if self.paused and timeout is not None and timeout > 0:
+            # no timer falls due while the clock is frozen: wait for I/O (a resume arrives so)
+            return super().select(self.PAUSED_SLICE_S)
         return super().select(None if timeout is None else max(timeout, 0.0) / self.scale)
 
 
@@ -179,22 +186,59 @@ class ScaledTimeLoop(asyncio.SelectorEventLoop):
     from the monotonic clock after one reading of the wall clock, so it never goes backwards.
     ``asyncio.sleep(60)`` lasts ``60 / scale`` real seconds. ``scale`` 1 with any anchor is
     real time.
+
+    A game day (:mod:`harness.gameday`) may :meth:`pause` the clock (it freezes: no timer falls
+    due, I/O is still served), :meth:`resume` it, and :meth:`set_scale` (fast-forward the rest).
+    Time stays continuous and monotonic through each; a loop that did any of them no longer
+    agrees with other processes on the ``(scale, anchor)`` clock, so these are for drills whose
+    fakes and platform share this one loop.
     """
 
     def __init__(self, scale: float = 1.0, anchor: float | None = None) -> None:
         if not scale > 0:
             raise ValueError(f"a time scale must be > 0, not {scale!r}")
-        super().__init__(_ScaledSelector(scale))
+        self._selector_ = _ScaledSelector(scale)
+        super().__init__(self._selector_)
         self.scale = float(scale)
         unix = time.time()
         self.anchor = unix if anchor is None else float(anchor)
         self._unix0 = unix
         self._mono0 = time.monotonic()
+        #: scenario time at the monotonic reading ``_mono_base`` (moved by pause/resume/scale)
+        self._t_base = self.anchor + (unix - self.anchor) * self.scale
+        self._mono_base = self._mono0
         self._clock_resolution = 1e-6
 
+    @property
+    def paused(self) -> bool:
+        """Whether the clock is frozen."""
+        return self._selector_.paused
+
     def time(self) -> float:
-        unix = self._unix0 + (time.monotonic() - self._mono0)
-        return self.anchor + (unix - self.anchor) * self.scale
+        if self._selector_.paused:
+            return self._t_base
+        return self._t_base + (time.monotonic() - self._mono_base) * self.scale
+
+    def pause(self) -> None:
+        """Freeze the clock: timers stop falling due; sockets are still served."""
+        if not self._selector_.paused:
+            self._t_base = self.time()
+            self._selector_.paused = True
+
+    def resume(self) -> None:
+        """Let the clock run again from where it was frozen."""
+        if self._selector_.paused:
+            self._mono_base = time.monotonic()
+            self._selector_.paused = False
+
+    def set_scale(self, scale: float) -> None:
+        """Run ``scale`` times faster than real time from now on (time stays continuous)."""
+        if not scale > 0:
+            raise ValueError(f"a time scale must be > 0, not {scale!r}")
+        self._t_base = self.time()
+        self._mono_base = time.monotonic()
+        self.scale = float(scale)
+        self._selector_.scale = float(scale)
 
 
 def run_scaled(

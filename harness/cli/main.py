@@ -21,6 +21,7 @@ from rich.table import Table
 
 from ..catalogue import scenarios_dir
 from .explore import explore_cmd
+from .gameday import gameday_cmd
 from .load import load_app
 from .platform import platform_app
 
@@ -37,6 +38,7 @@ app = typer.Typer(
 app.add_typer(platform_app, name="platform")
 app.add_typer(load_app, name="load")
 app.command("explore")(explore_cmd)
+app.command("gameday")(gameday_cmd)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 #: a run stopped by a signal exits 128 + the signal's number, as shells do

@@ -34,11 +34,16 @@ class ServedApp:
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: Any, host: str = "127.0.0.1") -> AsyncIterator[ServedApp]:
-    """Serve ``app`` on ``host`` (a free port) on the running loop until the block ends."""
+async def serve_app(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[ServedApp]:
+    """Serve ``app`` on ``host``:``port`` (0: a free port) on the running loop until the block
+    ends; OSError when the port is taken."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
     port = int(sock.getsockname()[1])
     config = uvicorn.Config(
         app,

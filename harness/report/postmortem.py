@@ -224,6 +224,8 @@ def _timeline_rows(record: DrillRecord, verdict: Verdict, limit: int = 80) -> li
                     "event": e.summary or e.kind,
                     "owner": e.actor,
                     "evidence": anchor_of(record, e),
+                    # a person's act in a game day is never elided from the table
+                    "person": "1" if e.data.get("participant") else "",
                 },
             )
         )
@@ -239,23 +241,28 @@ def _timeline_rows(record: DrillRecord, verdict: Verdict, limit: int = 80) -> li
                         "event": f"{r.name} violated: {sentence([v])}",
                         "owner": "platform",
                         "evidence": v.evidence or "",
+                        "person": "",
                     },
                 )
             )
     rows.sort(key=lambda x: (x[0], x[1]))
     out = [r for _, _, r in rows]
     if len(out) > limit:
-        head = out[: limit - 10]
+        head, tail = out[: limit - 10], out[-9:]
+        middle = out[limit - 10 : -9]
+        people = [r for r in middle if r["person"]]
+        head += people
         head.append(
             {
                 "time": "…",
                 "offset": "",
-                "event": f"{len(out) - limit} more events",
+                "event": f"{len(middle) - len(people)} more events",
                 "owner": "",
                 "evidence": "evidence/timeline.jsonl",
+                "person": "",
             }
         )
-        out = head + out[-9:]
+        out = head + tail
     return out
 
 
@@ -292,6 +299,8 @@ def postmortem_context(record: DrillRecord, verdict: Verdict) -> dict[str, Any]:
         "offset": lambda t: format_offset(record.offset(t)),
         "shots": _browser_shots(record),
         "key_shots": _key_shots(record),
+        # a game day's grades, people, notes and drafts (harness.gameday), else None
+        "rehearsal": record.extra.get("rehearsal"),
     }
 
 
