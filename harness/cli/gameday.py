@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ..errors import BadInputError
+
 __all__ = ["gameday_cmd"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
@@ -36,11 +38,13 @@ def _resolve(ref: str) -> Path:
 def gameday_cmd(
     scenario: Annotated[str, typer.Argument(help="scenario id (from scenarios/) or YAML path")],
     time_scale: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--time-scale", help="scenario seconds per real second (4: an hour takes 15 minutes)"
+            "--time-scale",
+            help="scenario seconds per real second (default 4: an hour takes 15 minutes; with "
+            "--platform-url: the served world's)",
         ),
-    ] = 4.0,
+    ] = None,
     port: Annotated[
         int, typer.Option(help="TCP port of the console on 127.0.0.1 (0 picks a free one)")
     ] = 8090,
@@ -100,7 +104,7 @@ def gameday_cmd(
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-    if not time_scale > 0:
+    if time_scale is not None and not time_scale > 0:
         err.print(f"--time-scale: {time_scale!r} must be > 0", markup=False)
         raise typer.Exit(EXIT_USAGE)
     if not 0 <= port <= 65535:
@@ -109,6 +113,16 @@ def gameday_cmd(
     if (platform_url is None) != (world is None):
         err.print("--platform-url and --world go together (give both or neither)", markup=False)
         raise typer.Exit(EXIT_USAGE)
+    if time_scale is None and world is not None:
+        from ..drill.run import world_clock
+        from ..platform_adapter import PlatformServeUsageError, load_served_world
+
+        try:
+            time_scale = world_clock(load_served_world(world))[0]
+        except PlatformServeUsageError as e:
+            err.print(f"--world: {e}", markup=False)
+            raise typer.Exit(EXIT_USAGE) from None
+    scale = 4.0 if time_scale is None else time_scale
     known = platform_defects()
     for d in defect or ():
         if d not in known:
@@ -129,10 +143,10 @@ def gameday_cmd(
         raise typer.Exit(EXIT_USAGE) from None
 
     def announce(urls: Urls) -> None:
-        minutes = (sc.workload.duration / time_scale) / 60
+        minutes = (sc.workload.duration / scale) / 60
         out.print(
             f"game day: {sc.id} — {sc.title}\n"
-            f"  {sc.workload.duration / 60:g} scenario minutes at ×{time_scale:g}: about {minutes:.1f} real minutes\n"
+            f"  {sc.workload.duration / 60:g} scenario minutes at ×{scale:g}: about {minutes:.1f} real minutes\n"
             f"  join:        {urls.join}\n"
             f"  facilitator: {urls.facilitator}",
             markup=False,
@@ -144,7 +158,7 @@ def gameday_cmd(
             "running the automated Ops Lead on the same scenario and seed first…", markup=False
         )
     g = GamedayOptions(
-        scale=time_scale,
+        scale=scale,
         port=port,
         seed=seed,
         defects=tuple(defect or ()),
@@ -160,6 +174,9 @@ def gameday_cmd(
     )
     try:
         res = run_gameday(sc, g, announce)
+    except BadInputError as e:
+        err.print(str(e), markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
     except OSError as e:
         err.print(f"--port {port}: cannot listen on 127.0.0.1:{port}: {e}", markup=False)
         raise typer.Exit(EXIT_USAGE) from None

@@ -47,7 +47,7 @@ def run_drill(scenario: Scenario, options: DrillOptions | None = None) -> DrillR
     wall0 = time.perf_counter()
     clock: tuple[float, float] | None = None
     if opts.served:
-        opts, clock = _served_options(scenario, opts)
+        opts, clock = served_options(scenario, opts)
     engine = DrillEngine(scenario, opts)
     lock = ReportLock(opts.reports_dir, engine.drill_id)
 
@@ -94,7 +94,7 @@ def run_drill(scenario: Scenario, options: DrillOptions | None = None) -> DrillR
     return result
 
 
-def _served_options(
+def served_options(
     scenario: Scenario, opts: DrillOptions
 ) -> tuple[DrillOptions, tuple[float, float]]:
     """Read the served world's ready file; check the time scale; the drill's clock ``(K, anchor)``."""

@@ -27,8 +27,9 @@ NAME = "Autopilot"
 POLL_S = 5.0
 
 
-async def _join(base: str, role: str) -> httpx.AsyncClient:
-    c = httpx.AsyncClient(base_url=base, timeout=30.0)
+async def _join(base: str, role: str, scale: float) -> httpx.AsyncClient:
+    # the loop's clock runs ×scale: 30 real seconds, whatever the time scale
+    c = httpx.AsyncClient(base_url=base, timeout=30.0 * max(scale, 1.0))
     r = await c.post("/api/join", json={"name": NAME, "role": role})
     r.raise_for_status()
     return c
@@ -37,8 +38,8 @@ async def _join(base: str, role: str) -> httpx.AsyncClient:
 async def autopilot(join_url: str, gd: GameDay) -> None:
     """Play the automated Ops Lead through the console at ``join_url`` (see the module doc)."""
     base = join_url.rstrip("/")
-    ops = await _join(base, "Ops Lead")
-    ic = await _join(base, "Incident Commander")
+    ops = await _join(base, "Ops Lead", gd.scale)
+    ic = await _join(base, "Incident Commander", gd.scale)
     try:
         await _play(ops, ic, gd)
     finally:

@@ -35,6 +35,7 @@ from ..clock import DEFAULT_EPOCH, ScaledTimeLoop, run_scaled, run_virtual
 from ..drill.browser import LaneHooks
 from ..drill.engine import DRAIN_S, DrillEngine
 from ..drill.options import DrillOptions, DrillResult, drill_id_for
+from ..drill.run import served_options
 from ..drill.served_world import serve_app
 from ..files import atomic_write
 from ..judge.judgement import judge
@@ -42,7 +43,7 @@ from ..judge.record import DrillRecord
 from ..report.lock import ReportLock
 from ..scenario import Scenario
 from .grading import compare, measures, people_of
-from .state import GameDay, active_steps, step_name
+from .state import GameDay, GamedayRefused, active_steps, step_name
 
 __all__ = [
     "DEFAULT_SCALE",
@@ -195,7 +196,7 @@ class GamedayEngine(DrillEngine):
             "items": items,
             "why": why,
             "audit_events": len(self.detector.audit),
-            "ledger_entries": len(self.world.ledger),
+            "ledger_entries": await self.view.ledger_seq(),
             "alerts": len(self.detector.platform_alerts),
         }
         self.snapshots.append(snap)
@@ -322,10 +323,29 @@ async def _main(
         loop.set_scale(max(loop.scale, remaining / FAST_FORWARD_REAL_S))
         gd.scale = loop.scale
 
-    gd.clock = {"pause": loop.pause, "resume": loop.resume, "end": fast_forward}
+    def shared_clock(_what: str) -> Callable[[], None]:
+        def refuse() -> None:
+            raise GamedayRefused(
+                "not while drilling a platform over HTTP: the world's clock is shared with the "
+                "served fakes and platform, so it cannot be paused or fast-forwarded here",
+                409,
+            )
+
+        return refuse
+
+    if engine.opts.served:  # one clock for every process: nothing here may bend it
+        gd.clock = {
+            "pause": shared_clock("pause"),
+            "resume": lambda: None,
+            "end": lambda: engine.interrupt(2),
+        }
+    else:
+        gd.clock = {"pause": loop.pause, "resume": loop.resume, "end": fast_forward}
     gd.engine = engine
     app = build_app(gd, spared)
     lobby = (not g.autopilot) if g.lobby is None else g.lobby
+    if engine.opts.served:
+        lobby = False
     async with serve_app(app, port=g.port) as served:
         urls = Urls(f"{served.base}/", f"{served.base}/facilitator?token={gd.token}")
         urls_out.append(urls)
@@ -424,10 +444,17 @@ def run_gameday(
         world=g.world,
         time_scale=g.scale,
     )
+    clock: tuple[float, float | None] = (g.scale, None)
+    if dopts.served:  # the world's clock (and its scale) rule: the ready file says which
+        dopts, world_clock = served_options(scenario, dopts)
+        clock = world_clock
+        gd.scale = world_clock[0]
     spared: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
     engine = GamedayEngine(scenario, dopts, gd, spared)
     urls: list[Urls] = []
     with ReportLock(g.reports_dir, engine.drill_id):
-        result = run_scaled(lambda: _main(engine, gd, g, announce, spared, urls), scale=g.scale)
+        result = run_scaled(
+            lambda: _main(engine, gd, g, announce, spared, urls), scale=clock[0], anchor=clock[1]
+        )
     result.signum = engine.signum
     return GamedayResult(result, engine.rehearsal, urls[0] if urls else None)

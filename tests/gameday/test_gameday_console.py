@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gameday_rig import start_gameday
+from gameday_rig import ROOT, start_gameday
 
 from harness.platform_adapter import browser_choice
 
@@ -199,3 +199,35 @@ def test_the_autopilot_plays_the_automated_ops_lead_through_the_console_and_hold
         "## 12) Rehearsal" in md
         and "Autopilot (Incident Commander) declared the incident mitigated" in md
     )
+
+
+def test_a_game_day_drives_a_platform_served_in_other_processes_over_http(
+    tmp_path: Path,
+) -> None:
+    # the team's own platform: here the sandbox served by `vibedrill platform serve`, reached
+    # only over HTTP; the game day takes the world's clock (scale from its ready file)
+    from harness.drill.served_pair import served_pair
+    from harness.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / "rb05_rate_limit_storm.yaml")
+    with served_pair(sc, time_scale=240.0, workdir=tmp_path / "pair") as pair:
+        gd = start_gameday(
+            tmp_path,
+            "rb05_rate_limit_storm",
+            "--autopilot",
+            "--no-baseline",
+            "--platform-url",
+            pair.platform_url,
+            "--world",
+            str(pair.world),
+        )
+        try:
+            rc, out, err = gd.wait(timeout=300)
+        finally:
+            if gd.proc.poll() is None:
+                gd.proc.kill()
+    assert "×240" in out, out
+    assert rc == 0, out + err
+    v = gd.verdict()
+    assert v["verdict"] == "held" and v["topology"] == "served-platform"
+    assert gd.rehearsal()["grade"] == "contained"
