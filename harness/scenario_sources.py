@@ -163,7 +163,8 @@ def _folder(raw: str | Path, base: Path, given_by: str) -> ScenarioSource:
         path = base / path
     if not path.is_dir():
         what = "no such folder" if not path.exists() else "not a folder"
-        raise ScenarioSourceError(f"{given_by}: {str(raw)!r}: {what} ({path})")
+        shown = "" if str(path) == str(raw) else f" ({path})"
+        raise ScenarioSourceError(f"{given_by}: {str(raw)!r}: {what}{shown}")
     return ScenarioSource(path.resolve(), given_by)
 
 
@@ -224,7 +225,7 @@ def scenario_sources(
     """
     here = Path.cwd() if cwd is None else cwd
     env = os.environ if environ is None else environ
-    found = [_folder(p, here, f"{extra_given_by} {p}") for p in extra]
+    found = [_folder(p, here, extra_given_by) for p in extra]
     for raw in (env.get(ENV_VAR) or "").split(os.pathsep):
         if raw.strip():
             found.append(_folder(raw.strip(), here, ENV_VAR))

@@ -41,8 +41,10 @@ app.command("explore")(explore_cmd)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 #: a run stopped by a signal exits 128 + the signal's number, as shells do
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
-# Off a terminal (CI logs, pipes) rich would assume 80 columns and cut scenario ids short.
-_WIDTH = None if sys.stdout.isatty() else 160
+# Off a terminal (CI logs, pipes) rich would assume 80 columns and cut scenario ids short:
+# 160, or COLUMNS when set.
+_COLUMNS = os.environ.get("COLUMNS", "")
+_WIDTH = None if sys.stdout.isatty() else int(_COLUMNS) if _COLUMNS.isdigit() else 160
 out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
 
