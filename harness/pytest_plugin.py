@@ -307,7 +307,11 @@ class DrillScenarioItem(pytest.Item):
         try:
             scenario = load_scenario(self.path)
         except ScenarioError as e:
-            pytest.fail(f"bad scenario file: {e}", pytrace=False)
+            broken: str | None = f"bad scenario file: {e}"
+        else:
+            broken = None
+        if broken is not None:  # outside the except: no chained traceback in the report
+            pytest.fail(broken, pytrace=False)
         opts = DrillOptions(
             seed=settings.seed,
             defects=settings.defects,
@@ -319,7 +323,9 @@ class DrillScenarioItem(pytest.Item):
         try:
             self.result = run_drill(scenario, opts)
         except VibedrillError as e:
-            pytest.fail(f"drill {scenario.id}: the rehearsal broke: {e}", pytrace=False)
+            broken = f"drill {scenario.id}: the rehearsal broke: {e}"
+        if broken is not None:
+            pytest.fail(broken, pytrace=False)
         if self.result.verdict == "skipped":
             pytest.skip("; ".join(self.result.notes) or "the platform cannot run this drill")
         if self.result.verdict == "error":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,212 @@ def test_the_drill_fixture_without_a_scenario_is_a_usage_error_naming_the_test(
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*test_no_marker*needs @pytest.mark.drill(scenario=*"])
     assert result.ret != 0
+
+
+STORM = """\
+id: storm
+title: a short 429 storm on X
+runbook: RB-05
+severity: P2
+incident_types: [RATE]
+seed: 7
+world: {clients: 3, platforms: [x, instagram]}
+workload: {duration: 40m, posts_per_hour: 120}
+faults:
+  - {kind: x.rate_limited, at: 10m, duration: 15m, params: {retry_after_s: 60}, probability: 0.9}
+invariants: [rate_within_platform_limits, every_side_effect_audited]
+"""
+
+_FAKE_RUNNER = """
+import sys, types
+import harness.pytest_plugin as plugin
+
+def fake_runner(scenario, **kw):
+    return {"scenario": scenario, **kw}
+
+mod = types.ModuleType("fake_drill_runner")
+mod.run = fake_runner
+sys.modules["fake_drill_runner"] = mod
+plugin.DRILL_RUNNER = "fake_drill_runner:run"
+"""
+
+
+def test_the_markers_need_no_declaration_in_the_project(pytester: pytest.Pytester):
+    pytester.makeini(  # no markers (pytest-asyncio is this repository's dev extra: configure it)
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\naddopts = --strict-markers\n"
+        "filterwarnings = error\n"
+    )
+    pytester.makeconftest(_FAKE_RUNNER)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.drill(scenario="rb05_rate_limit_storm")
+        def test_drill(drill):
+            assert drill["scenario"] == "rb05_rate_limit_storm"
+
+        @pytest.mark.drill_explore(budget=1)
+        def test_explore_marker():
+            pass
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+    listed = pytester.runpytest("--markers")
+    assert [ln for ln in listed.outlines if ln.startswith("@pytest.mark.drill(")] != []
+    assert [ln for ln in listed.outlines if ln.startswith("@pytest.mark.drill_explore(")] != []
+
+
+def test_a_project_declaring_the_markers_keeps_its_own_lines_without_duplicates(
+    pytester: pytest.Pytester,
+):
+    listed = pytester.runpytest("--markers")  # the autouse ini declares drill
+    drill = [ln for ln in listed.outlines if ln.startswith("@pytest.mark.drill")]
+    assert [ln.split(":")[0] for ln in drill] == [
+        "@pytest.mark.drill",
+        "@pytest.mark.drill_explore(budget=20, seed=0, defects=(), types=(), platforms=(), runbook=None, mode=None, max_shrinks=50)",
+    ]
+
+
+def test_the_served_options_and_scenario_folders_reach_the_runner(pytester: pytest.Pytester):
+    pytester.makeconftest(_FAKE_RUNNER)
+    (pytester.path / "drills").mkdir()
+    (pytester.path / "drills" / "x.yaml").write_text("id: x\n")
+    (pytester.path / "world.json").write_text("{}")
+    pytester.makepyfile(
+        """
+        import pytest
+        from pathlib import Path
+
+        @pytest.mark.drill(scenario="x")
+        def test_drill(drill):
+            assert drill["platform_url"] == "http://127.0.0.1:9"
+            assert drill["world"] == Path.cwd() / "world.json"
+            assert drill["time_scale"] == 60.0
+            assert drill["defects"] == ("retry_after_ignored",)
+            assert drill["scenario_dirs"] == ((Path.cwd() / "drills").resolve(),)
+        """
+    )
+    result = pytester.runpytest(
+        "--drill-platform-url",
+        "http://127.0.0.1:9",
+        "--drill-world",
+        "world.json",
+        "--drill-time-scale",
+        "60",
+        "--drill-defect",
+        "retry_after_ignored",
+        "--drill-scenarios",
+        "drills",
+        "-k",
+        "test_drill",
+    )
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--drill-platform-url", "http://127.0.0.1:9"],
+            "--drill-platform-url needs --drill-world",
+        ),
+        (
+            ["--drill-world", "w.json"],
+            "--drill-world (drill_world) is only used with --drill-platform-url",
+        ),
+        (["--drill-time-scale", "60"], "--drill-time-scale is only used with --drill-platform-url"),
+        (["--drill-time-scale", "0"], "--drill-time-scale: '0' is not a time scale"),
+        (["--drill-seed", "seven"], "--drill-seed: 'seven' is not an integer seed"),
+        (["--drill-scenarios", "nope"], "--drill-scenarios: 'nope': no such folder"),
+    ],
+)
+def test_bad_drill_options_are_usage_errors_naming_the_option(
+    pytester: pytest.Pytester, args: list[str], message: str
+):
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in "\n".join(result.errlines)
+
+
+def test_an_ini_twin_names_the_ini_file_when_bad(pytester: pytest.Pytester):
+    pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\ndrill_seed = seven\n"
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        f"drill_seed (in {pytester.path / 'tox.ini'}): 'seven' is not an integer seed"
+        in "\n".join(result.errlines)
+    )
+
+
+def test_a_scenario_item_drives_the_served_platform_and_a_skipped_drill_is_skipped(
+    pytester: pytest.Pytester,
+):
+    """What the item hands the drill engine, and how it reports a drill the platform cannot run."""
+    pytester.makeconftest(
+        """
+        import harness.drill.run as run
+        from harness.drill.options import DrillResult
+
+        seen = []
+
+        def fake_run_drill(scenario, opts):
+            seen.append(opts)
+            assert opts.platform_url == "http://127.0.0.1:9" and opts.time_scale == 60.0
+            assert opts.world.name == "world.json" and opts.defects == ("retry_after_ignored",)
+            return DrillResult(
+                "d", scenario.id, "skipped", {}, None, "",
+                notes=["the served platform offers no defect switch"],
+            )
+
+        run.run_drill = fake_run_drill
+        """
+    )
+    drills = pytester.path / "drills"
+    drills.mkdir()
+    rb05 = Path(__file__).resolve().parents[2] / "scenarios" / "rb05_rate_limit_storm.yaml"
+    (drills / "rb05_rate_limit_storm.yaml").write_text(rb05.read_text())
+    (pytester.path / "world.json").write_text("{}")
+    result = pytester.runpytest(
+        "--drill-scenarios",
+        "drills",
+        "--drill-platform-url",
+        "http://127.0.0.1:9",
+        "--drill-world",
+        "world.json",
+        "--drill-time-scale",
+        "60",
+        "--drill-defect",
+        "retry_after_ignored",
+        "-rs",
+    )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*the served platform offers no defect switch*"])
+
+
+def test_a_broken_scenario_file_is_an_error_and_a_violated_drill_a_failure(
+    pytester: pytest.Pytester,
+):
+    drills = pytester.path / "drills"
+    drills.mkdir()
+    (drills / "broken.yaml").write_text("id: broken\ntitle: no runbook\n")
+    (drills / "storm.yaml").write_text(STORM)
+    result = pytester.runpytest(
+        "--drill-scenarios", "drills", "--drill-defect", "retry_after_ignored"
+    )
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of drill broken*",
+            "bad scenario file: drills/broken.yaml: runbook: required key is missing",
+            "*FAILURES*",
+            "*drill storm*",
+            "drill storm (seed 7) is violated:",
+            "  rate_within_platform_limits: * before Retry-After elapsed: *",
+            "report: */storm-20261127T120000Z-s7-retry-after-ignored",
+            f"reproduce: vibedrill run {drills / 'storm.yaml'} --seed 7 --defect retry_after_ignored",
+        ],
+        consecutive=True,
+    )
+    assert "During handling" not in result.stdout.str()
