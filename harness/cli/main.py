@@ -114,7 +114,9 @@ def list_(scenarios_from: ScenariosOpt = None) -> None:
 def validate(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="scenario files (default: every scenario of the catalogue)"),
+        typer.Argument(
+            help="scenario files or folders of them (default: every scenario of the catalogue)"
+        ),
     ] = None,
     scenarios_from: ScenariosOpt = None,
 ) -> None:
@@ -122,7 +124,11 @@ def validate(
     from ..scenario import ScenarioError, load_scenario
 
     bad = 0
-    files = list(paths or _catalogue(scenarios_from).paths())
+    files: list[Path] = []
+    for p in paths or _catalogue(scenarios_from).paths():
+        files += (
+            sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml")) if p.is_dir() else [p]
+        )
     for p in files:
         try:
             load_scenario(p)

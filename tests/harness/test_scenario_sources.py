@@ -184,3 +184,13 @@ def test_a_missing_scenarios_folder_is_a_usage_error_naming_it(tmp_path: Path, c
     res = runner.invoke(app, args)
     assert res.exit_code == 2, res.output
     assert f"--scenarios: '{tmp_path / 'nope'}': no such folder" in res.stderr
+
+
+def test_validate_takes_folders_as_well_as_files(tmp_path: Path) -> None:
+    mine = _scenario(tmp_path / "mine", "my_storm")
+    (tmp_path / "mine" / "notes.txt").write_text("not a scenario")
+    res = runner.invoke(app, ["validate", str(ROOT / "scenarios"), str(mine.parent)])
+    assert res.exit_code == 0, res.output
+    n = len(list((ROOT / "scenarios").glob("*.yaml"))) + 1
+    assert f"{n} scenario(s) valid" in res.stdout
+    assert f"ok {mine}" in res.stdout
