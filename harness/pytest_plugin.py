@@ -9,6 +9,7 @@ imported only when a drill runs.
 - Options, each with an ini twin of the same name (``drill_scenarios``, ``drill_defect``,
   ``drill_platform_url``, ``drill_world``, ``drill_time_scale``, ``drill_seed``,
   ``drill_reports_dir``); the command line wins over the ini file, ini paths are relative to it.
+  The ``drill_scenarios`` folders join a run without test paths (as ``testpaths`` do).
 - ``--drill-scenarios DIR`` (repeatable) collects every scenario file (``*.yaml``) of DIR as a test
   item: a violated (or vacuous) drill fails with the violated invariants' sentences, the report
   folder and the command that reproduces it; a broken rehearsal (bad scenario file, harness error)
@@ -104,10 +105,14 @@ def pytest_configure(config: pytest.Config) -> None:
         if name not in declared:
             config.addinivalue_line("markers", line)
     settings = config.stash[_SETTINGS] = _settings(config)
-    # the folders are collected like test paths given on the command line
-    for folder in settings.scenario_dirs:
-        if not any(Path(a).resolve() == folder for a in config.args):
-            config.args.append(str(folder))
+    # The folders are collected as if named on the command line: always when --drill-scenarios
+    # says so; from the ini twin only when no test path was given (like ``testpaths``), so
+    # ``pytest tests/test_x.py`` runs just that file.
+    explicit = config.getoption("drill_scenarios") is not None
+    if explicit or config.args_source != pytest.Config.ArgsSource.ARGS:
+        for folder in settings.scenario_dirs:
+            if not any(Path(a).resolve() == folder for a in config.args):
+                config.args.append(str(folder))
 
 
 @dataclass(frozen=True)

@@ -315,3 +315,27 @@ def test_a_broken_scenario_file_is_an_error_and_a_violated_drill_a_failure(
         consecutive=True,
     )
     assert "During handling" not in result.stdout.str()
+
+
+def test_the_ini_folders_join_a_run_without_test_paths_like_testpaths(pytester: pytest.Pytester):
+    pytester.makeconftest(
+        """
+        import harness.drill.run as run
+        from harness.drill.options import DrillResult
+
+        def fake_run_drill(scenario, opts):
+            return DrillResult("d", scenario.id, "held", {}, None, "")
+
+        run.run_drill = fake_run_drill
+        """
+    )
+    pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\ndrill_scenarios = drills\n"
+    )
+    (pytester.path / "drills").mkdir()
+    (pytester.path / "drills" / "storm.yaml").write_text(STORM)
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    pytester.runpytest().assert_outcomes(passed=2)
+    pytester.runpytest("test_x.py").assert_outcomes(passed=1)
+    pytester.runpytest("test_x.py", "--drill-scenarios", "drills").assert_outcomes(passed=2)
+    pytester.runpytest("drills").assert_outcomes(passed=1)
