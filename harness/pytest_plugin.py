@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import shlex
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -303,12 +304,7 @@ class DrillScenarioItem(pytest.Item):
         from .scenario import ScenarioError, load_scenario
 
         settings = self.config.stash[_SETTINGS]
-        reports = (
-            settings.reports_dir
-            or self.config._tmp_path_factory.mktemp(  # type: ignore[attr-defined]
-                f"drill-{self.name}"[:30], numbered=True
-            )
-        )
+        reports = settings.reports_dir or self._temporary_folder()
         try:
             scenario = load_scenario(self.path)
         except ScenarioError as e:
@@ -335,6 +331,13 @@ class DrillScenarioItem(pytest.Item):
             pytest.skip("; ".join(self.result.notes) or "the platform cannot run this drill")
         if self.result.verdict == "error":
             pytest.fail(self._message("the rehearsal broke (verdict error)"), pytrace=False)
+
+    def _temporary_folder(self) -> Path:
+        """A folder under pytest's ``--basetemp`` (as ``tmp_path`` has), else a new temporary one."""
+        factory = getattr(self.config, "_tmp_path_factory", None)  # set by pytest's tmp_path plugin
+        if factory is not None:
+            return Path(factory.mktemp(f"drill-{self.name}"[:30], numbered=True))
+        return Path(tempfile.mkdtemp(prefix=f"drill-{self.name}-"))
 
     def runtest(self) -> None:
         if self.result is None or self.result.verdict != "held":
