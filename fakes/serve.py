@@ -46,9 +46,12 @@ def new_server_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def run_server(main: Awaitable[Any]) -> Any:
-    """Run a server coroutine to completion on :func:`new_server_loop` (``asyncio.run`` otherwise)."""
-    with asyncio.Runner(loop_factory=new_server_loop) as runner:
+def run_server(
+    main: Awaitable[Any], loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+) -> Any:
+    """Run a server coroutine to completion on ``loop_factory()`` (default
+    :func:`new_server_loop`; a time-scaled drill passes its scaled loop)."""
+    with asyncio.Runner(loop_factory=loop_factory or new_server_loop) as runner:
         return runner.run(main)  # type: ignore[arg-type]
 
 
@@ -62,14 +65,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def ready_document(base: str, names: list[str]) -> dict[str, Any]:
-    """The ready-file JSON: admin URL and every fake's base URL."""
+def ready_document(
+    base: str, names: list[str], clock: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """The ready-file JSON: admin URL, every fake's base URL, and the world's clock.
+
+    ``clock`` is ``{"time_scale": K, "anchor": A}``: the world's time is
+    ``A + (unix now - A) · K`` (K 1: the wall clock). Every process drilling this world (the
+    platform, the harness) runs on the same clock.
+    """
     fakes = {n: f"{base}/{n}" for n in names}
     if "openai" in fakes:
         fakes["openai"] = f"{base}/openai/v1"
     if "toolgate" in fakes:
         fakes["toolgate"] = f"{base}/toolgate/mcp"
-    return {"admin": f"{base}/_fake", "fakes": fakes, "base": base}
+    return {
+        "admin": f"{base}/_fake",
+        "fakes": fakes,
+        "base": base,
+        "clock": dict(clock or {"time_scale": 1.0, "anchor": 0.0}),
+    }
 
 
 class _QuietDrops(logging.Filter):
@@ -129,8 +144,14 @@ async def serve(
     world: World | None = None,
     only: Iterable[str] | None = None,
     on_server: Callable[[uvicorn.Server], None] | None = None,
+    now: Callable[[], float] | None = None,
+    clock: dict[str, float] | None = None,
 ) -> None:
-    """Run the fakes until cancelled. Binds loopback unless told otherwise (then needs a token)."""
+    """Run the fakes until cancelled. Binds loopback unless told otherwise (then needs a token).
+
+    ``now`` and ``clock`` serve a time-scaled world: the world reads ``now`` (the running scaled
+    loop's time) and the ready file records ``clock`` (see :func:`ready_document`).
+    """
     if not is_loopback(host) and not admin_token:
         raise ServeError(
             f"refusing to serve the fakes on non-loopback host {host!r} without --admin-token"
@@ -138,7 +159,7 @@ async def serve(
     if world is None:
         world = World(
             roster=Roster.generate(clients=clients, seed=seed),
-            now=wall_clock,
+            now=now or wall_clock,
             seed=seed,
             admin_token=admin_token,
         )
@@ -158,8 +179,15 @@ async def serve(
         sock.close()
         raise ServeError(f"cannot bind {host}:{port}: {e.strerror}") from None
     real_port = sock.getsockname()[1]
+    scale = float((clock or {}).get("time_scale", 1.0))
     config = uvicorn.Config(
-        fw.app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        fw.app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        # uvicorn's timers run on the loop's clock: keep idle connections as long in real time
+        timeout_keep_alive=max(5, int(5 * scale)),
     )
     server = uvicorn.Server(config)
     err_log = logging.getLogger("uvicorn.error")
@@ -168,7 +196,7 @@ async def serve(
     if on_server is not None:
         on_server(server)
     base = f"http://{'[' + host + ']' if ':' in host else host}:{real_port}"
-    doc = ready_document(base, list(fw.services))
+    doc = ready_document(base, list(fw.services), clock)
 
     async def announce() -> None:
         # uvicorn has no "started" event to await; it sets a flag once its sockets listen.

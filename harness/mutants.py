@@ -128,14 +128,35 @@ def run_one(
     commit: str | None = None,
     seed: int | None = None,
     mode: str | None = None,
+    served: float | None = None,
 ) -> DrillOutcome:
-    """Run one drill (healthy when ``defects`` is empty) and summarise it."""
+    """Run one drill (healthy when ``defects`` is empty) and summarise it.
+
+    ``served``: a time scale K — the drill runs over HTTP against a fresh pair of child
+    processes (``vibedrill serve --time-scale K`` and ``vibedrill platform serve --defect …``)."""
     from .drill.run import DrillOptions, run_drill
 
-    r = run_drill(
-        scenario,
-        DrillOptions(defects=defects, reports_dir=reports_dir, commit=commit, seed=seed, mode=mode),
+    opts = DrillOptions(
+        defects=defects, reports_dir=reports_dir, commit=commit, seed=seed, mode=mode
     )
+    if served is None:
+        return outcome_of(scenario, defects, run_drill(scenario, opts))
+    from dataclasses import replace
+
+    from .drill.served_pair import served_pair
+
+    with served_pair(scenario, defects, time_scale=served) as pair:
+        r = run_drill(
+            scenario,
+            replace(
+                opts,
+                defects=(),
+                platform_url=pair.platform_url,
+                world=pair.world,
+                time_scale=pair.time_scale,
+                suffix="".join(f"-{d.replace('_', '-')}" for d in defects) + "-served",
+            ),
+        )
     return outcome_of(scenario, defects, r)
 
 
@@ -159,11 +180,15 @@ def outcome_of(scenario: Scenario, defects: tuple[str, ...], r: Any) -> DrillOut
 
 
 def _run_job(
-    args: tuple[dict[str, Any], tuple[str, ...], str, str | None, int | None, str | None],
+    args: tuple[
+        dict[str, Any], tuple[str, ...], str, str | None, int | None, str | None, float | None
+    ],
 ) -> DrillOutcome:
     """Worker-process entry: rebuild the scenario and run it."""
-    raw, defects, reports_dir, commit, seed, mode = args
-    return run_one(Scenario.model_validate(raw), defects, Path(reports_dir), commit, seed, mode)
+    raw, defects, reports_dir, commit, seed, mode, served = args
+    return run_one(
+        Scenario.model_validate(raw), defects, Path(reports_dir), commit, seed, mode, served
+    )
 
 
 def default_jobs() -> int:
@@ -181,6 +206,7 @@ def run_drills(
     seed: int | None = None,
     mode: str | None = None,
     should_stop: Callable[[], int] | None = None,
+    served: float | None = None,
 ) -> list[DrillOutcome]:
     """Run every (scenario, defects) pair, in ``jobs`` processes; results in the order given.
 
@@ -192,12 +218,15 @@ def run_drills(
         for s, d in work:
             if should_stop is not None and should_stop():
                 break
-            o = run_one(s, d, reports_dir, commit, seed, mode)
+            o = run_one(s, d, reports_dir, commit, seed, mode, served)
             if on_done is not None:
                 on_done(o)
             out.append(o)
         return out
-    args = [(s.model_dump(mode="json"), d, str(reports_dir), commit, seed, mode) for s, d in work]
+    args = [
+        (s.model_dump(mode="json"), d, str(reports_dir), commit, seed, mode, served)
+        for s, d in work
+    ]
     done: dict[int, DrillOutcome] = {}
     # submitted one per free worker, never queued ahead: a stop request starts nothing more
     with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint_in_worker) as pool:
@@ -284,6 +313,7 @@ def run_matrix(
     commit: str | None = None,
     on_done: Callable[[DrillOutcome], None] | None = None,
     left_out: Sequence[Scenario] = (),
+    served: float | None = None,
 ) -> Matrix:
     """Run every scenario healthy and with each of its mutants; see the module doc.
 
@@ -295,7 +325,7 @@ def run_matrix(
     wall0 = time.perf_counter()
     work: list[tuple[Scenario, tuple[str, ...]]] = [(s, ()) for s in scenarios]
     work += [(s, (m.defect,)) for s in scenarios for m in s.mutants]
-    done = run_drills(work, reports_dir, jobs=jobs, commit=commit, on_done=on_done)
+    done = run_drills(work, reports_dir, jobs=jobs, commit=commit, on_done=on_done, served=served)
     m = matrix_of(scenarios, done, platform_defects(), left_out)
     m.wall_s = time.perf_counter() - wall0
     return m

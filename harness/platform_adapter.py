@@ -21,6 +21,7 @@ __all__ = [
     "PlatformServeUsageError",
     "blueprint",
     "browser_choice",
+    "check_settings",
     "defect_catalogue",
     "defect_names",
     "defect_summaries",
@@ -29,6 +30,7 @@ __all__ = [
     "make_platform",
     "platform_settings",
     "serve_platform",
+    "served_roster",
 ]
 
 
@@ -157,29 +159,106 @@ def serve_platform(
     *,
     port: int,
     defects: Collection[str],
-    db_path: Path,
+    db_path: Path | None,
     seed: int,
     admin_token: str | None,
+    settings: Mapping[str, Any] | None = None,
+    time_scale: float | None = None,
 ) -> None:
-    """Serve the platform contract on 127.0.0.1 until interrupted (``vibedrill platform serve``)."""
+    """Serve the platform contract on 127.0.0.1 until interrupted (``vibedrill platform serve``).
+
+    ``settings`` are overrides of the platform's settings (blueprints, budgets, pacing, …; the
+    accounts and base URLs come from the world); ``time_scale`` must match the world's clock.
+    """
+    import asyncio
+
     from fakes.serve import run_server
     from sandbox.defects import Defects, UnknownDefectError
     from sandbox.platform import load_components
     from sandbox.serve import PlatformServeError
     from sandbox.serve import serve as run_served
 
+    from .clock import ScaledTimeLoop
+
     load_components()
+    doc = load_served_world(world)
+    raw_clock = doc.get("clock")
+    clock: dict[str, Any] = raw_clock if isinstance(raw_clock, dict) else {}
+    scale = float(clock.get("time_scale") or 1.0)
+    if time_scale is not None and abs(time_scale - scale) > 1e-9 * max(scale, 1.0):
+        raise PlatformServeUsageError(
+            f"--time-scale {time_scale:g} does not match the world ({world} runs at time scale "
+            f"{scale:g}); give --time-scale {scale:g} or restart `vibedrill serve --time-scale "
+            f"{time_scale:g}`"
+        )
+    anchor = float(clock.get("anchor") or 0.0)
+    scaled = scale != 1.0
+    overrides = dict(settings or {})
+    roster = served_roster(doc, admin_token)
+    if "blueprints" not in overrides:  # engagement answers the drills' default trigger keyword
+        from .drill.settings import blueprints_for
+        from .scenario import Workload
+
+        clients = [c["id"] for c in roster.get("clients", ()) if c["id"] != "agency"]
+        overrides["blueprints"] = blueprints_for(
+            clients, ("x", "instagram", "linkedin"), (Workload().trigger_keyword,)
+        )
+    check_settings(overrides, roster, "--settings")
+
+    def loop_time() -> float:
+        return asyncio.get_running_loop().time()
+
     try:
         Defects(tuple(defects))
         run_server(
             run_served(
-                world,
+                doc,
                 port=port,
                 defects=tuple(defects),
                 db_path=db_path,
                 seed=seed,
                 admin_token=admin_token,
-            )
+                settings=overrides,
+                now=loop_time if scaled else None,
+                time_scale=scale,
+            ),
+            loop_factory=(lambda: ScaledTimeLoop(scale, anchor)) if scaled else None,
         )
     except (PlatformServeError, UnknownDefectError) as e:
         raise PlatformServeUsageError(str(e)) from None
+
+
+def served_roster(doc: Mapping[str, Any], admin_token: str | None = None) -> dict[str, Any]:
+    """The roster (with secrets) of a served world, read from its admin API."""
+    import httpx
+
+    headers = {"authorization": f"Bearer {admin_token}"} if admin_token else {}
+    url = f"{doc['admin']}/roster"
+    try:
+        r = httpx.get(url, params={"secrets": "1"}, headers=headers, timeout=10.0)
+    except httpx.HTTPError as e:
+        raise PlatformServeUsageError(f"cannot reach the fakes' admin API at {url}: {e}") from None
+    if r.status_code != 200:
+        raise PlatformServeUsageError(f"GET {url} answered {r.status_code}: {r.text[:200]}")
+    return dict(r.json())
+
+
+def check_settings(
+    overrides: Mapping[str, Any], roster_json: Mapping[str, Any], source: str
+) -> None:
+    """Validate settings overrides against the platform's settings model; a bad one raises
+    :class:`PlatformServeUsageError` naming ``source``, the key path, the value and the error."""
+    from pydantic import ValidationError
+
+    from sandbox.settings import Settings
+
+    try:
+        Settings.from_roster(roster_json, **dict(overrides))
+    except ValidationError as e:
+        err = e.errors()[0]
+        path = ".".join(str(p) for p in err["loc"]) or "$"
+        raise PlatformServeUsageError(
+            f"{source}: {path}: {err['msg']} (got {err.get('input')!r})"
+        ) from None
+    except TypeError as e:
+        raise PlatformServeUsageError(f"{source}: {e}") from None

@@ -76,7 +76,7 @@ _OPTIONS: dict[str, tuple[str, str]] = {
     ),
     "drill_time_scale": (
         "--drill-time-scale",
-        "time scale K of the served world (scenario time runs K times faster; default 1)",
+        "time scale K of the served world (default: its ready file's; a mismatch is refused)",
     ),
     "drill_seed": ("--drill-seed", "seed for every drill (default: the scenario's)"),
     "drill_reports_dir": (
@@ -177,7 +177,7 @@ def _settings(config: pytest.Config) -> DrillSettings:
                 f"{seed_where}: {seed_value!r} is not an integer seed"
             ) from None
     scale_value, scale_where, _ = raw("drill_time_scale")
-    scale = 1.0
+    scale: float | None = None
     if scale_value is not None:
         try:
             scale = float(scale_value)
@@ -201,16 +201,40 @@ def _settings(config: pytest.Config) -> DrillSettings:
         raise pytest.UsageError(
             f"{scale_where} is only used with --drill-platform-url (in-process drills run on virtual time)"
         )
+    if url_value is not None and world is not None:
+        scale = _served_scale(str(url_value), url_where, world, scale, scale_where)
     defects_value, _, _ = raw("drill_defect")
     return DrillSettings(
         scenario_dirs=tuple(dirs),
         defects=tuple(str(d) for d in defects_value or ()),
         platform_url=None if url_value is None else str(url_value),
         world=world,
-        time_scale=scale,
+        time_scale=1.0 if scale is None else scale,
         seed=seed,
         reports_dir=path("drill_reports_dir"),
     )
+
+
+def _served_scale(
+    url: str, url_where: str, world: Path, scale: float | None, scale_where: str
+) -> float:
+    """The served world's time scale (from its ready file); a given one must match it."""
+    from .drill.run import world_clock
+    from .platform_adapter import PlatformServeUsageError, load_served_world
+
+    if not url.startswith(("http://", "https://")):
+        raise pytest.UsageError(f"{url_where}: {url!r} is not an http(s) URL")
+    try:
+        doc = load_served_world(world)
+    except PlatformServeUsageError as e:
+        raise pytest.UsageError(f"--drill-world: {e}") from None
+    served, _ = world_clock(doc)
+    if scale is not None and abs(scale - served) > 1e-9 * max(served, 1.0):
+        raise pytest.UsageError(
+            f"{scale_where}: {scale:g} does not match the served world ({world} runs at time "
+            f"scale {served:g}); give {served:g}, or leave it out to use the world's"
+        )
+    return served
 
 
 @pytest.fixture

@@ -69,11 +69,12 @@ async def build_platform(
     seed: int = 0,
     admin_token: str | None = None,
     now: Callable[[], float] = time.time,
+    fetch_timeout: float = 10.0,
     **overrides: Any,
 ) -> Platform:
     """A platform wired to the served world ``doc`` (roster and secrets from its admin API)."""
     headers = {"authorization": f"Bearer {admin_token}"} if admin_token else {}
-    async with httpx.AsyncClient(timeout=10.0) as http:
+    async with httpx.AsyncClient(timeout=fetch_timeout) as http:
         try:
             r = await http.get(f"{doc['admin']}/roster", params={"secrets": "1"}, headers=headers)
         except httpx.HTTPError as e:
@@ -119,14 +120,29 @@ async def serve(
     admin_token: str | None = None,
     on_ready: Callable[[dict[str, Any]], None] | None = None,
     stop: asyncio.Event | None = None,
+    settings: Mapping[str, Any] | None = None,
+    now: Callable[[], float] | None = None,
+    time_scale: float = 1.0,
 ) -> None:
-    """Serve the platform until cancelled or ``stop`` is set; ``on_ready({"base", "openapi"})`` once listening."""
+    """Serve the platform until cancelled or ``stop`` is set; ``on_ready({"base", "openapi"})`` once listening.
+
+    ``settings`` overrides the platform's settings (blueprints, budgets, pacing, …); ``now`` is
+    the clock of a time-scaled world (the running scaled loop's time) and ``time_scale`` its K.
+    """
     if not _loopback(host):
         raise PlatformServeError(
             f"refusing to serve the platform on non-loopback host {host!r}; use 127.0.0.1"
         )
     doc = dict(world) if isinstance(world, Mapping) else load_world(world)
-    platform = await build_platform(doc, defects=defects, seed=seed, admin_token=admin_token)
+    platform = await build_platform(
+        doc,
+        defects=defects,
+        seed=seed,
+        admin_token=admin_token,
+        now=now or time.time,
+        fetch_timeout=10.0 * time_scale,
+        **dict(settings or {}),
+    )
     store = SqliteStore(db_path) if db_path is not None else None
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -143,6 +159,8 @@ async def serve(
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=2,
+            # uvicorn's timers run on the loop's clock: keep idle connections as long in real time
+            timeout_keep_alive=max(5, int(5 * time_scale)),
         )
     )
 
@@ -153,6 +171,7 @@ async def serve(
             "base": base,
             "openapi": f"{base}/openapi.json",
             "defects": sorted(platform.defects.enabled),
+            "time_scale": time_scale,
         }
         if on_ready is not None:
             on_ready(info)

@@ -27,7 +27,7 @@ from .admin_guard import (
 from .faults import FAULT_KINDS, FaultRuleError, did_you_mean
 from .http import json_response
 from .jsonbody import loads_body
-from .roster import SOCIAL_PLATFORMS, Roster
+from .roster import SOCIAL_PLATFORMS, Roster, fingerprint
 from .world import World
 
 __all__ = ["create_admin_app"]
@@ -62,6 +62,12 @@ async def _json(request: Request) -> Any:
     if bad is not None:
         raise FaultRuleError(bad[0], clip_value(bad[1]), bad[2])
     return body
+
+
+def _token_field(token: str, secret: bool) -> dict[str, str]:
+    if secret:
+        return {"token": token}
+    return {"fingerprint": fingerprint(token)}
 
 
 def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
@@ -99,6 +105,8 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
                 "now": world.now(),
                 "ledger": len(world.ledger),
                 "journal": len(world.journal),
+                "journal_seq": len(world.journal) + world.journal.dropped,
+                "inbound": len(world.inbound.items),
             }
         )
 
@@ -262,6 +270,42 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
         ]
         return json_response({"ids": out}, 201)
 
+    async def tokens_get(request: Request) -> Response:
+        # which credential belongs to which account: the judge's ground truth for "no credential
+        # across tenants" and the secrets no artifact may carry. Tokens themselves only with
+        # ?secrets=1 (and the admin token, when one is set), fingerprints otherwise.
+        secrets = request.query_params.get("secrets") == "1" and authorised(request)
+        t = world.tokens
+        pairs = [("access", k, st.account_id) for k, st in list(t.access.items())] + [
+            ("refresh", k, st.account_id) for k, st in list(t.refresh.items())
+        ]
+        rows = [
+            {"kind": kind, "account_id": acc, **_token_field(token, secrets)}
+            for kind, token, acc in pairs
+        ]
+        return json_response({"tokens": rows, "count": len(rows)})
+
+    async def inbound_get(request: Request) -> Response:
+        # every inbound item scheduled, delivered or echoed, with the post it answers
+        since = _since(request)
+        rows = [
+            {
+                "seq": n,
+                "id": i.id,
+                "fake": i.fake,
+                "kind": i.kind,
+                "account_id": i.account_id,
+                "post_id": world.inbound.post_of(i),
+                "author": i.author,
+                "t": i.at,
+                "echo_of": i.echo_of,
+                "text": i.text,
+            }
+            for n, i in enumerate(list(world.inbound.items), start=1)
+            if n > since
+        ]
+        return json_response({"items": rows, "count": len(rows)})
+
     async def reset(_: Request) -> Response:
         world.reset()
         return json_response({"reset": True})
@@ -278,6 +322,8 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
         Route("/roster", guard(roster_get), methods=["GET"]),
         Route("/roster", guard(roster_put), methods=["PUT"]),
         Route("/inbound", guard(inbound_post), methods=["POST"]),
+        Route("/inbound", guard(inbound_get), methods=["GET"]),
+        Route("/tokens", guard(tokens_get), methods=["GET"]),
         Route("/reset", guard(reset), methods=["POST"]),
     ]
     return Starlette(routes=routes)

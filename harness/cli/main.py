@@ -188,8 +188,29 @@ def run(
             help="run only shard I of N (1-based): scenario k of the sorted list goes to shard k mod N + 1",
         ),
     ] = None,
+    platform_url: Annotated[
+        str | None,
+        typer.Option(
+            "--platform-url",
+            help="drill a platform that already runs (any implementation of the platform "
+            "contract) over HTTP, in wall-clock time; needs --world",
+        ),
+    ] = None,
+    world: Annotated[
+        Path | None,
+        typer.Option("--world", help="the ready file of the fakes served by `vibedrill serve`"),
+    ] = None,
+    time_scale: Annotated[
+        float | None,
+        typer.Option(
+            "--time-scale",
+            min=0.001,
+            help="with --platform-url: the world's time scale K (default: the ready file's; a "
+            "mismatch is refused)",
+        ),
+    ] = None,
 ) -> None:
-    """Run drills in-process on virtual time; write a report per drill; print a summary."""
+    """Run drills in-process on virtual time (or a platform over HTTP); a report per drill."""
     from ..catalogue import platform_defects
     from ..scenario import ScenarioError, load_scenario
 
@@ -199,6 +220,17 @@ def run(
     if bool(scenarios) == all_:
         err.print("give scenario ids/paths or --all (not both, not neither)")
         raise typer.Exit(EXIT_USAGE)
+    if (platform_url is None) != (world is None):
+        err.print("--platform-url and --world go together (a served platform and its world)")
+        raise typer.Exit(EXIT_USAGE)
+    if time_scale is not None and platform_url is None:
+        err.print(
+            "--time-scale needs --platform-url and --world (in-process drills run on virtual time)"
+        )
+        raise typer.Exit(EXIT_USAGE)
+    served = None
+    if platform_url is not None and world is not None:
+        served = _served_target(platform_url, world, time_scale)
     known = platform_defects()
     for d in defect or ():
         if d not in known:
@@ -257,9 +289,35 @@ def run(
             defects=tuple(defect or ()),
             mode=mode,
             reports_dir=reports_dir,
-            jobs=jobs,
+            jobs=1 if served else jobs,
+            served=served,
         )
     )
+
+
+def _served_target(url: str, world: Path, time_scale: float | None) -> dict[str, Any]:
+    """``--platform-url``/``--world``/``--time-scale`` checked: the options of a served drill."""
+    from ..drill.run import world_clock
+    from ..platform_adapter import PlatformServeUsageError, load_served_world
+
+    if not url.startswith(("http://", "https://")):
+        err.print(f"--platform-url: {url!r} is not an http(s) URL", markup=False)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        doc = load_served_world(world)
+    except PlatformServeUsageError as e:
+        err.print(f"--world: {e}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    scale, _ = world_clock(doc)
+    if time_scale is not None and abs(time_scale - scale) > 1e-9 * max(scale, 1.0):
+        err.print(
+            f"--time-scale {time_scale:g} does not match the served world ({world} runs at time "
+            f"scale {scale:g}); give --time-scale {scale:g} or restart the fakes and the platform "
+            f"with --time-scale {time_scale:g}",
+            markup=False,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    return {"platform_url": url, "world": world, "time_scale": scale}
 
 
 def _kill_workers() -> None:
@@ -322,6 +380,7 @@ def _run_many(
     reports_dir: Path,
     suffix: str = "",
     jobs: int = 1,
+    served: dict[str, Any] | None = None,
 ) -> int:
     """Run each scenario with a live progress line; print the summary table; return the exit code."""
     import time
@@ -386,6 +445,7 @@ def _run_many(
                 commit=commit,
                 suffix=suffix,
                 stop_requested=stop.pending,
+                **(served or {}),
             )
             try:
                 result = run_drill(s, opts)
@@ -411,7 +471,13 @@ def _run_many(
         "report",
         title="drills",
     )
-    colour = {"held": "green", "violated": "red", "vacuous": "yellow", "error": "magenta"}
+    colour = {
+        "held": "green",
+        "violated": "red",
+        "vacuous": "yellow",
+        "error": "magenta",
+        "skipped": "blue",
+    }
     for r in results:
         m = r.verdict_json.get("metrics") or {}
         bad = [
@@ -447,6 +513,9 @@ def _run_many(
             markup=False,
         )
         return 128 + int(stopped)
+    for r in results:
+        if r.verdict == "skipped":
+            err.print(f"{r.scenario}: skipped: {'; '.join(r.notes)}", markup=False)
     if any(r.verdict == "error" for r in results):
         return EXIT_HARNESS
     if any(r.verdict in ("violated", "vacuous") for r in results):
@@ -524,6 +593,18 @@ def mutants(
         ),
     ] = 0,
     scenarios_from: ScenariosOpt = None,
+    served: Annotated[
+        bool,
+        typer.Option(
+            "--served",
+            help="drill the sandbox served in other processes, over HTTP only (a fresh "
+            "`vibedrill serve` + `vibedrill platform serve --defect …` per drill)",
+        ),
+    ] = False,
+    time_scale: Annotated[
+        float,
+        typer.Option("--time-scale", min=1.0, help="with --served: the world's time scale K"),
+    ] = 120.0,
 ) -> None:
     """Run the mutation matrix: each scenario healthy, then once per defect of its ``mutants:``.
 
@@ -552,6 +633,8 @@ def mutants(
     left_out: list[Any] = []
     if browser:
         ok, where = (False, "--no-browser") if no_browser else browser_available()
+        if served:  # the served topology drills the API lane
+            ok, where = False, "--served drills the API lane over HTTP"
         if ok:
             err.print(f"browser scenarios run with {where}", markup=False)
         else:
@@ -580,11 +663,18 @@ def mutants(
             commit=commit_of(),
             on_done=done,
             left_out=left_out,
+            served=time_scale if served else None,
         )
     except Exception as e:  # the rehearsal broke, not the platform
         err.print(f"harness error: {type(e).__name__}: {e}", markup=False)
         raise typer.Exit(EXIT_HARNESS) from None
-    colour = {"held": "green", "violated": "red", "vacuous": "yellow", "error": "magenta"}
+    colour = {
+        "held": "green",
+        "violated": "red",
+        "vacuous": "yellow",
+        "error": "magenta",
+        "skipped": "blue",
+    }
     t = Table(
         "defect",
         "scenario",
@@ -690,11 +780,26 @@ def serve(
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of the world's roster and fault RNG")] = 0,
     clients: Annotated[int, typer.Option(help="number of client tenants in the roster")] = 3,
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            "--time-scale",
+            min=0.001,
+            help="run the world's clock K times faster than real time (rate-limit windows, "
+            "Retry-After, token lifetimes, render times); recorded in the ready file",
+        ),
+    ] = 1.0,
 ) -> None:
     """Serve every fake (x, instagram, linkedin, openai, anthropic, media, toolgate) on one port."""
+    import time
+
     from fakes.serve import ServeError, run_server
     from fakes.serve import serve as run_served
 
+    from ..clock import ScaledTimeLoop
+
+    anchor = time.time()
+    scaled = time_scale != 1.0
     try:
         run_server(
             run_served(
@@ -704,13 +809,23 @@ def serve(
                 admin_token=admin_token,
                 seed=seed,
                 clients=clients,
-            )
+                now=_loop_time if scaled else None,
+                clock={"time_scale": time_scale, "anchor": anchor if scaled else 0.0},
+            ),
+            loop_factory=(lambda: ScaledTimeLoop(time_scale, anchor)) if scaled else None,
         )
     except ServeError as e:
         typer.echo(f"vibedrill serve: {e}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:
         pass
+
+
+def _loop_time() -> float:
+    """The running loop's time (a time-scaled world's clock)."""
+    import asyncio
+
+    return asyncio.get_running_loop().time()
 
 
 @app.command()

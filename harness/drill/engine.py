@@ -10,26 +10,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import AsyncIterator
 from typing import Any
+
+import httpx
 
 from fakes.app import FakeWorld
 from fakes.core.roster import Roster
 from fakes.core.world import World
+from sandbox.client import HttpPlatformClient
 
 from ..durations import format_duration
 from ..errors import DrillError
-from ..platform_adapter import blueprint, make_platform, platform_settings
+from ..platform_adapter import make_platform, platform_settings
 from ..runbooks import ActionContext, runbooks
 from ..scenario import Scenario
 from .browser import hooks_for
 from .detect import Detector
-from .finish import finish, flat_budgets
+from .finish import finish, flat_budgets, skipped
 from .operator import bite, operate
 from .options import DrillOptions, DrillResult
 from .respond import ACTOR, OpsLead
+from .served_platform import DrillSkipped, ScopedPlatformClient, preflight, served_clients
+from .settings import scenario_settings
 from .state import DrillState
 from .verify import run_checks
 from .workload import OWN_AUTHOR, WorkItem, plan_workload, run_jobs
+from .world_view import InProcessWorld, ServedWorld
 
 __all__ = ["DrillEngine"]
 
@@ -90,6 +97,41 @@ class DrillEngine(DrillState):
         )
         error: str | None = None
         self.platform = None
+        world = self._served_world() if self.opts.served else self._in_process_world()
+        try:
+            async with world as roster:
+                self._main = asyncio.ensure_future(self._phases(roster))
+                if self.interrupted:  # a stop asked for before the phases began
+                    self._main.cancel()
+                try:
+                    await self._main
+                except asyncio.CancelledError:
+                    self.interrupted = True
+                    error = "interrupted"
+                    self.ev("drill.interrupted", "drill", "drill interrupted; writing what it has")
+                except DrillSkipped:
+                    raise
+                except Exception as e:  # the rehearsal broke: judged as error, reported, exit 3
+                    error = f"{type(e).__name__}: {e}"
+                    self.ev("drill.failed", "drill", f"harness error: {error}", {"error": error})
+                finally:
+                    if self.platform is not None:
+                        with contextlib.suppress(Exception):
+                            await self.platform.stop()
+                    await self._cancel_tasks()
+                return await finish(self, self.lane, error)
+        except DrillSkipped as e:
+            return skipped(self, str(e))
+        except (DrillError, httpx.HTTPError) as e:  # the world could not be arranged at all
+            if self._main is not None:
+                raise
+            error = f"{type(e).__name__}: {e}"
+            self.ev("drill.failed", "drill", f"harness error: {error}", {"error": error})
+            return await finish(self, self.lane, error)
+
+    @contextlib.asynccontextmanager
+    async def _in_process_world(self) -> AsyncIterator[Roster]:
+        """The fakes in this loop, on a roster generated for the scenario."""
         roster = Roster.generate(
             clients=self.scenario.world.clients,
             platforms=self.scenario.world.platforms,
@@ -97,30 +139,38 @@ class DrillEngine(DrillState):
         )
         self.world = World(roster=roster, now=self.now, seed=self.seed)
         self.fakes = FakeWorld(self.world)
+        self.view = InProcessWorld(self.world)
         async with (
             self.fakes.running(),
             self.lane.serve(),
             self.fakes.client(base_url="http://fakes/_fake") as admin,
         ):
             self.admin = admin
-            self._main = asyncio.ensure_future(self._phases(roster))
-            if self.interrupted:  # a stop asked for before the phases began
-                self._main.cancel()
-            try:
-                await self._main
-            except asyncio.CancelledError:
-                self.interrupted = True
-                error = "interrupted"
-                self.ev("drill.interrupted", "drill", "drill interrupted; writing what it has")
-            except Exception as e:  # the rehearsal broke: judged as error, reported, exit 3
-                error = f"{type(e).__name__}: {e}"
-                self.ev("drill.failed", "drill", f"harness error: {error}", {"error": error})
-            finally:
-                if self.platform is not None:
-                    with contextlib.suppress(Exception):
-                        await self.platform.stop()
-                await self._cancel_tasks()
-            return await finish(self, self.lane, error)
+            yield roster
+
+    @contextlib.asynccontextmanager
+    async def _served_world(self) -> AsyncIterator[Roster]:
+        """The fakes served by ``vibedrill serve`` (their ready file), and the platform at its URL."""
+        doc = self.opts.served_world or {}
+        headers = {"x-vibedrill-admin": "1"}
+        token = os.environ.get("VIBEDRILL_ADMIN_TOKEN")
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        async with (
+            httpx.AsyncClient(base_url=str(doc["admin"]), headers=headers, timeout=30.0) as admin,
+            HttpPlatformClient(str(self.opts.platform_url), timeout=30.0) as http_platform,
+        ):
+            self.admin = admin
+            view = ServedWorld(admin)
+            self.view = view
+            roster = await view.roster()
+            self.served_clients: list[str] = served_clients(self.scenario, roster)
+            scoped = ScopedPlatformClient(http_platform)
+            await preflight(scoped, str(self.opts.platform_url), self.defects)
+            await scoped.mark(self.t0)
+            await view.mark()
+            self.platform_client = scoped
+            yield roster
 
     async def _cancel_tasks(self) -> None:
         """Cancel every task this drill started, so nothing outlives it."""
@@ -136,36 +186,26 @@ class DrillEngine(DrillState):
         # arrange ------------------------------------------------------------------------
         roster_json = roster.model_dump(mode="json")
         self.clients = [c.id for c in roster.clients if c.id != "agency"]
+        if self.opts.served:
+            self.clients = list(self.served_clients)
         self.accounts = {(c.id, str(a.platform)): a.id for c in roster.clients for a in c.accounts}
-        blueprints = [
-            blueprint(
-                id=f"bp-{c}-{p}",
-                client_id=c,
-                platform=p,
-                keywords=(s.workload.trigger_keyword,),
-                reply_template="Thanks {author}! Prices are on our site.",
-            )
-            for c in self.clients
-            for p in s.world.platforms
-        ]
-        budgets = s.world.budgets.model_dump(exclude_none=True) if s.world.budgets else None
-        settings, secrets = platform_settings(
-            roster_json, blueprints=tuple(blueprints), budgets=budgets
-        )
         self.secrets = [a.credential.access_token for a in roster.accounts()] + [
             a.credential.refresh_token for a in roster.accounts() if a.credential.refresh_token
         ]
-        self.platform = make_platform(
-            settings,
-            secrets,
-            transport=self.fakes.transport(),
-            now=self.now,
-            seed=self.seed,
-            defects=self.defects,
-        )
-        self.lane.install(self.platform)
-        await _maybe_await(self.platform.start())
-        self.platform_client = self.platform.client
+        if not self.opts.served:
+            overrides = scenario_settings(s, self.clients)
+            settings, secrets = platform_settings(roster_json, **overrides)
+            self.platform = make_platform(
+                settings,
+                secrets,
+                transport=self.fakes.transport(),
+                now=self.now,
+                seed=self.seed,
+                defects=self.defects,
+            )
+            self.lane.install(self.platform)
+            await _maybe_await(self.platform.start())
+            self.platform_client = self.platform.client
         self.initial_budgets = flat_budgets(
             dict((await self.platform_client.controls()).get("budgets") or {})
         )
@@ -372,7 +412,7 @@ class DrillEngine(DrillState):
             "items": items,
             "why": why,
             "audit_events": len(self.detector.audit),
-            "ledger_entries": len(self.world.ledger),
+            "ledger_entries": await self.view.ledger_seq(),
             "alerts": len(self.detector.platform_alerts),
         }
         self.snapshots.append(snap)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fakes.core.roster import fingerprint
+from fakes.core.roster import Roster, fingerprint
 
 from ..files import atomic_write
 from ..judge.judgement import judge
@@ -31,7 +31,7 @@ from .browser import LaneHooks
 from .options import DrillResult
 from .state import DrillState
 
-__all__ = ["build_record", "finish", "flat_budgets"]
+__all__ = ["build_record", "finish", "flat_budgets", "skipped"]
 
 
 async def _collect(e: DrillState) -> dict[str, Any]:
@@ -82,6 +82,17 @@ async def _collect(e: DrillState) -> dict[str, Any]:
     with contextlib.suppress(Exception):
         r = await e.admin.get("/faults")
         out["faults"] = r.json()
+    out.update(roster=None, ledger=[], journal=[], tokens=[], inbound=[])
+    view = getattr(e, "view", None)
+    if view is not None:
+        try:
+            out["roster"] = await view.roster()
+            out["ledger"] = await view.ledger()
+            out["journal"] = await view.journal()
+            out["tokens"] = await view.tokens()
+            out["inbound"] = await view.inbound()
+        except Exception as ex:  # no ground truth, no verdict: the drill is an error, never held
+            out["view_error"] = f"the outside world's ground truth could not be read: {ex}"
     return out
 
 
@@ -107,8 +118,7 @@ def flat_budgets(budgets: dict[str, Any]) -> dict[str, Any]:
 
 def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> DrillRecord:
     """The :class:`DrillRecord` of a (possibly unfinished) drill."""
-    w = e.world
-    roster = w.roster
+    roster = got.get("roster") or Roster(clients=[])
     accounts: dict[str, AccountFacts] = {
         a.id: {"tenant_id": c.id, "platform": str(a.platform), "handle": a.handle}
         for c in roster.clients
@@ -116,35 +126,20 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
     }
     credentials: dict[str, CredentialFacts] = {}
     secrets: list[str] = []
-    for token, st in list(w.tokens.access.items()) + list(w.tokens.refresh.items()):
-        acc = st.account_id
+    for token, acc in got["tokens"]:
         credentials[fingerprint(token)] = {
             "account_id": acc,
             "tenant_id": accounts.get(acc, {}).get("tenant_id"),
         }
         secrets.append(token)
-    ledger = [x.to_json() if hasattr(x, "to_json") else dict(x._asdict()) for x in w.ledger]
-    journal = [
-        x.to_json() if hasattr(x, "to_json") else dict(x._asdict()) for x in w.journal.entries()
-    ]
+    ledger = list(got["ledger"])
+    journal = list(got["journal"])
     invisible = {
         f"{x['fake']}:{x['resource_id']}"
         for x in ledger
         if x.get("detail") == "invisible" and x.get("resource_id")
     }
-    inbound: list[InboundRow] = [
-        {
-            "id": i.id,
-            "fake": i.fake,
-            "kind": i.kind,
-            "account_id": i.account_id,
-            "post_id": w.inbound.post_of(i),
-            "author": i.author,
-            "t": i.at,
-            "echo": i.echo_of,
-        }
-        for i in w.inbound.items
-    ]
+    inbound: list[InboundRow] = list(got["inbound"])
     window = e.scenario.fault_window()
     ops = getattr(e, "ops", None)
     det = e.detection
@@ -176,7 +171,7 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         end_t=e.now(),
         timeline=e.timeline,
         commit=e.opts.commit,
-        topology="in-process",
+        topology="served-platform" if e.opts.served else "in-process",
         mode=e.mode,
         defects=e.defects,
         ledger=rows_of(LedgerRow, ledger),
@@ -205,6 +200,9 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
 async def finish(e: DrillState, lane: LaneHooks, error: str | None) -> DrillResult:
     """Judge and write the drill; returns the :class:`DrillResult`."""
     got = await _collect(e)
+    if got.get("view_error") and error is None:
+        error = str(got["view_error"])
+        e.ev("drill.failed", "drill", f"harness error: {error}", {"error": error})
     record = lane.amend(build_record(e, got, error))
     if not e.opts.write:  # judged in memory only (exploration draws): no report folder
         v = judge(record, error=error)
@@ -238,3 +236,22 @@ async def finish(e: DrillState, lane: LaneHooks, error: str | None) -> DrillResu
         interrupted=e.interrupted,
         verdict_obj=verdict,
     )
+
+
+def skipped(e: DrillState, reason: str) -> DrillResult:
+    """A drill that could not run here (a served platform lacks what the scenario needs): never
+    judged ``held``; its folder holds a ``verdict.json`` saying ``skipped`` and why."""
+    vj: dict[str, Any] = {
+        "drill_id": e.drill_id,
+        "scenario": e.scenario.id,
+        "verdict": "skipped",
+        "reason": reason,
+        "topology": "served-platform" if e.opts.served else "in-process",
+        "invariants": [],
+    }
+    out_dir: Path | None = None
+    if e.opts.write:
+        out_dir = e.opts.reports_dir / e.drill_id
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(out_dir / "verdict.json", json.dumps(vj, indent=2, sort_keys=True) + "\n")
+    return DrillResult(e.drill_id, e.scenario.id, "skipped", vj, out_dir, "", notes=[reason])

@@ -41,6 +41,10 @@ class DrillOptions:
     platform_url: str | None = None
     world: Path | None = None
     time_scale: float = 1.0
+    #: the drill's start time for its id (served drills: the scaled clock's now)
+    start: float | None = None
+    #: the ready document read from ``world`` (set by :func:`harness.drill.run.run_drill`)
+    served_world: dict[str, Any] | None = None
 
     @property
     def served(self) -> bool:

@@ -16,10 +16,11 @@ import signal
 import subprocess
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from ..clock import DEFAULT_EPOCH, run_virtual
-from ..errors import DrillError
+from ..clock import DEFAULT_EPOCH, run_scaled, run_virtual, scaled_now
+from ..errors import BadInputError, DrillError
 from ..judge.verdict import Verdict
 from ..report.lock import ReportLock
 from ..scenario import Scenario, load_scenario
@@ -44,6 +45,9 @@ def run_drill(scenario: Scenario, options: DrillOptions | None = None) -> DrillR
     """Run one scenario in-process on virtual time and write its report; see the module doc."""
     opts = options or DrillOptions()
     wall0 = time.perf_counter()
+    clock: tuple[float, float] | None = None
+    if opts.served:
+        opts, clock = _served_options(scenario, opts)
     engine = DrillEngine(scenario, opts)
     lock = ReportLock(opts.reports_dir, engine.drill_id)
 
@@ -75,14 +79,53 @@ def run_drill(scenario: Scenario, options: DrillOptions | None = None) -> DrillR
                 if blocked:
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
 
+    def loop() -> DrillResult:
+        if clock is not None:  # a platform over HTTP: real time, compressed by the world's scale
+            return run_scaled(main, scale=clock[0], anchor=clock[1])
+        return run_virtual(main, start=DEFAULT_EPOCH)
+
     if opts.write:
         with lock:  # ReportBusy when another process writes the same folder
-            result = run_virtual(main, start=DEFAULT_EPOCH)
+            result = loop()
     else:  # judged in memory: no folder to guard
-        result = run_virtual(main, start=DEFAULT_EPOCH)
+        result = loop()
     result.wall_s = time.perf_counter() - wall0
     result.signum = engine.signum
     return result
+
+
+def _served_options(
+    scenario: Scenario, opts: DrillOptions
+) -> tuple[DrillOptions, tuple[float, float]]:
+    """Read the served world's ready file; check the time scale; the drill's clock ``(K, anchor)``."""
+    from ..platform_adapter import PlatformServeUsageError, load_served_world
+
+    if opts.world is None:
+        raise BadInputError("--platform-url needs --world (the ready file of `vibedrill serve`)")
+    try:
+        doc = load_served_world(opts.world)
+    except PlatformServeUsageError as e:
+        raise BadInputError(str(e)) from None
+    scale, anchor = world_clock(doc)
+    if abs(scale - opts.time_scale) > 1e-9 * max(scale, 1.0):
+        raise BadInputError(
+            f"--time-scale {opts.time_scale:g} does not match the served world ({opts.world} runs "
+            f"at time scale {scale:g}): give --time-scale {scale:g}, or restart "
+            f"`vibedrill serve --time-scale {opts.time_scale:g}` and the platform with it"
+        )
+    stamp = scaled_now(scale, anchor)
+    suffix = opts.suffix or "-served"
+    return replace(opts, served_world=doc, suffix=suffix, start=stamp), (scale, anchor)
+
+
+def world_clock(doc: dict[str, object]) -> tuple[float, float]:
+    """``(time scale, anchor)`` of a served world's ready document (real time when absent)."""
+    clock = doc.get("clock")
+    if not isinstance(clock, dict):
+        return 1.0, 0.0
+    scale = float(clock.get("time_scale") or 1.0)
+    anchor = clock.get("anchor")
+    return scale, float(anchor) if isinstance(anchor, int | float) else 0.0
 
 
 def run_for_pytest(

@@ -25,6 +25,7 @@ from .detect import Detection, Detector
 from .options import DrillOptions, drill_id_for
 from .respond import OpsLead
 from .workload import InboundItem
+from .world_view import WorldView
 
 __all__ = ["DrillState"]
 
@@ -38,8 +39,10 @@ class DrillState:
     #: the fakes' shared state and the fakes built on it
     world: World
     fakes: FakeWorld
-    #: the fakes' admin API (``/_fake/``), in-process
+    #: the fakes' admin API (``/_fake/``): in-process, or over HTTP for a served world
     admin: httpx.AsyncClient
+    #: the outside world's ground truth as this drill reads it (in-process or served)
+    view: WorldView
     #: the reference platform and the contract client the drill talks to it through
     platform: Any
     platform_client: PlatformClient
@@ -72,7 +75,10 @@ class DrillState:
         suffix = opts.suffix or "".join(f"-{d.replace('_', '-')}" for d in opts.defects)
         if self.mode != scenario.response:
             suffix = f"-{self.mode}{suffix}"
-        self.drill_id = drill_id_for(scenario, self.seed, suffix=suffix)
+        if opts.start is None:
+            self.drill_id = drill_id_for(scenario, self.seed, suffix=suffix)
+        else:
+            self.drill_id = drill_id_for(scenario, self.seed, start=opts.start, suffix=suffix)
         self.workload_rows: list[dict[str, Any]] = []
         self.snapshots: list[dict[str, Any]] = []
         self.verifications: list[dict[str, Any]] = []

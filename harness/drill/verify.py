@@ -131,7 +131,7 @@ async def _asset(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
 async def _thread_replay(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     plat = e.scenario.world.platforms[0]
     acc = e.accounts[(e.clients[0], plat)]
-    before = len(e.world.ledger)
+    before = await e.view.ledger_seq()
     r = await e.admin.post(
         "/inbound",
         json={
@@ -144,8 +144,8 @@ async def _thread_replay(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     )
     item_id = r.json()["ids"][0] if r.status_code == 201 else None
     await asyncio.sleep(600.0)
-    replies = [x for x in e.world.ledger.entries(since_seq=before) if x.action == "reply.created"]
-    to_item = [x for x in replies if x.in_reply_to == item_id] if item_id else replies
+    replies = [x for x in await e.view.ledger(before) if x["action"] == "reply.created"]
+    to_item = [x for x in replies if x.get("in_reply_to") == item_id] if item_id else replies
     ok = len(replies) <= 2
     return (
         ok,
@@ -183,8 +183,9 @@ async def _cost_burn(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     window = parse_duration(p.get("window", "10m"))
     job = await _submit(e, "generate_text", None, prompt="a short caption")
     now = e.now()
-    spent = sum(x.cost_usd for x in e.world.ledger if x.t >= now - window)
-    base = sum(x.cost_usd for x in e.world.ledger if e.t0 <= x.t < e.t0 + window)
+    ledger = await e.view.ledger()
+    spent = sum(x.get("cost_usd", 0.0) for x in ledger if x["t"] >= now - window)
+    base = sum(x.get("cost_usd", 0.0) for x in ledger if e.t0 <= x["t"] < e.t0 + window)
     # a probe refused by a budget in force is the cap doing its job, not a failed check
     ran = job.state == "succeeded" or (
         job.state == "blocked" and "budget" in (job.last_error or "")
@@ -217,10 +218,10 @@ async def _no_new_blocks(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
 @check("accounts_correct")
 async def _accounts_correct(e: DrillState, p: dict[str, Any]) -> tuple[bool, str]:
     plat = _platforms(e)[0]
-    before = len(e.world.ledger)
+    before = await e.view.ledger_seq()
     job = await _submit(e, "publish", plat, text="identity probe")
-    new = [x for x in e.world.ledger.entries(since_seq=before) if x.action == "post.created"]
-    wrong = [x for x in new if x.tenant_id != e.clients[0]]
+    new = [x for x in await e.view.ledger(before) if x["action"] == "post.created"]
+    wrong = [x for x in new if x.get("tenant_id") != e.clients[0]]
     return (
         job.state == "succeeded" and not wrong,
         f"probe {job.state}; {len(wrong)} side effect(s) on another tenant",

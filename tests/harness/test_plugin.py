@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
+import harness.drill.run  # noqa: F401  (imported before any inner run: see below)
+from harness.catalogue import platform_defects
+
 pytest_plugins = ["pytester"]
+
+# pytester runs in this process and afterwards forgets the modules an inner run imported first;
+# a drill run inside would import the sandbox's components, and their next import would register
+# their defects twice. The drill engine and every component are imported now, once.
+platform_defects()
 
 
 @pytest.fixture(autouse=True)
@@ -74,10 +82,14 @@ def test_the_drill_fixture_runs_the_markers_scenario_through_the_runner_hook(
             return {"scenario": scenario, "seed": seed, "defects": defects, "dir": reports_dir}
 
         import sys, types
-        mod = types.ModuleType("fake_drill_runner")
-        mod.run = fake_runner
-        sys.modules["fake_drill_runner"] = mod
-        plugin.DRILL_RUNNER = "fake_drill_runner:run"
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def _fake_runner(monkeypatch):  # undone after the test: pytester runs in this process
+            mod = types.ModuleType("fake_drill_runner")
+            mod.run = fake_runner
+            monkeypatch.setitem(sys.modules, "fake_drill_runner", mod)
+            monkeypatch.setattr(plugin, "DRILL_RUNNER", "fake_drill_runner:run")
         """
     )
     pytester.makepyfile(
@@ -122,17 +134,26 @@ faults:
 invariants: [rate_within_platform_limits, every_side_effect_audited]
 """
 
+#: a ready file of `vibedrill serve --time-scale 60` (not contacted: the drills here are faked)
+WORLD = (
+    '{"admin": "http://127.0.0.1:9/_fake", "fakes": {"x": "http://127.0.0.1:9/x"}, '
+    '"clock": {"time_scale": 60, "anchor": 1700000000.0}}'
+)
+
 _FAKE_RUNNER = """
 import sys, types
+import pytest
 import harness.pytest_plugin as plugin
 
 def fake_runner(scenario, **kw):
     return {"scenario": scenario, **kw}
 
-mod = types.ModuleType("fake_drill_runner")
-mod.run = fake_runner
-sys.modules["fake_drill_runner"] = mod
-plugin.DRILL_RUNNER = "fake_drill_runner:run"
+@pytest.fixture(autouse=True)
+def _fake_runner(monkeypatch):  # undone after the test: pytester runs in this process
+    mod = types.ModuleType("fake_drill_runner")
+    mod.run = fake_runner
+    monkeypatch.setitem(sys.modules, "fake_drill_runner", mod)
+    monkeypatch.setattr(plugin, "DRILL_RUNNER", "fake_drill_runner:run")
 """
 
 
@@ -176,7 +197,7 @@ def test_the_served_options_and_scenario_folders_reach_the_runner(pytester: pyte
     pytester.makeconftest(_FAKE_RUNNER)
     (pytester.path / "drills").mkdir()
     (pytester.path / "drills" / "x.yaml").write_text("id: x\n")
-    (pytester.path / "world.json").write_text("{}")
+    (pytester.path / "world.json").write_text(WORLD)
     pytester.makepyfile(
         """
         import pytest
@@ -196,8 +217,6 @@ def test_the_served_options_and_scenario_folders_reach_the_runner(pytester: pyte
         "http://127.0.0.1:9",
         "--drill-world",
         "world.json",
-        "--drill-time-scale",
-        "60",
         "--drill-defect",
         "retry_after_ignored",
         "--drill-scenarios",
@@ -223,11 +242,31 @@ def test_the_served_options_and_scenario_folders_reach_the_runner(pytester: pyte
         (["--drill-time-scale", "0"], "--drill-time-scale: '0' is not a time scale"),
         (["--drill-seed", "seven"], "--drill-seed: 'seven' is not an integer seed"),
         (["--drill-scenarios", "nope"], "--drill-scenarios: 'nope': no such folder"),
+        (
+            ["--drill-platform-url", "127.0.0.1:9", "--drill-world", "world.json"],
+            "--drill-platform-url: '127.0.0.1:9' is not an http(s) URL",
+        ),
+        (
+            ["--drill-platform-url", "http://127.0.0.1:9", "--drill-world", "absent.json"],
+            "no such ready file; start `vibedrill serve --ready-file",
+        ),
+        (
+            [
+                "--drill-platform-url",
+                "http://127.0.0.1:9",
+                "--drill-world",
+                "world.json",
+                "--drill-time-scale",
+                "30",
+            ],
+            "--drill-time-scale: 30 does not match the served world (",
+        ),
     ],
 )
 def test_bad_drill_options_are_usage_errors_naming_the_option(
     pytester: pytest.Pytester, args: list[str], message: str
 ):
+    (pytester.path / "world.json").write_text(WORLD)
     result = pytester.runpytest(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in "\n".join(result.errlines)
@@ -265,14 +304,19 @@ def test_a_scenario_item_drives_the_served_platform_and_a_skipped_drill_is_skipp
                 notes=["the served platform offers no defect switch"],
             )
 
-        run.run_drill = fake_run_drill
+        def pytest_sessionstart(session):  # scenario items use no fixtures: patch per session
+            session.config.stash_real = run.run_drill
+            run.run_drill = fake_run_drill
+
+        def pytest_sessionfinish(session):  # pytester runs in this process: put it back
+            run.run_drill = session.config.stash_real
         """
     )
     drills = pytester.path / "drills"
     drills.mkdir()
     rb05 = Path(__file__).resolve().parents[2] / "scenarios" / "rb05_rate_limit_storm.yaml"
     (drills / "rb05_rate_limit_storm.yaml").write_text(rb05.read_text())
-    (pytester.path / "world.json").write_text("{}")
+    (pytester.path / "world.json").write_text(WORLD)
     result = pytester.runpytest(
         "--drill-scenarios",
         "drills",
@@ -326,7 +370,12 @@ def test_the_ini_folders_join_a_run_without_test_paths_like_testpaths(pytester: 
         def fake_run_drill(scenario, opts):
             return DrillResult("d", scenario.id, "held", {}, None, "")
 
-        run.run_drill = fake_run_drill
+        def pytest_sessionstart(session):  # scenario items use no fixtures: patch per session
+            session.config.stash_real = run.run_drill
+            run.run_drill = fake_run_drill
+
+        def pytest_sessionfinish(session):  # pytester runs in this process: put it back
+            run.run_drill = session.config.stash_real
         """
     )
     pytester.makeini(
