@@ -13,6 +13,7 @@ from fakes.core.faults import FAULT_KINDS
 
 from . import platform_adapter
 from .judge.invariants import REGISTRY
+from .scenario_sources import builtin_scenarios_dir
 
 __all__ = [
     "defect_catalogue",
@@ -44,6 +45,6 @@ def defect_catalogue() -> list[dict[str, str]]:
 
 
 def scenarios_dir() -> Path:
-    """``./scenarios`` when present, else the repository's ``scenarios/``."""
-    here = Path.cwd() / "scenarios"
-    return here if here.is_dir() else Path(__file__).resolve().parents[1] / "scenarios"
+    """The built-in scenarios (shipped in the package; see :mod:`harness.scenario_sources` for
+    the user's own folders, which ``vibedrill list/run/validate`` add)."""
+    return builtin_scenarios_dir()

@@ -12,12 +12,43 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from .errors import BadInputError
 from .mutants import DrillOutcome, run_drills
 from .scenario import Scenario
 
-__all__ = ["ParallelResult", "run_parallel"]
+T = TypeVar("T")
+
+
+class ShardError(BadInputError):
+    """A ``--shard`` value that is not ``I/N`` with 1 ≤ I ≤ N."""
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` → ``(2, 4)``; ShardError naming the value and the valid form otherwise."""
+    index, slash, count = text.strip().partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i = n = 0
+    if not slash or n < 1 or not 1 <= i <= n:
+        raise ShardError(
+            f"--shard: {text!r} is not I/N with 1 ≤ I ≤ N (e.g. --shard 1/4 … --shard 4/4)"
+        )
+    return i, n
+
+
+def shard_of(items: Sequence[T], index: int, count: int, key: Callable[[T], str]) -> list[T]:
+    """Shard ``index`` (1-based) of ``count``: sorted by ``key``, item k goes to shard k mod count + 1.
+
+    The shards of one list partition it exactly, whatever machine computes them.
+    """
+    ordered = sorted(items, key=key)
+    return [x for k, x in enumerate(ordered) if k % count == index - 1]
+
+
+__all__ = ["ParallelResult", "ShardError", "parse_shard", "run_parallel", "shard_of"]
 
 
 @dataclass

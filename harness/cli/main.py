@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..catalogue import scenarios_dir
+from ..scenario_sources import Catalogue, ScenarioSourceError, load_catalogue
 from .explore import explore_cmd
 from .gameday import gameday_cmd
 from .load import load_app
@@ -43,52 +43,70 @@ app.command("gameday")(gameday_cmd)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 #: a run stopped by a signal exits 128 + the signal's number, as shells do
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
-# Off a terminal (CI logs, pipes) rich would assume 80 columns and cut scenario ids short.
-_WIDTH = None if sys.stdout.isatty() else 160
+# Off a terminal (CI logs, pipes) rich would assume 80 columns and cut scenario ids short:
+# 160, or COLUMNS when set.
+_COLUMNS = os.environ.get("COLUMNS", "")
+_WIDTH = None if sys.stdout.isatty() else int(_COLUMNS) if _COLUMNS.isdigit() else 160
 out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
 
 
-def _resolve(ref: str) -> Path:
-    """A scenario id from scenarios/ or a path to a YAML file; BadParameter naming the choices."""
-    from fakes.core.faults import did_you_mean
-
-    p = Path(ref)
-    if p.suffix in (".yaml", ".yml") or "/" in ref:
-        if not p.is_file():
-            raise typer.BadParameter(f"{ref}: no such scenario file")
-        return p
-    d = scenarios_dir()
-    ids = sorted(x.stem for x in d.glob("*.yaml"))
-    if ref in ids:
-        return d / f"{ref}.yaml"
-    prefixed = [i for i in ids if i.startswith(ref)]
-    if len(prefixed) == 1:
-        return d / f"{prefixed[0]}.yaml"
-    raise typer.BadParameter(
-        f"{ref!r} is not a scenario{did_you_mean(ref, ids)}; valid: {', '.join(ids)}"
-    )
+#: ``--scenarios DIR`` on list, validate, run and mutants
+ScenariosOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--scenarios",
+        help=(
+            "a folder of your own scenarios (repeatable; also VIBEDRILL_SCENARIOS and "
+            "[tool.vibedrill] scenarios in pyproject.toml); they shadow built-ins of the same id"
+        ),
+    ),
+]
 
 
-def _all_paths() -> list[Path]:
-    return sorted(scenarios_dir().glob("*.yaml"))
+def _catalogue(extra: list[Path] | None) -> Catalogue:
+    """The scenario catalogue (built-in + the user's folders); exit 2 on a bad folder."""
+    try:
+        return load_catalogue(extra or (), notice=lambda m: err.print(f"notice: {m}", markup=False))
+    except ScenarioSourceError as e:
+        err.print(str(e), markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _resolve(ref: str, cat: Catalogue) -> Path:
+    """A scenario id of the catalogue or a path to a YAML file; BadParameter naming the choices."""
+    try:
+        return cat.resolve(ref)
+    except ScenarioSourceError as e:
+        raise typer.BadParameter(str(e)) from None
 
 
 @app.command("list")
-def list_() -> None:
-    """List the scenarios with their runbook, severity, incident types and lane."""
+def list_(scenarios_from: ScenariosOpt = None) -> None:
+    """List the scenarios with their runbook, severity, incident types, lane and source."""
     from ..scenario import ScenarioError, load_scenario
 
+    cat = _catalogue(scenarios_from)
     t = Table("scenario", "runbook", "severity", "types", "lane", "title")
+    t.add_column("source", overflow="fold")  # a path: wrapped, never cut
     bad = 0
-    for p in _all_paths():
+    for sid in cat.ids():
+        entry = cat.entries[sid]
         try:
-            s = load_scenario(p)
+            s = load_scenario(entry.path)
         except ScenarioError as e:
             bad += 1
-            t.add_row(p.stem, "?", "?", "?", "?", f"[red]invalid: {e}[/red]")
+            t.add_row(sid, "?", "?", "?", "?", f"[red]invalid: {e}[/red]", entry.origin)
             continue
-        t.add_row(s.id, s.runbook, s.severity, ",".join(s.incident_types), s.lane, s.title)
+        t.add_row(
+            s.id,
+            s.runbook,
+            s.severity,
+            ",".join(s.incident_types),
+            s.lane,
+            s.title,
+            entry.origin,
+        )
     out.print(t)
     if bad:
         raise typer.Exit(EXIT_USAGE)
@@ -97,14 +115,22 @@ def list_() -> None:
 @app.command()
 def validate(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="scenario files (default: every file in scenarios/)")
+        list[Path] | None,
+        typer.Argument(
+            help="scenario files or folders of them (default: every scenario of the catalogue)"
+        ),
     ] = None,
+    scenarios_from: ScenariosOpt = None,
 ) -> None:
     """Check scenario files; print one clear message per bad file; exit 2 if any is bad."""
     from ..scenario import ScenarioError, load_scenario
 
     bad = 0
-    files = list(paths or _all_paths())
+    files: list[Path] = []
+    for p in paths or _catalogue(scenarios_from).paths():
+        files += (
+            sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml")) if p.is_dir() else [p]
+        )
     for p in files:
         try:
             load_scenario(p)
@@ -120,12 +146,16 @@ def validate(
 @app.command()
 def run(
     scenarios: Annotated[
-        list[str] | None, typer.Argument(help="scenario ids (from scenarios/) or YAML paths")
+        list[str] | None,
+        typer.Argument(help="scenario ids (see `vibedrill list`) or YAML paths"),
     ] = None,
     all_: Annotated[
         bool,
-        typer.Option("--all", help="every scenario in scenarios/ (browser ones need a Chromium)"),
+        typer.Option(
+            "--all", help="every scenario of the catalogue (browser ones need a Chromium)"
+        ),
     ] = False,
+    scenarios_from: ScenariosOpt = None,
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     defect: Annotated[
         list[str] | None, typer.Option("--defect", help="switch a platform defect on (repeatable)")
@@ -145,9 +175,21 @@ def run(
     jobs: Annotated[
         int,
         typer.Option(
-            "--jobs", "-j", min=0, help="API-lane drills in this many processes (0: CPUs)"
+            "--workers",
+            "--jobs",
+            "-j",
+            min=0,
+            help="API-lane drills in this many processes (0: CPUs); same verdicts and hashes",
         ),
     ] = 0,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="I/N",
+            help="run only shard I of N (1-based): scenario k of the sorted list goes to shard k mod N + 1",
+        ),
+    ] = None,
     platform_url: Annotated[
         str | None,
         typer.Option(
@@ -201,11 +243,28 @@ def run(
                 markup=False,
             )
             raise typer.Exit(EXIT_USAGE)
+    from ..parallel import ShardError, parse_shard, shard_of
+
     try:
-        paths = _all_paths() if all_ else [_resolve(r) for r in scenarios or ()]
+        shard_no = parse_shard(shard) if shard is not None else None
+    except ShardError as e:
+        err.print(str(e), markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    cat = _catalogue(scenarios_from)
+    try:
+        paths = cat.paths() if all_ else [_resolve(r, cat) for r in scenarios or ()]
     except typer.BadParameter as e:
         err.print(str(e), markup=False)
         raise typer.Exit(EXIT_USAGE) from None
+    if shard_no is not None:
+        i, n = shard_no
+        picked = shard_of(paths, i, n, key=lambda p: p.stem)
+        out.print(
+            f"shard {i}/{n}: {len(picked)} of {len(paths)} scenario(s)"
+            + (f": {', '.join(p.stem for p in picked)}" if picked else ""),
+            markup=False,
+        )
+        paths = picked
     loaded = []
     for p in paths:
         try:
@@ -528,9 +587,14 @@ def mutants(
     jobs: Annotated[
         int,
         typer.Option(
-            "--jobs", "-j", min=0, help="drills run in this many processes (0: CPUs, at most 4)"
+            "--workers",
+            "--jobs",
+            "-j",
+            min=0,
+            help="drills run in this many processes (0: CPUs, at most 4)",
         ),
     ] = 0,
+    scenarios_from: ScenariosOpt = None,
     served: Annotated[
         bool,
         typer.Option(
@@ -557,8 +621,9 @@ def mutants(
     from ..mutants import default_jobs, run_matrix
     from ..scenario import ScenarioError, load_scenario
 
+    cat = _catalogue(scenarios_from)
     try:
-        paths = [_resolve(r) for r in scenarios] if scenarios else _all_paths()
+        paths = [_resolve(r, cat) for r in scenarios] if scenarios else cat.paths()
         loaded = [load_scenario(p) for p in paths]
     except typer.BadParameter as e:
         err.print(str(e), markup=False)

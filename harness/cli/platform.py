@@ -127,10 +127,10 @@ def settings_cmd(
     from ..drill.settings import scenario_settings
     from ..platform_adapter import PlatformServeUsageError, load_served_world, served_roster
     from ..scenario import ScenarioError, load_scenario
-    from .main import _resolve
+    from .main import _catalogue, _resolve
 
     try:
-        s = load_scenario(_resolve(scenario))
+        s = load_scenario(_resolve(scenario, _catalogue(None)))
         roster = Roster.model_validate(served_roster(load_served_world(world)))
         doc = scenario_settings(s, served_clients(s, roster))
     except (typer.BadParameter, ScenarioError, PlatformServeUsageError, DrillSkipped) as e:

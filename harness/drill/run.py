@@ -15,7 +15,7 @@ import contextlib
 import signal
 import subprocess
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,7 +37,7 @@ __all__ = [
     "run_for_pytest",
 ]
 
-#: the repository root (scenarios/ and the git checkout)
+#: the repository root in a checkout (the git checkout; site-packages' parent when installed)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -134,29 +134,49 @@ def run_for_pytest(
     seed: int | None = None,
     defects: Collection[str] = (),
     reports_dir: Path,
+    scenario_dirs: Sequence[Path] = (),
+    platform_url: str | None = None,
+    world: Path | None = None,
+    time_scale: float = 1.0,
 ) -> Verdict | None:
     """Run one scenario for the pytest plugin's ``drill`` fixture; return its Verdict.
 
-    ``scenario`` is a :class:`Scenario`, the path of a YAML file, or an id from ``scenarios/``.
+    ``scenario`` is a :class:`Scenario`, the path of a YAML file, or an id of the catalogue (the
+    built-ins, ``scenario_dirs`` — the plugin's ``--drill-scenarios`` —, ``VIBEDRILL_SCENARIOS``
+    and ``[tool.vibedrill] scenarios``). A drill the platform cannot run is skipped with the reason.
     """
     if not isinstance(scenario, Scenario):
-        ref = Path(scenario)
-        if ref.suffix not in (".yaml", ".yml") and not ref.is_file():
-            ref = ROOT / "scenarios" / f"{scenario}.yaml"
-        scenario = load_scenario(ref)
+        from ..scenario_sources import load_catalogue
+
+        cat = load_catalogue(scenario_dirs, extra_given_by="--drill-scenarios")
+        scenario = load_scenario(cat.resolve(scenario))
     result = run_drill(
         scenario,
-        DrillOptions(seed=seed, defects=tuple(defects), reports_dir=Path(reports_dir)),
+        DrillOptions(
+            seed=seed,
+            defects=tuple(defects),
+            reports_dir=Path(reports_dir),
+            platform_url=platform_url,
+            world=world,
+            time_scale=time_scale,
+        ),
     )
+    if result.verdict == "skipped":
+        import pytest
+
+        pytest.skip("; ".join(result.notes) or f"{scenario.id}: the platform cannot run this drill")
     return result.verdict_obj
 
 
 def commit_of(root: Path | None = None) -> str | None:
-    """The git commit of the working tree, or None when not in a git checkout."""
+    """The git commit of vibedrill's source tree, or None when installed or not in a checkout."""
+    where = root or ROOT
+    if not (where / "pyproject.toml").is_file():  # installed: not some enclosing repository's
+        return None
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=root or ROOT,
+            cwd=where,
             capture_output=True,
             text=True,
             timeout=5,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
@@ -14,14 +16,15 @@ from .model import Runbook
 
 __all__ = ["DATA_DIR", "RunbookError", "load_runbook", "runbooks"]
 
-DATA_DIR = Path(__file__).parent / "data"
+#: the runbook files, package data read through importlib.resources (works from a wheel)
+DATA_DIR: Traversable = resources.files(__package__ or "harness.runbooks").joinpath("data")
 
 
 class RunbookError(BadInputError):
     """A runbook data file that does not load; the message names file, key path and value."""
 
 
-def load_runbook(path: Path) -> Runbook:
+def load_runbook(path: Path | Traversable) -> Runbook:
     """Load and check one runbook file: schema, and every step names a registered action."""
     try:
         raw = yaml.safe_load(path.read_text())
@@ -48,7 +51,8 @@ def load_runbook(path: Path) -> Runbook:
 def runbooks() -> dict[str, Runbook]:
     """Every runbook by id (``RB-01`` …), loaded once."""
     out: dict[str, Runbook] = {}
-    for path in sorted(DATA_DIR.glob("rb*.yaml")):
+    files = [p for p in DATA_DIR.iterdir() if p.name.startswith("rb") and p.name.endswith(".yaml")]
+    for path in sorted(files, key=lambda p: p.name):
         rb = load_runbook(path)
         if rb.id in out:
             raise RunbookError(f"{path.name}: runbook {rb.id} is defined twice")
