@@ -195,14 +195,6 @@ def serve_platform(
     scaled = scale != 1.0
     overrides = dict(settings or {})
     roster = served_roster(doc, admin_token)
-    if "blueprints" not in overrides:  # engagement answers the drills' default trigger keyword
-        from .drill.settings import blueprints_for
-        from .scenario import Workload
-
-        clients = [c["id"] for c in roster.get("clients", ()) if c["id"] != "agency"]
-        overrides["blueprints"] = blueprints_for(
-            clients, ("x", "instagram", "linkedin"), (Workload().trigger_keyword,)
-        )
     check_settings(overrides, roster, "--settings")
 
     def loop_time() -> float:

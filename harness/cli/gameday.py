@@ -15,24 +15,14 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 
 
 def _resolve(ref: str) -> Path:
-    """A scenario id from scenarios/ (or a unique prefix) or a YAML path; ValueError naming the
-    choices otherwise."""
-    from fakes.core.faults import did_you_mean
+    """A scenario id of the catalogue (built-in and the user's folders) or a YAML path;
+    ValueError naming the choices otherwise."""
+    from ..scenario_sources import ScenarioSourceError, load_catalogue
 
-    from ..catalogue import scenarios_dir
-
-    p = Path(ref)
-    if p.suffix in (".yaml", ".yml") or "/" in ref:
-        if not p.is_file():
-            raise ValueError(f"{ref}: no such scenario file")
-        return p
-    ids = sorted(x.stem for x in scenarios_dir().glob("*.yaml"))
-    if ref in ids:
-        return scenarios_dir() / f"{ref}.yaml"
-    prefixed = [i for i in ids if i.startswith(ref)]
-    if len(prefixed) == 1:
-        return scenarios_dir() / f"{prefixed[0]}.yaml"
-    raise ValueError(f"{ref!r} is not a scenario{did_you_mean(ref, ids)}; valid: {', '.join(ids)}")
+    try:
+        return load_catalogue().resolve(ref)
+    except ScenarioSourceError as e:
+        raise ValueError(str(e)) from None
 
 
 def gameday_cmd(

@@ -68,7 +68,9 @@ def serve(
     from ..platform_adapter import PlatformServeUsageError, serve_platform
 
     try:
-        overrides = _read_settings(settings) if settings is not None else None
+        overrides = _read_settings(settings) if settings is not None else {}
+        if "blueprints" not in overrides:  # engagement answers the drills' trigger keyword
+            overrides["blueprints"] = _default_blueprints(world, admin_token)
         serve_platform(
             world,
             port=port,
@@ -84,6 +86,18 @@ def serve(
         raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:
         pass
+
+
+def _default_blueprints(world: Path, admin_token: str | None) -> list[dict[str, Any]]:
+    """One blueprint per client and social platform of the world, answering the default
+    trigger keyword of the scenarios' workload."""
+    from ..drill.settings import blueprints_for
+    from ..platform_adapter import load_served_world, served_roster
+    from ..scenario import Workload
+
+    roster = served_roster(load_served_world(world), admin_token)
+    clients = [c["id"] for c in roster.get("clients", ()) if c["id"] != "agency"]
+    return blueprints_for(clients, ("x", "instagram", "linkedin"), (Workload().trigger_keyword,))
 
 
 def _read_settings(path: Path) -> dict[str, Any]:
@@ -127,13 +141,13 @@ def settings_cmd(
     from ..drill.settings import scenario_settings
     from ..platform_adapter import PlatformServeUsageError, load_served_world, served_roster
     from ..scenario import ScenarioError, load_scenario
-    from .main import _catalogue, _resolve
+    from ..scenario_sources import ScenarioSourceError, load_catalogue
 
     try:
-        s = load_scenario(_resolve(scenario, _catalogue(None)))
+        s = load_scenario(load_catalogue().resolve(scenario))
         roster = Roster.model_validate(served_roster(load_served_world(world)))
         doc = scenario_settings(s, served_clients(s, roster))
-    except (typer.BadParameter, ScenarioError, PlatformServeUsageError, DrillSkipped) as e:
+    except (ScenarioSourceError, ScenarioError, PlatformServeUsageError, DrillSkipped) as e:
         typer.echo(f"vibedrill platform settings: {e}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
