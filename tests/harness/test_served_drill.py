@@ -252,3 +252,48 @@ def test_env_points_the_official_sdk_at_the_served_world(tmp_path: Path) -> None
         assert out.stdout.strip() == "assistant"
         ledger = httpx.get(f"{doc['admin']}/ledger", params={"action": "llm.completion"}).json()
         assert ledger["count"] == 1  # the call landed on the fake, as the agency's account
+
+
+def test_the_pytest_plugin_drills_a_served_platform_from_a_scenario_folder(
+    storm: Path, tmp_path: Path
+) -> None:
+    # another project's CI gate: `pytest --drill-scenarios DIR --drill-platform-url … --drill-world …`
+    import os
+    import subprocess
+    import sys
+
+    project = tmp_path / "project"
+    (project / "drills").mkdir(parents=True)
+    (project / "drills" / "served_storm.yaml").write_text(storm.read_text())
+    (project / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    s = load_scenario(storm)
+    with served_pair(s, time_scale=SCALE, workdir=tmp_path / "pair") as pair:
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--strict-markers",
+                "--drill-scenarios",
+                "drills",
+                "--drill-platform-url",
+                pair.platform_url,
+                "--drill-world",
+                str(pair.world),
+                "--drill-reports-dir",
+                "out",
+            ],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "1 passed" in res.stdout
+    verdicts = list((project / "out").glob("*/verdict.json"))
+    assert len(verdicts) == 1
+    assert json.loads(verdicts[0].read_text())["topology"] == "served-platform"
