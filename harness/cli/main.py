@@ -518,6 +518,8 @@ def _run_many(
     for r in results:
         if r.verdict == "skipped":
             err.print(f"{r.scenario}: skipped: {'; '.join(r.notes)}", markup=False)
+        elif r.notes:
+            err.print(f"{r.scenario}: {'; '.join(r.notes)}", markup=False)
     if any(r.verdict == "error" for r in results):
         return EXIT_HARNESS
     if any(r.verdict in ("violated", "vacuous") for r in results):

@@ -31,7 +31,13 @@ from .finish import finish, flat_budgets, skipped
 from .operator import bite, operate
 from .options import DrillOptions, DrillResult
 from .respond import ACTOR, OpsLead
-from .served_platform import DrillSkipped, ScopedPlatformClient, preflight, served_clients
+from .served_platform import (
+    DrillSkipped,
+    ScopedPlatformClient,
+    preflight,
+    restore_controls,
+    served_clients,
+)
 from .settings import scenario_settings
 from .state import DrillState
 from .verify import run_checks
@@ -65,6 +71,9 @@ class DrillEngine(DrillState):
         self.poll = self._poll_once
         #: what the scenario's lane adds (browser drills: a served world, the Playwright lane)
         self.lane = hooks_for(self)
+        #: what was put back on a served platform after the drill (see ``restore_controls``)
+        self.restored: list[str] = []
+        self.controls_at_rest: dict[str, Any] = {}
 
     def interrupt(self, signum: int = 2) -> None:
         """Stop the drill (signal handler): the run is cancelled and what it has is written.
@@ -119,7 +128,12 @@ class DrillEngine(DrillState):
                         with contextlib.suppress(Exception):
                             await self.platform.stop()
                     await self._cancel_tasks()
-                return await finish(self, self.lane, error)
+                result = await finish(self, self.lane, error)
+            if self.restored:  # a served platform, put back at rest after the report
+                result.notes.append(
+                    "controls restored after the drill: " + "; ".join(self.restored)
+                )
+            return result
         except DrillSkipped as e:
             return skipped(self, str(e))
         except (DrillError, httpx.HTTPError) as e:  # the world could not be arranged at all
@@ -176,12 +190,20 @@ class DrillEngine(DrillState):
             roster = await view.roster()
             self.served_clients: list[str] = served_clients(self.scenario, roster)
             scoped = ScopedPlatformClient(http_platform)
-            await preflight(scoped, str(self.opts.platform_url), self.defects)
+            self.controls_at_rest = await preflight(
+                scoped, str(self.opts.platform_url), self.defects
+            )
             await scoped.mark(self.t0)
             await view.mark()
             self.platform_client = scoped
             self.run_tag = f"r{int(self.t0):x}-"
-            yield roster
+            try:
+                yield roster
+            finally:  # after the report: leave the platform at rest for the next drill
+                with contextlib.suppress(Exception):
+                    restored = await restore_controls(scoped, self.controls_at_rest)
+                    if restored:
+                        self.restored = restored
 
     async def _cancel_tasks(self) -> None:
         """Cancel every task this drill started, so nothing outlives it."""

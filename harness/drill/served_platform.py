@@ -29,7 +29,13 @@ from sandbox.contract import (
 from ..errors import DrillError
 from ..scenario import Scenario
 
-__all__ = ["DrillSkipped", "ScopedPlatformClient", "preflight", "served_clients"]
+__all__ = [
+    "DrillSkipped",
+    "ScopedPlatformClient",
+    "preflight",
+    "restore_controls",
+    "served_clients",
+]
 
 
 class DrillSkipped(Exception):
@@ -104,8 +110,10 @@ class ScopedPlatformClient(PlatformControls):
         return await self.inner.canary(client_id, platform)
 
 
-async def preflight(pc: PlatformClient, url: str, needed_defects: Collection[str]) -> list[str]:
-    """Check the platform at ``url`` can be drilled; return the defects it has switched on.
+async def preflight(
+    pc: PlatformClient, url: str, needed_defects: Collection[str]
+) -> dict[str, Any]:
+    """Check the platform at ``url`` can be drilled; return its control state (at rest).
 
     Raises :class:`DrillError` when it does not answer or is not in its resting state, and
     :class:`DrillSkipped` when a defect the scenario needs is not switched on there.
@@ -147,7 +155,7 @@ async def preflight(pc: PlatformClient, url: str, needed_defects: Collection[str
             f"the platform at {url} is not at rest ({'; '.join(left)}): a drill starts from the "
             "platform's default controls; release them or restart the platform"
         )
-    return enabled
+    return state
 
 
 def served_clients(scenario: Scenario, roster: Roster) -> list[str]:
@@ -170,3 +178,68 @@ def served_clients(scenario: Scenario, roster: Roster) -> list[str]:
                 f"gives it {', '.join(sorted(have)) or 'none'}"
             )
     return [c.id for c in chosen]
+
+
+#: who restores a served platform's controls after a drill, and why
+RESTORER = "drill"
+RESTORE_REASON = "the drill ended: the platform's controls go back to how the drill found them"
+
+
+async def restore_controls(pc: PlatformClient, before: dict[str, Any]) -> list[str]:
+    """Put a served platform's controls back as ``before`` (its state when the drill began), so
+    the next drill finds it at rest; return what was changed. Called after the report is
+    written: the restore is housekeeping, never judged."""
+    now = await pc.controls()
+    done: list[str] = []
+    kw = {"actor": RESTORER, "reason": RESTORE_REASON}
+    for scope in now.get("kill_switches") or []:
+        if scope not in (before.get("kill_switches") or []):
+            await pc.call_control("set_kill_switch", {"scope": scope, "engaged": False, **kw})
+            done.append(f"kill switch {scope or 'global'} released")
+    for m in now.get("modes") or []:
+        if m not in (before.get("modes") or []):
+            scope = {k: m[k] for k in ("client_id", "platform") if m.get(k)}
+            await pc.call_control("set_mode", {"mode": "auto", **scope, **kw})
+            done.append(f"mode {m['mode']} of {scope or 'the platform'} back to auto")
+    for q in now.get("paused") or []:
+        if q not in (before.get("paused") or []):
+            await pc.call_control("set_queue_paused", {"job_class": q, "paused": False, **kw})
+            done.append(f"queue {q} resumed")
+    for ro in now.get("read_only_lanes") or []:
+        if ro not in (before.get("read_only_lanes") or []):
+            await pc.call_control(
+                "set_lane_read_only",
+                {"platform": ro["platform"], "lane": ro["lane"], "read_only": False, **kw},
+            )
+            done.append(f"{ro['platform']} {ro['lane']} lane writable again")
+    for platform, lane in (before.get("lanes") or {}).items():
+        if (now.get("lanes") or {}).get(platform) != lane:
+            await pc.call_control("set_lane", {"platform": platform, "lane": lane, **kw})
+            done.append(f"{platform} back on the {lane} lane")
+    for bp, enabled in (before.get("blueprints") or {}).items():
+        if (now.get("blueprints") or {}).get(bp) != enabled and isinstance(enabled, bool):
+            await pc.call_control(
+                "set_blueprint_enabled", {"blueprint_id": bp, "enabled": enabled, **kw}
+            )
+            done.append(f"blueprint {bp} {'enabled' if enabled else 'disabled'} again")
+    lock0 = before.get("trigger_lock") or {}
+    lock1 = now.get("trigger_lock") or {}
+    if bool(lock1.get("global")) != bool(lock0.get("global")):
+        await pc.call_control("set_trigger_lock", {"locked": bool(lock0.get("global")), **kw})
+        done.append("global trigger lock restored")
+    for c in set(lock1.get("clients") or []) - set(lock0.get("clients") or []):
+        await pc.call_control("set_trigger_lock", {"locked": False, "client_id": c, **kw})
+        done.append(f"triggers of {c} unlocked")
+    for cap, providers in (before.get("provider_routing") or {}).items():
+        if (now.get("provider_routing") or {}).get(cap) != providers:
+            await pc.call_control(
+                "set_provider_routing", {"capability": cap, "providers": providers, **kw}
+            )
+            done.append(f"{cap} routed to {', '.join(providers)} again")
+    for platform, pacing in (before.get("pacing") or {}).items():
+        if (now.get("pacing") or {}).get(platform) != pacing and isinstance(pacing, dict):
+            args = {k: pacing.get(k) for k in ("concurrency", "min_interval_s", "jitter_s")}
+            args["daily_caps"] = dict(pacing.get("daily_caps") or {})
+            await pc.call_control("set_pacing", {"platform": platform, **args, **kw})
+            done.append(f"{platform} pacing restored")
+    return done

@@ -65,7 +65,12 @@ def test_a_healthy_platform_over_http_holds_and_its_report_says_served(
 ) -> None:
     s = load_scenario(storm)
     with served_pair(s, time_scale=SCALE, workdir=tmp_path / "pair") as pair:
+        at_rest = httpx.get(f"{pair.platform_url}/controls", timeout=30).json()
         first = run_drill(s, _served(pair, tmp_path / "r1"))
+        # the Ops Lead slowed X's pacing and paused engagement; the drill put them back after
+        # its report, so the platform is at rest for the next drill
+        assert httpx.get(f"{pair.platform_url}/controls", timeout=30).json() == at_rest
+        assert any("pacing restored" in n for n in first.notes), first.notes
         # a second drill against the same running pair judges only its own window
         second = run_drill(s, _served(pair, tmp_path / "r2"))
     for r in (first, second):
