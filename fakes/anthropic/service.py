@@ -44,6 +44,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from ..core.faults import LlmRateParams
 from ..core.http import Call, ConnectionDropped, FakeService, json_response
 from ..core.jsonbody import loads_body
 from ..core.world import World
@@ -185,7 +186,7 @@ class AnthropicFake:
         if f is not None:
             if f.kind == "anthropic.overloaded":
                 return error(call, 529, "overloaded_error", "Overloaded")
-            p: Any = f.params
+            p = f.params_as(LlmRateParams)
             call.extra_headers["anthropic-ratelimit-requests-remaining"] = "0"
             call.extra_headers["anthropic-ratelimit-requests-reset"] = rfc3339(
                 w.now() + p.retry_after_s

@@ -12,7 +12,7 @@ import json
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -69,6 +69,9 @@ class FaultRule(BaseModel):
     end: float | None = None
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 @dataclass(frozen=True)
 class Fired:
     """A rule that fired for one request."""
@@ -76,6 +79,14 @@ class Fired:
     rule_id: str
     kind: str
     params: BaseModel
+
+    def params_as(self, model: type[M]) -> M:
+        """The rule's params as the kind's model (``FAULT_KINDS[kind].params``), typed."""
+        if not isinstance(self.params, model):
+            raise TypeError(
+                f"fault {self.kind}: params are {type(self.params).__name__}, not {model.__name__}"
+            )
+        return self.params
 
 
 @dataclass

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from .faults import Fired
+from .faults import Fired, HangParams, LatencyParams
 from .world import World
 
 __all__ = [
@@ -294,10 +294,10 @@ class FakeService:
             return None
         f = call.fire(w, ("http.hang", "http.latency"))
         if f is not None:
-            p: Any = f.params
             if f.kind == "http.hang":
-                await w.sleep(p.seconds)
+                await w.sleep(f.params_as(HangParams).seconds)
                 return self.outage_body(call, 504)
+            p = f.params_as(LatencyParams)
             await w.sleep((p.ms + (w.rng.uniform(0, p.jitter_ms) if p.jitter_ms else 0.0)) / 1000.0)
         f = call.fire(w, ("http.reset", "http.malformed_body", "http.outage"))
         if f is None:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..core.faults import RateLimitedParams
 from ..core.http import Call
 from ..core.jsonbody import loads_body
 from ..core.roster import Account
@@ -187,7 +188,7 @@ class IgCore:
             fired = call.fire(self.world, "instagram.rate_limited")
             if fired is None:
                 return None
-            p: Any = fired.params
+            p = fired.params_as(RateLimitedParams)
             until, code = self.state.throttled[acc] = (now + p.retry_after_s, p.code)
         minutes = math.ceil((until - now) / 60)
         call.extra_headers["x-app-usage"] = wire.app_usage(100)

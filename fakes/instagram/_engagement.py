@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from ..core.faults import EchoParams
 from ..core.http import Call, json_response
 from ..core.jsonbody import loads_body
 from ..core.tokens import TokenState
@@ -79,7 +80,7 @@ async def reply(ig: IgCore, call: Call) -> Response:
     ig.record(call, "reply.created", rid, message, in_reply_to=cid)
     echo = call.fire(w, "instagram.reply_echo")
     if echo is not None:
-        p: Any = echo.params
+        p = echo.params_as(EchoParams)
         n = w.next_id("instagram.echo_author")
         w.inbound.schedule(
             "instagram",

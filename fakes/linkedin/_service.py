@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from ..core.faults import EchoParams
 from ..core.http import Call, FakeService, json_response
 from ..core.jsonbody import loads_body
 from ..core.world import World
@@ -493,7 +494,7 @@ class _LinkedIn:
         self.record(call, "reply.created", c.urn, text, in_reply_to=parent or post_urn)
         echo = call.fire(w, "linkedin.reply_echo")
         if echo is not None:
-            p: Any = echo.params
+            p = echo.params_as(EchoParams)
             n = w.next_id("linkedin.echo_author")
             w.inbound.schedule(
                 "linkedin",

@@ -44,6 +44,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..core.faults import LlmRateParams
 from ..core.http import Call, FakeService
 from ..core.jsonbody import loads_body
 from ..core.world import World
@@ -204,7 +205,7 @@ class OpenAIFake:
                     "insufficient_quota",
                     headers={"x-should-retry": "false"},
                 )
-            p: Any = f.params
+            p = f.params_as(LlmRateParams)
             call.extra_headers["x-ratelimit-remaining-requests"] = "0"
             call.extra_headers["x-ratelimit-reset-requests"] = go_duration(p.retry_after_s)
             return self.rate_limited(

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..core.faults import Fired
+from ..core.faults import Fired, RateLimitedParams
 from ..core.http import Call, json_response
 from ..core.inbound import InboundItem
 from ..core.jsonbody import loads_body
@@ -119,7 +119,7 @@ class XCore:
         engine again), so a client that waits for ``x-rate-limit-reset`` gets in on its first
         retry. With ``window: 24h`` the account's 24-hour post window is exhausted until then.
         """
-        p: Any = fired.params
+        p = fired.params_as(RateLimitedParams)
         until = now + p.retry_after_s
         if p.window == "24h":
             self.state.days[key] = Window(now, p.retry_after_s, self.opts.user_24h_limit)

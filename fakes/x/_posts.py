@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from ..core.faults import EchoParams
 from ..core.http import Call, json_response
 from . import _wire as wire
 from ._core import XCore
@@ -87,7 +88,7 @@ async def create_tweet(x: XCore, call: Call) -> Response:
         x.record(call, "reply.created", tid, text, in_reply_to=target.id, detail=detail)
         echo = call.fire(w, "x.reply_echo")
         if echo is not None:
-            p: Any = echo.params
+            p = echo.params_as(EchoParams)
             n = w.next_id("x.echo_author")
             w.inbound.schedule(
                 "x",
