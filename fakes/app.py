@@ -30,6 +30,7 @@ FAKE_MODULES: dict[str, str] = {
     "anthropic": "fakes.anthropic",
     "media": "fakes.media",
     "toolgate": "fakes.toolgate",
+    "honeypot": "fakes.honeypot",
 }
 FAKE_NAMES: tuple[str, ...] = tuple(FAKE_MODULES)
 
@@ -45,6 +46,10 @@ HOSTS: dict[str, str] = {
     "api.anthropic.com": "anthropic",
     "api.media.vibedrill.test": "media",
     "toolgate.vibedrill.test": "toolgate",
+    # addresses no platform may reach (server-side request forgery): fakes/honeypot.py
+    "169.254.169.254": "honeypot",
+    "metadata.google.internal": "honeypot",
+    "metadata.vibedrill.test": "honeypot",
 }
 
 

@@ -36,7 +36,9 @@ timer of its own.
 
 Faults, decided when a job is submitted: ``media.job_stuck`` (the job stays ``processing`` for
 ``for_s`` more seconds, or forever) and ``media.job_failed`` (the job ends ``failed`` with
-``render_failed`` instead of ``succeeded``; nothing is billed).
+``render_failed`` instead of ``succeeded``; nothing is billed). Decided when a finished render
+is read: ``media.content_url_elsewhere`` (its ``content_url`` points at ``params.url``, a host
+the platform was never given — the fakes' honeypot journals any request that gets there).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from .core.faults import ElsewhereParams
 from .core.http import Call, FakeService, json_response
 from .core.jsonbody import loads_body
 from .core.world import World
@@ -204,6 +207,11 @@ class MediaFake:
         st = job.status(now)
         url = call.request.url
         base = f"{url.scheme}://{url.netloc}{call.request.scope.get('root_path', '')}".rstrip("/")
+        content_url = f"{base}/v1/renders/{job.id}/content" if st == "succeeded" else None
+        if content_url is not None:
+            elsewhere = call.fire(self.world, "media.content_url_elsewhere")
+            if elsewhere is not None:
+                content_url = elsewhere.params_as(ElsewhereParams).url
         return {
             "id": job.id,
             "object": "render",
@@ -218,7 +226,7 @@ class MediaFake:
             "error": {"code": "render_failed", "message": f"the renderer crashed on {job.id}"}
             if st == "failed"
             else None,
-            "content_url": f"{base}/v1/renders/{job.id}/content" if st == "succeeded" else None,
+            "content_url": content_url,
             "cost_usd": job.cost_usd if st == "succeeded" else None,
         }
 

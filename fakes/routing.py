@@ -1,5 +1,8 @@
 """In-process routing: httpx requests for the real hostnames go to the fakes' ASGI apps.
 
+A request to another port of a known host (``https://api.x.com:8443/…``) goes to the honeypot
+(``fakes/honeypot.py``): nothing of the platform's world listens there.
+
 No socket is opened. A request for a host that is not part of the fake world fails like a DNS
 failure would (``httpx.ConnectError``), naming the host, so nothing leaks to the real internet.
 """
@@ -16,6 +19,8 @@ from .core.http import ConnectionDropped
 __all__ = ["FakeWorldTransport"]
 
 _LOOPBACK_ALIASES = ("fakes", "fakes.local", "fakes.vibedrill.test")
+#: ports the fakes answer on their real hostnames (explicit or implied by the scheme)
+_DEFAULT_PORTS = (80, 443)
 
 
 class FakeWorldTransport(httpx.AsyncBaseTransport):
@@ -30,11 +35,17 @@ class FakeWorldTransport(httpx.AsyncBaseTransport):
             if name in apps
         }
         self._combined = httpx.ASGITransport(app=combined)
+        self._honeypot = httpx.ASGITransport(app=apps["honeypot"]) if "honeypot" in apps else None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
+        port = request.url.port
         if host in _LOOPBACK_ALIASES:
             transport = self._combined
+        elif port is not None and port not in _DEFAULT_PORTS and self._honeypot is not None:
+            # the fakes answer their hosts' standard ports only; whatever listens on another
+            # port of the same host is not part of the platform's world: the honeypot
+            transport = self._honeypot
         else:
             t = self._hosts.get(host)
             if t is None:

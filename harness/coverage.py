@@ -452,7 +452,7 @@ ITEMS: tuple[Item, ...] = (
         "guard.egress",
         "guard",
         "egress guard (only the hosts the platform was given)",
-        ("every_side_effect_audited", "no_secret_in_artifacts"),
+        ("nothing_reaches_a_host_it_was_not_given", "every_side_effect_audited"),
         _egress,
         "requests to a host outside the allow-list refused",
     ),

@@ -212,13 +212,23 @@ class Generator:
             except ProviderError as e:
                 errors.append(e)
                 proof = {"request_id": e.request_id} if e.request_id else {}
+                # the provider did the work (and billed it) and only its result is out of reach:
+                # the side effect happened, so the outcome says success, with the error beside it
+                done = e.resource_id is not None
+                if done:
+                    proof["resource_id"] = str(e.resource_id)
+                    self.budget.charge(client_id, episode_id, tokens=0, usd=estimate[1])
                 await _call(
                     self.audit,
                     phase="outcome",
-                    outcome="failed",
+                    outcome="success" if done else "failed",
                     error=str(e),
                     proof=proof,
-                    detail={"episode_id": episode_id, "failure": e.kind},
+                    detail={
+                        "episode_id": episode_id,
+                        "failure": e.kind,
+                        **({"result": "unusable"} if done else {}),
+                    },
                     **common,
                 )
                 if not e.failover:

@@ -160,6 +160,8 @@ class GenerationComponent:
         except RecursionCapExceeded as e:
             raise Fatal(f"recursion_stop: {e}") from None
         except GenerationFailed as e:
+            if any(x.resource_id for x in e.errors):  # done and billed: running it again pays twice
+                raise Fatal(f"generation_unusable: {e}") from None
             raise Retryable(f"generation_failed: {e}") from None
 
     def _tool_runner(self, job: JobRecord) -> RunTool | None:

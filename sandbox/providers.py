@@ -61,10 +61,14 @@ class ProviderError(Exception):
         failover: bool = True,
         retry_after: float | None = None,
         request_id: str | None = None,
+        resource_id: str | None = None,
     ) -> None:
         self.provider, self.status, self.code = provider, status, code
         self.retryable, self.failover = retryable, failover
         self.retry_after, self.request_id = retry_after, request_id
+        #: set when the provider did the work (and billed it) but its result could not be had:
+        #: the outcome must still claim it
+        self.resource_id = resource_id
         where = f"{status} " if status else ""
         super().__init__(f"{provider}: {where}{code or 'error'}: {message}")
 
@@ -580,15 +584,30 @@ class MediaClient:
                 code="render_failed",
                 request_id=rid,
             )
-        content = await _send(
-            self.http,
-            self.name,
-            "GET",
-            f"{base}/{render_id}/content",
-            retry=0,
-            request_timeout=self.timeout,
-            headers=self._h(),
-        )
+        # the render says where its content is (as real render APIs and signed storage URLs do):
+        # a URL taken from a response, so it goes through the egress guard like any other
+        given = job.get("content_url")
+        url = given if isinstance(given, str) and given else f"{base}/{render_id}/content"
+        try:
+            content = await _send(
+                self.http,
+                self.name,
+                "GET",
+                url,
+                retry=0,
+                request_timeout=self.timeout,
+                headers=self._h(),
+            )
+        except ProviderError as e:  # rendered and billed, content out of reach: still claimed
+            raise ProviderError(
+                self.name,
+                f"render {render_id} finished but its content could not be fetched: {e}",
+                code="content_unavailable",
+                retryable=False,
+                failover=False,
+                request_id=rid,
+                resource_id=render_id,
+            ) from None
         return Rendered(
             self.name,
             render_id,

@@ -319,6 +319,27 @@ _kind(
 )
 
 
+class ElsewhereParams(_P):
+    url: str = Field(
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        min_length=1,
+        max_length=2048,
+        pattern=r"^https?://",
+        description="where the finished render's content_url points (default: the cloud "
+        "metadata address, served by the fakes' honeypot)",
+    )
+
+
+_kind(
+    "media.content_url_elsewhere",
+    "semantic",
+    ("media",),
+    "media: a finished render's content_url points at a host the platform was never given "
+    "(a cloud metadata address by default): following it is server-side request forgery.",
+    ElsewhereParams,
+)
+
+
 # --- MCP tool gateway ----------------------------------------------------------------------
 
 

@@ -859,6 +859,8 @@ def env_cmd(
         raise typer.Exit(EXIT_USAGE) from None
     lines = []
     for name, url in sorted(dict(doc.get("fakes") or {}).items()):
+        if name == "honeypot":  # an address no platform may be pointed at
+            continue
         for var in (*ENV_NAMES.get(name, ()), f"VIBEDRILL_{name.upper()}_BASE_URL"):
             lines.append(f"export {var}={shlex.quote(str(url))}")
     lines.append(f"export VIBEDRILL_ADMIN_URL={shlex.quote(str(doc['admin']))}")

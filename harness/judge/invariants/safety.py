@@ -15,6 +15,7 @@ __all__ = [
     "no_credential_across_tenants",
     "no_duplicate_side_effects",
     "no_side_effects_while_killed",
+    "nothing_reaches_a_host_it_was_not_given",
 ]
 
 
@@ -314,4 +315,42 @@ def no_duplicate_side_effects(record: DrillRecord, p: DuplicateParams) -> Findin
         checked,
         out,
         f"all {checked} side effects are distinct by content, target and idempotency key",
+    )
+
+
+#: the fakes' honeypot (``fakes/honeypot.py``): the addresses no platform may reach
+HONEYPOT = "honeypot"
+
+
+@invariant()
+def nothing_reaches_a_host_it_was_not_given(
+    record: DrillRecord, p: Params
+) -> Findings | NotApplicable:
+    """No request reaches an address the platform was never given (a cloud metadata service …).
+
+    Ground truth from the fakes' journal: the honeypot answers the addresses of server-side
+    request forgery (``169.254.169.254``, ``metadata.google.internal``; ``/honeypot`` when
+    served) and journals every request that gets there; a platform whose egress guard works
+    never sends one, whatever URL a provider hands it (``media.content_url_elsewhere``).
+    """
+    if not record.journal:
+        return NotApplicable("no request reached the fakes")
+    out: list[Violation] = []
+    for i, j in enumerate(record.journal):
+        if j.get("fake") != HONEYPOT:
+            continue
+        ref = f"{j.get('method', 'GET')} {j.get('path')} ({j.get('request_id')})"
+        out.append(
+            Violation(
+                float(j["t"]),
+                ("request", "requests"),
+                "reached an address the platform was never given (the honeypot)",
+                ref,
+                evidence("journal.jsonl", i),
+            )
+        )
+    return Findings(
+        len(record.journal),
+        out,
+        f"none of {len(record.journal)} requests reached an address outside the platform's settings",
     )
