@@ -8,6 +8,7 @@ started (with the platforms and clients it saw, which become the incident's scop
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 from collections import deque
 from dataclasses import dataclass, field
@@ -56,12 +57,21 @@ class Detector:
     metrics_samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     _recent: deque[AuditEvent] = field(default_factory=deque)
     _max_window: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self._max_window = max((r.window for r in self.rules), default=300.0)
 
     async def poll(self, now: float) -> tuple[list[Alert], list[AuditEvent]]:
-        """Fetch new audit events, alerts and a metrics sample; return the new alerts and events."""
+        """Fetch new audit events, alerts and a metrics sample; return the new alerts and events.
+
+        One poll at a time: over HTTP two callers (the monitor and a runbook step's snapshot)
+        would otherwise read the same cursor and record the same events twice.
+        """
+        async with self._lock:
+            return await self._poll(now)
+
+    async def _poll(self, now: float) -> tuple[list[Alert], list[AuditEvent]]:
         new_events: list[AuditEvent] = []
         while True:
             page = await self.platform.audit(self.audit_cursor, 1000)

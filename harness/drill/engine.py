@@ -67,6 +67,7 @@ class DrillEngine(DrillState):
         self._main: asyncio.Task[Any] | None = None
         self._responder: asyncio.Future[Any] | None = None
         self._cc_seen = 0
+        self._cc_lock = asyncio.Lock()
         self._expiries: list[asyncio.Future[None]] = []
         self.poll = self._poll_once
         #: what the scenario's lane adds (browser drills: a served world, the Playwright lane)
@@ -458,6 +459,12 @@ class DrillEngine(DrillState):
 
     # --- detect / respond ------------------------------------------------------------------
     async def _sync_controls(self) -> None:
+        # one reader at a time: over HTTP the monitor and a runbook step may ask together, and
+        # both would put the same change on the timeline
+        async with self._cc_lock:
+            await self._sync_controls_once()
+
+    async def _sync_controls_once(self) -> None:
         for c in await self.platform_client.control_changes(self._cc_seen):
             self._cc_seen = max(self._cc_seen, c.seq)
             scope = {k: v for k, v in dict(c.scope).items() if v is not None}

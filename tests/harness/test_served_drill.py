@@ -78,6 +78,16 @@ def test_a_healthy_platform_over_http_holds_and_its_report_says_served(
         assert r.verdict_json["topology"] == "served-platform"
         assert r.report_dir is not None and (r.report_dir / "postmortem.md").is_file()
         assert any(x["name"].startswith("x.rate_limited") for x in r.verdict_json["reached"])
+    for r in (first, second):  # over HTTP, concurrent polls must not record anything twice
+        ev = r.report_dir / "evidence"  # type: ignore[operator]
+        seqs = [json.loads(x)["seq"] for x in (ev / "audit.jsonl").read_text().splitlines()]
+        assert len(seqs) == len(set(seqs))
+        changes = [
+            e["data"]["control_seq"]
+            for e in map(json.loads, (ev / "timeline.jsonl").read_text().splitlines())
+            if e["kind"] == "control.changed"
+        ]
+        assert changes and len(changes) == len(set(changes))
     ledger1 = (first.report_dir / "evidence" / "ledger.jsonl").read_text().splitlines()
     ledger2 = (second.report_dir / "evidence" / "ledger.jsonl").read_text().splitlines()
     seqs1 = {json.loads(x)["seq"] for x in ledger1}
