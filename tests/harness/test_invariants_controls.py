@@ -297,8 +297,12 @@ def test_a_post_reported_live_after_only_failed_lookups_is_a_violation():
 # --- judged in every drill --------------------------------------------------------------------
 
 
-def test_the_secret_and_audit_invariants_are_judged_even_when_a_scenario_does_not_list_them():
-    assert set(DEFAULT_INVARIANTS) == {"every_side_effect_audited", "no_secret_in_artifacts"}
+def test_the_secret_audit_and_egress_invariants_are_judged_even_when_a_scenario_does_not_list_them():
+    assert set(DEFAULT_INVARIANTS) == {
+        "every_side_effect_audited",
+        "no_secret_in_artifacts",
+        "nothing_reaches_a_host_it_was_not_given",
+    }
     rec = record(
         scenario={
             "id": "s",
@@ -316,4 +320,5 @@ def test_the_secret_and_audit_invariants_are_judged_even_when_a_scenario_does_no
     names = {i.name: i.verdict for i in v.invariants}
     assert names["no_secret_in_artifacts"] == "violated"
     assert names["every_side_effect_audited"] == "violated"
+    assert names["nothing_reaches_a_host_it_was_not_given"] == "not_applicable"  # no journal
     assert v.verdict == "violated"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ from typer.testing import CliRunner
 from harness.cli.main import app
 from harness.clock import run_scaled, scaled_now
 from harness.drill.run import DrillOptions, run_drill
-from harness.drill.served_pair import served_pair
+from harness.drill.served_pair import ServedPair, served_pair
 from harness.scenario import load_scenario
 
 pytestmark = pytest.mark.served
@@ -48,6 +49,15 @@ def storm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     p.write_text(STORM)
     load_scenario(p)  # a typo in the test's own scenario fails here, not in a drill
     return p
+
+
+@pytest.fixture(scope="module")
+def shared_pair(storm: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPair]:
+    """One healthy served pair for the tests that only need one (each start costs seconds)."""
+    with served_pair(
+        load_scenario(storm), time_scale=SCALE, workdir=tmp_path_factory.mktemp("pair")
+    ) as pair:
+        yield pair
 
 
 def _served(pair: object, reports: Path, **kw: object) -> DrillOptions:
@@ -109,11 +119,11 @@ def test_the_same_drill_against_a_platform_with_a_defect_is_violated(
 
 
 def test_a_scenario_needing_a_defect_the_platform_lacks_is_skipped_never_held(
-    storm: Path, tmp_path: Path
+    storm: Path, tmp_path: Path, shared_pair: ServedPair
 ) -> None:
     s = load_scenario(storm)
-    with served_pair(s, time_scale=SCALE, workdir=tmp_path / "p") as pair:
-        r = run_drill(s, _served(pair, tmp_path / "r", defects=("retry_after_ignored",)))
+    pair = shared_pair
+    r = run_drill(s, _served(pair, tmp_path / "r", defects=("retry_after_ignored",)))
     assert r.verdict == "skipped"
     assert "retry_after_ignored" in r.verdict_json["reason"]
     assert "--defect retry_after_ignored" in r.verdict_json["reason"]
@@ -158,60 +168,62 @@ def test_cli_needs_world_with_platform_url() -> None:
 
 
 def test_a_platform_that_does_not_answer_is_a_harness_error_with_a_message(
-    storm: Path, tmp_path: Path
+    storm: Path, tmp_path: Path, shared_pair: ServedPair
 ) -> None:
     s = load_scenario(storm)
-    with served_pair(s, time_scale=SCALE, workdir=tmp_path / "p") as pair:
-        r = run_drill(
-            s,
-            DrillOptions(
-                reports_dir=tmp_path / "r",
-                platform_url="http://127.0.0.1:9",  # nothing listens on the discard port
-                world=pair.world,
-                time_scale=SCALE,
-            ),
-        )
+    pair = shared_pair
+    r = run_drill(
+        s,
+        DrillOptions(
+            reports_dir=tmp_path / "r",
+            platform_url="http://127.0.0.1:9",  # nothing listens on the discard port
+            world=pair.world,
+            time_scale=SCALE,
+        ),
+    )
     assert r.verdict == "error"
     events = (r.report_dir / "evidence" / "timeline.jsonl").read_text()
     assert "does not answer GET /health" in events
 
 
-def test_platform_serve_names_a_bad_settings_key(storm: Path, tmp_path: Path) -> None:
-    s = load_scenario(storm)
-    with served_pair(s, time_scale=SCALE, workdir=tmp_path / "p") as pair:
-        bad = tmp_path / "settings.yaml"
-        bad.write_text("pacing:\n  x:\n    concurrency: 0\n")
-        res = CliRunner().invoke(
-            app,
-            [
-                "platform",
-                "serve",
-                "--world",
-                str(pair.world),
-                "--port",
-                "0",
-                "--settings",
-                str(bad),
-            ],
-        )
-        assert res.exit_code == 2, res.output
-        assert "--settings" in res.output and "pacing.x.concurrency" in res.output
-        res = CliRunner().invoke(
-            app,
-            ["platform", "serve", "--world", str(pair.world), "--port", "0", "--time-scale", "7"],
-        )
-        assert res.exit_code == 2
-        assert "does not match the world" in res.output
+def test_platform_serve_names_a_bad_settings_key(
+    storm: Path, tmp_path: Path, shared_pair: ServedPair
+) -> None:
+    pair = shared_pair
+    bad = tmp_path / "settings.yaml"
+    bad.write_text("pacing:\n  x:\n    concurrency: 0\n")
+    res = CliRunner().invoke(
+        app,
+        [
+            "platform",
+            "serve",
+            "--world",
+            str(pair.world),
+            "--port",
+            "0",
+            "--settings",
+            str(bad),
+        ],
+    )
+    assert res.exit_code == 2, res.output
+    assert "--settings" in res.output and "pacing.x.concurrency" in res.output
+    res = CliRunner().invoke(
+        app,
+        ["platform", "serve", "--world", str(pair.world), "--port", "0", "--time-scale", "7"],
+    )
+    assert res.exit_code == 2
+    assert "does not match the world" in res.output
 
 
-def test_served_fakes_and_the_drill_share_the_world_clock(storm: Path, tmp_path: Path) -> None:
-    s = load_scenario(storm)
-    with served_pair(s, time_scale=SCALE, workdir=tmp_path / "p") as pair:
-        doc = json.loads(pair.world.read_text())
-        assert doc["clock"]["time_scale"] == SCALE
-        anchor = doc["clock"]["anchor"]
-        fakes_now = httpx.get(f"{doc['admin']}/health", timeout=10).json()["now"]
-        assert abs(fakes_now - scaled_now(SCALE, anchor)) < 0.5 * SCALE  # within half a second
+def test_served_fakes_and_the_drill_share_the_world_clock(
+    storm: Path, tmp_path: Path, shared_pair: ServedPair
+) -> None:
+    pair = shared_pair
+    doc = json.loads(pair.world.read_text())
+    assert doc["clock"]["time_scale"] == SCALE
+    anchor = doc["clock"]["anchor"]
+    fakes_now = httpx.get(f"{doc['admin']}/health", timeout=10).json()["now"]
+    assert abs(fakes_now - scaled_now(SCALE, anchor)) < 0.5 * SCALE  # within half a second
 
 
 def test_scaled_loop_compresses_sleeps() -> None:
