@@ -383,8 +383,10 @@ def test_the_ini_folders_join_a_run_without_test_paths_like_testpaths(pytester: 
     )
     (pytester.path / "drills").mkdir()
     (pytester.path / "drills" / "storm.yaml").write_text(STORM)
-    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    pytester.makepyfile(test_plain_item_of_the_project="def test_x():\n    pass\n")
     pytester.runpytest().assert_outcomes(passed=2)
-    pytester.runpytest("test_x.py").assert_outcomes(passed=1)
-    pytester.runpytest("test_x.py", "--drill-scenarios", "drills").assert_outcomes(passed=2)
+    pytester.runpytest("test_plain_item_of_the_project.py").assert_outcomes(passed=1)
+    pytester.runpytest(
+        "test_plain_item_of_the_project.py", "--drill-scenarios", "drills"
+    ).assert_outcomes(passed=2)
     pytester.runpytest("drills").assert_outcomes(passed=1)
