@@ -100,9 +100,15 @@ class Roster(BaseModel):
     _index: dict[str, tuple[Account, Client]] | None = PrivateAttr(default=None)
 
     def _lookup(self) -> dict[str, tuple[Account, Client]]:
-        if self._index is None:
-            self._index = {a.id: (a, c) for c in self.clients for a in c.accounts}
-        return self._index
+        # read through __pydantic_private__: ``self._index`` goes through pydantic's __getattr__,
+        # which costs more than the lookup itself on every request
+        private = self.__pydantic_private__
+        index: dict[str, tuple[Account, Client]] | None = (
+            private.get("_index") if private is not None else None
+        )
+        if index is None:
+            index = self._index = {a.id: (a, c) for c in self.clients for a in c.accounts}
+        return index
 
     @classmethod
     def generate(

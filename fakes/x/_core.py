@@ -93,11 +93,12 @@ class XCore:
             # an earlier x.rate_limited still holds: 429 until the reset its headers named
             call.extra_headers.update(self._held_headers(limit, held))
             return wire.problem_response(429, title="Too Many Requests")
-        call.extra_headers.update(self._rate_headers(limit, win))
         fired = call.fire(self.world, "x.rate_limited")
-        if fired is not None:
-            return self._rate_limited(call, fired, key, limit, now)
-        if win.count >= limit:
+        if fired is not None or win.count >= limit:
+            # the window as it stands (a fired rule then overrides these, keeping their order)
+            call.extra_headers.update(self._rate_headers(limit, win))
+            if fired is not None:
+                return self._rate_limited(call, fired, key, limit, now)
             return wire.problem_response(429, title="Too Many Requests")
         win.count += 1
         call.extra_headers.update(self._rate_headers(limit, win))
