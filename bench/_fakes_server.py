@@ -7,7 +7,8 @@ world's ledger (no such route exists in the real served fakes), and the X fake i
 rate limits far above the bench's request count so that auth, rate-limit accounting and the
 ledger are exercised without 429s. ``--prefill N`` fills the ledger before the server listens;
 ``POST /bench/forget`` runs the fakes' own state resets (posts, rate windows) but keeps the
-ledger, so every phase starts from the same fake state whatever the ledger holds;
+ledger (``?ledger=clear`` empties ledger and journal too), so every phase starts from the same
+fake state whatever the ledger holds;
 ``POST /bench/prefill?to=N`` tops the ledger up to N entries the same way as ``--prefill``.
 
 ``--bare`` serves only a bare Starlette app (one ``POST /bare`` route that parses the JSON body
@@ -102,6 +103,9 @@ def build(seed: int) -> tuple[FakeWorld, list[str]]:
     async def forget(request: Request) -> JSONResponse:
         for hook in world._reset_hooks:  # the fakes' state only: ledger, journal and faults stay
             hook()
+        if request.query_params.get("ledger") == "clear":  # …unless asked to clear them too
+            world.ledger.clear()
+            world.journal.clear()
         return JSONResponse({"forgotten": len(world._reset_hooks), "ledger": len(world.ledger)})
 
     async def top_up(request: Request) -> JSONResponse:
