@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
@@ -33,6 +33,7 @@ __all__ = [
     "ErrorBody",
     "FakeService",
     "json_response",
+    "read_body",
 ]
 
 #: the route name the journal gives a request that matched none of a fake's routes
@@ -70,6 +71,33 @@ def _header_map(request: Request) -> dict[bytes, bytes]:
 def _get(headers: dict[bytes, bytes], name: bytes) -> str | None:
     v = headers.get(name)
     return v.decode("latin-1") if v is not None else None
+
+
+async def read_body(request: Request) -> bytes:
+    """``await request.body()``, without Starlette's async generator per request.
+
+    The same messages are read the same way (a body in one or many ``http.request`` messages;
+    ``http.disconnect`` raises :class:`~starlette.requests.ClientDisconnect`), and the request
+    remembers the body exactly as ``Request.body`` leaves it, so a later ``request.body()``,
+    ``request.json()`` or ``request.stream()`` answers the same.
+    """
+    if hasattr(request, "_body") or request._stream_consumed:
+        return await request.body()
+    chunks: list[bytes] = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
+    request._stream_consumed = True
+    body = request._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return body
 
 
 class ConnectionDropped(Exception):

@@ -7,6 +7,7 @@ post made with client A's token on client B's behalf is visible as such.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from typing import Literal
@@ -27,8 +28,12 @@ SOCIAL_PLATFORMS: tuple[str, ...] = ("x", "instagram", "linkedin")
 PROVIDER_PLATFORMS: tuple[str, ...] = ("openai", "anthropic", "media", "toolgate")
 
 
+@functools.lru_cache(maxsize=1024)
 def fingerprint(secret: str) -> str:
-    """Return a short, stable, non-reversible id of a secret: what logs and ledgers may show."""
+    """Return a short, stable, non-reversible id of a secret: what logs and ledgers may show.
+
+    Memoised: every accepted request fingerprints its credential for the ledger.
+    """
     return "fp_" + hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..core.faults import Fired
-from ..core.http import Call, json_response
+from ..core.http import Call, json_response, read_body
 from ..core.inbound import InboundItem
 from ..core.jsonbody import loads_body
 from ..core.world import World
@@ -176,7 +176,7 @@ class XCore:
     # helpers --------------------------------------------------------------------------------
     async def json_body(self, call: Call) -> dict[str, Any] | Response:
         """The JSON object of a request, or X's 400."""
-        raw = await call.request.body()
+        raw = await read_body(call.request)
         try:
             body = loads_body(raw or b"{}")
         except json.JSONDecodeError:
