@@ -7,7 +7,14 @@ world's ledger (no such route exists in the real served fakes), and the X fake i
 rate limits far above the bench's request count so that auth, rate-limit accounting and the
 ledger are exercised without 429s. ``--prefill N`` fills the ledger before the server listens;
 ``POST /bench/forget`` runs the fakes' own state resets (posts, rate windows) but keeps the
-ledger, so every phase starts from the same fake state whatever the ledger holds.
+ledger (``?ledger=clear`` empties ledger and journal too), so every phase starts from the same
+fake state whatever the ledger holds;
+``POST /bench/prefill?to=N`` tops the ledger up to N entries the same way as ``--prefill``.
+
+``--bare`` serves only a bare Starlette app (one ``POST /bare`` route that parses the JSON body
+and answers 201): the reference the fakes are measured against. Both modes run on
+:func:`fakes.serve.run_server` (uvloop) with uvicorn's default ``http="auto"`` (httptools), so
+the reference and the fakes run on the same server stack; the ready file says which.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import uvicorn  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
@@ -40,6 +48,7 @@ from fakes.app import FAKE_MODULES, FakeWorld  # noqa: E402
 from fakes.core.clock import wall_clock  # noqa: E402
 from fakes.core.roster import Roster  # noqa: E402
 from fakes.core.world import World  # noqa: E402
+from fakes.serve import run_server  # noqa: E402
 from fakes.x import XOptions  # noqa: E402
 
 BIG = 1_000_000_000
@@ -67,7 +76,8 @@ def prefill(world: World, n: int) -> float:
     """Append ``n`` ledger entries the way a fake would; return the seconds it took."""
     start = time.perf_counter()
     rec = world.record
-    for i in range(n):
+    first = len(world.ledger)
+    for i in range(first, first + n):
         rec(
             "x",
             "post.created",
@@ -90,25 +100,45 @@ def build(seed: int) -> tuple[FakeWorld, list[str]]:
     names = importable_fakes()
     fw = FakeWorld(world, only=names)
 
-    async def bare(request: Request) -> JSONResponse:
-        body = await request.json()
-        return JSONResponse({"data": {"id": "1", "text": body.get("text", "")}}, status_code=201)
-
     async def forget(request: Request) -> JSONResponse:
         for hook in world._reset_hooks:  # the fakes' state only: ledger, journal and faults stay
             hook()
+        if request.query_params.get("ledger") == "clear":  # …unless asked to clear them too
+            world.ledger.clear()
+            world.journal.clear()
         return JSONResponse({"forgotten": len(world._reset_hooks), "ledger": len(world.ledger)})
+
+    async def top_up(request: Request) -> JSONResponse:
+        to = int(request.query_params["to"])
+        n = max(0, to - len(world.ledger))
+        seconds = prefill(world, n)
+        return JSONResponse(
+            {"appended": n, "seconds": round(seconds, 2), "ledger": len(world.ledger)}
+        )
 
     fw.app.router.routes[:0] = [
         Route("/bare", bare, methods=["POST"]),
         Route("/bench/forget", forget, methods=["POST"]),
+        Route("/bench/prefill", top_up, methods=["POST"]),
     ]
     return fw, names
 
 
-async def main(ready_file: Path, seed: int, n_prefill: int) -> None:
-    fw, names = build(seed)
-    prefill_s = prefill(fw.world, n_prefill)
+async def bare(request: Request) -> JSONResponse:
+    """The reference: parse the JSON body, answer 201 with a small JSON document."""
+    body = await request.json()
+    return JSONResponse({"data": {"id": "1", "text": body.get("text", "")}}, status_code=201)
+
+
+async def main(ready_file: Path, seed: int, n_prefill: int, bare_only: bool) -> None:
+    app: Any
+    names: list[str]
+    if bare_only:
+        app, names, prefill_s = Starlette(routes=[Route("/bare", bare, methods=["POST"])]), [], 0.0
+    else:
+        fw, names = build(seed)
+        prefill_s = prefill(fw.world, n_prefill)
+        app = fw.app
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when proto says TCP,
     # and without it every response pays a 40 ms delayed-ACK stall.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -116,7 +146,7 @@ async def main(ready_file: Path, seed: int, n_prefill: int) -> None:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(fw.app, log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     )
 
     async def announce() -> None:
@@ -126,6 +156,8 @@ async def main(ready_file: Path, seed: int, n_prefill: int) -> None:
             "base": f"http://127.0.0.1:{port}",
             "fakes": names,
             "pid": os.getpid(),
+            "loop": type(asyncio.get_running_loop()).__module__,
+            "http": server.config.http_protocol_class.__name__,
             "prefilled": n_prefill,
             "prefill_seconds": round(prefill_s, 2),
         }
@@ -148,5 +180,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--prefill", type=int, default=0, help="ledger entries to append before listening"
     )
+    parser.add_argument("--bare", action="store_true", help="serve only the bare reference route")
     args = parser.parse_args()
-    asyncio.run(main(args.ready_file, args.seed, args.prefill))
+    run_server(main(args.ready_file, args.seed, args.prefill, args.bare))

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
 
 from .core.admin import create_admin_app
 from .core.http import FakeService
@@ -71,6 +72,38 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": {"message": f"no route {request.url.path[:200]!r}"}}, 404)
 
 
+class _FakesApp(Starlette):
+    """The served fakes' app: a request under ``/<fake>/`` (or ``/_fake/``) goes straight to its mount.
+
+    Exactly what the router does with ``Mount(f"/{name}", app)`` (same child scope: ``route``,
+    ``root_path``, ``app_root_path``, ``path_params``, ``endpoint``; ``app`` and ``router`` as
+    the outer app sets them), without the outer app's middleware and a regex match per mount on
+    every request. Anything else (lifespan, a root path, a path with a newline, which a mount's
+    pattern does not match, an unknown prefix) takes the ordinary route.
+    """
+
+    def __init__(self, mounts: list[Mount], **kwargs: Any) -> None:
+        super().__init__(routes=mounts, **kwargs)
+        self._mounts = {m.path.lstrip("/"): m for m in mounts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            path: str = scope["path"]
+            cut = path.find("/", 1)
+            mount = self._mounts.get(path[1:cut]) if cut > 0 else None
+            if mount is not None and "\n" not in path:
+                scope["app"] = self
+                scope.setdefault("router", self.router)
+                scope["route"] = mount
+                scope["path_params"] = dict(scope.get("path_params", {}))
+                scope["app_root_path"] = scope.get("app_root_path", "")
+                scope["root_path"] = path[:cut]
+                scope["endpoint"] = mount.app
+                await mount.handle(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 class FakeWorld:
     """All fakes of one World, as one ASGI app (``/<fake>/…`` and ``/_fake/…``) and per fake."""
 
@@ -79,8 +112,8 @@ class FakeWorld:
         self.services = build_services(world, only)
         self.apps = {name: svc.asgi() for name, svc in self.services.items()}
         self.admin = create_admin_app(world, self.services)
-        self.app = Starlette(
-            routes=[
+        self.app = _FakesApp(
+            [
                 Mount("/_fake", app=self.admin),
                 *(Mount(f"/{n}", app=a) for n, a in self.apps.items()),
             ],

@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
@@ -33,6 +33,7 @@ __all__ = [
     "ErrorBody",
     "FakeService",
     "json_response",
+    "read_body",
 ]
 
 #: the route name the journal gives a request that matched none of a fake's routes
@@ -44,6 +45,59 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 def _intern(value: str | None) -> str | None:
     """One shared copy of a string every request repeats (a journal of millions stays small)."""
     return sys.intern(value) if value is not None else None
+
+
+#: characters that make ``request.url.path`` differ from the scope's path (escaped or removed)
+_URL_SPECIAL = frozenset("?#\\")
+
+
+def _path_of(request: Request) -> str:
+    """``request.url.path`` without building a URL for the plain paths nearly every request has."""
+    path: str = request.scope["path"]
+    if path.isascii() and path.isprintable() and _URL_SPECIAL.isdisjoint(path):
+        return path
+    return request.url.path
+
+
+def _header_map(request: Request) -> dict[bytes, bytes]:
+    """The request's headers by raw name, first value of each (what ``request.headers.get``
+    answers), so a handful of lookups do not each scan the header list."""
+    out: dict[bytes, bytes] = {}
+    for k, v in request.scope["headers"]:
+        out.setdefault(k, v)
+    return out
+
+
+def _get(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    v = headers.get(name)
+    return v.decode("latin-1") if v is not None else None
+
+
+async def read_body(request: Request) -> bytes:
+    """``await request.body()``, without Starlette's async generator per request.
+
+    The same messages are read the same way (a body in one or many ``http.request`` messages;
+    ``http.disconnect`` raises :class:`~starlette.requests.ClientDisconnect`), and the request
+    remembers the body exactly as ``Request.body`` leaves it, so a later ``request.body()``,
+    ``request.json()`` or ``request.stream()`` answers the same.
+    """
+    if hasattr(request, "_body") or request._stream_consumed:
+        return await request.body()
+    chunks: list[bytes] = []
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
+    request._stream_consumed = True
+    body = request._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return body
 
 
 class ConnectionDropped(Exception):
@@ -67,9 +121,13 @@ class DroppedResponse(Response):
         raise ConnectionDropped("vibedrill fault: connection dropped mid-response")
 
 
+#: ``json.dumps(…, separators=(",", ":"), ensure_ascii=False)`` without a new encoder per call
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A compact JSON response (no spaces, UTF-8), as real APIs send."""
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    body = _ENCODER.encode(data).encode()
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
@@ -105,7 +163,10 @@ class Call:
 
     def fire(self, world: World, kinds: str | tuple[str, ...]) -> Fired | None:
         """Ask the fault engine for a rule of ``kinds`` for this request; remember it for the journal."""
-        fired = world.faults.fire(self.fake, self.route, self.account_id, kinds)
+        faults = world.faults
+        if not faults._rules:  # no rule installed: nothing can fire (the common case)
+            return None
+        fired = faults.fire(self.fake, self.route, self.account_id, kinds)
         if fired is not None and self.fault is None:
             self.fault = fired
         return fired
@@ -232,47 +293,68 @@ class FakeService:
             request, self.name, route, w.request_id(self.name), cred, self.account_for(cred)
         )
         resp: Response | None = None
+        headers = _header_map(request)
         try:
-            resp = self._body_refusal(call)
+            resp = self._body_refusal(call, headers)
             if resp is None:
                 resp = await self._transport_faults(call)
             if resp is None:
                 resp = await handler(call)
         finally:
-            self._journal(call, resp.status_code if resp is not None else 0)
+            self._journal(call, resp.status_code if resp is not None else 0, headers)
         self._finish(call, resp)
         return resp
 
-    def _journal(self, call: Call, status: int) -> None:
+    def _journal(self, call: Call, status: int, headers: dict[bytes, bytes] | None = None) -> None:
         w, request = self.world, call.request
-        h = request.headers
-        rc = h.get("x-stainless-retry-count")
+        h = _header_map(request) if headers is None else headers
+        rc = _get(h, b"x-stainless-retry-count")
         w.journal.record(
             t=w.now(),
             fake=self.name,
             method=sys.intern(request.method),
-            path=request.url.path,
+            path=_path_of(request),
             route=call.route,
             status=status,
             account_id=call.account_id,
             request_id=call.request_id,
             retry_count=int(rc) if rc and rc.isdigit() else None,
-            idempotency_key=_intern(h.get("idempotency-key")),
+            idempotency_key=_intern(_get(h, b"idempotency-key")),
             fault_id=call.fault.rule_id if call.fault else None,
             fault_kind=call.fault.kind if call.fault else None,
-            user_agent=_intern(h.get("user-agent")),
+            user_agent=_intern(_get(h, b"user-agent")),
         )
 
     def _finish(self, call: Call, resp: Response) -> None:
-        if self.request_id_header and self.request_id_header not in resp.headers:
-            resp.headers[self.request_id_header] = call.request_id
-        for k, v in call.extra_headers.items():
-            resp.headers[k] = v
+        """Add the request id header (unless the handler set one) and the call's extra headers.
 
-    def _body_refusal(self, call: Call) -> Response | None:
+        The same as setting ``resp.headers[k] = v`` for each, without a scan of the header list
+        per header: a name the response does not carry yet is appended (in order), one it
+        carries is replaced in place.
+        """
+        extra = call.extra_headers
+        rid = self.request_id_header
+        if not extra and not rid:
+            return
+        raw = resp.raw_headers
+        present = {k for k, _ in raw}
+        if rid:
+            key = rid.lower().encode("latin-1")
+            if key not in present:
+                raw.append((key, call.request_id.encode("latin-1")))
+                present.add(key)
+        for k, v in extra.items():
+            key = k.lower().encode("latin-1")
+            if key in present:
+                resp.headers[k] = v
+            else:
+                raw.append((key, v.encode("latin-1")))
+                present.add(key)
+
+    def _body_refusal(self, call: Call, headers: dict[bytes, bytes]) -> Response | None:
         """The platform's 413 for a body over the limit, 415 for a non-JSON body on a JSON route."""
         request = call.request
-        length = request.headers.get("content-length", "")
+        length = _get(headers, b"content-length") or ""
         if length.isdigit() and int(length) > self.max_body_bytes:
             return self.error_body(
                 413,
@@ -280,7 +362,7 @@ class FakeService:
                 request,
             )
         if call.route in self.json_routes and request.method in _JSON_METHODS:
-            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            ctype = (_get(headers, b"content-type") or "").split(";")[0].strip().lower()
             foreign = ctype and ctype != "application/json" and not ctype.endswith("+json")
             if foreign and length not in ("", "0"):
                 return self.error_body(

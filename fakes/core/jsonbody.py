@@ -49,6 +49,17 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: one decoder for every body (``json.loads`` with a hook builds a new one per call)
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def _brackets(raw: str | bytes) -> int:
+    """How many ``[`` and ``{`` the text holds: an upper bound of its nesting depth."""
+    if isinstance(raw, bytes):
+        return raw.count(b"[") + raw.count(b"{")
+    return raw.count("[") + raw.count("{")
+
+
 def loads_body(
     raw: str | bytes, *, max_bytes: int = MAX_BODY_BYTES, max_depth: int = MAX_DEPTH
 ) -> Any:
@@ -56,10 +67,13 @@ def loads_body(
     text = raw.decode() if isinstance(raw, bytes) else raw
     if len(raw) > max_bytes:
         raise json.JSONDecodeError(f"body larger than {max_bytes} bytes", text[:64], max_bytes)
-    if nesting_depth(raw, max_depth) > max_depth:
+    # the byte-by-byte depth scan only when there are enough brackets to nest too deep
+    if _brackets(raw) > max_depth and nesting_depth(raw, max_depth) > max_depth:
         raise json.JSONDecodeError(f"nested deeper than {max_depth} levels", text[:64], 0)
+    if text.startswith("\ufeff"):  # as json.loads refuses it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return _DECODER.decode(text)
     except ValueError as e:
         if isinstance(e, json.JSONDecodeError):
             raise

@@ -7,6 +7,7 @@ post made with client A's token on client B's behalf is visible as such.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from typing import Literal
@@ -27,8 +28,12 @@ SOCIAL_PLATFORMS: tuple[str, ...] = ("x", "instagram", "linkedin")
 PROVIDER_PLATFORMS: tuple[str, ...] = ("openai", "anthropic", "media", "toolgate")
 
 
+@functools.lru_cache(maxsize=1024)
 def fingerprint(secret: str) -> str:
-    """Return a short, stable, non-reversible id of a secret: what logs and ledgers may show."""
+    """Return a short, stable, non-reversible id of a secret: what logs and ledgers may show.
+
+    Memoised: every accepted request fingerprints its credential for the ledger.
+    """
     return "fp_" + hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
@@ -100,9 +105,15 @@ class Roster(BaseModel):
     _index: dict[str, tuple[Account, Client]] | None = PrivateAttr(default=None)
 
     def _lookup(self) -> dict[str, tuple[Account, Client]]:
-        if self._index is None:
-            self._index = {a.id: (a, c) for c in self.clients for a in c.accounts}
-        return self._index
+        # read through __pydantic_private__: ``self._index`` goes through pydantic's __getattr__,
+        # which costs more than the lookup itself on every request
+        private = self.__pydantic_private__
+        index: dict[str, tuple[Account, Client]] | None = (
+            private.get("_index") if private is not None else None
+        )
+        if index is None:
+            index = self._index = {a.id: (a, c) for c in self.clients for a in c.accounts}
+        return index
 
     @classmethod
     def generate(

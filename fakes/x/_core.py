@@ -9,7 +9,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..core.faults import Fired, RateLimitedParams
-from ..core.http import Call, json_response
+from ..core.http import Call, json_response, read_body
 from ..core.inbound import InboundItem
 from ..core.jsonbody import loads_body
 from ..core.world import World
@@ -93,11 +93,12 @@ class XCore:
             # an earlier x.rate_limited still holds: 429 until the reset its headers named
             call.extra_headers.update(self._held_headers(limit, held))
             return wire.problem_response(429, title="Too Many Requests")
-        call.extra_headers.update(self._rate_headers(limit, win))
         fired = call.fire(self.world, "x.rate_limited")
-        if fired is not None:
-            return self._rate_limited(call, fired, key, limit, now)
-        if win.count >= limit:
+        if fired is not None or win.count >= limit:
+            # the window as it stands (a fired rule then overrides these, keeping their order)
+            call.extra_headers.update(self._rate_headers(limit, win))
+            if fired is not None:
+                return self._rate_limited(call, fired, key, limit, now)
             return wire.problem_response(429, title="Too Many Requests")
         win.count += 1
         call.extra_headers.update(self._rate_headers(limit, win))
@@ -175,7 +176,7 @@ class XCore:
     # helpers --------------------------------------------------------------------------------
     async def json_body(self, call: Call) -> dict[str, Any] | Response:
         """The JSON object of a request, or X's 400."""
-        raw = await call.request.body()
+        raw = await read_body(call.request)
         try:
             body = loads_body(raw or b"{}")
         except json.JSONDecodeError:

@@ -100,6 +100,14 @@ def load(
         ),
     ] = "250ms",
     seed: Annotated[int, typer.Option(help="seed of the world and of the job texts")] = 0,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Locust worker processes under a Locust master on 127.0.0.1 (its distributed "
+            "mode); 0 runs one Locust process",
+        ),
+    ] = 0,
     admin_token: Annotated[
         str | None,
         typer.Option(
@@ -165,6 +173,7 @@ def load(
             in_flight_s=durations["--in-flight"],
             seed=seed,
             admin_token=admin_token,
+            workers=workers,
         )
         opts.check()
         result = run_load(with_commit(opts), note=lambda m: typer.echo(m, err=True))

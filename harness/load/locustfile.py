@@ -19,17 +19,37 @@ as a library (``Environment``, ``LocalRunner``, ``stats``), headless. The parent
 
 Each simulated user acts for one target account: it submits publish jobs, replies to posts it
 published earlier (on the platforms of ``reply_platforms``), and polls its jobs until they settle.
+
+Distributed (``vibedrill load --workers N``): Locust's own master/worker mode on loopback. One
+process runs ``--master --expect-workers N --port-file F`` (a :class:`~locust.runners.MasterRunner`
+bound to 127.0.0.1 on a free port, written to ``F``; it starts the users once N workers are
+ready, aggregates their stats, stops them all after ``run_time_s`` and writes the result), and N
+processes run ``--worker --master-port P --index I --workers N`` (a
+:class:`~locust.runners.WorkerRunner`; each writes its ``submitted`` jobs to its own result).
+Worker ``I`` acts only for ``targets[I::N]`` and keys its jobs ``key_prefix + "w{I}-…"``, so the
+per-account job cap and unique idempotency keys hold across workers; it sends at most its share
+of ``max_requests`` and tells the master when it has (the master stops once all have).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["INTAKE", "POLL", "SETTLED_STATES", "main", "run_locust", "stats_json"]
+__all__ = [
+    "INTAKE",
+    "POLL",
+    "SETTLED_STATES",
+    "main",
+    "run_locust",
+    "run_master",
+    "run_worker",
+    "stats_json",
+]
 
 #: the job states after which a job will not change on its own
 SETTLED_STATES: frozenset[str] = frozenset(
@@ -45,6 +65,10 @@ SETTLED_STATES: frozenset[str] = frozenset(
 )
 #: Locust's request name of job intake, and of a job poll
 INTAKE, POLL = "POST /jobs", "GET /jobs/{id}"
+#: how long a master waits for its workers to connect (seconds)
+EXPECT_WORKERS_TIMEOUT_S = 60.0
+#: the message a worker sends its master when it has sent its share of ``max_requests``
+CAPPED = "vibedrill_capped"
 
 
 def stats_json(stats: Any) -> dict[str, Any]:
@@ -74,18 +98,18 @@ def stats_json(stats: Any) -> dict[str, Any]:
     return {"total": entry(stats.total), "by_name": by_name, "errors": errors[:20]}
 
 
-def run_locust(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Run the load test described by ``cfg`` (see the module docstring); return the result."""
-    import gevent
+def _user_class(cfg: dict[str, Any], state: dict[str, Any]) -> Any:
+    """Locust's user class for ``cfg``; its jobs go to ``state["submitted"]``.
+
+    ``state["capped"]`` set: the users send nothing more (a worker's share of ``max_requests``).
+    """
     from locust import HttpUser, between, task
-    from locust.env import Environment
 
     targets: list[dict[str, str]] = list(cfg["targets"])
     reply_platforms = set(cfg.get("reply_platforms") or ())
     jobs_per_account = int(cfg["jobs_per_account"])
-    max_requests = int(cfg["max_requests"])
     wait_lo, wait_hi = (float(x) for x in cfg.get("wait_s", (0.5, 1.5)))
-    submitted: list[dict[str, Any]] = []
+    submitted: list[dict[str, Any]] = state["submitted"]
     per_account: dict[str, int] = {}
     counter = {"users": 0, "jobs": 0}
 
@@ -139,6 +163,8 @@ def run_locust(cfg: dict[str, Any]) -> dict[str, Any]:
         @task(3)
         def publish(self) -> None:
             """Submit a publish job with text unique to this run."""
+            if state["capped"]:
+                return
             n = counter["jobs"] + 1
             text = f"{self.target['client_id']} load post #{n} by user {self.n} ({cfg['seed']}/{time.time_ns():x})"
             self._submit("publish", {"text": text})
@@ -146,6 +172,8 @@ def run_locust(cfg: dict[str, Any]) -> dict[str, Any]:
         @task(1)
         def reply(self) -> None:
             """Reply once to one of this user's published posts (a publish when there is none)."""
+            if state["capped"]:
+                return
             if self.target["platform"] not in reply_platforms or not self.posts:
                 self.publish()
                 return
@@ -156,7 +184,7 @@ def run_locust(cfg: dict[str, Any]) -> dict[str, Any]:
         @task(6)
         def poll(self) -> None:
             """Poll this user's oldest unsettled job; remember the posts it published."""
-            if not self.pending:
+            if state["capped"] or not self.pending:
                 return
             job_id = self.pending.pop(0)
             with self.client.get(f"/jobs/{job_id}", name=POLL, catch_response=True) as r:
@@ -171,6 +199,17 @@ def run_locust(cfg: dict[str, Any]) -> dict[str, Any]:
                 if rid:
                     self.posts.append(str(rid))
 
+    return PlatformUser
+
+
+def run_locust(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Run the load test described by ``cfg`` in this process (see the module docstring)."""
+    import gevent
+    from locust.env import Environment
+
+    state: dict[str, Any] = {"submitted": [], "capped": False}
+    PlatformUser = _user_class(cfg, state)
+    max_requests = int(cfg["max_requests"])
     env = Environment(user_classes=[PlatformUser], host=cfg["host"], catch_exceptions=True)
     runner = env.create_local_runner()
     stopped_by = {"why": "run_time"}
@@ -190,25 +229,153 @@ def run_locust(cfg: dict[str, Any]) -> dict[str, Any]:
         timer.kill()
     return {
         "stats": stats_json(env.stats),
-        "submitted": submitted,
+        "submitted": state["submitted"],
         "stopped_by": stopped_by["why"],
         "wall_s": round(time.perf_counter() - t0, 3),
         "users": int(cfg["users"]),
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m harness.load.locustfile CONFIG.json RESULT.json``: run, write the result, exit 0."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2:
-        print("usage: python -m harness.load.locustfile CONFIG.json RESULT.json", file=sys.stderr)
-        return 2
-    cfg = json.loads(Path(args[0]).read_text())
+def worker_config(cfg: dict[str, Any], index: int, workers: int) -> dict[str, Any]:
+    """Worker ``index`` of ``workers``: its targets, its job keys and its share of the cap."""
+    if not 0 <= index < workers:
+        raise ValueError(f"worker index {index} is out of range 0..{workers - 1}")
+    targets = list(cfg["targets"])[index::workers]
+    if not targets:
+        raise ValueError(
+            f"worker {index} of {workers} has no target account ({len(cfg['targets'])} in all)"
+        )
+    share, extra = divmod(int(cfg["max_requests"]), workers)
+    return {
+        **cfg,
+        "targets": targets,
+        "key_prefix": f"{cfg['key_prefix']}w{index}-",
+        "max_requests": share + (1 if index < extra else 0),
+    }
+
+
+def run_master(cfg: dict[str, Any], workers: int, port_file: Path) -> dict[str, Any]:
+    """Locust's master on 127.0.0.1 (a free port, written to ``port_file``): wait for
+    ``workers`` workers, run the users on them for ``run_time_s``, return the aggregated result.
+    """
+    import gevent
+    from locust.env import Environment
+
+    user = _user_class(cfg, {"submitted": [], "capped": False})
+    env = Environment(user_classes=[user], host=cfg["host"], catch_exceptions=True)
+    runner = env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=0)
+    capped: set[int] = set()
+    stopped_by = {"why": "run_time"}
+
+    def on_capped(environment: Any, msg: Any, **_: Any) -> None:
+        capped.add(int(msg.data))
+        if len(capped) >= workers and stopped_by["why"] == "run_time":
+            stopped_by["why"] = "max_requests"
+            gevent.spawn(runner.quit)
+
+    runner.register_message(CAPPED, on_capped)
+    tmp = port_file.with_name(port_file.name + ".tmp")
+    tmp.write_text(str(runner.server.port))
+    tmp.replace(port_file)
+    deadline = time.monotonic() + EXPECT_WORKERS_TIMEOUT_S
+    while runner.worker_count < workers:
+        if time.monotonic() > deadline:
+            runner.quit()
+            raise TimeoutError(
+                f"{runner.worker_count} of {workers} Locust workers connected within "
+                f"{EXPECT_WORKERS_TIMEOUT_S:g}s"
+            )
+        gevent.sleep(0.05)
+    t0 = time.perf_counter()
+    runner.start(int(cfg["users"]), spawn_rate=float(cfg["spawn_rate"]))
+    timer = gevent.spawn_later(float(cfg["run_time_s"]), runner.quit)
     try:
-        result = run_locust(cfg)
+        runner.greenlet.join()
+    finally:
+        timer.kill()
+    return {
+        "stats": stats_json(env.stats),
+        "submitted": [],  # the workers' results hold them
+        "stopped_by": stopped_by["why"],
+        "wall_s": round(time.perf_counter() - t0, 3),
+        "users": int(cfg["users"]),
+        "workers": workers,
+    }
+
+
+def run_worker(cfg: dict[str, Any], master_port: int, index: int, workers: int) -> dict[str, Any]:
+    """Locust's worker ``index`` of ``workers``, connected to the master on 127.0.0.1; it runs
+    until the master quits; returns the jobs its users submitted."""
+    import gevent
+    from locust.env import Environment
+
+    mine = worker_config(cfg, index, workers)
+    state: dict[str, Any] = {"submitted": [], "capped": False}
+    env = Environment(
+        user_classes=[_user_class(mine, state)], host=cfg["host"], catch_exceptions=True
+    )
+    runner = env.create_worker_runner(master_host="127.0.0.1", master_port=master_port)
+    cap = int(mine["max_requests"])
+    sent = {"n": 0}
+
+    def on_request(**_: Any) -> None:
+        sent["n"] += 1
+        if sent["n"] >= cap and not state["capped"]:
+            state["capped"] = True
+            gevent.spawn(runner.send_message, CAPPED, index)
+
+    env.events.request.add_listener(on_request)  # type: ignore[no-untyped-call]
+    runner.greenlet.join()
+    return {
+        "submitted": state["submitted"],
+        "stopped_by": "max_requests" if state["capped"] else "master",
+        "index": index,
+        "requests": sent["n"],
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m harness.load.locustfile",
+        description="Run vibedrill's Locust load test: in one process, or as Locust's master "
+        "or one of its workers (on 127.0.0.1).",
+    )
+    p.add_argument("config", type=Path, help="the load test's JSON config")
+    p.add_argument("result", type=Path, help="where the JSON result goes")
+    role = p.add_mutually_exclusive_group()
+    role.add_argument("--master", action="store_true", help="run Locust's master")
+    role.add_argument("--worker", action="store_true", help="run one of Locust's workers")
+    p.add_argument("--expect-workers", type=int, help="(master) workers to wait for")
+    p.add_argument("--port-file", type=Path, help="(master) where its port is written")
+    p.add_argument("--master-port", type=int, help="(worker) the master's port on 127.0.0.1")
+    p.add_argument("--index", type=int, help="(worker) this worker's index, 0..workers-1")
+    p.add_argument("--workers", type=int, help="(worker) how many workers there are")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m harness.load.locustfile [--master …|--worker …] CONFIG.json RESULT.json``:
+    run, write the result, exit 0 (2 on bad usage, 3 when the master's workers never came)."""
+    parser = _parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.master and (not args.expect_workers or args.expect_workers < 1 or not args.port_file):
+        parser.error("--master needs --expect-workers N (≥ 1) and --port-file")
+    if args.worker and None in (args.master_port, args.index, args.workers):
+        parser.error("--worker needs --master-port, --index and --workers")
+    cfg = json.loads(args.config.read_text())
+    try:
+        if args.master:
+            result = run_master(cfg, args.expect_workers, args.port_file)
+        elif args.worker:
+            result = run_worker(cfg, args.master_port, args.index, args.workers)
+        else:
+            result = run_locust(cfg)
     except KeyboardInterrupt:
         return 130
-    out = Path(args[1])
+    except (TimeoutError, ValueError) as e:
+        print(f"locust: {e}", file=sys.stderr)
+        return 3
+    out = args.result
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(result))
     tmp.replace(out)

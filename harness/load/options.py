@@ -17,6 +17,7 @@ __all__ = [
     "INVARIANTS",
     "MAX_REQUESTS_CAP",
     "MAX_RUN_TIME_S",
+    "MAX_WORKERS",
     "UNSETTLED",
     "LoadError",
     "LoadOptions",
@@ -28,6 +29,8 @@ __all__ = [
 
 #: the longest load test ``vibedrill load`` runs (seconds)
 MAX_RUN_TIME_S = 600.0
+#: the most Locust worker processes ``--workers`` starts
+MAX_WORKERS = 32
 #: the most requests a load test may send to the platform, whatever ``--max-requests`` says
 MAX_REQUESTS_CAP = 200_000
 #: the storm installed when no ``--fault`` is given: X's post endpoint (posts and replies) answers 429
@@ -76,6 +79,8 @@ class LoadOptions:
     wait_s: tuple[float, float] = (0.5, 1.5)
     admin_token: str | None = None
     commit: str | None = None
+    #: Locust worker processes under a master (Locust's distributed mode); 0: one process
+    workers: int = 0
 
     def check(self) -> None:
         """Refuse an unbounded or impossible run with one clear message (``LoadUsageError``)."""
@@ -86,6 +91,11 @@ class LoadOptions:
             )
         if not 1 <= self.users <= 1000:
             raise LoadUsageError(f"--users: {self.users} is out of range 1..1000")
+        if not 0 <= self.workers <= MAX_WORKERS:
+            raise LoadUsageError(
+                f"--workers: {self.workers} is out of range 0..{MAX_WORKERS} (0: one Locust "
+                "process; N: Locust's master and N worker processes)"
+            )
         if not self.spawn_rate > 0:
             raise LoadUsageError(f"--spawn-rate: {self.spawn_rate:g} must be > 0 users per second")
         if not 1 <= self.max_requests <= MAX_REQUESTS_CAP:

@@ -160,6 +160,11 @@ def collect(opts: LoadOptions, note: Callable[[str], None]) -> Collected:
         targets = targets_of(roster, platforms)
         if not targets:
             raise LoadUsageError(f"the world has no account on {', '.join(platforms)}")
+        if opts.workers > len(targets):
+            raise LoadUsageError(
+                f"--workers: {opts.workers} workers for {len(targets)} target accounts; each "
+                f"worker acts for its own accounts, so use at most {len(targets)}"
+            )
         prefix = f"load-{opts.seed}-{os.urandom(4).hex()}-"
         t_start = time.time()
         fault_ids = api.install(faults)
@@ -167,6 +172,7 @@ def collect(opts: LoadOptions, note: Callable[[str], None]) -> Collected:
         note(
             f"storm installed: {', '.join(str(f['kind']) for f in faults)}; "
             f"Locust: {opts.users} users for {opts.run_time_s:g}s"
+            + (f" on {opts.workers} workers under a master" if opts.workers else "")
         )
         cfg = {
             "host": base,
@@ -181,7 +187,7 @@ def collect(opts: LoadOptions, note: Callable[[str], None]) -> Collected:
             "wait_s": list(opts.wait_s),
             "key_prefix": prefix,
         }
-        locust = run_locust(cfg, tmp, stack)
+        locust = run_locust(cfg, tmp, stack, opts.workers)
         t_heal = time.time()
         # the rules' params (Retry-After) are only listed while installed; history keeps hits
         installed = api.get("/faults").get("faults") or []
@@ -341,6 +347,7 @@ def load_report(
             "jobs_per_account": opts.jobs_per_account,
             "drain_s": opts.drain_s,
             "seed": opts.seed,
+            "workers": opts.workers,
             "platforms": got.platforms,
             "accounts": len(got.targets),
         },

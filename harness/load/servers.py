@@ -239,23 +239,70 @@ def targets_of(roster: Mapping[str, Any], platforms: list[str]) -> list[dict[str
     return out
 
 
-def run_locust(cfg: dict[str, Any], tmp: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
-    """Run Locust headless in a child process (:mod:`harness.load.locustfile`); its result."""
+_LOCUST = [sys.executable, "-m", "harness.load.locustfile"]
+
+
+def run_locust(
+    cfg: dict[str, Any], tmp: Path, stack: contextlib.ExitStack, workers: int = 0
+) -> dict[str, Any]:
+    """Run Locust headless in child processes (:mod:`harness.load.locustfile`); its result.
+
+    ``workers`` 0: one process. Otherwise Locust's master and ``workers`` worker processes on
+    127.0.0.1; the result is the master's (stats aggregated over the workers) with every
+    worker's submitted jobs. Every child is stopped and reaped by ``stack``.
+    """
     cfg_file, out_file = tmp / "locust-config.json", tmp / "locust-result.json"
     cfg_file.write_text(json.dumps(cfg))
-    child = Child.start(
-        "locust",
-        [sys.executable, "-m", "harness.load.locustfile", str(cfg_file), str(out_file)],
-        tmp / "locust.log",
+    if workers == 0:
+        child = Child.start("locust", [*_LOCUST, str(cfg_file), str(out_file)], tmp / "locust.log")
+        stack.callback(child.stop)
+        return _finished(child, out_file, float(cfg["run_time_s"]) + 60.0)
+    port_file = tmp / "locust-master.port"
+    argv = [*_LOCUST, "--master", "--expect-workers", str(workers), "--port-file", str(port_file)]
+    master = Child.start(
+        "the Locust master", [*argv, str(cfg_file), str(out_file)], tmp / "locust-master.log"
     )
-    stack.callback(child.stop)
+    stack.callback(master.stop)
+    port = int(_wait_for("the Locust master", lambda: _read_port(port_file), master))
+    children: list[tuple[Child, Path]] = []
+    for i in range(workers):
+        result = tmp / f"locust-worker-{i}.json"
+        argv = [*_LOCUST, "--worker", "--master-port", str(port), "--index", str(i)]
+        argv += ["--workers", str(workers), str(cfg_file), str(result)]
+        child = Child.start(f"Locust worker {i}", argv, tmp / f"locust-worker-{i}.log")
+        stack.callback(child.stop)
+        children.append((child, result))
+    # the master waits up to 60 s for its workers, then runs the users for run_time_s
+    got = _finished(master, out_file, float(cfg["run_time_s"]) + 120.0)
+    stopped = {got["stopped_by"]}
+    for child, result in children:
+        part = _finished(child, result, 30.0)
+        got["submitted"] += part["submitted"]
+        stopped.add(part["stopped_by"])
+    if "max_requests" in stopped:
+        got["stopped_by"] = "max_requests"
+    return got
+
+
+def _read_port(path: Path) -> int | None:
     try:
-        code = child.proc.wait(float(cfg["run_time_s"]) + 60.0)
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _finished(child: Child, out_file: Path, timeout_s: float) -> dict[str, Any]:
+    """Wait for a Locust child to exit; its JSON result, or LoadError with its log."""
+    try:
+        code = child.proc.wait(timeout_s)
     except subprocess.TimeoutExpired:
-        raise LoadError(f"Locust did not stop within its run time + 60s:\n{child.tail()}") from None
+        raise LoadError(
+            f"{child.name} did not stop within {timeout_s:g}s:\n{child.tail()}"
+        ) from None
     got = _read_json(out_file)
     if code != 0 or got is None:
-        raise LoadError(f"Locust exited with code {code}:\n{child.tail()}")
+        raise LoadError(f"{child.name} exited with code {code}:\n{child.tail()}")
     return got
 
 
