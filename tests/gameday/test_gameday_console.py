@@ -177,13 +177,19 @@ def test_a_game_day_where_nobody_acts_is_graded_not_contained_with_the_harm_coun
 def test_the_autopilot_plays_the_automated_ops_lead_through_the_console_and_holds(
     tmp_path: Path,
 ) -> None:
-    gd = start_gameday(tmp_path, "rb05_rate_limit_storm", "--autopilot", "--time-scale", "240")
+    # the acceptance's own scale (×120): at ×240 a loaded machine's hiccups become minutes of
+    # scenario time and the scenario's 2-minute detection deadline can be missed
+    gd = start_gameday(tmp_path, "rb05_rate_limit_storm", "--autopilot", "--time-scale", "120")
     try:
-        rc, out, err = gd.wait(timeout=300)
+        rc, out, err = gd.wait(timeout=400)
     finally:
         if gd.proc.poll() is None:
             gd.proc.kill()
-    assert rc == 0, out + err
+    v = gd.verdict()
+    missed = [i["name"] for i in v["invariants"] if i["verdict"] != "held"] + [
+        e["detail"] for e in v.get("expectations", []) if not e.get("met", True)
+    ]
+    assert rc == 0, f"{out}{err}\nnot held: {missed}"
     assert gd.verdict()["verdict"] == "held"
     r = gd.rehearsal()
     assert r["grade"] == "contained"
