@@ -166,6 +166,7 @@ async def serve(
     # a socket is about to listen: without a token, answer only loopback Host names, and only
     # state-changing calls that carry the admin header (fakes.core.admin_guard)
     world.admin_hosts = None if admin_token else host_names(host)
+    world.served = True
     fw = FakeWorld(world, only)
     # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only when the proto
     # says TCP, and without it every response pays a 40 ms delayed-ACK stall.

@@ -8,6 +8,8 @@ outage are applied here, before the handler, so every fake fails the same way at
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -295,14 +297,36 @@ class FakeService:
         resp: Response | None = None
         headers = _header_map(request)
         try:
-            resp = self._body_refusal(call, headers)
-            if resp is None:
-                resp = await self._transport_faults(call)
-            if resp is None:
-                resp = await handler(call)
+            if w.served:
+                # served: the request runs to its end even when the client hangs up meanwhile
+                # (a timeout during an ``http.latency`` fault): a real API does not undo a
+                # publish because the caller stopped waiting, and that unknown outcome is what a
+                # platform must handle. The journal keeps the status it would have answered.
+                # … a server has the whole request before it works on it: read the body now
+                size = request.headers.get("content-length", "0")
+                if size.isdigit() and int(size) <= self.max_body_bytes:
+                    with contextlib.suppress(ClientDisconnect):
+                        await read_body(request)
+                work = asyncio.ensure_future(self._process(call, headers, handler))
+                try:
+                    resp = await asyncio.shield(work)
+                except asyncio.CancelledError:
+                    with contextlib.suppress(Exception):
+                        resp = await work  # the side effect lands; the answer goes nowhere
+                    raise
+            else:
+                resp = await self._process(call, headers, handler)
         finally:
             self._journal(call, resp.status_code if resp is not None else 0, headers)
         self._finish(call, resp)
+        return resp
+
+    async def _process(self, call: Call, headers: dict[bytes, bytes], handler: Handler) -> Response:
+        resp = self._body_refusal(call, headers)
+        if resp is None:
+            resp = await self._transport_faults(call)
+        if resp is None:
+            resp = await handler(call)
         return resp
 
     def _journal(self, call: Call, status: int, headers: dict[bytes, bytes] | None = None) -> None:

@@ -37,6 +37,9 @@ class World:
     admin_hosts: frozenset[str] | None = None
     #: how fakes wait (latency, hangs): the running loop's sleep, virtual in drills
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    #: served on a socket: a request whose client hangs up is still carried out, as a real API
+    #: does (in-process, the client's timeout never cancels the fake)
+    served: bool = False
     rng: random.Random = field(init=False)
     tokens: TokenStore = field(init=False)
     ledger: Ledger = field(default_factory=Ledger)
