@@ -366,7 +366,10 @@ ROUTES: tuple[ApiRoute, ...] = (
         "GET",
         _C,
         "controls",
-        "The whole control-plane state.",
+        "The whole control-plane state: kill_switches, lanes, read_only_lanes, modes, paused, "
+        "pacing, blueprints, trigger_lock, provider_routing, budgets, and (read-only, from the "
+        "settings) retry: the retry policy {max_attempts, base_delay_s, max_delay_s, jitter} — "
+        "a job runs at most max_attempts times and is dead-lettered only after using them.",
         _controls,
         response=FreeForm,
         errors=(),

@@ -144,7 +144,11 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 
 
 #: judged in every drill, listed or not (a scenario lists one to give it parameters)
-DEFAULT_INVARIANTS: tuple[str, ...] = ("every_side_effect_audited", "no_secret_in_artifacts")
+DEFAULT_INVARIANTS: tuple[str, ...] = (
+    "every_side_effect_audited",
+    "no_secret_in_artifacts",
+    "retries_within_policy",
+)
 
 
 def _specs(record: DrillRecord) -> list[InvariantSpec]:

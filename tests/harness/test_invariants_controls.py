@@ -298,7 +298,11 @@ def test_a_post_reported_live_after_only_failed_lookups_is_a_violation():
 
 
 def test_the_secret_and_audit_invariants_are_judged_even_when_a_scenario_does_not_list_them():
-    assert set(DEFAULT_INVARIANTS) == {"every_side_effect_audited", "no_secret_in_artifacts"}
+    assert set(DEFAULT_INVARIANTS) == {
+        "every_side_effect_audited",
+        "no_secret_in_artifacts",
+        "retries_within_policy",
+    }
     rec = record(
         scenario={
             "id": "s",
@@ -317,3 +321,44 @@ def test_the_secret_and_audit_invariants_are_judged_even_when_a_scenario_does_no
     assert names["no_secret_in_artifacts"] == "violated"
     assert names["every_side_effect_audited"] == "violated"
     assert v.verdict == "violated"
+
+
+# --- retries_within_policy --------------------------------------------------------------------
+
+POLICY = {"max_attempts": 4, "base_delay_s": 2.0, "max_delay_s": 600.0, "jitter": 0.2}
+
+
+def tried(job_id: str, attempts: int, state: str = "succeeded") -> dict[str, Any]:
+    return {**job(job_id, state=state), "attempts": attempts}
+
+
+def test_a_job_run_more_often_than_the_stated_policy_is_a_violation_naming_both_numbers():
+    rec = record(
+        retry_policy=POLICY,
+        jobs=[tried("j-1", 1), tried("j-2", 4, "dead_letter"), tried("j-3", 5, "dead_letter")],
+    )
+    r = verdict("retries_within_policy", rec)
+    assert r.verdict == "violated"
+    assert r.count == 1
+    assert "ran 5 times (dead_letter), the retry policy allows 4" in r.detail
+    assert "j-3" in r.detail
+
+
+def test_a_dead_letter_before_the_attempts_are_used_is_a_violation():
+    rec = record(retry_policy=POLICY, jobs=[tried("j-1", 3, "dead_letter")])
+    r = verdict("retries_within_policy", rec)
+    assert r.verdict == "violated"
+    assert "dead-lettered after 3 of the 4 attempts the policy allows" in r.detail
+
+
+def test_retries_within_the_policy_hold_and_a_platform_without_a_policy_is_not_judged():
+    jobs = [tried("j-1", 1), tried("j-2", 4, "dead_letter"), tried("j-3", 3), tried("j-4", 0)]
+    r = verdict("retries_within_policy", record(retry_policy=POLICY, jobs=jobs))
+    assert r.verdict == "held"
+    assert r.checked == 3
+    assert (
+        r.detail == "all 3 jobs that ran stayed within 4 attempts; 1 dead-lettered after exactly 4"
+    )
+    assert verdict("retries_within_policy", record(jobs=jobs)).verdict == "not_applicable"
+    bad = record(retry_policy={"max_attempts": "many"}, jobs=jobs)
+    assert verdict("retries_within_policy", bad).verdict == "not_applicable"
