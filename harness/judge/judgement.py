@@ -148,6 +148,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "every_side_effect_audited",
     "no_secret_in_artifacts",
     "retries_within_policy",
+    "runbook_steps_applied",
 )
 
 

@@ -302,6 +302,7 @@ def test_the_secret_and_audit_invariants_are_judged_even_when_a_scenario_does_no
         "every_side_effect_audited",
         "no_secret_in_artifacts",
         "retries_within_policy",
+        "runbook_steps_applied",
     }
     rec = record(
         scenario={
@@ -362,3 +363,37 @@ def test_retries_within_the_policy_hold_and_a_platform_without_a_policy_is_not_j
     assert verdict("retries_within_policy", record(jobs=jobs)).verdict == "not_applicable"
     bad = record(retry_policy={"max_attempts": "many"}, jobs=jobs)
     assert verdict("retries_within_policy", bad).verdict == "not_applicable"
+
+
+# --- runbook_steps_applied and the audit's own contract ---------------------------------------
+
+
+def steps(*events: tuple[str, float, dict[str, Any]]) -> Timeline:
+    tl = Timeline()
+    for kind, at, data in events:
+        tl.append(T0 + at, kind, "ops_lead", f"step {kind}", {"id": "route-away", **data})
+    return tl
+
+
+def test_a_runbook_step_the_platform_could_not_apply_is_a_violation_with_the_error():
+    tl = steps(
+        ("runbook_step.completed", 60, {}),
+        ("runbook_step.missed", 90, {"reason": "TypeError: _record() missing 'reason'"}),
+    )
+    r = verdict("runbook_steps_applied", record(timeline=tl))
+    assert r.verdict == "violated" and r.checked == 2
+    assert "failed: TypeError: _record() missing 'reason'" in r.detail
+    ok = steps(("runbook_step.completed", 60, {}))
+    assert verdict("runbook_steps_applied", record(timeline=ok)).verdict == "held"
+    assert verdict("runbook_steps_applied", record()).verdict == "not_applicable"
+
+
+def test_an_audit_event_with_a_phase_or_outcome_outside_the_contract_is_a_violation():
+    bad_phase = {**aud(1, 70, job="j-1", resource="r1"), "phase": "XXattemptXX", "outcome": None}
+    bad_outcome = {**aud(2, 71, job="j-2", resource="r2"), "outcome": "succeeded"}
+    rec = record(
+        ledger=[led(1, 60)], audit=[aud(1, 61, job="j-1", resource="r1"), bad_phase, bad_outcome]
+    )
+    r = verdict("every_side_effect_audited", rec)
+    assert r.verdict == "violated" and r.count == 2
+    assert "outside the contract (phase 'XXattemptXX'" in r.detail

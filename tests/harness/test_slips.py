@@ -18,6 +18,7 @@ import pytest
 
 from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
+from sandbox.audit import AuditLog
 from sandbox.controls import Controls
 from sandbox.lanes.api import ApiLane
 from sandbox.lanes.instagram import InstagramLane
@@ -165,3 +166,29 @@ def test_a_dead_letter_one_attempt_early_is_caught_by_the_retry_policy_invariant
 
     wrap(monkeypatch, Runner, "_retry", make)
     assert "retries_within_policy" in violated("rb05_rate_limit_storm", tmp_path)
+
+
+def test_a_routing_control_that_breaks_is_caught_by_runbook_steps_applied(monkeypatch, tmp_path):
+    # mutmut's sandbox.controls set_provider_routing__mutmut_32 (an argument dropped): the Ops
+    # Lead's failover step raised, the platform failed over on its own and the drill held
+    def broken(self, capability, providers, *, actor, reason):
+        return self._record({"capability": capability}, list(providers), actor, reason)
+
+    monkeypatch.setattr(Controls, "set_provider_routing", broken)
+    assert "runbook_steps_applied" in violated("rb09_provider_outage", tmp_path)
+
+
+def test_an_audit_event_outside_the_contract_is_caught_by_the_audit_invariant(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.toolgate_client ToolGate.call__mutmut_34: phase "XXattemptXX"
+    def make(orig):
+        def record(self, **kw):
+            if kw.get("action") == "tool.call" and kw.get("phase") == "attempt":
+                kw["phase"] = "XXattemptXX"
+            return orig(self, **kw)
+
+        return record
+
+    wrap(monkeypatch, AuditLog, "record", make)
+    assert "every_side_effect_audited" in violated("rb08_tool_error", tmp_path)

@@ -9,6 +9,12 @@ from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, noun_of
 
+#: an AuditEvent's phase and outcome as the contract allows them (docs/contracts.md)
+AUDIT_PHASES: frozenset[str] = frozenset({"attempt", "outcome"})
+AUDIT_OUTCOMES: frozenset[str] = frozenset(
+    {"success", "failed", "blocked", "needs_human_confirm", "dead_letter"}
+)
+
 __all__ = [
     "every_side_effect_audited",
     "every_side_effect_on_intended_account",
@@ -228,6 +234,21 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
         )
         ref = str(e.get("resource_id") or e.get("request_id"))
         out.append(Violation(float(e["t"]), noun, phrase, ref, evidence("ledger.jsonl", i)))
+    for j, a in enumerate(record.audit):
+        phase, outcome = a.get("phase", "outcome"), a.get("outcome")
+        if phase in AUDIT_PHASES and (
+            outcome in AUDIT_OUTCOMES if phase == "outcome" else outcome is None
+        ):
+            continue
+        out.append(
+            Violation(
+                float(a.get("t") or record.end_t),
+                ("AuditEvent", "AuditEvents"),
+                f"outside the contract (phase {phase!r}, outcome {outcome!r}; {a.get('action')})",
+                str(a.get("event_id")),
+                evidence("audit.jsonl", j),
+            )
+        )
     for j in f.successes:
         a = record.audit[j]
         proof = a.get("proof") or {}
