@@ -397,3 +397,17 @@ def test_an_audit_event_with_a_phase_or_outcome_outside_the_contract_is_a_violat
     r = verdict("every_side_effect_audited", rec)
     assert r.verdict == "violated" and r.count == 2
     assert "outside the contract (phase 'XXattemptXX'" in r.detail
+
+
+def test_a_job_lost_to_a_transient_fault_is_a_violation_and_an_unconfirmed_one_is_not():
+    jobs = [
+        {**job("j-1", "failed", error="x.unauthorized: 401"), "created_at": T0},
+        {**job("j-2", "needs_human_confirm"), "created_at": T0},
+        {**job("j-3", "dead_letter", kind="engagement_poll"), "created_at": T0},
+    ]
+    r = verdict(
+        "every_job_terminal_after_healing", record(jobs=jobs), params={"never_fail": ["publish"]}
+    )
+    assert r.verdict == "violated" and r.count == 1
+    assert "of kind publish ended failed although the fault was transient" in r.detail
+    assert verdict("every_job_terminal_after_healing", record(jobs=jobs)).verdict == "held"

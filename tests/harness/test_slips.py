@@ -20,6 +20,7 @@ from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
 from sandbox.audit import AuditLog
 from sandbox.controls import Controls
+from sandbox.errors import AuthFailed
 from sandbox.lanes.api import ApiLane
 from sandbox.lanes.instagram import InstagramLane
 from sandbox.pacing import Pacer
@@ -192,3 +193,20 @@ def test_an_audit_event_outside_the_contract_is_caught_by_the_audit_invariant(
 
     wrap(monkeypatch, AuditLog, "record", make)
     assert "every_side_effect_audited" in violated("rb08_tool_error", tmp_path)
+
+
+def test_a_5xx_read_as_an_expired_token_is_caught_by_the_transient_outage_check(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.lanes.api ApiLane.error_for__mutmut_4 (``s != 401``): every 503 of the
+    # outage became an authentication failure, and six publishes were lost instead of retried
+    def make(orig):
+        def error_for(self, r, *, mutating):
+            if r.status_code >= 500:
+                return AuthFailed(f"{self.platform}.unauthorized: 401")
+            return orig(self, r, mutating=mutating)
+
+        return error_for
+
+    wrap(monkeypatch, ApiLane, "error_for", make)
+    assert "every_job_terminal_after_healing" in violated("rb02_publish_outage", tmp_path)

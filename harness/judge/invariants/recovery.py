@@ -247,6 +247,11 @@ class TerminalParams(Params):
         ge=0,
         description="jobs created (or due) this shortly before the drill ended had no time to finish",
     )
+    never_fail: tuple[str, ...] = Field(
+        (),
+        description="job kinds a healed, transient fault must not lose: they may end succeeded or "
+        "needs_human_confirm (the platform says it cannot tell), not failed or dead-lettered",
+    )
 
 
 @invariant(TerminalParams)
@@ -272,6 +277,21 @@ def every_job_terminal_after_healing(
         if state in ok and state != "succeeded" and str(j.get("kind")) in p.must_succeed:
             phrase = (
                 f"of kind {j.get('kind')} ended {state} although its work had a healthy alternative "
+                f"({str(j.get('last_error') or '')[:80]})"
+            )
+            out.append(
+                Violation(
+                    float(j.get("updated_at") or record.end_t),
+                    ("job", "jobs"),
+                    phrase,
+                    str(j.get("id")),
+                    f"evidence/jobs.jsonl#L{i + 1}",
+                )
+            )
+            continue
+        if state in ("failed", "dead_letter") and str(j.get("kind")) in p.never_fail:
+            phrase = (
+                f"of kind {j.get('kind')} ended {state} although the fault was transient "
                 f"({str(j.get('last_error') or '')[:80]})"
             )
             out.append(
