@@ -411,3 +411,13 @@ def test_a_job_lost_to_a_transient_fault_is_a_violation_and_an_unconfirmed_one_i
     assert r.verdict == "violated" and r.count == 1
     assert "of kind publish ended failed although the fault was transient" in r.detail
     assert verdict("every_job_terminal_after_healing", record(jobs=jobs)).verdict == "held"
+
+
+def test_an_attempt_never_closed_by_an_outcome_is_a_violation_unless_the_drill_just_ended():
+    attempt = {**aud(1, 60, job="j-1", resource="r1"), "phase": "attempt", "outcome": None}
+    late = {**aud(3, 3500, job="j-3", resource="r3"), "phase": "attempt", "outcome": None}
+    closed = {**aud(4, 100, job="j-4", resource="r4"), "phase": "attempt", "outcome": None}
+    rec = record(audit=[attempt, late, closed, {**aud(5, 101, job="j-4"), "outcome": "failed"}])
+    r = verdict("every_side_effect_audited", rec)
+    assert r.verdict == "violated" and r.count == 1
+    assert "attempt without an outcome (post.create on x, job j-1)" in r.detail

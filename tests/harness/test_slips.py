@@ -210,3 +210,20 @@ def test_a_5xx_read_as_an_expired_token_is_caught_by_the_transient_outage_check(
 
     wrap(monkeypatch, ApiLane, "error_for", make)
     assert "every_job_terminal_after_healing" in violated("rb02_publish_outage", tmp_path)
+
+
+def test_a_failed_tool_call_left_unaudited_is_caught_as_an_attempt_without_outcome(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.toolgate_client ToolGate.call__mutmut_55: ``phase="outcome"`` dropped
+    # from the failure's audit call, which then raised TypeError: no outcome, the job retried
+    def make(orig):
+        def record(self, **kw):
+            if kw.get("action") == "tool.call" and kw.get("outcome") == "failed":
+                raise TypeError("record() missing 1 required keyword-only argument: 'phase'")
+            return orig(self, **kw)
+
+        return record
+
+    wrap(monkeypatch, AuditLog, "record", make)
+    assert "every_side_effect_audited" in violated("rb08_tool_error", tmp_path)

@@ -204,6 +204,11 @@ class AuditedParams(Params):
         ),
         description="ledger actions that must be audited",
     )
+    open_attempt_s: float = Field(
+        300.0,
+        ge=0,
+        description="an attempt this shortly before the drill ended may still lack its outcome",
+    )
 
 
 @invariant(AuditedParams)
@@ -249,6 +254,29 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
                 evidence("audit.jsonl", j),
             )
         )
+    # every attempt is closed by an outcome of the same job, action and platform: an attempt
+    # left open means an outcome (a failure, a refusal) was never audited
+    opened: dict[tuple[object, ...], list[int]] = {}
+    for j, a in enumerate(record.audit):
+        k = (a.get("job_id"), a.get("action"), a.get("platform"))
+        if a.get("phase") == "attempt":
+            opened.setdefault(k, []).append(j)
+        elif a.get("phase", "outcome") == "outcome" and opened.get(k):
+            opened[k].pop(0)
+    for k, left in opened.items():
+        for j in left:
+            a = record.audit[j]
+            if float(a.get("t") or 0.0) > record.end_t - p.open_attempt_s:
+                continue
+            out.append(
+                Violation(
+                    float(a.get("t") or record.end_t),
+                    ("AuditEvent", "AuditEvents"),
+                    f"attempt without an outcome ({k[1]} on {k[2]}, job {k[0]})",
+                    str(a.get("event_id")),
+                    evidence("audit.jsonl", j),
+                )
+            )
     for j in f.successes:
         a = record.audit[j]
         proof = a.get("proof") or {}
