@@ -258,12 +258,12 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
     # left open means an outcome (a failure, a refusal) was never audited
     opened: dict[tuple[object, ...], list[int]] = {}
     for j, a in enumerate(record.audit):
-        k = (a.get("job_id"), a.get("action"), a.get("platform"))
+        k: tuple[object, ...] = (a.get("job_id"), a.get("action"), a.get("platform"))
         if a.get("phase") == "attempt":
             opened.setdefault(k, []).append(j)
         elif a.get("phase", "outcome") == "outcome" and opened.get(k):
             opened[k].pop(0)
-    for k, left in opened.items():
+    for key, left in opened.items():
         for j in left:
             a = record.audit[j]
             if float(a.get("t") or 0.0) > record.end_t - p.open_attempt_s:
@@ -272,7 +272,7 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
                 Violation(
                     float(a.get("t") or record.end_t),
                     ("AuditEvent", "AuditEvents"),
-                    f"attempt without an outcome ({k[1]} on {k[2]}, job {k[0]})",
+                    f"attempt without an outcome ({key[1]} on {key[2]}, job {key[0]})",
                     str(a.get("event_id")),
                     evidence("audit.jsonl", j),
                 )
