@@ -191,6 +191,20 @@ def _not_json_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _integral_floats_as_ints(value: Any) -> Any:
+    """``value`` with every float that is a whole number (``86.0``) as an int; the same object
+    when there is none (a float field still accepts the int, strictly)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        items = {k: _integral_floats_as_ints(v) for k, v in value.items()}
+        return value if all(items[k] is value[k] for k in value) else items
+    if isinstance(value, list):
+        out = [_integral_floats_as_ints(v) for v in value]
+        return value if all(a is b for a, b in zip(out, value, strict=True)) else out
+    return value
+
+
 async def _body(request: Request, model: type[BaseModel]) -> Any:
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
@@ -203,6 +217,11 @@ async def _body(request: Request, model: type[BaseModel]) -> Any:
         raise ApiError(422, f"body is not JSON (got {raw[:80]!r})", "body") from None
     if not isinstance(data, dict):
         raise ApiError(422, f"body must be a JSON object, got {type(data).__name__}", "body", data)
+    whole = _integral_floats_as_ints(data)
+    if whole is not data:
+        # JSON has one number type and JSON Schema counts 86.0 as an integer (the OpenAPI
+        # document says ``integer``): a count written ``86.0`` is the count 86
+        raw = json.dumps(whole).encode()
     try:
         # strict at the wire: ``true`` is a boolean and ``1`` is not, ``false`` is no amount of
         # dollars, ``"5"`` is no count (in-process callers keep pydantic's usual coercion)
@@ -366,7 +385,10 @@ ROUTES: tuple[ApiRoute, ...] = (
         "GET",
         _C,
         "controls",
-        "The whole control-plane state.",
+        "The whole control-plane state: kill_switches, lanes, read_only_lanes, modes, paused, "
+        "pacing, blueprints, trigger_lock, provider_routing, budgets, and (read-only, from the "
+        "settings) retry: the retry policy {max_attempts, base_delay_s, max_delay_s, jitter} — "
+        "a job runs at most max_attempts times and is dead-lettered only after using them.",
         _controls,
         response=FreeForm,
         errors=(),

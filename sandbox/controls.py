@@ -410,4 +410,7 @@ class Controls:
                 "platform": self.budget.model_dump(),
                 "clients": {k: v.model_dump() for k, v in self.client_budgets.items()},
             },
+            # read-only (settings): how often a job may run before it is dead-lettered, so a
+            # judge can check the runner against the policy the platform itself states
+            "retry": self.settings.retry.model_dump(),
         }

@@ -128,6 +128,11 @@ class Generator:
     gate: Callable[[str, str, str], None] | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     _episodes: int = 0
+    #: (provider, idempotency key) → {render id: the request that created it}, kept across
+    #: retries *and* across attempts of the job: a render created by a submit whose poll then
+    #: failed is handed back by a later submit with the same key, and its audit must name the
+    #: request that created it (the one the provider bills); dropped once the render is audited
+    _submitted: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     # clients --------------------------------------------------------------------------------
     def _text(self, provider: str) -> OpenAIClient | AnthropicClient:
@@ -404,17 +409,22 @@ class Generator:
         """Render one video through the video routing (submit, poll, fetch); audited as ``video.generate``."""
         ep = episode_id or job_id or "videos"
         usd = VIDEO_USD_PER_S * duration_s
+        key = f"{ep}:{job_id or 'video'}"
 
         async def once(provider: str, retry: int) -> Rendered:
             client = MediaClient(
-                self.http, self.base_urls(provider), lambda: self.api_key(provider), self.sleep
+                self.http,
+                self.base_urls(provider),
+                lambda: self.api_key(provider),
+                self.sleep,
+                submitted=self._submitted.setdefault((provider, key), {}),
             )
             return await client.render(
                 prompt,
                 client_id=client_id,
                 duration_s=duration_s,
                 retry=retry,
-                idempotency_key=f"{ep}:{job_id or 'video'}",
+                idempotency_key=key,
             )
 
         out, provider = await self._route(
@@ -428,6 +438,8 @@ class Generator:
             trace_id=trace_id,
         )
         await self._success(out, provider, "video.generate", client_id, ep, job_id, trace_id, usd)
+        for p in CAPABILITIES["video"]:
+            self._submitted.pop((p, key), None)
         return out  # type: ignore[no-any-return]
 
     async def _success(

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .app import ROUTES, ErrorResponse
+from .settings import SOCIAL_PLATFORMS
 
 __all__ = ["document", "main"]
 
@@ -38,6 +39,9 @@ def document() -> dict[str, Any]:
         modes.append((m, "validation"))
     _refs, defs = models_json_schema(modes, ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    # a kill switch's platform is checked against the social platforms (controls.py): say so
+    scope_platform = schemas["KillScope"]["properties"]["platform"]["anyOf"][0]
+    scope_platform["enum"] = list(SOCIAL_PLATFORMS)
 
     def ref(m: type[BaseModel]) -> dict[str, Any]:
         return {"$ref": f"#/components/schemas/{m.__name__}"}

@@ -507,6 +507,10 @@ class MediaClient:
     deadline_s: float = 900.0
     timeout: float = 60.0
     name: str = "media"
+    #: render id → the request id of the first submit answer that named it, kept by the caller
+    #: across retries: a render created by a submit whose poll then failed is replayed (same
+    #: ``Idempotency-Key``) by the retry, and its proof must name the request that created it
+    submitted: dict[str, str] = field(default_factory=dict)
 
     def _h(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.api_key()}"}
@@ -552,6 +556,8 @@ class MediaClient:
             raise ProviderError(
                 self.name, f"render submit answered without an id: {job!r}", request_id=rid
             )
+        if rid is not None:
+            rid = self.submitted.setdefault(render_id, rid)
         waited = 0.0
         status = str(job.get("status", "queued"))
         while status not in ("succeeded", "completed", "failed", "canceled", "cancelled"):

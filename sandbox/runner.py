@@ -241,6 +241,9 @@ class Runner:
             self.jobs.set_state(job, "queued")
             raise
         except Held as e:
+            # parked by a control, not a failure: the run does not use up one of the retry
+            # policy's attempts (a job released afterwards still has all its retries)
+            job.attempts -= 1
             job.hold_reason = (
                 e.error.split(":", 1)[0] if e.error.startswith("mode:") else "approval"
             )
@@ -248,6 +251,7 @@ class Runner:
                 job.hold_reason = e.error.split(" ", 1)[0]
             self._finish(job, "awaiting_approval", e.error)
         except Blocked as e:
+            job.attempts -= 1  # refused by a control or guard: not an attempt that failed
             job.hold_reason = e.reason
             self.telemetry.blocked.labels(e.reason).inc()
             self._finish(job, "blocked", e.error)

@@ -76,13 +76,17 @@ async def _collect(e: DrillState) -> dict[str, Any]:
                 }
                 for j in await pc.jobs()
             ]
+        controls: dict[str, Any] = {}
+        with contextlib.suppress(Exception):
+            controls = dict(await pc.controls())
+        # the retry policy the platform states (absent from older platforms: not judged then)
+        retry = controls.get("retry")
+        out["retry_policy"] = dict(retry) if isinstance(retry, dict) else {}
         initial = getattr(e, "initial_budgets", None)
         if initial is not None:
             out["budgets"] = dict(initial)
-        else:
-            with contextlib.suppress(Exception):
-                controls = await pc.controls()
-                out["budgets"] = flat_budgets(controls.get("budgets") or {})
+        elif controls:
+            out["budgets"] = flat_budgets(controls.get("budgets") or {})
     with contextlib.suppress(Exception):
         r = await e.admin.get("/faults")
         out["faults"] = r.json()
@@ -193,6 +197,7 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         jobs=rows_of(JobRow, got.get("jobs")),
         metrics_samples=got.get("metrics_samples", []),
         budgets=got.get("budgets", {}),
+        retry_policy=got.get("retry_policy", {}),
         accounts=accounts,
         clients={c.id: c.name for c in roster.clients},
         credentials=credentials,

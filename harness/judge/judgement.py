@@ -148,6 +148,8 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "every_side_effect_audited",
     "no_secret_in_artifacts",
     "nothing_reaches_a_host_it_was_not_given",
+    "retries_within_policy",
+    "runbook_steps_applied",
 )
 
 

@@ -166,6 +166,9 @@ class DrillRecord:
     #: budgets in force: client_usd / client_tokens (per client id or one number),
     #: episode_usd / episode_tokens
     budgets: dict[str, Any] = field(default_factory=dict)
+    #: the retry policy the platform states in ``controls()["retry"]`` (``max_attempts``,
+    #: ``base_delay_s``, ``max_delay_s``, ``jitter``); empty when the platform does not state one
+    retry_policy: dict[str, Any] = field(default_factory=dict)
     #: world facts — account id → {tenant_id, platform, handle}
     accounts: dict[str, AccountFacts] = field(default_factory=dict)
     #: world facts — client id → display name

@@ -188,6 +188,15 @@ def test_every_found_scenario_validates_and_says_what_was_found_and_how_to_repro
         assert f"Reproduce: vibedrill run scenarios/found/{p.name}" in s.description
 
 
+@pytest.mark.parametrize("path", sorted(FOUND.glob("found_healthy_*.yaml")), ids=lambda p: p.stem)
+def test_a_bug_found_on_the_healthy_platform_stays_fixed(path: Path) -> None:
+    # a found_healthy_* scenario broke an invariant on the healthy sandbox; the sandbox was fixed
+    # and the scenario is kept as the regression: it must hold, and its faults must fire
+    res = evaluate(load_scenario(path).model_dump_json(), ())
+    assert res.violated == (), res.violated
+    assert res.verdict == "held", res
+
+
 def test_minimising_drops_every_fault_and_all_traffic_the_violation_does_not_need() -> None:
     from harness.explore.loop import minimise_faults, minimise_workload
 

@@ -297,11 +297,13 @@ def test_a_post_reported_live_after_only_failed_lookups_is_a_violation():
 # --- judged in every drill --------------------------------------------------------------------
 
 
-def test_the_secret_audit_and_egress_invariants_are_judged_even_when_a_scenario_does_not_list_them():
+def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_scenario_does_not_list_them():
     assert set(DEFAULT_INVARIANTS) == {
         "every_side_effect_audited",
         "no_secret_in_artifacts",
         "nothing_reaches_a_host_it_was_not_given",
+        "retries_within_policy",
+        "runbook_steps_applied",
     }
     rec = record(
         scenario={
@@ -322,3 +324,102 @@ def test_the_secret_audit_and_egress_invariants_are_judged_even_when_a_scenario_
     assert names["every_side_effect_audited"] == "violated"
     assert names["nothing_reaches_a_host_it_was_not_given"] == "not_applicable"  # no journal
     assert v.verdict == "violated"
+
+
+# --- retries_within_policy --------------------------------------------------------------------
+
+POLICY = {"max_attempts": 4, "base_delay_s": 2.0, "max_delay_s": 600.0, "jitter": 0.2}
+
+
+def tried(job_id: str, attempts: int, state: str = "succeeded") -> dict[str, Any]:
+    return {**job(job_id, state=state), "attempts": attempts}
+
+
+def test_a_job_run_more_often_than_the_stated_policy_is_a_violation_naming_both_numbers():
+    rec = record(
+        retry_policy=POLICY,
+        jobs=[tried("j-1", 1), tried("j-2", 4, "dead_letter"), tried("j-3", 5, "dead_letter")],
+    )
+    r = verdict("retries_within_policy", rec)
+    assert r.verdict == "violated"
+    assert r.count == 1
+    assert "ran 5 times (dead_letter), the retry policy allows 4" in r.detail
+    assert "j-3" in r.detail
+
+
+def test_a_dead_letter_before_the_attempts_are_used_is_a_violation():
+    rec = record(retry_policy=POLICY, jobs=[tried("j-1", 3, "dead_letter")])
+    r = verdict("retries_within_policy", rec)
+    assert r.verdict == "violated"
+    assert "dead-lettered after 3 of the 4 attempts the policy allows" in r.detail
+
+
+def test_retries_within_the_policy_hold_and_a_platform_without_a_policy_is_not_judged():
+    jobs = [tried("j-1", 1), tried("j-2", 4, "dead_letter"), tried("j-3", 3), tried("j-4", 0)]
+    r = verdict("retries_within_policy", record(retry_policy=POLICY, jobs=jobs))
+    assert r.verdict == "held"
+    assert r.checked == 3
+    assert (
+        r.detail == "all 3 jobs that ran stayed within 4 attempts; 1 dead-lettered after exactly 4"
+    )
+    assert verdict("retries_within_policy", record(jobs=jobs)).verdict == "not_applicable"
+    bad = record(retry_policy={"max_attempts": "many"}, jobs=jobs)
+    assert verdict("retries_within_policy", bad).verdict == "not_applicable"
+
+
+# --- runbook_steps_applied and the audit's own contract ---------------------------------------
+
+
+def steps(*events: tuple[str, float, dict[str, Any]]) -> Timeline:
+    tl = Timeline()
+    for kind, at, data in events:
+        tl.append(T0 + at, kind, "ops_lead", f"step {kind}", {"id": "route-away", **data})
+    return tl
+
+
+def test_a_runbook_step_the_platform_could_not_apply_is_a_violation_with_the_error():
+    tl = steps(
+        ("runbook_step.completed", 60, {}),
+        ("runbook_step.missed", 90, {"reason": "TypeError: _record() missing 'reason'"}),
+    )
+    r = verdict("runbook_steps_applied", record(timeline=tl))
+    assert r.verdict == "violated" and r.checked == 2
+    assert "failed: TypeError: _record() missing 'reason'" in r.detail
+    ok = steps(("runbook_step.completed", 60, {}))
+    assert verdict("runbook_steps_applied", record(timeline=ok)).verdict == "held"
+    assert verdict("runbook_steps_applied", record()).verdict == "not_applicable"
+
+
+def test_an_audit_event_with_a_phase_or_outcome_outside_the_contract_is_a_violation():
+    bad_phase = {**aud(1, 70, job="j-1", resource="r1"), "phase": "XXattemptXX", "outcome": None}
+    bad_outcome = {**aud(2, 71, job="j-2", resource="r2"), "outcome": "succeeded"}
+    rec = record(
+        ledger=[led(1, 60)], audit=[aud(1, 61, job="j-1", resource="r1"), bad_phase, bad_outcome]
+    )
+    r = verdict("every_side_effect_audited", rec)
+    assert r.verdict == "violated" and r.count == 2
+    assert "outside the contract (phase 'XXattemptXX'" in r.detail
+
+
+def test_a_job_lost_to_a_transient_fault_is_a_violation_and_an_unconfirmed_one_is_not():
+    jobs = [
+        {**job("j-1", "failed", error="x.unauthorized: 401"), "created_at": T0},
+        {**job("j-2", "needs_human_confirm"), "created_at": T0},
+        {**job("j-3", "dead_letter", kind="engagement_poll"), "created_at": T0},
+    ]
+    r = verdict(
+        "every_job_terminal_after_healing", record(jobs=jobs), params={"never_fail": ["publish"]}
+    )
+    assert r.verdict == "violated" and r.count == 1
+    assert "of kind publish ended failed although the fault was transient" in r.detail
+    assert verdict("every_job_terminal_after_healing", record(jobs=jobs)).verdict == "held"
+
+
+def test_an_attempt_never_closed_by_an_outcome_is_a_violation_unless_the_drill_just_ended():
+    attempt = {**aud(1, 60, job="j-1", resource="r1"), "phase": "attempt", "outcome": None}
+    late = {**aud(3, 3500, job="j-3", resource="r3"), "phase": "attempt", "outcome": None}
+    closed = {**aud(4, 100, job="j-4", resource="r4"), "phase": "attempt", "outcome": None}
+    rec = record(audit=[attempt, late, closed, {**aud(5, 101, job="j-4"), "outcome": "failed"}])
+    r = verdict("every_side_effect_audited", rec)
+    assert r.verdict == "violated" and r.count == 1
+    assert "attempt without an outcome (post.create on x, job j-1)" in r.detail

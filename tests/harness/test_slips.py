@@ -18,7 +18,9 @@ import pytest
 
 from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
+from sandbox.audit import AuditLog
 from sandbox.controls import Controls
+from sandbox.errors import AuthFailed
 from sandbox.lanes.api import ApiLane
 from sandbox.lanes.instagram import InstagramLane
 from sandbox.pacing import Pacer
@@ -126,3 +128,102 @@ def test_a_token_copied_into_an_error_text_is_caught_by_the_secret_check(monkeyp
 
     wrap(monkeypatch, InstagramLane, "error_for", make)
     assert "no_secret_in_artifacts" in violated("rb04_token_expiry_instagram", tmp_path)
+
+
+def test_a_dead_letter_one_attempt_late_is_caught_by_the_retry_policy_invariant(
+    monkeypatch, tmp_path
+):
+    # the slip of tests/mutation/bugs/09: ``attempts > max_attempts`` instead of ``>=``
+    def make(orig):
+        def _retry(self, job, error, retry_after):
+            if job.attempts == self.settings.retry.max_attempts:
+                job.attempts -= 1  # retried once more instead of dead-lettered
+                try:
+                    return orig(self, job, error, retry_after)
+                finally:
+                    job.attempts += 1
+            return orig(self, job, error, retry_after)
+
+        return _retry
+
+    wrap(monkeypatch, Runner, "_retry", make)
+    assert "retries_within_policy" in violated("rb03_lookup_errors", tmp_path)
+
+
+def test_a_dead_letter_one_attempt_early_is_caught_by_the_retry_policy_invariant(
+    monkeypatch, tmp_path
+):
+    def make(orig):
+        def _retry(self, job, error, retry_after):
+            if job.attempts == self.settings.retry.max_attempts - 1:
+                job.attempts += 1  # ``attempts + 1 >= max_attempts``: gives up one early
+                try:
+                    return orig(self, job, error, retry_after)
+                finally:
+                    job.attempts -= 1
+            return orig(self, job, error, retry_after)
+
+        return _retry
+
+    wrap(monkeypatch, Runner, "_retry", make)
+    assert "retries_within_policy" in violated("rb05_rate_limit_storm", tmp_path)
+
+
+def test_a_routing_control_that_breaks_is_caught_by_runbook_steps_applied(monkeypatch, tmp_path):
+    # mutmut's sandbox.controls set_provider_routing__mutmut_32 (an argument dropped): the Ops
+    # Lead's failover step raised, the platform failed over on its own and the drill held
+    def broken(self, capability, providers, *, actor, reason):
+        return self._record({"capability": capability}, list(providers), actor, reason)
+
+    monkeypatch.setattr(Controls, "set_provider_routing", broken)
+    assert "runbook_steps_applied" in violated("rb09_provider_outage", tmp_path)
+
+
+def test_an_audit_event_outside_the_contract_is_caught_by_the_audit_invariant(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.toolgate_client ToolGate.call__mutmut_34: phase "XXattemptXX"
+    def make(orig):
+        def record(self, **kw):
+            if kw.get("action") == "tool.call" and kw.get("phase") == "attempt":
+                kw["phase"] = "XXattemptXX"
+            return orig(self, **kw)
+
+        return record
+
+    wrap(monkeypatch, AuditLog, "record", make)
+    assert "every_side_effect_audited" in violated("rb08_tool_error", tmp_path)
+
+
+def test_a_5xx_read_as_an_expired_token_is_caught_by_the_transient_outage_check(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.lanes.api ApiLane.error_for__mutmut_4 (``s != 401``): every 503 of the
+    # outage became an authentication failure, and six publishes were lost instead of retried
+    def make(orig):
+        def error_for(self, r, *, mutating):
+            if r.status_code >= 500:
+                return AuthFailed(f"{self.platform}.unauthorized: 401")
+            return orig(self, r, mutating=mutating)
+
+        return error_for
+
+    wrap(monkeypatch, ApiLane, "error_for", make)
+    assert "every_job_terminal_after_healing" in violated("rb02_publish_outage", tmp_path)
+
+
+def test_a_failed_tool_call_left_unaudited_is_caught_as_an_attempt_without_outcome(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.toolgate_client ToolGate.call__mutmut_55: ``phase="outcome"`` dropped
+    # from the failure's audit call, which then raised TypeError: no outcome, the job retried
+    def make(orig):
+        def record(self, **kw):
+            if kw.get("action") == "tool.call" and kw.get("outcome") == "failed":
+                raise TypeError("record() missing 1 required keyword-only argument: 'phase'")
+            return orig(self, **kw)
+
+        return record
+
+    wrap(monkeypatch, AuditLog, "record", make)
+    assert "every_side_effect_audited" in violated("rb08_tool_error", tmp_path)

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from sandbox.app import create_app
 from sandbox.client import HttpPlatformClient, PlatformHttpError
@@ -188,43 +187,74 @@ def test_the_served_platform_keeps_jobs_and_audit_across_a_restart(tmp_path: Pat
     assert job["state"] == "succeeded" and before and after[: len(before)] == before
 
 
+#: operations whose bodies name ids of the world's roster — clients, their accounts, blueprints.
+#: Those are data of a deployment, not of the contract: the static document says ``string``
+#: and the server answers 422 naming the valid ids (``client_id: 'w…' is not a client; valid:
+#: acme, northwind``), so schemathesis' positive_data_acceptance (ST202: a schema-valid body
+#: must be accepted) cannot hold for them; every other check runs on them.
+ROSTER_ID_OPERATIONS = (
+    "canary",  # client_id
+    "set_blueprint_enabled",  # blueprint_id
+    "set_budget",  # client_id
+    "set_kill_switch",  # scope.client_id, scope.account_id
+    "set_mode",  # client_id
+    "set_trigger_lock",  # client_id
+    "submit",  # client_id, account_id, blueprint_id
+)
+
+
+def _only(flag: str) -> tuple[str, ...]:
+    return tuple(a for op in ROSTER_ID_OPERATIONS for a in (flag, op))
+
+
+#: (selection, why): all checks on every other operation, and all checks but ST202 on those
+SCHEMATHESIS_PASSES = (
+    _only("--exclude-operation-id"),
+    (*_only("--include-operation-id"), "--exclude-checks", "positive_data_acceptance"),
+)
+
+
 @pytest.mark.served
-def test_schemathesis_finds_no_server_error_in_the_served_platform(served: dict[str, Any]) -> None:
-    import schemathesis
+@pytest.mark.timeout(120)
+def test_schemathesis_with_all_checks_passes_on_the_served_platform(
+    served: dict[str, Any],
+) -> None:
+    import subprocess
+    import sys
+    import time
 
-    schema = schemathesis.openapi.from_url(served["openapi"])
-    ops = [r.ok() for r in schema.get_all_operations()]
-    assert len(ops) >= 20
-    failures: list[str] = []
-    for op in ops:
-        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
-            _probe(op, mode, failures)
-    assert not failures, "\n".join(failures[:10])
+    doc = ROOT / "docs" / "platform-openapi.json"
+    started = time.monotonic()
+    for sel in SCHEMATHESIS_PASSES:
+        r = subprocess.run(
+            [
+                sys.executable, "-m", "schemathesis.cli", "run", str(doc),
+                "--url", served["base"], "--checks", "all", "--mode", "all",
+                "--max-examples", "10", "--phases", "fuzzing", "--generation-deterministic",
+                "--request-timeout", "20", "--no-color", *sel,
+            ],
+            capture_output=True, text=True, timeout=100, cwd=ROOT,
+        )  # fmt: skip
+        assert r.returncode == 0, f"{sel}:\n{r.stdout[-6000:]}\n{r.stderr[-2000:]}"
+        assert " passed" in r.stdout and "Server error" not in r.stdout
+    assert time.monotonic() - started < 60
 
 
-def _probe(op: Any, mode: Any, failures: list[str]) -> None:
-    """Call one operation with generated inputs of ``mode``; record every 5xx."""
-
-    @given(case=op.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=8,
-        deadline=None,
-        database=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
-    def probe(case: Any) -> None:
-        resp = case.call(timeout=20)
-        if resp.status_code >= 500:
-            failures.append(
-                f"{case.method} {case.formatted_path} ({mode.value}): {resp.status_code} {resp.text[:200]}"
-            )
-
-    try:
-        probe()
-    except Exception as e:  # an operation with nothing to generate in this mode
-        if "Unsatisfiable" not in type(e).__name__:
-            raise
+@pytest.mark.served
+def test_a_count_written_as_a_whole_float_is_the_count_and_a_fraction_is_refused(
+    served: dict[str, Any],
+) -> None:
+    # JSON Schema counts 3.0 as an integer, so the contract does; 2.5 is no count, true is none
+    body = {"actor": "a", "reason": "r", "platform": "linkedin", "concurrency": 3.0}
+    r = httpx.post(served["base"] + "/controls/pacing", json=body, timeout=10)
+    assert r.status_code == 200, r.text
+    pacing = httpx.get(served["base"] + "/controls", timeout=10).json()["pacing"]["linkedin"]
+    assert pacing["concurrency"] == 3
+    for bad in (2.5, True):
+        r = httpx.post(
+            served["base"] + "/controls/pacing", json={**body, "concurrency": bad}, timeout=10
+        )
+        assert r.status_code == 422 and "concurrency" in r.text, (bad, r.text)
 
 
 @pytest.mark.served

@@ -102,6 +102,28 @@ def test_the_global_kill_switch_stops_every_side_effect_until_released() -> None
     virtual(main)
 
 
+def test_a_run_a_kill_switch_refused_uses_up_none_of_the_retry_policys_attempts() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            limit = r.platform.settings.retry.max_attempts
+            await r.client.set_kill_switch(KillScope(), True, **OPS)
+            jid = _publish(r, "acme", "x")
+            await asyncio.sleep(600)
+            job = r.platform.jobs.get(jid)
+            assert job.state == "blocked" and job.attempts == 0
+            # every attempt the policy allows still fails after the release: dead letter at 4
+            r.world.faults.add(
+                {"kind": "http.outage", "match": {"fake": "x", "route": "tweets.create"}}
+            )
+            await r.client.set_kill_switch(KillScope(), False, **OPS)
+            await r.settle()
+            assert job.state == "dead_letter" and job.attempts == limit
+            creates = [j for j in r.world.journal.entries(fake="x") if j.route == "tweets.create"]
+            assert len(creates) == limit
+
+    virtual(main)
+
+
 def test_a_kill_switch_engaged_mid_job_stops_the_side_effect_not_yet_sent() -> None:
     async def main() -> None:
         async with rig(pacing={"x": {"min_interval_s": 120}}) as r:

@@ -26,7 +26,7 @@ from sandbox.budget import (
 )
 from sandbox.contract import KillScope
 from sandbox.generation import HARD_TOOL_ROUND_CEILING, GenerationFailed, Generator
-from sandbox.providers import ToolCall, ToolSpec
+from sandbox.providers import RetryPolicy, ToolCall, ToolSpec
 
 URLS = {
     "openai": "https://api.openai.com/v1",
@@ -287,6 +287,54 @@ def test_a_failed_render_is_reported_and_not_billed() -> None:
         assert rig.ledger("video.generated") == []
 
     drill(body, faults=({"kind": "media.job_failed"},))
+
+
+#: the first poll of a render hangs past the client's timeout (the render itself goes on)
+POLL_HANGS_ONCE = (
+    {
+        "kind": "http.hang",
+        "params": {"seconds": 90.0},
+        "match": {"fake": "media", "route": "renders.get"},
+        "first_n": 1,
+    },
+)
+
+
+def _submits(rig: Rig) -> list[Any]:
+    return [e for e in rig.journal("media") if e.route == "renders.create"]
+
+
+def test_a_render_whose_poll_hung_is_audited_with_the_request_that_created_it() -> None:
+    async def body(rig: Rig) -> None:
+        await rig.gen.video(client_id="acme", prompt="a clip", duration_s=5, job_id="j-1")
+        (entry,) = rig.ledger("video.generated")
+        (ok,) = rig.outcomes("success")
+        creating, replay = _submits(rig)
+        assert replay.status == 200  # the retry's submit handed back the same render
+        assert ok["proof"]["request_id"] == entry.request_id == creating.request_id
+        assert ok["proof"]["resource_id"] == entry.resource_id
+
+    drill(body, faults=POLL_HANGS_ONCE)
+
+
+def test_a_render_created_by_a_failed_attempt_is_audited_when_a_later_attempt_gets_it() -> None:
+    # found by `vibedrill explore` on the healthy platform (scenarios/found/
+    # found_healthy_every_side_effect_audited_s1.yaml): the job's first attempt gives up after
+    # the poll hangs, the runner retries the job, the retry's submit hands back the render the
+    # first attempt created — and its audit named the replay, a request the provider never billed
+    async def body(rig: Rig) -> None:
+        rig.gen.policy = RetryPolicy(max_retries=0)
+        with pytest.raises(GenerationFailed):
+            await rig.gen.video(client_id="acme", prompt="a clip", duration_s=5, job_id="j-1")
+        rig.gen.policy = RetryPolicy()
+        await rig.gen.video(client_id="acme", prompt="a clip", duration_s=5, job_id="j-1")
+        (entry,) = rig.ledger("video.generated")
+        (ok,) = rig.outcomes("success")
+        assert len(_submits(rig)) == 2
+        assert ok["proof"]["request_id"] == entry.request_id == _submits(rig)[0].request_id
+        assert rig.gen._submitted == {}  # forgotten once audited
+
+    drill(body, faults=POLL_HANGS_ONCE)
 
 
 # --- through the platform: generation jobs ----------------------------------------------------

@@ -16,13 +16,14 @@ from pydantic import Field
 from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
 from ..rows import number
 from ..timeline import format_offset
-from ._base import Findings, NotApplicable, Params, Violation, invariant
+from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, noun_of
 
 __all__ = [
     "engagement_never_answers_itself",
     "no_reply_while_triggers_off",
     "nothing_lost_or_doubled_across_release",
+    "runbook_steps_applied",
     "side_effects_only_as_the_mode_allows",
 ]
 
@@ -358,3 +359,28 @@ def engagement_never_answers_itself(record: DrillRecord, p: Params) -> Findings 
         out,
         f"{len(own)} inbound items authored by the platform's own accounts; none answered",
     )
+
+
+@invariant(NoParams)
+def runbook_steps_applied(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+    """Every control the automated Ops Lead asked for was applied: no runbook step failed.
+
+    A step fails when the platform refuses or breaks on a control call (``runbook_step.missed``
+    with the error): a kill switch, routing change or pause the runbook needs and cannot get is
+    a broken toolbox, even when the incident then ends on its own.
+    """
+    steps = record.timeline.of_kind("runbook_step.completed", "runbook_step.missed")
+    if not steps:
+        return NotApplicable("no runbook step was taken (observe mode or nothing detected)")
+    out = [
+        Violation(
+            e.t,
+            ("runbook step", "runbook steps"),
+            f"failed: {str(e.data.get('reason') or e.summary)[:160]}",
+            str(e.data.get("id") or e.seq),
+            e.evidence or "evidence/timeline.jsonl",
+        )
+        for e in steps
+        if e.kind == "runbook_step.missed"
+    ]
+    return Findings(len(steps), out, f"all {len(steps)} runbook steps were applied")

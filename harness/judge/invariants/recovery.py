@@ -22,6 +22,7 @@ __all__ = [
     "no_side_effect_while_toolgate_failing",
     "no_unverified_publish_reported_live",
     "queue_freshness_restored",
+    "retries_within_policy",
 ]
 
 TERMINAL_STATES: tuple[str, ...] = (
@@ -246,6 +247,11 @@ class TerminalParams(Params):
         ge=0,
         description="jobs created (or due) this shortly before the drill ended had no time to finish",
     )
+    never_fail: tuple[str, ...] = Field(
+        (),
+        description="job kinds a healed, transient fault must not lose: they may end succeeded or "
+        "needs_human_confirm (the platform says it cannot tell), not failed or dead-lettered",
+    )
 
 
 @invariant(TerminalParams)
@@ -271,6 +277,21 @@ def every_job_terminal_after_healing(
         if state in ok and state != "succeeded" and str(j.get("kind")) in p.must_succeed:
             phrase = (
                 f"of kind {j.get('kind')} ended {state} although its work had a healthy alternative "
+                f"({str(j.get('last_error') or '')[:80]})"
+            )
+            out.append(
+                Violation(
+                    float(j.get("updated_at") or record.end_t),
+                    ("job", "jobs"),
+                    phrase,
+                    str(j.get("id")),
+                    f"evidence/jobs.jsonl#L{i + 1}",
+                )
+            )
+            continue
+        if state in ("failed", "dead_letter") and str(j.get("kind")) in p.never_fail:
+            phrase = (
+                f"of kind {j.get('kind')} ended {state} although the fault was transient "
                 f"({str(j.get('last_error') or '')[:80]})"
             )
             out.append(
@@ -345,4 +366,57 @@ def queue_freshness_restored(record: DrillRecord, p: FreshnessParams) -> Finding
         len(after),
         [],
         f"{p.metric} back to ≤{p.target_s:g}s at {format_offset(record.offset(restored))}, {restored - heal:g}s after healing",
+    )
+
+
+@invariant(NoParams)
+def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+    """No job runs more often than the platform's retry policy allows, and none is dead-lettered
+    before it used its attempts.
+
+    The policy is the one the platform states in ``controls()["retry"]`` (``max_attempts``), not a
+    number copied into the scenario; the attempts are the platform's own count per job. A job
+    over the limit made requests the policy forbids (more load on a struggling platform, more
+    side effects risked); a dead letter under it gave up on work it was allowed to retry.
+    """
+    raw = record.retry_policy.get("max_attempts")
+    if raw is None:
+        return NotApplicable("the platform states no retry policy (controls() has no retry)")
+    limit = int(number(raw, -1.0))
+    if limit < 1:
+        return NotApplicable(f"the platform's retry policy has no usable max_attempts ({raw!r})")
+    if not record.jobs:
+        return NotApplicable("the platform reported no jobs")
+    out: list[Violation] = []
+    checked = dead = 0
+    for i, j in enumerate(record.jobs):
+        attempts = int(j.get("attempts") or 0)
+        if attempts <= 0:
+            continue
+        checked += 1
+        state = str(j.get("state"))
+        phrase = None
+        if attempts > limit:
+            phrase = f"ran {attempts} times ({state}), the retry policy allows {limit}"
+        elif state == "dead_letter":
+            dead += 1
+            if attempts < limit:
+                phrase = (
+                    f"was dead-lettered after {attempts} of the {limit} attempts the policy allows"
+                )
+        if phrase is not None:
+            out.append(
+                Violation(
+                    float(j.get("updated_at") or record.end_t),
+                    ("job", "jobs"),
+                    phrase,
+                    str(j.get("id")),
+                    f"evidence/jobs.jsonl#L{i + 1}",
+                )
+            )
+    return Findings(
+        checked,
+        out,
+        f"all {checked} jobs that ran stayed within {limit} attempts; {dead} dead-lettered "
+        f"after exactly {limit}",
     )

@@ -9,6 +9,12 @@ from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, noun_of
 
+#: an AuditEvent's phase and outcome as the contract allows them (docs/contracts.md)
+AUDIT_PHASES: frozenset[str] = frozenset({"attempt", "outcome"})
+AUDIT_OUTCOMES: frozenset[str] = frozenset(
+    {"success", "failed", "blocked", "needs_human_confirm", "dead_letter"}
+)
+
 __all__ = [
     "every_side_effect_audited",
     "every_side_effect_on_intended_account",
@@ -199,6 +205,11 @@ class AuditedParams(Params):
         ),
         description="ledger actions that must be audited",
     )
+    open_attempt_s: float = Field(
+        300.0,
+        ge=0,
+        description="an attempt this shortly before the drill ended may still lack its outcome",
+    )
 
 
 @invariant(AuditedParams)
@@ -229,6 +240,44 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
         )
         ref = str(e.get("resource_id") or e.get("request_id"))
         out.append(Violation(float(e["t"]), noun, phrase, ref, evidence("ledger.jsonl", i)))
+    for j, a in enumerate(record.audit):
+        phase, outcome = a.get("phase", "outcome"), a.get("outcome")
+        if phase in AUDIT_PHASES and (
+            outcome in AUDIT_OUTCOMES if phase == "outcome" else outcome is None
+        ):
+            continue
+        out.append(
+            Violation(
+                float(a.get("t") or record.end_t),
+                ("AuditEvent", "AuditEvents"),
+                f"outside the contract (phase {phase!r}, outcome {outcome!r}; {a.get('action')})",
+                str(a.get("event_id")),
+                evidence("audit.jsonl", j),
+            )
+        )
+    # every attempt is closed by an outcome of the same job, action and platform: an attempt
+    # left open means an outcome (a failure, a refusal) was never audited
+    opened: dict[tuple[object, ...], list[int]] = {}
+    for j, a in enumerate(record.audit):
+        k: tuple[object, ...] = (a.get("job_id"), a.get("action"), a.get("platform"))
+        if a.get("phase") == "attempt":
+            opened.setdefault(k, []).append(j)
+        elif a.get("phase", "outcome") == "outcome" and opened.get(k):
+            opened[k].pop(0)
+    for key, left in opened.items():
+        for j in left:
+            a = record.audit[j]
+            if float(a.get("t") or 0.0) > record.end_t - p.open_attempt_s:
+                continue
+            out.append(
+                Violation(
+                    float(a.get("t") or record.end_t),
+                    ("AuditEvent", "AuditEvents"),
+                    f"attempt without an outcome ({key[1]} on {key[2]}, job {key[0]})",
+                    str(a.get("event_id")),
+                    evidence("audit.jsonl", j),
+                )
+            )
     for j in f.successes:
         a = record.audit[j]
         proof = a.get("proof") or {}
