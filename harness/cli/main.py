@@ -516,10 +516,11 @@ def _run_many(
         )
         return 128 + int(stopped)
     for r in results:
+        notes = list(getattr(r, "notes", None) or [])
         if r.verdict == "skipped":
-            err.print(f"{r.scenario}: skipped: {'; '.join(r.notes)}", markup=False)
-        elif r.notes:
-            err.print(f"{r.scenario}: {'; '.join(r.notes)}", markup=False)
+            err.print(f"{r.scenario}: skipped: {'; '.join(notes)}", markup=False)
+        elif notes:
+            err.print(f"{r.scenario}: {'; '.join(notes)}", markup=False)
     if any(r.verdict == "error" for r in results):
         return EXIT_HARNESS
     if any(r.verdict in ("violated", "vacuous") for r in results):
