@@ -248,6 +248,8 @@ class GamedayEngine(DrillEngine):
                         "postcondition": postcondition_of(st),
                         "postcondition_met": False,
                         "reason": "not done during the game day",
+                        # nobody tried it: a grade of the rehearsal, not a refused control
+                        "attempted": False,
                     },
                 )
         people = measures(record, judge(record), "people")

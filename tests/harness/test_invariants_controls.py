@@ -390,6 +390,23 @@ def test_a_runbook_step_the_platform_could_not_apply_is_a_violation_with_the_err
     assert verdict("runbook_steps_applied", record()).verdict == "not_applicable"
 
 
+def test_a_step_nobody_attempted_is_the_rehearsals_grade_not_a_broken_toolbox():
+    # a game day marks the steps nobody did as missed, with no refusal to report
+    nobody_tried = {
+        "id": "global_freeze",
+        "reason": "not done during the game day",
+        "attempted": False,
+    }
+    tl = steps(
+        ("runbook_step.completed", 60, {}),
+        ("runbook_step.missed", 3600, nobody_tried),
+    )
+    r = verdict("runbook_steps_applied", record(timeline=tl))
+    assert r.verdict == "held" and r.checked == 1
+    nobody = steps(("runbook_step.missed", 3600, nobody_tried))
+    assert verdict("runbook_steps_applied", record(timeline=nobody)).verdict == "not_applicable"
+
+
 def test_an_audit_event_with_a_phase_or_outcome_outside_the_contract_is_a_violation():
     bad_phase = {**aud(1, 70, job="j-1", resource="r1"), "phase": "XXattemptXX", "outcome": None}
     bad_outcome = {**aud(2, 71, job="j-2", resource="r2"), "outcome": "succeeded"}

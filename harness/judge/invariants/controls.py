@@ -369,7 +369,13 @@ def runbook_steps_applied(record: DrillRecord, p: NoParams) -> Findings | NotApp
     with the error): a kill switch, routing change or pause the runbook needs and cannot get is
     a broken toolbox, even when the incident then ends on its own.
     """
-    steps = record.timeline.of_kind("runbook_step.completed", "runbook_step.missed")
+    # a step nobody attempted (a game day's "not done", ``attempted: false``) is graded in the
+    # rehearsal, not here: only a step that was tried and failed is a refused control
+    steps = [
+        e
+        for e in record.timeline.of_kind("runbook_step.completed", "runbook_step.missed")
+        if e.data.get("attempted", True) is not False
+    ]
     if not steps:
         return NotApplicable("no runbook step was taken (observe mode or nothing detected)")
     out = [
