@@ -143,34 +143,51 @@ def _dependencies_folder(wheel: Path, target: Path) -> Path:
     return target
 
 
+def _installer(python: Path, wheel: Path) -> list[str]:
+    """The command that installs ``wheel`` (no dependencies, no index) into ``python``'s venv:
+    uv where this environment has it (a venv made by ``uv sync`` has no pip), else pip."""
+    uv = Path(sys.executable).parent / "uv"
+    if uv.is_file():
+        return [
+            str(uv),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            "--no-deps",
+            "--offline",
+            str(wheel),
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        str(python),
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-index",
+        "--disable-pip-version-check",
+        str(wheel),
+    ]
+
+
 def install(base: Path) -> InstalledVibedrill:
     """vibedrill installed from its built wheel into a fresh venv under ``base``."""
     wheel = _build_wheel(base / "dist")
     env_dir = base / "venv"
     venv.create(env_dir, with_pip=False, symlinks=True)
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(env_dir / "bin" / "python"),
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--disable-pip-version-check",
-            str(wheel),
-        ],
+        _installer(env_dir / "bin" / "python", wheel),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     )
-    assert done.returncode == 0, (
-        f"pip install of {wheel.name} failed:\n{done.stdout}\n{done.stderr}"
-    )
+    assert done.returncode == 0, f"installing {wheel.name} failed:\n{done.stdout}\n{done.stderr}"
     deps = _dependencies_folder(wheel, base / "deps")
     purelib = subprocess.run(
         [
