@@ -21,6 +21,7 @@ __all__ = [
     "known_invariants",
     "platform_defects",
     "scenarios_dir",
+    "unknown_defect",
 ]
 
 
@@ -37,6 +38,21 @@ def known_invariants() -> Collection[str]:
 def platform_defects() -> Collection[str]:
     """The sandbox's defect names, with every component that declares defects imported."""
     return platform_adapter.defect_names()
+
+
+def unknown_defect(names: Collection[str]) -> str | None:
+    """The ``--defect`` error for the first name that is not a defect (with a did-you-mean and
+    the valid names), or None when every name is one."""
+    from fakes.core.faults import did_you_mean
+
+    known = platform_defects()
+    for d in names:
+        if d not in known:
+            return (
+                f"--defect: {d!r} is not a defect{did_you_mean(d, known)}; "
+                f"valid: {', '.join(sorted(known))}"
+            )
+    return None
 
 
 def defect_catalogue() -> list[dict[str, str]]:

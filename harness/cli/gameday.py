@@ -86,7 +86,7 @@ def gameday_cmd(
     Incident Commander, Ops Lead, Scribe and Comms, and a graded postmortem."""
     from rich.console import Console
 
-    from ..catalogue import platform_defects
+    from ..catalogue import unknown_defect
     from ..drill.run import commit_of
     from ..gameday import GamedayOptions, Urls, run_gameday
     from ..scenario import ScenarioError, load_scenario
@@ -113,16 +113,10 @@ def gameday_cmd(
             err.print(f"--world: {e}", markup=False)
             raise typer.Exit(EXIT_USAGE) from None
     scale = 4.0 if time_scale is None else time_scale
-    known = platform_defects()
-    for d in defect or ():
-        if d not in known:
-            from fakes.core.faults import did_you_mean
-
-            err.print(
-                f"--defect: {d!r} is not a defect{did_you_mean(d, known)}; valid: {', '.join(sorted(known))}",
-                markup=False,
-            )
-            raise typer.Exit(EXIT_USAGE)
+    bad_defect = unknown_defect(defect or ())
+    if bad_defect is not None:
+        err.print(bad_defect, markup=False)
+        raise typer.Exit(EXIT_USAGE)
     try:
         sc = load_scenario(_resolve(scenario))
     except ValueError as e:

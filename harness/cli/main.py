@@ -213,7 +213,7 @@ def run(
     ] = None,
 ) -> None:
     """Run drills in-process on virtual time (or a platform over HTTP); a report per drill."""
-    from ..catalogue import platform_defects
+    from ..catalogue import unknown_defect
     from ..scenario import ScenarioError, load_scenario
 
     if mode is not None and mode not in ("auto", "observe"):
@@ -233,16 +233,10 @@ def run(
     served = None
     if platform_url is not None and world is not None:
         served = _served_target(platform_url, world, time_scale)
-    known = platform_defects()
-    for d in defect or ():
-        if d not in known:
-            from fakes.core.faults import did_you_mean
-
-            err.print(
-                f"--defect: {d!r} is not a defect{did_you_mean(d, known)}; valid: {', '.join(sorted(known))}",
-                markup=False,
-            )
-            raise typer.Exit(EXIT_USAGE)
+    bad_defect = unknown_defect(defect or ())
+    if bad_defect is not None:
+        err.print(bad_defect, markup=False)
+        raise typer.Exit(EXIT_USAGE)
     from ..parallel import ShardError, parse_shard, shard_of
 
     try:
