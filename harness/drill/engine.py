@@ -48,6 +48,8 @@ __all__ = ["DrillEngine"]
 
 #: how long after the workload ends the platform gets to drain before verification
 DRAIN_S = 900.0
+#: submissions open at once against a platform over HTTP (see :func:`run_jobs`)
+SERVED_SUBMISSIONS_IN_FLIGHT = 16
 
 
 class _Levers:
@@ -191,9 +193,10 @@ class DrillEngine(DrillState):
             roster = await view.roster()
             self.served_clients: list[str] = served_clients(self.scenario, roster)
             scoped = ScopedPlatformClient(http_platform)
-            self.controls_at_rest = await preflight(
+            self.controls_at_rest, enabled = await preflight(
                 scoped, str(self.opts.platform_url), self.defects
             )
+            self.defects = tuple(dict.fromkeys([*self.defects, *enabled]))
             await scoped.mark(self.t0)
             await view.mark()
             self.platform_client = scoped
@@ -293,7 +296,14 @@ class DrillEngine(DrillState):
         self.ops.after_step = self._sync_controls
         tasks = [
             asyncio.ensure_future(
-                run_jobs(plan, self.platform_client, self.t0, self.now, self._submitted)
+                run_jobs(
+                    plan,
+                    self.platform_client,
+                    self.t0,
+                    self.now,
+                    self._submitted,
+                    in_flight=SERVED_SUBMISSIONS_IN_FLIGHT if self.opts.served else 1,
+                )
             ),
             asyncio.ensure_future(self._inject()),
             asyncio.ensure_future(self._monitor()),

@@ -112,8 +112,9 @@ class ScopedPlatformClient(PlatformControls):
 
 async def preflight(
     pc: PlatformClient, url: str, needed_defects: Collection[str]
-) -> dict[str, Any]:
-    """Check the platform at ``url`` can be drilled; return its control state (at rest).
+) -> tuple[dict[str, Any], list[str]]:
+    """Check the platform at ``url`` can be drilled; return its control state (at rest) and the
+    defects it says are switched on (they go in the verdict: a report names what was drilled).
 
     Raises :class:`DrillError` when it does not answer or is not in its resting state, and
     :class:`DrillSkipped` when a defect the scenario needs is not switched on there.
@@ -155,7 +156,7 @@ async def preflight(
             f"the platform at {url} is not at rest ({'; '.join(left)}): a drill starts from the "
             "platform's default controls; release them or restart the platform"
         )
-    return state
+    return state, enabled
 
 
 def served_clients(scenario: Scenario, roster: Roster) -> list[str]:

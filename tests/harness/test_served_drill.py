@@ -116,6 +116,10 @@ def test_the_same_drill_against_a_platform_with_a_defect_is_violated(
     assert r.verdict == "violated"
     bad = [i["name"] for i in r.verdict_json["invariants"] if i["verdict"] == "violated"]
     assert "rate_within_platform_limits" in bad
+    # the report names what was drilled: the defect the platform runs, though the drill set none
+    assert r.verdict_json["defects"] == ["retry_after_ignored"]
+    assert r.report_dir is not None
+    assert "retry_after_ignored" in (r.report_dir / "postmortem.md").read_text()
 
 
 def test_a_scenario_needing_a_defect_the_platform_lacks_is_skipped_never_held(
