@@ -409,7 +409,7 @@ class Generator:
         """Render one video through the video routing (submit, poll, fetch); audited as ``video.generate``."""
         ep = episode_id or job_id or "videos"
         usd = VIDEO_USD_PER_S * duration_s
-        key = f"{ep}:{job_id or 'video'}"
+        key = _video_key(ep, job_id)
 
         async def once(provider: str, retry: int) -> Rendered:
             client = MediaClient(
@@ -442,6 +442,53 @@ class Generator:
             self._submitted.pop((p, key), None)
         return out  # type: ignore[no-any-return]
 
+    def abandon_video(
+        self,
+        *,
+        client_id: str,
+        episode_id: str | None,
+        job_id: str,
+        trace_id: str,
+        duration_s: float,
+        why: str,
+    ) -> list[str]:
+        """The video job gave up: claim every render its submits created and nothing followed.
+
+        A render whose polls failed (or outlived ``deadline_s``) on every attempt is still the
+        provider's job: it may finish after the platform stopped asking, and the provider bills
+        it then. The platform knows its id and the request that created it, so it audits each one
+        as ``needs_human_confirm`` (proof names the render; a person fetches it or writes it off)
+        and holds its price against the budget. Returns the render ids claimed.
+        """
+        ep = episode_id or job_id
+        key = _video_key(ep, job_id)
+        usd = VIDEO_USD_PER_S * duration_s
+        claimed: list[str] = []
+        for provider in CAPABILITIES["video"]:
+            for render_id, request_id in (self._submitted.pop((provider, key), None) or {}).items():
+                value = self.audit(
+                    client_id=client_id,
+                    platform=provider,
+                    account_id=self.account_of(provider),
+                    action="video.generate",
+                    job_id=job_id,
+                    trace_id=trace_id,
+                    phase="outcome",
+                    outcome="needs_human_confirm",
+                    error=(
+                        f"gave up ({why}); render {render_id} was created and may still finish "
+                        f"and be billed: confirm it with {provider}, or write it off"
+                    ),
+                    proof={"request_id": request_id, "resource_id": render_id},
+                    detail={"episode_id": ep, "result": "unknown", "cost_usd": usd},
+                )
+                if isinstance(value, Awaitable):  # the platform's audit is synchronous
+                    raise TypeError("abandon_video needs a synchronous audit function")
+                self.budget.charge(client_id, ep, tokens=0, usd=usd)
+                self.metric("llm_spend_usd", usd, {"client_id": client_id, "provider": provider})
+                claimed.append(render_id)
+        return claimed
+
     async def _success(
         self,
         out: Rendered,
@@ -468,6 +515,11 @@ class Generator:
         )
         self.budget.charge(client_id, ep, tokens=0, usd=usd)
         self.metric("llm_spend_usd", usd, {"client_id": client_id, "provider": provider})
+
+
+def _video_key(episode_id: str, job_id: str | None) -> str:
+    """The ``Idempotency-Key`` of a video job's render submits (the same on every attempt)."""
+    return f"{episode_id}:{job_id or 'video'}"
 
 
 # --- wiring into a platform --------------------------------------------------------------------

@@ -52,6 +52,20 @@ class GenerationComponent:
         )
         for kind in ("generate_text", "generate_image", "generate_video"):
             p.runner.register(kind, self.handle)
+        p.runner.on_dead_letter.append(self._gave_up)
+
+    def _gave_up(self, job: JobRecord) -> None:
+        """A dead-lettered video job's renders are still the provider's work: claim them."""
+        if job.spec.kind != "generate_video":
+            return
+        self.generator.abandon_video(
+            client_id=job.spec.client_id,
+            episode_id=job.spec.episode_id,
+            job_id=job.id,
+            trace_id=job.trace_id,
+            duration_s=float(job.spec.payload.get("duration_s") or 10.0),
+            why=f"dead letter after {job.attempts} attempts",
+        )
 
     def _limits(self, client_id: str) -> BudgetLimits:
         b = self.p.controls.budget_for(client_id)

@@ -434,6 +434,38 @@ def test_a_generation_job_is_blocked_by_the_client_budget_and_by_the_generate_ki
     _platform(body)
 
 
+def test_a_video_job_that_gives_up_claims_the_render_the_provider_finishes_and_bills_later() -> (
+    None
+):
+    # every attempt's render outlives the client's patience (deadline_s) and then finishes: the
+    # provider bills a render the platform stopped asking about. Left unclaimed, the money and
+    # the clip were off the record (every_side_effect_audited caught it on a stuck-render drill)
+    async def body(r: Any) -> None:
+        job = r.platform.submit(_gen("generate_video", duration_s=8))
+        await r.settle()
+        assert job.state == "dead_letter", (job.state, job.last_error)
+        (left,) = r.audit(action="video.generate", outcome="needs_human_confirm")
+        assert "may still finish and be billed" in (left.error or "")
+        await asyncio.sleep(STUCK_S)  # the render finishes; the next request settles its bill
+        later = r.platform.submit(_gen("generate_video", duration_s=8))
+        await r.settle()
+        assert later.state == "succeeded", later.last_error
+        billed = {e.resource_id: e for e in r.ledger("video.generated")}
+        gave_up = billed[left.proof["resource_id"]]
+        assert left.proof["request_id"] == gave_up.request_id
+        m = await r.client.metrics()  # its price is held against the client's spend
+        assert m['spend_usd_total{client_id="acme"}'] == pytest.approx(2 * 8 * 0.05, abs=1e-6)
+
+    _platform(
+        body,
+        faults=({"kind": "media.job_stuck", "params": {"for_s": STUCK_S}, "first_n": 1},),
+    )
+
+
+#: long enough that a render outlives every attempt of its job (4 × 900 s polls, plus back-off)
+STUCK_S = 3 * 3600.0
+
+
 def test_a_tool_call_loop_job_fails_at_the_recursion_stop() -> None:
     async def body(r: Any) -> None:
         job = r.platform.submit(_gen(tools=["kb_search"]))
