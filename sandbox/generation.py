@@ -127,6 +127,8 @@ class Generator:
     #: called before each provider call with (client_id, provider, action); raises to refuse it
     gate: Callable[[str, str, str], None] | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    #: seconds each provider request may take (``Settings.provider_timeout_s``)
+    timeout: float = 60.0
     _episodes: int = 0
     #: (provider, idempotency key) → {render id: the request that created it}, kept across
     #: retries *and* across attempts of the job: a render created by a submit whose poll then
@@ -138,9 +140,11 @@ class Generator:
     def _text(self, provider: str) -> OpenAIClient | AnthropicClient:
         key = lambda: self.api_key(provider)  # noqa: E731
         if provider == "openai":
-            return OpenAIClient(self.http, self.base_urls("openai"), key)
+            return OpenAIClient(self.http, self.base_urls("openai"), key, timeout=self.timeout)
         if provider == "anthropic":
-            return AnthropicClient(self.http, self.base_urls("anthropic"), key)
+            return AnthropicClient(
+                self.http, self.base_urls("anthropic"), key, timeout=self.timeout
+            )
         raise ValueError(
             f"{provider!r} cannot generate text; valid: {', '.join(CAPABILITIES['text'])}"
         )
@@ -378,7 +382,10 @@ class Generator:
 
         async def once(provider: str, retry: int) -> Rendered:
             return await OpenAIClient(
-                self.http, self.base_urls(provider), lambda: self.api_key(provider)
+                self.http,
+                self.base_urls(provider),
+                lambda: self.api_key(provider),
+                timeout=self.timeout,
             ).image(prompt, size=size, retry=retry)
 
         out, provider = await self._route(
@@ -417,6 +424,7 @@ class Generator:
                 self.base_urls(provider),
                 lambda: self.api_key(provider),
                 self.sleep,
+                timeout=self.timeout,
                 submitted=self._submitted.setdefault((provider, key), {}),
             )
             return await client.render(

@@ -49,6 +49,7 @@ class GenerationComponent:
             sleep=asyncio.sleep,
             account_of=self._account_of,
             gate=self._gate,
+            timeout=p.settings.provider_timeout_s,
         )
         for kind in ("generate_text", "generate_image", "generate_video"):
             p.runner.register(kind, self.handle)

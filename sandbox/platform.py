@@ -116,7 +116,8 @@ class Platform:
         # connect/read/write/pool limits; the lanes also bound each whole request (asyncio.timeout)
         limit = settings.request_timeout_s
         self.http = httpx.AsyncClient(
-            transport=self.egress, timeout=httpx.Timeout(limit, connect=min(5.0, limit))
+            transport=self.egress,
+            timeout=httpx.Timeout(limit, connect=min(settings.connect_timeout_s, limit)),
         )
         self.http._cookies = _NoCookies()  # the setter would copy it into a plain jar
         self.keyring = Keyring(

@@ -62,6 +62,35 @@ def load_world(ready_file: str | Path) -> dict[str, Any]:
     return doc
 
 
+#: the least real time each of the platform's timeouts gets on a scaled clock (seconds)
+REAL_TIMEOUT_FLOORS: dict[str, float] = {
+    "request_timeout_s": 2.0,
+    "connect_timeout_s": 1.0,
+    "provider_timeout_s": 2.0,
+    "tool_timeout_s": 2.0,
+}
+
+
+def scaled_timeouts(settings: Mapping[str, Any], time_scale: float) -> dict[str, Any]:
+    """``settings`` with every timeout at least its real-time floor on a clock ``time_scale`` fast.
+
+    The platform's timeouts are on its clock: at K=120 the default 30 s request timeout is 250 ms
+    of real time and the 5 s connect timeout 42 ms — on a busy 2-core machine an ordinary request
+    outlives them, the post is created all the same, and the drill judges the machine's
+    scheduling instead of the platform (posts nobody claims, healthy drills violated). Each
+    timeout is raised to ``floor × K`` clock seconds where that is longer (30 s stays 30 s up to
+    K=15). A fault that hangs longer than the raised timeout still times out.
+    """
+    out = dict(settings)
+    if time_scale <= 1:
+        return out
+    defaults = Settings.model_fields
+    for name, floor in REAL_TIMEOUT_FLOORS.items():
+        given = float(out.get(name, defaults[name].default))
+        out[name] = max(given, floor * time_scale)
+    return out
+
+
 async def build_platform(
     doc: Mapping[str, Any],
     *,
@@ -141,7 +170,7 @@ async def serve(
         admin_token=admin_token,
         now=now or time.time,
         fetch_timeout=10.0 * time_scale,
-        **dict(settings or {}),
+        **scaled_timeouts(settings or {}, time_scale),
     )
     store = SqliteStore(db_path) if db_path is not None else None
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)

@@ -176,6 +176,12 @@ class Settings(_M):
     runner_concurrency: int = Field(16, ge=1, le=4096)
     #: seconds before an outbound request is abandoned (its outcome is then unknown)
     request_timeout_s: float = Field(30.0, gt=0)
+    #: seconds to open a connection (at most ``request_timeout_s``)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    #: seconds a provider request (LLM, image, a media render's submit, poll or fetch) may take
+    provider_timeout_s: float = Field(60.0, gt=0)
+    #: seconds the tool gateway (MCP) may take to answer one message
+    tool_timeout_s: float = Field(30.0, gt=0)
     #: seconds between evaluations of the platform's own alert rules
     alert_interval_s: float = Field(30.0, gt=0)
     #: OAuth client id the platform uses for X token refresh

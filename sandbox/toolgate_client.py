@@ -358,6 +358,7 @@ class ToolGateComponent:
             fail_open=lambda: p.defects.on("toolgate_fail_open"),
             api_key=self._key,
             account_id=account,
+            read_timeout_s=p.settings.tool_timeout_s,
         )
         p.runner.register("tool_call", self.handle)
 

@@ -293,3 +293,20 @@ def test_hostile_bodies_get_4xx_on_every_post_route(served: dict[str, Any]) -> N
                 timeout=20,
             )
             assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
+
+
+def test_a_scaled_platform_keeps_each_timeout_above_its_real_time_floor() -> None:
+    from sandbox.serve import REAL_TIMEOUT_FLOORS, scaled_timeouts
+    from sandbox.settings import Settings
+
+    # at K=120 the default 5 s connect timeout is 42 ms of real time: a busy machine's scheduling
+    # then "times out" healthy requests; each timeout gets at least its floor of real time
+    out = scaled_timeouts({"request_timeout_s": 600.0, "pacing": {"x": 1}}, 120)
+    assert out["pacing"] == {"x": 1}
+    assert out["request_timeout_s"] == 600.0  # longer than the floor: kept
+    assert out["connect_timeout_s"] == REAL_TIMEOUT_FLOORS["connect_timeout_s"] * 120
+    assert out["provider_timeout_s"] == REAL_TIMEOUT_FLOORS["provider_timeout_s"] * 120
+    assert out["tool_timeout_s"] == REAL_TIMEOUT_FLOORS["tool_timeout_s"] * 120
+    # up to a modest scale the platform's own settings stand
+    assert scaled_timeouts({}, 4)["request_timeout_s"] == Settings().request_timeout_s
+    assert scaled_timeouts({}, 1) == {}
