@@ -7,7 +7,7 @@ the planned curve in ``load.html``); :mod:`harness.load.locustfile` wraps each p
 With ``U`` peak users (``--users``) and ``T`` the run time (``--run-time``):
 
 - ``steady``: ``U`` users from the start, started at ``--spawn-rate`` per second.
-- ``ramp``: a straight line from 1 user to ``U`` over the whole run.
+- ``ramp``: a straight line from 1 user to ``U`` over the first 90 % of the run, then ``U``.
 - ``spike``: a baseline of ``U/5`` users, ``U`` in the middle fifth of the run (40 %..60 %),
   then the baseline again; users start and stop within a second (at most 100 a second).
 - ``evening_rush``: many clients' posting schedules aligned on the hour. Before the hour
@@ -29,13 +29,15 @@ __all__ = ["SHAPES", "ShapePlan", "shape_plan"]
 #: the shapes ``--shape`` accepts, and what each one is
 SHAPES: dict[str, str] = {
     "steady": "every user from the start (at --spawn-rate)",
-    "ramp": "from 1 user to --users, linearly over the run",
+    "ramp": "from 1 user to --users, linearly over 90 % of the run",
     "spike": "a fifth of --users, all of them in the middle fifth of the run, a fifth again",
     "evening_rush": "clients' schedules aligned on the hour: a surge to --users, then decay",
 }
 
 #: where the hour strikes in ``evening_rush`` and where ``spike`` begins and ends (run fractions)
 RUSH_AT, SPIKE_FROM, SPIKE_TO = 0.2, 0.4, 0.6
+#: where ``ramp`` reaches all the users (a run fraction); it holds them after
+RAMP_TO = 0.9
 #: the fastest a shape starts or stops users (Locust warns above 100 a second)
 MAX_RATE = 100
 
@@ -82,7 +84,7 @@ class ShapePlan:
         if self.name == "steady":
             return u
         if self.name == "ramp":
-            return max(1, min(u, math.ceil(u * t / T)))
+            return min(u, math.ceil(1 + (u - 1) * min(1.0, t / (RAMP_TO * T))))
         if self.name == "spike":
             return u if SPIKE_FROM * T <= t < SPIKE_TO * T else self.baseline
         # evening_rush
@@ -97,7 +99,7 @@ class ShapePlan:
             return self.spawn_rate
         if self.name == "ramp":
             # each one-second step reached within the second, whatever the slope
-            return max(1.0, math.ceil(self.users / self.run_time_s))
+            return max(1.0, math.ceil(self.users / (RAMP_TO * self.run_time_s)))
         # spike and rush: within a second, up to Locust's advised 100 users a second
         return float(min(self.users, MAX_RATE))
 
