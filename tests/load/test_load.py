@@ -645,7 +645,7 @@ def test_a_master_runs_with_a_worker_started_by_load_worker(tmp_path: Path) -> N
     assert rep["verdict"] == "held" and rep["options"]["expect_workers"] == 1
     assert rep["options"]["workers"] == 0 and rep["options"]["shape"] == "ramp"
     assert rep["locust"]["total"]["requests"] > 0 and rep["jobs"]["submitted"] > 0
-    keys = {j["spec"]["idempotency_key"].rsplit("-", 2)[-2] for j in _rows(tmp_path, "jobs")}
+    keys = {w["idempotency_key"].rsplit("-", 2)[-2] for w in _rows(tmp_path, "workload")}
     assert keys == {"w0"}
     # the master learned every job from the worker's stats reports
     assert rep["jobs"]["answer_cut_off"] <= 5
