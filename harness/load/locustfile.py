@@ -454,7 +454,7 @@ def run_worker(
     # the master samples the run once a second: report to it as often (Locust's default is 3 s)
     locust.runners.WORKER_REPORT_INTERVAL = SAMPLE_S
     # Locust tries CONNECT_RETRY_COUNT + 1 times, CONNECT_TIMEOUT seconds each
-    wait = min(5.0, connect_timeout_s)
+    wait = max(1, min(5, math.ceil(connect_timeout_s)))
     locust.runners.CONNECT_TIMEOUT = wait
     locust.runners.CONNECT_RETRY_COUNT = max(0, math.ceil(connect_timeout_s / wait) - 1)
     state = _new_state(None)
