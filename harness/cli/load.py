@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["load_app"]
+__all__ = ["load_app", "load_worker_cmd"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_HARNESS = 0, 1, 2, 3
 
@@ -108,6 +108,44 @@ def load(
             "mode); 0 runs one Locust process",
         ),
     ] = 0,
+    shape: Annotated[
+        str,
+        typer.Option(
+            "--shape",
+            help="load shape: steady (every user from the start), ramp (1 to --users over the "
+            "run), spike (a fifth, all in the middle fifth, a fifth), evening_rush (clients' "
+            "schedules aligned on the hour: a surge to --users, then decay)",
+        ),
+    ] = "steady",
+    expect_workers: Annotated[
+        int,
+        typer.Option(
+            "--expect-workers",
+            help="Locust workers started elsewhere (`vibedrill load-worker`) that the master "
+            "waits for, besides --workers",
+        ),
+    ] = 0,
+    master_host: Annotated[
+        str,
+        typer.Option(
+            "--master-host",
+            help="address Locust's master binds; not loopback only with --platform-url (a "
+            "staging platform the other machines' workers reach)",
+        ),
+    ] = "127.0.0.1",
+    master_port: Annotated[
+        int | None,
+        typer.Option(
+            "--master-port",
+            help="port of Locust's master (default: 5557 with --expect-workers, else free)",
+        ),
+    ] = None,
+    expect_workers_timeout: Annotated[
+        str,
+        typer.Option(
+            "--expect-workers-timeout", help="how long the master waits for all its workers"
+        ),
+    ] = "60s",
     admin_token: Annotated[
         str | None,
         typer.Option(
@@ -135,6 +173,7 @@ def load(
             ("--retry-after", retry_after),
             ("--drain", drain),
             ("--in-flight", in_flight),
+            ("--expect-workers-timeout", expect_workers_timeout),
         ):
             try:
                 durations[flag] = parse_duration(value)
@@ -174,6 +213,11 @@ def load(
             seed=seed,
             admin_token=admin_token,
             workers=workers,
+            shape=shape,
+            expect_workers=expect_workers,
+            master_host=master_host,
+            master_port=master_port,
+            expect_workers_timeout_s=durations["--expect-workers-timeout"],
         )
         opts.check()
         result = run_load(with_commit(opts), note=lambda m: typer.echo(m, err=True))
@@ -202,8 +246,46 @@ def load(
     for inv in rep["invariants"]:
         if inv["verdict"] == "violated":
             typer.echo(f"  {inv['name']}: {inv['detail']}")
-    typer.echo(f"  report: {result.report_dir / 'load.json'}")
+    typer.echo(f"  report: {result.report_dir / 'load.json'} and load.html")
     raise typer.Exit(result.exit_code)
+
+
+def load_worker_cmd(
+    master_host: Annotated[
+        str, typer.Option("--master-host", help="address of the `vibedrill load` master")
+    ],
+    master_port: Annotated[
+        int, typer.Option("--master-port", min=1, max=65535, help="port of the master")
+    ] = 5557,
+    connect_timeout: Annotated[
+        str, typer.Option("--connect-timeout", help="give up when no master answers by then")
+    ] = "60s",
+) -> None:
+    """Run one Locust worker for a `vibedrill load --expect-workers N` master elsewhere.
+
+    The worker gets its accounts, job keys and share of the request cap from the master, sends
+    the platform the master names (its --platform-url) what the master's load shape asks, and
+    exits 0 when the master is done (3 when no master answered or it has all its workers).
+    """
+    import os
+    import sys
+
+    from ..durations import DurationError, parse_duration
+
+    try:
+        timeout_s = parse_duration(connect_timeout)
+    except DurationError as e:
+        raise _fail(f"--connect-timeout: {e}", EXIT_USAGE) from None
+    if not timeout_s > 0:
+        raise _fail("--connect-timeout: must be more than 0s", EXIT_USAGE)
+    argv = [sys.executable, "-m", "harness.load.locustfile", "--worker"]
+    argv += ["--master-host", master_host, "--master-port", str(master_port)]
+    argv += ["--connect-timeout", str(timeout_s)]
+    typer.echo(f"vibedrill load-worker: connecting to {master_host}:{master_port}", err=True)
+    # Locust's gevent monkey-patching must not meet this process's imports: become the worker
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
 
 
 if __name__ == "__main__":

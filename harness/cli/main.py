@@ -22,7 +22,7 @@ from rich.table import Table
 from ..scenario_sources import Catalogue, ScenarioSourceError, load_catalogue
 from .explore import explore_cmd
 from .gameday import gameday_cmd
-from .load import load_app
+from .load import load_app, load_worker_cmd
 from .platform import platform_app
 
 __all__ = ["app", "main"]
@@ -37,6 +37,7 @@ app = typer.Typer(
 
 app.add_typer(platform_app, name="platform")
 app.add_typer(load_app, name="load")
+app.command("load-worker")(load_worker_cmd)
 app.command("explore")(explore_cmd)
 app.command("gameday")(gameday_cmd)
 

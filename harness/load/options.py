@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import Any
 from fakes.core.faults import FAULT_KINDS, did_you_mean
 
 from ..errors import BadInputError, RehearsalError
+from .shapes import SHAPES
 
 __all__ = [
     "DEFAULT_FAULT",
     "DEFAULT_FAULT_ROUTE",
     "INVARIANTS",
+    "LOCUST_MASTER_PORT",
     "MAX_REQUESTS_CAP",
     "MAX_RUN_TIME_S",
     "MAX_WORKERS",
@@ -24,6 +27,7 @@ __all__ = [
     "LoadResult",
     "LoadUsageError",
     "fault_spec",
+    "is_loopback",
     "with_commit",
 ]
 
@@ -33,6 +37,8 @@ MAX_RUN_TIME_S = 600.0
 MAX_WORKERS = 32
 #: the most requests a load test may send to the platform, whatever ``--max-requests`` says
 MAX_REQUESTS_CAP = 200_000
+#: Locust's own master port: where ``vibedrill load-worker`` looks by default
+LOCUST_MASTER_PORT = 5557
 #: the storm installed when no ``--fault`` is given: X's post endpoint (posts and replies) answers 429
 DEFAULT_FAULT = "x.rate_limited"
 DEFAULT_FAULT_ROUTE = "tweets.create"
@@ -81,6 +87,28 @@ class LoadOptions:
     commit: str | None = None
     #: Locust worker processes under a master (Locust's distributed mode); 0: one process
     workers: int = 0
+    #: the load shape (a name of :data:`harness.load.shapes.SHAPES`)
+    shape: str = "steady"
+    #: workers started elsewhere (``vibedrill load-worker``) the master waits for, besides ``workers``
+    expect_workers: int = 0
+    #: the address Locust's master binds (loopback unless workers come from other machines)
+    master_host: str = "127.0.0.1"
+    #: the master's port; None: Locust's 5557 when workers come from elsewhere, else a free one
+    master_port: int | None = None
+    #: how long the master waits for all its workers to connect (seconds)
+    expect_workers_timeout_s: float = 60.0
+
+    @property
+    def distributed(self) -> bool:
+        """Locust's master and workers (rather than one process)."""
+        return self.workers + self.expect_workers > 0
+
+    @property
+    def bind_port(self) -> int:
+        """The port Locust's master binds (0: a free one)."""
+        if self.master_port is not None:
+            return self.master_port
+        return LOCUST_MASTER_PORT if self.expect_workers else 0
 
     def check(self) -> None:
         """Refuse an unbounded or impossible run with one clear message (``LoadUsageError``)."""
@@ -95,6 +123,36 @@ class LoadOptions:
             raise LoadUsageError(
                 f"--workers: {self.workers} is out of range 0..{MAX_WORKERS} (0: one Locust "
                 "process; N: Locust's master and N worker processes)"
+            )
+        if self.shape not in SHAPES:
+            raise LoadUsageError(
+                f"--shape: {self.shape!r} is not a load shape{did_you_mean(self.shape, SHAPES)}; "
+                f"valid: {', '.join(SHAPES)}"
+            )
+        if not 0 <= self.expect_workers <= MAX_WORKERS:
+            raise LoadUsageError(
+                f"--expect-workers: {self.expect_workers} is out of range 0..{MAX_WORKERS} "
+                "(workers started elsewhere with `vibedrill load-worker`)"
+            )
+        if self.master_port is not None and not 0 <= self.master_port <= 65535:
+            raise LoadUsageError(f"--master-port: {self.master_port} is out of range 0..65535")
+        if not self.distributed and (
+            self.master_port is not None or self.master_host != "127.0.0.1"
+        ):
+            raise LoadUsageError(
+                "--master-host and --master-port are Locust's master's: give --workers N or "
+                "--expect-workers N as well (without them Locust runs in one process)"
+            )
+        if not is_loopback(self.master_host) and self.platform_url is None:
+            raise LoadUsageError(
+                f"--master-host {self.master_host}: workers on other machines cannot reach the "
+                "platform and fakes this command starts on 127.0.0.1; load a staging platform "
+                "they can reach with --platform-url and --world (or keep --master-host 127.0.0.1)"
+            )
+        if not 0 < self.expect_workers_timeout_s <= MAX_RUN_TIME_S:
+            raise LoadUsageError(
+                f"--expect-workers-timeout: {self.expect_workers_timeout_s:g}s is out of range "
+                f"(more than 0s, at most {MAX_RUN_TIME_S / 60:g}m)"
             )
         if not self.spawn_rate > 0:
             raise LoadUsageError(f"--spawn-rate: {self.spawn_rate:g} must be > 0 users per second")
@@ -125,6 +183,16 @@ class LoadOptions:
         if self.platform_url is not None:
             return "load-external"
         return "load-" + ("+".join(sorted(self.defects)) or "healthy")
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is this machine's loopback (a name or an address)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def fault_spec(

@@ -44,6 +44,7 @@ from ..judge.rows import (
     rows_of,
 )
 from ..platform_adapter import PlatformServeUsageError, load_served_world
+from .charts import write_load_html
 from .options import (
     DEFAULT_FAULT,
     DEFAULT_FAULT_ROUTE,
@@ -59,7 +60,9 @@ from .options import (
     with_commit,
 )
 from .servers import Admin, Child, drain, run_locust, sigterm_as_interrupt, start_world, targets_of
+from .shapes import shape_plan
 from .summary import percentile_row, rate_limits, side_effects, write_load_report
+from .timeline import QueueSampler, load_timeline
 
 __all__ = [
     "DEFAULT_FAULT",
@@ -106,6 +109,8 @@ class Collected:
     t_heal: float
     t_end: float
     drained_s: float
+    #: the platform's queue depth, sampled once a second from the storm to the end of the drain
+    queue: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -160,19 +165,23 @@ def collect(opts: LoadOptions, note: Callable[[str], None]) -> Collected:
         targets = targets_of(roster, platforms)
         if not targets:
             raise LoadUsageError(f"the world has no account on {', '.join(platforms)}")
-        if opts.workers > len(targets):
+        n_workers = opts.workers + opts.expect_workers
+        if n_workers > len(targets):
             raise LoadUsageError(
-                f"--workers: {opts.workers} workers for {len(targets)} target accounts; each "
-                f"worker acts for its own accounts, so use at most {len(targets)}"
+                f"--workers/--expect-workers: {n_workers} workers for {len(targets)} target "
+                f"accounts; each worker acts for its own accounts, so use at most {len(targets)}"
             )
         prefix = f"load-{opts.seed}-{os.urandom(4).hex()}-"
         t_start = time.time()
         fault_ids = api.install(faults)
         stack.callback(api.remove, fault_ids)
+        sampler = QueueSampler(base, opts.admin_token).start()
+        stack.callback(sampler.stop)
         note(
             f"storm installed: {', '.join(str(f['kind']) for f in faults)}; "
-            f"Locust: {opts.users} users for {opts.run_time_s:g}s"
+            f"Locust: {opts.users} users ({opts.shape}) for {opts.run_time_s:g}s"
             + (f" on {opts.workers} workers under a master" if opts.workers else "")
+            + (f" and {opts.expect_workers} started elsewhere" if opts.expect_workers else "")
         )
         cfg = {
             "host": base,
@@ -186,8 +195,19 @@ def collect(opts: LoadOptions, note: Callable[[str], None]) -> Collected:
             "reply_platforms": ["x"],
             "wait_s": list(opts.wait_s),
             "key_prefix": prefix,
+            "shape": opts.shape,
         }
-        locust = run_locust(cfg, tmp, stack, opts.workers)
+        locust = run_locust(
+            cfg,
+            tmp,
+            stack,
+            opts.workers,
+            expect_workers=opts.expect_workers,
+            master_host=opts.master_host,
+            master_port=opts.bind_port,
+            expect_workers_timeout_s=opts.expect_workers_timeout_s,
+            note=note,
+        )
         t_heal = time.time()
         # the rules' params (Retry-After) are only listed while installed; history keeps hits
         installed = api.get("/faults").get("faults") or []
@@ -202,6 +222,7 @@ def collect(opts: LoadOptions, note: Callable[[str], None]) -> Collected:
         ledger = [e for e in api.get("/ledger").get("entries") or [] if e["seq"] > hw["ledger"]]
         audit, _ = api.audit(hw["audit"])
         history = api.get("/faults").get("history") or []
+        queue = sampler.stop()
         t_end = time.time()
     return Collected(
         base=base,
@@ -221,6 +242,7 @@ def collect(opts: LoadOptions, note: Callable[[str], None]) -> Collected:
         t_heal=t_heal,
         t_end=t_end,
         drained_s=drained_s,
+        queue=queue,
     )
 
 
@@ -331,6 +353,7 @@ def load_report(
     rate["early_requests"] = by_name["rate_within_platform_limits"].count
     rate["in_flight_after_429"] = judged.in_flight
     rate["in_flight_s"] = opts.in_flight_s
+    plan = shape_plan(opts.shape, opts.users, opts.spawn_rate, opts.run_time_s)
     return {
         "id": opts.report_id,
         "verdict": judged.verdict,
@@ -348,6 +371,8 @@ def load_report(
             "drain_s": opts.drain_s,
             "seed": opts.seed,
             "workers": opts.workers,
+            "expect_workers": opts.expect_workers,
+            "shape": opts.shape,
             "platforms": got.platforms,
             "accounts": len(got.targets),
         },
@@ -384,6 +409,19 @@ def load_report(
             "ledger": len(got.ledger),
             "audit": len(got.audit),
         },
+        "timeline": load_timeline(
+            t_start=got.t_start,
+            t_heal=got.t_heal,
+            t_end=got.t_end,
+            samples=got.locust.get("samples") or [],
+            queue=got.queue,
+            journal=record.journal,
+            ledger=record.ledger,
+            fault_ids=set(got.fault_ids),
+            planned=plan.curve(),
+            surge_at_s=plan.surge_at_s,
+            locust_start=got.locust.get("started_at"),
+        ),
     }
 
 
@@ -400,5 +438,6 @@ def run_load(opts: LoadOptions, note: Callable[[str], None] = print) -> LoadResu
     rep = load_report(opts, got, record, judged)
     out_dir = opts.reports_dir / opts.report_id
     write_load_report(out_dir, rep, record)
+    write_load_html(out_dir, rep)
     code = 0 if judged.verdict == "held" else 1
     return LoadResult(judged.verdict, code, rep, out_dir, judged.violated)

@@ -28,6 +28,7 @@ from .options import UNSETTLED, LoadError, LoadOptions, LoadUsageError
 __all__ = [
     "Admin",
     "Child",
+    "connect_host",
     "drain",
     "run_locust",
     "sigterm_as_interrupt",
@@ -243,45 +244,72 @@ _LOCUST = [sys.executable, "-m", "harness.load.locustfile"]
 
 
 def run_locust(
-    cfg: dict[str, Any], tmp: Path, stack: contextlib.ExitStack, workers: int = 0
+    cfg: dict[str, Any],
+    tmp: Path,
+    stack: contextlib.ExitStack,
+    workers: int = 0,
+    *,
+    expect_workers: int = 0,
+    master_host: str = "127.0.0.1",
+    master_port: int = 0,
+    expect_workers_timeout_s: float = 60.0,
+    note: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run Locust headless in child processes (:mod:`harness.load.locustfile`); its result.
 
-    ``workers`` 0: one process. Otherwise Locust's master and ``workers`` worker processes on
-    127.0.0.1; the result is the master's (stats aggregated over the workers) with every
-    worker's submitted jobs. Every child is stopped and reaped by ``stack``.
+    ``workers`` and ``expect_workers`` 0: one process. Otherwise Locust's master on
+    ``master_host:master_port`` (0: a free port), ``workers`` local worker processes, and
+    ``expect_workers`` more that connect from elsewhere (``vibedrill load-worker``); the result
+    is the master's (stats aggregated over the workers, every worker's submitted jobs). Every
+    child is stopped and reaped by ``stack``.
     """
     cfg_file, out_file = tmp / "locust-config.json", tmp / "locust-result.json"
     cfg_file.write_text(json.dumps(cfg))
-    if workers == 0:
+    total = workers + expect_workers
+    if total == 0:
         child = Child.start("locust", [*_LOCUST, str(cfg_file), str(out_file)], tmp / "locust.log")
         stack.callback(child.stop)
         return _finished(child, out_file, float(cfg["run_time_s"]) + 60.0)
     port_file = tmp / "locust-master.port"
-    argv = [*_LOCUST, "--master", "--expect-workers", str(workers), "--port-file", str(port_file)]
+    argv = [*_LOCUST, "--master", "--expect-workers", str(total), "--port-file", str(port_file)]
+    argv += ["--master-host", master_host, "--master-port", str(master_port)]
+    argv += ["--expect-workers-timeout", str(expect_workers_timeout_s)]
     master = Child.start(
         "the Locust master", [*argv, str(cfg_file), str(out_file)], tmp / "locust-master.log"
     )
     stack.callback(master.stop)
     port = int(_wait_for("the Locust master", lambda: _read_port(port_file), master))
+    if expect_workers and note is not None:
+        note(
+            f"Locust master on {master_host}:{port} waits {expect_workers_timeout_s:g}s for "
+            f"{expect_workers} more worker(s): vibedrill load-worker --master-host "
+            f"{connect_host(master_host)} --master-port {port}"
+        )
     children: list[tuple[Child, Path]] = []
     for i in range(workers):
         result = tmp / f"locust-worker-{i}.json"
-        argv = [*_LOCUST, "--worker", "--master-port", str(port), "--index", str(i)]
-        argv += ["--workers", str(workers), str(cfg_file), str(result)]
+        argv = [*_LOCUST, "--worker", "--master-host", connect_host(master_host)]
+        argv += ["--master-port", str(port), str(result)]
         child = Child.start(f"Locust worker {i}", argv, tmp / f"locust-worker-{i}.log")
         stack.callback(child.stop)
         children.append((child, result))
-    # the master waits up to 60 s for its workers, then runs the users for run_time_s
-    got = _finished(master, out_file, float(cfg["run_time_s"]) + 120.0)
+    # the master waits for its workers, then runs the users for run_time_s
+    got = _finished(master, out_file, float(cfg["run_time_s"]) + expect_workers_timeout_s + 60.0)
     stopped = {got["stopped_by"]}
+    jobs = {str(s["job_id"]): s for s in got["submitted"]}
     for child, result in children:
         part = _finished(child, result, 30.0)
-        got["submitted"] += part["submitted"]
+        jobs.update((str(s["job_id"]), s) for s in part["submitted"])
         stopped.add(part["stopped_by"])
+    got["submitted"] = sorted(jobs.values(), key=lambda s: float(s["submitted_at"]))
     if "max_requests" in stopped:
         got["stopped_by"] = "max_requests"
     return got
+
+
+def connect_host(bind_host: str) -> str:
+    """Where a worker on this machine reaches a master bound to ``bind_host``."""
+    return "127.0.0.1" if bind_host in ("", "0.0.0.0", "::", "localhost") else bind_host
 
 
 def _read_port(path: Path) -> int | None:

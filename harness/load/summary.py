@@ -59,7 +59,8 @@ def render_markdown(rep: dict[str, Any]) -> str:
     lines = [
         f"# Load test `{rep['id']}`: {rep['verdict']}",
         "",
-        f"{rep['options']['users']} Locust users (spawn rate {rep['options']['spawn_rate']:g}/s) for "
+        f"{rep['options']['users']} Locust users (shape {rep['options'].get('shape', 'steady')}, "
+        f"spawn rate {rep['options']['spawn_rate']:g}/s) for "
         f"{rep['options']['run_time_s']:g}s against {rep['platform']}"
         + (f" with defects {', '.join(rep['defects'])}" if rep["defects"] else "")
         + f"; storm: {', '.join(f['kind'] for f in rep['faults']) or 'none'}; "
@@ -81,6 +82,8 @@ def render_markdown(rep: dict[str, Any]) -> str:
     ]
     for inv in rep["invariants"]:
         lines.append(f"- **{inv['name']}** {inv['verdict']}: {inv['detail']}")
+    if "timeline" in rep:
+        lines += ["", "Charts over time (throughput, 429 rate, latency, queue depth): `load.html`."]
     reached = rep.get("reached") or []
     if reached:
         lines += ["", "## Reached", ""]
