@@ -43,7 +43,9 @@ from ..judge.record import DrillRecord
 from ..report.lock import ReportLock
 from ..scenario import Scenario
 from .grading import compare, measures, people_of
-from .state import GameDay, GamedayRefused, active_steps, step_name
+from .participants import GamedayRefused
+from .state import GameDay
+from .steps import active_steps, step_name
 
 __all__ = [
     "DEFAULT_SCALE",
