@@ -7,7 +7,7 @@ never hit: the fault never fired) over ``held``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .invariants import InvariantError, InvariantResult, InvariantSpec, evaluate
@@ -33,7 +33,10 @@ def _seconds(value: Any) -> float:
     return parse_duration(value)
 
 
-def _reached_specs(record: DrillRecord) -> list[tuple[str, str | None, str | None, int]]:
+def _reached_specs(
+    record: DrillRecord,
+) -> list[tuple[str, str | None, str | None, str | None, int]]:
+    """(name, fault kind, fault rule id, probe, min hits) of every reached check."""
     sc = record.scenario
     checks = getattr(sc, "reached_checks", None)
     if checks is None:
@@ -43,26 +46,35 @@ def _reached_specs(record: DrillRecord) -> list[tuple[str, str | None, str | Non
             str(scenario_field(f, "kind")) for f in scenario_field(sc, "faults", ()) or ()
         )
         checks = [{"fault": k} for k in kinds]
-    out = []
+    out: list[tuple[str, str | None, str | None, str | None, int]] = []
     for c in checks:
         if isinstance(c, str):
             target, _, verb = c.partition(" ")
             fault, probe = (target, None) if verb in ("", "served", "fired") else (None, target)
-            out.append((c, fault, probe, 1))
+            out.append((c, fault, None, probe, 1))
             continue
         fault, probe = scenario_field(c, "fault"), scenario_field(c, "probe")
+        rule = scenario_field(c, "rule")
         name = scenario_field(c, "name") or (f"{fault} served" if fault else f"{probe} observed")
-        out.append((str(name), fault, probe, int(scenario_field(c, "min_hits", 1) or 1)))
+        need = int(scenario_field(c, "min_hits", 1) or 1)
+        out.append((str(name), fault, None if rule is None else str(rule), probe, need))
     return out
 
 
 def judge_reached(record: DrillRecord) -> list[ReachedResult]:
-    """Did each fault fire (hits from the fault rules) or each probe show up (timeline, metrics)?"""
+    """Did each fault fire (hits from the fault rules) or each probe show up (timeline, metrics)?
+
+    A check may name one fault ``rule`` (its id) to count only that rule's hits.
+    """
     rows = record.fault_rows()
     out = []
-    for name, fault, probe, need in _reached_specs(record):
+    for name, fault, rule, probe, need in _reached_specs(record):
         if fault is not None:
-            count = sum(int(r.get("hits") or 0) for r in rows if r.get("kind") == fault)
+            count = sum(
+                int(r.get("hits") or 0)
+                for r in rows
+                if r.get("kind") == fault and (rule is None or str(r.get("id")) == rule)
+            )
         else:
             count = sum(
                 1 for e in record.timeline if e.kind == probe or e.data.get("probe") == probe
@@ -153,25 +165,31 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
 )
 
 
-def _specs(record: DrillRecord) -> list[InvariantSpec]:
+def _specs(record: DrillRecord, defaults: Sequence[str]) -> list[InvariantSpec]:
     raw = scenario_field(record.scenario, "invariants", ()) or ()
     specs = [InvariantSpec.parse(s) for s in raw]
     named = {s.name for s in specs}
-    return specs + [InvariantSpec(name=n) for n in DEFAULT_INVARIANTS if n not in named]
+    return specs + [InvariantSpec(name=n) for n in defaults if n not in named]
 
 
 def judge(
-    record: DrillRecord, *, error: str | None = None, extra: Mapping[str, Any] | None = None
+    record: DrillRecord,
+    *,
+    error: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    defaults: Sequence[str] = DEFAULT_INVARIANTS,
 ) -> Verdict:
     """Judge a drill record: invariants, reached checks, expectations, metrics, verdict.
 
     ``error`` marks a drill that broke as a rehearsal (the verdict is then ``error`` whatever
     else was found). Never raises for a bad invariant spec: that becomes an ``error`` verdict too.
+    ``defaults`` are judged besides the scenario's own invariants (a load test, which judges
+    only the invariants it names, passes none).
     """
     results: list[InvariantResult] = []
     problems = [error] if error else []
     try:
-        specs = _specs(record)
+        specs = _specs(record, defaults)
     except InvariantError as e:
         specs, problems = [], [*problems, str(e)]
     for spec in specs:
