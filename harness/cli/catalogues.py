@@ -43,8 +43,7 @@ def invariants() -> None:
 
     t = Table("invariant", "claim", "params")
     for row in catalogue():
-        params = row.get("params") or {}
-        t.add_row(str(row.get("name")), str(row.get("claim", "")), ", ".join(params))
+        t.add_row(row["name"], row["claim"], ", ".join(row["params"]))
     out.print(t)
 
 

@@ -231,7 +231,7 @@ class GamedayEngine(DrillEngine):
             }
             from ..drill.respond import postcondition_of
 
-            for index, (phase, i, st) in enumerate(active_steps(record.scenario, rb), 1):
+            for index, (phase, i, st) in enumerate(active_steps(self.gd.scenario, rb), 1):
                 name = step_name(rb, phase, i)
                 if name in done:
                     continue

@@ -12,7 +12,7 @@ from typing import Any
 
 from .invariants import InvariantError, InvariantResult, InvariantSpec, evaluate
 from .metrics import DrillMetrics, compute_metrics
-from .record import DrillRecord, scenario_field
+from .record import DrillRecord, scenario_field, scenario_items
 from .timeline import format_offset
 from .verdict import ExpectationResult, ReachedResult, Verdict, VerdictName
 
@@ -38,14 +38,15 @@ def _reached_specs(
 ) -> list[tuple[str, str | None, str | None, str | None, int]]:
     """(name, fault kind, fault rule id, probe, min hits) of every reached check."""
     sc = record.scenario
-    checks = getattr(sc, "reached_checks", None)
-    if checks is None:
-        checks = scenario_field(sc, "reached")
-    if checks is None:
-        kinds = dict.fromkeys(
-            str(scenario_field(f, "kind")) for f in scenario_field(sc, "faults", ()) or ()
-        )
-        checks = [{"fault": k} for k in kinds]
+    checks: tuple[object, ...]
+    derived = getattr(sc, "reached_checks", None)  # a Scenario's, derived from its faults
+    if isinstance(derived, tuple):
+        checks = derived
+    elif scenario_field(sc, "reached") is not None:
+        checks = scenario_items(sc, "reached")
+    else:
+        kinds = dict.fromkeys(str(scenario_field(f, "kind")) for f in scenario_items(sc, "faults"))
+        checks = tuple({"fault": k} for k in kinds)
     out: list[tuple[str, str | None, str | None, str | None, int]] = []
     for c in checks:
         if isinstance(c, str):
@@ -53,12 +54,19 @@ def _reached_specs(
             fault, probe = (target, None) if verb in ("", "served", "fired") else (None, target)
             out.append((c, fault, None, probe, 1))
             continue
-        fault, probe = scenario_field(c, "fault"), scenario_field(c, "probe")
-        rule = scenario_field(c, "rule")
+        fault, probe = _text_or_none(c, "fault"), _text_or_none(c, "probe")
+        rule = _text_or_none(c, "rule")
         name = scenario_field(c, "name") or (f"{fault} served" if fault else f"{probe} observed")
-        need = int(scenario_field(c, "min_hits", 1) or 1)
-        out.append((str(name), fault, None if rule is None else str(rule), probe, need))
+        need = scenario_field(c, "min_hits", 1) or 1
+        if not isinstance(need, int | str):
+            raise TypeError(f"reached check {name}: min_hits {need!r} is not a number")
+        out.append((str(name), fault, rule, probe, int(need)))
     return out
+
+
+def _text_or_none(check: object, key: str) -> str | None:
+    value = scenario_field(check, key)
+    return None if value is None else str(value)
 
 
 def judge_reached(record: DrillRecord) -> list[ReachedResult]:
@@ -166,8 +174,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
 
 
 def _specs(record: DrillRecord, defaults: Sequence[str]) -> list[InvariantSpec]:
-    raw = scenario_field(record.scenario, "invariants", ()) or ()
-    specs = [InvariantSpec.parse(s) for s in raw]
+    specs = [InvariantSpec.parse(s) for s in scenario_items(record.scenario, "invariants")]
     named = {s.name for s in specs}
     return specs + [InvariantSpec(name=n) for n in defaults if n not in named]
 

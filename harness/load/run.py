@@ -34,7 +34,7 @@ import httpx
 
 from ..judge.invariants import InvariantResult, evaluate
 from ..judge.judgement import judge
-from ..judge.record import SOCIAL_FAKES, DrillRecord, scenario_field
+from ..judge.record import SOCIAL_FAKES, DrillRecord, scenario_field, scenario_items
 from ..judge.rows import (
     AccountFacts,
     AuditRow,
@@ -336,7 +336,7 @@ def judge_load(record: DrillRecord) -> LoadJudgement:
     rate = next(r for r in verdict.invariants if r.name == "rate_within_platform_limits")
     strict = evaluate("rate_within_platform_limits", record)
     in_flight = max(0, strict.count - rate.count)
-    rules = [scenario_field(c, "rule") for c in scenario_field(record.scenario, "reached", ())]
+    rules = [scenario_field(c, "rule") for c in scenario_items(record.scenario, "reached")]
     reached: list[dict[str, Any]] = [
         {"name": r.name, "hit": r.hit, "count": r.count}
         | ({} if rule is None else {"fault_id": rule})
