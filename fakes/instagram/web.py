@@ -7,7 +7,16 @@ API's replies and messages; every side effect is written to the ledger with ``ch
 from __future__ import annotations
 
 from ..core.http import Call, FakeService
-from ..web import Refused, WebInbound, WebPost, WebSession, WebSessions, install_web, record_web
+from ..web import (
+    Refused,
+    WebAccounts,
+    WebInbound,
+    WebPost,
+    WebSession,
+    WebSessions,
+    install_web,
+    record_web,
+)
 from . import _wire as wire
 from ._core import IgCore
 from ._publishing import user_id_of
@@ -16,7 +25,7 @@ from ._state import Media, Reply
 __all__ = ["InstagramWeb", "install"]
 
 
-class InstagramWeb:
+class InstagramWeb(WebAccounts):
     """What the web UI needs from the Instagram fake."""
 
     fake = "instagram"
@@ -25,26 +34,10 @@ class InstagramWeb:
     publish_label = "Share"
 
     def __init__(self, ig: IgCore) -> None:
+        super().__init__(ig.world)
         self.ig = ig
-        self.world = ig.world
-        self.likes: set[tuple[str, str]] = set()
-        ig.world.on_reset(self.likes.clear)
 
     # reading --------------------------------------------------------------------------------
-    def login(self, handle: str, password: str) -> str | None:
-        """The account whose handle and live credential these are."""
-        want = "@" + handle.strip().lstrip("@")
-        for a in self.world.roster.accounts("instagram"):
-            if a.handle == want:
-                st = self.world.tokens.access.get(password)
-                ok = st is not None and st.account_id == a.id and not st.revoked
-                return a.id if ok else None
-        return None
-
-    def handle(self, account_id: str) -> str:
-        """The account's handle."""
-        return self.world.roster.account(account_id).handle
-
     def _visible(self, m: Media | None) -> bool:
         return m is not None and self.world.now() >= m.visible_from
 
@@ -123,14 +116,6 @@ class InstagramWeb:
         mid = wire.message_id(self.world.next_id("instagram.message"))
         record_web(self.world, "instagram", call, s, "dm.sent", mid, text, detail=f"to={to}")
         return mid
-
-    def like(self, call: Call, s: WebSession, post_id: str) -> None:
-        """Like a visible post (once)."""
-        if self.find(post_id) is None:
-            raise Refused("That post is unavailable.")
-        if (s.account_id, post_id) not in self.likes:
-            self.likes.add((s.account_id, post_id))
-            record_web(self.world, "instagram", call, s, "like.created", post_id, None)
 
     def delete(self, call: Call, s: WebSession, post_id: str) -> None:
         """Delete one of the account's posts."""

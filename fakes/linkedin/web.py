@@ -11,7 +11,16 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..core.http import Call, FakeService
-from ..web import Refused, WebInbound, WebPost, WebSession, WebSessions, install_web, record_web
+from ..web import (
+    Refused,
+    WebAccounts,
+    WebInbound,
+    WebPost,
+    WebSession,
+    WebSessions,
+    install_web,
+    record_web,
+)
 from ._wire import person_urn_of
 
 if TYPE_CHECKING:
@@ -20,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["LinkedInWeb", "install"]
 
 
-class LinkedInWeb:
+class LinkedInWeb(WebAccounts):
     """What the web UI needs from the LinkedIn fake."""
 
     fake = "linkedin"
@@ -29,26 +38,10 @@ class LinkedInWeb:
     publish_label = "Post"
 
     def __init__(self, li: _LinkedIn) -> None:
+        super().__init__(li.world)
         self.li = li
-        self.world = li.world
-        self.likes: set[tuple[str, str]] = set()
-        li.world.on_reset(self.likes.clear)
 
     # reading --------------------------------------------------------------------------------
-    def login(self, handle: str, password: str) -> str | None:
-        """The account whose handle and live credential these are."""
-        want = "@" + handle.strip().lstrip("@")
-        for a in self.world.roster.accounts("linkedin"):
-            if a.handle == want:
-                st = self.world.tokens.access.get(password)
-                ok = st is not None and st.account_id == a.id and not st.revoked
-                return a.id if ok else None
-        return None
-
-    def handle(self, account_id: str) -> str:
-        """The account's handle."""
-        return self.world.roster.account(account_id).handle
-
     def _post(self, p: _Post) -> WebPost:
         return WebPost(
             p.urn, p.account_id, self.handle(p.account_id), p.commentary, p.created_at,
@@ -149,14 +142,6 @@ class LinkedInWeb:
         mid = f"urn:li:message:{7_430_000_000_000_000_000 + self.world.next_id('linkedin.message')}"
         record_web(self.world, "linkedin", call, s, "dm.sent", mid, text, detail=f"to={to}")
         return mid
-
-    def like(self, call: Call, s: WebSession, post_id: str) -> None:
-        """React "Like" to a visible post (once)."""
-        if self.find(post_id) is None:
-            raise Refused("That post is unavailable.")
-        if (s.account_id, post_id) not in self.likes:
-            self.likes.add((s.account_id, post_id))
-            record_web(self.world, "linkedin", call, s, "like.created", post_id, None)
 
     def delete(self, call: Call, s: WebSession, post_id: str) -> None:
         """Delete one of the member's posts."""

@@ -7,7 +7,16 @@ ledger with ``channel="web"``. The pages and the ``web.*`` faults live in :mod:`
 from __future__ import annotations
 
 from ..core.http import Call, FakeService
-from ..web import Refused, WebInbound, WebPost, WebSession, WebSessions, install_web, record_web
+from ..web import (
+    Refused,
+    WebAccounts,
+    WebInbound,
+    WebPost,
+    WebSession,
+    WebSessions,
+    install_web,
+    record_web,
+)
 from . import _wire as wire
 from ._core import XCore
 from ._state import Dm, Tweet
@@ -15,7 +24,7 @@ from ._state import Dm, Tweet
 __all__ = ["XWeb", "install"]
 
 
-class XWeb:
+class XWeb(WebAccounts):
     """What the web UI needs from the X fake."""
 
     fake = "x"
@@ -24,24 +33,10 @@ class XWeb:
     publish_label = "Post"
 
     def __init__(self, x: XCore) -> None:
+        super().__init__(x.world, likes=x.state.likes)
         self.x = x
-        self.world = x.world
 
     # reading --------------------------------------------------------------------------------
-    def login(self, handle: str, password: str) -> str | None:
-        """The account whose handle and live credential these are."""
-        want = "@" + handle.strip().lstrip("@")
-        for a in self.world.roster.accounts("x"):
-            if a.handle == want:
-                st = self.world.tokens.access.get(password)
-                ok = st is not None and st.account_id == a.id and not st.revoked
-                return a.id if ok else None
-        return None
-
-    def handle(self, account_id: str) -> str:
-        """The account's handle."""
-        return self.world.roster.account(account_id).handle
-
     def _post(self, t: Tweet) -> WebPost:
         author = "@" + self.x.username(t.account_id) if t.account_id else "@someone"
         return WebPost(
@@ -122,13 +117,9 @@ class XWeb:
         record_web(w, "x", call, s, "dm.sent", eid, text, detail=f"to={to}")
         return eid
 
-    def like(self, call: Call, s: WebSession, post_id: str) -> None:
-        """Like a visible post (once)."""
-        if self.x.find(post_id) is None:
-            raise Refused("That post is unavailable.")
-        if (s.account_id, post_id) not in self.x.state.likes:
-            self.x.state.likes.add((s.account_id, post_id))
-            record_web(self.world, "x", call, s, "like.created", post_id, None)
+    def likeable(self, post_id: str) -> bool:
+        """Any post the API finds (the API's likes and these are one set)."""
+        return self.x.find(post_id) is not None
 
     def delete(self, call: Call, s: WebSession, post_id: str) -> None:
         """Delete one of the account's posts."""

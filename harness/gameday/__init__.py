@@ -8,8 +8,9 @@ same scenario and seed. ``--autopilot`` (:mod:`.autopilot`) plays the automated 
 the console's own HTTP API.
 """
 
+from .participants import ROLES
 from .run import DEFAULT_SCALE, GamedayOptions, GamedayResult, Urls, run_gameday
-from .state import ROLES, GameDay
+from .state import GameDay
 
 __all__ = [
     "DEFAULT_SCALE",

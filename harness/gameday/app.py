@@ -27,8 +27,10 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..runbooks import runbooks
+from .participants import ROLES, GamedayRefused, Participant
 from .search import search_runbooks
-from .state import CONTROL_ACTIONS, ROLES, GameDay, GamedayRefused, Participant, active_steps
+from .state import GameDay
+from .steps import CONTROL_ACTIONS, active_steps
 
 __all__ = ["COOKIE", "build_app"]
 

@@ -43,7 +43,9 @@ from ..judge.record import DrillRecord
 from ..report.lock import ReportLock
 from ..scenario import Scenario
 from .grading import compare, measures, people_of
-from .state import GameDay, GamedayRefused, active_steps, step_name
+from .participants import GamedayRefused
+from .state import GameDay
+from .steps import active_steps, step_name
 
 __all__ = [
     "DEFAULT_SCALE",
@@ -229,7 +231,7 @@ class GamedayEngine(DrillEngine):
             }
             from ..drill.respond import postcondition_of
 
-            for index, (phase, i, st) in enumerate(active_steps(record.scenario, rb), 1):
+            for index, (phase, i, st) in enumerate(active_steps(self.gd.scenario, rb), 1):
                 name = step_name(rb, phase, i)
                 if name in done:
                     continue

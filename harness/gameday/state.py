@@ -8,6 +8,9 @@ drill's one timeline with the person and role as the actor (``Alice (Ops Lead)``
 control action goes through the same :class:`~sandbox.contract.PlatformClient` with that actor
 and the reason typed. Consoles learn of changes through :meth:`GameDay.wait_change` (no timer:
 a paused clock fires none).
+
+Its parts live next to it: :mod:`.participants` (roles and the console's refusals),
+:mod:`.steps` (the runbook steps people take) and :mod:`.signals` (the live signals).
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,10 +26,18 @@ import httpx
 
 from sandbox.contract import PlatformClient
 
-from ..errors import BadInputError
 from ..judge.timeline import Timeline, TimelineEvent, format_offset
-from ..runbooks import ACTIONS, ActionContext, Runbook, Step, check_step, run_action, runbooks
+from ..runbooks import ActionContext, Runbook, check_step, run_action, runbooks
 from ..scenario import Scenario
+from .participants import (
+    ACTING_ROLES,
+    GamedayRefused,
+    Participant,
+    checked_name,
+    checked_text,
+)
+from .signals import FEED_LEN, LiveSignals
+from .steps import CONTROL_ACTIONS, active_steps, place_step, step_data, step_name
 
 
 class DrillSide(Protocol):
@@ -44,114 +54,14 @@ class DrillSide(Protocol):
     async def sync(self) -> None: ...
 
 
-__all__ = [
-    "CONTROL_ACTIONS",
-    "ROLES",
-    "GameDay",
-    "GamedayRefused",
-    "Participant",
-    "active_steps",
-    "step_name",
-]
+__all__ = ["VISIBLE_KINDS", "DrillSide", "GameDay"]
 
-ROLES: tuple[str, ...] = ("Incident Commander", "Ops Lead", "Scribe", "Comms")
-#: who may send control actions (the Ops Lead executes, the IC makes the calls)
-ACTING_ROLES = frozenset({"Incident Commander", "Ops Lead"})
-#: the runbook actions a console button may send (every control of the platform contract and the
-#: rehearsal's evidence and heal levers; submitting arbitrary jobs is not a control)
-CONTROL_ACTIONS: tuple[str, ...] = tuple(a for a in ACTIONS if a != "jobs.submit")
 #: timeline kinds a participant sees (never fault.*, defect.*, workload.*: those are spoilers)
 VISIBLE_KINDS = re.compile(
     r"^(alert\.fired|incident\.\w+|page\.\w+|runbook\.\w+|runbook_step\.\w+|action\.\w+|"
     r"control\.changed|kill_switch\.\w+|note\.added|comms\.drafted|hint\.sent|"
     r"participant\.joined|gameday\.\w+|evidence\.captured|verification\.\w+)$"
 )
-_NAME = re.compile(r"^[\w][\w .'-]{0,39}$")
-MAX_TEXT = 2000
-#: the window of the live signals' rates (scenario seconds)
-SIGNAL_WINDOW_S = 300.0
-FEED_LEN = 40
-
-
-class GamedayRefused(BadInputError):
-    """A console request that cannot be done: the message says why (HTTP 4xx)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class Participant:
-    """Someone who joined: a display name and one of :data:`ROLES`."""
-
-    id: str
-    name: str
-    role: str
-    joined_t: float
-
-    @property
-    def actor(self) -> str:
-        """How the person appears on the timeline and in the platform's control changes."""
-        return f"{self.name} ({self.role})"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "actor": self.actor}
-
-
-def active_steps(scenario: Scenario, rb: Runbook) -> list[tuple[str, int, Step]]:
-    """(phase, 1-based place in the phase, step) of every step of ``rb`` this scenario runs."""
-    ov = scenario.runbook_overrides
-    browser = "browser" in scenario.world.lanes.values() or scenario.lane == "browser"
-    out = []
-    for phase, steps in (("immediate", rb.immediate), ("diagnosis", rb.diagnosis), ("fix", rb.fix)):
-        for i, s in enumerate(steps, 1):
-            if s.id in ov.skip or (s.when == "lane:browser" and not browser):
-                continue
-            extra = ov.params.get(s.id)
-            if extra:
-                s = s.model_copy(update={"params": {**s.params, **extra}})
-            dl = ov.deadlines.get(s.id)
-            if dl is not None:
-                s = s.model_copy(update={"deadline": dl})
-            out.append((phase, i, s))
-    return out
-
-
-def step_name(rb: Runbook, phase: str, i: int) -> str:
-    """The step's name on the timeline, as the automated Ops Lead writes it (``RB-01.immediate.1``)."""
-    return f"{rb.id}.{phase}.{i}"
-
-
-def _families(snapshot: dict[str, float]) -> dict[str, dict[str, float]]:
-    """``name{a="x"}`` samples → family → label text → value (``""`` for the unlabelled total)."""
-    out: dict[str, dict[str, float]] = {}
-    for key, v in snapshot.items():
-        name, _, rest = key.partition("{")
-        name = name.removesuffix("_total")  # a Prometheus counter's samples
-        labels = rest.rstrip("}")
-        out.setdefault(name, {})[labels] = float(v)
-    return out
-
-
-def _label(labels: str, key: str) -> str | None:
-    m = re.search(rf'{key}="([^"]*)"', labels)
-    return m.group(1) if m else None
-
-
-def _per(fam: dict[str, float], key: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for labels, v in fam.items():
-        lab = _label(labels, key)
-        if lab is not None:
-            out[lab] = out.get(lab, 0.0) + v
-    return out
-
-
-@dataclass
-class _Sample:
-    t: float
-    fams: dict[str, dict[str, float]]
 
 
 @dataclass
@@ -176,7 +86,8 @@ class GameDay:
     pages: list[dict[str, Any]] = field(default_factory=list)
     declared: dict[str, dict[str, Any]] = field(default_factory=dict)
     signals: dict[str, Any] = field(default_factory=dict)
-    feed: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=FEED_LEN))
+    #: what the consoles have read of the platform (feed, windowed samples, audit cursor)
+    live: LiveSignals = field(default_factory=LiveSignals)
     #: control of the clock (set by the runner): pause, resume, fast-forward to the end
     clock: dict[str, Callable[[], None]] = field(default_factory=dict)
     #: the scenario time and scale (set by the runner)
@@ -187,9 +98,6 @@ class GameDay:
     _changed: asyncio.Event | None = None
     _closed: asyncio.Event | None = None
     _seen_seq: int = 0
-    _audit_cursor: int = 0
-    _samples: list[_Sample] = field(default_factory=list)
-    _recent: deque[Any] = field(default_factory=deque)
 
     # --- change notification -----------------------------------------------------------------
     def bump(self) -> None:
@@ -238,13 +146,7 @@ class GameDay:
 
     # --- people ------------------------------------------------------------------------------
     def join(self, name: str, role: str) -> Participant:
-        name = " ".join(str(name).split())
-        if not _NAME.match(name):
-            raise GamedayRefused(
-                f"name: {name!r} must be 1-40 letters, digits, spaces or . ' - (starting with a letter or digit)"
-            )
-        if role not in ROLES:
-            raise GamedayRefused(f"role: {role!r} is not a role; valid: {', '.join(ROLES)}")
+        name = checked_name(name, role)
         if any(p.name == name and p.role == role for p in self.participants.values()):
             raise GamedayRefused(f"{name} ({role}) has already joined", 409)
         p = Participant(secrets.token_urlsafe(18), name, role, self.now())
@@ -274,14 +176,6 @@ class GameDay:
             raise GamedayRefused("the game day has not started yet", 409)
         if not self.ready:
             raise GamedayRefused("the platform is still starting", 409)
-
-    def _text(self, text: Any, what: str) -> str:
-        s = str(text or "").strip()
-        if not s:
-            raise GamedayRefused(f"{what}: give some text")
-        if len(s) > MAX_TEXT:
-            raise GamedayRefused(f"{what}: {len(s)} characters, at most {MAX_TEXT}")
-        return s
 
     def acknowledge(self, p: Participant, page_id: int) -> dict[str, Any]:
         self._live()
@@ -325,7 +219,7 @@ class GameDay:
             raise GamedayRefused("notes are the Scribe's (or the Incident Commander's)", 403)
         if kind == "comms" and p.role not in ("Comms", "Incident Commander"):
             raise GamedayRefused("comms drafts are the Comms lead's (or the IC's)", 403)
-        s = self._text(text, "note" if kind == "note" else "draft")
+        s = checked_text(text, "note" if kind == "note" else "draft")
         ev_kind, label = (
             ("note.added", "note") if kind == "note" else ("comms.drafted", "comms draft")
         )
@@ -368,7 +262,7 @@ class GameDay:
             raise GamedayRefused(
                 f"{p.role}s do not pull controls; the Ops Lead or the Incident Commander does", 403
             )
-        why = self._text(reason, "reason")
+        why = checked_text(reason, "reason")
         if action not in CONTROL_ACTIONS:
             raise GamedayRefused(
                 f"action: {action!r} is not a console control; valid: {', '.join(CONTROL_ACTIONS)}"
@@ -378,12 +272,12 @@ class GameDay:
         bad = check_step(action, params)
         if bad:
             raise GamedayRefused(f"params: {bad}")
-        placed = self._place(runbook, step, action)
+        placed = place_step(self.scenario, runbook, step, action)
         e = self.engine
         t_start = self.now()
         if placed is not None:
             name, index, st = placed
-            base = self._step_data(name, index, st, p)
+            base = step_data(name, index, st, p)
             e.timeline.append(
                 t_start,
                 "runbook_step.started",
@@ -421,7 +315,7 @@ class GameDay:
         label = ", ".join(f"{k}={v}" for k, v in sorted(params.items())) or "global"
         if placed is not None:
             name, index, st = placed
-            base = self._step_data(name, index, st, p)
+            base = step_data(name, index, st, p)
             dl = self.detected_t
             in_time = st.deadline is None or dl is None or t <= dl + st.deadline
             if error is None:
@@ -463,47 +357,9 @@ class GameDay:
             raise GamedayRefused(f"{action} was refused: {error}", 422)
         return {"ok": True, "result": result, "offset": rec["offset"]}
 
-    def _step_data(self, name: str, index: int, st: Step, p: Participant) -> dict[str, Any]:
-        from ..drill.respond import postcondition_of
-
-        phase = name.split(".")[1]
-        return {
-            "step": name,
-            "id": st.id,
-            "index": index,
-            "phase": phase,
-            "action": st.action,
-            "deadline_s": st.deadline,
-            "postcondition": postcondition_of(st),
-            "participant": p.actor,
-        }
-
-    def _place(
-        self, runbook: str | None, step: str | None, action: str
-    ) -> tuple[str, int, Step] | None:
-        """The right runbook's step this action is (name, place, step), or None."""
-        if runbook is None or step is None:
-            return None
-        lib = runbooks()
-        if runbook not in lib:
-            raise GamedayRefused(f"runbook: {runbook!r} is not a runbook; valid: {', '.join(lib)}")
-        rb = lib[runbook]
-        if step not in rb.step_ids():
-            raise GamedayRefused(
-                f"step: {step!r} is not a step of {runbook}; valid: {', '.join(rb.step_ids())}"
-            )
-        if rb.step(step).action != action:
-            raise GamedayRefused(f"step {runbook} {step} is {rb.step(step).action}, not {action}")
-        if runbook != self.scenario.runbook:
-            return None  # a wrong runbook's step: an action on the timeline, not adherence
-        for index, (phase, i, st) in enumerate(active_steps(self.scenario, rb), 1):
-            if st.id == step:
-                return step_name(rb, phase, i), index, st
-        return None
-
     # --- facilitator -------------------------------------------------------------------------
     def hint(self, text: Any) -> dict[str, Any]:
-        s = self._text(text, "hint")
+        s = checked_text(text, "hint")
         h = {"t": self.now(), "text": s}
         self.hints.append(h)
         self.event("hint.sent", "facilitator", f"hint: {s}", {"text": s})
@@ -593,35 +449,9 @@ class GameDay:
         assert e is not None
         now = self.now()
         self._scan_timeline()
-        pc = e.platform_client
-        while True:
-            page = await pc.audit(self._audit_cursor, 500)
-            for ev in page.events:
-                if ev.phase == "outcome" or ev.error:
-                    row = {
-                        "t": ev.t,
-                        "offset": self.offset(ev.t),
-                        "client": ev.client_id,
-                        "platform": ev.platform,
-                        "action": ev.action,
-                        "outcome": ev.outcome or ev.phase,
-                        "error": ev.error,
-                        "lane": ev.lane,
-                    }
-                    self.feed.appendleft(row)
-                    self._recent.append(row)
-            moved = page.next_cursor != self._audit_cursor
-            self._audit_cursor = page.next_cursor
-            if not page.events or not moved:
-                break
-        while self._recent and self._recent[0]["t"] < now - SIGNAL_WINDOW_S:
-            self._recent.popleft()
-        fams = _families(dict(await pc.metrics()))
-        self._samples.append(_Sample(now, fams))
-        while len(self._samples) > 2 and self._samples[1].t <= now - SIGNAL_WINDOW_S:
-            self._samples.pop(0)
-        controls = await pc.controls()
-        self.signals = self._signals(now, fams, controls)
+        self.signals = await self.live.read(
+            e.platform_client, now, self.offset, list(self.scenario.world.platforms)
+        )
         self.bump()
 
     def _scan_timeline(self) -> None:
@@ -658,57 +488,6 @@ class GameDay:
                         "acked_t": None,
                     }
                 )
-
-    def _signals(
-        self, now: float, fams: dict[str, dict[str, float]], controls: dict[str, Any]
-    ) -> dict[str, Any]:
-        old = self._samples[0].fams if self._samples else fams
-
-        def delta(name: str, key: str) -> dict[str, float]:
-            cur, was = _per(fams.get(name, {}), key), _per(old.get(name, {}), key)
-            return {k: round(v - was.get(k, 0.0), 3) for k, v in cur.items()}
-
-        plats = list(self.scenario.world.platforms)
-        outcomes: dict[str, dict[str, int]] = {p: {} for p in plats}
-        for row in self._recent:
-            d = outcomes.setdefault(str(row["platform"]), {})
-            d[str(row["outcome"])] = d.get(str(row["outcome"]), 0) + 1
-        r429 = delta("rate_limit_hits", "platform")
-        att, ok = delta("publish_attempts", "platform"), delta("publish_success", "platform")
-        fail = delta("publish_failures", "platform")
-        per_platform = []
-        for p in sorted(set(plats) | set(att) | set(fail)):
-            o = outcomes.get(p, {})
-            per_platform.append(
-                {
-                    "platform": p,
-                    "publish_attempts": att.get(p, 0.0),
-                    "publish_success": ok.get(p, 0.0),
-                    "publish_failures": fail.get(p, 0.0),
-                    "rate_limited_429": r429.get(p, 0.0),
-                    "outcomes": o,
-                }
-            )
-        depth = _per(fams.get("queue_depth", {}), "job_class")
-        age = _per(fams.get("queue_oldest_age_s", {}), "job_class")
-        spend = sum(v for k, v in fams.get("spend_usd", {}).items() if k)
-        spend_5m = sum(delta("spend_usd", "client_id").values())
-        return {
-            "t": now,
-            "offset": self.offset(now),
-            "window_s": SIGNAL_WINDOW_S,
-            "platforms": per_platform,
-            "queues": [
-                {"job_class": c, "depth": depth.get(c, 0.0), "oldest_age_s": age.get(c, 0.0)}
-                for c in sorted(set(depth) | set(age))
-            ],
-            "spend_usd": round(spend, 4),
-            "spend_usd_window": round(spend_5m, 4),
-            "blocked": {
-                k: v for k, v in _per(fams.get("side_effects_blocked", {}), "reason").items() if v
-            },
-            "controls": _controls_view(controls),
-        }
 
     # --- what each console shows --------------------------------------------------------------
     def timeline_rows(self, spoilers: bool, limit: int = 60) -> list[dict[str, Any]]:
@@ -754,7 +533,7 @@ class GameDay:
             "participants": [x.to_json() for x in self.participants.values()],
             "pages": self.pages,
             "signals": self.signals,
-            "feed": list(self.feed)[:FEED_LEN],
+            "feed": list(self.live.feed)[:FEED_LEN],
             "timeline": self.timeline_rows(spoilers),
             "hints": self.hints,
             "declared": self.declared,
@@ -801,28 +580,3 @@ class GameDay:
             ],
             "baseline": self.baseline,
         }
-
-
-def _controls_view(controls: dict[str, Any]) -> dict[str, Any]:
-    """The platform's controls as shown on the console: kill switches, modes, paused queues,
-    lanes, trigger lock (what a person has to see to know what is engaged)."""
-    tl = controls.get("trigger_lock") or {}
-    return {
-        "kill_switches": [
-            ", ".join(f"{k}={v}" for k, v in sorted(ks.items())) or "global"
-            for ks in controls.get("kill_switches") or []
-        ],
-        "modes": [
-            f"{m.get('mode')} ({', '.join(f'{k}={v}' for k, v in sorted(m.items()) if k != 'mode') or 'all'})"
-            for m in controls.get("modes") or []
-        ],
-        "paused_queues": list(controls.get("paused") or []),
-        "lanes": dict(controls.get("lanes") or {}),
-        "read_only_lanes": [
-            f"{x.get('platform')}/{x.get('lane')}" for x in controls.get("read_only_lanes") or []
-        ],
-        "trigger_lock": bool(tl.get("global")) or list(tl.get("clients") or []),
-    }
-
-
-Responder = Callable[[], Awaitable[None]]

@@ -7,12 +7,12 @@ never hit: the fault never fired) over ``held``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .invariants import InvariantError, InvariantResult, InvariantSpec, evaluate
 from .metrics import DrillMetrics, compute_metrics
-from .record import DrillRecord, scenario_field
+from .record import DrillRecord, scenario_field, scenario_items
 from .timeline import format_offset
 from .verdict import ExpectationResult, ReachedResult, Verdict, VerdictName
 
@@ -33,36 +33,56 @@ def _seconds(value: Any) -> float:
     return parse_duration(value)
 
 
-def _reached_specs(record: DrillRecord) -> list[tuple[str, str | None, str | None, int]]:
+def _reached_specs(
+    record: DrillRecord,
+) -> list[tuple[str, str | None, str | None, str | None, int]]:
+    """(name, fault kind, fault rule id, probe, min hits) of every reached check."""
     sc = record.scenario
-    checks = getattr(sc, "reached_checks", None)
-    if checks is None:
-        checks = scenario_field(sc, "reached")
-    if checks is None:
-        kinds = dict.fromkeys(
-            str(scenario_field(f, "kind")) for f in scenario_field(sc, "faults", ()) or ()
-        )
-        checks = [{"fault": k} for k in kinds]
-    out = []
+    checks: tuple[object, ...]
+    derived = getattr(sc, "reached_checks", None)  # a Scenario's, derived from its faults
+    if isinstance(derived, tuple):
+        checks = derived
+    elif scenario_field(sc, "reached") is not None:
+        checks = scenario_items(sc, "reached")
+    else:
+        kinds = dict.fromkeys(str(scenario_field(f, "kind")) for f in scenario_items(sc, "faults"))
+        checks = tuple({"fault": k} for k in kinds)
+    out: list[tuple[str, str | None, str | None, str | None, int]] = []
     for c in checks:
         if isinstance(c, str):
             target, _, verb = c.partition(" ")
             fault, probe = (target, None) if verb in ("", "served", "fired") else (None, target)
-            out.append((c, fault, probe, 1))
+            out.append((c, fault, None, probe, 1))
             continue
-        fault, probe = scenario_field(c, "fault"), scenario_field(c, "probe")
+        fault, probe = _text_or_none(c, "fault"), _text_or_none(c, "probe")
+        rule = _text_or_none(c, "rule")
         name = scenario_field(c, "name") or (f"{fault} served" if fault else f"{probe} observed")
-        out.append((str(name), fault, probe, int(scenario_field(c, "min_hits", 1) or 1)))
+        need = scenario_field(c, "min_hits", 1) or 1
+        if not isinstance(need, int | str):
+            raise TypeError(f"reached check {name}: min_hits {need!r} is not a number")
+        out.append((str(name), fault, rule, probe, int(need)))
     return out
 
 
+def _text_or_none(check: object, key: str) -> str | None:
+    value = scenario_field(check, key)
+    return None if value is None else str(value)
+
+
 def judge_reached(record: DrillRecord) -> list[ReachedResult]:
-    """Did each fault fire (hits from the fault rules) or each probe show up (timeline, metrics)?"""
+    """Did each fault fire (hits from the fault rules) or each probe show up (timeline, metrics)?
+
+    A check may name one fault ``rule`` (its id) to count only that rule's hits.
+    """
     rows = record.fault_rows()
     out = []
-    for name, fault, probe, need in _reached_specs(record):
+    for name, fault, rule, probe, need in _reached_specs(record):
         if fault is not None:
-            count = sum(int(r.get("hits") or 0) for r in rows if r.get("kind") == fault)
+            count = sum(
+                int(r.get("hits") or 0)
+                for r in rows
+                if r.get("kind") == fault and (rule is None or str(r.get("id")) == rule)
+            )
         else:
             count = sum(
                 1 for e in record.timeline if e.kind == probe or e.data.get("probe") == probe
@@ -153,25 +173,30 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
 )
 
 
-def _specs(record: DrillRecord) -> list[InvariantSpec]:
-    raw = scenario_field(record.scenario, "invariants", ()) or ()
-    specs = [InvariantSpec.parse(s) for s in raw]
+def _specs(record: DrillRecord, defaults: Sequence[str]) -> list[InvariantSpec]:
+    specs = [InvariantSpec.parse(s) for s in scenario_items(record.scenario, "invariants")]
     named = {s.name for s in specs}
-    return specs + [InvariantSpec(name=n) for n in DEFAULT_INVARIANTS if n not in named]
+    return specs + [InvariantSpec(name=n) for n in defaults if n not in named]
 
 
 def judge(
-    record: DrillRecord, *, error: str | None = None, extra: Mapping[str, Any] | None = None
+    record: DrillRecord,
+    *,
+    error: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    defaults: Sequence[str] = DEFAULT_INVARIANTS,
 ) -> Verdict:
     """Judge a drill record: invariants, reached checks, expectations, metrics, verdict.
 
     ``error`` marks a drill that broke as a rehearsal (the verdict is then ``error`` whatever
     else was found). Never raises for a bad invariant spec: that becomes an ``error`` verdict too.
+    ``defaults`` are judged besides the scenario's own invariants (a load test, which judges
+    only the invariants it names, passes none).
     """
     results: list[InvariantResult] = []
     problems = [error] if error else []
     try:
-        specs = _specs(record)
+        specs = _specs(record, defaults)
     except InvariantError as e:
         specs, problems = [], [*problems, str(e)]
     for spec in specs:

@@ -13,6 +13,7 @@ from typing import Any
 
 from .invariants import InvariantResult
 from .record import SIDE_EFFECT_ACTIONS, DrillRecord
+from .rows import JsonObject
 
 __all__ = ["DrillMetrics", "StepAdherence", "compute_metrics", "runbook_adherence"]
 
@@ -63,9 +64,9 @@ class DrillMetrics:
     runbook: tuple[StepAdherence, ...] = ()
     runbook_adherence: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The ``metrics`` object of verdict.json (the three DESIGN keys first)."""
-        out: dict[str, Any] = {
+        out: JsonObject = {
             "time_to_detect_s": self.time_to_detect_s,
             "time_to_contain_s": self.time_to_contain_s,
             "side_effects_after_containment": self.side_effects_after_containment,

@@ -31,6 +31,8 @@ from .rows import (
     InboundRow,
     JobRow,
     JournalRow,
+    Json,
+    JsonObject,
     LedgerRow,
     WorkloadRow,
     as_row,
@@ -48,6 +50,7 @@ __all__ = [
     "KillInterval",
     "as_row",
     "scenario_field",
+    "scenario_items",
 ]
 
 #: the social platforms (one list for the whole project: ``fakes.core.roster``)
@@ -81,7 +84,7 @@ KILL_ACTION_OF: dict[str, str | None] = {
 SIDE_EFFECT_ACTIONS: tuple[str, ...] = ("post.created", "reply.created", "dm.sent", "like.created")
 
 
-def scenario_field(scenario: Any, name: str, default: Any = None) -> Any:
+def scenario_field(scenario: object, name: str, default: object = None) -> object:
     """Read ``name`` from a Scenario model or a plain dict, with a default."""
     if scenario is None:
         return default
@@ -90,13 +93,24 @@ def scenario_field(scenario: Any, name: str, default: Any = None) -> Any:
     return getattr(scenario, name, default)
 
 
+def scenario_items(scenario: object, name: str) -> tuple[object, ...]:
+    """The list ``name`` of a Scenario model or a plain dict (``()`` when absent or empty);
+    ``TypeError`` naming the field when it is not a list."""
+    value = scenario_field(scenario, name)
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"scenario {name}: {value!r} is not a list")
+    return tuple(value)
+
+
 @dataclass(frozen=True, slots=True)
 class KillInterval:
     """A kill switch engaged over ``[start, end)`` for ``scope`` (end None: still engaged)."""
 
     start: float
     end: float | None
-    scope: Mapping[str, Any]
+    scope: Mapping[str, Json]
     control_seq: int | None = None
     actor: str = ""
     reason: str = ""
@@ -134,7 +148,8 @@ class KillInterval:
 class DrillRecord:
     """Everything one drill saw; see the module docstring for what each field holds."""
 
-    scenario: Any
+    #: the scenario: a :class:`harness.scenario.Scenario` or a plain dict with its fields
+    scenario: object
     drill_id: str
     seed: int
     start_t: float
@@ -165,10 +180,10 @@ class DrillRecord:
     metrics_samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
     #: budgets in force: client_usd / client_tokens (per client id or one number),
     #: episode_usd / episode_tokens
-    budgets: dict[str, Any] = field(default_factory=dict)
+    budgets: JsonObject = field(default_factory=dict)
     #: the retry policy the platform states in ``controls()["retry"]`` (``max_attempts``,
     #: ``base_delay_s``, ``max_delay_s``, ``jitter``); empty when the platform does not state one
-    retry_policy: dict[str, Any] = field(default_factory=dict)
+    retry_policy: JsonObject = field(default_factory=dict)
     #: world facts — account id → {tenant_id, platform, handle}
     accounts: dict[str, AccountFacts] = field(default_factory=dict)
     #: world facts — client id → display name
@@ -242,7 +257,7 @@ class DrillRecord:
     @property
     def incident_types(self) -> tuple[str, ...]:
         """The incident types, e.g. ``('RATE',)``."""
-        return tuple(str(x) for x in scenario_field(self.scenario, "incident_types", ()) or ())
+        return tuple(str(x) for x in scenario_items(self.scenario, "incident_types"))
 
     # --- derived facts ----------------------------------------------------------------------
 
@@ -264,12 +279,14 @@ class DrillRecord:
 
     def kill_intervals(self) -> list[KillInterval]:
         """Kill-switch intervals from the control changes (control ``kill_switch``)."""
-        open_: dict[str, tuple[dict[str, Any], float, Any, str, str]] = {}
+        open_: dict[str, tuple[JsonObject, float, int | None, str, str]] = {}
         out: list[KillInterval] = []
         for c in sorted(self.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
             if c.get("control") != "kill_switch":
                 continue
-            scope = {k: v for k, v in dict(c.get("scope") or {}).items() if v is not None}
+            scope: JsonObject = {
+                k: v for k, v in dict(c.get("scope") or {}).items() if v is not None
+            }
             key = repr(sorted(scope.items()))
             value = c.get("value")
             engaged = value.get("engaged") if isinstance(value, Mapping) else bool(value)
@@ -326,8 +343,9 @@ class DrillRecord:
         """Workload rows by job id."""
         return {str(w["job_id"]): w for w in self.workload if w.get("job_id") is not None}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The record as JSON, without the secrets (for debugging and replay)."""
+        window = self.window()
         return {
             "drill_id": self.drill_id,
             "scenario": self.scenario_id,
@@ -339,7 +357,7 @@ class DrillRecord:
             "start_t": self.start_t,
             "end_t": self.end_t,
             "containment_t": self.first_containment_t(),
-            "fault_window": self.window(),
+            "fault_window": None if window is None else [window[0], window[1]],
             "counts": {
                 "timeline": len(self.timeline),
                 "ledger": len(self.ledger),

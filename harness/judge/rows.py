@@ -10,7 +10,7 @@ error, and a row built by hand in a test needs only the keys the test cares abou
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypedDict, TypeVar, cast
+from typing import TypedDict, TypeVar, cast
 
 __all__ = [
     "AccountFacts",
@@ -208,7 +208,7 @@ class CredentialFacts(TypedDict, total=False):
 R = TypeVar("R")
 
 
-def as_row(obj: object) -> dict[str, Any]:
+def as_row(obj: object) -> dict[str, object]:
     """Convert a named tuple, pydantic model, dataclass-like or mapping into a plain dict."""
     if isinstance(obj, Mapping):
         return dict(obj)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from .invariants import InvariantResult
 from .metrics import DrillMetrics
+from .rows import JsonObject
 
 __all__ = ["ExpectationResult", "ReachedResult", "Verdict", "VerdictName", "exit_code"]
 
@@ -27,7 +28,7 @@ class ReachedResult:
     count: int
     min: int = 1
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """One entry of verdict.json's ``reached``."""
         return {"name": self.name, "hit": self.hit, "count": self.count}
 
@@ -42,7 +43,7 @@ class ExpectationResult:
     limit: float | int
     detail: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """One entry of verdict.json's ``expectations``."""
         return {
             "name": self.name,
@@ -112,7 +113,7 @@ class Verdict:
                 f"drill {self.scenario} (seed {self.seed}) is {self.verdict}:\n  {lines}"
             )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """verdict.json, with the DESIGN.md keys first and in order."""
         return {
             "drill_id": self.drill_id,

@@ -6,9 +6,10 @@ a running pair (``--platform-url`` and ``--world``) — installs a 429 storm on 
 Locust headless in a child process (:mod:`harness.load.locustfile`: its users submit publish
 and reply jobs to the platform's job intake and poll them), heals the storm, lets the platform
 drain and pulls the fakes' journal and ledger and the platform's audit; :func:`load_record`
-turns that into a :class:`~harness.judge.record.DrillRecord`; :func:`judge_load` judges it with
-the invariants (``rate_within_platform_limits``, ``no_duplicate_side_effects``,
-``every_side_effect_audited``) and the reached checks; :func:`load_report` and
+turns that into a :class:`~harness.judge.record.DrillRecord` that names what it is judged by
+(the invariants ``rate_within_platform_limits``, ``no_duplicate_side_effects``,
+``every_side_effect_audited`` and the reached checks, as a scenario does); :func:`judge_load`
+judges it with :func:`harness.judge.judgement.judge`, as every drill is; :func:`load_report` and
 :func:`~harness.load.summary.write_load_report` write ``<reports>/load-<defects or
 healthy>/load.json``, ``load.md`` and the evidence.
 
@@ -32,7 +33,8 @@ from typing import Any
 import httpx
 
 from ..judge.invariants import InvariantResult, evaluate
-from ..judge.record import SOCIAL_FAKES, DrillRecord
+from ..judge.judgement import judge
+from ..judge.record import SOCIAL_FAKES, DrillRecord, scenario_field, scenario_items
 from ..judge.rows import (
     AccountFacts,
     AuditRow,
@@ -43,6 +45,7 @@ from ..judge.rows import (
     WorkloadRow,
     rows_of,
 )
+from ..judge.timeline import Timeline
 from ..platform_adapter import PlatformServeUsageError, load_served_world
 from .charts import write_load_html
 from .options import (
@@ -280,6 +283,34 @@ def load_record(opts: LoadOptions, got: Collected) -> DrillRecord:
         }
         for j in got.jobs
     ]
+    # what the load test is judged by, named as a scenario names it: the invariants (the rate
+    # invariant with the in-flight grace), one reached check per storm rule, and the jobs
+    invariants = [
+        {"name": n, "params": {"in_flight_s": opts.in_flight_s}}
+        if n == "rate_within_platform_limits"
+        else {"name": n, "params": {}}
+        for n in INVARIANTS
+    ]
+    reached: list[dict[str, Any]] = [
+        {"name": f"{f['kind']} fired", "fault": f["kind"], "rule": rid}
+        for rid, f in zip(got.fault_ids, got.faults, strict=True)
+    ]
+    reached.append({"name": "jobs submitted", "probe": "job.submitted"})
+    timeline = Timeline()
+    for j in sorted(got.jobs, key=lambda j: (float(j["created_at"]), str(j["id"]))):
+        sp = j["spec"]
+        timeline.append(
+            float(j["created_at"]),
+            "job.submitted",
+            "drill",
+            f"job {j['id']} submitted ({sp['kind']})",
+            {
+                "job_id": j["id"],
+                "kind": sp["kind"],
+                "client_id": sp["client_id"],
+                "platform": sp.get("platform"),
+            },
+        )
     return DrillRecord(
         scenario={
             "id": opts.report_id,
@@ -287,11 +318,14 @@ def load_record(opts: LoadOptions, got: Collected) -> DrillRecord:
             "runbook": "RB-05",
             "severity": "P2",
             "incident_types": ["RATE"],
+            "invariants": invariants,
+            "reached": reached,
         },
         drill_id=opts.report_id,
         seed=opts.seed,
         start_t=got.t_start,
         end_t=got.t_end,
+        timeline=timeline,
         commit=opts.commit,
         topology="served",
         mode="observe",
@@ -309,36 +343,29 @@ def load_record(opts: LoadOptions, got: Collected) -> DrillRecord:
     )
 
 
-def judge_load(record: DrillRecord, got: Collected, in_flight_s: float) -> LoadJudgement:
-    """Judge the record by :data:`INVARIANTS` (by name) and the reached checks.
+def judge_load(record: DrillRecord) -> LoadJudgement:
+    """Judge the record with :func:`~harness.judge.judgement.judge` (the drills' judge): the
+    invariants and reached checks it names (:func:`load_record`), none of the drills' defaults.
 
-    ``violated`` over ``vacuous`` (the storm never fired, or no job was submitted) over ``held``.
+    ``violated`` over ``vacuous`` (the storm never fired, or no job was submitted) over ``held``;
+    a spec the judge cannot use (a harness error) raises :class:`LoadError`.
     """
-    results = {
-        name: evaluate(
-            {"name": name, "params": {"in_flight_s": in_flight_s}}
-            if name == "rate_within_platform_limits"
-            else {"name": name, "params": {}},
-            record,
-        )
-        for name in INVARIANTS
-    }
+    verdict = judge(record, defaults=())
+    if verdict.verdict == "error":
+        raise LoadError(f"judging the load test failed: {verdict.error}")
+    # the 429-adjacent requests the in-flight grace let pass: the strict rule's count minus the
+    # judged one's (a measure for the report, not part of the verdict)
+    rate = next(r for r in verdict.invariants if r.name == "rate_within_platform_limits")
     strict = evaluate("rate_within_platform_limits", record)
-    in_flight = max(0, strict.count - results["rate_within_platform_limits"].count)
-    hits = {str(h.get("id")): int(h.get("hits") or 0) for h in record.fault_rows()}
+    in_flight = max(0, strict.count - rate.count)
+    rules = [scenario_field(c, "rule") for c in scenario_items(record.scenario, "reached")]
     reached: list[dict[str, Any]] = [
-        {
-            "name": f"{f['kind']} fired",
-            "fault_id": rid,
-            "hit": hits.get(rid, 0) > 0,
-            "count": hits.get(rid, 0),
-        }
-        for rid, f in zip(got.fault_ids, got.faults, strict=True)
+        {"name": r.name, "hit": r.hit, "count": r.count}
+        | ({} if rule is None else {"fault_id": rule})
+        for r, rule in zip(verdict.reached, rules, strict=True)
     ]
-    reached.append({"name": "jobs submitted", "hit": bool(got.jobs), "count": len(got.jobs)})
-    violated = [r.name for r in results.values() if r.verdict == "violated"]
-    verdict = "violated" if violated else ("held" if all(r["hit"] for r in reached) else "vacuous")
-    return LoadJudgement(verdict, list(results.values()), reached, in_flight, violated)
+    violated = [r.name for r in verdict.violated]
+    return LoadJudgement(verdict.verdict, list(verdict.invariants), reached, in_flight, violated)
 
 
 def load_report(
@@ -434,7 +461,7 @@ def run_load(opts: LoadOptions, note: Callable[[str], None] = print) -> LoadResu
     opts.check()
     got = collect(opts, note)
     record = load_record(opts, got)
-    judged = judge_load(record, got, opts.in_flight_s)
+    judged = judge_load(record)
     rep = load_report(opts, got, record, judged)
     out_dir = opts.reports_dir / opts.report_id
     write_load_report(out_dir, rep, record)

@@ -12,16 +12,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Literal, TypedDict, TypeVar, cast, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ...errors import BadInputError
 from ..record import DrillRecord, scenario_field
+from ..rows import Json, JsonObject
 from ..timeline import format_offset
 
 __all__ = [
     "REGISTRY",
+    "CatalogueEntry",
     "Findings",
     "Invariant",
     "InvariantError",
@@ -29,6 +31,7 @@ __all__ = [
     "InvariantSpec",
     "NoParams",
     "NotApplicable",
+    "ParamInfo",
     "Params",
     "Violation",
     "catalogue",
@@ -89,13 +92,13 @@ class InvariantSpec:
     """An invariant as a scenario asks for it: name, params, scope and blast-radius limit."""
 
     name: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, object] = field(default_factory=dict)
     scope: Scope = "always"
     #: violations tolerated within the scope (the blast-radius limit)
     max: int = 0
 
     @classmethod
-    def parse(cls, obj: Any) -> InvariantSpec:
+    def parse(cls, obj: object) -> InvariantSpec:
         """Accept a name, a dict or a scenario model with ``name``/``params``/``scope``/``max``."""
         if isinstance(obj, InvariantSpec):
             return obj
@@ -105,8 +108,10 @@ class InvariantSpec:
         if not isinstance(name, str) or not name:
             raise InvariantError(f"invariant spec {obj!r} has no name")
         params = scenario_field(obj, "params") or {}
-        if hasattr(params, "model_dump"):
+        if isinstance(params, BaseModel):
             params = params.model_dump()
+        if not isinstance(params, Mapping):
+            raise InvariantError(f"invariant {name}: params {params!r} is not a mapping")
         scope = scenario_field(obj, "scope") or "always"
         scope = getattr(scope, "value", scope)
         limit = scenario_field(obj, "max")
@@ -119,7 +124,10 @@ class InvariantSpec:
             raise InvariantError(
                 f"invariant {name}: scope {scope!r} is not one of 'always', 'after_containment'"
             )
-        return cls(name=name, params=dict(params), scope=cast(Scope, scope), max=int(limit or 0))
+        if limit is not None and not isinstance(limit, int | float | str):
+            raise InvariantError(f"invariant {name}: max {limit!r} is not a number")
+        params = {str(k): v for k, v in params.items()}
+        return cls(name=name, params=params, scope=scope, max=int(limit or 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +137,7 @@ class InvariantResult:
     name: str
     verdict: Outcome
     detail: str
-    first_violation: dict[str, Any] | None = None
+    first_violation: JsonObject | None = None
     count: int = 0
     checked: int = 0
     scope: Scope = "always"
@@ -137,7 +145,7 @@ class InvariantResult:
     claim: str = ""
     violations: tuple[Violation, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The shape of one entry of ``verdict.json``'s ``invariants``."""
         return {
             "name": self.name,
@@ -151,23 +159,33 @@ class InvariantResult:
         }
 
 
-InvariantFn = Callable[[DrillRecord, Any], "Findings | NotApplicable"]
+P = TypeVar("P", bound=Params)
+#: an invariant as written: the record and its own params model in, findings out
+InvariantFn = Callable[[DrillRecord, P], "Findings | NotApplicable"]
 
 
 @dataclass(frozen=True)
 class Invariant:
-    """A registered invariant: its name, function, params model and claim."""
+    """A registered invariant: its name, function, params model and claim.
+
+    ``fn`` takes any :class:`Params`: it checks that they are of ``params`` (the model the
+    function was written for) and calls the function.
+    """
 
     name: str
-    fn: InvariantFn
+    fn: Callable[[DrillRecord, Params], Findings | NotApplicable]
     params: type[Params]
+    #: the docstring of the function as written
+    doc: str
+    #: ``module.qualname`` of the function as written
+    defined_at: str
 
     @property
     def claim(self) -> str:
         """The first line of the docstring: the positive claim."""
-        return (self.fn.__doc__ or "").strip().splitlines()[0]
+        return self.doc.strip().splitlines()[0]
 
-    def validate(self, params: Mapping[str, Any]) -> Params:
+    def validate(self, params: Mapping[str, object]) -> Params:
         """Validate params; the error names the invariant, the key, the value and valid keys."""
         try:
             return self.params.model_validate(dict(params))
@@ -188,39 +206,71 @@ class Invariant:
 REGISTRY: dict[str, Invariant] = {}
 
 
+@overload
+def invariant() -> Callable[[InvariantFn[NoParams]], InvariantFn[NoParams]]: ...
+
+
+@overload
+def invariant(
+    params: type[P], name: str | None = None
+) -> Callable[[InvariantFn[P]], InvariantFn[P]]: ...
+
+
 def invariant(
     params: type[Params] = NoParams, name: str | None = None
-) -> Callable[[InvariantFn], InvariantFn]:
+) -> Callable[[InvariantFn[P]], InvariantFn[P]]:
     """Register an invariant under its function name; refuses duplicates and missing claims."""
 
-    def deco(fn: InvariantFn) -> InvariantFn:
+    def deco(fn: InvariantFn[P]) -> InvariantFn[P]:
         key = name or fn.__name__
+        here = f"{fn.__module__}.{fn.__qualname__}"
         if key in REGISTRY:
-            prev = REGISTRY[key].fn
             raise InvariantError(
-                f"invariant {key!r} defined twice: {prev.__module__}.{prev.__qualname__} "
-                f"and {fn.__module__}.{fn.__qualname__}"
+                f"invariant {key!r} defined twice: {REGISTRY[key].defined_at} and {here}"
             )
         if not (fn.__doc__ or "").strip():
             raise InvariantError(
                 f"invariant {key!r} needs a docstring whose first line is its claim"
             )
-        REGISTRY[key] = Invariant(key, fn, params)
+
+        def checked(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+            if not isinstance(p, params):
+                raise InvariantError(
+                    f"invariant {key}: params of {type(p).__name__}, not {params.__name__}"
+                )
+            return fn(record, cast(P, p))
+
+        REGISTRY[key] = Invariant(key, checked, params, fn.__doc__ or "", here)
         return fn
 
     return deco
 
 
-def catalogue() -> list[dict[str, Any]]:
+class ParamInfo(TypedDict):
+    """One parameter of an invariant in the catalogue."""
+
+    default: Json
+    description: str
+
+
+class CatalogueEntry(TypedDict):
+    """One invariant in the catalogue: its name, claim and parameters."""
+
+    name: str
+    claim: str
+    params: dict[str, ParamInfo]
+
+
+def catalogue() -> list[CatalogueEntry]:
     """Every invariant with its claim and params, sorted by name (``vibedrill invariants``)."""
-    out = []
+    out: list[CatalogueEntry] = []
     for name in sorted(REGISTRY):
         inv = REGISTRY[name]
         params = {
-            k: {
-                "default": f.get_default(call_default_factory=True),
-                "description": f.description or "",
-            }
+            k: ParamInfo(
+                default=f.get_default(call_default_factory=True),
+                description=f.description or "",
+            )
             for k, f in inv.params.model_fields.items()
         }
         out.append({"name": name, "claim": inv.claim, "params": params})
@@ -254,7 +304,7 @@ def sentence(violations: list[Violation], max_groups: int = 3) -> str:
     return text
 
 
-def _first(record: DrillRecord, v: Violation) -> dict[str, Any]:
+def _first(record: DrillRecord, v: Violation) -> JsonObject:
     return {
         "t": v.t,
         "offset": format_offset(record.offset(v.t)),
@@ -264,7 +314,9 @@ def _first(record: DrillRecord, v: Violation) -> dict[str, Any]:
     }
 
 
-def evaluate(spec: InvariantSpec | str | Mapping[str, Any], record: DrillRecord) -> InvariantResult:
+def evaluate(
+    spec: InvariantSpec | str | Mapping[str, object], record: DrillRecord
+) -> InvariantResult:
     """Judge one invariant spec against a record (pure; raises InvariantError on a bad spec)."""
     spec = InvariantSpec.parse(spec)
     inv = REGISTRY.get(spec.name)
@@ -275,44 +327,50 @@ def evaluate(spec: InvariantSpec | str | Mapping[str, Any], record: DrillRecord)
             f"invariant {spec.name!r} is not known{hint}; known: {', '.join(sorted(REGISTRY))}"
         )
     params = inv.validate(spec.params)
-    base = {"name": spec.name, "scope": spec.scope, "max": spec.max, "claim": inv.claim}
     found = inv.fn(record, params)
+
+    def result(
+        verdict: Outcome,
+        detail: str,
+        checked: int = 0,
+        violations: tuple[Violation, ...] = (),
+        first: JsonObject | None = None,
+    ) -> InvariantResult:
+        return InvariantResult(
+            name=spec.name,
+            verdict=verdict,
+            detail=detail,
+            first_violation=first,
+            count=len(violations) if first is not None else 0,
+            checked=checked,
+            scope=spec.scope,
+            max=spec.max,
+            claim=inv.claim,
+            violations=violations,
+        )
+
     if isinstance(found, NotApplicable):
-        return InvariantResult(verdict="not_applicable", detail=found.reason, **base)  # type: ignore[arg-type]
+        return result("not_applicable", found.reason)
     violations = sorted(found.violations, key=lambda v: v.t)
     where = ""
     if spec.scope == "after_containment":
         ct = record.first_containment_t()
         if ct is None:
-            return InvariantResult(
-                verdict="not_applicable",
-                detail="scope is after_containment but no containment action was taken",
+            return result(
+                "not_applicable",
+                "scope is after_containment but no containment action was taken",
                 checked=found.checked,
-                **base,  # type: ignore[arg-type]
             )
         violations = [v for v in violations if v.t >= ct]
         where = f" after containment at {format_offset(record.offset(ct))}"
-    common = {"checked": found.checked, "violations": tuple(violations), **base}
     if not violations:
         detail = found.held + (f" (judged{where})" if where else "")
-        return InvariantResult(verdict="held", detail=detail, **common)  # type: ignore[arg-type]
+        return result("held", detail, checked=found.checked)
     text = sentence(violations)
     first = _first(record, violations[0])
     if len(violations) <= spec.max:
         detail = f"{len(violations)} violation(s){where} within the blast-radius limit of {spec.max}: {text}"
-        return InvariantResult(
-            verdict="held",
-            detail=detail,
-            first_violation=first,
-            count=len(violations),
-            **common,  # type: ignore[arg-type]
-        )
+        return result("held", detail, found.checked, tuple(violations), first)
     if spec.max or where:
         text += f" ({len(violations)}{where}; blast-radius limit {spec.max})"
-    return InvariantResult(
-        verdict="violated",
-        detail=text,
-        first_violation=first,
-        count=len(violations),
-        **common,  # type: ignore[arg-type]
-    )
+    return result("violated", text, found.checked, tuple(violations), first)

@@ -8,13 +8,13 @@ from the audit's ``blocked`` outcomes whose error starts with ``kill_switch:``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 from pydantic import Field
 
 from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
-from ..rows import number
+from ..rows import InboundRow, Json, JsonObject, number, text
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, noun_of
@@ -27,15 +27,17 @@ __all__ = [
     "side_effects_only_as_the_mode_allows",
 ]
 
+K = TypeVar("K", bound=Hashable)
+
 _RANK = {"auto": 0, "approval_required": 1, "manual_only": 2, "read_only": 3}
 #: job states that mean "never came back" after a kill switch was released
 _PARKED = frozenset({"blocked", "queued", "running", "awaiting_approval"})
 
 
-def mode_steps(record: DrillRecord) -> list[tuple[float, dict[tuple[Any, Any], str]]]:
+def mode_steps(record: DrillRecord) -> list[tuple[float, dict[tuple[Json, Json], str]]]:
     """``(t, {(client_id, platform): mode})`` after each ``mode`` control change, in order."""
-    cur: dict[tuple[Any, Any], str] = {}
-    out: list[tuple[float, dict[tuple[Any, Any], str]]] = [(float("-inf"), {})]
+    cur: dict[tuple[Json, Json], str] = {}
+    out: list[tuple[float, dict[tuple[Json, Json], str]]] = [(float("-inf"), {})]
     for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
         if c.get("control") != "mode":
             continue
@@ -52,7 +54,7 @@ def mode_steps(record: DrillRecord) -> list[tuple[float, dict[tuple[Any, Any], s
 
 
 def mode_at(
-    steps: list[tuple[float, dict[tuple[Any, Any], str]]],
+    steps: list[tuple[float, dict[tuple[Json, Json], str]]],
     t: float,
     client_id: str | None,
     platform: str | None,
@@ -230,10 +232,12 @@ def nothing_lost_or_doubled_across_release(
     )
 
 
-def _intervals(record: DrillRecord, control: str, key: Any) -> list[tuple[Any, float, float]]:
+def _intervals(
+    record: DrillRecord, control: str, key: Callable[[JsonObject], K]
+) -> list[tuple[K, float, float]]:
     """``(key(scope), on, off)`` of a boolean control (``off`` = end of drill when never off)."""
-    on: dict[Any, float] = {}
-    out: list[tuple[Any, float, float]] = []
+    on: dict[K, float] = {}
+    out: list[tuple[K, float, float]] = []
     for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
         if c.get("control") != control:
             continue
@@ -261,9 +265,9 @@ def no_reply_while_triggers_off(record: DrillRecord, p: TriggerParams) -> Findin
     A blueprint is ``bp-<client>-<platform>`` (the drill's blueprints, one per client and
     platform); a lock without a client locks every client's triggers.
     """
-    off: list[tuple[str, Any, Any, float, float]] = [
+    off: list[tuple[str, str | None, str | None, float, float]] = [
         (f"triggers of {k or 'every client'}", k, None, a, b)
-        for k, a, b in _intervals(record, "trigger_lock", lambda sc: sc.get("client_id"))
+        for k, a, b in _intervals(record, "trigger_lock", lambda sc: text(sc.get("client_id")))
     ]
     # blueprint_enabled is true when *enabled*: its off intervals run from false to true
     disabled: dict[str, float] = {}
@@ -313,7 +317,7 @@ def no_reply_while_triggers_off(record: DrillRecord, p: TriggerParams) -> Findin
     )
 
 
-def _bare(handle: Any) -> str:
+def _bare(handle: object) -> str:
     return str(handle or "").lstrip("@").lower()
 
 
@@ -324,7 +328,7 @@ def engagement_never_answers_itself(record: DrillRecord, p: Params) -> Findings 
     The own-message guard: an inbound comment or DM whose author is the account (its handle) is
     an echo of the platform's own voice, never a conversation to join.
     """
-    inbound: dict[str, Mapping[str, Any]] = {
+    inbound: dict[str, InboundRow] = {
         str(c.get("id")): c for c in record.inbound if c.get("id") is not None
     }
     own = {

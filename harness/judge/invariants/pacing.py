@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..record import KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, DrillRecord
-from ..rows import json_object, number
+from ..rows import Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts
@@ -158,7 +157,7 @@ def _daily_caps(record: DrillRecord, out: list[Violation]) -> int:
             steps.append((float(c["t"]), platform, step_caps))
     if not any(caps for _, _, caps in steps):
         return 0
-    used: dict[tuple[Any, str, int], int] = {}
+    used: dict[tuple[str | None, str, int], int] = {}
     checked = 0
     for i, e in enumerate(record.ledger):
         atype = KILL_ACTION_OF.get(str(e.get("action")))
@@ -276,7 +275,7 @@ class SpendParams(Params):
     )
 
 
-def _budget_steps(record: DrillRecord) -> list[tuple[float, dict[str, Any]]]:
+def _budget_steps(record: DrillRecord) -> list[tuple[float, JsonObject]]:
     steps = [(float("-inf"), dict(record.budgets))]
     for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
         value = c.get("value")
@@ -295,11 +294,11 @@ def _budget_steps(record: DrillRecord) -> list[tuple[float, dict[str, Any]]]:
     return steps
 
 
-def _limit(budgets: Mapping[str, Any], key: str, who: str) -> float | None:
+def _limit(budgets: Mapping[str, Json], key: str, who: str) -> float | None:
     v = budgets.get(key)
     if isinstance(v, Mapping):
         v = v.get(who, v.get("*"))
-    return None if v is None else float(v)
+    return None if v is None else number(v)
 
 
 @invariant(SpendParams)

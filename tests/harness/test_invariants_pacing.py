@@ -1,0 +1,178 @@
+"""The pacing invariants (platform rate limits, engagement loops, spend budgets), each shown to
+fail on a hand-built record and to hold on a healthy one."""
+
+from __future__ import annotations
+
+from _recordkit import T0, aud, intent, led, record
+
+from harness.judge.invariants import evaluate
+
+
+def judge(name: str, rec, **spec):
+    return evaluate({"name": name, **spec}, rec)
+
+
+# --- rate_within_platform_limits --------------------------------------------------------
+
+
+def jr(
+    n: int, at: float, status: int = 200, fault: str | None = None, route: str = "tweets.create"
+) -> dict:
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "fake": "x",
+        "method": "POST",
+        "path": "/2/tweets",
+        "route": route,
+        "status": status,
+        "account_id": "acme-x",
+        "request_id": f"q{n}",
+        "retry_count": None,
+        "idempotency_key": None,
+        "fault_id": fault,
+        "fault_kind": "x.rate_limited" if fault else None,
+        "user_agent": None,
+    }
+
+
+RULES = [{"id": "f1", "kind": "x.rate_limited", "params": {"retry_after_s": 60.0}, "hits": 1}]
+
+
+def test_a_request_before_retry_after_elapsed_violates_the_rate_limit_invariant():
+    rec = record(journal=[jr(1, 100, 429, "f1"), jr(2, 110), jr(3, 170)], fault_rules=RULES)
+    r = judge("rate_within_platform_limits", rec)
+    assert r.verdict == "violated"
+    assert (
+        r.detail
+        == "1 request sent to x tweets.create for @acme_x before Retry-After elapsed: ids q2 at T+1m50s (429 at T+1m40s)"
+    )
+
+
+def test_requests_beyond_a_configured_budget_per_window_are_violations():
+    rec = record(journal=[jr(i, i) for i in range(1, 5)])
+    r = judge(
+        "rate_within_platform_limits",
+        rec,
+        params={"limits": {"x": {"requests": 3, "window_s": 60}}},
+    )
+    assert r.verdict == "violated"
+    assert r.detail == "1 request sent to x for @acme_x beyond 3 per 60s: ids q4"
+
+
+def test_waiting_out_retry_after_and_other_routes_hold():
+    rec = record(
+        journal=[jr(1, 100, 429, "f1"), jr(2, 110, route="tweets.lookup"), jr(3, 161)],
+        fault_rules=RULES,
+    )
+    assert judge("rate_within_platform_limits", rec).verdict == "held"
+
+
+def test_the_fakes_own_hold_after_a_throttle_does_not_start_a_longer_one():
+    # served runs: a request already on the wire meets the fake's hold (a 429 with no rule of
+    # its own); the hold is the throttle's 3 s, not a default minute
+    rules = [{"id": "f1", "kind": "x.rate_limited", "params": {"retry_after_s": 3.0}, "hits": 1}]
+    rec = record(journal=[jr(1, 100, 429, "f1"), jr(2, 100.1, 429), jr(3, 104)], fault_rules=rules)
+    r = judge("rate_within_platform_limits", rec, params={"in_flight_s": 0.25})
+    assert r.verdict == "held", r.detail
+
+
+# --- engagement_loops_bounded -----------------------------------------------------------
+
+
+def test_replies_beyond_the_thread_cap_and_to_own_replies_are_loop_violations():
+    inbound = [{"id": f"c{i}", "post_id": "p1", "account_id": "acme-x"} for i in range(5)]
+    ledger = [
+        led(i + 1, 60 + i, action="reply.created", in_reply_to=f"c{i}", resource=f"rep{i}")
+        for i in range(5)
+    ]
+    ledger.append(led(6, 100, action="reply.created", in_reply_to="rep0", resource="rep5"))
+    r = judge("engagement_loops_bounded", record(ledger=ledger, inbound=inbound))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "2 replies sent on @acme_x in thread p1 beyond the cap of 3: ids rep3, rep4; "
+        "1 reply sent on @acme_x in reply to its own reply: ids rep5"
+    )
+
+
+def test_replies_within_the_cap_hold():
+    ledger = [led(i + 1, 60 + i, action="reply.created", in_reply_to=f"c{i}") for i in range(3)]
+    assert judge("engagement_loops_bounded", record(ledger=ledger)).verdict == "held"
+
+
+# --- spend_within_budget ----------------------------------------------------------------
+
+
+def llm(n: int, at: float, cost: float) -> dict:
+    return led(n, at, action="llm.completion", account="agency-openai", resource=None, cost=cost)
+
+
+def llm_audit(n: int, at: float, job: str) -> dict:
+    return aud(
+        n, at, job=job, action="llm.complete", platform="openai", proof={"request_id": f"req-{n}"}
+    )
+
+
+def test_calls_after_a_clients_budget_is_used_up_violate_the_budget():
+    rec = record(
+        ledger=[llm(1, 10, 3.0), llm(2, 20, 3.0), llm(3, 30, 3.0)],
+        audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j"), llm_audit(3, 31, "j")],
+        workload=[intent("j", kind="generate_text", platform="openai")],
+        budgets={"client_usd": {"acme": 5.0}},
+    )
+    r = judge("spend_within_budget", rec)
+    assert r.verdict == "violated"
+    assert (
+        r.detail
+        == "1 call made for Acme Bakery after its $5 budget was used up: ids req-3 (6 usd spent before it)"
+    )
+
+
+def test_the_one_call_that_crosses_the_budget_is_allowed():
+    rec = record(
+        ledger=[llm(1, 10, 3.0), llm(2, 20, 3.0)],
+        audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j")],
+        workload=[intent("j", kind="generate_text", platform="openai", episode="e1")],
+        control_changes=[
+            {
+                "seq": 1,
+                "t": T0,
+                "actor": "drill",
+                "reason": "arrange",
+                "control": "budget",
+                "scope": {},
+                "value": {"episode_usd": 5.0},
+            }
+        ],
+    )
+    assert judge("spend_within_budget", rec).verdict == "held"
+
+
+def test_a_call_priced_up_front_may_not_cross_the_budget_a_completion_may():
+    def image(n: int, at: float, cost: float) -> dict:
+        return led(
+            n, at, action="image.generated", account="agency-openai", resource=None, cost=cost
+        )
+
+    rec = record(
+        ledger=[llm(1, 10, 3.0), image(2, 20, 3.0)],
+        audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j")],
+        workload=[intent("j", kind="generate_text", platform="openai")],
+        budgets={"client_usd": {"acme": 5.0}},
+    )
+    assert judge("spend_within_budget", rec).verdict == "held"
+    r = judge("spend_within_budget", rec, params={"priced_up_front": ["image.generated"]})
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 call made for Acme Bakery at a known price that takes it over its $5 budget: "
+        "ids req-2 (3 + 3 usd)"
+    )
+    # a completion crossing the budget stays allowed, and a priced call that fits holds
+    rec = record(
+        ledger=[image(1, 10, 2.0), llm(2, 20, 4.0)],
+        audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j")],
+        workload=[intent("j", kind="generate_text", platform="openai")],
+        budgets={"client_usd": {"acme": 5.0}},
+    )
+    r = judge("spend_within_budget", rec, params={"priced_up_front": ["image.generated"]})
+    assert r.verdict == "held", r.detail

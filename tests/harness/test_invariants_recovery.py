@@ -1,0 +1,240 @@
+"""The recovery invariants (verified publishes, the failing tool gateway, secrets in artifacts,
+terminal jobs, queue freshness), each shown to fail on a hand-built record and to hold on a
+healthy one."""
+
+from __future__ import annotations
+
+from _recordkit import SECRET, T0, aud, intent, led, record
+
+from harness.judge.invariants import evaluate
+from harness.judge.timeline import Timeline
+
+
+def judge(name: str, rec, **spec):
+    return evaluate({"name": name, **spec}, rec)
+
+
+# --- no_unverified_publish_reported_live -----------------------------------------------
+
+
+def test_posts_reported_live_unverified_or_invisible_are_violations():
+    rec = record(
+        ledger=[led(1, 60), led(2, 70)],
+        audit=[
+            aud(1, 61, job="j-1", resource="r1", verified=False),
+            aud(2, 71, job="j-2", resource="r2"),
+        ],
+        invisible_resources={"x:r2"},
+    )
+    r = judge("no_unverified_publish_reported_live", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 post reported live on @acme_x without verification: ids r1 (job j-1); "
+        "1 post reported live on @acme_x but never visible on x: ids r2 (job j-2)"
+    )
+
+
+def test_verified_visible_posts_hold():
+    rec = record(ledger=[led(1, 60)], audit=[aud(1, 61, job="j-1", resource="r1")])
+    assert judge("no_unverified_publish_reported_live", rec).verdict == "held"
+
+
+# --- no_side_effect_while_toolgate_failing --------------------------------------------
+
+
+TG = [{"id": "f1", "kind": "toolgate.unavailable", "start": T0 + 100, "end": T0 + 500, "hits": 3}]
+
+
+def test_an_unapproved_post_riding_on_a_tool_while_the_gateway_fails_is_a_violation():
+    rec = record(
+        ledger=[led(1, 200), led(2, 210)],
+        audit=[
+            aud(1, 201, job="j-1", resource="r1", key="k-tool:then"),
+            aud(2, 211, job="j-2", resource="r2", key="k-plain"),
+        ],
+        fault_rules=TG,
+    )
+    r = judge("no_side_effect_while_toolgate_failing", rec)
+    assert r.verdict == "violated"
+    assert (
+        r.detail
+        == "1 post published on @acme_x without approval while the tool gateway was failing (toolgate.unavailable): ids r1"
+    )
+
+
+def test_every_post_is_judged_with_judged_all():
+    rec = record(
+        ledger=[led(2, 210)],
+        audit=[aud(2, 211, job="j-2", resource="r2", key="k-plain")],
+        fault_rules=TG,
+    )
+    r = evaluate(
+        {"name": "no_side_effect_while_toolgate_failing", "params": {"judged": "all"}}, rec
+    )
+    assert r.verdict == "violated"
+    assert judge("no_side_effect_while_toolgate_failing", rec).verdict == "held"
+
+
+def test_a_post_riding_on_another_tool_than_the_drifted_one_holds():
+    tl = Timeline()
+    tl.append(
+        T0 + 100,
+        "fault.injected",
+        "drill",
+        "drift",
+        {"rule_id": "f2", "params": {"tool": "kb_search"}},
+    )
+    drift = [
+        {"id": "f2", "kind": "toolgate.schema_drift", "start": T0 + 100, "end": T0 + 500, "hits": 3}
+    ]
+    wl = [
+        {**intent("j-0", kind="tool_call", key="k-a"), "tool": "analytics_fetch"},
+        {**intent("j-9", kind="tool_call", key="k-b"), "tool": "kb_search"},
+    ]
+    rec = record(
+        ledger=[led(1, 200), led(2, 210)],
+        audit=[
+            aud(1, 201, job="j-1", resource="r1", key="k-a:then"),
+            aud(2, 211, job="j-2", resource="r2", key="k-b:then"),
+        ],
+        fault_rules=drift,
+        timeline=tl,
+        workload=wl,
+    )
+    r = judge("no_side_effect_while_toolgate_failing", rec)
+    assert r.verdict == "violated" and "ids r2" in r.detail and "r1" not in r.detail
+
+
+def test_an_approved_post_while_the_tool_gateway_fails_holds():
+    tl = Timeline()
+    tl.append(T0 + 150, "job.approved", "ops-lead", "approved j-1", {"job_id": "j-1"})
+    rec = record(
+        ledger=[led(1, 200), led(2, 600)],
+        audit=[aud(1, 201, job="j-1", resource="r1")],
+        fault_rules=TG,
+        timeline=tl,
+    )
+    assert judge("no_side_effect_while_toolgate_failing", rec).verdict == "held"
+
+
+# --- no_secret_in_artifacts ------------------------------------------------------------
+
+
+def test_a_secret_in_an_audit_event_or_an_artifact_is_a_violation_without_repeating_it():
+    bad = aud(1, 61, job="j-1", resource="r1")
+    bad["error"] = f"401 with token {SECRET}"
+    rec = record(audit=[bad], secrets=(SECRET,), artifacts={"postmortem.md": f"token {SECRET}"})
+    r = judge("no_secret_in_artifacts", rec)
+    assert r.verdict == "violated"
+    assert SECRET not in r.detail
+    assert r.detail.startswith("2 records contain the credential fp_")
+    assert "evidence/audit.jsonl#L1, postmortem.md" in r.detail
+
+
+def test_clean_records_hold_the_secret_invariant():
+    rec = record(
+        audit=[aud(1, 61, job="j-1", resource="r1")], secrets=(SECRET,), artifacts={"a.md": "ok"}
+    )
+    assert judge("no_secret_in_artifacts", rec).verdict == "held"
+
+
+def test_the_first_characters_of_a_token_in_an_error_text_are_a_violation():
+    # realistic bug 20: ``cred.access_token[:16]`` ("xat-" and 12 characters of the secret part)
+    bad = aud(1, 61, job="j-1", resource="r1")
+    bad["error"] = f"x.unauthorized: 401 again with the token {SECRET[:16]}… just refreshed"
+    r = judge("no_secret_in_artifacts", record(audit=[bad], secrets=(SECRET,)))
+    assert r.verdict == "violated"
+    assert r.detail.startswith("1 record contain")
+    assert "part of the credential fp_" in r.detail and "(12 characters)" in r.detail
+    assert SECRET[4:16] not in r.detail
+
+
+def test_a_run_of_twelve_characters_from_the_middle_of_a_token_is_a_violation():
+    middle = SECRET[10:22]
+    rec = record(
+        audit=[aud(1, 61, job="j-1", resource="r1")],
+        secrets=("xat-ffffffffffffffffffffffffffffffff", SECRET),
+        artifacts={"postmortem.md": f"seen ...{middle}... in a log line"},
+    )
+    r = judge("no_secret_in_artifacts", rec)
+    assert r.verdict == "violated"
+    assert "postmortem.md" in r.detail and middle not in r.detail
+
+
+def test_the_public_prefix_a_fingerprint_and_short_hints_of_a_token_hold():
+    from harness.judge.secrets import secret_fp
+
+    rec = record(
+        audit=[aud(1, 61, job="j-1", resource="r1")],
+        secrets=(SECRET,),
+        artifacts={
+            "postmortem.md": (
+                f"tokens look like xat-…; credential {secret_fp(SECRET)} expired; "
+                # 11 characters of the secret part, and the usual last-four hint
+                f"hint {SECRET[:15]}… and …{SECRET[-4:]}"
+            )
+        },
+    )
+    assert judge("no_secret_in_artifacts", rec).verdict == "held"
+
+
+# --- every_job_terminal_after_healing ----------------------------------------------------
+
+
+def test_a_job_still_running_at_the_end_is_a_violation():
+    rec = record(jobs=[{"id": "j-1", "state": "succeeded"}, {"id": "j-2", "state": "retry_wait"}])
+    r = judge("every_job_terminal_after_healing", rec)
+    assert r.verdict == "violated"
+    assert r.detail == "1 job still retry_wait when the drill ended at T+1h00m00s: ids j-2"
+
+
+def test_terminal_jobs_and_jobs_due_after_the_end_hold():
+    rec = record(
+        jobs=[
+            {"id": "j-1", "state": "dead_letter"},
+            {"id": "j-2", "state": "scheduled", "run_at": T0 + 9999},
+        ]
+    )
+    assert judge("every_job_terminal_after_healing", rec).verdict == "held"
+
+
+def test_a_job_created_just_before_the_end_is_not_judged_stuck():
+    rec = record(
+        jobs=[
+            {"id": "j-1", "state": "queued", "created_at": T0 + 3600 - 30},
+            {"id": "j-2", "state": "queued", "created_at": T0 + 600},
+        ]
+    )
+    r = judge("every_job_terminal_after_healing", rec)
+    assert r.verdict == "violated"
+    assert r.detail == "1 job still queued when the drill ended at T+1h00m00s: ids j-2"
+
+
+# --- queue_freshness_restored ----------------------------------------------------------
+
+
+def fresh(*pairs: tuple[float, float]) -> list:
+    return [(T0 + t, {"queue_oldest_age_s": v}) for t, v in pairs]
+
+
+def test_a_queue_still_stale_after_the_deadline_violates_freshness():
+    rec = record(
+        metrics_samples=fresh((100, 10), (700, 400), (1200, 300), (2000, 90)),
+        fault_window=(T0 + 600, T0 + 1000),
+    )
+    r = judge("queue_freshness_restored", rec, params={"within_s": 600})
+    assert r.verdict == "violated"
+    assert (
+        r.detail
+        == "queue_oldest_age_s did not return to 60s within 600s of healing at T+16m40s (worst 300s at T+20m00s)"
+    )
+
+
+def test_a_queue_back_to_target_in_time_holds_freshness():
+    rec = record(
+        metrics_samples=fresh((700, 400), (1100, 30), (1500, 20)),
+        fault_window=(T0 + 600, T0 + 1000),
+    )
+    r = judge("queue_freshness_restored", rec)
+    assert r.verdict == "held"
+    assert "100s after healing" in r.detail

@@ -1,0 +1,230 @@
+"""The safety invariants (kill switch, intended account, tenants' credentials, audit, duplicates),
+each shown to fail on a hand-built record and to hold on a healthy one."""
+
+from __future__ import annotations
+
+from _recordkit import aud, intent, kill, led, record
+
+from harness.judge.invariants import evaluate
+
+
+def judge(name: str, rec, **spec):
+    return evaluate({"name": name, **spec}, rec)
+
+
+# --- no_side_effects_while_killed ----------------------------------------------------------
+
+
+def test_posts_after_the_global_kill_switch_are_a_violation_naming_account_time_and_ids():
+    rec = record(
+        ledger=[led(1, 100), led(2, 1211), led(3, 1300), led(4, 1400)],
+        control_changes=[kill(1, 1205, True)],
+    )
+    r = judge("no_side_effects_while_killed", rec)
+    assert r.verdict == "violated"
+    assert (
+        r.detail
+        == "3 posts published on @acme_x after the global kill switch engaged at T+20m05s: ids r2, r3, r4"
+    )
+    assert r.first_violation["evidence"] == "evidence/ledger.jsonl#L2"
+    assert r.first_violation["offset"] == "T+20m11s"
+
+
+def test_in_flight_posts_within_the_grace_and_posts_after_release_hold():
+    rec = record(
+        ledger=[led(1, 1206), led(2, 2000)],
+        control_changes=[kill(1, 1205, True), kill(2, 1500, False)],
+    )
+    r = judge("no_side_effects_while_killed", rec)
+    assert r.verdict == "held", r.detail
+
+
+def test_a_kill_switch_for_another_client_does_not_cover_a_post():
+    rec = record(
+        ledger=[led(1, 1300)], control_changes=[kill(1, 1205, True, client_id="northwind")]
+    )
+    assert judge("no_side_effects_while_killed", rec).verdict == "held"
+
+
+def test_without_any_kill_switch_the_kill_switch_invariant_does_not_apply():
+    r = judge("no_side_effects_while_killed", record(ledger=[led(1, 10)]))
+    assert r.verdict == "not_applicable"
+    assert "no kill switch" in r.detail
+
+
+# --- every_side_effect_on_intended_account ------------------------------------------------
+
+
+def test_a_post_on_another_tenants_account_violates_the_intended_account():
+    rec = record(
+        ledger=[led(1, 60, account="northwind-x")],
+        audit=[aud(1, 61, job="j-1", resource="r1")],
+        workload=[intent("j-1")],
+    )
+    r = judge("every_side_effect_on_intended_account", rec)
+    assert r.verdict == "violated"
+    assert r.detail == "1 post for Acme Bakery published on @northwind_x instead of @acme_x: ids r1"
+
+
+def test_a_misrouted_job_that_lands_where_it_named_still_violates_the_tenant():
+    rec = record(
+        ledger=[led(1, 60, account="northwind-x")],
+        audit=[aud(1, 61, job="j-1", resource="r1", account="northwind-x")],
+        workload=[intent("j-1", account="northwind-x")],
+    )
+    r = judge("every_side_effect_on_intended_account", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 post for Acme Bakery published on @northwind_x, an account of Northwind Tools: ids r1"
+    )
+
+
+def test_posts_on_their_intended_accounts_hold_and_content_hash_links_unaudited_posts():
+    rec = record(
+        ledger=[led(1, 60), led(2, 70, content="hc")],
+        audit=[aud(1, 61, job="j-1", resource="r1")],
+        workload=[intent("j-1"), intent("j-2", content="hc")],
+    )
+    r = judge("every_side_effect_on_intended_account", rec)
+    assert r.verdict == "held"
+    assert r.checked == 2
+
+
+# --- no_credential_across_tenants --------------------------------------------------------
+
+
+def test_a_credential_of_another_tenant_is_a_violation_naming_both_tenants():
+    rec = record(
+        ledger=[led(1, 60, account="northwind-x", fp="fp_north")],
+        audit=[aud(1, 61, job="j-1", resource="r1")],
+        workload=[intent("j-1")],
+    )
+    r = judge("no_credential_across_tenants", rec)
+    assert r.verdict == "violated"
+    assert (
+        r.detail
+        == "1 post for Acme Bakery published with a credential of Northwind Tools (fp_north): ids r1"
+    )
+
+
+def test_own_credentials_and_shared_agency_provider_keys_hold():
+    rec = record(
+        ledger=[
+            led(1, 60),
+            led(2, 70, action="llm.completion", account="agency-openai", resource=""),
+        ],
+        audit=[
+            aud(1, 61, job="j-1", resource="r1"),
+            aud(
+                2,
+                71,
+                job="j-2",
+                action="llm.complete",
+                platform="openai",
+                request_id="req-2",
+                proof={"request_id": "req-2"},
+            ),
+        ],
+        workload=[intent("j-1"), intent("j-2", kind="generate_text", platform="openai")],
+    )
+    r = judge("no_credential_across_tenants", rec)
+    assert r.verdict == "held"
+    assert r.checked == 1
+
+
+# --- every_side_effect_audited -----------------------------------------------------------
+
+
+def test_a_side_effect_without_audit_and_one_audited_twice_are_both_named():
+    rec = record(
+        ledger=[led(1, 60), led(2, 70), led(3, 80)],
+        audit=[
+            aud(1, 61, job="j-1", resource="r1"),
+            aud(2, 71, job="j-2", resource="r2"),
+            aud(3, 72, job="j-2b", resource="r2"),
+        ],
+    )
+    r = judge("every_side_effect_audited", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 post published on @acme_x claimed by 2 AuditEvents: ids r2; "
+        "1 post published on @acme_x with no AuditEvent claiming it: ids r3"
+    )
+
+
+def test_a_post_marked_needs_human_confirm_with_its_proof_is_audited_and_a_failed_one_is_not():
+    rec = record(
+        ledger=[led(1, 60), led(2, 70)],
+        audit=[
+            aud(1, 61, job="j-1", resource="r1", outcome="needs_human_confirm", verified=False),
+            aud(2, 71, job="j-2", resource="r2", outcome="failed", verified=False),
+        ],
+    )
+    r = judge("every_side_effect_audited", rec)
+    assert r.verdict == "violated"
+    assert r.detail == "1 post published on @acme_x with no AuditEvent claiming it: ids r2"
+
+
+def test_a_success_audit_without_proof_violates_the_audit_invariant():
+    rec = record(ledger=[], audit=[aud(1, 61, job="j-1", proof={})])
+    r = judge("every_side_effect_audited", rec)
+    assert r.verdict == "violated"
+    assert (
+        r.detail
+        == "1 AuditEvent with outcome success but no proof (post.create on x): ids ae-000001"
+    )
+
+
+def test_every_side_effect_with_one_claim_holds_including_providers_by_request_id():
+    rec = record(
+        ledger=[
+            led(1, 60),
+            led(2, 70, action="llm.completion", account="agency-openai", resource=None),
+        ],
+        audit=[
+            aud(1, 61, job="j-1", resource="r1"),
+            aud(
+                2,
+                71,
+                job="j-2",
+                action="llm.complete",
+                platform="openai",
+                proof={"request_id": "req-2"},
+            ),
+        ],
+    )
+    assert judge("every_side_effect_audited", rec).verdict == "held"
+
+
+# --- no_duplicate_side_effects -----------------------------------------------------------
+
+
+def test_the_same_content_twice_on_one_account_is_a_duplicate():
+    rec = record(ledger=[led(1, 60, content="same"), led(2, 90, content="same")])
+    r = judge("no_duplicate_side_effects", rec)
+    assert r.verdict == "violated"
+    assert r.detail == "1 post published twice on @acme_x with the same content: ids r2 (first r1)"
+
+
+def test_two_replies_to_one_comment_and_a_reused_idempotency_key_are_duplicates():
+    rec = record(
+        ledger=[
+            led(1, 60, action="reply.created", in_reply_to="c1"),
+            led(2, 61, action="reply.created", in_reply_to="c1"),
+            led(3, 70),
+            led(4, 80),
+        ],
+        audit=[
+            aud(3, 71, job="j-3", resource="r3", key="K"),
+            aud(4, 81, job="j-4", resource="r4", key="K"),
+        ],
+    )
+    r = judge("no_duplicate_side_effects", rec)
+    assert r.verdict == "violated"
+    assert "1 reply sent twice on @acme_x to the same target: ids r2 (target c1)" in r.detail
+    assert "1 post published twice on @acme_x under one idempotency key: ids r4 (key K)" in r.detail
+
+
+def test_distinct_posts_and_repeats_outside_the_window_hold():
+    rec = record(ledger=[led(1, 60, content="same"), led(2, 600, content="same"), led(3, 700)])
+    assert judge("no_duplicate_side_effects", rec, params={"window_s": 300}).verdict == "held"
