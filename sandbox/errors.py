@@ -40,9 +40,15 @@ class JobInterrupt(SandboxError):
 class Retryable(JobInterrupt):
     """A transient failure; retry after backoff (or after ``retry_after`` seconds, if larger)."""
 
-    def __init__(self, error: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, error: str, retry_after: float | None = None, *, outage: bool = False
+    ) -> None:
         super().__init__(error)
         self.retry_after = retry_after
+        #: the platform or the path to it is failing (5xx, timeout, dropped or refused
+        #: connection, a body cut short), not this job: retried through the outage window
+        #: (``RetryPolicy.outage_window_s``) without using up the job's attempts
+        self.outage = outage
 
 
 class RateLimited(Retryable):

@@ -113,6 +113,10 @@ class JobRecord:
     idempotency_key: str
     run_at: float
     attempts: int = 0
+    #: when this job first met a platform outage, and how often it was retried through it
+    #: (those runs do not count in ``attempts``; see ``RetryPolicy.outage_window_s``)
+    outage_since: float | None = None
+    outage_retries: int = 0
     last_error: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
     approved: bool = False

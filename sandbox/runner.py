@@ -265,7 +265,7 @@ class Runner:
         except Fatal as e:
             self._finish(job, "failed", e.error)
         except Retryable as e:
-            self._retry(job, e.error, e.retry_after)
+            self._retry(job, e.error, e.retry_after, outage=e.outage)
         except Exception as e:  # a handler bug must not stop the runner
             self._retry(job, f"internal: {type(e).__name__}: {e}", None)
         else:
@@ -278,8 +278,24 @@ class Runner:
         self.jobs.set_state(job, state, error)
         self.telemetry.jobs_finished.labels(state).inc()
 
-    def _retry(self, job: JobRecord, error: str, retry_after: float | None) -> None:
+    def _retry(
+        self, job: JobRecord, error: str, retry_after: float | None, *, outage: bool = False
+    ) -> None:
         policy = self.settings.retry
+        if outage and policy.outage_window_s > 0:
+            now = self.now()
+            if job.outage_since is None:
+                job.outage_since = now
+            if now - job.outage_since < policy.outage_window_s:
+                # the platform is down, not this job: back off (growing with each retry through
+                # the outage, up to max_delay_s) without using up an attempt
+                job.attempts -= 1
+                job.outage_retries += 1
+                delay = policy.backoff(job.outage_retries, self.rng.random())
+                if retry_after is not None and not self.defects.on("retry_after_ignored"):
+                    delay = max(delay, retry_after)
+                self._schedule_retry(job, delay, error)
+                return
         if job.attempts >= policy.max_attempts:
             job.last_error = error
             self._finish(job, "dead_letter", f"{error} (after {job.attempts} attempts)")
@@ -291,6 +307,9 @@ class Runner:
         delay = policy.backoff(job.attempts, self.rng.random())
         if retry_after is not None and not self.defects.on("retry_after_ignored"):
             delay = max(delay, retry_after)
+        self._schedule_retry(job, delay, error)
+
+    def _schedule_retry(self, job: JobRecord, delay: float, error: str) -> None:
         job.run_at = self.now() + delay
         self.jobs.set_state(job, "retry_wait", error)
         heapq.heappush(self._timers, (job.run_at, job.seq, job.id))

@@ -114,6 +114,11 @@ class RetryPolicy(_M):
     max_delay_s: float = Field(600.0, ge=0)
     jitter: float = Field(0.2, ge=0, le=1)
 
+    #: seconds a job keeps retrying a platform outage (5xx, timeout, dropped or refused
+    #: connection) with back-off before those failures count against ``max_attempts``: four
+    #: quick attempts lost publishes to a 15-minute outage before anyone could act (0: off)
+    outage_window_s: float = Field(3600.0, ge=0)
+
     def backoff(self, attempt: int, u: float) -> float:
         """Delay before attempt ``attempt + 1`` (attempt ≥ 1), with ``u`` ∈ [0, 1) from the RNG."""
         d = min(self.base_delay_s * 2.0 ** (attempt - 1), self.max_delay_s)

@@ -114,7 +114,7 @@ class ApiLane:
                 f"{self.platform}.rate_limited: 429 Too Many Requests", self.retry_after(r)
             )
         if s >= 500:
-            return Ambiguous(label) if mutating else Retryable(label)
+            return Ambiguous(label, outage=True) if mutating else Retryable(label, outage=True)
         return Fatal(label)
 
     def is_throttled(self, r: httpx.Response) -> bool:
@@ -231,12 +231,13 @@ class ApiLane:
                 raise Blocked(str(e), reason="egress", resumable=False) from None
             except TimeoutError:
                 msg = f"{self.platform}.timeout: no response within {self.d.settings.request_timeout_s:g}s"
-                raise (Ambiguous(msg) if mutating else Retryable(msg)) from None
+                raise _outage(msg, mutating) from None
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-                raise Retryable(f"{self.platform}.connect_failed: {type(e).__name__}") from None
+                msg = f"{self.platform}.connect_failed: {type(e).__name__}"
+                raise Retryable(msg, outage=True) from None
             except httpx.HTTPError as e:
                 msg = f"{self.platform}.transport: {type(e).__name__}"
-                raise (Ambiguous(msg) if mutating else Retryable(msg)) from None
+                raise _outage(msg, mutating) from None
             self._observe(r, cred)
             if self.is_throttled(r):
                 self.d.telemetry.rate_limit_hits.labels(self.platform).inc()
@@ -264,7 +265,12 @@ class ApiLane:
             return r.json()
         except ValueError:
             msg = f"{self.platform}.malformed_body: HTTP {r.status_code} body is not JSON"
-            raise (Ambiguous(msg) if mutating else Retryable(msg)) from None
+            raise _outage(msg, mutating) from None
+
+
+def _outage(msg: str, mutating: bool) -> Retryable:
+    """A failure of the platform or the network: ambiguous when the request changes something."""
+    return Ambiguous(msg, outage=True) if mutating else Retryable(msg, outage=True)
 
 
 def _phrase(status: int) -> str:

@@ -123,9 +123,9 @@ class InstagramLane(ApiLane):
             return Fatal(f"instagram.duplicate: {label}")
         if code in (1, 2) or e.get("is_transient") or r.status_code >= 500:
             return (
-                Ambiguous(f"instagram.transient: {label}")
+                Ambiguous(f"instagram.transient: {label}", outage=True)
                 if mutating
-                else Retryable(f"instagram.transient: {label}")
+                else Retryable(f"instagram.transient: {label}", outage=True)
             )
         return Fatal(f"instagram.error: HTTP {r.status_code} {label}")
 
