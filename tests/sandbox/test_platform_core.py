@@ -104,7 +104,8 @@ def test_the_global_kill_switch_stops_every_side_effect_until_released() -> None
 
 def test_a_run_a_kill_switch_refused_uses_up_none_of_the_retry_policys_attempts() -> None:
     async def main() -> None:
-        async with rig() as r:
+        # outages counted from the first failure (no outage window), so the count is exact
+        async with rig(retry={"outage_window_s": 0}) as r:
             limit = r.platform.settings.retry.max_attempts
             await r.client.set_kill_switch(KillScope(), True, **OPS)
             jid = _publish(r, "acme", "x")
@@ -120,6 +121,53 @@ def test_a_run_a_kill_switch_refused_uses_up_none_of_the_retry_policys_attempts(
             assert job.state == "dead_letter" and job.attempts == limit
             creates = [j for j in r.world.journal.entries(fake="x") if j.route == "tweets.create"]
             assert len(creates) == limit
+
+    virtual(main)
+
+
+def _creates(r: Rig) -> list[float]:
+    return [j.t for j in r.world.journal.entries(fake="x") if j.route == "tweets.create"]
+
+
+def test_a_platform_outage_is_retried_through_it_with_back_off_and_no_attempt_used_up() -> None:
+    # rb02 lost publishes to a 15-minute X outage: four quick attempts (2, 4, 8 s apart) were
+    # spent before the Ops Lead could act, and the job was dead-lettered for the platform's fault
+    async def main() -> None:
+        async with rig() as r:
+            limit = r.platform.settings.retry.max_attempts
+            rule = r.world.faults.add(
+                {"kind": "http.outage", "match": {"fake": "x", "route": "tweets.create"}}
+            )
+            jid = _publish(r, "acme", "x")
+            await asyncio.sleep(900)
+            job = r.platform.jobs.get(jid)
+            assert job.state == "retry_wait" and job.attempts < limit, (job.state, job.attempts)
+            tried = _creates(r)
+            assert len(tried) > limit  # retried through the outage …
+            gaps = [b - a for a, b in itertools.pairwise(tried)]
+            assert gaps == sorted(gaps) and gaps[-1] > 4 * gaps[0]  # … backing off, not hammering
+            r.world.faults.remove(rule.id)
+            await r.settle()
+            assert job.state == "succeeded" and job.attempts <= limit
+            assert len(_social_posts(r)) == 1
+
+    virtual(main)
+
+
+def test_an_outage_longer_than_the_window_counts_against_the_attempts_and_dead_letters() -> None:
+    async def main() -> None:
+        async with rig(retry={"outage_window_s": 600}) as r:
+            limit = r.platform.settings.retry.max_attempts
+            r.world.faults.add(
+                {"kind": "http.outage", "match": {"fake": "x", "route": "tweets.create"}}
+            )
+            jid = _publish(r, "acme", "x")
+            await r.settle()
+            job = r.platform.jobs.get(jid)
+            assert job.state == "dead_letter" and job.attempts == limit
+            late = [t for t in _creates(r) if t - _creates(r)[0] >= 600]
+            assert 1 <= len(late) <= limit  # past the window only the policy's attempts are left
+            assert (await r.client.controls())["retry"]["outage_window_s"] == 600
 
     virtual(main)
 
