@@ -23,6 +23,7 @@ from sandbox.controls import Controls
 from sandbox.errors import AuthFailed
 from sandbox.lanes.api import ApiLane
 from sandbox.lanes.instagram import InstagramLane
+from sandbox.lanes.linkedin import LinkedInLane
 from sandbox.pacing import Pacer
 from sandbox.runner import Runner
 
@@ -227,3 +228,41 @@ def test_a_failed_tool_call_left_unaudited_is_caught_as_an_attempt_without_outco
 
     wrap(monkeypatch, AuditLog, "record", make)
     assert "every_side_effect_audited" in violated("rb08_tool_error", tmp_path)
+
+
+def test_a_linkedin_post_not_yet_published_read_as_live_is_caught_by_verification(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.lanes.linkedin LinkedInLane.verify__mutmut_29: the lookup reads another
+    # key than ``lifecycleState``, so every post the lookup returns counts as PUBLISHED — one
+    # LinkedIn still processes (PUBLISH_REQUESTED) or failed to publish (PUBLISH_FAILED) too
+    def make(orig):
+        async def verify(self, cred, resource_id, scope):
+            look = await orig(self, cred, resource_id, scope)
+            # a 200 with another lifecycleState is the only ``Lookup(False)`` with a permalink
+            if look.visible is False and look.permalink is not None:
+                return dataclasses.replace(look, visible=True)
+            return look
+
+        return verify
+
+    wrap(monkeypatch, LinkedInLane, "verify", make)
+    assert "no_unverified_publish_reported_live" in violated(
+        "rb03_post_invisible_linkedin", tmp_path
+    )
+
+
+def test_a_linkedin_post_created_in_another_lifecycle_state_is_caught(monkeypatch, tmp_path):
+    # mutmut's sandbox.lanes.linkedin LinkedInLane.publish__mutmut_27: the create body says
+    # ``"lifecycleState": "XXPUBLISHEDXX"``; LinkedIn refuses a value outside its enum (422)
+    def make(orig):
+        async def send(self, method, path, cred, scope, **kw):
+            body = kw.get("json")
+            if method == "POST" and path == "/rest/posts" and isinstance(body, dict):
+                kw["json"] = {**body, "lifecycleState": "XXPUBLISHEDXX"}
+            return await orig(self, method, path, cred, scope, **kw)
+
+        return send
+
+    wrap(monkeypatch, LinkedInLane, "send", make)
+    assert "every_job_terminal_after_healing" in violated("rb02_publish_outage", tmp_path)
