@@ -24,6 +24,7 @@ from sandbox.errors import AuthFailed
 from sandbox.lanes.api import ApiLane
 from sandbox.lanes.instagram import InstagramLane
 from sandbox.lanes.linkedin import LinkedInLane
+from sandbox.lanes.x import XLane
 from sandbox.pacing import Pacer
 from sandbox.runner import Runner
 
@@ -266,3 +267,20 @@ def test_a_linkedin_post_created_in_another_lifecycle_state_is_caught(monkeypatc
 
     wrap(monkeypatch, LinkedInLane, "send", make)
     assert "every_job_terminal_after_healing" in violated("rb02_publish_outage", tmp_path)
+
+
+def test_an_x_dm_whose_sender_is_lost_is_caught_as_a_lost_dm(monkeypatch, tmp_path):
+    # mutmut's sandbox.lanes.x XLane.list_inbound__mutmut_178: ``str(e.get("sender_id"))`` →
+    # ``str(None)``: every inbound DM's author is "None", so the engine answers nobody (X refuses
+    # the participant id "None") and the own-message guard cannot recognise the account's own DMs
+    def make(orig):
+        async def list_inbound(self, cred, scope, *, since=None):
+            items = await orig(self, cred, scope, since=since)
+            return [
+                dataclasses.replace(i, author_id="None") if i.kind == "dm" else i for i in items
+            ]
+
+        return list_inbound
+
+    wrap(monkeypatch, XLane, "list_inbound", make)
+    assert "every_job_terminal_after_healing" in violated("rb10_engagement_freeze", tmp_path)
