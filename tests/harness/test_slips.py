@@ -20,6 +20,7 @@ from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
 from sandbox.audit import AuditLog
 from sandbox.controls import Controls
+from sandbox.engagement import EngagementEngine
 from sandbox.errors import AuthFailed
 from sandbox.lanes.api import ApiLane
 from sandbox.lanes.instagram import InstagramLane
@@ -284,3 +285,19 @@ def test_an_x_dm_whose_sender_is_lost_is_caught_as_a_lost_dm(monkeypatch, tmp_pa
 
     wrap(monkeypatch, XLane, "list_inbound", make)
     assert "every_job_terminal_after_healing" in violated("rb10_engagement_freeze", tmp_path)
+
+
+def test_an_engagement_mode_skip_that_raises_is_caught_as_a_failed_poll(monkeypatch, tmp_path):
+    # mutmut's sandbox.engagement EngagementEngine._consider__mutmut_107: ``self._skip(item,
+    # f"mode {mode}")`` (an argument dropped) raises TypeError on every item a mode holds back:
+    # the poll fails, and the items after it in the poll are never considered
+    def make(orig):
+        def _skip(self, item, account, reason):
+            if reason.startswith("mode "):
+                raise TypeError("_skip() missing 1 required positional argument: 'reason'")
+            return orig(self, item, account, reason)
+
+        return _skip
+
+    wrap(monkeypatch, EngagementEngine, "_skip", make)
+    assert "every_job_terminal_after_healing" in violated("ctl_modes", tmp_path)
