@@ -131,6 +131,13 @@ class InvisibleParams(_P):
     for_s: float | None = Field(
         None, ge=0, description="seconds the post stays invisible; null = forever"
     )
+    lifecycle_state: Literal["PUBLISH_REQUESTED", "PUBLISH_FAILED"] | None = Field(
+        None,
+        description=(
+            "LinkedIn only: while invisible, GET /rest/posts/{urn} answers 200 with the post in "
+            "this lifecycleState (being processed, or failed) instead of 404"
+        ),
+    )
 
 
 class EchoParams(_P):

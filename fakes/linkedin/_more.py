@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from ..core.http import Call, json_response
 from ..core.tokens import TokenState
-from ._wire import error
+from ._wire import LIFECYCLE_STATES, error
 
 if TYPE_CHECKING:
     from ._service import _LinkedIn
@@ -88,6 +88,9 @@ async def update_post(li: _LinkedIn, call: Call) -> Response:
     bad = sorted(set(fields) - set(_EDITABLE))
     if bad:
         return error(422, f"ERROR :: /patch/$set/{bad[0]} :: field cannot be updated")
+    state = fields.get("lifecycleState")
+    if state is not None and state not in LIFECYCLE_STATES:
+        return error(422, f'ERROR :: /patch/$set/lifecycleState :: "{state}" is not an enum symbol')
     p = li.state.posts.get(urn)
     if p is None or p.deleted:
         return error(404, f"Post {urn} does not exist", code="NOT_FOUND")

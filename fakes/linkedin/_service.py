@@ -19,7 +19,7 @@ from ..core.jsonbody import loads_body
 from ..core.world import World
 from . import _more, web
 from ._options import LinkedInOptions
-from ._wire import error, ms, outage, person_urn_of, route_error
+from ._wire import LIFECYCLE_STATES, error, ms, outage, person_urn_of, route_error
 
 __all__ = ["create"]
 
@@ -41,6 +41,8 @@ class _Post:
     visible_from: float = 0.0
     deleted: bool = False
     modified_at: float | None = None
+    #: the ``lifecycleState`` a lookup serves while the post is not (yet) visible; None: 404
+    pending_state: str | None = None
 
 
 #: compact JSON → one shared copy of each distinct ``distribution`` object posts carry (it is
@@ -272,6 +274,15 @@ class _LinkedIn:
                     422,
                     f"ERROR :: /{name} :: field is required but not found and has no default value",
                 )
+        state = body["lifecycleState"]
+        if state not in LIFECYCLE_STATES:
+            return error(422, f'ERROR :: /lifecycleState :: "{state}" is not an enum symbol')
+        if state != "PUBLISHED":
+            return error(
+                422,
+                f"ERROR :: /lifecycleState :: {state} cannot be set on create; "
+                "PUBLISHED is the only value accepted when a post is created",
+            )
         text = body.get("commentary", "")
         if not isinstance(text, str):
             return error(422, "ERROR :: /commentary :: expected a string")
@@ -324,6 +335,7 @@ class _LinkedIn:
         if fired is not None:
             for_s: float | None = getattr(fired.params, "for_s", None)
             post.visible_from = float("inf") if for_s is None else now + for_s
+            post.pending_state = getattr(fired.params, "lifecycle_state", None)
             detail = "invisible" if for_s is None else f"invisible_for={for_s:g}s"
         self.state.posts[urn] = post
         self.state.by_account.setdefault(acc, []).append(urn)
@@ -332,34 +344,40 @@ class _LinkedIn:
         return Response(status_code=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
 
     async def get_post(self, call: Call) -> Response:
-        """GET /rest/posts/{urn}."""
+        """GET /rest/posts/{urn}; a post LinkedIn has not published (yet) in its pending state."""
         urn = call.request.path_params["urn"]
         p = self.visible_post(urn)
-        if p is None:
-            return error(404, f"Post {urn} does not exist", code="NOT_FOUND")
-        return json_response(self.post_json(p))
+        if p is not None:
+            return json_response(self.post_json(p))
+        q = self.state.posts.get(urn)
+        if q is not None and not q.deleted and q.pending_state is not None:
+            return json_response(self.post_json(q, q.pending_state))
+        return error(404, f"Post {urn} does not exist", code="NOT_FOUND")
 
     @staticmethod
-    def post_json(p: _Post) -> dict[str, Any]:
-        """A post as ``GET /rest/posts`` serves it."""
+    def post_json(p: _Post, lifecycle_state: str = "PUBLISHED") -> dict[str, Any]:
+        """A post as ``GET /rest/posts`` serves it (``publishedAt`` only once it is published)."""
         dist = p.distribution or {
             "feedDistribution": "MAIN_FEED",
             "targetEntities": [],
             "thirdPartyDistributionChannels": [],
         }
-        return {
+        out: dict[str, Any] = {
             "id": p.urn,
             "author": p.author,
             "commentary": p.commentary,
             "visibility": p.visibility,
             "distribution": dist,
-            "lifecycleState": "PUBLISHED",
+            "lifecycleState": lifecycle_state,
             "lifecycleStateInfo": {"isEditedByAuthor": p.modified_at is not None},
             "isReshareDisabledByAuthor": False,
             "createdAt": ms(p.created_at),
             "publishedAt": ms(p.created_at),
             "lastModifiedAt": ms(p.modified_at if p.modified_at is not None else p.created_at),
         }
+        if lifecycle_state != "PUBLISHED":
+            del out["publishedAt"]
+        return out
 
     async def delete_post(self, call: Call) -> Response:
         """DELETE /rest/posts/{urn} → 204 and ``post.deleted`` (the author's own posts only)."""

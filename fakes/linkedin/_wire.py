@@ -12,7 +12,13 @@ from starlette.responses import Response
 from ..core.http import Call, json_response
 from ..core.roster import Roster
 
-__all__ = ["error", "ms", "outage", "person_urn_of", "route_error"]
+__all__ = ["LIFECYCLE_STATES", "error", "ms", "outage", "person_urn_of", "route_error"]
+
+#: the Posts API's ``LifecycleState`` symbols. A post is created ``PUBLISHED`` (the only value
+#: create accepts); LinkedIn moves it through the others (``PUBLISH_REQUESTED`` while it is
+#: processed, e.g. a video, ``PUBLISH_FAILED`` when that fails). Rest.li refuses any other
+#: string, case included, with 422 "is not an enum symbol".
+LIFECYCLE_STATES = ("DRAFT", "PUBLISHED", "PUBLISH_REQUESTED", "PUBLISH_FAILED")
 
 
 def error(status: int, message: str, service_code: int = 0, code: str | None = None) -> Response:

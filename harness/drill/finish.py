@@ -145,7 +145,7 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
     invisible = {
         f"{x['fake']}:{x['resource_id']}"
         for x in ledger
-        if x.get("detail") == "invisible" and x.get("resource_id")
+        if "invisible" in str(x.get("detail") or "").split() and x.get("resource_id")
     }
     inbound: list[InboundRow] = list(got["inbound"])
     window = e.scenario.fault_window()

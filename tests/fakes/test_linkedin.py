@@ -321,6 +321,59 @@ async def test_post_invisible_fault_gives_a_urn_that_reads_do_not_find_for_a_whi
     assert await env.hits("linkedin.post_invisible") == 1
 
 
+async def test_post_invisible_fault_with_a_lifecycle_state_serves_the_unpublished_post(
+    env: Env,
+) -> None:
+    # the post exists (200) but LinkedIn has not published it: still processing, then PUBLISHED
+    await env.fault(
+        "linkedin.post_invisible", params={"for_s": 30, "lifecycle_state": "PUBLISH_REQUESTED"}
+    )
+    urn = await env.posted()
+    body = (await env.client.get(f"{API}/rest/posts/{quote(urn)}", headers=env.h())).json()
+    assert (body["id"], body["lifecycleState"]) == (urn, "PUBLISH_REQUESTED")
+    assert "publishedAt" not in body
+    listed = await env.client.get(
+        f"{API}/rest/posts",
+        params={"q": "author", "author": env.person(env.acme)},
+        headers=env.h(),
+    )
+    assert listed.json()["elements"] == []  # not in the author's feed before it is published
+    env.clock.advance(30)
+    body = (await env.client.get(f"{API}/rest/posts/{quote(urn)}", headers=env.h())).json()
+    assert body["lifecycleState"] == "PUBLISHED" and "publishedAt" in body
+    # failed for good: PUBLISH_FAILED on every lookup, and the ledger says it was never visible
+    await env.client.delete(f"{ADMIN}/faults")
+    await env.fault("linkedin.post_invisible", params={"lifecycle_state": "PUBLISH_FAILED"})
+    failed = await env.posted("second post")
+    got = await env.client.get(f"{API}/rest/posts/{quote(failed)}", headers=env.h())
+    assert got.status_code == 200 and got.json()["lifecycleState"] == "PUBLISH_FAILED"
+    assert [e.detail for e in env.world.ledger.entries()] == ["invisible_for=30s", "invisible"]
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ("XXPUBLISHEDXX", '"XXPUBLISHEDXX" is not an enum symbol'),
+        ("published", '"published" is not an enum symbol'),
+        ("DRAFT", "PUBLISHED is the only value accepted when a post is created"),
+        ("PUBLISH_REQUESTED", "PUBLISHED is the only value accepted when a post is created"),
+    ],
+)
+async def test_a_post_is_created_only_in_lifecycle_state_published(
+    env: Env, state: str, message: str
+) -> None:
+    body = {
+        "author": env.person(env.acme),
+        "commentary": "hello",
+        "visibility": "PUBLIC",
+        "lifecycleState": state,
+    }
+    r = await env.client.post(f"{API}/rest/posts", json=body, headers=env.h())
+    got = assert_error(r, 422)["message"]
+    assert got.startswith("ERROR :: /lifecycleState :: ") and message in got
+    assert len(env.world.ledger) == 0
+
+
 async def test_duplicate_rejected_fault_answers_422(env: Env) -> None:
     await env.fault("linkedin.duplicate_rejected")
     r = await env.post("brand new")

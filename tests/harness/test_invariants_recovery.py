@@ -34,6 +34,23 @@ def test_posts_reported_live_unverified_or_invisible_are_violations():
     )
 
 
+def test_a_post_reported_live_before_the_platform_showed_it_is_a_violation():
+    # the fakes kept r1 invisible for 30 s (a LinkedIn post still PUBLISH_REQUESTED: the lookup
+    # answered 200, but with a post not yet published); claimed at +5 s it was not live yet
+    rec = record(
+        ledger=[{**led(1, 60), "detail": "invisible_for=30s"}, {**led(2, 70), "detail": "IMAGE"}],
+        audit=[aud(1, 65, job="j-1", resource="r1"), aud(2, 71, job="j-2", resource="r2")],
+    )
+    r = judge("no_unverified_publish_reported_live", rec)
+    assert r.verdict == "violated"
+    assert r.detail == "1 post reported live on @acme_x 25s before x showed it: ids r1 (job j-1)"
+    later = record(
+        ledger=[{**led(1, 60), "detail": "invisible_for=30s"}],
+        audit=[aud(1, 90, job="j-1", resource="r1")],
+    )
+    assert judge("no_unverified_publish_reported_live", later).verdict == "held"
+
+
 def test_verified_visible_posts_hold():
     rec = record(ledger=[led(1, 60)], audit=[aud(1, 61, job="j-1", resource="r1")])
     assert judge("no_unverified_publish_reported_live", rec).verdict == "held"

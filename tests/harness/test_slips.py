@@ -20,9 +20,12 @@ from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
 from sandbox.audit import AuditLog
 from sandbox.controls import Controls
+from sandbox.engagement import EngagementEngine
 from sandbox.errors import AuthFailed
 from sandbox.lanes.api import ApiLane
 from sandbox.lanes.instagram import InstagramLane
+from sandbox.lanes.linkedin import LinkedInLane
+from sandbox.lanes.x import XLane
 from sandbox.pacing import Pacer
 from sandbox.runner import Runner
 
@@ -227,3 +230,74 @@ def test_a_failed_tool_call_left_unaudited_is_caught_as_an_attempt_without_outco
 
     wrap(monkeypatch, AuditLog, "record", make)
     assert "every_side_effect_audited" in violated("rb08_tool_error", tmp_path)
+
+
+def test_a_linkedin_post_not_yet_published_read_as_live_is_caught_by_verification(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.lanes.linkedin LinkedInLane.verify__mutmut_29: the lookup reads another
+    # key than ``lifecycleState``, so every post the lookup returns counts as PUBLISHED — one
+    # LinkedIn still processes (PUBLISH_REQUESTED) or failed to publish (PUBLISH_FAILED) too
+    def make(orig):
+        async def verify(self, cred, resource_id, scope):
+            look = await orig(self, cred, resource_id, scope)
+            # a 200 with another lifecycleState is the only ``Lookup(False)`` with a permalink
+            if look.visible is False and look.permalink is not None:
+                return dataclasses.replace(look, visible=True)
+            return look
+
+        return verify
+
+    wrap(monkeypatch, LinkedInLane, "verify", make)
+    assert "no_unverified_publish_reported_live" in violated(
+        "rb03_post_invisible_linkedin", tmp_path
+    )
+
+
+def test_a_linkedin_post_created_in_another_lifecycle_state_is_caught(monkeypatch, tmp_path):
+    # mutmut's sandbox.lanes.linkedin LinkedInLane.publish__mutmut_27: the create body says
+    # ``"lifecycleState": "XXPUBLISHEDXX"``; LinkedIn refuses a value outside its enum (422)
+    def make(orig):
+        async def send(self, method, path, cred, scope, **kw):
+            body = kw.get("json")
+            if method == "POST" and path == "/rest/posts" and isinstance(body, dict):
+                kw["json"] = {**body, "lifecycleState": "XXPUBLISHEDXX"}
+            return await orig(self, method, path, cred, scope, **kw)
+
+        return send
+
+    wrap(monkeypatch, LinkedInLane, "send", make)
+    assert "every_job_terminal_after_healing" in violated("rb02_publish_outage", tmp_path)
+
+
+def test_an_x_dm_whose_sender_is_lost_is_caught_as_a_lost_dm(monkeypatch, tmp_path):
+    # mutmut's sandbox.lanes.x XLane.list_inbound__mutmut_178: ``str(e.get("sender_id"))`` →
+    # ``str(None)``: every inbound DM's author is "None", so the engine answers nobody (X refuses
+    # the participant id "None") and the own-message guard cannot recognise the account's own DMs
+    def make(orig):
+        async def list_inbound(self, cred, scope, *, since=None):
+            items = await orig(self, cred, scope, since=since)
+            return [
+                dataclasses.replace(i, author_id="None") if i.kind == "dm" else i for i in items
+            ]
+
+        return list_inbound
+
+    wrap(monkeypatch, XLane, "list_inbound", make)
+    assert "every_job_terminal_after_healing" in violated("rb10_engagement_freeze", tmp_path)
+
+
+def test_an_engagement_mode_skip_that_raises_is_caught_as_a_failed_poll(monkeypatch, tmp_path):
+    # mutmut's sandbox.engagement EngagementEngine._consider__mutmut_107: ``self._skip(item,
+    # f"mode {mode}")`` (an argument dropped) raises TypeError on every item a mode holds back:
+    # the poll fails, and the items after it in the poll are never considered
+    def make(orig):
+        def _skip(self, item, account, reason):
+            if reason.startswith("mode "):
+                raise TypeError("_skip() missing 1 required positional argument: 'reason'")
+            return orig(self, item, account, reason)
+
+        return _skip
+
+    wrap(monkeypatch, EngagementEngine, "_skip", make)
+    assert "every_job_terminal_after_healing" in violated("ctl_modes", tmp_path)

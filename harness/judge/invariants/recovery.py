@@ -42,7 +42,9 @@ def no_unverified_publish_reported_live(
     """No post is reported live unless it was verified and the platform actually shows it.
 
     A success AuditEvent for ``post.create`` is a claim that the post is live: its proof must say
-    ``verified: true``, the ledger must hold the post, and the fakes must not have kept it invisible.
+    ``verified: true``, the ledger must hold the post, and the fakes must not have kept it invisible
+    (forever, or still at the time of the claim — a lookup that answered 200 with a post LinkedIn
+    had not published yet, ``lifecycleState: PUBLISH_REQUESTED``, proves nothing either).
     Through the API lane the verification is a lookup: the fakes' journal (when the record has
     one) must show a lookup of the post that succeeded (2xx) before the claim — a lookup that
     errored proves nothing.
@@ -52,11 +54,17 @@ def no_unverified_publish_reported_live(
         if jr.get("method") == "GET" and 200 <= int(jr.get("status") or 0) < 300:
             k = (str(jr.get("fake")), unquote(str(jr.get("path") or "")).rsplit("/", 1)[-1])
             looked[k] = min(looked.get(k, float("inf")), float(jr["t"]))
-    created = {
-        (str(e.get("fake")), str(e.get("resource_id")))
-        for e in record.ledger
-        if e.get("action") == "post.created"
-    }
+    created: set[tuple[str, str]] = set()
+    #: when a post the fakes kept invisible for a time (``invisible_for=Ns``) became visible
+    visible_at: dict[tuple[str, str], float] = {}
+    for e in record.ledger:
+        if e.get("action") != "post.created":
+            continue
+        k = (str(e.get("fake")), str(e.get("resource_id")))
+        created.add(k)
+        for word in str(e.get("detail") or "").split():
+            if word.startswith("invisible_for=") and word.endswith("s"):
+                visible_at[k] = float(e["t"]) + float(word[len("invisible_for=") : -1])
     out: list[Violation] = []
     checked = 0
     for j, a in enumerate(record.audit):
@@ -73,6 +81,11 @@ def no_unverified_publish_reported_live(
             why = f"reported live on {where} but never visible on {platform}"
         elif (platform, rid) not in created:
             why = f"reported live on {where} but never created on {platform}"
+        elif float(a["t"]) < visible_at.get((platform, rid), float("-inf")):
+            why = (
+                f"reported live on {where} {visible_at[(platform, rid)] - float(a['t']):.0f}s "
+                f"before {platform} showed it"
+            )
         elif (
             record.journal
             and a.get("lane", "api") == "api"
