@@ -138,33 +138,33 @@ def test_a_dead_letter_one_attempt_late_is_caught_by_the_retry_policy_invariant(
 ):
     # the slip of tests/mutation/bugs/09: ``attempts > max_attempts`` instead of ``>=``
     def make(orig):
-        def _retry(self, job, error, retry_after):
+        def _retry(self, job, error, retry_after, **kw):
             if job.attempts == self.settings.retry.max_attempts:
                 job.attempts -= 1  # retried once more instead of dead-lettered
                 try:
-                    return orig(self, job, error, retry_after)
+                    return orig(self, job, error, retry_after, **kw)
                 finally:
                     job.attempts += 1
-            return orig(self, job, error, retry_after)
+            return orig(self, job, error, retry_after, **kw)
 
         return _retry
 
     wrap(monkeypatch, Runner, "_retry", make)
-    assert "retries_within_policy" in violated("rb03_lookup_errors", tmp_path)
+    assert "retries_within_policy" in violated("rb05_rate_limit_storm", tmp_path)
 
 
 def test_a_dead_letter_one_attempt_early_is_caught_by_the_retry_policy_invariant(
     monkeypatch, tmp_path
 ):
     def make(orig):
-        def _retry(self, job, error, retry_after):
+        def _retry(self, job, error, retry_after, **kw):
             if job.attempts == self.settings.retry.max_attempts - 1:
                 job.attempts += 1  # ``attempts + 1 >= max_attempts``: gives up one early
                 try:
-                    return orig(self, job, error, retry_after)
+                    return orig(self, job, error, retry_after, **kw)
                 finally:
                     job.attempts -= 1
-            return orig(self, job, error, retry_after)
+            return orig(self, job, error, retry_after, **kw)
 
         return _retry
 
