@@ -216,8 +216,9 @@ def _fault(
 @st.composite
 def _surge(draw: st.DrawFn, jobs: Sequence[str], duration: int) -> dict[str, Any]:
     job = draw(st.sampled_from(jobs))
-    # renders are long and slow: only a flood of them backs a queue up; other surges stay cheap
-    rates = [240.0, 900.0] if job == "generate_video" else [60.0, 240.0]
+    # renders are long and slow: only a flood of them backs a queue up (rb07's 3,000 an hour
+    # starves the publish queue of a runner that serves work first-come), other surges stay cheap
+    rates = [240.0, 900.0, 3000.0] if job == "generate_video" else [60.0, 240.0]
     return {
         "job": job,
         "at": draw(st.integers(5, duration // 60 - 10)) * 60.0,
