@@ -11,7 +11,7 @@ from fakes.core.roster import Roster, fingerprint
 
 from ..files import atomic_write
 from ..judge.judgement import judge
-from ..judge.record import DrillRecord
+from ..judge.record import DrillRecord, RecordExtra
 from ..judge.rows import (
     AccountFacts,
     AlertRow,
@@ -151,7 +151,7 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
     window = e.scenario.fault_window()
     ops = getattr(e, "ops", None)
     det = e.detection
-    extra = {
+    extra: RecordExtra = {
         "verification": e.verifications,
         "snapshots": e.snapshots,
         "detection": None

@@ -8,11 +8,11 @@ never hit: the fault never fired) over ``held``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from .invariants import InvariantError, InvariantResult, InvariantSpec, evaluate
 from .metrics import DrillMetrics, compute_metrics
 from .record import DrillRecord, scenario_field, scenario_items
+from .rows import Json
 from .timeline import format_offset
 from .verdict import ExpectationResult, ReachedResult, Verdict, VerdictName
 
@@ -25,7 +25,7 @@ _TIME_KEYS = ("time_to_detect", "time_to_contain", "time_to_mitigate", "time_to_
 _COUNT_KEYS = ("side_effects_after_containment", "side_effects_in_fault_window")
 
 
-def _seconds(value: Any) -> float:
+def _seconds(value: object) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     from ..durations import parse_duration
@@ -105,11 +105,14 @@ def judge_reached(record: DrillRecord) -> list[ReachedResult]:
     return out
 
 
-def _bound(expect: Any, key: str) -> Any:
+def _bound(expect: object, key: str) -> int | float | str | None:
+    """An expectation's limit: a number or a duration, written bare or as ``{max: …}``."""
     b = scenario_field(expect, key)
-    if b is None:
-        return None
-    return scenario_field(b, "max") if not isinstance(b, int | float | str) else b
+    if b is not None and not isinstance(b, int | float | str):
+        b = scenario_field(b, "max")
+    if b is None or isinstance(b, int | float | str):
+        return b
+    raise TypeError(f"expect.{key}: {b!r} is no number or duration")
 
 
 def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[ExpectationResult]:
@@ -183,7 +186,7 @@ def judge(
     record: DrillRecord,
     *,
     error: str | None = None,
-    extra: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Json] | None = None,
     defaults: Sequence[str] = DEFAULT_INVARIANTS,
 ) -> Verdict:
     """Judge a drill record: invariants, reached checks, expectations, metrics, verdict.

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from .invariants import InvariantResult
 from .record import SIDE_EFFECT_ACTIONS, DrillRecord
@@ -94,51 +93,67 @@ def _since(t: float | None, start: float | None) -> float | None:
     return None if t is None or start is None else round(t - start, 3)
 
 
+@dataclass
+class _StepSeen:
+    """What the timeline says about one runbook step so far."""
+
+    index: int
+    action: str = ""
+    postcondition: str = ""
+    started: float | None = None
+    deadline_t: float | None = None
+    completed: float | None = None
+    met: bool | None = None
+    missed: str | None = None
+
+
 def runbook_adherence(record: DrillRecord, detected_t: float | None) -> list[StepAdherence]:
     """Each runbook step from the ``runbook_step.*`` events, judged against its deadline."""
-    steps: dict[str, dict[str, Any]] = {}
+    steps: dict[str, _StepSeen] = {}
     for e in record.timeline.of_kind(
         "runbook_step.started", "runbook_step.completed", "runbook_step.missed"
     ):
         name = str(e.data.get("step") or e.data.get("action") or e.summary)
-        s = steps.setdefault(name, {"index": int(e.data.get("index") or len(steps) + 1)})
-        s.setdefault("action", str(e.data.get("action") or ""))
+        s = steps.setdefault(name, _StepSeen(int(e.data.get("index") or len(steps) + 1)))
+        s.action = s.action or str(e.data.get("action") or "")
         if e.data.get("postcondition"):
-            s["postcondition"] = str(e.data["postcondition"])
+            s.postcondition = str(e.data["postcondition"])
         if e.kind == "runbook_step.started":
-            s.setdefault("started", e.t)
+            if s.started is None:
+                s.started = e.t
             if e.data.get("deadline_t") is not None:
-                s["deadline_t"] = float(e.data["deadline_t"])
+                s.deadline_t = float(e.data["deadline_t"])
             elif e.data.get("deadline_s") is not None:
                 base = detected_t if detected_t is not None else e.t
-                s["deadline_t"] = base + float(e.data["deadline_s"])
+                s.deadline_t = base + float(e.data["deadline_s"])
         elif e.kind == "runbook_step.completed":
-            s.setdefault("completed", e.t)
-            s["met"] = bool(e.data.get("postcondition_met", True))
+            if s.completed is None:
+                s.completed = e.t
+            s.met = bool(e.data.get("postcondition_met", True))
         else:
-            s["missed"] = str(e.data.get("reason") or "missed")
-    done_order = sorted((s["completed"], s["index"]) for s in steps.values() if "completed" in s)
+            s.missed = str(e.data.get("reason") or "missed")
+    done_order = sorted((s.completed, s.index) for s in steps.values() if s.completed is not None)
     out = []
-    for name, s in sorted(steps.items(), key=lambda kv: kv[1]["index"]):
-        completed = s.get("completed")
+    for name, s in sorted(steps.items(), key=lambda kv: kv[1].index):
+        completed = s.completed
         in_order = completed is None or all(
-            idx <= s["index"] for t, idx in done_order if t < completed
+            idx <= s.index for t, idx in done_order if t < completed
         )
-        deadline = s.get("deadline_t")
+        deadline = s.deadline_t
         out.append(
             StepAdherence(
                 step=name,
-                index=s["index"],
-                action=s.get("action", ""),
-                started_t=s.get("started"),
+                index=s.index,
+                action=s.action,
+                started_t=s.started,
                 completed_t=completed,
                 deadline_t=deadline,
                 done=completed is not None,
                 in_time=completed is not None and (deadline is None or completed <= deadline),
                 in_order=in_order,
-                postcondition=s.get("postcondition", ""),
-                postcondition_met=bool(s.get("met", completed is not None)),
-                missed_reason=s.get("missed"),
+                postcondition=s.postcondition,
+                postcondition_met=s.met if s.met is not None else completed is not None,
+                missed_reason=s.missed,
             )
         )
     return out

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from fakes.core.roster import SOCIAL_PLATFORMS
 
@@ -102,6 +102,30 @@ def scenario_items(scenario: object, name: str) -> tuple[object, ...]:
     if not isinstance(value, list | tuple):
         raise TypeError(f"scenario {name}: {value!r} is not a list")
     return tuple(value)
+
+
+class RecordExtra(TypedDict, total=False):
+    """What a drill adds to its record besides the rows: kept in the verdict and the report."""
+
+    #: the verification checks after healing, and the evidence snapshots the Ops Lead took
+    verification: list[JsonObject]
+    snapshots: list[JsonObject]
+    #: the first detection (t, rule, source, message, platforms, clients), and the rules
+    detection: JsonObject | None
+    detection_rules: list[JsonObject]
+    #: the runbook steps the Ops Lead completed
+    runbook_steps: list[JsonObject]
+    interrupted: bool
+    error: str | None
+    simulated_s: float
+    #: served drills: how long a request may be on the wire (world seconds), and the scale
+    in_flight_s: float
+    time_scale: float
+    #: a game day's grades, people, notes and drafts
+    rehearsal: JsonObject
+    #: browser drills: screenshots and DOM snapshots, and where the web UI was served
+    browser_evidence: list[JsonObject]
+    served_at: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +228,8 @@ class DrillRecord:
     artifacts: dict[str, str] = field(default_factory=dict)
     #: credential strings known to the drill; never written out
     secrets: tuple[str, ...] = field(default=(), repr=False)
-    #: anything else the drill loop wants in the report (JSON atoms)
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: what the drill loop adds for the report and the verdict
+    extra: RecordExtra = field(default_factory=lambda: RecordExtra())
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

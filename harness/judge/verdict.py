@@ -8,7 +8,7 @@ timeline_sha256``; extra keys follow them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from .invariants import InvariantResult
 from .metrics import DrillMetrics
@@ -76,7 +76,7 @@ class Verdict:
     title: str = ""
     incident_types: tuple[str, ...] = ()
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: JsonObject = field(default_factory=dict)
 
     @property
     def violated(self) -> list[InvariantResult]:

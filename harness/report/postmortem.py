@@ -308,11 +308,14 @@ def _browser_shots(record: DrillRecord) -> list[dict[str, Any]]:
     """The browser lane's evidence (screenshots, DOM snapshots), oldest first, with captions."""
     out = []
     for s in record.extra.get("browser_evidence") or []:
+        t = s.get("t")
+        if not isinstance(t, (int, float)):
+            continue  # a shot without a time cannot be placed on the timeline
         out.append(
             {
                 **s,
-                "time": utc(float(s["t"])),
-                "offset": format_offset(record.offset(float(s["t"]))),
+                "time": utc(float(t)),
+                "offset": format_offset(record.offset(float(t))),
                 "caption": f"{s.get('tag')} — {s.get('action')} on {s.get('platform')} for "
                 f"{record.client_name(str(s.get('client_id')))} (UI {s.get('ui_version') or 'v1'})",
             }
