@@ -388,7 +388,9 @@ class _Endpoint:
         route = _route_of(request.method, body)
         cred = svc.credential_of(request)
         account = svc.account_for(cred) or gw._default_account()
-        call = Call(request, svc.name, route, w.request_id(svc.name), cred, account)
+        call = Call(
+            request, svc.name, route, w.request_id(svc.name), cred, account, started=w.now()
+        )
         status = 0
 
         async def send_(message: Message) -> None:
@@ -449,6 +451,7 @@ class _Endpoint:
                 fault_id=call.fault.rule_id if call.fault else None,
                 fault_kind=call.fault.kind if call.fault else None,
                 user_agent=h.get("user-agent"),
+                started=call.started,
             )
 
 

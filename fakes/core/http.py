@@ -146,6 +146,8 @@ class Call:
     account_id: str | None
     fault: Fired | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: the world's time when the request arrived
+    started: float | None = None
 
     def record(
         self, world: World, action: str, resource_id: str, content: str | None, **extra: Any
@@ -272,6 +274,7 @@ class FakeService:
             self.world.request_id(self.name),
             cred,
             self.account_for(cred),
+            started=self.world.now(),
         )
         if status == 405:
             msg = f"The method {request.method} is not allowed for {request.url.path}"
@@ -292,7 +295,13 @@ class FakeService:
         w = self.world
         cred = self.credential_of(request)
         call = Call(
-            request, self.name, route, w.request_id(self.name), cred, self.account_for(cred)
+            request,
+            self.name,
+            route,
+            w.request_id(self.name),
+            cred,
+            self.account_for(cred),
+            started=w.now(),
         )
         resp: Response | None = None
         headers = _header_map(request)
@@ -347,6 +356,7 @@ class FakeService:
             fault_id=call.fault.rule_id if call.fault else None,
             fault_kind=call.fault.kind if call.fault else None,
             user_agent=_intern(_get(h, b"user-agent")),
+            started=call.started,
         )
 
     def _finish(self, call: Call, resp: Response) -> None:

@@ -27,6 +27,9 @@ class JournalEntry(NamedTuple):
     fault_id: str | None
     fault_kind: str | None
     user_agent: str | None
+    #: when the request arrived (``t`` is when it was answered): a judge asking what the
+    #: platform knew when it sent a request reads this, not ``t``
+    started: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as a JSON-ready dict."""

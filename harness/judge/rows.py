@@ -76,6 +76,8 @@ class JournalRow(TypedDict, total=False):
     idempotency_key: str | None
     fault_id: str | None
     fault_kind: str | None
+    #: when the request arrived at the fake (``t`` is when it was answered)
+    started: float | None
 
 
 class AuditRow(TypedDict, total=False):

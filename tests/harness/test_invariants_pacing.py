@@ -128,6 +128,32 @@ def test_calls_after_a_clients_budget_is_used_up_violate_the_budget():
     )
 
 
+def test_a_budget_is_judged_by_what_was_billed_when_each_call_arrived():
+    # three calls on the wire together (served drills: the platform checked each within budget);
+    # the last one answered after the first two used the budget up, but it *started* before
+    def arrival(n: int, at: float, answered: float) -> dict:
+        return {**jr(n, answered), "fake": "openai", "request_id": f"req-{n}", "started": T0 + at}
+
+    def rec(journal: list[dict]) -> object:
+        return record(
+            ledger=[llm(1, 10, 3.0), llm(2, 20, 3.0), llm(3, 30, 3.0)],
+            audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j"), llm_audit(3, 31, "j")],
+            workload=[intent("j", kind="generate_text", platform="openai")],
+            budgets={"client_usd": {"acme": 5.0}},
+            journal=journal,
+        )
+
+    together = [arrival(1, 5, 10), arrival(2, 6, 20), arrival(3, 7, 30)]
+    assert judge("spend_within_budget", rec(together)).verdict == "held"
+    # the third sent after the second was billed: $6 spent when it arrived
+    late = [arrival(1, 5, 10), arrival(2, 6, 20), arrival(3, 25, 30)]
+    r = judge("spend_within_budget", rec(late))
+    assert r.verdict == "violated" and "req-3 (6 usd spent before it)" in r.detail
+    # sent after the first was billed only: $3 spent, within the $5
+    between = [arrival(1, 5, 10), arrival(2, 6, 20), arrival(3, 15, 30)]
+    assert judge("spend_within_budget", rec(between)).verdict == "held"
+
+
 def test_the_one_call_that_crosses_the_budget_is_allowed():
     rec = record(
         ledger=[llm(1, 10, 3.0), llm(2, 20, 3.0)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Mapping
 
@@ -309,12 +310,21 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
     when it returns); a call made after the spend reached the budget is a violation. For the
     actions listed in ``priced_up_front`` the price is known before the call, so a platform that
     checks the call it is about to make never crosses: the crossing call is a violation too.
+    What was spent "before" a call is what had been billed when the call *arrived* (the journal's
+    ``started``; the ledger's time is when it was answered): calls on the wire together each
+    started within budget, however they finish.
     """
     steps = _budget_steps(record)
     if not any(steps[i][1] for i in range(len(steps))):
         return NotApplicable("no budget was set")
     f = facts(record)
-    spent: dict[tuple[str, str, str], float] = {}
+    arrived = {
+        str(j["request_id"]): float(s)
+        for j in record.journal
+        if j.get("request_id") is not None and (s := j.get("started")) is not None
+    }
+    #: per (level, who, unit): ledger times and the running total after each
+    billed: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
     out: list[Violation] = []
     checked = 0
     for i, e in enumerate(record.ledger):
@@ -326,6 +336,7 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
             continue
         checked += 1
         t = float(e["t"])
+        start = min(t, arrived.get(str(e.get("request_id")), t))
         budgets = [b for s, b in steps if s <= t][-1]
         intent = f.intents.get(i)
         priced_up_front = str(e.get("action")) in p.priced_up_front
@@ -338,8 +349,11 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
             for unit, amount in (("usd", cost), ("tokens", float(tokens))):
                 k = (level, who, unit)
                 limit = _limit(budgets, f"{level}_{unit}", who)
-                before = spent.get(k, 0.0)
-                spent[k] = before + amount
+                times, totals = billed.setdefault(k, ([], []))
+                n = bisect_right(times, start)
+                before = totals[n - 1] if n else 0.0
+                times.append(t)
+                totals.append((totals[-1] if totals else 0.0) + amount)
                 if limit is None or not amount:
                     continue
                 name = record.client_name(who) if level == "client" else f"episode {who}"
