@@ -132,7 +132,12 @@ class JobScope:
                 p.telemetry.mark(f"publish_attempt:{self.service}")
             try:
                 yield
-            except (Held, Deferred):
+            except Held as e:
+                # a resend inside this attempt (after a token refresh) met a mode set meanwhile:
+                # the attempt ends unsent, and its audit must say so (an attempt is always closed)
+                self.outcome(action, "blocked", error=e.error)
+                raise
+            except Deferred:
                 raise
             except JobInterrupt as e:
                 self._failed(action, e.error)

@@ -254,3 +254,46 @@ def test_a_resend_refused_after_a_successful_refresh_is_retried_not_failed() -> 
             assert len(r.ledger("post.created", "x")) == 2
 
     virtual(main)
+
+
+def test_a_resend_held_by_a_mode_set_during_the_refresh_closes_its_attempt_in_the_audit() -> None:
+    # served rb04: the Ops Lead set manual_only while a publish was refreshing its token; the
+    # resend was held, and the attempt audited before the first send was never closed
+    async def main() -> None:
+        async with rig() as r:
+            await r.settle()
+            _publish(r, "acme", "x", "before the storm")  # the identity check is cached
+            await r.settle()
+            now = r.world.now()
+            r.world.faults.add(
+                {
+                    "kind": "x.token_expired",
+                    "match": {"fake": "x", "account": "acme-x"},
+                    "start": now,
+                    "end": now + 1,
+                }
+            )
+            r.world.faults.add(
+                {
+                    "kind": "http.latency",
+                    "match": {"fake": "x", "route": "oauth2.token"},
+                    "params": {"ms": 5000},
+                }
+            )
+            jid = _publish(r, "acme", "x", "held while refreshing")
+            await asyncio.sleep(2)  # the 401 came back; the refresh is on the wire
+            await r.client.set_mode(
+                "manual_only", client_id="acme", platform="x", actor="ops-lead", reason="RB-04"
+            )
+            await asyncio.sleep(30)
+            job = r.platform.jobs.get(jid)
+            assert job.state == "awaiting_approval", (job.state, job.last_error)
+            rows = [e for e in r.platform.audit.events() if e.job_id == jid]
+            assert [(e.phase, e.outcome) for e in rows] == [
+                ("attempt", None),
+                ("outcome", "blocked"),
+            ]
+            assert rows[1].error.startswith("mode:manual_only holds post.create")
+            assert len(r.ledger("post.created", "x")) == 1  # only the post before the storm
+
+    virtual(main)
