@@ -1,11 +1,17 @@
 """Browser drills end to end: a real Chromium, the fakes served from the drill's own loop.
 
-Each (scenario, defect) pair runs once per module (``_drill``'s cache) and every test reads it.
+Each (scenario, defect) pair runs once per test run and every test reads it (``_drill``): under
+pytest-xdist the first worker to need a drill runs it, holding a lock in a folder the workers share,
+and writes the result there; a worker that needs it later (or waits on the lock) reads that. So the
+drills spread over the workers and none runs twice.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -18,7 +24,7 @@ from harness.drill.run import DrillOptions, DrillResult, run_drill
 from harness.mutants import DEFERRED_DEFECTS, matrix_of, outcome_of
 from harness.scenario import load_scenario
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 #: browser scenario → (its defect, the invariant that defect must violate)
@@ -36,16 +42,30 @@ _cache: dict[tuple[str, str | None], DrillResult] = {}
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("browser-drills")
+    """The drills' folder: this run's temporary folder, the one all xdist workers share (its
+    parent) when the run has workers."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "browser-drills"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def _drill(reports: Path, scenario: str, defect: str | None = None) -> DrillResult:
+    """The drill of ``scenario`` with ``defect`` (healthy when None), run once per test run."""
     key = (scenario, defect)
     if key not in _cache:
-        s = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
-        _cache[key] = run_drill(
-            s, DrillOptions(defects=(defect,) if defect else (), reports_dir=reports)
-        )
+        name = f"{scenario}-{defect or 'healthy'}"
+        done = reports / f"{name}.pickle"
+        with (reports / f"{name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not done.exists():
+                s = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
+                r = run_drill(
+                    s, DrillOptions(defects=(defect,) if defect else (), reports_dir=reports / name)
+                )
+                (reports / f"{name}.part").write_bytes(pickle.dumps(r))
+                (reports / f"{name}.part").replace(done)
+            _cache[key] = pickle.loads(done.read_bytes())
     return _cache[key]
 
 

@@ -30,7 +30,14 @@ def _files(root: Path, pattern: str = "*") -> list[Path]:
     return sorted(p for p in root.rglob(pattern) if p.is_file())
 
 
-pytestmark = [pytest.mark.browser, pytest.mark.served, pytest.mark.asyncio(loop_scope="module")]
+# one served world and one Chromium for the module (browser_rig): one xdist worker
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.served,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.xdist_group("browser_lane"),
+]
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ PASSES = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.served
 @pytest.mark.timeout(180)
 def test_schemathesis_with_all_checks_passes_on_the_served_admin_api() -> None:

@@ -22,7 +22,8 @@ from harness.scenario import load_scenario
 
 # the first test to read the matrix runs the whole campaign (every API-lane scenario healthy and
 # once per mutant, in worker processes): on a shared 2-core machine that exceeds the default 300 s
-pytestmark = pytest.mark.timeout(1800)
+# one xdist worker runs the matrix for this module and test_mutants (--dist loadgroup)
+pytestmark = [pytest.mark.timeout(1800), pytest.mark.xdist_group("matrix")]
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ["acme", "northwind", "globex"]
@@ -99,6 +100,7 @@ def _healthy(scenario_id: str):  # type: ignore[no-untyped-def]
     return next(h for h in matrix().healthy if h.scenario == scenario_id)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario_id", [s.id for s in api_scenarios()])
 def test_every_api_lane_scenario_holds_on_the_healthy_platform(scenario_id: str) -> None:
     h = _healthy(scenario_id)
@@ -111,6 +113,7 @@ def test_every_api_lane_scenario_holds_on_the_healthy_platform(scenario_id: str)
     assert (h.verdict, broken, unmet, missed) == ("held", [], [], [])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario_id", [s.id for s in api_scenarios()])
 def test_every_report_is_complete_with_a_postmortem_of_eleven_drill_specific_sections(
     scenario_id: str,
@@ -143,6 +146,7 @@ def test_every_report_is_complete_with_a_postmortem_of_eleven_drill_specific_sec
     assert doc["runbook"] in md
 
 
+@pytest.mark.slow
 def test_replay_reruns_rb05_with_seed_7_and_confirms_the_timeline_hash(tmp_path: Path) -> None:
     h = _healthy("rb05_rate_limit_storm")
     doc = json.loads((Path(h.report_dir or "") / "verdict.json").read_text())
@@ -152,6 +156,7 @@ def test_replay_reruns_rb05_with_seed_7_and_confirms_the_timeline_hash(tmp_path:
     assert f"timeline hash matches: {doc['timeline_sha256']}" in res.output
 
 
+@pytest.mark.slow
 def test_a_run_with_a_defect_exits_1_and_names_the_expected_invariant(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         app,
@@ -174,6 +179,7 @@ def test_a_run_with_a_defect_exits_1_and_names_the_expected_invariant(tmp_path: 
     assert "every_side_effect_on_intended_account" in violated
 
 
+@pytest.mark.slow
 def test_the_plugin_runner_returns_the_verdict_of_a_scenario_id(tmp_path: Path) -> None:
     v = run_for_pytest("rb01_cross_tenant_post", seed=None, defects=(), reports_dir=tmp_path)
     assert isinstance(v, Verdict)

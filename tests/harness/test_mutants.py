@@ -11,7 +11,8 @@ from harness.catalogue import platform_defects
 from harness.mutants import DEFERRED_DEFECTS
 
 # the matrix campaign may run inside this module's first test (see test_drill)
-pytestmark = pytest.mark.timeout(1800)
+# one xdist worker runs the matrix for this module and test_drill (--dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800), pytest.mark.xdist_group("matrix")]
 
 
 def test_every_mutant_of_every_scenario_is_caught_by_its_expected_invariant() -> None:

@@ -26,6 +26,8 @@ from sandbox.lanes.instagram import InstagramLane
 from sandbox.pacing import Pacer
 from sandbox.runner import Runner
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from _installed import ROOT, InstalledVibedrill, wheel_names
 
+# the wheel is built once per session: one xdist worker runs every test that installs it
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install")]
+
 pytest_plugins = ["pytester"]
 
 BUILTIN_IDS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
