@@ -1,17 +1,13 @@
 """Browser drills end to end: a real Chromium, the fakes served from the drill's own loop.
 
 Each (scenario, defect) pair runs once per test run and every test reads it (``_drill``): under
-pytest-xdist the first worker to need a drill runs it, holding a lock in a folder the workers share,
-and writes the result there; a worker that needs it later (or waits on the lock) reads that. So the
-drills spread over the workers and none runs twice.
+pytest-xdist the first worker to need a drill runs it and the others read its result
+(``tests/shared_runs.py``), so the drills spread over the workers and none runs twice.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +19,7 @@ from harness.drill.browser import TOPOLOGY, is_browser_scenario
 from harness.drill.run import DrillOptions, DrillResult, run_drill
 from harness.mutants import DEFERRED_DEFECTS, matrix_of, outcome_of
 from harness.scenario import load_scenario
+from tests.shared_runs import once_per_run, run_folder
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -42,12 +39,8 @@ _cache: dict[tuple[str, str | None], DrillResult] = {}
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The drills' folder: this run's temporary folder, the one all xdist workers share (its
-    parent) when the run has workers."""
-    base = tmp_path_factory.getbasetemp()
-    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "browser-drills"
-    folder.mkdir(exist_ok=True)
-    return folder
+    """The drills' folder, shared by every xdist worker of the run (tests/shared_runs.py)."""
+    return run_folder(tmp_path_factory, "browser-drills")
 
 
 def _drill(reports: Path, scenario: str, defect: str | None = None) -> DrillResult:
@@ -55,17 +48,9 @@ def _drill(reports: Path, scenario: str, defect: str | None = None) -> DrillResu
     key = (scenario, defect)
     if key not in _cache:
         name = f"{scenario}-{defect or 'healthy'}"
-        done = reports / f"{name}.pickle"
-        with (reports / f"{name}.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-            if not done.exists():
-                s = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
-                r = run_drill(
-                    s, DrillOptions(defects=(defect,) if defect else (), reports_dir=reports / name)
-                )
-                (reports / f"{name}.part").write_bytes(pickle.dumps(r))
-                (reports / f"{name}.part").replace(done)
-            _cache[key] = pickle.loads(done.read_bytes())
+        s = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
+        opts = DrillOptions(defects=(defect,) if defect else (), reports_dir=reports / name)
+        _cache[key] = once_per_run(reports, name, lambda: run_drill(s, opts))
     return _cache[key]
 
 

@@ -30,13 +30,11 @@ def _files(root: Path, pattern: str = "*") -> list[Path]:
     return sorted(p for p in root.rglob(pattern) if p.is_file())
 
 
-# one served world and one Chromium for the module (browser_rig): one xdist worker
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
     pytest.mark.served,
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.xdist_group("browser_lane"),
 ]
 
 

@@ -15,13 +15,11 @@ from sandbox.lanes.browser_install import install
 from sandbox.lanes.browser_settings import BrowserSettings
 from sandbox.settings import VerificationPolicy
 
-# one served world and one Chromium for the module (browser_rig): one xdist worker
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.browser,
     pytest.mark.served,
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.xdist_group("browser_platform"),
 ]
 
 

@@ -294,7 +294,7 @@ def test_env_points_the_official_sdk_at_the_served_world(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_the_pytest_plugin_drills_a_served_platform_from_a_scenario_folder(
-    storm: Path, tmp_path: Path
+    storm: Path, tmp_path: Path, shared_pair: ServedPair
 ) -> None:
     # another project's CI gate: `pytest --drill-scenarios DIR --drill-platform-url … --drill-world …`
     import os
@@ -305,32 +305,32 @@ def test_the_pytest_plugin_drills_a_served_platform_from_a_scenario_folder(
     (project / "drills").mkdir(parents=True)
     (project / "drills" / "served_storm.yaml").write_text(storm.read_text())
     (project / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    s = load_scenario(storm)
-    with served_pair(s, time_scale=SCALE, workdir=tmp_path / "pair") as pair:
-        res = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--strict-markers",
-                "--drill-scenarios",
-                "drills",
-                "--drill-platform-url",
-                pair.platform_url,
-                "--drill-world",
-                str(pair.world),
-                "--drill-reports-dir",
-                "out",
-            ],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        )
+    # the module's healthy pair: a drill judges only its own window (see the first test)
+    pair = shared_pair
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--strict-markers",
+            "--drill-scenarios",
+            "drills",
+            "--drill-platform-url",
+            pair.platform_url,
+            "--drill-world",
+            str(pair.world),
+            "--drill-reports-dir",
+            "out",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert "1 passed" in res.stdout
     verdicts = list((project / "out").glob("*/verdict.json"))

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from _installed import ROOT, InstalledVibedrill, wheel_names
 
-# the wheel is built once per session: one xdist worker runs every test that installs it
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install")]
+pytestmark = pytest.mark.slow
 
 pytest_plugins = ["pytester"]
 

@@ -130,7 +130,6 @@ def worker_runs(all_runs: dict[str, Run]) -> dict[str, Run]:
 
 @pytest.mark.slow
 @pytest.mark.served
-@pytest.mark.xdist_group("load_runs")  # all_runs: once, in one worker
 def test_a_short_run_on_the_healthy_platform_holds_with_no_early_request(
     runs: dict[str, Run],
 ) -> None:
@@ -155,7 +154,6 @@ def test_a_short_run_on_the_healthy_platform_holds_with_no_early_request(
 
 @pytest.mark.slow
 @pytest.mark.served
-@pytest.mark.xdist_group("load_runs")  # all_runs: once, in one worker
 def test_a_run_with_retry_after_ignored_is_violated_naming_the_rate_invariant(
     runs: dict[str, Run],
 ) -> None:
@@ -170,7 +168,6 @@ def test_a_run_with_retry_after_ignored_is_violated_naming_the_rate_invariant(
 
 @pytest.mark.slow
 @pytest.mark.served
-@pytest.mark.xdist_group("load_runs")  # all_runs: once, in one worker
 def test_no_server_or_locust_process_outlives_a_run(all_runs: dict[str, Run]) -> None:
     assert all_runs and not _leftovers()
     for r in all_runs.values():
@@ -261,7 +258,6 @@ def _start(args: list[str]) -> subprocess.Popen[str]:
 
 @pytest.mark.slow
 @pytest.mark.served
-@pytest.mark.xdist_group("load_runs")  # all_runs: once, in one worker
 def test_two_locust_workers_judge_as_one_process_does(
     runs: dict[str, Run], worker_runs: dict[str, Run]
 ) -> None:
