@@ -1,6 +1,8 @@
 """Browser drills end to end: a real Chromium, the fakes served from the drill's own loop.
 
-Each (scenario, defect) pair runs once per module (``_drill``'s cache) and every test reads it.
+Each (scenario, defect) pair runs once per test run and every test reads it (``_drill``): under
+pytest-xdist the first worker to need a drill runs it and the others read its result
+(``tests/shared_runs.py``), so the drills spread over the workers and none runs twice.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from harness.drill.browser import TOPOLOGY, is_browser_scenario
 from harness.drill.run import DrillOptions, DrillResult, run_drill
 from harness.mutants import DEFERRED_DEFECTS, matrix_of, outcome_of
 from harness.scenario import load_scenario
+from tests.shared_runs import once_per_run, run_folder
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 #: browser scenario → (its defect, the invariant that defect must violate)
@@ -36,16 +39,18 @@ _cache: dict[tuple[str, str | None], DrillResult] = {}
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("browser-drills")
+    """The drills' folder, shared by every xdist worker of the run (tests/shared_runs.py)."""
+    return run_folder(tmp_path_factory, "browser-drills")
 
 
 def _drill(reports: Path, scenario: str, defect: str | None = None) -> DrillResult:
+    """The drill of ``scenario`` with ``defect`` (healthy when None), run once per test run."""
     key = (scenario, defect)
     if key not in _cache:
+        name = f"{scenario}-{defect or 'healthy'}"
         s = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
-        _cache[key] = run_drill(
-            s, DrillOptions(defects=(defect,) if defect else (), reports_dir=reports)
-        )
+        opts = DrillOptions(defects=(defect,) if defect else (), reports_dir=reports / name)
+        _cache[key] = once_per_run(reports, name, lambda: run_drill(s, opts))
     return _cache[key]
 
 

@@ -30,7 +30,12 @@ def _files(root: Path, pattern: str = "*") -> list[Path]:
     return sorted(p for p in root.rglob(pattern) if p.is_file())
 
 
-pytestmark = [pytest.mark.browser, pytest.mark.served, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.served,
+    pytest.mark.asyncio(loop_scope="module"),
+]
 
 
 @pytest.fixture

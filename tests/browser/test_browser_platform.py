@@ -15,7 +15,12 @@ from sandbox.lanes.browser_install import install
 from sandbox.lanes.browser_settings import BrowserSettings
 from sandbox.settings import VerificationPolicy
 
-pytestmark = [pytest.mark.browser, pytest.mark.served, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.browser,
+    pytest.mark.served,
+    pytest.mark.asyncio(loop_scope="module"),
+]
 
 
 def _exists(path: str) -> bool:

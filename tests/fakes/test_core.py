@@ -287,6 +287,7 @@ def test_the_ledger_refuses_an_action_that_is_not_a_side_effect() -> None:
         record(Ledger(), 1, action="post.create")
 
 
+@pytest.mark.slow
 def test_ledger_entries_are_untracked_by_the_gc_after_a_collection() -> None:
     """What keeps p99 latency flat at a million entries: collections do not walk them."""
     world = World(now=ManualClock())
@@ -308,6 +309,7 @@ def test_ledger_entries_are_untracked_by_the_gc_after_a_collection() -> None:
     assert not any(gc.is_tracked(e) for e in world.ledger._entries)
 
 
+@pytest.mark.slow
 def test_journal_entries_are_untracked_by_the_gc_after_a_collection() -> None:
     journal = Journal()
     gc.collect()

@@ -42,6 +42,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], ready: Path) -> dict[str, str]:
     return doc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sig", "codes"), [(signal.SIGTERM, (143,)), (signal.SIGINT, (0, 130))])
 def test_serve_removes_its_ready_file_when_stopped_by_a_signal(
     tmp_path: Path, sig: signal.Signals, codes: tuple[int, ...]

@@ -14,6 +14,7 @@ from fakes.serve import ServedFakes
 pytestmark = pytest.mark.served
 
 
+@pytest.mark.slow
 def test_a_publish_whose_client_timed_out_during_latency_still_lands() -> None:
     with ServedFakes() as doc:
         admin = httpx.Client(base_url=doc["admin"], headers=admin_headers(None), timeout=10)

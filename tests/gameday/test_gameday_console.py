@@ -16,7 +16,7 @@ from gameday_rig import ROOT, start_gameday
 
 from harness.platform_adapter import browser_choice
 
-pytestmark = [pytest.mark.served, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slow, pytest.mark.served, pytest.mark.timeout(420)]
 
 
 def _people_section(md: str) -> str:

@@ -1,16 +1,14 @@
-"""Drills shared by the end-to-end test modules: the whole matrix runs once per test session.
+"""Drills shared by the end-to-end test modules: the whole matrix runs once per test run.
 
-Every API-lane scenario healthy plus each of its ``mutants:`` rows, in worker processes, into a
-temporary reports folder that is removed when the session ends. ``test_drill`` and
-``test_mutants`` both read :func:`matrix`, so no drill runs twice.
+Every API-lane scenario healthy plus each of its ``mutants:`` rows, in worker processes, into the
+run's temporary folder. ``test_drill`` and ``test_mutants`` both read the session fixture
+``matrix`` (``conftest.py``, :func:`run_the_matrix`), which pytest-xdist workers share
+(``tests/shared_runs.py``), so no drill runs twice.
 """
 
 from __future__ import annotations
 
-import atexit
 import functools
-import shutil
-import tempfile
 from pathlib import Path
 
 from harness.mutants import Matrix, default_jobs, run_matrix
@@ -33,20 +31,12 @@ def browser_scenarios() -> tuple[Scenario, ...]:
     return tuple(s for s in loaded if s.lane != "api")
 
 
-@functools.cache
-def reports_root() -> Path:
-    """A temporary reports folder for the session (removed at exit)."""
-    path = Path(tempfile.mkdtemp(prefix="vibedrill-e2e-"))
-    atexit.register(shutil.rmtree, path, True)
-    return path
-
-
-@functools.cache
-def matrix() -> Matrix:
-    """The mutation matrix of every API-lane scenario, run once (the browser ones left out)."""
+def run_the_matrix(reports: Path) -> Matrix:
+    """The mutation matrix of every API-lane scenario (the browser ones left out), reports in
+    ``reports``."""
     return run_matrix(
         list(api_scenarios()),
-        reports_root() / "matrix",
+        reports,
         jobs=default_jobs(),
         left_out=browser_scenarios(),
     )

@@ -1,6 +1,6 @@
 """The drill: its pure parts (seeded workload, drill ids) and whole drills end to end.
 
-The end-to-end tests read the session's matrix (:mod:`_drills`): every API-lane scenario ran
+The end-to-end tests read the run's matrix (fixture ``matrix``, :mod:`_drills`): every API-lane scenario ran
 once healthy and once per mutant; only replay, a ``--defect`` run and the plugin run again.
 """
 
@@ -11,13 +11,14 @@ import re
 from pathlib import Path
 
 import pytest
-from _drills import api_scenarios, matrix
+from _drills import api_scenarios
 from typer.testing import CliRunner
 
 from harness.cli.main import app
 from harness.drill.run import drill_id_for, run_for_pytest
 from harness.drill.workload import plan_workload
 from harness.judge.verdict import Verdict
+from harness.mutants import DrillOutcome, Matrix
 from harness.scenario import load_scenario
 
 # the first test to read the matrix runs the whole campaign (every API-lane scenario healthy and
@@ -95,13 +96,16 @@ VERDICT_KEYS = {
 }
 
 
-def _healthy(scenario_id: str):  # type: ignore[no-untyped-def]
-    return next(h for h in matrix().healthy if h.scenario == scenario_id)
+def _healthy(matrix: Matrix, scenario_id: str) -> DrillOutcome:
+    return next(h for h in matrix.healthy if h.scenario == scenario_id)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario_id", [s.id for s in api_scenarios()])
-def test_every_api_lane_scenario_holds_on_the_healthy_platform(scenario_id: str) -> None:
-    h = _healthy(scenario_id)
+def test_every_api_lane_scenario_holds_on_the_healthy_platform(
+    matrix: Matrix, scenario_id: str
+) -> None:
+    h = _healthy(matrix, scenario_id)
     doc = json.loads((Path(h.report_dir or "") / "verdict.json").read_text())
     broken = [
         f"{i['name']}: {i['detail']}" for i in doc["invariants"] if i["verdict"] == "violated"
@@ -111,11 +115,12 @@ def test_every_api_lane_scenario_holds_on_the_healthy_platform(scenario_id: str)
     assert (h.verdict, broken, unmet, missed) == ("held", [], [], [])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario_id", [s.id for s in api_scenarios()])
 def test_every_report_is_complete_with_a_postmortem_of_eleven_drill_specific_sections(
-    scenario_id: str,
+    matrix: Matrix, scenario_id: str
 ) -> None:
-    h = _healthy(scenario_id)
+    h = _healthy(matrix, scenario_id)
     folder = Path(h.report_dir or "")
     for name in (
         "verdict.json",
@@ -143,8 +148,9 @@ def test_every_report_is_complete_with_a_postmortem_of_eleven_drill_specific_sec
     assert doc["runbook"] in md
 
 
-def test_replay_reruns_rb05_with_seed_7_and_confirms_the_timeline_hash(tmp_path: Path) -> None:
-    h = _healthy("rb05_rate_limit_storm")
+@pytest.mark.slow
+def test_replay_reruns_rb05_with_seed_7_and_confirms_the_timeline_hash(matrix: Matrix) -> None:
+    h = _healthy(matrix, "rb05_rate_limit_storm")
     doc = json.loads((Path(h.report_dir or "") / "verdict.json").read_text())
     assert doc["seed"] == 7
     res = CliRunner().invoke(app, ["replay", str(h.report_dir)], env={"COLUMNS": "250"})
@@ -152,6 +158,7 @@ def test_replay_reruns_rb05_with_seed_7_and_confirms_the_timeline_hash(tmp_path:
     assert f"timeline hash matches: {doc['timeline_sha256']}" in res.output
 
 
+@pytest.mark.slow
 def test_a_run_with_a_defect_exits_1_and_names_the_expected_invariant(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         app,
@@ -174,10 +181,13 @@ def test_a_run_with_a_defect_exits_1_and_names_the_expected_invariant(tmp_path: 
     assert "every_side_effect_on_intended_account" in violated
 
 
-def test_the_plugin_runner_returns_the_verdict_of_a_scenario_id(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_the_plugin_runner_returns_the_verdict_of_a_scenario_id(
+    matrix: Matrix, tmp_path: Path
+) -> None:
     v = run_for_pytest("rb01_cross_tenant_post", seed=None, defects=(), reports_dir=tmp_path)
     assert isinstance(v, Verdict)
     assert (
         v.verdict == "held"
-        and v.timeline_sha256 == _healthy("rb01_cross_tenant_post").timeline_sha256
+        and v.timeline_sha256 == _healthy(matrix, "rb01_cross_tenant_post").timeline_sha256
     )

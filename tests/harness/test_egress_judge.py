@@ -76,6 +76,7 @@ def _drill(tmp_path: Path) -> dict[str, object]:
     return r.verdict_json
 
 
+@pytest.mark.slow
 def test_the_healthy_platform_refuses_every_url_it_was_not_given(tmp_path: Path) -> None:
     v = _drill(tmp_path)
     assert v["verdict"] == "held", v
@@ -84,6 +85,7 @@ def test_the_healthy_platform_refuses_every_url_it_was_not_given(tmp_path: Path)
     assert inv["every_side_effect_audited"] == "held"  # renders made and billed are still claimed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "slip",
     ["host_only", "guard_bypassed"],

@@ -92,6 +92,7 @@ def test_the_same_seed_draws_the_same_schedules_and_another_seed_does_not() -> N
     assert a != c
 
 
+@pytest.mark.slow
 def test_a_defect_is_found_shrunk_written_and_replayed_the_same_with_one_or_two_workers(
     tmp_path: Path,
 ) -> None:
@@ -137,6 +138,7 @@ def _found_with_faults() -> list[Path]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", _found_with_faults()[:1], ids=lambda p: p.stem)
 def test_a_found_scenario_is_minimal_removing_any_fault_makes_it_hold(path: Path) -> None:
     s = load_scenario(path)
@@ -151,6 +153,7 @@ def test_there_is_a_found_scenario_with_faults_to_check_minimality_on() -> None:
     assert _found_with_faults(), "scenarios/found/ holds no explored scenario that needs a fault"
 
 
+@pytest.mark.slow
 @pytest.mark.drill_explore(budget=2, seed=1, defects=("audit_dropped",), max_shrinks=2)
 def test_the_pytest_fixture_runs_a_search_and_fails_a_test_on_a_violation(
     drill_explore: object,

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 SCENARIOS = [
     "rb03_post_invisible",
     "rb05_rate_limit_storm",

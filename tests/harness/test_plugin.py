@@ -106,6 +106,7 @@ def test_the_drill_fixture_runs_the_markers_scenario_through_the_runner_hook(
     pytester.runpytest("--drill-seed", "3").assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 def test_the_drill_fixture_without_a_scenario_is_a_usage_error_naming_the_test(
     pytester: pytest.Pytester,
 ):
@@ -193,6 +194,7 @@ def test_a_project_declaring_the_markers_keeps_its_own_lines_without_duplicates(
     ]
 
 
+@pytest.mark.slow
 def test_the_served_options_and_scenario_folders_reach_the_runner(pytester: pytest.Pytester):
     pytester.makeconftest(_FAKE_RUNNER)
     (pytester.path / "drills").mkdir()
@@ -334,6 +336,7 @@ def test_a_scenario_item_drives_the_served_platform_and_a_skipped_drill_is_skipp
     result.stdout.fnmatch_lines(["*the served platform offers no defect switch*"])
 
 
+@pytest.mark.slow
 def test_a_broken_scenario_file_is_an_error_and_a_violated_drill_a_failure(
     pytester: pytest.Pytester,
 ):
@@ -361,6 +364,7 @@ def test_a_broken_scenario_file_is_an_error_and_a_violated_drill_a_failure(
     assert "During handling" not in result.stdout.str()
 
 
+@pytest.mark.slow
 def test_the_ini_folders_join_a_run_without_test_paths_like_testpaths(pytester: pytest.Pytester):
     pytester.makeconftest(
         """

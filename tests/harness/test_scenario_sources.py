@@ -165,6 +165,7 @@ def test_cli_list_says_where_each_scenario_came_from_and_notices_on_stderr(
     assert "notice" not in res.stdout
 
 
+@pytest.mark.slow
 def test_cli_run_and_validate_take_scenarios_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

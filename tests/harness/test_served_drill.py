@@ -70,6 +70,7 @@ def _served(pair: object, reports: Path, **kw: object) -> DrillOptions:
     )
 
 
+@pytest.mark.slow
 def test_a_healthy_platform_over_http_holds_and_its_report_says_served(
     storm: Path, tmp_path: Path
 ) -> None:
@@ -107,6 +108,7 @@ def test_a_healthy_platform_over_http_holds_and_its_report_says_served(
     assert first.simulated_s / max(first.wall_s, 1e-3) > SCALE / 3
 
 
+@pytest.mark.slow
 def test_the_same_drill_against_a_platform_with_a_defect_is_violated(
     storm: Path, tmp_path: Path
 ) -> None:
@@ -122,6 +124,7 @@ def test_the_same_drill_against_a_platform_with_a_defect_is_violated(
     assert "retry_after_ignored" in (r.report_dir / "postmortem.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_scenario_needing_a_defect_the_platform_lacks_is_skipped_never_held(
     storm: Path, tmp_path: Path, shared_pair: ServedPair
 ) -> None:
@@ -171,6 +174,7 @@ def test_cli_needs_world_with_platform_url() -> None:
     assert "--platform-url and --world go together" in res.output
 
 
+@pytest.mark.slow
 def test_a_platform_that_does_not_answer_is_a_harness_error_with_a_message(
     storm: Path, tmp_path: Path, shared_pair: ServedPair
 ) -> None:
@@ -190,6 +194,7 @@ def test_a_platform_that_does_not_answer_is_a_harness_error_with_a_message(
     assert "does not answer GET /health" in events
 
 
+@pytest.mark.slow
 def test_platform_serve_names_a_bad_settings_key(
     storm: Path, tmp_path: Path, shared_pair: ServedPair
 ) -> None:
@@ -219,6 +224,7 @@ def test_platform_serve_names_a_bad_settings_key(
     assert "does not match the world" in res.output
 
 
+@pytest.mark.slow
 def test_served_fakes_and_the_drill_share_the_world_clock(
     storm: Path, tmp_path: Path, shared_pair: ServedPair
 ) -> None:
@@ -242,6 +248,7 @@ def test_scaled_loop_compresses_sleeps() -> None:
     assert 0.09 <= wall < 0.5
 
 
+@pytest.mark.slow
 def test_env_points_the_official_sdk_at_the_served_world(tmp_path: Path) -> None:
     # a deployment is pointed at the fakes by its environment alone: what `vibedrill env` prints
     import os
@@ -285,8 +292,9 @@ def test_env_points_the_official_sdk_at_the_served_world(tmp_path: Path) -> None
         assert ledger["count"] == 1  # the call landed on the fake, as the agency's account
 
 
+@pytest.mark.slow
 def test_the_pytest_plugin_drills_a_served_platform_from_a_scenario_folder(
-    storm: Path, tmp_path: Path
+    storm: Path, tmp_path: Path, shared_pair: ServedPair
 ) -> None:
     # another project's CI gate: `pytest --drill-scenarios DIR --drill-platform-url … --drill-world …`
     import os
@@ -297,32 +305,32 @@ def test_the_pytest_plugin_drills_a_served_platform_from_a_scenario_folder(
     (project / "drills").mkdir(parents=True)
     (project / "drills" / "served_storm.yaml").write_text(storm.read_text())
     (project / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    s = load_scenario(storm)
-    with served_pair(s, time_scale=SCALE, workdir=tmp_path / "pair") as pair:
-        res = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--strict-markers",
-                "--drill-scenarios",
-                "drills",
-                "--drill-platform-url",
-                pair.platform_url,
-                "--drill-world",
-                str(pair.world),
-                "--drill-reports-dir",
-                "out",
-            ],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        )
+    # the module's healthy pair: a drill judges only its own window (see the first test)
+    pair = shared_pair
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--strict-markers",
+            "--drill-scenarios",
+            "drills",
+            "--drill-platform-url",
+            pair.platform_url,
+            "--drill-world",
+            str(pair.world),
+            "--drill-reports-dir",
+            "out",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert "1 passed" in res.stdout
     verdicts = list((project / "out").glob("*/verdict.json"))

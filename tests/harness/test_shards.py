@@ -74,6 +74,7 @@ def test_a_bad_shard_is_a_usage_error_saying_the_form(value: str) -> None:
     assert f"--shard: {value!r} is not I/N with 1 ≤ I ≤ N" in res.stderr
 
 
+@pytest.mark.slow
 def test_run_with_a_shard_runs_only_its_share_and_says_which(tmp_path: Path) -> None:
     folder = _storms(tmp_path / "mine", "storm_a", "storm_b", "storm_c")
     reports = tmp_path / "reports"
@@ -97,6 +98,7 @@ def test_run_with_a_shard_runs_only_its_share_and_says_which(tmp_path: Path) -> 
     assert set(_verdicts(reports)) == {"storm_b"}
 
 
+@pytest.mark.slow
 def test_workers_2_gives_the_verdicts_and_timeline_hashes_of_workers_1(tmp_path: Path) -> None:
     folder = _storms(tmp_path / "mine", "storm_a")
     names = ["rb08_toolgate_down", "rb03_post_invisible_linkedin", "storm_a"]
@@ -129,6 +131,7 @@ def test_workers_2_gives_the_verdicts_and_timeline_hashes_of_workers_1(tmp_path:
     assert {got["1"][n][0] for n in names[:2]} == {"held"}
 
 
+@pytest.mark.slow
 def test_jobs_stays_an_alias_and_mutants_takes_workers(tmp_path: Path) -> None:
     folder = _storms(tmp_path / "mine", "storm_a")
     res = runner.invoke(

@@ -29,6 +29,8 @@ from sandbox.lanes.x import XLane
 from sandbox.pacing import Pacer
 from sandbox.runner import Runner
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

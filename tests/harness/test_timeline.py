@@ -38,6 +38,7 @@ def build(items) -> Timeline:
     return tl
 
 
+@pytest.mark.slow
 @given(events)
 @settings(max_examples=60, deadline=None)
 def test_the_timeline_hash_is_stable_under_rebuild_and_a_jsonl_round_trip(items):
@@ -110,6 +111,7 @@ audits = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @given(st.lists(rows, max_size=8), st.lists(audits, max_size=8), st.booleans())
 @settings(max_examples=80, deadline=None)
 def test_no_invariant_raises_on_an_arbitrary_well_typed_record(ledger, audit, killed):

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from _installed import ROOT, InstalledVibedrill, wheel_names
 
+pytestmark = pytest.mark.slow
+
 pytest_plugins = ["pytester"]
 
 BUILTIN_IDS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))

@@ -128,6 +128,7 @@ def worker_runs(all_runs: dict[str, Run]) -> dict[str, Run]:
     return {"healthy": all_runs["healthy_w2"], "defect": all_runs["defect_w2"]}
 
 
+@pytest.mark.slow
 @pytest.mark.served
 def test_a_short_run_on_the_healthy_platform_holds_with_no_early_request(
     runs: dict[str, Run],
@@ -151,6 +152,7 @@ def test_a_short_run_on_the_healthy_platform_holds_with_no_early_request(
     assert (r.folder / "evidence" / "journal.jsonl").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.served
 def test_a_run_with_retry_after_ignored_is_violated_naming_the_rate_invariant(
     runs: dict[str, Run],
@@ -164,6 +166,7 @@ def test_a_run_with_retry_after_ignored_is_violated_naming_the_rate_invariant(
     assert r.report["defects"] == ["retry_after_ignored"]
 
 
+@pytest.mark.slow
 @pytest.mark.served
 def test_no_server_or_locust_process_outlives_a_run(all_runs: dict[str, Run]) -> None:
     assert all_runs and not _leftovers()
@@ -253,6 +256,7 @@ def _start(args: list[str]) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.served
 def test_two_locust_workers_judge_as_one_process_does(
     runs: dict[str, Run], worker_runs: dict[str, Run]
@@ -298,6 +302,7 @@ def _marked(word: str) -> list[int]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.served
 def test_ctrl_c_stops_the_master_and_every_worker(tmp_path: Path) -> None:
     import signal
@@ -375,6 +380,7 @@ def test_each_load_shape_asks_for_the_users_its_name_promises() -> None:
         shape_plan("tsunami", 10, 1.0, 10.0)
 
 
+@pytest.mark.slow
 def test_the_shapes_are_locust_load_test_shapes_ticking_their_plan() -> None:
     # in a child process: importing Locust monkey-patches with gevent
     code = """
@@ -531,6 +537,7 @@ def test_load_html_draws_five_charts_from_the_timeline_with_the_storm_shaded() -
     assert not re.search(r"(src|href)=\"(https?:)?//|@import|url\(", page)
 
 
+@pytest.mark.slow
 @pytest.mark.served
 @pytest.mark.browser
 def test_a_runs_load_html_renders_its_charts_in_chromium(
@@ -599,6 +606,7 @@ def _lines(p: subprocess.Popen[str]) -> queue.Queue[str]:
     return q
 
 
+@pytest.mark.slow
 @pytest.mark.served
 def test_a_master_runs_with_a_worker_started_by_load_worker(tmp_path: Path) -> None:
     master = _start(
@@ -658,6 +666,7 @@ def _rows(base: Path, name: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
+@pytest.mark.slow
 def test_load_worker_without_a_master_gives_up_with_exit_3() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -158,6 +158,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         yield {"world": world, "db": db, **info}
 
 
+@pytest.mark.slow
 @pytest.mark.served
 def test_the_served_platform_keeps_jobs_and_audit_across_a_restart(tmp_path: Path) -> None:
     from fakes.serve import ServedFakes
@@ -214,10 +215,11 @@ SCHEMATHESIS_PASSES = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.served
 @pytest.mark.timeout(120)
 def test_schemathesis_with_all_checks_passes_on_the_served_platform(
-    served: dict[str, Any],
+    served: dict[str, Any], tmp_path: Path
 ) -> None:
     import subprocess
     import sys
@@ -233,7 +235,7 @@ def test_schemathesis_with_all_checks_passes_on_the_served_platform(
                 "--max-examples", "10", "--phases", "fuzzing", "--generation-deterministic",
                 "--request-timeout", "20", "--no-color", *sel,
             ],
-            capture_output=True, text=True, timeout=100, cwd=ROOT,
+            capture_output=True, text=True, timeout=100, cwd=tmp_path,  # its files, not the checkout's
         )  # fmt: skip
         assert r.returncode == 0, f"{sel}:\n{r.stdout[-6000:]}\n{r.stderr[-2000:]}"
         assert " passed" in r.stdout and "Server error" not in r.stdout
@@ -278,6 +280,7 @@ def test_the_contract_is_strict_about_booleans_numbers_and_caps(
     assert needle in r.text
 
 
+@pytest.mark.slow
 @pytest.mark.served
 def test_hostile_bodies_get_4xx_on_every_post_route(served: dict[str, Any]) -> None:
     spec = httpx.get(served["openapi"], timeout=10).json()

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from sandbox.contract import KillScope
 from sandbox.engagement import EngagementComponent
 from sandbox.settings import Blueprint
@@ -94,6 +96,7 @@ def test_an_inbound_comment_delivered_twice_is_answered_once() -> None:
     run(body, faults=({"kind": "x.duplicate_inbound"},))
 
 
+@pytest.mark.slow
 def test_a_reply_echo_stays_bounded_by_the_conversation_cap() -> None:
     async def body(r: Rig) -> None:
         comment(r, "price?", author="@baiter")
@@ -105,6 +108,7 @@ def test_a_reply_echo_stays_bounded_by_the_conversation_cap() -> None:
     run(body, faults=({"kind": "x.reply_echo", "params": {"keyword": "price?", "delay_s": 5}},))
 
 
+@pytest.mark.slow
 def test_engagement_dedupe_off_turns_a_reply_echo_into_a_runaway_loop() -> None:
     async def body(r: Rig) -> None:
         comment(r, "price?", author="@baiter")
@@ -152,6 +156,7 @@ async def _stream_then_kill(r: Rig) -> float:
     return t_kill
 
 
+@pytest.mark.slow
 def test_replies_stop_when_the_kill_switch_is_engaged() -> None:
     async def body(r: Rig) -> None:
         t_kill = await _stream_then_kill(r)

@@ -186,6 +186,7 @@ def test_a_kill_switch_engaged_mid_job_stops_the_side_effect_not_yet_sent() -> N
     virtual(main)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("scope", "stopped"),
     [
@@ -251,6 +252,7 @@ def test_read_only_mode_blocks_side_effects_and_releasing_it_resumes_them() -> N
     virtual(main)
 
 
+@pytest.mark.slow
 def test_pacing_holds_the_minimum_interval_and_the_daily_cap_per_account() -> None:
     async def main() -> None:
         async with rig() as r:

@@ -434,6 +434,7 @@ def test_a_generation_job_is_blocked_by_the_client_budget_and_by_the_generate_ki
     _platform(body)
 
 
+@pytest.mark.slow
 def test_a_video_job_that_gives_up_claims_the_render_the_provider_finishes_and_bills_later() -> (
     None
 ):

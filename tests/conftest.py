@@ -1,0 +1,44 @@
+"""What every test of the suite shares: the environment of a plain ``pytest`` run, and the order
+of the test files (the longest first).
+
+The suite runs on pytest-xdist workers (``-n auto`` in ``pyproject.toml``). A worker process
+starts with ``COLUMNS=80`` and ``LINES=24`` in its environment, which a plain run does not have;
+the CLI sizes its tables from ``COLUMNS`` when it is imported (``harness.cli.common``), so under
+xdist scenario ids and invariant names were cut short and tests reading the CLI's tables failed.
+A worker drops both, so the CLI sees what it sees in a single-process run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
+
+#: the files that take longest (their drills, servers and Chromium), started first so that the
+#: workers do not end on them one after the other; then every other file with a ``slow`` test,
+#: then the rest. Files stay whole and in order (``--dist loadfile``, ``--no-loadscope-reorder``).
+LONGEST_FIRST = (
+    "tests/harness/test_drill.py",  # runs the mutation matrix (fixture ``matrix``)
+    "tests/load/test_load.py",
+    "tests/gameday/test_gameday_console.py",
+    "tests/browser/test_browser_drills.py",
+    "tests/harness/test_served_drill.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+
+    def rank(item: pytest.Item) -> int:
+        rel = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+        if rel in LONGEST_FIRST:
+            return LONGEST_FIRST.index(rel)
+        return len(LONGEST_FIRST) + (item.path not in slow)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
