@@ -32,11 +32,11 @@ from .budget import (
     price,
 )
 from .defects import Defect
+from .media_client import MediaClient
 from .providers import (
     CAPABILITIES,
     AnthropicClient,
     Completion,
-    MediaClient,
     OpenAIClient,
     ProviderError,
     Rendered,
