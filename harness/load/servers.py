@@ -95,13 +95,18 @@ class Child:
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt while the load test runs, so cleanup still happens."""
+    """Turn SIGTERM and SIGINT into KeyboardInterrupt while the load test runs, so cleanup still
+    happens. SIGINT too: a process started with SIGINT ignored (by a pytest-xdist worker, or a
+    script that ignores it) inherits that, Python then installs no KeyboardInterrupt for it, and
+    Ctrl-C of ``vibedrill load`` did nothing — as ``vibedrill run`` does, the handler is explicit.
+    """
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     try:
         old = signal.signal(signal.SIGTERM, handler)
+        old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
@@ -109,6 +114,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGINT, old_int)
 
 
 def stop_together(children: list[Child], grace_s: float = 10.0) -> None:

@@ -246,13 +246,20 @@ def test_a_request_already_in_flight_when_a_429_is_served_is_not_counted_early()
 # Locust's distributed mode (--workers N) -------------------------------------------------------
 
 
-def _start(args: list[str]) -> subprocess.Popen[str]:
+def _start(args: list[str], *, sigint_ignored: bool = False) -> subprocess.Popen[str]:
+    import signal
+
     return subprocess.Popen(
         [*CLI, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **dict([MARK.decode().split("=", 1)])},
+        # a process started with SIGINT ignored keeps it ignored (a pytest-xdist worker starts
+        # its children so): Ctrl-C must still stop the run
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if sigint_ignored
+        else None,
     )
 
 
@@ -308,7 +315,10 @@ def test_ctrl_c_stops_the_master_and_every_worker(tmp_path: Path) -> None:
     import signal
     import time
 
-    p = _start([*RUN[:4], "--run-time", "2m", "--workers", "2", "--reports-dir", str(tmp_path)])
+    p = _start(
+        [*RUN[:4], "--run-time", "2m", "--workers", "2", "--reports-dir", str(tmp_path)],
+        sigint_ignored=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while len(_marked("--worker")) < 2 or not _marked("--master"):
