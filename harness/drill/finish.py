@@ -36,6 +36,9 @@ __all__ = ["SERVED_IN_FLIGHT_REAL_S", "build_record", "finish", "flat_budgets", 
 #: a drill over HTTP: a request reaching a fake this long (real seconds) after a 429 was already
 #: on the wire when the 429 was sent (loopback and a busy event loop: generous at 50 ms)
 SERVED_IN_FLIGHT_REAL_S = 0.05
+#: how far two processes' readings of the scaled clock may differ, in real seconds (each reads
+#: time.time(), headers carry whole seconds, timers fire late by the scheduler's whim)
+SERVED_CLOCK_SKEW_REAL_S = 0.02
 
 
 async def _collect(e: DrillState) -> dict[str, Any]:
@@ -173,6 +176,7 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
     if e.opts.served:
         # how long a request may be on the wire, in the world's (scaled) seconds
         extra["in_flight_s"] = SERVED_IN_FLIGHT_REAL_S * e.opts.time_scale
+        extra["clock_skew_s"] = SERVED_CLOCK_SKEW_REAL_S * e.opts.time_scale
         extra["time_scale"] = e.opts.time_scale
     faults = got.get("faults") or {}
     return DrillRecord(

@@ -120,6 +120,8 @@ class RecordExtra(TypedDict, total=False):
     simulated_s: float
     #: served drills: how long a request may be on the wire (world seconds), and the scale
     in_flight_s: float
+    #: served drills: how far the platform's and the fakes' clocks may disagree (world seconds)
+    clock_skew_s: float
     time_scale: float
     #: a game day's grades, people, notes and drafts
     rehearsal: JsonObject

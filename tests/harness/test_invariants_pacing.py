@@ -77,6 +77,22 @@ def test_the_fakes_own_hold_after_a_throttle_does_not_start_a_longer_one():
     assert r.verdict == "held", r.detail
 
 
+def test_a_served_drills_clock_skew_widens_the_slack_on_retry_after_and_no_more():
+    # served at x240: 20 ms of real disagreement between the platform's clock and the fakes' is
+    # 4.8 s of the world's; a request 2 s early is the clocks, one 10 s early is the platform
+    rules = [{"id": "f1", "kind": "x.rate_limited", "params": {"retry_after_s": 60.0}, "hits": 1}]
+    early = [jr(1, 100, 429, "f1"), jr(2, 158)]
+    assert judge(
+        "rate_within_platform_limits", record(journal=early, fault_rules=rules)
+    ).verdict == ("violated")
+    served = record(journal=early, fault_rules=rules, extra={"clock_skew_s": 4.8})
+    assert judge("rate_within_platform_limits", served).verdict == "held"
+    too_early = record(
+        journal=[jr(1, 100, 429, "f1"), jr(2, 150)], fault_rules=rules, extra={"clock_skew_s": 4.8}
+    )
+    assert judge("rate_within_platform_limits", too_early).verdict == "violated"
+
+
 # --- engagement_loops_bounded -----------------------------------------------------------
 
 
