@@ -27,7 +27,10 @@ def _people_section(md: str) -> str:
 def test_two_people_contain_a_cross_tenant_incident_in_chromium(tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    gd = start_gameday(tmp_path, "rb01_cross_tenant_post", "--time-scale", "240")
+    # --linger: the console stays up until the facilitator closes it, so the outcome reaches
+    # the pages (without it the server stopped 0.5 s after the report, and on a busy machine
+    # the browser's event stream had not delivered the outcome yet: the page waited forever)
+    gd = start_gameday(tmp_path, "rb01_cross_tenant_post", "--time-scale", "240", "--linger", "120")
     shots = tmp_path / "shots"
     shots.mkdir()
     try:
@@ -90,13 +93,10 @@ def test_two_people_contain_a_cross_tenant_incident_in_chromium(tmp_path: Path) 
             ops.screenshot(path=str(shots / "gameday-participant.png"), full_page=True, clip=top)
             fac.screenshot(path=str(shots / "gameday-facilitator.png"), full_page=True, clip=top)
             fac.get_by_role("button", name="End game day").click()
-            # the rest of the hour runs fast-forwarded, then drain, judging and the report: ~10 s
-            # alone, but 120 s was not enough beside a parallel suite on 2 cores (the console's
-            # loop advanced at ~16x instead of ~470x); a finished game day says so, a hung one
-            # still fails here
             expect(ic.locator("#outcome")).to_contain_text(
-                "Game day over: contained", timeout=300_000
+                "Game day over: contained", timeout=120_000
             )
+            fac.get_by_role("button", name="Close console").click()
             browser.close()
         rc, out, err = gd.wait(timeout=180)
     finally:
