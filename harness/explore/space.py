@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from fakes.core.fault_kind import FAULT_KINDS, SOCIAL
 
+from ..runbooks import runbooks
 from ..scenario import Scenario
 
 __all__ = [
@@ -78,6 +79,23 @@ _ROUTES: dict[str, tuple[str | None, ...]] = {
     "linkedin": (None, "posts.create"),
 }
 _TOOLS = ("kb_search", "schedule_lookup", "analytics_fetch")
+#: the token endpoint of a platform whose tokens the sandbox refreshes (only X has a refresh flow)
+TOKEN_ROUTES: dict[str, str] = {"x": "oauth2.token"}
+
+#: runbook controls a draw may find unavailable, by family (the blueprint service that locks
+#: triggers is down, the queue cannot be paused): the Ops Lead skips every step of the runbook
+#: using one. Kill switches are never unavailable: they are what must hold.
+CONTROL_FAMILIES: dict[str, tuple[str, ...]] = {
+    "triggers": ("triggers.lock", "triggers.unlock"),
+    "queue": ("queue.pause", "queue.resume"),
+    "pacing": ("pacing.set",),
+    "routing": ("provider.route", "lane.route"),
+    "modes": ("mode.set", "lane.read_only"),
+    "budgets": ("budget.set",),
+}
+#: how watchful the alerting is: the runbook's symptom thresholds times this (1: as written),
+#: so the Ops Lead also meets incidents early, while work is still in flight
+WATCHFULNESS: tuple[float, ...] = (1.0, 0.25)
 
 
 def incident_of(kind: str, fake: str) -> str:
@@ -227,6 +245,90 @@ def _surge(draw: st.DrawFn, jobs: Sequence[str], duration: int) -> dict[str, Any
     }
 
 
+@dataclass
+class Package:
+    """Correlated faults and the traffic they need, drawn as one unit (Jepsen's combined nemeses).
+
+    Faults drawn independently almost never line up the way real incidents do: a token expiring
+    *while* the token endpoint is slow and a burst of posts needs a refresh at once, renders slow
+    *during* a flood of them, an echo bot answering a thread that gets replies. Each package is
+    such a coupling; its faults are still ordinary rules (the shrinker and the 1-minimality pass
+    drop any that are not needed).
+    """
+
+    name: str
+    faults: list[dict[str, Any]]
+    surges: list[dict[str, Any]]
+    #: workload rates raised to at least these values
+    rates: dict[str, float]
+    #: the workload must last this long (a flood needs time to drain after it)
+    min_duration: float = 0.0
+
+
+def _packages(space: Space, platforms: Sequence[str]) -> list[str]:
+    """The packages ``space`` allows for a world of ``platforms`` (by their faults' kinds)."""
+    out = []
+    if any(p in TOKEN_ROUTES and f"{p}.token_expired" in space.kinds(p) for p in platforms):
+        out.append("expiry_storm")
+    if "http.latency" in space.kinds("media"):
+        out.append("render_flood")
+    if any(f"{p}.reply_echo" in space.kinds(p) for p in platforms):
+        out.append("echo_loop")
+    return out
+
+
+@st.composite
+def _package(draw: st.DrawFn, space: Space, platforms: Sequence[str], duration: int) -> Package:
+    name = draw(st.sampled_from(_packages(space, platforms)))
+    if name == "expiry_storm":
+        # tokens expire, refreshing is slow, and a burst of posts needs a fresh token at once
+        p = draw(st.sampled_from([p for p in platforms if p in TOKEN_ROUTES]))
+        at = draw(st.integers(5, duration // 60 - 15)) * 60.0
+        window = draw(st.sampled_from([10, 5])) * 60.0
+        latency = {"fake": p, "route": TOKEN_ROUTES[p]}
+        return Package(
+            name,
+            [
+                {"kind": f"{p}.token_expired", "at": at, "duration": window},
+                {
+                    "kind": "http.latency",
+                    "at": at,
+                    "duration": window,
+                    "match": latency,
+                    "params": {"ms": draw(st.sampled_from([2000.0, 5000.0]))},
+                },
+            ],
+            [{"job": "publish", "at": at, "duration": 60.0, "per_hour": 2400.0}],
+            {},
+        )
+    if name == "render_flood":
+        # a flood of long renders while the renderer is slow: the backlog outlives the flood
+        window = draw(st.sampled_from([15, 20])) * 60.0
+        return Package(
+            name,
+            [
+                {
+                    "kind": "http.latency",
+                    "at": 300.0,
+                    "duration": window,
+                    "match": {"fake": "media"},
+                    "params": {"ms": 20000.0},
+                }
+            ],
+            [{"job": "generate_video", "at": 300.0, "duration": window, "per_hour": 3000.0}],
+            {"video_jobs_per_hour": 6.0},
+            min_duration=3600.0,
+        )
+    # an echo bot answers the platform's replies on a thread that gets keyword comments
+    p = draw(st.sampled_from([p for p in platforms if f"{p}.reply_echo" in space.kinds(p)]))
+    at = draw(st.integers(5, duration // 60 - 10)) * 60.0
+    window = draw(st.sampled_from([10, 20])) * 60.0
+    echo: dict[str, Any] = {"kind": f"{p}.reply_echo", "at": at, "duration": window}
+    if len(FAULT_KINDS[echo["kind"]].fakes) > 1:
+        echo["match"] = {"fake": p}
+    return Package(name, [echo], [], {"inbound_comments_per_hour": 120.0})
+
+
 def _needs(faults: Sequence[dict[str, Any]]) -> set[str]:
     """What traffic the drawn faults need to bite: engagement, generation, renders, tools."""
     out: set[str] = set()
@@ -256,12 +358,18 @@ def scenarios(draw: st.DrawFn, space: Space, sid: str = "explore_draw", seed: in
     platforms = [p for p in SOCIAL if p in platforms]
     clients = draw(st.integers(1, 3))
     duration = draw(st.sampled_from([1200, 1800]))
-    faults = draw(
+    offered = _packages(space, platforms) if space.max_faults >= 2 else []
+    packs = draw(st.lists(_package(space, platforms, duration), max_size=1)) if offered else []
+    faults = [f for pk in packs for f in pk.faults]
+    faults += draw(
         st.lists(
-            _fault(space, platforms, duration), min_size=space.min_faults, max_size=space.max_faults
+            _fault(space, platforms, duration),
+            min_size=0 if faults else space.min_faults,
+            max_size=max(space.max_faults - len(faults), 0),
         )
     )
     need = _needs(faults)
+    duration = int(max([float(duration), *(pk.min_duration for pk in packs)]))
     wl: dict[str, Any] = {"duration": float(duration), "steady_state": 300.0}
     wl["posts_per_hour"] = draw(st.sampled_from([30.0, 60.0]))
     comments = draw(st.sampled_from([0.0, 60.0, 120.0] if "inbound" not in need else [60.0, 120.0]))
@@ -285,9 +393,13 @@ def scenarios(draw: st.DrawFn, space: Space, sid: str = "explore_draw", seed: in
     surge_jobs = ["publish", "comment", "generate_video"] + (
         ["misrouted_publish"] if space.misrouting() else []
     )
-    surges = draw(st.lists(_surge(surge_jobs, duration), max_size=2))
+    surges = [x for pk in packs for x in pk.surges]
+    surges += draw(st.lists(_surge(surge_jobs, duration), max_size=2))
     if surges:
         wl["surges"] = surges
+    for pk in packs:
+        for key, rate in pk.rates.items():
+            wl[key] = max(float(wl.get(key) or 0.0), rate)
     world: dict[str, Any] = {"clients": clients, "platforms": platforms}
     if draw(st.booleans()) if need & {"text"} else False:
         world["budgets"] = {"episode_usd": 0.5, "client_usd": 5.0, "client_tokens": 10000}
@@ -298,6 +410,8 @@ def scenarios(draw: st.DrawFn, space: Space, sid: str = "explore_draw", seed: in
     if space.runbook:
         books = [space.runbook]
     runbook = draw(st.sampled_from(books))
+    detection = _detection(runbook, draw(st.sampled_from(WATCHFULNESS)))
+    skip = draw(_unavailable(runbook))
     types = [incident_of(f["kind"], _fake_of(f)) for f in faults] + (
         ["SAFETY"] if misrouted else []
     )
@@ -316,8 +430,40 @@ def scenarios(draw: st.DrawFn, space: Space, sid: str = "explore_draw", seed: in
         "response": mode,
         "invariants": [],
     }
+    if detection:
+        raw["detection"] = {"rules": detection}
+    if skip:
+        raw["runbook_overrides"] = {"skip": skip}
     raw["invariants"] = invariants_for(raw)
     return Scenario.model_validate(raw)
+
+
+def _detection(runbook: str, watchfulness: float) -> list[dict[str, Any]]:
+    """The runbook's symptom rules with thresholds times ``watchfulness`` ([] when it is 1)."""
+    if watchfulness == 1.0:
+        return []
+    rules = []
+    for r in runbooks()[runbook].symptoms:
+        rule = r.model_dump(mode="json", exclude_defaults=True)
+        if r.source != "alert":
+            rule["threshold"] = max(r.threshold * watchfulness, 1.0)
+        rules.append(rule)
+    return rules
+
+
+def _unavailable(runbook: str) -> st.SearchStrategy[list[str]]:
+    """Nothing, or the steps of ``runbook`` using one control family (see CONTROL_FAMILIES)."""
+    steps = [
+        s
+        for s in (*runbooks()[runbook].immediate, *runbooks()[runbook].fix)
+        if s.action and not s.action.startswith("kill_switch.")
+    ]
+    options: list[list[str]] = [[]]
+    for actions in CONTROL_FAMILIES.values():
+        ids = [s.id for s in steps if s.action in actions]
+        if ids:
+            options.append(ids)
+    return st.sampled_from(options)
 
 
 def _fake_of(f: dict[str, Any]) -> str:
@@ -364,7 +510,15 @@ def invariants_for(raw: dict[str, Any]) -> list[Any]:
         must.append("generate_text")
     social = [f for f, fk in zip(faults, fakes, strict=True) if fk in SOCIAL]
     misrouted = any(s.get("job") == "misrouted_publish" for s in wl.get("surges") or ())
-    only_expiry = all(f["kind"].endswith("token_expired") for f in social)
+    # a token expiring (with its endpoint slow, at worst) leaves refreshing as a healthy path
+    only_expiry = all(
+        f["kind"].endswith("token_expired")
+        or (
+            f["kind"] == "http.latency"
+            and (f.get("match") or {}).get("route") == TOKEN_ROUTES.get(_fake_of(f))
+        )
+        for f in social
+    )
     timed = all(f.get("duration") is not None for f in faults)
     if social and not misrouted and only_expiry and timed and not wl.get("tool_calls_per_hour"):
         must.append("publish")

@@ -6,6 +6,7 @@ Small budgets only: a drill costs about a second of CPU here, so each search tes
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,8 @@ FAST = settings(
 @given(scenarios(Space()))
 def test_every_draw_is_a_valid_short_scenario_of_api_lane_faults(s: Scenario) -> None:
     assert 1 <= len(s.faults) <= 4
-    assert s.workload.duration <= 1800 and s.world.clients <= 3
+    # a render flood needs an hour to drain after it; every other draw is 20 or 30 minutes
+    assert s.workload.duration in (1200, 1800, 3600) and s.world.clients <= 3
     for f in s.faults:
         assert not f.kind.startswith("web.")
         assert f.target() in (*s.world.platforms, "openai", "anthropic", "media", "toolgate")
@@ -241,3 +243,101 @@ def test_minimising_drops_every_fault_and_all_traffic_the_violation_does_not_nee
     assert small.world.platforms == ("x",) and small.world.clients == 1
     assert small.workload.surges == () and small.workload.dms_per_hour == 0
     assert small.workload.posts_per_hour == 30 and small.workload.inbound_comments_per_hour == 60
+
+
+def test_minimising_gives_back_the_controls_and_alerting_the_violation_does_not_need() -> None:
+    from harness.explore.loop import minimise_workload
+
+    raw = {
+        "id": "t",
+        "title": "t",
+        "runbook": "RB-10",
+        "severity": "P2",
+        "incident_types": ["ENGAGE"],
+        "world": {"clients": 1, "platforms": ["x"]},
+        "workload": {"duration": 1200, "posts_per_hour": 30, "inbound_comments_per_hour": 120},
+        "faults": [{"kind": "x.reply_echo", "at": 600, "duration": 600}],
+        "detection": {"rules": [{"name": "r", "source": "audit", "action": "reply.create"}]},
+        "runbook_overrides": {"skip": ["lock_triggers", "unlock_triggers"]},
+        "invariants": ["no_side_effects_while_killed"],
+    }
+
+    def needs(skip: bool, watch: bool) -> Callable[[str], tuple[str, ...]]:
+        def blame(j: str) -> tuple[str, ...]:
+            d = json.loads(j)
+            ok = (not skip or d["runbook_overrides"]["skip"]) and (
+                not watch or d["detection"]["rules"]
+            )
+            return ("no_side_effects_while_killed",) if ok else ()
+
+        return blame
+
+    s = Scenario.model_validate(raw)
+    both = minimise_workload(s, "no_side_effects_while_killed", needs(True, True))
+    assert both.runbook_overrides.skip and both.detection.rules
+    skip_only = minimise_workload(s, "no_side_effects_while_killed", needs(True, False))
+    assert skip_only.runbook_overrides.skip and not skip_only.detection.rules
+    neither = minimise_workload(s, "no_side_effects_while_killed", needs(False, False))
+    assert not neither.runbook_overrides.skip and not neither.detection.rules
+
+
+def _draws(n: int = 300, seed: int = 1) -> list[Scenario]:
+    cfg = SearchConfig(seed=seed, budget=n, db_dir=None)
+    return [
+        Scenario.model_validate_json(r) for r in _pregenerate(cfg, scenarios(cfg.space, seed=seed))
+    ]
+
+
+def test_packages_draw_faults_together_the_way_incidents_line_up() -> None:
+    draws = _draws()
+    storms = floods = echoes = 0
+    for s in draws:
+        routes = {(f.kind, f.match.route if f.match else None): f for f in s.faults}
+        expiry = routes.get(("x.token_expired", None))
+        slow = routes.get(("http.latency", "oauth2.token"))
+        if expiry and slow and expiry.at == slow.at:
+            storms += 1
+            # the burst of posts that needs a fresh token at the moment tokens expire
+            assert any(x.job == "publish" and x.at == expiry.at for x in s.workload.surges)
+            publish = next(i for i in s.invariants if i.name == "every_job_terminal_after_healing")
+            social = [f for f in s.faults if f.target() in ("x", "instagram", "linkedin")]
+            misrouted = any(x.job == "misrouted_publish" for x in s.workload.surges)
+            timed = all(f.duration is not None for f in s.faults)
+            if social == [expiry, slow] and timed and not misrouted:
+                tools = s.workload.tool_calls_per_hour
+                assert ("publish" in publish.params.get("must_succeed", [])) == (not tools)
+        flood = [x for x in s.workload.surges if x.job == "generate_video" and x.per_hour == 3000]
+        slow_media = [f for f in s.faults if f.kind == "http.latency" and f.target() == "media"]
+        if flood and any(
+            f.at == flood[0].at and f.duration == flood[0].duration for f in slow_media
+        ):
+            floods += 1
+            assert s.workload.duration == 3600  # the backlog gets time to drain
+        if any(f.kind.endswith("reply_echo") for f in s.faults):
+            echoes += 1
+            assert s.workload.inbound_comments_per_hour >= 60
+    assert storms >= 5 and floods >= 5 and echoes >= 5, (storms, floods, echoes)
+
+
+def test_some_draws_make_a_runbook_control_unavailable_or_alert_early_but_never_a_kill_switch() -> (
+    None
+):
+    from harness.explore.space import CONTROL_FAMILIES, WATCHFULNESS
+    from harness.runbooks import runbooks
+
+    draws = _draws()
+    skipped = watchful = 0
+    for s in draws:
+        rb = runbooks()[s.runbook]
+        if s.runbook_overrides.skip:
+            skipped += 1
+            actions = {rb.step(i).action for i in s.runbook_overrides.skip}
+            # one family of controls, never the kill switches the drill is there to judge
+            assert any(actions <= set(fam) for fam in CONTROL_FAMILIES.values()), actions
+        if s.detection.rules:
+            watchful += 1
+            assert [r.name for r in s.detection.rules] == [r.name for r in rb.symptoms]
+            for mine, theirs in zip(s.detection.rules, rb.symptoms, strict=True):
+                if theirs.source != "alert":
+                    assert mine.threshold == max(theirs.threshold * min(WATCHFULNESS), 1.0)
+    assert 30 <= skipped <= 270 and 30 <= watchful <= 270, (skipped, watchful)
