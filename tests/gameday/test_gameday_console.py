@@ -190,9 +190,11 @@ def test_the_autopilot_plays_the_automated_ops_lead_through_the_console_and_hold
         if gd.proc.poll() is None:
             gd.proc.kill()
     v = gd.verdict()
-    missed = [i["name"] for i in v["invariants"] if i["verdict"] != "held"] + [
-        e["detail"] for e in v.get("expectations", []) if not e.get("met", True)
-    ]
+    # the detail (which request, which 429, at what offsets) makes a failure diagnosable after
+    # pytest has cleaned its temporary folders
+    missed = [
+        f"{i['name']}: {i.get('detail')}" for i in v["invariants"] if i["verdict"] != "held"
+    ] + [e["detail"] for e in v.get("expectations", []) if not e.get("met", True)]
     assert rc == 0, f"{out}{err}\nnot held: {missed}"
     assert gd.verdict()["verdict"] == "held"
     r = gd.rehearsal()

@@ -93,6 +93,24 @@ def test_a_served_drills_clock_skew_widens_the_slack_on_retry_after_and_no_more(
     assert judge("rate_within_platform_limits", too_early).verdict == "violated"
 
 
+def test_retry_after_runs_from_when_the_throttle_arrived_not_from_its_slow_answer():
+    # a busy machine answered the 429 8 s of the (scaled) world after it arrived; the fake's
+    # reset runs from the arrival, and the platform that waits for it is on time
+    slow_429 = {**jr(1, 100, 429, "f1"), "started": T0 + 100, "t": T0 + 108}
+    on_time = {**jr(2, 161), "started": T0 + 160.5}
+    rec = record(journal=[slow_429, on_time], fault_rules=RULES)
+    assert judge("rate_within_platform_limits", rec).verdict == "held"
+    # … and a request that *arrived* early is early however late its own answer came
+    early = {**jr(2, 175), "started": T0 + 150}
+    r = judge("rate_within_platform_limits", record(journal=[slow_429, early], fault_rules=RULES))
+    assert r.verdict == "violated"
+    assert r.detail.endswith("ids q2 at T+2m30s (429 at T+1m40s)"), r.detail
+    # a request that arrived before the 429 did was sent before anyone could see it
+    before = {**jr(0, 101), "started": T0 + 99, "seq": 0}
+    rec = record(journal=[slow_429, before], fault_rules=RULES)
+    assert judge("rate_within_platform_limits", rec).verdict == "held"
+
+
 # --- engagement_loops_bounded -----------------------------------------------------------
 
 

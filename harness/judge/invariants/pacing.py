@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..record import KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, DrillRecord
-from ..rows import Json, JsonObject, json_object, number
+from ..rows import JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts
@@ -78,8 +78,19 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
     windows: dict[tuple[object, ...], deque[float]] = {}
     out: list[Violation] = []
     saw_429 = False
-    for i, j in enumerate(sorted(record.journal, key=lambda j: (j.get("t", 0.0), j.get("seq", 0)))):
-        t = float(j["t"])
+
+    # by arrival (``started``), not by answer (``t``): the fake decides a throttle and its reset
+    # when the request arrives, and a request is early by when it was sent, whatever the time the
+    # fake then took to answer (tens of real ms on a busy machine are seconds of a scaled world)
+    def arrival(j: JournalRow) -> float:
+        return number(j.get("started"), number(j.get("t"), 0.0))
+
+    # ``i`` stays the entry's line in journal.jsonl (the evidence link)
+    by_arrival = sorted(
+        enumerate(record.journal), key=lambda e: (arrival(e[1]), e[1].get("seq", 0))
+    )
+    for i, j in by_arrival:
+        t = arrival(j)
         fake = str(j.get("fake"))
         key = (fake, j.get("account_id")) + ((j.get("route"),) if p.per == "route" else ())
         noun = ("request", "requests")
