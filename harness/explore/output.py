@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
+from ..errors import DrillError
 from ..runbooks import runbooks
-from ..scenario import load_scenario
+from ..scenario import Scenario, load_scenario
 from .loop import SearchResult
 
 __all__ = ["found_id", "reproduce_command", "summary_json", "write_found", "write_summary"]
@@ -83,9 +84,12 @@ def _yaml_doc(
         "seed": s.seed,
         "description": "\n".join(lines),
     }
-    for key in ("world", "workload", "faults", "response", "invariants"):
-        if key in raw:
-            doc[key] = raw[key]
+    # everything else the draw set, in the scenario's own key order: the world, the workload, the
+    # faults and also a watchful alerting (``detection``) or an unavailable control
+    # (``runbook_overrides``) — without them the file would not replay what was found
+    for key, value in raw.items():
+        if key not in doc and key not in ("title", "description", "mutants"):
+            doc[key] = value
     doc["response"] = s.response
     if cfg.defects and healthy_holds:
         doc["mutants"] = [{"defect": d, "invariant": res.invariant} for d in cfg.defects]
@@ -106,8 +110,17 @@ def write_found(
     tmp = path.with_suffix(".yaml.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-    load_scenario(path)  # what `vibedrill validate` checks; raises ScenarioError if not
+    written = load_scenario(path)  # what `vibedrill validate` checks; raises ScenarioError if not
+    assert res.minimal is not None
+    if _replayed(written) != _replayed(res.minimal):
+        raise DrillError(f"{path}: the written scenario differs from the one found (a writer bug)")
     return path
+
+
+def _replayed(s: Scenario) -> dict[str, Any]:
+    """What decides a drill's run: the scenario without its names, story and mutant list."""
+    skip = {"id", "title", "description", "mutants", "severity"}
+    return {k: v for k, v in s.model_dump(mode="json").items() if k not in skip}
 
 
 def summary_json(res: SearchResult, found: Path | None, search_id: str) -> dict[str, Any]:

@@ -341,3 +341,40 @@ def test_some_draws_make_a_runbook_control_unavailable_or_alert_early_but_never_
                 if theirs.source != "alert":
                     assert mine.threshold == max(theirs.threshold * min(WATCHFULNESS), 1.0)
     assert 30 <= skipped <= 270 and 30 <= watchful <= 270, (skipped, watchful)
+
+
+def test_the_written_scenario_keeps_the_watchful_alerting_and_the_unavailable_control(
+    tmp_path: Path,
+) -> None:
+    # what the search found with the trigger lock unavailable and early alerting must replay
+    # with them: a file without them is another schedule (it held where the search saw a
+    # violation)
+    from harness.explore.loop import Outcome, SearchResult
+    from harness.explore.output import write_found
+
+    raw = {
+        "id": "t",
+        "title": "t",
+        "runbook": "RB-10",
+        "severity": "P2",
+        "incident_types": ["ENGAGE"],
+        "seed": 1,
+        "world": {"clients": 1, "platforms": ["x"]},
+        "workload": {"duration": 1200, "posts_per_hour": 30, "inbound_comments_per_hour": 120},
+        "faults": [],
+        "detection": {"rules": [{"name": "r", "source": "audit", "action": "reply.create"}]},
+        "runbook_overrides": {"skip": ["lock_triggers", "unlock_triggers"]},
+        "invariants": ["no_side_effects_while_killed"],
+    }
+    s = Scenario.model_validate(raw)
+    out = Outcome("violated", ("no_side_effects_while_killed",), {}, {}, None, 1.0)
+    cfg = SearchConfig(
+        seed=1, budget=3, db_dir=None, defects=("kill_switch_ignored_by_engagement",)
+    )
+    res = SearchResult(cfg, draws=1, found_at=1, invariant="no_side_effects_while_killed")
+    res.first = res.minimal = s
+    res.minimal_outcome = out
+    written = load_scenario(write_found(res, tmp_path, healthy_holds=True))
+    assert written.detection == s.detection
+    assert written.runbook_overrides == s.runbook_overrides
+    assert written.workload == s.workload and written.world == s.world
