@@ -32,6 +32,10 @@ class ServeError(Exception):
     """The fakes cannot be served as asked (bad host, port in use, …)."""
 
 
+#: how long (real seconds) an idle HTTP connection stays open: longer than any client's
+KEEP_ALIVE_REAL_S = 75.0
+
+
 def new_server_loop() -> asyncio.AbstractEventLoop:
     """A fresh event loop for a served process: uvloop where installed, else asyncio's own.
 
@@ -187,8 +191,11 @@ async def serve(
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=2,
-        # uvicorn's timers run on the loop's clock: keep idle connections as long in real time
-        timeout_keep_alive=max(5, int(5 * scale)),
+        # idle connections outlive every client's own keep-alive (httpx drops its idle ones after
+        # 5 s): a server that closes first races a request sent on the closing connection
+        # ("Server disconnected without sending a response"). uvicorn's timers run on the loop's
+        # clock, so 75 real seconds are 75 × scale of it
+        timeout_keep_alive=int(KEEP_ALIVE_REAL_S * scale),
     )
     server = uvicorn.Server(config)
     err_log = logging.getLogger("uvicorn.error")

@@ -40,6 +40,10 @@ class PlatformServeError(Exception):
     """The platform cannot be served as asked (bad world file, port in use, …)."""
 
 
+#: how long (real seconds) an idle HTTP connection stays open: longer than any client's
+KEEP_ALIVE_REAL_S = 75.0
+
+
 def _loopback(host: str) -> bool:
     return host in ("127.0.0.1", "::1", "localhost")
 
@@ -188,8 +192,9 @@ async def serve(
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=2,
-            # uvicorn's timers run on the loop's clock: keep idle connections as long in real time
-            timeout_keep_alive=max(5, int(5 * time_scale)),
+            # idle connections outlive httpx's 5 s keep-alive, so the client always closes first
+            # (the fakes do the same); the loop's clock runs time_scale times faster
+            timeout_keep_alive=int(KEEP_ALIVE_REAL_S * time_scale),
         )
     )
 

@@ -320,6 +320,9 @@ class DrillEngine(DrillState):
         await tasks[0]
         await tasks[3]  # an operator step that fails is a broken rehearsal: it raises here
         await self._heal(None, actor="drill")
+        for t in self._expiries:  # a fault window that could not be closed broke the rehearsal
+            if t.done() and not t.cancelled() and (err := t.exception()) is not None:
+                raise err
         if self._responder is not None:
             await self._responder
         self.ev(
@@ -426,9 +429,15 @@ class DrillEngine(DrillState):
     async def _remove(self, i: int, actor: str, why: str) -> bool:
         if i in self.healed or i not in self.fault_ids:
             return False
-        self.healed.add(i)
         rid = self.fault_ids[i]
-        await self.admin.delete(f"/faults/{rid}")
+        for attempt in range(3):  # DELETE is idempotent: a dropped connection is tried again
+            try:
+                await self.admin.delete(f"/faults/{rid}")
+                break
+            except httpx.TransportError as e:
+                if attempt == 2:
+                    raise DrillError(f"could not remove fault {rid} from the fakes: {e!r}") from e
+        self.healed.add(i)
         self.ev(
             "fault.healed",
             actor,
