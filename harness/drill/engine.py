@@ -26,7 +26,7 @@ from ..platform_adapter import make_platform, platform_settings
 from ..runbooks import ActionContext, runbooks
 from ..scenario import Scenario
 from .browser import hooks_for, is_browser_scenario
-from .detect import Detector
+from .detect import Detection, Detector
 from .finish import finish, flat_budgets, skipped
 from .operator import bite, operate
 from .options import DrillOptions, DrillResult
@@ -41,6 +41,7 @@ from .served_platform import (
 from .settings import scenario_settings
 from .state import DrillState
 from .verify import run_checks
+from .watch import Watch
 from .workload import OWN_AUTHOR, WorkItem, plan_workload, run_jobs
 from .world_view import InProcessWorld, ServedWorld
 
@@ -58,7 +59,7 @@ class _Levers:
     def __init__(self, engine: DrillEngine) -> None:
         self.heal = engine._heal
         self.snapshot = engine._snapshot
-        self.sync_controls = engine._sync_controls
+        self.sync_controls = engine.watch.sync_controls
 
 
 class DrillEngine(DrillState):
@@ -68,10 +69,10 @@ class DrillEngine(DrillState):
         super().__init__(scenario, opts)
         self._main: asyncio.Task[Any] | None = None
         self._responder: asyncio.Future[Any] | None = None
-        self._cc_seen = 0
-        self._cc_lock = asyncio.Lock()
         self._expiries: list[asyncio.Future[None]] = []
-        self.poll = self._poll_once
+        #: the platform's alerts and control changes onto the timeline, and detection
+        self.watch = Watch(self)
+        self.poll = self.watch.poll_once
         #: what the scenario's lane adds (browser drills: a served world, the Playwright lane)
         self.lane = hooks_for(self)
         #: what was put back on a served platform after the drill (see ``restore_controls``)
@@ -293,7 +294,7 @@ class DrillEngine(DrillState):
         self.ops = OpsLead(
             s, rb, ctx, self.timeline, self.now, self.t0, max(timed_ends) if timed_ends else None
         )
-        self.ops.after_step = self._sync_controls
+        self.ops.after_step = self.watch.sync_controls
         tasks = [
             asyncio.ensure_future(
                 run_jobs(
@@ -306,7 +307,9 @@ class DrillEngine(DrillState):
                 )
             ),
             asyncio.ensure_future(self._inject()),
-            asyncio.ensure_future(self._monitor()),
+            asyncio.ensure_future(
+                self.watch.monitor(self.t0 + self._incident_start_offset(), self._respond)
+            ),
             asyncio.ensure_future(operate(self, _Levers(self))),
         ]
         # steady state -------------------------------------------------------------------
@@ -331,7 +334,7 @@ class DrillEngine(DrillState):
         await self._drain()
         tasks[2].cancel()
         await asyncio.gather(tasks[1], tasks[2], return_exceptions=True)
-        await self._poll_once()
+        await self.watch.poll_once()
         bite(self, await self.platform_client.jobs(), await self.platform_client.control_changes(0))
         self.progress("verify")
         await self._verify()
@@ -366,7 +369,7 @@ class DrillEngine(DrillState):
         )
 
     async def _steady_state(self) -> None:
-        await self._poll_once()
+        await self.watch.poll_once()
         ok = [e for e in self.detector.audit if e.phase == "outcome" and e.outcome == "success"]
         failed = [
             e
@@ -459,7 +462,7 @@ class DrillEngine(DrillState):
         return n
 
     async def _snapshot(self, items: list[str], why: str) -> None:
-        await self._poll_once()
+        await self.watch.poll_once()
         snap = {
             "t": self.now(),
             "items": items,
@@ -476,110 +479,15 @@ class DrillEngine(DrillState):
             {"items": items, "why": why, "index": len(self.snapshots)},
         )
 
-    # --- detect / respond ------------------------------------------------------------------
-    async def _sync_controls(self) -> None:
-        # one reader at a time: over HTTP the monitor and a runbook step may ask together, and
-        # both would put the same change on the timeline
-        async with self._cc_lock:
-            await self._sync_controls_once()
-
-    async def _sync_controls_once(self) -> None:
-        for c in await self.platform_client.control_changes(self._cc_seen):
-            self._cc_seen = max(self._cc_seen, c.seq)
-            scope = {k: v for k, v in dict(c.scope).items() if v is not None}
-            data = {
-                "control": c.control,
-                "scope": scope,
-                "value": _jsonable(c.value),
-                "control_seq": c.seq,
-                "reason": c.reason,
-            }
-            self.ev(
-                "control.changed",
-                c.actor,
-                f"{c.control} → {_jsonable(c.value)} ({c.reason})",
-                data,
-                t=c.t,
-            )
-            if c.control == "kill_switch":
-                engaged = c.value.get("engaged") if isinstance(c.value, dict) else bool(c.value)
-                label = ", ".join(f"{k}={v}" for k, v in sorted(scope.items())) or "global"
-                self.ev(
-                    "kill_switch.engaged" if engaged else "kill_switch.released",
-                    c.actor,
-                    f"kill switch ({label}) {'engaged' if engaged else 'released'}",
-                    {"scope": scope, "control_seq": c.seq},
-                    t=c.t,
-                )
-
-    async def _poll_once(self) -> list[Any]:
-        alerts, _ = await self.detector.poll(self.now())
-        for a in alerts:
-            self.ev(
-                "alert.fired",
-                "platform",
-                f"platform alert {a.name}: {a.message}",
-                {
-                    "name": a.name,
-                    "severity": a.severity,
-                    "alert_seq": a.seq,
-                    "labels": dict(a.labels),
-                },
-                t=a.t,
-            )
-        await self._sync_controls()
-        return alerts
-
-    async def _monitor(self) -> None:
-        start = self.t0 + self._incident_start_offset()
-        poll = self.scenario.detection.poll
-        failures = 0
-        while True:
-            await asyncio.sleep(poll)
-            try:
-                alerts = await self._poll_once()
-                failures = 0
-            except (httpx.HTTPError, OSError) as e:
-                # a platform over HTTP may miss a poll; one that stops answering breaks the drill
-                failures += 1
-                if failures >= 5 or not self.opts.served:
-                    raise
-                self.ev("platform.poll_failed", "drill", f"polling the platform failed: {e!r}")
-                continue
-            if self.detection is None and self.now() >= start:
-                det = self.detector.evaluate(self.now(), start, alerts)
-                if det is not None:
-                    self.detection = det
-                    self.ev(
-                        "alert.fired",
-                        "monitoring",
-                        f"{det.rule}: {det.message}",
-                        {
-                            "name": det.rule,
-                            "severity": "page",
-                            "source": det.source,
-                            "alert_seq": None,
-                        },
-                    )
-                    self.ev(
-                        "incident.detected",
-                        "monitoring",
-                        f"incident detected by {det.rule} ({det.source})",
-                        {
-                            "signal": det.rule,
-                            "source": det.source,
-                            "platforms": list(det.platforms),
-                            "clients": list(det.clients),
-                        },
-                    )
-                    self.progress(f"detected by {det.rule}")
-                    self._responder = asyncio.ensure_future(self.ops.respond(det))
+    # --- respond / drain / verify ---------------------------------------------------------
+    def _respond(self, det: Detection) -> None:
+        self._responder = asyncio.ensure_future(self.ops.respond(det))
 
     async def _drain(self) -> None:
         deadline = self.now() + DRAIN_S
         while self.now() < deadline:
             await asyncio.sleep(30.0)
-            await self._poll_once()
+            await self.watch.poll_once()
             pending = [
                 j
                 for j in await self.platform_client.jobs()
@@ -596,20 +504,10 @@ class DrillEngine(DrillState):
             else rb.verification
         )
         self.verifications = await run_checks(self, checks)
-        await self._poll_once()
+        await self.watch.poll_once()
 
 
 async def _maybe_await(x: Any) -> Any:
     if asyncio.iscoroutine(x) or isinstance(x, asyncio.Future):
         return await x
     return x
-
-
-def _jsonable(v: Any) -> Any:
-    if v is None or isinstance(v, str | int | float | bool):
-        return v
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    return str(v)

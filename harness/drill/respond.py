@@ -16,6 +16,7 @@ from typing import Any
 
 from fakes.core.roster import SOCIAL_PLATFORMS
 
+from ..judge.rows import JsonObject
 from ..judge.timeline import Timeline
 from ..runbooks import ActionContext, Runbook, Step, run_action
 from ..scenario import Scenario
@@ -120,7 +121,7 @@ class OpsLead:
         index = self._order  # the judge reads ``index`` as the step's place in the whole runbook
         deadline_t = det.t + step.deadline if step.deadline is not None else None
         await asyncio.sleep(STEP_SECONDS)
-        base = {
+        base: JsonObject = {
             "step": name,
             "id": step.id,
             "index": index,

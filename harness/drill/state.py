@@ -1,8 +1,9 @@
 """What one drill knows while it runs: declared in one place, read by the engine's phases.
 
 :class:`DrillState` is the engine's memory. The engine (:mod:`harness.drill.engine`) writes it;
-its collaborators — verification (:mod:`harness.drill.verify`), the browser lane's hooks
-(:mod:`harness.drill.browser`) and the finish step (:mod:`harness.drill.finish`) — receive it
+its collaborators — the watch on the platform (:mod:`harness.drill.watch`), verification
+(:mod:`harness.drill.verify`), the browser lane's hooks (:mod:`harness.drill.browser`) and the
+finish step (:mod:`harness.drill.finish`) — receive it
 and import neither the engine nor each other. Attributes set while the world is arranged are
 declared here with their types and filled by :meth:`DrillEngine._arrange`.
 """

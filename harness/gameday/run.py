@@ -192,7 +192,7 @@ class GamedayEngine(DrillEngine):
 
     async def snapshot_as(self, items: list[str], why: str, actor: str) -> None:
         """Capture evidence into the drill's bundle, on the timeline as ``actor``'s."""
-        await self._poll_once()
+        await self.watch.poll_once()
         snap = {
             "t": self.now(),
             "items": items,
@@ -211,7 +211,7 @@ class GamedayEngine(DrillEngine):
 
     async def sync(self) -> None:
         """Bring the platform's control changes onto the timeline now."""
-        await self._sync_controls()
+        await self.watch.sync_controls()
 
     def _files(self) -> dict[str, str]:
         """``rehearsal.json``: the grades, people, notes and drafts, next to ``verdict.json``."""

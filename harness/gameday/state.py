@@ -26,6 +26,7 @@ import httpx
 
 from sandbox.contract import PlatformClient
 
+from ..judge.rows import json_object
 from ..judge.timeline import Timeline, TimelineEvent, format_offset
 from ..runbooks import ActionContext, Runbook, check_step, run_action, runbooks
 from ..scenario import Scenario
@@ -464,11 +465,12 @@ class GameDay:
                 if ev.actor == "monitoring":
                     det = tl.first("incident.detected")
                     if det is not None:
+                        platforms, clients = det.data.get("platforms"), det.data.get("clients")
                         scope = {
-                            "platforms": list(det.data.get("platforms") or []),
-                            "clients": list(det.data.get("clients") or []),
+                            "platforms": list(platforms) if isinstance(platforms, list) else [],
+                            "clients": list(clients) if isinstance(clients, list) else [],
                         }
-                labels = dict(ev.data.get("labels") or {})
+                labels = dict(json_object(ev.data.get("labels")))
                 if not scope and labels:
                     scope = {
                         "platforms": [labels["platform"]] if "platform" in labels else [],

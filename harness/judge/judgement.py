@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from .invariants import InvariantError, InvariantResult, InvariantSpec, evaluate
 from .metrics import DrillMetrics, compute_metrics
 from .record import DrillRecord, scenario_field, scenario_items
-from .rows import Json
+from .rows import Json, number
 from .timeline import format_offset
 from .verdict import ExpectationResult, ReachedResult, Verdict, VerdictName
 
@@ -99,7 +99,7 @@ def judge_reached(record: DrillRecord) -> list[ReachedResult]:
         ok = steady[-1].kind == "steady_state.verified"
         out.append(
             ReachedResult(
-                name=STEADY_STATE, hit=ok, count=int(steady[-1].data.get("succeeded") or 0)
+                name=STEADY_STATE, hit=ok, count=int(number(steady[-1].data.get("succeeded")))
             )
         )
     return out

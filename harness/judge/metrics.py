@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from .invariants import InvariantResult
 from .record import SIDE_EFFECT_ACTIONS, DrillRecord
-from .rows import JsonObject
+from .rows import JsonObject, number
 
 __all__ = ["DrillMetrics", "StepAdherence", "compute_metrics", "runbook_adherence"]
 
@@ -114,7 +114,7 @@ def runbook_adherence(record: DrillRecord, detected_t: float | None) -> list[Ste
         "runbook_step.started", "runbook_step.completed", "runbook_step.missed"
     ):
         name = str(e.data.get("step") or e.data.get("action") or e.summary)
-        s = steps.setdefault(name, _StepSeen(int(e.data.get("index") or len(steps) + 1)))
+        s = steps.setdefault(name, _StepSeen(int(number(e.data.get("index") or len(steps) + 1))))
         s.action = s.action or str(e.data.get("action") or "")
         if e.data.get("postcondition"):
             s.postcondition = str(e.data["postcondition"])
@@ -122,10 +122,10 @@ def runbook_adherence(record: DrillRecord, detected_t: float | None) -> list[Ste
             if s.started is None:
                 s.started = e.t
             if e.data.get("deadline_t") is not None:
-                s.deadline_t = float(e.data["deadline_t"])
+                s.deadline_t = number(e.data["deadline_t"])
             elif e.data.get("deadline_s") is not None:
                 base = detected_t if detected_t is not None else e.t
-                s.deadline_t = base + float(e.data["deadline_s"])
+                s.deadline_t = base + number(e.data["deadline_s"])
         elif e.kind == "runbook_step.completed":
             if s.completed is None:
                 s.completed = e.t

@@ -38,9 +38,9 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import BadInputError
+from .rows import Json, JsonObject
 
 __all__ = [
     "ACTORS",
@@ -69,7 +69,7 @@ class TimelineError(BadInputError):
     """An event that cannot go on the timeline; the message shows the offending value."""
 
 
-def _check_atoms(value: Any, path: str) -> None:
+def _check_atoms(value: object, path: str) -> None:
     if value is None or isinstance(value, str | bool | int):
         return
     if isinstance(value, float):
@@ -91,15 +91,18 @@ def _check_atoms(value: Any, path: str) -> None:
     )
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> Json:
+    """``value`` (checked by :func:`_check_atoms`) as plain JSON: mappings become dicts, tuples lists."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    return value
+    if value is None or isinstance(value, str | int | float):
+        return value
+    raise TimelineError(f"{value!r} ({type(value).__name__}) is not a JSON atom, list or object")
 
 
-def canonical_json(value: Any) -> str:
+def canonical_json(value: Json) -> str:
     """JSON with sorted keys and no whitespace: the same value always gives the same text."""
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -130,7 +133,7 @@ class TimelineEvent:
     kind: str
     actor: str
     summary: str
-    data: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    data: Mapping[str, Json] = field(default_factory=dict, hash=False)
     #: where to look: a file relative to the report folder plus an anchor, e.g. ``evidence/ledger.jsonl#L12``
     evidence: str | None = None
 
@@ -151,7 +154,7 @@ class TimelineEvent:
         object.__setattr__(self, "t", float(self.t))
         object.__setattr__(self, "data", _plain(self.data))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """The event as a JSON-ready dict (the canonical form hashed by the timeline)."""
         return {
             "seq": self.seq,
@@ -164,23 +167,32 @@ class TimelineEvent:
         }
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> TimelineEvent:
+    def from_json(cls, obj: Mapping[str, Json]) -> TimelineEvent:
         """Rebuild an event from :meth:`to_json` output."""
+        seq, t, data, evidence = obj.get("seq"), obj.get("t"), obj.get("data"), obj.get("evidence")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            raise TimelineError(f"event seq {seq!r} is not an integer")
+        if not isinstance(t, int | float) or isinstance(t, bool):
+            raise TimelineError(f"t {t!r} of event {seq} is not a unix time")
+        if data is not None and not isinstance(data, dict):
+            raise TimelineError(f"data {data!r} of event {seq} is not a JSON object")
+        if evidence is not None and not isinstance(evidence, str):
+            raise TimelineError(f"evidence {evidence!r} of event {seq} is not a string")
         return cls(
-            seq=int(obj["seq"]),
-            t=float(obj["t"]),
-            kind=str(obj["kind"]),
-            actor=str(obj["actor"]),
+            seq=seq,
+            t=float(t),
+            kind=str(obj.get("kind")),
+            actor=str(obj.get("actor")),
             summary=str(obj.get("summary", "")),
-            data=dict(obj.get("data") or {}),
-            evidence=obj.get("evidence"),
+            data=dict(data or {}),
+            evidence=evidence,
         )
 
 
 class Timeline:
     """An append-only list of :class:`TimelineEvent`; ``seq`` is assigned on append (1-based)."""
 
-    def __init__(self, events: Iterable[TimelineEvent | Mapping[str, Any]] = ()) -> None:
+    def __init__(self, events: Iterable[TimelineEvent | Mapping[str, Json]] = ()) -> None:
         self._events: list[TimelineEvent] = []
         for e in events:
             ev = e if isinstance(e, TimelineEvent) else TimelineEvent.from_json(e)
@@ -196,7 +208,7 @@ class Timeline:
         kind: str,
         actor: str,
         summary: str,
-        data: Mapping[str, Any] | None = None,
+        data: Mapping[str, Json] | None = None,
         evidence: str | None = None,
     ) -> TimelineEvent:
         """Add an event at the end and return it."""
@@ -243,7 +255,7 @@ class Timeline:
         """Events sorted by time, then seq (append order breaks ties)."""
         return sorted(self._events, key=lambda e: (e.t, e.seq))
 
-    def to_json(self) -> list[dict[str, Any]]:
+    def to_json(self) -> list[JsonObject]:
         """Every event as a JSON-ready dict."""
         return [e.to_json() for e in self._events]
 

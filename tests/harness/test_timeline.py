@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import pytest
 from _recordkit import T0, record
 from hypothesis import given, settings
@@ -63,6 +65,51 @@ def test_a_kind_that_is_not_subject_dot_participle_is_refused_with_the_value():
 def test_data_that_is_not_json_atoms_is_refused_with_the_path():
     with pytest.raises(TimelineError, match=r"data\.when: .*is not a JSON atom"):
         Timeline().append(T0, "drill.started", "drill", "x", {"when": object()})
+
+
+_LINE = '{"seq":1,"t":1.5,"kind":"drill.started","actor":"drill","summary":"x"'
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            '{"seq":"1","t":1.5,"kind":"drill.started","actor":"drill"}',
+            r"event seq '1' is not an integer",
+        ),
+        (
+            '{"seq":1,"t":"soon","kind":"drill.started","actor":"drill"}',
+            r"t 'soon' of event 1 is not a unix time",
+        ),
+        (_LINE + ',"data":[1,2]}', r"data \[1, 2\] of event 1 is not a JSON object"),
+        (_LINE + ',"evidence":7}', r"evidence 7 of event 1 is not a string"),
+        ('{"seq":1,"t":1.5,"actor":"drill"}', r"kind 'None' is not '<subject>.<past participle>'"),
+    ],
+)
+def test_a_jsonl_line_with_a_field_of_the_wrong_type_is_refused_with_the_value(
+    line: str, message: str
+) -> None:
+    assert Timeline.from_jsonl(_LINE + "}\n").sha256()  # the well-formed line loads
+    with pytest.raises(TimelineError, match=message):
+        Timeline.from_jsonl(line + "\n")
+
+
+def test_tuples_and_mappings_in_data_are_stored_as_plain_json_and_hash_alike():
+    a = build(
+        [
+            (
+                1.0,
+                "fault.injected",
+                "drill",
+                "x",
+                {"match": ("a", "b"), "params": MappingProxyType({"n": 1})},
+            )
+        ]
+    )
+    b = build([(1.0, "fault.injected", "drill", "x", {"match": ["a", "b"], "params": {"n": 1}})])
+    assert a[0].data == {"match": ["a", "b"], "params": {"n": 1}}
+    assert type(a[0].data["params"]) is dict
+    assert a.sha256() == b.sha256()
 
 
 def test_offsets_render_as_t_plus():

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from harness.judge.invariants import evaluate
 from harness.judge.judgement import judge
+from harness.judge.record import DrillRecord
 from harness.load.run import Collected, LoadError, LoadOptions, judge_load, load_record
 
 STORM = [
@@ -131,3 +133,22 @@ def test_a_spec_the_judge_cannot_use_is_a_harness_error_not_a_verdict() -> None:
     record = load_record(LoadOptions(in_flight_s=-1.0), got)
     with pytest.raises(LoadError, match=r"judging the load test failed: .*in_flight_s"):
         judge_load(record)
+
+
+def test_a_request_already_in_flight_when_a_429_is_served_is_not_counted_early() -> None:
+    rule = {"id": "f1", "kind": "x.rate_limited", "params": {"retry_after_s": 3.0}, "hits": 1}
+    record = DrillRecord(
+        scenario={"id": "load"},
+        drill_id="load",
+        seed=0,
+        start_t=0.0,
+        end_t=10.0,
+        journal=_journal((1.0, 429, "f1"), (1.05, 201, None), (2.0, 201, None), (4.5, 201, None)),
+        fault_rules=[rule],
+    )
+    strict = evaluate("rate_within_platform_limits", record)
+    assert strict.verdict == "violated" and strict.count == 2
+    spec = {"name": "rate_within_platform_limits", "params": {"in_flight_s": 0.25}}
+    served = evaluate(spec, record)
+    assert served.verdict == "violated" and served.count == 1
+    assert "r3" in served.detail and "r2" not in served.detail

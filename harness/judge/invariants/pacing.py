@@ -67,7 +67,7 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
     for ev in record.timeline.of_kind("fault.injected"):
         rid = str(ev.data.get("rule_id"))
         if rid in rules and not rules[rid].get("params"):
-            rules[rid] = {**rules[rid], "params": dict(ev.data.get("params") or {})}
+            rules[rid] = {**rules[rid], "params": dict(json_object(ev.data.get("params")))}
     # a drill over HTTP in scaled time: requests in flight together really overlap on the wire
     # (in-process, virtual time makes every exchange instant); the record says for how long
     in_flight_s = max(p.in_flight_s, float(record.extra.get("in_flight_s") or 0.0))

@@ -119,7 +119,7 @@ class ToolgateParams(Params):
 def _failing(record: DrillRecord) -> list[tuple[float, float, str, str | None]]:
     """Failure windows of the gateway: (start, end, fault kind, the one tool it hits or None)."""
     injected = {
-        str(e.data.get("rule_id")): dict(e.data.get("params") or {})
+        str(e.data.get("rule_id")): dict(json_object(e.data.get("params")))
         for e in record.timeline.of_kind("fault.injected")
     }
     out = []
