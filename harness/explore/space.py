@@ -8,6 +8,13 @@ the runbook the Ops Lead follows and whether it responds at all. Every choice is
 simplest to the richest so Hypothesis' shrinker walks towards fewer faults, shorter windows,
 fewer clients and a smaller workload.
 
+Independent draws almost never line faults up the way incidents do, so a draw may also take one
+:class:`Package` of correlated faults and the traffic they need (a token expiry with a slow token
+endpoint and a burst of posts, a render flood with slow renders, an echo bot on a thread with
+keyword comments), alerting more watchful than the runbook's own thresholds (the Ops Lead meets
+work still in flight), and one family of the runbook's controls unavailable (the Ops Lead skips
+those steps; kill switches are never among them).
+
 :func:`invariants_for` picks every invariant that applies to a drawn schedule, with the
 parameters the hand-written scenarios use (e.g. publish jobs must succeed after a token expiry).
 """
