@@ -19,6 +19,7 @@ import pytest
 from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
 from sandbox.audit import AuditLog
+from sandbox.budget import Budget
 from sandbox.controls import Controls
 from sandbox.engagement import EngagementEngine
 from sandbox.errors import AuthFailed
@@ -41,6 +42,16 @@ def violated(scenario: str, tmp_path: Path) -> set[str]:
     )
     assert result.verdict_json["verdict"] != "error", result.verdict_json.get("error")
     return {i["name"] for i in result.verdict_json["invariants"] if i["verdict"] == "violated"}
+
+
+def judged(scenario: str, tmp_path: Path) -> dict[str, str]:
+    """Every invariant's verdict of one in-process drill of ``scenario``."""
+    result = run_drill(
+        load_scenario(ROOT / "scenarios" / f"{scenario}.yaml"),
+        DrillOptions(reports_dir=tmp_path, suffix="-slip"),
+    )
+    assert result.verdict_json["verdict"] != "error", result.verdict_json.get("error")
+    return {i["name"]: i["verdict"] for i in result.verdict_json["invariants"]}
 
 
 def wrap(monkeypatch: pytest.MonkeyPatch, cls: type, name: str, make: Callable[[Any], Any]) -> None:
@@ -303,3 +314,27 @@ def test_an_engagement_mode_skip_that_raises_is_caught_as_a_failed_poll(monkeypa
 
     wrap(monkeypatch, EngagementEngine, "_skip", make)
     assert "every_job_terminal_after_healing" in violated("ctl_modes", tmp_path)
+
+
+def test_client_token_holds_of_calls_in_flight_left_uncounted_are_caught(monkeypatch, tmp_path):
+    # mutmut's sandbox.budget Budget.check__mutmut_41: ``cl.tokens - hct``: the token estimates
+    # of a client's calls in flight are subtracted from its spend instead of added, so the more
+    # completions are on the wire, the more the client may start after its budget is used up
+    assert judged("rb12_spend_in_flight", tmp_path / "healthy")["spend_within_budget"] == "held"
+
+    def make(orig):
+        def check(self, client_id, episode_id, *, tokens=0, usd=0.0):
+            key = ("client", client_id)
+            held = self.held.get(key)
+            if held is not None:
+                self.held[key] = (-held[0], held[1])
+            try:
+                return orig(self, client_id, episode_id, tokens=tokens, usd=usd)
+            finally:
+                if held is not None:
+                    self.held[key] = held
+
+        return check
+
+    wrap(monkeypatch, Budget, "check", make)
+    assert "spend_within_budget" in violated("rb12_spend_in_flight", tmp_path / "slip")
