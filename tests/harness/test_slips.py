@@ -18,6 +18,7 @@ import pytest
 
 from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
+from sandbox import budget
 from sandbox.audit import AuditLog
 from sandbox.budget import Budget
 from sandbox.controls import Controls
@@ -338,3 +339,23 @@ def test_client_token_holds_of_calls_in_flight_left_uncounted_are_caught(monkeyp
 
     wrap(monkeypatch, Budget, "check", make)
     assert "spend_within_budget" in violated("rb12_spend_in_flight", tmp_path / "slip")
+
+
+class _LookupLost(dict[str, tuple[float, float]]):
+    """The price table with its lookup broken: every ``get`` answers the fallback."""
+
+    def get(self, key, default=None):  # type: ignore[override]
+        return default
+
+
+def test_every_model_priced_at_the_fallback_is_caught_on_a_dearer_model(monkeypatch, tmp_path):
+    # mutmut's sandbox.budget price__mutmut_8: ``PRICES_PER_MTOK.get(None, (1.0, 4.0))``: every
+    # model is priced at $1 / $4 per million tokens. On gpt-4o ($2.50 / $10) the platform thinks
+    # it spent 40 % of what OpenAI bills, and keeps calling after the client's budget is used up
+    # (the judge reads the fakes' bill, never the platform's price)
+    assert (
+        judged("rb12_premium_model_budget", tmp_path / "healthy")["spend_within_budget"] == "held"
+    )
+    monkeypatch.setattr(budget, "PRICES_PER_MTOK", _LookupLost(budget.PRICES_PER_MTOK))
+    assert budget.price("gpt-4o", 1_000_000, 0) == 1.0  # the slip is in place
+    assert "spend_within_budget" in violated("rb12_premium_model_budget", tmp_path / "slip")
