@@ -10,10 +10,12 @@ on a hand-built record *and* on a real bug.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from harness.drill.run import DrillOptions, run_drill
@@ -359,3 +361,34 @@ def test_every_model_priced_at_the_fallback_is_caught_on_a_dearer_model(monkeypa
     monkeypatch.setattr(budget, "PRICES_PER_MTOK", _LookupLost(budget.PRICES_PER_MTOK))
     assert budget.price("gpt-4o", 1_000_000, 0) == 1.0  # the slip is in place
     assert "spend_within_budget" in violated("rb12_premium_model_budget", tmp_path / "slip")
+
+
+def test_an_instagram_call_count_left_unread_is_caught_by_the_accounts_own_limit(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.lanes.instagram InstagramLane._usage__mutmut_34: ``"call_count"`` read
+    # under another key: of x-business-use-case-usage only total_cputime and total_time count.
+    # An account whose calls, not their cost, near its limit is not slowed down, and its own
+    # throttle (code 80002) answers the campaign burst
+    got = judged("rb05_instagram_call_budget", tmp_path / "healthy")
+    assert got["rate_within_platform_limits"] == "held"
+
+    def make(orig):
+        def _usage(self, r):
+            raw = r.headers.get("x-business-use-case-usage")
+            if raw:
+                usage = json.loads(raw)
+                for entries in usage.values():
+                    for e in entries:
+                        e.pop("call_count", None)
+                headers = httpx.Headers(r.headers)
+                headers["x-business-use-case-usage"] = json.dumps(usage)
+                r = httpx.Response(r.status_code, headers=headers)
+            return orig(self, r)
+
+        return _usage
+
+    wrap(monkeypatch, InstagramLane, "_usage", make)
+    assert "rate_within_platform_limits" in violated(
+        "rb05_instagram_call_budget", tmp_path / "slip"
+    )
