@@ -107,6 +107,14 @@ class Budgets(_M):
     client_usd: float | None = Field(None, ge=0)
 
 
+def _text_model_catalogues() -> dict[str, Collection[str]]:
+    """The chat models each text provider's fake knows (dated snapshots of them are served too)."""
+    from fakes.anthropic import MODELS
+    from fakes.openai.prices import CHAT_MODELS
+
+    return {"openai": CHAT_MODELS, "anthropic": MODELS}
+
+
 class WorldSpec(_M):
     """Who exists in the sandbox: clients (tenants), their social platforms and each one's lane."""
 
@@ -114,6 +122,19 @@ class WorldSpec(_M):
     platforms: tuple[SocialPlatform, ...] = ("x",)
     lanes: dict[SocialPlatform, Literal["api", "browser", "hybrid"]] = Field(default_factory=dict)
     budgets: Budgets | None = None
+    #: the model the platform asks each text provider for (the platform's default otherwise)
+    text_models: dict[Literal["openai", "anthropic"], str] = Field(default_factory=dict)
+
+    @field_validator("text_models")
+    @classmethod
+    def _models_the_fakes_serve(cls, v: dict[str, str]) -> dict[str, str]:
+        for provider, model in v.items():
+            known = _text_model_catalogues()[provider]
+            if model not in known and not any(model.startswith(f"{m}-") for m in known):
+                raise ValueError(
+                    f"{provider}: {_choose(model, f'a model of the {provider} fake', known)}"
+                )
+        return v
 
 
 class Surge(_M):

@@ -22,6 +22,7 @@ __all__ = [
     "RecursionCapExceeded",
     "Spend",
     "price",
+    "priced_as",
 ]
 
 #: tool-call rounds one episode may run before the platform stops asking the model
@@ -46,13 +47,19 @@ IMAGE_USD = IMAGE_PRICES["gpt-image-1"]
 VIDEO_USD_PER_S = 0.05
 
 
-def price(model: str, tokens_in: int, tokens_out: int) -> float:
-    """Estimate the USD cost of a completion from the price table (longest matching prefix)."""
+def priced_as(model: str) -> str | None:
+    """The name in the price table ``model`` is priced as (longest matching prefix), if any."""
     best = ""
     for name in PRICES_PER_MTOK:
         if model.startswith(name) and len(name) > len(best):
             best = name
-    pin, pout = PRICES_PER_MTOK.get(best, (1.0, 4.0))
+    return best or None
+
+
+def price(model: str, tokens_in: int, tokens_out: int) -> float:
+    """Estimate the USD cost of a completion from the price table (longest matching prefix);
+    a model the table does not know is priced at $1 / $4 per million tokens."""
+    pin, pout = PRICES_PER_MTOK.get(priced_as(model) or "", (1.0, 4.0))
     return (tokens_in * pin + tokens_out * pout) / 1_000_000
 
 

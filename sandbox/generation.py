@@ -35,6 +35,7 @@ from .defects import Defect
 from .media_client import MediaClient
 from .providers import (
     CAPABILITIES,
+    DEFAULT_TEXT_MODELS,
     AnthropicClient,
     Completion,
     OpenAIClient,
@@ -129,6 +130,8 @@ class Generator:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     #: seconds each provider request may take (``Settings.provider_timeout_s``)
     timeout: float = 60.0
+    #: the model a text provider is asked for (``Settings.text_models``, else its default)
+    text_model: Callable[[str], str] = field(default=lambda p: DEFAULT_TEXT_MODELS[p])
     _episodes: int = 0
     #: (provider, idempotency key) → {render id: the request that created it}, kept across
     #: retries *and* across attempts of the job: a render created by a submit whose poll then
@@ -140,10 +143,20 @@ class Generator:
     def _text(self, provider: str) -> OpenAIClient | AnthropicClient:
         key = lambda: self.api_key(provider)  # noqa: E731
         if provider == "openai":
-            return OpenAIClient(self.http, self.base_urls("openai"), key, timeout=self.timeout)
+            return OpenAIClient(
+                self.http,
+                self.base_urls("openai"),
+                key,
+                model=self.text_model("openai"),
+                timeout=self.timeout,
+            )
         if provider == "anthropic":
             return AnthropicClient(
-                self.http, self.base_urls("anthropic"), key, timeout=self.timeout
+                self.http,
+                self.base_urls("anthropic"),
+                key,
+                model=self.text_model("anthropic"),
+                timeout=self.timeout,
             )
         raise ValueError(
             f"{provider!r} cannot generate text; valid: {', '.join(CAPABILITIES['text'])}"
@@ -162,14 +175,19 @@ class Generator:
         *,
         client_id: str,
         episode_id: str,
-        estimate: tuple[int, float],
+        estimate: tuple[int, float] | Callable[[str], tuple[int, float]],
         job_id: str | None,
         trace_id: str,
     ) -> tuple[Any, str]:
-        """Try each routed provider in order; return (result, provider) or raise GenerationFailed."""
+        """Try each routed provider in order; return (result, provider) or raise GenerationFailed.
+
+        ``estimate`` is the (tokens, USD) a call may spend, or a function of the provider giving
+        it (a text call's price depends on the model the provider is asked for).
+        """
         errors: list[ProviderError] = []
         tried: list[str] = []
         for provider in self._providers(capability):
+            est = estimate(provider) if callable(estimate) else estimate
             common = dict(
                 client_id=client_id,
                 platform=provider,
@@ -192,7 +210,7 @@ class Generator:
                     )
                     raise
             try:
-                self.budget.check(client_id, episode_id, tokens=estimate[0], usd=estimate[1])
+                self.budget.check(client_id, episode_id, tokens=est[0], usd=est[1])
             except BudgetExceeded as e:
                 self.metric("budget_stops", 1, {"client_id": client_id, "capability": capability})
                 await _call(
@@ -215,7 +233,7 @@ class Generator:
             def attempt(retry: int, provider: str = provider) -> Awaitable[Any]:
                 return call(provider, retry)
 
-            self.budget.hold(client_id, episode_id, tokens=estimate[0], usd=estimate[1])
+            self.budget.hold(client_id, episode_id, tokens=est[0], usd=est[1])
             try:
                 result = await with_retries(attempt, self.policy, self.rng, self.sleep, on_error)
             except ProviderError as e:
@@ -226,7 +244,7 @@ class Generator:
                 done = e.resource_id is not None
                 if done:
                     proof["resource_id"] = str(e.resource_id)
-                    self.budget.charge(client_id, episode_id, tokens=0, usd=estimate[1])
+                    self.budget.charge(client_id, episode_id, tokens=0, usd=est[1])
                 await _call(
                     self.audit,
                     phase="outcome",
@@ -245,7 +263,7 @@ class Generator:
                 self.metric("provider_failovers", 1, {"capability": capability, "from": provider})
                 continue
             finally:
-                self.budget.release(client_id, episode_id, tokens=estimate[0], usd=estimate[1])
+                self.budget.release(client_id, episode_id, tokens=est[0], usd=est[1])
             return result, provider
         raise GenerationFailed(capability, errors, tried)
 
@@ -294,7 +312,11 @@ class Generator:
         tokens, usd, rounds = 0, 0.0, 0
         while True:
             est_in = sum(len(json.dumps(m)) for m in msgs) // 4
-            model_guess = "gpt-4o-mini"
+
+            def estimate(provider: str, est_in: int = est_in) -> tuple[int, float]:
+                # the dearest the call may be: every prompt token and max_tokens of output, at
+                # the price of the model this provider is asked for
+                return est_in + max_tokens, price(self.text_model(provider), est_in, max_tokens)
 
             async def once(provider: str, retry: int) -> Completion:
                 return await self._text(provider).complete(
@@ -307,7 +329,7 @@ class Generator:
                 once,
                 client_id=client_id,
                 episode_id=episode_id,
-                estimate=(est_in + max_tokens, price(model_guess, est_in, max_tokens)),
+                estimate=estimate,
                 job_id=job_id,
                 trace_id=trace_id,
             )

@@ -19,7 +19,7 @@ from .budget import Budget, BudgetExceeded, BudgetLimits, RecursionCapExceeded
 from .errors import Blocked, Fatal, Retryable
 from .generation import GenerationFailed, Generator, RunTool
 from .jobs import JobRecord
-from .providers import ToolCall, ToolSpec
+from .providers import DEFAULT_TEXT_MODELS, ToolCall, ToolSpec
 from .toolgate_client import ToolGateError
 
 if TYPE_CHECKING:
@@ -50,6 +50,10 @@ class GenerationComponent:
             account_of=self._account_of,
             gate=self._gate,
             timeout=p.settings.provider_timeout_s,
+            text_model=lambda provider: next(
+                (m for k, m in p.settings.text_models.items() if k == provider),
+                DEFAULT_TEXT_MODELS[provider],
+            ),
         )
         for kind in ("generate_text", "generate_image", "generate_video"):
             p.runner.register(kind, self.handle)

@@ -23,6 +23,7 @@ import httpx
 __all__ = [
     "ANTHROPIC_VERSION",
     "CAPABILITIES",
+    "DEFAULT_TEXT_MODELS",
     "PROVIDERS",
     "AnthropicClient",
     "Completion",
@@ -43,6 +44,11 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "video": ("media",),
 }
 PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "media")
+#: the model each text provider is asked for unless ``Settings.text_models`` names another
+DEFAULT_TEXT_MODELS: dict[str, str] = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-3-5-haiku-latest",
+}
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -276,7 +282,7 @@ class OpenAIClient:
     http: httpx.AsyncClient
     base_url: str
     api_key: Callable[[], str]
-    model: str = "gpt-4o-mini"
+    model: str = DEFAULT_TEXT_MODELS["openai"]
     image_model: str = "gpt-image-1"
     timeout: float = 60.0
     name: str = "openai"
@@ -433,7 +439,7 @@ class AnthropicClient:
     http: httpx.AsyncClient
     base_url: str
     api_key: Callable[[], str]
-    model: str = "claude-3-5-haiku-latest"
+    model: str = DEFAULT_TEXT_MODELS["anthropic"]
     timeout: float = 60.0
     name: str = "anthropic"
 

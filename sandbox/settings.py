@@ -8,9 +8,11 @@ and the keyring resolves it from the secrets mapping handed to the platform sepa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from .budget import PRICES_PER_MTOK, priced_as
 
 __all__ = [
     "SOCIAL_PLATFORMS",
@@ -169,6 +171,25 @@ class Settings(_M):
     retry: RetryPolicy = RetryPolicy()
     verification: VerificationPolicy = VerificationPolicy()
     budgets: BudgetSettings = BudgetSettings()
+    #: text provider → the model it is asked for (priced by ``sandbox.budget.price``); a
+    #: provider not named gets its client's default (gpt-4o-mini, claude-3-5-haiku-latest)
+    text_models: dict[
+        Literal["openai", "anthropic"],
+        Annotated[str, StringConstraints(min_length=1, max_length=200)],
+    ] = Field(default_factory=dict)
+
+    @field_validator("text_models")
+    @classmethod
+    def _priced(cls, v: dict[str, str]) -> dict[str, str]:
+        for provider, model in v.items():
+            if priced_as(model) is None:
+                raise ValueError(
+                    f"{provider}: {model!r} has no price in the platform's table, so its budgets "
+                    f"could not be kept; priced: {', '.join(PRICES_PER_MTOK)} (and dated "
+                    "snapshots of them)"
+                )
+        return v
+
     #: capability → ordered providers (failover order)
     provider_routing: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {

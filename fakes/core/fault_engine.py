@@ -314,6 +314,35 @@ class FaultEngine:
                 return Fired(r.id, r.kind, inst.params)
         return None
 
+    def in_force(
+        self,
+        fake: str,
+        route: str,
+        account: str | None,
+        kind: str,
+        where: Callable[[BaseModel], bool] | None = None,
+    ) -> BaseModel | None:
+        """The params of the first rule of ``kind`` in force for this request (it matches and its
+        window is open), without firing it: no counter moves and no trigger is drawn."""
+        rules: list[_Installed] = [
+            *self._by_key.get((kind, None), ()),
+            *(self._by_key.get((kind, account), ()) if account is not None else ()),
+        ]
+        t = self.now()
+        for inst in sorted(rules, key=_install_order):
+            r, m = inst.rule, inst.rule.match
+            if (m.fake is not None and m.fake != fake) or fake not in FAULT_KINDS[kind].fakes:
+                continue
+            if m.account is not None and m.account != account:
+                continue
+            if m.route is not None and m.route != route and not fnmatch.fnmatchcase(route, m.route):
+                continue
+            if (r.start is not None and t < r.start) or (r.end is not None and t >= r.end):
+                continue
+            if where is None or where(inst.params):
+                return inst.params
+        return None
+
     def rule_end(self, rule_id: str) -> float | None:
         """When an installed rule's window closes (None: open-ended or not installed)."""
         inst = self._rules.get(rule_id)

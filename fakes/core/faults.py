@@ -124,7 +124,26 @@ class RateLimitedParams(_P):
         "problem", description="X only: problem JSON or v1 code 88 body"
     )
     window: Literal["15m", "24h"] = Field("15m", description="X only: which window is exhausted")
-    code: int = Field(4, description="Instagram only: 4 app, 17 user, 32 page, 613 custom throttle")
+    code: int = Field(
+        4,
+        description=(
+            "Instagram only: 4 app, 17 user, 32 page, 613 custom throttle, 80002 the Instagram "
+            "account's own (business use case) throttle"
+        ),
+    )
+    calls_per_hour: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Instagram only: instead of throttling at once, the account may make this many calls "
+            "in a rolling hour (Meta sizes an account's limit by its impressions): call_count of "
+            "x-business-use-case-usage counts up to it while total_cputime and total_time do "
+            "not, and each call beyond it is throttled with `code` until enough calls have left "
+            "the hour (retry_after_s unused); the rule counts as served on each answer from 80 % "
+            "of the limit on"
+        ),
+    )
 
 
 class InvisibleParams(_P):

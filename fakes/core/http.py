@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -165,12 +166,18 @@ class Call:
             **extra,
         )
 
-    def fire(self, world: World, kinds: str | tuple[str, ...]) -> Fired | None:
-        """Ask the fault engine for a rule of ``kinds`` for this request; remember it for the journal."""
+    def fire(
+        self,
+        world: World,
+        kinds: str | tuple[str, ...],
+        where: Callable[[BaseModel], bool] | None = None,
+    ) -> Fired | None:
+        """Ask the fault engine for a rule of ``kinds`` for this request (``where``: of these
+        params only); remember it for the journal."""
         faults = world.faults
         if not faults._rules:  # no rule installed: nothing can fire (the common case)
             return None
-        fired = faults.fire(self.fake, self.route, self.account_id, kinds)
+        fired = faults.fire(self.fake, self.route, self.account_id, kinds, where)
         if fired is not None and self.fault is None:
             self.fault = fired
         return fired

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -64,6 +65,20 @@ def field_names(raw: str) -> list[str]:
 
 def _fb_time(t: float) -> str:
     return time.strftime("%A, %d-%b-%y %H:%M:%S UTC", time.gmtime(int(t)))
+
+
+#: call_count (percent) from which an account's own limit counts as served (the drill bit)
+NEAR_LIMIT_PCT = 80
+
+
+def _own_limit(params: BaseModel) -> bool:
+    """An ``instagram.rate_limited`` rule that shrinks the account's hourly calls."""
+    return getattr(params, "calls_per_hour", None) is not None
+
+
+def _throttle_now(params: BaseModel) -> bool:
+    """An ``instagram.rate_limited`` rule that throttles as soon as it fires."""
+    return not _own_limit(params)
 
 
 class IgCore:
@@ -137,10 +152,20 @@ class IgCore:
             if acc is None:
                 return self.err(400, "Invalid OAuth access token - Cannot parse access token", 190)
             biz = w.roster.account(acc).platform_user_id
-            start, acc_calls = self.state.tick(acc, now)
-            acc_pct = wire.percent(acc_calls, self.opts.account_calls_per_hour)
-            regain = math.ceil((start + 3600 - now) / 60) if acc_pct >= 100 else 0
-            call.extra_headers["x-business-use-case-usage"] = wire.buc_usage(biz, acc_pct, regain)
+            hour = self.state.tick_rolling(acc, now)
+            acc_calls = len(hour)
+            own = self.call_limit(call, acc)
+            limit = own or self.opts.account_calls_per_hour
+            acc_pct = wire.percent(acc_calls, limit)
+            # the calls are as cheap as ever: only their count has a smaller limit
+            cpu_pct = wire.percent(acc_calls, self.opts.account_calls_per_hour) // 2
+            # at the limit, the next call gets in once enough of the hour's calls have left it
+            regain = (
+                math.ceil((hour[acc_calls - limit] + 3600 - now) / 60) if acc_calls >= limit else 0
+            )
+            call.extra_headers["x-business-use-case-usage"] = wire.buc_usage(
+                biz, acc_pct, regain, cpu_pct=cpu_pct
+            )
             if call.fire(w, "instagram.token_revoked"):
                 w.tokens.revoke_account(acc)
                 problem = "revoked"
@@ -165,7 +190,17 @@ class IgCore:
                 )
             if app_calls > self.opts.app_calls_per_hour:
                 return self.err(400, wire.THROTTLE_MESSAGES[4], 4, transient=True)
-            if acc_calls > self.opts.account_calls_per_hour:
+            if own is not None and acc_pct >= NEAR_LIMIT_PCT:
+                # the rule is served where it shows: near the limit, and beyond it (throttled)
+                fired = w.faults.fire(
+                    "instagram", call.route, acc, "instagram.rate_limited", _own_limit
+                )
+                if fired is not None and acc_calls > own:
+                    call.fault = call.fault or fired
+                    code = fired.params_as(RateLimitedParams).code
+                    msg = wire.THROTTLE_MESSAGES.get(code, f"(#{code}) Rate limit reached")
+                    return self.err(400, msg, code, transient=True)
+            elif acc_calls > self.opts.account_calls_per_hour:
                 return self.err(400, wire.THROTTLE_MESSAGES[80002], 80002, transient=True)
             throttled = self.throttled(call, acc, biz, now)
             if throttled is not None:
@@ -176,6 +211,16 @@ class IgCore:
 
         return run
 
+    def call_limit(self, call: Call, acc: str) -> int | None:
+        """The account's calls an hour under an ``instagram.rate_limited`` rule in force with
+        ``calls_per_hour`` (None: its usual limit)."""
+        if not self.world.faults.active("instagram.rate_limited"):
+            return None
+        params = self.world.faults.in_force(
+            "instagram", call.route, acc, "instagram.rate_limited", where=_own_limit
+        )
+        return None if params is None else params.calls_per_hour  # type: ignore[attr-defined]
+
     def throttled(self, call: Call, acc: str, biz: str, now: float) -> Response | None:
         """``instagram.rate_limited``: throttled until ``retry_after_s`` after it fires.
 
@@ -185,7 +230,7 @@ class IgCore:
         """
         until, code = self.state.throttled.get(acc, (0.0, 0))
         if now >= until:
-            fired = call.fire(self.world, "instagram.rate_limited")
+            fired = call.fire(self.world, "instagram.rate_limited", where=_throttle_now)
             if fired is None:
                 return None
             p = fired.params_as(RateLimitedParams)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 __all__ = ["Container", "IgState", "Media", "Reply", "Sent"]
@@ -69,8 +70,10 @@ class IgState:
     replies: dict[str, Reply] = field(default_factory=dict)
     #: account id → publication times, for the moving 24-hour cap
     published: dict[str, list[float]] = field(default_factory=dict)
-    #: key ('app' or an account id) → (hour start, calls)
+    #: 'app' → (hour start, calls)
     hours: dict[str, tuple[float, int]] = field(default_factory=dict)
+    #: account id → times of its calls in the last hour (a business use case's rolling window)
+    calls: dict[str, deque[float]] = field(default_factory=dict)
     #: account id → (throttled until, Graph error code) after ``instagram.rate_limited``
     throttled: dict[str, tuple[float, int]] = field(default_factory=dict)
     #: messages the accounts sent, oldest first
@@ -88,6 +91,7 @@ class IgState:
         self.replies.clear()
         self.published.clear()
         self.hours.clear()
+        self.calls.clear()
 
     def tick(self, key: str, now: float) -> tuple[float, int]:
         """Count one call in the hourly window of ``key``; return (window start, calls so far)."""
@@ -96,6 +100,15 @@ class IgState:
             start, n = now, 0
         self.hours[key] = (start, n + 1)
         return start, n + 1
+
+    def tick_rolling(self, key: str, now: float) -> deque[float]:
+        """Count one call of ``key`` at ``now``; return the times of its calls in the last hour,
+        oldest first (this one included)."""
+        q = self.calls.setdefault(key, deque())
+        while q and q[0] <= now - 3600:
+            q.popleft()
+        q.append(now)
+        return q
 
     def published_within(self, account_id: str, now: float, window: float) -> int:
         """Publications of an account in the moving window ending now."""

@@ -92,9 +92,10 @@ def not_found(world: World, node_id: str, method: str = "get") -> Response:
     )
 
 
-def _usage(pct: int) -> dict[str, int]:
+def _usage(pct: int, cpu_pct: int | None = None) -> dict[str, int]:
     pct = max(0, min(pct, 100))
-    return {"call_count": pct, "total_cputime": pct // 2, "total_time": pct // 2}
+    cpu = pct // 2 if cpu_pct is None else max(0, min(cpu_pct, 100))
+    return {"call_count": pct, "total_cputime": cpu, "total_time": cpu}
 
 
 def app_usage(pct: int) -> str:
@@ -102,11 +103,14 @@ def app_usage(pct: int) -> str:
     return json.dumps(_usage(pct), separators=(",", ":"))
 
 
-def buc_usage(business_id: str, pct: int, regain_minutes: int = 0) -> str:
-    """The ``X-Business-Use-Case-Usage`` header for one Instagram account."""
+def buc_usage(
+    business_id: str, pct: int, regain_minutes: int = 0, *, cpu_pct: int | None = None
+) -> str:
+    """The ``X-Business-Use-Case-Usage`` header for one Instagram account: ``pct`` is its
+    call_count; total_cputime and total_time are ``cpu_pct`` (default: half of ``pct``)."""
     entry: dict[str, Any] = {
         "type": "instagram",
-        **_usage(pct),
+        **_usage(pct, cpu_pct),
         "estimated_time_to_regain_access": regain_minutes,
     }
     return json.dumps({business_id: [entry]}, separators=(",", ":"))

@@ -1,9 +1,9 @@
 """The platform settings a scenario needs, as JSON: the same for an in-process drill and for a
 platform served with ``vibedrill platform serve --settings FILE``.
 
-Blueprints (one per client and platform, answering the scenario's trigger keyword) and budgets
-come from the scenario; accounts, credentials and base URLs come from the world's roster when the
-platform is built. ``vibedrill platform settings SCENARIO --world READY`` writes this document.
+Blueprints (one per client and platform, answering the scenario's trigger keyword), budgets and
+the text providers' models come from the scenario; accounts, credentials and base URLs come from
+the world's roster when the platform is built. ``vibedrill platform settings SCENARIO --world READY`` writes this document.
 """
 
 from __future__ import annotations
@@ -46,4 +46,6 @@ def scenario_settings(scenario: Scenario, clients: Iterable[str]) -> dict[str, A
     }
     if scenario.world.budgets:
         out["budgets"] = scenario.world.budgets.model_dump(mode="json", exclude_none=True)
+    if scenario.world.text_models:
+        out["text_models"] = dict(scenario.world.text_models)
     return out

@@ -26,7 +26,9 @@ from .base import (
 
 __all__ = ["InstagramLane"]
 
-THROTTLE_CODES = frozenset({4, 17, 32, 613})
+#: Graph's throttles: 4 app, 17 user, 32 page, 613 custom, 80002 the Instagram account's own
+#: business-use-case limit (its calls in the last hour; ``x-business-use-case-usage`` counts them)
+THROTTLE_CODES = frozenset({4, 17, 32, 613, 80002})
 DEFAULT_IMAGE = "https://cdn.vibedrill.test/img/placeholder.jpg"
 
 
@@ -89,7 +91,8 @@ class InstagramLane(ApiLane):
         return r.status_code == 401 or (r.status_code >= 400 and self._err(r).get("code") == 190)
 
     def is_throttled(self, r: httpx.Response) -> bool:
-        """A 429, or a throttling error code (4, 17, 32, 613) whatever the status (usually 400)."""
+        """A 429, or a throttling error code (4, 17, 32, 613, 80002) whatever the status (usually
+        400)."""
         return r.status_code == 429 or (
             r.status_code >= 400 and self._err(r).get("code") in THROTTLE_CODES
         )

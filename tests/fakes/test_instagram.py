@@ -359,6 +359,55 @@ async def test_rate_limited_fault_answers_the_throttle_code_with_usage_at_100(en
     assert await env.hits("instagram.rate_limited") == 1
 
 
+async def test_an_own_hourly_limit_raises_call_count_alone_and_throttles_with_80002(
+    env: Env,
+) -> None:
+    await env.fault(
+        "instagram.rate_limited",
+        params={"calls_per_hour": 10, "code": 80002},
+        match={"account": env.acme.id},
+    )
+
+    async def usage(r: httpx.Response, uid: str | None = None) -> dict[str, Any]:
+        got: dict[str, Any] = json.loads(r.headers["x-business-use-case-usage"])[uid or env.uid][0]
+        return got
+
+    seen = []
+    for _ in range(10):
+        r = await env.client.get(f"{G}/{env.uid}", headers=env.h())
+        assert r.status_code == 200, r.text
+        seen.append(await usage(r))
+        env.clock.advance(60)
+    # call_count is the share of the 10 calls; the calls cost no more: cputime and time stay low
+    assert [u["call_count"] for u in seen] == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    assert {(u["total_cputime"], u["total_time"]) for u in seen} == {(0, 0)}
+    assert seen[-1]["estimated_time_to_regain_access"] == 51  # the first call leaves at T+60m
+    # served from 80 % on: three answers near the limit, none throttled yet
+    assert await env.hits("instagram.rate_limited") == 3
+    r = await env.client.get(f"{G}/{env.uid}", headers=env.h())
+    err = error_of(r)
+    assert (r.status_code, err["code"], err["is_transient"]) == (400, 80002, True)
+    assert err["message"].startswith("There have been too many calls to this Instagram account")
+    (last,) = env.world.journal.entries(fake="instagram")[-1:]
+    assert last.fault_kind == "instagram.rate_limited" and last.status == 400
+    assert all(j.fault_kind is None for j in env.world.journal.entries(fake="instagram")[:-1])
+    # another account keeps the usual limit
+    other = await env.client.get(
+        f"{G}/{env.northwind.platform_user_id}", headers=env.h(env.northwind)
+    )
+    assert other.status_code == 200
+    assert (await usage(other, env.northwind.platform_user_id))["call_count"] == 0
+    # a rolling hour (the throttled call counts too): a client that waits the regain time the
+    # throttle announced gets in, once enough of the hour's calls have left it
+    regain = (await usage(r))["estimated_time_to_regain_access"]
+    assert regain == 51  # the second call, at T+1m, leaves at T+61m; this one was at T+10m
+    env.clock.advance(regain * 60 - 1)
+    assert (await env.client.get(f"{G}/{env.uid}", headers=env.h())).status_code == 400
+    env.clock.advance(61)
+    r = await env.client.get(f"{G}/{env.uid}", headers=env.h())
+    assert r.status_code == 200, r.text
+
+
 async def test_token_expired_fault_answers_190_463(env: Env) -> None:
     await env.fault("instagram.token_expired", first_n=1)
     r = await env.client.get(f"{G}/{env.uid}", headers=env.h())

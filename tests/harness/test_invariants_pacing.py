@@ -49,6 +49,38 @@ def test_a_request_before_retry_after_elapsed_violates_the_rate_limit_invariant(
     )
 
 
+def test_a_request_throttled_for_an_accounts_own_hourly_limit_is_a_violation():
+    # an instagram.rate_limited rule with calls_per_hour: the usage headers counted up to it,
+    # so each request the fake throttles for it (code 80002) is the platform's own doing
+    rules = [
+        {
+            "id": "f2",
+            "kind": "instagram.rate_limited",
+            "params": {"calls_per_hour": 600, "code": 80002, "retry_after_s": 60.0},
+            "hits": 3,
+        }
+    ]
+    ig = [
+        {**jr(1, 100), "fake": "instagram", "route": "node.get", "account_id": "acme-instagram"},
+        {
+            **jr(2, 110, 400, "f2"),
+            "fake": "instagram",
+            "route": "media.create",
+            "account_id": "acme-instagram",
+            "fault_kind": "instagram.rate_limited",
+        },
+    ]
+    r = judge("rate_within_platform_limits", record(journal=ig, fault_rules=rules))
+    assert r.verdict == "violated"
+    assert r.detail.startswith(
+        "1 request sent to instagram for @acme_instagram beyond its own limit of 600 calls an "
+        "hour, which the usage headers counted: ids q2 at T+1m50s"
+    )
+    # the limit in force and never reached: held (not "no 429 was served")
+    held = judge("rate_within_platform_limits", record(journal=ig[:1], fault_rules=rules))
+    assert held.verdict == "held" and "the accounts' own hourly limits" in held.detail
+
+
 def test_requests_beyond_a_configured_budget_per_window_are_violations():
     rec = record(journal=[jr(i, i) for i in range(1, 5)])
     r = judge(

@@ -76,6 +76,34 @@ def test_a_bad_enum_shows_the_value_and_the_choices(tmp_path: Path) -> None:
     assert "incident_types[0]: 'RATES' is not one of" in msg and "did you mean 'RATE'?" in msg
 
 
+def test_a_text_model_the_providers_fake_does_not_serve_is_refused_with_the_catalogue(
+    tmp_path: Path,
+) -> None:
+    world = "world: {clients: 2, platforms: [x]}"
+    ok = GOOD.format(id="rb05").replace(
+        world, "world: {clients: 2, platforms: [x], text_models: {openai: gpt-4o-2024-08-06}}"
+    )
+    assert load_scenario(_write(tmp_path, ok)).world.text_models == {"openai": "gpt-4o-2024-08-06"}
+    msg = _error(
+        tmp_path,
+        GOOD.format(id="rb05").replace(
+            world, "world: {clients: 2, platforms: [x], text_models: {openai: gpt-4-o}}"
+        ),
+    )
+    assert (
+        "world.text_models: " in msg
+        and "openai: 'gpt-4-o' is not a model of the openai fake" in msg
+    )
+    assert "valid: " in msg and "gpt-4o-mini" in msg
+    msg = _error(
+        tmp_path,
+        GOOD.format(id="rb05").replace(
+            world, "world: {clients: 2, platforms: [x], text_models: {media: gpt-4o}}"
+        ),
+    )
+    assert "world.text_models" in msg and "'media'" in msg
+
+
 def test_a_duration_without_a_unit_is_refused_with_the_valid_shapes(tmp_path: Path) -> None:
     msg = _error(tmp_path, GOOD.format(id="rb05").replace("at: 20m", "at: 20 minutes"))
     assert "faults[0].at: '20 minutes' is not a duration" in msg and "'1h30m'" in msg
@@ -199,3 +227,18 @@ def test_offsets_render_as_t_plus_with_padded_fields() -> None:
         and format_duration(3600) == "1h"
         and format_duration(0) == "0s"
     )
+
+
+def test_a_scenarios_text_models_reach_the_platforms_settings() -> None:
+    from fakes.core.roster import Roster
+    from harness.drill.settings import scenario_settings
+    from harness.platform_adapter import platform_settings
+
+    s = load_scenario(ROOT / "scenarios" / "rb12_premium_model_budget.yaml")
+    doc = scenario_settings(s, ["acme"])
+    assert doc["text_models"] == {"openai": "gpt-4o"}
+    roster = Roster.generate(clients=1, seed=1).model_dump(mode="json")
+    settings, _ = platform_settings(roster, **doc)
+    assert settings.text_models == {"openai": "gpt-4o"}
+    plain = scenario_settings(load_scenario(ROOT / "scenarios" / "rb12_cost_runaway.yaml"), [])
+    assert "text_models" not in plain

@@ -10,15 +10,19 @@ on a hand-built record *and* on a real bug.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
+from sandbox import budget
 from sandbox.audit import AuditLog
+from sandbox.budget import Budget
 from sandbox.controls import Controls
 from sandbox.engagement import EngagementEngine
 from sandbox.errors import AuthFailed
@@ -41,6 +45,16 @@ def violated(scenario: str, tmp_path: Path) -> set[str]:
     )
     assert result.verdict_json["verdict"] != "error", result.verdict_json.get("error")
     return {i["name"] for i in result.verdict_json["invariants"] if i["verdict"] == "violated"}
+
+
+def judged(scenario: str, tmp_path: Path) -> dict[str, str]:
+    """Every invariant's verdict of one in-process drill of ``scenario``."""
+    result = run_drill(
+        load_scenario(ROOT / "scenarios" / f"{scenario}.yaml"),
+        DrillOptions(reports_dir=tmp_path, suffix="-slip"),
+    )
+    assert result.verdict_json["verdict"] != "error", result.verdict_json.get("error")
+    return {i["name"]: i["verdict"] for i in result.verdict_json["invariants"]}
 
 
 def wrap(monkeypatch: pytest.MonkeyPatch, cls: type, name: str, make: Callable[[Any], Any]) -> None:
@@ -303,3 +317,78 @@ def test_an_engagement_mode_skip_that_raises_is_caught_as_a_failed_poll(monkeypa
 
     wrap(monkeypatch, EngagementEngine, "_skip", make)
     assert "every_job_terminal_after_healing" in violated("ctl_modes", tmp_path)
+
+
+def test_client_token_holds_of_calls_in_flight_left_uncounted_are_caught(monkeypatch, tmp_path):
+    # mutmut's sandbox.budget Budget.check__mutmut_41: ``cl.tokens - hct``: the token estimates
+    # of a client's calls in flight are subtracted from its spend instead of added, so the more
+    # completions are on the wire, the more the client may start after its budget is used up
+    assert judged("rb12_spend_in_flight", tmp_path / "healthy")["spend_within_budget"] == "held"
+
+    def make(orig):
+        def check(self, client_id, episode_id, *, tokens=0, usd=0.0):
+            key = ("client", client_id)
+            held = self.held.get(key)
+            if held is not None:
+                self.held[key] = (-held[0], held[1])
+            try:
+                return orig(self, client_id, episode_id, tokens=tokens, usd=usd)
+            finally:
+                if held is not None:
+                    self.held[key] = held
+
+        return check
+
+    wrap(monkeypatch, Budget, "check", make)
+    assert "spend_within_budget" in violated("rb12_spend_in_flight", tmp_path / "slip")
+
+
+class _LookupLost(dict[str, tuple[float, float]]):
+    """The price table with its lookup broken: every ``get`` answers the fallback."""
+
+    def get(self, key, default=None):  # type: ignore[override]
+        return default
+
+
+def test_every_model_priced_at_the_fallback_is_caught_on_a_dearer_model(monkeypatch, tmp_path):
+    # mutmut's sandbox.budget price__mutmut_8: ``PRICES_PER_MTOK.get(None, (1.0, 4.0))``: every
+    # model is priced at $1 / $4 per million tokens. On gpt-4o ($2.50 / $10) the platform thinks
+    # it spent 40 % of what OpenAI bills, and keeps calling after the client's budget is used up
+    # (the judge reads the fakes' bill, never the platform's price)
+    assert (
+        judged("rb12_premium_model_budget", tmp_path / "healthy")["spend_within_budget"] == "held"
+    )
+    monkeypatch.setattr(budget, "PRICES_PER_MTOK", _LookupLost(budget.PRICES_PER_MTOK))
+    assert budget.price("gpt-4o", 1_000_000, 0) == 1.0  # the slip is in place
+    assert "spend_within_budget" in violated("rb12_premium_model_budget", tmp_path / "slip")
+
+
+def test_an_instagram_call_count_left_unread_is_caught_by_the_accounts_own_limit(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.lanes.instagram InstagramLane._usage__mutmut_34: ``"call_count"`` read
+    # under another key: of x-business-use-case-usage only total_cputime and total_time count.
+    # An account whose calls, not their cost, near its limit is not slowed down, and its own
+    # throttle (code 80002) answers the campaign burst
+    got = judged("rb05_instagram_call_budget", tmp_path / "healthy")
+    assert got["rate_within_platform_limits"] == "held"
+
+    def make(orig):
+        def _usage(self, r):
+            raw = r.headers.get("x-business-use-case-usage")
+            if raw:
+                usage = json.loads(raw)
+                for entries in usage.values():
+                    for e in entries:
+                        e.pop("call_count", None)
+                headers = httpx.Headers(r.headers)
+                headers["x-business-use-case-usage"] = json.dumps(usage)
+                r = httpx.Response(r.status_code, headers=headers)
+            return orig(self, r)
+
+        return _usage
+
+    wrap(monkeypatch, InstagramLane, "_usage", make)
+    assert "rate_within_platform_limits" in violated(
+        "rb05_instagram_call_budget", tmp_path / "slip"
+    )

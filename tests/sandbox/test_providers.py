@@ -26,7 +26,7 @@ from sandbox.budget import (
 )
 from sandbox.contract import KillScope
 from sandbox.generation import HARD_TOOL_ROUND_CEILING, GenerationFailed, Generator
-from sandbox.providers import RetryPolicy, ToolCall, ToolSpec
+from sandbox.providers import DEFAULT_TEXT_MODELS, RetryPolicy, ToolCall, ToolSpec
 
 URLS = {
     "openai": "https://api.openai.com/v1",
@@ -63,6 +63,7 @@ def drill(
     limits: BudgetLimits | None = None,
     defects: tuple[str, ...] = (),
     faults: tuple[dict[str, Any], ...] = (),
+    text_models: dict[str, str] | None = None,
 ) -> None:
     """Run ``body`` against a fresh world of fakes on the virtual-time loop."""
     route = routing or {"text": ("openai", "anthropic"), "image": ("openai",), "video": ("media",)}
@@ -91,6 +92,8 @@ def drill(
                 rng=random.Random(SEED),
                 sleep=asyncio.sleep,
             )
+            if text_models is not None:
+                gen.text_model = lambda p: {**DEFAULT_TEXT_MODELS, **text_models}[p]
             await body(Rig(world, gen, budget, rig_audit, rig_metrics))
 
     run_virtual(main)
@@ -209,6 +212,38 @@ def test_no_budget_stop_lets_spend_run_past_the_budget() -> None:
         assert _ledger_tokens(rig) > 400 and rig.budget.overruns > 0
 
     drill(body, limits=BudgetLimits(episode_tokens=400), defects=("no_budget_stop",))
+
+
+def test_the_configured_text_model_is_asked_for_and_priced_as_the_provider_bills_it() -> None:
+    async def body(rig: Rig) -> None:
+        out = await rig.gen.complete(client_id="acme", prompt="A caption for the bake sale")
+        (entry,) = rig.ledger("llm.completion")
+        assert entry.detail == "gpt-4o" and out.completion.model == "gpt-4o"
+        # the platform's own price of the call is the provider's bill ($2.50 / $10 per Mtok)
+        assert out.usd == pytest.approx(entry.cost_usd, abs=1e-6) and out.usd > 0
+        assert out.usd == pytest.approx(
+            (entry.tokens_in * 2.5 + entry.tokens_out * 10.0) / 1e6, abs=1e-6
+        )
+
+    drill(body, text_models={"openai": "gpt-4o"})
+
+
+def test_the_budget_check_estimates_a_call_at_the_price_of_the_model_asked_for() -> None:
+    # 100 output tokens cost $0.00006 on gpt-4o-mini and $0.001 on gpt-4o: a $0.0005 episode
+    # budget lets a gpt-4o-mini call start and refuses a gpt-4o call before it is made
+    limits = BudgetLimits(episode_usd=0.0005)
+
+    async def on_gpt_4o(rig: Rig) -> None:
+        with pytest.raises(BudgetExceeded, match="USD"):
+            await rig.gen.complete(client_id="acme", prompt="hi", episode_id="ep-1", max_tokens=100)
+        assert rig.ledger("llm.completion") == []
+
+    async def on_gpt_4o_mini(rig: Rig) -> None:
+        await rig.gen.complete(client_id="acme", prompt="hi", episode_id="ep-1", max_tokens=100)
+        assert len(rig.ledger("llm.completion")) == 1
+
+    drill(on_gpt_4o, limits=limits, text_models={"openai": "gpt-4o"})
+    drill(on_gpt_4o_mini, limits=limits)
 
 
 async def _kb(call: ToolCall) -> str:
@@ -400,6 +435,31 @@ def test_generation_spend_is_counted_per_client_and_raises_spend_high_near_the_b
         assert [a.labels for a in high] == [{"client_id": "acme"}], high
 
     _platform(body)
+
+
+def test_the_platform_asks_openai_for_the_model_its_settings_name_and_bills_it_right() -> None:
+    from tests.sandbox.platform_rig import rig, virtual
+
+    async def main() -> None:
+        async with rig(clients=2, platforms=("x",), text_models={"openai": "gpt-4o"}) as r:
+            job = r.platform.submit(_gen())
+            await r.settle()
+            assert job.state == "succeeded", job.last_error
+            (entry,) = r.ledger("llm.completion")
+            assert entry.detail == "gpt-4o"
+            assert job.result["usd"] == pytest.approx(entry.cost_usd, abs=1e-6)
+
+    virtual(main)
+
+
+def test_a_text_model_the_platform_cannot_price_is_refused_by_its_settings() -> None:
+    from pydantic import ValidationError
+
+    from sandbox.settings import Settings
+
+    with pytest.raises(ValidationError, match=r"'gpt-4\.1' has no price.*gpt-4o-mini"):
+        Settings(text_models={"openai": "gpt-4.1"})
+    assert Settings(text_models={"anthropic": "claude-sonnet-4-20250514"}).text_models
 
 
 def test_rerouting_text_to_anthropic_takes_effect_on_the_next_job() -> None:

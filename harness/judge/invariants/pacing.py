@@ -60,7 +60,10 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
     ``per: route``) before it elapsed is a violation, unless it reached the fake within
     ``in_flight_s`` of the throttle (it was sent before the throttle could be seen: served runs
     with concurrent requests). Daily caps set with ``set_pacing`` hold too: no account makes more
-    side effects of an action type in a UTC day than the cap in force.
+    side effects of an action type in a UTC day than the cap in force. An Instagram account whose
+    hourly calls a rule limits (``calls_per_hour``: the ``call_count`` of its
+    ``x-business-use-case-usage`` counts up to it) must not be run over it: every request the
+    fake throttles for it (code 80002) is a violation.
     """
     rules = {str(r.get("id")): r for r in record.fault_rows()}
     # a rule removed before the end is in the history without its params: the timeline has them
@@ -106,7 +109,17 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
         if j.get("status") == 429 or str(j.get("fault_kind") or "").endswith(".rate_limited"):
             saw_429 = True
             rule = rules.get(str(j.get("fault_id")))
-            if rule is None and until is not None and until[1] > t:
+            own = json_object((rule or {}).get("params")).get("calls_per_hour")
+            if own is not None:
+                # the account's own hourly limit, which the usage headers had counted up to:
+                # the platform spent it (each throttled request counts, there is no hold to time)
+                phrase = (
+                    f"sent to {fake} for {record.handle(j.get('account_id'))} beyond its own "
+                    f"limit of {number(own):g} calls an hour, which the usage headers counted"
+                )
+                ref = f"{j.get('request_id')} at {format_offset(record.offset(t))}"
+                out.append(Violation(t, noun, phrase, ref, evidence("journal.jsonl", i)))
+            elif rule is None and until is not None and until[1] > t:
                 # no rule fired: the fake still holds the earlier throttle (it answers 429 until
                 # the reset it announced), so the hold is that one, not a new one of unknown length
                 pass
@@ -137,13 +150,17 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                     )
                 )
     capped = _daily_caps(record, out)
-    if not saw_429 and not p.limits and not capped:
+    own_limits = any(
+        json_object(r.get("params")).get("calls_per_hour") is not None for r in rules.values()
+    )
+    if not saw_429 and not p.limits and not capped and not own_limits:
         return NotApplicable("no 429 was served and no request limits or daily caps were set")
     return Findings(
         len(record.journal),
         out,
         f"all {len(record.journal)} requests respected Retry-After"
         + (" and the request limits" if p.limits else "")
+        + (" and the accounts' own hourly limits" if own_limits else "")
         + (f"; {capped} side effects stayed within the daily caps" if capped else ""),
     )
 
