@@ -191,3 +191,33 @@ def test_the_plugin_runner_returns_the_verdict_of_a_scenario_id(
         v.verdict == "held"
         and v.timeline_sha256 == _healthy(matrix, "rb01_cross_tenant_post").timeline_sha256
     )
+
+
+def test_an_incident_from_the_first_second_has_no_steady_state_to_verify() -> None:
+    # a drill judges "side effects succeeded before the incident" only when there is a before:
+    # from T+0 there is none (in-process no job is out yet, served jobs already are — a check
+    # that passed in one topology and failed the other proved nothing in either)
+    from harness.drill.run import DrillOptions, run_drill
+    from harness.judge.judgement import STEADY_STATE
+    from harness.scenario import Scenario
+
+    def reached(at: str) -> list[str]:
+        s = Scenario.model_validate(
+            {
+                "id": "t",
+                "title": "t",
+                "runbook": "RB-05",
+                "severity": "P2",
+                "incident_types": ["RATE"],
+                "world": {"clients": 1, "platforms": ["x"]},
+                "workload": {"duration": "15m", "steady_state": "5m", "posts_per_hour": 60},
+                "faults": [{"kind": "x.rate_limited", "at": at, "duration": "5m"}],
+                "invariants": ["rate_within_platform_limits"],
+            }
+        )
+        v = run_drill(s, DrillOptions(write=False)).verdict_obj
+        assert v is not None
+        return [r.name for r in v.reached]
+
+    assert STEADY_STATE not in reached("0s")
+    assert STEADY_STATE in reached("6m")
