@@ -22,6 +22,8 @@ import re
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
+from ..errors import DrillError
+from ..judge.timeline import format_offset
 from ..runbooks import ActionContext, run_action
 from .state import DrillState
 
@@ -53,7 +55,16 @@ async def operate(engine: DrillState, levers: Levers) -> None:
             heal=levers.heal,
             snapshot=levers.snapshot,
         )
-        result = await run_action(step.do, ctx, **_resolve(engine, dict(step.params)))
+        params = _resolve(engine, dict(step.params))
+        try:
+            result = await run_action(step.do, ctx, **params)
+        except DrillError:
+            raise
+        except Exception as e:  # the platform refused or broke on a valid control: say which
+            raise DrillError(
+                f"operator step {i} ({step.do} {_label(params)} at "
+                f"{format_offset(step.at)}) failed on the platform: {type(e).__name__}: {e}"
+            ) from e
         engine.ev(
             "operator.step",
             ACTOR,

@@ -392,3 +392,25 @@ def test_an_instagram_call_count_left_unread_is_caught_by_the_accounts_own_limit
     assert "rate_within_platform_limits" in violated(
         "rb05_instagram_call_budget", tmp_path / "slip"
     )
+
+
+def test_a_mode_reset_that_fails_on_a_scope_never_changed_breaks_the_drill(monkeypatch, tmp_path):
+    # `self.modes.pop(key)` without a default: "make sure client 3 is on auto" raises, and the
+    # operator's runbook step fails; the drill is an error (exit 3), not `held`
+    def make(orig):
+        def set_mode(self, mode, *, client_id=None, platform=None, actor, reason):
+            if mode == "auto" and (client_id, platform) not in self.modes:
+                raise KeyError((client_id, platform))
+            return orig(
+                self, mode, client_id=client_id, platform=platform, actor=actor, reason=reason
+            )
+
+        return set_mode
+
+    wrap(monkeypatch, Controls, "set_mode", make)
+    result = run_drill(
+        load_scenario(ROOT / "scenarios" / "ctl_modes.yaml"),
+        DrillOptions(reports_dir=tmp_path, suffix="-slip"),
+    )
+    assert result.verdict_json["verdict"] == "error"
+    assert "mode.set" in str(result.verdict_json.get("error")), result.verdict_json.get("error")
