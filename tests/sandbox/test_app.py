@@ -15,6 +15,7 @@ import pytest
 from sandbox.app import create_app
 from sandbox.client import HttpPlatformClient, PlatformHttpError
 from sandbox.contract import JobSpec, KillScope, PlatformClient
+from sandbox.controls import ControlError
 from sandbox.openapi import document
 from tests.sandbox.platform_rig import Rig, rig, virtual
 
@@ -99,6 +100,14 @@ def test_bad_control_input_is_a_422_naming_the_field_and_the_valid_values() -> N
             await pc.set_kill_switch(KillScope(client_id="nobody"), True, actor="a", reason="r")
         assert e.value.status == 422 and e.value.detail["path"] == "scope.client_id"
         assert e.value.detail["valid"] == ["acme", "northwind"]
+        with pytest.raises(PlatformHttpError) as e:
+            await pc.set_kill_switch(KillScope(platform="myspace"), True, actor="a", reason="r")
+        assert e.value.status == 422 and e.value.detail["path"] == "scope.platform"
+        # the HTTP model refuses an unknown action type first; the in-process contract says it too
+        with pytest.raises(ControlError) as ce:
+            r.platform.controls.set_pacing("x", actor="a", reason="r", daily_caps={"tweet": 3})
+        assert ce.value.field == "daily_caps.tweet" and "publish" in ce.value.valid
+        assert "'tweet' is not an action type" in str(ce.value)
         resp = await pc.http.post("/controls/mode", json={"mode": "auto", "actor": "a"})
         assert resp.status_code == 422 and resp.json()["error"]["path"] == "reason"
         resp = await pc.http.post("/controls/queue", content=b"{not json")
