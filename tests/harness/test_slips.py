@@ -414,3 +414,19 @@ def test_a_mode_reset_that_fails_on_a_scope_never_changed_breaks_the_drill(monke
     )
     assert result.verdict_json["verdict"] == "error"
     assert "mode.set" in str(result.verdict_json.get("error")), result.verdict_json.get("error")
+
+
+def test_a_lane_release_the_runner_does_not_listen_to_is_caught(monkeypatch, tmp_path):
+    # the runner re-queues parked jobs on the control changes it listens to; a developer adds the
+    # lane read-only control and forgets to add it there: what the read-only lane refused stays
+    # blocked after the lane is released (ctl_kill_switch_scopes masks it: a later kill switch
+    # change re-queues them anyway; ctl_modes releases the lane last)
+    def make(orig):
+        def on_control(self, ch):
+            if ch.control != "lane_read_only":
+                orig(self, ch)
+
+        return on_control
+
+    wrap(monkeypatch, Runner, "_on_control", make)
+    assert "every_job_terminal_after_healing" in violated("ctl_modes", tmp_path)
