@@ -119,6 +119,9 @@ class Job(_M):
     last_error: str | None = None
     result: dict[str, Any] = Field(default_factory=dict)
     job_class: Literal["publish", "engagement", "generation", "maintenance"] = "publish"
+    #: when a scheduled or waiting job runs next (unix seconds; a retry after a platform's
+    #: announced reset may be hours away), None in every other state
+    next_run_at: float | None = None
 
 
 class AuditEvent(_M):

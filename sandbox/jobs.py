@@ -149,6 +149,7 @@ class JobRecord:
             last_error=self.last_error,
             result=dict(self.result),
             job_class=self.job_class,  # type: ignore[arg-type]
+            next_run_at=self.run_at if self.state in ("scheduled", "retry_wait") else None,
         )
 
 

@@ -70,7 +70,8 @@ async def _collect(e: DrillState) -> dict[str, Any]:
                     "kind": j.spec.kind,
                     "client_id": j.spec.client_id,
                     "platform": j.spec.platform,
-                    "run_at": j.spec.run_at,
+                    # when it runs next (a retry after a platform's reset), else as asked
+                    "run_at": j.next_run_at if j.next_run_at is not None else j.spec.run_at,
                     "created_at": j.created_at,
                     "updated_at": j.updated_at,
                     "attempts": j.attempts,

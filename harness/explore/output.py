@@ -102,6 +102,14 @@ def write_found(
     """Write the minimal scenario as ``<found_dir>/<id>.yaml``, validated; returns its path."""
     sid = found_id(res)
     path = found_dir / f"{sid}.yaml"
+    if path.exists() and res.minimal is not None:
+        try:
+            same = _replayed(load_scenario(path)) == _replayed(res.minimal)
+        except Exception:  # an unreadable file of that name is not ours to keep
+            same = True
+        if not same:  # another finding of the same invariant and seed (a regression): keep it
+            sid = f"{sid}_d{res.found_at}"
+            path = found_dir / f"{sid}.yaml"
     doc = _yaml_doc(res, sid, path, healthy_holds)
     found_dir.mkdir(parents=True, exist_ok=True)
     text = "# written by `vibedrill explore`; see the description\n" + yaml.safe_dump(

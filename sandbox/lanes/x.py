@@ -177,8 +177,23 @@ class XLane(ApiLane):
     async def find_published(
         self, cred: Credential, text: str, scope: SideEffectScope
     ) -> SendResult | None:
-        """X v2 offers no search of one's own recent posts here: the platform cannot tell."""
-        raise Ambiguous("x.unsearchable: cannot look up own posts by text")
+        """GET /2/users/{id}/tweets (the account's latest posts, replies left out): the one whose
+        text is exactly ``text``, else None. A lookup that does not answer 200 cannot tell."""
+        r, cred = await self.send(
+            "GET",
+            f"/2/users/{cred.account.platform_user_id}/tweets",
+            cred,
+            scope,
+            params={"max_results": 100, "exclude": "replies"},
+        )
+        if r.status_code != 200:
+            raise Ambiguous(f"x.unsearchable: HTTP {r.status_code}")
+        for t in self.json_of(r, mutating=False).get("data") or ():
+            if t.get("text") == text:
+                tid = str(t["id"])
+                handle = cred.account.handle.lstrip("@")
+                return SendResult(tid, f"https://x.com/{handle}/status/{tid}")
+        return None
 
     async def list_inbound(
         self, cred: Credential, scope: SideEffectScope, *, since: str | None = None

@@ -378,3 +378,36 @@ def test_the_written_scenario_keeps_the_watchful_alerting_and_the_unavailable_co
     assert written.detection == s.detection
     assert written.runbook_overrides == s.runbook_overrides
     assert written.workload == s.workload and written.world == s.world
+
+
+def test_a_new_finding_never_overwrites_another_of_the_same_name(tmp_path: Path) -> None:
+    # the healthy search of one seed found two bugs of one invariant in two sessions: the second
+    # file must not replace the first (a regression of a fixed bug)
+    from harness.explore.loop import Outcome, SearchResult
+    from harness.explore.output import write_found
+
+    def result(duration: int, draw: int) -> SearchResult:
+        s = Scenario.model_validate(
+            {
+                "id": "t",
+                "title": "t",
+                "runbook": "RB-02",
+                "severity": "P2",
+                "incident_types": ["PUBLISH"],
+                "seed": 1,
+                "world": {"clients": 1, "platforms": ["x"]},
+                "workload": {"duration": duration, "posts_per_hour": 30},
+                "invariants": ["every_side_effect_audited"],
+            }
+        )
+        res = SearchResult(SearchConfig(seed=1, budget=3, db_dir=None), found_at=draw)
+        res.invariant = "every_side_effect_audited"
+        res.first = res.minimal = s
+        res.minimal_outcome = Outcome("violated", (res.invariant,), {}, {}, None, 1.0)
+        return res
+
+    first = write_found(result(1200, 3), tmp_path)
+    assert write_found(result(1200, 3), tmp_path) == first  # the same finding: the same file
+    second = write_found(result(1800, 12), tmp_path)
+    assert second != first and second.stem == f"{first.stem}_d12"
+    assert load_scenario(first).workload.duration == 1200
