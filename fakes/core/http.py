@@ -194,7 +194,13 @@ _JSON_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 def bearer(request: Request) -> str | None:
     """The bearer token of a request, if any."""
-    auth = request.headers.get("authorization", "")
+    # what ``request.headers.get("authorization", "")`` answers (the first such header), read
+    # from the scope: building Starlette's Headers for this one lookup cost more than the rest
+    auth = ""
+    for k, v in request.scope["headers"]:
+        if k == b"authorization":
+            auth = v.decode("latin-1")
+            break
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return None
