@@ -406,3 +406,27 @@ def test_inbound_visible_answers_what_filtering_every_item_answers() -> None:
     assert fast_asked == slow_asked and fast_asked
     fast.clear()
     assert fast.visible("linkedin") == [] and fast.items == []
+
+
+@pytest.mark.parametrize("bare_case", [str.lower, str.upper, lambda h: "@@" + h.lstrip("@")])
+def test_a_linkedin_commenter_urn_is_what_scanning_the_roster_gave(bare_case: Any) -> None:
+    import hashlib
+
+    from fakes.core.roster import Roster
+    from fakes.linkedin._wire import person_urn_of
+
+    def scanned(name: str, roster: Roster) -> str:
+        bare = name.lower().lstrip("@")
+        for acc in roster.accounts("linkedin"):
+            if acc.handle.lower().lstrip("@") == bare:
+                return f"urn:li:person:{acc.platform_user_id}"
+        return "urn:li:person:" + hashlib.sha256(bare.encode()).hexdigest()[:10]
+
+    roster = Roster.generate(clients=4)
+    names = [bare_case(a.handle) for a in roster.accounts()] + ["@fan", "Fan", "@Ünïcode"]
+    for _ in range(2):
+        for name in names:
+            assert person_urn_of(name, roster) == scanned(name, roster), name
+    # only LinkedIn accounts have member URNs; an X handle is a stranger there
+    x = roster.accounts("x")[0].handle
+    assert person_urn_of(x, roster) == scanned(x, Roster())
