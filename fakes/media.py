@@ -141,6 +141,9 @@ class MediaFake:
         self.world = world
         self.timing = timing
         self.jobs: dict[str, Job] = {}
+        #: the jobs that may still be billed (not billed, not failing), so each request's
+        #: :meth:`_settle` looks at the renders in flight, not at every render ever made
+        self._unbilled: dict[str, Job] = {}
         #: (account, idempotency key) → job id
         self.idempotency: dict[tuple[str | None, str], str] = {}
         world.on_reset(self.reset)
@@ -159,6 +162,7 @@ class MediaFake:
     def reset(self) -> None:
         """Forget every job."""
         self.jobs.clear()
+        self._unbilled.clear()
         self.idempotency.clear()
 
     @staticmethod
@@ -183,13 +187,13 @@ class MediaFake:
     def _settle(self) -> None:
         """Bill every job that has succeeded since the last request, in order of completion."""
         now = self.world.now()
-        due = [
-            j
-            for j in self.jobs.values()
-            if not j.billed and not j.fails and j.status(now) == "succeeded"
-        ]
+        pending = self._unbilled
+        if not pending:
+            return
+        due = [j for j in pending.values() if j.status(now) == "succeeded"]
         for job in sorted(due, key=lambda j: (j.finished_at() or 0.0, j.id)):
             job.billed = True
+            del pending[job.id]
             self.world.record(
                 FAKE,
                 "video.generated",
@@ -284,6 +288,8 @@ class MediaFake:
         if call.fire(self.world, "media.job_failed") is not None:
             job.fails = True
         self.jobs[job.id] = job
+        if not job.fails:
+            self._unbilled[job.id] = job
         if key:
             self.idempotency[(call.account_id, key)] = job.id
         return json_response(self._view(call, job), 202)

@@ -65,14 +65,30 @@ class EgressGuard(httpx.AsyncBaseTransport):
         self.allowed = {o: tuple(sorted(p)) for o, p in prefixes.items()}
         self.on_refused = on_refused
         self.refused = 0
+        #: (scheme, host, port, path) → the refusal (None: allowed), decided once per path:
+        #: polling sends the same few paths again and again
+        self._decided: dict[tuple[str, str, int | None, bytes], str | None] = {}
 
     def permits(self, url: str | httpx.URL) -> bool:
         """Whether a request to ``url`` would pass."""
-        return _refusal(httpx.URL(url), self.allowed) is None
+        return self._why(httpx.URL(url)) is None
+
+    def _why(self, url: httpx.URL) -> str | None:
+        """:func:`_refusal` of ``url``, which depends on its origin and path only."""
+        key = (url.scheme, url.host, url.port, url.raw_path.split(b"?", 1)[0])
+        try:
+            return self._decided[key]
+        except KeyError:
+            pass
+        why = _refusal(url, self.allowed)
+        if len(self._decided) >= 4096:
+            del self._decided[next(iter(self._decided))]
+        self._decided[key] = why
+        return why
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Forward the request if its origin is allowed; refuse it otherwise."""
-        why = _refusal(request.url, self.allowed)
+        why = self._why(request.url)
         if why is not None:
             self.refused += 1
             shown = sorted(

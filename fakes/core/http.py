@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
+from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from .faults import Fired, HangParams, LatencyParams
@@ -183,6 +184,53 @@ class Call:
         return fired
 
 
+class _Router(Router):
+    """Starlette's router, remembering which route each (method, path) fully matched.
+
+    Polling asks the same few paths over and over, and the router tries every route's pattern
+    in order on each request (a fake has dozens). A request whose (method, path) matched a
+    route before goes straight to it with the same scope (``router``, ``route``, ``endpoint``,
+    a fresh ``path_params``); the first time, and anything that is not a full match of a plain
+    :class:`~starlette.routing.Route` (404, 405, a mount, a scope that already carries path
+    params), takes the ordinary route.
+    """
+
+    #: (method, path) pairs remembered (the oldest goes first)
+    SIZE = 4096
+
+    def __init__(self, routes: list[BaseRoute]) -> None:
+        super().__init__(routes, redirect_slashes=False)
+        self._hits: dict[tuple[str, str], tuple[Route, dict[str, Any]]] = {}
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path_params"):
+            await super().app(scope, receive, send)
+            return
+        key = (scope["method"], get_route_path(scope))
+        hit = self._hits.get(key)
+        if hit is None:
+            for route in self.routes:
+                match, child = route.matches(scope)
+                if match is Match.FULL:
+                    if type(route) is Route:
+                        hit = (route, dict(child["path_params"]))
+                        if len(self._hits) >= self.SIZE:
+                            del self._hits[next(iter(self._hits))]
+                        self._hits[key] = hit
+                    break
+            if hit is None:
+                await super().app(scope, receive, send)
+                return
+        route, params = hit
+        # what Router.app does with a full match
+        if "router" not in scope:
+            scope["router"] = self
+        scope["route"] = route
+        scope["endpoint"] = route.endpoint
+        scope["path_params"] = dict(params)
+        await route.handle(scope, receive, send)
+
+
 Handler = Callable[[Call], Awaitable[Response]]
 CredentialOf = Callable[[Request], str | None]
 OutageBody = Callable[[Call, int], Response]
@@ -194,7 +242,13 @@ _JSON_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 def bearer(request: Request) -> str | None:
     """The bearer token of a request, if any."""
-    auth = request.headers.get("authorization", "")
+    # what ``request.headers.get("authorization", "")`` answers (the first such header), read
+    # from the scope: building Starlette's Headers for this one lookup cost more than the rest
+    auth = ""
+    for k, v in request.scope["headers"]:
+        if k == b"authorization":
+            auth = v.decode("latin-1")
+            break
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return None
@@ -264,11 +318,11 @@ class FakeService:
         the platform's own JSON error and journaled under the route name ``-``; trailing-slash
         redirects are off, so no ``Location`` ever echoes a query string (and its token).
         """
+        routes = [*self._routes, *self._extra_routes]
         app = Starlette(
-            routes=[*self._routes, *self._extra_routes],
-            exception_handlers={404: self._unmatched, 405: self._unmatched},
+            routes=routes, exception_handlers={404: self._unmatched, 405: self._unmatched}
         )
-        app.router.redirect_slashes = False
+        app.router = _Router(routes)
         return app
 
     async def _unmatched(self, request: Request, exc: Exception) -> Response:

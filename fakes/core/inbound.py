@@ -63,6 +63,10 @@ class Inbound:
     #: (Instagram and LinkedIn comments always hang off a post: the account's newest by then)
     resolvers: dict[str, Callable[[str, float], str | None]] = field(default_factory=dict)
     _attached: dict[str, str] = field(default_factory=dict)
+    #: ``items`` by fake and by (fake, account), in the same order: :meth:`visible` is asked on
+    #: every poll of every post and account and would otherwise scan every item of every fake
+    _by_fake: dict[str, list[InboundItem]] = field(default_factory=dict)
+    _by_account: dict[tuple[str, str], list[InboundItem]] = field(default_factory=dict)
 
     def post_of(self, item: InboundItem) -> str | None:
         """The post a comment is on: its own, or the one it landed on when it arrived."""
@@ -102,6 +106,8 @@ class Inbound:
             echo_of=echo_of,
         )
         self.items.append(item)
+        self._by_fake.setdefault(fake, []).append(item)
+        self._by_account.setdefault((fake, account_id), []).append(item)
         return item
 
     def visible(
@@ -114,12 +120,16 @@ class Inbound:
     ) -> list[InboundItem]:
         """Items of a fake that have arrived by now."""
         t = self.now()
+        # the same items, in the same order, as filtering ``self.items`` by fake and account
+        # (post_of, which may attach a comment to a post, is asked of the same items)
+        if account_id is None:
+            pool = self._by_fake.get(fake, ())
+        else:
+            pool = self._by_account.get((fake, account_id), ())
         return [
             i
-            for i in self.items
-            if i.fake == fake
-            and i.at <= t
-            and (account_id is None or i.account_id == account_id)
+            for i in pool
+            if i.at <= t
             and (post_id is None or self.post_of(i) == post_id)
             and (kind is None or i.kind == kind)
         ]
@@ -134,5 +144,7 @@ class Inbound:
     def clear(self) -> None:
         """Forget every item."""
         self.items.clear()
+        self._by_fake.clear()
+        self._by_account.clear()
         self._attached.clear()
         self._n = 0

@@ -103,6 +103,8 @@ class Roster(BaseModel):
     clients: tuple[Client, ...] = ()
     #: account id → (account, owner): built on first lookup; the roster is frozen, so it stays true
     _index: dict[str, tuple[Account, Client]] | None = PrivateAttr(default=None)
+    #: (platform, handle without "@", lowercased) → the first such account: built on first use
+    _handles: dict[tuple[str, str], Account] | None = PrivateAttr(default=None)
 
     def _lookup(self) -> dict[str, tuple[Account, Client]]:
         # read through __pydantic_private__: ``self._index`` goes through pydantic's __getattr__,
@@ -186,6 +188,20 @@ class Roster(BaseModel):
         if hit is None:
             raise KeyError(f"no account {account_id!r} in the roster")
         return hit[1]
+
+    def by_handle(self, platform: str, handle: str) -> Account | None:
+        """The first account of ``platform`` (in roster order) whose handle is ``handle``,
+        compared without case and leading "@"s."""
+        private = self.__pydantic_private__
+        index: dict[tuple[str, str], Account] | None = (
+            private.get("_handles") if private is not None else None
+        )
+        if index is None:
+            index = {}
+            for a in self.accounts():
+                index.setdefault((a.platform, a.handle.lower().lstrip("@")), a)
+            self._handles = index
+        return index.get((platform, handle.lower().lstrip("@")))
 
     def by_platform_user_id(self, platform: str, user_id: str) -> Account | None:
         """The account a platform-side user id belongs to, if any."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from http import HTTPStatus
 from typing import Any
@@ -38,10 +39,15 @@ def person_urn_of(name: str, roster: Roster | None = None) -> str:
     that account's handle (a comment the account wrote itself carries its own id, as on LinkedIn),
     else a stable URN made from the name (strangers are not in the roster)."""
     bare = name.lower().lstrip("@")
-    if roster is not None:
-        for acc in roster.accounts("linkedin"):
-            if acc.handle.lower().lstrip("@") == bare:
-                return f"urn:li:person:{acc.platform_user_id}"
+    acc = roster.by_handle("linkedin", bare) if roster is not None else None
+    if acc is not None:
+        return f"urn:li:person:{acc.platform_user_id}"
+    return _stranger_urn(bare)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stranger_urn(bare: str) -> str:
+    """The stable person URN of a name no roster account has (the same few fans comment often)."""
     return "urn:li:person:" + hashlib.sha256(bare.encode()).hexdigest()[:10]
 
 

@@ -20,6 +20,7 @@ instead of asking again (side effects are held by the :class:`~sandbox.pacing.Pa
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
 from collections.abc import Callable
@@ -51,6 +52,13 @@ __all__ = ["DEFAULT_READ_HOLD_S", "ApiLane", "LaneDeps"]
 DEFAULT_READ_HOLD_S = 60.0
 #: a path segment that names one object (a long numeric id, a URN): ``{id}`` in route keys
 _ID_SEGMENT = re.compile(r"\d{4,}|^urn", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=4096)
+def _route_of(url: str) -> str:
+    """:meth:`ApiLane.route_of`, computed once per URL (reads poll the same few URLs)."""
+    path = httpx.URL(url).path
+    return "/".join("{id}" if _ID_SEGMENT.search(seg) else seg for seg in path.split("/"))
 
 
 @dataclass
@@ -135,8 +143,7 @@ class ApiLane:
     @staticmethod
     def route_of(url: str) -> str:
         """The route of a URL: its path with object ids replaced (``/2/tweets/{id}``)."""
-        path = httpx.URL(url).path
-        return "/".join("{id}" if _ID_SEGMENT.search(seg) else seg for seg in path.split("/"))
+        return _route_of(url)
 
     def _hold_read(self, account_id: str, method: str, url: str, r: httpx.Response) -> None:
         if self.d.defects.on("retry_after_ignored"):

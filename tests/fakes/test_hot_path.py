@@ -1,8 +1,8 @@
 """The fakes' request hot path answers exactly as the plain Starlette calls it replaced.
 
 Each shortcut (issue 15: body read, header map, header append, journal path, the served app's
-dispatch, the shared JSON decoder) is checked against the call it stands in for, on the inputs
-where they could differ.
+dispatch, the shared JSON decoder, a fake's remembered route, the in-process transport) is
+checked against the call it stands in for, on the inputs where they could differ.
 """
 
 from __future__ import annotations
@@ -226,3 +226,207 @@ def test_loads_body_refuses_what_it_refused_before_as_a_json_decode_error(
 )
 def test_loads_body_parses_what_json_loads_parses(raw: bytes | str) -> None:
     assert loads_body(raw) == json.loads(raw)
+
+
+class Recorder:
+    """An endpoint that answers 200 and keeps the scope each request reached it with."""
+
+    def __init__(self) -> None:
+        self.scopes: list[Scope] = []
+
+    async def endpoint(self, request: Request) -> Response:
+        self.scopes.append(dict(request.scope))
+        return JSONResponse(request.path_params)
+
+
+async def answer(app: Starlette, method: str, path: str) -> list[tuple[Any, Any]]:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = http_scope(path)
+    scope["method"] = method
+    await app(scope, receiver([{"type": "http.request", "body": b""}]), send)
+    return [(m.get("status"), m.get("body")) for m in sent]
+
+
+REQUESTS = [
+    ("GET", "/a/17"),
+    ("DELETE", "/a/17"),
+    ("POST", "/a/17"),  # 405: a partial match only
+    ("GET", "/a/17/b"),
+    ("HEAD", "/a/9"),
+    ("GET", "/nope"),  # 404
+    ("POST", "/b"),
+    ("GET", "/b"),  # 405
+    ("GET", "/a/x%20y"),
+]
+
+
+async def test_a_fakes_router_dispatches_every_request_as_starlettes_router_does() -> None:
+    from fakes.core.http import _Router
+
+    fast_rec, slow_rec = Recorder(), Recorder()
+
+    def routes(rec: Recorder) -> list[Route]:
+        return [
+            Route("/a/{id}", rec.endpoint, methods=["GET"]),
+            Route("/a/{id}", rec.endpoint, methods=["DELETE"]),
+            Route("/a/{id}/b", rec.endpoint, methods=["GET"]),
+            Route("/b", rec.endpoint, methods=["POST"]),
+        ]
+
+    fast = Starlette(routes=routes(fast_rec))
+    fast.router = _Router(routes(fast_rec))
+    slow = Starlette(routes=routes(slow_rec))
+    slow.router.redirect_slashes = False
+    for _ in range(2):  # the second time from what the router remembered
+        for method, path in REQUESTS:
+            got, want = await answer(fast, method, path), await answer(slow, method, path)
+            assert got == want, (method, path)
+    assert len(fast_rec.scopes) == len(slow_rec.scopes) == 12
+    for f, s in zip(fast_rec.scopes, slow_rec.scopes, strict=True):
+        assert f["path_params"] == s["path_params"]
+        assert f["route"].path == s["route"].path and f["route"].methods == s["route"].methods
+        assert (f["router"] is fast.router) and (s["router"] is slow.router)
+        assert (f["app"] is fast) and (s["app"] is slow)
+        assert set(f) == set(s)
+    # each request got its own path_params (a handler changing them changes no later request's)
+    assert fast_rec.scopes[0]["path_params"] is not fast_rec.scopes[6]["path_params"]
+
+
+class Echo:
+    """An ASGI app that keeps its scope and every message it received, then answers."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.scope: Scope = {}
+        self.received: list[Message] = []
+        self.fail = fail
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scope = dict(scope)
+        while True:
+            m = await receive()
+            self.received.append(m)
+            if not m.get("more_body"):
+                break
+        if self.fail:
+            raise RuntimeError("the app broke")
+        await send({"type": "http.response.start", "status": 201, "headers": [(b"x-a", b"1")]})
+        await send({"type": "http.response.body", "body": b"part,", "more_body": True})
+        await send({"type": "http.response.body", "body": b"end"})
+        self.received.append(await receive())  # after the response: the disconnect
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("GET", "https://api.x.com/2/users/me?x=1&y=%20", None),
+        ("POST", "https://api.x.com:8443/p%2Fq/r?z", b'{"a": 1}'),
+        ("HEAD", "http://fakes/x/2/tweets", None),
+        ("POST", "https://api.x.com/2/tweets", b""),
+    ],
+)
+async def test_the_in_process_transport_sends_and_answers_as_httpx_asgi_transport(
+    method: str, url: str, body: bytes | None
+) -> None:
+    import httpx
+
+    from fakes.routing import InProcessASGI
+
+    mine, theirs = Echo(), Echo()
+    request = httpx.Request(method, url, content=body, headers={"X-Mixed": "Case"})
+    got = await InProcessASGI(mine).handle_async_request(request)
+    want = await httpx.ASGITransport(app=theirs).handle_async_request(request)
+    assert mine.scope == theirs.scope
+    assert mine.received == theirs.received
+    assert (got.status_code, got.headers.raw) == (want.status_code, want.headers.raw)
+    assert await got.aread() == await want.aread()
+    for app in (Echo(fail=True), Echo(fail=True)):
+        with pytest.raises(RuntimeError, match="the app broke"):
+            await InProcessASGI(app).handle_async_request(request)
+
+
+def test_inbound_visible_answers_what_filtering_every_item_answers() -> None:
+    """Its per-fake and per-account index gives the same items, in order, and asks ``post_of``
+    (which attaches a comment to a post) of the same items as a scan of ``items`` did."""
+    from fakes.core.inbound import Inbound
+
+    def scan(ib: Inbound, fake: str, **kw: Any) -> list[Any]:
+        t = ib.now()
+        return [
+            i
+            for i in ib.items
+            if i.fake == fake
+            and i.at <= t
+            and (kw.get("account_id") is None or i.account_id == kw["account_id"])
+            and (kw.get("post_id") is None or ib.post_of(i) == kw["post_id"])
+            and (kw.get("kind") is None or i.kind == kw["kind"])
+        ]
+
+    now = [100.0]
+    boards = []
+    for _ in range(2):
+        ib = Inbound(lambda: now[0])
+        asked: list[str] = []
+
+        def newest(account: str, at: float, asked: list[str] = asked) -> str:
+            asked.append(account)
+            return f"post-{account}-{int(at) // 50}"
+
+        ib.resolvers["linkedin"] = newest
+        boards.append((ib, asked))
+    for ib, _ in boards:
+        for n in range(30):
+            fake = ("linkedin", "x", "instagram")[n % 3]
+            ib.schedule(
+                fake,
+                "comment" if n % 4 else "dm",
+                f"acc{n % 2}",
+                f"text {n}",
+                at=80.0 + 5 * n,
+                post_id=None if n % 5 else f"post-acc{n % 2}-1",
+            )
+    queries: list[dict[str, Any]] = [
+        {},
+        {"account_id": "acc1"},
+        {"kind": "comment"},
+        {"post_id": "post-acc0-2", "kind": "comment"},
+        {"account_id": "acc0", "post_id": "post-acc0-1"},
+        {"account_id": "nobody"},
+    ]
+    fast, fast_asked = boards[0]
+    slow, slow_asked = boards[1]
+    for t in (100.0, 150.0, 300.0):
+        now[0] = t
+        for fake in ("linkedin", "x", "instagram", "none"):
+            for q in queries:
+                assert fast.visible(fake, **q) == scan(slow, fake, **q), (t, fake, q)
+    assert fast_asked == slow_asked and fast_asked
+    fast.clear()
+    assert fast.visible("linkedin") == [] and fast.items == []
+
+
+@pytest.mark.parametrize("bare_case", [str.lower, str.upper, lambda h: "@@" + h.lstrip("@")])
+def test_a_linkedin_commenter_urn_is_what_scanning_the_roster_gave(bare_case: Any) -> None:
+    import hashlib
+
+    from fakes.core.roster import Roster
+    from fakes.linkedin._wire import person_urn_of
+
+    def scanned(name: str, roster: Roster) -> str:
+        bare = name.lower().lstrip("@")
+        for acc in roster.accounts("linkedin"):
+            if acc.handle.lower().lstrip("@") == bare:
+                return f"urn:li:person:{acc.platform_user_id}"
+        return "urn:li:person:" + hashlib.sha256(bare.encode()).hexdigest()[:10]
+
+    roster = Roster.generate(clients=4)
+    names = [bare_case(a.handle) for a in roster.accounts()] + ["@fan", "Fan", "@Ünïcode"]
+    for _ in range(2):
+        for name in names:
+            assert person_urn_of(name, roster) == scanned(name, roster), name
+    # only LinkedIn accounts have member URNs; an X handle is a stranger there
+    x = roster.accounts("x")[0].handle
+    assert person_urn_of(x, roster) == scanned(x, Roster())

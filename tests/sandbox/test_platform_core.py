@@ -486,3 +486,41 @@ def test_every_control_change_is_recorded_with_actor_reason_and_time() -> None:
             ] == ["anthropic", "openai"]
 
     virtual(main)
+
+
+async def test_the_platform_client_builds_the_requests_plain_httpx_builds() -> None:
+    """Its URL cache hands httpx the URL it would have parsed: same URL, query and headers,
+    the first time and from the cache; a URL httpx refuses still raises."""
+    from sandbox.platform import _ApiClient
+
+    def ok(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200)
+
+    mine = _ApiClient(transport=httpx.MockTransport(ok))
+    plain = httpx.AsyncClient(transport=httpx.MockTransport(ok))
+    cases: list[tuple[str, dict[str, object] | None]] = [
+        ("https://api.x.com/2/tweets?old=1", {"n": 1}),  # params replace the URL's query
+        ("https://api.x.com/2/tweets", {"n": True}),  # 1, 1.0 and True are equal keys
+        ("https://api.x.com/2/tweets", {"n": 1.0}),
+        ("https://api.x.com/2/tweets", {"n": 1}),
+        ("https://graph.facebook.com/v21.0/me", {"fields": "id,name", "q": "a b&c", "z": None}),
+        ("https://api.x.com/2/tweets?z=1", {}),  # empty params drop the query
+        ("https://api.x.com/2/tweets", {"ids": ["1", "2"]}),  # a list: not cached
+        ("https://api.linkedin.com/rest/posts/urn%3Ali%3Ashare%3A7", None),
+    ]
+    for _ in range(2):
+        for url, params in cases:
+            a = mine.build_request("GET", url, params=params, headers={"a": "b"})
+            b = plain.build_request("GET", url, params=params, headers={"a": "b"})
+            assert (str(a.url), a.url.raw_path, a.headers.raw) == (
+                str(b.url),
+                b.url.raw_path,
+                b.headers.raw,
+            ), (url, params)
+    for bad in ("https://api.x.com/\x01", "https://api.x.com:abc/"):
+        with pytest.raises(httpx.InvalidURL):
+            mine.build_request("GET", bad)
+        with pytest.raises(httpx.InvalidURL):
+            mine.build_request("GET", bad)  # not kept: raises again
+    await mine.aclose()
+    await plain.aclose()
