@@ -21,6 +21,10 @@ __all__ = ["Pacer"]
 DAY = 86400.0
 
 
+#: a wait for a throttle longer than this gives the runner's slot back (the job is deferred)
+LONG_HOLD_S = 300.0
+
+
 class Pacer:
     """Admission control in front of every side effect."""
 
@@ -42,7 +46,8 @@ class Pacer:
         return self._daily.get((account_id, action, int(self.now() // DAY)), 0)
 
     async def acquire(self, platform: str, account_id: str, action: str | None) -> None:
-        """Wait until one more side effect may start; raise ``Deferred`` if a daily cap is reached."""
+        """Wait until one more side effect may start; raise ``Deferred`` if a daily cap is reached
+        or a throttle holds the account or platform longer than ``LONG_HOLD_S``."""
         cond = self._cond.get(platform)
         if cond is None:
             cond = self._cond[platform] = asyncio.Condition()
@@ -61,6 +66,13 @@ class Pacer:
                 self._penalty.get(account_id, 0.0),
                 self._penalty.get(platform, 0.0),
             )
+            if ready > t + LONG_HOLD_S:
+                # a platform's long hold (LinkedIn's daily 429 lasts until midnight UTC): give the
+                # worker back and come back then, or the held jobs fill every slot of the runner
+                # and starve the work of every other platform, client, tool and poll
+                raise Deferred(
+                    f"pacing: {platform} holds {account_id} until a throttle lifts", run_at=ready
+                )
             if ready > t:
                 await asyncio.sleep(ready - t)
                 continue

@@ -524,3 +524,32 @@ async def test_the_platform_client_builds_the_requests_plain_httpx_builds() -> N
             mine.build_request("GET", bad)  # not kept: raises again
     await mine.aclose()
     await plain.aclose()
+
+
+def test_a_long_throttle_gives_the_runners_slot_back_and_a_short_one_is_waited_out() -> None:
+    # LinkedIn's daily 429 holds an account until midnight UTC: a job that slept through it in
+    # a runner slot would, with a few of its kind, starve every other platform, tool call and
+    # poll (found by `vibedrill explore` on the healthy platform)
+    import random
+
+    from sandbox.controls import Controls
+    from sandbox.defects import Defects
+    from sandbox.errors import Deferred
+    from sandbox.pacing import LONG_HOLD_S, Pacer
+
+    clock = [1_000_000.0]
+    pacer = Pacer(
+        Controls(Settings(), lambda: clock[0]), lambda: clock[0], random.Random(1), Defects()
+    )
+    pacer.penalise("acme-li", clock[0] + 3 * 3600)
+    with pytest.raises(Deferred) as e:
+        asyncio.run(pacer.acquire("linkedin", "acme-li", "publish"))
+    assert e.value.run_at == clock[0] + 3 * 3600
+    # a short hold is waited out in the slot (it sleeps, it does not defer)
+    pacer.penalise("acme-x", clock[0] + LONG_HOLD_S / 10)
+
+    async def short() -> None:
+        await asyncio.wait_for(pacer.acquire("x", "acme-x", "publish"), 0.05)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(short())
