@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -67,17 +68,30 @@ def test_runbook_and_incident_type_of_a_fault() -> None:
     assert incident_of("http.latency", "media") == "QUEUE"
 
 
+def terminal(raw: dict[str, Any]) -> dict[str, Any]:
+    """The parameters explore gives ``every_job_terminal_after_healing`` for a drawn schedule."""
+    return next(
+        i["params"]
+        for i in invariants_for(raw)
+        if isinstance(i, dict) and i["name"] == "every_job_terminal_after_healing"
+    )
+
+
+def head(runbook: str, incident: str) -> dict[str, object]:
+    """The identity keys every hand-built scenario mapping of these tests shares."""
+    return {
+        "id": "t",
+        "title": "t",
+        "runbook": runbook,
+        "severity": "P2",
+        "incident_types": [incident],
+    }
+
+
 def test_publish_must_succeed_only_when_a_token_expiry_is_the_only_social_trouble() -> None:
     base = {"world": {"platforms": ["x"]}, "workload": {}}
     expiry = {**base, "faults": [{"kind": "x.token_expired", "at": 600, "duration": 300}]}
     revoked = {**base, "faults": [{"kind": "x.token_revoked", "at": 600, "duration": 300}]}
-
-    def terminal(raw: dict[str, object]) -> dict[str, object]:
-        return next(
-            i["params"]
-            for i in invariants_for(raw)
-            if isinstance(i, dict) and i["name"] == "every_job_terminal_after_healing"
-        )
 
     assert terminal(expiry)["must_succeed"] == ["publish"]
     assert "must_succeed" not in terminal(revoked)
@@ -206,11 +220,7 @@ def test_minimising_drops_every_fault_and_all_traffic_the_violation_does_not_nee
     from harness.explore.loop import minimise_faults, minimise_workload
 
     raw = {
-        "id": "t",
-        "title": "t",
-        "runbook": "RB-05",
-        "severity": "P2",
-        "incident_types": ["RATE"],
+        **head("RB-05", "RATE"),
         "world": {"clients": 3, "platforms": ["x", "instagram"]},
         "workload": {
             "duration": 1200,
@@ -249,11 +259,7 @@ def test_minimising_gives_back_the_controls_and_alerting_the_violation_does_not_
     from harness.explore.loop import minimise_workload
 
     raw = {
-        "id": "t",
-        "title": "t",
-        "runbook": "RB-10",
-        "severity": "P2",
-        "incident_types": ["ENGAGE"],
+        **head("RB-10", "ENGAGE"),
         "world": {"clients": 1, "platforms": ["x"]},
         "workload": {"duration": 1200, "posts_per_hour": 30, "inbound_comments_per_hour": 120},
         "faults": [{"kind": "x.reply_echo", "at": 600, "duration": 600}],
@@ -353,11 +359,7 @@ def test_the_written_scenario_keeps_the_watchful_alerting_and_the_unavailable_co
     from harness.explore.output import write_found
 
     raw = {
-        "id": "t",
-        "title": "t",
-        "runbook": "RB-10",
-        "severity": "P2",
-        "incident_types": ["ENGAGE"],
+        **head("RB-10", "ENGAGE"),
         "seed": 1,
         "world": {"clients": 1, "platforms": ["x"]},
         "workload": {"duration": 1200, "posts_per_hour": 30, "inbound_comments_per_hour": 120},
@@ -389,11 +391,7 @@ def test_a_new_finding_never_overwrites_another_of_the_same_name(tmp_path: Path)
     def result(duration: int, draw: int) -> SearchResult:
         s = Scenario.model_validate(
             {
-                "id": "t",
-                "title": "t",
-                "runbook": "RB-02",
-                "severity": "P2",
-                "incident_types": ["PUBLISH"],
+                **head("RB-02", "PUBLISH"),
                 "seed": 1,
                 "world": {"clients": 1, "platforms": ["x"]},
                 "workload": {"duration": duration, "posts_per_hour": 30},
@@ -419,16 +417,6 @@ def test_a_linkedin_daily_throttle_lets_linkedin_work_wait_past_the_drill() -> N
         "workload": {},
         "faults": [{"kind": "linkedin.rate_limited", "at": 600, "duration": 300}],
     }
-    terminal = next(
-        i["params"]
-        for i in invariants_for(raw)
-        if isinstance(i, dict) and i["name"] == "every_job_terminal_after_healing"
-    )
-    assert terminal["may_wait_on"] == ["linkedin"]
+    assert terminal(raw)["may_wait_on"] == ["linkedin"]
     raw["faults"] = [{"kind": "x.rate_limited", "at": 600, "duration": 300}]
-    terminal = next(
-        i["params"]
-        for i in invariants_for(raw)
-        if isinstance(i, dict) and i["name"] == "every_job_terminal_after_healing"
-    )
-    assert "may_wait_on" not in terminal
+    assert "may_wait_on" not in terminal(raw)
