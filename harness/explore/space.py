@@ -534,10 +534,6 @@ def invariants_for(raw: dict[str, Any]) -> list[Any]:
     terminal: dict[str, Any] = {"also_terminal": ["awaiting_approval"]}
     if must:
         terminal["must_succeed"] = must
-    # LinkedIn's daily 429 holds the account until midnight UTC (its wire says no sooner): work
-    # still waiting for it when the drill ends is not stuck
-    if any(f["kind"] == "linkedin.rate_limited" for f in faults):
-        terminal["may_wait_on"] = ["linkedin"]
     out.append({"name": "every_job_terminal_after_healing", "params": terminal})
     if not social and all(f.get("duration") is not None for f in faults):
         out.append(

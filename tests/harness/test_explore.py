@@ -409,14 +409,3 @@ def test_a_new_finding_never_overwrites_another_of_the_same_name(tmp_path: Path)
     second = write_found(result(1800, 12), tmp_path)
     assert second != first and second.stem == f"{first.stem}_d12"
     assert load_scenario(first).workload.duration == 1200
-
-
-def test_a_linkedin_daily_throttle_lets_linkedin_work_wait_past_the_drill() -> None:
-    raw = {
-        "world": {"platforms": ["x", "linkedin"]},
-        "workload": {},
-        "faults": [{"kind": "linkedin.rate_limited", "at": 600, "duration": 300}],
-    }
-    assert terminal(raw)["may_wait_on"] == ["linkedin"]
-    raw["faults"] = [{"kind": "x.rate_limited", "at": 600, "duration": 300}]
-    assert "may_wait_on" not in terminal(raw)

@@ -265,11 +265,6 @@ class TerminalParams(Params):
         description="job kinds a healed, transient fault must not lose: they may end succeeded or "
         "needs_human_confirm (the platform says it cannot tell), not failed or dead-lettered",
     )
-    may_wait_on: tuple[str, ...] = Field(
-        (),
-        description="platforms whose announced hold may outlast the drill (LinkedIn's daily 429 "
-        "holds an account until midnight UTC): their jobs may still be queued or waiting",
-    )
 
 
 @invariant(TerminalParams)
@@ -290,13 +285,8 @@ def every_job_terminal_after_healing(
         born = max(float(j.get("created_at") or 0.0), float(run_at or 0.0))
         if born > record.end_t - p.settle_s:
             continue
-        state = str(j.get("state"))
-        if (
-            state in ("queued", "retry_wait", "scheduled")
-            and str(j.get("platform")) in p.may_wait_on
-        ):
-            continue
         checked += 1
+        state = str(j.get("state"))
         if state in ok and state != "succeeded" and str(j.get("kind")) in p.must_succeed:
             phrase = (
                 f"of kind {j.get('kind')} ended {state} although its work had a healthy alternative "
