@@ -13,7 +13,7 @@ from ..record import KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, DrillRecord
 from ..rows import JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
-from ._facts import evidence, facts
+from ._facts import evidence, facts, thread_of
 
 __all__ = ["engagement_loops_bounded", "rate_within_platform_limits", "spend_within_budget"]
 
@@ -268,24 +268,8 @@ def engagement_loops_bounded(record: DrillRecord, p: LoopParams) -> Findings | N
     A thread is the post a conversation hangs off: a comment on one of our own replies (an echo
     that baits a loop) belongs to the thread of the comment that reply answered.
     """
-    inbound = {str(c.get("id")): c for c in record.inbound if c.get("id") is not None}
     ours = {str(e.get("resource_id")) for e in record.ledger if e.get("action") == "reply.created"}
-    #: our reply → the inbound item it answered (an echo on our reply continues that thread)
-    answered = {
-        str(e.get("resource_id")): str(e.get("in_reply_to"))
-        for e in record.ledger
-        if e.get("action") == "reply.created" and e.get("resource_id")
-    }
-
-    def root(target: str) -> str:
-        """The thread of an inbound item: its post, followed back through our own replies."""
-        thread = str((inbound.get(target) or {}).get("post_id") or target)
-        seen: set[str] = set()
-        while thread in answered and thread not in seen:
-            seen.add(thread)
-            nxt = answered[thread]
-            thread = str((inbound.get(nxt) or {}).get("post_id") or nxt)
-        return thread
+    root = thread_of(record)
 
     per_thread: dict[tuple[object, str], int] = {}
     out: list[Violation] = []
