@@ -9,12 +9,21 @@ usage is charged. Every call is audited (``llm.complete``, ``image.generate``,
 ``video.generate``) with the provider's request id as proof, and tokens and spend go to
 telemetry.
 
+A provider's 429 holds that provider for every call, not only the one that met it: its limits
+are per API key, so the other calls in flight would only run into the same 429. Calls wait out
+a short hold (up to the retry policy's ``max_retry_after_s``) and skip a longer one (a quota
+gone: ``PROVIDER_QUOTA_HOLD_S``) for the next provider routed; when every routed provider is
+held, the job is retried after the soonest hold ends. When a hold ends, one call goes first and
+the others wait for its answer (RB-05's "resume slowly"): a 429 holds the provider again, any
+other answer ends the hold.
+
 Defects declared here: ``no_provider_failover`` (only the first provider is ever tried) and
 ``no_budget_stop`` (budgets and the recursion cap count but never stop anything).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -53,6 +62,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HARD_TOOL_ROUND_CEILING",
+    "PROVIDER_HOLD_DEFAULT_S",
+    "PROVIDER_QUOTA_HOLD_S",
     "GenerationComponent",
     "GenerationFailed",
     "Generator",
@@ -80,13 +91,28 @@ class NoBudgetStop(Defect, name="no_budget_stop", runbook="RB-12"):
     Fix: enforce per-episode budgets, fix recursion stop conditions)."""
 
 
+#: seconds a provider's 429 holds it when the answer names no Retry-After
+PROVIDER_HOLD_DEFAULT_S = 60.0
+#: seconds ``insufficient_quota`` holds a provider (credits do not come back by themselves)
+PROVIDER_QUOTA_HOLD_S = 900.0
+
+
 class GenerationFailed(Exception):
-    """Every provider routed for a capability failed (or none was routed)."""
+    """Every provider routed for a capability failed (or none was routed).
+
+    ``retry_after``: when every provider failed because it was throttled, the seconds until the
+    soonest of their holds ends (None otherwise).
+    """
 
     def __init__(
-        self, capability: str, errors: Sequence[ProviderError], tried: Sequence[str]
+        self,
+        capability: str,
+        errors: Sequence[ProviderError],
+        tried: Sequence[str],
+        retry_after: float | None = None,
     ) -> None:
         self.capability, self.errors, self.tried = capability, list(errors), list(tried)
+        self.retry_after = retry_after
         detail = "; ".join(str(e) for e in errors) or "no provider routed"
         super().__init__(
             f"{capability} generation failed on {', '.join(tried) or 'no provider'}: {detail}"
@@ -138,6 +164,55 @@ class Generator:
     #: failed is handed back by a later submit with the same key, and its audit must name the
     #: request that created it (the one the provider bills); dropped once the render is audited
     _submitted: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: the platform's clock (holds are kept in its time)
+    now: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
+    #: provider → when the hold its last 429 set ends (kept until a call after it is answered)
+    _holds: dict[str, float] = field(default_factory=dict)
+    #: provider → set when the first call after its hold has its answer
+    _probing: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def _hold(self, provider: str, err: ProviderError) -> None:
+        """Hold ``provider`` for every call after a 429 (its limits are per key, not per call)."""
+        if err.status != 429:
+            return
+        if err.code == "insufficient_quota":
+            wait = PROVIDER_QUOTA_HOLD_S
+        else:
+            wait = err.retry_after if err.retry_after is not None else PROVIDER_HOLD_DEFAULT_S
+        self._holds[provider] = max(self._holds.get(provider, 0.0), self.now() + wait)
+
+    def held_for(self, provider: str) -> float:
+        """Seconds until ``provider``'s hold ends (0 when it is not held)."""
+        return max(0.0, self._holds.get(provider, 0.0) - self.now())
+
+    async def _send(self, provider: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Make one provider call once no hold is in the way; a 429 holds the provider."""
+        while True:
+            wait = self.held_for(provider)
+            if wait > 0:  # another call's 429 holds this provider: no request until it ends
+                await self.sleep(wait)
+                continue
+            first = self._probing.get(provider)
+            if first is not None:  # the first call after the hold is out: wait for its answer
+                await first.wait()
+                continue
+            break
+        probe = None
+        if provider in self._holds:
+            probe = self._probing[provider] = asyncio.Event()
+        try:
+            result = await call()
+        except ProviderError as e:
+            self._hold(provider, e)
+            raise
+        else:
+            if probe is not None:
+                del self._holds[provider]
+            return result
+        finally:
+            if probe is not None:
+                del self._probing[provider]
+                probe.set()
 
     # clients --------------------------------------------------------------------------------
     def _text(self, provider: str) -> OpenAIClient | AnthropicClient:
@@ -186,6 +261,7 @@ class Generator:
         """
         errors: list[ProviderError] = []
         tried: list[str] = []
+        holds: list[float] = []
         for provider in self._providers(capability):
             est = estimate(provider) if callable(estimate) else estimate
             common = dict(
@@ -222,6 +298,21 @@ class Generator:
                     **common,
                 )
                 raise
+            held = self.held_for(provider)
+            if held > self.policy.max_retry_after_s:
+                # a long hold (a quota gone): no call until it ends; the next provider may serve
+                holds.append(held)
+                errors.append(
+                    ProviderError(
+                        provider,
+                        f"held for {held:g}s more after a 429",
+                        status=429,
+                        code="held",
+                        retryable=False,
+                        failover=True,
+                    )
+                )
+                continue
             tried.append(provider)
             await _call(self.audit, phase="attempt", detail={"episode_id": episode_id}, **common)
 
@@ -231,13 +322,15 @@ class Generator:
                     self.metric("rate_limit_hits", 1, {"platform": provider})
 
             def attempt(retry: int, provider: str = provider) -> Awaitable[Any]:
-                return call(provider, retry)
+                return self._send(provider, lambda: call(provider, retry))
 
             self.budget.hold(client_id, episode_id, tokens=est[0], usd=est[1])
             try:
                 result = await with_retries(attempt, self.policy, self.rng, self.sleep, on_error)
             except ProviderError as e:
                 errors.append(e)
+                if e.status == 429:
+                    holds.append(self.held_for(provider))
                 proof = {"request_id": e.request_id} if e.request_id else {}
                 # the provider did the work (and billed it) and only its result is out of reach:
                 # the side effect happened, so the outcome says success, with the error beside it
@@ -265,7 +358,10 @@ class Generator:
             finally:
                 self.budget.release(client_id, episode_id, tokens=est[0], usd=est[1])
             return result, provider
-        raise GenerationFailed(capability, errors, tried)
+        throttled = bool(errors) and len(holds) == len(errors)
+        raise GenerationFailed(
+            capability, errors, tried, retry_after=min(holds) if throttled else None
+        )
 
     def _charge(
         self,

@@ -47,6 +47,7 @@ class GenerationComponent:
             defect=p.defects.on,
             rng=random.Random(f"generation:{p.seed}"),
             sleep=asyncio.sleep,
+            now=p.now,
             account_of=self._account_of,
             gate=self._gate,
             timeout=p.settings.provider_timeout_s,
@@ -181,7 +182,7 @@ class GenerationComponent:
         except GenerationFailed as e:
             if any(x.resource_id for x in e.errors):  # done and billed: running it again pays twice
                 raise Fatal(f"generation_unusable: {e}") from None
-            raise Retryable(f"generation_failed: {e}") from None
+            raise Retryable(f"generation_failed: {e}", e.retry_after) from None
 
     def _tool_runner(self, job: JobRecord) -> RunTool | None:
         comp = self.p.components.get("sandbox.toolgate_client")

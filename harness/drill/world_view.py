@@ -94,6 +94,7 @@ class InProcessWorld:
                 "author": i.author,
                 "t": i.at,
                 "echo": i.echo_of,
+                "text": i.text,
             }
             for i in w.inbound.items
         ]
@@ -153,6 +154,7 @@ class ServedWorld:
                 "author": x["author"],
                 "t": x["t"],
                 "echo": x["echo_of"],
+                "text": x.get("text") or "",
             }
             for x in rows
         ]

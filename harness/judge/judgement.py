@@ -169,6 +169,7 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 #: judged in every drill, listed or not (a scenario lists one to give it parameters)
 DEFAULT_INVARIANTS: tuple[str, ...] = (
     "every_side_effect_audited",
+    "held_engagement_answered_after_release",
     "no_secret_in_artifacts",
     "nothing_reaches_a_host_it_was_not_given",
     "retries_within_policy",

@@ -333,7 +333,9 @@ class DrillRecord:
 
     def first_containment_t(self) -> float | None:
         """When the first containment action happened: explicit, else the earliest kill switch
-        engaged or control change made by someone other than the drill/platform."""
+        engaged or control change made by someone other than the drill/platform, once the
+        fault window has begun (a control set before anything went wrong is set-up, not
+        containment)."""
         if self.containment_t is not None:
             return self.containment_t
         cands = [e.t for e in self.timeline.of_kind("kill_switch.engaged")]
@@ -343,6 +345,9 @@ class DrillRecord:
             for e in self.timeline.of_kind("control.changed")
             if e.actor not in ("drill", "platform", "fake")
         ]
+        w = self.window()
+        if w is not None:
+            cands = [t for t in cands if t >= w[0]]
         return min(cands) if cands else None
 
     def window(self) -> tuple[float, float] | None:

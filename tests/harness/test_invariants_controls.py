@@ -300,6 +300,7 @@ def test_a_post_reported_live_after_only_failed_lookups_is_a_violation():
 def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_scenario_does_not_list_them():
     assert set(DEFAULT_INVARIANTS) == {
         "every_side_effect_audited",
+        "held_engagement_answered_after_release",
         "no_secret_in_artifacts",
         "nothing_reaches_a_host_it_was_not_given",
         "retries_within_policy",
@@ -365,6 +366,46 @@ def test_retries_within_the_policy_hold_and_a_platform_without_a_policy_is_not_j
     assert verdict("retries_within_policy", record(jobs=jobs)).verdict == "not_applicable"
     bad = record(retry_policy={"max_attempts": "many"}, jobs=jobs)
     assert verdict("retries_within_policy", bad).verdict == "not_applicable"
+
+
+def acting(n: int, at: float, status: int | None, key: str = "k1", method: str = "POST") -> dict:
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "started": T0 + at,
+        "fake": "x",
+        "method": method,
+        "route": "tweets.create",
+        "status": status,
+        "account_id": "acme-x",
+        "request_id": f"q{n}",
+        "idempotency_key": key,
+    }
+
+
+def test_retries_of_a_failed_request_faster_than_the_stated_back_off_are_a_violation():
+    # 2 s doubling: four retries need at least 2+4 (attempts) + 2+4 (outage retries) = 12 s
+    def judged(times: list[float], statuses: list[int | None]) -> Any:
+        journal = [
+            acting(i, at, st) for i, (at, st) in enumerate(zip(times, statuses, strict=True))
+        ]
+        return verdict(
+            "retries_within_policy",
+            record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=journal),
+        )
+
+    flat = judged([0, 2, 4, 6, 8], [503, 503, None, 429, 201])
+    assert flat.verdict == "violated"
+    assert "retried 4 failed requests in 8.0s, faster than the back-off allows" in flat.detail
+    assert "k1" in flat.detail
+    doubling = judged([0, 2, 6, 14, 30], [503, 503, 503, 503, 201])
+    assert doubling.verdict == "held"
+    assert doubling.detail.endswith("1 jobs retried failed requests no faster than the back-off")
+    # a success, a 4xx or a lookup (GET) in between is not a failure worth retrying
+    assert judged([0, 1, 2, 3], [201, 400, 401, 201]).verdict == "held"
+    lookups = [acting(i, i, 503, method="GET") for i in range(6)]
+    rec = record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=lookups)
+    assert verdict("retries_within_policy", rec).verdict == "held"
 
 
 # --- runbook_steps_applied and the audit's own contract ---------------------------------------

@@ -49,6 +49,26 @@ def test_a_request_before_retry_after_elapsed_violates_the_rate_limit_invariant(
     )
 
 
+def test_a_request_of_the_same_virtual_instant_as_a_429_is_judged_by_the_audits_order():
+    # in virtual time two requests of one instant share a time stamp: the platform's audit
+    # says whether the second was sent before the 429 of the first was read (in flight) or after
+    def run(second_attempt_seq: int) -> str:
+        journal = [jr(1, 100, 429, "f1"), jr(2, 100)]
+        journal[0]["idempotency_key"], journal[1]["idempotency_key"] = "k1", "k2"
+        attempt = {**aud(1, 100, job="j1", key="k1"), "phase": "attempt", "outcome": None}
+        failed = aud(3, 100, job="j1", key="k1", outcome="failed")
+        second = {**aud(second_attempt_seq, 100, job="j2", key="k2")}
+        second.update(phase="attempt", outcome=None)
+        rec = record(journal=journal, fault_rules=RULES, audit=[attempt, second, failed])
+        return judge("rate_within_platform_limits", rec).verdict
+
+    assert run(2) == "held"  # attempted before the 429's outcome: it was already in flight
+    assert run(4) == "violated"  # attempted after the platform had the 429 in hand
+    # a request with no audited attempt (not a side effect) gets no such excuse
+    rec = record(journal=[jr(1, 100, 429, "f1"), jr(2, 100)], fault_rules=RULES)
+    assert judge("rate_within_platform_limits", rec).verdict == "violated"
+
+
 def test_a_request_throttled_for_an_accounts_own_hourly_limit_is_a_violation():
     # an instagram.rate_limited rule with calls_per_hour: the usage headers counted up to it,
     # so each request the fake throttles for it (code 80002) is the platform's own doing

@@ -165,6 +165,78 @@ def test_insufficient_quota_fails_over_at_once_without_retrying() -> None:
     drill(body, faults=({"kind": "openai.quota_exhausted"},))
 
 
+def test_a_429_holds_the_provider_for_every_call_and_one_call_goes_first_when_it_ends() -> None:
+    async def body(rig: Rig) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+
+        async def later(delay: float) -> str:
+            await asyncio.sleep(delay)
+            return (await rig.gen.complete(client_id="acme", prompt="hello")).completion.provider
+
+        got = await asyncio.gather(later(0.0), later(1.0), later(2.0))
+        assert got == ["openai", "openai", "openai"]
+        sent = [(round(j.started - t0, 3), j.status) for j in rig.journal("openai")]
+        # the 429 at T+0 held openai for 7 s for all three calls, not only the one that met it
+        assert sent[0] == (0.0, 429)
+        assert all(t >= 7.0 for t, _ in sent[1:]) and [s for _, s in sent[1:]] == [200] * 3
+
+    drill(
+        body,
+        faults=({"kind": "openai.rate_limited", "first_n": 1, "params": {"retry_after_s": 7}},),
+    )
+
+
+def test_a_429_met_by_the_first_call_after_a_hold_holds_the_provider_again() -> None:
+    async def body(rig: Rig) -> None:
+        t0 = asyncio.get_running_loop().time()
+
+        async def later(delay: float) -> None:
+            await asyncio.sleep(delay)
+            await rig.gen.complete(client_id="acme", prompt="hello")
+
+        await asyncio.gather(later(0.0), later(1.0))
+        sent = [(round(j.started - t0, 3), j.status) for j in rig.journal("openai")]
+        # T+0 429 (hold 5 s) → T+5 the first call after it: 429 again (hold to T+10) → the
+        # call waiting behind it does not go at T+5
+        assert sent[:2] == [(0.0, 429), (5.0, 429)]
+        assert all(t >= 10.0 for t, _ in sent[2:]) and len(sent) == 4
+
+    drill(
+        body,
+        faults=({"kind": "openai.rate_limited", "first_n": 2, "params": {"retry_after_s": 5}},),
+    )
+
+
+def test_insufficient_quota_holds_openai_so_later_calls_go_to_anthropic_without_asking() -> None:
+    async def body(rig: Rig) -> None:
+        for _ in range(3):
+            out = await rig.gen.complete(client_id="acme", prompt="hello")
+            assert out.completion.provider == "anthropic"
+            await asyncio.sleep(60)
+        assert [j.status for j in rig.journal("openai")] == [429]
+        assert rig.gen.held_for("openai") > 0
+
+    drill(body, faults=({"kind": "openai.quota_exhausted"},))
+
+
+def test_when_every_provider_is_held_the_failure_says_when_the_soonest_hold_ends() -> None:
+    async def body(rig: Rig) -> None:
+        with pytest.raises(GenerationFailed) as err:
+            await rig.gen.complete(client_id="acme", prompt="hello")
+        assert err.value.retry_after is not None and 800 < err.value.retry_after <= 900
+        with pytest.raises(GenerationFailed) as again:
+            await rig.gen.complete(client_id="acme", prompt="hello")
+        assert [j.status for j in rig.journal("openai")] == [429]  # held: not asked again
+        assert again.value.retry_after is not None and again.value.retry_after <= 900
+
+    drill(
+        body,
+        routing={"text": ("openai",), "image": ("openai",), "video": ("media",)},
+        faults=({"kind": "openai.quota_exhausted"},),
+    )
+
+
 def test_anthropic_529_overloaded_is_retried_then_reported() -> None:
     async def body(rig: Rig) -> None:
         with pytest.raises(GenerationFailed) as err:

@@ -1,6 +1,6 @@
 """Invariants: positive claims about a drill, each a pure function of the drill record."""
 
-from . import controls, pacing, recovery, safety
+from . import controls, holds, pacing, recovery, safety
 from ._base import (
     REGISTRY,
     Findings,
@@ -34,6 +34,7 @@ __all__ = [
     "catalogue",
     "controls",
     "evaluate",
+    "holds",
     "invariant",
     "pacing",
     "recovery",

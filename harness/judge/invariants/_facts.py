@@ -11,12 +11,13 @@ names the resource (the platform says "I made this, but could not confirm it is 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..record import AUDIT_ACTION_OF, SOCIAL_FAKES, DrillRecord
 from ..rows import AuditRow, LedgerRow, text
 
-__all__ = ["CLAIMING_OUTCOMES", "Facts", "Intent", "evidence", "facts", "noun_of"]
+__all__ = ["CLAIMING_OUTCOMES", "Facts", "Intent", "evidence", "facts", "noun_of", "thread_of"]
 
 #: audit outcomes that account for a side effect named by their proof
 CLAIMING_OUTCOMES: frozenset[str] = frozenset({"success", "needs_human_confirm"})
@@ -138,3 +139,27 @@ def facts(record: DrillRecord) -> Facts:
             )
         intents[i] = intent
     return Facts(claims=claims, intents=intents, successes=successes)
+
+
+def thread_of(record: DrillRecord) -> Callable[[str], str]:
+    """``inbound item id → thread``: the post a conversation hangs off, followed back through our
+    own replies (a comment on one of our replies continues the thread of what that reply
+    answered)."""
+    inbound = {str(c.get("id")): c for c in record.inbound if c.get("id") is not None}
+    #: our reply → the inbound item it answered
+    answered = {
+        str(e.get("resource_id")): str(e.get("in_reply_to"))
+        for e in record.ledger
+        if e.get("action") == "reply.created" and e.get("resource_id")
+    }
+
+    def root(target: str) -> str:
+        thread = str((inbound.get(target) or {}).get("post_id") or target)
+        seen: set[str] = set()
+        while thread in answered and thread not in seen:
+            seen.add(thread)
+            nxt = answered[thread]
+            thread = str((inbound.get(nxt) or {}).get("post_id") or nxt)
+        return thread
+
+    return root

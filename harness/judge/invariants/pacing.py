@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,7 @@ from ..record import KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, DrillRecord
 from ..rows import JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
-from ._facts import evidence, facts
+from ._facts import evidence, facts, thread_of
 
 __all__ = ["engagement_loops_bounded", "rate_within_platform_limits", "spend_within_budget"]
 
@@ -78,6 +78,9 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
     # time scale of 240 makes seconds of the world's: slack on Retry-After grows with it
     tolerance_s = p.tolerance_s + float(record.extra.get("clock_skew_s") or 0.0)
     blocked: dict[tuple[object, ...], tuple[float, float]] = {}
+    #: the request whose throttle set each hold (its journal row)
+    cause: dict[tuple[object, ...], JournalRow] = {}
+    concurrent = _concurrent_with(record)
     windows: dict[tuple[object, ...], deque[float]] = {}
     out: list[Violation] = []
     saw_429 = False
@@ -98,7 +101,10 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
         key = (fake, j.get("account_id")) + ((j.get("route"),) if p.per == "route" else ())
         noun = ("request", "requests")
         until = blocked.get(key)
-        in_flight = until is not None and in_flight_s > 0 and t <= until[0] + in_flight_s
+        in_flight = until is not None and (
+            (in_flight_s > 0 and t <= until[0] + in_flight_s)
+            or (t == until[0] and key in cause and concurrent(j, cause[key]))
+        )
         if until is not None and t < until[1] - tolerance_s and not in_flight:
             phrase = (
                 f"sent to {fake} {j.get('route') if p.per == 'route' else ''} for "
@@ -132,6 +138,7 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                 )
                 prev = blocked.get(key, (t, t))
                 blocked[key] = (t, max(prev[1], t + ra))
+                cause[key] = j
         limit = p.limits.get(fake)
         if limit is not None:
             wk = (fake, j.get("account_id"))
@@ -166,6 +173,34 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
 
 
 DAY = 86_400.0
+
+
+def _concurrent_with(record: DrillRecord) -> Callable[[JournalRow, JournalRow], bool]:
+    """``(request, throttled) → bool``: the platform sent ``request`` before it had seen the
+    throttle of ``throttled`` — both its side effects' trails say so.
+
+    In virtual time an exchange takes no time, so two requests of one instant carry the same
+    time stamp whether or not the second was sent after the platform read the 429 of the
+    first. The platform's audit orders them: the attempt of the second is recorded before the
+    outcome of the first (the 429 was not yet known), or after (it was, and the request went
+    anyway). Requests that are not side effects (no audited attempt) get no such excuse.
+    """
+    attempts: dict[str, list[tuple[float, int]]] = {}
+    outcomes: dict[str, list[tuple[float, int]]] = {}
+    for a in record.audit:
+        k = a.get("idempotency_key")
+        if k is None:
+            continue
+        into = attempts if a.get("phase") == "attempt" else outcomes
+        into.setdefault(str(k), []).append((number(a.get("t")), int(a.get("seq", 0))))
+
+    def check(req: JournalRow, throttled: JournalRow) -> bool:
+        t = number(req.get("started"), number(req.get("t"), 0.0))
+        mine = [s for at, s in attempts.get(str(req.get("idempotency_key")), ()) if at <= t]
+        theirs = [s for at, s in outcomes.get(str(throttled.get("idempotency_key")), ()) if at >= t]
+        return bool(mine and theirs) and max(mine) < min(theirs)
+
+    return check
 
 
 def _hold_s(fake: str, t: float, retry_after_s: float) -> float:
@@ -233,24 +268,8 @@ def engagement_loops_bounded(record: DrillRecord, p: LoopParams) -> Findings | N
     A thread is the post a conversation hangs off: a comment on one of our own replies (an echo
     that baits a loop) belongs to the thread of the comment that reply answered.
     """
-    inbound = {str(c.get("id")): c for c in record.inbound if c.get("id") is not None}
     ours = {str(e.get("resource_id")) for e in record.ledger if e.get("action") == "reply.created"}
-    #: our reply → the inbound item it answered (an echo on our reply continues that thread)
-    answered = {
-        str(e.get("resource_id")): str(e.get("in_reply_to"))
-        for e in record.ledger
-        if e.get("action") == "reply.created" and e.get("resource_id")
-    }
-
-    def root(target: str) -> str:
-        """The thread of an inbound item: its post, followed back through our own replies."""
-        thread = str((inbound.get(target) or {}).get("post_id") or target)
-        seen: set[str] = set()
-        while thread in answered and thread not in seen:
-            seen.add(thread)
-            nxt = answered[thread]
-            thread = str((inbound.get(nxt) or {}).get("post_id") or nxt)
-        return thread
+    root = thread_of(record)
 
     per_thread: dict[tuple[object, str], int] = {}
     out: list[Violation] = []

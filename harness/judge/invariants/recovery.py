@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from typing import Literal
 from urllib.parse import unquote
 
 from pydantic import Field
 
 from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
-from ..rows import json_object, number
+from ..rows import JournalRow, Json, json_object, number
 from ..secrets import SecretHit, SecretIndex
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
@@ -427,9 +428,80 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
                     f"evidence/jobs.jsonl#L{i + 1}",
                 )
             )
+    retried = _backoff(record, out)
     return Findings(
         checked,
         out,
         f"all {checked} jobs that ran stayed within {limit} attempts; {dead} dead-lettered "
-        f"after exactly {limit}",
+        f"after exactly {limit}"
+        + (
+            f"; {retried} jobs retried failed requests no faster than the back-off"
+            if retried
+            else ""
+        ),
     )
+
+
+#: methods of requests that act (a retry of one repeats a side effect's request)
+_ACTING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _backoff(record: DrillRecord, out: list[Violation]) -> int:
+    """Judge the spacing of each job's retries against the stated back-off; return how many
+    jobs retried a failed request.
+
+    A job's requests carry its idempotency key. Each acting request that failed in a way worth
+    retrying (5xx, 429, no answer) and is followed by another of the job's acting requests is
+    a retry. The policy waits ``min(base_delay_s · 2^(k-1), max_delay_s)`` (or longer: jitter
+    and Retry-After only add) before the k-th retry of each of the runner's two counters —
+    attempts, and retries through a platform outage — so n retries need at least the delays of
+    the cheapest split of n between the two. A job that fits more retries into the time its
+    retries took hammered a failing platform.
+    """
+    base = number(record.retry_policy.get("base_delay_s"), -1.0)
+    cap = number(record.retry_policy.get("max_delay_s"), -1.0)
+    if base <= 0 or cap <= 0:
+        return 0
+    by_key: dict[str, list[tuple[float, int, JournalRow]]] = {}
+    for i, j in enumerate(record.journal):
+        key = j.get("idempotency_key")
+        if key is None or str(j.get("method") or "").upper() not in _ACTING:
+            continue
+        started = number(j.get("started"), number(j.get("t"), 0.0))
+        by_key.setdefault(str(key), []).append((started, i, j))
+
+    def least(n: int) -> float:
+        return sum(min(base * 2.0 ** (k - 1), cap) for k in range(1, n + 1))
+
+    retried = 0
+    for key, reqs in by_key.items():
+        reqs.sort(key=lambda r: (r[0], r[2].get("seq", 0)))
+        retries = [(a, b) for a, b in pairwise(reqs) if _worth_retrying(a[2].get("status"))]
+        if not retries:
+            continue
+        retried += 1
+        n = len(retries)
+        span = retries[-1][1][0] - retries[0][0][0]
+        need = least((n + 1) // 2) + least(n // 2)
+        if need > span + 1.0:
+            last = retries[-1][1]
+            out.append(
+                Violation(
+                    last[0],
+                    ("job", "jobs"),
+                    f"retried {n} failed requests in {span:.1f}s, faster than the back-off "
+                    f"allows ({base:g}s doubling up to {cap:g}s: {n} retries take at least "
+                    f"{need:g}s)",
+                    key,
+                    evidence("journal.jsonl", last[1]),
+                )
+            )
+    return retried
+
+
+def _worth_retrying(status: Json) -> bool:
+    """A failure the runner retries: a 5xx, a 429, or no answer at all."""
+    if status is None:
+        return True
+    code = int(number(status, 0.0))
+    return code in (0, 429) or code >= 500

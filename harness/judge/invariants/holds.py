@@ -1,0 +1,192 @@
+"""Holds that end: what a kill switch or a mode held back must come back once it is released."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..record import DrillRecord, KillInterval, scenario_field
+from ..rows import InboundRow, Json
+from ..timeline import format_offset
+from ._base import Findings, NotApplicable, Params, Violation, invariant
+from ._facts import thread_of
+from .controls import mode_at, mode_steps
+
+__all__ = ["held_engagement_answered_after_release"]
+
+#: modes under which the engagement engine answers nothing (it skips the item, unseen)
+_SILENT_MODES = frozenset({"read_only", "manual_only"})
+
+
+class HeldEngagementParams(Params):
+    """Parameters of ``held_engagement_answered_after_release``."""
+
+    poll_s: float = Field(
+        60.0,
+        gt=0,
+        description="an item is surely read by a poll within this long of arriving (two polls)",
+    )
+    max_replies_per_thread: int = Field(
+        3, ge=1, description="replies per account per thread (a full thread skips the rest)"
+    )
+    settle_s: float = Field(
+        900.0,
+        gt=0,
+        description="a release is judged only if the drill ran this long after it (the answers "
+        "may queue behind the work the release let go)",
+    )
+
+
+@invariant(HeldEngagementParams)
+def held_engagement_answered_after_release(
+    record: DrillRecord, p: HeldEngagementParams
+) -> Findings | NotApplicable:
+    """Comments a kill switch or a mode held back are answered once it is released.
+
+    An inbound comment carrying the scenario's trigger keyword (not an echo, not the account's own)
+    that arrived while a kill switch covering replies of its account, or a ``read_only`` /
+    ``manual_only`` mode of its client or platform, held engagement — and was read by a poll
+    while the hold lasted — must be answered after the release. Per account and release, at
+    least one such item must get its reply by the end of the drill, judged for releases at least
+    ``settle_s`` before it (a conversation cap may legitimately skip the others): a platform that
+    marks held items as handled loses every conversation that came in during the hold.
+    """
+    keyword = _trigger_keyword(record.scenario)
+    kills = [k for k in record.kill_intervals() if k.end is not None]
+    steps = mode_steps(record)
+    if not kills and len(steps) == 1:
+        return NotApplicable("no kill switch and no mode held engagement during the drill")
+    answered: dict[str, float] = {}
+    for e in record.ledger:
+        if e.get("action") == "reply.created" and e.get("in_reply_to"):
+            answered.setdefault(str(e["in_reply_to"]), float(e["t"]))
+    root = thread_of(record)
+    #: (account, thread) → when each of its replies landed
+    replies: dict[tuple[str, str], list[float]] = {}
+    for e in record.ledger:
+        if e.get("action") == "reply.created" and e.get("in_reply_to"):
+            k = (str(e.get("account_id")), root(str(e["in_reply_to"])))
+            replies.setdefault(k, []).append(float(e["t"]))
+    locks = _trigger_locks(record)
+    held: dict[tuple[str, float], list[InboundRow]] = {}
+    for item in record.inbound:
+        release = _held_until(record, item, keyword, kills, steps, p)
+        if release is None:
+            continue
+        account = str(item.get("account_id"))
+        client = record.accounts.get(account, {}).get("tenant_id")
+        t = float(item.get("t") or 0.0)
+        if any(c in (None, client) and a < release and b > t for c, a, b in locks):
+            continue  # triggers locked or the blueprint off meanwhile: dropped by design
+        before = replies.get((account, root(str(item.get("id")))), [])
+        if sum(1 for x in before if x <= release) >= p.max_replies_per_thread:
+            continue  # its thread is full: the cap skips it, rightly
+        held.setdefault((account, release), []).append(item)
+    if not held:
+        return NotApplicable(
+            "no inbound item with the trigger keyword arrived while engagement was held and "
+            "released with time to answer"
+        )
+    out: list[Violation] = []
+    for (account, release), items in sorted(held.items(), key=lambda kv: kv[0][1]):
+        if any(answered.get(str(i.get("id")), -1.0) >= release for i in items):
+            continue
+        ids = ", ".join(str(i.get("id")) for i in items[:5]) + (
+            f" … (+{len(items) - 5} more)" if len(items) > 5 else ""
+        )
+        out.append(
+            Violation(
+                record.end_t,
+                ("account", "accounts"),
+                f"left every item held back on {record.handle(account)} unanswered after the "
+                f"release at {format_offset(record.offset(release))}",
+                f"{len(items)} held: {ids}",
+                "evidence/ledger.jsonl",
+            )
+        )
+    n = sum(len(v) for v in held.values())
+    return Findings(
+        len(held),
+        out,
+        f"{n} items held back on {len(held)} account(s) by a kill switch or mode; each account "
+        "answered after the release",
+    )
+
+
+def _trigger_keyword(scenario: object) -> str:
+    workload = scenario_field(scenario, "workload")
+    kw = scenario_field(workload, "trigger_keyword") if workload is not None else None
+    return str(kw) if kw else "price?"
+
+
+def _held_until(
+    record: DrillRecord,
+    item: InboundRow,
+    keyword: str,
+    kills: list[KillInterval],
+    steps: list[tuple[float, dict[tuple[Json, Json], str]]],
+    p: HeldEngagementParams,
+) -> float | None:
+    """When the hold on ``item`` ended, if a hold kept it back (None otherwise)."""
+    if item.get("kind") != "comment" or item.get("echo"):
+        return None  # a DM's answer names its recipient's id, never the DM: not matched here
+    if keyword.lower() not in str(item.get("text") or "").lower():
+        return None
+    account = str(item.get("account_id"))
+    facts = record.accounts.get(account, {})
+    handle = str(facts.get("handle") or "").lstrip("@").lower()
+    if handle and str(item.get("author") or "").lstrip("@").lower() == handle:
+        return None
+    client, platform = facts.get("tenant_id"), str(item.get("fake"))
+    action = "reply"
+    t = float(item.get("t") or 0.0)
+    read = t + p.poll_s  # read by a poll by then
+    ends: list[float] = []
+    for k in kills:
+        hit = k.covers(t, client_id=client, platform=platform, action=action, account_id=account)
+        if hit and k.end is not None and k.end > read:
+            ends.append(float(k.end))
+    silent_then = mode_at(steps, t, client, platform)[0] in _SILENT_MODES
+    if silent_then and mode_at(steps, read, client, platform)[0] in _SILENT_MODES:
+        lifted = next(
+            (
+                s
+                for s, _modes in steps
+                if s > read and mode_at(steps, s, client, platform)[0] not in _SILENT_MODES
+            ),
+            None,
+        )
+        if lifted is None:
+            return None  # never lifted: nothing to answer after
+        ends.append(float(lifted))
+    if not ends:
+        return None
+    release = max(ends)
+    return release if release + p.settle_s <= record.end_t else None
+
+
+def _trigger_locks(record: DrillRecord) -> list[tuple[str | None, float, float]]:
+    """``(client or None for all, start, end)`` of trigger locks and disabled blueprints: items
+    read meanwhile are dropped by design, not held."""
+    out: list[tuple[str | None, float, float]] = []
+    since: dict[tuple[str, str | None], float] = {}
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        control, scope = c.get("control"), dict(c.get("scope") or {})
+        if control == "trigger_lock":
+            key, off = ("lock", _text(scope.get("client_id"))), bool(c.get("value"))
+        elif control == "blueprint_enabled":
+            bp = str(scope.get("blueprint_id") or "")
+            # bp-<client>-<platform>: the drill's blueprints
+            client = bp[3:].rsplit("-", 1)[0] if bp.startswith("bp-") else None
+            key, off = ("bp:" + bp, client), not c.get("value")
+        else:
+            continue
+        if off:
+            since.setdefault(key, float(c["t"]))
+        elif key in since:
+            out.append((key[1], since.pop(key), float(c["t"])))
+    out += [(k[1], t, float("inf")) for k, t in since.items()]
+    return out
+
+
+def _text(v: object) -> str | None:
+    return None if v is None else str(v)

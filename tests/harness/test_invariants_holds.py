@@ -1,0 +1,105 @@
+"""``held_engagement_answered_after_release``: comments a kill switch or a mode held back are
+answered once it is released — shown to fail on a hand-built record and to hold on a healthy one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from _recordkit import T0, led, record
+
+from harness.judge.invariants import evaluate
+
+NAME = "held_engagement_answered_after_release"
+
+
+def comment(n: int, at: float, text: str = "price? #1", **kw: Any) -> dict[str, Any]:
+    return {
+        "id": f"c{n}",
+        "fake": "x",
+        "kind": "comment",
+        "account_id": "acme-x",
+        "post_id": f"p{n}",
+        "author": "@fan1",
+        "t": T0 + at,
+        "echo": None,
+        "text": text,
+        **kw,
+    }
+
+
+def change(n: int, at: float, control: str, scope: dict[str, Any], value: Any) -> dict[str, Any]:
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "actor": "operator",
+        "reason": "drill",
+        "control": control,
+        "scope": scope,
+        "value": value,
+    }
+
+
+SWITCH = [
+    change(1, 600, "kill_switch", {"action": "reply"}, True),
+    change(2, 1200, "kill_switch", {"action": "reply"}, False),
+]
+
+
+def reply(n: int, at: float, to: str) -> dict[str, Any]:
+    return led(n, at, action="reply.created", in_reply_to=to)
+
+
+def judged(**kw: Any) -> Any:
+    return evaluate({"name": NAME}, record(scenario={"id": "s", "workload": {}}, **kw))
+
+
+def test_comments_held_by_a_kill_switch_and_never_answered_after_its_release_are_a_violation():
+    held = [comment(1, 700), comment(2, 800)]
+    r = judged(control_changes=SWITCH, inbound=held)
+    assert r.verdict == "violated"
+    assert (
+        "left every item held back on @acme_x unanswered after the release at T+20m00s" in r.detail
+    )
+    assert "2 held: c1, c2" in r.detail
+    # one of them answered after the release is enough (a thread cap may skip the other)
+    ok = judged(control_changes=SWITCH, inbound=held, ledger=[reply(1, 1300, "c2")])
+    assert ok.verdict == "held"
+    assert ok.detail.startswith("2 items held back on 1 account(s)")
+
+
+def test_a_mode_that_silences_engagement_holds_comments_too():
+    modes = [
+        change(1, 600, "mode", {"client_id": "acme"}, "manual_only"),
+        change(2, 1200, "mode", {"client_id": "acme"}, "auto"),
+    ]
+    assert judged(control_changes=modes, inbound=[comment(1, 700)]).verdict == "violated"
+    # approval_required does not silence the engine (it submits jobs that wait for approval)
+    approval = [{**modes[0], "value": "approval_required"}, modes[1]]
+    assert judged(control_changes=approval, inbound=[comment(1, 700)]).verdict == "not_applicable"
+
+
+def test_what_is_not_held_is_not_judged():
+    # no keyword, an echo, the account's own comment, a DM, one read before the switch, one
+    # whose hold ends too close to the end of the drill, one dropped by a trigger lock
+    items = [
+        comment(1, 700, text="love this"),
+        comment(2, 700, echo="r9"),
+        comment(3, 700, author="@acme_x"),
+        comment(4, 700, kind="dm"),
+        comment(5, 590),
+    ]
+    assert judged(control_changes=SWITCH, inbound=items).verdict == "not_applicable"
+    late = [change(1, 600, "kill_switch", {"action": "reply"}, True)]
+    late.append(change(2, 3000, "kill_switch", {"action": "reply"}, False))
+    assert judged(control_changes=late, inbound=[comment(1, 700)]).verdict == "not_applicable"
+    locked = [*SWITCH, change(3, 650, "trigger_lock", {}, True)]
+    assert judged(control_changes=locked, inbound=[comment(1, 700)]).verdict == "not_applicable"
+    # a switch for another client's account does not hold acme's comments
+    other = [{**c, "scope": {"client_id": "northwind"}} for c in SWITCH]
+    assert judged(control_changes=other, inbound=[comment(1, 700)]).verdict == "not_applicable"
+
+
+def test_a_comment_whose_thread_is_already_full_is_skipped_by_the_cap_not_lost():
+    full = [reply(i, 100 + i, "c1") for i in range(1, 4)]  # three replies in c1's thread
+    r = judged(control_changes=SWITCH, inbound=[comment(1, 700)], ledger=full)
+    assert r.verdict == "not_applicable"
