@@ -170,6 +170,7 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 DEFAULT_INVARIANTS: tuple[str, ...] = (
     "every_side_effect_audited",
     "held_engagement_answered_after_release",
+    "no_needless_token_refresh",
     "no_secret_in_artifacts",
     "nothing_reaches_a_host_it_was_not_given",
     "retries_within_policy",

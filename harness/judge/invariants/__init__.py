@@ -1,6 +1,6 @@
 """Invariants: positive claims about a drill, each a pure function of the drill record."""
 
-from . import controls, holds, pacing, recovery, safety
+from . import controls, holds, pacing, recovery, safety, tokens
 from ._base import (
     REGISTRY,
     Findings,
@@ -40,4 +40,5 @@ __all__ = [
     "recovery",
     "safety",
     "sentence",
+    "tokens",
 ]
