@@ -168,9 +168,11 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 
 #: judged in every drill, listed or not (a scenario lists one to give it parameters)
 DEFAULT_INVARIANTS: tuple[str, ...] = (
+    "controls_as_requested",
     "every_side_effect_audited",
     "no_secret_in_artifacts",
     "nothing_reaches_a_host_it_was_not_given",
+    "pacing_in_force",
     "retries_within_policy",
     "runbook_steps_applied",
 )

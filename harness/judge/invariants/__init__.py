@@ -1,6 +1,6 @@
 """Invariants: positive claims about a drill, each a pure function of the drill record."""
 
-from . import controls, pacing, recovery, safety
+from . import controls, mitigation, pacing, recovery, safety
 from ._base import (
     REGISTRY,
     Findings,
@@ -35,6 +35,7 @@ __all__ = [
     "controls",
     "evaluate",
     "invariant",
+    "mitigation",
     "pacing",
     "recovery",
     "safety",
