@@ -402,6 +402,12 @@ def _at(steps: list[tuple[float, JsonObject]], t: float) -> tuple[JsonObject, fl
     return value, since
 
 
+def _since(record: DrillRecord, since: float) -> str:
+    if since == -math.inf:
+        return "since the drill began"
+    return f"since {format_offset(record.offset(since))}"
+
+
 def _side_effects(record: DrillRecord, tolerance_s: float) -> list[_SideEffect]:
     """Each audited attempt of a social side effect, as the fakes saw it: its first mutating
     request with the job's idempotency key (a resend after a token refresh, Instagram's
@@ -500,8 +506,7 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
                         f"sent sooner after the one before on its account than {s.platform}'s "
                         "min_interval_s",
                         f"{s.request_id} on {record.handle(s.account)} {gap:.1f}s after "
-                        f"{prev.request_id} (min_interval_s {need:g} in force since "
-                        f"{format_offset(record.offset(since))})",
+                        f"{prev.request_id} (min_interval_s {need:g} in force {_since(record, since)})",
                         evidence("journal.jsonl", s.line),
                     )
                 )
@@ -517,7 +522,7 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
                     ("side effect", "side effects"),
                     f"started on {s.platform} while its concurrency was already in flight",
                     f"{s.request_id} with {len(flying)} in flight (concurrency {number(limit):g} "
-                    f"in force since {format_offset(record.offset(since))})",
+                    f"in force {_since(record, since)})",
                     evidence("journal.jsonl", s.line),
                 )
             )
