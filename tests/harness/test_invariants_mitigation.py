@@ -419,3 +419,40 @@ def _fields(rec) -> dict[str, Any]:
 
 def test_both_are_judged_in_every_drill():
     assert {"controls_as_requested", "pacing_in_force"} <= set(DEFAULT_INVARIANTS)
+
+
+def test_a_mode_the_platform_keeps_under_another_scope_is_a_violation():
+    # the change reported as asked, the state at the end holding the mode under a swapped scope
+    rec = record(
+        controls_at_start=start(),
+        control_requests=[req(1, 60, "set_mode", mode="manual_only", client_id="acme")],
+        control_changes=[change(1, 60, "mode", "manual_only", client_id="acme")],
+        controls_at_end=start(modes=[{"platform": "acme", "mode": "manual_only"}]),
+    )
+    r = judge("controls_as_requested", rec)
+    assert r.verdict == "violated"
+    assert "mode (client_id=acme) mode read back 'auto' in the control state at the end" in (
+        r.detail
+    )
+    assert (
+        "mode (platform=acme) mode read back 'manual_only' in the control state at the end, but "
+        "it was 'auto' when the drill began and no request changed it"
+    ) in r.detail
+
+
+def test_a_change_reported_for_a_scope_nobody_asked_to_change_is_a_violation():
+    rec = record(
+        controls_at_start=start(),
+        control_requests=[req(1, 60, "set_queue_paused", job_class="engagement", paused=True)],
+        control_changes=[
+            change(1, 60, "queue_paused", True, job_class="engagement"),
+            change(2, 60, "queue_paused", True, job_class="publish"),
+        ],
+        controls_at_end=start(paused=["engagement"]),
+    )
+    r = judge("controls_as_requested", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "queue_paused (job_class=publish) paused read back True in change #2 at T+1m00s, but it "
+        "was False when the drill began and no request changed it"
+    )

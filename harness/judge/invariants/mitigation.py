@@ -182,6 +182,24 @@ def _keys_of(snapshot: Mapping[str, Json]) -> list[ControlKey]:
     if budgets:
         out.append(("budget", ()))
         out += [("budget", (("client_id", str(c)),)) for c in json_object(budgets.get("clients"))]
+    # what is on: every engaged switch, every mode override, read-only lane, pause and lock
+    for control, section in (
+        ("kill_switch", "kill_switches"),
+        ("mode", "modes"),
+        ("lane_read_only", "read_only_lanes"),
+    ):
+        rows = snapshot.get(section)
+        for row in rows if isinstance(rows, list) else []:
+            scope = {k: v for k, v in json_object(row).items() if k != "mode"}
+            out.append((control, _scope(scope)))
+    paused = snapshot.get("paused")
+    out += [
+        ("queue_paused", (("job_class", str(c)),)) for c in paused or [] if isinstance(paused, list)
+    ]
+    locked = json_object(snapshot.get("trigger_lock")).get("clients")
+    out += [
+        ("trigger_lock", (("client_id", str(c)),)) for c in locked or [] if isinstance(locked, list)
+    ]
     return out
 
 
@@ -289,8 +307,7 @@ def controls_as_requested(record: DrillRecord, p: NoParams) -> Findings | NotApp
             nxt += 1
         control = "budget" if c.get("control") == "budgets" else str(c.get("control"))
         key = (control, _scope(json_object(c.get("scope"))))
-        if key not in touched:
-            continue
+        # a scope nobody asked to change must read back as it was when the drill began
         value = c.get("value")
         got_fields = _reported(control, value)
         for name, want in shadow.fields(key).items():
@@ -319,12 +336,12 @@ def controls_as_requested(record: DrillRecord, p: NoParams) -> Findings | NotApp
         touched.add(key)
     end = record.controls_at_end
     if end:
-        start_keys = _keys_of(record.controls_at_start)
-        for key in sorted(set(start_keys) | touched):
+        keys = set(_keys_of(record.controls_at_start)) | set(_keys_of(end)) | touched
+        for key in sorted(keys):
             have_fields = snapshot_fields(end, key)
             want_fields = shadow.fields(key)
-            if have_fields is None and key[0] == "budget" and key not in touched:
-                continue
+            if have_fields is None and key[0] != "budget":
+                continue  # the platform's state at the end does not say (an older platform)
             for name, want in want_fields.items():
                 checked += 1
                 have = (have_fields or {}).get(name)
