@@ -193,13 +193,11 @@ def _keys_of(snapshot: Mapping[str, Json]) -> list[ControlKey]:
             scope = {k: v for k, v in json_object(row).items() if k != "mode"}
             out.append((control, _scope(scope)))
     paused = snapshot.get("paused")
-    out += [
-        ("queue_paused", (("job_class", str(c)),)) for c in paused or [] if isinstance(paused, list)
-    ]
+    if isinstance(paused, list):
+        out += [("queue_paused", (("job_class", str(c)),)) for c in paused]
     locked = json_object(snapshot.get("trigger_lock")).get("clients")
-    out += [
-        ("trigger_lock", (("client_id", str(c)),)) for c in locked or [] if isinstance(locked, list)
-    ]
+    if isinstance(locked, list):
+        out += [("trigger_lock", (("client_id", str(c)),)) for c in locked]
     return out
 
 
