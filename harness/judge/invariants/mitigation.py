@@ -271,11 +271,12 @@ def controls_as_requested(record: DrillRecord, p: NoParams) -> Findings | NotApp
     ``evidence/control-requests.jsonl``) are replayed over the platform's control state when the
     drill began; a request sets only the fields it names (``set_budget`` and ``set_pacing`` take
     partial updates, a field left None keeps its value; a client without its own budget starts
-    from the platform-wide one). Each control change the platform reports for a scope that was
-    asked for, and its control state at the end, must read back every field of that shadow:
-    budgets (platform-wide and per client), pacing (concurrency, min_interval_s, jitter_s, daily
-    caps), kill switches, modes, lanes, pauses, blueprints, trigger locks and provider routing.
-    A refused request changes nothing (``runbook_steps_applied`` judges refusals).
+    from the platform-wide one). Each control change the platform reports, and its control state
+    at the end, must read back every field of that shadow — a scope nobody asked to change reads
+    back as it was when the drill began: budgets (platform-wide and per client), pacing
+    (concurrency, min_interval_s, jitter_s, daily caps), kill switches, modes, lanes, read-only
+    lanes, pauses, blueprints, trigger locks and provider routing. A refused request changes
+    nothing (``runbook_steps_applied`` judges refusals).
     """
     answered = sorted(
         (r for r in record.control_requests if r.get("change_seq") is not None),
@@ -305,14 +306,10 @@ def controls_as_requested(record: DrillRecord, p: NoParams) -> Findings | NotApp
             nxt += 1
         control = "budget" if c.get("control") == "budgets" else str(c.get("control"))
         key = (control, _scope(json_object(c.get("scope"))))
-        # a scope nobody asked to change must read back as it was when the drill began
-        value = c.get("value")
-        got_fields = _reported(control, value)
+        got_fields = _reported(control, c.get("value"))
         for name, want in shadow.fields(key).items():
             checked += 1
             have = got_fields.get(name)
-            if name not in got_fields and name.startswith("daily_caps."):
-                have = None
             if _same(want.value, have):
                 continue
             t = number(c.get("t"))
