@@ -326,7 +326,7 @@ def test_an_account_posting_back_to_back_under_a_min_interval_is_a_violation():
     assert r.verdict == "violated"
     assert r.detail == (
         "1 side effect sent sooner after the one before on its account than x's min_interval_s: "
-        "ids q2 on @acme_x 3.0s after q1 (min_interval_s 20 in force since T+0s)"
+        "ids q2 on @acme_x 3.0s after q1 was let through (min_interval_s 20 in force since T+0s)"
     )
     assert r.first_violation is not None
     assert r.first_violation["evidence"] == "evidence/journal.jsonl#L2"
@@ -365,7 +365,7 @@ def test_a_retry_of_the_same_job_is_a_side_effect_of_its_own():
     )
     r = judge("pacing_in_force", rec)
     assert r.verdict == "violated"
-    assert "q2 on @acme_x 5.0s after q1" in r.detail
+    assert "q2 on @acme_x 5.0s after q1 was let through" in r.detail
 
 
 def test_the_interval_in_force_when_the_first_side_effect_started_applies():
@@ -379,7 +379,10 @@ def test_the_interval_in_force_when_the_first_side_effect_started_applies():
     r = judge("pacing_in_force", pacing_drill(journal, audit, control_changes=steps))
     assert r.verdict == "violated"
     assert r.count == 1
-    assert "q2 on @acme_x 10.0s after q1 (min_interval_s 20 in force since T+0s)" in r.detail
+    assert (
+        "q2 on @acme_x 10.0s after q1 was let through (min_interval_s 20 in force since T+0s)"
+        in r.detail
+    )
 
 
 def test_more_side_effects_in_flight_than_the_concurrency_is_a_violation():
@@ -455,4 +458,40 @@ def test_a_change_reported_for_a_scope_nobody_asked_to_change_is_a_violation():
     assert r.detail == (
         "queue_paused (job_class=publish) paused read back True in change #2 at T+1m00s, but it "
         "was False when the drill began and no request changed it"
+    )
+
+
+def test_browser_side_effects_are_the_form_posts_between_an_attempt_and_its_outcome():
+    def browser(n: int, at: float, key: str) -> dict:
+        return {**attempt(n, at, key), "lane": "browser"}
+
+    def closed(n: int, at: float, key: str) -> dict:
+        return {**attempt(n, at, key), "phase": "outcome", "outcome": "success", "lane": "browser"}
+
+    def form(n: int, at: float, route: str = "web.compose") -> dict:
+        return sent(n, at, None, route=route, status=303)
+
+    audit = [
+        browser(1, 100, "k1"),
+        closed(2, 104, "k1"),
+        browser(3, 120, "k2"),
+        closed(4, 121, "k2"),
+    ]
+    # the first form reached the fake 3 s after the pacer let it go, the second at once: 20.2 s
+    # after the first was admitted (17.2 s between arrivals); the log-in before is no side effect
+    journal = [form(1, 50, "web.login"), form(2, 103), form(3, 120.2), form(4, 130, "web.login")]
+    r = judge("pacing_in_force", pacing_drill(journal, audit))
+    assert r.verdict == "held", r.detail
+    assert r.checked == 2
+    early = [
+        browser(1, 100, "k1"),
+        closed(2, 104, "k1"),
+        browser(3, 110, "k2"),
+        closed(4, 111, "k2"),
+    ]
+    r = judge("pacing_in_force", pacing_drill([form(2, 103), form(3, 110.5)], early))
+    assert r.verdict == "violated"
+    assert (
+        "q3 on @acme_x 10.5s after q2 was let through (min_interval_s 20 in force since T+0s)"
+        in r.detail
     )

@@ -386,7 +386,11 @@ class PacingParams(Params):
 class _SideEffect:
     platform: str
     account: str
+    #: when its first request reached the fake
     start: float
+    #: when the platform says it was admitted (its audited attempt), never after ``start``
+    admitted: float
+    #: when the fake answered its last request
     end: float
     line: int
     request_id: str
@@ -421,38 +425,55 @@ def _since(record: DrillRecord, since: float) -> str:
 
 
 def _side_effects(record: DrillRecord, tolerance_s: float) -> list[_SideEffect]:
-    """Each audited attempt of a social side effect, as the fakes saw it: its first mutating
-    request with the job's idempotency key (a resend after a token refresh, Instagram's
-    container create and publish are one side effect), until the job's next attempt."""
+    """Each audited attempt of a social side effect, as the fakes saw it: the mutating requests
+    on its account between the attempt and its outcome — those with the job's idempotency key
+    (a resend after a token refresh, Instagram's container create and publish are one side
+    effect), or, through the browser lane (a form carries no key), those without one."""
 
     def arrival(j: JournalRow) -> float:
         return number(j.get("started"), number(j.get("t")))
 
-    requests: dict[tuple[str, str, str], list[tuple[int, JournalRow]]] = {}
+    #: (fake, account, idempotency key or None) → mutating requests, by arrival
+    requests: dict[tuple[str, str, str | None], list[tuple[int, JournalRow]]] = {}
     for i, j in enumerate(record.journal):
-        if str(j.get("method")) not in _MUTATING or j.get("idempotency_key") is None:
-            continue
-        k = (str(j.get("fake")), str(j.get("account_id")), str(j.get("idempotency_key")))
-        requests.setdefault(k, []).append((i, j))
+        if str(j.get("method")) in _MUTATING:
+            key = j.get("idempotency_key")
+            k = (str(j.get("fake")), str(j.get("account_id")), None if key is None else str(key))
+            requests.setdefault(k, []).append((i, j))
     for rows in requests.values():
         rows.sort(key=lambda x: (arrival(x[1]), x[1].get("seq", 0)))
-    attempts: dict[tuple[str, str, str], list[float]] = {}
+    #: (job, action) → the times of its outcomes, to close each attempt
+    outcomes: dict[tuple[str, str], list[float]] = {}
+    for a in record.audit:
+        if a.get("phase") == "outcome":
+            outcomes.setdefault((str(a.get("job_id")), str(a.get("action"))), []).append(
+                number(a.get("t"))
+            )
+    attempts: dict[tuple[str, str, str | None], list[tuple[float, float]]] = {}
     for a in record.audit:
         if (
-            a.get("phase") == "attempt"
-            and a.get("action") in _PACED
-            and a.get("platform") in SOCIAL_FAKES
-            and a.get("idempotency_key") is not None
+            a.get("phase") != "attempt"
+            or a.get("action") not in _PACED
+            or a.get("platform") not in SOCIAL_FAKES
         ):
-            k = (str(a.get("platform")), str(a.get("account_id")), str(a.get("idempotency_key")))
-            attempts.setdefault(k, []).append(number(a.get("t")))
+            continue
+        t = number(a.get("t"))
+        closed = [
+            o for o in outcomes.get((str(a.get("job_id")), str(a.get("action"))), []) if o >= t
+        ]
+        until = min(closed, default=math.inf) + tolerance_s
+        key = a.get("idempotency_key")
+        browser = a.get("lane") == "browser" or key is None
+        k = (str(a.get("platform")), str(a.get("account_id")), None if browser else str(key))
+        attempts.setdefault(k, []).append((t, until))
     out: list[_SideEffect] = []
-    for k, times in attempts.items():
+    for k, spans in attempts.items():
         rows = requests.get(k, [])
-        times.sort()
+        spans.sort()
         used = 0
-        for n, t in enumerate(times):
-            until = times[n + 1] - tolerance_s if n + 1 < len(times) else math.inf
+        for n, (t, closed_at) in enumerate(spans):
+            nxt = spans[n + 1][0] - tolerance_s if n + 1 < len(spans) else math.inf
+            until = min(nxt, closed_at)
             mine = [(i, j) for i, j in rows[used:] if t - tolerance_s <= arrival(j) < until]
             if not mine:
                 continue
@@ -463,6 +484,7 @@ def _side_effects(record: DrillRecord, tolerance_s: float) -> list[_SideEffect]:
                     platform=k[0],
                     account=k[1],
                     start=arrival(first),
+                    admitted=min(t, arrival(first)),
                     end=max(number(j.get("t"), arrival(j)) for _, j in mine),
                     line=i,
                     request_id=str(first.get("request_id")),
@@ -477,10 +499,12 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
 
     Judged on the fakes' journal: a side effect is an audited attempt of a post, reply, DM, like
     or deletion, counted once by its first mutating request (Instagram's container create and
-    publish, a resend after a token refresh are the same side effect); it is in flight from that
-    request's arrival to the answer of its last. Two side effects on one account are at least the
-    ``min_interval_s`` in force when the first one started apart (jitter only adds to it); a side
-    effect starts only while fewer than the ``concurrency`` in force of its platform are in
+    publish, a resend after a token refresh are the same side effect; through the browser lane,
+    the form posts between the attempt and its outcome); it is in flight from that request's
+    arrival to the answer of its last. The next side effect on the account reaches the fake at
+    least the ``min_interval_s`` in force when the one before was admitted after that admission
+    (its audited attempt, or its first request if that came sooner; jitter only adds to it); a
+    side effect starts only while fewer than the ``concurrency`` in force of its platform are in
     flight. The pacing in force is the platform's control state when the drill began and its
     ``pacing`` control changes since (``controls_as_requested`` holds those to the requests).
     """
@@ -499,7 +523,9 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
     )
     effects = _side_effects(record, slack)
     if not effects:
-        return NotApplicable("no side effect was attempted on a social platform")
+        return NotApplicable(
+            "no audited side-effect attempt on a social platform reached the fakes"
+        )
     out: list[Violation] = []
     last: dict[tuple[str, str], _SideEffect] = {}
     in_flight: dict[str, list[_SideEffect]] = {}
@@ -507,9 +533,11 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
         # the interval on the account, by the pacing in force when the one before started
         prev = last.get((s.platform, s.account))
         if prev is not None:
-            pacing, since = _at(steps.get(s.platform, []), prev.start)
+            # from when the one before was admitted (its attempt; never later than its first
+            # request): a browser's form reaches the fake seconds after the pacer let it go
+            pacing, since = _at(steps.get(s.platform, []), prev.admitted)
             need = number(pacing.get("min_interval_s"))
-            gap = s.start - prev.start
+            gap = s.start - prev.admitted
             if need > 0 and gap < need - slack:
                 out.append(
                     Violation(
@@ -518,7 +546,8 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
                         f"sent sooner after the one before on its account than {s.platform}'s "
                         "min_interval_s",
                         f"{s.request_id} on {record.handle(s.account)} {gap:.1f}s after "
-                        f"{prev.request_id} (min_interval_s {need:g} in force {_since(record, since)})",
+                        f"{prev.request_id} was let through (min_interval_s {need:g} in force "
+                        f"{_since(record, since)})",
                         evidence("journal.jsonl", s.line),
                     )
                 )
