@@ -26,6 +26,7 @@ from ..platform_adapter import make_platform, platform_settings
 from ..runbooks import ActionContext, runbooks
 from ..scenario import Scenario
 from .browser import hooks_for, is_browser_scenario
+from .control_requests import RecordingPlatformClient
 from .detect import Detection, Detector
 from .finish import finish, flat_budgets, skipped
 from .operator import bite, operate
@@ -244,9 +245,12 @@ class DrillEngine(DrillState):
             self.lane.install(self.platform)
             await _maybe_await(self.platform.start())
             self.platform_client = self.platform.client
-        self.initial_budgets = flat_budgets(
-            dict((await self.platform_client.controls()).get("budgets") or {})
-        )
+        # every control request from here on is written down (the judge replays them over the
+        # control state at the start: ``controls_as_requested``)
+        self.platform_client = RecordingPlatformClient(self.platform_client, self.now)
+        self.control_requests = self.platform_client.requests
+        self.controls_at_start = dict(await self.platform_client.controls())
+        self.initial_budgets = flat_budgets(dict(self.controls_at_start.get("budgets") or {}))
         self.ev(
             "world.arranged",
             "drill",

@@ -83,6 +83,7 @@ async def _collect(e: DrillState) -> dict[str, Any]:
         controls: dict[str, Any] = {}
         with contextlib.suppress(Exception):
             controls = dict(await pc.controls())
+        out["controls_at_end"] = controls
         # the retry policy the platform states (absent from older platforms: not judged then)
         retry = controls.get("retry")
         out["retry_policy"] = dict(retry) if isinstance(retry, dict) else {}
@@ -195,6 +196,9 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         journal=rows_of(JournalRow, journal),
         audit=rows_of(AuditRow, got.get("audit")),
         control_changes=rows_of(ControlChangeRow, got.get("control_changes")),
+        control_requests=list(getattr(e, "control_requests", None) or []),
+        controls_at_start=dict(getattr(e, "controls_at_start", None) or {}),
+        controls_at_end=dict(got.get("controls_at_end") or {}),
         alerts=rows_of(AlertRow, got.get("alerts")),
         fault_rules=rows_of(FaultRow, faults.get("faults")),
         fault_history=rows_of(FaultRow, faults.get("history")),

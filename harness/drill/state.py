@@ -20,6 +20,7 @@ from fakes.app import FakeWorld
 from fakes.core.world import World
 from sandbox.contract import Alert, PlatformClient
 
+from ..judge.rows import ControlRequestRow
 from ..judge.timeline import Timeline
 from ..scenario import Scenario
 from .detect import Detection, Detector
@@ -53,6 +54,9 @@ class DrillState:
     #: every credential of the roster (scrubbed from reports)
     secrets: list[str]
     initial_budgets: dict[str, Any]
+    #: the platform's control state when the drill began, and the control requests sent since
+    controls_at_start: dict[str, Any]
+    control_requests: list[ControlRequestRow]
     inbound_planned: list[InboundItem]
     detector: Detector
     ops: OpsLead

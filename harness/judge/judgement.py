@@ -168,11 +168,13 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 
 #: judged in every drill, listed or not (a scenario lists one to give it parameters)
 DEFAULT_INVARIANTS: tuple[str, ...] = (
+    "controls_as_requested",
     "every_side_effect_audited",
     "held_engagement_answered_after_release",
     "no_needless_token_refresh",
     "no_secret_in_artifacts",
     "nothing_reaches_a_host_it_was_not_given",
+    "pacing_in_force",
     "retries_within_policy",
     "runbook_steps_applied",
 )

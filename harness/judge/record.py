@@ -26,6 +26,7 @@ from .rows import (
     AlertRow,
     AuditRow,
     ControlChangeRow,
+    ControlRequestRow,
     CredentialFacts,
     FaultRow,
     InboundRow,
@@ -192,6 +193,11 @@ class DrillRecord:
     #: platform AuditEvents (attempts and outcomes)
     audit: list[AuditRow] = field(default_factory=list)
     control_changes: list[ControlChangeRow] = field(default_factory=list)
+    #: the control requests the harness sent (operator steps, the Ops Lead, a game day's people)
+    control_requests: list[ControlRequestRow] = field(default_factory=list)
+    #: the platform's whole control state (``controls()``) when the drill began and ended
+    controls_at_start: JsonObject = field(default_factory=dict)
+    controls_at_end: JsonObject = field(default_factory=dict)
     alerts: list[AlertRow] = field(default_factory=list)
     #: ``GET /_fake/faults`` rows: id, kind, params, match, start, end, hits, first_hit_at, …
     fault_rules: list[FaultRow] = field(default_factory=list)
@@ -242,6 +248,7 @@ class DrillRecord:
         set_(self, "journal", rows_of(JournalRow, self.journal))
         set_(self, "audit", rows_of(AuditRow, self.audit))
         set_(self, "control_changes", rows_of(ControlChangeRow, self.control_changes))
+        set_(self, "control_requests", rows_of(ControlRequestRow, self.control_requests))
         set_(self, "alerts", rows_of(AlertRow, self.alerts))
         set_(self, "fault_rules", rows_of(FaultRow, self.fault_rules))
         set_(self, "fault_history", rows_of(FaultRow, self.fault_history))
@@ -395,6 +402,7 @@ class DrillRecord:
                 "journal": len(self.journal),
                 "audit": len(self.audit),
                 "control_changes": len(self.control_changes),
+                "control_requests": len(self.control_requests),
                 "alerts": len(self.alerts),
                 "workload": len(self.workload),
                 "jobs": len(self.jobs),

@@ -17,6 +17,7 @@ __all__ = [
     "AlertRow",
     "AuditRow",
     "ControlChangeRow",
+    "ControlRequestRow",
     "CredentialFacts",
     "FaultRow",
     "InboundRow",
@@ -111,6 +112,24 @@ class ControlChangeRow(TypedDict, total=False):
     control: str
     scope: JsonObject
     value: Json
+
+
+class ControlRequestRow(TypedDict, total=False):
+    """One control request the harness sent (``call_control``): who asked what, and the answer."""
+
+    #: 1-based, in the order the requests were sent
+    seq: int
+    #: when the request was sent (the drill's clock)
+    t: float
+    actor: str
+    reason: str
+    #: the control call, e.g. ``set_pacing`` (``sandbox.control_table``)
+    name: str
+    #: its arguments besides actor and reason, as JSON (a field left None keeps its value)
+    arguments: JsonObject
+    #: ``seq`` of the ControlChange the platform answered with (None: it refused or broke)
+    change_seq: int | None
+    error: str | None
 
 
 class AlertRow(TypedDict, total=False):

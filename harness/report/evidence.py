@@ -301,6 +301,11 @@ def render_evidence(record: DrillRecord, verdict: Verdict) -> dict[str, str]:
         "evidence/audit.jsonl": _jsonl(record.audit),
         "evidence/audit-sample.jsonl": _jsonl([{"line": i + 1, **a} for i, a in sample]),
         "evidence/controls.jsonl": _jsonl(record.control_changes),
+        "evidence/control-requests.jsonl": _jsonl(record.control_requests),
+        "evidence/controls-state.json": canonical_json(
+            {"start": record.controls_at_start, "end": record.controls_at_end}
+        )
+        + "\n",
         "evidence/alerts.jsonl": _jsonl(record.alerts),
         "evidence/faults.jsonl": _jsonl(record.fault_rows()),
         "evidence/jobs.jsonl": _jsonl(record.jobs),

@@ -112,7 +112,10 @@ def test_two_people_contain_a_cross_tenant_incident_in_chromium(tmp_path: Path) 
 
     v = gd.verdict()
     assert v["verdict"] in ("held", "violated") and v["error"] is None, v
-    assert all(r["verdict"] == "held" for r in v["invariants"]), v["invariants"]
+    judged = {i["name"]: i["verdict"] for i in v["invariants"]}
+    # no pacing was set in this incident: pacing_in_force has nothing to judge
+    assert judged.pop("pacing_in_force") == "not_applicable", v["invariants"]
+    assert all(x == "held" for x in judged.values()), v["invariants"]
     r = gd.rehearsal()
     assert r["grade"] == "contained"
     assert r["people"] == ["Alice (Incident Commander)", "Bob (Ops Lead)"]

@@ -430,3 +430,60 @@ def test_a_lane_release_the_runner_does_not_listen_to_is_caught(monkeypatch, tmp
 
     wrap(monkeypatch, Runner, "_on_control", make)
     assert "every_job_terminal_after_healing" in violated("ctl_modes", tmp_path)
+
+
+def test_a_client_budget_rebuilt_from_the_platform_wide_one_is_caught(monkeypatch, tmp_path):
+    # set_budget builds a client's budget from the platform-wide defaults on every change instead
+    # of from the client's own: setting client_tokens silently drops the client_usd cap an
+    # operator set five minutes earlier (the platform reports its own mistake as the budget)
+    assert judged("rb12_cost_runaway", tmp_path / "healthy")["controls_as_requested"] == "held"
+
+    def make(orig):
+        def set_budget(self, *, client_id=None, **kw):
+            if client_id is not None:
+                self.client_budgets.pop(client_id, None)
+            return orig(self, client_id=client_id, **kw)
+
+        return set_budget
+
+    wrap(monkeypatch, Controls, "set_budget", make)
+    assert "controls_as_requested" in violated("rb12_cost_runaway", tmp_path / "slip")
+
+
+def test_a_mode_stored_under_a_swapped_scope_is_caught_by_controls_as_requested(
+    monkeypatch, tmp_path
+):
+    # the mode of (client, platform) stored as (platform, client): the change the platform
+    # reports says what was asked, its control state (and what it enforces) does not
+    def make(orig):
+        def set_mode(self, mode, *, client_id=None, platform=None, actor, reason):
+            change = orig(
+                self, mode, client_id=client_id, platform=platform, actor=actor, reason=reason
+            )
+            if (client_id, platform) in self.modes and client_id != platform:
+                self.modes[(platform, client_id)] = self.modes.pop((client_id, platform))
+            return change
+
+        return set_mode
+
+    wrap(monkeypatch, Controls, "set_mode", make)
+    assert "controls_as_requested" in violated("ctl_modes", tmp_path)
+
+
+def test_a_min_interval_kept_per_platform_but_read_per_account_is_caught(monkeypatch, tmp_path):
+    # the pacer stores the next allowed time under the platform and reads it by account: the
+    # Ops Lead's min_interval_s and jitter never apply, an account posts back to back
+    assert (
+        judged("rb05_rate_limit_storm_instagram", tmp_path / "healthy")["pacing_in_force"] == "held"
+    )
+
+    def make(orig):
+        async def acquire(self, platform, account_id, action):
+            await orig(self, platform, account_id, action)
+            if account_id in self._next_ok:
+                self._next_ok[platform] = self._next_ok.pop(account_id)
+
+        return acquire
+
+    wrap(monkeypatch, Pacer, "acquire", make)
+    assert "pacing_in_force" in violated("rb05_rate_limit_storm_instagram", tmp_path / "slip")

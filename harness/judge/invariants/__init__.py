@@ -1,6 +1,6 @@
 """Invariants: positive claims about a drill, each a pure function of the drill record."""
 
-from . import controls, holds, pacing, recovery, safety, tokens
+from . import controls, holds, mitigation, pacing, recovery, safety, tokens
 from ._base import (
     REGISTRY,
     Findings,
@@ -36,6 +36,7 @@ __all__ = [
     "evaluate",
     "holds",
     "invariant",
+    "mitigation",
     "pacing",
     "recovery",
     "safety",

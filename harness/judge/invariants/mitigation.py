@@ -1,0 +1,576 @@
+"""Mitigation invariants: the control plane does what the operator asked, and the pacing it
+reports is what its side effects do.
+
+A mitigation is only as good as the control that carries it. ``controls_as_requested`` does not
+take the platform's word for its control state: it replays the control requests the harness
+sent (``record.control_requests``: operator steps, the automated Ops Lead, a game day's people)
+over the platform's control state at the start (``record.controls_at_start``) — a partial update
+changes only the fields it sets — and compares every control change the platform then reports,
+and its control state at the end, with that shadow. ``pacing_in_force`` holds the platform to the
+pacing it reports (``pacing`` control changes over the state at the start), judged on the fakes'
+journal: when each side effect's first request reached the fake, and how long it was on the wire.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import Field
+
+from ..record import SOCIAL_FAKES, DrillRecord
+from ..rows import ControlRequestRow, JournalRow, Json, JsonObject, json_object, number
+from ..timeline import format_offset
+from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
+from ._facts import evidence
+
+__all__ = [
+    "ControlKey",
+    "controls_as_requested",
+    "pacing_in_force",
+    "requested",
+    "snapshot_fields",
+]
+
+#: a control and its scope: ``("pacing", (("platform", "x"),))``
+ControlKey = tuple[str, tuple[tuple[str, str], ...]]
+Fields = dict[str, Json]
+
+#: control call → (control, scope arguments, argument → field) of its ControlChange
+_CALLS: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
+    "set_kill_switch": ("kill_switch", (), {"engaged": "engaged"}),
+    "set_lane": ("lane", ("platform",), {"lane": "lane"}),
+    "set_mode": ("mode", ("client_id", "platform"), {"mode": "mode"}),
+    "set_lane_read_only": ("lane_read_only", ("platform", "lane"), {"read_only": "read_only"}),
+    "set_queue_paused": ("queue_paused", ("job_class",), {"paused": "paused"}),
+    "set_pacing": (
+        "pacing",
+        ("platform",),
+        {"concurrency": "concurrency", "min_interval_s": "min_interval_s", "jitter_s": "jitter_s"},
+    ),
+    "set_blueprint_enabled": ("blueprint_enabled", ("blueprint_id",), {"enabled": "enabled"}),
+    "set_trigger_lock": ("trigger_lock", ("client_id",), {"locked": "locked"}),
+    "set_provider_routing": ("provider_routing", ("capability",), {"providers": "providers"}),
+    "set_budget": (
+        "budget",
+        ("client_id",),
+        {k: k for k in ("episode_tokens", "episode_usd", "client_usd", "client_tokens")},
+    ),
+}
+#: a control whose change value is one atom → the field it sets
+_ATOM_FIELD: dict[str, str] = {
+    "kill_switch": "engaged",
+    "lane": "lane",
+    "mode": "mode",
+    "lane_read_only": "read_only",
+    "queue_paused": "paused",
+    "blueprint_enabled": "enabled",
+    "trigger_lock": "locked",
+    "provider_routing": "providers",
+}
+
+
+def _scope(scope: Mapping[str, Json]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in scope.items() if v is not None))
+
+
+def _flat(control: str, value: Mapping[str, Json]) -> Fields:
+    """A dict-valued control (pacing, budget) as fields; daily caps one field per action type."""
+    out: Fields = {}
+    for k, v in value.items():
+        if control == "pacing" and k == "daily_caps":
+            out.update({f"daily_caps.{a}": n for a, n in json_object(v).items()})
+        else:
+            out[k] = v
+    return out
+
+
+def requested(name: str, arguments: Mapping[str, Json]) -> tuple[ControlKey, Fields] | None:
+    """The control, scope and fields a control request sets (fields left None are not set);
+    None for a call this judge does not know."""
+    call = _CALLS.get(name)
+    if call is None:
+        return None
+    control, scope_args, field_of = call
+    if control == "kill_switch":
+        scope = json_object(arguments.get("scope"))
+    else:
+        scope = {k: arguments.get(k) for k in scope_args}
+        if control == "lane_read_only" and scope.get("lane") is None:
+            scope["lane"] = "browser"
+    fields: Fields = {f: arguments[a] for a, f in field_of.items() if arguments.get(a) is not None}
+    if control == "pacing":
+        caps = json_object(arguments.get("daily_caps"))
+        fields.update({f"daily_caps.{a}": n for a, n in caps.items() if n is not None})
+    return (control, _scope(scope)), fields
+
+
+def _reported(control: str, value: Json) -> Fields:
+    if isinstance(value, Mapping) and control in ("pacing", "budget", "budgets"):
+        return _flat("pacing" if control == "pacing" else "budget", value)
+    if control == "kill_switch" and isinstance(value, Mapping):
+        return {"engaged": bool(value.get("engaged"))}
+    field_name = _ATOM_FIELD.get(control)
+    return {field_name: value} if field_name else {}
+
+
+def snapshot_fields(snapshot: Mapping[str, Json], key: ControlKey) -> Fields | None:
+    """The fields of ``key`` in a ``controls()`` snapshot; None when the snapshot does not say."""
+    control, scope_items = key
+    scope = dict(scope_items)
+    section = snapshot.get(
+        {
+            "kill_switch": "kill_switches",
+            "lane": "lanes",
+            "mode": "modes",
+            "lane_read_only": "read_only_lanes",
+            "queue_paused": "paused",
+            "pacing": "pacing",
+            "blueprint_enabled": "blueprints",
+            "trigger_lock": "trigger_lock",
+            "provider_routing": "provider_routing",
+            "budget": "budgets",
+        }.get(control, "")
+    )
+    if section is None:
+        return None
+    if control == "kill_switch" and isinstance(section, list):
+        engaged = any(_scope(json_object(s)) == scope_items for s in section)
+        return {"engaged": engaged}
+    if control == "lane_read_only" and isinstance(section, list):
+        return {"read_only": any(_scope(json_object(s)) == scope_items for s in section)}
+    if control == "queue_paused" and isinstance(section, list):
+        return {"paused": scope.get("job_class") in section}
+    if control == "mode" and isinstance(section, list):
+        for m in section:
+            row = json_object(m)
+            if _scope({k: v for k, v in row.items() if k != "mode"}) == scope_items:
+                return {"mode": row.get("mode")}
+        return {"mode": "auto"}
+    if control == "trigger_lock" and isinstance(section, Mapping):
+        if "client_id" in scope:
+            clients = section.get("clients")
+            return {"locked": isinstance(clients, list) and scope["client_id"] in clients}
+        return {"locked": bool(section.get("global"))}
+    if control == "budget" and isinstance(section, Mapping):
+        if "client_id" in scope:
+            own = json_object(section.get("clients")).get(scope["client_id"])
+            return None if own is None else dict(json_object(own))
+        return dict(json_object(section.get("platform")))
+    if isinstance(section, Mapping) and len(scope) == 1:
+        value = section.get(next(iter(scope.values())))
+        if value is None:
+            return None
+        if control == "pacing":
+            return _flat("pacing", json_object(value))
+        return {_ATOM_FIELD[control]: value}
+    return None
+
+
+def _keys_of(snapshot: Mapping[str, Json]) -> list[ControlKey]:
+    """The keys a snapshot states values for (pacing, budgets, lanes, blueprints, routing)."""
+    out: list[ControlKey] = []
+    for control, section, scope_name in (
+        ("pacing", "pacing", "platform"),
+        ("lane", "lanes", "platform"),
+        ("blueprint_enabled", "blueprints", "blueprint_id"),
+        ("provider_routing", "provider_routing", "capability"),
+    ):
+        out += [(control, ((scope_name, str(k)),)) for k in json_object(snapshot.get(section))]
+    budgets = json_object(snapshot.get("budgets"))
+    if budgets:
+        out.append(("budget", ()))
+        out += [("budget", (("client_id", str(c)),)) for c in json_object(budgets.get("clients"))]
+    # what is on: every engaged switch, every mode override, read-only lane, pause and lock
+    for control, section in (
+        ("kill_switch", "kill_switches"),
+        ("mode", "modes"),
+        ("lane_read_only", "read_only_lanes"),
+    ):
+        rows = snapshot.get(section)
+        for row in rows if isinstance(rows, list) else []:
+            scope = {k: v for k, v in json_object(row).items() if k != "mode"}
+            out.append((control, _scope(scope)))
+    paused = snapshot.get("paused")
+    if isinstance(paused, list):
+        out += [("queue_paused", (("job_class", str(c)),)) for c in paused]
+    locked = json_object(snapshot.get("trigger_lock")).get("clients")
+    if isinstance(locked, list):
+        out += [("trigger_lock", (("client_id", str(c)),)) for c in locked]
+    return out
+
+
+def _same(a: Json, b: Json) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def _label(key: ControlKey) -> str:
+    control, scope = key
+    where = ", ".join(f"{k}={v}" for k, v in scope)
+    if not where:
+        where = "platform-wide" if control == "budget" else "global"
+    return f"{control} ({where})"
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """Who set a field of the shadow state to what, when (None: the state at the start)."""
+
+    value: Json
+    request: ControlRequestRow | None
+
+
+class _Shadow:
+    """The control state the requests ask for: the start, with each request's fields applied."""
+
+    def __init__(self, start: Mapping[str, Json]) -> None:
+        self.start = start
+        self.state: dict[ControlKey, dict[str, _Asked]] = {}
+
+    def fields(self, key: ControlKey) -> dict[str, _Asked]:
+        got = self.state.get(key)
+        if got is None:
+            base = snapshot_fields(self.start, key)
+            if base is None and key[0] == "budget" and key[1]:
+                # a client without its own budget has the platform-wide one: a partial update
+                # keeps the other fields at the values in force for it, the platform-wide ones
+                got = dict(self.fields(("budget", ())))
+            else:
+                got = {k: _Asked(v, None) for k, v in (base or {}).items()}
+            self.state[key] = got
+        return got
+
+    def apply(self, key: ControlKey, fields: Fields, request: ControlRequestRow) -> None:
+        shadow = self.fields(key)
+        for k, v in fields.items():
+            shadow[k] = _Asked(v, request)
+
+
+def _why(record: DrillRecord, asked: _Asked) -> str:
+    r = asked.request
+    if r is None:
+        return f"it was {asked.value!r} when the drill began and no request changed it"
+    return (
+        f"{r.get('actor') or 'someone'} asked for {asked.value!r} at "
+        f"{format_offset(record.offset(number(r.get('t'))))} (request #{r.get('seq')})"
+    )
+
+
+@invariant(NoParams)
+def controls_as_requested(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+    """Every control field an operator's request set reads back with that value until a later request changes it.
+
+    The requests the harness sent (operator steps, the automated Ops Lead, a game day's people;
+    ``evidence/control-requests.jsonl``) are replayed over the platform's control state when the
+    drill began; a request sets only the fields it names (``set_budget`` and ``set_pacing`` take
+    partial updates, a field left None keeps its value; a client without its own budget starts
+    from the platform-wide one). Each control change the platform reports, and its control state
+    at the end, must read back every field of that shadow — a scope nobody asked to change reads
+    back as it was when the drill began: budgets (platform-wide and per client), pacing
+    (concurrency, min_interval_s, jitter_s, daily caps), kill switches, modes, lanes, read-only
+    lanes, pauses, blueprints, trigger locks and provider routing. A refused request changes
+    nothing (``runbook_steps_applied`` judges refusals).
+    """
+    answered = sorted(
+        (r for r in record.control_requests if r.get("change_seq") is not None),
+        key=lambda r: (int(r.get("change_seq") or 0), int(r.get("seq") or 0)),
+    )
+    if not answered:
+        return NotApplicable("no control request was answered during the drill")
+    asked: list[tuple[int, ControlKey, Fields, ControlRequestRow]] = []
+    for r in answered:
+        got = requested(str(r.get("name")), json_object(r.get("arguments")))
+        if got is not None:
+            asked.append((int(r.get("change_seq") or 0), got[0], got[1], r))
+    shadow = _Shadow(record.controls_at_start)
+    touched: set[ControlKey] = set()
+    out: list[Violation] = []
+    checked = 0
+    nxt = 0
+    order = sorted(
+        enumerate(record.control_changes), key=lambda x: (int(x[1].get("seq") or 0), x[0])
+    )
+    for i, c in order:
+        seq = int(c.get("seq") or 0)
+        while nxt < len(asked) and asked[nxt][0] <= seq:
+            _, key, fields, r = asked[nxt]
+            shadow.apply(key, fields, r)
+            touched.add(key)
+            nxt += 1
+        control = "budget" if c.get("control") == "budgets" else str(c.get("control"))
+        key = (control, _scope(json_object(c.get("scope"))))
+        got_fields = _reported(control, c.get("value"))
+        for name, want in shadow.fields(key).items():
+            checked += 1
+            have = got_fields.get(name)
+            if _same(want.value, have):
+                continue
+            t = number(c.get("t"))
+            out.append(
+                Violation(
+                    t,
+                    ("control field", "control fields"),
+                    "read back other than requested",
+                    f"{_label(key)} {name}",
+                    evidence("controls.jsonl", i),
+                    message=(
+                        f"{_label(key)} {name} read back {have!r} in change #{seq} at "
+                        f"{format_offset(record.offset(t))}, but {_why(record, want)}"
+                    ),
+                )
+            )
+    for _, key, fields, r in asked[nxt:]:
+        shadow.apply(key, fields, r)
+        touched.add(key)
+    end = record.controls_at_end
+    if end:
+        keys = set(_keys_of(record.controls_at_start)) | set(_keys_of(end)) | touched
+        for key in sorted(keys):
+            have_fields = snapshot_fields(end, key)
+            want_fields = shadow.fields(key)
+            if have_fields is None and key[0] != "budget":
+                continue  # the platform's state at the end does not say (an older platform)
+            for name, want in want_fields.items():
+                checked += 1
+                have = (have_fields or {}).get(name)
+                if _same(want.value, have):
+                    continue
+                out.append(
+                    Violation(
+                        record.end_t,
+                        ("control field", "control fields"),
+                        "read back other than requested",
+                        f"{_label(key)} {name}",
+                        "evidence/controls-state.json",
+                        message=(
+                            f"{_label(key)} {name} read back {have!r} in the control state at "
+                            f"the end, but {_why(record, want)}"
+                        ),
+                    )
+                )
+    return Findings(
+        checked,
+        out,
+        f"{len(asked)} control requests; every field they set read back as asked "
+        f"({checked} fields checked in the reported changes"
+        + (" and the control state at the end)" if end else ")"),
+    )
+
+
+# --- pacing -----------------------------------------------------------------------------------
+
+#: audit actions of side effects on social accounts (what pacing admits)
+_PACED = frozenset({"post.create", "post.delete", "reply.create", "dm.send", "like.create"})
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class PacingParams(Params):
+    """Parameters of ``pacing_in_force``."""
+
+    tolerance_s: float = Field(
+        0.5,
+        ge=0,
+        description="slack on min_interval_s and on overlaps: a side effect's first request may "
+        "reach the fake this long after its pacing slot opened",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _SideEffect:
+    platform: str
+    account: str
+    #: when its first request reached the fake
+    start: float
+    #: when the platform says it was admitted (its audited attempt), never after ``start``
+    admitted: float
+    #: when the fake answered its last request
+    end: float
+    line: int
+    request_id: str
+
+
+def _pacing_steps(record: DrillRecord) -> dict[str, list[tuple[float, JsonObject]]]:
+    """platform → ``(since, pacing)`` in force, from the state at the start and the changes."""
+    steps: dict[str, list[tuple[float, JsonObject]]] = {
+        str(pf): [(-math.inf, json_object(v))]
+        for pf, v in json_object(record.controls_at_start.get("pacing")).items()
+    }
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        value = c.get("value")
+        if c.get("control") == "pacing" and isinstance(value, Mapping):
+            platform = str(json_object(c.get("scope")).get("platform"))
+            steps.setdefault(platform, []).append((number(c.get("t")), json_object(value)))
+    return steps
+
+
+def _at(steps: list[tuple[float, JsonObject]], t: float) -> tuple[JsonObject, float]:
+    cands = [(s, v) for s, v in steps if s <= t]
+    if not cands:
+        return {}, -math.inf
+    since, value = cands[-1]
+    return value, since
+
+
+def _since(record: DrillRecord, since: float) -> str:
+    if since == -math.inf:
+        return "since the drill began"
+    return f"since {format_offset(record.offset(since))}"
+
+
+def _side_effects(record: DrillRecord, tolerance_s: float) -> list[_SideEffect]:
+    """Each audited attempt of a social side effect, as the fakes saw it: the mutating requests
+    on its account between the attempt and its outcome — those with the job's idempotency key
+    (a resend after a token refresh, Instagram's container create and publish are one side
+    effect), or, through the browser lane (a form carries no key), those without one."""
+
+    def arrival(j: JournalRow) -> float:
+        return number(j.get("started"), number(j.get("t")))
+
+    #: (fake, account, idempotency key or None) → mutating requests, by arrival
+    requests: dict[tuple[str, str, str | None], list[tuple[int, JournalRow]]] = {}
+    for i, j in enumerate(record.journal):
+        if str(j.get("method")) in _MUTATING:
+            key = j.get("idempotency_key")
+            k = (str(j.get("fake")), str(j.get("account_id")), None if key is None else str(key))
+            requests.setdefault(k, []).append((i, j))
+    for rows in requests.values():
+        rows.sort(key=lambda x: (arrival(x[1]), x[1].get("seq", 0)))
+    #: (job, action) → the times of its outcomes, to close each attempt
+    outcomes: dict[tuple[str, str], list[float]] = {}
+    for a in record.audit:
+        if a.get("phase") == "outcome":
+            outcomes.setdefault((str(a.get("job_id")), str(a.get("action"))), []).append(
+                number(a.get("t"))
+            )
+    attempts: dict[tuple[str, str, str | None], list[tuple[float, float]]] = {}
+    for a in record.audit:
+        if (
+            a.get("phase") != "attempt"
+            or a.get("action") not in _PACED
+            or a.get("platform") not in SOCIAL_FAKES
+        ):
+            continue
+        t = number(a.get("t"))
+        closed = [
+            o for o in outcomes.get((str(a.get("job_id")), str(a.get("action"))), []) if o >= t
+        ]
+        until = min(closed, default=math.inf) + tolerance_s
+        key = a.get("idempotency_key")
+        browser = a.get("lane") == "browser" or key is None
+        k = (str(a.get("platform")), str(a.get("account_id")), None if browser else str(key))
+        attempts.setdefault(k, []).append((t, until))
+    out: list[_SideEffect] = []
+    for k, spans in attempts.items():
+        rows = requests.get(k, [])
+        spans.sort()
+        used = 0
+        for n, (t, closed_at) in enumerate(spans):
+            nxt = spans[n + 1][0] - tolerance_s if n + 1 < len(spans) else math.inf
+            until = min(nxt, closed_at)
+            mine = [(i, j) for i, j in rows[used:] if t - tolerance_s <= arrival(j) < until]
+            if not mine:
+                continue
+            used = rows.index(mine[-1]) + 1
+            i, first = mine[0]
+            out.append(
+                _SideEffect(
+                    platform=k[0],
+                    account=k[1],
+                    start=arrival(first),
+                    admitted=min(t, arrival(first)),
+                    end=max(number(j.get("t"), arrival(j)) for _, j in mine),
+                    line=i,
+                    request_id=str(first.get("request_id")),
+                )
+            )
+    return sorted(out, key=lambda s: (s.start, s.line))
+
+
+@invariant(PacingParams)
+def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotApplicable:
+    """Side effects keep the pacing the platform reports: min_interval_s apart on an account, at most concurrency in flight per platform.
+
+    Judged on the fakes' journal: a side effect is an audited attempt of a post, reply, DM, like
+    or deletion, counted once by its first mutating request (Instagram's container create and
+    publish, a resend after a token refresh are the same side effect; through the browser lane,
+    the form posts between the attempt and its outcome); it is in flight from that request's
+    arrival to the answer of its last. The next side effect on the account reaches the fake at
+    least the ``min_interval_s`` in force when the one before was admitted after that admission
+    (its audited attempt, or its first request if that came sooner; jitter only adds to it); a
+    side effect starts only while fewer than the ``concurrency`` in force of its platform are in
+    flight. The pacing in force is the platform's control state when the drill began and its
+    ``pacing`` control changes since (``controls_as_requested`` holds those to the requests).
+    """
+    steps = _pacing_steps(record)
+    changed = any(c.get("control") == "pacing" for c in record.control_changes)
+    paced = any(number(v.get("min_interval_s")) > 0 for s in steps.values() for _, v in s[:1])
+    if not changed and not paced:
+        return NotApplicable(
+            "pacing was not changed during the drill and no platform spaces an account's side "
+            "effects (min_interval_s 0 at the start)"
+        )
+    slack = (
+        p.tolerance_s
+        + float(record.extra.get("clock_skew_s") or 0.0)
+        + float(record.extra.get("in_flight_s") or 0.0)
+    )
+    effects = _side_effects(record, slack)
+    if not effects:
+        return NotApplicable(
+            "no audited side-effect attempt on a social platform reached the fakes"
+        )
+    out: list[Violation] = []
+    last: dict[tuple[str, str], _SideEffect] = {}
+    in_flight: dict[str, list[_SideEffect]] = {}
+    for s in effects:
+        # the interval on the account, by the pacing in force when the one before started
+        prev = last.get((s.platform, s.account))
+        if prev is not None:
+            # from when the one before was admitted (its attempt; never later than its first
+            # request): a browser's form reaches the fake seconds after the pacer let it go
+            pacing, since = _at(steps.get(s.platform, []), prev.admitted)
+            need = number(pacing.get("min_interval_s"))
+            gap = s.start - prev.admitted
+            if need > 0 and gap < need - slack:
+                out.append(
+                    Violation(
+                        s.start,
+                        ("side effect", "side effects"),
+                        f"sent sooner after the one before on its account than {s.platform}'s "
+                        "min_interval_s",
+                        f"{s.request_id} on {record.handle(s.account)} {gap:.1f}s after "
+                        f"{prev.request_id} was let through (min_interval_s {need:g} in force "
+                        f"{_since(record, since)})",
+                        evidence("journal.jsonl", s.line),
+                    )
+                )
+        last[(s.platform, s.account)] = s
+        # the platform's side effects in flight when this one started
+        flying = [o for o in in_flight.get(s.platform, []) if o.end - slack > s.start]
+        pacing, since = _at(steps.get(s.platform, []), s.start)
+        limit = pacing.get("concurrency")
+        if limit is not None and len(flying) >= number(limit):
+            out.append(
+                Violation(
+                    s.start,
+                    ("side effect", "side effects"),
+                    f"started on {s.platform} while its concurrency was already in flight",
+                    f"{s.request_id} with {len(flying)} in flight (concurrency {number(limit):g} "
+                    f"in force {_since(record, since)})",
+                    evidence("journal.jsonl", s.line),
+                )
+            )
+        in_flight[s.platform] = [*flying, s]
+    return Findings(
+        len(effects),
+        out,
+        f"{len(effects)} side effects kept the pacing in force (min_interval_s per account, "
+        "concurrency per platform)",
+    )
