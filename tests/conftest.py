@@ -22,12 +22,24 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 #: the files that take longest (their drills, servers and Chromium), started first so that the
 #: workers do not end on them one after the other; then every other file with a ``slow`` test,
 #: then the rest. Files stay whole and in order (``--dist loadfile``, ``--no-loadscope-reorder``).
+#: The matrix (CPU-bound, at a lower priority: see ``tests/harness/_drills.py``) leads, with the
+#: files that mostly wait on a scaled clock or child processes (Locust, game days) beside it;
+#: each game day and the twice-drilled served pair are files of their own, so they need not
+#: wait one after the other on one worker.
 LONGEST_FIRST = (
     "tests/harness/test_drill.py",  # runs the mutation matrix (fixture ``matrix``)
     "tests/load/test_load.py",
-    "tests/gameday/test_gameday_console.py",
+    "tests/gameday/test_gameday_autopilot.py",
     "tests/browser/test_browser_drills.py",
+    "tests/gameday/test_gameday_served.py",
     "tests/harness/test_served_drill.py",
+    "tests/harness/test_served_twice.py",
+    "tests/gameday/test_gameday_console.py",
+    "tests/harness/test_slips.py",
+    "tests/install/test_installed.py",
+    "tests/harness/test_explore.py",
+    "tests/load/test_load_workers.py",
+    "tests/harness/test_interrupt.py",
 )
 
 

@@ -1,7 +1,9 @@
-"""A game day end to end: people in a real Chromium, nobody at all, and the autopilot.
+"""A game day end to end: people in a real Chromium, and nobody at all.
 
 Each test runs ``vibedrill gameday`` as a subprocess (the console on 127.0.0.1, the drill on a
-scaled clock) at a high time scale, so a one-hour scenario takes seconds.
+scaled clock) at a high time scale, so a one-hour scenario takes seconds. The autopilot's game
+days are in ``test_gameday_autopilot.py`` and ``test_gameday_served.py``: each waits about a
+minute on its scaled clock, so files of their own let them wait side by side.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gameday_rig import ROOT, start_gameday
+from gameday_rig import start_gameday
 
 from harness.platform_adapter import browser_choice
 
@@ -179,70 +181,3 @@ def test_a_game_day_where_nobody_acts_is_graded_not_contained_with_the_harm_coun
         in md
     )
     assert "| RB-01.immediate.1 | kill_switch.engage | not done |" in md
-
-
-def test_the_autopilot_plays_the_automated_ops_lead_through_the_console_and_holds(
-    tmp_path: Path,
-) -> None:
-    # the acceptance's own scale (×120): at ×240 a loaded machine's hiccups become minutes of
-    # scenario time and the scenario's 2-minute detection deadline can be missed
-    gd = start_gameday(tmp_path, "rb05_rate_limit_storm", "--autopilot", "--time-scale", "120")
-    try:
-        rc, out, err = gd.wait(timeout=400)
-    finally:
-        if gd.proc.poll() is None:
-            gd.proc.kill()
-    v = gd.verdict()
-    # the detail (which request, which 429, at what offsets) makes a failure diagnosable after
-    # pytest has cleaned its temporary folders
-    missed = [
-        f"{i['name']}: {i.get('detail')}" for i in v["invariants"] if i["verdict"] != "held"
-    ] + [e["detail"] for e in v.get("expectations", []) if not e.get("met", True)]
-    assert rc == 0, f"{out}{err}\nnot held: {missed}"
-    assert gd.verdict()["verdict"] == "held"
-    r = gd.rehearsal()
-    assert r["grade"] == "contained"
-    assert r["people"] == ["Autopilot (Ops Lead)", "Autopilot (Incident Commander)"]
-    steps = r["measures"]["steps"]
-    assert steps and all(s["done"] and s["by"] == "Autopilot (Ops Lead)" for s in steps)
-    # every control went through the console's API as the autopilot, with a reason
-    changes = [e for e in gd.timeline() if e["kind"] == "control.changed"]
-    by_pilot = [e for e in changes if e["actor"] == "Autopilot (Ops Lead)"]
-    assert by_pilot and all(e["data"]["reason"].startswith("RB-05 ") for e in by_pilot)
-    md = (gd.report() / "postmortem.md").read_text()
-    assert (
-        "## 12) Rehearsal" in md
-        and "Autopilot (Incident Commander) declared the incident mitigated" in md
-    )
-
-
-def test_a_game_day_drives_a_platform_served_in_other_processes_over_http(
-    tmp_path: Path,
-) -> None:
-    # the team's own platform: here the sandbox served by `vibedrill platform serve`, reached
-    # only over HTTP; the game day takes the world's clock (scale from its ready file)
-    from harness.drill.served_pair import served_pair
-    from harness.scenario import load_scenario
-
-    sc = load_scenario(ROOT / "scenarios" / "rb05_rate_limit_storm.yaml")
-    with served_pair(sc, time_scale=240.0, workdir=tmp_path / "pair") as pair:
-        gd = start_gameday(
-            tmp_path,
-            "rb05_rate_limit_storm",
-            "--autopilot",
-            "--no-baseline",
-            "--platform-url",
-            pair.platform_url,
-            "--world",
-            str(pair.world),
-        )
-        try:
-            rc, out, err = gd.wait(timeout=300)
-        finally:
-            if gd.proc.poll() is None:
-                gd.proc.kill()
-    assert "×240" in out, out
-    assert rc == 0, out + err
-    v = gd.verdict()
-    assert v["verdict"] == "held" and v["topology"] == "served-platform"
-    assert gd.rehearsal()["grade"] == "contained"

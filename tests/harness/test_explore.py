@@ -5,6 +5,7 @@ Small budgets only: a drill costs about a second of CPU here, so each search tes
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -287,11 +288,16 @@ def test_minimising_gives_back_the_controls_and_alerting_the_violation_does_not_
     assert not neither.runbook_overrides.skip and not neither.detection.rules
 
 
-def _draws(n: int = 300, seed: int = 1) -> list[Scenario]:
+@functools.cache
+def _drawn(n: int, seed: int) -> tuple[str, ...]:
+    """The first ``n`` draws of the search with ``seed``, as JSON: drawn once per test process
+    (they take seconds), each test validating its own fresh models."""
     cfg = SearchConfig(seed=seed, budget=n, db_dir=None)
-    return [
-        Scenario.model_validate_json(r) for r in _pregenerate(cfg, scenarios(cfg.space, seed=seed))
-    ]
+    return tuple(_pregenerate(cfg, scenarios(cfg.space, seed=seed)))
+
+
+def _draws(n: int = 300, seed: int = 1) -> list[Scenario]:
+    return [Scenario.model_validate_json(r) for r in _drawn(n, seed)]
 
 
 def test_packages_draw_faults_together_the_way_incidents_line_up() -> None:

@@ -159,3 +159,27 @@ def test_a_replay_record_with_a_bad_scenario_names_the_key(tmp_path: Path) -> No
     res = runner.invoke(app, ["replay", str(folder)])
     assert res.exit_code == 2, res.output
     assert "scenario.faults[0].kind: 'x.ratelimited' is not a fault kind" in res.output
+
+
+def test_libyaml_and_pyyamls_own_parser_read_every_scenario_alike_and_a_refusal_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the files are parsed by libyaml where PyYAML has it (five times faster); what a file
+    # means, and what a refusal says, must not depend on that
+    from harness import safe_input
+
+    fast = safe_input._FastLoader
+    assert fast is not None, "this environment's PyYAML lacks libyaml"
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        text = path.read_text()
+        assert safe_input._load(fast, text, path.name) == safe_input._load(
+            safe_input._Loader, text, path.name
+        ), path.name
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD + "faults: [unclosed\n")
+    with pytest.raises(safe_input.UnsafeInput) as fast_said:
+        safe_input.load_yaml_file(bad)
+    monkeypatch.setattr(safe_input, "_FastLoader", None)  # PyYAML's own parser alone
+    with pytest.raises(safe_input.UnsafeInput) as pure_said:
+        safe_input.load_yaml_file(bad)
+    assert str(fast_said.value) == str(pure_said.value)

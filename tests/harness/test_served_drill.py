@@ -2,7 +2,8 @@
 
 The fakes and the platform run as child processes on loopback (``harness.drill.served_pair``);
 the drill reaches them over HTTP only. A short scenario at a high time scale keeps each drill to a
-few seconds of wall time; what is judged is the same as in-process.
+few seconds of wall time; what is judged is the same as in-process. The storm is
+``_served_storm``'s; the healthy drill twice against one pair is in ``test_served_twice.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _served_storm import SCALE, STORM, served_options
 from typer.testing import CliRunner
 
 from harness.cli.main import app
@@ -24,23 +26,6 @@ from harness.drill.served_pair import ServedPair, served_pair
 from harness.scenario import load_scenario
 
 pytestmark = pytest.mark.served
-
-STORM = """
-id: served_storm
-title: a short 429 storm on X, drilled over HTTP
-runbook: RB-05
-severity: P2
-incident_types: [RATE]
-seed: 3
-world: {clients: 2, platforms: [x]}
-workload: {duration: 40m, steady_state: 5m, posts_per_hour: 60}
-faults:
-  - {kind: x.rate_limited, at: 10m, duration: 15m, params: {retry_after_s: 60}, probability: 0.9}
-response: auto
-invariants: [rate_within_platform_limits, no_duplicate_side_effects, every_side_effect_audited]
-"""
-
-SCALE = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -60,61 +45,13 @@ def shared_pair(storm: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield pair
 
 
-def _served(pair: object, reports: Path, **kw: object) -> DrillOptions:
-    return DrillOptions(
-        reports_dir=reports,
-        platform_url=pair.platform_url,  # type: ignore[attr-defined]
-        world=pair.world,  # type: ignore[attr-defined]
-        time_scale=SCALE,
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-@pytest.mark.slow
-def test_a_healthy_platform_over_http_holds_and_its_report_says_served(
-    storm: Path, tmp_path: Path
-) -> None:
-    s = load_scenario(storm)
-    with served_pair(s, time_scale=SCALE, workdir=tmp_path / "pair") as pair:
-        at_rest = httpx.get(f"{pair.platform_url}/controls", timeout=30).json()
-        first = run_drill(s, _served(pair, tmp_path / "r1"))
-        # the Ops Lead slowed X's pacing and paused engagement; the drill put them back after
-        # its report, so the platform is at rest for the next drill
-        assert httpx.get(f"{pair.platform_url}/controls", timeout=30).json() == at_rest
-        assert any("pacing restored" in n for n in first.notes), first.notes
-        # a second drill against the same running pair judges only its own window
-        second = run_drill(s, _served(pair, tmp_path / "r2"))
-    for r in (first, second):
-        assert r.verdict == "held", r.verdict_json
-        assert r.verdict_json["topology"] == "served-platform"
-        assert r.report_dir is not None and (r.report_dir / "postmortem.md").is_file()
-        assert any(x["name"].startswith("x.rate_limited") for x in r.verdict_json["reached"])
-    for r in (first, second):  # over HTTP, concurrent polls must not record anything twice
-        ev = r.report_dir / "evidence"  # type: ignore[operator]
-        seqs = [json.loads(x)["seq"] for x in (ev / "audit.jsonl").read_text().splitlines()]
-        assert len(seqs) == len(set(seqs))
-        changes = [
-            e["data"]["control_seq"]
-            for e in map(json.loads, (ev / "timeline.jsonl").read_text().splitlines())
-            if e["kind"] == "control.changed"
-        ]
-        assert changes and len(changes) == len(set(changes))
-    ledger1 = (first.report_dir / "evidence" / "ledger.jsonl").read_text().splitlines()
-    ledger2 = (second.report_dir / "evidence" / "ledger.jsonl").read_text().splitlines()
-    seqs1 = {json.loads(x)["seq"] for x in ledger1}
-    seqs2 = {json.loads(x)["seq"] for x in ledger2}
-    assert seqs1 and seqs2 and not seqs1 & seqs2  # no side effect judged twice
-    # a one-hour-ish scenario at K=240 takes seconds, not an hour
-    assert first.simulated_s / max(first.wall_s, 1e-3) > SCALE / 3
-
-
 @pytest.mark.slow
 def test_the_same_drill_against_a_platform_with_a_defect_is_violated(
     storm: Path, tmp_path: Path
 ) -> None:
     s = load_scenario(storm)
     with served_pair(s, ("retry_after_ignored",), time_scale=SCALE, workdir=tmp_path / "p") as pair:
-        r = run_drill(s, _served(pair, tmp_path / "r"))
+        r = run_drill(s, served_options(pair, tmp_path / "r"))
     assert r.verdict == "violated"
     bad = [i["name"] for i in r.verdict_json["invariants"] if i["verdict"] == "violated"]
     assert "rate_within_platform_limits" in bad
@@ -130,7 +67,7 @@ def test_a_scenario_needing_a_defect_the_platform_lacks_is_skipped_never_held(
 ) -> None:
     s = load_scenario(storm)
     pair = shared_pair
-    r = run_drill(s, _served(pair, tmp_path / "r", defects=("retry_after_ignored",)))
+    r = run_drill(s, served_options(pair, tmp_path / "r", defects=("retry_after_ignored",)))
     assert r.verdict == "skipped"
     assert "retry_after_ignored" in r.verdict_json["reason"]
     assert "--defect retry_after_ignored" in r.verdict_json["reason"]
