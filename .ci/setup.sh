@@ -26,9 +26,14 @@ if ! "$UV" lock --check --quiet 2>/dev/null; then
 fi
 
 # Exactly the locked versions (hashes checked); the project itself editable, dev extras included.
-"$UV" sync --locked --extra dev --python "$PY" --quiet
+# Byte-compiled once here: the suite starts many Python processes (xdist workers, served fakes
+# and platforms, game days, Locust), and with PYTHONDONTWRITEBYTECODE set (some images set it)
+# each one would compile every import again — twice the CPU of collecting the tests.
+"$UV" sync --locked --extra dev --python "$PY" --quiet --compile-bytecode
+unset PYTHONDONTWRITEBYTECODE
 # shellcheck disable=SC1091
 . .venv/bin/activate
+python -m compileall -q -j 0 harness sandbox fakes tests bench >/dev/null
 
 # The browser lane needs a Chromium: Playwright's own where installed, else Debian's.
 vibedrill doctor --install-browser
