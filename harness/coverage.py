@@ -198,6 +198,24 @@ def _lookup_errors(d: DrillEvidence) -> int:
     )
 
 
+def _paced(d: DrillEvidence) -> int:
+    """Side-effect attempts after the first pacing change that set an interval or narrowed
+    concurrency (the pacer had something to enforce)."""
+    starts = [
+        float(c["t"])
+        for c in d.changes("pacing")
+        if isinstance(c.get("value"), dict)
+        and (
+            float(c["value"].get("min_interval_s") or 0) > 0
+            or int(c["value"].get("concurrency") or 1_000_000) < 4
+        )
+    ]
+    if not starts:
+        return 0
+    first = min(starts)
+    return sum(1 for a in d.rows("audit") if a.get("phase") == "attempt" and float(a["t"]) >= first)
+
+
 def _refresh(d: DrillEvidence) -> int:
     """Token refreshes made while several requests of one account were refused as expired."""
     refused: dict[Any, int] = {}
@@ -353,6 +371,14 @@ ITEMS: tuple[Item, ...] = (
         for p in SOCIAL
     ),
     Item(
+        "pacing.interval",
+        "control",
+        "pacing: minimum interval and concurrency (RB-05's reduce concurrency, add jitter)",
+        ("pacing_in_force",),
+        _paced,
+        "side-effect attempts made after a pacing change that spaced or narrowed them",
+    ),
+    Item(
         "pacing.daily_caps",
         "control",
         "pacing: daily caps",
@@ -408,7 +434,7 @@ ITEMS: tuple[Item, ...] = (
         "guard.refresh_lock",
         "guard",
         "refresh lock (one token refresh per account at a time)",
-        ("every_job_terminal_after_healing",),
+        ("every_job_terminal_after_healing", "no_needless_token_refresh"),
         _refresh,
         "token refreshes while several requests of one account were refused",
     ),
