@@ -168,6 +168,7 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 
 #: judged in every drill, listed or not (a scenario lists one to give it parameters)
 DEFAULT_INVARIANTS: tuple[str, ...] = (
+    "audit_proofs_match_the_fakes",
     "every_side_effect_audited",
     "no_secret_in_artifacts",
     "nothing_reaches_a_host_it_was_not_given",

@@ -299,6 +299,7 @@ def test_a_post_reported_live_after_only_failed_lookups_is_a_violation():
 
 def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_scenario_does_not_list_them():
     assert set(DEFAULT_INVARIANTS) == {
+        "audit_proofs_match_the_fakes",
         "every_side_effect_audited",
         "no_secret_in_artifacts",
         "nothing_reaches_a_host_it_was_not_given",

@@ -430,3 +430,79 @@ def test_a_lane_release_the_runner_does_not_listen_to_is_caught(monkeypatch, tmp
 
     wrap(monkeypatch, Runner, "_on_control", make)
     assert "every_job_terminal_after_healing" in violated("ctl_modes", tmp_path)
+
+
+# --- audit proofs against the fakes' ledger and journal (docs/mutation.md, gaps3) -------------
+
+
+def test_an_x_permalink_written_with_the_at_sign_is_caught_by_the_audit_proofs(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.lanes.x XLane.verify (``handle.lstrip('@')`` → ``rstrip``) and
+    # find_published (the permalink): the proof of every verified X post links
+    # ``https://x.com/@acme_x/status/…``, a page x.com does not have; no judge read permalinks
+    healthy = judged("rb04_token_expiry", tmp_path / "healthy")
+    assert healthy["audit_proofs_match_the_fakes"] == "held"
+
+    def make(orig):
+        async def verify(self, cred, resource_id, scope):
+            look = await orig(self, cred, resource_id, scope)
+            if look.permalink:
+                handle = cred.account.handle.lstrip("@")
+                wrong = look.permalink.replace(f"/{handle}/", f"/@{handle}/")
+                return dataclasses.replace(look, permalink=wrong)
+            return look
+
+        return verify
+
+    wrap(monkeypatch, XLane, "verify", make)
+    assert "audit_proofs_match_the_fakes" in violated("rb04_token_expiry", tmp_path / "slip")
+
+
+def test_an_instagram_lookup_without_the_permalink_field_is_caught_by_the_audit_proofs(
+    monkeypatch, tmp_path
+):
+    # ``fields=id,caption,timestamp``: the lookup no longer asks for ``permalink``, so every post
+    # is claimed live with ``permalink: null`` — the operator has nothing to click
+    healthy = judged("rb04_token_expiry_instagram", tmp_path / "healthy")
+    assert healthy["audit_proofs_match_the_fakes"] == "held"
+
+    def make(orig):
+        async def send(self, method, path, cred, scope, **kw):
+            params = kw.get("params")
+            if isinstance(params, dict) and "permalink" in str(params.get("fields", "")):
+                fields = [f for f in str(params["fields"]).split(",") if f != "permalink"]
+                kw["params"] = {**params, "fields": ",".join(fields)}
+            return await orig(self, method, path, cred, scope, **kw)
+
+        return send
+
+    wrap(monkeypatch, InstagramLane, "send", make)
+    got = violated("rb04_token_expiry_instagram", tmp_path / "slip")
+    assert "audit_proofs_match_the_fakes" in got
+
+
+def test_a_linkedin_request_id_of_another_request_is_caught_by_the_audit_proofs(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.lanes.linkedin LinkedInLane.publish/reply (the request id of the proof):
+    # the lane keeps the last ``x-li-uuid`` it saw on itself and a concurrent request overwrites
+    # it, so a proof names another request than the one that made the post (the support ticket
+    # for a lost post then asks LinkedIn about the wrong request)
+    healthy = judged("rb05_rate_limit_storm_linkedin", tmp_path / "healthy")
+    assert healthy["audit_proofs_match_the_fakes"] == "held"
+    seen: list[str] = []
+
+    def make(orig):
+        async def publish(self, cred, text, scope, *, media_url=None):
+            res = await orig(self, cred, text, scope, media_url=media_url)
+            previous = seen[-1] if seen else res.request_id
+            if res.request_id:
+                seen.append(res.request_id)
+            return dataclasses.replace(res, request_id=previous)
+
+        return publish
+
+    wrap(monkeypatch, LinkedInLane, "publish", make)
+    got = violated("rb05_rate_limit_storm_linkedin", tmp_path / "slip")
+    assert "audit_proofs_match_the_fakes" in got
