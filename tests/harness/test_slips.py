@@ -506,3 +506,33 @@ def test_a_linkedin_request_id_of_another_request_is_caught_by_the_audit_proofs(
     wrap(monkeypatch, LinkedInLane, "publish", make)
     got = violated("rb05_rate_limit_storm_linkedin", tmp_path / "slip")
     assert "audit_proofs_match_the_fakes" in got
+
+
+def test_a_retry_without_retry_after_that_raises_is_caught_by_a_slow_instagram_container(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.runner Runner._retry__mutmut_54: ``retry_after is not None or not
+    # defects.on(...)`` — a failure that is no outage and carries no Retry-After reaches
+    # ``max(delay, None)`` and the runner's retry path raises TypeError: the job is left
+    # ``running`` forever. No drill retried such a failure; rb02_publish_outage now has Instagram
+    # containers that stay IN_PROGRESS longer than one attempt polls them
+    got = judged("rb02_publish_outage", tmp_path / "healthy")
+    assert got["every_job_terminal_after_healing"] == "held"
+
+    def make(orig):
+        def _retry(self, job, error, retry_after, *, outage=False):
+            policy = self.settings.retry
+            since = job.outage_since
+            in_window = (
+                outage
+                and policy.outage_window_s > 0
+                and (since is None or self.now() - since < policy.outage_window_s)
+            )
+            if not in_window and job.attempts < policy.max_attempts and retry_after is None:
+                raise TypeError("'>' not supported between instances of 'NoneType' and 'float'")
+            return orig(self, job, error, retry_after, outage=outage)
+
+        return _retry
+
+    wrap(monkeypatch, Runner, "_retry", make)
+    assert "every_job_terminal_after_healing" in violated("rb02_publish_outage", tmp_path / "slip")
