@@ -536,3 +536,23 @@ def test_a_retry_without_retry_after_that_raises_is_caught_by_a_slow_instagram_c
 
     wrap(monkeypatch, Runner, "_retry", make)
     assert "every_job_terminal_after_healing" in violated("rb02_publish_outage", tmp_path / "slip")
+
+
+def test_a_refused_side_effects_cap_unit_taken_twice_is_caught_by_cap_liveness(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.pacing Pacer.uncount__mutmut_7: ``self._daily[key] += 1``: a side effect
+    # the gate refuses after pacing let it through (a kill switch engaged while it waited) takes
+    # a second daily-cap unit instead of giving its unit back, so the cap bites early and posts
+    # wait for midnight that the cap allowed today
+    got = judged("ctl_daily_caps", tmp_path / "healthy")
+    assert got["daily_caps_used_in_full"] == "held"
+
+    def uncount(self, account_id, action):
+        if action is not None:
+            key = (account_id, action, int(self.now() // 86_400.0))
+            if self._daily.get(key):
+                self._daily[key] += 1
+
+    monkeypatch.setattr(Pacer, "uncount", uncount)
+    assert "daily_caps_used_in_full" in violated("ctl_daily_caps", tmp_path / "slip")
