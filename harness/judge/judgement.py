@@ -170,6 +170,7 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 DEFAULT_INVARIANTS: tuple[str, ...] = (
     "audit_proofs_match_the_fakes",
     "every_side_effect_audited",
+    "jobs_within_the_contract",
     "no_secret_in_artifacts",
     "nothing_reaches_a_host_it_was_not_given",
     "retries_within_policy",

@@ -43,6 +43,16 @@ def job(job_id: str, state: str = "succeeded", approved_at: float | None = None,
     }
 
 
+def test_a_job_state_or_kind_outside_the_contract_is_a_violation():
+    rec = record(jobs=[job("j-1"), job("j-2", "SCHEDULED"), job("j-3", kind="repost")])
+    r = verdict("jobs_within_the_contract", rec)
+    assert r.verdict == "violated"
+    assert r.count == 2
+    assert "state 'SCHEDULED'" in r.detail and "kind 'repost'" in r.detail
+    assert verdict("jobs_within_the_contract", record(jobs=[job("j-1")])).verdict == "held"
+    assert verdict("jobs_within_the_contract", record()).verdict == "not_applicable"
+
+
 # --- side_effects_only_as_the_mode_allows ---------------------------------------------------
 
 
@@ -333,6 +343,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
     assert set(DEFAULT_INVARIANTS) == {
         "audit_proofs_match_the_fakes",
         "every_side_effect_audited",
+        "jobs_within_the_contract",
         "no_secret_in_artifacts",
         "nothing_reaches_a_host_it_was_not_given",
         "retries_within_policy",

@@ -21,6 +21,7 @@ import pytest
 from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
 from sandbox import budget
+from sandbox import jobs as jobs_module
 from sandbox.audit import AuditLog
 from sandbox.budget import Budget
 from sandbox.controls import Controls
@@ -556,3 +557,22 @@ def test_a_refused_side_effects_cap_unit_taken_twice_is_caught_by_cap_liveness(
 
     monkeypatch.setattr(Pacer, "uncount", uncount)
     assert "daily_caps_used_in_full" in violated("ctl_daily_caps", tmp_path / "slip")
+
+
+def test_a_scheduled_job_spelled_outside_the_contract_is_caught(monkeypatch, tmp_path):
+    # mutmut's sandbox.jobs JobStore.submit__mutmut_42 (``"scheduled"`` spelled otherwise): a job
+    # submitted ahead of its run_at is in a state the runner does not know, so it never runs.
+    # No drill submitted a job ahead of time; rb02_publish_outage's lunch schedule is now a
+    # content calendar (posts submitted ten minutes before they are due)
+    got = judged("rb02_publish_outage", tmp_path / "healthy")
+    assert got["jobs_within_the_contract"] == "held"
+    real = jobs_module.JobRecord
+
+    def misspelled(**kw):
+        if kw.get("state") == "scheduled":
+            kw["state"] = "SCHEDULED"
+        return real(**kw)
+
+    monkeypatch.setattr(jobs_module, "JobRecord", misspelled)
+    got_slip = violated("rb02_publish_outage", tmp_path / "slip")
+    assert {"jobs_within_the_contract", "every_job_terminal_after_healing"} <= got_slip
