@@ -576,3 +576,26 @@ def test_a_scheduled_job_spelled_outside_the_contract_is_caught(monkeypatch, tmp
     monkeypatch.setattr(jobs_module, "JobRecord", misspelled)
     got_slip = violated("rb02_publish_outage", tmp_path / "slip")
     assert {"jobs_within_the_contract", "every_job_terminal_after_healing"} <= got_slip
+
+
+def test_a_malformed_body_on_a_read_that_raises_is_caught_as_a_lost_publish(monkeypatch, tmp_path):
+    # mutmut's sandbox.lanes.api ApiLane.json_of__mutmut_4 (``_outage(mutating)``: an argument
+    # dropped): a body that does not parse raises TypeError instead of a transient outage, so it
+    # is retried as an internal error that uses up attempts; Instagram's container polls that get
+    # cut-short bodies for 15 minutes in rb03_lookup_errors dead-letter their publishes
+    got = judged("rb03_lookup_errors", tmp_path / "healthy")
+    assert got["every_job_terminal_after_healing"] == "held"
+
+    def make(orig):
+        def json_of(self, r, *, mutating):
+            try:
+                r.json()
+            except ValueError:
+                raise TypeError("_outage() missing 1 required positional argument") from None
+            return orig(self, r, mutating=mutating)
+
+        return json_of
+
+    wrap(monkeypatch, ApiLane, "json_of", make)
+    got_slip = violated("rb03_lookup_errors", tmp_path / "slip")
+    assert "every_job_terminal_after_healing" in got_slip
