@@ -20,7 +20,7 @@ import pytest
 
 from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
-from sandbox import budget
+from sandbox import budget, toolgate_client
 from sandbox import jobs as jobs_module
 from sandbox.audit import AuditLog
 from sandbox.budget import Budget
@@ -599,3 +599,26 @@ def test_a_malformed_body_on_a_read_that_raises_is_caught_as_a_lost_publish(monk
     wrap(monkeypatch, ApiLane, "json_of", make)
     got_slip = violated("rb03_lookup_errors", tmp_path / "slip")
     assert "every_job_terminal_after_healing" in got_slip
+
+
+def test_a_tool_calls_request_id_header_left_unread_is_caught_with_a_gateway_without_meta(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.toolgate_client _EgressBridge.handle_async_request__mutmut_29 (the
+    # ``b'"tools/call"'`` test never matches) and its kin (_call_47, _find_6): the x-request-id
+    # of the tools/call answer is never kept, and the proof falls back to the result's
+    # ``_meta.request_id`` — which our gateway filled, so nothing showed. rb08_kb_schema_drift's
+    # upgraded gateway no longer fills it: tool calls claimed without the request that made them
+    got = judged("rb08_kb_schema_drift", tmp_path / "healthy")
+    assert got["every_side_effect_audited"] == "held"
+
+    def make(orig):
+        async def handle_async_request(self, request):
+            resp = await orig(self, request)
+            self.last_call_request_id = None
+            return resp
+
+        return handle_async_request
+
+    wrap(monkeypatch, toolgate_client._EgressBridge, "handle_async_request", make)
+    assert "every_side_effect_audited" in violated("rb08_kb_schema_drift", tmp_path / "slip")

@@ -119,6 +119,10 @@ class ToolgateParams(Params):
     )
 
 
+#: toolgate fault kinds that change how the gateway answers without making it fail
+TOOLGATE_VARIANTS: frozenset[str] = frozenset({"toolgate.no_meta_request_id"})
+
+
 def _failing(record: DrillRecord) -> list[tuple[float, float, str, str | None]]:
     """Failure windows of the gateway: (start, end, fault kind, the one tool it hits or None)."""
     injected = {
@@ -128,7 +132,8 @@ def _failing(record: DrillRecord) -> list[tuple[float, float, str, str | None]]:
     out = []
     for r in record.fault_rows():
         kind = str(r.get("kind", ""))
-        if not kind.startswith("toolgate."):
+        # a gateway that names its request only in a header is a variant, not a failure
+        if not kind.startswith("toolgate.") or kind in TOOLGATE_VARIANTS:
             continue
         starts = [x for x in (r.get("start"), r.get("installed_at")) if x is not None]
         ends = [x for x in (r.get("end"), r.get("removed_at")) if x is not None]
