@@ -354,9 +354,9 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
         return NotApplicable("the platform reported no jobs")
     out: list[Violation] = []
     for i, j in enumerate(record.jobs):
-        state, kind = str(j.get("state")), str(j.get("kind"))
+        state, kind = str(j.get("state")), j.get("kind")
         wrong = [f"state {state!r}"] if state not in JOB_STATES else []
-        wrong += [f"kind {kind!r}"] if kind not in JOB_KINDS else []
+        wrong += [f"kind {kind!r}"] if kind is not None and kind not in JOB_KINDS else []
         if wrong:
             out.append(
                 Violation(
