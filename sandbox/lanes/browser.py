@@ -448,10 +448,12 @@ class BrowserLane:
         )
 
     async def _permalink(self, op: _Op) -> str | None:
+        """The post's public permalink as its page links it; None when the page shows none (a
+        post not visible yet): the page's own address is not the platform's permalink."""
         link = op.page.locator("article[data-post-id] a[href^='https://']")
         if await link.count():
             return await link.first.get_attribute("href")
-        return op.page.url
+        return None
 
     async def verify(self, cred: Credential, resource_id: str, scope: SideEffectScope) -> Lookup:
         """Open the post's page: visible when it shows the post."""
