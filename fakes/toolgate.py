@@ -181,10 +181,8 @@ class _ToolFailure(Exception):
     """A tool ran and failed: served as a result with ``isError`` true."""
 
 
-def _error_result(text: str, request_id: str) -> types.CallToolResult:
-    return types.CallToolResult(
-        content=[types.TextContent(text=text)], is_error=True, _meta={"request_id": request_id}
-    )
+def _error_result(text: str, meta: dict[str, Any] | None) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True, _meta=meta)
 
 
 @dataclass
@@ -287,9 +285,22 @@ class _Gateway:
         drifted = w.faults.active("toolgate.schema_drift") and (
             self._fire(call, route, "toolgate.schema_drift", (None, tool.name)) is not None
         )
+        # a gateway that names its request only in the x-request-id header, not in the result
+        # (a variant, not a failure: the journal keeps the request's own fault, if any)
+        bare = w.faults.active("toolgate.no_meta_request_id") and (
+            w.faults.fire(
+                self.svc.name,
+                route,
+                call.account_id if call else self._default_account(),
+                "toolgate.no_meta_request_id",
+                where=lambda p: getattr(p, "tool", None) in (None, tool.name),
+            )
+            is not None
+        )
+        meta = None if bare else {"request_id": rid}
         problem = _invalid_arguments(tool.schema(drifted), params.arguments or {})
         if problem is not None:
-            return _error_result(f"Input validation error: {problem}", rid)
+            return _error_result(f"Input validation error: {problem}", meta)
         args = dict(params.arguments or {})
         if drifted:
             old, new = DRIFTED_ARGUMENT
@@ -297,11 +308,11 @@ class _Gateway:
         if w.faults.active("toolgate.tool_error"):
             p = self._fire(call, route, "toolgate.tool_error", (None, tool.name))
             if p is not None:
-                return _error_result(str(getattr(p, "message", "upstream tool failed")), rid)
+                return _error_result(str(getattr(p, "message", "upstream tool failed")), meta)
         try:
             data = tool.run(w, args)
         except _ToolFailure as e:
-            return _error_result(str(e), rid)
+            return _error_result(str(e), meta)
         account = call.account_id if call else self._default_account()
         w.record(
             self.svc.name,
@@ -316,7 +327,7 @@ class _Gateway:
         return types.CallToolResult(
             content=[types.TextContent(text=json.dumps(data, separators=(",", ":")))],
             structured_content=data,
-            _meta={"request_id": rid},
+            _meta=meta,
         )
 
     # lifecycle ------------------------------------------------------------------------------

@@ -382,7 +382,7 @@ ITEMS: tuple[Item, ...] = (
         "pacing.daily_caps",
         "control",
         "pacing: daily caps",
-        ("rate_within_platform_limits",),
+        ("rate_within_platform_limits", "daily_caps_used_in_full"),
         _errors("pacing: daily cap"),
         "jobs deferred by a daily cap",
     ),

@@ -164,6 +164,9 @@ class Workload(_M):
     text_tools: tuple[str, ...] = ()
     #: what a tool call's result feeds: nothing, or a post made with it (``then`` of the job)
     tool_followup: Literal["none", "publish"] = "none"
+    #: the content calendar: each post is submitted this long before it is due (``run_at``), so
+    #: the platform holds scheduled jobs; 0 submits every post when it is due
+    schedule_ahead: Duration = 0.0
     surges: tuple[Surge, ...] = ()
 
 

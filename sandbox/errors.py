@@ -77,14 +77,14 @@ class Held(JobInterrupt):
 class Blocked(JobInterrupt):
     """A control or guard refused the side effect.
 
-    ``resumable`` blocks (kill switch, read-only) are re-queued when the control is released;
-    others (tenancy mismatch, egress refused) stay blocked.
+    ``reason`` says which: the runner re-queues a job blocked by a kill switch or a read-only
+    mode or lane (``kill_switch``, ``mode:read_only``) when a control changes; others (tenancy
+    mismatch, egress refused, a budget) stay blocked.
     """
 
-    def __init__(self, error: str, *, reason: str, resumable: bool) -> None:
+    def __init__(self, error: str, *, reason: str) -> None:
         super().__init__(error)
         self.reason = reason
-        self.resumable = resumable
 
 
 class Deferred(JobInterrupt):

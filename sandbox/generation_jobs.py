@@ -89,7 +89,6 @@ class GenerationComponent:
                 f"kill_switch: {action} for {client_id} on {provider} stopped by the switch "
                 f"{ks.model_dump(exclude_none=True) or 'global'}",
                 reason="kill_switch",
-                resumable=True,
             )
 
     def _metric(self, name: str, value: float, labels: Mapping[str, str]) -> None:
@@ -176,7 +175,7 @@ class GenerationComponent:
                 "bytes": len(vid.content),
             }
         except BudgetExceeded as e:
-            raise Blocked(f"budget: {e}", reason="budget", resumable=False) from None
+            raise Blocked(f"budget: {e}", reason="budget") from None
         except RecursionCapExceeded as e:
             raise Fatal(f"recursion_stop: {e}") from None
         except GenerationFailed as e:

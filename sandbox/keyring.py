@@ -37,7 +37,7 @@ class TenancyMismatch(Blocked):
     """The credential or account of a job does not belong to the job's tenant (RB-01)."""
 
     def __init__(self, error: str) -> None:
-        super().__init__(error, reason="tenancy", resumable=False)
+        super().__init__(error, reason="tenancy")
 
 
 @dataclass

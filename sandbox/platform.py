@@ -235,7 +235,6 @@ class Platform:
             raise Blocked(
                 f"lane: {platform!r} is not a social platform; valid: {', '.join(SOCIAL_PLATFORMS)}",
                 reason="lane_unavailable",
-                resumable=False,
             )
         route = self.controls.lanes.get(platform, "api")
         if route == "api":
@@ -248,7 +247,6 @@ class Platform:
         raise Blocked(
             f"lane: {platform} is routed to the browser lane, which is not available",
             reason="lane_unavailable",
-            resumable=True,
         )
 
     def _on_control(self, ch: ControlChange) -> None:

@@ -79,20 +79,17 @@ class JobScope:
                 raise Blocked(
                     f"kill_switch: {action} for {self.client_id} on {self.service} stopped by the switch {ks.model_dump(exclude_none=True) or 'global'}",
                     reason="kill_switch",
-                    resumable=True,
                 )
         if p.controls.lane_read_only(self.service, self.lane):
             raise Blocked(
                 f"lane:read_only: the {self.lane} lane on {self.service} is read-only (ingest only); {action} refused",
                 reason="mode:read_only",
-                resumable=True,
             )
         mode = p.controls.mode_for(self.client_id, self.service)
         if mode == "read_only":
             raise Blocked(
                 f"mode:read_only forbids {action} for {self.client_id} on {self.service}",
                 reason="mode:read_only",
-                resumable=True,
             )
         if (
             mode in ("approval_required", "manual_only")

@@ -405,6 +405,14 @@ _kind(
     "toolgate: tool calls return a result with isError=true.",
     ToolErrorParams,
 )
+_kind(
+    "toolgate.no_meta_request_id",
+    "protocol",
+    ("toolgate",),
+    "toolgate: tool results carry no _meta.request_id (a gateway that names its request only "
+    "in the x-request-id header).",
+    ToolParams,
+)
 
 
 # --- the social fakes' web UI (the browser lane) -------------------------------------------

@@ -59,6 +59,8 @@ class LedgerEntry(NamedTuple):
     detail: str | None = None
     #: the route that made it (e.g. 'web' for the browser UI, 'api' otherwise)
     channel: str = "api"
+    #: the resource's public address as the platform gives it (a post's permalink), if it has one
+    permalink: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as a JSON-ready dict."""

@@ -177,7 +177,7 @@ async def publish(ig: IgCore, call: Call) -> Response:
     c.media_id = mid
     ig.state.media[mid] = media
     ig.state.published.setdefault(acc, []).append(now)
-    ig.record(call, "post.created", mid, c.caption, detail=detail)
+    ig.record(call, "post.created", mid, c.caption, detail=detail, permalink=media.permalink)
     return json_response({"id": mid})
 
 

@@ -87,7 +87,10 @@ class InstagramWeb(WebAccounts):
             detail += " invisible" if for_s is None else f" invisible_for={for_s:g}s"
         ig.state.media[mid] = media
         ig.state.published.setdefault(acc, []).append(now)
-        record_web(w, "instagram", call, s, "post.created", mid, text, detail=detail)
+        record_web(
+            w, "instagram", call, s, "post.created", mid, text, detail=detail,
+            permalink=media.permalink,
+        )  # fmt: skip
         return mid
 
     def reply(self, call: Call, s: WebSession, target_id: str, text: str) -> str:

@@ -19,7 +19,15 @@ from ..core.jsonbody import loads_body
 from ..core.world import World
 from . import _more, web
 from ._options import LinkedInOptions
-from ._wire import LIFECYCLE_STATES, error, ms, outage, person_urn_of, route_error
+from ._wire import (
+    LIFECYCLE_STATES,
+    error,
+    ms,
+    outage,
+    permalink_of,
+    person_urn_of,
+    route_error,
+)
 
 __all__ = ["create"]
 
@@ -340,7 +348,7 @@ class _LinkedIn:
         self.state.posts[urn] = post
         self.state.by_account.setdefault(acc, []).append(urn)
         self.state.by_text[(acc, text)] = urn
-        self.record(call, "post.created", urn, text, detail=detail)
+        self.record(call, "post.created", urn, text, detail=detail, permalink=permalink_of(urn))
         return Response(status_code=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
 
     async def get_post(self, call: Call) -> Response:

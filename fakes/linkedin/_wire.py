@@ -13,7 +13,15 @@ from starlette.responses import Response
 from ..core.http import Call, json_response
 from ..core.roster import Roster
 
-__all__ = ["LIFECYCLE_STATES", "error", "ms", "outage", "person_urn_of", "route_error"]
+__all__ = [
+    "LIFECYCLE_STATES",
+    "error",
+    "ms",
+    "outage",
+    "permalink_of",
+    "person_urn_of",
+    "route_error",
+]
 
 #: the Posts API's ``LifecycleState`` symbols. A post is created ``PUBLISHED`` (the only value
 #: create accepts); LinkedIn moves it through the others (``PUBLISH_REQUESTED`` while it is
@@ -32,6 +40,11 @@ def error(status: int, message: str, service_code: int = 0, code: str | None = N
 
 def ms(t: float) -> int:
     return int(t * 1000)
+
+
+def permalink_of(urn: str) -> str:
+    """A post's public address on linkedin.com: ``https://www.linkedin.com/feed/update/{urn}/``."""
+    return f"https://www.linkedin.com/feed/update/{urn}/"
 
 
 def person_urn_of(name: str, roster: Roster | None = None) -> str:

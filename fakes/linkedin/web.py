@@ -21,7 +21,7 @@ from ..web import (
     install_web,
     record_web,
 )
-from ._wire import person_urn_of
+from ._wire import permalink_of, person_urn_of
 
 if TYPE_CHECKING:
     from ._service import _LinkedIn, _Post
@@ -45,7 +45,7 @@ class LinkedInWeb(WebAccounts):
     def _post(self, p: _Post) -> WebPost:
         return WebPost(
             p.urn, p.account_id, self.handle(p.account_id), p.commentary, p.created_at,
-            f"https://www.linkedin.com/feed/update/{p.urn}/",
+            permalink_of(p.urn),
         )  # fmt: skip
 
     def own_posts(self, account_id: str) -> list[WebPost]:
@@ -104,7 +104,10 @@ class LinkedInWeb(WebAccounts):
         li.state.posts[urn] = post
         li.state.by_account.setdefault(acc, []).append(urn)
         li.state.by_text[(acc, text)] = urn
-        record_web(w, "linkedin", call, s, "post.created", urn, text, detail=detail)
+        record_web(
+            w, "linkedin", call, s, "post.created", urn, text, detail=detail,
+            permalink=permalink_of(urn),
+        )  # fmt: skip
         return urn
 
     def reply(self, call: Call, s: WebSession, target_id: str, text: str) -> str:

@@ -193,6 +193,10 @@ class XCore:
         """The handle of a roster account, without the @."""
         return self.world.roster.account(account_id).handle.lstrip("@")
 
+    def permalink(self, account_id: str, tweet_id: str) -> str:
+        """A post's public address on x.com: ``https://x.com/{username}/status/{id}``."""
+        return f"https://x.com/{self.username(account_id)}/status/{tweet_id}"
+
     def from_inbound(self, item: InboundItem) -> Tweet:
         """An inbound comment seen as a post by someone outside the roster."""
         conv = item.id

@@ -85,7 +85,15 @@ async def create_tweet(x: XCore, call: Call) -> Response:
     x.state.tweets[tid] = tweet
     x.state.by_text[(acc, text)] = tid
     if target is not None:
-        x.record(call, "reply.created", tid, text, in_reply_to=target.id, detail=detail)
+        x.record(
+            call,
+            "reply.created",
+            tid,
+            text,
+            in_reply_to=target.id,
+            detail=detail,
+            permalink=x.permalink(acc, tid),
+        )
         echo = call.fire(w, "x.reply_echo")
         if echo is not None:
             p = echo.params_as(EchoParams)
@@ -101,7 +109,7 @@ async def create_tweet(x: XCore, call: Call) -> Response:
                 echo_of=tid,
             )
     else:
-        x.record(call, "post.created", tid, text, detail=detail)
+        x.record(call, "post.created", tid, text, detail=detail, permalink=x.permalink(acc, tid))
     return json_response({"data": {"id": tid, "text": text, "edit_history_tweet_ids": [tid]}}, 201)
 
 

@@ -88,7 +88,10 @@ class XWeb(WebAccounts):
             tweet.visible_from = float("inf") if for_s is None else now + for_s
             detail = "invisible" if for_s is None else f"invisible_for={for_s:g}s"
         x.state.tweets[tid] = tweet
-        record_web(w, "x", call, s, "post.created", tid, text, detail=detail)
+        record_web(
+            w, "x", call, s, "post.created", tid, text, detail=detail,
+            permalink=x.permalink(acc, tid),
+        )  # fmt: skip
         return tid
 
     def reply(self, call: Call, s: WebSession, target_id: str, text: str) -> str:
@@ -104,7 +107,10 @@ class XWeb(WebAccounts):
         x.state.tweets[tid] = Tweet(
             tid, acc, x.user_id(acc), text, now, target.conversation_id, target.id, target.author_id
         )
-        record_web(w, "x", call, s, "reply.created", tid, text, in_reply_to=target.id)
+        record_web(
+            w, "x", call, s, "reply.created", tid, text, in_reply_to=target.id,
+            permalink=x.permalink(acc, tid),
+        )  # fmt: skip
         return tid
 
     def dm(self, call: Call, s: WebSession, to: str, text: str) -> str:

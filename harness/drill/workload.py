@@ -58,6 +58,9 @@ class WorkItem:
     spec: JobSpec
     #: 'steady' or the surge that produced it (e.g. 'misrouted_publish')
     origin: str = "steady"
+    #: seconds after the drill starts when the job is due (its ``run_at``), when it is submitted
+    #: ahead of time (``workload.schedule_ahead``); None: due when submitted
+    due: float | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,11 @@ def plan_workload(
             if kind.startswith("generate") or kind == "tool_call"
             else None,
         )
-        plan.jobs.append(WorkItem(at, spec, origin))
+        ahead = w.schedule_ahead if kind == "publish" else 0.0
+        if ahead > 0:
+            plan.jobs.append(WorkItem(max(0.0, at - ahead), spec, origin, due=at))
+        else:
+            plan.jobs.append(WorkItem(at, spec, origin))
 
     def post(at: float, origin: str = "steady") -> None:
         c, p = rng.choice(clients), rng.choice(platforms)
@@ -266,7 +273,7 @@ async def run_jobs(
             delay = t0 + item.at - now()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await _submit_one(platform, item, on_submitted)
+            await _submit_one(platform, item, t0, on_submitted)
             n += 1
         return n
     gate = asyncio.Semaphore(in_flight)
@@ -274,7 +281,7 @@ async def run_jobs(
 
     async def one(item: WorkItem) -> None:
         try:
-            await _submit_one(platform, item, on_submitted)
+            await _submit_one(platform, item, t0, on_submitted)
         finally:
             gate.release()
 
@@ -303,9 +310,13 @@ async def run_jobs(
 async def _submit_one(
     platform: PlatformClient,
     item: WorkItem,
+    t0: float,
     on_submitted: Callable[[WorkItem, Any], Awaitable[None] | None] | None,
 ) -> None:
-    job = await platform.submit(item.spec)
+    spec = item.spec
+    if item.due is not None:
+        spec = spec.model_copy(update={"run_at": t0 + item.due})
+    job = await platform.submit(spec)
     if on_submitted is not None:
         res = on_submitted(item, job)
         if res is not None:

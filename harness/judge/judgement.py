@@ -168,9 +168,11 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 
 #: judged in every drill, listed or not (a scenario lists one to give it parameters)
 DEFAULT_INVARIANTS: tuple[str, ...] = (
+    "audit_proofs_match_the_fakes",
     "controls_as_requested",
     "every_side_effect_audited",
     "held_engagement_answered_after_release",
+    "jobs_within_the_contract",
     "no_needless_token_refresh",
     "no_secret_in_artifacts",
     "nothing_reaches_a_host_it_was_not_given",

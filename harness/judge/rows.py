@@ -59,6 +59,8 @@ class LedgerRow(TypedDict, total=False):
     cost_usd: float
     detail: str | None
     channel: str
+    #: a post's public address as the platform gives it (absent: it has none)
+    permalink: str | None
 
 
 class JournalRow(TypedDict, total=False):

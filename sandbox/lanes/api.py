@@ -235,7 +235,7 @@ class ApiLane:
                 async with asyncio.timeout(self.d.settings.request_timeout_s):
                     r = await asyncio.shield(fut)
             except EgressRefused as e:
-                raise Blocked(str(e), reason="egress", resumable=False) from None
+                raise Blocked(str(e), reason="egress") from None
             except TimeoutError:
                 msg = f"{self.platform}.timeout: no response within {self.d.settings.request_timeout_s:g}s"
                 raise _outage(msg, mutating) from None

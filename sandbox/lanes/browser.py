@@ -135,13 +135,11 @@ class BrowserLane:
             raise Blocked(
                 f"{self.platform}.browser.read_only: the browser lane is read-only (ingest only); {action} refused",
                 reason="browser_read_only",
-                resumable=True,
             )
         if self.halted is not None:
             raise Blocked(
                 f"{self.platform}.browser.halted: {self.halted}; {action} waits for a person",
                 reason="browser_halted",
-                resumable=True,
             )
 
     # profiles -------------------------------------------------------------------------------
@@ -225,7 +223,6 @@ class BrowserLane:
             raise Blocked(
                 f"{self.platform}.browser.identity: the page is signed in as {shown}, not {op.cred.account.handle}",
                 reason="tenancy",
-                resumable=False,
             )
 
     async def _visible(self, loc: PwLocator) -> bool:
@@ -250,7 +247,6 @@ class BrowserLane:
             raise Blocked(
                 f"{self.platform}.web.captcha: challenge page; not solving it, escalated to a person",
                 reason="captcha",
-                resumable=True,
             )
         if await self._visible(dialog):
             button = await self._find(op, "interstitial.dismiss", within=dialog.first)
@@ -358,7 +354,6 @@ class BrowserLane:
                 f"{self.platform}.web.wrong_control: {target.name} resolved to {role} {name!r}, expected "
                 f"{sorted(target.roles)} named /{target.accessible_name}/; nothing clicked",
                 reason="lane_unavailable",
-                resumable=True,
             )
 
     async def _miss(self, op: _Op, name: str, tried: list[str]) -> SandboxError:
@@ -383,7 +378,6 @@ class BrowserLane:
         return Blocked(
             f"{self.platform}.web.selector_miss: {name} not found (tried {', '.join(tried)}); nothing clicked",
             reason="lane_unavailable",
-            resumable=True,
         )
 
     async def _evidence(self, op: _Op, tag: str, resource_id: str | None = None) -> dict[str, Any]:
@@ -454,10 +448,12 @@ class BrowserLane:
         )
 
     async def _permalink(self, op: _Op) -> str | None:
+        """The post's public permalink as its page links it; None when the page shows none (a
+        post not visible yet): the page's own address is not the platform's permalink."""
         link = op.page.locator("article[data-post-id] a[href^='https://']")
         if await link.count():
             return await link.first.get_attribute("href")
-        return op.page.url
+        return None
 
     async def verify(self, cred: Credential, resource_id: str, scope: SideEffectScope) -> Lookup:
         """Open the post's page: visible when it shows the post."""

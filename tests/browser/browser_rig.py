@@ -102,7 +102,7 @@ class StubScope:
         if self.kill_at_check and self._checks >= self.kill_at_check:
             self.killed = True
         if self.killed:
-            raise Blocked(f"kill_switch: {action} stopped", reason="kill_switch", resumable=True)
+            raise Blocked(f"kill_switch: {action} stopped", reason="kill_switch")
 
     def headers(self) -> dict[str, str]:
         return {}

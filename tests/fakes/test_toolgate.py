@@ -395,3 +395,20 @@ async def test_served_unavailable_makes_the_session_fail_to_initialize(
     assert [(e["route"], e["status"], e["fault_kind"]) for e in journal] == [
         ("mcp.initialize", 0, "toolgate.unavailable")
     ]
+
+
+async def test_a_gateway_without_meta_names_its_request_only_in_the_header(fw: FakeWorld) -> None:
+    rid = await add_fault(
+        fw, {"kind": "toolgate.no_meta_request_id", "params": {"tool": "kb_search"}}
+    )
+    async with connect(fw) as client:
+        bare = await client.call_tool("kb_search", KB_ARGS)
+        other = await client.call_tool(
+            "schedule_lookup", {"client_id": "acme", "date": "2026-11-27"}
+        )
+    assert not bare.is_error and not (bare.meta or {}).get("request_id")
+    assert other.meta is not None and other.meta["request_id"]
+    assert (await hits(fw))[rid] == 1
+    assert len(fw.world.ledger) == 2
+    # a variant, not a failure: the journal marks no fault on the request
+    assert not [e for e in fw.world.journal.entries(fake="toolgate") if e.fault_kind]

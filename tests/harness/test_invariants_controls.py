@@ -43,6 +43,16 @@ def job(job_id: str, state: str = "succeeded", approved_at: float | None = None,
     }
 
 
+def test_a_job_state_or_kind_outside_the_contract_is_a_violation():
+    rec = record(jobs=[job("j-1"), job("j-2", "SCHEDULED"), job("j-3", kind="repost")])
+    r = verdict("jobs_within_the_contract", rec)
+    assert r.verdict == "violated"
+    assert r.count == 2
+    assert "state 'SCHEDULED'" in r.detail and "kind 'repost'" in r.detail
+    assert verdict("jobs_within_the_contract", record(jobs=[job("j-1")])).verdict == "held"
+    assert verdict("jobs_within_the_contract", record()).verdict == "not_applicable"
+
+
 # --- side_effects_only_as_the_mode_allows ---------------------------------------------------
 
 
@@ -240,6 +250,38 @@ def test_more_side_effects_than_the_daily_cap_is_a_violation():
     assert verdict("rate_within_platform_limits", rec).verdict == "held"
 
 
+def test_work_deferred_for_a_daily_cap_not_yet_used_in_full_is_a_violation():
+    caps = {"concurrency": 4, "min_interval_s": 0, "jitter_s": 0, "daily_caps": {"publish": 3}}
+    waiting = job("j-9", "scheduled", error="pacing: daily cap of 3 publish reached for acme-x")
+    early = record(
+        ledger=[led(i, 100 * i) for i in range(1, 3)],
+        control_changes=[change(1, 0, "pacing", caps, platform="x")],
+        jobs=[waiting],
+    )
+    r = verdict("daily_caps_used_in_full", early)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 publish job deferred to the next day on @acme_x with 2 of its daily cap of 3 publish "
+        "used: ids j-9"
+    )
+    full = record(
+        ledger=[led(i, 100 * i) for i in range(1, 4)],
+        control_changes=[change(1, 0, "pacing", caps, platform="x")],
+        jobs=[waiting],
+    )
+    assert verdict("daily_caps_used_in_full", full).verdict == "held"
+    # an attempt that went out and failed used its unit too
+    tried = record(
+        ledger=[led(i, 100 * i) for i in range(1, 3)],
+        audit=[{**aud(i, 100 * i, job=f"j-{i}"), "phase": "attempt", "outcome": None, "proof": {}}
+               for i in range(1, 4)],
+        control_changes=[change(1, 0, "pacing", caps, platform="x")],
+        jobs=[waiting],
+    )  # fmt: skip
+    assert verdict("daily_caps_used_in_full", tried).verdict == "held"
+    assert verdict("daily_caps_used_in_full", record()).verdict == "not_applicable"
+
+
 def test_instagram_throttles_without_a_429_and_holds_for_its_regain_time_in_whole_minutes():
     rules = [{"id": "f1", "kind": "instagram.rate_limited", "params": {"retry_after_s": 90}}]
     early = record(
@@ -299,9 +341,11 @@ def test_a_post_reported_live_after_only_failed_lookups_is_a_violation():
 
 def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_scenario_does_not_list_them():
     assert set(DEFAULT_INVARIANTS) == {
+        "audit_proofs_match_the_fakes",
         "controls_as_requested",
         "every_side_effect_audited",
         "held_engagement_answered_after_release",
+        "jobs_within_the_contract",
         "no_needless_token_refresh",
         "no_secret_in_artifacts",
         "nothing_reaches_a_host_it_was_not_given",

@@ -79,6 +79,16 @@ def test_an_unapproved_post_riding_on_a_tool_while_the_gateway_fails_is_a_violat
     )
 
 
+def test_a_gateway_that_only_drops_meta_request_ids_is_not_failing():
+    variant = [{**TG[0], "kind": "toolgate.no_meta_request_id"}]
+    rec = record(
+        ledger=[led(1, 200)],
+        audit=[aud(1, 201, job="j-1", resource="r1", key="k-tool:then")],
+        fault_rules=variant,
+    )
+    assert judge("no_side_effect_while_toolgate_failing", rec).verdict == "not_applicable"
+
+
 def test_every_post_is_judged_with_judged_all():
     rec = record(
         ledger=[led(2, 210)],

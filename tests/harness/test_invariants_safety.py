@@ -196,6 +196,67 @@ def test_every_side_effect_with_one_claim_holds_including_providers_by_request_i
     assert judge("every_side_effect_audited", rec).verdict == "held"
 
 
+# --- audit_proofs_match_the_fakes ---------------------------------------------------------
+
+
+def _journaled(rid: str, fake: str = "x", account: str | None = "acme-x") -> dict[str, object]:
+    return {"t": 0.0, "fake": fake, "request_id": rid, "account_id": account, "status": 200}
+
+
+def test_proofs_naming_the_ledgers_request_resource_and_permalink_hold():
+    link = "https://x.com/acme_x/status/r1"
+    rec = record(
+        ledger=[
+            {**led(1, 60), "permalink": link},
+            led(2, 70, action="llm.completion", account="agency-openai", resource=None),
+        ],
+        journal=[_journaled("req-1"), _journaled("req-2", "openai", "agency-openai")],
+        audit=[
+            aud(1, 61, job="j-1", proof={"resource_id": "r1", "request_id": "req-1",
+                                          "permalink": link, "verified": True}),
+            aud(2, 71, job="j-2", action="llm.complete", platform="openai",
+                proof={"request_id": "req-2"}),
+        ],
+    )  # fmt: skip
+    r = judge("audit_proofs_match_the_fakes", rec)
+    assert r.verdict == "held", r.detail
+
+
+def test_a_wrong_permalink_another_request_and_a_phantom_resource_are_each_named():
+    link = "https://x.com/acme_x/status/r1"
+    rec = record(
+        ledger=[{**led(1, 60), "permalink": link}, {**led(2, 62), "permalink": "p2"}],
+        journal=[_journaled("req-1"), _journaled("req-2")],
+        audit=[
+            aud(1, 61, job="j-1", proof={"resource_id": "r1", "request_id": "req-2",
+                                          "permalink": "https://x.com/@acme_x/status/r1"}),
+            aud(2, 63, job="j-2", proof={"resource_id": "r9", "request_id": None}),
+            aud(3, 64, job="j-3", proof={"resource_id": "r2", "verified": True}),
+            aud(4, 65, job="j-4", action="tool.call", platform="toolgate", outcome="failed",
+                proof={"request_id": "req-404"}),
+        ],
+    )  # fmt: skip
+    r = judge("audit_proofs_match_the_fakes", rec)
+    assert r.verdict == "violated"
+    assert r.count == 5
+    assert {(v.phrase, v.ref) for v in r.violations} == {
+        ("naming another request than the one that made the side effect",
+         "ae-000001 (post.create on @acme_x: req-2, made by req-1)"),
+        ("naming a permalink the platform does not give the resource",
+         f"ae-000001 (post.create on @acme_x: https://x.com/@acme_x/status/r1, the platform's: {link})"),
+        ("naming a resource the platform never made",
+         "ae-000002 (post.create on @acme_x: r9: no post.created)"),
+        ("claiming a post live without its permalink", "ae-000003 (post.create on @acme_x: p2)"),
+        ("naming a request the platform never answered",
+         "ae-000004 (tool.call on toolgate: req-404, answered by no fake)"),
+    }  # fmt: skip
+
+
+def test_without_any_proof_the_proof_invariant_does_not_apply():
+    rec = record(ledger=[led(1, 60)], audit=[aud(1, 61, job="j-1", proof={})])
+    assert judge("audit_proofs_match_the_fakes", rec).verdict == "not_applicable"
+
+
 # --- no_duplicate_side_effects -----------------------------------------------------------
 
 

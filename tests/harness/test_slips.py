@@ -20,7 +20,8 @@ import pytest
 
 from harness.drill.run import DrillOptions, run_drill
 from harness.scenario import load_scenario
-from sandbox import budget
+from sandbox import budget, toolgate_client
+from sandbox import jobs as jobs_module
 from sandbox.audit import AuditLog
 from sandbox.budget import Budget
 from sandbox.controls import Controls
@@ -493,3 +494,194 @@ def test_a_min_interval_kept_per_platform_but_read_per_account_is_caught(monkeyp
 
     wrap(monkeypatch, Pacer, "acquire", make)
     assert "pacing_in_force" in violated("rb05_rate_limit_storm_instagram", tmp_path / "slip")
+
+
+# --- audit proofs against the fakes' ledger and journal (docs/mutation.md, gaps3) -------------
+
+
+def test_an_x_permalink_written_with_the_at_sign_is_caught_by_the_audit_proofs(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.lanes.x XLane.verify (``handle.lstrip('@')`` → ``rstrip``) and
+    # find_published (the permalink): the proof of every verified X post links
+    # ``https://x.com/@acme_x/status/…``, a page x.com does not have; no judge read permalinks
+    healthy = judged("rb04_token_expiry", tmp_path / "healthy")
+    assert healthy["audit_proofs_match_the_fakes"] == "held"
+
+    def make(orig):
+        async def verify(self, cred, resource_id, scope):
+            look = await orig(self, cred, resource_id, scope)
+            if look.permalink:
+                handle = cred.account.handle.lstrip("@")
+                wrong = look.permalink.replace(f"/{handle}/", f"/@{handle}/")
+                return dataclasses.replace(look, permalink=wrong)
+            return look
+
+        return verify
+
+    wrap(monkeypatch, XLane, "verify", make)
+    assert "audit_proofs_match_the_fakes" in violated("rb04_token_expiry", tmp_path / "slip")
+
+
+def test_an_instagram_lookup_without_the_permalink_field_is_caught_by_the_audit_proofs(
+    monkeypatch, tmp_path
+):
+    # ``fields=id,caption,timestamp``: the lookup no longer asks for ``permalink``, so every post
+    # is claimed live with ``permalink: null`` — the operator has nothing to click
+    healthy = judged("rb04_token_expiry_instagram", tmp_path / "healthy")
+    assert healthy["audit_proofs_match_the_fakes"] == "held"
+
+    def make(orig):
+        async def send(self, method, path, cred, scope, **kw):
+            params = kw.get("params")
+            if isinstance(params, dict) and "permalink" in str(params.get("fields", "")):
+                fields = [f for f in str(params["fields"]).split(",") if f != "permalink"]
+                kw["params"] = {**params, "fields": ",".join(fields)}
+            return await orig(self, method, path, cred, scope, **kw)
+
+        return send
+
+    wrap(monkeypatch, InstagramLane, "send", make)
+    got = violated("rb04_token_expiry_instagram", tmp_path / "slip")
+    assert "audit_proofs_match_the_fakes" in got
+
+
+def test_a_linkedin_request_id_of_another_request_is_caught_by_the_audit_proofs(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.lanes.linkedin LinkedInLane.publish/reply (the request id of the proof):
+    # the lane keeps the last ``x-li-uuid`` it saw on itself and a concurrent request overwrites
+    # it, so a proof names another request than the one that made the post (the support ticket
+    # for a lost post then asks LinkedIn about the wrong request)
+    healthy = judged("rb05_rate_limit_storm_linkedin", tmp_path / "healthy")
+    assert healthy["audit_proofs_match_the_fakes"] == "held"
+    seen: list[str] = []
+
+    def make(orig):
+        async def publish(self, cred, text, scope, *, media_url=None):
+            res = await orig(self, cred, text, scope, media_url=media_url)
+            previous = seen[-1] if seen else res.request_id
+            if res.request_id:
+                seen.append(res.request_id)
+            return dataclasses.replace(res, request_id=previous)
+
+        return publish
+
+    wrap(monkeypatch, LinkedInLane, "publish", make)
+    got = violated("rb05_rate_limit_storm_linkedin", tmp_path / "slip")
+    assert "audit_proofs_match_the_fakes" in got
+
+
+def test_a_retry_without_retry_after_that_raises_is_caught_by_a_slow_instagram_container(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.runner Runner._retry__mutmut_54: ``retry_after is not None or not
+    # defects.on(...)`` — a failure that is no outage and carries no Retry-After reaches
+    # ``max(delay, None)`` and the runner's retry path raises TypeError: the job is left
+    # ``running`` forever. No drill retried such a failure; rb02_publish_outage now has Instagram
+    # containers that stay IN_PROGRESS longer than one attempt polls them
+    got = judged("rb02_publish_outage", tmp_path / "healthy")
+    assert got["every_job_terminal_after_healing"] == "held"
+
+    def make(orig):
+        def _retry(self, job, error, retry_after, *, outage=False):
+            policy = self.settings.retry
+            since = job.outage_since
+            in_window = (
+                outage
+                and policy.outage_window_s > 0
+                and (since is None or self.now() - since < policy.outage_window_s)
+            )
+            if not in_window and job.attempts < policy.max_attempts and retry_after is None:
+                raise TypeError("'>' not supported between instances of 'NoneType' and 'float'")
+            return orig(self, job, error, retry_after, outage=outage)
+
+        return _retry
+
+    wrap(monkeypatch, Runner, "_retry", make)
+    assert "every_job_terminal_after_healing" in violated("rb02_publish_outage", tmp_path / "slip")
+
+
+def test_a_refused_side_effects_cap_unit_taken_twice_is_caught_by_cap_liveness(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.pacing Pacer.uncount__mutmut_7: ``self._daily[key] += 1``: a side effect
+    # the gate refuses after pacing let it through (a kill switch engaged while it waited) takes
+    # a second daily-cap unit instead of giving its unit back, so the cap bites early and posts
+    # wait for midnight that the cap allowed today
+    got = judged("ctl_daily_caps", tmp_path / "healthy")
+    assert got["daily_caps_used_in_full"] == "held"
+
+    def uncount(self, account_id, action):
+        if action is not None:
+            key = (account_id, action, int(self.now() // 86_400.0))
+            if self._daily.get(key):
+                self._daily[key] += 1
+
+    monkeypatch.setattr(Pacer, "uncount", uncount)
+    assert "daily_caps_used_in_full" in violated("ctl_daily_caps", tmp_path / "slip")
+
+
+def test_a_scheduled_job_spelled_outside_the_contract_is_caught(monkeypatch, tmp_path):
+    # mutmut's sandbox.jobs JobStore.submit__mutmut_42 (``"scheduled"`` spelled otherwise): a job
+    # submitted ahead of its run_at is in a state the runner does not know, so it never runs.
+    # No drill submitted a job ahead of time; rb02_publish_outage's lunch schedule is now a
+    # content calendar (posts submitted ten minutes before they are due)
+    got = judged("rb02_publish_outage", tmp_path / "healthy")
+    assert got["jobs_within_the_contract"] == "held"
+    real = jobs_module.JobRecord
+
+    def misspelled(**kw):
+        if kw.get("state") == "scheduled":
+            kw["state"] = "SCHEDULED"
+        return real(**kw)
+
+    monkeypatch.setattr(jobs_module, "JobRecord", misspelled)
+    got_slip = violated("rb02_publish_outage", tmp_path / "slip")
+    assert {"jobs_within_the_contract", "every_job_terminal_after_healing"} <= got_slip
+
+
+def test_a_malformed_body_on_a_read_that_raises_is_caught_as_a_lost_publish(monkeypatch, tmp_path):
+    # mutmut's sandbox.lanes.api ApiLane.json_of__mutmut_4 (``_outage(mutating)``: an argument
+    # dropped): a body that does not parse raises TypeError instead of a transient outage, so it
+    # is retried as an internal error that uses up attempts; Instagram's container polls that get
+    # cut-short bodies for 15 minutes in rb03_lookup_errors dead-letter their publishes
+    got = judged("rb03_lookup_errors", tmp_path / "healthy")
+    assert got["every_job_terminal_after_healing"] == "held"
+
+    def make(orig):
+        def json_of(self, r, *, mutating):
+            try:
+                r.json()
+            except ValueError:
+                raise TypeError("_outage() missing 1 required positional argument") from None
+            return orig(self, r, mutating=mutating)
+
+        return json_of
+
+    wrap(monkeypatch, ApiLane, "json_of", make)
+    got_slip = violated("rb03_lookup_errors", tmp_path / "slip")
+    assert "every_job_terminal_after_healing" in got_slip
+
+
+def test_a_tool_calls_request_id_header_left_unread_is_caught_with_a_gateway_without_meta(
+    monkeypatch, tmp_path
+):
+    # mutmut's sandbox.toolgate_client _EgressBridge.handle_async_request__mutmut_29 (the
+    # ``b'"tools/call"'`` test never matches) and its kin (_call_47, _find_6): the x-request-id
+    # of the tools/call answer is never kept, and the proof falls back to the result's
+    # ``_meta.request_id`` — which our gateway filled, so nothing showed. rb08_kb_schema_drift's
+    # upgraded gateway no longer fills it: tool calls claimed without the request that made them
+    got = judged("rb08_kb_schema_drift", tmp_path / "healthy")
+    assert got["every_side_effect_audited"] == "held"
+
+    def make(orig):
+        async def handle_async_request(self, request):
+            resp = await orig(self, request)
+            self.last_call_request_id = None
+            return resp
+
+        return handle_async_request
+
+    wrap(monkeypatch, toolgate_client._EgressBridge, "handle_async_request", make)
+    assert "every_side_effect_audited" in violated("rb08_kb_schema_drift", tmp_path / "slip")

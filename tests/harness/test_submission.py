@@ -118,3 +118,29 @@ def test_a_failed_submission_stops_the_workload_and_leaves_nothing_running() -> 
 
     pf = run_virtual(main)
     assert 40 <= len(pf.done) < len(plan.jobs)
+
+
+def test_a_content_calendar_submits_posts_ahead_with_their_run_at() -> None:
+    s = load_scenario(ROOT / "scenarios/rb02_publish_outage.yaml")
+    assert s.workload.schedule_ahead == 600.0
+    plan = plan_workload(s, 2, CLIENTS, ACCOUNTS)
+    posts = [j for j in plan.jobs if j.spec.kind == "publish"]
+    assert posts and all(j.due is not None and j.at == max(0.0, j.due - 600.0) for j in posts)
+
+    async def main() -> list[Any]:
+        got: list[Any] = []
+
+        class Keep:
+            async def submit(self, spec: Any) -> Any:
+                got.append((asyncio.get_running_loop().time(), spec))
+                return spec
+
+        loop = asyncio.get_running_loop()
+        await run_jobs(Plan(posts[:5], []), Keep(), loop.time(), loop.time)  # type: ignore[arg-type]
+        return got
+
+    got = run_virtual(main)
+    t0 = got[0][0] - posts[0].at
+    for (t, spec), item in zip(got, posts[:5], strict=True):
+        assert spec.run_at == pytest.approx(t0 + item.due)
+        assert t == pytest.approx(t0 + item.at)

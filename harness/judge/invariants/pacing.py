@@ -9,13 +9,18 @@ from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..record import KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, DrillRecord
+from ..record import AUDIT_ACTION_OF, KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, DrillRecord
 from ..rows import JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, thread_of
 
-__all__ = ["engagement_loops_bounded", "rate_within_platform_limits", "spend_within_budget"]
+__all__ = [
+    "daily_caps_used_in_full",
+    "engagement_loops_bounded",
+    "rate_within_platform_limits",
+    "spend_within_budget",
+]
 
 
 class Limit(BaseModel):
@@ -212,9 +217,9 @@ def _hold_s(fake: str, t: float, retry_after_s: float) -> float:
     return retry_after_s
 
 
-def _daily_caps(record: DrillRecord, out: list[Violation]) -> int:
-    """Judge the daily caps of the ``pacing`` control changes; return how many side effects
-    fell under a cap (0: no cap was ever set)."""
+def _cap_steps(record: DrillRecord) -> list[tuple[float, str, dict[str, int]]]:
+    """The daily caps the ``pacing`` control changes set: ``(t, platform, {action type: cap})``
+    in the order they were set."""
     steps: list[tuple[float, str, dict[str, int]]] = []
     for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
         value = c.get("value")
@@ -222,6 +227,21 @@ def _daily_caps(record: DrillRecord, out: list[Violation]) -> int:
             platform = str((c.get("scope") or {}).get("platform"))
             step_caps = {k: int(number(v)) for k, v in json_object(value.get("daily_caps")).items()}
             steps.append((float(c["t"]), platform, step_caps))
+    return steps
+
+
+def _cap_at(
+    steps: list[tuple[float, str, dict[str, int]]], t: float, platform: object, atype: str
+) -> int | None:
+    """The cap of ``atype`` on ``platform`` in force at ``t`` (None: none)."""
+    caps = [cp for s, pf, cp in steps if s <= t and pf == platform]
+    return caps[-1].get(atype) if caps else None
+
+
+def _daily_caps(record: DrillRecord, out: list[Violation]) -> int:
+    """Judge the daily caps of the ``pacing`` control changes; return how many side effects
+    fell under a cap (0: no cap was ever set)."""
+    steps = _cap_steps(record)
     if not any(caps for _, _, caps in steps):
         return 0
     used: dict[tuple[str | None, str, int], int] = {}
@@ -233,8 +253,7 @@ def _daily_caps(record: DrillRecord, out: list[Violation]) -> int:
         t = float(e["t"])
         k = (e.get("account_id"), atype, int(t // DAY))
         used[k] = used.get(k, 0) + 1
-        caps = [cp for s, pf, cp in steps if s <= t and pf == e.get("fake")]
-        cap = caps[-1].get(atype) if caps else None
+        cap = _cap_at(steps, t, e.get("fake"), atype)
         if cap is None:
             continue
         checked += 1
@@ -250,6 +269,75 @@ def _daily_caps(record: DrillRecord, out: list[Violation]) -> int:
                 )
             )
     return max(checked, 1)
+
+
+#: job kind → the action type a daily cap counts (``set_pacing``'s ``daily_caps`` keys)
+_CAPPED_KIND: dict[str, str] = {"publish": "publish", "reply": "reply", "dm": "dm", "like": "like"}
+
+
+@invariant()
+def daily_caps_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """A daily cap lets through what it allows: work waits for the next day only once it is used.
+
+    Where the platform deferred a job to the next UTC day for a daily cap (its last error says
+    ``daily cap``), the account of its client on that platform must have made as many side
+    effects of that action type that day as the cap in force then allows (``pacing`` control
+    changes). Counted from the fakes' ledger, or from the audited attempts when more went out
+    (an attempt a platform refused used its unit too). Fewer means the cap bit early: a unit was
+    taken for a side effect that never went out, or counted twice.
+    """
+    steps = _cap_steps(record)
+    if not any(caps for _, _, caps in steps):
+        return NotApplicable("no daily cap was set")
+    account_of = {
+        (str(a.get("tenant_id")), str(a.get("platform"))): acc for acc, a in record.accounts.items()
+    }
+    landed: dict[tuple[str | None, str, int], int] = {}
+    for e in record.ledger:
+        atype = KILL_ACTION_OF.get(str(e.get("action")))
+        if e.get("action") in SIDE_EFFECT_ACTIONS and atype is not None:
+            k = (e.get("account_id"), atype, int(float(e["t"]) // DAY))
+            landed[k] = landed.get(k, 0) + 1
+    tried: dict[tuple[str | None, str, int], int] = {}
+    for a in record.audit:
+        ledger_action = next(
+            (la for la, aa in AUDIT_ACTION_OF.items() if aa == a.get("action")), None
+        )
+        atype = KILL_ACTION_OF.get(str(ledger_action))
+        if a.get("phase") == "attempt" and ledger_action in SIDE_EFFECT_ACTIONS and atype:
+            k = (a.get("account_id"), atype, int(float(a.get("t") or 0.0) // DAY))
+            tried[k] = tried.get(k, 0) + 1
+    out: list[Violation] = []
+    waits: set[tuple[str | None, str, int]] = set()
+    for job in record.jobs:
+        atype = _CAPPED_KIND.get(str(job.get("kind")))
+        if atype is None or "daily cap" not in str(job.get("last_error") or ""):
+            continue
+        t = float(number(job.get("updated_at")) or record.end_t)
+        account = account_of.get((str(job.get("client_id")), str(job.get("platform"))))
+        cap = _cap_at(steps, t, job.get("platform"), atype)
+        if account is None or cap is None:
+            continue
+        k = (account, atype, int(t // DAY))
+        waits.add(k)
+        used = max(landed.get(k, 0), tried.get(k, 0))
+        if used < cap:
+            out.append(
+                Violation(
+                    t,
+                    (f"{job.get('kind')} job", f"{job.get('kind')} jobs"),
+                    f"deferred to the next day on {record.handle(account)} with {used} of its "
+                    f"daily cap of {cap} {atype} used",
+                    str(job.get("id")),
+                )
+            )
+    if not waits:
+        return NotApplicable("no job waited for a daily cap")
+    return Findings(
+        len(waits),
+        out,
+        f"every one of {len(waits)} daily caps that made work wait was used in full first",
+    )
 
 
 class LoopParams(Params):

@@ -9,6 +9,8 @@ from urllib.parse import unquote
 
 from pydantic import Field
 
+from sandbox.contract import JOB_KINDS, JobState
+
 from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
 from ..rows import JournalRow, Json, json_object, number
 from ..secrets import SecretHit, SecretIndex
@@ -19,6 +21,7 @@ from ._facts import evidence, facts, noun_of
 __all__ = [
     "TERMINAL_STATES",
     "every_job_terminal_after_healing",
+    "jobs_within_the_contract",
     "no_secret_in_artifacts",
     "no_side_effect_while_toolgate_failing",
     "no_unverified_publish_reported_live",
@@ -117,6 +120,10 @@ class ToolgateParams(Params):
     )
 
 
+#: toolgate fault kinds that change how the gateway answers without making it fail
+TOOLGATE_VARIANTS: frozenset[str] = frozenset({"toolgate.no_meta_request_id"})
+
+
 def _failing(record: DrillRecord) -> list[tuple[float, float, str, str | None]]:
     """Failure windows of the gateway: (start, end, fault kind, the one tool it hits or None)."""
     injected = {
@@ -126,7 +133,8 @@ def _failing(record: DrillRecord) -> list[tuple[float, float, str, str | None]]:
     out = []
     for r in record.fault_rows():
         kind = str(r.get("kind", ""))
-        if not kind.startswith("toolgate."):
+        # a gateway that names its request only in a header is a variant, not a failure
+        if not kind.startswith("toolgate.") or kind in TOOLGATE_VARIANTS:
             continue
         starts = [x for x in (r.get("start"), r.get("installed_at")) if x is not None]
         ends = [x for x in (r.get("end"), r.get("removed_at")) if x is not None]
@@ -330,6 +338,42 @@ def every_job_terminal_after_healing(
                 )
             )
     return Findings(checked, out, f"all {checked} jobs reached an end state")
+
+
+#: every state a job may be in (``sandbox.contract.JobState``)
+JOB_STATES: tuple[str, ...] = JobState.__args__  # type: ignore[attr-defined]
+
+
+@invariant()
+def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """Every job the platform reports has a kind and a state of the platform contract.
+
+    A state outside ``JobState`` (a typo, another spelling) is one no operator filter, runner
+    check or judge knows: a job in it is neither waiting, running nor done for anyone reading it.
+    """
+    if not record.jobs:
+        return NotApplicable("the platform reported no jobs")
+    out: list[Violation] = []
+    for i, j in enumerate(record.jobs):
+        state, kind = str(j.get("state")), j.get("kind")
+        wrong = [f"state {state!r}"] if state not in JOB_STATES else []
+        wrong += [f"kind {kind!r}"] if kind is not None and kind not in JOB_KINDS else []
+        if wrong:
+            out.append(
+                Violation(
+                    float(j.get("updated_at") or record.end_t),
+                    ("job", "jobs"),
+                    f"reported outside the contract ({' and '.join(wrong)}; the contract's "
+                    f"states: {', '.join(JOB_STATES)})",
+                    str(j.get("id")),
+                    f"evidence/jobs.jsonl#L{i + 1}",
+                )
+            )
+    return Findings(
+        len(record.jobs),
+        out,
+        f"all {len(record.jobs)} jobs have a kind and a state of the contract",
+    )
 
 
 class FreshnessParams(Params):

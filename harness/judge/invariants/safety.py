@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..record import KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, SOCIAL_FAKES, DrillRecord, KillInterval
+from ..record import (
+    AUDIT_ACTION_OF,
+    KILL_ACTION_OF,
+    SIDE_EFFECT_ACTIONS,
+    SOCIAL_FAKES,
+    DrillRecord,
+    KillInterval,
+)
+from ..rows import AuditRow, LedgerRow
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
-from ._facts import evidence, facts, noun_of
+from ._facts import CLAIMING_OUTCOMES, evidence, facts, noun_of
 
 #: an AuditEvent's phase and outcome as the contract allows them (docs/contracts.md)
 AUDIT_PHASES: frozenset[str] = frozenset({"attempt", "outcome"})
@@ -16,6 +24,7 @@ AUDIT_OUTCOMES: frozenset[str] = frozenset(
 )
 
 __all__ = [
+    "audit_proofs_match_the_fakes",
     "every_side_effect_audited",
     "every_side_effect_on_intended_account",
     "no_credential_across_tenants",
@@ -297,6 +306,132 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
         checked,
         out,
         f"all {checked} side effects have exactly one AuditEvent with proof claiming them",
+    )
+
+
+#: audit action → the ledger action it claims
+_LEDGER_ACTION_OF: dict[str, str] = {v: k for k, v in AUDIT_ACTION_OF.items()}
+
+
+def _claimed_entry(
+    record: DrillRecord,
+    a: AuditRow,
+    by_resource: dict[tuple[str, str, str], list[int]],
+    by_request: dict[str, int],
+) -> tuple[LedgerRow | None, tuple[str, str] | None]:
+    """The ledger entry a claiming outcome names, or ``(None, (phrase, detail))`` when it names
+    one the fakes do not have."""
+    proof = a.get("proof") or {}
+    platform, action = str(a.get("platform")), _LEDGER_ACTION_OF.get(str(a.get("action")))
+    res, rid = proof.get("resource_id"), proof.get("request_id")
+    if platform in SOCIAL_FAKES and res is not None and action is not None:
+        hits = by_resource.get((platform, action, str(res)), [])
+        if not hits:
+            return None, ("naming a resource the platform never made", f"{res}: no {action}")
+        # the same id twice (a deleted and re-made resource): the one the request id names
+        pick = next((i for i in hits if record.ledger[i].get("request_id") == rid), hits[0])
+        return record.ledger[pick], None
+    if platform not in SOCIAL_FAKES and rid is not None:
+        i = by_request.get(str(rid))
+        if i is None or record.ledger[i].get("fake") != platform:
+            return None, ("naming a request that made no side effect", f"request {rid}")
+        return record.ledger[i], None
+    return None, None
+
+
+def _proof_mismatches(
+    a: AuditRow, entry: LedgerRow | None, answered_by: set[str]
+) -> list[tuple[str, str]]:
+    """How an outcome's proof disagrees with the fakes: ``(phrase, detail)`` pairs."""
+    proof = a.get("proof") or {}
+    rid, link = proof.get("request_id"), proof.get("permalink")
+    out: list[tuple[str, str]] = []
+    if rid is not None:
+        if a.get("platform") not in answered_by:
+            where = ", ".join(sorted(answered_by)) or "no fake"
+            out.append(
+                ("naming a request the platform never answered", f"{rid}, answered by {where}")
+            )
+        elif entry is not None and entry.get("request_id") != str(rid):
+            out.append(
+                (
+                    "naming another request than the one that made the side effect",
+                    f"{rid}, made by {entry.get('request_id')}",
+                )
+            )
+    want = entry.get("permalink") if entry is not None else None
+    if link is not None and link != want:
+        out.append(
+            (
+                "naming a permalink the platform does not give the resource",
+                f"{link}, the platform's: {want or 'none'}",
+            )
+        )
+    elif (
+        link is None and want and a.get("outcome") == "success" and a.get("action") == "post.create"
+    ):
+        out.append(("claiming a post live without its permalink", f"{want}"))
+    return out
+
+
+@invariant()
+def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """Every audit proof names what the fakes hold: the side effect, its request, its permalink.
+
+    An outcome's ``proof`` is what an operator follows to check a claim. Ground truth from the
+    fakes' ledger and journal: a claiming outcome (success, or ``needs_human_confirm`` naming a
+    resource) names a resource the platform really made, of that action; a request id it names
+    is the request that made that side effect, and any proof's request id (a failure's too) is a
+    request the journal holds at that platform; a permalink it names is the one the platform
+    gives that resource, and a post claimed live (``success``) names it when the platform gives
+    one.
+    """
+    by_resource: dict[tuple[str, str, str], list[int]] = {}
+    by_request: dict[str, int] = {}
+    for i, e in enumerate(record.ledger):
+        if e.get("resource_id") is not None:
+            key = (str(e.get("fake")), str(e.get("action")), str(e["resource_id"]))
+            by_resource.setdefault(key, []).append(i)
+        by_request.setdefault(str(e.get("request_id")), i)
+    answered: dict[str, set[str]] = {}
+    for row in record.journal:
+        answered.setdefault(str(row.get("request_id")), set()).add(str(row.get("fake")))
+    out: list[Violation] = []
+    checked = 0
+    for j, a in enumerate(record.audit):
+        proof = a.get("proof") or {}
+        if a.get("phase", "outcome") != "outcome" or not proof:
+            continue
+        rid = proof.get("request_id")
+        if proof.get("resource_id") is None and rid is None and proof.get("permalink") is None:
+            continue
+        checked += 1
+        wrong: list[tuple[str, str]] = []
+        entry: LedgerRow | None = None
+        if a.get("outcome") in CLAIMING_OUTCOMES:
+            entry, why = _claimed_entry(record, a, by_resource, by_request)
+            if why is not None:
+                wrong.append(why)
+        wrong += _proof_mismatches(a, entry, answered.get(str(rid), set()))
+        where = str(a.get("platform"))
+        if where in SOCIAL_FAKES:
+            where = record.handle(a.get("account_id"))
+        for phrase, detail in wrong:
+            out.append(
+                Violation(
+                    float(a.get("t") or record.end_t),
+                    ("audit proof", "audit proofs"),
+                    phrase,
+                    f"{a.get('event_id')} ({a.get('action')} on {where}: {detail})",
+                    evidence("audit.jsonl", j),
+                )
+            )
+    if checked == 0:
+        return NotApplicable("no audit outcome named a resource, request or permalink")
+    return Findings(
+        checked,
+        out,
+        f"all {checked} audit proofs name a side effect, request and permalink the fakes hold",
     )
 
 
