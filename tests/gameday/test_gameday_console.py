@@ -115,9 +115,13 @@ def test_two_people_contain_a_cross_tenant_incident_in_chromium(tmp_path: Path) 
     v = gd.verdict()
     assert v["verdict"] in ("held", "violated") and v["error"] is None, v
     judged = {i["name"]: i["verdict"] for i in v["invariants"]}
-    # no pacing was set in this incident: pacing_in_force has nothing to judge
-    assert judged.pop("pacing_in_force") == "not_applicable", v["invariants"]
-    assert all(x == "held" for x in judged.values()), v["invariants"]
+    # the incident's own invariants held; those judged in every drill held or had nothing to
+    # judge here (no pacing set, no token refreshed, no engagement held back): none violated
+    for name in ("every_side_effect_on_intended_account", "no_side_effects_while_killed"):
+        assert judged[name] == "held", v["invariants"]
+    assert judged["pacing_in_force"] == "not_applicable", v["invariants"]
+    bad = {n: x for n, x in judged.items() if x not in ("held", "not_applicable")}
+    assert not bad, v["invariants"]
     r = gd.rehearsal()
     assert r["grade"] == "contained"
     assert r["people"] == ["Alice (Incident Commander)", "Bob (Ops Lead)"]
