@@ -59,6 +59,34 @@ _DISTRIBUTIONS: dict[str, Any] = {}
 _MAX_DISTRIBUTIONS = 256
 
 
+#: the fields of a post's ``distribution`` (Rest.li refuses any other, case-sensitively)
+_DISTRIBUTION_FIELDS = frozenset(
+    {"feedDistribution", "targetEntities", "thirdPartyDistributionChannels"}
+)
+FEED_DISTRIBUTIONS = ("MAIN_FEED", "NONE")
+
+
+def _distribution_error(dist: Any) -> str | None:
+    """Rest.li's 422 text for a ``distribution`` the Posts API would refuse (None: acceptable,
+    or absent)."""
+    if dist is None:
+        return None
+    if not isinstance(dist, dict):
+        return "ERROR :: /distribution :: expected a record"
+    for key in dist:
+        if key not in _DISTRIBUTION_FIELDS:
+            return f"ERROR :: /distribution/{key} :: unrecognized field found but not allowed"
+    feed = dist.get("feedDistribution")
+    if feed is None:
+        return (
+            "ERROR :: /distribution/feedDistribution :: field is required but not found and "
+            "has no default value"
+        )
+    if feed not in FEED_DISTRIBUTIONS:
+        return f'ERROR :: /distribution/feedDistribution :: "{feed}" is not an enum symbol'
+    return None
+
+
 def _shared_distribution(dist: Any) -> Any:
     """``dist``, or an equal object already kept for an earlier post (same JSON)."""
     if not dist:
@@ -294,6 +322,9 @@ class _LinkedIn:
         text = body.get("commentary", "")
         if not isinstance(text, str):
             return error(422, "ERROR :: /commentary :: expected a string")
+        bad = _distribution_error(body.get("distribution"))
+        if bad is not None:
+            return error(422, bad)
         if body["author"] != self.me(call):
             return self.no_permission(call)
         if call.fire(w, "linkedin.action_blocked"):

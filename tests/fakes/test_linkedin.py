@@ -374,6 +374,42 @@ async def test_a_post_is_created_only_in_lifecycle_state_published(
     assert len(env.world.ledger) == 0
 
 
+@pytest.mark.parametrize(
+    ("distribution", "message"),
+    [
+        (
+            {"feeddistribution": "MAIN_FEED"},
+            "ERROR :: /distribution/feeddistribution :: unrecognized field found but not allowed",
+        ),
+        (
+            {"targetEntities": []},
+            "ERROR :: /distribution/feedDistribution :: field is required but not found",
+        ),
+        (
+            {"feedDistribution": "EVERYWHERE"},
+            'ERROR :: /distribution/feedDistribution :: "EVERYWHERE" is not an enum symbol',
+        ),
+        ("MAIN_FEED", "ERROR :: /distribution :: expected a record"),
+    ],
+)
+async def test_a_post_whose_distribution_rest_li_would_refuse_is_a_422(
+    env: Env, distribution: object, message: str
+) -> None:
+    body = {
+        "author": env.person(env.acme),
+        "commentary": "hello",
+        "visibility": "PUBLIC",
+        "lifecycleState": "PUBLISHED",
+        "distribution": distribution,
+    }
+    r = await env.client.post(f"{API}/rest/posts", json=body, headers=env.h())
+    assert assert_error(r, 422)["message"].startswith(message)
+    assert len(env.world.ledger) == 0
+    body["distribution"] = {"feedDistribution": "NONE", "thirdPartyDistributionChannels": []}
+    ok = await env.client.post(f"{API}/rest/posts", json=body, headers=env.h())
+    assert ok.status_code == 201
+
+
 async def test_duplicate_rejected_fault_answers_422(env: Env) -> None:
     await env.fault("linkedin.duplicate_rejected")
     r = await env.post("brand new")
