@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,16 @@ platform_defects()
 
 @pytest.fixture(autouse=True)
 def _inner_ini(request: pytest.FixtureRequest) -> None:
-    """Give inner pytest runs the settings the outer one has (asyncio loop scope, strictness)."""
+    """Give inner pytest runs the settings the outer one has (asyncio loop scope, strictness).
+
+    An inner run shares this process and runs with ``filterwarnings = error``: garbage that
+    earlier tests of this worker left (a socket of a finished server, collected whenever the
+    collector next runs) would raise its ResourceWarning inside the inner run and fail it. It
+    is collected here first, its warnings ignored: the inner run is judged on its own warnings.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
     if "pytester" in request.fixturenames:
         pytester = request.getfixturevalue("pytester")
         pytester.makeini(
