@@ -169,6 +169,7 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 #: judged in every drill, listed or not (a scenario lists one to give it parameters)
 DEFAULT_INVARIANTS: tuple[str, ...] = (
     "audit_proofs_match_the_fakes",
+    "budgets_used_in_full",
     "controls_as_requested",
     "every_side_effect_audited",
     "held_engagement_answered_after_release",

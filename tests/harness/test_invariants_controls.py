@@ -152,6 +152,44 @@ def test_every_stopped_job_running_once_after_the_release_holds():
     assert verdict("nothing_lost_or_doubled_across_release", rec).verdict == "held"
 
 
+def test_a_release_whose_stopped_work_waits_for_another_control_is_late():
+    # the runner re-queued the stopped job only when a mode changed ten minutes after the release
+    def rec(resumed_at: float) -> Any:
+        return record(
+            ledger=[led(1, resumed_at)],
+            audit=[blocked(1, 1300, "j-1"), aud(2, resumed_at, job="j-1", resource="r1")],
+            workload=[intent("j-1")],
+            jobs=[job("j-1")],
+            control_changes=[kill(1, 1200, True), kill(2, 1500, False)],
+        )
+
+    r = verdict("nothing_lost_or_doubled_across_release", rec(2100))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 release left the work it freed waiting more than 120s: ids kill switch (global) "
+        "released at T+25m00s: the first of 1 stopped jobs started again at T+35m00s"
+    )
+    assert verdict("nothing_lost_or_doubled_across_release", rec(1560)).verdict == "held"
+    r = verdict("nothing_lost_or_doubled_across_release", rec(1560), params={"resume_within_s": 30})
+    assert r.verdict == "violated"
+
+
+def test_work_still_covered_by_another_switch_at_a_release_may_wait_for_that_one():
+    rec = record(
+        ledger=[led(1, 2400)],
+        audit=[blocked(1, 1300, "j-1"), aud(2, 2400, job="j-1", resource="r1")],
+        workload=[intent("j-1")],
+        jobs=[job("j-1")],
+        control_changes=[
+            kill(1, 1200, True),
+            kill(2, 1250, True, client_id="acme"),
+            kill(3, 1500, False),
+            kill(4, 2390, False, client_id="acme"),
+        ],
+    )
+    assert verdict("nothing_lost_or_doubled_across_release", rec).verdict == "held"
+
+
 def test_a_switch_never_released_or_never_met_does_not_apply():
     rec = record(ledger=[led(1, 10)], control_changes=[kill(1, 1200, True)])
     assert verdict("nothing_lost_or_doubled_across_release", rec).verdict == "not_applicable"
@@ -342,6 +380,7 @@ def test_a_post_reported_live_after_only_failed_lookups_is_a_violation():
 def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_scenario_does_not_list_them():
     assert set(DEFAULT_INVARIANTS) == {
         "audit_proofs_match_the_fakes",
+        "budgets_used_in_full",
         "controls_as_requested",
         "every_side_effect_audited",
         "held_engagement_answered_after_release",

@@ -288,3 +288,54 @@ def test_a_call_priced_up_front_may_not_cross_the_budget_a_completion_may():
     )
     r = judge("spend_within_budget", rec, params={"priced_up_front": ["image.generated"]})
     assert r.verdict == "held", r.detail
+
+
+# --- budgets_used_in_full -----------------------------------------------------------------------
+
+
+def refused(n: int, at: float, job: str, spent: float, needed: float = 0.5) -> dict:
+    a = aud(n, at, job=job, action="llm.complete", platform="openai", outcome="blocked", proof={})
+    a["error"] = (
+        f"budget: client budget of 'acme' exhausted: {spent:g} USD spent + {needed:g} needed "
+        "> limit 5 USD"
+    )
+    return a
+
+
+def attempt(n: int, at: float, job: str) -> dict:
+    return {**llm_audit(n, at, job), "phase": "attempt", "outcome": None, "proof": {}}
+
+
+def test_a_call_refused_for_spend_the_providers_never_billed_is_a_violation():
+    # $3 billed, then a refusal counting $4.6 with nothing in flight: $3 + $0.5 fitted in $5
+    rec = record(
+        ledger=[llm(1, 10, 3.0)],
+        audit=[attempt(1, 9, "j-1"), llm_audit(1, 11, "j-1"), refused(3, 40, "j-2", 4.6)],
+    )
+    r = judge("budgets_used_in_full", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 call refused for Acme Bakery's $5 budget although it fitted what the providers had "
+        "billed, with no call in flight: ids ae-000003 (llm.complete, job j-2: $4.6 counted as "
+        "spent, $3 billed, $0.5 needed)"
+    )
+
+
+def test_refusals_that_did_not_fit_or_met_a_call_in_flight_hold():
+    rec = record(
+        ledger=[llm(1, 10, 3.0), llm(5, 60, 1.0)],
+        audit=[
+            attempt(1, 9, "j-1"),
+            llm_audit(1, 11, "j-1"),
+            refused(2, 20, "j-2", 3.0, needed=2.5),  # $3 + $2.5 > $5: right to refuse
+            attempt(3, 30, "j-3"),  # j-3 on the wire: its estimate is rightly held
+            refused(4, 31, "j-4", 4.6),
+            llm_audit(5, 61, "j-3"),
+        ],
+    )
+    r = judge("budgets_used_in_full", rec)
+    assert r.verdict == "held", r.detail
+    assert r.checked == 1
+    assert judge("budgets_used_in_full", record(ledger=[llm(1, 10, 3.0)])).verdict == (
+        "not_applicable"
+    )

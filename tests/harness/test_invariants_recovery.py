@@ -265,3 +265,24 @@ def test_a_queue_back_to_target_in_time_holds_freshness():
     r = judge("queue_freshness_restored", rec)
     assert r.verdict == "held"
     assert "100s after healing" in r.detail
+
+
+# --- jobs_within_the_contract: audit events name their jobs -------------------------------------
+
+
+def test_an_audit_event_naming_no_reported_job_or_another_clients_is_a_violation():
+    jobs = [
+        {"id": "j-1", "kind": "publish", "state": "succeeded", "client_id": "acme"},
+        {"id": "j-2", "kind": "tool_call", "state": "succeeded", "client_id": "northwind"},
+    ]
+    tool = aud(2, 70, job="j-2", action="tool.call", platform="toolgate", proof={})
+    orphan = {**tool, "seq": 3, "event_id": "ae-000003", "job_id": None}
+    rec = record(audit=[aud(1, 60, job="j-1", resource="r1"), tool, orphan], jobs=jobs)
+    r = evaluate({"name": "jobs_within_the_contract"}, rec)
+    assert r.verdict == "violated"
+    assert {(v.phrase, v.ref) for v in r.violations} == {
+        ("naming a job of another client", "ae-000002 (tool.call, job_id j-2)"),
+        ("naming no job the platform reports", "ae-000003 (tool.call, job_id None)"),
+    }
+    fine = record(audit=[aud(1, 60, job="j-1", resource="r1")], jobs=jobs)
+    assert evaluate({"name": "jobs_within_the_contract"}, fine).verdict == "held"

@@ -252,6 +252,46 @@ def test_a_wrong_permalink_another_request_and_a_phantom_resource_are_each_named
     }  # fmt: skip
 
 
+def test_replies_and_dms_name_the_inbound_item_they_answer():
+    def reply(n: int, inbound_id: str | None, action: str = "reply.create") -> dict:
+        a = aud(n, 60 + n, job=f"j-{n}", action=action, proof={"resource_id": f"r{n}"})
+        a["detail"] = {} if inbound_id is None else {"inbound_id": inbound_id}
+        return a
+
+    urn = "urn:li:comment:(urn:li:share:7,42)"
+    rec = record(
+        ledger=[
+            led(1, 60, action="reply.created", in_reply_to="c1"),
+            led(2, 61, action="reply.created", in_reply_to="c1"),
+            led(3, 62, action="reply.created", in_reply_to="c2"),
+            led(4, 63, action="reply.created", in_reply_to="42"),
+            led(5, 64, action="dm.sent"),
+            led(6, 65, action="dm.sent"),
+        ],
+        inbound=[
+            {"id": "c1", "fake": "x", "account_id": "acme-x", "kind": "mention"},
+            {"id": "d1", "fake": "x", "account_id": "acme-x", "kind": "dm"},
+        ],
+        audit=[
+            reply(1, "c1"),
+            reply(2, None),
+            reply(3, "c1"),
+            reply(4, urn),
+            reply(5, "d1", "dm.send"),
+            reply(6, "d9", "dm.send"),
+        ],
+    )
+    r = judge("audit_proofs_match_the_fakes", rec)
+    assert r.verdict == "violated"
+    assert {(v.phrase, v.ref) for v in r.violations} == {
+        ("not naming the inbound item answered",
+         "ae-000002 (reply.create on @acme_x: no detail.inbound_id)"),
+        ("naming another inbound item than the one answered",
+         "ae-000003 (reply.create on @acme_x: c1, answered c2)"),
+        ("naming an inbound item the fakes never delivered", "ae-000006 (dm.send on @acme_x: d9)"),
+    }  # fmt: skip
+
+
 def test_without_any_proof_the_proof_invariant_does_not_apply():
     rec = record(ledger=[led(1, 60)], audit=[aud(1, 61, job="j-1", proof={})])
     assert judge("audit_proofs_match_the_fakes", rec).verdict == "not_applicable"

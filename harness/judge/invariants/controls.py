@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from pydantic import Field
 
-from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
+from ..record import SIDE_EFFECT_ACTIONS, DrillRecord, KillInterval
 from ..rows import InboundRow, Json, JsonObject, number, text
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
@@ -141,6 +141,14 @@ class ReleaseParams(Params):
     """Parameters of ``nothing_lost_or_doubled_across_release``."""
 
     actions: tuple[str, ...] = Field(SIDE_EFFECT_ACTIONS, description="ledger actions counted")
+    resume_within_s: float = Field(
+        120.0,
+        gt=0,
+        description=(
+            "the work a release frees starts again within this long (the first of its stopped "
+            "jobs), unless another kill switch still covers it"
+        ),
+    )
 
 
 @invariant(ReleaseParams)
@@ -152,9 +160,13 @@ def nothing_lost_or_doubled_across_release(
     The stopped jobs are those with an audit outcome ``blocked`` by a kill switch that was
     released before the drill ended. Lost: the job is still parked (blocked, queued, awaiting
     approval) at the end, or it ended without its side effect. Doubled: more than one side
-    effect of the job (or of its idempotency key) landed.
+    effect of the job (or of its idempotency key) landed. Late: a release after which none of
+    the jobs it stopped started again (any audit event of the job) within ``resume_within_s``,
+    when no other kill switch was still engaged — a runner that re-queues parked work only when
+    some other control changes leaves it waiting for that.
     """
-    released = [k for k in record.kill_intervals() if k.end is not None]
+    intervals = record.kill_intervals()
+    released = [k for k in intervals if k.end is not None]
     if not released:
         return NotApplicable("no kill switch was engaged and released during the drill")
     last_release = max(float(k.end or 0.0) for k in released)
@@ -225,11 +237,54 @@ def nothing_lost_or_doubled_across_release(
                     evidence("audit.jsonl", j),
                 )
             )
+    out += _late_resumes(record, intervals, p.resume_within_s)
     return Findings(
         len(stopped),
         out,
-        f"all {len(stopped)} jobs stopped by a kill switch ran exactly once after its release",
+        f"all {len(stopped)} jobs stopped by a kill switch ran exactly once after its release, "
+        f"each release's work starting again within {p.resume_within_s:g}s",
     )
+
+
+def _late_resumes(
+    record: DrillRecord, intervals: list[KillInterval], within_s: float
+) -> list[Violation]:
+    """Releases whose stopped work did not start again within ``within_s``."""
+    events: dict[str, list[tuple[float, bool]]] = {}
+    for a in record.audit:
+        if a.get("job_id") is not None:
+            blocked = a.get("outcome") == "blocked" and str(a.get("error") or "").startswith(
+                "kill_switch:"
+            )
+            events.setdefault(str(a["job_id"]), []).append((float(a["t"]), blocked))
+    out: list[Violation] = []
+    for k in intervals:
+        if k.end is None:
+            continue
+        end = float(k.end)
+        if any(o is not k and o.start <= end and (o.end is None or o.end > end) for o in intervals):
+            continue  # another switch still engaged: the freed work may wait for it
+        firsts: list[float] = []
+        for evs in events.values():
+            if not any(b and k.start <= t <= end for t, b in evs):
+                continue
+            later = [t for t, b in evs if t >= end and not (b and t <= end)]
+            if later:
+                firsts.append(min(later))
+        if firsts and min(firsts) - end > within_s:
+            scope = ", ".join(f"{n}={v}" for n, v in sorted(k.scope.items())) or "global"
+            out.append(
+                Violation(
+                    min(firsts),
+                    ("release", "releases"),
+                    f"left the work it freed waiting more than {within_s:g}s",
+                    f"kill switch ({scope}) released at {format_offset(record.offset(end))}: "
+                    f"the first of {len(firsts)} stopped jobs started again at "
+                    f"{format_offset(record.offset(min(firsts)))}",
+                    "evidence/controls.jsonl",
+                )
+            )
+    return out
 
 
 def _intervals(

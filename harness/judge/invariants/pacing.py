@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, thread_of
 
 __all__ = [
+    "budgets_used_in_full",
     "daily_caps_used_in_full",
     "engagement_loops_bounded",
     "rate_within_platform_limits",
@@ -517,4 +519,95 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
         f"{checked} paid calls stayed within their budgets (one that crosses a budget is allowed"
         + (f", unless it is {' or '.join(p.priced_up_front)}" if p.priced_up_front else "")
         + ")",
+    )
+
+
+#: how the platform words a call refused for a budget (``sandbox.budget.BudgetExceeded``)
+_BUDGET_REFUSAL = re.compile(
+    r"budget: (?P<level>client|episode) budget of '(?P<who>[^']*)' exhausted: "
+    r"(?P<spent>\S+) (?P<unit>tokens|USD) spent \+ (?P<needed>\S+) needed > limit (?P<limit>\S+)"
+)
+#: the audit actions of paid provider calls
+PAID_ACTIONS: tuple[str, ...] = ("llm.complete", "image.generate", "video.generate")
+
+
+@invariant()
+def budgets_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """A budget lets through what it allows: a call is refused only for what was really spent.
+
+    The twin of ``spend_within_budget`` (a budget that bites too late) for a budget that bites too
+    early: an estimate kept after its call ended, a call counted twice, a limit read from the
+    wrong client. Ground truth is what the providers billed (the fakes' ledger) for the client
+    or episode by the calls whose outcome the platform had recorded before the refusal. A
+    refusal made while another call of that client or episode was in flight is not judged (the
+    platform rightly counts that call's estimate); any other refusal of a call that would have
+    fitted — what was billed plus what the call needed within the limit — is a violation. The
+    refusal states what the platform counted as spent and needed (``budget: client budget of
+    'acme' exhausted: 1.2 USD spent + 0.04 needed > limit 1.5 USD``); a platform that words its
+    refusals otherwise is not judged.
+    """
+    by_request = {str(e.get("request_id")): e for e in record.ledger if e.get("request_id")}
+    billed: dict[tuple[str, str], list[float]] = {}
+    in_flight: dict[tuple[str, str], set[tuple[object, ...]]] = {}
+    out: list[Violation] = []
+    checked = 0
+    for j, a in enumerate(record.audit):
+        if a.get("action") not in PAID_ACTIONS:
+            continue
+        episode = (a.get("detail") or {}).get("episode_id")
+        keys = [("client", str(a.get("client_id")))]
+        if episode is not None:
+            keys.append(("episode", str(episode)))
+        call = (a.get("job_id"), a.get("trace_id"), a.get("platform"), a.get("action"))
+        if a.get("phase") == "attempt":
+            for k in keys:
+                in_flight.setdefault(k, set()).add(call)
+            continue
+        for k in keys:
+            in_flight.get(k, set()).discard(call)
+        entry = by_request.get(str((a.get("proof") or {}).get("request_id")))
+        if entry is not None:
+            for k in keys:
+                total = billed.setdefault(k, [0.0, 0.0])
+                total[0] += float(entry.get("cost_usd") or 0.0)
+                total[1] += int(entry.get("tokens_in") or 0) + int(entry.get("tokens_out") or 0)
+        m = _BUDGET_REFUSAL.match(str(a.get("error") or ""))
+        if a.get("outcome") != "blocked" or m is None:
+            continue
+        key = (m["level"], m["who"])
+        if in_flight.get(key):
+            continue
+        try:
+            spent, needed, limit = float(m["spent"]), float(m["needed"]), float(m["limit"])
+        except ValueError:
+            continue
+        checked += 1
+        usd = m["unit"] == "USD"
+        had = billed.get(key, [0.0, 0.0])[0 if usd else 1]
+        # the message shows six significant digits
+        if had + needed > limit * (1 + 1e-9) or math.isclose(spent, had, rel_tol=1e-5):
+            continue
+        name = record.client_name(m["who"]) if m["level"] == "client" else f"episode {m['who']}"
+
+        def shown(v: float, usd: bool = usd) -> str:
+            return f"${v:g}" if usd else f"{v:g} tokens"
+
+        out.append(
+            Violation(
+                float(a.get("t") or record.end_t),
+                ("call", "calls"),
+                f"refused for {name}'s {shown(limit)} budget although it fitted what the "
+                "providers had billed, with no call in flight",
+                f"{a.get('event_id')} ({a.get('action')}, job {a.get('job_id')}: "
+                f"{shown(spent)} counted as spent, {shown(had)} billed, {shown(needed)} needed)",
+                evidence("audit.jsonl", j),
+            )
+        )
+    if checked == 0:
+        return NotApplicable("no call was refused for a budget while nothing else was in flight")
+    return Findings(
+        checked,
+        out,
+        f"{checked} calls refused for a budget, each one that did not fit what the providers had "
+        "billed",
     )

@@ -350,10 +350,33 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
 
     A state outside ``JobState`` (a typo, another spelling) is one no operator filter, runner
     check or judge knows: a job in it is neither waiting, running nor done for anyone reading it.
+    Every audit event names the job that acted (``job_id``), a job the platform reports, of the
+    event's client: an event without it cannot be traced to its work, its approval or its retries.
     """
     if not record.jobs:
         return NotApplicable("the platform reported no jobs")
     out: list[Violation] = []
+    jobs = {str(j.get("id")): j for j in record.jobs}
+    for i, a in enumerate(record.audit):
+        job = jobs.get(str(a.get("job_id")))
+        if job is None:
+            phrase = "naming no job the platform reports"
+        elif a.get("client_id") is not None and job.get("client_id") not in (
+            None,
+            a.get("client_id"),
+        ):
+            phrase = "naming a job of another client"
+        else:
+            continue
+        out.append(
+            Violation(
+                float(a.get("t") or record.end_t),
+                ("audit event", "audit events"),
+                phrase,
+                f"{a.get('event_id')} ({a.get('action')}, job_id {a.get('job_id')})",
+                f"evidence/audit.jsonl#L{i + 1}",
+            )
+        )
     for i, j in enumerate(record.jobs):
         state, kind = str(j.get("state")), j.get("kind")
         wrong = [f"state {state!r}"] if state not in JOB_STATES else []
@@ -370,9 +393,10 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
                 )
             )
     return Findings(
-        len(record.jobs),
+        len(record.jobs) + len(record.audit),
         out,
-        f"all {len(record.jobs)} jobs have a kind and a state of the contract",
+        f"all {len(record.jobs)} jobs have a kind and a state of the contract, and all "
+        f"{len(record.audit)} audit events name one of them",
     )
 
 

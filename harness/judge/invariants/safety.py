@@ -339,6 +339,37 @@ def _claimed_entry(
     return None, None
 
 
+def _names_item(inbound_id: str, item_id: str) -> bool:
+    """Whether the platform's id of an inbound item names the fakes' ``item_id``: the same id,
+    or a LinkedIn comment URN ``urn:li:comment:(<parent>,<id>)`` ending in it."""
+    return inbound_id == item_id or (
+        inbound_id.startswith("urn:li:comment:(") and inbound_id.endswith(f",{item_id})")
+    )
+
+
+def _answer_mismatches(
+    a: AuditRow, entry: LedgerRow, delivered: dict[str, set[str]]
+) -> list[tuple[str, str]]:
+    """How a reply's or DM's audit disagrees with the fakes about what it answers: it names
+    (``detail.inbound_id``) the inbound item the reply went to, or for a DM one the fakes
+    delivered to that account."""
+    inbound_id = (a.get("detail") or {}).get("inbound_id")
+    if inbound_id is None:
+        return [("not naming the inbound item answered", "no detail.inbound_id")]
+    target = entry.get("in_reply_to")
+    if target is not None and not _names_item(str(inbound_id), str(target)):
+        return [
+            (
+                "naming another inbound item than the one answered",
+                f"{inbound_id}, answered {target}",
+            )
+        ]
+    items = delivered.get(str(entry.get("account_id")))
+    if target is None and items and not any(_names_item(str(inbound_id), i) for i in items):
+        return [("naming an inbound item the fakes never delivered", str(inbound_id))]
+    return []
+
+
 def _proof_mismatches(
     a: AuditRow, entry: LedgerRow | None, answered_by: set[str]
 ) -> list[tuple[str, str]]:
@@ -384,7 +415,8 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
     is the request that made that side effect, and any proof's request id (a failure's too) is a
     request the journal holds at that platform; a permalink it names is the one the platform
     gives that resource, and a post claimed live (``success``) names it when the platform gives
-    one.
+    one. A reply or DM names the inbound item it answers (``detail.inbound_id``): the one the
+    fakes show the reply answering, or one they delivered to that account.
     """
     by_resource: dict[tuple[str, str, str], list[int]] = {}
     by_request: dict[str, int] = {}
@@ -396,6 +428,10 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
     answered: dict[str, set[str]] = {}
     for row in record.journal:
         answered.setdefault(str(row.get("request_id")), set()).add(str(row.get("fake")))
+    #: inbound item ids the fakes delivered, per account
+    delivered: dict[str, set[str]] = {}
+    for c in record.inbound:
+        delivered.setdefault(str(c.get("account_id")), set()).add(str(c.get("id")))
     out: list[Violation] = []
     checked = 0
     for j, a in enumerate(record.audit):
@@ -413,6 +449,8 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
             if why is not None:
                 wrong.append(why)
         wrong += _proof_mismatches(a, entry, answered.get(str(rid), set()))
+        if entry is not None and a.get("action") in ("reply.create", "dm.send"):
+            wrong += _answer_mismatches(a, entry, delivered)
         where = str(a.get("platform"))
         if where in SOCIAL_FAKES:
             where = record.handle(a.get("account_id"))
