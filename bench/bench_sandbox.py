@@ -82,7 +82,7 @@ async def workload(jobs: int, clients: int, per_day: int, seed: int) -> dict[str
         seed=seed,
     )
     fw = fakes.FakeWorld(world)
-    settings, secrets = Settings.from_roster(world.roster.model_dump(mode="json"))
+    settings, secrets = Settings.from_roster(world.roster_with_secrets())
     p = Platform(settings, secrets, transport=fw.transport(), now=loop.time, seed=seed)
     # publish-only workload: the engagement engine's 30 s poll reads every account's inbox (on
     # Instagram up to 26 calls per account), which is not what is measured here

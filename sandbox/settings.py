@@ -246,6 +246,9 @@ class Settings(_M):
     ) -> tuple[Settings, dict[str, CredentialSecret]]:
         """Settings and keyring secrets from a roster document (``GET /_fake/roster?secrets=1``).
 
+        A credential's ``expires_at`` (when its access token expires, as the credential store
+        keeps it) lets the keyring refresh before the first expiry instead of meeting a 401.
+
         Each social account gets ``credential_ref = "vault://<client>/<platform>"``; provider
         accounts (client ``agency``) become :class:`ProviderAccount` entries.
         """
@@ -259,7 +262,9 @@ class Settings(_M):
                 ref = f"vault://{c['id']}/{a['platform']}"
                 if "access_token" in cred:
                     secrets[ref] = CredentialSecret(
-                        access_token=cred["access_token"], refresh_token=cred.get("refresh_token")
+                        access_token=cred["access_token"],
+                        refresh_token=cred.get("refresh_token"),
+                        expires_at=cred.get("expires_at"),
                     )
                 if a["platform"] in PROVIDER_NAMES:
                     providers.append(

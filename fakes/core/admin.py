@@ -203,7 +203,7 @@ def create_admin_app(world: World, services: dict[str, Any]) -> Starlette:
 
     async def roster_get(request: Request) -> Response:
         if request.query_params.get("secrets") == "1" and authorised(request):
-            return json_response(world.roster.model_dump(mode="json"))
+            return json_response(world.roster_with_secrets())
         return json_response(world.roster.redacted())
 
     async def roster_put(request: Request) -> Response:

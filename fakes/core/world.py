@@ -85,6 +85,19 @@ class World:
         for hook in self._reset_hooks:
             hook()
 
+    def roster_with_secrets(self) -> dict[str, Any]:
+        """The roster as JSON with its secrets, as a credential store keeps them: each
+        credential also states when its access token expires (``expires_at``, unix seconds),
+        as the token endpoint's ``expires_in`` told whoever connected the account."""
+        data = self.roster.model_dump(mode="json")
+        for c in data["clients"]:
+            for a in c["accounts"]:
+                cred = a["credential"]
+                st = self.tokens.access.get(cred["access_token"])
+                if st is not None:
+                    cred["expires_at"] = st.expires_at
+        return data
+
     def replace_roster(self, roster: Roster) -> None:
         """Swap the roster (admin PUT) and reissue tokens from it."""
         self.roster = roster

@@ -223,7 +223,6 @@ class DrillEngine(DrillState):
     async def _phases(self, roster: Roster) -> None:
         s = self.scenario
         # arrange ------------------------------------------------------------------------
-        roster_json = roster.model_dump(mode="json")
         self.clients = [c.id for c in roster.clients if c.id != "agency"]
         if self.opts.served:
             self.clients = list(self.served_clients)
@@ -233,7 +232,7 @@ class DrillEngine(DrillState):
         ]
         if not self.opts.served:
             overrides = scenario_settings(s, self.clients)
-            settings, secrets = platform_settings(roster_json, **overrides)
+            settings, secrets = platform_settings(self.world.roster_with_secrets(), **overrides)
             self.platform = make_platform(
                 settings,
                 secrets,

@@ -180,6 +180,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "pacing_in_force",
     "retries_within_policy",
     "runbook_steps_applied",
+    "tokens_refreshed_before_expiry",
 )
 
 

@@ -439,6 +439,21 @@ async def test_secrets_are_shown_only_to_an_authorised_caller_who_asks(locked: R
     assert r.status_code == 200 and locked.token("acme-x") in r.text
 
 
+async def test_the_secrets_view_states_when_each_access_token_expires(rig: Rig) -> None:
+    # a credential store keeps the token endpoint's expires_in: the platform refreshes ahead
+    t0 = rig.clock()
+    rig.clock.advance(600)
+    r = await rig.http.get("/_fake/roster", params={"secrets": "1"})
+    creds = {a["id"]: a["credential"] for c in r.json()["clients"] for a in c["accounts"]}
+    x = rig.world.roster.account("acme-x").credential
+    assert creds["acme-x"]["expires_at"] == t0 + x.ttl_s == t0 + 7200
+    assert all("expires_at" in c for c in creds.values())
+    redacted = (await rig.http.get("/_fake/roster")).json()
+    assert all(
+        "expires_at" not in a["credential"] for c in redacted["clients"] for a in c["accounts"]
+    )
+
+
 async def test_the_admin_token_is_required_on_every_route_when_set(locked: Rig) -> None:
     for method, path in [
         ("GET", "/health"),

@@ -72,3 +72,39 @@ def test_a_refresh_after_the_fresh_token_was_rejected_or_had_aged_holds():
     other.append(req(3, 200, "oauth2.token", 200))
     assert judged(other).verdict == "violated"
     assert judged([req(1, 100, "oauth2.token", 200)]).verdict == "not_applicable"
+
+
+# --- tokens_refreshed_before_expiry ---------------------------------------------------------
+
+
+def aged(journal: list[dict[str, Any]], faults: list[dict[str, Any]] | None = None) -> Any:
+    rec = record(journal=journal, fault_rules=faults or [])
+    return evaluate({"name": "tokens_refreshed_before_expiry"}, rec)
+
+
+def test_a_401_no_token_fault_explains_is_a_token_that_aged_out():
+    journal = [
+        {**req(1, 7100, "tweets.create", 201), "path": "/2/tweets"},
+        {**req(2, 7200, "users.mentions", 401), "method": "GET", "path": "/2/users/1/mentions"},
+    ]
+    r = aged(journal)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 request refused as unauthorised with no fault of the platform's tokens: the token "
+        "aged out before the platform refreshed it: ids q2 (GET /2/users/1/mentions for @acme_x)"
+    )
+
+
+def test_401s_after_a_token_fault_of_that_platform_or_from_the_fault_itself_hold():
+    expired = {"id": "f1", "kind": "x.token_expired", "installed_at": T0 + 600}
+    latency = {"id": "f2", "kind": "x.rate_limited", "installed_at": T0 + 10}
+    journal = [
+        {**req(1, 601, "tweets.create", 401), "fault_id": "f1"},
+        req(2, 900, "tweets.create", 401),  # a token the fault expired, used after its window
+    ]
+    assert aged(journal, [expired]).verdict == "held"
+    # a fault of another kind explains nothing; one installed after the 401 neither
+    assert aged(journal[1:], [latency]).verdict == "violated"
+    late = {**expired, "installed_at": T0 + 1000}
+    assert aged(journal[1:], [late]).verdict == "violated"
+    assert aged([]).verdict == "not_applicable"

@@ -72,7 +72,7 @@ async def rig(
         seed=seed,
     )
     fw = fakes.FakeWorld(world)
-    settings, secrets = Settings.from_roster(world.roster.model_dump(mode="json"), **overrides)
+    settings, secrets = Settings.from_roster(world.roster_with_secrets(), **overrides)
     platform = Platform(
         settings, secrets, transport=fw.transport(), now=loop.time, seed=seed, defects=defects
     )

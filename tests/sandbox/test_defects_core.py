@@ -130,6 +130,23 @@ def test_the_healthy_keyring_refreshes_once_and_both_jobs_post() -> None:
     virtual(main)
 
 
+def test_an_x_token_is_refreshed_ahead_of_the_expiry_its_credential_store_states() -> None:
+    # the roster's tokens expire two hours in: a post at 1h56m is sent with a fresh token
+    async def main() -> None:
+        async with rig() as r:
+            await asyncio.sleep(2 * 3600 - 240)
+            jid = _publish(r, "acme", "x", "late in the afternoon")
+            await r.settle()
+            assert r.platform.jobs.get(jid).state == "succeeded"
+            x = r.world.journal.entries(fake="x")
+            assert not [j for j in x if j.status == 401]
+            # every X account in use (the engagement poll reads them all) refreshed once
+            refreshed = Counter(j.account_id for j in x if j.route == "oauth2.token")
+            assert refreshed == {"acme-x": 1, "northwind-x": 1, "globex-x": 1}
+
+    virtual(main)
+
+
 def test_retry_after_ignored_comes_back_before_the_rate_limit_resets() -> None:
     async def main() -> None:
         async with rig(defects=["retry_after_ignored"]) as r:
