@@ -21,10 +21,13 @@ from .scope import JobScope
 if TYPE_CHECKING:
     from .platform import Platform
 
-__all__ = ["KIND_AUDIT_ACTION", "MAX_REFUSED_LOOKUPS", "PublishHandlers"]
+__all__ = ["KIND_AUDIT_ACTION", "MAX_LOOKUP_WAIT_S", "MAX_REFUSED_LOOKUPS", "PublishHandlers"]
 
 #: lookups refused (429) in one run of a job before it is deferred to verify later
 MAX_REFUSED_LOOKUPS = 10
+#: a refused lookup that must wait longer than this (LinkedIn's daily limits: until midnight
+#: UTC) is not waited for: the post is handed to a person to confirm (RB-03)
+MAX_LOOKUP_WAIT_S = 900.0
 
 #: job kind → the audit action of its side effect
 KIND_AUDIT_ACTION: dict[str, str] = {
@@ -207,6 +210,21 @@ class PublishHandlers:
                 # refused (429): unknown, not "not visible" — wait out Retry-After, keep the attempt
                 refused += 1
                 wait = max(pol.interval_s, look.retry_after)
+                if wait > MAX_LOOKUP_WAIT_S:
+                    # hours (a daily limit): neither sleep in a runner slot nor leave the post
+                    # unclaimed until then — a person confirms it (RB-03 step 2)
+                    err = (
+                        f"{scope.service}.verify_refused: lookups of {res.resource_id} refused "
+                        f"for {wait:.0f}s more ({look.error}); a person confirms it"
+                    )
+                    p.telemetry.verification_failed.labels(scope.service).inc()
+                    scope.outcome(
+                        "post.create",
+                        "needs_human_confirm",
+                        proof={**proof, "verified": False},
+                        error=err,
+                    )
+                    raise NeedsHumanConfirm(err, {**proof, "verified": False})
                 if refused > MAX_REFUSED_LOOKUPS:
                     raise Deferred(
                         f"{scope.service}.verify_deferred: lookups of {res.resource_id} refused "
