@@ -170,6 +170,7 @@ def build_report(
         )
         + " per patched copy",
         "tree": a.rev or "work tree",
+        "patches": str(a.patches),
         "complete": len(results) == planned,
         "planned": planned,
         "total": len(results),

@@ -6,7 +6,11 @@ survived, timed out, not reached by any drill, not checked (not run in this camp
 equivalent, and the score = (killed + timed out) / (killed + timed out + survived + not reached).
 Every survivor is listed with its diff (``mutmut show``) in ``reports/mutation/survivors.txt``::
 
-    python -m tests.mutation.score [--no-diffs]
+    python -m tests.mutation.score [--no-diffs] [--rechecked bugs.json]
+
+``--rechecked`` takes the bug runner's report of survivors re-checked on a later tree
+(``tests.mutation.recheck``): those the drills now catch count as killed, and the document
+names them (``rechecked``) with the commit they were re-checked on.
 
 See docs/mutation.md.
 """
@@ -114,12 +118,36 @@ def sample(results: dict[str, int | None], per_module: int, seed: int = 0) -> li
     return out
 
 
-def score(results: dict[str, int | None], equivalent: dict[str, str]) -> dict[str, Any]:
-    """The score document (per module and overall)."""
+def rechecked_kills(report_path: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """Survivors a re-check caught: mutant → the drill that caught it, and the re-check's facts
+    (from a ``tests.mutation.bugs`` report over ``tests.mutation.recheck`` patches)."""
+    from tests.mutation.recheck import mutant_of
+
+    report = json.loads(report_path.read_text())
+    folder = Path(str(report.get("patches") or ""))
+    kills: dict[str, str] = {}
+    for bug in report.get("bugs", []):
+        patch = folder / f"{bug.get('bug')}.patch"
+        mutant = mutant_of(patch) if patch.is_file() else None
+        if mutant and bug.get("status") == "caught":
+            kills[mutant] = str(bug.get("detail") or "")
+    facts = {k: report.get(k) for k in ("commit", "command", "tree", "complete")}
+    return kills, facts
+
+
+def score(
+    results: dict[str, int | None],
+    equivalent: dict[str, str],
+    rechecked: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The score document (per module and overall); ``rechecked`` survivors count as killed."""
     per: dict[str, Counter[str]] = {}
     survivors: list[str] = []
+    rechecked = {n: by for n, by in (rechecked or {}).items() if results.get(n) == 0}
     for name, code in sorted(results.items()):
         bucket = "equivalent" if name in equivalent else _STATUS.get(code, "suspicious")
+        if bucket == "survived" and name in rechecked:
+            bucket = "killed"
         per.setdefault(module_of(name), Counter())[bucket] += 1
         if bucket in ("survived", "not_reached", "suspicious"):
             survivors.append(name)
@@ -149,14 +177,15 @@ def score(results: dict[str, int | None], equivalent: dict[str, str]) -> dict[st
         "overall": doc(total),
         "modules": {m: doc(c) for m, c in sorted(per.items())},
         "survivors": survivors,
+        "rechecked": rechecked,
         "equivalent_unknown": stale,
     }
 
 
-def show(mutant: str) -> str:
-    """``mutmut show`` of one mutant (its diff), or why not."""
+def show(mutant: str, where: Path = ROOT) -> str:
+    """``mutmut show`` of one mutant (its diff; ``where`` holds the campaign's mutants/)."""
     r = subprocess.run(
-        [sys.executable, "-m", "mutmut", "show", mutant], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "mutmut", "show", mutant], cwd=where, capture_output=True, text=True
     )
     return (r.stdout or r.stderr).strip()
 
@@ -167,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=OUT_DIR)
     ap.add_argument("--no-diffs", action="store_true", help="list survivors without diffs")
     ap.add_argument("--extra", type=Path, help="JSON merged into score.json (campaign facts)")
+    ap.add_argument(
+        "--rechecked",
+        type=Path,
+        help="a bugs.json of survivors re-checked as patches (tests.mutation.recheck)",
+    )
     ap.add_argument(
         "--sample",
         type=int,
@@ -187,7 +221,15 @@ def main(argv: list[str] | None = None) -> int:
     if not results:
         print(f"no mutmut results under {a.mutants}; run `nox -s mutation` first", file=sys.stderr)
         return 2
-    doc = score(results, equivalent)
+    kills: dict[str, str] = {}
+    if a.rechecked is not None:
+        if not a.rechecked.is_file():
+            print(f"--rechecked: {a.rechecked}: no such file", file=sys.stderr)
+            return 2
+        kills, facts = rechecked_kills(a.rechecked)
+    doc = score(results, equivalent, kills)
+    if a.rechecked is not None:
+        doc["recheck"] = facts
     if a.extra and a.extra.is_file():
         doc.update(json.loads(a.extra.read_text()))
     a.out.mkdir(parents=True, exist_ok=True)
@@ -197,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         status = _STATUS.get(results[name], "suspicious")
         lines.append(f"## {name}  [{status}]  ({module_of(name)}: {function_of(name)})")
         if not a.no_diffs:
-            lines.append(show(name))
+            lines.append(show(name, a.mutants.resolve().parent))
         lines.append("")
     (a.out / "survivors.txt").write_text("\n".join(lines) + "\n")
     o = doc["overall"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from tests.mutation import bugs, score
+from tests.mutation import bugs, recheck, score
 
 ROOT = Path(__file__).resolve().parents[2]
 PATCHES = bugs.patches()
@@ -105,3 +106,64 @@ def test_sample_is_stratified_seeded_and_skips_checked_mutants() -> None:
         "sandbox.budget.x_price__mutmut_1",
         "sandbox.budget.x_price__mutmut_2",
     ]
+
+
+#: a survivor as ``mutmut show`` prints it: the function dedented, three lines of context
+RELEASE_35 = """\
+# sandbox.budget.xǁBudgetǁrelease__mutmut_35: survived
+--- sandbox/budget.py
++++ sandbox/budget.py
+@@ -7,4 +7,4 @@
+         if t - tokens <= 0 and u - usd <= 1e-12:
+             self.held.pop(k, None)
+         else:
+-            self.held[k] = (max(0, t - tokens), max(0.0, u - usd))
++            self.held[k] = (max(0, t - tokens), max(1.0, u - usd))
+"""
+
+
+def test_a_survivors_dedented_diff_becomes_a_patch_on_todays_source(tmp_path: Path) -> None:
+    name = "sandbox.budget.xǁBudgetǁrelease__mutmut_35"
+    body = recheck.survivor_patch(name, RELEASE_35)
+    assert body.startswith("--- a/sandbox/budget.py\n+++ b/sandbox/budget.py\n")
+    assert "+                self.held[k] = (max(0, t - tokens), max(1.0, u - usd))" in body
+    patch = tmp_path / "01_budget_Budget_release_35.patch"
+    patch.write_text(f"# bug 01 x\n{recheck.MUTANT_LINE}{name}\n" + body)
+    ok = subprocess.run(["git", "apply", "--check", str(patch)], cwd=ROOT, capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+    assert recheck.mutant_of(patch) == name
+    # lines the function no longer has cannot be placed (the function changed since)
+    with pytest.raises(recheck.NotLocated, match="occur 0 times"):
+        recheck.survivor_patch(
+            name,
+            RELEASE_35.replace(
+                "-            self.held[k] = (max(0,", "-            self.held[k] = (max(1,"
+            ),
+        )
+
+
+def test_survivors_a_recheck_caught_count_as_killed(tmp_path: Path) -> None:
+    caught, missed = (
+        "sandbox.budget.xǁBudgetǁrelease__mutmut_35",
+        "sandbox.budget.x_price__mutmut_1",
+    )
+    for i, m in enumerate((caught, missed), 1):
+        (tmp_path / f"0{i}_b.patch").write_text(f"# bug 0{i} b\n{recheck.MUTANT_LINE}{m}\n")
+    report = tmp_path / "recheck.json"
+    report.write_text(
+        json.dumps(
+            {
+                "commit": "abc",
+                "patches": str(tmp_path),
+                "bugs": [
+                    {"bug": "01_b", "status": "caught", "detail": "test_drill_holds[rb12]"},
+                    {"bug": "02_b", "status": "missed", "detail": ""},
+                ],
+            }
+        )
+    )
+    kills, facts = score.rechecked_kills(report)
+    assert kills == {caught: "test_drill_holds[rb12]"} and facts["commit"] == "abc"
+    doc = score.score({caught: 0, missed: 0}, {}, kills)
+    assert doc["modules"]["sandbox.budget"]["killed"] == 1
+    assert doc["survivors"] == [missed] and doc["rechecked"] == kills
