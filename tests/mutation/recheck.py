@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import os
 import re
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def export(mutants_dir: Path, out: Path, root: Path = ROOT) -> tuple[list[Path],
     skipped: list[str] = []
     for name in (n for n in survivors if n not in equivalent):
         shown = subprocess.run(
-            [sys.executable, "-m", "mutmut", "show", name],
+            [os.path.abspath(sys.executable), "-m", "mutmut", "show", name],
             cwd=mutants_dir.parent,
             capture_output=True,
             text=True,

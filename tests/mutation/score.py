@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -185,7 +186,10 @@ def score(
 def show(mutant: str, where: Path = ROOT) -> str:
     """``mutmut show`` of one mutant (its diff; ``where`` holds the campaign's mutants/)."""
     r = subprocess.run(
-        [sys.executable, "-m", "mutmut", "show", mutant], cwd=where, capture_output=True, text=True
+        [os.path.abspath(sys.executable), "-m", "mutmut", "show", mutant],
+        cwd=where,
+        capture_output=True,
+        text=True,
     )
     return (r.stdout or r.stderr).strip()
 
