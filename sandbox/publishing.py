@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .errors import Ambiguous, Deferred, Fatal, JobInterrupt, NeedsHumanConfirm
+from .errors import Ambiguous, Deferred, Fatal, JobInterrupt, NeedsHumanConfirm, Retryable
 from .jobs import JobRecord
 from .keyring import TenancyMismatch
 from .lanes.base import Credential, Lane, SendResult
@@ -137,6 +137,15 @@ class PublishHandlers:
             try:
                 found = await lane.find_published(cred, text, scope)
             except Ambiguous as e:
+                if job.attempts < self.p.settings.retry.max_attempts:
+                    # the check failed, not the post: look again later rather than post again
+                    # and lean on a duplicate refusal, which leaves the earlier post unclaimed
+                    raise Retryable(
+                        f"idempotency: could not check whether an earlier attempt posted "
+                        f"({e.error}); looking again later",
+                        e.retry_after,
+                        outage=e.outage,
+                    ) from None
                 if not dedupes:
                     raise self._stop_for_human(
                         job,

@@ -76,6 +76,13 @@ class HangParams(_P):
 
 class OutageParams(_P):
     status: int = Field(503, ge=500, le=599, description="the 5xx status served")
+    committed: bool = Field(
+        False,
+        description=(
+            "the request is carried out first and answered 5xx anyway (a gateway's 502 or 504 "
+            "after the API behind it committed): the side effect lands, the caller cannot tell"
+        ),
+    )
 
 
 _kind(

@@ -150,6 +150,8 @@ class Call:
     extra_headers: dict[str, str] = field(default_factory=dict)
     #: the world's time when the request arrived
     started: float | None = None
+    #: an ``http.outage`` with ``committed``: the handler runs, then the answer is this 5xx
+    fail_after: tuple[Fired, int] | None = None
 
     def record(
         self, world: World, action: str, resource_id: str, content: str | None, **extra: Any
@@ -397,6 +399,9 @@ class FakeService:
             resp = await self._transport_faults(call)
         if resp is None:
             resp = await handler(call)
+            if call.fail_after is not None:  # committed, then the gateway fails the answer
+                call.fault, status = call.fail_after
+                resp = self.outage_body(call, status)
         return resp
 
     def _journal(self, call: Call, status: int, headers: dict[bytes, bytes] | None = None) -> None:
@@ -483,7 +488,11 @@ class FakeService:
             return DroppedResponse()
         if f.kind == "http.malformed_body":
             return Response(b'{"data": {"id": "1', status_code=200, media_type="application/json")
-        return self.outage_body(call, int(getattr(f.params, "status", 503)))
+        status = int(getattr(f.params, "status", 503))
+        if getattr(f.params, "committed", False):
+            call.fail_after = (f, status)
+            return None
+        return self.outage_body(call, status)
 
     @staticmethod
     def _default_error(status: int, message: str, request: Request) -> Response:

@@ -44,6 +44,7 @@ from .timeline import Timeline
 __all__ = [
     "AUDIT_ACTION_OF",
     "KILL_ACTION_OF",
+    "PAID_LEDGER_ACTIONS",
     "PROVIDER_FAKES",
     "SIDE_EFFECT_ACTIONS",
     "SOCIAL_FAKES",
@@ -83,6 +84,8 @@ KILL_ACTION_OF: dict[str, str | None] = {
 }
 #: the side effects on social accounts (what a kill switch exists to stop)
 SIDE_EFFECT_ACTIONS: tuple[str, ...] = ("post.created", "reply.created", "dm.sent", "like.created")
+#: the providers' paid calls (spend: what a ``generate`` kill switch stops)
+PAID_LEDGER_ACTIONS: tuple[str, ...] = ("llm.completion", "image.generated", "video.generated")
 
 
 def scenario_field(scenario: object, name: str, default: object = None) -> object:

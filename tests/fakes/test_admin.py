@@ -341,6 +341,20 @@ async def test_http_outage_answers_the_5xx_and_books_nothing(rig: Rig) -> None:
     assert len(rig.world.ledger) == 2
 
 
+async def test_a_committed_outage_carries_the_request_out_and_answers_the_5xx(rig: Rig) -> None:
+    # a gateway's 502 after the API behind it committed: the post lands, the caller sees 502
+    rid = (
+        await add(rig, {"kind": "http.outage", "params": {"status": 502, "committed": True}})
+    ).json()["id"]
+    r = await rig.ping()
+    assert r.status_code == 502 and r.json()["error"]["status"] == 502
+    [entry] = rig.world.ledger
+    journal = (await rig.http.get("/_fake/journal")).json()["entries"]
+    assert [(e["status"], e["fault_id"], e["request_id"]) for e in journal] == [
+        (502, rid, entry.request_id)
+    ]
+
+
 async def test_a_rule_for_one_account_spares_the_others(rig: Rig) -> None:
     await add(rig, {"kind": "http.outage", "match": {"account": "northwind-x"}})
     assert (await rig.ping("acme-x")).status_code == 201

@@ -7,6 +7,7 @@ from pydantic import Field
 from ..record import (
     AUDIT_ACTION_OF,
     KILL_ACTION_OF,
+    PAID_LEDGER_ACTIONS,
     SIDE_EFFECT_ACTIONS,
     SOCIAL_FAKES,
     DrillRecord,
@@ -44,7 +45,10 @@ class KilledParams(Params):
     grace_s: float = Field(
         5.0, ge=0, description="requests already in flight may land this long after engaging"
     )
-    actions: tuple[str, ...] = Field(SIDE_EFFECT_ACTIONS, description="ledger actions judged")
+    actions: tuple[str, ...] = Field(
+        (*SIDE_EFFECT_ACTIONS, *PAID_LEDGER_ACTIONS),
+        description="ledger actions judged (provider calls too: a switch stops spend)",
+    )
 
 
 @invariant(KilledParams)
@@ -53,12 +57,19 @@ def no_side_effects_while_killed(record: DrillRecord, p: KilledParams) -> Findin
 
     A side effect is covered when the switch's scope (client, platform, action type) matches the
     intended client of its job (the ledger's tenant when no job is known), the fake and the
-    action type. Requests already in flight may land within ``grace_s`` of the switch engaging.
+    action type (``generate`` for the providers' paid calls). Requests already in flight may
+    land within ``grace_s`` of the switch engaging; a request is in flight from when it reached
+    the fakes (the journal's ``started``; a slow completion is answered long after).
     """
     intervals = record.kill_intervals()
     if not intervals:
         return NotApplicable("no kill switch was engaged during the drill")
     f = facts(record)
+    arrived = {
+        str(j["request_id"]): float(a)
+        for j in record.journal
+        if j.get("request_id") is not None and (a := j.get("started")) is not None
+    }
     out: list[Violation] = []
     checked = 0
     for i, e in enumerate(record.ledger):
@@ -67,15 +78,16 @@ def no_side_effects_while_killed(record: DrillRecord, p: KilledParams) -> Findin
         checked += 1
         intent = f.intents.get(i)
         client = (intent.client_id if intent else None) or e.get("tenant_id")
+        when = min(float(e["t"]), arrived.get(str(e.get("request_id")), float(e["t"])))
         for k in intervals:
             covered = k.covers(
-                float(e["t"]),
+                when,
                 client_id=client,
                 platform=e.get("fake"),
                 action=KILL_ACTION_OF.get(str(e["action"])),
                 account_id=(intent.account_id if intent else None) or e.get("account_id"),
             )
-            if covered and float(e["t"]) - k.start > p.grace_s:
+            if covered and when - k.start > p.grace_s:
                 noun, verb = noun_of(str(e["action"]))
                 phrase = (
                     f"{verb} on {record.handle(e.get('account_id'))} after {_switch(k)} engaged "
