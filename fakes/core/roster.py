@@ -47,6 +47,9 @@ class Credential(BaseModel):
     scopes: tuple[str, ...] = ()
     #: lifetime of an access token in seconds (X: 2 h; Instagram long-lived: 60 days)
     ttl_s: float = 7200.0
+    #: when the access token expires, as the secrets view states it (``World.roster_with_secrets``);
+    #: accepted when that document is read back, never written (the token store keeps the truth)
+    expires_at: float | None = Field(None, exclude=True)
 
 
 class Account(BaseModel):
