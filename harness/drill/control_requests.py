@@ -15,17 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sandbox.contract import (
-    Alert,
-    AuditPage,
-    ControlChange,
-    Job,
-    JobSpec,
-    PlatformClient,
-    PlatformControls,
-)
+from sandbox.contract import ControlChange, PlatformClient
 
 from ..judge.rows import ControlRequestRow, Json, JsonObject
+from .passthrough import PassThroughPlatformClient
 
 __all__ = ["RecordingPlatformClient", "request_arguments"]
 
@@ -48,11 +41,11 @@ def request_arguments(arguments: Mapping[str, Any]) -> JsonObject:
     return {k: _json(v) for k, v in arguments.items() if k not in ("actor", "reason")}
 
 
-class RecordingPlatformClient(PlatformControls):
+class RecordingPlatformClient(PassThroughPlatformClient):
     """The platform contract, writing down every control request (see the module docstring)."""
 
     def __init__(self, inner: PlatformClient, now: Callable[[], float]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.now = now
         self.requests: list[ControlRequestRow] = []
 
@@ -75,44 +68,3 @@ class RecordingPlatformClient(PlatformControls):
             raise
         row["change_seq"] = change.seq
         return change
-
-    async def health(self) -> dict[str, Any]:
-        return await self.inner.health()
-
-    async def controls(self) -> dict[str, Any]:
-        return await self.inner.controls()
-
-    async def control_changes(self, since: int = 0) -> list[ControlChange]:
-        return await self.inner.control_changes(since)
-
-    async def submit(self, spec: JobSpec) -> Job:
-        return await self.inner.submit(spec)
-
-    async def jobs(self, state: str | None = None) -> list[Job]:
-        return await self.inner.jobs(state)
-
-    async def job(self, job_id: str) -> Job:
-        return await self.inner.job(job_id)
-
-    async def approve(self, job_id: str, *, actor: str, reason: str) -> Job:
-        return await self.inner.approve(job_id, actor=actor, reason=reason)
-
-    async def mark_needs_human_confirm(
-        self, job_ids: list[str], *, actor: str, reason: str
-    ) -> list[Job]:
-        return await self.inner.mark_needs_human_confirm(job_ids, actor=actor, reason=reason)
-
-    async def audit(self, cursor: int = 0, limit: int = 500) -> AuditPage:
-        return await self.inner.audit(cursor, limit)
-
-    async def alerts(self, since: int = 0) -> list[Alert]:
-        return await self.inner.alerts(since)
-
-    async def metrics(self) -> dict[str, float]:
-        return await self.inner.metrics()
-
-    async def defects(self) -> dict[str, Any]:
-        return await self.inner.defects()
-
-    async def canary(self, client_id: str, platform: str) -> dict[str, Any]:
-        return await self.inner.canary(client_id, platform)

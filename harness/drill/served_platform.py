@@ -16,18 +16,11 @@ from collections.abc import Collection
 from typing import Any
 
 from fakes.core.roster import Roster
-from sandbox.contract import (
-    Alert,
-    AuditPage,
-    ControlChange,
-    Job,
-    JobSpec,
-    PlatformClient,
-    PlatformControls,
-)
+from sandbox.contract import Alert, AuditPage, ControlChange, Job, PlatformClient
 
 from ..errors import DrillError
 from ..scenario import Scenario
+from .passthrough import PassThroughPlatformClient
 
 __all__ = [
     "DrillSkipped",
@@ -42,11 +35,11 @@ class DrillSkipped(Exception):
     """The scenario needs what this platform cannot offer; the reason says what and how to fix it."""
 
 
-class ScopedPlatformClient(PlatformControls):
+class ScopedPlatformClient(PassThroughPlatformClient):
     """The platform contract, reading only what happened since :meth:`mark`."""
 
     def __init__(self, inner: PlatformClient) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.since_t = 0.0
         self.audit0 = 0
         self.alert0 = 0
@@ -65,49 +58,17 @@ class ScopedPlatformClient(PlatformControls):
         self.alert0 = max((a.seq for a in await self.inner.alerts(0)), default=0)
         self.change0 = max((c.seq for c in await self.inner.control_changes(0)), default=0)
 
-    async def call_control(self, name: str, arguments: dict[str, Any]) -> ControlChange:
-        return await self.inner.call_control(name, arguments)
-
-    async def health(self) -> dict[str, Any]:
-        return await self.inner.health()
-
-    async def controls(self) -> dict[str, Any]:
-        return await self.inner.controls()
-
     async def control_changes(self, since: int = 0) -> list[ControlChange]:
         return await self.inner.control_changes(max(since, self.change0))
 
-    async def submit(self, spec: JobSpec) -> Job:
-        return await self.inner.submit(spec)
-
     async def jobs(self, state: str | None = None) -> list[Job]:
         return [j for j in await self.inner.jobs(state) if j.created_at >= self.since_t]
-
-    async def job(self, job_id: str) -> Job:
-        return await self.inner.job(job_id)
-
-    async def approve(self, job_id: str, *, actor: str, reason: str) -> Job:
-        return await self.inner.approve(job_id, actor=actor, reason=reason)
-
-    async def mark_needs_human_confirm(
-        self, job_ids: list[str], *, actor: str, reason: str
-    ) -> list[Job]:
-        return await self.inner.mark_needs_human_confirm(job_ids, actor=actor, reason=reason)
 
     async def audit(self, cursor: int = 0, limit: int = 500) -> AuditPage:
         return await self.inner.audit(max(cursor, self.audit0), limit)
 
     async def alerts(self, since: int = 0) -> list[Alert]:
         return await self.inner.alerts(max(since, self.alert0))
-
-    async def metrics(self) -> dict[str, float]:
-        return await self.inner.metrics()
-
-    async def defects(self) -> dict[str, Any]:
-        return await self.inner.defects()
-
-    async def canary(self, client_id: str, platform: str) -> dict[str, Any]:
-        return await self.inner.canary(client_id, platform)
 
 
 async def preflight(
