@@ -39,6 +39,32 @@ def test_in_flight_posts_within_the_grace_and_posts_after_release_hold():
     assert r.verdict == "held", r.detail
 
 
+def test_a_paid_call_under_a_generate_switch_is_a_violation_unless_it_arrived_before():
+    # a slow completion that reached the provider before the switch is in flight, however late
+    # it is answered; one that arrived after the switch spent money the switch was to stop
+    def call(n: int, answered: float, arrived: float) -> tuple[dict, dict]:
+        row = led(n, answered, action="llm.completion", account="agency-openai", resource=None)
+        seen = {
+            "t": row["t"],
+            "started": row["t"] - (answered - arrived),
+            "fake": "openai",
+            "request_id": row["request_id"],
+            "account_id": "agency-openai",
+            "status": 200,
+        }
+        return row, seen
+
+    (l1, j1), (l2, j2) = call(1, 1240, 1200), call(2, 1260, 1230)
+    rec = record(
+        ledger=[l1, l2],
+        journal=[j1, j2],
+        control_changes=[kill(1, 1205, True, action="generate"), kill(2, 1500, False, action="generate")],
+    )  # fmt: skip
+    r = judge("no_side_effects_while_killed", rec)
+    assert r.verdict == "violated" and r.count == 1
+    assert "after the kill switch for action=generate engaged at T+20m05s: ids r2" in r.detail
+
+
 def test_a_kill_switch_for_another_client_does_not_cover_a_post():
     rec = record(
         ledger=[led(1, 1300)], control_changes=[kill(1, 1205, True, client_id="northwind")]
