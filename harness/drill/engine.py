@@ -343,6 +343,7 @@ class DrillEngine(DrillState):
         bite(self, await self.platform_client.jobs(), await self.platform_client.control_changes(0))
         self.progress("verify")
         await self._verify()
+        self.jobs_at_end = list(await self.platform_client.jobs())
 
     def _incident_start_offset(self) -> float:
         starts = [f.at for f in self.scenario.faults] + [

@@ -63,6 +63,9 @@ async def _collect(e: DrillState) -> dict[str, Any]:
         with contextlib.suppress(Exception):
             out["control_changes"] = list(await pc.control_changes(0))
         with contextlib.suppress(Exception):
+            # as the phases ended (running jobs still running), else as the platform has them now
+            at_end = getattr(e, "jobs_at_end", None)
+            jobs = list(at_end) if at_end is not None else list(await pc.jobs())
             out["jobs"] = [
                 {
                     "id": j.id,
@@ -78,7 +81,7 @@ async def _collect(e: DrillState) -> dict[str, Any]:
                     "last_error": j.last_error,
                     "approved_at": (j.result.get("approved_by") or {}).get("t"),
                 }
-                for j in await pc.jobs()
+                for j in jobs
             ]
         controls: dict[str, Any] = {}
         with contextlib.suppress(Exception):

@@ -95,6 +95,9 @@ class DrillState:
         #: the signal that interrupted the drill (SIGINT 2, SIGTERM 15), 0 if none
         self.signum = 0
         self.platform = None
+        #: the platform's jobs as the drill's phases ended, before the platform stopped (stopping
+        #: puts running jobs back in the queue; the judge must see them running, and since when)
+        self.jobs_at_end: list[Any] | None = None
         #: "" in-process; a drill of a platform that outlives it tags its keys and texts
         self.run_tag = ""
 

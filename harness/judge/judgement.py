@@ -174,6 +174,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "every_side_effect_audited",
     "held_engagement_answered_after_release",
     "jobs_within_the_contract",
+    "no_job_left_behind",
     "no_needless_token_refresh",
     "no_secret_in_artifacts",
     "nothing_reaches_a_host_it_was_not_given",

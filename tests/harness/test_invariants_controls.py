@@ -385,6 +385,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "every_side_effect_audited",
         "held_engagement_answered_after_release",
         "jobs_within_the_contract",
+        "no_job_left_behind",
         "no_needless_token_refresh",
         "no_secret_in_artifacts",
         "nothing_reaches_a_host_it_was_not_given",

@@ -237,6 +237,91 @@ def test_a_job_created_just_before_the_end_is_not_judged_stuck():
     assert r.detail == "1 job still queued when the drill ended at T+1h00m00s: ids j-2"
 
 
+# --- no_job_left_behind -----------------------------------------------------------------
+
+
+def job(jid: str, state: str, at: float, **kw):
+    return {
+        "id": jid,
+        "state": state,
+        "kind": "publish",
+        "client_id": "acme",
+        "platform": "x",
+        "created_at": T0 + 60,
+        "updated_at": T0 + at,
+        **kw,
+    }
+
+
+def test_a_job_running_long_before_the_end_with_nothing_holding_it_is_left_behind():
+    # a crash on the retry path left j-1 running since T+10m; j-2 was queued 20 min before the
+    # end; j-3 is in flight (started a minute ago) and j-4 waits for its retry after the end
+    rec = record(
+        jobs=[
+            job("j-1", "running", 600),
+            job("j-2", "queued", 2400),
+            job("j-3", "running", 3540),
+            job("j-4", "retry_wait", 3000, run_at=T0 + 4000),
+            job("j-5", "awaiting_approval", 60),
+        ]
+    )
+    r = judge("no_job_left_behind", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 job of kind publish still running when the drill ended, more than 15m after it "
+        "started, with no control holding it: ids j-1; 1 job of kind publish still queued when "
+        "the drill ended, more than 15m after it was due, with no control holding it: ids j-2"
+    )
+
+
+def test_a_job_kept_waiting_by_a_control_in_force_at_the_end_is_not_left_behind():
+    kill = {
+        "t": T0 + 100,
+        "seq": 1,
+        "control": "kill_switch",
+        "scope": {"client_id": "acme", "action": "publish"},
+        "value": {"engaged": True},
+    }
+    rec = record(
+        jobs=[
+            job("j-1", "queued", 600),
+            job("j-2", "queued", 600, client_id="globex", kind="reply"),
+            job("j-3", "queued", 600, client_id="globex", kind="generate_text", platform=None),
+            job("j-4", "queued", 600, client_id="initech", platform="instagram"),
+        ],
+        control_changes=[kill],
+        controls_at_end={
+            "paused": ["engagement", "generation"],
+            "modes": [{"client_id": "initech", "mode": "manual_only"}],
+        },
+    )
+    r = judge("no_job_left_behind", rec)
+    assert r.verdict == "held"
+    assert r.detail == (
+        "4 jobs still waiting 15m after they were due, each held by a control in force at the "
+        "end (1 held by mode manual_only; 1 held by the kill switch for action=publish, "
+        "client_id=acme; 1 held by the paused engagement queue; 1 held by the paused generation "
+        "queue)"
+    )
+    # released before the end: the switch no longer explains a job still queued
+    released = {**kill, "t": T0 + 500, "seq": 2, "value": {"engaged": False}}
+    rec2 = record(jobs=[job("j-1", "queued", 600)], control_changes=[kill, released])
+    assert judge("no_job_left_behind", rec2).verdict == "violated"
+
+
+def test_no_job_waiting_long_is_not_applicable():
+    rec = record(jobs=[job("j-1", "succeeded", 600), job("j-2", "queued", 3500)])
+    r = judge("no_job_left_behind", rec)
+    assert r.verdict == "not_applicable"
+
+
+def test_the_judge_knows_the_holds_of_every_job_kind_of_the_contract():
+    from harness.judge.invariants.recovery import JOB_HOLDS
+    from sandbox.contract import JOB_KINDS
+
+    assert sorted(JOB_HOLDS) == sorted(JOB_KINDS)
+
+
 # --- queue_freshness_restored ----------------------------------------------------------
 
 

@@ -685,3 +685,22 @@ def test_a_tool_calls_request_id_header_left_unread_is_caught_with_a_gateway_wit
 
     wrap(monkeypatch, toolgate_client._EgressBridge, "handle_async_request", make)
     assert "every_side_effect_audited" in violated("rb08_kb_schema_drift", tmp_path / "slip")
+
+
+def test_a_dead_lettering_that_raises_is_caught_as_work_left_behind(monkeypatch, tmp_path):
+    # the dead-letter path raises before the job's state is written (a metric label misspelt,
+    # a hook's signature changed): the job stays "running" forever, nothing says it failed —
+    # caught by the invariant judged in every drill, in a scenario that does not list
+    # every_job_terminal_after_healing
+    def make(orig):
+        def _finish(self, job, state, error):
+            if state == "dead_letter":
+                raise KeyError("dead_letters")
+            return orig(self, job, state, error)
+
+        return _finish
+
+    wrap(monkeypatch, Runner, "_finish", make)
+    verdicts = judged("combo_rate_limit_token_expiry", tmp_path)
+    assert "every_job_terminal_after_healing" not in verdicts
+    assert verdicts["no_job_left_behind"] == "violated"

@@ -11,8 +11,9 @@ from pydantic import Field
 
 from sandbox.contract import JOB_KINDS, JobState
 
+from ...durations import format_duration
 from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
-from ..rows import JournalRow, Json, json_object, number
+from ..rows import JobRow, JournalRow, Json, json_object, number
 from ..secrets import SecretHit, SecretIndex
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
@@ -22,6 +23,7 @@ __all__ = [
     "TERMINAL_STATES",
     "every_job_terminal_after_healing",
     "jobs_within_the_contract",
+    "no_job_left_behind",
     "no_secret_in_artifacts",
     "no_side_effect_while_toolgate_failing",
     "no_unverified_publish_reported_live",
@@ -338,6 +340,126 @@ def every_job_terminal_after_healing(
                 )
             )
     return Findings(checked, out, f"all {checked} jobs reached an end state")
+
+
+#: job kind → (the job class a queue pause names, the action type kill switches name), as
+#: docs/contracts.md states them; kept here, not read from the platform, so that a platform whose
+#: own table slips is judged against the contract (a test keeps it in step with ``JOB_KINDS``)
+JOB_HOLDS: dict[str, tuple[str, str | None]] = {
+    "publish": ("publish", "publish"),
+    "canary": ("maintenance", "publish"),
+    "auth_check": ("maintenance", None),
+    "reply": ("engagement", "reply"),
+    "dm": ("engagement", "dm"),
+    "like": ("engagement", "like"),
+    "engagement_poll": ("engagement", None),
+    "generate_text": ("generation", "generate"),
+    "generate_image": ("generation", "generate"),
+    "generate_video": ("generation", "generate"),
+    "tool_call": ("generation", None),
+}
+#: states of a job that still waits for the runner (not for a person, not done)
+WAITING_STATES: tuple[str, ...] = ("queued", "scheduled", "retry_wait", "running")
+
+
+class LeftBehindParams(Params):
+    """Parameters of ``no_job_left_behind``."""
+
+    settle_s: float = Field(
+        900.0,
+        ge=0,
+        description="a job due this shortly before the drill ended may still be waiting its turn",
+    )
+
+
+def _listed(value: Json) -> list[Json]:
+    return value if isinstance(value, list) else []
+
+
+def _hold_at_end(record: DrillRecord, job: JobRow) -> str | None:
+    """What control, in force when the drill ended, rightly keeps ``job`` waiting (None: none)."""
+    kind = str(job.get("kind"))
+    job_class, action = JOB_HOLDS.get(kind, (None, None))
+    client, platform = job.get("client_id"), job.get("platform")
+    end = record.controls_at_end
+    for k in record.kill_intervals():
+        if k.end is None and all(
+            v is None or v == have
+            for v, have in (
+                (k.scope.get("client_id"), client),
+                (k.scope.get("platform"), platform),
+                (k.scope.get("action"), action),
+            )
+        ):
+            return f"the kill switch for {k.label()}"
+    if job_class is not None and job_class in _listed(end.get("paused")):
+        return f"the paused {job_class} queue"
+    for m in _listed(end.get("modes")):
+        if isinstance(m, dict) and all(
+            m.get(key) in (None, have)
+            for key, have in (("client_id", client), ("platform", platform))
+        ):
+            return f"mode {m.get('mode')}"
+    for lane in _listed(end.get("read_only_lanes")):
+        if isinstance(lane, dict) and lane.get("platform") == platform:
+            return f"the read-only {platform} {lane.get('lane')} lane"
+    return None
+
+
+@invariant(LeftBehindParams)
+def no_job_left_behind(record: DrillRecord, p: LeftBehindParams) -> Findings | NotApplicable:
+    """No work stops silently: a job still waiting for the runner at the end is waiting its turn.
+
+    A job queued, scheduled, in retry_wait or running when the drill ended is left behind when it
+    was due (its ``run_at``, or when it last changed state) more than ``settle_s`` before the end
+    and no control in force at the end holds it (a kill switch covering its client, platform and
+    action; its job class paused; a mode other than auto for its client and platform; a
+    read-only lane). Jobs that wait for a person (awaiting approval, needs human confirmation)
+    and jobs due after the end (parked by a daily cap until midnight, a retry's back-off) are
+    not left behind. This is the "silently stops" incident: a crash on a retry or release path
+    that leaves a job queued forever while every dashboard shows nothing failed.
+    """
+    if not record.jobs:
+        return NotApplicable("the platform reported no jobs")
+    out: list[Violation] = []
+    checked = 0
+    held: dict[str, int] = {}
+    for i, j in enumerate(record.jobs):
+        state = str(j.get("state"))
+        if state not in WAITING_STATES:
+            continue
+        run_at = j.get("run_at")
+        changed = j.get("updated_at") or j.get("created_at") or record.end_t
+        due = max(float(run_at or 0.0), float(changed))
+        if due > record.end_t - p.settle_s:
+            continue
+        checked += 1
+        hold = _hold_at_end(record, j)
+        if hold is not None:
+            held[hold] = held.get(hold, 0) + 1
+            continue
+        since = "it started" if state == "running" else "it was due"
+        phrase = (
+            f"of kind {j.get('kind')} still {state} when the drill ended, more than "
+            f"{format_duration(p.settle_s)} after {since}, with no control holding it"
+        )
+        out.append(
+            Violation(
+                record.end_t, ("job", "jobs"), phrase, str(j.get("id")), evidence("jobs.jsonl", i)
+            )
+        )
+    if checked == 0:
+        return NotApplicable(
+            f"no job was still waiting for the runner {format_duration(p.settle_s)} after it was due"
+        )
+    why = "; ".join(f"{n} held by {h}" for h, n in sorted(held.items()))
+    return Findings(
+        checked,
+        out,
+        f"{checked} jobs still waiting {format_duration(p.settle_s)} after they were due, each "
+        "held by a "
+        f"control in force at the end ({why})",
+    )
 
 
 #: every state a job may be in (``sandbox.contract.JobState``)
