@@ -132,6 +132,9 @@ class BrowserDrill(LaneHooks):
         assert self.served is not None, "serve() runs before install()"
         loop = asyncio.get_running_loop()
         served = self.served
+        given = self.state.given_urls
+        for p in BROWSER_PLATFORMS:
+            given[p] = (*given.get(p, ()), served.web_base(p))
         self.comp = install_browser_lane(
             platform,
             tmp=self.tmp,

@@ -233,6 +233,7 @@ class DrillEngine(DrillState):
         if not self.opts.served:
             overrides = scenario_settings(s, self.clients)
             settings, secrets = platform_settings(self.world.roster_with_secrets(), **overrides)
+            self.given_urls = {k: (str(v),) for k, v in settings.base_urls.model_dump().items()}
             self.platform = make_platform(
                 settings,
                 secrets,

@@ -215,6 +215,7 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         credentials=credentials,
         invisible_resources=frozenset(invisible),
         inbound=inbound,
+        given_urls=dict(getattr(e, "given_urls", None) or {}),
         containment_t=ops.first_containment_t if ops is not None else None,
         fault_window=None if window is None else (e.t0 + window[0], e.t0 + window[1]),
         secrets=tuple(secrets),

@@ -98,6 +98,9 @@ class DrillState:
         #: the platform's jobs as the drill's phases ended, before the platform stopped (stopping
         #: puts running jobs back in the queue; the judge must see them running, and since when)
         self.jobs_at_end: list[Any] | None = None
+        #: the base URLs the platform was given per service (in-process: from its settings,
+        #: plus the web UIs a browser lane is given)
+        self.given_urls: dict[str, tuple[str, ...]] = {}
         #: "" in-process; a drill of a platform that outlives it tags its keys and texts
         self.run_tag = ""
 

@@ -229,6 +229,9 @@ class DrillRecord:
     invisible_resources: frozenset[str] = frozenset()
     #: world facts — inbound comments/DMs: id, fake, account_id, post_id, author, t, echo
     inbound: list[InboundRow] = field(default_factory=list)
+    #: the base URLs the platform was given for each service (fake name → its API's and web
+    #: UI's; empty when the drill does not know the platform's settings, e.g. served elsewhere)
+    given_urls: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: provider status during the drill (fake → status text), for the evidence bundle
     provider_status: dict[str, str] = field(default_factory=dict)
     #: first containment action; derived from the timeline when None

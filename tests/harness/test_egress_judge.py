@@ -55,6 +55,32 @@ def test_requests_only_to_the_fakes_hold_and_no_request_is_not_applicable() -> N
     assert evaluate("nothing_reaches_a_host_it_was_not_given", record()).verdict == "not_applicable"
 
 
+def test_a_request_outside_the_base_path_the_platform_was_given_is_a_violation() -> None:
+    given = {
+        "openai": ("https://api.openai.com/v1",),
+        "x": ("https://api.x.com", "http://127.0.0.1:8000/x"),
+    }
+    rec = record(
+        journal=[
+            _journal_row(1, "openai", "/v1/chat/completions"),
+            _journal_row(2, "openai", "/v2/organization/admin_api_keys"),
+            _journal_row(3, "openai", "/v1"),
+            _journal_row(4, "x", "/2/tweets"),
+            _journal_row(5, "openai", "/v1x/models"),
+        ],
+        given_urls=given,
+    )
+    r = evaluate("nothing_reaches_a_host_it_was_not_given", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "2 requests reached openai outside the base URL the platform was given (…/v1): ids "
+        "GET /v2/organization/admin_api_keys (req-2), GET /v1x/models (req-5)"
+    )
+    # without the base URLs (a platform served elsewhere) only the honeypot is judged
+    rec2 = record(journal=rec.journal)
+    assert evaluate("nothing_reaches_a_host_it_was_not_given", rec2).verdict == "held"
+
+
 async def test_the_metadata_address_and_other_ports_of_known_hosts_are_the_honeypot() -> None:
     w = World(roster=Roster.generate(clients=1, seed=0), now=ManualClock(), seed=0)
     async with FakeWorld(w).client() as c:
@@ -88,7 +114,7 @@ def test_the_healthy_platform_refuses_every_url_it_was_not_given(tmp_path: Path)
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "slip",
-    ["host_only", "guard_bypassed"],
+    ["host_only", "guard_bypassed", "paths_unchecked"],
 )
 def test_an_egress_guard_slip_is_caught(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slip: str
@@ -108,6 +134,13 @@ def test_an_egress_guard_slip_is_caught(
                 if h == o[1]
             }
             return real(url, {**allowed, **same_host})
+
+    elif slip == "paths_unchecked":  # the origin is allowed, so every path of it is
+
+        def refusal(
+            url: httpx.URL, allowed: dict[tuple[str, str, int], tuple[str, ...]]
+        ) -> str | None:
+            return real(url, {o: ("",) for o in allowed})
 
     else:  # a URL taken from a response skips the guard ("it came from our own provider")
 

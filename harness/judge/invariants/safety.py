@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field
 
 from ..record import (
@@ -565,22 +567,35 @@ def nothing_reaches_a_host_it_was_not_given(
     Ground truth from the fakes' journal: the honeypot answers the addresses of server-side
     request forgery (``169.254.169.254``, ``metadata.google.internal``; ``/honeypot`` when
     served) and journals every request that gets there; a platform whose egress guard works
-    never sends one, whatever URL a provider hands it (``media.content_url_elsewhere``).
+    never sends one, whatever URL a provider hands it (``media.content_url_elsewhere``). Where
+    the drill knows the base URLs the platform was given (in-process), a request that reached a
+    service outside its base URL's path (``/v2/…`` of a service given as ``…/v1``) also got
+    somewhere it was not given: an egress guard that checks hosts only lets a URL taken from a
+    response reach another API of the same host, with the platform's key.
     """
     if not record.journal:
         return NotApplicable("no request reached the fakes")
+    bases = {
+        fake: tuple(urlsplit(u).path.rstrip("/") for u in urls)
+        for fake, urls in record.given_urls.items()
+        if urls
+    }
     out: list[Violation] = []
     for i, j in enumerate(record.journal):
-        if j.get("fake") != HONEYPOT:
-            continue
         ref = f"{j.get('method', 'GET')} {j.get('path')} ({j.get('request_id')})"
+        fake = str(j.get("fake"))
+        if fake == HONEYPOT:
+            phrase = "reached an address the platform was never given (the honeypot)"
+        else:
+            given = bases.get(fake)
+            path = str(j.get("path") or "").split("?", 1)[0]
+            if given is None or any(path == b or path.startswith(b + "/") for b in given):
+                continue
+            shown = " or ".join(f"…{b or '/'}" for b in given)
+            phrase = f"reached {fake} outside the base URL the platform was given ({shown})"
         out.append(
             Violation(
-                float(j["t"]),
-                ("request", "requests"),
-                "reached an address the platform was never given (the honeypot)",
-                ref,
-                evidence("journal.jsonl", i),
+                float(j["t"]), ("request", "requests"), phrase, ref, evidence("journal.jsonl", i)
             )
         )
     return Findings(
