@@ -234,6 +234,9 @@ def test_requests_and_snapshots_name_the_same_fields():
     snap = start(trigger_lock={"global": False, "clients": ["acme"]})
     assert snapshot_fields(snap, ("trigger_lock", (("client_id", "acme"),))) == {"locked": True}
     assert snapshot_fields(snap, ("trigger_lock", ())) == {"locked": False}
+    # a snapshot without the contract's field does not say the global lock is off
+    unsaid = start(trigger_lock={"clients": []})
+    assert snapshot_fields(unsaid, ("trigger_lock", ())) == {"locked": None}
     assert snapshot_fields(snap, ("budget", (("client_id", "acme"),))) is None
     assert snapshot_fields({}, ("pacing", (("platform", "x"),))) is None
 

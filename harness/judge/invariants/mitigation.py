@@ -152,7 +152,8 @@ def snapshot_fields(snapshot: Mapping[str, Json], key: ControlKey) -> Fields | N
         if "client_id" in scope:
             clients = section.get("clients")
             return {"locked": isinstance(clients, list) and scope["client_id"] in clients}
-        return {"locked": bool(section.get("global"))}
+        # the contract's field; a snapshot without it does not say the lock is off
+        return {"locked": section.get("global")}
     if control == "budget" and isinstance(section, Mapping):
         if "client_id" in scope:
             own = json_object(section.get("clients")).get(scope["client_id"])
