@@ -339,3 +339,31 @@ def test_refusals_that_did_not_fit_or_met_a_call_in_flight_hold():
     assert judge("budgets_used_in_full", record(ledger=[llm(1, 10, 3.0)])).verdict == (
         "not_applicable"
     )
+
+
+def test_a_refusal_that_fitted_by_the_platforms_own_count_is_a_violation_even_in_flight():
+    zero = aud(4, 50, job="j-4", action="image.generate", platform="openai", outcome="blocked")
+    zero["proof"] = {}
+    zero["error"] = (
+        "budget: client budget of 'acme' exhausted: 0 tokens spent + 0 needed > limit 0 tokens"
+    )
+    lower = refused(3, 31, "j-3", 3.0)
+    lower["error"] = lower["error"].replace("USD", "usd")  # the unit's case is not judged
+    rec = record(
+        ledger=[llm(1, 10, 3.0)],
+        audit=[attempt(1, 9, "j-1"), llm_audit(1, 11, "j-1"), attempt(2, 30, "j-2"), lower, zero],
+    )
+    r = judge("budgets_used_in_full", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 call refused for Acme Bakery's $5 budget although by the platform's own count it "
+        "fitted: ids ae-000003 (llm.complete, job j-3: $3 spent + $0.5 needed); 1 call refused "
+        "for Acme Bakery's 0 tokens budget although by the platform's own count it fitted: ids "
+        "ae-000004 (image.generate, job j-4: 0 tokens spent + 0 tokens needed)"
+    )
+    # a limit met exactly at six significant digits is not judged (the amounts are rounded)
+    exact = refused(3, 31, "j-3", 4.5)
+    rec = record(
+        ledger=[llm(1, 10, 4.5)], audit=[attempt(1, 9, "j-1"), llm_audit(1, 11, "j-1"), exact]
+    )
+    assert judge("budgets_used_in_full", rec).verdict == "held"

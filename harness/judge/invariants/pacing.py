@@ -525,7 +525,7 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
 #: how the platform words a call refused for a budget (``sandbox.budget.BudgetExceeded``)
 _BUDGET_REFUSAL = re.compile(
     r"budget: (?P<level>client|episode) budget of '(?P<who>[^']*)' exhausted: "
-    r"(?P<spent>\S+) (?P<unit>tokens|USD) spent \+ (?P<needed>\S+) needed > limit (?P<limit>\S+)"
+    r"(?P<spent>\S+) (?P<unit>(?i:tokens|usd)) spent \+ (?P<needed>\S+) needed > limit (?P<limit>\S+)"
 )
 #: the audit actions of paid provider calls
 PAID_ACTIONS: tuple[str, ...] = ("llm.complete", "image.generate", "video.generate")
@@ -544,7 +544,9 @@ def budgets_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApplic
     fitted — what was billed plus what the call needed within the limit — is a violation. The
     refusal states what the platform counted as spent and needed (``budget: client budget of
     'acme' exhausted: 1.2 USD spent + 0.04 needed > limit 1.5 USD``); a platform that words its
-    refusals otherwise is not judged.
+    refusals otherwise is not judged (the unit's case aside). A refusal whose own numbers fit —
+    spent plus needed within the limit, a limit met exactly — is a violation whatever was in
+    flight: the platform refused a call it had counted as allowed.
     """
     by_request = {str(e.get("request_id")): e for e in record.ledger if e.get("request_id")}
     billed: dict[tuple[str, str], list[float]] = {}
@@ -575,23 +577,40 @@ def budgets_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApplic
         if a.get("outcome") != "blocked" or m is None:
             continue
         key = (m["level"], m["who"])
-        if in_flight.get(key):
-            continue
         try:
             spent, needed, limit = float(m["spent"]), float(m["needed"]), float(m["limit"])
         except ValueError:
             continue
-        checked += 1
-        usd = m["unit"] == "USD"
-        had = billed.get(key, [0.0, 0.0])[0 if usd else 1]
-        # the message shows six significant digits
-        if had + needed > limit * (1 + 1e-9) or math.isclose(spent, had, rel_tol=1e-5):
-            continue
+        usd = m["unit"].upper() == "USD"
         name = record.client_name(m["who"]) if m["level"] == "client" else f"episode {m['who']}"
 
         def shown(v: float, usd: bool = usd) -> str:
             return f"${v:g}" if usd else f"{v:g} tokens"
 
+        # by its own count the call fitted: a limit met exactly is not exceeded (the amounts
+        # are shown to six significant digits: a sum within that of the limit is not judged,
+        # except at a limit of 0, where nothing needed fits exactly)
+        if spent + needed <= limit * (1 - 1e-5) or (limit == 0 and spent + needed <= 0):
+            checked += 1
+            out.append(
+                Violation(
+                    float(a.get("t") or record.end_t),
+                    ("call", "calls"),
+                    f"refused for {name}'s {shown(limit)} budget although by the platform's own "
+                    "count it fitted",
+                    f"{a.get('event_id')} ({a.get('action')}, job {a.get('job_id')}: "
+                    f"{shown(spent)} spent + {shown(needed)} needed)",
+                    evidence("audit.jsonl", j),
+                )
+            )
+            continue
+        if in_flight.get(key):
+            continue
+        checked += 1
+        had = billed.get(key, [0.0, 0.0])[0 if usd else 1]
+        # the message shows six significant digits
+        if had + needed > limit * (1 + 1e-9) or math.isclose(spent, had, rel_tol=1e-5):
+            continue
         out.append(
             Violation(
                 float(a.get("t") or record.end_t),
