@@ -105,6 +105,8 @@ _kind(
     ALL_FAKES,
     "The connection drops mid-response (the client sees a protocol error).",
 )
+
+
 class MalformedBodyParams(_P):
     committed: bool = Field(
         False,

@@ -360,9 +360,9 @@ async def test_a_committed_malformed_body_carries_the_request_out_and_cuts_its_a
 ) -> None:
     # the end of the answer is lost on the way back: the post lands, status and headers say so,
     # the body does not parse; the plain fault answers before the request is carried out
-    rid = (
-        await add(rig, {"kind": "http.malformed_body", "params": {"committed": True}})
-    ).json()["id"]
+    rid = (await add(rig, {"kind": "http.malformed_body", "params": {"committed": True}})).json()[
+        "id"
+    ]
     r = await rig.ping()
     assert r.status_code == 201
     [entry] = rig.world.ledger
