@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from fakes.core.clock import DEFAULT_EPOCH
 from fakes.core.faults import FAULT_KINDS, FaultKind, did_you_mean
 from fakes.core.roster import SOCIAL_PLATFORMS
 
@@ -389,6 +391,9 @@ class Scenario(_M):
     severity: Severity
     incident_types: tuple[IncidentType, ...] = Field(min_length=1)
     seed: int = 0
+    #: when the drill starts (virtual time, in-process drills; a served world keeps its own
+    #: clock): None is the common start, 2026-11-27T12:00:00Z. Written with its zone (``Z``).
+    start: datetime | None = None
     lane: Literal["api", "browser"] = "api"
     description: str = ""
     world: WorldSpec = Field(default_factory=WorldSpec)
@@ -411,6 +416,21 @@ class Scenario(_M):
     _coerce_invariants = field_validator("invariants", mode="before")(
         lambda v: [_name_or_mapping(x) for x in v] if isinstance(v, list) else v
     )
+
+    @field_validator("start")
+    @classmethod
+    def _zoned(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.utcoffset() is None:
+            raise ValueError(
+                f"{v.isoformat()} has no time zone; write the UTC time with a Z, e.g. "
+                "2026-12-31T23:30:00Z"
+            )
+        return v
+
+    @property
+    def start_t(self) -> float:
+        """The drill's virtual start as unix seconds (``start``, else the common start)."""
+        return DEFAULT_EPOCH if self.start is None else self.start.timestamp()
 
     @field_validator("runbook")
     @classmethod

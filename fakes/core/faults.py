@@ -105,11 +105,26 @@ _kind(
     ALL_FAKES,
     "The connection drops mid-response (the client sees a protocol error).",
 )
+
+
+class MalformedBodyParams(_P):
+    committed: bool = Field(
+        False,
+        description=(
+            "the request is carried out first and its own answer is cut short on the way back "
+            "(a proxy or connection that drops the end of a response): the side effect lands, the "
+            "status and headers say so, the body does not parse"
+        ),
+    )
+
+
 _kind(
     "http.malformed_body",
     "transport",
     ALL_FAKES,
-    "A 200 whose JSON body is cut short and does not parse.",
+    "A 200 whose JSON body is cut short and does not parse (`committed`: the request's own "
+    "answer, cut short after it was carried out).",
+    MalformedBodyParams,
 )
 _kind(
     "http.outage",

@@ -135,6 +135,19 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
+def _cut_short(resp: Response) -> Response:
+    """``resp`` with the first half of its body only (status and headers kept): a JSON answer that
+    no longer parses, as a client sees one whose connection dropped the end."""
+    body = bytes(resp.body)
+    cut = body[: len(body) // 2]
+    out = Response(cut, status_code=resp.status_code)
+    out.raw_headers = [
+        *((k, v) for k, v in resp.raw_headers if k != b"content-length"),
+        (b"content-length", str(len(cut)).encode("latin-1")),
+    ]
+    return out
+
+
 @dataclass
 class Call:
     """One request being served."""
@@ -152,6 +165,8 @@ class Call:
     started: float | None = None
     #: an ``http.outage`` with ``committed``: the handler runs, then the answer is this 5xx
     fail_after: tuple[Fired, int] | None = None
+    #: an ``http.malformed_body`` with ``committed``: the handler runs, then its body is cut short
+    cut_after: Fired | None = None
 
     def record(
         self, world: World, action: str, resource_id: str, content: str | None, **extra: Any
@@ -402,6 +417,9 @@ class FakeService:
             if call.fail_after is not None:  # committed, then the gateway fails the answer
                 call.fault, status = call.fail_after
                 resp = self.outage_body(call, status)
+            elif call.cut_after is not None:  # committed, then the answer is cut short
+                call.fault = call.cut_after
+                resp = _cut_short(resp)
         return resp
 
     def _journal(self, call: Call, status: int, headers: dict[bytes, bytes] | None = None) -> None:
@@ -487,6 +505,9 @@ class FakeService:
         if f.kind == "http.reset":
             return DroppedResponse()
         if f.kind == "http.malformed_body":
+            if getattr(f.params, "committed", False):
+                call.cut_after = f
+                return None
             return Response(b'{"data": {"id": "1', status_code=200, media_type="application/json")
         status = int(getattr(f.params, "status", 503))
         if getattr(f.params, "committed", False):

@@ -25,12 +25,16 @@ async def me(x: XCore, call: Call) -> Response:
     )
 
 
-def _page(call: Call, items: list[Any]) -> tuple[list[Any], str | None] | Response:
+def _page(
+    call: Call, items: list[Any], *, default: int = 10, lo: int = 5
+) -> tuple[list[Any], str | None] | Response:
+    """One page of ``items``: ``max_results`` (``lo``..100, ``default`` when absent) from
+    ``pagination_token``. Mentions page 5..100 by 10; DM events 1..100 by 100 (X's API reference)."""
     q = call.request.query_params
-    raw_max = q.get("max_results", "10")
-    if not raw_max.isdigit() or not 5 <= int(raw_max) <= 100:
+    raw_max = q.get("max_results", str(default))
+    if not raw_max.isdigit() or not lo <= int(raw_max) <= 100:
         return wire.invalid_request(
-            f"The `max_results` query parameter value [{raw_max}] is not between 5 and 100",
+            f"The `max_results` query parameter value [{raw_max}] is not between {lo} and 100",
             "max_results",
             raw_max,
         )
@@ -113,7 +117,8 @@ async def dm_events(x: XCore, call: Call) -> Response:
             if other in (e[2]["sender_id"], *e[2]["dm_conversation_id"].split("-"))
         ]
     events.sort(key=lambda e: (e[0], e[1]), reverse=True)
-    paged = _page(call, [e[2] for e in events])
+    # X pages DM events 1..100, 100 when max_results is absent (mentions: 5..100, 10)
+    paged = _page(call, [e[2] for e in events], default=100, lo=1)
     if isinstance(paged, Response):
         return paged
     page, next_token = paged

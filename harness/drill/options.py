@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..clock import DEFAULT_EPOCH
 from ..judge.verdict import Verdict
 from ..scenario import Scenario
 
@@ -73,8 +72,10 @@ class DrillResult:
 
 
 def drill_id_for(
-    scenario: Scenario, seed: int, start: float = DEFAULT_EPOCH, suffix: str = ""
+    scenario: Scenario, seed: int, start: float | None = None, suffix: str = ""
 ) -> str:
-    """``rb05-rate-limit-storm-20261127T120000Z-s7``: scenario, virtual start time (UTC), seed."""
-    stamp = _dt.datetime.fromtimestamp(start, _dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    """``rb05-rate-limit-storm-20261127T120000Z-s7``: scenario, virtual start time (UTC; the
+    scenario's ``start`` unless given), seed."""
+    t = scenario.start_t if start is None else start
+    stamp = _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{scenario.id.replace('_', '-')}-{stamp}-s{seed}{suffix}"

@@ -19,7 +19,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..clock import DEFAULT_EPOCH, run_scaled, run_virtual, scaled_now
+from ..clock import run_scaled, run_virtual, scaled_now
 from ..errors import BadInputError, DrillError
 from ..judge.verdict import Verdict
 from ..report.lock import ReportLock
@@ -82,7 +82,7 @@ def run_drill(scenario: Scenario, options: DrillOptions | None = None) -> DrillR
     def loop() -> DrillResult:
         if clock is not None:  # a platform over HTTP: real time, compressed by the world's scale
             return run_scaled(main, scale=clock[0], anchor=clock[1])
-        return run_virtual(main, start=DEFAULT_EPOCH)
+        return run_virtual(main, start=scenario.start_t)
 
     if opts.write:
         with lock:  # ReportBusy when another process writes the same folder

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..clock import DEFAULT_EPOCH, ScaledTimeLoop, run_scaled, run_virtual
+from ..clock import ScaledTimeLoop, run_scaled, run_virtual
 from ..drill.browser import LaneHooks
 from ..drill.engine import DRAIN_S, DrillEngine
 from ..drill.options import DrillOptions, DrillResult, drill_id_for
@@ -151,7 +151,7 @@ def run_baseline(scenario: Scenario, seed: int | None, defects: tuple[str, ...])
         return record
 
     engine.lane = _RehearsalLane(engine.lane, keep)
-    result = run_virtual(engine.run, start=DEFAULT_EPOCH)
+    result = run_virtual(engine.run, start=scenario.start_t)
     got["drill_verdict"] = result.verdict
     return got
 

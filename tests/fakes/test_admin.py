@@ -355,6 +355,32 @@ async def test_a_committed_outage_carries_the_request_out_and_answers_the_5xx(ri
     ]
 
 
+async def test_a_committed_malformed_body_carries_the_request_out_and_cuts_its_answer(
+    rig: Rig,
+) -> None:
+    # the end of the answer is lost on the way back: the post lands, status and headers say so,
+    # the body does not parse; the plain fault answers before the request is carried out
+    rid = (await add(rig, {"kind": "http.malformed_body", "params": {"committed": True}})).json()[
+        "id"
+    ]
+    r = await rig.ping()
+    assert r.status_code == 201
+    [entry] = rig.world.ledger
+    whole = b'{"data":{"id":"' + entry.request_id.encode() + b'"}}'
+    assert r.content == whole[: len(whole) // 2]
+    assert r.headers["content-length"] == str(len(whole) // 2)
+    with pytest.raises(json.JSONDecodeError):
+        r.json()
+    journal = (await rig.http.get("/_fake/journal")).json()["entries"]
+    assert [(e["status"], e["fault_id"], e["request_id"]) for e in journal] == [
+        (201, rid, entry.request_id)
+    ]
+    rig.world.faults.clear()
+    await add(rig, {"kind": "http.malformed_body"})
+    assert (await rig.ping()).status_code == 200
+    assert len(rig.world.ledger) == 1
+
+
 async def test_a_rule_for_one_account_spares_the_others(rig: Rig) -> None:
     await add(rig, {"kind": "http.outage", "match": {"account": "northwind-x"}})
     assert (await rig.ping("acme-x")).status_code == 201

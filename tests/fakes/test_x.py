@@ -326,6 +326,28 @@ async def test_direct_messages_are_sent_recorded_and_listed_with_inbound_ones(en
     assert all(ev["event_type"] == "MessageCreate" for ev in events)
 
 
+async def test_dm_events_page_by_100_by_default_and_accept_1_to_100(env: Env) -> None:
+    # X's API reference: GET /2/dm_events takes max_results 1..100, default 100 (mentions: 5..100,
+    # default 10) — a client that sends no max_results gets the same page as one that asks for 100
+    for n in range(120):
+        env.world.inbound.schedule("x", "dm", "acme-x", f"question {n}", author=f"@fan{n}")
+    url = f"{API}/2/dm_events"
+    default = (await env.client.get(url, headers=env.h())).json()
+    asked = (await env.client.get(f"{url}?max_results=100", headers=env.h())).json()
+    assert default == asked
+    assert default["meta"]["result_count"] == 100 and default["meta"]["next_token"] == "100"
+    one = (await env.client.get(f"{url}?max_results=1", headers=env.h())).json()
+    assert one["meta"]["result_count"] == 1
+    rest = await env.client.get(f"{url}?pagination_token=100", headers=env.h())
+    assert rest.json()["meta"]["result_count"] == 20 and "next_token" not in rest.json()["meta"]
+    bad = await env.client.get(f"{url}?max_results=101", headers=env.h())
+    assert bad.status_code == 400 and "between 1 and 100" in bad.text
+    # mentions keep their own bounds
+    uid = env.acme.platform_user_id
+    few = await env.client.get(f"{API}/2/users/{uid}/mentions?max_results=4", headers=env.h())
+    assert few.status_code == 400 and "between 5 and 100" in few.text
+
+
 async def test_a_like_is_recorded_once_and_only_for_the_tokens_own_user(env: Env) -> None:
     tid = (await env.post("like me", env.northwind)).json()["data"]["id"]
     url = f"{API}/2/users/{env.acme.platform_user_id}/likes"

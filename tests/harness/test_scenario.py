@@ -242,3 +242,42 @@ def test_a_scenarios_text_models_reach_the_platforms_settings() -> None:
     assert settings.text_models == {"openai": "gpt-4o"}
     plain = scenario_settings(load_scenario(ROOT / "scenarios" / "rb12_cost_runaway.yaml"), [])
     assert "text_models" not in plain
+
+
+def test_a_scenario_may_start_at_another_time_and_the_drill_runs_from_it(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from fakes.core.clock import DEFAULT_EPOCH
+    from harness.drill import drill_id_for
+
+    plain = load_scenario(_write(tmp_path, GOOD.format(id="rb05")))
+    assert plain.start is None and plain.start_t == DEFAULT_EPOCH
+    assert drill_id_for(plain, 7) == "rb05-20261127T120000Z-s7"
+    text = GOOD.format(id="rb05").replace("seed: 7", "seed: 7\nstart: 2026-12-31T23:20:00Z")
+    eve = load_scenario(_write(tmp_path, text))
+    assert eve.start_t == datetime(2026, 12, 31, 23, 20, tzinfo=UTC).timestamp()
+    assert drill_id_for(eve, 7) == "rb05-20261231T232000Z-s7"
+    assert drill_id_for(eve, 7, start=DEFAULT_EPOCH) == "rb05-20261127T120000Z-s7"
+    # a time without its zone could be read two ways: refused, showing the value and the shape
+    msg = _error(tmp_path, text.replace("23:20:00Z", "23:20:00"))
+    assert "start:" in msg and "2026-12-31T23:20:00 has no time zone" in msg and "Z" in msg
+
+
+def test_a_drill_runs_on_its_scenarios_clock_across_the_turn_of_the_year() -> None:
+    from datetime import UTC, datetime
+
+    from harness.drill import DrillOptions, run_drill
+
+    s = load_scenario(ROOT / "scenarios" / "rb05_new_year_linkedin.yaml")
+    midnight = datetime(2027, 1, 1, tzinfo=UTC).timestamp()
+    assert s.start_t < midnight < s.start_t + s.workload.duration
+    result = run_drill(s, DrillOptions(write=False))
+    assert result.verdict == "held", result.verdict_json
+    assert result.verdict_json["drill_id"] == "rb05-new-year-linkedin-20261231T232000Z-s57"
+    # the posts LinkedIn refused before midnight went out after it (in January's API version)
+    [terminal] = [
+        i
+        for i in result.verdict_json["invariants"]
+        if i["name"] == "every_job_terminal_after_healing"
+    ]
+    assert terminal["verdict"] == "held" and terminal["checked"] > 0
