@@ -388,6 +388,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "no_job_left_behind",
         "no_needless_token_refresh",
         "no_secret_in_artifacts",
+        "no_unexpected_errors",
         "nothing_reaches_a_host_it_was_not_given",
         "pacing_in_force",
         "retries_within_policy",

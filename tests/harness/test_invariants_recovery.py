@@ -322,6 +322,61 @@ def test_the_judge_knows_the_holds_of_every_job_kind_of_the_contract():
     assert sorted(JOB_HOLDS) == sorted(JOB_KINDS)
 
 
+# --- no_unexpected_errors --------------------------------------------------------------
+
+
+def test_an_error_no_handler_expected_is_a_violation_even_when_the_job_went_on():
+    bad_audit = aud(1, 60, job="j-1", outcome="failed", proof={})
+    bad_audit["error"] = "internal: KeyError: 'value'"
+    rec = record(
+        jobs=[
+            job(
+                "j-1",
+                "dead_letter",
+                600,
+                last_error="internal: TypeError: f() missing 1 (after 4 attempts)",
+            ),
+            job(
+                "j-2",
+                "failed",
+                600,
+                last_error=(
+                    "recursion_stop: episode 'ep-acme-000002' reached tool-call round 8, above the "
+                    "cap of 8; the model keeps asking for tools (recursion stop)"
+                ),
+            ),
+            job(
+                "j-3",
+                "failed",
+                600,
+                last_error=(
+                    "recursion_stop: episode 'ep-acme-000003' reached tool-call round 9, above the "
+                    "cap of 8; the model keeps asking for tools (recursion stop)"
+                ),
+            ),
+            job("j-4", "failed", 600, last_error="x.http_500: Internal Server Error"),
+            job("j-5", "succeeded", 600),
+        ],
+        audit=[bad_audit],
+    )
+    r = judge("no_unexpected_errors", rec)
+    assert r.verdict == "violated"
+    assert r.checked == 5
+    assert r.detail == (
+        "1 audit event hit an error its code did not expect (KeyError): ids ae-000001; 1 job hit "
+        "an error its code did not expect (TypeError): ids j-1; 1 job stopped at tool-call round "
+        "8, which its cap of 8 allows: ids j-2"
+    )
+
+
+def test_expected_errors_hold_and_no_error_is_not_applicable():
+    rec = record(jobs=[job("j-1", "failed", 600, last_error="x.rate_limited: 429 Too Many")])
+    assert judge("no_unexpected_errors", rec).verdict == "held"
+    assert judge("no_unexpected_errors", record(jobs=[job("j-1", "succeeded", 6)])).verdict == (
+        "not_applicable"
+    )
+
+
 # --- queue_freshness_restored ----------------------------------------------------------
 
 

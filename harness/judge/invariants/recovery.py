@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from itertools import pairwise
 from typing import Literal
 from urllib.parse import unquote
@@ -26,6 +27,7 @@ __all__ = [
     "no_job_left_behind",
     "no_secret_in_artifacts",
     "no_side_effect_while_toolgate_failing",
+    "no_unexpected_errors",
     "no_unverified_publish_reported_live",
     "queue_freshness_restored",
     "retries_within_policy",
@@ -464,6 +466,57 @@ def no_job_left_behind(record: DrillRecord, p: LeftBehindParams) -> Findings | N
 
 #: every state a job may be in (``sandbox.contract.JobState``)
 JOB_STATES: tuple[str, ...] = JobState.__args__  # type: ignore[attr-defined]
+
+
+#: how the runner names an exception no handler expected (``internal: <type>: <message>``)
+_INTERNAL = re.compile(r"(?:^|\W)internal: (?P<type>[A-Z][\w.]*):")
+#: how the platform words a tool-call recursion stop (``sandbox.budget.RecursionCapExceeded``)
+_RECURSION_STOP = re.compile(
+    r"recursion_stop: episode '(?P<episode>[^']*)' reached tool-call round (?P<round>\d+), "
+    r"above the cap of (?P<cap>\d+)"
+)
+
+
+@invariant()
+def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """No job fails, retries or stops on an error its own code did not mean to raise.
+
+    The runner turns an exception no handler expected into ``internal: <type>: <message>`` and
+    retries the job: a ``TypeError``, ``KeyError`` or ``AttributeError`` there is a bug in the
+    platform the drill surfaced, even when a retry went on to succeed or the job then stopped for
+    another reason. Judged on every job's last error and every audit event's error. A stop
+    that contradicts itself is one too: a tool-call recursion stop at a round within its cap
+    (``reached tool-call round 8, above the cap of 8``) stopped work the cap allowed.
+    """
+    out: list[Violation] = []
+    checked = 0
+    sources: list[tuple[int, str, str, str, float]] = [
+        (i, "jobs.jsonl", str(j.get("id")), str(j.get("last_error") or ""), record.end_t)
+        for i, j in enumerate(record.jobs)
+    ] + [
+        (i, "audit.jsonl", str(a.get("event_id")), str(a.get("error") or ""), float(a["t"]))
+        for i, a in enumerate(record.audit)
+        if a.get("error")
+    ]
+    for i, file, ref, error, t in sources:
+        if not error:
+            continue
+        checked += 1
+        noun = ("job", "jobs") if file == "jobs.jsonl" else ("audit event", "audit events")
+        if (m := _INTERNAL.search(error)) is not None:
+            phrase = f"hit an error its code did not expect ({m['type']})"
+        elif (m := _RECURSION_STOP.search(error)) is not None and int(m["round"]) <= int(m["cap"]):
+            phrase = f"stopped at tool-call round {m['round']}, which its cap of {m['cap']} allows"
+        else:
+            continue
+        out.append(Violation(t, noun, phrase, ref, evidence(file, i)))
+    if checked == 0:
+        return NotApplicable("no job and no audit event carried an error")
+    return Findings(
+        checked,
+        out,
+        f"none of {checked} errors of jobs and audit events was one the platform did not expect",
+    )
 
 
 @invariant()
