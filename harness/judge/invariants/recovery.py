@@ -9,11 +9,11 @@ from urllib.parse import unquote
 
 from pydantic import Field
 
-from sandbox.contract import JOB_KINDS, JobState
+from sandbox.contract import AUDIT_ACTIONS, JOB_KINDS, JobState
 
 from ...durations import format_duration
 from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
-from ..rows import JobRow, JournalRow, Json, json_object, number
+from ..rows import AuditRow, JobRow, JournalRow, Json, json_object, number
 from ..secrets import SecretHit, SecretIndex
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
@@ -464,11 +464,34 @@ def no_job_left_behind(record: DrillRecord, p: LeftBehindParams) -> Findings | N
 
 #: every state a job may be in (``sandbox.contract.JobState``)
 JOB_STATES: tuple[str, ...] = JobState.__args__  # type: ignore[attr-defined]
+#: the actions an audit event may carry: the contract's, and the reference platform's own
+#: (docs/contracts.md: egress refusals, a dead-lettered auth check or engagement poll)
+EVENT_ACTIONS: tuple[str, ...] = (*AUDIT_ACTIONS, "http.request", "auth.check", "engagement.poll")
+
+
+def _event_breach(a: AuditRow) -> str | None:
+    """How an audit event's action, phase and outcome leave the contract, or None."""
+    action, phase, outcome = a.get("action"), a.get("phase"), a.get("outcome")
+    if action not in EVENT_ACTIONS:
+        return (
+            f"under action {action!r}, not one the contract defines (a job kind is no action; "
+            f"valid: {', '.join(EVENT_ACTIONS)})"
+        )
+    if phase == "attempt" and outcome is not None:
+        return f"an attempt carrying outcome {outcome!r} (only an outcome event has one)"
+    if phase == "outcome" and outcome is None:
+        return "an outcome event without its outcome"
+    return None
 
 
 @invariant()
 def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotApplicable:
-    """Every job the platform reports has a kind and a state of the platform contract.
+    """Every job and audit event the platform reports stays within the platform contract.
+
+    A job has a kind and a state of the contract; an audit event an action the contract defines
+    (a dead letter or a fail-closed follow-up written under the job's kind, ``publish``, is one
+    no detection rule, ``vibedrill coverage`` or judge matches: RB-02's dead-letter symptom
+    looks for ``post.create``), and an outcome exactly when it is an outcome event.
 
     A state outside ``JobState`` (a typo, another spelling) is one no operator filter, runner
     check or judge knows: a job in it is neither waiting, running nor done for anyone reading it.
@@ -481,7 +504,10 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
     jobs = {str(j.get("id")): j for j in record.jobs}
     for i, a in enumerate(record.audit):
         job = jobs.get(str(a.get("job_id")))
-        if job is None:
+        breach = _event_breach(a)
+        if breach is not None:
+            phrase = f"written {breach}"
+        elif job is None:
             phrase = "naming no job the platform reports"
         elif a.get("client_id") is not None and job.get("client_id") not in (
             None,
@@ -518,7 +544,8 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
         len(record.jobs) + len(record.audit),
         out,
         f"all {len(record.jobs)} jobs have a kind and a state of the contract, and all "
-        f"{len(record.audit)} audit events name one of them",
+        f"{len(record.audit)} audit events an action, phase and outcome of the contract and a "
+        "job among them",
     )
 
 
