@@ -383,24 +383,12 @@ def _answer_mismatches(
 
 
 def _proof_mismatches(
-    a: AuditRow, entry: LedgerRow | None, answered_by: set[str], answered_ok: set[str]
+    a: AuditRow, entry: LedgerRow | None, answered_by: set[str]
 ) -> list[tuple[str, str]]:
     """How an outcome's proof disagrees with the fakes: ``(phrase, detail)`` pairs."""
     proof = a.get("proof") or {}
     rid, link = proof.get("request_id"), proof.get("permalink")
     out: list[tuple[str, str]] = []
-    made_by = entry.get("request_id") if entry is not None else None
-    if (
-        rid is None
-        and made_by is not None
-        and str(made_by) in answered_ok
-        and a.get("outcome") == "success"
-        and a.get("action") == "post.create"
-        and a.get("lane", "api") == "api"
-    ):
-        # the platform had the answer (2xx) of the request that made the post: its id is
-        # what an operator hands the platform's support, and a resumed publish must keep it
-        out.append(("claiming a post live without the request that made it", f"{made_by}"))
     if rid is not None:
         if a.get("platform") not in answered_by:
             where = ", ".join(sorted(answered_by)) or "no fake"
@@ -439,7 +427,7 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
     is the request that made that side effect, and any proof's request id (a failure's too) is a
     request the journal holds at that platform; a permalink it names is the one the platform
     gives that resource, and a post claimed live (``success``) names it when the platform gives
-    one, and names the request that made it when the platform answered that request (2xx). A reply or DM names the inbound item it answers (``detail.inbound_id``): the one the
+    one. A reply or DM names the inbound item it answers (``detail.inbound_id``): the one the
     fakes show the reply answering, or one they delivered to that account.
     """
     by_resource: dict[tuple[str, str, str], list[int]] = {}
@@ -450,12 +438,8 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
             by_resource.setdefault(key, []).append(i)
         by_request.setdefault(str(e.get("request_id")), i)
     answered: dict[str, set[str]] = {}
-    #: requests the fakes answered with a 2xx: the platform holds their ids
-    answered_ok: set[str] = set()
     for row in record.journal:
         answered.setdefault(str(row.get("request_id")), set()).add(str(row.get("fake")))
-        if 200 <= int(row.get("status") or 0) < 300:
-            answered_ok.add(str(row.get("request_id")))
     #: inbound item ids the fakes delivered, per account
     delivered: dict[str, set[str]] = {}
     for c in record.inbound:
@@ -476,7 +460,7 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
             entry, why = _claimed_entry(record, a, by_resource, by_request)
             if why is not None:
                 wrong.append(why)
-        wrong += _proof_mismatches(a, entry, answered.get(str(rid), set()), answered_ok)
+        wrong += _proof_mismatches(a, entry, answered.get(str(rid), set()))
         if entry is not None and a.get("action") in ("reply.create", "dm.send"):
             wrong += _answer_mismatches(a, entry, delivered)
         where = str(a.get("platform"))
