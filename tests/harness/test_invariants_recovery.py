@@ -373,18 +373,16 @@ def test_an_audit_event_naming_no_reported_job_or_another_clients_is_a_violation
     assert evaluate({"name": "jobs_within_the_contract"}, fine).verdict == "held"
 
 
-def test_an_audit_event_under_a_job_kind_or_with_a_wrong_phase_is_outside_the_contract():
+def test_an_audit_event_under_a_job_kind_is_outside_the_contract():
     # a dead letter and a fail-closed follow-up written under the job's kind (publish) match no
-    # detection rule (RB-02 looks for post.create dead letters); phase and outcome go together
+    # detection rule (RB-02 looks for post.create dead letters) and no coverage count
     jobs = [
         {"id": "j-1", "kind": "publish", "state": "dead_letter", "client_id": "acme"},
         {"id": "j-2", "kind": "tool_call", "state": "awaiting_approval", "client_id": "acme"},
     ]
     dead = aud(1, 60, job="j-1", action="publish", outcome="dead_letter", proof={})
-    blocked = aud(2, 70, job="j-2", action="post.create", outcome="blocked", proof={})
-    attempt = {**aud(3, 80, job="j-1", proof={}), "phase": "attempt"}
-    bare = {**aud(4, 90, job="j-1", proof={}), "outcome": None}
-    rec = record(audit=[dead, blocked, attempt, bare], jobs=jobs)
+    blocked = aud(2, 70, job="j-2", action="publish", outcome="blocked", proof={})
+    rec = record(audit=[dead, blocked], jobs=jobs)
     r = evaluate({"name": "jobs_within_the_contract"}, rec)
     assert r.verdict == "violated"
     assert [(v.phrase.split(" (")[0], v.ref) for v in r.violations] == [
@@ -392,15 +390,16 @@ def test_an_audit_event_under_a_job_kind_or_with_a_wrong_phase_is_outside_the_co
             "written under action 'publish', not one the contract defines",
             "ae-000001 (publish, job_id j-1)",
         ),
-        ("written an attempt carrying outcome 'success'", "ae-000003 (post.create, job_id j-1)"),
-        ("written an outcome event without its outcome", "ae-000004 (post.create, job_id j-1)"),
+        (
+            "written under action 'publish', not one the contract defines",
+            "ae-000002 (publish, job_id j-2)",
+        ),
     ]
-    # the same trail within the contract: the reference platform's own actions count too
+    # the same trail under the work's actions; the reference platform's own actions count too
     fixed = [
         {**dead, "action": "post.create"},
-        blocked,
-        {**attempt, "outcome": None},
-        {**aud(5, 95, job="j-2", action="engagement.poll", outcome="dead_letter", proof={})},
+        {**blocked, "action": "post.create"},
+        aud(3, 95, job="j-2", action="engagement.poll", outcome="dead_letter", proof={}),
     ]
     ok = evaluate({"name": "jobs_within_the_contract"}, record(audit=fixed, jobs=jobs))
     assert ok.verdict == "held", ok.detail

@@ -469,19 +469,16 @@ JOB_STATES: tuple[str, ...] = JobState.__args__  # type: ignore[attr-defined]
 EVENT_ACTIONS: tuple[str, ...] = (*AUDIT_ACTIONS, "http.request", "auth.check", "engagement.poll")
 
 
-def _event_breach(a: AuditRow) -> str | None:
-    """How an audit event's action, phase and outcome leave the contract, or None."""
-    action, phase, outcome = a.get("action"), a.get("phase"), a.get("outcome")
-    if action not in EVENT_ACTIONS:
-        return (
-            f"under action {action!r}, not one the contract defines (a job kind is no action; "
-            f"valid: {', '.join(EVENT_ACTIONS)})"
-        )
-    if phase == "attempt" and outcome is not None:
-        return f"an attempt carrying outcome {outcome!r} (only an outcome event has one)"
-    if phase == "outcome" and outcome is None:
-        return "an outcome event without its outcome"
-    return None
+def _action_breach(a: AuditRow) -> str | None:
+    """How an audit event's action leaves the contract, or None (phase and outcome:
+    ``every_side_effect_audited``)."""
+    action = a.get("action")
+    if action in EVENT_ACTIONS:
+        return None
+    return (
+        f"written under action {action!r}, not one the contract defines (a job kind is no "
+        f"action; valid: {', '.join(EVENT_ACTIONS)})"
+    )
 
 
 @invariant()
@@ -491,7 +488,7 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
     A job has a kind and a state of the contract; an audit event an action the contract defines
     (a dead letter or a fail-closed follow-up written under the job's kind, ``publish``, is one
     no detection rule, ``vibedrill coverage`` or judge matches: RB-02's dead-letter symptom
-    looks for ``post.create``), and an outcome exactly when it is an outcome event.
+    looks for ``post.create``).
 
     A state outside ``JobState`` (a typo, another spelling) is one no operator filter, runner
     check or judge knows: a job in it is neither waiting, running nor done for anyone reading it.
@@ -504,9 +501,9 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
     jobs = {str(j.get("id")): j for j in record.jobs}
     for i, a in enumerate(record.audit):
         job = jobs.get(str(a.get("job_id")))
-        breach = _event_breach(a)
+        breach = _action_breach(a)
         if breach is not None:
-            phrase = f"written {breach}"
+            phrase = breach
         elif job is None:
             phrase = "naming no job the platform reports"
         elif a.get("client_id") is not None and job.get("client_id") not in (
@@ -544,8 +541,7 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
         len(record.jobs) + len(record.audit),
         out,
         f"all {len(record.jobs)} jobs have a kind and a state of the contract, and all "
-        f"{len(record.audit)} audit events an action, phase and outcome of the contract and a "
-        "job among them",
+        f"{len(record.audit)} audit events an action of the contract and a job among them",
     )
 
 
