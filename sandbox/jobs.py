@@ -138,6 +138,8 @@ class JobRecord:
     approved: bool = False
     #: why a job is blocked/held (kill_switch, mode:read_only, tenancy, …)
     hold_reason: str | None = None
+    #: outbound requests sent so far, over all runs and scopes: each one's span id
+    spans: int = 0
 
     @property
     def kind(self) -> str:

@@ -412,3 +412,53 @@ def test_every_job_kind_has_an_audit_action_the_judge_accepts():
 
     assert set(AUDIT_ACTION_OF) == set(JOB_KINDS)
     assert set(AUDIT_ACTION_OF.values()) <= set(EVENT_ACTIONS)
+
+
+# --- requests_traced_to_their_jobs ----------------------------------------------------------------
+
+TRACE = "ab" * 16
+
+
+def _req(n: int, span: int, *, key: str = "k-j-1", trace: str = TRACE, retry: int | None = None):
+    return {
+        "seq": n,
+        "t": T0 + n,
+        "fake": "x",
+        "method": "POST",
+        "path": "/2/tweets",
+        "route": "tweets.create",
+        "status": 201,
+        "account_id": "acme-x",
+        "request_id": f"req-{n}",
+        "retry_count": retry,
+        "idempotency_key": key,
+        "traceparent": f"00-{trace}-{span:016x}-01",
+    }
+
+
+def test_requests_sharing_a_span_off_their_jobs_trace_or_malformed_are_violations():
+    audit = [{**aud(1, 60, job="j-1", resource="r1"), "trace_id": TRACE}]
+    # every span id the same (span | 0xFF…: the mutant of JobRecord.traceparent), a request of
+    # the job under another trace, an all-zero span id
+    rows = [
+        _req(1, 0xFFFFFFFFFFFFFFFF),
+        _req(2, 0xFFFFFFFFFFFFFFFF),
+        _req(3, 7, trace="cd" * 16),
+        _req(4, 0),
+    ]
+    r = judge("requests_traced_to_their_jobs", record(audit=audit, journal=rows))
+    assert r.verdict == "violated"
+    assert [v.phrase.split(" (")[0] for v in r.violations] == [
+        "sharing span id ffffffffffffffff of trace " + TRACE + " with request req-1",
+        f"carrying trace {'cd' * 16} though the platform audits its job",
+        "carrying a traceparent outside W3C Trace Context",
+    ]
+
+
+def test_requests_each_with_its_own_span_of_their_jobs_trace_hold():
+    audit = [{**aud(1, 60, job="j-1", resource="r1"), "trace_id": TRACE}]
+    # an SDK's resend (retry count 1) is the same request; a poll's reads carry no audited key
+    rows = [_req(1, 1), _req(2, 2), _req(3, 2, retry=1), _req(4, 3, key="poll:1", trace="ef" * 16)]
+    r = judge("requests_traced_to_their_jobs", record(audit=audit, journal=rows))
+    assert r.verdict == "held", r.detail
+    assert judge("requests_traced_to_their_jobs", record()).verdict == "not_applicable"

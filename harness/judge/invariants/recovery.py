@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from itertools import pairwise
 from typing import Literal
 from urllib.parse import unquote
@@ -28,6 +29,7 @@ __all__ = [
     "no_side_effect_while_toolgate_failing",
     "no_unverified_publish_reported_live",
     "queue_freshness_restored",
+    "requests_traced_to_their_jobs",
     "retries_within_policy",
 ]
 
@@ -542,6 +544,73 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
         out,
         f"all {len(record.jobs)} jobs have a kind and a state of the contract, and all "
         f"{len(record.audit)} audit events an action of the contract and a job among them",
+    )
+
+
+#: a W3C ``traceparent`` of version 00: trace id, parent (span) id, flags
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+
+
+@invariant()
+def requests_traced_to_their_jobs(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """Every request the platform sends for its work can be traced: a W3C ``traceparent`` of
+    the job's trace, with a span id of its own.
+
+    Ground truth is the fakes' journal (the header as it reached them). A malformed header, or
+    an all-zero trace or span id, is one a tracing backend drops; a request carrying a job's
+    idempotency key names the trace the platform audits that job under; and no two requests of
+    a trace share a span id — a span id names one request, or a slow call, a 429 or a
+    double post cannot be told from its neighbours in the trace (an SDK's own resend, marked by
+    its retry count, is the same request).
+    """
+    traces: dict[str, set[str]] = {}
+    for a in record.audit:
+        key = a.get("idempotency_key")
+        if key is not None and a.get("trace_id"):
+            traces.setdefault(str(key), set()).add(str(a.get("trace_id")))
+    out: list[Violation] = []
+    first: dict[tuple[str, str], int] = {}
+    checked = 0
+    for i, r in enumerate(record.journal):
+        header = r.get("traceparent")
+        if header is None:
+            continue
+        checked += 1
+        m = _TRACEPARENT.fullmatch(header)
+        trace, span = (m.group(1), m.group(2)) if m else ("", "")
+        key = r.get("idempotency_key")
+        if m is None or int(trace, 16) == 0 or int(span, 16) == 0:
+            phrase = f"carrying a traceparent outside W3C Trace Context ({header!r})"
+        elif key is not None and str(key) in traces and trace not in traces[str(key)]:
+            phrase = (
+                f"carrying trace {trace} though the platform audits its job (idempotency key "
+                f"{key}) under {', '.join(sorted(traces[str(key)]))}"
+            )
+        elif (trace, span) in first and not r.get("retry_count"):
+            j = first[(trace, span)]
+            phrase = (
+                f"sharing span id {span} of trace {trace} with request "
+                f"{record.journal[j].get('request_id')} ({record.journal[j].get('route')})"
+            )
+        else:
+            if not r.get("retry_count"):
+                first[(trace, span)] = i
+            continue
+        out.append(
+            Violation(
+                float(r.get("t") or record.end_t),
+                ("request", "requests"),
+                phrase,
+                f"{r.get('request_id')} ({r.get('fake')} {r.get('route')})",
+                evidence("journal.jsonl", i),
+            )
+        )
+    if checked == 0:
+        return NotApplicable("no request carried a traceparent")
+    return Findings(
+        checked,
+        out,
+        f"all {checked} traced requests carry their job's trace, each with a span id of its own",
     )
 
 
