@@ -462,3 +462,46 @@ def test_requests_each_with_its_own_span_of_their_jobs_trace_hold():
     r = judge("requests_traced_to_their_jobs", record(audit=audit, journal=rows))
     assert r.verdict == "held", r.detail
     assert judge("requests_traced_to_their_jobs", record()).verdict == "not_applicable"
+
+
+# --- dead_letters_alerted ---------------------------------------------------------------------
+
+
+def _dead(n: int, at: float) -> dict:
+    return {"id": f"j-{n}", "kind": "publish", "state": "dead_letter", "updated_at": T0 + at}
+
+
+def _alert(n: int, at: float, name: str = "dead_letters_rising") -> dict:
+    return {"seq": n, "t": T0 + at, "name": name, "severity": "ticket", "labels": {}, "message": ""}
+
+
+def test_a_burst_of_dead_letters_without_the_alert_is_a_violation():
+    jobs = [
+        _dead(1, 600),
+        _dead(2, 700),
+        _dead(3, 800),
+        _dead(4, 2000),
+        _dead(5, 2100),
+        _dead(6, 2200),
+    ]
+    # the first burst was alerted; the second only by another alert (the mark never counted)
+    rec = record(
+        jobs=jobs, alerts=[_alert(1, 830), _alert(2, 2210, "rate_limited")], end_t=T0 + 3600
+    )
+    r = judge("dead_letters_alerted", rec)
+    assert r.verdict == "violated"
+    assert [v.ref for v in r.violations] == ["T+36m40s"]
+    assert "without an alert matching 'dead_letters*' within 2m" in r.violations[0].phrase
+    rec = record(jobs=jobs, alerts=[_alert(1, 830), _alert(2, 2230)], end_t=T0 + 3600)
+    assert judge("dead_letters_alerted", rec).verdict == "held"
+
+
+def test_dead_letters_too_few_or_too_late_to_alert_are_not_judged():
+    spread = [_dead(1, 0), _dead(2, 700), _dead(3, 1400)]  # never 3 within 10 minutes
+    assert judge("dead_letters_alerted", record(jobs=spread, end_t=T0 + 3600)).verdict == (
+        "not_applicable"
+    )
+    late = [_dead(1, 3500), _dead(2, 3510), _dead(3, 3520)]  # the drill ended before +2 min
+    assert judge("dead_letters_alerted", record(jobs=late, end_t=T0 + 3600)).verdict == (
+        "not_applicable"
+    )

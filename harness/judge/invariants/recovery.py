@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from fnmatch import fnmatchcase
 from itertools import pairwise
 from typing import Literal
 from urllib.parse import unquote
@@ -22,6 +23,7 @@ from ._facts import evidence, facts, noun_of
 
 __all__ = [
     "TERMINAL_STATES",
+    "dead_letters_alerted",
     "every_job_terminal_after_healing",
     "jobs_within_the_contract",
     "no_job_left_behind",
@@ -611,6 +613,76 @@ def requests_traced_to_their_jobs(record: DrillRecord, p: Params) -> Findings | 
         checked,
         out,
         f"all {checked} traced requests carry their job's trace, each with a span id of its own",
+    )
+
+
+class DeadLetterAlertParams(Params):
+    """Parameters of ``dead_letters_alerted``."""
+
+    alert: str = Field(
+        "dead_letters*", description="glob of the alert's name (RB-02's dead-letter symptom)"
+    )
+    min_dead_letters: int = Field(
+        3, ge=1, description="dead letters within window_s that call for the alert"
+    )
+    window_s: float = Field(600.0, gt=0, description="the window the dead letters fall in")
+    within_s: float = Field(
+        120.0,
+        ge=0,
+        description="how soon after the dead letter that completes the count the alert fires",
+    )
+
+
+@invariant(DeadLetterAlertParams)
+def dead_letters_alerted(record: DrillRecord, p: DeadLetterAlertParams) -> Findings | NotApplicable:
+    """Lost work pages someone: when ``min_dead_letters`` jobs are dead-lettered within
+    ``window_s``, the platform raises the dead-letter alert within ``within_s`` (or already
+    raised it in the window before).
+
+    A dead letter is work the platform gave up on; the alert is how the on-call engineer hears
+    of it (RB-02 detects on it). The dead letters are the jobs the platform reports in that
+    state at the end (a dead letter is final: its last update is when it was given up).
+    """
+    times = sorted(
+        float(j.get("updated_at") or record.end_t)
+        for j in record.jobs
+        if str(j.get("state")) == "dead_letter"
+    )
+    n = p.min_dead_letters
+    due = [
+        times[k]
+        for k in range(n - 1, len(times))
+        if times[k] - times[k - n + 1] <= p.window_s and times[k] + p.within_s <= record.end_t
+    ]
+    if not due:
+        return NotApplicable(
+            f"the platform never dead-lettered {n} jobs within {format_duration(p.window_s)}"
+        )
+    alerts = [
+        float(a.get("t") or 0.0) for a in record.alerts if fnmatchcase(str(a.get("name")), p.alert)
+    ]
+    out: list[Violation] = []
+    quiet_until = float("-inf")
+    for t in due:
+        if t <= quiet_until or any(t - p.window_s <= at <= t + p.within_s for at in alerts):
+            continue
+        quiet_until = t + p.window_s  # one finding per window of silence
+        out.append(
+            Violation(
+                t,
+                ("dead-letter burst", "dead-letter bursts"),
+                f"without an alert matching {p.alert!r} within {format_duration(p.within_s)} "
+                f"({n} jobs dead-lettered within {format_duration(p.window_s)}; "
+                f"{len(alerts)} such alerts in the whole drill)",
+                format_offset(record.offset(t)),
+                "evidence/alerts.jsonl",
+            )
+        )
+    return Findings(
+        len(due),
+        out,
+        f"every burst of {n} dead letters within {format_duration(p.window_s)} raised an alert "
+        f"matching {p.alert!r} ({len(alerts)} raised)",
     )
 
 
