@@ -4,6 +4,8 @@ healthy one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from _recordkit import SECRET, T0, aud, intent, led, record
 
 from harness.judge.invariants import evaluate
@@ -373,7 +375,7 @@ def test_an_audit_event_naming_no_reported_job_or_another_clients_is_a_violation
     assert evaluate({"name": "jobs_within_the_contract"}, fine).verdict == "held"
 
 
-def test_an_audit_event_under_a_job_kind_is_outside_the_contract():
+def test_an_audit_event_under_a_job_kind_is_outside_the_contract() -> None:
     # a dead letter and a fail-closed follow-up written under the job's kind (publish) match no
     # detection rule (RB-02 looks for post.create dead letters) and no coverage count
     jobs = [
@@ -405,7 +407,7 @@ def test_an_audit_event_under_a_job_kind_is_outside_the_contract():
     assert ok.verdict == "held", ok.detail
 
 
-def test_every_job_kind_has_an_audit_action_the_judge_accepts():
+def test_every_job_kind_has_an_audit_action_the_judge_accepts() -> None:
     from harness.judge.invariants.recovery import EVENT_ACTIONS
     from sandbox.contract import JOB_KINDS
     from sandbox.jobs import AUDIT_ACTION_OF
@@ -419,7 +421,9 @@ def test_every_job_kind_has_an_audit_action_the_judge_accepts():
 TRACE = "ab" * 16
 
 
-def _req(n: int, span: int, *, key: str = "k-j-1", trace: str = TRACE, retry: int | None = None):
+def _req(
+    n: int, span: int, *, key: str = "k-j-1", trace: str = TRACE, retry: int | None = None
+) -> dict[str, Any]:
     return {
         "seq": n,
         "t": T0 + n,
@@ -436,7 +440,7 @@ def _req(n: int, span: int, *, key: str = "k-j-1", trace: str = TRACE, retry: in
     }
 
 
-def test_requests_sharing_a_span_off_their_jobs_trace_or_malformed_are_violations():
+def test_requests_sharing_a_span_off_their_jobs_trace_or_malformed_are_violations() -> None:
     audit = [{**aud(1, 60, job="j-1", resource="r1"), "trace_id": TRACE}]
     # every span id the same (span | 0xFF…: the mutant of JobRecord.traceparent), a request of
     # the job under another trace, an all-zero span id
@@ -455,7 +459,7 @@ def test_requests_sharing_a_span_off_their_jobs_trace_or_malformed_are_violation
     ]
 
 
-def test_requests_each_with_its_own_span_of_their_jobs_trace_hold():
+def test_requests_each_with_its_own_span_of_their_jobs_trace_hold() -> None:
     audit = [{**aud(1, 60, job="j-1", resource="r1"), "trace_id": TRACE}]
     # an SDK's resend (retry count 1) is the same request; a poll's reads carry no audited key
     rows = [_req(1, 1), _req(2, 2), _req(3, 2, retry=1), _req(4, 3, key="poll:1", trace="ef" * 16)]
@@ -467,15 +471,15 @@ def test_requests_each_with_its_own_span_of_their_jobs_trace_hold():
 # --- dead_letters_alerted ---------------------------------------------------------------------
 
 
-def _dead(n: int, at: float) -> dict:
+def _dead(n: int, at: float) -> dict[str, Any]:
     return {"id": f"j-{n}", "kind": "publish", "state": "dead_letter", "updated_at": T0 + at}
 
 
-def _alert(n: int, at: float, name: str = "dead_letters_rising") -> dict:
+def _alert(n: int, at: float, name: str = "dead_letters_rising") -> dict[str, Any]:
     return {"seq": n, "t": T0 + at, "name": name, "severity": "ticket", "labels": {}, "message": ""}
 
 
-def test_a_burst_of_dead_letters_without_the_alert_is_a_violation():
+def test_a_burst_of_dead_letters_without_the_alert_is_a_violation() -> None:
     jobs = [
         _dead(1, 600),
         _dead(2, 700),
@@ -496,7 +500,7 @@ def test_a_burst_of_dead_letters_without_the_alert_is_a_violation():
     assert judge("dead_letters_alerted", rec).verdict == "held"
 
 
-def test_dead_letters_too_few_or_too_late_to_alert_are_not_judged():
+def test_dead_letters_too_few_or_too_late_to_alert_are_not_judged() -> None:
     spread = [_dead(1, 0), _dead(2, 700), _dead(3, 1400)]  # never 3 within 10 minutes
     assert judge("dead_letters_alerted", record(jobs=spread, end_t=T0 + 3600)).verdict == (
         "not_applicable"
