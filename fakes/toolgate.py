@@ -463,6 +463,7 @@ class _Endpoint:
                 fault_kind=call.fault.kind if call.fault else None,
                 user_agent=h.get("user-agent"),
                 started=call.started,
+                traceparent=h.get("traceparent"),
             )
 
 

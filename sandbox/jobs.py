@@ -18,6 +18,7 @@ from .contract import JOB_KINDS, Job, JobSpec
 
 __all__ = [
     "ACTION_OF",
+    "AUDIT_ACTION_OF",
     "CLASS_PRIORITY",
     "JOB_CLASS",
     "PARKED_STATES",
@@ -57,6 +58,21 @@ ACTION_OF: dict[str, str | None] = {
     "tool_call": None,
     "auth_check": None,
     "engagement_poll": None,
+}
+#: job kind → the audit action its events are written under (docs/contracts.md): a dead letter
+#: and a fail-closed follow-up are audited under the action of the job's work, never its kind
+AUDIT_ACTION_OF: dict[str, str] = {
+    "publish": "post.create",
+    "canary": "post.create",
+    "reply": "reply.create",
+    "dm": "dm.send",
+    "like": "like.create",
+    "generate_text": "llm.complete",
+    "generate_image": "image.generate",
+    "generate_video": "video.generate",
+    "tool_call": "tool.call",
+    "auth_check": "auth.check",
+    "engagement_poll": "engagement.poll",
 }
 TERMINAL_STATES = frozenset(
     {"succeeded", "failed", "dead_letter", "cancelled", "needs_human_confirm"}
@@ -122,6 +138,8 @@ class JobRecord:
     approved: bool = False
     #: why a job is blocked/held (kill_switch, mode:read_only, tenancy, …)
     hold_reason: str | None = None
+    #: outbound requests sent so far, over all runs and scopes: each one's span id
+    spans: int = 0
 
     @property
     def kind(self) -> str:

@@ -35,7 +35,7 @@ from .controls import Controls
 from .defects import Defects
 from .egress import EgressGuard
 from .errors import Blocked
-from .jobs import JobRecord, JobStore
+from .jobs import AUDIT_ACTION_OF, JobRecord, JobStore
 from .keyring import Keyring
 from .lanes.api import LaneDeps
 from .lanes.base import Lane
@@ -279,7 +279,7 @@ class Platform:
     def _dead_letter(self, job: JobRecord) -> None:
         self.audit.record(
             client_id=job.spec.client_id, platform=job.spec.platform or "-", account_id=job.spec.account_id,
-            action=job.kind, phase="outcome", outcome="dead_letter", job_id=job.id,
+            action=AUDIT_ACTION_OF.get(job.kind, job.kind), phase="outcome", outcome="dead_letter", job_id=job.id,
             idempotency_key=job.idempotency_key, trace_id=job.trace_id, error=job.last_error,
         )  # fmt: skip
 

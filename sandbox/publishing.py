@@ -13,7 +13,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from .errors import Ambiguous, Deferred, Fatal, JobInterrupt, NeedsHumanConfirm, Retryable
-from .jobs import JobRecord
+from .jobs import AUDIT_ACTION_OF, JobRecord
 from .keyring import TenancyMismatch
 from .lanes.base import Credential, Lane, SendResult
 from .scope import JobScope
@@ -30,14 +30,7 @@ MAX_REFUSED_LOOKUPS = 10
 MAX_LOOKUP_WAIT_S = 900.0
 
 #: job kind → the audit action of its side effect
-KIND_AUDIT_ACTION: dict[str, str] = {
-    "publish": "post.create",
-    "canary": "post.create",
-    "auth_check": "auth.check",
-    "reply": "reply.create",
-    "dm": "dm.send",
-    "like": "like.create",
-}
+KIND_AUDIT_ACTION: dict[str, str] = AUDIT_ACTION_OF
 
 
 class PublishHandlers:

@@ -54,7 +54,6 @@ class JobScope:
         self.service = service
         self.account_id = account_id
         self.lane = lane
-        self._span = 0
 
     # gate -----------------------------------------------------------------------------------
     def check(self, action: str) -> None:
@@ -182,9 +181,14 @@ class JobScope:
         )
 
     def headers(self) -> dict[str, str]:
-        """A fresh ``traceparent`` (same trace, new span) and the job's idempotency key."""
-        self._span += 1
-        span = (self.job.seq << 16) | (self.job.attempts << 8) | (self._span & 0xFF)
+        """A fresh ``traceparent`` (same trace, new span) and the job's idempotency key.
+
+        The span id counts the job's requests over all its runs and scopes (an engagement poll
+        reads every account at once, a retried job runs again with the same attempt number):
+        no two requests of a trace share one.
+        """
+        self.job.spans += 1
+        span = (self.job.seq << 32) | (self.job.spans & 0xFFFFFFFF)
         return {
             "traceparent": self.job.traceparent(span or 1),
             "idempotency-key": self.job.idempotency_key,

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from .contract import JobSpec
 from .defects import Defect
 from .errors import Fatal, Held, Retryable
-from .jobs import JobRecord
+from .jobs import AUDIT_ACTION_OF, JobRecord
 
 if TYPE_CHECKING:
     from .platform import Platform
@@ -317,12 +317,8 @@ async def _maybe_await(value: Any) -> None:
 # --- wiring into a platform --------------------------------------------------------------------
 
 #: job kind → the audit action of the side effect a tool result may feed
-_FOLLOWUP_ACTION = {
-    "publish": "post.create",
-    "reply": "reply.create",
-    "dm": "dm.send",
-    "like": "like.create",
-}
+#: the audit action of a follow-up's work (every job kind has one: ``then`` is a validated JobSpec)
+_FOLLOWUP_ACTION = AUDIT_ACTION_OF
 
 
 def _summary(data: Mapping[str, Any]) -> str:

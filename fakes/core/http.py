@@ -441,6 +441,7 @@ class FakeService:
             fault_kind=call.fault.kind if call.fault else None,
             user_agent=_intern(_get(h, b"user-agent")),
             started=call.started,
+            traceparent=_get(h, b"traceparent"),
         )
 
     def _finish(self, call: Call, resp: Response) -> None:

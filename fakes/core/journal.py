@@ -30,6 +30,8 @@ class JournalEntry(NamedTuple):
     #: when the request arrived (``t`` is when it was answered): a judge asking what the
     #: platform knew when it sent a request reads this, not ``t``
     started: float | None = None
+    #: the request's W3C ``traceparent`` header, when it sent one
+    traceparent: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as a JSON-ready dict."""

@@ -81,6 +81,8 @@ class JournalRow(TypedDict, total=False):
     fault_kind: str | None
     #: when the request arrived at the fake (``t`` is when it was answered)
     started: float | None
+    #: the request's W3C ``traceparent`` header, when it sent one
+    traceparent: str | None
 
 
 class AuditRow(TypedDict, total=False):

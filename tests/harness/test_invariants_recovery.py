@@ -4,6 +4,8 @@ healthy one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from _recordkit import SECRET, T0, aud, intent, led, record
 
 from harness.judge.invariants import evaluate
@@ -426,3 +428,139 @@ def test_an_audit_event_naming_no_reported_job_or_another_clients_is_a_violation
     }
     fine = record(audit=[aud(1, 60, job="j-1", resource="r1")], jobs=jobs)
     assert evaluate({"name": "jobs_within_the_contract"}, fine).verdict == "held"
+
+
+def test_an_audit_event_under_a_job_kind_is_outside_the_contract() -> None:
+    # a dead letter and a fail-closed follow-up written under the job's kind (publish) match no
+    # detection rule (RB-02 looks for post.create dead letters) and no coverage count
+    jobs = [
+        {"id": "j-1", "kind": "publish", "state": "dead_letter", "client_id": "acme"},
+        {"id": "j-2", "kind": "tool_call", "state": "awaiting_approval", "client_id": "acme"},
+    ]
+    dead = aud(1, 60, job="j-1", action="publish", outcome="dead_letter", proof={})
+    blocked = aud(2, 70, job="j-2", action="publish", outcome="blocked", proof={})
+    rec = record(audit=[dead, blocked], jobs=jobs)
+    r = evaluate({"name": "jobs_within_the_contract"}, rec)
+    assert r.verdict == "violated"
+    assert [(v.phrase.split(" (")[0], v.ref) for v in r.violations] == [
+        (
+            "written under action 'publish', not one the contract defines",
+            "ae-000001 (publish, job_id j-1)",
+        ),
+        (
+            "written under action 'publish', not one the contract defines",
+            "ae-000002 (publish, job_id j-2)",
+        ),
+    ]
+    # the same trail under the work's actions; the reference platform's own actions count too
+    fixed = [
+        {**dead, "action": "post.create"},
+        {**blocked, "action": "post.create"},
+        aud(3, 95, job="j-2", action="engagement.poll", outcome="dead_letter", proof={}),
+    ]
+    ok = evaluate({"name": "jobs_within_the_contract"}, record(audit=fixed, jobs=jobs))
+    assert ok.verdict == "held", ok.detail
+
+
+def test_every_job_kind_has_an_audit_action_the_judge_accepts() -> None:
+    from harness.judge.invariants.recovery import EVENT_ACTIONS
+    from sandbox.contract import JOB_KINDS
+    from sandbox.jobs import AUDIT_ACTION_OF
+
+    assert set(AUDIT_ACTION_OF) == set(JOB_KINDS)
+    assert set(AUDIT_ACTION_OF.values()) <= set(EVENT_ACTIONS)
+
+
+# --- requests_traced_to_their_jobs ----------------------------------------------------------------
+
+TRACE = "ab" * 16
+
+
+def _req(
+    n: int, span: int, *, key: str = "k-j-1", trace: str = TRACE, retry: int | None = None
+) -> dict[str, Any]:
+    return {
+        "seq": n,
+        "t": T0 + n,
+        "fake": "x",
+        "method": "POST",
+        "path": "/2/tweets",
+        "route": "tweets.create",
+        "status": 201,
+        "account_id": "acme-x",
+        "request_id": f"req-{n}",
+        "retry_count": retry,
+        "idempotency_key": key,
+        "traceparent": f"00-{trace}-{span:016x}-01",
+    }
+
+
+def test_requests_sharing_a_span_off_their_jobs_trace_or_malformed_are_violations() -> None:
+    audit = [{**aud(1, 60, job="j-1", resource="r1"), "trace_id": TRACE}]
+    # every span id the same (span | 0xFF…: the mutant of JobRecord.traceparent), a request of
+    # the job under another trace, an all-zero span id
+    rows = [
+        _req(1, 0xFFFFFFFFFFFFFFFF),
+        _req(2, 0xFFFFFFFFFFFFFFFF),
+        _req(3, 7, trace="cd" * 16),
+        _req(4, 0),
+    ]
+    r = judge("requests_traced_to_their_jobs", record(audit=audit, journal=rows))
+    assert r.verdict == "violated"
+    assert [v.phrase.split(" (")[0] for v in r.violations] == [
+        "sharing span id ffffffffffffffff of trace " + TRACE + " with request req-1",
+        f"carrying trace {'cd' * 16} though the platform audits its job",
+        "carrying a traceparent outside W3C Trace Context",
+    ]
+
+
+def test_requests_each_with_its_own_span_of_their_jobs_trace_hold() -> None:
+    audit = [{**aud(1, 60, job="j-1", resource="r1"), "trace_id": TRACE}]
+    # an SDK's resend (retry count 1) is the same request; a poll's reads carry no audited key
+    rows = [_req(1, 1), _req(2, 2), _req(3, 2, retry=1), _req(4, 3, key="poll:1", trace="ef" * 16)]
+    r = judge("requests_traced_to_their_jobs", record(audit=audit, journal=rows))
+    assert r.verdict == "held", r.detail
+    assert judge("requests_traced_to_their_jobs", record()).verdict == "not_applicable"
+
+
+# --- dead_letters_alerted ---------------------------------------------------------------------
+
+
+def _dead(n: int, at: float) -> dict[str, Any]:
+    return {"id": f"j-{n}", "kind": "publish", "state": "dead_letter", "updated_at": T0 + at}
+
+
+def _alert(n: int, at: float, name: str = "dead_letters_rising") -> dict[str, Any]:
+    return {"seq": n, "t": T0 + at, "name": name, "severity": "ticket", "labels": {}, "message": ""}
+
+
+def test_a_burst_of_dead_letters_without_the_alert_is_a_violation() -> None:
+    jobs = [
+        _dead(1, 600),
+        _dead(2, 700),
+        _dead(3, 800),
+        _dead(4, 2000),
+        _dead(5, 2100),
+        _dead(6, 2200),
+    ]
+    # the first burst was alerted; the second only by another alert (the mark never counted)
+    rec = record(
+        jobs=jobs, alerts=[_alert(1, 830), _alert(2, 2210, "rate_limited")], end_t=T0 + 3600
+    )
+    r = judge("dead_letters_alerted", rec)
+    assert r.verdict == "violated"
+    assert [v.ref for v in r.violations] == ["T+36m40s"]
+    assert "without an alert matching 'dead_letters*' within 2m" in r.violations[0].phrase
+    rec = record(jobs=jobs, alerts=[_alert(1, 830), _alert(2, 2230)], end_t=T0 + 3600)
+    assert judge("dead_letters_alerted", rec).verdict == "held"
+
+
+def test_dead_letters_too_few_or_too_late_to_alert_are_not_judged() -> None:
+    spread = [_dead(1, 0), _dead(2, 700), _dead(3, 1400)]  # never 3 within 10 minutes
+    assert judge("dead_letters_alerted", record(jobs=spread, end_t=T0 + 3600)).verdict == (
+        "not_applicable"
+    )
+    late = [_dead(1, 3500), _dead(2, 3510), _dead(3, 3520)]  # the drill ended before +2 min
+    assert judge("dead_letters_alerted", record(jobs=late, end_t=T0 + 3600)).verdict == (
+        "not_applicable"
+    )

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from fnmatch import fnmatchcase
 from itertools import pairwise
 from typing import Literal
 from urllib.parse import unquote
 
 from pydantic import Field
 
-from sandbox.contract import JOB_KINDS, JobState
+from sandbox.contract import AUDIT_ACTIONS, JOB_KINDS, JobState
 
 from ...durations import format_duration
 from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
-from ..rows import JobRow, JournalRow, Json, json_object, number
+from ..rows import AuditRow, JobRow, JournalRow, Json, json_object, number
 from ..secrets import SecretHit, SecretIndex
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
@@ -22,6 +23,7 @@ from ._facts import evidence, facts, noun_of
 
 __all__ = [
     "TERMINAL_STATES",
+    "dead_letters_alerted",
     "every_job_terminal_after_healing",
     "jobs_within_the_contract",
     "no_job_left_behind",
@@ -30,6 +32,7 @@ __all__ = [
     "no_unexpected_errors",
     "no_unverified_publish_reported_live",
     "queue_freshness_restored",
+    "requests_traced_to_their_jobs",
     "retries_within_policy",
 ]
 
@@ -466,6 +469,21 @@ def no_job_left_behind(record: DrillRecord, p: LeftBehindParams) -> Findings | N
 
 #: every state a job may be in (``sandbox.contract.JobState``)
 JOB_STATES: tuple[str, ...] = JobState.__args__  # type: ignore[attr-defined]
+#: the actions an audit event may carry: the contract's, and the reference platform's own
+#: (docs/contracts.md: egress refusals, a dead-lettered auth check or engagement poll)
+EVENT_ACTIONS: tuple[str, ...] = (*AUDIT_ACTIONS, "http.request", "auth.check", "engagement.poll")
+
+
+def _action_breach(a: AuditRow) -> str | None:
+    """How an audit event's action leaves the contract, or None (phase and outcome:
+    ``every_side_effect_audited``)."""
+    action = a.get("action")
+    if action in EVENT_ACTIONS:
+        return None
+    return (
+        f"written under action {action!r}, not one the contract defines (a job kind is no "
+        f"action; valid: {', '.join(EVENT_ACTIONS)})"
+    )
 
 
 #: how the runner names an exception no handler expected (``internal: <type>: <message>``)
@@ -521,7 +539,12 @@ def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplic
 
 @invariant()
 def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotApplicable:
-    """Every job the platform reports has a kind and a state of the platform contract.
+    """Every job and audit event the platform reports stays within the platform contract.
+
+    A job has a kind and a state of the contract; an audit event an action the contract defines
+    (a dead letter or a fail-closed follow-up written under the job's kind, ``publish``, is one
+    no detection rule, ``vibedrill coverage`` or judge matches: RB-02's dead-letter symptom
+    looks for ``post.create``).
 
     A state outside ``JobState`` (a typo, another spelling) is one no operator filter, runner
     check or judge knows: a job in it is neither waiting, running nor done for anyone reading it.
@@ -534,7 +557,10 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
     jobs = {str(j.get("id")): j for j in record.jobs}
     for i, a in enumerate(record.audit):
         job = jobs.get(str(a.get("job_id")))
-        if job is None:
+        breach = _action_breach(a)
+        if breach is not None:
+            phrase = breach
+        elif job is None:
             phrase = "naming no job the platform reports"
         elif a.get("client_id") is not None and job.get("client_id") not in (
             None,
@@ -571,7 +597,144 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
         len(record.jobs) + len(record.audit),
         out,
         f"all {len(record.jobs)} jobs have a kind and a state of the contract, and all "
-        f"{len(record.audit)} audit events name one of them",
+        f"{len(record.audit)} audit events an action of the contract and a job among them",
+    )
+
+
+#: a W3C ``traceparent`` of version 00: trace id, parent (span) id, flags
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+
+
+@invariant()
+def requests_traced_to_their_jobs(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """Every request the platform sends for its work can be traced: a W3C ``traceparent`` of
+    the job's trace, with a span id of its own.
+
+    Ground truth is the fakes' journal (the header as it reached them). A malformed header, or
+    an all-zero trace or span id, is one a tracing backend drops; a request carrying a job's
+    idempotency key names the trace the platform audits that job under; and no two requests of
+    a trace share a span id — a span id names one request, or a slow call, a 429 or a
+    double post cannot be told from its neighbours in the trace (an SDK's own resend, marked by
+    its retry count, is the same request).
+    """
+    traces: dict[str, set[str]] = {}
+    for a in record.audit:
+        key = a.get("idempotency_key")
+        if key is not None and a.get("trace_id"):
+            traces.setdefault(str(key), set()).add(str(a.get("trace_id")))
+    out: list[Violation] = []
+    first: dict[tuple[str, str], int] = {}
+    checked = 0
+    for i, r in enumerate(record.journal):
+        header = r.get("traceparent")
+        if header is None:
+            continue
+        checked += 1
+        m = _TRACEPARENT.fullmatch(header)
+        trace, span = (m.group(1), m.group(2)) if m else ("", "")
+        key = r.get("idempotency_key")
+        if m is None or int(trace, 16) == 0 or int(span, 16) == 0:
+            phrase = f"carrying a traceparent outside W3C Trace Context ({header!r})"
+        elif key is not None and str(key) in traces and trace not in traces[str(key)]:
+            phrase = (
+                f"carrying trace {trace} though the platform audits its job (idempotency key "
+                f"{key}) under {', '.join(sorted(traces[str(key)]))}"
+            )
+        elif (trace, span) in first and not r.get("retry_count"):
+            j = first[(trace, span)]
+            phrase = (
+                f"sharing span id {span} of trace {trace} with request "
+                f"{record.journal[j].get('request_id')} ({record.journal[j].get('route')})"
+            )
+        else:
+            if not r.get("retry_count"):
+                first[(trace, span)] = i
+            continue
+        out.append(
+            Violation(
+                float(r.get("t") or record.end_t),
+                ("request", "requests"),
+                phrase,
+                f"{r.get('request_id')} ({r.get('fake')} {r.get('route')})",
+                evidence("journal.jsonl", i),
+            )
+        )
+    if checked == 0:
+        return NotApplicable("no request carried a traceparent")
+    return Findings(
+        checked,
+        out,
+        f"all {checked} traced requests carry their job's trace, each with a span id of its own",
+    )
+
+
+class DeadLetterAlertParams(Params):
+    """Parameters of ``dead_letters_alerted``."""
+
+    alert: str = Field(
+        "dead_letters*", description="glob of the alert's name (RB-02's dead-letter symptom)"
+    )
+    min_dead_letters: int = Field(
+        3, ge=1, description="dead letters within window_s that call for the alert"
+    )
+    window_s: float = Field(600.0, gt=0, description="the window the dead letters fall in")
+    within_s: float = Field(
+        120.0,
+        ge=0,
+        description="how soon after the dead letter that completes the count the alert fires",
+    )
+
+
+@invariant(DeadLetterAlertParams)
+def dead_letters_alerted(record: DrillRecord, p: DeadLetterAlertParams) -> Findings | NotApplicable:
+    """Lost work pages someone: when ``min_dead_letters`` jobs are dead-lettered within
+    ``window_s``, the platform raises the dead-letter alert within ``within_s`` (or already
+    raised it in the window before).
+
+    A dead letter is work the platform gave up on; the alert is how the on-call engineer hears
+    of it (RB-02 detects on it). The dead letters are the jobs the platform reports in that
+    state at the end (a dead letter is final: its last update is when it was given up).
+    """
+    times = sorted(
+        float(j.get("updated_at") or record.end_t)
+        for j in record.jobs
+        if str(j.get("state")) == "dead_letter"
+    )
+    n = p.min_dead_letters
+    due = [
+        times[k]
+        for k in range(n - 1, len(times))
+        if times[k] - times[k - n + 1] <= p.window_s and times[k] + p.within_s <= record.end_t
+    ]
+    if not due:
+        return NotApplicable(
+            f"the platform never dead-lettered {n} jobs within {format_duration(p.window_s)}"
+        )
+    alerts = [
+        float(a.get("t") or 0.0) for a in record.alerts if fnmatchcase(str(a.get("name")), p.alert)
+    ]
+    out: list[Violation] = []
+    quiet_until = float("-inf")
+    for t in due:
+        if t <= quiet_until or any(t - p.window_s <= at <= t + p.within_s for at in alerts):
+            continue
+        quiet_until = t + p.window_s  # one finding per window of silence
+        out.append(
+            Violation(
+                t,
+                ("dead-letter burst", "dead-letter bursts"),
+                f"without an alert matching {p.alert!r} within {format_duration(p.within_s)} "
+                f"({n} jobs dead-lettered within {format_duration(p.window_s)}; "
+                f"{len(alerts)} such alerts in the whole drill)",
+                format_offset(record.offset(t)),
+                "evidence/alerts.jsonl",
+            )
+        )
+    return Findings(
+        len(due),
+        out,
+        f"every burst of {n} dead letters within {format_duration(p.window_s)} raised an alert "
+        f"matching {p.alert!r} ({len(alerts)} raised)",
     )
 
 
