@@ -180,6 +180,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "no_unexpected_errors",
     "nothing_reaches_a_host_it_was_not_given",
     "pacing_in_force",
+    "publish_failures_alerted",
     "requests_traced_to_their_jobs",
     "retries_within_policy",
     "runbook_steps_applied",

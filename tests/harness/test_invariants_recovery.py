@@ -379,6 +379,47 @@ def test_expected_errors_hold_and_no_error_is_not_applicable():
     )
 
 
+# --- publish_failures_alerted ----------------------------------------------------------
+
+
+def publish(n: int, at: float, outcome: str, platform: str = "x") -> dict:
+    a = aud(n, at, job=f"j-{n}", outcome=outcome, proof={})
+    a["platform"] = platform
+    return a
+
+
+def alert(n: int, at: float, platform: str) -> dict:
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "name": "publish_error_rate_high",
+        "severity": "page",
+        "labels": {"platform": platform},
+        "message": "m",
+    }
+
+
+def test_a_burst_of_failing_publishes_without_its_alert_is_a_violation():
+    # five of six X publishes fail between T+10m and T+15m; the alert fired for instagram only
+    audit = [publish(1, 590, "success")] + [publish(n, 600 + 60 * n, "failed") for n in range(2, 7)]
+    rec = record(audit=audit, alerts=[alert(1, 1000, "instagram")])
+    r = judge("publish_failures_alerted", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 publish failure burst on x without an alert matching 'publish_error*' within 2m (5 of "
+        "6 publishes failed within 10m; 0 such alerts in the whole drill): ids T+16m00s"
+    )
+    rec2 = record(audit=audit, alerts=[alert(1, 1000, "x")])
+    assert judge("publish_failures_alerted", rec2).verdict == "held"
+
+
+def test_failures_that_are_few_or_a_small_share_are_not_applicable():
+    audit = [publish(n, 600 + 10 * n, "success") for n in range(1, 20)] + [
+        publish(n, 800 + 10 * n, "failed") for n in range(20, 25)
+    ]
+    assert judge("publish_failures_alerted", record(audit=audit)).verdict == "not_applicable"
+
+
 # --- queue_freshness_restored ----------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "no_side_effect_while_toolgate_failing",
     "no_unexpected_errors",
     "no_unverified_publish_reported_live",
+    "publish_failures_alerted",
     "queue_freshness_restored",
     "requests_traced_to_their_jobs",
     "retries_within_policy",
@@ -735,6 +736,93 @@ def dead_letters_alerted(record: DrillRecord, p: DeadLetterAlertParams) -> Findi
         out,
         f"every burst of {n} dead letters within {format_duration(p.window_s)} raised an alert "
         f"matching {p.alert!r} ({len(alerts)} raised)",
+    )
+
+
+class PublishAlertParams(Params):
+    """Parameters of ``publish_failures_alerted``."""
+
+    alert: str = Field(
+        "publish_error*", description="glob of the alert's name (RB-02's error-rate symptom)"
+    )
+    min_failures: int = Field(5, ge=1, description="failed publishes within window_s on a platform")
+    min_rate: float = Field(
+        0.5, gt=0, le=1, description="… that are at least this share of its publishes then"
+    )
+    window_s: float = Field(600.0, gt=0, description="the window the failures fall in")
+    within_s: float = Field(
+        120.0, ge=0, description="how soon after the failure that completes the count it fires"
+    )
+
+
+@invariant(PublishAlertParams)
+def publish_failures_alerted(
+    record: DrillRecord, p: PublishAlertParams
+) -> Findings | NotApplicable:
+    """Failing publishes page someone: when at least ``min_failures`` publishes on a platform
+    fail within ``window_s`` and they are at least ``min_rate`` of its publishes in that window,
+    the platform raises its publish error alert for that platform within ``within_s`` (or had
+    already raised it in the window before).
+
+    The publishes and their failures are the platform's own audit (``post.create`` outcomes);
+    the alert is what its metrics make of them — a publish failure that is audited but not
+    counted (a metric label misspelt, a mark dropped) leaves the on-call engineer blind to an
+    outage RB-02 is written for.
+    """
+    outcomes: dict[str, list[tuple[float, bool]]] = {}
+    for a in record.audit:
+        if (
+            a.get("action") == "post.create"
+            and a.get("phase") == "outcome"
+            and a.get("outcome") in ("success", "failed", "dead_letter")
+        ):
+            outcomes.setdefault(str(a.get("platform")), []).append(
+                (float(a["t"]), a.get("outcome") != "success")
+            )
+    alerts: dict[str | None, list[float]] = {}
+    for al in record.alerts:
+        if fnmatchcase(str(al.get("name")), p.alert):
+            where = dict(al.get("labels") or {}).get("platform")
+            alerts.setdefault(where, []).append(float(al.get("t") or 0.0))
+    out: list[Violation] = []
+    checked = 0
+    for platform, rows in sorted(outcomes.items()):
+        rows.sort()
+        fails = [t for t, failed in rows if failed]
+        said = alerts.get(platform, []) + alerts.get(None, [])
+        quiet_until = float("-inf")
+        for k in range(p.min_failures - 1, len(fails)):
+            t = fails[k]
+            if t - fails[k - p.min_failures + 1] > p.window_s or t + p.within_s > record.end_t:
+                continue
+            all_ = sum(1 for u, _ in rows if t - p.window_s <= u <= t)
+            bad = sum(1 for u in fails if t - p.window_s <= u <= t)
+            if bad < p.min_rate * all_:
+                continue
+            checked += 1
+            if t <= quiet_until or any(t - p.window_s <= at <= t + p.within_s for at in said):
+                continue
+            quiet_until = t + p.window_s  # one finding per window of silence
+            out.append(
+                Violation(
+                    t,
+                    ("publish failure burst", "publish failure bursts"),
+                    f"on {platform} without an alert matching {p.alert!r} within "
+                    f"{format_duration(p.within_s)} ({bad} of {all_} publishes failed within "
+                    f"{format_duration(p.window_s)}; {len(said)} such alerts in the whole drill)",
+                    format_offset(record.offset(t)),
+                    "evidence/alerts.jsonl",
+                )
+            )
+    if checked == 0:
+        return NotApplicable(
+            f"no platform had {p.min_failures} publishes fail within "
+            f"{format_duration(p.window_s)}, {p.min_rate:.0%} of its publishes"
+        )
+    return Findings(
+        checked,
+        out,
+        f"every burst of failing publishes raised an alert matching {p.alert!r}",
     )
 
 
