@@ -572,3 +572,23 @@ def test_an_attempt_never_closed_by_an_outcome_is_a_violation_unless_the_drill_j
     r = verdict("every_side_effect_audited", rec)
     assert r.verdict == "violated" and r.count == 1
     assert "attempt without an outcome (post.create on x, job j-1)" in r.detail
+
+
+def test_a_tool_or_provider_call_made_without_its_attempt_is_a_violation_a_refusal_is_not():
+    def call(n: int, at: float, action: str, outcome: str, phase: str = "outcome") -> dict:
+        a = aud(n, at, job=f"j-{n % 10}", action=action, platform="toolgate", outcome=outcome)
+        return {**a, "phase": phase, "proof": {"request_id": f"req-{n}"}}
+
+    rec = record(
+        audit=[
+            call(1, 60, "tool.call", None, phase="attempt"),  # type: ignore[arg-type]
+            call(11, 61, "tool.call", "success"),  # closes j-1's attempt
+            call(2, 70, "tool.call", "success"),  # j-2: no attempt
+            call(3, 80, "llm.complete", "blocked"),  # refused before it was sent
+        ]
+    )
+    r = verdict("every_side_effect_audited", rec)
+    assert r.verdict == "violated" and r.count == 1
+    assert (
+        "closing no attempt (tool.call success on toolgate" in r.detail and "ae-000002" in r.detail
+    )

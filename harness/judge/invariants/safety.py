@@ -37,6 +37,12 @@ __all__ = [
 ]
 
 
+#: audit actions of calls to providers and tools: each one is made afresh, after its attempt
+CALL_ACTIONS: frozenset[str] = frozenset(
+    {"llm.complete", "image.generate", "video.generate", "tool.call"}
+)
+
+
 def _switch(k: KillInterval) -> str:
     return "the global kill switch" if not k.scope else f"the kill switch for {k.label()}"
 
@@ -280,6 +286,9 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
         )
     # every attempt is closed by an outcome of the same job, action and platform: an attempt
     # left open means an outcome (a failure, a refusal) was never audited
+    # … and every provider or tool call that ran closes an attempt: each such call is made afresh
+    # (never resumed from an earlier run), and its attempt is what shows it in flight (spend
+    # held against a budget, a call a kill switch meets); only a refusal before it is sent has none
     opened: dict[tuple[object, ...], list[int]] = {}
     for j, a in enumerate(record.audit):
         k: tuple[object, ...] = (a.get("job_id"), a.get("action"), a.get("platform"))
@@ -287,6 +296,17 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
             opened.setdefault(k, []).append(j)
         elif a.get("phase", "outcome") == "outcome" and opened.get(k):
             opened[k].pop(0)
+        elif a.get("action") in CALL_ACTIONS and a.get("outcome") in ("success", "failed"):
+            out.append(
+                Violation(
+                    float(a.get("t") or record.end_t),
+                    ("AuditEvent", "AuditEvents"),
+                    f"closing no attempt ({a.get('action')} {a.get('outcome')} on "
+                    f"{a.get('platform')}: a call made without its attempt audited)",
+                    str(a.get("event_id")),
+                    evidence("audit.jsonl", j),
+                )
+            )
     for key, left in opened.items():
         for j in left:
             a = record.audit[j]
