@@ -209,6 +209,11 @@ def test_every_side_effect_with_one_claim_holds_including_providers_by_request_i
         ],
         audit=[
             aud(1, 61, job="j-1", resource="r1"),
+            {
+                **aud(3, 69, job="j-2", action="llm.complete", platform="openai", proof={}),
+                "phase": "attempt",
+                "outcome": None,
+            },
             aud(
                 2,
                 71,
