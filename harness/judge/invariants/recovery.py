@@ -669,6 +669,24 @@ def requests_traced_to_their_jobs(record: DrillRecord, p: Params) -> Findings | 
     )
 
 
+class _Silence:
+    """Bursts no alert answered: an alert ``window_s`` before a burst or ``within_s`` after it
+    answers it, and a silent burst is reported once per window of silence."""
+
+    def __init__(self, alerts: list[float], window_s: float, within_s: float) -> None:
+        self.alerts, self.window_s, self.within_s = alerts, window_s, within_s
+        self.until = float("-inf")
+
+    def new(self, t: float) -> bool:
+        """Whether the burst completed at ``t`` is a new finding (and start its window)."""
+        if t <= self.until or any(
+            t - self.window_s <= at <= t + self.within_s for at in self.alerts
+        ):
+            return False
+        self.until = t + self.window_s
+        return True
+
+
 class DeadLetterAlertParams(Params):
     """Parameters of ``dead_letters_alerted``."""
 
@@ -715,11 +733,10 @@ def dead_letters_alerted(record: DrillRecord, p: DeadLetterAlertParams) -> Findi
         float(a.get("t") or 0.0) for a in record.alerts if fnmatchcase(str(a.get("name")), p.alert)
     ]
     out: list[Violation] = []
-    quiet_until = float("-inf")
+    silence = _Silence(alerts, p.window_s, p.within_s)
     for t in due:
-        if t <= quiet_until or any(t - p.window_s <= at <= t + p.within_s for at in alerts):
+        if not silence.new(t):
             continue
-        quiet_until = t + p.window_s  # one finding per window of silence
         out.append(
             Violation(
                 t,
@@ -790,7 +807,7 @@ def publish_failures_alerted(
         rows.sort()
         fails = [t for t, failed in rows if failed]
         said = alerts.get(platform, []) + alerts.get(None, [])
-        quiet_until = float("-inf")
+        silence = _Silence(said, p.window_s, p.within_s)
         for k in range(p.min_failures - 1, len(fails)):
             t = fails[k]
             if t - fails[k - p.min_failures + 1] > p.window_s or t + p.within_s > record.end_t:
@@ -800,9 +817,8 @@ def publish_failures_alerted(
             if bad < p.min_rate * all_:
                 continue
             checked += 1
-            if t <= quiet_until or any(t - p.window_s <= at <= t + p.within_s for at in said):
+            if not silence.new(t):
                 continue
-            quiet_until = t + p.window_s  # one finding per window of silence
             out.append(
                 Violation(
                     t,
