@@ -194,12 +194,36 @@ def _specs(record: DrillRecord, defaults: Sequence[str]) -> list[InvariantSpec]:
     return specs + [InvariantSpec(name=n) for n in defaults if n not in named]
 
 
+#: the invariants that read ``DrillRecord.artifacts`` (the only field a report's drafts change)
+READS_ARTIFACTS = frozenset({"no_secret_in_artifacts"})
+
+
+def _reusable(
+    reuse: Verdict | None, record: DrillRecord, specs: Sequence[InvariantSpec]
+) -> list[InvariantResult | None]:
+    """For each of ``specs``, its result in ``reuse`` when it stands unchanged, else None.
+
+    Only when ``reuse`` is a verdict of this drill (its id and timeline hash) and judged the
+    same specs (one result per spec, same names and scopes, in order) — a spec that failed to
+    parse or evaluate there has no result, and then nothing is reused."""
+    none: list[InvariantResult | None] = [None] * len(specs)
+    if reuse is None or len(reuse.invariants) != len(specs):
+        return none
+    if reuse.drill_id != record.drill_id or reuse.timeline_sha256 != record.timeline.sha256():
+        return none
+    same = [(r.name, r.scope, r.max) for r in reuse.invariants]
+    if same != [(s.name, s.scope, s.max) for s in specs]:
+        return none
+    return [None if r.name in READS_ARTIFACTS else r for r in reuse.invariants]
+
+
 def judge(
     record: DrillRecord,
     *,
     error: str | None = None,
     extra: Mapping[str, Json] | None = None,
     defaults: Sequence[str] = DEFAULT_INVARIANTS,
+    reuse: Verdict | None = None,
 ) -> Verdict:
     """Judge a drill record: invariants, reached checks, expectations, metrics, verdict.
 
@@ -207,6 +231,10 @@ def judge(
     else was found). Never raises for a bad invariant spec: that becomes an ``error`` verdict too.
     ``defaults`` are judged besides the scenario's own invariants (a load test, which judges
     only the invariants it names, passes none).
+
+    ``reuse`` is the verdict of this same record before its ``artifacts`` (the report drafts)
+    were added: every invariant that does not read artifacts (all but :data:`READS_ARTIFACTS`)
+    keeps its result from there instead of being judged again.
     """
     results: list[InvariantResult] = []
     problems = [error] if error else []
@@ -214,7 +242,10 @@ def judge(
         specs = _specs(record, defaults)
     except InvariantError as e:
         specs, problems = [], [*problems, str(e)]
-    for spec in specs:
+    for spec, old in zip(specs, _reusable(reuse, record, specs), strict=True):
+        if old is not None:
+            results.append(old)
+            continue
         try:
             results.append(evaluate(spec, record))
         except InvariantError as e:

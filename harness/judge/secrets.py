@@ -14,6 +14,12 @@ How: every n-gram of every secret part goes into one dict (n-gram → secret). A
 secret lies inside a run of characters that secret parts are made of (hex digits for the fakes'
 tokens), so only those runs are scanned, one dict lookup per position — linear in the text, no
 matter how many secrets the drill knows.
+
+Most such runs hold no secret at all (trace ids, span ids, content hashes), so each run is first
+probed at every ``s``-th position only, with the shorter ``m``-grams of the secret parts
+(``m = n - s + 1``): any n characters of a secret starting at ``i`` cover ``s`` consecutive
+positions, one of them a probe, and the probe's m characters lie inside those n — so a run
+without a probe hit holds no fragment, and only runs with one are scanned position by position.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ __all__ = ["FRAGMENT_CHARS", "SecretHit", "SecretIndex", "public_prefix", "secre
 
 #: the shortest run of a secret's secret part that counts as a leak
 FRAGMENT_CHARS = 12
+
+#: how long the probes of a run are (a hex probe of 6 is 24 bits: a rare false hit, never a miss)
+_PROBE_CHARS = 6
 
 #: ``xat-``, ``linkedinrt-``, ``sk-openai-``: words ending in ``-`` at the start of a token
 _PREFIX = re.compile(r"(?:[A-Za-z]+-)+")
@@ -82,6 +91,12 @@ class SecretIndex:
                 self._grams.setdefault(body[i : i + n], k)
         cls = "".join(re.escape(c) for c in sorted(chars))
         self._runs = re.compile(f"[{cls}]{{{n},}}") if cls else None
+        #: the probe stride and the probes' shorter grams (see the module's docstring)
+        self._step = max(1, n - _PROBE_CHARS + 1)
+        m = n - self._step + 1
+        self._probes: frozenset[str] = frozenset(
+            g[i : i + m] for g in self._grams for i in range(n - m + 1)
+        )
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
@@ -90,10 +105,14 @@ class SecretIndex:
         """(secret index, start, end) of every maximal stretch of ``text`` made of one secret's n-grams."""
         out: list[tuple[int, int, int]] = []
         if self._runs is not None:
-            n, grams = self.n, self._grams
+            n, grams, probes, step = self.n, self._grams, self._probes, self._step
+            pm = n - step + 1
             for m in self._runs.finditer(text):
+                a, b = m.start(), m.end()
+                if not any(text[p : p + pm] in probes for p in range(a, b - pm + 1, step)):
+                    continue
                 cur: tuple[int, int, int] | None = None
-                for i in range(m.start(), m.end() - n + 1):
+                for i in range(a, b - n + 1):
                     k = grams.get(text[i : i + n])
                     if k is None:
                         continue

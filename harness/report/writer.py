@@ -43,9 +43,12 @@ def render_report(
     drafts = render_evidence(record, first)
     drafts["postmortem.md"] = render_markdown(record, first)
     judged = dataclasses.replace(record, artifacts={**record.artifacts, **drafts})
-    verdict = judge(judged, error=error)
-    files = render_evidence(record, verdict)
-    files["postmortem.md"] = render_markdown(record, verdict)
+    verdict = judge(judged, error=error, reuse=first)
+    if verdict == first:  # the drafts are the files (both are pure functions of record, verdict)
+        files = drafts
+    else:
+        files = render_evidence(record, verdict)
+        files["postmortem.md"] = render_markdown(record, verdict)
     files["postmortem.html"] = render_html(record, verdict)
     files["junit.xml"] = render_junit(verdict)
     files["verdict.json"] = json.dumps(verdict.to_json(), indent=2, ensure_ascii=False) + "\n"

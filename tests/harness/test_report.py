@@ -148,3 +148,50 @@ def test_a_bad_scenario_leaves_only_its_message(tmp_path: Path):
     )
     assert [p.name for p in (tmp_path / "bad").iterdir()] == ["error.txt"]
     assert path.read_text().endswith("fault kind\n")
+
+
+def test_a_secret_only_the_drafted_report_carries_is_caught_and_the_report_says_so(tmp_path: Path):
+    """The judge runs again over the drafts: a secret in no row but in the title the postmortem
+    and the bundle repeat is a violation, and the files written are rendered for that verdict."""
+    rec = drill_record(leaked=False)
+    scenario = {**rec.scenario, "title": f"RB-01 drill (token {SECRET[4:24]})"}
+    rec = drill_record(leaked=False, scenario=scenario)
+    rep = write_report(rec, tmp_path)
+    verdict = json.loads((rep.dir / "verdict.json").read_text())
+    assert verdict["verdict"] == "violated"
+    secret = next(i for i in verdict["invariants"] if i["name"] == "no_secret_in_artifacts")
+    assert secret["verdict"] == "violated" and "postmortem.md" in secret["detail"]
+    for f in rep.dir.rglob("*"):
+        if f.is_file():
+            assert SECRET[4:24] not in f.read_text(), f
+    postmortem = (rep.dir / "postmortem.md").read_text()
+    assert "**Verdict** violated" in postmortem and "Verdict: **violated**" in postmortem
+    assert json.loads((rep.dir / "evidence/bundle.json").read_text())["verdict"] == "violated"
+
+
+def test_judging_again_with_the_first_verdict_gives_the_verdict_of_judging_afresh():
+    from harness.judge.judgement import READS_ARTIFACTS, judge
+
+    for rec in (drill_record(), drill_record(leaked=False), drill_record(detected=False)):
+        first = judge(rec)
+        assert judge(rec, reuse=first) == first
+        # a stale verdict for other specs is not reused: results follow the record's own specs
+        other = judge(drill_record(leaked=False, steady=False))
+        assert judge(rec, reuse=other) == first
+    assert set(READS_ARTIFACTS) == {"no_secret_in_artifacts"}
+
+
+def test_only_the_invariants_in_reads_artifacts_read_a_records_artifacts():
+    """A new invariant that reads the drafts must be judged again over them (READS_ARTIFACTS)."""
+    import importlib
+    import inspect
+
+    from harness.judge.invariants import REGISTRY
+    from harness.judge.judgement import READS_ARTIFACTS
+
+    def source(defined_at: str) -> str:
+        module, _, name = defined_at.rpartition(".")
+        return inspect.getsource(getattr(importlib.import_module(module), name))
+
+    readers = {n for n, inv in REGISTRY.items() if "artifacts" in source(inv.defined_at)}
+    assert readers == READS_ARTIFACTS

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.judge.secrets import FRAGMENT_CHARS, SecretIndex, public_prefix, secret_fp
 from harness.report.evidence import scrub
@@ -85,3 +87,44 @@ def test_many_secrets_in_a_large_text():
 def test_a_fragment_threshold_below_four_is_refused():
     with pytest.raises(ValueError, match="at least 4"):
         SecretIndex(TOKENS, n=3)
+
+
+def _every_position(index: SecretIndex, text: str) -> list[tuple[int, int, int]]:
+    """The definition of SecretIndex.spans, without its probes: every n-gram looked up."""
+    out: list[tuple[int, int, int]] = []
+    cur: tuple[int, int, int] | None = None
+    for i in range(len(text) - index.n + 1):
+        k = index._grams.get(text[i : i + index.n])
+        if k is None:
+            continue
+        if cur is not None and cur[0] == k and i <= cur[2]:
+            cur = (k, cur[1], i + index.n)
+        else:
+            if cur is not None:
+                out.append(cur)
+            cur = (k, i, i + index.n)
+    if cur is not None:
+        out.append(cur)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(st.integers(0, len(TOKENS)), st.integers(0, 40), st.integers(0, 40)),
+        min_size=1,
+        max_size=4,
+    ),
+    pad=st.lists(st.text("0123456789abcdef -", max_size=25), min_size=5, max_size=5),
+)
+def test_a_fragment_anywhere_inside_a_run_of_hex_is_found_as_by_a_scan_of_every_position(
+    pieces, pad
+):
+    """The run probes skip runs without a secret; they never skip a fragment, at any offset."""
+    secrets = [*TOKENS, KEY]
+    index = SecretIndex(secrets)
+    text = pad[0]
+    for j, (k, a, length) in enumerate(pieces):
+        body = secrets[k][len(public_prefix(secrets[k])) :]
+        text += body[a : a + length] + pad[j + 1]
+    assert index.spans(text) == _every_position(index, text)
