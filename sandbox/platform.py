@@ -421,7 +421,7 @@ class Platform:
         for c in self.settings.clients:
             b = self.controls.budget_for(c.client_id)
             if b.client_usd:
-                spent = tm.spend_usd.labels(c.client_id)._value.get()
+                spent = tm.spend_usd.labels(c.client_id).get()
                 if spent >= r.spend_fraction * b.client_usd:
                     fire(
                         "spend_high",
