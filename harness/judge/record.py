@@ -15,6 +15,8 @@ can look for them; it is never written out (:meth:`DrillRecord.to_json` leaves i
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypedDict
@@ -373,6 +375,31 @@ class DrillRecord:
         ends = [e.t for e in self.timeline.of_kind("fault.healed", "defect.deactivated")]
         end = max(ends) if ends and max(ends) >= min(starts) else self.end_t
         return (min(starts), end)
+
+    #: the row lists :meth:`dumped` serialises
+    DUMPED = ("ledger", "journal", "audit", "control_changes", "alerts", "jobs")
+
+    def dumped(self, name: str) -> tuple[str, ...]:
+        """Each row of the list ``name`` (one of :data:`DUMPED`) as the JSON line the report's
+        evidence holds (sorted keys, ``default=str``, not ASCII-escaped), made once per record:
+        the secret scan and the evidence writer both read them, and the rows do not change."""
+        if name not in self.DUMPED:
+            raise ValueError(f"{name!r} is not a dumped row list; valid: {', '.join(self.DUMPED)}")
+        memo: dict[str, tuple[str, ...]] = self.__dict__.setdefault("_dumped", {})
+        got = memo.get(name)
+        if got is None:
+            rows: list[Mapping[str, object]] = getattr(self, name)
+            got = memo[name] = tuple(
+                json.dumps(r, sort_keys=True, default=str, ensure_ascii=False) for r in rows
+            )
+        return got
+
+    def with_artifacts(self, artifacts: Mapping[str, str]) -> DrillRecord:
+        """This record with ``artifacts`` (a report's drafts) instead of its own; the rows are the
+        same, and so are their :meth:`dumped` lines (shared, not made again)."""
+        new = dataclasses.replace(self, artifacts=dict(artifacts))
+        new.__dict__["_dumped"] = self.__dict__.setdefault("_dumped", {})
+        return new
 
     def fault_rows(self) -> list[FaultRow]:
         """Every fault rule ever installed, merged from ``fault_rules`` and ``fault_history``."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -98,11 +99,50 @@ class SecretIndex:
             g[i : i + m] for g in self._grams for i in range(n - m + 1)
         )
 
+        #: texts already scanned (a report's rows are judged twice and its files scrubbed after
+        #: being judged): text → spans, the largest ones only, up to MEMO_CHARS in all
+        self._memo: dict[str, tuple[tuple[int, int, int], ...]] = {}
+        self._memo_chars = 0
+
+    #: texts shorter than this are scanned again rather than remembered
+    MEMO_MIN_CHARS = 4096
+    #: characters of text remembered at most (the oldest texts go first)
+    MEMO_CHARS = 32_000_000
+
+    @classmethod
+    def of(cls, secrets: Iterable[str]) -> SecretIndex:
+        """The index of these secrets: the one built last time when they are the same secrets
+        (a drill's judge and its report writer ask for the same one)."""
+        key = tuple(dict.fromkeys(s for s in secrets if s))
+        with _LOCK:
+            got = _INDEXES.get(key)
+            if got is None:
+                got = cls(key)
+                _INDEXES.clear()  # one drill's secrets at a time: the texts it remembers go too
+                _INDEXES[key] = got
+        return got
+
     def __bool__(self) -> bool:
         return bool(self.secrets)
 
     def spans(self, text: str) -> list[tuple[int, int, int]]:
         """(secret index, start, end) of every maximal stretch of ``text`` made of one secret's n-grams."""
+        if len(text) < self.MEMO_MIN_CHARS:
+            return self._spans(text)
+        got = self._memo.get(text)
+        if got is None:
+            got = tuple(self._spans(text))
+            with _LOCK:
+                while self._memo and self._memo_chars + len(text) > self.MEMO_CHARS:
+                    oldest = next(iter(self._memo))
+                    del self._memo[oldest]
+                    self._memo_chars -= len(oldest)
+                if len(text) <= self.MEMO_CHARS and text not in self._memo:
+                    self._memo[text] = got
+                    self._memo_chars += len(text)
+        return list(got)
+
+    def _spans(self, text: str) -> list[tuple[int, int, int]]:
         out: list[tuple[int, int, int]] = []
         if self._runs is not None:
             n, grams, probes, step = self.n, self._grams, self._probes, self._step
@@ -165,3 +205,8 @@ class SecretIndex:
             pos = b
         parts.append(text[pos:])
         return "".join(parts)
+
+
+#: the index :meth:`SecretIndex.of` built last, by its secrets
+_INDEXES: dict[tuple[str, ...], SecretIndex] = {}
+_LOCK = threading.Lock()

@@ -46,8 +46,12 @@ def utc(t: float | None, with_date: bool = False) -> str:
 def scrub(text: str, secrets: tuple[str, ...] | SecretIndex) -> str:
     """Replace every known secret by ``[redacted fp_…]`` (longest first) and every run of 12
     characters of one (past its public prefix) by ``[redacted part of fp_…]``."""
-    index = secrets if isinstance(secrets, SecretIndex) else SecretIndex(secrets)
+    index = secrets if isinstance(secrets, SecretIndex) else SecretIndex.of(secrets)
     return index.scrub(text)
+
+
+def _lines(dumped: Iterable[str]) -> str:
+    return "".join(d + "\n" for d in dumped)
 
 
 def _jsonl(rows: Iterable[Mapping[str, object]]) -> str:
@@ -296,19 +300,19 @@ def render_evidence(record: DrillRecord, verdict: Verdict) -> dict[str, str]:
     sample = audit_sample(record, verdict)
     return {
         "evidence/timeline.jsonl": record.timeline.to_jsonl(),
-        "evidence/ledger.jsonl": _jsonl(record.ledger),
-        "evidence/journal.jsonl": _jsonl(record.journal),
-        "evidence/audit.jsonl": _jsonl(record.audit),
+        "evidence/ledger.jsonl": _lines(record.dumped("ledger")),
+        "evidence/journal.jsonl": _lines(record.dumped("journal")),
+        "evidence/audit.jsonl": _lines(record.dumped("audit")),
         "evidence/audit-sample.jsonl": _jsonl([{"line": i + 1, **a} for i, a in sample]),
-        "evidence/controls.jsonl": _jsonl(record.control_changes),
+        "evidence/controls.jsonl": _lines(record.dumped("control_changes")),
         "evidence/control-requests.jsonl": _jsonl(record.control_requests),
         "evidence/controls-state.json": canonical_json(
             {"start": record.controls_at_start, "end": record.controls_at_end}
         )
         + "\n",
-        "evidence/alerts.jsonl": _jsonl(record.alerts),
+        "evidence/alerts.jsonl": _lines(record.dumped("alerts")),
         "evidence/faults.jsonl": _jsonl(record.fault_rows()),
-        "evidence/jobs.jsonl": _jsonl(record.jobs),
+        "evidence/jobs.jsonl": _lines(record.dumped("jobs")),
         "evidence/workload.jsonl": _jsonl(record.workload),
         "evidence/metrics.csv": _metrics_csv(record),
         "evidence/trace-ids.txt": "".join(t + "\n" for t in _trace_ids(record)),

@@ -9,7 +9,6 @@ scrubbing, so a leak is reported.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ def render_report(
     first = judge(record, error=error)
     drafts = render_evidence(record, first)
     drafts["postmortem.md"] = render_markdown(record, first)
-    judged = dataclasses.replace(record, artifacts={**record.artifacts, **drafts})
+    judged = record.with_artifacts({**record.artifacts, **drafts})
     verdict = judge(judged, error=error, reuse=first)
     if verdict == first:  # the drafts are the files (both are pure functions of record, verdict)
         files = drafts
@@ -52,7 +51,7 @@ def render_report(
     files["postmortem.html"] = render_html(record, verdict)
     files["junit.xml"] = render_junit(verdict)
     files["verdict.json"] = json.dumps(verdict.to_json(), indent=2, ensure_ascii=False) + "\n"
-    secrets = SecretIndex(record.secrets)
+    secrets = SecretIndex.of(record.secrets)
     return verdict, {k: scrub(v, secrets) for k, v in files.items()}
 
 

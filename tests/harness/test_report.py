@@ -195,3 +195,19 @@ def test_only_the_invariants_in_reads_artifacts_read_a_records_artifacts():
 
     readers = {n for n, inv in REGISTRY.items() if "artifacts" in source(inv.defined_at)}
     assert readers == READS_ARTIFACTS
+
+
+def test_a_records_rows_are_dumped_once_as_the_evidence_lines_and_shared_with_its_drafts(
+    tmp_path: Path,
+):
+    rec = drill_record()
+    lines = rec.dumped("audit")
+    assert lines == tuple(
+        json.dumps(a, sort_keys=True, default=str, ensure_ascii=False) for a in rec.audit
+    )
+    judged = rec.with_artifacts({"postmortem.md": "draft"})
+    assert judged.dumped("audit") is lines and judged.artifacts == {"postmortem.md": "draft"}
+    rep = write_report(rec, tmp_path)
+    assert (rep.dir / "evidence/audit.jsonl").read_text().splitlines() == list(lines)
+    with pytest.raises(ValueError, match="'workload' is not a dumped row list; valid: ledger"):
+        rec.dumped("workload")

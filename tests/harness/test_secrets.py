@@ -128,3 +128,19 @@ def test_a_fragment_anywhere_inside_a_run_of_hex_is_found_as_by_a_scan_of_every_
         body = secrets[k][len(public_prefix(secrets[k])) :]
         text += body[a : a + length] + pad[j + 1]
     assert index.spans(text) == _every_position(index, text)
+
+
+def test_a_text_scanned_again_gives_the_same_spans_and_the_memory_stays_bounded():
+    index = SecretIndex.of([*TOKENS, KEY])
+    assert SecretIndex.of([*TOKENS, KEY]) is index
+    body = TOKENS[3][len(public_prefix(TOKENS[3])) :]
+    texts = [f"{RNG.getrandbits(64):016x} " * 400 + body[k : k + 14] for k in range(6)]
+    first = [index.spans(t) for t in texts]
+    first[0].clear()  # a caller's list is its own
+    again = [index.spans(t) for t in texts]
+    assert again == [SecretIndex([*TOKENS, KEY]).spans(t) for t in texts]
+    assert all(len(s) == 1 for s in again)
+    index.MEMO_CHARS = 2 * len(texts[0])
+    for t in texts:
+        index.spans(t + " ")
+        assert index._memo_chars <= index.MEMO_CHARS

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from pydantic import Field
@@ -218,31 +219,37 @@ def _secret_phrase(hit: SecretHit) -> str:
 def no_secret_in_artifacts(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
     """No known secret — whole, or any run of 12 characters of it past its public prefix such as
     ``xat-`` — appears in any audit event, log, alert, timeline event, job or report artifact."""
-    index = SecretIndex(record.secrets)
+    index = SecretIndex.of(record.secrets)
     if not index:
         return NotApplicable("the drill knows no secret to look for")
-    sources: list[tuple[str, list[tuple[float, str]]]] = [
-        ("audit.jsonl", [(float(a.get("t", record.end_t)), _dump(a)) for a in record.audit]),
-        ("timeline.jsonl", [(e.t, _dump(e.to_json())) for e in record.timeline]),
-        ("alerts.jsonl", [(float(a.get("t", record.end_t)), _dump(a)) for a in record.alerts]),
+
+    def at(rows: Sequence[Mapping[str, Any]]) -> list[float]:
+        return [float(r.get("t", record.end_t)) for r in rows]
+
+    sources: list[tuple[str, list[float], Sequence[str]]] = [
+        ("audit.jsonl", at(record.audit), record.dumped("audit")),
         (
-            "controls.jsonl",
-            [(float(c.get("t", record.end_t)), _dump(c)) for c in record.control_changes],
+            "timeline.jsonl",
+            [e.t for e in record.timeline],
+            [_dump(e.to_json()) for e in record.timeline],
         ),
-        ("journal.jsonl", [(float(j.get("t", record.end_t)), _dump(j)) for j in record.journal]),
-        ("ledger.jsonl", [(float(e.get("t", record.end_t)), _dump(e)) for e in record.ledger]),
+        ("alerts.jsonl", at(record.alerts), record.dumped("alerts")),
+        ("controls.jsonl", at(record.control_changes), record.dumped("control_changes")),
+        ("journal.jsonl", at(record.journal), record.dumped("journal")),
+        ("ledger.jsonl", at(record.ledger), record.dumped("ledger")),
         (
             "jobs.jsonl",
-            [(float(j.get("updated_at") or record.end_t), _dump(j)) for j in record.jobs],
+            [float(j.get("updated_at") or record.end_t) for j in record.jobs],
+            record.dumped("jobs"),
         ),
     ]
     out: list[Violation] = []
     checked = 0
-    for name, rows in sources:
-        checked += len(rows)
-        if not index.spans("\n".join(text for _, text in rows)):
+    for name, times, texts in sources:
+        checked += len(texts)
+        if not index.spans("\n".join(texts)):
             continue
-        for i, (t, text) in enumerate(rows):
+        for i, (t, text) in enumerate(zip(times, texts, strict=True)):
             for hit in index.find(text):
                 ref = evidence(name, i)
                 out.append(Violation(t, ("record", "records"), _secret_phrase(hit), ref, ref))
