@@ -495,12 +495,12 @@ class DrillEngine(DrillState):
         while self.now() < deadline:
             await asyncio.sleep(30.0)
             await self.watch.poll_once()
-            pending = [
-                j
-                for j in await self.platform_client.jobs()
-                if j.state in ("queued", "scheduled", "running", "retry_wait")
-            ]
-            if not pending:
+            # one state at a time, stopping at the first that has a job: the platform builds
+            # only the jobs asked for (the drill's hundreds of finished ones are not pending)
+            for state in ("running", "retry_wait", "queued", "scheduled"):
+                if await self.platform_client.jobs(state):
+                    break
+            else:
                 break
 
     async def _verify(self) -> None:
