@@ -114,7 +114,9 @@ class _ApiClient(httpx.AsyncClient):
         return hit
 
     def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
-        """:meth:`httpx.AsyncClient.build_request`, with each URL (and params) parsed once."""
+        """:meth:`httpx.AsyncClient.build_request`, with each URL (and params) parsed once, and
+        the request built in one step when nothing of the client's own is to merge but its
+        headers and timeout (see :meth:`_build`)."""
         if isinstance(url, str):
             s = url
             url = self._url(s, lambda: httpx.URL(s))
@@ -128,8 +130,48 @@ class _ApiClient(httpx.AsyncClient):
                         (s, items), lambda: httpx.URL(base, params=httpx.QueryParams(params))
                     )
                     kwargs["params"] = None
+        if isinstance(url, httpx.URL) and url.is_absolute_url and _FAST_KEYS.issuperset(kwargs):
+            return self._build(method, url, **kwargs)
         return super().build_request(method, url, **kwargs)
 
+    def _build(
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        content: Any = None,
+        data: Any = None,
+        json: Any = None,
+        params: Any = None,
+        headers: Any = None,
+        timeout: Any = httpx.USE_CLIENT_DEFAULT,
+    ) -> httpx.Request:
+        """The request httpx's ``build_request`` makes for an absolute URL, no cookies, files or
+        extensions, and a client with no params, cookies or base URL of its own: the client's
+        headers without those the request sets (by name, any case), then the request's, in
+        order; the timeout as an extension. One header list instead of httpx's three (client
+        copy, merge, request copy), each header normalised once."""
+        if self.params or self.cookies or str(self.base_url):
+            return super().build_request(
+                method, url, content=content, data=data, json=json, params=params,
+                headers=headers, timeout=timeout,
+            )  # fmt: skip
+        mine = self.headers.raw
+        if headers:
+            given = httpx.Headers(headers)
+            names = {k.lower() for k, _ in given.raw}
+            raw = [h for h in mine if h[0].lower() not in names] + given.raw
+        else:
+            raw = mine
+        t = self.timeout if timeout is httpx.USE_CLIENT_DEFAULT else httpx.Timeout(timeout)
+        return httpx.Request(
+            method, url, content=content, data=data, json=json, params=params,
+            headers=raw, extensions={"timeout": t.as_dict()},
+        )  # fmt: skip
+
+
+#: the ``build_request`` arguments :meth:`_ApiClient._build` takes (any other: httpx builds it)
+_FAST_KEYS = frozenset({"content", "data", "json", "params", "headers", "timeout"})
 
 #: query parameter values whose (hashable) identity decides the query string
 _PLAIN = (str, int, float, bool, type(None))

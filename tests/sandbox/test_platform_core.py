@@ -517,6 +517,33 @@ async def test_the_platform_client_builds_the_requests_plain_httpx_builds() -> N
                 b.url.raw_path,
                 b.headers.raw,
             ), (url, params)
+    # bodies, headers that replace the client's own (in any case), a timeout of the request's
+    bodies: list[dict[str, Any]] = [
+        {"json": {"text": "héllo", "n": [1, 2]}},
+        {"data": {"grant_type": "refresh_token", "refresh_token": "r t"}},
+        {"content": b"raw bytes"},
+        {"json": None, "timeout": 2.5},
+        {"timeout": httpx.Timeout(1.0, connect=0.5)},
+    ]
+    heads: list[Any] = [
+        None,
+        {},
+        {"User-Agent": "rtv/1", "ACCEPT": "application/json", "traceparent": "00-ab-cd-01"},
+        [("X-Dup", "1"), ("x-dup", "2"), ("Authorization", "Bearer t")],
+        httpx.Headers({"Content-Type": "text/plain"}),
+    ]
+    for body in bodies:
+        for h in heads:
+            for method in ("GET", "POST"):
+                a = mine.build_request(method, cases[0][0], headers=h, **body)
+                b = plain.build_request(method, cases[0][0], headers=h, **body)
+                assert (a.method, str(a.url), a.headers.raw, a.read(), a.extensions) == (
+                    b.method,
+                    str(b.url),
+                    b.headers.raw,
+                    b.read(),
+                    b.extensions,
+                ), (body, h)
     for bad in ("https://api.x.com/\x01", "https://api.x.com:abc/"):
         with pytest.raises(httpx.InvalidURL):
             mine.build_request("GET", bad)
