@@ -103,6 +103,8 @@ class _ApiClient(httpx.AsyncClient):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._urls: dict[Any, httpx.URL] = {}
+        #: requests built by :meth:`_build` itself (the rest by httpx)
+        self.built_fast = 0
 
     def _url(self, key: Any, make: Callable[[], httpx.URL]) -> httpx.URL:
         hit = self._urls.get(key)
@@ -130,8 +132,11 @@ class _ApiClient(httpx.AsyncClient):
                         (s, items), lambda: httpx.URL(base, params=httpx.QueryParams(params))
                     )
                     kwargs["params"] = None
-        if isinstance(url, httpx.URL) and url.is_absolute_url and _FAST_KEYS.issuperset(kwargs):
-            return self._build(method, url, **kwargs)
+        if isinstance(url, httpx.URL) and url.is_absolute_url:
+            # httpx's own ``request()`` passes every argument, unused ones as None
+            given = {k: v for k, v in kwargs.items() if v is not None or k in _FAST_KEYS}
+            if _FAST_KEYS.issuperset(given):
+                return self._build(method, url, **given)
         return super().build_request(method, url, **kwargs)
 
     def _build(
@@ -156,6 +161,7 @@ class _ApiClient(httpx.AsyncClient):
                 method, url, content=content, data=data, json=json, params=params,
                 headers=headers, timeout=timeout,
             )  # fmt: skip
+        self.built_fast += 1
         mine = self.headers.raw
         if headers:
             given = httpx.Headers(headers)

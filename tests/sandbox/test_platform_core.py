@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from typing import Any
 
 import httpx
 import pytest
@@ -532,11 +533,16 @@ async def test_the_platform_client_builds_the_requests_plain_httpx_builds() -> N
         [("X-Dup", "1"), ("x-dup", "2"), ("Authorization", "Bearer t")],
         httpx.Headers({"Content-Type": "text/plain"}),
     ]
+    built = mine.built_fast
     for body in bodies:
         for h in heads:
             for method in ("GET", "POST"):
-                a = mine.build_request(method, cases[0][0], headers=h, **body)
-                b = plain.build_request(method, cases[0][0], headers=h, **body)
+                # as httpx's own request() calls it: every argument, the unused ones None
+                full = {"files": None, "cookies": None, "extensions": None, **body}
+                a = mine.build_request(method=method, url=cases[0][0], headers=h, **full)
+                b = plain.build_request(method=method, url=cases[0][0], headers=h, **full)
+                assert isinstance(a, httpx.Request) and mine.built_fast == built + 1
+                built += 1
                 assert (a.method, str(a.url), a.headers.raw, a.read(), a.extensions) == (
                     b.method,
                     str(b.url),
