@@ -28,6 +28,7 @@ __all__ = [
     "install_browser_lane",
     "load_served_world",
     "make_platform",
+    "memory_store",
     "platform_settings",
     "serve_platform",
     "served_roster",
@@ -57,6 +58,14 @@ def make_platform(
     return Platform(
         settings, secrets, transport=transport, now=now, seed=seed, defects=tuple(defects)
     )
+
+
+def memory_store() -> Any:
+    """Storage for an in-process platform that a drill restarts (``sandbox.storage``, in memory):
+    jobs, audit and controls, as a served platform keeps them in its SQLite file."""
+    from sandbox.storage import SqliteStore
+
+    return SqliteStore(":memory:")
 
 
 def platform_settings(roster_json: dict[str, Any], **overrides: Any) -> tuple[Any, Any]:

@@ -369,6 +369,47 @@ class Controls:
             return self.client_budgets[client_id]
         return self.budget
 
+    # persistence ----------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Everything a restart must keep, as JSON: the change log and every control's state
+        (:meth:`restore` puts it back; ``sandbox.storage`` writes it after every change)."""
+        return {
+            "changes": [c.model_dump(mode="json") for c in self.changes],
+            "kill_switches": [list(k) for k in self.kill_switches],
+            "lanes": dict(self.lanes),
+            "modes": [[c, p, m] for (c, p), m in self.modes.items()],
+            "read_only_lanes": [list(x) for x in self.read_only_lanes],
+            "paused": sorted(self.paused),
+            "pacing": {p: v.model_dump(mode="json") for p, v in self.pacing.items()},
+            "blueprints": dict(self.blueprints),
+            "trigger_lock_global": self.trigger_lock_global,
+            "trigger_lock_clients": sorted(self.trigger_lock_clients),
+            "provider_routing": {k: list(v) for k, v in self.provider_routing.items()},
+            "budget": self.budget.model_dump(mode="json"),
+            "client_budgets": {
+                k: v.model_dump(mode="json") for k, v in self.client_budgets.items()
+            },
+        }
+
+    def restore(self, doc: dict[str, Any]) -> None:
+        """Put back a :meth:`state` (a platform restarted on its storage). Listeners are not
+        told: nothing changed, the platform only remembers."""
+        self.changes = [ControlChange.model_validate(c) for c in doc["changes"]]
+        self.kill_switches = {(k[0], k[1], k[2], k[3]) for k in doc["kill_switches"]}
+        self.lanes = dict(doc["lanes"])
+        self.modes = {(c, p): m for c, p, m in doc["modes"]}
+        self.read_only_lanes = {(p, lane) for p, lane in doc["read_only_lanes"]}
+        self.paused = set(doc["paused"])
+        self.pacing = {p: PacingSettings.model_validate(v) for p, v in doc["pacing"].items()}
+        self.blueprints = dict(doc["blueprints"])
+        self.trigger_lock_global = bool(doc["trigger_lock_global"])
+        self.trigger_lock_clients = set(doc["trigger_lock_clients"])
+        self.provider_routing = {k: tuple(v) for k, v in doc["provider_routing"].items()}
+        self.budget = BudgetSettings.model_validate(doc["budget"])
+        self.client_budgets = {
+            k: BudgetSettings.model_validate(v) for k, v in doc["client_budgets"].items()
+        }
+
     # snapshot -------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """The whole control state as JSON (``controls()`` on the platform contract)."""

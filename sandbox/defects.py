@@ -160,6 +160,12 @@ class KillSwitchIgnoredByEngagement(
 # ---- the browser lane's defects (sandbox.lanes.browser) ----------------------------------------
 
 
+class ControlsForgottenOnRestart(Defect, name="controls_forgotten_on_restart", runbook="RB-02"):
+    """A platform restarted on its storage restores its jobs and audit log but not its controls:
+    every kill switch, mode, pause, cap and budget an operator set before the restart is gone
+    and the work they held goes out (RB-02 Fix: a deploy or crash mid-incident)."""
+
+
 class BrowserProfileMixup(Defect, name="browser_profile_mixup", runbook="RB-01"):
     """Browser profile selection reuses a warm profile of another client on the same platform for
     every 2nd browser job, and trusts a warm profile without re-checking whose session it holds:

@@ -317,11 +317,13 @@ class EngagementComponent:
     # loop -----------------------------------------------------------------------------------
     async def start(self) -> None:
         """Start the poll loop (if an interval is set)."""
-        self._pending_polls = {
-            j.id
-            for j in self.p.jobs.all()
-            if j.kind == "engagement_poll" and j.state in _POLL_PENDING
-        }  # jobs restored from storage
+        polls = [j for j in self.p.jobs.all() if j.kind == "engagement_poll"]
+        self._pending_polls = {j.id for j in polls if j.state in _POLL_PENDING}  # restored
+        # a platform restarted on its storage counts on from its last poll: ``poll:N`` again
+        # would be the old job's idempotency key, and no poll would run until N was passed
+        # (found by ``ctl_restart_mid_incident``: engagement silently stopped after a restart)
+        done = (j.idempotency_key.partition(":")[2] for j in polls)
+        self._polls = max([self._polls, *(int(n) for n in done if n.isdigit())])
         if self.poll_interval_s > 0 and self._task is None:
             self._task = asyncio.create_task(self._loop(), name="vibedrill-engagement")
 

@@ -47,6 +47,7 @@ from .publishing import PublishHandlers
 from .runner import CURRENT_JOB, Runner
 from .scope import JobScope
 from .settings import SOCIAL_PLATFORMS, CredentialSecret, Settings
+from .storage import SqliteStore
 from .telemetry import Telemetry
 
 __all__ = ["COMPONENT_MODULES", "Platform"]
@@ -296,6 +297,28 @@ class Platform:
             f"lane: {platform} is routed to the browser lane, which is not available",
             reason="lane_unavailable",
         )
+
+    def attach_storage(self, store: SqliteStore) -> dict[str, int]:
+        """Restore what ``store`` holds (jobs, audit, controls) and persist every later change;
+        call before :meth:`start`. Returns what was restored."""
+        forget = self.defects.on("controls_forgotten_on_restart")
+        restored = store.attach(self.jobs, self.audit, None if forget else self.controls)
+        # LinkedIn has no "my posts' comments" feed: the lane reads the posts it published, so a
+        # restarted platform names them again (else comments on them go unanswered for good)
+        linkedin = self.lanes["linkedin"]
+        posted = sorted(
+            (j for j in self.jobs.all() if j.kind == "publish" and j.spec.platform == "linkedin"),
+            key=lambda j: (j.updated_at, j.seq),
+        )
+        for j in posted:
+            urn = j.result.get("resource_id")
+            if urn and j.spec.account_id and isinstance(linkedin, LinkedInLane):
+                linkedin.remember(j.spec.account_id, str(urn))
+        for c, p, a, acc in self.controls.kill_switches:
+            scope = {"client_id": c, "platform": p, "action": a, "account_id": acc}
+            label = ",".join(f"{k}={v}" for k, v in sorted(scope.items()) if v is not None)
+            self.telemetry.kill_switch_state.labels(label or "global").set(1)
+        return restored
 
     def _on_control(self, ch: ControlChange) -> None:
         if ch.control == "kill_switch":

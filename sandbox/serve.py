@@ -130,7 +130,7 @@ def served_app(platform: Platform, store: SqliteStore | None = None) -> Starlett
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if store is not None:
-            store.attach(platform.jobs, platform.audit)
+            platform.attach_storage(store)
         await platform.start()
         try:
             yield

@@ -1,4 +1,4 @@
-"""SQLite persistence of jobs and the audit log, for the served platform (survives a restart).
+"""SQLite persistence of jobs, the audit log and the controls (a platform survives a restart).
 
 In-process drills keep everything in memory; a served platform attaches a :class:`SqliteStore`
 to its :class:`~sandbox.jobs.JobStore` and :class:`~sandbox.audit.AuditLog`: every job state
@@ -6,6 +6,9 @@ change is upserted and every audit event appended, in the same thread as the cha
 fast enough for a served platform's rates and the write is durable before the next await).
 On start, :meth:`SqliteStore.load` puts jobs and events back; a job caught ``running`` by the
 restart goes back to ``queued`` so it is retried (its idempotency key guards the side effect).
+The control state (kill switches, modes, pauses, caps, budgets, locks, routing, and the change
+log) is written after every change and put back before the runner starts: a platform restarted
+in the middle of an incident keeps the kill switches it was given.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from .audit import AuditLog
 from .contract import AuditEvent, JobSpec
+from .controls import Controls
 from .jobs import JobRecord, JobStore
 
 __all__ = ["SqliteStore"]
@@ -26,6 +30,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS controls (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);
 """
 _JOB_FIELDS = tuple(f.name for f in fields(JobRecord))
 
@@ -73,7 +78,19 @@ class SqliteStore:
             "INSERT OR REPLACE INTO audit (seq, doc) VALUES (?, ?)", (ev.seq, ev.model_dump_json())
         )
 
+    def save_controls(self, controls: Controls) -> None:
+        """Write the whole control state (after every change: a few kB, rarely)."""
+        self.db.execute(
+            "INSERT INTO controls (id, doc) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
+            (json.dumps(controls.state(), separators=(",", ":")),),
+        )
+
     # reading ---------------------------------------------------------------------------------
+    def controls_state(self) -> dict[str, Any] | None:
+        """The stored control state, if any was stored."""
+        row = self.db.execute("SELECT doc FROM controls WHERE id = 1").fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
     def jobs(self) -> list[JobRecord]:
         """Every stored job, in intake order."""
         return [_job_of(doc) for (doc,) in self.db.execute("SELECT doc FROM jobs ORDER BY seq")]
@@ -92,9 +109,16 @@ class SqliteStore:
         return {"jobs": int(j), "audit": int(a)}
 
     # attaching -------------------------------------------------------------------------------
-    def load(self, jobs: JobStore, audit: AuditLog) -> dict[str, int]:
-        """Restore stored jobs and events into empty stores; returns what was restored."""
-        n_jobs = n_events = 0
+    def load(
+        self, jobs: JobStore, audit: AuditLog, controls: Controls | None = None
+    ) -> dict[str, int]:
+        """Restore stored jobs, events and controls into empty stores; returns what was restored."""
+        n_jobs = n_events = n_changes = 0
+        if controls is not None:
+            state = self.controls_state()
+            if state is not None:
+                controls.restore(state)
+                n_changes = len(controls.changes)
         for ev in self.events():
             audit.restore(ev)
             n_events += 1
@@ -104,11 +128,18 @@ class SqliteStore:
                 rec.last_error = "interrupted by a platform restart"
             jobs.restore(rec)
             n_jobs += 1
-        return {"jobs": n_jobs, "audit": n_events}
+        out = {"jobs": n_jobs, "audit": n_events}
+        if controls is not None:
+            out["control_changes"] = n_changes
+        return out
 
-    def attach(self, jobs: JobStore, audit: AuditLog) -> dict[str, int]:
+    def attach(
+        self, jobs: JobStore, audit: AuditLog, controls: Controls | None = None
+    ) -> dict[str, int]:
         """Load what is stored, then persist every later change; returns what was restored."""
-        restored = self.load(jobs, audit)
+        restored = self.load(jobs, audit, controls)
         jobs.on_change.append(self.save_job)
         audit.on_append.append(self.append_event)
+        if controls is not None:
+            controls.listeners.append(lambda _change: self.save_controls(controls))
         return restored

@@ -22,7 +22,7 @@ from sandbox.client import HttpPlatformClient
 
 from ..durations import format_duration
 from ..errors import DrillError
-from ..platform_adapter import make_platform, platform_settings
+from ..platform_adapter import make_platform, memory_store, platform_settings
 from ..runbooks import ActionContext, runbooks
 from ..scenario import Scenario
 from .browser import hooks_for, is_browser_scenario
@@ -61,6 +61,7 @@ class _Levers:
         self.heal = engine._heal
         self.snapshot = engine._snapshot
         self.sync_controls = engine.watch.sync_controls
+        self.restart = engine._restart
 
 
 class DrillEngine(DrillState):
@@ -79,6 +80,10 @@ class DrillEngine(DrillState):
         #: what was put back on a served platform after the drill (see ``restore_controls``)
         self.restored: list[str] = []
         self.controls_at_rest: dict[str, Any] = {}
+        #: the in-process platform's settings and secrets, its storage and how often it restarted
+        self._made: tuple[Any, Any] = (None, None)
+        self._store: Any = None
+        self._restarts = 0
 
     def interrupt(self, signum: int = 2) -> None:
         """Stop the drill (signal handler): the run is cancelled and what it has is written.
@@ -242,13 +247,19 @@ class DrillEngine(DrillState):
                 seed=self.seed,
                 defects=self.defects,
             )
+            self._made = (settings, secrets)
+            if any(step.do == "platform.restart" for step in s.operator):
+                # kept as a served platform keeps it, so that a restart has something to restore
+                self._store = memory_store()
+                self.platform.attach_storage(self._store)
             self.lane.install(self.platform)
             await _maybe_await(self.platform.start())
             self.platform_client = self.platform.client
         # every control request from here on is written down (the judge replays them over the
         # control state at the start: ``controls_as_requested``)
-        self.platform_client = RecordingPlatformClient(self.platform_client, self.now)
-        self.control_requests = self.platform_client.requests
+        self.recording = RecordingPlatformClient(self.platform_client, self.now)
+        self.platform_client = self.recording
+        self.control_requests = self.recording.requests
         self.controls_at_start = dict(await self.platform_client.controls())
         self.initial_budgets = flat_budgets(dict(self.controls_at_start.get("budgets") or {}))
         self.ev(
@@ -455,6 +466,42 @@ class DrillEngine(DrillState):
             {"kind": self.scenario.faults[i].kind, "rule_id": rid},
         )
         return True
+
+    async def _restart(self) -> dict[str, Any]:
+        """Stop the in-process platform and start a new one on its storage (``platform.restart``):
+        what the storage holds comes back; what only lived in memory (tasks, caches) does not."""
+        old = self.platform
+        if self.opts.served or old is None or self._store is None:
+            raise DrillError("platform.restart restarts the in-process platform only")
+        before = dict(await old.client.controls())
+        await old.stop()
+        self._restarts += 1
+        settings, secrets = self._made
+        new = make_platform(
+            settings,
+            secrets,
+            transport=self.fakes.transport(),
+            now=self.now,
+            # a new process: its own random trace ids and jitter, still a function of the seed
+            seed=self.seed + 1_000_003 * self._restarts,
+            defects=self.defects,
+        )
+        restored = dict(new.attach_storage(self._store))
+        self.lane.install(new)
+        await _maybe_await(new.start())
+        self.platform = new
+        self.recording.inner = new.client
+        # the platform's alerts are its process's memory: the new one counts from 1 again
+        self.detector.alert_cursor = 0
+        after = dict(await new.client.controls())
+        self.ev(
+            "platform.restarted",
+            "operator",
+            "platform restarted on its storage: "
+            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in restored.items()),
+            {"restart": self._restarts, "restored": restored, "before": before, "after": after},
+        )
+        return restored
 
     async def _heal(self, kind: str | None, actor: str = ACTOR) -> int:
         """Remove open-ended faults (of ``kind``); timed ones end on their own."""

@@ -34,6 +34,7 @@ class Levers(Protocol):
     def heal(self, kind: str | None, actor: str = ...) -> Awaitable[int]: ...
     def snapshot(self, items: list[str], why: str) -> Awaitable[None]: ...
     def sync_controls(self) -> Awaitable[None]: ...
+    def restart(self) -> Awaitable[dict[str, Any]]: ...
 
 
 __all__ = ["ACTOR", "bite", "kill_scope", "operate"]
@@ -54,6 +55,7 @@ async def operate(engine: DrillState, levers: Levers) -> None:
             reason=step.reason or f"scenario operator step {i}",
             heal=levers.heal,
             snapshot=levers.snapshot,
+            restart=levers.restart,
         )
         params = _resolve(engine, dict(step.params))
         try:

@@ -171,6 +171,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "audit_proofs_match_the_fakes",
     "budgets_used_in_full",
     "controls_as_requested",
+    "controls_survive_restart",
     "every_side_effect_audited",
     "held_engagement_answered_after_release",
     "jobs_within_the_contract",

@@ -16,7 +16,7 @@ from typing import Any, Literal, cast
 from fakes.core.faults import did_you_mean
 from sandbox.contract import JobSpec, KillScope, Lane, PlatformClient
 
-from ..errors import BadInputError
+from ..errors import BadInputError, DrillError
 
 __all__ = [
     "ACTIONS",
@@ -51,6 +51,8 @@ class ActionContext:
     heal: Callable[[str | None], Awaitable[int]] | None = None
     #: capture named evidence into the drill's bundle
     snapshot: Callable[[list[str], str], Awaitable[None]] | None = None
+    #: stop the platform and start it again on its storage; returns what it restored
+    restart: Callable[[], Awaitable[dict[str, Any]]] | None = None
 
 
 def action(name: str) -> Callable[[ActionFn], ActionFn]:
@@ -369,6 +371,18 @@ async def fault_heal(ctx: ActionContext, kind: str | None = None) -> dict[str, A
     """The outside world recovers: remove the scenario's fault rules (of one kind, or all)."""
     n = await ctx.heal(kind) if ctx.heal is not None else 0
     return {"healed": n, "kind": kind}
+
+
+@action("platform.restart")
+async def platform_restart(ctx: ActionContext) -> dict[str, Any]:
+    """Restart the platform mid-incident (a deploy, a crash): stopped, then started again on its
+    storage. What it held must still hold: kill switches, modes, pauses, caps, parked jobs."""
+    if ctx.restart is None:
+        raise DrillError(
+            "platform.restart needs a platform the drill runs itself (in-process); a served "
+            "platform is restarted by whoever runs it"
+        )
+    return await ctx.restart()
 
 
 @action("canary.run")

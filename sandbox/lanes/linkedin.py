@@ -114,8 +114,7 @@ class LinkedInLane(ApiLane):
             urn = r.headers.get("x-restli-id", "")
         if not urn:
             raise Ambiguous("linkedin.malformed_response: 201 without x-restli-id")
-        self._recent.setdefault(cred.account.account_id, []).append(urn)
-        del self._recent[cred.account.account_id][:-50]
+        self.remember(cred.account.account_id, urn)
         return SendResult(
             urn,
             f"https://www.linkedin.com/feed/update/{urn}/",
@@ -213,6 +212,13 @@ class LinkedInLane(ApiLane):
             if r.status_code not in (200, 204):
                 raise self.error_for(r, mutating=True)
         return True
+
+    def remember(self, account_id: str, urn: str) -> None:
+        """Keep ``urn`` among the account's recent posts, whose comments :meth:`list_inbound`
+        reads (a platform restarted on its storage remembers its published posts again)."""
+        posts = self._recent.setdefault(account_id, [])
+        posts.append(urn)
+        del posts[:-50]
 
     async def list_inbound(
         self, cred: Credential, scope: SideEffectScope, *, since: str | None = None

@@ -382,6 +382,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "audit_proofs_match_the_fakes",
         "budgets_used_in_full",
         "controls_as_requested",
+        "controls_survive_restart",
         "every_side_effect_audited",
         "held_engagement_answered_after_release",
         "jobs_within_the_contract",

@@ -169,7 +169,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 @pytest.mark.slow
 @pytest.mark.served
-def test_the_served_platform_keeps_jobs_and_audit_across_a_restart(tmp_path: Path) -> None:
+def test_the_served_platform_keeps_jobs_audit_and_controls_across_a_restart(tmp_path: Path) -> None:
     from fakes.serve import ServedFakes
     from sandbox.serve import ServedPlatform
 
@@ -191,10 +191,27 @@ def test_the_served_platform_keeps_jobs_and_audit_across_a_restart(tmp_path: Pat
                     break
                 asyncio.run(asyncio.sleep(0.1))
             before = httpx.get(f"{info['base']}/audit").json()["events"]
+            # the incident is being held when the platform goes down: its controls must survive
+            why = {"actor": "ops", "reason": "RB-01 step 1"}
+            r = httpx.post(
+                f"{info['base']}/controls/kill-switch",
+                json={"scope": {"client_id": "acme"}, "engaged": True, **why},
+            )
+            assert r.status_code == 200, r.text
+            r = httpx.post(f"{info['base']}/controls/mode", json={"mode": "read_only", **why})
+            assert r.status_code == 200, r.text
+            controls = httpx.get(f"{info['base']}/controls").json()
+            changes = httpx.get(f"{info['base']}/controls/changes").json()
+            assert "RB-01 step 1" in str(changes)
         with ServedPlatform(world, db_path=db) as info:
             job = httpx.get(f"{info['base']}/jobs/{job_id}").json()
             after = httpx.get(f"{info['base']}/audit").json()["events"]
+            assert httpx.get(f"{info['base']}/controls").json() == controls
+            assert httpx.get(f"{info['base']}/controls/changes").json() == changes
+            metrics = httpx.get(f"{info['base']}/metrics").text
     assert job["state"] == "succeeded" and before and after[: len(before)] == before
+    assert controls["kill_switches"] == [{"client_id": "acme"}]
+    assert 'kill_switch_state{scope="client_id=acme"} 1.0' in metrics
 
 
 #: operations whose bodies name ids of the world's roster — clients, their accounts, blueprints.

@@ -13,6 +13,7 @@ journal: when each side effect's first request reached the fake, and how long it
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ._facts import evidence
 __all__ = [
     "ControlKey",
     "controls_as_requested",
+    "controls_survive_restart",
     "pacing_in_force",
     "requested",
     "snapshot_fields",
@@ -492,6 +494,70 @@ def _side_effects(record: DrillRecord, tolerance_s: float) -> list[_SideEffect]:
                 )
             )
     return sorted(out, key=lambda s: (s.start, s.line))
+
+
+#: what each top-level section of a ``controls()`` snapshot is, for a sentence
+_SECTIONS = {
+    "kill_switches": "the kill switches",
+    "lanes": "the lanes",
+    "read_only_lanes": "the read-only lanes",
+    "modes": "the modes",
+    "paused": "the paused job classes",
+    "pacing": "pacing and daily caps",
+    "blueprints": "the blueprints enabled",
+    "trigger_lock": "the trigger locks",
+    "provider_routing": "provider routing",
+    "budgets": "the budgets",
+    "retry": "the retry policy",
+}
+
+
+@invariant(NoParams)
+def controls_survive_restart(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+    """A platform restarted mid-drill comes back with the control state it had: every kill
+    switch, mode, lane, pause, cap, budget, lock and route an operator set still holds.
+
+    Read from each ``platform.restarted`` event, which carries the platform's ``controls()``
+    just before it stopped and just after it started again on its storage (a deploy or a crash
+    in the middle of an incident must not quietly release what the operator engaged)."""
+    restarts = [(i, e) for i, e in enumerate(record.timeline) if e.kind == "platform.restarted"]
+    if not restarts:
+        return NotApplicable("the platform was not restarted during the drill")
+    out: list[Violation] = []
+    checked = 0
+    for line, e in restarts:
+        before = json_object(e.data.get("before"))
+        after = json_object(e.data.get("after"))
+        for section in sorted(set(before) | set(after)):
+            checked += 1
+            was, now = before.get(section), after.get(section)
+            if was == now:
+                continue
+            what = _SECTIONS.get(section, section)
+            out.append(
+                Violation(
+                    e.t,
+                    ("control section", "control sections"),
+                    "changed by a restart",
+                    section,
+                    evidence("timeline.jsonl", line),
+                    message=(
+                        f"{what} changed when the platform restarted at "
+                        f"{format_offset(record.offset(e.t))}: {_short(was)} before, "
+                        f"{_short(now)} after"
+                    ),
+                )
+            )
+    return Findings(
+        checked,
+        out,
+        f"{len(restarts)} restart(s); every control section read back as before ({checked} checked)",
+    )
+
+
+def _short(v: object) -> str:
+    text = json.dumps(v, sort_keys=True, default=str)
+    return text if len(text) <= 160 else text[:157] + "…"
 
 
 @invariant(PacingParams)
