@@ -166,6 +166,14 @@ class ControlsForgottenOnRestart(Defect, name="controls_forgotten_on_restart", r
     and the work they held goes out (RB-02 Fix: a deploy or crash mid-incident)."""
 
 
+class RateLimitsForgottenOnRestart(
+    Defect, name="rate_limits_forgotten_on_restart", runbook="RB-05"
+):
+    """A platform restarted on its storage forgets the Retry-After of the 429s it received before
+    the restart: it calls the throttled endpoints again at once, before the reset the platform
+    named (RB-05 Diagnosis: Retry-After not respected)."""
+
+
 class BrowserProfileMixup(Defect, name="browser_profile_mixup", runbook="RB-01"):
     """Browser profile selection reuses a warm profile of another client on the same platform for
     every 2nd browser job, and trusts a warm profile without re-checking whose session it holds:

@@ -39,6 +39,8 @@ class Pacer:
         self._cond: dict[str, asyncio.Condition] = {}
         self._next_ok: dict[str, float] = {}
         self._penalty: dict[str, float] = {}
+        #: told after every new hold (the platform's storage keeps them across a restart)
+        self.on_hold: list[Callable[[], None]] = []
         self._daily: dict[tuple[str, str, int], int] = {}
 
     def used_today(self, account_id: str, action: str) -> int:
@@ -115,6 +117,18 @@ class Pacer:
             return
         if until > self._penalty.get(key, 0.0):
             self._penalty[key] = until
+            for fn in self.on_hold:
+                fn()
+
+    def holds(self) -> dict[str, float]:
+        """Every adaptive hold (account or platform → until when)."""
+        return dict(self._penalty)
+
+    def restore_holds(self, holds: dict[str, float]) -> None:
+        """Put back holds a platform kept across a restart (the later of two wins)."""
+        for key, until in holds.items():
+            if until > self._penalty.get(key, 0.0):
+                self._penalty[key] = float(until)
 
     def penalty_until(self, key: str) -> float:
         """When the adaptive hold on ``key`` ends (0 when none)."""

@@ -314,11 +314,36 @@ class Platform:
             urn = j.result.get("resource_id")
             if urn and j.spec.account_id and isinstance(linkedin, LinkedInLane):
                 linkedin.remember(j.spec.account_id, str(urn))
+        # the Retry-After holds of 429s received before the restart still hold
+        holds = {} if self.defects.on("rate_limits_forgotten_on_restart") else store.holds()
+        self.pacer.restore_holds(dict(holds.get("pacing") or {}))
+        for name, lane in self.lanes.items():
+            restore = getattr(lane, "restore_read_holds", None)
+            if restore is not None:
+                restore([tuple(h) for h in (holds.get("reads") or {}).get(name, ())])
+
+        def save_holds() -> None:
+            store.save_holds(self.holds())
+
+        self.pacer.on_hold.append(save_holds)
+        for lane in self.lanes.values():
+            listeners = getattr(lane, "on_hold", None)
+            if listeners is not None:
+                listeners.append(save_holds)
         for c, p, a, acc in self.controls.kill_switches:
             scope = {"client_id": c, "platform": p, "action": a, "account_id": acc}
             label = ",".join(f"{k}={v}" for k, v in sorted(scope.items()) if v is not None)
             self.telemetry.kill_switch_state.labels(label or "global").set(1)
         return restored
+
+    def holds(self) -> dict[str, Any]:
+        """The rate-limit holds in force: adaptive pacing holds and each lane's read holds."""
+        reads = {
+            name: [list(h) for h in lane.read_holds()]
+            for name, lane in self.lanes.items()
+            if hasattr(lane, "read_holds")
+        }
+        return {"pacing": self.pacer.holds(), "reads": reads}
 
     def _on_control(self, ch: ControlChange) -> None:
         if ch.control == "kill_switch":

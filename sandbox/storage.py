@@ -85,7 +85,20 @@ class SqliteStore:
             (json.dumps(controls.state(), separators=(",", ":")),),
         )
 
+    def save_holds(self, holds: dict[str, Any]) -> None:
+        """Write the platform's rate-limit holds (after every new one): the Retry-After of a 429
+        still holds after a restart, as the platform that received it promised."""
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES ('holds', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (json.dumps(holds, separators=(",", ":")),),
+        )
+
     # reading ---------------------------------------------------------------------------------
+    def holds(self) -> dict[str, Any]:
+        """The stored rate-limit holds (empty when none were stored)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'holds'").fetchone()
+        return {} if row is None else dict(json.loads(row[0]))
+
     def controls_state(self) -> dict[str, Any] | None:
         """The stored control state, if any was stored."""
         row = self.db.execute("SELECT doc FROM controls WHERE id = 1").fetchone()

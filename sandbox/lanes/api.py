@@ -23,7 +23,7 @@ import asyncio
 import functools
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +93,19 @@ class ApiLane:
         #: (account id, method, route) → until when reads of it are held after a 429
         self._read_holds: dict[tuple[str, str, str], float] = {}
         self._read_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        #: told after every new read hold (the platform's storage keeps them across a restart)
+        self.on_hold: list[Callable[[], None]] = []
+
+    def read_holds(self) -> list[tuple[str, str, str, float]]:
+        """Every read hold: (account id, method, route, until when)."""
+        return [(*key, until) for key, until in self._read_holds.items()]
+
+    def restore_read_holds(self, holds: Iterable[tuple[str, str, str, float]]) -> None:
+        """Put back read holds a platform kept across a restart (the later of two wins)."""
+        for acc, method, route, until in holds:
+            key = (acc, method, route)
+            if until > self._read_holds.get(key, 0.0):
+                self._read_holds[key] = float(until)
 
     async def aclose(self) -> None:
         """Cancel requests still running after a timeout (no task is left behind)."""
@@ -153,6 +166,8 @@ class ApiLane:
         key = (account_id, method, self.route_of(url))
         if until > self._read_holds.get(key, 0.0):
             self._read_holds[key] = until
+            for fn in self.on_hold:
+                fn()
 
     def refused_lookup(self, r: httpx.Response, error: str) -> Lookup:
         """A lookup the platform answered with ``r`` (not 2xx): refused (429) or failed."""
