@@ -77,9 +77,13 @@ def tracked_copy(dest: Path, root: Path = ROOT) -> None:
     ).stdout.decode()
     for rel in filter(None, out.split("\0")):
         src = root / rel
+        target = dest / rel
+        if src.is_symlink():  # e.g. harness/_scenarios -> ../scenarios: kept a link, as git does
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(src.readlink())
+            continue
         if not src.is_file():
             continue
-        target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)
 
@@ -148,6 +152,8 @@ def run_one(patch: Path | None, base: Path, *, fail_fast: bool = False) -> BugRe
             status = "error"  # a harness error, as the CLI's exit 3 (or no drill named)
     elif status == "caught":
         detail = not_held(r.stdout)
+        if not detail:  # exit 1 without a drill that did not hold: the CLI crashed
+            status, detail = "error", r.stderr[-600:]
     else:
         detail = r.stderr[-600:] if status == "error" else ""
     return BugResult(name, summary, status, r.returncode, secs, detail)

@@ -167,3 +167,32 @@ def test_survivors_a_recheck_caught_count_as_killed(tmp_path: Path) -> None:
     doc = score.score({caught: 0, missed: 0}, {}, kills)
     assert doc["modules"]["sandbox.budget"]["killed"] == 1
     assert doc["survivors"] == [missed] and doc["rechecked"] == kills
+
+
+def test_the_working_tree_copy_keeps_symlinks_so_the_copied_cli_finds_its_scenarios(
+    tmp_path: Path,
+) -> None:
+    """``harness/_scenarios`` links to ``scenarios/``: a copy that dropped it made every drill
+    run of the bug runner crash (and a crash once counted as a bug caught)."""
+    bugs.tracked_copy(tmp_path)
+    link = tmp_path / "harness" / "_scenarios"
+    assert link.is_symlink() and (link / "rb05_rate_limit_storm.yaml").is_file()
+
+
+def test_a_crash_of_the_drill_run_is_an_error_not_a_bug_caught(tmp_path: Path, monkeypatch) -> None:
+    class Crashed:
+        returncode = 1
+        stdout = ""
+        stderr = "Traceback (most recent call last):\n  ...\nFileNotFoundError: scenarios"
+
+    real_run = subprocess.run
+
+    def fake_run(cmd, *a, **k):
+        if "run" in cmd:  # the drill run; git apply and the copy still run for real
+            return Crashed()
+        return real_run(cmd, *a, **k)
+
+    monkeypatch.setattr(bugs.subprocess, "run", fake_run)
+    (tmp_path / "base").mkdir()
+    got = bugs.run_one(None, tmp_path / "base", fail_fast=False)
+    assert got.status == "error" and "FileNotFoundError" in got.detail
