@@ -180,6 +180,12 @@ class DrillEngine(DrillState):
                 "a browser-lane scenario drives the platform's own browser lane, which the "
                 "platform contract does not expose; drill it in-process (without --platform-url)"
             )
+        if any(step.do == "platform.restart" for step in self.scenario.operator):
+            raise DrillSkipped(
+                "the scenario restarts the platform (operator step platform.restart), which a "
+                "drill can do only to the platform it runs itself; drill it in-process (without "
+                "--platform-url), or restart your platform by hand during the drill"
+            )
         doc = self.opts.served_world or {}
         headers = {"x-vibedrill-admin": "1"}
         token = os.environ.get("VIBEDRILL_ADMIN_TOKEN")

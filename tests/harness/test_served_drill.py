@@ -75,6 +75,19 @@ def test_a_scenario_needing_a_defect_the_platform_lacks_is_skipped_never_held(
     assert json.loads((r.report_dir / "verdict.json").read_text())["verdict"] == "skipped"
 
 
+def test_a_scenario_that_restarts_the_platform_is_skipped_on_a_served_one(
+    tmp_path: Path, shared_pair: ServedPair
+) -> None:
+    """The drill cannot restart a platform someone else runs: skipped, saying why, never held."""
+    s = load_scenario(
+        Path(__file__).resolve().parents[2] / "scenarios" / "ctl_restart_mid_incident.yaml"
+    )
+    r = run_drill(s, served_options(shared_pair, tmp_path / "r"))
+    assert r.verdict == "skipped"
+    assert "platform.restart" in r.verdict_json["reason"]
+    assert "without --platform-url" in r.verdict_json["reason"]
+
+
 def test_cli_refuses_a_time_scale_that_does_not_match_the_world(tmp_path: Path) -> None:
     world = tmp_path / "world.json"
     world.write_text(
