@@ -127,6 +127,13 @@ class EngagementEngine:
     reply_conversation: dict[str, str] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     polls: int = 0
+    #: account id → posts with comments a control held back (kill switch, mode, cooldown): read
+    #: on the next poll even when newer posts push them out of the lane's newest few
+    held_posts: dict[str, set[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        #: posts of items held back while the current account is being read
+        self._held: set[str] = set()
 
     def _blueprint(self, client_id: str, platform: str, text: str) -> Blueprint | None:
         low = text.lower()
@@ -151,6 +158,11 @@ class EngagementEngine:
         if resource_id:
             self.reply_conversation[resource_id] = conversation_key
 
+    def _hold(self, item: InboundMessage) -> None:
+        """Remember the post of an item held back for later (read again until decided)."""
+        if item.kind == "comment" and item.post_id:
+            self._held.add(item.post_id)
+
     def _skip(self, item: InboundMessage, account: AccountSettings, reason: str) -> None:
         self.decisions.append(Decision(item.id, account.account_id, "skip", reason))
 
@@ -164,11 +176,18 @@ class EngagementEngine:
                 if budget <= 0:
                     break
                 _cred, items = await self.list_inbound(client, account)
+                held, self._held = self._held, set()
+                done = True
                 for item in items:
                     if budget <= 0:
+                        done = False
                         break
                     if await self._consider(client, account, item):
                         budget -= 1
+                # an account read only in part keeps the posts it held before, too
+                prev = self.held_posts.get(account.account_id, set())
+                self.held_posts[account.account_id] = self._held | (set() if done else prev)
+                self._held = held
         return self.decisions[start:]
 
     async def _consider(
@@ -204,10 +223,12 @@ class EngagementEngine:
             )
             if killed is not None:
                 # not marked seen: once the switch is released the item may still be answered
+                self._hold(item)
                 self._skip(item, account, f"kill switch engaged: {killed}")
                 return False
             mode = self.controls.mode_for(client.client_id, account.platform)
             if mode in ("read_only", "manual_only"):
+                self._hold(item)
                 self._skip(item, account, f"mode {mode}")
                 return False
         conv_key = self._conversation_key(account, item)
@@ -224,6 +245,7 @@ class EngagementEngine:
                 return False
             if conv.last_reply_at is not None and t - conv.last_reply_at < self.policy.cooldown_s:
                 # not seen: the item may be answered after the cooldown
+                self._hold(item)
                 self._skip(
                     item, account, f"conversation cooling down ({self.policy.cooldown_s:g} s)"
                 )
@@ -377,7 +399,8 @@ class EngagementComponent:
             scope = p.scope(
                 job, service=account.platform, account_id=account.account_id, lane=lane.name
             )
-            return cred, await lane.list_inbound(cred, scope)
+            held = self.engine.held_posts.get(account.account_id, ())
+            return cred, await lane.list_inbound(cred, scope, also=sorted(held))
         except JobInterrupt as e:
             # one account's inbox failing must not stop the others; the next poll tries again
             p.telemetry.mark(f"engagement_poll_failed:{account.platform}")

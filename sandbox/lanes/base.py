@@ -9,6 +9,7 @@ event. Read-only calls (verify, list_inbound) do not enter it.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -157,7 +158,13 @@ class Lane(Protocol):
         ...
 
     async def list_inbound(
-        self, cred: Credential, scope: SideEffectScope, *, since: str | None = None
+        self,
+        cred: Credential,
+        scope: SideEffectScope,
+        *,
+        since: str | None = None,
+        also: Collection[str] = (),
     ) -> list[InboundMessage]:
-        """Comments on our posts and DMs to the account, newest last."""
+        """Comments on our posts and DMs to the account, newest last; ``also`` names posts whose
+        comments to read besides the newest ones (conversations a control held back)."""
         ...

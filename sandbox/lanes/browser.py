@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -562,7 +562,12 @@ class BrowserLane:
         return True
 
     async def list_inbound(
-        self, cred: Credential, scope: SideEffectScope, *, since: str | None = None
+        self,
+        cred: Credential,
+        scope: SideEffectScope,
+        *,
+        since: str | None = None,
+        also: Collection[str] = (),
     ) -> list[InboundMessage]:
         """Comments and DMs from the inbox page, oldest first (read-only; works in read-only mode)."""
         async with self.d.io():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Collection
 from typing import Any
 
 import httpx
@@ -327,7 +328,12 @@ class InstagramLane(ApiLane):
         return True
 
     async def list_inbound(
-        self, cred: Credential, scope: SideEffectScope, *, since: str | None = None
+        self,
+        cred: Credential,
+        scope: SideEffectScope,
+        *,
+        since: str | None = None,
+        also: Collection[str] = (),
     ) -> list[InboundMessage]:
         """Comments on the account's recent media."""
         r, cred = await self.send(
@@ -340,7 +346,11 @@ class InstagramLane(ApiLane):
         if r.status_code != 200:
             raise self.error_for(r, mutating=False)
         out: list[InboundMessage] = []
-        for m in (self.json_of(r, mutating=False).get("data") or ())[:RECENT_POSTS_READ]:
+        media = list((self.json_of(r, mutating=False).get("data") or ())[:RECENT_POSTS_READ])
+        # the posts of conversations a control held back, when newer posts pushed them out
+        newest = {str(m.get("id")) for m in media}
+        media += [{"id": pid} for pid in also if pid not in newest]
+        for m in media:
             if not m.get("comments_count", 1):
                 continue  # nothing to read: no request for an empty comment list
             rc, cred = await self.send(

@@ -7,6 +7,7 @@ midnight UTC, so a throttled account is held until then.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import quote
 
@@ -221,11 +222,19 @@ class LinkedInLane(ApiLane):
         del posts[:-50]
 
     async def list_inbound(
-        self, cred: Credential, scope: SideEffectScope, *, since: str | None = None
+        self,
+        cred: Credential,
+        scope: SideEffectScope,
+        *,
+        since: str | None = None,
+        also: Collection[str] = (),
     ) -> list[InboundMessage]:
         """Comments on the account's recent posts (those this lane published)."""
         out: list[InboundMessage] = []
-        for urn in self._recent.get(cred.account.account_id, [])[-RECENT_POSTS_READ:]:
+        urns = self._recent.get(cred.account.account_id, [])[-RECENT_POSTS_READ:]
+        # the posts of conversations a control held back, when newer posts pushed them out
+        urns = [*urns, *(u for u in also if u not in urns)]
+        for urn in urns:
             r, cred = await self.send(
                 "GET", f"/rest/socialActions/{quote(urn, safe='')}/comments", cred, scope
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import httpx
@@ -196,7 +197,12 @@ class XLane(ApiLane):
         return None
 
     async def list_inbound(
-        self, cred: Credential, scope: SideEffectScope, *, since: str | None = None
+        self,
+        cred: Credential,
+        scope: SideEffectScope,
+        *,
+        since: str | None = None,
+        also: Collection[str] = (),
     ) -> list[InboundMessage]:
         """Mentions (comments) and DMs to the account, oldest first."""
         params: dict[str, Any] = {
