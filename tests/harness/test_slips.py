@@ -95,8 +95,8 @@ def test_an_instagram_inbox_without_authors_and_an_ignored_trigger_lock_are_caug
     monkeypatch, tmp_path
 ):
     def make(orig):
-        async def list_inbound(self, cred, scope, *, since=None):
-            items = await orig(self, cred, scope, since=since)
+        async def list_inbound(self, cred, scope, **kw):
+            items = await orig(self, cred, scope, **kw)
             return [dataclasses.replace(i, author_id="", author_handle=None) for i in items]
 
         return list_inbound
@@ -298,8 +298,8 @@ def test_an_x_dm_whose_sender_is_lost_is_caught_as_a_lost_dm(monkeypatch, tmp_pa
     # ``str(None)``: every inbound DM's author is "None", so the engine answers nobody (X refuses
     # the participant id "None") and the own-message guard cannot recognise the account's own DMs
     def make(orig):
-        async def list_inbound(self, cred, scope, *, since=None):
-            items = await orig(self, cred, scope, since=since)
+        async def list_inbound(self, cred, scope, **kw):
+            items = await orig(self, cred, scope, **kw)
             return [
                 dataclasses.replace(i, author_id="None") if i.kind == "dm" else i for i in items
             ]
