@@ -593,3 +593,36 @@ def test_a_tool_or_provider_call_made_without_its_attempt_is_a_violation_a_refus
     assert (
         "closing no attempt (tool.call success on toolgate" in r.detail and "ae-000002" in r.detail
     )
+
+
+def _restarted(before: dict[str, Any], after: dict[str, Any]) -> Timeline:
+    tl = Timeline()
+    tl.append(T0, "drill.started", "drill", "drill started")
+    tl.append(
+        T0 + 1200,
+        "platform.restarted",
+        "operator",
+        "platform restarted on its storage: 40 jobs, 300 audit",
+        {"restart": 1, "restored": {"jobs": 40}, "before": before, "after": after},
+    )
+    return tl
+
+
+def test_a_restart_that_drops_a_kill_switch_violates_controls_survive_restart():
+    held = {
+        "kill_switches": [{"client_id": "acme"}],
+        "paused": ["engagement"],
+        "lanes": {"x": "api"},
+    }
+    same = evaluate("controls_survive_restart", record(timeline=_restarted(held, dict(held))))
+    assert same.verdict == "held" and same.checked == 3
+    lost = {**held, "kill_switches": [], "paused": []}
+    r = evaluate("controls_survive_restart", record(timeline=_restarted(held, lost)))
+    assert r.verdict == "violated" and r.count == 2
+    assert (
+        'the kill switches changed when the platform restarted at T+20m00s: [{"client_id": '
+        '"acme"}] before, [] after'
+    ) in r.detail
+    assert "evidence/timeline.jsonl#L2" in str(r.first_violation)
+    none = evaluate("controls_survive_restart", record())
+    assert none.verdict == "not_applicable"
