@@ -180,6 +180,12 @@ class _ApiClient(httpx.AsyncClient):
 #: the ``build_request`` arguments :meth:`_ApiClient._build` takes (any other: httpx builds it)
 _FAST_KEYS = frozenset({"content", "data", "json", "params", "headers", "timeout"})
 
+
+def _kill_label(scope: Mapping[str, Any]) -> str:
+    """The ``kill_switch_state`` gauge's label of a kill switch's scope (``global`` when empty)."""
+    return ",".join(f"{k}={v}" for k, v in sorted(scope.items()) if v is not None) or "global"
+
+
 #: query parameter values whose (hashable) identity decides the query string
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -306,14 +312,19 @@ class Platform:
         # LinkedIn has no "my posts' comments" feed: the lane reads the posts it published, so a
         # restarted platform names them again (else comments on them go unanswered for good)
         linkedin = self.lanes["linkedin"]
-        posted = sorted(
-            (j for j in self.jobs.all() if j.kind == "publish" and j.spec.platform == "linkedin"),
-            key=lambda j: (j.updated_at, j.seq),
-        )
-        for j in posted:
-            urn = j.result.get("resource_id")
-            if urn and j.spec.account_id and isinstance(linkedin, LinkedInLane):
-                linkedin.remember(j.spec.account_id, str(urn))
+        if isinstance(linkedin, LinkedInLane):
+            posted = sorted(
+                (
+                    j
+                    for j in self.jobs.all()
+                    if j.kind == "publish" and j.spec.platform == "linkedin"
+                ),
+                key=lambda j: (j.updated_at, j.seq),
+            )
+            for j in posted:
+                urn = j.result.get("resource_id")
+                if urn and j.spec.account_id:
+                    linkedin.remember(j.spec.account_id, str(urn))
         # the Retry-After holds of 429s received before the restart still hold
         holds = {} if self.defects.on("rate_limits_forgotten_on_restart") else store.holds()
         self.pacer.restore_holds(dict(holds.get("pacing") or {}))
@@ -332,8 +343,7 @@ class Platform:
                 listeners.append(save_holds)
         for c, p, a, acc in self.controls.kill_switches:
             scope = {"client_id": c, "platform": p, "action": a, "account_id": acc}
-            label = ",".join(f"{k}={v}" for k, v in sorted(scope.items()) if v is not None)
-            self.telemetry.kill_switch_state.labels(label or "global").set(1)
+            self.telemetry.kill_switch_state.labels(_kill_label(scope)).set(1)
         return restored
 
     def holds(self) -> dict[str, Any]:
@@ -347,8 +357,7 @@ class Platform:
 
     def _on_control(self, ch: ControlChange) -> None:
         if ch.control == "kill_switch":
-            label = ",".join(f"{k}={v}" for k, v in sorted(ch.scope.items())) or "global"
-            self.telemetry.kill_switch_state.labels(label).set(1 if ch.value else 0)
+            self.telemetry.kill_switch_state.labels(_kill_label(ch.scope)).set(1 if ch.value else 0)
         if ch.control == "lane":
             for job in self.jobs.all("blocked"):
                 if job.hold_reason == "lane_unavailable":
