@@ -207,8 +207,13 @@ def run_drills(
     mode: str | None = None,
     should_stop: Callable[[], int] | None = None,
     served: float | None = None,
+    nice: int = 0,
 ) -> list[DrillOutcome]:
     """Run every (scenario, defects) pair, in ``jobs`` processes; results in the order given.
+
+    ``nice``: the worker processes lower their scheduling priority by this much (``os.nice``),
+    so that a campaign sharing the machine with real-time work (a game day, a served drill on
+    a scaled clock) takes the CPU it leaves idle.
 
     ``should_stop`` (a pending signal): no further drill starts; the ones running finish (a
     terminal's Ctrl-C reaches the workers too, which cut and write theirs).
@@ -229,7 +234,7 @@ def run_drills(
     ]
     done: dict[int, DrillOutcome] = {}
     # submitted one per free worker, never queued ahead: a stop request starts nothing more
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint_in_worker) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(nice,)) as pool:
         running: dict[concurrent.futures.Future[DrillOutcome], int] = {}
         todo = list(enumerate(args))
         forwarded = False
@@ -265,11 +270,14 @@ def _interrupt_workers() -> None:
                 os.kill(child.pid, signal.SIGINT)
 
 
-def _ignore_sigint_in_worker() -> None:
-    """Workers leave stopping to the parent between drills; a running drill still handles it."""
+def _init_worker(nice: int = 0) -> None:
+    """Workers leave stopping to the parent between drills (a running drill still handles
+    it), at ``nice`` below the parent's priority."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice > 0:
+        os.nice(nice)
 
 
 def coverage(
@@ -314,6 +322,7 @@ def run_matrix(
     on_done: Callable[[DrillOutcome], None] | None = None,
     left_out: Sequence[Scenario] = (),
     served: float | None = None,
+    nice: int = 0,
 ) -> Matrix:
     """Run every scenario healthy and with each of its mutants; see the module doc.
 
@@ -325,7 +334,9 @@ def run_matrix(
     wall0 = time.perf_counter()
     work: list[tuple[Scenario, tuple[str, ...]]] = [(s, ()) for s in scenarios]
     work += [(s, (m.defect,)) for s in scenarios for m in s.mutants]
-    done = run_drills(work, reports_dir, jobs=jobs, commit=commit, on_done=on_done, served=served)
+    done = run_drills(
+        work, reports_dir, jobs=jobs, commit=commit, on_done=on_done, served=served, nice=nice
+    )
     m = matrix_of(scenarios, done, platform_defects(), left_out)
     m.wall_s = time.perf_counter() - wall0
     return m

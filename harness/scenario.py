@@ -169,6 +169,10 @@ class Workload(_M):
     #: the content calendar: each post is submitted this long before it is due (``run_at``), so
     #: the platform holds scheduled jobs; 0 submits every post when it is due
     schedule_ahead: Duration = 0.0
+    #: the share of posts that name their account; the others name only the client and the
+    #: platform, and the platform picks the client's account there (the contract allows both:
+    #: a planner that knows one account per platform leaves it out)
+    accounts_named: float = Field(1.0, ge=0.0, le=1.0)
     surges: tuple[Surge, ...] = ()
 
 

@@ -129,11 +129,12 @@ def plan_workload(
         client: str,
         platform: str | None,
         origin: str = "steady",
+        named: bool = True,
         **payload: Any,
     ) -> None:
         nonlocal n
         n += 1
-        account = accounts.get((client, platform)) if platform else None
+        account = accounts.get((client, platform)) if platform and named else None
         if origin == "misrouted_publish" and platform:
             others = [c for c in clients if c != client]
             account = accounts.get((rng.choice(others), platform)) if others else account
@@ -156,14 +157,14 @@ def plan_workload(
 
     def post(at: float, origin: str = "steady") -> None:
         c, p = rng.choice(clients), rng.choice(platforms)
-        job(
-            at,
-            "publish",
-            c,
-            p,
-            origin,
-            text=f"{c} update #{n + 1} on {p} ({rng.getrandbits(32):08x}){tag_text(run_tag)}",
+        text = f"{c} update #{n + 1} on {p} ({rng.getrandbits(32):08x}){tag_text(run_tag)}"
+        # drawn only where some posts leave their account out: other plans stay as they were
+        named = (
+            w.accounts_named >= 1.0
+            or origin == "misrouted_publish"
+            or rng.random() < w.accounts_named
         )
+        job(at, "publish", c, p, origin, named=named, text=text)
 
     def generate(at: float, kind: str, origin: str = "steady") -> None:
         extra: dict[str, Any] = (

@@ -33,10 +33,20 @@ def browser_scenarios() -> tuple[Scenario, ...]:
 
 def run_the_matrix(reports: Path) -> Matrix:
     """The mutation matrix of every API-lane scenario (the browser ones left out), reports in
-    ``reports``."""
+    ``reports``.
+
+    Its drill processes run at a lower priority (``nice`` 10): the matrix is the suite's largest
+    CPU-bound campaign, and beside it the game days, served drills and Locust runs wait on
+    scaled clocks whose deadlines are real seconds; they take the CPU first, the matrix the rest.
+    """
     return run_matrix(
         list(api_scenarios()),
         reports,
         jobs=default_jobs(),
         left_out=browser_scenarios(),
+        nice=MATRIX_NICE,
     )
+
+
+#: how much the matrix's drill processes lower their priority (see :func:`run_the_matrix`)
+MATRIX_NICE = 10

@@ -48,6 +48,26 @@ def test_the_workload_follows_the_hourly_rates_roughly() -> None:
     assert all(0 <= j.at < 7200 for j in plan.jobs)
 
 
+def test_posts_leave_their_account_out_in_the_share_the_scenario_asks_and_plans_stay_put() -> None:
+    s = load_scenario(ROOT / "scenarios/rb05_rate_limit_storm.yaml")
+    full = plan_workload(s, 7, CLIENTS, ACCOUNTS)
+    assert all(j.spec.account_id for j in full.jobs if j.spec.kind == "publish")
+    half = s.model_copy(update={"workload": s.workload.model_copy(update={"accounts_named": 0.5})})
+    plan = plan_workload(half, 7, CLIENTS, ACCOUNTS)
+    posts = [j for j in plan.jobs if j.spec.kind == "publish"]
+    unnamed = [j for j in posts if j.spec.account_id is None]
+    assert 0.35 <= len(unnamed) / len(posts) <= 0.65
+    # the rest still name their own client's account on their platform
+    assert all(
+        j.spec.account_id == f"{j.spec.client_id}-{j.spec.platform}"
+        for j in posts
+        if j.spec.account_id is not None
+    )
+    assert [(j.at, j.spec.idempotency_key) for j in plan.jobs] == [
+        (j.at, j.spec.idempotency_key) for j in plan_workload(half, 7, CLIENTS, ACCOUNTS).jobs
+    ]
+
+
 def test_misrouted_surge_jobs_name_another_clients_account() -> None:
     s = load_scenario(ROOT / "scenarios/rb01_cross_tenant_post.yaml")
     plan = plan_workload(s, 1, CLIENTS, ACCOUNTS)
