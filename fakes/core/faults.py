@@ -166,6 +166,19 @@ class RateLimitedParams(_P):
             "of the limit on"
         ),
     )
+    posts_per_day: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description=(
+            "X only: instead of throttling at once, the account's 24-hour post window allows "
+            "this many posts (X's Basic tier allows 100): each 201 counts "
+            "x-user-limit-24hour-remaining down from it, the post that takes the last one says 0 "
+            "with the window's reset, and each post beyond it is refused with a 429 whose resets "
+            "name the window's end (retry_after_s and window unused); the rule counts as served "
+            "on the post that takes the last one and on each post it refuses"
+        ),
+    )
 
 
 class InvisibleParams(_P):

@@ -37,6 +37,16 @@ MENTION_FIELDS = frozenset(TWEET_FIELDS)
 USAGE_CAP_ACCOUNT = 1_478_005_236
 
 
+def own_day(params: Any) -> bool:
+    """An ``x.rate_limited`` rule that shrinks the account's 24-hour post allowance."""
+    return getattr(params, "posts_per_day", None) is not None
+
+
+def throttles_now(params: Any) -> bool:
+    """An ``x.rate_limited`` rule that throttles as soon as it fires."""
+    return not own_day(params)
+
+
 class XCore:
     """The X fake bound to one world: state, options, the request gate and shared helpers."""
 
@@ -45,6 +55,15 @@ class XCore:
         self.opts = options
         self.state = XState()
         world.on_reset(self.state.clear)
+
+    def user_day_limit(self, call: Call, acc: str) -> int:
+        """The account's 24-hour post allowance: the tier's, or an ``x.rate_limited`` rule's
+        ``posts_per_day`` while one is in force for it."""
+        if self.world.faults.active("x.rate_limited"):
+            params = self.world.faults.in_force("x", call.route, acc, "x.rate_limited", own_day)
+            if params is not None:
+                return int(params.posts_per_day)  # type: ignore[attr-defined]
+        return self.opts.user_24h_limit
 
     # gate -----------------------------------------------------------------------------------
     def _rate_headers(self, limit: int, win: Window) -> dict[str, str]:
@@ -93,7 +112,7 @@ class XCore:
             # an earlier x.rate_limited still holds: 429 until the reset its headers named
             call.extra_headers.update(self._held_headers(limit, held))
             return wire.problem_response(429, title="Too Many Requests")
-        fired = call.fire(self.world, "x.rate_limited")
+        fired = call.fire(self.world, "x.rate_limited", where=throttles_now)
         if fired is not None or win.count >= limit:
             # the window as it stands (a fired rule then overrides these, keeping their order)
             call.extra_headers.update(self._rate_headers(limit, win))

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from ..core.faults import EchoParams
 from ..core.http import Call, json_response
 from . import _wire as wire
-from ._core import XCore
+from ._core import XCore, own_day
 from ._fields import select
 from ._search import posts_body
 from ._state import Tweet, Window
@@ -51,20 +51,26 @@ async def create_tweet(x: XCore, call: Call) -> Response:
         if target is None:
             return wire.forbidden(wire.REPLY_NOT_VISIBLE)
     user_day, app_day = x.state.day(acc, now), x.state.day("app", now)
+    user_limit = x.user_day_limit(call, acc)
     full = [
         d.reset
-        for d, limit in ((user_day, x.opts.user_24h_limit), (app_day, x.opts.app_24h_limit))
+        for d, limit in ((user_day, user_limit), (app_day, x.opts.app_24h_limit))
         if d.count >= limit
     ]
     if full:
-        call.extra_headers.update(_day_headers(x, user_day, app_day))
+        if user_day.count >= user_limit and user_limit != x.opts.user_24h_limit:
+            call.fire(w, "x.rate_limited", where=own_day)  # the rule's allowance refused it
+        call.extra_headers.update(_day_headers(x, user_day, app_day, user_limit))
         # the 15-minute headers point at the same moment: no retry before a 24-hour window ends
         call.extra_headers["x-rate-limit-remaining"] = "0"
         call.extra_headers["x-rate-limit-reset"] = wire.epoch_s(max(full))
         return wire.problem_response(429, title="Too Many Requests")
     user_day.count += 1
     app_day.count += 1
-    call.extra_headers.update(_day_headers(x, user_day, app_day))
+    if user_day.count == user_limit and user_limit != x.opts.user_24h_limit:
+        # the post that takes the rule's last one: the rule bites (served, not a refusal)
+        w.faults.fire("x", call.route, acc, "x.rate_limited", own_day)
+    call.extra_headers.update(_day_headers(x, user_day, app_day, user_limit))
     tid = wire.snowflake(now, w.next_id("x.tweet"))
     tweet = Tweet(
         id=tid,
@@ -113,11 +119,11 @@ async def create_tweet(x: XCore, call: Call) -> Response:
     return json_response({"data": {"id": tid, "text": text, "edit_history_tweet_ids": [tid]}}, 201)
 
 
-def _day_headers(x: XCore, user_day: Window, app_day: Window) -> dict[str, str]:
+def _day_headers(x: XCore, user_day: Window, app_day: Window, user_limit: int) -> dict[str, str]:
     o = x.opts
     return {
-        "x-user-limit-24hour-limit": str(o.user_24h_limit),
-        "x-user-limit-24hour-remaining": str(max(o.user_24h_limit - user_day.count, 0)),
+        "x-user-limit-24hour-limit": str(user_limit),
+        "x-user-limit-24hour-remaining": str(max(user_limit - user_day.count, 0)),
         "x-user-limit-24hour-reset": wire.epoch_s(user_day.reset),
         "x-app-limit-24hour-limit": str(o.app_24h_limit),
         "x-app-limit-24hour-remaining": str(max(o.app_24h_limit - app_day.count, 0)),

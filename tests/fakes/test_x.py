@@ -214,6 +214,37 @@ async def test_post_creation_carries_the_24_hour_headers_and_the_daily_cap_answe
         ).status_code == 201
 
 
+async def test_a_smaller_24_hour_allowance_counts_down_says_0_then_refuses_until_the_day_ends() -> (
+    None
+):
+    clock, world, client = custom()
+    acc = world.roster.accounts("x")[0]
+    world.faults.add(
+        {"kind": "x.rate_limited", "match": {"account": acc.id}, "params": {"posts_per_day": 2}}
+    )
+    h = {"authorization": f"Bearer {acc.credential.access_token}"}
+    async with client:
+        first = await client.post("/2/tweets", json={"text": "one"}, headers=h)
+        assert first.status_code == 201
+        assert first.headers["x-user-limit-24hour-limit"] == "2"
+        assert first.headers["x-user-limit-24hour-remaining"] == "1"
+        # the 15-minute window is untouched by the rule: no throttle on other routes
+        assert (await client.get("/2/users/me", headers=h)).status_code == 200
+        last = await client.post("/2/tweets", json={"text": "two"}, headers=h)
+        day_end = str(int(clock() + 86_400))
+        assert last.status_code == 201
+        assert last.headers["x-user-limit-24hour-remaining"] == "0"
+        assert last.headers["x-user-limit-24hour-reset"] == day_end
+        assert world.faults.rules()[0]["hits"] == 1  # served: the allowance ran out
+        clock.advance(1_000)  # past the 15-minute window, not the day
+        refused = await client.post("/2/tweets", json={"text": "three"}, headers=h)
+        assert refused.status_code == 429
+        assert refused.headers["x-rate-limit-reset"] == day_end
+        assert refused.headers["x-user-limit-24hour-reset"] == day_end
+        assert world.journal.entries()[-1].fault_kind == "x.rate_limited"
+        assert len(world.ledger) == 2
+
+
 def test_unknown_limit_names_are_refused_naming_the_valid_routes() -> None:
     with pytest.raises(ValueError, match=r"'tweets\.post' is not an X route"):
         create(World(now=ManualClock()), limits={"tweets.post": 3})

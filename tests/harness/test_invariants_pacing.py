@@ -101,6 +101,40 @@ def test_a_request_throttled_for_an_accounts_own_hourly_limit_is_a_violation():
     assert held.verdict == "held" and "the accounts' own hourly limits" in held.detail
 
 
+def test_a_post_beyond_an_x_accounts_24_hour_allowance_is_a_violation_unless_it_was_in_flight():
+    # an x.rate_limited rule with posts_per_day: the 201 that took the last post said
+    # x-user-limit-24hour-remaining 0, so a post X then refuses is the platform's own doing
+    rules = [{"id": "f3", "kind": "x.rate_limited", "params": {"posts_per_day": 12}, "hits": 2}]
+    journal = [jr(1, 100, 201), jr(2, 1_000, 429, "f3")]
+    r = judge("rate_within_platform_limits", record(journal=journal, fault_rules=rules))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 request sent to x for @acme_x beyond its 24-hour allowance of 12 posts, after "
+        "x-user-limit-24hour-remaining had said 0: ids q2 at T+16m40s"
+    )
+    # sent in the same virtual instant, before the platform had read the 201: in flight
+    racing = [jr(1, 100, 201), jr(2, 100, 429, "f3")]
+    racing[0]["idempotency_key"], racing[1]["idempotency_key"] = "k1", "k2"
+    audit = [
+        {**aud(1, 100, job="j1", key="k1"), "phase": "attempt", "outcome": None},
+        {**aud(2, 100, job="j2", key="k2"), "phase": "attempt", "outcome": None},
+        aud(3, 100, job="j1", key="k1"),
+    ]
+    rec = record(journal=racing, fault_rules=rules, audit=audit)
+    assert judge("rate_within_platform_limits", rec).verdict == "held"
+    # served: within in_flight_s of the 201
+    late = [jr(1, 100, 201), jr(2, 100.2, 429, "f3")]
+    served = judge(
+        "rate_within_platform_limits",
+        record(journal=late, fault_rules=rules),
+        params={"in_flight_s": 0.5},
+    )
+    assert served.verdict == "held"
+    # the allowance in force and never overrun: held
+    held = judge("rate_within_platform_limits", record(journal=journal[:1], fault_rules=rules))
+    assert held.verdict == "held"
+
+
 def test_requests_beyond_a_configured_budget_per_window_are_violations():
     rec = record(journal=[jr(i, i) for i in range(1, 5)])
     r = judge(

@@ -70,7 +70,9 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
     side effects of an action type in a UTC day than the cap in force. An Instagram account whose
     hourly calls a rule limits (``calls_per_hour``: the ``call_count`` of its
     ``x-business-use-case-usage`` counts up to it) must not be run over it: every request the
-    fake throttles for it (code 80002) is a violation.
+    fake throttles for it (code 80002) is a violation. So is, on X, every post refused beyond an
+    account's 24-hour allowance (``posts_per_day``): the 201 that took the last post said
+    ``x-user-limit-24hour-remaining: 0`` and when the window resets.
     """
     rules = {str(r.get("id")): r for r in record.fault_rows()}
     # a rule removed before the end is in the history without its params: the timeline has them
@@ -91,6 +93,9 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
     windows: dict[tuple[object, ...], deque[float]] = {}
     out: list[Violation] = []
     saw_429 = False
+    #: the last request each (fake, account) had answered 2xx: the one that announced the end of
+    #: an allowance, which a request sent before it was seen may still run into
+    last_ok: dict[tuple[object, ...], JournalRow] = {}
 
     # by arrival (``started``), not by answer (``t``): the fake decides a throttle and its reset
     # when the request arrives, and a request is early by when it was sent, whatever the time the
@@ -123,7 +128,24 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
             saw_429 = True
             rule = rules.get(str(j.get("fault_id")))
             own = json_object((rule or {}).get("params")).get("calls_per_hour")
-            if own is not None:
+            per_day = json_object((rule or {}).get("params")).get("posts_per_day")
+            told = last_ok.get((fake, j.get("account_id")))
+            if per_day is not None:
+                # the 201 that took the last post of the 24-hour allowance said so (remaining 0,
+                # and the reset): a post sent after it was seen is the platform's own doing
+                racing = told is not None and (
+                    (in_flight_s > 0 and t <= arrival(told) + in_flight_s)
+                    or (t == arrival(told) and concurrent(j, told))
+                )
+                if not racing:
+                    phrase = (
+                        f"sent to {fake} for {record.handle(j.get('account_id'))} beyond its "
+                        f"24-hour allowance of {number(per_day):g} posts, after "
+                        "x-user-limit-24hour-remaining had said 0"
+                    )
+                    ref = f"{j.get('request_id')} at {format_offset(record.offset(t))}"
+                    out.append(Violation(t, noun, phrase, ref, evidence("journal.jsonl", i)))
+            elif own is not None:
                 # the account's own hourly limit, which the usage headers had counted up to:
                 # the platform spent it (each throttled request counts, there is no hold to time)
                 phrase = (
@@ -146,6 +168,8 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                 prev = blocked.get(key, (t, t))
                 blocked[key] = (t, max(prev[1], t + ra))
                 cause[key] = j
+        if 200 <= int(number(j.get("status"), 0)) < 300:
+            last_ok[(fake, j.get("account_id"))] = j
         limit = p.limits.get(fake)
         if limit is not None:
             wk = (fake, j.get("account_id"))
@@ -164,9 +188,15 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                     )
                 )
     capped = _daily_caps(record, out)
-    own_limits = any(
-        json_object(r.get("params")).get("calls_per_hour") is not None for r in rules.values()
-    )
+    own = [
+        phrase
+        for key, phrase in (
+            ("calls_per_hour", "the accounts' own hourly limits"),
+            ("posts_per_day", "their 24-hour post allowances"),
+        )
+        if any(json_object(r.get("params")).get(key) is not None for r in rules.values())
+    ]
+    own_limits = bool(own)
     if not saw_429 and not p.limits and not capped and not own_limits:
         return NotApplicable("no 429 was served and no request limits or daily caps were set")
     return Findings(
@@ -174,7 +204,7 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
         out,
         f"all {len(record.journal)} requests respected Retry-After"
         + (" and the request limits" if p.limits else "")
-        + (" and the accounts' own hourly limits" if own_limits else "")
+        + "".join(f" and {phrase}" for phrase in own)
         + (f"; {capped} side effects stayed within the daily caps" if capped else ""),
     )
 
