@@ -406,7 +406,7 @@ ITEMS: tuple[Item, ...] = (
         "provider.routing",
         "control",
         "provider routing (failover order)",
-        ("every_job_terminal_after_healing", "spend_within_budget"),
+        ("provider_routing_in_force", "every_job_terminal_after_healing", "spend_within_budget"),
         _routing,
         "provider calls that followed a routing change",
     ),

@@ -498,3 +498,71 @@ def test_browser_side_effects_are_the_form_posts_between_an_attempt_and_its_outc
         "q3 on @acme_x 10.5s after q2 was let through (min_interval_s 20 in force since T+0s)"
         in r.detail
     )
+
+
+# --- provider_routing_in_force ----------------------------------------------------------------
+
+
+def llm(n: int, at: float, provider: str, job: str, phase: str, outcome: str | None = None) -> dict:
+    """An audited ``llm.complete`` attempt or outcome of ``job`` on ``provider``."""
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "event_id": f"ae-{n:06d}",
+        "client_id": "acme",
+        "platform": provider,
+        "account_id": f"agency-{provider}",
+        "action": "llm.complete",
+        "phase": phase,
+        "outcome": outcome,
+        "job_id": job,
+        "idempotency_key": None,
+        "trace_id": "0af7651916cd43dd8448eb211c80319c",
+        "error": None,
+        "proof": {},
+        "detail": {},
+    }
+
+
+def routed(audit: list[dict]) -> Any:
+    """Text routed to Anthropic alone at T+10m."""
+    return record(
+        controls_at_start=start(),
+        control_changes=[change(1, 600, "provider_routing", ["anthropic"], capability="text")],
+        audit=audit,
+    )
+
+
+def test_a_call_to_a_provider_the_routing_dropped_is_a_violation():
+    audit = [
+        llm(1, 100, "openai", "j1", "attempt"),
+        llm(2, 101, "openai", "j1", "outcome", "success"),
+        llm(3, 700, "openai", "j2", "attempt"),  # begun after the change: still OpenAI
+        llm(4, 701, "openai", "j2", "outcome", "success"),
+        llm(5, 800, "anthropic", "j3", "attempt"),
+    ]
+    r = judge("provider_routing_in_force", routed(audit))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 call made to openai for text while the routing named only anthropic "
+        "(since T+10m00s): ids j2 at T+11m40s"
+    )
+
+
+def test_a_routed_request_begun_before_the_change_may_finish_on_its_old_list():
+    audit = [
+        llm(1, 590, "anthropic", "j1", "attempt"),
+        llm(2, 605, "anthropic", "j1", "outcome", "failed"),
+        # the list it began with was [anthropic, openai]: failing over after the change is fine
+        llm(3, 606, "openai", "j1", "attempt"),
+        llm(4, 607, "openai", "j1", "outcome", "success"),
+        llm(5, 900, "anthropic", "j1", "attempt"),  # its next request follows the new routing
+    ]
+    r = judge("provider_routing_in_force", routed(audit))
+    assert r.verdict == "held", r.detail
+    assert r.detail == "all 3 provider calls went to a provider their capability's routing named"
+
+
+def test_routing_never_changed_is_not_applicable():
+    rec = record(controls_at_start=start(), audit=[llm(1, 100, "openai", "j1", "attempt")])
+    assert judge("provider_routing_in_force", rec).verdict == "not_applicable"

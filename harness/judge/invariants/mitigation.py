@@ -31,6 +31,7 @@ __all__ = [
     "controls_as_requested",
     "controls_survive_restart",
     "pacing_in_force",
+    "provider_routing_in_force",
     "requested",
     "snapshot_fields",
 ]
@@ -640,4 +641,88 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
         out,
         f"{len(effects)} side effects kept the pacing in force (min_interval_s per account, "
         "concurrency per platform)",
+    )
+
+
+#: audited provider actions → the capability whose routing they follow
+_ROUTED_ACTIONS: dict[str, str] = {
+    "llm.complete": "text",
+    "image.generate": "image",
+    "video.generate": "video",
+}
+
+
+def _routing_steps(record: DrillRecord) -> dict[str, list[tuple[float, tuple[str, ...]]]]:
+    """capability → ``(since, providers)`` in force, from the state at the start and the changes."""
+    steps: dict[str, list[tuple[float, tuple[str, ...]]]] = {}
+    for cap, v in json_object(record.controls_at_start.get("provider_routing")).items():
+        if isinstance(v, list | tuple):
+            steps[str(cap)] = [(-math.inf, tuple(str(x) for x in v))]
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        value = c.get("value")
+        if c.get("control") == "provider_routing" and isinstance(value, list | tuple):
+            cap = str(json_object(c.get("scope")).get("capability"))
+            steps.setdefault(cap, []).append((number(c.get("t")), tuple(str(x) for x in value)))
+    return steps
+
+
+@invariant()
+def provider_routing_in_force(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+    """Generation calls go only to providers the routing in force names for their capability.
+
+    RB-09's mitigation is a routing change: "switch provider". A platform that reports the new
+    routing (``controls_as_requested`` holds the report to the request) but keeps calling the
+    provider it was routed away from has not mitigated anything — while the provider's failures
+    still fail over, nothing else shows it. Judged on the platform's audit: each provider call's
+    attempt (``llm.complete``, ``image.generate``, ``video.generate``) names its provider, which
+    must be one the capability's routing lists when the attempt was made (the platform's control
+    state at the start and its ``provider_routing`` changes since). A call that a routed request
+    begun before a change still makes — the next provider of the list it started with — is
+    excused: its job attempted the same action before the change and has had no success since.
+    Only membership is judged, not the order: a provider held after a 429 is rightly skipped.
+    """
+    steps = _routing_steps(record)
+    changed = any(c.get("control") == "provider_routing" for c in record.control_changes)
+    if not changed:
+        return NotApplicable("the provider routing was not changed during the drill")
+    out: list[Violation] = []
+    checked = 0
+    #: (job, action) → when its routed request began (its first attempt since its last success)
+    began: dict[tuple[str, str], float] = {}
+    for i, a in sorted(enumerate(record.audit), key=lambda e: number(e[1].get("seq"), e[0])):
+        action = str(a.get("action"))
+        cap = _ROUTED_ACTIONS.get(action)
+        if cap is None:
+            continue
+        key = (str(a.get("job_id")), action)
+        t = number(a.get("t"))
+        if a.get("phase") == "outcome":
+            if a.get("outcome") == "success":
+                began.pop(key, None)
+            continue
+        if a.get("phase") != "attempt" or cap not in steps:
+            continue
+        start = began.setdefault(key, t)
+        routed, since = next(((v, s) for s, v in reversed(steps[cap]) if s <= t), ((), -math.inf))
+        checked += 1
+        provider = str(a.get("platform"))
+        if not routed or provider in routed or start < since:
+            continue
+        when = (
+            "since the drill began"
+            if since == -math.inf
+            else f"since {format_offset(record.offset(since))}"
+        )
+        phrase = (
+            f"made to {provider} for {cap} while the routing named only "
+            f"{', '.join(routed)} ({when})"
+        )
+        ref = f"{a.get('job_id')} at {format_offset(record.offset(t))}"
+        out.append(Violation(t, ("call", "calls"), phrase, ref, evidence("audit.jsonl", i)))
+    if checked == 0:
+        return NotApplicable("no provider call was attempted under a routing")
+    return Findings(
+        checked,
+        out,
+        f"all {checked} provider calls went to a provider their capability's routing named",
     )
