@@ -263,15 +263,26 @@ def test_a_budget_is_judged_by_what_was_billed_when_each_call_arrived():
             journal=journal,
         )
 
+    lenient = {"in_flight_counted": False}
     together = [arrival(1, 5, 10), arrival(2, 6, 20), arrival(3, 7, 30)]
-    assert judge("spend_within_budget", rec(together)).verdict == "held"
+    assert judge("spend_within_budget", rec(together), params=lenient).verdict == "held"
     # the third sent after the second was billed: $6 spent when it arrived
     late = [arrival(1, 5, 10), arrival(2, 6, 20), arrival(3, 25, 30)]
-    r = judge("spend_within_budget", rec(late))
+    r = judge("spend_within_budget", rec(late), params=lenient)
     assert r.verdict == "violated" and "req-3 (6 usd spent before it)" in r.detail
     # sent after the first was billed only: $3 spent, within the $5
     between = [arrival(1, 5, 10), arrival(2, 6, 20), arrival(3, 15, 30)]
-    assert judge("spend_within_budget", rec(between)).verdict == "held"
+    assert judge("spend_within_budget", rec(between), params=lenient).verdict == "held"
+    # by default the calls in flight together may not overrun the budget together: the second
+    # crosses it (allowed), the third is billed when $6 of $5 already were
+    r = judge("spend_within_budget", rec(together))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 call billed for Acme Bakery past its $5 budget with other calls that were in flight "
+        "together (what calls in flight may spend was not counted): ids req-3 (6 usd billed "
+        "before it)"
+    )
+    assert judge("spend_within_budget", rec(between)).verdict == "violated"
 
 
 def test_the_one_call_that_crosses_the_budget_is_allowed():

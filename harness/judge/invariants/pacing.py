@@ -444,6 +444,14 @@ class SpendParams(Params):
             "violation"
         ),
     )
+    in_flight_counted: bool = Field(
+        True,
+        description=(
+            "calls on the wire together may not together overrun a budget: one call may cross "
+            "it, and a call billed after what was billed had reached it is a violation even if "
+            "it started before (the platform must count what its calls in flight may spend)"
+        ),
+    )
 
 
 def _budget_steps(record: DrillRecord) -> list[tuple[float, JsonObject]]:
@@ -481,8 +489,10 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
     actions listed in ``priced_up_front`` the price is known before the call, so a platform that
     checks the call it is about to make never crosses: the crossing call is a violation too.
     What was spent "before" a call is what had been billed when the call *arrived* (the journal's
-    ``started``; the ledger's time is when it was answered): calls on the wire together each
-    started within budget, however they finish.
+    ``started``; the ledger's time is when it was answered). Calls on the wire together may
+    not overrun a budget together either (``in_flight_counted``): once what was billed reached
+    the budget, a call billed after that is a violation even though it started within it — a
+    platform that counts the estimates of its calls in flight never starts it.
     """
     steps = _budget_steps(record)
     if not any(steps[i][1] for i in range(len(steps))):
@@ -508,6 +518,7 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
         t = float(e["t"])
         start = min(t, arrived.get(str(e.get("request_id")), t))
         budgets = [b for s, b in steps if s <= t][-1]
+        budgets_at_start = [b for s, b in steps if s <= start][-1]
         intent = f.intents.get(i)
         priced_up_front = str(e.get("action")) in p.priced_up_front
         whos = []
@@ -522,6 +533,7 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
                 times, totals = billed.setdefault(k, ([], []))
                 n = bisect_right(times, start)
                 before = totals[n - 1] if n else 0.0
+                running = totals[-1] if totals else 0.0
                 times.append(t)
                 totals.append((totals[-1] if totals else 0.0) + amount)
                 if limit is None or not amount:
@@ -536,6 +548,18 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
                         f"made for {name} at a known price that takes it over its {shown} budget"
                     )
                     ref = f"{e.get('request_id')} ({before:g} + {amount:g} {unit})"
+                elif (
+                    p.in_flight_counted
+                    and running >= limit
+                    and _limit(budgets_at_start, f"{level}_{unit}", who) == limit
+                ):
+                    # it started within budget, but so did the calls billed before it: together
+                    # they overran it, which counting the estimates in flight prevents
+                    phrase = (
+                        f"billed for {name} past its {shown} budget with other calls that were "
+                        "in flight together (what calls in flight may spend was not counted)"
+                    )
+                    ref = f"{e.get('request_id')} ({running:g} {unit} billed before it)"
                 else:
                     continue
                 out.append(
