@@ -186,6 +186,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "retries_within_policy",
     "runbook_steps_applied",
     "tokens_refreshed_before_expiry",
+    "verification_failures_alerted",
 )
 
 

@@ -397,6 +397,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "retries_within_policy",
         "runbook_steps_applied",
         "tokens_refreshed_before_expiry",
+        "verification_failures_alerted",
     }
     rec = record(
         scenario={

@@ -605,3 +605,45 @@ def test_dead_letters_too_few_or_too_late_to_alert_are_not_judged() -> None:
     assert judge("dead_letters_alerted", record(jobs=late, end_t=T0 + 3600)).verdict == (
         "not_applicable"
     )
+
+
+# --- verification_failures_alerted ------------------------------------------------------------
+
+
+def unverified(n: int, at: float, platform: str = "x") -> dict[str, Any]:
+    a = aud(n, at, job=f"j-{n}", outcome="needs_human_confirm", proof={"verified": False})
+    a["platform"] = platform
+    return a
+
+
+def verify_alert(n: int, at: float, platform: str) -> dict[str, Any]:
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "name": "verification_failed_high",
+        "severity": "page",
+        "labels": {"platform": platform},
+        "message": "m",
+    }
+
+
+def test_posts_left_unverified_without_their_alert_are_a_violation() -> None:
+    # three X posts never became visible between T+10m and T+14m; the alert named LinkedIn
+    audit = [unverified(n, 600 + 120 * n) for n in range(3)] + [
+        aud(9, 700, job="j-9", proof={"verified": True})
+    ]
+    rec = record(audit=audit, alerts=[verify_alert(1, 900, "linkedin")])
+    r = judge("verification_failures_alerted", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 burst of unverified posts on x without an alert matching 'verification_failed*' "
+        "within 2m (3 publishes not visible within 10m): ids T+14m00s"
+    )
+    rec = record(audit=audit, alerts=[verify_alert(1, 900, "x")])
+    assert judge("verification_failures_alerted", rec).verdict == "held"
+
+
+def test_unverified_posts_too_few_or_too_spread_are_not_judged() -> None:
+    spread = [unverified(n, 600 * n) for n in range(1, 4)]  # never 3 within 10 minutes
+    rec = record(audit=spread)
+    assert judge("verification_failures_alerted", rec).verdict == "not_applicable"

@@ -36,6 +36,7 @@ __all__ = [
     "queue_freshness_restored",
     "requests_traced_to_their_jobs",
     "retries_within_policy",
+    "verification_failures_alerted",
 ]
 
 TERMINAL_STATES: tuple[str, ...] = (
@@ -760,6 +761,91 @@ def dead_letters_alerted(record: DrillRecord, p: DeadLetterAlertParams) -> Findi
         out,
         f"every burst of {n} dead letters within {format_duration(p.window_s)} raised an alert "
         f"matching {p.alert!r} ({len(alerts)} raised)",
+    )
+
+
+class VerificationAlertParams(Params):
+    """Parameters of ``verification_failures_alerted``."""
+
+    alert: str = Field(
+        "verification_failed*", description="glob of the alert's name (RB-03's symptom)"
+    )
+    min_failures: int = Field(
+        3, ge=1, description="publishes on a platform left unverified within window_s"
+    )
+    window_s: float = Field(600.0, gt=0, description="the window the failures fall in")
+    within_s: float = Field(
+        120.0, ge=0, description="how soon after the failure that completes the count it fires"
+    )
+
+
+def _unverified(a: Mapping[str, object]) -> bool:
+    """An audited publish the platform could not see after it posted (RB-03)."""
+    proof = a.get("proof")
+    return (
+        a.get("action") == "post.create"
+        and a.get("phase") == "outcome"
+        and isinstance(proof, Mapping)
+        and proof.get("verified") is False
+    )
+
+
+@invariant(VerificationAlertParams)
+def verification_failures_alerted(
+    record: DrillRecord, p: VerificationAlertParams
+) -> Findings | NotApplicable:
+    """Posts that never become visible page someone: when ``min_failures`` publishes on a
+    platform end unverified within ``window_s``, the platform raises its verification alert for
+    that platform within ``within_s`` (or had already raised it in the window before).
+
+    A post the platform made but cannot find (RB-03: shadow-banned, filtered, still processing)
+    ends ``needs_human_confirm``: no job fails, no side effect is lost, so nothing but the alert
+    tells the on-call engineer that a platform has stopped showing the agency's posts. The
+    unverified publishes are the platform's audit (``post.create`` outcomes whose proof says
+    ``verified: false``); the alert is what its metrics make of them.
+    """
+    times: dict[str, list[float]] = {}
+    for a in record.audit:
+        if _unverified(a):
+            times.setdefault(str(a.get("platform")), []).append(float(a["t"]))
+    alerts: dict[str | None, list[float]] = {}
+    for al in record.alerts:
+        if fnmatchcase(str(al.get("name")), p.alert):
+            where = dict(al.get("labels") or {}).get("platform")
+            alerts.setdefault(where, []).append(float(al.get("t") or 0.0))
+    n = p.min_failures
+    out: list[Violation] = []
+    checked = 0
+    for platform, ts in sorted(times.items()):
+        ts.sort()
+        silence = _Silence(alerts.get(platform, []) + alerts.get(None, []), p.window_s, p.within_s)
+        for k in range(n - 1, len(ts)):
+            t = ts[k]
+            if t - ts[k - n + 1] > p.window_s or t + p.within_s > record.end_t:
+                continue
+            checked += 1
+            if not silence.new(t):
+                continue
+            out.append(
+                Violation(
+                    t,
+                    ("burst of unverified posts", "bursts of unverified posts"),
+                    f"on {platform} without an alert matching {p.alert!r} within "
+                    f"{format_duration(p.within_s)} ({n} publishes not visible within "
+                    f"{format_duration(p.window_s)})",
+                    format_offset(record.offset(t)),
+                    "evidence/alerts.jsonl",
+                )
+            )
+    if checked == 0:
+        return NotApplicable(
+            f"no platform left {n} publishes unverified within {format_duration(p.window_s)}"
+        )
+    return Findings(
+        checked,
+        out,
+        f"every burst of {n} unverified publishes within {format_duration(p.window_s)} raised "
+        f"an alert matching {p.alert!r}",
     )
 
 
