@@ -627,3 +627,49 @@ def test_a_restart_that_drops_a_kill_switch_violates_controls_survive_restart():
     assert "evidence/timeline.jsonl#L2" in str(r.first_violation)
     none = evaluate("controls_survive_restart", record())
     assert none.verdict == "not_applicable"
+
+
+# --- no_side_effects_while_paused -------------------------------------------------------------
+
+
+def _attempt(n: int, at: float, job_id: str) -> dict[str, Any]:
+    return {**aud(n, at, job=job_id), "phase": "attempt", "outcome": None, "proof": {}}
+
+
+def test_a_dm_sent_while_the_engagement_queue_is_paused_is_a_violation_whatever_its_class():
+    # the platform may file DMs under any class: the contract says a DM is engagement work
+    rec = record(
+        ledger=[led(1, 700, action="dm.sent"), led(2, 1000, action="dm.sent")],
+        audit=[
+            _attempt(1, 590, "j-1"),  # attempted before the pause: in flight, may land
+            aud(2, 701, job="j-1", resource="r1", action="dm.send"),
+            _attempt(3, 999, "j-2"),
+            aud(4, 1001, job="j-2", resource="r2", action="dm.send"),
+        ],
+        workload=[intent("j-1", kind="dm"), intent("j-2", kind="dm")],
+        jobs=[job("j-1", kind="dm"), job("j-2", kind="dm")],
+        control_changes=[
+            change(1, 600, "queue_paused", True, job_class="engagement"),
+            change(2, 1200, "queue_paused", False, job_class="engagement"),
+        ],
+    )
+    r = verdict("no_side_effects_while_paused", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 DM sent on @acme_x while the engagement queue was paused (since T+10m00s; job kind "
+        "dm): ids r2"
+    )
+    # a post is publish work: the engagement pause does not cover it
+    rec = record(
+        ledger=[led(1, 1000)],
+        audit=[_attempt(1, 999, "j-1"), aud(2, 1001, job="j-1", resource="r1")],
+        workload=[intent("j-1")],
+        jobs=[job("j-1")],
+        control_changes=[change(1, 600, "queue_paused", True, job_class="engagement")],
+    )
+    assert verdict("no_side_effects_while_paused", rec).verdict == "held"
+
+
+def test_without_a_queue_pause_the_pause_invariant_does_not_apply():
+    rec = record(ledger=[led(1, 700)], workload=[intent("j-1")], jobs=[job("j-1")])
+    assert verdict("no_side_effects_while_paused", rec).verdict == "not_applicable"

@@ -22,6 +22,7 @@ from ._facts import evidence, facts, noun_of
 __all__ = [
     "engagement_never_answers_itself",
     "no_reply_while_triggers_off",
+    "no_side_effects_while_paused",
     "nothing_lost_or_doubled_across_release",
     "runbook_steps_applied",
     "side_effects_only_as_the_mode_allows",
@@ -449,3 +450,72 @@ def runbook_steps_applied(record: DrillRecord, p: NoParams) -> Findings | NotApp
         if e.kind == "runbook_step.missed"
     ]
     return Findings(len(steps), out, f"all {len(steps)} runbook steps were applied")
+
+
+class PausedParams(Params):
+    """Parameters of ``no_side_effects_while_paused``."""
+
+    grace_s: float = Field(
+        5.0, ge=0, description="side effects already in flight may land this long after the pause"
+    )
+
+
+@invariant(PausedParams)
+def no_side_effects_while_paused(record: DrillRecord, p: PausedParams) -> Findings | NotApplicable:
+    """No side effect of a paused job class lands while its queue is paused, unless its job was already running.
+
+    A queue pause names a job class; which class each job kind belongs to is the contract's
+    (docs/contracts.md: publish; reply, DM, like and the engagement poll → engagement; …), kept
+    in the judge, not read from the platform — a platform that files DMs under ``publish`` makes
+    RB-10's "pause engagement" let its DMs through while reporting every job's class as it
+    files it. A side effect's job class is that of its job's kind; one whose job made its
+    attempt before the pause began was already in flight and may land (a pause holds new work,
+    it does not cut a request on the wire).
+    """
+    from .recovery import JOB_HOLDS
+
+    intervals = _intervals(record, "queue_paused", lambda sc: str(sc.get("job_class")))
+    if not intervals:
+        return NotApplicable("no job queue was paused during the drill")
+    f = facts(record)
+    kinds = {str(j.get("id")): str(j.get("kind")) for j in record.jobs}
+    attempts: dict[str, list[float]] = {}
+    for a in record.audit:
+        if a.get("phase") == "attempt" and a.get("job_id") is not None:
+            attempts.setdefault(str(a.get("job_id")), []).append(number(a.get("t")))
+    for ts in attempts.values():
+        ts.sort()
+    out: list[Violation] = []
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        if e.get("action") not in SIDE_EFFECT_ACTIONS:
+            continue
+        intent = f.intents.get(i)
+        job_id = intent.job_id if intent else None
+        if job_id is None or job_id not in kinds:
+            continue
+        cls = JOB_HOLDS.get(kinds[job_id], (None, None))[0]
+        t = number(e.get("t"))
+        covering = [on for k, on, off in intervals if k == cls and on + p.grace_s < t < off]
+        if cls is None:
+            continue
+        checked += 1
+        if not covering:
+            continue
+        since = max(covering)
+        began = [a for a in attempts.get(job_id, ()) if a <= t]
+        if began and began[-1] < since:
+            continue  # its attempt was made before the pause: in flight
+        noun, verb = noun_of(str(e["action"]))
+        phrase = (
+            f"{verb} on {record.handle(e.get('account_id'))} while the {cls} queue was paused "
+            f"(since {format_offset(record.offset(since))}; job kind {kinds[job_id]})"
+        )
+        ref = str(e.get("resource_id") or e.get("request_id"))
+        out.append(Violation(t, noun, phrase, ref, evidence("ledger.jsonl", i)))
+    return Findings(
+        checked,
+        out,
+        f"{checked} side effects judged; none of a paused job class landed while its queue was "
+        "paused",
+    )
