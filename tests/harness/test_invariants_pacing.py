@@ -207,12 +207,36 @@ def test_replies_beyond_the_thread_cap_and_to_own_replies_are_loop_violations():
         for i in range(5)
     ]
     ledger.append(led(6, 100, action="reply.created", in_reply_to="rep0", resource="rep5"))
-    r = judge("engagement_loops_bounded", record(ledger=ledger, inbound=inbound))
+    r = judge(
+        "engagement_loops_bounded",
+        record(ledger=ledger, inbound=inbound),
+        params={"cooldown_s": 0},
+    )
     assert r.verdict == "violated"
     assert r.detail == (
         "2 replies sent on @acme_x in thread p1 beyond the cap of 3: ids rep3, rep4; "
         "1 reply sent on @acme_x in reply to its own reply: ids rep5"
     )
+
+
+def test_replies_in_one_thread_closer_than_the_cooldown_are_loop_violations():
+    inbound = [{"id": f"c{i}", "post_id": "p1", "account_id": "acme-x"} for i in range(3)]
+    ledger = [
+        led(1, 60, action="reply.created", in_reply_to="c0", resource="rep0"),
+        led(2, 90, action="reply.created", in_reply_to="c1", resource="rep1"),  # 30 s later
+        led(3, 200, action="reply.created", in_reply_to="c2", resource="rep2"),  # 110 s later
+    ]
+    r = judge("engagement_loops_bounded", record(ledger=ledger, inbound=inbound))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 reply sent on @acme_x in thread p1 30s after the one before (cooldown 60s): ids rep1"
+    )
+    relaxed = judge(
+        "engagement_loops_bounded",
+        record(ledger=ledger, inbound=inbound),
+        params={"cooldown_s": 30},
+    )
+    assert relaxed.verdict == "held"
 
 
 def test_replies_within_the_cap_hold():

@@ -379,19 +379,28 @@ class LoopParams(Params):
     allow_reply_to_own: bool = Field(
         False, description="whether replying to one's own reply is fine"
     )
+    cooldown_s: float = Field(
+        60.0,
+        ge=0,
+        description="replies of an account in one thread at least this far apart (RB-10's hard "
+        "cooldown; 0: not judged)",
+    )
 
 
 @invariant(LoopParams)
 def engagement_loops_bounded(record: DrillRecord, p: LoopParams) -> Findings | NotApplicable:
-    """Engagement stays bounded: at most a cap of replies per thread, and no reply to one's own reply.
+    """Engagement stays bounded: at most a cap of replies per thread, ``cooldown_s`` apart, and no reply to one's own reply.
 
     A thread is the post a conversation hangs off: a comment on one of our own replies (an echo
-    that baits a loop) belongs to the thread of the comment that reply answered.
+    that baits a loop) belongs to the thread of the comment that reply answered. The cooldown is
+    what keeps a bot that writes again at once from getting its answers at poll speed: without
+    it, only the cap stops a loop.
     """
     ours = {str(e.get("resource_id")) for e in record.ledger if e.get("action") == "reply.created"}
     root = thread_of(record)
 
     per_thread: dict[tuple[object, str], int] = {}
+    last: dict[tuple[object, str], float] = {}
     out: list[Violation] = []
     checked = 0
     for i, e in enumerate(record.ledger):
@@ -417,6 +426,16 @@ def engagement_loops_bounded(record: DrillRecord, p: LoopParams) -> Findings | N
         thread = root(target) if e.get("in_reply_to") else f"DM {e.get('detail') or ref}"
         k = (e.get("account_id"), thread)
         per_thread[k] = per_thread.get(k, 0) + 1
+        t = float(e["t"])
+        before = last.get(k)
+        last[k] = t
+        if p.cooldown_s and before is not None and t - before < p.cooldown_s:
+            phrase = (
+                f"sent on {handle} in thread {thread} {t - before:g}s after the one before "
+                f"(cooldown {p.cooldown_s:g}s)"
+            )
+            out.append(Violation(t, noun, phrase, ref, evidence("ledger.jsonl", i)))
+            continue
         if per_thread[k] > p.max_replies_per_thread:
             phrase = (
                 f"sent on {handle} in thread {thread} beyond the cap of {p.max_replies_per_thread}"
