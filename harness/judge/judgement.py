@@ -169,6 +169,7 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 #: judged in every drill, listed or not (a scenario lists one to give it parameters)
 DEFAULT_INVARIANTS: tuple[str, ...] = (
     "audit_proofs_match_the_fakes",
+    "auth_failures_alerted",
     "budgets_used_in_full",
     "controls_as_requested",
     "controls_survive_restart",

@@ -647,3 +647,52 @@ def test_unverified_posts_too_few_or_too_spread_are_not_judged() -> None:
     spread = [unverified(n, 600 * n) for n in range(1, 4)]  # never 3 within 10 minutes
     rec = record(audit=spread)
     assert judge("verification_failures_alerted", rec).verdict == "not_applicable"
+
+
+# --- auth_failures_alerted ----------------------------------------------------------------------
+
+
+def refused_token(n: int, at: float, fake: str = "x") -> dict[str, Any]:
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "fake": fake,
+        "method": "POST",
+        "path": "/2/tweets",
+        "route": "tweets.create",
+        "status": 401,
+        "account_id": "acme-x",
+        "request_id": f"q{n}",
+        "fault_id": None,
+        "fault_kind": None,
+    }
+
+
+def auth_alert(n: int, at: float, platform: str) -> dict[str, Any]:
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "name": "auth_failing",
+        "severity": "page",
+        "labels": {"platform": platform},
+        "message": "m",
+    }
+
+
+def test_refused_tokens_without_the_auth_alert_and_an_auth_alert_without_them_are_violations():
+    journal = [refused_token(n, 600 + 30 * n) for n in range(3)]
+    # the refusals on X paged nobody; LinkedIn was paged for auth with no token refused there
+    rec = record(journal=journal, alerts=[auth_alert(1, 900, "linkedin")])
+    r = judge("auth_failures_alerted", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 burst of refused tokens on x without an alert matching 'auth_failing*' within 2m (3 "
+        "requests refused as unauthorised within 10m): ids T+11m00s; 1 false auth page for "
+        "linkedin, which refused no token in the 10m before it: ids T+15m00s"
+    )
+    rec = record(journal=journal, alerts=[auth_alert(1, 700, "x")])
+    assert judge("auth_failures_alerted", rec).verdict == "held"
+
+
+def test_no_refused_token_and_no_auth_alert_is_not_applicable():
+    assert judge("auth_failures_alerted", record()).verdict == "not_applicable"

@@ -15,7 +15,7 @@ from pydantic import Field
 from sandbox.contract import AUDIT_ACTIONS, JOB_KINDS, JobState
 
 from ...durations import format_duration
-from ..record import SIDE_EFFECT_ACTIONS, DrillRecord
+from ..record import SIDE_EFFECT_ACTIONS, SOCIAL_FAKES, DrillRecord
 from ..rows import AuditRow, JobRow, JournalRow, Json, json_object, number
 from ..secrets import SecretHit, SecretIndex
 from ..timeline import format_offset
@@ -24,6 +24,7 @@ from ._facts import evidence, facts, noun_of
 
 __all__ = [
     "TERMINAL_STATES",
+    "auth_failures_alerted",
     "dead_letters_alerted",
     "every_job_terminal_after_healing",
     "jobs_within_the_contract",
@@ -846,6 +847,103 @@ def verification_failures_alerted(
         out,
         f"every burst of {n} unverified publishes within {format_duration(p.window_s)} raised "
         f"an alert matching {p.alert!r}",
+    )
+
+
+class AuthAlertParams(Params):
+    """Parameters of ``auth_failures_alerted``."""
+
+    alert: str = Field("auth_failing*", description="glob of the alert's name (RB-04's symptom)")
+    min_failures: int = Field(
+        3, ge=1, description="requests to a platform refused as unauthorised within window_s"
+    )
+    window_s: float = Field(600.0, gt=0, description="the window the refusals fall in")
+    within_s: float = Field(
+        120.0, ge=0, description="how soon after the refusal that completes the count it fires"
+    )
+
+
+def _unauthorised(j: Mapping[str, object]) -> bool:
+    """A request a social platform refused for its token (a 401, or a token fault's answer)."""
+    kind = str(j.get("fault_kind") or "")
+    status = int(number(j.get("status"), 0))
+    return str(j.get("fake")) in SOCIAL_FAKES and (
+        status == 401 or (status >= 400 and "token" in kind.partition(".")[2])
+    )
+
+
+@invariant(AuthAlertParams)
+def auth_failures_alerted(record: DrillRecord, p: AuthAlertParams) -> Findings | NotApplicable:
+    """Refused tokens page someone, and only refused tokens do: when ``min_failures`` requests to a
+    platform are refused as unauthorised within ``window_s``, the platform raises its auth alert
+    for that platform within ``within_s``; an auth alert for a platform that refused no token in
+    the ``window_s`` before it sends the on-call engineer to the wrong runbook (RB-04 for what
+    is a rate limit or an outage).
+
+    The refusals are the fakes' journal (a 401, or an answer of a token fault: Instagram refuses
+    an expired token with a 400 and code 190), not the platform's word; the alert is what its
+    metrics make of them.
+    """
+    times: dict[str, list[float]] = {}
+    for j in record.journal:
+        if _unauthorised(j):
+            times.setdefault(str(j.get("fake")), []).append(number(j.get("t")))
+    alerts: dict[str | None, list[float]] = {}
+    for al in record.alerts:
+        if fnmatchcase(str(al.get("name")), p.alert):
+            where = dict(al.get("labels") or {}).get("platform")
+            alerts.setdefault(where, []).append(float(al.get("t") or 0.0))
+    n = p.min_failures
+    out: list[Violation] = []
+    checked = 0
+    for platform, ts in sorted(times.items()):
+        ts.sort()
+        silence = _Silence(alerts.get(platform, []) + alerts.get(None, []), p.window_s, p.within_s)
+        for k in range(n - 1, len(ts)):
+            t = ts[k]
+            if t - ts[k - n + 1] > p.window_s or t + p.within_s > record.end_t:
+                continue
+            checked += 1
+            if not silence.new(t):
+                continue
+            out.append(
+                Violation(
+                    t,
+                    ("burst of refused tokens", "bursts of refused tokens"),
+                    f"on {platform} without an alert matching {p.alert!r} within "
+                    f"{format_duration(p.within_s)} ({n} requests refused as unauthorised "
+                    f"within {format_duration(p.window_s)})",
+                    format_offset(record.offset(t)),
+                    "evidence/alerts.jsonl",
+                )
+            )
+    for where, ats in sorted(alerts.items(), key=lambda kv: str(kv[0])):
+        for at in ats:
+            if where is None:
+                continue
+            checked += 1
+            if any(at - p.window_s <= t <= at for t in times.get(str(where), ())):
+                continue
+            out.append(
+                Violation(
+                    at,
+                    ("false auth page", "false auth pages"),
+                    f"for {where}, which refused no token in the {format_duration(p.window_s)} "
+                    "before it",
+                    format_offset(record.offset(at)),
+                    "evidence/alerts.jsonl",
+                )
+            )
+    if checked == 0:
+        return NotApplicable(
+            f"no platform refused {n} tokens within {format_duration(p.window_s)} and no auth "
+            "alert was raised"
+        )
+    return Findings(
+        checked,
+        out,
+        f"every burst of {n} refused tokens raised an alert matching {p.alert!r}, and every "
+        "such alert followed refused tokens",
     )
 
 
