@@ -765,6 +765,55 @@ def dead_letters_alerted(record: DrillRecord, p: DeadLetterAlertParams) -> Findi
     )
 
 
+def _alerts_by_platform(record: DrillRecord, glob: str) -> dict[str | None, list[float]]:
+    """Times of the alerts whose name matches ``glob``, by their ``platform`` label (None: an
+    alert naming no platform, which answers for every one)."""
+    alerts: dict[str | None, list[float]] = {}
+    for al in record.alerts:
+        if fnmatchcase(str(al.get("name")), glob):
+            where = dict(al.get("labels") or {}).get("platform")
+            alerts.setdefault(where, []).append(float(al.get("t") or 0.0))
+    return alerts
+
+
+def _silent_bursts(
+    record: DrillRecord,
+    times: dict[str, list[float]],
+    alerts: dict[str | None, list[float]],
+    p: VerificationAlertParams | AuthAlertParams,
+    noun: tuple[str, str],
+    what: str,
+) -> tuple[int, list[Violation]]:
+    """Bursts of ``p.min_failures`` events per platform within ``p.window_s`` (``times``) that
+    no alert of that platform answered within ``p.within_s``: (bursts judged, violations).
+    ``what`` names the events in the sentence ("publishes not visible")."""
+    n = p.min_failures
+    out: list[Violation] = []
+    checked = 0
+    for platform, ts in sorted(times.items()):
+        ts.sort()
+        silence = _Silence(alerts.get(platform, []) + alerts.get(None, []), p.window_s, p.within_s)
+        for k in range(n - 1, len(ts)):
+            t = ts[k]
+            if t - ts[k - n + 1] > p.window_s or t + p.within_s > record.end_t:
+                continue
+            checked += 1
+            if not silence.new(t):
+                continue
+            out.append(
+                Violation(
+                    t,
+                    noun,
+                    f"on {platform} without an alert matching {p.alert!r} within "
+                    f"{format_duration(p.within_s)} ({n} {what} within "
+                    f"{format_duration(p.window_s)})",
+                    format_offset(record.offset(t)),
+                    "evidence/alerts.jsonl",
+                )
+            )
+    return checked, out
+
+
 class VerificationAlertParams(Params):
     """Parameters of ``verification_failures_alerted``."""
 
@@ -809,35 +858,15 @@ def verification_failures_alerted(
     for a in record.audit:
         if _unverified(a):
             times.setdefault(str(a.get("platform")), []).append(float(a["t"]))
-    alerts: dict[str | None, list[float]] = {}
-    for al in record.alerts:
-        if fnmatchcase(str(al.get("name")), p.alert):
-            where = dict(al.get("labels") or {}).get("platform")
-            alerts.setdefault(where, []).append(float(al.get("t") or 0.0))
     n = p.min_failures
-    out: list[Violation] = []
-    checked = 0
-    for platform, ts in sorted(times.items()):
-        ts.sort()
-        silence = _Silence(alerts.get(platform, []) + alerts.get(None, []), p.window_s, p.within_s)
-        for k in range(n - 1, len(ts)):
-            t = ts[k]
-            if t - ts[k - n + 1] > p.window_s or t + p.within_s > record.end_t:
-                continue
-            checked += 1
-            if not silence.new(t):
-                continue
-            out.append(
-                Violation(
-                    t,
-                    ("burst of unverified posts", "bursts of unverified posts"),
-                    f"on {platform} without an alert matching {p.alert!r} within "
-                    f"{format_duration(p.within_s)} ({n} publishes not visible within "
-                    f"{format_duration(p.window_s)})",
-                    format_offset(record.offset(t)),
-                    "evidence/alerts.jsonl",
-                )
-            )
+    checked, out = _silent_bursts(
+        record,
+        times,
+        _alerts_by_platform(record, p.alert),
+        p,
+        ("burst of unverified posts", "bursts of unverified posts"),
+        "publishes not visible",
+    )
     if checked == 0:
         return NotApplicable(
             f"no platform left {n} publishes unverified within {format_duration(p.window_s)}"
@@ -888,35 +917,16 @@ def auth_failures_alerted(record: DrillRecord, p: AuthAlertParams) -> Findings |
     for j in record.journal:
         if _unauthorised(j):
             times.setdefault(str(j.get("fake")), []).append(number(j.get("t")))
-    alerts: dict[str | None, list[float]] = {}
-    for al in record.alerts:
-        if fnmatchcase(str(al.get("name")), p.alert):
-            where = dict(al.get("labels") or {}).get("platform")
-            alerts.setdefault(where, []).append(float(al.get("t") or 0.0))
+    alerts = _alerts_by_platform(record, p.alert)
     n = p.min_failures
-    out: list[Violation] = []
-    checked = 0
-    for platform, ts in sorted(times.items()):
-        ts.sort()
-        silence = _Silence(alerts.get(platform, []) + alerts.get(None, []), p.window_s, p.within_s)
-        for k in range(n - 1, len(ts)):
-            t = ts[k]
-            if t - ts[k - n + 1] > p.window_s or t + p.within_s > record.end_t:
-                continue
-            checked += 1
-            if not silence.new(t):
-                continue
-            out.append(
-                Violation(
-                    t,
-                    ("burst of refused tokens", "bursts of refused tokens"),
-                    f"on {platform} without an alert matching {p.alert!r} within "
-                    f"{format_duration(p.within_s)} ({n} requests refused as unauthorised "
-                    f"within {format_duration(p.window_s)})",
-                    format_offset(record.offset(t)),
-                    "evidence/alerts.jsonl",
-                )
-            )
+    checked, out = _silent_bursts(
+        record,
+        times,
+        alerts,
+        p,
+        ("burst of refused tokens", "bursts of refused tokens"),
+        "requests refused as unauthorised",
+    )
     for where, ats in sorted(alerts.items(), key=lambda kv: str(kv[0])):
         for at in ats:
             if where is None:
@@ -987,11 +997,7 @@ def publish_failures_alerted(
             outcomes.setdefault(str(a.get("platform")), []).append(
                 (float(a["t"]), a.get("outcome") != "success")
             )
-    alerts: dict[str | None, list[float]] = {}
-    for al in record.alerts:
-        if fnmatchcase(str(al.get("name")), p.alert):
-            where = dict(al.get("labels") or {}).get("platform")
-            alerts.setdefault(where, []).append(float(al.get("t") or 0.0))
+    alerts = _alerts_by_platform(record, p.alert)
     out: list[Violation] = []
     checked = 0
     for platform, rows in sorted(outcomes.items()):
