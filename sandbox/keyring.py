@@ -205,7 +205,7 @@ class Keyring:
             except EgressRefused:
                 raise
             except (httpx.HTTPError, TimeoutError) as e:
-                raise Retryable(f"x.identity_unverified: {type(e).__name__}") from None
+                raise Retryable(f"x.identity_unverified: {type(e).__name__}", outage=True) from None
             if r.status_code == 401 and attempt == 0:
                 cred = await self.refresh(cred)
                 continue
@@ -228,7 +228,11 @@ class Keyring:
             if r.status_code == 404:
                 return None  # the platform offers no identity endpoint: rely on the keyring record
             if r.status_code != 200:
-                raise Retryable(f"x.identity_unverified: HTTP {r.status_code}")
+                # a 5xx is X being down (the outage window spares the job's attempts); any
+                # other answer is a problem of this request, counted as an attempt
+                raise Retryable(
+                    f"x.identity_unverified: HTTP {r.status_code}", outage=r.status_code >= 500
+                )
             return str((r.json().get("data") or {}).get("id", ""))
         raise AssertionError("unreachable: the second answer returns or raises")
 
@@ -312,7 +316,7 @@ class Keyring:
         except EgressRefused:
             raise
         except (httpx.HTTPError, TimeoutError) as e:
-            raise Retryable(f"x.refresh_unreachable: {type(e).__name__}") from None
+            raise Retryable(f"x.refresh_unreachable: {type(e).__name__}", outage=True) from None
         if r.status_code != 200:
             self.refresh_failures += 1
             try:
@@ -328,7 +332,9 @@ class Keyring:
                     f"x.refresh_rate_limited: HTTP 429 for {cred.account.account_id}", wait
                 )
             if r.status_code >= 500:
-                raise Retryable(f"x.refresh_unavailable: HTTP {r.status_code}")
+                # X's token endpoint is down with the rest of X: an outage, not this job's
+                # failure (before, a long outage dead-lettered posts in seconds here)
+                raise Retryable(f"x.refresh_unavailable: HTTP {r.status_code}", outage=True)
             raise AuthFailed(
                 f"x.refresh_failed: HTTP {r.status_code} {err or ''} for {cred.account.account_id}".strip()
             )

@@ -222,8 +222,21 @@ class FaultEngine:
         self._by_kind.setdefault(rule.kind, []).append(inst)
         self._by_key.setdefault((rule.kind, rule.match.account), []).append(inst)
         # params are kept so a judge reading a healed rule still knows e.g. its Retry-After
+        # … and what it matched, how often and when, so a judge can tell a whole outage of a
+        # fake from a partial one after the rule is gone
         self.history.append(
-            {"id": rid, "kind": rule.kind, "params": dict(rule.params), "installed_at": self.now()}
+            {
+                "id": rid,
+                "kind": rule.kind,
+                "params": dict(rule.params),
+                "match": rule.match.model_dump(exclude_none=True),
+                "probability": rule.probability,
+                "first_n": rule.first_n,
+                "every_nth": rule.every_nth,
+                "start": rule.start,
+                "end": rule.end,
+                "installed_at": self.now(),
+            }
         )
         return rule
 

@@ -162,6 +162,8 @@ class FaultRow(TypedDict, total=False):
     hits: int
     matched: int
     first_hit_at: float | None
+    first_n: int | None
+    every_nth: int | None
 
 
 class WorkloadRow(TypedDict, total=False):

@@ -502,6 +502,77 @@ def test_retries_of_a_failed_request_faster_than_the_stated_back_off_are_a_viola
     assert verdict("retries_within_policy", rec).verdict == "held"
 
 
+WINDOWED = {**POLICY, "outage_window_s": 3600.0}
+
+
+def test_a_job_that_keeps_retrying_past_its_outage_window_is_a_violation():
+    # first outage failure at 0; after the hour every failure counts: four may fail, then no
+    # more requests (the job is dead-lettered)
+    times = [0, 600, 1200, 3700, 4300, 4900, 5500]
+    late = [acting(i, at, 503) for i, at in enumerate(times)]
+    rec = record(
+        retry_policy=WINDOWED,
+        end_t=T0 + 9000,
+        jobs=[tried("j-1", 4, "dead_letter")],
+        journal=late,
+    )
+    assert verdict("retries_within_policy", rec).verdict == "held"
+    # … one more request after the fourth failure past the window: the window restarted
+    again = [*late, acting(7, 6100, 201)]
+    rec = record(retry_policy=WINDOWED, end_t=T0 + 9000, jobs=[tried("j-1", 1)], journal=again)
+    r = verdict("retries_within_policy", rec)
+    assert r.verdict == "violated"
+    assert "sent another request after 4 failures past its outage window" in r.detail
+    assert "window 1h" in r.detail
+    # a throttle (429) does not open an outage window; no window stated: not judged
+    throttled = [acting(i, at, 429) for i, at in enumerate(times)] + [acting(7, 6100, 201)]
+    rec = record(retry_policy=WINDOWED, end_t=T0 + 9000, jobs=[tried("j-1", 1)], journal=throttled)
+    assert "outage window" not in verdict("retries_within_policy", rec).detail
+    rec = record(retry_policy=POLICY, end_t=T0 + 9000, jobs=[tried("j-1", 1)], journal=again)
+    assert verdict("retries_within_policy", rec).verdict == "held"
+
+
+def outage(fake: str = "x", **kw: Any) -> dict[str, Any]:
+    return {
+        "id": "f1",
+        "kind": "http.outage",
+        "params": {"status": 503},
+        "match": {"fake": fake},
+        "probability": 1.0,
+        "installed_at": T0 + 600,
+        "removed_at": T0 + 8000,
+        **kw,
+    }
+
+
+def test_a_dead_letter_inside_the_outage_window_of_a_whole_outage_is_a_violation():
+    def judged(fault: dict[str, Any], died_at: float, created_at: float = 0.0) -> Any:
+        dead = {
+            **tried("j-1", 4, "dead_letter"),
+            "created_at": T0 + created_at,
+            "updated_at": T0 + died_at,
+        }
+        rec = record(retry_policy=WINDOWED, end_t=T0 + 9000, jobs=[dead], fault_history=[fault])
+        return verdict("retries_within_policy", rec)
+
+    early = judged(outage(), died_at=1800)
+    assert early.verdict == "violated"
+    assert "was dead-lettered 20m into an outage of x (from T+10m00s)" in early.detail
+    assert "inside the 1h outage window" in early.detail
+    # after the window (from the later of the job's creation and the outage's start): held
+    assert judged(outage(), died_at=600 + 3600 + 900).verdict == "held"
+    assert judged(outage(), died_at=4500, created_at=1200).verdict == "violated"
+    # another platform's outage, a partial one, or one already over: not this job's window
+    assert judged(outage("linkedin"), died_at=1800).verdict == "held"
+    assert judged(outage(probability=0.5), died_at=1800).verdict == "held"
+    assert (
+        judged(outage(match={"fake": "x", "route": "tweets.create"}), died_at=1800).verdict
+        == "held"
+    )
+    assert judged(outage(first_n=3), died_at=1800).verdict == "held"
+    assert judged(outage(removed_at=T0 + 1200), died_at=1800).verdict == "held"
+
+
 # --- runbook_steps_applied and the audit's own contract ---------------------------------------
 
 

@@ -1136,6 +1136,9 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
                 )
             )
     retried = _backoff(record, out)
+    window = number(record.retry_policy.get("outage_window_s"), -1.0)
+    if window > 0:
+        _outage_window_kept(record, window, limit, out)
     return Findings(
         checked,
         out,
@@ -1204,6 +1207,110 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
                 )
             )
     return retried
+
+
+#: faults that fail every request they match (a platform, or the path to it, down)
+_OUTAGE_FAULTS = frozenset({"http.outage", "http.reset", "http.disconnect"})
+
+
+def _outage_window_kept(
+    record: DrillRecord, window: float, limit: int, out: list[Violation]
+) -> None:
+    """Judge the outage window the platform states (``outage_window_s``) from both sides.
+
+    After a job's first failure through an outage (a 5xx or no answer), the policy retries it
+    for ``window`` seconds without using its attempts; after that every failure counts. So a
+    job whose acting requests failed ``limit`` times after its window ran out sends no more
+    (one that does retries for ever, posts stale content when the platform is back and pages
+    nobody), and may not be dead-lettered while
+    a whole outage of its platform (a fault failing every request to it) was all it met and
+    its window had not run out (one that does gives up on posts a short outage should spare).
+    """
+    by_key: dict[str, list[tuple[float, int, JournalRow]]] = {}
+    for i, j in enumerate(record.journal):
+        key = j.get("idempotency_key")
+        if key is None or str(j.get("method") or "").upper() not in _ACTING:
+            continue
+        by_key.setdefault(str(key), []).append(
+            (number(j.get("started"), number(j.get("t"), 0.0)), i, j)
+        )
+    for key, reqs in by_key.items():
+        reqs.sort(key=lambda r: (r[0], r[2].get("seq", 0)))
+        # the window runs from the runner's first outage failure: the answer's time, not the
+        # request's start (a slow failure must not move the window earlier)
+        first = next(
+            (number(r[2].get("t"), r[0]) for r in reqs if _outage_status(r[2].get("status"))),
+            None,
+        )
+        if first is None:
+            continue
+        late = [
+            r for r in reqs if r[0] > first + window + 1.0 and _worth_retrying(r[2].get("status"))
+        ]
+        if len(late) < limit:
+            continue
+        spent = number(late[limit - 1][2].get("t"), late[limit - 1][0])
+        after = [r for r in reqs if r[0] > spent]
+        if after:
+            out.append(
+                Violation(
+                    after[0][0],
+                    ("job", "jobs"),
+                    f"sent another request after {limit} failures past its outage window "
+                    f"(first outage failure {format_offset(record.offset(first))}, window "
+                    f"{format_duration(window)}), each of which the policy counts against its "
+                    f"{limit} attempts",
+                    key,
+                    evidence("journal.jsonl", after[0][1]),
+                )
+            )
+    downs: list[tuple[str, float, float]] = []
+    for f in record.fault_history:
+        match = f.get("match")
+        if (
+            f.get("kind") not in _OUTAGE_FAULTS
+            or not isinstance(match, dict)
+            or set(match) != {"fake"}
+            or number(f.get("probability"), 0.0) < 1.0
+            or f.get("first_n")
+            or f.get("every_nth")
+        ):
+            continue  # not every request of the fake failed
+        start = max(number(f.get("installed_at"), 0.0), number(f.get("start"), 0.0))
+        end = min(number(f.get("removed_at"), record.end_t), number(f.get("end"), record.end_t))
+        downs.append((str(match["fake"]), start, end))
+    if not downs:
+        return
+    for i, jr in enumerate(record.jobs):
+        if jr.get("state") != "dead_letter" or not jr.get("platform"):
+            continue
+        died = number(jr.get("updated_at"), 0.0)
+        began = number(jr.get("created_at"), 0.0)
+        for fake, start, end in downs:
+            if fake != jr.get("platform") or not start <= died <= end:
+                continue
+            since = max(began, start)
+            if died - since < window - 1.0:
+                out.append(
+                    Violation(
+                        died,
+                        ("job", "jobs"),
+                        f"was dead-lettered {format_duration(died - since)} into an outage of "
+                        f"{fake} (from {format_offset(record.offset(start))}), inside the "
+                        f"{format_duration(window)} outage window in which its policy spends no attempts",
+                        str(jr.get("id")),
+                        f"evidence/jobs.jsonl#L{i + 1}",
+                    )
+                )
+            break
+
+
+def _outage_status(status: Json) -> bool:
+    """A failure of the platform itself, not a throttle: a 5xx or no answer."""
+    if status is None:
+        return True
+    code = int(number(status, 0.0))
+    return code == 0 or code >= 500
 
 
 def _worth_retrying(status: Json) -> bool:
