@@ -63,6 +63,8 @@ ROUTES: dict[str, str] = {
 OTHER_ROUTE = "mcp.other"
 #: under ``toolgate.schema_drift`` this required argument is renamed: old name → new name
 DRIFTED_ARGUMENT: tuple[str, str] = ("client_id", "tenant_id")
+#: the tenant a tool answers for when a dropped tenant argument leaves it to the gateway
+DEFAULT_TENANT = "agency"
 _SCOPE_KEY = "vibedrill.toolgate.call"
 _INVALID_PARAMS = -32602
 
@@ -75,16 +77,25 @@ class _Tool:
     arguments: dict[str, str]
     run: Callable[[World, dict[str, str]], dict[str, Any]]
 
-    def schema(self, drifted: bool) -> dict[str, Any]:
+    def schema(self, drift: str | None) -> dict[str, Any]:
+        """The input schema as listed: as built, or after a ``toolgate.schema_drift`` (``rename``:
+        the tenant argument renamed and still required; ``drop``: no tenant argument, and extra
+        arguments not refused, so none is said to be forbidden)."""
         old, new = DRIFTED_ARGUMENT
-        names = [new if drifted and a == old else a for a in self.arguments]
-        descs = {new if drifted and a == old else a: d for a, d in self.arguments.items()}
-        return {
+        if drift == "drop":
+            names = [a for a in self.arguments if a != old]
+            descs = dict(self.arguments)
+        else:
+            names = [new if drift and a == old else a for a in self.arguments]
+            descs = {new if drift and a == old else a: d for a, d in self.arguments.items()}
+        out: dict[str, Any] = {
             "type": "object",
             "properties": {n: {"type": "string", "description": descs[n]} for n in names},
             "required": names,
-            "additionalProperties": False,
         }
+        if drift != "drop":
+            out["additionalProperties"] = False
+        return out
 
 
 def _digest(*parts: str) -> bytes:
@@ -235,21 +246,24 @@ class _Gateway:
         except KeyError:
             return None
 
-    def _view(self, call: Call | None, route: str) -> dict[str, tuple[bool, bool]]:
-        """Tool name → (missing, drifted) for this request."""
+    def _view(self, call: Call | None, route: str) -> dict[str, tuple[bool, str | None]]:
+        """Tool name → (missing, the schema drift in force or None) for this request."""
         w = self.world
-        out = {t.name: (False, False) for t in _TOOLS}
-        for kind, slot in (("toolgate.tool_missing", 0), ("toolgate.schema_drift", 1)):
+        out: dict[str, tuple[bool, str | None]] = {t.name: (False, None) for t in _TOOLS}
+        for kind in ("toolgate.tool_missing", "toolgate.schema_drift"):
             if not w.faults.active(kind):
                 continue
             # each rule counts at most once per listing: rules for every tool, then per tool
-            every = self._fire(call, route, kind, (None,)) is not None
+            every = self._fire(call, route, kind, (None,))
             for t in _TOOLS:
-                hit = every or self._fire(call, route, kind, (t.name,)) is not None
-                if hit:
-                    flags = list(out[t.name])
-                    flags[slot] = True
-                    out[t.name] = (flags[0], flags[1])
+                hit = every or self._fire(call, route, kind, (t.name,))
+                if hit is None:
+                    continue
+                missing, drift = out[t.name]
+                if kind == "toolgate.tool_missing":
+                    out[t.name] = (True, drift)
+                else:
+                    out[t.name] = (missing, _change_of(hit))
         return out
 
     # handlers -------------------------------------------------------------------------------
@@ -282,8 +296,10 @@ class _Gateway:
         if tool is None or missing:
             known = [t for t in TOOL_NAMES if not (missing and tool is not None and t == tool.name)]
             raise MCPError(_INVALID_PARAMS, f"Unknown tool: {params.name}", {"tools": known})
-        drifted = w.faults.active("toolgate.schema_drift") and (
-            self._fire(call, route, "toolgate.schema_drift", (None, tool.name)) is not None
+        drift = (
+            _change_of(self._fire(call, route, "toolgate.schema_drift", (None, tool.name)))
+            if w.faults.active("toolgate.schema_drift")
+            else None
         )
         # a gateway that names its request only in the x-request-id header, not in the result
         # (a variant, not a failure: the journal keeps the request's own fault, if any)
@@ -298,13 +314,19 @@ class _Gateway:
             is not None
         )
         meta = None if bare else {"request_id": rid}
-        problem = _invalid_arguments(tool.schema(drifted), params.arguments or {})
+        schema = tool.schema(drift)
+        problem = _invalid_arguments(schema, params.arguments or {})
         if problem is not None:
             return _error_result(f"Input validation error: {problem}", meta)
         args = dict(params.arguments or {})
-        if drifted:
-            old, new = DRIFTED_ARGUMENT
+        old, new = DRIFTED_ARGUMENT
+        if drift == "rename":
             args[old] = args.pop(new)
+        elif drift == "drop":
+            # what the schema no longer names is ignored, and the tool answers for the
+            # gateway's own default tenant: a result, for the wrong client
+            args = {k: v for k, v in args.items() if k in schema["properties"]}
+            args[old] = DEFAULT_TENANT
         if w.faults.active("toolgate.tool_error"):
             p = self._fire(call, route, "toolgate.tool_error", (None, tool.name))
             if p is not None:
@@ -343,14 +365,22 @@ class _Gateway:
                 self.managers.remove(mgr)
 
 
+def _change_of(params: BaseModel | None) -> str | None:
+    """The change a fired ``toolgate.schema_drift`` rule makes (None: it did not fire)."""
+    return None if params is None else str(getattr(params, "change", "rename"))
+
+
 def _invalid_arguments(schema: Mapping[str, Any], args: Mapping[str, Any]) -> str | None:
     """The first way ``args`` break the tool's (flat, string-only) input schema, or None."""
     props: Mapping[str, Any] = schema["properties"]
     for name in schema["required"]:
         if name not in args:
             return f"{name!r} is a required property (got arguments {sorted(args)})"
+    strict = schema.get("additionalProperties") is False
     for name, value in args.items():
         if name not in props:
+            if not strict:
+                continue  # ignored, not refused
             return f"additional property {name!r} is not allowed; valid: {sorted(props)}"
         if not isinstance(value, str):
             return f"{name!r} must be a string (got {value!r})"

@@ -173,6 +173,10 @@ class Workload(_M):
     #: platform, and the platform picks the client's account there (the contract allows both:
     #: a planner that knows one account per platform leaves it out)
     accounts_named: float = Field(1.0, ge=0.0, le=1.0)
+    #: generation jobs per agent episode: each episode is this many generation jobs of one kind
+    #: and one client, one after the other, under one ``episode_id`` (a post's drafts), so an
+    #: episode's budget is spent across jobs
+    episode_jobs: int = Field(1, ge=1, le=20)
     surges: tuple[Surge, ...] = ()
 
 

@@ -408,6 +408,18 @@ class ToolParams(_P):
     tool: str | None = Field(None, description="the tool affected (default: every tool)")
 
 
+class SchemaDriftParams(ToolParams):
+    change: Literal["rename", "drop"] = Field(
+        "rename",
+        description=(
+            "rename: the required client_id becomes tenant_id and calls that still send "
+            "client_id are refused (a strict schema); drop: client_id leaves the schema and the "
+            "gateway answers for its own default tenant, ignoring arguments it no longer knows "
+            "(a server that validates with extra='ignore', as FastMCP's argument models do)"
+        ),
+    )
+
+
 class ToolErrorParams(_P):
     tool: str | None = Field(None, description="the tool affected (default: every tool)")
     message: str = Field("upstream tool failed", description="the error text in the tool result")
@@ -430,8 +442,9 @@ _kind(
     "toolgate.schema_drift",
     "semantic",
     ("toolgate",),
-    "toolgate: a tool's input schema changes (renamed required argument), unannounced.",
-    ToolParams,
+    "toolgate: a tool's input schema changes (a required argument renamed, or dropped and "
+    "ignored when sent), unannounced.",
+    SchemaDriftParams,
 )
 _kind(
     "toolgate.tool_error",

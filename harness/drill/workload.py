@@ -122,6 +122,8 @@ def plan_workload(
     platforms = list(scenario.world.platforms)
     plan = Plan()
     n = 0
+    #: the episode generation jobs join while it has room: [client, episode id, jobs left]
+    episode: list[Any] = [None, None, 0]
 
     def job(
         at: float,
@@ -145,15 +147,23 @@ def plan_workload(
             account_id=account,
             payload=payload,
             idempotency_key=f"wl-{run_tag}{seed}-{n:06d}",
-            episode_id=f"ep-{client}-{n:06d}"
-            if kind.startswith("generate") or kind == "tool_call"
-            else None,
+            episode_id=episode_of(client, kind),
         )
         ahead = w.schedule_ahead if kind == "publish" else 0.0
         if ahead > 0:
             plan.jobs.append(WorkItem(max(0.0, at - ahead), spec, origin, due=at))
         else:
             plan.jobs.append(WorkItem(at, spec, origin))
+
+    def episode_of(client: str, kind: str) -> str | None:
+        if not (kind.startswith("generate") or kind == "tool_call"):
+            return None
+        if w.episode_jobs <= 1 or kind == "tool_call":
+            return f"ep-{client}-{n:06d}"
+        if episode[0] != client or episode[2] <= 0:
+            episode[:] = [client, f"ep-{client}-{n:06d}", w.episode_jobs]
+        episode[2] -= 1
+        return str(episode[1])
 
     def post(at: float, origin: str = "steady") -> None:
         c, p = rng.choice(clients), rng.choice(platforms)
@@ -170,7 +180,10 @@ def plan_workload(
         extra: dict[str, Any] = (
             {"tools": list(w.text_tools)} if kind == "generate_text" and w.text_tools else {}
         )
-        job(at, kind, rng.choice(clients), None, origin, prompt=rng.choice(_PROMPTS), **extra)
+        # an open episode keeps its client until its jobs are all in (no draw, so plans of
+        # one job per episode are as they were)
+        client = episode[0] if w.episode_jobs > 1 and episode[2] > 0 else rng.choice(clients)
+        job(at, kind, client, None, origin, prompt=rng.choice(_PROMPTS), **extra)
 
     def tool(at: float, origin: str = "steady") -> None:
         c = rng.choice(clients)

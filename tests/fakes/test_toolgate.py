@@ -17,7 +17,7 @@ from mcp.shared.exceptions import MCPError
 from fakes import FakeWorld, World, admin_headers
 from fakes.core.clock import ManualClock
 from fakes.core.roster import Roster
-from fakes.toolgate import AGENCY_ACCOUNT, TOOL_NAMES, McpAsgiTransport
+from fakes.toolgate import AGENCY_ACCOUNT, DEFAULT_TENANT, TOOL_NAMES, McpAsgiTransport
 from harness.clock import run_virtual
 
 URL = "http://fakes/toolgate/mcp"
@@ -226,6 +226,23 @@ async def test_schema_drift_renames_a_required_argument_in_the_listing_and_enfor
     assert not new.is_error and new.structured_content["client_id"] == "acme"
     assert (await hits(fw))[rid] == 3
     assert len(fw.world.ledger) == 1
+
+
+async def test_schema_drift_that_drops_an_argument_ignores_it_and_answers_for_the_default_tenant(
+    fw: FakeWorld,
+) -> None:
+    await add_fault(
+        fw, {"kind": "toolgate.schema_drift", "params": {"tool": "kb_search", "change": "drop"}}
+    )
+    async with connect(fw) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        got = await client.call_tool("kb_search", KB_ARGS)
+    schema = tools["kb_search"].input_schema
+    assert schema["required"] == ["query"] and "client_id" not in schema["properties"]
+    assert "additionalProperties" not in schema  # extra arguments are not refused …
+    assert not got.is_error  # … they are ignored: a result, for another tenant
+    assert got.structured_content["client_id"] == DEFAULT_TENANT != KB_ARGS["client_id"]
+    assert tools["schedule_lookup"].input_schema["required"] == ["client_id", "date"]
 
 
 async def test_tool_error_returns_a_result_with_is_error_and_books_nothing(fw: FakeWorld) -> None:

@@ -241,3 +241,22 @@ def test_an_incident_from_the_first_second_has_no_steady_state_to_verify() -> No
 
     assert STEADY_STATE not in reached("0s")
     assert STEADY_STATE in reached("6m")
+
+
+def test_generation_jobs_come_in_episodes_of_one_client_when_the_scenario_asks() -> None:
+    s = load_scenario(ROOT / "scenarios/rb12_cost_runaway.yaml")
+    single = plan_workload(s, 7, CLIENTS, ACCOUNTS)
+    gen = [j for j in single.jobs if j.spec.kind == "generate_text"]
+    assert len({j.spec.episode_id for j in gen}) == len(gen)  # one job per episode by default
+    fours = s.model_copy(update={"workload": s.workload.model_copy(update={"episode_jobs": 4})})
+    plan = plan_workload(fours, 7, CLIENTS, ACCOUNTS)
+    texts = [j for j in plan.jobs if j.spec.kind == "generate_text"]
+    episodes: dict[str, list] = {}
+    for j in texts:
+        episodes.setdefault(str(j.spec.episode_id), []).append(j)
+    assert len(texts) == len(gen)
+    assert all(len(js) == 4 for js in list(episodes.values())[:-1])
+    assert all(len({j.spec.client_id for j in js}) == 1 for js in episodes.values())
+    # an episode's jobs follow one another
+    ordered = [str(j.spec.episode_id) for j in texts]
+    assert ordered == sorted(ordered, key=ordered.index)

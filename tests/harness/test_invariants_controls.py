@@ -397,6 +397,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "requests_traced_to_their_jobs",
         "retries_within_policy",
         "runbook_steps_applied",
+        "spend_alerted",
         "tokens_refreshed_before_expiry",
         "verification_failures_alerted",
     }

@@ -436,3 +436,53 @@ def test_a_refusal_that_fitted_by_the_platforms_own_count_is_a_violation_even_in
         ledger=[llm(1, 10, 4.5)], audit=[attempt(1, 9, "j-1"), llm_audit(1, 11, "j-1"), exact]
     )
     assert judge("budgets_used_in_full", rec).verdict == "held"
+
+
+# --- spend_alerted ---------------------------------------------------------------------------
+
+
+def spend_record(alerts: list[dict], budget: float = 5.0, end: float = 3600) -> object:
+    # $1.50 a call: $4.50 (90 % of $5) is reached with the third call, at T+30s
+    return record(
+        ledger=[llm(1, 10, 1.5), llm(2, 20, 1.5), llm(3, 30, 1.5)],
+        audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j"), llm_audit(3, 31, "j")],
+        workload=[intent("j", kind="generate_text", platform="openai")],
+        budgets={"client_usd": {"acme": budget}},
+        alerts=alerts,
+        end_t=T0 + end,
+    )
+
+
+def spend_alert(at: float, **labels: str) -> dict:
+    return {"seq": 1, "t": T0 + at, "name": "spend_high", "severity": "page", "labels": labels}
+
+
+def test_a_client_whose_spend_nears_its_budget_unpaged_violates_spend_alerted():
+    r = judge("spend_alerted", spend_record([]))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 client spent $4.50 of a $5 budget (90% reached at T+30s) and no spend alert "
+        "named it within 300s: ids Acme Bakery"
+    )
+    # an alert for another client does not answer; one for this client, or for none, does
+    assert judge("spend_alerted", spend_record([spend_alert(40, client_id="globex")])).verdict == (
+        "violated"
+    )
+    assert judge("spend_alerted", spend_record([spend_alert(25, client_id="acme")])).verdict == (
+        "held"
+    )
+    assert judge("spend_alerted", spend_record([spend_alert(200)])).verdict == "held"
+    # too late: more than 300 s after the spend reached 90 %
+    late = judge("spend_alerted", spend_record([spend_alert(400, client_id="acme")]))
+    assert late.verdict == "violated"
+
+
+def test_spend_alerted_is_not_judged_without_a_budget_near_use_or_time_to_alert():
+    assert judge("spend_alerted", spend_record([], budget=50.0)).verdict == "not_applicable"
+    assert judge("spend_alerted", spend_record([], end=200)).verdict == "not_applicable"
+    no_budget = record(
+        ledger=[llm(1, 10, 1.5)],
+        audit=[llm_audit(1, 11, "j")],
+        workload=[intent("j", kind="generate_text", platform="openai")],
+    )
+    assert judge("spend_alerted", no_budget).verdict == "not_applicable"

@@ -7,6 +7,7 @@ import re
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Mapping
+from fnmatch import fnmatchcase
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -592,6 +593,89 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
         f"{checked} paid calls stayed within their budgets (one that crosses a budget is allowed"
         + (f", unless it is {' or '.join(p.priced_up_front)}" if p.priced_up_front else "")
         + ")",
+    )
+
+
+class SpendAlertParams(Params):
+    """Parameters of ``spend_alerted``."""
+
+    alert: str = Field("spend*", description="glob of the alert's name (RB-12's spend symptom)")
+    fraction: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="the share of a client's USD budget whose spend calls for the alert",
+    )
+    within_s: float = Field(
+        300.0, ge=0, description="how soon after the spend reached that share the alert fires"
+    )
+
+
+@invariant(SpendAlertParams)
+def spend_alerted(record: DrillRecord, p: SpendAlertParams) -> Findings | NotApplicable:
+    """Spend racing towards a client's budget pages someone: once what a client's calls were
+    billed (the fakes' ledger) reaches ``fraction`` of the USD budget in force for it, the
+    platform raises its spend alert naming that client (label ``client_id``; an alert naming no
+    client answers for all) within ``within_s``, or had raised it before.
+
+    The budget stops the spend; the page is how the people of RB-12 learn of a cost runaway
+    before the money is gone. An alert that reads the wrong budget (the platform's, not the
+    client's) or the wrong client's spend stays silent while the client's spend climbs.
+    """
+    steps = _budget_steps(record)
+    f = facts(record)
+    said: dict[str | None, list[float]] = {}
+    for al in record.alerts:
+        if fnmatchcase(str(al.get("name")), p.alert):
+            who = dict(al.get("labels") or {}).get("client_id")
+            said.setdefault(who, []).append(float(al.get("t") or 0.0))
+    spent: dict[str, float] = {}
+    reached: dict[str, tuple[float, float, float, int]] = {}
+    order = sorted(range(len(record.ledger)), key=lambda k: float(record.ledger[k].get("t") or 0.0))
+    for i in order:
+        e = record.ledger[i]
+        cost = float(e.get("cost_usd") or 0.0)
+        intent = f.intents.get(i) if cost else None
+        if not cost or intent is None or not intent.client_id:
+            continue
+        who = intent.client_id
+        t = float(e["t"])
+        spent[who] = spent.get(who, 0.0) + cost
+        limit = _limit([b for s, b in steps if s <= t][-1], "client_usd", who)
+        if who not in reached and limit and spent[who] >= p.fraction * limit:
+            reached[who] = (t, spent[who], limit, i)
+    if not reached:
+        return NotApplicable(
+            f"no client's spend reached {p.fraction:.0%} of a USD budget set for it"
+        )
+    out: list[Violation] = []
+    checked = 0
+    for who, (t, total, limit, i) in sorted(reached.items()):
+        if t + p.within_s > record.end_t:
+            continue
+        checked += 1
+        if any(at <= t + p.within_s for at in said.get(who, []) + said.get(None, [])):
+            continue
+        out.append(
+            Violation(
+                t,
+                ("client", "clients"),
+                f"spent ${total:.2f} of a ${limit:g} budget ({p.fraction:.0%} reached at "
+                f"{format_offset(record.offset(t))}) and no spend alert named it within "
+                f"{p.within_s:g}s",
+                record.client_name(who),
+                evidence("ledger.jsonl", i),
+            )
+        )
+    if checked == 0:
+        return NotApplicable(
+            f"no client's spend reached {p.fraction:.0%} of its budget {p.within_s:g}s before the end"
+        )
+    return Findings(
+        checked,
+        out,
+        f"{checked} clients whose spend reached {p.fraction:.0%} of their USD budget were paged "
+        f"within {p.within_s:g}s",
     )
 
 
