@@ -696,3 +696,82 @@ def test_refused_tokens_without_the_auth_alert_and_an_auth_alert_without_them_ar
 
 def test_no_refused_token_and_no_auth_alert_is_not_applicable():
     assert judge("auth_failures_alerted", record()).verdict == "not_applicable"
+
+
+# --- rate_limits_alerted ------------------------------------------------------------------------
+
+
+def throttled(n: int, at: float, fake: str = "x", status: int = 429, kind: str | None = None):
+    return {**refused_token(n, at, fake), "status": status, "fault_kind": kind}
+
+
+def rate_alert(at: float, platform: str) -> dict[str, Any]:
+    return {**auth_alert(1, at, platform), "name": "rate_limited", "severity": "ticket"}
+
+
+def test_throttled_requests_raise_the_rate_limit_alert_of_their_platform():
+    journal = [throttled(n, 600 + 30 * n) for n in range(3)]
+    # the 429s of X ticketed as LinkedIn's: X's burst is unanswered
+    r = judge("rate_limits_alerted", record(journal=journal, alerts=[rate_alert(700, "linkedin")]))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 burst of throttled requests on x without an alert matching 'rate_limited*' within 2m "
+        "(3 requests refused as throttled within 10m): ids T+11m00s"
+    )
+    assert (
+        judge("rate_limits_alerted", record(journal=journal, alerts=[rate_alert(700, "x")])).verdict
+        == "held"
+    )
+    # Instagram throttles with a 400 and a code: the rate fault's answers count
+    ig = [throttled(n, 600 + 30 * n, "instagram", 400, "instagram.rate_limited") for n in range(3)]
+    assert judge("rate_limits_alerted", record(journal=ig)).verdict == "violated"
+    # two 429s, or three spread over more than ten minutes: no burst
+    assert judge("rate_limits_alerted", record(journal=journal[:2])).verdict == "not_applicable"
+    spread = [throttled(n, 600 + 400 * n) for n in range(3)]
+    assert judge("rate_limits_alerted", record(journal=spread)).verdict == "not_applicable"
+
+
+# --- guard_refusals_alerted ---------------------------------------------------------------------
+
+
+def refusal(n: int, at: float, error: str, **kw: Any) -> dict[str, Any]:
+    return {**aud(n, at, job=f"j-{n}", outcome="blocked", **kw), "error": error}
+
+
+def guard_alert(at: float, name: str, **labels: str) -> dict[str, Any]:
+    return {"seq": 1, "t": T0 + at, "name": name, "severity": "page", "labels": labels}
+
+
+TENANCY = "tenancy: account 'globex-x' belongs to client 'globex', not to the job's client 'acme'"
+EGRESS = "egress refused: http://169.254.169.254:80 is not in the platform's settings"
+
+
+def test_a_guard_refusal_without_its_alert_or_with_the_wrong_labels_is_a_violation():
+    refusals = [refusal(1, 100, TENANCY), refusal(2, 200, EGRESS, platform="-")]
+    r = judge("guard_refusals_alerted", record(audit=refusals))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 refusal by the tenancy guard with no alert matching 'tenancy_mismatch*' for "
+        "client_id=acme, platform=x within 1m: ids j-1; 1 refusal by the egress guard with no "
+        "alert matching 'egress_refused*' for host=169.254.169.254 within 1m: ids j-2"
+    )
+    right = [
+        guard_alert(100, "tenancy_mismatch", client_id="acme", platform="x"),
+        guard_alert(201, "egress_refused", host="169.254.169.254"),
+    ]
+    assert judge("guard_refusals_alerted", record(audit=refusals, alerts=right)).verdict == "held"
+    # an alert naming another client, or another host, does not answer
+    wrong = [
+        guard_alert(100, "tenancy_mismatch", client_id="globex", platform="x"),
+        guard_alert(201, "egress_refused", host="80"),
+    ]
+    r = judge("guard_refusals_alerted", record(audit=refusals, alerts=wrong))
+    assert r.count == 2
+    # one page for a storm: the same alert shortly before answers a later refusal
+    storm = [*refusals, refusal(3, 500, TENANCY)]
+    assert judge("guard_refusals_alerted", record(audit=storm, alerts=right)).verdict == "held"
+
+
+def test_no_guard_refusal_is_not_applicable():
+    other = [refusal(1, 100, "kill_switch: post.create for acme on x stopped by the switch")]
+    assert judge("guard_refusals_alerted", record(audit=other)).verdict == "not_applicable"

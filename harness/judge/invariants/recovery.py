@@ -780,7 +780,7 @@ def _silent_bursts(
     record: DrillRecord,
     times: dict[str, list[float]],
     alerts: dict[str | None, list[float]],
-    p: VerificationAlertParams | AuthAlertParams,
+    p: VerificationAlertParams | AuthAlertParams | RateLimitAlertParams,
     noun: tuple[str, str],
     what: str,
 ) -> tuple[int, list[Violation]]:
@@ -954,6 +954,145 @@ def auth_failures_alerted(record: DrillRecord, p: AuthAlertParams) -> Findings |
         out,
         f"every burst of {n} refused tokens raised an alert matching {p.alert!r}, and every "
         "such alert followed refused tokens",
+    )
+
+
+class RateLimitAlertParams(Params):
+    """Parameters of ``rate_limits_alerted``."""
+
+    alert: str = Field("rate_limited*", description="glob of the alert's name (RB-05's symptom)")
+    min_failures: int = Field(
+        3, ge=1, description="requests to a platform refused as throttled within window_s"
+    )
+    window_s: float = Field(600.0, gt=0, description="the window the refusals fall in")
+    within_s: float = Field(
+        120.0, ge=0, description="how soon after the refusal that completes the count it fires"
+    )
+
+
+def _throttled(j: Mapping[str, object]) -> bool:
+    """A request a social platform refused as over its limits: a 429, or an answer of a rate
+    fault (Instagram throttles with a 400 and a code)."""
+    kind = str(j.get("fault_kind") or "")
+    status = int(number(j.get("status"), 0))
+    return str(j.get("fake")) in SOCIAL_FAKES and (
+        status == 429 or (status >= 400 and kind.endswith(".rate_limited"))
+    )
+
+
+@invariant(RateLimitAlertParams)
+def rate_limits_alerted(record: DrillRecord, p: RateLimitAlertParams) -> Findings | NotApplicable:
+    """A platform throttling the agency raises a ticket: when ``min_failures`` requests to a
+    platform are refused as throttled within ``window_s`` (the fakes' journal: a 429, or the
+    answer of a rate fault), the platform raises its rate-limit alert for that platform within
+    ``within_s`` (or had raised it in the window before).
+
+    RB-05 starts from that symptom; a platform that counts the throttles of one platform under
+    another, or not at all, leaves a rate-limit storm to be found by the posts it delays.
+    """
+    times: dict[str, list[float]] = {}
+    for j in record.journal:
+        if _throttled(j):
+            times.setdefault(str(j.get("fake")), []).append(number(j.get("t")))
+    n = p.min_failures
+    checked, out = _silent_bursts(
+        record,
+        times,
+        _alerts_by_platform(record, p.alert),
+        p,
+        ("burst of throttled requests", "bursts of throttled requests"),
+        "requests refused as throttled",
+    )
+    if checked == 0:
+        return NotApplicable(
+            f"no platform throttled {n} requests within {format_duration(p.window_s)}"
+        )
+    return Findings(
+        checked,
+        out,
+        f"every burst of {n} throttled requests within {format_duration(p.window_s)} raised an "
+        f"alert matching {p.alert!r}",
+    )
+
+
+class GuardAlertParams(Params):
+    """Parameters of ``guard_refusals_alerted``."""
+
+    within_s: float = Field(60.0, ge=0, description="how soon after the refusal the alert fires")
+    cooldown_s: float = Field(
+        600.0,
+        ge=0,
+        description="an alert this long before the refusal, for the same labels, answers it too "
+        "(the platform pages once per storm)",
+    )
+
+
+#: audited refusal (the error's opening words) → the alert that must page it and the labels
+#: the alert must agree on (RB-01: a post meant for another tenant; an unknown host)
+_GUARD_ALERTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("tenancy:", "tenancy", "tenancy_mismatch*", ("client_id", "platform")),
+    ("egress refused", "egress", "egress_refused*", ("host",)),
+)
+_REFUSED_HOST = re.compile(r"egress refused: \w+://\[?([^\]/:]+)")
+
+
+@invariant(GuardAlertParams)
+def guard_refusals_alerted(record: DrillRecord, p: GuardAlertParams) -> Findings | NotApplicable:
+    """A guard that refuses pages at once: a side effect the tenancy guard refused (audited
+    ``blocked``, error ``tenancy: …``) raises the tenancy alert naming that client and platform,
+    and a request the egress guard refused (``egress refused: …``) raises the egress alert naming
+    that host, within ``within_s`` (or the same alert ``cooldown_s`` before).
+
+    The refusal keeps the harm out; the page is how RB-01's people learn that something tried —
+    a misrouted job, a content URL pointing at the cloud's metadata service. An alert with the
+    wrong labels sends them to the wrong client or host.
+    """
+    out: list[Violation] = []
+    checked = 0
+    for i, a in enumerate(record.audit):
+        if a.get("outcome") != "blocked":
+            continue
+        error = str(a.get("error") or "")
+        for prefix, guard, glob, keys in _GUARD_ALERTS:
+            if not error.startswith(prefix):
+                continue
+            want: dict[str, str] = {}
+            if "host" in keys:
+                host = json_object(a.get("detail")).get("host")
+                m = _REFUSED_HOST.match(error)
+                host = host or (m.group(1) if m else None)
+                if host:
+                    want["host"] = str(host)
+            else:
+                want = {k: str(a[k]) for k in keys if a.get(k) not in (None, "", "-")}  # type: ignore[literal-required]
+            t = float(a["t"])
+            if t + p.within_s > record.end_t:
+                continue
+            checked += 1
+            if any(
+                fnmatchcase(str(al.get("name")), glob)
+                and t - p.cooldown_s <= float(al.get("t") or 0.0) <= t + p.within_s
+                and all((al.get("labels") or {}).get(k) in (None, v) for k, v in want.items())
+                for al in record.alerts
+            ):
+                continue
+            named = ", ".join(f"{k}={v}" for k, v in sorted(want.items()))
+            out.append(
+                Violation(
+                    t,
+                    ("refusal", "refusals"),
+                    f"by the {guard} guard with no alert matching {glob!r} for {named or 'it'} "
+                    f"within {format_duration(p.within_s)}",
+                    str(a.get("job_id") or a.get("event_id")),
+                    evidence("audit.jsonl", i),
+                )
+            )
+    if checked == 0:
+        return NotApplicable("no guard refused a side effect or a request")
+    return Findings(
+        checked,
+        out,
+        f"every one of {checked} refusals of the tenancy and egress guards raised its alert",
     )
 
 
