@@ -389,6 +389,7 @@ class DrillEngine(DrillState):
                 "blueprint_id": sp.blueprint_id,
                 "origin": item.origin,
                 "tool": sp.payload.get("tool") if sp.kind == "tool_call" else None,
+                "run_at": sp.run_at,
             }
         )
 

@@ -176,6 +176,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "every_side_effect_audited",
     "guard_refusals_alerted",
     "held_engagement_answered_after_release",
+    "holds_stay_on_their_account",
     "jobs_within_the_contract",
     "no_job_left_behind",
     "no_needless_token_refresh",

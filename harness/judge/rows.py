@@ -181,6 +181,8 @@ class WorkloadRow(TypedDict, total=False):
     blueprint_id: str | None
     origin: str
     tool: str | None
+    #: when the job was due, if it was submitted ahead (the content calendar)
+    run_at: float | None
 
 
 class JobRow(TypedDict, total=False):

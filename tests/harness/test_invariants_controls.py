@@ -387,6 +387,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "every_side_effect_audited",
         "guard_refusals_alerted",
         "held_engagement_answered_after_release",
+        "holds_stay_on_their_account",
         "jobs_within_the_contract",
         "no_job_left_behind",
         "no_needless_token_refresh",
@@ -748,3 +749,27 @@ def test_a_dm_sent_while_the_engagement_queue_is_paused_is_a_violation_whatever_
 def test_without_a_queue_pause_the_pause_invariant_does_not_apply():
     rec = record(ledger=[led(1, 700)], workload=[intent("j-1")], jobs=[job("j-1")])
     assert verdict("no_side_effects_while_paused", rec).verdict == "not_applicable"
+
+
+def test_a_job_that_retries_into_an_action_block_or_past_a_recursion_stop_is_a_violation():
+    blocked = {**acting(0, 0, 400), "fault_kind": "instagram.action_blocked", "fake": "instagram"}
+    again = [blocked, {**acting(1, 300, 201), "fake": "instagram"}]
+    rec = record(retry_policy=POLICY, jobs=[tried("j-1", 2)], journal=again)
+    r = verdict("retries_within_policy", rec)
+    assert r.verdict == "violated"
+    assert "sent tweets.create again after instagram blocked the action as spam" in r.detail
+    # stopping there holds (a lookup after it is no retry of the action)
+    stopped = [blocked, {**acting(1, 5, 200, method="GET"), "fake": "instagram"}]
+    rec = record(retry_policy=POLICY, jobs=[tried("j-1", 1, "failed")], journal=stopped)
+    assert verdict("retries_within_policy", rec).verdict == "held"
+    stop = "recursion_stop: episode 'ep-1' reached tool-call round 9, above the cap of 8"
+    retried = {**tried("j-2", 4, "dead_letter"), "last_error": stop}
+    r = verdict("retries_within_policy", record(retry_policy=POLICY, jobs=[retried]))
+    assert r.verdict == "violated"
+    assert (
+        "retried after a tool-call recursion stop (ended dead_letter after 4 attempts" in r.detail
+    )
+    final = {**tried("j-2", 1, "failed"), "last_error": stop}
+    assert verdict("retries_within_policy", record(retry_policy=POLICY, jobs=[final])).verdict == (
+        "held"
+    )

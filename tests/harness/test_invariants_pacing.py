@@ -486,3 +486,66 @@ def test_spend_alerted_is_not_judged_without_a_budget_near_use_or_time_to_alert(
         workload=[intent("j", kind="generate_text", platform="openai")],
     )
     assert judge("spend_alerted", no_budget).verdict == "not_applicable"
+
+
+# --- holds_stay_on_their_account -------------------------------------------------------------
+
+
+def held(job_id: str, client: str, platform: str = "linkedin", until: float = 40_000) -> dict:
+    return {
+        "id": job_id,
+        "state": "scheduled",
+        "kind": "publish",
+        "client_id": client,
+        "platform": platform,
+        "run_at": T0 + until,
+        "updated_at": T0 + 1000,
+    }
+
+
+def hold_record(jobs: list[dict], journal: list[dict], **kw) -> object:
+    intents = [
+        intent(
+            j["id"],
+            client=j["client_id"],
+            account=f"{j['client_id']}-linkedin",
+            platform="linkedin",
+        )
+        for j in jobs
+    ]
+    return record(jobs=jobs, workload=intents, journal=journal, **kw)
+
+
+def test_a_hold_on_an_account_its_platform_never_throttled_is_a_violation():
+    limit = {**jr(1, 900, status=429), "fake": "linkedin", "account_id": "acme-linkedin"}
+    jobs = [held("j-1", "acme"), held("j-2", "globex")]
+    r = judge("holds_stay_on_their_account", hold_record(jobs, [limit]))
+    assert r.verdict == "violated"
+    assert r.detail.startswith(
+        "1 job put off until T+11h06m40s on globex-linkedin, which linkedin never throttled"
+    )
+    # a rate fault that applies to every LinkedIn account, or a daily cap, explains the hold
+    every = [{"id": "f1", "kind": "linkedin.rate_limited", "match": {"fake": "linkedin"}}]
+    assert (
+        judge(
+            "holds_stay_on_their_account", hold_record(jobs, [limit], fault_history=every)
+        ).verdict
+        == "held"
+    )
+    one = [{"id": "f1", "kind": "linkedin.rate_limited", "match": {"account": "acme-linkedin"}}]
+    assert (
+        judge("holds_stay_on_their_account", hold_record(jobs, [limit], fault_history=one)).verdict
+        == "violated"
+    )
+    cap = [{"seq": 1, "t": T0, "control": "pacing", "scope": {"platform": "linkedin"}, "value": {}}]
+    assert (
+        judge(
+            "holds_stay_on_their_account", hold_record(jobs, [limit], control_changes=cap)
+        ).verdict
+        == "held"
+    )
+    # nothing put off past the end: not judged
+    soon = [held("j-1", "acme", until=100)]
+    assert judge("holds_stay_on_their_account", hold_record(soon, [limit])).verdict == (
+        "not_applicable"
+    )

@@ -679,6 +679,104 @@ def spend_alerted(record: DrillRecord, p: SpendAlertParams) -> Findings | NotApp
     )
 
 
+def _account_of(record: DrillRecord, client: str, platform: str) -> str | None:
+    """The client's one account on ``platform`` (None when it has none or several)."""
+    ids = [
+        a
+        for a, facts_ in record.accounts.items()
+        if facts_.get("tenant_id") == client and facts_.get("platform") == platform
+    ]
+    return ids[0] if len(ids) == 1 else None
+
+
+#: the fault kinds that limit an account's rate (a 429, a cap the platform must wait out)
+_RATE_FAULTS = (".rate_limited", ".usage_capped")
+
+
+@invariant()
+def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """A rate limit holds the account it limited, not its neighbours: a job the platform has put
+    off past the drill's end (``scheduled`` or ``retry_wait``, due again after the end, though
+    its own due time was within the drill) belongs to an account that platform refused as
+    throttled (a 429, a rate fault's answer, or one of Instagram's 400s, which carry its
+    throttles and its publishing cap), that a rate fault of the drill applied to, or on a
+    platform a pacing control (a daily cap) of the drill names.
+
+    One member's daily limit on LinkedIn holds that member until midnight; the platform that
+    holds every client's LinkedIn account instead stalls every tenant for the rest of the day.
+    """
+    throttled: set[tuple[str, str]] = set()
+    for j in record.journal:
+        kind, status = str(j.get("fault_kind") or ""), int(number(j.get("status"), 0))
+        if j.get("account_id") and (
+            status == 429
+            or kind.endswith(_RATE_FAULTS)
+            # Graph answers its throttles and its 24-hour publishing cap with a 400 and a code
+            # the journal does not keep: any 400 of Instagram may be one
+            or (status == 400 and j.get("fake") == "instagram")
+        ):
+            throttled.add((str(j.get("fake")), str(j.get("account_id"))))
+    #: (fake or None, account or None): a rate fault's reach (None: every fake / account)
+    reach: list[tuple[str | None, str | None]] = []
+    for f in [*record.fault_history, *record.fault_rules]:
+        if str(f.get("kind") or "").endswith(_RATE_FAULTS):
+            m = json_object(f.get("match"))
+            fake = m.get("fake") or str(f.get("kind")).split(".", 1)[0]
+            reach.append((str(fake), None if m.get("account") is None else str(m["account"])))
+    capped = {
+        str(json_object(c.get("scope")).get("platform") or "*")
+        for c in record.control_changes
+        if c.get("control") == "pacing"
+    }
+    intents = {str(w.get("job_id")): w for w in record.workload}
+    out: list[Violation] = []
+    checked = 0
+    for i, job in enumerate(record.jobs):
+        if job.get("state") not in ("scheduled", "retry_wait"):
+            continue
+        run_at = number(job.get("run_at"), 0.0)
+        w = intents.get(str(job.get("id")))
+        platform = job.get("platform")
+        if run_at <= record.end_t or not platform or w is None:
+            continue
+        due = w.get("run_at")
+        if due is not None and number(due, 0.0) > record.end_t:
+            continue  # a post of the calendar, due after the drill
+        account = (
+            job.get("account_id")
+            or w.get("account_id")
+            or _account_of(record, str(job.get("client_id")), str(platform))
+        )
+        if not account:
+            continue
+        checked += 1
+        where = (str(platform), str(account))
+        if (
+            where in throttled
+            or any(f == platform and a in (None, account) for f, a in reach)
+            or capped & {str(platform), "*"}
+        ):
+            continue
+        out.append(
+            Violation(
+                number(job.get("updated_at"), record.end_t),
+                ("job", "jobs"),
+                f"put off until {format_offset(record.offset(run_at))} on "
+                f"{record.handle(str(account))}, which {platform} never throttled and no rate "
+                "fault or cap of the drill named",
+                str(job.get("id")),
+                evidence("jobs.jsonl", i),
+            )
+        )
+    if checked == 0:
+        return NotApplicable("no job was put off past the drill's end")
+    return Findings(
+        checked,
+        out,
+        f"all {checked} jobs put off past the end belong to accounts their platform throttled",
+    )
+
+
 #: how the platform words a call refused for a budget (``sandbox.budget.BudgetExceeded``)
 _BUDGET_REFUSAL = re.compile(
     r"budget: (?P<level>client|episode) budget of '(?P<who>[^']*)' exhausted: "

@@ -1258,6 +1258,14 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
         phrase = None
         if attempts > limit:
             phrase = f"ran {attempts} times ({state}), the retry policy allows {limit}"
+        elif state not in ("failed", "running") and _RECURSION_STOP.search(
+            str(j.get("last_error") or "")
+        ):
+            # the cap stopped an agent stuck in a tool loop: a retry pays for the loop again
+            phrase = (
+                f"retried after a tool-call recursion stop (ended {state} after {attempts} "
+                "attempts; a stop is final)"
+            )
         elif state == "dead_letter":
             dead += 1
             if attempts < limit:
@@ -1278,6 +1286,7 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
     window = number(record.retry_policy.get("outage_window_s"), -1.0)
     if window > 0:
         _outage_window_kept(record, window, limit, out)
+    _no_retry_into_a_block(record, out)
     return Findings(
         checked,
         out,
@@ -1346,6 +1355,40 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
                 )
             )
     return retried
+
+
+def _no_retry_into_a_block(record: DrillRecord, out: list[Violation]) -> None:
+    """A request a platform answered with an action block (a spam restriction: X's and
+    LinkedIn's 403, Instagram's code 4 / 2207051) is not retried: the job sends nothing more
+    under its idempotency key. A block is no throttle with a reset to wait out; every retry
+    into it is more of the activity the platform restricted (RB-05), and a person decides."""
+    blocked: dict[str, tuple[float, int, JournalRow]] = {}
+    for i, j in enumerate(record.journal):
+        key = j.get("idempotency_key")
+        if key is None or not str(j.get("fault_kind") or "").endswith(".action_blocked"):
+            continue
+        blocked.setdefault(str(key), (number(j.get("t"), 0.0), i, j))
+    if not blocked:
+        return
+    after: dict[str, tuple[int, JournalRow]] = {}
+    for i, j in enumerate(record.journal):
+        key = str(j.get("idempotency_key"))
+        if key in blocked and key not in after:
+            started = number(j.get("started"), number(j.get("t"), 0.0))
+            if started > blocked[key][0] and str(j.get("method") or "").upper() in _ACTING:
+                after[key] = (i, j)
+    for key, (i, j) in after.items():
+        t, _, first = blocked[key]
+        out.append(
+            Violation(
+                number(j.get("started"), number(j.get("t"), 0.0)),
+                ("job", "jobs"),
+                f"sent {j.get('route')} again after {first.get('fake')} blocked the action as "
+                f"spam at {format_offset(record.offset(t))} (a block is not retried)",
+                key,
+                evidence("journal.jsonl", i),
+            )
+        )
 
 
 #: faults that fail every request they match (a platform, or the path to it, down)
