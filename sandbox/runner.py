@@ -87,8 +87,14 @@ class Runner:
         if self._task is None:
             for j in self.jobs.all():
                 if j.state in ("queued", "scheduled", "retry_wait"):
-                    self._waiting[j.job_class][j.id] = j  # restored from storage
+                    if j.id not in self._waiting[j.job_class]:
+                        # restored from storage: counted in as it will be counted out (before,
+                        # queue_depth went negative after every restart)
+                        self._waiting[j.job_class][j.id] = j
+                        self._depth[j.job_class] += 1
                     self._enqueue(j)
+            for c, n in self._depth.items():
+                self.telemetry.queue_depth.labels(c).set(n)
             self._task = asyncio.create_task(self._dispatch(), name="vibedrill-runner")
 
     async def stop(self) -> None:

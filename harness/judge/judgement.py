@@ -185,6 +185,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "nothing_reaches_a_host_it_was_not_given",
     "pacing_in_force",
     "publish_failures_alerted",
+    "queue_metrics_truthful",
     "rate_limits_alerted",
     "requests_traced_to_their_jobs",
     "retries_within_policy",

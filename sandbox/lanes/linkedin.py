@@ -153,7 +153,9 @@ class LinkedInLane(ApiLane):
             params={"q": "author", "author": self.author(cred), "count": 50},
         )
         if r.status_code != 200:
-            raise Ambiguous(f"linkedin.unsearchable: HTTP {r.status_code}")
+            raise Ambiguous(
+                f"linkedin.unsearchable: HTTP {r.status_code}", outage=r.status_code >= 500
+            )
         for p in self.json_of(r, mutating=False).get("elements") or ():
             if p.get("commentary") == text:
                 return SendResult(str(p["id"]), f"https://www.linkedin.com/feed/update/{p['id']}/")

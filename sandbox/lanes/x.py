@@ -188,7 +188,8 @@ class XLane(ApiLane):
             params={"max_results": 100, "exclude": "replies"},
         )
         if r.status_code != 200:
-            raise Ambiguous(f"x.unsearchable: HTTP {r.status_code}")
+            # a 5xx is X down, not this job: the outage window spares its attempts
+            raise Ambiguous(f"x.unsearchable: HTTP {r.status_code}", outage=r.status_code >= 500)
         for t in self.json_of(r, mutating=False).get("data") or ():
             if t.get("text") == text:
                 tid = str(t["id"])

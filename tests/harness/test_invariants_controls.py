@@ -396,6 +396,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "nothing_reaches_a_host_it_was_not_given",
         "pacing_in_force",
         "publish_failures_alerted",
+        "queue_metrics_truthful",
         "rate_limits_alerted",
         "requests_traced_to_their_jobs",
         "retries_within_policy",

@@ -775,3 +775,49 @@ def test_a_guard_refusal_without_its_alert_or_with_the_wrong_labels_is_a_violati
 def test_no_guard_refusal_is_not_applicable():
     other = [refusal(1, 100, "kill_switch: post.create for acme on x stopped by the switch")]
     assert judge("guard_refusals_alerted", record(audit=other)).verdict == "not_applicable"
+
+
+# --- queue_metrics_truthful ---------------------------------------------------------------------
+
+
+def test_a_negative_queue_gauge_or_an_age_no_waiting_job_explains_is_a_violation():
+    done = {**job_row("j-1", "succeeded", created=100, updated=200)}
+    samples = [
+        (T0 + 300, {'queue_depth{job_class="publish"}': -1.0}),
+        (T0 + 900, {'queue_oldest_age_s{job_class="publish"}': 600.0}),
+    ]
+    r = judge("queue_metrics_truthful", record(jobs=[done], metrics_samples=samples))
+    assert r.verdict == "violated"
+    assert "read -1 at T+5m00s (a gauge of jobs waiting is never negative)" in r.detail
+    assert (
+        "read 600s at T+15m00s, though no publish job created by then was still unfinished"
+        in r.detail
+    )
+    # a job created by then and finished after the reading explains the age
+    waiting = job_row("j-2", "succeeded", created=250, updated=1000)
+    ok = [
+        (
+            T0 + 900,
+            {
+                'queue_oldest_age_s{job_class="publish"}': 600.0,
+                'queue_depth{job_class="publish"}': 1.0,
+            },
+        )
+    ]
+    assert (
+        judge("queue_metrics_truthful", record(jobs=[done, waiting], metrics_samples=ok)).verdict
+        == "held"
+    )
+    assert judge("queue_metrics_truthful", record(jobs=[done])).verdict == "not_applicable"
+
+
+def job_row(job_id: str, state: str, *, created: float, updated: float) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "state": state,
+        "kind": "publish",
+        "client_id": "acme",
+        "platform": "x",
+        "created_at": T0 + created,
+        "updated_at": T0 + updated,
+    }

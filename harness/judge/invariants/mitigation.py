@@ -489,7 +489,10 @@ def _side_effects(record: DrillRecord, tolerance_s: float) -> list[_SideEffect]:
                     account=k[1],
                     start=arrival(first),
                     admitted=min(t, arrival(first)),
-                    end=max(number(j.get("t"), arrival(j)) for _, j in mine),
+                    # the attempt ends when its answers came, or when the platform closed it
+                    # (its outcome: a request it gave up on after its timeout may still run at
+                    # the API, but the platform no longer holds a slot for it)
+                    end=min(max(number(j.get("t"), arrival(j)) for _, j in mine), closed_at),
                     line=i,
                     request_id=str(first.get("request_id")),
                 )

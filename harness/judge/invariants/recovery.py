@@ -377,6 +377,74 @@ JOB_HOLDS: dict[str, tuple[str, str | None]] = {
 WAITING_STATES: tuple[str, ...] = ("queued", "scheduled", "retry_wait", "running")
 
 
+_QUEUE_GAUGE = re.compile(r'^(?P<name>queue_depth|queue_oldest_age_s)\{job_class="(?P<c>[^"]*)"\}$')
+
+
+@invariant()
+def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """The queue gauges tell the truth RB-07 reads: no ``queue_depth`` or ``queue_oldest_age_s``
+    of a job class is ever negative, and the oldest waiting job of a class that the platform
+    reports (``queue_oldest_age_s{job_class}`` = A at time t) is one that could have been
+    waiting then: a job of that class created by t − A that had not finished before t.
+
+    A gauge that counts restored jobs only on their way out goes negative after a restart; one
+    that keeps a job it ran on its waiting list reports a backlog that is not there (and one
+    that forgets a waiting state hides the backlog an outage builds).
+    """
+    waiting = set(WAITING_STATES)
+    by_class: dict[str, list[tuple[float, float, bool]]] = {}
+    for j in record.jobs:
+        cls = JOB_HOLDS.get(str(j.get("kind")), (None, None))[0]
+        if cls is None:
+            continue
+        by_class.setdefault(cls, []).append(
+            (
+                number(j.get("created_at"), 0.0),
+                number(j.get("updated_at"), record.end_t),
+                str(j.get("state")) in waiting,
+            )
+        )
+    out: list[Violation] = []
+    told: set[tuple[str, str]] = set()
+    checked = 0
+    for t, values in record.metrics_samples:
+        for key, value in values.items():
+            m = _QUEUE_GAUGE.match(key)
+            if m is None:
+                continue
+            checked += 1
+            name, cls = m["name"], m["c"]
+            if (name, cls) in told:
+                continue
+            if value < 0:
+                phrase = f"read {value:g} at {format_offset(record.offset(t))} (a gauge of jobs waiting is never negative)"
+            elif (
+                name == "queue_oldest_age_s"
+                and value > 1.0
+                and not any(
+                    created <= t - value + 1.0 and (updated >= t - 1.0 or still)
+                    for created, updated, still in by_class.get(cls, ())
+                )
+            ):
+                phrase = (
+                    f"read {value:g}s at {format_offset(record.offset(t))}, though no {cls} job "
+                    f"created by then was still unfinished"
+                )
+            else:
+                continue
+            told.add((name, cls))
+            out.append(Violation(t, ("gauge", "gauges"), phrase, key, "evidence/metrics.csv"))
+    if checked == 0:
+        return NotApplicable(
+            "the platform exports no queue_depth or queue_oldest_age_s per job class"
+        )
+    return Findings(
+        checked,
+        out,
+        f"all {checked} readings of the queue gauges agree with the platform's jobs",
+    )
+
+
 class LeftBehindParams(Params):
     """Parameters of ``no_job_left_behind``."""
 
@@ -1127,12 +1195,23 @@ def publish_failures_alerted(
     outage RB-02 is written for.
     """
     outcomes: dict[str, list[tuple[float, bool]]] = {}
+    #: (job, time) of each failed attempt: a dead letter written with it is the same publish
+    failed_at = {
+        (a.get("job_id"), round(float(a["t"])))
+        for a in record.audit
+        if a.get("action") == "post.create" and a.get("outcome") == "failed"
+    }
     for a in record.audit:
         if (
             a.get("action") == "post.create"
             and a.get("phase") == "outcome"
             and a.get("outcome") in ("success", "failed", "dead_letter")
         ):
+            if (
+                a.get("outcome") == "dead_letter"
+                and (a.get("job_id"), round(float(a["t"]))) in failed_at
+            ):
+                continue
             outcomes.setdefault(str(a.get("platform")), []).append(
                 (float(a["t"]), a.get("outcome") != "success")
             )
@@ -1312,14 +1391,18 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
     retrying (5xx, 429, no answer) and is followed by another of the job's acting requests is
     a retry. The policy waits ``min(base_delay_s · 2^(k-1), max_delay_s)`` (or longer: jitter
     and Retry-After only add) before the k-th retry of each of the runner's two counters —
-    attempts, and retries through a platform outage — so n retries need at least the delays of
-    the cheapest split of n between the two. A job that fits more retries into the time its
-    retries took hammered a failing platform.
+    attempts, and retries through a platform outage. With the policy's ``outage_window_s``
+    known, a retry of a 5xx or of no answer inside the job's window is an outage retry and any
+    other an attempt, and n retries need the delays of each counter's own count; without it,
+    at least the cheapest split of n between the two. A job that fits more retries into the
+    time its retries took hammered a failing platform.
     """
     base = number(record.retry_policy.get("base_delay_s"), -1.0)
     cap = number(record.retry_policy.get("max_delay_s"), -1.0)
     if base <= 0 or cap <= 0:
         return 0
+    stated = number(record.retry_policy.get("outage_window_s"), -1.0)
+    window = stated if stated >= 0 else None
     by_key: dict[str, list[tuple[float, int, JournalRow]]] = {}
     for i, j in enumerate(record.journal):
         key = j.get("idempotency_key")
@@ -1340,7 +1423,29 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
         retried += 1
         n = len(retries)
         span = retries[-1][1][0] - retries[0][0][0]
-        need = least((n + 1) // 2) + least(n // 2)
+        if window is None:
+            # which counter each retry ran on is unknown: the cheapest split of n between them
+            need = least((n + 1) // 2) + least(n // 2)
+        else:
+            # a 5xx or no answer inside the job's outage window is an outage retry, anything
+            # else (a 429, an outage failure after the window) an attempt: each counter's k-th
+            # retry waits its own base · 2^(k-1)
+            first = next(
+                (
+                    number(a[2].get("t"), a[0])
+                    for a, _ in retries
+                    if _outage_status(a[2].get("status"))
+                ),
+                None,
+            )
+            outage = sum(
+                1
+                for a, _ in retries
+                if first is not None
+                and _outage_status(a[2].get("status"))
+                and number(a[2].get("t"), a[0]) < first + window
+            )
+            need = least(outage) + least(n - outage)
         if need > span + 1.0:
             last = retries[-1][1]
             out.append(
