@@ -385,13 +385,18 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
     """The queue gauges tell the truth RB-07 reads: no ``queue_depth`` or ``queue_oldest_age_s``
     of a job class is ever negative, and the oldest waiting job of a class that the platform
     reports (``queue_oldest_age_s{job_class}`` = A at time t) is one that could have been
-    waiting then: a job of that class created by t − A that had not finished before t.
+    waiting then: a job of that class created by t − A that had not finished before t (in
+    process; a served platform's ages are judged for their sign only, as it lists only the
+    drill's own jobs, on its own clock).
 
     A gauge that counts restored jobs only on their way out goes negative after a restart; one
     that keeps a job it ran on its waiting list reports a backlog that is not there (and one
     that forgets a waiting state hides the backlog an outage builds).
     """
     waiting = set(WAITING_STATES)
+    # a served platform lists only the drill's own jobs and keeps its own clock: its ages are
+    # judged for their sign alone
+    in_process = record.topology == "in-process"
     by_class: dict[str, list[tuple[float, float, bool]]] = {}
     for j in record.jobs:
         cls = JOB_HOLDS.get(str(j.get("kind")), (None, None))[0]
@@ -421,6 +426,7 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
             elif (
                 name == "queue_oldest_age_s"
                 and value > 1.0
+                and in_process
                 and not any(
                     created <= t - value + 1.0 and (updated >= t - 1.0 or still)
                     for created, updated, still in by_class.get(cls, ())
