@@ -774,3 +774,34 @@ def test_a_job_that_retries_into_an_action_block_or_past_a_recursion_stop_is_a_v
     assert verdict("retries_within_policy", record(retry_policy=POLICY, jobs=[final])).verdict == (
         "held"
     )
+
+
+def test_a_failed_lookup_of_the_jobs_own_trace_counts_as_a_retry_of_it():
+    # an ambiguous post retried by looking first: POST 503, GET 503, GET 503, POST 201, each a
+    # run; with the outage window stated the three are outage retries needing 2 + 4 + 8 s
+    trace = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+
+    def req(n: int, at: float, status: int, method: str) -> dict[str, Any]:
+        row = {**acting(n, at, status, method=method), "traceparent": trace}
+        if method == "GET":
+            row["idempotency_key"] = None
+        return row
+
+    fast = [
+        req(0, 0, 503, "POST"),
+        req(1, 1, 503, "GET"),
+        req(2, 3, 503, "GET"),
+        req(3, 6, 201, "POST"),
+    ]
+    rec = record(retry_policy=WINDOWED, jobs=[tried("j-1", 1)], journal=fast)
+    r = verdict("retries_within_policy", rec)
+    assert r.verdict == "violated"
+    assert "retried 3 failed requests in 6.0s, faster than the back-off allows" in r.detail
+    slow = [
+        req(0, 0, 503, "POST"),
+        req(1, 2, 503, "GET"),
+        req(2, 6, 503, "GET"),
+        req(3, 14, 201, "POST"),
+    ]
+    rec = record(retry_policy=WINDOWED, jobs=[tried("j-1", 1)], journal=slow)
+    assert verdict("retries_within_policy", rec).verdict == "held"

@@ -1409,13 +1409,7 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
         return 0
     stated = number(record.retry_policy.get("outage_window_s"), -1.0)
     window = stated if stated >= 0 else None
-    by_key: dict[str, list[tuple[float, int, JournalRow]]] = {}
-    for i, j in enumerate(record.journal):
-        key = j.get("idempotency_key")
-        if key is None or str(j.get("method") or "").upper() not in _ACTING:
-            continue
-        started = number(j.get("started"), number(j.get("t"), 0.0))
-        by_key.setdefault(str(key), []).append((started, i, j))
+    by_key = _job_requests(record)
 
     def least(n: int) -> float:
         return sum(min(base * 2.0 ** (k - 1), cap) for k in range(1, n + 1))
@@ -1519,14 +1513,7 @@ def _outage_window_kept(
     a whole outage of its platform (a fault failing every request to it) was all it met and
     its window had not run out (one that does gives up on posts a short outage should spare).
     """
-    by_key: dict[str, list[tuple[float, int, JournalRow]]] = {}
-    for i, j in enumerate(record.journal):
-        key = j.get("idempotency_key")
-        if key is None or str(j.get("method") or "").upper() not in _ACTING:
-            continue
-        by_key.setdefault(str(key), []).append(
-            (number(j.get("started"), number(j.get("t"), 0.0)), i, j)
-        )
+    by_key = _job_requests(record)
     for key, reqs in by_key.items():
         reqs.sort(key=lambda r: (r[0], r[2].get("seq", 0)))
         # the window runs from the runner's first outage failure: the answer's time, not the
@@ -1604,6 +1591,40 @@ def _outage_status(status: Json) -> bool:
         return True
     code = int(number(status, 0.0))
     return code == 0 or code >= 500
+
+
+def _job_requests(record: DrillRecord) -> dict[str, list[tuple[float, int, JournalRow]]]:
+    """Each job's requests a retry may repeat, by idempotency key: its acting requests (which
+    carry the key), and the lookups of its own trace that failed through an outage — a retry of
+    an ambiguous side effect begins by asking "did it land?", and a lookup that failed ended
+    its run like a failed post."""
+    by_key: dict[str, list[tuple[float, int, JournalRow]]] = {}
+    trace_of: dict[str, str] = {}
+    for i, j in enumerate(record.journal):
+        key = j.get("idempotency_key")
+        if key is None or str(j.get("method") or "").upper() not in _ACTING:
+            continue
+        by_key.setdefault(str(key), []).append(
+            (number(j.get("started"), number(j.get("t"), 0.0)), i, j)
+        )
+        trace = _trace_id(j.get("traceparent"))
+        if trace is not None:
+            trace_of.setdefault(trace, str(key))
+    for i, j in enumerate(record.journal):
+        if str(j.get("method") or "").upper() in _ACTING or not _outage_status(j.get("status")):
+            continue
+        trace = _trace_id(j.get("traceparent"))
+        if trace is not None and trace in trace_of:
+            by_key[trace_of[trace]].append(
+                (number(j.get("started"), number(j.get("t"), 0.0)), i, j)
+            )
+    return by_key
+
+
+def _trace_id(traceparent: Json) -> str | None:
+    """The trace id of a W3C ``traceparent`` (``00-<trace>-<span>-01``), or None."""
+    parts = str(traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
 def _worth_retrying(status: Json) -> bool:
