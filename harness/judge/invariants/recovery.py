@@ -953,16 +953,21 @@ def verification_failures_alerted(
     )
 
 
-class AuthAlertParams(Params):
+class _RefusalAlertParams(Params):
+    """The window of a burst of refused requests and how soon its alert fires."""
+
+    window_s: float = Field(600.0, gt=0, description="the window the refusals fall in")
+    within_s: float = Field(
+        120.0, ge=0, description="how soon after the refusal that completes the count it fires"
+    )
+
+
+class AuthAlertParams(_RefusalAlertParams):
     """Parameters of ``auth_failures_alerted``."""
 
     alert: str = Field("auth_failing*", description="glob of the alert's name (RB-04's symptom)")
     min_failures: int = Field(
         3, ge=1, description="requests to a platform refused as unauthorised within window_s"
-    )
-    window_s: float = Field(600.0, gt=0, description="the window the refusals fall in")
-    within_s: float = Field(
-        120.0, ge=0, description="how soon after the refusal that completes the count it fires"
     )
 
 
@@ -1031,16 +1036,12 @@ def auth_failures_alerted(record: DrillRecord, p: AuthAlertParams) -> Findings |
     )
 
 
-class RateLimitAlertParams(Params):
+class RateLimitAlertParams(_RefusalAlertParams):
     """Parameters of ``rate_limits_alerted``."""
 
     alert: str = Field("rate_limited*", description="glob of the alert's name (RB-05's symptom)")
     min_failures: int = Field(
         3, ge=1, description="requests to a platform refused as throttled within window_s"
-    )
-    window_s: float = Field(600.0, gt=0, description="the window the refusals fall in")
-    within_s: float = Field(
-        120.0, ge=0, description="how soon after the refusal that completes the count it fires"
     )
 
 
