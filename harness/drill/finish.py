@@ -183,6 +183,9 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         extra["in_flight_s"] = SERVED_IN_FLIGHT_REAL_S * e.opts.time_scale
         extra["clock_skew_s"] = SERVED_CLOCK_SKEW_REAL_S * e.opts.time_scale
         extra["time_scale"] = e.opts.time_scale
+    elif e.opts.time_scale != 1.0:
+        # an in-process platform on a scaled wall clock (a game day): not virtual time
+        extra["time_scale"] = e.opts.time_scale
     faults = got.get("faults") or {}
     return DrillRecord(
         scenario=e.scenario,

@@ -386,17 +386,17 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
     of a job class is ever negative, and the oldest waiting job of a class that the platform
     reports (``queue_oldest_age_s{job_class}`` = A at time t) is one that could have been
     waiting then: a job of that class created by t − A that had not finished before t (in
-    process; a served platform's ages are judged for their sign only, as it lists only the
-    drill's own jobs, on its own clock).
+    process on virtual time; a served platform's or a game day's ages are judged for their sign
+    only, as their gauges and jobs are read at different wall-clock moments).
 
     A gauge that counts restored jobs only on their way out goes negative after a restart; one
     that keeps a job it ran on its waiting list reports a backlog that is not there (and one
     that forgets a waiting state hides the backlog an outage builds).
     """
     waiting = set(WAITING_STATES)
-    # a served platform lists only the drill's own jobs and keeps its own clock: its ages are
-    # judged for their sign alone
-    in_process = record.topology == "in-process"
+    # a served platform lists only the drill's own jobs and keeps its own clock, and a game day
+    # samples its gauges on a scaled wall clock: their ages are judged for their sign alone
+    in_process = record.topology == "in-process" and "time_scale" not in record.extra
     by_class: dict[str, list[tuple[float, float, bool]]] = {}
     for j in record.jobs:
         cls = JOB_HOLDS.get(str(j.get("kind")), (None, None))[0]
