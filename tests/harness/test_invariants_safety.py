@@ -227,6 +227,29 @@ def test_every_side_effect_with_one_claim_holds_including_providers_by_request_i
     assert judge("every_side_effect_audited", rec).verdict == "held"
 
 
+def test_a_dm_claimed_by_its_request_but_audited_as_a_reply_violates_the_audit_invariant():
+    # a lane that enters the wrong side-effect scope: the DM was gated and capped as a reply
+    rec = record(
+        ledger=[led(1, 60, action="dm.sent")],
+        audit=[
+            aud(
+                1,
+                61,
+                job="j-1",
+                action="reply.create",
+                resource="r1",
+                proof={"request_id": "req-1", "resource_id": "r1"},
+            )
+        ],
+    )
+    r = judge("every_side_effect_audited", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 DM sent on @acme_x audited as reply.create "
+        "(a dm.send must be gated and audited as one): ids r1"
+    )
+
+
 # --- audit_proofs_match_the_fakes ---------------------------------------------------------
 
 

@@ -256,12 +256,27 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
             continue
         checked += 1
         n = len(f.claims.get(i, []))
-        if n == 1:
-            continue
         noun, verb = noun_of(str(e["action"]))
         where = (
             record.handle(e.get("account_id")) if e.get("fake") in SOCIAL_FAKES else e.get("fake")
         )
+        if n == 1:
+            # the claim matched by the request that made it must still name what was done: a
+            # DM audited as a reply was gated, paced and capped as a reply (the wrong controls)
+            a = record.audit[f.claims[i][0]]
+            want = AUDIT_ACTION_OF.get(str(e["action"]))
+            if want is not None and a.get("action") != want:
+                out.append(
+                    Violation(
+                        float(e["t"]),
+                        noun,
+                        f"{verb} on {where} audited as "
+                        f"{a.get('action')} (a {want} must be gated and audited as one)",
+                        str(e.get("resource_id") or e.get("request_id")),
+                        evidence("ledger.jsonl", i),
+                    )
+                )
+            continue
         phrase = (
             f"{verb} on {where} with no AuditEvent claiming it"
             if n == 0
