@@ -178,6 +178,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "held_engagement_answered_after_release",
     "holds_stay_on_their_account",
     "jobs_within_the_contract",
+    "kill_switch_gauge_truthful",
     "no_job_left_behind",
     "no_needless_token_refresh",
     "no_secret_in_artifacts",

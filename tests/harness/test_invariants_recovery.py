@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _recordkit import SECRET, T0, aud, intent, led, record
+from _recordkit import SECRET, T0, aud, intent, kill, led, record
 
 from harness.judge.invariants import evaluate
 from harness.judge.timeline import Timeline
@@ -809,6 +809,58 @@ def test_a_negative_queue_gauge_or_an_age_no_waiting_job_explains_is_a_violation
         == "held"
     )
     assert judge("queue_metrics_truthful", record(jobs=[done])).verdict == "not_applicable"
+
+
+# --- kill_switch_gauge_truthful ---------------------------------------------------------------
+
+
+def _gauge(label: str, value: float) -> dict[str, float]:
+    return {f'kill_switch_state{{scope="{label}"}}': value}
+
+
+def test_a_kill_switch_gauge_left_at_1_after_its_release_is_a_violation():
+    changes = [
+        kill(1, 600, True, client_id="acme", platform="x"),
+        kill(2, 1200, False, client_id="acme", platform="x"),
+    ]
+    label = "client_id=acme,platform=x"
+    stale = [
+        (T0 + 300, _gauge(label, 0)),
+        (T0 + 900, _gauge(label, 1)),
+        (T0 + 1500, _gauge(label, 1)),
+    ]
+    r = judge("kill_switch_gauge_truthful", record(control_changes=changes, metrics_samples=stale))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 gauge read 1 at T+25m00s while that kill switch was released (since T+20m00s): "
+        'ids kill_switch_state{scope="client_id=acme,platform=x"}'
+    )
+    # released to 0, and a reading at the moment of a change is not judged
+    ok = [
+        (T0 + 900, _gauge(label, 1)),
+        (T0 + 1200, _gauge(label, 1)),
+        (T0 + 1500, _gauge(label, 0)),
+    ]
+    r = judge("kill_switch_gauge_truthful", record(control_changes=changes, metrics_samples=ok))
+    assert (r.verdict, r.checked) == ("held", 2)
+
+
+def test_a_kill_switch_engaged_but_not_reported_or_reported_but_never_engaged_is_a_violation():
+    changes = [kill(1, 600, True)]
+    samples = [(T0 + 900, _gauge("platform=x", 1))]
+    r = judge(
+        "kill_switch_gauge_truthful", record(control_changes=changes, metrics_samples=samples)
+    )
+    assert r.verdict == "violated"
+    assert "read absent at T+15m00s while that kill switch was engaged (since T+10m00s)" in r.detail
+    assert "read 1 at T+15m00s while that kill switch was never engaged" in r.detail
+    no_gauge = [(T0 + 900, {'queue_depth{job_class="publish"}': 0.0})]
+    assert (
+        judge(
+            "kill_switch_gauge_truthful", record(control_changes=changes, metrics_samples=no_gauge)
+        ).verdict
+        == "not_applicable"
+    )
 
 
 def job_row(job_id: str, state: str, *, created: float, updated: float) -> dict[str, Any]:

@@ -451,6 +451,74 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
     )
 
 
+_KILL_GAUGE = re.compile(r'^kill_switch_state\{scope="(?P<s>[^"]*)"\}$')
+
+
+def kill_gauge_label(scope: Mapping[str, object]) -> str:
+    """The ``scope`` label of ``kill_switch_state`` for a kill switch's scope (docs/contracts.md):
+    its set keys as ``k=v`` in key order, joined by commas; ``global`` for none."""
+    return ",".join(f"{k}={v}" for k, v in sorted(scope.items()) if v is not None) or "global"
+
+
+@invariant()
+def kill_switch_gauge_truthful(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """The ``kill_switch_state{scope}`` gauge tells the truth the recovery checks read: 1 while
+    the kill switch of that scope is engaged, 0 (or absent) once it is released or before it was
+    engaged — against the drill's kill-switch intervals, not the platform's other words. A
+    reading within a second of a change of that switch (a minute on a served platform or a
+    scaled clock, whose gauges are read at another moment than the change) is not judged.
+
+    A gauge left at 1 after a release tells the Ops Lead a stop is still in force while work
+    has resumed (RB-01, RB-10), and the evidence bundle carries it (RB-11); one at 0 while
+    engaged hides the stop.
+    """
+    in_process = record.topology == "in-process" and "time_scale" not in record.extra
+    slack = 1.0 if in_process else 60.0
+    spans: dict[str, list[tuple[float, float | None]]] = {}
+    for k in record.kill_intervals():
+        spans.setdefault(kill_gauge_label(k.scope), []).append((k.start, k.end))
+    out: list[Violation] = []
+    told: set[str] = set()
+    checked = 0
+    seen = False
+    for t, values in record.metrics_samples:
+        readings = {m["s"]: v for key, v in values.items() if (m := _KILL_GAUGE.match(key))}
+        seen = seen or bool(readings)
+        if not readings:
+            continue
+        for label in sorted(set(readings) | set(spans)):
+            ivs = spans.get(label, [])
+            if any(abs(t - x) <= slack for iv in ivs for x in iv if x is not None):
+                continue
+            engaged = any(s <= t and (e is None or t < e) for s, e in ivs)
+            value = readings.get(label)
+            checked += 1
+            if label in told or bool(value) == engaged:
+                continue
+            told.add(label)
+            since = max((x for iv in ivs for x in iv if x is not None and x <= t), default=None)
+            when = "" if since is None else f" (since {format_offset(record.offset(since))})"
+            state = "engaged" if engaged else ("released" if ivs else "never engaged")
+            got = "absent" if value is None else f"{value:g}"
+            out.append(
+                Violation(
+                    t,
+                    ("gauge", "gauges"),
+                    f"read {got} at {format_offset(record.offset(t))} while that kill switch "
+                    f"was {state}{when}",
+                    f'kill_switch_state{{scope="{label}"}}',
+                    "evidence/metrics.csv",
+                )
+            )
+    if not seen:
+        return NotApplicable("the platform exports no kill_switch_state gauge")
+    return Findings(
+        checked,
+        out,
+        f"all {checked} readings of kill_switch_state agree with the drill's kill switches",
+    )
+
+
 class LeftBehindParams(Params):
     """Parameters of ``no_job_left_behind``."""
 
