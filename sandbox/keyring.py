@@ -20,7 +20,7 @@ import httpx
 
 from .audit import Scrubber
 from .defects import Defects
-from .errors import AuthFailed, Blocked, EgressRefused, RateLimited, Retryable
+from .errors import AuthFailed, Blocked, Deferred, EgressRefused, RateLimited, Retryable
 from .lanes.base import Credential
 from .settings import AccountSettings, CredentialSecret, Settings
 
@@ -63,8 +63,11 @@ class Keyring:
         defects: Defects,
         rng: random.Random,
         scrubber: Scrubber,
+        on_throttled: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        #: told the platform of every 429 the token and identity endpoints answer (telemetry)
+        self.on_throttled = on_throttled or (lambda platform: None)
         self.http = http
         self.now = now
         self.defects = defects
@@ -188,12 +191,14 @@ class Keyring:
         cached = self._identity.get(cred.credential_ref)
         if cached is not None:
             return cached
-        held = self._identity_holds.get(cred.credential_ref, 0.0) - self.now()
-        if held > 0:
-            raise RateLimited(
+        until = self._identity_holds.get(cred.credential_ref, 0.0)
+        if until > self.now():
+            # nothing was sent: the job waits out the hold without using up an attempt (one
+            # throttled check must not dead-letter every post of the account behind it)
+            raise Deferred(
                 f"x.identity_rate_limited: identity check for {cred.account.account_id} held for "
-                f"{held:g}s more (Retry-After of an earlier 429)",
-                held,
+                f"{until - self.now():g}s more (Retry-After of an earlier 429)",
+                run_at=until,
             )
         url = f"{self.settings.base_urls.of('x')}/2/users/me"
         for attempt in range(2):
@@ -216,11 +221,19 @@ class Keyring:
                     AUTH_RETRY_S,
                 )
             if r.status_code == 429:
+                self.on_throttled("x")
                 wait = self._retry_after(r)
                 if not self.defects.on("retry_after_ignored"):
                     ref = cred.credential_ref
                     self._identity_holds[ref] = max(
                         self._identity_holds.get(ref, 0.0), self.now() + wait
+                    )
+                    # the throttle is the check's, not the post's: the job waits it out without
+                    # using up an attempt (a long throttle must not dead-letter the account's posts)
+                    raise Deferred(
+                        f"x.identity_rate_limited: HTTP 429 for {cred.account.account_id}; "
+                        f"checking again in {wait:g}s",
+                        run_at=self.now() + wait,
                     )
                 raise RateLimited(
                     f"x.identity_rate_limited: HTTP 429 for {cred.account.account_id}", wait
@@ -325,6 +338,7 @@ class Keyring:
                 body = {}
             err = body.get("error") if isinstance(body, dict) else None
             if r.status_code == 429:
+                self.on_throttled("x")
                 wait = self._retry_after(r)
                 if not self.defects.on("retry_after_ignored"):
                     self._token_holds[ref] = max(self._token_holds.get(ref, 0.0), self.now() + wait)

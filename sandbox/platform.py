@@ -230,6 +230,7 @@ class Platform:
         self.keyring = Keyring(
             settings, secrets, http=self.http, now=now, defects=self.defects,
             rng=random.Random(f"keyring:{seed}"), scrubber=self.scrubber,
+            on_throttled=self._throttled,
         )  # fmt: skip
         self.pacer = Pacer(self.controls, now, random.Random(f"pacing:{seed}"), self.defects)
         self.runner = Runner(
@@ -354,6 +355,11 @@ class Platform:
             if hasattr(lane, "read_holds")
         }
         return {"pacing": self.pacer.holds(), "reads": reads}
+
+    def _throttled(self, platform: str) -> None:
+        """A 429 outside the lanes (the token or identity endpoint): counted like theirs."""
+        self.telemetry.rate_limit_hits.labels(platform).inc()
+        self.telemetry.mark(f"rate_limited:{platform}")
 
     def _on_control(self, ch: ControlChange) -> None:
         if ch.control == "kill_switch":

@@ -81,6 +81,27 @@ def test_a_request_outside_the_base_path_the_platform_was_given_is_a_violation()
     assert evaluate("nothing_reaches_a_host_it_was_not_given", rec2).verdict == "held"
 
 
+def test_a_request_that_reached_the_admin_api_or_a_dot_segment_inside_the_base_path_is_a_violation() -> (
+    None
+):
+    # a content URL spelled /v1/%2E%2E/%5Ffake/roster: under the base path as written, the
+    # fakes' admin API once decoded (the journal keeps the decoded path)
+    rec = record(
+        journal=[
+            _journal_row(1, "media", "/v1/../_fake/roster"),
+            _journal_row(2, "media", "/v1/renders/r1"),
+            _journal_row(3, "media", "/_fake/reset"),
+        ],
+        given_urls={"media": ("https://api.media.vibedrill.test/v1",)},
+    )
+    r = evaluate("nothing_reaches_a_host_it_was_not_given", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "2 requests reached media by a path the egress guard must refuse (the fakes' admin API "
+        "or a dot segment): ids GET /v1/../_fake/roster (req-1), GET /_fake/reset (req-3)"
+    )
+
+
 async def test_the_metadata_address_and_other_ports_of_known_hosts_are_the_honeypot() -> None:
     w = World(roster=Roster.generate(clients=1, seed=0), now=ManualClock(), seed=0)
     async with FakeWorld(w).client() as c:

@@ -154,6 +154,38 @@ def test_waiting_out_retry_after_and_other_routes_hold():
     assert judge("rate_within_platform_limits", rec).verdict == "held"
 
 
+def _quota(n: int, at: float, status: int = 429, fault: str | None = "q1") -> dict:
+    return {
+        **jr(n, at, status, fault, route="images.generations"),
+        "fake": "openai",
+        "path": "/v1/images/generations",
+        "account_id": "agency-openai",
+        "fault_kind": "openai.quota_exhausted" if fault else None,
+    }
+
+
+def test_calls_sent_together_into_a_provider_still_refusing_after_its_hold_are_a_burst():
+    # a spent quota refuses every call: after the hold, one call tries again — not all of them
+    rules = [{"id": "q1", "kind": "openai.quota_exhausted", "params": {}, "hits": 4}]
+    burst = [_quota(1, 100), _quota(2, 900), _quota(3, 900), _quota(4, 900)]
+    r = judge("rate_within_platform_limits", record(journal=burst, fault_rules=rules))
+    assert r.verdict == "violated"
+    assert (
+        "1 burst of 3 calls sent to openai at once after it had throttled the agency's key, "
+        "all refused (resume with one call first): ids q2 at T+15m00s"
+    ) in r.detail
+    # one probe refused, then the rest once it was answered: held
+    probe = [_quota(1, 100), _quota(2, 900), _quota(3, 1800, 200, None), _quota(4, 1800, 200, None)]
+    assert (
+        judge("rate_within_platform_limits", record(journal=probe, fault_rules=rules)).verdict
+        == "held"
+    )
+    # a storm with a probability refuses calls at random: calls refused together are not judged
+    storm = [{**rules[0], "probability": 0.5}]
+    r = judge("rate_within_platform_limits", record(journal=burst, fault_rules=storm))
+    assert "burst" not in r.detail
+
+
 def test_the_fakes_own_hold_after_a_throttle_does_not_start_a_longer_one():
     # served runs: a request already on the wire meets the fake's hold (a 429 with no rule of
     # its own); the hold is the throttle's 3 s, not a default minute

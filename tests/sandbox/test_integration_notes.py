@@ -167,6 +167,25 @@ def test_a_rate_limited_identity_check_waits_for_retry_after_before_asking_again
     virtual(main)
 
 
+def test_a_throttled_identity_check_defers_the_posts_without_using_up_their_attempts() -> None:
+    """Found by `rb05_x_identity_check_throttled`: ten minutes of 429s on GET /2/users/me
+    dead-lettered each account's first post after four attempts, and paged nobody."""
+
+    async def main() -> None:
+        async with rig(platforms=("x",)) as r:
+            _x_429(r, "users.me", 6, retry_after_s=120)  # 6 × 2 minutes: past 4 attempts
+            ids = [_publish(r, "acme", "x", f"identity throttled long {i}") for i in range(3)]
+            await r.settle()
+            jobs = [r.platform.jobs.get(i) for i in ids]
+            assert [j.state for j in jobs] == ["succeeded"] * 3
+            assert max(j.attempts for j in jobs) == 1
+            assert _requests_after_429s_wait_retry_after(r, "users.me", 120) == 6
+            m = await r.client.metrics()
+            assert m['rate_limit_hits_total{platform="x"}'] == 6
+
+    virtual(main)
+
+
 # --- note 5 ------------------------------------------------------------------------------------
 def _expire_with_a_slow_token_endpoint(r: Rig) -> None:
     """acme-x's access tokens expire and refreshes take 2 s, so two workers' refreshes overlap."""

@@ -11,8 +11,14 @@ from fnmatch import fnmatchcase
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..record import AUDIT_ACTION_OF, KILL_ACTION_OF, SIDE_EFFECT_ACTIONS, DrillRecord
-from ..rows import JournalRow, Json, JsonObject, json_object, number
+from ..record import (
+    AUDIT_ACTION_OF,
+    KILL_ACTION_OF,
+    PROVIDER_FAKES,
+    SIDE_EFFECT_ACTIONS,
+    DrillRecord,
+)
+from ..rows import FaultRow, JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, thread_of
@@ -188,6 +194,7 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                         t, noun, phrase, str(j.get("request_id")), evidence("journal.jsonl", i)
                     )
                 )
+    _resumed_in_a_burst(record, rules, arrival, out)
     capped = _daily_caps(record, out)
     own = [
         phrase
@@ -211,6 +218,54 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
 
 
 DAY = 86_400.0
+
+
+def _resumed_in_a_burst(
+    record: DrillRecord,
+    rules: Mapping[str, FaultRow],
+    arrival: Callable[[JournalRow], float],
+    out: list[Violation],
+) -> None:
+    """RB-05's "resume slowly", at the providers: once a provider has throttled the agency's key,
+    the platform tries it again with one call and sends the others once that one is answered. So
+    two or more calls sent to it at one instant, all refused by a throttle that refuses every
+    call (a fault rule without a probability: a spent quota, a full window), went out together
+    into a provider still refusing — the burst a hold that ends for every waiting call at once
+    makes. Random refusals (a storm with a probability) and the first throttle are not judged."""
+    groups: dict[tuple[str, object, float], list[tuple[int, JournalRow]]] = {}
+    for i, j in enumerate(record.journal):
+        if j.get("fake") in PROVIDER_FAKES:
+            groups.setdefault((str(j.get("fake")), j.get("account_id"), arrival(j)), []).append(
+                (i, j)
+            )
+
+    def certain(j: JournalRow) -> bool:
+        rule = rules.get(str(j.get("fault_id"))) if j.get("fault_id") is not None else None
+        return (
+            rule is not None
+            and (j.get("status") == 429 or str(j.get("fault_kind") or "").endswith("_limited"))
+            and number(rule.get("probability"), 1.0) >= 1.0
+        )
+
+    throttled_before: set[tuple[str, object]] = set()
+    for key in sorted(groups, key=lambda k: k[2]):
+        rows = groups[key]
+        refused = [(i, j) for i, j in rows if certain(j)]
+        who = key[:2]
+        if len(refused) >= 2 and len(refused) == len(rows) and who in throttled_before:
+            i, j = refused[0]
+            out.append(
+                Violation(
+                    key[2],
+                    ("burst", "bursts"),
+                    f"of {len(rows)} calls sent to {key[0]} at once after it had throttled "
+                    "the agency's key, all refused (resume with one call first)",
+                    f"{j.get('request_id')} at {format_offset(record.offset(key[2]))}",
+                    evidence("journal.jsonl", i),
+                )
+            )
+        if any(j.get("status") == 429 for _, j in rows):
+            throttled_before.add(who)
 
 
 def _concurrent_with(record: DrillRecord) -> Callable[[JournalRow, JournalRow], bool]:

@@ -606,7 +606,9 @@ def nothing_reaches_a_host_it_was_not_given(
     the drill knows the base URLs the platform was given (in-process), a request that reached a
     service outside its base URL's path (``/v2/…`` of a service given as ``…/v1``) also got
     somewhere it was not given: an egress guard that checks hosts only lets a URL taken from a
-    response reach another API of the same host, with the platform's key.
+    response reach another API of the same host, with the platform's key. Nor may a request
+    reach a fake by a path with a dot segment or one naming the fakes' admin API (``_fake``),
+    however the URL spelled it: served, the admin API shares the fakes' host and port.
     """
     if not record.journal:
         return NotApplicable("no request reached the fakes")
@@ -619,11 +621,20 @@ def nothing_reaches_a_host_it_was_not_given(
     for i, j in enumerate(record.journal):
         ref = f"{j.get('method', 'GET')} {j.get('path')} ({j.get('request_id')})"
         fake = str(j.get("fake"))
+        path = str(j.get("path") or "").split("?", 1)[0]
+        segments = path.split("/")
         if fake == HONEYPOT:
             phrase = "reached an address the platform was never given (the honeypot)"
+        elif "_fake" in segments or "." in segments or ".." in segments:
+            # a URL taken from a response, its path spelled so that a guard reading it
+            # undecoded saw neither (``/v1/%2E%2E/%5Ffake/roster``): served, that is the
+            # fakes' admin API (secrets, reset) on the very host and port the platform uses
+            phrase = (
+                f"reached {fake} by a path the egress guard must refuse (the fakes' admin API "
+                "or a dot segment)"
+            )
         else:
             given = bases.get(fake)
-            path = str(j.get("path") or "").split("?", 1)[0]
             if given is None or any(path == b or path.startswith(b + "/") for b in given):
                 continue
             shown = " or ".join(f"…{b or '/'}" for b in given)
