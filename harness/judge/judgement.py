@@ -182,6 +182,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "no_job_left_behind",
     "no_needless_token_refresh",
     "no_secret_in_artifacts",
+    "no_side_effects_while_paused",
     "no_unexpected_errors",
     "nothing_reaches_a_host_it_was_not_given",
     "pacing_in_force",

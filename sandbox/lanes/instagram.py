@@ -14,7 +14,15 @@ from typing import Any
 
 import httpx
 
-from ..errors import Ambiguous, AuthFailed, Fatal, JobInterrupt, RateLimited, Retryable
+from ..errors import (
+    Ambiguous,
+    AuthFailed,
+    Deferred,
+    Fatal,
+    JobInterrupt,
+    RateLimited,
+    Retryable,
+)
 from .api import ApiLane
 from .base import (
     RECENT_POSTS_READ,
@@ -80,6 +88,51 @@ class InstagramLane(ApiLane):
         elif pct >= 80:
             self.d.pacer.penalise(cred.account.account_id, now + 30)
 
+    def __init__(self, deps: Any) -> None:
+        super().__init__(deps)
+        #: account → set while the first request after its throttle's hold is out (the others
+        #: wait for its answer: RB-05's "resume slowly", not the whole queue at once)
+        self._probing: dict[str, asyncio.Event] = {}
+        #: account → the end of the last hold a first request has tried after
+        self._probed: dict[str, float] = {}
+
+    def _held_for(self, cred: Credential) -> float:
+        """Seconds the account's throttle still holds it (0 when none)."""
+        return self.d.pacer.penalty_until(cred.account.account_id) - self.d.now()
+
+    async def send(
+        self, method: str, path_or_url: str, cred: Credential, scope: SideEffectScope, **kw: Any
+    ) -> tuple[httpx.Response, Credential]:
+        """:meth:`ApiLane.send`, with the reads of a throttled account held too: Instagram's
+        business-use-case limit counts every call of the account, whichever endpoint, so a
+        throttle holds its container checks, lookups and inbox reads as the pacer holds its
+        side effects (each request sent into it prolongs the block)."""
+        acc = cred.account.account_id
+        while True:
+            held = self._held_for(cred)
+            if held > 0 and kw.get("action") is None:
+                raise RateLimited(
+                    f"instagram.rate_limited: {acc} held for {held:g}s more "
+                    "(the regain time of an earlier throttle)",
+                    held,
+                )
+            first = self._probing.get(acc)
+            if first is None:
+                break
+            await first.wait()  # the first request after the hold is out: wait for its answer
+        probe = None
+        until = self.d.pacer.penalty_until(acc)
+        if until > self._probed.get(acc, 0.0):
+            # a hold has ended since the last first request: this one goes alone
+            probe = self._probing[acc] = asyncio.Event()
+            self._probed[acc] = until
+        try:
+            return await super().send(method, path_or_url, cred, scope, **kw)
+        finally:
+            if probe is not None:
+                del self._probing[acc]
+                probe.set()
+
     def _err(self, r: httpx.Response) -> dict[str, Any]:
         try:
             body = r.json()
@@ -139,6 +192,13 @@ class InstagramLane(ApiLane):
     ) -> SendResult:
         """Create a container (or reuse this job's), wait for FINISHED, then media_publish."""
         uid = cred.account.platform_user_id
+        held = self._held_for(cred)
+        if held > 0:  # nothing sent yet: the post waits out the throttle without an attempt
+            raise Deferred(
+                f"instagram.rate_limited: {cred.account.account_id} held for {held:g}s more "
+                "(the regain time of an earlier throttle)",
+                run_at=self.d.now() + held,
+            )
         container = scope.recall("ig_container")
         if not container:
             scope.check("post.create")

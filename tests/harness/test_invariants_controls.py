@@ -332,6 +332,37 @@ def test_instagram_throttles_without_a_429_and_holds_for_its_regain_time_in_whol
     assert verdict("rate_within_platform_limits", late).verdict == "held"
 
 
+def test_an_instagram_throttle_holds_every_route_of_the_account_and_other_jobs_in_its_instant():
+    # the business-use-case limit counts every call of the account: a throttled inbox read holds
+    # its container creation too (X's and LinkedIn's throttles hold one route)
+    rules = [{"id": "f1", "kind": "instagram.rate_limited", "params": {"retry_after_s": 600}}]
+    read = {
+        **jr(1, 100, "instagram", 400, "f1"),
+        "route": "media.list",
+        "idempotency_key": "poll:3",
+    }
+    create = {**jr(2, 400, "instagram"), "route": "media.create", "idempotency_key": "wl-1"}
+    r = verdict("rate_within_platform_limits", record(journal=[read, create], fault_rules=rules))
+    assert r.verdict == "violated"
+    assert "1 request sent to instagram for @acme_x before Retry-After elapsed" in r.detail
+    # another job's request of the very instant of the throttle was sent with it (no audited
+    # attempt orders them); the same job's came after its own answer
+    other = {**create, "t": T0 + 100}
+    same = {**other, "idempotency_key": "poll:3"}
+    assert (
+        verdict(
+            "rate_within_platform_limits", record(journal=[read, other], fault_rules=rules)
+        ).verdict
+        == "held"
+    )
+    assert (
+        verdict(
+            "rate_within_platform_limits", record(journal=[read, same], fault_rules=rules)
+        ).verdict
+        == "violated"
+    )
+
+
 def test_a_linkedin_daily_429_holds_until_midnight_utc_and_a_removed_rule_keeps_its_params():
     tl = Timeline()
     tl.append(T0, "fault.injected", "drill", "x", {"rule_id": "f1", "params": {}})
@@ -393,6 +424,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "no_job_left_behind",
         "no_needless_token_refresh",
         "no_secret_in_artifacts",
+        "no_side_effects_while_paused",
         "no_unexpected_errors",
         "nothing_reaches_a_host_it_was_not_given",
         "pacing_in_force",
@@ -746,6 +778,34 @@ def test_a_dm_sent_while_the_engagement_queue_is_paused_is_a_violation_whatever_
         control_changes=[change(1, 600, "queue_paused", True, job_class="engagement")],
     )
     assert verdict("no_side_effects_while_paused", rec).verdict == "held"
+
+
+def test_an_image_generated_while_the_generation_queue_is_paused_is_a_violation():
+    # RB-12's "pause non-critical workflows": a paid call of a paused class is spend it stops;
+    # j-1 was attempted before the pause (in flight), j-2 after it
+    rec = record(
+        ledger=[
+            led(1, 900, action="image.generated", account="agency-openai", resource=None),
+            led(2, 1000, action="image.generated", account="agency-openai", resource=None),
+        ],
+        audit=[
+            {**_attempt(1, 500, "j-1"), "action": "image.generate", "platform": "openai"},
+            aud(2, 901, job="j-1", action="image.generate", platform="openai",
+                proof={"request_id": "req-1"}),
+            {**_attempt(3, 700, "j-2"), "action": "image.generate", "platform": "openai"},
+            aud(4, 1001, job="j-2", action="image.generate", platform="openai",
+                proof={"request_id": "req-2"}),
+        ],
+        workload=[intent("j-1", kind="generate_image"), intent("j-2", kind="generate_image")],
+        jobs=[job("j-1", kind="generate_image"), job("j-2", kind="generate_image")],
+        control_changes=[change(1, 600, "queue_paused", True, job_class="generation")],
+    )  # fmt: skip
+    r = verdict("no_side_effects_while_paused", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 image generated on agency@openai while the generation queue was paused (since "
+        "T+10m00s; job kind generate_image): ids r2"
+    )
 
 
 def test_without_a_queue_pause_the_pause_invariant_does_not_apply():

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from platform_rig import Rig, rig, virtual
 
 from sandbox.contract import JobSpec
+from sandbox.errors import RateLimited
 
 OPS = {"actor": "ops-lead", "reason": "drill"}
 
@@ -182,6 +184,54 @@ def test_a_throttled_identity_check_defers_the_posts_without_using_up_their_atte
             assert _requests_after_429s_wait_retry_after(r, "users.me", 120) == 6
             m = await r.client.metrics()
             assert m['rate_limit_hits_total{platform="x"}'] == 6
+
+    virtual(main)
+
+
+class _NoScope:
+    """A read's scope outside any job (an engagement poll's headers only)."""
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+def test_an_instagram_throttle_holds_the_whole_account_and_its_posts_wait_without_attempts() -> (
+    None
+):
+    """Found by `rb05_rate_limit_storm_instagram` once the judge held Instagram's throttle per
+    account (its business-use-case limit counts every call): after an inbox read was throttled,
+    posts still created containers into the throttle, and when the hold ended every waiting
+    post went at once."""
+
+    async def main() -> None:
+        async with rig(platforms=("instagram",)) as r:
+            r.world.faults.add(
+                {
+                    "kind": "instagram.rate_limited",
+                    "params": {"retry_after_s": 600},
+                    "match": {"fake": "instagram", "route": "media.list"},
+                    "first_n": 1,
+                }
+            )
+            p = r.platform
+            client = p.settings.clients[0]
+            acc = client.accounts[0]
+            lane = p.lane_for("instagram")
+            cred = p.keyring.resolve(client.client_id, acc)
+            with pytest.raises(RateLimited):
+                await lane.list_inbound(cred, _NoScope())
+            throttled_at = p.now()
+            ids = [_publish(r, client.client_id, "instagram", f"held post {i}") for i in range(3)]
+            await r.settle()
+            jobs = [p.jobs.get(i) for i in ids]
+            assert [j.state for j in jobs] == ["succeeded"] * 3
+            assert max(j.attempts for j in jobs) == 1
+            sent = [
+                j.t
+                for j in r.world.journal.entries(fake="instagram")
+                if j.account_id == acc.account_id and j.t > throttled_at
+            ]
+            assert sent and min(sent) >= throttled_at + 600
 
     virtual(main)
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from pydantic import Field
 
-from ..record import SIDE_EFFECT_ACTIONS, DrillRecord, KillInterval
+from ..record import PAID_LEDGER_ACTIONS, SIDE_EFFECT_ACTIONS, DrillRecord, KillInterval
 from ..rows import InboundRow, Json, JsonObject, number, text
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
@@ -470,7 +470,9 @@ def no_side_effects_while_paused(record: DrillRecord, p: PausedParams) -> Findin
     RB-10's "pause engagement" let its DMs through while reporting every job's class as it
     files it. A side effect's job class is that of its job's kind; one whose job made its
     attempt before the pause began was already in flight and may land (a pause holds new work,
-    it does not cut a request on the wire).
+    it does not cut a request on the wire). The providers' paid calls count too (a completion,
+    an image, a video render billed): RB-07's, RB-09's and RB-12's "pause generation" is what
+    stops the spend.
     """
     from .recovery import JOB_HOLDS
 
@@ -488,7 +490,10 @@ def no_side_effects_while_paused(record: DrillRecord, p: PausedParams) -> Findin
     out: list[Violation] = []
     checked = 0
     for i, e in enumerate(record.ledger):
-        if e.get("action") not in SIDE_EFFECT_ACTIONS:
+        if (
+            e.get("action") not in SIDE_EFFECT_ACTIONS
+            and e.get("action") not in PAID_LEDGER_ACTIONS
+        ):
             continue
         intent = f.intents.get(i)
         job_id = intent.job_id if intent else None

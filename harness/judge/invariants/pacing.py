@@ -117,7 +117,10 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
     for i, j in by_arrival:
         t = arrival(j)
         fake = str(j.get("fake"))
-        key = (fake, j.get("account_id")) + ((j.get("route"),) if p.per == "route" else ())
+        # Instagram's business-use-case limit counts every call of the account, whichever
+        # endpoint: its throttle holds the whole account (X's and LinkedIn's hold an endpoint)
+        by_route = p.per == "route" and fake != "instagram"
+        key = (fake, j.get("account_id")) + ((j.get("route"),) if by_route else ())
         noun = ("request", "requests")
         until = blocked.get(key)
         in_flight = until is not None and (
@@ -126,7 +129,7 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
         )
         if until is not None and t < until[1] - tolerance_s and not in_flight:
             phrase = (
-                f"sent to {fake} {j.get('route') if p.per == 'route' else ''} for "
+                f"sent to {fake} {j.get('route') if by_route else ''} for "
                 f"{record.handle(j.get('account_id'))} before Retry-After elapsed"
             ).replace("  ", " ")
             ref = f"{j.get('request_id')} at {format_offset(record.offset(t))} (429 at {format_offset(record.offset(until[0]))})"
@@ -276,7 +279,9 @@ def _concurrent_with(record: DrillRecord) -> Callable[[JournalRow, JournalRow], 
     time stamp whether or not the second was sent after the platform read the 429 of the
     first. The platform's audit orders them: the attempt of the second is recorded before the
     outcome of the first (the 429 was not yet known), or after (it was, and the request went
-    anyway). Requests that are not side effects (no audited attempt) get no such excuse.
+    anyway). A request that is not a side effect (no audited attempt: a read, Instagram's
+    container step) of another job than the throttled one cannot be ordered against it and is
+    taken as sent together; one of the same job came after its own answer.
     """
     attempts: dict[str, list[tuple[float, int]]] = {}
     outcomes: dict[str, list[tuple[float, int]]] = {}
@@ -290,6 +295,9 @@ def _concurrent_with(record: DrillRecord) -> Callable[[JournalRow, JournalRow], 
     def check(req: JournalRow, throttled: JournalRow) -> bool:
         t = number(req.get("started"), number(req.get("t"), 0.0))
         mine = [s for at, s in attempts.get(str(req.get("idempotency_key")), ()) if at <= t]
+        if not mine:
+            key = req.get("idempotency_key")
+            return key is not None and key != throttled.get("idempotency_key")
         theirs = [s for at, s in outcomes.get(str(throttled.get("idempotency_key")), ()) if at >= t]
         return bool(mine and theirs) and max(mine) < min(theirs)
 
