@@ -2,7 +2,8 @@
 
 Immediate alerts (``tenancy_mismatch``, ``egress_refused``) are fired by the code that refuses
 the side effect. Windowed rules (error rates, verification failures, rate limits, dead letters,
-spend, audit gap) are evaluated every ``alert_interval_s`` by the platform. An alert with the
+spend, audit gap) are evaluated every ``alert_interval_s`` by the platform; the engagement rate
+(``engagement_rate_high``) after every engagement poll. An alert with the
 same name and labels is not fired again within ``cooldown_s``, so a storm stays one page.
 """
 
@@ -26,6 +27,7 @@ ALERT_NAMES: tuple[str, ...] = (
     "spend_high",
     "audit_gap",
     "queue_backlog",
+    "engagement_rate_high",
 )
 
 

@@ -415,6 +415,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "budgets_used_in_full",
         "controls_as_requested",
         "controls_survive_restart",
+        "engagement_bursts_alerted",
         "every_side_effect_audited",
         "guard_refusals_alerted",
         "held_engagement_answered_after_release",

@@ -731,6 +731,24 @@ def test_throttled_requests_raise_the_rate_limit_alert_of_their_platform():
     assert judge("rate_limits_alerted", record(journal=spread)).verdict == "not_applicable"
 
 
+# --- engagement_bursts_alerted -------------------------------------------------------------------
+
+
+def test_a_burst_of_replies_and_dms_without_the_engagement_alert_is_a_violation():
+    # 60 replies and DMs within ten minutes, the last at T+14m50s: paged within 2 minutes?
+    sent = [led(n, 300 + 10 * n, action="dm.sent" if n % 2 else "reply.created") for n in range(60)]
+    r = judge("engagement_bursts_alerted", record(ledger=sent))
+    assert r.verdict == "violated"
+    assert r.detail.startswith(
+        "1 burst of replies on the agency's accounts without an alert matching 'engagement*' "
+        "within 2m (60 replies and DMs sent within 10m): ids T+14m50s"
+    )
+    paged = [_alert(1, 900, "engagement_rate_high")]
+    assert judge("engagement_bursts_alerted", record(ledger=sent, alerts=paged)).verdict == "held"
+    # 59 within ten minutes: no burst
+    assert judge("engagement_bursts_alerted", record(ledger=sent[:59])).verdict == "not_applicable"
+
+
 # --- guard_refusals_alerted ---------------------------------------------------------------------
 
 

@@ -86,6 +86,20 @@ def test_engagement_answers_a_keyword_comment_once_on_the_intended_account() -> 
     run(body)
 
 
+def test_sixty_dms_answered_within_ten_minutes_page_the_engagement_rate_alert() -> None:
+    # found by rb10_dm_flood: the alert was not among the platform's alert names, so it never fired
+    async def body(r: Rig) -> None:
+        for i in range(70):
+            comment(r, f"price? #{i}", author=f"@fan{i}", kind="dm", at=r.platform.now() + 5 * i)
+        await asyncio.sleep(600)
+        sent = r.ledger("dm.sent", fake="x")
+        assert len(sent) >= 60
+        fired = [a for a in r.platform.alerts.fired if a.name == "engagement_rate_high"]
+        assert fired and fired[0].t <= max(e.t for e in sent[:60]) + 60
+
+    run(body)
+
+
 def test_an_inbound_comment_delivered_twice_is_answered_once() -> None:
     async def body(r: Rig) -> None:
         items = [comment(r, f"price for item {i}?", author=f"@fan{i}") for i in range(3)]

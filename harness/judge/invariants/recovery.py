@@ -922,7 +922,7 @@ def _silent_bursts(
     record: DrillRecord,
     times: dict[str, list[float]],
     alerts: dict[str | None, list[float]],
-    p: VerificationAlertParams | AuthAlertParams | RateLimitAlertParams,
+    p: VerificationAlertParams | AuthAlertParams | RateLimitAlertParams | EngagementAlertParams,
     noun: tuple[str, str],
     what: str,
 ) -> tuple[int, list[Violation]]:
@@ -1154,6 +1154,54 @@ def rate_limits_alerted(record: DrillRecord, p: RateLimitAlertParams) -> Finding
         checked,
         out,
         f"every burst of {n} throttled requests within {format_duration(p.window_s)} raised an "
+        f"alert matching {p.alert!r}",
+    )
+
+
+class EngagementAlertParams(_RefusalAlertParams):
+    """Parameters of ``engagement_bursts_alerted``."""
+
+    alert: str = Field("engagement*", description="glob of the alert's name (RB-10's symptom)")
+    min_failures: int = Field(
+        60,
+        ge=1,
+        description="replies and DMs the platform sent within window_s (the contract's rate)",
+    )
+
+
+@invariant(EngagementAlertParams)
+def engagement_bursts_alerted(
+    record: DrillRecord, p: EngagementAlertParams
+) -> Findings | NotApplicable:
+    """A burst of engagement pages the Ops Lead: when the platform has sent ``min_failures``
+    replies and DMs within ``window_s`` (the fakes' ledger, every social platform together), it
+    raises its engagement alert within ``within_s`` (or had raised it in the window before).
+
+    RB-10 starts from that symptom: the caps and cooldowns bound each conversation, the alert is
+    what tells a person that the agency's accounts are answering at a rate nobody planned.
+    """
+    ts = [
+        number(e.get("t"))
+        for e in record.ledger
+        if e.get("action") in ("reply.created", "dm.sent") and e.get("fake") in SOCIAL_FAKES
+    ]
+    n = p.min_failures
+    checked, out = _silent_bursts(
+        record,
+        {"the agency's accounts": ts} if ts else {},
+        _alerts_by_platform(record, p.alert),
+        p,
+        ("burst of replies", "bursts of replies"),
+        "replies and DMs sent",
+    )
+    if checked == 0:
+        return NotApplicable(
+            f"the platform never sent {n} replies and DMs within {format_duration(p.window_s)}"
+        )
+    return Findings(
+        checked,
+        out,
+        f"every burst of {n} replies and DMs within {format_duration(p.window_s)} raised an "
         f"alert matching {p.alert!r}",
     )
 
