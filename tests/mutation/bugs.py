@@ -14,12 +14,15 @@ they missed it, anything else (or a patch that does not apply) = error. The resu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -31,6 +34,50 @@ BUGS_DIR = Path(__file__).resolve().parent / "bugs"
 DEFAULT_OUT = ROOT / "reports" / "mutation" / "bugs.json"
 #: a drill run that takes longer than this is recorded as an error (s)
 RUN_TIMEOUT_S = 900
+
+#: set by SIGINT/SIGTERM: no bug starts any more, the running ones are killed
+_STOP = threading.Event()
+#: the drill runs going on now, each in a session of its own (killed with its children)
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _stop(signum: int, frame: object) -> None:
+    """Stop the campaign: what was measured is kept, no process is left behind."""
+    _STOP.set()
+    with _RUNNING_LOCK:
+        for proc in list(_RUNNING):
+            _kill(proc)
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str] | None:
+    """``cmd`` in a session of its own (its pytest or CLI and their workers die with it);
+    None when the campaign was stopped before or while it ran."""
+    if _STOP.is_set():
+        return None
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
+    try:
+        out, err = proc.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        proc.communicate()
+        raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
+    if _STOP.is_set():
+        return None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 @dataclass
@@ -138,11 +185,12 @@ def run_one(patch: Path | None, base: Path, *, fail_fast: bool = False) -> BugRe
             cmd = [sys.executable, "-c", CLI, "run", "--all", "--no-browser"]
             cmd += ["--reports-dir", str(work / "reports")]
         try:
-            r = subprocess.run(
-                cmd, cwd=work, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S
-            )
+            got = _run(cmd, work, env)
         except subprocess.TimeoutExpired:
             return BugResult(name, summary, "error", None, time.monotonic() - t0, "timeout")
+        if got is None:
+            return BugResult(name, summary, "stopped", None, time.monotonic() - t0, "")
+        r = got
     secs = round(time.monotonic() - t0, 1)
     status = {1: "caught", 0: "missed"}.get(r.returncode, "error")
     if status == "caught" and fail_fast:
@@ -221,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         ["git", "rev-parse", a.rev or "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     t0 = time.monotonic()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop)
     with tempfile.TemporaryDirectory(prefix="vd-bugs-base-") as base_tmp:
         base = Path(base_tmp)
         if a.rev:
@@ -229,13 +279,19 @@ def main(argv: list[str] | None = None) -> int:
             tracked_copy(base)
         if not a.no_baseline:
             b = run_one(None, base, fail_fast=a.fail_fast)
+            if b.status == "stopped":
+                print("stopped before the baseline ran through: nothing measured", file=sys.stderr)
+                return 130
             print(f"baseline {b.status} (exit {b.exit_code}) in {b.seconds} s", flush=True)
             if b.status != "missed":
                 print(f"the unpatched tree does not hold: {b.detail}", file=sys.stderr)
                 return 2
         results: list[BugResult] = []
+        report = build_report(a, commit, results, len(todo), 0.0)
         with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
             for res in pool.map(lambda p: run_one(p, base, fail_fast=a.fail_fast), todo):
+                if res.status == "stopped":
+                    continue
                 print(
                     f"{res.status:7} {res.bug:50} {res.seconds:6.1f}s  {res.detail[:100]}",
                     flush=True,
@@ -244,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
                 # written after every bug: an interrupted campaign keeps what it measured
                 report = build_report(a, commit, results, len(todo), time.monotonic() - t0)
                 write_report(a.out, report)
+    if _STOP.is_set():
+        print(
+            f"stopped: {len(results)} of {len(todo)} bugs measured, kept in {a.out}",
+            file=sys.stderr,
+        )
+        return 130
     caught, missed, errors = report["caught"], report["missed_bugs"], report["error_bugs"]
     rate = "n/a" if report["catch_rate"] is None else f"{100 * report['catch_rate']:.0f} %"
     print(
