@@ -99,11 +99,24 @@ _kind(
     "The request hangs with no response until the client gives up.",
     HangParams,
 )
+
+
+class ResetParams(_P):
+    committed: bool = Field(
+        False,
+        description=(
+            "the request is carried out first and the connection drops while its answer is on "
+            "the way back: the side effect lands, the caller sees a protocol error"
+        ),
+    )
+
+
 _kind(
     "http.reset",
     "transport",
     ALL_FAKES,
     "The connection drops mid-response (the client sees a protocol error).",
+    ResetParams,
 )
 
 

@@ -111,8 +111,8 @@ class ConnectionDropped(Exception):
 class DroppedResponse(Response):
     """Starts a response, sends part of the body, then drops the connection."""
 
-    def __init__(self, partial: bytes = b'{"data": {"id": "') -> None:
-        super().__init__(content=partial, status_code=200, media_type="application/json")
+    def __init__(self, partial: bytes = b'{"data": {"id": "', status: int = 200) -> None:
+        super().__init__(content=partial, status_code=status, media_type="application/json")
         self.partial = partial
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,7 +120,7 @@ class DroppedResponse(Response):
             (b"content-type", b"application/json"),
             (b"content-length", str(len(self.partial) + 64).encode()),
         ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
         await send({"type": "http.response.body", "body": self.partial, "more_body": True})
         raise ConnectionDropped("vibedrill fault: connection dropped mid-response")
 
@@ -167,6 +167,8 @@ class Call:
     fail_after: tuple[Fired, int] | None = None
     #: an ``http.malformed_body`` with ``committed``: the handler runs, then its body is cut short
     cut_after: Fired | None = None
+    #: an ``http.reset`` with ``committed``: the handler runs, then the connection drops
+    reset_after: Fired | None = None
 
     def record(
         self, world: World, action: str, resource_id: str, content: str | None, **extra: Any
@@ -191,12 +193,14 @@ class Call:
         where: Callable[[BaseModel], bool] | None = None,
     ) -> Fired | None:
         """Ask the fault engine for a rule of ``kinds`` for this request (``where``: of these
-        params only); remember it for the journal."""
+        params only); remember it for the journal — the first that shaped the answer: a latency
+        rule only delays it, so a rule that fires after it (a throttle, an outage) is the one
+        the journal names."""
         faults = world.faults
         if not faults._rules:  # no rule installed: nothing can fire (the common case)
             return None
         fired = faults.fire(self.fake, self.route, self.account_id, kinds, where)
-        if fired is not None and self.fault is None:
+        if fired is not None and (self.fault is None or self.fault.kind == "http.latency"):
             self.fault = fired
         return fired
 
@@ -420,6 +424,10 @@ class FakeService:
             elif call.cut_after is not None:  # committed, then the answer is cut short
                 call.fault = call.cut_after
                 resp = _cut_short(resp)
+            elif call.reset_after is not None:  # committed, then the connection drops
+                call.fault = call.reset_after
+                body = bytes(resp.body)
+                resp = DroppedResponse(body[: max(1, len(body) // 2)], resp.status_code)
         return resp
 
     def _journal(self, call: Call, status: int, headers: dict[bytes, bytes] | None = None) -> None:
@@ -504,6 +512,9 @@ class FakeService:
         if f is None:
             return None
         if f.kind == "http.reset":
+            if getattr(f.params, "committed", False):
+                call.reset_after = f
+                return None
             return DroppedResponse()
         if f.kind == "http.malformed_body":
             if getattr(f.params, "committed", False):

@@ -314,6 +314,31 @@ async def test_http_reset_drops_the_connection_mid_response(rig: Rig) -> None:
     assert (rule["id"], rule["hits"], rule["matched"]) == (rid, 1, 2)
 
 
+async def test_a_committed_reset_carries_the_request_out_and_drops_its_answer(rig: Rig) -> None:
+    # the connection drops after the API behind it acted: the post lands, the caller sees a
+    # protocol error; the plain reset drops the connection before the request is carried out
+    rid = (await add(rig, {"kind": "http.reset", "params": {"committed": True}})).json()["id"]
+    with pytest.raises(httpx.RemoteProtocolError, match="connection dropped"):
+        await rig.ping()
+    [entry] = rig.world.ledger
+    journal = (await rig.http.get("/_fake/journal")).json()["entries"]
+    assert [(e["status"], e["fault_id"], e["request_id"]) for e in journal] == [
+        (201, rid, entry.request_id)
+    ]
+
+
+async def test_the_journal_names_the_rule_that_shaped_the_answer_not_the_latency_before_it(
+    rig: Rig,
+) -> None:
+    slow = (await add(rig, {"kind": "http.latency", "params": {"ms": 100}})).json()["id"]
+    cut = (await add(rig, {"kind": "http.outage", "params": {"status": 503}})).json()["id"]
+    assert (await rig.ping()).status_code == 503
+    rig.world.faults.remove(cut)
+    assert (await rig.ping()).status_code == 201
+    journal = (await rig.http.get("/_fake/journal")).json()["entries"]
+    assert [(e["status"], e["fault_id"]) for e in journal] == [(503, cut), (201, slow)]
+
+
 async def test_http_malformed_body_answers_200_with_json_that_does_not_parse(rig: Rig) -> None:
     await add(rig, {"kind": "http.malformed_body"})
     r = await rig.ping()

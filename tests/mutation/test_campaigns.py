@@ -185,14 +185,36 @@ def test_a_crash_of_the_drill_run_is_an_error_not_a_bug_caught(tmp_path: Path, m
         stdout = ""
         stderr = "Traceback (most recent call last):\n  ...\nFileNotFoundError: scenarios"
 
-    real_run = subprocess.run
+    def fake_run(cmd, *a, **k):  # the drill run; git apply and the copy still run for real
+        assert "run" in cmd
+        return Crashed()
 
-    def fake_run(cmd, *a, **k):
-        if "run" in cmd:  # the drill run; git apply and the copy still run for real
-            return Crashed()
-        return real_run(cmd, *a, **k)
-
-    monkeypatch.setattr(bugs.subprocess, "run", fake_run)
+    monkeypatch.setattr(bugs, "_run", fake_run)
     (tmp_path / "base").mkdir()
     got = bugs.run_one(None, tmp_path / "base", fail_fast=False)
     assert got.status == "error" and "FileNotFoundError" in got.detail
+
+
+def test_a_stopped_campaign_runs_no_more_drills_and_kills_the_running_ones(tmp_path: Path) -> None:
+    # SIGINT/SIGTERM set the stop: a drill run that starts afterwards does not run at all, and
+    # one running is killed with its whole session (here: a shell and its sleeping child)
+    import threading
+
+    stop = bugs._STOP
+    try:
+        done: list[object] = []
+        t = threading.Thread(
+            target=lambda: done.append(bugs._run(["sh", "-c", "sleep 30 & wait"], tmp_path, {})),
+        )
+        t.start()
+        for _ in range(100):
+            if bugs._RUNNING:
+                break
+            threading.Event().wait(0.01)
+        bugs._stop(15, None)
+        t.join(10)
+        assert not t.is_alive() and done == [None]
+        assert not bugs._RUNNING
+        assert bugs._run(["true"], tmp_path, {}) is None
+    finally:
+        stop.clear()
