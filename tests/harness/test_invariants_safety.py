@@ -257,6 +257,33 @@ def _journaled(rid: str, fake: str = "x", account: str | None = "acme-x") -> dic
     return {"t": 0.0, "fake": fake, "request_id": rid, "account_id": account, "status": 200}
 
 
+def test_a_paid_call_audited_at_another_cost_or_token_count_than_billed_is_a_violation():
+    # the platform's own account of spend (budgets, the spend alert, RB-12's evidence)
+    billed = {
+        **led(2, 70, action="llm.completion", account="agency-openai", resource=None),
+        "cost_usd": 0.0002,
+        "tokens_in": 12,
+        "tokens_out": 50,
+    }
+
+    def audited(cost: float, tokens_out: int) -> dict[str, object]:
+        return {
+            **aud(2, 71, job="j-2", action="llm.complete", platform="openai",
+                  proof={"request_id": "req-2"}),
+            "detail": {"cost_usd": cost, "tokens_in": 12, "tokens_out": tokens_out},
+        }  # fmt: skip
+
+    journal = [_journaled("req-2", "openai", "agency-openai")]
+    rec = record(ledger=[billed], journal=journal, audit=[audited(0.0032, 0)])
+    r = judge("audit_proofs_match_the_fakes", rec)
+    assert r.verdict == "violated"
+    assert "naming a cost the provider did not bill" in r.detail
+    assert "cost_usd 0.0032, billed 0.0002" in r.detail
+    assert "naming tokens the provider did not bill" in r.detail
+    rec = record(ledger=[billed], journal=journal, audit=[audited(0.0002, 50)])
+    assert judge("audit_proofs_match_the_fakes", rec).verdict == "held"
+
+
 def test_proofs_naming_the_ledgers_request_resource_and_permalink_hold():
     link = "https://x.com/acme_x/status/r1"
     rec = record(

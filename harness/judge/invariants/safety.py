@@ -388,6 +388,37 @@ def _claimed_entry(
     return None, None
 
 
+#: the audit actions of the providers' paid calls (their outcome's detail says what they cost)
+_PAID_AUDIT_ACTIONS = frozenset({"llm.complete", "image.generate", "video.generate"})
+
+
+def _billing_mismatches(a: AuditRow, entry: LedgerRow) -> list[tuple[str, str]]:
+    """A paid call's audited cost and tokens (``detail.cost_usd``, ``tokens_in``, ``tokens_out``,
+    when the platform states them) against what the provider billed for it: the spend the
+    budgets, the spend alert and RB-12's evidence read is the platform's own account of it."""
+    detail = a.get("detail") or {}
+    out: list[tuple[str, str]] = []
+    said, billed = detail.get("cost_usd"), entry.get("cost_usd")
+    if (
+        isinstance(said, int | float)
+        and isinstance(billed, int | float)
+        and abs(float(said) - float(billed)) > 1e-6 + 1e-3 * abs(float(billed))
+    ):
+        out.append(
+            (
+                "naming a cost the provider did not bill",
+                f"cost_usd {float(said):g}, billed {float(billed):g}",
+            )
+        )
+    for key in ("tokens_in", "tokens_out"):
+        said_n, billed_n = detail.get(key), entry.get(key)
+        if isinstance(said_n, int) and isinstance(billed_n, int) and said_n != billed_n:
+            out.append(
+                ("naming tokens the provider did not bill", f"{key} {said_n}, billed {billed_n}")
+            )
+    return out
+
+
 def _names_item(inbound_id: str, item_id: str) -> bool:
     """Whether the platform's id of an inbound item names the fakes' ``item_id``: the same id,
     or a LinkedIn comment URN ``urn:li:comment:(<parent>,<id>)`` ending in it."""
@@ -465,7 +496,9 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
     request the journal holds at that platform; a permalink it names is the one the platform
     gives that resource, and a post claimed live (``success``) names it when the platform gives
     one. A reply or DM names the inbound item it answers (``detail.inbound_id``): the one the
-    fakes show the reply answering, or one they delivered to that account.
+    fakes show the reply answering, or one they delivered to that account. A provider's paid
+    call states the cost and tokens the provider billed for it (``detail.cost_usd``,
+    ``tokens_in``, ``tokens_out``, where the platform states them).
     """
     by_resource: dict[tuple[str, str, str], list[int]] = {}
     by_request: dict[str, int] = {}
@@ -500,6 +533,8 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
         wrong += _proof_mismatches(a, entry, answered.get(str(rid), set()))
         if entry is not None and a.get("action") in ("reply.create", "dm.send"):
             wrong += _answer_mismatches(a, entry, delivered)
+        if entry is not None and a.get("action") in _PAID_AUDIT_ACTIONS:
+            wrong += _billing_mismatches(a, entry)
         where = str(a.get("platform"))
         if where in SOCIAL_FAKES:
             where = record.handle(a.get("account_id"))
