@@ -189,6 +189,18 @@ class Generator:
         """Make one provider call once no hold is in the way; a 429 holds the provider."""
         while True:
             wait = self.held_for(provider)
+            if wait > self.policy.max_retry_after_s:
+                # a long hold began while this call waited (the first call after a short one met
+                # a spent quota): not a wait for a runner slot to sit through — the next routed
+                # provider may serve it
+                raise ProviderError(
+                    provider,
+                    f"held for {wait:g}s more after a 429",
+                    status=429,
+                    code="held",
+                    retryable=False,
+                    failover=True,
+                )
             if wait > 0:  # another call's 429 holds this provider: no request until it ends
                 await self.sleep(wait)
                 continue

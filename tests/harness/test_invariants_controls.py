@@ -677,6 +677,26 @@ def test_a_job_lost_to_a_transient_fault_is_a_violation_and_an_unconfirmed_one_i
     assert verdict("every_job_terminal_after_healing", record(jobs=jobs)).verdict == "held"
 
 
+def test_work_a_healthy_alternative_serves_must_not_wait_out_the_fault():
+    # a text job that sat out OpenAI's 15-minute hold instead of failing over to Anthropic
+    jobs = [
+        {**job("j-1", "succeeded", kind="generate_text"), "created_at": T0, "updated_at": T0 + 965},
+        {**job("j-2", "succeeded", kind="generate_text"), "created_at": T0, "updated_at": T0 + 60},
+        {
+            **job("j-3", "succeeded", kind="generate_image"),
+            "created_at": T0,
+            "updated_at": T0 + 965,
+        },
+    ]
+    params = {"succeed_within": {"generate_text": "5m"}}
+    r = verdict("every_job_terminal_after_healing", record(jobs=jobs), params=params)
+    assert r.verdict == "violated" and r.count == 1
+    assert r.detail == (
+        "1 job of kind generate_text took 16m5s to succeed although a healthy alternative "
+        "could serve it (within 5m): ids j-1"
+    )
+
+
 def test_an_attempt_never_closed_by_an_outcome_is_a_violation_unless_the_drill_just_ended():
     attempt = {**aud(1, 60, job="j-1", resource="r1"), "phase": "attempt", "outcome": None}
     late = {**aud(3, 3500, job="j-3", resource="r3"), "phase": "attempt", "outcome": None}

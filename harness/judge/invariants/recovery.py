@@ -14,7 +14,7 @@ from pydantic import Field
 
 from sandbox.contract import AUDIT_ACTIONS, JOB_KINDS, JobState
 
-from ...durations import format_duration
+from ...durations import Duration, format_duration
 from ..record import SIDE_EFFECT_ACTIONS, SOCIAL_FAKES, DrillRecord
 from ..rows import AuditRow, JobRow, JournalRow, Json, json_object, number
 from ..secrets import SecretHit, SecretIndex
@@ -291,6 +291,11 @@ class TerminalParams(Params):
         description="job kinds a healed, transient fault must not lose: they may end succeeded or "
         "needs_human_confirm (the platform says it cannot tell), not failed or dead-lettered",
     )
+    succeed_within: dict[str, Duration] = Field(
+        default_factory=dict,
+        description="job kind → how soon after it was created (or due) it ends succeeded: work "
+        "a healthy alternative serves at once (a failover provider) does not wait out the fault",
+    )
 
 
 @invariant(TerminalParams)
@@ -317,6 +322,23 @@ def every_job_terminal_after_healing(
             phrase = (
                 f"of kind {j.get('kind')} ended {state} although its work had a healthy alternative "
                 f"({str(j.get('last_error') or '')[:80]})"
+            )
+            out.append(
+                Violation(
+                    float(j.get("updated_at") or record.end_t),
+                    ("job", "jobs"),
+                    phrase,
+                    str(j.get("id")),
+                    f"evidence/jobs.jsonl#L{i + 1}",
+                )
+            )
+            continue
+        limit = p.succeed_within.get(str(j.get("kind")))
+        took = float(j.get("updated_at") or record.end_t) - born
+        if state == "succeeded" and limit is not None and took > limit:
+            phrase = (
+                f"of kind {j.get('kind')} took {format_duration(took)} to succeed although a "
+                f"healthy alternative could serve it (within {format_duration(limit)})"
             )
             out.append(
                 Violation(
