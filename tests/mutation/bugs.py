@@ -162,6 +162,8 @@ def run_one(patch: Path | None, base: Path, *, fail_fast: bool = False) -> BugRe
     t0 = time.monotonic()
     name = patch.stem if patch is not None else "baseline"
     summary = summary_of(patch) if patch is not None else "no bug"
+    if _STOP.is_set():  # stopped: not even the copy
+        return BugResult(name, summary, "stopped", None, 0.0, "")
     with tempfile.TemporaryDirectory(prefix=f"vd-bug-{name[:20]}-") as tmp:
         work = Path(tmp)
         shutil.copytree(base, work, dirs_exist_ok=True)
