@@ -677,6 +677,23 @@ def test_a_job_lost_to_a_transient_fault_is_a_violation_and_an_unconfirmed_one_i
     assert verdict("every_job_terminal_after_healing", record(jobs=jobs)).verdict == "held"
 
 
+def test_on_a_scaled_clock_the_last_real_seconds_of_work_may_be_unfinished_or_unaudited():
+    # a game day at x120: a poll started 207 scenario seconds (1.7 real seconds) before the end
+    # is still running, and a reply made 100 s before the end has no outcome audited yet
+    poll = {**job("j-1", "running", kind="engagement_poll"), "created_at": T0 + 3600 - 207}
+    reply = led(1, 3500, action="reply.created")
+    scaled = {"time_scale": 120.0}
+    assert (
+        verdict("every_job_terminal_after_healing", record(jobs=[poll], extra=scaled)).verdict
+        == "held"
+    )
+    assert verdict("every_job_terminal_after_healing", record(jobs=[poll])).verdict == "violated"
+    assert (
+        verdict("every_side_effect_audited", record(ledger=[reply], extra=scaled)).verdict == "held"
+    )
+    assert verdict("every_side_effect_audited", record(ledger=[reply])).verdict == "violated"
+
+
 def test_work_a_healthy_alternative_serves_must_not_wait_out_the_fault():
     # a text job that sat out OpenAI's 15-minute hold instead of failing over to Anthropic
     jobs = [

@@ -298,6 +298,10 @@ class TerminalParams(Params):
     )
 
 
+#: real seconds a drill on a scaled wall clock leaves the work begun before its end to finish
+SCALED_SETTLE_REAL_S = 5.0
+
+
 @invariant(TerminalParams)
 def every_job_terminal_after_healing(
     record: DrillRecord, p: TerminalParams
@@ -306,6 +310,9 @@ def every_job_terminal_after_healing(
     if not record.jobs:
         return NotApplicable("the platform reported no jobs")
     ok = set(TERMINAL_STATES) | set(p.also_terminal)
+    # on a scaled wall clock (a game day, a served drill) a job needs real time to finish: a
+    # loaded machine's second is ``time_scale`` seconds of the scenario
+    settle_s = max(p.settle_s, SCALED_SETTLE_REAL_S * float(record.extra.get("time_scale") or 0.0))
     out: list[Violation] = []
     checked = 0
     for i, j in enumerate(record.jobs):
@@ -314,7 +321,7 @@ def every_job_terminal_after_healing(
         if p.ignore_scheduled_after_end and run_at is not None and float(run_at) > record.end_t:
             continue
         born = max(float(j.get("created_at") or 0.0), float(run_at or 0.0))
-        if born > record.end_t - p.settle_s:
+        if born > record.end_t - settle_s:
             continue
         checked += 1
         state = str(j.get("state"))

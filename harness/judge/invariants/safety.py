@@ -251,11 +251,18 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
     f = facts(record)
     out: list[Violation] = []
     checked = 0
+    # a platform that keeps running while the drill reads it (a game day, a served drill on a
+    # scaled clock) may not have audited the outcome of a side effect made in its last real
+    # seconds when its audit log was read
+    scale = float(record.extra.get("time_scale") or 0.0)
+    late = record.end_t - max(p.open_attempt_s, 5.0 * scale) if scale else None
     for i, e in enumerate(record.ledger):
         if e.get("action") not in p.actions:
             continue
         checked += 1
         n = len(f.claims.get(i, []))
+        if n == 0 and late is not None and float(e["t"]) > late:
+            continue
         noun, verb = noun_of(str(e["action"]))
         where = (
             record.handle(e.get("account_id")) if e.get("fake") in SOCIAL_FAKES else e.get("fake")
