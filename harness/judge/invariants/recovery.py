@@ -324,59 +324,32 @@ def every_job_terminal_after_healing(
         if born > record.end_t - settle_s:
             continue
         checked += 1
-        state = str(j.get("state"))
-        if state in ok and state != "succeeded" and str(j.get("kind")) in p.must_succeed:
+        state, kind = str(j.get("state")), str(j.get("kind"))
+        ended = float(j.get("updated_at") or record.end_t)
+        limit = p.succeed_within.get(kind)
+        phrase = None
+        if state in ok and state != "succeeded" and kind in p.must_succeed:
             phrase = (
-                f"of kind {j.get('kind')} ended {state} although its work had a healthy alternative "
+                f"of kind {kind} ended {state} although its work had a healthy alternative "
                 f"({str(j.get('last_error') or '')[:80]})"
             )
-            out.append(
-                Violation(
-                    float(j.get("updated_at") or record.end_t),
-                    ("job", "jobs"),
-                    phrase,
-                    str(j.get("id")),
-                    f"evidence/jobs.jsonl#L{i + 1}",
-                )
-            )
-            continue
-        limit = p.succeed_within.get(str(j.get("kind")))
-        took = float(j.get("updated_at") or record.end_t) - born
-        if state == "succeeded" and limit is not None and took > limit:
+        elif state == "succeeded" and limit is not None and ended - born > limit:
             phrase = (
-                f"of kind {j.get('kind')} took {format_duration(took)} to succeed although a "
+                f"of kind {kind} took {format_duration(ended - born)} to succeed although a "
                 f"healthy alternative could serve it (within {format_duration(limit)})"
             )
-            out.append(
-                Violation(
-                    float(j.get("updated_at") or record.end_t),
-                    ("job", "jobs"),
-                    phrase,
-                    str(j.get("id")),
-                    f"evidence/jobs.jsonl#L{i + 1}",
-                )
-            )
-            continue
-        if state in ("failed", "dead_letter") and str(j.get("kind")) in p.never_fail:
+        elif state in ("failed", "dead_letter") and kind in p.never_fail:
             phrase = (
-                f"of kind {j.get('kind')} ended {state} although the fault was transient "
+                f"of kind {kind} ended {state} although the fault was transient "
                 f"({str(j.get('last_error') or '')[:80]})"
             )
+        elif state not in ok:
+            ended = record.end_t
+            phrase = f"still {state} when the drill ended at {format_offset(record.offset(ended))}"
+        if phrase is not None:
             out.append(
                 Violation(
-                    float(j.get("updated_at") or record.end_t),
-                    ("job", "jobs"),
-                    phrase,
-                    str(j.get("id")),
-                    f"evidence/jobs.jsonl#L{i + 1}",
-                )
-            )
-            continue
-        if state not in ok:
-            phrase = f"still {state} when the drill ended at {format_offset(record.offset(record.end_t))}"
-            out.append(
-                Violation(
-                    record.end_t,
+                    ended,
                     ("job", "jobs"),
                     phrase,
                     str(j.get("id")),
