@@ -596,6 +596,18 @@ def test_a_burst_of_dead_letters_without_the_alert_is_a_violation() -> None:
     assert judge("dead_letters_alerted", rec).verdict == "held"
 
 
+def test_on_a_scaled_clock_an_alert_has_a_few_real_seconds_more_to_follow_its_cause() -> None:
+    # a game day at x120: the platform's rules run on real time, so its alert 3 real seconds
+    # (6 scenario minutes) after a burst is in time there, and late on virtual time
+    jobs = [_dead(1, 600), _dead(2, 700), _dead(3, 800)]
+    rec = record(jobs=jobs, alerts=[_alert(1, 1160)], end_t=T0 + 3600)
+    assert judge("dead_letters_alerted", rec).verdict == "violated"
+    scaled = record(
+        jobs=jobs, alerts=[_alert(1, 1160)], end_t=T0 + 3600, extra={"time_scale": 120.0}
+    )
+    assert judge("dead_letters_alerted", scaled).verdict == "held"
+
+
 def test_dead_letters_too_few_or_too_late_to_alert_are_not_judged() -> None:
     spread = [_dead(1, 0), _dead(2, 700), _dead(3, 1400)]  # never 3 within 10 minutes
     assert judge("dead_letters_alerted", record(jobs=spread, end_t=T0 + 3600)).verdict == (

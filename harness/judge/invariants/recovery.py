@@ -298,8 +298,15 @@ class TerminalParams(Params):
     )
 
 
-#: real seconds a drill on a scaled wall clock leaves the work begun before its end to finish
+#: real seconds a drill on a scaled wall clock leaves the work begun before its end to finish,
+#: and a platform's alert to follow its cause (its rules run on a loaded machine's real time)
 SCALED_SETTLE_REAL_S = 5.0
+
+
+def real_slack(record: DrillRecord) -> float:
+    """Scenario seconds of :data:`SCALED_SETTLE_REAL_S` on the record's scaled clock (0 on
+    virtual time: an in-process drill's platform answers in no time)."""
+    return SCALED_SETTLE_REAL_S * float(record.extra.get("time_scale") or 0.0)
 
 
 @invariant(TerminalParams)
@@ -312,7 +319,7 @@ def every_job_terminal_after_healing(
     ok = set(TERMINAL_STATES) | set(p.also_terminal)
     # on a scaled wall clock (a game day, a served drill) a job needs real time to finish: a
     # loaded machine's second is ``time_scale`` seconds of the scenario
-    settle_s = max(p.settle_s, SCALED_SETTLE_REAL_S * float(record.extra.get("time_scale") or 0.0))
+    settle_s = max(p.settle_s, real_slack(record))
     out: list[Violation] = []
     checked = 0
     for i, j in enumerate(record.jobs):
@@ -886,7 +893,7 @@ def dead_letters_alerted(record: DrillRecord, p: DeadLetterAlertParams) -> Findi
         float(a.get("t") or 0.0) for a in record.alerts if fnmatchcase(str(a.get("name")), p.alert)
     ]
     out: list[Violation] = []
-    silence = _Silence(alerts, p.window_s, p.within_s)
+    silence = _Silence(alerts, p.window_s, p.within_s + real_slack(record))
     for t in due:
         if not silence.new(t):
             continue
@@ -936,7 +943,11 @@ def _silent_bursts(
     checked = 0
     for platform, ts in sorted(times.items()):
         ts.sort()
-        silence = _Silence(alerts.get(platform, []) + alerts.get(None, []), p.window_s, p.within_s)
+        silence = _Silence(
+            alerts.get(platform, []) + alerts.get(None, []),
+            p.window_s,
+            p.within_s + real_slack(record),
+        )
         for k in range(n - 1, len(ts)):
             t = ts[k]
             if t - ts[k - n + 1] > p.window_s or t + p.within_s > record.end_t:

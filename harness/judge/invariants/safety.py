@@ -19,6 +19,7 @@ from ..rows import AuditRow, LedgerRow
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import CLAIMING_OUTCOMES, evidence, facts, noun_of
+from .recovery import real_slack
 
 #: an AuditEvent's phase and outcome as the contract allows them (docs/contracts.md)
 AUDIT_PHASES: frozenset[str] = frozenset({"attempt", "outcome"})
@@ -254,8 +255,8 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
     # a platform that keeps running while the drill reads it (a game day, a served drill on a
     # scaled clock) may not have audited the outcome of a side effect made in its last real
     # seconds when its audit log was read
-    scale = float(record.extra.get("time_scale") or 0.0)
-    late = record.end_t - max(p.open_attempt_s, 5.0 * scale) if scale else None
+    slack = real_slack(record)
+    late = record.end_t - max(p.open_attempt_s, slack) if slack else None
     for i, e in enumerate(record.ledger):
         if e.get("action") not in p.actions:
             continue
