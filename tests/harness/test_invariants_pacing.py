@@ -195,6 +195,26 @@ def test_the_fakes_own_hold_after_a_throttle_does_not_start_a_longer_one():
     assert r.verdict == "held", r.detail
 
 
+def test_a_retry_on_time_that_meets_the_fakes_hold_timed_from_its_answer_starts_no_new_one():
+    # served on a busy machine: the fake's limiter ran 40 ms after the throttled request
+    # arrived, so its 3 s hold ends 40 ms later than Retry-After counted from the arrival; a
+    # retry 20 ms after that count meets the fake's hold (a 429 of no rule), and the posts
+    # after it are on time. A fresh throttle of the default minute would make them early.
+    rules = [{"id": "f1", "kind": "x.rate_limited", "params": {"retry_after_s": 3.0}, "hits": 1}]
+    cause = {**jr(1, 100.04, 429, "f1"), "started": T0 + 100}
+    retry = {**jr(2, 103.021, 429), "started": T0 + 103.02}
+    posts = [{**jr(n, 104 + n), "started": T0 + 104 + n} for n in range(3, 7)]
+    rec = record(journal=[cause, retry, *posts], fault_rules=rules, extra={"in_flight_s": 0.25})
+    r = judge("rate_within_platform_limits", rec)
+    assert r.verdict == "held", r.detail
+    # past the latest end the fake's hold could have had, a 429 of no rule is a throttle of its
+    # own (the fake's window), of the default minute: the posts right after it are early
+    late = {**jr(2, 103.1, 429), "started": T0 + 103.09}
+    rec = record(journal=[cause, late, *posts], fault_rules=rules, extra={"in_flight_s": 0.25})
+    r = judge("rate_within_platform_limits", rec)
+    assert r.verdict == "violated" and "4 requests" in r.detail, r.detail
+
+
 def test_a_served_drills_clock_skew_widens_the_slack_on_retry_after_and_no_more():
     # served at x240: 20 ms of real disagreement between the platform's clock and the fakes' is
     # 4.8 s of the world's; a request 2 s early is the clocks, one 10 s early is the platform
