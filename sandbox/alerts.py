@@ -2,8 +2,8 @@
 
 Immediate alerts (``tenancy_mismatch``, ``egress_refused``) are fired by the code that refuses
 the side effect. Windowed rules (error rates, verification failures, rate limits, dead letters,
-spend, audit gap) are evaluated every ``alert_interval_s`` by the platform; the engagement rate
-(``engagement_rate_high``) after every engagement poll. An alert with the
+spend, audit gap, the engagement rate) are evaluated every ``alert_interval_s`` by the
+platform, the engagement rate (``engagement_rate_high``) also after every engagement poll. An alert with the
 same name and labels is not fired again within ``cooldown_s``, so a storm stays one page.
 """
 
@@ -84,3 +84,5 @@ class AlertRules:
     auth_failures_min: int = 3
     spend_fraction: float = 0.8
     backlog_depth: int = 500
+    #: replies and DMs sent within ``window_s`` that page the Ops Lead (RB-10)
+    engagement_replies_min: int = 60

@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .alerts import ALERT_NAMES
 from .contract import JobSpec
 from .defects import Defect
 from .errors import Fatal, JobInterrupt
@@ -154,9 +153,15 @@ class EngagementEngine:
         return f"{account.account_id}:c:{item.conversation_id or item.post_id or item.id}"
 
     def remember_reply(self, conversation_key: str, resource_id: str | None) -> None:
-        """Record that our reply ``resource_id`` belongs to ``conversation_key`` (called after sending)."""
+        """Record that our reply ``resource_id`` belongs to ``conversation_key`` (called after
+        sending), and that the conversation's cooldown runs from now: a reply that waited in the
+        queue (a kill switch, a slow API) went out later than it was decided, and the next one
+        must keep its distance from when the person got this one."""
         if resource_id:
             self.reply_conversation[resource_id] = conversation_key
+        conv = self.conversations.get(conversation_key)
+        if conv is not None:
+            conv.last_reply_at = max(conv.last_reply_at or 0.0, self.now())
 
     def _hold(self, item: InboundMessage) -> None:
         """Remember the post of an item held back for later (read again until decided)."""
@@ -294,10 +299,6 @@ def _render(template: str, item: InboundMessage) -> str:
 
 # --- wiring into a platform --------------------------------------------------------------------
 
-#: replies in the last 10 minutes, across accounts, above which the engine raises an alert
-REPLY_RATE_ALERT = 60
-
-
 #: job states in which an engagement poll counts as still pending
 _POLL_PENDING = frozenset({"queued", "scheduled", "retry_wait", "running"})
 
@@ -415,9 +416,12 @@ class EngagementComponent:
             decisions = await self.engine.poll()
         finally:
             self._job = None
-        n = self.p.telemetry.window("engagement_reply", 600)
-        if n >= REPLY_RATE_ALERT and "engagement_rate_high" in ALERT_NAMES:
-            self.p.alerts.fire("engagement_rate_high", f"{n} engagement replies in the last 600s")
+        r = self.p.alert_rules
+        n = self.p.telemetry.window("engagement_reply", r.window_s)
+        if n >= r.engagement_replies_min:
+            self.p.alerts.fire(
+                "engagement_rate_high", f"{n} engagement replies in the last {r.window_s:g}s"
+            )
         replies = [d for d in decisions if d.action != "skip"]
         return {"replies": len(replies), "skipped": len(decisions) - len(replies)}
 

@@ -523,6 +523,11 @@ class Platform:
                 f"{n} jobs dead-lettered in the last {w:g}s",
                 severity="ticket",
             )
+        n = tm.window("engagement_reply", w)
+        if n >= r.engagement_replies_min:
+            # here as well as after each poll: a poll that reads a slow inbox for minutes must
+            # not hold back the page for the replies already going out
+            fire("engagement_rate_high", f"{n} engagement replies in the last {w:g}s")
         gap = self.audit.gap()
         if gap > 0:
             fire("audit_gap", f"{gap} successful side effects have no outcome AuditEvent")

@@ -39,6 +39,8 @@ __all__ = ["InstagramLane"]
 #: business-use-case limit (its calls in the last hour; ``x-business-use-case-usage`` counts them)
 THROTTLE_CODES = frozenset({4, 17, 32, 613, 80002})
 DEFAULT_IMAGE = "https://cdn.vibedrill.test/img/placeholder.jpg"
+#: the newest messages of a thread the Messaging API lets an app read (older ones are gone)
+MESSAGES_READ = 20
 
 
 class InstagramLane(ApiLane):
@@ -95,6 +97,9 @@ class InstagramLane(ApiLane):
         self._probing: dict[str, asyncio.Event] = {}
         #: account → the end of the last hold a first request has tried after
         self._probed: dict[str, float] = {}
+        #: message id → the DM it is (None: one of the account's own): a message never changes,
+        #: so each is fetched once
+        self._messages: dict[str, InboundMessage | None] = {}
 
     def _held_for(self, cred: Credential) -> float:
         """Seconds the account's throttle still holds it (0 when none)."""
@@ -395,7 +400,7 @@ class InstagramLane(ApiLane):
         since: str | None = None,
         also: Collection[str] = (),
     ) -> list[InboundMessage]:
-        """Comments on the account's recent media."""
+        """Comments on the account's recent media, then its DMs (:meth:`_dms`)."""
         r, cred = await self.send(
             "GET",
             f"/{cred.account.platform_user_id}/media",
@@ -434,4 +439,58 @@ class InstagramLane(ApiLane):
                         str(m["id"]),
                     )
                 )
+        out += await self._dms(cred, scope)
+        return out
+
+    async def _dms(self, cred: Credential, scope: SideEffectScope) -> list[InboundMessage]:
+        """The DMs others sent the account, oldest first (Instagram Messaging API).
+
+        ``GET /{ig-user-id}/conversations?platform=instagram`` names each thread's messages
+        (ids only, newest first); each message not seen before is read with
+        ``GET /{message-id}?fields=id,created_time,from,message``, and the account's own
+        messages in the thread are left out. A thread that cannot be read now is read at the
+        next poll.
+        """
+        me = cred.account.platform_user_id
+        r, cred = await self.send(
+            "GET",
+            f"/{me}/conversations",
+            cred,
+            scope,
+            params={"platform": "instagram", "fields": "id,updated_time,messages"},
+        )
+        if r.status_code != 200:
+            return []
+        out: list[InboundMessage] = []
+        for conv in self.json_of(r, mutating=False).get("data") or ():
+            ids = [str(m.get("id")) for m in (conv.get("messages") or {}).get("data") or ()]
+            for mid in reversed(ids[:MESSAGES_READ]):
+                if mid not in self._messages:
+                    rm, cred = await self.send(
+                        "GET",
+                        f"/{mid}",
+                        cred,
+                        scope,
+                        params={"fields": "id,created_time,from,message"},
+                    )
+                    if rm.status_code != 200:
+                        break  # the rest of this thread at the next poll, in order
+                    m = self.json_of(rm, mutating=False)
+                    frm = m.get("from") or {}
+                    self._messages[mid] = (
+                        None
+                        if str(frm.get("id")) == me
+                        else InboundMessage(
+                            mid,
+                            "dm",
+                            str(m.get("message") or ""),
+                            str(frm.get("id", "")),
+                            frm.get("username"),
+                            None,
+                            str(conv.get("id")),
+                        )
+                    )
+                dm = self._messages[mid]
+                if dm is not None:
+                    out.append(dm)
         return out

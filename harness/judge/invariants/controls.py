@@ -200,6 +200,15 @@ def nothing_lost_or_doubled_across_release(
         if e.get("action") in p.actions:
             landed.setdefault(job_id, []).append(i)
     # a copy of a stopped job resubmitted under a new key posts the same content on its account
+    # — unless its audit says it answers another inbound item (two DMs of one fan, each
+    # answered with the same words, are two answers, not one answer twice)
+    def answers(i: int) -> str | None:
+        for k in f.claims.get(i, ()):
+            inbound = (record.audit[k].get("detail") or {}).get("inbound_id")
+            if inbound is not None:
+                return str(inbound)
+        return None
+
     by_content = {
         (record.ledger[i].get("account_id"), record.ledger[i].get("content_hash")): job_id
         for job_id, idx in landed.items()
@@ -209,8 +218,12 @@ def nothing_lost_or_doubled_across_release(
     claimed = {i for idx in landed.values() for i in idx}
     for i, e in enumerate(record.ledger):
         job_id = by_content.get((e.get("account_id"), e.get("content_hash")))
-        if job_id is not None and i not in claimed and e.get("action") in p.actions:
-            landed[job_id] = sorted([*landed[job_id], i])
+        if job_id is None or i in claimed or e.get("action") not in p.actions:
+            continue
+        theirs, mine = answers(i), {answers(k) for k in landed[job_id]}
+        if theirs is not None and theirs not in mine:
+            continue
+        landed[job_id] = sorted([*landed[job_id], i])
     jobs = {str(j.get("id")): j for j in record.jobs}
     out: list[Violation] = []
     for job_id, (t, j) in sorted(stopped.items(), key=lambda x: x[1]):

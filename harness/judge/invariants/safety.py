@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -427,11 +429,28 @@ def _billing_mismatches(a: AuditRow, entry: LedgerRow) -> list[tuple[str, str]]:
     return out
 
 
+#: an Instagram Messaging API message id, decoded: this prefix, then the inbound item's id
+_IG_MESSAGE = "ig_message_item:1:IN:"
+
+
+def _ig_message_item(inbound_id: str) -> str | None:
+    """The inbound item an Instagram message id (base64 of :data:`_IG_MESSAGE` + id) names."""
+    try:
+        raw = base64.b64decode(inbound_id + "=" * (-len(inbound_id) % 4), validate=True)
+        text = raw.decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return text[len(_IG_MESSAGE) :] if text.startswith(_IG_MESSAGE) else None
+
+
 def _names_item(inbound_id: str, item_id: str) -> bool:
     """Whether the platform's id of an inbound item names the fakes' ``item_id``: the same id,
-    or a LinkedIn comment URN ``urn:li:comment:(<parent>,<id>)`` ending in it."""
-    return inbound_id == item_id or (
-        inbound_id.startswith("urn:li:comment:(") and inbound_id.endswith(f",{item_id})")
+    a LinkedIn comment URN ``urn:li:comment:(<parent>,<id>)`` ending in it, or an Instagram
+    message id that decodes to it."""
+    return (
+        inbound_id == item_id
+        or (inbound_id.startswith("urn:li:comment:(") and inbound_id.endswith(f",{item_id})"))
+        or (inbound_id.startswith("aWdf") and _ig_message_item(inbound_id) == item_id)
     )
 
 
