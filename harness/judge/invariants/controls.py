@@ -199,6 +199,7 @@ def nothing_lost_or_doubled_across_release(
         ran.add(job_id)
         if e.get("action") in p.actions:
             landed.setdefault(job_id, []).append(i)
+
     # a copy of a stopped job resubmitted under a new key posts the same content on its account
     # — unless its audit says it answers another inbound item (two DMs of one fan, each
     # answered with the same words, are two answers, not one answer twice)

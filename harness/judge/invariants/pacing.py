@@ -166,7 +166,9 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                 )
                 ref = f"{j.get('request_id')} at {format_offset(record.offset(t))}"
                 out.append(Violation(t, noun, phrase, ref, evidence("journal.jsonl", i)))
-            elif rule is None and until is not None and t <= max(until[1], fake_until.get(key, 0.0)):
+            elif (
+                rule is None and until is not None and t <= max(until[1], fake_until.get(key, 0.0))
+            ):
                 # no rule fired: the fake still holds the earlier throttle (it answers 429 until
                 # the reset it announced), so the hold is that one, not a new one of unknown
                 # length. Served, the fake timed that hold from when its limiter ran, somewhere
