@@ -178,6 +178,9 @@ def gameday_cmd(
             f"  {row['measure']}: {row['people']} (automated: {row['auto']}) — {row['grade']}",
             markup=False,
         )
+    if dr.verdict != "held" and dr.verdict_obj is not None:
+        for reason in dr.verdict_obj.reasons():
+            out.print(f"  why not held: {reason}", markup=False)
     if dr.report_dir is not None:
         out.print(f"report: {dr.report_dir / 'postmortem.md'}", markup=False)
     if dr.verdict == "error":

@@ -165,6 +165,9 @@ def test_a_game_day_where_nobody_acts_is_graded_not_contained_with_the_harm_coun
     v = gd.verdict()
     assert all(i["verdict"] in ("held", "not_applicable") for i in v["invariants"]), v
     assert "game day over: not contained" in out
+    # a verdict other than held says why, one line per reason
+    assert (rc == 0) == ("why not held:" not in out), out
+    assert rc == 0 or "why not held: expectation " in out, out
     r = gd.rehearsal()
     assert r["grade"] == "not contained" and r["people"] == []
     m = r["measures"]
