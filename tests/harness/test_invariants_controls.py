@@ -90,6 +90,23 @@ def test_read_only_refuses_even_an_approved_job_and_a_read_only_lane_counts_as_r
     assert "under read_only" in r.detail
 
 
+def test_a_canary_needs_no_approval_but_read_only_refuses_it_too():
+    def canary_under(mode: str) -> Any:
+        return record(
+            ledger=[led(1, 700)],
+            audit=[aud(1, 701, job="j-1", resource="r1")],
+            workload=[intent("j-1")],
+            jobs=[job("j-1", kind="canary")],
+            control_changes=[change(1, 600, "mode", mode, platform="x")],
+        )
+
+    assert verdict("side_effects_only_as_the_mode_allows", canary_under("manual_only")).verdict == (
+        "held"
+    )
+    r = verdict("side_effects_only_as_the_mode_allows", canary_under("read_only"))
+    assert r.verdict == "violated" and "under read_only" in r.detail, r.detail
+
+
 def test_approved_posts_in_flight_posts_and_other_clients_hold_under_a_mode():
     rec = record(
         ledger=[led(1, 602), led(2, 700), led(3, 800, account="northwind-x")],
@@ -139,6 +156,23 @@ def test_a_stopped_job_left_blocked_and_one_that_landed_twice_are_both_violation
         r.detail
     )
     assert "never ran after its release (ended blocked): ids j-2" in r.detail
+
+
+def test_a_stopped_job_that_gave_up_while_parked_is_lost_and_one_that_failed_after_trying_is_not():
+    # j-1 was refused again and again while the switch was engaged and dead-lettered before the
+    # release; j-2 ran after the release and failed there (the platform's answer, not the switch)
+    attempt = {**aud(5, 1600, job="j-2", outcome="failed", proof={}), "phase": "attempt"}
+    rec = record(
+        audit=[blocked(1, 1300, "j-1"), blocked(2, 1310, "j-2"), blocked(3, 1400, "j-1"), attempt],
+        workload=[intent("j-1"), intent("j-2")],
+        jobs=[job("j-1", state="dead_letter"), job("j-2", state="dead_letter")],
+        control_changes=[kill(1, 1200, True), kill(2, 1500, False)],
+    )
+    r = verdict("nothing_lost_or_doubled_across_release", rec)
+    assert r.verdict == "violated"
+    assert r.detail.startswith(
+        "1 job stopped by a kill switch never ran after its release (ended dead_letter): ids j-1"
+    ), r.detail
 
 
 def test_every_stopped_job_running_once_after_the_release_holds():

@@ -563,6 +563,38 @@ def test_a_routed_request_begun_before_the_change_may_finish_on_its_old_list():
     assert r.detail == "all 3 provider calls went to a provider their capability's routing named"
 
 
+def test_a_routed_request_that_goes_first_to_another_than_the_first_routed_is_a_violation():
+    # Anthropic first, OpenAI its failover, from T+10m: each routed request goes to Anthropic
+    # first, unless Anthropic throttled the agency (a provider held after a 429 is skipped)
+    def first_anthropic(audit: list[dict], journal: list[dict] | None = None) -> Any:
+        return record(
+            controls_at_start=start(),
+            control_changes=[
+                change(1, 600, "provider_routing", ["anthropic", "openai"], capability="text")
+            ],
+            audit=audit,
+            journal=journal or [],
+        )
+
+    audit = [
+        llm(1, 700, "anthropic", "j1", "attempt"),
+        llm(2, 701, "anthropic", "j1", "outcome", "failed"),
+        llm(3, 702, "openai", "j1", "attempt"),  # its failover: fine
+        llm(4, 703, "openai", "j1", "outcome", "success"),
+        llm(5, 800, "openai", "j2", "attempt"),  # a fresh request straight to the failover
+    ]
+    r = judge("provider_routing_in_force", first_anthropic(audit))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 call made first to openai for text while the routing put anthropic first "
+        "(anthropic, openai since T+10m00s): ids j2 at T+13m20s"
+    )
+    # Anthropic answered the agency a 429 a minute before: held, rightly skipped
+    throttle = {"seq": 1, "t": T0 + 740, "fake": "anthropic", "status": 429, "route": "messages"}
+    r = judge("provider_routing_in_force", first_anthropic(audit, [throttle]))
+    assert r.verdict == "held", r.detail
+
+
 def test_routing_never_changed_is_not_applicable():
     rec = record(controls_at_start=start(), audit=[llm(1, 100, "openai", "j1", "attempt")])
     assert judge("provider_routing_in_force", rec).verdict == "not_applicable"

@@ -90,7 +90,8 @@ def side_effects_only_as_the_mode_allows(
 
     The mode in force is the most restrictive one of every scope covering the side effect's
     client and platform. A job counts as approved when a person approved it before its side
-    effect landed (``approved_at`` of the final job). Canary jobs are exempt (they prove the path).
+    effect landed (``approved_at`` of the final job). Canary jobs need no approval (they prove
+    the path), but read_only refuses them like any other side effect.
     """
     steps = mode_steps(record)
     lanes = _intervals(record, "lane_read_only", lambda sc: (sc.get("platform"), sc.get("lane")))
@@ -117,8 +118,8 @@ def side_effects_only_as_the_mode_allows(
         if t - since <= p.grace_s:
             continue
         job = jobs.get(str(intent.job_id)) if intent and intent.job_id else None
-        if job is not None and job.get("kind") == "canary":
-            continue
+        if job is not None and job.get("kind") == "canary" and mode != "read_only":
+            continue  # a canary needs no approval; read_only refuses it like any post
         approved = job.get("approved_at") if job else None
         if mode != "read_only" and approved is not None and number(approved) <= t:
             continue
@@ -160,7 +161,8 @@ def nothing_lost_or_doubled_across_release(
 
     The stopped jobs are those with an audit outcome ``blocked`` by a kill switch that was
     released before the drill ended. Lost: the job is still parked (blocked, queued, awaiting
-    approval) at the end, or it ended without its side effect. Doubled: more than one side
+    approval) at the end, or it ended without its side effect, or it failed for good (failed,
+    dead-lettered) without one attempt after its last stop — it gave up while parked. Doubled: more than one side
     effect of the job (or of its idempotency key) landed. Late: a release after which none of
     the jobs it stopped started again (any audit event of the job) within ``resume_within_s``,
     when no other kill switch was still engaged — a runner that re-queues parked work only when
@@ -226,6 +228,23 @@ def nothing_lost_or_doubled_across_release(
             continue
         landed[job_id] = sorted([*landed[job_id], i])
     jobs = {str(j.get("id")): j for j in record.jobs}
+    # a stopped job that failed for good without one attempt after its last stop gave up while
+    # parked: the release had nothing left to resume
+    last_stop: dict[str, float] = {}
+    for a in record.audit:
+        if (
+            a.get("outcome") == "blocked"
+            and str(a.get("error") or "").startswith("kill_switch:")
+            and str(a.get("job_id")) in stopped
+        ):
+            last_stop[str(a["job_id"])] = float(a["t"])
+    tried_after = {
+        str(a.get("job_id"))
+        for a in record.audit
+        if a.get("phase") == "attempt"
+        and str(a.get("job_id")) in last_stop
+        and float(a["t"]) >= last_stop[str(a.get("job_id"))]
+    }
     out: list[Violation] = []
     for job_id, (t, j) in sorted(stopped.items(), key=lambda x: x[1]):
         job = jobs.get(job_id) or {}
@@ -242,7 +261,11 @@ def nothing_lost_or_doubled_across_release(
                     evidence("ledger.jsonl", landed[job_id][1]),
                 )
             )
-        elif state in _PARKED or (job_id not in ran and state == "succeeded"):
+        elif (
+            state in _PARKED
+            or (job_id not in ran and state == "succeeded")
+            or (state in ("failed", "dead_letter") and job_id not in tried_after)
+        ):
             out.append(
                 Violation(
                     t,

@@ -669,8 +669,14 @@ def _routing_steps(record: DrillRecord) -> dict[str, list[tuple[float, tuple[str
     return steps
 
 
-@invariant()
-def provider_routing_in_force(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+class RoutingParams(Params):
+    hold_s: float = Field(
+        3600.0, ge=0, description="how long after its 429 a provider may be skipped as held"
+    )
+
+
+@invariant(RoutingParams)
+def provider_routing_in_force(record: DrillRecord, p: RoutingParams) -> Findings | NotApplicable:
     """Generation calls go only to providers the routing in force names for their capability.
 
     RB-09's mitigation is a routing change: "switch provider". A platform that reports the new
@@ -682,7 +688,10 @@ def provider_routing_in_force(record: DrillRecord, p: NoParams) -> Findings | No
     state at the start and its ``provider_routing`` changes since). A call that a routed request
     begun before a change still makes — the next provider of the list it started with — is
     excused: its job attempted the same action before the change and has had no success since.
-    Only membership is judged, not the order: a provider held after a 429 is rightly skipped.
+    The order is the operator's too: a routed request (a job's first attempt of the action
+    since its last success) goes first to the first provider the routing lists, unless that
+    provider throttled the agency (a 429) within ``hold_s`` before — a provider held after a
+    429 is rightly skipped.
     """
     steps = _routing_steps(record)
     changed = any(c.get("control") == "provider_routing" for c in record.control_changes)
@@ -690,6 +699,14 @@ def provider_routing_in_force(record: DrillRecord, p: NoParams) -> Findings | No
         return NotApplicable("the provider routing was not changed during the drill")
     out: list[Violation] = []
     checked = 0
+    throttled: dict[str, list[float]] = {}
+    for j in record.journal:
+        if j.get("status") == 429:
+            throttled.setdefault(str(j.get("fake")), []).append(number(j.get("t")))
+
+    def held(provider: str, t: float) -> bool:
+        return any(t - p.hold_s <= at <= t for at in throttled.get(provider, ()))
+
     #: (job, action) → when its routed request began (its first attempt since its last success)
     began: dict[tuple[str, str], float] = {}
     for i, a in sorted(enumerate(record.audit), key=lambda e: number(e[1].get("seq"), e[0])):
@@ -705,10 +722,25 @@ def provider_routing_in_force(record: DrillRecord, p: NoParams) -> Findings | No
             continue
         if a.get("phase") != "attempt" or cap not in steps:
             continue
+        fresh = key not in began
         start = began.setdefault(key, t)
         routed, since = next(((v, s) for s, v in reversed(steps[cap]) if s <= t), ((), -math.inf))
         checked += 1
         provider = str(a.get("platform"))
+        if (
+            fresh
+            and since > -math.inf
+            and provider in routed
+            and provider != routed[0]
+            and not held(routed[0], t)
+        ):
+            phrase = (
+                f"made first to {provider} for {cap} while the routing put {routed[0]} first "
+                f"({', '.join(routed)} since {format_offset(record.offset(since))})"
+            )
+            ref = f"{a.get('job_id')} at {format_offset(record.offset(t))}"
+            out.append(Violation(t, ("call", "calls"), phrase, ref, evidence("audit.jsonl", i)))
+            continue
         if not routed or provider in routed or start < since:
             continue
         when = (
