@@ -193,6 +193,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "requests_traced_to_their_jobs",
     "retries_within_policy",
     "runbook_steps_applied",
+    "side_effects_through_the_routed_lane",
     "spend_alerted",
     "tokens_refreshed_before_expiry",
     "verification_failures_alerted",

@@ -123,6 +123,31 @@ def test_approved_posts_in_flight_posts_and_other_clients_hold_under_a_mode():
     assert r.verdict == "held", r.detail
 
 
+def test_a_side_effect_through_another_lane_than_the_routed_one_is_a_violation():
+    # X routed to its browser lane at T+10m (none is there: posts must wait), back at T+20m
+    rec = record(
+        ledger=[
+            led(1, 603),  # in flight at the change
+            led(2, 700),  # through the API while routed to the browser
+            {**led(3, 800), "channel": "web"},  # through the browser: fine
+            led(4, 1300),
+        ],
+        control_changes=[
+            change(1, 600, "lane", "browser", platform="x"),
+            change(2, 1200, "lane", "api", platform="x"),
+        ],
+    )
+    r = verdict("side_effects_through_the_routed_lane", rec)
+    assert r.verdict == "violated"
+    assert r.detail.startswith(
+        "1 post published on @acme_x through the api lane while x was routed to its browser "
+        "lane (since T+10m00s)"
+    ), r.detail
+    assert verdict("side_effects_through_the_routed_lane", record(ledger=[led(1, 10)])).verdict == (
+        "not_applicable"
+    )
+
+
 def test_without_a_mode_change_the_mode_invariant_does_not_apply():
     r = verdict("side_effects_only_as_the_mode_allows", record(ledger=[led(1, 10)]))
     assert r.verdict == "not_applicable"
@@ -469,6 +494,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "requests_traced_to_their_jobs",
         "retries_within_policy",
         "runbook_steps_applied",
+        "side_effects_through_the_routed_lane",
         "spend_alerted",
         "tokens_refreshed_before_expiry",
         "verification_failures_alerted",

@@ -841,6 +841,38 @@ def test_a_negative_queue_gauge_or_an_age_no_waiting_job_explains_is_a_violation
     assert judge("queue_metrics_truthful", record(jobs=[done])).verdict == "not_applicable"
 
 
+def test_an_oldest_age_below_what_a_job_waited_in_its_paused_queue_is_a_violation():
+    # the publish queue paused from T+10m to T+20m; j-1 submitted at T+12m waited until then
+    pause = {
+        "seq": 1,
+        "t": T0 + 600,
+        "actor": "operator",
+        "reason": "t",
+        "control": "queue_paused",
+        "scope": {"job_class": "publish"},
+        "value": True,
+    }
+    resume = {**pause, "seq": 2, "t": T0 + 1200, "value": False}
+    row = {**intent("j-1"), "submitted_at": T0 + 720, "run_at": None}
+
+    def at_900(age: float) -> Any:
+        return record(
+            jobs=[job_row("j-1", "succeeded", created=720, updated=1210)],
+            workload=[row],
+            audit=[aud(1, 1210, job="j-1", resource="r1")],
+            control_changes=[pause, resume],
+            metrics_samples=[(T0 + 900, {'queue_oldest_age_s{job_class="publish"}': age})],
+        )
+
+    r = judge("queue_metrics_truthful", at_900(0.0))
+    assert r.verdict == "violated"
+    assert (
+        "read 0s at T+15m00s, though a publish job had waited in its paused queue since T+12m00s"
+        in r.detail
+    )
+    assert judge("queue_metrics_truthful", at_900(180.0)).verdict == "held"
+
+
 # --- kill_switch_gauge_truthful ---------------------------------------------------------------
 
 

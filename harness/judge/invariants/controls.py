@@ -14,7 +14,7 @@ from typing import TypeVar
 from pydantic import Field
 
 from ..record import PAID_LEDGER_ACTIONS, SIDE_EFFECT_ACTIONS, DrillRecord, KillInterval
-from ..rows import InboundRow, Json, JsonObject, number, text
+from ..rows import InboundRow, Json, JsonObject, json_object, number, text
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, noun_of
@@ -136,6 +136,62 @@ def side_effects_only_as_the_mode_allows(
         out,
         f"{checked} side effects landed under a restrictive mode, each one approved "
         "(none under read_only)",
+    )
+
+
+@invariant(ModeParams)
+def side_effects_through_the_routed_lane(
+    record: DrillRecord, p: ModeParams
+) -> Findings | NotApplicable:
+    """Each side effect on a social platform goes through the lane the platform is routed to.
+
+    ``set_lane`` routes a platform's side effects to its ``api`` lane, its ``browser`` lane or
+    ``hybrid`` (the browser, else the API). A platform routed to the browser lane makes no side
+    effect through the API — not even when no browser lane is there to take them: then they
+    wait, refused as ``lane_unavailable`` (an operator routes to the browser because the API
+    path is the one in trouble: a revoked app, an API that posts wrongly). One routed to the API
+    makes none through a browser. The ledger's ``channel`` says which lane made each (``web``
+    the browser, ``api`` the API); requests in flight at a change may land ``grace_s`` after it.
+    """
+    start = json_object(record.controls_at_start.get("lanes"))
+    steps: dict[str, list[tuple[float, str]]] = {
+        str(pf): [(float("-inf"), str(v))] for pf, v in start.items()
+    }
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        if c.get("control") == "lane":
+            pf = str(dict(c.get("scope") or {}).get("platform"))
+            steps.setdefault(pf, [(float("-inf"), "api")]).append(
+                (float(c["t"]), str(c.get("value")))
+            )
+    if not any(v != "api" for st in steps.values() for _, v in st):
+        return NotApplicable("no platform was routed away from its API lane during the drill")
+    out: list[Violation] = []
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        pf = str(e.get("fake"))
+        if e.get("action") not in p.actions or pf not in steps:
+            continue
+        t = float(e["t"])
+        since, route = next(
+            ((s, v) for s, v in reversed(steps[pf]) if s <= t), (float("-inf"), "api")
+        )
+        checked += 1
+        if route == "hybrid" or t - since <= p.grace_s:
+            continue
+        lane = "browser" if e.get("channel") == "web" else "api"
+        if lane == route:
+            continue
+        noun, verb = noun_of(str(e["action"]))
+        phrase = (
+            f"{verb} on {record.handle(e.get('account_id'))} through the {lane} lane while "
+            f"{pf} was routed to its {route} lane (since {format_offset(record.offset(since))})"
+        )
+        ref = str(e.get("resource_id") or e.get("request_id"))
+        out.append(Violation(t, noun, phrase, ref, evidence("ledger.jsonl", i)))
+    return Findings(
+        checked,
+        out,
+        f"all {checked} side effects on a routed platform went through the lane it was routed to",
     )
 
 

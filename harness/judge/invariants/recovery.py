@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
@@ -421,6 +422,7 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
     out: list[Violation] = []
     told: set[tuple[str, str]] = set()
     checked = 0
+    waited = _waited_through_a_pause(record) if in_process else {}
     for t, values in record.metrics_samples:
         for key, value in values.items():
             m = _QUEUE_GAUGE.match(key)
@@ -429,6 +431,18 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
             checked += 1
             name, cls = m["name"], m["c"]
             if (name, cls) in told:
+                continue
+            since = min(
+                (s for s, until in waited.get(cls, ()) if s + 2.0 < t < until - 1.0),
+                default=None,
+            )
+            if name == "queue_oldest_age_s" and since is not None and value < t - since - 1.0:
+                phrase = (
+                    f"read {value:g}s at {format_offset(record.offset(t))}, though a {cls} job "
+                    f"had waited in its paused queue since {format_offset(record.offset(since))}"
+                )
+                told.add((name, cls))
+                out.append(Violation(t, ("gauge", "gauges"), phrase, key, "evidence/metrics.csv"))
                 continue
             if value < 0:
                 phrase = f"read {value:g} at {format_offset(record.offset(t))} (a gauge of jobs waiting is never negative)"
@@ -458,6 +472,38 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
         out,
         f"all {checked} readings of the queue gauges agree with the platform's jobs",
     )
+
+
+def _waited_through_a_pause(record: DrillRecord) -> dict[str, list[tuple[float, float]]]:
+    """Per job class, ``(submitted, resumed)`` of each job submitted to run at once into its
+    paused queue that did nothing (no audit event) before the queue resumed: it waited, due,
+    from its submission to the resume, and the queue's oldest age was at least that long."""
+    pauses: dict[str, list[tuple[float, float]]] = {}
+    on: dict[str, float] = {}
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        if c.get("control") != "queue_paused":
+            continue
+        cls = str(dict(c.get("scope") or {}).get("job_class"))
+        if bool(c.get("value")):
+            on.setdefault(cls, float(c["t"]))
+        elif cls in on:
+            pauses.setdefault(cls, []).append((on.pop(cls), float(c["t"])))
+    if not pauses:
+        return {}
+    first_event: dict[str, float] = {}
+    for a in record.audit:
+        jid = str(a.get("job_id"))
+        first_event[jid] = min(first_event.get(jid, math.inf), number(a.get("t")))
+    out: dict[str, list[tuple[float, float]]] = {}
+    for w in record.workload:
+        cls = JOB_HOLDS.get(str(w.get("kind")), (None, None))[0]
+        if cls is None or w.get("run_at") is not None:
+            continue
+        at = number(w.get("submitted_at"), math.inf)
+        for a, b in pauses.get(cls, ()):
+            if a <= at < b and first_event.get(str(w.get("job_id")), math.inf) >= b:
+                out.setdefault(cls, []).append((at, b))
+    return out
 
 
 _KILL_GAUGE = re.compile(r'^kill_switch_state\{scope="(?P<s>[^"]*)"\}$')
@@ -1502,6 +1548,7 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
     if window > 0:
         _outage_window_kept(record, window, limit, out)
     _no_retry_into_a_block(record, out)
+    _throttled_past_the_attempts(record, limit, out)
     return Findings(
         checked,
         out,
@@ -1517,6 +1564,35 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
 
 #: methods of requests that act (a retry of one repeats a side effect's request)
 _ACTING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _throttled_past_the_attempts(record: DrillRecord, limit: int, out: list[Violation]) -> None:
+    """The attempts as the fakes saw them: a social platform's throttle of a job's acting
+    request (a 429, or a ``*.rate_limited`` answer) ends that run as a failure that uses one of
+    the job's attempts — a throttle is not an outage. A job whose requests were throttled more
+    often than the policy's ``max_attempts`` kept retrying past its attempts, whatever count the
+    platform reports (a retry path that spends no attempt on a throttle retries it for as long
+    as the throttle lasts, and no dead letter ever pages anyone)."""
+    for key, reqs in _job_requests(record).items():
+        throttles = [
+            (t, i)
+            for t, i, j in reqs
+            if j.get("fake") in SOCIAL_FAKES
+            and str(j.get("method") or "").upper() in _ACTING
+            and (j.get("status") == 429 or str(j.get("fault_kind") or "").endswith(".rate_limited"))
+        ]
+        if len(throttles) > limit:
+            t, i = max(throttles)
+            out.append(
+                Violation(
+                    t,
+                    ("job", "jobs"),
+                    f"had its requests throttled {len(throttles)} times and retried after each, "
+                    f"where the retry policy allows {limit} attempts",
+                    key,
+                    evidence("journal.jsonl", i),
+                )
+            )
 
 
 def _backoff(record: DrillRecord, out: list[Violation]) -> int:
