@@ -12,7 +12,15 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .errors import Ambiguous, Deferred, Fatal, JobInterrupt, NeedsHumanConfirm, Retryable
+from .errors import (
+    Ambiguous,
+    Deferred,
+    Fatal,
+    JobInterrupt,
+    NeedsHumanConfirm,
+    RateLimited,
+    Retryable,
+)
 from .jobs import AUDIT_ACTION_OF, JobRecord
 from .keyring import TenancyMismatch
 from .lanes.base import Credential, Lane, SendResult
@@ -129,6 +137,15 @@ class PublishHandlers:
         elif ambiguous:
             try:
                 found = await lane.find_published(cred, text, scope)
+            except RateLimited as e:
+                # "did it land?" is throttled: wait the throttle out without using an attempt —
+                # a post whose check burned its attempts would be dead-lettered while it is live
+                wait = max(e.retry_after or 0.0, self.p.settings.retry.base_delay_s)
+                raise Deferred(
+                    f"idempotency: the check whether an earlier attempt posted is throttled "
+                    f"({e.error}); looking again in {wait:g}s",
+                    run_at=self.p.now() + wait,
+                ) from None
             except Ambiguous as e:
                 if job.attempts < self.p.settings.retry.max_attempts:
                     # the check failed, not the post: look again later rather than post again

@@ -774,6 +774,30 @@ def test_work_a_healthy_alternative_serves_must_not_wait_out_the_fault():
     )
 
 
+def test_a_confirmation_naming_no_post_claims_the_one_its_jobs_key_made_and_no_other():
+    # j-1's first attempt posted (req-1, answered 502); its retry was refused as a duplicate, so
+    # it hands the post to a person without its id: that claims req-1's post, not req-2's
+    confirm = {
+        **aud(2, 200, job="j-1", outcome="needs_human_confirm", proof={"resource_id": None}),
+        "idempotency_key": "k-j-1",
+    }
+    sent = {
+        "seq": 1,
+        "t": T0 + 100,
+        "fake": "x",
+        "method": "POST",
+        "route": "tweets.create",
+        "status": 502,
+        "request_id": "req-1",
+        "idempotency_key": "k-j-1",
+    }
+    other = {**sent, "seq": 2, "request_id": "req-2", "idempotency_key": "k-j-2", "status": 201}
+    rec = record(ledger=[led(1, 100), led(2, 150)], audit=[confirm], journal=[sent, other])
+    r = verdict("every_side_effect_audited", rec)
+    assert r.verdict == "violated" and r.count == 1, r.detail
+    assert "1 post published on @acme_x with no AuditEvent claiming it: ids r2" in r.detail
+
+
 def test_an_attempt_never_closed_by_an_outcome_is_a_violation_unless_the_drill_just_ended():
     attempt = {**aud(1, 60, job="j-1", resource="r1"), "phase": "attempt", "outcome": None}
     late = {**aud(3, 3500, job="j-3", resource="r3"), "phase": "attempt", "outcome": None}

@@ -5,7 +5,9 @@ drill's intent. A ledger entry is matched to the audit's success outcomes by
 ``(audit action, platform, proof.resource_id)`` for social actions and by ``proof.request_id``
 for providers and tools (docs/contracts.md); the job id of the match leads to the intent. An
 outcome *claims* a side effect when it is a success, or a ``needs_human_confirm`` whose proof
-names the resource (the platform says "I made this, but could not confirm it is live", RB-03).
+names the resource (the platform says "I made this, but could not confirm it is live", RB-03)
+— or names none, for the one unclaimed side effect its job's idempotency key made (the platform
+knows an earlier attempt posted, not which post, and hands it to a person).
 """
 
 from __future__ import annotations
@@ -109,12 +111,37 @@ def facts(record: DrillRecord) -> Facts:
     by_hash = {
         w["content_hash"]: w for w in record.workload if hashes.get(w.get("content_hash")) == 1
     }
+    # a needs_human_confirm that names no resource (the platform knows an earlier attempt of
+    # its job posted, not which post: X refused the retry as a duplicate) claims the one side
+    # effect its job's key made that nothing else claims
+    unnamed: dict[str, list[int]] = {}
+    for i, a in enumerate(record.audit):
+        if (
+            a.get("phase", "outcome") == "outcome"
+            and a.get("outcome") == "needs_human_confirm"
+            and _key_of_audit(a) is None
+            and a.get("idempotency_key") is not None
+        ):
+            unnamed.setdefault(str(a["idempotency_key"]), []).append(i)
+    key_of_request = (
+        {
+            str(j.get("request_id")): str(j.get("idempotency_key"))
+            for j in record.journal
+            if j.get("idempotency_key") is not None
+        }
+        if unnamed
+        else {}
+    )
     claims: dict[int, list[int]] = {}
     intents: dict[int, Intent | None] = {}
     for i, e in enumerate(record.ledger):
         found = by_key.get(_key_of_ledger(e), [])
         if not found and e.get("request_id") is not None:
             found = by_key.get(("req", str(e["request_id"])), [])
+        if not found and unnamed:
+            pending = unnamed.get(key_of_request.get(str(e.get("request_id")), ""), [])
+            if pending:
+                found = [pending.pop(0)]
         claims[i] = found
         intent: Intent | None = None
         if found:
