@@ -601,6 +601,24 @@ def test_retries_of_a_failed_request_faster_than_the_stated_back_off_are_a_viola
     assert verdict("retries_within_policy", rec).verdict == "held"
 
 
+def test_a_job_that_keeps_sending_into_401s_or_throttles_past_its_attempts_is_a_violation():
+    def judged(statuses: list[int]) -> Any:
+        journal = [acting(i, 60.0 * i, st) for i, st in enumerate(statuses)]
+        return verdict(
+            "retries_within_policy",
+            record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=journal),
+        )
+
+    # a 401, a refresh, the fresh token's 401: fails closed — held; a third 401 is a loop
+    assert judged([401, 401]).verdict == "held"
+    r = judged([401, 401, 401])
+    assert r.verdict == "violated" and "sent its request 3 times into a 401" in r.detail
+    # four attempts allowed: four throttles, then a success is fine, a fifth is one too many
+    assert judged([429, 429, 429, 429, 201]).verdict == "held"
+    r = judged([429, 429, 429, 429, 429, 201])
+    assert r.verdict == "violated" and "throttled 5 times" in r.detail, r.detail
+
+
 WINDOWED = {**POLICY, "outage_window_s": 3600.0}
 
 

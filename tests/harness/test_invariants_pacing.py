@@ -568,6 +568,22 @@ def hold_record(jobs: list[dict], journal: list[dict], **kw) -> object:
     return record(jobs=jobs, workload=intents, journal=journal, **kw)
 
 
+def test_a_hold_far_past_every_throttle_its_account_was_served_is_a_violation():
+    # X held acme's identity check for two minutes at T+50m; a post put off for decades (a
+    # reset time read as seconds to wait) never goes out; one put off half an hour is back-off
+    rules = [{"id": "f1", "kind": "x.rate_limited", "params": {"retry_after_s": 120.0}}]
+    throttle = jr(1, 3000, status=429, fault="f1", route="users.me")
+
+    def put_off(until: float) -> object:
+        job = {**held("j-1", "acme", platform="x", until=until), "account_id": "acme-x"}
+        return record(jobs=[job], workload=[intent("j-1")], journal=[throttle], fault_rules=rules)
+
+    r = judge("holds_stay_on_their_account", put_off(1.8e9))
+    assert r.verdict == "violated"
+    assert "though the throttles x served it held it at most until T+52m00s" in r.detail, r.detail
+    assert judge("holds_stay_on_their_account", put_off(5000)).verdict == "held"
+
+
 def test_a_hold_on_an_account_its_platform_never_throttled_is_a_violation():
     limit = {**jr(1, 900, status=429), "fake": "linkedin", "account_id": "acme-linkedin"}
     jobs = [held("j-1", "acme"), held("j-2", "globex")]

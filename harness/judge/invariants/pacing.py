@@ -775,8 +775,14 @@ def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | No
 
     One member's daily limit on LinkedIn holds that member until midnight; the platform that
     holds every client's LinkedIn account instead stalls every tenant for the rest of the day.
+    Nor does a hold outlast what the wire said by more than an hour (back-off and jitter): a job
+    put off far past the end of every throttle its account was served (a reset read as seconds
+    to wait, not as a moment) never goes out — unless a daily cap of the drill covers it.
     """
     throttled: set[tuple[str, str]] = set()
+    rules = {str(r.get("id")): r for r in record.fault_rows()}
+    #: (fake, account) → the latest moment a throttle the fakes served it could have held it to
+    held_to: dict[tuple[str, str], float] = {}
     for j in record.journal:
         kind, status = str(j.get("fault_kind") or ""), int(number(j.get("status"), 0))
         if j.get("account_id") and (
@@ -786,7 +792,16 @@ def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | No
             # the journal does not keep: any 400 of Instagram may be one
             or (status == 400 and j.get("fake") == "instagram")
         ):
-            throttled.add((str(j.get("fake")), str(j.get("account_id"))))
+            where = (str(j.get("fake")), str(j.get("account_id")))
+            throttled.add(where)
+            rule = rules.get(str(j.get("fault_id"))) if j.get("fault_id") else None
+            said = json_object((rule or {}).get("params")).get("retry_after_s")
+            t = number(j.get("t"))
+            # a throttle of no rule is the fake's own window (X's 15 minutes); unknown: a day
+            ra = number(said, _OWN_WINDOW_S if rule is None and where[0] == "x" else DAY)
+            # a usage cap holds until the cap lifts (the month's end, or its rule's)
+            end = math.inf if kind.endswith(".usage_capped") else t + _hold_s(where[0], t, ra)
+            held_to[where] = max(held_to.get(where, t), end)
     #: (fake or None, account or None): a rate fault's reach (None: every fake / account)
     reach: list[tuple[str | None, str | None]] = []
     for f in [*record.fault_history, *record.fault_rules]:
@@ -822,11 +837,23 @@ def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | No
             continue
         checked += 1
         where = (str(platform), str(account))
-        if (
-            where in throttled
-            or any(f == platform and a in (None, account) for f, a in reach)
-            or capped & {str(platform), "*"}
-        ):
+        if capped & {str(platform), "*"}:
+            continue
+        if where in throttled and run_at > held_to[where] + _HOLD_SLACK_S:
+            # the account's throttles all ended long before: a hold the wire never asked for
+            out.append(
+                Violation(
+                    number(job.get("updated_at"), record.end_t),
+                    ("job", "jobs"),
+                    f"put off until {format_offset(record.offset(run_at))} on "
+                    f"{record.handle(str(account))}, though the throttles {platform} served it "
+                    f"held it at most until {format_offset(record.offset(held_to[where]))}",
+                    str(job.get("id")),
+                    evidence("jobs.jsonl", i),
+                )
+            )
+            continue
+        if where in throttled or any(f == platform and a in (None, account) for f, a in reach):
             continue
         out.append(
             Violation(
@@ -847,6 +874,11 @@ def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | No
         f"all {checked} jobs put off past the end belong to accounts their platform throttled",
     )
 
+
+#: X's rate-limit window: how long a 429 of the fake's own (no fault rule) may hold
+_OWN_WINDOW_S = 900.0
+#: back-off and jitter a platform may add after a throttle's announced end
+_HOLD_SLACK_S = 3600.0
 
 #: how the platform words a call refused for a budget (``sandbox.budget.BudgetExceeded``)
 _BUDGET_REFUSAL = re.compile(
