@@ -173,6 +173,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "budgets_used_in_full",
     "controls_as_requested",
     "controls_survive_restart",
+    "cooldowns_delay_answers_not_drop_them",
     "engagement_bursts_alerted",
     "every_side_effect_audited",
     "guard_refusals_alerted",

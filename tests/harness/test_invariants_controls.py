@@ -474,6 +474,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "budgets_used_in_full",
         "controls_as_requested",
         "controls_survive_restart",
+        "cooldowns_delay_answers_not_drop_them",
         "engagement_bursts_alerted",
         "every_side_effect_audited",
         "guard_refusals_alerted",
@@ -609,10 +610,10 @@ def test_a_job_that_keeps_sending_into_401s_or_throttles_past_its_attempts_is_a_
             record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=journal),
         )
 
-    # a 401, a refresh, the fresh token's 401: fails closed — held; a third 401 is a loop
-    assert judged([401, 401]).verdict == "held"
-    r = judged([401, 401, 401])
-    assert r.verdict == "violated" and "sent its request 3 times into a 401" in r.detail
+    # a 401, a refresh, the fresh token's 401 in each of 4 attempts: held; a ninth is a loop
+    assert judged([401] * 8).verdict == "held"
+    r = judged([401] * 9)
+    assert r.verdict == "violated" and "sent its request 9 times into a 401" in r.detail
     # four attempts allowed: four throttles, then a success is fine, a fifth is one too many
     assert judged([429, 429, 429, 429, 201]).verdict == "held"
     r = judged([429, 429, 429, 429, 429, 201])

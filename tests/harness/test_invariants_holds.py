@@ -103,3 +103,34 @@ def test_a_comment_whose_thread_is_already_full_is_skipped_by_the_cap_not_lost()
     full = [reply(i, 100 + i, "c1") for i in range(1, 4)]  # three replies in c1's thread
     r = judged(control_changes=SWITCH, inbound=[comment(1, 700)], ledger=full)
     assert r.verdict == "not_applicable"
+
+
+# --- cooldowns_delay_answers_not_drop_them ------------------------------------------------------
+
+
+def test_a_second_keyword_comment_dropped_in_a_thread_below_its_cap_is_a_violation():
+    # two fans on post p1, 20 s apart: the platform answers the first; the second waits out the
+    # cooldown and must be answered too (the thread has 1 of its 3 replies)
+    first, second = comment(1, 600, post_id="p1"), comment(2, 620, post_id="p1", author="@fan2")
+    own = comment(3, 630, post_id="p1", author="@acme_x")  # the account's own voice: not judged
+
+    def cooled(*replies: dict[str, Any], changes: list[dict[str, Any]] | None = None) -> Any:
+        return evaluate(
+            {"name": "cooldowns_delay_answers_not_drop_them"},
+            record(
+                scenario={"id": "s", "workload": {}},
+                inbound=[first, second, own],
+                ledger=list(replies),
+                control_changes=changes or [],
+            ),
+        )
+
+    r = cooled(reply(1, 610, "c1"))
+    assert r.verdict == "violated" and r.count == 1
+    assert r.detail.startswith(
+        "1 comment left unanswered on @acme_x in thread p1, which got 1 of its 3 replies"
+    ), r.detail
+    assert cooled(reply(1, 610, "c1"), reply(2, 700, "c2")).verdict == "held"
+    # a trigger lock right after it may drop it by design
+    lock = [change(1, 650, "trigger_lock", {}, True)]
+    assert cooled(reply(1, 610, "c1"), changes=lock).verdict == "not_applicable"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..record import DrillRecord, KillInterval, scenario_field
-from ..rows import InboundRow, Json
+from ..rows import InboundRow, Json, json_object
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import thread_of
 from .controls import mode_at, mode_steps
 
-__all__ = ["held_engagement_answered_after_release"]
+__all__ = ["cooldowns_delay_answers_not_drop_them", "held_engagement_answered_after_release"]
 
 #: modes under which the engagement engine answers nothing (it skips the item, unseen)
 _SILENT_MODES = frozenset({"read_only", "manual_only"})
@@ -109,6 +109,119 @@ def held_engagement_answered_after_release(
         out,
         f"{n} items held back on {len(held)} account(s) by a kill switch or mode; each account "
         "answered after the release",
+    )
+
+
+class CooldownParams(Params):
+    """Parameters of ``cooldowns_delay_answers_not_drop_them``."""
+
+    max_replies_per_thread: int = Field(
+        3, ge=1, description="replies per account per thread (a full thread skips the rest)"
+    )
+    settle_s: float = Field(
+        900.0,
+        gt=0,
+        description="an item is judged if the drill ran this long after it with no control "
+        "changed for its client meanwhile (a cooldown, two polls and the reply queue)",
+    )
+
+
+#: control changes that may rightly keep a reply from going out
+_ENGAGEMENT_CONTROLS = frozenset(
+    {
+        "kill_switch",
+        "mode",
+        "trigger_lock",
+        "blueprint",
+        "queue_paused",
+        "lane_read_only",
+        "lane",
+        "pacing",
+    }
+)
+
+
+@invariant(CooldownParams)
+def cooldowns_delay_answers_not_drop_them(
+    record: DrillRecord, p: CooldownParams
+) -> Findings | NotApplicable:
+    """A thread the platform answers keeps being answered, up to its cap: the cooldown between
+    replies delays a second keyword comment, it does not drop it (RB-10's caps bound a loop;
+    they must not silence the people who write twice).
+
+    Judged on threads the platform replied in (so it reads them): a comment carrying the
+    scenario's trigger keyword from someone other than the account itself, left unanswered,
+    while the thread got fewer replies than its cap in the whole drill, is a violation — judged
+    for comments that arrived ``settle_s`` before the first change of a control that may stop
+    replies for their client (a kill switch, a mode, a trigger lock, a blueprint, a queue pause,
+    a lane, a daily cap) or a restart, and before the drill's end.
+    """
+    keyword = _trigger_keyword(record.scenario).lower()
+    root = thread_of(record)
+    answered = {
+        str(e.get("in_reply_to"))
+        for e in record.ledger
+        if e.get("action") == "reply.created" and e.get("in_reply_to")
+    }
+    replies: dict[tuple[str, str], int] = {}
+    for e in record.ledger:
+        if e.get("action") == "reply.created" and e.get("in_reply_to"):
+            k = (str(e.get("account_id")), root(str(e["in_reply_to"])))
+            replies[k] = replies.get(k, 0) + 1
+    changes = [
+        (float(c["t"]), json_object(c.get("scope")))
+        for c in record.control_changes
+        if c.get("control") in _ENGAGEMENT_CONTROLS
+    ]
+    # a restart starts the engine's memory of its conversations afresh
+    changes += [(ev.t, {}) for ev in record.timeline.of_kind("platform.restarted")]
+    out: list[Violation] = []
+    checked = 0
+    told: set[tuple[str, str]] = set()
+    for item in record.inbound:
+        if item.get("kind") != "comment" or keyword not in str(item.get("text") or "").lower():
+            continue
+        account = str(item.get("account_id"))
+        facts = record.accounts.get(account, {})
+        author = str(item.get("author") or "").lstrip("@").lower()
+        if author in ("<own account>", str(facts.get("handle") or "").lstrip("@").lower()):
+            continue
+        t = float(item.get("t") or 0.0)
+        thread = root(str(item.get("id")))
+        k = (account, thread)
+        if k not in replies or t > record.end_t - p.settle_s:
+            continue
+        client = facts.get("tenant_id")
+        if any(
+            at <= t + p.settle_s
+            and scope.get("client_id") in (None, client)
+            and scope.get("account_id") in (None, account)
+            for at, scope in changes
+        ):
+            continue
+        checked += 1
+        if str(item.get("id")) in answered or replies[k] >= p.max_replies_per_thread or k in told:
+            continue
+        told.add(k)
+        out.append(
+            Violation(
+                t,
+                ("comment", "comments"),
+                f"left unanswered on {record.handle(account)} in thread {thread}, which got "
+                f"{replies[k]} of its {p.max_replies_per_thread} replies (a cooldown delays "
+                "the next answer, it does not drop it)",
+                str(item.get("id")),
+                "evidence/ledger.jsonl",
+            )
+        )
+    if checked == 0:
+        return NotApplicable(
+            "no keyword comment arrived in a thread the platform answered, with time to answer"
+        )
+    return Findings(
+        checked,
+        out,
+        f"{checked} keyword comments in answered threads: each answered, or its thread full",
     )
 
 

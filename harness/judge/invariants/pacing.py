@@ -804,11 +804,17 @@ def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | No
             held_to[where] = max(held_to.get(where, t), end)
     #: (fake or None, account or None): a rate fault's reach (None: every fake / account)
     reach: list[tuple[str | None, str | None]] = []
+    #: the same for allowances that run out without a 429 (X's 24-hour posts: the 201 that took
+    #: the last one says so, and its reset) — a hold of up to a day is the wire's
+    allowances: list[tuple[str | None, str | None]] = []
     for f in [*record.fault_history, *record.fault_rules]:
         if str(f.get("kind") or "").endswith(_RATE_FAULTS):
             m = json_object(f.get("match"))
             fake = m.get("fake") or str(f.get("kind")).split(".", 1)[0]
-            reach.append((str(fake), None if m.get("account") is None else str(m["account"])))
+            who = (str(fake), None if m.get("account") is None else str(m["account"]))
+            reach.append(who)
+            if json_object(f.get("params")).get("posts_per_day") is not None:
+                allowances.append(who)
     capped = {
         str(json_object(c.get("scope")).get("platform") or "*")
         for c in record.control_changes
@@ -839,7 +845,11 @@ def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | No
         where = (str(platform), str(account))
         if capped & {str(platform), "*"}:
             continue
-        if where in throttled and run_at > held_to[where] + _HOLD_SLACK_S:
+        if (
+            where in throttled
+            and run_at > held_to[where] + _HOLD_SLACK_S
+            and not any(f == platform and a in (None, account) for f, a in allowances)
+        ):
             # the account's throttles all ended long before: a hold the wire never asked for
             out.append(
                 Violation(

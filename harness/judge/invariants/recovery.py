@@ -1549,7 +1549,7 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
         _outage_window_kept(record, window, limit, out)
     _no_retry_into_a_block(record, out)
     _throttled_past_the_attempts(record, limit, out)
-    _no_loop_into_refused_tokens(record, out)
+    _no_loop_into_refused_tokens(record, limit, out)
     return Findings(
         checked,
         out,
@@ -1567,17 +1567,12 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
 _ACTING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-#: a job's acting requests refused as unauthorised beyond which it loops on a dead token: the
-#: first 401 leads to a refresh, the refreshed token's 401 (still refused) ends the job
-_MAX_401_PER_JOB = 2
-
-
-def _no_loop_into_refused_tokens(record: DrillRecord, out: list[Violation]) -> None:
-    """RB-04: a request refused as unauthorised (401) is retried once, after a refresh; when the
-    refresh fails or the fresh token is refused too, the job fails closed and a person
-    re-authorises the account. A job whose acting requests met more 401s than that kept sending
-    into a token the platform could not renew (a refused refresh read as an outage, a retry
-    path that forgets the credentials are dead)."""
+def _no_loop_into_refused_tokens(record: DrillRecord, limit: int, out: list[Violation]) -> None:
+    """RB-04: a request refused as unauthorised (401) is tried once more, after a refresh, in
+    the same run; a run whose refresh fails or whose fresh token is refused too ends, as a
+    failure that uses an attempt (or closes the job). So a job meets at most two 401s per
+    attempt: one with more kept sending into a token the platform could not renew (a refused
+    refresh read as an outage, retried without using attempts)."""
     for key, reqs in _job_requests(record).items():
         refused = [
             (t, i)
@@ -1586,14 +1581,14 @@ def _no_loop_into_refused_tokens(record: DrillRecord, out: list[Violation]) -> N
             and str(j.get("method") or "").upper() in _ACTING
             and j.get("status") == 401
         ]
-        if len(refused) > _MAX_401_PER_JOB:
+        if len(refused) > 2 * limit:
             t, i = max(refused)
             out.append(
                 Violation(
                     t,
                     ("job", "jobs"),
-                    f"sent its request {len(refused)} times into a 401 (a token the platform "
-                    f"could not renew is retried once after a refresh, then fails closed)",
+                    f"sent its request {len(refused)} times into a 401, where {limit} attempts "
+                    f"allow {2 * limit} (each tries once more after a refresh)",
                     key,
                     evidence("journal.jsonl", i),
                 )
