@@ -817,6 +817,44 @@ def test_a_confirmation_naming_no_post_claims_the_one_its_jobs_key_made_and_no_o
     assert "1 post published on @acme_x with no AuditEvent claiming it: ids r2" in r.detail
 
 
+def test_a_render_is_claimed_by_its_id_whichever_request_got_it_back():
+    # req-1 ordered render rnd-1 (answered 502 after it was taken); its retry under the same
+    # Idempotency-Key (req-2) got rnd-1 back: the success names req-2 and rnd-1 — one render,
+    # claimed. A second render ordered by a retry (rnd-2) is claimed by nobody
+    render = {
+        **led(1, 100, action="video.generated", fake="media", resource="rnd-1"),
+        "account_id": "agency-media",
+    }
+    ok = {
+        **aud(1, 130, job="j-1", action="video.generate", platform="media"),
+        "account_id": "agency-media",
+        "proof": {"request_id": "req-2", "resource_id": "rnd-1"},
+    }
+    tried = {
+        **ok,
+        "seq": 0,
+        "event_id": "ae-000000",
+        "t": T0 + 99,
+        "phase": "attempt",
+        "outcome": None,
+        "proof": {},
+    }
+    answered = [
+        {"seq": 1, "t": T0 + 100, "fake": "media", "request_id": "req-1"},
+        {"seq": 2, "t": T0 + 101, "fake": "media", "request_id": "req-2"},
+    ]
+    rec = record(ledger=[render], audit=[tried, ok], journal=answered)
+    assert verdict("every_side_effect_audited", rec).verdict == "held"
+    assert verdict("audit_proofs_match_the_fakes", rec).verdict == "held"
+    second = {**render, "seq": 2, "request_id": "req-2", "resource_id": "rnd-2"}
+    ok2 = {**ok, "proof": {"request_id": "req-2", "resource_id": "rnd-2"}}
+    r = verdict(
+        "every_side_effect_audited",
+        record(ledger=[render, second], audit=[tried, ok2], journal=answered),
+    )
+    assert r.verdict == "violated" and "ids rnd-1" in r.detail, r.detail
+
+
 def test_an_attempt_never_closed_by_an_outcome_is_a_violation_unless_the_drill_just_ended():
     attempt = {**aud(1, 60, job="j-1", resource="r1"), "phase": "attempt", "outcome": None}
     late = {**aud(3, 3500, job="j-3", resource="r3"), "phase": "attempt", "outcome": None}

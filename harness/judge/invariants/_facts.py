@@ -71,9 +71,15 @@ class Facts:
     successes: list[int]
 
 
+#: fakes whose side effects are followed by the id of what they made, not the request: the
+#: social platforms, and the render service (a render replayed under its Idempotency-Key is
+#: the same render, whichever request got it back)
+_BY_RESOURCE = frozenset({*SOCIAL_FAKES, "media"})
+
+
 def _key_of_audit(a: AuditRow) -> tuple[object, ...] | None:
     proof = a.get("proof") or {}
-    if a.get("platform") in SOCIAL_FAKES and proof.get("resource_id") is not None:
+    if a.get("platform") in _BY_RESOURCE and proof.get("resource_id") is not None:
         return ("res", a.get("action"), a.get("platform"), str(proof["resource_id"]))
     if proof.get("request_id") is not None:
         return ("req", str(proof["request_id"]))
@@ -81,7 +87,7 @@ def _key_of_audit(a: AuditRow) -> tuple[object, ...] | None:
 
 
 def _key_of_ledger(e: LedgerRow) -> tuple[object, ...]:
-    if e.get("fake") in SOCIAL_FAKES and e.get("resource_id") is not None:
+    if e.get("fake") in _BY_RESOURCE and e.get("resource_id") is not None:
         return (
             "res",
             AUDIT_ACTION_OF.get(str(e.get("action"))),

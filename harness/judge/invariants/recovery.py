@@ -1651,6 +1651,9 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
 
     retried = 0
     for key, reqs in by_key.items():
+        # the render service's client retries a submit at once under its Idempotency-Key (the
+        # same render back, nothing doubled): its own policy, not the runner's back-off
+        reqs = [r for r in reqs if r[2].get("fake") != "media"]
         reqs.sort(key=lambda r: (r[0], r[2].get("seq", 0)))
         retries = [(a, b) for a, b in pairwise(reqs) if _worth_retrying(a[2].get("status"))]
         if not retries:

@@ -383,7 +383,9 @@ def _claimed_entry(
     proof = a.get("proof") or {}
     platform, action = str(a.get("platform")), _LEDGER_ACTION_OF.get(str(a.get("action")))
     res, rid = proof.get("resource_id"), proof.get("request_id")
-    if platform in SOCIAL_FAKES and res is not None and action is not None:
+    if (platform in SOCIAL_FAKES or platform == "media") and res is not None and action is not None:
+        # a render is followed by its id: one replayed under its Idempotency-Key is the same
+        # render, claimed with the request that got it back
         hits = by_resource.get((platform, action, str(res)), [])
         if not hits:
             return None, ("naming a resource the platform never made", f"{res}: no {action}")
@@ -490,7 +492,13 @@ def _proof_mismatches(
             out.append(
                 ("naming a request the platform never answered", f"{rid}, answered by {where}")
             )
-        elif entry is not None and entry.get("request_id") != str(rid):
+        elif (
+            entry is not None
+            and entry.get("request_id") != str(rid)
+            # a render is named by its id: the request that got it back (a submit replayed
+            # under its Idempotency-Key) may be another than the one that ordered it
+            and a.get("platform") != "media"
+        ):
             out.append(
                 (
                     "naming another request than the one that made the side effect",
