@@ -168,6 +168,7 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 
 #: judged in every drill, listed or not (a scenario lists one to give it parameters)
 DEFAULT_INVARIANTS: tuple[str, ...] = (
+    "action_rate_gauge_truthful",
     "audit_proofs_match_the_fakes",
     "auth_failures_alerted",
     "budgets_used_in_full",

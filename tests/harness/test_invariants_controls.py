@@ -469,6 +469,7 @@ def test_a_post_reported_live_after_only_failed_lookups_is_a_violation():
 
 def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_scenario_does_not_list_them():
     assert set(DEFAULT_INVARIANTS) == {
+        "action_rate_gauge_truthful",
         "audit_proofs_match_the_fakes",
         "auth_failures_alerted",
         "budgets_used_in_full",

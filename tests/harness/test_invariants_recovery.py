@@ -411,6 +411,11 @@ def test_a_burst_of_failing_publishes_without_its_alert_is_a_violation():
     )
     rec2 = record(audit=audit, alerts=[alert(1, 1000, "x")])
     assert judge("publish_failures_alerted", rec2).verdict == "held"
+    # an alert that names no platform answers for none (the contract labels it)
+    unnamed = {**alert(1, 1000, "x"), "labels": {}}
+    assert judge("publish_failures_alerted", record(audit=audit, alerts=[unnamed])).verdict == (
+        "violated"
+    )
 
 
 def test_failures_that_are_few_or_a_small_share_are_not_applicable():
@@ -871,6 +876,26 @@ def test_an_oldest_age_below_what_a_job_waited_in_its_paused_queue_is_a_violatio
         in r.detail
     )
     assert judge("queue_metrics_truthful", at_900(180.0)).verdict == "held"
+
+
+def test_a_rate_gauge_counting_other_accounts_or_no_account_is_a_violation():
+    def attempt(n: int, at: float) -> dict:
+        return {**aud(n, at, job=f"j-{n}", proof={}), "phase": "attempt", "outcome": None}
+
+    audit = [attempt(1, 100), attempt(2, 130)]
+    right = [(T0 + 140, {'actions_per_minute{account_id="acme-x"}': 2.0})]
+    assert judge(
+        "action_rate_gauge_truthful", record(audit=audit, metrics_samples=right)
+    ).verdict == ("held")
+    stale = [(T0 + 170, {'actions_per_minute{account_id="acme-x"}': 2.0})]  # one is 70 s old
+    r = judge("action_rate_gauge_truthful", record(audit=audit, metrics_samples=stale))
+    assert r.verdict == "violated"
+    assert "read 2 for @acme_x at T+2m50s, though it had 1 side effects in the minute before" in (
+        r.detail
+    )
+    odd = [(T0 + 140, {'actions_per_minute{account_id="post.create"}': 2.0})]
+    r = judge("action_rate_gauge_truthful", record(audit=audit, metrics_samples=odd))
+    assert r.verdict == "violated" and "which is no account of the drill" in r.detail
 
 
 # --- kill_switch_gauge_truthful ---------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from itertools import pairwise
@@ -25,6 +26,7 @@ from ._facts import evidence, facts, noun_of
 
 __all__ = [
     "TERMINAL_STATES",
+    "action_rate_gauge_truthful",
     "auth_failures_alerted",
     "dead_letters_alerted",
     "every_job_terminal_after_healing",
@@ -504,6 +506,61 @@ def _waited_through_a_pause(record: DrillRecord) -> dict[str, list[tuple[float, 
             if a <= at < b and first_event.get(str(w.get("job_id")), math.inf) >= b:
                 out.setdefault(cls, []).append((at, b))
     return out
+
+
+_RATE_GAUGE = re.compile(r'^actions_per_minute\{account_id="(?P<a>[^"]*)"\}$')
+
+
+@invariant()
+def action_rate_gauge_truthful(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """``actions_per_minute{account_id}`` — the side-effect rate RB-10 and RB-11 watch for a
+    runaway account — counts that account's side effects of the last 60 seconds: at each
+    reading, the attempts the platform audited for that account in the minute before it (in
+    process, on virtual time; a served platform's gauges are read at other moments than its
+    audit). A series whose label is no account of the drill, or a rate that counts other
+    accounts' side effects or forgets to decay, is a gauge the on-call engineer cannot trust.
+    """
+    if record.topology != "in-process" or "time_scale" in record.extra:
+        return NotApplicable("the rate gauge is judged on virtual time only")
+    attempts: dict[str, list[float]] = {}
+    for a in record.audit:
+        if a.get("phase") == "attempt" and a.get("platform") in SOCIAL_FAKES:
+            attempts.setdefault(str(a.get("account_id")), []).append(number(a.get("t")))
+    for ts in attempts.values():
+        ts.sort()
+    out: list[Violation] = []
+    told: set[str] = set()
+    checked = 0
+    for t, values in record.metrics_samples:
+        for key, value in values.items():
+            m = _RATE_GAUGE.match(key)
+            if m is None:
+                continue
+            checked += 1
+            acc = m["a"]
+            if acc in told:
+                continue
+            if acc not in record.accounts:
+                phrase = f"read {value:g} for {acc!r}, which is no account of the drill"
+            else:
+                ts = attempts.get(acc, [])
+                lo = bisect_left(ts, t) - bisect_right(ts, t - 60.0)
+                hi = bisect_right(ts, t) - bisect_left(ts, t - 60.0)
+                if lo <= value <= hi:
+                    continue
+                phrase = (
+                    f"read {value:g} for {record.handle(acc)} at {format_offset(record.offset(t))}, "
+                    f"though it had {hi} side effects in the minute before"
+                )
+            told.add(acc)
+            out.append(Violation(t, ("gauge", "gauges"), phrase, key, "evidence/metrics.csv"))
+    if checked == 0:
+        return NotApplicable("the platform exports no actions_per_minute per account")
+    return Findings(
+        checked,
+        out,
+        f"all {checked} readings of actions_per_minute agree with the audited side effects",
+    )
 
 
 _KILL_GAUGE = re.compile(r'^kill_switch_state\{scope="(?P<s>[^"]*)"\}$')
@@ -1403,7 +1460,10 @@ def publish_failures_alerted(
     for platform, rows in sorted(outcomes.items()):
         rows.sort()
         fails = [t for t, failed in rows if failed]
-        said = alerts.get(platform, []) + alerts.get(None, [])
+        # the contract labels this alert with its platform (docs/contracts.md): one that names
+        # none tells the on-call engineer nothing about which platform is failing — and, kept
+        # under one name, one platform's page would silence every other's for its cooldown
+        said = alerts.get(platform, [])
         silence = _Silence(said, p.window_s, p.within_s)
         for k in range(p.min_failures - 1, len(fails)):
             t = fails[k]
