@@ -198,6 +198,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "side_effects_through_the_routed_lane",
     "spend_alerted",
     "tokens_refreshed_before_expiry",
+    "tool_followups_submitted",
     "verification_failures_alerted",
 )
 

@@ -499,6 +499,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "side_effects_through_the_routed_lane",
         "spend_alerted",
         "tokens_refreshed_before_expiry",
+        "tool_followups_submitted",
         "verification_failures_alerted",
     }
     rec = record(

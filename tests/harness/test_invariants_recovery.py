@@ -825,7 +825,7 @@ def test_a_negative_queue_gauge_or_an_age_no_waiting_job_explains_is_a_violation
     assert r.verdict == "violated"
     assert "read -1 at T+5m00s (a gauge of jobs waiting is never negative)" in r.detail
     assert (
-        "read 600s at T+15m00s, though no publish job created by then was still unfinished"
+        "read 600s at T+15m00s, though no publish job had waited that long without running"
         in r.detail
     )
     # a job created by then and finished after the reading explains the age
@@ -844,6 +844,22 @@ def test_a_negative_queue_gauge_or_an_age_no_waiting_job_explains_is_a_violation
         == "held"
     )
     assert judge("queue_metrics_truthful", record(jobs=[done])).verdict == "not_applicable"
+
+
+def test_an_oldest_age_counted_from_before_a_jobs_last_run_is_a_violation():
+    # j-1 was created at T+100s and ran (audited) at T+700s: at T+900s it has waited 200 s at
+    # most since — an age of 800 s counts from its creation, not from when it was due again
+    retried = job_row("j-1", "retry_wait", created=100, updated=1000)
+    ran = {**aud(1, 700, job="j-1", outcome="failed", proof={})}
+
+    def read(age: float) -> Any:
+        samples = [(T0 + 900, {'queue_oldest_age_s{job_class="publish"}': age})]
+        return judge(
+            "queue_metrics_truthful", record(jobs=[retried], audit=[ran], metrics_samples=samples)
+        )
+
+    assert read(800.0).verdict == "violated"
+    assert read(150.0).verdict == "held"
 
 
 def test_an_oldest_age_below_what_a_job_waited_in_its_paused_queue_is_a_violation():
@@ -896,6 +912,31 @@ def test_a_rate_gauge_counting_other_accounts_or_no_account_is_a_violation():
     odd = [(T0 + 140, {'actions_per_minute{account_id="post.create"}': 2.0})]
     r = judge("action_rate_gauge_truthful", record(audit=audit, metrics_samples=odd))
     assert r.verdict == "violated" and "which is no account of the drill" in r.detail
+
+
+def test_tool_calls_whose_follow_ups_were_merged_are_a_violation():
+    def followed(made: int) -> Any:
+        tools = [
+            {**job_row(f"t{n}", "succeeded", created=10, updated=20), "kind": "tool_call"}
+            for n in range(3)
+        ]
+        posts = [
+            {**job_row(f"p{n}", "succeeded", created=20, updated=30), "kind": "publish"}
+            for n in range(made)
+        ]
+        return judge(
+            "tool_followups_submitted",
+            record(
+                scenario={"id": "s", "workload": {"tool_followup": "publish"}},
+                jobs=tools + posts,
+                workload=[intent(f"t{n}", kind="tool_call") for n in range(3)],
+            ),
+        )
+
+    assert followed(3).verdict == "held"
+    r = followed(1)
+    assert r.verdict == "violated"
+    assert "saw 3 tool calls succeed but only 1 publish jobs made from their results" in r.detail
 
 
 # --- kill_switch_gauge_truthful ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from pydantic import Field
 from sandbox.contract import AUDIT_ACTIONS, JOB_KINDS, JobState
 
 from ...durations import Duration, format_duration
-from ..record import SIDE_EFFECT_ACTIONS, SOCIAL_FAKES, DrillRecord
+from ..record import SIDE_EFFECT_ACTIONS, SOCIAL_FAKES, DrillRecord, scenario_field
 from ..rows import AuditRow, JobRow, JournalRow, Json, json_object, number
 from ..secrets import SecretHit, SecretIndex
 from ..timeline import format_offset
@@ -40,6 +40,7 @@ __all__ = [
     "queue_freshness_restored",
     "requests_traced_to_their_jobs",
     "retries_within_policy",
+    "tool_followups_submitted",
     "verification_failures_alerted",
 ]
 
@@ -409,7 +410,12 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
     # a served platform lists only the drill's own jobs and keeps its own clock, and a game day
     # samples its gauges on a scaled wall clock: their ages are judged for their sign alone
     in_process = record.topology == "in-process" and "time_scale" not in record.extra
-    by_class: dict[str, list[tuple[float, float, bool]]] = {}
+    #: each job's audit times: a job that ran at u waits again only from after u
+    ran: dict[str, list[float]] = {}
+    for a in record.audit:
+        if a.get("job_id") is not None:
+            ran.setdefault(str(a["job_id"]), []).append(number(a.get("t")))
+    by_class: dict[str, list[tuple[float, float, bool, list[float]]]] = {}
     for j in record.jobs:
         cls = JOB_HOLDS.get(str(j.get("kind")), (None, None))[0]
         if cls is None:
@@ -419,6 +425,7 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
                 number(j.get("created_at"), 0.0),
                 number(j.get("updated_at"), record.end_t),
                 str(j.get("state")) in waiting,
+                sorted(ran.get(str(j.get("id")), ())),
             )
         )
     out: list[Violation] = []
@@ -453,13 +460,16 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
                 and value > 1.0
                 and in_process
                 and not any(
-                    created <= t - value + 1.0 and (updated >= t - 1.0 or still)
-                    for created, updated, still in by_class.get(cls, ())
+                    created <= t - value + 1.0
+                    and (updated >= t - 1.0 or still)
+                    # it did not run in the meantime (a retried job waits from its retry on)
+                    and bisect_left(times, t - 1.0) == bisect_right(times, t - value + 1.0)
+                    for created, updated, still, times in by_class.get(cls, ())
                 )
             ):
                 phrase = (
                     f"read {value:g}s at {format_offset(record.offset(t))}, though no {cls} job "
-                    f"created by then was still unfinished"
+                    f"had waited that long without running"
                 )
             else:
                 continue
@@ -506,6 +516,49 @@ def _waited_through_a_pause(record: DrillRecord) -> dict[str, list[tuple[float, 
             if a <= at < b and first_event.get(str(w.get("job_id")), math.inf) >= b:
                 out.setdefault(cls, []).append((at, b))
     return out
+
+
+@invariant()
+def tool_followups_submitted(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """Every tool call that succeeded submitted its own follow-up: in a drill whose tool calls
+    carry a dependent job (``workload.tool_followup``, e.g. a post made from a knowledge-base
+    answer), the platform made one job of that kind for each ``tool_call`` job that succeeded
+    (the drill submitted none of those itself). Fewer means follow-ups were lost or merged —
+    keyed alike, handed back the first one's job — and their posts never went out.
+    """
+    workload = scenario_field(record.scenario, "workload")
+    kind = scenario_field(workload, "tool_followup") if workload is not None else None
+    if not kind:
+        return NotApplicable("the drill's tool calls carry no follow-up")
+    submitted = {str(w.get("job_id")) for w in record.workload}
+    # the drill's own tool calls (a runbook's check of the gateway carries no follow-up)
+    tools = [
+        j
+        for j in record.jobs
+        if j.get("kind") == "tool_call"
+        and j.get("state") == "succeeded"
+        and str(j.get("id")) in submitted
+    ]
+    if not tools:
+        return NotApplicable("no tool call succeeded")
+    made = [j for j in record.jobs if j.get("kind") == kind and str(j.get("id")) not in submitted]
+    out: list[Violation] = []
+    if len(made) < len(tools):
+        out.append(
+            Violation(
+                record.end_t,
+                ("drill", "drills"),
+                f"saw {len(tools)} tool calls succeed but only {len(made)} {kind} jobs made from "
+                "their results",
+                f"{len(tools) - len(made)} missing",
+                "evidence/jobs.jsonl",
+            )
+        )
+    return Findings(
+        len(tools),
+        out,
+        f"each of {len(tools)} tool calls that succeeded submitted its {kind} follow-up",
+    )
 
 
 _RATE_GAUGE = re.compile(r'^actions_per_minute\{account_id="(?P<a>[^"]*)"\}$')
