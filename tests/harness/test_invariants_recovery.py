@@ -939,6 +939,22 @@ def test_tool_calls_whose_follow_ups_were_merged_are_a_violation():
     assert "saw 3 tool calls succeed but only 1 publish jobs made from their results" in r.detail
 
 
+def test_an_attempt_that_outlasts_its_deadline_is_a_violation_when_the_scenario_sets_one():
+    def call(n: int, at: float, phase: str) -> dict:
+        a = aud(n, at, job="j-1", action="video.generate", platform="media", proof={})
+        return {**a, "phase": phase, "outcome": None if phase == "attempt" else "success"}
+
+    jobs = [{**job_row("j-1", "succeeded", created=0, updated=4300), "kind": "generate_video"}]
+    audit = [call(1, 100, "attempt"), call(2, 4300, "outcome")]
+    params = {"run_within": {"video.generate": "20m"}}
+    r = judge("every_job_terminal_after_healing", record(jobs=jobs, audit=audit), params=params)
+    assert r.verdict == "violated"
+    assert "1 attempt of video.generate took 1h10m from its attempt at T+1m40s" in r.detail
+    quick = [call(1, 100, "attempt"), call(2, 1000, "outcome")]
+    r = judge("every_job_terminal_after_healing", record(jobs=jobs, audit=quick), params=params)
+    assert r.verdict == "held"
+
+
 # --- kill_switch_gauge_truthful ---------------------------------------------------------------
 
 

@@ -300,6 +300,12 @@ class TerminalParams(Params):
         description="job kind → how soon after it was created (or due) it ends succeeded: work "
         "a healthy alternative serves at once (a failover provider) does not wait out the fault",
     )
+    run_within: dict[str, Duration] = Field(
+        default_factory=dict,
+        description="audit action → the longest one attempt may take to its outcome: a call to "
+        "a provider that hangs gives up at its deadline instead of holding a runner slot for as "
+        "long as the provider hangs",
+    )
 
 
 #: real seconds a drill on a scaled wall clock leaves the work begun before its end to finish,
@@ -367,6 +373,32 @@ def every_job_terminal_after_healing(
                     f"evidence/jobs.jsonl#L{i + 1}",
                 )
             )
+    if p.run_within:
+        opened: dict[tuple[str, str], float] = {}
+        for i, a in enumerate(record.audit):
+            action = str(a.get("action"))
+            limit = p.run_within.get(action)
+            if limit is None:
+                continue
+            k = (str(a.get("job_id")), action)
+            t = number(a.get("t"))
+            if a.get("phase") == "attempt":
+                opened[k] = t
+            elif k in opened and t - opened[k] > limit:
+                start = opened.pop(k)
+                out.append(
+                    Violation(
+                        t,
+                        ("attempt", "attempts"),
+                        f"of {action} took {format_duration(t - start)} from its attempt at "
+                        f"{format_offset(record.offset(start))} to its outcome (at most "
+                        f"{format_duration(limit)}: a call gives up at its deadline)",
+                        str(a.get("job_id")),
+                        evidence("audit.jsonl", i),
+                    )
+                )
+            else:
+                opened.pop(k, None)
     return Findings(checked, out, f"all {checked} jobs reached an end state")
 
 
