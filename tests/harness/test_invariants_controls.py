@@ -857,6 +857,49 @@ def test_a_render_is_claimed_by_its_id_whichever_request_got_it_back():
     assert r.verdict == "violated" and "ids rnd-1" in r.detail, r.detail
 
 
+def test_a_post_called_unknown_after_its_jobs_own_lookup_answered_is_a_violation():
+    # the post landed at T+100s (a 502 after it was taken); the job's lookup of the account's
+    # posts answered 200 at T+150s — it listed the post — and still the job handed it over
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    confirm = {
+        **aud(2, 200, job="j-1", outcome="needs_human_confirm", proof={"resource_id": None}),
+        "idempotency_key": "k-j-1",
+        "trace_id": trace,
+    }
+    sent = {
+        "seq": 1,
+        "t": T0 + 100,
+        "fake": "x",
+        "method": "POST",
+        "route": "tweets.create",
+        "status": 502,
+        "request_id": "req-1",
+        "idempotency_key": "k-j-1",
+    }
+
+    def lookup(status: int) -> dict[str, Any]:
+        return {
+            "seq": 2,
+            "t": T0 + 150,
+            "started": T0 + 150,
+            "fake": "x",
+            "method": "GET",
+            "route": "users.tweets",
+            "status": status,
+            "request_id": "req-2",
+            "traceparent": f"00-{trace}-0000000100000002-01",
+        }
+
+    def judged(status: int) -> Any:
+        rec = record(ledger=[led(1, 100)], audit=[confirm], journal=[sent, lookup(status)])
+        return verdict("audit_proofs_match_the_fakes", rec)
+
+    r = judged(200)
+    assert r.verdict == "violated"
+    assert "calling a post unknown (a person to confirm it) although its job's lookup" in r.detail
+    assert judged(429).verdict == "held"
+
+
 def test_an_attempt_never_closed_by_an_outcome_is_a_violation_unless_the_drill_just_ended():
     attempt = {**aud(1, 60, job="j-1", resource="r1"), "phase": "attempt", "outcome": None}
     late = {**aud(3, 3500, job="j-3", resource="r3"), "phase": "attempt", "outcome": None}

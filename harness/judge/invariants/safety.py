@@ -17,7 +17,7 @@ from ..record import (
     DrillRecord,
     KillInterval,
 )
-from ..rows import AuditRow, LedgerRow
+from ..rows import AuditRow, LedgerRow, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import CLAIMING_OUTCOMES, evidence, facts, noun_of
@@ -583,6 +583,7 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
                     evidence("audit.jsonl", j),
                 )
             )
+    checked += _unknown_though_found(record, out)
     if checked == 0:
         return NotApplicable("no audit outcome named a resource, request or permalink")
     return Findings(
@@ -590,6 +591,67 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
         out,
         f"all {checked} audit proofs name a side effect, request and permalink the fakes hold",
     )
+
+
+#: each social platform's lookup of an account's own recent posts ("did it land?")
+_OWN_POSTS_ROUTES: dict[str, str] = {
+    "x": "users.tweets",
+    "linkedin": "posts.find",
+    "instagram": "media.list",
+}
+
+
+def _unknown_though_found(record: DrillRecord, out: list[Violation]) -> int:
+    """A post handed to a person as "an earlier attempt posted, its id unknown" (a
+    ``needs_human_confirm`` naming no post) is unknown only if the platform could not look: a
+    lookup of the account's own posts that its job made after that post landed, answered 200,
+    listed it — the platform could have claimed it. Returns how many such outcomes were judged."""
+    f = facts(record)
+    landed: dict[int, float] = {}
+    for i, claims in f.claims.items():
+        for k in claims:
+            landed[k] = float(record.ledger[i]["t"])
+    looked: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    for i, j in enumerate(record.journal):
+        fake = str(j.get("fake"))
+        parts = str(j.get("traceparent") or "").split("-")
+        if (
+            j.get("route") == _OWN_POSTS_ROUTES.get(fake)
+            and j.get("status") == 200
+            and len(parts) > 1
+        ):
+            looked.setdefault((fake, parts[1]), []).append(
+                (number(j.get("started"), number(j.get("t"))), i)
+            )
+    n = 0
+    for k, a in enumerate(record.audit):
+        if (
+            a.get("outcome") != "needs_human_confirm"
+            or a.get("action") != "post.create"
+            or (a.get("proof") or {}).get("resource_id") is not None
+            or k not in landed
+        ):
+            continue
+        n += 1
+        seen = [
+            (t, i)
+            for t, i in looked.get((str(a.get("platform")), str(a.get("trace_id"))), ())
+            if t >= landed[k]
+        ]
+        if seen:
+            t, i = seen[0]
+            out.append(
+                Violation(
+                    float(a.get("t") or record.end_t),
+                    ("audit proof", "audit proofs"),
+                    "calling a post unknown (a person to confirm it) although its job's lookup "
+                    "of the account's own posts answered after it landed",
+                    f"{a.get('event_id')} ({a.get('platform')}: looked at "
+                    f"{format_offset(record.offset(t))})",
+                    evidence("journal.jsonl", i),
+                )
+            )
+    return n
 
 
 class DuplicateParams(Params):
