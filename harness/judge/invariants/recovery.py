@@ -6,7 +6,7 @@ import json
 import math
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from itertools import pairwise
 from typing import Any, Literal
@@ -1712,20 +1712,32 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
 _ACTING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+def _acting_answers(
+    record: DrillRecord, which: Callable[[JournalRow], bool]
+) -> dict[str, list[tuple[float, int]]]:
+    """Per job key, ``(arrival, journal line)`` of its acting requests to a social platform
+    whose answer ``which`` picks (jobs with none are left out)."""
+    out: dict[str, list[tuple[float, int]]] = {}
+    for key, reqs in _job_requests(record).items():
+        picked = [
+            (t, i)
+            for t, i, j in reqs
+            if j.get("fake") in SOCIAL_FAKES
+            and str(j.get("method") or "").upper() in _ACTING
+            and which(j)
+        ]
+        if picked:
+            out[key] = picked
+    return out
+
+
 def _no_loop_into_refused_tokens(record: DrillRecord, limit: int, out: list[Violation]) -> None:
     """RB-04: a request refused as unauthorised (401) is tried once more, after a refresh, in
     the same run; a run whose refresh fails or whose fresh token is refused too ends, as a
     failure that uses an attempt (or closes the job). So a job meets at most two 401s per
     attempt: one with more kept sending into a token the platform could not renew (a refused
     refresh read as an outage, retried without using attempts)."""
-    for key, reqs in _job_requests(record).items():
-        refused = [
-            (t, i)
-            for t, i, j in reqs
-            if j.get("fake") in SOCIAL_FAKES
-            and str(j.get("method") or "").upper() in _ACTING
-            and j.get("status") == 401
-        ]
+    for key, refused in _acting_answers(record, lambda j: j.get("status") == 401).items():
         if len(refused) > 2 * limit:
             t, i = max(refused)
             out.append(
@@ -1747,14 +1759,11 @@ def _throttled_past_the_attempts(record: DrillRecord, limit: int, out: list[Viol
     often than the policy's ``max_attempts`` kept retrying past its attempts, whatever count the
     platform reports (a retry path that spends no attempt on a throttle retries it for as long
     as the throttle lasts, and no dead letter ever pages anyone)."""
-    for key, reqs in _job_requests(record).items():
-        throttles = [
-            (t, i)
-            for t, i, j in reqs
-            if j.get("fake") in SOCIAL_FAKES
-            and str(j.get("method") or "").upper() in _ACTING
-            and (j.get("status") == 429 or str(j.get("fault_kind") or "").endswith(".rate_limited"))
-        ]
+
+    def throttled(j: JournalRow) -> bool:
+        return j.get("status") == 429 or str(j.get("fault_kind") or "").endswith(".rate_limited")
+
+    for key, throttles in _acting_answers(record, throttled).items():
         if len(throttles) > limit:
             t, i = max(throttles)
             out.append(
