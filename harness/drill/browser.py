@@ -12,6 +12,10 @@ routed to ``browser`` in ``world.lanes``). A browser drill:
   UI at the served address and the loop's :meth:`~harness.clock.VirtualTimeLoop.hold_virtual_time`
   as the lane's ``real_io``: while Chromium works, virtual time follows real time instead of
   jumping, so the rest of the drill sees browser work take the time it really takes;
+* watches each of those stretches: one that lasts :attr:`BrowserDrill.stall_s` real seconds
+  (Chromium stopped answering) kills the drill's Chromium and stops the drill as a harness error
+  naming where the lane waited, instead of a drill that crawls on in real time; and whatever ends
+  the drill's loop, no Chromium process outlives it (:meth:`BrowserDrill.close`);
 * copies every screenshot and DOM snapshot the lane captured into the report's
   ``evidence/browser/`` (each one also a timeline event, linked from the postmortem) and hands
   the session cookie values to the record's secrets (``no_secret_in_artifacts`` looks for them,
@@ -89,6 +93,9 @@ class LaneHooks:
     def write_files(self, out_dir: Path) -> None:
         """Write the lane's own files (binary evidence) into the report folder."""
 
+    def close(self) -> None:
+        """After the drill's loop has ended, however it ended: leave no process behind."""
+
 
 def hooks_for(state: DrillState) -> LaneHooks:
     """The hooks of the drill's scenario: :class:`BrowserDrill` for a browser scenario."""
@@ -104,6 +111,9 @@ class BrowserDrill(LaneHooks):
     render_timeout_s = 2.0
     step_timeout_s = 0.5
     navigation_timeout_s = 4.0
+    #: real seconds one stretch of browser I/O may last before the drill calls Chromium stalled
+    #: (a lane operation takes well under ten: its waits are bounded by the timeouts above)
+    stall_s = 90.0
 
     def __init__(self, state: DrillState) -> None:
         self.state = state
@@ -113,6 +123,8 @@ class BrowserDrill(LaneHooks):
         #: every piece of evidence the lane captured, with its path in the report folder
         self.shots: list[dict[str, Any]] = []
         self.cookies: set[str] = set()
+        #: why the watchdog stopped the drill (None: it did not)
+        self.stalled: str | None = None
 
     # serve ------------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -142,9 +154,41 @@ class BrowserDrill(LaneHooks):
             render_timeout_s=self.render_timeout_s,
             step_timeout_s=self.step_timeout_s,
             navigation_timeout_s=self.navigation_timeout_s,
-            real_io=getattr(loop, "hold_virtual_time", None),
+            real_io=self._real_io if hasattr(loop, "hold_virtual_time") else None,
         )
         self._watch(self.comp)
+
+    @contextlib.asynccontextmanager
+    async def _real_io(self) -> AsyncIterator[None]:
+        """One stretch of real browser I/O: virtual time held, and a watchdog on the stretch
+        (under the hold the loop's clock follows real time, so its timer counts real seconds)."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        with loop.hold_virtual_time():  # type: ignore[attr-defined]
+            timer = loop.call_later(self.stall_s, self._stall, task)
+            try:
+                yield
+            finally:
+                timer.cancel()
+
+    def _stall(self, task: asyncio.Task[Any] | None) -> None:
+        """A stretch of browser I/O outlived :attr:`stall_s`: kill Chromium, stop the drill."""
+        where = _waiting_at(task)
+        self.stalled = (
+            f"the browser lane stalled: Chromium did not answer for {self.stall_s:g} s of real "
+            f"time{f' (waiting at {where})' if where else ''}; its processes were killed"
+        )
+        if self.comp is not None:
+            self.comp.runtime.kill()
+        abort = getattr(self.state, "abort", None)
+        if abort is not None:
+            abort(self.stalled)
+
+    def close(self) -> None:
+        """Kill whatever is left of the drill's Chromium; remove its temporary folder."""
+        if self.comp is not None:
+            self.comp.runtime.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _watch(self, comp: Any) -> None:
         """Every capture becomes a timeline event; cookies are remembered before the browser stops."""
@@ -232,6 +276,22 @@ class BrowserDrill(LaneHooks):
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(src, dst)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _waiting_at(task: asyncio.Task[Any] | None) -> str:
+    """Where ``task`` waits, as ``file:line in function`` of its innermost lane frame ("")."""
+    frames: list[Any] = []
+    aw: Any = None if task is None else task.get_coro()
+    while aw is not None and len(frames) < 200:  # the chain of awaits, outermost first
+        frame = getattr(aw, "cr_frame", None) or getattr(aw, "ag_frame", None)
+        if frame is not None:
+            frames.append(frame)
+        aw = getattr(aw, "cr_await", None) or getattr(aw, "ag_await", None)
+    for frame in reversed(frames):
+        path = Path(frame.f_code.co_filename)
+        if "lanes" in path.parts:
+            return f"{path.parent.name}/{path.name}:{frame.f_lineno} in {frame.f_code.co_name}"
+    return ""
 
 
 def scenarios_for_all(

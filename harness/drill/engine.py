@@ -99,6 +99,16 @@ class DrillEngine(DrillState):
         if self._main is not None:
             self._main.cancel()
 
+    def abort(self, reason: str) -> None:
+        """Stop the drill as a harness error (``reason`` is its message): the run is cancelled,
+        judged ``error`` and written with what it has. For what the harness itself cannot wait
+        out, such as a browser that stopped answering."""
+        if self.aborted is None:
+            self.aborted = reason
+            self.ev("drill.aborted", "drill", f"drill stopped by the harness: {reason}")
+        if self._main is not None:
+            self._main.cancel()
+
     # --- the run ---------------------------------------------------------------------------
     async def run(self) -> DrillResult:
         """Arrange, run every phase, then judge and write, even when interrupted."""
@@ -120,14 +130,22 @@ class DrillEngine(DrillState):
         try:
             async with world as roster:
                 self._main = asyncio.ensure_future(self._phases(roster))
-                if self.interrupted:  # a stop asked for before the phases began
+                if self.interrupted or self.aborted:  # a stop asked for before the phases began
                     self._main.cancel()
                 try:
                     await self._main
                 except asyncio.CancelledError:
-                    self.interrupted = True
-                    error = "interrupted"
-                    self.ev("drill.interrupted", "drill", "drill interrupted; writing what it has")
+                    if self.aborted is not None:
+                        error = self.aborted
+                        self.ev(
+                            "drill.failed", "drill", f"harness error: {error}", {"error": error}
+                        )
+                    else:
+                        self.interrupted = True
+                        error = "interrupted"
+                        self.ev(
+                            "drill.interrupted", "drill", "drill interrupted; writing what it has"
+                        )
                 except DrillSkipped:
                     raise
                 except Exception as e:  # the rehearsal broke: judged as error, reported, exit 3

@@ -80,9 +80,14 @@ def run_drill(scenario: Scenario, options: DrillOptions | None = None) -> DrillR
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
 
     def loop() -> DrillResult:
-        if clock is not None:  # a platform over HTTP: real time, compressed by the world's scale
-            return run_scaled(main, scale=clock[0], anchor=clock[1])
-        return run_virtual(main, start=scenario.start_t)
+        try:
+            if (
+                clock is not None
+            ):  # a platform over HTTP: real time, compressed by the world's scale
+                return run_scaled(main, scale=clock[0], anchor=clock[1])
+            return run_virtual(main, start=scenario.start_t)
+        finally:  # whatever ended the loop (even an exception through it): no process outlives it
+            engine.lane.close()
 
     if opts.write:
         with lock:  # ReportBusy when another process writes the same folder

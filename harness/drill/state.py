@@ -94,6 +94,8 @@ class DrillState:
         self.interrupted = False
         #: the signal that interrupted the drill (SIGINT 2, SIGTERM 15), 0 if none
         self.signum = 0
+        #: why the harness stopped the drill itself (a stalled browser), None if it did not
+        self.aborted: str | None = None
         self.platform = None
         #: the platform's jobs as the drill's phases ended, before the platform stopped (stopping
         #: puts running jobs back in the queue; the judge must see them running, and since when)

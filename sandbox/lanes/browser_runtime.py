@@ -8,12 +8,21 @@ Each profile keeps its own storage state (cookies, local storage) in its own dir
 ``profiles_dir/<client>/<account>/``, so sessions of different tenants never share a jar. The
 browser can reach only the hosts of the platform's base URLs: every other request is aborted,
 and host resolution is disabled for any other name.
+
+Stopping never hangs on a wedged browser: the closes get :data:`CLOSE_TIMEOUT_S`, and then every
+process of this runtime's Chromium is killed (:meth:`BrowserRuntime.kill`). Each runtime launches
+its Chromium with its own tag switch (``--vibedrill-browser=<tag>``, which Chromium ignores) so
+that its processes can be found in ``/proc`` and killed without a PID from Playwright and without
+touching any other browser on the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +33,14 @@ from .browser_select import find_browser
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
 
-__all__ = ["IDLE_PAGES", "LAUNCH_ARGS", "BrowserRuntime", "Profile"]
+__all__ = [
+    "CLOSE_TIMEOUT_S",
+    "IDLE_PAGES",
+    "LAUNCH_ARGS",
+    "BrowserRuntime",
+    "Profile",
+    "kill_tagged",
+]
 
 #: idle pages kept per profile for reuse (more concurrent operations open, then close, extra tabs)
 IDLE_PAGES = 2
@@ -39,6 +55,35 @@ LAUNCH_ARGS: tuple[str, ...] = (
     "--disable-default-apps",
     "--disable-extensions",
 )
+
+#: how long stopping may wait for Chromium and Playwright to close before the processes are killed
+CLOSE_TIMEOUT_S = 15.0
+#: the switch that tags a runtime's Chromium processes (Chromium ignores switches it does not know)
+TAG_SWITCH = "--vibedrill-browser"
+
+
+def kill_tagged(tag: str) -> list[int]:
+    """Kill (SIGKILL) every process whose command line carries ``--vibedrill-browser=<tag>``;
+    their PIDs. Reads ``/proc`` (Linux); elsewhere there is nothing to read and nothing is killed.
+    Chromium's helper processes (zygote, renderers) end when the browser process they serve dies."""
+    needle = f"{TAG_SWITCH}={tag}".encode()
+    killed: list[int] = []
+    proc = "/proc"
+    if not tag or not os.path.isdir(proc):
+        return killed
+    for name in os.listdir(proc):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(os.path.join(proc, name, "cmdline"), "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if needle in argv:
+            with contextlib.suppress(OSError):
+                os.kill(int(name), signal.SIGKILL)
+                killed.append(int(name))
+    return killed
 
 
 @dataclass(frozen=True)
@@ -81,6 +126,8 @@ class BrowserRuntime:
         self.launches = 0
         #: pages opened (a reused page is not counted again)
         self.pages_opened = 0
+        #: this runtime's tag on its Chromium's command line (see :func:`kill_tagged`)
+        self.tag = uuid.uuid4().hex[:16]
 
     async def browser(self) -> Browser:
         """The running Chromium (launched on first use)."""
@@ -96,7 +143,11 @@ class BrowserRuntime:
                 self._browser = await self._pw.chromium.launch(
                     executable_path=str(choice.executable),
                     headless=self.headless,
-                    args=[*LAUNCH_ARGS, f"--host-resolver-rules={rules}"],
+                    args=[
+                        *LAUNCH_ARGS,
+                        f"--host-resolver-rules={rules}",
+                        f"{TAG_SWITCH}={self.tag}",
+                    ],
                 )
                 self.launches += 1
             return self._browser
@@ -162,14 +213,34 @@ class BrowserRuntime:
             os.chmod(profile.state_path, 0o600)
 
     async def stop(self) -> None:
-        """Close every context, the browser and Playwright."""
+        """Close every context, the browser and Playwright; a close that does not finish within
+        :data:`CLOSE_TIMEOUT_S` gives way to :meth:`kill` (stopping never hangs)."""
         self._idle.clear()
-        for ctx in self._contexts.values():
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self._close()
+        except TimeoutError:
+            self.kill()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await self._close()
+        finally:
+            self._contexts.clear()
+            self._browser = None
+            self._pw = None
+
+    async def _close(self) -> None:
+        for key, ctx in list(self._contexts.items()):
             await ctx.close()
-        self._contexts.clear()
+            del self._contexts[key]
         if self._browser is not None:
             await self._browser.close()
             self._browser = None
         if self._pw is not None:
             await self._pw.stop()
             self._pw = None
+
+    def kill(self) -> list[int]:
+        """Kill this runtime's Chromium processes at once (a wedged browser, an aborted run);
+        their PIDs. Playwright's pending calls then fail as the browser closed."""
+        return kill_tagged(self.tag) if self.launches else []

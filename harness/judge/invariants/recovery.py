@@ -535,18 +535,18 @@ def _waited_through_a_pause(record: DrillRecord) -> dict[str, list[tuple[float, 
     if not pauses:
         return {}
     first_event: dict[str, float] = {}
-    for a in record.audit:
-        jid = str(a.get("job_id"))
-        first_event[jid] = min(first_event.get(jid, math.inf), number(a.get("t")))
+    for row in record.audit:
+        jid = str(row.get("job_id"))
+        first_event[jid] = min(first_event.get(jid, math.inf), number(row.get("t")))
     out: dict[str, list[tuple[float, float]]] = {}
     for w in record.workload:
-        cls = JOB_HOLDS.get(str(w.get("kind")), (None, None))[0]
-        if cls is None or w.get("run_at") is not None:
+        held = JOB_HOLDS.get(str(w.get("kind")), (None, None))[0]
+        if held is None or w.get("run_at") is not None:
             continue
         at = number(w.get("submitted_at"), math.inf)
-        for a, b in pauses.get(cls, ()):
+        for a, b in pauses.get(held, ()):
             if a <= at < b and first_event.get(str(w.get("job_id")), math.inf) >= b:
-                out.setdefault(cls, []).append((at, b))
+                out.setdefault(held, []).append((at, b))
     return out
 
 
