@@ -114,6 +114,9 @@ class BrowserDrill(LaneHooks):
     #: real seconds one stretch of browser I/O may last before the drill calls Chromium stalled
     #: (a lane operation takes well under ten: its waits are bounded by the timeouts above)
     stall_s = 90.0
+    #: real seconds all the drill's browser I/O together may hold its clock (a healthy browser
+    #: drill holds it for about ten): past that, Chromium is too slow for the drill to end
+    held_budget_s = 200.0
 
     def __init__(self, state: DrillState) -> None:
         self.state = state
@@ -164,6 +167,16 @@ class BrowserDrill(LaneHooks):
         (under the hold the loop's clock follows real time, so its timer counts real seconds)."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
+        held = float(getattr(loop, "held", 0.0))
+        if held > self.held_budget_s and self.stalled is None:
+            self.stalled = (
+                f"the browser lane is too slow: its Chromium work has held the drill's clock for "
+                f"{held:.0f} s of real time (budget {self.held_budget_s:g} s; a healthy browser "
+                f"drill needs about ten); the drill stops rather than crawl on in real time"
+            )
+            abort = getattr(self.state, "abort", None)
+            if abort is not None:
+                abort(self.stalled)
         with loop.hold_virtual_time():  # type: ignore[attr-defined]
             timer = loop.call_later(self.stall_s, self._stall, task)
             try:

@@ -108,3 +108,20 @@ def test_a_frozen_chromium_ends_the_drill_as_an_error_with_a_report_and_no_proce
     while _our_browsers() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _our_browsers() == [], "a Chromium process outlived the drill"
+
+
+def test_a_browser_too_slow_for_the_drill_ends_it_as_an_error_instead_of_crawling_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a healthy browser drill holds its clock for several real seconds: a budget of one is spent
+    monkeypatch.setattr(BrowserDrill, "held_budget_s", 1.0)
+    s = load_scenario(ROOT / "scenarios" / "rb06_browser_drift.yaml")
+    r = run_drill(s, DrillOptions(reports_dir=tmp_path))
+    assert r.verdict == "error"
+    error = str(r.verdict_json.get("error"))
+    assert "the browser lane is too slow" in error and "budget 1 s" in error, error
+    assert (r.report_dir / "postmortem.md").is_file()
+    deadline = time.monotonic() + 10
+    while _our_browsers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _our_browsers() == [], "a Chromium process outlived the drill"
