@@ -257,6 +257,15 @@ class Keyring:
             cred.client_id, cred.account, cred.credential_ref, slot.access_token, slot.generation
         )
 
+    def newest(self, cred: Credential) -> Credential:
+        """``cred``, or the keyring's current token for its ref when a refresh replaced the token
+        since ``cred`` was resolved (a job that waited — pacing, a throttle — sends the token of
+        now, not the one it started with, which may have been refused meanwhile)."""
+        slot = self._slots.get(cred.credential_ref)
+        if slot is None or slot.generation <= cred.generation:
+            return cred
+        return self.current(cred)
+
     async def refresh(self, cred: Credential) -> Credential:
         """Refresh the access token behind ``cred`` (X OAuth 2.0); return the fresh credential.
 

@@ -163,6 +163,8 @@ class Call:
     extra_headers: dict[str, str] = field(default_factory=dict)
     #: the world's time when the request arrived
     started: float | None = None
+    #: (generation, replaced_at) of the access token as the request arrived (TokenStore.seen)
+    token: tuple[int | None, float | None] = (None, None)
     #: an ``http.outage`` with ``committed``: the handler runs, then the answer is this 5xx
     fail_after: tuple[Fired, int] | None = None
     #: an ``http.malformed_body`` with ``committed``: the handler runs, then its body is cut short
@@ -384,6 +386,7 @@ class FakeService:
             cred,
             self.account_for(cred),
             started=w.now(),
+            token=w.tokens.seen(cred),
         )
         resp: Response | None = None
         headers = _header_map(request)
@@ -450,6 +453,8 @@ class FakeService:
             user_agent=_intern(_get(h, b"user-agent")),
             started=call.started,
             traceparent=_get(h, b"traceparent"),
+            token_gen=call.token[0],
+            token_replaced_at=call.token[1],
         )
 
     def _finish(self, call: Call, resp: Response) -> None:

@@ -32,6 +32,12 @@ class JournalEntry(NamedTuple):
     started: float | None = None
     #: the request's W3C ``traceparent`` header, when it sent one
     traceparent: str | None = None
+    #: which of its account's access tokens the request carried (0 the roster's, then one more
+    #: per refresh); None for an API key or a token the fake does not know. Never the token.
+    token_gen: int | None = None
+    #: when a refresh had replaced that token with a newer one, as of the request's arrival
+    #: (None: it was the account's newest)
+    token_replaced_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as a JSON-ready dict."""

@@ -26,6 +26,10 @@ class TokenState:
     expires_at: float
     scopes: tuple[str, ...]
     revoked: bool = False
+    #: when a refresh issued the account a newer token (the one holding this one knew of it)
+    replaced_at: float | None = None
+    #: which of the account's access tokens this is: 0 from the roster, then 1, 2, … per refresh
+    gen: int = 0
 
 
 @dataclass
@@ -78,6 +82,13 @@ class TokenStore:
             return st.account_id, "scope"
         return st.account_id, None
 
+    def seen(self, token: str | None) -> tuple[int | None, float | None]:
+        """``(generation, replaced_at)`` of an access token as of now: which of its account's
+        tokens it is, and when a refresh replaced it with a newer one; ``(None, None)`` for a
+        token the store does not know (an API key, a made-up token). Never the token itself."""
+        st = self.access.get(token) if token else None
+        return (st.gen, st.replaced_at) if st is not None else (None, None)
+
     def expire_account(self, account_id: str) -> int:
         """Make every access token of an account expired now; return how many."""
         n = 0
@@ -110,8 +121,16 @@ class TokenStore:
             return None
         r.spent = True
         acc = self.roster.account(r.account_id)
+        t, gen = self.now(), 0
+        for st in self.access.values():
+            if st.account_id == acc.id:
+                gen = max(gen, st.gen + 1)
+                if st.replaced_at is None:
+                    st.replaced_at = t
         new_access = f"{prefix}at-{self.rng.getrandbits(128):032x}"
         new_refresh = f"{prefix}rt-{self.rng.getrandbits(128):032x}"
-        self.access[new_access] = TokenState(acc.id, self.now() + ttl_s, acc.credential.scopes)
+        self.access[new_access] = TokenState(
+            acc.id, self.now() + ttl_s, acc.credential.scopes, gen=gen
+        )
         self.refresh[new_refresh] = _Refresh(acc.id)
         return acc.id, new_access, new_refresh

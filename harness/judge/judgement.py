@@ -192,6 +192,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "publish_failures_alerted",
     "queue_metrics_truthful",
     "rate_limits_alerted",
+    "refused_tokens_not_resent",
     "requests_traced_to_their_jobs",
     "retries_within_policy",
     "runbook_steps_applied",

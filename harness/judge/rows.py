@@ -83,6 +83,10 @@ class JournalRow(TypedDict, total=False):
     started: float | None
     #: the request's W3C ``traceparent`` header, when it sent one
     traceparent: str | None
+    #: which of its account's access tokens the request carried (0 the roster's, +1 per refresh)
+    token_gen: int | None
+    #: when a refresh had replaced that token, as of the request's arrival (None: the newest)
+    token_replaced_at: float | None
 
 
 class AuditRow(TypedDict, total=False):

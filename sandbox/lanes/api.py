@@ -236,6 +236,7 @@ class ApiLane:
     ) -> tuple[httpx.Response, Credential]:
         mutating = action is not None
         account_id = cred.account.account_id
+        cred = self.d.keyring.newest(cred)
         for attempt in range(2):
             if attempt and mutating:
                 scope.check(action)  # type: ignore[arg-type]

@@ -292,6 +292,29 @@ async def test_an_access_token_expires_after_two_hours_and_a_refresh_gives_a_wor
     ).status_code == 401
 
 
+async def test_the_journal_tells_which_token_a_request_carried_and_whether_a_refresh_replaced_it(
+    env: Env,
+) -> None:
+    await env.client.get(f"{API}/2/users/me", headers=env.h())
+    env.clock.advance(60)
+    tok = (await env.refresh(str(env.acme.credential.refresh_token))).json()
+    env.clock.advance(60)
+    await env.client.get(f"{API}/2/users/me", headers=env.h())  # the replaced token, still valid
+    await env.client.get(f"{API}/2/users/me", headers=env.auth(tok["access_token"]))
+    await env.client.get(f"{API}/2/users/me", headers=env.auth("nope"))
+    rows = [e for e in env.world.journal if e.route == "users.me"]
+    refreshed = env.world.now() - 60
+    assert [(e.token_gen, e.token_replaced_at) for e in rows] == [
+        (0, None),
+        (0, refreshed),
+        (1, None),
+        (None, None),
+    ]
+    assert env.acme.credential.access_token not in str(rows) and tok["access_token"] not in str(
+        rows
+    )
+
+
 async def test_the_token_endpoint_requires_a_client_id_and_accepts_basic_auth(env: Env) -> None:
     rt = str(env.acme.credential.refresh_token)
     r = await env.client.post(

@@ -493,6 +493,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "publish_failures_alerted",
         "queue_metrics_truthful",
         "rate_limits_alerted",
+        "refused_tokens_not_resent",
         "requests_traced_to_their_jobs",
         "retries_within_policy",
         "runbook_steps_applied",

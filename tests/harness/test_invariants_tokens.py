@@ -108,3 +108,61 @@ def test_401s_after_a_token_fault_of_that_platform_or_from_the_fault_itself_hold
     late = {**expired, "installed_at": T0 + 1000}
     assert aged(journal[1:], [late]).verdict == "violated"
     assert aged([]).verdict == "not_applicable"
+
+
+# --- refused_tokens_not_resent ------------------------------------------------------------------
+
+TRACE_A = "00-" + "a" * 32 + "-{span:016x}-01"
+TRACE_B = "00-" + "b" * 32 + "-{span:016x}-01"
+
+
+def sent(
+    n: int, at: float, status: int, gen: int, replaced: float | None, trace: str = TRACE_A
+) -> dict[str, Any]:
+    row = req(n, at, "tweets.create", status)
+    row.update(
+        traceparent=trace.format(span=n),
+        token_gen=gen,
+        token_replaced_at=None if replaced is None else T0 + replaced,
+    )
+    return row
+
+
+def resent(journal: list[dict[str, Any]]) -> Any:
+    return evaluate({"name": "refused_tokens_not_resent"}, record(journal=journal))
+
+
+def test_a_job_resending_its_refused_token_after_a_refresh_replaced_it_is_a_violation():
+    # both jobs met the expired token; job A's refresh gave generation 1 at T+102; job B lost
+    # the race and resent generation 0, which it had just seen refused
+    journal = [
+        sent(1, 100, 401, 0, None),
+        sent(2, 100, 401, 0, None, TRACE_B),
+        req(3, 100, "oauth2.token", 200, took=2),
+        sent(4, 102, 201, 1, None),
+        sent(5, 102, 401, 0, 102, TRACE_B),
+    ]
+    r = resent(journal)
+    assert r.verdict == "violated"
+    assert r.detail.startswith(
+        "1 request sent @acme_x's token again after it was refused at T+1m40s (q2), although "
+        "the refresh answered at T+1m42s had replaced it"
+    )
+
+
+def test_a_stale_token_sent_once_then_the_fresh_one_holds():
+    # job B held generation 0 while it waited (pacing) and sent it after the refresh: refused
+    # once, it takes the fresh token — and a job never refused may send a stale copy once
+    journal = [
+        sent(1, 100, 401, 0, None),
+        req(2, 100, "oauth2.token", 200, took=2),
+        sent(3, 102, 201, 1, None),
+        sent(4, 150, 401, 0, 102, TRACE_B),
+        sent(5, 150, 201, 1, None, TRACE_B),
+    ]
+    r = resent(journal)
+    assert r.verdict == "held"
+
+
+def test_refused_tokens_not_resent_does_not_apply_where_nothing_was_refused():
+    assert resent([sent(1, 100, 201, 0, None)]).verdict == "not_applicable"

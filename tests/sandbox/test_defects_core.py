@@ -104,6 +104,15 @@ def test_verification_skipped_reports_an_invisible_post_as_succeeded() -> None:
 
 def _expire_and_publish_twice(r: Rig) -> list[str]:
     r.world.tokens.expire_account("acme-x")
+    # refreshes take 2 s: both jobs meet the expired token before either refresh is answered
+    # (a job that starts sending after a refresh takes the fresh token and never races)
+    r.world.faults.add(
+        {
+            "kind": "http.latency",
+            "params": {"ms": 2_000},
+            "match": {"fake": "x", "route": "oauth2.token"},
+        }
+    )
     return [_publish(r, "acme", "x", "first"), _publish(r, "acme", "x", "second")]
 
 

@@ -273,6 +273,25 @@ def test_concurrent_workers_of_one_account_redeem_its_refresh_token_once() -> No
     virtual(main)
 
 
+def test_a_lane_sends_the_token_of_now_not_the_copy_a_refresh_replaced_meanwhile() -> None:
+    async def main() -> None:
+        async with rig() as r:
+            p = r.platform
+            client = p.settings.clients[0]
+            acc = next(a for a in client.accounts if a.platform == "x")
+            stale = p.keyring.resolve(client.client_id, acc)  # a job's copy, before it waits
+            fresh = await p.keyring.refresh(stale)  # another job refreshed meanwhile
+            assert fresh.access_token != stale.access_token
+            r.world.tokens.expire_account(acc.account_id)  # … and then the old token aged out
+            r.world.tokens.access[fresh.access_token].expires_at = p.now() + 7200
+            _, used = await p.lane_for("x").send("GET", "/2/users/me", stale, _NoScope())
+            assert used.access_token == fresh.access_token
+            [me] = [j for j in r.world.journal.entries(fake="x") if j.route == "users.me"]
+            assert (me.status, me.token_gen, me.token_replaced_at) == (200, 1, None)
+
+    virtual(main)
+
+
 def test_refresh_race_redeems_the_same_refresh_token_twice_and_breaks_the_accounts_auth() -> None:
     async def main() -> None:
         async with rig(defects=["refresh_race"]) as r:

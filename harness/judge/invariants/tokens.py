@@ -11,7 +11,11 @@ from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence
 
-__all__ = ["no_needless_token_refresh", "tokens_refreshed_before_expiry"]
+__all__ = [
+    "no_needless_token_refresh",
+    "refused_tokens_not_resent",
+    "tokens_refreshed_before_expiry",
+]
 
 
 class RefreshParams(Params):
@@ -83,6 +87,66 @@ def no_needless_token_refresh(record: DrillRecord, p: RefreshParams) -> Findings
 
 def _started(j: JournalRow) -> float:
     return number(j.get("started"), number(j.get("t"), 0.0))
+
+
+@invariant()
+def refused_tokens_not_resent(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """A job does not send again a token that was refused once a refresh had replaced it.
+
+    Read from the fakes' journal, which tells which of an account's access tokens each request
+    carried (its generation, never the token) and whether a refresh had already replaced it when
+    the request arrived. Within one job (the trace id of its ``traceparent``), after a request
+    with token generation *g* was answered 401, a later request of the job with the same *g*
+    that arrived after a refresh had replaced *g* is a job resending a token it knew was refused
+    while a fresh one was there to take: the refresh lock's loser kept its stale copy (RB-04),
+    each such job takes a second 401 and an auth back-off for nothing, and the auth-failure count
+    grows although the refresh worked.
+    """
+    refused: dict[tuple[str, str], dict[int, tuple[float, str]]] = {}
+    out: list[Violation] = []
+    checked = 0
+    for i, j in enumerate(record.journal):
+        gen, trace = j.get("token_gen"), _trace(j.get("traceparent"))
+        account = j.get("account_id")
+        if gen is None or trace is None or account is None or j.get("fake") not in SOCIAL_FAKES:
+            continue
+        key = (trace, str(account))
+        seen = refused.get(key)
+        replaced = j.get("token_replaced_at")
+        if seen and int(gen) in seen and replaced is not None:
+            checked += 1
+            at, rid = seen[int(gen)]
+            if _started(j) >= at:
+                out.append(
+                    Violation(
+                        _started(j),
+                        ("request", "requests"),
+                        f"sent {record.handle(account)}'s token again after it was refused at "
+                        f"{format_offset(record.offset(at))} ({rid}), although the refresh "
+                        f"answered at {format_offset(record.offset(number(replaced)))} had "
+                        "replaced it",
+                        f"{j.get('request_id')} ({j.get('method')} {j.get('path')})",
+                        evidence("journal.jsonl", i),
+                    )
+                )
+        if j.get("status") == 401:
+            refused.setdefault(key, {}).setdefault(
+                int(gen), (number(j.get("t"), _started(j)), str(j.get("request_id")))
+            )
+    if not refused:
+        return NotApplicable("no job's request to a social platform was answered 401")
+    return Findings(
+        checked,
+        out,
+        f"no job resent a refused token a refresh had replaced ({checked} resends of a refused "
+        "token checked)",
+    )
+
+
+def _trace(traceparent: object) -> str | None:
+    """The trace id of a W3C ``traceparent`` (``00-<trace id>-<span>-<flags>``), or None."""
+    parts = str(traceparent).split("-") if traceparent else []
+    return parts[1] if len(parts) == 4 else None
 
 
 #: what a fault kind's name says when it makes a platform's tokens fail
