@@ -164,6 +164,9 @@ class Generator:
     #: failed is handed back by a later submit with the same key, and its audit must name the
     #: request that created it (the one the provider bills); dropped once the render is audited
     _submitted: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    #: (provider, video key) → renders of that key that ended ``failed``: a replay of the key
+    #: would hand back the failed render, so the next submit takes a key of its own
+    _renders_failed: dict[tuple[str, str], int] = field(default_factory=dict)
     #: the platform's clock (holds are kept in its time)
     now: Callable[[], float] = field(default=lambda: asyncio.get_running_loop().time())
     #: provider → when the hold its last 429 set ends (kept until a call after it is answered)
@@ -557,13 +560,19 @@ class Generator:
                 timeout=self.timeout,
                 submitted=self._submitted.setdefault((provider, key), {}),
             )
-            return await client.render(
-                prompt,
-                client_id=client_id,
-                duration_s=duration_s,
-                retry=retry,
-                idempotency_key=key,
-            )
+            failed = self._renders_failed.get((provider, key), 0)
+            try:
+                return await client.render(
+                    prompt,
+                    client_id=client_id,
+                    duration_s=duration_s,
+                    retry=retry,
+                    idempotency_key=key if not failed else f"{key}:{failed}",
+                )
+            except ProviderError as e:
+                if e.code == "render_failed":
+                    self._renders_failed[(provider, key)] = failed + 1
+                raise
 
         out, provider = await self._route(
             "video",
@@ -578,6 +587,7 @@ class Generator:
         await self._success(out, provider, "video.generate", client_id, ep, job_id, trace_id, usd)
         for p in CAPABILITIES["video"]:
             self._submitted.pop((p, key), None)
+            self._renders_failed.pop((p, key), None)
         return out  # type: ignore[no-any-return]
 
     def abandon_video(

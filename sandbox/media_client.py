@@ -104,6 +104,8 @@ class MediaClient:
             job = _json(self.name, poll)
             status = str(job.get("status", status))
         if status != "succeeded" and status != "completed":
+            # ended for good and never billed: nothing of it is left to claim
+            self.submitted.pop(render_id, None)
             err = job.get("error")
             msg = err.get("message") if isinstance(err, dict) else err
             raise ProviderError(

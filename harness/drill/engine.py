@@ -492,13 +492,21 @@ class DrillEngine(DrillState):
         )
         return True
 
-    async def _restart(self) -> dict[str, Any]:
+    async def _restart(self, crash: bool = False) -> dict[str, Any]:
         """Stop the in-process platform and start a new one on its storage (``platform.restart``):
-        what the storage holds comes back; what only lived in memory (tasks, caches) does not."""
+        what the storage holds comes back; what only lived in memory (tasks, caches) does not.
+
+        ``crash``: the process dies instead of stopping. The new one gets a copy of the storage
+        as it was at this instant (jobs still ``running``, no outcome written for work in
+        flight); the old process is then stopped into the discarded original, only so that none
+        of its tasks outlives the drill."""
         old = self.platform
         if self.opts.served or old is None or self._store is None:
             raise DrillError("platform.restart restarts the in-process platform only")
         before = dict(await old.client.controls())
+        if crash:
+            dead, self._store = self._store, memory_store()
+            dead.db.backup(self._store.db)
         await old.stop()
         self._restarts += 1
         settings, secrets = self._made
@@ -522,9 +530,15 @@ class DrillEngine(DrillState):
         self.ev(
             "platform.restarted",
             "operator",
-            "platform restarted on its storage: "
+            f"platform {'crashed and ' if crash else ''}restarted on its storage: "
             + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in restored.items()),
-            {"restart": self._restarts, "restored": restored, "before": before, "after": after},
+            {
+                "restart": self._restarts,
+                "crash": crash,
+                "restored": restored,
+                "before": before,
+                "after": after,
+            },
         )
         return restored
 

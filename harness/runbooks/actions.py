@@ -52,7 +52,7 @@ class ActionContext:
     #: capture named evidence into the drill's bundle
     snapshot: Callable[[list[str], str], Awaitable[None]] | None = None
     #: stop the platform and start it again on its storage; returns what it restored
-    restart: Callable[[], Awaitable[dict[str, Any]]] | None = None
+    restart: Callable[..., Awaitable[dict[str, Any]]] | None = None
 
 
 def action(name: str) -> Callable[[ActionFn], ActionFn]:
@@ -374,15 +374,18 @@ async def fault_heal(ctx: ActionContext, kind: str | None = None) -> dict[str, A
 
 
 @action("platform.restart")
-async def platform_restart(ctx: ActionContext) -> dict[str, Any]:
-    """Restart the platform mid-incident (a deploy, a crash): stopped, then started again on its
-    storage. What it held must still hold: kill switches, modes, pauses, caps, parked jobs."""
+async def platform_restart(ctx: ActionContext, crash: bool = False) -> dict[str, Any]:
+    """Restart the platform mid-incident: stopped, then started again on its storage. What it
+    held must still hold: kill switches, modes, pauses, caps, parked jobs. A deploy stops it
+    gracefully (its running jobs go back to the queue first); ``crash: true`` kills it: the new
+    process finds its storage as it was at that instant, the jobs it was running still stored
+    as running, and must take them up again."""
     if ctx.restart is None:
         raise DrillError(
             "platform.restart needs a platform the drill runs itself (in-process); a served "
             "platform is restarted by whoever runs it"
         )
-    return await ctx.restart()
+    return await ctx.restart(crash=crash)
 
 
 @action("canary.run")

@@ -1091,3 +1091,18 @@ def test_a_failed_lookup_of_the_jobs_own_trace_counts_as_a_retry_of_it():
     ]
     rec = record(retry_policy=WINDOWED, jobs=[tried("j-1", 1)], journal=slow)
     assert verdict("retries_within_policy", rec).verdict == "held"
+
+
+def test_an_attempt_a_restart_cut_short_is_not_counted_open_one_after_it_is():
+    # j-1's attempt was in flight when the platform restarted at T+20m: its job ran again and
+    # closed the new attempt; j-2's attempt after the restart was never closed
+    cut = {**aud(1, 1100, job="j-1", resource="r1"), "phase": "attempt", "outcome": None}
+    again = {**aud(2, 1250, job="j-1", resource="r1"), "phase": "attempt", "outcome": None}
+    done = {**aud(3, 1300, job="j-1", resource="r1"), "outcome": "failed"}
+    after = {**aud(4, 1400, job="j-2", resource="r2"), "phase": "attempt", "outcome": None}
+    rec = record(audit=[cut, again, done, after], timeline=_restarted({}, {}))
+    r = verdict("every_side_effect_audited", rec)
+    assert r.verdict == "violated" and r.count == 1
+    assert "job j-2" in r.detail and "job j-1" not in r.detail
+    without_restart = record(audit=[cut, again, done, after])
+    assert verdict("every_side_effect_audited", without_restart).count == 2

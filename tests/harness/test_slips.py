@@ -704,3 +704,42 @@ def test_a_dead_lettering_that_raises_is_caught_as_work_left_behind(monkeypatch,
     verdicts = judged("combo_rate_limit_token_expiry", tmp_path)
     assert "every_job_terminal_after_healing" not in verdicts
     assert verdicts["no_job_left_behind"] == "violated"
+
+
+def test_a_crash_restart_that_requeues_only_first_tries_is_caught_as_work_left_behind(
+    monkeypatch, tmp_path
+):
+    # bug 220's slip: a restart requeues only the running jobs that never failed before, and a
+    # crash (platform.restart with crash: true) stores its running jobs as running — the video
+    # generation caught on its retry stays "running" for ever
+    from sandbox import storage
+
+    def make(orig):
+        def load(self, jobs, audit, controls=None):
+            stranded = [r for r in self.jobs() if r.state == "running" and r.attempts]
+            out = orig(self, jobs, audit, controls)
+            for rec in stranded:
+                jobs.get(rec.id).state = "running"
+            return out
+
+        return load
+
+    wrap(monkeypatch, storage.SqliteStore, "load", make)
+    assert "every_job_terminal_after_healing" in violated("rb02_deploy_during_outage", tmp_path)
+
+
+def test_a_failed_render_replayed_under_its_key_is_caught_as_a_video_lost(monkeypatch, tmp_path):
+    # the platform submits every render of a video job under one Idempotency-Key: after a render
+    # ended "failed", the retry gets the same failed render back and burns its attempts
+    from sandbox import media_client
+
+    def make(orig):
+        async def render(self, prompt, **kw):
+            # "<episode>:<job>", without the ":<n>" a retry after a failed render adds
+            kw["idempotency_key"] = ":".join(str(kw["idempotency_key"]).split(":")[:2])
+            return await orig(self, prompt, **kw)
+
+        return render
+
+    wrap(monkeypatch, media_client.MediaClient, "render", make)
+    assert "every_job_terminal_after_healing" in violated("rb02_deploy_during_outage", tmp_path)

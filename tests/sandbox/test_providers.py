@@ -599,6 +599,26 @@ def test_a_video_job_that_gives_up_claims_the_render_the_provider_finishes_and_b
 STUCK_S = 3 * 3600.0
 
 
+def test_a_render_that_ended_failed_is_made_again_under_a_new_key_and_never_claimed() -> None:
+    # the media API replays an Idempotency-Key's render: the failed one, for ever. The retry
+    # asks for a new render under a key of its own, and the failed render (never billed) is
+    # nothing to claim
+    async def body(r: Any) -> None:
+        job = r.platform.submit(_gen("generate_video", duration_s=8))
+        await r.settle()
+        assert job.state == "succeeded", (job.state, job.last_error)
+        keys = [
+            e.idempotency_key
+            for e in r.world.journal.entries(fake="media")
+            if e.route == "renders.create"
+        ]
+        assert len(keys) == 2 and keys[1] == f"{keys[0]}:1"
+        assert r.audit(action="video.generate", outcome="needs_human_confirm") == []
+        assert len(r.ledger("video.generated")) == 1
+
+    _platform(body, faults=({"kind": "media.job_failed", "first_n": 1},))
+
+
 def test_a_tool_call_loop_job_fails_at_the_recursion_stop() -> None:
     async def body(r: Any) -> None:
         job = r.platform.submit(_gen(tools=["kb_search"]))

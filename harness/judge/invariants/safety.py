@@ -314,8 +314,14 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
     # … and every provider or tool call that ran closes an attempt: each such call is made afresh
     # (never resumed from an earlier run), and its attempt is what shows it in flight (spend
     # held against a budget, a call a kill switch meets); only a refusal before it is sent has none
+    # … except by a restart: the process that made an attempt still open when the platform was
+    # restarted cannot close it (its job runs again, with an attempt of its own)
+    restarts = sorted(ev.t for ev in record.timeline.of_kind("platform.restarted"))
     opened: dict[tuple[object, ...], list[int]] = {}
     for j, a in enumerate(record.audit):
+        while restarts and float(a.get("t") or 0.0) >= restarts[0]:
+            restarts.pop(0)
+            opened.clear()
         k: tuple[object, ...] = (a.get("job_id"), a.get("action"), a.get("platform"))
         if a.get("phase") == "attempt":
             opened.setdefault(k, []).append(j)
