@@ -33,7 +33,7 @@ from .base import (
     SideEffectScope,
 )
 
-__all__ = ["InstagramLane"]
+__all__ = ["HeldLocally", "InstagramLane"]
 
 #: Graph's throttles: 4 app, 17 user, 32 page, 613 custom, 80002 the Instagram account's own
 #: business-use-case limit (its calls in the last hour; ``x-business-use-case-usage`` counts them)
@@ -41,6 +41,11 @@ THROTTLE_CODES = frozenset({4, 17, 32, 613, 80002})
 DEFAULT_IMAGE = "https://cdn.vibedrill.test/img/placeholder.jpg"
 #: the newest messages of a thread the Messaging API lets an app read (older ones are gone)
 MESSAGES_READ = 20
+
+
+class HeldLocally(RateLimited):
+    """A request the lane did not send: the account's throttle still holds it (nothing reached
+    Instagram, so nothing was tried)."""
 
 
 class InstagramLane(ApiLane):
@@ -116,7 +121,7 @@ class InstagramLane(ApiLane):
         while True:
             held = self._held_for(cred)
             if held > 0 and kw.get("action") is None:
-                raise RateLimited(
+                raise HeldLocally(
                     f"instagram.rate_limited: {acc} held for {held:g}s more "
                     "(the regain time of an earlier throttle)",
                     held,
@@ -195,15 +200,31 @@ class InstagramLane(ApiLane):
     async def publish(
         self, cred: Credential, text: str, scope: SideEffectScope, *, media_url: str | None = None
     ) -> SendResult:
-        """Create a container (or reuse this job's), wait for FINISHED, then media_publish."""
-        uid = cred.account.platform_user_id
+        """Create a container (or reuse this job's), wait for FINISHED, then media_publish.
+
+        A throttle that holds the account — before the post starts, or one that began while its
+        container was made or polled (another job's answer crossed a usage tier) — defers the
+        post: the request it would send is not sent, so it waits the hold out without using an
+        attempt (a squeeze of many short holds must not dead-letter posts)."""
         held = self._held_for(cred)
         if held > 0:  # nothing sent yet: the post waits out the throttle without an attempt
-            raise Deferred(
-                f"instagram.rate_limited: {cred.account.account_id} held for {held:g}s more "
-                "(the regain time of an earlier throttle)",
-                run_at=self.d.now() + held,
-            )
+            raise self._deferred(cred, held)
+        try:
+            return await self._publish(cred, text, scope, media_url)
+        except HeldLocally as e:
+            raise self._deferred(cred, e.retry_after or self._held_for(cred)) from None
+
+    def _deferred(self, cred: Credential, held: float) -> Deferred:
+        return Deferred(
+            f"instagram.rate_limited: {cred.account.account_id} held for {held:g}s more "
+            "(the regain time of an earlier throttle)",
+            run_at=self.d.now() + held,
+        )
+
+    async def _publish(
+        self, cred: Credential, text: str, scope: SideEffectScope, media_url: str | None
+    ) -> SendResult:
+        uid = cred.account.platform_user_id
         container = scope.recall("ig_container")
         if not container:
             scope.check("post.create")

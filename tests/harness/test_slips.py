@@ -743,3 +743,19 @@ def test_a_failed_render_replayed_under_its_key_is_caught_as_a_video_lost(monkey
 
     wrap(monkeypatch, media_client.MediaClient, "render", make)
     assert "every_job_terminal_after_healing" in violated("rb02_deploy_during_outage", tmp_path)
+
+
+def test_a_post_that_spends_an_attempt_on_a_hold_it_never_sent_into_is_caught_as_lost(
+    monkeypatch, tmp_path
+):
+    # the lane's own throttle hold begins while a post's container is polled (another job's
+    # answer crossed a usage tier): counted as a failed attempt instead of deferred, a squeeze
+    # of short holds dead-letters posts — what the platform did before this was judged
+    async def publish(self, cred, text, scope, *, media_url=None):
+        held = self._held_for(cred)
+        if held > 0:
+            raise self._deferred(cred, held)
+        return await self._publish(cred, text, scope, media_url)
+
+    monkeypatch.setattr(InstagramLane, "publish", publish)
+    assert "every_job_terminal_after_healing" in violated("rb05_instagram_call_budget", tmp_path)
