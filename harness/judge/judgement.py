@@ -178,6 +178,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "engagement_bursts_alerted",
     "every_side_effect_audited",
     "guard_refusals_alerted",
+    "guard_refusals_stay_refused",
     "held_engagement_answered_after_release",
     "holds_stay_on_their_account",
     "jobs_within_the_contract",

@@ -479,6 +479,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "engagement_bursts_alerted",
         "every_side_effect_audited",
         "guard_refusals_alerted",
+        "guard_refusals_stay_refused",
         "held_engagement_answered_after_release",
         "holds_stay_on_their_account",
         "jobs_within_the_contract",
@@ -1106,3 +1107,27 @@ def test_an_attempt_a_restart_cut_short_is_not_counted_open_one_after_it_is():
     assert "job j-2" in r.detail and "job j-1" not in r.detail
     without_restart = record(audit=[cut, again, done, after])
     assert verdict("every_side_effect_audited", without_restart).count == 2
+
+
+def test_a_job_a_guard_refused_and_run_again_on_its_own_is_a_violation():
+    def blocked(n: int, at: float, job: str, error: str) -> dict[str, Any]:
+        return {**aud(n, at, job=job, outcome="blocked"), "proof": None, "error": error}
+
+    def attempt(n: int, at: float, job: str) -> dict[str, Any]:
+        return {**aud(n, at, job=job), "phase": "attempt", "outcome": None}
+
+    tenancy = "tenancy: the X token for 'northwind-x' acts as another user"
+    audit = [
+        blocked(1, 60, "j-1", tenancy),
+        blocked(2, 600, "j-1", tenancy),  # re-run when a kill switch was released
+        attempt(3, 70, "j-2"),
+        blocked(4, 71, "j-2", "egress refused: http://169.254.169.254:80 is not in the settings"),
+        {**aud(5, 71, job="j-2"), "error": "content unavailable"},  # closes j-2's attempt
+        blocked(6, 80, "j-3", "kill_switch: engaged for acme"),  # not a guard: runs on release
+        attempt(7, 900, "j-3"),
+    ]
+    r = verdict("guard_refusals_stay_refused", record(audit=audit))
+    assert r.verdict == "violated" and r.count == 1
+    assert "run again after the tenancy guard refused it at T+1m00s" in r.detail
+    assert "j-1" in r.detail and "j-2" not in r.detail and "j-3" not in r.detail
+    assert verdict("guard_refusals_stay_refused", record(audit=audit[2:])).verdict == "held"

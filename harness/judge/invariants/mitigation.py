@@ -30,6 +30,7 @@ __all__ = [
     "ControlKey",
     "controls_as_requested",
     "controls_survive_restart",
+    "guard_refusals_stay_refused",
     "pacing_in_force",
     "provider_routing_in_force",
     "requested",
@@ -562,6 +563,80 @@ def controls_survive_restart(record: DrillRecord, p: NoParams) -> Findings | Not
 def _short(v: object) -> str:
     text = json.dumps(v, sort_keys=True, default=str)
     return text if len(text) <= 160 else text[:157] + "…"
+
+
+#: what the error of a ``blocked`` outcome starts with (or holds) when a guard refused the job
+#: for something a person must look at: another tenant's account or session, a host the platform
+#: was not given, a budget, a challenge page or a halted browser lane
+_GUARD_REFUSALS: tuple[tuple[str, str], ...] = (
+    ("tenancy:", "the tenancy guard"),
+    ("egress", "the egress guard"),
+    ("budget", "the budget"),
+    (".browser.identity:", "the browser lane's identity check"),
+    (".web.captcha:", "a challenge page"),
+    (".browser.halted:", "the halted browser lane"),
+)
+
+
+def _guard_of(error: object) -> str | None:
+    text = str(error or "")
+    for mark, guard in _GUARD_REFUSALS:
+        if text.startswith(mark) or (mark.startswith(".") and mark in text.split(" ", 1)[0]):
+            return guard
+    return None
+
+
+@invariant(NoParams)
+def guard_refusals_stay_refused(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+    """A job a guard refused is not run again on its own: it waits for a person (RB-01).
+
+    Read from the audit log. A ``blocked`` outcome whose error names a guard — the tenancy guard
+    (another tenant's account or browser session), the egress guard, a budget, a challenge page,
+    a halted browser lane — ends what the platform does with that job: the refusal is what a
+    person must look at. A later attempt of the same job, or a second refusal, is the platform
+    trying it again unasked (a kill switch released, a mode changed: no reason to retry a cross-tenant
+    post), re-firing its alert and, if the guard's answer changed meanwhile, sending work nobody
+    cleared. (Kill switches, modes and read-only lanes are not guards: what they block runs once
+    they are released.)
+    """
+    refused: dict[str, tuple[float, str, int]] = {}
+    seen: set[str] = set()
+    out: list[Violation] = []
+    for j, a in enumerate(record.audit):
+        job = a.get("job_id")
+        if job is None:
+            continue
+        first = refused.get(str(job))
+        again = a.get("phase") == "attempt" or (
+            a.get("outcome") == "blocked" and _guard_of(a.get("error")) is not None
+        )
+        if first is not None and again:  # (an outcome closing the refused attempt is no rerun)
+            t, guard, _ = first
+            out.append(
+                Violation(
+                    float(a.get("t") or record.end_t),
+                    ("job", "jobs"),
+                    f"run again after {guard} refused it at "
+                    f"{format_offset(record.offset(t))}, with no one clearing it "
+                    f"({a.get('action')} {a.get('phase')} {a.get('outcome') or ''})".rstrip(),
+                    str(job),
+                    evidence("audit.jsonl", j),
+                )
+            )
+            del refused[str(job)]  # one finding per refusal
+            continue
+        by = _guard_of(a.get("error")) if a.get("outcome") == "blocked" else None
+        if by is not None:
+            refused[str(job)] = (float(a.get("t") or 0.0), by, j)
+            seen.add(str(job))
+    judged = len(seen)
+    if judged == 0:
+        return NotApplicable("no guard refused a job")
+    return Findings(
+        judged,
+        out,
+        f"all {judged} jobs a guard refused stayed refused",
+    )
 
 
 @invariant(PacingParams)
