@@ -176,6 +176,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "controls_survive_restart",
     "cooldowns_delay_answers_not_drop_them",
     "engagement_bursts_alerted",
+    "engagement_polls_braked",
     "every_side_effect_audited",
     "guard_refusals_alerted",
     "guard_refusals_stay_refused",

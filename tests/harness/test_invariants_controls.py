@@ -477,6 +477,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "controls_survive_restart",
         "cooldowns_delay_answers_not_drop_them",
         "engagement_bursts_alerted",
+        "engagement_polls_braked",
         "every_side_effect_audited",
         "guard_refusals_alerted",
         "guard_refusals_stay_refused",
@@ -1131,3 +1132,20 @@ def test_a_job_a_guard_refused_and_run_again_on_its_own_is_a_violation():
     assert "run again after the tenancy guard refused it at T+1m00s" in r.detail
     assert "j-1" in r.detail and "j-2" not in r.detail and "j-3" not in r.detail
     assert verdict("guard_refusals_stay_refused", record(audit=audit[2:])).verdict == "held"
+
+
+def test_a_poll_that_starts_more_engagement_jobs_than_the_brake_is_a_violation():
+    def job(n: int, at: float, kind: str) -> dict[str, Any]:
+        return {"id": f"j-{n}", "kind": kind, "state": "succeeded", "created_at": T0 + at}
+
+    polls = [job(i, at, "engagement_poll") for i, at in enumerate((0, 30, 60))]
+    replies = [job(100 + i, 30, "reply" if i % 2 else "dm") for i in range(5)]  # the 2nd poll
+    replies += [job(200 + i, 1, "like") for i in range(3)]  # the 1st poll
+    replies += [job(300, 45, "publish")]  # not engagement work
+    rec = record(jobs=polls + replies)
+    r = evaluate({"name": "engagement_polls_braked", "params": {"max_replies_per_poll": 4}}, rec)
+    assert r.verdict == "violated" and r.count == 1
+    assert "started 5 engagement jobs (brake 4)" in r.detail and "T+30s" in r.detail
+    braked = {"name": "engagement_polls_braked", "params": {"max_replies_per_poll": 5}}
+    assert evaluate(braked, rec).verdict == "held"
+    assert evaluate("engagement_polls_braked", record(jobs=replies)).verdict == "not_applicable"

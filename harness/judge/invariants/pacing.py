@@ -27,6 +27,7 @@ __all__ = [
     "budgets_used_in_full",
     "daily_caps_used_in_full",
     "engagement_loops_bounded",
+    "engagement_polls_braked",
     "rate_within_platform_limits",
     "spend_within_budget",
 ]
@@ -441,6 +442,64 @@ def daily_caps_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApp
         len(waits),
         out,
         f"every one of {len(waits)} daily caps that made work wait was used in full first",
+    )
+
+
+class PollBrakeParams(Params):
+    """Parameters of ``engagement_polls_braked``."""
+
+    max_replies_per_poll: int = Field(
+        200,
+        ge=1,
+        description="replies (and DMs, likes) one engagement poll may start across every client "
+        "and account of the agency: the brake on bursts (the reference platform's)",
+    )
+
+
+#: the job kinds an engagement poll submits
+_ENGAGEMENT_KINDS = frozenset({"reply", "dm", "like"})
+
+
+@invariant(PollBrakeParams)
+def engagement_polls_braked(record: DrillRecord, p: PollBrakeParams) -> Findings | NotApplicable:
+    """One engagement poll starts at most ``max_replies_per_poll`` replies, across the agency.
+
+    Read from the platform's jobs: each engagement job (a reply, a DM, a like) belongs to the
+    poll whose run it was created in — between that ``engagement_poll`` job's creation and the
+    next one's, since a poll is submitted only when the last has ended. The brake bounds what a
+    flood of keyword comments or DMs, or a duplicate-delivery storm, turns into at once, across
+    every tenant together: a brake counted per client lets three clients' floods through as
+    three times the burst (RB-10), which paging only notices afterwards.
+    """
+    polls = sorted(
+        number(j.get("created_at")) for j in record.jobs if j.get("kind") == "engagement_poll"
+    )
+    if not polls:
+        return NotApplicable("the platform ran no engagement poll")
+    started: dict[int, list[str]] = {}
+    for j in record.jobs:
+        if j.get("kind") not in _ENGAGEMENT_KINDS or j.get("created_at") is None:
+            continue
+        i = bisect_right(polls, number(j.get("created_at"))) - 1
+        if i >= 0:
+            started.setdefault(i, []).append(str(j.get("id")))
+    out = [
+        Violation(
+            polls[i],
+            ("poll", "polls"),
+            f"started {len(ids)} engagement jobs (brake {p.max_replies_per_poll})",
+            f"the poll of {format_offset(record.offset(polls[i]))}",
+            None,
+        )
+        for i, ids in sorted(started.items())
+        if len(ids) > p.max_replies_per_poll
+    ]
+    most = max((len(v) for v in started.values()), default=0)
+    return Findings(
+        len(polls),
+        out,
+        f"none of {len(polls)} engagement polls started more than {p.max_replies_per_poll} "
+        f"engagement jobs (at most {most})",
     )
 
 
