@@ -302,21 +302,67 @@ async def budget_set(
 async def jobs_mark_needs_human_confirm(
     ctx: ActionContext, platform: str | None = None, kind: str = "publish"
 ) -> dict[str, Any]:
-    """Mark the platform's unconfirmed jobs of ``kind`` as needing a human's confirmation."""
+    """Mark the platform's unconfirmed jobs of ``kind`` as needing a human's confirmation.
+
+    As a person selecting "every unconfirmed post on X" does, the first request names the
+    running ones too. A running job cannot be marked: the platform refuses the request (409),
+    and a refused request must change nothing — the step checks that none of the jobs it named
+    was marked by it (else the step fails, naming them: the operator was told no while part of
+    the batch was parked), then asks again for the jobs that are not running.
+    """
     pending = {"queued", "scheduled", "retry_wait", "awaiting_approval"}
-    jobs = [
+    mine = [
         j
         for j in await ctx.platform.jobs()
-        if j.spec.kind == kind
-        and (platform is None or j.spec.platform == platform)
-        and j.state in pending
+        if j.spec.kind == kind and (platform is None or j.spec.platform == platform)
     ]
+    jobs = [j for j in mine if j.state in pending]
+    running = [j for j in mine if j.state == "running"]
     if not jobs:
         return {"marked": 0}
-    done = await ctx.platform.mark_needs_human_confirm(
-        [j.id for j in jobs], actor=ctx.actor, reason=ctx.reason
-    )
-    return {"marked": len(done)}
+    ids = [j.id for j in jobs]
+    if running:
+        # newest first, as a console lists them
+        named = [j.id for j in reversed(mine) if j.state in pending or j.state == "running"]
+        try:
+            done = await ctx.platform.mark_needs_human_confirm(
+                named, actor=ctx.actor, reason=ctx.reason
+            )
+            return {"marked": len(done), "running_named": len(running)}
+        except Exception as e:  # the refusal a running job earns (409), checked below
+            if not _refused_for_state(e):
+                raise
+        marked = [
+            j.id
+            for j in await ctx.platform.jobs()
+            if j.id in set(named)
+            and j.state == "needs_human_confirm"
+            and str(j.last_error or "").startswith(f"marked by {ctx.actor}")
+        ]
+        if marked:
+            raise DrillError(
+                f"the platform refused marking {len(named)} jobs (one was running) but marked "
+                f"{len(marked)} of them anyway ({', '.join(marked[:5])}): a refused request "
+                "must change nothing"
+            )
+    for attempt in range(3):  # a job that started running meanwhile refuses the batch: again
+        try:
+            done = await ctx.platform.mark_needs_human_confirm(
+                ids, actor=ctx.actor, reason=ctx.reason
+            )
+            return {"marked": len(done), "running_left": len(running)}
+        except Exception as e:
+            if not _refused_for_state(e) or attempt == 2:
+                raise
+        ids = [j.id for j in await ctx.platform.jobs() if j.id in set(ids) and j.state in pending]
+        if not ids:
+            break
+    return {"marked": 0, "running_left": len(running)}
+
+
+def _refused_for_state(e: Exception) -> bool:
+    """Whether ``e`` is the platform refusing an operation for a job's state (HTTP 409)."""
+    return getattr(e, "status", None) == 409 or type(e).__name__ == "JobStateError"
 
 
 @action("jobs.approve")

@@ -136,3 +136,66 @@ def test_a_step_naming_the_platform_runs_once_per_affected_platform() -> None:
     ]
     glob = runbooks()["RB-01"].immediate[0]
     assert expand_step(glob, ("x",), ("acme",)) == [{}]
+
+
+class _Jobs:
+    """A platform with queued and running jobs whose batch marking may be all-or-nothing (the
+    contract) or partial (a refused batch that marked the jobs listed before a running one)."""
+
+    def __init__(self, partial: bool) -> None:
+        self.states = dict(
+            zip(("j-0", "j-1", "j-2", "j-3"), ("running", "queued") * 2, strict=True)
+        )
+        self.errors: dict[str, str | None] = {}
+        self.partial = partial
+        self.asked: list[list[str]] = []
+
+    async def jobs(self, state: str | None = None) -> list[Any]:
+        from sandbox.contract import Job, JobSpec
+
+        spec = JobSpec(kind="publish", client_id="acme", platform="x", payload={"text": "t"})
+        return [
+            Job(
+                id=i,
+                spec=spec,
+                state=st,  # type: ignore[arg-type]
+                created_at=float(n),
+                updated_at=float(n),
+                last_error=self.errors.get(i),
+            )
+            for n, (i, st) in enumerate(self.states.items())
+        ]
+
+    async def mark_needs_human_confirm(
+        self, job_ids: list[str], *, actor: str, reason: str
+    ) -> list[Any]:
+        from sandbox.client import JobStateError
+
+        self.asked.append(list(job_ids))
+
+        def mark(i: str) -> None:
+            self.states[i], self.errors[i] = "needs_human_confirm", f"marked by {actor}: {reason}"
+
+        for i in job_ids:
+            if self.states[i] == "running":
+                raise JobStateError(i, "running", "mark_needs_human_confirm", ("queued",))
+            if self.partial:
+                mark(i)
+        for i in job_ids:
+            mark(i)
+        return [j for j in await self.jobs() if j.id in job_ids]
+
+
+async def test_marking_asks_for_running_jobs_too_and_then_only_for_the_others() -> None:
+    fp = _Jobs(partial=False)
+    out = await run_action("jobs.mark_needs_human_confirm", ActionContext(fp), platform="x")  # type: ignore[arg-type]
+    # newest first, as a console lists them; refused for the running ones, then asked again
+    assert fp.asked == [["j-3", "j-2", "j-1", "j-0"], ["j-1", "j-3"]]
+    assert out == {"marked": 2, "running_left": 2}
+    assert list(fp.states.values()) == ["running", "needs_human_confirm"] * 2
+
+
+async def test_a_refused_batch_that_marked_jobs_anyway_fails_the_step_naming_them() -> None:
+    fp = _Jobs(partial=True)
+    with pytest.raises(Exception, match=r"marked 1 of them anyway \(j-3\): a refused request"):
+        await run_action("jobs.mark_needs_human_confirm", ActionContext(fp), platform="x")  # type: ignore[arg-type]
