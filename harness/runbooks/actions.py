@@ -81,9 +81,13 @@ def check_step(name: str, params: dict[str, Any]) -> str | None:
     if name not in ACTIONS:
         return f"{name!r} is not a runbook action{did_you_mean(name, ACTIONS)}; valid: {', '.join(sorted(ACTIONS))}"
     allowed = params_of(name)
-    for key in params:
+    sig = inspect.signature(ACTIONS[name]).parameters
+    for key, value in params.items():
         if key not in allowed:
             return f"{name} takes no parameter {key!r}{did_you_mean(key, allowed)}; valid: {', '.join(allowed)}"
+        # a switch must be one (a quoted "no" is truthy: it would crash the platform, say)
+        if sig[key].annotation in ("bool", bool) and not isinstance(value, bool):
+            return f"{name}: {key} must be true or false, not {value!r}"
     return None
 
 

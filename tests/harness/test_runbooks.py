@@ -199,3 +199,11 @@ async def test_a_refused_batch_that_marked_jobs_anyway_fails_the_step_naming_the
     fp = _Jobs(partial=True)
     with pytest.raises(Exception, match=r"marked 1 of them anyway \(j-3\): a refused request"):
         await run_action("jobs.mark_needs_human_confirm", ActionContext(fp), platform="x")  # type: ignore[arg-type]
+
+
+def test_a_switch_parameter_that_is_not_true_or_false_is_refused_naming_the_value() -> None:
+    assert check_step("platform.restart", {"crash": True}) is None
+    assert (
+        check_step("platform.restart", {"crash": "no"})
+        == "platform.restart: crash must be true or false, not 'no'"
+    )
