@@ -63,6 +63,49 @@ def _path_of(request: Request) -> str:
     return request.url.path
 
 
+#: longest error code kept in the journal (a code, never a message)
+_ERROR_CODE_MAX = 64
+
+
+def error_code(body: bytes) -> str | None:
+    """The error code of an error answer's JSON body, in the shapes the fakes' APIs use.
+
+    Graph ``{"error": {"code", "error_subcode"}}`` → ``"100/33"``; OpenAI and Anthropic
+    ``{"error": {"type" | "code"}}``; OAuth ``{"error": "invalid_grant"}``; LinkedIn
+    ``{"code"}`` or ``{"serviceErrorCode"}``; a problem ``{"type": ".../invalid-request"}``;
+    v1.1 ``{"errors": [{"code": 34}]}``. None when the body says nothing of the kind.
+    """
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    code: Any = None
+    err = doc.get("error")
+    if isinstance(err, dict):
+        if "error_subcode" in err or isinstance(err.get("code"), int):
+            sub = err.get("error_subcode")
+            code = f"{err.get('code')}/{sub}" if sub is not None else err.get("code")
+        else:
+            code = err.get("code") or err.get("type")
+    elif isinstance(err, str):
+        code = err
+    elif isinstance(doc.get("code"), str) and doc["code"]:
+        code = doc["code"]
+    elif doc.get("serviceErrorCode"):
+        code = doc["serviceErrorCode"]
+    elif isinstance(doc.get("type"), str) and doc["type"] not in ("about:blank", "error"):
+        code = doc["type"].rstrip("/").rsplit("/", 1)[-1]
+    elif isinstance(doc.get("errors"), list) and doc["errors"]:
+        first = doc["errors"][0]
+        if isinstance(first, dict):
+            code = first.get("code")
+    if code is None or isinstance(code, bool) or not isinstance(code, (str, int)):
+        return None
+    return sys.intern(str(code)[:_ERROR_CODE_MAX])
+
+
 def _header_map(request: Request) -> dict[bytes, bytes]:
     """The request's headers by raw name, first value of each (what ``request.headers.get``
     answers), so a handful of lookups do not each scan the header list."""
@@ -290,8 +333,11 @@ class FakeService:
         request_id_header: str | None = None,
         error_body: ErrorBody | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        error_code_of: Callable[[bytes], str | None] = error_code,
     ) -> None:
         self.world = world
+        #: the journal's ``error`` of an error answer's body (see :func:`error_code`)
+        self.error_code_of = error_code_of
         self.error_body = error_body or self._default_error
         self.max_body_bytes = max_body_bytes
         #: route names whose request bodies must be JSON (a declared other type gets 415)
@@ -365,7 +411,7 @@ class FakeService:
         else:
             msg = f"No route {request.method} {request.url.path} on this API"
         resp = self.error_body(status, msg, request)
-        self._journal(call, resp.status_code)
+        self._journal(call, resp.status_code, error=self._error_of(resp))
         self._finish(call, resp)
         return resp
 
@@ -411,7 +457,10 @@ class FakeService:
             else:
                 resp = await self._process(call, headers, handler)
         finally:
-            self._journal(call, resp.status_code if resp is not None else 0, headers)
+            if resp is None:
+                self._journal(call, 0, headers)
+            else:
+                self._journal(call, resp.status_code, headers, self._error_of(resp))
         self._finish(call, resp)
         return resp
 
@@ -433,7 +482,20 @@ class FakeService:
                 resp = DroppedResponse(body[: max(1, len(body) // 2)], resp.status_code)
         return resp
 
-    def _journal(self, call: Call, status: int, headers: dict[bytes, bytes] | None = None) -> None:
+    def _error_of(self, resp: Response) -> str | None:
+        """The error code of an error answer (None for a success or a body without one)."""
+        if resp.status_code < 400:
+            return None
+        body = getattr(resp, "body", None)
+        return self.error_code_of(bytes(body)) if body else None
+
+    def _journal(
+        self,
+        call: Call,
+        status: int,
+        headers: dict[bytes, bytes] | None = None,
+        error: str | None = None,
+    ) -> None:
         w, request = self.world, call.request
         h = _header_map(request) if headers is None else headers
         rc = _get(h, b"x-stainless-retry-count")
@@ -455,6 +517,7 @@ class FakeService:
             traceparent=_get(h, b"traceparent"),
             token_gen=call.token[0],
             token_replaced_at=call.token[1],
+            error=error,
         )
 
     def _finish(self, call: Call, resp: Response) -> None:

@@ -38,6 +38,11 @@ class JournalEntry(NamedTuple):
     #: when a refresh had replaced that token with a newer one, as of the request's arrival
     #: (None: it was the account's newest)
     token_replaced_at: float | None = None
+    #: the API's own code of an error answer (status >= 400), as its wire spells it: X's problem
+    #: type (``invalid-request``) or a short name of its 403 (``duplicate``), Graph's
+    #: ``code/subcode`` (``100/33``), LinkedIn's ``code`` or ``serviceErrorCode``, an OAuth
+    #: ``error``, a provider's error type. Never the message (it may echo what was sent).
+    error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as a JSON-ready dict."""

@@ -44,11 +44,11 @@ async def token(x: XCore, call: Call) -> Response:
     if fired is not None:
         return wire.oauth_error(
             getattr(fired.params, "error", "invalid_request"),
-            "Value passed for the token was invalid.",
+            wire.INVALID_TOKEN,
         )
     got = w.tokens.redeem(rt, x.opts.access_ttl_s, "x")
     if got is None:
-        return wire.oauth_error("invalid_request", "Value passed for the token was invalid.")
+        return wire.oauth_error("invalid_request", wire.INVALID_TOKEN)
     account_id, access, refresh = got
     scopes = w.roster.account(account_id).credential.scopes
     out: dict[str, Any] = {

@@ -19,7 +19,13 @@ def create(world: World, options: XOptions | None = None, **overrides: Any) -> F
     """Build the X fake on ``world``; ``overrides`` replace fields of ``options`` (see XOptions)."""
     opts = (options or XOptions()).with_(**overrides) if overrides else (options or XOptions())
     x = XCore(world, opts)
-    svc = FakeService(world, "x", outage_body=wire.outage, error_body=wire.route_error)
+    svc = FakeService(
+        world,
+        "x",
+        outage_body=wire.outage,
+        error_body=wire.route_error,
+        error_code_of=wire.error_code,
+    )
 
     def add(path: str, name: str, method: str, handler: Any, scope: str | None = None) -> None:
         svc.route(path, name, [method], json_body=method == "POST")(

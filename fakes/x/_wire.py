@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import json
 import math
 import time
 from http import HTTPStatus
@@ -13,12 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..core.http import Call, json_response
+from ..core.http import error_code as core_error_code
 
 __all__ = [
     "DUPLICATE_DETAIL",
     "PROBLEMS",
     "SPAM_DETAIL",
     "epoch_s",
+    "error_code",
     "invalid_request",
     "iso",
     "next_month",
@@ -39,6 +42,8 @@ SPAM_DETAIL = (
     "malicious activity, we can't complete this action right now. Please try again later."
 )
 NOT_PERMITTED = "You are not permitted to perform this action."
+#: the token endpoint's description of a refresh token it does not take (revoked, redeemed)
+INVALID_TOKEN = "Value passed for the token was invalid."
 REPLY_NOT_VISIBLE = "You attempted to reply to a Tweet that is deleted or not visible to you."
 #: X's epoch for snowflake ids (2010-11-04T01:42:54.657Z), in milliseconds
 TWEPOCH_MS = 1_288_834_974_657
@@ -109,6 +114,36 @@ def not_found(value: str, parameter: str = "ids", resource_type: str = "tweet") 
         "resource_id": value,
         "type": f"{PROBLEMS}/resource-not-found",
     }
+
+
+#: the journal's short name of each 403 X answers (its body names the refusal by its detail)
+_FORBIDDEN = {
+    DUPLICATE_DETAIL: "duplicate",
+    SPAM_DETAIL: "spam",
+    NOT_PERMITTED: "not-permitted",
+    REPLY_NOT_VISIBLE: "reply-not-visible",
+}
+
+
+def error_code(body: bytes) -> str | None:
+    """The journal's error code of an X error answer: a 403's refusal by name (``duplicate``,
+    ``spam``, ``not-permitted``, ``reply-not-visible``, else ``forbidden``), else the problem
+    type, v1.1 code or OAuth error as :func:`fakes.core.http.error_code` reads them."""
+    code = core_error_code(body)
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return code
+    if not isinstance(doc, dict):
+        return code
+    if code == "invalid_request" and doc.get("error_description") == INVALID_TOKEN:
+        # the token endpoint's answer to a refresh token it no longer takes (revoked, redeemed)
+        return "invalid_request:token"
+    if code is not None:
+        return code
+    if doc.get("status") == 403:
+        return _FORBIDDEN.get(str(doc.get("detail")), "forbidden")
+    return None
 
 
 def oauth_error(error: str, description: str, status: int = 400) -> Response:

@@ -87,6 +87,8 @@ class JournalRow(TypedDict, total=False):
     token_gen: int | None
     #: when a refresh had replaced that token, as of the request's arrival (None: the newest)
     token_replaced_at: float | None
+    #: the API's error code of an error answer (``invalid-request``, ``100/33``, ``duplicate``)
+    error: str | None
 
 
 class AuditRow(TypedDict, total=False):

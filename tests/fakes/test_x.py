@@ -152,6 +152,18 @@ async def test_identical_text_from_the_same_account_is_refused_as_a_duplicate(en
     assert len(env.world.ledger.entries(action="post.created")) == 3
 
 
+async def test_the_journal_keeps_the_code_of_an_error_answer_and_never_its_message(
+    env: Env,
+) -> None:
+    assert (await env.post("said once")).status_code == 201
+    assert (await env.post("said once")).status_code == 403
+    bad = await env.client.get(f"{API}/2/tweets", params={"ids": ""}, headers=env.h())
+    assert bad.status_code == 400
+    rows = env.world.journal.entries(fake="x")[-3:]
+    assert [r.error for r in rows] == [None, "duplicate", "invalid-request"]
+    assert all("said once" not in str(r.to_json()) for r in rows)
+
+
 # --- rate limits ------------------------------------------------------------------------------
 
 

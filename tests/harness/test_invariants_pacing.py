@@ -69,6 +69,21 @@ def test_a_request_of_the_same_virtual_instant_as_a_429_is_judged_by_the_audits_
     assert judge("rate_within_platform_limits", rec).verdict == "violated"
 
 
+def test_a_request_sent_while_a_slow_throttled_request_was_being_answered_is_in_flight():
+    # the throttled request arrived at T+100s and was answered a second later (latency): a
+    # request of the account that arrived in that second could not have seen the throttle
+    def run(second_at: float) -> str:
+        throttled = {**jr(1, 101, 429, "f1"), "started": T0 + 100}
+        later = {**jr(2, second_at), "started": T0 + second_at}
+        return judge(
+            "rate_within_platform_limits", record(journal=[throttled, later], fault_rules=RULES)
+        ).verdict
+
+    assert run(100.5) == "held"
+    assert run(101.0) == "held"  # at the very instant the answer came back
+    assert run(101.5) == "violated"  # after the answer was in: early
+
+
 def test_a_request_throttled_for_an_accounts_own_hourly_limit_is_a_violation():
     # an instagram.rate_limited rule with calls_per_hour: the usage headers counted up to it,
     # so each request the fake throttles for it (code 80002) is the platform's own doing

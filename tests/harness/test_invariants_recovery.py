@@ -371,6 +371,34 @@ def test_an_error_no_handler_expected_is_a_violation_even_when_the_job_went_on()
     )
 
 
+def test_a_recursion_stop_at_a_round_its_episode_never_reached_is_a_violation():
+    # the stop claims round 9 of ep-2, whose only model call was one: the rounds were counted
+    # somewhere else (all of the client's episodes together)
+    def call(n: int, at: float, episode: str) -> dict[str, Any]:
+        a = aud(n, at, job=f"j-{n}", proof={})
+        a.update(
+            action="llm.complete", phase="attempt", outcome=None, detail={"episode_id": episode}
+        )
+        return a
+
+    stop = (
+        "recursion_stop: episode 'ep-2' reached tool-call round 9, above the cap of 8; the model "
+        "keeps asking for tools (recursion stop)"
+    )
+    calls = [call(n, 60 + n, "ep-1") for n in range(1, 10)] + [call(10, 200, "ep-2")]
+    rec = record(jobs=[job("j-10", "failed", 600, last_error=stop)], audit=calls)
+    r = judge("no_unexpected_errors", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 job stopped episode 'ep-2' at tool-call round 9 after only 1 model calls of that "
+        "episode: ids j-10"
+    )
+    # the same stop after nine model calls of its own episode is the cap at work
+    looped = [call(n, 60 + n, "ep-2") for n in range(1, 10)]
+    rec = record(jobs=[job("j-10", "failed", 600, last_error=stop)], audit=looped)
+    assert judge("no_unexpected_errors", rec).verdict == "held"
+
+
 def test_expected_errors_hold_and_no_error_is_not_applicable():
     rec = record(jobs=[job("j-1", "failed", 600, last_error="x.rate_limited: 429 Too Many")])
     assert judge("no_unexpected_errors", rec).verdict == "held"
@@ -406,8 +434,8 @@ def test_a_burst_of_failing_publishes_without_its_alert_is_a_violation():
     r = judge("publish_failures_alerted", rec)
     assert r.verdict == "violated"
     assert r.detail == (
-        "1 publish failure burst on x without an alert matching 'publish_error*' within 2m (5 of "
-        "6 publishes failed within 10m; 0 such alerts in the whole drill): ids T+16m00s"
+        "1 publish failure burst on x without an alert matching 'publish_error*' within 2m (4 of "
+        "5 publishes failed within 8m; 0 such alerts in the whole drill): ids T+15m00s"
     )
     rec2 = record(audit=audit, alerts=[alert(1, 1000, "x")])
     assert judge("publish_failures_alerted", rec2).verdict == "held"
@@ -416,6 +444,29 @@ def test_a_burst_of_failing_publishes_without_its_alert_is_a_violation():
     assert judge("publish_failures_alerted", record(audit=audit, alerts=[unnamed])).verdict == (
         "violated"
     )
+
+
+def test_three_of_five_publishes_failing_on_a_quiet_platform_must_page_before_a_fifth_fails():
+    # LinkedIn posts five times in eight minutes and three fail: an alert that waits for five
+    # failures (it came at T+25m, with the fifth) is late
+    audit = [
+        publish(1, 600, "success", "linkedin"),
+        publish(2, 700, "failed", "linkedin"),
+        publish(3, 800, "success", "linkedin"),
+        publish(4, 900, "failed", "linkedin"),
+        publish(5, 1000, "failed", "linkedin"),
+        publish(6, 1300, "failed", "linkedin"),
+        publish(7, 1500, "failed", "linkedin"),
+    ]
+    late = record(audit=audit, alerts=[alert(1, 1500, "linkedin")])
+    r = judge("publish_failures_alerted", late)
+    assert r.verdict == "violated"
+    assert "(3 of 5 publishes failed within 8m" in r.detail
+    on_time = record(audit=audit, alerts=[alert(1, 1030, "linkedin")])
+    assert judge("publish_failures_alerted", on_time).verdict == "held"
+    # two failures of four publishes are too few to judge
+    few = record(audit=audit[:4])
+    assert judge("publish_failures_alerted", few).verdict == "not_applicable"
 
 
 def test_failures_that_are_few_or_a_small_share_are_not_applicable():
@@ -844,6 +895,53 @@ def test_a_negative_queue_gauge_or_an_age_no_waiting_job_explains_is_a_violation
         == "held"
     )
     assert judge("queue_metrics_truthful", record(jobs=[done])).verdict == "not_applicable"
+
+
+def test_a_label_free_total_that_is_not_the_sum_or_the_largest_of_its_classes_is_a_violation():
+    waiting = job_row("j-1", "succeeded", created=0, updated=2000)
+    other = {**job_row("j-2", "succeeded", created=0, updated=2000), "kind": "generate_text"}
+
+    def read(depth: float, age: float) -> Any:
+        values = {
+            'queue_depth{job_class="publish"}': 3.0,
+            'queue_depth{job_class="generation"}': 2.0,
+            'queue_oldest_age_s{job_class="publish"}': 600.0,
+            'queue_oldest_age_s{job_class="generation"}': 300.0,
+            "queue_depth": depth,
+            "queue_oldest_age_s": age,
+        }
+        rec = record(jobs=[waiting, other], metrics_samples=[(T0 + 900, values)])
+        return judge("queue_metrics_truthful", rec)
+
+    assert read(5.0, 600.0).verdict == "held"
+    summed = read(5.0, 900.0)
+    assert summed.verdict == "violated"
+    assert summed.detail == (
+        "1 gauge read 900 at T+15m00s, though the largest of its job classes' readings then was "
+        "600: ids queue_oldest_age_s"
+    )
+    assert "the sum of its job classes' readings then was 5" in read(3.0, 600.0).detail
+
+
+# --- queue_backlog_alerted ---------------------------------------------------------------------
+
+
+def test_a_backlog_the_gauge_shows_without_its_alert_is_a_violation():
+    samples = [(T0 + 600, {"queue_depth": 120.0}), (T0 + 900, {"queue_depth": 640.0})]
+    late = {"seq": 1, "t": T0 + 1200, "name": "queue_backlog", "severity": "ticket", "labels": {}}
+    r = judge("queue_backlog_alerted", record(metrics_samples=samples, alerts=[late]))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 backlog of 500 or more jobs waiting without an alert matching 'queue_backlog*' within "
+        "2m (1 such alerts in the whole drill): ids T+15m00s"
+    )
+    on_time = {**late, "t": T0 + 960}
+    assert judge(
+        "queue_backlog_alerted", record(metrics_samples=samples, alerts=[on_time])
+    ).verdict == ("held")
+    assert judge("queue_backlog_alerted", record(metrics_samples=samples[:1])).verdict == (
+        "not_applicable"
+    )
 
 
 def test_an_oldest_age_counted_from_before_a_jobs_last_run_is_a_violation():

@@ -1,6 +1,6 @@
 """Invariants: positive claims about a drill, each a pure function of the drill record."""
 
-from . import controls, holds, mitigation, pacing, recovery, safety, tokens
+from . import controls, holds, mitigation, pacing, recovery, requests, safety, tokens
 from ._base import (
     REGISTRY,
     Findings,
@@ -39,6 +39,7 @@ __all__ = [
     "mitigation",
     "pacing",
     "recovery",
+    "requests",
     "safety",
     "sentence",
     "tokens",

@@ -129,6 +129,10 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
         in_flight = until is not None and (
             (in_flight_s > 0 and t <= until[0] + in_flight_s)
             or (t == until[0] and key in cause and concurrent(j, cause[key]))
+            # sent while the throttled request was still being answered (a slow API: an answer
+            # takes a second), up to the instant its answer came back: the platform could not
+            # have read it yet (an instant answer is the audit's order to settle, above)
+            or (key in cause and arrival(cause[key]) < t <= number(cause[key].get("t"), t))
         )
         if until is not None and t < until[1] - tolerance_s and not in_flight:
             phrase = (

@@ -37,6 +37,7 @@ __all__ = [
     "no_unexpected_errors",
     "no_unverified_publish_reported_live",
     "publish_failures_alerted",
+    "queue_backlog_alerted",
     "queue_freshness_restored",
     "requests_traced_to_their_jobs",
     "retries_within_policy",
@@ -507,6 +508,32 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
                 continue
             told.add((name, cls))
             out.append(Violation(t, ("gauge", "gauges"), phrase, key, "evidence/metrics.csv"))
+        # the label-free totals are what a dashboard's headline (and queue_freshness_restored)
+        # reads: the depth of all classes together, the age of the oldest of them
+        for name, combine in (("queue_depth", sum), ("queue_oldest_age_s", max)):
+            total = values.get(name)
+            parts = [
+                v
+                for k, v in values.items()
+                if (m := _QUEUE_GAUGE.match(k)) is not None and m["name"] == name
+            ]
+            if total is None or not parts or (name, "") in told:
+                continue
+            checked += 1
+            want = combine(parts)
+            if abs(total - want) > 1.0:
+                how = "sum" if combine is sum else "largest"
+                told.add((name, ""))
+                out.append(
+                    Violation(
+                        t,
+                        ("gauge", "gauges"),
+                        f"read {total:g} at {format_offset(record.offset(t))}, though the "
+                        f"{how} of its job classes' readings then was {want:g}",
+                        name,
+                        "evidence/metrics.csv",
+                    )
+                )
     if checked == 0:
         return NotApplicable(
             "the platform exports no queue_depth or queue_oldest_age_s per job class"
@@ -853,7 +880,9 @@ def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplic
     platform the drill surfaced, even when a retry went on to succeed or the job then stopped for
     another reason. Judged on every job's last error and every audit event's error. A stop
     that contradicts itself is one too: a tool-call recursion stop at a round within its cap
-    (``reached tool-call round 8, above the cap of 8``) stopped work the cap allowed.
+    (``reached tool-call round 8, above the cap of 8``) stopped work the cap allowed, and so
+    did one at a round its episode had not reached (round *n* follows the episode's *n*-th model
+    call, which the audit's ``llm.complete`` attempts count by ``episode_id``).
     """
     out: list[Violation] = []
     checked = 0
@@ -865,6 +894,13 @@ def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplic
         for i, a in enumerate(record.audit)
         if a.get("error")
     ]
+    #: each episode's model calls (their times): a tool-call round follows a model call
+    model_calls: dict[str, list[float]] = {}
+    for a in record.audit:
+        if a.get("action") == "llm.complete" and a.get("phase") == "attempt":
+            ep = dict(a.get("detail") or {}).get("episode_id")
+            if ep is not None:
+                model_calls.setdefault(str(ep), []).append(float(a["t"]))
     for i, file, ref, error, t in sources:
         if not error:
             continue
@@ -874,6 +910,17 @@ def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplic
             phrase = f"hit an error its code did not expect ({m['type']})"
         elif (m := _RECURSION_STOP.search(error)) is not None and int(m["round"]) <= int(m["cap"]):
             phrase = f"stopped at tool-call round {m['round']}, which its cap of {m['cap']} allows"
+        elif (
+            m is not None
+            and m["episode"] in model_calls
+            and (made := sum(1 for u in model_calls[m["episode"]] if u <= t)) < int(m["round"])
+        ):
+            # round n of an episode follows its n-th model call: a count that ran ahead of the
+            # episode's own calls was kept somewhere else (per client, per job class …)
+            phrase = (
+                f"stopped episode {m['episode']!r} at tool-call round {m['round']} after only "
+                f"{made} model calls of that episode"
+            )
         else:
             continue
         out.append(Violation(t, noun, phrase, ref, evidence(file, i)))
@@ -1101,6 +1148,64 @@ def dead_letters_alerted(record: DrillRecord, p: DeadLetterAlertParams) -> Findi
         out,
         f"every burst of {n} dead letters within {format_duration(p.window_s)} raised an alert "
         f"matching {p.alert!r} ({len(alerts)} raised)",
+    )
+
+
+class BacklogAlertParams(Params):
+    """Parameters of ``queue_backlog_alerted``."""
+
+    alert: str = Field("queue_backlog*", description="glob of the alert's name (RB-07's symptom)")
+    depth: float = Field(
+        500.0, gt=0, description="jobs waiting (the label-free queue_depth) that call for it"
+    )
+    window_s: float = Field(
+        600.0, gt=0, description="an alert this long before the reading still answers it"
+    )
+    within_s: float = Field(120.0, ge=0, description="how soon after the reading it fires")
+
+
+@invariant(BacklogAlertParams)
+def queue_backlog_alerted(record: DrillRecord, p: BacklogAlertParams) -> Findings | NotApplicable:
+    """A backlog pages someone: when the platform's own ``queue_depth`` (all job classes) reads
+    at least ``depth``, it raises its queue backlog alert within ``within_s`` (or had raised it
+    in the ``window_s`` before).
+
+    RB-07 begins with "queue depth rising": a gauge that shows the backlog while the alert
+    that should read it counts something else (the jobs running, one class's queue) leaves the
+    backlog to be found by the clients whose posts are late. The gauge's own truth is
+    ``queue_metrics_truthful``'s to judge.
+    """
+    due = [
+        t
+        for t, values in record.metrics_samples
+        if number(values.get("queue_depth"), 0.0) >= p.depth and t + p.within_s <= record.end_t
+    ]
+    if not due:
+        return NotApplicable(f"the platform's queue_depth never read {p.depth:g} or more")
+    alerts = [
+        float(a.get("t") or 0.0) for a in record.alerts if fnmatchcase(str(a.get("name")), p.alert)
+    ]
+    out: list[Violation] = []
+    silence = _Silence(alerts, p.window_s, p.within_s + real_slack(record))
+    for t in due:
+        if not silence.new(t):
+            continue
+        out.append(
+            Violation(
+                t,
+                ("backlog", "backlogs"),
+                f"of {p.depth:g} or more jobs waiting without an alert matching {p.alert!r} "
+                f"within {format_duration(p.within_s)} ({len(alerts)} such alerts in the whole "
+                "drill)",
+                format_offset(record.offset(t)),
+                "evidence/metrics.csv",
+            )
+        )
+    return Findings(
+        len(due),
+        out,
+        f"every reading of {p.depth:g} or more jobs waiting had an alert matching {p.alert!r} "
+        f"({len(alerts)} raised)",
     )
 
 
@@ -1494,10 +1599,11 @@ class PublishAlertParams(Params):
     alert: str = Field(
         "publish_error*", description="glob of the alert's name (RB-02's error-rate symptom)"
     )
-    min_failures: int = Field(5, ge=1, description="failed publishes within window_s on a platform")
-    min_rate: float = Field(
-        0.5, gt=0, le=1, description="… that are at least this share of its publishes then"
+    min_publishes: int = Field(
+        5, ge=1, description="publishes (attempts with an outcome) on a platform within the window"
     )
+    min_failures: int = Field(3, ge=1, description="… of which at least this many failed")
+    min_rate: float = Field(0.5, gt=0, le=1, description="… and at least this share of them")
     window_s: float = Field(600.0, gt=0, description="the window the failures fall in")
     within_s: float = Field(
         120.0, ge=0, description="how soon after the failure that completes the count it fires"
@@ -1508,10 +1614,14 @@ class PublishAlertParams(Params):
 def publish_failures_alerted(
     record: DrillRecord, p: PublishAlertParams
 ) -> Findings | NotApplicable:
-    """Failing publishes page someone: when at least ``min_failures`` publishes on a platform
-    fail within ``window_s`` and they are at least ``min_rate`` of its publishes in that window,
-    the platform raises its publish error alert for that platform within ``within_s`` (or had
-    already raised it in the window before).
+    """Failing publishes page someone: when a platform has at least ``min_publishes``
+    publishes within a window, at least ``min_failures`` and ``min_rate`` of them failed, the
+    platform raises its publish error alert for that platform within ``within_s`` of the failure
+    that made it so (or had already raised it in the window before). The window is
+    ``window_s`` less ``within_s``: every publish counted is still inside an alert rule's
+    ``window_s`` whenever the platform evaluates it in those ``within_s``. A low-volume platform
+    whose few publishes mostly fail is an outage too (an alert waiting for five failures stays
+    silent while three of five fail).
 
     The publishes and their failures are the platform's own audit (``post.create`` outcomes);
     the alert is what its metrics make of them — a publish failure that is audited but not
@@ -1550,13 +1660,14 @@ def publish_failures_alerted(
         # under one name, one platform's page would silence every other's for its cooldown
         said = alerts.get(platform, [])
         silence = _Silence(said, p.window_s, p.within_s)
+        span = max(p.window_s - p.within_s, 0.0)
         for k in range(p.min_failures - 1, len(fails)):
             t = fails[k]
-            if t - fails[k - p.min_failures + 1] > p.window_s or t + p.within_s > record.end_t:
+            if t - fails[k - p.min_failures + 1] > span or t + p.within_s > record.end_t:
                 continue
-            all_ = sum(1 for u, _ in rows if t - p.window_s <= u <= t)
-            bad = sum(1 for u in fails if t - p.window_s <= u <= t)
-            if bad < p.min_rate * all_:
+            all_ = sum(1 for u, _ in rows if t - span <= u <= t)
+            bad = sum(1 for u in fails if t - span <= u <= t)
+            if all_ < p.min_publishes or bad < p.min_rate * all_:
                 continue
             checked += 1
             if not silence.new(t):
@@ -1567,15 +1678,16 @@ def publish_failures_alerted(
                     ("publish failure burst", "publish failure bursts"),
                     f"on {platform} without an alert matching {p.alert!r} within "
                     f"{format_duration(p.within_s)} ({bad} of {all_} publishes failed within "
-                    f"{format_duration(p.window_s)}; {len(said)} such alerts in the whole drill)",
+                    f"{format_duration(span)}; {len(said)} such alerts in the whole drill)",
                     format_offset(record.offset(t)),
                     "evidence/alerts.jsonl",
                 )
             )
     if checked == 0:
         return NotApplicable(
-            f"no platform had {p.min_failures} publishes fail within "
-            f"{format_duration(p.window_s)}, {p.min_rate:.0%} of its publishes"
+            f"no platform had {p.min_failures} of at least {p.min_publishes} publishes fail "
+            f"within {format_duration(max(p.window_s - p.within_s, 0.0))}, {p.min_rate:.0%} of "
+            "its publishes"
         )
     return Findings(
         checked,
