@@ -72,6 +72,7 @@ def test_a_parameter_linkedin_refuses_is_a_violation_that_names_the_route_and_th
         ("linkedin", "posts.create", 422, None),
         ("openai", "chat.completions", 400, "invalid_request_error"),
         ("media", "renders.create", 422, None),
+        ("instagram", "web.compose", 404, None),
     ],
 )
 def test_each_refusal_of_a_request_built_wrong_is_a_violation(
@@ -95,6 +96,7 @@ def test_each_refusal_of_a_request_built_wrong_is_a_violation(
         ("x", "tweets.create", 401, None),
         ("x", "tweets.create", 429, None),
         ("x", "tweets.create", 409, None),
+        ("x", "web.post", 404, None),  # the browser lane opens a post's page not there yet
     ],
 )
 def test_a_refusal_a_careful_client_meets_holds(

@@ -48,8 +48,18 @@ BUSINESS_REFUSALS: dict[str, dict[tuple[int, str | None], frozenset[str]]] = {
 }
 
 
+#: refusals of every social platform's web UI (the browser lane's pages): a post's page that
+#: is not there (not visible yet, or deleted) is what a person would see too
+_WEB_REFUSALS: dict[tuple[int, str | None], frozenset[str]] = {
+    (404, None): frozenset({"web.post"}),
+}
+
+
 def _business(j: JournalRow, status: int, code: str | None) -> bool:
     fake = str(j.get("fake"))
+    web = _WEB_REFUSALS.get((status, code)) if fake in SOCIAL_FAKES else None
+    if web is not None and str(j.get("route")) in web:
+        return True
     if fake == "instagram":
         if code is not None and (code.split("/", 1)[0] in _GRAPH_THROTTLES):
             return True
