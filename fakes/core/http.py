@@ -208,6 +208,8 @@ class Call:
     started: float | None = None
     #: (generation, replaced_at) of the access token as the request arrived (TokenStore.seen)
     token: tuple[int | None, float | None] = (None, None)
+    #: the journal's last ``seq`` when the request arrived: every request answered before it
+    after_seq: int | None = None
     #: an ``http.outage`` with ``committed``: the handler runs, then the answer is this 5xx
     fail_after: tuple[Fired, int] | None = None
     #: an ``http.malformed_body`` with ``committed``: the handler runs, then its body is cut short
@@ -405,6 +407,7 @@ class FakeService:
             cred,
             self.account_for(cred),
             started=self.world.now(),
+            after_seq=self.world.journal.last_seq,
         )
         if status == 405:
             msg = f"The method {request.method} is not allowed for {request.url.path}"
@@ -433,6 +436,7 @@ class FakeService:
             self.account_for(cred),
             started=w.now(),
             token=w.tokens.seen(cred),
+            after_seq=w.journal.last_seq,
         )
         resp: Response | None = None
         headers = _header_map(request)
@@ -518,6 +522,7 @@ class FakeService:
             token_gen=call.token[0],
             token_replaced_at=call.token[1],
             error=error,
+            after_seq=call.after_seq,
         )
 
     def _finish(self, call: Call, resp: Response) -> None:

@@ -43,6 +43,10 @@ class JournalEntry(NamedTuple):
     #: ``code/subcode`` (``100/33``), LinkedIn's ``code`` or ``serviceErrorCode``, an OAuth
     #: ``error``, a provider's error type. Never the message (it may echo what was sent).
     error: str | None = None
+    #: the ``seq`` of the last entry journaled when this request arrived: the requests answered
+    #: before it was sent (a request whose ``after_seq`` is below a 429's ``seq`` was on its way
+    #: before that 429 was answered, however the clock read)
+    after_seq: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as a JSON-ready dict."""
@@ -62,6 +66,11 @@ class Journal:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def last_seq(self) -> int:
+        """The ``seq`` of the newest entry (0 before the first)."""
+        return self.dropped + len(self._entries)
 
     def __iter__(self) -> Iterator[JournalEntry]:
         return map(JournalEntry._make, self._with_seq(0))

@@ -89,6 +89,8 @@ class JournalRow(TypedDict, total=False):
     token_replaced_at: float | None
     #: the API's error code of an error answer (``invalid-request``, ``100/33``, ``duplicate``)
     error: str | None
+    #: the ``seq`` of the last entry journaled when the request arrived
+    after_seq: int | None
 
 
 class AuditRow(TypedDict, total=False):

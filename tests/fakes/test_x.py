@@ -162,6 +162,8 @@ async def test_the_journal_keeps_the_code_of_an_error_answer_and_never_its_messa
     rows = env.world.journal.entries(fake="x")[-3:]
     assert [r.error for r in rows] == [None, "duplicate", "invalid-request"]
     assert all("said once" not in str(r.to_json()) for r in rows)
+    # each request knows what had been answered when it arrived (the one before it, here)
+    assert [r.after_seq for r in rows[1:]] == [rows[0].seq, rows[1].seq]
 
 
 # --- rate limits ------------------------------------------------------------------------------

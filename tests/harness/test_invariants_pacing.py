@@ -73,15 +73,26 @@ def test_a_request_sent_while_a_slow_throttled_request_was_being_answered_is_in_
     # the throttled request arrived at T+100s and was answered a second later (latency): a
     # request of the account that arrived in that second could not have seen the throttle
     def run(second_at: float) -> str:
-        throttled = {**jr(1, 101, 429, "f1"), "started": T0 + 100}
-        later = {**jr(2, second_at), "started": T0 + second_at}
-        return judge(
-            "rate_within_platform_limits", record(journal=[throttled, later], fault_rules=RULES)
-        ).verdict
+        throttled = {**jr(5, 101, 429, "f1"), "started": T0 + 100}
+        later = {**jr(6, second_at), "started": T0 + second_at}
+        rec = record(journal=[throttled, later], fault_rules=RULES)
+        return judge("rate_within_platform_limits", rec).verdict
 
     assert run(100.5) == "held"
     assert run(101.0) == "held"  # at the very instant the answer came back
     assert run(101.5) == "violated"  # after the answer was in: early
+
+    # an instant answer: only the journal's order (it arrived before the 429 was journaled)
+    # or the audit's says the request was already on its way
+    def instant(after_seq: int | None) -> str:
+        throttled = {**jr(5, 100, 429, "f1"), "started": T0 + 100}
+        same = {**jr(6, 100), "started": T0 + 100, "after_seq": after_seq}
+        rec = record(journal=[throttled, same], fault_rules=RULES)
+        return judge("rate_within_platform_limits", rec).verdict
+
+    assert instant(4) == "held"
+    assert instant(5) == "violated"
+    assert instant(None) == "violated"
 
 
 def test_a_request_throttled_for_an_accounts_own_hourly_limit_is_a_violation():

@@ -63,6 +63,17 @@ class RateParams(Params):
     )
 
 
+def _before_answer(j: JournalRow, cause: JournalRow, t: float, cause_arrival: float) -> bool:
+    """Whether request ``j`` (arrived at ``t``) was on its way before the throttled ``cause`` was
+    answered: it reached the fake before the 429 was journaled (``after_seq``), or while a slow
+    answer was still under way — up to the instant it came back, when a job woken by a timer of
+    that very instant may have sent it before the platform had read the answer."""
+    after, seq = j.get("after_seq"), cause.get("seq")
+    if isinstance(after, int) and isinstance(seq, int) and after < seq:
+        return True
+    return cause_arrival < t <= number(cause.get("t"), t)
+
+
 @invariant(RateParams)
 def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings | NotApplicable:
     """Requests stay within the platforms' limits, and after a 429 none is sent before Retry-After.
@@ -130,9 +141,8 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
             (in_flight_s > 0 and t <= until[0] + in_flight_s)
             or (t == until[0] and key in cause and concurrent(j, cause[key]))
             # sent while the throttled request was still being answered (a slow API: an answer
-            # takes a second), up to the instant its answer came back: the platform could not
-            # have read it yet (an instant answer is the audit's order to settle, above)
-            or (key in cause and arrival(cause[key]) < t <= number(cause[key].get("t"), t))
+            # takes a second): the platform could not have read it yet
+            or (key in cause and _before_answer(j, cause[key], t, arrival(cause[key])))
         )
         if until is not None and t < until[1] - tolerance_s and not in_flight:
             phrase = (
