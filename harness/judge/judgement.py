@@ -169,6 +169,7 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 #: judged in every drill, listed or not (a scenario lists one to give it parameters)
 DEFAULT_INVARIANTS: tuple[str, ...] = (
     "action_rate_gauge_truthful",
+    "alerts_deduplicated",
     "audit_proofs_match_the_fakes",
     "auth_failures_alerted",
     "budgets_used_in_full",
@@ -177,6 +178,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "cooldowns_delay_answers_not_drop_them",
     "engagement_bursts_alerted",
     "engagement_polls_braked",
+    "engagement_reaches_every_account",
     "every_side_effect_audited",
     "guard_refusals_alerted",
     "guard_refusals_stay_refused",

@@ -15,6 +15,7 @@ ACCOUNTS = {
     "northwind-x": {"tenant_id": "northwind", "platform": "x", "handle": "@northwind_x"},
     "acme-instagram": {"tenant_id": "acme", "platform": "instagram", "handle": "@acme_instagram"},
     "agency-openai": {"tenant_id": "agency", "platform": "openai", "handle": "agency@openai"},
+    "agency-media": {"tenant_id": "agency", "platform": "media", "handle": "agency@media"},
 }
 CLIENTS = {"acme": "Acme Bakery", "northwind": "Northwind Tools", "agency": "The agency"}
 CREDENTIALS = {
@@ -27,6 +28,7 @@ _FP = {
     "northwind-x": "fp_north",
     "acme-instagram": "fp_acme_ig",
     "agency-openai": "fp_agency",
+    "agency-media": "fp_agency_media",
 }
 
 

@@ -470,6 +470,7 @@ def test_a_post_reported_live_after_only_failed_lookups_is_a_violation():
 def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_scenario_does_not_list_them():
     assert set(DEFAULT_INVARIANTS) == {
         "action_rate_gauge_truthful",
+        "alerts_deduplicated",
         "audit_proofs_match_the_fakes",
         "auth_failures_alerted",
         "budgets_used_in_full",
@@ -478,6 +479,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "cooldowns_delay_answers_not_drop_them",
         "engagement_bursts_alerted",
         "engagement_polls_braked",
+        "engagement_reaches_every_account",
         "every_side_effect_audited",
         "guard_refusals_alerted",
         "guard_refusals_stay_refused",
@@ -547,6 +549,24 @@ def test_a_job_run_more_often_than_the_stated_policy_is_a_violation_naming_both_
     assert r.count == 1
     assert "ran 5 times (dead_letter), the retry policy allows 4" in r.detail
     assert "j-3" in r.detail
+
+
+def test_a_job_whose_audit_shows_more_attempts_than_its_policy_allows_is_a_violation():
+    # a restart started j-1's count over: the platform says 2, its audit shows 6 attempts of
+    # the post, two more than the policy's four
+    attempts = [
+        {**aud(n, 60 * n, job="j-1", outcome="failed", proof={}), "phase": "attempt"}
+        for n in range(1, 7)
+    ]
+    rec = record(retry_policy=POLICY, jobs=[tried("j-1", 2)], audit=attempts)
+    r = verdict("retries_within_policy", rec)
+    assert r.verdict == "violated"
+    assert "attempted its side effect 6 times by its audit, the retry policy allows 4 (the " in (
+        r.detail
+    )
+    assert "platform counts 2)" in r.detail
+    ok = record(retry_policy=POLICY, jobs=[tried("j-1", 4)], audit=attempts[:4])
+    assert verdict("retries_within_policy", ok).verdict == "held"
 
 
 def test_a_dead_letter_before_the_attempts_are_used_is_a_violation():

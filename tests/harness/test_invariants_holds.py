@@ -134,3 +134,55 @@ def test_a_second_keyword_comment_dropped_in_a_thread_below_its_cap_is_a_violati
     # a trigger lock right after it may drop it by design
     lock = [change(1, 650, "trigger_lock", {}, True)]
     assert cooled(reply(1, 610, "c1"), changes=lock).verdict == "not_applicable"
+
+
+# --- engagement_reaches_every_account ----------------------------------------------------------
+
+
+def reach(**kw: Any) -> Any:
+    return evaluate(
+        {"name": "engagement_reaches_every_account"},
+        record(scenario={"id": "s", "workload": {}}, **kw),
+    )
+
+
+def test_an_account_whose_keyword_comments_all_go_unanswered_is_a_violation():
+    # acme's three comments of the first half hour are answered; northwind's are not, with
+    # nothing holding its engagement: the engine stopped reading that inbox
+    acme = [comment(n, 300 + 60 * n) for n in range(1, 4)]
+    northwind = [
+        comment(n, 300 + 60 * n, account_id="northwind-x", post_id=f"q{n}") for n in range(4, 7)
+    ]
+    answers = [reply(n, 400 + 60 * n, f"c{n}") for n in range(1, 4)]
+    r = reach(inbound=acme + northwind, ledger=answers)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 account left all 3 keyword comments from T+9m00s on @northwind_x unanswered, with "
+        "nothing holding its engagement: ids c4, c5, c6"
+    )
+    # one answer in the stretch is enough (the engine reads the account)
+    some = reach(inbound=acme + northwind, ledger=[*answers, reply(9, 900, "c5")])
+    assert some.verdict == "held"
+
+
+def test_comments_a_control_a_fault_or_a_full_thread_may_hold_are_not_judged():
+    quiet = [comment(n, 300 + 60 * n, post_id="p1") for n in range(1, 4)]
+    switched = reach(inbound=quiet, control_changes=SWITCH)
+    assert switched.verdict == "not_applicable"
+    revoked = {
+        "id": "f1",
+        "kind": "x.token_revoked",
+        "match": {"account": "acme-x"},
+        "start": T0 + 200,
+        "end": T0 + 3000,
+    }
+    assert reach(inbound=quiet, fault_history=[revoked]).verdict == "not_applicable"
+    # another account's fault leaves this one judged
+    other = {**revoked, "match": {"account": "northwind-x"}}
+    assert reach(inbound=quiet, fault_history=[other]).verdict == "violated"
+    # a thread already full: the cap skips the rest, rightly
+    full = [reply(n, 100 + n, "c0") for n in range(1, 4)]
+    root = comment(0, 50, post_id="p1")
+    r = reach(inbound=[root, *quiet], ledger=full)
+    assert r.verdict == "not_applicable"
+    assert reach(inbound=[root, *quiet]).verdict == "violated"  # the same, thread not full

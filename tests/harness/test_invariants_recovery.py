@@ -923,6 +923,26 @@ def test_a_label_free_total_that_is_not_the_sum_or_the_largest_of_its_classes_is
     assert "the sum of its job classes' readings then was 5" in read(3.0, 600.0).detail
 
 
+# --- alerts_deduplicated -----------------------------------------------------------------------
+
+
+def test_one_alert_raised_again_within_minutes_is_a_storm_unless_a_restart_came_between():
+    pages = [alert(1, 600, "x"), alert(2, 630, "x"), alert(3, 660, "x"), alert(4, 640, "linkedin")]
+    r = judge("alerts_deduplicated", record(alerts=pages))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 alert raised again 30s after it last paged (under 5m: one problem, one page): ids "
+        "publish_error_rate_high{platform=x} at T+10m30s"
+    )
+    spaced = [alert(1, 600, "x"), alert(2, 1200, "x")]
+    assert judge("alerts_deduplicated", record(alerts=spaced)).verdict == "held"
+    tl = Timeline()
+    tl.append(T0 + 615, "platform.restarted", "drill", "restarted", {})
+    rec = record(alerts=pages[:2], timeline=tl)
+    assert judge("alerts_deduplicated", rec).verdict == "held"
+    assert judge("alerts_deduplicated", record()).verdict == "not_applicable"
+
+
 # --- queue_backlog_alerted ---------------------------------------------------------------------
 
 

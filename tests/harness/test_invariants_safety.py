@@ -3,9 +3,12 @@ each shown to fail on a hand-built record and to hold on a healthy one."""
 
 from __future__ import annotations
 
-from _recordkit import aud, intent, kill, led, record
+from typing import Any
+
+from _recordkit import T0, aud, intent, kill, led, record
 
 from harness.judge.invariants import evaluate
+from harness.judge.timeline import Timeline
 
 
 def judge(name: str, rec, **spec):
@@ -410,3 +413,30 @@ def test_two_replies_to_one_comment_and_a_reused_idempotency_key_are_duplicates(
 def test_distinct_posts_and_repeats_outside_the_window_hold():
     rec = record(ledger=[led(1, 60, content="same"), led(2, 600, content="same"), led(3, 700)])
     assert judge("no_duplicate_side_effects", rec, params={"window_s": 300}).verdict == "held"
+
+
+def test_a_render_proof_naming_a_replay_is_wrong_once_the_ordering_answer_was_in_hand():
+    # the render was ordered by req-1; a submit replayed under its Idempotency-Key (req-2) got
+    # it back. The proof names req-2: wrong if req-1 was answered 2xx (the platform had its id),
+    # right if req-1's answer was a 502 or a restart lost the memory of it
+    made = led(1, 60, action="video.generated", account="agency-media", resource="rnd-1")
+    proof = aud(1, 120, job="j-1", action="video.generate", platform="media",
+                account="agency-media", resource="rnd-1",
+                proof={"resource_id": "rnd-1", "request_id": "req-2"})  # fmt: skip
+
+    def judged(first_status: int, restarts: list[float] = ()) -> Any:
+        tl = Timeline()
+        for at in restarts:
+            tl.append(T0 + at, "platform.restarted", "drill", "restarted", {})
+        journal = [
+            {**_journaled("req-1", "media", "agency-media"), "status": first_status},
+            _journaled("req-2", "media", "agency-media"),
+        ]
+        rec = record(ledger=[made], journal=journal, audit=[proof], timeline=tl)
+        return judge("audit_proofs_match_the_fakes", rec)
+
+    r = judged(201)
+    assert r.verdict == "violated"
+    assert "naming another request than the one that made the side effect" in r.detail
+    assert judged(502).verdict == "held"
+    assert judged(201, restarts=[90]).verdict == "held"

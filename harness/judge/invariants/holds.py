@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from ...durations import format_duration
 from ..record import DrillRecord, KillInterval, scenario_field
 from ..rows import InboundRow, Json, json_object
 from ..timeline import format_offset
@@ -11,7 +12,11 @@ from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import thread_of
 from .controls import mode_at, mode_steps
 
-__all__ = ["cooldowns_delay_answers_not_drop_them", "held_engagement_answered_after_release"]
+__all__ = [
+    "cooldowns_delay_answers_not_drop_them",
+    "engagement_reaches_every_account",
+    "held_engagement_answered_after_release",
+]
 
 #: modes under which the engagement engine answers nothing (it skips the item, unseen)
 _SILENT_MODES = frozenset({"read_only", "manual_only"})
@@ -133,6 +138,7 @@ _ENGAGEMENT_CONTROLS = frozenset(
         "mode",
         "trigger_lock",
         "blueprint",
+        "blueprint_enabled",
         "queue_paused",
         "lane_read_only",
         "lane",
@@ -303,3 +309,149 @@ def _trigger_locks(record: DrillRecord) -> list[tuple[str | None, float, float]]
 
 def _text(v: object) -> str | None:
     return None if v is None else str(v)
+
+
+class ReachParams(Params):
+    """Parameters of ``engagement_reaches_every_account``."""
+
+    window_s: float = Field(
+        1800.0, gt=0, description="the stretches of an account's inbox judged one by one"
+    )
+    min_items: int = Field(
+        3, ge=1, description="keyword comments a stretch needs before its silence is judged"
+    )
+    max_replies_per_thread: int = Field(
+        3, ge=1, description="replies per account per thread (a full thread skips the rest)"
+    )
+    settle_s: float = Field(
+        900.0,
+        gt=0,
+        description="a comment is judged if the drill ran this long after it with no control "
+        "changed for its client and no fault on its platform meanwhile",
+    )
+
+
+@invariant(ReachParams)
+def engagement_reaches_every_account(
+    record: DrillRecord, p: ReachParams
+) -> Findings | NotApplicable:
+    """Engagement keeps reading every account: in each ``window_s`` stretch of an account's
+    inbox with at least ``min_items`` keyword comments the platform was free to answer, it
+    answers at least one.
+
+    A comment is judged when it carries the scenario's trigger keyword, is from someone else
+    than the account (not an echo of the platform's own reply), its thread is not full, the
+    drill ran ``settle_s`` after it, and neither a control that may stop replies for its client
+    (a kill switch, a mode, a trigger lock, a blueprint, a queue pause, a lane, a daily cap) nor a
+    restart changed from before it until ``settle_s`` after, nor a fault other than latency
+    acted on its platform then. A stretch where all of them went unanswered is an account the
+    engine stopped reading: one dead inbox that ends every poll before the accounts after it,
+    the newest posts left out of what a lane reads, a cursor that stopped moving.
+    """
+    keyword = _trigger_keyword(record.scenario).lower()
+    root = thread_of(record)
+    answered = {
+        str(e.get("in_reply_to"))
+        for e in record.ledger
+        if e.get("action") == "reply.created" and e.get("in_reply_to")
+    }
+    replies: dict[tuple[str, str], list[float]] = {}
+    for e in record.ledger:
+        if e.get("action") == "reply.created" and e.get("in_reply_to"):
+            k = (str(e.get("account_id")), root(str(e["in_reply_to"])))
+            replies.setdefault(k, []).append(float(e["t"]))
+    changes = [
+        (float(c["t"]), json_object(c.get("scope")))
+        for c in record.control_changes
+        if c.get("control") in _ENGAGEMENT_CONTROLS
+    ]
+    changes += [(ev.t, {}) for ev in record.timeline.of_kind("platform.restarted")]
+    faults: list[tuple[float, float, str | None, str | None]] = []
+    for r in record.fault_rows():
+        if str(r.get("kind")) == "http.latency":
+            continue
+        match = json_object(r.get("match"))
+        fake = match.get("fake")
+        kind = str(r.get("kind"))
+        fake = fake if fake is not None else (kind.split(".", 1)[0] if "." in kind else None)
+        if fake in ("http", None):
+            fake = None
+        start = r.get("start")
+        end = r.get("end")
+        faults.append(
+            (
+                float(start) if start is not None else record.start_t,
+                float(end) if end is not None else record.end_t,
+                str(fake) if fake is not None else None,
+                _matched_account(match),
+            )
+        )
+    stretches: dict[tuple[str, int], list[InboundRow]] = {}
+    for item in record.inbound:
+        if item.get("kind") != "comment" or item.get("echo"):
+            continue
+        if keyword not in str(item.get("text") or "").lower():
+            continue
+        account = str(item.get("account_id"))
+        facts = record.accounts.get(account, {})
+        author = str(item.get("author") or "").lstrip("@").lower()
+        if author in ("<own account>", str(facts.get("handle") or "").lstrip("@").lower()):
+            continue
+        t = float(item.get("t") or 0.0)
+        if t > record.end_t - p.settle_s:
+            continue
+        client = facts.get("tenant_id")
+        if any(
+            at <= t + p.settle_s
+            and scope.get("client_id") in (None, client)
+            and scope.get("account_id") in (None, account)
+            for at, scope in changes
+        ):
+            continue
+        fake = str(item.get("fake"))
+        if any(
+            a < t + p.settle_s and b > t and f in (None, fake) and acc in (None, account)
+            for a, b, f, acc in faults
+        ):
+            continue
+        before = replies.get((account, root(str(item.get("id")))), [])
+        if sum(1 for x in before if x <= t) >= p.max_replies_per_thread:
+            continue  # its thread is full: the cap skips it, rightly
+        n = int((t - record.start_t) // p.window_s)
+        stretches.setdefault((account, n), []).append(item)
+    judged = {k: v for k, v in stretches.items() if len(v) >= p.min_items}
+    if not judged:
+        return NotApplicable(
+            f"no account had {p.min_items} keyword comments within "
+            f"{format_duration(p.window_s)} it was free to answer"
+        )
+    out: list[Violation] = []
+    for (account, _n), items in sorted(judged.items()):
+        if any(str(i.get("id")) in answered for i in items):
+            continue
+        first = float(items[0].get("t") or 0.0)
+        ids = ", ".join(str(i.get("id")) for i in items[:5]) + (
+            f" … (+{len(items) - 5} more)" if len(items) > 5 else ""
+        )
+        out.append(
+            Violation(
+                first,
+                ("account", "accounts"),
+                f"left all {len(items)} keyword comments from {format_offset(record.offset(first))} "
+                f"on {record.handle(account)} unanswered, with nothing holding its engagement",
+                ids,
+                "evidence/ledger.jsonl",
+            )
+        )
+    return Findings(
+        len(judged),
+        out,
+        f"every one of {len(judged)} stretches of an account's inbox with keyword comments "
+        "got an answer",
+    )
+
+
+def _matched_account(match: dict[str, Json]) -> str | None:
+    """The account a fault rule's ``match`` names (``account`` or ``account_id``), if any."""
+    got = match.get("account", match.get("account_id"))
+    return str(got) if got is not None else None

@@ -27,6 +27,7 @@ from ._facts import evidence, facts, noun_of
 __all__ = [
     "TERMINAL_STATES",
     "action_rate_gauge_truthful",
+    "alerts_deduplicated",
     "auth_failures_alerted",
     "dead_letters_alerted",
     "every_job_terminal_after_healing",
@@ -1151,6 +1152,61 @@ def dead_letters_alerted(record: DrillRecord, p: DeadLetterAlertParams) -> Findi
     )
 
 
+class AlertRepeatParams(Params):
+    """Parameters of ``alerts_deduplicated``."""
+
+    min_gap_s: float = Field(
+        300.0, gt=0, description="the least time between two pages of one alert (name and labels)"
+    )
+
+
+@invariant(AlertRepeatParams)
+def alerts_deduplicated(record: DrillRecord, p: AlertRepeatParams) -> Findings | NotApplicable:
+    """One problem is one page: the same alert (name and labels) is not raised again within
+    ``min_gap_s`` of its last raising.
+
+    An on-call engineer paged every evaluation for the problem they are already working on stops
+    reading the pager (alert fatigue): a dedupe keyed on something that changes each time — the
+    message with its live counts, a timestamp — turns one page into a storm while the alert
+    rules themselves look right.
+    """
+    if not record.alerts:
+        return NotApplicable("the platform raised no alert")
+    # a restart forgets what was paged (a platform's own dedupe lives in its process)
+    restarts = [e.t for e in record.timeline if e.kind == "platform.restarted"]
+    last: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    out: list[Violation] = []
+    told: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    for a in sorted(record.alerts, key=lambda a: float(a.get("t") or 0.0)):
+        labels = tuple(sorted((str(k), str(v)) for k, v in dict(a.get("labels") or {}).items()))
+        key = (str(a.get("name")), labels)
+        t = float(a.get("t") or 0.0)
+        before = last.get(key)
+        last[key] = t
+        if before is None or t - before >= p.min_gap_s or key in told:
+            continue
+        if any(before <= r <= t for r in restarts):
+            continue
+        told.add(key)
+        shown = ", ".join(f"{k}={v}" for k, v in labels)
+        out.append(
+            Violation(
+                t,
+                ("alert", "alerts"),
+                f"raised again {format_duration(t - before)} after it last paged (under "
+                f"{format_duration(p.min_gap_s)}: one problem, one page)",
+                f"{key[0]}{'{' + shown + '}' if shown else ''} at {format_offset(record.offset(t))}",
+                "evidence/alerts.jsonl",
+            )
+        )
+    return Findings(
+        len(record.alerts),
+        out,
+        f"none of {len(record.alerts)} alerts was raised again within "
+        f"{format_duration(p.min_gap_s)} of its last page",
+    )
+
+
 class BacklogAlertParams(Params):
     """Parameters of ``queue_backlog_alerted``."""
 
@@ -1800,6 +1856,7 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
                     f"evidence/jobs.jsonl#L{i + 1}",
                 )
             )
+    _audited_past_the_policy(record, limit, out)
     retried = _backoff(record, out)
     window = number(record.retry_policy.get("outage_window_s"), -1.0)
     if window > 0:
@@ -1818,6 +1875,40 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
             else ""
         ),
     )
+
+
+#: the audit actions of the social side effects: one attempt of them per run of their job
+_SOCIAL_ACTIONS = frozenset(
+    {"post.create", "post.delete", "reply.create", "dm.send", "like.create"}
+)
+
+
+def _audited_past_the_policy(record: DrillRecord, limit: int, out: list[Violation]) -> None:
+    """A job whose audit shows more attempts of its side effect than the policy allows, though
+    the platform's own count says otherwise: the count was lost (a restart that started it over,
+    a counter kept elsewhere) and the job was sent again past its policy. Each run of a job
+    writes at most one attempt of its side effect, so the audit's count is a floor."""
+    counted = {str(j.get("id")): (i, j) for i, j in enumerate(record.jobs)}
+    runs: dict[str, list[float]] = {}
+    for a in record.audit:
+        if a.get("phase") == "attempt" and a.get("action") in _SOCIAL_ACTIONS and a.get("job_id"):
+            runs.setdefault(str(a["job_id"]), []).append(float(a.get("t") or 0.0))
+    for job_id, times in sorted(runs.items()):
+        if len(times) <= limit or job_id not in counted:
+            continue
+        i, j = counted[job_id]
+        if int(j.get("attempts") or 0) > limit:
+            continue  # said above, by the platform's own count
+        out.append(
+            Violation(
+                max(times),
+                ("job", "jobs"),
+                f"attempted its side effect {len(times)} times by its audit, the retry policy "
+                f"allows {limit} (the platform counts {int(j.get('attempts') or 0)})",
+                job_id,
+                f"evidence/jobs.jsonl#L{i + 1}",
+            )
+        )
 
 
 #: methods of requests that act (a retry of one repeats a side effect's request)

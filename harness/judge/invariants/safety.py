@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -486,7 +487,10 @@ def _answer_mismatches(
 
 
 def _proof_mismatches(
-    a: AuditRow, entry: LedgerRow | None, answered_by: set[str]
+    a: AuditRow,
+    entry: LedgerRow | None,
+    answered_by: set[str],
+    seen: Callable[[LedgerRow, AuditRow], bool] = lambda e, a: True,
 ) -> list[tuple[str, str]]:
     """How an outcome's proof disagrees with the fakes: ``(phrase, detail)`` pairs."""
     proof = a.get("proof") or {}
@@ -501,10 +505,12 @@ def _proof_mismatches(
         elif (
             entry is not None
             and entry.get("request_id") != str(rid)
-            # a render is named by its id: the request that got it back (a submit replayed
-            # under its Idempotency-Key) may be another than the one that ordered it
-            and a.get("platform") != "media"
+            and not (a.get("platform") == "media" and not seen(entry, a))
         ):
+            # a render too: a submit replayed under its Idempotency-Key gets the same render
+            # back, and the proof names the request that ordered it — once the platform had
+            # that request's answer in hand (a 502 after the render was taken, or a crash
+            # that lost the memory of it, leave only the replay's)
             out.append(
                 (
                     "naming another request than the one that made the side effect",
@@ -549,8 +555,23 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
             by_resource.setdefault(key, []).append(i)
         by_request.setdefault(str(e.get("request_id")), i)
     answered: dict[str, set[str]] = {}
+    #: request id → (status, answered at) of each request the fakes answered
+    status_of: dict[str, tuple[int, float]] = {}
     for row in record.journal:
         answered.setdefault(str(row.get("request_id")), set()).add(str(row.get("fake")))
+        status_of[str(row.get("request_id"))] = (
+            int(number(row.get("status"), 0)),
+            number(row.get("t"), 0.0),
+        )
+    restarts = [e.t for e in record.timeline if e.kind == "platform.restarted"]
+
+    def seen(entry: LedgerRow, a: AuditRow) -> bool:
+        """Whether the platform had the answer of the request that made ``entry`` in hand when
+        it wrote ``a``: answered 2xx, and no restart since."""
+        status, at = status_of.get(str(entry.get("request_id")), (0, 0.0))
+        told = float(a.get("t") or 0.0)
+        return 200 <= status < 300 and not any(at <= r <= told for r in restarts)
+
     #: inbound item ids the fakes delivered, per account
     delivered: dict[str, set[str]] = {}
     for c in record.inbound:
@@ -571,7 +592,7 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
             entry, why = _claimed_entry(record, a, by_resource, by_request)
             if why is not None:
                 wrong.append(why)
-        wrong += _proof_mismatches(a, entry, answered.get(str(rid), set()))
+        wrong += _proof_mismatches(a, entry, answered.get(str(rid), set()), seen)
         if entry is not None and a.get("action") in ("reply.create", "dm.send"):
             wrong += _answer_mismatches(a, entry, delivered)
         if entry is not None and a.get("action") in _PAID_AUDIT_ACTIONS:
