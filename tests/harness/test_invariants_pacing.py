@@ -643,3 +643,17 @@ def test_a_hold_on_an_account_its_platform_never_throttled_is_a_violation():
     assert judge("holds_stay_on_their_account", hold_record(soon, [limit])).verdict == (
         "not_applicable"
     )
+
+
+def test_a_job_a_daily_cap_put_off_past_the_next_utc_midnight_is_a_violation():
+    # the drill starts at 12:00 UTC; at T+16m40s a LinkedIn post met its account's daily cap:
+    # it is due again at midnight (T+12h), not a day after it was put off (T+24h16m40s)
+    cap = [{"seq": 1, "t": T0, "control": "pacing", "scope": {"platform": "linkedin"}, "value": {}}]
+
+    def put_off(until: float) -> object:
+        return hold_record([held("j-1", "acme", until=until)], [], control_changes=cap)
+
+    r = judge("holds_stay_on_their_account", put_off(87_400))
+    assert r.verdict == "violated"
+    assert "past the UTC midnight at T+12h00m00s when a daily cap resets" in r.detail
+    assert judge("holds_stay_on_their_account", put_off(43_200)).verdict == "held"

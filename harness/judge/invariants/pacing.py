@@ -862,8 +862,8 @@ def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | No
             status == 429
             or kind.endswith(_RATE_FAULTS)
             # Graph answers its throttles and its 24-hour publishing cap with a 400 and a code
-            # the journal does not keep: any 400 of Instagram may be one
-            or (status == 400 and j.get("fake") == "instagram")
+            # (the journal's ``error``; without it, any 400 of Instagram may be one)
+            or (status == 400 and j.get("fake") == "instagram" and _graph_hold(j.get("error")))
         ):
             where = (str(j.get("fake")), str(j.get("account_id")))
             throttled.add(where)
@@ -917,6 +917,24 @@ def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | No
         checked += 1
         where = (str(platform), str(account))
         if capped & {str(platform), "*"}:
+            # a daily cap holds until the UTC day ends (when it was put off), not a day on
+            put_off = number(job.get("updated_at"), record.end_t)
+            midnight = (int(put_off // DAY) + 1) * DAY
+            if (
+                run_at > midnight + _HOLD_SLACK_S
+                and run_at > held_to.get(where, 0.0) + _HOLD_SLACK_S
+            ):
+                out.append(
+                    Violation(
+                        put_off,
+                        ("job", "jobs"),
+                        f"put off until {format_offset(record.offset(run_at))} on "
+                        f"{record.handle(str(account))}, past the UTC midnight at "
+                        f"{format_offset(record.offset(midnight))} when a daily cap resets",
+                        str(job.get("id")),
+                        evidence("jobs.jsonl", i),
+                    )
+                )
             continue
         if (
             where in throttled
@@ -956,6 +974,14 @@ def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | No
         out,
         f"all {checked} jobs put off past the end belong to accounts their platform throttled",
     )
+
+
+def _graph_hold(code: str | None) -> bool:
+    """Whether an Instagram 400 with this journal code holds the account: a throttle (4, 17,
+    32, 613, 80002) or the 24-hour publishing cap (9/2207042); any, when the code is unknown."""
+    if code is None:
+        return True
+    return code.split("/", 1)[0] in ("4", "17", "32", "613", "80002") or code == "9/2207042"
 
 
 #: X's rate-limit window: how long a 429 of the fake's own (no fault rule) may hold
