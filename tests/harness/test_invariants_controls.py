@@ -567,6 +567,13 @@ def test_a_job_whose_audit_shows_more_attempts_than_its_policy_allows_is_a_viola
     assert "platform counts 2)" in r.detail
     ok = record(retry_policy=POLICY, jobs=[tried("j-1", 4)], audit=attempts[:4])
     assert verdict("retries_within_policy", ok).verdict == "held"
+    # with an outage window, retries through an outage use no attempts: not judged by the audit
+    keyed = [{**a, "idempotency_key": "k1"} for a in attempts]
+    down = {"seq": 1, "t": T0 + 60, "fake": "x", "method": "POST", "route": "tweets.create",
+            "status": 503, "account_id": "acme-x", "request_id": "q1", "idempotency_key": "k1"}  # fmt: skip
+    policy = {**POLICY, "outage_window_s": 600.0}
+    rec = record(retry_policy=policy, jobs=[tried("j-1", 2)], audit=keyed, journal=[down])
+    assert verdict("retries_within_policy", rec).verdict == "held"
 
 
 def test_a_dead_letter_before_the_attempts_are_used_is_a_violation():

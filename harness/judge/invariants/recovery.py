@@ -1889,12 +1889,23 @@ def _audited_past_the_policy(record: DrillRecord, limit: int, out: list[Violatio
     a counter kept elsewhere) and the job was sent again past its policy. Each run of a job
     writes at most one attempt of its side effect, so the audit's count is a floor."""
     counted = {str(j.get("id")): (i, j) for i, j in enumerate(record.jobs)}
+    # with an outage window, retries through an outage do not use attempts: such a job's audit
+    # says nothing of its count
+    window = number(record.retry_policy.get("outage_window_s"), -1.0) > 0
+    outage_keys = {
+        str(j.get("idempotency_key"))
+        for j in record.journal
+        if window and j.get("idempotency_key") is not None and _outage_status(j.get("status"))
+    }
     runs: dict[str, list[float]] = {}
+    met_outage: set[str] = set()
     for a in record.audit:
         if a.get("phase") == "attempt" and a.get("action") in _SOCIAL_ACTIONS and a.get("job_id"):
             runs.setdefault(str(a["job_id"]), []).append(float(a.get("t") or 0.0))
+            if str(a.get("idempotency_key")) in outage_keys:
+                met_outage.add(str(a["job_id"]))
     for job_id, times in sorted(runs.items()):
-        if len(times) <= limit or job_id not in counted:
+        if len(times) <= limit or job_id not in counted or job_id in met_outage:
             continue
         i, j = counted[job_id]
         if int(j.get("attempts") or 0) > limit:
