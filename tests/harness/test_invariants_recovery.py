@@ -1030,6 +1030,15 @@ def test_a_rate_gauge_counting_other_accounts_or_no_account_is_a_violation():
     odd = [(T0 + 140, {'actions_per_minute{account_id="post.create"}': 2.0})]
     r = judge("action_rate_gauge_truthful", record(audit=audit, metrics_samples=odd))
     assert r.verdict == "violated" and "which is no account of the drill" in r.detail
+    # a process restarted at T+2m counts from its start: one side effect since, not two
+    tl = Timeline()
+    tl.append(T0 + 120, "platform.restarted", "drill", "restarted", {})
+    fresh = [(T0 + 140, {'actions_per_minute{account_id="acme-x"}': 1.0})]
+    rec = record(audit=audit, metrics_samples=fresh, timeline=tl)
+    assert judge("action_rate_gauge_truthful", rec).verdict == "held"
+    assert judge(
+        "action_rate_gauge_truthful", record(audit=audit, metrics_samples=fresh)
+    ).verdict == ("violated")
 
 
 def test_tool_calls_whose_follow_ups_were_merged_are_a_violation():

@@ -342,9 +342,9 @@ def engagement_reaches_every_account(
     A comment is judged when it carries the scenario's trigger keyword, is from someone else
     than the account (not an echo of the platform's own reply), its thread is not full, the
     drill ran ``settle_s`` after it, and neither a control that may stop replies for its client
-    (a kill switch, a mode, a trigger lock, a blueprint, a queue pause, a lane, a daily cap) nor a
-    restart changed from before it until ``settle_s`` after, nor a fault other than latency
-    acted on its platform then. A stretch where all of them went unanswered is an account the
+    (a kill switch, a mode, a trigger lock, a blueprint, a queue pause, a lane, a daily cap)
+    changed from before it until ``settle_s`` after, no restart came within ``settle_s`` of it,
+    and no fault other than latency acted on its platform then. A stretch where all of them went unanswered is an account the
     engine stopped reading: one dead inbox that ends every poll before the accounts after it,
     the newest posts left out of what a lane reads, a cursor that stopped moving.
     """
@@ -365,7 +365,8 @@ def engagement_reaches_every_account(
         for c in record.control_changes
         if c.get("control") in _ENGAGEMENT_CONTROLS
     ]
-    changes += [(ev.t, {}) for ev in record.timeline.of_kind("platform.restarted")]
+    # a restart holds nothing once it is over: only the comments around it are left out
+    restarts = [ev.t for ev in record.timeline.of_kind("platform.restarted")]
     faults: list[tuple[float, float, str | None, str | None]] = []
     for r in record.fault_rows():
         if str(r.get("kind")) == "http.latency":
@@ -407,6 +408,8 @@ def engagement_reaches_every_account(
             and scope.get("account_id") in (None, account)
             for at, scope in changes
         ):
+            continue
+        if any(t - p.settle_s <= r <= t + p.settle_s for r in restarts):
             continue
         fake = str(item.get("fake"))
         if any(

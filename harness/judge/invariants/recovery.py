@@ -630,8 +630,9 @@ def action_rate_gauge_truthful(record: DrillRecord, p: Params) -> Findings | Not
     runaway account — counts that account's side effects of the last 60 seconds: at each
     reading, the attempts the platform audited for that account in the minute before it (in
     process, on virtual time; a served platform's gauges are read at other moments than its
-    audit). A series whose label is no account of the drill, or a rate that counts other
-    accounts' side effects or forgets to decay, is a gauge the on-call engineer cannot trust.
+    audit; after a restart, those since the restart). A series whose label is no account of the
+    drill, or a rate that counts other accounts' side effects or forgets to decay, is a gauge
+    the on-call engineer cannot trust.
     """
     if record.topology != "in-process" or "time_scale" in record.extra:
         return NotApplicable("the rate gauge is judged on virtual time only")
@@ -641,10 +642,13 @@ def action_rate_gauge_truthful(record: DrillRecord, p: Params) -> Findings | Not
             attempts.setdefault(str(a.get("account_id")), []).append(number(a.get("t")))
     for ts in attempts.values():
         ts.sort()
+    # a restarted process counts from its start (its gauges begin empty, as any exporter's)
+    restarts = sorted(e.t for e in record.timeline if e.kind == "platform.restarted")
     out: list[Violation] = []
     told: set[str] = set()
     checked = 0
     for t, values in record.metrics_samples:
+        since = max([t - 60.0, *(r for r in restarts if r < t)])
         for key, value in values.items():
             m = _RATE_GAUGE.match(key)
             if m is None:
@@ -657,8 +661,8 @@ def action_rate_gauge_truthful(record: DrillRecord, p: Params) -> Findings | Not
                 phrase = f"read {value:g} for {acc!r}, which is no account of the drill"
             else:
                 ts = attempts.get(acc, [])
-                lo = bisect_left(ts, t) - bisect_right(ts, t - 60.0)
-                hi = bisect_right(ts, t) - bisect_left(ts, t - 60.0)
+                lo = bisect_left(ts, t) - bisect_right(ts, since)
+                hi = bisect_right(ts, t) - bisect_left(ts, since)
                 if lo <= value <= hi:
                     continue
                 phrase = (
