@@ -47,7 +47,12 @@ def test_a_healthy_platform_over_http_holds_and_its_report_says_served(
         # a second drill against the same running pair judges only its own window
         second = run_drill(s, served_options(pair, tmp_path / "r2"))
     for r in (first, second):
-        assert r.verdict == "held", r.verdict_json
+        broken = [
+            (i["name"], i["detail"])
+            for i in r.verdict_json["invariants"]
+            if i["verdict"] == "violated"
+        ]
+        assert r.verdict == "held", (r.verdict, broken, r.verdict_json.get("error"))
         assert r.verdict_json["topology"] == "served-platform"
         assert r.report_dir is not None and (r.report_dir / "postmortem.md").is_file()
         assert any(x["name"].startswith("x.rate_limited") for x in r.verdict_json["reached"])

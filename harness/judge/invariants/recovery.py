@@ -1238,7 +1238,8 @@ def queue_backlog_alerted(record: DrillRecord, p: BacklogAlertParams) -> Finding
     due = [
         t
         for t, values in record.metrics_samples
-        if number(values.get("queue_depth"), 0.0) >= p.depth and t + p.within_s <= record.end_t
+        if number(values.get("queue_depth"), 0.0) >= p.depth
+        and t + p.within_s + real_slack(record) <= record.end_t
     ]
     if not due:
         return NotApplicable(f"the platform's queue_depth never read {p.depth:g} or more")
@@ -1719,11 +1720,13 @@ def publish_failures_alerted(
         # none tells the on-call engineer nothing about which platform is failing — and, kept
         # under one name, one platform's page would silence every other's for its cooldown
         said = alerts.get(platform, [])
-        silence = _Silence(said, p.window_s, p.within_s)
+        # on a scaled clock (served, a game day) the platform's evaluation runs late by real time
+        slack = real_slack(record)
+        silence = _Silence(said, p.window_s, p.within_s + slack)
         span = max(p.window_s - p.within_s, 0.0)
         for k in range(p.min_failures - 1, len(fails)):
             t = fails[k]
-            if t - fails[k - p.min_failures + 1] > span or t + p.within_s > record.end_t:
+            if t - fails[k - p.min_failures + 1] > span or t + p.within_s + slack > record.end_t:
                 continue
             all_ = sum(1 for u, _ in rows if t - span <= u <= t)
             bad = sum(1 for u in fails if t - span <= u <= t)
