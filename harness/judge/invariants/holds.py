@@ -343,8 +343,8 @@ def engagement_reaches_every_account(
     than the account (not an echo of the platform's own reply), its thread is not full, the
     drill ran ``settle_s`` after it, and neither a control that may stop replies for its client
     (a kill switch, a mode, a trigger lock, a blueprint, a queue pause, a lane, a daily cap)
-    changed from before it until ``settle_s`` after, no restart came within ``settle_s`` of it,
-    and no fault other than latency acted on its platform then. A stretch where all of them went unanswered is an account the
+    changed from before it until ``settle_s`` after, and no fault other than latency acted on its
+    platform then (a restart is none of these: the platform comes back on its storage). A stretch where all of them went unanswered is an account the
     engine stopped reading: one dead inbox that ends every poll before the accounts after it,
     the newest posts left out of what a lane reads, a cursor that stopped moving.
     """
@@ -365,8 +365,8 @@ def engagement_reaches_every_account(
         for c in record.control_changes
         if c.get("control") in _ENGAGEMENT_CONTROLS
     ]
-    # a restart holds nothing once it is over: only the comments around it are left out
-    restarts = [ev.t for ev in record.timeline.of_kind("platform.restarted")]
+    # a restart is no reason to leave a comment unanswered: the platform comes back on its
+    # storage and reads on
     faults: list[tuple[float, float, str | None, str | None]] = []
     for r in record.fault_rows():
         if str(r.get("kind")) == "http.latency":
@@ -408,8 +408,6 @@ def engagement_reaches_every_account(
             and scope.get("account_id") in (None, account)
             for at, scope in changes
         ):
-            continue
-        if any(t - p.settle_s <= r <= t + p.settle_s for r in restarts):
             continue
         fake = str(item.get("fake"))
         if any(
