@@ -36,6 +36,9 @@ __all__ = [
     "DroppedResponse",
     "ErrorBody",
     "FakeService",
+    "error_code",
+    "error_code_of",
+    "json_object",
     "json_response",
     "read_body",
 ]
@@ -75,11 +78,21 @@ def error_code(body: bytes) -> str | None:
     ``{"code"}`` or ``{"serviceErrorCode"}``; a problem ``{"type": ".../invalid-request"}``;
     v1.1 ``{"errors": [{"code": 34}]}``. None when the body says nothing of the kind.
     """
+    return error_code_of(json_object(body))
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """``body`` parsed as a JSON object; None when it is not JSON or not an object."""
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(doc, dict):
+    return doc if isinstance(doc, dict) else None
+
+
+def error_code_of(doc: dict[str, Any] | None) -> str | None:
+    """:func:`error_code` of a body already parsed (:func:`json_object`)."""
+    if doc is None:
         return None
     code: Any = None
     err = doc.get("error")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import json
 import math
 import time
 from http import HTTPStatus
@@ -13,8 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core.http import Call, json_response
-from ..core.http import error_code as core_error_code
+from ..core.http import Call, error_code_of, json_object, json_response
 
 __all__ = [
     "DUPLICATE_DETAIL",
@@ -129,13 +127,10 @@ def error_code(body: bytes) -> str | None:
     """The journal's error code of an X error answer: a 403's refusal by name (``duplicate``,
     ``spam``, ``not-permitted``, ``reply-not-visible``, else ``forbidden``), else the problem
     type, v1.1 code or OAuth error as :func:`fakes.core.http.error_code` reads them."""
-    code = core_error_code(body)
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return code
-    if not isinstance(doc, dict):
-        return code
+    doc = json_object(body)
+    code = error_code_of(doc)
+    if doc is None:
+        return None
     if code == "invalid_request" and doc.get("error_description") == INVALID_TOKEN:
         # the token endpoint's answer to a refresh token it no longer takes (revoked, redeemed)
         return "invalid_request:token"

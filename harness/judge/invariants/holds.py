@@ -60,17 +60,9 @@ def held_engagement_answered_after_release(
     steps = mode_steps(record)
     if not kills and len(steps) == 1:
         return NotApplicable("no kill switch and no mode held engagement during the drill")
-    answered: dict[str, float] = {}
-    for e in record.ledger:
-        if e.get("action") == "reply.created" and e.get("in_reply_to"):
-            answered.setdefault(str(e["in_reply_to"]), float(e["t"]))
+    answered = _first_answers(record)
     root = thread_of(record)
-    #: (account, thread) → when each of its replies landed
-    replies: dict[tuple[str, str], list[float]] = {}
-    for e in record.ledger:
-        if e.get("action") == "reply.created" and e.get("in_reply_to"):
-            k = (str(e.get("account_id")), root(str(e["in_reply_to"])))
-            replies.setdefault(k, []).append(float(e["t"]))
+    replies = _replies_by_thread(record)
     locks = _trigger_locks(record)
     held: dict[tuple[str, float], list[InboundRow]] = {}
     for item in record.inbound:
@@ -164,34 +156,19 @@ def cooldowns_delay_answers_not_drop_them(
     """
     keyword = _trigger_keyword(record.scenario).lower()
     root = thread_of(record)
-    answered = {
-        str(e.get("in_reply_to"))
-        for e in record.ledger
-        if e.get("action") == "reply.created" and e.get("in_reply_to")
-    }
-    replies: dict[tuple[str, str], int] = {}
-    for e in record.ledger:
-        if e.get("action") == "reply.created" and e.get("in_reply_to"):
-            k = (str(e.get("account_id")), root(str(e["in_reply_to"])))
-            replies[k] = replies.get(k, 0) + 1
-    changes = [
-        (float(c["t"]), json_object(c.get("scope")))
-        for c in record.control_changes
-        if c.get("control") in _ENGAGEMENT_CONTROLS
-    ]
+    answered = _first_answers(record)
+    replies = {k: len(v) for k, v in _replies_by_thread(record).items()}
+    changes = _engagement_changes(record)
     # a restart starts the engine's memory of its conversations afresh
     changes += [(ev.t, {}) for ev in record.timeline.of_kind("platform.restarted")]
     out: list[Violation] = []
     checked = 0
     told: set[tuple[str, str]] = set()
     for item in record.inbound:
-        if item.get("kind") != "comment" or keyword not in str(item.get("text") or "").lower():
+        if not _keyword_comment_from_others(record, item, keyword):
             continue
         account = str(item.get("account_id"))
         facts = record.accounts.get(account, {})
-        author = str(item.get("author") or "").lstrip("@").lower()
-        if author in ("<own account>", str(facts.get("handle") or "").lstrip("@").lower()):
-            continue
         t = float(item.get("t") or 0.0)
         thread = root(str(item.get("id")))
         k = (account, thread)
@@ -237,6 +214,47 @@ def _trigger_keyword(scenario: object) -> str:
     return str(kw) if kw else "price?"
 
 
+def _keyword_comment_from_others(record: DrillRecord, item: InboundRow, keyword: str) -> bool:
+    """``item`` is a comment carrying ``keyword`` (lower case), written by someone other than
+    its account: not an echo of the platform's own reply, not the account's own comment."""
+    if item.get("kind") != "comment" or item.get("echo"):
+        return False
+    if keyword not in str(item.get("text") or "").lower():
+        return False
+    handle = str(record.accounts.get(str(item.get("account_id")), {}).get("handle") or "")
+    author = str(item.get("author") or "").lstrip("@").lower()
+    return author != "<own account>" and not (handle and author == handle.lstrip("@").lower())
+
+
+def _replies_by_thread(record: DrillRecord) -> dict[tuple[str, str], list[float]]:
+    """``(account, thread) → when each of the account's replies in that thread landed``."""
+    root = thread_of(record)
+    out: dict[tuple[str, str], list[float]] = {}
+    for e in record.ledger:
+        if e.get("action") == "reply.created" and e.get("in_reply_to"):
+            k = (str(e.get("account_id")), root(str(e["in_reply_to"])))
+            out.setdefault(k, []).append(float(e["t"]))
+    return out
+
+
+def _first_answers(record: DrillRecord) -> dict[str, float]:
+    """``inbound item id → when its first reply landed``."""
+    out: dict[str, float] = {}
+    for e in record.ledger:
+        if e.get("action") == "reply.created" and e.get("in_reply_to"):
+            out.setdefault(str(e["in_reply_to"]), float(e["t"]))
+    return out
+
+
+def _engagement_changes(record: DrillRecord) -> list[tuple[float, dict[str, Json]]]:
+    """``(when, scope)`` of each change of a control that may stop replies."""
+    return [
+        (float(c["t"]), json_object(c.get("scope")))
+        for c in record.control_changes
+        if c.get("control") in _ENGAGEMENT_CONTROLS
+    ]
+
+
 def _held_until(
     record: DrillRecord,
     item: InboundRow,
@@ -246,15 +264,11 @@ def _held_until(
     p: HeldEngagementParams,
 ) -> float | None:
     """When the hold on ``item`` ended, if a hold kept it back (None otherwise)."""
-    if item.get("kind") != "comment" or item.get("echo"):
-        return None  # a DM's answer names its recipient's id, never the DM: not matched here
-    if keyword.lower() not in str(item.get("text") or "").lower():
+    # a DM's answer names its recipient's id, never the DM: not matched here
+    if not _keyword_comment_from_others(record, item, keyword.lower()):
         return None
     account = str(item.get("account_id"))
     facts = record.accounts.get(account, {})
-    handle = str(facts.get("handle") or "").lstrip("@").lower()
-    if handle and str(item.get("author") or "").lstrip("@").lower() == handle:
-        return None
     client, platform = facts.get("tenant_id"), str(item.get("fake"))
     action = "reply"
     t = float(item.get("t") or 0.0)
@@ -350,21 +364,9 @@ def engagement_reaches_every_account(
     """
     keyword = _trigger_keyword(record.scenario).lower()
     root = thread_of(record)
-    answered = {
-        str(e.get("in_reply_to"))
-        for e in record.ledger
-        if e.get("action") == "reply.created" and e.get("in_reply_to")
-    }
-    replies: dict[tuple[str, str], list[float]] = {}
-    for e in record.ledger:
-        if e.get("action") == "reply.created" and e.get("in_reply_to"):
-            k = (str(e.get("account_id")), root(str(e["in_reply_to"])))
-            replies.setdefault(k, []).append(float(e["t"]))
-    changes = [
-        (float(c["t"]), json_object(c.get("scope")))
-        for c in record.control_changes
-        if c.get("control") in _ENGAGEMENT_CONTROLS
-    ]
+    answered = _first_answers(record)
+    replies = _replies_by_thread(record)
+    changes = _engagement_changes(record)
     # a restart is no reason to leave a comment unanswered: the platform comes back on its
     # storage and reads on
     faults: list[tuple[float, float, str | None, str | None]] = []
@@ -389,15 +391,10 @@ def engagement_reaches_every_account(
         )
     stretches: dict[tuple[str, int], list[InboundRow]] = {}
     for item in record.inbound:
-        if item.get("kind") != "comment" or item.get("echo"):
-            continue
-        if keyword not in str(item.get("text") or "").lower():
+        if not _keyword_comment_from_others(record, item, keyword):
             continue
         account = str(item.get("account_id"))
         facts = record.accounts.get(account, {})
-        author = str(item.get("author") or "").lstrip("@").lower()
-        if author in ("<own account>", str(facts.get("handle") or "").lstrip("@").lower()):
-            continue
         t = float(item.get("t") or 0.0)
         if t > record.end_t - p.settle_s:
             continue

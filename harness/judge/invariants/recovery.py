@@ -1087,6 +1087,39 @@ class _Silence:
         return True
 
 
+def _unalerted(
+    record: DrillRecord,
+    due: list[float],
+    glob: str,
+    window_s: float,
+    within_s: float,
+    noun: tuple[str, str],
+    said: tuple[str, str],
+    evidence: str,
+) -> tuple[int, list[Violation]]:
+    """The readings or bursts completed at ``due`` that no alert whose name matches ``glob``
+    answered (:class:`_Silence`, with the scaled clock's slack): (alerts raised, violations).
+    Each violation says ``said[0]`` "without an alert matching … within …" (``said[1]``; how
+    many such alerts the drill had)."""
+    alerts = [
+        float(a.get("t") or 0.0) for a in record.alerts if fnmatchcase(str(a.get("name")), glob)
+    ]
+    silence = _Silence(alerts, window_s, within_s + real_slack(record))
+    how = f"{said[1]}; " if said[1] else ""
+    return len(alerts), [
+        Violation(
+            t,
+            noun,
+            f"{said[0]}without an alert matching {glob!r} within {format_duration(within_s)} "
+            f"({how}{len(alerts)} such alerts in the whole drill)",
+            format_offset(record.offset(t)),
+            evidence,
+        )
+        for t in due
+        if silence.new(t)
+    ]
+
+
 class DeadLetterAlertParams(Params):
     """Parameters of ``dead_letters_alerted``."""
 
@@ -1129,30 +1162,21 @@ def dead_letters_alerted(record: DrillRecord, p: DeadLetterAlertParams) -> Findi
         return NotApplicable(
             f"the platform never dead-lettered {n} jobs within {format_duration(p.window_s)}"
         )
-    alerts = [
-        float(a.get("t") or 0.0) for a in record.alerts if fnmatchcase(str(a.get("name")), p.alert)
-    ]
-    out: list[Violation] = []
-    silence = _Silence(alerts, p.window_s, p.within_s + real_slack(record))
-    for t in due:
-        if not silence.new(t):
-            continue
-        out.append(
-            Violation(
-                t,
-                ("dead-letter burst", "dead-letter bursts"),
-                f"without an alert matching {p.alert!r} within {format_duration(p.within_s)} "
-                f"({n} jobs dead-lettered within {format_duration(p.window_s)}; "
-                f"{len(alerts)} such alerts in the whole drill)",
-                format_offset(record.offset(t)),
-                "evidence/alerts.jsonl",
-            )
-        )
+    raised, out = _unalerted(
+        record,
+        due,
+        p.alert,
+        p.window_s,
+        p.within_s,
+        ("dead-letter burst", "dead-letter bursts"),
+        ("", f"{n} jobs dead-lettered within {format_duration(p.window_s)}"),
+        "evidence/alerts.jsonl",
+    )
     return Findings(
         len(due),
         out,
         f"every burst of {n} dead letters within {format_duration(p.window_s)} raised an alert "
-        f"matching {p.alert!r} ({len(alerts)} raised)",
+        f"matching {p.alert!r} ({raised} raised)",
     )
 
 
@@ -1243,30 +1267,21 @@ def queue_backlog_alerted(record: DrillRecord, p: BacklogAlertParams) -> Finding
     ]
     if not due:
         return NotApplicable(f"the platform's queue_depth never read {p.depth:g} or more")
-    alerts = [
-        float(a.get("t") or 0.0) for a in record.alerts if fnmatchcase(str(a.get("name")), p.alert)
-    ]
-    out: list[Violation] = []
-    silence = _Silence(alerts, p.window_s, p.within_s + real_slack(record))
-    for t in due:
-        if not silence.new(t):
-            continue
-        out.append(
-            Violation(
-                t,
-                ("backlog", "backlogs"),
-                f"of {p.depth:g} or more jobs waiting without an alert matching {p.alert!r} "
-                f"within {format_duration(p.within_s)} ({len(alerts)} such alerts in the whole "
-                "drill)",
-                format_offset(record.offset(t)),
-                "evidence/metrics.csv",
-            )
-        )
+    raised, out = _unalerted(
+        record,
+        due,
+        p.alert,
+        p.window_s,
+        p.within_s,
+        ("backlog", "backlogs"),
+        (f"of {p.depth:g} or more jobs waiting ", ""),
+        "evidence/metrics.csv",
+    )
     return Findings(
         len(due),
         out,
         f"every reading of {p.depth:g} or more jobs waiting had an alert matching {p.alert!r} "
-        f"({len(alerts)} raised)",
+        f"({raised} raised)",
     )
 
 
