@@ -193,6 +193,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "no_unexpected_errors",
     "nothing_reaches_a_host_it_was_not_given",
     "pacing_in_force",
+    "pause_holds_only_its_class",
     "publish_failures_alerted",
     "queue_backlog_alerted",
     "queue_metrics_truthful",

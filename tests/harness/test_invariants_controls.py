@@ -494,6 +494,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "no_unexpected_errors",
         "nothing_reaches_a_host_it_was_not_given",
         "pacing_in_force",
+        "pause_holds_only_its_class",
         "publish_failures_alerted",
         "queue_backlog_alerted",
         "queue_metrics_truthful",
@@ -1062,6 +1063,49 @@ def test_an_image_generated_while_the_generation_queue_is_paused_is_a_violation(
         "1 image generated on agency@openai while the generation queue was paused (since "
         "T+10m00s; job kind generate_image): ids r2"
     )
+
+
+def _poll(jid: str, made: float, done: float, state: str = "succeeded") -> dict[str, Any]:
+    return {
+        "id": jid,
+        "kind": "engagement_poll",
+        "state": state,
+        "client_id": None,
+        "created_at": T0 + made,
+        "updated_at": T0 + done,
+    }
+
+
+def test_an_engagement_poll_that_waits_for_a_publish_pause_to_end_is_a_violation():
+    # publish paused 10m-20m: a poll made at 11m that ran only at 20m waited on a class it is
+    # not in; one made at 12m that ran at once did not; one made at 18m30s is too close to judge
+    pause = [
+        change(1, 600, "queue_paused", True, job_class="publish"),
+        change(2, 1200, "queue_paused", False, job_class="publish"),
+    ]
+    rec = record(
+        jobs=[_poll("p-1", 660, 1201), _poll("p-2", 720, 721), _poll("p-3", 1110, 1205)],
+        control_changes=pause,
+    )
+    r = verdict("pause_holds_only_its_class", rec)
+    assert r.verdict == "violated"
+    assert [v.ref for v in r.violations] == ["p-1"]
+    assert r.violations[0].phrase.startswith("waited for the publish queue's pause to end")
+    # the same wait while engagement itself was paused, or across a restart, is no finding
+    own = [*pause, change(3, 650, "queue_paused", True, job_class="engagement")]
+    held = record(jobs=[_poll("p-1", 660, 1201)], control_changes=own)
+    assert verdict("pause_holds_only_its_class", held).verdict == "not_applicable"
+    ran = record(jobs=[_poll("p-1", 660, 661)], control_changes=pause)
+    assert verdict("pause_holds_only_its_class", ran).verdict == "held"
+    # a poll never finished counts as one that waited
+    stuck = record(jobs=[_poll("p-1", 660, 660, state="queued")], control_changes=pause)
+    assert verdict("pause_holds_only_its_class", stuck).verdict == "violated"
+    # only the engagement queue paused: nothing to judge
+    alone = record(
+        jobs=[_poll("p-1", 660, 1201)],
+        control_changes=[change(1, 600, "queue_paused", True, job_class="engagement")],
+    )
+    assert verdict("pause_holds_only_its_class", alone).verdict == "not_applicable"
 
 
 def test_without_a_queue_pause_the_pause_invariant_does_not_apply():

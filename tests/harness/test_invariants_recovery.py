@@ -527,6 +527,30 @@ def test_an_audit_event_naming_no_reported_job_or_another_clients_is_a_violation
     assert evaluate({"name": "jobs_within_the_contract"}, fine).verdict == "held"
 
 
+def test_an_audit_feed_numbered_out_of_order_or_from_zero_is_outside_the_contract() -> None:
+    # the feed is cursor-paged (seq > cursor): read from cursor 0 its events are 1, 2, 3 …
+    jobs = [{"id": "j-1", "kind": "publish", "state": "succeeded", "client_id": "acme"}]
+    events = [aud(n, 60 + n, job="j-1", resource=f"r{n}") for n in (1, 2, 3)]
+    ok = evaluate({"name": "jobs_within_the_contract"}, record(audit=events, jobs=jobs))
+    assert ok.verdict == "held", ok.detail
+    # numbered from 0 (an off-by-one in the page), or an event read twice (resumed at its seq)
+    zero = [{**e, "seq": e["seq"] - 1} for e in events]
+    again = [events[0], events[1], events[1], events[2]]
+    for feed in (zero, again):
+        r = evaluate({"name": "jobs_within_the_contract"}, record(audit=feed, jobs=jobs))
+        assert r.verdict == "violated"
+        assert [v.phrase.split(" (")[0] for v in r.violations] == [
+            f"numbered {feed[0]['seq'] if feed is zero else 2} after "
+            f"{0 if feed is zero else 2} in the cursor-paged feed"
+        ]
+    # a drill over HTTP starts reading at the platform's cursor: the first may be above 1
+    later = [{**e, "seq": e["seq"] + 40} for e in events]
+    assert (
+        evaluate({"name": "jobs_within_the_contract"}, record(audit=later, jobs=jobs)).verdict
+        == "held"
+    )
+
+
 def test_an_audit_event_under_a_job_kind_is_outside_the_contract() -> None:
     # a dead letter and a fail-closed follow-up written under the job's kind (publish) match no
     # detection rule (RB-02 looks for post.create dead letters) and no coverage count

@@ -24,6 +24,7 @@ __all__ = [
     "no_reply_while_triggers_off",
     "no_side_effects_while_paused",
     "nothing_lost_or_doubled_across_release",
+    "pause_holds_only_its_class",
     "runbook_steps_applied",
     "side_effects_only_as_the_mode_allows",
 ]
@@ -616,4 +617,84 @@ def no_side_effects_while_paused(record: DrillRecord, p: PausedParams) -> Findin
         out,
         f"{checked} side effects judged; none of a paused job class landed while its queue was "
         "paused",
+    )
+
+
+class PauseScopeParams(Params):
+    """Parameters of ``pause_holds_only_its_class``."""
+
+    slack_s: float = Field(
+        180.0,
+        gt=0,
+        description="a poll created this long before the pause of another class ended must "
+        "not wait for that end",
+    )
+
+
+@invariant(PauseScopeParams)
+def pause_holds_only_its_class(
+    record: DrillRecord, p: PauseScopeParams
+) -> Findings | NotApplicable:
+    """A queue pause holds the class it names and no other: engagement polls created while
+    another class's queue is paused (publish, generation, maintenance) run while it lasts.
+
+    RB-02's and RB-12's "pause publishing" or "pause generation" is a narrow step: an operator
+    who pauses posts still expects replies and DMs to flow. A poll created at least ``slack_s``
+    before the other class's pause ended, with the engagement queue itself not paused and no
+    restart from its creation to that end, which finished only once the pause was lifted waited
+    on a class it is not in (a runner that stops at the first paused class of its priority
+    order, a pause stored under the wrong class). The engagement poll reads only: kill switches
+    and modes never hold it.
+    """
+    intervals = _intervals(record, "queue_paused", lambda sc: str(sc.get("job_class")))
+    others = [(k, on, off) for k, on, off in intervals if k != "engagement"]
+    if not others:
+        return NotApplicable("no queue other than engagement's was paused during the drill")
+    own = [(on, off) for k, on, off in intervals if k == "engagement"]
+    restarts = [e.t for e in record.timeline.of_kind("platform.restarted")]
+    out: list[Violation] = []
+    checked = 0
+    for i, j in enumerate(record.jobs):
+        if j.get("kind") != "engagement_poll":
+            continue
+        made = number(j.get("created_at"))
+        done = (
+            number(j.get("updated_at"), float("inf"))
+            if j.get("state")
+            in (
+                "succeeded",
+                "failed",
+                "dead_letter",
+            )
+            else float("inf")
+        )
+        for cls, on, off in others:
+            end = min(off, record.end_t)
+            if not on <= made <= end - p.slack_s:
+                continue
+            if any(a < end and b > made for a, b in own) or any(made <= r <= end for r in restarts):
+                continue
+            checked += 1
+            if done >= end:
+                out.append(
+                    Violation(
+                        made,
+                        ("engagement poll", "engagement polls"),
+                        f"waited for the {cls} queue's pause to end (created "
+                        f"{format_offset(record.offset(made))}, the pause lifted at "
+                        f"{format_offset(record.offset(end))}; the engagement queue was not paused)",
+                        str(j.get("id")),
+                        evidence("jobs.jsonl", i),
+                    )
+                )
+            break
+    if checked == 0:
+        return NotApplicable(
+            "no engagement poll was created while only another class's queue was paused"
+        )
+    return Findings(
+        checked,
+        out,
+        f"{checked} engagement polls created while another class's queue was paused; each ran "
+        "while it lasted",
     )

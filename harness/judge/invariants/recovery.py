@@ -951,6 +951,8 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
     check or judge knows: a job in it is neither waiting, running nor done for anyone reading it.
     Every audit event names the job that acted (``job_id``), a job the platform reports, of the
     event's client: an event without it cannot be traced to its work, its approval or its retries.
+    The feed numbers its events in order, one apart and above the cursor they were read after:
+    a reader resuming from the last ``seq`` it saw must neither skip nor re-read an event.
     """
     if not record.jobs:
         return NotApplicable("the platform reported no jobs")
@@ -979,6 +981,30 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
                 f"evidence/audit.jsonl#L{i + 1}",
             )
         )
+    # the feed is append-only and cursor-paged (``seq > cursor``): read in order from a cursor
+    # of 0 or more, its events are numbered 1, 2, 3 … on, each one more than the one before
+    before = 0
+    for i, a in enumerate(record.audit):
+        seq = a.get("seq")
+        if (
+            isinstance(seq, int)
+            and not isinstance(seq, bool)
+            and seq > before
+            and (i == 0 or seq == before + 1)
+        ):
+            before = seq
+            continue
+        out.append(
+            Violation(
+                float(a.get("t") or record.end_t),
+                ("audit event", "audit events"),
+                f"numbered {seq!r} after {before} in the cursor-paged feed (each event's seq is "
+                "one more than the one before, and above the cursor it was read after)",
+                f"{a.get('event_id')} ({a.get('action')})",
+                f"evidence/audit.jsonl#L{i + 1}",
+            )
+        )
+        break  # one misnumbered feed is one finding
     for i, j in enumerate(record.jobs):
         state, kind = str(j.get("state")), j.get("kind")
         wrong = [f"state {state!r}"] if state not in JOB_STATES else []
