@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from ..errors import DrillError
 from ..judge.timeline import format_offset
-from ..runbooks import ActionContext, run_action
+from ..runbooks import ActionContext, NoAnswer, run_action_answered
 from .state import DrillState
 
 
@@ -59,7 +59,16 @@ async def operate(engine: DrillState, levers: Levers) -> None:
         )
         params = _resolve(engine, dict(step.params))
         try:
-            result = await run_action(step.do, ctx, **params)
+            result = await run_action_answered(step.do, ctx, **params)
+        except NoAnswer as e:  # the platform's failure, judged (operator_calls_answered)
+            engine.ev(
+                "operator.unanswered",
+                ACTOR,
+                f"operator: {step.do} {_label(step.params)}: {e}",
+                {"index": i, "action": step.do, "params": _jsonable(step.params), "at": step.at},
+            )
+            await levers.sync_controls()
+            continue
         except DrillError:
             raise
         except Exception as e:  # the platform refused or broke on a valid control: say which

@@ -192,6 +192,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "no_side_effects_while_paused",
     "no_unexpected_errors",
     "nothing_reaches_a_host_it_was_not_given",
+    "operator_calls_answered",
     "pacing_in_force",
     "pause_holds_only_its_class",
     "publish_failures_alerted",

@@ -1,6 +1,16 @@
 """Runbooks RB-01…RB-12 as data, and the registry of actions their steps call."""
 
-from .actions import ACTIONS, ActionContext, ActionError, action, check_step, run_action
+from .actions import (
+    ACTIONS,
+    ANSWER_WITHIN_S,
+    ActionContext,
+    ActionError,
+    NoAnswer,
+    action,
+    check_step,
+    run_action,
+    run_action_answered,
+)
 from .library import DATA_DIR, RunbookError, load_runbook, runbooks
 from .model import (
     CHECK_KINDS,
@@ -15,6 +25,7 @@ from .model import (
 
 __all__ = [
     "ACTIONS",
+    "ANSWER_WITHIN_S",
     "CHECK_KINDS",
     "DATA_DIR",
     "INCIDENT_TYPES",
@@ -23,6 +34,7 @@ __all__ = [
     "ActionError",
     "AlertRule",
     "FollowUp",
+    "NoAnswer",
     "Runbook",
     "RunbookError",
     "Step",
@@ -31,5 +43,6 @@ __all__ = [
     "check_step",
     "load_runbook",
     "run_action",
+    "run_action_answered",
     "runbooks",
 ]

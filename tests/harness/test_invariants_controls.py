@@ -493,6 +493,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "no_side_effects_while_paused",
         "no_unexpected_errors",
         "nothing_reaches_a_host_it_was_not_given",
+        "operator_calls_answered",
         "pacing_in_force",
         "pause_holds_only_its_class",
         "publish_failures_alerted",
@@ -1222,3 +1223,36 @@ def test_a_poll_that_starts_more_engagement_jobs_than_the_brake_is_a_violation()
     braked = {"name": "engagement_polls_braked", "params": {"max_replies_per_poll": 5}}
     assert evaluate(braked, rec).verdict == "held"
     assert evaluate("engagement_polls_braked", record(jobs=replies)).verdict == "not_applicable"
+
+
+# --- operator_calls_answered ------------------------------------------------------------------
+
+
+def test_an_operator_call_the_platform_left_unanswered_is_a_violation():
+    tl = Timeline()
+    tl.append(T0, "drill.started", "drill", "drill started")
+    tl.append(
+        T0 + 600,
+        "operator.step",
+        "operator",
+        "operator: kill_switch.engage",
+        {"index": 0, "action": "kill_switch.engage", "params": {}, "result": {}},
+    )
+    rec = record(timeline=tl)
+    r = verdict("operator_calls_answered", rec)
+    assert r.verdict == "held" and r.count == 0
+    tl.append(
+        T0 + 900 + 900,
+        "operator.unanswered",
+        "operator",
+        "operator: canary.run client_id=acme, platform=x: the platform gave no answer to "
+        "canary.run within 15 minutes",
+        {"index": 1, "action": "canary.run", "params": {}, "at": 900.0},
+    )
+    r = verdict("operator_calls_answered", record(timeline=tl))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 operator call went unanswered: canary.run client_id=acme, platform=x: the platform "
+        "gave no answer to canary.run within 15 minutes: ids canary.run at T+15m00s"
+    )
+    assert verdict("operator_calls_answered", record()).verdict == "not_applicable"

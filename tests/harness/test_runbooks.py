@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.clock import run_virtual
 from harness.drill.respond import expand_step
 from harness.runbooks import (
     ACTIONS,
+    ANSWER_WITHIN_S,
     ActionContext,
     ActionError,
+    NoAnswer,
     RunbookError,
     check_step,
     load_runbook,
     run_action,
+    run_action_answered,
     runbooks,
 )
 from harness.runbooks.actions import action
@@ -207,3 +212,37 @@ def test_a_switch_parameter_that_is_not_true_or_false_is_refused_naming_the_valu
         check_step("platform.restart", {"crash": "no"})
         == "platform.restart: crash must be true or false, not 'no'"
     )
+
+
+class HangingCanary(FakePlatform):
+    """A platform whose canary waits for ever (for a job a kill switch parked)."""
+
+    async def canary(self, client_id: str, platform: str) -> dict[str, Any]:
+        await asyncio.Event().wait()
+        return {}
+
+
+def test_a_control_call_the_platform_never_answers_is_given_up_after_its_bound() -> None:
+    # on the drills' virtual clock: fifteen minutes pass without a wall-clock wait
+    async def main() -> tuple[str, float]:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with pytest.raises(NoAnswer) as e:
+            await run_action_answered(
+                "canary.run",
+                ActionContext(HangingCanary()),
+                client_id="acme",
+                platform="x",  # type: ignore[arg-type]
+            )
+        return str(e.value), loop.time() - began
+
+    message, waited = run_virtual(main)
+    assert message == "the platform gave no answer to canary.run within 15 minutes"
+    assert waited == ANSWER_WITHIN_S == 900.0
+    # an answer in time is returned as run_action's
+    fp = FakePlatform()
+
+    async def quick() -> dict[str, Any]:
+        return await run_action_answered("kill_switch.engage", ActionContext(fp))  # type: ignore[arg-type]
+
+    assert run_virtual(quick)["control"] == "kill_switch"

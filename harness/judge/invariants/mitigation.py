@@ -31,6 +31,7 @@ __all__ = [
     "controls_as_requested",
     "controls_survive_restart",
     "guard_refusals_stay_refused",
+    "operator_calls_answered",
     "pacing_in_force",
     "provider_routing_in_force",
     "requested",
@@ -835,4 +836,35 @@ def provider_routing_in_force(record: DrillRecord, p: RoutingParams) -> Findings
         checked,
         out,
         f"all {checked} provider calls went to a provider their capability's routing named",
+    )
+
+
+@invariant(NoParams)
+def operator_calls_answered(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+    """Every control call a person makes gets an answer: none of the operator's calls goes
+    unanswered for 15 minutes.
+
+    A console that hangs in the middle of an incident leaves the on-call engineer not knowing
+    whether the kill switch is on or the canary went out: a canary that waits for a job a kill
+    switch parked instead of reporting it blocked, a call that waits on a lock never released.
+    The drill gives up on such a call after 15 minutes of platform time (``operator.unanswered``
+    on the timeline) and goes on with the next step; the automated Ops Lead's unanswered steps
+    are ``runbook_steps_applied``'s to judge.
+    """
+    steps = record.timeline.of_kind("operator.step", "operator.unanswered")
+    if not steps:
+        return NotApplicable("the scenario has no operator steps")
+    out = [
+        Violation(
+            e.t,
+            ("operator call", "operator calls"),
+            f"went unanswered: {e.summary.split(': ', 1)[-1]}",
+            f"{e.data.get('action')} at {format_offset(float(str(e.data.get('at') or 0)))}",
+            "evidence/timeline.jsonl",
+        )
+        for e in steps
+        if e.kind == "operator.unanswered"
+    ]
+    return Findings(
+        len(steps), out, f"all {len(steps)} operator calls were answered by the platform"
     )
