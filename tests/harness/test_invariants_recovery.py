@@ -399,6 +399,41 @@ def test_a_recursion_stop_at_a_round_its_episode_never_reached_is_a_violation():
     assert judge("no_unexpected_errors", rec).verdict == "held"
 
 
+def test_a_recursion_stop_after_more_answered_model_calls_than_its_round_is_a_violation():
+    # ten answered calls of ep-2 and a stop at round 9: the cap let a ninth round run (the
+    # round counted after the cap's test); two attempts of one call that answered once are fine
+    def call(n: int, at: float, phase: str) -> dict[str, Any]:
+        a = aud(n, at, job="j-1", proof={})
+        a.update(
+            action="llm.complete",
+            phase=phase,
+            outcome="success" if phase == "outcome" else None,
+            detail={"episode_id": "ep-2"},
+        )
+        return a
+
+    stop = (
+        "recursion_stop: episode 'ep-2' reached tool-call round 9, above the cap of 8; the model "
+        "keeps asking for tools (recursion stop)"
+    )
+
+    def trail(answers: int) -> list[dict[str, Any]]:
+        out = [call(1, 60, "attempt")]  # an attempt the provider did not answer (a 429)
+        for k in range(answers):
+            out += [call(2 + 2 * k, 61 + k, "attempt"), call(3 + 2 * k, 61.5 + k, "outcome")]
+        return out
+
+    rec = record(jobs=[job("j-1", "failed", 600, last_error=stop)], audit=trail(10))
+    r = judge("no_unexpected_errors", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 job stopped episode 'ep-2' at tool-call round 9 (cap 8) after 10 answered model "
+        "calls: the cap let a round more run: ids j-1"
+    )
+    rec = record(jobs=[job("j-1", "failed", 600, last_error=stop)], audit=trail(9))
+    assert judge("no_unexpected_errors", rec).verdict == "held"
+
+
 def test_expected_errors_hold_and_no_error_is_not_applicable():
     rec = record(jobs=[job("j-1", "failed", 600, last_error="x.rate_limited: 429 Too Many")])
     assert judge("no_unexpected_errors", rec).verdict == "held"

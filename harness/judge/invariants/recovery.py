@@ -887,7 +887,8 @@ def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplic
     that contradicts itself is one too: a tool-call recursion stop at a round within its cap
     (``reached tool-call round 8, above the cap of 8``) stopped work the cap allowed, and so
     did one at a round its episode had not reached (round *n* follows the episode's *n*-th model
-    call, which the audit's ``llm.complete`` attempts count by ``episode_id``).
+    call, which the audit's ``llm.complete`` attempts count by ``episode_id``), or after more
+    answered model calls than its round (the cap let one more round run than it says).
     """
     out: list[Violation] = []
     checked = 0
@@ -901,11 +902,18 @@ def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplic
     ]
     #: each episode's model calls (their times): a tool-call round follows a model call
     model_calls: dict[str, list[float]] = {}
+    #: … and the times of those the provider answered (a retried call answers once)
+    answered: dict[str, list[float]] = {}
     for a in record.audit:
-        if a.get("action") == "llm.complete" and a.get("phase") == "attempt":
-            ep = dict(a.get("detail") or {}).get("episode_id")
-            if ep is not None:
-                model_calls.setdefault(str(ep), []).append(float(a["t"]))
+        if a.get("action") != "llm.complete":
+            continue
+        ep = dict(a.get("detail") or {}).get("episode_id")
+        if ep is None:
+            continue
+        if a.get("phase") == "attempt":
+            model_calls.setdefault(str(ep), []).append(float(a["t"]))
+        elif a.get("phase") == "outcome" and a.get("outcome") == "success":
+            answered.setdefault(str(ep), []).append(float(a["t"]))
     for i, file, ref, error, t in sources:
         if not error:
             continue
@@ -925,6 +933,15 @@ def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplic
             phrase = (
                 f"stopped episode {m['episode']!r} at tool-call round {m['round']} after only "
                 f"{made} model calls of that episode"
+            )
+        elif m is not None and (
+            paid := sum(1 for u in answered.get(m["episode"], ()) if u <= t)
+        ) > int(m["round"]):
+            # … and the stop comes at the round after the model's answer that went over the cap:
+            # more answered calls than the stop's round is a round the cap let through
+            phrase = (
+                f"stopped episode {m['episode']!r} at tool-call round {m['round']} (cap "
+                f"{m['cap']}) after {paid} answered model calls: the cap let a round more run"
             )
         else:
             continue
