@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from ..errors import DrillError
 from ..judge.timeline import format_offset
-from ..runbooks import ActionContext, NoAnswer, run_action_answered
+from ..runbooks import ANSWER_WITHIN_S, ActionContext, run_action
 from .state import DrillState
 
 
@@ -37,7 +37,7 @@ class Levers(Protocol):
     def restart(self) -> Awaitable[dict[str, Any]]: ...
 
 
-__all__ = ["ACTOR", "bite", "kill_scope", "operate"]
+__all__ = ["ACTOR", "bite", "give_up_on_a_hanging_call", "kill_scope", "operate"]
 
 ACTOR = "operator"
 
@@ -58,13 +58,23 @@ async def operate(engine: DrillState, levers: Levers) -> None:
             restart=levers.restart,
         )
         params = _resolve(engine, dict(step.params))
+        task = asyncio.current_task()
+        assert task is not None
+        engine.operator_call = (engine.now(), task)
         try:
-            result = await run_action_answered(step.do, ctx, **params)
-        except NoAnswer as e:  # the platform's failure, judged (operator_calls_answered)
+            result = await run_action(step.do, ctx, **params)
+        except asyncio.CancelledError:
+            if not engine.operator_gave_up:
+                raise
+            # the monitor gave up on the call (see give_up_on_a_hanging_call): the platform's
+            # failure, judged by operator_calls_answered; the drill goes on with the next step
+            engine.operator_gave_up = False
+            task.uncancel()
             engine.ev(
                 "operator.unanswered",
                 ACTOR,
-                f"operator: {step.do} {_label(step.params)}: {e}",
+                f"operator: {step.do} {_label(step.params)}: the platform gave no answer to "
+                f"{step.do} within {ANSWER_WITHIN_S / 60:g} minutes",
                 {"index": i, "action": step.do, "params": _jsonable(step.params), "at": step.at},
             )
             await levers.sync_controls()
@@ -76,6 +86,8 @@ async def operate(engine: DrillState, levers: Levers) -> None:
                 f"operator step {i} ({step.do} {_label(params)} at "
                 f"{format_offset(step.at)}) failed on the platform: {type(e).__name__}: {e}"
             ) from e
+        finally:
+            engine.operator_call = None
         engine.ev(
             "operator.step",
             ACTOR,
@@ -83,6 +95,23 @@ async def operate(engine: DrillState, levers: Levers) -> None:
             {"index": i, "action": step.do, "params": _jsonable(step.params), "result": result},
         )
         await levers.sync_controls()
+
+
+def give_up_on_a_hanging_call(engine: DrillState) -> None:
+    """Cancel the operator step that has waited :data:`ANSWER_WITHIN_S` for the platform.
+
+    Called on each of the monitor's polls rather than on a timer of its own: a timer per
+    control call would change the order the loop runs same-time callbacks in, and with it the
+    timeline of every drill (its hash), while a hanging call is rare. A console call that never
+    returns (a canary waiting for a job a kill switch parked) must not hold the drill for ever.
+    """
+    call = engine.operator_call
+    if call is None or engine.operator_gave_up:
+        return
+    since, task = call
+    if engine.now() - since >= ANSWER_WITHIN_S and not task.done():
+        engine.operator_gave_up = True
+        task.cancel()
 
 
 _PLACEHOLDER = re.compile(r"\{(client|account):(\d+)(?::([a-z]+))?\}")

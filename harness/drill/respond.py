@@ -18,7 +18,7 @@ from fakes.core.roster import SOCIAL_PLATFORMS
 
 from ..judge.rows import JsonObject
 from ..judge.timeline import Timeline
-from ..runbooks import ActionContext, Runbook, Step, run_action_answered
+from ..runbooks import ActionContext, Runbook, Step, run_action
 from ..scenario import Scenario
 from .detect import Detection
 
@@ -142,7 +142,7 @@ class OpsLead:
         error: str | None = None
         for params in expand_step(step, det.platforms or self._fault_platforms(), det.clients):
             try:
-                results.append(await run_action_answered(step.action, self.ctx, **params))
+                results.append(await run_action(step.action, self.ctx, **params))
             except Exception as e:  # a refused control is a finding, not a crash of the drill
                 error = f"{type(e).__name__}: {e}"
         t = self.now()

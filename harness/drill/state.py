@@ -88,6 +88,10 @@ class DrillState:
         self.snapshots: list[dict[str, Any]] = []
         self.verifications: list[dict[str, Any]] = []
         self.detection: Detection | None = None
+        #: the operator step waiting for the platform's answer: (since, its task), None if none
+        self.operator_call: tuple[float, asyncio.Task[Any]] | None = None
+        #: set by the monitor when it gives up on that call (see :mod:`harness.drill.operator`)
+        self.operator_gave_up = False
         #: fault index in the scenario → the fakes' rule id, and the indexes healed
         self.fault_ids: dict[int, str] = {}
         self.healed: set[int] = set()

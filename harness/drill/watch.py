@@ -18,6 +18,7 @@ from sandbox.contract import Alert
 
 from ..judge.rows import Json
 from .detect import Detection
+from .operator import give_up_on_a_hanging_call
 from .state import DrillState
 
 __all__ = ["Watch"]
@@ -111,6 +112,7 @@ class Watch:
                     raise
                 s.ev("platform.poll_failed", "drill", f"polling the platform failed: {e!r}")
                 continue
+            give_up_on_a_hanging_call(s)
             if s.detection is None and s.now() >= start:
                 det = s.detector.evaluate(s.now(), start, alerts)
                 if det is not None:

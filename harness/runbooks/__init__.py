@@ -5,11 +5,9 @@ from .actions import (
     ANSWER_WITHIN_S,
     ActionContext,
     ActionError,
-    NoAnswer,
     action,
     check_step,
     run_action,
-    run_action_answered,
 )
 from .library import DATA_DIR, RunbookError, load_runbook, runbooks
 from .model import (
@@ -34,7 +32,6 @@ __all__ = [
     "ActionError",
     "AlertRule",
     "FollowUp",
-    "NoAnswer",
     "Runbook",
     "RunbookError",
     "Step",
@@ -43,6 +40,5 @@ __all__ = [
     "check_step",
     "load_runbook",
     "run_action",
-    "run_action_answered",
     "runbooks",
 ]

@@ -8,7 +8,6 @@ evidence bundle). An action returns a small JSON-ready summary for the timeline.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,12 +23,10 @@ __all__ = [
     "ANSWER_WITHIN_S",
     "ActionContext",
     "ActionError",
-    "NoAnswer",
     "action",
     "check_step",
     "params_of",
     "run_action",
-    "run_action_answered",
 ]
 
 ActionFn = Callable[..., Awaitable[dict[str, Any]]]
@@ -42,10 +39,6 @@ Capability = Literal["text", "image", "video"]
 
 class ActionError(BadInputError):
     """A runbook step that cannot run: unknown action or bad parameters (names both)."""
-
-
-class NoAnswer(Exception):
-    """The platform gave no answer to a control call within :data:`ANSWER_WITHIN_S`."""
 
 
 #: how long (platform time) a control call may go unanswered before the drill says so: the
@@ -110,24 +103,6 @@ async def run_action(name: str, ctx: ActionContext, **params: Any) -> dict[str, 
     if why:
         raise ActionError(why)
     return await ACTIONS[name](ctx, **params)
-
-
-async def run_action_answered(
-    name: str, ctx: ActionContext, within_s: float = ANSWER_WITHIN_S, **params: Any
-) -> dict[str, Any]:
-    """:func:`run_action`, given up after ``within_s`` of the loop's time (:class:`NoAnswer`):
-    a console whose call hangs (a canary waiting for a job a kill switch parked) is the
-    platform's failure to report, not a rehearsal that waits for ever."""
-    bound = asyncio.timeout(within_s)
-    try:
-        async with bound:
-            return await run_action(name, ctx, **params)
-    except TimeoutError:
-        if bound.expired():
-            raise NoAnswer(
-                f"the platform gave no answer to {name} within {within_s / 60:g} minutes"
-            ) from None
-        raise
 
 
 def _cc(change: Any) -> dict[str, Any]:

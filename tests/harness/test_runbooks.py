@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from harness.clock import run_virtual
+from harness.drill.operator import give_up_on_a_hanging_call, operate
 from harness.drill.respond import expand_step
 from harness.runbooks import (
     ACTIONS,
     ANSWER_WITHIN_S,
     ActionContext,
     ActionError,
-    NoAnswer,
     RunbookError,
     check_step,
     load_runbook,
     run_action,
-    run_action_answered,
     runbooks,
 )
 from harness.runbooks.actions import action
@@ -222,27 +222,56 @@ class HangingCanary(FakePlatform):
         return {}
 
 
-def test_a_control_call_the_platform_never_answers_is_given_up_after_its_bound() -> None:
-    # on the drills' virtual clock: fifteen minutes pass without a wall-clock wait
-    async def main() -> tuple[str, float]:
+def test_a_control_call_the_platform_never_answers_is_given_up_and_the_operator_goes_on() -> None:
+    # the monitor's polls (every 30 s here) give up on the canary after fifteen minutes of the
+    # drills' virtual clock; the next step still runs, at its own offset
+    events: list[tuple[float, str, dict[str, Any]]] = []
+    platform = HangingCanary()
+
+    async def main() -> float:
         loop = asyncio.get_running_loop()
-        began = loop.time()
-        with pytest.raises(NoAnswer) as e:
-            await run_action_answered(
-                "canary.run",
-                ActionContext(HangingCanary()),
-                client_id="acme",
-                platform="x",  # type: ignore[arg-type]
-            )
-        return str(e.value), loop.time() - began
+        engine = SimpleNamespace(
+            t0=loop.time(),
+            now=loop.time,
+            platform_client=platform,
+            clients=["acme"],
+            accounts={},
+            operator_call=None,
+            operator_gave_up=False,
+            scenario=SimpleNamespace(
+                operator=[
+                    SimpleNamespace(
+                        at=0.0,
+                        do="canary.run",
+                        params={"client_id": "acme", "platform": "x"},
+                        reason=None,
+                    ),
+                    SimpleNamespace(at=1200.0, do="kill_switch.engage", params={}, reason=None),
+                ]
+            ),
+            ev=lambda kind, actor, summary, data: events.append((loop.time(), kind, data)),
+        )
 
-    message, waited = run_virtual(main)
-    assert message == "the platform gave no answer to canary.run within 15 minutes"
-    assert waited == ANSWER_WITHIN_S == 900.0
-    # an answer in time is returned as run_action's
-    fp = FakePlatform()
+        async def sync() -> None:
+            return None
 
-    async def quick() -> dict[str, Any]:
-        return await run_action_answered("kill_switch.engage", ActionContext(fp))  # type: ignore[arg-type]
+        levers = SimpleNamespace(sync_controls=sync, heal=sync, snapshot=sync, restart=sync)
 
-    assert run_virtual(quick)["control"] == "kill_switch"
+        async def monitor() -> None:
+            while True:
+                await asyncio.sleep(30)
+                give_up_on_a_hanging_call(engine)  # type: ignore[arg-type]
+
+        watch = asyncio.ensure_future(monitor())
+        await operate(engine, levers)  # type: ignore[arg-type]
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
+        return engine.t0
+
+    t0 = run_virtual(main)
+    assert [(t - t0, kind, data["action"]) for t, kind, data in events] == [
+        (ANSWER_WITHIN_S, "operator.unanswered", "canary.run"),
+        (1200.0, "operator.step", "kill_switch.engage"),
+    ]
+    assert ANSWER_WITHIN_S == 900.0
+    assert platform.calls == [("kill", ({}, True, "operator"))]

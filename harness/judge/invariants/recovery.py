@@ -968,6 +968,9 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
     check or judge knows: a job in it is neither waiting, running nor done for anyone reading it.
     Every audit event names the job that acted (``job_id``), a job the platform reports, of the
     event's client: an event without it cannot be traced to its work, its approval or its retries.
+    A post handed to a person (``needs_human_confirm``) follows an earlier attempt of its job or
+    a post the fakes hold: after a single refused attempt nothing can have posted, and the
+    confirmation queue would claim posts that never existed.
     The feed numbers its events in order, one apart and above the cursor they were read after:
     a reader resuming from the last ``seq`` it saw must neither skip nor re-read an event.
     """
@@ -998,6 +1001,36 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
                 f"evidence/audit.jsonl#L{i + 1}",
             )
         )
+    # a post handed to a person as "an earlier attempt may have posted" needs an earlier attempt
+    # or a post of its job: after one refused attempt there is no doubt to hand over
+    made: dict[str, int] = {}
+    for a in record.audit:
+        if a.get("action") == "post.create" and a.get("phase") == "attempt":
+            made[str(a.get("job_id"))] = made.get(str(a.get("job_id")), 0) + 1
+    f = facts(record)
+    posted = {
+        intent.job_id
+        for i, e in enumerate(record.ledger)
+        if e.get("action") in SIDE_EFFECT_ACTIONS and (intent := f.intents.get(i)) is not None
+    }
+    for i, a in enumerate(record.audit):
+        jid = str(a.get("job_id"))
+        if (
+            a.get("action") == "post.create"
+            and a.get("outcome") == "needs_human_confirm"
+            and made.get(jid, 0) <= 1
+            and jid not in posted
+        ):
+            out.append(
+                Violation(
+                    float(a.get("t") or record.end_t),
+                    ("audit event", "audit events"),
+                    "handed a post to a person as maybe posted after its only attempt, which "
+                    "posted nothing (no earlier attempt could have)",
+                    f"{a.get('event_id')} (post.create, job_id {jid})",
+                    f"evidence/audit.jsonl#L{i + 1}",
+                )
+            )
     # the feed is append-only and cursor-paged (``seq > cursor``): read in order from a cursor
     # of 0 or more, its events are numbered 1, 2, 3 … on, each one more than the one before
     before = 0
