@@ -22,16 +22,21 @@ __all__ = [
 _SILENT_MODES = frozenset({"read_only", "manual_only"})
 
 
-class HeldEngagementParams(Params):
+class _ThreadCapParams(Params):
+    """The conversation cap the engagement judges share: a full thread rightly goes quiet."""
+
+    max_replies_per_thread: int = Field(
+        3, ge=1, description="replies per account per thread (a full thread skips the rest)"
+    )
+
+
+class HeldEngagementParams(_ThreadCapParams):
     """Parameters of ``held_engagement_answered_after_release``."""
 
     poll_s: float = Field(
         60.0,
         gt=0,
         description="an item is surely read by a poll within this long of arriving (two polls)",
-    )
-    max_replies_per_thread: int = Field(
-        3, ge=1, description="replies per account per thread (a full thread skips the rest)"
     )
     settle_s: float = Field(
         900.0,
@@ -109,12 +114,9 @@ def held_engagement_answered_after_release(
     )
 
 
-class CooldownParams(Params):
+class CooldownParams(_ThreadCapParams):
     """Parameters of ``cooldowns_delay_answers_not_drop_them``."""
 
-    max_replies_per_thread: int = Field(
-        3, ge=1, description="replies per account per thread (a full thread skips the rest)"
-    )
     settle_s: float = Field(
         900.0,
         gt=0,
@@ -325,7 +327,7 @@ def _text(v: object) -> str | None:
     return None if v is None else str(v)
 
 
-class ReachParams(Params):
+class ReachParams(_ThreadCapParams):
     """Parameters of ``engagement_reaches_every_account``."""
 
     window_s: float = Field(
@@ -333,9 +335,6 @@ class ReachParams(Params):
     )
     min_items: int = Field(
         3, ge=1, description="keyword comments a stretch needs before its silence is judged"
-    )
-    max_replies_per_thread: int = Field(
-        3, ge=1, description="replies per account per thread (a full thread skips the rest)"
     )
     settle_s: float = Field(
         900.0,

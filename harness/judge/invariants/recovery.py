@@ -993,68 +993,10 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
         else:
             continue
         out.append(
-            Violation(
-                float(a.get("t") or record.end_t),
-                ("audit event", "audit events"),
-                phrase,
-                f"{a.get('event_id')} ({a.get('action')}, job_id {a.get('job_id')})",
-                f"evidence/audit.jsonl#L{i + 1}",
-            )
+            _event_finding(record, i, phrase, f"{a.get('action')}, job_id {a.get('job_id')}")
         )
-    # a post handed to a person as "an earlier attempt may have posted" needs an earlier attempt
-    # or a post of its job: after one refused attempt there is no doubt to hand over
-    made: dict[str, int] = {}
-    for a in record.audit:
-        if a.get("action") == "post.create" and a.get("phase") == "attempt":
-            made[str(a.get("job_id"))] = made.get(str(a.get("job_id")), 0) + 1
-    f = facts(record)
-    posted = {
-        intent.job_id
-        for i, e in enumerate(record.ledger)
-        if e.get("action") in SIDE_EFFECT_ACTIONS and (intent := f.intents.get(i)) is not None
-    }
-    for i, a in enumerate(record.audit):
-        jid = str(a.get("job_id"))
-        if (
-            a.get("action") == "post.create"
-            and a.get("outcome") == "needs_human_confirm"
-            and made.get(jid, 0) <= 1
-            and jid not in posted
-        ):
-            out.append(
-                Violation(
-                    float(a.get("t") or record.end_t),
-                    ("audit event", "audit events"),
-                    "handed a post to a person as maybe posted after its only attempt, which "
-                    "posted nothing (no earlier attempt could have)",
-                    f"{a.get('event_id')} (post.create, job_id {jid})",
-                    f"evidence/audit.jsonl#L{i + 1}",
-                )
-            )
-    # the feed is append-only and cursor-paged (``seq > cursor``): read in order from a cursor
-    # of 0 or more, its events are numbered 1, 2, 3 … on, each one more than the one before
-    before = 0
-    for i, a in enumerate(record.audit):
-        seq = a.get("seq")
-        if (
-            isinstance(seq, int)
-            and not isinstance(seq, bool)
-            and seq > before
-            and (i == 0 or seq == before + 1)
-        ):
-            before = seq
-            continue
-        out.append(
-            Violation(
-                float(a.get("t") or record.end_t),
-                ("audit event", "audit events"),
-                f"numbered {seq!r} after {before} in the cursor-paged feed (each event's seq is "
-                "one more than the one before, and above the cursor it was read after)",
-                f"{a.get('event_id')} ({a.get('action')})",
-                f"evidence/audit.jsonl#L{i + 1}",
-            )
-        )
-        break  # one misnumbered feed is one finding
+    out += _lone_attempts_handed_over(record)
+    out += _feed_misnumbered(record)
     for i, j in enumerate(record.jobs):
         state, kind = str(j.get("state")), j.get("kind")
         wrong = [f"state {state!r}"] if state not in JOB_STATES else []
@@ -1076,6 +1018,73 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
         f"all {len(record.jobs)} jobs have a kind and a state of the contract, and all "
         f"{len(record.audit)} audit events an action of the contract and a job among them",
     )
+
+
+def _event_finding(record: DrillRecord, i: int, phrase: str, what: str) -> Violation:
+    """The finding about ``record.audit[i]``: ``phrase``, referenced by its id and ``what``."""
+    a = record.audit[i]
+    return Violation(
+        float(a.get("t") or record.end_t),
+        ("audit event", "audit events"),
+        phrase,
+        f"{a.get('event_id')} ({what})",
+        f"evidence/audit.jsonl#L{i + 1}",
+    )
+
+
+def _lone_attempts_handed_over(record: DrillRecord) -> list[Violation]:
+    """Posts handed to a person as "an earlier attempt may have posted" with neither an earlier
+    attempt nor a post of their job: after one refused attempt there is no doubt to hand over."""
+    made: dict[str, int] = {}
+    for a in record.audit:
+        if a.get("action") == "post.create" and a.get("phase") == "attempt":
+            made[str(a.get("job_id"))] = made.get(str(a.get("job_id")), 0) + 1
+    f = facts(record)
+    posted = {
+        intent.job_id
+        for i, e in enumerate(record.ledger)
+        if e.get("action") in SIDE_EFFECT_ACTIONS and (intent := f.intents.get(i)) is not None
+    }
+    return [
+        _event_finding(
+            record,
+            i,
+            "handed a post to a person as maybe posted after its only attempt, which posted "
+            "nothing (no earlier attempt could have)",
+            f"post.create, job_id {a.get('job_id')}",
+        )
+        for i, a in enumerate(record.audit)
+        if a.get("action") == "post.create"
+        and a.get("outcome") == "needs_human_confirm"
+        and made.get(str(a.get("job_id")), 0) <= 1
+        and str(a.get("job_id")) not in posted
+    ]
+
+
+def _feed_misnumbered(record: DrillRecord) -> list[Violation]:
+    """The first audit event out of the feed's numbering: append-only and cursor-paged (``seq >
+    cursor``), read in order from a cursor of 0 or more, its events are numbered one apart."""
+    before = 0
+    for i, a in enumerate(record.audit):
+        seq = a.get("seq")
+        if (
+            isinstance(seq, int)
+            and not isinstance(seq, bool)
+            and seq > before
+            and (i == 0 or seq == before + 1)
+        ):
+            before = seq
+            continue
+        return [  # one misnumbered feed is one finding
+            _event_finding(
+                record,
+                i,
+                f"numbered {seq!r} after {before} in the cursor-paged feed (each event's seq is "
+                "one more than the one before, and above the cursor it was read after)",
+                str(a.get("action")),
+            )
+        ]
+    return []
 
 
 #: a W3C ``traceparent`` of version 00: trace id, parent (span) id, flags
