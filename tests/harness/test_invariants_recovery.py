@@ -562,6 +562,48 @@ def test_an_audit_event_naming_no_reported_job_or_another_clients_is_a_violation
     assert evaluate({"name": "jobs_within_the_contract"}, fine).verdict == "held"
 
 
+def test_a_post_handed_to_a_person_after_its_lone_refused_attempt_is_outside_the_contract() -> None:
+    # j-1: one attempt, refused as a duplicate, nothing posted, yet "the earlier attempt
+    # posted"; j-2 handed over after a second attempt; j-3 posted and could not be verified
+    jobs = [
+        {"id": j, "kind": "publish", "state": "needs_human_confirm", "client_id": "acme"}
+        for j in ("j-1", "j-2", "j-3")
+    ]
+
+    def attempt(n: int, at: float, job: str) -> dict[str, Any]:
+        return {**aud(n, at, job=job, proof={}), "phase": "attempt", "outcome": None}
+
+    def handed(n: int, at: float, job: str, resource: str | None = None) -> dict[str, Any]:
+        if resource is None:
+            return aud(n, at, job=job, outcome="needs_human_confirm", proof={"resource_id": None})
+        return aud(n, at, job=job, resource=resource, outcome="needs_human_confirm", verified=False)
+
+    audit = [
+        attempt(1, 60, "j-1"),
+        handed(2, 61, "j-1"),
+        attempt(3, 70, "j-2"),
+        attempt(4, 100, "j-2"),
+        handed(5, 101, "j-2"),
+        attempt(6, 110, "j-3"),
+        handed(7, 300, "j-3", resource="r3"),
+    ]
+    rec = record(
+        audit=audit,
+        jobs=jobs,
+        ledger=[led(1, 111, resource="r3")],
+        workload=[intent("j-1"), intent("j-2"), intent("j-3")],
+    )
+    r = evaluate({"name": "jobs_within_the_contract"}, rec)
+    assert r.verdict == "violated"
+    assert [(v.phrase, v.ref) for v in r.violations] == [
+        (
+            "handed a post to a person as maybe posted after its only attempt, which posted "
+            "nothing (no earlier attempt could have)",
+            "ae-000002 (post.create, job_id j-1)",
+        )
+    ]
+
+
 def test_an_audit_feed_numbered_out_of_order_or_from_zero_is_outside_the_contract() -> None:
     # the feed is cursor-paged (seq > cursor): read from cursor 0 its events are 1, 2, 3 …
     jobs = [{"id": "j-1", "kind": "publish", "state": "succeeded", "client_id": "acme"}]
