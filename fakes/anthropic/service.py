@@ -27,7 +27,8 @@ Ledger: ``llm.completion`` per message (tokens, ``cost_usd``, ``detail`` = the m
 part-way is billed for what was sent with ``detail`` = ``<model>;partial``).
 
 Faults: ``anthropic.rate_limited`` (429 ``rate_limit_error`` with ``retry-after``),
-``anthropic.overloaded`` (529 ``overloaded_error``), ``anthropic.stream_cut`` (an ``event:
+``anthropic.overloaded`` (529 ``overloaded_error``), ``anthropic.key_revoked`` (401
+``authentication_error``, "invalid x-api-key": a key revoked or rotated away), ``anthropic.stream_cut`` (an ``event:
 error`` with ``overloaded_error``, as the real API sends mid-stream, or the connection drops,
 after ``after_chunks`` events), ``anthropic.token_bloat`` (usage and cost multiplied),
 ``anthropic.tool_call_loop`` (every turn with ``tools`` is a ``tool_use`` block for
@@ -116,7 +117,11 @@ class AnthropicFake:
             return error(call, 401, "authentication_error", "x-api-key header is required")
         account, problem = self.world.tokens.check(call.credential)
         platform = self.world.roster.account(account).platform if account else None
-        if problem is not None or platform != FAKE:
+        if (
+            problem is not None
+            or platform != FAKE
+            or call.fire(self.world, ("anthropic.key_revoked",)) is not None
+        ):
             return error(call, 401, "authentication_error", "invalid x-api-key")
         if not call.request.headers.get("anthropic-version"):
             return error(

@@ -378,6 +378,13 @@ _kind(
     "openai: 429 insufficient_quota — credits gone; retrying does not help.",
 )
 _kind("anthropic.overloaded", "protocol", ("anthropic",), "anthropic: 529 overloaded_error.")
+for _p, _answer in (("openai", "401 invalid_api_key"), ("anthropic", "401 authentication_error")):
+    _kind(
+        f"{_p}.key_revoked",
+        "protocol",
+        (_p,),
+        f"{_p}: the agency's API key is revoked or rotated away: every call answers {_answer}.",
+    )
 _kind(
     "media.job_stuck",
     "semantic",

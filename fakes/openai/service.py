@@ -28,7 +28,8 @@ drill judges and are not recorded.
 
 Faults: ``openai.rate_limited`` (429 ``rate_limit_exceeded`` with ``retry-after`` and
 ``retry-after-ms``), ``openai.quota_exhausted`` (429 ``insufficient_quota`` with
-``x-should-retry: false``, so the SDK does not retry), ``openai.stream_cut`` (an SSE error
+``x-should-retry: false``, so the SDK does not retry), ``openai.key_revoked`` (the key's 401
+``invalid_api_key``, as for a key revoked or rotated away), ``openai.stream_cut`` (an SSE error
 object, or the connection drops, after ``after_chunks`` chunks), ``openai.token_bloat`` (usage
 and cost multiplied), ``openai.tool_call_loop`` (every turn with ``tools`` is a call to
 ``params.tool``), and ``http.outage`` with OpenAI's 5xx body.
@@ -131,7 +132,11 @@ class OpenAIFake:
             return error(401, NO_KEY)
         account, problem = self.world.tokens.check(call.credential)
         platform = self.world.roster.account(account).platform if account else None
-        if problem is not None or platform != FAKE:
+        if (
+            problem is not None
+            or platform != FAKE
+            or call.fire(self.world, ("openai.key_revoked",)) is not None
+        ):
             return error(
                 401,
                 f"Incorrect API key provided: {mask(call.credential)}. You can find your API key at "

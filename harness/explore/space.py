@@ -491,7 +491,15 @@ ALWAYS: tuple[str, ...] = (
     "no_side_effect_while_toolgate_failing",
     "spend_within_budget",
 )
-_TRANSIENT_PROVIDER = ("http.", "overloaded", "rate_limited", "stream_cut", "quota_exhausted")
+#: provider faults the other provider covers (the routing fails over): a revoked key too
+_TRANSIENT_PROVIDER = (
+    "http.",
+    "overloaded",
+    "rate_limited",
+    "stream_cut",
+    "quota_exhausted",
+    "key_revoked",
+)
 
 
 def invariants_for(raw: dict[str, Any]) -> list[Any]:

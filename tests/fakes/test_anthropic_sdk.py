@@ -221,6 +221,28 @@ def test_overloaded_is_a_529_the_sdk_raises_as_overloaded_error(
 
 
 @served
+def test_a_revoked_key_is_a_401_authentication_error(
+    served_fakes: dict[str, Any], served_key: Callable[[str], str], fake_admin: httpx.Client
+) -> None:
+    rid = install(fake_admin, "anthropic.key_revoked")
+    with (
+        Anthropic(
+            base_url=served_fakes["fakes"]["anthropic"],
+            api_key=served_key("agency-anthropic"),
+            max_retries=0,
+        ) as c,
+        pytest.raises(anthropic.AuthenticationError) as err,
+    ):
+        c.messages.create(model=MODEL, max_tokens=50, messages=HELLO)
+    assert err.value.status_code == 401
+    assert err.value.body["error"] == {  # type: ignore[index]
+        "type": "authentication_error",
+        "message": "invalid x-api-key",
+    }
+    assert hits(fake_admin, rid) == 1
+
+
+@served
 def test_an_outage_is_anthropic_5xx_body_and_the_sdk_raises_internal_server_error(
     served_fakes: dict[str, Any], served_key: Callable[[str], str], fake_admin: httpx.Client
 ) -> None:

@@ -271,6 +271,19 @@ def test_quota_exhausted_is_not_retried_by_the_sdk(
 
 
 @served
+def test_a_revoked_key_is_a_401_invalid_api_key_and_nothing_is_billed(
+    client: OpenAI, fake_admin: httpx.Client
+) -> None:
+    rid = install(fake_admin, "openai.key_revoked")
+    with pytest.raises(openai.AuthenticationError) as err:
+        client.chat.completions.create(model=MODEL, messages=HELLO)
+    assert err.value.status_code == 401 and err.value.code == "invalid_api_key"
+    assert "Incorrect API key provided" in err.value.message
+    assert [e["status"] for e in journal(fake_admin)] == [401]
+    assert hits(fake_admin, rid) == 1 and ledger(fake_admin) == []
+
+
+@served
 def test_a_stream_cut_by_an_error_event_raises_mid_stream_and_bills_what_was_sent(
     client: OpenAI, fake_admin: httpx.Client
 ) -> None:
