@@ -310,6 +310,11 @@ class Platform:
         call before :meth:`start`. Returns what was restored."""
         forget = self.defects.on("controls_forgotten_on_restart")
         restored = store.attach(self.jobs, self.audit, None if forget else self.controls)
+        # a job the old process was running runs again here with the same attempt number: its
+        # requests' span ids go on from a range of this process's own, never one it already sent
+        boot = store.next_boot()
+        for j in self.jobs.all():
+            j.spans = max(j.spans, boot << 24)
         # LinkedIn has no "my posts' comments" feed: the lane reads the posts it published, so a
         # restarted platform names them again (else comments on them go unanswered for good)
         linkedin = self.lanes["linkedin"]

@@ -93,6 +93,16 @@ class SqliteStore:
             (json.dumps(holds, separators=(",", ":")),),
         )
 
+    def next_boot(self) -> int:
+        """Count one more platform process started on this store; its number (1 for the first)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'boots'").fetchone()
+        boot = (0 if row is None else int(row[0])) + 1
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES ('boots', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(boot),),
+        )
+        return boot
+
     # reading ---------------------------------------------------------------------------------
     def holds(self) -> dict[str, Any]:
         """The stored rate-limit holds (empty when none were stored)."""

@@ -586,3 +586,25 @@ def test_a_long_throttle_gives_the_runners_slot_back_and_a_short_one_is_waited_o
 
     with pytest.raises(TimeoutError):
         asyncio.run(short())
+
+
+def test_each_platform_process_on_a_store_sends_its_restored_jobs_spans_from_a_range_of_its_own(
+    tmp_path: Any,
+) -> None:
+    # a job the old process was running runs again with the same attempt number: without a
+    # range of its own, the new process would send span 1, 2 … again (one span, two requests)
+    from sandbox.jobs import JobRecord
+    from sandbox.scope import JobScope
+    from sandbox.storage import SqliteStore
+
+    store = SqliteStore(tmp_path / "platform.db")
+    assert [store.next_boot() for _ in range(2)] == [1, 2]
+    store.close()
+    again = SqliteStore(tmp_path / "platform.db")
+    assert again.next_boot() == 3  # counted in the file, across processes
+    again.close()
+    job = JobRecord.__new__(JobRecord)
+    job.seq, job.spans, job.trace_id, job.idempotency_key = 7, 3 << 24, "ab" * 16, "k"
+    scope = JobScope.__new__(JobScope)
+    scope.job = job
+    assert scope.headers()["traceparent"] == f"00-{'ab' * 16}-{(7 << 32) | (3 << 24) | 1:016x}-01"
