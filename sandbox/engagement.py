@@ -183,9 +183,12 @@ class EngagementEngine:
                 _cred, items = await self.list_inbound(client, account)
                 held, self._held = self._held, set()
                 done = True
-                for item in items:
+                for n, item in enumerate(items):
                     if budget <= 0:
                         done = False
+                        # the rest waits for the next poll: their posts are read again then
+                        for later in items[n:]:
+                            self._hold(later)
                         break
                     if await self._consider(client, account, item):
                         budget -= 1

@@ -17,6 +17,7 @@ ROUTES: tuple[str, ...] = (
     "posts.delete",
     "comments.list",
     "comments.create",
+    "socialMetadata.batch_get",
     "userinfo.get",
     "oauth.token",
 )

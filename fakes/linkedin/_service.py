@@ -503,6 +503,49 @@ class _LinkedIn:
             }
         )
 
+    async def social_metadata(self, call: Call) -> Response:
+        """GET /rest/socialMetadata?ids=List(urn,…): each post's comment counts in one call
+        (Rest.li BATCH_GET; URNs URL-encoded in the list). ``results`` by URN with
+        ``commentSummary {count, topLevelCount}``; a post missing or deleted is under ``errors``
+        with its 404."""
+        raw = call.request.query_params.get("ids", "")
+        if not (raw.startswith("List(") and raw.endswith(")")) or raw == "List()":
+            return error(400, f"Invalid ids {raw!r}: expected List(urn,urn,…) of URL-encoded URNs")
+        urns = [u for u in raw[5:-1].split(",") if u]
+        if len(urns) > 100:
+            return error(400, f"Too many ids: {len(urns)}; at most 100 in one batch")
+        w = self.world
+        #: comments by post: the inbound ones arrived by now (one pass per account) and the
+        #: account's own (replies), as :meth:`list_comments` lists them
+        counts: dict[str, list[int]] = {}
+        for acc in {p.account_id for u in urns if (p := self.visible_post(u)) is not None}:
+            for i in w.inbound.visible("linkedin", account_id=acc, kind="comment"):
+                post = w.inbound.post_of(i)
+                if post is not None:
+                    c = counts.setdefault(post, [0, 0])
+                    c[0] += 1
+                    c[1] += 1
+        for own in self.state.comments.values():
+            c = counts.setdefault(own.post_urn, [0, 0])
+            c[0] += 1
+            c[1] += own.parent is None
+        results: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for u in urns:
+            if self.visible_post(u) is None:
+                errors[u] = {"status": 404, "message": f"Post {u} does not exist"}
+                continue
+            n, top = counts.get(u, [0, 0])
+            results[u] = {
+                "entity": u,
+                "commentSummary": {"count": n, "topLevelCount": top},
+                "commentsState": "OPEN",
+                "reactionSummaries": {},
+            }
+        return json_response(
+            {"results": results, "statuses": {u: 200 for u in results}, "errors": errors}
+        )
+
     async def create_comment(self, call: Call) -> Response:
         """POST /rest/socialActions/{urn}/comments → 201 and ``reply.created`` (a reply when it has a parent)."""
         w = self.world
@@ -615,6 +658,9 @@ def create(world: World, options: LinkedInOptions | None = None, **overrides: An
     svc.route("/oauth/v2/accessToken", "oauth.token", ["POST"])(partial(_more.refresh_token, li))
     svc.route("/rest/posts/{urn}", "posts.delete", ["DELETE"])(
         li.gated(li.delete_post, write, write=True)
+    )
+    svc.route("/rest/socialMetadata", "socialMetadata.batch_get", ["GET"])(
+        li.gated(li.social_metadata, read)
     )
     svc.route("/rest/socialActions/{urn}/comments", "comments.list", ["GET"])(
         li.gated(li.list_comments, read)

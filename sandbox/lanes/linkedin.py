@@ -29,6 +29,11 @@ __all__ = ["LinkedInLane"]
 DAY = 86400.0
 
 
+#: comments asked for per page (LinkedIn serves at most 100), and pages read per post and poll
+COMMENT_PAGE = 100
+COMMENT_PAGES = 10
+
+
 class LinkedInLane(ApiLane):
     """LinkedIn Posts API."""
 
@@ -38,6 +43,8 @@ class LinkedInLane(ApiLane):
     def __init__(self, deps: Any) -> None:
         super().__init__(deps)
         self._recent: dict[str, list[str]] = {}
+        #: post URN → its comment count when its comments were last read whole
+        self._read_counts: dict[str, int] = {}
 
     def _auth_headers(self, cred: Credential) -> dict[str, str]:
         return {
@@ -223,6 +230,52 @@ class LinkedInLane(ApiLane):
         posts.append(urn)
         del posts[:-50]
 
+    async def _comment_counts(
+        self, cred: Credential, scope: SideEffectScope, urns: list[str]
+    ) -> tuple[dict[str, int], Credential]:
+        """Each post's comment count from one ``GET /rest/socialMetadata?ids=List(…)``
+        (Rest.li BATCH_GET, URNs URL-encoded); empty when it cannot be read."""
+        if not urns:
+            return {}, cred
+        ids = ",".join(quote(u, safe="") for u in urns)
+        r, cred = await self.send("GET", f"/rest/socialMetadata?ids=List({ids})", cred, scope)
+        if r.status_code != 200:
+            return {}, cred
+        results = self.json_of(r, mutating=False).get("results")
+        out: dict[str, int] = {}
+        for urn, meta in (results if isinstance(results, dict) else {}).items():
+            summary = meta.get("commentSummary") if isinstance(meta, dict) else None
+            if isinstance(summary, dict) and isinstance(summary.get("count"), int):
+                out[str(urn)] = summary["count"]
+        return out, cred
+
+    async def _comments_of(
+        self, urn: str, cred: Credential, scope: SideEffectScope
+    ) -> tuple[list[dict[str, Any]], bool, Credential]:
+        """Every comment on ``urn``, page after page (``start``/``count``, oldest first, up to
+        :data:`COMMENT_PAGES` pages of :data:`COMMENT_PAGE`): (comments, read whole?, cred). A
+        post with more comments than one page has them all read, not only its oldest."""
+        out: list[dict[str, Any]] = []
+        start = 0
+        for _ in range(COMMENT_PAGES):
+            r, cred = await self.send(
+                "GET",
+                f"/rest/socialActions/{quote(urn, safe='')}/comments",
+                cred,
+                scope,
+                params={"start": start, "count": COMMENT_PAGE},
+            )
+            if r.status_code != 200:
+                return out, False, cred
+            doc = self.json_of(r, mutating=False)
+            page = [c for c in doc.get("elements") or () if isinstance(c, dict)]
+            out += page
+            start += len(page)
+            total = (doc.get("paging") or {}).get("total")
+            if not page or not isinstance(total, int) or start >= total:
+                return out, True, cred
+        return out, False, cred
+
     async def list_inbound(
         self,
         cred: Credential,
@@ -231,19 +284,27 @@ class LinkedInLane(ApiLane):
         since: str | None = None,
         also: Collection[str] = (),
     ) -> list[InboundMessage]:
-        """Comments on the account's recent posts (those this lane published)."""
+        """Comments on the account's recent posts (those this lane published).
+
+        One ``socialMetadata`` batch read names each post's comment count; a post's comments
+        are read only when its count changed since they were last read whole (a poll of ten
+        quiet posts is one request, not ten), and always for the posts of conversations a
+        control held back (``also``). When the counts cannot be read, every post is read.
+        """
         out: list[InboundMessage] = []
         urns = self._recent.get(cred.account.account_id, [])[-RECENT_POSTS_READ:]
         # the posts of conversations a control held back, when newer posts pushed them out
         urns = [*urns, *(u for u in also if u not in urns)]
+        counts, cred = await self._comment_counts(cred, scope, urns)
         for urn in urns:
-            r, cred = await self.send(
-                "GET", f"/rest/socialActions/{quote(urn, safe='')}/comments", cred, scope
-            )
-            if r.status_code != 200:
-                continue
+            n = counts.get(urn)
+            if n is not None and urn not in also and self._read_counts.get(urn, 0) == n:
+                continue  # nothing new on it since its comments were last read
+            elements, whole, cred = await self._comments_of(urn, cred, scope)
+            if whole and n is not None:
+                self._read_counts[urn] = n
             me, own_id = self.author(cred), cred.account.platform_user_id
-            for c in self.json_of(r, mutating=False).get("elements") or ():
+            for c in elements:
                 out.append(
                     InboundMessage(
                         # the comment's URN: what a reply names (its bare id is not addressable)

@@ -270,6 +270,35 @@ async def test_comments_list_inbound_ones_and_a_reply_is_recorded_with_in_reply_
     )
 
 
+async def test_social_metadata_batch_get_counts_each_posts_comments_and_names_a_missing_one(
+    env: Env,
+) -> None:
+    quiet, busy = await env.posted("A quiet post"), await env.posted("A busy post")
+    for n in range(3):
+        env.world.inbound.schedule(
+            "linkedin", "comment", "acme-linkedin", f"price? #{n}", author="Bob", post_id=busy
+        )
+    first = (
+        await env.client.get(f"{API}/rest/socialActions/{quote(busy)}/comments", headers=env.h())
+    ).json()["elements"][0]
+    await env.comment(first["commentUrn"], "DM us")  # a reply: a comment, not a top-level one
+    ids = ",".join(quote(u, safe="") for u in (quiet, busy, "urn:li:share:1"))
+    r = await env.client.get(f"{API}/rest/socialMetadata?ids=List({ids})", headers=env.h())
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["results"][quiet]["commentSummary"] == {"count": 0, "topLevelCount": 0}
+    assert doc["results"][busy]["commentSummary"] == {"count": 4, "topLevelCount": 3}
+    assert doc["errors"]["urn:li:share:1"]["status"] == 404
+    assert doc["statuses"] == {quiet: 200, busy: 200}
+    # the count is the same the comments list pages through
+    listed = await env.client.get(
+        f"{API}/rest/socialActions/{quote(busy)}/comments", headers=env.h()
+    )
+    assert listed.json()["paging"]["total"] == 4
+    bad = await env.client.get(f"{API}/rest/socialMetadata?ids={quote(busy)}", headers=env.h())
+    assert_error(bad, 400)
+
+
 async def test_a_comment_on_a_missing_post_or_parent_is_a_404(env: Env) -> None:
     assert_error(await env.comment("urn:li:share:1"), 404)
     urn = await env.posted()

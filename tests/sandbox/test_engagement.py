@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.contract import KillScope
+from sandbox.contract import JobSpec, KillScope
 from sandbox.engagement import EngagementComponent
 from sandbox.settings import Blueprint
 from tests.sandbox.platform_rig import Rig, rig, virtual
@@ -215,3 +215,54 @@ def test_a_keyword_dm_is_answered_by_dm_once() -> None:
         assert len(r.audit(action="dm.send", phase="outcome", outcome="success")) == 1
 
     run(body, faults=({"kind": "x.duplicate_inbound"},))
+
+
+LINKEDIN_BLUEPRINT = Blueprint(
+    id="bp-acme-linkedin",
+    client_id="acme",
+    platform="linkedin",
+    keywords=("price",),
+    reply_template="Hi, our prices are on the menu page!",
+)
+
+
+def test_linkedin_reads_comments_only_of_posts_whose_count_moved_and_every_page_of_them() -> None:
+    # one socialMetadata batch per poll names every post's comment count: quiet posts cost no
+    # request of their own, and a busy post is read page after page, to its newest comment
+    async def main() -> None:
+        async with rig(clients=1, platforms=("linkedin",), blueprints=(LINKEDIN_BLUEPRINT,)) as r:
+            p = r.platform
+            for n in range(4):
+                job = await r.client.submit(
+                    JobSpec(
+                        kind="publish",
+                        client_id="acme",
+                        platform="linkedin",
+                        payload={"text": f"Fresh bread, batch {n}"},
+                    )
+                )
+                assert job.id
+            await r.settle()
+            posts = [e.resource_id for e in r.ledger("post.created", fake="linkedin")]
+            busy = posts[0]
+            for i in range(149):
+                r.world.inbound.schedule(
+                    "linkedin", "comment", "acme-linkedin", "lovely", author=f"Fan {i}",
+                    post_id=busy,
+                )  # fmt: skip
+            last = r.world.inbound.schedule(
+                "linkedin", "comment", "acme-linkedin", "price?", author="Fan 149", post_id=busy
+            )
+            since = len(r.world.journal.entries(fake="linkedin"))
+            await asyncio.sleep(600)  # twenty polls
+            routes = [e.route for e in r.world.journal.entries(fake="linkedin")[since:]]
+            polls = routes.count("socialMetadata.batch_get")
+            assert polls >= 15
+            # the busy post read whole (two pages of 100) when its comments came and once more
+            # when the platform's own reply moved its count; the quiet posts never
+            assert routes.count("comments.list") == 4
+            (reply,) = [e for e in r.ledger("reply.created") if e.in_reply_to == last.id]
+            assert reply.account_id == "acme-linkedin" and p.now() > 0
+            assert len(r.ledger("reply.created")) == 1  # "lovely" is no keyword
+
+    virtual(main)
