@@ -129,6 +129,9 @@ class EngagementEngine:
     #: account id → posts with comments a control held back (kill switch, mode, cooldown): read
     #: on the next poll even when newer posts push them out of the lane's newest few
     held_posts: dict[str, set[str]] = field(default_factory=dict)
+    #: account id → items read but left unconsidered when a poll's reply budget ran out: the
+    #: next poll considers them first (a lane need not list them again)
+    backlog: dict[str, list[InboundMessage]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         #: posts of items held back while the current account is being read
@@ -180,15 +183,17 @@ class EngagementEngine:
             for account in client.accounts:
                 if budget <= 0:
                     break
-                _cred, items = await self.list_inbound(client, account)
+                _cred, fresh = await self.list_inbound(client, account)
+                # what the last poll read and had no budget left for comes first
+                waiting = self.backlog.pop(account.account_id, [])
+                ids = {i.id for i in waiting}
+                items = [*waiting, *(i for i in fresh if i.id not in ids)]
                 held, self._held = self._held, set()
                 done = True
                 for n, item in enumerate(items):
                     if budget <= 0:
                         done = False
-                        # the rest waits for the next poll: their posts are read again then
-                        for later in items[n:]:
-                            self._hold(later)
+                        self.backlog[account.account_id] = items[n:]
                         break
                     if await self._consider(client, account, item):
                         budget -= 1

@@ -176,6 +176,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "controls_as_requested",
     "controls_survive_restart",
     "cooldowns_delay_answers_not_drop_them",
+    "dms_answered",
     "engagement_bursts_alerted",
     "engagement_polls_braked",
     "engagement_reaches_every_account",

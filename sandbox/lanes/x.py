@@ -17,11 +17,22 @@ _NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"
 _USAGE_CAPPED = "https://api.twitter.com/2/problems/usage-capped"
 
 
+#: pages of a newest-first inbox list (100 each) read back per poll at most
+INBOX_PAGES = 10
+
+
 class XLane(ApiLane):
     """X API v2."""
 
     platform = "x"
     dedupes_identical_text = True
+
+    def __init__(self, deps: Any) -> None:
+        super().__init__(deps)
+        #: (account id, "m" mentions | "dm" DM events) → the newest id a read of it returned
+        self._newest_seen: dict[tuple[str, str], int] = {}
+        #: the refused answer of the last inbox read that got none (see :meth:`_newest`)
+        self._refused: httpx.Response | None = None
 
     def _observe(self, r: httpx.Response, cred: Credential) -> None:
         h = r.headers
@@ -197,6 +208,42 @@ class XLane(ApiLane):
                 return SendResult(tid, f"https://x.com/{handle}/status/{tid}")
         return None
 
+    async def _newest(
+        self,
+        path: str,
+        params: dict[str, Any],
+        cred: Credential,
+        scope: SideEffectScope,
+        key: tuple[str, str],
+    ) -> tuple[list[dict[str, Any]] | None, Credential]:
+        """The pages of a newest-first list (mentions, DM events) back to what the previous read
+        of ``key`` reached (``pagination_token``, at most :data:`INBOX_PAGES` pages): more than a
+        page can arrive between two polls (a flood of DMs), and a read of one page would never
+        see the rest. None when the first page is refused (:attr:`_refused` holds its answer)."""
+        floor = self._newest_seen.get(key)
+        pages: list[dict[str, Any]] = []
+        token: str | None = None
+        top: int | None = None
+        for _ in range(INBOX_PAGES):
+            q = {**params, **({"pagination_token": token} if token else {})}
+            r, cred = await self.send("GET", path, cred, scope, params=q)
+            if r.status_code != 200:
+                if not pages:
+                    self._refused = r
+                    return None, cred
+                break  # what was read so far; the rest at the next poll
+            body = self.json_of(r, mutating=False)
+            pages.append(body)
+            ids = [int(x["id"]) for x in body.get("data") or () if str(x.get("id", "")).isdigit()]
+            if ids:
+                top = max(ids) if top is None else max(top, max(ids))
+            token = (body.get("meta") or {}).get("next_token")
+            if not token or not ids or (floor is not None and min(ids) <= floor):
+                break
+        if top is not None:
+            self._newest_seen[key] = max(top, floor or 0)
+        return pages, cred
+
     async def list_inbound(
         self,
         cred: Credential,
@@ -212,15 +259,20 @@ class XLane(ApiLane):
         }
         if since:
             params["since_id"] = since
-        r, cred = await self.send(
-            "GET", f"/2/users/{cred.account.platform_user_id}/mentions", cred, scope, params=params
+        acc = cred.account
+        pages, cred = await self._newest(
+            f"/2/users/{acc.platform_user_id}/mentions", params, cred, scope, (acc.account_id, "m")
         )
-        if r.status_code != 200:
-            raise self.error_for(r, mutating=False)
-        body = self.json_of(r, mutating=False)
-        users = {u["id"]: u.get("username") for u in (body.get("includes") or {}).get("users", ())}
+        if pages is None:
+            assert self._refused is not None
+            raise self.error_for(self._refused, mutating=False)
+        users = {
+            u["id"]: u.get("username")
+            for body in pages
+            for u in (body.get("includes") or {}).get("users", ())
+        }
         out = []
-        for t in body.get("data") or ():
+        for t in (t for body in pages for t in body.get("data") or ()):
             post_id = next(
                 (
                     ref["id"]
@@ -240,10 +292,12 @@ class XLane(ApiLane):
                     t.get("conversation_id"),
                 )
             )
-        r, cred = await self.send("GET", "/2/dm_events", cred, scope, params={"max_results": 100})
-        if r.status_code == 200:
+        dm_pages, cred = await self._newest(
+            "/2/dm_events", {"max_results": 100}, cred, scope, (acc.account_id, "dm")
+        )
+        if dm_pages is not None:
             me = cred.account.platform_user_id
-            for e in self.json_of(r, mutating=False).get("data") or ():
+            for e in (e for body in dm_pages for e in body.get("data") or ()):
                 if str(e.get("sender_id")) != me:
                     out.append(
                         InboundMessage(

@@ -477,6 +477,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "controls_as_requested",
         "controls_survive_restart",
         "cooldowns_delay_answers_not_drop_them",
+        "dms_answered",
         "engagement_bursts_alerted",
         "engagement_polls_braked",
         "engagement_reaches_every_account",

@@ -186,3 +186,62 @@ def test_comments_a_control_a_fault_or_a_full_thread_may_hold_are_not_judged():
     r = reach(inbound=[root, *quiet], ledger=full)
     assert r.verdict == "not_applicable"
     assert reach(inbound=[root, *quiet]).verdict == "violated"  # the same, thread not full
+
+
+# --- dms_answered ---------------------------------------------------------------------------
+
+
+def _dm(n: int, at: float, author: str, text: str = "price? please") -> dict[str, Any]:
+    return {**comment(n, at, text), "id": f"d{n}", "kind": "dm", "post_id": None, "author": author}
+
+
+def _sent(n: int, at: float, inbound_id: str) -> dict[str, Any]:
+    return {
+        "seq": n,
+        "t": T0 + at,
+        "event_id": f"ae-{n:06d}",
+        "client_id": "acme",
+        "platform": "x",
+        "account_id": "acme-x",
+        "action": "dm.send",
+        "phase": "outcome",
+        "outcome": "success",
+        "job_id": f"j-{n}",
+        "detail": {"inbound_id": inbound_id},
+        "proof": {},
+    }
+
+
+def test_a_fan_whose_keyword_dm_never_gets_one_back_is_a_violation() -> None:
+    # @ann asked and got an answer; @bob asked twice and his second DM was answered (a fan
+    # answered); @cat asked and nobody answered; @dan wrote no keyword; @late asked too late
+    inbound = [
+        _dm(1, 60, "@ann"),
+        _dm(2, 90, "@bob"),
+        _dm(3, 400, "@bob"),
+        _dm(4, 120, "@cat"),
+        _dm(5, 130, "@dan", "love it"),
+        _dm(6, 3500, "@late"),
+    ]
+    audit = [_sent(1, 70, "d1"), _sent(2, 420, "d3")]
+    r = evaluate({"name": "dms_answered"}, record(inbound=inbound, audit=audit))
+    assert r.verdict == "violated" and r.count == 1
+    assert [v.ref for v in r.violations] == ["@cat: d4"]
+    assert r.violations[0].phrase.startswith("sent @acme_x a keyword DM at T+2m00s")
+    # a control that may stop replies, changed meanwhile, holds it: not judged
+    kill = [change(1, 300, "kill_switch", {"action": "dm"}, True)]
+    held = evaluate(
+        {"name": "dms_answered"}, record(inbound=inbound, audit=audit, control_changes=kill)
+    )
+    assert held.verdict == "not_applicable"
+    # the fan's DM arrived while fetching messages failed: once the failure is over the message
+    # is still there to read — no excuse; a failure on sending is one
+    for route, verdict in (("node.get", "violated"), ("messages.send", "not_applicable")):
+        fault = {
+            "kind": "http.outage",
+            "match": {"fake": "x", "route": route},
+            "start": T0 + 100,
+            "end": T0 + 200,
+        }
+        rec = record(inbound=inbound, audit=audit, fault_rules=[fault])
+        assert evaluate({"name": "dms_answered"}, rec).verdict == verdict, route

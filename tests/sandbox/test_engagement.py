@@ -266,3 +266,30 @@ def test_linkedin_reads_comments_only_of_posts_whose_count_moved_and_every_page_
             assert len(r.ledger("reply.created")) == 1  # "lovely" is no keyword
 
     virtual(main)
+
+
+def test_a_flood_of_dms_between_two_polls_is_read_page_after_page_and_every_fan_answered() -> None:
+    # 250 fans DM within one poll interval: X's DM events come 100 a page, newest first; a lane
+    # that reads one page never sees the 150 oldest. The agency-wide brake (200 a poll) leaves
+    # some for the next poll: they wait in the engine, not in the inbox
+    async def body(r: Rig) -> None:
+        await asyncio.sleep(31)  # past the first poll: the flood lands between two polls
+        fans = [
+            comment(r, f"price? #{i}", author=f"@fan{i}", kind="dm", at=r.platform.now() + i * 0.1)
+            for i in range(250)
+        ]
+        await asyncio.sleep(1800)  # X sends 200 DMs a user per 15 minutes: the rest after
+        sent = r.ledger("dm.sent", fake="x")
+        answered = {
+            str(a.detail.get("inbound_id")) for a in r.audit(action="dm.send", outcome="success")
+        }
+        missing = {f.id for f in fans} - answered
+        assert not missing, (len(missing), len(answered), len(r.ledger("dm.sent", fake="x")))
+        assert len(sent) == 250
+        routes = [e.route for e in r.world.journal.entries(fake="x")]
+        assert (
+            routes.count("dm_events.list")
+            > r.platform.components["sandbox.engagement"].engine.polls
+        )
+
+    run(body)

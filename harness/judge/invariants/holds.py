@@ -14,6 +14,7 @@ from .controls import mode_at, mode_steps
 
 __all__ = [
     "cooldowns_delay_answers_not_drop_them",
+    "dms_answered",
     "engagement_reaches_every_account",
     "held_engagement_answered_after_release",
 ]
@@ -368,26 +369,7 @@ def engagement_reaches_every_account(
     changes = _engagement_changes(record)
     # a restart is no reason to leave a comment unanswered: the platform comes back on its
     # storage and reads on
-    faults: list[tuple[float, float, str | None, str | None]] = []
-    for r in record.fault_rows():
-        if str(r.get("kind")) == "http.latency":
-            continue
-        match = json_object(r.get("match"))
-        fake = match.get("fake")
-        kind = str(r.get("kind"))
-        fake = fake if fake is not None else (kind.split(".", 1)[0] if "." in kind else None)
-        if fake in ("http", None):
-            fake = None
-        start = r.get("start")
-        end = r.get("end")
-        faults.append(
-            (
-                float(start) if start is not None else record.start_t,
-                float(end) if end is not None else record.end_t,
-                str(fake) if fake is not None else None,
-                _matched_account(match),
-            )
-        )
+    faults = [(a, b, f, acc) for a, b, f, acc, _route in _fault_windows(record)]
     stretches: dict[tuple[str, int], list[InboundRow]] = {}
     for item in record.inbound:
         if not _keyword_comment_from_others(record, item, keyword):
@@ -446,6 +428,154 @@ def engagement_reaches_every_account(
         f"every one of {len(judged)} stretches of an account's inbox with keyword comments "
         "got an answer",
     )
+
+
+def _fault_windows(
+    record: DrillRecord,
+) -> list[tuple[float, float, str | None, str | None, str | None]]:
+    """``(start, end, fake or None for all, account or None, route glob or None)`` of every
+    fault other than latency (which delays, never drops)."""
+    out: list[tuple[float, float, str | None, str | None, str | None]] = []
+    for r in record.fault_rows():
+        if str(r.get("kind")) == "http.latency":
+            continue
+        match = json_object(r.get("match"))
+        fake = match.get("fake")
+        kind = str(r.get("kind"))
+        fake = fake if fake is not None else (kind.split(".", 1)[0] if "." in kind else None)
+        if fake in ("http", None):
+            fake = None
+        start = r.get("start")
+        end = r.get("end")
+        route = match.get("route")
+        out.append(
+            (
+                float(start) if start is not None else record.start_t,
+                float(end) if end is not None else record.end_t,
+                str(fake) if fake is not None else None,
+                _matched_account(match),
+                str(route) if route is not None else None,
+            )
+        )
+    return out
+
+
+#: the routes an inbox is read through: a fault on them delays reading, it excuses no answer
+#: once it is over (the messages are still there to read)
+_INBOX_READS = frozenset(
+    {
+        "users.mentions",
+        "dm_events.list",
+        "media.list",
+        "comments.list",
+        "conversations.list",
+        "node.get",
+        "socialMetadata.batch_get",
+    }
+)
+
+
+#: the platforms whose DMs an API reads (X's DM events, Instagram's Messaging API)
+_DM_INBOXES = frozenset({"x", "instagram"})
+
+
+class DmParams(Params):
+    """Parameters of ``dms_answered``."""
+
+    settle_s: float = Field(
+        900.0,
+        gt=0,
+        description="a DM is judged if the drill ran this long after it (and after any fault on "
+        "reading the inbox) with no control changed for its client meanwhile",
+    )
+
+
+@invariant(DmParams)
+def dms_answered(record: DrillRecord, p: DmParams) -> Findings | NotApplicable:
+    """Every fan who sends a keyword DM gets a DM back: the first keyword DM of each person to
+    an account, with nothing holding that account's engagement, is answered.
+
+    Judged on each person's first keyword DM to an account (their conversation has had no
+    answer yet, so no cap or cooldown stands in the way) that is not the account's own and
+    arrived ``settle_s`` before the drill's end, with no control that may stop replies for its
+    client changed from its arrival until ``settle_s`` after, and no fault other than latency
+    on its platform meanwhile — but a fault on *reading* the inbox (the message fetch, the
+    conversation list) excuses nothing once it has been over for ``settle_s``: the message is
+    still there to read. Answered: a DM the platform sent is audited as answering it or a later
+    DM of the same person (``detail.inbound_id``). A DM lost in the inbox — one that could not be
+    fetched and was cached as read, a thread read past an unreadable message — is a person
+    nobody answers.
+    """
+    from .safety import _names_item
+
+    keyword = _trigger_keyword(record.scenario).lower()
+    changes = _engagement_changes(record)
+    windows = _fault_windows(record)
+    sent = [
+        (str((a.get("detail") or {}).get("inbound_id") or ""), float(a.get("t") or 0.0))
+        for a in record.audit
+        if a.get("action") == "dm.send"
+        and a.get("phase") == "outcome"
+        and a.get("outcome") == "success"
+    ]
+    by_person: dict[tuple[str, str], list[InboundRow]] = {}
+    for item in record.inbound:
+        # LinkedIn's messaging API is closed to such apps: its fake keeps DMs nobody can read
+        if item.get("kind") == "dm" and not item.get("echo") and item.get("fake") in _DM_INBOXES:
+            by_person.setdefault(
+                (str(item.get("account_id")), str(item.get("author") or "")), []
+            ).append(item)
+    checked = 0
+    out: list[Violation] = []
+    for (account, author), items in sorted(by_person.items()):
+        items.sort(key=lambda i: float(i.get("t") or 0.0))
+        facts = record.accounts.get(account, {})
+        handle = str(facts.get("handle") or "").lstrip("@").lower()
+        who = author.lstrip("@").lower()
+        if who == "<own account>" or (handle and who == handle):
+            continue
+        first = next((i for i in items if keyword in str(i.get("text") or "").lower()), None)
+        if first is None:
+            continue
+        t = float(first.get("t") or 0.0)
+        until = t + p.settle_s
+        if until > record.end_t:
+            continue
+        client = facts.get("tenant_id")
+        if any(
+            at <= until
+            and scope.get("client_id") in (None, client)
+            and scope.get("account_id") in (None, account)
+            for at, scope in changes
+        ):
+            continue
+        fake = str(first.get("fake"))
+        excused = False
+        for a, b, f, acc, route in windows:
+            if not (a < until and b > t and f in (None, fake) and acc in (None, account)):
+                continue
+            if route in _INBOX_READS and b + p.settle_s <= record.end_t:
+                continue  # a read that failed for a while: read again once it is over
+            excused = True
+        if excused:
+            continue
+        checked += 1
+        later = [str(i.get("id")) for i in items if float(i.get("t") or 0.0) >= t]
+        if any(at >= t and any(_names_item(iid, x) for x in later) for iid, at in sent):
+            continue
+        out.append(
+            Violation(
+                t,
+                ("person", "people"),
+                f"sent {record.handle(account)} a keyword DM at {format_offset(record.offset(t))} "
+                "and never got one back, with nothing holding its engagement",
+                f"{author}: {first.get('id')}",
+                "evidence/audit.jsonl",
+            )
+        )
+    if checked == 0:
+        return NotApplicable("no keyword DM arrived with time to answer and nothing holding it")
+    return Findings(checked, out, f"each of {checked} people who sent a keyword DM got a DM back")
 
 
 def _matched_account(match: dict[str, Json]) -> str | None:
