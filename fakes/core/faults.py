@@ -294,6 +294,26 @@ _kind(
 _kind("x.usage_capped", "protocol", ("x",), "x: 429 UsageCapExceeded (monthly cap, not retryable).")
 
 
+class DeletedParams(_P):
+    after_s: float = Field(
+        600.0,
+        ge=0,
+        le=30 * 86_400,
+        description="seconds after it was published that the member deletes the post",
+    )
+
+
+_kind(
+    "linkedin.post_deleted",
+    "semantic",
+    ("linkedin",),
+    "linkedin: the member deletes a published post in LinkedIn's own UI `after_s` later: from "
+    "then on reads of it answer 404 (GET /rest/posts/{urn}, its comments, socialMetadata's "
+    "errors), as for a post that never was.",
+    DeletedParams,
+)
+
+
 class StuckParams(_P):
     for_s: float | None = Field(
         None, ge=0, description="seconds the container stays IN_PROGRESS; null = forever"

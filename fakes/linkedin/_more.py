@@ -92,7 +92,7 @@ async def update_post(li: _LinkedIn, call: Call) -> Response:
     if state is not None and state not in LIFECYCLE_STATES:
         return error(422, f'ERROR :: /patch/$set/lifecycleState :: "{state}" is not an enum symbol')
     p = li.state.posts.get(urn)
-    if p is None or p.deleted:
+    if p is None or p.gone(li.world.now()):
         return error(404, f"Post {urn} does not exist", code="NOT_FOUND")
     if p.account_id != call.account_id:
         return li.no_permission(call)

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..core.faults import EchoParams
+from ..core.faults import DeletedParams, EchoParams
 from ..core.http import Call, FakeService, json_response
 from ..core.jsonbody import loads_body
 from ..core.world import World
@@ -51,6 +51,12 @@ class _Post:
     modified_at: float | None = None
     #: the ``lifecycleState`` a lookup serves while the post is not (yet) visible; None: 404
     pending_state: str | None = None
+    #: when the member deletes it in LinkedIn's own UI (``linkedin.post_deleted``)
+    deleted_at: float = float("inf")
+
+    def gone(self, now: float) -> bool:
+        """Deleted through the API, or by the member in the UI by ``now``."""
+        return self.deleted or now >= self.deleted_at
 
 
 #: compact JSON → one shared copy of each distinct ``distribution`` object posts carry (it is
@@ -231,7 +237,7 @@ class _LinkedIn:
     def newest_post(self, account_id: str, t: float) -> str | None:
         """The account's newest post created by ``t`` (else its first one), for a comment."""
         mine = [
-            p for p in self.state.posts.values() if p.account_id == account_id and not p.deleted
+            p for p in self.state.posts.values() if p.account_id == account_id and not p.gone(t)
         ]
         before = [p for p in mine if p.created_at <= t]
         pick = max(before, key=lambda p: p.created_at, default=None) or min(
@@ -284,7 +290,8 @@ class _LinkedIn:
     def visible_post(self, urn: str) -> _Post | None:
         """A post as reads see it: None when missing, deleted or not (yet) displayed."""
         p = self.state.posts.get(urn)
-        if p is None or p.deleted or self.world.now() < p.visible_from:
+        now = self.world.now()
+        if p is None or p.gone(now) or now < p.visible_from:
             return None
         return p
 
@@ -336,7 +343,7 @@ class _LinkedIn:
         dup = (
             prev
             if prev is not None
-            and not prev.deleted
+            and not prev.gone(now)
             and now - prev.created_at < self.opts.duplicate_window_s
             else None
         )
@@ -345,7 +352,7 @@ class _LinkedIn:
                 (
                     u
                     for u in reversed(self.state.by_account.get(acc, []))
-                    if not self.state.posts[u].deleted
+                    if not self.state.posts[u].gone(now)
                 ),
                 None,
             )
@@ -376,6 +383,15 @@ class _LinkedIn:
             post.visible_from = float("inf") if for_s is None else now + for_s
             post.pending_state = getattr(fired.params, "lifecycle_state", None)
             detail = "invisible" if for_s is None else f"invisible_for={for_s:g}s"
+        deleted = call.fire(w, "linkedin.post_deleted")
+        if deleted is not None:
+            after = deleted.params_as(DeletedParams).after_s
+            post.deleted_at = now + after
+            detail = (
+                f"{detail}; deleted_by_member_after={after:g}s"
+                if detail
+                else (f"deleted_by_member_after={after:g}s")
+            )
         self.state.posts[urn] = post
         self.state.by_account.setdefault(acc, []).append(urn)
         self.state.by_text[(acc, text)] = urn
@@ -389,7 +405,7 @@ class _LinkedIn:
         if p is not None:
             return json_response(self.post_json(p))
         q = self.state.posts.get(urn)
-        if q is not None and not q.deleted and q.pending_state is not None:
+        if q is not None and not q.gone(self.world.now()) and q.pending_state is not None:
             return json_response(self.post_json(q, q.pending_state))
         return error(404, f"Post {urn} does not exist", code="NOT_FOUND")
 
@@ -422,7 +438,7 @@ class _LinkedIn:
         """DELETE /rest/posts/{urn} → 204 and ``post.deleted`` (the author's own posts only)."""
         urn = call.request.path_params["urn"]
         p = self.state.posts.get(urn)
-        if p is None or p.deleted:
+        if p is None or p.gone(self.world.now()):
             return error(404, f"Post {urn} does not exist", code="NOT_FOUND")
         if p.account_id != call.account_id:
             return self.no_permission(call)

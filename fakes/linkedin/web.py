@@ -88,7 +88,7 @@ class LinkedInWeb(WebAccounts):
         prev = li.state.posts.get(prev_urn) if prev_urn is not None else None
         if (
             prev is not None
-            and not prev.deleted
+            and not prev.gone(now)
             and now - prev.created_at < li.opts.duplicate_window_s
         ):
             raise Refused("You've already posted this. Try sharing something new.")
@@ -149,7 +149,7 @@ class LinkedInWeb(WebAccounts):
     def delete(self, call: Call, s: WebSession, post_id: str) -> None:
         """Delete one of the member's posts."""
         p = self.li.state.posts.get(post_id)
-        if p is None or p.deleted or p.account_id != s.account_id:
+        if p is None or p.gone(self.world.now()) or p.account_id != s.account_id:
             raise Refused("That post is unavailable.")
         p.deleted = True
         record_web(self.world, "linkedin", call, s, "post.deleted", post_id, None)

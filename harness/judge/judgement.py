@@ -174,6 +174,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "auth_failures_alerted",
     "budgets_used_in_full",
     "controls_as_requested",
+    "comments_answered",
     "controls_survive_restart",
     "cooldowns_delay_answers_not_drop_them",
     "dms_answered",

@@ -350,6 +350,32 @@ async def test_post_invisible_fault_gives_a_urn_that_reads_do_not_find_for_a_whi
     assert await env.hits("linkedin.post_invisible") == 1
 
 
+async def test_post_deleted_fault_makes_the_post_and_its_comments_404_once_the_member_deletes_it(
+    env: Env,
+) -> None:
+    await env.fault("linkedin.post_deleted", params={"after_s": 300}, first_n=1)
+    gone, kept = await env.posted("Deleted later"), await env.posted("Kept")
+    comments = f"{API}/rest/socialActions/{quote(gone)}/comments"
+    assert (await env.client.get(comments, headers=env.h())).status_code == 200
+    env.clock.advance(300)
+    assert_error(await env.client.get(f"{API}/rest/posts/{quote(gone)}", headers=env.h()), 404)
+    assert_error(await env.client.get(comments, headers=env.h()), 404)
+    assert_error(await env.comment(gone), 404)
+    ids = ",".join(quote(u, safe="") for u in (gone, kept))
+    doc = (
+        await env.client.get(f"{API}/rest/socialMetadata?ids=List({ids})", headers=env.h())
+    ).json()
+    assert doc["errors"][gone]["status"] == 404 and list(doc["results"]) == [kept]
+    # a new comment lands on a post that is still there
+    env.world.inbound.schedule("linkedin", "comment", "acme-linkedin", "price? now")
+    listed = await env.client.get(
+        f"{API}/rest/socialActions/{quote(kept)}/comments", headers=env.h()
+    )
+    assert [c["message"]["text"] for c in listed.json()["elements"]] == ["price? now"]
+    assert [e.detail for e in env.world.ledger.entries()] == ["deleted_by_member_after=300s", None]
+    assert await env.hits("linkedin.post_deleted") == 1
+
+
 async def test_post_invisible_fault_with_a_lifecycle_state_serves_the_unpublished_post(
     env: Env,
 ) -> None:

@@ -474,6 +474,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "audit_proofs_match_the_fakes",
         "auth_failures_alerted",
         "budgets_used_in_full",
+        "comments_answered",
         "controls_as_requested",
         "controls_survive_restart",
         "cooldowns_delay_answers_not_drop_them",

@@ -245,3 +245,92 @@ def test_a_fan_whose_keyword_dm_never_gets_one_back_is_a_violation() -> None:
         }
         rec = record(inbound=inbound, audit=audit, fault_rules=[fault])
         assert evaluate({"name": "dms_answered"}, rec).verdict == verdict, route
+
+
+# --- comments_answered ----------------------------------------------------------------------
+
+
+def _ig(
+    n: int, at: float, post: str, author: str = "@fan1", text: str = "price? x"
+) -> dict[str, Any]:
+    return {**comment(n, at, text), "fake": "instagram", "account_id": "acme-instagram",
+            "post_id": post, "author": author}  # fmt: skip
+
+
+def _ig_post(n: int, at: float, post: str, detail: str | None = None) -> dict[str, Any]:
+    return {**led(n, at, account="acme-instagram", resource=post), "detail": detail}
+
+
+def _ig_reply(n: int, at: float, to: str) -> dict[str, Any]:
+    return led(n, at, action="reply.created", account="acme-instagram", in_reply_to=to)
+
+
+def test_a_posts_first_keyword_comment_left_unanswered_is_a_violation() -> None:
+    # m1's first keyword comment answered; m2's only its second (the thread answered); m3's
+    # never; m4's keyword comment came too late to judge; a comment without the keyword on m5
+    posts = [_ig_post(1, 0, "m1"), _ig_post(2, 0, "m2"), _ig_post(3, 0, "m3"), _ig_post(4, 0, "m4")]
+    inbound = [
+        _ig(1, 60, "m1"),
+        _ig(2, 90, "m2"),
+        _ig(3, 300, "m2", "@fan2"),
+        _ig(4, 120, "m3"),
+        _ig(5, 3000, "m4"),
+        _ig(6, 130, "m5", text="love it"),
+    ]
+    ledger = [*posts, _ig_reply(10, 100, "c1"), _ig_reply(11, 320, "c3")]
+    r = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=ledger))
+    assert r.verdict == "violated" and r.count == 1
+    assert [v.ref for v in r.violations] == ["c4"]
+    assert "post m3 at T+2m00s, the thread's first" in r.violations[0].phrase
+    # the account's own comment and X's mentions (threaded by conversation) are not judged
+    own = [_ig(4, 120, "m3", "@acme_instagram"), {**_ig(7, 120, "m9"), "fake": "x"}]
+    quiet = evaluate({"name": "comments_answered"}, record(inbound=own, ledger=posts))
+    assert quiet.verdict == "not_applicable"
+
+
+def test_a_comment_on_a_post_deleted_or_not_yet_shown_is_judged_by_the_post() -> None:
+    inbound = [_ig(1, 120, "m1")]
+    # the member deleted the post a minute later: nothing to read, nothing to answer
+    gone = [_ig_post(1, 0, "m1", "deleted_by_member_after=180s")]
+    assert evaluate(
+        {"name": "comments_answered"}, record(inbound=inbound, ledger=gone)
+    ).verdict == ("not_applicable")
+    # deleted through the API long after the answer was due: still judged
+    late = [
+        _ig_post(1, 0, "m1"),
+        led(2, 2000, action="post.deleted", account="acme-instagram", resource="m1"),
+    ]
+    assert evaluate(
+        {"name": "comments_answered"}, record(inbound=inbound, ledger=late)
+    ).verdict == ("violated")
+    # shown only 50 minutes on: judged from then, so too late to judge in an hour's drill;
+    # shown after 20 minutes: judged, and an answer before it could be read still counts
+    for shown, verdict in ((3000, "not_applicable"), (1200, "violated")):
+        slow = [_ig_post(1, 0, "m1", f"media_id=m1 invisible_for={shown}s")]
+        got = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=slow))
+        assert got.verdict == verdict, shown
+    answered = [_ig_post(1, 0, "m1", "invisible_for=1200s"), _ig_reply(2, 1300, "c1")]
+    assert evaluate(
+        {"name": "comments_answered"}, record(inbound=inbound, ledger=answered)
+    ).verdict == ("held")
+
+
+def test_a_comment_on_a_post_pushed_out_of_the_newest_or_held_by_a_control_is_not_judged() -> None:
+    inbound = [_ig(1, 120, "m1")]
+    # ten newer posts by the time the answer was due: out of the platform's reach by design
+    crowd = [_ig_post(1, 0, "m1"), *(_ig_post(n, 200 + n, f"n{n}") for n in range(2, 12))]
+    assert evaluate(
+        {"name": "comments_answered"}, record(inbound=inbound, ledger=crowd)
+    ).verdict == ("not_applicable")
+    nine = crowd[:10]
+    assert evaluate(
+        {"name": "comments_answered"}, record(inbound=inbound, ledger=nine)
+    ).verdict == ("violated")
+    lock = [change(1, 300, "trigger_lock", {"client_id": "acme"}, True)]
+    held = record(inbound=inbound, ledger=nine, control_changes=lock)
+    assert evaluate({"name": "comments_answered"}, held).verdict == "not_applicable"
+    # a restart excuses nothing; an outage of the comment reads excuses nothing once over
+    outage = {"kind": "http.outage", "match": {"fake": "instagram", "route": "comments.list"},
+              "start": T0 + 100, "end": T0 + 400}  # fmt: skip
+    rec = record(inbound=inbound, ledger=nine, fault_rules=[outage])
+    assert evaluate({"name": "comments_answered"}, rec).verdict == "violated"

@@ -13,6 +13,7 @@ from ._facts import thread_of
 from .controls import mode_at, mode_steps
 
 __all__ = [
+    "comments_answered",
     "cooldowns_delay_answers_not_drop_them",
     "dms_answered",
     "engagement_reaches_every_account",
@@ -155,7 +156,7 @@ def cooldowns_delay_answers_not_drop_them(
     while the thread got fewer replies than its cap in the whole drill, is a violation — judged
     for comments that arrived ``settle_s`` before the first change of a control that may stop
     replies for their client (a kill switch, a mode, a trigger lock, a blueprint, a queue pause,
-    a lane, a daily cap) or a restart, and before the drill's end.
+    a lane, a daily cap) or a restart, and before the drill's end, on a post not deleted by then.
     """
     keyword = _trigger_keyword(record.scenario).lower()
     root = thread_of(record)
@@ -164,6 +165,7 @@ def cooldowns_delay_answers_not_drop_them(
     changes = _engagement_changes(record)
     # a restart starts the engine's memory of its conversations afresh
     changes += [(ev.t, {}) for ev in record.timeline.of_kind("platform.restarted")]
+    readable = _readable_posts(record)
     out: list[Violation] = []
     checked = 0
     told: set[tuple[str, str]] = set()
@@ -177,6 +179,11 @@ def cooldowns_delay_answers_not_drop_them(
         k = (account, thread)
         if k not in replies or t > record.end_t - p.settle_s:
             continue
+        if (
+            readable.get(str(item.get("post_id") or thread), (0.0, float("inf")))[1]
+            < t + p.settle_s
+        ):
+            continue  # its post was deleted before the answer was due
         client = facts.get("tenant_id")
         if any(
             at <= t + p.settle_s
@@ -431,13 +438,13 @@ def engagement_reaches_every_account(
 
 
 def _fault_windows(
-    record: DrillRecord,
+    record: DrillRecord, *, besides: frozenset[str] = frozenset()
 ) -> list[tuple[float, float, str | None, str | None, str | None]]:
     """``(start, end, fake or None for all, account or None, route glob or None)`` of every
-    fault other than latency (which delays, never drops)."""
+    fault other than latency (which delays, never drops) and the kinds ``besides``."""
     out: list[tuple[float, float, str | None, str | None, str | None]] = []
     for r in record.fault_rows():
-        if str(r.get("kind")) == "http.latency":
+        if str(r.get("kind")) == "http.latency" or str(r.get("kind")) in besides:
             continue
         match = json_object(r.get("match"))
         fake = match.get("fake")
@@ -582,3 +589,157 @@ def _matched_account(match: dict[str, Json]) -> str | None:
     """The account a fault rule's ``match`` names (``account`` or ``account_id``), if any."""
     got = match.get("account", match.get("account_id"))
     return str(got) if got is not None else None
+
+
+class CommentParams(_ThreadCapParams):
+    """Parameters of ``comments_answered``."""
+
+    recent_posts_read: int = Field(
+        10,
+        ge=1,
+        description="a platform reads the comments of each account's newest this many posts: a "
+        "comment on an older post is out of its reach by design",
+    )
+
+    settle_s: float = Field(
+        900.0,
+        gt=0,
+        description="a comment is judged if the drill ran this long after it (and after any "
+        "fault on reading the inbox) with no control changed for its client meanwhile",
+    )
+
+
+#: platforms whose conversation is the post commented on (X threads by conversation id, which
+#: may gather several posts' mentions under one cap)
+_POST_THREADED = frozenset({"instagram", "linkedin"})
+
+
+def _readable_posts(record: DrillRecord) -> dict[str, tuple[float, float]]:
+    """``post id → (readable from, gone from)`` for the posts whose comments could not be read
+    for a time: invisible to reads for ``invisible_for=…`` after it was created (forever when
+    just ``invisible``), or deleted by its member — in the platform's own app
+    (``deleted_by_member_after=…``, as the fake notes on the post it created) or through the API
+    (``post.deleted``)."""
+    out: dict[str, tuple[float, float]] = {}
+    inf = float("inf")
+    for e in record.ledger:
+        rid = str(e.get("resource_id") or "")
+        t = float(e.get("t") or 0.0)
+        if e.get("action") == "post.deleted":
+            a, b = out.get(rid, (0.0, inf))
+            out[rid] = (a, min(b, t))
+        elif e.get("action") == "post.created" and e.get("detail"):
+            a, b = out.get(rid, (0.0, inf))
+            for part in str(e.get("detail")).replace(";", " ").split():
+                k, _, v = part.partition("=")
+                if k == "invisible" and not v:
+                    a = inf
+                elif k == "invisible_for" and v.endswith("s"):
+                    a = t + float(v[:-1])
+                elif k == "deleted_by_member_after" and v.endswith("s"):
+                    b = min(b, t + float(v[:-1]))
+            out[rid] = (a, b)
+    return out
+
+
+@invariant(CommentParams)
+def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotApplicable:
+    """Every post's first keyword comment gets an answer (Instagram, LinkedIn): a comment the
+    platform never reads — a post it forgot, an inbox read that stopped at one unreadable post
+    — is a person nobody answers, though the account's other threads look busy.
+
+    Judged on the first keyword comment in each thread (the post it hangs off, followed back
+    through the platform's own replies) from someone other than the account, on Instagram and
+    LinkedIn where the platform's conversation is the post: the thread has had no reply yet, so
+    no cap or cooldown stands in the way. It must be answered — that comment or a later one of
+    the thread — if it arrived ``settle_s`` before the drill's end, with no control that may stop
+    replies for its client changed from its arrival until ``settle_s`` after, no fault other
+    than latency on its platform meanwhile (a fault on *reading* the inbox excuses nothing once
+    it has been over for ``settle_s``), its post not deleted by then and still among the
+    account's ``recent_posts_read`` newest; on a post that could not be read for a time (still
+    processing, invisible) from when it could. A restart excuses nothing: the posts it published
+    are the platform's to remember.
+    """
+    keyword = _trigger_keyword(record.scenario).lower()
+    root = thread_of(record)
+    changes = _engagement_changes(record)
+    # a post's own invisibility or deletion is judged per post, below, not as a fault window
+    windows = _fault_windows(
+        record,
+        besides=frozenset(
+            {"linkedin.post_deleted", "linkedin.post_invisible", "instagram.post_invisible"}
+        ),
+    )
+    readable = _readable_posts(record)
+    answered: dict[tuple[str, str], list[float]] = {}
+    for e in record.ledger:
+        if e.get("action") == "reply.created" and e.get("in_reply_to"):
+            k = (str(e.get("account_id")), root(str(e["in_reply_to"])))
+            answered.setdefault(k, []).append(float(e.get("t") or 0.0))
+    #: each account's posts, in the order they were created
+    posts: dict[str, list[tuple[float, str]]] = {}
+    for e in record.ledger:
+        if e.get("action") == "post.created":
+            posts.setdefault(str(e.get("account_id")), []).append(
+                (float(e.get("t") or 0.0), str(e.get("resource_id") or ""))
+            )
+    first: dict[tuple[str, str], InboundRow] = {}
+    for item in sorted(record.inbound, key=lambda i: float(i.get("t") or 0.0)):
+        if item.get("fake") in _POST_THREADED and _keyword_comment_from_others(
+            record, item, keyword
+        ):
+            first.setdefault((str(item.get("account_id")), root(str(item.get("id")))), item)
+    checked = 0
+    out: list[Violation] = []
+    for (account, thread), item in sorted(first.items()):
+        arrived = float(item.get("t") or 0.0)
+        shown, gone = readable.get(str(item.get("post_id") or thread), (0.0, float("inf")))
+        # judged from when it could be read: a comment on a post still processing waits for it
+        t = max(arrived, shown)
+        until = t + p.settle_s
+        if until > record.end_t or gone < until:
+            continue
+        post = str(item.get("post_id") or thread)
+        mine = [rid for at, rid in posts.get(account, ()) if at <= until]
+        if post in mine and len(mine) - mine.index(post) > p.recent_posts_read:
+            continue  # pushed out of the newest posts the platform reads
+        client = record.accounts.get(account, {}).get("tenant_id")
+        if any(
+            at <= until
+            and scope.get("client_id") in (None, client)
+            and scope.get("account_id") in (None, account)
+            for at, scope in changes
+        ):
+            continue
+        fake = str(item.get("fake"))
+        if any(
+            a < until
+            and b > t
+            and f in (None, fake)
+            and acc in (None, account)
+            and not (route in _INBOX_READS and b + p.settle_s <= record.end_t)
+            for a, b, f, acc, route in windows
+        ):
+            continue
+        checked += 1
+        if any(at >= arrived for at in answered.get((account, thread), ())):
+            continue
+        out.append(
+            Violation(
+                arrived,
+                ("comment", "comments"),
+                f"commented the keyword on {record.handle(account)}'s post {thread} at "
+                f"{format_offset(record.offset(arrived))}, the thread's first, and got no "
+                "answer, with nothing holding its engagement",
+                str(item.get("id")),
+                "evidence/ledger.jsonl",
+            )
+        )
+    if checked == 0:
+        return NotApplicable(
+            "no thread's first keyword comment (Instagram, LinkedIn) arrived with time to "
+            "answer and nothing holding it"
+        )
+    return Findings(
+        checked, out, f"each of {checked} threads' first keyword comments got an answer"
+    )
