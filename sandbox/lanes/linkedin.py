@@ -301,6 +301,9 @@ class LinkedInLane(ApiLane):
             if n is not None and urn not in also and self._read_counts.get(urn, 0) == n:
                 continue  # nothing new on it since its comments were last read
             elements, whole, cred = await self._comments_of(urn, cred, scope)
+            if not whole:
+                # what was read before is no longer up to date (held comments among it too)
+                self._read_counts.pop(urn, None)
             if whole and n is not None:
                 self._read_counts[urn] = n
             me, own_id = self.author(cred), cred.account.platform_user_id

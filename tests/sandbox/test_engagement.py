@@ -268,6 +268,48 @@ def test_linkedin_reads_comments_only_of_posts_whose_count_moved_and_every_page_
     virtual(main)
 
 
+def test_a_linkedin_comment_held_by_a_cooldown_is_answered_though_the_next_read_of_its_post_fails() -> None:
+    # two fans ask on one post within a minute: the second waits out the thread's cooldown, and
+    # the post is read again for it; that read fails (500), so the post's comment count, which
+    # has not moved since, must not be taken as read up to date: a later poll reads it again
+    async def main() -> None:
+        async with rig(clients=1, platforms=("linkedin",), blueprints=(LINKEDIN_BLUEPRINT,)) as r:
+            job = await r.client.submit(
+                JobSpec(kind="publish", client_id="acme", platform="linkedin",
+                        payload={"text": "Fresh bread"})
+            )  # fmt: skip
+            assert job.id
+            await r.settle()
+            (post,) = [e.resource_id for e in r.ledger("post.created", fake="linkedin")]
+            ann, bob = (
+                r.world.inbound.schedule(
+                    "linkedin", "comment", "acme-linkedin", "price?", author=who, post_id=post
+                )
+                for who in ("Ann", "Bob")
+            )
+            while not r.ledger("reply.created"):
+                await asyncio.sleep(5)
+            # the next poll reads the post whole (the reply moved its count); the one after, for
+            # Bob, fails
+            def reads() -> int:
+                lin = r.world.journal.entries(fake="linkedin")
+                return sum(e.route == "comments.list" for e in lin)
+
+            before = reads()
+            while reads() == before:
+                await asyncio.sleep(1)
+            r.world.faults.add(
+                {"kind": "http.outage", "match": {"fake": "linkedin", "route": "comments.list"},
+                 "params": {"status": 500}, "first_n": 1, "start": r.platform.now()}
+            )  # fmt: skip
+            await asyncio.sleep(600)
+            assert r.world.faults.hits_by_kind().get("http.outage") == 1
+            answered = {e.in_reply_to for e in r.ledger("reply.created")}
+            assert answered == {ann.id, bob.id}
+
+    virtual(main)
+
+
 def test_a_flood_of_dms_between_two_polls_is_read_page_after_page_and_every_fan_answered() -> None:
     # 250 fans DM within one poll interval: X's DM events come 100 a page, newest first; a lane
     # that reads one page never sees the 150 oldest. The agency-wide brake (200 a poll) leaves
