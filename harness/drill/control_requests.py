@@ -5,8 +5,8 @@ take the platform's word for it.
 through. Every control call (``call_control``: kill switches, modes, pacing, budgets, …, from
 the scenario's operator steps, the automated Ops Lead, a game day's people or the drill's own
 arrangement) is written down with its time, actor, reason, arguments and the ``seq`` of the
-ControlChange the platform answered with — or the error it raised. Everything else passes
-through unchanged. The judge's ``controls_as_requested`` replays these requests over the
+ControlChange the platform answered with — or the error it raised — and the platform's
+control state read back right after it answered. Everything else passes through unchanged. The judge's ``controls_as_requested`` replays these requests over the
 platform's control state at the start and compares what the platform then reports.
 """
 
@@ -48,6 +48,7 @@ class RecordingPlatformClient(PassThroughPlatformClient):
         super().__init__(inner)
         self.now = now
         self.requests: list[ControlRequestRow] = []
+        self._in_flight = 0
 
     async def call_control(self, name: str, arguments: dict[str, Any]) -> ControlChange:
         row = ControlRequestRow(
@@ -61,10 +62,32 @@ class RecordingPlatformClient(PassThroughPlatformClient):
             error=None,
         )
         self.requests.append(row)
+        self._in_flight += 1
         try:
-            change = await self.inner.call_control(name, arguments)
-        except Exception as e:
-            row["error"] = f"{type(e).__name__}: {e}"[:300]
-            raise
-        row["change_seq"] = change.seq
-        return change
+            try:
+                change = await self.inner.call_control(name, arguments)
+            except Exception as e:
+                row["error"] = f"{type(e).__name__}: {e}"[:300]
+                raise
+            row["change_seq"] = change.seq
+            row["state_after"] = await self._read_back(row)
+            return change
+        finally:
+            self._in_flight -= 1
+
+    async def _read_back(self, row: ControlRequestRow) -> JsonObject | None:
+        """The platform's control state right after ``row`` was answered, as an operator's
+        console shows it after the click (a control that took effect but reads back otherwise
+        misleads whoever looks next) — None when another request was in flight meanwhile (the
+        state might show it too) or the platform could not say."""
+
+        def alone() -> bool:
+            return self._in_flight == 1 and len(self.requests) == row.get("seq")
+
+        if not alone():
+            return None
+        try:
+            state = {str(k): _json(v) for k, v in dict(await self.inner.controls()).items()}
+        except Exception:  # a platform that cannot say: judged on its changes and end state
+            return None
+        return state if alone() else None

@@ -142,6 +142,9 @@ class ControlRequestRow(TypedDict, total=False):
     #: ``seq`` of the ControlChange the platform answered with (None: it refused or broke)
     change_seq: int | None
     error: str | None
+    #: the platform's ``controls()`` read right after it answered (what an operator's console
+    #: then shows; None: not read, or the read failed)
+    state_after: JsonObject | None
 
 
 class AlertRow(TypedDict, total=False):

@@ -208,6 +208,41 @@ def test_kill_switches_modes_and_pauses_read_back_as_requested():
     )
 
 
+def test_the_state_read_right_after_a_request_must_show_it_too():
+    # an account's switch engaged and released: the changes and the end state say so, but the
+    # console's read right after the engage showed the switch without its account — a stop of
+    # the whole platform that nobody engaged, and the account's own switch missing
+    scope = {"platform": "x", "account_id": "acme-x"}
+    engaged = start(kill_switches=[scope])
+    requests = [
+        {**req(1, 60, "set_kill_switch", scope=scope, engaged=True), "state_after": engaged},
+        {**req(2, 900, "set_kill_switch", scope=scope, engaged=False), "state_after": start()},
+    ]
+    changes = [
+        change(1, 60, "kill_switch", True, **scope),
+        change(2, 900, "kill_switch", False, **scope),
+    ]
+
+    def drill(after_engage: dict[str, Any] | None) -> Any:
+        rows = [{**requests[0], "state_after": after_engage}, requests[1]]
+        return record(
+            controls_at_start=start(), control_requests=rows, control_changes=changes,
+            controls_at_end=start(),
+        )  # fmt: skip
+
+    got = judge("controls_as_requested", drill(engaged))
+    assert got.verdict == "held" and "the state read after 2 requests" in got.detail
+    r = judge("controls_as_requested", drill(start(kill_switches=[{"platform": "x"}])))
+    assert r.verdict == "violated" and r.count == 2
+    assert (
+        "kill_switch (account_id=acme-x, platform=x) engaged read back False in the control state "
+        "read right after request #1 at T+1m00s"
+    ) in r.detail
+    assert "kill_switch (platform=x) engaged read back True" in r.detail
+    # not read back (another request was in flight): judged on the changes and the end alone
+    assert judge("controls_as_requested", drill(None)).verdict == "held"
+
+
 def test_a_refused_request_changes_nothing_and_no_request_is_not_applicable():
     refused = dict(req(1, 60, "set_budget", client_id="acme", client_usd=1.0), change_seq=None)
     refused["error"] = "ControlError: client_usd: -1 must be a number ≥ 0"

@@ -335,14 +335,16 @@ def controls_as_requested(record: DrillRecord, p: NoParams) -> Findings | NotApp
     for _, key, fields, r in asked[nxt:]:
         shadow.apply(key, fields, r)
         touched.add(key)
-    end = record.controls_at_end
-    if end:
-        keys = set(_keys_of(record.controls_at_start)) | set(_keys_of(end)) | touched
+
+    def compare(state: JsonObject, shadow: _Shadow, touched: set[ControlKey], t: float,
+                where: str, evidence_of: str) -> None:  # fmt: skip
+        nonlocal checked
+        keys = set(_keys_of(record.controls_at_start)) | set(_keys_of(state)) | touched
         for key in sorted(keys):
-            have_fields = snapshot_fields(end, key)
+            have_fields = snapshot_fields(state, key)
             want_fields = shadow.fields(key)
             if have_fields is None and key[0] != "budget":
-                continue  # the platform's state at the end does not say (an older platform)
+                continue  # the platform's state does not say (an older platform)
             for name, want in want_fields.items():
                 checked += 1
                 have = (have_fields or {}).get(name)
@@ -350,22 +352,44 @@ def controls_as_requested(record: DrillRecord, p: NoParams) -> Findings | NotApp
                     continue
                 out.append(
                     Violation(
-                        record.end_t,
+                        t,
                         ("control field", "control fields"),
                         "read back other than requested",
                         f"{_label(key)} {name}",
-                        "evidence/controls-state.json",
+                        evidence_of,
                         message=(
-                            f"{_label(key)} {name} read back {have!r} in the control state at "
-                            f"the end, but {_why(record, want)}"
+                            f"{_label(key)} {name} read back {have!r} in the control state "
+                            f"{where}, but {_why(record, want)}"
                         ),
                     )
                 )
+
+    # the state read back right after each request: the shadow of every request answered by then
+    lines = {id(r): n for n, r in enumerate(record.control_requests, 1)}
+    read_back = 0
+    mid, mid_touched = _Shadow(record.controls_at_start), set[ControlKey]()
+    for _, key, fields, r in asked:
+        mid.apply(key, fields, r)
+        mid_touched.add(key)
+        state = r.get("state_after")
+        if not isinstance(state, Mapping):
+            continue  # not read back (another request in flight meanwhile, or it could not)
+        read_back += 1
+        t = number(r.get("t"))
+        compare(
+            json_object(state), mid, mid_touched, t,
+            f"read right after request #{r.get('seq')} at {format_offset(record.offset(t))}",
+            evidence("control-requests.jsonl", lines.get(id(r), 1) - 1),
+        )  # fmt: skip
+    end = record.controls_at_end
+    if end:
+        compare(end, shadow, touched, record.end_t, "at the end", "evidence/controls-state.json")
     return Findings(
         checked,
         out,
         f"{len(asked)} control requests; every field they set read back as asked "
         f"({checked} fields checked in the reported changes"
+        + (f", the state read after {read_back} requests" if read_back else "")
         + (" and the control state at the end)" if end else ")"),
     )
 
