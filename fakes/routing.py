@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
-from .core.http import ConnectionDropped
+from .core.http import CLIENT_READ_TIMEOUT, ClientTimedOut, ConnectionDropped
 
 __all__ = ["FakeWorldTransport"]
 
@@ -67,6 +67,11 @@ class InProcessASGI(httpx.AsyncBaseTransport):
             "client": self.client,
             "root_path": "",
         }
+        timeout = request.extensions.get("timeout")
+        read = timeout.get("read") if isinstance(timeout, dict) else None
+        if read is not None:
+            # no socket enforces it here: the fake gives up for the client (fakes/core/http.py)
+            scope["extensions"] = {CLIENT_READ_TIMEOUT: read}
         chunks = request.stream.__aiter__()
         request_complete = False
         status_code: int | None = None
@@ -151,3 +156,5 @@ class FakeWorldTransport(httpx.AsyncBaseTransport):
             return await transport.handle_async_request(request)
         except ConnectionDropped as e:
             raise httpx.RemoteProtocolError(str(e), request=request) from None
+        except ClientTimedOut as e:
+            raise httpx.ReadTimeout(str(e), request=request) from None

@@ -315,6 +315,7 @@ class Platform:
         boot = store.next_boot()
         for j in self.jobs.all():
             j.spans = max(j.spans, boot << 24)
+        self._reckon_interrupted_attempts()
         # LinkedIn has no "my posts' comments" feed: the lane reads the posts it published, so a
         # restarted platform names them again (else comments on them go unanswered for good)
         linkedin = self.lanes["linkedin"]
@@ -351,6 +352,30 @@ class Platform:
             scope = {"client_id": c, "platform": p, "action": a, "account_id": acc}
             self.telemetry.kill_switch_state.labels(_kill_label(scope)).set(1)
         return restored
+
+    def _reckon_interrupted_attempts(self) -> None:
+        """A publish the old process stopped in the middle of its side effect (an attempt
+        audited, no outcome) spent that attempt, and its request may have landed: the attempt
+        counts against the retry policy, and the next one checks whether it posted before
+        posting again (the answer was lost with the process, not the request)."""
+        opened: dict[str, int] = {}
+        for ev in self.audit.events():
+            if ev.job_id is None:
+                continue
+            if ev.phase == "attempt":
+                opened[ev.job_id] = opened.get(ev.job_id, 0) + 1
+            elif ev.phase == "outcome" and opened.get(ev.job_id):
+                opened[ev.job_id] -= 1
+        for j in self.jobs.all("queued"):
+            if (
+                j.kind == "publish"
+                and j.last_error == "interrupted by a platform restart"
+                and opened.get(j.id)
+            ):
+                j.attempts += 1
+                j.result.setdefault(
+                    "ambiguous", "interrupted by a platform restart in the middle of its request"
+                )
 
     def holds(self) -> dict[str, Any]:
         """The rate-limit holds in force: adaptive pacing holds and each lane's read holds."""

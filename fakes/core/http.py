@@ -30,8 +30,10 @@ from .faults import Fired, HangParams, LatencyParams
 from .world import World
 
 __all__ = [
+    "CLIENT_READ_TIMEOUT",
     "UNMATCHED",
     "Call",
+    "ClientTimedOut",
     "ConnectionDropped",
     "DroppedResponse",
     "ErrorBody",
@@ -160,8 +162,26 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
+def _client_read_timeout(request: Request) -> float | None:
+    """The read timeout an in-process client gave (None: served, or it waits for ever)."""
+    ext = request.scope.get("extensions")
+    got = ext.get(CLIENT_READ_TIMEOUT) if ext else None
+    return float(got) if isinstance(got, int | float) and got > 0 else None
+
+
 class ConnectionDropped(Exception):
     """Raised by a fake to drop the connection mid-response (``http.reset``, stream cuts)."""
+
+
+#: the ASGI scope extension an in-process transport passes the client's read timeout in
+#: (seconds): what a socket would enforce, a fake called in-process must enforce itself
+CLIENT_READ_TIMEOUT = "vibedrill.client_read_timeout"
+
+
+class ClientTimedOut(Exception):
+    """Raised in-process when the client's read timeout passes before the answer: the request
+    goes on in the fake (a side effect lands, or a hang runs its course) and is journaled when
+    it ends, as a served fake does when the client hangs up; the client sees its timeout."""
 
 
 class DroppedResponse(Response):
@@ -452,6 +472,7 @@ class FakeService:
             after_seq=w.journal.last_seq,
         )
         resp: Response | None = None
+        detached = False
         headers = _header_map(request)
         try:
             if w.served:
@@ -472,14 +493,47 @@ class FakeService:
                         resp = await work  # the side effect lands; the answer goes nowhere
                     raise
             else:
-                resp = await self._process(call, headers, handler)
+                limit = _client_read_timeout(request)
+                if limit is not None and (
+                    w.faults.active("http.latency") or w.faults.active("http.hang")
+                ):
+                    # a fault may keep the answer longer than the client waits: it gives up at
+                    # its read timeout, the request runs on (what a socket does, see above)
+                    # (a platform that stops in-process, restarted or crashed, cuts its requests
+                    # as before: they end where they are, as if lost on the way)
+                    work = asyncio.ensure_future(self._process(call, headers, handler))
+                    try:
+                        resp = await asyncio.wait_for(asyncio.shield(work), limit)
+                    except asyncio.CancelledError:
+                        work.cancel()
+                        raise
+                    except TimeoutError:
+                        detached = True
+                        work.add_done_callback(lambda f: self._journal_late(call, headers, f))
+                        raise ClientTimedOut(
+                            f"vibedrill: no answer within the client's read timeout of {limit:g} s"
+                        ) from None
+                else:
+                    resp = await self._process(call, headers, handler)
         finally:
-            if resp is None:
+            if detached:
+                pass  # journaled when the request ends
+            elif resp is None:
                 self._journal(call, 0, headers)
             else:
                 self._journal(call, resp.status_code, headers, self._error_of(resp))
         self._finish(call, resp)
         return resp
+
+    def _journal_late(
+        self, call: Call, headers: dict[bytes, bytes], work: asyncio.Future[Response]
+    ) -> None:
+        """Journal a request its client stopped waiting for, with the answer it came to."""
+        resp = None if work.cancelled() or work.exception() is not None else work.result()
+        if resp is None:
+            self._journal(call, 0, headers)
+        else:
+            self._journal(call, resp.status_code, headers, self._error_of(resp))
 
     async def _process(self, call: Call, headers: dict[bytes, bytes], handler: Handler) -> Response:
         resp = self._body_refusal(call, headers)

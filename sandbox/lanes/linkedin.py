@@ -159,6 +159,9 @@ class LinkedInLane(ApiLane):
             scope,
             params={"q": "author", "author": self.author(cred), "count": 50},
         )
+        if r.status_code == 429:
+            # throttled: the caller waits it out without spending an attempt on the question
+            raise self.error_for(r, mutating=False)
         if r.status_code != 200:
             raise Ambiguous(
                 f"linkedin.unsearchable: HTTP {r.status_code}", outage=r.status_code >= 500

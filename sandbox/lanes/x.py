@@ -198,6 +198,9 @@ class XLane(ApiLane):
             scope,
             params={"max_results": 100, "exclude": "replies"},
         )
+        if r.status_code == 429:
+            # throttled: the caller waits it out without spending an attempt on the question
+            raise self.error_for(r, mutating=False)
         if r.status_code != 200:
             # a 5xx is X down, not this job: the outage window spares its attempts
             raise Ambiguous(f"x.unsearchable: HTTP {r.status_code}", outage=r.status_code >= 500)

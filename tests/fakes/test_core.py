@@ -541,3 +541,47 @@ def test_a_rule_for_the_requests_account_fires_before_a_later_rule_for_any_accou
     other = w.faults.fire("x", "tweets.create", "globex-x", "x.rate_limited")
     assert other is not None and other.rule_id != first.id
     assert {r["id"]: r["hits"] for r in w.faults.rules()} == {first.id: 1, "f2": 1, "f3": 0}
+
+
+def test_an_in_process_client_gives_up_at_its_read_timeout_and_the_request_runs_on() -> None:
+    # no socket enforces a timeout in-process: the fake gives up for the client, as a served
+    # fake's client would — and the post still lands, journaled with the answer it came to
+    import fakes
+
+    async def main() -> tuple[float, float, list[Any], int]:
+        loop = asyncio.get_running_loop()
+        world = World(now=loop.time, seed=3)
+        fw = fakes.FakeWorld(world, only=["x"])
+        world.faults.add(
+            {"kind": "http.latency", "match": {"fake": "x", "route": "tweets.create"},
+             "params": {"ms": 20_000}}
+        )  # fmt: skip
+        token = world.roster.accounts("x")[0].credential.access_token
+        start = loop.time()
+        async with fw.client(timeout=httpx.Timeout(5.0)) as client:
+            with pytest.raises(httpx.ReadTimeout, match="read timeout of 5 s"):
+                await client.post(
+                    "https://api.x.com/2/tweets", json={"text": "hello"},
+                    headers={"authorization": f"Bearer {token}"},
+                )  # fmt: skip
+            gave_up = loop.time()
+            before = [e.status for e in world.journal.entries()]
+            await asyncio.sleep(30)
+            # a quick request is answered as ever (no latency rule matches it)
+            me = await client.get(
+                "https://api.x.com/2/users/me", headers={"authorization": f"Bearer {token}"}
+            )
+        entries = world.journal.entries()
+        assert entries[0].status == 201
+        return (
+            gave_up - start,
+            entries[0].t - start,
+            before,
+            me.status_code + len(world.ledger.entries()),
+        )
+
+    waited, journaled, before, got = run_virtual(main)
+    assert waited == pytest.approx(5, abs=1e-3)
+    assert before == []  # nothing journaled while the request runs on
+    assert journaled == pytest.approx(20, abs=1e-3)  # with the 201 it came to
+    assert got == 200 + 1  # the tweet landed

@@ -352,6 +352,30 @@ def test_a_timed_out_publish_is_not_posted_twice_on_retry() -> None:
     virtual(main)
 
 
+def test_a_throttled_check_whether_a_post_landed_waits_without_spending_attempts() -> None:
+    # the first post lands but its answer is lost; every check of the account's posts is then
+    # throttled six times running: a check is a question, not an attempt — the post is found
+    # and claimed once X answers, not dead-lettered nor posted again
+    async def main() -> None:
+        async with rig() as r:
+            r.world.faults.add(
+                {"kind": "http.reset", "match": {"fake": "x", "route": "tweets.create"},
+                 "params": {"committed": True}, "first_n": 1}
+            )  # fmt: skip
+            r.world.faults.add(
+                {"kind": "x.rate_limited", "match": {"fake": "x", "route": "users.tweets"},
+                 "params": {"retry_after_s": 30}, "first_n": 6}
+            )  # fmt: skip
+            job = _publish(r, "acme", "x")
+            await r.settle()
+            assert r.world.faults.hits_by_kind()["x.rate_limited"] == 6
+            rec = r.platform.jobs.get(job)
+            assert rec.state == "succeeded" and rec.attempts <= 2, (rec.state, rec.attempts)
+            assert len([e for e in _social_posts(r) if e.fake == "x"]) == 1
+
+    virtual(main)
+
+
 def test_the_egress_guard_refuses_audits_and_alerts_an_unknown_host() -> None:
     async def main() -> None:
         async with rig() as r:
