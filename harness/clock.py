@@ -27,6 +27,8 @@ from fakes.core.clock import DEFAULT_EPOCH
 __all__ = [
     "DEFAULT_EPOCH",
     "HOLD_SLICE_S",
+    "STALL_REAL_S",
+    "STALL_TURNS",
     "ScaledTimeLoop",
     "TimeHold",
     "VirtualTimeLoop",
@@ -38,6 +40,11 @@ __all__ = [
 T = TypeVar("T")
 #: the longest real wait of one loop turn while virtual time is held
 HOLD_SLICE_S = 0.05
+#: loop turns with work ready and the clock standing still after which the real time spent so
+#: is looked at, and the real seconds that make it a stall (a livelock: something is scheduled
+#: again and again at the same instant; a healthy drill of hours takes seconds in all)
+STALL_TURNS = 200_000
+STALL_REAL_S = 20.0
 
 
 class _VirtualSelector(selectors.DefaultSelector):
@@ -54,6 +61,8 @@ class _VirtualSelector(selectors.DefaultSelector):
             loop._follow_real_time()
             return events
         events = super().select(0)
+        if timeout == 0:
+            loop._busy_turn()
         if events or timeout == 0:
             return events
         if timeout is None:
@@ -104,6 +113,12 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         # Timers are due when ``when < time() + resolution``. At unix-epoch magnitudes a float's
         # step is ~2.4e-7 s, so the monotonic clock's 1e-9 resolution would never make them due.
         self._clock_resolution = 1e-6
+        #: called once (virtual time, loop turns, real seconds) when the clock has stood still
+        #: with work ready for :data:`STALL_TURNS` turns and :data:`STALL_REAL_S` real seconds
+        self.on_stall: Callable[[float, int, float], None] | None = None
+        self._still_turns = 0
+        self._still_since = 0.0
+        self._stall_told = False
 
     def time(self) -> float:
         return self._vt
@@ -112,6 +127,19 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         if seconds > 0:
             self._vt += seconds
             self.advanced += seconds
+            self._still_turns = 0
+
+    def _busy_turn(self) -> None:
+        """One turn with work ready and the clock not moving: a watch for livelocks."""
+        self._still_turns += 1
+        n = self._still_turns
+        if n == 1:
+            self._still_since = time.perf_counter()
+        elif n % 4096 == 0 and n >= STALL_TURNS and not self.holds and not self._stall_told:
+            real = time.perf_counter() - self._still_since
+            if real >= STALL_REAL_S and self.on_stall is not None:
+                self._stall_told = True
+                self.on_stall(self._vt, n, real)
 
     def hold_virtual_time(self) -> TimeHold:
         """A context (``with`` or ``async with``) under which the clock follows real time

@@ -22,6 +22,7 @@ from sandbox.client import HttpPlatformClient
 
 from ..durations import format_duration
 from ..errors import DrillError
+from ..judge.timeline import format_offset
 from ..platform_adapter import make_platform, memory_store, platform_settings
 from ..runbooks import ActionContext, runbooks
 from ..scenario import Scenario
@@ -109,6 +110,16 @@ class DrillEngine(DrillState):
         if self._main is not None:
             self._main.cancel()
 
+    def _stalled(self, vt: float, turns: int, real: float) -> None:
+        """The virtual clock stood still with work ready: something spins without waiting."""
+        self.abort(
+            f"the drill's clock stood still at {format_offset(vt - self.t0)} for {turns:,} "
+            f"turns of the loop ({real:.0f} s of real time): something in the platform is "
+            "scheduled again and again at the same instant without ever waiting (a livelock: "
+            "work put off to a time already past, a retry with no back-off); the drill stops "
+            "rather than spin on"
+        )
+
     # --- the run ---------------------------------------------------------------------------
     async def run(self) -> DrillResult:
         """Arrange, run every phase, then judge and write, even when interrupted."""
@@ -126,6 +137,9 @@ class DrillEngine(DrillState):
         )
         error: str | None = None
         self.platform = None
+        loop = asyncio.get_running_loop()
+        if hasattr(loop, "on_stall"):
+            loop.on_stall = self._stalled
         world = self._served_world() if self.opts.served else self._in_process_world()
         try:
             async with world as roster:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import threading
@@ -585,3 +586,57 @@ def test_an_in_process_client_gives_up_at_its_read_timeout_and_the_request_runs_
     assert before == []  # nothing journaled while the request runs on
     assert journaled == pytest.approx(20, abs=1e-3)  # with the 201 it came to
     assert got == 200 + 1  # the tweet landed
+
+
+def test_a_clock_standing_still_with_work_ready_is_told_once_as_a_stall(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a livelock: a task that never waits keeps the loop busy at one instant for ever; the
+    # loop tells whoever watches (a drill stops as a harness error), once, and time still
+    # moves for work that waits
+    import harness.clock as clock
+
+    monkeypatch.setattr(clock, "STALL_TURNS", 8192)
+    monkeypatch.setattr(clock, "STALL_REAL_S", 0.05)
+
+    async def main() -> tuple[list[tuple[float, int]], float]:
+        loop = asyncio.get_running_loop()
+        told: list[tuple[float, int]] = []
+
+        def stalled(vt: float, turns: int, real: float) -> None:
+            told.append((vt, turns))
+            spinner.cancel()
+
+        async def spin() -> None:
+            await asyncio.sleep(60)  # a minute of waiting first: time moves
+            while True:  # noqa: ASYNC110 - the livelock under test
+                await asyncio.sleep(0)
+
+        loop.on_stall = stalled  # type: ignore[attr-defined]
+        spinner = asyncio.ensure_future(spin())
+        with contextlib.suppress(asyncio.CancelledError):
+            await spinner
+        await asyncio.sleep(5)
+        return told, loop.time()
+
+    told, end = run_virtual(main)
+    assert len(told) == 1 and told[0][0] == pytest.approx(DEFAULT_EPOCH + 60, abs=1e-3)
+    assert told[0][1] >= 8192
+    assert end == pytest.approx(DEFAULT_EPOCH + 65, abs=1e-3)
+
+
+def test_a_busy_but_moving_clock_is_no_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.clock as clock
+
+    monkeypatch.setattr(clock, "STALL_TURNS", 8192)
+    monkeypatch.setattr(clock, "STALL_REAL_S", 0.0)
+
+    async def main() -> list[float]:
+        loop = asyncio.get_running_loop()
+        told: list[float] = []
+        loop.on_stall = lambda vt, turns, real: told.append(vt)  # type: ignore[attr-defined]
+        for _ in range(20_000):  # many turns, each a little later
+            await asyncio.sleep(0.001)
+        return told
+
+    assert run_virtual(main) == []
