@@ -5,6 +5,8 @@ A request to another port of a known host (``https://api.x.com:8443/…``) goes 
 
 No socket is opened. A request for a host that is not part of the fake world fails like a DNS
 failure would (``httpx.ConnectError``), naming the host, so nothing leaks to the real internet.
+The request's read timeout goes to the fake in the ASGI scope, which gives up for the client when
+a fault keeps the answer longer (``httpx.ReadTimeout``; the request runs on, as served).
 """
 
 from __future__ import annotations
