@@ -1123,6 +1123,12 @@ def test_a_job_that_retries_into_an_action_block_or_past_a_recursion_stop_is_a_v
     r = verdict("retries_within_policy", rec)
     assert r.verdict == "violated"
     assert "sent tweets.create again after instagram blocked the action as spam" in r.detail
+    # media Instagram rejected (a container that ended ERROR) is no better in a fresh container
+    rejected = {**blocked, "fault_kind": "instagram.container_error"}
+    rec = record(retry_policy=POLICY, jobs=[tried("j-1", 2)], journal=[rejected, again[1]])
+    r = verdict("retries_within_policy", rec)
+    assert r.verdict == "violated"
+    assert "after instagram rejected the post's media (its container ended ERROR)" in r.detail
     # stopping there holds (a lookup after it is no retry of the action)
     stopped = [blocked, {**acting(1, 5, 200, method="GET"), "fake": "instagram"}]
     rec = record(retry_policy=POLICY, jobs=[tried("j-1", 1, "failed")], journal=stopped)

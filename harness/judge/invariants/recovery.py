@@ -2175,17 +2175,29 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
     return retried
 
 
+def _refusal_for_good(kind: str) -> str | None:
+    """What a fault answer that no retry can change refused (None: it is worth a retry)."""
+    if kind.endswith(".action_blocked"):
+        return "blocked the action as spam"
+    if kind == "instagram.container_error":
+        return "rejected the post's media (its container ended ERROR)"
+    return None
+
+
 def _no_retry_into_a_block(record: DrillRecord, out: list[Violation]) -> None:
-    """A request a platform answered with an action block (a spam restriction: X's and
-    LinkedIn's 403, Instagram's code 4 / 2207051) is not retried: the job sends nothing more
-    under its idempotency key. A block is no throttle with a reset to wait out; every retry
-    into it is more of the activity the platform restricted (RB-05), and a person decides."""
-    blocked: dict[str, tuple[float, int, JournalRow]] = {}
+    """A request a platform refused for good is not retried: the job sends nothing more under
+    its idempotency key. An action block (a spam restriction: X's and LinkedIn's 403,
+    Instagram's code 4 / 2207051) is no throttle with a reset to wait out, so every retry into it
+    is more of the activity the platform restricted (RB-05); media Instagram could not fetch or
+    process (a container ending ERROR) fails the same way with a fresh container. A person
+    decides."""
+    blocked: dict[str, tuple[float, int, JournalRow, str]] = {}
     for i, j in enumerate(record.journal):
         key = j.get("idempotency_key")
-        if key is None or not str(j.get("fault_kind") or "").endswith(".action_blocked"):
+        why = _refusal_for_good(str(j.get("fault_kind") or ""))
+        if key is None or why is None:
             continue
-        blocked.setdefault(str(key), (number(j.get("t"), 0.0), i, j))
+        blocked.setdefault(str(key), (number(j.get("t"), 0.0), i, j, why))
     if not blocked:
         return
     after: dict[str, tuple[int, JournalRow]] = {}
@@ -2196,13 +2208,13 @@ def _no_retry_into_a_block(record: DrillRecord, out: list[Violation]) -> None:
             if started > blocked[key][0] and str(j.get("method") or "").upper() in _ACTING:
                 after[key] = (i, j)
     for key, (i, j) in after.items():
-        t, _, first = blocked[key]
+        t, _, first, why = blocked[key]
         out.append(
             Violation(
                 number(j.get("started"), number(j.get("t"), 0.0)),
                 ("job", "jobs"),
-                f"sent {j.get('route')} again after {first.get('fake')} blocked the action as "
-                f"spam at {format_offset(record.offset(t))} (a block is not retried)",
+                f"sent {j.get('route')} again after {first.get('fake')} {why} at "
+                f"{format_offset(record.offset(t))} (a refusal for good is not retried)",
                 key,
                 evidence("journal.jsonl", i),
             )
