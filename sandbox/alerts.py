@@ -28,6 +28,7 @@ ALERT_NAMES: tuple[str, ...] = (
     "audit_gap",
     "queue_backlog",
     "engagement_rate_high",
+    "inbox_unreadable",
 )
 
 
@@ -86,3 +87,6 @@ class AlertRules:
     backlog_depth: int = 500
     #: replies and DMs sent within ``window_s`` that page the Ops Lead (RB-10)
     engagement_replies_min: int = 60
+    #: accounts' inbox reads of one platform that failed within ``window_s`` (engagement there
+    #: has stopped, though polls go on: RB-10's silent stop)
+    inbox_failures_min: int = 5

@@ -539,6 +539,14 @@ class Platform:
                     severity="ticket",
                     platform=p,
                 )
+            n = tm.window(f"engagement_poll_failed:{p}", w)
+            if n >= r.inbox_failures_min:
+                fire(
+                    "inbox_unreadable",
+                    f"{n} reads of {p} inboxes failed in the last {w:g}s: comments and DMs there "
+                    "are not being answered",
+                    platform=p,
+                )
             n = tm.window(f"auth_failed:{p}", w)
             if n >= r.auth_failures_min:
                 fire(

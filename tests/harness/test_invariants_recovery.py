@@ -900,6 +900,36 @@ def test_throttled_requests_raise_the_rate_limit_alert_of_their_platform():
     assert judge("rate_limits_alerted", record(journal=spread)).verdict == "not_applicable"
 
 
+# --- inbox_failures_alerted ----------------------------------------------------------------------
+
+
+def test_failed_inbox_reads_page_for_their_platform_and_throttles_do_not_count():
+    def read(n: int, at: float, status: int, fake: str = "x", route: str = "users.mentions"):
+        return {**refused_token(n, at, fake), "status": status, "route": route, "method": "GET"}
+
+    down = [read(n, 900 + 30 * n, 503) for n in range(5)]
+    r = judge("inbox_failures_alerted", record(journal=down))
+    assert r.verdict == "violated"
+    assert r.detail.startswith(
+        "1 burst of failed inbox reads on x without an alert matching 'inbox*' within 2m"
+    )
+    paged = {**auth_alert(1, 1100, "x"), "name": "inbox_unreadable"}
+    assert judge("inbox_failures_alerted", record(journal=down, alerts=[paged])).verdict == "held"
+    # an alert for another platform answers nothing; Instagram's media list opens its inbox
+    other = {**paged, "labels": {"platform": "instagram"}}
+    assert judge("inbox_failures_alerted", record(journal=down, alerts=[other])).verdict == (
+        "violated"
+    )
+    ig = [read(n, 900 + 30 * n, 500, "instagram", "media.list") for n in range(5)]
+    assert judge("inbox_failures_alerted", record(journal=ig)).verdict == "violated"
+    # throttles and refused tokens have alerts of their own; one message read failing is read
+    # again at the next poll
+    for status, route in ((429, "users.mentions"), (401, "users.mentions"), (503, "node.get")):
+        rows = [read(n, 900 + 30 * n, status, route=route) for n in range(5)]
+        got = judge("inbox_failures_alerted", record(journal=rows))
+        assert got.verdict == "not_applicable", (status, route)
+
+
 # --- engagement_bursts_alerted -------------------------------------------------------------------
 
 

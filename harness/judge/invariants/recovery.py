@@ -1385,7 +1385,11 @@ def _silent_bursts(
     record: DrillRecord,
     times: dict[str, list[float]],
     alerts: dict[str | None, list[float]],
-    p: VerificationAlertParams | AuthAlertParams | RateLimitAlertParams | EngagementAlertParams,
+    p: VerificationAlertParams
+    | AuthAlertParams
+    | RateLimitAlertParams
+    | EngagementAlertParams
+    | InboxAlertParams,
     noun: tuple[str, str],
     what: str,
 ) -> tuple[int, list[Violation]]:
@@ -1621,6 +1625,60 @@ def rate_limits_alerted(record: DrillRecord, p: RateLimitAlertParams) -> Finding
         checked,
         out,
         f"every burst of {n} throttled requests within {format_duration(p.window_s)} raised an "
+        f"alert matching {p.alert!r}",
+    )
+
+
+class InboxAlertParams(_RefusalAlertParams):
+    """Parameters of ``inbox_failures_alerted``."""
+
+    alert: str = Field(
+        "inbox*", description="glob of the alert's name (RB-10's silent stop of engagement)"
+    )
+    min_failures: int = Field(
+        5, ge=1, description="reads of a platform's inboxes that failed within window_s"
+    )
+
+
+#: the request that opens an account's inbox on each platform: when it fails, nothing of that
+#: inbox is read (X's mentions; Instagram's media, whose comments follow); the reads behind it
+#: (a message, a post's comments) may fail one at a time and be read again at the next poll
+_INBOX_OPENERS = frozenset({("x", "users.mentions"), ("instagram", "media.list")})
+
+
+@invariant(InboxAlertParams)
+def inbox_failures_alerted(record: DrillRecord, p: InboxAlertParams) -> Findings | NotApplicable:
+    """Engagement that stops pages someone: when ``min_failures`` reads that open accounts'
+    inboxes on a platform (X's mentions, Instagram's media list) fail within ``window_s`` — a 5xx
+    or no answer in the fakes' journal (throttles and refused tokens have alerts of their own) —
+    the platform raises an alert for that platform within ``within_s``, or had raised it in the
+    window before.
+
+    A platform that takes an inbox it cannot read for an empty one answers nobody and says
+    nothing: polls succeed, no error is counted, no page goes out (RB-10's silent stop).
+    """
+    times: dict[str, list[float]] = {}
+    for j in record.journal:
+        fake, status = str(j.get("fake")), int(number(j.get("status"), 0))
+        if (fake, str(j.get("route"))) in _INBOX_OPENERS and (status >= 500 or status == 0):
+            times.setdefault(fake, []).append(number(j.get("t")))
+    n = p.min_failures
+    checked, out = _silent_bursts(
+        record,
+        times,
+        _alerts_by_platform(record, p.alert),
+        p,
+        ("burst of failed inbox reads", "bursts of failed inbox reads"),
+        "inbox reads failed",
+    )
+    if checked == 0:
+        return NotApplicable(
+            f"no platform failed {n} inbox reads within {format_duration(p.window_s)}"
+        )
+    return Findings(
+        checked,
+        out,
+        f"every burst of {n} failed inbox reads within {format_duration(p.window_s)} raised an "
         f"alert matching {p.alert!r}",
     )
 
