@@ -432,6 +432,17 @@ def test_a_recursion_stop_after_more_answered_model_calls_than_its_round_is_a_vi
     )
     rec = record(jobs=[job("j-1", "failed", 600, last_error=stop)], audit=trail(9))
     assert judge("no_unexpected_errors", rec).verdict == "held"
+    # the ninth answer (round 9, over the cap of 8) stops the episode before its tools run:
+    # a tool call after it ran a round the cap refused
+    tool = aud(40, 70, job="j-1", proof={})
+    tool.update(action="tool.call", phase="attempt", outcome=None, detail={"tool": "kb_search"})
+    rec = record(jobs=[job("j-1", "failed", 600, last_error=stop)], audit=[*trail(9), tool])
+    r = judge("no_unexpected_errors", rec)
+    assert r.verdict == "violated"
+    assert "ran a tool call of round 9 of episode 'ep-2', which its cap of 8 stops" in r.detail
+    before = {**tool, "seq": 10, "t": 64.0}  # after the third answer: round 3, within the cap
+    rec = record(jobs=[job("j-1", "failed", 600, last_error=stop)], audit=[*trail(9), before])
+    assert judge("no_unexpected_errors", rec).verdict == "held"
 
 
 def test_expected_errors_hold_and_no_error_is_not_applicable():

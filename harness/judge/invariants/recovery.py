@@ -888,7 +888,9 @@ def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplic
     (``reached tool-call round 8, above the cap of 8``) stopped work the cap allowed, and so
     did one at a round its episode had not reached (round *n* follows the episode's *n*-th model
     call, which the audit's ``llm.complete`` attempts count by ``episode_id``), or after more
-    answered model calls than its round (the cap let one more round run than it says).
+    answered model calls than its round (the cap let one more round run than it says); and the
+    job a stop ended ran no tool call of the round the cap refused (one after its episode's
+    answer number ``cap + 1``).
     """
     out: list[Violation] = []
     checked = 0
@@ -946,6 +948,7 @@ def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplic
         else:
             continue
         out.append(Violation(t, noun, phrase, ref, evidence(file, i)))
+    out += _tools_past_the_cap(record)
     if checked == 0:
         return NotApplicable("no job and no audit event carried an error")
     return Findings(
@@ -953,6 +956,49 @@ def no_unexpected_errors(record: DrillRecord, p: Params) -> Findings | NotApplic
         out,
         f"none of {checked} errors of jobs and audit events was one the platform did not expect",
     )
+
+
+def _tools_past_the_cap(record: DrillRecord) -> list[Violation]:
+    """A job stopped by a recursion stop ran no tool of the round the cap stopped: round *k*
+    follows its episode's *k*-th answered model call, so no ``tool.call`` of the job may follow
+    the answer of round ``cap + 1`` (that round's tools run only for a cap that let it through)."""
+    stops: dict[str, tuple[str, int, int]] = {}
+    for i, j in enumerate(record.jobs):
+        if (m := _RECURSION_STOP.search(str(j.get("last_error") or ""))) is not None:
+            stops[str(j.get("id"))] = (m["episode"], int(m["cap"]), i)
+    if not stops:
+        return []
+    out: list[Violation] = []
+    answers: dict[tuple[str, str], int] = {}
+    told: set[str] = set()
+    for a in sorted(record.audit, key=lambda a: int(a.get("seq") or 0)):
+        job = str(a.get("job_id"))
+        if job not in stops or job in told:
+            continue
+        episode, cap, _ = stops[job]
+        if a.get("action") == "llm.complete" and a.get("phase") == "outcome":
+            if a.get("outcome") == "success" and (
+                dict(a.get("detail") or {}).get("episode_id") == episode
+            ):
+                answers[(job, episode)] = answers.get((job, episode), 0) + 1
+        elif (
+            a.get("action") == "tool.call"
+            and a.get("phase") == "attempt"
+            and answers.get((job, episode), 0) > cap
+        ):
+            told.add(job)
+            out.append(
+                Violation(
+                    float(a.get("t") or 0.0),
+                    ("job", "jobs"),
+                    f"ran a tool call of round {answers[(job, episode)]} of episode "
+                    f"{episode!r}, which its cap of {cap} stops (the round is refused "
+                    "before its tools run)",
+                    job,
+                    evidence("audit.jsonl", record.audit.index(a)),
+                )
+            )
+    return out
 
 
 @invariant()
