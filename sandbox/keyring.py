@@ -64,10 +64,13 @@ class Keyring:
         rng: random.Random,
         scrubber: Scrubber,
         on_throttled: Callable[[str], None] | None = None,
+        on_unauthorised: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         #: told the platform of every 429 the token and identity endpoints answer (telemetry)
         self.on_throttled = on_throttled or (lambda platform: None)
+        #: … and of every 401 the identity endpoint answers (a token refused, as in the lanes)
+        self.on_unauthorised = on_unauthorised or (lambda platform: None)
         self.http = http
         self.now = now
         self.defects = defects
@@ -211,6 +214,8 @@ class Keyring:
                 raise
             except (httpx.HTTPError, TimeoutError) as e:
                 raise Retryable(f"x.identity_unverified: {type(e).__name__}", outage=True) from None
+            if r.status_code == 401:
+                self.on_unauthorised("x")
             if r.status_code == 401 and attempt == 0:
                 cred = await self.refresh(cred)
                 continue

@@ -230,7 +230,7 @@ class Platform:
         self.keyring = Keyring(
             settings, secrets, http=self.http, now=now, defects=self.defects,
             rng=random.Random(f"keyring:{seed}"), scrubber=self.scrubber,
-            on_throttled=self._throttled,
+            on_throttled=self._throttled, on_unauthorised=self._unauthorised,
         )  # fmt: skip
         self.pacer = Pacer(self.controls, now, random.Random(f"pacing:{seed}"), self.defects)
         self.runner = Runner(
@@ -390,6 +390,11 @@ class Platform:
         """A 429 outside the lanes (the token or identity endpoint): counted like theirs."""
         self.telemetry.rate_limit_hits.labels(platform).inc()
         self.telemetry.mark(f"rate_limited:{platform}")
+
+    def _unauthorised(self, platform: str) -> None:
+        """A 401 outside the lanes (the identity endpoint): counted like theirs."""
+        self.telemetry.auth_failures.labels(platform).inc()
+        self.telemetry.mark(f"auth_failed:{platform}")
 
     def _on_control(self, ch: ControlChange) -> None:
         if ch.control == "kill_switch":

@@ -164,5 +164,22 @@ def test_a_stale_token_sent_once_then_the_fresh_one_holds():
     assert r.verdict == "held"
 
 
+def test_an_identity_check_outside_any_job_resending_its_refused_token_is_a_violation():
+    # the keyring asks X who the token is (no job's trace): refused, refreshed, then asked
+    # again with the refused token instead of the fresh one
+    def me(n: int, at: float, status: int, gen: int, replaced: float | None) -> dict[str, Any]:
+        row = req(n, at, "users.me", status)
+        row.update(traceparent=None, token_gen=gen,
+                   token_replaced_at=None if replaced is None else T0 + replaced)  # fmt: skip
+        return row
+
+    refresh = req(2, 100, "oauth2.token", 200, took=2)
+    stale = [me(1, 100, 401, 0, None), refresh, me(3, 102, 200, 0, 102)]
+    r = resent(stale)
+    assert r.verdict == "violated" and "q3" in r.detail
+    fresh = [me(1, 100, 401, 0, None), refresh, me(3, 102, 200, 1, None)]
+    assert resent(fresh).verdict == "held"
+
+
 def test_refused_tokens_not_resent_does_not_apply_where_nothing_was_refused():
     assert resent([sent(1, 100, 201, 0, None)]).verdict == "not_applicable"

@@ -95,7 +95,8 @@ def refused_tokens_not_resent(record: DrillRecord, p: Params) -> Findings | NotA
 
     Read from the fakes' journal, which tells which of an account's access tokens each request
     carried (its generation, never the token) and whether a refresh had already replaced it when
-    the request arrived. Within one job (the trace id of its ``traceparent``), after a request
+    the request arrived. Within one job (the trace id of its ``traceparent``; the requests of no
+    job, such as an identity check, as one sequence per account), after a request
     with token generation *g* was answered 401, a later request of the job with the same *g*
     that arrived after a refresh had replaced *g* is a job resending a token it knew was refused
     while a fresh one was there to take: the refresh lock's loser kept its stale copy (RB-04),
@@ -108,9 +109,10 @@ def refused_tokens_not_resent(record: DrillRecord, p: Params) -> Findings | NotA
     for i, j in enumerate(record.journal):
         gen, trace = j.get("token_gen"), _trace(j.get("traceparent"))
         account = j.get("account_id")
-        if gen is None or trace is None or account is None or j.get("fake") not in SOCIAL_FAKES:
+        if gen is None or account is None or j.get("fake") not in SOCIAL_FAKES:
             continue
-        key = (trace, str(account))
+        # a request outside any job (the keyring's identity check) is its caller's own sequence
+        key = (trace or "", str(account))
         seen = refused.get(key)
         replaced = j.get("token_replaced_at")
         if seen and int(gen) in seen and replaced is not None:
