@@ -193,6 +193,10 @@ class PublishHandlers:
         container = scope.recall("ig_container")
         if container:
             proof["container_id"] = container
+        # a post that may be live and is not verified: RB-03's page counts it, as it counts a
+        # post its lookups did not find
+        self.p.telemetry.verification_failed.labels(scope.service).inc()
+        self.p.telemetry.mark(f"verification_failed:{scope.service}")
         scope.outcome(
             "post.create",
             "needs_human_confirm",

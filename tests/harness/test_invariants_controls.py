@@ -927,14 +927,18 @@ def test_a_post_called_unknown_after_its_jobs_own_lookup_answered_is_a_violation
             "traceparent": f"00-{trace}-0000000100000002-01",
         }
 
-    def judged(status: int) -> Any:
-        rec = record(ledger=[led(1, 100)], audit=[confirm], journal=[sent, lookup(status)])
+    def judged(status: int, detail: str | None = None) -> Any:
+        post = {**led(1, 100), "detail": detail}
+        rec = record(ledger=[post], audit=[confirm], journal=[sent, lookup(status)])
         return verdict("audit_proofs_match_the_fakes", rec)
 
     r = judged(200)
     assert r.verdict == "violated"
     assert "calling a post unknown (a person to confirm it) although its job's lookup" in r.detail
     assert judged(429).verdict == "held"
+    # a post the platform kept from view until after the lookup could not be listed by it
+    assert judged(200, "invisible_for=600s").verdict == "held"
+    assert judged(200, "invisible_for=30s").verdict == "violated"
 
 
 def test_an_attempt_never_closed_by_an_outcome_is_a_violation_unless_the_drill_just_ended():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -628,16 +628,32 @@ _OWN_POSTS_ROUTES: dict[str, str] = {
 }
 
 
+def _listed_from(row: Mapping[str, object]) -> float:
+    """When a post the ledger holds shows in its account's own posts: when it landed, unless the
+    platform kept it from view (``invisible_for=<s>s``, or ``invisible`` for good)."""
+    t = float(str(row.get("t") or 0.0))
+    for part in str(row.get("detail") or "").replace(";", " ").split():
+        k, _, v = part.partition("=")
+        if k == "invisible" and not v:
+            return float("inf")
+        if k == "invisible_for" and v.endswith("s"):
+            return t + float(v[:-1])
+    return t
+
+
 def _unknown_though_found(record: DrillRecord, out: list[Violation]) -> int:
     """A post handed to a person as "an earlier attempt posted, its id unknown" (a
     ``needs_human_confirm`` naming no post) is unknown only if the platform could not look: a
-    lookup of the account's own posts that its job made after that post landed, answered 200,
-    listed it — the platform could have claimed it. Returns how many such outcomes were judged."""
+    lookup of the account's own posts that its job made after that post landed (and showed),
+    answered 200, listed it — the platform could have claimed it. Returns how many such outcomes
+    were judged."""
     f = facts(record)
     landed: dict[int, float] = {}
     for i, claims in f.claims.items():
         for k in claims:
-            landed[k] = float(record.ledger[i]["t"])
+            # listed from when it landed — or, kept from view for a while (``invisible_for=…``
+            # on the post), from when it showed
+            landed[k] = _listed_from(record.ledger[i])
     looked: dict[tuple[str, str], list[tuple[float, int]]] = {}
     for i, j in enumerate(record.journal):
         fake = str(j.get("fake"))
