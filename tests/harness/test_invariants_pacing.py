@@ -212,6 +212,37 @@ def test_calls_sent_together_into_a_provider_still_refusing_after_its_hold_are_a
     assert "burst" not in r.detail
 
 
+def _ig(n: int, at: float, status: int = 200, fault: str | None = None, code: str | None = None):
+    return {
+        **jr(n, at, status, fault, route="media.create"),
+        "fake": "instagram",
+        "account_id": "acme-instagram",
+        "fault_kind": "instagram.rate_limited" if fault else None,
+        "error": code,
+    }
+
+
+def test_an_instagram_account_resuming_with_every_waiting_request_after_its_hold_is_a_burst():
+    # the business-use-case throttle holds the whole account; when the hold ends the throttle
+    # is still on: the first request is refused (a fresh fire), the one sent with it too (the
+    # hold it started, no fault of its own, only the throttle code)
+    rules = [{"id": "t1", "kind": "instagram.rate_limited", "params": {"retry_after_s": 300}}]
+    burst = [_ig(1, 600, 400, "t1", "80002"), _ig(2, 900, 400, "t1", "80002"),
+             _ig(3, 900, 400, None, "80002")]  # fmt: skip
+    r = judge("rate_within_platform_limits", record(journal=burst, fault_rules=rules))
+    assert r.verdict == "violated"
+    assert (
+        "burst of 2 requests sent to instagram for @acme_instagram at once as its throttle's "
+        "hold ended, 2 refused (resume with one request first)"
+    ) in r.detail
+    # the first request alone, refused; or the first answered and the rest with it: held
+    alone = [burst[0], burst[1], _ig(3, 1200, 200)]
+    passed = [burst[0], _ig(2, 900), _ig(3, 900, 400, "t1", "80002")]
+    for journal in (alone, passed):
+        got = judge("rate_within_platform_limits", record(journal=journal, fault_rules=rules))
+        assert "burst" not in got.detail, journal
+
+
 def test_the_fakes_own_hold_after_a_throttle_does_not_start_a_longer_one():
     # served runs: a request already on the wire meets the fake's hold (a 429 with no rule of
     # its own); the hold is the throttle's 3 s, not a default minute

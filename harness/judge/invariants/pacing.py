@@ -221,6 +221,7 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                     )
                 )
     _resumed_in_a_burst(record, rules, arrival, out)
+    _account_hold_ended_in_a_burst(record, arrival, out)
     capped = _daily_caps(record, out)
     own = [
         phrase
@@ -244,6 +245,65 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
 
 
 DAY = 86_400.0
+
+
+#: Instagram's throttling error codes (app, user, page, custom, the account's business use case)
+_INSTAGRAM_THROTTLE_CODES = frozenset({"4", "17", "32", "613", "80002"})
+#: platforms whose throttle holds a whole account (Instagram's business-use-case limit): every
+#: kind of request of the account waits for the same hold, and all of them resume when it ends
+_ACCOUNT_WIDE_THROTTLES = frozenset({"instagram"})
+
+
+def _account_hold_ended_in_a_burst(
+    record: DrillRecord, arrival: Callable[[JournalRow], float], out: list[Violation]
+) -> None:
+    """RB-05's "resume slowly" where a throttle holds the whole account: the first request
+    after the hold goes alone, the others once it is answered. Judged on the first instant an
+    account's requests reach the platform after a throttled answer: when the first of them was
+    refused as throttled and more went with it at that instant, refused too, the hold ended for
+    every waiting request at once — a burst into a platform still refusing, which keeps
+    re-tripping its throttle."""
+
+    def throttled(j: JournalRow) -> bool:
+        # a fresh throttle carries its fault; a request the hold still refuses carries only
+        # Instagram's throttle code
+        status = int(number(j.get("status"), 0))
+        return status in (400, 429) and (
+            str(j.get("fault_kind") or "").endswith("rate_limited")
+            or str(j.get("error") or "").split("/")[0] in _INSTAGRAM_THROTTLE_CODES
+        )
+
+    by_account: dict[tuple[str, object], list[tuple[float, int, JournalRow]]] = {}
+    for i, j in enumerate(record.journal):
+        if j.get("fake") in _ACCOUNT_WIDE_THROTTLES and j.get("account_id") is not None:
+            by_account.setdefault((str(j.get("fake")), j.get("account_id")), []).append(
+                (arrival(j), i, j)
+            )
+    for (fake, account), rows in sorted(by_account.items(), key=lambda kv: str(kv[0])):
+        rows.sort(key=lambda r: (r[0], r[1]))
+        answered_at: float | None = None  # when the last throttled answer came
+        k = 0
+        while k < len(rows):
+            t, i, j = rows[k]
+            if answered_at is not None and t > answered_at:
+                group = [r for r in rows[k:] if r[0] == t]
+                refused = [r for r in group if throttled(r[2])]
+                if len(group) >= 2 and throttled(group[0][2]) and len(refused) >= 2:
+                    out.append(
+                        Violation(
+                            t,
+                            ("burst", "bursts"),
+                            f"of {len(group)} requests sent to {fake} for "
+                            f"{record.handle(str(account))} at once as its throttle's hold "
+                            f"ended, {len(refused)} refused (resume with one request first)",
+                            f"{j.get('request_id')} at {format_offset(record.offset(t))}",
+                            evidence("journal.jsonl", i),
+                        )
+                    )
+                answered_at = None
+            if throttled(j):
+                answered_at = max(answered_at or 0.0, number(j.get("t"), t))
+            k += 1
 
 
 def _resumed_in_a_burst(
