@@ -375,25 +375,44 @@ def _refused_for_state(e: Exception) -> bool:
     return getattr(e, "status", None) == 409 or type(e).__name__ == "JobStateError"
 
 
+#: what a console that was not refreshed may still list as awaiting approval: jobs a release
+#: sent on since (waiting, retrying or already running)
+_STALE_LISTED = frozenset({"awaiting_approval", "queued", "scheduled", "retry_wait", "running"})
+
+
 @action("jobs.approve")
 async def jobs_approve(
     ctx: ActionContext,
     client_id: str | None = None,
     platform: str | None = None,
     kind: str | None = None,
+    stale: bool = False,
 ) -> dict[str, Any]:
-    """A person approves every job awaiting approval (of a client, platform or kind)."""
+    """A person approves every job awaiting approval (of a client, platform or kind).
+
+    ``stale``: from a console not refreshed since a release sent the held jobs on — every
+    unfinished job of the scope is clicked; the platform must refuse each that no longer awaits
+    approval (409) and change nothing (approving a running job would run it twice)."""
+    states = _STALE_LISTED if stale else frozenset({"awaiting_approval"})
     jobs = [
         j
         for j in await ctx.platform.jobs()
-        if j.state == "awaiting_approval"
+        if j.state in states
         and (client_id is None or j.spec.client_id == client_id)
         and (platform is None or j.spec.platform == platform)
         and (kind is None or j.spec.kind == kind)
     ]
+    approved = refused = 0
     for j in jobs:
-        await ctx.platform.approve(j.id, actor=ctx.actor, reason=ctx.reason)
-    return {"approved": len(jobs)}
+        try:
+            await ctx.platform.approve(j.id, actor=ctx.actor, reason=ctx.reason)
+        except Exception as e:
+            if not (stale and _refused_for_state(e)):
+                raise
+            refused += 1
+        else:
+            approved += 1
+    return {"approved": approved, "refused": refused}
 
 
 @action("jobs.submit")
