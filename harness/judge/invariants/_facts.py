@@ -13,13 +13,22 @@ knows an earlier attempt posted, not which post, and hands it to a person).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..record import AUDIT_ACTION_OF, SOCIAL_FAKES, DrillRecord
 from ..rows import AuditRow, LedgerRow, text
 
-__all__ = ["CLAIMING_OUTCOMES", "Facts", "Intent", "evidence", "facts", "noun_of", "thread_of"]
+__all__ = [
+    "CLAIMING_OUTCOMES",
+    "Facts",
+    "Intent",
+    "evidence",
+    "facts",
+    "noun_of",
+    "post_shown_and_gone",
+    "thread_of",
+]
 
 #: audit outcomes that account for a side effect named by their proof
 CLAIMING_OUTCOMES: frozenset[str] = frozenset({"success", "needs_human_confirm"})
@@ -196,3 +205,21 @@ def thread_of(record: DrillRecord) -> Callable[[str], str]:
         return thread
 
     return root
+
+
+def post_shown_and_gone(row: Mapping[str, object]) -> tuple[float, float]:
+    """``(shown from, gone from)`` of a post the ledger holds, from the notes the fakes write on
+    it: kept from view for ``invisible_for=<s>s`` (for good: ``invisible``), deleted by its member
+    in the platform's own app ``deleted_by_member_after=<s>s``; else shown when it landed and
+    never gone."""
+    t = float(str(row.get("t") or 0.0))
+    shown, gone = t, float("inf")
+    for part in str(row.get("detail") or "").replace(";", " ").split():
+        k, _, v = part.partition("=")
+        if k == "invisible" and not v:
+            shown = float("inf")
+        elif k == "invisible_for" and v.endswith("s"):
+            shown = t + float(v[:-1])
+        elif k == "deleted_by_member_after" and v.endswith("s"):
+            gone = min(gone, t + float(v[:-1]))
+    return shown, gone

@@ -9,7 +9,7 @@ from ..record import DrillRecord, KillInterval, scenario_field
 from ..rows import InboundRow, Json, json_object
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
-from ._facts import thread_of
+from ._facts import post_shown_and_gone, thread_of
 from .controls import mode_at, mode_steps
 
 __all__ = [
@@ -482,6 +482,42 @@ _INBOX_READS = frozenset(
 )
 
 
+#: ``(start, end, fake, account, route)`` of a fault window (:func:`_fault_windows`)
+_Window = tuple[float, float, str | None, str | None, str | None]
+
+
+def _held_meanwhile(
+    record: DrillRecord,
+    changes: list[tuple[float, dict[str, Json]]],
+    windows: list[_Window],
+    account: str,
+    fake: str,
+    t: float,
+    until: float,
+    settle_s: float,
+) -> bool:
+    """Whether something may rightly have kept an answer to ``account`` (on ``fake``) from going
+    out between ``t`` and ``until``: a control that may stop replies changed for its client by
+    then, or a fault other than latency on its platform meanwhile — but a fault on *reading* the
+    inbox excuses nothing once it has been over for ``settle_s`` (the message is still there)."""
+    client = record.accounts.get(account, {}).get("tenant_id")
+    if any(
+        at <= until
+        and scope.get("client_id") in (None, client)
+        and scope.get("account_id") in (None, account)
+        for at, scope in changes
+    ):
+        return True
+    return any(
+        a < until
+        and b > t
+        and f in (None, fake)
+        and acc in (None, account)
+        and not (route in _INBOX_READS and b + settle_s <= record.end_t)
+        for a, b, f, acc, route in windows
+    )
+
+
 #: the platforms whose DMs an API reads (X's DM events, Instagram's Messaging API)
 _DM_INBOXES = frozenset({"x", "instagram"})
 
@@ -548,23 +584,8 @@ def dms_answered(record: DrillRecord, p: DmParams) -> Findings | NotApplicable:
         until = t + p.settle_s
         if until > record.end_t:
             continue
-        client = facts.get("tenant_id")
-        if any(
-            at <= until
-            and scope.get("client_id") in (None, client)
-            and scope.get("account_id") in (None, account)
-            for at, scope in changes
-        ):
-            continue
         fake = str(first.get("fake"))
-        excused = False
-        for a, b, f, acc, route in windows:
-            if not (a < until and b > t and f in (None, fake) and acc in (None, account)):
-                continue
-            if route in _INBOX_READS and b + p.settle_s <= record.end_t:
-                continue  # a read that failed for a while: read again once it is over
-            excused = True
-        if excused:
+        if _held_meanwhile(record, changes, windows, account, fake, t, until, p.settle_s):
             continue
         checked += 1
         later = [str(i.get("id")) for i in items if float(i.get("t") or 0.0) >= t]
@@ -616,29 +637,19 @@ _POST_THREADED = frozenset({"instagram", "linkedin"})
 
 def _readable_posts(record: DrillRecord) -> dict[str, tuple[float, float]]:
     """``post id → (readable from, gone from)`` for the posts whose comments could not be read
-    for a time: invisible to reads for ``invisible_for=…`` after it was created (forever when
-    just ``invisible``), or deleted by its member — in the platform's own app
-    (``deleted_by_member_after=…``, as the fake notes on the post it created) or through the API
-    (``post.deleted``)."""
+    for a time: kept from view by a fault, or deleted by its member (the notes the fake writes on
+    the post it created, :func:`post_shown_and_gone`) or through the API (``post.deleted``)."""
     out: dict[str, tuple[float, float]] = {}
     inf = float("inf")
     for e in record.ledger:
         rid = str(e.get("resource_id") or "")
-        t = float(e.get("t") or 0.0)
         if e.get("action") == "post.deleted":
             a, b = out.get(rid, (0.0, inf))
-            out[rid] = (a, min(b, t))
+            out[rid] = (a, min(b, float(e.get("t") or 0.0)))
         elif e.get("action") == "post.created" and e.get("detail"):
             a, b = out.get(rid, (0.0, inf))
-            for part in str(e.get("detail")).replace(";", " ").split():
-                k, _, v = part.partition("=")
-                if k == "invisible" and not v:
-                    a = inf
-                elif k == "invisible_for" and v.endswith("s"):
-                    a = t + float(v[:-1])
-                elif k == "deleted_by_member_after" and v.endswith("s"):
-                    b = min(b, t + float(v[:-1]))
-            out[rid] = (a, b)
+            shown, gone = post_shown_and_gone(e)
+            out[rid] = (max(a, shown), min(b, gone))
     return out
 
 
@@ -703,23 +714,8 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
         mine = [rid for at, rid in posts.get(account, ()) if at <= until]
         if post in mine and len(mine) - mine.index(post) > p.recent_posts_read:
             continue  # pushed out of the newest posts the platform reads
-        client = record.accounts.get(account, {}).get("tenant_id")
-        if any(
-            at <= until
-            and scope.get("client_id") in (None, client)
-            and scope.get("account_id") in (None, account)
-            for at, scope in changes
-        ):
-            continue
         fake = str(item.get("fake"))
-        if any(
-            a < until
-            and b > t
-            and f in (None, fake)
-            and acc in (None, account)
-            and not (route in _INBOX_READS and b + p.settle_s <= record.end_t)
-            for a, b, f, acc, route in windows
-        ):
+        if _held_meanwhile(record, changes, windows, account, fake, t, until, p.settle_s):
             continue
         checked += 1
         if any(at >= arrived for at in answered.get((account, thread), ())):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -21,7 +21,7 @@ from ..record import (
 from ..rows import AuditRow, LedgerRow, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
-from ._facts import CLAIMING_OUTCOMES, evidence, facts, noun_of
+from ._facts import CLAIMING_OUTCOMES, evidence, facts, noun_of, post_shown_and_gone
 from .recovery import real_slack
 
 #: an AuditEvent's phase and outcome as the contract allows them (docs/contracts.md)
@@ -628,19 +628,6 @@ _OWN_POSTS_ROUTES: dict[str, str] = {
 }
 
 
-def _listed_from(row: Mapping[str, object]) -> float:
-    """When a post the ledger holds shows in its account's own posts: when it landed, unless the
-    platform kept it from view (``invisible_for=<s>s``, or ``invisible`` for good)."""
-    t = float(str(row.get("t") or 0.0))
-    for part in str(row.get("detail") or "").replace(";", " ").split():
-        k, _, v = part.partition("=")
-        if k == "invisible" and not v:
-            return float("inf")
-        if k == "invisible_for" and v.endswith("s"):
-            return t + float(v[:-1])
-    return t
-
-
 def _unknown_though_found(record: DrillRecord, out: list[Violation]) -> int:
     """A post handed to a person as "an earlier attempt posted, its id unknown" (a
     ``needs_human_confirm`` naming no post) is unknown only if the platform could not look: a
@@ -653,7 +640,7 @@ def _unknown_though_found(record: DrillRecord, out: list[Violation]) -> int:
         for k in claims:
             # listed from when it landed — or, kept from view for a while (``invisible_for=…``
             # on the post), from when it showed
-            landed[k] = _listed_from(record.ledger[i])
+            landed[k] = post_shown_and_gone(record.ledger[i])[0]
     looked: dict[tuple[str, str], list[tuple[float, int]]] = {}
     for i, j in enumerate(record.journal):
         fake = str(j.get("fake"))
