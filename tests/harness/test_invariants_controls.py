@@ -581,6 +581,29 @@ def test_a_job_whose_audit_shows_more_attempts_than_its_policy_allows_is_a_viola
     assert verdict("retries_within_policy", rec).verdict == "held"
 
 
+def test_a_tool_call_refused_by_the_gateway_more_often_than_the_policy_allows_is_a_violation():
+    # a missing tool is the gateway's answer, not an outage: each refused call used an attempt,
+    # so a job that met six of them was retried past its four (the platform counted one)
+    def refused(n: int, failure: str) -> dict[str, Any]:
+        return {**aud(n, 60 * n, job="j-1", action="tool.call", outcome="failed", proof={}),
+                "detail": {"tool": "kb_search", "failure": failure}}  # fmt: skip
+
+    missing = [refused(n, "tool_missing") for n in range(1, 7)]
+    policy = {**POLICY, "outage_window_s": 3600.0}
+    r = verdict(
+        "retries_within_policy", record(retry_policy=policy, jobs=[tried("j-1", 1)], audit=missing)
+    )
+    assert r.verdict == "violated"
+    assert (
+        "had its tool call refused by the gateway 6 times by its audit, the retry policy"
+        in r.detail
+    )
+    # the gateway down (unavailable) is an outage: retries through it use no attempts
+    down = [refused(n, "unavailable") for n in range(1, 7)]
+    ok = record(retry_policy=policy, jobs=[tried("j-1", 1)], audit=down)
+    assert verdict("retries_within_policy", ok).verdict == "held"
+
+
 def test_a_dead_letter_before_the_attempts_are_used_is_a_violation():
     rec = record(retry_policy=POLICY, jobs=[tried("j-1", 3, "dead_letter")])
     r = verdict("retries_within_policy", rec)

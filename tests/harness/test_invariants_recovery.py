@@ -1154,6 +1154,37 @@ def test_an_oldest_age_below_what_a_job_waited_in_its_paused_queue_is_a_violatio
     assert judge("queue_metrics_truthful", at_900(180.0)).verdict == "held"
 
 
+def test_an_age_gauge_missing_while_a_job_waits_in_its_paused_queue_is_a_violation():
+    # a gauge never set is absent from the export: a dashboard shows 0 for the paused queue
+    pause = {"seq": 1, "t": T0 + 600, "actor": "operator", "reason": "t", "control": "queue_paused",
+             "scope": {"job_class": "publish"}, "value": True}  # fmt: skip
+    resume = {**pause, "seq": 2, "t": T0 + 1200, "value": False}
+    row = {**intent("j-1"), "submitted_at": T0 + 720, "run_at": None}
+
+    def exported(values: dict[str, float]) -> Any:
+        return record(
+            jobs=[job_row("j-1", "succeeded", created=720, updated=1210)],
+            workload=[row],
+            audit=[aud(1, 1210, job="j-1", resource="r1")],
+            control_changes=[pause, resume],
+            metrics_samples=[(T0 + 900, values)],
+        )
+
+    r = judge("queue_metrics_truthful", exported({'queue_depth{job_class="publish"}': 1.0}))
+    assert r.verdict == "violated"
+    assert (
+        r.detail == "1 gauge was not exported at T+15m00s, though a publish job had waited in its "
+        'paused queue since T+12m00s: ids queue_oldest_age_s{job_class="publish"}'
+    )
+    age = {
+        'queue_depth{job_class="publish"}': 1.0,
+        'queue_oldest_age_s{job_class="publish"}': 180.0,
+    }
+    assert judge("queue_metrics_truthful", exported(age)).verdict == "held"
+    # a platform that exports no queue gauge at all is not judged
+    assert judge("queue_metrics_truthful", exported({})).verdict == "not_applicable"
+
+
 def test_a_rate_gauge_counting_other_accounts_or_no_account_is_a_violation():
     def attempt(n: int, at: float) -> dict:
         return {**aud(n, at, job=f"j-{n}", proof={}), "phase": "attempt", "outcome": None}

@@ -68,6 +68,38 @@ def test_a_paid_call_under_a_generate_switch_is_a_violation_unless_it_arrived_be
     assert "after the kill switch for action=generate engaged at T+20m05s: ids r2" in r.detail
 
 
+def test_a_write_sent_under_a_switch_that_left_no_side_effect_is_a_violation_too():
+    # an Instagram container made under the switch (no post in the ledger), a LinkedIn post
+    # refused 429 under it: both were sent through a switch the gate should have consulted;
+    # an X tweet (a post or a reply) under a switch for replies only is not covered
+    def sent(n: int, at: float, fake: str, route: str, status: int) -> dict:
+        return {"seq": n, "t": T0 + at + 1, "started": T0 + at, "fake": fake, "method": "POST",
+                "route": route, "status": status, "account_id": f"acme-{fake}",
+                "request_id": f"q{n}"}  # fmt: skip
+
+    writes = [
+        sent(1, 1300, "instagram", "media.create", 200),
+        sent(2, 1310, "linkedin", "posts.create", 429),
+    ]
+    rec = record(journal=writes, control_changes=[kill(1, 1205, True)])
+    r = judge("no_side_effects_while_killed", rec)
+    assert r.verdict == "violated" and r.count == 2
+    assert (
+        "(POST media.create, answered 200) after the global kill switch engaged at T+20m05s"
+        in r.detail
+    )
+    assert r.first_violation["evidence"] == "evidence/journal.jsonl#L1"
+    before = record(journal=writes, control_changes=[kill(1, 1400, True)])
+    assert judge("no_side_effects_while_killed", before).verdict == "held"
+    tweet = record(journal=[sent(1, 1300, "x", "tweets.create", 201)],
+                   control_changes=[kill(1, 1205, True, action="reply")])  # fmt: skip
+    assert judge("no_side_effects_while_killed", tweet).verdict == "held"
+    killed = record(
+        journal=[sent(1, 1300, "x", "tweets.create", 201)], control_changes=[kill(1, 1205, True)]
+    )
+    assert judge("no_side_effects_while_killed", killed).verdict == "violated"
+
+
 def test_a_kill_switch_for_another_client_does_not_cover_a_post():
     rec = record(
         ledger=[led(1, 1300)], control_changes=[kill(1, 1205, True, client_id="northwind")]

@@ -467,7 +467,17 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
     checked = 0
     waited = _waited_through_a_pause(record) if in_process else {}
     for t, values in record.metrics_samples:
-        for key, value in values.items():
+        readings = list(values.items())
+        if any(_QUEUE_GAUGE.match(k) for k, _ in readings):
+            # a class whose job waits out a pause must have an age gauge: one never set is
+            # absent from the export, and judged as the 0 a dashboard would show for it
+            readings += [
+                (key, math.nan)
+                for cls, spans in waited.items()
+                if (key := f'queue_oldest_age_s{{job_class="{cls}"}}') not in values
+                and any(s + 2.0 < t < until - 1.0 for s, until in spans)
+            ]
+        for key, value in readings:
             m = _QUEUE_GAUGE.match(key)
             if m is None:
                 continue
@@ -479,6 +489,17 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
                 (s for s, until in waited.get(cls, ()) if s + 2.0 < t < until - 1.0),
                 default=None,
             )
+            if name == "queue_oldest_age_s" and since is not None and math.isnan(value):
+                phrase = (
+                    f"was not exported at {format_offset(record.offset(t))}, though a {cls} "
+                    f"job had waited in its paused queue since "
+                    f"{format_offset(record.offset(since))}"
+                )
+                told.add((name, cls))
+                out.append(Violation(t, ("gauge", "gauges"), phrase, key, "evidence/metrics.csv"))
+                continue
+            if math.isnan(value):
+                continue
             if name == "queue_oldest_age_s" and since is not None and value < t - since - 1.0:
                 phrase = (
                     f"read {value:g}s at {format_offset(record.offset(t))}, though a {cls} job "
@@ -588,7 +609,7 @@ def tool_followups_submitted(record: DrillRecord, p: Params) -> Findings | NotAp
     """
     workload = scenario_field(record.scenario, "workload")
     kind = scenario_field(workload, "tool_followup") if workload is not None else None
-    if not kind:
+    if not kind or kind == "none":
         return NotApplicable("the drill's tool calls carry no follow-up")
     submitted = {str(w.get("job_id")) for w in record.workload}
     # the drill's own tool calls (a runbook's check of the gateway carries no follow-up)
@@ -2109,13 +2130,28 @@ def _audited_past_the_policy(record: DrillRecord, limit: int, out: list[Violatio
         if window and j.get("idempotency_key") is not None and _outage_status(j.get("status"))
     }
     runs: dict[str, list[float]] = {}
+    tool_runs: dict[str, list[float]] = {}
     met_outage: set[str] = set()
     for a in record.audit:
         if a.get("phase") == "attempt" and a.get("action") in _SOCIAL_ACTIONS and a.get("job_id"):
             runs.setdefault(str(a["job_id"]), []).append(float(a.get("t") or 0.0))
             if str(a.get("idempotency_key")) in outage_keys:
                 met_outage.add(str(a["job_id"]))
-    for job_id, times in sorted(runs.items()):
+    # a tool call the gateway answered (a missing tool, a drifted schema, an error result)
+    # failed for a reason of its own, not an outage's: each such call used an attempt
+    for a in record.audit:
+        if (
+            a.get("phase") == "outcome"
+            and a.get("action") == "tool.call"
+            and a.get("outcome") == "failed"
+            and a.get("job_id")
+            and str(dict(a.get("detail") or {}).get("failure")) in _TOOL_REFUSALS
+        ):
+            tool_runs.setdefault(str(a["job_id"]), []).append(float(a.get("t") or 0.0))
+    for job_id, times, what in [
+        *((k, v, "attempted its side effect") for k, v in sorted(runs.items())),
+        *((k, v, "had its tool call refused by the gateway") for k, v in sorted(tool_runs.items())),
+    ]:
         if len(times) <= limit or job_id not in counted or job_id in met_outage:
             continue
         i, j = counted[job_id]
@@ -2125,12 +2161,17 @@ def _audited_past_the_policy(record: DrillRecord, limit: int, out: list[Violatio
             Violation(
                 max(times),
                 ("job", "jobs"),
-                f"attempted its side effect {len(times)} times by its audit, the retry policy "
+                f"{what} {len(times)} times by its audit, the retry policy "
                 f"allows {limit} (the platform counts {int(j.get('attempts') or 0)})",
                 job_id,
                 f"evidence/jobs.jsonl#L{i + 1}",
             )
         )
+
+
+#: the tool gateway's answers that refuse one call while the gateway is up (``detail.failure``
+#: of a failed ``tool.call``; ``unavailable`` is the outage that does not use attempts)
+_TOOL_REFUSALS = frozenset({"tool_missing", "schema_drift", "tool_error"})
 
 
 #: methods of requests that act (a retry of one repeats a side effect's request)

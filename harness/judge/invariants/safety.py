@@ -63,6 +63,28 @@ class KilledParams(Params):
     )
 
 
+#: (fake, route) → the action types a kill switch names that the write is one of (X's
+#: ``tweets.create`` makes a post or a reply: a switch must cover both to cover the request)
+GATED_WRITES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("x", "tweets.create"): ("publish", "reply"),
+    ("instagram", "media.create"): ("publish",),
+    ("instagram", "media.publish"): ("publish",),
+    ("instagram", "comments.reply"): ("reply",),
+    ("instagram", "messages.send"): ("dm",),
+    ("linkedin", "posts.create"): ("publish",),
+    ("linkedin", "comments.create"): ("reply",),
+    ("x", "dm.send"): ("dm",),
+    ("x", "likes.create"): ("like",),
+}
+
+_SIDE_EFFECT_OF_ACTION = {
+    "publish": "post.created",
+    "reply": "reply.created",
+    "dm": "dm.sent",
+    "like": "like.created",
+}
+
+
 @invariant(KilledParams)
 def no_side_effects_while_killed(record: DrillRecord, p: KilledParams) -> Findings | NotApplicable:
     """No side effect lands while a kill switch that covers it is engaged (beyond in-flight grace).
@@ -108,10 +130,46 @@ def no_side_effects_while_killed(record: DrillRecord, p: KilledParams) -> Findin
                 ref = str(e.get("resource_id") or e.get("request_id"))
                 out.append(Violation(float(e["t"]), noun, phrase, ref, evidence("ledger.jsonl", i)))
                 break
+    # a write the platform sent that left no side effect in the ledger (a container made, a
+    # call refused or failed) was still sent through the switch: the gate was not consulted
+    landed = {str(e.get("request_id")) for e in record.ledger if e.get("request_id") is not None}
+    for i, j in enumerate(record.journal):
+        actions = GATED_WRITES.get((str(j.get("fake")), str(j.get("route"))))
+        if actions is None or str(j.get("request_id")) in landed:
+            continue
+        if not any(_SIDE_EFFECT_OF_ACTION[a] in p.actions for a in actions):
+            continue  # the scenario judges other actions only
+        checked += 1
+        account = j.get("account_id")
+        when = number(j.get("started"), number(j.get("t")))
+        client = record.accounts.get(str(account), {}).get("tenant_id")
+        for k in intervals:
+            covered = all(
+                k.covers(
+                    when,
+                    client_id=None if client is None else str(client),
+                    platform=str(j.get("fake")),
+                    action=action,
+                    account_id=None if account is None else str(account),
+                )
+                for action in actions
+            )
+            if covered and when - k.start > p.grace_s:
+                status = j.get("status")
+                phrase = (
+                    f"sent to {record.handle(None if account is None else str(account))} "
+                    f"({j.get('method')} {j.get('route')}, answered {status}) after "
+                    f"{_switch(k)} engaged at {format_offset(record.offset(k.start))}"
+                )
+                ref = str(j.get("request_id"))
+                out.append(
+                    Violation(when, ("write", "writes"), phrase, ref, evidence("journal.jsonl", i))
+                )
+                break
     return Findings(
         checked,
         out,
-        f"{checked} side effects checked against {len(intervals)} kill-switch interval(s); "
+        f"{checked} side effects and writes checked against {len(intervals)} kill-switch interval(s); "
         f"none landed under an engaged switch beyond the {p.grace_s:g}s in-flight grace",
     )
 
