@@ -470,11 +470,12 @@ class Scenario(_M):
 
     @property
     def reached_checks(self) -> tuple[ReachedCheck, ...]:
-        """The reached checks: as written, or one per distinct fault kind."""
-        if self.reached is not None:
-            return self.reached
-        kinds = dict.fromkeys(f.kind for f in self.faults)
-        return tuple(ReachedCheck(fault=k) for k in kinds)
+        """The reached checks: as written, and one per distinct fault kind that none of those
+        names (a fault that never fired tested nothing, whatever else the scenario checks)."""
+        written = self.reached or ()
+        named = {c.fault for c in written if c.fault is not None}
+        kinds = dict.fromkeys(f.kind for f in self.faults if f.kind not in named)
+        return (*written, *(ReachedCheck(fault=k) for k in kinds))
 
     def fault_window(self) -> tuple[float, float] | None:
         """Offsets (seconds) of the incident: the first fault or surge's start to the last one's end.

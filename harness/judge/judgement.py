@@ -42,11 +42,18 @@ def _reached_specs(
     derived = getattr(sc, "reached_checks", None)  # a Scenario's, derived from its faults
     if isinstance(derived, tuple):
         checks = derived
-    elif scenario_field(sc, "reached") is not None:
-        checks = scenario_items(sc, "reached")
     else:
-        kinds = dict.fromkeys(str(scenario_field(f, "kind")) for f in scenario_items(sc, "faults"))
-        checks = tuple({"fault": k} for k in kinds)
+        # as written, and one per fault kind none of them names (a fault that never fired
+        # tested nothing); :meth:`harness.scenario.Scenario.reached_checks` says the same
+        written = scenario_items(sc, "reached")
+        named = {_text_or_none(c, "fault") for c in written if not isinstance(c, str)}
+        named |= {c.partition(" ")[0] for c in written if isinstance(c, str)}
+        kinds = dict.fromkeys(
+            k
+            for f in scenario_items(sc, "faults")
+            if (k := str(scenario_field(f, "kind"))) not in named
+        )
+        checks = (*written, *({"fault": k} for k in kinds))
     out: list[tuple[str, str | None, str | None, str | None, int]] = []
     for c in checks:
         if isinstance(c, str):

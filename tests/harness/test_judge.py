@@ -88,6 +88,46 @@ def test_a_drill_whose_fault_never_fired_is_vacuous():
     assert v.reasons() == ["reached check 'x.rate_limited served' never hit (count 0, needed 1)"]
 
 
+def test_a_fault_that_never_fired_makes_the_drill_vacuous_beside_written_reached_checks():
+    # a scenario that writes its own reached checks (a probe) still needs each fault kind it
+    # names to fire: a drill whose render budget let no render through once "held" with its
+    # fault on the render service never reached
+    scenario = {
+        "id": "s",
+        "invariants": [],
+        "reached": [{"probe": "budget.bit"}],
+        "faults": [{"kind": "http.latency"}, {"kind": "x.rate_limited"}],
+    }
+    rules = [
+        {"id": "f1", "kind": "http.latency", "hits": 0},
+        {"id": "f2", "kind": "x.rate_limited", "hits": 3},
+    ]
+    rec = record(scenario=scenario, fault_rules=rules)
+    rec.timeline.append(T0 + 5, "budget.bit", "platform", "a budget refused a call")
+    v = judge(rec)
+    assert v.verdict == "vacuous"
+    assert v.reasons() == ["reached check 'http.latency served' never hit (count 0, needed 1)"]
+    assert [r.name for r in v.reached] == [
+        "budget.bit observed",
+        "http.latency served",
+        "x.rate_limited served",
+    ]
+    # a written check of a fault kind stands for that kind (its own min_hits)
+    written = {
+        **scenario,
+        "reached": [{"fault": "http.latency", "min_hits": 1}, {"probe": "budget.bit"}],
+    }
+    fired = [{**rules[0], "hits": 2}, rules[1]]
+    again = record(scenario=written, fault_rules=fired)
+    again.timeline.append(T0 + 5, "budget.bit", "platform", "a budget refused a call")
+    assert [r.name for r in judge(again).reached] == [
+        "http.latency served",
+        "budget.bit observed",
+        "x.rate_limited served",
+    ]
+    assert judge(again).verdict == "held"
+
+
 def test_a_bad_invariant_spec_is_a_harness_error_with_the_message():
     rec = record(scenario={"id": "s", "invariants": [{"name": "no_such_thing"}]})
     v = judge(rec)

@@ -49,6 +49,14 @@ def test_a_good_scenario_loads_with_durations_in_seconds(tmp_path: Path) -> None
     assert [c.name for c in s.reached_checks] == ["x.rate_limited served"]
 
 
+def test_written_reached_checks_keep_a_check_for_each_fault_kind_they_do_not_name(
+    tmp_path: Path,
+) -> None:
+    text = GOOD.format(id="rb05") + "reached:\n  - {probe: token.expired}\n"
+    s = load_scenario(_write(tmp_path, text))
+    assert [c.name for c in s.reached_checks] == ["token.expired observed", "x.rate_limited served"]
+
+
 def test_a_misspelt_fault_kind_names_file_path_value_and_suggestion(tmp_path: Path) -> None:
     msg = _error(tmp_path, GOOD.format(id="rb05").replace("x.rate_limited", "x.ratelimited"))
     assert msg.startswith(
