@@ -177,6 +177,13 @@ class Workload(_M):
     #: and one client, one after the other, under one ``episode_id`` (a post's drafts), so an
     #: episode's budget is spent across jobs
     episode_jobs: int = Field(1, ge=1, le=20)
+    #: the share of inbound comments and DMs that carry ``trigger_keyword`` (a giveaway that
+    #: asks fans to DM the keyword draws mostly keyword messages)
+    keyword_share: float = Field(0.5, ge=0.0, le=1.0)
+    #: how many different people (``@fan1`` …) write inbound comments and DMs to each account:
+    #: few fans write again and again (a later message answered stands for a lost earlier
+    #: one), many fans each write about once (every lost message is a person unanswered)
+    fans: int = Field(499, ge=1, le=1_000_000)
     surges: tuple[Surge, ...] = ()
 
 

@@ -219,7 +219,7 @@ def plan_workload(
             text = f"{w.trigger_keyword} we answer every question #{len(plan.inbound) + 1}"
             plan.inbound.append(InboundItem(at, p, "comment", acc, text, OWN_AUTHOR))
             return
-        keyword = w.trigger_keyword if rng.random() < 0.5 else "love this"
+        keyword = w.trigger_keyword if rng.random() < w.keyword_share else "love this"
         plan.inbound.append(
             InboundItem(
                 at,
@@ -227,7 +227,7 @@ def plan_workload(
                 kind,
                 acc,
                 f"{keyword} #{len(plan.inbound) + 1}",
-                f"@fan{rng.randrange(1, 500)}",
+                f"@fan{rng.randrange(1, w.fans + 1)}",
             )
         )
 

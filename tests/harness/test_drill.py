@@ -48,6 +48,26 @@ def test_the_workload_follows_the_hourly_rates_roughly() -> None:
     assert all(0 <= j.at < 7200 for j in plan.jobs)
 
 
+def test_the_keyword_share_and_the_number_of_fans_shape_the_inbound_messages() -> None:
+    s = load_scenario(ROOT / "scenarios/rb10_dm_flood.yaml")
+    assert (s.workload.keyword_share, s.workload.fans) == (0.8, 100_000)
+    dms = [i for i in plan_workload(s, 71, CLIENTS, ACCOUNTS).inbound if i.kind == "dm"]
+    keyword = [i for i in dms if i.text.startswith(s.workload.trigger_keyword)]
+    assert 0.75 <= len(keyword) / len(dms) <= 0.85
+    assert len({(i.account, i.author) for i in dms}) >= 0.95 * len(dms)  # most write once
+    # the defaults (half with the keyword, @fan1 … @fan499) stay as every other drill has them
+    few = s.model_copy(
+        update={"workload": s.workload.model_copy(update={"keyword_share": 0.5, "fans": 499})}
+    )
+    again = [i for i in plan_workload(few, 71, CLIENTS, ACCOUNTS).inbound if i.kind == "dm"]
+    assert {int(i.author.removeprefix("@fan")) for i in again} <= set(range(1, 500))
+    assert (
+        0.45
+        <= sum(i.text.startswith(s.workload.trigger_keyword) for i in again) / len(again)
+        <= 0.55
+    )
+
+
 def test_posts_leave_their_account_out_in_the_share_the_scenario_asks_and_plans_stay_put() -> None:
     s = load_scenario(ROOT / "scenarios/rb05_rate_limit_storm.yaml")
     full = plan_workload(s, 7, CLIENTS, ACCOUNTS)
