@@ -68,6 +68,27 @@ def _path_of(request: Request) -> str:
     return request.url.path
 
 
+#: the query parameters that say which page of a paged read is asked for (X, Graph, LinkedIn)
+_PAGE_PARAMS = ("pagination_token", "after", "start")
+#: longest page cursor kept in the journal
+_PAGE_MAX = 128
+
+
+def _page_of(request: Request) -> str | None:
+    """The paging parameter's value of a GET (None without one, and for other methods)."""
+    if request.method != "GET":
+        return None
+    qs: bytes = request.scope.get("query_string") or b""
+    if not qs or not any(p.encode() in qs for p in _PAGE_PARAMS):
+        return None
+    params = request.query_params
+    for name in _PAGE_PARAMS:
+        value = params.get(name)
+        if value is not None:
+            return _intern(value[:_PAGE_MAX])
+    return None
+
+
 #: longest error code kept in the journal (a code, never a message)
 _ERROR_CODE_MAX = 64
 
@@ -590,6 +611,7 @@ class FakeService:
             token_replaced_at=call.token[1],
             error=error,
             after_seq=call.after_seq,
+            page=_page_of(request),
         )
 
     def _finish(self, call: Call, resp: Response) -> None:

@@ -47,6 +47,10 @@ class JournalEntry(NamedTuple):
     #: before it was sent (a request whose ``after_seq`` is below a 429's ``seq`` was on its way
     #: before that 429 was answered, however the clock read)
     after_seq: int | None = None
+    #: which page of a paged read the request asked for: the value of its paging parameter
+    #: (X's ``pagination_token``, Graph's ``after``, LinkedIn's ``start``), None for a first
+    #: page asked for without one and for every request that is not a GET
+    page: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The entry as a JSON-ready dict."""

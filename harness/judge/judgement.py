@@ -193,6 +193,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "guard_refusals_stay_refused",
     "held_engagement_answered_after_release",
     "inbox_failures_alerted",
+    "inbox_pages_advance",
     "holds_stay_on_their_account",
     "jobs_within_the_contract",
     "kill_switch_gauge_truthful",

@@ -91,6 +91,8 @@ class JournalRow(TypedDict, total=False):
     error: str | None
     #: the ``seq`` of the last entry journaled when the request arrived
     after_seq: int | None
+    #: the paging parameter of a GET (``pagination_token``, ``after``, ``start``), if any
+    page: str | None
 
 
 class AuditRow(TypedDict, total=False):

@@ -416,6 +416,17 @@ async def test_dm_events_page_by_100_by_default_and_accept_1_to_100(env: Env) ->
     assert few.status_code == 400 and "between 5 and 100" in few.text
 
 
+async def test_the_journal_names_the_page_a_read_asked_for(env: Env) -> None:
+    # the paging parameter of a GET is journaled (a judge sees a page asked for twice); the
+    # first page asked for without one, and every other method, carry none
+    url = f"{API}/2/dm_events"
+    await env.client.get(url, headers=env.h())
+    await env.client.get(f"{url}?max_results=5&pagination_token=100", headers=env.h())
+    await env.post("hello", env.acme)
+    pages = [(e.route, e.page) for e in env.world.journal.entries(fake="x")]
+    assert pages == [("dm_events.list", None), ("dm_events.list", "100"), ("tweets.create", None)]
+
+
 async def test_a_like_is_recorded_once_and_only_for_the_tokens_own_user(env: Env) -> None:
     tid = (await env.post("like me", env.northwind)).json()["data"]["id"]
     url = f"{API}/2/users/{env.acme.platform_user_id}/likes"

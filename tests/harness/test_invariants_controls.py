@@ -487,6 +487,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "guard_refusals_stay_refused",
         "held_engagement_answered_after_release",
         "inbox_failures_alerted",
+        "inbox_pages_advance",
         "holds_stay_on_their_account",
         "jobs_within_the_contract",
         "kill_switch_gauge_truthful",

@@ -334,3 +334,42 @@ def test_a_comment_on_a_post_pushed_out_of_the_newest_or_held_by_a_control_is_no
               "start": T0 + 100, "end": T0 + 400}  # fmt: skip
     rec = record(inbound=inbound, ledger=nine, fault_rules=[outage])
     assert evaluate({"name": "comments_answered"}, rec).verdict == "violated"
+
+
+# --- inbox_pages_advance -------------------------------------------------------------------------
+
+
+def _read(n: int, page: str | None, *, run: str = "0000000100000001", status: int = 200,
+          route: str = "comments.list", fake: str = "linkedin") -> dict[str, Any]:  # fmt: skip
+    return {"seq": n, "t": T0 + n, "fake": fake, "method": "GET", "route": route,
+            "path": "/rest/socialActions/urn%3Ali%3Ashare%3A1/comments", "status": status,
+            "account_id": "acme-linkedin", "request_id": f"q{n}", "page": page,
+            "traceparent": f"00-{'ab' * 16}-{run}-01"}  # fmt: skip
+
+
+def judge(name: str, rec: Any) -> Any:
+    return evaluate({"name": name}, rec)
+
+
+def test_a_page_read_again_in_one_run_is_a_violation_naming_the_page_and_the_first_read():
+    # a page loop whose cursor never advances asks for start=0 again and again
+    rec = record(journal=[_read(1, "0"), _read(2, "0"), _read(3, "0")])
+    r = judge("inbox_pages_advance", rec)
+    assert r.verdict == "violated" and r.count == 1
+    assert r.detail == (
+        "1 read of linkedin comments.list on acme-linkedin asked for page '0' again in one run "
+        "(first at journal line 1): ids q2"
+    )
+    assert r.first_violation["evidence"] == "evidence/journal.jsonl#L2"
+
+
+def test_pages_that_advance_a_retry_after_a_failure_and_another_run_hold():
+    advancing = [_read(1, "0"), _read(2, "100"), _read(3, "200")]
+    assert judge("inbox_pages_advance", record(journal=advancing)).verdict == "held"
+    # a failed read ends the run: the retry reads the first page afresh
+    retried = [_read(1, "0"), _read(2, "100", status=500), _read(3, "0")]
+    assert judge("inbox_pages_advance", record(journal=retried)).verdict == "held"
+    # a restarted platform runs the job again in a span range of its own
+    restarted = [_read(1, "0"), _read(2, "0", run="0000000103000001")]
+    assert judge("inbox_pages_advance", record(journal=restarted)).verdict == "held"
+    assert judge("inbox_pages_advance", record(journal=[])).verdict == "not_applicable"

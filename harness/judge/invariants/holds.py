@@ -6,7 +6,7 @@ from pydantic import Field
 
 from ...durations import format_duration
 from ..record import DrillRecord, KillInterval, scenario_field
-from ..rows import InboundRow, Json, json_object
+from ..rows import InboundRow, Json, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import post_shown_and_gone, thread_of
@@ -18,6 +18,7 @@ __all__ = [
     "dms_answered",
     "engagement_reaches_every_account",
     "held_engagement_answered_after_release",
+    "inbox_pages_advance",
 ]
 
 #: modes under which the engagement engine answers nothing (it skips the item, unseen)
@@ -738,4 +739,73 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
         )
     return Findings(
         checked, out, f"each of {checked} threads' first keyword comments got an answer"
+    )
+
+
+#: the paged reads of an account's inbox: (fake, route)
+_PAGED_INBOX_READS = frozenset(
+    {
+        ("x", "users.mentions"),
+        ("x", "dm_events.list"),
+        ("instagram", "comments.list"),
+        ("instagram", "conversations.list"),
+        ("linkedin", "comments.list"),
+    }
+)
+
+
+@invariant()
+def inbox_pages_advance(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """A run of a job reads each page of an inbox once: the platform does not ask for the page
+    it was just given (the same account, path and paging parameter — X's ``pagination_token``,
+    Graph's ``after``, LinkedIn's ``start`` — both answered 200 in one trace, with no failed
+    request of that trace between them, which would start a retry).
+
+    A page loop whose cursor never advances reads the first page again and again: later
+    messages are never seen, the post is never read whole and is read again at every poll, and
+    the platform's own reads burn the API's daily limits (RB-05) until the account is held.
+    """
+    seen: dict[tuple[str, str, str, str, str | None], int] = {}
+    told: set[tuple[str, str, str, str, str | None]] = set()
+    out: list[Violation] = []
+    checked = 0
+    for i, j in enumerate(record.journal):
+        # the job's trace and the span id's top 40 bits: the job and the platform process that
+        # ran it (a restarted platform counts spans from a range of its own, and runs what was
+        # running again, reading afresh)
+        parent = str(j.get("traceparent") or "")
+        trace = parent[3:35] + parent[36:46]
+        if not trace:
+            continue
+        status = int(j.get("status") or 0)
+        if status >= 400 or j.get("fault_kind") not in (None, "http.latency"):
+            # a failed request may end the run: what follows is a retry, read afresh
+            for k in [k for k in seen if k[0] == trace]:
+                del seen[k]
+            continue
+        route = (str(j.get("fake")), str(j.get("route")))
+        if route not in _PAGED_INBOX_READS or status != 200:
+            continue
+        checked += 1
+        account = j.get("account_id")
+        key = (trace, route[0], str(account), str(j.get("path")), j.get("page"))
+        if key in seen and key not in told:
+            told.add(key)
+            page = "its first page" if key[4] is None else f"page {key[4]!r}"
+            out.append(
+                Violation(
+                    number(j.get("t")),
+                    ("read", "reads"),
+                    f"of {route[0]} {route[1]} on "
+                    f"{record.handle(None if account is None else str(account))} asked for "
+                    f"{page} again in one run (first at journal line {seen[key] + 1})",
+                    str(j.get("request_id")),
+                    f"evidence/journal.jsonl#L{i + 1}",
+                )
+            )
+        seen.setdefault(key, i)
+    if checked == 0:
+        return NotApplicable("the platform read no inbox")
+    return Findings(
+        checked, out, f"all {checked} inbox reads asked for a page not read before in their run"
     )
