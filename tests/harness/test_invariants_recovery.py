@@ -81,6 +81,25 @@ def test_an_unapproved_post_riding_on_a_tool_while_the_gateway_fails_is_a_violat
     )
 
 
+def test_a_post_made_from_a_tool_call_a_person_approved_holds_from_the_approval_on():
+    # RB-08: a person approves a held tool call; the post made from its stand-in result goes
+    # ahead (its key is the tool call's plus ':then') — but not before the click
+    tool = {**intent("j-9"), "kind": "tool_call", "idempotency_key": "k-tool"}
+    approved = {"id": "j-9", "state": "succeeded", "kind": "tool_call", "approved_at": T0 + 150}
+
+    def posted(at: float) -> Any:
+        return record(
+            ledger=[led(1, at)],
+            audit=[aud(1, at + 1, job="j-1", resource="r1", key="k-tool:then")],
+            jobs=[approved],
+            workload=[tool],
+            fault_rules=TG,
+        )
+
+    assert judge("no_side_effect_while_toolgate_failing", posted(200)).verdict == "held"
+    assert judge("no_side_effect_while_toolgate_failing", posted(120)).verdict == "violated"
+
+
 def test_a_gateway_that_only_drops_meta_request_ids_is_not_failing():
     variant = [{**TG[0], "kind": "toolgate.no_meta_request_id"}]
     rec = record(
@@ -215,6 +234,25 @@ def test_a_job_still_running_at_the_end_is_a_violation():
     r = judge("every_job_terminal_after_healing", rec)
     assert r.verdict == "violated"
     assert r.detail == "1 job still retry_wait when the drill ended at T+1h00m00s: ids j-2"
+
+
+def test_an_approved_job_held_for_approval_again_is_a_violation_even_where_holds_count_as_ends():
+    jobs = [
+        {"id": "j-1", "state": "awaiting_approval", "kind": "tool_call", "approved_at": T0 + 900},
+        {"id": "j-2", "state": "awaiting_approval", "kind": "tool_call"},
+    ]
+    r = evaluate(
+        {
+            "name": "every_job_terminal_after_healing",
+            "params": {"also_terminal": ["awaiting_approval"]},
+        },
+        record(jobs=jobs),
+    )
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 job of kind tool_call was approved at T+15m00s and still awaited approval when the "
+        "drill ended (an approval given is not asked for again): ids j-1"
+    )
 
 
 def test_terminal_jobs_and_jobs_due_after_the_end_hold():

@@ -183,6 +183,18 @@ def no_side_effect_while_toolgate_failing(
     }
     f = facts(record)
     tool_of = {str(w.get("idempotency_key")): w.get("tool") for w in record.workload}
+    # a tool call a person approved lets the post made from its (stand-in) result go ahead,
+    # from the approval on
+    approved_at = {
+        str(j.get("id")): number(j.get("approved_at"))
+        for j in record.jobs
+        if j.get("approved_at") is not None
+    }
+    approved_tools = {
+        str(w.get("idempotency_key")): approved_at[str(w.get("job_id"))]
+        for w in record.workload
+        if str(w.get("job_id")) in approved_at
+    }
     out: list[Violation] = []
     checked = 0
     for i, e in enumerate(record.ledger):
@@ -194,6 +206,8 @@ def no_side_effect_while_toolgate_failing(
         if intent is not None and str(intent.job_id) in approved:
             continue
         key = str((intent.idempotency_key if intent else "") or "")
+        if approved_tools.get(key.removesuffix(":then"), math.inf) <= t and key.endswith(":then"):
+            continue
         if p.judged == "dependent" and not key.endswith(":then"):
             continue
         rode_on = tool_of.get(key.removesuffix(":then"))
@@ -361,6 +375,15 @@ def every_job_terminal_after_healing(
             phrase = (
                 f"of kind {kind} ended {state} although the fault was transient "
                 f"({str(j.get('last_error') or '')[:80]})"
+            )
+        elif state == "awaiting_approval" and (approved := j.get("approved_at")) is not None:
+            # a person's approval is not asked for again: a job held once more after it was
+            # approved waits for a second click nobody knows they owe
+            ended = record.end_t
+            phrase = (
+                f"of kind {kind} was approved at {format_offset(record.offset(number(approved)))} "
+                "and still awaited approval when the drill ended (an approval given is not "
+                "asked for again)"
             )
         elif state not in ok:
             ended = record.end_t
