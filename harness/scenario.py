@@ -109,6 +109,25 @@ class Budgets(_M):
     client_usd: float | None = Field(None, ge=0)
 
 
+class Pacing(_M):
+    """A platform's pacing as the platform's settings give it at start (per account)."""
+
+    concurrency: int = Field(4, ge=1, le=256)
+    min_interval_s: Duration = 0.0
+    jitter_s: Duration = 0.0
+    #: action type (publish, reply, dm, like) → most side effects per account per UTC day
+    daily_caps: dict[Literal["publish", "reply", "dm", "like"], int] = Field(default_factory=dict)
+
+    def as_settings(self) -> dict[str, Any]:
+        """The platform settings' form: seconds as numbers (a scenario writes ``30s``)."""
+        return {
+            "concurrency": self.concurrency,
+            "min_interval_s": float(self.min_interval_s),
+            "jitter_s": float(self.jitter_s),
+            "daily_caps": dict(self.daily_caps),
+        }
+
+
 def _text_model_catalogues() -> dict[str, Collection[str]]:
     """The chat models each text provider's fake knows (dated snapshots of them are served too)."""
     from fakes.anthropic import MODELS
@@ -124,6 +143,9 @@ class WorldSpec(_M):
     platforms: tuple[SocialPlatform, ...] = ("x",)
     lanes: dict[SocialPlatform, Literal["api", "browser", "hybrid"]] = Field(default_factory=dict)
     budgets: Budgets | None = None
+    #: each platform's pacing in the platform's own settings (as a real deployment configures
+    #: it): in force from the start, before any operator touches it
+    pacing: dict[SocialPlatform, Pacing] = Field(default_factory=dict)
     #: the model the platform asks each text provider for (the platform's default otherwise)
     text_models: dict[Literal["openai", "anthropic"], str] = Field(default_factory=dict)
 

@@ -341,6 +341,39 @@ def pacing_drill(journal: list[dict], audit: list[dict], **kw: Any):
     )
 
 
+def test_pacing_the_settings_configured_must_read_back_at_start_and_is_what_is_judged():
+    # the scenario's world.pacing is the platform's settings: a platform that started on its
+    # defaults instead reads back otherwise, and its side effects are judged by the settings
+    world = {"pacing": {"x": {"concurrency": 4, "min_interval_s": 20.0, "jitter_s": 0.0,
+                              "daily_caps": {"publish": 5}}}}  # fmt: skip
+    scenario = {"id": "s", "invariants": [], "world": world}
+    journal = [sent(1, 100, "k1"), sent(2, 103, "k2")]
+    audit = [attempt(1, 100, "k1"), attempt(2, 103, "k2")]
+    rec = pacing_drill(journal, audit, control_changes=[], scenario=scenario)
+    r = judge("pacing_in_force", rec)
+    assert r.verdict == "violated"
+    assert (
+        "1 setting of x's pacing read daily_caps={} at the start, though the platform's settings "
+        'gave {"publish": 5}: ids x.daily_caps' in r.detail
+    )
+    assert "x.min_interval_s" in r.detail
+    assert (
+        "ids q2 on @acme_x 3.0s after q1 was let through (min_interval_s 20 in force since the drill began)"
+        in r.detail
+    )
+    # read back as configured and spaced as configured: held
+    configured = start(pacing={"x": {**PACING0, "min_interval_s": 20.0, "daily_caps": {"publish": 5}},
+                               "instagram": dict(PACING0)})  # fmt: skip
+    ok = record(
+        controls_at_start=configured,
+        control_changes=[],
+        journal=[sent(1, 100, "k1"), sent(2, 125, "k2")],
+        audit=[attempt(1, 100, "k1"), attempt(2, 125, "k2")],
+        scenario=scenario,
+    )
+    assert judge("pacing_in_force", ok).verdict == "held", judge("pacing_in_force", ok).detail
+
+
 def test_side_effects_spaced_by_min_interval_hold():
     rec = pacing_drill(
         [sent(1, 100, "k1"), sent(2, 125, "k2"), sent(3, 125, None, method="GET")],

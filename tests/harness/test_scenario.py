@@ -252,6 +252,32 @@ def test_a_scenarios_text_models_reach_the_platforms_settings() -> None:
     assert "text_models" not in plain
 
 
+def test_a_scenarios_world_pacing_reaches_the_platforms_settings_in_seconds() -> None:
+    from fakes.core.roster import Roster
+    from harness.drill.settings import scenario_settings
+    from harness.platform_adapter import platform_settings
+
+    s = load_scenario(ROOT / "scenarios" / "ctl_daily_caps.yaml")
+    doc = scenario_settings(s, ["acme"])
+    assert doc["pacing"]["linkedin"] == {
+        "concurrency": 2, "min_interval_s": 0.0, "jitter_s": 0.0, "daily_caps": {"publish": 5}
+    }  # fmt: skip
+    roster = Roster.generate(clients=1, seed=1).model_dump(mode="json")
+    settings, _ = platform_settings(roster, **doc)
+    assert settings.pacing_for("instagram").daily_caps == {"publish": 5, "reply": 3}
+    assert "pacing" not in scenario_settings(
+        load_scenario(ROOT / "scenarios" / "rb12_cost_runaway.yaml"), []
+    )
+
+
+def test_a_world_pacing_cap_of_an_unknown_action_names_the_key_path(tmp_path: Path) -> None:
+    text = GOOD.format(id="rb05").replace(
+        "platforms: [x]}", "platforms: [x], pacing: {x: {daily_caps: {tweet: 3}}}}", 1
+    )
+    msg = _error(tmp_path, text)
+    assert "world.pacing.x.daily_caps" in msg and "tweet" in msg, msg
+
+
 def test_a_scenario_may_start_at_another_time_and_the_drill_runs_from_it(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..record import AUDIT_ACTION_OF, SOCIAL_FAKES, DrillRecord
+from ..record import AUDIT_ACTION_OF, SOCIAL_FAKES, DrillRecord, scenario_field
 from ..rows import AuditRow, LedgerRow, text
 
 __all__ = [
@@ -223,3 +223,19 @@ def post_shown_and_gone(row: Mapping[str, object]) -> tuple[float, float]:
         elif k == "deleted_by_member_after" and v.endswith("s"):
             gone = min(gone, t + float(v[:-1]))
     return shown, gone
+
+
+def configured_pacing(record: DrillRecord) -> dict[str, dict[str, object]]:
+    """platform → the pacing the drill's settings gave the platform at start (the scenario's
+    ``world.pacing``, each field as the settings carry it); empty when none is configured."""
+    world = scenario_field(record.scenario, "world")
+    raw = scenario_field(world, "pacing") if world is not None else None
+    if not isinstance(raw, Mapping):
+        return {}
+    out: dict[str, dict[str, object]] = {}
+    for platform, pacing in raw.items():
+        form = getattr(pacing, "as_settings", None)
+        value = form() if callable(form) else pacing
+        if isinstance(value, Mapping):
+            out[str(platform)] = {str(k): v for k, v in value.items()}
+    return out

@@ -24,7 +24,7 @@ from ..record import SOCIAL_FAKES, DrillRecord
 from ..rows import ControlRequestRow, JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
-from ._facts import evidence
+from ._facts import configured_pacing, evidence
 
 __all__ = [
     "ControlKey",
@@ -427,9 +427,13 @@ class _SideEffect:
 
 
 def _pacing_steps(record: DrillRecord) -> dict[str, list[tuple[float, JsonObject]]]:
-    """platform → ``(since, pacing)`` in force, from the state at the start and the changes."""
+    """platform → ``(since, pacing)`` in force, from the state at the start and the changes.
+
+    At the start, what the drill's settings configured (``world.pacing``) is in force whatever
+    the platform reports: a platform that read its settings wrong is judged by them."""
+    configured = configured_pacing(record)
     steps: dict[str, list[tuple[float, JsonObject]]] = {
-        str(pf): [(-math.inf, json_object(v))]
+        str(pf): [(-math.inf, {**json_object(v), **configured.get(str(pf), {})})]  # type: ignore[dict-item]
         for pf, v in json_object(record.controls_at_start.get("pacing")).items()
     }
     for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
@@ -682,7 +686,28 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
     steps = _pacing_steps(record)
     changed = any(c.get("control") == "pacing" for c in record.control_changes)
     paced = any(number(v.get("min_interval_s")) > 0 for s in steps.values() for _, v in s[:1])
-    if not changed and not paced:
+    out: list[Violation] = []
+    # the pacing the platform reports at the start is what its settings configured
+    configured = configured_pacing(record)
+    reported = json_object(record.controls_at_start.get("pacing"))
+    for platform, fields in sorted(configured.items()):
+        have = json_object(reported.get(platform))
+        for name, want in sorted(fields.items()):
+            got = have.get(name)
+            if got != want and not (
+                isinstance(got, int | float) and isinstance(want, int | float) and got == want
+            ):
+                out.append(
+                    Violation(
+                        record.start_t,
+                        ("setting", "settings"),
+                        f"of {platform}'s pacing read {name}={json.dumps(got)} at the start, "
+                        f"though the platform's settings gave {json.dumps(want)}",
+                        f"{platform}.{name}",
+                        "evidence/controls-state.json",
+                    )
+                )
+    if not changed and not paced and not configured:
         return NotApplicable(
             "pacing was not changed during the drill and no platform spaces an account's side "
             "effects (min_interval_s 0 at the start)"
@@ -693,11 +718,10 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
         + float(record.extra.get("in_flight_s") or 0.0)
     )
     effects = _side_effects(record, slack)
-    if not effects:
+    if not effects and not out:
         return NotApplicable(
             "no audited side-effect attempt on a social platform reached the fakes"
         )
-    out: list[Violation] = []
     last: dict[tuple[str, str], _SideEffect] = {}
     in_flight: dict[str, list[_SideEffect]] = {}
     for s in effects:

@@ -21,7 +21,7 @@ from ..record import (
 from ..rows import FaultRow, JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
-from ._facts import evidence, facts, thread_of
+from ._facts import configured_pacing, evidence, facts, thread_of
 
 __all__ = [
     "budgets_used_in_full",
@@ -399,7 +399,16 @@ def _hold_s(fake: str, t: float, retry_after_s: float) -> float:
 def _cap_steps(record: DrillRecord) -> list[tuple[float, str, dict[str, int]]]:
     """The daily caps the ``pacing`` control changes set: ``(t, platform, {action type: cap})``
     in the order they were set."""
-    steps: list[tuple[float, str, dict[str, int]]] = []
+    # what the drill's settings configured is in force from the start
+    steps: list[tuple[float, str, dict[str, int]]] = [
+        (
+            -math.inf,
+            platform,
+            {k: int(number(v)) for k, v in json_object(p.get("daily_caps")).items()},
+        )
+        for platform, p in sorted(configured_pacing(record).items())
+        if json_object(p.get("daily_caps"))
+    ]
     for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
         value = c.get("value")
         if c.get("control") == "pacing" and isinstance(value, Mapping):
