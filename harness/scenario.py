@@ -146,6 +146,8 @@ class WorldSpec(_M):
     #: each platform's pacing in the platform's own settings (as a real deployment configures
     #: it): in force from the start, before any operator touches it
     pacing: dict[SocialPlatform, Pacing] = Field(default_factory=dict)
+    #: how many jobs the platform's runner works on at once (its settings' default otherwise)
+    runner_concurrency: int | None = Field(None, ge=1, le=4096)
     #: the model the platform asks each text provider for (the platform's default otherwise)
     text_models: dict[Literal["openai", "anthropic"], str] = Field(default_factory=dict)
 

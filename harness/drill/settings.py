@@ -48,9 +48,10 @@ def scenario_settings(scenario: Scenario, clients: Iterable[str]) -> dict[str, A
         out["budgets"] = scenario.world.budgets.model_dump(mode="json", exclude_none=True)
     if scenario.world.pacing:
         out["pacing"] = {
-            platform: pacing.as_settings()
-            for platform, pacing in scenario.world.pacing.items()
+            platform: pacing.as_settings() for platform, pacing in scenario.world.pacing.items()
         }
+    if scenario.world.runner_concurrency is not None:
+        out["runner_concurrency"] = scenario.world.runner_concurrency
     if scenario.world.text_models:
         out["text_models"] = dict(scenario.world.text_models)
     return out

@@ -214,6 +214,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "requests_traced_to_their_jobs",
     "requests_well_formed",
     "retries_within_policy",
+    "runner_concurrency_kept",
     "runbook_steps_applied",
     "side_effects_through_the_routed_lane",
     "spend_alerted",

@@ -666,3 +666,33 @@ def test_a_routed_request_that_goes_first_to_another_than_the_first_routed_is_a_
 def test_routing_never_changed_is_not_applicable():
     rec = record(controls_at_start=start(), audit=[llm(1, 100, "openai", "j1", "attempt")])
     assert judge("provider_routing_in_force", rec).verdict == "not_applicable"
+
+
+# --- runner_concurrency_kept ----------------------------------------------------------------------
+
+
+def test_more_jobs_on_the_wire_than_the_runner_concurrency_is_a_violation():
+    def req(n: int, trace: str, at: float, took: float) -> dict:
+        return {
+            **sent(n, at, None, took=took),
+            "traceparent": f"00-{trace * 32}-00000001{n:08x}-01",
+        }
+
+    scenario = {"id": "s", "invariants": [], "world": {"runner_concurrency": 2}}
+    # three jobs' requests overlap from T+12s; a fourth starts as the first is answered
+    journal = [req(1, "a", 10, 5), req(2, "b", 11, 5), req(3, "c", 12, 5), req(4, "d", 15, 1)]
+    r = judge("runner_concurrency_kept", record(journal=journal, scenario=scenario))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 moment with 3 jobs' requests on the wire at once at T+12s (runner_concurrency 2): ids q3"
+    )
+    # two at a time (one answered at the instant the next arrives) hold; no setting: not judged
+    paced = [req(1, "a", 10, 5), req(2, "b", 11, 4), req(3, "c", 15, 5)]
+    assert (
+        judge("runner_concurrency_kept", record(journal=paced, scenario=scenario)).verdict == "held"
+    )
+    plain = {"id": "s", "invariants": []}
+    assert (
+        judge("runner_concurrency_kept", record(journal=journal, scenario=plain)).verdict
+        == "not_applicable"
+    )

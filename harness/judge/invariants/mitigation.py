@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from ..record import SOCIAL_FAKES, DrillRecord
+from ..record import SOCIAL_FAKES, DrillRecord, scenario_field
 from ..rows import ControlRequestRow, JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
@@ -35,6 +35,7 @@ __all__ = [
     "pacing_in_force",
     "provider_routing_in_force",
     "requested",
+    "runner_concurrency_kept",
     "snapshot_fields",
 ]
 
@@ -915,4 +916,61 @@ def operator_calls_answered(record: DrillRecord, p: NoParams) -> Findings | NotA
     ]
     return Findings(
         len(steps), out, f"all {len(steps)} operator calls were answered by the platform"
+    )
+
+
+@invariant()
+def runner_concurrency_kept(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+    """No more jobs work at once than the runner's concurrency the platform's settings give it
+    (the scenario's ``world.runner_concurrency``).
+
+    Judged from the fakes' journal: a job works while one of its requests (its trace) is on
+    the wire, from the request's arrival to its answer; jobs that wait (on pacing, a back-off, a
+    provider called without a trace) are not seen, so the count is a floor of the jobs running.
+    More than the limit means the runner started work past the bound the operator set to
+    protect the APIs' rates and the platform's connections.
+    """
+    world = scenario_field(record.scenario, "world")
+    raw = scenario_field(world, "runner_concurrency") if world is not None else None
+    if raw is None:
+        return NotApplicable("the drill leaves the runner's concurrency at the platform's default")
+    limit = int(number(raw))
+    edges: list[tuple[float, int, str, int]] = []
+    for i, j in enumerate(record.journal):
+        trace = str(j.get("traceparent") or "")[3:35]
+        if not trace:
+            continue
+        start, end = number(j.get("started"), number(j.get("t"))), number(j.get("t"))
+        if end <= start:
+            continue  # answered the instant it arrived (virtual time): on the wire for no time
+        edges.append((start, 1, trace, i))
+        edges.append((end, -1, trace, i))
+    if not edges:
+        return NotApplicable("no request of a job was on the wire for any time")
+    # an answer at the very instant another request arrives frees its place first
+    edges.sort(key=lambda e: (e[0], e[1]))
+    on_wire: dict[str, int] = {}
+    out: list[Violation] = []
+    most = 0
+    for t, step, trace, i in edges:
+        on_wire[trace] = on_wire.get(trace, 0) + step
+        if on_wire[trace] <= 0:
+            del on_wire[trace]
+        working = len(on_wire)
+        if step > 0 and working > limit and working > most:
+            out.append(
+                Violation(
+                    t,
+                    ("moment", "moments"),
+                    f"with {working} jobs' requests on the wire at once at "
+                    f"{format_offset(record.offset(t))} (runner_concurrency {limit})",
+                    str(record.journal[i].get("request_id")),
+                    evidence("journal.jsonl", i),
+                )
+            )
+        most = max(most, working)
+    return Findings(
+        len(edges) // 2,
+        out,
+        f"at most {most} jobs had requests on the wire at once (runner_concurrency {limit})",
     )
