@@ -153,3 +153,26 @@ def test_x_names_its_403s_and_a_refresh_token_it_does_not_take() -> None:
     assert xwire.error_code(body(revoked)) == "invalid_request:token"
     missing = xwire.oauth_error("invalid_request", "Missing required parameter [grant_type].")
     assert xwire.error_code(body(missing)) == "invalid_request"
+
+
+# --- requests_within_quota ----------------------------------------------------------------------
+
+
+def test_an_account_over_the_stated_quota_of_a_route_is_a_violation_naming_the_numbers():
+    # the drill lasts an hour (the record's default): 4 an hour allows 4 reads
+    spec = {"name": "requests_within_quota", "params": {"per_hour": {"linkedin comments.list": 4}}}
+    reads = [req(n, "linkedin", "comments.list", 200) for n in range(1, 7)]
+    r = evaluate(spec, record(journal=reads))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 account made 6 linkedin comments.list requests in 1h, where the quota allows 4 "
+        "(4 an hour): ids @acme_x"
+    )
+    # other routes and a drill within the quota hold; no quota stated: not judged
+    assert evaluate(spec, record(journal=reads[:4])).verdict == "held"
+    other = [req(n, "linkedin", "posts.get", 200) for n in range(1, 7)]
+    assert evaluate(spec, record(journal=other)).verdict == "held"
+    assert (
+        evaluate({"name": "requests_within_quota"}, record(journal=reads)).verdict
+        == "not_applicable"
+    )

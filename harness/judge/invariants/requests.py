@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from ...durations import format_duration
 from ..record import PROVIDER_FAKES, SOCIAL_FAKES, DrillRecord
-from ..rows import JournalRow
+from ..rows import JournalRow, number
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence
 
-__all__ = ["BUSINESS_REFUSALS", "requests_well_formed"]
+__all__ = ["BUSINESS_REFUSALS", "requests_well_formed", "requests_within_quota"]
 
 #: statuses an API answers a request it will not carry out as sent (401 and 429 are judged by
 #: the token and rate invariants; 409 and 5xx say nothing about the request's form)
@@ -116,4 +119,59 @@ def requests_well_formed(record: DrillRecord, p: Params) -> Findings | NotApplic
         checked,
         out,
         f"the APIs refused none of {checked} requests as not well formed",
+    )
+
+
+class QuotaParams(Params):
+    """Parameters of ``requests_within_quota``."""
+
+    per_hour: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "'<fake> <route>' (e.g. 'linkedin comments.list') → the requests an account may "
+            "make an hour (an API's quota, as the drill's length allows it)"
+        ),
+    )
+
+
+@invariant(QuotaParams)
+def requests_within_quota(record: DrillRecord, p: QuotaParams) -> Findings | NotApplicable:
+    """The platform's own traffic stays within the API quotas the scenario states: no account
+    makes more requests of a route than ``per_hour`` allows over the drill's length.
+
+    An API's daily limits (LinkedIn's per member and app, reset at midnight UTC with a bare
+    429) are spent by every request, a read as much as a post: a page loop, a read repeated for
+    every remembered post at every poll, a cursor that never advances burn them on the
+    platform's own reads until the account is held and its posts and replies stop (RB-05).
+    """
+    if not p.per_hour:
+        return NotApplicable("the scenario states no API quota")
+    hours = max(record.end_t - record.start_t, 1.0) / 3600.0
+    counts: dict[tuple[str, str], int] = {}
+    last: dict[tuple[str, str], int] = {}
+    for i, j in enumerate(record.journal):
+        key = f"{j.get('fake')} {j.get('route')}"
+        if key in p.per_hour:
+            k = (key, str(j.get("account_id")))
+            counts[k] = counts.get(k, 0) + 1
+            last[k] = i
+    out: list[Violation] = []
+    for (key, account), n in sorted(counts.items()):
+        allowed = p.per_hour[key] * hours
+        if n > allowed:
+            i = last[(key, account)]
+            out.append(
+                Violation(
+                    number(record.journal[i].get("t")),
+                    ("account", "accounts"),
+                    f"made {n} {key} requests in {format_duration(record.end_t - record.start_t)}, "
+                    f"where the quota allows {allowed:.0f} ({p.per_hour[key]:g} an hour)",
+                    record.handle(account),
+                    evidence("journal.jsonl", i),
+                )
+            )
+    return Findings(
+        sum(counts.values()),
+        out,
+        f"every account's {', '.join(sorted(p.per_hour))} requests stayed within the quota",
     )
