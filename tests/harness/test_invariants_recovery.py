@@ -1038,6 +1038,25 @@ def test_a_guard_refusal_without_its_alert_or_with_the_wrong_labels_is_a_violati
     assert judge("guard_refusals_alerted", record(audit=storm, alerts=right)).verdict == "held"
 
 
+def test_a_job_that_met_an_egress_refusal_must_have_it_audited_once_per_refusal():
+    # the render job j-5 failed twice on a refused content URL; the guard audited only the
+    # first (it reported each refused address once)
+    blocked = {**refusal(1, 100, EGRESS, platform="-"), "job_id": "j-5", "action": "http.request"}
+
+    def outcome(n: int, at: float) -> dict[str, Any]:
+        return {**aud(n, at, job="j-5", action="video.generate", outcome="success", proof={}),
+                "error": f"media: content_unavailable: … EgressRefused: {EGRESS}"}  # fmt: skip
+
+    page = [guard_alert(100, "egress_refused", host="169.254.169.254")]
+    once = record(audit=[blocked, outcome(2, 100), outcome(3, 400)], alerts=page)
+    r = judge("guard_refusals_alerted", once)
+    assert r.verdict == "violated" and r.count == 1
+    assert "refusal by the egress guard that its job j-5 met left no audited refusal" in r.detail
+    again = {**blocked, "seq": 4, "t": T0 + 400}
+    twice = record(audit=[blocked, outcome(2, 100), again, outcome(3, 400)], alerts=page)
+    assert judge("guard_refusals_alerted", twice).verdict == "held"
+
+
 def test_no_guard_refusal_is_not_applicable():
     other = [refusal(1, 100, "kill_switch: post.create for acme on x stopped by the switch")]
     assert judge("guard_refusals_alerted", record(audit=other)).verdict == "not_applicable"

@@ -1893,12 +1893,43 @@ def guard_refusals_alerted(record: DrillRecord, p: GuardAlertParams) -> Findings
                     evidence("audit.jsonl", i),
                 )
             )
+    # a job that met an egress refusal (its own outcome says so) has that refusal audited as
+    # one: a guard that reports each refused address once hides every later attempt
+    refusals: dict[str, list[float]] = {}
+    for a in record.audit:
+        if a.get("outcome") == "blocked" and str(a.get("error") or "").startswith("egress refused"):
+            refusals.setdefault(str(a.get("job_id")), []).append(float(a.get("t") or 0.0))
+    for i, a in enumerate(record.audit):
+        if a.get("phase") != "outcome" or a.get("outcome") == "blocked":
+            continue  # the refusal's own record, not an outcome it caused
+        error = str(a.get("error") or "")
+        if "egress refused:" not in error or a.get("job_id") is None:
+            continue
+        checked += 1
+        t = float(a.get("t") or 0.0)
+        # one refusal record answers one outcome: a job refused twice is audited twice
+        mine = refusals.get(str(a.get("job_id")), [])
+        seen = next((k for k, r in enumerate(mine) if r <= t + 1e-6), None)
+        if seen is not None:
+            mine.pop(seen)
+            continue
+        out.append(
+            Violation(
+                t,
+                ("refusal", "refusals"),
+                f"by the egress guard that its job {a.get('job_id')} met left no audited "
+                "refusal (http.request blocked)",
+                str(a.get("job_id")),
+                evidence("audit.jsonl", i),
+            )
+        )
     if checked == 0:
         return NotApplicable("no guard refused a side effect or a request")
     return Findings(
         checked,
         out,
-        f"every one of {checked} refusals of the tenancy and egress guards raised its alert",
+        f"every one of {checked} refusals of the tenancy and egress guards raised its alert "
+        "and was audited",
     )
 
 
