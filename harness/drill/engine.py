@@ -421,7 +421,8 @@ class DrillEngine(DrillState):
                 "blueprint_id": sp.blueprint_id,
                 "origin": item.origin,
                 "tool": sp.payload.get("tool") if sp.kind == "tool_call" else None,
-                "run_at": sp.run_at,
+                # the time it is due, as submitted (a calendar's post is submitted ahead)
+                "run_at": getattr(getattr(job, "spec", None), "run_at", None) or sp.run_at,
             }
         )
 

@@ -216,6 +216,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "retries_within_policy",
     "runner_concurrency_kept",
     "runbook_steps_applied",
+    "side_effects_not_before_due",
     "side_effects_through_the_routed_lane",
     "spend_alerted",
     "tokens_refreshed_before_expiry",

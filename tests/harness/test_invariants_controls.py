@@ -510,6 +510,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "retries_within_policy",
         "runbook_steps_applied",
         "runner_concurrency_kept",
+        "side_effects_not_before_due",
         "side_effects_through_the_routed_lane",
         "spend_alerted",
         "tokens_refreshed_before_expiry",

@@ -688,3 +688,24 @@ def test_a_job_a_daily_cap_put_off_past_the_next_utc_midnight_is_a_violation():
     assert r.verdict == "violated"
     assert "past the UTC midnight at T+12h00m00s when a daily cap resets" in r.detail
     assert judge("holds_stay_on_their_account", put_off(43_200)).verdict == "held"
+
+
+# --- side_effects_not_before_due -----------------------------------------------------------------
+
+
+def test_a_scheduled_post_that_acts_before_it_is_due_is_a_violation():
+    due = {**intent("j-1"), "run_at": T0 + 1800, "idempotency_key": "k1"}
+    now = {**intent("j-2"), "run_at": None, "idempotency_key": "k2"}
+
+    def attempt(n: int, job: str, at: float) -> dict:
+        return {**aud(n, at, job=job, proof={}), "phase": "attempt", "outcome": None}
+
+    early = record(workload=[due, now], audit=[attempt(1, "j-1", 1200), attempt(2, "j-2", 60)])
+    r = evaluate({"name": "side_effects_not_before_due"}, early)
+    assert r.verdict == "violated"
+    assert r.detail == "1 job acted 10m before it was due at T+30m00s: ids j-1"
+    on_time = record(workload=[due, now], audit=[attempt(1, "j-1", 1800)])
+    assert evaluate({"name": "side_effects_not_before_due"}, on_time).verdict == "held"
+    assert evaluate({"name": "side_effects_not_before_due"}, record(workload=[now])).verdict == (
+        "not_applicable"
+    )

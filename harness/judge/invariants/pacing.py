@@ -11,11 +11,13 @@ from fnmatch import fnmatchcase
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...durations import format_duration
 from ..record import (
     AUDIT_ACTION_OF,
     KILL_ACTION_OF,
     PROVIDER_FAKES,
     SIDE_EFFECT_ACTIONS,
+    SOCIAL_FAKES,
     DrillRecord,
 )
 from ..rows import FaultRow, JournalRow, Json, JsonObject, json_object, number
@@ -29,6 +31,7 @@ __all__ = [
     "engagement_loops_bounded",
     "engagement_polls_braked",
     "rate_within_platform_limits",
+    "side_effects_not_before_due",
     "spend_within_budget",
 ]
 
@@ -1165,4 +1168,58 @@ def budgets_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApplic
         out,
         f"{checked} calls refused for a budget, each one that did not fit what the providers had "
         "billed",
+    )
+
+
+@invariant()
+def side_effects_not_before_due(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """A job submitted to run at a time (a content calendar's post, ``run_at``) makes no side
+    effect before that time: its first audited attempt, and its first mutating request to a
+    social platform, come at or after it.
+
+    A post published early is as wrong as a post on the wrong account to the client whose launch
+    it spoils; the restart that runs every waiting job at once, a timer read in the wrong unit,
+    a queue that takes "scheduled" for "queued" all publish the calendar now.
+    """
+    due = {
+        str(w.get("job_id")): number(w.get("run_at"))
+        for w in record.workload
+        if w.get("run_at") is not None
+    }
+    if not due:
+        return NotApplicable("no job was submitted to run at a later time")
+    keys = {
+        str(w.get("idempotency_key")): str(w.get("job_id"))
+        for w in record.workload
+        if w.get("run_at") is not None and w.get("idempotency_key")
+    }
+    first: dict[str, tuple[float, str]] = {}
+    for i, a in enumerate(record.audit):
+        jid = str(a.get("job_id"))
+        if jid in due and a.get("phase") == "attempt":
+            t = number(a.get("t"))
+            if jid not in first or t < first[jid][0]:
+                first[jid] = (t, evidence("audit.jsonl", i))
+    for i, j in enumerate(record.journal):
+        sent_by = keys.get(str(j.get("idempotency_key")))
+        if sent_by is None or j.get("fake") not in SOCIAL_FAKES or j.get("method") == "GET":
+            continue
+        t = number(j.get("started"), number(j.get("t")))
+        if sent_by not in first or t < first[sent_by][0]:
+            first[sent_by] = (t, evidence("journal.jsonl", i))
+    out: list[Violation] = []
+    for jid, (t, where) in sorted(first.items()):
+        if t < due[jid] - 1.0:
+            out.append(
+                Violation(
+                    t,
+                    ("job", "jobs"),
+                    f"acted {format_duration(due[jid] - t)} before it was due at "
+                    f"{format_offset(record.offset(due[jid]))}",
+                    jid,
+                    where,
+                )
+            )
+    return Findings(
+        len(first), out, f"each of {len(first)} scheduled jobs that acted did so once it was due"
     )
