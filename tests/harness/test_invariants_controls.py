@@ -1160,6 +1160,14 @@ def test_a_job_that_retries_into_an_action_block_or_past_a_recursion_stop_is_a_v
     r = verdict("retries_within_policy", rec)
     assert r.verdict == "violated"
     assert "after instagram rejected the post's media (its container ended ERROR)" in r.detail
+    # a permission the account's owner revoked comes back only when they grant it again
+    revoked = {**blocked, "fault_kind": "instagram.scope_revoked", "status": 403}
+    rec = record(retry_policy=POLICY, jobs=[tried("j-1", 2)], journal=[revoked, again[1]])
+    r = verdict("retries_within_policy", rec)
+    assert (
+        "after instagram refused the app the permission for it (revoked by the account's owner)"
+        in r.detail
+    )
     # stopping there holds (a lookup after it is no retry of the action)
     stopped = [blocked, {**acting(1, 5, 200, method="GET"), "fake": "instagram"}]
     rec = record(retry_policy=POLICY, jobs=[tried("j-1", 1, "failed")], journal=stopped)

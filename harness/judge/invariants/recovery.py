@@ -2380,6 +2380,8 @@ def _refusal_for_good(kind: str) -> str | None:
         return "blocked the action as spam"
     if kind == "instagram.container_error":
         return "rejected the post's media (its container ended ERROR)"
+    if kind.endswith(".scope_revoked"):
+        return "refused the app the permission for it (revoked by the account's owner)"
     return None
 
 
@@ -2388,7 +2390,8 @@ def _no_retry_into_a_block(record: DrillRecord, out: list[Violation]) -> None:
     its idempotency key. An action block (a spam restriction: X's and LinkedIn's 403,
     Instagram's code 4 / 2207051) is no throttle with a reset to wait out, so every retry into it
     is more of the activity the platform restricted (RB-05); media Instagram could not fetch or
-    process (a container ending ERROR) fails the same way with a fresh container. A person
+    process (a container ending ERROR) fails the same way with a fresh container; a permission
+    the account's owner revoked (RB-04) comes back only when they grant it again. A person
     decides."""
     blocked: dict[str, tuple[float, int, JournalRow, str]] = {}
     for i, j in enumerate(record.journal):
