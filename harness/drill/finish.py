@@ -80,6 +80,8 @@ async def _collect(e: DrillState) -> dict[str, Any]:
                     "attempts": j.attempts,
                     "last_error": j.last_error,
                     "approved_at": (j.result.get("approved_by") or {}).get("t"),
+                    # when a person set it aside for a confirmation (RB-03's mark)
+                    "marked_at": (j.result.get("marked_by") or {}).get("t"),
                 }
                 for j in jobs
             ]

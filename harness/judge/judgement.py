@@ -197,6 +197,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "holds_stay_on_their_account",
     "jobs_within_the_contract",
     "kill_switch_gauge_truthful",
+    "marked_jobs_left_alone",
     "no_job_left_behind",
     "no_needless_token_refresh",
     "no_secret_in_artifacts",

@@ -215,6 +215,10 @@ class JobRow(TypedDict, total=False):
     attempts: int
     last_error: str | None
     idempotency_key: str | None
+    #: when a person approved it (None: never)
+    approved_at: float | None
+    #: when a person marked it needs_human_confirm (None: never)
+    marked_at: float | None
 
 
 class InboundRow(TypedDict, total=False):

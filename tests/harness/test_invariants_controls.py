@@ -491,6 +491,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "holds_stay_on_their_account",
         "jobs_within_the_contract",
         "kill_switch_gauge_truthful",
+        "marked_jobs_left_alone",
         "no_job_left_behind",
         "no_needless_token_refresh",
         "no_secret_in_artifacts",

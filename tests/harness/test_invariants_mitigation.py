@@ -696,3 +696,25 @@ def test_more_jobs_on_the_wire_than_the_runner_concurrency_is_a_violation():
         judge("runner_concurrency_kept", record(journal=journal, scenario=plain)).verdict
         == "not_applicable"
     )
+
+
+# --- marked_jobs_left_alone -----------------------------------------------------------------------
+
+
+def test_a_job_that_attempts_after_a_person_marked_it_is_a_violation_unless_approved_since():
+    marked = {"id": "j-k1", "state": "succeeded", "kind": "publish", "marked_at": T0 + 600}
+    late = [attempt(1, 60, "k1"), attempt(2, 700, "k1")]
+    r = judge("marked_jobs_left_alone", record(jobs=[marked], audit=late))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 job attempted its side effect at T+11m40s after a person marked it "
+        "needs_human_confirm at T+10m00s: ids j-k1"
+    )
+    approved = {**marked, "approved_at": T0 + 650}
+    assert judge("marked_jobs_left_alone", record(jobs=[approved], audit=late)).verdict == "held"
+    assert judge("marked_jobs_left_alone", record(jobs=[marked], audit=late[:1])).verdict == "held"
+    plain = {**marked, "marked_at": None}
+    assert (
+        judge("marked_jobs_left_alone", record(jobs=[plain], audit=late)).verdict
+        == "not_applicable"
+    )

@@ -31,6 +31,7 @@ __all__ = [
     "controls_as_requested",
     "controls_survive_restart",
     "guard_refusals_stay_refused",
+    "marked_jobs_left_alone",
     "operator_calls_answered",
     "pacing_in_force",
     "provider_routing_in_force",
@@ -973,4 +974,49 @@ def runner_concurrency_kept(record: DrillRecord, p: NoParams) -> Findings | NotA
         len(edges) // 2,
         out,
         f"at most {most} jobs had requests on the wire at once (runner_concurrency {limit})",
+    )
+
+
+@invariant()
+def marked_jobs_left_alone(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+    """A job a person set aside for a confirmation (RB-03's "mark the unconfirmed posts
+    needs_human_confirm") makes no further side-effect attempt unless that person's decision
+    came back (an approval after the mark): its audit shows no attempt after the mark.
+
+    The mark is the operator saying "do not post this until someone looks": a job that runs
+    anyway — a stale entry of the queue that still names it, a retry timer that fires after the
+    mark — posts what a person was to check, the double post RB-03 is there to prevent.
+    """
+    marked = {
+        str(j.get("id")): (number(j.get("marked_at")), i, j)
+        for i, j in enumerate(record.jobs)
+        if j.get("marked_at") is not None
+    }
+    if not marked:
+        return NotApplicable("no job was marked needs_human_confirm by a person")
+    out: list[Violation] = []
+    ran: set[str] = set()
+    for i, a in enumerate(record.audit):
+        jid = str(a.get("job_id"))
+        if jid not in marked or jid in ran or a.get("phase") != "attempt":
+            continue
+        at, _, job = marked[jid]
+        approved = job.get("approved_at")
+        if number(a.get("t")) > at + 1e-6 and (approved is None or number(approved) < at):
+            ran.add(jid)
+            out.append(
+                Violation(
+                    number(a.get("t")),
+                    ("job", "jobs"),
+                    f"attempted its side effect at {format_offset(record.offset(number(a.get('t'))))}"
+                    f" after a person marked it needs_human_confirm at "
+                    f"{format_offset(record.offset(at))}",
+                    jid,
+                    evidence("audit.jsonl", i),
+                )
+            )
+    return Findings(
+        len(marked),
+        out,
+        f"none of {len(marked)} jobs a person marked needs_human_confirm acted afterwards",
     )
