@@ -929,12 +929,13 @@ def rate_alert(at: float, platform: str) -> dict[str, Any]:
 
 def test_throttled_requests_raise_the_rate_limit_alert_of_their_platform():
     journal = [throttled(n, 600 + 30 * n) for n in range(3)]
-    # the 429s of X ticketed as LinkedIn's: X's burst is unanswered
+    # the 429s of X ticketed as LinkedIn's: X's burst is unanswered, LinkedIn's page is false
     r = judge("rate_limits_alerted", record(journal=journal, alerts=[rate_alert(700, "linkedin")]))
     assert r.verdict == "violated"
     assert r.detail == (
         "1 burst of throttled requests on x without an alert matching 'rate_limited*' within 2m "
-        "(3 requests refused as throttled within 10m): ids T+11m00s"
+        "(3 requests refused as throttled within 10m): ids T+11m00s; 1 alert for linkedin raised "
+        "at T+11m40s though it throttled or blocked no request in the 10m before: ids linkedin"
     )
     assert (
         judge("rate_limits_alerted", record(journal=journal, alerts=[rate_alert(700, "x")])).verdict
@@ -947,6 +948,24 @@ def test_throttled_requests_raise_the_rate_limit_alert_of_their_platform():
     assert judge("rate_limits_alerted", record(journal=journal[:2])).verdict == "not_applicable"
     spread = [throttled(n, 600 + 400 * n) for n in range(3)]
     assert judge("rate_limits_alerted", record(journal=spread)).verdict == "not_applicable"
+
+
+def test_a_rate_limit_alert_long_after_the_last_throttle_is_a_false_page():
+    journal = [throttled(n, 600 + 30 * n) for n in range(3)]
+    # answered at T+11m40s, then raised again at T+50m though X throttled nothing since T+11m
+    late = [rate_alert(700, "x"), rate_alert(3000, "x")]
+    r = judge("rate_limits_alerted", record(journal=journal, alerts=late))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 alert for x raised at T+50m00s though it throttled or blocked no request in the 10m "
+        "before: ids x"
+    )
+    # an action block may be counted with the throttles
+    blocked = [{**throttled(9, 2900, status=403, kind="x.action_blocked")}]
+    assert (
+        judge("rate_limits_alerted", record(journal=journal + blocked, alerts=late)).verdict
+        == "held"
+    )
 
 
 # --- inbox_failures_alerted ----------------------------------------------------------------------

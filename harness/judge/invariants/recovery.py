@@ -1698,15 +1698,40 @@ def rate_limits_alerted(record: DrillRecord, p: RateLimitAlertParams) -> Finding
     for j in record.journal:
         if _throttled(j):
             times.setdefault(str(j.get("fake")), []).append(number(j.get("t")))
+    # what may justify a page: a throttle, or an action block (RB-05's other face: the platform
+    # may count the spam restriction with the throttles)
+    restrained: dict[str, list[float]] = {}
+    for j in record.journal:
+        if _throttled(j) or str(j.get("fault_kind") or "").endswith(".action_blocked"):
+            restrained.setdefault(str(j.get("fake")), []).append(number(j.get("t")))
     n = p.min_failures
+    alerts = _alerts_by_platform(record, p.alert)
     checked, out = _silent_bursts(
         record,
         times,
-        _alerts_by_platform(record, p.alert),
+        alerts,
         p,
         ("burst of throttled requests", "bursts of throttled requests"),
         "requests refused as throttled",
     )
+    # … and pages only then: an alert naming a platform that throttled nothing in the window
+    # before it (a count since start read as the window's) pages on-call for a storm long over
+    for platform, fired in sorted((k, v) for k, v in alerts.items() if k is not None):
+        ts = sorted(restrained.get(platform, []))
+        for t in sorted(fired):
+            checked += 1
+            since = t - p.window_s - p.within_s - real_slack(record)
+            if bisect_right(ts, t + 1e-6) == bisect_left(ts, since):
+                out.append(
+                    Violation(
+                        t,
+                        ("alert", "alerts"),
+                        f"for {platform} raised at {format_offset(record.offset(t))} though it "
+                        f"throttled or blocked no request in the {format_duration(p.window_s)} before",
+                        platform,
+                        "evidence/alerts.jsonl",
+                    )
+                )
     if checked == 0:
         return NotApplicable(
             f"no platform throttled {n} requests within {format_duration(p.window_s)}"
