@@ -387,6 +387,9 @@ class OperatorStep(_M):
     do: str
     params: dict[str, Any] = Field(default_factory=dict)
     reason: str = ""
+    #: how soon the platform must answer the call (a canary run to confirm a mitigation is no
+    #: use an hour later); None: only the drill's own limit on an unanswered call
+    within: Duration | None = None
 
     @model_validator(mode="after")
     def _runs(self) -> OperatorStep:

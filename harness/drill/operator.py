@@ -92,7 +92,17 @@ async def operate(engine: DrillState, levers: Levers) -> None:
             "operator.step",
             ACTOR,
             f"operator: {step.do} {_label(step.params)}".rstrip(),
-            {"index": i, "action": step.do, "params": _jsonable(step.params), "result": result},
+            {
+                "index": i,
+                "action": step.do,
+                "params": _jsonable(step.params),
+                "result": result,
+                **(
+                    {}
+                    if step.within is None
+                    else {"asked_at": engine.t0 + step.at, "within_s": step.within}
+                ),
+            },
         )
         await levers.sync_controls()
 

@@ -1304,3 +1304,21 @@ def test_an_operator_call_the_platform_left_unanswered_is_a_violation():
         "gave no answer to canary.run within 15 minutes: ids canary.run at T+15m00s"
     )
     assert verdict("operator_calls_answered", record()).verdict == "not_applicable"
+
+
+def test_an_operator_call_answered_later_than_its_step_allows_is_a_violation():
+    def answered(at: float) -> Any:
+        tl = Timeline()
+        tl.append(T0, "drill.started", "drill", "drill started")
+        data = {"index": 0, "action": "canary.run", "params": {}, "result": {},
+                "asked_at": T0 + 720, "within_s": 180.0}  # fmt: skip
+        tl.append(T0 + at, "operator.step", "operator", "operator: canary.run platform=x", data)
+        return verdict("operator_calls_answered", record(timeline=tl))
+
+    assert answered(733).verdict == "held"
+    r = answered(1143)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 operator call was answered 7m3s after it was made, where the step needs its answer "
+        "within 3m: canary.run platform=x: ids canary.run at T+12m00s"
+    )

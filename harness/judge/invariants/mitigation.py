@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
+from ...durations import format_duration
 from ..record import SOCIAL_FAKES, DrillRecord, scenario_field
 from ..rows import ControlRequestRow, JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
@@ -915,6 +916,24 @@ def operator_calls_answered(record: DrillRecord, p: NoParams) -> Findings | NotA
         for e in steps
         if e.kind == "operator.unanswered"
     ]
+    # a step that says how soon it needs its answer (``within``): a later one came too late
+    for e in steps:
+        asked, within = e.data.get("asked_at"), e.data.get("within_s")
+        if e.kind != "operator.step" or asked is None or within is None:
+            continue
+        took = e.t - number(asked)
+        if took > number(within) + 1e-6:
+            out.append(
+                Violation(
+                    e.t,
+                    ("operator call", "operator calls"),
+                    f"was answered {format_duration(took)} after it was made, where the step "
+                    f"needs its answer within {format_duration(number(within))}: "
+                    f"{e.summary.split(': ', 1)[-1]}",
+                    f"{e.data.get('action')} at {format_offset(record.offset(number(asked)))}",
+                    "evidence/timeline.jsonl",
+                )
+            )
     return Findings(
         len(steps), out, f"all {len(steps)} operator calls were answered by the platform"
     )
