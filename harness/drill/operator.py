@@ -99,8 +99,8 @@ async def operate(engine: DrillState, levers: Levers) -> None:
                 "result": result,
                 **(
                     {}
-                    if step.within is None
-                    else {"asked_at": engine.t0 + step.at, "within_s": step.within}
+                    if (within := getattr(step, "within", None)) is None
+                    else {"asked_at": engine.t0 + step.at, "within_s": within}
                 ),
             },
         )
