@@ -239,3 +239,9 @@ def configured_pacing(record: DrillRecord) -> dict[str, dict[str, object]]:
         if isinstance(value, Mapping):
             out[str(platform)] = {str(k): v for k, v in value.items()}
     return out
+
+
+def trace_id(traceparent: object) -> str | None:
+    """The trace id of a W3C ``traceparent`` (``00-<trace>-<span>-01``), or None."""
+    parts = str(traceparent or "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None

@@ -25,7 +25,7 @@ from ..record import SOCIAL_FAKES, DrillRecord, scenario_field
 from ..rows import ControlRequestRow, JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
-from ._facts import configured_pacing, evidence
+from ._facts import configured_pacing, evidence, trace_id
 
 __all__ = [
     "ControlKey",
@@ -957,8 +957,8 @@ def runner_concurrency_kept(record: DrillRecord, p: NoParams) -> Findings | NotA
     limit = int(number(raw))
     edges: list[tuple[float, int, str, int]] = []
     for i, j in enumerate(record.journal):
-        trace = str(j.get("traceparent") or "")[3:35]
-        if not trace:
+        trace = trace_id(j.get("traceparent"))
+        if trace is None:
             continue
         start, end = number(j.get("started"), number(j.get("t"))), number(j.get("t"))
         if end <= start:

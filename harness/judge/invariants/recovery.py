@@ -22,7 +22,7 @@ from ..rows import AuditRow, JobRow, JournalRow, Json, json_object, number
 from ..secrets import SecretHit, SecretIndex
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
-from ._facts import evidence, facts, noun_of
+from ._facts import evidence, facts, noun_of, trace_id
 
 __all__ = [
     "TERMINAL_STATES",
@@ -2559,24 +2559,18 @@ def _job_requests(record: DrillRecord) -> dict[str, list[tuple[float, int, Journ
         by_key.setdefault(str(key), []).append(
             (number(j.get("started"), number(j.get("t"), 0.0)), i, j)
         )
-        trace = _trace_id(j.get("traceparent"))
+        trace = trace_id(j.get("traceparent"))
         if trace is not None:
             trace_of.setdefault(trace, str(key))
     for i, j in enumerate(record.journal):
         if str(j.get("method") or "").upper() in _ACTING or not _outage_status(j.get("status")):
             continue
-        trace = _trace_id(j.get("traceparent"))
+        trace = trace_id(j.get("traceparent"))
         if trace is not None and trace in trace_of:
             by_key[trace_of[trace]].append(
                 (number(j.get("started"), number(j.get("t"), 0.0)), i, j)
             )
     return by_key
-
-
-def _trace_id(traceparent: Json) -> str | None:
-    """The trace id of a W3C ``traceparent`` (``00-<trace>-<span>-01``), or None."""
-    parts = str(traceparent or "").split("-")
-    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
 
 
 def _worth_retrying(status: Json) -> bool:

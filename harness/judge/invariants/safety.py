@@ -77,13 +77,6 @@ GATED_WRITES: dict[tuple[str, str], tuple[str, ...]] = {
     ("x", "likes.create"): ("like",),
 }
 
-_SIDE_EFFECT_OF_ACTION = {
-    "publish": "post.created",
-    "reply": "reply.created",
-    "dm": "dm.sent",
-    "like": "like.created",
-}
-
 
 @invariant(KilledParams)
 def no_side_effects_while_killed(record: DrillRecord, p: KilledParams) -> Findings | NotApplicable:
@@ -137,7 +130,7 @@ def no_side_effects_while_killed(record: DrillRecord, p: KilledParams) -> Findin
         actions = GATED_WRITES.get((str(j.get("fake")), str(j.get("route"))))
         if actions is None or str(j.get("request_id")) in landed:
             continue
-        if not any(_SIDE_EFFECT_OF_ACTION[a] in p.actions for a in actions):
+        if not any(KILL_ACTION_OF.get(judged) in actions for judged in p.actions):
             continue  # the scenario judges other actions only
         checked += 1
         account = j.get("account_id")
