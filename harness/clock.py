@@ -29,6 +29,7 @@ __all__ = [
     "HOLD_SLICE_S",
     "STALL_REAL_S",
     "STALL_TURNS",
+    "LagProbe",
     "ScaledTimeLoop",
     "TimeHold",
     "VirtualTimeLoop",
@@ -267,6 +268,32 @@ class ScaledTimeLoop(asyncio.SelectorEventLoop):
         self._mono_base = time.monotonic()
         self.scale = float(scale)
         self._selector_.scale = float(scale)
+
+
+class LagProbe:
+    """How late this loop's timers fire, in the loop's own (scenario) seconds.
+
+    A drill over HTTP in scaled time judges requests that overlap on the wire: how long one may
+    have been under way depends on how busy the machine is (two cores under a test suite delay a
+    process by a tenth of a second; a time scale of 120 makes that 12 s of the world's). The probe
+    sleeps ``period_s`` again and again and keeps the worst lateness it saw; it reads only the
+    loop's clock, so it is deterministic in virtual time (where it reads 0).
+    """
+
+    def __init__(self, period_s: float) -> None:
+        self.period_s = period_s
+        #: the latest a timer fired, in the loop's seconds
+        self.worst_s = 0.0
+        self.samples = 0
+
+    async def run(self) -> None:
+        """Sample until cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.period_s
+            await asyncio.sleep(self.period_s)
+            self.worst_s = max(self.worst_s, loop.time() - due)
+            self.samples += 1
 
 
 def run_scaled(

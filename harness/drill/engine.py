@@ -20,6 +20,7 @@ from fakes.core.roster import Roster
 from fakes.core.world import World
 from sandbox.client import HttpPlatformClient
 
+from ..clock import LagProbe
 from ..durations import format_duration
 from ..errors import DrillError
 from ..judge.timeline import format_offset
@@ -85,6 +86,9 @@ class DrillEngine(DrillState):
         self._made: tuple[Any, Any] = (None, None)
         self._store: Any = None
         self._restarts = 0
+        #: served drills: how late this loop's timers fire (sampled every 10 real ms)
+        self.lag = LagProbe(0.01 * opts.time_scale)
+        self._lag_task: asyncio.Future[None] | None = None
 
     def interrupt(self, signum: int = 2) -> None:
         """Stop the drill (signal handler): the run is cancelled and what it has is written.
@@ -141,6 +145,9 @@ class DrillEngine(DrillState):
         if hasattr(loop, "on_stall"):
             loop.on_stall = self._stalled
         world = self._served_world() if self.opts.served else self._in_process_world()
+        if self.opts.served:
+            # how busy the machine is decides how long a request may be on the wire (finish.py)
+            self._lag_task = asyncio.ensure_future(self.lag.run())
         try:
             async with world as roster:
                 self._main = asyncio.ensure_future(self._phases(roster))

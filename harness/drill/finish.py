@@ -182,7 +182,12 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
     }
     if e.opts.served:
         # how long a request may be on the wire, in the world's (scaled) seconds
-        extra["in_flight_s"] = SERVED_IN_FLIGHT_REAL_S * e.opts.time_scale
+        # … at least 50 real ms, and twice the worst the machine delayed this drill's own timers:
+        # a machine busy enough to delay them delays the platform's and the fakes' as much
+        lag = getattr(e, "lag", None)
+        worst = lag.worst_s if lag is not None else 0.0
+        extra["in_flight_s"] = max(SERVED_IN_FLIGHT_REAL_S * e.opts.time_scale, 2.0 * worst)
+        extra["loop_lag_s"] = worst
         extra["clock_skew_s"] = SERVED_CLOCK_SKEW_REAL_S * e.opts.time_scale
         extra["time_scale"] = e.opts.time_scale
     elif e.opts.time_scale != 1.0:

@@ -322,5 +322,15 @@ def judge(
         title=record.title,
         incident_types=record.incident_types,
         error="; ".join(problems) or None,
-        extra=dict(extra or {}),
+        extra={**_timing(record), **dict(extra or {})},
     )
+
+
+#: what a drill in scaled time judged by (its verdict says so: a reader weighs "held" with it)
+_TIMING_KEYS = ("time_scale", "in_flight_s", "clock_skew_s", "loop_lag_s")
+
+
+def _timing(record: DrillRecord) -> dict[str, Json]:
+    """A served or scaled drill's clock and the allowances its judge used (none in virtual time)."""
+    got = {k: record.extra.get(k) for k in _TIMING_KEYS}
+    return {k: v for k, v in got.items() if isinstance(v, int | float)}

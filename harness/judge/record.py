@@ -128,6 +128,9 @@ class RecordExtra(TypedDict, total=False):
     in_flight_s: float
     #: served drills: how far the platform's and the fakes' clocks may disagree (world seconds)
     clock_skew_s: float
+    #: served drills: the worst lateness of the harness's own timers (world seconds; the
+    #: in-flight allowance is at least twice it)
+    loop_lag_s: float
     time_scale: float
     #: a game day's grades, people, notes and drafts
     rehearsal: JsonObject

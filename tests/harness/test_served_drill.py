@@ -203,6 +203,29 @@ def test_scaled_loop_compresses_sleeps() -> None:
 
 
 @pytest.mark.slow
+def test_the_lag_probe_measures_how_late_a_busy_loop_fires_its_timers() -> None:
+    # a served drill's in-flight allowance grows with how busy the machine is: the probe must see
+    # a 0.3 s stall of the loop as ~0.3 s late (×120 in the world's seconds), and an idle loop as
+    # far less
+    from harness.clock import LagProbe
+
+    async def main(stall: float) -> float:
+        probe = LagProbe(0.01 * 120.0)
+        task = asyncio.ensure_future(probe.run())
+        await asyncio.sleep(0.05 * 120.0)
+        time.sleep(stall)  # noqa: ASYNC251 — the machine (here: this loop) busy elsewhere
+        await asyncio.sleep(0.05 * 120.0)
+        task.cancel()
+        assert probe.samples >= 2
+        return probe.worst_s
+
+    busy = run_scaled(lambda: main(0.3), scale=120.0)
+    assert busy >= 0.25 * 120.0
+    idle = run_scaled(lambda: main(0.0), scale=120.0)
+    assert idle < busy
+
+
+@pytest.mark.slow
 def test_env_points_the_official_sdk_at_the_served_world(tmp_path: Path) -> None:
     # a deployment is pointed at the fakes by its environment alone: what `vibedrill env` prints
     import os
@@ -289,4 +312,7 @@ def test_the_pytest_plugin_drills_a_served_platform_from_a_scenario_folder(
     assert "1 passed" in res.stdout
     verdicts = list((project / "out").glob("*/verdict.json"))
     assert len(verdicts) == 1
-    assert json.loads(verdicts[0].read_text())["topology"] == "served-platform"
+    verdict = json.loads(verdicts[0].read_text())
+    assert verdict["topology"] == "served-platform"
+    # the allowance for requests on the wire together: 50 real ms, or twice the measured lag
+    assert verdict["in_flight_s"] >= max(0.05 * SCALE, 2 * verdict["loop_lag_s"]) - 1e-9
