@@ -314,5 +314,5 @@ def test_the_pytest_plugin_drills_a_served_platform_from_a_scenario_folder(
     assert len(verdicts) == 1
     verdict = json.loads(verdicts[0].read_text())
     assert verdict["topology"] == "served-platform"
-    # the allowance for requests on the wire together: 50 real ms, or twice the measured lag
-    assert verdict["in_flight_s"] >= max(0.05 * SCALE, 2 * verdict["loop_lag_s"]) - 1e-9
+    # the allowance for requests on the wire together: 100 real ms, or twice the measured lag
+    assert verdict["in_flight_s"] >= max(0.1 * SCALE, 2 * verdict["loop_lag_s"]) - 1e-9
