@@ -294,6 +294,27 @@ _kind(
 _kind("x.usage_capped", "protocol", ("x",), "x: 429 UsageCapExceeded (monthly cap, not retryable).")
 
 
+class WrongUserParams(_P):
+    as_account: str | None = Field(
+        None,
+        description=(
+            "the roster account whose X user the token acts as (default: the first X account of "
+            "another client, in roster order)"
+        ),
+    )
+
+
+_kind(
+    "x.token_wrong_user",
+    "semantic",
+    ("x",),
+    "x: the matched account's token was granted by another X user (its owner consented while "
+    "signed in to the wrong account): every call it makes acts as that user — GET /2/users/me "
+    "names that user, and posts, replies and DMs land on that user's account.",
+    WrongUserParams,
+)
+
+
 class DeletedParams(_P):
     after_s: float = Field(
         600.0,

@@ -89,6 +89,10 @@ class XCore:
                 return wire.unauthorized()
             if call.fire(w, "x.token_expired") or problem is not None:
                 return wire.unauthorized()
+            mixed = call.fire(w, "x.token_wrong_user")
+            if mixed is not None:
+                # the token is another user's: from here on the call acts as that account
+                call.account_id = acc = self.wrong_user(acc, mixed.params)
             denied = self.count(call, acc)
             if denied is not None:
                 return denied
@@ -100,6 +104,26 @@ class XCore:
             return await handler(call)
 
         return run
+
+    def wrong_user(self, acc: str, params: Any) -> str:
+        """The account a token of ``acc`` acts as under ``x.token_wrong_user``."""
+        roster = self.world.roster
+        wanted = getattr(params, "as_account", None)
+        if wanted is not None and wanted != acc:
+            try:
+                if roster.account(str(wanted)).platform == "x":
+                    return str(wanted)
+            except KeyError:
+                pass
+        owner = roster.owner(acc).id
+        others = [
+            a.id
+            for c in roster.clients
+            if c.id not in (owner, "agency")
+            for a in c.accounts
+            if a.platform == "x"
+        ]
+        return others[0] if others else acc
 
     def count(self, call: Call, key: str) -> Response | None:
         """Count one request in its 15-minute window; a 429 when exhausted or a fault says so."""

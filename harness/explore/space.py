@@ -54,6 +54,7 @@ _SOCIAL_TYPE: dict[str, str] = {
     "token_revoked": "AUTH",
     "scope_revoked": "AUTH",
     "refresh_failed": "AUTH",
+    "token_wrong_user": "SAFETY",
     "reply_echo": "ENGAGE",
     "duplicate_inbound": "ENGAGE",
 }
@@ -78,6 +79,9 @@ RUNBOOK_OF_TYPE: dict[str, str] = {
     "OBS": "RB-11",
     "COST": "RB-12",
 }
+
+#: kinds that hold from T+0 for the whole drill when drawn (see ``_fault``)
+_FROM_THE_START = frozenset({"x.token_wrong_user"})
 
 #: routes a transport fault may be narrowed to (None: every route of the fake)
 _ROUTES: dict[str, tuple[str | None, ...]] = {
@@ -219,6 +223,11 @@ def _fault(
 ) -> dict[str, Any]:
     fake = draw(st.sampled_from(space.fakes(platforms)))
     kind = draw(st.sampled_from(space.kinds(fake)))
+    if kind in _FROM_THE_START:
+        # a token is bound to its user when it is granted: the mix-up is there from the start,
+        # on the first client's account, for the whole drill (a later start is no incident a
+        # platform could meet: an identity it checked cannot change under the same token)
+        return {"kind": kind, "at": 0.0, "match": {"fake": fake, "account": f"acme-{fake}"}}
     at_min = draw(st.integers(5, duration // 60 - 5))
     window = draw(st.one_of(st.sampled_from([5, 10, 15, 2]), st.none()))
     f: dict[str, Any] = {"kind": kind, "at": at_min * 60.0}

@@ -67,6 +67,35 @@ async def test_token_revoked_fault_revokes_the_refresh_token_too(env: Env) -> No
     assert await env.hits("x.token_revoked") == 1
 
 
+async def test_token_wrong_user_fault_acts_as_the_other_user_everywhere(env: Env) -> None:
+    # acme's token was granted by another client's X user: the identity endpoint says so, and
+    # what the token posts lands on that user's account (the ledger and the journal name it)
+    other = next(
+        a
+        for c in env.world.roster.clients
+        if c.id not in ("acme", "agency")
+        for a in c.accounts
+        if a.platform == "x"
+    )
+    me = await env.client.get(f"{API}/2/users/me", headers=env.h())
+    assert me.json()["data"]["id"] == env.acme.platform_user_id
+    await env.fault("x.token_wrong_user", match={"account": "acme-x"})
+    me = await env.client.get(f"{API}/2/users/me", headers=env.h())
+    assert me.status_code == 200
+    assert me.json()["data"]["id"] == other.platform_user_id != env.acme.platform_user_id
+    assert (await env.post("meant for acme")).status_code == 201
+    assert [e.account_id for e in env.world.ledger.entries()] == [other.id]
+    assert await env.hits("x.token_wrong_user") == 2
+
+
+async def test_token_wrong_user_fault_names_its_user_with_as_account(env: Env) -> None:
+    xs = [a.id for c in env.world.roster.clients for a in c.accounts if a.platform == "x"]
+    last = [a for a in xs if a != "acme-x"][-1]
+    await env.fault("x.token_wrong_user", match={"account": "acme-x"}, params={"as_account": last})
+    assert (await env.post("as the last client")).status_code == 201
+    assert [e.account_id for e in env.world.ledger.entries()] == [last]
+
+
 async def test_scope_revoked_fault_refuses_writes_with_403(env: Env) -> None:
     await env.fault("x.scope_revoked")
     r = await env.post("write")
