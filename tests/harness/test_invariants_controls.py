@@ -72,6 +72,32 @@ def test_a_post_under_manual_only_without_an_approval_is_a_violation_naming_the_
     )
 
 
+def test_an_approval_given_while_no_mode_held_the_job_approves_nothing():
+    # a console a release had overtaken: X back on auto at T+10m, the stale approval at T+10m03s,
+    # then approval_required again from T+15m — the post under it had no approval of its own
+    changes = [
+        change(1, 300, "mode", "approval_required", platform="x"),
+        change(2, 600, "mode", "auto", platform="x"),
+        change(3, 900, "mode", "approval_required", platform="x"),
+    ]
+
+    def rec(approved_at: float) -> Any:
+        return record(
+            ledger=[led(1, 1000)],
+            audit=[aud(1, 1001, job="j-1", resource="r1")],
+            workload=[intent("j-1")],
+            jobs=[job("j-1", approved_at=approved_at)],
+            control_changes=changes,
+        )
+
+    stale = verdict("side_effects_only_as_the_mode_allows", rec(603))
+    assert stale.verdict == "violated"
+    assert "under approval_required without an approval" in stale.detail
+    # the same post approved while a mode held it (before the release, or after the new mode)
+    assert verdict("side_effects_only_as_the_mode_allows", rec(590)).verdict == "held"
+    assert verdict("side_effects_only_as_the_mode_allows", rec(950)).verdict == "held"
+
+
 def test_read_only_refuses_even_an_approved_job_and_a_read_only_lane_counts_as_read_only():
     rec = record(
         ledger=[led(1, 700), led(2, 2000)],

@@ -14,7 +14,7 @@ from typing import TypeVar
 from pydantic import Field
 
 from ..record import PAID_LEDGER_ACTIONS, SIDE_EFFECT_ACTIONS, DrillRecord, KillInterval
-from ..rows import InboundRow, Json, JsonObject, json_object, number, text
+from ..rows import InboundRow, JobRow, Json, JsonObject, json_object, number, text
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
 from ._facts import evidence, facts, noun_of
@@ -122,7 +122,12 @@ def side_effects_only_as_the_mode_allows(
         if job is not None and job.get("kind") == "canary" and mode != "read_only":
             continue  # a canary needs no approval; read_only refuses it like any post
         approved = job.get("approved_at") if job else None
-        if mode != "read_only" and approved is not None and number(approved) <= t:
+        if (
+            mode != "read_only"
+            and approved is not None
+            and number(approved) <= t
+            and _could_await_approval(steps, number(approved), client, e.get("fake"), job)
+        ):
             continue
         noun, verb = noun_of(str(e["action"]))
         why = "" if mode == "read_only" else " without an approval"
@@ -138,6 +143,24 @@ def side_effects_only_as_the_mode_allows(
         f"{checked} side effects landed under a restrictive mode, each one approved "
         "(none under read_only)",
     )
+
+
+def _could_await_approval(
+    steps: list[tuple[float, dict[tuple[Json, Json], str]]],
+    at: float,
+    client: str | None,
+    platform: str | None,
+    job: JobRow | None,
+) -> bool:
+    """Whether an approval given at ``at`` can have been for a job a mode held: a mode that
+    holds for approval covered the job's client and platform then. An approval given while
+    none did was for a job no mode held (a console a release had overtaken): the platform
+    should have refused it, and it approves nothing. A tool call is also held for a person
+    while the tool gateway fails, under any mode."""
+    if job is not None and job.get("kind") == "tool_call":
+        return True
+    mode, _ = mode_at(steps, at, client, platform)
+    return mode in ("approval_required", "manual_only")
 
 
 @invariant(ModeParams)
