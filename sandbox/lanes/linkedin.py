@@ -32,6 +32,14 @@ DAY = 86400.0
 #: comments asked for per page (LinkedIn serves at most 100), and pages read per post and poll
 COMMENT_PAGE = 100
 COMMENT_PAGES = 10
+#: how many comments before the last one read a read of a grown post starts at (comments
+#: deleted since shift the offsets back; more than this and the post is read whole again)
+COMMENT_OVERLAP = 5
+
+
+def _comment_urn(c: dict[str, Any]) -> str:
+    """A comment's URN: what a reply names (its bare id is not addressable)."""
+    return str(c.get("commentUrn") or c.get("$URN") or c.get("id"))
 
 
 class LinkedInLane(ApiLane):
@@ -45,6 +53,9 @@ class LinkedInLane(ApiLane):
         self._recent: dict[str, list[str]] = {}
         #: post URN → its comment count when its comments were last read whole
         self._read_counts: dict[str, int] = {}
+        #: post URN → (how many of its comments were read, the URN of the last one): where the
+        #: next read of a post whose count grew starts (a little before, to find that comment)
+        self._read_upto: dict[str, tuple[int, str]] = {}
 
     def _auth_headers(self, cred: Credential) -> dict[str, str]:
         return {
@@ -253,13 +264,13 @@ class LinkedInLane(ApiLane):
         return out, cred
 
     async def _comments_of(
-        self, urn: str, cred: Credential, scope: SideEffectScope
+        self, urn: str, cred: Credential, scope: SideEffectScope, start: int = 0
     ) -> tuple[list[dict[str, Any]], bool, Credential]:
-        """Every comment on ``urn``, page after page (``start``/``count``, oldest first, up to
-        :data:`COMMENT_PAGES` pages of :data:`COMMENT_PAGE`): (comments, read whole?, cred). A
-        post with more comments than one page has them all read, not only its oldest."""
+        """Every comment on ``urn`` from offset ``start``, page after page (``start``/``count``,
+        oldest first, up to :data:`COMMENT_PAGES` pages of :data:`COMMENT_PAGE`): (comments,
+        read to the end?, cred). A post with more comments than one page has them all read,
+        not only its oldest."""
         out: list[dict[str, Any]] = []
-        start = 0
         for _ in range(COMMENT_PAGES):
             r, cred = await self.send(
                 "GET",
@@ -278,6 +289,31 @@ class LinkedInLane(ApiLane):
             if not page or not isinstance(total, int) or start >= total:
                 return out, True, cred
         return out, False, cred
+
+    async def _read_on(
+        self, urn: str, n: int | None, cred: Credential, scope: SideEffectScope, held: bool
+    ) -> tuple[list[dict[str, Any]], bool, Credential]:
+        """The comments of ``urn`` a poll needs: when its count grew since it was last read to
+        the end, those after the last one read (from a few before it, to find it again: a
+        deleted comment shifts the offsets); else — the first read, a count that fell, a post
+        with comments a control held back (``held``: read again whole), the last one read no
+        longer where it was — all of them. Whichever it is, where the read ended is kept."""
+        prev = self._read_upto.get(urn)
+        elements: list[dict[str, Any]] = []
+        whole = False
+        start = 0
+        if prev is not None and not held and n is not None and n > prev[0]:
+            start = max(0, prev[0] - COMMENT_OVERLAP)
+            elements, whole, cred = await self._comments_of(urn, cred, scope, start)
+            if prev[1] not in {_comment_urn(c) for c in elements}:
+                elements, whole, start = [], False, 0  # shifted past it: read it all again
+        if not elements:
+            elements, whole, cred = await self._comments_of(urn, cred, scope)
+        if whole and elements:
+            self._read_upto[urn] = (start + len(elements), _comment_urn(elements[-1]))
+        else:
+            self._read_upto.pop(urn, None)
+        return elements, whole, cred
 
     async def list_inbound(
         self,
@@ -303,7 +339,7 @@ class LinkedInLane(ApiLane):
             n = counts.get(urn)
             if n is not None and urn not in also and self._read_counts.get(urn, 0) == n:
                 continue  # nothing new on it since its comments were last read
-            elements, whole, cred = await self._comments_of(urn, cred, scope)
+            elements, whole, cred = await self._read_on(urn, n, cred, scope, urn in also)
             if not whole:
                 # what was read before is no longer up to date (held comments among it too)
                 self._read_counts.pop(urn, None)
@@ -314,7 +350,7 @@ class LinkedInLane(ApiLane):
                 out.append(
                     InboundMessage(
                         # the comment's URN: what a reply names (its bare id is not addressable)
-                        str(c.get("commentUrn") or c.get("$URN") or c.get("id")),
+                        _comment_urn(c),
                         "comment",
                         (c.get("message") or {}).get("text", ""),
                         # the account's own id when the actor is the account's member URN
