@@ -6,6 +6,7 @@ from __future__ import annotations
 from _recordkit import T0, aud, intent, led, record
 
 from harness.judge.invariants import evaluate
+from harness.judge.record import DrillRecord
 
 
 def judge(name: str, rec, **spec):
@@ -466,6 +467,27 @@ def test_a_call_priced_up_front_may_not_cross_the_budget_a_completion_may():
     )
     r = judge("spend_within_budget", rec, params={"priced_up_front": ["image.generated"]})
     assert r.verdict == "held", r.detail
+
+
+def test_a_completion_bounded_up_front_may_not_cross_unless_a_fault_inflated_its_bill():
+    # the platform has the prompt and max_tokens in hand: with bounded_up_front the crossing
+    # completion is a violation, unless the provider billed past any estimate (token_bloat)
+    def rec(fault: str | None) -> DrillRecord:
+        row = {"seq": 2, "t": T0 + 20, "started": T0 + 19, "fake": "openai"}
+        return record(
+            ledger=[llm(1, 10, 3.0), llm(2, 20, 3.0)],
+            audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j")],
+            workload=[intent("j", kind="generate_text", platform="openai")],
+            budgets={"client_usd": {"acme": 5.0}},
+            journal=[{**row, "request_id": "req-2", "status": 200, "fault_kind": fault}],
+        )
+
+    bounded = {"bounded_up_front": ["llm.completion"]}
+    assert judge("spend_within_budget", rec(None)).verdict == "held"
+    r = judge("spend_within_budget", rec(None), params=bounded)
+    assert r.verdict == "violated"
+    assert "at a cost it could bound up front (its prompt and max_tokens)" in r.detail
+    assert judge("spend_within_budget", rec("openai.token_bloat"), params=bounded).verdict == "held"
 
 
 # --- budgets_used_in_full -----------------------------------------------------------------------

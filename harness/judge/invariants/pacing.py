@@ -680,6 +680,15 @@ class SpendParams(Params):
             "violation"
         ),
     )
+    bounded_up_front: tuple[str, ...] = Field(
+        (),
+        description=(
+            "ledger actions whose cost the platform can bound before the call — a completion's "
+            "prompt is in hand and its output is capped by max_tokens: for these the crossing "
+            "call is a violation too, unless the provider billed more than it was asked for "
+            "(its journal row names a *.token_bloat fault, which no estimate foresees)"
+        ),
+    )
     in_flight_counted: bool = Field(
         True,
         description=(
@@ -739,6 +748,13 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
         for j in record.journal
         if j.get("request_id") is not None and (s := j.get("started")) is not None
     }
+    #: requests whose bill a fault inflated past anything the platform could have estimated
+    bloated = {
+        str(j["request_id"])
+        for j in record.journal
+        if j.get("request_id") is not None
+        and str(j.get("fault_kind") or "").endswith(".token_bloat")
+    }
     #: per (level, who, unit): ledger times and the running total after each
     billed: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
     out: list[Violation] = []
@@ -756,7 +772,9 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
         budgets = [b for s, b in steps if s <= t][-1]
         budgets_at_start = [b for s, b in steps if s <= start][-1]
         intent = f.intents.get(i)
-        priced_up_front = str(e.get("action")) in p.priced_up_front
+        priced_up_front = str(e.get("action")) in p.priced_up_front or (
+            str(e.get("action")) in p.bounded_up_front and str(e.get("request_id")) not in bloated
+        )
         whos = []
         if "client" in p.per and intent and intent.client_id:
             whos.append(("client", intent.client_id))
@@ -780,9 +798,12 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
                     phrase = f"made for {name} after its {shown} budget was used up"
                     ref = f"{e.get('request_id')} ({before:g} {unit} spent before it)"
                 elif priced_up_front and before + amount > limit * (1 + 1e-9):
-                    phrase = (
-                        f"made for {name} at a known price that takes it over its {shown} budget"
+                    known = (
+                        "a known price"
+                        if e.get("action") in p.priced_up_front
+                        else ("a cost it could bound up front (its prompt and max_tokens)")
                     )
+                    phrase = f"made for {name} at {known} that takes it over its {shown} budget"
                     ref = f"{e.get('request_id')} ({before:g} + {amount:g} {unit})"
                 elif (
                     p.in_flight_counted
@@ -807,7 +828,11 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
         checked,
         out,
         f"{checked} paid calls stayed within their budgets (one that crosses a budget is allowed"
-        + (f", unless it is {' or '.join(p.priced_up_front)}" if p.priced_up_front else "")
+        + (
+            f", unless it is {' or '.join(p.priced_up_front + p.bounded_up_front)}"
+            if p.priced_up_front or p.bounded_up_front
+            else ""
+        )
         + ")",
     )
 
