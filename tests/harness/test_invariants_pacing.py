@@ -684,12 +684,23 @@ def test_a_hold_on_an_account_its_platform_never_throttled_is_a_violation():
         judge("holds_stay_on_their_account", hold_record(jobs, [limit], fault_history=one)).verdict
         == "violated"
     )
-    cap = [{"seq": 1, "t": T0, "control": "pacing", "scope": {"platform": "linkedin"}, "value": {}}]
+    caps = {"daily_caps": {"publish": 5}}
+    cap = [
+        {"seq": 1, "t": T0, "control": "pacing", "scope": {"platform": "linkedin"}, "value": caps}
+    ]
     assert (
         judge(
             "holds_stay_on_their_account", hold_record(jobs, [limit], control_changes=cap)
         ).verdict
         == "held"
+    )
+    # … but pacing without a daily cap (one post at a time) holds nothing past the end
+    one_at_a_time = [{**cap[0], "value": {"concurrency": 1, "daily_caps": {}}}]
+    assert (
+        judge(
+            "holds_stay_on_their_account", hold_record(jobs, [limit], control_changes=one_at_a_time)
+        ).verdict
+        == "violated"
     )
     # nothing put off past the end: not judged
     soon = [held("j-1", "acme", until=100)]
@@ -701,7 +712,10 @@ def test_a_hold_on_an_account_its_platform_never_throttled_is_a_violation():
 def test_a_job_a_daily_cap_put_off_past_the_next_utc_midnight_is_a_violation():
     # the drill starts at 12:00 UTC; at T+16m40s a LinkedIn post met its account's daily cap:
     # it is due again at midnight (T+12h), not a day after it was put off (T+24h16m40s)
-    cap = [{"seq": 1, "t": T0, "control": "pacing", "scope": {"platform": "linkedin"}, "value": {}}]
+    caps = {"daily_caps": {"publish": 5}}
+    cap = [
+        {"seq": 1, "t": T0, "control": "pacing", "scope": {"platform": "linkedin"}, "value": caps}
+    ]
 
     def put_off(until: float) -> object:
         return hold_record([held("j-1", "acme", until=until)], [], control_changes=cap)

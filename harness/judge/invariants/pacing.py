@@ -985,11 +985,14 @@ def holds_stay_on_their_account(record: DrillRecord, p: Params) -> Findings | No
             reach.append(who)
             if json_object(f.get("params")).get("posts_per_day") is not None:
                 allowances.append(who)
+    # a platform whose pacing set daily caps (at start or by a control): a concurrency or an
+    # interval holds a job seconds, never past the end
     capped = {
         str(json_object(c.get("scope")).get("platform") or "*")
         for c in record.control_changes
         if c.get("control") == "pacing"
-    }
+        and json_object(json_object(c.get("value")).get("daily_caps"))
+    } | {pf for pf, pacing in configured_pacing(record).items() if pacing.get("daily_caps")}
     intents = {str(w.get("job_id")): w for w in record.workload}
     out: list[Violation] = []
     checked = 0
