@@ -83,6 +83,8 @@ async def _collect(e: DrillState) -> dict[str, Any]:
                     "approved_at": (j.result.get("approved_by") or {}).get("t"),
                     # when a person set it aside for a confirmation (RB-03's mark)
                     "marked_at": (j.result.get("marked_by") or {}).get("t"),
+                    # what anyone who may list jobs reads (a secret in it is a leak)
+                    "result": j.result,
                 }
                 for j in jobs
             ]

@@ -219,6 +219,9 @@ class JobRow(TypedDict, total=False):
     approved_at: float | None
     #: when a person marked it needs_human_confirm (None: never)
     marked_at: float | None
+    #: what the platform's contract reports as the job's result (``GET /jobs``): anyone who may
+    #: list jobs reads it, so no secret may be in it (``no_secret_in_artifacts``)
+    result: JsonObject
 
 
 class InboundRow(TypedDict, total=False):
