@@ -236,7 +236,8 @@ for _f in SOCIAL:
         f"{_f}.token_expired",
         "protocol",
         (_f,),
-        f"{_f}: the access token is rejected as expired (X/LinkedIn 401, Instagram code 190/463).",
+        f"{_f}: the access token is rejected as expired (X/LinkedIn 401, Instagram code 190/463; "
+        "on X a token so refused stays expired after the window: only a refresh helps).",
     )
     _kind(
         f"{_f}.token_revoked",

@@ -89,6 +89,12 @@ class TokenStore:
         st = self.access.get(token) if token else None
         return (st.gen, st.replaced_at) if st is not None else (None, None)
 
+    def expire(self, token: str) -> None:
+        """Make one access token expired now (an expired token never becomes valid again)."""
+        st = self.access.get(token)
+        if st is not None:
+            st.expires_at = min(st.expires_at, self.now())
+
     def expire_account(self, account_id: str) -> int:
         """Make every access token of an account expired now; return how many."""
         n = 0

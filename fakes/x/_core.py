@@ -87,7 +87,11 @@ class XCore:
             if call.fire(w, "x.token_revoked"):
                 w.tokens.revoke_account(acc)
                 return wire.unauthorized()
-            if call.fire(w, "x.token_expired") or problem is not None:
+            if call.fire(w, "x.token_expired"):
+                # an expired token stays expired after the fault's window: only a refresh helps
+                w.tokens.expire(cred)
+                return wire.unauthorized()
+            if problem is not None:
                 return wire.unauthorized()
             mixed = call.fire(w, "x.token_wrong_user")
             if mixed is not None:

@@ -53,6 +53,9 @@ async def test_token_expired_fault_answers_401_and_a_refresh_recovers(env: Env) 
     await env.fault("x.token_expired", first_n=1, match={"account": "acme-x"})
     r = await env.client.get(f"{API}/2/users/me", headers=env.h())
     assert r.status_code == 401 and r.json() == UNAUTHORIZED
+    # the fault's one firing is over, and the refused token stays expired: only a refresh helps
+    again = await env.client.get(f"{API}/2/users/me", headers=env.h())
+    assert again.status_code == 401
     assert (await env.refresh(str(env.acme.credential.refresh_token))).status_code == 200
     assert await env.hits("x.token_expired") == 1
 
