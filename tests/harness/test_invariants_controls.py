@@ -694,6 +694,34 @@ def test_retries_of_a_failed_request_faster_than_the_stated_back_off_are_a_viola
     assert verdict("retries_within_policy", rec).verdict == "held"
 
 
+def test_runs_of_a_failing_job_faster_than_the_back_off_are_a_violation_from_the_audit():
+    # a render that keeps failing: its requests carry no idempotency key, the audit shows the
+    # runs — three retries need at least 2+4 (attempts) + 2 (outage retries) = 8 s
+    def judged(gaps: list[float], error: str = "media: render_failed") -> Any:
+        audit, t, n = [], 0.0, 0
+        for gap in [*gaps, None]:
+            n += 1
+            audit.append({**aud(n, t, job="j-1", action="video.generate"), "phase": "attempt",
+                          "outcome": None})  # fmt: skip
+            t += 60
+            n += 1
+            audit.append({**aud(n, t, job="j-1", action="video.generate", outcome="failed"),
+                          "error": error})  # fmt: skip
+            if gap is not None:
+                t += gap
+        return verdict(
+            "retries_within_policy",
+            record(retry_policy=POLICY, jobs=[tried("j-1", 4, "dead_letter")], audit=audit),
+        )
+
+    fast = judged([1.0, 1.0, 1.0])
+    assert fast.verdict == "violated"
+    assert "ran again 3 times after failed runs within 3.0s in all" in fast.detail
+    assert judged([2.1, 4.3, 8.2]).verdict == "held"
+    # a throttle's own wait governs the next try: not timed here
+    assert judged([1.0, 1.0, 1.0], "openai.rate_limited: 429").verdict == "held"
+
+
 def test_a_job_that_keeps_sending_into_401s_or_throttles_past_its_attempts_is_a_violation():
     def judged(statuses: list[int]) -> Any:
         journal = [acting(i, 60.0 * i, st) for i, st in enumerate(statuses)]

@@ -2169,6 +2169,7 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
             )
     _audited_past_the_policy(record, limit, out)
     retried = _backoff(record, out)
+    _runs_backed_off(record, out)
     window = number(record.retry_policy.get("outage_window_s"), -1.0)
     if window > 0:
         _outage_window_kept(record, window, limit, out)
@@ -2397,6 +2398,69 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
                 )
             )
     return retried
+
+
+#: a failure whose next run a throttle's own wait (Retry-After, a hold) may govern, within the run
+#: or without the back-off: not a retry this judge can time
+_THROTTLED = re.compile(r"rate_limit|throttl|\b429\b|held for|quota", re.IGNORECASE)
+
+
+def _runs_backed_off(record: DrillRecord, out: list[Violation]) -> None:
+    """Judge the spacing of a job's runs from the audit, for retries the journal cannot key.
+
+    A run of a job that failed (an audited outcome ``failed``) and the job's next audited attempt
+    after it are one retry when time passed between them (a failover to the next provider, in
+    the same run, follows at once). n such retries take at least the back-off's cheapest split
+    between the runner's two counters (attempts and outage retries: ``min(base_delay_s ·
+    2^(k-1), max_delay_s)`` for each counter's k-th), as in ``_backoff``; only failures a throttle
+    did not cause count (a throttle's Retry-After or hold may govern its next try). A job whose
+    renders, containers or tool calls keep failing and whose runs come a second apart burns its
+    attempts in seconds and hammers what is failing — and its requests carry no idempotency key
+    for ``_backoff`` to group.
+    """
+    base = number(record.retry_policy.get("base_delay_s"), -1.0)
+    cap = number(record.retry_policy.get("max_delay_s"), -1.0)
+    if base <= 0 or cap <= 0:
+        return
+
+    def least(n: int) -> float:
+        return sum(min(base * 2.0 ** (k - 1), cap) for k in range(1, n + 1))
+
+    by_job: dict[str, list[tuple[float, int, AuditRow]]] = {}
+    for i, a in enumerate(record.audit):
+        if a.get("job_id") is not None and a.get("phase") in ("attempt", "outcome"):
+            by_job.setdefault(str(a["job_id"]), []).append((number(a.get("t")), i, a))
+    for job_id, events in by_job.items():
+        events.sort(key=lambda e: (e[0], e[2].get("seq", 0)))
+        gaps: list[float] = []
+        failed: tuple[float, int, AuditRow] | None = None
+        last = None
+        for t, i, a in events:
+            if a.get("phase") == "outcome":
+                throttled = _THROTTLED.search(str(a.get("error") or ""))
+                failed = (t, i, a) if a.get("outcome") == "failed" and not throttled else None
+            elif failed is not None:
+                if t - failed[0] > 1e-6:
+                    gaps.append(t - failed[0])
+                    last = (t, i)
+                failed = None
+        n = len(gaps)
+        if n < 2 or last is None:
+            continue
+        need = least((n + 1) // 2) + least(n // 2)
+        span = sum(gaps)
+        if need > span + 1e-6:
+            out.append(
+                Violation(
+                    last[0],
+                    ("job", "jobs"),
+                    f"ran again {n} times after failed runs within {span:.1f}s in all, faster "
+                    f"than the back-off allows ({base:g}s doubling up to {cap:g}s: {n} retries "
+                    f"wait at least {need:g}s)",
+                    job_id,
+                    evidence("audit.jsonl", last[1]),
+                )
+            )
 
 
 def _refusal_for_good(kind: str) -> str | None:
