@@ -190,6 +190,7 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         lag = getattr(e, "lag", None)
         worst = lag.worst_s if lag is not None else 0.0
         extra["in_flight_s"] = max(SERVED_IN_FLIGHT_REAL_S * e.opts.time_scale, 2.0 * worst)
+        extra["in_flight_floor_s"] = SERVED_IN_FLIGHT_REAL_S * e.opts.time_scale
         extra["loop_lag_s"] = worst
         extra["clock_skew_s"] = SERVED_CLOCK_SKEW_REAL_S * e.opts.time_scale
         extra["time_scale"] = e.opts.time_scale

@@ -327,7 +327,7 @@ def judge(
 
 
 #: what a drill in scaled time judged by (its verdict says so: a reader weighs "held" with it)
-_TIMING_KEYS = ("time_scale", "in_flight_s", "clock_skew_s", "loop_lag_s")
+_TIMING_KEYS = ("time_scale", "in_flight_s", "in_flight_floor_s", "clock_skew_s", "loop_lag_s")
 
 
 def _timing(record: DrillRecord) -> dict[str, Json]:

@@ -131,6 +131,8 @@ class RecordExtra(TypedDict, total=False):
     #: served drills: the worst lateness of the harness's own timers (world seconds; the
     #: in-flight allowance is at least twice it)
     loop_lag_s: float
+    #: served drills: the in-flight allowance before the measured lag grew it (world seconds)
+    in_flight_floor_s: float
     time_scale: float
     #: a game day's grades, people, notes and drafts
     rehearsal: JsonObject
