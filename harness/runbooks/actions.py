@@ -320,7 +320,9 @@ async def jobs_mark_needs_human_confirm(
     was marked by it (else the step fails, naming them: the operator was told no while part of
     the batch was parked), then asks again for the jobs that are not running.
     """
-    pending = {"queued", "scheduled", "retry_wait", "awaiting_approval"}
+    # every unconfirmed post a console lists: waiting, retrying, held for approval, or stopped by
+    # a control (a kill switch's blocked posts are as unconfirmed as the rest)
+    pending = {"queued", "scheduled", "retry_wait", "awaiting_approval", "blocked"}
     mine = [
         j
         for j in await ctx.platform.jobs()
