@@ -168,6 +168,10 @@ _SCOPE_NAMES: tuple[tuple[str, str], ...] = (
 )
 
 
+#: the audit actions of the providers' paid calls (a kill switch stopping one is RB-12's stop)
+_GENERATION_ACTIONS = frozenset({"llm.complete", "image.generate", "video.generate"})
+
+
 def kill_scope(error: str) -> str:
     """``global``, ``client``, ``platform``, ``account`` or ``action``: the narrowest field the
     switch named in a ``kill_switch:`` refusal (``… stopped by the switch {'platform': 'x'}``)."""
@@ -201,6 +205,9 @@ def bite(engine: DrillState, jobs: list[Any], changes: list[Any]) -> None:
                 hit(probe, a.t)
                 if prefix == "kill_switch:":
                     hit(f"kill_switch.{kill_scope(a.error or '')}.bit", a.t)
+                    if a.action in _GENERATION_ACTIONS:
+                        # RB-12's spend stop: a switch stopped a provider call
+                        hit("kill_switch.generation.bit", a.t)
                     if a.job_id is not None:
                         killed.add(a.job_id)
     for j in jobs:

@@ -301,7 +301,8 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
     """Every side effect has exactly one AuditEvent that claims it, with proof that names it.
 
     A claim is a success outcome, or a ``needs_human_confirm`` outcome whose proof names the
-    resource (the platform published it but could not confirm it is live, and says so).
+    resource (the platform published it but could not confirm it is live, and says so). A job
+    left blocked has an AuditEvent of its refusal (outcome ``blocked``).
     """
     f = facts(record)
     out: list[Violation] = []
@@ -415,6 +416,20 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
                     f"with outcome success but no proof ({a.get('action')} on {a.get('platform')})",
                     str(a.get("event_id")),
                     evidence("audit.jsonl", j),
+                )
+            )
+    # a job the platform left parked as blocked was refused by a control or a guard: that
+    # refusal is a decision the audit log must show (RB-11), whichever the job's kind
+    refused = {str(a.get("job_id")) for a in record.audit if a.get("outcome") == "blocked"}
+    for i, j in enumerate(record.jobs):
+        if j.get("state") == "blocked" and str(j.get("id")) not in refused:
+            out.append(
+                Violation(
+                    float(j.get("updated_at") or record.end_t),
+                    ("job", "jobs"),
+                    f"left blocked ({j.get('kind')}) with no AuditEvent of its refusal",
+                    str(j.get("id")),
+                    evidence("jobs.jsonl", i),
                 )
             )
     if checked == 0 and not out:
