@@ -862,6 +862,38 @@ def test_an_audit_event_with_a_phase_or_outcome_outside_the_contract_is_a_violat
     assert "outside the contract (phase 'XXattemptXX'" in r.detail
 
 
+def test_a_job_left_blocked_without_an_audited_refusal_is_a_violation():
+    # a kill switch stopped a generation job: the refusal is a decision the audit must show
+    refusal = {**aud(2, 90, job="j-2", action="llm.complete", outcome="blocked"),
+               "error": "kill_switch: stopped by the switch {'action': 'generate'}"}  # fmt: skip
+    jobs = [job("j-1"), job("j-2", "blocked", kind="generate_text")]
+    base = {"ledger": [led(1, 60)], "jobs": jobs}
+    silent = record(audit=[aud(1, 61, job="j-1", resource="r1")], **base)
+    r = verdict("every_side_effect_audited", silent)
+    assert r.verdict == "violated"
+    assert "left blocked (generate_text) with no AuditEvent of its refusal" in r.detail
+    told = record(audit=[aud(1, 61, job="j-1", resource="r1"), refusal], **base)
+    assert verdict("every_side_effect_audited", told).verdict == "held"
+
+
+def test_a_provider_call_retried_past_the_sdks_limit_is_a_violation():
+    def call(n: int, retry: int) -> dict[str, Any]:
+        return {"seq": n, "t": T0 + n, "started": T0 + n, "fake": "openai", "method": "POST",
+                "route": "chat.completions", "status": 503, "request_id": f"q{n}",
+                "retry_count": retry}  # fmt: skip
+
+    def judged(retries: list[int], **params: Any) -> Any:
+        journal = [call(i, r) for i, r in enumerate(retries)]
+        rec = record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=journal)
+        return verdict("retries_within_policy", rec, params=params)
+
+    assert judged([0, 1, 2]).verdict == "held"
+    r = judged([0, 1, 2, 3])
+    assert r.verdict == "violated"
+    assert "as its SDK's retry 3 of one call (the SDK retries at most 2 times" in r.detail
+    assert judged([0, 1, 2, 3], sdk_max_retries=3).verdict == "held"
+
+
 def test_a_job_lost_to_a_transient_fault_is_a_violation_and_an_unconfirmed_one_is_not():
     jobs = [
         {**job("j-1", "failed", error="x.unauthorized: 401"), "created_at": T0},

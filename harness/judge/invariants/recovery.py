@@ -2114,8 +2114,22 @@ def queue_freshness_restored(record: DrillRecord, p: FreshnessParams) -> Finding
     )
 
 
-@invariant(NoParams)
-def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApplicable:
+class RetriesParams(Params):
+    """Parameters of ``retries_within_policy``."""
+
+    sdk_max_retries: int = Field(
+        2,
+        ge=0,
+        description=(
+            "how often a provider SDK may retry one call on its own (its x-stainless-retry-count "
+            "counts them): the official OpenAI and Anthropic SDKs' default is 2, after which the "
+            "platform fails over instead of pressing a throttled or failing provider"
+        ),
+    )
+
+
+@invariant(RetriesParams)
+def retries_within_policy(record: DrillRecord, p: RetriesParams) -> Findings | NotApplicable:
     """No job runs more often than the platform's retry policy allows, and none is dead-lettered
     before it used its attempts.
 
@@ -2176,6 +2190,7 @@ def retries_within_policy(record: DrillRecord, p: NoParams) -> Findings | NotApp
     _no_retry_into_a_block(record, out)
     _throttled_past_the_attempts(record, limit, out)
     _no_loop_into_refused_tokens(record, limit, out)
+    _sdk_retries_kept(record, p.sdk_max_retries, out)
     return Findings(
         checked,
         out,
@@ -2459,6 +2474,25 @@ def _runs_backed_off(record: DrillRecord, out: list[Violation]) -> None:
                     f"wait at least {need:g}s)",
                     job_id,
                     evidence("audit.jsonl", last[1]),
+                )
+            )
+
+
+def _sdk_retries_kept(record: DrillRecord, limit: int, out: list[Violation]) -> None:
+    """A provider call is retried by its SDK at most ``limit`` times (``x-stainless-retry-count``
+    in the journal), then the platform fails over: a retry past that presses a provider that is
+    throttling or failing, and makes the failover later."""
+    for i, j in enumerate(record.journal):
+        n = j.get("retry_count")
+        if isinstance(n, int) and n > limit and j.get("fake") in ("openai", "anthropic"):
+            out.append(
+                Violation(
+                    number(j.get("t")),
+                    ("request", "requests"),
+                    f"sent to {j.get('fake')} as its SDK's retry {n} of one call (the SDK "
+                    f"retries at most {limit} times before the platform fails over)",
+                    str(j.get("request_id")),
+                    evidence("journal.jsonl", i),
                 )
             )
 

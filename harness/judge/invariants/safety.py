@@ -421,14 +421,14 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
     # a job the platform left parked as blocked was refused by a control or a guard: that
     # refusal is a decision the audit log must show (RB-11), whichever the job's kind
     refused = {str(a.get("job_id")) for a in record.audit if a.get("outcome") == "blocked"}
-    for i, j in enumerate(record.jobs):
-        if j.get("state") == "blocked" and str(j.get("id")) not in refused:
+    for i, job in enumerate(record.jobs):
+        if job.get("state") == "blocked" and str(job.get("id")) not in refused:
             out.append(
                 Violation(
-                    float(j.get("updated_at") or record.end_t),
+                    float(job.get("updated_at") or record.end_t),
                     ("job", "jobs"),
-                    f"left blocked ({j.get('kind')}) with no AuditEvent of its refusal",
-                    str(j.get("id")),
+                    f"left blocked ({job.get('kind')}) with no AuditEvent of its refusal",
+                    str(job.get("id")),
                     evidence("jobs.jsonl", i),
                 )
             )
