@@ -339,3 +339,50 @@ def test_a_scaled_platform_keeps_each_timeout_above_its_real_time_floor() -> Non
     # up to a modest scale the platform's own settings stand
     assert scaled_timeouts({}, 4)["request_timeout_s"] == Settings().request_timeout_s
     assert scaled_timeouts({}, 1) == {}
+
+
+def test_a_served_platform_restarted_on_its_store_runs_the_jobs_it_kept(tmp_path: Path) -> None:
+    # `vibedrill platform serve --db F`: a post the calendar handed over for later is stored;
+    # the process stops; a new one on the same file must come back with it and post it when due
+    # (its storage attached before it starts: a runner started first never sees restored work)
+    import fakes
+    from fakes.core.roster import Roster
+    from sandbox import Platform, Settings
+    from sandbox.serve import served_app
+    from sandbox.storage import SqliteStore
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        world = fakes.World(
+            roster=Roster.generate(clients=1, platforms=("x",), seed=5), now=loop.time, seed=5
+        )
+        fw = fakes.FakeWorld(world)
+        settings, secrets = Settings.from_roster(world.roster_with_secrets())
+
+        def process() -> Platform:
+            return Platform(settings, secrets, transport=fw.transport(), now=loop.time, seed=5)
+
+        async with fw.running():
+            first = process()
+            app = served_app(first, SqliteStore(tmp_path / "platform.db"))
+            async with app.router.lifespan_context(app):
+                job = await first.client.submit(
+                    JobSpec(
+                        kind="publish",
+                        client_id="acme",
+                        platform="x",
+                        payload={"text": "Fresh bread at noon"},
+                        run_at=loop.time() + 600,
+                    )
+                )
+                await asyncio.sleep(60)
+            assert not world.ledger.entries(action="post.created")
+            second = process()
+            app = served_app(second, SqliteStore(tmp_path / "platform.db"))
+            async with app.router.lifespan_context(app):
+                await asyncio.sleep(900)
+                (back,) = [j for j in await second.client.jobs() if j.id == job.id]
+                assert back.state == "succeeded", (back.state, back.last_error)
+            assert len(world.ledger.entries(action="post.created")) == 1
+
+    virtual(main)
