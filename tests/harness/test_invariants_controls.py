@@ -876,6 +876,16 @@ def test_a_job_left_blocked_without_an_audited_refusal_is_a_violation():
     assert verdict("every_side_effect_audited", told).verdict == "held"
 
 
+def test_a_job_audited_under_two_trace_ids_is_a_violation():
+    one = aud(1, 61, job="j-1", resource="r1")
+    refusal = {**aud(2, 62, job="j-1", outcome="blocked"), "error": "egress: refused"}
+    rec = record(ledger=[led(1, 60)], audit=[one, {**refusal, "trace_id": one["trace_id"]}])
+    assert verdict("every_side_effect_audited", rec).verdict == "held"
+    r = verdict("every_side_effect_audited", record(ledger=[led(1, 60)], audit=[one, refusal]))
+    assert r.verdict == "violated"
+    assert "audited under 2 trace ids" in r.detail
+
+
 def test_a_provider_call_retried_past_the_sdks_limit_is_a_violation():
     def call(n: int, retry: int) -> dict[str, Any]:
         return {"seq": n, "t": T0 + n, "started": T0 + n, "fake": "openai", "method": "POST",

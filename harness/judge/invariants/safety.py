@@ -302,7 +302,8 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
 
     A claim is a success outcome, or a ``needs_human_confirm`` outcome whose proof names the
     resource (the platform published it but could not confirm it is live, and says so). A job
-    left blocked has an AuditEvent of its refusal (outcome ``blocked``).
+    left blocked has an AuditEvent of its refusal (outcome ``blocked``), and a job's events all
+    carry its one trace id.
     """
     f = facts(record)
     out: list[Violation] = []
@@ -416,6 +417,25 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
                     f"with outcome success but no proof ({a.get('action')} on {a.get('platform')})",
                     str(a.get("event_id")),
                     evidence("audit.jsonl", j),
+                )
+            )
+    # a job's events share its trace: an event under another trace id is cut out of the job's
+    # evidence (who sent what, and why it was refused, no longer joins up)
+    traces: dict[str, dict[str, int]] = {}
+    for i, a in enumerate(record.audit):
+        if a.get("job_id") is not None and a.get("trace_id"):
+            traces.setdefault(str(a["job_id"]), {}).setdefault(str(a["trace_id"]), i)
+    for job_id, seen in traces.items():
+        if len(seen) > 1:
+            last = max(seen.values())
+            a = record.audit[last]
+            out.append(
+                Violation(
+                    float(a.get("t") or record.end_t),
+                    ("job", "jobs"),
+                    f"audited under {len(seen)} trace ids (a job's events share its trace)",
+                    job_id,
+                    evidence("audit.jsonl", last),
                 )
             )
     # a job the platform left parked as blocked was refused by a control or a guard: that
