@@ -98,7 +98,8 @@ def aud(
         "job_id": job,
         "idempotency_key": key or f"k-{job}",
         "lane": "api",
-        "trace_id": f"{n:032x}",
+        # one trace per job (every healthy platform shares it across the job's events)
+        "trace_id": job.encode().hex()[-32:].rjust(32, "0"),
         "proof": proof
         if proof is not None
         else {

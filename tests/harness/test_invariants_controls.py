@@ -879,9 +879,10 @@ def test_a_job_left_blocked_without_an_audited_refusal_is_a_violation():
 def test_a_job_audited_under_two_trace_ids_is_a_violation():
     one = aud(1, 61, job="j-1", resource="r1")
     refusal = {**aud(2, 62, job="j-1", outcome="blocked"), "error": "egress: refused"}
-    rec = record(ledger=[led(1, 60)], audit=[one, {**refusal, "trace_id": one["trace_id"]}])
+    rec = record(ledger=[led(1, 60)], audit=[one, refusal])
     assert verdict("every_side_effect_audited", rec).verdict == "held"
-    r = verdict("every_side_effect_audited", record(ledger=[led(1, 60)], audit=[one, refusal]))
+    elsewhere = {**refusal, "trace_id": "f" * 32}
+    r = verdict("every_side_effect_audited", record(ledger=[led(1, 60)], audit=[one, elsewhere]))
     assert r.verdict == "violated"
     assert "audited under 2 trace ids" in r.detail
 
