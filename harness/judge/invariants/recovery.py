@@ -2339,6 +2339,11 @@ def _throttled_past_the_attempts(record: DrillRecord, limit: int, out: list[Viol
             )
 
 
+def _least_backoff(n: int, base: float, cap: float) -> float:
+    """The least n retries wait under a doubling back-off: ``min(base · 2^(k-1), cap)`` each."""
+    return sum(min(base * 2.0 ** (k - 1), cap) for k in range(1, n + 1))
+
+
 def _backoff(record: DrillRecord, out: list[Violation]) -> int:
     """Judge the spacing of each job's retries against the stated back-off; return how many
     jobs retried a failed request.
@@ -2361,9 +2366,6 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
     window = stated if stated >= 0 else None
     by_key = _job_requests(record)
 
-    def least(n: int) -> float:
-        return sum(min(base * 2.0 ** (k - 1), cap) for k in range(1, n + 1))
-
     retried = 0
     for key, reqs in by_key.items():
         # the render service's client retries a submit at once under its Idempotency-Key (the
@@ -2378,7 +2380,7 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
         span = retries[-1][1][0] - retries[0][0][0]
         if window is None:
             # which counter each retry ran on is unknown: the cheapest split of n between them
-            need = least((n + 1) // 2) + least(n // 2)
+            need = _least_backoff((n + 1) // 2, base, cap) + _least_backoff(n // 2, base, cap)
         else:
             # a 5xx or no answer inside the job's outage window is an outage retry, anything
             # else (a 429, an outage failure after the window) an attempt: each counter's k-th
@@ -2398,7 +2400,7 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
                 and _outage_status(a[2].get("status"))
                 and number(a[2].get("t"), a[0]) < first + window
             )
-            need = least(outage) + least(n - outage)
+            need = _least_backoff(outage, base, cap) + _least_backoff(n - outage, base, cap)
         if need > span + 1.0:
             last = retries[-1][1]
             out.append(
@@ -2438,9 +2440,6 @@ def _runs_backed_off(record: DrillRecord, out: list[Violation]) -> None:
     if base <= 0 or cap <= 0:
         return
 
-    def least(n: int) -> float:
-        return sum(min(base * 2.0 ** (k - 1), cap) for k in range(1, n + 1))
-
     by_job: dict[str, list[tuple[float, int, AuditRow]]] = {}
     for i, a in enumerate(record.audit):
         if a.get("job_id") is not None and a.get("phase") in ("attempt", "outcome"):
@@ -2462,7 +2461,7 @@ def _runs_backed_off(record: DrillRecord, out: list[Violation]) -> None:
         n = len(gaps)
         if n < 2 or last is None:
             continue
-        need = least((n + 1) // 2) + least(n // 2)
+        need = _least_backoff((n + 1) // 2, base, cap) + _least_backoff(n // 2, base, cap)
         span = sum(gaps)
         if need > span + 1e-6:
             out.append(

@@ -419,6 +419,18 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
                     evidence("audit.jsonl", j),
                 )
             )
+    _jobs_audited_whole(record, out)
+    if checked == 0 and not out:
+        return NotApplicable("the ledger holds no side effect to audit")
+    return Findings(
+        checked,
+        out,
+        f"all {checked} side effects have exactly one AuditEvent with proof claiming them",
+    )
+
+
+def _jobs_audited_whole(record: DrillRecord, out: list[Violation]) -> None:
+    """A job's events carry its one trace id, and a job left blocked has its refusal audited."""
     # a job's events share its trace: an event under another trace id is cut out of the job's
     # evidence (who sent what, and why it was refused, no longer joins up)
     traces: dict[str, dict[str, int]] = {}
@@ -452,13 +464,6 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
                     evidence("jobs.jsonl", i),
                 )
             )
-    if checked == 0 and not out:
-        return NotApplicable("the ledger holds no side effect to audit")
-    return Findings(
-        checked,
-        out,
-        f"all {checked} side effects have exactly one AuditEvent with proof claiming them",
-    )
 
 
 #: audit action → the ledger action it claims
