@@ -232,6 +232,7 @@ def bite(engine: DrillState, jobs: list[Any], changes: list[Any]) -> None:
                 if start < t <= c.t and (m.get(metric) or 0) > 0:
                     hit("queue_paused.bit", t)
     _engagement(engine, changes, hit)
+    _restarts(engine, audit, hit)
     for probe, (t, n) in sorted(seen.items(), key=lambda x: (x[1][0], x[0])):
         engine.ev(
             "control.bit",
@@ -240,6 +241,39 @@ def bite(engine: DrillState, jobs: list[Any], changes: list[Any]) -> None:
             {"probe": probe, "count": n},
             t=t,
         )
+
+
+def _restarts(engine: DrillState, audit: list[Any], hit: Any) -> None:
+    """``restart.in_flight.bit``: a restart (or crash) stopped the platform in the middle of a
+    social side effect — an attempt audited, its outcome not yet — the case a restart must
+    count as a spent attempt that may have landed."""
+    stops = [e.t for e in engine.timeline if e.kind == "platform.restarted"]
+    if not stops:
+        return
+    open_at: dict[str, float] = {}
+    i = 0
+    for a in sorted(audit, key=lambda a: a.t):
+        while i < len(stops) and stops[i] < a.t:
+            for _job in open_at:
+                hit("restart.in_flight.bit", stops[i])
+            open_at.clear()
+            i += 1
+        if a.job_id is None or a.action not in _SOCIAL_SIDE_EFFECTS:
+            continue
+        if a.phase == "attempt":
+            open_at[a.job_id] = a.t
+        elif a.phase == "outcome":
+            open_at.pop(a.job_id, None)
+    for stop in stops[i:]:
+        for _job in open_at:
+            hit("restart.in_flight.bit", stop)
+        open_at.clear()
+
+
+#: the audit actions of the social platforms' side effects
+_SOCIAL_SIDE_EFFECTS = frozenset(
+    {"post.create", "post.delete", "reply.create", "dm.send", "like.create"}
+)
 
 
 def _engagement(engine: DrillState, changes: list[Any], hit: Any) -> None:

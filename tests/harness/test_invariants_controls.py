@@ -611,6 +611,36 @@ def test_a_job_whose_audit_shows_more_attempts_than_its_policy_allows_is_a_viola
     assert verdict("retries_within_policy", rec).verdict == "held"
 
 
+def test_an_attempt_cut_by_a_restart_is_no_outage_and_counts_by_the_audit():
+    # the post's second request got no answer because the platform itself crashed at T+2m:
+    # that attempt was spent (and may have landed), so five audited attempts are one too many
+    # even with an outage window, whatever the restarted platform counts
+    attempts = [
+        {**aud(n, 60 * n, job="j-1", outcome="failed", proof={}), "phase": "attempt",
+         "idempotency_key": "k1"}
+        for n in range(1, 6)
+    ]  # fmt: skip
+    cut = {"seq": 1, "t": T0 + 120, "fake": "x", "method": "POST", "route": "tweets.create",
+           "status": 0, "account_id": "acme-x", "request_id": "q1", "idempotency_key": "k1"}  # fmt: skip
+    tl = Timeline()
+    tl.append(T0, "drill.started", "drill", "drill started")
+    tl.append(T0 + 120, "platform.restarted", "operator", "platform crashed and restarted",
+              {"restart": 1, "crash": True})  # fmt: skip
+    policy = {**POLICY, "outage_window_s": 600.0}
+    rec = record(
+        retry_policy=policy, jobs=[tried("j-1", 4, "dead_letter")], audit=attempts,
+        journal=[cut], timeline=tl,
+    )  # fmt: skip
+    r = verdict("retries_within_policy", rec)
+    assert r.verdict == "violated"
+    assert "attempted its side effect 5 times by its audit, the retry policy allows 4" in r.detail
+    # the same unanswered request with no restart then is an outage: not judged by the audit
+    calm = record(
+        retry_policy=policy, jobs=[tried("j-1", 4, "dead_letter")], audit=attempts, journal=[cut]
+    )
+    assert verdict("retries_within_policy", calm).verdict == "held"
+
+
 def test_a_tool_call_refused_by_the_gateway_more_often_than_the_policy_allows_is_a_violation():
     # a missing tool is the gateway's answer, not an outage: each refused call used an attempt,
     # so a job that met six of them was retried past its four (the platform counted one)

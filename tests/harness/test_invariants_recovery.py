@@ -1374,6 +1374,15 @@ def test_a_kill_switch_engaged_but_not_reported_or_reported_but_never_engaged_is
     assert r.verdict == "violated"
     assert "read absent at T+15m00s while that kill switch was engaged (since T+10m00s)" in r.detail
     assert "read 1 at T+15m00s while that kill switch was never engaged" in r.detail
+    # a sample without the gauge, once the platform exported it, reads absent (a restarted
+    # platform that forgot to set it for the switches it restored)
+    gone = [(T0 + 700, _gauge("global", 1)), (T0 + 900, {'queue_depth{job_class="x"}': 0.0})]
+    r = judge("kill_switch_gauge_truthful", record(control_changes=changes, metrics_samples=gone))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 gauge read absent at T+15m00s while that kill switch was engaged (since T+10m00s): "
+        'ids kill_switch_state{scope="global"}'
+    )
     no_gauge = [(T0 + 900, {'queue_depth{job_class="publish"}': 0.0})]
     assert (
         judge(

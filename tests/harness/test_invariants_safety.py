@@ -368,6 +368,25 @@ def test_a_wrong_permalink_another_request_and_a_phantom_resource_are_each_named
     }  # fmt: skip
 
 
+def test_a_success_claimed_before_the_provider_made_it_is_named_but_a_check_request_is_not():
+    # a render still processing at T+1m01s, claimed as a success then, finished at T+10m
+    render = {**led(1, 600, action="video.generated", account="agency-media", fake="media"),
+              "resource_id": "rnd_1"}  # fmt: skip
+    early = aud(1, 61, job="j-1", action="video.generate", platform="media",
+                account="agency-media", proof={"resource_id": "rnd_1", "request_id": "req-1"})  # fmt: skip
+    rec = record(ledger=[render], journal=[_journaled("req-1", "media", None)], audit=[early])
+    r = judge("audit_proofs_match_the_fakes", rec)
+    assert r.verdict == "violated"
+    assert [(v.phrase, v.ref) for v in r.violations] == [
+        ("claiming a resource before the platform made it",
+         "ae-000001 (video.generate on media: rnd_1: made at T+10m00s, claimed at T+1m01s)"),
+    ]  # fmt: skip
+    # asking a person to confirm a render that may yet finish claims nothing done
+    ask = {**early, "outcome": "needs_human_confirm"}
+    rec = record(ledger=[render], journal=[_journaled("req-1", "media", None)], audit=[ask])
+    assert judge("audit_proofs_match_the_fakes", rec).verdict == "held"
+
+
 def test_replies_and_dms_name_the_inbound_item_they_answer():
     def reply(n: int, inbound_id: str | None, action: str = "reply.create") -> dict:
         a = aud(n, 60 + n, job=f"j-{n}", action=action, proof={"resource_id": f"r{n}"})

@@ -756,9 +756,9 @@ def kill_switch_gauge_truthful(record: DrillRecord, p: Params) -> Findings | Not
     seen = False
     for t, values in record.metrics_samples:
         readings = {m["s"]: v for key, v in values.items() if (m := _KILL_GAUGE.match(key))}
-        seen = seen or bool(readings)
-        if not readings:
-            continue
+        if not readings and not seen:
+            continue  # no such gauge yet; once exported, a sample without it reads absent
+        seen = True
         for label in sorted(set(readings) | set(spans)):
             ivs = spans.get(label, [])
             if any(abs(t - x) <= slack for iv in ivs for x in iv if x is not None):
@@ -2219,10 +2219,16 @@ def _audited_past_the_policy(record: DrillRecord, limit: int, out: list[Violatio
     # with an outage window, retries through an outage do not use attempts: such a job's audit
     # says nothing of its count
     window = number(record.retry_policy.get("outage_window_s"), -1.0) > 0
+    # … but a request left without an answer because the platform itself stopped (a restart or
+    # a crash cut it) met no outage: the attempt was spent, and may have landed
+    restarts = {e.t for e in record.timeline if e.kind == "platform.restarted"}
     outage_keys = {
         str(j.get("idempotency_key"))
         for j in record.journal
-        if window and j.get("idempotency_key") is not None and _outage_status(j.get("status"))
+        if window
+        and j.get("idempotency_key") is not None
+        and _outage_status(j.get("status"))
+        and not (j.get("status") == 0 and float(j.get("t") or 0.0) in restarts)
     }
     runs: dict[str, list[float]] = {}
     tool_runs: dict[str, list[float]] = {}

@@ -489,13 +489,32 @@ def _claimed_entry(
             return None, ("naming a resource the platform never made", f"{res}: no {action}")
         # the same id twice (a deleted and re-made resource): the one the request id names
         pick = next((i for i in hits if record.ledger[i].get("request_id") == rid), hits[0])
-        return record.ledger[pick], None
+        entry = record.ledger[pick]
+        made, told = number(entry.get("t"), 0.0), number(a.get("t"), 0.0)
+        if a.get("outcome") == "success" and made > told + _clock_slack(record):
+            # claimed done before the provider or platform had done it: a render still
+            # processing is no success (a needs_human_confirm may name one: it asks to check)
+            return entry, (
+                "claiming a resource before the platform made it",
+                f"{res}: made at {format_offset(record.offset(made))}, "
+                f"claimed at {format_offset(record.offset(told))}",
+            )
+        return entry, None
     if platform not in SOCIAL_FAKES and rid is not None:
         i = by_request.get(str(rid))
         if i is None or record.ledger[i].get("fake") != platform:
             return None, ("naming a request that made no side effect", f"request {rid}")
         return record.ledger[i], None
     return None, None
+
+
+def _clock_slack(record: DrillRecord) -> float:
+    """How far apart the platform's and the fakes' clocks may be when they compare times: none
+    in-process on virtual time (one clock), the settle slack on a scaled clock, a minute served
+    on another's clock."""
+    if record.topology != "in-process" and "time_scale" not in record.extra:
+        return 60.0
+    return 1e-6 + real_slack(record)
 
 
 #: the audit actions of the providers' paid calls (their outcome's detail says what they cost)
