@@ -183,6 +183,8 @@ class JobStore:
         self.counts: dict[str, int] = {}
         #: called after every state change (runner wake-up, telemetry, storage)
         self.on_change: list[Callable[[JobRecord, str | None], None]] = []
+        #: called when a running job records a fact its next attempt needs (storage)
+        self.on_note: list[Callable[[JobRecord], None]] = []
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -238,6 +240,13 @@ class JobStore:
     def all(self, state: str | None = None) -> list[JobRecord]:
         """Every job (in intake order), optionally only those in ``state``."""
         return [j for j in self._jobs.values() if state is None or j.state == state]
+
+    def noted(self, rec: JobRecord) -> None:
+        """A job noted a fact for its next attempt (an Instagram container made before it is
+        published): tell the listeners, so a process that dies in the middle of the request
+        that follows leaves the fact behind for the one that takes over."""
+        for fn in self.on_note:
+            fn(rec)
 
     def set_state(self, rec: JobRecord, state: str, error: str | None = None) -> None:
         """Move a job to ``state`` (recording ``error``) and tell the listeners."""

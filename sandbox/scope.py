@@ -202,6 +202,9 @@ class JobScope:
             notes.pop(key, None)
         else:
             notes[key] = value
+        # stored now, not at the job's next change: the request that follows may be the one
+        # a crash cuts, and the next process must know what this one had made
+        self.p.jobs.noted(self.job)
 
     def recall(self, key: str) -> Any:
         """A fact remembered by :meth:`note`, or None."""

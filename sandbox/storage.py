@@ -162,6 +162,7 @@ class SqliteStore:
         """Load what is stored, then persist every later change; returns what was restored."""
         restored = self.load(jobs, audit, controls)
         jobs.on_change.append(self.save_job)
+        jobs.on_note.append(self.save_job)
         audit.on_append.append(self.append_event)
         if controls is not None:
             controls.listeners.append(lambda _change: self.save_controls(controls))

@@ -68,6 +68,14 @@ def _kind(
 class LatencyParams(_P):
     ms: float = Field(500.0, ge=0, le=600_000, description="added delay in milliseconds")
     jitter_ms: float = Field(0.0, ge=0, le=600_000, description="uniform extra delay, seeded")
+    committed: bool = Field(
+        False,
+        description=(
+            "the request is carried out first and its answer is late (an API that committed, "
+            "then a slow way back): a caller that gives up or stops meanwhile cannot tell "
+            "whether it landed"
+        ),
+    )
 
 
 class HangParams(_P):

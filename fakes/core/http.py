@@ -270,6 +270,8 @@ class Call:
     cut_after: Fired | None = None
     #: an ``http.reset`` with ``committed``: the handler runs, then the connection drops
     reset_after: Fired | None = None
+    #: an ``http.latency`` with ``committed``: the handler runs, then the answer waits this long
+    late_after: float | None = None
 
     def record(
         self, world: World, action: str, resource_id: str, content: str | None, **extra: Any
@@ -562,6 +564,8 @@ class FakeService:
             resp = await self._transport_faults(call)
         if resp is None:
             resp = await handler(call)
+            if call.late_after is not None:  # committed, then the answer is slow to come back
+                await self.world.sleep(call.late_after)
             if call.fail_after is not None:  # committed, then the gateway fails the answer
                 call.fault, status = call.fail_after
                 resp = self.outage_body(call, status)
@@ -669,7 +673,11 @@ class FakeService:
                 await w.sleep(f.params_as(HangParams).seconds)
                 return self.outage_body(call, 504)
             p = f.params_as(LatencyParams)
-            await w.sleep((p.ms + (w.rng.uniform(0, p.jitter_ms) if p.jitter_ms else 0.0)) / 1000.0)
+            delay = (p.ms + (w.rng.uniform(0, p.jitter_ms) if p.jitter_ms else 0.0)) / 1000.0
+            if p.committed:
+                call.late_after = delay
+            else:
+                await w.sleep(delay)
         f = call.fire(w, ("http.reset", "http.malformed_body", "http.outage"))
         if f is None:
             return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,15 @@ from .ledger import Ledger, LedgerEntry, content_hash
 from .roster import Roster, fingerprint
 from .tokens import TokenStore
 
-__all__ = ["World"]
+__all__ = ["PLACEHOLDER_MARK", "World"]
+
+
+#: a template field left unfilled in a text: ``{`` an identifier ``}``
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+#: the ``detail`` token of a ledger entry whose text carries one
+PLACEHOLDER_MARK = "placeholder"
+#: the ledger actions whose content is a text people read
+_TEXT_ACTIONS = frozenset({"post.created", "post.updated", "reply.created", "dm.sent"})
 
 
 @dataclass
@@ -117,7 +126,18 @@ class World:
         content: str | bytes | None = None,
         **extra: Any,
     ) -> LedgerEntry:
-        """Write one side effect to the ledger, resolving the tenant and fingerprinting the secret."""
+        """Write one side effect to the ledger, resolving the tenant and fingerprinting the secret.
+
+        A text that still carries a template placeholder (``{result}``, ``{author}``) is marked
+        ``placeholder`` in the entry's ``detail``: the ledger keeps a hash of the text, not the
+        text, and that fact is what a reader of the post would see."""
+        if (
+            action in _TEXT_ACTIONS
+            and isinstance(content, str)
+            and "{" in content
+            and _PLACEHOLDER.search(content)
+        ):
+            extra["detail"] = " ".join(filter(None, (extra.get("detail"), PLACEHOLDER_MARK)))
         tenant = None
         if account_id is not None:
             try:

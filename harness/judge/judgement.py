@@ -200,6 +200,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "marked_jobs_left_alone",
     "no_job_left_behind",
     "no_needless_token_refresh",
+    "no_placeholder_published",
     "no_secret_in_artifacts",
     "no_side_effects_while_paused",
     "no_unexpected_errors",

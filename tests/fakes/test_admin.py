@@ -327,6 +327,29 @@ async def test_a_committed_reset_carries_the_request_out_and_drops_its_answer(ri
     ]
 
 
+async def test_a_committed_latency_carries_the_request_out_before_its_answer_waits(
+    rig: Rig,
+) -> None:
+    # the API commits, then the answer is slow to come back: the post is in the ledger before
+    # the wait (a caller that stops waiting, or a platform that dies, cannot tell it landed);
+    # the plain latency waits before the request is carried out
+    await add(rig, {"kind": "http.latency", "params": {"ms": 1500, "committed": True}})
+    seen: list[int] = []
+    sleep = rig.world.sleep
+
+    async def watching(seconds: float) -> None:
+        seen.append(len(rig.world.ledger))
+        await sleep(seconds)
+
+    rig.world.sleep = watching  # type: ignore[method-assign]
+    assert (await rig.ping()).status_code == 201
+    assert (seen, rig.slept) == ([1], [1.5])
+    rid = (await add(rig, {"kind": "http.latency", "params": {"ms": 1500}})).json()["id"]
+    rig.world.faults.remove(next(f["id"] for f in await rules(rig) if f["id"] != rid))
+    assert (await rig.ping()).status_code == 201
+    assert seen == [1, 1]
+
+
 async def test_the_journal_names_the_rule_that_shaped_the_answer_not_the_latency_before_it(
     rig: Rig,
 ) -> None:

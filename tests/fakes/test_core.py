@@ -101,7 +101,7 @@ def test_a_bad_param_value_shows_the_value_and_the_kind() -> None:
     err = reject({"kind": "http.latency", "params": {"ms": -5}})
     assert (err.path, err.value) == ("params.ms", -5)
     assert "(got -5) for http.latency" in str(err)
-    assert err.valid == ["ms", "jitter_ms"]
+    assert err.valid == ["ms", "jitter_ms", "committed"]
 
 
 def test_an_unknown_param_is_refused_with_a_suggestion() -> None:
@@ -343,6 +343,22 @@ def test_the_world_resolves_the_tenant_and_never_stores_the_secret() -> None:
     )
     assert entry.tenant_id == "acme"
     assert entry.credential_fp is not None and token not in json.dumps(entry.to_json())
+
+
+def test_a_text_with_a_template_field_left_unfilled_is_marked_in_the_ledger() -> None:
+    world = World(roster=Roster.generate(clients=2, seed=3), now=ManualClock())
+
+    def post(text: str, action: str = "post.created", detail: str | None = None) -> Any:
+        return world.record(
+            "x", action, account_id="acme-x", credential=None, request_id="r", content=text,
+            detail=detail,
+        )  # fmt: skip
+
+    assert post("Our new menu: {result} #bakery").detail == "placeholder"
+    assert post("Thanks {author}!", "reply.created", "invisible").detail == "invisible placeholder"
+    # braces that are no template field, and texts that are no post, are not marked
+    assert post("Fresh bread {} today {50% off}").detail is None
+    assert post("Summarise {result}", "llm.completion", "gpt-4o").detail == "gpt-4o"
 
 
 def test_the_journal_is_bounded_and_counts_what_it_dropped() -> None:

@@ -520,6 +520,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "marked_jobs_left_alone",
         "no_job_left_behind",
         "no_needless_token_refresh",
+        "no_placeholder_published",
         "no_secret_in_artifacts",
         "no_side_effects_while_paused",
         "no_unexpected_errors",

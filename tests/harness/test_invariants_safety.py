@@ -387,6 +387,27 @@ def test_a_success_claimed_before_the_provider_made_it_is_named_but_a_check_requ
     assert judge("audit_proofs_match_the_fakes", rec).verdict == "held"
 
 
+def test_a_post_or_reply_with_a_template_field_left_unfilled_is_named():
+    rec = record(
+        ledger=[
+            led(1, 60),
+            {**led(2, 70), "detail": "placeholder"},
+            {**led(3, 80, action="reply.created"), "detail": "invisible placeholder"},
+            {**led(4, 90, action="llm.completion", account="agency-openai", fake="openai"),
+             "detail": "placeholder"},
+        ]
+    )  # fmt: skip
+    r = judge("no_placeholder_published", rec)
+    assert r.verdict == "violated"
+    assert r.checked == 3
+    assert [(v.phrase, v.ref) for v in r.violations] == [
+        ("went out with a template placeholder left unfilled (post.created on @acme_x)", "r2"),
+        ("went out with a template placeholder left unfilled (reply.created on @acme_x)", "r3"),
+    ]
+    assert judge("no_placeholder_published", record(ledger=[led(1, 60)])).verdict == "held"
+    assert judge("no_placeholder_published", record(ledger=[])).verdict == "not_applicable"
+
+
 def test_replies_and_dms_name_the_inbound_item_they_answer():
     def reply(n: int, inbound_id: str | None, action: str = "reply.create") -> dict:
         a = aud(n, 60 + n, job=f"j-{n}", action=action, proof={"resource_id": f"r{n}"})

@@ -632,3 +632,26 @@ def test_each_platform_process_on_a_store_sends_its_restored_jobs_spans_from_a_r
     scope = JobScope.__new__(JobScope)
     scope.job = job
     assert scope.headers()["traceparent"] == f"00-{'ab' * 16}-{(7 << 32) | (3 << 24) | 1:016x}-01"
+
+
+def test_a_fact_a_running_job_notes_is_stored_before_the_request_that_follows(
+    tmp_path: Any,
+) -> None:
+    # an Instagram container made, then its media_publish cut by a crash: the process that
+    # takes over must know the container (else it makes a fresh one and posts twice)
+    from sandbox.audit import AuditLog
+    from sandbox.jobs import JobStore
+    from sandbox.storage import SqliteStore
+
+    store = SqliteStore(tmp_path / "platform.db")
+    jobs = JobStore(lambda: 0.0, lambda: "ab" * 16)
+    store.attach(jobs, AuditLog(lambda: 0.0))
+    spec = JobSpec(kind="publish", client_id="acme", platform="instagram", payload={"text": "hi"})
+    rec, _ = jobs.submit(spec)
+    jobs.set_state(rec, "running")
+    rec.result.setdefault("notes", {})["ig_container"] = "17800000000000001"
+    jobs.noted(rec)
+    store.close()
+    [back] = SqliteStore(tmp_path / "platform.db").jobs()
+    assert back.state == "running"  # when the process died: it runs again on restart …
+    assert back.result["notes"] == {"ig_container": "17800000000000001"}  # … knowing its container

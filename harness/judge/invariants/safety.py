@@ -36,6 +36,7 @@ __all__ = [
     "every_side_effect_on_intended_account",
     "no_credential_across_tenants",
     "no_duplicate_side_effects",
+    "no_placeholder_published",
     "no_side_effects_while_killed",
     "nothing_reaches_a_host_it_was_not_given",
 ]
@@ -792,6 +793,45 @@ def _unknown_though_found(record: DrillRecord, out: list[Violation]) -> int:
                 )
             )
     return n
+
+
+#: the ledger's mark of a text that still carries a template placeholder (the fakes set it:
+#: ``fakes/core/world.py``), and the actions whose text people read
+_PLACEHOLDER_MARK = "placeholder"
+_TEXT_ACTIONS = frozenset({"post.created", "post.updated", "reply.created", "dm.sent"})
+
+
+@invariant()
+def no_placeholder_published(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """No post, reply or DM goes out with a template field left unfilled in its text
+    (``{result}``, ``{author}``).
+
+    A follow-up posted with its tool's ``{result}`` never filled in, or a reply whose
+    ``{author}`` was never put in, is a wrong text on a client's public account — the same
+    words under every such post, which a platform also refuses or flags as a duplicate. The
+    fakes mark such a text in the ledger (they keep a hash of a text, not the text itself).
+    """
+    out: list[Violation] = []
+    checked = 0
+    for i, e in enumerate(record.ledger):
+        if e.get("action") not in _TEXT_ACTIONS:
+            continue
+        checked += 1
+        if _PLACEHOLDER_MARK not in str(e.get("detail") or "").split():
+            continue
+        out.append(
+            Violation(
+                number(e.get("t"), record.end_t),
+                ("text", "texts"),
+                f"went out with a template placeholder left unfilled "
+                f"({e.get('action')} on {record.handle(e.get('account_id'))})",
+                str(e.get("resource_id") or e.get("request_id")),
+                evidence("ledger.jsonl", i),
+            )
+        )
+    if checked == 0:
+        return NotApplicable("no post, reply or DM went out")
+    return Findings(checked, out, f"all {checked} posts, replies and DMs went out fully written")
 
 
 class DuplicateParams(Params):
