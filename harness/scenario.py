@@ -390,6 +390,10 @@ class OperatorStep(_M):
     #: how soon the platform must answer the call (a canary run to confirm a mitigation is no
     #: use an hour later); None: only the drill's own limit on an unanswered call
     within: Duration | None = None
+    #: the platform must refuse this call (a misspelt platform, a scope that names nothing): an
+    #: operator who mistypes in an incident must be told, not handed a switch that stops nothing
+    #: (``operator_calls_answered`` judges it); a refusal of any other step breaks the drill
+    refused: bool = False
 
     @model_validator(mode="after")
     def _runs(self) -> OperatorStep:

@@ -242,9 +242,12 @@ class Runner:
                 )
             result = await handler(job)
         except asyncio.CancelledError:
+            # stopped (a deploy, a restart): the run goes back to the queue. Said so, as a crash
+            # does: a side effect it had on the wire may have landed, and the process that
+            # takes over counts that attempt and looks before it posts again
             job.attempts -= 1
             job.run_at = self.now()
-            self.jobs.set_state(job, "queued")
+            self.jobs.set_state(job, "queued", "interrupted by a platform restart")
             raise
         except Held as e:
             # parked by a control, not a failure: the run does not use up one of the retry

@@ -41,6 +41,8 @@ async def chat(fake: OpenAIFake, call: Call) -> Response:
             code="missing_required_parameter",
             param="messages",
         )
+    if (bad := _unanswered_tool_calls(messages)) is not None:
+        return bad
     price = resolve(model, CHAT_MODELS)
     if price is None:
         return error(
@@ -339,6 +341,41 @@ def _chat_usage(tokens_in: int, tokens_out: int) -> dict[str, Any]:
             "rejected_prediction_tokens": 0,
         },
     }
+
+
+def _unanswered_tool_calls(messages: list[dict[str, Any]]) -> Response | None:
+    """OpenAI's 400 for a conversation that breaks the tool-call protocol: an assistant message
+    with ``tool_calls`` must be followed by one ``tool`` message per call id (a ``function``
+    message, or none, does not answer it), and a ``tool`` message must answer such a call."""
+    i = 0
+    while i < len(messages):
+        m = messages[i]
+        calls = m.get("tool_calls") if m.get("role") == "assistant" else None
+        if m.get("role") == "tool":
+            return error(
+                400,
+                "Invalid parameter: messages with role 'tool' must be a response to a "
+                "preceeding message with 'tool_calls'.",
+                param=f"messages.[{i}].role",
+            )
+        i += 1
+        if not calls or not isinstance(calls, list):
+            continue
+        wanted = [str(c.get("id")) for c in calls if isinstance(c, dict)]
+        answered: set[str] = set()
+        while i < len(messages) and messages[i].get("role") == "tool":
+            answered.add(str(messages[i].get("tool_call_id")))
+            i += 1
+        missing = [c for c in wanted if c not in answered]
+        if missing:
+            return error(
+                400,
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(missing)}",
+                param=f"messages.[{i}].role",
+            )
+    return None
 
 
 def _chat_conversation(messages: list[dict[str, Any]]) -> Conversation:

@@ -22,7 +22,7 @@ import re
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
-from ..errors import DrillError
+from ..errors import BadInputError, DrillError
 from ..judge.timeline import format_offset
 from ..runbooks import ANSWER_WITHIN_S, ActionContext, run_action
 from .state import DrillState
@@ -81,6 +81,22 @@ async def operate(engine: DrillState, levers: Levers) -> None:
             continue
         except DrillError:
             raise
+        except ValueError as e:
+            if not getattr(step, "refused", False) or isinstance(e, BadInputError):
+                raise DrillError(
+                    f"operator step {i} ({step.do} {_label(params)} at "
+                    f"{format_offset(step.at)}) failed on the platform: {type(e).__name__}: {e}"
+                ) from e
+            # a call the scenario wants refused, refused: what an operator must be told
+            engine.ev(
+                "operator.step",
+                ACTOR,
+                f"operator: {step.do} {_label(step.params)}: refused, as it must be".rstrip(),
+                {"index": i, "action": step.do, "params": _jsonable(step.params),
+                 "must_refuse": True, "refused": True, "error": str(e)[:300]},
+            )  # fmt: skip
+            await levers.sync_controls()
+            continue
         except Exception as e:  # the platform refused or broke on a valid control: say which
             raise DrillError(
                 f"operator step {i} ({step.do} {_label(params)} at "
@@ -101,6 +117,11 @@ async def operate(engine: DrillState, levers: Levers) -> None:
                     {}
                     if (within := getattr(step, "within", None)) is None
                     else {"asked_at": engine.t0 + step.at, "within_s": within}
+                ),
+                **(
+                    {"must_refuse": True, "refused": False}
+                    if getattr(step, "refused", False)
+                    else {}
                 ),
             },
         )

@@ -234,6 +234,18 @@ def test_tools_are_called_when_named_and_a_tool_result_gets_a_text_answer(
     ]
     answer = client.chat.completions.create(model=MODEL, messages=follow, tools=[KB_TOOL])
     assert answer.choices[0].finish_reason == "stop" and answer.choices[0].message.content
+    # the result sent back in another role (or not at all) answers no call: OpenAI's 400
+    for wrong in ({**follow[-1], "role": "function", "name": "kb_search"}, None):
+        sent = [*follow[:-1], wrong] if wrong else follow[:-1]
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(model=MODEL, messages=sent, tools=[KB_TOOL])
+        assert err.value.status_code == 400
+        assert err.value.param == f"messages.[{len(follow) - 1}].role"
+        assert (
+            "An assistant message with 'tool_calls' must be followed by tool messages "
+            f"responding to each 'tool_call_id'. The following tool_call_ids did not have "
+            f"response messages: {tc[0].id}"
+        ) in str(err.value)
 
 
 # --- faults --------------------------------------------------------------------------------

@@ -1450,3 +1450,23 @@ def test_an_operator_call_answered_later_than_its_step_allows_is_a_violation():
         "1 operator call was answered 7m3s after it was made, where the step needs its answer "
         "within 3m: canary.run platform=x: ids canary.run at T+12m00s"
     )
+
+
+def test_an_operator_call_the_platform_must_refuse_but_took_is_a_violation():
+    def step(refused: bool) -> Any:
+        tl = Timeline()
+        tl.append(T0, "drill.started", "drill", "drill started")
+        data = {"index": 0, "action": "kill_switch.engage", "params": {"platform": "twitter"},
+                "must_refuse": True, "refused": refused}  # fmt: skip
+        tl.append(T0 + 540, "operator.step", "operator",
+                  "operator: kill_switch.engage platform=twitter", data)  # fmt: skip
+        return verdict("operator_calls_answered", record(timeline=tl))
+
+    assert step(True).verdict == "held"
+    r = step(False)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 operator call was accepted though the platform must refuse it (it names nothing the "
+        "platform has, so it controls nothing): kill_switch.engage platform=twitter: "
+        "ids kill_switch.engage at T+9m00s"
+    )

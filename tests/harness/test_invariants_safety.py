@@ -304,7 +304,7 @@ def test_a_paid_call_audited_at_another_cost_or_token_count_than_billed_is_a_vio
     def audited(cost: float, tokens_out: int) -> dict[str, object]:
         return {
             **aud(2, 71, job="j-2", action="llm.complete", platform="openai",
-                  proof={"request_id": "req-2"}),
+                  account="agency-openai", proof={"request_id": "req-2"}),
             "detail": {"cost_usd": cost, "tokens_in": 12, "tokens_out": tokens_out},
         }  # fmt: skip
 
@@ -317,6 +317,14 @@ def test_a_paid_call_audited_at_another_cost_or_token_count_than_billed_is_a_vio
     assert "naming tokens the provider did not bill" in r.detail
     rec = record(ledger=[billed], journal=journal, audit=[audited(0.0002, 50)])
     assert judge("audit_proofs_match_the_fakes", rec).verdict == "held"
+    # … and the account it was billed to: not a credential reference in its place
+    elsewhere = {**audited(0.0002, 50), "account_id": "vault://agency/openai"}
+    r = judge(
+        "audit_proofs_match_the_fakes", record(ledger=[billed], journal=journal, audit=[elsewhere])
+    )
+    assert r.verdict == "violated"
+    assert "naming another account than the provider billed" in r.detail
+    assert "account vault://agency/openai, billed to agency-openai" in r.detail
 
 
 def test_proofs_naming_the_ledgers_request_resource_and_permalink_hold():
@@ -331,7 +339,7 @@ def test_proofs_naming_the_ledgers_request_resource_and_permalink_hold():
             aud(1, 61, job="j-1", proof={"resource_id": "r1", "request_id": "req-1",
                                           "permalink": link, "verified": True}),
             aud(2, 71, job="j-2", action="llm.complete", platform="openai",
-                proof={"request_id": "req-2"}),
+                account="agency-openai", proof={"request_id": "req-2"}),
         ],
     )  # fmt: skip
     r = judge("audit_proofs_match_the_fakes", rec)

@@ -900,7 +900,9 @@ def operator_calls_answered(record: DrillRecord, p: NoParams) -> Findings | NotA
     switch parked instead of reporting it blocked, a call that waits on a lock never released.
     The drill gives up on such a call after 15 minutes of platform time (``operator.unanswered``
     on the timeline) and goes on with the next step; the automated Ops Lead's unanswered steps
-    are ``runbook_steps_applied``'s to judge.
+    are ``runbook_steps_applied``'s to judge. A call the scenario marks ``refused: true`` (a
+    misspelt platform, a scope that names nothing) must be refused: one the platform takes
+    leaves the operator believing in a control that stops nothing.
     """
     steps = record.timeline.of_kind("operator.step", "operator.unanswered")
     if not steps:
@@ -931,6 +933,21 @@ def operator_calls_answered(record: DrillRecord, p: NoParams) -> Findings | NotA
                     f"needs its answer within {format_duration(number(within))}: "
                     f"{e.summary.split(': ', 1)[-1]}",
                     f"{e.data.get('action')} at {format_offset(record.offset(number(asked)))}",
+                    "evidence/timeline.jsonl",
+                )
+            )
+    # a call the platform must refuse (the scenario's ``refused: true``: a misspelt platform, a
+    # scope that names nothing) was taken: the operator believes a control is in force that
+    # stops nothing
+    for e in steps:
+        if e.kind == "operator.step" and e.data.get("must_refuse") and not e.data.get("refused"):
+            out.append(
+                Violation(
+                    e.t,
+                    ("operator call", "operator calls"),
+                    "was accepted though the platform must refuse it (it names nothing the "
+                    f"platform has, so it controls nothing): {e.summary.split(': ', 1)[-1]}",
+                    f"{e.data.get('action')} at {format_offset(record.offset(e.t))}",
                     "evidence/timeline.jsonl",
                 )
             )

@@ -546,6 +546,16 @@ def _billing_mismatches(a: AuditRow, entry: LedgerRow) -> list[tuple[str, str]]:
             out.append(
                 ("naming tokens the provider did not bill", f"{key} {said_n}, billed {billed_n}")
             )
+    # the provider account the call was billed to: a per-account kill switch, a spend report
+    # by account and RB-12's evidence follow the audit's account
+    said_acc, billed_acc = a.get("account_id"), entry.get("account_id")
+    if said_acc is not None and billed_acc is not None and said_acc != billed_acc:
+        out.append(
+            (
+                "naming another account than the provider billed",
+                f"account {said_acc}, billed to {billed_acc}",
+            )
+        )
     return out
 
 
