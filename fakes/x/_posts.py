@@ -133,6 +133,8 @@ def _day_headers(x: XCore, user_day: Window, app_day: Window, user_limit: int) -
 
 async def get_tweet(x: XCore, call: Call) -> Response:
     """GET /2/tweets/{id}: the post, or a 200 with a not-found partial error."""
+    if refused := wire.read_scope_revoked(x.world, call):
+        return refused
     sel = select(call)
     if isinstance(sel, Response):
         return sel
@@ -147,6 +149,8 @@ async def get_tweet(x: XCore, call: Call) -> Response:
 
 async def lookup_tweets(x: XCore, call: Call) -> Response:
     """GET /2/tweets?ids=a,b: found posts in ``data``, the rest as partial errors."""
+    if refused := wire.read_scope_revoked(x.world, call):
+        return refused
     sel = select(call)
     if isinstance(sel, Response):
         return sel

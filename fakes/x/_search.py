@@ -148,6 +148,8 @@ def _visible(x: XCore) -> list[Tweet]:
 
 async def user_tweets(x: XCore, call: Call) -> Response:
     """GET /2/users/{id}/tweets: the account's posts and replies, newest first."""
+    if refused := wire.read_scope_revoked(x.world, call):
+        return refused
     uid = call.request.path_params["id"]
     acc = x.world.roster.by_platform_user_id("x", uid)
     if acc is None:

@@ -85,6 +85,18 @@ def forbidden(detail: str) -> Response:
     return problem_response(403, detail, title="Forbidden")
 
 
+#: the read scope of posts: an ``x.scope_revoked`` rule naming it refuses post reads too
+READ_SCOPE = "tweet.read"
+
+
+def read_scope_revoked(world: Any, call: Any) -> Response | None:
+    """The 403 of a post read when an ``x.scope_revoked`` rule withdrew ``tweet.read`` (a
+    rule for the write scope, the default, leaves reads alone)."""
+    if call.fire(world, "x.scope_revoked", lambda p: getattr(p, "scope", None) == READ_SCOPE):
+        return forbidden(NOT_PERMITTED)
+    return None
+
+
 def invalid_request(message: str, parameter: str | None = None, value: Any = None) -> Response:
     """X's 400 invalid-request problem with one error."""
     err: dict[str, Any] = {"message": message}

@@ -108,6 +108,22 @@ async def test_scope_revoked_fault_refuses_writes_with_403(env: Env) -> None:
     assert len(env.world.ledger) == 0
 
 
+async def test_a_revoked_read_scope_refuses_reads_of_posts_and_the_write_scope_does_not(
+    env: Env,
+) -> None:
+    r = await env.post("mine")
+    tid = r.json()["data"]["id"]
+    me = (await env.client.get(f"{API}/2/users/me", headers=env.h())).json()["data"]["id"]
+    reads = [f"{API}/2/users/{me}/tweets", f"{API}/2/tweets/{tid}", f"{API}/2/tweets?ids={tid}"]
+    rid = await env.fault("x.scope_revoked", params={"scope": "tweet.write"})
+    assert [(await env.client.get(u, headers=env.h())).status_code for u in reads] == [200] * 3
+    await env.client.delete(f"{ADMIN}/faults/{rid}")
+    await env.fault("x.scope_revoked", params={"scope": "tweet.read"})
+    got = [await env.client.get(u, headers=env.h()) for u in reads]
+    assert [g.status_code for g in got] == [403] * 3
+    assert got[0].json()["title"] == "Forbidden"
+
+
 async def test_a_token_without_the_write_scope_cannot_post(env: Env) -> None:
     env.world.tokens.drop_scope("acme-x", "tweet.write")
     assert (await env.post("nope")).status_code == 403

@@ -1297,6 +1297,11 @@ def test_a_job_that_retries_into_an_action_block_or_past_a_recursion_stop_is_a_v
         "after instagram refused the app the permission for it (revoked by the account's owner)"
         in r.detail
     )
+    # … a read permission withdrawn (the job's own-posts lookup refused) does not refuse the
+    # job's write: posting after it is no retry into the refusal
+    read_refused = {**revoked, "method": "GET", "route": "users.tweets"}
+    rec = record(retry_policy=POLICY, jobs=[tried("j-1", 2)], journal=[read_refused, again[1]])
+    assert verdict("retries_within_policy", rec).verdict == "held"
     # stopping there holds (a lookup after it is no retry of the action)
     stopped = [blocked, {**acting(1, 5, 200, method="GET"), "fake": "instagram"}]
     rec = record(retry_policy=POLICY, jobs=[tried("j-1", 1, "failed")], journal=stopped)

@@ -2524,9 +2524,12 @@ def _no_retry_into_a_block(record: DrillRecord, out: list[Violation]) -> None:
     blocked: dict[str, tuple[float, int, JournalRow, str]] = {}
     for i, j in enumerate(record.journal):
         key = j.get("idempotency_key")
-        why = _refusal_for_good(str(j.get("fault_kind") or ""))
+        kind = str(j.get("fault_kind") or "")
+        why = _refusal_for_good(kind)
         if key is None or why is None:
             continue
+        if kind.endswith(".scope_revoked") and str(j.get("method") or "").upper() not in _ACTING:
+            continue  # a read permission withdrawn refuses reads, not the job's own write
         blocked.setdefault(str(key), (number(j.get("t"), 0.0), i, j, why))
     if not blocked:
         return
