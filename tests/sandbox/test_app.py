@@ -112,6 +112,15 @@ def test_bad_control_input_is_a_422_naming_the_field_and_the_valid_values() -> N
         assert resp.status_code == 422 and resp.json()["error"]["path"] == "reason"
         resp = await pc.http.post("/controls/queue", content=b"{not json")
         assert resp.status_code == 422
+        # strict at the wire: "off" is no switch (coerced, it would release a kill switch)
+        # and false is no amount of dollars (coerced, a budget of $0)
+        for path, bad in (
+            ("/controls/kill-switch", {"scope": {}, "engaged": "off"}),
+            ("/controls/budget", {"client_usd": False}),
+        ):
+            resp = await pc.http.post(path, json={**bad, "actor": "a", "reason": "r"})
+            assert resp.status_code == 422, (path, resp.text)
+        assert r.platform.controls.kill_switches == set()
         resp = await pc.http.get("/jobs", params={"state": "done"})
         assert resp.status_code == 422 and "succeeded" in resp.json()["error"]["valid"]
 
