@@ -218,6 +218,13 @@ class InvisibleParams(_P):
 class EchoParams(_P):
     keyword: str = Field("price?", description="the trigger keyword each echoed comment carries")
     delay_s: float = Field(5.0, ge=0, le=86_400, description="seconds until the echo arrives")
+    dms: bool = Field(
+        False,
+        description=(
+            "each DM the platform sends draws a new keyword DM from its recipient too (an "
+            "auto-responder on the other side; X)"
+        ),
+    )
 
 
 class ScopeParams(_P):

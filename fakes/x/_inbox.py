@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from ..core.faults import EchoParams
 from ..core.http import Call, json_response
 from . import _wire as wire
 from ._core import MENTION_FIELDS, XCore
@@ -165,6 +166,22 @@ async def send_dm(x: XCore, call: Call) -> Response:
     eid = wire.snowflake(w.now(), w.next_id("x.dm"))
     x.state.dms.append(Dm(eid, acc, me, pid, text, w.now()))
     x.record(call, "dm.sent", eid, text, detail=f"to={pid}")
+    echo = call.fire(w, "x.reply_echo", lambda p: bool(getattr(p, "dms", False)))
+    if echo is not None:
+        # an auto-responder on the other side: the person the DM went to writes back at once
+        author = next(
+            (
+                i.author
+                for i in w.inbound.visible("x", account_id=acc, kind="dm")
+                if wire.user_id_of(i.author) == pid
+            ),
+            None,
+        )
+        if author is not None:
+            p = echo.params_as(EchoParams)
+            w.inbound.schedule(
+                "x", "dm", acc, p.keyword, author=author, at=w.now() + p.delay_s, echo_of=eid
+            )
     a, b = sorted((me, pid), key=lambda s: (len(s), s))
     return json_response({"data": {"dm_conversation_id": f"{a}-{b}", "dm_event_id": eid}}, 201)
 

@@ -196,6 +196,25 @@ async def test_reply_echo_fault_draws_a_new_comment_with_the_keyword_after_the_d
     assert await env.hits("x.reply_echo") == 1
 
 
+async def test_reply_echo_with_dms_has_the_recipient_of_each_dm_write_back(env: Env) -> None:
+    # an auto-responder on the other side: the person a DM went to answers with the keyword
+    env.world.inbound.schedule("x", "dm", "acme-x", "price?", author="@bot")
+    url = f"{API}/2/dm_events"
+    [first] = (await env.client.get(url, headers=env.h())).json()["data"]
+    send = f"{API}/2/dm_conversations/with/{first['sender_id']}/messages"
+    assert (
+        await env.client.post(send, json={"text": "9 to 5"}, headers=env.h())
+    ).status_code == 201
+    assert len((await env.client.get(url, headers=env.h())).json()["data"]) == 2  # ours, theirs
+    await env.fault("x.reply_echo", params={"keyword": "how much?", "delay_s": 5, "dms": True})
+    r = await env.client.post(send, json={"text": "9 to 5"}, headers=env.h())
+    eid = r.json()["data"]["dm_event_id"]
+    env.clock.advance(5)
+    data = (await env.client.get(url, headers=env.h())).json()["data"]
+    assert [(d["text"], d["sender_id"]) for d in data[:1]] == [("how much?", first["sender_id"])]
+    assert env.world.inbound.get(data[0]["id"]).echo_of == eid  # type: ignore[union-attr]
+
+
 async def test_duplicate_inbound_fault_lists_each_mention_twice(env: Env) -> None:
     await env.fault("x.duplicate_inbound")
     env.world.inbound.schedule("x", "comment", "acme-x", "@acme_x hi", author="@bob")
