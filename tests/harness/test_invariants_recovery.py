@@ -1315,6 +1315,32 @@ def test_tool_calls_whose_follow_ups_were_merged_are_a_violation():
     assert "saw 3 tool calls succeed but only 1 publish jobs made from their results" in r.detail
 
 
+def test_a_tool_call_that_failed_closed_without_auditing_the_withheld_follow_up_is_named():
+    # RB-08's fail-closed refusal must be seen: a blocked outcome of the follow-up's action
+    def withheld(audited: bool) -> Any:
+        tool = {**job_row("t0", "awaiting_approval", created=10, updated=20), "kind": "tool_call"}
+        failed = aud(1, 15, job="t0", action="tool.call", platform="toolgate", outcome="failed",
+                     proof={})  # fmt: skip
+        refusal = aud(2, 15, job="t0", outcome="blocked", proof={})
+        return judge(
+            "tool_followups_submitted",
+            record(
+                scenario={"id": "s", "workload": {"tool_followup": "publish"}},
+                jobs=[tool],
+                audit=[failed, refusal] if audited else [failed],
+                workload=[intent("t0", kind="tool_call")],
+            ),
+        )
+
+    assert withheld(True).verdict == "held"
+    r = withheld(False)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 tool call failed and withheld its publish follow-up with no audit of the refusal "
+        "(a blocked post.create outcome): ids t0"
+    )
+
+
 def test_an_attempt_that_outlasts_its_deadline_is_a_violation_when_the_scenario_sets_one():
     def call(n: int, at: float, phase: str) -> dict:
         a = aud(n, at, job="j-1", action="video.generate", platform="media", proof={})

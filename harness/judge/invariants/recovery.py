@@ -635,6 +635,8 @@ def tool_followups_submitted(record: DrillRecord, p: Params) -> Findings | NotAp
     if not kind or kind == "none":
         return NotApplicable("the drill's tool calls carry no follow-up")
     submitted = {str(w.get("job_id")) for w in record.workload}
+    out: list[Violation] = []
+    refused = _followups_refused_unaudited(record, str(kind), submitted, out)
     # the drill's own tool calls (a runbook's check of the gateway carries no follow-up)
     tools = [
         j
@@ -644,9 +646,10 @@ def tool_followups_submitted(record: DrillRecord, p: Params) -> Findings | NotAp
         and str(j.get("id")) in submitted
     ]
     if not tools:
+        if refused:
+            return Findings(refused, out, f"each of {refused} follow-ups withheld was audited")
         return NotApplicable("no tool call succeeded")
     made = [j for j in record.jobs if j.get("kind") == kind and str(j.get("id")) not in submitted]
-    out: list[Violation] = []
     if len(made) < len(tools):
         out.append(
             Violation(
@@ -659,10 +662,55 @@ def tool_followups_submitted(record: DrillRecord, p: Params) -> Findings | NotAp
             )
         )
     return Findings(
-        len(tools),
+        len(tools) + refused,
         out,
-        f"each of {len(tools)} tool calls that succeeded submitted its {kind} follow-up",
+        f"each of {len(tools)} tool calls that succeeded submitted its {kind} follow-up"
+        + (f"; each of {refused} withheld was audited as refused" if refused else ""),
     )
+
+
+#: the audit action of each follow-up job kind
+_FOLLOWUP_ACTION = {"publish": "post.create", "reply": "reply.create", "dm": "dm.send"}
+
+
+def _followups_refused_unaudited(
+    record: DrillRecord, kind: str, submitted: set[str], out: list[Violation]
+) -> int:
+    """RB-08's fail-closed refusal is audited: a drill's tool call whose call failed and that
+    did not go on to succeed withheld its follow-up, and its job's audit says so — a ``blocked``
+    outcome of the follow-up's action. A refusal nobody can see is the silent stop RB-11 warns
+    of. Returns how many tool calls were judged."""
+    action = _FOLLOWUP_ACTION.get(kind)
+    if action is None:
+        return 0
+    failed: dict[str, float] = {}
+    blocked: set[str] = set()
+    for a in record.audit:
+        job = str(a.get("job_id"))
+        if a.get("phase") != "outcome" or job not in submitted:
+            continue
+        if a.get("action") == "tool.call" and a.get("outcome") == "failed":
+            failed.setdefault(job, number(a.get("t"), record.end_t))
+        elif a.get("action") == action and a.get("outcome") == "blocked":
+            blocked.add(job)
+    judged = 0
+    for i, j in enumerate(record.jobs):
+        jid = str(j.get("id"))
+        if j.get("kind") != "tool_call" or jid not in failed or j.get("state") == "succeeded":
+            continue
+        judged += 1
+        if jid not in blocked:
+            out.append(
+                Violation(
+                    failed[jid],
+                    ("tool call", "tool calls"),
+                    f"failed and withheld its {kind} follow-up with no audit of the refusal "
+                    f"(a blocked {action} outcome)",
+                    jid,
+                    evidence("jobs.jsonl", i),
+                )
+            )
+    return judged
 
 
 _RATE_GAUGE = re.compile(r'^actions_per_minute\{account_id="(?P<a>[^"]*)"\}$')
