@@ -1115,9 +1115,29 @@ def test_a_negative_queue_gauge_or_an_age_no_waiting_job_explains_is_a_violation
     assert judge("queue_metrics_truthful", record(jobs=[done])).verdict == "not_applicable"
 
 
+def test_a_queue_depth_past_the_jobs_that_could_still_wait_is_a_violation():
+    # a gauge raised as jobs come in and never lowered: three finished jobs still "waiting"
+    done = [job_row(f"j-{n}", "succeeded", created=100, updated=200) for n in range(3)]
+    stuck = [(T0 + 900, {'queue_depth{job_class="publish"}': 3.0})]
+    r = judge("queue_metrics_truthful", record(jobs=done, metrics_samples=stuck))
+    assert r.verdict == "violated"
+    assert "read 3 at T+15m00s, though at most 0 publish jobs could have been waiting then" in (
+        r.detail
+    )
+    # one job submitted as the sample was taken (after the jobs were read) is no violation
+    late = [(T0 + 900, {'queue_depth{job_class="publish"}': 1.0})]
+    assert judge("queue_metrics_truthful", record(jobs=done, metrics_samples=late)).verdict == (
+        "held"
+    )
+
+
 def test_a_label_free_total_that_is_not_the_sum_or_the_largest_of_its_classes_is_a_violation():
-    waiting = job_row("j-1", "succeeded", created=0, updated=2000)
-    other = {**job_row("j-2", "succeeded", created=0, updated=2000), "kind": "generate_text"}
+    # three publish jobs and two generation jobs that could be waiting at T+15m
+    waiting = [job_row(f"j-{n}", "succeeded", created=0, updated=2000) for n in (1, 3, 4)]
+    other = [
+        {**job_row(f"j-{n}", "succeeded", created=0, updated=2000), "kind": "generate_text"}
+        for n in (2, 5)
+    ]
 
     def read(depth: float, age: float) -> Any:
         values = {
@@ -1128,7 +1148,7 @@ def test_a_label_free_total_that_is_not_the_sum_or_the_largest_of_its_classes_is
             "queue_depth": depth,
             "queue_oldest_age_s": age,
         }
-        rec = record(jobs=[waiting, other], metrics_samples=[(T0 + 900, values)])
+        rec = record(jobs=waiting + other, metrics_samples=[(T0 + 900, values)])
         return judge("queue_metrics_truthful", rec)
 
     assert read(5.0, 600.0).verdict == "held"

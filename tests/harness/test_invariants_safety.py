@@ -416,6 +416,16 @@ def test_a_post_or_reply_with_a_template_field_left_unfilled_is_named():
     assert judge("no_placeholder_published", record(ledger=[])).verdict == "not_applicable"
 
 
+def test_a_job_event_without_its_trace_id_is_named():
+    ok = aud(1, 60, job="j-1", proof={})
+    bare = {**aud(2, 61, job="j-1", action="tool.call", platform="toolgate", proof={}),
+            "trace_id": ""}  # fmt: skip
+    r = judge("every_side_effect_audited", record(audit=[{**ok, "phase": "attempt"}, bare]))
+    assert ("audited without its trace id (tool.call outcome)", "j-1") in {
+        (v.phrase, v.ref) for v in r.violations
+    }
+
+
 def test_replies_and_dms_name_the_inbound_item_they_answer():
     def reply(n: int, inbound_id: str | None, action: str = "reply.create") -> dict:
         a = aud(n, 60 + n, job=f"j-{n}", action=action, proof={"resource_id": f"r{n}"})

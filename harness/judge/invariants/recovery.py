@@ -549,6 +549,25 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
                     f"read {value:g}s at {format_offset(record.offset(t))}, though no {cls} job "
                     f"had waited that long without running"
                 )
+            elif (
+                name == "queue_depth"
+                and in_process
+                and value
+                > 1  # a job submitted as the sample was taken, after the jobs were read
+                + (
+                    bound := sum(
+                        1
+                        for created, updated, still, _ in by_class.get(cls, ())
+                        if created <= t + 1.0 and (updated >= t - 1.0 or still)
+                    )
+                )
+            ):
+                # a job that finished before t no longer waits: a depth past the jobs that
+                # could still be waiting counts work that is done (a gauge never lowered)
+                phrase = (
+                    f"read {value:g} at {format_offset(record.offset(t))}, though at most "
+                    f"{bound} {cls} jobs could have been waiting then"
+                )
             else:
                 continue
             told.add((name, cls))
@@ -591,9 +610,10 @@ def queue_metrics_truthful(record: DrillRecord, p: Params) -> Findings | NotAppl
 
 
 def _waited_through_a_pause(record: DrillRecord) -> dict[str, list[tuple[float, float]]]:
-    """Per job class, ``(submitted, resumed)`` of each job submitted to run at once into its
-    paused queue that did nothing (no audit event) before the queue resumed: it waited, due,
-    from its submission to the resume, and the queue's oldest age was at least that long."""
+    """Per job class, ``(due, resumed)`` of each job that came due in its paused queue —
+    submitted to run at once, or scheduled (the calendar's post) for an instant inside the
+    pause — and did nothing (no audit event) before the queue resumed: it waited, due, from
+    then to the resume, and the queue's oldest age was at least that long."""
     pauses: dict[str, list[tuple[float, float]]] = {}
     on: dict[str, float] = {}
     for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
@@ -613,9 +633,10 @@ def _waited_through_a_pause(record: DrillRecord) -> dict[str, list[tuple[float, 
     out: dict[str, list[tuple[float, float]]] = {}
     for w in record.workload:
         held = JOB_HOLDS.get(str(w.get("kind")), (None, None))[0]
-        if held is None or w.get("run_at") is not None:
+        if held is None:
             continue
-        at = number(w.get("submitted_at"), math.inf)
+        due = w.get("run_at")
+        at = number(w.get("submitted_at") if due is None else due, math.inf)
         for a, b in pauses.get(held, ()):
             if a <= at < b and first_event.get(str(w.get("job_id")), math.inf) >= b:
                 out.setdefault(held, []).append((at, b))

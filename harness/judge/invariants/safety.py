@@ -435,9 +435,26 @@ def _jobs_audited_whole(record: DrillRecord, out: list[Violation]) -> None:
     # a job's events share its trace: an event under another trace id is cut out of the job's
     # evidence (who sent what, and why it was refused, no longer joins up)
     traces: dict[str, dict[str, int]] = {}
+    untraced: dict[str, int] = {}
     for i, a in enumerate(record.audit):
-        if a.get("job_id") is not None and a.get("trace_id"):
+        if a.get("job_id") is None:
+            continue
+        if a.get("trace_id"):
             traces.setdefault(str(a["job_id"]), {}).setdefault(str(a["trace_id"]), i)
+        else:
+            untraced.setdefault(str(a["job_id"]), i)
+    for job_id, i in untraced.items():
+        # the contract's AuditEvent carries its job's trace id: one without it joins nothing
+        a = record.audit[i]
+        out.append(
+            Violation(
+                float(a.get("t") or record.end_t),
+                ("job", "jobs"),
+                f"audited without its trace id ({a.get('action')} {a.get('phase')})",
+                job_id,
+                evidence("audit.jsonl", i),
+            )
+        )
     for job_id, seen in traces.items():
         if len(seen) > 1:
             last = max(seen.values())
