@@ -84,7 +84,7 @@ class PublishHandlers:
                 "tenancy_mismatch", e.error, client_id=spec.client_id, platform=spec.platform
             )
             scope.outcome(
-                "post.create" if job.action == "publish" else f"{job.kind}.create",
+                "post.create" if job.action == "publish" else AUDIT_ACTION_OF[job.kind],
                 "blocked",
                 error=e.error,
             )
