@@ -23,6 +23,7 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from ..errors import BadInputError, DrillError
+from ..judge.record import SOCIAL_AUDIT_ACTIONS
 from ..judge.timeline import format_offset
 from ..runbooks import ANSWER_WITHIN_S, ActionContext, run_action
 from .state import DrillState
@@ -279,7 +280,7 @@ def _restarts(engine: DrillState, audit: list[Any], hit: Any) -> None:
                 hit("restart.in_flight.bit", stops[i])
             open_at.clear()
             i += 1
-        if a.job_id is None or a.action not in _SOCIAL_SIDE_EFFECTS:
+        if a.job_id is None or a.action not in SOCIAL_AUDIT_ACTIONS:
             continue
         if a.phase == "attempt":
             open_at[a.job_id] = a.t
@@ -289,12 +290,6 @@ def _restarts(engine: DrillState, audit: list[Any], hit: Any) -> None:
         for _job in open_at:
             hit("restart.in_flight.bit", stop)
         open_at.clear()
-
-
-#: the audit actions of the social platforms' side effects
-_SOCIAL_SIDE_EFFECTS = frozenset(
-    {"post.create", "post.delete", "reply.create", "dm.send", "like.create"}
-)
 
 
 def _engagement(engine: DrillState, changes: list[Any], hit: Any) -> None:

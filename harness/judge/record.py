@@ -49,6 +49,7 @@ __all__ = [
     "PAID_LEDGER_ACTIONS",
     "PROVIDER_FAKES",
     "SIDE_EFFECT_ACTIONS",
+    "SOCIAL_AUDIT_ACTIONS",
     "SOCIAL_FAKES",
     "DrillRecord",
     "KillInterval",
@@ -88,6 +89,10 @@ KILL_ACTION_OF: dict[str, str | None] = {
 SIDE_EFFECT_ACTIONS: tuple[str, ...] = ("post.created", "reply.created", "dm.sent", "like.created")
 #: the providers' paid calls (spend: what a ``generate`` kill switch stops)
 PAID_LEDGER_ACTIONS: tuple[str, ...] = ("llm.completion", "image.generated", "video.generated")
+#: the audit actions of the social side effects: one attempt of them per run of their job
+SOCIAL_AUDIT_ACTIONS: frozenset[str] = frozenset(
+    {"post.create", "post.delete", "reply.create", "dm.send", "like.create"}
+)
 
 
 def scenario_field(scenario: object, name: str, default: object = None) -> object:

@@ -17,7 +17,13 @@ from pydantic import Field
 from sandbox.contract import AUDIT_ACTIONS, JOB_KINDS, JobState
 
 from ...durations import Duration, format_duration
-from ..record import SIDE_EFFECT_ACTIONS, SOCIAL_FAKES, DrillRecord, scenario_field
+from ..record import (
+    SIDE_EFFECT_ACTIONS,
+    SOCIAL_AUDIT_ACTIONS,
+    SOCIAL_FAKES,
+    DrillRecord,
+    scenario_field,
+)
 from ..rows import AuditRow, JobRow, JournalRow, Json, json_object, number
 from ..secrets import SecretHit, SecretIndex
 from ..timeline import format_offset
@@ -2273,12 +2279,6 @@ def retries_within_policy(record: DrillRecord, p: RetriesParams) -> Findings | N
     )
 
 
-#: the audit actions of the social side effects: one attempt of them per run of their job
-_SOCIAL_ACTIONS = frozenset(
-    {"post.create", "post.delete", "reply.create", "dm.send", "like.create"}
-)
-
-
 def _audited_past_the_policy(record: DrillRecord, limit: int, out: list[Violation]) -> None:
     """A job whose audit shows more attempts of its side effect than the policy allows, though
     the platform's own count says otherwise: the count was lost (a restart that started it over,
@@ -2303,7 +2303,11 @@ def _audited_past_the_policy(record: DrillRecord, limit: int, out: list[Violatio
     tool_runs: dict[str, list[float]] = {}
     met_outage: set[str] = set()
     for a in record.audit:
-        if a.get("phase") == "attempt" and a.get("action") in _SOCIAL_ACTIONS and a.get("job_id"):
+        if (
+            a.get("phase") == "attempt"
+            and a.get("action") in SOCIAL_AUDIT_ACTIONS
+            and a.get("job_id")
+        ):
             runs.setdefault(str(a["job_id"]), []).append(float(a.get("t") or 0.0))
             if str(a.get("idempotency_key")) in outage_keys:
                 met_outage.add(str(a["job_id"]))
