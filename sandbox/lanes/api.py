@@ -290,6 +290,14 @@ class ApiLane:
             msg = f"{self.platform}.malformed_body: HTTP {r.status_code} body is not JSON"
             raise _outage(msg, mutating) from None
 
+    def inbox_unread(self, r: httpx.Response) -> None:
+        """A read of an inbox the poll goes on without (the DMs beside the comments) failed:
+        it counts towards the platform's ``inbox_unreadable`` alert like a failed poll of the
+        comments (throttles and refused tokens are counted by :meth:`send` already), so a DM
+        inbox that cannot be read for minutes pages someone instead of looking empty."""
+        if r.status_code != 200 and not self.is_throttled(r) and not self._is_auth_failure(r):
+            self.d.telemetry.mark(f"engagement_poll_failed:{self.platform}")
+
 
 def _outage(msg: str, mutating: bool) -> Retryable:
     """A failure of the platform or the network: ambiguous when the request changes something."""

@@ -480,6 +480,7 @@ class InstagramLane(ApiLane):
             scope,
             params={"platform": "instagram", "fields": "id,updated_time,messages"},
         )
+        self.inbox_unread(r)
         if r.status_code != 200:
             return []
         out: list[InboundMessage] = []

@@ -314,4 +314,7 @@ class XLane(ApiLane):
                         )
                     )
         out.reverse()
+        if dm_pages is None:  # the DMs at the next poll, the mentions now
+            assert self._refused is not None
+            self.inbox_unread(self._refused)
         return out

@@ -282,10 +282,63 @@ def test_a_posts_first_keyword_comment_left_unanswered_is_a_violation() -> None:
     assert r.verdict == "violated" and r.count == 1
     assert [v.ref for v in r.violations] == ["c4"]
     assert "post m3 at T+2m00s, the thread's first" in r.violations[0].phrase
-    # the account's own comment and X's mentions (threaded by conversation) are not judged
-    own = [_ig(4, 120, "m3", "@acme_instagram"), {**_ig(7, 120, "m9"), "fake": "x"}]
+    # the account's own comment is not judged
+    own = [_ig(4, 120, "m3", "@acme_instagram")]
     quiet = evaluate({"name": "comments_answered"}, record(inbound=own, ledger=posts))
     assert quiet.verdict == "not_applicable"
+
+
+def _x_mention(n: int, at: float, post: str = "p1") -> dict[str, Any]:
+    return comment(n, at, "price? x", post_id=post)
+
+
+def test_an_x_mention_unanswered_is_a_violation_unless_x_refused_the_answer_as_a_duplicate():
+    post = [led(1, 0, resource="p1")]
+    inbound = [_x_mention(1, 120)]
+    r = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=post))
+    assert r.verdict == "violated" and [v.ref for v in r.violations] == ["c1"]
+    assert "@acme_x's post p1 at T+2m00s, the thread's first, and got no answer" in (
+        r.violations[0].phrase
+    )
+    answered = [*post, reply(2, 150, "c1")]
+    assert evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=answered)).verdict == "held"  # fmt: skip
+    # the template repeats itself for a person who asks twice: X refuses the answer (403
+    # duplicate) after the mention came — the platform answered; a refusal before it excuses nothing
+    refusal = {"seq": 1, "t": T0 + 150, "fake": "x", "route": "tweets.create", "method": "POST",
+               "status": 403, "error": "duplicate", "account_id": "acme-x"}  # fmt: skip
+    got = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=post, journal=[refusal]))  # fmt: skip
+    assert got.verdict == "not_applicable"
+    early = {**refusal, "t": T0 + 60}
+    got = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=post, journal=[early]))  # fmt: skip
+    assert got.verdict == "violated"
+
+
+def test_a_comment_answered_long_after_it_could_be_read_is_a_violation_unless_its_read_failed():
+    post = [_ig_post(1, 0, "m1")]
+    inbound = [_ig(1, 120, "m1")]
+    late = [*post, _ig_reply(2, 120 + 1200, "c1")]
+    r = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=late))
+    assert r.verdict == "violated"
+    assert "got its answer only at T+22m00s, 20m after it could be read" in r.violations[0].phrase
+
+    # the comments' read failed until T+10m: it waited for the read, no longer — 15 minutes from
+    # then; an outage of the DM inbox beside it excuses no wait
+    def outage(route: str) -> dict[str, Any]:
+        return {"kind": "http.outage", "match": {"fake": "instagram", "route": route},
+                "start": T0 + 100, "end": T0 + 600}  # fmt: skip
+
+    for route, verdict in (("comments.list", "held"), ("conversations.list", "violated")):
+        rec = record(inbound=inbound, ledger=late, fault_rules=[outage(route)])
+        assert evaluate({"name": "comments_answered"}, rec).verdict == verdict, route
+    # a flood's backlog (200 replies and DMs submitted meanwhile) excuses the wait, not silence
+    jobs = [{"id": f"j{n}", "kind": "dm", "state": "succeeded", "created_at": T0 + 200 + n}
+            for n in range(200)]  # fmt: skip
+    busy = record(inbound=inbound, ledger=late, jobs=jobs)
+    assert evaluate({"name": "comments_answered"}, busy).verdict == "held"
+    assert evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=post, jobs=jobs)).verdict == "violated"  # fmt: skip
+    # a comment the world set on a post the platform made only later is judged from the post
+    made_late = [_ig_post(1, 1000, "m1"), _ig_reply(2, 1000 + 300, "c1")]
+    assert evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=made_late)).verdict == "held"  # fmt: skip
 
 
 def test_a_comment_on_a_post_deleted_or_not_yet_shown_is_judged_by_the_post() -> None:

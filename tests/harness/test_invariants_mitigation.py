@@ -208,6 +208,27 @@ def test_kill_switches_modes_and_pauses_read_back_as_requested():
     )
 
 
+def test_a_scope_set_back_to_auto_must_not_stay_listed_as_an_auto_override():
+    requests = [
+        req(1, 60, "set_mode", mode="manual_only", client_id="acme"),
+        req(2, 90, "set_mode", mode="auto", client_id="acme"),
+    ]
+    changes = [
+        change(1, 60, "mode", "manual_only", client_id="acme"),
+        change(2, 90, "mode", "auto", client_id="acme"),
+    ]
+    rec = {"controls_at_start": start(), "control_requests": requests, "control_changes": changes}
+    assert judge("controls_as_requested", record(**rec, controls_at_end=start())).verdict == "held"
+    # auto kept as an override: the console reads the client as pinned against a wider mode
+    pinned = start(modes=[{"client_id": "acme", "mode": "auto"}])
+    r = judge("controls_as_requested", record(**rec, controls_at_end=pinned))
+    assert r.verdict == "violated"
+    assert (
+        "mode (client_id=acme) is listed as an auto override in the control state at the end: "
+        "setting a scope to auto removes its override"
+    ) in r.detail
+
+
 def test_the_state_read_right_after_a_request_must_show_it_too():
     # an account's switch engaged and released: the changes and the end state say so, but the
     # console's read right after the engage showed the switch without its account — a stop of

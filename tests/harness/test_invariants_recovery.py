@@ -990,6 +990,10 @@ def test_failed_inbox_reads_page_for_their_platform_and_throttles_do_not_count()
     )
     ig = [read(n, 900 + 30 * n, 500, "instagram", "media.list") for n in range(5)]
     assert judge("inbox_failures_alerted", record(journal=ig)).verdict == "violated"
+    # a DM inbox that cannot be read is a silent stop too: X's DM events, Instagram's threads
+    for fake, route in (("x", "dm_events.list"), ("instagram", "conversations.list")):
+        dms = [read(n, 900 + 30 * n, 503, fake, route) for n in range(5)]
+        assert judge("inbox_failures_alerted", record(journal=dms)).verdict == "violated", route
     # throttles and refused tokens have alerts of their own; one message read failing is read
     # again at the next poll
     for status, route in ((429, "users.mentions"), (401, "users.mentions"), (503, "node.get")):

@@ -385,3 +385,33 @@ def test_a_resend_held_by_a_mode_set_during_the_refresh_closes_its_attempt_in_th
             assert len(r.ledger("post.created", "x")) == 1  # only the post before the storm
 
     virtual(main)
+
+
+def test_a_dm_inbox_that_cannot_be_read_counts_towards_the_inbox_alert() -> None:
+    """Found by `rb10_x_dm_inbox_outage`: X's DM events and Instagram's DM threads answering 503
+    were taken for empty inboxes — no failed read counted, no `inbox_unreadable` page (the
+    mentions and comments read beside them still come back: the poll goes on)."""
+
+    async def main() -> None:
+        async with rig(platforms=("x", "instagram")) as r:
+            for fake, route in (("x", "dm_events.list"), ("instagram", "conversations.list")):
+                r.world.faults.add(
+                    {
+                        "kind": "http.outage",
+                        "params": {"status": 503},
+                        "match": {"fake": fake, "route": route},
+                    }
+                )
+            p = r.platform
+            client = p.settings.clients[0]
+            for platform in ("x", "instagram"):
+                acc = next(a for a in client.accounts if a.platform == platform)
+                lane = p.lane_for(platform)
+                cred = p.keyring.resolve(client.client_id, acc)
+                before = p.telemetry.window(f"engagement_poll_failed:{platform}", 600)
+                got = await lane.list_inbound(cred, _NoScope())
+                assert all(m.kind != "dm" for m in got)
+                after = p.telemetry.window(f"engagement_poll_failed:{platform}", 600)
+                assert after == before + 1, platform
+
+    virtual(main)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+
 from pydantic import Field
 
 from ...durations import format_duration
@@ -483,6 +485,9 @@ _INBOX_READS = frozenset(
 )
 
 
+#: the routes of those through which only DMs are read: a fault there delays no comment
+_DM_READS = frozenset({"dm_events.list", "conversations.list"})
+
 #: ``(start, end, fake, account, route)`` of a fault window (:func:`_fault_windows`)
 _Window = tuple[float, float, str | None, str | None, str | None]
 
@@ -630,10 +635,18 @@ class CommentParams(_ThreadCapParams):
         "fault on reading the inbox) with no control changed for its client meanwhile",
     )
 
+    busy_jobs: int = Field(
+        200,
+        ge=1,
+        description="a late answer is excused when the agency's engagement work (replies, DMs, "
+        "likes) submitted over its settle_s numbered this many: a flood's backlog, paced",
+    )
 
-#: platforms whose conversation is the post commented on (X threads by conversation id, which
-#: may gather several posts' mentions under one cap)
-_POST_THREADED = frozenset({"instagram", "linkedin"})
+
+#: platforms whose comments are judged: Instagram's and LinkedIn's (the platform's conversation
+#: is the post) and X's mentions (threaded here by the post they answer, so a thread's first
+#: mention has had no reply yet whatever conversation X groups it in)
+_POST_THREADED = frozenset({"instagram", "linkedin", "x"})
 
 
 def _readable_posts(record: DrillRecord) -> dict[str, tuple[float, float]]:
@@ -656,14 +669,16 @@ def _readable_posts(record: DrillRecord) -> dict[str, tuple[float, float]]:
 
 @invariant(CommentParams)
 def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotApplicable:
-    """Every post's first keyword comment gets an answer (Instagram, LinkedIn): a comment the
+    """Every post's first keyword comment gets an answer (Instagram, LinkedIn, X): a comment the
     platform never reads — a post it forgot, an inbox read that stopped at one unreadable post
     — is a person nobody answers, though the account's other threads look busy.
 
     Judged on the first keyword comment in each thread (the post it hangs off, followed back
     through the platform's own replies) from someone other than the account, on Instagram and
-    LinkedIn where the platform's conversation is the post: the thread has had no reply yet, so
-    no cap or cooldown stands in the way. It must be answered — that comment or a later one of
+    LinkedIn where the platform's conversation is the post, and X's mentions: the thread has had
+    no reply yet, so no cap or cooldown stands in the way (on X a reply X refused as a duplicate
+    of the account's own earlier text excuses the mentions that came before it: the platform
+    answered, X would not take it). It must be answered — that comment or a later one of
     the thread — if it arrived ``settle_s`` before the drill's end, with no control that may stop
     replies for its client changed from its arrival until ``settle_s`` after, no fault other
     than latency on its platform meanwhile (a fault on *reading* the inbox excuses nothing once
@@ -676,12 +691,16 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
     root = thread_of(record)
     changes = _engagement_changes(record)
     # a post's own invisibility or deletion is judged per post, below, not as a fault window
-    windows = _fault_windows(
-        record,
-        besides=frozenset(
-            {"linkedin.post_deleted", "linkedin.post_invisible", "instagram.post_invisible"}
-        ),
-    )
+    windows = [
+        w
+        for w in _fault_windows(
+            record,
+            besides=frozenset(
+                {"linkedin.post_deleted", "linkedin.post_invisible", "instagram.post_invisible"}
+            ),
+        )
+        if w[4] not in _DM_READS  # the DM inbox failing keeps no comment from being read
+    ]
     readable = _readable_posts(record)
     answered: dict[tuple[str, str], list[float]] = {}
     for e in record.ledger:
@@ -695,19 +714,36 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
             posts.setdefault(str(e.get("account_id")), []).append(
                 (float(e.get("t") or 0.0), str(e.get("resource_id") or ""))
             )
+    made = {rid: at for at_rid in posts.values() for at, rid in at_rid}
+    #: when the platform submitted each reply, DM and like: a flood's backlog excuses a wait
+    engaged = sorted(
+        number(j.get("created_at"))
+        for j in record.jobs
+        if j.get("kind") in ("reply", "dm", "like") and j.get("created_at") is not None
+    )
     first: dict[tuple[str, str], InboundRow] = {}
     for item in sorted(record.inbound, key=lambda i: float(i.get("t") or 0.0)):
         if item.get("fake") in _POST_THREADED and _keyword_comment_from_others(
             record, item, keyword
         ):
             first.setdefault((str(item.get("account_id")), root(str(item.get("id")))), item)
+    #: X refuses a tweet whose text the account posted within a day (403 "duplicate"): a reply
+    #: template that names only the author repeats itself when the same person asks twice, and
+    #: then the platform did answer, X would not take it
+    refused_twice: dict[str, list[float]] = {}
+    for j in record.journal:
+        if (j.get("fake"), j.get("route"), j.get("error")) == ("x", "tweets.create", "duplicate"):
+            refused_twice.setdefault(str(j.get("account_id")), []).append(number(j.get("t")))
     checked = 0
     out: list[Violation] = []
     for (account, thread), item in sorted(first.items()):
         arrived = float(item.get("t") or 0.0)
+        if any(arrived <= r for r in refused_twice.get(account, ())):
+            continue
         shown, gone = readable.get(str(item.get("post_id") or thread), (0.0, float("inf")))
-        # judged from when it could be read: a comment on a post still processing waits for it
-        t = max(arrived, shown)
+        # judged from when it could be read: a comment on a post still processing waits for it,
+        # one the world set on a post the platform had not made yet waits for the post
+        t = max(arrived, shown, made.get(str(item.get("post_id") or thread), 0.0))
         until = t + p.settle_s
         if until > record.end_t or gone < until:
             continue
@@ -718,23 +754,44 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
         fake = str(item.get("fake"))
         if _held_meanwhile(record, changes, windows, account, fake, t, until, p.settle_s):
             continue
+        # answered within settle_s of when it could be read, or of the end of a fault on
+        # reading its inbox (the comment waited for the read to work again, no longer)
+        deadline = max(
+            [until]
+            + [
+                b + p.settle_s
+                for a, b, f, acc, route in windows
+                if route in _INBOX_READS and a < until and b > t
+                and f in (None, fake) and acc in (None, account)
+            ]
+        )  # fmt: skip
         checked += 1
-        if any(at >= arrived for at in answered.get((account, thread), ())):
+        got = [at for at in answered.get((account, thread), ()) if at >= arrived]
+        if got and (
+            min(got) <= deadline
+            or bisect_right(engaged, deadline) - bisect_left(engaged, t) >= p.busy_jobs
+        ):
             continue
+        late = (
+            f"got its answer only at {format_offset(record.offset(min(got)))}, "
+            f"{format_duration(min(got) - t)} after it could be read"
+            if got
+            else "got no answer"
+        )
         out.append(
             Violation(
                 arrived,
                 ("comment", "comments"),
                 f"commented the keyword on {record.handle(account)}'s post {thread} at "
-                f"{format_offset(record.offset(arrived))}, the thread's first, and got no "
-                "answer, with nothing holding its engagement",
+                f"{format_offset(record.offset(arrived))}, the thread's first, and {late}, "
+                "with nothing holding its engagement",
                 str(item.get("id")),
                 "evidence/ledger.jsonl",
             )
         )
     if checked == 0:
         return NotApplicable(
-            "no thread's first keyword comment (Instagram, LinkedIn) arrived with time to "
+            "no thread's first keyword comment (Instagram, LinkedIn, X) arrived with time to "
             "answer and nothing holding it"
         )
     return Findings(

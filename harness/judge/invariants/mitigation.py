@@ -342,6 +342,27 @@ def controls_as_requested(record: DrillRecord, p: NoParams) -> Findings | NotApp
     def compare(state: JsonObject, shadow: _Shadow, touched: set[ControlKey], t: float,
                 where: str, evidence_of: str) -> None:  # fmt: skip
         nonlocal checked
+        modes = state.get("modes")
+        for row in modes if isinstance(modes, list) else []:
+            m = json_object(row)
+            if m.get("mode") != "auto":
+                continue
+            # the contract: setting a scope to auto removes its override (auto is the default,
+            # never an override): a listed auto reads as a scope pinned against a wider mode
+            scope = _scope({k: v for k, v in m.items() if k != "mode"})
+            out.append(
+                Violation(
+                    t,
+                    ("control field", "control fields"),
+                    "read back other than requested",
+                    f"{_label(('mode', scope))} mode",
+                    evidence_of,
+                    message=(
+                        f"{_label(('mode', scope))} is listed as an auto override in the control "
+                        f"state {where}: setting a scope to auto removes its override"
+                    ),
+                )
+            )
         keys = set(_keys_of(record.controls_at_start)) | set(_keys_of(state)) | touched
         for key in sorted(keys):
             have_fields = snapshot_fields(state, key)

@@ -1830,16 +1830,25 @@ class InboxAlertParams(_RefusalAlertParams):
     )
 
 
-#: the request that opens an account's inbox on each platform: when it fails, nothing of that
-#: inbox is read (X's mentions; Instagram's media, whose comments follow); the reads behind it
-#: (a message, a post's comments) may fail one at a time and be read again at the next poll
-_INBOX_OPENERS = frozenset({("x", "users.mentions"), ("instagram", "media.list")})
+#: the requests that open an account's inboxes on each platform: when one fails, nothing of
+#: that inbox is read (X's mentions and DM events; Instagram's media, whose comments follow, and
+#: its DM conversations); the reads behind them (a message, a post's comments) may fail one at
+#: a time and be read again at the next poll
+_INBOX_OPENERS = frozenset(
+    {
+        ("x", "users.mentions"),
+        ("x", "dm_events.list"),
+        ("instagram", "media.list"),
+        ("instagram", "conversations.list"),
+    }
+)
 
 
 @invariant(InboxAlertParams)
 def inbox_failures_alerted(record: DrillRecord, p: InboxAlertParams) -> Findings | NotApplicable:
     """Engagement that stops pages someone: when ``min_failures`` reads that open accounts'
-    inboxes on a platform (X's mentions, Instagram's media list) fail within ``window_s`` — a 5xx
+    inboxes on a platform (X's mentions or DM events, Instagram's media list or DM
+    conversations) fail within ``window_s`` — a 5xx
     or no answer in the fakes' journal (throttles and refused tokens have alerts of their own) —
     the platform raises an alert for that platform within ``within_s``, or had raised it in the
     window before.
