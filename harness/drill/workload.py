@@ -183,7 +183,10 @@ def plan_workload(
         # an open episode keeps its client until its jobs are all in (no draw, so plans of
         # one job per episode are as they were)
         client = episode[0] if w.episode_jobs > 1 and episode[2] > 0 else rng.choice(clients)
-        job(at, kind, client, None, origin, prompt=rng.choice(_PROMPTS), **extra)
+        prompt = rng.choice(_PROMPTS)
+        if extra:  # a draft given tools asks for the first by name: the model calls it, once
+            prompt = f"{prompt}, with what {w.text_tools[0]} finds"
+        job(at, kind, client, None, origin, prompt=prompt, **extra)
 
     def tool(at: float, origin: str = "steady") -> None:
         c = rng.choice(clients)
