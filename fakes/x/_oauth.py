@@ -1,4 +1,8 @@
-"""X's OAuth 2.0 token endpoint: the refresh_token grant with single-use refresh tokens."""
+"""X's OAuth 2.0 token endpoint: the refresh_token grant with single-use refresh tokens.
+
+The roster's tokens were all issued to one app (the agency's): the client id of the first refresh
+that succeeds is taken as that app's, and a refresh naming another client id is refused with
+400 ``invalid_request`` as X refuses a token it will not redeem for that client."""
 
 from __future__ import annotations
 
@@ -46,9 +50,15 @@ async def token(x: XCore, call: Call) -> Response:
             getattr(fired.params, "error", "invalid_request"),
             wire.INVALID_TOKEN,
         )
+    if x.state.app_client_id not in (None, client_id) and rt in w.tokens.refresh:
+        # a refresh token is bound to the app that obtained it: another client id (a tenant's
+        # id sent as the app's, a second app's) is refused the way X refuses a bad token
+        return wire.oauth_error("invalid_request", wire.INVALID_TOKEN)
     got = w.tokens.redeem(rt, x.opts.access_ttl_s, "x")
     if got is None:
         return wire.oauth_error("invalid_request", wire.INVALID_TOKEN)
+    if x.state.app_client_id is None:
+        x.state.app_client_id = client_id
     account_id, access, refresh = got
     scopes = w.roster.account(account_id).credential.scopes
     out: dict[str, Any] = {

@@ -69,6 +69,9 @@ class XState:
     held: dict[tuple[str, str], float] = field(default_factory=dict)
     #: user id → handle of every inbound author a listing has shown (user lookups in O(1))
     authors: dict[str, str] = field(default_factory=dict)
+    #: the OAuth client id of the app the roster's tokens were issued to: the first that
+    #: redeemed a refresh token (X binds a refresh token to the app that obtained it)
+    app_client_id: str | None = None
 
     def clear(self) -> None:
         """Forget everything."""
@@ -81,6 +84,7 @@ class XState:
         self.capped.clear()
         self.held.clear()
         self.authors.clear()
+        self.app_client_id = None
 
     def window(self, key: str, route: str, length: float, now: float) -> Window:
         """The live window of ``key`` on ``route``, starting a new one if the last has ended."""

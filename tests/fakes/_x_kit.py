@@ -78,13 +78,13 @@ class Env:
         r = await self.client.get(f"{ADMIN}/faults")
         return sum(f["hits"] for f in r.json()["faults"] if f["kind"] == kind)
 
-    async def refresh(self, refresh_token: str) -> httpx.Response:
+    async def refresh(self, refresh_token: str, client_id: str = "vibedrill-app") -> httpx.Response:
         return await self.client.post(
             f"{API}/2/oauth2/token",
             data={
                 "grant_type": "refresh_token",
                 "refresh_token": refresh_token,
-                "client_id": "vibedrill-app",
+                "client_id": client_id,
             },
         )
 

@@ -306,6 +306,22 @@ async def test_an_access_token_expires_after_two_hours_and_a_refresh_gives_a_wor
     ).status_code == 401
 
 
+async def test_the_roster_tokens_belong_to_one_app_and_a_refresh_naming_another_client_is_refused(
+    env: Env,
+) -> None:
+    # the first refresh that works names the app; a tenant's id sent as the app's is refused
+    # without spending the token, which the app itself can still redeem
+    assert (await env.refresh(env.refresh_tokens[env.acme.id])).status_code == 200
+    rt = env.refresh_tokens[env.northwind.id]
+    wrong = await env.refresh(rt, client_id="northwind")
+    assert wrong.status_code == 400
+    assert wrong.json() == {
+        "error": "invalid_request",
+        "error_description": "Value passed for the token was invalid.",
+    }
+    assert (await env.refresh(rt)).status_code == 200
+
+
 async def test_the_journal_tells_which_token_a_request_carried_and_whether_a_refresh_replaced_it(
     env: Env,
 ) -> None:
