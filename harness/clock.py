@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 from fakes.core.clock import DEFAULT_EPOCH
 
 __all__ = [
+    "BLOCKED_REAL_S",
+    "BLOCK_REAL_S",
     "DEFAULT_EPOCH",
     "HOLD_SLICE_S",
     "STALL_REAL_S",
@@ -46,6 +48,11 @@ HOLD_SLICE_S = 0.05
 #: again and again at the same instant; a healthy drill of hours takes seconds in all)
 STALL_TURNS = 200_000
 STALL_REAL_S = 20.0
+#: the real seconds one loop turn's callbacks may run before the turn counts as blocking the
+#: loop (a synchronous wait in async code: a lock's busy wait, ``time.sleep``, a blocking call),
+#: and the blocked real seconds in all after which the loop says so (:attr:`on_blocked`)
+BLOCK_REAL_S = 1.0
+BLOCKED_REAL_S = 20.0
 
 
 class _VirtualSelector(selectors.DefaultSelector):
@@ -56,6 +63,16 @@ class _VirtualSelector(selectors.DefaultSelector):
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         loop = self.loop
         assert loop is not None
+        if loop.on_blocked is not None:
+            loop._turn_ran(time.perf_counter())
+        try:
+            return self._select(loop, timeout)
+        finally:
+            loop._turn_started = time.perf_counter()
+
+    def _select(
+        self, loop: VirtualTimeLoop, timeout: float | None
+    ) -> list[tuple[selectors.SelectorKey, int]]:
         if loop.holds:
             wait = HOLD_SLICE_S if timeout is None else min(max(timeout, 0.0), HOLD_SLICE_S)
             events = super().select(wait)
@@ -120,6 +137,15 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._still_turns = 0
         self._still_since = 0.0
         self._stall_told = False
+        #: called once (virtual time, worst turn, blocked real seconds, blocking turns) when
+        #: turns whose callbacks each ran :data:`BLOCK_REAL_S` real seconds or more add up to
+        #: :data:`BLOCKED_REAL_S`; watched only while it is set
+        self.on_blocked: Callable[[float, float, float, int], None] | None = None
+        self._turn_started = time.perf_counter()
+        self.blocked_s = 0.0
+        self.blocked_turns = 0
+        self.worst_turn_s = 0.0
+        self._blocked_told = False
 
     def time(self) -> float:
         return self._vt
@@ -141,6 +167,18 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             if real >= STALL_REAL_S and self.on_stall is not None:
                 self._stall_told = True
                 self.on_stall(self._vt, n, real)
+
+    def _turn_ran(self, now: float) -> None:
+        """The callbacks of the turn that just ended ran from :attr:`_turn_started` to ``now``."""
+        ran = now - self._turn_started
+        if ran < BLOCK_REAL_S or self.holds:
+            return
+        self.blocked_s += ran
+        self.blocked_turns += 1
+        self.worst_turn_s = max(self.worst_turn_s, ran)
+        if self.blocked_s >= BLOCKED_REAL_S and not self._blocked_told and self.on_blocked:
+            self._blocked_told = True
+            self.on_blocked(self._vt, self.worst_turn_s, self.blocked_s, self.blocked_turns)
 
     def hold_virtual_time(self) -> TimeHold:
         """A context (``with`` or ``async with``) under which the clock follows real time

@@ -22,6 +22,7 @@ __all__ = [
     "blueprint",
     "browser_choice",
     "check_settings",
+    "crash_copy",
     "defect_catalogue",
     "defect_names",
     "defect_summaries",
@@ -66,6 +67,18 @@ def memory_store() -> Any:
     from sandbox.storage import SqliteStore
 
     return SqliteStore(":memory:")
+
+
+def crash_copy(store: Any) -> Any:
+    """What a crash leaves of ``store`` (a :func:`memory_store`): a new store holding only what
+    was committed. A write transaction left open — a platform that never commits — is lost, as
+    the database's own crash recovery loses it (and a copy taken under it would wait for its
+    lock for ever)."""
+    copy = memory_store()
+    if store.db.in_transaction:
+        store.db.rollback()
+    store.db.backup(copy.db)
+    return copy
 
 
 def platform_settings(roster_json: dict[str, Any], **overrides: Any) -> tuple[Any, Any]:

@@ -20,11 +20,11 @@ from fakes.core.roster import Roster
 from fakes.core.world import World
 from sandbox.client import HttpPlatformClient
 
-from ..clock import LagProbe
+from ..clock import BLOCK_REAL_S, LagProbe, VirtualTimeLoop
 from ..durations import format_duration
 from ..errors import DrillError
 from ..judge.timeline import format_offset
-from ..platform_adapter import make_platform, memory_store, platform_settings
+from ..platform_adapter import crash_copy, make_platform, memory_store, platform_settings
 from ..runbooks import ActionContext, runbooks
 from ..scenario import Scenario
 from .browser import hooks_for, is_browser_scenario
@@ -124,6 +124,16 @@ class DrillEngine(DrillState):
             "rather than spin on"
         )
 
+    def _blocked(self, vt: float, worst: float, blocked: float, turns: int) -> None:
+        """The platform's code ran for seconds of real time without yielding, again and again."""
+        self.abort(
+            f"the event loop was blocked for {blocked:.0f} s of real time by {turns} turns of "
+            f"at least {BLOCK_REAL_S:g} s each (the longest {worst:.1f} s), the last at "
+            f"{format_offset(vt - self.t0)}: something in the platform waits synchronously in "
+            "async code (a database lock's busy wait, time.sleep, a blocking call), which stalls "
+            "every job and client of its process; the drill stops rather than crawl on"
+        )
+
     # --- the run ---------------------------------------------------------------------------
     async def run(self) -> DrillResult:
         """Arrange, run every phase, then judge and write, even when interrupted."""
@@ -142,8 +152,9 @@ class DrillEngine(DrillState):
         error: str | None = None
         self.platform = None
         loop = asyncio.get_running_loop()
-        if hasattr(loop, "on_stall"):
+        if isinstance(loop, VirtualTimeLoop):
             loop.on_stall = self._stalled
+            loop.on_blocked = self._blocked
         world = self._served_world() if self.opts.served else self._in_process_world()
         if self.opts.served:
             # how busy the machine is decides how long a request may be on the wire (finish.py)
@@ -177,6 +188,8 @@ class DrillEngine(DrillState):
                         with contextlib.suppress(Exception):
                             await self.platform.stop()
                     await self._cancel_tasks()
+                    if isinstance(loop, VirtualTimeLoop):
+                        loop.on_blocked = None  # judging and writing run long turns, rightly
                 result = await finish(self, self.lane, error)
             if self.restored:  # a served platform, put back at rest after the report
                 result.notes.append(
@@ -527,8 +540,7 @@ class DrillEngine(DrillState):
             raise DrillError("platform.restart restarts the in-process platform only")
         before = dict(await old.client.controls())
         if crash:
-            dead, self._store = self._store, memory_store()
-            dead.db.backup(self._store.db)
+            self._store = crash_copy(self._store)
         await old.stop()
         self._restarts += 1
         settings, secrets = self._made

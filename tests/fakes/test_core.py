@@ -641,6 +641,37 @@ def test_a_clock_standing_still_with_work_ready_is_told_once_as_a_stall(
     assert end == pytest.approx(DEFAULT_EPOCH + 65, abs=1e-3)
 
 
+def test_callbacks_that_block_the_loop_in_real_time_are_told_once_when_they_add_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a synchronous wait in async code (a database lock's busy wait, time.sleep) holds the
+    # loop for real seconds while virtual time moves on: turns that each ran BLOCK_REAL_S or
+    # more are added up and told once when they reach BLOCKED_REAL_S; short turns count nothing
+    import time
+
+    import harness.clock as clock
+
+    monkeypatch.setattr(clock, "BLOCK_REAL_S", 0.2)
+    monkeypatch.setattr(clock, "BLOCKED_REAL_S", 0.6)
+
+    async def main() -> list[tuple[float, float, float, int]]:
+        loop = asyncio.get_running_loop()
+        told: list[tuple[float, float, float, int]] = []
+        loop.on_blocked = lambda *a: told.append(a)  # type: ignore[attr-defined]
+        for _ in range(50):
+            await asyncio.sleep(1)  # quick turns: nothing counted
+        for _ in range(6):
+            time.sleep(0.25)  # noqa: ASYNC251 - the blocking call under test
+            await asyncio.sleep(60)
+        return told
+
+    told = run_virtual(main)
+    assert len(told) == 1
+    vt, worst, blocked, turns = told[0]
+    assert turns == 3 and blocked >= 0.6 and worst >= 0.25
+    assert vt == pytest.approx(DEFAULT_EPOCH + 50 + 120, abs=1e-3)
+
+
 def test_a_busy_but_moving_clock_is_no_stall(monkeypatch: pytest.MonkeyPatch) -> None:
     import harness.clock as clock
 
