@@ -174,7 +174,12 @@ class JobRecord:
 class JobStore:
     """Every job of one platform, by id and by idempotency key."""
 
-    def __init__(self, now: Callable[[], float], trace_id: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        now: Callable[[], float],
+        trace_id: Callable[[], str],
+        scrub: Callable[[Any], Any] | None = None,
+    ) -> None:
         self.now = now
         self._trace_id = trace_id
         self._jobs: dict[str, JobRecord] = {}
@@ -185,6 +190,10 @@ class JobStore:
         self.on_change: list[Callable[[JobRecord, str | None], None]] = []
         #: called when a running job records a fact its next attempt needs (storage)
         self.on_note: list[Callable[[JobRecord], None]] = []
+        #: what a job's error and result go through when its state changes (a JSON-like value in,
+        #: the same with its strings scrubbed out): anyone who may list jobs reads them, and an
+        #: error quotes outside text (an API's message, which may echo a credential)
+        self.scrub = scrub
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -254,7 +263,9 @@ class JobStore:
         rec.state = state
         rec.updated_at = self.now()
         if error is not None:
-            rec.last_error = error
+            rec.last_error = error if self.scrub is None else self.scrub(error)
+        if self.scrub is not None and rec.result:
+            rec.result = self.scrub(rec.result)
         self.counts[old] = self.counts.get(old, 1) - 1
         self.counts[state] = self.counts.get(state, 0) + 1
         for fn in self.on_change:

@@ -217,7 +217,7 @@ class Platform:
         self.alert_rules = alert_rules or AlertRules()
         self.controls = Controls(settings, now)
         self.controls.listeners.append(self._on_control)
-        self.jobs = JobStore(now, self._trace_id)
+        self.jobs = JobStore(now, self._trace_id, self.scrubber.value)
         urls = [settings.base_urls.of(s) for s in type(settings.base_urls).model_fields]
         self.egress = EgressGuard(transport, urls, on_refused=self._egress_refused)
         # connect/read/write/pool limits; the lanes also bound each whole request (asyncio.timeout)

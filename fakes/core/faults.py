@@ -84,6 +84,13 @@ class HangParams(_P):
 
 class OutageParams(_P):
     status: int = Field(503, ge=500, le=599, description="the 5xx status served")
+    echo_request: bool = Field(
+        False,
+        description=(
+            "a gateway in debug mode in front of the API: the error's message echoes the "
+            "request it failed, its headers (Authorization included) with it"
+        ),
+    )
     committed: bool = Field(
         False,
         description=(

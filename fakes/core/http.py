@@ -232,6 +232,26 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
+def _echoing(resp: Response, request: Request) -> Response:
+    """``resp`` (a service's own error body) with its message followed by a dump of ``request``,
+    headers and all, as a gateway in debug mode writes one: the error's ``message`` (under
+    ``error`` or at the top), or else its ``detail``."""
+    try:
+        body = json.loads(bytes(resp.body))
+    except ValueError:
+        return resp
+    dump = f" [debug: {request.method} {request.url.path} headers={dict(request.headers)!r}]"
+    target = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(target, dict):
+        target = body if isinstance(body, dict) else None
+    if target is None:
+        return resp
+    field_name = "message" if "message" in target or "detail" not in target else "detail"
+    target[field_name] = f"{target.get(field_name) or ''}{dump}"
+    headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
+    return json_response(body, resp.status_code, headers)
+
+
 def _cut_short(resp: Response) -> Response:
     """``resp`` with the first half of its body only (status and headers kept): a JSON answer that
     no longer parses, as a client sees one whose connection dropped the end."""
@@ -695,6 +715,8 @@ class FakeService:
         if getattr(f.params, "committed", False):
             call.fail_after = (f, status)
             return None
+        if getattr(f.params, "echo_request", False):
+            return _echoing(self.outage_body(call, status), call.request)
         return self.outage_body(call, status)
 
     @staticmethod

@@ -320,7 +320,12 @@ class InstagramLane(ApiLane):
             "GET", f"/{container}", cred, scope, params={"fields": "status_code,status"}
         )
         if r.status_code != 200:
-            raise Ambiguous(f"instagram.container_unknown: HTTP {r.status_code} for {container}")
+            # an outage of Graph (5xx) keeps the check from answering: retried as the outage it
+            # is (growing back-off, no attempt used), not as a failure of this job
+            raise Ambiguous(
+                f"instagram.container_unknown: HTTP {r.status_code} for {container}",
+                outage=r.status_code >= 500,
+            )
         if self.json_of(r, mutating=False).get("status_code") != "PUBLISHED":
             return None
         found = await self._media_with_caption(cred, text, scope)

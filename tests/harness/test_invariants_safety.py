@@ -213,6 +213,32 @@ def test_a_side_effect_without_audit_and_one_audited_twice_are_both_named():
     )
 
 
+def test_refusals_the_platform_counts_must_each_have_their_audit_event():
+    # a job refused by a kill switch at the gate's second look (after pacing) and released later
+    # leaves no other trace: the platform's own count of refusals must match its audit log
+    def refused(n: int, error: str) -> dict[str, Any]:
+        return {**aud(n, 60 + n, job=f"j-{n}", outcome="blocked"), "error": error, "proof": {}}
+
+    audit = [refused(1, "kill_switch: post.create stopped"), refused(2, "lane:read_only: refused")]
+    counted = {
+        'side_effects_blocked_total{reason="kill_switch"}': 2.0,
+        'side_effects_blocked_total{reason="mode:read_only"}': 1.0,
+    }
+    r = judge(
+        "every_side_effect_audited", record(audit=audit, metrics_samples=[(T0 + 300, counted)])
+    )
+    assert r.verdict == "violated"
+    assert (
+        "counted kill_switch (2 in side_effects_blocked_total) but audited only 1 times" in r.detail
+    )
+    assert "mode:read_only" not in r.detail
+    audit.append(refused(3, "kill_switch: reply.create stopped"))
+    got = judge(
+        "every_side_effect_audited", record(audit=audit, metrics_samples=[(T0 + 300, counted)])
+    )
+    assert got.verdict != "violated"
+
+
 def test_a_post_marked_needs_human_confirm_with_its_proof_is_audited_and_a_failed_one_is_not():
     rec = record(
         ledger=[led(1, 60), led(2, 70)],

@@ -451,6 +451,33 @@ def test_no_secret_reaches_the_audit_log_or_the_metrics() -> None:
     virtual(main)
 
 
+def test_an_error_quoting_a_credential_is_kept_scrubbed_in_the_job_and_its_result() -> None:
+    """Found by `rb11_debug_gateway_echoes_tokens`: a gateway's error page echoed the request's
+    Authorization header into Graph's message, which the job kept as its last error and the
+    engagement poll in its result's ``errors`` — read by anyone who may list jobs."""
+
+    async def main() -> None:
+        async with rig(platforms=("instagram",)) as r:
+            r.world.faults.add(
+                {
+                    "kind": "http.outage",
+                    "params": {"status": 502, "echo_request": True},
+                    "match": {"fake": "instagram", "route": "media.list"},
+                }
+            )
+            poll = r.platform.submit(
+                JobSpec(kind="engagement_poll", client_id="agency", idempotency_key="poll:t")
+            )
+            await r.settle()
+            tokens = [a.credential.access_token for a in r.world.roster.accounts("instagram")]
+            job = r.platform.jobs.get(poll.id)
+            dump = repr((job.last_error, job.result))
+            assert "[debug: GET" in dump and "[redacted]" in dump
+            assert not any(t in dump for t in tokens)
+
+    virtual(main)
+
+
 def test_bad_control_input_names_the_field_the_value_and_the_valid_choices() -> None:
     async def main() -> None:
         async with rig() as r:

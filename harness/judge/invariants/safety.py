@@ -303,8 +303,9 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
 
     A claim is a success outcome, or a ``needs_human_confirm`` outcome whose proof names the
     resource (the platform published it but could not confirm it is live, and says so). A job
-    left blocked has an AuditEvent of its refusal (outcome ``blocked``), and a job's events all
-    carry its one trace id.
+    left blocked has an AuditEvent of its refusal (outcome ``blocked``), as has every refusal
+    by a kill switch or a read-only hold the platform counts in
+    ``side_effects_blocked_total{reason}``, and a job's events all carry its one trace id.
     """
     f = facts(record)
     out: list[Violation] = []
@@ -430,6 +431,43 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
     )
 
 
+#: ``side_effects_blocked_total{reason}`` → the error prefixes of the audited refusals it counts
+_REFUSALS_COUNTED = {
+    "kill_switch": ("kill_switch:",),
+    "mode:read_only": ("mode:read_only", "lane:read_only"),
+}
+
+
+def _counted_refusals_audited(record: DrillRecord, out: list[Violation]) -> None:
+    """Every refusal by a kill switch or a read-only hold that the platform counts in
+    ``side_effects_blocked_total{reason}`` has its AuditEvent (outcome ``blocked``): a job
+    refused at the gate's second look — after it waited its turn in pacing — and later released
+    leaves no other trace of what the switch stopped (RB-11: snapshot the affected events)."""
+    if not record.metrics_samples:
+        return
+    t, last = record.metrics_samples[-1]
+    for reason, prefixes in _REFUSALS_COUNTED.items():
+        counted = last.get(f'side_effects_blocked_total{{reason="{reason}"}}')
+        if counted is None or counted != counted:  # not exported, or NaN
+            continue
+        audited = sum(
+            1
+            for a in record.audit
+            if a.get("outcome") == "blocked" and str(a.get("error") or "").startswith(prefixes)
+        )
+        if audited < counted:
+            out.append(
+                Violation(
+                    t,
+                    ("refusal", "refusals"),
+                    f"counted {reason} ({counted:g} in side_effects_blocked_total) but audited "
+                    f"only {audited} times: {counted - audited:g} refusals left no AuditEvent",
+                    reason,
+                    "evidence/metrics.csv",
+                )
+            )
+
+
 def _jobs_audited_whole(record: DrillRecord, out: list[Violation]) -> None:
     """A job's events carry its one trace id, and a job left blocked has its refusal audited."""
     # a job's events share its trace: an event under another trace id is cut out of the job's
@@ -468,6 +506,7 @@ def _jobs_audited_whole(record: DrillRecord, out: list[Violation]) -> None:
                     evidence("audit.jsonl", last),
                 )
             )
+    _counted_refusals_audited(record, out)
     # a job the platform left parked as blocked was refused by a control or a guard: that
     # refusal is a decision the audit log must show (RB-11), whichever the job's kind
     refused = {str(a.get("job_id")) for a in record.audit if a.get("outcome") == "blocked"}
