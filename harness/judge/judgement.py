@@ -187,6 +187,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "dms_answered",
     "engagement_bursts_alerted",
     "engagement_polls_braked",
+    "engagement_put_up_for_approval",
     "engagement_reaches_every_account",
     "every_side_effect_audited",
     "guard_refusals_alerted",

@@ -507,6 +507,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "dms_answered",
         "engagement_bursts_alerted",
         "engagement_polls_braked",
+        "engagement_put_up_for_approval",
         "engagement_reaches_every_account",
         "every_side_effect_audited",
         "guard_refusals_alerted",

@@ -426,3 +426,32 @@ def test_pages_that_advance_a_retry_after_a_failure_and_another_run_hold():
     restarted = [_read(1, "0"), _read(2, "0", run="0000000103000001")]
     assert judge("inbox_pages_advance", record(journal=restarted)).verdict == "held"
     assert judge("inbox_pages_advance", record(journal=[])).verdict == "not_applicable"
+
+
+# --- engagement_put_up_for_approval -----------------------------------------------------------
+
+
+def test_comments_under_approval_required_must_be_put_up_for_approval_not_held_unseen() -> None:
+    name = "engagement_put_up_for_approval"
+    modes = [
+        change(1, 600, "mode", {"client_id": "acme"}, "approval_required"),
+        change(2, 1800, "mode", {"client_id": "acme"}, "auto"),
+    ]
+    inbound = [comment(1, 700), comment(2, 900, author="@fan2")]
+    asked = [{"id": "j-9", "kind": "reply", "client_id": "acme", "platform": "x",
+              "state": "succeeded", "created_at": T0 + 760, "approved_at": T0 + 1200}]  # fmt: skip
+    ok = record(inbound=inbound, control_changes=modes, jobs=asked)
+    assert evaluate({"name": name}, ok).verdict == "held"
+    # held back unseen until the mode went back to auto: the replies come only after it
+    late = [{**asked[0], "created_at": T0 + 1830, "approved_at": None}]
+    r = evaluate({"name": name}, record(inbound=inbound, control_changes=modes, jobs=late))
+    assert r.verdict == "violated"
+    assert "put none of 2 keyword comments on x up for approval under approval_required from T+10m00s" in r.detail  # fmt: skip
+    # a comment the mode change overtook before any poll read it, or one a kill switch held,
+    # asks nothing; manual_only is no approval mode (its items wait unseen by design)
+    quick = [comment(1, 1750)]
+    assert evaluate({"name": name}, record(inbound=quick, control_changes=modes, jobs=late)).verdict == "not_applicable"  # fmt: skip
+    killed = [*modes, change(3, 650, "kill_switch", {"client_id": "acme"}, True)]
+    assert evaluate({"name": name}, record(inbound=inbound, control_changes=killed, jobs=late)).verdict == "not_applicable"  # fmt: skip
+    manual = [change(1, 600, "mode", {"client_id": "acme"}, "manual_only"), modes[1]]
+    assert evaluate({"name": name}, record(inbound=inbound, control_changes=manual, jobs=late)).verdict == "not_applicable"  # fmt: skip

@@ -18,6 +18,7 @@ __all__ = [
     "comments_answered",
     "cooldowns_delay_answers_not_drop_them",
     "dms_answered",
+    "engagement_put_up_for_approval",
     "engagement_reaches_every_account",
     "held_engagement_answered_after_release",
     "inbox_pages_advance",
@@ -257,6 +258,102 @@ def _first_answers(record: DrillRecord) -> dict[str, float]:
         if e.get("action") == "reply.created" and e.get("in_reply_to"):
             out.setdefault(str(e["in_reply_to"]), float(e["t"]))
     return out
+
+
+class ApprovalAskedParams(Params):
+    """Parameters of ``engagement_put_up_for_approval``."""
+
+    poll_s: float = Field(
+        120.0,
+        gt=0,
+        description="an item is surely read by a poll within this long of arriving (and its "
+        "reply submitted for approval)",
+    )
+
+
+@invariant(ApprovalAskedParams)
+def engagement_put_up_for_approval(
+    record: DrillRecord, p: ApprovalAskedParams
+) -> Findings | NotApplicable:
+    """Under ``approval_required`` engagement waits for a person's approval, not for the mode.
+
+    A keyword comment from someone other than the account that arrives while its client's (or
+    platform's) mode is ``approval_required``, and is read by a poll before the mode changes,
+    with no other control that may stop replies changed for that client meanwhile, must be
+    answered by a reply put up for approval: a reply job of that client and platform submitted
+    while the mode holds. A platform that holds such items back unseen, as it does under
+    ``manual_only``, never asks anyone: engagement silently stops for the client, and when the
+    mode goes back to auto the whole backlog is answered at once, reviewed by nobody.
+    """
+    steps = mode_steps(record)
+    if len(steps) == 1:
+        return NotApplicable("no mode was set during the drill")
+    keyword = _trigger_keyword(record.scenario).lower()
+    # a mode change is what bounds a window: the others may stop replies within it
+    others = [
+        (float(c["t"]), json_object(c.get("scope")))
+        for c in record.control_changes
+        if c.get("control") in _ENGAGEMENT_CONTROLS and c.get("control") != "mode"
+    ]
+    kills = record.kill_intervals()
+    windows: dict[tuple[str, str, float], list[InboundRow]] = {}
+    for item in record.inbound:
+        if not _keyword_comment_from_others(record, item, keyword):
+            continue
+        account = str(item.get("account_id"))
+        client = str(record.accounts.get(account, {}).get("tenant_id"))
+        platform, t = str(item.get("fake")), float(item.get("t") or 0.0)
+        mode, since = mode_at(steps, t, client, platform)
+        if mode != "approval_required":
+            continue
+        read = t + p.poll_s
+        if read > record.end_t or mode_at(steps, read, client, platform) != (mode, since):
+            continue  # the mode changed before a poll surely read it
+        if any(
+            since <= at <= read and scope.get("client_id") in (None, client) for at, scope in others
+        ):
+            continue
+        if any(
+            k.covers(t, client_id=client, platform=platform, action="reply", account_id=account)
+            or k.covers(
+                read, client_id=client, platform=platform, action="reply", account_id=account
+            )
+            for k in kills
+        ):
+            continue
+        windows.setdefault((client, platform, since), []).append(item)
+    if not windows:
+        return NotApplicable(
+            "no keyword comment arrived under approval_required with a poll to read it"
+        )
+    submitted: dict[tuple[str, str], list[float]] = {}
+    for j in record.jobs:
+        if j.get("kind") == "reply" and j.get("created_at") is not None:
+            key = (str(j.get("client_id")), str(j.get("platform")))
+            submitted.setdefault(key, []).append(number(j.get("created_at")))
+    out: list[Violation] = []
+    for (client, platform, since), items in sorted(windows.items(), key=lambda kv: kv[0][2]):
+        first = min(float(i.get("t") or 0.0) for i in items)
+        nxt = next((s for s, _m in steps if s > since), float("inf"))
+        if any(first <= at < nxt for at in submitted.get((client, platform), ())):
+            continue
+        out.append(
+            Violation(
+                first,
+                ("client", "clients"),
+                f"put none of {len(items)} keyword comments on {platform} up for approval under "
+                f"approval_required from {format_offset(record.offset(since))} (engagement held "
+                "back unseen, as if no reply could be approved)",
+                record.client_name(client),
+                "evidence/jobs.jsonl",
+            )
+        )
+    return Findings(
+        len(windows),
+        out,
+        f"under approval_required every client's keyword comments were put up for approval "
+        f"({len(windows)} windows)",
+    )
 
 
 def _engagement_changes(record: DrillRecord) -> list[tuple[float, dict[str, Json]]]:
