@@ -45,7 +45,18 @@ class Watch:
 
     async def _sync_controls_once(self) -> None:
         s = self.state
-        for c in await s.platform_client.control_changes(self._cc_seen):
+        after = self._cc_seen
+        for c in await s.platform_client.control_changes(after):
+            if c.seq <= after:
+                # the feed answered a change at or before the cursor it was read after: a reader
+                # resuming from the last seq it saw would apply it again (the judge says so)
+                s.ev(
+                    "control.feed_reread",
+                    "drill",
+                    f"the platform's control changes after #{after} included #{c.seq} again",
+                    {"after": after, "control_seq": c.seq},
+                )
+                continue
             self._cc_seen = max(self._cc_seen, c.seq)
             scope = {k: v for k, v in dict(c.scope).items() if v is not None}
             data = {

@@ -512,9 +512,9 @@ def alert(n: int, at: float, platform: str) -> dict:
 
 
 def test_a_burst_of_failing_publishes_without_its_alert_is_a_violation():
-    # five of six X publishes fail between T+10m and T+15m; the alert fired for instagram only
+    # five of six X publishes fail between T+10m and T+15m, and no alert fires
     audit = [publish(1, 590, "success")] + [publish(n, 600 + 60 * n, "failed") for n in range(2, 7)]
-    rec = record(audit=audit, alerts=[alert(1, 1000, "instagram")])
+    rec = record(audit=audit)
     r = judge("publish_failures_alerted", rec)
     assert r.verdict == "violated"
     assert r.detail == (
@@ -527,6 +527,15 @@ def test_a_burst_of_failing_publishes_without_its_alert_is_a_violation():
     unnamed = {**alert(1, 1000, "x"), "labels": {}}
     assert judge("publish_failures_alerted", record(audit=audit, alerts=[unnamed])).verdict == (
         "violated"
+    )
+    # … and one for a platform where no publish failed (failed replies counted as publishes)
+    # sends on-call to RB-02 for nothing
+    other = record(audit=audit, alerts=[alert(1, 1000, "x"), alert(2, 1000, "instagram")])
+    r = judge("publish_failures_alerted", other)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 alert for instagram raised at T+16m40s though no publish failed there in the 10m "
+        "before: ids instagram"
     )
 
 
@@ -675,6 +684,22 @@ def test_an_audit_feed_numbered_out_of_order_or_from_zero_is_outside_the_contrac
         evaluate({"name": "jobs_within_the_contract"}, record(audit=later, jobs=jobs)).verdict
         == "held"
     )
+
+
+def test_a_control_feed_that_answers_a_change_at_its_cursor_again_is_outside_the_contract() -> None:
+    # the drill's monitor reads the change feed after the last seq it saw: a platform that
+    # answers that change again (``>=`` for ``>``) is put on the timeline by the monitor
+    jobs = [{"id": "j-1", "kind": "publish", "state": "succeeded", "client_id": "acme"}]
+    tl = Timeline()
+    for t in (300, 330):
+        tl.append(T0 + t, "control.feed_reread", "drill", "again",
+                  {"after": 4, "control_seq": 4})  # fmt: skip
+    r = evaluate({"name": "jobs_within_the_contract"}, record(jobs=jobs, timeline=tl))
+    assert r.verdict == "violated"
+    assert r.violations[0].phrase.startswith(
+        "answered again after the cursor 4 by the cursor-paged change feed (2 times in the drill"
+    )
+    assert evaluate({"name": "jobs_within_the_contract"}, record(jobs=jobs)).verdict == "held"
 
 
 def test_an_audit_event_under_a_job_kind_is_outside_the_contract() -> None:

@@ -259,9 +259,10 @@ def test_a_scenarios_world_pacing_reaches_the_platforms_settings_in_seconds() ->
 
     s = load_scenario(ROOT / "scenarios" / "ctl_daily_caps.yaml")
     doc = scenario_settings(s, ["acme"])
-    assert doc["pacing"]["linkedin"] == {
-        "concurrency": 2, "min_interval_s": 0.0, "jitter_s": 0.0, "daily_caps": {"publish": 5}
-    }  # fmt: skip
+    assert doc["pacing"] == {"instagram": {
+        "concurrency": 4, "min_interval_s": 0.0, "jitter_s": 0.0,
+        "daily_caps": {"publish": 5, "reply": 3},
+    }}  # fmt: skip
     roster = Roster.generate(clients=1, seed=1).model_dump(mode="json")
     settings, _ = platform_settings(roster, **doc)
     assert settings.pacing_for("instagram").daily_caps == {"publish": 5, "reply": 3}

@@ -1137,7 +1137,8 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
     a post the fakes hold: after a single refused attempt nothing can have posted, and the
     confirmation queue would claim posts that never existed.
     The feed numbers its events in order, one apart and above the cursor they were read after:
-    a reader resuming from the last ``seq`` it saw must neither skip nor re-read an event.
+    a reader resuming from the last ``seq`` it saw must neither skip nor re-read an event; nor
+    may the control-change feed answer a change at or before the cursor it was read after.
     """
     if not record.jobs:
         return NotApplicable("the platform reported no jobs")
@@ -1162,6 +1163,7 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
         )
     out += _lone_attempts_handed_over(record)
     out += _feed_misnumbered(record)
+    out += _control_feed_reread(record)
     for i, j in enumerate(record.jobs):
         state, kind = str(j.get("state")), j.get("kind")
         wrong = [f"state {state!r}"] if state not in JOB_STATES else []
@@ -1223,6 +1225,26 @@ def _lone_attempts_handed_over(record: DrillRecord) -> list[Violation]:
         and a.get("outcome") == "needs_human_confirm"
         and made.get(str(a.get("job_id")), 0) <= 1
         and str(a.get("job_id")) not in posted
+    ]
+
+
+def _control_feed_reread(record: DrillRecord) -> list[Violation]:
+    """The control-change feed answering, after a cursor, a change at or before it (the drill's
+    monitor reads it that way and puts each such answer on the timeline)."""
+    ev = record.timeline.of_kind("control.feed_reread")
+    if not ev:
+        return []
+    first = ev[0]
+    return [
+        Violation(
+            first.t,
+            ("control change", "control changes"),
+            f"answered again after the cursor {first.data.get('after')} by the cursor-paged change "
+            f"feed ({len(ev)} times in the drill; a reader resuming from the last seq it saw "
+            "would apply a change twice)",
+            f"#{first.data.get('control_seq')}",
+            "evidence/timeline.jsonl",
+        )
     ]
 
 
@@ -2072,7 +2094,9 @@ def publish_failures_alerted(
     whose few publishes mostly fail is an outage too (an alert waiting for five failures stays
     silent while three of five fail).
 
-    The publishes and their failures are the platform's own audit (``post.create`` outcomes);
+    The publishes and their failures are the platform's own audit (``post.create`` outcomes
+    that close an attempt: a success claimed by looking for what an earlier attempt posted is
+    that attempt's post found, not a publish of its own);
     the alert is what its metrics make of them — a publish failure that is audited but not
     counted (a metric label misspelt, a mark dropped) leaves the on-call engineer blind to an
     outage RB-02 is written for.
@@ -2084,7 +2108,13 @@ def publish_failures_alerted(
         for a in record.audit
         if a.get("action") == "post.create" and a.get("outcome") == "failed"
     }
+    #: attempts still open per job: an outcome that closes none is a claim, not a publish — the
+    #: post an earlier attempt made, found by looking before posting again
+    open_attempts: dict[object, int] = {}
+    tried: set[object] = set()
     for a in record.audit:
+        if a.get("action") == "post.create" and a.get("phase") == "attempt":
+            open_attempts[a.get("job_id")] = open_attempts.get(a.get("job_id"), 0) + 1
         if (
             a.get("action") == "post.create"
             and a.get("phase") == "outcome"
@@ -2095,6 +2125,12 @@ def publish_failures_alerted(
                 and (a.get("job_id"), round(float(a["t"]))) in failed_at
             ):
                 continue
+            job = a.get("job_id")
+            if a.get("outcome") == "success" and not open_attempts.get(job) and job in tried:
+                continue
+            tried.add(job)
+            if open_attempts.get(job):
+                open_attempts[job] -= 1
             outcomes.setdefault(str(a.get("platform")), []).append(
                 (float(a["t"]), a.get("outcome") != "success")
             )
@@ -2134,6 +2170,28 @@ def publish_failures_alerted(
                     "evidence/alerts.jsonl",
                 )
             )
+    # … and pages only then: a publish alert naming a platform where no publish failed in the
+    # window before it (failed replies or DMs counted as publishes) sends on-call to RB-02 for
+    # an outage of publishing that is not happening
+    failed_on = {
+        platform: sorted(t for t, failed in rows if failed) for platform, rows in outcomes.items()
+    }
+    for platform, fired in sorted((k, v) for k, v in alerts.items() if k is not None):
+        ts = failed_on.get(platform, [])
+        for t in sorted(fired):
+            checked += 1
+            since = t - p.window_s - p.within_s - real_slack(record)
+            if bisect_right(ts, t + 1e-6) == bisect_left(ts, since):
+                out.append(
+                    Violation(
+                        t,
+                        ("alert", "alerts"),
+                        f"for {platform} raised at {format_offset(record.offset(t))} though no "
+                        f"publish failed there in the {format_duration(p.window_s)} before",
+                        platform,
+                        "evidence/alerts.jsonl",
+                    )
+                )
     if checked == 0:
         return NotApplicable(
             f"no platform had {p.min_failures} of at least {p.min_publishes} publishes fail "
