@@ -191,7 +191,9 @@ class RateLimitedParams(_P):
             "x-business-use-case-usage counts up to it while total_cputime and total_time do "
             "not, and each call beyond it is throttled with `code` until enough calls have left "
             "the hour (retry_after_s unused); the rule counts as served on each answer from 80 % "
-            "of the limit on"
+            "of the limit on. With `code: 4` the limit is the app's (every account's calls "
+            "together, counted by x-app-usage): each call beyond it is throttled with code 4 and "
+            "serves the rule"
         ),
     )
     posts_per_day: int | None = Field(

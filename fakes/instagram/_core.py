@@ -73,12 +73,18 @@ NEAR_LIMIT_PCT = 80
 
 def _own_limit(params: BaseModel) -> bool:
     """An ``instagram.rate_limited`` rule that shrinks the account's hourly calls."""
-    return getattr(params, "calls_per_hour", None) is not None
+    return getattr(params, "calls_per_hour", None) is not None and getattr(params, "code", 0) != 4
+
+
+def _app_limit(params: BaseModel) -> bool:
+    """An ``instagram.rate_limited`` rule with code 4 that shrinks the app's hourly calls (every
+    account's calls together: what ``x-app-usage`` counts)."""
+    return getattr(params, "calls_per_hour", None) is not None and getattr(params, "code", 0) == 4
 
 
 def _throttle_now(params: BaseModel) -> bool:
     """An ``instagram.rate_limited`` rule that throttles as soon as it fires."""
-    return not _own_limit(params)
+    return getattr(params, "calls_per_hour", None) is None
 
 
 class IgCore:
@@ -142,8 +148,10 @@ class IgCore:
                 call.credential = params["access_token"]
                 call.account_id = w.tokens.account_of(call.credential)
             now = w.now()
-            _, app_calls = self.state.tick("app", now)
-            app_pct = wire.percent(app_calls, self.opts.app_calls_per_hour)
+            # Graph counts the app's calls over a rolling hour, as it does an account's
+            app_calls = len(self.state.tick_rolling("app", now))
+            app_limit = self.app_limit(call) or self.opts.app_calls_per_hour
+            app_pct = wire.percent(app_calls, app_limit)
             call.extra_headers["x-app-usage"] = wire.app_usage(app_pct)
             cred = call.credential
             if cred is None:
@@ -188,7 +196,12 @@ class IgCore:
                     190,
                     463,
                 )
-            if app_calls > self.opts.app_calls_per_hour:
+            if app_calls > app_limit:
+                if app_limit != self.opts.app_calls_per_hour:
+                    fired = w.faults.fire(
+                        "instagram", call.route, None, "instagram.rate_limited", _app_limit
+                    )
+                    call.fault = call.fault or fired
                 return self.err(400, wire.THROTTLE_MESSAGES[4], 4, transient=True)
             if own is not None and acc_pct >= NEAR_LIMIT_PCT:
                 # the rule is served where it shows: near the limit, and beyond it (throttled)
@@ -210,6 +223,16 @@ class IgCore:
             return await handler(call)
 
         return run
+
+    def app_limit(self, call: Call) -> int | None:
+        """The app's calls an hour under an ``instagram.rate_limited`` rule with code 4 and
+        ``calls_per_hour`` in force (None: the app's usual budget)."""
+        if not self.world.faults.active("instagram.rate_limited"):
+            return None
+        params = self.world.faults.in_force(
+            "instagram", call.route, None, "instagram.rate_limited", where=_app_limit
+        )
+        return None if params is None else params.calls_per_hour  # type: ignore[attr-defined]
 
     def call_limit(self, call: Call, acc: str) -> int | None:
         """The account's calls an hour under an ``instagram.rate_limited`` rule in force with

@@ -560,3 +560,27 @@ async def test_the_user_media_edge_lists_the_accounts_own_media_newest_first(env
     assert other.status_code != 200, "another account's media must not be listed"
     limited = await env.client.get(f"{G}/{env.uid}/media", params={"limit": 1}, headers=env.h())
     assert [row["id"] for row in limited.json()["data"]] == [second]
+
+
+async def test_an_app_hourly_limit_with_code_4_counts_every_accounts_calls_in_x_app_usage(
+    env: Env,
+) -> None:
+    # the app's budget shared with another tool: every account's calls count towards it, over a
+    # rolling hour, and the call beyond it is Graph's app throttle (code 4) for whichever account
+    await env.fault("instagram.rate_limited", params={"calls_per_hour": 4, "code": 4})
+    pct = []
+    for acc in (env.acme, env.northwind, env.acme, env.northwind):
+        r = await env.client.get(f"{G}/{acc.platform_user_id}", headers=env.h(acc))
+        assert r.status_code == 200, r.text
+        pct.append(json.loads(r.headers["x-app-usage"])["call_count"])
+        env.clock.advance(60)
+    assert pct == [25, 50, 75, 100]
+    r = await env.client.get(f"{G}/{env.uid}", headers=env.h())
+    err = error_of(r)
+    assert (r.status_code, err["code"]) == (400, 4)
+    assert await env.hits("instagram.rate_limited") == 1
+    # no account's own limit moved: the business-use-case usage stays low
+    usage = json.loads(r.headers["x-business-use-case-usage"])[env.uid][0]
+    assert usage["call_count"] < 100
+    env.clock.advance(3600)
+    assert (await env.client.get(f"{G}/{env.uid}", headers=env.h())).status_code == 200

@@ -186,9 +186,15 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
             elif own is not None:
                 # the account's own hourly limit, which the usage headers had counted up to:
                 # the platform spent it (each throttled request counts, there is no hold to time)
+                # — or, with code 4, the app's: every account's calls together (x-app-usage)
+                app = json_object((rule or {}).get("params")).get("code") == 4
                 phrase = (
-                    f"sent to {fake} for {record.handle(j.get('account_id'))} beyond its own "
-                    f"limit of {number(own):g} calls an hour, which the usage headers counted"
+                    f"sent to {fake} for {record.handle(j.get('account_id'))} beyond the app's "
+                    f"limit of {number(own):g} calls an hour across every account, which "
+                    "x-app-usage counted"
+                    if app
+                    else f"sent to {fake} for {record.handle(j.get('account_id'))} beyond its "
+                    f"own limit of {number(own):g} calls an hour, which the usage headers counted"
                 )
                 ref = f"{j.get('request_id')} at {format_offset(record.offset(t))}"
                 out.append(Violation(t, noun, phrase, ref, evidence("journal.jsonl", i)))
