@@ -386,7 +386,10 @@ class OperatorStep(_M):
     at: Duration
     do: str
     params: dict[str, Any] = Field(default_factory=dict)
-    reason: str = ""
+    #: why the operator pulls the lever (recorded with the change); None: "scenario operator
+    #: step N". An empty reason is sent as it is, and only by a step the platform must refuse
+    #: (``refused: true``): a control change nobody can account for must not be taken
+    reason: str | None = None
     #: how soon the platform must answer the call (a canary run to confirm a mitigation is no
     #: use an hour later); None: only the drill's own limit on an unanswered call
     within: Duration | None = None
@@ -402,6 +405,12 @@ class OperatorStep(_M):
         why = check_step(self.do, self.params)
         if why is not None:
             raise ValueError(why)
+        if self.reason is not None and not self.reason.strip() and not self.refused:
+            raise ValueError(
+                f"reason: {self.reason!r} is empty; give the operator's reason, leave it out "
+                "(the drill names the step), or say refused: true (the platform must refuse a "
+                "change without a reason)"
+            )
         return self
 
 

@@ -55,6 +55,12 @@ class InProcessPlatformClient(PlatformControls):
         spec = CONTROLS_BY_NAME.get(name)
         if spec is None:
             raise ValueError(f"{name!r} is not a control; controls: {', '.join(CONTROLS_BY_NAME)}")
+        # who and why first: a setter applies its change before it records it, so a change it
+        # then refused for want of either would be in force with no record of it (found by
+        # ctl_kill_switch_scopes: a release without a reason, refused, left the switch released)
+        self.platform.controls.check_attribution(
+            str(arguments.get("actor") or ""), str(arguments.get("reason") or "")
+        )
         change: ControlChange = getattr(self.platform.controls, spec.name)(**arguments)
         return change
 

@@ -97,6 +97,13 @@ class Controls:
         self._clients = {c.client_id for c in s.clients}
 
     # recording ------------------------------------------------------------------------------
+    @staticmethod
+    def check_attribution(actor: str, reason: str) -> None:
+        """Refuse a control change that does not say who makes it and why (before it applies)."""
+        for name, value in (("actor", actor), ("reason", reason)):
+            if not value.strip():
+                raise ControlError(name, value, "must be a non-empty string")
+
     def _record(
         self, control: str, scope: dict[str, Any], value: Any, actor: str, reason: str
     ) -> ControlChange:

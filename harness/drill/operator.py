@@ -53,7 +53,7 @@ async def operate(engine: DrillState, levers: Levers) -> None:
         ctx = ActionContext(
             engine.platform_client,
             actor=ACTOR,
-            reason=step.reason or f"scenario operator step {i}",
+            reason=f"scenario operator step {i}" if step.reason is None else step.reason,
             heal=levers.heal,
             snapshot=levers.snapshot,
             restart=levers.restart,

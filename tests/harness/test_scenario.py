@@ -117,6 +117,19 @@ def test_a_duration_without_a_unit_is_refused_with_the_valid_shapes(tmp_path: Pa
     assert "faults[0].at: '20 minutes' is not a duration" in msg and "'1h30m'" in msg
 
 
+def test_an_operator_step_with_an_empty_reason_must_be_one_the_platform_refuses(
+    tmp_path: Path,
+) -> None:
+    step = "operator:\n  - {at: 5m, do: kill_switch.engage, reason: ''%s}\n"
+    msg = _error(tmp_path, GOOD.format(id="rb05") + step % "")
+    assert "rb05.yaml: operator[0]: reason: '' is empty; give the operator's reason" in msg
+    assert "or say refused: true" in msg
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    (ok / "rb05.yaml").write_text(GOOD.format(id="rb05") + step % ", refused: true")
+    assert load_scenario(ok / "rb05.yaml").operator[0].reason == ""
+
+
 def test_an_unknown_defect_lists_the_catalogue(tmp_path: Path) -> None:
     msg = _error(tmp_path, GOOD.format(id="rb05") + "defects: [retry_after_ignord]\n")
     assert (

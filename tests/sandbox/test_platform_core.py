@@ -478,6 +478,24 @@ def test_an_error_quoting_a_credential_is_kept_scrubbed_in_the_job_and_its_resul
     virtual(main)
 
 
+def test_a_control_change_without_who_or_why_is_refused_and_changes_nothing() -> None:
+    """Found by `ctl_kill_switch_scopes`: a release without a reason was refused after the setter
+    had already released the switch — the platform answered an error, recorded no change, and
+    let the client's side effects through."""
+
+    async def main() -> None:
+        async with rig() as r:
+            scope = KillScope(client_id="acme")
+            await r.client.set_kill_switch(scope, True, **OPS)
+            for actor, reason in (("ops-lead", ""), ("", "drill"), ("ops-lead", "  ")):
+                with pytest.raises(ControlError, match="must be a non-empty string"):
+                    await r.client.set_kill_switch(scope, False, actor=actor, reason=reason)
+            assert r.platform.controls.is_killed("acme", "x", "publish") is not None
+            assert len(await r.client.control_changes()) == 1
+
+    virtual(main)
+
+
 def test_bad_control_input_names_the_field_the_value_and_the_valid_choices() -> None:
     async def main() -> None:
         async with rig() as r:
