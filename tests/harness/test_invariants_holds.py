@@ -455,3 +455,23 @@ def test_comments_under_approval_required_must_be_put_up_for_approval_not_held_u
     assert evaluate({"name": name}, record(inbound=inbound, control_changes=killed, jobs=late)).verdict == "not_applicable"  # fmt: skip
     manual = [change(1, 600, "mode", {"client_id": "acme"}, "manual_only"), modes[1]]
     assert evaluate({"name": name}, record(inbound=inbound, control_changes=manual, jobs=late)).verdict == "not_applicable"  # fmt: skip
+
+
+def test_a_control_changed_long_before_a_comment_excuses_it_only_while_it_still_holds() -> None:
+    # a queue paused and resumed an hour before the comment excuses nothing; a kill switch still
+    # engaged, or a daily reply cap the account has reached, does
+    post = [_ig_post(1, 0, "m1")]
+    inbound = [_ig(1, 1500, "m1")]
+    resumed = [
+        change(1, 100, "queue_paused", {"job_class": "engagement"}, True),
+        change(2, 500, "queue_paused", {"job_class": "engagement"}, False),
+    ]
+    got = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=post, control_changes=resumed))  # fmt: skip
+    assert got.verdict == "violated"
+    killed = [change(1, 100, "kill_switch", {"client_id": "acme"}, True)]
+    got = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=post, control_changes=killed))  # fmt: skip
+    assert got.verdict == "not_applicable"
+    capped = [change(1, 100, "pacing", {"platform": "instagram"}, {"daily_caps": {"reply": 1}})]
+    replied = [*post, _ig_post(2, 10, "m0"), _ig_reply(3, 200, "c0")]
+    got = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=replied, control_changes=capped))  # fmt: skip
+    assert got.verdict == "not_applicable"

@@ -589,6 +589,50 @@ _DM_READS = frozenset({"dm_events.list", "conversations.list"})
 _Window = tuple[float, float, str | None, str | None, str | None]
 
 
+def _engagement_held_at(
+    record: DrillRecord, t: float, client: str | None, platform: str, account: str
+) -> bool:
+    """Whether a control in force at ``t`` (changed longer ago than a settle) holds replies of
+    ``account``: a kill switch covering them, a mode other than auto, the engagement queue
+    paused, the platform's API lane read-only, its triggers locked or its blueprint off."""
+    if any(
+        k.covers(t, client_id=client, platform=platform, action="reply", account_id=account)
+        for k in record.kill_intervals()
+    ):
+        return True
+    if mode_at(mode_steps(record), t, client, platform)[0] != "auto":
+        return True
+    if any(c in (None, client) and a <= t < b for c, a, b in _trigger_locks(record)):
+        return True
+    paused = read_only = False
+    start = json_object(json_object(record.controls_at_start.get("pacing")).get(platform))
+    cap = json_object(start.get("daily_caps")).get("reply")
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        if float(c.get("t") or 0.0) > t:
+            break
+        scope = json_object(c.get("scope"))
+        if c.get("control") == "queue_paused" and scope.get("job_class") == "engagement":
+            paused = bool(c.get("value"))
+        elif c.get("control") == "lane_read_only" and scope.get("platform") == platform:
+            value = c.get("value")
+            read_only = bool(value.get("read_only") if isinstance(value, dict) else value)
+        elif c.get("control") == "pacing" and scope.get("platform") == platform:
+            cap = json_object(json_object(c.get("value")).get("daily_caps")).get("reply")
+    if cap is not None:
+        # the account's replies of the UTC day reach its daily cap: the rest wait for midnight
+        day = t - t % 86_400
+        made = sum(
+            1
+            for e in record.ledger
+            if e.get("action") == "reply.created"
+            and e.get("account_id") == account
+            and day <= number(e.get("t")) < day + 86_400
+        )
+        if made >= number(cap):
+            return True
+    return paused or read_only
+
+
 def _held_meanwhile(
     record: DrillRecord,
     changes: list[tuple[float, dict[str, Json]]],
@@ -600,16 +644,19 @@ def _held_meanwhile(
     settle_s: float,
 ) -> bool:
     """Whether something may rightly have kept an answer to ``account`` (on ``fake``) from going
-    out between ``t`` and ``until``: a control that may stop replies changed for its client by
-    then, or a fault other than latency on its platform meanwhile — but a fault on *reading* the
+    out between ``t`` and ``until``: a control that may stop replies changed for its client
+    within a settle before ``t`` or by ``until``, or one in force at ``t`` however long ago it was
+    set, or a fault other than latency on its platform meanwhile — but a fault on *reading* the
     inbox excuses nothing once it has been over for ``settle_s`` (the message is still there)."""
     client = record.accounts.get(account, {}).get("tenant_id")
     if any(
-        at <= until
+        t - settle_s <= at <= until
         and scope.get("client_id") in (None, client)
         and scope.get("account_id") in (None, account)
         for at, scope in changes
     ):
+        return True
+    if _engagement_held_at(record, t, client, fake, account):
         return True
     return any(
         a < until
