@@ -54,17 +54,23 @@ def judged(**kw: Any) -> Any:
 
 
 def test_comments_held_by_a_kill_switch_and_never_answered_after_its_release_are_a_violation():
-    held = [comment(1, 700), comment(2, 800)]
+    held = [comment(1, 700, post_id="p1"), comment(2, 800, post_id="p1")]
     r = judged(control_changes=SWITCH, inbound=held)
     assert r.verdict == "violated"
     assert (
-        "left every item held back on @acme_x unanswered after the release at T+20m00s" in r.detail
+        "left every item held back on @acme_x in thread p1 unanswered after the release at "
+        "T+20m00s" in r.detail
     )
     assert "2 held: c1, c2" in r.detail
     # one of them answered after the release is enough (a thread cap may skip the other)
     ok = judged(control_changes=SWITCH, inbound=held, ledger=[reply(1, 1300, "c2")])
     assert ok.verdict == "held"
-    assert ok.detail.startswith("2 items held back on 1 account(s)")
+    assert ok.detail.startswith("2 items held back in 1 thread(s)")
+    # … but each thread of the hold needs its answer: a held post read on from where it stopped
+    # drops the comments of another post
+    other = [*held, comment(3, 900, post_id="p2")]
+    r = judged(control_changes=SWITCH, inbound=other, ledger=[reply(1, 1300, "c2")])
+    assert r.verdict == "violated" and "in thread p2" in r.detail
 
 
 def test_a_mode_that_silences_engagement_holds_comments_too():

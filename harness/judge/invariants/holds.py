@@ -61,10 +61,12 @@ def held_engagement_answered_after_release(
     An inbound comment carrying the scenario's trigger keyword (not an echo, not the account's own)
     that arrived while a kill switch covering replies of its account, or a ``read_only`` /
     ``manual_only`` mode of its client or platform, held engagement — and was read by a poll
-    while the hold lasted — must be answered after the release. Per account and release, at
-    least one such item must get its reply by the end of the drill, judged for releases at least
-    ``settle_s`` before it (a conversation cap may legitimately skip the others): a platform that
-    marks held items as handled loses every conversation that came in during the hold.
+    while the hold lasted — must be answered after the release. Per thread (the post a comment
+    hangs off) and release, at least one such item — or a later comment of the thread — must get
+    its reply by the end of the drill, judged for releases at least ``settle_s`` before it (a
+    conversation cap may legitimately skip the others): a platform that marks held items as
+    handled, or reads a held post on from where it stopped, loses the conversations that came in
+    during the hold.
     """
     keyword = _trigger_keyword(record.scenario)
     kills = [k for k in record.kill_intervals() if k.end is not None]
@@ -75,7 +77,7 @@ def held_engagement_answered_after_release(
     root = thread_of(record)
     replies = _replies_by_thread(record)
     locks = _trigger_locks(record)
-    held: dict[tuple[str, float], list[InboundRow]] = {}
+    held: dict[tuple[str, str, float], list[InboundRow]] = {}
     for item in record.inbound:
         release = _held_until(record, item, keyword, kills, steps, p)
         if release is None:
@@ -88,25 +90,27 @@ def held_engagement_answered_after_release(
         before = replies.get((account, root(str(item.get("id")))), [])
         if sum(1 for x in before if x <= release) >= p.max_replies_per_thread:
             continue  # its thread is full: the cap skips it, rightly
-        held.setdefault((account, release), []).append(item)
+        held.setdefault((account, root(str(item.get("id"))), release), []).append(item)
     if not held:
         return NotApplicable(
             "no inbound item with the trigger keyword arrived while engagement was held and "
             "released with time to answer"
         )
     out: list[Violation] = []
-    for (account, release), items in sorted(held.items(), key=lambda kv: kv[0][1]):
+    for (account, thread, release), items in sorted(held.items(), key=lambda kv: kv[0][2]):
         if any(answered.get(str(i.get("id")), -1.0) >= release for i in items):
             continue
+        if any(x >= release for x in replies.get((account, thread), ())):
+            continue  # the thread answered after the release (a later comment of it)
         ids = ", ".join(str(i.get("id")) for i in items[:5]) + (
             f" … (+{len(items) - 5} more)" if len(items) > 5 else ""
         )
         out.append(
             Violation(
                 record.end_t,
-                ("account", "accounts"),
-                f"left every item held back on {record.handle(account)} unanswered after the "
-                f"release at {format_offset(record.offset(release))}",
+                ("thread", "threads"),
+                f"left every item held back on {record.handle(account)} in thread {thread} "
+                f"unanswered after the release at {format_offset(record.offset(release))}",
                 f"{len(items)} held: {ids}",
                 "evidence/ledger.jsonl",
             )
@@ -115,7 +119,7 @@ def held_engagement_answered_after_release(
     return Findings(
         len(held),
         out,
-        f"{n} items held back on {len(held)} account(s) by a kill switch or mode; each account "
+        f"{n} items held back in {len(held)} thread(s) by a kill switch or mode; each thread "
         "answered after the release",
     )
 
