@@ -181,5 +181,19 @@ def test_an_identity_check_outside_any_job_resending_its_refused_token_is_a_viol
     assert resent(fresh).verdict == "held"
 
 
+def test_a_job_sending_its_refused_token_again_at_once_without_a_refresh_is_a_violation():
+    # the keyring took the job's stale copy for a refresh another worker had made: no refresh,
+    # the refused token straight back; a retry long after (an auth back-off) is not judged here
+    at_once = [sent(1, 100, 401, 1, None), sent(2, 100.4, 401, 1, None)]
+    r = resent(at_once)
+    assert r.verdict == "violated"
+    assert r.detail.startswith(
+        "1 request sent @acme_x's token again at once after it was refused at T+1m40s (q1), "
+        "without a refresh"
+    )
+    later = [sent(1, 100, 401, 1, None), sent(2, 160, 401, 1, None)]
+    assert resent(later).verdict != "violated"
+
+
 def test_refused_tokens_not_resent_does_not_apply_where_nothing_was_refused():
     assert resent([sent(1, 100, 201, 0, None)]).verdict == "not_applicable"

@@ -101,7 +101,9 @@ def refused_tokens_not_resent(record: DrillRecord, p: Params) -> Findings | NotA
     that arrived after a refresh had replaced *g* is a job resending a token it knew was refused
     while a fresh one was there to take: the refresh lock's loser kept its stale copy (RB-04),
     each such job takes a second 401 and an auth back-off for nothing, and the auth-failure count
-    grows although the refresh worked.
+    grows although the refresh worked. On X a job that sends the refused token again within a
+    second with no refresh at all (it took its stale copy for one another worker had made) is one
+    too.
     """
     refused: dict[tuple[str, str], dict[int, tuple[float, str]]] = {}
     out: list[Violation] = []
@@ -115,6 +117,24 @@ def refused_tokens_not_resent(record: DrillRecord, p: Params) -> Findings | NotA
         key = (trace or "", str(account))
         seen = refused.get(key)
         replaced = j.get("token_replaced_at")
+        if seen and int(gen) in seen and replaced is None and j.get("fake") == "x":
+            # … or sends it again at once with no refresh at all: on X a 401 is answered by a
+            # refresh, never by the same token a second later (a keyring that took its stale
+            # copy for a refresh another worker had made)
+            at, rid = seen[int(gen)]
+            if 0.0 <= _started(j) - at <= 1.0:
+                checked += 1
+                out.append(
+                    Violation(
+                        _started(j),
+                        ("request", "requests"),
+                        f"sent {record.handle(account)}'s token again at once after it was "
+                        f"refused at {format_offset(record.offset(at))} ({rid}), without a "
+                        "refresh",
+                        f"{j.get('request_id')} ({j.get('method')} {j.get('path')})",
+                        evidence("journal.jsonl", i),
+                    )
+                )
         if seen and int(gen) in seen and replaced is not None:
             checked += 1
             at, rid = seen[int(gen)]
