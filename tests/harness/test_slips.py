@@ -142,7 +142,9 @@ def test_a_lookup_error_counted_as_visible_is_caught_by_verification(monkeypatch
     assert "no_unverified_publish_reported_live" in violated("rb03_lookup_errors", tmp_path)
 
 
-def test_a_token_copied_into_an_error_text_is_caught_by_the_secret_check(monkeypatch, tmp_path):
+def test_a_token_copied_into_an_error_text_is_scrubbed_or_caught_by_the_secret_check(
+    monkeypatch, tmp_path
+):
     def make(orig):
         def error_for(self, r, *, mutating):
             e = orig(self, r, mutating=mutating)
@@ -152,8 +154,21 @@ def test_a_token_copied_into_an_error_text_is_caught_by_the_secret_check(monkeyp
         return error_for
 
     wrap(monkeypatch, InstagramLane, "error_for", make)
-    # the rendered report is where the token would leak to: this drill writes it
-    assert "no_secret_in_artifacts" in violated("rb04_token_expiry_instagram", tmp_path, write=True)
+    # the platform scrubs a job's error as it scrubs the audit log: the slip alone leaks nothing
+    assert "no_secret_in_artifacts" not in violated(
+        "rb04_token_expiry_instagram", tmp_path / "scrubbed", write=True
+    )
+    # … so with the job store's scrubbing left out too (a second slip: a store built without its
+    # scrubber), the token reaches the jobs the drill records and the report it writes
+    real_init = jobs_module.JobStore.__init__
+
+    def unscrubbed(self: Any, now: Any, trace_id: Any, scrub: Any = None) -> None:
+        real_init(self, now, trace_id, None)
+
+    monkeypatch.setattr(jobs_module.JobStore, "__init__", unscrubbed)
+    assert "no_secret_in_artifacts" in violated(
+        "rb04_token_expiry_instagram", tmp_path / "leaked", write=True
+    )
 
 
 def test_a_dead_letter_one_attempt_late_is_caught_by_the_retry_policy_invariant(
