@@ -481,3 +481,12 @@ def test_a_control_changed_long_before_a_comment_excuses_it_only_while_it_still_
     replied = [*post, _ig_post(2, 10, "m0"), _ig_reply(3, 200, "c0")]
     got = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=replied, control_changes=capped))  # fmt: skip
     assert got.verdict == "not_applicable"
+
+
+def test_a_comment_on_a_post_the_platform_never_made_is_no_comment_of_its_inbox() -> None:
+    # Instagram and LinkedIn read the comments of the posts the platform made; one the world set
+    # on another post is not the platform's to answer (X's mentions reach it whatever the post)
+    made = [_ig_post(1, 0, "m1")]
+    stray = [_ig(1, 120, "m9")]
+    assert evaluate({"name": "comments_answered"}, record(inbound=stray, ledger=made)).verdict == "not_applicable"  # fmt: skip
+    assert evaluate({"name": "comments_answered"}, record(inbound=[_ig(1, 120, "m1")], ledger=made)).verdict == "violated"  # fmt: skip

@@ -890,8 +890,12 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
             continue
         shown, gone = readable.get(str(item.get("post_id") or thread), (0.0, float("inf")))
         # judged from when it could be read: a comment on a post still processing waits for it,
-        # one the world set on a post the platform had not made yet waits for the post
-        t = max(arrived, shown, made.get(str(item.get("post_id") or thread), 0.0))
+        # one the world set on a post the platform had not made yet waits for the post (and one
+        # on a post it never made, on Instagram or LinkedIn, is no comment of its inbox)
+        post_id = str(item.get("post_id") or thread)
+        if item.get("fake") != "x" and post_id not in made:
+            continue
+        t = max(arrived, shown, made.get(post_id, 0.0))
         until = t + p.settle_s
         if until > record.end_t or gone < until:
             continue
