@@ -1813,22 +1813,9 @@ def rate_limits_alerted(record: DrillRecord, p: RateLimitAlertParams) -> Finding
     )
     # … and pages only then: an alert naming a platform that throttled nothing in the window
     # before it (a count since start read as the window's) pages on-call for a storm long over
-    for platform, fired in sorted((k, v) for k, v in alerts.items() if k is not None):
-        ts = sorted(restrained.get(platform, []))
-        for t in sorted(fired):
-            checked += 1
-            since = t - p.window_s - p.within_s - real_slack(record)
-            if bisect_right(ts, t + 1e-6) == bisect_left(ts, since):
-                out.append(
-                    Violation(
-                        t,
-                        ("alert", "alerts"),
-                        f"for {platform} raised at {format_offset(record.offset(t))} though it "
-                        f"throttled or blocked no request in the {format_duration(p.window_s)} before",
-                        platform,
-                        "evidence/alerts.jsonl",
-                    )
-                )
+    checked += _alerts_without_cause(
+        record, alerts, restrained, p, "it throttled or blocked no request", out
+    )
     if checked == 0:
         return NotApplicable(
             f"no platform throttled {n} requests within {format_duration(p.window_s)}"
@@ -2081,6 +2068,38 @@ class PublishAlertParams(Params):
     )
 
 
+def _alerts_without_cause(
+    record: DrillRecord,
+    alerts: dict[str | None, list[float]],
+    causes: dict[str, list[float]],
+    p: PublishAlertParams | RateLimitAlertParams,
+    nothing: str,
+    out: list[Violation],
+) -> int:
+    """Each alert naming a platform with none of its ``causes`` (times per platform) in the
+    ``window_s`` before it (and ``within_s`` of evaluation, and the scaled clock's slack): a
+    page for an incident that is not happening. Adds a finding per such alert to ``out`` and
+    returns how many alerts it judged."""
+    checked = 0
+    for platform, fired in sorted((k, v) for k, v in alerts.items() if k is not None):
+        ts = sorted(causes.get(platform, []))
+        for t in sorted(fired):
+            checked += 1
+            since = t - p.window_s - p.within_s - real_slack(record)
+            if bisect_right(ts, t + 1e-6) == bisect_left(ts, since):
+                out.append(
+                    Violation(
+                        t,
+                        ("alert", "alerts"),
+                        f"for {platform} raised at {format_offset(record.offset(t))} though "
+                        f"{nothing} in the {format_duration(p.window_s)} before",
+                        platform,
+                        "evidence/alerts.jsonl",
+                    )
+                )
+    return checked
+
+
 @invariant(PublishAlertParams)
 def publish_failures_alerted(
     record: DrillRecord, p: PublishAlertParams
@@ -2176,22 +2195,7 @@ def publish_failures_alerted(
     failed_on = {
         platform: sorted(t for t, failed in rows if failed) for platform, rows in outcomes.items()
     }
-    for platform, fired in sorted((k, v) for k, v in alerts.items() if k is not None):
-        ts = failed_on.get(platform, [])
-        for t in sorted(fired):
-            checked += 1
-            since = t - p.window_s - p.within_s - real_slack(record)
-            if bisect_right(ts, t + 1e-6) == bisect_left(ts, since):
-                out.append(
-                    Violation(
-                        t,
-                        ("alert", "alerts"),
-                        f"for {platform} raised at {format_offset(record.offset(t))} though no "
-                        f"publish failed there in the {format_duration(p.window_s)} before",
-                        platform,
-                        "evidence/alerts.jsonl",
-                    )
-                )
+    checked += _alerts_without_cause(record, alerts, failed_on, p, "no publish failed there", out)
     if checked == 0:
         return NotApplicable(
             f"no platform had {p.min_failures} of at least {p.min_publishes} publishes fail "
