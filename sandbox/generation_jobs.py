@@ -19,7 +19,7 @@ from .budget import Budget, BudgetExceeded, BudgetLimits, RecursionCapExceeded
 from .errors import Blocked, Fatal, Retryable
 from .generation import GenerationFailed, Generator, RunTool
 from .jobs import JobRecord
-from .providers import DEFAULT_TEXT_MODELS, ToolCall, ToolSpec
+from .providers import CALL_TRACE, DEFAULT_TEXT_MODELS, ToolCall, ToolSpec
 from .toolgate_client import ToolGateError
 
 if TYPE_CHECKING:
@@ -127,6 +127,9 @@ class GenerationComponent:
             raise Fatal(
                 f"payload.prompt: a {spec.kind} job needs a non-empty prompt; got keys {sorted(pl)}"
             )
+        # every provider request of this run carries the job's trace (a fresh span each; the
+        # variable is this run's task's own)
+        CALL_TRACE.set(job.next_traceparent)
         kw: dict[str, Any] = {
             "client_id": spec.client_id,
             "episode_id": ep,

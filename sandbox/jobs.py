@@ -155,6 +155,17 @@ class JobRecord:
         """A W3C ``traceparent`` header for one outbound request of this job."""
         return f"00-{self.trace_id}-{span & 0xFFFFFFFFFFFFFFFF:016x}-01"
 
+    def next_traceparent(self) -> str:
+        """The ``traceparent`` of the job's next outbound request: same trace, a new span.
+
+        The span id counts the job's requests over all its runs and scopes (an engagement poll
+        reads every account at once, a retried job runs again with the same attempt number), in
+        a range of each platform process's own (a restart re-runs what was running): no two
+        requests of a trace share one.
+        """
+        self.spans += 1
+        return self.traceparent(((self.seq << 32) | (self.spans & 0xFFFFFFFF)) or 1)
+
     def to_model(self) -> Job:
         """The contract model of this job."""
         return Job.model_construct(

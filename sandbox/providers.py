@@ -15,6 +15,7 @@ import base64
 import json
 import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ import httpx
 
 __all__ = [
     "ANTHROPIC_VERSION",
+    "CALL_TRACE",
     "CAPABILITIES",
     "DEFAULT_TEXT_MODELS",
     "PROVIDERS",
@@ -51,6 +53,11 @@ DEFAULT_TEXT_MODELS: dict[str, str] = {
 }
 
 Sleep = Callable[[float], Awaitable[None]]
+
+#: a fresh W3C ``traceparent`` of the job a provider call serves, one per request (set by the
+#: job's handler): each request carries its job's trace, as an instrumented HTTP client's do, so
+#: a call's retries can be told from another job's calls
+CALL_TRACE: ContextVar[Callable[[], str] | None] = ContextVar("call_trace", default=None)
 
 
 class ProviderError(Exception):
@@ -221,6 +228,9 @@ async def _send(
 ) -> httpx.Response:
     """Send one request; transport failures and undecodable bodies become ProviderErrors."""
     headers = dict(kw.pop("headers", {}))
+    traceparent = CALL_TRACE.get()
+    if traceparent is not None:
+        headers["traceparent"] = traceparent()
     headers["x-stainless-retry-count"] = str(retry)
     try:
         resp = await http.request(method, url, headers=headers, timeout=request_timeout, **kw)

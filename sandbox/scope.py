@@ -181,17 +181,10 @@ class JobScope:
         )
 
     def headers(self) -> dict[str, str]:
-        """A fresh ``traceparent`` (same trace, new span) and the job's idempotency key.
-
-        The span id counts the job's requests over all its runs and scopes (an engagement poll
-        reads every account at once, a retried job runs again with the same attempt number), in
-        a range of each platform process's own (a restart re-runs what was running): no two
-        requests of a trace share one.
-        """
-        self.job.spans += 1
-        span = (self.job.seq << 32) | (self.job.spans & 0xFFFFFFFF)
+        """A fresh ``traceparent`` (same trace, new span: :meth:`JobRecord.next_traceparent`)
+        and the job's idempotency key."""
         return {
-            "traceparent": self.job.traceparent(span or 1),
+            "traceparent": self.job.next_traceparent(),
             "idempotency-key": self.job.idempotency_key,
         }
 

@@ -937,6 +937,43 @@ def test_a_provider_call_retried_past_the_sdks_limit_is_a_violation():
     assert judged([0, 1, 2, 3], sdk_max_retries=3).verdict == "held"
 
 
+def test_a_provider_call_retried_sooner_than_the_sdks_back_off_is_a_violation():
+    # one call's tries under one job's trace: 529, then retries; another job's try in between
+    def call(n: int, at: float, retry: int, status: int = 529, trace: str = "ab") -> dict:
+        return {"seq": n, "t": T0 + at, "started": T0 + at, "fake": "anthropic",
+                "method": "POST", "route": "messages", "status": status,
+                "request_id": f"q{n}", "retry_count": retry,
+                "traceparent": f"00-{trace * 16}-{n:016x}-01"}  # fmt: skip
+
+    def judged(journal: list[dict]) -> Any:
+        rec = record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=journal)
+        return verdict("retries_within_policy", rec)
+
+    # waits of 0.4 s and 0.8 s: within the SDKs' 0.5·2^n less a quarter of jitter
+    assert judged([call(1, 10, 0), call(2, 10.4, 0, trace="cd"), call(3, 10.4, 1),
+                   call(4, 11.2, 2, 200)]).verdict == "held"  # fmt: skip
+    # retried at once (a back-off of base·2·n: 0 s before the first retry)
+    r = judged([call(1, 10, 0), call(2, 10.4, 0, trace="cd"), call(3, 10.0, 1),
+                call(4, 10.5, 2, 200)])  # fmt: skip
+    assert r.verdict == "violated" and r.count == 2, r.detail
+    assert "retry 1 of one call 0.00s after the try it repeats (answered 529) was sent" in r.detail
+    # a 429's own Retry-After governs its retry; a try of another trace is not the one repeated
+    assert judged([call(1, 10, 0, 429), call(2, 10.1, 1, 200)]).verdict == "held"
+    assert judged([call(1, 10, 0, trace="cd"), call(2, 10.1, 1, 200)]).verdict == "held"
+
+
+def test_a_job_put_off_for_decades_is_work_stopped_and_one_put_off_to_next_month_is_not():
+    later = {**job("j-1", "retry_wait", kind="generate_text"), "created_at": T0,
+             "updated_at": T0 + 60, "run_at": T0 + 60 + 20 * 86_400}  # fmt: skip
+    assert verdict("every_job_terminal_after_healing", record(jobs=[later])).verdict == "held"
+    # a provider's hold read as the time it ends: the retry is scheduled 57 years ahead
+    never = {**later, "run_at": 2 * (T0 + 60), "last_error": "generation_failed: held"}
+    r = verdict("every_job_terminal_after_healing", record(jobs=[never]))
+    assert r.verdict == "violated"
+    assert "of kind generate_text was put off" in r.detail
+    assert "longer than any reset it could wait for (32 days)" in r.detail
+
+
 def test_a_job_lost_to_a_transient_fault_is_a_violation_and_an_unconfirmed_one_is_not():
     jobs = [
         {**job("j-1", "failed", error="x.unauthorized: 401"), "created_at": T0},

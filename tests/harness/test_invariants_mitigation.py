@@ -3,6 +3,7 @@ fail on a hand-built record and to hold on a healthy one."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from _recordkit import T0, record
@@ -682,6 +683,17 @@ def test_a_routed_request_that_goes_first_to_another_than_the_first_routed_is_a_
     throttle = {"seq": 1, "t": T0 + 740, "fake": "anthropic", "status": 429, "route": "messages"}
     r = judge("provider_routing_in_force", first_anthropic(audit, [throttle]))
     assert r.verdict == "held", r.detail
+    # a 429 whose fault rule said Retry-After 30 s holds Anthropic for that long, not an hour:
+    # skipped 60 s after it, Anthropic was passed over with its hold long ended
+    said = {**throttle, "fault_id": "f1", "fault_kind": "anthropic.rate_limited"}
+
+    def retry_after(s: float) -> Any:
+        rule = {"id": "f1", "kind": "anthropic.rate_limited", "params": {"retry_after_s": s}}
+        rec = dataclasses.replace(first_anthropic(audit, [said]), fault_rules=[rule])
+        return judge("provider_routing_in_force", rec).verdict
+
+    assert retry_after(30) == "violated"
+    assert retry_after(300) == "held"
 
 
 def test_routing_never_changed_is_not_applicable():

@@ -817,9 +817,30 @@ def _routing_steps(record: DrillRecord) -> dict[str, list[tuple[float, tuple[str
     return steps
 
 
+def _provider_hold_s(
+    throttle: JournalRow, rules: Mapping[str, JsonObject], longest: float, in_flight_s: float
+) -> float:
+    """How long a provider's 429 may hold it: the Retry-After its fault rule gave (and a second
+    more, plus a served drill's in-flight allowance), else ``longest`` — a spent quota names no
+    wait, and a 429 of the fake's own buckets names one this record does not keep."""
+    rule = rules.get(str(throttle.get("fault_id")))
+    if rule is None or not str(rule.get("kind") or "").endswith(".rate_limited"):
+        return longest
+    said = json_object(rule.get("params")).get("retry_after_s")
+    if said is None:
+        return longest
+    return min(longest, number(said) + 1.0 + in_flight_s)
+
+
 class RoutingParams(Params):
     hold_s: float = Field(
-        3600.0, ge=0, description="how long after its 429 a provider may be skipped as held"
+        3600.0,
+        ge=0,
+        description=(
+            "how long after its 429 a provider may be skipped as held when the 429 named no "
+            "Retry-After this record keeps (a spent quota); a fault rule's retry_after_s "
+            "bounds the hold of its own 429s"
+        ),
     )
 
 
@@ -838,8 +859,9 @@ def provider_routing_in_force(record: DrillRecord, p: RoutingParams) -> Findings
     excused: its job attempted the same action before the change and has had no success since.
     The order is the operator's too: a routed request (a job's first attempt of the action
     since its last success) goes first to the first provider the routing lists, unless that
-    provider throttled the agency (a 429) within ``hold_s`` before — a provider held after a
-    429 is rightly skipped.
+    provider throttled the agency (a 429) and its hold still runs — the Retry-After the 429's
+    fault rule gave, or ``hold_s`` for a 429 that named none the record keeps (a spent quota):
+    a provider held after a 429 is rightly skipped, one whose hold ended is not.
     """
     steps = _routing_steps(record)
     changed = any(c.get("control") == "provider_routing" for c in record.control_changes)
@@ -847,13 +869,22 @@ def provider_routing_in_force(record: DrillRecord, p: RoutingParams) -> Findings
         return NotApplicable("the provider routing was not changed during the drill")
     out: list[Violation] = []
     checked = 0
-    throttled: dict[str, list[float]] = {}
+    #: provider → (429 answered at, how long it may hold the provider)
+    throttled: dict[str, list[tuple[float, float]]] = {}
+    rules = {str(r.get("id")): r for r in record.fault_rows()}
     for j in record.journal:
         if j.get("status") == 429:
-            throttled.setdefault(str(j.get("fake")), []).append(number(j.get("t")))
+            throttled.setdefault(str(j.get("fake")), []).append(
+                (
+                    number(j.get("t")),
+                    _provider_hold_s(
+                        j, rules, p.hold_s, float(record.extra.get("in_flight_s") or 0.0)
+                    ),
+                )
+            )
 
     def held(provider: str, t: float) -> bool:
-        return any(t - p.hold_s <= at <= t for at in throttled.get(provider, ()))
+        return any(at <= t <= at + hold for at, hold in throttled.get(provider, ()))
 
     #: (job, action) → when its routed request began (its first attempt since its last success)
     began: dict[tuple[str, str], float] = {}

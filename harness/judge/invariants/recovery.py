@@ -300,7 +300,14 @@ class TerminalParams(Params):
 
     also_terminal: tuple[str, ...] = Field((), description="extra states accepted as an end state")
     ignore_scheduled_after_end: bool = Field(
-        True, description="skip jobs due after the drill ended"
+        True,
+        description="skip jobs due after the drill ended (unless the platform put one off for "
+        "longer than max_defer_s)",
+    )
+    max_defer_s: Duration = Field(
+        32 * 86_400.0,
+        description="the longest a platform may put a job off after it ran (a month's cap resets "
+        "within a month; a later run_at is work stopped for good)",
     )
     must_succeed: tuple[str, ...] = Field(
         (),
@@ -358,6 +365,23 @@ def every_job_terminal_after_healing(
         spec_run_at = json_object(j.get("spec")).get("run_at")
         run_at = j.get("run_at") or (None if spec_run_at is None else number(spec_run_at))
         if p.ignore_scheduled_after_end and run_at is not None and float(run_at) > record.end_t:
+            # put off past the drill by the platform: no throttle or cap it may meet resets
+            # later than ``max_defer_s`` after the job last ran (a month's cap the latest)
+            put_off = number(j.get("run_at"), 0.0) - number(j.get("updated_at"), record.end_t)
+            if str(j.get("state")) not in ok and put_off > p.max_defer_s:
+                checked += 1
+                out.append(
+                    Violation(
+                        number(j.get("updated_at"), record.end_t),
+                        ("job", "jobs"),
+                        f"of kind {j.get('kind')} was put off {put_off / 86_400:,.0f} days "
+                        f"after it last ran, longer than any reset it could wait for "
+                        f"({p.max_defer_s / 86_400:g} days): work silently stopped "
+                        f"({str(j.get('last_error') or '')[:80]})",
+                        str(j.get("id")),
+                        f"evidence/jobs.jsonl#L{i + 1}",
+                    )
+                )
             continue
         born = max(float(j.get("created_at") or 0.0), float(run_at or 0.0))
         if born > record.end_t - settle_s:
@@ -2272,6 +2296,16 @@ class RetriesParams(Params):
             "platform fails over instead of pressing a throttled or failing provider"
         ),
     )
+    sdk_base_delay_s: float = Field(
+        0.5,
+        ge=0,
+        description=(
+            "an SDK's first wait before retrying a failed provider call that named no "
+            "Retry-After: the official OpenAI and Anthropic SDKs wait min(0.5·2^n, 8) s before "
+            "retry n+1, less up to a quarter of jitter"
+        ),
+    )
+    sdk_max_delay_s: float = Field(8.0, ge=0, description="the SDKs' longest such wait")
 
 
 @invariant(RetriesParams)
@@ -2337,6 +2371,7 @@ def retries_within_policy(record: DrillRecord, p: RetriesParams) -> Findings | N
     _throttled_past_the_attempts(record, limit, out)
     _no_loop_into_refused_tokens(record, limit, out)
     _sdk_retries_kept(record, p.sdk_max_retries, out)
+    _sdk_retries_spaced(record, p, out)
     return Findings(
         checked,
         out,
@@ -2644,6 +2679,56 @@ def _sdk_retries_kept(record: DrillRecord, limit: int, out: list[Violation]) -> 
                     evidence("journal.jsonl", i),
                 )
             )
+
+
+def _sdk_retries_spaced(record: DrillRecord, p: RetriesParams, out: list[Violation]) -> None:
+    """A provider call's SDK retry waits out the back-off after a failure that named no wait.
+
+    A retry is a request with ``x-stainless-retry-count`` n ≥ 1 (the journal's ``retry_count``);
+    the try it repeats is the latest earlier request of its trace to the same provider with
+    count n−1. After a failure with no Retry-After (a 5xx, Anthropic's 529, a connection
+    dropped or timed out) the SDKs wait ``min(base·2^(n−1), max)`` less at most a quarter of
+    jitter, timed here from when the try was sent (how long its answer took only adds); a retry
+    sent sooner presses an overloaded or failing provider with every call in
+    flight at once (RB-09). A 429's own Retry-After governs its retry (``rate_within_platform_
+    limits`` judges that), so a 429 is left out."""
+    if p.sdk_base_delay_s <= 0:
+        return
+    #: (trace, provider, retry count) → (answered at, status) of the latest such request so far
+    tries: dict[tuple[str, str, int], tuple[float, Json]] = {}
+    rows = sorted(
+        enumerate(record.journal),
+        key=lambda e: (number(e[1].get("started"), number(e[1].get("t"))), e[0]),
+    )
+    for i, j in rows:
+        fake = str(j.get("fake"))
+        n = j.get("retry_count")
+        trace = trace_id(j.get("traceparent"))
+        if fake not in ("openai", "anthropic") or not isinstance(n, int) or trace is None:
+            continue
+        sent = number(j.get("started"), number(j.get("t")))
+        if n >= 1:
+            before = tries.get((trace, fake, n - 1))
+            if before is not None and before[1] != 429:
+                wait = min(p.sdk_base_delay_s * 2 ** (n - 1), p.sdk_max_delay_s) * 0.75
+                gap = sent - before[0]
+                if gap < wait - 1e-3:
+                    out.append(
+                        Violation(
+                            sent,
+                            ("request", "requests"),
+                            f"sent to {fake} as its SDK's retry {n} of one call {gap:.2f}s after "
+                            f"the try it repeats (answered {before[1] or 'nothing'}) was sent, "
+                            "where the "
+                            f"back-off waits at least {wait:g}s (min({p.sdk_base_delay_s:g}·2^"
+                            f"{n - 1}, {p.sdk_max_delay_s:g}) s less a quarter of jitter)",
+                            str(j.get("request_id")),
+                            evidence("journal.jsonl", i),
+                        )
+                    )
+        # timed from when the try was sent: its answer's time is when the fake gave it, which for
+        # a hang the client gave up on is later than when the client saw it fail
+        tries[(trace, fake, n)] = (sent, j.get("status"))
 
 
 def _refusal_for_good(kind: str) -> str | None:
