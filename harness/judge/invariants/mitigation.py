@@ -22,7 +22,7 @@ from pydantic import Field
 
 from ...durations import format_duration
 from ..record import SOCIAL_FAKES, DrillRecord, scenario_field
-from ..rows import ControlRequestRow, JournalRow, Json, JsonObject, json_object, number
+from ..rows import ControlRequestRow, FaultRow, JournalRow, Json, JsonObject, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NoParams, NotApplicable, Params, Violation, invariant
 from ._facts import configured_pacing, evidence, trace_id
@@ -818,7 +818,7 @@ def _routing_steps(record: DrillRecord) -> dict[str, list[tuple[float, tuple[str
 
 
 def _provider_hold_s(
-    throttle: JournalRow, rules: Mapping[str, JsonObject], longest: float, in_flight_s: float
+    throttle: JournalRow, rules: Mapping[str, FaultRow], longest: float, in_flight_s: float
 ) -> float:
     """How long a provider's 429 may hold it: the Retry-After its fault rule gave (and a second
     more, plus a served drill's in-flight allowance), else ``longest`` — a spent quota names no
