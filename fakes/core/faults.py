@@ -192,8 +192,8 @@ class RateLimitedParams(_P):
             "not, and each call beyond it is throttled with `code` until enough calls have left "
             "the hour (retry_after_s unused); the rule counts as served on each answer from 80 % "
             "of the limit on. With `code: 4` the limit is the app's (every account's calls "
-            "together, counted by x-app-usage): each call beyond it is throttled with code 4 and "
-            "serves the rule"
+            "together, counted by x-app-usage): each call beyond it is throttled with code 4, and "
+            "the rule counts as served from 80 % of the app's limit on"
         ),
     )
     posts_per_day: int | None = Field(

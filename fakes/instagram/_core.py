@@ -196,12 +196,15 @@ class IgCore:
                     190,
                     463,
                 )
-            if app_calls > app_limit:
-                if app_limit != self.opts.app_calls_per_hour:
-                    fired = w.faults.fire(
-                        "instagram", call.route, None, "instagram.rate_limited", _app_limit
-                    )
+            if app_limit != self.opts.app_calls_per_hour and app_pct >= NEAR_LIMIT_PCT:
+                # the app's rule is served where it shows, as an account's is: near the limit
+                # (x-app-usage says so), and beyond it (throttled with code 4)
+                fired = w.faults.fire(
+                    "instagram", call.route, None, "instagram.rate_limited", _app_limit
+                )
+                if app_calls > app_limit:
                     call.fault = call.fault or fired
+            if app_calls > app_limit:
                 return self.err(400, wire.THROTTLE_MESSAGES[4], 4, transient=True)
             if own is not None and acc_pct >= NEAR_LIMIT_PCT:
                 # the rule is served where it shows: near the limit, and beyond it (throttled)

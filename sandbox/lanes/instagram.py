@@ -58,13 +58,19 @@ class InstagramLane(ApiLane):
     #: recent media searched for a caption when a published container does not name its media
     media_scan = 25
 
-    def _usage(self, r: httpx.Response) -> tuple[float, float | None]:
-        """(highest usage percent, seconds to regain access) from the usage headers."""
-        pct, regain = 0.0, None
+    def _app_usage(self, r: httpx.Response) -> float:
+        """The highest percentage of ``X-App-Usage``: the app's budget, every account's calls."""
+        pct = 0.0
         raw = r.headers.get("x-app-usage")
         if raw:
             with contextlib.suppress(ValueError, TypeError, AttributeError):
                 pct = max(pct, *(float(v) for v in json.loads(raw).values()))
+        return pct
+
+    def _usage(self, r: httpx.Response) -> tuple[float, float | None]:
+        """(highest usage percent, seconds to regain access) of the account's business-use-case
+        usage header."""
+        pct, regain = 0.0, None
         raw = r.headers.get("x-business-use-case-usage")
         if raw:
             try:
@@ -94,6 +100,14 @@ class InstagramLane(ApiLane):
             self.d.pacer.penalise(cred.account.account_id, now + 300)
         elif pct >= 80:
             self.d.pacer.penalise(cred.account.account_id, now + 30)
+        # X-App-Usage counts every client's accounts together: its tiers hold them all (the
+        # platform's key, which the pacer and the lane's reads heed), or the accounts each
+        # spend on until Graph throttles the whole app (code 4) for every client at once
+        app = self._app_usage(r)
+        if app >= 95:
+            self.d.pacer.penalise(self.platform, now + 300)
+        elif app >= 80:
+            self.d.pacer.penalise(self.platform, now + 30)
 
     def __init__(self, deps: Any) -> None:
         super().__init__(deps)
@@ -107,8 +121,13 @@ class InstagramLane(ApiLane):
         self._messages: dict[str, InboundMessage | None] = {}
 
     def _held_for(self, cred: Credential) -> float:
-        """Seconds the account's throttle still holds it (0 when none)."""
-        return self.d.pacer.penalty_until(cred.account.account_id) - self.d.now()
+        """Seconds the account's throttle, or the app's (every account), still holds it (0 or
+        less when none)."""
+        until = max(
+            self.d.pacer.penalty_until(cred.account.account_id),
+            self.d.pacer.penalty_until(self.platform),
+        )
+        return until - self.d.now()
 
     async def send(
         self, method: str, path_or_url: str, cred: Credential, scope: SideEffectScope, **kw: Any
@@ -126,22 +145,28 @@ class InstagramLane(ApiLane):
                     "(the regain time of an earlier throttle)",
                     held,
                 )
-            first = self._probing.get(acc)
+            first = self._probing.get(acc) or self._probing.get(self.platform)
             if first is None:
                 break
             await first.wait()  # the first request after the hold is out: wait for its answer
         probe = None
-        until = self.d.pacer.penalty_until(acc)
-        if until > self._probed.get(acc, 0.0):
+        # the app's hold (every account) ended: one request of the whole app goes first
+        key = self.platform if self._app_probe_due() else acc
+        until = self.d.pacer.penalty_until(key)
+        if until > self._probed.get(key, 0.0):
             # a hold has ended since the last first request: this one goes alone
-            probe = self._probing[acc] = asyncio.Event()
-            self._probed[acc] = until
+            probe = self._probing[key] = asyncio.Event()
+            self._probed[key] = until
         try:
             return await super().send(method, path_or_url, cred, scope, **kw)
         finally:
             if probe is not None:
-                del self._probing[acc]
+                del self._probing[key]
                 probe.set()
+
+    def _app_probe_due(self) -> bool:
+        """Whether a hold of the whole app has ended and no request has gone first since."""
+        return self.d.pacer.penalty_until(self.platform) > self._probed.get(self.platform, 0.0)
 
     def _err(self, r: httpx.Response) -> dict[str, Any]:
         try:
