@@ -114,10 +114,11 @@ async def operate(engine: DrillState, levers: Levers) -> None:
                 "action": step.do,
                 "params": _jsonable(step.params),
                 "result": result,
+                "asked_at": engine.t0 + step.at,
                 **(
                     {}
                     if (within := getattr(step, "within", None)) is None
-                    else {"asked_at": engine.t0 + step.at, "within_s": within}
+                    else {"within_s": within}
                 ),
                 **(
                     {"must_refuse": True, "refused": False}

@@ -1495,6 +1495,30 @@ def test_an_operator_call_answered_later_than_its_step_allows_is_a_violation():
     )
 
 
+def test_a_canary_answered_with_an_earlier_canarys_job_is_a_violation():
+    # two canaries of one client and platform, at T+26m and T+50m: the second must be a test
+    # post made for it, not the first one's job handed back (a key shared by every canary)
+    def second_answered_with(job_id: str) -> Any:
+        tl = Timeline()
+        tl.append(T0, "drill.started", "drill", "drill started")
+        for at, jid in ((1560, "j-1"), (3000, job_id)):
+            data = {"index": 0, "action": "canary.run", "params": {},
+                    "result": {"ok": True, "job_id": jid}, "asked_at": T0 + at}  # fmt: skip
+            tl.append(T0 + at + 5, "operator.step", "operator", "operator: canary.run x", data)
+        jobs = [{**job("j-1", "failed", kind="canary"), "created_at": T0 + 1560},
+                {**job("j-2", "succeeded", kind="canary"), "created_at": T0 + 3000}]  # fmt: skip
+        return verdict("operator_calls_answered", record(timeline=tl, jobs=jobs))
+
+    assert second_answered_with("j-2").verdict == "held"
+    r = second_answered_with("j-1")
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 operator call was answered with canary j-1, created at T+26m00s before the call was "
+        "made (an earlier canary's result, not a test post of now): canary.run x: ids canary.run "
+        "at T+50m00s"
+    )
+
+
 def test_an_operator_call_the_platform_must_refuse_but_took_is_a_violation():
     def step(refused: bool) -> Any:
         tl = Timeline()

@@ -954,7 +954,9 @@ def operator_calls_answered(record: DrillRecord, p: NoParams) -> Findings | NotA
     on the timeline) and goes on with the next step; the automated Ops Lead's unanswered steps
     are ``runbook_steps_applied``'s to judge. A call the scenario marks ``refused: true`` (a
     misspelt platform, a scope that names nothing) must be refused: one the platform takes
-    leaves the operator believing in a control that stops nothing.
+    leaves the operator believing in a control that stops nothing. A canary (``canary.run``)
+    is answered with a test post made for that call: one answered with a canary job created
+    before the call reports an earlier canary's result as today's.
     """
     steps = record.timeline.of_kind("operator.step", "operator.unanswered")
     if not steps:
@@ -984,6 +986,27 @@ def operator_calls_answered(record: DrillRecord, p: NoParams) -> Findings | NotA
                     f"was answered {format_duration(took)} after it was made, where the step "
                     f"needs its answer within {format_duration(number(within))}: "
                     f"{e.summary.split(': ', 1)[-1]}",
+                    f"{e.data.get('action')} at {format_offset(record.offset(number(asked)))}",
+                    "evidence/timeline.jsonl",
+                )
+            )
+    # a canary answered with a job older than the call: the answer of an earlier canary (a key
+    # that makes every canary of a client and platform the same job), not a test post made now
+    created = {str(j.get("id")): number(j.get("created_at")) for j in record.jobs}
+    for e in steps:
+        result = json_object(e.data.get("result"))
+        asked, job_id = e.data.get("asked_at"), result.get("job_id")
+        if e.data.get("action") != "canary.run" or asked is None or str(job_id) not in created:
+            continue
+        born = created[str(job_id)]
+        if born < number(asked) - 1e-6:
+            out.append(
+                Violation(
+                    e.t,
+                    ("operator call", "operator calls"),
+                    f"was answered with canary {job_id}, created at "
+                    f"{format_offset(record.offset(born))} before the call was made (an earlier "
+                    f"canary's result, not a test post of now): {e.summary.split(': ', 1)[-1]}",
                     f"{e.data.get('action')} at {format_offset(record.offset(number(asked)))}",
                     "evidence/timeline.jsonl",
                 )
