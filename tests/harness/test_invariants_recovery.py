@@ -786,6 +786,29 @@ def test_requests_sharing_a_span_off_their_jobs_trace_or_malformed_are_violation
     ]
 
 
+def test_a_request_of_a_jobs_trace_under_another_idempotency_key_is_a_violation() -> None:
+    # a retry that sends the job's key with its attempt number: a new request to an API that
+    # deduplicates on the key, and evidence that names no job
+    audit = [
+        {**aud(1, 60, job="j-1", resource="r1"), "trace_id": TRACE, "idempotency_key": "k-j-1"}
+    ]
+    rows = [_req(1, 1), _req(2, 2, key="k-j-1:2")]
+    r = judge("requests_traced_to_their_jobs", record(audit=audit, journal=rows))
+    assert r.verdict == "violated"
+    assert r.violations[0].phrase.startswith(
+        f"carrying idempotency key k-j-1:2 though the platform audits the job of its trace {TRACE} "
+        "under k-j-1"
+    )
+    # a render service's own key for the job's render is not the job's to carry
+    media = {**_req(3, 3, key="ep-1:j-1"), "fake": "media", "route": "renders.create"}
+    assert (
+        judge(
+            "requests_traced_to_their_jobs", record(audit=audit, journal=[_req(1, 1), media])
+        ).verdict
+        == "held"
+    )
+
+
 def test_requests_each_with_its_own_span_of_their_jobs_trace_hold() -> None:
     audit = [{**aud(1, 60, job="j-1", resource="r1"), "trace_id": TRACE}]
     # an SDK's resend (retry count 1) is the same request; a poll's reads carry no audited key

@@ -1309,16 +1309,21 @@ def requests_traced_to_their_jobs(record: DrillRecord, p: Params) -> Findings | 
 
     Ground truth is the fakes' journal (the header as it reached them). A malformed header, or
     an all-zero trace or span id, is one a tracing backend drops; a request carrying a job's
-    idempotency key names the trace the platform audits that job under; and no two requests of
+    idempotency key names the trace the platform audits that job under, and one of a job's
+    trace carries that job's key (on every attempt: a retry under a key of its own is a new
+    request to an API that deduplicates on it); and no two requests of
     a trace share a span id — a span id names one request, or a slow call, a 429 or a
     double post cannot be told from its neighbours in the trace (an SDK's own resend, marked by
     its retry count, is the same request).
     """
     traces: dict[str, set[str]] = {}
+    #: trace → the idempotency keys its job is audited under
+    keys: dict[str, set[str]] = {}
     for a in record.audit:
         key = a.get("idempotency_key")
         if key is not None and a.get("trace_id"):
             traces.setdefault(str(key), set()).add(str(a.get("trace_id")))
+            keys.setdefault(str(a.get("trace_id")), set()).add(str(key))
     out: list[Violation] = []
     first: dict[tuple[str, str], int] = {}
     checked = 0
@@ -1336,6 +1341,18 @@ def requests_traced_to_their_jobs(record: DrillRecord, p: Params) -> Findings | 
             phrase = (
                 f"carrying trace {trace} though the platform audits its job (idempotency key "
                 f"{key}) under {', '.join(sorted(traces[str(key)]))}"
+            )
+        elif (
+            key is not None
+            and r.get("fake") in SOCIAL_FAKES  # a render service's key is the render's own
+            and trace in keys
+            and str(key) not in keys[trace]
+        ):
+            # the key on the wire is not the job's: a retry under a key of its own is a new
+            # request to any API that deduplicates on it, and its evidence names no job
+            phrase = (
+                f"carrying idempotency key {key} though the platform audits the job of its "
+                f"trace {trace} under {', '.join(sorted(keys[trace]))}"
             )
         elif (trace, span) in first and not r.get("retry_count"):
             j = first[(trace, span)]
