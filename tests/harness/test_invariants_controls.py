@@ -908,6 +908,30 @@ def test_a_job_left_blocked_without_an_audited_refusal_is_a_violation():
     assert verdict("every_side_effect_audited", told).verdict == "held"
 
 
+def test_a_job_that_ended_succeeded_after_its_last_step_failed_is_a_violation():
+    # a tool call the gateway refused (the tool is gone), its job ended succeeded all the same
+    failed = {**aud(1, 61, job="j-1", action="tool.call", platform="toolgate",
+                    outcome="failed"), "error": "toolgate.tool_missing: kb_search"}  # fmt: skip
+    tried = {**aud(0, 60, job="j-1", action="tool.call", platform="toolgate"), "phase": "attempt",
+             "outcome": None}  # fmt: skip
+    tool_job = {**job("j-1", "succeeded", kind="tool_call"), "updated_at": T0 + 62}
+    r = verdict("every_side_effect_audited", record(audit=[tried, failed], jobs=[tool_job]))
+    assert r.verdict == "violated"
+    assert (
+        "ended succeeded (tool_call) though its last audited outcome was a failure (tool.call: "
+        "toolgate.tool_missing: kb_search)" in r.detail
+    )
+    # a person approved it after the failure: it went ahead on their decision
+    approved = {**tool_job, "approved_at": T0 + 61.5}
+    rec = record(audit=[tried, failed], jobs=[approved])
+    assert verdict("every_side_effect_audited", rec).verdict != "violated"
+    # its retry succeeded: the last outcome is the success
+    again = aud(2, 62, job="j-1", action="tool.call", platform="toolgate")
+    retried = {**tried, "seq": 3, "event_id": "ae-000003", "t": T0 + 61.8}
+    rec = record(audit=[tried, failed, retried, again], jobs=[tool_job])
+    assert "though its last audited outcome" not in verdict("every_side_effect_audited", rec).detail
+
+
 def test_a_job_audited_under_two_trace_ids_is_a_violation():
     one = aud(1, 61, job="j-1", resource="r1")
     refusal = {**aud(2, 62, job="j-1", outcome="blocked"), "error": "egress: refused"}

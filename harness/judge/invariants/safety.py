@@ -507,6 +507,7 @@ def _jobs_audited_whole(record: DrillRecord, out: list[Violation]) -> None:
                 )
             )
     _counted_refusals_audited(record, out)
+    _success_matches_the_audit(record, out)
     # a job the platform left parked as blocked was refused by a control or a guard: that
     # refusal is a decision the audit log must show (RB-11), whichever the job's kind
     refused = {str(a.get("job_id")) for a in record.audit if a.get("outcome") == "blocked"}
@@ -519,6 +520,39 @@ def _jobs_audited_whole(record: DrillRecord, out: list[Violation]) -> None:
                     f"left blocked ({job.get('kind')}) with no AuditEvent of its refusal",
                     str(job.get("id")),
                     evidence("jobs.jsonl", i),
+                )
+            )
+
+
+def _success_matches_the_audit(record: DrillRecord, out: list[Violation]) -> None:
+    """A job that ended ``succeeded`` did what its audit says it did: its last audited outcome
+    is no failure. A job whose last step failed (a tool call the gateway refused, a post that
+    was not made) and that still ends succeeded has its failure hidden from every dead letter,
+    retry and alert that reads the job states (RB-08, RB-11). One a person approved after the
+    failure went ahead on their decision."""
+    last: dict[str, int] = {}
+    for i, a in enumerate(record.audit):
+        if a.get("phase") == "outcome" and a.get("job_id") is not None:
+            last[str(a.get("job_id"))] = i
+    for job in record.jobs:
+        k = last.get(str(job.get("id")))
+        if job.get("state") != "succeeded" or k is None:
+            continue
+        a = record.audit[k]
+        # a person approved it after that failure: going ahead (a tool call on its stand-in
+        # result) was their decision, not a failure hidden
+        approved = job.get("approved_at")
+        if approved is not None and number(approved) >= number(a.get("t")):
+            continue
+        if a.get("outcome") == "failed":
+            out.append(
+                Violation(
+                    float(job.get("updated_at") or record.end_t),
+                    ("job", "jobs"),
+                    f"ended succeeded ({job.get('kind')}) though its last audited outcome was "
+                    f"a failure ({a.get('action')}: {str(a.get('error') or '')[:80]})",
+                    str(job.get("id")),
+                    evidence("audit.jsonl", k),
                 )
             )
 
