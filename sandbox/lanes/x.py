@@ -20,6 +20,9 @@ _USAGE_CAPPED = "https://api.twitter.com/2/problems/usage-capped"
 #: pages of a newest-first inbox list (100 each) read back per poll at most
 INBOX_PAGES = 10
 
+#: how long a usage cap that names no reset is taken to last (a month's cap: at least a day)
+_CAP_UNKNOWN_S = 86_400.0
+
 
 class XLane(ApiLane):
     """X API v2."""
@@ -33,8 +36,12 @@ class XLane(ApiLane):
         self._newest_seen: dict[tuple[str, str], int] = {}
         #: the refused answer of the last inbox read that got none (see :meth:`_newest`)
         self._refused: httpx.Response | None = None
+        #: account → when X's monthly usage cap, which refused it, lifts
+        self._capped: dict[str, float] = {}
 
     def _observe(self, r: httpx.Response, cred: Credential) -> None:
+        if self._capped_by(r, cred):
+            return
         h = r.headers
         for remaining, reset in (
             ("x-rate-limit-remaining", "x-rate-limit-reset"),
@@ -42,6 +49,33 @@ class XLane(ApiLane):
         ):
             if h.get(remaining) == "0" and h.get(reset, "").isdigit():
                 self.d.pacer.penalise(cred.account.account_id, float(h[reset]))
+
+    def _capped_by(self, r: httpx.Response, cred: Credential) -> bool:
+        """Note the account as refused by X's monthly usage cap if ``r`` says so (a monthly cap
+        is no window to wait out: what the account would send fails until it lifts — a post
+        sent days late is not the post that was planned — and nothing waits for it)."""
+        if r.status_code != 429:
+            return False
+        try:
+            body: Any = r.json()
+        except ValueError:
+            return False
+        if not isinstance(body, dict) or body.get("type") != _USAGE_CAPPED:
+            return False
+        reset = r.headers.get("x-rate-limit-reset", "")
+        lifts = float(reset) if reset.isdigit() else self.d.now() + _CAP_UNKNOWN_S
+        self._capped[cred.account.account_id] = lifts
+        return True
+
+    def _refuse_if_capped(self, cred: Credential) -> None:
+        """Fail a side effect of an account X's monthly cap refused, without sending it."""
+        lifts = self._capped.get(cred.account.account_id)
+        if lifts is not None and self.d.now() < lifts:
+            raise Fatal(
+                f"x.usage_capped: 429 UsageCapExceeded earlier for {cred.account.account_id}, "
+                f"the monthly cap lifts in {(lifts - self.d.now()) / 3600:.0f}h (not retryable; "
+                "not sent)"
+            )
 
     def retry_after(self, r: httpx.Response) -> float | None:
         """Retry-After, else the reset of the exhausted window (unix seconds) minus now."""
@@ -83,6 +117,7 @@ class XLane(ApiLane):
     async def _create(
         self, cred: Credential, body: dict[str, Any], scope: SideEffectScope, action: str
     ) -> SendResult:
+        self._refuse_if_capped(cred)
         async with scope.side_effect(action):
             r, cred = await self.send("POST", "/2/tweets", cred, scope, action=action, json=body)
             if r.status_code != 201:
@@ -117,6 +152,7 @@ class XLane(ApiLane):
         self, cred: Credential, recipient_id: str, text: str, scope: SideEffectScope
     ) -> SendResult:
         """POST /2/dm_conversations/with/:participant_id/messages."""
+        self._refuse_if_capped(cred)
         async with scope.side_effect("dm.send"):
             r, cred = await self.send(
                 "POST",
