@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .contract import JobSpec
 from .defects import Defect
-from .errors import Fatal, JobInterrupt
+from .errors import AuthFailed, Fatal, JobInterrupt, RateLimited
 from .jobs import JobRecord
 from .lanes.base import Credential, InboundMessage, SendResult
 from .settings import AccountSettings, Blueprint, ClientSettings
@@ -411,8 +411,12 @@ class EngagementComponent:
             held = self.engine.held_posts.get(account.account_id, ())
             return cred, await lane.list_inbound(cred, scope, also=sorted(held))
         except JobInterrupt as e:
-            # one account's inbox failing must not stop the others; the next poll tries again
-            p.telemetry.mark(f"engagement_poll_failed:{account.platform}")
+            # one account's inbox failing must not stop the others; the next poll tries again.
+            # A throttle or a refused token has its alert of its own (rate_limited,
+            # auth_failing): an inbox page for it sends responders after an outage that is not
+            # there
+            if not isinstance(e, RateLimited | AuthFailed):
+                p.telemetry.mark(f"engagement_poll_failed:{account.platform}")
             job.result.setdefault("errors", []).append(f"{account.account_id}: {e.error}")
             return None, ()
 

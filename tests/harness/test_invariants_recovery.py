@@ -1050,6 +1050,31 @@ def test_failed_inbox_reads_page_for_their_platform_and_throttles_do_not_count()
         assert got.verdict == "not_applicable", (status, route)
 
 
+def test_an_inbox_page_with_only_throttles_behind_it_is_a_false_page():
+    def read(n: int, at: float, status: int, error: str | None = None) -> dict:
+        return {**refused_token(n, at, "x"), "status": status, "route": "dm_events.list",
+                "method": "GET", "error": error}  # fmt: skip
+
+    paged = {**auth_alert(1, 1100, "x"), "name": "inbox_unreadable"}
+    throttled = [read(n, 900 + 30 * n, 429) for n in range(5)]
+    r = judge("inbox_failures_alerted", record(journal=throttled, alerts=[paged]))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 alert for x raised at T+18m20s though no request to it had failed (throttles and "
+        "tokens aside) in the 10m before: ids x"
+    )
+    # one read that failed for real, or a poll that reported its inbox out of reach, is a cause
+    failed = [*throttled, read(9, 1000, 503)]
+    assert judge("inbox_failures_alerted", record(journal=failed, alerts=[paged])).verdict == "held"
+    poll = {"id": "j-9", "kind": "engagement_poll", "state": "succeeded", "updated_at": T0 + 1050,
+            "result": {"errors": ["acme-x: lane: x is routed to the browser lane, which is not available"]}}  # fmt: skip
+    rec = record(journal=throttled, alerts=[paged], jobs=[poll])
+    assert judge("inbox_failures_alerted", rec).verdict == "held"
+    held = {**poll, "result": {"errors": ["acme-x: x.rate_limited: 429 Too Many Requests"]}}
+    rec = record(journal=throttled, alerts=[paged], jobs=[held])
+    assert judge("inbox_failures_alerted", rec).verdict == "violated"
+
+
 # --- engagement_bursts_alerted -------------------------------------------------------------------
 
 

@@ -1894,6 +1894,25 @@ _INBOX_OPENERS = frozenset(
 )
 
 
+#: a poll's error that a refused token caused (the auth alert's to page)
+_TOKEN = re.compile(r"unauthori[sz]ed|\b401\b|token", re.IGNORECASE)
+
+#: Graph's throttle codes (an Instagram 400 carrying one is a rate limit, not a failure)
+_GRAPH_THROTTLES = frozenset({"4", "17", "32", "613", "80002"})
+
+
+def _unreadable(j: JournalRow) -> bool:
+    """A request that failed as an outage or an error would: a 5xx, no answer, or a 4xx that
+    is no throttle (429, Graph's throttle codes) and no refused token (401, Graph's 190)."""
+    status = int(number(j.get("status"), 0))
+    if status == 0 or status >= 500:
+        return True
+    if status < 400 or status in (401, 429):
+        return False
+    code = str(j.get("error") or "").split("/", 1)[0]
+    return not (j.get("fake") == "instagram" and (code in _GRAPH_THROTTLES or code == "190"))
+
+
 @invariant(InboxAlertParams)
 def inbox_failures_alerted(record: DrillRecord, p: InboxAlertParams) -> Findings | NotApplicable:
     """Engagement that stops pages someone: when ``min_failures`` reads that open accounts'
@@ -1912,13 +1931,39 @@ def inbox_failures_alerted(record: DrillRecord, p: InboxAlertParams) -> Findings
         if (fake, str(j.get("route"))) in _INBOX_OPENERS and (status >= 500 or status == 0):
             times.setdefault(fake, []).append(number(j.get("t")))
     n = p.min_failures
+    alerts = _alerts_by_platform(record, p.alert)
     checked, out = _silent_bursts(
         record,
         times,
-        _alerts_by_platform(record, p.alert),
+        alerts,
         p,
         ("burst of failed inbox reads", "bursts of failed inbox reads"),
         "inbox reads failed",
+    )
+    # … and no page without a failure behind it: a throttled read is read again once the
+    # window resets (rate_limits_alerted's ticket), a refused token is the auth alert's — an
+    # inbox page for either sends responders after an outage that is not there. Any request of
+    # the platform that failed otherwise may be why its inboxes went unread (a token refresh
+    # answered 500, an outage the platform stopped sending reads into)
+    failed: dict[str, list[float]] = {}
+    for j in record.journal:
+        if _unreadable(j):
+            failed.setdefault(str(j.get("fake")), []).append(number(j.get("t")))
+    # … or a failure of the platform's own making its polls reported (an inbox routed to a lane
+    # it does not have, a guard that refused the read): no request shows those
+    for job in record.jobs:
+        if job.get("kind") != "engagement_poll":
+            continue
+        errors = json_object(job.get("result")).get("errors")
+        for err in errors if isinstance(errors, list) else ():
+            account, _, why = str(err).partition(": ")
+            facts_of = record.accounts.get(account)
+            if facts_of is not None and not _THROTTLED.search(why) and not _TOKEN.search(why):
+                failed.setdefault(str(facts_of.get("platform")), []).append(
+                    number(job.get("updated_at"))
+                )
+    checked += _alerts_without_cause(
+        record, alerts, failed, p, "no request to it had failed (throttles and tokens aside)", out
     )
     if checked == 0:
         return NotApplicable(
@@ -2113,7 +2158,7 @@ def _alerts_without_cause(
     record: DrillRecord,
     alerts: dict[str | None, list[float]],
     causes: dict[str, list[float]],
-    p: PublishAlertParams | RateLimitAlertParams,
+    p: PublishAlertParams | RateLimitAlertParams | InboxAlertParams,
     nothing: str,
     out: list[Violation],
 ) -> int:
