@@ -9,6 +9,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..core.http import Call, json_response
+from ..core.ledger import content_hash
 from . import _wire as wire
 from ._core import IgCore
 from ._state import Container, Media
@@ -110,7 +111,14 @@ async def create_container(ig: IgCore, call: Call) -> Response:
     broken = call.fire(w, "instagram.container_error") is not None
     cid = ig.next_id("178")
     ig.state.containers[cid] = Container(
-        cid, str(call.account_id), now, ready, media_type, p.get("caption", ""), broken
+        cid,
+        str(call.account_id),
+        now,
+        ready,
+        media_type,
+        p.get("caption", ""),
+        broken,
+        media_url=str(p.get("image_url") or p.get("video_url") or ""),
     )
     return json_response({"id": cid})
 
@@ -169,6 +177,8 @@ async def publish(ig: IgCore, call: Call) -> Response:
     mid = ig.next_id("179")
     media = Media(mid, acc, cid, c.caption, c.media_type, now, wire.permalink(mid))
     detail = f"container={cid}"
+    if c.media_url:  # which media went out (a hash, as of the caption)
+        detail += f" media={content_hash(c.media_url)}"
     fired = call.fire(w, "instagram.post_invisible")
     if fired is not None:
         for_s: float | None = getattr(fired.params, "for_s", None)

@@ -21,6 +21,8 @@ class Container:
     caption: str
     error: bool = False
     media_id: str | None = None
+    #: the image or video URL Instagram was asked to fetch for it
+    media_url: str = ""
 
 
 @dataclass(slots=True)

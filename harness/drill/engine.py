@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from fakes.app import FakeWorld
+from fakes.core.ledger import content_hash
 from fakes.core.roster import Roster
 from fakes.core.world import World
 from sandbox.client import HttpPlatformClient
@@ -441,6 +442,8 @@ class DrillEngine(DrillState):
                 "blueprint_id": sp.blueprint_id,
                 "origin": item.origin,
                 "tool": sp.payload.get("tool") if sp.kind == "tool_call" else None,
+                # the media the post must go out with (a hash: the fakes keep no more)
+                "media_hash": content_hash(sp.payload.get("media_url")),
                 # the time it is due, as submitted (a calendar's post is submitted ahead)
                 "run_at": getattr(getattr(job, "spec", None), "run_at", None) or sp.run_at,
             }

@@ -174,7 +174,18 @@ def plan_workload(
             or origin == "misrouted_publish"
             or rng.random() < w.accounts_named
         )
-        job(at, "publish", c, p, origin, named=named, text=text)
+        # an Instagram post is a picture: each its own, which the post must go out with
+        media = {"media_url": f"https://cdn.vibedrill.test/{c}/{n + 1:06d}.jpg"}
+        job(
+            at,
+            "publish",
+            c,
+            p,
+            origin,
+            named=named,
+            text=text,
+            **(media if p == "instagram" else {}),
+        )
 
     def generate(at: float, kind: str, origin: str = "steady") -> None:
         extra: dict[str, Any] = (

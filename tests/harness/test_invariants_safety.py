@@ -442,6 +442,31 @@ def test_a_post_or_reply_with_a_template_field_left_unfilled_is_named():
     assert judge("no_placeholder_published", record(ledger=[])).verdict == "not_applicable"
 
 
+def test_an_instagram_post_with_other_media_than_its_job_asked_for_is_named():
+    from fakes.core.ledger import content_hash
+
+    asked = "https://cdn.vibedrill.test/acme/000001.jpg"
+    row = {
+        "job_id": "j-1",
+        "kind": "publish",
+        "client_id": "acme",
+        "media_hash": content_hash(asked),
+    }
+
+    def posted(url: str) -> Any:
+        entry = {**led(1, 60), "detail": f"container=c1 media={content_hash(url)}"}
+        rec = record(ledger=[entry], audit=[aud(1, 61, job="j-1", resource="r1")], workload=[row])
+        return judge("no_placeholder_published", rec)
+
+    assert posted(asked).verdict == "held"
+    r = posted("https://cdn.vibedrill.test/img/placeholder.jpg")
+    assert r.verdict == "violated"
+    assert r.violations[0].phrase == (
+        "went out with other media than its job asked for (post.created on @acme_x: a stand-in "
+        "or another post's)"
+    )
+
+
 def test_a_job_event_without_its_trace_id_is_named():
     ok = aud(1, 60, job="j-1", proof={})
     bare = {**aud(2, 61, job="j-1", action="tool.call", platform="toolgate", proof={}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -898,13 +899,16 @@ def _unknown_though_found(record: DrillRecord, out: list[Violation]) -> int:
 #: the ledger's mark of a text that still carries a template placeholder (the fakes set it:
 #: ``fakes/core/world.py``), and the actions whose text people read
 _PLACEHOLDER_MARK = "placeholder"
+#: the hash of the media a post went out with, in a fake's ledger detail
+_MEDIA = re.compile(r"\bmedia=([0-9a-f]+)")
 _TEXT_ACTIONS = frozenset({"post.created", "post.updated", "reply.created", "dm.sent"})
 
 
 @invariant()
 def no_placeholder_published(record: DrillRecord, p: Params) -> Findings | NotApplicable:
     """No post, reply or DM goes out with a template field left unfilled in its text
-    (``{result}``, ``{author}``).
+    (``{result}``, ``{author}``), and no post with other media than its job asked for (an
+    Instagram post's picture: the fake keeps a hash of the URL it fetched).
 
     A follow-up posted with its tool's ``{result}`` never filled in, or a reply whose
     ``{author}`` was never put in, is a wrong text on a client's public account — the same
@@ -913,10 +917,27 @@ def no_placeholder_published(record: DrillRecord, p: Params) -> Findings | NotAp
     """
     out: list[Violation] = []
     checked = 0
+    f, rows = facts(record), record.job_intent()
     for i, e in enumerate(record.ledger):
         if e.get("action") not in _TEXT_ACTIONS:
             continue
         checked += 1
+        # the media the post's job asked for (a hash in the fake's detail, as of the text)
+        went = _MEDIA.search(str(e.get("detail") or ""))
+        intent = f.intents.get(i)
+        row = rows.get(str(intent.job_id)) if intent is not None else None
+        asked = row.get("media_hash") if row is not None else None
+        if went is not None and asked and went.group(1) != asked:
+            out.append(
+                Violation(
+                    number(e.get("t"), record.end_t),
+                    ("post", "posts"),
+                    f"went out with other media than its job asked for ({e.get('action')} on "
+                    f"{record.handle(e.get('account_id'))}: a stand-in or another post's)",
+                    str(e.get("resource_id") or e.get("request_id")),
+                    evidence("ledger.jsonl", i),
+                )
+            )
         if _PLACEHOLDER_MARK not in str(e.get("detail") or "").split():
             continue
         out.append(
