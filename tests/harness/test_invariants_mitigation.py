@@ -171,6 +171,35 @@ def test_a_control_applied_to_another_scope_is_caught_in_the_state_at_the_end():
     )
 
 
+def test_a_routing_change_that_replaced_the_whole_table_is_caught_at_the_end():
+    # text rerouted to Anthropic; the platform stored the new table as {"text": …} alone, so
+    # images (and video) have no route any more
+    routes = {"text": ["openai", "anthropic"], "image": ["openai"], "video": ["media"]}
+
+    def ended_with(routing: dict[str, Any]) -> Any:
+        return judge(
+            "controls_as_requested",
+            record(
+                controls_at_start=start(provider_routing=routes),
+                control_requests=[
+                    req(1, 60, "set_provider_routing", capability="text", providers=["anthropic"])
+                ],
+                control_changes=[
+                    change(1, 60, "provider_routing", ["anthropic"], capability="text")
+                ],
+                controls_at_end=start(provider_routing=routing),
+            ),
+        )
+
+    assert ended_with({**routes, "text": ["anthropic"]}).verdict == "held"
+    r = ended_with({"text": ["anthropic"]})
+    assert r.verdict == "violated"
+    assert (
+        "provider_routing (capability=image) providers read back None in the control state at "
+        "the end, but it was ['openai'] when the drill began"
+    ) in r.detail
+
+
 def test_kill_switches_modes_and_pauses_read_back_as_requested():
     requests = [
         req(1, 60, "set_kill_switch", scope={"platform": "x"}, engaged=True),

@@ -123,24 +123,41 @@ def _reported(control: str, value: Json) -> Fields:
     return {field_name: value} if field_name else {}
 
 
+#: control → the section of a ``controls()`` snapshot that states it
+_SECTION_OF: dict[str, str] = {
+    "kill_switch": "kill_switches",
+    "lane": "lanes",
+    "mode": "modes",
+    "lane_read_only": "read_only_lanes",
+    "queue_paused": "paused",
+    "pacing": "pacing",
+    "blueprint_enabled": "blueprints",
+    "trigger_lock": "trigger_lock",
+    "provider_routing": "provider_routing",
+    "budget": "budgets",
+}
+
+#: controls a snapshot keys by their scope (a mapping of platform, blueprint or capability)
+_KEYED = frozenset({"pacing", "lane", "blueprint_enabled", "provider_routing"})
+
+
+def _dropped(state: Mapping[str, Json], key: ControlKey, start: Mapping[str, Json]) -> bool:
+    """Whether ``state`` lists scopes of ``key``'s control but no longer ``key``'s own, which
+    the state at the start had: a write that replaced the whole table, not "does not say"."""
+    section = state.get(_SECTION_OF.get(key[0], ""))
+    return (
+        key[0] in _KEYED
+        and isinstance(section, Mapping)
+        and bool(section)
+        and snapshot_fields(start, key) is not None
+    )
+
+
 def snapshot_fields(snapshot: Mapping[str, Json], key: ControlKey) -> Fields | None:
     """The fields of ``key`` in a ``controls()`` snapshot; None when the snapshot does not say."""
     control, scope_items = key
     scope = dict(scope_items)
-    section = snapshot.get(
-        {
-            "kill_switch": "kill_switches",
-            "lane": "lanes",
-            "mode": "modes",
-            "lane_read_only": "read_only_lanes",
-            "queue_paused": "paused",
-            "pacing": "pacing",
-            "blueprint_enabled": "blueprints",
-            "trigger_lock": "trigger_lock",
-            "provider_routing": "provider_routing",
-            "budget": "budgets",
-        }.get(control, "")
-    )
+    section = snapshot.get(_SECTION_OF.get(control, ""))
     if section is None:
         return None
     if control == "kill_switch" and isinstance(section, list):
@@ -367,7 +384,11 @@ def controls_as_requested(record: DrillRecord, p: NoParams) -> Findings | NotApp
         for key in sorted(keys):
             have_fields = snapshot_fields(state, key)
             want_fields = shadow.fields(key)
-            if have_fields is None and key[0] != "budget":
+            if (
+                have_fields is None
+                and key[0] != "budget"
+                and not _dropped(state, key, record.controls_at_start)
+            ):
                 continue  # the platform's state does not say (an older platform)
             for name, want in want_fields.items():
                 checked += 1
