@@ -65,6 +65,29 @@ def test_a_publish_submitted_over_http_is_published_verified_and_audited() -> No
     over_http(body)
 
 
+def test_jobs_listed_over_http_by_state_are_only_the_jobs_in_that_state() -> None:
+    # an operator (or a runbook's automation) acts on the jobs of one state: approving what
+    # awaits approval must not reach running or finished jobs
+    async def body(r: Rig, pc: HttpPlatformClient) -> None:
+        await pc.submit(
+            JobSpec(kind="publish", client_id="acme", platform="x", payload={"text": "a"})
+        )
+        await r.settle()
+        await pc.set_mode("approval_required", client_id="acme", actor="t", reason="test")
+        held = await pc.submit(
+            JobSpec(kind="publish", client_id="acme", platform="x", payload={"text": "b"})
+        )
+        await r.settle()
+        waiting = await pc.jobs("awaiting_approval")
+        assert [j.id for j in waiting] == [held.id]
+        assert {j.state for j in await pc.jobs("succeeded")} == {"succeeded"}
+        with pytest.raises(PlatformHttpError) as e:
+            await pc.jobs("finished")  # type: ignore[arg-type]
+        assert e.value.status == 422
+
+    over_http(body)
+
+
 def test_controls_over_http_are_recorded_with_actor_and_reason_and_change_behaviour() -> None:
     async def body(r: Rig, pc: HttpPlatformClient) -> None:
         ch = await pc.set_kill_switch(
