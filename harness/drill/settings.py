@@ -17,24 +17,40 @@ __all__ = ["REPLY_TEMPLATE", "blueprints_for", "scenario_settings"]
 
 #: what the drills' blueprints answer
 REPLY_TEMPLATE = "Thanks {author}! Prices are on our site."
+#: the keyword of each client's second blueprint, a campaign's (no workload comment carries it)
+GIVEAWAY_KEYWORD = "giveaway entry"
 
 
 def blueprints_for(
     clients: Iterable[str], platforms: Iterable[str], keywords: Iterable[str]
 ) -> list[dict[str, Any]]:
-    """One engagement blueprint per client and platform, answering ``keywords``."""
+    """Two engagement blueprints per client and platform: a campaign's (``bp-<client>-
+    <platform>-giveaway``, listed first, answering a keyword no workload comment carries) and
+    the one answering ``keywords`` (``bp-<client>-<platform>``). A drill that disables the
+    campaign's must see the other still answer."""
     plats = list(platforms)
-    return [
-        {
-            "id": f"bp-{c}-{p}",
-            "client_id": c,
-            "platform": p,
-            "keywords": list(keywords),
-            "reply_template": REPLY_TEMPLATE,
-        }
-        for c in clients
-        for p in plats
-    ]
+    out: list[dict[str, Any]] = []
+    for c in clients:
+        for p in plats:
+            out.append(
+                {
+                    "id": f"bp-{c}-{p}-giveaway",
+                    "client_id": c,
+                    "platform": p,
+                    "keywords": [GIVEAWAY_KEYWORD],
+                    "reply_template": "Thanks {author}! You are in the draw.",
+                }
+            )
+            out.append(
+                {
+                    "id": f"bp-{c}-{p}",
+                    "client_id": c,
+                    "platform": p,
+                    "keywords": list(keywords),
+                    "reply_template": REPLY_TEMPLATE,
+                }
+            )
+    return out
 
 
 def scenario_settings(scenario: Scenario, clients: Iterable[str]) -> dict[str, Any]:

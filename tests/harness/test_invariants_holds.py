@@ -395,6 +395,28 @@ def test_a_comment_on_a_post_pushed_out_of_the_newest_or_held_by_a_control_is_no
     assert evaluate({"name": "comments_answered"}, rec).verdict == "violated"
 
 
+def test_only_a_control_that_stops_this_comments_answer_excuses_it() -> None:
+    inbound = [_ig(1, 120, "m1")]
+    nine = [_ig_post(1, 0, "m1")]
+
+    def judged(changes: list[dict[str, Any]], faults: list[dict[str, Any]] = ()) -> str:  # type: ignore[assignment]
+        rec = record(
+            inbound=inbound, ledger=nine, control_changes=changes, fault_rules=list(faults)
+        )
+        return evaluate({"name": "comments_answered"}, rec).verdict
+
+    # the client's blueprint on this platform switched off: held by design
+    assert judged([change(1, 300, "blueprint_enabled", {"blueprint_id": "bp-acme-instagram"}, False)]) == "not_applicable"  # fmt: skip
+    # the same client's blueprint on another platform, a campaign's blueprint (other words), or
+    # another client's: none of them kept this comment from its answer
+    for bp in ("bp-acme-x", "bp-acme-instagram-giveaway", "bp-globex-instagram"):
+        assert judged([change(1, 300, "blueprint_enabled", {"blueprint_id": bp}, False)]) == "violated", bp  # fmt: skip
+    # a duplicate delivery brings more to answer, not less: it excuses nothing
+    dup = {"kind": "instagram.duplicate_inbound", "match": {"fake": "instagram"},
+           "start": T0 + 60, "end": T0 + 900}  # fmt: skip
+    assert judged([], [dup]) == "violated"
+
+
 # --- inbox_pages_advance -------------------------------------------------------------------------
 
 

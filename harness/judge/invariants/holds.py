@@ -7,7 +7,7 @@ from bisect import bisect_left, bisect_right
 from pydantic import Field
 
 from ...durations import format_duration
-from ..record import DrillRecord, KillInterval, scenario_field
+from ..record import SOCIAL_FAKES, DrillRecord, KillInterval, scenario_field
 from ..rows import InboundRow, Json, json_object, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
@@ -361,12 +361,23 @@ def engagement_put_up_for_approval(
 
 
 def _engagement_changes(record: DrillRecord) -> list[tuple[float, dict[str, Json]]]:
-    """``(when, scope)`` of each change of a control that may stop replies."""
-    return [
-        (float(c["t"]), json_object(c.get("scope")))
-        for c in record.control_changes
-        if c.get("control") in _ENGAGEMENT_CONTROLS
-    ]
+    """``(when, scope)`` of each change of a control that may stop replies. A blueprint's is
+    scoped to its client (``bp-<client>-<platform>``); a campaign's blueprint
+    (``bp-<client>-<platform>-<name>``) answers other words than the drill's trigger and stops
+    none of its replies."""
+    out: list[tuple[float, dict[str, Json]]] = []
+    for c in record.control_changes:
+        if c.get("control") not in _ENGAGEMENT_CONTROLS:
+            continue
+        scope = dict(json_object(c.get("scope")))
+        bp = str(scope.get("blueprint_id") or "")
+        if bp.startswith("bp-"):
+            client, _, platform = bp[3:].rpartition("-")
+            if platform not in SOCIAL_FAKES:
+                continue
+            scope = {"client_id": client, "platform": platform}
+        out.append((float(c["t"]), scope))
+    return out
 
 
 def _held_until(
@@ -422,7 +433,10 @@ def _trigger_locks(record: DrillRecord) -> list[tuple[str | None, float, float]]
             key, off = ("lock", _text(scope.get("client_id"))), bool(c.get("value"))
         elif control == "blueprint_enabled":
             bp = str(scope.get("blueprint_id") or "")
-            # bp-<client>-<platform>: the drill's blueprints
+            # bp-<client>-<platform>: the drill's blueprints answering its trigger keyword (a
+            # campaign's, bp-<client>-<platform>-<name>, answers other words: it drops none)
+            if bp.startswith("bp-") and bp.rsplit("-", 1)[-1] not in SOCIAL_FAKES:
+                continue
             client = bp[3:].rsplit("-", 1)[0] if bp.startswith("bp-") else None
             key, off = ("bp:" + bp, client), not c.get("value")
         else:
@@ -545,10 +559,13 @@ def _fault_windows(
     record: DrillRecord, *, besides: frozenset[str] = frozenset()
 ) -> list[tuple[float, float, str | None, str | None, str | None]]:
     """``(start, end, fake or None for all, account or None, route glob or None)`` of every
-    fault other than latency (which delays, never drops) and the kinds ``besides``."""
+    fault other than latency (which delays, never drops), a duplicate delivery and the kinds
+    ``besides``."""
     out: list[tuple[float, float, str | None, str | None, str | None]] = []
     for r in record.fault_rows():
-        if str(r.get("kind")) == "http.latency" or str(r.get("kind")) in besides:
+        kind = str(r.get("kind"))
+        # latency delays, never drops; a duplicate delivery brings more to answer, not less
+        if kind == "http.latency" or kind.endswith(".duplicate_inbound") or kind in besides:
             continue
         match = json_object(r.get("match"))
         fake = match.get("fake")
@@ -657,6 +674,7 @@ def _held_meanwhile(
         t - settle_s <= at <= until
         and scope.get("client_id") in (None, client)
         and scope.get("account_id") in (None, account)
+        and scope.get("platform") in (None, fake)
         for at, scope in changes
     ):
         return True
