@@ -415,7 +415,10 @@ class EngagementComponent:
             # A throttle or a refused token has its alert of its own (rate_limited,
             # auth_failing): an inbox page for it sends responders after an outage that is not
             # there
-            if not isinstance(e, RateLimited | AuthFailed):
+            refused = isinstance(e, AuthFailed) or e.error.startswith(
+                f"{account.platform}.unauthorized"  # a fresh token refused too: retried later
+            )
+            if not isinstance(e, RateLimited) and not refused:
                 p.telemetry.mark(f"engagement_poll_failed:{account.platform}")
             job.result.setdefault("errors", []).append(f"{account.account_id}: {e.error}")
             return None, ()

@@ -3,6 +3,8 @@ fail on a hand-built record and to hold on a healthy one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from _recordkit import T0, aud, intent, led, record
 
 from harness.judge.invariants import evaluate
@@ -467,6 +469,44 @@ def test_a_call_priced_up_front_may_not_cross_the_budget_a_completion_may():
     )
     r = judge("spend_within_budget", rec, params={"priced_up_front": ["image.generated"]})
     assert r.verdict == "held", r.detail
+
+
+def test_a_clients_own_episode_budget_holds_for_its_episodes_whatever_the_platform_wide_one():
+    # Acme has a budget of its own ($1.20 an episode); the platform-wide episode budget is
+    # lowered to $0.50 later: a $0.75 render of Acme's fits its own, not the platform-wide one
+    def render(n: int, at: float, cost: float) -> dict:
+        return led(
+            n, at, action="video.generated", account="agency-media", resource=None, cost=cost
+        )
+
+    def change(n: int, at: float, scope: dict, value: dict) -> dict:
+        return {"seq": n, "t": T0 + at, "actor": "ops", "reason": "r", "control": "budget",
+                "scope": scope, "value": value}  # fmt: skip
+
+    own = change(1, 0, {"client_id": "acme"}, {"episode_usd": 1.2, "client_usd": 3.0})
+    lowered = change(2, 5, {}, {"episode_usd": 0.5})
+
+    def judged(client: str) -> Any:
+        return judge(
+            "spend_within_budget",
+            record(
+                ledger=[render(1, 10, 0.75)],
+                audit=[llm_audit(1, 11, "j")],
+                workload=[
+                    intent(
+                        "j", client=client, kind="generate_video", platform="media", episode="ep-1"
+                    )
+                ],
+                control_changes=[own, lowered],
+            ),
+            params={"priced_up_front": ["video.generated"]},
+        )
+
+    assert judged("acme").verdict == "held", judged("acme").detail
+    # Globex has no budget of its own: the platform-wide $0.50 holds its episodes
+    r = judged("globex")
+    assert r.verdict == "violated"
+    assert "episode ep-1 at a known price that takes it over its $0.5 budget" in r.detail
 
 
 def test_a_completion_bounded_up_front_may_not_cross_unless_a_fault_inflated_its_bill():

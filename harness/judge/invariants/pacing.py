@@ -714,28 +714,36 @@ class SpendParams(Params):
 
 
 def _budget_steps(record: DrillRecord) -> list[tuple[float, JsonObject]]:
+    """The budgets in force from each moment on: each limit a number, or — once a client has
+    a budget of its own — a mapping of client → limit with the platform-wide one under ``*``
+    (a client's own budget holds for its episodes too, whatever the platform-wide one becomes)."""
     steps = [(float("-inf"), dict(record.budgets))]
     for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
         value = c.get("value")
         if c.get("control") in ("budget", "budgets") and isinstance(value, dict):
             merged = dict(steps[-1][1])
-            merged.update({k: v for k, v in value.items() if v is not None})
-            scope = json_object(c.get("scope"))
-            if scope.get("client_id"):
-                for k in ("client_usd", "client_tokens"):
-                    if value.get(k) is not None:
-                        prev = steps[-1][1].get(k)
-                        per = dict(prev) if isinstance(prev, Mapping) else {}
-                        per[str(scope["client_id"])] = value[k]
-                        merged[k] = per
+            client = json_object(c.get("scope")).get("client_id")
+            for k, v in value.items():
+                if v is None:
+                    continue
+                prev = merged.get(k)
+                if client:
+                    per: dict[str, Json] = dict(prev) if isinstance(prev, Mapping) else {"*": prev}
+                    per[str(client)] = v
+                    merged[k] = per
+                elif isinstance(prev, Mapping):
+                    merged[k] = {**prev, "*": v}
+                else:
+                    merged[k] = v
             steps.append((float(c["t"]), merged))
     return steps
 
 
-def _limit(budgets: Mapping[str, Json], key: str, who: str) -> float | None:
+def _limit(budgets: Mapping[str, Json], key: str, client: str) -> float | None:
+    """The limit ``key`` for ``client`` (its own, else the platform-wide one)."""
     v = budgets.get(key)
     if isinstance(v, Mapping):
-        v = v.get(who, v.get("*"))
+        v = v.get(client, v.get("*"))
     return None if v is None else number(v)
 
 
@@ -797,7 +805,8 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
         for level, who in whos:
             for unit, amount in (("usd", cost), ("tokens", float(tokens))):
                 k = (level, who, unit)
-                limit = _limit(budgets, f"{level}_{unit}", who)
+                client = str(intent.client_id) if intent else who
+                limit = _limit(budgets, f"{level}_{unit}", client)
                 times, totals = billed.setdefault(k, ([], []))
                 n = bisect_right(times, start)
                 before = totals[n - 1] if n else 0.0
@@ -822,7 +831,7 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
                 elif (
                     p.in_flight_counted
                     and running >= limit
-                    and _limit(budgets_at_start, f"{level}_{unit}", who) == limit
+                    and _limit(budgets_at_start, f"{level}_{unit}", client) == limit
                 ):
                     # it started within budget, but so did the calls billed before it: together
                     # they overran it, which counting the estimates in flight prevents
