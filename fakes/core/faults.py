@@ -319,6 +319,26 @@ _kind(
 _kind("x.usage_capped", "protocol", ("x",), "x: 429 UsageCapExceeded (monthly cap, not retryable).")
 
 
+class IdWithPathParams(_P):
+    suffix: str = Field(
+        "/../../_fake/state",
+        min_length=1,
+        max_length=200,
+        description="what the answer appends to the new post's id (path segments to follow)",
+    )
+
+
+_kind(
+    "x.id_with_path",
+    "semantic",
+    ("x",),
+    "x: a created post's id comes back with path segments appended (a proxy rewriting answers, "
+    "a compromised API): the post is made, and a client that builds its next URL from the id is "
+    "led elsewhere on the host — its egress guard must refuse, not follow.",
+    IdWithPathParams,
+)
+
+
 class WrongUserParams(_P):
     as_account: str | None = Field(
         None,

@@ -116,7 +116,13 @@ async def create_tweet(x: XCore, call: Call) -> Response:
             )
     else:
         x.record(call, "post.created", tid, text, detail=detail, permalink=x.permalink(acc, tid))
-    return json_response({"data": {"id": tid, "text": text, "edit_history_tweet_ids": [tid]}}, 201)
+    answered = tid
+    hostile = call.fire(w, "x.id_with_path")
+    if hostile is not None:  # the post is made; its id comes back leading elsewhere
+        answered = tid + str(getattr(hostile.params, "suffix", ""))
+    return json_response(
+        {"data": {"id": answered, "text": text, "edit_history_tweet_ids": [answered]}}, 201
+    )
 
 
 def _day_headers(x: XCore, user_day: Window, app_day: Window, user_limit: int) -> dict[str, str]:

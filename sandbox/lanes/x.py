@@ -126,6 +126,10 @@ class XLane(ApiLane):
         tid = str(data.get("id", ""))
         if not tid:
             raise Ambiguous("x.malformed_body: 201 without data.id")
+        if not tid.isdigit():
+            # X's ids are decimal strings: one carrying anything else would lead the lookups
+            # built from it elsewhere — the post was made, which one is for the lookup by text
+            raise Ambiguous(f"x.malformed_body: 201 with an id that is not X's ({tid[:40]!r})")
         handle = cred.account.handle.lstrip("@")
         return SendResult(
             tid, f"https://x.com/{handle}/status/{tid}", r.headers.get("x-request-id")

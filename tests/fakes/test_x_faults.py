@@ -249,6 +249,20 @@ async def test_usage_capped_fault_answers_the_usage_cap_problem(env: Env) -> Non
     assert await env.hits("x.usage_capped") == 1
 
 
+async def test_an_id_with_path_leads_the_next_url_elsewhere_while_the_post_is_made(
+    env: Env,
+) -> None:
+    await env.fault("x.id_with_path")
+    r = await env.post("made all the same")
+    assert r.status_code == 201
+    tid = r.json()["data"]["id"]
+    assert tid.endswith("/../../_fake/state") and tid.split("/")[0].isdigit()
+    # the post was made under its real id: the ledger names that, not what the answer said
+    made = [e for e in env.world.ledger if e.action == "post.created"]
+    assert [e.resource_id for e in made] == [tid.split("/")[0]]
+    assert await env.hits("x.id_with_path") == 1
+
+
 async def test_an_outage_serves_xs_problem_body(env: Env) -> None:
     await env.fault("http.outage", params={"status": 503}, match={"fake": "x"})
     r = await env.post("down")
