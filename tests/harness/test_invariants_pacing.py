@@ -175,6 +175,20 @@ def test_requests_beyond_a_configured_budget_per_window_are_violations():
     assert r.detail == "1 request sent to x for @acme_x beyond 3 per 60s: ids q4"
 
 
+def test_a_monthly_usage_cap_holds_until_the_month_ends_not_for_a_minute():
+    capped = {**jr(1, 60, 429, "f2"), "fault_kind": "x.usage_capped"}
+    rules = [{"id": "f2", "kind": "x.usage_capped", "params": {}, "hits": 1}]
+    # an hour later, still inside the month: another post sent into the cap
+    rec = record(journal=[capped, jr(2, 3660, 429)], fault_rules=rules)
+    r = judge("rate_within_platform_limits", rec)
+    assert r.verdict == "violated"
+    assert "before Retry-After elapsed" in r.detail
+    # a rule that ended the cap earlier (its window) ends the hold with it
+    ended = [{**rules[0], "end": T0 + 600}]
+    rec = record(journal=[capped, jr(2, 3660)], fault_rules=ended)
+    assert judge("rate_within_platform_limits", rec).verdict == "held"
+
+
 def test_waiting_out_retry_after_and_other_routes_hold():
     rec = record(
         journal=[jr(1, 100, 429, "f1"), jr(2, 110, route="tweets.lookup"), jr(3, 161)],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
+import time
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -207,6 +209,16 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                 # between the throttled request's arrival and its answer: a retry on time by
                 # the arrival may still meet it (tens of real ms on a busy machine)
                 pass
+            elif str(j.get("fault_kind") or "").endswith(".usage_capped"):
+                # a monthly cap holds until it lifts: the month's end, or its rule's, whichever
+                # is first (what x-rate-limit-reset named) — no retry window within it
+                lifts = _next_month(t)
+                if rule is not None and rule.get("end") is not None:
+                    lifts = min(lifts, number(rule.get("end")))
+                prev = blocked.get(key, (t, t))
+                blocked[key] = (t, max(prev[1], lifts))
+                fake_until[key] = max(fake_until.get(key, t), lifts)
+                cause[key] = j
             else:
                 params = (rule or {}).get("params") or {}
                 ra = _hold_s(
@@ -402,6 +414,13 @@ def _concurrent_with(record: DrillRecord) -> Callable[[JournalRow, JournalRow], 
         return bool(mine and theirs) and max(mine) < min(theirs)
 
     return check
+
+
+def _next_month(t: float) -> float:
+    """The first instant of the UTC month after the one ``t`` is in (when a monthly cap lifts)."""
+    g = time.gmtime(int(t))
+    year, month = (g.tm_year + 1, 1) if g.tm_mon == 12 else (g.tm_year, g.tm_mon + 1)
+    return float(calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0)))
 
 
 def _hold_s(fake: str, t: float, retry_after_s: float) -> float:
