@@ -1527,7 +1527,7 @@ def test_a_canary_answered_with_an_earlier_canarys_job_is_a_violation():
         tl.append(T0, "drill.started", "drill", "drill started")
         for at, jid in ((1560, "j-1"), (3000, job_id)):
             data = {"index": 0, "action": "canary.run", "params": {},
-                    "result": {"ok": True, "job_id": jid}, "asked_at": T0 + at}  # fmt: skip
+                    "result": {"ok": True, "job_id": jid, "resource_id": "p1"}, "asked_at": T0 + at}  # fmt: skip
             tl.append(T0 + at + 5, "operator.step", "operator", "operator: canary.run x", data)
         jobs = [{**job("j-1", "failed", kind="canary"), "created_at": T0 + 1560},
                 {**job("j-2", "succeeded", kind="canary"), "created_at": T0 + 3000}]  # fmt: skip
@@ -1541,6 +1541,25 @@ def test_a_canary_answered_with_an_earlier_canarys_job_is_a_violation():
         "made (an earlier canary's result, not a test post of now): canary.run x: ids canary.run "
         "at T+50m00s"
     )
+
+
+def test_a_canary_answer_that_contradicts_itself_is_a_violation():
+    def answered(result: dict[str, Any]) -> Any:
+        tl = Timeline()
+        tl.append(T0, "drill.started", "drill", "drill started")
+        data = {"index": 0, "action": "canary.run", "params": {}, "asked_at": T0 + 600,
+                "result": {"job_id": "j-1", **result}}  # fmt: skip
+        tl.append(T0 + 610, "operator.step", "operator", "operator: canary.run x", data)
+        jobs = [{**job("j-1", "succeeded", kind="canary"), "created_at": T0 + 600}]
+        return verdict("operator_calls_answered", record(timeline=tl, jobs=jobs))
+
+    assert answered({"ok": True, "state": "succeeded", "resource_id": "p1"}).verdict == "held"
+    assert answered({"ok": False, "state": "blocked", "resource_id": None}).verdict == "held"
+    r = answered({"ok": False, "state": "succeeded", "resource_id": None})
+    assert r.verdict == "violated"
+    assert "was answered not ok though its job succeeded (canary j-1" in r.detail
+    r = answered({"ok": True, "state": "succeeded", "resource_id": None})
+    assert "was answered ok naming no post" in r.detail
 
 
 def test_an_operator_call_the_platform_must_refuse_but_took_is_a_violation():

@@ -901,12 +901,27 @@ def test_posts_left_unverified_without_their_alert_are_a_violation() -> None:
     rec = record(audit=audit, alerts=[verify_alert(1, 900, "linkedin")])
     r = judge("verification_failures_alerted", rec)
     assert r.verdict == "violated"
-    assert r.detail == (
+    assert r.detail.startswith(
         "1 burst of unverified posts on x without an alert matching 'verification_failed*' "
         "within 2m (3 publishes not visible within 10m): ids T+14m00s"
     )
+    # … and the LinkedIn page had nothing behind it
+    assert "1 alert for linkedin raised at T+15m00s though fewer than 3 publishes" in r.detail
     rec = record(audit=audit, alerts=[verify_alert(1, 900, "x")])
     assert judge("verification_failures_alerted", rec).verdict == "held"
+
+
+def test_a_verification_page_for_fewer_unverified_posts_than_its_threshold_is_a_false_page() -> (
+    None
+):
+    # one post never became visible; its three lookups counted as three failures paged
+    rec = record(audit=[unverified(1, 600)], alerts=[verify_alert(1, 700, "x")])
+    r = judge("verification_failures_alerted", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 alert for x raised at T+11m40s though fewer than 3 publishes had ended unverified in "
+        "the 10m before: ids x"
+    )
 
 
 def test_unverified_posts_too_few_or_too_spread_are_not_judged() -> None:

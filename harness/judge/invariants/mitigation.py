@@ -1016,6 +1016,27 @@ def operator_calls_answered(record: DrillRecord, p: NoParams) -> Findings | NotA
     created = {str(j.get("id")): number(j.get("created_at")) for j in record.jobs}
     for e in steps:
         result = json_object(e.data.get("result"))
+        # the answer agrees with itself: a canary whose job succeeded made and verified its
+        # post (ok, naming it); one that says ok names the post it made
+        if e.data.get("action") == "canary.run" and result.get("job_id") is not None:
+            said = (
+                "not ok though its job succeeded"
+                if result.get("state") == "succeeded" and not result.get("ok")
+                else "ok naming no post"
+                if result.get("ok") and not result.get("resource_id")
+                else None
+            )
+            if said is not None:
+                out.append(
+                    Violation(
+                        e.t,
+                        ("operator call", "operator calls"),
+                        f"was answered {said} (canary {result.get('job_id')}: a golden path "
+                        f"check that cannot be read): {e.summary.split(': ', 1)[-1]}",
+                        f"{e.data.get('action')} at {format_offset(record.offset(e.t))}",
+                        "evidence/timeline.jsonl",
+                    )
+                )
         asked, job_id = e.data.get("asked_at"), result.get("job_id")
         if e.data.get("action") != "canary.run" or asked is None or str(job_id) not in created:
             continue

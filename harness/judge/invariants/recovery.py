@@ -1693,20 +1693,27 @@ def verification_failures_alerted(
     ends ``needs_human_confirm``: no job fails, no side effect is lost, so nothing but the alert
     tells the on-call engineer that a platform has stopped showing the agency's posts. The
     unverified publishes are the platform's audit (``post.create`` outcomes whose proof says
-    ``verified: false``); the alert is what its metrics make of them.
+    ``verified: false``); the alert is what its metrics make of them — and it does not fire for
+    fewer of them than ``min_failures`` in the window (a false page).
     """
     times: dict[str, list[float]] = {}
     for a in record.audit:
         if _unverified(a):
             times.setdefault(str(a.get("platform")), []).append(float(a["t"]))
     n = p.min_failures
+    alerts = _alerts_by_platform(record, p.alert)
     checked, out = _silent_bursts(
         record,
         times,
-        _alerts_by_platform(record, p.alert),
+        alerts,
         p,
         ("burst of unverified posts", "bursts of unverified posts"),
         "publishes not visible",
+    )
+    # … and no such page for fewer: the alert counts posts left unverified, not the lookups of
+    # one post that did not find it (each counted, one invisible post pages on its own)
+    checked += _alerts_without_cause(
+        record, alerts, times, p, f"fewer than {n} publishes had ended unverified", out, need=n
     )
     if checked == 0:
         return NotApplicable(
@@ -2158,12 +2165,13 @@ def _alerts_without_cause(
     record: DrillRecord,
     alerts: dict[str | None, list[float]],
     causes: dict[str, list[float]],
-    p: PublishAlertParams | RateLimitAlertParams | InboxAlertParams,
+    p: PublishAlertParams | RateLimitAlertParams | InboxAlertParams | VerificationAlertParams,
     nothing: str,
     out: list[Violation],
+    need: int = 1,
 ) -> int:
-    """Each alert naming a platform with none of its ``causes`` (times per platform) in the
-    ``window_s`` before it (and ``within_s`` of evaluation, and the scaled clock's slack): a
+    """Each alert naming a platform with fewer than ``need`` of its ``causes`` (times per
+    platform; none, by default) in the ``window_s`` before it (and ``within_s`` of evaluation, and the scaled clock's slack): a
     page for an incident that is not happening. Adds a finding per such alert to ``out`` and
     returns how many alerts it judged."""
     checked = 0
@@ -2172,7 +2180,7 @@ def _alerts_without_cause(
         for t in sorted(fired):
             checked += 1
             since = t - p.window_s - p.within_s - real_slack(record)
-            if bisect_right(ts, t + 1e-6) == bisect_left(ts, since):
+            if bisect_right(ts, t + 1e-6) - bisect_left(ts, since) < need:
                 out.append(
                     Violation(
                         t,
