@@ -129,6 +129,8 @@ class EngagementEngine:
     #: account id → posts with comments a control held back (kill switch, mode, cooldown): read
     #: on the next poll even when newer posts push them out of the lane's newest few
     held_posts: dict[str, set[str]] = field(default_factory=dict)
+    #: told when ``held_posts`` changes (the platform's storage keeps them across a restart)
+    on_held: list[Callable[[], None]] = field(default_factory=list)
     #: account id → items read but left unconsidered when a poll's reply budget ran out: the
     #: next poll considers them first (a lane need not list them again)
     backlog: dict[str, list[InboundMessage]] = field(default_factory=dict)
@@ -200,6 +202,9 @@ class EngagementEngine:
                 # an account read only in part keeps the posts it held before, too
                 prev = self.held_posts.get(account.account_id, set())
                 self.held_posts[account.account_id] = self._held | (set() if done else prev)
+                if self.held_posts[account.account_id] != prev:
+                    for fn in self.on_held:
+                        fn()
                 self._held = held
         return self.decisions[start:]
 

@@ -344,6 +344,11 @@ class Platform:
             store.save_holds(self.holds())
 
         self.pacer.on_hold.append(save_holds)
+        comp = self.components.get("sandbox.engagement")
+        if comp is not None:
+            kept = holds.get("engagement_held") or {}
+            comp.engine.held_posts.update({a: set(p) for a, p in kept.items()})
+            comp.engine.on_held.append(save_holds)
         for lane in self.lanes.values():
             listeners = getattr(lane, "on_hold", None)
             if listeners is not None:
@@ -384,7 +389,15 @@ class Platform:
             for name, lane in self.lanes.items()
             if hasattr(lane, "read_holds")
         }
-        return {"pacing": self.pacer.holds(), "reads": reads}
+        comp = self.components.get("sandbox.engagement")
+        # posts whose comments a control held back: read again after a restart, whatever newer
+        # posts came meanwhile (else what a kill switch held is never answered)
+        held = (
+            {a: sorted(p) for a, p in comp.engine.held_posts.items() if p}
+            if comp is not None
+            else {}
+        )
+        return {"pacing": self.pacer.holds(), "reads": reads, "engagement_held": held}
 
     def _throttled(self, platform: str) -> None:
         """A 429 outside the lanes (the token or identity endpoint): counted like theirs."""
