@@ -26,8 +26,8 @@ def blueprints_for(
 ) -> list[dict[str, Any]]:
     """Two engagement blueprints per client and platform: a campaign's (``bp-<client>-
     <platform>-giveaway``, listed first, answering a keyword no workload comment carries) and
-    the one answering ``keywords`` (``bp-<client>-<platform>``). A drill that disables the
-    campaign's must see the other still answer."""
+    the one answering ``keywords`` and a synonym (``bp-<client>-<platform>``). A drill that
+    disables the campaign's must see the other still answer."""
     plats = list(platforms)
     out: list[dict[str, Any]] = []
     for c in clients:
@@ -46,7 +46,9 @@ def blueprints_for(
                     "id": f"bp-{c}-{p}",
                     "client_id": c,
                     "platform": p,
-                    "keywords": list(keywords),
+                    # the drill's trigger and a synonym no workload item carries: a blueprint
+                    # answers any one of its keywords
+                    "keywords": [*keywords, "how much is it"],
                     "reply_template": REPLY_TEMPLATE,
                 }
             )

@@ -432,6 +432,23 @@ def judge(name: str, rec: Any) -> Any:
     return evaluate({"name": name}, rec)
 
 
+def test_a_failing_page_asked_for_again_and_again_in_one_run_is_a_violation() -> None:
+    # one resend at once is the lane's own (a refreshed token, a dropped answer); a third ask of
+    # a page that failed twice in a row, inside the back-off, is a loop on it
+    policy = {"base_delay_s": 2.0}
+    once = [_read(1, "0", status=500), _read(2, "0")]
+    assert judge("inbox_pages_advance", record(journal=once, retry_policy=policy)).verdict == "held"
+    loop = [_read(1, "0", status=500), _read(2, "0", status=500), _read(3, "0")]
+    r = judge("inbox_pages_advance", record(journal=loop, retry_policy=policy))
+    assert r.verdict == "violated"
+    assert "asked for a page that had failed 2 times in a row again 1.0s later" in r.detail
+    # the run's retry after its back-off reads it afresh
+    later = [*loop[:2], {**loop[2], "t": T0 + 9}]
+    assert (
+        judge("inbox_pages_advance", record(journal=later, retry_policy=policy)).verdict == "held"
+    )
+
+
 def test_a_page_read_again_in_one_run_is_a_violation_naming_the_page_and_the_first_read():
     # a page loop whose cursor never advances asks for start=0 again and again
     rec = record(journal=[_read(1, "0"), _read(2, "0"), _read(3, "0")])

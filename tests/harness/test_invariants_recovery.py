@@ -1044,8 +1044,13 @@ def test_failed_inbox_reads_page_for_their_platform_and_throttles_do_not_count()
     assert r.detail.startswith(
         "1 burst of failed inbox reads on x without an alert matching 'inbox*' within 2m"
     )
-    paged = {**auth_alert(1, 1100, "x"), "name": "inbox_unreadable"}
+    paged = {**auth_alert(1, 1100, "x"), "name": "inbox_unreadable", "severity": "page"}
     assert judge("inbox_failures_alerted", record(journal=down, alerts=[paged])).verdict == "held"
+    # a ticket for a silent stop of engagement pages nobody
+    ticket = {**paged, "severity": "ticket"}
+    assert judge("inbox_failures_alerted", record(journal=down, alerts=[ticket])).verdict == (
+        "violated"
+    )
     # an alert for another platform answers nothing; Instagram's media list opens its inbox
     other = {**paged, "labels": {"platform": "instagram"}}
     assert judge("inbox_failures_alerted", record(journal=down, alerts=[other])).verdict == (

@@ -986,7 +986,9 @@ def inbox_pages_advance(record: DrillRecord, p: Params) -> Findings | NotApplica
     """A run of a job reads each page of an inbox once: the platform does not ask for the page
     it was just given (the same account, path and paging parameter — X's ``pagination_token``,
     Graph's ``after``, LinkedIn's ``start`` — both answered 200 in one trace, with no failed
-    request of that trace between them, which would start a retry).
+    request of that trace between them, which would start a retry); and a page that failed twice
+    in a row is not asked for again in the same run before the retry policy's back-off (the next
+    poll, or the run's own retry, reads it; one resend at once is the lane's own).
 
     A page loop whose cursor never advances reads the first page again and again: later
     messages are never seen, the post is never read whole and is read again at every poll, and
@@ -994,6 +996,10 @@ def inbox_pages_advance(record: DrillRecord, p: Params) -> Findings | NotApplica
     """
     seen: dict[tuple[str, str, str, str, str | None], int] = {}
     told: set[tuple[str, str, str, str, str | None]] = set()
+    #: a paged read that failed → (its journal line, when it was answered, failures in a row)
+    failed: dict[tuple[str, str, str, str, str | None], tuple[int, float, int]] = {}
+    # a retry of the job's run waits the policy's back-off first (jitter only adds)
+    backoff = number(record.retry_policy.get("base_delay_s"), 0.0)
     out: list[Violation] = []
     checked = 0
     for i, j in enumerate(record.journal):
@@ -1005,12 +1011,40 @@ def inbox_pages_advance(record: DrillRecord, p: Params) -> Findings | NotApplica
         if not trace:
             continue
         status = int(j.get("status") or 0)
+        route = (str(j.get("fake")), str(j.get("route")))
+        if route in _PAGED_INBOX_READS:
+            key = (trace, route[0], str(j.get("account_id")), str(j.get("path")), j.get("page"))
+            before = failed.get(key)
+            sent = number(j.get("started"), number(j.get("t")))
+            quick = before is not None and sent - before[1] < backoff
+            if before is not None and quick and before[2] >= 2 and key not in told:
+                # a page that failed twice in a row asked for again at once, within the run: a
+                # loop on a failing page (one resend — after a token refresh, a dropped answer —
+                # is the lane's own; the next poll, or the run's retry after its back-off, reads
+                # it after that)
+                told.add(key)
+                out.append(
+                    Violation(
+                        number(j.get("t")),
+                        ("read", "reads"),
+                        f"of {route[0]} {route[1]} on {record.handle(key[2])} asked for a page "
+                        f"that had failed {before[2]} times in a row again "
+                        f"{sent - before[1]:.1f}s later, in one run (last failed at journal "
+                        f"line {before[0] + 1})",
+                        str(j.get("request_id")),
+                        f"evidence/journal.jsonl#L{i + 1}",
+                    )
+                )
+            if status >= 400 or status == 0:
+                n = before[2] + 1 if before is not None and quick else 1
+                failed[key] = (i, number(j.get("t")), n)
+            else:
+                failed.pop(key, None)
         if status >= 400 or j.get("fault_kind") not in (None, "http.latency"):
             # a failed request may end the run: what follows is a retry, read afresh
             for k in [k for k in seen if k[0] == trace]:
                 del seen[k]
             continue
-        route = (str(j.get("fake")), str(j.get("route")))
         if route not in _PAGED_INBOX_READS or status != 200:
             continue
         checked += 1

@@ -1598,11 +1598,15 @@ def queue_backlog_alerted(record: DrillRecord, p: BacklogAlertParams) -> Finding
     )
 
 
-def _alerts_by_platform(record: DrillRecord, glob: str) -> dict[str | None, list[float]]:
-    """Times of the alerts whose name matches ``glob``, by their ``platform`` label (None: an
-    alert naming no platform, which answers for every one)."""
+def _alerts_by_platform(
+    record: DrillRecord, glob: str, severity: str | None = None
+) -> dict[str | None, list[float]]:
+    """Times of the alerts whose name matches ``glob`` (and of ``severity``, when given), by
+    their ``platform`` label (None: an alert naming no platform, which answers for every one)."""
     alerts: dict[str | None, list[float]] = {}
     for al in record.alerts:
+        if severity is not None and al.get("severity") not in (None, severity):
+            continue
         if fnmatchcase(str(al.get("name")), glob):
             where = dict(al.get("labels") or {}).get("platform")
             alerts.setdefault(where, []).append(float(al.get("t") or 0.0))
@@ -1938,7 +1942,8 @@ def inbox_failures_alerted(record: DrillRecord, p: InboxAlertParams) -> Findings
         if (fake, str(j.get("route"))) in _INBOX_OPENERS and (status >= 500 or status == 0):
             times.setdefault(fake, []).append(number(j.get("t")))
     n = p.min_failures
-    alerts = _alerts_by_platform(record, p.alert)
+    # a silent stop of engagement pages someone: a ticket answers nothing in the night
+    alerts = _alerts_by_platform(record, p.alert, severity="page")
     checked, out = _silent_bursts(
         record,
         times,
