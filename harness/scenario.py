@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -183,6 +183,9 @@ class Workload(_M):
     generation_jobs_per_hour: float = Field(0.0, ge=0, le=100_000)
     image_jobs_per_hour: float = Field(0.0, ge=0, le=100_000)
     video_jobs_per_hour: float = Field(0.0, ge=0, le=100_000)
+    #: the lengths (seconds) the video jobs ask for, in turn; empty: none named (the render
+    #: service sizes the clip from its script)
+    clip_lengths_s: tuple[Annotated[float, Field(ge=1, le=600)], ...] = Field((), max_length=20)
     tool_calls_per_hour: float = Field(0.0, ge=0, le=100_000)
     #: the keyword a blueprint answers (inbound comments carry it)
     trigger_keyword: str = "price?"

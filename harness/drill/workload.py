@@ -102,10 +102,6 @@ def tag_text(run_tag: str) -> str:
     return f" [{run_tag.strip('-')}]" if run_tag else ""
 
 
-#: the lengths of the workload's video clips, in turn (seconds; a render is billed by them)
-_CLIP_LENGTHS_S = (15.0, 6.0, 30.0, 10.0)
-
-
 def plan_workload(
     scenario: Scenario,
     seed: int,
@@ -201,8 +197,8 @@ def plan_workload(
         prompt = rng.choice(_PROMPTS)
         if extra:  # a draft given tools asks for the first by name: the model calls it, once
             prompt = f"{prompt}, with what {w.text_tools[0]} finds"
-        if kind == "generate_video":  # clips of their own lengths (a render is billed by it)
-            extra["duration_s"] = _CLIP_LENGTHS_S[(n + 1) % len(_CLIP_LENGTHS_S)]
+        if kind == "generate_video" and w.clip_lengths_s:  # a render is billed by its length
+            extra["duration_s"] = w.clip_lengths_s[(n + 1) % len(w.clip_lengths_s)]
         job(at, kind, client, None, origin, prompt=prompt, **extra)
 
     def tool(at: float, origin: str = "steady") -> None:
