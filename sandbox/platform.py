@@ -238,6 +238,9 @@ class Platform:
             random.Random(f"runner:{seed}"), now,
         )  # fmt: skip
         self.runner.on_dead_letter.append(self._dead_letter)
+        # a dead letter that completes a burst pages at once, not at the next evaluation: a
+        # burst that only just fits the alert's window may have left it by then
+        self.runner.on_dead_letter.append(lambda _job: self.evaluate_alerts())
         deps = LaneDeps(
             self.http,
             settings,
