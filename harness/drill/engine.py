@@ -87,7 +87,7 @@ class DrillEngine(DrillState):
         self._made: tuple[Any, Any] = (None, None)
         self._store: Any = None
         self._restarts = 0
-        #: served drills: how late this loop's timers fire (sampled every 10 real ms)
+        #: drills on a wall clock (served, game days): how late this loop's timers fire (sampled every 10 real ms)
         self.lag = LagProbe(0.01 * opts.time_scale)
         self._lag_task: asyncio.Future[None] | None = None
 
@@ -157,8 +157,9 @@ class DrillEngine(DrillState):
             loop.on_stall = self._stalled
             loop.on_blocked = self._blocked
         world = self._served_world() if self.opts.served else self._in_process_world()
-        if self.opts.served:
-            # how busy the machine is decides how long a request may be on the wire (finish.py)
+        if self.opts.served or self.opts.time_scale != 1.0:
+            # on a wall clock (a platform over HTTP, a game day's scaled clock), how busy the
+            # machine is decides how long a request may be on the wire (finish.py)
             self._lag_task = asyncio.ensure_future(self.lag.run())
         try:
             async with world as roster:

@@ -183,19 +183,20 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         "error": error,
         "simulated_s": e.now() - e.t0,
     }
-    if e.opts.served:
+    if e.opts.served or e.opts.time_scale != 1.0:
+        # on a wall clock (a platform over HTTP, or in-process on a game day's scaled clock):
         # how long a request may be on the wire, in the world's (scaled) seconds
         # … at least 100 real ms, and twice the worst the machine delayed this drill's own timers:
         # a machine busy enough to delay them delays the platform's and the fakes' as much
+        # (in-process, between the pacer letting a post go and its audited attempt, say)
         lag = getattr(e, "lag", None)
         worst = lag.worst_s if lag is not None else 0.0
         extra["in_flight_s"] = max(SERVED_IN_FLIGHT_REAL_S * e.opts.time_scale, 2.0 * worst)
         extra["in_flight_floor_s"] = SERVED_IN_FLIGHT_REAL_S * e.opts.time_scale
         extra["loop_lag_s"] = worst
-        extra["clock_skew_s"] = SERVED_CLOCK_SKEW_REAL_S * e.opts.time_scale
-        extra["time_scale"] = e.opts.time_scale
-    elif e.opts.time_scale != 1.0:
-        # an in-process platform on a scaled wall clock (a game day): not virtual time
+        # one process reads one clock in-process; over HTTP, two processes' clocks differ
+        skew = SERVED_CLOCK_SKEW_REAL_S if e.opts.served else 0.0
+        extra["clock_skew_s"] = skew * e.opts.time_scale
         extra["time_scale"] = e.opts.time_scale
     faults = got.get("faults") or {}
     return DrillRecord(
