@@ -9,7 +9,7 @@ outcomes are written by the handler (a publish is only a success once verified).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -100,8 +100,14 @@ class JobScope:
             )
 
     @asynccontextmanager
-    async def side_effect(self, action: str) -> AsyncIterator[None]:
-        """Pace, gate and audit one mutating request (the body sends it)."""
+    async def side_effect(
+        self, action: str, recheck: Callable[[], None] | None = None
+    ) -> AsyncIterator[None]:
+        """Pace, gate and audit one mutating request (the body sends it).
+
+        ``recheck``: the lane's own refusal (X's monthly cap, say), asked again once the pacer
+        lets the request go — the wait may have outlasted what was true when it was asked
+        first; what it raises ends the side effect unsent and unaudited, as before the wait."""
         p = self.p
         atype = ACTION_TYPE.get(action)
         key = self.account_id or self.service
@@ -121,6 +127,12 @@ class JobScope:
             except Held:
                 p.pacer.uncount(key, atype)
                 raise
+            if recheck is not None:
+                try:
+                    recheck()
+                except BaseException:
+                    p.pacer.uncount(key, atype)
+                    raise
             self._audit(action, "attempt", None)
             p.telemetry.action(key, action)
             if action == "post.create":

@@ -67,6 +67,8 @@ class Inbound:
     #: every poll of every post and account and would otherwise scan every item of every fake
     _by_fake: dict[str, list[InboundItem]] = field(default_factory=dict)
     _by_account: dict[tuple[str, str], list[InboundItem]] = field(default_factory=dict)
+    #: ``items`` by id (each id is made once: :func:`inbound_id` numbers them)
+    _by_id: dict[str, InboundItem] = field(default_factory=dict)
 
     def post_of(self, item: InboundItem) -> str | None:
         """The post a comment is on: its own, or the one it landed on when it arrived."""
@@ -108,6 +110,7 @@ class Inbound:
         self.items.append(item)
         self._by_fake.setdefault(fake, []).append(item)
         self._by_account.setdefault((fake, account_id), []).append(item)
+        self._by_id.setdefault(item.id, item)
         return item
 
     def visible(
@@ -136,15 +139,13 @@ class Inbound:
 
     def get(self, item_id: str) -> InboundItem | None:
         """One item by id, arrived or not."""
-        for i in self.items:
-            if i.id == item_id:
-                return i
-        return None
+        return self._by_id.get(item_id)
 
     def clear(self) -> None:
         """Forget every item."""
         self.items.clear()
         self._by_fake.clear()
         self._by_account.clear()
+        self._by_id.clear()
         self._attached.clear()
         self._n = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from typing import Any
 
 from starlette.responses import Response
@@ -245,7 +246,7 @@ def _node(ig: IgCore, call: Call, nid: str) -> Response:
         fields = ig.fields(call, MEDIA_FIELDS, "ShadowIGMedia")
         if isinstance(fields, Response):
             return fields
-        values = media_values(ig, m)
+        values = media_values(ig, m, fields)
         return json_response({f: values[f] for f in fields if f in values})
     if nid in (acc.platform_user_id, "me"):
         nid = acc.platform_user_id
@@ -279,15 +280,22 @@ def _node(ig: IgCore, call: Call, nid: str) -> Response:
     return found if found is not None else wire.not_found(w, nid)
 
 
-def media_values(ig: IgCore, m: Media) -> dict[str, Any]:
-    """Every field of a published media object (its owner's view)."""
+def media_values(
+    ig: IgCore, m: Media, fields: Collection[str] = ("comments_count",)
+) -> dict[str, Any]:
+    """Every field of a published media object (its owner's view); ``comments_count`` (which
+    counts the comments that have arrived) only when ``fields`` asks for it."""
     w = ig.world
     acc = w.roster.account(m.account_id)
-    comments = [i for i in w.inbound.visible("instagram", post_id=m.id, kind="comment")]
+    counted: dict[str, Any] = {}
+    if "comments_count" in fields:
+        counted["comments_count"] = len(
+            w.inbound.visible("instagram", post_id=m.id, kind="comment")
+        )
     return {
         "id": m.id,
         "caption": m.caption,
-        "comments_count": len(comments),
+        **counted,
         "like_count": 0,
         "media_product_type": "REELS"
         if m.media_type == "REELS"
@@ -339,7 +347,7 @@ async def list_media(ig: IgCore, call: Call) -> Response:
     mine.sort(key=lambda m: (m.created_at, m.id), reverse=True)
     data = []
     for m in mine[:limit]:
-        values = media_values(ig, m)
+        values = media_values(ig, m, fields)
         data.append({f: values[f] for f in fields if f in values})
     return json_response({"data": data})
 

@@ -118,7 +118,7 @@ class XLane(ApiLane):
         self, cred: Credential, body: dict[str, Any], scope: SideEffectScope, action: str
     ) -> SendResult:
         self._refuse_if_capped(cred)
-        async with scope.side_effect(action):
+        async with scope.side_effect(action, lambda: self._refuse_if_capped(cred)):
             r, cred = await self.send("POST", "/2/tweets", cred, scope, action=action, json=body)
             if r.status_code != 201:
                 raise self.error_for(r, mutating=True)
@@ -157,7 +157,7 @@ class XLane(ApiLane):
     ) -> SendResult:
         """POST /2/dm_conversations/with/:participant_id/messages."""
         self._refuse_if_capped(cred)
-        async with scope.side_effect("dm.send"):
+        async with scope.side_effect("dm.send", lambda: self._refuse_if_capped(cred)):
             r, cred = await self.send(
                 "POST",
                 f"/2/dm_conversations/with/{recipient_id}/messages",
@@ -262,11 +262,18 @@ class XLane(ApiLane):
         """The pages of a newest-first list (mentions, DM events) back to what the previous read
         of ``key`` reached (``pagination_token``, at most :data:`INBOX_PAGES` pages): more than a
         page can arrive between two polls (a flood of DMs), and a read of one page would never
-        see the rest. None when the first page is refused (:attr:`_refused` holds its answer)."""
+        see the rest. None when the first page is refused (:attr:`_refused` holds its answer).
+
+        The marker does not move over a read cut short by a failed later page: what lies
+        between it and the old marker is not read yet, and the next poll reads down to the old
+        marker again (the engine knows what it has seen by id); the failed page counts towards
+        the inbox alert like a failed first one. Past :data:`INBOX_PAGES` pages the rest is left
+        (an account's long history is not read back at every poll)."""
         floor = self._newest_seen.get(key)
         pages: list[dict[str, Any]] = []
         token: str | None = None
         top: int | None = None
+        cut = False
         for _ in range(INBOX_PAGES):
             q = {**params, **({"pagination_token": token} if token else {})}
             r, cred = await self.send("GET", path, cred, scope, params=q)
@@ -274,6 +281,8 @@ class XLane(ApiLane):
                 if not pages:
                     self._refused = r
                     return None, cred
+                self.inbox_unread(r)
+                cut = True
                 break  # what was read so far; the rest at the next poll
             body = self.json_of(r, mutating=False)
             pages.append(body)
@@ -283,7 +292,7 @@ class XLane(ApiLane):
             token = (body.get("meta") or {}).get("next_token")
             if not token or not ids or (floor is not None and min(ids) <= floor):
                 break
-        if top is not None:
+        if top is not None and not cut:
             self._newest_seen[key] = max(top, floor or 0)
         return pages, cred
 
