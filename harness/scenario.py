@@ -191,6 +191,10 @@ class Workload(_M):
     trigger_keyword: str = "price?"
     #: tools (of the tool gateway) that text generation jobs offer the model (an agent episode)
     text_tools: tuple[str, ...] = ()
+    #: tools of the gateway a client's brief, pasted into each draft's prompt, asks for beside
+    #: the draft's own (``text_tools``): a draft may use only the tools it is given, and the
+    #: model calls whichever the prompt names among those it is offered
+    brief_tools: tuple[str, ...] = ()
     #: what a tool call's result feeds: nothing, or a post made with it (``then`` of the job)
     tool_followup: Literal["none", "publish"] = "none"
     #: the content calendar: each post is submitted this long before it is due (``run_at``), so

@@ -443,6 +443,10 @@ class DrillEngine(DrillState):
                 "blueprint_id": sp.blueprint_id,
                 "origin": item.origin,
                 "tool": sp.payload.get("tool") if sp.kind == "tool_call" else None,
+                # the gateway tools a draft may use (a text job's ``tools``)
+                "tools": [str(t) for t in sp.payload.get("tools") or ()]
+                if sp.kind == "generate_text"
+                else None,
                 # the media the post must go out with (a hash: the fakes keep no more)
                 "media_hash": content_hash(sp.payload.get("media_url")),
                 # the time it is due, as submitted (a calendar's post is submitted ahead)

@@ -197,6 +197,8 @@ def plan_workload(
         prompt = rng.choice(_PROMPTS)
         if extra:  # a draft given tools asks for the first by name: the model calls it, once
             prompt = f"{prompt}, with what {w.text_tools[0]} finds"
+            if w.brief_tools:  # the client's brief asks for more than the draft is given
+                prompt += "".join(f" (the brief says: check {t} too)" for t in w.brief_tools)
         if kind == "generate_video" and w.clip_lengths_s:  # a render is billed by its length
             extra["duration_s"] = w.clip_lengths_s[(n + 1) % len(w.clip_lengths_s)]
         job(at, kind, client, None, origin, prompt=prompt, **extra)

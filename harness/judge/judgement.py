@@ -224,6 +224,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "spend_alerted",
     "tokens_refreshed_before_expiry",
     "tool_followups_submitted",
+    "tools_as_the_job_allows",
     "verification_failures_alerted",
 )
 

@@ -194,6 +194,8 @@ class WorkloadRow(TypedDict, total=False):
     blueprint_id: str | None
     origin: str
     tool: str | None
+    #: the gateway tools a text job may use (its payload's ``tools``; None: not a text job)
+    tools: list[str] | None
     #: a hash of the media the post asked for (``payload.media_url``), as the fakes' ledger keeps
     media_hash: str | None
     #: when the job was due, if it was submitted ahead (the content calendar)

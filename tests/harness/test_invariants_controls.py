@@ -544,6 +544,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "spend_alerted",
         "tokens_refreshed_before_expiry",
         "tool_followups_submitted",
+        "tools_as_the_job_allows",
         "verification_failures_alerted",
     }
     rec = record(

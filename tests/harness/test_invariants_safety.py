@@ -581,3 +581,48 @@ def test_a_render_proof_naming_a_replay_is_wrong_once_the_ordering_answer_was_in
     assert "naming another request than the one that made the side effect" in r.detail
     assert judged(502).verdict == "held"
     assert judged(201, restarts=[90]).verdict == "held"
+
+
+# --- tools_as_the_job_allows ---------------------------------------------------------------
+
+
+def _tool_attempt(n: int, at: float, job: str, tool: str) -> dict[str, Any]:
+    a = aud(n, at, job=job, action="tool.call", platform="toolgate", account="agency-toolgate")
+    return {**a, "phase": "attempt", "outcome": None, "detail": {"tool": tool}, "proof": {}}
+
+
+def _draft(job: str, tools: list[str]) -> dict[str, Any]:
+    return {**intent(job, kind="generate_text", platform=None, account=None), "tools": tools}
+
+
+def test_a_tool_its_job_was_not_given_is_a_violation_naming_tool_job_and_what_it_was_given():
+    rec = record(
+        workload=[_draft("j1", ["kb_search"]), _draft("j2", ["kb_search"])],
+        audit=[_tool_attempt(1, 60, "j1", "kb_search"), _tool_attempt(2, 90, "j2", "asset_upload")],
+    )
+    r = judge("tools_as_the_job_allows", rec)
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 tool call ran a tool its job was not given: ids asset_upload for j2 (given: kb_search)"
+    )
+    assert r.first_violation["evidence"] == "evidence/audit.jsonl#L2"
+
+
+def test_a_tool_call_job_calls_its_own_tool_and_drafts_their_listed_ones():
+    tool_job = {**intent("j3", kind="tool_call", platform=None, account=None), "tool": "kb_search"}
+    rec = record(
+        workload=[_draft("j1", ["kb_search", "analytics_fetch"]), tool_job],
+        audit=[
+            _tool_attempt(1, 60, "j1", "analytics_fetch"),
+            _tool_attempt(2, 61, "j3", "kb_search"),
+        ],
+    )
+    assert judge("tools_as_the_job_allows", rec).verdict == "held"
+    wrong = record(workload=[tool_job], audit=[_tool_attempt(1, 60, "j3", "schedule_lookup")])
+    assert judge("tools_as_the_job_allows", wrong).verdict == "violated"
+
+
+def test_a_draft_given_no_tools_may_call_none_and_without_tool_calls_nothing_is_judged():
+    rec = record(workload=[_draft("j1", [])], audit=[_tool_attempt(1, 60, "j1", "kb_search")])
+    assert judge("tools_as_the_job_allows", rec).verdict == "violated"
+    assert judge("tools_as_the_job_allows", record()).verdict == "not_applicable"

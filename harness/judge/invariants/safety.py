@@ -1082,3 +1082,44 @@ def nothing_reaches_a_host_it_was_not_given(
         out,
         f"none of {len(record.journal)} requests reached an address outside the platform's settings",
     )
+
+
+@invariant()
+def tools_as_the_job_allows(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """A tool runs only for a job that was given it: each tool call of a drafted text names one of the tools its job lists, and a tool_call job calls its own tool.
+
+    Judged on the audit's ``tool.call`` attempts of the jobs the drill submitted, against each
+    job's intent (``evidence/workload.jsonl``: a text job's ``tools``, a tool call's ``tool``).
+    The model calls what it is offered; a platform that offers it more than the job lists lets
+    a prompt — a client's brief, an instruction injected into one — run tools nobody allowed:
+    billed calls, and writes through the agency's gateway account (RB-08).
+    """
+    allowed: dict[str, set[str]] = {}
+    for w in record.workload:
+        if w.get("kind") == "generate_text":
+            allowed[str(w.get("job_id"))] = {str(t) for t in w.get("tools") or ()}
+        elif w.get("kind") == "tool_call" and w.get("tool"):
+            allowed[str(w.get("job_id"))] = {str(w.get("tool"))}
+    out: list[Violation] = []
+    judged = 0
+    for i, a in enumerate(record.audit):
+        job = str(a.get("job_id"))
+        if a.get("action") != "tool.call" or a.get("phase") != "attempt" or job not in allowed:
+            continue
+        judged += 1
+        detail = a.get("detail")
+        tool = str(detail.get("tool")) if isinstance(detail, dict) else "?"
+        if tool not in allowed[job]:
+            given = ", ".join(sorted(allowed[job])) or "none"
+            out.append(
+                Violation(
+                    number(a.get("t"), record.end_t),
+                    ("tool call", "tool calls"),
+                    "ran a tool its job was not given",
+                    f"{tool} for {job} (given: {given})",
+                    evidence("audit.jsonl", i),
+                )
+            )
+    if judged == 0:
+        return NotApplicable("no tool call of a job the drill submitted was audited")
+    return Findings(judged, out, f"each of {judged} tool calls ran a tool its job was given")
