@@ -191,6 +191,11 @@ class Workload(_M):
     trigger_keyword: str = "price?"
     #: tools (of the tool gateway) that text generation jobs offer the model (an agent episode)
     text_tools: tuple[str, ...] = ()
+    #: the share of posts a reminder follows ``reminder_after`` later on the same account: the
+    #: post's own words and more (a campaign's second call), so a lookup by text must tell the
+    #: two apart (0: none)
+    reminders: float = Field(0.0, ge=0, le=1)
+    reminder_after: Duration = 600.0
     #: tools of the gateway a client's brief, pasted into each draft's prompt, asks for beside
     #: the draft's own (``text_tools``): a draft may use only the tools it is given, and the
     #: model calls whichever the prompt names among those it is offered

@@ -186,6 +186,18 @@ def plan_workload(
             text=text,
             **(media if p == "instagram" else {}),
         )
+        # drawn only where a scenario asks for reminders: other plans stay as they were
+        if w.reminders > 0 and rng.random() < w.reminders:
+            job(
+                at + float(w.reminder_after),
+                "publish",
+                c,
+                p,
+                origin,
+                named=named,
+                text=f"{text} — reminder: last call",
+                **(media if p == "instagram" else {}),
+            )
 
     def generate(at: float, kind: str, origin: str = "steady") -> None:
         extra: dict[str, Any] = (
