@@ -1113,6 +1113,19 @@ def test_a_burst_of_replies_and_dms_without_the_engagement_alert_is_a_violation(
     assert judge("engagement_bursts_alerted", record(ledger=sent[:59])).verdict == "not_applicable"
 
 
+def test_an_engagement_alert_without_the_replies_sent_behind_it_is_a_false_page():
+    # replies decided but never sent (held by a mode, refused by a cap) are no rate: 59 sent
+    sent = [led(n, 300 + 10 * n, action="dm.sent" if n % 2 else "reply.created") for n in range(59)]
+    paged = [_alert(1, 900, "engagement_rate_high")]
+    r = judge("engagement_bursts_alerted", record(ledger=sent, alerts=paged))
+    assert r.verdict == "violated"
+    assert r.detail == (
+        "1 alert raised at T+15m00s though the platform had sent 59 replies and DMs in the 10m "
+        "before (the rate is 60): ids engagement"
+    )
+    assert judge("engagement_bursts_alerted", record(alerts=paged)).verdict == "violated"
+
+
 # --- guard_refusals_alerted ---------------------------------------------------------------------
 
 

@@ -2006,7 +2006,8 @@ def engagement_bursts_alerted(
 ) -> Findings | NotApplicable:
     """A burst of engagement pages the Ops Lead: when the platform has sent ``min_failures``
     replies and DMs within ``window_s`` (the fakes' ledger, every social platform together), it
-    raises its engagement alert within ``within_s`` (or had raised it in the window before).
+    raises its engagement alert within ``within_s`` (or had raised it in the window before);
+    and it raises none without that many sent in the window before it.
 
     RB-10 starts from that symptom: the caps and cooldowns bound each conversation, the alert is
     what tells a person that the agency's accounts are answering at a rate nobody planned.
@@ -2017,14 +2018,35 @@ def engagement_bursts_alerted(
         if e.get("action") in ("reply.created", "dm.sent") and e.get("fake") in SOCIAL_FAKES
     ]
     n = p.min_failures
+    alerts = _alerts_by_platform(record, p.alert)
     checked, out = _silent_bursts(
         record,
         {"the agency's accounts": ts} if ts else {},
-        _alerts_by_platform(record, p.alert),
+        alerts,
         p,
         ("burst of replies", "bursts of replies"),
         "replies and DMs sent",
     )
+    # … and no page without the burst behind it: replies decided but held (a mode, a cap, a
+    # kill switch), failed or never sent are no rate anybody sees — a page for them sends the
+    # Ops Lead after a burst that is not happening
+    ts.sort()
+    for t in sorted(x for fired in alerts.values() for x in fired):
+        checked += 1
+        since = t - p.window_s - p.within_s - real_slack(record)
+        sent = bisect_right(ts, t + 1e-6) - bisect_left(ts, since)
+        if sent < n:
+            out.append(
+                Violation(
+                    t,
+                    ("alert", "alerts"),
+                    f"raised at {format_offset(record.offset(t))} though the platform had sent "
+                    f"{sent} replies and DMs in the {format_duration(p.window_s)} before "
+                    f"(the rate is {n})",
+                    "engagement",
+                    "evidence/alerts.jsonl",
+                )
+            )
     if checked == 0:
         return NotApplicable(
             f"the platform never sent {n} replies and DMs within {format_duration(p.window_s)}"
