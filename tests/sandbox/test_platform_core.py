@@ -173,6 +173,29 @@ def test_an_outage_longer_than_the_window_counts_against_the_attempts_and_dead_l
     virtual(main)
 
 
+def test_the_dead_letter_that_completes_a_burst_pages_at_once_not_at_the_next_evaluation() -> None:
+    # three dead letters 4m55s apart: the burst fits the 10-minute window only for seconds after
+    # the third, less than the 30 s between two evaluations of the rules
+    async def main() -> None:
+        async with rig(retry={"outage_window_s": 0, "max_attempts": 1}) as r:
+            r.world.faults.add(
+                {"kind": "http.outage", "match": {"fake": "x", "route": "tweets.create"}}
+            )
+            for k in range(3):
+                _publish(r, "acme", "x")
+                await r.settle()
+                if k < 2:
+                    await asyncio.sleep(295)
+            dead = [j for j in r.platform.jobs.all() if j.state == "dead_letter"]
+            assert len(dead) == 3
+            third = max(j.updated_at for j in dead)
+            paged = [a for a in r.platform.alerts.fired if a.name == "dead_letters_rising"]
+            assert paged, "no dead-letter page for three dead letters within ten minutes"
+            assert paged[0].t <= third + 1.0
+
+    virtual(main)
+
+
 def test_a_kill_switch_engaged_mid_job_stops_the_side_effect_not_yet_sent() -> None:
     async def main() -> None:
         async with rig(pacing={"x": {"min_interval_s": 120}}) as r:
