@@ -105,9 +105,10 @@ class JobScope:
     ) -> AsyncIterator[None]:
         """Pace, gate and audit one mutating request (the body sends it).
 
-        ``recheck``: the lane's own refusal (X's monthly cap, say), asked again once the pacer
-        lets the request go — the wait may have outlasted what was true when it was asked
-        first; what it raises ends the side effect unsent and unaudited, as before the wait."""
+        ``recheck``: the lane's own refusal (X's monthly cap, a halted browser lane), asked again
+        once the pacer lets the request go — the wait may have outlasted what was true when it
+        was asked first; what it raises ends the side effect unsent: a ``Blocked`` audited as a
+        refusal (as the gate's are), anything else unaudited, as before the wait."""
         p = self.p
         atype = ACTION_TYPE.get(action)
         key = self.account_id or self.service
@@ -130,6 +131,10 @@ class JobScope:
             if recheck is not None:
                 try:
                     recheck()
+                except Blocked as e:  # a refusal, audited as the gate's are
+                    p.pacer.uncount(key, atype)
+                    self.outcome(action, "blocked", error=e.error)
+                    raise
                 except BaseException:
                     p.pacer.uncount(key, atype)
                     raise

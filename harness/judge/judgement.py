@@ -205,6 +205,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "no_secret_in_artifacts",
     "no_side_effects_while_paused",
     "no_unexpected_errors",
+    "no_web_side_effects_after_a_challenge",
     "nothing_reaches_a_host_it_was_not_given",
     "operator_calls_answered",
     "pacing_in_force",

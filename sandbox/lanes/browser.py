@@ -130,6 +130,14 @@ class BrowserLane:
         self.d.telemetry.mark(f"browser_{kind}:{self.platform}")
         return ev
 
+    def _refuse_unless_may_act(self, action: str, scope: SideEffectScope) -> None:
+        """:meth:`_may_act` before the side effect's scope opens: a refusal is audited."""
+        try:
+            self._may_act(action)
+        except Blocked as e:
+            scope.outcome(action, "blocked", error=e.error)
+            raise
+
     def _may_act(self, action: str) -> None:
         if self.read_only:
             raise Blocked(
@@ -432,8 +440,11 @@ class BrowserLane:
         self, cred: Credential, text: str, scope: SideEffectScope, *, media_url: str | None = None
     ) -> SendResult:
         """Compose and publish through the web UI; the permalink page is the proof."""
-        self._may_act("post.create")
-        async with scope.side_effect("post.create"), self.d.io():
+        self._refuse_unless_may_act("post.create", scope)
+        async with (
+            scope.side_effect("post.create", lambda: self._may_act("post.create")),
+            self.d.io(),
+        ):
             op = await self._open(cred, "home", "post.create", scope)
             async with self._using(op):
                 box = await self._find(op, "composer.text", first=True)
@@ -493,8 +504,8 @@ class BrowserLane:
         submit: str,
         within_id: str | None,
     ) -> SendResult:
-        self._may_act(action)
-        async with scope.side_effect(action), self.d.io():
+        self._refuse_unless_may_act(action, scope)
+        async with scope.side_effect(action, lambda: self._may_act(action)), self.d.io():
             op = await self._open(cred, "inbox", action, scope)
             async with self._using(op):
                 within = None
@@ -541,8 +552,8 @@ class BrowserLane:
         target: str,
         expect: str,
     ) -> dict[str, Any]:
-        self._may_act(action)
-        async with scope.side_effect(action), self.d.io():
+        self._refuse_unless_may_act(action, scope)
+        async with scope.side_effect(action, lambda: self._may_act(action)), self.d.io():
             op = await self._open(cred, f"post/{post_id}", action, scope)
             async with self._using(op):
                 button = await self._find(op, target, first=True)

@@ -525,6 +525,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "no_secret_in_artifacts",
         "no_side_effects_while_paused",
         "no_unexpected_errors",
+        "no_web_side_effects_after_a_challenge",
         "nothing_reaches_a_host_it_was_not_given",
         "operator_calls_answered",
         "pacing_in_force",

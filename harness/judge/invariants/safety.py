@@ -1123,3 +1123,55 @@ def tools_as_the_job_allows(record: DrillRecord, p: Params) -> Findings | NotApp
     if judged == 0:
         return NotApplicable("no tool call of a job the drill submitted was audited")
     return Findings(judged, out, f"each of {judged} tool calls ran a tool its job was given")
+
+
+@invariant()
+def no_web_side_effects_after_a_challenge(
+    record: DrillRecord, p: Params
+) -> Findings | NotApplicable:
+    """A challenge halts the browser lane: once a platform's web UI has shown the browser lane a "confirm you are human" challenge, no post, reply, DM or like goes through that platform's web UI again in the drill.
+
+    The challenge is the fakes' ``web.captcha`` (a journaled page it replaced); the side effects
+    are the fakes' ledger, ``channel: web``. Only a person clears a challenge (the contract has no
+    control for it), so a lane that goes on after one — a path that forgot to ask whether the
+    lane is halted, a retry, the inbox's replies — is automation answering a platform that asked
+    for a human (RB-06).
+    """
+    challenged: dict[str, float] = {}
+    for j in record.journal:
+        if j.get("fault_kind") == "web.captcha":
+            fake = str(j.get("fake"))
+            challenged.setdefault(fake, number(j.get("t")))
+    if not challenged:
+        return NotApplicable("no web UI showed the browser lane a challenge")
+    out: list[Violation] = []
+    judged = 0
+    for i, e in enumerate(record.ledger):
+        fake = str(e.get("fake"))
+        if e.get("channel") != "web" or e.get("action") not in SIDE_EFFECT_ACTIONS:
+            continue
+        if fake not in challenged:
+            continue
+        judged += 1
+        t = number(e.get("t"))
+        if t > challenged[fake]:
+            noun, verb = noun_of(str(e.get("action")))
+            out.append(
+                Violation(
+                    t,
+                    noun,
+                    f"{verb} through {fake}'s web UI after it showed a challenge at "
+                    f"{format_offset(record.offset(challenged[fake]))}",
+                    str(e.get("resource_id")),
+                    evidence("ledger.jsonl", i),
+                )
+            )
+    return Findings(
+        max(judged, len(challenged)),
+        out,
+        "no side effect went through a web UI after it showed a challenge ("
+        + ", ".join(
+            f"{f} at {format_offset(record.offset(t))}" for f, t in sorted(challenged.items())
+        )
+        + ")",
+    )
