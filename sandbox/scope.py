@@ -161,6 +161,10 @@ class JobScope:
         finally:
             await p.pacer.release(self.service)
 
+    def refused(self, action: str, error: str) -> None:
+        """Audit a refusal a lane made before the side effect (a ``blocked`` outcome)."""
+        self.outcome(action, "blocked", error=error)
+
     def _failed(self, action: str, error: str) -> None:
         if action == "post.create":
             self.p.telemetry.publish_failures.labels(

@@ -9,7 +9,7 @@ event. Read-only calls (verify, list_inbound) do not enter it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -89,8 +89,16 @@ class InboundMessage:
 class SideEffectScope(Protocol):
     """What the data plane gives a lane for one job: gates, pacing, audit, trace headers."""
 
-    def side_effect(self, action: str) -> AbstractAsyncContextManager[None]:
-        """Pace, gate (kill switch / mode) and audit the attempt of one mutating request."""
+    def side_effect(
+        self, action: str, recheck: Callable[[], None] | None = None
+    ) -> AbstractAsyncContextManager[None]:
+        """Pace, gate (kill switch / mode) and audit the attempt of one mutating request;
+        ``recheck`` is the lane's own refusal, asked again once the pacer lets it go (a
+        ``Blocked`` it raises is audited as a refusal)."""
+        ...
+
+    def refused(self, action: str, error: str) -> None:
+        """Audit a refusal the lane made before the side effect (a ``blocked`` outcome)."""
         ...
 
     def check(self, action: str) -> None:

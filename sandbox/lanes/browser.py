@@ -135,7 +135,7 @@ class BrowserLane:
         try:
             self._may_act(action)
         except Blocked as e:
-            scope.outcome(action, "blocked", error=e.error)
+            scope.refused(action, e.error)
             raise
 
     def _may_act(self, action: str) -> None:

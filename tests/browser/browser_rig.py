@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,8 +87,12 @@ class StubScope:
     _checks: int = 0
 
     @asynccontextmanager
-    async def side_effect(self, action: str) -> AsyncIterator[None]:
+    async def side_effect(
+        self, action: str, recheck: Callable[[], None] | None = None
+    ) -> AsyncIterator[None]:
         self.check(action)
+        if recheck is not None:
+            recheck()
         self.log.append(("attempt", action))
         try:
             yield
@@ -96,6 +100,9 @@ class StubScope:
             self.log.append(("failed", f"{action}: {e}"))
             raise
         self.log.append(("sent", action))
+
+    def refused(self, action: str, error: str) -> None:
+        self.log.append(("blocked", f"{action}: {error}"))
 
     def check(self, action: str) -> None:
         self._checks += 1
