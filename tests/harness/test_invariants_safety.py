@@ -670,3 +670,14 @@ def test_a_web_side_effect_after_the_challenge_is_a_violation_and_one_before_it_
 def test_without_a_challenge_nothing_is_judged():
     rec = record(ledger=[_web(led(1, 100))])
     assert judge("no_web_side_effects_after_a_challenge", rec).verdict == "not_applicable"
+
+
+def test_an_audit_naming_the_api_lane_for_a_post_the_web_ui_made_is_a_wrong_proof():
+    post = _web(led(1, 100, resource="r1"))
+    journal = [{"seq": 1, "t": T0 + 100, "fake": "x", "request_id": "req-1", "status": 201}]
+    for lane, verdict in (("browser", "held"), ("api", "violated")):
+        audit = [{**aud(1, 101, job="j1", resource="r1", request_id="req-1"), "lane": lane}]
+        rec = record(ledger=[post], audit=audit, journal=journal)
+        r = judge("audit_proofs_match_the_fakes", rec)
+        assert r.verdict == verdict, r.detail
+    assert "naming the api lane for a side effect the browser lane made" in r.detail

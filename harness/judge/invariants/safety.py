@@ -757,7 +757,9 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
     one. A reply or DM names the inbound item it answers (``detail.inbound_id``): the one the
     fakes show the reply answering, or one they delivered to that account. A provider's paid
     call states the cost and tokens the provider billed for it (``detail.cost_usd``,
-    ``tokens_in``, ``tokens_out``, where the platform states them).
+    ``tokens_in``, ``tokens_out``, where the platform states them). The lane an outcome names
+    made the side effect it claims (``browser`` for the fakes' ``web`` channel, ``api`` for
+    theirs): an operator who checks the browser's evidence of an API post finds nothing.
     """
     by_resource: dict[tuple[str, str, str], list[int]] = {}
     by_request: dict[str, int] = {}
@@ -805,6 +807,16 @@ def audit_proofs_match_the_fakes(record: DrillRecord, p: Params) -> Findings | N
             if why is not None:
                 wrong.append(why)
         wrong += _proof_mismatches(a, entry, answered.get(str(rid), set()), seen)
+        if entry is not None and entry.get("channel") and a.get("lane"):
+            # the lane the audit names made it: the web UI's ledger rows are the browser's
+            made_by = "browser" if entry.get("channel") == "web" else "api"
+            if str(a.get("lane")) != made_by:
+                wrong.append(
+                    (
+                        f"naming the {a.get('lane')} lane for a side effect the {made_by} lane made",
+                        f"the fakes' {entry.get('channel')} channel",
+                    )
+                )
         if entry is not None and a.get("action") in ("reply.create", "dm.send"):
             wrong += _answer_mismatches(a, entry, delivered)
         if entry is not None and a.get("action") in _PAID_AUDIT_ACTIONS:
