@@ -181,6 +181,12 @@ class BrowserProfileMixup(Defect, name="browser_profile_mixup", runbook="RB-01")
     selection logic)."""
 
 
+class BrowserChallengeIgnored(Defect, name="browser_challenge_ignored", runbook="RB-06"):
+    """The browser lane reports a "confirm you are human" challenge and halts nothing: once the
+    page is back it goes on posting, replying and sending DMs as if a person had answered it
+    (RB-06: a challenge needs a person; the lane stops side effects on that platform)."""
+
+
 class BrittleSelectors(Defect, name="brittle_selectors", runbook="RB-06"):
     """The browser lane finds controls by position and CSS class only, with no fallbacks and no
     check of the element's role or label before acting: after a UI change it can click a

@@ -13,7 +13,7 @@ it does nothing, raises an alert, keeps the evidence and blocks the job for rero
 (``lane_unavailable``). A challenge (captcha) halts the lane's side effects on that platform
 until a person resumes it. ``read_only`` keeps ingest (verify, inbound) and refuses side effects.
 
-Defects: ``brittle_selectors`` (positional and class selectors, no fallbacks, no role check) and
+Defects: ``browser_challenge_ignored`` (a challenge halts nothing), ``brittle_selectors`` (positional and class selectors, no fallbacks, no role check) and
 ``browser_profile_mixup`` (another client's warm profile for every 2nd job, trusted unchecked).
 """
 
@@ -144,7 +144,7 @@ class BrowserLane:
                 f"{self.platform}.browser.read_only: the browser lane is read-only (ingest only); {action} refused",
                 reason="browser_read_only",
             )
-        if self.halted is not None:
+        if self.halted is not None and not self.d.defects.on("browser_challenge_ignored"):
             raise Blocked(
                 f"{self.platform}.browser.halted: {self.halted}; {action} waits for a person",
                 reason="browser_halted",

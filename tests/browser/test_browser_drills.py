@@ -33,6 +33,7 @@ BROWSER_DRILLS: dict[str, tuple[str, str]] = {
         "every_side_effect_on_intended_account",
     ),
     "rb05_browser_action_blocked": ("retry_after_ignored", "every_job_terminal_after_healing"),
+    "rb06_browser_captcha": ("browser_challenge_ignored", "no_web_side_effects_after_a_challenge"),
 }
 _cache: dict[tuple[str, str | None], DrillResult] = {}
 
@@ -140,8 +141,9 @@ def test_the_browser_mutation_matrix_catches_every_mutant_of_every_browser_scena
     assert m.healthy_held, [(h.scenario, h.verdict, h.violated) for h in m.healthy]
     assert m.rows and m.caught == len(m.rows), [(r.defect, r.verdict, r.violated) for r in m.rows]
     assert m.uncovered == []
-    assert {"brittle_selectors", "browser_profile_mixup"} <= {r.defect for r in m.rows}
-    assert not {"brittle_selectors", "browser_profile_mixup"} & DEFERRED_DEFECTS
+    browser_only = {"brittle_selectors", "browser_profile_mixup", "browser_challenge_ignored"}
+    assert browser_only <= {r.defect for r in m.rows}
+    assert not browser_only & DEFERRED_DEFECTS
 
 
 def test_every_browser_scenario_is_marked_as_one() -> None:
