@@ -101,7 +101,8 @@ class GenerationComponent:
             tm.rate_limit_hits.labels(labels["platform"]).inc(value)
             tm.mark(f"rate_limited:{labels['platform']}")
         elif name == "budget_stops":
-            tm.blocked.labels("budget").inc(value)
+            # the job it stops ends blocked, which the runner counts in side_effects_blocked_total
+            # (counting it here too made every budget refusal two)
             tm.mark("budget_stop")
         else:
             tm.mark(name)

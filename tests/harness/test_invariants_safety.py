@@ -239,6 +239,28 @@ def test_refusals_the_platform_counts_must_each_have_their_audit_event():
     assert got.verdict != "violated"
 
 
+def test_holds_waiting_for_a_person_counted_as_refusals_and_budget_stops_counted_twice_are_named():
+    def refused(n: int, error: str) -> dict[str, Any]:
+        return {**aud(n, 60 + n, job=f"j-{n}", outcome="blocked"), "error": error, "proof": {}}
+
+    audit = [refused(1, "budget: episode ep-1 would exceed its 6000 tokens")]
+    ok = {'side_effects_blocked_total{reason="budget"}': 1.0}
+    rec = record(audit=audit, metrics_samples=[(T0 + 300, ok)])
+    assert judge("every_side_effect_audited", rec).verdict != "violated"
+    twice = {'side_effects_blocked_total{reason="budget"}': 2.0}
+    r = judge("every_side_effect_audited", record(audit=audit, metrics_samples=[(T0 + 300, twice)]))
+    assert r.verdict == "violated"
+    assert "counted budget (2 in side_effects_blocked_total) but audited only 1 times" in r.detail
+    held = {
+        'side_effects_blocked_total{reason="approval"}': 3.0,
+        'side_effects_blocked_total{reason="mode:manual_only"}': 2.0,
+    }
+    r = judge("every_side_effect_audited", record(metrics_samples=[(T0 + 300, held)]))
+    assert r.verdict == "violated"
+    assert "counted 3 jobs held for approval in side_effects_blocked_total" in r.detail
+    assert "counted 2 jobs held for mode:manual_only" in r.detail
+
+
 def test_a_post_marked_needs_human_confirm_with_its_proof_is_audited_and_a_failed_one_is_not():
     rec = record(
         ledger=[led(1, 60), led(2, 70)],

@@ -436,6 +436,7 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
 _REFUSALS_COUNTED = {
     "kill_switch": ("kill_switch:",),
     "mode:read_only": ("mode:read_only", "lane:read_only"),
+    "budget": ("budget:",),
 }
 
 
@@ -463,6 +464,25 @@ def _counted_refusals_audited(record: DrillRecord, out: list[Violation]) -> None
                     ("refusal", "refusals"),
                     f"counted {reason} ({counted:g} in side_effects_blocked_total) but audited "
                     f"only {audited} times: {counted - audited:g} refusals left no AuditEvent",
+                    reason,
+                    "evidence/metrics.csv",
+                )
+            )
+    # … and it counts refusals only: a job waiting for an approval or under a mode that holds
+    # work for one is not refused (RB-11's "side effects blocked" must not count work that only
+    # waits for a person)
+    prefix = 'side_effects_blocked_total{reason="'
+    for k, v in sorted(last.items()):
+        if not k.startswith(prefix) or not v or v != v:
+            continue
+        reason = k[len(prefix) : -2]
+        if reason == "approval" or (reason.startswith("mode:") and reason != "mode:read_only"):
+            out.append(
+                Violation(
+                    t,
+                    ("refusal", "refusals"),
+                    f"counted {v:g} jobs held for {reason} in side_effects_blocked_total, "
+                    "though a hold waiting for a person refuses nothing",
                     reason,
                     "evidence/metrics.csv",
                 )
