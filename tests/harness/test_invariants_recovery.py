@@ -1539,12 +1539,18 @@ def test_a_kill_switch_engaged_but_not_reported_or_reported_but_never_engaged_is
         "1 gauge read absent at T+15m00s while that kill switch was engaged (since T+10m00s): "
         'ids kill_switch_state{scope="global"}'
     )
+    # a platform that never exports the gauge while a switch is engaged says none is (the
+    # contract's metrics include it); without an engaged switch there is nothing to judge
     no_gauge = [(T0 + 900, {'queue_depth{job_class="publish"}': 0.0})]
+    r = judge(
+        "kill_switch_gauge_truthful", record(control_changes=changes, metrics_samples=no_gauge)
+    )
+    assert r.verdict == "violated"
     assert (
-        judge(
-            "kill_switch_gauge_truthful", record(control_changes=changes, metrics_samples=no_gauge)
-        ).verdict
-        == "not_applicable"
+        "absent from the platform's metrics at T+15m00s while a kill switch was engaged" in r.detail
+    )
+    assert judge("kill_switch_gauge_truthful", record(metrics_samples=no_gauge)).verdict == (
+        "not_applicable"
     )
 
 

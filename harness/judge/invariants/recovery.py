@@ -883,7 +883,32 @@ def kill_switch_gauge_truthful(record: DrillRecord, p: Params) -> Findings | Not
                 )
             )
     if not seen:
-        return NotApplicable("the platform exports no kill_switch_state gauge")
+        # the contract's metrics include the gauge: a platform that never exports it while a
+        # switch is engaged says no switch is engaged to every dashboard that reads it
+        engaged_at = [
+            t
+            for t, _ in record.metrics_samples
+            for ivs in spans.values()
+            for s, e in ivs
+            if s + slack < t and (e is None or t < e - slack)
+        ]
+        if not engaged_at:
+            return NotApplicable("the platform exports no kill_switch_state gauge")
+        t = engaged_at[0]
+        return Findings(
+            len(engaged_at),
+            [
+                Violation(
+                    t,
+                    ("gauge", "gauges"),
+                    f"absent from the platform's metrics at {format_offset(record.offset(t))} "
+                    "while a kill switch was engaged (the contract's metrics include it)",
+                    "kill_switch_state",
+                    "evidence/metrics.csv",
+                )
+            ],
+            "",
+        )
     return Findings(
         checked,
         out,
