@@ -780,3 +780,27 @@ def test_a_job_that_attempts_after_a_person_marked_it_is_a_violation_unless_appr
         judge("marked_jobs_left_alone", record(jobs=[plain], audit=late)).verdict
         == "not_applicable"
     )
+
+
+def test_side_effects_of_an_account_with_no_jitter_between_them_under_jitter_s_are_a_violation():
+    jittered = change(1, 0, "pacing", {**PACING0, "jitter_s": 20.0}, platform="x")
+    keys = [f"k{n}" for n in range(1, 5)]
+    # three answers of one poll in the same instant: two gaps with no draw of up to 20 s
+    burst = pacing_drill(
+        [sent(n, 100 + (n == 4) * 7, k) for n, k in enumerate(keys, start=1)],
+        [attempt(n, 100 + (n == 4) * 7, k) for n, k in enumerate(keys, start=1)],
+        control_changes=[jittered],
+    )
+    r = judge("pacing_in_force", burst)
+    assert r.verdict == "violated"
+    assert r.detail.startswith(
+        "1 account sent side effects with no jitter between them though x's jitter_s was in "
+        "force: ids @acme_x: 2 side effects within 0.02s past min_interval_s"
+    )
+    # one such gap may be a draw close to nothing; spread apart they hold
+    once = pacing_drill(
+        [sent(1, 100, "k1"), sent(2, 100, "k2"), sent(3, 111, "k3")],
+        [attempt(1, 100, "k1"), attempt(2, 100, "k2"), attempt(3, 111, "k3")],
+        control_changes=[jittered],
+    )
+    assert judge("pacing_in_force", once).verdict == "held"

@@ -713,6 +713,10 @@ def guard_refusals_stay_refused(record: DrillRecord, p: NoParams) -> Findings | 
     )
 
 
+#: a gap past min_interval_s shorter than this share of jitter_s is "no jitter drawn"
+JITTER_FLOOR = 0.001
+
+
 @invariant(PacingParams)
 def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotApplicable:
     """Side effects keep the pacing the platform reports: min_interval_s apart on an account, at most concurrency in flight per platform.
@@ -769,6 +773,9 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
         )
     last: dict[tuple[str, str], _SideEffect] = {}
     in_flight: dict[str, list[_SideEffect]] = {}
+    # in virtual time the gaps are exact: the jitter the platform draws shows in each of them
+    exact = record.topology == "in-process" and "time_scale" not in record.extra
+    unjittered: dict[tuple[str, str], list[tuple[_SideEffect, _SideEffect, float]]] = {}
     for s in effects:
         # the interval on the account, by the pacing in force when the one before started
         prev = last.get((s.platform, s.account))
@@ -778,6 +785,10 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
             pacing, since = _at(steps.get(s.platform, []), prev.admitted)
             need = number(pacing.get("min_interval_s"))
             gap = s.start - prev.admitted
+            jitter = number(pacing.get("jitter_s"))
+            if exact and jitter > 0 and 0 <= gap < need + JITTER_FLOOR * jitter:
+                # a draw of up to jitter_s this close to none is a one-in-a-thousand chance
+                unjittered.setdefault((s.platform, s.account), []).append((s, prev, jitter))
             if need > 0 and gap < need - slack:
                 out.append(
                     Violation(
@@ -808,11 +819,27 @@ def pacing_in_force(record: DrillRecord, p: PacingParams) -> Findings | NotAppli
                 )
             )
         in_flight[s.platform] = [*flying, s]
+    for (platform, account), misses in sorted(unjittered.items()):
+        if len(misses) < 2:  # one draw that close may happen; two in a drill do not
+            continue
+        s, prev, jitter = misses[0]
+        out.append(
+            Violation(
+                s.start,
+                ("account", "accounts"),
+                f"sent side effects with no jitter between them though {platform}'s jitter_s "
+                "was in force",
+                f"{record.handle(account)}: {len(misses)} side effects within "
+                f"{JITTER_FLOOR * jitter:.2g}s past min_interval_s after the one before "
+                f"(jitter_s {jitter:g}; first {s.request_id} after {prev.request_id})",
+                evidence("journal.jsonl", s.line),
+            )
+        )
     return Findings(
         len(effects),
         out,
         f"{len(effects)} side effects kept the pacing in force (min_interval_s per account, "
-        "concurrency per platform)",
+        "jitter, concurrency per platform)",
     )
 
 
