@@ -356,7 +356,19 @@ def drill_record(
         ],
         "jobs": [{"id": w["job_id"], "state": "succeeded"} for w in workload],
         "metrics_samples": [
-            (T0 + 60 * i, {"queue_depth": float(i % 5), "publish_success": float(i)})
+            (
+                T0 + 60 * i,
+                {
+                    "queue_depth": float(i % 5),
+                    "publish_success": float(i),
+                    # the global kill switch the Ops Lead engages at T+20m44s, as the gauge says
+                    **(
+                        {'kill_switch_state{scope="global"}': float(60 * i > 1244)}
+                        if detected
+                        else {}
+                    ),
+                },
+            )
             for i in range(0, 60, 5)
         ],
         "accounts": ACCOUNTS,
