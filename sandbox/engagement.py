@@ -360,8 +360,34 @@ class EngagementComponent:
         # (found by ``ctl_restart_mid_incident``: engagement silently stopped after a restart)
         done = (j.idempotency_key.partition(":")[2] for j in polls)
         self._polls = max([self._polls, *(int(n) for n in done if n.isdigit())])
+        self._restore_conversations()
         if self.poll_interval_s > 0 and self._task is None:
             self._task = asyncio.create_task(self._loop(), name="vibedrill-engagement")
+
+    def _restore_conversations(self) -> None:
+        """A platform started on its storage knows its conversations again from the reply and
+        DM jobs it holds: each counts towards its conversation's cap (as when it was decided),
+        the cooldown runs from the newest, its inbound item is decided, and its reply belongs to
+        the conversation. A process that forgot them answered a thread its cap had closed."""
+        eng = self.engine
+        if eng.conversations:
+            return
+        for j in sorted(self.p.jobs.all(), key=lambda j: j.seq):
+            if j.kind not in ("reply", "dm"):
+                continue
+            conv_key = j.spec.payload.get("conversation")
+            if not isinstance(conv_key, str):
+                continue
+            conv = eng.conversations.setdefault(conv_key, Conversation(conv_key))
+            conv.replies += 1
+            at = j.updated_at if j.state == "succeeded" else j.created_at
+            conv.last_reply_at = max(conv.last_reply_at or 0.0, at)
+            key = j.idempotency_key
+            if key.startswith("eng:"):
+                eng.seen.add(key[4:])
+            rid = j.result.get("resource_id")
+            if isinstance(rid, str) and rid:
+                eng.reply_conversation[rid] = conv_key
 
     async def stop(self) -> None:
         """Stop the poll loop."""

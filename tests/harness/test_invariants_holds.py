@@ -58,7 +58,7 @@ def test_comments_held_by_a_kill_switch_and_never_answered_after_its_release_are
     r = judged(control_changes=SWITCH, inbound=held)
     assert r.verdict == "violated"
     assert (
-        "left every item held back on @acme_x in thread p1 unanswered after the release at "
+        "left every item held back on @acme_x in thread p1 unanswered within 15m of the release at "
         "T+20m00s" in r.detail
     )
     assert "2 held: c1, c2" in r.detail
@@ -251,6 +251,24 @@ def test_a_fan_whose_keyword_dm_never_gets_one_back_is_a_violation() -> None:
         }
         rec = record(inbound=inbound, audit=audit, fault_rules=[fault])
         assert evaluate({"name": "dms_answered"}, rec).verdict == verdict, route
+
+
+def test_a_keyword_dm_a_dm_kill_switch_held_is_answered_within_the_settle_of_its_release() -> None:
+    # @cat's DM arrives while DMs are stopped (T+1m..T+10m); after the release at T+10m it must
+    # be answered within fifteen minutes
+    inbound = [_dm(4, 120, "@cat")]
+    kill = [
+        change(1, 60, "kill_switch", {"action": "dm"}, True),
+        change(2, 600, "kill_switch", {"action": "dm"}, False),
+    ]
+    for answered_at, verdict in ((630, "held"), (2000, "violated"), (None, "violated")):
+        audit = [] if answered_at is None else [_sent(1, answered_at, "d4")]
+        rec = record(inbound=inbound, audit=audit, control_changes=kill)
+        r = evaluate({"name": "dms_answered"}, rec)
+        assert r.verdict == verdict, (answered_at, r.detail)
+    assert "while a kill switch held its DMs, and got none back within 15m of the release" in (
+        r.detail
+    )
 
 
 # --- comments_answered ----------------------------------------------------------------------

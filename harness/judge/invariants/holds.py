@@ -63,7 +63,7 @@ def held_engagement_answered_after_release(
     ``manual_only`` mode of its client or platform, held engagement — and was read by a poll
     while the hold lasted — must be answered after the release. Per thread (the post a comment
     hangs off) and release, at least one such item — or a later comment of the thread — must get
-    its reply by the end of the drill, judged for releases at least ``settle_s`` before it (a
+    its reply within ``settle_s`` of the release, judged for releases at least that long before the drill's end (a
     conversation cap may legitimately skip the others): a platform that marks held items as
     handled, or reads a held post on from where it stopped, loses the conversations that came in
     during the hold.
@@ -98,9 +98,10 @@ def held_engagement_answered_after_release(
         )
     out: list[Violation] = []
     for (account, thread, release), items in sorted(held.items(), key=lambda kv: kv[0][2]):
-        if any(answered.get(str(i.get("id")), -1.0) >= release for i in items):
+        by = release + p.settle_s  # what the release let go has gone out by then
+        if any(release <= answered.get(str(i.get("id")), -1.0) <= by for i in items):
             continue
-        if any(x >= release for x in replies.get((account, thread), ())):
+        if any(release <= x <= by for x in replies.get((account, thread), ())):
             continue  # the thread answered after the release (a later comment of it)
         ids = ", ".join(str(i.get("id")) for i in items[:5]) + (
             f" … (+{len(items) - 5} more)" if len(items) > 5 else ""
@@ -110,7 +111,8 @@ def held_engagement_answered_after_release(
                 record.end_t,
                 ("thread", "threads"),
                 f"left every item held back on {record.handle(account)} in thread {thread} "
-                f"unanswered after the release at {format_offset(record.offset(release))}",
+                f"unanswered within {format_duration(p.settle_s)} of the release at "
+                f"{format_offset(record.offset(release))}",
                 f"{len(items)} held: {ids}",
                 "evidence/ledger.jsonl",
             )
@@ -611,13 +613,20 @@ _Window = tuple[float, float, str | None, str | None, str | None]
 
 
 def _engagement_held_at(
-    record: DrillRecord, t: float, client: str | None, platform: str, account: str
+    record: DrillRecord,
+    t: float,
+    client: str | None,
+    platform: str,
+    account: str,
+    action: str = "reply",
 ) -> bool:
-    """Whether a control in force at ``t`` (changed longer ago than a settle) holds replies of
-    ``account``: a kill switch covering them, a mode other than auto, the engagement queue
-    paused, the platform's API lane read-only, its triggers locked or its blueprint off."""
+    """Whether a control in force at ``t`` (changed longer ago than a settle) holds the replies
+    (or, ``action="dm"``, the DMs) of ``account``: a kill switch covering them, a mode other than
+    auto, the engagement queue paused, the platform's API lane read-only, its triggers locked,
+    its blueprint off or its daily cap reached."""
+    made_by = "dm.sent" if action == "dm" else "reply.created"
     if any(
-        k.covers(t, client_id=client, platform=platform, action="reply", account_id=account)
+        k.covers(t, client_id=client, platform=platform, action=action, account_id=account)
         for k in record.kill_intervals()
     ):
         return True
@@ -627,7 +636,7 @@ def _engagement_held_at(
         return True
     paused = read_only = False
     start = json_object(json_object(record.controls_at_start.get("pacing")).get(platform))
-    cap = json_object(start.get("daily_caps")).get("reply")
+    cap = json_object(start.get("daily_caps")).get(action)
     for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
         if float(c.get("t") or 0.0) > t:
             break
@@ -638,14 +647,14 @@ def _engagement_held_at(
             value = c.get("value")
             read_only = bool(value.get("read_only") if isinstance(value, dict) else value)
         elif c.get("control") == "pacing" and scope.get("platform") == platform:
-            cap = json_object(json_object(c.get("value")).get("daily_caps")).get("reply")
+            cap = json_object(json_object(c.get("value")).get("daily_caps")).get(action)
     if cap is not None:
         # the account's replies of the UTC day reach its daily cap: the rest wait for midnight
         day = t - t % 86_400
         made = sum(
             1
             for e in record.ledger
-            if e.get("action") == "reply.created"
+            if e.get("action") == made_by
             and e.get("account_id") == account
             and day <= number(e.get("t")) < day + 86_400
         )
@@ -663,6 +672,7 @@ def _held_meanwhile(
     t: float,
     until: float,
     settle_s: float,
+    action: str = "reply",
 ) -> bool:
     """Whether something may rightly have kept an answer to ``account`` (on ``fake``) from going
     out between ``t`` and ``until``: a control that may stop replies changed for its client
@@ -678,7 +688,7 @@ def _held_meanwhile(
         for at, scope in changes
     ):
         return True
-    if _engagement_held_at(record, t, client, fake, account):
+    if _engagement_held_at(record, t, client, fake, account, action):
         return True
     return any(
         a < until
@@ -719,7 +729,8 @@ def dms_answered(record: DrillRecord, p: DmParams) -> Findings | NotApplicable:
     still there to read. Answered: a DM the platform sent is audited as answering it or a later
     DM of the same person (``detail.inbound_id``). A DM lost in the inbox — one that could not be
     fetched and was cached as read, a thread read past an unreadable message — is a person
-    nobody answers.
+    nobody answers. A first keyword DM that a kill switch covering the account's DMs held is
+    answered within ``settle_s`` of the switch's release (when nothing else holds it from then on).
     """
     from .safety import _names_item
 
@@ -757,10 +768,32 @@ def dms_answered(record: DrillRecord, p: DmParams) -> Findings | NotApplicable:
         if until > record.end_t:
             continue
         fake = str(first.get("fake"))
-        if _held_meanwhile(record, changes, windows, account, fake, t, until, p.settle_s):
+        later = [str(i.get("id")) for i in items if float(i.get("t") or 0.0) >= t]
+        if _held_meanwhile(record, changes, windows, account, fake, t, until, p.settle_s, "dm"):
+            # held by a kill switch on its DMs: answered once the switch is released
+            release = _dm_switch_released(record, changes, windows, account, fake, t, p)
+            if release is None:
+                continue
+            checked += 1
+            by = release + p.settle_s
+            if any(
+                release <= at <= by and any(_names_item(iid, x) for x in later) for iid, at in sent
+            ):
+                continue
+            out.append(
+                Violation(
+                    t,
+                    ("person", "people"),
+                    f"sent {record.handle(account)} a keyword DM at {format_offset(record.offset(t))} "
+                    "while a kill switch held its DMs, and got none back within "
+                    f"{format_duration(p.settle_s)} of the release at "
+                    f"{format_offset(record.offset(release))}",
+                    f"{author}: {first.get('id')}",
+                    "evidence/audit.jsonl",
+                )
+            )
             continue
         checked += 1
-        later = [str(i.get("id")) for i in items if float(i.get("t") or 0.0) >= t]
         if any(at >= t and any(_names_item(iid, x) for x in later) for iid, at in sent):
             continue
         out.append(
@@ -776,6 +809,39 @@ def dms_answered(record: DrillRecord, p: DmParams) -> Findings | NotApplicable:
     if checked == 0:
         return NotApplicable("no keyword DM arrived with time to answer and nothing holding it")
     return Findings(checked, out, f"each of {checked} people who sent a keyword DM got a DM back")
+
+
+def _dm_switch_released(
+    record: DrillRecord,
+    changes: list[tuple[float, dict[str, Json]]],
+    windows: list[_Window],
+    account: str,
+    fake: str,
+    t: float,
+    p: DmParams,
+) -> float | None:
+    """When the kill switch that held a DM to ``account`` arriving at ``t`` was released, if
+    one covering its DMs was engaged then and released later, with ``settle_s`` of the drill
+    left after and nothing else that may hold the answer from the release on (None otherwise)."""
+    client = record.accounts.get(account, {}).get("tenant_id")
+    ends = [
+        float(k.end)
+        for k in record.kill_intervals()
+        if k.end is not None
+        and k.covers(t, client_id=client, platform=fake, action="dm", account_id=account)
+    ]
+    if not ends:
+        return None
+    release = max(ends)
+    if release <= t or release + p.settle_s > record.end_t:
+        return None
+    rest = [(at, scope) for at, scope in changes if at > release]
+    after = release + 1e-3
+    if _held_meanwhile(
+        record, rest, windows, account, fake, after, release + p.settle_s, 0.0, "dm"
+    ):
+        return None
+    return release
 
 
 def _matched_account(match: dict[str, Json]) -> str | None:
