@@ -29,6 +29,7 @@ from ..judge.rows import (
 from ..report.writer import write_report
 from .browser import LaneHooks
 from .options import DrillResult
+from .settings import scenario_settings
 from .state import DrillState
 
 __all__ = ["SERVED_IN_FLIGHT_REAL_S", "build_record", "finish", "flat_budgets", "skipped"]
@@ -231,6 +232,10 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         invisible_resources=frozenset(invisible),
         inbound=inbound,
         given_urls=dict(getattr(e, "given_urls", None) or {}),
+        # the settings document a served platform is given is the same (``platform settings``)
+        blueprints=tuple(
+            scenario_settings(e.scenario, getattr(e, "clients", None) or [])["blueprints"]
+        ),
         containment_t=ops.first_containment_t if ops is not None else None,
         fault_window=None if window is None else (e.t0 + window[0], e.t0 + window[1]),
         secrets=tuple(secrets),

@@ -13,21 +13,26 @@ from typing import Any
 
 from ..scenario import Scenario
 
-__all__ = ["REPLY_TEMPLATE", "blueprints_for", "scenario_settings"]
+__all__ = ["REPLY_TEMPLATE", "RETIRED_KEYWORD", "blueprints_for", "scenario_settings"]
 
 #: what the drills' blueprints answer
 REPLY_TEMPLATE = "Thanks {author}! Prices are on our site."
 #: the keyword of each client's second blueprint, a campaign's (no workload comment carries it)
 GIVEAWAY_KEYWORD = "giveaway entry"
+#: the keyword of each client's third blueprint, a retired campaign's that ships *disabled*
+#: (``enabled: false``): some inbound chatter carries it, and nothing may answer it
+RETIRED_KEYWORD = "spring sale code"
 
 
 def blueprints_for(
     clients: Iterable[str], platforms: Iterable[str], keywords: Iterable[str]
 ) -> list[dict[str, Any]]:
-    """Two engagement blueprints per client and platform: a campaign's (``bp-<client>-
-    <platform>-giveaway``, listed first, answering a keyword no workload comment carries) and
-    the one answering ``keywords`` and a synonym (``bp-<client>-<platform>``). A drill that
-    disables the campaign's must see the other still answer."""
+    """Three engagement blueprints per client and platform: a campaign's (``bp-<client>-
+    <platform>-giveaway``, listed first, answering a keyword no workload comment carries), the
+    one answering ``keywords`` and a synonym (``bp-<client>-<platform>``), and a retired
+    campaign's that ships disabled (``bp-<client>-<platform>-retired``, answering
+    :data:`RETIRED_KEYWORD`, which some workload chatter carries). A drill that disables the
+    campaign's must see the other still answer; no drill may see the retired one answer."""
     plats = list(platforms)
     out: list[dict[str, Any]] = []
     for c in clients:
@@ -50,6 +55,16 @@ def blueprints_for(
                     # answers any one of its keywords
                     "keywords": [*keywords, "how much is it"],
                     "reply_template": REPLY_TEMPLATE,
+                }
+            )
+            out.append(
+                {
+                    "id": f"bp-{c}-{p}-retired",
+                    "client_id": c,
+                    "platform": p,
+                    "keywords": [RETIRED_KEYWORD],
+                    "reply_template": "Thanks {author}! Use the code at checkout.",
+                    "enabled": False,
                 }
             )
     return out

@@ -18,6 +18,7 @@ from typing import Any
 from sandbox.contract import JobSpec, PlatformClient
 
 from ..scenario import Scenario
+from .settings import RETIRED_KEYWORD
 
 __all__ = [
     "OWN_AUTHOR",
@@ -250,6 +251,10 @@ def plan_workload(
             plan.inbound.append(InboundItem(at, p, "comment", acc, text, OWN_AUTHOR))
             return
         keyword = w.trigger_keyword if rng.random() < w.keyword_share else "love this"
+        if keyword == "love this" and len(plan.inbound) % 3 == 2:
+            # every third item of chatter names a retired campaign whose blueprint ships
+            # disabled (no draw of the RNG: the same arrivals and authors as before)
+            keyword = RETIRED_KEYWORD
         plan.inbound.append(
             InboundItem(
                 at,

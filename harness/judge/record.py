@@ -244,6 +244,9 @@ class DrillRecord:
     #: the base URLs the platform was given for each service (fake name → its API's and web
     #: UI's; empty when the drill does not know the platform's settings, e.g. served elsewhere)
     given_urls: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the engagement blueprints the drill's settings ship (id, client_id, platform, keywords,
+    #: enabled): what the judge holds the platform's answers against, whatever the platform says
+    blueprints: tuple[JsonObject, ...] = ()
     #: provider status during the drill (fake → status text), for the evidence bundle
     provider_status: dict[str, str] = field(default_factory=dict)
     #: first containment action; derived from the timeline when None

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from harness.cli.main import app
 from harness.drill.run import drill_id_for, run_for_pytest
+from harness.drill.settings import RETIRED_KEYWORD, scenario_settings
 from harness.drill.workload import plan_workload
 from harness.judge.verdict import Verdict
 from harness.mutants import DrillOutcome, Matrix
@@ -28,6 +29,18 @@ pytestmark = pytest.mark.timeout(1800)
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ["acme", "northwind", "globex"]
 ACCOUNTS = {(c, p): f"{c}-{p}" for c in CLIENTS for p in ("x", "instagram", "linkedin")}
+
+
+def test_every_drill_ships_a_retired_blueprint_disabled_and_some_chatter_names_it() -> None:
+    s = load_scenario(ROOT / "scenarios/rb10_reply_loop.yaml")
+    shipped = scenario_settings(s, CLIENTS)["blueprints"]
+    retired = [b for b in shipped if b["id"].endswith("-retired")]
+    assert len(retired) == len(CLIENTS) * len(s.world.platforms)
+    assert all(b["enabled"] is False and b["keywords"] == [RETIRED_KEYWORD] for b in retired)
+    plan = plan_workload(s, 7, CLIENTS, ACCOUNTS)
+    said = [i.text for i in plan.inbound]
+    assert any(RETIRED_KEYWORD in t for t in said)
+    assert not any(RETIRED_KEYWORD in t and s.workload.trigger_keyword in t for t in said)
 
 
 def test_the_same_seed_plans_the_same_workload_and_another_seed_does_not() -> None:

@@ -337,6 +337,79 @@ def test_replies_of_other_clients_and_blueprints_hold_while_one_is_off():
     assert verdict("no_reply_while_triggers_off", rec).verdict == "held"
 
 
+SHIPPED = (
+    {"id": "bp-acme-x", "client_id": "acme", "platform": "x", "keywords": ["price?"]},
+    {
+        "id": "bp-acme-x-retired",
+        "client_id": "acme",
+        "platform": "x",
+        "keywords": ["spring sale code"],
+        "enabled": False,
+    },
+)
+RETIRED_INBOUND = [
+    {
+        "id": "c3",
+        "fake": "x",
+        "account_id": "acme-x",
+        "author": "@fan2",
+        "text": "spring sale code #3",
+    },
+    {"id": "c4", "fake": "x", "account_id": "acme-x", "author": "@fan3", "text": "love this #4"},
+    {
+        "id": "c5",
+        "fake": "x",
+        "account_id": "acme-x",
+        "author": "@fan4",
+        "text": "price? spring sale code",
+    },
+]
+
+
+def test_a_reply_only_a_blueprint_shipped_disabled_answers_is_a_violation():
+    rec = record(
+        ledger=[led(1, 700, action="reply.created", in_reply_to="c3")],
+        inbound=RETIRED_INBOUND,
+        blueprints=SHIPPED,
+    )
+    r = verdict("no_reply_while_triggers_off", rec)
+    assert r.verdict == "violated"
+    assert "only blueprint bp-acme-x-retired answers it, and the settings ship it disabled" in (
+        r.detail
+    )
+
+
+def test_a_retired_keyword_beside_a_live_one_or_a_blueprint_an_operator_enabled_holds():
+    rec = record(
+        ledger=[
+            led(1, 700, action="reply.created", in_reply_to="c5"),
+            led(2, 900, action="reply.created", in_reply_to="c3"),
+            led(3, 950, action="reply.created", in_reply_to="c4", account="northwind-x"),
+        ],
+        inbound=RETIRED_INBOUND,
+        blueprints=SHIPPED,
+        control_changes=[
+            change(1, 800, "blueprint_enabled", True, blueprint_id="bp-acme-x-retired")
+        ],
+    )
+    assert verdict("no_reply_while_triggers_off", rec).verdict == "held"
+
+
+def test_controls_that_call_a_blueprint_shipped_disabled_enabled_at_the_start_are_a_violation():
+    rec = record(
+        blueprints=SHIPPED,
+        controls_at_start={"blueprints": {"bp-acme-x": True, "bp-acme-x-retired": True}},
+    )
+    r = verdict("no_reply_while_triggers_off", rec)
+    assert r.verdict == "violated"
+    assert "the controls call blueprint bp-acme-x-retired enabled at the start" in r.detail
+    rec = record(
+        blueprints=SHIPPED,
+        controls_at_start={"blueprints": {"bp-acme-x": True, "bp-acme-x-retired": False}},
+    )
+    assert verdict("no_reply_while_triggers_off", rec).verdict == "held"
+
+
 # --- rate_within_platform_limits: daily caps, Instagram and LinkedIn ---------------------------
 
 
@@ -522,6 +595,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "no_job_left_behind",
         "no_needless_token_refresh",
         "no_placeholder_published",
+        "no_reply_while_triggers_off",
         "no_secret_in_artifacts",
         "no_side_effects_while_paused",
         "no_unexpected_errors",
@@ -544,6 +618,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "side_effects_through_the_routed_lane",
         "spend_alerted",
         "tokens_refreshed_before_expiry",
+        "usage_caps_lift_with_the_world",
         "tool_followups_submitted",
         "tools_as_the_job_allows",
         "verification_failures_alerted",

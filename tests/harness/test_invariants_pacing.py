@@ -799,3 +799,42 @@ def test_a_scheduled_post_that_acts_before_it_is_due_is_a_violation():
     assert evaluate({"name": "side_effects_not_before_due"}, record(workload=[now])).verdict == (
         "not_applicable"
     )
+
+
+# --- usage_caps_lift_with_the_world -------------------------------------------------------------
+
+
+def capped(job_id: str, at: float, kind: str = "publish") -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "kind": kind,
+        "platform": "x",
+        "client_id": "acme",
+        "state": "failed",
+        "updated_at": T0 + at,
+        "last_error": "x.usage_capped: 429 UsageCapExceeded earlier for acme-x (not sent)",
+    }
+
+
+CAP = {"id": "f1", "kind": "x.usage_capped", "first_hit_at": T0 + 300, "end": T0 + 1800}
+
+
+def test_work_failed_as_usage_capped_after_the_cap_lifted_is_a_violation():
+    rec = record(fault_history=[CAP], jobs=[capped("j1", 600), capped("j2", 2400, "dm")])
+    r = judge("usage_caps_lift_with_the_world", rec)
+    assert r.verdict == "violated"
+    assert r.count == 1
+    assert "of kind dm failed as usage-capped 10m after X's cap had lifted (at T+30m00s)" in r.detail
+
+
+def test_a_cap_without_an_end_lifts_when_the_utc_month_turns():
+    # T0 is 2026-11-27T12:00Z: the month turns 3 days and 12 hours later
+    rec = record(fault_history=[{**CAP, "end": None}], jobs=[capped("j1", 86_400)])
+    assert judge("usage_caps_lift_with_the_world", rec).verdict == "held"
+    rec = record(fault_history=[{**CAP, "end": None}], jobs=[capped("j1", 4 * 86_400)])
+    assert judge("usage_caps_lift_with_the_world", rec).verdict == "violated"
+
+
+def test_without_a_cap_met_the_cap_invariant_does_not_apply():
+    rec = record(fault_history=[{**CAP, "first_hit_at": None}], jobs=[capped("j1", 2400)])
+    assert judge("usage_caps_lift_with_the_world", rec).verdict == "not_applicable"

@@ -453,9 +453,10 @@ def no_reply_while_triggers_off(record: DrillRecord, p: TriggerParams) -> Findin
         elif k in disabled:
             off.append((f"blueprint {k}", None, k, disabled.pop(k), float(c["t"])))
     off += [(f"blueprint {k}", None, k, t, float("inf")) for k, t in disabled.items()]
-    if not off:
+    out, retired = _shipped_disabled(record)
+    if not off and not retired:
         return NotApplicable("no trigger was locked and no blueprint disabled during the drill")
-    out: list[Violation] = []
+    items = {str(i.get("id")): i for i in record.inbound}
     checked = 0
     for i, e in enumerate(record.ledger):
         if e.get("action") not in ("reply.created", "dm.sent"):
@@ -465,6 +466,22 @@ def no_reply_while_triggers_off(record: DrillRecord, p: TriggerParams) -> Findin
         tenant = record.accounts.get(str(e.get("account_id")), {}).get("tenant_id") or e.get(
             "tenant_id"
         )
+        item = items.get(str(e.get("in_reply_to")))
+        bp = _answered_only_by(record.blueprints, retired, item, tenant, str(e.get("fake")))
+        if bp is not None and not _enabled_before(record, bp, t):
+            noun, verb = noun_of(str(e["action"]))
+            out.append(
+                Violation(
+                    t,
+                    noun,
+                    f"{verb} on {record.handle(e.get('account_id'))} to "
+                    f"{text(item.get('text') if item else '')!r}: only blueprint {bp} answers "
+                    "it, and the settings ship it disabled (no operator enabled it)",
+                    str(e.get("resource_id")),
+                    evidence("ledger.jsonl", i),
+                )
+            )
+            continue
         for what, client, blueprint, a, b in off:
             if not a + p.grace_s < t < b:
                 continue
@@ -488,6 +505,74 @@ def no_reply_while_triggers_off(record: DrillRecord, p: TriggerParams) -> Findin
         out,
         f"{checked} replies/DMs checked; none while its triggers or blueprint were off",
     )
+
+
+def _shipped_disabled(record: DrillRecord) -> tuple[list[Violation], list[JsonObject]]:
+    """The blueprints the drill's settings ship disabled, and a violation for each one the
+    platform's controls call enabled when the drill starts (it would answer from the start)."""
+    retired = [b for b in record.blueprints if b.get("enabled") is False]
+    said = json_object(record.controls_at_start.get("blueprints"))
+    out = [
+        Violation(
+            record.start_t,
+            ("blueprint", "blueprints"),
+            f"the controls call blueprint {b.get('id')} enabled at the start; the settings "
+            "ship it disabled",
+            str(b.get("id")),
+            "evidence/controls-state.json",
+        )
+        for b in retired
+        if said.get(str(b.get("id"))) is True
+    ]
+    return out, retired
+
+
+def _answered_only_by(
+    record_blueprints: tuple[JsonObject, ...],
+    retired: list[JsonObject],
+    item: InboundRow | None,
+    tenant: object,
+    fake: str,
+) -> str | None:
+    """The disabled blueprint that is the only one to answer ``item`` (a comment carrying its
+    keyword and no keyword of the client's other blueprints), if any."""
+    if item is None or not retired:
+        return None
+    said = str(item.get("text") or "").lower()
+    others = [
+        str(k).lower()
+        for b in record_blueprints
+        if b.get("enabled") is not False
+        and b.get("client_id") == tenant
+        and b.get("platform") == fake
+        for k in _keywords(b)
+    ]
+    if any(k in said for k in others):
+        return None
+    for b in retired:
+        if b.get("client_id") != tenant or b.get("platform") != fake:
+            continue
+        if any(k.lower() in said for k in _keywords(b)):
+            return str(b.get("id"))
+    return None
+
+
+def _keywords(blueprint: JsonObject) -> list[str]:
+    got = blueprint.get("keywords")
+    return [str(k) for k in got] if isinstance(got, list | tuple) else []
+
+
+def _enabled_before(record: DrillRecord, blueprint: str, t: float) -> bool:
+    """Whether an operator turned ``blueprint`` on before ``t`` (and left it on)."""
+    on = False
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        if float(c.get("t", 0.0)) >= t:
+            break
+        if c.get("control") == "blueprint_enabled" and (
+            (c.get("scope") or {}).get("blueprint_id") == blueprint
+        ):
+            on = bool(c.get("value"))
+    return on
 
 
 def _bare(handle: object) -> str:

@@ -564,6 +564,71 @@ def daily_caps_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApp
     )
 
 
+class CapLiftParams(Params):
+    """Parameters of ``usage_caps_lift_with_the_world``."""
+
+    grace_s: float = Field(
+        60.0, ge=0, description="an attempt already on its way when the cap lifts may end this late"
+    )
+
+
+def _month_after(t: float) -> float:
+    """The first instant of the UTC month after the one ``t`` is in."""
+    y, m = time.gmtime(t)[:2]
+    return float(calendar.timegm((y + m // 12, m % 12 + 1, 1, 0, 0, 0)))
+
+
+@invariant(CapLiftParams)
+def usage_caps_lift_with_the_world(
+    record: DrillRecord, p: CapLiftParams
+) -> Findings | NotApplicable:
+    """A monthly usage cap holds until it lifts, and not after: capped work goes on once it has.
+
+    X's monthly cap (``x.usage_capped``) lifts when its fault's window ends or the UTC month
+    turns, whichever comes first (X names that moment in ``x-rate-limit-reset``). An X job the
+    platform fails as usage-capped more than ``grace_s`` after every cap it met had lifted did
+    not meet the cap: the platform kept a cap past its reset (a reset misread, an end
+    forgotten) and the account silently stopped while X would have taken its posts.
+    """
+    seen: dict[str, FaultRow] = {}
+    for f in [*record.fault_rules, *record.fault_history]:
+        if f.get("kind") == "x.usage_capped" and f.get("first_hit_at") is not None:
+            seen.setdefault(str(f.get("id")), f)
+    if not seen:
+        return NotApplicable("no monthly usage cap was met")
+    lifts = []
+    for f in seen.values():
+        month = _month_after(float(number(f.get("first_hit_at"))))
+        end = f.get("end")
+        lifts.append(month if end is None else min(float(end), month))
+    lifted = max(lifts)
+    out: list[Violation] = []
+    checked = 0
+    for i, job in enumerate(record.jobs):
+        if job.get("platform") != "x" or "usage_capped" not in str(job.get("last_error") or ""):
+            continue
+        checked += 1
+        t = float(number(job.get("updated_at"), record.end_t))
+        if t > lifted + p.grace_s:
+            out.append(
+                Violation(
+                    t,
+                    ("job", "jobs"),
+                    f"of kind {job.get('kind')} failed as usage-capped "
+                    f"{format_duration(t - lifted)} after X's cap had lifted (at "
+                    f"{format_offset(lifted - record.start_t)}): the platform kept the cap past its reset",
+                    str(job.get("id")),
+                    evidence("jobs.jsonl", i),
+                )
+            )
+    return Findings(
+        checked,
+        out,
+        f"{checked} jobs failed as usage-capped, none after the cap lifted "
+        f"(at {format_offset(lifted - record.start_t)})",
+    )
+
+
 class PollBrakeParams(Params):
     """Parameters of ``engagement_polls_braked``."""
 
