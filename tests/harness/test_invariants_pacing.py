@@ -824,7 +824,9 @@ def test_work_failed_as_usage_capped_after_the_cap_lifted_is_a_violation():
     r = judge("usage_caps_lift_with_the_world", rec)
     assert r.verdict == "violated"
     assert r.count == 1
-    assert "of kind dm failed as usage-capped 10m after X's cap had lifted (at T+30m00s)" in r.detail
+    assert (
+        "of kind dm failed as usage-capped 10m after X's cap had lifted (at T+30m00s)" in r.detail
+    )
 
 
 def test_a_cap_without_an_end_lifts_when_the_utc_month_turns():
