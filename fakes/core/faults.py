@@ -174,6 +174,14 @@ class RateLimitedParams(_P):
         "problem", description="X only: problem JSON or v1 code 88 body"
     )
     window: Literal["15m", "24h"] = Field("15m", description="X only: which window is exhausted")
+    headers: bool = Field(
+        True,
+        description=(
+            "X only: false — the 429 carries no rate-limit header (no Retry-After, no "
+            "x-rate-limit-reset: an edge's answer in an incident); the endpoint is held for "
+            "`retry_after_s` all the same, and the client must wait without being told how long"
+        ),
+    )
     code: int = Field(
         4,
         description=(
@@ -377,6 +385,16 @@ _kind(
     "then on reads of it answer 404 (GET /rest/posts/{urn}, its comments, socialMetadata's "
     "errors), as for a post that never was.",
     DeletedParams,
+)
+
+
+_kind(
+    "linkedin.id_header_dropped",
+    "semantic",
+    ("linkedin",),
+    "linkedin: a proxy in front of the API drops the response headers of a created post: the "
+    "post is made (201, empty body as always) but the answer carries no `x-restli-id`, so the "
+    "caller cannot tell which post it made — an ambiguous answer, to be settled by looking.",
 )
 
 

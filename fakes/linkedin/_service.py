@@ -396,6 +396,8 @@ class _LinkedIn:
         self.state.by_account.setdefault(acc, []).append(urn)
         self.state.by_text[(acc, text)] = urn
         self.record(call, "post.created", urn, text, detail=detail, permalink=permalink_of(urn))
+        if call.fire(w, "linkedin.id_header_dropped") is not None:
+            return Response(status_code=201)  # made, and not a word of which post it is
         return Response(status_code=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
 
     async def get_post(self, call: Call) -> Response:

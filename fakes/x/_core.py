@@ -138,9 +138,17 @@ class XCore:
         held = self.state.held.get((who, call.route))
         if held is not None and now < held:
             # an earlier x.rate_limited still holds: 429 until the reset its headers named
-            call.extra_headers.update(self._held_headers(limit, held))
+            if (who, call.route) not in self.state.bare:
+                call.extra_headers.update(self._held_headers(limit, held))
             return wire.problem_response(429, title="Too Many Requests")
         fired = call.fire(self.world, "x.rate_limited", where=throttles_now)
+        if fired is not None and not fired.params_as(RateLimitedParams).headers:
+            # an edge's 429: the same hold, and not a word of when it ends
+            self.state.held[(who, call.route)] = (
+                now + fired.params_as(RateLimitedParams).retry_after_s
+            )
+            self.state.bare.add((who, call.route))
+            return wire.problem_response(429, title="Too Many Requests")
         if fired is not None or win.count >= limit:
             # the window as it stands (a fired rule then overrides these, keeping their order)
             call.extra_headers.update(self._rate_headers(limit, win))
@@ -181,6 +189,7 @@ class XCore:
             )
         else:
             self.state.held[(call.account_id or key, call.route)] = until
+            self.state.bare.discard((call.account_id or key, call.route))
         # clients that only know the 15-minute headers must not retry before it either
         call.extra_headers.update(self._held_headers(limit, until))
         if p.style == "v1":

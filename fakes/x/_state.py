@@ -67,6 +67,8 @@ class XState:
     capped: dict[str, float] = field(default_factory=dict)
     #: (account id, route) → until when a fired ``x.rate_limited`` holds that endpoint
     held: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: the holds of ``held`` whose 429s carry no rate-limit header (``headers: false``)
+    bare: set[tuple[str, str]] = field(default_factory=set)
     #: user id → handle of every inbound author a listing has shown (user lookups in O(1))
     authors: dict[str, str] = field(default_factory=dict)
     #: the OAuth client id of the app the roster's tokens were issued to: the first that
@@ -83,6 +85,7 @@ class XState:
         self.days.clear()
         self.capped.clear()
         self.held.clear()
+        self.bare.clear()
         self.authors.clear()
         self.app_client_id = None
 

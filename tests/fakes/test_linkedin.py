@@ -376,6 +376,23 @@ async def test_post_deleted_fault_makes_the_post_and_its_comments_404_once_the_m
     assert await env.hits("linkedin.post_deleted") == 1
 
 
+async def test_id_header_dropped_fault_makes_the_post_and_names_it_nowhere(env: Env) -> None:
+    await env.fault("linkedin.id_header_dropped", first_n=1)
+    r = await env.post("Made, not named")
+    assert r.status_code == 201 and r.content == b""
+    assert "x-restli-id" not in r.headers and "x-linkedin-id" not in r.headers
+    made = env.world.ledger.entries()[0]
+    assert made.action == "post.created"
+    # it is live: the account's own posts list it, and its lookup answers
+    listed = await env.client.get(
+        f"{API}/rest/posts/{quote(str(made.resource_id))}", headers=env.h()
+    )
+    assert listed.status_code == 200
+    # the next post is named as always
+    assert (await env.post("Named")).headers["x-restli-id"].startswith("urn:li:share:")
+    assert await env.hits("linkedin.id_header_dropped") == 1
+
+
 async def test_post_invisible_fault_with_a_lifecycle_state_serves_the_unpublished_post(
     env: Env,
 ) -> None:

@@ -27,6 +27,22 @@ async def test_rate_limited_fault_serves_problem_json_with_reset_at_now_plus_ret
     assert len(env.world.ledger) == 1
 
 
+async def test_rate_limited_fault_without_headers_holds_the_endpoint_and_says_nothing_of_when(
+    env: Env,
+) -> None:
+    await env.fault("x.rate_limited", params={"retry_after_s": 120, "headers": False}, first_n=1)
+    r = await env.post("blocked")
+    assert r.status_code == 429 and r.json() == TOO_MANY
+    assert not [h for h in r.headers if h.startswith("x-rate-limit") or h == "retry-after"]
+    env.clock.advance(60)
+    early = await env.post("too early")
+    assert early.status_code == 429 and "x-rate-limit-reset" not in early.headers
+    env.clock.advance(60)
+    through = await env.post("through")
+    assert through.status_code == 201 and through.headers["x-rate-limit-remaining"] != "0"
+    assert await env.hits("x.rate_limited") == 1
+
+
 async def test_rate_limited_fault_in_v1_style_serves_code_88(env: Env) -> None:
     await env.fault("x.rate_limited", params={"style": "v1"})
     r = await env.client.get(f"{API}/2/users/me", headers=env.h())

@@ -52,6 +52,17 @@ def test_a_request_before_retry_after_elapsed_violates_the_rate_limit_invariant(
     )
 
 
+def test_a_bare_429_owes_the_default_wait_not_the_hold_it_never_named():
+    bare = [{**RULES[0], "params": {"retry_after_s": 300.0, "headers": False}}]
+    # the fake holds for 5 minutes but said nothing: asking again after a minute is the most a
+    # platform can do (its answer is the fake's own 429 of the same hold)
+    rec = record(journal=[jr(1, 100, 429, "f1"), jr(2, 160, 429), jr(3, 400)], fault_rules=bare)
+    assert judge("rate_within_platform_limits", rec).verdict == "held"
+    # … and sooner than the default wait is still too soon
+    rec = record(journal=[jr(1, 100, 429, "f1"), jr(2, 130, 429)], fault_rules=bare)
+    assert judge("rate_within_platform_limits", rec).verdict == "violated"
+
+
 def test_a_request_of_the_same_virtual_instant_as_a_429_is_judged_by_the_audits_order():
     # in virtual time two requests of one instant share a time stamp: the platform's audit
     # says whether the second was sent before the 429 of the first was read (in flight) or after

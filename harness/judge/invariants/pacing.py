@@ -220,14 +220,13 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                 fake_until[key] = max(fake_until.get(key, t), lifts)
                 cause[key] = j
             else:
-                params = (rule or {}).get("params") or {}
-                ra = _hold_s(
-                    fake,
-                    t,
-                    number(json_object(params).get("retry_after_s"), p.default_retry_after_s),
-                )
+                params = json_object((rule or {}).get("params") or {})
+                ra = _hold_s(fake, t, number(params.get("retry_after_s"), p.default_retry_after_s))
+                # a bare 429 (``headers: false``) says nothing of its end: the platform owes the
+                # default wait, while the fake holds the endpoint for the rule's whole hold
+                owed = min(ra, p.default_retry_after_s) if params.get("headers") is False else ra
                 prev = blocked.get(key, (t, t))
-                blocked[key] = (t, max(prev[1], t + ra))
+                blocked[key] = (t, max(prev[1], t + owed))
                 fake_until[key] = max(fake_until.get(key, t), number(j.get("t"), t) + ra)
                 cause[key] = j
         if 200 <= int(number(j.get("status"), 0)) < 300:
