@@ -142,6 +142,30 @@ def test_a_second_keyword_comment_dropped_in_a_thread_below_its_cap_is_a_violati
     assert cooled(reply(1, 610, "c1"), changes=lock).verdict == "not_applicable"
 
 
+def test_a_comment_to_an_account_whose_token_was_revoked_is_not_judged_even_after_the_window():
+    first, second = comment(1, 600, post_id="p1"), comment(2, 620, post_id="p1", author="@fan2")
+
+    def cooled(*faults: dict[str, Any]) -> str:
+        rec = record(
+            scenario={"id": "s", "workload": {}},
+            inbound=[first, second],
+            ledger=[reply(1, 610, "c1")],
+            fault_history=list(faults),
+        )
+        return evaluate({"name": "cooldowns_delay_answers_not_drop_them"}, rec).verdict
+
+    def rule(kind: str, start: float, end: float) -> dict[str, Any]:
+        match = {"account": "acme-x"}
+        return {"id": "f1", "kind": kind, "start": T0 + start, "end": T0 + end, "match": match}
+
+    # revoked before the second comment, its window over by then: the token stays revoked
+    assert cooled(rule("x.token_revoked", 300, 500)) == "not_applicable"
+    # an expired token refused while the answer was due excuses it too; a reply echo does not
+    assert cooled(rule("x.token_expired", 610, 900)) == "not_applicable"
+    assert cooled(rule("x.reply_echo", 300, 900)) == "violated"
+    assert cooled(rule("x.token_expired", 100, 200)) == "violated"
+
+
 # --- engagement_reaches_every_account ----------------------------------------------------------
 
 

@@ -975,6 +975,20 @@ def test_refused_tokens_without_the_auth_alert_and_an_auth_alert_without_them_ar
     assert judge("auth_failures_alerted", rec).verdict == "held"
 
 
+def test_instagram_refusing_a_revoked_token_after_its_faults_window_still_counts_as_refused():
+    # Graph refuses with a 400 and code 190; the token stays revoked once the fault is over,
+    # so the refusals carry no fault and the page that follows them is no false page
+    journal = [
+        {**refused_token(n, 600 + 30 * n, "instagram"), "status": 400, "error": "190/460"}
+        for n in range(3)
+    ]
+    rec = record(journal=journal, alerts=[auth_alert(1, 700, "instagram")])
+    assert judge("auth_failures_alerted", rec).verdict == "held"
+    other = [{**j, "error": "100/33"} for j in journal]  # a bad parameter is no refused token
+    rec = record(journal=other, alerts=[auth_alert(1, 700, "instagram")])
+    assert "1 false auth page for instagram" in judge("auth_failures_alerted", rec).detail
+
+
 def test_no_refused_token_and_no_auth_alert_is_not_applicable():
     assert judge("auth_failures_alerted", record()).verdict == "not_applicable"
 

@@ -176,12 +176,34 @@ def cooldowns_delay_answers_not_drop_them(
     # a restart starts the engine's memory of its conversations afresh
     changes += [(ev.t, {}) for ev in record.timeline.of_kind("platform.restarted")]
     readable = _readable_posts(record)
+    # an account whose token was refused cannot answer (a revoked one not even once the
+    # fault's window is over): only such faults excuse a dropped answer here
+    faults = _fault_windows(
+        record,
+        lasting=True,
+        besides=frozenset(
+            str(r.get("kind"))
+            for r in record.fault_rows()
+            if not str(r.get("kind")).endswith(
+                (".token_revoked", ".scope_revoked", ".token_expired")
+            )
+        ),
+    )
     out: list[Violation] = []
     checked = 0
     told: set[tuple[str, str]] = set()
     for item in record.inbound:
         if not _keyword_comment_from_others(record, item, keyword):
             continue
+        t0, fake = float(item.get("t") or 0.0), item.get("fake")
+        if any(
+            a <= t0 + p.settle_s
+            and b >= t0
+            and f in (None, fake)
+            and acc in (None, item.get("account_id"))
+            for a, b, f, acc, _route in faults
+        ):
+            continue  # its account could not answer
         account = str(item.get("account_id"))
         facts = record.accounts.get(account, {})
         t = float(item.get("t") or 0.0)
@@ -558,11 +580,12 @@ def engagement_reaches_every_account(
 
 
 def _fault_windows(
-    record: DrillRecord, *, besides: frozenset[str] = frozenset()
+    record: DrillRecord, *, besides: frozenset[str] = frozenset(), lasting: bool = False
 ) -> list[tuple[float, float, str | None, str | None, str | None]]:
     """``(start, end, fake or None for all, account or None, route glob or None)`` of every
     fault other than latency (which delays, never drops), a duplicate delivery and the kinds
-    ``besides``."""
+    ``besides``. ``lasting``: a revoked token or scope stays revoked once its fault's window is
+    over (nobody re-authorised the account), so its window runs to the drill's end."""
     out: list[tuple[float, float, str | None, str | None, str | None]] = []
     for r in record.fault_rows():
         kind = str(r.get("kind"))
@@ -577,6 +600,8 @@ def _fault_windows(
             fake = None
         start = r.get("start")
         end = r.get("end")
+        if lasting and kind.endswith((".token_revoked", ".scope_revoked")):
+            end = None
         route = match.get("route")
         out.append(
             (

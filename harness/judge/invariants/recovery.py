@@ -1775,11 +1775,15 @@ class AuthAlertParams(_RefusalAlertParams):
 
 
 def _unauthorised(j: Mapping[str, object]) -> bool:
-    """A request a social platform refused for its token (a 401, or a token fault's answer)."""
+    """A request a social platform refused for its token (a 401, a token fault's answer, or
+    Graph's code 190 — Instagram refuses a token with a 400 — also once the fault's window is
+    over and the token it revoked stays refused)."""
     kind = str(j.get("fault_kind") or "")
     status = int(number(j.get("status"), 0))
     return str(j.get("fake")) in SOCIAL_FAKES and (
-        status == 401 or (status >= 400 and "token" in kind.partition(".")[2])
+        status == 401
+        or (status >= 400 and "token" in kind.partition(".")[2])
+        or (j.get("fake") == "instagram" and str(j.get("error") or "").partition("/")[0] == "190")
     )
 
 
