@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .contract import JobSpec
 from .defects import Defect
-from .errors import AuthFailed, Fatal, JobInterrupt, RateLimited
+from .errors import AuthFailed, Deferred, Fatal, JobInterrupt, RateLimited
 from .jobs import JobRecord
 from .lanes.base import Credential, InboundMessage, SendResult
 from .settings import AccountSettings, Blueprint, ClientSettings
@@ -71,6 +71,9 @@ class Conversation:
     key: str
     replies: int = 0
     last_reply_at: float | None = None
+    #: when the newest reply of the conversation went out (or was let go to go out): replies
+    #: decided a cooldown apart may still be sent together (all approved at once)
+    last_sent_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,21 @@ class EngagementEngine:
         conv = self.conversations.get(conversation_key)
         if conv is not None:
             conv.last_reply_at = max(conv.last_reply_at or 0.0, self.now())
+            conv.last_sent_at = max(conv.last_sent_at or 0.0, self.now())
+
+    def send_wait(self, conversation_key: str) -> float:
+        """Seconds a decided reply of ``conversation_key`` must still wait to keep the cooldown
+        from the conversation's last reply sent (0: it may go now, and the next one waits for
+        it). Replies decided a cooldown apart can meet at the send — a person approving a batch,
+        a kill switch released — and must not land together."""
+        conv = self.conversations.get(conversation_key)
+        if conv is None:
+            return 0.0
+        now = self.now()
+        if conv.last_sent_at is not None and now - conv.last_sent_at < self.policy.cooldown_s:
+            return conv.last_sent_at + self.policy.cooldown_s - now
+        conv.last_sent_at = now
+        return 0.0
 
     def _hold(self, item: InboundMessage) -> None:
         """Remember the post of an item held back for later (read again until decided)."""
@@ -382,6 +400,8 @@ class EngagementComponent:
             conv.replies += 1
             at = j.updated_at if j.state == "succeeded" else j.created_at
             conv.last_reply_at = max(conv.last_reply_at or 0.0, at)
+            if j.state == "succeeded":
+                conv.last_sent_at = max(conv.last_sent_at or 0.0, j.updated_at)
             key = j.idempotency_key
             if key.startswith("eng:"):
                 eng.seen.add(key[4:])
@@ -482,6 +502,15 @@ class EngagementComponent:
                 f"payload: a {job.kind} job needs 'text' and {need!r}; got keys {sorted(payload)}"
             )
         action = "dm.send" if job.kind == "dm" else "reply.create"
+        conv = payload.get("conversation")
+        if not job.result.get("resource_id") and isinstance(conv, str):
+            wait = self.engine.send_wait(conv)
+            if wait > 0:
+                raise Deferred(
+                    f"engagement.cooldown: conversation {conv} was answered "
+                    f"{self.engine.policy.cooldown_s - wait:g}s ago; sending in {wait:g}s",
+                    run_at=self.p.now() + wait,
+                )
         lane, cred, scope = await self.p.publishing.prepare(job)
         rid = job.result.get("resource_id")
         if rid:
@@ -499,7 +528,6 @@ class EngagementComponent:
             action, "success", proof=proof, detail={"inbound_id": payload.get("inbound_id")}
         )
         self.p.telemetry.mark("engagement_reply")
-        conv = payload.get("conversation")
         if isinstance(conv, str):
             self.engine.remember_reply(conv, res.resource_id)
         return proof

@@ -319,6 +319,7 @@ class Platform:
         for j in self.jobs.all():
             j.spans = max(j.spans, boot << 24)
         self._reckon_interrupted_attempts()
+        self._recount_publishes()
         # LinkedIn has no "my posts' comments" feed: the lane reads the posts it published, so a
         # restarted platform names them again (else comments on them go unanswered for good)
         linkedin = self.lanes["linkedin"]
@@ -360,6 +361,20 @@ class Platform:
             scope = {"client_id": c, "platform": p, "action": a, "account_id": acc}
             self.telemetry.kill_switch_state.labels(_kill_label(scope)).set(1)
         return restored
+
+    def _recount_publishes(self) -> None:
+        """The publish error alert counts attempts and failures over its window in memory: a
+        process started on its storage counts again, from the audit, those of the last hour —
+        a deploy in the middle of an outage must not leave the page blind to the failures just
+        before it."""
+        since = self.now() - 3600.0
+        for ev in self.audit.events():
+            if ev.action != "post.create" or ev.t < since:
+                continue
+            if ev.phase == "attempt":
+                self.telemetry.mark_at(f"publish_attempt:{ev.platform}", ev.t)
+            elif ev.outcome == "failed":
+                self.telemetry.mark_at(f"publish_failed:{ev.platform}", ev.t)
 
     def _reckon_interrupted_attempts(self) -> None:
         """A publish the old process stopped in the middle of its side effect (an attempt

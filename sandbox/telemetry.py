@@ -169,6 +169,14 @@ class Telemetry:
             d = self._windows[signal] = deque(maxlen=100_000)
         d.append(self.now())
 
+    def mark_at(self, signal: str, t: float) -> None:
+        """Remember that ``signal`` happened at ``t`` (a restart counting again, in time order,
+        what the process before it counted)."""
+        d = self._windows.get(signal)
+        if d is None:
+            d = self._windows[signal] = deque(maxlen=100_000)
+        d.append(t)
+
     def window(self, signal: str, seconds: float) -> int:
         """How many times ``signal`` happened in the last ``seconds``."""
         d = self._windows.get(signal)

@@ -348,3 +348,25 @@ def test_a_flood_of_dms_between_two_polls_is_read_page_after_page_and_every_fan_
         )
 
     run(body)
+
+
+def test_replies_of_one_conversation_approved_together_still_go_out_a_cooldown_apart() -> None:
+    # found by ctl_restart_while_replies_await_approval: two DMs of one fan, decided a cooldown
+    # apart, waited for approval and went out in the same second when a person approved both
+    async def body(r: Rig) -> None:
+        ops = {"actor": "ops", "reason": "a person reads every reply"}
+        await r.client.set_mode("approval_required", client_id="acme", **ops)
+        t0 = r.platform.now()
+        comment(r, "price?", author="@fan", kind="dm", at=t0 + 5)
+        comment(r, "price? again", author="@fan", kind="dm", at=t0 + 200)
+        await asyncio.sleep(600)
+        held = [j for j in await r.client.jobs("awaiting_approval") if j.spec.kind == "dm"]
+        assert len(held) == 2
+        for j in held:
+            await r.client.approve(j.id, **ops)
+        await asyncio.sleep(600)
+        sent = sorted(e.t for e in r.ledger("dm.sent", fake="x"))
+        cooldown = engagement(r).engine.policy.cooldown_s
+        assert len(sent) == 2 and sent[1] - sent[0] >= cooldown
+
+    run(body)

@@ -723,3 +723,36 @@ def test_a_fact_a_running_job_notes_is_stored_before_the_request_that_follows(
     [back] = SqliteStore(tmp_path / "platform.db").jobs()
     assert back.state == "running"  # when the process died: it runs again on restart …
     assert back.result["notes"] == {"ig_container": "17800000000000001"}  # … knowing its container
+
+
+def test_a_platform_started_on_its_storage_counts_again_the_publishes_of_the_last_hour() -> None:
+    # found by ctl_restart_mid_incident: failures just before a deploy were forgotten with the
+    # process's in-memory windows, and the publish error page stayed silent after it
+    async def main() -> None:
+        async with rig() as r:
+            p = r.platform
+            now = p.now()
+            for i in range(5):
+                common = {"client_id": "acme", "platform": "x", "account_id": "acme-x"}
+                common |= {"action": "post.create", "trace_id": f"{i:032x}", "job_id": f"j{i}"}
+                p.audit.record(**common, phase="attempt")
+                if i < 3:
+                    p.audit.record(**common, phase="outcome", outcome="failed", error="x.http_503")
+            p.audit.record(
+                client_id="acme",
+                platform="linkedin",
+                account_id="acme-linkedin",
+                action="reply.create",
+                phase="attempt",
+                trace_id="f" * 32,
+            )
+            p.telemetry._windows.clear()  # what a new process holds before it reads its store
+            p._recount_publishes()
+            assert p.telemetry.window("publish_attempt:x", 600) == 5
+            assert p.telemetry.window("publish_failed:x", 600) == 3
+            assert p.telemetry.window("publish_attempt:linkedin", 600) == 0
+            p.evaluate_alerts()
+            assert [a.name for a in p.alerts.fired] == ["publish_error_rate_high"]
+            assert p.now() == now
+
+    virtual(main)
