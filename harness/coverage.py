@@ -525,6 +525,42 @@ ITEMS: tuple[Item, ...] = (
 )
 
 
+#: fault kinds of the catalogue no API-lane drill serves, each with why: a fault kind no drill
+#: serves is a way the world can break that nothing rehearses, so a new one fails the map
+#: until a scenario serves it or it is listed here
+NOT_DRILLED: dict[str, str] = {
+    "anthropic.stream_cut": "the platform does not stream completions (the SDK tests drill it)",
+    "openai.stream_cut": "the platform does not stream completions (the SDK tests drill it)",
+    "web.interstitial": "browser lane: the API-lane map runs no browser drill",
+    "web.session_expired": "browser lane: the API-lane map runs no browser drill",
+    "web.slow_render": "browser lane: the API-lane map runs no browser drill",
+    "web.captcha": "browser lane: served by rb06_browser_captcha, a browser drill",
+    "web.selector_drift": "browser lane: served by rb06_browser_drift, a browser drill",
+    "web.action_blocked": "browser lane: served by rb05_browser_action_blocked, a browser drill",
+}
+
+
+def fault_map(drills: Iterable[DrillEvidence]) -> dict[str, Any]:
+    """Which scenarios' drills served each fault kind of the catalogue (its rule answered at
+    least one request): ``{"kinds": {kind: [scenario, …]}, "unserved": [...], "not_drilled":
+    {kind: why}}`` — ``unserved`` lists the kinds neither served nor in :data:`NOT_DRILLED`."""
+    import fakes.core.faults  # noqa: F401  (registers the catalogue's kinds)
+    from fakes.core.fault_kind import FAULT_KINDS
+
+    served: dict[str, set[str]] = {k: set() for k in FAULT_KINDS}
+    for d in drills:
+        for r in d.rows("faults"):
+            kind = str(r.get("kind"))
+            if int(r.get("hits") or 0) > 0 and kind in served:
+                served[kind].add(d.scenario)
+    skipped = {k: why for k, why in NOT_DRILLED.items() if k in served and not served[k]}
+    return {
+        "kinds": {k: sorted(v) for k, v in sorted(served.items())},
+        "unserved": sorted(k for k, v in served.items() if not v and k not in skipped),
+        "not_drilled": skipped,
+    }
+
+
 def load_evidence(report_dir: Path) -> DrillEvidence | None:
     """The evidence of one report folder, or None when it has no verdict."""
     v = report_dir / "verdict.json"
@@ -599,6 +635,7 @@ def command(*, as_json: bool, reports_dir: Path, jobs: int, reuse: bool) -> int:
     m = coverage_map(sorted(drills, key=lambda d: d.scenario))
     unheld = sorted(d.scenario for d in drills if d.verdict.get("verdict") != "held")
     m["not_held"] = unheld
+    m["faults"] = faults = fault_map(drills)
     if as_json:
         print(json.dumps(m, indent=2))
     else:
@@ -612,10 +649,25 @@ def command(*, as_json: bool, reports_dir: Path, jobs: int, reuse: bool) -> int:
                 where or "[red]NOT COVERED[/red]",
             )
         out.print(t)
+        kinds = faults["kinds"]
+        out.print(
+            f"{sum(1 for v in kinds.values() if v)}/{len(kinds)} fault kinds served by a drill"
+            + (
+                f"; [red]served by none: {', '.join(faults['unserved'])}[/red]"
+                if faults["unserved"]
+                else ""
+            )
+            + (
+                "; not drilled here: "
+                + "; ".join(f"{k} ({why})" for k, why in faults["not_drilled"].items())
+                if faults["not_drilled"]
+                else ""
+            )
+        )
         n = len(m["items"])
         out.print(
             f"{n - len(m['uncovered'])}/{n} controls and guards covered by {m['drills']} drills"
             + (f"; uncovered: {', '.join(m['uncovered'])}" if m["uncovered"] else "")
             + (f"; drills not held: {', '.join(unheld)}" if unheld else "")
         )
-    return 1 if m["uncovered"] or unheld else 0
+    return 1 if m["uncovered"] or unheld or faults["unserved"] else 0

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.coverage import ITEMS, coverage_map, load_evidence
+from harness.coverage import ITEMS, NOT_DRILLED, coverage_map, fault_map, load_evidence
 from harness.drill.operator import kill_scope
 from harness.scenario import ScenarioError, load_scenario
 
@@ -54,6 +54,27 @@ def test_evidence_without_a_judging_verdict_covers_nothing(tmp_path):
     assert ev is not None
     by_id = {i["id"]: i for i in coverage_map([ev])["items"]}
     assert by_id["kill_switch.account"]["scenarios"] == []
+
+
+def test_a_fault_kind_no_drill_served_is_named_unless_it_is_listed_with_a_reason(tmp_path):
+    served = {"kind": "x.rate_limited", "hits": 3}
+    idle = {"kind": "linkedin.rate_limited", "hits": 0}  # installed, never answered a request
+    ev = load_evidence(report(tmp_path, "s1", [JUDGED], faults=[served, idle]))
+    assert ev is not None
+    m = fault_map([ev])
+    assert m["kinds"]["x.rate_limited"] == ["s1"]
+    assert "linkedin.rate_limited" in m["unserved"] and "x.rate_limited" not in m["unserved"]
+    # the kinds listed as not drilled here are not "unserved", and each says why
+    assert not set(NOT_DRILLED) & set(m["unserved"])
+    assert set(m["not_drilled"]) == set(NOT_DRILLED)
+    assert all(why.strip() for why in NOT_DRILLED.values())
+
+
+def test_every_kind_listed_as_not_drilled_is_a_kind_of_the_catalogue():
+    import fakes.core.faults  # noqa: F401
+    from fakes.core.fault_kind import FAULT_KINDS
+
+    assert set(NOT_DRILLED) <= set(FAULT_KINDS)
 
 
 def test_the_map_names_every_control_and_guard_of_the_issue():
