@@ -48,6 +48,8 @@ class _Slot:
     generation: int = 0
     #: (access, refresh, expiry) as of each generation: what a worker's copy resolved then holds
     by_gen: dict[int, tuple[str, str | None, float | None]] = field(default_factory=dict)
+    #: the generation whose access token the platform refused (a 401): not sent again
+    refused_gen: int | None = None
 
 
 class Keyring:
@@ -155,9 +157,25 @@ class Keyring:
             raise AuthFailed(f"credential_ref {ref!r} has no secret in the keyring") from None
 
     def needs_refresh(self, cred: Credential, margin_s: float = 300.0) -> bool:
-        """Whether the credential is known to expire within ``margin_s``."""
-        exp = self._slot(cred.credential_ref).expires_at
-        return exp is not None and exp - self.now() < margin_s and cred.platform == "x"
+        """Whether the credential is known to expire within ``margin_s``, or X refused its
+        current token (a refresh that failed, or timed out, left it refused)."""
+        slot = self._slot(cred.credential_ref)
+        exp = slot.expires_at
+        soon = exp is not None and exp - self.now() < margin_s
+        return cred.platform == "x" and (soon or self.refused(cred))
+
+    def refused(self, cred: Credential) -> bool:
+        """Whether the platform refused the current token of ``cred``'s ref: it is refreshed
+        before anything is sent with it again (a request with a token known refused draws
+        another 401, and for a side effect spends an attempt on it)."""
+        slot = self._slots.get(cred.credential_ref)
+        return slot is not None and slot.refused_gen == slot.generation
+
+    def note_refused(self, cred: Credential) -> None:
+        """The platform answered a request carrying ``cred``'s token with a 401."""
+        slot = self._slots.get(cred.credential_ref)
+        if slot is not None and slot.generation == cred.generation:
+            slot.refused_gen = cred.generation
 
     # tenancy --------------------------------------------------------------------------------
     async def check_tenancy(

@@ -237,6 +237,10 @@ class ApiLane:
         mutating = action is not None
         account_id = cred.account.account_id
         cred = self.d.keyring.newest(cred)
+        if cred.platform == "x" and self.d.keyring.refused(cred):
+            # refused while this request waited (pacing, a read lock): refreshed first — a
+            # refresh that cannot be had (X's token endpoint down) ends it here, unsent
+            cred = await self.d.keyring.refresh(cred)
         for attempt in range(2):
             if attempt and mutating:
                 scope.check(action)  # type: ignore[arg-type]
@@ -271,6 +275,7 @@ class ApiLane:
                 self.d.telemetry.auth_failures.labels(self.platform).inc()
                 self.d.telemetry.mark(f"auth_failed:{self.platform}")
                 if attempt == 0 and cred.platform == "x":
+                    self.d.keyring.note_refused(cred)
                     cred = await self.d.keyring.refresh(cred)
                     continue
                 if attempt == 1:

@@ -415,3 +415,35 @@ def test_a_dm_inbox_that_cannot_be_read_counts_towards_the_inbox_alert() -> None
                 assert after == before + 1, platform
 
     virtual(main)
+
+
+def test_a_token_refused_while_the_token_endpoint_hangs_is_refreshed_before_it_is_sent_again() -> (
+    None
+):
+    # found by rb04_token_endpoint_hangs: each retry sent the post again with the token X had
+    # refused, drew another 401 and audited another attempt, while the refresh kept timing out
+    async def main() -> None:
+        async with rig() as r:
+            await r.settle()
+            _publish(r, "acme", "x", "before the outage")  # the identity check is cached
+            await r.settle()
+            now = r.world.now()
+            for kind, match in (
+                ("x.token_expired", {"fake": "x", "account": "acme-x"}),
+                ("http.hang", {"fake": "x", "route": "oauth2.token"}),
+            ):
+                r.world.faults.add({"kind": kind, "match": match, "start": now, "end": now + 900})
+            jid = _publish(r, "acme", "x", "during the token outage")
+            await asyncio.sleep(800)
+            posts = [
+                j
+                for j in r.world.journal.entries(fake="x")
+                if j.route == "tweets.create" and j.t >= now
+            ]
+            assert [j.status for j in posts] == [401]  # sent once; then refreshed first, unsent
+            job = r.platform.jobs.get(jid)
+            assert job.state == "retry_wait" and "refresh_unreachable" in (job.last_error or "")
+            await r.settle()
+            assert r.platform.jobs.get(jid).state == "succeeded"
+
+    virtual(main)
