@@ -1485,6 +1485,35 @@ def test_a_tool_call_that_failed_closed_without_auditing_the_withheld_follow_up_
     )
 
 
+def test_a_refusal_audited_after_the_approval_of_a_follow_up_that_went_ahead_is_named():
+    # fail closed unless approved: once approved, a "blocked" record of the follow-up is false
+    def approved_then(refusal_at: float) -> Any:
+        tool = {
+            **job_row("t0", "succeeded", created=10, updated=200),
+            "kind": "tool_call",
+            "approved_at": T0 + 100,
+            "result": {"followup_job_id": "p0", "defaulted": True},
+        }
+        post = {**job_row("p0", "succeeded", created=200, updated=210), "kind": "publish"}
+        failed = aud(1, 15, job="t0", action="tool.call", platform="toolgate", outcome="failed",
+                     proof={})  # fmt: skip
+        refusal = aud(2, refusal_at, job="t0", outcome="blocked", proof={})
+        return judge(
+            "tool_followups_submitted",
+            record(
+                scenario={"id": "s", "workload": {"tool_followup": "publish"}},
+                jobs=[tool, post],
+                audit=[failed, refusal],
+                workload=[intent("t0", kind="tool_call")],
+            ),
+        )
+
+    assert approved_then(15).verdict == "held"  # refused before the approval: true
+    r = approved_then(150)
+    assert r.verdict == "violated"
+    assert "audited its publish follow-up as refused after a person approved it" in r.detail
+
+
 def test_an_attempt_that_outlasts_its_deadline_is_a_violation_when_the_scenario_sets_one():
     def call(n: int, at: float, phase: str) -> dict:
         a = aud(n, at, job="j-1", action="video.generate", platform="media", proof={})

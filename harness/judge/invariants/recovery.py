@@ -745,6 +745,35 @@ def _followups_refused_unaudited(
         elif a.get("action") == action and a.get("outcome") == "blocked":
             blocked.add(job)
     judged = 0
+    # … and no refusal is audited that did not happen: once a person approved the tool call
+    # (fail closed unless approved), its follow-up goes ahead, so a "blocked" outcome of the
+    # follow-up's action after the approval, with the follow-up submitted, is a false record
+    jobs = {str(j.get("id")): (i, j) for i, j in enumerate(record.jobs)}
+    for a in record.audit:
+        got = jobs.get(str(a.get("job_id")))
+        if got is None or a.get("phase") != "outcome" or a.get("outcome") != "blocked":
+            continue
+        i, j = got
+        approved, t = j.get("approved_at"), number(a.get("t"), record.end_t)
+        follow = json_object(j.get("result")).get("followup_job_id")
+        if (
+            j.get("kind") == "tool_call"
+            and a.get("action") == action
+            and approved is not None
+            and t >= float(approved)
+            and follow
+        ):
+            judged += 1
+            out.append(
+                Violation(
+                    t,
+                    ("tool call", "tool calls"),
+                    f"audited its {kind} follow-up as refused after a person approved it, and "
+                    f"submitted it all the same ({follow}): the audit says it was kept back",
+                    str(a.get("job_id")),
+                    evidence("jobs.jsonl", i),
+                )
+            )
     for i, j in enumerate(record.jobs):
         jid = str(j.get("id"))
         if j.get("kind") != "tool_call" or jid not in failed or j.get("state") == "succeeded":
