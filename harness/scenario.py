@@ -196,6 +196,11 @@ class Workload(_M):
     #: two apart (0: none)
     reminders: float = Field(0.0, ge=0, le=1)
     reminder_after: Duration = 600.0
+    #: the share of posts the agency's scheduler submits again, under the same idempotency key,
+    #: ``resubmit_after`` later (it lost the first answer, or retries a submit that timed out):
+    #: the platform must hand back the first job, whatever became of it (0: none)
+    resubmits: float = Field(0.0, ge=0, le=1)
+    resubmit_after: Duration = 1800.0
     #: tools of the gateway a client's brief, pasted into each draft's prompt, asks for beside
     #: the draft's own (``text_tools``): a draft may use only the tools it is given, and the
     #: model calls whichever the prompt names among those it is offered

@@ -430,6 +430,12 @@ class DrillEngine(DrillState):
 
     async def _submitted(self, item: WorkItem, job: Any) -> None:
         sp = item.spec
+        if item.origin == "resubmit":
+            # the same job submitted again under its key: what the platform handed back
+            self.resubmissions.append(
+                {"idempotency_key": sp.idempotency_key, "job_id": job.id, "t": self.now()}
+            )
+            return
         self.workload_rows.append(
             {
                 "job_id": job.id,

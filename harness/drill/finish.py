@@ -222,6 +222,7 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         fault_rules=rows_of(FaultRow, faults.get("faults")),
         fault_history=rows_of(FaultRow, faults.get("history")),
         workload=rows_of(WorkloadRow, e.workload_rows),
+        resubmissions=list(getattr(e, "resubmissions", None) or []),
         jobs=rows_of(JobRow, got.get("jobs")),
         metrics_samples=got.get("metrics_samples", []),
         budgets=got.get("budgets", {}),

@@ -85,6 +85,8 @@ class DrillState:
         else:
             self.drill_id = drill_id_for(scenario, self.seed, start=opts.start, suffix=suffix)
         self.workload_rows: list[dict[str, Any]] = []
+        #: jobs submitted again under their idempotency key (``workload.resubmits``)
+        self.resubmissions: list[dict[str, Any]] = []
         self.snapshots: list[dict[str, Any]] = []
         self.verifications: list[dict[str, Any]] = []
         self.detection: Detection | None = None

@@ -187,6 +187,11 @@ def plan_workload(
             text=text,
             **(media if p == "instagram" else {}),
         )
+        # drawn only where a scenario asks for resubmissions: other plans stay as they were
+        if w.resubmits > 0 and rng.random() < w.resubmits:
+            first = plan.jobs[-1]
+            again = first.at + float(w.resubmit_after)
+            plan.jobs.append(WorkItem(again, first.spec, "resubmit", due=first.due))
         # drawn only where a scenario asks for reminders: other plans stay as they were
         if w.reminders > 0 and rng.random() < w.reminders:
             job(

@@ -244,6 +244,9 @@ class DrillRecord:
     #: the base URLs the platform was given for each service (fake name → its API's and web
     #: UI's; empty when the drill does not know the platform's settings, e.g. served elsewhere)
     given_urls: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: jobs the drill submitted again under their idempotency key: the key, the job id the
+    #: platform handed back and when (``workload.resubmits``)
+    resubmissions: list[JsonObject] = field(default_factory=list)
     #: the engagement blueprints the drill's settings ship (id, client_id, platform, keywords,
     #: enabled): what the judge holds the platform's answers against, whatever the platform says
     blueprints: tuple[JsonObject, ...] = ()

@@ -43,6 +43,22 @@ def test_every_drill_ships_a_retired_blueprint_disabled_and_some_chatter_names_i
     assert not any(RETIRED_KEYWORD in t and s.workload.trigger_keyword in t for t in said)
 
 
+def test_a_resubmission_is_the_same_spec_under_the_same_key_later_and_others_plan_as_before():
+    s = load_scenario(ROOT / "scenarios/rb02_outage_outlasts_window.yaml")
+    plan = plan_workload(s, 7, CLIENTS, ACCOUNTS)
+    again = [j for j in plan.jobs if j.origin == "resubmit"]
+    assert again
+    first = {j.spec.idempotency_key: j for j in plan.jobs if j.origin != "resubmit"}
+    for j in again:
+        f = first[j.spec.idempotency_key]
+        assert j.spec == f.spec and j.at == f.at + s.workload.resubmit_after
+    assert [j.at for j in plan.jobs] == sorted(j.at for j in plan.jobs)
+    # a plan without resubmissions draws exactly as before
+    plain = s.model_copy(update={"workload": s.workload.model_copy(update={"resubmits": 0.0})})
+    base = plan_workload(plain, 7, CLIENTS, ACCOUNTS)
+    assert not [j for j in base.jobs if j.origin == "resubmit"]
+
+
 def test_the_same_seed_plans_the_same_workload_and_another_seed_does_not() -> None:
     s = load_scenario(ROOT / "scenarios/rb05_rate_limit_storm.yaml")
     a, b = plan_workload(s, 7, CLIENTS, ACCOUNTS), plan_workload(s, 7, CLIENTS, ACCOUNTS)

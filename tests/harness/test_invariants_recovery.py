@@ -1485,6 +1485,28 @@ def test_a_tool_call_that_failed_closed_without_auditing_the_withheld_follow_up_
     )
 
 
+def test_a_job_submitted_again_under_its_key_must_come_back_as_the_first_job():
+    def resubmitted(got: str) -> Any:
+        return judge(
+            "jobs_within_the_contract",
+            record(
+                jobs=[
+                    job_row("j1", "dead_letter", created=10, updated=20),
+                    job_row("j9", "succeeded", created=30, updated=40),
+                ],
+                workload=[intent("j1")],
+                resubmissions=[{"idempotency_key": "k-j1", "job_id": got, "t": T0 + 30}],
+            ),
+        )
+
+    assert resubmitted("j1").verdict == "held"
+    r = resubmitted("j9")
+    assert r.verdict == "violated"
+    assert "came back as a new job j9, not the first one (j1, dead_letter): one key, two jobs" in (
+        r.detail
+    )
+
+
 def test_a_refusal_audited_after_the_approval_of_a_follow_up_that_went_ahead_is_named():
     # fail closed unless approved: once approved, a "blocked" record of the follow-up is false
     def approved_then(refusal_at: float) -> Any:

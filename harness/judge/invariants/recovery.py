@@ -1242,6 +1242,7 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
     out += _lone_attempts_handed_over(record)
     out += _feed_misnumbered(record)
     out += _control_feed_reread(record)
+    out += _resubmissions_forked(record)
     for i, j in enumerate(record.jobs):
         state, kind = str(j.get("state")), j.get("kind")
         wrong = [f"state {state!r}"] if state not in JOB_STATES else []
@@ -1275,6 +1276,30 @@ def _event_finding(record: DrillRecord, i: int, phrase: str, what: str) -> Viola
         f"{a.get('event_id')} ({what})",
         f"evidence/audit.jsonl#L{i + 1}",
     )
+
+
+def _resubmissions_forked(record: DrillRecord) -> list[Violation]:
+    """A job submitted again under its idempotency key is the job submitted first, whatever
+    became of it (succeeded, failed, dead-lettered): a second job under the key posts again
+    without what the first one knew (an earlier attempt that may have landed)."""
+    first = {str(w.get("idempotency_key")): str(w.get("job_id")) for w in record.workload}
+    out: list[Violation] = []
+    for r in record.resubmissions:
+        key, got = str(r.get("idempotency_key")), str(r.get("job_id"))
+        was = first.get(key)
+        if was is not None and got != was:
+            state = next((j.get("state") for j in record.jobs if str(j.get("id")) == was), "?")
+            out.append(
+                Violation(
+                    number(r.get("t"), record.end_t),
+                    ("job", "jobs"),
+                    f"submitted again under key {key} came back as a new job {got}, not the "
+                    f"first one ({was}, {state}): one key, two jobs",
+                    got,
+                    "evidence/workload.jsonl",
+                )
+            )
+    return out
 
 
 def _lone_attempts_handed_over(record: DrillRecord) -> list[Violation]:
