@@ -161,7 +161,17 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
         for x in ledger
         if "invisible" in str(x.get("detail") or "").split() and x.get("resource_id")
     }
-    inbound: list[InboundRow] = list(got["inbound"])
+    # an Instagram or LinkedIn comment hangs off a post: one that arrived before its account
+    # had posted anything landed on no post, and nobody — the platform least — can read it
+    inbound: list[InboundRow] = [
+        i
+        for i in got["inbound"]
+        if not (
+            i.get("kind") == "comment"
+            and i.get("fake") in ("instagram", "linkedin")
+            and i.get("post_id") is None
+        )
+    ]
     window = e.scenario.fault_window()
     ops = getattr(e, "ops", None)
     det = e.detection

@@ -292,6 +292,39 @@ def test_an_incident_from_the_first_second_has_no_steady_state_to_verify() -> No
     assert STEADY_STATE in reached("6m")
 
 
+def test_comments_that_arrive_before_an_instagram_account_has_posted_are_judged_by_nobody() -> None:
+    # an Instagram comment hangs off a post: before the account's first post it lands on none,
+    # and no platform can read it — the judges used to blame the platform for not answering
+    from harness.drill.run import DrillOptions, run_drill
+    from harness.scenario import Scenario
+
+    s = Scenario.model_validate(
+        {
+            "id": "t",
+            "title": "t",
+            "runbook": "RB-10",
+            "severity": "P2",
+            "incident_types": ["ENGAGE"],
+            "world": {"clients": 1, "platforms": ["instagram"]},
+            # no post at all: every comment of the hour lands on no post
+            "workload": {
+                "duration": "1h",
+                "posts_per_hour": 0,
+                "inbound_comments_per_hour": 120,
+                "keyword_share": 0.9,
+            },
+            "invariants": ["engagement_loops_bounded"],
+        }
+    )
+    v = run_drill(s, DrillOptions(write=False)).verdict_obj
+    assert v is not None
+    assert v.verdict == "held", [
+        (r.name, r.detail) for r in v.invariants if r.verdict == "violated"
+    ]
+    judged = {r.name: r.verdict for r in v.invariants}
+    assert judged["engagement_reaches_every_account"] == "not_applicable"
+
+
 def test_generation_jobs_come_in_episodes_of_one_client_when_the_scenario_asks() -> None:
     s = load_scenario(ROOT / "scenarios/rb12_cost_runaway.yaml")
     single = plan_workload(s, 7, CLIENTS, ACCOUNTS)
