@@ -178,7 +178,7 @@ class EngagementEngine:
         it). Replies decided a cooldown apart can meet at the send — a person approving a batch,
         a kill switch released — and must not land together."""
         conv = self.conversations.get(conversation_key)
-        if conv is None:
+        if conv is None or self.defect("engagement_dedupe_off"):  # the defect: no cooldown
             return 0.0
         now = self.now()
         if conv.last_sent_at is not None and now - conv.last_sent_at < self.policy.cooldown_s:
