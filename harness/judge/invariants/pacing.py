@@ -571,12 +571,6 @@ class CapLiftParams(Params):
     )
 
 
-def _month_after(t: float) -> float:
-    """The first instant of the UTC month after the one ``t`` is in."""
-    y, m = time.gmtime(t)[:2]
-    return float(calendar.timegm((y + m // 12, m % 12 + 1, 1, 0, 0, 0)))
-
-
 @invariant(CapLiftParams)
 def usage_caps_lift_with_the_world(
     record: DrillRecord, p: CapLiftParams
@@ -597,7 +591,7 @@ def usage_caps_lift_with_the_world(
         return NotApplicable("no monthly usage cap was met")
     lifts = []
     for f in seen.values():
-        month = _month_after(float(number(f.get("first_hit_at"))))
+        month = _next_month(float(number(f.get("first_hit_at"))))
         end = f.get("end")
         lifts.append(month if end is None else min(float(end), month))
     lifted = max(lifts)
