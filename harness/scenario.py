@@ -148,6 +148,9 @@ class WorldSpec(_M):
     pacing: dict[SocialPlatform, Pacing] = Field(default_factory=dict)
     #: how many jobs the platform's runner works on at once (its settings' default otherwise)
     runner_concurrency: int | None = Field(None, ge=1, le=4096)
+    #: the ``Linkedin-Version`` (YYYYMM) pinned in the platform's settings — what an operator
+    #: sets when LinkedIn stops serving the version the platform picks by itself
+    linkedin_version: str | None = Field(None, pattern=r"^\d{4}(0[1-9]|1[0-2])$")
     #: the model the platform asks each text provider for (the platform's default otherwise)
     text_models: dict[Literal["openai", "anthropic"], str] = Field(default_factory=dict)
 
@@ -352,7 +355,10 @@ class ReachedCheck(_M):
 
     fault: str | None = None
     probe: str | None = None
-    min_hits: int = Field(1, ge=1)
+    #: 0 only for a fault a safe platform never meets (a version it must not send, a trap it
+    #: must not walk into): the fault is in force, and the scenario's other checks must prove
+    #: the drill bit — a scenario whose every reached check asks for 0 is refused
+    min_hits: int = Field(1, ge=0)
 
     @model_validator(mode="after")
     def _one_target(self) -> ReachedCheck:
@@ -530,6 +536,11 @@ class Scenario(_M):
         for i, s in enumerate(self.workload.surges):
             if s.at >= self.workload.duration:
                 raise ValueError(f"workload.surges[{i}].at: {s.at:g}s is after the drill ends")
+        if self.reached and all(c.min_hits == 0 for c in self.reached):
+            raise ValueError(
+                "reached: every check asks for min_hits 0; a drill needs one that proves it bit "
+                "(a fault served, or a probe observed, at least once)"
+            )
         return self
 
     @property

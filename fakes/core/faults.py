@@ -98,6 +98,16 @@ class OutageParams(_P):
             "after the API behind it committed): the side effect lands, the caller cannot tell"
         ),
     )
+    retry_after_s: int | None = Field(
+        None,
+        ge=0,
+        le=86_400,
+        description=(
+            "the 5xx carries `Retry-After: N` (a maintenance window, an overloaded API shedding "
+            "load: RFC 9110 lets a 503 say how long it will last); the same request may not be "
+            "sent again before it elapsed"
+        ),
+    )
 
 
 _kind(
@@ -395,6 +405,28 @@ _kind(
     "linkedin: a proxy in front of the API drops the response headers of a created post: the "
     "post is made (201, empty body as always) but the answer carries no `x-restli-id`, so the "
     "caller cannot tell which post it made — an ambiguous answer, to be settled by looking.",
+)
+
+
+class VersionWithdrawnParams(_P):
+    version: str | None = Field(
+        None,
+        pattern=r"^\d{6}$",
+        description=(
+            "the version (YYYYMM) LinkedIn stops serving; null: the month before the current one "
+            "(by the world's clock), the newest a client can count on"
+        ),
+    )
+
+
+_kind(
+    "linkedin.version_withdrawn",
+    "protocol",
+    ("linkedin",),
+    "linkedin: a version LinkedIn served is withdrawn early (a breaking change rolled back, a "
+    "version sunset ahead of its year): `/rest/` requests that name it in `Linkedin-Version` get "
+    "426 `NONEXISTENT_VERSION`, as for a version that never existed; other versions answer.",
+    VersionWithdrawnParams,
 )
 
 

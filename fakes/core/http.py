@@ -252,6 +252,14 @@ def _echoing(resp: Response, request: Request) -> Response:
     return json_response(body, resp.status_code, headers)
 
 
+def _retry_after(resp: Response, fired: Fired) -> Response:
+    """``resp`` with the ``Retry-After`` an ``http.outage`` rule names (``retry_after_s``)."""
+    seconds = getattr(fired.params, "retry_after_s", None)
+    if seconds is not None:
+        resp.headers["retry-after"] = str(int(seconds))
+    return resp
+
+
 def _cut_short(resp: Response) -> Response:
     """``resp`` with the first half of its body only (status and headers kept): a JSON answer that
     no longer parses, as a client sees one whose connection dropped the end."""
@@ -588,7 +596,7 @@ class FakeService:
                 await self.world.sleep(call.late_after)
             if call.fail_after is not None:  # committed, then the gateway fails the answer
                 call.fault, status = call.fail_after
-                resp = self.outage_body(call, status)
+                resp = _retry_after(self.outage_body(call, status), call.fail_after[0])
             elif call.cut_after is not None:  # committed, then the answer is cut short
                 call.fault = call.cut_after
                 resp = _cut_short(resp)
@@ -716,8 +724,8 @@ class FakeService:
             call.fail_after = (f, status)
             return None
         if getattr(f.params, "echo_request", False):
-            return _echoing(self.outage_body(call, status), call.request)
-        return self.outage_body(call, status)
+            return _retry_after(_echoing(self.outage_body(call, status), call.request), f)
+        return _retry_after(self.outage_body(call, status), f)
 
     @staticmethod
     def _default_error(status: int, message: str, request: Request) -> Response:

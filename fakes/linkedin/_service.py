@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from ..core.faults import DeletedParams, EchoParams
@@ -173,6 +174,15 @@ class _LinkedIn:
             int(m.group(1)) * 12 + int(m.group(2)) - 1 if m and 1 <= int(m.group(2)) <= 12 else None
         )
         if asked is None or asked > current or current - asked >= self.opts.version_support_months:
+            return error(426, f"Requested version {raw} is not active", code="NONEXISTENT_VERSION")
+        previous = current - 1
+        default = f"{previous // 12:04d}{previous % 12 + 1:02d}"
+
+        def withdrawn(params: BaseModel) -> bool:
+            named = getattr(params, "version", None)
+            return raw.strip()[:6] == (named or default)
+
+        if call.fire(self.world, "linkedin.version_withdrawn", withdrawn) is not None:
             return error(426, f"Requested version {raw} is not active", code="NONEXISTENT_VERSION")
         return None
 

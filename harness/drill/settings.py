@@ -85,6 +85,8 @@ def scenario_settings(scenario: Scenario, clients: Iterable[str]) -> dict[str, A
         }
     if scenario.world.runner_concurrency is not None:
         out["runner_concurrency"] = scenario.world.runner_concurrency
+    if scenario.world.linkedin_version is not None:
+        out["linkedin_version"] = scenario.world.linkedin_version
     if scenario.world.text_models:
         out["text_models"] = dict(scenario.world.text_models)
     return out

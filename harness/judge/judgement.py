@@ -64,7 +64,8 @@ def _reached_specs(
         fault, probe = _text_or_none(c, "fault"), _text_or_none(c, "probe")
         rule = _text_or_none(c, "rule")
         name = scenario_field(c, "name") or (f"{fault} served" if fault else f"{probe} observed")
-        need = scenario_field(c, "min_hits", 1) or 1
+        need = scenario_field(c, "min_hits", 1)
+        need = 1 if need is None else need
         if not isinstance(need, int | str):
             raise TypeError(f"reached check {name}: min_hits {need!r} is not a number")
         out.append((str(name), fault, rule, probe, int(need)))

@@ -135,8 +135,26 @@ class ApiLane:
                 f"{self.platform}.rate_limited: 429 Too Many Requests", self.retry_after(r)
             )
         if s >= 500:
-            return Ambiguous(label, outage=True) if mutating else Retryable(label, outage=True)
+            # a 503 may say how long it will last (Retry-After): the retry waits at least that
+            wait = self.outage_retry_after(r)
+            return (
+                Ambiguous(label, wait, outage=True)
+                if mutating
+                else Retryable(label, wait, outage=True)
+            )
         return Fatal(label)
+
+    @staticmethod
+    def outage_retry_after(r: httpx.Response) -> float | None:
+        """The Retry-After (seconds) of a 5xx answer, if it names one: the service says how long
+        it will be down (RFC 9110 §10.2.3); a platform's rate-limit headers do not apply."""
+        ra = r.headers.get("retry-after")
+        if ra is None:
+            return None
+        try:
+            return max(0.0, float(ra))
+        except ValueError:
+            return None
 
     def is_throttled(self, r: httpx.Response) -> bool:
         """Whether the platform throttles this request (a 429 by default)."""

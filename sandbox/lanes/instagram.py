@@ -214,10 +214,11 @@ class InstagramLane(ApiLane):
         if code == 506:
             return Fatal(f"instagram.duplicate: {label}")
         if code in (1, 2) or e.get("is_transient") or r.status_code >= 500:
+            wait = self.outage_retry_after(r)
             return (
-                Ambiguous(f"instagram.transient: {label}", outage=True)
+                Ambiguous(f"instagram.transient: {label}", wait, outage=True)
                 if mutating
-                else Retryable(f"instagram.transient: {label}", outage=True)
+                else Retryable(f"instagram.transient: {label}", wait, outage=True)
             )
         return Fatal(f"instagram.error: HTTP {r.status_code} {label}")
 

@@ -403,6 +403,21 @@ async def test_a_committed_outage_carries_the_request_out_and_answers_the_5xx(ri
     ]
 
 
+async def test_an_outage_that_names_its_length_says_retry_after_on_every_5xx(rig: Rig) -> None:
+    # a maintenance window: the 503 says how long it lasts — plain and committed alike
+    await add(rig, {"kind": "http.outage", "params": {"retry_after_s": 300}, "first_n": 1})
+    await add(
+        rig,
+        {"kind": "http.outage", "params": {"status": 502, "committed": True, "retry_after_s": 90}},
+    )
+    first, second = await rig.ping(), await rig.ping()
+    assert (first.status_code, first.headers.get("retry-after")) == (503, "300")
+    assert (second.status_code, second.headers.get("retry-after")) == (502, "90")
+    assert (await rig.http.delete("/_fake/faults")).json() == {"deleted": 2}
+    await add(rig, {"kind": "http.outage"})
+    assert "retry-after" not in (await rig.ping()).headers
+
+
 async def test_a_committed_malformed_body_carries_the_request_out_and_cuts_its_answer(
     rig: Rig,
 ) -> None:

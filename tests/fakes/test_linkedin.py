@@ -185,6 +185,19 @@ async def test_versions_age_out_as_the_injected_clock_moves(env: Env) -> None:
     assert (await env.post("two", **{"linkedin-version": "202612.01"})).status_code == 201
 
 
+async def test_a_withdrawn_version_is_a_426_while_older_versions_still_answer(env: Env) -> None:
+    # by default the version withdrawn is the month before the current one: what a client that
+    # picks its version by the calendar sends
+    await env.fault("linkedin.version_withdrawn")
+    body = assert_error(await env.post("one"), 426)
+    assert body["code"] == "NONEXISTENT_VERSION"
+    assert (await env.post("two", **{"linkedin-version": "202609"})).status_code == 201
+    # a named version is withdrawn instead, and the month before answers again
+    await env.fault("linkedin.version_withdrawn", params={"version": "202609"})
+    assert (await env.post("three", **{"linkedin-version": "202608"})).status_code == 201
+    assert assert_error(await env.post("four", **{"linkedin-version": "202609"}), 426)
+
+
 async def test_writes_need_the_restli_protocol_2_header(env: Env) -> None:
     r = await env.post(**{"x-restli-protocol-version": "1.0.0"})
     assert "2.0.0" in assert_error(r, 400)["message"]

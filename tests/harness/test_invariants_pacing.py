@@ -52,6 +52,32 @@ def test_a_request_before_retry_after_elapsed_violates_the_rate_limit_invariant(
     )
 
 
+def test_a_503_that_names_retry_after_holds_the_same_job_s_request_until_it_elapsed():
+    rules = [{"id": "o1", "kind": "http.outage", "params": {"retry_after_s": 300}, "hits": 1}]
+
+    def row(n: int, at: float, status: int = 201, key: str = "k1") -> dict:
+        out = {**jr(n, at, status), "idempotency_key": key}
+        if status >= 500:
+            out.update(fault_id="o1", fault_kind="http.outage")
+        return out
+
+    # the same post again after a minute: too soon; another job's post is not held
+    rec = record(journal=[row(1, 100, 503), row(2, 110, key="k2"), row(3, 160)], fault_rules=rules)
+    r = judge("rate_within_platform_limits", rec)
+    assert r.verdict == "violated"
+    assert (
+        "again before the Retry-After of its 503 elapsed: ids q3 at T+2m40s (503 at T+1m40s)"
+        in r.detail
+    )
+    rec = record(journal=[row(1, 100, 503), row(2, 110, key="k2"), row(3, 400)], fault_rules=rules)
+    r = judge("rate_within_platform_limits", rec)
+    assert r.verdict == "held" and "after 1 outage answers that named one too" in r.detail
+    # a 503 that names no wait owes none (the platform's own back-off)
+    plain = [{**rules[0], "params": {}}]
+    rec = record(journal=[row(1, 100, 503), row(3, 160)], fault_rules=plain)
+    assert judge("rate_within_platform_limits", rec).verdict == "not_applicable"
+
+
 def test_a_bare_429_owes_the_default_wait_not_the_hold_it_never_named():
     bare = [{**RULES[0], "params": {"retry_after_s": 300.0, "headers": False}}]
     # the fake holds for 5 minutes but said nothing: asking again after a minute is the most a

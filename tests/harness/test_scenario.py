@@ -57,6 +57,18 @@ def test_written_reached_checks_keep_a_check_for_each_fault_kind_they_do_not_nam
     assert [c.name for c in s.reached_checks] == ["token.expired observed", "x.rate_limited served"]
 
 
+def test_a_fault_a_safe_platform_never_meets_may_ask_for_no_hits_beside_a_check_that_can_fail(
+    tmp_path: Path,
+) -> None:
+    zero = "reached:\n  - {fault: x.rate_limited, min_hits: 0}\n"
+    s = load_scenario(
+        _write(tmp_path, GOOD.format(id="rb05") + zero + "  - {probe: fault.injected}\n")
+    )
+    assert [c.min_hits for c in s.reached_checks] == [0, 1]
+    msg = _error(tmp_path, GOOD.format(id="rb05") + zero)
+    assert "reached: every check asks for min_hits 0" in msg
+
+
 def test_a_misspelt_fault_kind_names_file_path_value_and_suggestion(tmp_path: Path) -> None:
     msg = _error(tmp_path, GOOD.format(id="rb05").replace("x.rate_limited", "x.ratelimited"))
     assert msg.startswith(

@@ -250,6 +250,7 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                 )
     _resumed_in_a_burst(record, rules, arrival, out)
     _account_hold_ended_in_a_burst(record, arrival, out)
+    outages = _outage_retry_after(record, rules, arrival, tolerance_s, out)
     capped = _daily_caps(record, out)
     own = [
         phrase
@@ -260,12 +261,13 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
         if any(json_object(r.get("params")).get(key) is not None for r in rules.values())
     ]
     own_limits = bool(own)
-    if not saw_429 and not p.limits and not capped and not own_limits:
+    if not saw_429 and not p.limits and not capped and not own_limits and not outages:
         return NotApplicable("no 429 was served and no request limits or daily caps were set")
     return Findings(
         len(record.journal),
         out,
         f"all {len(record.journal)} requests respected Retry-After"
+        + (f" (after {outages} outage answers that named one too)" if outages else "")
         + (" and the request limits" if p.limits else "")
         + "".join(f" and {phrase}" for phrase in own)
         + (f"; {capped} side effects stayed within the daily caps" if capped else ""),
@@ -273,6 +275,56 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
 
 
 DAY = 86_400.0
+
+
+def _outage_retry_after(
+    record: DrillRecord,
+    rules: Mapping[str, FaultRow],
+    arrival: Callable[[JournalRow], float],
+    tolerance_s: float,
+    out: list[Violation],
+) -> int:
+    """A 5xx that says how long the outage lasts (``http.outage`` with ``retry_after_s``: a
+    ``Retry-After`` on the 503) holds the request it answered: the same job's request (its
+    idempotency key) to the same route is not sent again before it elapsed. Other requests are
+    not held — the service named the wait for this one. Returns how many such answers came."""
+    holds: dict[tuple[object, ...], tuple[float, JournalRow]] = {}
+    seen = 0
+    by_arrival = sorted(
+        enumerate(record.journal), key=lambda e: (arrival(e[1]), e[1].get("seq", 0))
+    )
+    for i, j in by_arrival:
+        if j.get("idempotency_key") is None:
+            continue
+        key = (j.get("fake"), j.get("idempotency_key"), j.get("method"), j.get("route"))
+        t = arrival(j)
+        held = holds.get(key)
+        if held is not None and t < held[0] - tolerance_s:
+            cause = held[1]
+            if not _before_answer(j, cause, t, arrival(cause)):
+                phrase = (
+                    f"sent to {j.get('fake')} {j.get('route')} for "
+                    f"{record.handle(j.get('account_id'))} again before the Retry-After of its "
+                    f"{cause.get('status')} elapsed"
+                )
+                ref = (
+                    f"{j.get('request_id')} at {format_offset(record.offset(t))} "
+                    f"({cause.get('status')} at {format_offset(record.offset(arrival(cause)))})"
+                )
+                out.append(
+                    Violation(t, ("request", "requests"), phrase, ref, evidence("journal.jsonl", i))
+                )
+        if int(number(j.get("status"), 0)) < 500 or j.get("fault_kind") != "http.outage":
+            continue
+        rule = rules.get(str(j.get("fault_id")))
+        ra = json_object((rule or {}).get("params")).get("retry_after_s")
+        if ra is None:
+            continue
+        seen += 1
+        until = number(j.get("t"), t) + number(ra, 0.0)
+        if held is None or until > held[0]:
+            holds[key] = (until, j)
+    return seen
 
 
 #: Instagram's throttling error codes (app, user, page, custom, the account's business use case)
