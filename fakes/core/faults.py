@@ -187,9 +187,12 @@ class RateLimitedParams(_P):
     headers: bool = Field(
         True,
         description=(
-            "X only: false — the 429 carries no rate-limit header (no Retry-After, no "
-            "x-rate-limit-reset: an edge's answer in an incident); the endpoint is held for "
-            "`retry_after_s` all the same, and the client must wait without being told how long"
+            "false — the throttle says nothing of its end: on X the 429 carries no rate-limit "
+            "header (no Retry-After, no x-rate-limit-reset: an edge's answer in an incident); on "
+            "Instagram the throttle is not counted in the usage headers (`x-app-usage` and "
+            "`x-business-use-case-usage` as before it, `estimated_time_to_regain_access` 0: a "
+            "user-level throttle the usage does not show); the fake holds "
+            "for `retry_after_s` all the same, and the client must wait without being told how long"
         ),
     )
     code: int = Field(

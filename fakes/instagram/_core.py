@@ -254,16 +254,21 @@ class IgCore:
         ``estimated_time_to_regain_access`` counting down (whole minutes, rounded up) and
         ``x-app-usage`` at 100 %, so a client that waits that long gets in on its first retry.
         """
-        until, code = self.state.throttled.get(acc, (0.0, 0))
+        until, code, told = self.state.throttled.get(acc, (0.0, 0, True))
         if now >= until:
             fired = call.fire(self.world, "instagram.rate_limited", where=_throttle_now)
             if fired is None:
                 return None
             p = fired.params_as(RateLimitedParams)
-            until, code = self.state.throttled[acc] = (now + p.retry_after_s, p.code)
+            until, code, told = self.state.throttled[acc] = (
+                now + p.retry_after_s,
+                p.code,
+                p.headers,
+            )
         minutes = math.ceil((until - now) / 60)
-        call.extra_headers["x-app-usage"] = wire.app_usage(100)
-        call.extra_headers["x-business-use-case-usage"] = wire.buc_usage(biz, 100, minutes)
+        if told:  # ``headers: false``: no usage header, so no regain estimate either
+            call.extra_headers["x-app-usage"] = wire.app_usage(100)
+            call.extra_headers["x-business-use-case-usage"] = wire.buc_usage(biz, 100, minutes)
         msg = wire.THROTTLE_MESSAGES.get(code, f"(#{code}) Rate limit reached")
         return self.err(400, msg, code, transient=True)
 

@@ -76,8 +76,9 @@ class IgState:
     hours: dict[str, tuple[float, int]] = field(default_factory=dict)
     #: account id → times of its calls in the last hour (a business use case's rolling window)
     calls: dict[str, deque[float]] = field(default_factory=dict)
-    #: account id → (throttled until, Graph error code) after ``instagram.rate_limited``
-    throttled: dict[str, tuple[float, int]] = field(default_factory=dict)
+    #: account id → (throttled until, Graph error code, whether the answer names its regain
+    #: time) after ``instagram.rate_limited``
+    throttled: dict[str, tuple[float, int, bool]] = field(default_factory=dict)
     #: messages the accounts sent, oldest first
     messages: list[Sent] = field(default_factory=list)
     #: inbound comments the accounts deleted (moderation)

@@ -38,6 +38,9 @@ __all__ = ["HeldLocally", "InstagramLane"]
 #: Graph's throttles: 4 app, 17 user, 32 page, 613 custom, 80002 the Instagram account's own
 #: business-use-case limit (its calls in the last hour; ``x-business-use-case-usage`` counts them)
 THROTTLE_CODES = frozenset({4, 17, 32, 613, 80002})
+#: how long a throttle that names no end (no Retry-After, no regain time) holds: Meta's
+#: guidance for throttled calls is to back off for minutes, not seconds
+THROTTLE_DEFAULT_S = 300.0
 DEFAULT_IMAGE = "https://cdn.vibedrill.test/img/placeholder.jpg"
 #: the newest messages of a thread the Messaging API lets an app read (older ones are gone)
 MESSAGES_READ = 20
@@ -96,6 +99,12 @@ class InstagramLane(ApiLane):
         now = self.d.now()
         if regain:
             self.d.pacer.penalise(cred.account.account_id, now + regain)
+        elif self.is_throttled(r) and not self.d.defects.on("retry_after_ignored"):
+            # a throttle that names no end (no usage header, no Retry-After) holds the account
+            # all the same, for as long as the job it refused waits: its polls and other jobs
+            # do not ask into it meanwhile
+            wait = self.retry_after(r) or THROTTLE_DEFAULT_S
+            self.d.pacer.penalise(cred.account.account_id, now + wait)
         elif pct >= 95:
             self.d.pacer.penalise(cred.account.account_id, now + 300)
         elif pct >= 80:
@@ -206,7 +215,9 @@ class InstagramLane(ApiLane):
         if code in THROTTLE_CODES or r.status_code == 429:
             self.d.telemetry.rate_limit_hits.labels(self.platform).inc()
             self.d.telemetry.mark("rate_limited:instagram")
-            return RateLimited(f"instagram.rate_limited: {label}", self.retry_after(r) or 300.0)
+            return RateLimited(
+                f"instagram.rate_limited: {label}", self.retry_after(r) or THROTTLE_DEFAULT_S
+            )
         if code == 9 and sub == 2207042:
             return RateLimited(f"instagram.publish_cap: {label}", 3600.0)
         if code == 9007:

@@ -359,6 +359,23 @@ async def test_rate_limited_fault_answers_the_throttle_code_with_usage_at_100(en
     assert await env.hits("instagram.rate_limited") == 1
 
 
+async def test_a_throttle_without_headers_names_no_regain_time_and_still_holds(env: Env) -> None:
+    await env.fault(
+        "instagram.rate_limited", params={"code": 17, "retry_after_s": 300, "headers": False}
+    )
+    for _ in range(2):  # the first fires the rule, the second meets the hold it set
+        r = await env.client.get(f"{G}/{env.uid}", headers=env.h())
+        assert (r.status_code, error_of(r)["code"]) == (400, 17)
+        # the usage headers go on as ever, counting nothing of this throttle: no regain time
+        usage = json.loads(r.headers["x-business-use-case-usage"])[env.uid][0]
+        assert (usage["call_count"], usage["estimated_time_to_regain_access"]) == (0, 0)
+        assert json.loads(r.headers["x-app-usage"])["call_count"] == 0
+        assert "retry-after" not in r.headers
+    env.clock.advance(301)
+    assert (await env.client.get(f"{G}/{env.uid}", headers=env.h())).status_code == 400  # again
+    assert await env.hits("instagram.rate_limited") == 2
+
+
 async def test_an_own_hourly_limit_raises_call_count_alone_and_throttles_with_80002(
     env: Env,
 ) -> None:
