@@ -21,6 +21,7 @@ __all__ = ["MENTION_FIELDS", "TWEET_FIELDS", "Handler", "XCore"]
 
 Handler = Callable[[Call], Awaitable[Response]]
 
+
 TWEET_FIELDS: tuple[str, ...] = (
     "author_id",
     "conversation_id",
@@ -93,6 +94,12 @@ class XCore:
                 return wire.unauthorized()
             if problem is not None:
                 return wire.unauthorized()
+            if call.route == "users.me" and call.fire(
+                w, "x.scope_revoked", lambda p: getattr(p, "scope", None) == wire.USERS_READ
+            ):
+                # the token was granted without users.read: X will not say whose it is (the
+                # grant is the token's, so it is matched by the account the token was made for)
+                return wire.forbidden(wire.NOT_PERMITTED)
             mixed = call.fire(w, "x.token_wrong_user")
             if mixed is not None:
                 # the token is another user's: from here on the call acts as that account

@@ -157,7 +157,7 @@ async def send_dm(x: XCore, call: Call) -> Response:
     text = body.get("text")
     if not isinstance(text, str) or not text:
         return wire.invalid_request("$.text: a message needs non-empty text", "text", text)
-    if call.fire(w, "x.scope_revoked"):
+    if call.fire(w, "x.scope_revoked", wire.writes_refused):
         return wire.forbidden(wire.NOT_PERMITTED)
     if call.fire(w, "x.action_blocked"):
         return wire.forbidden(wire.SPAM_DETAIL)
@@ -198,7 +198,7 @@ async def like(x: XCore, call: Call) -> Response:
     tid = body.get("tweet_id")
     if not isinstance(tid, str) or not tid:
         return wire.invalid_request("$.tweet_id: must be a post id string", "tweet_id", tid)
-    if call.fire(w, "x.scope_revoked"):
+    if call.fire(w, "x.scope_revoked", wire.writes_refused):
         return wire.forbidden(wire.NOT_PERMITTED)
     if call.fire(w, "x.action_blocked"):
         return wire.forbidden(wire.SPAM_DETAIL)

@@ -34,7 +34,7 @@ async def create_tweet(x: XCore, call: Call) -> Response:
             "reply.in_reply_to_tweet_id",
             reply_to,
         )
-    if call.fire(w, "x.scope_revoked"):
+    if call.fire(w, "x.scope_revoked", wire.writes_refused):
         return wire.forbidden(wire.NOT_PERMITTED)
     if call.fire(w, "x.action_blocked"):
         return wire.forbidden(wire.SPAM_DETAIL)

@@ -89,6 +89,15 @@ def forbidden(detail: str) -> Response:
 READ_SCOPE = "tweet.read"
 
 
+#: the identity scope: an ``x.scope_revoked`` rule naming it refuses ``GET /2/users/me`` alone
+USERS_READ = "users.read"
+
+
+def writes_refused(params: Any) -> bool:
+    """Whether an ``x.scope_revoked`` rule refuses writes: any scope but ``users.read``."""
+    return getattr(params, "scope", None) != USERS_READ
+
+
 def read_scope_revoked(world: Any, call: Any) -> Response | None:
     """The 403 of a post read when an ``x.scope_revoked`` rule withdrew ``tweet.read`` (a
     rule for the write scope, the default, leaves reads alone)."""

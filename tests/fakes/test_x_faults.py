@@ -140,6 +140,19 @@ async def test_a_revoked_read_scope_refuses_reads_of_posts_and_the_write_scope_d
     assert got[0].json()["title"] == "Forbidden"
 
 
+async def test_a_token_without_users_read_cannot_say_whose_it_is_and_still_posts(
+    env: Env,
+) -> None:
+    await env.fault("x.scope_revoked", params={"scope": "users.read"})
+    me = await env.client.get(f"{API}/2/users/me", headers=env.h())
+    assert me.status_code == 403 and me.json()["title"] == "Forbidden"
+    assert (await env.post("still allowed")).status_code == 201
+    # the grant is the token's: it refuses even when the token acts as another user
+    await env.fault("x.token_wrong_user")
+    assert (await env.client.get(f"{API}/2/users/me", headers=env.h())).status_code == 403
+    assert await env.hits("x.scope_revoked") == 2
+
+
 async def test_a_token_without_the_write_scope_cannot_post(env: Env) -> None:
     env.world.tokens.drop_scope("acme-x", "tweet.write")
     assert (await env.post("nope")).status_code == 403
