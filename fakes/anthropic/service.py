@@ -351,6 +351,7 @@ class AnthropicFake:
             )
         bloat = call.fire(w, "anthropic.token_bloat")
         factor = float(param(bloat, "factor")) if bloat is not None else 1.0
+        in_factor = 1.0 if bloat is not None and param(bloat, "output_only") else factor
         tokens_in = count_tokens(prompt) + 3 * n_messages
         if tool is not None:
             args = tool_arguments(tool, tools.get(tool), prompt)
@@ -359,15 +360,11 @@ class AnthropicFake:
             args = {}
             text, cut = truncate_to_tokens(answer_text(prompt), max_tokens)
             stop, raw_out = ("max_tokens" if cut else "end_turn"), count_tokens(text)
-        return Turn(
-            text,
-            tool,
-            args,
-            stop,
-            math.ceil(tokens_in * factor),
-            math.ceil(raw_out * factor),
-            factor,
-        )
+        t_out = math.ceil(raw_out * factor)
+        if t_out > max_tokens:
+            # a bloated answer runs on until the request's max_tokens stops it
+            t_out, stop = max_tokens, "max_tokens" if stop == "end_turn" else stop
+        return Turn(text, tool, args, stop, math.ceil(tokens_in * in_factor), t_out, factor)
 
     async def _stream(
         self, call: Call, msg_id: str, model: str, turn: Turn, usage: dict[str, Any], cut: Any

@@ -474,6 +474,13 @@ class StreamCutParams(_P):
 
 class BloatParams(_P):
     factor: float = Field(50.0, ge=1, le=100_000, description="multiplier on reported usage tokens")
+    output_only: bool = Field(
+        False,
+        description=(
+            "the model rambles: only the answer grows (the prompt is billed as sent), and a "
+            "request's `max_tokens` still stops it — the cap is what bounds the cost"
+        ),
+    )
 
 
 class ToolLoopParams(_P):
@@ -492,7 +499,8 @@ for _p in ("openai", "anthropic"):
         f"{_p}.token_bloat",
         "semantic",
         (_p,),
-        f"{_p}: completions succeed but report huge token usage (cost spike).",
+        f"{_p}: completions succeed but report huge token usage (cost spike); the output "
+        "never exceeds the request's `max_tokens`.",
         BloatParams,
     )
     _kind(

@@ -289,6 +289,7 @@ class OpenAIFake:
             )
         bloat = call.fire(w, "openai.token_bloat")
         factor = float(param(bloat, "factor")) if bloat is not None else 1.0
+        in_factor = 1.0 if bloat is not None and param(bloat, "output_only") else factor
         tokens_in = count_tokens(conv.prompt) + 3 * conv.turns
         if tool is not None:
             text, args, finish = (
@@ -305,7 +306,11 @@ class OpenAIFake:
             )
             args, finish = "", "length" if cut else "stop"
             raw_out = count_tokens(text)
-        t_in, t_out = math.ceil(tokens_in * factor), math.ceil(raw_out * factor)
+        t_in, t_out = math.ceil(tokens_in * in_factor), math.ceil(raw_out * factor)
+        if max_tokens and t_out > max_tokens:
+            # a bloated answer runs on until the request's cap stops it (OpenAI never bills
+            # more output than max_tokens allows): the cap is what bounds a runaway's output
+            t_out, finish = max_tokens, "length" if finish == "stop" else finish
         return Turn(text, tool, args, finish, t_in, t_out, price.cost(t_in, t_out), factor)
 
     def new_id(self, call: Call, prefix: str, n: int = 24) -> str:

@@ -297,9 +297,9 @@ def test_a_stream_cut_by_a_dropped_connection_ends_the_stream_with_a_connection_
 
 @served
 def test_token_bloat_multiplies_usage_and_cost(client: Anthropic, fake_admin: httpx.Client) -> None:
-    normal = client.messages.create(model=MODEL, max_tokens=200, messages=HELLO)
+    normal = client.messages.create(model=MODEL, max_tokens=4000, messages=HELLO)
     rid = install(fake_admin, "anthropic.token_bloat", factor=20)
-    bloated = client.messages.create(model=MODEL, max_tokens=200, messages=HELLO)
+    bloated = client.messages.create(model=MODEL, max_tokens=4000, messages=HELLO)
     assert bloated.usage.output_tokens == 20 * normal.usage.output_tokens
     before, after = ledger(fake_admin)
     assert (after["tokens_in"], after["tokens_out"]) == (
@@ -308,6 +308,15 @@ def test_token_bloat_multiplies_usage_and_cost(client: Anthropic, fake_admin: ht
     )
     assert after["cost_usd"] == MODELS[MODEL][1].cost(after["tokens_in"], after["tokens_out"])
     assert hits(fake_admin, rid) == 1
+
+
+@served
+def test_a_bloated_answer_stops_at_max_tokens(client: Anthropic, fake_admin: httpx.Client) -> None:
+    install(fake_admin, "anthropic.token_bloat", factor=20, output_only=True)
+    capped = client.messages.create(model=MODEL, max_tokens=60, messages=HELLO)
+    assert (capped.usage.output_tokens, capped.stop_reason) == (60, "max_tokens")
+    [entry] = ledger(fake_admin)
+    assert entry["tokens_out"] == 60 and entry["tokens_in"] == capped.usage.input_tokens < 60
 
 
 @served

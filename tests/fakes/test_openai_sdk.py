@@ -345,6 +345,21 @@ def test_token_bloat_multiplies_usage_and_cost(client: OpenAI, fake_admin: httpx
 
 
 @served
+def test_a_rambling_answer_runs_to_max_tokens_and_no_further(
+    client: OpenAI, fake_admin: httpx.Client
+) -> None:
+    normal = client.chat.completions.create(model=MODEL, messages=HELLO)
+    install(fake_admin, "openai.token_bloat", factor=20, output_only=True)
+    capped = client.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=60)
+    free = client.chat.completions.create(model=MODEL, messages=HELLO)
+    assert normal.usage is not None and capped.usage is not None and free.usage is not None
+    # the prompt is billed as sent; the answer runs on until the request's cap stops it
+    assert capped.usage.prompt_tokens == free.usage.prompt_tokens == normal.usage.prompt_tokens
+    assert (capped.usage.completion_tokens, capped.choices[0].finish_reason) == (60, "length")
+    assert free.usage.completion_tokens == 20 * normal.usage.completion_tokens > 60
+
+
+@served
 def test_tool_call_loop_answers_every_turn_with_the_same_tool_call(
     client: OpenAI, fake_admin: httpx.Client
 ) -> None:

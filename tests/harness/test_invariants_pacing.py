@@ -563,14 +563,16 @@ def test_a_clients_own_episode_budget_holds_for_its_episodes_whatever_the_platfo
 def test_a_completion_bounded_up_front_may_not_cross_unless_a_fault_inflated_its_bill():
     # the platform has the prompt and max_tokens in hand: with bounded_up_front the crossing
     # completion is a violation, unless the provider billed past any estimate (token_bloat)
-    def rec(fault: str | None) -> DrillRecord:
-        row = {"seq": 2, "t": T0 + 20, "started": T0 + 19, "fake": "openai"}
+    def rec(fault: str | None, params: dict | None = None) -> DrillRecord:
+        row = {"seq": 2, "t": T0 + 20, "started": T0 + 19, "fake": "openai", "fault_id": "b1"}
+        rules = [{"id": "b1", "kind": fault, "params": params or {}, "hits": 1}] if fault else []
         return record(
             ledger=[llm(1, 10, 3.0), llm(2, 20, 3.0)],
             audit=[llm_audit(1, 11, "j"), llm_audit(2, 21, "j")],
             workload=[intent("j", kind="generate_text", platform="openai")],
             budgets={"client_usd": {"acme": 5.0}},
             journal=[{**row, "request_id": "req-2", "status": 200, "fault_kind": fault}],
+            fault_rules=rules,
         )
 
     bounded = {"bounded_up_front": ["llm.completion"]}
@@ -579,6 +581,9 @@ def test_a_completion_bounded_up_front_may_not_cross_unless_a_fault_inflated_its
     assert r.verdict == "violated"
     assert "at a cost it could bound up front (its prompt and max_tokens)" in r.detail
     assert judge("spend_within_budget", rec("openai.token_bloat"), params=bounded).verdict == "held"
+    # … but an answer that only rambled stayed within the max_tokens the platform reserved for
+    rambling = rec("openai.token_bloat", {"output_only": True})
+    assert judge("spend_within_budget", rambling, params=bounded).verdict == "violated"
 
 
 # --- budgets_used_in_full -----------------------------------------------------------------------

@@ -900,11 +900,19 @@ def spend_within_budget(record: DrillRecord, p: SpendParams) -> Findings | NotAp
         if j.get("request_id") is not None and (s := j.get("started")) is not None
     }
     #: requests whose bill a fault inflated past anything the platform could have estimated
+    #: (a bloat of the answer alone, ``output_only``, stays within the request's max_tokens:
+    #: a platform that names the cap it reserved for is billed no more)
+    rambling = {
+        str(r.get("id"))
+        for r in record.fault_rows()
+        if json_object(r.get("params")).get("output_only") is True
+    }
     bloated = {
         str(j["request_id"])
         for j in record.journal
         if j.get("request_id") is not None
         and str(j.get("fault_kind") or "").endswith(".token_bloat")
+        and str(j.get("fault_id")) not in rambling
     }
     #: per (level, who, unit): ledger times and the running total after each
     billed: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
