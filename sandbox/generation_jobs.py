@@ -25,7 +25,11 @@ from .toolgate_client import ToolGateError
 if TYPE_CHECKING:
     from .platform import Platform
 
-__all__ = ["GenerationComponent"]
+__all__ = ["INVALID_REQUEST", "GenerationComponent"]
+
+#: provider statuses that say the request itself is wrong (not the provider, the key or the
+#: load): a generation every provider refused with one of these is not retried
+INVALID_REQUEST = frozenset({400, 413, 422})
 
 
 class GenerationComponent:
@@ -185,6 +189,10 @@ class GenerationComponent:
         except GenerationFailed as e:
             if any(x.resource_id for x in e.errors):  # done and billed: running it again pays twice
                 raise Fatal(f"generation_unusable: {e}") from None
+            if e.errors and all(x.status in INVALID_REQUEST for x in e.errors):
+                # the request itself is wrong (a prompt over the window, a refused parameter):
+                # the same request is refused the same way however often it is sent
+                raise Fatal(f"generation_refused: {e}") from None
             raise Retryable(f"generation_failed: {e}", e.retry_after) from None
 
     def _tool_runner(self, job: JobRecord) -> RunTool | None:

@@ -187,8 +187,14 @@ class AnthropicFake:
         w = self.world
         org = self._org(call)
         call.extra_headers.update(self._rate_headers(org))
-        f = call.fire(w, ("anthropic.overloaded", "anthropic.rate_limited"))
+        f = call.fire(
+            w, ("anthropic.context_too_long", "anthropic.overloaded", "anthropic.rate_limited")
+        )
         if f is not None:
+            if f.kind == "anthropic.context_too_long":
+                window = int(param(f, "window"))
+                msg = f"prompt is too long: {window + est_tokens} tokens > {window} maximum"
+                return error(call, 400, "invalid_request_error", msg)
             if f.kind == "anthropic.overloaded":
                 return error(call, 529, "overloaded_error", "Overloaded")
             p = f.params_as(LlmRateParams)

@@ -525,6 +525,26 @@ _kind(
     "openai: 429 insufficient_quota — credits gone; retrying does not help.",
 )
 _kind("anthropic.overloaded", "protocol", ("anthropic",), "anthropic: 529 overloaded_error.")
+
+
+class ContextParams(_P):
+    window: int = Field(
+        128_000, ge=1, le=10_000_000, description="the model's context window the error names"
+    )
+
+
+for _p, _answer in (
+    ("openai", "400 invalid_request_error `context_length_exceeded` (param `messages`)"),
+    ("anthropic", "400 invalid_request_error `prompt is too long`"),
+):
+    _kind(
+        f"{_p}.context_too_long",
+        "semantic",
+        (_p,),
+        f"{_p}: {_answer} — the prompt is over the model's window (a brief or a thread grew "
+        "too long): the request itself is wrong, and sending it again does not help.",
+        ContextParams,
+    )
 for _p, _answer in (("openai", "401 invalid_api_key"), ("anthropic", "401 authentication_error")):
     _kind(
         f"{_p}.key_revoked",

@@ -200,8 +200,20 @@ class OpenAIFake:
         w = self.world
         org = self.org(call)
         call.extra_headers.update(self.rate_headers(org))
-        f = call.fire(w, ("openai.quota_exhausted", "openai.rate_limited"))
+        f = call.fire(
+            w, ("openai.context_too_long", "openai.quota_exhausted", "openai.rate_limited")
+        )
         if f is not None:
+            if f.kind == "openai.context_too_long":
+                window = int(param(f, "window"))
+                return error(
+                    400,
+                    f"This model's maximum context length is {window} tokens. However, your "
+                    f"messages resulted in {window + est_tokens} tokens. Please reduce the "
+                    "length of the messages.",
+                    code="context_length_exceeded",
+                    param="messages",
+                )
             if f.kind == "openai.quota_exhausted":
                 return error(
                     429,

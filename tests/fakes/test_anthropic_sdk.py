@@ -202,6 +202,23 @@ def test_rate_limited_is_retried_by_the_sdk_then_raises_rate_limit_error(
 
 
 @served
+def test_a_prompt_over_the_window_is_a_400_the_sdk_does_not_retry(
+    client: Anthropic, fake_admin: httpx.Client
+) -> None:
+    rid = install(fake_admin, "anthropic.context_too_long", window=200_000)
+    with pytest.raises(anthropic.BadRequestError) as err:
+        client.messages.create(model=MODEL, max_tokens=50, messages=HELLO)
+    assert err.value.status_code == 400
+    body = err.value.body["error"]  # type: ignore[index]
+    assert body["type"] == "invalid_request_error"
+    assert (
+        body["message"].startswith("prompt is too long: ") and "> 200000 maximum" in body["message"]
+    )
+    assert [e["retry_count"] for e in journal(fake_admin)] == [0]
+    assert hits(fake_admin, rid) == 1 and ledger(fake_admin) == []
+
+
+@served
 def test_overloaded_is_a_529_the_sdk_raises_as_overloaded_error(
     served_fakes: dict[str, Any], served_key: Callable[[str], str], fake_admin: httpx.Client
 ) -> None:

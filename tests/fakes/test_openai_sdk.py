@@ -283,6 +283,23 @@ def test_quota_exhausted_is_not_retried_by_the_sdk(
 
 
 @served
+def test_a_prompt_over_the_window_is_a_400_the_sdk_does_not_retry(
+    client: OpenAI, fake_admin: httpx.Client
+) -> None:
+    rid = install(fake_admin, "openai.context_too_long", window=128_000)
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model=MODEL, messages=HELLO)
+    assert (err.value.status_code, err.value.code, err.value.param) == (
+        400,
+        "context_length_exceeded",
+        "messages",
+    )
+    assert "maximum context length is 128000 tokens" in err.value.message
+    assert [e["retry_count"] for e in journal(fake_admin)] == [0]
+    assert hits(fake_admin, rid) == 1 and ledger(fake_admin) == []
+
+
+@served
 def test_a_revoked_key_is_a_401_invalid_api_key_and_nothing_is_billed(
     client: OpenAI, fake_admin: httpx.Client
 ) -> None:

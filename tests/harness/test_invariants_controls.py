@@ -665,6 +665,29 @@ def test_a_job_run_more_often_than_the_stated_policy_is_a_violation_naming_both_
     assert "j-3" in r.detail
 
 
+def test_a_provider_call_refused_as_invalid_is_not_sent_again_by_the_same_job():
+    trace = "0af7651916cd43dd8448eb211c80319c"
+
+    def call(n: int, at: float, status: int, fake: str = "openai", tr: str = trace) -> dict:
+        return {"seq": n, "t": T0 + at, "started": T0 + at, "fake": fake, "method": "POST",
+                "route": "chat.completions", "status": status, "account_id": "agency-openai",
+                "request_id": f"r{n}", "traceparent": f"00-{tr}-00f067aa0ba902b7-01"}  # fmt: skip
+
+    other = "4bf92f3577b34da6a3ce929d0e0e4736"
+    again = [call(1, 60, 400), call(2, 62, 400, tr=other), call(3, 180, 200)]
+    r = verdict(
+        "retries_within_policy", record(retry_policy=POLICY, jobs=[tried("j-1", 2)], journal=again)
+    )
+    assert r.verdict == "violated" and r.count == 1
+    assert "sent chat.completions to openai again after its 400 at T+1m" in r.detail
+    assert "ids r3" in r.detail
+    # a failover to the other provider is no retry of the same request there; a 429 is no 400
+    fine = [call(1, 60, 400), call(2, 61, 200, fake="anthropic"), call(3, 70, 429, tr=other),
+            call(4, 90, 200, tr=other)]  # fmt: skip
+    ok = record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=fine)
+    assert verdict("retries_within_policy", ok).verdict == "held"
+
+
 def test_a_job_whose_audit_shows_more_attempts_than_its_policy_allows_is_a_violation():
     # a restart started j-1's count over: the platform says 2, its audit shows 6 attempts of
     # the post, two more than the policy's four

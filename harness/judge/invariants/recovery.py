@@ -2548,6 +2548,7 @@ def retries_within_policy(record: DrillRecord, p: RetriesParams) -> Findings | N
     if window > 0:
         _outage_window_kept(record, window, limit, out)
     _no_retry_into_a_block(record, out)
+    _no_retry_of_a_bad_request(record, out)
     _throttled_past_the_attempts(record, limit, out)
     _no_loop_into_refused_tokens(record, limit, out)
     _sdk_retries_kept(record, p.sdk_max_retries, out)
@@ -2920,6 +2921,43 @@ def _refusal_for_good(kind: str) -> str | None:
     if kind.endswith(".scope_revoked"):
         return "refused the app the permission for it (revoked by the account's owner)"
     return None
+
+
+#: the providers whose 400 is always the request's own fault (invalid_request_error): no
+#: throttle, no outage — the same request is refused the same way however often it is sent
+_BAD_REQUEST_FAKES = frozenset({"openai", "anthropic"})
+
+
+def _no_retry_of_a_bad_request(record: DrillRecord, out: list[Violation]) -> None:
+    """A provider call answered 400 (``invalid_request_error``: a prompt over the model's
+    window, a parameter it refuses) is not sent to that provider again by the same job (the
+    trace id of its ``traceparent``): neither the SDK nor the platform retries it, as neither
+    may retry a request that cannot succeed — each retry pays for the prompt again."""
+    refused: dict[tuple[str, str], tuple[float, JournalRow]] = {}
+    for i, j in enumerate(record.journal):
+        fake = str(j.get("fake"))
+        trace = trace_id(j.get("traceparent"))
+        if fake not in _BAD_REQUEST_FAKES or trace is None:
+            continue
+        key = (fake, trace)
+        started = number(j.get("started"), number(j.get("t"), 0.0))
+        first = refused.get(key)
+        if first is not None and started > first[0]:
+            out.append(
+                Violation(
+                    started,
+                    ("job", "jobs"),
+                    f"sent {j.get('route')} to {fake} again after its 400 at "
+                    f"{format_offset(record.offset(first[0]))} (an invalid request is not "
+                    "retried)",
+                    str(j.get("request_id")),
+                    evidence("journal.jsonl", i),
+                )
+            )
+            refused.pop(key)
+            continue
+        if j.get("status") == 400 and first is None:
+            refused[key] = (number(j.get("t"), started), j)
 
 
 def _no_retry_into_a_block(record: DrillRecord, out: list[Violation]) -> None:
