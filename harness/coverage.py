@@ -548,16 +548,26 @@ def fault_map(drills: Iterable[DrillEvidence]) -> dict[str, Any]:
     from fakes.core.fault_kind import FAULT_KINDS
 
     served: dict[str, set[str]] = {k: set() for k in FAULT_KINDS}
+    #: kinds a drill laid as a trap a safe platform never meets (a reached check of min 0)
+    traps: dict[str, set[str]] = {}
     for d in drills:
         for r in d.rows("faults"):
             kind = str(r.get("kind"))
             if int(r.get("hits") or 0) > 0 and kind in served:
                 served[kind].add(d.scenario)
+        for c in d.verdict.get("reached") or ():
+            name = str(c.get("name") or "") if isinstance(c, dict) else ""
+            if name.endswith(" served") and c.get("min") == 0:
+                traps.setdefault(name.removesuffix(" served"), set()).add(d.scenario)
     skipped = {k: why for k, why in NOT_DRILLED.items() if k in served and not served[k]}
+    laid = {k: sorted(v) for k, v in sorted(traps.items()) if k in served and not served[k]}
     return {
         "kinds": {k: sorted(v) for k, v in sorted(served.items())},
-        "unserved": sorted(k for k, v in served.items() if not v and k not in skipped),
+        "unserved": sorted(
+            k for k, v in served.items() if not v and k not in skipped and k not in laid
+        ),
         "not_drilled": skipped,
+        "traps": laid,
     }
 
 
@@ -652,6 +662,12 @@ def command(*, as_json: bool, reports_dir: Path, jobs: int, reuse: bool) -> int:
         kinds = faults["kinds"]
         out.print(
             f"{sum(1 for v in kinds.values() if v)}/{len(kinds)} fault kinds served by a drill"
+            + (
+                "; laid as traps a safe platform never meets: "
+                + "; ".join(f"{k} ({', '.join(v)})" for k, v in faults["traps"].items())
+                if faults["traps"]
+                else ""
+            )
             + (
                 f"; [red]served by none: {', '.join(faults['unserved'])}[/red]"
                 if faults["unserved"]

@@ -388,6 +388,14 @@ class DeletedParams(_P):
         le=30 * 86_400,
         description="seconds after it was published that the member deletes the post",
     )
+    listed: bool = Field(
+        False,
+        description=(
+            "Instagram only: the account's media list still names the deleted post (the list "
+            "has not caught up with the deletion), while reading it or its comments answers "
+            "code 100 all the same"
+        ),
+    )
 
 
 _kind(
@@ -397,6 +405,17 @@ _kind(
     "linkedin: the member deletes a published post in LinkedIn's own UI `after_s` later: from "
     "then on reads of it answer 404 (GET /rest/posts/{urn}, its comments, socialMetadata's "
     "errors), as for a post that never was.",
+    DeletedParams,
+)
+
+
+_kind(
+    "instagram.post_deleted",
+    "semantic",
+    ("instagram",),
+    "instagram: the account's owner deletes a published post in Instagram's own app `after_s` "
+    "later: from then on reads of it and of its comments answer code 100 / 33 (the object does "
+    "not exist) and it leaves the account's media list, while the account's other media answer.",
     DeletedParams,
 )
 

@@ -275,7 +275,10 @@ class IgCore:
     # helpers --------------------------------------------------------------------------------
     def newest_media(self, account_id: str, t: float) -> str | None:
         """The account's newest media created by ``t`` (else its first one), for a comment."""
-        mine = [m for m in self.state.media.values() if m.account_id == account_id]
+        # a post its owner deleted by then draws no comment (people comment on what they see)
+        mine = [
+            m for m in self.state.media.values() if m.account_id == account_id and m.deleted_at > t
+        ]
         before = [m for m in mine if m.created_at <= t]
         pick = max(before, key=lambda m: m.created_at, default=None) or min(
             mine, key=lambda m: m.created_at, default=None

@@ -24,7 +24,7 @@ async def list_comments(ig: IgCore, call: Call) -> Response:
     w = ig.world
     mid = call.request.path_params["media_id"]
     m = ig.state.media.get(mid)
-    if m is None or m.account_id != call.account_id or w.now() < m.visible_from:
+    if m is None or m.account_id != call.account_id or not m.shown(w.now()):
         return wire.not_found(w, mid)
     fields = ig.fields(call, COMMENT_FIELDS, "IGComment", default=("timestamp", "text", "id"))
     if isinstance(fields, Response):
@@ -64,6 +64,7 @@ async def reply(ig: IgCore, call: Call) -> Response:
         or item.kind != "comment"
         or item.at > w.now()
         or item.account_id != call.account_id
+        or not _on_a_post_still_there(ig, item.post_id, w.now())
     ):
         return wire.not_found(w, cid, "post")
     message = ig.params(call).get("message")
@@ -93,6 +94,12 @@ async def reply(ig: IgCore, call: Call) -> Response:
             echo_of=rid,
         )
     return json_response({"id": rid})
+
+
+def _on_a_post_still_there(ig: IgCore, post_id: str | None, now: float) -> bool:
+    """Whether a comment's media still stands (its owner's deleting it takes its comments)."""
+    m = ig.state.media.get(post_id) if post_id else None
+    return m is None or now < m.deleted_at
 
 
 def _blocked(ig: IgCore) -> Response:

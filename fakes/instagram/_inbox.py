@@ -50,7 +50,7 @@ async def create_comment(ig: IgCore, call: Call) -> Response:
     w = ig.world
     mid = call.request.path_params["media_id"]
     m = ig.state.media.get(mid)
-    if m is None or m.account_id != call.account_id or w.now() < m.visible_from:
+    if m is None or m.account_id != call.account_id or not m.shown(w.now()):
         return wire.not_found(w, mid, "post")
     message = ig.params(call).get("message")
     if not message:

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from ..core.faults import DeletedParams
 from ..core.http import Call, json_response
 from ..core.ledger import content_hash
 from . import _wire as wire
@@ -185,6 +186,12 @@ async def publish(ig: IgCore, call: Call) -> Response:
         for_s: float | None = getattr(fired.params, "for_s", None)
         media.visible_from = float("inf") if for_s is None else now + for_s
         detail += " invisible" if for_s is None else f" invisible_for={for_s:g}s"
+    deleted = call.fire(w, "instagram.post_deleted")
+    if deleted is not None:
+        p = deleted.params_as(DeletedParams)
+        after = p.after_s
+        media.deleted_at, media.listed_when_deleted = now + after, p.listed
+        detail += f" deleted_by_member_after={after:g}s"
     c.media_id = mid
     ig.state.media[mid] = media
     ig.state.published.setdefault(acc, []).append(now)
@@ -242,7 +249,7 @@ def _node(ig: IgCore, call: Call, nid: str) -> Response:
         values = {"id": c.id, "status_code": code, "status": STATUS_TEXT[code]}
         return json_response({f: values[f] for f in fields if f in values})
     m = ig.state.media.get(nid)
-    if m is not None and m.account_id == acc.id and w.now() >= m.visible_from:
+    if m is not None and m.account_id == acc.id and m.shown(w.now()):
         fields = ig.fields(call, MEDIA_FIELDS, "ShadowIGMedia")
         if isinstance(fields, Response):
             return fields
@@ -341,8 +348,12 @@ async def list_media(ig: IgCore, call: Call) -> Response:
     except ValueError:
         return ig.err(400, "(#100) Param limit must be an integer", 100)
     acc = ig.account(call)
+    now = w.now()
     mine = [
-        m for m in ig.state.media.values() if m.account_id == acc.id and w.now() >= m.visible_from
+        m
+        for m in ig.state.media.values()
+        if m.account_id == acc.id
+        and (m.shown(now) or (m.listed_when_deleted and m.visible_from <= now))
     ]
     mine.sort(key=lambda m: (m.created_at, m.id), reverse=True)
     data = []

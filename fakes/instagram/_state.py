@@ -38,6 +38,14 @@ class Media:
     permalink: str
     #: lookups do not find it before this time (``instagram.post_invisible``); inf = never
     visible_from: float = 0.0
+    #: its owner deletes it in Instagram's own app at this time (``instagram.post_deleted``)
+    deleted_at: float = float("inf")
+    #: the account's media list still names it once deleted (``listed``)
+    listed_when_deleted: bool = False
+
+    def shown(self, now: float) -> bool:
+        """Whether reads find it at ``now``: visible already, and not deleted yet."""
+        return self.visible_from <= now < self.deleted_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ class InstagramWeb(WebAccounts):
 
     # reading --------------------------------------------------------------------------------
     def _visible(self, m: Media | None) -> bool:
-        return m is not None and self.world.now() >= m.visible_from
+        return m is not None and m.shown(self.world.now())
 
     def _post(self, m: Media) -> WebPost:
         return WebPost(

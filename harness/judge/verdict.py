@@ -30,7 +30,10 @@ class ReachedResult:
 
     def to_json(self) -> JsonObject:
         """One entry of verdict.json's ``reached``."""
-        return {"name": self.name, "hit": self.hit, "count": self.count}
+        out: JsonObject = {"name": self.name, "hit": self.hit, "count": self.count}
+        if self.min != 1:  # a trap (0: a safe platform never meets it) or a count to reach
+            out["min"] = self.min
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -553,6 +553,29 @@ async def test_container_error_fault_ends_the_container_in_error(env: Env) -> No
     assert await env.hits("instagram.container_error") == 1
 
 
+async def test_a_post_its_owner_deletes_answers_code_100_and_leaves_the_list_unless_listed(
+    env: Env,
+) -> None:
+    await env.fault("instagram.post_deleted", params={"after_s": 60}, first_n=1)
+    gone = await env.published("deleted by hand")
+    await env.fault("instagram.post_deleted", params={"after_s": 60, "listed": True}, first_n=1)
+    stale = await env.published("deleted, still listed")
+    kept = await env.published("still here")
+
+    async def listed() -> list[str]:
+        r = await env.client.get(f"{G}/{env.uid}/media", headers=env.h())
+        return [m["id"] for m in r.json()["data"]]
+
+    assert await listed() == [kept, stale, gone]
+    env.clock.advance(61)
+    assert await listed() == [kept, stale]
+    for mid in (gone, stale):
+        for url in (f"{G}/{mid}", f"{G}/{mid}/comments"):
+            r = await env.client.get(url, headers=env.h())
+            assert (r.status_code, error_of(r)["code"]) == (400, 100)
+    assert (await env.client.get(f"{G}/{kept}/comments", headers=env.h())).status_code == 200
+
+
 async def test_an_outage_serves_a_transient_graph_error(env: Env) -> None:
     await env.fault("http.outage", params={"status": 500}, match={"fake": "instagram"})
     r = await env.client.get(f"{G}/{env.uid}", headers=env.h())

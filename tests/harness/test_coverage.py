@@ -70,6 +70,23 @@ def test_a_fault_kind_no_drill_served_is_named_unless_it_is_listed_with_a_reason
     assert all(why.strip() for why in NOT_DRILLED.values())
 
 
+def test_a_kind_laid_as_a_trap_a_safe_platform_never_meets_is_not_unserved(tmp_path):
+    trap = {"kind": "linkedin.version_withdrawn", "hits": 0}
+    folder = report(tmp_path, "s1", [JUDGED], faults=[trap])
+    verdict = json.loads((folder / "verdict.json").read_text())
+    verdict["reached"] = [{"name": "linkedin.version_withdrawn served", "hit": True, "count": 0, "min": 0}]  # fmt: skip
+    (folder / "verdict.json").write_text(json.dumps(verdict))
+    ev = load_evidence(folder)
+    assert ev is not None
+    m = fault_map([ev])
+    assert m["traps"] == {"linkedin.version_withdrawn": ["s1"]}
+    assert "linkedin.version_withdrawn" not in m["unserved"]
+    # … a kind installed without saying so is still unserved
+    plain = load_evidence(report(tmp_path, "s2", [JUDGED], faults=[trap]))
+    assert plain is not None
+    assert "linkedin.version_withdrawn" in fault_map([plain])["unserved"]
+
+
 def test_every_kind_listed_as_not_drilled_is_a_kind_of_the_catalogue():
     import fakes.core.faults  # noqa: F401
     from fakes.core.fault_kind import FAULT_KINDS

@@ -953,7 +953,12 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
         for w in _fault_windows(
             record,
             besides=frozenset(
-                {"linkedin.post_deleted", "linkedin.post_invisible", "instagram.post_invisible"}
+                {
+                    "linkedin.post_deleted",
+                    "linkedin.post_invisible",
+                    "instagram.post_deleted",
+                    "instagram.post_invisible",
+                }
             ),
         )
         if w[4] not in _DM_READS  # the DM inbox failing keeps no comment from being read
