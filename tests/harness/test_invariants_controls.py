@@ -665,6 +665,31 @@ def test_a_job_run_more_often_than_the_stated_policy_is_a_violation_naming_both_
     assert "j-3" in r.detail
 
 
+def test_a_retry_that_waits_past_the_policys_longest_back_off_is_a_violation():
+    def req(n: int, at: float, status: int, key: str = "k1", route: str = "tweets.create") -> dict:
+        return {"seq": n, "t": T0 + at, "started": T0 + at, "fake": "x", "method": "POST",
+                "route": route, "status": status, "account_id": "acme-x", "request_id": f"q{n}",
+                "idempotency_key": key}  # fmt: skip
+
+    # max_delay_s 600 with jitter 0.2: at most 720 s, and 150 s for the runner's queue
+    late = [req(1, 100, 503), req(2, 1100, 201)]
+    r = verdict(
+        "retries_within_policy", record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=late)
+    )
+    assert r.verdict == "violated"
+    assert "waited 1000s after a failed request before its next one, longer than the policy's back-off allows (600s at most, jitter 0.2)" in r.detail  # fmt: skip
+    on_time = [req(1, 100, 503), req(2, 900, 201)]
+    ok = record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=on_time)
+    assert verdict("retries_within_policy", ok).verdict == "held"
+    # a control changed meanwhile, or a token refresh failed on the way: not the back-off's wait
+    held = record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=late,
+                  control_changes=[{"t": T0 + 500, "control": "kill_switch", "value": True}])  # fmt: skip
+    assert verdict("retries_within_policy", held).verdict == "held"
+    refresh = {**req(3, 800, 503, key=None, route="oauth2.token"), "method": "POST"}
+    rec = record(retry_policy=POLICY, jobs=[tried("j-1", 1)], journal=[*late, refresh])
+    assert verdict("retries_within_policy", rec).verdict == "held"
+
+
 def test_a_provider_call_refused_as_invalid_is_not_sent_again_by_the_same_job():
     trace = "0af7651916cd43dd8448eb211c80319c"
 
@@ -878,7 +903,7 @@ WINDOWED = {**POLICY, "outage_window_s": 3600.0}
 def test_a_job_that_keeps_retrying_past_its_outage_window_is_a_violation():
     # first outage failure at 0; after the hour every failure counts: four may fail, then no
     # more requests (the job is dead-lettered)
-    times = [0, 600, 1200, 3700, 4300, 4900, 5500]
+    times = [0, 600, 1200, 1800, 2400, 3000, 3700, 4300, 4900, 5500]
     late = [acting(i, at, 503) for i, at in enumerate(times)]
     rec = record(
         retry_policy=WINDOWED,
@@ -888,14 +913,14 @@ def test_a_job_that_keeps_retrying_past_its_outage_window_is_a_violation():
     )
     assert verdict("retries_within_policy", rec).verdict == "held"
     # … one more request after the fourth failure past the window: the window restarted
-    again = [*late, acting(7, 6100, 201)]
+    again = [*late, acting(10, 6100, 201)]
     rec = record(retry_policy=WINDOWED, end_t=T0 + 9000, jobs=[tried("j-1", 1)], journal=again)
     r = verdict("retries_within_policy", rec)
     assert r.verdict == "violated"
     assert "sent another request after 4 failures past its outage window" in r.detail
     assert "window 1h" in r.detail
     # a throttle (429) does not open an outage window; no window stated: not judged
-    throttled = [acting(i, at, 429) for i, at in enumerate(times)] + [acting(7, 6100, 201)]
+    throttled = [acting(i, at, 429) for i, at in enumerate(times)] + [acting(10, 6100, 201)]
     rec = record(retry_policy=WINDOWED, end_t=T0 + 9000, jobs=[tried("j-1", 1)], journal=throttled)
     assert "outage window" not in verdict("retries_within_policy", rec).detail
     rec = record(retry_policy=POLICY, end_t=T0 + 9000, jobs=[tried("j-1", 1)], journal=again)
@@ -992,6 +1017,21 @@ def test_an_audit_event_with_a_phase_or_outcome_outside_the_contract_is_a_violat
     r = verdict("every_side_effect_audited", rec)
     assert r.verdict == "violated" and r.count == 2
     assert "outside the contract (phase 'XXattemptXX'" in r.detail
+
+
+def test_an_audit_gap_page_in_a_drill_whose_audit_is_whole_is_a_false_page():
+    page = {"t": T0 + 90, "name": "audit_gap", "labels": {}, "message": "1 successful side effects have no outcome AuditEvent"}  # fmt: skip
+    whole = record(ledger=[led(1, 60)], audit=[aud(1, 61, job="j-1", resource="r1")], alerts=[page])
+    r = verdict("every_side_effect_audited", whole)
+    assert r.verdict == "violated" and r.count == 1
+    assert (
+        "audit_gap raised at T+1m30s though every side effect had its outcome AuditEvent"
+        in r.detail
+    )
+    # … a page for a gap that is there is the page doing its job (the gap is the violation)
+    gap = record(ledger=[led(1, 60), led(2, 70)], audit=[aud(1, 61, job="j-1", resource="r1")], alerts=[page])  # fmt: skip
+    r = verdict("every_side_effect_audited", gap)
+    assert "false page" not in r.detail and "no AuditEvent" in r.detail
 
 
 def test_a_job_left_blocked_without_an_audited_refusal_is_a_violation():

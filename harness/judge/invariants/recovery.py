@@ -2543,6 +2543,7 @@ def retries_within_policy(record: DrillRecord, p: RetriesParams) -> Findings | N
             )
     _audited_past_the_policy(record, limit, out)
     retried = _backoff(record, out)
+    _resumed_within_the_cap(record, out)
     _runs_backed_off(record, out)
     window = number(record.retry_policy.get("outage_window_s"), -1.0)
     if window > 0:
@@ -2781,6 +2782,72 @@ def _backoff(record: DrillRecord, out: list[Violation]) -> int:
                 )
             )
     return retried
+
+
+#: the routes of the social fakes' token endpoints
+_TOKEN_ROUTES = frozenset({"oauth2.token", "token.refresh", "oauth.token"})
+
+
+def _resumed_within_the_cap(record: DrillRecord, out: list[Violation]) -> None:
+    """The other side of the back-off: no retry of a failed request waits longer than the policy
+    says. After a 5xx or no answer (no Retry-After named), the job's next request comes within
+    ``max_delay_s`` (stretched by ``jitter``) and a minute's slack or a quarter of the cap for
+    the runner's queue — unless a control changed, the platform restarted or a throttle held
+    the account meanwhile. A back-off that grows past its cap leaves a platform that has
+    recovered idle for up to an hour (RB-02: work resumes within minutes of the recovery)."""
+    cap = number(record.retry_policy.get("max_delay_s"), -1.0)
+    if cap <= 0:
+        return
+    jitter = max(0.0, number(record.retry_policy.get("jitter"), 0.0))
+    allowance = cap * (1.0 + jitter) + max(60.0, 0.25 * cap)
+    rules = {str(r.get("id")): r for r in record.fault_rows()}
+    # what may hold a job past its back-off: a control change, a restart, a throttle anywhere
+    excuses = sorted(
+        [float(c.get("t") or 0.0) for c in record.control_changes]
+        + [e.t for e in record.timeline if e.kind.startswith("platform.")]
+        + [
+            number(j.get("t"), 0.0)
+            for j in record.journal
+            if j.get("status") == 429 or str(j.get("fault_kind") or "").endswith("_limited")
+        ]
+    )
+    # a run may fail before it sends anything of its own: on a token refresh the endpoint did
+    # not answer (it carries neither the job's key nor its trace)
+    refreshes: dict[str, list[float]] = {}
+    for j in record.journal:
+        if j.get("route") in _TOKEN_ROUTES and _outage_status(j.get("status")):
+            refreshes.setdefault(str(j.get("fake")), []).append(number(j.get("t"), 0.0))
+    for key, reqs in _job_requests(record).items():
+        reqs = sorted(
+            (r for r in reqs if r[2].get("fake") != "media"),
+            key=lambda r: (r[0], r[2].get("seq", 0)),
+        )
+        for (_, _, a), (b_start, b_i, _) in pairwise(reqs):
+            if not _outage_status(a.get("status")):
+                continue
+            rule = rules.get(str(a.get("fault_id")))
+            if json_object((rule or {}).get("params")).get("retry_after_s") is not None:
+                continue  # the service named its wait (rate_within_platform_limits judges it)
+            failed = number(a.get("t"), 0.0)
+            gap = b_start - failed
+            if gap <= allowance:
+                continue
+            n = bisect_left(excuses, failed)
+            if n < len(excuses) and excuses[n] <= b_start:
+                continue
+            if any(failed <= t <= b_start for t in refreshes.get(str(a.get("fake")), ())):
+                continue
+            out.append(
+                Violation(
+                    b_start,
+                    ("job", "jobs"),
+                    f"waited {gap:.0f}s after a failed request before its next one, longer than "
+                    f"the policy's back-off allows ({cap:g}s at most, jitter {jitter:g})",
+                    key,
+                    evidence("journal.jsonl", b_i),
+                )
+            )
+            break
 
 
 #: a failure whose next run a throttle's own wait (Retry-After, a hold) may govern, within the run

@@ -423,6 +423,8 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
                 )
             )
     _jobs_audited_whole(record, out)
+    if not out:
+        _no_false_audit_gap(record, out)
     if checked == 0 and not out:
         return NotApplicable("the ledger holds no side effect to audit")
     return Findings(
@@ -430,6 +432,27 @@ def every_side_effect_audited(record: DrillRecord, p: AuditedParams) -> Findings
         out,
         f"all {checked} side effects have exactly one AuditEvent with proof claiming them",
     )
+
+
+def _no_false_audit_gap(record: DrillRecord, out: list[Violation]) -> None:
+    """The platform's own ``audit_gap`` page says side effects lack their outcome AuditEvent —
+    RB-11's trigger to freeze side effects. In a drill where every side effect has its outcome
+    (judged above: nothing is missing), each such page is false: an on-call freezing the
+    agency's posting for an audit that is whole."""
+    for i, al in enumerate(record.alerts):
+        if str(al.get("name")) != "audit_gap":
+            continue
+        t = float(al.get("t") or record.end_t)
+        out.append(
+            Violation(
+                t,
+                ("page", "pages"),
+                f"audit_gap raised at {format_offset(record.offset(t))} though every side effect "
+                "had its outcome AuditEvent (a false page: RB-11 freezes side effects for it)",
+                str(al.get("message") or al.get("name")),
+                evidence("alerts.jsonl", i),
+            )
+        )
 
 
 #: ``side_effects_blocked_total{reason}`` → the error prefixes of the audited refusals it counts
