@@ -668,8 +668,11 @@ def test_callbacks_that_block_the_loop_in_real_time_are_told_once_when_they_add_
     told = run_virtual(main)
     assert len(told) == 1
     vt, worst, blocked, turns = told[0]
-    assert turns == 3 and blocked >= 0.6 and worst >= 0.25
-    assert vt == pytest.approx(DEFAULT_EPOCH + 50 + 120, abs=1e-3)
+    # told at the turn that took the sum to 0.6 s: the third of 0.25 s — or the second, when a
+    # busy machine stretched one sleep past 0.35 s (a real-time test cannot pin it further)
+    assert turns in (2, 3) and blocked >= 0.6 and worst >= 0.25
+    assert blocked - worst < 0.6  # not told later than the turn that reached the sum
+    assert vt == pytest.approx(DEFAULT_EPOCH + 50 + 60 * (turns - 1), abs=1e-3)
 
 
 def test_a_busy_but_moving_clock_is_no_stall(monkeypatch: pytest.MonkeyPatch) -> None:
