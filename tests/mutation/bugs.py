@@ -204,6 +204,13 @@ def run_one(patch: Path | None, base: Path, *, fail_fast: bool = False) -> BugRe
         detail = not_held(r.stdout)
         if not detail:  # exit 1 without a drill that did not hold: the CLI crashed
             status, detail = "error", r.stderr[-600:]
+    elif status == "error" and not fail_fast and r.returncode == 3:
+        # exit 3 is the CLI's "some drill ended as a harness error"; a drill that did not hold
+        # beside it still caught the bug (the errors are named with it)
+        detail = not_held(r.stdout)
+        caught = any(d.endswith(("=violated", "=vacuous")) for d in detail.split(", "))
+        status = "caught" if caught else "error"
+        detail = detail or r.stderr[-600:]
     else:
         detail = r.stderr[-600:] if status == "error" else ""
     return BugResult(name, summary, status, r.returncode, secs, detail)

@@ -195,6 +195,24 @@ def test_a_crash_of_the_drill_run_is_an_error_not_a_bug_caught(tmp_path: Path, m
     assert got.status == "error" and "FileNotFoundError" in got.detail
 
 
+def test_a_harness_error_beside_a_violated_drill_still_counts_the_bug_caught(
+    tmp_path: Path, monkeypatch
+) -> None:
+    table = "\u2502 rb02_a \u2502 violated \u2502 x \u2502\n\u2502 rb02_b \u2502 error \u2502 x \u2502\n"
+
+    class Ran:
+        returncode = 3
+        stdout = table
+        stderr = ""
+
+    monkeypatch.setattr(bugs, "_run", lambda cmd, *a, **k: Ran())
+    (tmp_path / "base").mkdir()
+    got = bugs.run_one(None, tmp_path / "base", fail_fast=False)
+    assert got.status == "caught" and got.detail == "rb02_a=violated, rb02_b=error"
+    Ran.stdout = "\u2502 rb02_b \u2502 error \u2502 x \u2502\n"  # errors alone: an error
+    assert bugs.run_one(None, tmp_path / "base", fail_fast=False).status == "error"
+
+
 def test_a_stopped_campaign_runs_no_more_drills_and_kills_the_running_ones(tmp_path: Path) -> None:
     # SIGINT/SIGTERM set the stop: a drill run that starts afterwards does not run at all, and
     # one running is killed with its whole session (here: a shell and its sleeping child)

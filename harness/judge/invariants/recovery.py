@@ -2707,8 +2707,15 @@ def _throttled_past_the_attempts(record: DrillRecord, limit: int, out: list[Viol
 
 
 def _least_backoff(n: int, base: float, cap: float) -> float:
-    """The least n retries wait under a doubling back-off: ``min(base · 2^(k-1), cap)`` each."""
-    return sum(min(base * 2.0 ** (k - 1), cap) for k in range(1, n + 1))
+    """The least n retries wait under a doubling back-off: ``min(base · 2^(k-1), cap)`` each
+    (in closed form: a platform that retried thousands of times must not overflow the judge)."""
+    if n <= 0:
+        return 0.0
+    if base >= cap:
+        return n * cap
+    # the retries before the delay reaches the cap double; every one after waits the cap
+    doubling = min(n, 1 + math.floor(math.log2(cap / base)))
+    return base * (2.0**doubling - 1) + (n - doubling) * cap
 
 
 def _backoff(record: DrillRecord, out: list[Violation]) -> int:
