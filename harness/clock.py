@@ -146,11 +146,26 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self.blocked_turns = 0
         self.worst_turn_s = 0.0
         self._blocked_told = False
+        #: virtual time the drill must never need to reach, and what to call (once, with the
+        #: time the clock was about to jump to) when the next timer lies beyond it: a task
+        #: awaiting something decades ahead would otherwise walk the clock there turn by turn
+        #: through every periodic timer on the way
+        self.horizon: float | None = None
+        self.on_horizon: Callable[[float], None] | None = None
+        self._horizon_told = False
 
     def time(self) -> float:
         return self._vt
 
     def _advance(self, seconds: float) -> None:
+        if (
+            self.horizon is not None
+            and self._vt + seconds > self.horizon
+            and not self._horizon_told
+            and self.on_horizon is not None
+        ):
+            self._horizon_told = True
+            self.on_horizon(self._vt + seconds)
         if seconds > 0:
             self._vt += seconds
             self.advanced += seconds

@@ -27,6 +27,7 @@ from ..errors import DrillError
 from ..judge.timeline import format_offset
 from ..platform_adapter import crash_copy, make_platform, memory_store, platform_settings
 from ..runbooks import ActionContext, runbooks
+from ..runbooks.model import VerificationCheck
 from ..scenario import Scenario
 from .browser import hooks_for, is_browser_scenario
 from .control_requests import RecordingPlatformClient
@@ -44,7 +45,7 @@ from .served_platform import (
 )
 from .settings import scenario_settings
 from .state import DrillState
-from .verify import run_checks
+from .verify import CHECK_ANSWER_WITHIN_S, run_checks
 from .watch import Watch
 from .workload import OWN_AUTHOR, WorkItem, plan_workload, run_jobs
 from .world_view import InProcessWorld, ServedWorld
@@ -53,6 +54,8 @@ __all__ = ["DrillEngine"]
 
 #: how long after the workload ends the platform gets to drain before verification
 DRAIN_S = 900.0
+#: virtual time past the longest a drill's phases can take after which its clock stops it
+HORIZON_SLACK_S = 3600.0
 #: submissions open at once against a platform over HTTP (see :func:`run_jobs`)
 SERVED_SUBMISSIONS_IN_FLIGHT = 16
 
@@ -135,6 +138,28 @@ class DrillEngine(DrillState):
             "every job and client of its process; the drill stops rather than crawl on"
         )
 
+    def _horizon_s(self) -> float:
+        """How far past its start an in-process drill's clock may go: the workload, the drain,
+        every verification check at its longest, and an hour of slack."""
+        return (
+            self.scenario.workload.duration
+            + DRAIN_S
+            + CHECK_ANSWER_WITHIN_S * len(self._checks())
+            + HORIZON_SLACK_S
+        )
+
+    def _past_horizon(self, vt: float) -> None:
+        """The next thing due lies beyond the drill's horizon: something awaits the platform
+        for ever (a hold set decades ahead, a call that never answers)."""
+        self.abort(
+            f"the drill's clock was about to jump to {format_offset(vt - self.t0)}, past its "
+            f"horizon of {format_offset(self._horizon_s())} (workload, drain and verification at "
+            "their longest): the drill waits on the platform for something that never comes — "
+            "a call that never answers, work put off far into the future (a rate-limit or token "
+            "hold read from an absolute time as a wait); the drill stops rather than walk the "
+            "clock there"
+        )
+
     # --- the run ---------------------------------------------------------------------------
     async def run(self) -> DrillResult:
         """Arrange, run every phase, then judge and write, even when interrupted."""
@@ -156,6 +181,8 @@ class DrillEngine(DrillState):
         if isinstance(loop, VirtualTimeLoop):
             loop.on_stall = self._stalled
             loop.on_blocked = self._blocked
+            loop.horizon = self.t0 + self._horizon_s()
+            loop.on_horizon = self._past_horizon
         world = self._served_world() if self.opts.served else self._in_process_world()
         if self.opts.served or self.opts.time_scale != 1.0:
             # on a wall clock (a platform over HTTP, a game day's scaled clock), how busy the
@@ -637,14 +664,13 @@ class DrillEngine(DrillState):
             else:
                 break
 
+    def _checks(self) -> tuple[VerificationCheck, ...]:
+        if self.scenario.verification is not None:
+            return tuple(self.scenario.verification)
+        return tuple(runbooks()[self.scenario.runbook].verification)
+
     async def _verify(self) -> None:
-        rb = runbooks()[self.scenario.runbook]
-        checks = (
-            self.scenario.verification
-            if self.scenario.verification is not None
-            else rb.verification
-        )
-        self.verifications = await run_checks(self, checks)
+        self.verifications = await run_checks(self, self._checks())
         await self.watch.poll_once()
 
 

@@ -19,7 +19,11 @@ from ..runbooks.model import VerificationCheck
 from .state import DrillState
 from .workload import tag_text, tool_arguments
 
-__all__ = ["CHECKS", "run_checks"]
+__all__ = ["CHECKS", "CHECK_ANSWER_WITHIN_S", "run_checks"]
+
+#: virtual seconds one check may wait for the platform in all (a check of three posts waits for
+#: each); one the platform leaves unanswered longer fails with that reason
+CHECK_ANSWER_WITHIN_S = 3600.0
 
 _TERMINAL = {"succeeded", "needs_human_confirm", "failed", "dead_letter", "cancelled", "blocked"}
 Check = Callable[[DrillState, dict[str, Any]], Awaitable[tuple[bool, str]]]
@@ -239,10 +243,22 @@ async def run_checks(e: DrillState, checks: tuple[VerificationCheck, ...]) -> li
     """Run every check in order; record each on the timeline; return their results."""
     out: list[dict[str, Any]] = []
     for c in checks:
-        try:
-            ok, why = await CHECKS[c.check](e, dict(c.params))
-        except Exception as ex:  # a check that cannot run fails, with the reason
-            ok, why = False, f"{type(ex).__name__}: {ex}"
+        task = asyncio.ensure_future(CHECKS[c.check](e, dict(c.params)))
+        done, _ = await asyncio.wait({task}, timeout=CHECK_ANSWER_WITHIN_S)
+        if not done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            ok, why = (
+                False,
+                (
+                    f"the platform gave no answer within {format_duration(CHECK_ANSWER_WITHIN_S)} "
+                    "(a call that never returns, or work put off far into the future)"
+                ),
+            )
+        elif (err := task.exception()) is not None:  # a check that cannot run fails, with why
+            ok, why = False, f"{type(err).__name__}: {err}"
+        else:
+            ok, why = task.result()
         kind = "verification.passed" if ok else "verification.failed"
         e.ev(kind, "drill", f"{c.check}: {why}", {"check": c.check, "reason": why, "text": c.text})
         out.append({"check": c.check, "passed": ok, "detail": why, "text": c.text})

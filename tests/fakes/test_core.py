@@ -690,3 +690,31 @@ def test_a_busy_but_moving_clock_is_no_stall(monkeypatch: pytest.MonkeyPatch) ->
         return told
 
     assert run_virtual(main) == []
+
+
+def test_a_timer_beyond_the_horizon_is_told_once_before_the_clock_jumps_there() -> None:
+    # a task awaiting something decades ahead would walk the clock there through every periodic
+    # timer on the way; the loop says so once, with the time it was about to jump to
+    async def main() -> tuple[list[float], float]:
+        loop = asyncio.get_running_loop()
+        told: list[float] = []
+        loop.horizon = DEFAULT_EPOCH + 3600  # type: ignore[attr-defined]
+
+        def past(vt: float) -> None:
+            told.append(vt)
+            far.cancel()
+
+        loop.on_horizon = past  # type: ignore[attr-defined]
+        for _ in range(30):  # an hour's worth of minutes: inside the horizon, nothing told
+            await asyncio.sleep(60)
+        assert told == []
+        far = asyncio.ensure_future(asyncio.sleep(30 * 365 * 86400.0))
+        with contextlib.suppress(asyncio.CancelledError):
+            await far
+        await asyncio.sleep(7200)  # told once: a later jump past it is not told again
+        return told, loop.time()
+
+    told, end = run_virtual(main)
+    # asyncio waits at most a day per turn: the first jump past the horizon is told, and stopped
+    assert len(told) == 1 and DEFAULT_EPOCH + 3600 < told[0] <= DEFAULT_EPOCH + 1800 + 86400
+    assert end == pytest.approx(told[0] + 7200, abs=1e-3)

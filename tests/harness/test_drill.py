@@ -342,3 +342,26 @@ def test_generation_jobs_come_in_episodes_of_one_client_when_the_scenario_asks()
     # an episode's jobs follow one another
     ordered = [str(j.spec.episode_id) for j in texts]
     assert ordered == sorted(ordered, key=ordered.index)
+
+
+def test_a_drill_that_waits_past_its_horizon_stops_with_an_error_that_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # something awaited decades ahead (a hold read from a unix time, a call that never answers)
+    # must not walk the virtual clock there turn by turn: the drill stops at its horizon,
+    # judged `error`, and still writes what it has
+    import asyncio
+
+    from harness.drill import engine as engine_module
+    from harness.drill.run import DrillOptions, run_drill
+
+    async def forever(self: object) -> None:
+        await asyncio.sleep(30 * 365 * 86400.0)
+
+    monkeypatch.setattr(engine_module.DrillEngine, "_drain", forever)
+    scenario = load_scenario(Path("scenarios/rb01_x_wrong_user_after_refresh.yaml"))
+    result = run_drill(scenario, DrillOptions(reports_dir=tmp_path))
+    assert result.verdict == "error"
+    assert "past its horizon" in result.verdict_json["error"]
+    assert result.simulated_s < scenario.workload.duration + 2 * 86400
+    assert result.report_dir is not None and (result.report_dir / "postmortem.md").exists()

@@ -774,3 +774,37 @@ def test_a_post_that_spends_an_attempt_on_a_hold_it_never_sent_into_is_caught_as
 
     monkeypatch.setattr(InstagramLane, "publish", publish)
     assert "every_job_terminal_after_healing" in violated("rb05_instagram_call_budget", tmp_path)
+
+
+def test_a_token_hold_read_from_an_absolute_reset_is_caught_and_the_drill_still_ends(
+    monkeypatch, tmp_path
+):
+    # X's 429 without Retry-After names the window's end as a unix time; read as a wait, the
+    # account's token and identity holds land decades ahead. The platform then never answers
+    # the canary: the drill must not walk its clock there (it did, for hours of wall time) —
+    # the check fails with that reason and the operator's canary is judged unanswered
+    from sandbox.keyring import Keyring
+
+    def make(orig):
+        def retry_after(self, r):
+            reset = r.headers.get("x-rate-limit-reset", "")
+            if r.headers.get("retry-after") is None and reset.isdigit():
+                return max(1.0, float(reset))
+            return orig(self, r)
+
+        return retry_after
+
+    wrap(monkeypatch, Keyring, "_retry_after", make)
+    result = run_drill(
+        load_scenario(ROOT / "scenarios" / "rb01_x_wrong_user_after_refresh.yaml"),
+        DrillOptions(reports_dir=tmp_path, suffix="-slip"),
+    )
+    v = result.verdict_json
+    assert v["verdict"] == "violated", v.get("error")
+    assert "operator_calls_answered" in {
+        i["name"] for i in v["invariants"] if i["verdict"] == "violated"
+    }
+    assert result.report_dir is not None
+    timeline = (result.report_dir / "evidence" / "timeline.jsonl").read_text()
+    assert "canary: the platform gave no answer within 1h" in timeline
+    assert result.simulated_s < 6 * 3600  # the clock stopped near the drill, not decades on
