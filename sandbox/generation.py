@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HARD_TOOL_ROUND_CEILING",
+    "INVALID_REQUEST",
     "PROVIDER_HOLD_DEFAULT_S",
     "PROVIDER_QUOTA_HOLD_S",
     "GenerationComponent",
@@ -90,6 +91,11 @@ class NoBudgetStop(Defect, name="no_budget_stop", runbook="RB-12"):
     a tool-call loop burns tokens until the hard ceiling (RB-12 Diagnosis: infinite recursion;
     Fix: enforce per-episode budgets, fix recursion stop conditions)."""
 
+
+#: provider statuses that say the request itself is wrong (not the provider, the key or the
+#: load): a generation every provider refused with one of these is not retried, and a provider
+#: that refused a job's request so is not sent it again when the job is retried
+INVALID_REQUEST = frozenset({400, 413, 422})
 
 #: seconds a provider's 429 holds it when the answer names no Retry-After
 PROVIDER_HOLD_DEFAULT_S = 60.0
@@ -173,6 +179,13 @@ class Generator:
     _holds: dict[str, float] = field(default_factory=dict)
     #: provider → set when the first call after its hold has its answer
     _probing: dict[str, asyncio.Event] = field(default_factory=dict)
+    #: job id → {provider: the invalid-request error it answered this job's request with}: a
+    #: retry of the job (an outage elsewhere) does not send it there again; see :meth:`forget`
+    refused: dict[str, dict[str, ProviderError]] = field(default_factory=dict)
+
+    def forget(self, job_id: str) -> None:
+        """The job will not run again: drop what its runs learned."""
+        self.refused.pop(job_id, None)
 
     def _hold(self, provider: str, err: ProviderError) -> None:
         """Hold ``provider`` for every call after a 429 (its limits are per key, not per call)."""
@@ -287,6 +300,21 @@ class Generator:
                 job_id=job_id,
                 trace_id=trace_id,
             )
+            before = self.refused.get(job_id, {}).get(provider) if job_id else None
+            if before is not None:
+                # it refused this very request as invalid on an earlier run: the same request
+                # is refused the same way, and paid for again
+                errors.append(
+                    ProviderError(
+                        provider,
+                        f"refused this request before ({before}); not sent again",
+                        status=before.status,
+                        code="refused_before",
+                        retryable=False,
+                        failover=True,
+                    )
+                )
+                continue
             if self.gate is not None:
                 try:
                     self.gate(client_id, provider, action)
@@ -335,6 +363,8 @@ class Generator:
                 self.metric("provider_errors", 1, {"provider": provider, "kind": err.kind})
                 if err.code in ("rate_limit_exceeded", "rate_limit_error") or err.status == 429:
                     self.metric("rate_limit_hits", 1, {"platform": provider})
+                if job_id and err.status in INVALID_REQUEST:
+                    self.refused.setdefault(job_id, {})[provider] = err
 
             def attempt(retry: int, provider: str = provider) -> Awaitable[Any]:
                 return self._send(provider, lambda: call(provider, retry))

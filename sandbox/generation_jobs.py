@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from .budget import Budget, BudgetExceeded, BudgetLimits, RecursionCapExceeded
 from .errors import Blocked, Fatal, Retryable
-from .generation import GenerationFailed, Generator, RunTool
+from .generation import INVALID_REQUEST, GenerationFailed, Generator, RunTool
 from .jobs import JobRecord
-from .providers import CALL_TRACE, DEFAULT_TEXT_MODELS, ToolCall, ToolSpec
+from .providers import CALL_TRACE, DEFAULT_TEXT_MODELS, ProviderError, ToolCall, ToolSpec
 from .toolgate_client import ToolGateError
 
 if TYPE_CHECKING:
@@ -27,9 +27,13 @@ if TYPE_CHECKING:
 
 __all__ = ["INVALID_REQUEST", "GenerationComponent"]
 
-#: provider statuses that say the request itself is wrong (not the provider, the key or the
-#: load): a generation every provider refused with one of these is not retried
-INVALID_REQUEST = frozenset({400, 413, 422})
+
+def _down(err: ProviderError) -> bool:
+    """The provider did not answer (a transport error), or answered that it is failing (a 5xx,
+    Anthropic's 529 overloaded)."""
+    if err.status is None:
+        return err.code is None and err.retryable
+    return err.status >= 500
 
 
 class GenerationComponent:
@@ -61,7 +65,7 @@ class GenerationComponent:
             ),
         )
         for kind in ("generate_text", "generate_image", "generate_video"):
-            p.runner.register(kind, self.handle)
+            p.runner.register(kind, self.run_job)
         p.runner.on_dead_letter.append(self._gave_up)
 
     def _gave_up(self, job: JobRecord) -> None:
@@ -122,6 +126,19 @@ class GenerationComponent:
         return [
             ToolSpec(t.name, t.description or "", t.input_schema) for t in listed if t.name in names
         ]
+
+    async def run_job(self, job: JobRecord) -> dict[str, Any]:
+        """Run one generation job (:meth:`handle`); once it will not run again, the generator
+        forgets what its runs learned (providers that refused its request)."""
+        try:
+            out = await self.handle(job)
+        except Retryable:
+            raise
+        except BaseException:
+            self.generator.forget(job.id)
+            raise
+        self.generator.forget(job.id)
+        return out
 
     async def handle(self, job: JobRecord) -> dict[str, Any]:
         """Handler of ``generate_text``, ``generate_image`` and ``generate_video`` jobs."""
@@ -193,6 +210,11 @@ class GenerationComponent:
                 # the request itself is wrong (a prompt over the window, a refused parameter):
                 # the same request is refused the same way however often it is sent
                 raise Fatal(f"generation_refused: {e}") from None
+            if e.errors and all(x.status in INVALID_REQUEST or _down(x) for x in e.errors):
+                # the providers that would take the request are down, the rest refused it: an
+                # outage to wait out (the runner's outage window), not a failure of this job —
+                # a retry skips the providers that refused it (Generator.refused)
+                raise Retryable(f"generation_failed: {e}", e.retry_after, outage=True) from None
             raise Retryable(f"generation_failed: {e}", e.retry_after) from None
 
     def _tool_runner(self, job: JobRecord) -> RunTool | None:

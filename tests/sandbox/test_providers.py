@@ -141,6 +141,33 @@ def test_without_failover_an_openai_outage_fails_every_generation() -> None:
     )
 
 
+def test_a_job_retried_through_an_outage_is_not_sent_again_where_its_request_was_refused() -> None:
+    # OpenAI is down; Anthropic, the failover, refuses the prompt as too long (400). The job is
+    # retried (OpenAI may come back), but Anthropic would refuse the same request again — and
+    # bill the prompt again: the retry does not send it there until the job is done with
+    async def body(rig: Rig) -> None:
+        for _ in range(2):
+            with pytest.raises(GenerationFailed) as failed:
+                await rig.gen.complete(client_id="acme", prompt="A long draft", job_id="j-1")
+        assert len(rig.journal("anthropic")) == 1
+        statuses = [(e.provider, e.status, e.code) for e in failed.value.errors]
+        assert statuses == [("openai", 503, "server_error"), ("anthropic", 400, "refused_before")]
+        # another job's request is its own: it is sent
+        with pytest.raises(GenerationFailed):
+            await rig.gen.complete(client_id="acme", prompt="Another draft", job_id="j-2")
+        assert len(rig.journal("anthropic")) == 2
+        rig.gen.forget("j-1")  # the job ended: nothing of it is kept
+        assert "j-1" not in rig.gen.refused
+
+    drill(
+        body,
+        faults=(
+            {"kind": "http.outage", "match": {"fake": "openai"}},
+            {"kind": "anthropic.context_too_long", "params": {"window": 1000}},
+        ),
+    )
+
+
 def test_a_rate_limit_is_retried_after_its_retry_after_and_stays_on_openai() -> None:
     async def body(rig: Rig) -> None:
         t0 = asyncio.get_running_loop().time()
