@@ -294,7 +294,10 @@ for _f in SOCIAL:
         f"{_f}.scope_revoked",
         "protocol",
         (_f,),
-        f"{_f}: writes are refused with 403 because a scope was withdrawn.",
+        f"{_f}: writes are refused with 403 because a scope was withdrawn (`scope` names "
+        "another: on X `tweet.read` refuses post reads too and `users.read` the identity check "
+        "alone; on LinkedIn `r_member_social` refuses the reads — post lookups, comments, "
+        "socialMetadata — and leaves writes alone).",
         ScopeParams,
     )
     _kind(
@@ -449,6 +452,28 @@ _kind(
     "version sunset ahead of its year): `/rest/` requests that name it in `Linkedin-Version` get "
     "426 `NONEXISTENT_VERSION`, as for a version that never existed; other versions answer.",
     VersionWithdrawnParams,
+)
+
+
+class GraphErrorParams(_P):
+    code: Literal[1, 2] = Field(
+        2, description="the Graph error code: 1 an unknown error, 2 the service unavailable"
+    )
+    status: Literal[400, 500] = Field(
+        400,
+        description="the HTTP status it comes with (Graph answers these with 400 as often as 500)",
+    )
+
+
+_kind(
+    "instagram.graph_error",
+    "protocol",
+    ("instagram",),
+    "instagram: Graph fails calls on the matched routes with its transient error object — code "
+    "1 (`An unknown error has occurred.`) or 2 (`An unexpected error has occurred. Please retry "
+    "your request later.`), `is_transient: true`, no subcode — answered with HTTP 400 (or 500): "
+    "the call failed, it says nothing of the object asked for.",
+    GraphErrorParams,
 )
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core.faults import RateLimitedParams
+from ..core.faults import GraphErrorParams, RateLimitedParams
 from ..core.http import Call
 from ..core.jsonbody import loads_body
 from ..core.roster import Account
@@ -196,6 +196,9 @@ class IgCore:
                     190,
                     463,
                 )
+            if (broken := call.fire(w, "instagram.graph_error")) is not None:
+                p = broken.params_as(GraphErrorParams)
+                return self.err(p.status, wire.TRANSIENT_MESSAGES[p.code], p.code, transient=True)
             if app_limit != self.opts.app_calls_per_hour and app_pct >= NEAR_LIMIT_PCT:
                 # the app's rule is served where it shows, as an account's is: near the limit
                 # (x-app-usage says so), and beyond it (throttled with code 4)

@@ -29,13 +29,7 @@ def create(world: World, options: InstagramOptions | None = None, **overrides: A
     ig = IgCore(world, opts)
 
     def outage(call: Call, status: int) -> Response:
-        return wire.error(
-            world,
-            status,
-            "An unexpected error has occurred. Please retry your request later.",
-            2,
-            transient=True,
-        )
+        return wire.error(world, status, wire.TRANSIENT_MESSAGES[2], 2, transient=True)
 
     def route_error(status: int, message: str, request: Request) -> Response:
         # Graph answers an unknown path or an unsupported method with 400 and its error object

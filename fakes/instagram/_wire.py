@@ -22,6 +22,7 @@ from ..core.world import World
 
 __all__ = [
     "THROTTLE_MESSAGES",
+    "TRANSIENT_MESSAGES",
     "app_usage",
     "buc_usage",
     "error",
@@ -37,6 +38,12 @@ THROTTLE_MESSAGES: dict[int, str] = {
     32: "(#32) Page request limit reached",
     613: "(#613) Calls to this api have exceeded the rate limit.",
     80002: "There have been too many calls to this Instagram account. Wait a bit and try again.",
+}
+
+#: Graph's transient errors (``is_transient: true``): the call failed, retry it later
+TRANSIENT_MESSAGES: dict[int, str] = {
+    1: "An unknown error has occurred.",
+    2: "An unexpected error has occurred. Please retry your request later.",
 }
 
 

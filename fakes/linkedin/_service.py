@@ -38,6 +38,16 @@ _COMMENT_URN = re.compile(r"urn:li:comment:\((.+),([^,()]+)\)")
 Handler = Callable[[Call], Awaitable[Response]]
 
 
+#: the scope a ``linkedin.scope_revoked`` rule withdraws when it names none: the write scope
+WRITE_SCOPE = "w_member_social"
+
+
+def _revokes(route_scope: str, params: Any) -> bool:
+    """Whether a ``linkedin.scope_revoked`` rule refuses a route needing ``route_scope``: the
+    rule's ``scope`` (default the write scope) is the one withdrawn."""
+    return (getattr(params, "scope", None) or WRITE_SCOPE) == route_scope
+
+
 @dataclass(slots=True)
 class _Post:
     urn: str
@@ -236,8 +246,8 @@ class _LinkedIn:
                 self.state.daily[(day, key, call.route)] = (
                     self.state.daily.get((day, key, call.route), 0) + 1
                 )
-            if w.tokens.check(cred, scope)[1] == "scope" or (
-                write and call.fire(w, "linkedin.scope_revoked")
+            if w.tokens.check(cred, scope)[1] == "scope" or call.fire(
+                w, "linkedin.scope_revoked", partial(_revokes, scope)
             ):
                 return self.no_permission(call)
             return await handler(call)

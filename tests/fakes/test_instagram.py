@@ -452,6 +452,20 @@ async def test_scope_revoked_fault_refuses_writes_with_403_code_10(env: Env) -> 
     assert await env.hits("instagram.scope_revoked") == 1
 
 
+@pytest.mark.parametrize("code,status", [(2, 400), (1, 500)])
+async def test_graph_error_fault_fails_the_call_with_a_transient_error_and_no_subcode(
+    env: Env, code: int, status: int
+) -> None:
+    mid = await env.published()
+    await env.fault("instagram.graph_error", params={"code": code, "status": status})
+    r = await env.client.get(f"{G}/{mid}", headers=env.h())
+    err = error_of(r)
+    assert r.status_code == status
+    assert (err["code"], err["is_transient"], "error_subcode" in err) == (code, True, False)
+    assert err["fbtrace_id"]
+    assert await env.hits("instagram.graph_error") == 1
+
+
 async def test_post_invisible_fault_returns_a_media_id_that_lookups_miss_for_a_while(
     env: Env,
 ) -> None:

@@ -349,6 +349,20 @@ async def test_scope_revoked_fault_refuses_writes_with_403(env: Env) -> None:
     assert await env.hits("linkedin.scope_revoked") == 1
 
 
+async def test_scope_revoked_naming_the_read_scope_refuses_reads_and_leaves_writes(
+    env: Env,
+) -> None:
+    urn = await env.posted()
+    await env.fault("linkedin.scope_revoked", params={"scope": "r_member_social"})
+    assert_error(await env.client.get(f"{API}/rest/posts/{quote(urn)}", headers=env.h()), 403, 100)
+    comments = await env.client.get(
+        f"{API}/rest/socialActions/{quote(urn)}/comments", headers=env.h()
+    )
+    assert_error(comments, 403, 100)
+    assert (await env.post("Our ovens are hot again")).status_code == 201
+    assert await env.hits("linkedin.scope_revoked") == 2
+
+
 async def test_post_invisible_fault_gives_a_urn_that_reads_do_not_find_for_a_while(
     env: Env,
 ) -> None:
