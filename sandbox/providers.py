@@ -97,7 +97,9 @@ class ProviderError(Exception):
         if self.code in table:
             return f"{self.provider}.{table[self.code]}"
         if self.status is None:
-            return f"{self.provider}.unreachable"
+            # a transport failure has neither status nor code; a render that failed or stuck
+            # (the provider answered, about the render) names its own
+            return f"{self.provider}.{self.code or 'unreachable'}"
         return f"{self.provider}.http_{self.status}"
 
 

@@ -891,6 +891,45 @@ def test_runs_of_a_failing_job_faster_than_the_back_off_are_a_violation_from_the
     assert judged([1.0, 1.0, 1.0], "openai.rate_limited: 429").verdict == "held"
 
 
+def test_generation_runs_that_failed_on_their_own_are_counted_as_attempts_or_a_violation():
+    # a run that fails on every provider it tries for the request's own reasons (a render that
+    # failed, a 400) uses an attempt; one that met an outage (no answer, a 5xx, a 529) may not
+    def judged(runs: list[list[tuple[str, str | None]]], attempts: int, state: str) -> Any:
+        audit, t, n = [], 0.0, 0
+        for run in runs:
+            for provider, failure in run:
+                n += 1
+                audit.append({**aud(n, t, job="j-1", action="llm.complete"), "phase": "attempt",
+                              "platform": provider, "outcome": None})  # fmt: skip
+                t += 5
+                n += 1
+                row = aud(n, t, job="j-1", action="llm.complete",
+                          outcome="failed" if failure else "success")  # fmt: skip
+                audit.append({**row, "platform": provider,
+                              "detail": {"failure": failure} if failure else {}})  # fmt: skip
+            t += 120
+        return verdict(
+            "retries_within_policy",
+            record(retry_policy=WINDOWED, jobs=[tried("j-1", attempts, state)], audit=audit),
+        )
+
+    refused = [("openai", "openai.http_400"), ("anthropic", "anthropic.http_400")]
+    down = [("openai", "openai.http_503"), ("anthropic", "anthropic.http_400")]
+    ok = [("openai", None)]
+    rendered = [("media", "media.render_failed")]
+    # two runs refused everywhere, a third that succeeded: three attempts counted — held
+    assert judged([refused, refused, ok], 3, "succeeded").verdict == "held"
+    # … counted as one: the refusals were retried as if they were an outage
+    r = judged([rendered, rendered, [("media", None)]], 1, "succeeded")
+    assert r.verdict == "violated"
+    assert "ran 2 times to a failure of the request's own" in r.detail and "counts 1" in r.detail
+    # runs whose failover provider was down are outage retries: they need no attempt
+    assert judged([down, down, down, ok], 1, "succeeded").verdict == "held"
+    # a provider tried again within one run (tool rounds) after it answered is the same run
+    rounds = [("openai", None), ("openai", None)]
+    assert judged([rounds, rendered], 1, "failed").verdict == "held"
+
+
 def test_a_job_that_keeps_sending_into_401s_or_throttles_past_its_attempts_is_a_violation():
     def judged(statuses: list[int]) -> Any:
         journal = [acting(i, 60.0 * i, st) for i, st in enumerate(statuses)]

@@ -2542,6 +2542,7 @@ def retries_within_policy(record: DrillRecord, p: RetriesParams) -> Findings | N
                 )
             )
     _audited_past_the_policy(record, limit, out)
+    _own_failures_counted(record, out)
     retried = _backoff(record, out)
     _resumed_within_the_cap(record, out)
     _runs_backed_off(record, out)
@@ -2629,6 +2630,69 @@ def _audited_past_the_policy(record: DrillRecord, limit: int, out: list[Violatio
                 f"evidence/jobs.jsonl#L{i + 1}",
             )
         )
+
+
+#: generation actions: one run of a generation job tries its routed providers in turn
+_GENERATION_ACTIONS = frozenset({"llm.complete", "image.generate", "video.generate"})
+
+
+def _outage_failure(kind: str) -> bool:
+    """A provider failure that is an outage (``detail.failure`` of a failed generation): no
+    answer, a 5xx, Anthropic's 529 — what the runner may retry without using an attempt."""
+    what = kind.rsplit(".", 1)[-1]
+    return what in ("unreachable", "overloaded") or what.startswith("http_5")
+
+
+def _own_failed_runs(evs: Sequence[AuditRow]) -> tuple[int, float]:
+    """The runs among one job's generation audit events that failed on every provider tried,
+    none of them by an outage; and when the last failure was."""
+    own, last_t = 0, 0.0
+    route: dict[str, str] = {}
+    for a in [*evs, None]:
+        provider = None if a is None else str(a.get("platform"))
+        if a is None or (a.get("phase") == "attempt" and provider in route):
+            if route and not any(_outage_failure(k) for k in route.values()):
+                own += 1
+            route.clear()
+        elif a.get("phase") == "outcome":
+            if a.get("outcome") == "failed":
+                route[str(provider)] = str(json_object(a.get("detail")).get("failure") or "")
+                last_t = float(number(a.get("t"), 0.0))
+            else:
+                route.clear()
+    return own, last_t
+
+
+def _own_failures_counted(record: DrillRecord, out: list[Violation]) -> None:
+    """A generation job's runs that failed on every provider they tried for reasons of the
+    request's own — a render that failed, a 4xx, a throttle — each use an attempt; only a run
+    that met an outage may be retried through the outage window without one. Runs are read from
+    the audit: each run tries each routed provider at most once per round, so a provider
+    attempted again begins the next run. A job that counts fewer attempts than such runs
+    retried failures as if they were outages (no dead letter, no page, renders paid again)."""
+    events: dict[str, list[AuditRow]] = {}
+    for a in record.audit:
+        if a.get("action") in _GENERATION_ACTIONS and a.get("job_id"):
+            events.setdefault(str(a["job_id"]), []).append(a)
+    counted = {str(j.get("id")): (i, j) for i, j in enumerate(record.jobs)}
+    for job_id, evs in sorted(events.items()):
+        if job_id not in counted:
+            continue
+        own, last_t = _own_failed_runs(evs)
+        i, j = counted[job_id]
+        attempts = int(j.get("attempts") or 0)
+        if own > attempts:
+            out.append(
+                Violation(
+                    last_t,
+                    ("job", "jobs"),
+                    f"ran {own} times to a failure of the request's own on every provider it "
+                    f"tried (not an outage), yet counts {attempts} attempt(s): failures retried "
+                    "as if they were outages",
+                    job_id,
+                    f"evidence/jobs.jsonl#L{i + 1}",
+                )
+            )
 
 
 #: the tool gateway's answers that refuse one call while the gateway is up (``detail.failure``
