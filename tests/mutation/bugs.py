@@ -8,6 +8,9 @@ they missed it, anything else (or a patch that does not apply) = error. The resu
 
     python -m tests.mutation.bugs [--jobs 2] [--only NAME ...] [--out reports/mutation/bugs.json]
 
+``--browser`` runs the browser lane's drills too (``vibedrill run --all``, Chromium needed): for
+bugs in ``sandbox/lanes/browser*``, which no API-lane drill reaches.
+
 ``nox -s bugs`` runs it under ``nice``. See docs/mutation.md.
 """
 
@@ -157,8 +160,11 @@ def not_held(stdout: str) -> str:
 CLI = "import sys; from harness.cli import main; sys.argv[0] = 'vibedrill'; sys.exit(main())"
 
 
-def run_one(patch: Path | None, base: Path, *, fail_fast: bool = False) -> BugResult:
-    """Apply ``patch`` (None: the unpatched baseline) to a copy of ``base``; run the API-lane drills."""
+def run_one(
+    patch: Path | None, base: Path, *, fail_fast: bool = False, browser: bool = False
+) -> BugResult:
+    """Apply ``patch`` (None: the unpatched baseline) to a copy of ``base``; run the API-lane
+    drills (and the browser lane's too, with ``browser``: what ``vibedrill run --all`` runs)."""
     t0 = time.monotonic()
     name = patch.stem if patch is not None else "baseline"
     summary = summary_of(patch) if patch is not None else "no bug"
@@ -184,7 +190,8 @@ def run_one(patch: Path | None, base: Path, *, fail_fast: bool = False) -> BugRe
             cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
             cmd += ["-o", "addopts=", "-W", "ignore", str(cases)]
         else:
-            cmd = [sys.executable, "-c", CLI, "run", "--all", "--no-browser"]
+            cmd = [sys.executable, "-c", CLI, "run", "--all"]
+            cmd += [] if browser else ["--no-browser"]
             cmd += ["--reports-dir", str(work / "reports")]
         try:
             got = _run(cmd, work, env)
@@ -229,7 +236,7 @@ def build_report(
         "command": (
             "pytest -x tests/mutation/drill_cases.py (fail fast)"
             if a.fail_fast
-            else "vibedrill run --all --no-browser"
+            else "vibedrill run --all" + ("" if a.browser else " --no-browser")
         )
         + " per patched copy",
         "tree": a.rev or "work tree",
@@ -269,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-baseline", action="store_true", help="skip the unpatched run (must hold) first"
     )
+    ap.add_argument(
+        "--browser",
+        action="store_true",
+        help="run the browser lane's drills too (vibedrill run --all, Chromium needed): for bugs "
+        "in the browser lane",
+    )
     a = ap.parse_args(argv)
     todo = patches(a.only, a.patches)
     if not todo:
@@ -287,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             tracked_copy(base)
         if not a.no_baseline:
-            b = run_one(None, base, fail_fast=a.fail_fast)
+            b = run_one(None, base, fail_fast=a.fail_fast, browser=a.browser)
             if b.status == "stopped":
                 print("stopped before the baseline ran through: nothing measured", file=sys.stderr)
                 return 130
@@ -298,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         results: list[BugResult] = []
         report = build_report(a, commit, results, len(todo), 0.0)
         with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
-            for res in pool.map(lambda p: run_one(p, base, fail_fast=a.fail_fast), todo):
+            for res in pool.map(
+                lambda p: run_one(p, base, fail_fast=a.fail_fast, browser=a.browser), todo
+            ):
                 if res.status == "stopped":
                     continue
                 print(
