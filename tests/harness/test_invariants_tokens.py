@@ -197,3 +197,26 @@ def test_a_job_sending_its_refused_token_again_at_once_without_a_refresh_is_a_vi
 
 def test_refused_tokens_not_resent_does_not_apply_where_nothing_was_refused():
     assert resent([sent(1, 100, 201, 0, None)]).verdict == "not_applicable"
+
+
+def test_another_job_sending_a_token_whose_refresh_failed_is_a_violation():
+    # job A's token is refused and the refresh it sets off fails (X's token endpoint is down):
+    # the keyring knows the token is refused — job B, sending later, must refresh first (and
+    # end unsent when it cannot), not send the refused token into another 401
+    journal = [
+        sent(1, 100, 401, 0, None),
+        req(2, 100, "oauth2.token", 503, took=2),
+        sent(3, 160, 401, 0, None, TRACE_B),
+    ]
+    r = resent(journal)
+    assert r.verdict == "violated"
+    assert "sent @acme_x's token after X had refused it at T+1m40s (q1, another job's request) " in (
+        r.detail
+    )
+    assert "its refresh had failed at T+1m42s" in r.detail and "q3" in r.detail
+    # a request already on its way when the refresh failed, or a refusal whose refresh worked
+    # (another 401 for the fresh token is X flapping, retried later), is not judged so
+    on_its_way = [journal[0], journal[1], sent(3, 101, 401, 0, None, TRACE_B)]
+    assert resent(on_its_way).verdict != "violated"
+    refreshed = [journal[0], req(2, 100, "oauth2.token", 200, took=2), journal[2]]
+    assert "another job's request" not in resent(refreshed).detail

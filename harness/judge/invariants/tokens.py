@@ -10,6 +10,7 @@ from ..rows import JournalRow, number
 from ..timeline import format_offset
 from ._base import Findings, NotApplicable, Params, Violation, invariant
 from ._facts import evidence
+from .recovery import real_slack
 
 __all__ = [
     "no_needless_token_refresh",
@@ -103,9 +104,20 @@ def refused_tokens_not_resent(record: DrillRecord, p: Params) -> Findings | NotA
     each such job takes a second 401 and an auth back-off for nothing, and the auth-failure count
     grows although the refresh worked. On X a job that sends the refused token again within a
     second with no refresh at all (it took its stale copy for one another worker had made) is one
-    too.
+    too. And on X, once the refresh a 401 set off has failed (the token endpoint down, hanging
+    or refusing), the keyring knows the token is refused: another job that sends it later
+    instead of refreshing first (and ending unsent when it cannot) sends it into a certain 401.
     """
     refused: dict[tuple[str, str], dict[int, tuple[float, str]]] = {}
+    #: (account, token generation) → when X first refused it, that request, and its job's trace
+    refused_on_x: dict[tuple[str, int], tuple[float, str, str]] = {}
+    #: account → (started, answered, status) of each of its X token refreshes
+    refreshes: dict[str, list[tuple[float, float, int]]] = {}
+    for j in record.journal:
+        if j.get("fake") == "x" and j.get("route") == "oauth2.token" and j.get("account_id"):
+            refreshes.setdefault(str(j["account_id"]), []).append(
+                (_started(j), number(j.get("t"), _started(j)), int(number(j.get("status"), 0)))
+            )
     out: list[Violation] = []
     checked = 0
     for i, j in enumerate(record.journal):
@@ -151,10 +163,35 @@ def refused_tokens_not_resent(record: DrillRecord, p: Params) -> Findings | NotA
                         evidence("journal.jsonl", i),
                     )
                 )
+        known = refused_on_x.get((str(account), int(gen)))
+        if known is not None and j.get("fake") == "x" and known[2] != key[0]:
+            # … nor does another job once the refresh the refusal set off had failed: the keyring
+            # knows the token is refused and refreshes it before anything is sent with it (a
+            # refresh that cannot be had ends the job unsent); only a request already on its
+            # way may still carry it
+            at, rid, _ = known
+            failed = _failed_refresh_after(refreshes.get(str(account), []), at)
+            if failed is not None and _started(j) > failed + real_slack(record):
+                checked += 1
+                out.append(
+                    Violation(
+                        _started(j),
+                        ("request", "requests"),
+                        f"sent {record.handle(account)}'s token after X had refused it at "
+                        f"{format_offset(record.offset(at))} ({rid}, another job's request) and "
+                        f"its refresh had failed at {format_offset(record.offset(failed))}: the "
+                        "platform knew it was refused and sent it without refreshing first",
+                        f"{j.get('request_id')} ({j.get('method')} {j.get('path')})",
+                        evidence("journal.jsonl", i),
+                    )
+                )
         if j.get("status") == 401:
-            refused.setdefault(key, {}).setdefault(
-                int(gen), (number(j.get("t"), _started(j)), str(j.get("request_id")))
-            )
+            answered = number(j.get("t"), _started(j))
+            refused.setdefault(key, {}).setdefault(int(gen), (answered, str(j.get("request_id"))))
+            if j.get("fake") == "x":
+                refused_on_x.setdefault(
+                    (str(account), int(gen)), (answered, str(j.get("request_id")), key[0])
+                )
     if not refused:
         return NotApplicable("no job's request to a social platform was answered 401")
     return Findings(
@@ -163,6 +200,19 @@ def refused_tokens_not_resent(record: DrillRecord, p: Params) -> Findings | NotA
         f"no job resent a refused token a refresh had replaced ({checked} resends of a refused "
         "token checked)",
     )
+
+
+#: seconds after X's 401 within which the refresh it sets off starts
+REFRESH_AFTER_401_S = 1.0
+
+
+def _failed_refresh_after(refreshes: list[tuple[float, float, int]], at: float) -> float | None:
+    """When the refresh an X 401 at ``at`` set off was answered with a failure (not 200),
+    or None when none started right after it or it succeeded."""
+    for started, answered, status in refreshes:
+        if at <= started <= at + REFRESH_AFTER_401_S:
+            return None if status == 200 else answered
+    return None
 
 
 def _trace(traceparent: object) -> str | None:
