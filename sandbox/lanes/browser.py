@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from .. import alerts as _alerts
-from ..errors import Ambiguous, Blocked, Fatal, RateLimited, Retryable, SandboxError
+from ..errors import Ambiguous, Blocked, Fatal, RateLimited, SandboxError
 from .base import Credential, InboundMessage, Lookup, SendResult, SideEffectScope
 from .browser_runtime import Profile
 from .browser_settings import BrowserDeps, BrowserSettings, web_base
@@ -408,7 +408,10 @@ class BrowserLane:
         status = resp.status if resp is not None else 0
         url = urlsplit(page.url)
         if "/web/login" in url.path:
-            raise Retryable(
+            # the click was sent: the form may have been taken and only the page it led to
+            # asked for a login (a session that ended on the way) — what landed is looked for
+            # before anything is sent again
+            raise Ambiguous(
                 f"{self.platform}.web.session_expired: logged out while sending {op.action}"
             )
         if await self._visible(await self._any(page, self.map["challenge"])):

@@ -210,8 +210,9 @@ def test_another_job_sending_a_token_whose_refresh_failed_is_a_violation():
     ]
     r = resent(journal)
     assert r.verdict == "violated"
-    assert "sent @acme_x's token after X had refused it at T+1m40s (q1, another job's request) " in (
-        r.detail
+    assert (
+        "sent @acme_x's token after X had refused it at T+1m40s (q1, another job's request) "
+        in (r.detail)
     )
     assert "its refresh had failed at T+1m42s" in r.detail and "q3" in r.detail
     # a request already on its way when the refresh failed, or a refusal whose refresh worked
