@@ -224,6 +224,19 @@ async def test_an_expired_session_is_logged_in_again(rig: LaneRig, served: Serve
     assert sum(ev["kind"] == "login" for ev in lane.events) == logins + 1
 
 
+async def test_a_session_that_ends_under_the_new_posts_page_leaves_the_send_ambiguous(
+    rig: LaneRig, served: Served
+) -> None:
+    # the composer's form was taken, and only the post's page it led to asked for a login: the
+    # post is live, so the send is ambiguous (looked for before a retry), not a plain failure
+    cred, lane = served.cred("acme", "x"), rig.lane("x")
+    before = len(served.world.ledger)
+    served.fault("web.session_expired", match={"fake": "x", "route": "web.post"}, first_n=1)
+    with pytest.raises(Ambiguous, match="session_expired"):
+        await lane.publish(cred, text("made, then logged out"), StubScope())
+    assert len(served.world.ledger) == before + 1
+
+
 async def test_the_kill_switch_is_checked_again_right_before_the_click(
     rig: LaneRig, served: Served
 ) -> None:
