@@ -34,6 +34,15 @@ BROWSER_DRILLS: dict[str, tuple[str, str]] = {
     ),
     "rb05_browser_action_blocked": ("retry_after_ignored", "every_job_terminal_after_healing"),
     "rb06_browser_captcha": ("browser_challenge_ignored", "no_web_side_effects_after_a_challenge"),
+    "rb06_browser_captcha_meets_paced_posts": (
+        "browser_challenge_ignored",
+        "no_web_side_effects_after_a_challenge",
+    ),
+    "rb06_browser_drift_reworded": ("brittle_selectors", "every_side_effect_audited"),
+    "rb04_browser_session_expired": (
+        "browser_profile_mixup",
+        "every_side_effect_on_intended_account",
+    ),
 }
 _cache: dict[tuple[str, str | None], DrillResult] = {}
 
