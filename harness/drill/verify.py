@@ -248,12 +248,10 @@ async def run_checks(e: DrillState, checks: tuple[VerificationCheck, ...]) -> li
         if not done:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            ok, why = (
-                False,
-                (
-                    f"the platform gave no answer within {format_duration(CHECK_ANSWER_WITHIN_S)} "
-                    "(a call that never returns, or work put off far into the future)"
-                ),
+            ok = False
+            why = (
+                f"the platform gave no answer within {format_duration(CHECK_ANSWER_WITHIN_S)} "
+                "(a call that never returns, or work put off far into the future)"
             )
         elif (err := task.exception()) is not None:  # a check that cannot run fails, with why
             ok, why = False, f"{type(err).__name__}: {err}"
