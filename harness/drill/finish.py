@@ -172,6 +172,17 @@ def build_record(e: DrillState, got: dict[str, Any], error: str | None) -> Drill
             and i.get("post_id") is None
         )
     ]
+    # … and one that arrived before the account's first post lands on that post when it is
+    # made (the fakes' rule): nobody could read it before, so it arrives, for the judge, then
+    posted = {
+        (str(x.get("fake")), str(x.get("resource_id"))): float(x.get("t") or 0.0)
+        for x in ledger
+        if x.get("action") == "post.created" and x.get("fake") in ("instagram", "linkedin")
+    }
+    for n, i in enumerate(inbound):
+        made = posted.get((str(i.get("fake")), str(i.get("post_id"))))
+        if i.get("kind") == "comment" and made is not None and made > float(i.get("t") or 0.0):
+            inbound[n] = {**i, "t": made}
     window = e.scenario.fault_window()
     ops = getattr(e, "ops", None)
     det = e.detection
