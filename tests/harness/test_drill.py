@@ -325,6 +325,42 @@ def test_comments_that_arrive_before_an_instagram_account_has_posted_are_judged_
     assert judged["engagement_reaches_every_account"] == "not_applicable"
 
 
+def test_comments_before_a_held_accounts_first_post_arrive_when_that_post_is_made() -> None:
+    # a LinkedIn client killed from the first second posts nothing until the release: the
+    # comments of the hold land on its first post, made in the release's wave, and nobody could
+    # read them before — the judge used to count them as held back and blame the platform when
+    # the wave's newer posts pushed that post out of the few it reads
+    from harness.drill.run import DrillOptions, run_drill
+    from harness.scenario import Scenario
+
+    s = Scenario.model_validate(
+        {
+            "id": "t",
+            "title": "t",
+            "runbook": "RB-10",
+            "severity": "P2",
+            "incident_types": ["ENGAGE"],
+            "world": {"clients": 1, "platforms": ["linkedin"]},
+            "workload": {
+                "duration": "1h",
+                "posts_per_hour": 40,
+                "inbound_comments_per_hour": 60,
+                "keyword_share": 0.9,
+            },
+            "operator": [
+                {"at": "0s", "do": "kill_switch.engage", "params": {"client_id": "{client:0}"}},
+                {"at": "30m", "do": "kill_switch.release", "params": {"client_id": "{client:0}"}},
+            ],
+            "invariants": ["held_engagement_answered_after_release"],
+        }
+    )
+    v = run_drill(s, DrillOptions(write=False)).verdict_obj
+    assert v is not None
+    judged = {r.name: (r.verdict, r.detail) for r in v.invariants}
+    verdict, detail = judged["held_engagement_answered_after_release"]
+    assert verdict == "not_applicable", detail
+
+
 def test_generation_jobs_come_in_episodes_of_one_client_when_the_scenario_asks() -> None:
     s = load_scenario(ROOT / "scenarios/rb12_cost_runaway.yaml")
     single = plan_workload(s, 7, CLIENTS, ACCOUNTS)
