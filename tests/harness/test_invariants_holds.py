@@ -73,6 +73,18 @@ def test_comments_held_by_a_kill_switch_and_never_answered_after_its_release_are
     assert r.verdict == "violated" and "in thread p2" in r.detail
 
 
+def test_a_held_x_mention_whose_answer_x_refused_as_a_duplicate_after_the_release_was_answered():
+    # the release's wave answers the same person twice with the same template: X refuses the
+    # second (403 duplicate) — the platform answered, X would not take it
+    held = [comment(1, 700, post_id="p1")]
+    refusal = {"seq": 1, "t": T0 + 1290, "fake": "x", "route": "tweets.create", "method": "POST",
+               "status": 403, "error": "duplicate", "account_id": "acme-x"}  # fmt: skip
+    assert judged(control_changes=SWITCH, inbound=held, journal=[refusal]).verdict == "held"
+    # a refusal before the release, or another account's, excuses nothing
+    for other in ({**refusal, "t": T0 + 1100}, {**refusal, "account_id": "globex-x"}):
+        assert judged(control_changes=SWITCH, inbound=held, journal=[other]).verdict == "violated"
+
+
 def test_a_mode_that_silences_engagement_holds_comments_too():
     modes = [
         change(1, 600, "mode", {"client_id": "acme"}, "manual_only"),

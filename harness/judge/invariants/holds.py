@@ -96,10 +96,19 @@ def held_engagement_answered_after_release(
             "no inbound item with the trigger keyword arrived while engagement was held and "
             "released with time to answer"
         )
+    # X refuses a reply whose text the account posted within a day (403 "duplicate"): the
+    # release's wave answering the same person twice has answered, X would not take it (as in
+    # comments_answered)
+    refused: dict[str, list[float]] = {}
+    for j in record.journal:
+        if (j.get("fake"), j.get("route"), j.get("error")) == ("x", "tweets.create", "duplicate"):
+            refused.setdefault(str(j.get("account_id")), []).append(number(j.get("t")))
     out: list[Violation] = []
     for (account, thread, release), items in sorted(held.items(), key=lambda kv: kv[0][2]):
         by = release + p.settle_s  # what the release let go has gone out by then
         if any(release <= answered.get(str(i.get("id")), -1.0) <= by for i in items):
+            continue
+        if any(release <= r <= by for r in refused.get(account, ())):
             continue
         if any(release <= x <= by for x in replies.get((account, thread), ())):
             continue  # the thread answered after the release (a later comment of it)
