@@ -490,7 +490,10 @@ class InstagramLane(ApiLane):
             )
             if rc.status_code != 200:
                 continue
-            for c in self.json_of(rc, mutating=False).get("data") or ():
+            # Graph lists a post's comments newest first: the engine is handed them oldest
+            # first, as every inbox, so a thread's cap and cooldown pass over its later askers,
+            # never the first
+            for c in reversed(list(self.json_of(rc, mutating=False).get("data") or ())):
                 frm = c.get("from") or {}
                 out.append(
                     InboundMessage(

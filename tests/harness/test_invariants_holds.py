@@ -326,8 +326,9 @@ def _ig_reply(n: int, at: float, to: str) -> dict[str, Any]:
 
 
 def test_a_posts_first_keyword_comment_left_unanswered_is_a_violation() -> None:
-    # m1's first keyword comment answered; m2's only its second (the thread answered); m3's
-    # never; m4's keyword comment came too late to judge; a comment without the keyword on m5
+    # m1's first keyword comment answered; m2's passed over for its second (an inbox read
+    # newest first); m3's never; m4's keyword comment came too late to judge; a comment without
+    # the keyword on m5
     posts = [_ig_post(1, 0, "m1"), _ig_post(2, 0, "m2"), _ig_post(3, 0, "m3"), _ig_post(4, 0, "m4")]
     inbound = [
         _ig(1, 60, "m1"),
@@ -339,9 +340,17 @@ def test_a_posts_first_keyword_comment_left_unanswered_is_a_violation() -> None:
     ]
     ledger = [*posts, _ig_reply(10, 100, "c1"), _ig_reply(11, 320, "c3")]
     r = evaluate({"name": "comments_answered"}, record(inbound=inbound, ledger=ledger))
-    assert r.verdict == "violated" and r.count == 1
-    assert [v.ref for v in r.violations] == ["c4"]
-    assert "post m3 at T+2m00s, the thread's first" in r.violations[0].phrase
+    assert r.verdict == "violated" and r.count == 2
+    assert sorted(v.ref for v in r.violations) == ["c2", "c4"]
+    by = {v.ref: v.phrase for v in r.violations}
+    assert "post m3 at T+2m00s, the thread's first, and got no answer" in by["c4"]
+    assert (
+        "post m2 at T+1m30s, the thread's first, and was passed over: a later comment" in by["c2"]
+    )
+    # two that became readable at once (a post made after them) may be answered either way
+    tie = [_ig(2, 90, "m2"), _ig(3, 90, "m2", "@fan2")]
+    got = evaluate({"name": "comments_answered"}, record(inbound=tie, ledger=[*posts, _ig_reply(11, 120, "c3")]))  # fmt: skip
+    assert got.verdict == "held", got.detail
     # the account's own comment is not judged
     own = [_ig(4, 120, "m3", "@acme_instagram")]
     quiet = evaluate({"name": "comments_answered"}, record(inbound=own, ledger=posts))

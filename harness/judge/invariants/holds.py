@@ -944,8 +944,9 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
     LinkedIn where the platform's conversation is the post, and X's mentions: the thread has had
     no reply yet, so no cap or cooldown stands in the way (on X a reply X refused as a duplicate
     of the account's own earlier text excuses the mentions that came before it: the platform
-    answered, X would not take it). It must be answered — that comment or a later one of
-    the thread — if it arrived ``settle_s`` before the drill's end, with no control that may stop
+    answered, X would not take it). It must be answered — the thread answered only for a later
+    comment passes over its first asker (an inbox handed to the engine newest first), unless they
+    became readable at the same instant — if it arrived ``settle_s`` before the drill's end, with no control that may stop
     replies for its client changed from its arrival until ``settle_s`` after, no fault other
     than latency on its platform meanwhile (a fault on *reading* the inbox excuses nothing once
     it has been over for ``settle_s``), its post not deleted by then and still among the
@@ -978,6 +979,14 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
         if e.get("action") == "reply.created" and e.get("in_reply_to"):
             k = (str(e.get("account_id")), root(str(e["in_reply_to"])))
             answered.setdefault(k, []).append(float(e.get("t") or 0.0))
+    #: the items each thread's replies answered, and when each item arrived: the thread's first
+    #: comment passed over for a later one (an inbox read newest first) is no answer to it
+    answered_ids: dict[tuple[str, str], set[str]] = {}
+    for e in record.ledger:
+        if e.get("action") == "reply.created" and e.get("in_reply_to"):
+            k = (str(e.get("account_id")), root(str(e["in_reply_to"])))
+            answered_ids.setdefault(k, set()).add(str(e["in_reply_to"]))
+    arrivals = {str(i.get("id")): float(i.get("t") or 0.0) for i in record.inbound}
     #: each account's posts, in the order they were created
     posts: dict[str, list[tuple[float, str]]] = {}
     for e in record.ledger:
@@ -1046,6 +1055,23 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
             min(got) <= deadline
             or bisect_right(engaged, deadline) - bisect_left(engaged, t) >= p.busy_jobs
         ):
+            later = [
+                a
+                for i in answered_ids.get((account, thread), ())
+                if (a := arrivals.get(i)) is not None and a > arrived
+            ]
+            if str(item.get("id")) not in answered_ids.get((account, thread), ()) and later:
+                out.append(
+                    Violation(
+                        arrived,
+                        ("comment", "comments"),
+                        f"commented the keyword on {record.handle(account)}'s post {thread} at "
+                        f"{format_offset(record.offset(arrived))}, the thread's first, and was "
+                        "passed over: a later comment of the thread got the answer",
+                        str(item.get("id")),
+                        "evidence/ledger.jsonl",
+                    )
+                )
             continue
         late = (
             f"got its answer only at {format_offset(record.offset(min(got)))}, "
