@@ -15,9 +15,9 @@ Wire format (JSON, UTF-8):
 - ``GET /v1/renders/{id}`` → 200, the render object. Jobs belong to the key that made them;
   anyone else's id, like an unknown one, is 404 ``not_found``.
 - ``GET /v1/renders/{id}/content`` → 200 ``video/mp4`` bytes once ``succeeded``; otherwise 409
-  with code ``not_ready`` (queued/processing) or ``render_failed``.
+  with code ``not_ready`` (queued/processing), ``render_failed`` or ``render_canceled``.
 - Render object: ``{"id": "rnd_…", "object": "render", "kind", "client_id", "status":
-  "queued" | "processing" | "succeeded" | "failed", "progress": 0–1, "duration_s",
+  "queued" | "processing" | "succeeded" | "failed" | "canceled", "progress": 0–1, "duration_s",
   "created_at", "started_at", "finished_at" (unix seconds or null), "error": null | {"code",
   "message"}, "content_url": null | url, "cost_usd": null | number}``.
 - Every answer carries ``x-request-id``; a 5xx outage is ``{"error": {"code":
@@ -36,7 +36,8 @@ timer of its own.
 
 Faults, decided when a job is submitted: ``media.job_stuck`` (the job stays ``processing`` for
 ``for_s`` more seconds, or forever) and ``media.job_failed`` (the job ends ``failed`` with
-``render_failed`` instead of ``succeeded``; nothing is billed). Decided when a finished render
+``render_failed`` — or, with ``status: canceled``, ``canceled`` with ``render_canceled``, the
+provider dropping it — instead of ``succeeded``; nothing is billed). Decided when a finished render
 is read: ``media.content_url_elsewhere`` (its ``content_url`` points at ``params.url``, a host
 the platform was never given — the fakes' honeypot journals any request that gets there).
 """
@@ -91,6 +92,8 @@ class Job:
     #: extra processing time from media.job_stuck; None = stuck forever
     stuck_for: float | None = 0.0
     fails: bool = False
+    #: the status a failing job ends in: "failed" or "canceled"
+    end_status: str = "failed"
     billed: bool = False
     cost_usd: float = field(init=False)
 
@@ -108,18 +111,29 @@ class Job:
         end = self.finished_at()
         if end is None or now < end:
             return "processing"
-        return "failed" if self.fails else "succeeded"
+        return self.end_status if self.fails else "succeeded"
 
     def progress(self, now: float) -> float:
         """Fraction rendered at ``now`` (a stuck job stops short of done)."""
         st = self.status(now)
         if st == "queued":
             return 0.0
-        if st in ("succeeded", "failed"):
+        if st in _ENDED:
             return 1.0
         span = self.done_at - self.started_at
         return round(min(0.95, (now - self.started_at) / span if span > 0 else 0.95), 3)
 
+
+#: the statuses a render ends in
+_ENDED = frozenset({"succeeded", "failed", "canceled"})
+#: the error of a render that ended without content
+_RENDER_ERRORS = {
+    "failed": lambda rid: {"code": "render_failed", "message": f"the renderer crashed on {rid}"},
+    "canceled": lambda rid: {
+        "code": "render_canceled",
+        "message": f"the provider canceled {rid} (capacity); nothing was billed",
+    },
+}
 
 _MEDIA_CODES = {
     404: "not_found",
@@ -226,10 +240,8 @@ class MediaFake:
             "duration_s": job.duration_s,
             "created_at": job.created_at,
             "started_at": job.started_at if st != "queued" else None,
-            "finished_at": job.finished_at() if st in ("succeeded", "failed") else None,
-            "error": {"code": "render_failed", "message": f"the renderer crashed on {job.id}"}
-            if st == "failed"
-            else None,
+            "finished_at": job.finished_at() if st in _ENDED else None,
+            "error": _RENDER_ERRORS[st](job.id) if st in _RENDER_ERRORS else None,
             "content_url": content_url,
             "cost_usd": job.cost_usd if st == "succeeded" else None,
         }
@@ -285,8 +297,10 @@ class MediaFake:
         stuck = call.fire(self.world, "media.job_stuck")
         if stuck is not None:
             job.stuck_for = stuck.params.model_dump()["for_s"]
-        if call.fire(self.world, "media.job_failed") is not None:
+        ended = call.fire(self.world, "media.job_failed")
+        if ended is not None:
             job.fails = True
+            job.end_status = str(ended.params.model_dump().get("status") or "failed")
         self.jobs[job.id] = job
         if not job.fails:
             self._unbilled[job.id] = job
@@ -311,8 +325,9 @@ class MediaFake:
         if isinstance(job, Response):
             return job
         st = job.status(self.world.now())
-        if st == "failed":
-            return error(409, "render_failed", f"render {job.id} failed; there is no content")
+        if st in _RENDER_ERRORS:
+            code = "render_failed" if st == "failed" else "render_canceled"
+            return error(409, code, f"render {job.id} {st}; there is no content")
         if st != "succeeded":
             return error(
                 409,

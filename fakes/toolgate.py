@@ -80,7 +80,10 @@ class _Tool:
     def schema(self, drift: str | None) -> dict[str, Any]:
         """The input schema as listed: as built, or after a ``toolgate.schema_drift`` (``rename``:
         the tenant argument renamed and still required; ``drop``: no tenant argument, and extra
-        arguments not refused, so none is said to be forbidden)."""
+        arguments not refused, so none is said to be forbidden; ``opaque``: a free-form object
+        naming no property, the tool unchanged behind it)."""
+        if drift == "opaque":
+            return {"type": "object"}
         old, new = DRIFTED_ARGUMENT
         if drift == "drop":
             names = [a for a in self.arguments if a != old]
@@ -372,8 +375,8 @@ def _change_of(params: BaseModel | None) -> str | None:
 
 def _invalid_arguments(schema: Mapping[str, Any], args: Mapping[str, Any]) -> str | None:
     """The first way ``args`` break the tool's (flat, string-only) input schema, or None."""
-    props: Mapping[str, Any] = schema["properties"]
-    for name in schema["required"]:
+    props: Mapping[str, Any] = schema.get("properties") or {}
+    for name in schema.get("required") or ():
         if name not in args:
             return f"{name!r} is a required property (got arguments {sorted(args)})"
     strict = schema.get("additionalProperties") is False

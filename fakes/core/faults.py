@@ -603,11 +603,22 @@ _kind(
     "media: render jobs stay 'processing' (for a time or forever).",
     StuckParams,
 )
+
+
+class RenderEndParams(_P):
+    status: Literal["failed", "canceled"] = Field(
+        "failed",
+        description="how the render ends: 'failed' (render_failed: the renderer crashed) or "
+        "'canceled' (render_canceled: the provider dropped it, e.g. for capacity); neither is billed",
+    )
+
+
 _kind(
     "media.job_failed",
     "semantic",
     ("media",),
-    "media: render jobs end in status 'failed' with an error.",
+    "media: render jobs end in status 'failed' (or 'canceled') with an error, unbilled.",
+    RenderEndParams,
 )
 
 
@@ -640,13 +651,15 @@ class ToolParams(_P):
 
 
 class SchemaDriftParams(ToolParams):
-    change: Literal["rename", "drop"] = Field(
+    change: Literal["rename", "drop", "opaque"] = Field(
         "rename",
         description=(
             "rename: the required client_id becomes tenant_id and calls that still send "
             "client_id are refused (a strict schema); drop: client_id leaves the schema and the "
             "gateway answers for its own default tenant, ignoring arguments it no longer knows "
-            "(a server that validates with extra='ignore', as FastMCP's argument models do)"
+            "(a server that validates with extra='ignore', as FastMCP's argument models do); "
+            "opaque: the tools are listed with a free-form input schema (an object naming no "
+            "properties, as a proxy that cannot describe them lists them) and calls work as before"
         ),
     )
 
@@ -674,7 +687,7 @@ _kind(
     "semantic",
     ("toolgate",),
     "toolgate: a tool's input schema changes (a required argument renamed, or dropped and "
-    "ignored when sent), unannounced.",
+    "ignored when sent, or listed free-form), unannounced.",
     SchemaDriftParams,
 )
 _kind(

@@ -22,13 +22,18 @@ from .ledger import Ledger, LedgerEntry, content_hash
 from .roster import Roster, fingerprint
 from .tokens import TokenStore
 
-__all__ = ["PLACEHOLDER_MARK", "World"]
+__all__ = ["ID_AS_HANDLE_MARK", "PLACEHOLDER_MARK", "World"]
 
 
 #: a template field left unfilled in a text: ``{`` an identifier ``}``
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 #: the ``detail`` token of a ledger entry whose text carries one
 PLACEHOLDER_MARK = "placeholder"
+#: a platform's id where a person's handle belongs: ``@`` a LinkedIn member URN or a long number
+#: (X and Instagram user ids run to 10–19 digits; no handle of the fakes is one)
+_ID_AS_HANDLE = re.compile(r"(?<![\w@])@(?:urn:li:[a-zA-Z]+:\S+|\d{8,})")
+#: the ``detail`` token of a ledger entry whose text addresses one
+ID_AS_HANDLE_MARK = "id_as_handle"
 #: the ledger actions whose content is a text people read
 _TEXT_ACTIONS = frozenset({"post.created", "post.updated", "reply.created", "dm.sent"})
 
@@ -130,14 +135,14 @@ class World:
 
         A text that still carries a template placeholder (``{result}``, ``{author}``) is marked
         ``placeholder`` in the entry's ``detail``: the ledger keeps a hash of the text, not the
-        text, and that fact is what a reader of the post would see."""
-        if (
-            action in _TEXT_ACTIONS
-            and isinstance(content, str)
-            and "{" in content
-            and _PLACEHOLDER.search(content)
-        ):
-            extra["detail"] = " ".join(filter(None, (extra.get("detail"), PLACEHOLDER_MARK)))
+        text, and that fact is what a reader of the post would see. One that addresses a
+        platform's id as if it were a handle (``@urn:li:person:…``, ``@1789…``) is marked
+        ``id_as_handle`` the same way."""
+        if action in _TEXT_ACTIONS and isinstance(content, str):
+            if "{" in content and _PLACEHOLDER.search(content):
+                extra["detail"] = " ".join(filter(None, (extra.get("detail"), PLACEHOLDER_MARK)))
+            if "@" in content and _ID_AS_HANDLE.search(content):
+                extra["detail"] = " ".join(filter(None, (extra.get("detail"), ID_AS_HANDLE_MARK)))
         tenant = None
         if account_id is not None:
             try:

@@ -359,6 +359,12 @@ def test_a_text_with_a_template_field_left_unfilled_is_marked_in_the_ledger() ->
     # braces that are no template field, and texts that are no post, are not marked
     assert post("Fresh bread {} today {50% off}").detail is None
     assert post("Summarise {result}", "llm.completion", "gpt-4o").detail == "gpt-4o"
+    # a reader addressed by a platform id where a handle belongs is marked too
+    assert post("@urn:li:person:abc123 thanks!", "reply.created").detail == "id_as_handle"
+    assert post("@1789012345678 here you go", "dm.sent").detail == "id_as_handle"
+    # handles, e-mail addresses, prices and short numbers are not
+    for fine in ("@fan42 thanks!", "mail hello@acme.example", "@acme_x 2024 deals", "only @1999"):
+        assert post(fine, "reply.created").detail is None, fine
 
 
 def test_the_journal_is_bounded_and_counts_what_it_dropped() -> None:

@@ -195,6 +195,26 @@ async def test_job_failed_ends_in_failed_with_an_error_and_bills_nothing(media: 
     assert await media.hits(rid) == 1
 
 
+async def test_a_render_the_provider_canceled_ends_canceled_with_its_own_error_unbilled(
+    media: Media,
+) -> None:
+    rid = await media.fault("media.job_failed", status="canceled")
+    job = (await media.submit(duration_s=10)).json()
+    media.clock.advance(60)
+    view = await media.get(job["id"])
+    assert (view["status"], view["error"]["code"], view["cost_usd"], view["progress"]) == (
+        "canceled",
+        "render_canceled",
+        None,
+        1.0,
+    )
+    assert view["finished_at"] is not None
+    r = await media.content(job["id"])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "render_canceled"
+    assert await media.ledger() == []
+    assert await media.hits(rid) == 1
+
+
 async def test_an_outage_is_the_media_5xx_body(media: Media) -> None:
     rid = await media.fault("http.outage", status=502)
     r = await media.submit()

@@ -245,6 +245,22 @@ async def test_schema_drift_that_drops_an_argument_ignores_it_and_answers_for_th
     assert tools["schedule_lookup"].input_schema["required"] == ["client_id", "date"]
 
 
+async def test_schema_drift_that_lists_a_tool_free_form_answers_its_calls_as_before(
+    fw: FakeWorld,
+) -> None:
+    await add_fault(
+        fw, {"kind": "toolgate.schema_drift", "params": {"tool": "kb_search", "change": "opaque"}}
+    )
+    async with connect(fw) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        got = await client.call_tool("kb_search", KB_ARGS)
+    # an object naming no property: the listing says nothing about the arguments …
+    assert tools["kb_search"].input_schema == {"type": "object"}
+    # … and the tool behind it answers for the client it was asked about
+    assert not got.is_error and got.structured_content["client_id"] == KB_ARGS["client_id"]
+    assert tools["schedule_lookup"].input_schema["required"] == ["client_id", "date"]
+
+
 async def test_tool_error_returns_a_result_with_is_error_and_books_nothing(fw: FakeWorld) -> None:
     rid = await add_fault(
         fw,

@@ -464,6 +464,19 @@ def test_a_post_or_reply_with_a_template_field_left_unfilled_is_named():
     assert judge("no_placeholder_published", record(ledger=[])).verdict == "not_applicable"
 
 
+def test_a_reply_addressing_its_reader_by_a_platform_id_is_named():
+    # an author with no handle (a LinkedIn member, an X DM's sender) named by the id instead
+    rec = record(
+        ledger=[led(1, 60), {**led(2, 70, action="reply.created"), "detail": "id_as_handle"}]
+    )
+    r = judge("no_placeholder_published", rec)
+    assert r.verdict == "violated"
+    assert [(v.phrase, v.ref) for v in r.violations] == [
+        ("went out addressing a platform's id as if it were a person's handle "
+         "(reply.created on @acme_x)", "r2"),
+    ]  # fmt: skip
+
+
 def test_an_instagram_post_with_other_media_than_its_job_asked_for_is_named():
     from fakes.core.ledger import content_hash
 

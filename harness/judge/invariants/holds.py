@@ -971,7 +971,9 @@ def comments_answered(record: DrillRecord, p: CommentParams) -> Findings | NotAp
                 }
             ),
         )
-        if w[4] not in _DM_READS  # the DM inbox failing keeps no comment from being read
+        # the DM inbox failing keeps no comment from being read, nor LinkedIn's comment counts
+        # (each post's comments can be read without them)
+        if w[4] not in _DM_READS and w[4] != "socialMetadata.batch_get"
     ]
     readable = _readable_posts(record)
     answered: dict[tuple[str, str], list[float]] = {}

@@ -164,6 +164,8 @@ def _failing(record: DrillRecord) -> list[tuple[float, float, str, str | None]]:
         start = max(starts) if starts else record.start_t
         end = min(ends) if ends else record.end_t
         params = r.get("params") or injected.get(str(r.get("id"))) or {}
+        if kind == "toolgate.schema_drift" and params.get("change") == "opaque":
+            continue  # tools listed free-form, answering as before: a variant, no failure
         tool = params.get("tool") if kind != "toolgate.unavailable" else None
         out.append((float(start), float(end), kind, str(tool) if tool else None))
     return out

@@ -954,6 +954,8 @@ def _unknown_though_found(record: DrillRecord, out: list[Violation]) -> int:
 #: the ledger's mark of a text that still carries a template placeholder (the fakes set it:
 #: ``fakes/core/world.py``), and the actions whose text people read
 _PLACEHOLDER_MARK = "placeholder"
+#: … and of one that addresses a platform's id (a member URN, a user id) as a handle
+_ID_AS_HANDLE_MARK = "id_as_handle"
 #: the hash of the media a post went out with, in a fake's ledger detail
 _MEDIA = re.compile(r"\bmedia=([0-9a-f]+)")
 _TEXT_ACTIONS = frozenset({"post.created", "post.updated", "reply.created", "dm.sent"})
@@ -967,8 +969,10 @@ def no_placeholder_published(record: DrillRecord, p: Params) -> Findings | NotAp
 
     A follow-up posted with its tool's ``{result}`` never filled in, or a reply whose
     ``{author}`` was never put in, is a wrong text on a client's public account — the same
-    words under every such post, which a platform also refuses or flags as a duplicate. The
-    fakes mark such a text in the ledger (they keep a hash of a text, not the text itself).
+    words under every such post, which a platform also refuses or flags as a duplicate. A
+    reply or DM that addresses its reader by a platform id (``@urn:li:person:…``, ``@1789…``:
+    an author with no handle, named by the id instead) is as wrong. The fakes mark such texts
+    in the ledger (they keep a hash of a text, not the text itself).
     """
     out: list[Violation] = []
     checked = 0
@@ -993,18 +997,22 @@ def no_placeholder_published(record: DrillRecord, p: Params) -> Findings | NotAp
                     evidence("ledger.jsonl", i),
                 )
             )
-        if _PLACEHOLDER_MARK not in str(e.get("detail") or "").split():
-            continue
-        out.append(
-            Violation(
-                number(e.get("t"), record.end_t),
-                ("text", "texts"),
-                f"went out with a template placeholder left unfilled "
-                f"({e.get('action')} on {record.handle(e.get('account_id'))})",
-                str(e.get("resource_id") or e.get("request_id")),
-                evidence("ledger.jsonl", i),
+        marks = str(e.get("detail") or "").split()
+        for mark, what in (
+            (_PLACEHOLDER_MARK, "with a template placeholder left unfilled"),
+            (_ID_AS_HANDLE_MARK, "addressing a platform's id as if it were a person's handle"),
+        ):
+            if mark not in marks:
+                continue
+            out.append(
+                Violation(
+                    number(e.get("t"), record.end_t),
+                    ("text", "texts"),
+                    f"went out {what} ({e.get('action')} on {record.handle(e.get('account_id'))})",
+                    str(e.get("resource_id") or e.get("request_id")),
+                    evidence("ledger.jsonl", i),
+                )
             )
-        )
     if checked == 0:
         return NotApplicable("no post, reply or DM went out")
     return Findings(checked, out, f"all {checked} posts, replies and DMs went out fully written")
