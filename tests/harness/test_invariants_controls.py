@@ -810,6 +810,26 @@ def test_a_dead_letter_before_the_attempts_are_used_is_a_violation():
     assert "dead-lettered after 3 of the 4 attempts the policy allows" in r.detail
 
 
+def test_a_dead_letter_whose_audit_shows_fewer_failures_than_the_policy_is_named_when_asked():
+    # a post held for approval, approved, then refused by a storm: with the held run counted as
+    # a failure the platform says 4, its audit shows 3 failed attempts
+    def failed(n: int, at: float, j: str) -> dict[str, Any]:
+        return {**aud(n, at, job=j, outcome="failed"), "proof": {}}
+
+    audit = [failed(1, 60, "j-1"), failed(2, 120, "j-1"), failed(3, 700, "j-1")]
+    audit += [failed(4 + i, 60 + 60 * i, "j-2") for i in range(4)]
+    jobs = [tried("j-1", 4, "dead_letter"), tried("j-2", 4, "dead_letter")]
+    rec = record(retry_policy=POLICY, jobs=jobs, audit=audit)
+    # not asked: a run may fail before the wire (a refresh that cannot be had)
+    assert verdict("retries_within_policy", rec).verdict == "held"
+    r = verdict("retries_within_policy", rec, params={"failures_on_the_wire": True})
+    assert r.verdict == "violated" and [v.ref for v in r.violations] == ["j-1"]
+    assert (
+        "was dead-lettered with 3 failed attempts in its audit of the 4 the policy allows "
+        "(the platform counted 4: a run that sent nothing counted as a failure)"
+    ) in r.violations[0].phrase
+
+
 def test_retries_within_the_policy_hold_and_a_platform_without_a_policy_is_not_judged():
     jobs = [tried("j-1", 1), tried("j-2", 4, "dead_letter"), tried("j-3", 3), tried("j-4", 0)]
     r = verdict("retries_within_policy", record(retry_policy=POLICY, jobs=jobs))

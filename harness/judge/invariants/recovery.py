@@ -2488,6 +2488,15 @@ class RetriesParams(Params):
         ),
     )
     sdk_max_delay_s: float = Field(8.0, ge=0, description="the SDKs' longest such wait")
+    failures_on_the_wire: bool = Field(
+        False,
+        description=(
+            "every failure of this drill's side effects is an answer on the wire (a scenario "
+            "whose only fault is the platform's API refusing them): a dead-lettered job's audit "
+            "then shows the policy's attempts in full — one short of them, a run that sent "
+            "nothing (held, parked, refused by a control) was counted as a failed attempt"
+        ),
+    )
 
 
 @invariant(RetriesParams)
@@ -2544,6 +2553,8 @@ def retries_within_policy(record: DrillRecord, p: RetriesParams) -> Findings | N
                 )
             )
     _audited_past_the_policy(record, limit, out)
+    if p.failures_on_the_wire:
+        _dead_letters_audited_in_full(record, limit, out)
     _own_failures_counted(record, out)
     retried = _backoff(record, out)
     _resumed_within_the_cap(record, out)
@@ -2568,6 +2579,37 @@ def retries_within_policy(record: DrillRecord, p: RetriesParams) -> Findings | N
             else ""
         ),
     )
+
+
+def _dead_letters_audited_in_full(record: DrillRecord, limit: int, out: list[Violation]) -> None:
+    """A dead-lettered side effect whose audit shows fewer failed attempts than the policy
+    allows, in a drill where every failure is an answer on the wire: some run that sent nothing
+    — a control's hold, an approval's wait — was counted as an attempt, and the job gave up on
+    retries it was owed (an approved post dead-lettered early)."""
+    failed: dict[str, int] = {}
+    for a in record.audit:
+        if (
+            a.get("phase") == "outcome"
+            and a.get("outcome") == "failed"
+            and a.get("action") in SOCIAL_AUDIT_ACTIONS
+            and a.get("job_id")
+        ):
+            failed[str(a["job_id"])] = failed.get(str(a["job_id"]), 0) + 1
+    for i, j in enumerate(record.jobs):
+        n = failed.get(str(j.get("id")))
+        if j.get("state") != "dead_letter" or n is None or n >= limit:
+            continue
+        out.append(
+            Violation(
+                float(j.get("updated_at") or record.end_t),
+                ("job", "jobs"),
+                f"was dead-lettered with {n} failed attempt{'s' if n != 1 else ''} in its audit "
+                f"of the {limit} the policy allows (the platform counted "
+                f"{int(j.get('attempts') or 0)}: a run that sent nothing counted as a failure)",
+                str(j.get("id")),
+                f"evidence/jobs.jsonl#L{i + 1}",
+            )
+        )
 
 
 def _audited_past_the_policy(record: DrillRecord, limit: int, out: list[Violation]) -> None:
