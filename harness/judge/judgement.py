@@ -178,6 +178,7 @@ def judge_expectations(record: DrillRecord, metrics: DrillMetrics) -> list[Expec
 DEFAULT_INVARIANTS: tuple[str, ...] = (
     "action_rate_gauge_truthful",
     "alerts_deduplicated",
+    "approvals_let_work_go",
     "audit_proofs_match_the_fakes",
     "auth_failures_alerted",
     "budgets_used_in_full",

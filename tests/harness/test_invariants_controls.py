@@ -53,6 +53,43 @@ def test_a_job_state_or_kind_outside_the_contract_is_a_violation():
     assert verdict("jobs_within_the_contract", record()).verdict == "not_applicable"
 
 
+# --- approvals_let_work_go ------------------------------------------------------------------
+
+
+def _attempt(n: int, at: float, j: str) -> dict[str, Any]:
+    return {**aud(n, at, job=j), "phase": "attempt", "outcome": None}
+
+
+def test_an_approved_post_left_waiting_until_its_mode_is_lifted_is_a_violation():
+    # manual_only from 10m to 40m; j-1 and j-2 approved at 20m; j-1 goes at 21m, j-2 only once
+    # the mode is lifted (an approval that let nothing go)
+    modes = [change(1, 600, "mode", "manual_only", client_id="acme"),
+             change(2, 2400, "mode", "auto", client_id="acme")]  # fmt: skip
+    jobs = [job("j-1", approved_at=1200), job("j-2", approved_at=1200)]
+    audit = [_attempt(1, 1260, "j-1"), _attempt(2, 2410, "j-2")]
+    r = verdict("approvals_let_work_go", record(control_changes=modes, jobs=jobs, audit=audit))
+    assert r.verdict == "violated" and [v.ref for v in r.violations] == ["j-2"]
+    assert (
+        "approved at T+20m00s under manual_only waited until its mode was lifted at T+40m00s "
+        "with no attempt: the approval let nothing go"
+    ) in r.violations[0].phrase
+    # attempted in time: held
+    ok = [_attempt(1, 1260, "j-1"), _attempt(2, 1500, "j-2")]
+    assert verdict("approvals_let_work_go", record(control_changes=modes, jobs=jobs, audit=ok)).verdict == "held"  # fmt: skip
+    # something else that may hold it meanwhile (a paused queue, a kill switch, read_only), an
+    # approval the mode outlived by less than the settle, or no mode at all: not judged
+    for extra in (
+        [change(3, 1800, "queue_paused", True, job_class="publish")],
+        [change(3, 1800, "kill_switch", True, client_id="acme")],
+        [change(3, 1800, "mode", "read_only", platform="x")],
+    ):
+        rec = record(control_changes=[*modes, *extra], jobs=jobs, audit=audit)
+        assert verdict("approvals_let_work_go", rec).verdict == "not_applicable", extra
+    late = [job("j-2", approved_at=2300)]
+    assert verdict("approvals_let_work_go", record(control_changes=modes, jobs=late)).verdict == "not_applicable"  # fmt: skip
+    assert verdict("approvals_let_work_go", record(jobs=jobs)).verdict == "not_applicable"
+
+
 # --- side_effects_only_as_the_mode_allows ---------------------------------------------------
 
 

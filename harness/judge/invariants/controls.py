@@ -163,6 +163,120 @@ def _could_await_approval(
     return mode in ("approval_required", "manual_only")
 
 
+class ApprovalParams(Params):
+    """Parameters of ``approvals_let_work_go``."""
+
+    settle_s: float = Field(
+        300.0,
+        gt=0,
+        description="an approval is judged when the mode that held the job stayed this long "
+        "after it (the runner's turn and pacing come first)",
+    )
+
+
+#: control changes that may rightly hold an approved post until after its mode is lifted
+_HOLDING_CONTROLS = frozenset({"lane_read_only", "queue_paused", "lane", "pacing"})
+
+
+@invariant(ApprovalParams)
+def approvals_let_work_go(record: DrillRecord, p: ApprovalParams) -> Findings | NotApplicable:
+    """A post a person approved while ``approval_required`` or ``manual_only`` held it goes out
+    while that mode still holds: the approval is what lets it go.
+
+    Judged for each approved ``publish`` job whose mode (the strictest of every scope covering
+    its client and platform) was one that holds for approval when it was approved, and still
+    held ``settle_s`` later: its side effect must be attempted (an attempt in its audit) before
+    the mode is lifted. Not judged when something else may hold it meanwhile — a kill switch
+    covering it, ``read_only`` at any scope, a read-only lane, a paused queue, a lane routed or
+    pacing changed. An approval that does nothing leaves approved work waiting until someone
+    lifts the mode — the post goes out late, unreviewed by the change it waited for.
+    """
+    steps = mode_steps(record)
+    approved = [
+        j
+        for j in record.jobs
+        if j.get("approved_at") is not None and j.get("kind") == "publish" and j.get("platform")
+    ]
+    if not approved:
+        return NotApplicable("no post was approved by a person")
+    kills = record.kill_intervals()
+    others = sorted(
+        float(c["t"]) for c in record.control_changes if c.get("control") in _HOLDING_CONTROLS
+    )
+    attempts: dict[str, list[float]] = {}
+    for a in record.audit:
+        if a.get("phase") == "attempt" and a.get("job_id"):
+            attempts.setdefault(str(a["job_id"]), []).append(float(a.get("t") or 0.0))
+    out: list[Violation] = []
+    checked = 0
+    for i, j in enumerate(record.jobs):
+        if j not in approved:
+            continue
+        at = number(j.get("approved_at"))
+        client, platform = j.get("client_id"), j.get("platform")
+        client = None if client is None else str(client)
+        platform = None if platform is None else str(platform)
+        mode, _ = mode_at(steps, at, client, platform)
+        if mode not in ("approval_required", "manual_only"):
+            continue
+        # when the mode stops holding for approval (lifted, or made stricter: read_only)
+        lifted = next(
+            (
+                s
+                for s, _m in steps
+                if s > at and mode_at(steps, s, client, platform)[0] not in _APPROVAL_MODES
+            ),
+            record.end_t,
+        )
+        if lifted - at < p.settle_s:
+            continue
+        if any(
+            mode_at(steps, s, client, platform)[0] == "read_only"
+            for s, _m in steps
+            if at < s <= lifted
+        ):
+            continue
+        if any(at < t < lifted for t in others):
+            continue
+        if any(
+            k.start < lifted and (k.end is None or k.end > at)
+            and (k.scope.get("client_id") in (None, client))
+            and (k.scope.get("platform") in (None, platform))
+            for k in kills
+        ):  # fmt: skip
+            continue
+        checked += 1
+        if any(at <= t < lifted for t in attempts.get(str(j.get("id")), ())):
+            continue
+        end = (
+            f"until its mode was lifted at {format_offset(record.offset(lifted))}"
+            if lifted < record.end_t
+            else "to the drill's end"
+        )
+        out.append(
+            Violation(
+                min(lifted, record.end_t),
+                ("post", "posts"),
+                f"approved at {format_offset(record.offset(at))} under {mode} waited {end} "
+                "with no attempt: the approval let nothing go",
+                str(j.get("id")),
+                f"evidence/jobs.jsonl#L{i + 1}",
+            )
+        )
+    if checked == 0:
+        return NotApplicable(
+            "no post was approved while a mode held it that stayed long enough to judge, with "
+            "nothing else holding it"
+        )
+    return Findings(
+        checked, out, f"each of {checked} approved posts was attempted while its mode still held"
+    )
+
+
+#: the modes under which a person's approval lets a job go
+_APPROVAL_MODES = frozenset({"approval_required", "manual_only"})
+
+
 @invariant(ModeParams)
 def side_effects_through_the_routed_lane(
     record: DrillRecord, p: ModeParams
