@@ -56,6 +56,7 @@ SocialPlatform = Literal["x", "instagram", "linkedin"]
 SurgeJob = Literal[
     "publish",
     "misrouted_publish",
+    "agency_publish",
     "generate_text",
     "generate_image",
     "generate_video",

@@ -143,7 +143,8 @@ def plan_workload(
             account = accounts.get((rng.choice(others), platform)) if others else account
         spec = JobSpec(
             kind=kind,  # type: ignore[arg-type]
-            client_id=client,
+            # the agency's own planner submitting a client's post under the agency's name
+            client_id="agency" if origin == "agency_publish" else client,
             platform=platform,
             account_id=account,
             payload=payload,
@@ -172,7 +173,7 @@ def plan_workload(
         # drawn only where some posts leave their account out: other plans stay as they were
         named = (
             w.accounts_named >= 1.0
-            or origin == "misrouted_publish"
+            or origin in ("misrouted_publish", "agency_publish")
             or rng.random() < w.accounts_named
         )
         # an Instagram post is a picture: each its own, which the post must go out with
@@ -288,7 +289,7 @@ def plan_workload(
         inbound(at, "dm")
     for s in w.surges:
         for at in _arrivals(rng, s.per_hour, s.at, min(end, s.at + s.duration)):
-            if s.job in ("publish", "misrouted_publish"):
+            if s.job in ("publish", "misrouted_publish", "agency_publish"):
                 post(at, s.job)
             elif s.job in ("comment", "dm"):
                 inbound(at, s.job)

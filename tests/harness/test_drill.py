@@ -127,6 +127,17 @@ def test_misrouted_surge_jobs_name_another_clients_account() -> None:
     assert all(1200 <= j.at < 1800 for j in bad)
 
 
+def test_agency_surge_jobs_are_the_agencys_and_name_a_clients_account() -> None:
+    s = load_scenario(ROOT / "scenarios/rb01_agency_job_names_a_client_account.yaml")
+    plan = plan_workload(s, 1, CLIENTS, ACCOUNTS)
+    agency = [j for j in plan.jobs if j.origin == "agency_publish"]
+    assert agency and all(j.spec.client_id == "agency" for j in agency)
+    owners = {a: c for (c, _p), a in ACCOUNTS.items()}
+    assert all(owners.get(j.spec.account_id or "") in CLIENTS for j in agency)
+    assert all(1200 <= j.at < 1800 for j in agency)
+    assert all(j.spec.client_id != "agency" for j in plan.jobs if j.origin == "steady")
+
+
 def test_drill_ids_name_scenario_virtual_start_and_seed() -> None:
     s = load_scenario(ROOT / "scenarios/rb05_rate_limit_storm.yaml")
     assert drill_id_for(s, 7) == "rb05-rate-limit-storm-20261127T120000Z-s7"
