@@ -312,6 +312,29 @@ def test_work_still_covered_by_another_switch_at_a_release_may_wait_for_that_one
     assert verdict("nothing_lost_or_doubled_across_release", rec).verdict == "held"
 
 
+def test_work_another_switch_does_not_cover_must_not_wait_for_that_one():
+    # acme's switch released at 25m while northwind's X switch still holds: acme's stopped post
+    # (no switch covers it any more) resumes only at 40m, with northwind's release — late
+    def rec(resumed_at: float) -> Any:
+        return record(
+            ledger=[led(1, resumed_at)],
+            audit=[blocked(1, 1300, "j-1"), aud(2, resumed_at, job="j-1", resource="r1")],
+            workload=[intent("j-1")],
+            jobs=[job("j-1")],
+            control_changes=[
+                kill(1, 1200, True, client_id="acme"),
+                kill(2, 1250, True, client_id="northwind", platform="x"),
+                kill(3, 1500, False, client_id="acme"),
+                kill(4, 2400, False, client_id="northwind", platform="x"),
+            ],
+        )
+
+    r = verdict("nothing_lost_or_doubled_across_release", rec(2400))
+    assert r.verdict == "violated"
+    assert "kill switch (client_id=acme) released at T+25m00s" in r.detail
+    assert verdict("nothing_lost_or_doubled_across_release", rec(1530)).verdict == "held"
+
+
 def test_a_switch_never_released_or_never_met_does_not_apply():
     rec = record(ledger=[led(1, 10)], control_changes=[kill(1, 1200, True)])
     assert verdict("nothing_lost_or_doubled_across_release", rec).verdict == "not_applicable"
@@ -607,6 +630,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
     assert set(DEFAULT_INVARIANTS) == {
         "action_rate_gauge_truthful",
         "alerts_deduplicated",
+        "approvals_let_work_go",
         "audit_proofs_match_the_fakes",
         "auth_failures_alerted",
         "budgets_used_in_full",

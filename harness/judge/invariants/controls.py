@@ -359,8 +359,9 @@ def nothing_lost_or_doubled_across_release(
     dead-lettered) without one attempt after its last stop — it gave up while parked. Doubled: more than one side
     effect of the job (or of its idempotency key) landed. Late: a release after which none of
     the jobs it stopped started again (any audit event of the job) within ``resume_within_s``,
-    when no other kill switch was still engaged — a runner that re-queues parked work only when
-    some other control changes leaves it waiting for that.
+    leaving out the jobs another switch still engaged also covers — a runner that re-queues
+    parked work only when some other control changes, or only once every switch is off,
+    leaves it waiting for that.
     """
     intervals = record.kill_intervals()
     released = [k for k in intervals if k.end is not None]
@@ -481,25 +482,44 @@ def nothing_lost_or_doubled_across_release(
 def _late_resumes(
     record: DrillRecord, intervals: list[KillInterval], within_s: float
 ) -> list[Violation]:
-    """Releases whose stopped work did not start again within ``within_s``."""
+    """Releases whose stopped work did not start again within ``within_s`` (the work another
+    switch, still engaged, also covers may wait for that one)."""
     events: dict[str, list[tuple[float, bool]]] = {}
+    #: job → (client, platform, action type, account) of its side effect, from its audit
+    whose: dict[str, tuple[str | None, str | None, str | None, str | None]] = {}
     for a in record.audit:
         if a.get("job_id") is not None:
             blocked = a.get("outcome") == "blocked" and str(a.get("error") or "").startswith(
                 "kill_switch:"
             )
             events.setdefault(str(a["job_id"]), []).append((float(a["t"]), blocked))
+            if blocked:
+                whose[str(a["job_id"])] = (
+                    text(a.get("client_id")),
+                    text(a.get("platform")),
+                    _KILL_ACTION_OF_AUDIT.get(str(a.get("action"))),
+                    text(a.get("account_id")),
+                )
     out: list[Violation] = []
     for k in intervals:
         if k.end is None:
             continue
         end = float(k.end)
-        if any(o is not k and o.start <= end and (o.end is None or o.end > end) for o in intervals):
-            continue  # another switch still engaged: the freed work may wait for it
+        others = [
+            o for o in intervals if o is not k and o.start <= end and (o.end is None or o.end > end)
+        ]
         firsts: list[float] = []
-        for evs in events.values():
+        for job_id, evs in events.items():
             if not any(b and k.start <= t <= end for t, b in evs):
                 continue
+            client, platform, action, account = whose.get(job_id, (None, None, None, None))
+            if any(
+                o.covers(
+                    end, client_id=client, platform=platform, action=action, account_id=account
+                )
+                for o in others
+            ):
+                continue  # another switch, still engaged, holds it too: it may wait for that one
             later = [t for t, b in evs if t >= end and not (b and t <= end)]
             if later:
                 firsts.append(min(later))
@@ -517,6 +537,16 @@ def _late_resumes(
                 )
             )
     return out
+
+
+#: the action type of an audited side effect, as a kill switch's ``action`` scope names it
+_KILL_ACTION_OF_AUDIT = {
+    "post.create": "publish",
+    "post.delete": "publish",
+    "reply.create": "reply",
+    "dm.send": "dm",
+    "like.create": "like",
+}
 
 
 def _intervals(
