@@ -81,6 +81,30 @@ def test_an_unapproved_post_riding_on_a_tool_while_the_gateway_fails_is_a_violat
     )
 
 
+def test_a_tool_call_held_for_a_person_that_runs_again_unapproved_is_a_violation():
+    # j-9 failed closed at 200 (its follow-up refused): a later call of its tool needs the
+    # approval first — another control's change re-queuing it is no decision
+    def held(n: int, at: float) -> dict[str, Any]:
+        a = {**aud(n, at, job="j-9", outcome="blocked", proof={}), "error": "fail_closed: drift"}
+        return a
+
+    def call(n: int, at: float) -> dict[str, Any]:
+        return {**aud(n, at, job="j-9", action="tool.call"), "phase": "attempt", "outcome": None}
+
+    def rec(approved_at: float | None) -> Any:
+        job = {"id": "j-9", "state": "succeeded", "kind": "tool_call", "approved_at": None
+               if approved_at is None else T0 + approved_at}  # fmt: skip
+        return record(audit=[call(1, 199), held(2, 200), call(3, 900)], jobs=[job], fault_rules=TG)
+
+    r = judge("no_side_effect_while_toolgate_failing", rec(None))
+    assert r.verdict == "violated"
+    assert (
+        "held for a person at T+3m20s (failed closed) called its tool again unapproved" in r.detail
+    )
+    assert judge("no_side_effect_while_toolgate_failing", rec(850)).verdict == "held"
+    assert judge("no_side_effect_while_toolgate_failing", rec(950)).verdict == "violated"
+
+
 def test_a_post_made_from_a_tool_call_a_person_approved_holds_from_the_approval_on():
     # RB-08: a person approves a held tool call; the post made from its stand-in result goes
     # ahead (its key is the tool call's plus ':then') — but not before the click

@@ -228,11 +228,52 @@ def no_side_effect_while_toolgate_failing(
                 ref = str(e.get("resource_id") or e.get("request_id"))
                 out.append(Violation(t, noun, phrase, ref, evidence("ledger.jsonl", i)))
                 break
+    held = _held_tool_calls_rerun(record)
+    out += held
     return Findings(
         checked,
         out,
-        f"no unapproved side effect landed in {len(windows)} tool-gateway failure window(s)",
+        f"no unapproved side effect landed in {len(windows)} tool-gateway failure window(s); "
+        "no tool call held for a person ran again before it was approved",
     )
+
+
+def _held_tool_calls_rerun(record: DrillRecord) -> list[Violation]:
+    """A tool call the platform held for a person (failed closed: its follow-up refused
+    ``fail_closed``) that called its tool again before anyone approved it: something other than
+    the approval (another control's change re-queuing every parked job) let it go, and its
+    follow-up follows the gateway's next answer without the decision it was held for."""
+    approved_at = {
+        str(j.get("id")): number(j.get("approved_at"))
+        for j in record.jobs
+        if j.get("approved_at") is not None
+    }
+    closed: dict[str, float] = {}
+    out: list[Violation] = []
+    for i, a in enumerate(record.audit):
+        job_id = str(a.get("job_id"))
+        t = float(a.get("t") or 0.0)
+        if a.get("outcome") == "blocked" and str(a.get("error") or "").startswith("fail_closed:"):
+            closed.setdefault(job_id, t)
+        elif (
+            a.get("action") == "tool.call"
+            and a.get("phase") == "attempt"
+            and job_id in closed
+            and t > closed[job_id]
+            and not approved_at.get(job_id, math.inf) <= t
+        ):
+            out.append(
+                Violation(
+                    t,
+                    ("tool call", "tool calls"),
+                    f"held for a person at {format_offset(record.offset(closed[job_id]))} "
+                    "(failed closed) called its tool again unapproved",
+                    job_id,
+                    evidence("audit.jsonl", i),
+                )
+            )
+            closed.pop(job_id)
+    return out
 
 
 def _dump(row: object) -> str:
