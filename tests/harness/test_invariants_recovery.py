@@ -644,6 +644,25 @@ def test_an_audit_event_naming_no_reported_job_or_another_clients_is_a_violation
     assert evaluate({"name": "jobs_within_the_contract"}, fine).verdict == "held"
 
 
+def test_a_refusal_by_the_gate_audited_as_a_failure_is_outside_the_contract() -> None:
+    # a resend after a token refresh met a mode set meanwhile: the attempt ends unsent and must
+    # be audited blocked, not counted as a failed post
+    jobs = [{"id": "j-1", "kind": "publish", "state": "awaiting_approval", "client_id": "acme"}]
+    held = "mode:approval_required holds post.create for acme on x until approved"
+
+    def outcome(kind: str) -> Any:
+        return {**aud(1, 60, job="j-1", outcome=kind, proof={}), "error": held}
+
+    r = evaluate({"name": "jobs_within_the_contract"}, record(audit=[outcome("failed")], jobs=jobs))
+    assert r.verdict == "violated"
+    assert [v.phrase for v in r.violations] == [
+        "audited failed though the gate refused it (mode:approval_required: a control's "
+        "refusal is blocked)"
+    ]
+    ok = record(audit=[outcome("blocked")], jobs=jobs)
+    assert evaluate({"name": "jobs_within_the_contract"}, ok).verdict == "held"
+
+
 def test_a_post_handed_to_a_person_after_its_lone_refused_attempt_is_outside_the_contract() -> None:
     # j-1: one attempt, refused as a duplicate, nothing posted, yet "the earlier attempt
     # posted"; j-2 handed over after a second attempt; j-3 posted and could not be verified

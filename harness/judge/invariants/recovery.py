@@ -1095,6 +1095,10 @@ JOB_STATES: tuple[str, ...] = JobState.__args__  # type: ignore[attr-defined]
 EVENT_ACTIONS: tuple[str, ...] = (*AUDIT_ACTIONS, "http.request", "auth.check", "engagement.poll")
 
 
+#: the reasons a refusal by the gate names first (docs/contracts.md)
+_GATE_REFUSALS = ("kill_switch:", "mode:", "lane:read_only")
+
+
 def _action_breach(a: AuditRow) -> str | None:
     """How an audit event's action leaves the contract, or None (phase and outcome:
     ``every_side_effect_audited``)."""
@@ -1270,6 +1274,18 @@ def jobs_within_the_contract(record: DrillRecord, p: Params) -> Findings | NotAp
         breach = _action_breach(a)
         if breach is not None:
             phrase = breach
+        elif (
+            a.get("phase") == "outcome"
+            and a.get("outcome") not in (None, "blocked")
+            and str(a.get("error") or "").startswith(_GATE_REFUSALS)
+        ):
+            # the contract: a refusal by the gate is audited blocked, its reason first — a
+            # control's hold written as a failure counts as a failed side effect (the
+            # error-rate alert, the failure tally) and hides the control that stopped it
+            phrase = (
+                f"audited {a.get('outcome')} though the gate refused it "
+                f"({str(a.get('error')).split(' ', 1)[0]}: a control's refusal is blocked)"
+            )
         elif job is None:
             phrase = "naming no job the platform reports"
         elif a.get("client_id") is not None and job.get("client_id") not in (
