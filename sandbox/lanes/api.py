@@ -268,7 +268,7 @@ class ApiLane:
                 self.http.request(method, url, json=json, params=params, data=data, headers=h)
             )
             self._orphans.add(fut)
-            fut.add_done_callback(self._orphans.discard)
+            fut.add_done_callback(self._forget)
             try:
                 async with asyncio.timeout(self.d.settings.request_timeout_s):
                     r = await asyncio.shield(fut)
@@ -304,6 +304,14 @@ class ApiLane:
                     )
             return r, cred
         return r, cred
+
+    def _forget(self, fut: asyncio.Future[httpx.Response]) -> None:
+        """A request is done: drop it from the orphans, and take its failure if nobody waited for
+        it (a request the lane stopped waiting for still ends — a read timeout later — and
+        asyncio would print that unretrieved error as a traceback on stderr)."""
+        self._orphans.discard(fut)
+        if not fut.cancelled():
+            fut.exception()
 
     def json_of(self, r: httpx.Response, *, mutating: bool) -> Any:
         """The response's JSON; a body that does not parse is ambiguous for a mutating request."""
