@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "DEFAULT_MAX_TOOL_ROUNDS",
     "PRICES_PER_MTOK",
+    "UNKNOWN_MODEL_PRICE",
     "Budget",
     "BudgetExceeded",
     "BudgetLimits",
@@ -34,7 +35,15 @@ PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
     "claude-3-5-haiku": (0.80, 4.00),
     "claude-sonnet-4": (3.00, 15.00),
+    "claude-opus-4": (15.00, 75.00),
 }
+#: what a model the table does not know is priced at: the dearest it knows, so that a budget
+#: errs on stopping early, never on overspending (a provider may answer with a model the
+#: platform did not ask for — an alias that moved — and bill at that model's price)
+UNKNOWN_MODEL_PRICE: tuple[float, float] = (
+    max(pin for pin, _ in PRICES_PER_MTOK.values()),
+    max(pout for _, pout in PRICES_PER_MTOK.values()),
+)
 #: USD per generated image by model (1024×1024, standard quality) / per rendered video second
 IMAGE_PRICES: dict[str, float] = {
     "dall-e-2": 0.02,
@@ -58,8 +67,8 @@ def priced_as(model: str) -> str | None:
 
 def price(model: str, tokens_in: int, tokens_out: int) -> float:
     """Estimate the USD cost of a completion from the price table (longest matching prefix);
-    a model the table does not know is priced at $1 / $4 per million tokens."""
-    pin, pout = PRICES_PER_MTOK.get(priced_as(model) or "", (1.0, 4.0))
+    a model the table does not know is priced as the dearest it knows."""
+    pin, pout = PRICES_PER_MTOK.get(priced_as(model) or "", UNKNOWN_MODEL_PRICE)
     return (tokens_in * pin + tokens_out * pout) / 1_000_000
 
 

@@ -39,6 +39,7 @@ from .budget import (
     BudgetExceeded,
     RecursionCapExceeded,
     price,
+    priced_as,
 )
 from .defects import Defect
 from .media_client import MediaClient
@@ -493,6 +494,8 @@ class Generator:
                     "tokens_out": comp.tokens_out,
                     "cost_usd": round(cost, 6),
                     "tool_calls": [c.name for c in comp.tool_calls],
+                    # answered by a model the price table lacks: the cost is its dearest price
+                    **({"price_known": False} if priced_as(comp.model) is None else {}),
                 },
             )
             self._charge(

@@ -45,7 +45,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from ..core.faults import LlmRateParams
+from ..core.faults import ALIAS_MOVED_TO, AnthropicAliasParams, LlmRateParams
 from ..core.http import Call, ConnectionDropped, FakeService, json_response
 from ..core.jsonbody import loads_body
 from ..core.world import World
@@ -283,6 +283,10 @@ class AnthropicFake:
         prompt, last_user, after_tool = conversation(messages, body.get("system"))
         if (refused := self._gate(call, count_tokens(prompt))) is not None:
             return refused
+        moved = call.fire(self.world, "anthropic.alias_moved")
+        if moved is not None:
+            # the alias now resolves to another model: the answer names it, the bill prices it
+            model = moved.params_as(AnthropicAliasParams).to or ALIAS_MOVED_TO["anthropic"]
         turn = self._turn(call, prompt, last_user, after_tool, len(messages), body, max_tokens)
         msg_id = self._id(call, "msg_")
         usage = {

@@ -15,9 +15,10 @@ are :mod:`fakes.core.fault_kind`, the rules and the engine :mod:`fakes.core.faul
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Collection
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from .fault_engine import FaultEngine, FaultRule, FaultRuleError, Fired, Match
 from .fault_kind import (
@@ -340,7 +341,26 @@ _kind(
     "x: POST /2/oauth2/token answers 400 invalid_request for a valid refresh token.",
     RefreshFailedParams,
 )
-_kind("x.usage_capped", "protocol", ("x",), "x: 429 UsageCapExceeded (monthly cap, not retryable).")
+
+
+class UsageCapParams(_P):
+    headers: bool = Field(
+        True,
+        description=(
+            "false — the 429s name no reset (no x-rate-limit-* header, as an edge in front of "
+            "the API answers): the client knows the account is capped, not until when, and must "
+            "hold it all the same"
+        ),
+    )
+
+
+_kind(
+    "x.usage_capped",
+    "protocol",
+    ("x",),
+    "x: 429 UsageCapExceeded (monthly cap, not retryable).",
+    UsageCapParams,
+)
 
 
 class IdWithPathParams(_P):
@@ -530,6 +550,57 @@ class BloatParams(_P):
 class ToolLoopParams(_P):
     tool: str = Field("kb_search", description="the tool the model keeps asking for")
 
+
+class _AliasParams(_P):
+    #: the provider whose catalogue ``to`` must name (set by each subclass)
+    PROVIDER: ClassVar[str] = ""
+    to: str | None = Field(
+        None,
+        max_length=100,
+        description=(
+            "the model the alias now resolves to, from the provider's catalogue (default: "
+            "gpt-4.1 on OpenAI, claude-haiku-4-5 on Anthropic)"
+        ),
+    )
+
+    @field_validator("to")
+    @classmethod
+    def _served(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        # the catalogues live with their fakes (imported here, when a rule is installed)
+        from ..anthropic.wire import MODELS
+        from ..openai.prices import CHAT_MODELS
+
+        known: Collection[str] = CHAT_MODELS if cls.PROVIDER == "openai" else MODELS
+        if v not in known:
+            raise ValueError(
+                f"{v!r} is not a model of the {cls.PROVIDER} fake; valid: {', '.join(known)}"
+            )
+        return v
+
+
+class OpenAIAliasParams(_AliasParams):
+    PROVIDER: ClassVar[str] = "openai"
+
+
+class AnthropicAliasParams(_AliasParams):
+    PROVIDER: ClassVar[str] = "anthropic"
+
+
+#: the model an alias moves to unless the rule names one: one the platform's price table may
+#: not know, dearer than the alias's own
+ALIAS_MOVED_TO = {"openai": "gpt-4.1", "anthropic": "claude-haiku-4-5"}
+
+for _p, _alias in (("openai", OpenAIAliasParams), ("anthropic", AnthropicAliasParams)):
+    _kind(
+        f"{_p}.alias_moved",
+        "semantic",
+        (_p,),
+        f"{_p}: the model alias the platform asks for now resolves to another model (`to`): "
+        "answers name that model and are billed at its price.",
+        _alias,
+    )
 
 for _p in ("openai", "anthropic"):
     _kind(

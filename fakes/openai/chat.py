@@ -53,6 +53,7 @@ async def chat(fake: OpenAIFake, call: Call) -> Response:
     conv = _chat_conversation(messages)
     if (refused := fake.gate(call, model, count_tokens(conv.prompt))) is not None:
         return refused
+    model, price = fake.served(call, model, price)
     tools, forced = _chat_tools(body)
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     turn = fake.turn(
@@ -235,6 +236,7 @@ async def responses(fake: OpenAIFake, call: Call) -> Response:
     conv = _responses_conversation(body.get("input"), body.get("instructions"))
     if (refused := fake.gate(call, model, count_tokens(conv.prompt))) is not None:
         return refused
+    model, price = fake.served(call, model, price)
     tools = {
         t["name"]: t.get("parameters")
         for t in body.get("tools") or []

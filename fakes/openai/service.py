@@ -45,7 +45,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core.faults import LlmRateParams
+from ..core.faults import ALIAS_MOVED_TO, LlmRateParams, OpenAIAliasParams
 from ..core.http import Call, FakeService
 from ..core.jsonbody import loads_body
 from ..core.world import World
@@ -254,6 +254,15 @@ class OpenAIFake:
         org = self.org(call)
         org.tokens.take(self.world.now(), n)
         call.extra_headers.update(self.rate_headers(org))
+
+    def served(self, call: Call, model: str, price: Price) -> tuple[str, Price]:
+        """The model that answers a request for ``model`` and its price: ``model`` itself, or
+        where ``openai.alias_moved`` fires the model the alias now resolves to."""
+        moved = call.fire(self.world, "openai.alias_moved")
+        if moved is None:
+            return model, price
+        to = moved.params_as(OpenAIAliasParams).to or ALIAS_MOVED_TO["openai"]
+        return to, CHAT_MODELS[to]
 
     def bill(
         self,

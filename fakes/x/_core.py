@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..core.faults import Fired, RateLimitedParams
+from ..core.faults import Fired, RateLimitedParams, UsageCapParams
 from ..core.http import Call, json_response, read_body
 from ..core.inbound import InboundItem
 from ..core.jsonbody import loads_body
@@ -46,6 +46,10 @@ def own_day(params: Any) -> bool:
 def throttles_now(params: Any) -> bool:
     """An ``x.rate_limited`` rule that throttles as soon as it fires."""
     return not own_day(params)
+
+
+#: the rate-limit headers an edge in front of X strips (``x.usage_capped`` ``headers: false``)
+_LIMIT_HEADERS = ("x-rate-limit-", "x-user-limit-", "x-app-limit-")
 
 
 class XCore:
@@ -208,7 +212,9 @@ class XCore:
 
         Once it fires, every request of the account is refused until then (a cap does not lift
         between two requests), and ``x-rate-limit-reset`` names that moment, never a 15-minute
-        window: a client that waits on rate limits sleeps until the cap lifts.
+        window: a client that waits on rate limits sleeps until the cap lifts. With
+        ``headers: false`` the 429s carry no rate-limit header at all: the client is told it is
+        capped, not until when.
         """
         now = self.world.now()
         until = self.state.capped.get(acc)
@@ -219,9 +225,18 @@ class XCore:
             end = self.world.faults.rule_end(fired.rule_id)
             month = wire.next_month(now)
             until = self.state.capped[acc] = month if end is None else min(end, month)
-        call.extra_headers.update(
-            {"x-rate-limit-remaining": "0", "x-rate-limit-reset": wire.epoch_s(until)}
-        )
+            if not fired.params_as(UsageCapParams).headers:
+                self.state.capped_bare.add(acc)
+            else:
+                self.state.capped_bare.discard(acc)
+        if acc in self.state.capped_bare:
+            # the edge strips every limit header, the window's counted ones too
+            for name in [h for h in call.extra_headers if h.startswith(_LIMIT_HEADERS)]:
+                del call.extra_headers[name]
+        else:
+            call.extra_headers.update(
+                {"x-rate-limit-remaining": "0", "x-rate-limit-reset": wire.epoch_s(until)}
+            )
         return json_response(
             {
                 "account_id": USAGE_CAP_ACCOUNT,

@@ -65,6 +65,8 @@ class XState:
     by_text: dict[tuple[str, str], str] = field(default_factory=dict)
     #: account id → when its usage cap (``x.usage_capped``) lifts
     capped: dict[str, float] = field(default_factory=dict)
+    #: the accounts of ``capped`` whose 429s name no reset (``x.usage_capped`` ``headers: false``)
+    capped_bare: set[str] = field(default_factory=set)
     #: (account id, route) → until when a fired ``x.rate_limited`` holds that endpoint
     held: dict[tuple[str, str], float] = field(default_factory=dict)
     #: the holds of ``held`` whose 429s carry no rate-limit header (``headers: false``)
@@ -84,6 +86,7 @@ class XState:
         self.windows.clear()
         self.days.clear()
         self.capped.clear()
+        self.capped_bare.clear()
         self.held.clear()
         self.bare.clear()
         self.authors.clear()

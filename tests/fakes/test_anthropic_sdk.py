@@ -328,6 +328,21 @@ def test_token_bloat_multiplies_usage_and_cost(client: Anthropic, fake_admin: ht
 
 
 @served
+def test_a_moved_alias_answers_and_bills_as_the_model_it_now_names(
+    client: Anthropic, fake_admin: httpx.Client
+) -> None:
+    rid = install(fake_admin, "anthropic.alias_moved")
+    out = client.messages.create(model="claude-3-5-haiku-latest", max_tokens=400, messages=HELLO)
+    assert out.model == "claude-haiku-4-5"
+    [entry] = ledger(fake_admin)
+    assert entry["detail"] == "claude-haiku-4-5"
+    assert entry["cost_usd"] == MODELS["claude-haiku-4-5"][1].cost(
+        entry["tokens_in"], entry["tokens_out"]
+    )
+    assert hits(fake_admin, rid) == 1
+
+
+@served
 def test_a_bloated_answer_stops_at_max_tokens(client: Anthropic, fake_admin: httpx.Client) -> None:
     install(fake_admin, "anthropic.token_bloat", factor=20, output_only=True)
     capped = client.messages.create(model=MODEL, max_tokens=60, messages=HELLO)

@@ -362,6 +362,39 @@ def test_token_bloat_multiplies_usage_and_cost(client: OpenAI, fake_admin: httpx
 
 
 @served
+def test_a_moved_alias_answers_and_bills_as_the_model_it_now_names(
+    client: OpenAI, fake_admin: httpx.Client
+) -> None:
+    rid = install(fake_admin, "openai.alias_moved", to="gpt-4.1")
+    out = client.chat.completions.create(model=MODEL, messages=HELLO)
+    streamed = list(
+        client.chat.completions.create(
+            model=MODEL, messages=HELLO, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    assert out.model == "gpt-4.1" and {c.model for c in streamed} == {"gpt-4.1"}
+    entries = ledger(fake_admin)
+    assert [e["detail"] for e in entries] == ["gpt-4.1", "gpt-4.1"]
+    assert entries[0]["cost_usd"] == CHAT_MODELS["gpt-4.1"].cost(
+        entries[0]["tokens_in"], entries[0]["tokens_out"]
+    )
+    assert hits(fake_admin, rid) == 2
+
+
+def test_a_moved_alias_must_name_a_model_of_its_provider(fake_admin: httpx.Client) -> None:
+    r = fake_admin.post(
+        "/faults",
+        json={
+            "kind": "openai.alias_moved",
+            "match": {"fake": "openai"},
+            "params": {"to": "claude-haiku-4-5"},
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert "'claude-haiku-4-5' is not a model of the openai fake" in r.text and "gpt-4.1" in r.text
+
+
+@served
 def test_a_rambling_answer_runs_to_max_tokens_and_no_further(
     client: OpenAI, fake_admin: httpx.Client
 ) -> None:

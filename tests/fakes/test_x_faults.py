@@ -278,6 +278,16 @@ async def test_usage_capped_fault_answers_the_usage_cap_problem(env: Env) -> Non
     assert await env.hits("x.usage_capped") == 1
 
 
+async def test_a_usage_cap_behind_an_edge_names_no_reset_on_any_request(env: Env) -> None:
+    await env.fault("x.usage_capped", params={"headers": False})
+    for text in ("capped", "still capped"):
+        r = await env.post(text)
+        assert r.status_code == 429
+        assert r.json()["title"] == "UsageCapExceeded"
+        assert not [h for h in r.headers if h.startswith(("x-rate-limit-", "x-user-limit-"))]
+    assert await env.hits("x.usage_capped") == 1
+
+
 async def test_an_id_with_path_leads_the_next_url_elsewhere_while_the_post_is_made(
     env: Env,
 ) -> None:

@@ -226,6 +226,23 @@ def test_a_monthly_usage_cap_holds_until_the_month_ends_not_for_a_minute():
     assert judge("rate_within_platform_limits", rec).verdict == "held"
 
 
+def test_a_usage_cap_that_names_no_reset_holds_for_an_hour_at_the_least():
+    # the 429 said capped, not until when: a post sent back into it within the hour was not
+    # told it could; one an hour and a half later (the platform's guess ran out) is not judged
+    capped = {**jr(1, 60, 429, "f2"), "fault_kind": "x.usage_capped"}
+    rules = [{"id": "f2", "kind": "x.usage_capped", "params": {"headers": False}, "hits": 1}]
+    rec = record(journal=[capped, jr(2, 600, 429)], fault_rules=rules)
+    r = judge("rate_within_platform_limits", rec)
+    assert r.verdict == "violated"
+    assert "before Retry-After elapsed" in r.detail
+    rec = record(journal=[capped, jr(2, 5460, 429)], fault_rules=rules)
+    assert judge("rate_within_platform_limits", rec).verdict == "held"
+    # the floor is a parameter
+    rec = record(journal=[capped, jr(2, 600, 429)], fault_rules=rules)
+    r = judge("rate_within_platform_limits", rec, params={"unknown_cap_hold_s": 300})
+    assert r.verdict == "held"
+
+
 def test_waiting_out_retry_after_and_other_routes_hold():
     rec = record(
         journal=[jr(1, 100, 429, "f1"), jr(2, 110, route="tweets.lookup"), jr(3, 161)],
@@ -635,6 +652,23 @@ def test_refusals_that_did_not_fit_or_met_a_call_in_flight_hold():
     assert judge("budgets_used_in_full", record(ledger=[llm(1, 10, 3.0)])).verdict == (
         "not_applicable"
     )
+
+
+def test_a_usd_refusal_after_a_call_priced_as_an_estimate_is_not_judged():
+    # the platform could not price j-1's model and counted its dearest price: refusing early is
+    # the price of never overspending — the same refusal after a priced call is a violation
+    estimated = llm_audit(1, 11, "j-1")
+    estimated["detail"] = {**(estimated.get("detail") or {}), "price_known": False}
+    rec = record(
+        ledger=[llm(1, 10, 3.0)],
+        audit=[attempt(1, 9, "j-1"), estimated, refused(3, 40, "j-2", 4.6)],
+    )
+    assert judge("budgets_used_in_full", rec).verdict == "not_applicable"
+    rec = record(
+        ledger=[llm(1, 10, 3.0)],
+        audit=[attempt(1, 9, "j-1"), llm_audit(1, 11, "j-1"), refused(3, 40, "j-2", 4.6)],
+    )
+    assert judge("budgets_used_in_full", rec).verdict == "violated"
 
 
 def test_a_refusal_that_fitted_by_the_platforms_own_count_is_a_violation_even_in_flight():

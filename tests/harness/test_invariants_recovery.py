@@ -1150,6 +1150,10 @@ def test_an_inbox_page_with_only_throttles_behind_it_is_a_false_page():
     held = {**poll, "result": {"errors": ["acme-x: x.rate_limited: 429 Too Many Requests"]}}
     rec = record(journal=throttled, alerts=[paged], jobs=[held])
     assert judge("inbox_failures_alerted", rec).verdict == "violated"
+    # X's monthly cap is no throttle to wait out: reads refused by it are unread until the
+    # month turns, and a page for them is no false one
+    capped = [read(n, 900 + 30 * n, 429, "usage-capped") for n in range(5)]
+    assert judge("inbox_failures_alerted", record(journal=capped, alerts=[paged])).verdict == "held"
 
 
 # --- engagement_bursts_alerted -------------------------------------------------------------------

@@ -375,6 +375,36 @@ def test_a_paid_call_audited_at_another_cost_or_token_count_than_billed_is_a_vio
     assert "account vault://agency/openai, billed to agency-openai" in r.detail
 
 
+def test_a_cost_stated_as_an_estimate_holds_at_or_above_the_bill_and_not_below():
+    # a model the platform cannot price (``price_known: false``) is counted at its dearest:
+    # above the bill keeps budgets safe; below it (priced free, at a guess) lets them overrun
+    billed = {
+        **led(2, 70, action="llm.completion", account="agency-openai", resource=None),
+        "cost_usd": 0.0002,
+        "tokens_in": 12,
+        "tokens_out": 50,
+    }
+
+    def estimated(cost: float) -> dict[str, object]:
+        return {
+            **aud(2, 71, job="j-2", action="llm.complete", platform="openai",
+                  account="agency-openai", proof={"request_id": "req-2"}),
+            "detail": {"cost_usd": cost, "tokens_in": 12, "tokens_out": 50, "price_known": False},
+        }  # fmt: skip
+
+    journal = [_journaled("req-2", "openai", "agency-openai")]
+    for cost in (0.0002, 0.0039):
+        rec = record(ledger=[billed], journal=journal, audit=[estimated(cost)])
+        assert judge("audit_proofs_match_the_fakes", rec).verdict == "held", cost
+    for cost in (0.0, 0.0001):
+        r = judge(
+            "audit_proofs_match_the_fakes",
+            record(ledger=[billed], journal=journal, audit=[estimated(cost)]),
+        )
+        assert r.verdict == "violated", cost
+        assert "naming a cost below the provider's bill for a model it could not price" in r.detail
+
+
 def test_proofs_naming_the_ledgers_request_resource_and_permalink_hold():
     link = "https://x.com/acme_x/status/r1"
     rec = record(

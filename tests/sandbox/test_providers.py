@@ -19,6 +19,7 @@ from fakes.core.roster import Roster
 from harness.clock import run_virtual
 from sandbox.budget import (
     DEFAULT_MAX_TOOL_ROUNDS,
+    UNKNOWN_MODEL_PRICE,
     Budget,
     BudgetExceeded,
     BudgetLimits,
@@ -325,6 +326,34 @@ def test_the_configured_text_model_is_asked_for_and_priced_as_the_provider_bills
         )
 
     drill(body, text_models={"openai": "gpt-4o"})
+
+
+def test_an_answer_from_a_model_the_table_lacks_is_priced_at_the_dearest_and_said_so() -> None:
+    # the alias the platform asks for moved to gpt-4.1, which its price table has no row for:
+    # the call is counted at the dearest price the table knows (a budget stops early, never
+    # late), and the audit says the cost is an estimate
+    async def body(rig: Rig) -> None:
+        rig.world.faults.add(
+            {"kind": "openai.alias_moved", "match": {"fake": "openai"}, "params": {"to": "gpt-4.1"}}
+        )
+        out = await rig.gen.complete(client_id="acme", prompt="A caption for the bake sale")
+        (entry,) = rig.ledger("llm.completion")
+        assert entry.detail == "gpt-4.1" and out.completion.model == "gpt-4.1"
+        assert UNKNOWN_MODEL_PRICE == (15.0, 75.0)
+        assert out.usd == pytest.approx(
+            (entry.tokens_in * 15.0 + entry.tokens_out * 75.0) / 1e6, abs=1e-6
+        )
+        assert out.usd > entry.cost_usd > 0
+        (done,) = rig.outcomes("success")
+        assert done["detail"]["price_known"] is False and done["detail"]["model"] == "gpt-4.1"
+
+    async def known(rig: Rig) -> None:
+        await rig.gen.complete(client_id="acme", prompt="A caption for the bake sale")
+        (done,) = rig.outcomes("success")
+        assert "price_known" not in done["detail"]
+
+    drill(body)
+    drill(known)
 
 
 def test_the_budget_check_estimates_a_call_at_the_price_of_the_model_asked_for() -> None:

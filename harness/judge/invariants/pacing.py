@@ -57,6 +57,14 @@ class RateParams(Params):
         description="a 429 blocks one route or the whole account",
     )
     default_retry_after_s: float = Field(60.0, ge=0, description="when the 429's rule names none")
+    unknown_cap_hold_s: float = Field(
+        3600.0,
+        ge=0,
+        description=(
+            "how long an X usage cap whose 429 names no reset (``headers: false``) holds the "
+            "account at the least: nothing tells the platform it lifted sooner"
+        ),
+    )
     in_flight_s: float = Field(
         0.0,
         ge=0,
@@ -215,8 +223,12 @@ def rate_within_platform_limits(record: DrillRecord, p: RateParams) -> Findings 
                 lifts = _next_month(t)
                 if rule is not None and rule.get("end") is not None:
                     lifts = min(lifts, number(rule.get("end")))
+                # a cap that names no reset (``headers: false``) owes at least the platform's
+                # own guess of it: a request sent back into it soon after was not told to
+                bare = json_object((rule or {}).get("params")).get("headers") is False
+                owed = min(lifts, t + p.unknown_cap_hold_s) if bare else lifts
                 prev = blocked.get(key, (t, t))
-                blocked[key] = (t, max(prev[1], lifts))
+                blocked[key] = (t, max(prev[1], owed))
                 fake_until[key] = max(fake_until.get(key, t), lifts)
                 cause[key] = j
             else:
@@ -1267,7 +1279,8 @@ def budgets_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApplic
     wrong client. Ground truth is what the providers billed (the fakes' ledger) for the client
     or episode by the calls whose outcome the platform had recorded before the refusal. A
     refusal made while another call of that client or episode was in flight is not judged (the
-    platform rightly counts that call's estimate); any other refusal of a call that would have
+    platform rightly counts that call's estimate), nor a USD refusal of one that had a call the
+    platform could not price (``price_known: false``: it counts the dearest price); any other refusal of a call that would have
     fitted — what was billed plus what the call needed within the limit — is a violation. The
     refusal states what the platform counted as spent and needed (``budget: client budget of
     'acme' exhausted: 1.2 USD spent + 0.04 needed > limit 1.5 USD``); a platform that words its
@@ -1278,6 +1291,9 @@ def budgets_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApplic
     by_request = {str(e.get("request_id")): e for e in record.ledger if e.get("request_id")}
     billed: dict[tuple[str, str], list[float]] = {}
     in_flight: dict[tuple[str, str], set[tuple[object, ...]]] = {}
+    #: clients and episodes with a call the platform could not price (its estimate, stated as
+    #: ``price_known: false``, errs high by design): a refusal of theirs may come early
+    estimated: set[tuple[str, str]] = set()
     out: list[Violation] = []
     checked = 0
     for j, a in enumerate(record.audit):
@@ -1294,6 +1310,8 @@ def budgets_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApplic
             continue
         for k in keys:
             in_flight.get(k, set()).discard(call)
+            if (a.get("detail") or {}).get("price_known") is False:
+                estimated.add(k)
         entry = by_request.get(str((a.get("proof") or {}).get("request_id")))
         if entry is not None:
             for k in keys:
@@ -1331,7 +1349,7 @@ def budgets_used_in_full(record: DrillRecord, p: Params) -> Findings | NotApplic
                 )
             )
             continue
-        if in_flight.get(key):
+        if in_flight.get(key) or (usd and key in estimated):
             continue
         checked += 1
         had = billed.get(key, [0.0, 0.0])[0 if usd else 1]

@@ -2060,6 +2060,10 @@ def _unreadable(j: JournalRow) -> bool:
     status = int(number(j.get("status"), 0))
     if status == 0 or status >= 500:
         return True
+    if status == 429 and j.get("error") == "usage-capped":
+        # X's monthly cap is no throttle to wait out: the account's inboxes stay unreadable
+        # until the month turns, a page for which sends responders to a real stop
+        return True
     if status < 400 or status in (401, 429):
         return False
     code = str(j.get("error") or "").split("/", 1)[0]
