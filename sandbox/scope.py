@@ -54,6 +54,9 @@ class JobScope:
         self.service = service
         self.account_id = account_id
         self.lane = lane
+        #: the side effect whose attempt is open (audited, its outcome not yet): a refusal
+        #: inside it is that attempt's one outcome, audited by :meth:`side_effect`
+        self._open: str | None = None
 
     # gate -----------------------------------------------------------------------------------
     def check(self, action: str) -> None:
@@ -62,7 +65,8 @@ class JobScope:
         try:
             self._gate(action)
         except Blocked as e:
-            self.outcome(action, "blocked", error=e.error)
+            if self._open != action:  # inside its attempt, the side effect audits the refusal
+                self.outcome(action, "blocked", error=e.error)
             raise
 
     def _gate(self, action: str) -> None:
@@ -143,11 +147,13 @@ class JobScope:
             if action == "post.create":
                 p.telemetry.publish_attempts.labels(self.service).inc()
                 p.telemetry.mark(f"publish_attempt:{self.service}")
+            self._open = action
             try:
                 yield
-            except Held as e:
-                # a resend inside this attempt (after a token refresh) met a mode set meanwhile:
-                # the attempt ends unsent, and its audit must say so (an attempt is always closed)
+            except (Held, Blocked) as e:
+                # a resend inside this attempt (after a token refresh) met a kill switch or a
+                # mode set meanwhile: the attempt ends unsent, refused — its one outcome (an
+                # attempt is always closed, and never twice)
                 self.outcome(action, "blocked", error=e.error)
                 raise
             except Deferred:
@@ -159,6 +165,7 @@ class JobScope:
                 self._failed(action, f"{type(e).__name__}: {e}")
                 raise
         finally:
+            self._open = None
             await p.pacer.release(self.service)
 
     def refused(self, action: str, error: str) -> None:

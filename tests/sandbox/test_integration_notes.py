@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from platform_rig import Rig, rig, virtual
 
-from sandbox.contract import JobSpec
+from sandbox.contract import JobSpec, KillScope
 from sandbox.errors import RateLimited
 
 OPS = {"actor": "ops-lead", "reason": "drill"}
@@ -382,6 +382,48 @@ def test_a_resend_held_by_a_mode_set_during_the_refresh_closes_its_attempt_in_th
                 ("outcome", "blocked"),
             ]
             assert rows[1].error.startswith("mode:manual_only holds post.create")
+            assert len(r.ledger("post.created", "x")) == 1  # only the post before the storm
+
+    virtual(main)
+
+
+def test_a_resend_stopped_by_a_kill_switch_during_the_refresh_is_audited_blocked_once() -> None:
+    # found by ctl_kill_switch_meets_a_refused_post: the re-check before the resend audited the
+    # refusal ``blocked`` and the side effect then audited the same attempt ``failed`` as well
+    async def main() -> None:
+        async with rig() as r:
+            await r.settle()
+            _publish(r, "acme", "x", "before the storm")  # the identity check is cached
+            await r.settle()
+            now = r.world.now()
+            r.world.faults.add(
+                {
+                    "kind": "x.token_expired",
+                    "match": {"fake": "x", "account": "acme-x"},
+                    "start": now,
+                    "end": now + 1,
+                }
+            )
+            r.world.faults.add(
+                {
+                    "kind": "http.latency",
+                    "match": {"fake": "x", "route": "oauth2.token"},
+                    "params": {"ms": 5000},
+                }
+            )
+            jid = _publish(r, "acme", "x", "stopped while refreshing")
+            await asyncio.sleep(2)  # the 401 came back; the refresh is on the wire
+            await r.client.set_kill_switch(
+                KillScope(platform="x", action="publish"), True, actor="ops-lead", reason="RB-04"
+            )
+            await asyncio.sleep(30)
+            rows = [e for e in r.platform.audit.events() if e.job_id == jid]
+            assert [(e.phase, e.outcome) for e in rows][:2] == [
+                ("attempt", None),
+                ("outcome", "blocked"),
+            ]
+            assert [e.outcome for e in rows].count("failed") == 0, rows
+            assert rows[1].error.startswith("kill_switch: post.create for acme on x")
             assert len(r.ledger("post.created", "x")) == 1  # only the post before the storm
 
     virtual(main)
