@@ -90,6 +90,20 @@ def test_an_approved_post_left_waiting_until_its_mode_is_lifted_is_a_violation()
     assert verdict("approvals_let_work_go", record(jobs=jobs)).verdict == "not_applicable"
 
 
+def test_an_approved_job_found_waiting_for_approval_again_lost_its_approval():
+    # a restart that forgot the approval: j-1 was approved at 20m and ends awaiting approval
+    # again — whatever else the drill held, an approval is the job's until it ends
+    lost = job("j-1", approved_at=1200, state="awaiting_approval")
+    for rec in (record(jobs=[lost]), record(jobs=[{**lost, "kind": "reply"}])):
+        r = verdict("approvals_let_work_go", rec)
+        assert r.verdict == "violated" and [v.ref for v in r.violations] == ["j-1"]
+        assert "approved at T+20m00s was held for approval again" in r.violations[0].phrase
+    kept = job("j-1", approved_at=1200, state="retry_wait")
+    assert verdict("approvals_let_work_go", record(jobs=[kept])).verdict == "not_applicable"
+    waiting = job("j-2", state="awaiting_approval")  # never approved: waiting is right
+    assert verdict("approvals_let_work_go", record(jobs=[waiting])).verdict == "not_applicable"
+
+
 # --- side_effects_only_as_the_mode_allows ---------------------------------------------------
 
 

@@ -181,7 +181,9 @@ _HOLDING_CONTROLS = frozenset({"lane_read_only", "queue_paused", "lane", "pacing
 @invariant(ApprovalParams)
 def approvals_let_work_go(record: DrillRecord, p: ApprovalParams) -> Findings | NotApplicable:
     """A post a person approved while ``approval_required`` or ``manual_only`` held it goes out
-    while that mode still holds: the approval is what lets it go.
+    while that mode still holds: the approval is what lets it go. And an approval is the job's
+    until it ends: no approved job is found waiting for approval again (a restart that forgot
+    it, a retry that cleared it).
 
     Judged for each approved ``publish`` job whose mode (the strictest of every scope covering
     its client and platform) was one that holds for approval when it was approved, and still
@@ -192,12 +194,25 @@ def approvals_let_work_go(record: DrillRecord, p: ApprovalParams) -> Findings | 
     lifts the mode — the post goes out late, unreviewed by the change it waited for.
     """
     steps = mode_steps(record)
-    approved = [
-        j
-        for j in record.jobs
-        if j.get("approved_at") is not None and j.get("kind") == "publish" and j.get("platform")
-    ]
-    if not approved:
+    out: list[Violation] = []
+    # an approval is the job's until it ends: one found waiting for approval again (a restart
+    # that forgot it, a retry that cleared it) makes a person approve the same work twice —
+    # and until someone does, the work they let go waits
+    given = [j for j in record.jobs if j.get("approved_at") is not None]
+    for i, j in enumerate(record.jobs):
+        if j.get("approved_at") is not None and j.get("state") == "awaiting_approval":
+            out.append(
+                Violation(
+                    number(j.get("updated_at"), record.end_t),
+                    ("job", "jobs"),
+                    f"approved at {format_offset(record.offset(number(j.get('approved_at'))))} "
+                    "was held for approval again: the approval was lost",
+                    str(j.get("id")),
+                    f"evidence/jobs.jsonl#L{i + 1}",
+                )
+            )
+    approved = [j for j in given if j.get("kind") == "publish" and j.get("platform")]
+    if not approved and not out:
         return NotApplicable("no post was approved by a person")
     kills = record.kill_intervals()
     others = sorted(
@@ -207,8 +222,7 @@ def approvals_let_work_go(record: DrillRecord, p: ApprovalParams) -> Findings | 
     for a in record.audit:
         if a.get("phase") == "attempt" and a.get("job_id"):
             attempts.setdefault(str(a["job_id"]), []).append(float(a.get("t") or 0.0))
-    out: list[Violation] = []
-    checked = 0
+    checked = len(out)
     for i, j in enumerate(record.jobs):
         if j not in approved:
             continue
@@ -269,7 +283,10 @@ def approvals_let_work_go(record: DrillRecord, p: ApprovalParams) -> Findings | 
             "nothing else holding it"
         )
     return Findings(
-        checked, out, f"each of {checked} approved posts was attempted while its mode still held"
+        checked,
+        out,
+        f"each of {checked} approved posts was attempted while its mode still held, and no "
+        f"approved job of {len(given)} was held for approval again",
     )
 
 
