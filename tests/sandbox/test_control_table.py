@@ -34,6 +34,23 @@ def test_every_control_of_the_contract_has_one_table_entry_and_one_implementatio
         assert _params(getattr(Controls, spec.name)) == fields, spec.name
 
 
+def test_a_control_posted_without_an_optional_field_means_what_the_typed_call_means() -> None:
+    # a raw POST (curl, a team's own tooling) that leaves out an optional field gets the request
+    # model's default: it must be the contract's and the implementation's, or over HTTP "hold
+    # X read-only" holds another lane than the same call made in-process (blind bug 1103)
+    for spec in CONTROLS:
+        for name, field in spec.request.model_fields.items():
+            if field.is_required():
+                continue
+            for fn in (getattr(PlatformControls, spec.name), getattr(Controls, spec.name)):
+                param = inspect.signature(fn).parameters[name]
+                # required in the typed call (a kill switch's scope: over HTTP a bare POST
+                # means the global switch, the fail-safe reading)
+                if param.default is inspect.Parameter.empty:
+                    continue
+                assert param.default == field.get_default(), (spec.name, name, fn)
+
+
 class _Recorder(PlatformControls):
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
