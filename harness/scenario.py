@@ -152,6 +152,10 @@ class WorldSpec(_M):
     #: the ``Linkedin-Version`` (YYYYMM) pinned in the platform's settings — what an operator
     #: sets when LinkedIn stops serving the version the platform picks by itself
     linkedin_version: str | None = Field(None, pattern=r"^\d{4}(0[1-9]|1[0-2])$")
+    #: how long the access tokens the accounts were connected with have left at the drill's
+    #: start, per platform (otherwise a fresh token's lifetime: X 2 h, Instagram and LinkedIn
+    #: 60 days) — Instagram's and LinkedIn's long-lived tokens run out on the day they do
+    tokens_left: dict[SocialPlatform, Duration] = Field(default_factory=dict)
     #: the model the platform asks each text provider for (the platform's default otherwise)
     text_models: dict[Literal["openai", "anthropic"], str] = Field(default_factory=dict)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import random
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -127,8 +128,12 @@ class Roster(BaseModel):
         platforms: tuple[str, ...] | list[str] = SOCIAL_PLATFORMS,
         seed: int = 0,
         providers: bool = True,
+        ttl_s: Mapping[str, float] | None = None,
     ) -> Roster:
         """Build a roster of ``clients`` tenants with one account per platform, from a seed.
+
+        ``ttl_s``: per platform, how long its accounts' access tokens live from the start
+        (otherwise a fresh token's lifetime on that platform).
 
         Providers (openai, anthropic, media, toolgate) get one agency-wide account owned by the
         pseudo-client ``agency`` when ``providers`` is true.
@@ -153,7 +158,7 @@ class Roster(BaseModel):
                             access_token=f"{p}at-{rng.getrandbits(128):032x}",
                             refresh_token=f"{p}rt-{rng.getrandbits(128):032x}",
                             scopes=_SCOPES.get(p, ()),
-                            ttl_s=_TTL.get(p, 7200.0),
+                            ttl_s=(ttl_s or {}).get(p, _TTL.get(p, 7200.0)),
                         ),
                     )
                 )

@@ -241,6 +241,7 @@ class DrillEngine(DrillState):
             clients=self.scenario.world.clients,
             platforms=self.scenario.world.platforms,
             seed=self.seed,
+            ttl_s={str(k): v for k, v in self.scenario.world.tokens_left.items()},
         )
         self.world = World(roster=roster, now=self.now, seed=self.seed)
         self.fakes = FakeWorld(self.world)
@@ -266,6 +267,12 @@ class DrillEngine(DrillState):
                 "the scenario restarts the platform (operator step platform.restart), which a "
                 "drill can do only to the platform it runs itself; drill it in-process (without "
                 "--platform-url), or restart your platform by hand during the drill"
+            )
+        if self.scenario.world.tokens_left:
+            raise DrillSkipped(
+                "the scenario sets how long the accounts' tokens have left (world.tokens_left), "
+                "which only a roster the drill generates can say; drill it in-process (without "
+                "--platform-url)"
             )
         doc = self.opts.served_world or {}
         headers = {"x-vibedrill-admin": "1"}

@@ -181,6 +181,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "approvals_let_work_go",
     "audit_proofs_match_the_fakes",
     "auth_failures_alerted",
+    "auth_failures_on_the_wire",
     "budgets_used_in_full",
     "controls_as_requested",
     "comments_answered",

@@ -345,6 +345,22 @@ def test_the_world_resolves_the_tenant_and_never_stores_the_secret() -> None:
     assert entry.credential_fp is not None and token not in json.dumps(entry.to_json())
 
 
+def test_a_roster_can_give_one_platforms_tokens_a_short_life_left() -> None:
+    clock = ManualClock()
+    world = World(roster=Roster.generate(clients=2, seed=3, ttl_s={"instagram": 1800}), now=clock)
+    ig = world.roster.account("acme-instagram").credential.access_token
+    x = world.roster.account("acme-x").credential.access_token
+    secrets = world.roster_with_secrets()
+    acme = next(c for c in secrets["clients"] if c["id"] == "acme")
+    expiry = {a["id"]: a["credential"]["expires_at"] for a in acme["accounts"]}
+    assert expiry["acme-instagram"] == clock() + 1800
+    assert expiry["acme-linkedin"] == clock() + 60 * 86400  # the others keep a fresh token's
+    clock.advance(1799)
+    assert world.tokens.check(ig)[1] is None
+    clock.advance(1)
+    assert world.tokens.check(ig)[1] == "expired" and world.tokens.check(x)[1] is None
+
+
 def test_a_text_with_a_template_field_left_unfilled_is_marked_in_the_ledger() -> None:
     world = World(roster=Roster.generate(clients=2, seed=3), now=ManualClock())
 

@@ -647,6 +647,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "approvals_let_work_go",
         "audit_proofs_match_the_fakes",
         "auth_failures_alerted",
+        "auth_failures_on_the_wire",
         "budgets_used_in_full",
         "comments_answered",
         "controls_as_requested",

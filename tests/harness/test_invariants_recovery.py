@@ -992,6 +992,44 @@ def refused_token(n: int, at: float, fake: str = "x") -> dict[str, Any]:
     }
 
 
+def test_work_failed_as_unauthorised_before_any_token_was_refused_is_a_violation():
+    # an Instagram token given up five minutes before it expired: no refusal behind the failure
+    early = job("j-1", "failed", 1500, account_id="acme-instagram", platform="instagram",
+                last_error="instagram.token_rejected: acme-instagram needs re-authentication")  # fmt: skip
+    poll = job("j-2", "succeeded", 1500, kind="engagement_poll",
+               result={"errors": ["acme-x: x.unauthorized: 401 Unauthorized (after refresh)"]})  # fmt: skip
+    r = judge("auth_failures_on_the_wire", record(jobs=[early, poll]))
+    assert r.verdict == "violated" and r.count == 2
+    assert (
+        "failed as unauthorised on @acme_instagram though instagram had refused no token"
+        in r.detail
+    )
+    # once the platform refused the account's token (a 401; Graph's code 190 on a 400), or its
+    # token endpoint failed, the failure is the platform's word for it
+    refused = [{**refused_token(1, 1400, "instagram"), "status": 400, "error": "190/463",
+                "account_id": "acme-instagram"}, refused_token(2, 1490)]  # fmt: skip
+    assert (
+        judge("auth_failures_on_the_wire", record(journal=refused, jobs=[early, poll])).verdict
+        == "held"
+    )
+    endpoint = [{**refused_token(3, 1450, "instagram"), "route": "oauth.access_token",
+                 "status": 400, "account_id": None}, refused_token(2, 1490)]  # fmt: skip
+    assert (
+        judge("auth_failures_on_the_wire", record(journal=endpoint, jobs=[early, poll])).verdict
+        == "held"
+    )
+    # a refusal after the failure explains nothing
+    late = [{**r, "t": T0 + 1700} for r in refused]
+    assert (
+        judge("auth_failures_on_the_wire", record(journal=late, jobs=[early, poll])).verdict
+        == "violated"
+    )
+    assert (
+        judge("auth_failures_on_the_wire", record(jobs=[job("j-3", "failed", 90)])).verdict
+        == "not_applicable"
+    )
+
+
 def auth_alert(n: int, at: float, platform: str) -> dict[str, Any]:
     return {
         "seq": n,

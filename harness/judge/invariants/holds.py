@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 
 from pydantic import Field
 
@@ -621,6 +622,12 @@ def _fault_windows(
                 str(route) if route is not None else None,
             )
         )
+    # a token the accounts were connected with that ran out in the drill (``world.tokens_left``)
+    # is refused from then on, as a revoked one is: nobody reconnected the accounts
+    world = scenario_field(record.scenario, "world")
+    left = scenario_field(world, "tokens_left") if world is not None else None
+    for platform, seconds in left.items() if isinstance(left, Mapping) else ():
+        out.append((record.start_t + float(seconds), record.end_t, str(platform), None, None))
     return out
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "action_rate_gauge_truthful",
     "alerts_deduplicated",
     "auth_failures_alerted",
+    "auth_failures_on_the_wire",
     "dead_letters_alerted",
     "every_job_terminal_after_healing",
     "jobs_within_the_contract",
@@ -1953,6 +1954,90 @@ def auth_failures_alerted(record: DrillRecord, p: AuthAlertParams) -> Findings |
         out,
         f"every burst of {n} refused tokens raised an alert matching {p.alert!r}, and every "
         "such alert followed refused tokens",
+    )
+
+
+#: a failure the platform blames on the platform's refusal of a token (its own wording: a 401,
+#: Graph's code 190, a token it gave up as needing re-authentication, a refresh refused)
+_AUTH_FAILURE = re.compile(
+    r"^(?:(?P<account>[\w.-]+): )?(?P<fake>x|instagram|linkedin)\."
+    r"(?:unauthorized|token_invalid|token_rejected|refresh_failed)\b"
+)
+
+
+def _token_route(j: Mapping[str, object]) -> bool:
+    return "token" in str(j.get("route") or "") or "oauth" in str(j.get("route") or "")
+
+
+@invariant()
+def auth_failures_on_the_wire(record: DrillRecord, p: Params) -> Findings | NotApplicable:
+    """Work fails for a refused token only once the platform refused one: a job (or a poll's
+    account) the platform failed as unauthorised — a 401, Graph's code 190, a token given up as
+    needing re-authentication, a refresh refused — has, at or before that failure, a request of
+    that platform's account in the fakes' journal that was refused for its token (or a token
+    endpoint of that platform that answered an error or nothing).
+
+    A platform that gives up a token the platform still takes (an expiry margin meant for
+    tokens it can refresh applied to ones it cannot, an expiry misread) stops an account that
+    works, and sends someone to reconnect it for nothing.
+    """
+    slack = 1.0 + float(record.extra.get("clock_skew_s") or 0.0)
+    #: (fake, account or None) → when its tokens were refused
+    refused: dict[tuple[str, str | None], list[float]] = {}
+    for j in record.journal:
+        fake = str(j.get("fake"))
+        if fake not in SOCIAL_FAKES:
+            continue
+        status = int(number(j.get("status"), 0))
+        if _unauthorised(j) or (_token_route(j) and (status >= 400 or status == 0)):
+            account = j.get("account_id")
+            refused.setdefault((fake, None if account is None else str(account)), []).append(
+                number(j.get("t"))
+            )
+
+    def told(fake: str, account: str | None, t: float) -> bool:
+        keys: list[tuple[str, str | None]] = [(fake, None)]
+        if account:
+            keys.append((fake, account))
+        if account is None:
+            keys += [k for k in refused if k[0] == fake]
+        return any(r <= t + slack for k in keys for r in refused.get(k, ()))
+
+    out: list[Violation] = []
+    checked = 0
+    for i, job in enumerate(record.jobs):
+        t = number(job.get("updated_at"), record.end_t)
+        blamed: list[tuple[str, str | None]] = []
+        m = _AUTH_FAILURE.match(str(job.get("last_error") or ""))
+        if m is not None and job.get("state") in ("failed", "dead_lettered"):
+            blamed.append(
+                (m["fake"], None if job.get("account_id") is None else str(job["account_id"]))
+            )
+        errors = json_object(job.get("result")).get("errors")
+        for err in errors if isinstance(errors, list) else ():
+            m = _AUTH_FAILURE.match(str(err))
+            if m is not None and m["account"]:
+                blamed.append((m["fake"], m["account"]))
+        for fake, account in blamed:
+            checked += 1
+            if told(fake, account, t):
+                continue
+            who = record.handle(account) if account else fake
+            out.append(
+                Violation(
+                    t,
+                    ("job", "jobs"),
+                    f"failed as unauthorised on {who} though {fake} had refused no token of it",
+                    f"{job.get('id')} ({str(job.get('last_error') or '')[:80]})",
+                    evidence("jobs.jsonl", i),
+                )
+            )
+    if checked == 0:
+        return NotApplicable("no work failed as unauthorised")
+    return Findings(
+        checked,
+        out,
+        f"each of {checked} failures as unauthorised followed a token the platform refused",
     )
 
 
