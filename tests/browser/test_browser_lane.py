@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -269,8 +270,10 @@ async def test_profiles_are_kept_apart_per_client_and_account(rig: LaneRig, serv
     owners = {e.resource_id: e.account_id for e in served.ledger(action="post.created")}
     assert (owners[a.resource_id], owners[b.resource_id]) == ("acme-x", "globex-x")
     root = lane.d.browser.profiles_dir
-    assert (root / "acme" / "acme-x" / "storage-state.json").exists()
-    assert (root / "globex" / "globex-x" / "storage-state.json").exists()
+    for client in ("acme", "globex"):
+        state = root / client / f"{client}-x" / "storage-state.json"
+        # a client's login cookies: readable by the platform's user alone
+        assert state.exists() and stat.S_IMODE(state.stat().st_mode) == 0o600, state
 
 
 async def test_the_profile_mixup_defect_posts_on_another_clients_account(
