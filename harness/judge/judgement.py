@@ -218,6 +218,7 @@ DEFAULT_INVARIANTS: tuple[str, ...] = (
     "queue_backlog_alerted",
     "queue_metrics_truthful",
     "rate_limits_alerted",
+    "refusals_only_while_a_control_holds",
     "refused_tokens_not_resent",
     "requests_traced_to_their_jobs",
     "requests_well_formed",

@@ -684,6 +684,7 @@ def test_the_secret_audit_egress_and_retry_invariants_are_judged_even_when_a_sce
         "queue_backlog_alerted",
         "queue_metrics_truthful",
         "rate_limits_alerted",
+        "refusals_only_while_a_control_holds",
         "refused_tokens_not_resent",
         "requests_traced_to_their_jobs",
         "requests_well_formed",
@@ -1866,4 +1867,54 @@ def test_an_operator_call_the_platform_must_refuse_but_took_is_a_violation():
         "1 operator call was accepted though the platform must refuse it (it names nothing the "
         "platform has, so it controls nothing): kill_switch.engage platform=twitter: "
         "ids kill_switch.engage at T+9m00s"
+    )
+
+
+# --- refusals_only_while_a_control_holds ---------------------------------------------------------
+
+
+def _refused(n: int, at: float, error: str, *, lane: str = "api", **kw: Any) -> dict[str, Any]:
+    a = aud(n, at, job=f"j-{n}", outcome="blocked", proof={}, **kw)
+    return {**a, "error": error, "lane": lane}
+
+
+def test_a_refusal_citing_a_control_nobody_holds_any_more_is_a_violation():
+    # the browser lane held read-only from 3m to 5m; a switch on acme's X from 10m to 12m
+    changes = [
+        change(1, 180, "lane_read_only", True, platform="x", lane="browser"),
+        change(2, 300, "lane_read_only", False, platform="x", lane="browser"),
+        change(3, 600, "kill_switch", True, client_id="acme", platform="x"),
+        change(4, 720, "kill_switch", False, client_id="acme", platform="x"),
+        change(5, 900, "mode", "read_only", client_id="acme"),
+    ]
+    lane = "x.browser.read_only: the browser lane is read-only (ingest only); post.create refused"
+    kill = "kill_switch: post.create for acme on x stopped by the switch {'client_id': 'acme'}"
+    mode = "mode:read_only forbids post.create for acme on x"
+    held = [
+        _refused(1, 200, lane, lane="browser"),
+        _refused(2, 300, lane, lane="browser"),  # at the release itself: either way
+        _refused(3, 650, kill),
+        _refused(4, 1000, mode),
+    ]
+    r = verdict("refusals_only_while_a_control_holds", record(control_changes=changes, audit=held))
+    assert r.verdict == "held", r.detail
+    after = [
+        _refused(5, 330, lane, lane="browser"),  # the lane kept refusing past its release
+        _refused(6, 650, kill, client="globex", account="globex-x"),  # another client's post
+        _refused(7, 800, kill),  # after the release
+        _refused(8, 850, mode),  # before the mode was set
+        _refused(9, 400, "lane:read_only: the api lane on x is read-only (ingest only)"),
+    ]
+    r = verdict(
+        "refusals_only_while_a_control_holds", record(control_changes=changes, audit=held + after)
+    )
+    assert r.verdict == "violated"
+    assert sorted(v.ref.split(" ")[0] for v in r.violations) == [
+        "ae-000005", "ae-000006", "ae-000007", "ae-000008", "ae-000009",
+    ]  # fmt: skip
+    assert "cited the read-only browser lane although none held it then" in r.violations[0].phrase
+    # refusals of other kinds (a budget, a guard) are not this invariant's
+    other = [_refused(1, 10, "budget: client budget of 'acme' exhausted")]
+    assert verdict("refusals_only_while_a_control_holds", record(audit=other)).verdict == (
+        "not_applicable"
     )

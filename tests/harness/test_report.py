@@ -97,7 +97,7 @@ def test_junit_has_one_testcase_per_check_and_a_failure_with_the_sentence(tmp_pa
     cases = suite.findall("testcase")
     # 3 listed invariants + 54 judged in every drill and not listed, 2 reached checks (the fault,
     # the steady state), 2 expectations
-    assert len(cases) == 58 + 2 + 2
+    assert len(cases) == 59 + 2 + 2
     failed = [c for c in cases if c.find("failure") is not None]
     assert [c.get("name") for c in failed] == ["invariant every_side_effect_on_intended_account"]
     assert (

@@ -25,6 +25,7 @@ __all__ = [
     "no_side_effects_while_paused",
     "nothing_lost_or_doubled_across_release",
     "pause_holds_only_its_class",
+    "refusals_only_while_a_control_holds",
     "runbook_steps_applied",
     "side_effects_only_as_the_mode_allows",
 ]
@@ -966,4 +967,105 @@ def pause_holds_only_its_class(
         out,
         f"{checked} engagement polls created while another class's queue was paused; each ran "
         "while it lasted",
+    )
+
+
+def _lane_read_only_at(record: DrillRecord) -> Callable[[float, str, str], bool]:
+    """Whether the ``lane`` of ``platform`` was held read-only at ``t`` (control
+    ``lane_read_only``; a change at ``t`` itself may go either way)."""
+    changes: dict[tuple[str, str], list[tuple[float, bool]]] = {}
+    for c in sorted(record.control_changes, key=lambda c: (c.get("t", 0.0), c.get("seq", 0))):
+        if c.get("control") != "lane_read_only":
+            continue
+        scope = json_object(c.get("scope"))
+        key = (str(scope.get("platform")), str(scope.get("lane") or "browser"))
+        changes.setdefault(key, []).append((number(c.get("t")), bool(c.get("value"))))
+
+    def held(t: float, platform: str, lane: str) -> bool:
+        state = False
+        for at, value in changes.get((platform, lane), ()):
+            if at < t:
+                state = value
+            elif at == t:
+                state = state or value
+        return state
+
+    return held
+
+
+@invariant()
+def refusals_only_while_a_control_holds(
+    record: DrillRecord, p: NoParams
+) -> Findings | NotApplicable:
+    """A side effect refused for a control was refused while that control held it: a refusal
+    citing a kill switch came while a switch covering its client, platform and account was
+    engaged; one citing a read-only lane, while that lane of its platform was read-only; one
+    citing the ``read_only`` mode, while that mode was in force for its client and platform.
+
+    A control whose release does not reach every part of the platform (a lane that keeps its
+    own copy of a hold, a cache of the switches, a mode looked up once) goes on refusing work
+    nobody holds any more: the posts fail as refused and nothing says why.
+    """
+    slack = float(record.extra.get("clock_skew_s") or 0.0)
+    kills = record.kill_intervals()
+    steps = mode_steps(record)
+    lane_held = _lane_read_only_at(record)
+    out: list[Violation] = []
+    checked = 0
+    for i, a in enumerate(record.audit):
+        if a.get("outcome") != "blocked":
+            continue
+        error = str(a.get("error") or "")
+        t = number(a.get("t"))
+        client = None if a.get("client_id") is None else str(a["client_id"])
+        platform = None if a.get("platform") is None else str(a["platform"])
+        account = None if a.get("account_id") is None else str(a["account_id"])
+        if error.startswith("kill_switch:"):
+            checked += 1
+            held = any(
+                k.start - slack <= t
+                and (k.end is None or t <= k.end + slack)
+                and all(
+                    k.scope.get(key) in (None, value)
+                    for key, value in (
+                        ("client_id", client),
+                        ("platform", platform),
+                        ("account_id", account),
+                    )
+                )
+                for k in kills
+            )
+            what = "a kill switch"
+        elif error.startswith("lane:read_only") or ".read_only: the " in error:
+            checked += 1
+            lane = str(a.get("lane") or ("browser" if ".browser." in error else "api"))
+            held = platform is not None and any(
+                lane_held(t + d, platform, lane) for d in (-slack, 0.0, slack)
+            )
+            what = f"the read-only {lane} lane"
+        elif error.startswith("mode:read_only"):
+            checked += 1
+            held = any(
+                mode_at(steps, t + d, client, platform)[0] == "read_only"
+                for d in (-slack, 0.0, slack)
+            )
+            what = "the read_only mode"
+        else:
+            continue
+        if held:
+            continue
+        out.append(
+            Violation(
+                t,
+                ("refusal", "refusals"),
+                f"of {a.get('action')} for {record.client_name(client) if client else 'the agency'}"
+                f" on {platform} cited {what} although none held it then",
+                f"{a.get('event_id')} ({error[:80]})",
+                evidence("audit.jsonl", i),
+            )
+        )
+    if checked == 0:
+        return NotApplicable("no side effect was refused for a control")
+    return Findings(
+        checked, out, f"each of {checked} refusals for a control came while that control held"
     )
