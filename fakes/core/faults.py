@@ -833,3 +833,24 @@ _kind(
     WEB,
     "web: the browser session is logged out; pages send it back to the login form.",
 )
+
+
+class CrossedParams(_P):
+    as_account: str | None = Field(
+        None,
+        description=(
+            "the roster account whose session the site serves instead (default: the first "
+            "account on that platform of another client, in roster order)"
+        ),
+    )
+
+
+_kind(
+    "web.session_crossed",
+    "semantic",
+    WEB,
+    "web: the site's session store hands a browser another user's session (from a page load "
+    "on, until the window ends): pages name that user, and what is done on them is done as "
+    "that user.",
+    CrossedParams,
+)

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, quote
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from ..core.faults import CrossedParams
 from ..core.http import Call, FakeService
 from ..core.world import World
 from .sessions import WebSession, WebSessions
@@ -121,6 +122,26 @@ async def _form(call: Call) -> dict[str, str]:
     return dict(parse_qsl(raw.decode(errors="replace"), keep_blank_values=True))
 
 
+def _crossed(world: World, s: WebSession, fake: str, wanted: str | None) -> WebSession:
+    """The session ``web.session_crossed`` serves instead of ``s``: ``wanted``'s, or the first
+    account on ``fake`` of another client (``s`` itself when there is none)."""
+    roster = world.roster
+    owner = roster.owner(s.account_id).id
+    others = [
+        a
+        for c in roster.clients
+        if c.id not in (owner, "agency")
+        for a in c.accounts
+        if a.platform == fake
+    ]
+    if wanted is not None:
+        others = [a for a in roster.accounts(fake) if a.id == wanted] or others
+    if not others:
+        return s
+    other = others[0]
+    return WebSession(other.id, other.credential.access_token, s.created_at)
+
+
 def install_web(svc: FakeService, backend: WebBackend, sessions: WebSessions) -> None:
     """Register the web UI's routes (under ``/web/``) on ``svc``."""
     world = svc.world
@@ -147,11 +168,29 @@ def install_web(svc: FakeService, backend: WebBackend, sessions: WebSessions) ->
     def to_login(call: Call, expired: bool = False) -> Response:
         return RedirectResponse(f"{_root(call)}/login{'?expired=1' if expired else ''}", 303)
 
+    #: cookie → the other user's session ``web.session_crossed`` serves under it, and until when
+    crossed: dict[str, tuple[WebSession, float | None]] = {}
+    world.on_reset(crossed.clear)
+
     def gate(call: Call) -> tuple[WebSession | None, Response | None]:
         value = call.request.cookies.get(sessions.cookie_name)
         s = sessions.get(value)
         if s is None:
             return None, to_login(call)
+        call.account_id, call.credential = s.account_id, s.credential
+        # a session store that hands this cookie another user's session: it does so from a page
+        # load on (a GET), and for every request of the cookie until the fault's window ends
+        held = crossed.get(str(value))
+        if held is not None and (held[1] is None or world.now() < held[1]):
+            s = held[0]
+        else:
+            crossed.pop(str(value), None)
+            fired = (
+                call.fire(world, "web.session_crossed") if call.request.method == "GET" else None
+            )
+            if fired is not None:
+                s = _crossed(world, s, fake, fired.params_as(CrossedParams).as_account)
+                crossed[str(value)] = (s, world.faults.rule_end(fired.rule_id))
         call.account_id, call.credential = s.account_id, s.credential
         if call.fire(world, "web.session_expired"):
             sessions.expire(str(value))
