@@ -17,6 +17,27 @@ from ._state import Tweet, Window
 __all__ = ["create_tweet", "delete_tweet", "get_tweet", "lookup_tweets"]
 
 
+def echo_reply(x: XCore, call: Call, acc: str, tid: str) -> None:
+    """``x.reply_echo``: the reply ``tid`` (made through the API or the web UI) draws a new
+    mention with the trigger keyword, ``delay_s`` later."""
+    w = x.world
+    echo = call.fire(w, "x.reply_echo")
+    if echo is None:
+        return
+    p = echo.params_as(EchoParams)
+    n = w.next_id("x.echo_author")
+    w.inbound.schedule(
+        "x",
+        "comment",
+        acc,
+        f"@{x.username(acc)} {p.keyword}",
+        author=f"@echo_fan_{n}",
+        at=w.now() + p.delay_s,
+        post_id=tid,
+        echo_of=tid,
+    )
+
+
 async def create_tweet(x: XCore, call: Call) -> Response:
     """POST /2/tweets: a post, or a reply when ``reply.in_reply_to_tweet_id`` is given."""
     w, acc = x.world, str(call.account_id)
@@ -100,20 +121,7 @@ async def create_tweet(x: XCore, call: Call) -> Response:
             detail=detail,
             permalink=x.permalink(acc, tid),
         )
-        echo = call.fire(w, "x.reply_echo")
-        if echo is not None:
-            p = echo.params_as(EchoParams)
-            n = w.next_id("x.echo_author")
-            w.inbound.schedule(
-                "x",
-                "comment",
-                acc,
-                f"@{x.username(acc)} {p.keyword}",
-                author=f"@echo_fan_{n}",
-                at=now + p.delay_s,
-                post_id=tid,
-                echo_of=tid,
-            )
+        echo_reply(x, call, acc, tid)
     else:
         x.record(call, "post.created", tid, text, detail=detail, permalink=x.permalink(acc, tid))
     answered = tid

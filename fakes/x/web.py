@@ -19,6 +19,7 @@ from ..web import (
 )
 from . import _wire as wire
 from ._core import XCore
+from ._posts import echo_reply
 from ._state import Dm, Tweet
 
 __all__ = ["XWeb", "install"]
@@ -111,6 +112,7 @@ class XWeb(WebAccounts):
             w, "x", call, s, "reply.created", tid, text, in_reply_to=target.id,
             permalink=x.permalink(acc, tid),
         )  # fmt: skip
+        echo_reply(x, call, acc, tid)
         return tid
 
     def dm(self, call: Call, s: WebSession, to: str, text: str) -> str:

@@ -68,3 +68,25 @@ async def test_a_crossed_session_naming_no_account_of_the_world_hands_over_anoth
     # two clients, acme and northwind: no globex to hand over, so northwind's session
     page = (await http.get(f"{WEB}/home")).text
     assert "@northwind_x" in page and "@globex_x" not in page
+
+
+async def test_a_reply_made_in_the_web_ui_draws_the_echo_a_reply_through_the_api_does(
+    env: tuple[World, ManualClock, httpx.AsyncClient],
+) -> None:
+    world, clock, http = env
+    world.faults.add(
+        {
+            "kind": "x.reply_echo",
+            "match": {"fake": "x"},
+            "params": {"keyword": "price?", "delay_s": 5},
+        }
+    )
+    r = await http.post(f"{WEB}/compose", data={"text": "Fresh bread today"})
+    assert r.status_code == 303
+    tid = r.headers["location"].rsplit("/", 1)[1]
+    r = await http.post(f"{WEB}/reply", data={"target_id": tid, "text": "Thanks!"})
+    assert r.status_code == 303 and "sent=" in r.headers["location"], r.text
+    assert world.inbound.visible("x", account_id="acme-x") == []
+    clock.advance(6)
+    [echo] = world.inbound.visible("x", account_id="acme-x")
+    assert "price?" in echo.text and echo.echo_of is not None
