@@ -27,6 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 #: browser scenario → (its defect, the invariant that defect must violate)
 BROWSER_DRILLS: dict[str, tuple[str, str]] = {
     "rb06_browser_drift": ("brittle_selectors", "every_side_effect_audited"),
+    "rb01_browser_session_crossed": (
+        "browser_profile_mixup",
+        "every_side_effect_on_intended_account",
+    ),
+    "rb06_browser_lane_held_then_released": ("audit_dropped", "every_side_effect_audited"),
+    "rb10_browser_reply_loop": ("audit_dropped", "every_side_effect_audited"),
     "rb03_browser_post_invisible": ("verification_skipped", "no_unverified_publish_reported_live"),
     "rb01_browser_profile_mixup": (
         "browser_profile_mixup",

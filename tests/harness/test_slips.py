@@ -372,17 +372,20 @@ class _LookupLost(dict[str, tuple[float, float]]):
         return default
 
 
-def test_every_model_priced_at_the_fallback_is_caught_on_a_dearer_model(monkeypatch, tmp_path):
-    # mutmut's sandbox.budget price__mutmut_8: ``PRICES_PER_MTOK.get(None, (1.0, 4.0))``: every
-    # model is priced at $1 / $4 per million tokens. On gpt-4o ($2.50 / $10) the platform thinks
-    # it spent 40 % of what OpenAI bills, and keeps calling after the client's budget is used up
-    # (the judge reads the fakes' bill, never the platform's price)
+def test_every_model_priced_at_the_fallback_is_caught_on_a_known_model(monkeypatch, tmp_path):
+    # mutmut's sandbox.budget price__mutmut_8: ``PRICES_PER_MTOK.get(None, UNKNOWN_MODEL_PRICE)``:
+    # every model is priced as one the table does not know, at its dearest ($15 / $75 per million
+    # tokens). On gpt-4o ($2.50 / $10) the platform counts six times what OpenAI bills, says so in
+    # the audit as if it were the bill, and refuses calls the budget still had room for (the judge
+    # reads the fakes' bill, never the platform's price). Before the fallback was the dearest
+    # price, the same slip priced everything at $1 / $4 and overspent: that was caught too.
     assert (
-        judged("rb12_premium_model_budget", tmp_path / "healthy")["spend_within_budget"] == "held"
+        judged("rb12_premium_model_budget", tmp_path / "healthy")["budgets_used_in_full"] == "held"
     )
     monkeypatch.setattr(budget, "PRICES_PER_MTOK", _LookupLost(budget.PRICES_PER_MTOK))
-    assert budget.price("gpt-4o", 1_000_000, 0) == 1.0  # the slip is in place
-    assert "spend_within_budget" in violated("rb12_premium_model_budget", tmp_path / "slip")
+    assert budget.price("gpt-4o", 1_000_000, 0) == 15.0  # the slip is in place
+    got = violated("rb12_premium_model_budget", tmp_path / "slip")
+    assert {"budgets_used_in_full", "audit_proofs_match_the_fakes"} <= set(got), got
 
 
 def test_an_instagram_call_count_left_unread_is_caught_by_the_accounts_own_limit(
