@@ -107,9 +107,12 @@ class BrowserDrill(LaneHooks):
 
     topology = TOPOLOGY
     #: timeouts of the lane in a drill: short, the fakes answer at once on loopback (a click that
-    #: navigates nowhere — a brittle lane's wrong control — costs the navigation timeout)
+    #: navigates nowhere — a brittle lane's wrong control — costs the navigation timeout). A
+    #: control of a page already there waits ``step_timeout_s``: 0.5 s was too short for a CI
+    #: machine whose two cores ran other drills too (the login form's button "not found" once in
+    #: ``rb04_browser_session_expired`` at a2af2a0); a miss costs one wait per control
     render_timeout_s = 2.0
-    step_timeout_s = 0.5
+    step_timeout_s = 1.5
     navigation_timeout_s = 4.0
     #: real seconds one stretch of browser I/O may last before the drill calls Chromium stalled
     #: (a lane operation takes well under ten: its waits are bounded by the timeouts above)
