@@ -344,32 +344,39 @@ def test_a_resend_refused_after_a_successful_refresh_is_retried_not_failed() -> 
     virtual(main)
 
 
+async def _publish_into_a_slow_refresh(r: Rig, text: str) -> str:
+    """A publish on acme-x whose first send meets a 401 while X's token endpoint takes 5 s:
+    returns its job id once the 401 came back and the refresh is on the wire."""
+    await r.settle()
+    _publish(r, "acme", "x", "before the storm")  # the identity check is cached
+    await r.settle()
+    now = r.world.now()
+    r.world.faults.add(
+        {
+            "kind": "x.token_expired",
+            "match": {"fake": "x", "account": "acme-x"},
+            "start": now,
+            "end": now + 1,
+        }
+    )
+    r.world.faults.add(
+        {
+            "kind": "http.latency",
+            "match": {"fake": "x", "route": "oauth2.token"},
+            "params": {"ms": 5000},
+        }
+    )
+    jid = _publish(r, "acme", "x", text)
+    await asyncio.sleep(2)
+    return jid
+
+
 def test_a_resend_held_by_a_mode_set_during_the_refresh_closes_its_attempt_in_the_audit() -> None:
     # served rb04: the Ops Lead set manual_only while a publish was refreshing its token; the
     # resend was held, and the attempt audited before the first send was never closed
     async def main() -> None:
         async with rig() as r:
-            await r.settle()
-            _publish(r, "acme", "x", "before the storm")  # the identity check is cached
-            await r.settle()
-            now = r.world.now()
-            r.world.faults.add(
-                {
-                    "kind": "x.token_expired",
-                    "match": {"fake": "x", "account": "acme-x"},
-                    "start": now,
-                    "end": now + 1,
-                }
-            )
-            r.world.faults.add(
-                {
-                    "kind": "http.latency",
-                    "match": {"fake": "x", "route": "oauth2.token"},
-                    "params": {"ms": 5000},
-                }
-            )
-            jid = _publish(r, "acme", "x", "held while refreshing")
-            await asyncio.sleep(2)  # the 401 came back; the refresh is on the wire
+            jid = await _publish_into_a_slow_refresh(r, "held while refreshing")
             await r.client.set_mode(
                 "manual_only", client_id="acme", platform="x", actor="ops-lead", reason="RB-04"
             )
@@ -392,27 +399,7 @@ def test_a_resend_stopped_by_a_kill_switch_during_the_refresh_is_audited_blocked
     # refusal ``blocked`` and the side effect then audited the same attempt ``failed`` as well
     async def main() -> None:
         async with rig() as r:
-            await r.settle()
-            _publish(r, "acme", "x", "before the storm")  # the identity check is cached
-            await r.settle()
-            now = r.world.now()
-            r.world.faults.add(
-                {
-                    "kind": "x.token_expired",
-                    "match": {"fake": "x", "account": "acme-x"},
-                    "start": now,
-                    "end": now + 1,
-                }
-            )
-            r.world.faults.add(
-                {
-                    "kind": "http.latency",
-                    "match": {"fake": "x", "route": "oauth2.token"},
-                    "params": {"ms": 5000},
-                }
-            )
-            jid = _publish(r, "acme", "x", "stopped while refreshing")
-            await asyncio.sleep(2)  # the 401 came back; the refresh is on the wire
+            jid = await _publish_into_a_slow_refresh(r, "stopped while refreshing")
             await r.client.set_kill_switch(
                 KillScope(platform="x", action="publish"), True, actor="ops-lead", reason="RB-04"
             )
